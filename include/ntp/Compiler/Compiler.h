@@ -1,0 +1,61 @@
+//===- Compiler.h - From a network description to an artifact --*- C++ -*-===//
+//
+// The compiler as a library: what ntp-compile, the tests and (later) the JIT
+// share. Thin tool drivers call these functions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_COMPILER_COMPILER_H
+#define NTP_COMPILER_COMPILER_H
+
+#include "ntp/Target/Cpu/CpuTarget.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir {
+class DialectRegistry;
+class MLIRContext;
+class PassManager;
+} // namespace mlir
+
+namespace ntp {
+
+/// Registers every dialect and translation interface the ntp pipelines use.
+void registerNtpCompilerDialects(mlir::DialectRegistry &registry);
+
+/// A network described by flags rather than IR.
+struct MlpDescription {
+  std::string name = "ntp_kernel";
+  std::vector<int64_t> layers;
+  std::string activation = "tanh";
+  int64_t order = 0;
+  bool isF64 = false;
+};
+
+/// Builds a module holding one verified ntp.mlp; null (with a diagnostic)
+/// if the description is invalid.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildMlpModule(mlir::MLIRContext &context, const MlpDescription &description);
+
+struct CompileOptions {
+  CpuTargetOptions target;
+  int64_t tileSize = 0; // 0: 16 for f32, 8 for f64
+};
+
+/// Runs ntp-cpu-pipeline on `module` (in place) through `pm`, which the
+/// caller may have configured (IR printing, timing). Returns the kernel spec.
+mlir::FailureOr<KernelSpec> lowerToLLVMDialect(mlir::ModuleOp module,
+                                               mlir::PassManager &pm,
+                                               const CompileOptions &options);
+
+/// The whole path: lowers `module` and writes a loadable shared object.
+bool compileToSharedObject(mlir::ModuleOp module, const CompileOptions &options,
+                           const std::string &outputPath, std::string &error);
+
+} // namespace ntp
+
+#endif // NTP_COMPILER_COMPILER_H

@@ -1,0 +1,26 @@
+//===- NtpToLoops.h - Lower jet ops to vectorized loops ---------*- C++ -*-===//
+
+#ifndef NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H
+#define NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
+
+namespace ntp {
+
+#define GEN_PASS_DECL_CONVERTNTPTOLOOPS
+#include "ntp/Conversion/Passes.h.inc"
+
+/// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.
+void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace ntp
+
+#endif // NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H

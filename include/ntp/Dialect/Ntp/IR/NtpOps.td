@@ -1,0 +1,163 @@
+//===- NtpOps.td - ntp operations --------------------------*- tablegen -*-===//
+
+#ifndef NTP_OPS_TD
+#define NTP_OPS_TD
+
+include "ntp/Dialect/Ntp/IR/NtpDialect.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Ntp_FloatElement : AnyTypeOf<[F32, F64]>;
+def Ntp_JetBuffer : MemRefRankOf<[F32, F64], [3]>;
+def Ntp_FlatBuffer : MemRefRankOf<[F32, F64], [1]>;
+
+//===----------------------------------------------------------------------===//
+// ntp.mlp
+//===----------------------------------------------------------------------===//
+
+def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
+  let summary = "A multilayer perceptron and the derivative order to compute";
+  let description = [{
+    Describes f: R^d -> R^q with affine layers of the given widths
+    `[d, h_1, ..., h_{L-1}, q]` and `activation` after every layer but the
+    last, and requests its jet of order `order` along a direction: for every
+    sample x and direction v, out[k] = d^k/dt^k f(x + t v) at t = 0,
+    k = 0..order. `element_type` (f32 or f64) is the arithmetic precision.
+
+    Parameters come as one flat vector in torch.nn.Linear order
+    (W_1 [h_1, d] row-major, b_1, ..., W_L, b_L).
+
+    `ntp-decompose-mlp` turns this op into a function of per-layer jet ops.
+
+    Example:
+
+    ```mlir
+    ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation "tanh" order 9 : f32
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, DenseI64ArrayAttr:$layers,
+                   StrAttr:$activation, I64Attr:$order,
+                   TypeAttr:$element_type);
+  let assemblyFormat = [{
+    $sym_name `layers` $layers `activation` $activation `order` $order `:`
+    $element_type attr-dict
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of parameters: sum over layers of out * in + out.
+    int64_t getNumParams();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Per-layer jet operations (on buffers)
+//===----------------------------------------------------------------------===//
+
+def Ntp_SeedOp : Ntp_Op<"seed"> {
+  let summary = "Seeds the input jet of one tile of samples";
+  let description = [{
+    Writes the jet of the network input for samples
+    `[tile * T, tile * T + T)` (T the tile size, the last dimension of `jet`):
+    order 0 is x (row-major `[batch, d]`), order 1 the direction `v` (`[d]`).
+    Orders >= 2 are structural zeros and are not written: consumers know from
+    their `live_orders` not to read them. Lanes past `batch` repeat the last
+    sample so that arithmetic on them stays finite; they are never stored.
+
+    Example:
+
+    ```mlir
+    ntp.seed %x, %v into %jet, %batch, %tile
+        : memref<?xf32>, memref<?xf32>, memref<10x1x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_FlatBuffer:$x, Ntp_FlatBuffer:$direction,
+                   Ntp_JetBuffer:$jet, Index:$batch, Index:$tile);
+  let assemblyFormat = [{
+    $x `,` $direction `into` $jet `,` $batch `,` $tile attr-dict `:`
+    type($x) `,` type($direction) `,` type($jet)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_AffineOp : Ntp_Op<"affine"> {
+  let summary = "Applies an affine layer to every order of a jet";
+  let description = [{
+    out[k] = W in[k] (+ b for k = 0), for k < `live_orders`, with W
+    (`[out, in]` row-major) and b read from `params` at `weight_offset`
+    (b follows W). The same W multiplies every order; orders >= `live_orders`
+    of the input are structural zeros, so those of the output are too and are
+    not written.
+
+    Example:
+
+    ```mlir
+    ntp.affine %in, %params[0] into %out live_orders 2
+        : memref<10x1x16xf32>, memref<?xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `into` $output `live_orders`
+    $live_orders attr-dict `:` type($input) `,` type($params) `,`
+    type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_ActivateOp : Ntp_Op<"activate"> {
+  let summary = "Applies an activation to a jet (Faà di Bruno)";
+  let description = [{
+    out = sigma(in) on jets: out[0] = sigma(in[0]) and, for m >= 1,
+    out[m] = sum_{k=1..m} sigma^(k)(in[0]) B_{m,k}(in[1], ..., in[m-k+1]).
+    Input orders >= `live_orders` are structural zeros and are not read; every
+    output order is written. `ntp-expand-faa-di-bruno` expands this op into
+    arithmetic with exact coefficients.
+
+    Example:
+
+    ```mlir
+    ntp.activate "tanh" %in into %out live_orders 2
+        : memref<10x24x16xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$activation, Ntp_JetBuffer:$input,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $activation $input `into` $output `live_orders` $live_orders attr-dict `:`
+    type($input) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_StoreJetOp : Ntp_Op<"store_jet"> {
+  let summary = "Stores the output jet of one tile of samples";
+  let description = [{
+    Writes out[k][b][j] = jet[k][j][b - tile * T] for the samples b of the tile
+    that are below `batch`, in the layout `[(n + 1), batch, q]`. Orders >=
+    `live_orders` are written as zeros (a network without activations has
+    vanishing derivatives beyond order 1).
+
+    Example:
+
+    ```mlir
+    ntp.store_jet %jet into %out, %batch, %tile live_orders 10
+        : memref<10x1x16xf32>, memref<?xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$jet, Ntp_FlatBuffer:$out, Index:$batch,
+                   Index:$tile,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $jet `into` $out `,` $batch `,` $tile `live_orders` $live_orders attr-dict
+    `:` type($jet) `,` type($out)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // NTP_OPS_TD

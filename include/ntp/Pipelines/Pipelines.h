@@ -1,0 +1,38 @@
+//===- Pipelines.h - Named ntp pipelines ------------------------*- C++ -*-===//
+//
+// One pipeline per target, shared by ntp-opt (as a named pass pipeline) and
+// ntp-compile / the JIT (built in C++), so that what the tools run is exactly
+// what the tests run.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_PIPELINES_PIPELINES_H
+#define NTP_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace ntp {
+
+struct CpuPipelineOptions
+    : public mlir::PassPipelineOptions<CpuPipelineOptions> {
+  Option<int64_t> tileSize{*this, "tile-size",
+                           llvm::cl::desc("Samples per tile (0: automatic)"),
+                           llvm::cl::init(0)};
+};
+
+/// ntp.mlp -> per-layer jet ops -> Faà di Bruno arithmetic -> loops.
+void buildJetLoopsPipeline(mlir::OpPassManager &pm,
+                           const CpuPipelineOptions &options);
+/// The whole CPU pipeline: ntp.mlp -> LLVM dialect (`ntp-cpu-pipeline`).
+void buildCpuPipeline(mlir::OpPassManager &pm,
+                      const CpuPipelineOptions &options);
+
+void registerNtpPipelines();
+
+} // namespace ntp
+
+#endif // NTP_PIPELINES_PIPELINES_H

@@ -1,0 +1,107 @@
+//===- ActivationRules.h - Derivative rules of activations ------*- C++ -*-===//
+//
+// Every activation ntp supports is described here, in one place, by the
+// elementary functions ("primitives") its value and derivatives are built from
+// and by the derivative of each primitive as a polynomial in the primitives.
+// From that, the k-th derivative sigma^(k)(y) is derived at compile time, for
+// any k, as an exact integer polynomial in the primitives (tanh: a polynomial
+// in t = tanh(y); sin: a linear form in sin(y), cos(y); ...).
+//
+// Adding an activation is one entry in the table in ActivationRules.cpp (and,
+// for a new primitive, one case where primitives are emitted as code).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_SUPPORT_ACTIVATIONRULES_H
+#define NTP_SUPPORT_ACTIVATIONRULES_H
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ntp {
+
+/// Elementary functions of the pre-activation value y that code generation
+/// knows how to evaluate.
+enum class Primitive { Identity, Tanh, Sigmoid, Sin, Cos, Exp, Softplus };
+
+const char *primitiveName(Primitive p);
+
+/// A polynomial with integer coefficients in the primitives of one rule:
+/// exponent vector (one entry per primitive of the rule) -> coefficient.
+/// Integer coefficients keep the compile-time algebra exact.
+class Polynomial {
+public:
+  using Exponents = std::vector<unsigned>;
+
+  explicit Polynomial(unsigned numVariables = 0) : numVariables(numVariables) {}
+  static Polynomial constant(unsigned numVariables, int64_t c);
+  static Polynomial variable(unsigned numVariables, unsigned index);
+
+  unsigned getNumVariables() const { return numVariables; }
+  const std::map<Exponents, int64_t> &terms() const { return coefficients; }
+  bool isZero() const { return coefficients.empty(); }
+
+  /// Adds c * monomial; drops terms that cancel.
+  void addTerm(const Exponents &exponents, int64_t c);
+  Polynomial operator+(const Polynomial &other) const;
+  Polynomial operator*(const Polynomial &other) const;
+  /// Partial derivative with respect to variable `index`.
+  Polynomial partial(unsigned index) const;
+  /// Largest absolute coefficient.
+  int64_t maxAbsCoefficient() const;
+  /// Evaluates at `values` (one per variable), for tests.
+  long double evaluate(const std::vector<long double> &values) const;
+  std::string str(const std::vector<std::string> &names) const;
+
+private:
+  unsigned numVariables;
+  std::map<Exponents, int64_t> coefficients;
+};
+
+/// How one activation is built and differentiated.
+class ActivationRule {
+public:
+  ActivationRule(std::string name, std::vector<Primitive> primitives,
+                 Polynomial value, std::vector<Polynomial> primitiveDerivatives,
+                 std::string summary);
+
+  const std::string &getName() const { return name; }
+  const std::string &getSummary() const { return summary; }
+  /// The primitives the derivative polynomials are written in.
+  const std::vector<Primitive> &getPrimitives() const { return primitives; }
+  /// sigma^(k) as a polynomial in the primitives; k = 0 is sigma itself.
+  /// Derived by the chain rule: D(P) = sum_i dP/du_i * D(u_i).
+  /// A coefficient leaving the int64 range is a fatal error; kMaxOrder keeps
+  /// every order the verifiers accept far from it (see the unit tests).
+  const Polynomial &derivative(unsigned k) const;
+
+private:
+  std::string name;
+  std::vector<Primitive> primitives;
+  std::vector<Polynomial> primitiveDerivatives;
+  std::string summary;
+  // Cache of sigma^(k); a deque keeps references stable as it grows, and the
+  // mutex makes concurrent compiles safe.
+  mutable std::deque<Polynomial> derivatives;
+  mutable std::mutex mutex;
+};
+
+/// The rule named `name`, or null if there is none.
+const ActivationRule *lookupActivation(const std::string &name);
+/// Names of every activation, in table order (for diagnostics and help).
+std::vector<std::string> activationNames();
+/// "tanh, sigmoid, ..." for error messages.
+std::string activationNameList();
+
+/// Largest derivative order ntp compiles: every coefficient of the expansion
+/// (activation polynomials and Bell-polynomial multipliers) must be an integer
+/// that a double represents exactly (|c| <= 2^53); tested in the unit tests.
+constexpr int64_t kMaxOrder = 20;
+
+} // namespace ntp
+
+#endif // NTP_SUPPORT_ACTIVATIONRULES_H

@@ -1,0 +1,63 @@
+//===- CpuTarget.h - LLVM IR, objects and shared objects for CPUs -*- C++ -*-=//
+//
+// From the LLVM dialect module that ntp-cpu-pipeline produced to an artifact:
+// translation to LLVM IR, the exported C-ABI entry point and manifest, O3,
+// machine code for a chosen CPU, and linking into a shared object.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_TARGET_CPU_CPUTARGET_H
+#define NTP_TARGET_CPU_CPUTARGET_H
+
+#include "ntp/Target/KernelSpec.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace ntp {
+
+struct CpuTargetOptions {
+  /// LLVM CPU name, or "native" for the host (its name and features).
+  /// The default is a stated baseline that runs on any x86-64 with AVX2+FMA.
+  std::string cpu = "x86-64-v3";
+  /// Extra LLVM target features ("+avx512f,...").
+  std::string features;
+  /// Prefix of the exported symbols: <prefix>_forward_tiles and
+  /// <prefix>_manifest. The runtime loads "ntp_kernel".
+  std::string symbolPrefix = "ntp_kernel";
+};
+
+/// A target machine for `options` (PIC, aggressive optimization).
+std::unique_ptr<llvm::TargetMachine>
+createCpuTargetMachine(const CpuTargetOptions &options, std::string &error);
+
+/// Translates the lowered module to LLVM IR, adds the exported entry point
+/// and manifest, and optimizes it at O3 for `machine`. Null on error.
+std::unique_ptr<llvm::Module>
+buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
+                      const KernelSpec &spec, const CpuTargetOptions &options,
+                      llvm::TargetMachine &machine, std::string &error);
+
+/// Writes machine code: an object file, or assembly text.
+bool emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
+                     bool assembly, llvm::raw_pwrite_stream &os,
+                     std::string &error);
+
+/// Links an object file into a shared object with the system C compiler
+/// driver ($NTP_LINKER, else cc).
+bool linkSharedObject(llvm::StringRef objectPath, llvm::StringRef outputPath,
+                      std::string &error);
+
+/// A C header declaring the entry point of an object built with
+/// `options.symbolPrefix`, with a convenience wrapper over all tiles.
+std::string generateCHeader(const KernelSpec &spec,
+                            const CpuTargetOptions &options);
+
+} // namespace ntp
+
+#endif // NTP_TARGET_CPU_CPUTARGET_H

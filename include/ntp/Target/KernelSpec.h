@@ -1,0 +1,47 @@
+//===- KernelSpec.h - What a compiled kernel computes -----------*- C++ -*-===//
+//
+// The facts about a kernel that outlive its IR: they go into the artifact's
+// manifest (checked by the runtime loader) and into the generated C header.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_TARGET_KERNELSPEC_H
+#define NTP_TARGET_KERNELSPEC_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ntp {
+
+/// ABI version of the artifacts this compiler writes; the runtime's
+/// NTP_ABI_VERSION must match it.
+constexpr int kArtifactAbiVersion = 1;
+
+struct KernelSpec {
+  std::string name;
+  std::vector<int64_t> layers;
+  std::string activation;
+  int64_t order = 0;
+  bool isF64 = false;
+  int64_t tile = 0;
+
+  int64_t numParams() const;
+  int64_t inputDim() const { return layers.front(); }
+  int64_t outputDim() const { return layers.back(); }
+  const char *dtypeName() const { return isF64 ? "f64" : "f32"; }
+  const char *cType() const { return isF64 ? "double" : "float"; }
+  /// The manifest text (see runtime/include/ntp/runtime.h).
+  std::string manifest(llvm::StringRef targetCpu) const;
+};
+
+/// The spec of the only ntp.mlp in `module`; emits an error and fails if
+/// there is not exactly one. `tile` 0 picks the default for the type.
+mlir::FailureOr<KernelSpec> getKernelSpec(mlir::ModuleOp module, int64_t tile);
+
+} // namespace ntp
+
+#endif // NTP_TARGET_KERNELSPEC_H

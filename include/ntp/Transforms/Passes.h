@@ -1,0 +1,32 @@
+//===- Passes.h - ntp transformation passes ---------------------*- C++ -*-===//
+
+#ifndef NTP_TRANSFORMS_PASSES_H
+#define NTP_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+class TypeConverter;
+} // namespace mlir
+
+namespace ntp {
+
+#define GEN_PASS_DECL
+#include "ntp/Transforms/Passes.h.inc"
+
+/// Patterns that rewrite ntp.activate into Faà di Bruno arithmetic.
+void populateExpandFaaDiBrunoPatterns(mlir::RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "ntp/Transforms/Passes.h.inc"
+
+} // namespace ntp
+
+#endif // NTP_TRANSFORMS_PASSES_H

@@ -1,0 +1,65 @@
+//===- Passes.td - ntp transformation passes ---------------*- tablegen -*-===//
+
+#ifndef NTP_TRANSFORMS_PASSES_TD
+#define NTP_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
+  let summary = "Decompose ntp.mlp into a kernel function of per-layer jet ops";
+  let description = [{
+    Replaces every `ntp.mlp @name` by a function `@name_forward_tiles` that
+    evaluates the jet for a range of sample tiles:
+
+    ```mlir
+    func.func @name_forward_tiles(%x: memref<?xT>, %v: memref<?xT>,
+        %params: memref<?xT>, %out: memref<?xT>, %batch: index,
+        %tile_begin: index, %tile_end: index)
+    ```
+
+    Its body loops over tiles and, per tile, seeds the input jet, then applies
+    `ntp.affine` and `ntp.activate` layer by layer on two ping-pong jet buffers
+    on the stack, and stores the output jet. The decomposition tracks which
+    orders can be nonzero (`live_orders`): the seed has orders 0 and 1 only, so
+    the first affine layer and the first activation read two orders.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+  let options = [
+    Option<"tileSize", "tile-size", "int64_t", /*default=*/"0",
+           "Samples per tile, the vector length of the arithmetic "
+           "(0: 16 for f32, 8 for f64, one AVX-512 register)">
+  ];
+}
+
+def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno"> {
+  let summary = "Expand activation jets into arithmetic by Faà di Bruno's formula";
+  let description = [{
+    Rewrites every `ntp.activate` into a loop over neurons whose body loads
+    the live input orders of one neuron for a tile of samples (one vector per
+    order), evaluates the primitives of the activation (e.g. tanh), the
+    derivative polynomials sigma^(k) in them, the partial Bell polynomials by
+    their recurrence, and stores every output order. Coefficients are exact
+    integers computed at compile time; common subexpressions are shared across
+    orders and structural zeros are folded (see ntp/Support/FaaDiBruno.h).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
+def NtpApproximateMath : Pass<"ntp-approximate-math"> {
+  let summary = "Replace f32 transcendental functions by vectorizable polynomials";
+  let description = [{
+    Rewrites f32 `math.tanh`, `math.exp`, `math.log1p`, `math.sin` and
+    `math.cos` (scalar or vector) into upstream MLIR's polynomial
+    approximations built from arith/math.fma only, so the activation's
+    primitives vectorize instead of becoming one libm call per lane. f64 ops
+    are left alone (they reach libm, correctly rounded to about 1 ulp), since
+    the f32 approximations would cost f64 kernels their accuracy.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
+#endif // NTP_TRANSFORMS_PASSES_TD

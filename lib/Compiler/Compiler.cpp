@@ -1,0 +1,100 @@
+//===- Compiler.cpp - From a network description to an artifact ----------===//
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace ntp;
+
+void ntp::registerNtpCompilerDialects(DialectRegistry &registry) {
+  registry.insert<NtpDialect, arith::ArithDialect, cf::ControlFlowDialect,
+                  func::FuncDialect, LLVM::LLVMDialect, math::MathDialect,
+                  memref::MemRefDialect, scf::SCFDialect,
+                  vector::VectorDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}
+
+OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
+                                          const MlpDescription &description) {
+  context.loadDialect<NtpDialect>();
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type element = description.isF64 ? Type(b.getF64Type()) : b.getF32Type();
+  MlpOp::create(b, loc, description.name, description.layers,
+                description.activation, description.order, element);
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
+                                              const CompileOptions &options) {
+  FailureOr<KernelSpec> spec = getKernelSpec(module, options.tileSize);
+  if (failed(spec))
+    return failure();
+  CpuPipelineOptions pipeline;
+  pipeline.tileSize = spec->tile;
+  buildCpuPipeline(pm, pipeline);
+  if (failed(pm.run(module)))
+    return failure();
+  return spec;
+}
+
+bool ntp::compileToSharedObject(ModuleOp module, const CompileOptions &options,
+                                const std::string &outputPath,
+                                std::string &error) {
+  PassManager pm(module.getContext());
+  FailureOr<KernelSpec> spec = lowerToLLVMDialect(module, pm, options);
+  if (failed(spec)) {
+    error = "lowering the network to LLVM failed";
+    return false;
+  }
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createCpuTargetMachine(options.target, error);
+  if (!machine)
+    return false;
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> llvmModule = buildKernelLLVMModule(
+      module, context, *spec, options.target, *machine, error);
+  if (!llvmModule)
+    return false;
+
+  // Write the object next to the output, then link; the object is temporary.
+  llvm::SmallString<256> objectPath;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+          "ntp-kernel", "o", fd, objectPath)) {
+    error = "cannot create a temporary object file: " + ec.message();
+    return false;
+  }
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    if (!emitMachineCode(*llvmModule, *machine, /*assembly=*/false, os, error))
+      return false;
+  }
+  bool linked = linkSharedObject(objectPath, outputPath, error);
+  llvm::sys::fs::remove(objectPath);
+  return linked;
+}

@@ -1,0 +1,225 @@
+//===- NtpToLoops.cpp - Lower jet ops to vectorized loops -----------------===//
+//
+// Samples of a tile are the innermost dimension of every jet buffer, so one
+// order of one neuron for a whole tile is one vector: all arithmetic here is
+// on vectors across samples, and there is no cross-sample dependence.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace ntp {
+#define GEN_PASS_DEF_CONVERTNTPTOLOOPS
+#include "ntp/Conversion/Passes.h.inc"
+} // namespace ntp
+
+using namespace mlir;
+using namespace ntp;
+
+namespace {
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Emits `for (iv = 0; iv < end; ++iv) body(iv)` with no loop-carried values.
+void emitLoop(OpBuilder &b, Location loc, Value end,
+              function_ref<void(OpBuilder &, Location, Value)> body) {
+  scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), end, indexConstant(b, loc, 1),
+      ValueRange{}, [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
+        body(b, loc, iv);
+        scf::YieldOp::create(b, loc);
+      });
+}
+
+struct LowerSeed : public OpConversionPattern<SeedOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(SeedOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType jetType = op.getJet().getType();
+    int64_t orders = jetType.getDimSize(0), dim = jetType.getDimSize(1),
+            tile = jetType.getDimSize(2);
+    Value jet = adaptor.getJet();
+    Value tileSize = indexConstant(rewriter, loc, tile);
+    Value dimValue = indexConstant(rewriter, loc, dim);
+    Value zero = indexConstant(rewriter, loc, 0);
+    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value last = arith::SubIOp::create(rewriter, loc, adaptor.getBatch(),
+                                       indexConstant(rewriter, loc, 1));
+    // Order 0: the samples, gathered lane by lane (x is [batch, d]).
+    emitLoop(rewriter, loc, tileSize, [&](OpBuilder &b, Location loc, Value s) {
+      // Lanes past the batch repeat the last sample (never stored).
+      Value sample = arith::MinSIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, base, s), last);
+      Value row = arith::MulIOp::create(b, loc, sample, dimValue);
+      emitLoop(b, loc, dimValue, [&](OpBuilder &b, Location loc, Value j) {
+        Value value = memref::LoadOp::create(
+            b, loc, adaptor.getX(),
+            ValueRange{arith::AddIOp::create(b, loc, row, j)});
+        memref::StoreOp::create(b, loc, value, jet, ValueRange{zero, j, s});
+      });
+    });
+    // Order 1: the direction, the same for every sample.
+    if (orders > 1) {
+      auto vectorType = VectorType::get({tile}, jetType.getElementType());
+      Value one = indexConstant(rewriter, loc, 1);
+      emitLoop(rewriter, loc, dimValue,
+               [&](OpBuilder &b, Location loc, Value j) {
+                 Value v = memref::LoadOp::create(b, loc, adaptor.getDirection(),
+                                                  ValueRange{j});
+                 Value splat = vector::BroadcastOp::create(b, loc, vectorType, v);
+                 vector::StoreOp::create(b, loc, splat, jet,
+                                         ValueRange{one, j, zero});
+               });
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct LowerAffine : public OpConversionPattern<AffineOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(AffineOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType inType = op.getInput().getType();
+    int64_t inWidth = inType.getDimSize(1), tile = inType.getDimSize(2);
+    int64_t outWidth = op.getOutput().getType().getDimSize(1);
+    int64_t live = op.getLiveOrders();
+    int64_t weights = op.getWeightOffset();
+    int64_t biases = weights + outWidth * inWidth;
+    Type element = inType.getElementType();
+    auto vectorType = VectorType::get({tile}, element);
+    Value input = adaptor.getInput(), output = adaptor.getOutput(),
+          params = adaptor.getParams();
+    Value zero = indexConstant(rewriter, loc, 0);
+    SmallVector<Value> orderIndex;
+    for (int64_t k = 0; k < live; ++k)
+      orderIndex.push_back(indexConstant(rewriter, loc, k));
+    Value zeroVector = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(vectorType, rewriter.getFloatAttr(element, 0)));
+    Value inWidthValue = indexConstant(rewriter, loc, inWidth);
+
+    emitLoop(rewriter, loc, indexConstant(rewriter, loc, outWidth),
+             [&](OpBuilder &b, Location loc, Value i) {
+      // One accumulator per live order: each weight is loaded once and
+      // multiplies every order of its input neuron.
+      Value bias = memref::LoadOp::create(
+          b, loc, params,
+          ValueRange{arith::AddIOp::create(b, loc, indexConstant(b, loc, biases),
+                                           i)});
+      SmallVector<Value> init(live, zeroVector);
+      init[0] = vector::BroadcastOp::create(b, loc, vectorType, bias);
+      Value rowStart = arith::AddIOp::create(
+          b, loc, indexConstant(b, loc, weights),
+          arith::MulIOp::create(b, loc, i, inWidthValue));
+      auto reduction = scf::ForOp::create(
+          b, loc, zero, inWidthValue, indexConstant(b, loc, 1), init,
+          [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
+            Value w = memref::LoadOp::create(
+                b, loc, params,
+                ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
+            Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+            SmallVector<Value> next;
+            for (int64_t k = 0; k < live; ++k) {
+              Value y = vector::LoadOp::create(
+                  b, loc, vectorType, input, ValueRange{orderIndex[k], j, zero});
+              next.push_back(math::FmaOp::create(b, loc, wv, y, acc[k]));
+            }
+            scf::YieldOp::create(b, loc, next);
+          });
+      for (int64_t k = 0; k < live; ++k)
+        vector::StoreOp::create(b, loc, reduction.getResult(k), output,
+                                ValueRange{orderIndex[k], i, zero});
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(StoreJetOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType jetType = op.getJet().getType();
+    int64_t orders = jetType.getDimSize(0), width = jetType.getDimSize(1),
+            tile = jetType.getDimSize(2);
+    int64_t live = op.getLiveOrders();
+    Value jet = adaptor.getJet(), out = adaptor.getOut(),
+          batch = adaptor.getBatch();
+    Value tileSize = indexConstant(rewriter, loc, tile);
+    Value widthValue = indexConstant(rewriter, loc, width);
+    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    // The last tile may be partial: store only the samples below batch.
+    Value count = arith::MinSIOp::create(
+        rewriter, loc, tileSize,
+        arith::SubIOp::create(rewriter, loc, batch, base));
+    Value zeroValue = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getFloatAttr(jetType.getElementType(), 0));
+    emitLoop(rewriter, loc, count, [&](OpBuilder &b, Location loc, Value s) {
+      Value sample = arith::AddIOp::create(b, loc, base, s);
+      for (int64_t k = 0; k < orders; ++k) {
+        // out is [(n + 1), batch, q]: row (k * batch + sample).
+        Value row = arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(b, loc, indexConstant(b, loc, k), batch),
+            sample);
+        Value rowStart = arith::MulIOp::create(b, loc, row, widthValue);
+        Value kIndex = indexConstant(b, loc, k);
+        emitLoop(b, loc, widthValue, [&](OpBuilder &b, Location loc, Value j) {
+          Value value = k < live ? Value(memref::LoadOp::create(
+                                       b, loc, jet, ValueRange{kIndex, j, s}))
+                                 : zeroValue;
+          memref::StoreOp::create(
+              b, loc, value, out,
+              ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
+        });
+      }
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct ConvertNtpToLoopsPass
+    : public ntp::impl::ConvertNtpToLoopsBase<ConvertNtpToLoopsPass> {
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    ConversionTarget target(*context);
+    // Every ntp op must be gone afterwards: an unexpanded ntp.activate is a
+    // pipeline-order error, reported rather than silently kept.
+    target.addIllegalDialect<NtpDialect>();
+    target.addLegalDialect<arith::ArithDialect, math::MathDialect,
+                           memref::MemRefDialect, scf::SCFDialect,
+                           vector::VectorDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *op) {
+      return !isa_and_nonnull<NtpDialect>(op->getDialect());
+    });
+    RewritePatternSet patterns(context);
+    populateNtpToLoopsConversionPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerSeed, LowerAffine, LowerStoreJet>(patterns.getContext());
+}

@@ -1,0 +1,152 @@
+//===- NtpOps.cpp - ntp operations: verifiers -----------------------------===//
+
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/ActivationRules.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace ntp;
+
+#define GET_OP_CLASSES
+#include "ntp/Dialect/Ntp/IR/NtpOps.cpp.inc"
+
+static LogicalResult verifyActivationName(Operation *op, StringRef name) {
+  if (lookupActivation(name.str()))
+    return success();
+  return op->emitOpError("unknown activation '")
+         << name << "'; expected one of " << activationNameList();
+}
+
+static LogicalResult verifyElementType(Operation *op, Type type) {
+  if (isa<Float32Type, Float64Type>(type))
+    return success();
+  return op->emitOpError("element type must be f32 or f64, got ") << type;
+}
+
+//===----------------------------------------------------------------------===//
+// MlpOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MlpOp::verify() {
+  ArrayRef<int64_t> layers = getLayers();
+  if (layers.size() < 2)
+    return emitOpError("expects at least two layer widths (input and output), "
+                       "got ")
+           << layers.size();
+  for (auto [i, width] : llvm::enumerate(layers))
+    if (width <= 0)
+      return emitOpError("layer width at position ")
+             << i << " must be positive, got " << width;
+  if (getOrder() < 0 || getOrder() > kMaxOrder)
+    return emitOpError("derivative order must be in [0, ")
+           << kMaxOrder << "], got " << getOrder();
+  if (failed(verifyActivationName(*this, getActivation())))
+    return failure();
+  return verifyElementType(*this, getElementType());
+}
+
+int64_t MlpOp::getNumParams() {
+  ArrayRef<int64_t> layers = getLayers();
+  int64_t count = 0;
+  for (size_t l = 1; l < layers.size(); ++l)
+    count += layers[l] * layers[l - 1] + layers[l];
+  return count;
+}
+
+//===----------------------------------------------------------------------===//
+// Jet ops
+//===----------------------------------------------------------------------===//
+
+/// The element type of every buffer an op touches must agree.
+static LogicalResult verifySameElementType(Operation *op, ValueRange buffers) {
+  Type element = cast<MemRefType>(buffers.front().getType()).getElementType();
+  for (Value buffer : buffers.drop_front())
+    if (cast<MemRefType>(buffer.getType()).getElementType() != element)
+      return op->emitOpError("all buffers must have the same element type");
+  return success();
+}
+
+/// Jet buffers must have static shape [orders, width, tile] with unit stride
+/// along the tile, so that a tile of one order of one neuron is a vector.
+static LogicalResult verifyJetBuffer(Operation *op, Value buffer,
+                                     StringRef what) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (!type.hasStaticShape())
+    return op->emitOpError() << what << " jet buffer must have a static shape";
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) || strides[2] != 1)
+    return op->emitOpError()
+           << what << " jet buffer must have unit stride along the tile";
+  return success();
+}
+
+LogicalResult SeedOp::verify() {
+  if (failed(verifySameElementType(*this, {getX(), getDirection(), getJet()})) ||
+      failed(verifyJetBuffer(*this, getJet(), "seeded")))
+    return failure();
+  auto direction = getDirection().getType();
+  int64_t inputDim = getJet().getType().getDimSize(1);
+  if (!direction.isDynamicDim(0) && direction.getDimSize(0) != inputDim)
+    return emitOpError("direction has ")
+           << direction.getDimSize(0) << " elements but the jet has width "
+           << inputDim;
+  return success();
+}
+
+LogicalResult AffineOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  MemRefType in = getInput().getType(), out = getOutput().getType();
+  if (in.getDimSize(0) != out.getDimSize(0))
+    return emitOpError("input and output jets must have the same number of "
+                       "orders, got ")
+           << in.getDimSize(0) << " and " << out.getDimSize(0);
+  if (in.getDimSize(2) != out.getDimSize(2))
+    return emitOpError("input and output jets must have the same tile size");
+  if (static_cast<int64_t>(getLiveOrders()) > in.getDimSize(0))
+    return emitOpError("live_orders (")
+           << getLiveOrders() << ") exceeds the number of orders ("
+           << in.getDimSize(0) << ")";
+  MemRefType params = getParams().getType();
+  int64_t needed = getWeightOffset() +
+                   out.getDimSize(1) * in.getDimSize(1) + out.getDimSize(1);
+  if (!params.isDynamicDim(0) && params.getDimSize(0) < needed)
+    return emitOpError("layer needs parameters up to index ")
+           << needed << " but params has " << params.getDimSize(0)
+           << " elements";
+  return success();
+}
+
+LogicalResult ActivateOp::verify() {
+  if (failed(verifyActivationName(*this, getActivation())) ||
+      failed(verifySameElementType(*this, {getInput(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  if (getInput().getType().getShape() != getOutput().getType().getShape())
+    return emitOpError("input and output jets must have the same shape");
+  if (static_cast<int64_t>(getLiveOrders()) >
+      getInput().getType().getDimSize(0))
+    return emitOpError("live_orders (")
+           << getLiveOrders() << ") exceeds the number of orders ("
+           << getInput().getType().getDimSize(0) << ")";
+  return success();
+}
+
+LogicalResult StoreJetOp::verify() {
+  if (failed(verifySameElementType(*this, {getJet(), getOut()})) ||
+      failed(verifyJetBuffer(*this, getJet(), "stored")))
+    return failure();
+  if (static_cast<int64_t>(getLiveOrders()) >
+      getJet().getType().getDimSize(0))
+    return emitOpError("live_orders (")
+           << getLiveOrders() << ") exceeds the number of orders ("
+           << getJet().getType().getDimSize(0) << ")";
+  return success();
+}

@@ -1,0 +1,250 @@
+//===- ActivationRules.cpp - Derivative rules of activations --------------===//
+//
+// The table of activations and the exact polynomial algebra that derives
+// sigma^(k) from the derivatives of the primitives.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Support/ActivationRules.h"
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include "llvm/Support/ErrorHandling.h"
+
+using namespace ntp;
+
+const char *ntp::primitiveName(Primitive p) {
+  switch (p) {
+  case Primitive::Identity:
+    return "y";
+  case Primitive::Tanh:
+    return "tanh";
+  case Primitive::Sigmoid:
+    return "sigmoid";
+  case Primitive::Sin:
+    return "sin";
+  case Primitive::Cos:
+    return "cos";
+  case Primitive::Exp:
+    return "exp";
+  case Primitive::Softplus:
+    return "softplus";
+  }
+  return "?";
+}
+
+//===----------------------------------------------------------------------===//
+// Polynomial
+//===----------------------------------------------------------------------===//
+
+static int64_t checkedAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    llvm::report_fatal_error("activation polynomial coefficient overflow");
+  return r;
+}
+
+static int64_t checkedMul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    llvm::report_fatal_error("activation polynomial coefficient overflow");
+  return r;
+}
+
+Polynomial Polynomial::constant(unsigned numVariables, int64_t c) {
+  Polynomial p(numVariables);
+  p.addTerm(Exponents(numVariables, 0), c);
+  return p;
+}
+
+Polynomial Polynomial::variable(unsigned numVariables, unsigned index) {
+  Polynomial p(numVariables);
+  Exponents e(numVariables, 0);
+  e[index] = 1;
+  p.addTerm(e, 1);
+  return p;
+}
+
+void Polynomial::addTerm(const Exponents &exponents, int64_t c) {
+  if (c == 0)
+    return;
+  auto it = coefficients.find(exponents);
+  if (it == coefficients.end()) {
+    coefficients.emplace(exponents, c);
+    return;
+  }
+  it->second = checkedAdd(it->second, c);
+  if (it->second == 0)
+    coefficients.erase(it);
+}
+
+Polynomial Polynomial::operator+(const Polynomial &other) const {
+  Polynomial r = *this;
+  for (const auto &[e, c] : other.coefficients)
+    r.addTerm(e, c);
+  return r;
+}
+
+Polynomial Polynomial::operator*(const Polynomial &other) const {
+  Polynomial r(numVariables);
+  for (const auto &[ea, ca] : coefficients)
+    for (const auto &[eb, cb] : other.coefficients) {
+      Exponents e(numVariables);
+      for (unsigned i = 0; i < numVariables; ++i)
+        e[i] = ea[i] + eb[i];
+      r.addTerm(e, checkedMul(ca, cb));
+    }
+  return r;
+}
+
+Polynomial Polynomial::partial(unsigned index) const {
+  Polynomial r(numVariables);
+  for (const auto &[e, c] : coefficients) {
+    if (e[index] == 0)
+      continue;
+    Exponents d = e;
+    --d[index];
+    r.addTerm(d, checkedMul(c, static_cast<int64_t>(e[index])));
+  }
+  return r;
+}
+
+int64_t Polynomial::maxAbsCoefficient() const {
+  int64_t m = 0;
+  for (const auto &[e, c] : coefficients)
+    m = std::max(m, c < 0 ? -c : c);
+  return m;
+}
+
+long double Polynomial::evaluate(const std::vector<long double> &values) const {
+  long double sum = 0;
+  for (const auto &[e, c] : coefficients) {
+    long double term = c;
+    for (unsigned i = 0; i < numVariables; ++i)
+      term *= std::pow(values[i], static_cast<long double>(e[i]));
+    sum += term;
+  }
+  return sum;
+}
+
+std::string Polynomial::str(const std::vector<std::string> &names) const {
+  if (coefficients.empty())
+    return "0";
+  std::ostringstream os;
+  bool first = true;
+  for (auto it = coefficients.rbegin(); it != coefficients.rend(); ++it) {
+    int64_t c = it->second;
+    os << (c < 0 ? (first ? "-" : " - ") : (first ? "" : " + "));
+    int64_t a = c < 0 ? -c : c;
+    bool isConstant = true;
+    for (unsigned e : it->first)
+      isConstant &= e == 0;
+    if (a != 1 || isConstant)
+      os << a;
+    for (unsigned i = 0; i < numVariables; ++i) {
+      if (it->first[i] == 0)
+        continue;
+      os << (a != 1 ? "*" : "") << names[i];
+      if (it->first[i] > 1)
+        os << "^" << it->first[i];
+      a = 0; // later factors always need the '*'
+    }
+    first = false;
+  }
+  return os.str();
+}
+
+//===----------------------------------------------------------------------===//
+// ActivationRule
+//===----------------------------------------------------------------------===//
+
+ActivationRule::ActivationRule(std::string name,
+                               std::vector<Primitive> primitives,
+                               Polynomial value,
+                               std::vector<Polynomial> primitiveDerivatives,
+                               std::string summary)
+    : name(std::move(name)), primitives(std::move(primitives)),
+      primitiveDerivatives(std::move(primitiveDerivatives)),
+      summary(std::move(summary)) {
+  derivatives.push_back(std::move(value));
+}
+
+const Polynomial &ActivationRule::derivative(unsigned k) const {
+  std::lock_guard<std::mutex> lock(mutex);
+  while (derivatives.size() <= k) {
+    // Chain rule: d/dy P(u_1(y), ..., u_m(y)) = sum_i dP/du_i * u_i'(y).
+    const Polynomial &p = derivatives.back();
+    Polynomial next(p.getNumVariables());
+    for (unsigned i = 0; i < primitives.size(); ++i)
+      next = next + p.partial(i) * primitiveDerivatives[i];
+    derivatives.push_back(std::move(next));
+  }
+  return derivatives[k];
+}
+
+//===----------------------------------------------------------------------===//
+// The table
+//===----------------------------------------------------------------------===//
+
+namespace {
+// Shorthands for writing the table: polynomials in one or two variables.
+Polynomial var(unsigned n, unsigned i) { return Polynomial::variable(n, i); }
+Polynomial cst(unsigned n, int64_t c) { return Polynomial::constant(n, c); }
+
+std::vector<std::unique_ptr<ActivationRule>> buildTable() {
+  std::vector<std::unique_ptr<ActivationRule>> t;
+  auto add = [&](std::string name, std::vector<Primitive> prims,
+                 Polynomial value, std::vector<Polynomial> derivs,
+                 std::string summary) {
+    t.push_back(std::make_unique<ActivationRule>(
+        std::move(name), std::move(prims), std::move(value), std::move(derivs),
+        std::move(summary)));
+  };
+  // u = tanh(y): u' = 1 - u^2.
+  add("tanh", {Primitive::Tanh}, var(1, 0),
+      {cst(1, 1) + cst(1, -1) * var(1, 0) * var(1, 0)}, "hyperbolic tangent");
+  // u = sigmoid(y): u' = u - u^2.
+  add("sigmoid", {Primitive::Sigmoid}, var(1, 0),
+      {var(1, 0) + cst(1, -1) * var(1, 0) * var(1, 0)}, "logistic sigmoid");
+  // (s, c) = (sin y, cos y): s' = c, c' = -s.
+  add("sin", {Primitive::Sin, Primitive::Cos}, var(2, 0),
+      {var(2, 1), cst(2, -1) * var(2, 0)}, "sine");
+  // u = y: u' = 1.
+  add("identity", {Primitive::Identity}, var(1, 0), {cst(1, 1)},
+      "identity (a linear network)");
+  // u = exp(y): u' = u.
+  add("exp", {Primitive::Exp}, var(1, 0), {var(1, 0)}, "exponential");
+  // (p, s) = (softplus y, sigmoid y): p' = s, s' = s - s^2.
+  add("softplus", {Primitive::Softplus, Primitive::Sigmoid}, var(2, 0),
+      {var(2, 1), var(2, 1) + cst(2, -1) * var(2, 1) * var(2, 1)},
+      "softplus log(1 + exp(y))");
+  return t;
+}
+
+const std::vector<std::unique_ptr<ActivationRule>> &table() {
+  static const auto rules = buildTable();
+  return rules;
+}
+} // namespace
+
+const ActivationRule *ntp::lookupActivation(const std::string &name) {
+  for (const auto &rule : table())
+    if (rule->getName() == name)
+      return rule.get();
+  return nullptr;
+}
+
+std::vector<std::string> ntp::activationNames() {
+  std::vector<std::string> names;
+  for (const auto &rule : table())
+    names.push_back(rule->getName());
+  return names;
+}
+
+std::string ntp::activationNameList() {
+  std::string list;
+  for (const auto &name : activationNames())
+    list += (list.empty() ? "" : ", ") + name;
+  return list;
+}

@@ -1,0 +1,234 @@
+//===- CpuTarget.cpp - LLVM IR, objects and shared objects for CPUs -------===//
+
+#include "ntp/Target/Cpu/CpuTarget.h"
+
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
+#include <sstream>
+
+using namespace ntp;
+
+std::unique_ptr<llvm::TargetMachine>
+ntp::createCpuTargetMachine(const CpuTargetOptions &options,
+                            std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  std::string cpu = options.cpu, features = options.features;
+  if (cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features += (features.empty() ? "" : ",") +
+                  std::string(feature.second ? "+" : "-") +
+                  feature.first().str();
+  }
+  // An unknown CPU name would silently fall back to a generic model.
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(triple, cpu, ""));
+  if (!subtarget || !subtarget->isCPUStringValid(cpu)) {
+    error = "unknown target CPU '" + options.cpu + "'";
+    return nullptr;
+  }
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    error = "cannot create a target machine for '" + cpu + "'";
+  return machine;
+}
+
+/// Adds `void <prefix>_forward_tiles(const T *x, const T *v, const T *params,
+/// T *out, int64_t batch, int64_t tile_begin, int64_t tile_end)`, which
+/// expands each pointer into the memref descriptor fields (allocated and
+/// aligned pointer, offset, size, stride) the lowered function takes.
+static bool addEntryPoint(llvm::Module &module, const KernelSpec &spec,
+                          const CpuTargetOptions &options, std::string &error) {
+  llvm::Function *inner = module.getFunction(spec.name + "_forward_tiles");
+  if (!inner) {
+    error = "lowered module has no function '" + spec.name + "_forward_tiles'";
+    return false;
+  }
+  llvm::LLVMContext &context = module.getContext();
+  auto *ptr = llvm::PointerType::getUnqual(context);
+  auto *i64 = llvm::Type::getInt64Ty(context);
+  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
+                                       {ptr, ptr, ptr, ptr, i64, i64, i64},
+                                       /*isVarArg=*/false);
+  std::string name = options.symbolPrefix + "_forward_tiles";
+  if (name == inner->getName())
+    inner->setName(spec.name + "_forward_tiles_impl");
+  auto *entry = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
+                                       name, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", entry));
+  llvm::Value *batch = entry->getArg(4);
+  auto sizeTimesBatch = [&](int64_t n) {
+    return b.CreateMul(batch, b.getInt64(n));
+  };
+  llvm::Value *sizes[4] = {
+      sizeTimesBatch(spec.inputDim()), b.getInt64(spec.inputDim()),
+      b.getInt64(spec.numParams()),
+      sizeTimesBatch((spec.order + 1) * spec.outputDim())};
+  std::vector<llvm::Value *> args;
+  for (int i = 0; i < 4; ++i) {
+    llvm::Value *p = entry->getArg(i);
+    args.insert(args.end(),
+                {p, p, b.getInt64(0), sizes[i], b.getInt64(1)});
+  }
+  args.insert(args.end(), {batch, entry->getArg(5), entry->getArg(6)});
+  b.CreateCall(inner, args);
+  b.CreateRetVoid();
+  // Only the entry point and manifest are exported; the body gets inlined.
+  inner->setLinkage(llvm::GlobalValue::InternalLinkage);
+
+  auto *text = llvm::ConstantDataArray::getString(
+      context, spec.manifest(options.cpu), /*AddNull=*/true);
+  new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           options.symbolPrefix + "_manifest");
+  return true;
+}
+
+std::unique_ptr<llvm::Module> ntp::buildKernelLLVMModule(
+    mlir::ModuleOp lowered, llvm::LLVMContext &context, const KernelSpec &spec,
+    const CpuTargetOptions &options, llvm::TargetMachine &machine,
+    std::string &error) {
+  mlir::DialectRegistry registry;
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  lowered->getContext()->appendDialectRegistry(registry);
+  std::unique_ptr<llvm::Module> module =
+      mlir::translateModuleToLLVMIR(lowered, context, spec.name);
+  if (!module) {
+    error = "cannot translate the lowered module to LLVM IR";
+    return nullptr;
+  }
+  if (!addEntryPoint(*module, spec, options, error))
+    return nullptr;
+  module->setTargetTriple(machine.getTargetTriple());
+  module->setDataLayout(machine.createDataLayout());
+  for (llvm::Function &f : *module) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", machine.getTargetCPU());
+    if (!machine.getTargetFeatureString().empty())
+      f.addFnAttr("target-features", machine.getTargetFeatureString());
+    // The IR is explicitly vectorized across a tile (up to 512 bits): keep
+    // those vectors whole where the CPU has such registers.
+    f.addFnAttr("min-legal-vector-width", "512");
+    f.addFnAttr("prefer-vector-width", "512");
+  }
+  if (llvm::verifyModule(*module, &llvm::errs())) {
+    error = "generated LLVM IR is invalid";
+    return nullptr;
+  }
+
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(&machine);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
+      .run(*module, mam);
+  return module;
+}
+
+bool ntp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
+                          bool assembly, llvm::raw_pwrite_stream &os,
+                          std::string &error) {
+  llvm::legacy::PassManager pm;
+  if (machine.addPassesToEmitFile(pm, os, nullptr,
+                                  assembly ? llvm::CodeGenFileType::AssemblyFile
+                                           : llvm::CodeGenFileType::ObjectFile)) {
+    error = "the target cannot emit this file type";
+    return false;
+  }
+  pm.run(module);
+  return true;
+}
+
+bool ntp::linkSharedObject(llvm::StringRef objectPath,
+                           llvm::StringRef outputPath, std::string &error) {
+  const char *configured = std::getenv("NTP_LINKER");
+  std::string driver = configured && *configured ? configured : "cc";
+  auto program = llvm::sys::findProgramByName(driver);
+  if (!program) {
+    error = "cannot find the linker driver '" + driver +
+            "' (set NTP_LINKER to a C compiler driver)";
+    return false;
+  }
+  llvm::SmallVector<llvm::StringRef> args = {
+      *program, "-shared", "-o", outputPath, objectPath, "-lm"};
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
+                                         &message);
+  if (status != 0) {
+    error = "linking '" + outputPath.str() + "' failed" +
+            (message.empty() ? "" : ": " + message);
+    return false;
+  }
+  return true;
+}
+
+std::string ntp::generateCHeader(const KernelSpec &spec,
+                                 const CpuTargetOptions &options) {
+  const std::string &p = options.symbolPrefix;
+  std::string upper;
+  for (char c : p)
+    upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const char *t = spec.cType();
+  std::ostringstream os;
+  os << "/* Generated by ntp-compile: jet kernel '" << spec.name << "' ("
+     << spec.activation << ", layers";
+  for (int64_t w : spec.layers)
+    os << " " << w;
+  os << ", order " << spec.order << ", " << spec.dtypeName() << ", cpu "
+     << options.cpu << "). Do not edit. */\n"
+     << "#ifndef " << upper << "_H\n#define " << upper << "_H\n\n"
+     << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+     << "enum {\n  " << upper << "_ORDER = " << spec.order << ",\n  " << upper
+     << "_INPUT_DIM = " << spec.inputDim() << ",\n  " << upper
+     << "_OUTPUT_DIM = " << spec.outputDim() << ",\n  " << upper
+     << "_NUM_PARAMS = " << spec.numParams() << ",\n  " << upper
+     << "_TILE = " << spec.tile << "\n};\n\n"
+     << "/* The manifest text the runtime checks when loading a .so. */\n"
+     << "extern const char " << p << "_manifest[];\n\n"
+     << "/* Jet for samples [tile_begin * TILE, min(tile_end * TILE, batch)).\n"
+     << " * x: [batch, INPUT_DIM], v: [INPUT_DIM], params: [NUM_PARAMS]\n"
+     << " * (torch.nn.Linear order), out: [ORDER + 1, batch, OUTPUT_DIM]. */\n"
+     << "void " << p << "_forward_tiles(const " << t << " *x, const " << t
+     << " *v, const " << t << " *params, " << t
+     << " *out, int64_t batch, int64_t tile_begin, int64_t tile_end);\n\n"
+     << "/* The whole batch on the calling thread. */\n"
+     << "static inline void " << p << "_forward(const " << t << " *x, const "
+     << t << " *v, const " << t << " *params, " << t
+     << " *out, int64_t batch) {\n  if (batch > 0)\n    " << p
+     << "_forward_tiles(x, v, params, out, batch, 0, (batch + " << upper
+     << "_TILE - 1) / " << upper << "_TILE);\n}\n\n"
+     << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
+  return os.str();
+}

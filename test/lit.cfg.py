@@ -1,0 +1,19 @@
+# -*- Python -*-
+# lit configuration of the ntp tests (check-ntp).
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "NTP"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ntp_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "README.md", "reference", "unit", "lit.cfg.py"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["ntp-opt", "ntp-compile"], [config.ntp_tools_dir])

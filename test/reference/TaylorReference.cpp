@@ -1,0 +1,384 @@
+//===- TaylorReference.cpp - Independent jet evaluator for tests ----------===//
+//
+// Propagates normalized Taylor coefficients (c_k = g^(k)(0) / k!) of every
+// neuron along t -> x + t v. Affine layers act on the coefficients linearly;
+// an activation u = sigma(a) is expanded through the ODE u' = w(t) a'(t),
+// where w is the series of sigma'(a):
+//   k u_k = sum_{j=1..k} j a_j w_{k-j}.
+// w itself follows from u (tanh: w = 1 - u^2, sigmoid: w = u - u^2, exp:
+// w = u) or from a companion series (sin: w = cos, with cos' = -sin a';
+// softplus: w = sigmoid(a)). Coefficients become derivatives (times k!) at the
+// end. The parameter gradient is the hand-written adjoint of exactly these
+// recurrences.
+//
+//===----------------------------------------------------------------------===//
+#include "TaylorReference.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace ntp_ref {
+namespace {
+
+using Ld = long double;
+
+/// Validated shape of one call; every size is checked once here so the
+/// numeric code below can index freely.
+struct Shape {
+  std::vector<int> widths;
+  int order = 0;
+  int64_t batch = 0;
+  int layers = 0; // number of affine layers L
+  std::vector<int64_t> weightOffset, biasOffset;
+
+  int d() const { return widths.front(); }
+  int q() const { return widths.back(); }
+  int n1() const { return order + 1; } // coefficients per series
+};
+
+Shape checkShape(const std::vector<int> &widths, int order,
+                 const std::vector<Ld> &params, const std::vector<Ld> &x,
+                 const std::vector<Ld> &v, int64_t batch) {
+  Shape s;
+  const int64_t total = numParams(widths); // validates widths
+  if (order < 0)
+    throw std::invalid_argument("ntp_ref: order must be >= 0");
+  if (batch < 0)
+    throw std::invalid_argument("ntp_ref: batch must be >= 0");
+  if (static_cast<int64_t>(params.size()) != total)
+    throw std::invalid_argument("ntp_ref: params has the wrong size");
+  if (static_cast<int64_t>(x.size()) != batch * widths.front())
+    throw std::invalid_argument("ntp_ref: x must have batch * d elements");
+  if (static_cast<int64_t>(v.size()) != widths.front())
+    throw std::invalid_argument("ntp_ref: v must have d elements");
+  s.widths = widths;
+  s.order = order;
+  s.batch = batch;
+  s.layers = static_cast<int>(widths.size()) - 1;
+  int64_t off = 0;
+  for (int l = 0; l < s.layers; ++l) {
+    s.weightOffset.push_back(off);
+    off += static_cast<int64_t>(widths[l + 1]) * widths[l];
+    s.biasOffset.push_back(off);
+    off += widths[l + 1];
+  }
+  return s;
+}
+
+/// Series of one layer for one batch point, each [width][order + 1]. `aux1`
+/// and `aux2` hold the companion series the backward pass needs:
+///   tanh, sigmoid: aux1 = w = sigma'(a);  sin: aux1 = cos(a);
+///   softplus: aux1 = s = sigmoid(a), aux2 = s (1 - s).
+struct LayerTape {
+  std::vector<Ld> a, h, aux1, aux2;
+};
+
+/// k u_k += sum_{j=1..k} j a_j w_{k-j}: coefficient k of the solution of
+/// u' = w a' given coefficients < k of w.
+Ld odeCoefficient(const Ld *a, const Ld *w, int k) {
+  Ld acc = 0;
+  for (int j = 1; j <= k; ++j)
+    acc += j * a[j] * w[k - j];
+  return acc / k;
+}
+
+/// Adjoint of odeCoefficient(a, w, k) with output adjoint ubar.
+void odeCoefficientAdjoint(const Ld *a, const Ld *w, int k, Ld ubar, Ld *abar,
+                           Ld *wbar) {
+  for (int j = 1; j <= k; ++j) {
+    const Ld c = static_cast<Ld>(j) / k * ubar;
+    abar[j] += c * w[k - j];
+    wbar[k - j] += c * a[j];
+  }
+}
+
+/// Sum_{i=0..k} u_i u_{k-i}: coefficient k of u^2.
+Ld squareCoefficient(const Ld *u, int k) {
+  Ld acc = 0;
+  for (int i = 0; i <= k; ++i)
+    acc += u[i] * u[k - i];
+  return acc;
+}
+
+/// Sigmoid series s and its derivative factor w = s (1 - s) of series a.
+void sigmoidSeries(const Ld *a, Ld *s, Ld *w, int n) {
+  // s (1 - s) as s(a) * s(-a) keeps full relative precision for large |a|.
+  const Ld sp = 1 / (1 + expl(-a[0])), sm = 1 / (1 + expl(a[0]));
+  s[0] = sp;
+  w[0] = sp * sm;
+  for (int k = 1; k <= n; ++k) {
+    s[k] = odeCoefficient(a, w, k);
+    w[k] = s[k] - squareCoefficient(s, k);
+  }
+}
+
+/// Adjoint of sigmoidSeries; sbar and wbar are consumed (overwritten).
+void sigmoidSeriesAdjoint(const Ld *a, const Ld *s, const Ld *w, Ld *sbar,
+                          Ld *wbar, Ld *abar, int n) {
+  for (int k = n; k >= 1; --k) {
+    // w_k = s_k - sum_i s_i s_{k-i}; each s_m appears twice in the sum.
+    for (int m = 0; m <= k; ++m)
+      sbar[m] -= 2 * s[k - m] * wbar[k];
+    sbar[k] += wbar[k];
+    odeCoefficientAdjoint(a, w, k, sbar[k], abar, wbar);
+  }
+  // s0' = w0, w0' = w0 (1 - 2 s0).
+  abar[0] += w[0] * sbar[0] + w[0] * (1 - 2 * s[0]) * wbar[0];
+}
+
+/// Applies the activation to the series a (length n + 1) of one neuron.
+void activationSeries(Activation act, const Ld *a, Ld *u, Ld *aux1, Ld *aux2,
+                      int n) {
+  switch (act) {
+  case Activation::Identity:
+    for (int k = 0; k <= n; ++k)
+      u[k] = a[k];
+    return;
+  case Activation::Tanh: {
+    Ld *w = aux1;
+    u[0] = tanhl(a[0]);
+    const Ld ch = coshl(a[0]);
+    w[0] = 1 / (ch * ch); // sech^2 avoids cancellation in 1 - tanh^2
+    for (int k = 1; k <= n; ++k) {
+      u[k] = odeCoefficient(a, w, k);
+      w[k] = -squareCoefficient(u, k);
+    }
+    return;
+  }
+  case Activation::Sigmoid:
+    sigmoidSeries(a, u, aux1, n);
+    return;
+  case Activation::Sin: {
+    Ld *c = aux1;
+    u[0] = sinl(a[0]);
+    c[0] = cosl(a[0]);
+    for (int k = 1; k <= n; ++k) {
+      u[k] = odeCoefficient(a, c, k);
+      c[k] = -odeCoefficient(a, u, k);
+    }
+    return;
+  }
+  case Activation::Exp:
+    u[0] = expl(a[0]);
+    for (int k = 1; k <= n; ++k)
+      u[k] = odeCoefficient(a, u, k);
+    return;
+  case Activation::Softplus: {
+    // log(1 + e^a) = max(a, 0) + log1p(e^-|a|) never overflows.
+    u[0] = (a[0] > 0 ? a[0] : 0) + log1pl(expl(-fabsl(a[0])));
+    sigmoidSeries(a, aux1, aux2, n);
+    for (int k = 1; k <= n; ++k)
+      u[k] = odeCoefficient(a, aux1, k);
+    return;
+  }
+  }
+}
+
+/// Adjoint of activationSeries: adds to abar the pullback of ubar. ubar is
+/// used as scratch and left modified.
+void activationSeriesAdjoint(Activation act, const Ld *a, const Ld *u,
+                             const Ld *aux1, const Ld *aux2, Ld *ubar, Ld *abar,
+                             int n) {
+  std::vector<Ld> bar1(n + 1, 0), bar2(n + 1, 0);
+  switch (act) {
+  case Activation::Identity:
+    for (int k = 0; k <= n; ++k)
+      abar[k] += ubar[k];
+    return;
+  case Activation::Tanh: {
+    const Ld *w = aux1;
+    Ld *wbar = bar1.data();
+    for (int k = n; k >= 1; --k) {
+      // w_k = -sum_i u_i u_{k-i}.
+      for (int m = 0; m <= k; ++m)
+        ubar[m] -= 2 * u[k - m] * wbar[k];
+      odeCoefficientAdjoint(a, w, k, ubar[k], abar, wbar);
+    }
+    // u0' = w0, w0' = -2 u0 w0.
+    abar[0] += w[0] * ubar[0] - 2 * u[0] * w[0] * wbar[0];
+    return;
+  }
+  case Activation::Sigmoid:
+    sigmoidSeriesAdjoint(a, u, aux1, ubar, bar1.data(), abar, n);
+    return;
+  case Activation::Sin: {
+    const Ld *c = aux1;
+    Ld *cbar = bar1.data();
+    for (int k = n; k >= 1; --k) {
+      // Forward step k computed u_k and c_k from coefficients < k only.
+      odeCoefficientAdjoint(a, c, k, ubar[k], abar, cbar);
+      odeCoefficientAdjoint(a, u, k, -cbar[k], abar, ubar);
+    }
+    abar[0] += c[0] * ubar[0] - u[0] * cbar[0];
+    return;
+  }
+  case Activation::Exp:
+    for (int k = n; k >= 1; --k)
+      odeCoefficientAdjoint(a, u, k, ubar[k], abar, ubar);
+    abar[0] += u[0] * ubar[0];
+    return;
+  case Activation::Softplus: {
+    // u depends on s, s does not depend on u: undo u first, then s.
+    Ld *sbar = bar1.data(), *wbar = bar2.data();
+    for (int k = n; k >= 1; --k)
+      odeCoefficientAdjoint(a, aux1, k, ubar[k], abar, sbar);
+    abar[0] += aux1[0] * ubar[0]; // softplus' = sigmoid
+    sigmoidSeriesAdjoint(a, aux1, aux2, sbar, wbar, abar, n);
+    return;
+  }
+  }
+}
+
+/// Series of the input point x_b + t v, [d][order + 1].
+std::vector<Ld> inputSeries(const Shape &s, const std::vector<Ld> &x,
+                            const std::vector<Ld> &v, int64_t b) {
+  const int n1 = s.n1();
+  std::vector<Ld> in(static_cast<size_t>(s.d()) * n1, 0);
+  for (int m = 0; m < s.d(); ++m) {
+    in[m * n1] = x[b * s.d() + m];
+    if (s.order >= 1)
+      in[m * n1 + 1] = v[m];
+  }
+  return in;
+}
+
+/// Forward pass for batch point b, recording every layer.
+std::vector<LayerTape> forwardPoint(const Shape &s, Activation act,
+                                    const std::vector<Ld> &params,
+                                    const std::vector<Ld> &x,
+                                    const std::vector<Ld> &v, int64_t b) {
+  const int n1 = s.n1();
+  const std::vector<Ld> in = inputSeries(s, x, v, b);
+  std::vector<LayerTape> tape(s.layers);
+  const std::vector<Ld> *prev = &in;
+  for (int l = 0; l < s.layers; ++l) {
+    const int nin = s.widths[l], nout = s.widths[l + 1];
+    const Ld *W = params.data() + s.weightOffset[l];
+    const Ld *bias = params.data() + s.biasOffset[l];
+    LayerTape &t = tape[l];
+    t.a.assign(static_cast<size_t>(nout) * n1, 0);
+    for (int i = 0; i < nout; ++i) {
+      for (int m = 0; m < nin; ++m)
+        for (int k = 0; k < n1; ++k)
+          t.a[i * n1 + k] += W[i * nin + m] * (*prev)[m * n1 + k];
+      t.a[i * n1] += bias[i]; // the bias only shifts the constant term
+    }
+    if (l + 1 == s.layers)
+      break; // no activation after the last layer
+    t.h.assign(t.a.size(), 0);
+    t.aux1.assign(t.a.size(), 0);
+    t.aux2.assign(t.a.size(), 0);
+    for (int i = 0; i < nout; ++i)
+      activationSeries(act, &t.a[i * n1], &t.h[i * n1], &t.aux1[i * n1],
+                       &t.aux2[i * n1], s.order);
+    prev = &t.h;
+  }
+  return tape;
+}
+
+} // namespace
+
+Activation parseActivation(const std::string &name) {
+  if (name == "tanh")
+    return Activation::Tanh;
+  if (name == "sigmoid")
+    return Activation::Sigmoid;
+  if (name == "sin")
+    return Activation::Sin;
+  if (name == "identity")
+    return Activation::Identity;
+  if (name == "exp")
+    return Activation::Exp;
+  if (name == "softplus")
+    return Activation::Softplus;
+  throw std::invalid_argument("ntp_ref: unknown activation '" + name + "'");
+}
+
+int64_t numParams(const std::vector<int> &widths) {
+  if (widths.size() < 2)
+    throw std::invalid_argument(
+        "ntp_ref: need at least input and output width");
+  int64_t total = 0;
+  for (size_t l = 0; l < widths.size(); ++l) {
+    if (widths[l] < 1)
+      throw std::invalid_argument("ntp_ref: widths must be >= 1");
+    if (l > 0)
+      total += static_cast<int64_t>(widths[l]) * widths[l - 1] + widths[l];
+  }
+  return total;
+}
+
+std::vector<long double> jet(const std::vector<int> &widths, Activation act,
+                             int order, const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch) {
+  const Shape s = checkShape(widths, order, params, x, v, batch);
+  const int n1 = s.n1(), q = s.q();
+  std::vector<Ld> out(static_cast<size_t>(n1) * batch * q);
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<LayerTape> tape = forwardPoint(s, act, params, x, v, b);
+    const std::vector<Ld> &a = tape.back().a;
+    Ld factorial = 1; // k!: normalized coefficients -> derivatives
+    for (int k = 0; k < n1; ++k) {
+      if (k > 0)
+        factorial *= k;
+      for (int j = 0; j < q; ++j)
+        out[(k * batch + b) * q + j] = factorial * a[j * n1 + k];
+    }
+  }
+  return out;
+}
+
+std::vector<long double>
+jetParamGradient(const std::vector<int> &widths, Activation act, int order,
+                 const std::vector<long double> &params,
+                 const std::vector<long double> &x,
+                 const std::vector<long double> &v, int64_t batch,
+                 const std::vector<long double> &cotangent) {
+  const Shape s = checkShape(widths, order, params, x, v, batch);
+  const int n1 = s.n1(), q = s.q();
+  if (static_cast<int64_t>(cotangent.size()) != n1 * batch * q)
+    throw std::invalid_argument(
+        "ntp_ref: cotangent must have (order + 1) * batch * q elements");
+  std::vector<Ld> grad(params.size(), 0);
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<LayerTape> tape = forwardPoint(s, act, params, x, v, b);
+    const std::vector<Ld> in = inputSeries(s, x, v, b);
+    // Adjoint of the last pre-activation: out = k! * a_k.
+    std::vector<Ld> abar(static_cast<size_t>(q) * n1);
+    Ld factorial = 1;
+    for (int k = 0; k < n1; ++k) {
+      if (k > 0)
+        factorial *= k;
+      for (int j = 0; j < q; ++j)
+        abar[j * n1 + k] = factorial * cotangent[(k * batch + b) * q + j];
+    }
+    for (int l = s.layers - 1; l >= 0; --l) {
+      const int nin = s.widths[l], nout = s.widths[l + 1];
+      const std::vector<Ld> &hin = l > 0 ? tape[l - 1].h : in;
+      const Ld *W = params.data() + s.weightOffset[l];
+      Ld *Wbar = grad.data() + s.weightOffset[l];
+      Ld *biasbar = grad.data() + s.biasOffset[l];
+      std::vector<Ld> hbar(static_cast<size_t>(nin) * n1, 0);
+      for (int i = 0; i < nout; ++i) {
+        biasbar[i] += abar[i * n1];
+        for (int m = 0; m < nin; ++m)
+          for (int k = 0; k < n1; ++k) {
+            Wbar[i * nin + m] += abar[i * n1 + k] * hin[m * n1 + k];
+            hbar[m * n1 + k] += W[i * nin + m] * abar[i * n1 + k];
+          }
+      }
+      if (l == 0)
+        break; // the input series does not depend on params
+      const LayerTape &t = tape[l - 1];
+      abar.assign(static_cast<size_t>(nin) * n1, 0);
+      for (int m = 0; m < nin; ++m)
+        activationSeriesAdjoint(act, &t.a[m * n1], &t.h[m * n1],
+                                &t.aux1[m * n1], &t.aux2[m * n1], &hbar[m * n1],
+                                &abar[m * n1], s.order);
+    }
+  }
+  return grad;
+}
+
+} // namespace ntp_ref

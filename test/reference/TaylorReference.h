@@ -1,0 +1,57 @@
+//===- TaylorReference.h - Independent jet evaluator for tests --*- C++ -*-===//
+//
+// A reference evaluator for the jets that ntp kernels compute:
+//   out[k][b][j] = d^k/dt^k f_j(x_b + t v) at t = 0,  k = 0..order.
+// It shares no code with the compiler and uses a different algorithm:
+// univariate Taylor arithmetic (ODE recurrences for the activations) in long
+// double, instead of Faa di Bruno's formula. Tests compare compiled kernels
+// against it.
+//
+// Data layout matches the ntp runtime: x is row-major [batch, d], v is [d],
+// params is one flat vector in torch.nn.Linear order (W_1, b_1, ..., W_L, b_L,
+// W_l row-major [out, in]), out is [(order + 1), batch, q].
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_TEST_REFERENCE_TAYLORREFERENCE_H
+#define NTP_TEST_REFERENCE_TAYLORREFERENCE_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ntp_ref {
+
+/// Activation applied after every layer but the last.
+enum class Activation { Tanh, Sigmoid, Sin, Identity, Exp, Softplus };
+
+/// Parses "tanh", "sigmoid", "sin", "identity", "exp", "softplus"; throws
+/// std::invalid_argument otherwise.
+Activation parseActivation(const std::string &name);
+
+/// Number of parameters of the MLP with layer widths {d, h_1, ..., q}; throws
+/// std::invalid_argument if there are fewer than two widths or one is < 1.
+int64_t numParams(const std::vector<int> &widths);
+
+/// Jet of the network at `batch` points x (row-major [batch, d]) along
+/// direction v ([d]). Returns
+///   out[(k * batch + b) * q + j] = d^k/dt^k f_j(x_b + t v) at t = 0,
+/// for k = 0..order. Throws std::invalid_argument on inconsistent sizes.
+std::vector<long double> jet(const std::vector<int> &widths, Activation act,
+                             int order, const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch);
+
+/// Gradient with respect to params (same layout as params) of
+///   sum_{k,b,j} cotangent[(k * batch + b) * q + j] * out[...],
+/// where out is jet(widths, act, order, params, x, v, batch). Computed exactly
+/// by a hand-written reverse pass through the Taylor recurrences.
+std::vector<long double>
+jetParamGradient(const std::vector<int> &widths, Activation act, int order,
+                 const std::vector<long double> &params,
+                 const std::vector<long double> &x,
+                 const std::vector<long double> &v, int64_t batch,
+                 const std::vector<long double> &cotangent);
+
+} // namespace ntp_ref
+
+#endif // NTP_TEST_REFERENCE_TAYLORREFERENCE_H

@@ -1,0 +1,271 @@
+//===- ntp-compile.cpp - Ahead-of-time compiler for ntp kernels -----------===//
+//
+// Input: an .mlir file holding one ntp.mlp, or flags describing the network.
+// Output: a shared object the runtime loads (default), an object file plus C
+// header for static linking, or any intermediate stage (--emit).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Pipelines/Pipelines.h"
+#include "ntp/Transforms/Passes.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace ntp;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("ntp-compile options");
+
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("[<input .mlir file>]"),
+                                      cl::init(""), cl::cat(category));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("path"), cl::init(""),
+                                       cl::cat(category));
+
+enum class Emit { Jets, Loops, Mlir, Llvm, Asm, Obj, So };
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce"), cl::init(Emit::So),
+    cl::values(clEnumValN(Emit::Jets, "jets", "per-layer jet ops (ntp dialect)"),
+               clEnumValN(Emit::Loops, "loops",
+                          "vectorized loops with the Faà di Bruno arithmetic"),
+               clEnumValN(Emit::Mlir, "mlir", "the LLVM dialect"),
+               clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+               clEnumValN(Emit::Asm, "asm", "assembly"),
+               clEnumValN(Emit::Obj, "obj", "an object file (see --header)"),
+               clEnumValN(Emit::So, "so", "a shared object for the runtime")),
+    cl::cat(category));
+
+static cl::opt<std::string>
+    layersFlag("layers",
+               cl::desc("Layer widths, input to output (e.g. 1,24,24,24,1)"),
+               cl::init(""), cl::cat(category));
+static cl::opt<std::string> activationFlag(
+    "activation", cl::desc("Activation (tanh, sigmoid, sin, identity, exp, "
+                           "softplus)"),
+    cl::init("tanh"), cl::cat(category));
+static cl::opt<int64_t> orderFlag("order", cl::desc("Derivative order"),
+                                  cl::init(0), cl::cat(category));
+static cl::opt<std::string> dtypeFlag("dtype", cl::desc("f32 or f64"),
+                                      cl::init("f32"), cl::cat(category));
+static cl::opt<std::string> nameFlag("name", cl::desc("Kernel name"),
+                                     cl::init("ntp_kernel"), cl::cat(category));
+static cl::opt<std::string> targetCpu(
+    "target-cpu", cl::desc("LLVM CPU name, or 'native' for this machine"),
+    cl::init("x86-64-v3"), cl::cat(category));
+static cl::opt<std::string> targetFeatures("target-features",
+                                           cl::desc("Extra LLVM CPU features"),
+                                           cl::init(""), cl::cat(category));
+static cl::opt<int64_t> tileSize("tile",
+                                 cl::desc("Samples per tile (0: automatic)"),
+                                 cl::init(0), cl::cat(category));
+static cl::opt<std::string> symbolPrefix(
+    "symbol-prefix",
+    cl::desc("Prefix of exported symbols (default: ntp_kernel for --emit=so, "
+             "the kernel name for --emit=obj)"),
+    cl::init(""), cl::cat(category));
+static cl::opt<std::string> headerFile(
+    "header", cl::desc("With --emit=obj: also write a C header here"),
+    cl::value_desc("path"), cl::init(""), cl::cat(category));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "ntp-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// Parses "1,24,24,1"; false on anything but positive integers.
+static bool parseLayers(llvm::StringRef text, std::vector<int64_t> &layers) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  text.split(parts, ',');
+  for (llvm::StringRef part : parts) {
+    int64_t width;
+    if (part.trim().getAsInteger(10, width) || width <= 0)
+      return false;
+    layers.push_back(width);
+  }
+  return !layers.empty();
+}
+
+static OwningOpRef<ModuleOp> loadInput(MLIRContext &context,
+                                       llvm::SourceMgr &sources) {
+  if (!layersFlag.empty()) {
+    MlpDescription description;
+    if (!parseLayers(layersFlag, description.layers)) {
+      fail("--layers expects comma-separated positive integers, got '" +
+           layersFlag + "'");
+      return nullptr;
+    }
+    if (dtypeFlag != "f32" && dtypeFlag != "f64") {
+      fail("--dtype must be f32 or f64, got '" + dtypeFlag + "'");
+      return nullptr;
+    }
+    description.name = nameFlag;
+    description.activation = activationFlag;
+    description.order = orderFlag;
+    description.isF64 = dtypeFlag == "f64";
+    return buildMlpModule(context, description);
+  }
+  std::string message;
+  auto file = openInputFile(inputFile, &message);
+  if (!file) {
+    fail(message);
+    return nullptr;
+  }
+  sources.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  return parseSourceFile<ModuleOp>(sources, &context);
+}
+
+static bool writeText(const std::string &path, llvm::function_ref<void(
+                                                   llvm::raw_ostream &)> write) {
+  std::string message;
+  auto out = openOutputFile(path.empty() ? "-" : path, &message);
+  if (!out) {
+    fail(message);
+    return false;
+  }
+  write(out->os());
+  out->keep();
+  return true;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "ntp-compile: compile an MLP and a derivative order into a jet kernel\n\n"
+      "  ntp-compile net.mlir -o net.so\n"
+      "  ntp-compile --layers 1,24,24,24,1 --activation tanh --order 9 "
+      "--dtype f64 -o pinn.so\n");
+
+  if (!layersFlag.empty() && !inputFile.empty())
+    return fail("give either an input file or --layers, not both");
+  if (layersFlag.empty() && inputFile.empty())
+    return fail("no input: give an .mlir file or --layers (see --help)");
+  if ((emit == Emit::So || emit == Emit::Obj) && outputFile.empty())
+    return fail("-o is required for --emit=so and --emit=obj");
+  if (!headerFile.empty() && emit != Emit::Obj)
+    return fail("--header is only meaningful with --emit=obj");
+  if (tileSize < 0)
+    return fail("--tile must be positive (or 0 for automatic), got " +
+                llvm::Twine(tileSize.getValue()));
+
+  DialectRegistry registry;
+  registerNtpCompilerDialects(registry);
+  MLIRContext context(registry);
+  llvm::SourceMgr sources;
+  SourceMgrDiagnosticHandler diagnostics(sources, &context);
+  OwningOpRef<ModuleOp> module = loadInput(context, sources);
+  if (!module)
+    return 1;
+
+  CompileOptions options;
+  options.tileSize = tileSize;
+  options.target.cpu = targetCpu;
+  options.target.features = targetFeatures;
+  FailureOr<KernelSpec> spec = getKernelSpec(*module, tileSize);
+  if (failed(spec))
+    return 1;
+  options.target.symbolPrefix =
+      !symbolPrefix.empty() ? symbolPrefix.getValue()
+                            : (emit == Emit::Obj ? spec->name : "ntp_kernel");
+
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return fail("invalid pass manager options");
+  if (emit == Emit::Jets || emit == Emit::Loops) {
+    CpuPipelineOptions pipeline;
+    pipeline.tileSize = spec->tile;
+    if (emit == Emit::Jets) {
+      NtpDecomposeMlpOptions decompose;
+      decompose.tileSize = spec->tile;
+      pm.addPass(createNtpDecomposeMlp(decompose));
+    } else {
+      buildJetLoopsPipeline(pm, pipeline);
+    }
+    if (failed(pm.run(*module)))
+      return 1;
+    return writeText(outputFile, [&](llvm::raw_ostream &os) {
+             module->print(os);
+           })
+               ? 0
+               : 1;
+  }
+  if (failed(lowerToLLVMDialect(*module, pm, options)))
+    return 1;
+  if (emit == Emit::Mlir)
+    return writeText(outputFile,
+                     [&](llvm::raw_ostream &os) { module->print(os); })
+               ? 0
+               : 1;
+
+  std::string error;
+  auto machine = createCpuTargetMachine(options.target, error);
+  if (!machine)
+    return fail(error);
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = buildKernelLLVMModule(*module, llvmContext, *spec,
+                                          options.target, *machine, error);
+  if (!llvmModule)
+    return fail(error);
+  switch (emit) {
+  case Emit::Llvm:
+    return writeText(outputFile, [&](llvm::raw_ostream &os) {
+             llvmModule->print(os, nullptr);
+           })
+               ? 0
+               : 1;
+  case Emit::Asm:
+  case Emit::Obj: {
+    std::string message;
+    auto out =
+        openOutputFile(outputFile.empty() ? "-" : outputFile.getValue(), &message);
+    if (!out)
+      return fail(message);
+    if (!emitMachineCode(*llvmModule, *machine, emit == Emit::Asm, out->os(),
+                         error))
+      return fail(error);
+    out->keep();
+    if (!headerFile.empty() &&
+        !writeText(headerFile, [&](llvm::raw_ostream &os) {
+          os << generateCHeader(*spec, options.target);
+        }))
+      return 1;
+    return 0;
+  }
+  case Emit::So: {
+    llvm::SmallString<256> objectPath(outputFile.getValue());
+    objectPath += ".o.tmp";
+    {
+      std::string message;
+      auto out = openOutputFile(objectPath, &message);
+      if (!out)
+        return fail(message);
+      if (!emitMachineCode(*llvmModule, *machine, false, out->os(), error))
+        return fail(error);
+      out->keep();
+    }
+    bool linked = linkSharedObject(objectPath, outputFile, error);
+    llvm::sys::fs::remove(objectPath);
+    return linked ? 0 : fail(error);
+  }
+  default:
+    return 0;
+  }
+}
