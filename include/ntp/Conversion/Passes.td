@@ -15,8 +15,9 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     orders. Any ntp op left afterwards (e.g. an unexpanded `ntp.activate`) is
     an error.
   }];
-  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
-                           "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 #endif // NTP_CONVERSION_PASSES_TD

@@ -125,21 +125,25 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
       Value rowStart = arith::AddIOp::create(
           b, loc, indexConstant(b, loc, weights),
           arith::MulIOp::create(b, loc, i, inWidthValue));
-      auto reduction = scf::ForOp::create(
-          b, loc, zero, inWidthValue, indexConstant(b, loc, 1), init,
-          [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
-            Value w = memref::LoadOp::create(
-                b, loc, params,
-                ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
-            Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
-            SmallVector<Value> next;
-            for (int64_t k = 0; k < live; ++k) {
-              Value y = vector::LoadOp::create(
-                  b, loc, vectorType, input, ValueRange{orderIndex[k], j, zero});
-              next.push_back(math::FmaOp::create(b, loc, wv, y, acc[k]));
-            }
-            scf::YieldOp::create(b, loc, next);
-          });
+      auto reduction = scf::ForOp::create(b, loc, zero, inWidthValue,
+                                          indexConstant(b, loc, 1), init);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(reduction.getBody());
+        Value j = reduction.getInductionVar();
+        Value w = memref::LoadOp::create(
+            b, loc, params,
+            ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
+        Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+        SmallVector<Value> next;
+        for (int64_t k = 0; k < live; ++k) {
+          Value y = vector::LoadOp::create(b, loc, vectorType, input,
+                                           ValueRange{orderIndex[k], j, zero});
+          next.push_back(math::FmaOp::create(b, loc, wv, y,
+                                             reduction.getRegionIterArg(k)));
+        }
+        scf::YieldOp::create(b, loc, next);
+      }
       for (int64_t k = 0; k < live; ++k)
         vector::StoreOp::create(b, loc, reduction.getResult(k), output,
                                 ValueRange{orderIndex[k], i, zero});

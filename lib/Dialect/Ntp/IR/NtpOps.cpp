@@ -39,9 +39,11 @@ LogicalResult MlpOp::verify() {
     if (width <= 0)
       return emitOpError("layer width at position ")
              << i << " must be positive, got " << width;
-  if (getOrder() < 0 || getOrder() > kMaxOrder)
+  // The attribute is signless: read it as signed so -1 is reported as -1.
+  int64_t order = getOrderAttr().getValue().getSExtValue();
+  if (order < 0 || order > kMaxOrder)
     return emitOpError("derivative order must be in [0, ")
-           << kMaxOrder << "], got " << getOrder();
+           << kMaxOrder << "], got " << order;
   if (failed(verifyActivationName(*this, getActivation())))
     return failure();
   return verifyElementType(*this, getElementType());

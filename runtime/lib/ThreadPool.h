@@ -1,0 +1,63 @@
+//===- ThreadPool.h - Persistent worker pool for CPU kernels ----*- C++ -*-===//
+//
+// One process-wide pool of worker threads, started lazily on the first call
+// that is large enough to split. A call hands the pool a range [0, n) of
+// independent work items (kernel tiles); the range is cut into one contiguous
+// chunk per thread, and the calling thread and the workers claim chunks as
+// they come, so no thread that is late to wake holds the call up.
+//
+// Concurrency policy: one call uses the pool at a time. A call that finds the
+// pool busy runs its whole range on its own thread instead of waiting, so
+// concurrent callers never block each other and the machine is not
+// oversubscribed (they already bring their own threads).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_RUNTIME_THREADPOOL_H
+#define NTP_RUNTIME_THREADPOOL_H
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+namespace ntp::rt {
+
+class ThreadPool {
+public:
+  /// Runs items [begin, end) of a job; `ctx` is the caller's job state.
+  using Task = void (*)(void *ctx, int64_t begin, int64_t end);
+
+  static ThreadPool &instance();
+
+  /// Sets the number of threads a call may use, caller included; n <= 0
+  /// restores the default (NTP_NUM_THREADS, else the CPUs this process may
+  /// run on). Takes effect on the next call that uses the pool.
+  void setNumThreads(int32_t n);
+
+  /// Runs `task` over [0, n). Each thread gets at least `minPerThread` items;
+  /// a range too small to split runs on the calling thread only.
+  void parallelFor(int64_t n, int64_t minPerThread, Task task, void *ctx);
+
+  ~ThreadPool();
+
+private:
+  struct Workers;
+  struct Job;
+
+  ThreadPool();
+  int32_t resolvedNumThreads() const;
+  void resize(int32_t numWorkers);
+  static void runChunks(Workers &w, const Job &job, uint64_t generation);
+  static void workerMain(Workers &w, uint64_t generation);
+  void forgetWorkersAfterFork();
+
+  std::atomic<int32_t> requested{0}; // from setNumThreads; 0 = default
+  std::mutex runMutex;               // held by the one call using the pool
+  // Guarded by runMutex:
+  std::unique_ptr<Workers> workers;
+  int32_t appliedWorkers = 0; // worker count last asked of resize()
+};
+
+} // namespace ntp::rt
+
+#endif // NTP_RUNTIME_THREADPOOL_H

@@ -1,0 +1,106 @@
+// RUN: ntp-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @below {{expects at least two layer widths (input and output), got 1}}
+ntp.mlp @one layers [4] activation "tanh" order 3 : f32
+
+// -----
+
+// expected-error @below {{layer width at position 1 must be positive, got 0}}
+ntp.mlp @zero layers [1, 0, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// expected-error @below {{derivative order must be in [0, 20], got -1}}
+ntp.mlp @negative layers [1, 8, 1] activation "tanh" order -1 : f32
+
+// -----
+
+// expected-error @below {{derivative order must be in [0, 20], got 21}}
+ntp.mlp @high layers [1, 8, 1] activation "tanh" order 21 : f32
+
+// -----
+
+// expected-error @below {{unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus}}
+ntp.mlp @relu layers [1, 8, 1] activation "relu" order 2 : f32
+
+// -----
+
+// expected-error @below {{element type must be f32 or f64, got 'f16'}}
+ntp.mlp @half layers [1, 8, 1] activation "tanh" order 2 : f16
+
+// -----
+
+func.func @orders_mismatch(%in: memref<4x1x16xf32>, %p: memref<?xf32>, %out: memref<5x8x16xf32>) {
+  // expected-error @below {{input and output jets must have the same number of orders, got 4 and 5}}
+  ntp.affine %in, %p[0] into %out live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<5x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @params_too_small(%in: memref<4x2x16xf32>, %p: memref<10xf32>, %out: memref<4x8x16xf32>) {
+  // expected-error @below {{layer needs parameters up to index 24 but params has 10 elements}}
+  ntp.affine %in, %p[0] into %out live_orders 2 : memref<4x2x16xf32>, memref<10xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @live_orders_too_many(%in: memref<4x8x16xf32>, %out: memref<4x8x16xf32>) {
+  // expected-error @below {{live_orders (5) exceeds the number of orders (4)}}
+  ntp.activate "tanh" %in into %out live_orders 5 : memref<4x8x16xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @shape_mismatch(%in: memref<4x8x16xf32>, %out: memref<4x9x16xf32>) {
+  // expected-error @below {{input and output jets must have the same shape}}
+  ntp.activate "tanh" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x9x16xf32>
+  return
+}
+
+// -----
+
+func.func @unknown_activation(%in: memref<4x8x16xf32>, %out: memref<4x8x16xf32>) {
+  // expected-error @below {{unknown activation 'gelu'}}
+  ntp.activate "gelu" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @mixed_types(%in: memref<4x8x16xf32>, %out: memref<4x8x16xf64>) {
+  // expected-error @below {{all buffers must have the same element type}}
+  ntp.activate "tanh" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf64>
+  return
+}
+
+// -----
+
+func.func @dynamic_jet(%x: memref<?xf32>, %v: memref<?xf32>, %jet: memref<4x1x?xf32>, %b: index, %t: index) {
+  // expected-error @below {{seeded jet buffer must have a static shape}}
+  ntp.seed %x, %v into %jet, %b, %t : memref<?xf32>, memref<?xf32>, memref<4x1x?xf32>
+  return
+}
+
+// -----
+
+func.func @direction_width(%x: memref<?xf32>, %v: memref<3xf32>, %jet: memref<4x2x16xf32>, %b: index, %t: index) {
+  // expected-error @below {{direction has 3 elements but the jet has width 2}}
+  ntp.seed %x, %v into %jet, %b, %t : memref<?xf32>, memref<3xf32>, memref<4x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @store_live(%jet: memref<4x1x16xf32>, %out: memref<?xf32>, %b: index, %t: index) {
+  // expected-error @below {{live_orders (7) exceeds the number of orders (4)}}
+  ntp.store_jet %jet into %out, %b, %t live_orders 7 : memref<4x1x16xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{custom op 'ntp.mlp' expected 'order'}}
+ntp.mlp @malformed layers [1, 2] activation "tanh" 3 : f32

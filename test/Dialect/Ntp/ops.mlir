@@ -1,0 +1,23 @@
+// RUN: ntp-opt %s | ntp-opt | FileCheck %s
+
+// CHECK-LABEL: ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation "tanh" order 9 : f32
+ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation "tanh" order 9 : f32
+// CHECK-LABEL: ntp.mlp @wide layers [3, 64, 2] activation "sin" order 0 : f64
+ntp.mlp @wide layers [3, 64, 2] activation "sin" order 0 : f64
+
+// CHECK-LABEL: func.func @jet_ops
+func.func @jet_ops(%x: memref<?xf32>, %v: memref<?xf32>, %p: memref<?xf32>,
+                   %out: memref<?xf32>, %batch: index, %tile: index) {
+  %in = memref.alloca() : memref<4x1x16xf32>
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %h = memref.alloca() : memref<4x8x16xf32>
+  // CHECK: ntp.seed %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} : memref<?xf32>, memref<?xf32>, memref<4x1x16xf32>
+  ntp.seed %x, %v into %in, %batch, %tile : memref<?xf32>, memref<?xf32>, memref<4x1x16xf32>
+  // CHECK: ntp.affine %{{.*}}, %{{.*}}[0] into %{{.*}} live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>
+  ntp.affine %in, %p[0] into %a live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>
+  // CHECK: ntp.activate "sigmoid" %{{.*}} into %{{.*}} live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
+  ntp.activate "sigmoid" %a into %h live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
+  // CHECK: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 4 : memref<4x8x16xf32>, memref<?xf32>
+  ntp.store_jet %h into %out, %batch, %tile live_orders 4 : memref<4x8x16xf32>, memref<?xf32>
+  return
+}

@@ -1,0 +1,37 @@
+// Bad input to ntp-compile: one clear sentence and a nonzero status.
+// RUN: not ntp-compile 2>&1 | FileCheck %s --check-prefix=NOINPUT
+// RUN: not ntp-compile --layers 1,x,1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=LAYERS
+// RUN: not ntp-compile --layers 1,0,1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=LAYERS
+// RUN: not ntp-compile --layers 1,8,1 --dtype f16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=DTYPE
+// RUN: not ntp-compile --layers 1,8,1 --activation relu --emit=mlir 2>&1 | FileCheck %s --check-prefix=ACT
+// RUN: not ntp-compile --layers 1,8,1 --order -1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=ORDER
+// RUN: not ntp-compile --layers 1,8,1 --order 21 --emit=mlir 2>&1 | FileCheck %s --check-prefix=MAXORDER
+// RUN: not ntp-compile --layers 4 --emit=mlir 2>&1 | FileCheck %s --check-prefix=ONELAYER
+// RUN: not ntp-compile --layers 1,8,1 2>&1 | FileCheck %s --check-prefix=NOOUT
+// RUN: not ntp-compile %s --layers 1,8,1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=BOTH
+// RUN: not ntp-compile %t.does-not-exist.mlir --emit=mlir 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not ntp-compile %s --emit=mlir 2>&1 | FileCheck %s --check-prefix=NOMLP
+// RUN: not ntp-compile --layers 1,8,1 --emit=asm --target-cpu=not-a-cpu 2>&1 | FileCheck %s --check-prefix=CPU
+// RUN: not ntp-compile --layers 1,8,1 --emit=mlir --tile=-3 2>&1 | FileCheck %s --check-prefix=TILE
+// RUN: not ntp-compile --layers 1,8,1 --emit=mlir --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
+// RUN: not ntp-compile --layers 1,8,1 -o %t.missing-dir/k.so 2>&1 | FileCheck %s --check-prefix=OUTDIR
+
+// NOINPUT: ntp-compile: error: no input: give an .mlir file or --layers (see --help)
+// LAYERS: ntp-compile: error: --layers expects comma-separated positive integers
+// DTYPE: ntp-compile: error: --dtype must be f32 or f64, got 'f16'
+// ACT: error: 'ntp.mlp' op unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus
+// ORDER: error: 'ntp.mlp' op derivative order must be in [0, 20], got -1
+// MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 20], got 21
+// ONELAYER: error: 'ntp.mlp' op expects at least two layer widths (input and output), got 1
+// NOOUT: ntp-compile: error: -o is required for --emit=so and --emit=obj
+// BOTH: ntp-compile: error: give either an input file or --layers, not both
+// MISSING: ntp-compile: error: cannot open input file
+// NOMLP: error: expected exactly one ntp.mlp in the module, found 0
+// CPU: ntp-compile: error: unknown target CPU 'not-a-cpu'
+// TILE: ntp-compile: error: --tile must be positive (or 0 for automatic), got -3
+// HEADER: ntp-compile: error: --header is only meaningful with --emit=obj
+// OUTDIR: ntp-compile: error:
+
+func.func @not_a_network() {
+  return
+}
