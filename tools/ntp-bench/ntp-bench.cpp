@@ -1,0 +1,251 @@
+//===- ntp-bench.cpp - Time ntp kernels beside PyTorch --------------------===//
+//
+// Prints one table: time per forward call and achieved GFLOP/s of ntp's CPU
+// kernels for orders 0..n, and, when Python with torch is available, the
+// time of PyTorch nested autograd measured in the same run, with the ratio.
+// The flop count per sample is exact: it is read off the compiled expansion
+// (affine: 2 * in * out per live order; activation: the Faà di Bruno DAG).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/runtime.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <cstring>
+#include <thread>
+#include <string>
+#include <vector>
+
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> layersFlag("layers", cl::init("1,24,24,24,1"),
+                                       cl::desc("Layer widths"));
+static cl::opt<std::string> activation("activation", cl::init("tanh"),
+                                       cl::desc("Activation"));
+static cl::opt<int> maxOrder("max-order", cl::init(9),
+                             cl::desc("Orders 0..max-order"));
+static cl::opt<int64_t> batch("batch", cl::init(256), cl::desc("Batch size"));
+static cl::opt<std::string> dtypes("dtypes", cl::init("f32,f64"),
+                                   cl::desc("Comma-separated dtypes"));
+static cl::opt<std::string> targetCpu("target-cpu", cl::init("native"),
+                                      cl::desc("LLVM CPU for the kernels"));
+static cl::opt<std::string> torchMode(
+    "torch", cl::init("auto"),
+    cl::desc("PyTorch baseline: auto (if importable), off"));
+static cl::opt<std::string> torchScript(
+    "torch-script", cl::init(NTP_SOURCE_DIR "/benchmarks/torch_nested.py"),
+    cl::desc("The PyTorch baseline script"));
+static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
+                                 cl::desc("Time budget per measurement"));
+
+namespace {
+
+std::vector<int64_t> parseLayers(const std::string &text) {
+  std::vector<int64_t> layers;
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(text).split(parts, ',');
+  for (auto p : parts) {
+    int64_t w;
+    if (p.getAsInteger(10, w) || w <= 0) {
+      std::fprintf(stderr, "ntp-bench: error: bad --layers '%s'\n",
+                   text.c_str());
+      std::exit(1);
+    }
+    layers.push_back(w);
+  }
+  return layers;
+}
+
+/// Floating-point operations per sample of one forward call.
+int64_t flopsPerSample(const std::vector<int64_t> &layers, int order) {
+  const ntp::ActivationRule *rule = ntp::lookupActivation(activation);
+  int64_t flops = 0, live = std::min(order + 1, 2);
+  for (size_t l = 1; l < layers.size(); ++l) {
+    flops += 2 * layers[l - 1] * layers[l] * live;
+    if (l + 1 == layers.size())
+      break;
+    auto expansion = ntp::expandActivationJet(*rule, order, live);
+    flops += layers[l] * expansion.graph.cost(expansion.outputs).flops();
+    live = order + 1;
+  }
+  return flops;
+}
+
+/// Median time in microseconds of `call`, over at least 20 repetitions.
+template <class F> double medianMicros(F call) {
+  for (int i = 0; i < 3; ++i)
+    call();
+  std::vector<double> times;
+  auto start = std::chrono::steady_clock::now();
+  while (times.size() < 20 ||
+         (std::chrono::duration<double, std::milli>(
+              std::chrono::steady_clock::now() - start)
+                  .count() < minTimeMs &&
+          times.size() < 100000)) {
+    auto t0 = std::chrono::steady_clock::now();
+    call();
+    times.push_back(std::chrono::duration<double, std::micro>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2,
+                   times.end());
+  return times[times.size() / 2];
+}
+
+template <class T>
+double timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
+                  int order) {
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> unit(-1, 1);
+  int64_t numParams = 0;
+  for (size_t l = 1; l < layers.size(); ++l)
+    numParams += layers[l] * layers[l - 1] + layers[l];
+  std::vector<T> params(numParams), x(batch * layers.front()),
+      v(layers.front(), T(1)),
+      out((order + 1) * batch * layers.back());
+  for (auto &p : params)
+    p = T(0.5 * unit(rng));
+  for (auto &xi : x)
+    xi = T(2 * unit(rng));
+  return medianMicros([&] {
+    if (ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
+                    batch) != 0) {
+      std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
+      std::exit(1);
+    }
+  });
+}
+
+/// order -> milliseconds from the PyTorch script, empty if unavailable.
+std::map<int, double> torchTimes(const std::string &dtype) {
+  std::map<int, double> result;
+  if (torchMode == "off")
+    return result;
+  std::string orders;
+  for (int n = 0; n <= maxOrder; ++n)
+    orders += (n ? "," : "") + std::to_string(n);
+  std::string command = "python3 '" + torchScript + "' --layers " +
+                        layersFlag + " --batch " + std::to_string(batch) +
+                        " --dtype " + dtype + " --orders " + orders +
+                        " 2>/dev/null";
+  FILE *pipe = popen(command.c_str(), "r");
+  if (!pipe)
+    return result;
+  char line[512];
+  while (std::fgets(line, sizeof line, pipe)) {
+    int order;
+    double ms;
+    const char *o = std::strstr(line, "\"order\": "),
+               *t = std::strstr(line, "\"fwd_ms\": ");
+    if (o && t && std::sscanf(o + 9, "%d", &order) == 1 &&
+        std::sscanf(t + 10, "%lf", &ms) == 1)
+      result[order] = ms;
+  }
+  pclose(pipe);
+  return result;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "ntp-bench: time ntp jet kernels beside "
+                              "PyTorch nested autograd\n");
+  std::vector<int64_t> layers = parseLayers(layersFlag);
+  if (!ntp::lookupActivation(activation)) {
+    std::fprintf(stderr, "ntp-bench: error: unknown activation '%s'\n",
+                 activation.c_str());
+    return 1;
+  }
+  if (torchMode != "auto" && torchMode != "off") {
+    std::fprintf(stderr, "ntp-bench: error: --torch must be auto or off\n");
+    return 1;
+  }
+  llvm::SmallString<128> dir;
+  if (llvm::sys::fs::createUniqueDirectory("ntp-bench", dir)) {
+    std::fprintf(stderr, "ntp-bench: error: cannot create a temp directory\n");
+    return 1;
+  }
+
+  std::string cpu = targetCpu == "native" ? llvm::sys::getHostCPUName().str()
+                                          : targetCpu.getValue();
+  std::printf("ntp-bench: layers %s, %s, batch %lld, CPU kernels for %s, "
+              "%u hardware threads\n",
+              layersFlag.c_str(), activation.c_str(), (long long)batch,
+              cpu.c_str(), std::thread::hardware_concurrency());
+  std::printf("forward = one call producing every order 0..n; times are "
+              "medians; speed-up = PyTorch / ntp in this run\n\n");
+  std::printf("| dtype | n | ntp fwd (us) | GFLOP/s | flops/sample | "
+              "PyTorch nested autograd fwd (ms) | speed-up |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+
+  llvm::SmallVector<llvm::StringRef> dtypeList;
+  llvm::StringRef(dtypes).split(dtypeList, ',');
+  for (llvm::StringRef dtype : dtypeList) {
+    if (dtype != "f32" && dtype != "f64") {
+      std::fprintf(stderr, "ntp-bench: error: bad dtype '%s'\n",
+                   dtype.str().c_str());
+      return 1;
+    }
+    std::map<int, double> torch = torchTimes(dtype.str());
+    for (int order = 0; order <= maxOrder; ++order) {
+      mlir::DialectRegistry registry;
+      ntp::registerNtpCompilerDialects(registry);
+      mlir::MLIRContext context(registry);
+      ntp::MlpDescription description;
+      description.layers = layers;
+      description.activation = activation;
+      description.order = order;
+      description.isF64 = dtype == "f64";
+      auto module = ntp::buildMlpModule(context, description);
+      ntp::CompileOptions options;
+      options.target.cpu = targetCpu;
+      std::string path = (dir + "/k" + dtype + std::to_string(order) + ".so")
+                             .str(),
+                  error;
+      if (!module ||
+          !ntp::compileToSharedObject(*module, options, path, error)) {
+        std::fprintf(stderr, "ntp-bench: error: %s\n", error.c_str());
+        return 1;
+      }
+      ntp_kernel *kernel = nullptr;
+      if (ntp_kernel_load(path.c_str(), &kernel) != 0) {
+        std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
+        return 1;
+      }
+      double us = dtype == "f64" ? timeKernel<double>(kernel, layers, order)
+                                 : timeKernel<float>(kernel, layers, order);
+      ntp_kernel_free(kernel);
+      llvm::sys::fs::remove(path);
+      int64_t flops = flopsPerSample(layers, order);
+      double gflops = flops * double(batch) / (us * 1e3);
+      std::printf("| %s | %d | %.1f | %.1f | %lld |", dtype.str().c_str(),
+                  order, us, gflops, (long long)flops);
+      auto it = torch.find(order);
+      if (it != torch.end())
+        std::printf(" %.2f | %.0fx |\n", it->second, it->second * 1e3 / us);
+      else
+        std::printf(" n/a | n/a |\n");
+      std::fflush(stdout);
+    }
+  }
+  llvm::sys::fs::remove(dir);
+  return 0;
+}
