@@ -54,8 +54,10 @@ FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
   FailureOr<KernelSpec> spec = getKernelSpec(module, options.tileSize);
   if (failed(spec))
     return failure();
+  spec->hasBackward = options.backward;
   CpuPipelineOptions pipeline;
   pipeline.tileSize = spec->tile;
+  pipeline.backward = options.backward;
   buildCpuPipeline(pm, pipeline);
   if (failed(pm.run(module)))
     return failure();

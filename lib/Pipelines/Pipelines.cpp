@@ -18,6 +18,8 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   NtpDecomposeMlpOptions decompose;
   decompose.tileSize = options.tileSize;
   pm.addPass(createNtpDecomposeMlp(decompose));
+  if (options.backward)
+    pm.addPass(createNtpGenerateBackward());
   OpPassManager &func = pm.nest<func::FuncOp>();
   func.addPass(createNtpExpandFaaDiBruno());
   func.addPass(createConvertNtpToLoops());

@@ -185,13 +185,13 @@ private:
 };
 } // namespace
 
-ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
-                                                unsigned order,
-                                                unsigned liveInputs) {
+/// Builds z_0..z_order of sigma(y) into `g`; see expandActivationJet.
+static std::vector<int> buildExpansion(JetExpressionGraph &g,
+                                       PolynomialEmitter &polynomials,
+                                       const ActivationRule &rule,
+                                       unsigned order, unsigned liveInputs) {
   if (liveInputs < 1 || liveInputs > order + 1)
     llvm::report_fatal_error("live input orders must be in [1, order + 1]");
-  ActivationJetExpansion result;
-  JetExpressionGraph &g = result.graph;
   const int zero = g.constant(0);
 
   std::vector<int> y(order + 1, zero);
@@ -199,7 +199,6 @@ ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
     y[i] = g.input(i);
 
   // sigma^(k)(y_0) for k = 0..order, as polynomials in the primitives.
-  PolynomialEmitter polynomials(g);
   std::vector<int> sigma(order + 1);
   for (unsigned k = 0; k <= order; ++k)
     sigma[k] = polynomials.emit(rule.derivative(k));
@@ -208,13 +207,13 @@ ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
   std::vector<std::vector<int>> bell(order + 1,
                                      std::vector<int>(order + 1, zero));
   bell[0][0] = g.constant(1);
-  // scaled[m][i] = C(m-1, i-1) * y_i, shared by every k.
   for (unsigned m = 1; m <= order; ++m) {
     for (unsigned k = 1; k <= m; ++k) {
       int acc = zero;
       for (unsigned i = 1; i <= m - k + 1; ++i) {
         if (g.isConstant(y[i], 0) || g.isConstant(bell[m - i][k - 1], 0))
           continue;
+        // C(m-1, i-1) * y_i is shared by every k.
         int scaled = g.mul(
             g.constant(static_cast<double>(binomial(m - 1, i - 1))), y[i]);
         acc = g.fma(scaled, bell[m - i][k - 1], acc);
@@ -223,12 +222,76 @@ ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
     }
   }
 
-  result.outputs.push_back(sigma[0]);
+  std::vector<int> outputs = {sigma[0]};
   for (unsigned m = 1; m <= order; ++m) {
     int z = zero;
     for (unsigned k = 1; k <= m; ++k)
       z = g.fma(sigma[k], bell[m][k], z);
-    result.outputs.push_back(z);
+    outputs.push_back(z);
   }
+  return outputs;
+}
+
+ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
+                                                unsigned order,
+                                                unsigned liveInputs) {
+  ActivationJetExpansion result;
+  PolynomialEmitter polynomials(result.graph);
+  result.outputs =
+      buildExpansion(result.graph, polynomials, rule, order, liveInputs);
+  return result;
+}
+
+ActivationJetVjp ntp::differentiateActivationJet(const ActivationRule &rule,
+                                                 unsigned order,
+                                                 unsigned liveInputs) {
+  ActivationJetVjp result;
+  JetExpressionGraph &g = result.graph;
+  PolynomialEmitter polynomials(g);
+  std::vector<int> outputs =
+      buildExpansion(g, polynomials, rule, order, liveInputs);
+  const int zero = g.constant(0);
+  const int y0 = g.input(0);
+
+  // Reverse sweep over the forward nodes (operands always precede their
+  // users), accumulating adjoints as new nodes of the same graph, so the
+  // adjoint shares subexpressions with the forward expansion.
+  const size_t forwardSize = g.getNodes().size();
+  std::vector<int> adjoint(forwardSize, zero);
+  for (unsigned m = 0; m <= order; ++m)
+    adjoint[outputs[m]] =
+        g.add(adjoint[outputs[m]], g.input(static_cast<int>(order + 1 + m)));
+  for (size_t i = forwardSize; i-- > 0;) {
+    int a = adjoint[i];
+    if (g.isConstant(a, 0))
+      continue;
+    // Copy: adding nodes may reallocate the node vector.
+    JetExpression node = g.getNodes()[i];
+    switch (node.kind) {
+    case JetExpression::Kind::Add:
+      adjoint[node.lhs] = g.add(adjoint[node.lhs], a);
+      adjoint[node.rhs] = g.add(adjoint[node.rhs], a);
+      break;
+    case JetExpression::Kind::Fma:
+      adjoint[node.acc] = g.add(adjoint[node.acc], a);
+      [[fallthrough]];
+    case JetExpression::Kind::Mul:
+      adjoint[node.lhs] = g.fma(a, node.rhs, adjoint[node.lhs]);
+      adjoint[node.rhs] = g.fma(a, node.lhs, adjoint[node.rhs]);
+      break;
+    case JetExpression::Kind::Primitive: {
+      // d u_p / d y0 is the rule's derivative of the primitive.
+      Polynomial derivative =
+          rule.primitiveDerivative(static_cast<unsigned>(node.index));
+      adjoint[y0] = g.fma(a, polynomials.emit(derivative), adjoint[y0]);
+      break;
+    }
+    case JetExpression::Kind::Input:
+    case JetExpression::Kind::Constant:
+      break;
+    }
+  }
+  for (unsigned k = 0; k < liveInputs; ++k)
+    result.inputCotangents.push_back(adjoint[g.input(static_cast<int>(k))]);
   return result;
 }

@@ -62,18 +62,19 @@ Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
   llvm_unreachable("unknown primitive");
 }
 
-/// Emits the expansion DAG for one neuron; inputs[k] holds y_k.
-SmallVector<Value> emitExpansion(OpBuilder &b, Location loc,
-                                 const ActivationRule &rule,
-                                 const ActivationJetExpansion &expansion,
-                                 ArrayRef<Value> inputs) {
+/// Emits the nodes of `graph` that `outputs` need, for one neuron;
+/// inputs[i] holds the value of Input(i) (y_k, or a cotangent).
+SmallVector<Value> emitGraph(OpBuilder &b, Location loc,
+                             const ActivationRule &rule,
+                             const JetExpressionGraph &graph,
+                             ArrayRef<int> outputs, ArrayRef<Value> inputs) {
   auto type = cast<VectorType>(inputs.front().getType());
-  const auto &nodes = expansion.graph.getNodes();
+  const auto &nodes = graph.getNodes();
   SmallVector<Value> values(nodes.size());
   // Nodes are created operands-first, so one forward walk is a topological
   // order. Only nodes the outputs reach are emitted.
   std::vector<bool> needed(nodes.size(), false);
-  for (int out : expansion.outputs)
+  for (int out : outputs)
     needed[out] = true;
   for (int i = static_cast<int>(nodes.size()) - 1; i >= 0; --i) {
     if (!needed[i])
@@ -112,10 +113,41 @@ SmallVector<Value> emitExpansion(OpBuilder &b, Location loc,
       break;
     }
   }
-  SmallVector<Value> outputs;
-  for (int out : expansion.outputs)
-    outputs.push_back(values[out]);
-  return outputs;
+  SmallVector<Value> results;
+  for (int out : outputs)
+    results.push_back(values[out]);
+  return results;
+}
+
+/// The loop over the neurons of a layer: loads `loads` (buffer, number of
+/// orders) of one neuron, calls `body` on them, stores its results into the
+/// first `stores.second` orders of `stores.first`.
+void emitNeuronLoop(
+    ConversionPatternRewriter &rewriter, Location loc, MemRefType type,
+    ArrayRef<std::pair<Value, int64_t>> loads, std::pair<Value, int64_t> store,
+    function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)> body) {
+  int64_t width = type.getDimSize(1), tile = type.getDimSize(2);
+  auto vectorType = VectorType::get({tile}, type.getElementType());
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  Value end = arith::ConstantIndexOp::create(rewriter, loc, width);
+  SmallVector<Value> orderIndex;
+  for (int64_t k = 0; k < type.getDimSize(0); ++k)
+    orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
+  auto loop = scf::ForOp::create(rewriter, loc, zero, end, one);
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(loop.getBody()->getTerminator());
+  Value neuron = loop.getInductionVar();
+  SmallVector<Value> loaded;
+  for (auto [buffer, count] : loads)
+    for (int64_t k = 0; k < count; ++k)
+      loaded.push_back(vector::LoadOp::create(
+          rewriter, loc, vectorType, buffer,
+          ValueRange{orderIndex[k], neuron, zero}));
+  SmallVector<Value> results = body(rewriter, loaded);
+  for (int64_t k = 0; k < store.second; ++k)
+    vector::StoreOp::create(rewriter, loc, results[k], store.first,
+                            ValueRange{orderIndex[k], neuron, zero});
 }
 
 struct ExpandActivation : public OpConversionPattern<ActivateOp> {
@@ -128,36 +160,55 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
     if (!rule)
       return rewriter.notifyMatchFailure(op, "unknown activation");
     auto inType = cast<MemRefType>(op.getInput().getType());
-    int64_t orders = inType.getDimSize(0), width = inType.getDimSize(1),
-            tile = inType.getDimSize(2);
+    int64_t orders = inType.getDimSize(0);
     if (orders - 1 > kMaxOrder)
       return op.emitOpError("derivative order ")
              << orders - 1 << " exceeds the maximum " << kMaxOrder;
     ActivationJetExpansion expansion =
         expandActivationJet(*rule, orders - 1, op.getLiveOrders());
 
-    Location loc = op.getLoc();
-    auto vectorType = VectorType::get({tile}, inType.getElementType());
-    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    Value end = arith::ConstantIndexOp::create(rewriter, loc, width);
-    SmallVector<Value> orderIndex;
-    for (int64_t k = 0; k < orders; ++k)
-      orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
-    Value input = adaptor.getInput(), output = adaptor.getOutput();
-    scf::ForOp::create(
-        rewriter, loc, zero, end, one, ValueRange{},
-        [&](OpBuilder &b, Location loc, Value neuron, ValueRange) {
-          SmallVector<Value> y;
-          for (int64_t k = 0, e = op.getLiveOrders(); k < e; ++k)
-            y.push_back(vector::LoadOp::create(
-                b, loc, vectorType, input,
-                ValueRange{orderIndex[k], neuron, zero}));
-          SmallVector<Value> z = emitExpansion(b, loc, *rule, expansion, y);
-          for (int64_t k = 0; k < orders; ++k)
-            vector::StoreOp::create(b, loc, z[k], output,
-                                    ValueRange{orderIndex[k], neuron, zero});
-          scf::YieldOp::create(b, loc);
+    emitNeuronLoop(rewriter, op.getLoc(), inType,
+                   {{adaptor.getInput(), op.getLiveOrders()}},
+                   {adaptor.getOutput(), orders},
+                   [&](OpBuilder &b, ArrayRef<Value> y) {
+                     return emitGraph(b, op.getLoc(), *rule, expansion.graph,
+                                      expansion.outputs, y);
+                   });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// ntp.activate_vjp: the reverse-mode DAG, emitted the same way.
+struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ActivateVjpOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    const ActivationRule *rule = lookupActivation(op.getActivation().str());
+    if (!rule)
+      return rewriter.notifyMatchFailure(op, "unknown activation");
+    auto inType = cast<MemRefType>(op.getInput().getType());
+    int64_t orders = inType.getDimSize(0);
+    int64_t live = op.getLiveOrders();
+    if (orders - 1 > kMaxOrder)
+      return op.emitOpError("derivative order ")
+             << orders - 1 << " exceeds the maximum " << kMaxOrder;
+    ActivationJetVjp vjp = differentiateActivationJet(*rule, orders - 1, live);
+    emitNeuronLoop(
+        rewriter, op.getLoc(), inType,
+        {{adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}},
+        {adaptor.getInCotangent(), live},
+        [&](OpBuilder &b, ArrayRef<Value> loaded) {
+          // Graph inputs: y_k at k < live, zbar_m at orders + m.
+          SmallVector<Value> inputs(2 * orders, loaded.front());
+          for (int64_t k = 0; k < live; ++k)
+            inputs[k] = loaded[k];
+          for (int64_t m = 0; m < orders; ++m)
+            inputs[orders + m] = loaded[live + m];
+          return emitGraph(b, op.getLoc(), *rule, vjp.graph,
+                           vjp.inputCotangents, inputs);
         });
     rewriter.eraseOp(op);
     return success();
@@ -169,7 +220,7 @@ struct ExpandFaaDiBrunoPass
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     ConversionTarget target(*context);
-    target.addIllegalOp<ActivateOp>();
+    target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(context);
     populateExpandFaaDiBrunoPatterns(patterns);
@@ -182,5 +233,5 @@ struct ExpandFaaDiBrunoPass
 } // namespace
 
 void ntp::populateExpandFaaDiBrunoPatterns(RewritePatternSet &patterns) {
-  patterns.add<ExpandActivation>(patterns.getContext());
+  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext());
 }

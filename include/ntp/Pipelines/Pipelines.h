@@ -22,6 +22,11 @@ struct CpuPipelineOptions
   Option<int64_t> tileSize{*this, "tile-size",
                            llvm::cl::desc("Samples per tile (0: automatic)"),
                            llvm::cl::init(0)};
+  Option<bool> backward{
+      *this, "backward",
+      llvm::cl::desc("Also generate the reverse-mode kernels (backward, "
+                     "forward-save, backward-saved)"),
+      llvm::cl::init(true)};
 };
 
 /// ntp.mlp -> per-layer jet ops -> Faà di Bruno arithmetic -> loops.

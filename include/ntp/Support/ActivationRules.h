@@ -78,6 +78,10 @@ public:
   /// A coefficient leaving the int64 range is a fatal error; kMaxOrder keeps
   /// every order the verifiers accept far from it (see the unit tests).
   const Polynomial &derivative(unsigned k) const;
+  /// d u_i / dy of primitive i, as a polynomial in the primitives.
+  const Polynomial &primitiveDerivative(unsigned i) const {
+    return primitiveDerivatives[i];
+  }
 
 private:
   std::string name;
@@ -100,7 +104,7 @@ std::string activationNameList();
 /// Largest derivative order ntp compiles: every coefficient of the expansion
 /// (activation polynomials and Bell-polynomial multipliers) must be an integer
 /// that a double represents exactly (|c| <= 2^53); tested in the unit tests.
-constexpr int64_t kMaxOrder = 20;
+constexpr int64_t kMaxOrder = 16;
 
 } // namespace ntp
 

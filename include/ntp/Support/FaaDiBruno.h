@@ -86,6 +86,23 @@ ActivationJetExpansion expandActivationJet(const ActivationRule &rule,
                                            unsigned order,
                                            unsigned liveInputs);
 
+/// The reverse mode (vector-Jacobian product) of an activation jet, derived
+/// by reverse-mode differentiation of the expansion DAG. Graph inputs:
+/// Input(k), k < liveInputs, is y_k; Input(order + 1 + m), m = 0..order, is
+/// the cotangent zbar_m of z_m. Primitives are differentiated with the rule's
+/// primitive derivatives (tanh: dt/dy0 = 1 - t^2), so the result is again a
+/// polynomial expansion in the primitives of y0, the jet and the cotangents.
+struct ActivationJetVjp {
+  JetExpressionGraph graph;
+  /// inputCotangents[k] is the node of ybar_k = sum_m zbar_m dz_m/dy_k,
+  /// k < liveInputs.
+  std::vector<int> inputCotangents;
+};
+
+ActivationJetVjp differentiateActivationJet(const ActivationRule &rule,
+                                            unsigned order,
+                                            unsigned liveInputs);
+
 } // namespace ntp
 
 #endif // NTP_SUPPORT_FAADIBRUNO_H

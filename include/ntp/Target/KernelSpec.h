@@ -28,10 +28,16 @@ struct KernelSpec {
   int64_t order = 0;
   bool isF64 = false;
   int64_t tile = 0;
+  /// Whether the reverse-mode entry points were generated.
+  bool hasBackward = true;
 
   int64_t numParams() const;
   int64_t inputDim() const { return layers.front(); }
   int64_t outputDim() const { return layers.back(); }
+  /// Elements of saved jets per tile for the forward-save / backward-saved
+  /// path: every layer's jet, [order + 1, width, tile] each (the same plan
+  /// as ntp-generate-backward).
+  int64_t workspacePerTile() const;
   const char *dtypeName() const { return isF64 ? "f64" : "f32"; }
   const char *cType() const { return isF64 ? "double" : "float"; }
   /// The manifest text (see runtime/include/ntp/runtime.h).

@@ -32,10 +32,35 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
   ];
 }
 
+def NtpGenerateBackward : Pass<"ntp-generate-backward", "mlir::ModuleOp"> {
+  let summary = "Generate reverse-mode kernels from the per-layer jet ops";
+  let description = [{
+    For every kernel function `@name_forward_tiles` made by
+    `ntp-decompose-mlp`, reads its sequence of jet ops (seed, affine,
+    activate, store) and generates, by applying each op's VJP rule in reverse
+    order:
+
+    - `@name_backward_tiles(x, v, params, cotangent, grad, x_grad, batch,
+      tile_begin, tile_end)`: recomputes the forward jets of a tile in stack
+      buffers, then walks the layers backwards (`ntp.load_cotangent`,
+      `ntp.affine_vjp`, `ntp.activate_vjp`, `ntp.seed_vjp`), adding the
+      parameter gradient J^T c into `grad` and writing the gradient with
+      respect to x into `x_grad`;
+    - `@name_forward_save_tiles(x, v, params, out, workspace, ...)` and
+      `@name_backward_saved_tiles(x, v, params, cotangent, grad, x_grad,
+      workspace, ...)`: the training path that does not pay twice, keeping
+      every layer's jet of every tile in `workspace` (attribute
+      `ntp.workspace_per_tile` on the forward: elements per tile).
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+}
+
 def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno"> {
   let summary = "Expand activation jets into arithmetic by Faà di Bruno's formula";
   let description = [{
-    Rewrites every `ntp.activate` into a loop over neurons whose body loads
+    Rewrites every `ntp.activate` (and `ntp.activate_vjp`, by reverse-mode
+    differentiation of the same expansion) into a loop over neurons whose body loads
     the live input orders of one neuron for a tile of samples (one vector per
     order), evaluates the primitives of the activation (e.g. tanh), the
     derivative polynomials sigma^(k) in them, the partial Bell polynomials by

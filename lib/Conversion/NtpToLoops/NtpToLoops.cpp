@@ -200,6 +200,185 @@ struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Reverse mode
+//===----------------------------------------------------------------------===//
+
+struct LowerLoadCotangent : public OpConversionPattern<LoadCotangentOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(LoadCotangentOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType jetType = op.getJet().getType();
+    int64_t orders = jetType.getDimSize(0), width = jetType.getDimSize(1),
+            tile = jetType.getDimSize(2);
+    Value batch = adaptor.getBatch();
+    Value tileSize = indexConstant(rewriter, loc, tile);
+    Value widthValue = indexConstant(rewriter, loc, width);
+    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value last = arith::SubIOp::create(rewriter, loc, batch,
+                                       indexConstant(rewriter, loc, 1));
+    Value zeroValue = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getFloatAttr(jetType.getElementType(), 0));
+    emitLoop(rewriter, loc, tileSize, [&](OpBuilder &b, Location loc, Value s) {
+      // Padding lanes get a zero cotangent: they add nothing to gradients.
+      Value sample = arith::AddIOp::create(b, loc, base, s);
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                          sample, batch);
+      Value clamped = arith::MinSIOp::create(b, loc, sample, last);
+      for (int64_t k = 0; k < orders; ++k) {
+        Value row = arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(b, loc, indexConstant(b, loc, k), batch),
+            clamped);
+        Value rowStart = arith::MulIOp::create(b, loc, row, widthValue);
+        Value kIndex = indexConstant(b, loc, k);
+        emitLoop(b, loc, widthValue, [&](OpBuilder &b, Location loc, Value j) {
+          Value c = memref::LoadOp::create(
+              b, loc, adaptor.getCotangent(),
+              ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
+          Value value = arith::SelectOp::create(b, loc, valid, c, zeroValue);
+          memref::StoreOp::create(b, loc, value, adaptor.getJet(),
+                                  ValueRange{kIndex, j, s});
+        });
+      }
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(AffineVjpOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType inType = op.getInput().getType();
+    int64_t inWidth = inType.getDimSize(1), tile = inType.getDimSize(2);
+    int64_t outWidth = op.getOutCotangent().getType().getDimSize(1);
+    int64_t live = op.getLiveOrders();
+    int64_t weights = op.getWeightOffset();
+    int64_t biases = weights + outWidth * inWidth;
+    Type element = inType.getElementType();
+    auto vectorType = VectorType::get({tile}, element);
+    Value input = adaptor.getInput(), outBar = adaptor.getOutCotangent(),
+          params = adaptor.getParams(), grad = adaptor.getGrad();
+    Value zero = indexConstant(rewriter, loc, 0);
+    SmallVector<Value> orderIndex;
+    for (int64_t k = 0; k < live; ++k)
+      orderIndex.push_back(indexConstant(rewriter, loc, k));
+    Value zeroVector = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(vectorType, rewriter.getFloatAttr(element, 0)));
+    Value inWidthValue = indexConstant(rewriter, loc, inWidth);
+    Value outWidthValue = indexConstant(rewriter, loc, outWidth);
+    auto addToGrad = [&](OpBuilder &b, Location loc, Value index, Value lanes) {
+      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              lanes);
+      Value old = memref::LoadOp::create(b, loc, grad, ValueRange{index});
+      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
+                              grad, ValueRange{index});
+    };
+
+    // Parameter gradient: the cotangent of output neuron i (all live orders,
+    // kept in registers) against every input neuron j.
+    emitLoop(rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc,
+                                               Value i) {
+      SmallVector<Value> bar;
+      for (int64_t k = 0; k < live; ++k)
+        bar.push_back(vector::LoadOp::create(b, loc, vectorType, outBar,
+                                             ValueRange{orderIndex[k], i, zero}));
+      addToGrad(b, loc,
+                arith::AddIOp::create(b, loc, indexConstant(b, loc, biases), i),
+                bar[0]);
+      Value rowStart = arith::AddIOp::create(
+          b, loc, indexConstant(b, loc, weights),
+          arith::MulIOp::create(b, loc, i, inWidthValue));
+      emitLoop(b, loc, inWidthValue, [&](OpBuilder &b, Location loc, Value j) {
+        Value lanes = zeroVector;
+        for (int64_t k = 0; k < live; ++k) {
+          Value y = vector::LoadOp::create(b, loc, vectorType, input,
+                                           ValueRange{orderIndex[k], j, zero});
+          lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
+        }
+        addToGrad(b, loc, arith::AddIOp::create(b, loc, rowStart, j), lanes);
+      });
+    });
+
+    // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
+    if (Value inBar = adaptor.getInCotangent()) {
+      emitLoop(rewriter, loc, inWidthValue, [&](OpBuilder &b, Location loc,
+                                                Value j) {
+        SmallVector<Value> init(live, zeroVector);
+        auto reduction = scf::ForOp::create(b, loc, zero, outWidthValue,
+                                            indexConstant(b, loc, 1), init);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(reduction.getBody());
+          Value i = reduction.getInductionVar();
+          Value index = arith::AddIOp::create(
+              b, loc,
+              arith::AddIOp::create(
+                  b, loc, indexConstant(b, loc, weights),
+                  arith::MulIOp::create(b, loc, i, inWidthValue)),
+              j);
+          Value w = memref::LoadOp::create(b, loc, params, ValueRange{index});
+          Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+          SmallVector<Value> next;
+          for (int64_t k = 0; k < live; ++k) {
+            Value bar = vector::LoadOp::create(
+                b, loc, vectorType, outBar, ValueRange{orderIndex[k], i, zero});
+            next.push_back(math::FmaOp::create(b, loc, wv, bar,
+                                               reduction.getRegionIterArg(k)));
+          }
+          scf::YieldOp::create(b, loc, next);
+        }
+        for (int64_t k = 0; k < live; ++k)
+          vector::StoreOp::create(b, loc, reduction.getResult(k), inBar,
+                                  ValueRange{orderIndex[k], j, zero});
+      });
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct LowerSeedVjp : public OpConversionPattern<SeedVjpOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(SeedVjpOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType jetType = op.getJetCotangent().getType();
+    int64_t dim = jetType.getDimSize(1), tile = jetType.getDimSize(2);
+    Value tileSize = indexConstant(rewriter, loc, tile);
+    Value dimValue = indexConstant(rewriter, loc, dim);
+    Value zero = indexConstant(rewriter, loc, 0);
+    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value count = arith::MinSIOp::create(
+        rewriter, loc, tileSize,
+        arith::SubIOp::create(rewriter, loc, adaptor.getBatch(), base));
+    emitLoop(rewriter, loc, count, [&](OpBuilder &b, Location loc, Value s) {
+      Value row = arith::MulIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, base, s), dimValue);
+      emitLoop(b, loc, dimValue, [&](OpBuilder &b, Location loc, Value j) {
+        Value value = memref::LoadOp::create(b, loc, adaptor.getJetCotangent(),
+                                             ValueRange{zero, j, s});
+        memref::StoreOp::create(
+            b, loc, value, adaptor.getXGrad(),
+            ValueRange{arith::AddIOp::create(b, loc, row, j)});
+      });
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct ConvertNtpToLoopsPass
     : public ntp::impl::ConvertNtpToLoopsBase<ConvertNtpToLoopsPass> {
   void runOnOperation() override {
@@ -225,5 +404,6 @@ struct ConvertNtpToLoopsPass
 } // namespace
 
 void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerSeed, LowerAffine, LowerStoreJet>(patterns.getContext());
+  patterns.add<LowerSeed, LowerAffine, LowerStoreJet, LowerLoadCotangent,
+               LowerAffineVjp, LowerSeedVjp>(patterns.getContext());
 }

@@ -57,48 +57,105 @@ ntp::createCpuTargetMachine(const CpuTargetOptions &options,
   return machine;
 }
 
-/// Adds `void <prefix>_forward_tiles(const T *x, const T *v, const T *params,
-/// T *out, int64_t batch, int64_t tile_begin, int64_t tile_end)`, which
-/// expands each pointer into the memref descriptor fields (allocated and
-/// aligned pointer, offset, size, stride) the lowered function takes.
-static bool addEntryPoint(llvm::Module &module, const KernelSpec &spec,
-                          const CpuTargetOptions &options, std::string &error) {
-  llvm::Function *inner = module.getFunction(spec.name + "_forward_tiles");
-  if (!inner) {
-    error = "lowered module has no function '" + spec.name + "_forward_tiles'";
-    return false;
-  }
+namespace {
+/// The buffers a generated kernel function takes, in order.
+enum class Buffer { X, Direction, Params, Jet, Grad, XGrad, Workspace };
+
+struct EntryPoint {
+  const char *suffix;
+  std::vector<Buffer> buffers;
+};
+
+/// Every entry point a kernel may export; each takes pointers for its
+/// buffers, then (batch, tile_begin, tile_end).
+const EntryPoint kEntryPoints[] = {
+    {"_forward_tiles",
+     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet}},
+    {"_backward_tiles",
+     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet, Buffer::Grad,
+      Buffer::XGrad}},
+    {"_forward_save_tiles",
+     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet,
+      Buffer::Workspace}},
+    {"_backward_saved_tiles",
+     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet, Buffer::Grad,
+      Buffer::XGrad, Buffer::Workspace}},
+};
+} // namespace
+
+/// Adds `void <prefix><suffix>(T *buffers..., int64_t batch, int64_t
+/// tile_begin, int64_t tile_end)` for each generated function, expanding each
+/// pointer into the memref descriptor fields (allocated and aligned pointer,
+/// offset, size, stride) that the lowered function takes.
+static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
+                           const CpuTargetOptions &options,
+                           std::string &error) {
   llvm::LLVMContext &context = module.getContext();
   auto *ptr = llvm::PointerType::getUnqual(context);
   auto *i64 = llvm::Type::getInt64Ty(context);
-  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
-                                       {ptr, ptr, ptr, ptr, i64, i64, i64},
-                                       /*isVarArg=*/false);
-  std::string name = options.symbolPrefix + "_forward_tiles";
-  if (name == inner->getName())
-    inner->setName(spec.name + "_forward_tiles_impl");
-  auto *entry = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
-                                       name, module);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", entry));
-  llvm::Value *batch = entry->getArg(4);
-  auto sizeTimesBatch = [&](int64_t n) {
-    return b.CreateMul(batch, b.getInt64(n));
-  };
-  llvm::Value *sizes[4] = {
-      sizeTimesBatch(spec.inputDim()), b.getInt64(spec.inputDim()),
-      b.getInt64(spec.numParams()),
-      sizeTimesBatch((spec.order + 1) * spec.outputDim())};
-  std::vector<llvm::Value *> args;
-  for (int i = 0; i < 4; ++i) {
-    llvm::Value *p = entry->getArg(i);
-    args.insert(args.end(),
-                {p, p, b.getInt64(0), sizes[i], b.getInt64(1)});
+  for (const EntryPoint &entryPoint : kEntryPoints) {
+    llvm::Function *inner =
+        module.getFunction(spec.name + entryPoint.suffix);
+    if (!inner) {
+      if (std::string(entryPoint.suffix) == "_forward_tiles" ||
+          spec.hasBackward) {
+        error = "lowered module has no function '" + spec.name +
+                entryPoint.suffix + "'";
+        return false;
+      }
+      continue;
+    }
+    std::vector<llvm::Type *> params(entryPoint.buffers.size(), ptr);
+    params.insert(params.end(), {i64, i64, i64});
+    auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
+                                         params, /*isVarArg=*/false);
+    std::string name = options.symbolPrefix + entryPoint.suffix;
+    if (name == inner->getName())
+      inner->setName(name + "_impl");
+    auto *entry = llvm::Function::Create(
+        type, llvm::GlobalValue::ExternalLinkage, name, module);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", entry));
+    unsigned numBuffers = entryPoint.buffers.size();
+    llvm::Value *batch = entry->getArg(numBuffers);
+    auto timesBatch = [&](int64_t n) {
+      return b.CreateMul(batch, b.getInt64(n));
+    };
+    std::vector<llvm::Value *> args;
+    for (unsigned i = 0; i < numBuffers; ++i) {
+      llvm::Value *size = nullptr;
+      switch (entryPoint.buffers[i]) {
+      case Buffer::X:
+      case Buffer::XGrad:
+        size = timesBatch(spec.inputDim());
+        break;
+      case Buffer::Direction:
+        size = b.getInt64(spec.inputDim());
+        break;
+      case Buffer::Params:
+      case Buffer::Grad:
+        size = b.getInt64(spec.numParams());
+        break;
+      case Buffer::Jet:
+        size = timesBatch((spec.order + 1) * spec.outputDim());
+        break;
+      case Buffer::Workspace: {
+        llvm::Value *tiles = b.CreateSDiv(
+            b.CreateAdd(batch, b.getInt64(spec.tile - 1)),
+            b.getInt64(spec.tile));
+        size = b.CreateMul(tiles, b.getInt64(spec.workspacePerTile()));
+        break;
+      }
+      }
+      llvm::Value *p = entry->getArg(i);
+      args.insert(args.end(), {p, p, b.getInt64(0), size, b.getInt64(1)});
+    }
+    args.insert(args.end(), {batch, entry->getArg(numBuffers + 1),
+                             entry->getArg(numBuffers + 2)});
+    b.CreateCall(inner, args);
+    b.CreateRetVoid();
+    // Only entry points and the manifest are exported; bodies get inlined.
+    inner->setLinkage(llvm::GlobalValue::InternalLinkage);
   }
-  args.insert(args.end(), {batch, entry->getArg(5), entry->getArg(6)});
-  b.CreateCall(inner, args);
-  b.CreateRetVoid();
-  // Only the entry point and manifest are exported; the body gets inlined.
-  inner->setLinkage(llvm::GlobalValue::InternalLinkage);
 
   auto *text = llvm::ConstantDataArray::getString(
       context, spec.manifest(options.cpu), /*AddNull=*/true);
@@ -122,7 +179,7 @@ std::unique_ptr<llvm::Module> ntp::buildKernelLLVMModule(
     error = "cannot translate the lowered module to LLVM IR";
     return nullptr;
   }
-  if (!addEntryPoint(*module, spec, options, error))
+  if (!addEntryPoints(*module, spec, options, error))
     return nullptr;
   module->setTargetTriple(machine.getTargetTriple());
   module->setDataLayout(machine.createDataLayout());

@@ -15,6 +15,15 @@ int64_t KernelSpec::numParams() const {
   return count;
 }
 
+int64_t KernelSpec::workspacePerTile() const {
+  // The seed, then per layer the affine output and (hidden layers) the
+  // activation output.
+  int64_t widths = layers.front();
+  for (size_t l = 1; l < layers.size(); ++l)
+    widths += layers[l] * (l + 1 < layers.size() ? 2 : 1);
+  return (order + 1) * widths * tile;
+}
+
 std::string KernelSpec::manifest(StringRef targetCpu) const {
   std::ostringstream os;
   os << "ntp-kernel-manifest\n"
@@ -29,7 +38,10 @@ std::string KernelSpec::manifest(StringRef targetCpu) const {
     os << (i ? "," : "") << layers[i];
   os << "\nnum_params=" << numParams() << "\n"
      << "tile=" << tile << "\n"
-     << "target_cpu=" << targetCpu.str() << "\n";
+     << "target_cpu=" << targetCpu.str() << "\n"
+     << "backward=" << (hasBackward ? 1 : 0) << "\n"
+     << "workspace_per_tile=" << (hasBackward ? workspacePerTile() : 0)
+     << "\n";
   return os.str();
 }
 

@@ -10,13 +10,13 @@ ntp.mlp @zero layers [1, 0, 1] activation "tanh" order 3 : f32
 
 // -----
 
-// expected-error @below {{derivative order must be in [0, 20], got -1}}
+// expected-error @below {{derivative order must be in [0, 16], got -1}}
 ntp.mlp @negative layers [1, 8, 1] activation "tanh" order -1 : f32
 
 // -----
 
-// expected-error @below {{derivative order must be in [0, 20], got 21}}
-ntp.mlp @high layers [1, 8, 1] activation "tanh" order 21 : f32
+// expected-error @below {{derivative order must be in [0, 16], got 17}}
+ntp.mlp @high layers [1, 8, 1] activation "tanh" order 17 : f32
 
 // -----
 

@@ -5,7 +5,7 @@
 // RUN: not ntp-compile --layers 1,8,1 --dtype f16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=DTYPE
 // RUN: not ntp-compile --layers 1,8,1 --activation relu --emit=mlir 2>&1 | FileCheck %s --check-prefix=ACT
 // RUN: not ntp-compile --layers 1,8,1 --order -1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=ORDER
-// RUN: not ntp-compile --layers 1,8,1 --order 21 --emit=mlir 2>&1 | FileCheck %s --check-prefix=MAXORDER
+// RUN: not ntp-compile --layers 1,8,1 --order 17 --emit=mlir 2>&1 | FileCheck %s --check-prefix=MAXORDER
 // RUN: not ntp-compile --layers 4 --emit=mlir 2>&1 | FileCheck %s --check-prefix=ONELAYER
 // RUN: not ntp-compile --layers 1,8,1 2>&1 | FileCheck %s --check-prefix=NOOUT
 // RUN: not ntp-compile %s --layers 1,8,1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=BOTH
@@ -20,8 +20,8 @@
 // LAYERS: ntp-compile: error: --layers expects comma-separated positive integers
 // DTYPE: ntp-compile: error: --dtype must be f32 or f64, got 'f16'
 // ACT: error: 'ntp.mlp' op unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus
-// ORDER: error: 'ntp.mlp' op derivative order must be in [0, 20], got -1
-// MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 20], got 21
+// ORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got -1
+// MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got 17
 // ONELAYER: error: 'ntp.mlp' op expects at least two layer widths (input and output), got 1
 // NOOUT: ntp-compile: error: -o is required for --emit=so and --emit=obj
 // BOTH: ntp-compile: error: give either an input file or --layers, not both

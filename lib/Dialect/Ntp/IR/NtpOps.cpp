@@ -152,3 +152,67 @@ LogicalResult StoreJetOp::verify() {
            << getJet().getType().getDimSize(0) << ")";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// VJP ops
+//===----------------------------------------------------------------------===//
+
+/// live_orders may not exceed the number of orders of `jet`.
+static LogicalResult verifyLiveOrders(Operation *op, uint64_t live, Value jet) {
+  int64_t orders = cast<MemRefType>(jet.getType()).getDimSize(0);
+  if (static_cast<int64_t>(live) > orders)
+    return op->emitOpError("live_orders (")
+           << live << ") exceeds the number of orders (" << orders << ")";
+  return success();
+}
+
+LogicalResult LoadCotangentOp::verify() {
+  if (failed(verifySameElementType(*this, {getCotangent(), getJet()})))
+    return failure();
+  return verifyJetBuffer(*this, getJet(), "cotangent");
+}
+
+LogicalResult AffineVjpOp::verify() {
+  SmallVector<Value> buffers = {getInput(), getParams(), getOutCotangent(),
+                                getGrad()};
+  if (getInCotangent())
+    buffers.push_back(getInCotangent());
+  if (failed(verifySameElementType(*this, buffers)) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")))
+    return failure();
+  MemRefType in = getInput().getType(), outBar = getOutCotangent().getType();
+  if (in.getDimSize(0) != outBar.getDimSize(0) ||
+      in.getDimSize(2) != outBar.getDimSize(2))
+    return emitOpError("input and output cotangent jets must have the same "
+                       "number of orders and tile size");
+  if (Value inBar = getInCotangent()) {
+    if (failed(verifyJetBuffer(*this, inBar, "input cotangent")))
+      return failure();
+    if (cast<MemRefType>(inBar.getType()).getShape() != in.getShape())
+      return emitOpError("input cotangent must have the shape of the input");
+  }
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult ActivateVjpOp::verify() {
+  if (failed(verifyActivationName(*this, getActivation())) ||
+      failed(verifySameElementType(
+          *this, {getInput(), getOutCotangent(), getInCotangent()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
+      failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")))
+    return failure();
+  ArrayRef<int64_t> shape = getInput().getType().getShape();
+  if (getOutCotangent().getType().getShape() != shape ||
+      getInCotangent().getType().getShape() != shape)
+    return emitOpError("input, output cotangent and input cotangent jets "
+                       "must have the same shape");
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult SeedVjpOp::verify() {
+  if (failed(verifySameElementType(*this, {getJetCotangent(), getXGrad()})))
+    return failure();
+  return verifyJetBuffer(*this, getJetCotangent(), "seed cotangent");
+}

@@ -160,4 +160,117 @@ def Ntp_StoreJetOp : Ntp_Op<"store_jet"> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Reverse-mode (VJP) jet operations: the generated backward
+//===----------------------------------------------------------------------===//
+
+def Ntp_LoadCotangentOp : Ntp_Op<"load_cotangent"> {
+  let summary = "Loads the cotangent of the output jet for one tile";
+  let description = [{
+    jet[k][j][s] = cotangent[k][tile * T + s][j] (layout `[(n + 1), batch, q]`)
+    for samples below `batch`, and 0 for lanes past it, so that padding lanes
+    contribute nothing to parameter gradients.
+
+    Example:
+
+    ```mlir
+    ntp.load_cotangent %c into %jet, %batch, %tile
+        : memref<?xf32>, memref<10x1x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_FlatBuffer:$cotangent, Ntp_JetBuffer:$jet,
+                   Index:$batch, Index:$tile);
+  let assemblyFormat = [{
+    $cotangent `into` $jet `,` $batch `,` $tile attr-dict `:`
+    type($cotangent) `,` type($jet)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
+  let summary = "Reverse mode of ntp.affine: weight, bias and input cotangents";
+  let description = [{
+    For the layer out[k] = W in[k] (+ b for k = 0), given the cotangent
+    `out_cotangent` of its output, accumulates the parameter gradient into
+    `grad` (same layout as params, at `weight_offset`):
+      grad_W[i][j] += sum_{k < live_orders} sum_s outbar_k[i][s] in_k[j][s],
+      grad_b[i]    += sum_s outbar_0[i][s],
+    and, if `in_cotangent` is given, writes inbar_k = W^T outbar_k for
+    k < `live_orders` (input orders past them are structural zeros, whose
+    cotangents nobody needs).
+
+    Example:
+
+    ```mlir
+    ntp.affine_vjp %in, %params[48], %outbar into %grad input_cotangent %inbar
+        live_orders 10 : memref<10x24x16xf32>, memref<?xf32>,
+        memref<10x24x16xf32>, memref<?xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                   Ntp_JetBuffer:$out_cotangent,
+                   Optional<Ntp_JetBuffer>:$in_cotangent, Ntp_FlatBuffer:$grad,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `,` $out_cotangent `into` $grad
+    (`input_cotangent` $in_cotangent^)? `live_orders` $live_orders attr-dict
+    `:` type($input) `,` type($params) `,` type($out_cotangent) `,`
+    type($grad) (`,` type($in_cotangent)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_ActivateVjpOp : Ntp_Op<"activate_vjp"> {
+  let summary = "Reverse mode of ntp.activate (the VJP of Faà di Bruno)";
+  let description = [{
+    Given the input jet `input` of an activation and the cotangent
+    `out_cotangent` of its output jet (every order), writes the cotangent of
+    the input orders k < `live_orders`:
+      inbar_k = sum_m outbar_m * d z_m / d y_k.
+    `ntp-expand-faa-di-bruno` derives it at compile time by reverse-mode
+    differentiation of the expansion DAG (d sigma^(k)/dy0 = sigma^(k+1),
+    d B_{m,k}/d y_j = C(m, j) B_{m-j,k-1}): a fixed polynomial expansion in
+    the primitives of y0, the input jet and the cotangents.
+
+    Example:
+
+    ```mlir
+    ntp.activate_vjp "tanh" %in, %outbar into %inbar live_orders 10
+        : memref<10x24x16xf32>, memref<10x24x16xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$activation, Ntp_JetBuffer:$input,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_JetBuffer:$in_cotangent,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $activation $input `,` $out_cotangent `into` $in_cotangent `live_orders`
+    $live_orders attr-dict `:` type($input) `,` type($out_cotangent) `,`
+    type($in_cotangent)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_SeedVjpOp : Ntp_Op<"seed_vjp"> {
+  let summary = "Writes the input gradient of one tile from the seed cotangent";
+  let description = [{
+    x_grad[b][j] = jet_cotangent[0][j][b - tile * T] for the samples of the
+    tile below `batch`: the gradient of the loss with respect to the points x.
+
+    Example:
+
+    ```mlir
+    ntp.seed_vjp %seedbar into %xgrad, %batch, %tile
+        : memref<10x1x16xf32>, memref<?xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$jet_cotangent, Ntp_FlatBuffer:$x_grad,
+                   Index:$batch, Index:$tile);
+  let assemblyFormat = [{
+    $jet_cotangent `into` $x_grad `,` $batch `,` $tile attr-dict `:`
+    type($jet_cotangent) `,` type($x_grad)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // NTP_OPS_TD

@@ -1,0 +1,89 @@
+/*===- jit.h - ntp in-process JIT C API -----------------------------------===*
+ *
+ * Compiles a network into a CPU kernel inside the calling process (MLIR
+ * pipeline, LLVM codegen, ORC linking; no external compiler or linker) and
+ * returns the same ntp_kernel handle that ntp_kernel_load gives for an
+ * ahead-of-time artifact. Run it with ntp_forward, free it with
+ * ntp_kernel_free.
+ *
+ * Compiled objects are cached on disk, keyed by the spec, the target CPU and
+ * its features, and the compiler version (ntp_jit_version()). The directory
+ * is, first match wins: options->cache_dir, $NTP_CACHE_DIR,
+ * $XDG_CACHE_HOME/ntp, $HOME/.cache/ntp; the value "off" disables caching.
+ * Entries are written to a temporary file and renamed, so processes that
+ * compile the same kernel at once never see a partial entry; an entry that
+ * fails its checks (truncated, corrupted, other format or key) is deleted
+ * and rebuilt, never loaded. A cache that cannot be written is not an error:
+ * the kernel is still returned, and report->warning says why nothing was
+ * stored.
+ *
+ * Every call returns NTP_OK or an ntp_status; ntp_last_error() then says
+ * what was wrong in one sentence (malformed spec, unsupported option, ...).
+ * All functions are thread-safe; compiles run concurrently.
+ *===----------------------------------------------------------------------===*/
+#ifndef NTP_JIT_H
+#define NTP_JIT_H
+
+#include "ntp/runtime.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What to compile: either `mlir` (the text of a module holding one ntp.mlp,
+ * as ntp-compile reads it) or the structured fields below it. */
+typedef struct {
+  const char *mlir;       /* when non-null, the fields below are ignored */
+  const int64_t *layers;  /* widths, input to output (at least two) */
+  int32_t num_layers;
+  const char *activation; /* tanh, sigmoid, sin, identity, exp, softplus;
+                             NULL means tanh */
+  int32_t order;          /* derivative order n: out has n + 1 rows */
+  int32_t dtype;          /* ntp_dtype */
+} ntp_jit_spec;
+
+typedef struct {
+  const char *cpu;       /* LLVM CPU name; NULL or "native": this machine */
+  const char *features;  /* extra LLVM features ("+avx2,-avx512f"); may be
+                            NULL */
+  int32_t device;        /* ntp_device; only NTP_DEVICE_CPU is supported */
+  int32_t tile;          /* samples per tile; 0 picks the default */
+  int32_t use_cache;     /* 0: neither read nor write the disk cache */
+  const char *cache_dir; /* NULL: environment default (see above); "off":
+                            no cache */
+} ntp_jit_options;
+
+/* What a compile did, for callers that want to know (benchmarks, tests). */
+typedef struct {
+  int32_t cache_hit;     /* loaded from the cache: nothing was compiled */
+  int32_t cache_stored;  /* compiled and written to the cache */
+  int32_t cache_rebuilt; /* an unusable entry was found, deleted, rebuilt */
+  double seconds;        /* wall time of the call */
+  char cache_path[1024]; /* the entry's path; empty when caching is off */
+  char warning[1024];    /* a non-fatal problem (cache not writable) or "" */
+} ntp_jit_report;
+
+/* Defaults: no layers, tanh, order 0, f32. */
+void ntp_jit_spec_init(ntp_jit_spec *spec);
+/* Defaults: native CPU, no extra features, CPU device, default tile, cache
+ * on in the default directory. */
+void ntp_jit_options_init(ntp_jit_options *options);
+
+/* Compiles `spec` (options NULL: defaults) into *out. */
+int ntp_jit_compile(const ntp_jit_spec *spec, const ntp_jit_options *options,
+                    ntp_kernel **out);
+/* As ntp_jit_compile, and fills *report (which may be NULL). */
+int ntp_jit_compile_report(const ntp_jit_spec *spec,
+                           const ntp_jit_options *options, ntp_kernel **out,
+                           ntp_jit_report *report);
+
+/* The compiler version that is part of every cache key. */
+const char *ntp_jit_version(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* NTP_JIT_H */

@@ -1,0 +1,491 @@
+//===- Jit.cpp - ntp in-process JIT ---------------------------------------===//
+//
+// Implements ntp/jit.h. A compile: validate the options, derive the cache
+// key, try the disk cache; on a miss build the module (parsed text or
+// buildMlpModule), run ntp-cpu-pipeline, emit an object file in memory and
+// store it. Either way the object is linked by its own ORC LLJIT, which the
+// returned ntp_kernel owns (ntp_kernel_create's release callback).
+//
+// Library code: no exceptions, nothing printed; every failure becomes a
+// status and one sentence in ntp_last_error().
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/jit.h"
+
+#include "KernelCache.h"
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Target/KernelSpec.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <elf.h>
+#include <link.h>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#define NTP_JIT_EXPORT extern "C" __attribute__((visibility("default")))
+
+#ifndef NTP_VERSION
+#define NTP_VERSION "unknown"
+#endif
+
+using namespace ntp;
+using namespace ntp::jit;
+
+namespace {
+
+/// Bump when generated code changes in a way the build id below would not
+/// catch (it does catch any change to the compiler linked into this library).
+constexpr const char *kJitRevision = "1";
+
+constexpr const char *kSymbolPrefix = "ntp_kernel";
+
+/// A failure: a status and the sentence for ntp_last_error().
+struct Failure {
+  int status = NTP_OK;
+  std::string message;
+};
+
+Failure failure(int status, std::string message) {
+  return {status, std::move(message)};
+}
+
+void initializeTargets() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Compiler version
+//===----------------------------------------------------------------------===//
+
+/// The GNU build id of the shared object holding this code: it changes with
+/// any change to the compiler linked into it, so a rebuilt compiler never
+/// loads an older one's cache entries.
+std::string buildId() {
+  struct Search {
+    uintptr_t address;
+    std::string id;
+  } search{reinterpret_cast<uintptr_t>(&buildId), {}};
+  dl_iterate_phdr(
+      [](dl_phdr_info *info, size_t, void *data) -> int {
+        auto &s = *static_cast<Search *>(data);
+        bool mine = false;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr) &ph = info->dlpi_phdr[i];
+          uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+          if (ph.p_type == PT_LOAD && s.address >= begin &&
+              s.address < begin + ph.p_memsz)
+            mine = true;
+        }
+        if (!mine)
+          return 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr) &ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_NOTE)
+            continue;
+          auto *p = reinterpret_cast<const char *>(info->dlpi_addr + ph.p_vaddr);
+          const char *end = p + ph.p_memsz;
+          while (p + sizeof(ElfW(Nhdr)) <= end) {
+            auto *note = reinterpret_cast<const ElfW(Nhdr) *>(p);
+            const char *name = p + sizeof(ElfW(Nhdr));
+            const char *desc = name + ((note->n_namesz + 3) & ~3u);
+            if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 &&
+                std::memcmp(name, "GNU", 4) == 0 &&
+                desc + note->n_descsz <= end) {
+              s.id = llvm::toHex(llvm::StringRef(desc, note->n_descsz),
+                                 /*LowerCase=*/true);
+              return 1;
+            }
+            p = desc + ((note->n_descsz + 3) & ~3u);
+          }
+        }
+        return 1;
+      },
+      &search);
+  // Linked without --build-id: kJitRevision must then be bumped by hand.
+  return search.id.empty() ? std::string("none") : search.id;
+}
+
+const std::string &versionString() {
+  static const std::string version =
+      std::string("ntp ") + NTP_VERSION + " jit " + kJitRevision + " (LLVM " +
+      LLVM_VERSION_STRING + ", abi " + std::to_string(kArtifactAbiVersion) +
+      ", cache format " + std::to_string(kCacheFormatVersion) + ", build " +
+      buildId() + ")";
+  return version;
+}
+
+//===----------------------------------------------------------------------===//
+// Options and target
+//===----------------------------------------------------------------------===//
+
+/// The target a compile is for: the concrete CPU name and feature string
+/// (never "native"), and their canonical text for the cache key.
+struct ResolvedTarget {
+  CpuTargetOptions cpu;
+  int64_t tile = 0;
+  std::string keyText;
+};
+
+Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
+  if (options.device != NTP_DEVICE_CPU)
+    return failure(NTP_ERROR_UNSUPPORTED,
+                   options.device == NTP_DEVICE_CUDA
+                       ? "the JIT compiles CPU kernels only; compile CUDA "
+                         "kernels with ntp-compile"
+                       : "unknown device " + std::to_string(options.device));
+  if (options.tile < 0 || options.tile > 4096)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "tile is " + std::to_string(options.tile) +
+                       "; it must be 0 (automatic) or in [1, 4096]");
+  out.tile = options.tile;
+
+  initializeTargets();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return failure(NTP_ERROR_INTERNAL, "no LLVM target for this host: " + error);
+  // A subtarget only to check names: LLVM would warn on stderr and fall back
+  // to a generic model for an unknown CPU or feature.
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (!info)
+    return failure(NTP_ERROR_INTERNAL, "cannot describe the host target");
+
+  std::string cpu = options.cpu && *options.cpu ? options.cpu : "native";
+  std::vector<std::string> features;
+  if (cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features.push_back((feature.second ? "+" : "-") + feature.first().str());
+    std::sort(features.begin(), features.end()); // canonical for the key
+  } else if (!info->isCPUStringValid(cpu)) {
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown target CPU '" + cpu + "' for " + triple.str());
+  }
+  // Explicit features come last so that they override the host's.
+  llvm::SmallVector<llvm::StringRef> extra;
+  llvm::StringRef(options.features ? options.features : "")
+      .split(extra, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  for (llvm::StringRef feature : extra) {
+    feature = feature.trim();
+    llvm::StringRef name = feature.drop_front();
+    bool known = llvm::any_of(
+        info->getAllProcessorFeatures(),
+        [&](const llvm::SubtargetFeatureKV &kv) { return name == kv.Key; });
+    if ((!feature.starts_with("+") && !feature.starts_with("-")) || !known)
+      return failure(NTP_ERROR_INVALID_ARGUMENT,
+                     "unknown target feature '" + feature.str() +
+                         "' (expected +name or -name with an LLVM feature "
+                         "name of " +
+                         triple.str() + ")");
+    features.push_back(feature.str());
+  }
+  out.cpu.cpu = cpu;
+  out.cpu.features = llvm::join(features, ",");
+  out.cpu.symbolPrefix = kSymbolPrefix;
+  out.keyText = "triple=" + triple.str() + "\ncpu=" + cpu +
+                "\nfeatures=" + out.cpu.features +
+                "\ntile=" + std::to_string(out.tile) + "\n";
+  return {};
+}
+
+/// The canonical text of the spec for the cache key; also checks what can
+/// be checked without MLIR (the verifier checks the rest on a miss).
+Failure specKeyText(const ntp_jit_spec &spec, std::string &out) {
+  if (spec.mlir) {
+    out = "mlir\n" + std::string(spec.mlir);
+    return {};
+  }
+  if (spec.num_layers < 2 || !spec.layers)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "the spec needs at least two layer widths (input and "
+                   "output), got " +
+                       std::to_string(spec.layers ? spec.num_layers : 0));
+  if (spec.dtype != NTP_DTYPE_F32 && spec.dtype != NTP_DTYPE_F64)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown dtype " + std::to_string(spec.dtype) +
+                       " (expected NTP_DTYPE_F32 or NTP_DTYPE_F64)");
+  out = "mlp\nlayers=";
+  for (int32_t i = 0; i < spec.num_layers; ++i)
+    out += (i ? "," : "") + std::to_string(spec.layers[i]);
+  out += "\nactivation=" +
+         std::string(spec.activation ? spec.activation : "tanh") +
+         "\norder=" + std::to_string(spec.order) +
+         "\ndtype=" + (spec.dtype == NTP_DTYPE_F64 ? "f64" : "f32") + "\n";
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Compiling and linking
+//===----------------------------------------------------------------------===//
+
+/// Builds the object file for `spec` in memory.
+Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
+                      llvm::SmallVectorImpl<char> &object) {
+  mlir::DialectRegistry registry;
+  registerNtpCompilerDialects(registry);
+  // One context per compile: compiles on several threads share nothing.
+  mlir::MLIRContext context(registry);
+  if (!getenv("NTP_JIT_THREADS_TMP")) context.disableMultithreading();
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &diag) {
+    if (diag.getSeverity() != mlir::DiagnosticSeverity::Error ||
+        !diagnostics.empty())
+      return mlir::success(); // keep the first error; drop the rest
+    std::string location;
+    llvm::raw_string_ostream os(location);
+    if (auto file = llvm::dyn_cast<mlir::FileLineColLoc>(diag.getLocation()))
+      os << "line " << file.getLine() << ":" << file.getColumn() << ": ";
+    diagnostics = location + diag.str();
+    return mlir::success();
+  });
+  auto withDiagnostics = [&](std::string what) {
+    return diagnostics.empty() ? what : what + ": " + diagnostics;
+  };
+
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (spec.mlir) {
+    module = mlir::parseSourceString<mlir::ModuleOp>(
+        spec.mlir, mlir::ParserConfig(&context), "spec");
+  } else {
+    MlpDescription description;
+    description.name = kSymbolPrefix;
+    description.layers.assign(spec.layers, spec.layers + spec.num_layers);
+    description.activation = spec.activation ? spec.activation : "tanh";
+    description.order = spec.order;
+    description.isF64 = spec.dtype == NTP_DTYPE_F64;
+    module = buildMlpModule(context, description);
+  }
+  if (!module)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   withDiagnostics("malformed spec"));
+
+  CompileOptions options;
+  options.target = target.cpu;
+  options.tileSize = target.tile;
+  // ntp_kernel_create wraps the forward entry point only (the runtime cannot
+  // run backward entry points yet): do not spend compile time on them.
+  options.backward = false;
+  mlir::PassManager pm(&context);
+  if (getenv("NTP_JIT_DEBUG_TMP")) {
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        [](mlir::Pass *, mlir::Operation *) { return true; },
+                        false, false, true);
+  }
+  mlir::FailureOr<KernelSpec> kernelSpec =
+      lowerToLLVMDialect(*module, pm, options);
+  if (mlir::failed(kernelSpec)) {
+    // Spec errors (no ntp.mlp, ...) surface here for parsed text.
+    return failure(spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
+                   withDiagnostics(spec.mlir
+                                       ? "cannot compile the spec"
+                                       : "lowering the network to LLVM failed"));
+  }
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createCpuTargetMachine(options.target, error);
+  if (!machine)
+    return failure(NTP_ERROR_INVALID_ARGUMENT, error);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = buildKernelLLVMModule(
+      *module, llvmContext, *kernelSpec, options.target, *machine, error);
+  if (!llvmModule)
+    return failure(NTP_ERROR_INTERNAL, withDiagnostics(error));
+  llvm::raw_svector_ostream os(object);
+  if (!emitMachineCode(*llvmModule, *machine, /*assembly=*/false, os, error))
+    return failure(NTP_ERROR_INTERNAL, error);
+  return {};
+}
+
+void releaseJit(void *jit) { delete static_cast<llvm::orc::LLJIT *>(jit); }
+
+/// Links `object` with a fresh LLJIT and wraps its entry point; the kernel
+/// owns the LLJIT (and so the code) from then on.
+Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
+                   ntp_kernel **out) {
+  initializeTargets();
+  // The default process-symbols JITDylib (a DynamicLibrarySearchGenerator
+  // for the current process) resolves libm calls such as tanhf.
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return failure(NTP_ERROR_INTERNAL, "cannot create the JIT linker: " +
+                                           llvm::toString(jit.takeError()));
+  // Errors come back through the calls below; never print them.
+  (*jit)->getExecutionSession().setErrorReporter(
+      [](llvm::Error e) { llvm::consumeError(std::move(e)); });
+  auto linkError = [](llvm::Error e) {
+    return failure(NTP_ERROR_BAD_ARTIFACT,
+                   "cannot link the kernel object: " +
+                       llvm::toString(std::move(e)));
+  };
+  if (llvm::Error e = (*jit)->addObjectFile(std::move(object)))
+    return linkError(std::move(e));
+  std::string prefix = kSymbolPrefix;
+  auto forward = (*jit)->lookup(prefix + "_forward_tiles");
+  if (!forward)
+    return linkError(forward.takeError());
+  auto manifest = (*jit)->lookup(prefix + "_manifest");
+  if (!manifest)
+    return linkError(manifest.takeError());
+
+  llvm::orc::LLJIT *owned = jit->release();
+  if (int status = ntp_kernel_create(manifest->toPtr<const char *>(),
+                                     forward->toPtr<void *>(), releaseJit,
+                                     owned, out)) {
+    std::string message = ntp_last_error();
+    delete owned;
+    return failure(status, message);
+  }
+  return {};
+}
+
+void copyField(char (&field)[1024], const std::string &text) {
+  size_t n = std::min(text.size(), sizeof(field) - 1);
+  std::memcpy(field, text.data(), n);
+  field[n] = '\0';
+}
+
+Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
+                ntp_kernel **out, ntp_jit_report &report) {
+  ResolvedTarget target;
+  if (Failure f = resolveTarget(options, target); f.status)
+    return f;
+  std::string specText;
+  if (Failure f = specKeyText(spec, specText); f.status)
+    return f;
+  CacheKey key(specText + "--\n" + target.keyText + "--\n" + versionString());
+
+  std::string dir =
+      options.use_cache ? resolveCacheDir(options.cache_dir) : std::string();
+  std::string path, warning;
+  if (!dir.empty()) {
+    path = dir + "/" + key.fileName();
+    copyField(report.cache_path, path);
+    std::unique_ptr<llvm::MemoryBuffer> cached;
+    std::string why;
+    switch (readCacheEntry(path, key, cached, why)) {
+    case CacheLookup::Hit: {
+      if (!linkObject(std::move(cached), out).status) {
+        report.cache_hit = 1;
+        return {};
+      }
+      why = "it does not link";
+      [[fallthrough]];
+    }
+    case CacheLookup::Invalid:
+      report.cache_rebuilt = 1;
+      if (std::error_code ec = llvm::sys::fs::remove(path))
+        warning = "cannot remove the unusable cache entry '" + path +
+                  "': " + ec.message();
+      break;
+    case CacheLookup::Missing:
+      break;
+    }
+  }
+
+  llvm::SmallVector<char, 0> object;
+  if (Failure f = compileObject(spec, target, object); f.status)
+    return f;
+  llvm::StringRef bytes(object.data(), object.size());
+  if (!dir.empty()) {
+    std::string error;
+    if (writeCacheEntry(dir, path, key, bytes, error))
+      report.cache_stored = 1;
+    else if (warning.empty())
+      warning = "the kernel was not cached: " + error;
+  }
+  copyField(report.warning, warning);
+  return linkObject(llvm::MemoryBuffer::getMemBufferCopy(bytes, "ntp-kernel"),
+                    out);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// C API
+//===----------------------------------------------------------------------===//
+
+NTP_JIT_EXPORT void ntp_jit_spec_init(ntp_jit_spec *spec) {
+  if (!spec)
+    return;
+  std::memset(spec, 0, sizeof(*spec));
+  spec->activation = "tanh";
+  spec->dtype = NTP_DTYPE_F32;
+}
+
+NTP_JIT_EXPORT void ntp_jit_options_init(ntp_jit_options *options) {
+  if (!options)
+    return;
+  std::memset(options, 0, sizeof(*options));
+  options->cpu = "native";
+  options->device = NTP_DEVICE_CPU;
+  options->use_cache = 1;
+}
+
+NTP_JIT_EXPORT int ntp_jit_compile_report(const ntp_jit_spec *spec,
+                                          const ntp_jit_options *options,
+                                          ntp_kernel **out,
+                                          ntp_jit_report *report) {
+  auto start = std::chrono::steady_clock::now();
+  ntp_jit_report local;
+  ntp_jit_report &r = report ? *report : local;
+  std::memset(&r, 0, sizeof(r));
+  if (out)
+    *out = nullptr;
+  Failure result;
+  if (!spec)
+    result = failure(NTP_ERROR_INVALID_ARGUMENT, "spec is null");
+  else if (!out)
+    result = failure(NTP_ERROR_INVALID_ARGUMENT, "out is null");
+  else {
+    ntp_jit_options defaults;
+    ntp_jit_options_init(&defaults);
+    result = compile(*spec, options ? *options : defaults, out, r);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            start)
+                  .count();
+  if (result.status) {
+    ntp_set_last_error(result.message.c_str());
+    return result.status;
+  }
+  return NTP_OK;
+}
+
+NTP_JIT_EXPORT int ntp_jit_compile(const ntp_jit_spec *spec,
+                                   const ntp_jit_options *options,
+                                   ntp_kernel **out) {
+  return ntp_jit_compile_report(spec, options, out, nullptr);
+}
+
+NTP_JIT_EXPORT const char *ntp_jit_version(void) {
+  return versionString().c_str();
+}

@@ -1,0 +1,299 @@
+//===- GenerateBackward.cpp - Reverse-mode kernels from jet ops -----------===//
+//
+// The backward is generated from the structure of the forward: the sequence
+// of jet ops in the tile loop of @name_forward_tiles is read into a plan, and
+// each op's VJP rule is applied in reverse order. Each forward jet gets its
+// own buffer (the backward needs them all), on the stack when the backward
+// recomputes the forward, or in a caller-provided workspace when a previous
+// forward saved them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace ntp {
+#define GEN_PASS_DEF_NTPGENERATEBACKWARD
+#include "ntp/Transforms/Passes.h.inc"
+} // namespace ntp
+
+using namespace mlir;
+using namespace ntp;
+
+namespace {
+
+/// One jet op of the forward, in order.
+struct JetStep {
+  enum class Kind { Seed, Affine, Activate } kind;
+  int64_t width;         // width of the jet it produces
+  int64_t liveOrders;    // live orders of its input (seed: unused)
+  int64_t weightOffset;  // affine
+  std::string activation; // activate
+};
+
+/// The forward of one kernel, as read from its tile loop.
+struct JetPlan {
+  std::string name; // without the _forward_tiles suffix
+  Type element;
+  int64_t orders = 0, tile = 0;
+  int64_t storedLiveOrders = 0;
+  std::vector<JetStep> steps;
+
+  /// Elements of one tile's saved jets (every step's buffer).
+  int64_t workspacePerTile() const {
+    int64_t total = 0;
+    for (const JetStep &s : steps)
+      total += orders * s.width * tile;
+    return total;
+  }
+};
+
+FailureOr<JetPlan> readPlan(func::FuncOp func) {
+  JetPlan plan;
+  StringRef name = func.getSymName();
+  if (!name.consume_back("_forward_tiles"))
+    return func.emitError("kernel function name must end in _forward_tiles");
+  plan.name = name.str();
+  bool stored = false;
+  WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
+    auto jetType = [](Value v) { return cast<MemRefType>(v.getType()); };
+    if (auto seed = dyn_cast<SeedOp>(op)) {
+      MemRefType t = jetType(seed.getJet());
+      plan.element = t.getElementType();
+      plan.orders = t.getDimSize(0);
+      plan.tile = t.getDimSize(2);
+      plan.steps.push_back({JetStep::Kind::Seed, t.getDimSize(1), 0, 0, ""});
+    } else if (auto affine = dyn_cast<AffineOp>(op)) {
+      plan.steps.push_back({JetStep::Kind::Affine,
+                            jetType(affine.getOutput()).getDimSize(1),
+                            static_cast<int64_t>(affine.getLiveOrders()),
+                            static_cast<int64_t>(affine.getWeightOffset()),
+                            ""});
+    } else if (auto activate = dyn_cast<ActivateOp>(op)) {
+      plan.steps.push_back({JetStep::Kind::Activate,
+                            jetType(activate.getOutput()).getDimSize(1),
+                            static_cast<int64_t>(activate.getLiveOrders()), 0,
+                            activate.getActivation().str()});
+    } else if (auto store = dyn_cast<StoreJetOp>(op)) {
+      plan.storedLiveOrders = store.getLiveOrders();
+      stored = true;
+    } else if (isa<NtpDialect>(op->getDialect())) {
+      return op->emitOpError("unexpected op in a kernel function");
+    }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (plan.steps.empty() || plan.steps.front().kind != JetStep::Kind::Seed ||
+      !stored)
+    return func.emitError("kernel function must seed, then store, a jet");
+  return plan;
+}
+
+/// Builds the generated functions of one plan.
+class BackwardBuilder {
+public:
+  BackwardBuilder(const JetPlan &plan, Location loc) : plan(plan), loc(loc) {}
+
+  /// What a generated function does.
+  enum class Mode {
+    Recompute,    // forward on the stack, then reverse
+    ForwardSave,  // forward into the workspace, then store the output
+    ReverseSaved, // reverse only, from the workspace
+  };
+
+  func::FuncOp build(OpBuilder &b, Mode mode) {
+    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
+    Type index = b.getIndexType();
+    // (x, v, params, out | cotangent, [grad, x_grad], [workspace], batch,
+    //  tile_begin, tile_end)
+    SmallVector<Type> inputs = {flat, flat, flat, flat};
+    if (mode != Mode::ForwardSave)
+      inputs.append({flat, flat});
+    if (mode != Mode::Recompute)
+      inputs.push_back(flat);
+    inputs.append({index, index, index});
+    const char *suffix = mode == Mode::Recompute     ? "_backward_tiles"
+                         : mode == Mode::ForwardSave ? "_forward_save_tiles"
+                                                     : "_backward_saved_tiles";
+    auto func = func::FuncOp::create(b, loc, plan.name + suffix,
+                                     b.getFunctionType(inputs, {}));
+    func->setAttr("ntp.kernel", b.getUnitAttr());
+    func->setAttr("ntp.workspace_per_tile",
+                  b.getI64IntegerAttr(plan.workspacePerTile()));
+    OpBuilder::InsertionGuard guard(b);
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto args = entry->getArguments();
+    grad = xGrad = workspace = Value();
+    stackJets.clear();
+    x = args[0];
+    v = args[1];
+    params = args[2];
+    Value outOrCotangent = args[3];
+    if (mode != Mode::ForwardSave) {
+      grad = args[4];
+      xGrad = args[5];
+    }
+    if (mode != Mode::Recompute)
+      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
+    Value batch = args[args.size() - 3];
+
+    // Stack buffers: one per forward jet (recompute only) and two ping-pong
+    // buffers of the widest layer for cotangents.
+    int64_t maxWidth = 0;
+    for (const JetStep &s : plan.steps)
+      maxWidth = std::max(maxWidth, s.width);
+    if (mode == Mode::Recompute)
+      for (const JetStep &s : plan.steps)
+        stackJets.push_back(memref::AllocaOp::create(
+            b, loc, MemRefType::get({plan.orders, s.width, plan.tile},
+                                    plan.element)));
+    if (mode != Mode::ForwardSave)
+      for (Value &buffer : cotangents)
+        buffer = memref::AllocaOp::create(
+            b, loc,
+            MemRefType::get({plan.orders, maxWidth, plan.tile}, plan.element));
+
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
+                                   args[args.size() - 1], one);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+    SmallVector<Value> jets;
+    for (size_t i = 0; i < plan.steps.size(); ++i)
+      jets.push_back(jetBuffer(b, i, tile));
+
+    if (mode != Mode::ReverseSaved)
+      emitForward(b, jets, batch, tile);
+    if (mode == Mode::ForwardSave)
+      StoreJetOp::create(b, loc, jets.back(), outOrCotangent, batch, tile,
+                         plan.storedLiveOrders);
+    else
+      emitReverse(b, jets, outOrCotangent, batch, tile);
+
+    b.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
+private:
+  /// The buffer of forward step i for `tile`: a stack buffer, or that tile's
+  /// slice of the workspace.
+  Value jetBuffer(OpBuilder &b, size_t i, Value tile) {
+    if (!workspace)
+      return stackJets[i];
+    int64_t offset = 0;
+    for (size_t j = 0; j < i; ++j)
+      offset += plan.orders * plan.steps[j].width * plan.tile;
+    int64_t width = plan.steps[i].width;
+    Value start = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, tile,
+                              arith::ConstantIndexOp::create(
+                                  b, loc, plan.workspacePerTile())),
+        arith::ConstantIndexOp::create(b, loc, offset));
+    auto type = MemRefType::get(
+        {plan.orders, width, plan.tile}, plan.element,
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                               {width * plan.tile, plan.tile, 1}));
+    return memref::ReinterpretCastOp::create(
+        b, loc, type, workspace, OpFoldResult(start),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.orders),
+                               b.getIndexAttr(width),
+                               b.getIndexAttr(plan.tile)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(width * plan.tile),
+                               b.getIndexAttr(plan.tile), b.getIndexAttr(1)});
+  }
+
+  /// The [orders, width, tile] corner of cotangent ping-pong buffer `which`.
+  Value cotangent(OpBuilder &b, int which, int64_t width) {
+    Value buffer = cotangents[which];
+    if (cast<MemRefType>(buffer.getType()).getDimSize(1) == width)
+      return buffer;
+    return memref::SubViewOp::create(
+        b, loc, buffer, ArrayRef<int64_t>{0, 0, 0},
+        ArrayRef<int64_t>{plan.orders, width, plan.tile},
+        ArrayRef<int64_t>{1, 1, 1});
+  }
+
+  void emitForward(OpBuilder &b, ArrayRef<Value> jets, Value batch,
+                   Value tile) {
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const JetStep &s = plan.steps[i];
+      switch (s.kind) {
+      case JetStep::Kind::Seed:
+        SeedOp::create(b, loc, x, v, jets[i], batch, tile);
+        break;
+      case JetStep::Kind::Affine:
+        AffineOp::create(b, loc, jets[i - 1], params, s.weightOffset, jets[i],
+                         s.liveOrders);
+        break;
+      case JetStep::Kind::Activate:
+        ActivateOp::create(b, loc, s.activation, jets[i - 1], jets[i],
+                           s.liveOrders);
+        break;
+      }
+    }
+  }
+
+  /// Applies the VJP rule of every step, last to first.
+  void emitReverse(OpBuilder &b, ArrayRef<Value> jets, Value cotangentIn,
+                   Value batch, Value tile) {
+    int current = 0;
+    Value bar = cotangent(b, current, plan.steps.back().width);
+    LoadCotangentOp::create(b, loc, cotangentIn, bar, batch, tile);
+    for (size_t i = plan.steps.size() - 1; i > 0; --i) {
+      const JetStep &s = plan.steps[i];
+      int64_t inWidth = plan.steps[i - 1].width;
+      Value inBar = cotangent(b, current ^ 1, inWidth);
+      if (s.kind == JetStep::Kind::Affine)
+        AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
+                            inBar, grad, s.liveOrders);
+      else
+        ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
+                              s.liveOrders);
+      current ^= 1;
+      bar = inBar;
+    }
+    SeedVjpOp::create(b, loc, bar, xGrad, batch, tile);
+  }
+
+  const JetPlan &plan;
+  Location loc;
+  Value x, v, params, grad, xGrad, workspace;
+  SmallVector<Value> stackJets;
+  Value cotangents[2];
+};
+
+struct GenerateBackwardPass
+    : public ntp::impl::NtpGenerateBackwardBase<GenerateBackwardPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> kernels;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func->hasAttr("ntp.kernel") &&
+          func.getSymName().ends_with("_forward_tiles"))
+        kernels.push_back(func);
+    for (func::FuncOp forward : kernels) {
+      FailureOr<JetPlan> plan = readPlan(forward);
+      if (failed(plan))
+        return signalPassFailure();
+      forward->setAttr("ntp.workspace_per_tile",
+                       IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                        plan->workspacePerTile()));
+      OpBuilder b(module.getContext());
+      b.setInsertionPointAfter(forward);
+      BackwardBuilder builder(*plan, forward.getLoc());
+      for (auto mode : {BackwardBuilder::Mode::ReverseSaved,
+                        BackwardBuilder::Mode::ForwardSave,
+                        BackwardBuilder::Mode::Recompute})
+        builder.build(b, mode);
+    }
+  }
+};
+
+} // namespace
