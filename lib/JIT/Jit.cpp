@@ -109,7 +109,8 @@ std::string buildId() {
           const ElfW(Phdr) &ph = info->dlpi_phdr[i];
           if (ph.p_type != PT_NOTE)
             continue;
-          auto *p = reinterpret_cast<const char *>(info->dlpi_addr + ph.p_vaddr);
+          auto *p =
+              reinterpret_cast<const char *>(info->dlpi_addr + ph.p_vaddr);
           const char *end = p + ph.p_memsz;
           while (p + sizeof(ElfW(Nhdr)) <= end) {
             auto *note = reinterpret_cast<const ElfW(Nhdr) *>(p);
@@ -169,9 +170,11 @@ Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   initializeTargets();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return failure(NTP_ERROR_INTERNAL, "no LLVM target for this host: " + error);
+    return failure(NTP_ERROR_INTERNAL,
+                   "no LLVM target for this host: " + error);
   // A subtarget only to check names: LLVM would warn on stderr and fall back
   // to a generic model for an unknown CPU or feature.
   std::unique_ptr<llvm::MCSubtargetInfo> info(
@@ -254,7 +257,7 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
   registerNtpCompilerDialects(registry);
   // One context per compile: compiles on several threads share nothing.
   mlir::MLIRContext context(registry);
-  if (!getenv("NTP_JIT_THREADS_TMP")) context.disableMultithreading();
+  context.disableMultithreading();
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &diag) {
     if (diag.getSeverity() != mlir::DiagnosticSeverity::Error ||
@@ -295,19 +298,14 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
   // run backward entry points yet): do not spend compile time on them.
   options.backward = false;
   mlir::PassManager pm(&context);
-  if (getenv("NTP_JIT_DEBUG_TMP")) {
-    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
-                        [](mlir::Pass *, mlir::Operation *) { return true; },
-                        false, false, true);
-  }
   mlir::FailureOr<KernelSpec> kernelSpec =
       lowerToLLVMDialect(*module, pm, options);
   if (mlir::failed(kernelSpec)) {
     // Spec errors (no ntp.mlp, ...) surface here for parsed text.
-    return failure(spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
-                   withDiagnostics(spec.mlir
-                                       ? "cannot compile the spec"
-                                       : "lowering the network to LLVM failed"));
+    return failure(
+        spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
+        withDiagnostics(spec.mlir ? "cannot compile the spec"
+                                  : "lowering the network to LLVM failed"));
   }
   std::string error;
   std::unique_ptr<llvm::TargetMachine> machine =
@@ -342,9 +340,8 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
   (*jit)->getExecutionSession().setErrorReporter(
       [](llvm::Error e) { llvm::consumeError(std::move(e)); });
   auto linkError = [](llvm::Error e) {
-    return failure(NTP_ERROR_BAD_ARTIFACT,
-                   "cannot link the kernel object: " +
-                       llvm::toString(std::move(e)));
+    return failure(NTP_ERROR_BAD_ARTIFACT, "cannot link the kernel object: " +
+                                               llvm::toString(std::move(e)));
   };
   if (llvm::Error e = (*jit)->addObjectFile(std::move(object)))
     return linkError(std::move(e));
@@ -357,9 +354,9 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
     return linkError(manifest.takeError());
 
   llvm::orc::LLJIT *owned = jit->release();
-  if (int status = ntp_kernel_create(manifest->toPtr<const char *>(),
-                                     forward->toPtr<void *>(), releaseJit,
-                                     owned, out)) {
+  if (int status =
+          ntp_kernel_create(manifest->toPtr<const char *>(),
+                            forward->toPtr<void *>(), releaseJit, owned, out)) {
     std::string message = ntp_last_error();
     delete owned;
     return failure(status, message);
@@ -470,9 +467,9 @@ NTP_JIT_EXPORT int ntp_jit_compile_report(const ntp_jit_spec *spec,
     ntp_jit_options_init(&defaults);
     result = compile(*spec, options ? *options : defaults, out, r);
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count();
+  r.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (result.status) {
     ntp_set_last_error(result.message.c_str());
     return result.status;

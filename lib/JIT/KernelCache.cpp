@@ -70,9 +70,10 @@ std::string ntp::jit::resolveCacheDir(const char *option) {
   return dir == "off" ? std::string() : dir;
 }
 
-CacheLookup ntp::jit::readCacheEntry(
-    const std::string &path, const CacheKey &key,
-    std::unique_ptr<llvm::MemoryBuffer> &object, std::string &why) {
+CacheLookup
+ntp::jit::readCacheEntry(const std::string &path, const CacheKey &key,
+                         std::unique_ptr<llvm::MemoryBuffer> &object,
+                         std::string &why) {
   if (!llvm::sys::fs::exists(path))
     return CacheLookup::Missing;
   // Volatile: read, never mmap, so a file replaced or truncated by another
@@ -146,8 +147,8 @@ bool ntp::jit::writeCacheEntry(const std::string &dir, const std::string &path,
   int fd;
   if (std::error_code ec = llvm::sys::fs::createUniqueFile(
           path + ".tmp-%%%%%%%%%%%%", fd, tempPath)) {
-    error = "cannot write to the cache directory '" + dir +
-            "': " + ec.message();
+    error =
+        "cannot write to the cache directory '" + dir + "': " + ec.message();
     return false;
   }
   bool written;
@@ -165,8 +166,8 @@ bool ntp::jit::writeCacheEntry(const std::string &dir, const std::string &path,
   }
   if (written) {
     if (std::error_code ec = llvm::sys::fs::rename(tempPath, path)) {
-      error = "cannot rename the cache entry into '" + path +
-              "': " + ec.message();
+      error =
+          "cannot rename the cache entry into '" + path + "': " + ec.message();
       written = false;
     }
   }

@@ -20,8 +20,8 @@ const char *ntp::primitiveName(Primitive p) {
     return "y";
   case Primitive::Tanh:
     return "tanh";
-  case Primitive::Sigmoid:
-    return "sigmoid";
+  case Primitive::TanhHalf:
+    return "tanh(y/2)";
   case Primitive::Sin:
     return "sin";
   case Primitive::Cos:
@@ -66,6 +66,36 @@ Polynomial Polynomial::variable(unsigned numVariables, unsigned index) {
   return p;
 }
 
+Polynomial Polynomial::powerOfTwo(unsigned numVariables, int e) {
+  Polynomial p = constant(numVariables, 1);
+  p.scaleLog2 = e;
+  return p;
+}
+
+void Polynomial::normalize() {
+  if (coefficients.empty()) {
+    scaleLog2 = 0;
+    return;
+  }
+  for (;;) {
+    for (const auto &[e, c] : coefficients)
+      if (c % 2 != 0)
+        return;
+    for (auto &[e, c] : coefficients)
+      c /= 2;
+    ++scaleLog2;
+  }
+}
+
+Polynomial Polynomial::rescaled(int target) const {
+  Polynomial r = *this;
+  for (auto &[e, c] : r.coefficients)
+    for (int i = target; i < scaleLog2; ++i)
+      c = checkedMul(c, 2);
+  r.scaleLog2 = target;
+  return r;
+}
+
 void Polynomial::addTerm(const Exponents &exponents, int64_t c) {
   if (c == 0)
     return;
@@ -80,9 +110,15 @@ void Polynomial::addTerm(const Exponents &exponents, int64_t c) {
 }
 
 Polynomial Polynomial::operator+(const Polynomial &other) const {
-  Polynomial r = *this;
-  for (const auto &[e, c] : other.coefficients)
+  if (other.isZero())
+    return *this;
+  if (isZero())
+    return other;
+  int scale = std::min(scaleLog2, other.scaleLog2);
+  Polynomial r = rescaled(scale);
+  for (const auto &[e, c] : other.rescaled(scale).coefficients)
     r.addTerm(e, c);
+  r.normalize();
   return r;
 }
 
@@ -95,6 +131,8 @@ Polynomial Polynomial::operator*(const Polynomial &other) const {
         e[i] = ea[i] + eb[i];
       r.addTerm(e, checkedMul(ca, cb));
     }
+  r.scaleLog2 = scaleLog2 + other.scaleLog2;
+  r.normalize();
   return r;
 }
 
@@ -107,6 +145,8 @@ Polynomial Polynomial::partial(unsigned index) const {
     --d[index];
     r.addTerm(d, checkedMul(c, static_cast<int64_t>(e[index])));
   }
+  r.scaleLog2 = scaleLog2;
+  r.normalize();
   return r;
 }
 
@@ -125,13 +165,15 @@ long double Polynomial::evaluate(const std::vector<long double> &values) const {
       term *= std::pow(values[i], static_cast<long double>(e[i]));
     sum += term;
   }
-  return sum;
+  return std::ldexp(sum, scaleLog2);
 }
 
 std::string Polynomial::str(const std::vector<std::string> &names) const {
   if (coefficients.empty())
     return "0";
   std::ostringstream os;
+  if (scaleLog2 != 0)
+    os << "2^" << scaleLog2 << " * (";
   bool first = true;
   for (auto it = coefficients.rbegin(); it != coefficients.rend(); ++it) {
     int64_t c = it->second;
@@ -152,6 +194,8 @@ std::string Polynomial::str(const std::vector<std::string> &names) const {
     }
     first = false;
   }
+  if (scaleLog2 != 0)
+    os << ")";
   return os.str();
 }
 
@@ -204,9 +248,15 @@ std::vector<std::unique_ptr<ActivationRule>> buildTable() {
   // u = tanh(y): u' = 1 - u^2.
   add("tanh", {Primitive::Tanh}, var(1, 0),
       {cst(1, 1) + cst(1, -1) * var(1, 0) * var(1, 0)}, "hyperbolic tangent");
-  // u = sigmoid(y): u' = u - u^2.
-  add("sigmoid", {Primitive::Sigmoid}, var(1, 0),
-      {var(1, 0) + cst(1, -1) * var(1, 0) * var(1, 0)}, "logistic sigmoid");
+  // sigmoid(y) = (1 + u) / 2 with u = tanh(y/2), u' = (1 - u^2) / 2. In u
+  // the derivatives are 2^-(k+1) times tanh's polynomials: the same mild
+  // coefficient growth as tanh. (In s = sigmoid(y) itself, rounding errors
+  // grow about 4x per order through cancellation.)
+  const Polynomial half = Polynomial::powerOfTwo(1, -1);
+  const Polynomial tanhHalfDerivative =
+      half * (cst(1, 1) + cst(1, -1) * var(1, 0) * var(1, 0));
+  add("sigmoid", {Primitive::TanhHalf}, half * (cst(1, 1) + var(1, 0)),
+      {tanhHalfDerivative}, "logistic sigmoid");
   // (s, c) = (sin y, cos y): s' = c, c' = -s.
   add("sin", {Primitive::Sin, Primitive::Cos}, var(2, 0),
       {var(2, 1), cst(2, -1) * var(2, 0)}, "sine");
@@ -215,9 +265,12 @@ std::vector<std::unique_ptr<ActivationRule>> buildTable() {
       "identity (a linear network)");
   // u = exp(y): u' = u.
   add("exp", {Primitive::Exp}, var(1, 0), {var(1, 0)}, "exponential");
-  // (p, s) = (softplus y, sigmoid y): p' = s, s' = s - s^2.
-  add("softplus", {Primitive::Softplus, Primitive::Sigmoid}, var(2, 0),
-      {var(2, 1), var(2, 1) + cst(2, -1) * var(2, 1) * var(2, 1)},
+  // (p, u) = (softplus y, tanh(y/2)): p' = sigmoid y = (1 + u) / 2,
+  // u' = (1 - u^2) / 2.
+  const Polynomial half2 = Polynomial::powerOfTwo(2, -1);
+  add("softplus", {Primitive::Softplus, Primitive::TanhHalf}, var(2, 0),
+      {half2 * (cst(2, 1) + var(2, 1)),
+       half2 * (cst(2, 1) + cst(2, -1) * var(2, 1) * var(2, 1))},
       "softplus log(1 + exp(y))");
   return t;
 }

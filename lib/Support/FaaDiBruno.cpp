@@ -4,6 +4,7 @@
 #include "ntp/Support/Combinatorics.h"
 
 #include <cmath>
+#include <cstdlib>
 #include "llvm/Support/ErrorHandling.h"
 
 using namespace ntp;
@@ -43,9 +44,6 @@ int JetExpressionGraph::primitive(int index) {
 }
 
 int JetExpressionGraph::constant(double value) {
-  // Coefficients are integers; beyond 2^53 a double would round them.
-  if (std::fabs(value) > 9007199254740992.0)
-    llvm::report_fatal_error("expansion coefficient is not exact in double");
   JetExpression e{Kind::Constant};
   e.value = value;
   return intern(e);
@@ -159,7 +157,13 @@ public:
       int monomial = g.constant(1);
       for (unsigned v = 0; v < it->first.size(); ++v)
         monomial = g.mul(monomial, power(v, it->first[v]));
-      sum = g.fma(g.constant(static_cast<double>(it->second)), monomial, sum);
+      // Exact: an integer below 2^53 times a power of two.
+      if (std::llabs(it->second) > (int64_t(1) << 53))
+        llvm::report_fatal_error("activation coefficient is not exact in "
+                                 "double");
+      sum = g.fma(g.constant(std::ldexp(static_cast<double>(it->second),
+                                        p.getScaleLog2())),
+                  monomial, sum);
     }
     return sum;
   }

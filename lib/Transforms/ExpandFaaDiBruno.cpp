@@ -37,13 +37,9 @@ Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
     return y;
   case Primitive::Tanh:
     return math::TanhOp::create(b, loc, y);
-  case Primitive::Sigmoid: {
-    // 1 / (1 + exp(-y)): exp overflows to +inf for very negative y and the
-    // quotient correctly becomes 0.
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, y));
-    return arith::DivFOp::create(
-        b, loc, splat(1), arith::AddFOp::create(b, loc, splat(1), e));
-  }
+  case Primitive::TanhHalf:
+    return math::TanhOp::create(
+        b, loc, arith::MulFOp::create(b, loc, y, splat(0.5)));
   case Primitive::Sin:
     return math::SinOp::create(b, loc, y);
   case Primitive::Cos:

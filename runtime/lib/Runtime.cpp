@@ -1,7 +1,8 @@
 //===- Runtime.cpp - ntp runtime C API ------------------------------------===//
 //
-// Implements runtime.h: loading kernel artifacts with dlopen, validating
-// their manifest, and running their tile entry point on the thread pool.
+// Implements runtime.h: loading kernel artifacts with dlopen (or wrapping
+// in-memory entry points, ntp_kernel_create), validating their manifest, and
+// running their tile entry point on the thread pool.
 // Every entry point catches C++ exceptions; none crosses the C ABI.
 //
 //===----------------------------------------------------------------------===//
@@ -25,8 +26,11 @@
 #define NTP_EXPORT extern "C" __attribute__((visibility("default")))
 
 struct ntp_kernel {
-  void *handle = nullptr;       // from dlopen
-  void *forwardTiles = nullptr; // ntp_kernel_forward_tiles
+  void *handle = nullptr;        // from dlopen; null for ntp_kernel_create
+  void *forwardTiles = nullptr;  // ntp_kernel_forward_tiles
+  void *backwardTiles = nullptr; // ntp_kernel_backward_tiles, if any
+  void (*release)(void *) = nullptr; // ntp_kernel_create's owner callback
+  void *releaseArg = nullptr;
   ntp::rt::Manifest manifest;
 
   ntp_kernel() = default;
@@ -35,6 +39,8 @@ struct ntp_kernel {
   ~ntp_kernel() {
     if (handle)
       ::dlclose(handle);
+    if (release)
+      release(releaseArg);
   }
 };
 
@@ -150,6 +156,35 @@ void *findSymbol(void *handle, const char *name) {
   return ::dlsym(handle, name);
 }
 
+/// Validates the manifest `text` (at most kMaxManifestSize bytes are read)
+/// into `kernel`; `what` names the kernel in messages ("'k.so'"). The one
+/// path shared by ntp_kernel_load and ntp_kernel_create.
+int readManifest(const char *text, const std::string &what,
+                 ntp_kernel &kernel) {
+  size_t length = ::strnlen(text, kMaxManifestSize);
+  if (length == kMaxManifestSize)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " has a malformed manifest: it is longer than " +
+                    std::to_string(kMaxManifestSize) + " bytes");
+  std::string reason;
+  switch (ntp::rt::parseManifest({text, length}, kernel.manifest, reason)) {
+  case NTP_OK:
+    break;
+  case NTP_ERROR_ABI_MISMATCH:
+    return fail(NTP_ERROR_ABI_MISMATCH, "cannot load " + what + ": " + reason);
+  default:
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " has a malformed manifest: " + reason);
+  }
+
+  // TODO: load CUDA artifacts (manifest device=cuda) through the driver API.
+  if (kernel.manifest.device == NTP_DEVICE_CUDA)
+    return fail(NTP_ERROR_NO_DEVICE,
+                "loading CUDA kernels is not supported by this runtime build "
+                "yet");
+  return NTP_OK;
+}
+
 int loadKernel(const char *path, ntp_kernel **out) {
   if (out)
     *out = nullptr;
@@ -180,33 +215,35 @@ int loadKernel(const char *path, ntp_kernel **out) {
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 quoted(file) + " is not an ntp kernel artifact (no "
                                "ntp_kernel_manifest symbol)");
-  size_t length = ::strnlen(text, kMaxManifestSize);
-  if (length == kMaxManifestSize)
-    return fail(NTP_ERROR_BAD_ARTIFACT,
-                quoted(file) + " has a malformed manifest: it is longer than " +
-                    std::to_string(kMaxManifestSize) + " bytes");
-  std::string reason;
-  switch (ntp::rt::parseManifest({text, length}, kernel->manifest, reason)) {
-  case NTP_OK:
-    break;
-  case NTP_ERROR_ABI_MISMATCH:
-    return fail(NTP_ERROR_ABI_MISMATCH,
-                "cannot load " + quoted(file) + ": " + reason);
-  default:
-    return fail(NTP_ERROR_BAD_ARTIFACT,
-                quoted(file) + " has a malformed manifest: " + reason);
-  }
-
-  // TODO: load CUDA artifacts (manifest device=cuda) through the driver API.
-  if (kernel->manifest.device == NTP_DEVICE_CUDA)
-    return fail(NTP_ERROR_NO_DEVICE,
-                "loading CUDA kernels is not supported by this runtime build "
-                "yet");
+  if (int status = readManifest(text, quoted(file), *kernel))
+    return status;
 
   kernel->forwardTiles = findSymbol(handle, "ntp_kernel_forward_tiles");
   if (!kernel->forwardTiles)
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 quoted(file) + " has no ntp_kernel_forward_tiles symbol");
+  kernel->backwardTiles = findSymbol(handle, "ntp_kernel_backward_tiles");
+  *out = kernel.release();
+  return NTP_OK;
+}
+
+int createKernel(const char *manifest, void *forwardTiles,
+                 void (*release)(void *), void *releaseArg, ntp_kernel **out) {
+  if (out)
+    *out = nullptr;
+  if (!out)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "out is null");
+  if (!manifest)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "manifest is null");
+  if (!forwardTiles)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "forward_tiles is null");
+  auto kernel = std::make_unique<ntp_kernel>();
+  if (int status = readManifest(manifest, "the in-memory kernel", *kernel))
+    return status;
+  kernel->forwardTiles = forwardTiles;
+  // Set last: on failure the caller keeps ownership of what it passed.
+  kernel->release = release;
+  kernel->releaseArg = releaseArg;
   *out = kernel.release();
   return NTP_OK;
 }
@@ -298,6 +335,14 @@ NTP_EXPORT int ntp_kernel_load(const char *path, ntp_kernel **out) {
   return guarded([&]() -> int { return loadKernel(path, out); });
 }
 
+NTP_EXPORT int ntp_kernel_create(const char *manifest, void *forward_tiles,
+                                 void (*release)(void *), void *release_arg,
+                                 ntp_kernel **out) {
+  return guarded([&]() -> int {
+    return createKernel(manifest, forward_tiles, release, release_arg, out);
+  });
+}
+
 NTP_EXPORT int ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info) {
   if (!k)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
@@ -356,7 +401,7 @@ NTP_EXPORT int ntp_backward(ntp_kernel *k, const void *, const void *,
   return guarded([&]() -> int {
     if (!k)
       return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
-    if (!findSymbol(k->handle, "ntp_kernel_backward_tiles"))
+    if (!k->backwardTiles)
       return fail(NTP_ERROR_UNSUPPORTED,
                   "ntp_backward is not supported by this kernel yet (the "
                   "artifact has no backward entry point)");
@@ -373,6 +418,14 @@ NTP_EXPORT int ntp_backward(ntp_kernel *k, const void *, const void *,
 NTP_EXPORT void ntp_kernel_free(ntp_kernel *k) { delete k; }
 
 NTP_EXPORT const char *ntp_last_error(void) { return lastError.c_str(); }
+
+NTP_EXPORT void ntp_set_last_error(const char *message) {
+  try {
+    lastError = message ? message : "";
+  } catch (...) {
+    lastError.clear();
+  }
+}
 
 NTP_EXPORT int ntp_kernel_layers(const ntp_kernel *k, int32_t *widths,
                                  int32_t capacity, int32_t *count) {

@@ -37,7 +37,7 @@ struct JitOptions {
   std::string features;       ///< extra LLVM features, "+avx2,..."
   int tile = 0;               ///< samples per tile, 0: default
   bool useCache = true;
-  std::string cacheDir;       ///< empty: $NTP_CACHE_DIR etc.; "off": none
+  std::string cacheDir; ///< empty: $NTP_CACHE_DIR etc.; "off": none
   ntp_device device = NTP_DEVICE_CPU;
   ntp_jit_report *report = nullptr; ///< filled when not null
 };

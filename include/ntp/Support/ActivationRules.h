@@ -26,13 +26,16 @@ namespace ntp {
 
 /// Elementary functions of the pre-activation value y that code generation
 /// knows how to evaluate.
-enum class Primitive { Identity, Tanh, Sigmoid, Sin, Cos, Exp, Softplus };
+enum class Primitive { Identity, Tanh, TanhHalf, Sin, Cos, Exp, Softplus };
 
 const char *primitiveName(Primitive p);
 
-/// A polynomial with integer coefficients in the primitives of one rule:
-/// exponent vector (one entry per primitive of the rule) -> coefficient.
-/// Integer coefficients keep the compile-time algebra exact.
+/// A polynomial with dyadic rational coefficients in the primitives of one
+/// rule: 2^scaleLog2 * sum of (integer coefficient * monomial), with the
+/// exponent vector (one entry per primitive of the rule) as the key.
+/// Integers times a power of two keep the compile-time algebra exact and
+/// each coefficient exactly representable in floating point (sigmoid in
+/// terms of tanh(y/2) needs the halves).
 class Polynomial {
 public:
   using Exponents = std::vector<unsigned>;
@@ -40,9 +43,13 @@ public:
   explicit Polynomial(unsigned numVariables = 0) : numVariables(numVariables) {}
   static Polynomial constant(unsigned numVariables, int64_t c);
   static Polynomial variable(unsigned numVariables, unsigned index);
+  /// The constant 2^e.
+  static Polynomial powerOfTwo(unsigned numVariables, int e);
 
   unsigned getNumVariables() const { return numVariables; }
+  /// Integer coefficients; the value of a term is coefficient * 2^scale.
   const std::map<Exponents, int64_t> &terms() const { return coefficients; }
+  int getScaleLog2() const { return scaleLog2; }
   bool isZero() const { return coefficients.empty(); }
 
   /// Adds c * monomial; drops terms that cancel.
@@ -51,14 +58,20 @@ public:
   Polynomial operator*(const Polynomial &other) const;
   /// Partial derivative with respect to variable `index`.
   Polynomial partial(unsigned index) const;
-  /// Largest absolute coefficient.
+  /// Largest absolute integer coefficient (exact in double if <= 2^53).
   int64_t maxAbsCoefficient() const;
   /// Evaluates at `values` (one per variable), for tests.
   long double evaluate(const std::vector<long double> &values) const;
   std::string str(const std::vector<std::string> &names) const;
 
 private:
+  /// Moves common factors of two from the coefficients into the scale.
+  void normalize();
+  /// The same polynomial with scale `target` <= scaleLog2.
+  Polynomial rescaled(int target) const;
+
   unsigned numVariables;
+  int scaleLog2 = 0;
   std::map<Exponents, int64_t> coefficients;
 };
 

@@ -52,6 +52,17 @@ typedef struct {
 int ntp_kernel_load(const char *path, ntp_kernel **out);
 int ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info);
 
+/* Wraps an entry point that is already in memory (a JIT-compiled kernel, or
+ * an object linked statically into the program) into a kernel: `manifest` is
+ * the text an artifact exports as ntp_kernel_manifest (validated exactly as
+ * by ntp_kernel_load, then copied) and `forward_tiles` has the signature of
+ * ntp_kernel_forward_tiles. ntp_kernel_free(*out) calls release(release_arg)
+ * when release is not null. On failure release is not called: the caller
+ * still owns what it passed. */
+int ntp_kernel_create(const char *manifest, void *forward_tiles,
+                      void (*release)(void *), void *release_arg,
+                      ntp_kernel **out);
+
 /* Jet of the network at `batch` points. Pointers are host pointers for CPU
  * kernels and device pointers for CUDA kernels. batch == 0 is a no-op. */
 int ntp_forward(ntp_kernel *k, const void *x, const void *direction,
@@ -74,6 +85,9 @@ int ntp_backward(ntp_kernel *k, const void *x, const void *direction,
 
 void ntp_kernel_free(ntp_kernel *k);
 const char *ntp_last_error(void);
+/* Sets this thread's ntp_last_error() message; for libraries layered on the
+ * runtime (the JIT) that report through the same channel. */
+void ntp_set_last_error(const char *message);
 
 /* Layer widths (input_dim, hidden..., output_dim): writes up to `capacity`
  * entries to `widths` and the total count to `*count`. */

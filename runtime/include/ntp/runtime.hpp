@@ -58,10 +58,19 @@ public:
   static Kernel load(const std::string &path) {
     ntp_kernel *k = nullptr;
     detail::check(ntp_kernel_load(path.c_str(), &k));
+    return adopt(k);
+  }
+
+  /// Takes ownership of `k` (from ntp_kernel_create, ntp_jit_compile, ...);
+  /// frees it and throws if it is null or its info cannot be read.
+  static Kernel adopt(ntp_kernel *k) {
     Kernel kernel(k); // owns k before anything else can throw
     detail::check(ntp_kernel_info_get(k, &kernel.info_));
     return kernel;
   }
+
+  /// An empty kernel (get() is null), e.g. to be assigned later.
+  Kernel() noexcept = default;
 
   Kernel(Kernel &&other) noexcept
       : kernel_(std::exchange(other.kernel_, nullptr)),
@@ -129,6 +138,16 @@ public:
                static_cast<size_t>(info_.output_dim));
     forward(x.data(), x.size(), v.data(), v.size(), params.data(),
             params.size(), out.data(), out.size(), detail::toCount(batch, "x"));
+  }
+
+  /// params_grad = J^T out_cotangent (see ntp_backward); T must be the
+  /// kernel's dtype. Throws ntp::Error where the kernel has no backward.
+  template <class T>
+  void backward(const T *x, const T *v, const T *params,
+                const T *out_cotangent, T *params_grad, int64_t batch) {
+    checkDtype<T>();
+    detail::check(
+        ntp_backward(kernel_, x, v, params, out_cotangent, params_grad, batch));
   }
 
 private:

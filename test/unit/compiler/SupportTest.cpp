@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <map>
 #include <vector>
 
 namespace {
@@ -31,10 +32,10 @@ using Kind = ntp::JetExpression::Kind;
 
 constexpr Ld kTwoPow53 = 9007199254740992.0L;
 
-/// Highest order the in-process tests ask ntp for. Above 16 some activation
-/// (sigmoid from k = 17) has coefficients beyond 2^53, and from k = 19 beyond
-/// int64, which ntp reports as a fatal error; MaxOrderKeepsCoefficientsExact
-/// and CoefficientsAreExactInDouble test kMaxOrder itself in a child process.
+/// Highest order the in-process tests ask ntp for. Above 17 tanh (and so
+/// sigmoid and softplus, written in tanh(y/2)) has coefficients beyond 2^53,
+/// which ntp reports as a fatal error; MaxOrderKeepsCoefficientsExact and
+/// CoefficientsAreExactInDouble test kMaxOrder itself in a child process.
 constexpr int kTestedOrder = 16;
 
 const ntp::ActivationRule &rule(const std::string &name) {
@@ -51,8 +52,8 @@ Ld primitiveValue(ntp::Primitive p, Ld y) {
     return y;
   case ntp::Primitive::Tanh:
     return std::tanh(y);
-  case ntp::Primitive::Sigmoid:
-    return 1.0L / (1.0L + std::exp(-y));
+  case ntp::Primitive::TanhHalf:
+    return std::tanh(y / 2);
   case ntp::Primitive::Sin:
     return std::sin(y);
   case ntp::Primitive::Cos:
@@ -100,7 +101,7 @@ Ld absoluteValue(const ntp::Polynomial &p, const std::vector<Ld> &values) {
       term *= std::pow(std::fabs(values[i]), static_cast<Ld>(exponents[i]));
     sum += term;
   }
-  return sum;
+  return std::ldexp(sum, p.getScaleLog2());
 }
 
 std::vector<std::string> allActivations() { return ntp::activationNames(); }
@@ -169,7 +170,7 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
       Ld err = std::fabs(value - ref[k][i]);
       // Each side is long double (eps ~1e-19): allow a relative error plus
       // the cancellation of evaluating an alternating polynomial in monomial
-      // form (sigmoid: |coefficients| up to 1e10 at k = 12 near s = 1).
+      // form (tanh: |coefficients| up to 1e10 at k = 12 near t = 1).
       Ld bound = kRelTol * std::fabs(ref[k][i]) +
                  64 * LDBL_EPSILON * absoluteValue(p, values);
       maxErrOverBound = std::max(maxErrOverBound, err / bound);
@@ -188,8 +189,9 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
   }
 }
 
-/// Checks, for k = 0..kMaxOrder, that every coefficient of sigma^(k) and of
-/// the full expansion is an integer with |c| <= 2^53; prints the first
+/// Checks, for k = 0..kMaxOrder, that every integer coefficient of sigma^(k)
+/// (a power of two aside) and every constant of the full expansion has
+/// magnitude <= 2^53, so the emitted double is exact; prints the first
 /// violation to stderr and exits 1, else exits 0. Runs in a child process
 /// (EXPECT_EXIT) because ntp reports int64 overflow as a fatal error.
 [[noreturn]] void checkCoefficientsAndExit(const ntp::ActivationRule &r) {
@@ -205,7 +207,7 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
       ntp::expandActivationJet(r, ntp::kMaxOrder, ntp::kMaxOrder + 1);
   for (const ntp::JetExpression &node : e.graph.getNodes())
     if (node.kind == Kind::Constant &&
-        (node.value != std::trunc(node.value) ||
+        (!std::isfinite(node.value) ||
          std::fabs(static_cast<Ld>(node.value)) > kTwoPow53)) {
       fprintf(stderr, "%s: expansion constant %g is not exact\n",
               r.getName().c_str(), node.value);
@@ -258,8 +260,9 @@ __int128 maxAbs(const std::vector<__int128> &p) {
 
 TEST(ActivationRule, MaxOrderKeepsCoefficientsExact) {
   // The first order whose derivative polynomial has a coefficient above
-  // 2^53, computed independently: tanh and sigmoid have the largest
-  // coefficients (sin, exp, identity: +-1; softplus^(k) = sigmoid^(k-1)).
+  // 2^53, computed independently: tanh has the largest coefficients
+  // (sin, exp, identity: +-1); sigmoid^(k) = 2^-(k+1) P_k(tanh(y/2)) shares
+  // tanh's, and softplus^(k) = sigmoid^(k-1).
   auto firstInexact = [](bool tanh, int shift) {
     for (int k = 0; k < 30; ++k)
       if (maxAbs(independentPolynomial(tanh, k)) > static_cast<__int128>(1)
@@ -268,8 +271,8 @@ TEST(ActivationRule, MaxOrderKeepsCoefficientsExact) {
     return 1000;
   };
   int tanhLimit = firstInexact(true, 0);
-  int sigmoidLimit = firstInexact(false, 0);
-  int softplusLimit = firstInexact(false, 1);
+  int sigmoidLimit = firstInexact(true, 0);
+  int softplusLimit = firstInexact(true, 1);
   RecordProperty("first_inexact_order_tanh", tanhLimit);
   RecordProperty("first_inexact_order_sigmoid", sigmoidLimit);
   RecordProperty("first_inexact_order_softplus", softplusLimit);
@@ -281,41 +284,42 @@ TEST(ActivationRule, MaxOrderKeepsCoefficientsExact) {
       << "), yet the verifiers accept orders up to kMaxOrder";
 }
 
+/// exponents -> exact value (integer coefficient times 2^scale).
+std::map<std::vector<unsigned>, Ld> values(const ntp::Polynomial &p) {
+  std::map<std::vector<unsigned>, Ld> v;
+  for (const auto &[exponents, c] : p.terms())
+    v[exponents] = std::ldexp(static_cast<Ld>(c), p.getScaleLog2());
+  return v;
+}
+
 TEST(ActivationRule, TanhAndSigmoidMatchIndependentRecurrence) {
-  // Exact coefficient-by-coefficient agreement wherever int64 can hold them.
+  // Exact coefficient-by-coefficient agreement: tanh^(k) = P_k(t) and, for
+  // k >= 1, sigmoid^(k) = 2^-(k+1) P_k(u) with u = tanh(y/2).
   for (bool tanh : {true, false}) {
     const ntp::ActivationRule &r = rule(tanh ? "tanh" : "sigmoid");
-    for (int k = 0; k <= std::min<int>(ntp::kMaxOrder, kTestedOrder); ++k) {
-      std::vector<__int128> expected = independentPolynomial(tanh, k);
-      std::vector<__int128> actual(expected.size(), 0);
-      for (const auto &[exponents, c] : r.derivative(k).terms()) {
-        ASSERT_EQ(exponents.size(), 1u);
-        ASSERT_LT(exponents[0], actual.size()) << "k = " << k;
-        actual[exponents[0]] = c;
-      }
-      EXPECT_TRUE(actual == expected)
+    for (int k = 1; k <= std::min<int>(ntp::kMaxOrder, kTestedOrder); ++k) {
+      std::vector<__int128> p = independentPolynomial(true, k);
+      std::map<std::vector<unsigned>, Ld> expected;
+      for (size_t e = 0; e < p.size(); ++e)
+        if (p[e] != 0)
+          expected[{static_cast<unsigned>(e)}] =
+              std::ldexp(static_cast<Ld>(p[e]), tanh ? 0 : -(k + 1));
+      EXPECT_TRUE(values(r.derivative(k)) == expected)
           << (tanh ? "tanh" : "sigmoid") << " k = " << k;
     }
   }
 }
 
 TEST(ActivationRule, KnownPolynomials) {
-  // Hand-derived: tanh'' = -2t + 2t^3, sigmoid'' = s - 3s^2 + 2s^3,
-  // sin''' = -cos.
-  ntp::Polynomial tanh2(1);
-  tanh2.addTerm({1}, -2);
-  tanh2.addTerm({3}, 2);
-  EXPECT_EQ(rule("tanh").derivative(2).terms(), tanh2.terms());
-
-  ntp::Polynomial sigmoid2(1);
-  sigmoid2.addTerm({1}, 1);
-  sigmoid2.addTerm({2}, -3);
-  sigmoid2.addTerm({3}, 2);
-  EXPECT_EQ(rule("sigmoid").derivative(2).terms(), sigmoid2.terms());
-
-  ntp::Polynomial sin3(2);
-  sin3.addTerm({0, 1}, -1);
-  EXPECT_EQ(rule("sin").derivative(3).terms(), sin3.terms());
+  // Hand-derived: tanh'' = -2t + 2t^3; with u = tanh(y/2),
+  // sigmoid = (1 + u) / 2 and sigmoid'' = (-u + u^3) / 4; sin''' = -cos.
+  using Values = std::map<std::vector<unsigned>, Ld>;
+  EXPECT_EQ(values(rule("tanh").derivative(2)), (Values{{{1}, -2}, {{3}, 2}}));
+  EXPECT_EQ(values(rule("sigmoid").derivative(0)),
+            (Values{{{0}, 0.5L}, {{1}, 0.5L}}));
+  EXPECT_EQ(values(rule("sigmoid").derivative(2)),
+            (Values{{{1}, -0.25L}, {{3}, 0.25L}}));
+  EXPECT_EQ(values(rule("sin").derivative(3)), (Values{{{0, 1}, -1}}));
   EXPECT_EQ(ntp::lookupActivation("no-such-activation"), nullptr);
 }
 
