@@ -51,6 +51,9 @@ typedef struct {
   int32_t device;        /* ntp_device; only NTP_DEVICE_CPU is supported */
   int32_t tile;          /* samples per tile; 0 picks the default */
   int32_t use_cache;     /* 0: neither read nor write the disk cache */
+  int32_t backward;      /* 1 (default): also compile the reverse-mode entry
+                            points (ntp_backward, ntp_forward_save, ...);
+                            0: forward only, about half the compile time */
   const char *cache_dir; /* NULL: environment default (see above); "off":
                             no cache */
 } ntp_jit_options;

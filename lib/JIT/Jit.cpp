@@ -151,6 +151,7 @@ const std::string &versionString() {
 struct ResolvedTarget {
   CpuTargetOptions cpu;
   int64_t tile = 0;
+  bool backward = true; // whether the reverse-mode entry points are built
   std::string keyText;
 };
 
@@ -214,9 +215,11 @@ Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   out.cpu.cpu = cpu;
   out.cpu.features = llvm::join(features, ",");
   out.cpu.symbolPrefix = kSymbolPrefix;
+  out.backward = options.backward != 0;
   out.keyText = "triple=" + triple.str() + "\ncpu=" + cpu +
                 "\nfeatures=" + out.cpu.features +
-                "\ntile=" + std::to_string(out.tile) + "\n";
+                "\ntile=" + std::to_string(out.tile) +
+                "\nbackward=" + (out.backward ? "1" : "0") + "\n";
   return {};
 }
 
@@ -294,9 +297,7 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
   CompileOptions options;
   options.target = target.cpu;
   options.tileSize = target.tile;
-  // ntp_kernel_create wraps the forward entry point only (the runtime cannot
-  // run backward entry points yet): do not spend compile time on them.
-  options.backward = false;
+  options.backward = target.backward;
   mlir::PassManager pm(&context);
   mlir::FailureOr<KernelSpec> kernelSpec =
       lowerToLLVMDialect(*module, pm, options);
@@ -327,7 +328,7 @@ void releaseJit(void *jit) { delete static_cast<llvm::orc::LLJIT *>(jit); }
 
 /// Links `object` with a fresh LLJIT and wraps its entry point; the kernel
 /// owns the LLJIT (and so the code) from then on.
-Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
+Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object, bool backward,
                    ntp_kernel **out) {
   initializeTargets();
   // The default process-symbols JITDylib (a DynamicLibrarySearchGenerator
@@ -346,17 +347,27 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
   if (llvm::Error e = (*jit)->addObjectFile(std::move(object)))
     return linkError(std::move(e));
   std::string prefix = kSymbolPrefix;
-  auto forward = (*jit)->lookup(prefix + "_forward_tiles");
-  if (!forward)
-    return linkError(forward.takeError());
   auto manifest = (*jit)->lookup(prefix + "_manifest");
   if (!manifest)
     return linkError(manifest.takeError());
+  ntp_kernel_entry_points entry = {nullptr, nullptr, nullptr, nullptr};
+  std::pair<const char *, void **> symbols[] = {
+      {"_forward_tiles", &entry.forward_tiles},
+      {"_backward_tiles", &entry.backward_tiles},
+      {"_forward_save_tiles", &entry.forward_save_tiles},
+      {"_backward_saved_tiles", &entry.backward_saved_tiles}};
+  for (auto [suffix, slot] : symbols) {
+    if (!backward && slot != &entry.forward_tiles)
+      continue;
+    auto address = (*jit)->lookup(prefix + suffix);
+    if (!address)
+      return linkError(address.takeError());
+    *slot = address->toPtr<void *>();
+  }
 
   llvm::orc::LLJIT *owned = jit->release();
-  if (int status =
-          ntp_kernel_create(manifest->toPtr<const char *>(),
-                            forward->toPtr<void *>(), releaseJit, owned, out)) {
+  if (int status = ntp_kernel_create_with(manifest->toPtr<const char *>(),
+                                          &entry, releaseJit, owned, out)) {
     std::string message = ntp_last_error();
     delete owned;
     return failure(status, message);
@@ -390,7 +401,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
     std::string why;
     switch (readCacheEntry(path, key, cached, why)) {
     case CacheLookup::Hit: {
-      if (!linkObject(std::move(cached), out).status) {
+      if (!linkObject(std::move(cached), target.backward, out).status) {
         report.cache_hit = 1;
         return {};
       }
@@ -421,6 +432,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
   }
   copyField(report.warning, warning);
   return linkObject(llvm::MemoryBuffer::getMemBufferCopy(bytes, "ntp-kernel"),
+                    target.backward,
                     out);
 }
 
@@ -445,6 +457,7 @@ NTP_JIT_EXPORT void ntp_jit_options_init(ntp_jit_options *options) {
   options->cpu = "native";
   options->device = NTP_DEVICE_CPU;
   options->use_cache = 1;
+  options->backward = 1;
 }
 
 NTP_JIT_EXPORT int ntp_jit_compile_report(const ntp_jit_spec *spec,

@@ -95,6 +95,18 @@ public:
                   " but layers " + quoted(*layers) + " have " +
                   std::to_string(*expected) + " parameters");
 
+    // Optional (artifacts without a backward omit them).
+    if (key("backward")) {
+      std::optional<int32_t> backward = intKey<int32_t>("backward");
+      std::optional<int64_t> workspace = intKey<int64_t>("workspace_per_tile");
+      if (!backward || (*backward != 0 && *backward != 1))
+        return fail("backward must be 0 or 1");
+      if (*backward && (!workspace || *workspace < 1))
+        return fail("workspace_per_tile must be positive when backward=1");
+      m.backward = *backward == 1;
+      m.workspacePerTile = m.backward ? *workspace : 0;
+    }
+
     m.order = *order;
     m.numParams = *numParams;
     m.tile = *tile;

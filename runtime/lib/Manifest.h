@@ -24,6 +24,10 @@ struct Manifest {
   ntp_dtype dtype = NTP_DTYPE_F32;
   ntp_device device = NTP_DEVICE_CPU;
   int64_t tile = 1;
+  /// Whether the artifact exports the reverse-mode entry points, and the
+  /// elements of saved jets per tile they need (forward-save path).
+  bool backward = false;
+  int64_t workspacePerTile = 0;
 };
 
 /// Parses `text` into `manifest`. On failure returns NTP_ERROR_ABI_MISMATCH

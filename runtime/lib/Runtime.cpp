@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <link.h>
 #include <memory>
+#include <mutex>
+#include <algorithm>
 #include <new>
 #include <string>
 #include <sys/stat.h>
@@ -29,6 +31,8 @@ struct ntp_kernel {
   void *handle = nullptr;        // from dlopen; null for ntp_kernel_create
   void *forwardTiles = nullptr;  // ntp_kernel_forward_tiles
   void *backwardTiles = nullptr; // ntp_kernel_backward_tiles, if any
+  void *forwardSaveTiles = nullptr;   // ntp_kernel_forward_save_tiles
+  void *backwardSavedTiles = nullptr; // ntp_kernel_backward_saved_tiles
   void (*release)(void *) = nullptr; // ntp_kernel_create's owner callback
   void *releaseArg = nullptr;
   ntp::rt::Manifest manifest;
@@ -222,12 +226,23 @@ int loadKernel(const char *path, ntp_kernel **out) {
   if (!kernel->forwardTiles)
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 quoted(file) + " has no ntp_kernel_forward_tiles symbol");
-  kernel->backwardTiles = findSymbol(handle, "ntp_kernel_backward_tiles");
+  if (kernel->manifest.backward) {
+    kernel->backwardTiles = findSymbol(handle, "ntp_kernel_backward_tiles");
+    kernel->forwardSaveTiles =
+        findSymbol(handle, "ntp_kernel_forward_save_tiles");
+    kernel->backwardSavedTiles =
+        findSymbol(handle, "ntp_kernel_backward_saved_tiles");
+    if (!kernel->backwardTiles || !kernel->forwardSaveTiles ||
+        !kernel->backwardSavedTiles)
+      return fail(NTP_ERROR_BAD_ARTIFACT,
+                  quoted(file) + " declares backward=1 but lacks its entry "
+                                 "points");
+  }
   *out = kernel.release();
   return NTP_OK;
 }
 
-int createKernel(const char *manifest, void *forwardTiles,
+int createKernel(const char *manifest, const ntp_kernel_entry_points &entry,
                  void (*release)(void *), void *releaseArg, ntp_kernel **out) {
   if (out)
     *out = nullptr;
@@ -235,12 +250,23 @@ int createKernel(const char *manifest, void *forwardTiles,
     return fail(NTP_ERROR_INVALID_ARGUMENT, "out is null");
   if (!manifest)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "manifest is null");
-  if (!forwardTiles)
+  if (!entry.forward_tiles)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "forward_tiles is null");
   auto kernel = std::make_unique<ntp_kernel>();
   if (int status = readManifest(manifest, "the in-memory kernel", *kernel))
     return status;
-  kernel->forwardTiles = forwardTiles;
+  if (kernel->manifest.backward &&
+      (!entry.backward_tiles || !entry.forward_save_tiles ||
+       !entry.backward_saved_tiles))
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "the manifest declares backward=1 but a reverse-mode entry "
+                "point is null");
+  kernel->forwardTiles = entry.forward_tiles;
+  if (kernel->manifest.backward) {
+    kernel->backwardTiles = entry.backward_tiles;
+    kernel->forwardSaveTiles = entry.forward_save_tiles;
+    kernel->backwardSavedTiles = entry.backward_saved_tiles;
+  }
   // Set last: on failure the caller keeps ownership of what it passed.
   kernel->release = release;
   kernel->releaseArg = releaseArg;
@@ -324,6 +350,154 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
   return NTP_OK;
 }
 
+//===----------------------------------------------------------------------===//
+// Reverse mode
+//===----------------------------------------------------------------------===//
+
+/// One backward call: the generated entry point adds the parameter gradient
+/// of its tiles into a grad buffer and writes x_grad for its tiles. Every
+/// tile contributes to every parameter, so each chunk of tiles gets a private
+/// buffer, summed under a mutex at its end.
+struct BackwardCall {
+  void *tiles; // backward_tiles or backward_saved_tiles
+  const void *x, *direction, *params, *cotangent;
+  void *xGrad;           // never null (scratch if the caller passed none)
+  const void *workspace; // null for the recomputing backward
+  int64_t batch, numParams;
+  std::mutex mutex;
+  void *total; // T[numParams], zeroed
+};
+
+template <class T>
+using BackwardTilesFn = void (*)(const T *, const T *, const T *, const T *,
+                                 T *, T *, int64_t, int64_t, int64_t);
+template <class T>
+using BackwardSavedTilesFn = void (*)(const T *, const T *, const T *,
+                                      const T *, T *, T *, const T *, int64_t,
+                                      int64_t, int64_t);
+
+template <class T> void runBackwardTiles(void *ctx, int64_t begin, int64_t end) {
+  BackwardCall &c = *static_cast<BackwardCall *>(ctx);
+  std::vector<T> grad(static_cast<size_t>(c.numParams), T(0));
+  auto x = static_cast<const T *>(c.x);
+  auto v = static_cast<const T *>(c.direction);
+  auto p = static_cast<const T *>(c.params);
+  auto cot = static_cast<const T *>(c.cotangent);
+  auto xGrad = static_cast<T *>(c.xGrad);
+  if (c.workspace)
+    reinterpret_cast<BackwardSavedTilesFn<T>>(c.tiles)(
+        x, v, p, cot, grad.data(), xGrad,
+        static_cast<const T *>(c.workspace), c.batch, begin, end);
+  else
+    reinterpret_cast<BackwardTilesFn<T>>(c.tiles)(x, v, p, cot, grad.data(),
+                                                  xGrad, c.batch, begin, end);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  T *total = static_cast<T *>(c.total);
+  for (size_t i = 0; i < grad.size(); ++i)
+    total[i] += grad[i];
+}
+
+template <class T>
+void runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
+                      void *xGrad) {
+  const Manifest &m = k.manifest;
+  std::vector<T> total(static_cast<size_t>(m.numParams), T(0));
+  std::vector<T> xScratch;
+  if (!xGrad) {
+    xScratch.resize(static_cast<size_t>(call.batch * m.layers.front()));
+    xGrad = xScratch.data();
+  }
+  call.total = total.data();
+  call.xGrad = xGrad;
+  int64_t tiles = call.batch / m.tile + (call.batch % m.tile != 0);
+  ntp::rt::ThreadPool::instance().parallelFor(tiles, kMinTilesPerThread,
+                                              runBackwardTiles<T>, &call);
+  if (paramsGrad)
+    std::copy(total.begin(), total.end(), static_cast<T *>(paramsGrad));
+}
+
+/// Checks what every reverse-mode call needs beyond the forward's checks.
+int checkBackwardArgs(const ntp_kernel *k, const char *function,
+                      const void *x, const void *direction, const void *params,
+                      const void *cotangent, const void *paramsGrad,
+                      const void *xGrad, int64_t batch) {
+  BufferCounts counts;
+  // The cotangent has the shape of out; reuse the forward's checks for it.
+  if (int status = checkForwardArgs(k, x, direction, params,
+                                    const_cast<void *>(cotangent), batch,
+                                    counts))
+    return status == NTP_ERROR_INVALID_ARGUMENT &&
+                   lastError.rfind("out is null", 0) == 0
+               ? fail(NTP_ERROR_INVALID_ARGUMENT,
+                      "out_cotangent is null but batch is " +
+                          std::to_string(batch))
+               : status;
+  if (!k->manifest.backward)
+    return fail(NTP_ERROR_UNSUPPORTED,
+                std::string(function) +
+                    " is not supported by this kernel: it was compiled "
+                    "without the reverse-mode entry points");
+  if (!paramsGrad && !xGrad)
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "params_grad and x_grad are both null; nothing to compute");
+  return NTP_OK;
+}
+
+int runBackward(ntp_kernel &k, void *tiles, const void *x,
+                const void *direction, const void *params,
+                const void *cotangent, void *paramsGrad, void *xGrad,
+                const void *workspace, int64_t batch) {
+  const Manifest &m = k.manifest;
+  if (batch == 0) {
+    // The gradient of an empty sum is zero.
+    if (paramsGrad)
+      std::memset(paramsGrad, 0,
+                  static_cast<size_t>(m.numParams) *
+                      (m.dtype == NTP_DTYPE_F64 ? 8 : 4));
+    return NTP_OK;
+  }
+  BackwardCall call;
+  call.tiles = tiles;
+  call.x = x;
+  call.direction = direction;
+  call.params = params;
+  call.cotangent = cotangent;
+  call.workspace = workspace;
+  call.batch = batch;
+  call.numParams = m.numParams;
+  if (m.dtype == NTP_DTYPE_F64)
+    runBackwardTyped<double>(k, call, paramsGrad, xGrad);
+  else
+    runBackwardTyped<float>(k, call, paramsGrad, xGrad);
+  return NTP_OK;
+}
+
+/// Elements of the workspace for `batch` points; false on overflow.
+bool workspaceCount(const ntp_kernel &k, int64_t batch, int64_t &count) {
+  int64_t tiles = batch / k.manifest.tile + (batch % k.manifest.tile != 0);
+  return !__builtin_mul_overflow(tiles, k.manifest.workspacePerTile, &count);
+}
+
+struct ForwardSaveCall {
+  void *tiles;
+  const void *x, *direction, *params;
+  void *out, *workspace;
+  int64_t batch;
+};
+
+template <class T>
+using ForwardSaveTilesFn = void (*)(const T *, const T *, const T *, T *, T *,
+                                    int64_t, int64_t, int64_t);
+
+template <class T>
+void runForwardSaveTiles(void *ctx, int64_t begin, int64_t end) {
+  const ForwardSaveCall &c = *static_cast<const ForwardSaveCall *>(ctx);
+  reinterpret_cast<ForwardSaveTilesFn<T>>(c.tiles)(
+      static_cast<const T *>(c.x), static_cast<const T *>(c.direction),
+      static_cast<const T *>(c.params), static_cast<T *>(c.out),
+      static_cast<T *>(c.workspace), c.batch, begin, end);
+}
+
 std::string countMismatch(const char *buffer, int64_t given, int64_t expected) {
   return std::string(buffer) + " has " + std::to_string(given) +
          " elements but the kernel expects " + std::to_string(expected);
@@ -339,7 +513,22 @@ NTP_EXPORT int ntp_kernel_create(const char *manifest, void *forward_tiles,
                                  void (*release)(void *), void *release_arg,
                                  ntp_kernel **out) {
   return guarded([&]() -> int {
-    return createKernel(manifest, forward_tiles, release, release_arg, out);
+    ntp_kernel_entry_points entry = {forward_tiles, nullptr, nullptr, nullptr};
+    return createKernel(manifest, entry, release, release_arg, out);
+  });
+}
+
+NTP_EXPORT int ntp_kernel_create_with(const char *manifest,
+                                      const ntp_kernel_entry_points *entry,
+                                      void (*release)(void *),
+                                      void *release_arg, ntp_kernel **out) {
+  return guarded([&]() -> int {
+    if (!entry) {
+      if (out)
+        *out = nullptr;
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "entry points are null");
+    }
+    return createKernel(manifest, *entry, release, release_arg, out);
   });
 }
 
@@ -396,22 +585,107 @@ NTP_EXPORT int ntp_forward_checked(ntp_kernel *k, const void *x,
   });
 }
 
-NTP_EXPORT int ntp_backward(ntp_kernel *k, const void *, const void *,
-                            const void *, const void *, void *, int64_t) {
+NTP_EXPORT int ntp_backward(ntp_kernel *k, const void *x,
+                            const void *direction, const void *params,
+                            const void *out_cotangent, void *params_grad,
+                            int64_t batch) {
+  return guarded([&]() -> int {
+    if (!params_grad)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "params_grad is null");
+    if (int status =
+            checkBackwardArgs(k, "ntp_backward", x, direction, params,
+                              out_cotangent, params_grad, nullptr, batch))
+      return status;
+    return runBackward(*k, k->backwardTiles, x, direction, params,
+                       out_cotangent, params_grad, nullptr, nullptr, batch);
+  });
+}
+
+NTP_EXPORT int ntp_backward_full(ntp_kernel *k, const void *x,
+                                 const void *direction, const void *params,
+                                 const void *out_cotangent, void *params_grad,
+                                 void *x_grad, int64_t batch) {
+  return guarded([&]() -> int {
+    if (int status =
+            checkBackwardArgs(k, "ntp_backward_full", x, direction, params,
+                              out_cotangent, params_grad, x_grad, batch))
+      return status;
+    return runBackward(*k, k->backwardTiles, x, direction, params,
+                       out_cotangent, params_grad, x_grad, nullptr, batch);
+  });
+}
+
+NTP_EXPORT int ntp_workspace_size(const ntp_kernel *k, int64_t batch,
+                                  int64_t *bytes) {
   return guarded([&]() -> int {
     if (!k)
       return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
-    if (!k->backwardTiles)
+    if (!bytes)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "bytes is null");
+    if (batch < 0)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "batch is " + std::to_string(batch) +
+                      "; it must be non-negative");
+    if (!k->manifest.backward)
       return fail(NTP_ERROR_UNSUPPORTED,
-                  "ntp_backward is not supported by this kernel yet (the "
-                  "artifact has no backward entry point)");
-    // TODO: validate the arguments like ntp_forward and run
-    // ntp_kernel_backward_tiles(x, v, params, cotangent, grad, batch,
-    // tile_begin, tile_end) over the tiles; per-thread partial gradients
-    // must then be summed, since every tile contributes to all of params.
-    return fail(NTP_ERROR_UNSUPPORTED,
-                "ntp_backward is not supported by this runtime build yet "
-                "(it cannot call ntp_kernel_backward_tiles)");
+                  "this kernel was compiled without the reverse-mode entry "
+                  "points, so it has no workspace");
+    int64_t count;
+    if (!workspaceCount(*k, batch, count) ||
+        __builtin_mul_overflow(
+            count, int64_t(k->manifest.dtype == NTP_DTYPE_F64 ? 8 : 4),
+            bytes))
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "batch " + std::to_string(batch) +
+                      " is too large: the workspace size overflows int64_t");
+    return NTP_OK;
+  });
+}
+
+NTP_EXPORT int ntp_forward_save(ntp_kernel *k, const void *x,
+                                const void *direction, const void *params,
+                                void *out, void *workspace, int64_t batch) {
+  return guarded([&]() -> int {
+    BufferCounts counts;
+    if (int status =
+            checkForwardArgs(k, x, direction, params, out, batch, counts))
+      return status;
+    if (!k->manifest.backward)
+      return fail(NTP_ERROR_UNSUPPORTED,
+                  "ntp_forward_save is not supported by this kernel: it was "
+                  "compiled without the reverse-mode entry points");
+    if (batch > 0 && !workspace)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "workspace is null but batch is " + std::to_string(batch));
+    if (batch == 0)
+      return NTP_OK;
+    int64_t tiles = batch / k->manifest.tile + (batch % k->manifest.tile != 0);
+    ForwardSaveCall call{k->forwardSaveTiles, x, direction, params, out,
+                         workspace, batch};
+    ntp::rt::ThreadPool::instance().parallelFor(
+        tiles, kMinTilesPerThread,
+        k->manifest.dtype == NTP_DTYPE_F64 ? runForwardSaveTiles<double>
+                                           : runForwardSaveTiles<float>,
+        &call);
+    return NTP_OK;
+  });
+}
+
+NTP_EXPORT int ntp_backward_saved(ntp_kernel *k, const void *x,
+                                  const void *direction, const void *params,
+                                  const void *out_cotangent, void *params_grad,
+                                  void *x_grad, const void *workspace,
+                                  int64_t batch) {
+  return guarded([&]() -> int {
+    if (int status =
+            checkBackwardArgs(k, "ntp_backward_saved", x, direction, params,
+                              out_cotangent, params_grad, x_grad, batch))
+      return status;
+    if (batch > 0 && !workspace)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "workspace is null but batch is " + std::to_string(batch));
+    return runBackward(*k, k->backwardSavedTiles, x, direction, params,
+                       out_cotangent, params_grad, x_grad, workspace, batch);
   });
 }
 

@@ -38,6 +38,7 @@ struct JitOptions {
   int tile = 0;               ///< samples per tile, 0: default
   bool useCache = true;
   std::string cacheDir; ///< empty: $NTP_CACHE_DIR etc.; "off": none
+  bool backward = true; ///< also compile the reverse-mode entry points
   ntp_device device = NTP_DEVICE_CPU;
   ntp_jit_report *report = nullptr; ///< filled when not null
 };
@@ -50,6 +51,7 @@ inline ntp_jit_options toC(const JitOptions &options) {
   c.features = options.features.c_str();
   c.tile = options.tile;
   c.use_cache = options.useCache ? 1 : 0;
+  c.backward = options.backward ? 1 : 0;
   c.cache_dir = options.cacheDir.empty() ? nullptr : options.cacheDir.c_str();
   c.device = options.device;
   return c;

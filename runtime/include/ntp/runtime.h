@@ -52,13 +52,27 @@ typedef struct {
 int ntp_kernel_load(const char *path, ntp_kernel **out);
 int ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info);
 
-/* Wraps an entry point that is already in memory (a JIT-compiled kernel, or
+/* The entry points of an in-memory kernel, with the signatures of the
+ * ntp_kernel_*_tiles symbols an artifact exports; the reverse-mode ones are
+ * required when the manifest says backward=1 and ignored otherwise. */
+typedef struct {
+  void *forward_tiles;
+  void *backward_tiles;
+  void *forward_save_tiles;
+  void *backward_saved_tiles;
+} ntp_kernel_entry_points;
+
+/* Wraps entry points that are already in memory (a JIT-compiled kernel, or
  * an object linked statically into the program) into a kernel: `manifest` is
  * the text an artifact exports as ntp_kernel_manifest (validated exactly as
- * by ntp_kernel_load, then copied) and `forward_tiles` has the signature of
- * ntp_kernel_forward_tiles. ntp_kernel_free(*out) calls release(release_arg)
- * when release is not null. On failure release is not called: the caller
- * still owns what it passed. */
+ * by ntp_kernel_load, then copied). ntp_kernel_free(*out) calls
+ * release(release_arg) when release is not null. On failure release is not
+ * called: the caller still owns what it passed. */
+int ntp_kernel_create_with(const char *manifest,
+                           const ntp_kernel_entry_points *entry,
+                           void (*release)(void *), void *release_arg,
+                           ntp_kernel **out);
+/* The same for a forward-only kernel (a manifest with backward=0). */
 int ntp_kernel_create(const char *manifest, void *forward_tiles,
                       void (*release)(void *), void *release_arg,
                       ntp_kernel **out);
@@ -77,11 +91,33 @@ int ntp_forward_checked(ntp_kernel *k, const void *x, int64_t x_count,
                         const void *params, int64_t params_count, void *out,
                         int64_t out_count, int64_t batch);
 
-/* params_grad = J^T out_cotangent, J = d out / d params. Writes, does not
- * add. */
+/* params_grad = J^T out_cotangent, J = d out / d params: the gradient of
+ * sum_{k,b,j} out_cotangent[k][b][j] * out[k][b][j] with respect to params.
+ * Writes, does not add. Recomputes the forward. */
 int ntp_backward(ntp_kernel *k, const void *x, const void *direction,
                  const void *params, const void *out_cotangent,
                  void *params_grad, int64_t batch);
+
+/* As ntp_backward, and also the gradient with respect to the points,
+ * x_grad [batch, input_dim]. Either output may be null (not both). */
+int ntp_backward_full(ntp_kernel *k, const void *x, const void *direction,
+                      const void *params, const void *out_cotangent,
+                      void *params_grad, void *x_grad, int64_t batch);
+
+/* Training without paying twice: ntp_forward_save computes the jet like
+ * ntp_forward and keeps every layer's jet in `workspace`; ntp_backward_saved
+ * then computes the gradients from it without recomputing the forward. The
+ * workspace holds (order + 1) * (sum of all layer widths, hidden ones twice)
+ * values per sample (rounded up to whole tiles): O(n * batch * width *
+ * depth). Its size in bytes for `batch` points: */
+int ntp_workspace_size(const ntp_kernel *k, int64_t batch, int64_t *bytes);
+int ntp_forward_save(ntp_kernel *k, const void *x, const void *direction,
+                     const void *params, void *out, void *workspace,
+                     int64_t batch);
+int ntp_backward_saved(ntp_kernel *k, const void *x, const void *direction,
+                       const void *params, const void *out_cotangent,
+                       void *params_grad, void *x_grad, const void *workspace,
+                       int64_t batch);
 
 void ntp_kernel_free(ntp_kernel *k);
 const char *ntp_last_error(void);

@@ -150,6 +150,42 @@ public:
         ntp_backward(kernel_, x, v, params, out_cotangent, params_grad, batch));
   }
 
+  /// Parameter gradient and gradient with respect to x (see
+  /// ntp_backward_full); either output may be null.
+  template <class T>
+  void backward(const T *x, const T *v, const T *params,
+                const T *out_cotangent, T *params_grad, T *x_grad,
+                int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_backward_full(kernel_, x, v, params, out_cotangent,
+                                    params_grad, x_grad, batch));
+  }
+
+  /// Bytes of workspace that forwardSave/backwardSaved need for `batch`.
+  int64_t workspaceBytes(int64_t batch) const {
+    int64_t bytes = 0;
+    detail::check(ntp_workspace_size(kernel_, batch, &bytes));
+    return bytes;
+  }
+
+  /// The training path: a forward that keeps every layer's jet in
+  /// `workspace` (workspaceBytes(batch) bytes), then the backward from it.
+  template <class T>
+  void forwardSave(const T *x, const T *v, const T *params, T *out,
+                   void *workspace, int64_t batch) {
+    checkDtype<T>();
+    detail::check(
+        ntp_forward_save(kernel_, x, v, params, out, workspace, batch));
+  }
+  template <class T>
+  void backwardSaved(const T *x, const T *v, const T *params,
+                     const T *out_cotangent, T *params_grad, T *x_grad,
+                     const void *workspace, int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_backward_saved(kernel_, x, v, params, out_cotangent,
+                                     params_grad, x_grad, workspace, batch));
+  }
+
 private:
   explicit Kernel(ntp_kernel *k) noexcept : kernel_(k) {}
 

@@ -89,6 +89,9 @@ public:
     description.isF64 = isF64;
     ntp::CompileOptions options;
     options.tileSize = tileSize;
+    // Forward accuracy only; the backward has its own tests (and doubles
+    // the compile time).
+    options.backward = false;
     {
       // MLIRContext is not safe for concurrent use; gtest is single-threaded
       // but keep it explicit.

@@ -1,0 +1,383 @@
+//===- BackwardTest.cpp - Generated backward kernels, gradient-checked ----===//
+//
+// Like PyTorch's gradcheck, but stricter and against an independent oracle:
+// for random networks (every activation, orders 0..12, f64) the gradients of
+// L = <c, out> computed by the generated reverse-mode kernels are compared
+// with (1) the reference evaluator's own reverse pass (long double Taylor
+// arithmetic, test/reference) and (2) central differences of the reference's
+// forward in long double along random directions. f32 kernels are compared
+// with f64 ones. The workspace path (forward_save + backward_saved) must
+// agree with the recomputing backward.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TaylorReference.h"
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/runtime.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using Ld = long double;
+
+/// A kernel compiled into a temporary directory and loaded.
+class CompiledKernel {
+public:
+  static std::unique_ptr<CompiledKernel>
+  compile(const std::vector<int> &widths, const std::string &activation,
+          int order, bool isF64, bool backward = true) {
+    auto k = std::unique_ptr<CompiledKernel>(new CompiledKernel);
+    char pattern[] = "/tmp/ntp-backward-XXXXXX";
+    if (!mkdtemp(pattern))
+      return nullptr;
+    k->dir = pattern;
+    k->path = k->dir + "/kernel.so";
+    mlir::DialectRegistry registry;
+    ntp::registerNtpCompilerDialects(registry);
+    mlir::MLIRContext context(registry);
+    ntp::MlpDescription description;
+    description.layers.assign(widths.begin(), widths.end());
+    description.activation = activation;
+    description.order = order;
+    description.isF64 = isF64;
+    ntp::CompileOptions options;
+    options.backward = backward;
+    auto module = ntp::buildMlpModule(context, description);
+    std::string error;
+    if (!module ||
+        !ntp::compileToSharedObject(*module, options, k->path, error)) {
+      ADD_FAILURE() << "compile failed: " << error;
+      return nullptr;
+    }
+    if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
+      ADD_FAILURE() << "load failed: " << ntp_last_error();
+      return nullptr;
+    }
+    return k;
+  }
+  ~CompiledKernel() {
+    ntp_kernel_free(kernel);
+    unlink(path.c_str());
+    rmdir(dir.c_str());
+  }
+  ntp_kernel *get() const { return kernel; }
+
+private:
+  CompiledKernel() = default;
+  ntp_kernel *kernel = nullptr;
+  std::string dir, path;
+};
+
+int64_t numParams(const std::vector<int> &w) {
+  int64_t n = 0;
+  for (size_t l = 1; l < w.size(); ++l)
+    n += int64_t(w[l]) * w[l - 1] + w[l];
+  return n;
+}
+
+/// A random problem: parameters (PyTorch init), points, direction and
+/// cotangent, all exactly representable in the kernel's dtype.
+struct Problem {
+  std::vector<int> widths;
+  int order;
+  int64_t batch;
+  std::vector<double> params, x, v, cotangent;
+
+  Problem(std::vector<int> w, int order, int64_t batch, unsigned seed,
+          bool roundToFloat)
+      : widths(std::move(w)), order(order), batch(batch) {
+    std::mt19937_64 rng(seed);
+    auto round = [&](double d) {
+      return roundToFloat ? double(float(d)) : d;
+    };
+    for (size_t l = 1; l < widths.size(); ++l) {
+      double bound = 1 / std::sqrt(double(widths[l - 1]));
+      std::uniform_real_distribution<double> u(-bound, bound);
+      for (int i = 0; i < widths[l] * widths[l - 1] + widths[l]; ++i)
+        params.push_back(round(u(rng)));
+    }
+    std::uniform_real_distribution<double> unit(-1, 1);
+    for (int64_t i = 0; i < batch * widths.front(); ++i)
+      x.push_back(round(2 * unit(rng)));
+    for (int i = 0; i < widths.front(); ++i)
+      v.push_back(round(unit(rng)));
+    for (int64_t i = 0; i < (order + 1) * batch * widths.back(); ++i)
+      cotangent.push_back(round(unit(rng)));
+  }
+
+  std::vector<Ld> asLd(const std::vector<double> &d) const {
+    return std::vector<Ld>(d.begin(), d.end());
+  }
+  /// <c, jet(params, x)> in long double, by the reference.
+  Ld loss(const std::vector<Ld> &p, const std::vector<Ld> &points,
+          ntp_ref::Activation act) const {
+    std::vector<Ld> out =
+        ntp_ref::jet(widths, act, order, p, points, asLd(v), batch);
+    Ld sum = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+      sum += Ld(cotangent[i]) * out[i];
+    return sum;
+  }
+};
+
+/// d/dt f(t) at 0 by 4th-order central differences (Richardson): the
+/// truncation error is O(h^4) and long double keeps the rounding error near
+/// 1e-19 / h, so the check resolves relative errors far below 1e-8.
+template <class F> Ld centralDifference(F f, Ld h) {
+  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
+}
+
+template <class T> std::vector<T> cast(const std::vector<double> &d) {
+  return std::vector<T>(d.begin(), d.end());
+}
+
+/// max |a - b| / max |b|.
+template <class A, class B>
+double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
+  Ld err = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, std::fabs(Ld(a[i]) - Ld(b[i])));
+    scale = std::max(scale, std::fabs(Ld(b[i])));
+  }
+  return scale > 0 ? double(err / scale) : double(err);
+}
+
+struct Case {
+  std::string activation;
+  int order;
+  std::vector<int> widths;
+};
+
+void PrintTo(const Case &c, std::ostream *os) {
+  *os << c.activation << " order " << c.order;
+}
+
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  std::string name = info.param.activation + "_n" +
+                     std::to_string(info.param.order) + "_w";
+  for (size_t i = 0; i < info.param.widths.size(); ++i)
+    name += (i ? "x" : "") + std::to_string(info.param.widths[i]);
+  return name;
+}
+
+std::vector<Case> cases() {
+  const std::vector<std::vector<int>> shapes = {
+      {1, 8, 1}, {2, 6, 5, 1}, {3, 7, 7, 2}, {1, 5, 4, 3, 1}, {2, 3}};
+  std::vector<Case> result;
+  int shape = 0;
+  for (const std::string &act :
+       {"tanh", "sigmoid", "sin", "identity", "exp", "softplus"})
+    for (int order : {0, 1, 2, 3, 5, 7, 9, 12})
+      result.push_back({act, order, shapes[shape++ % shapes.size()]});
+  return result;
+}
+
+class BackwardTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BackwardTest, MatchesReferenceGradients) {
+  const Case &c = GetParam();
+  auto act = ntp_ref::parseActivation(c.activation);
+  auto kernel = CompiledKernel::compile(c.widths, c.activation, c.order, true);
+  ASSERT_TRUE(kernel);
+  const int64_t batch = 19; // not a multiple of the tile: padding lanes
+  Problem p(c.widths, c.order, batch, 1000 + c.order, false);
+  const int64_t P = numParams(c.widths);
+  std::vector<double> grad(P), xGrad(p.x.size());
+  ASSERT_EQ(ntp_backward_full(kernel->get(), p.x.data(), p.v.data(),
+                              p.params.data(), p.cotangent.data(),
+                              grad.data(), xGrad.data(), batch),
+            NTP_OK)
+      << ntp_last_error();
+
+  // (1) The reference's own reverse pass, exact in long double.
+  std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
+      c.widths, act, c.order, p.asLd(p.params), p.asLd(p.x), p.asLd(p.v),
+      batch, p.asLd(p.cotangent));
+  EXPECT_LE(relativeError(grad, refGrad), 1e-12) << "params_grad";
+
+  // (2) Directional derivatives against central differences of the
+  // reference forward, along random parameter directions u.
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal;
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<Ld> u(P);
+    Ld predicted = 0, norm = 0;
+    for (int64_t i = 0; i < P; ++i) {
+      u[i] = normal(rng);
+      predicted += Ld(grad[i]) * u[i];
+      norm += std::fabs(Ld(grad[i]) * u[i]);
+    }
+    Ld fd = centralDifference(
+        [&](Ld t) {
+          std::vector<Ld> moved = p.asLd(p.params);
+          for (int64_t i = 0; i < P; ++i)
+            moved[i] += t * u[i];
+          return p.loss(moved, p.asLd(p.x), act);
+        },
+        2e-5L);
+    EXPECT_LE(double(std::fabs(fd - predicted) / std::max(norm, Ld(1e-30))),
+              1e-8)
+        << "<c, J u> = " << double(predicted) << ", central difference "
+        << double(fd);
+  }
+
+  // (3) The gradient with respect to x, by central differences per point.
+  std::vector<Ld> refXGrad(p.x.size());
+  for (size_t i = 0; i < p.x.size(); ++i) {
+    refXGrad[i] = centralDifference(
+        [&](Ld t) {
+          std::vector<Ld> moved = p.asLd(p.x);
+          moved[i] += t;
+          return p.loss(p.asLd(p.params), moved, act);
+        },
+        2e-5L);
+  }
+  EXPECT_LE(relativeError(xGrad, refXGrad), 1e-8) << "x_grad";
+
+  // (4) The training path gives the same numbers without recomputing.
+  int64_t bytes = 0;
+  ASSERT_EQ(ntp_workspace_size(kernel->get(), batch, &bytes), NTP_OK);
+  std::vector<double> workspace(bytes / sizeof(double));
+  std::vector<double> out((c.order + 1) * batch * c.widths.back()),
+      out2(out.size()), grad2(P), xGrad2(p.x.size());
+  ASSERT_EQ(ntp_forward_save(kernel->get(), p.x.data(), p.v.data(),
+                             p.params.data(), out.data(), workspace.data(),
+                             batch),
+            NTP_OK);
+  ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
+                        out2.data(), batch),
+            NTP_OK);
+  EXPECT_EQ(out, out2) << "forward_save must compute the same jet";
+  ASSERT_EQ(ntp_backward_saved(kernel->get(), p.x.data(), p.v.data(),
+                               p.params.data(), p.cotangent.data(),
+                               grad2.data(), xGrad2.data(), workspace.data(),
+                               batch),
+            NTP_OK);
+  EXPECT_LE(relativeError(grad2, grad), 1e-14);
+  EXPECT_LE(relativeError(xGrad2, xGrad), 1e-14);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gradcheck, BackwardTest,
+                         ::testing::ValuesIn(cases()), caseName);
+
+/// f32 kernels against f64 kernels on the same (f32-exact) inputs.
+class BackwardF32Test : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BackwardF32Test, MatchesF64) {
+  const Case &c = GetParam();
+  auto k32 = CompiledKernel::compile(c.widths, c.activation, c.order, false);
+  auto k64 = CompiledKernel::compile(c.widths, c.activation, c.order, true);
+  ASSERT_TRUE(k32 && k64);
+  const int64_t batch = 37;
+  Problem p(c.widths, c.order, batch, 2000 + c.order, true);
+  const int64_t P = numParams(c.widths);
+  std::vector<double> g64(P);
+  std::vector<float> g32(P);
+  auto x = cast<float>(p.x), v = cast<float>(p.v),
+       params = cast<float>(p.params), cot = cast<float>(p.cotangent);
+  ASSERT_EQ(ntp_backward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
+                         p.cotangent.data(), g64.data(), batch),
+            NTP_OK);
+  ASSERT_EQ(ntp_backward(k32->get(), x.data(), v.data(), params.data(),
+                         cot.data(), g32.data(), batch),
+            NTP_OK);
+  EXPECT_LE(relativeError(g32, g64), 1e-4);
+}
+
+std::vector<Case> f32Cases() {
+  std::vector<Case> result;
+  for (const std::string &act :
+       {"tanh", "sigmoid", "sin", "identity", "exp", "softplus"})
+    for (int order : {0, 3, 6, 9})
+      result.push_back({act, order, {1, 12, 12, 1}});
+  return result;
+}
+
+INSTANTIATE_TEST_SUITE_P(Precision, BackwardF32Test,
+                         ::testing::ValuesIn(f32Cases()), caseName);
+
+/// Bad calls: one sentence and a nonzero status, never a crash.
+TEST(BackwardErrors, ClearErrors) {
+  auto kernel = CompiledKernel::compile({1, 4, 1}, "tanh", 2, true);
+  ASSERT_TRUE(kernel);
+  std::vector<double> x(5, 0.1), v(1, 1), params(13, 0.2), cot(15, 1),
+      grad(13), xGrad(5), ws(1024);
+  ntp_kernel *k = kernel->get();
+  EXPECT_EQ(ntp_backward(nullptr, x.data(), v.data(), params.data(),
+                         cot.data(), grad.data(), 5),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_backward(k, x.data(), v.data(), params.data(), cot.data(),
+                         nullptr, 5),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), "params_grad is null");
+  EXPECT_EQ(ntp_backward(k, x.data(), v.data(), params.data(), nullptr,
+                         grad.data(), 5),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), "out_cotangent is null but batch is 5");
+  EXPECT_EQ(ntp_backward(k, x.data(), v.data(), params.data(), cot.data(),
+                         grad.data(), -1),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_backward_full(k, x.data(), v.data(), params.data(),
+                              cot.data(), nullptr, nullptr, 5),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_backward_saved(k, x.data(), v.data(), params.data(),
+                               cot.data(), grad.data(), nullptr, nullptr, 5),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), "workspace is null but batch is 5");
+  int64_t bytes = 0;
+  EXPECT_EQ(ntp_workspace_size(k, -3, &bytes), NTP_ERROR_INVALID_ARGUMENT);
+  // batch 0: the gradient of an empty sum is written as zeros.
+  std::fill(grad.begin(), grad.end(), 7.0);
+  EXPECT_EQ(ntp_backward(k, nullptr, v.data(), params.data(), nullptr,
+                         grad.data(), 0),
+            NTP_OK);
+  EXPECT_EQ(grad, std::vector<double>(13, 0.0));
+
+  auto forwardOnly = CompiledKernel::compile({1, 4, 1}, "tanh", 2, true,
+                                             /*backward=*/false);
+  ASSERT_TRUE(forwardOnly);
+  EXPECT_EQ(ntp_backward(forwardOnly->get(), x.data(), v.data(),
+                         params.data(), cot.data(), grad.data(), 5),
+            NTP_ERROR_UNSUPPORTED);
+  EXPECT_STREQ(ntp_last_error(),
+               "ntp_backward is not supported by this kernel: it was "
+               "compiled without the reverse-mode entry points");
+  EXPECT_EQ(ntp_workspace_size(forwardOnly->get(), 5, &bytes),
+            NTP_ERROR_UNSUPPORTED);
+}
+
+/// Many threads: the per-thread partial gradients are summed exactly once.
+TEST(BackwardThreads, SameResultWithOneOrManyThreads) {
+  auto kernel = CompiledKernel::compile({1, 16, 16, 1}, "tanh", 5, true);
+  ASSERT_TRUE(kernel);
+  Problem p({1, 16, 16, 1}, 5, 1000, 3, false);
+  std::vector<double> serial(numParams(p.widths)), parallel(serial.size());
+  ASSERT_EQ(ntp_set_num_threads(1), NTP_OK);
+  ASSERT_EQ(ntp_backward(kernel->get(), p.x.data(), p.v.data(),
+                         p.params.data(), p.cotangent.data(), serial.data(),
+                         1000),
+            NTP_OK);
+  ASSERT_EQ(ntp_set_num_threads(4), NTP_OK);
+  ASSERT_EQ(ntp_backward(kernel->get(), p.x.data(), p.v.data(),
+                         p.params.data(), p.cotangent.data(), parallel.data(),
+                         1000),
+            NTP_OK);
+  ntp_set_num_threads(0);
+  // Summation order differs between chunkings: equal up to rounding.
+  EXPECT_LE(relativeError(parallel, serial), 1e-13);
+}
+
+} // namespace
