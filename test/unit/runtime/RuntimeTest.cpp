@@ -386,14 +386,14 @@ TEST_F(RuntimeTest, ForwardCheckedNamesTheMismatchedBuffer) {
   EXPECT_EQ(out, expectedJet(x, 1.0));
 }
 
-TEST_F(RuntimeTest, BackwardIsNotSupportedYet) {
+TEST_F(RuntimeTest, BackwardOfForwardOnlyArtifactIsUnsupported) {
   KernelPtr k = loadOrDie(NTP_FAKE_F64);
   double x = 1, v = 1, cotangent[4] = {}, grad[2];
   EXPECT_EQ(ntp_backward(k.get(), &x, &v, kParams.data(), cotangent, grad, 1),
             NTP_ERROR_UNSUPPORTED);
   EXPECT_STREQ(ntp_last_error(),
-               "ntp_backward is not supported by this kernel yet (the "
-               "artifact has no backward entry point)");
+               "ntp_backward is not supported by this kernel: it was compiled "
+               "without the reverse-mode entry points");
   EXPECT_EQ(ntp_backward(nullptr, &x, &v, kParams.data(), cotangent, grad, 1),
             NTP_ERROR_INVALID_ARGUMENT);
 }
