@@ -3,8 +3,10 @@
 
 Times d^k f/dx^k, k = 0..n, of an MLP by nesting torch.autograd.grad n
 times (what PINN code does today), on the CPU with the given thread count.
-Prints one JSON object per order: {"order", "dtype", "fwd_ms", "reps"}.
-The forward here is the whole nested evaluation that produces every order.
+Prints one JSON object per order: {"order", "dtype", "fwd_ms", "total_ms",
+"reps"}. "fwd" is the nested evaluation that produces every order 0..n;
+"total" adds the backward of the sum of all orders with respect to the
+parameters (what a PINN training step pays).
 """
 import argparse
 import json
@@ -38,6 +40,25 @@ def nested(model, x, order):
     return outs
 
 
+def median_ms(fn, budget_s):
+    fn()  # warm-up
+    times = []
+    start = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < budget_s
+                             and len(times) < 50):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), len(times)
+
+
+def total(model, x, order):
+    outs = nested(model, x, order)
+    loss = sum(o.sum() for o in outs)
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--layers", default="1,24,24,24,1")
@@ -55,17 +76,10 @@ def main():
     model = build(layers, dtype)
     x = torch.linspace(-2, 2, a.batch, dtype=dtype).reshape(a.batch, 1)
     for order in [int(o) for o in a.orders.split(",")]:
-        nested(model, x, order)  # warm-up
-        times = []
-        start = time.perf_counter()
-        while len(times) < 3 or (time.perf_counter() - start < a.budget_s
-                                 and len(times) < 50):
-            t0 = time.perf_counter()
-            nested(model, x, order)
-            times.append((time.perf_counter() - t0) * 1e3)
-        print(json.dumps({"order": order, "dtype": a.dtype,
-                          "fwd_ms": statistics.median(times),
-                          "reps": len(times),
+        fwd, reps = median_ms(lambda: nested(model, x, order), a.budget_s)
+        tot, _ = median_ms(lambda: total(model, x, order), a.budget_s)
+        print(json.dumps({"order": order, "dtype": a.dtype, "fwd_ms": fwd,
+                          "total_ms": tot, "reps": reps,
                           "torch": torch.__version__}), flush=True)
 
 

@@ -50,6 +50,10 @@ static cl::opt<std::string> torchMode(
 static cl::opt<std::string> torchScript(
     "torch-script", cl::init(NTP_SOURCE_DIR "/benchmarks/torch_nested.py"),
     cl::desc("The PyTorch baseline script"));
+static cl::opt<std::string> python(
+    "python", cl::init(""),
+    cl::desc("Python interpreter for the baseline (default: /usr/bin/python3, "
+             "where Debian's python3-torch lives, else python3)"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
                                  cl::desc("Time budget per measurement"));
 
@@ -108,9 +112,22 @@ template <class F> double medianMicros(F call) {
   return times[times.size() / 2];
 }
 
+struct KernelTimes {
+  double forwardUs = 0;
+  double trainingUs = 0; // forward_save + backward_saved: a training step
+  double backwardUs = 0; // the stateless backward (recomputes the forward)
+};
+
+void check(int status) {
+  if (status != 0) {
+    std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
+    std::exit(1);
+  }
+}
+
 template <class T>
-double timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
-                  int order) {
+KernelTimes timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
+                       int order) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<double> unit(-1, 1);
   int64_t numParams = 0;
@@ -123,24 +140,43 @@ double timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
     p = T(0.5 * unit(rng));
   for (auto &xi : x)
     xi = T(2 * unit(rng));
-  return medianMicros([&] {
-    if (ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
-                    batch) != 0) {
-      std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
-      std::exit(1);
-    }
+  KernelTimes times;
+  times.forwardUs = medianMicros([&] {
+    check(ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
+                      batch));
   });
+  int64_t bytes = 0;
+  check(ntp_workspace_size(kernel, batch, &bytes));
+  std::vector<T> workspace(bytes / sizeof(T)), cotangent(out.size(), T(1)),
+      grad(numParams);
+  times.trainingUs = medianMicros([&] {
+    check(ntp_forward_save(kernel, x.data(), v.data(), params.data(),
+                           out.data(), workspace.data(), batch));
+    check(ntp_backward_saved(kernel, x.data(), v.data(), params.data(),
+                             cotangent.data(), grad.data(), nullptr,
+                             workspace.data(), batch));
+  });
+  times.backwardUs = medianMicros([&] {
+    check(ntp_backward(kernel, x.data(), v.data(), params.data(),
+                       cotangent.data(), grad.data(), batch));
+  });
+  return times;
 }
 
-/// order -> milliseconds from the PyTorch script, empty if unavailable.
-std::map<int, double> torchTimes(const std::string &dtype) {
-  std::map<int, double> result;
+/// order -> (forward, total) milliseconds from the PyTorch script, empty if
+/// unavailable.
+std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
+  std::map<int, std::pair<double, double>> result;
   if (torchMode == "off")
     return result;
   std::string orders;
   for (int n = 0; n <= maxOrder; ++n)
     orders += (n ? "," : "") + std::to_string(n);
-  std::string command = "python3 '" + torchScript + "' --layers " +
+  std::string interpreter = python;
+  if (interpreter.empty())
+    interpreter =
+        llvm::sys::fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  std::string command = interpreter + " '" + torchScript + "' --layers " +
                         layersFlag + " --batch " + std::to_string(batch) +
                         " --dtype " + dtype + " --orders " + orders +
                         " 2>/dev/null";
@@ -150,12 +186,14 @@ std::map<int, double> torchTimes(const std::string &dtype) {
   char line[512];
   while (std::fgets(line, sizeof line, pipe)) {
     int order;
-    double ms;
+    double fwd, total;
     const char *o = std::strstr(line, "\"order\": "),
-               *t = std::strstr(line, "\"fwd_ms\": ");
-    if (o && t && std::sscanf(o + 9, "%d", &order) == 1 &&
-        std::sscanf(t + 10, "%lf", &ms) == 1)
-      result[order] = ms;
+               *f = std::strstr(line, "\"fwd_ms\": "),
+               *t = std::strstr(line, "\"total_ms\": ");
+    if (o && f && t && std::sscanf(o + 9, "%d", &order) == 1 &&
+        std::sscanf(f + 10, "%lf", &fwd) == 1 &&
+        std::sscanf(t + 12, "%lf", &total) == 1)
+      result[order] = {fwd, total};
   }
   pclose(pipe);
   return result;
@@ -190,11 +228,15 @@ int main(int argc, char **argv) {
               "%u hardware threads\n",
               layersFlag.c_str(), activation.c_str(), (long long)batch,
               cpu.c_str(), std::thread::hardware_concurrency());
-  std::printf("forward = one call producing every order 0..n; times are "
-              "medians; speed-up = PyTorch / ntp in this run\n\n");
-  std::printf("| dtype | n | ntp fwd (us) | GFLOP/s | flops/sample | "
-              "PyTorch nested autograd fwd (ms) | speed-up |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "fwd = one call producing every order 0..n; total = forward that saves "
+      "the jets + generated backward of <c, out> (a training step); bwd "
+      "(recompute) = the stateless ntp_backward; times are medians; "
+      "speed-up = PyTorch nested autograd / ntp, measured in this run\n\n");
+  std::printf("| dtype | n | ntp fwd (us) | GFLOP/s fwd | ntp total (us) | "
+              "ntp bwd recompute (us) | total/fwd | PyTorch fwd (ms) | "
+              "PyTorch total (ms) | speed-up fwd | speed-up total |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
 
   llvm::SmallVector<llvm::StringRef> dtypeList;
   llvm::StringRef(dtypes).split(dtypeList, ',');
@@ -204,7 +246,7 @@ int main(int argc, char **argv) {
                    dtype.str().c_str());
       return 1;
     }
-    std::map<int, double> torch = torchTimes(dtype.str());
+    std::map<int, std::pair<double, double>> torch = torchTimes(dtype.str());
     for (int order = 0; order <= maxOrder; ++order) {
       mlir::DialectRegistry registry;
       ntp::registerNtpCompilerDialects(registry);
@@ -230,19 +272,23 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
         return 1;
       }
-      double us = dtype == "f64" ? timeKernel<double>(kernel, layers, order)
-                                 : timeKernel<float>(kernel, layers, order);
+      KernelTimes t = dtype == "f64"
+                          ? timeKernel<double>(kernel, layers, order)
+                          : timeKernel<float>(kernel, layers, order);
       ntp_kernel_free(kernel);
       llvm::sys::fs::remove(path);
       int64_t flops = flopsPerSample(layers, order);
-      double gflops = flops * double(batch) / (us * 1e3);
-      std::printf("| %s | %d | %.1f | %.1f | %lld |", dtype.str().c_str(),
-                  order, us, gflops, (long long)flops);
+      double gflops = flops * double(batch) / (t.forwardUs * 1e3);
+      std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f |",
+                  dtype.str().c_str(), order, t.forwardUs, gflops,
+                  t.trainingUs, t.backwardUs, t.trainingUs / t.forwardUs);
       auto it = torch.find(order);
       if (it != torch.end())
-        std::printf(" %.2f | %.0fx |\n", it->second, it->second * 1e3 / us);
+        std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,
+                    it->second.second, it->second.first * 1e3 / t.forwardUs,
+                    it->second.second * 1e3 / t.trainingUs);
       else
-        std::printf(" n/a | n/a |\n");
+        std::printf(" n/a | n/a | n/a | n/a |\n");
       std::fflush(stdout);
     }
   }
