@@ -12,6 +12,7 @@
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
 
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -40,6 +41,7 @@ struct JetPlan {
   Type element;
   int64_t orders = 0, tile = 0;
   int64_t storedLiveOrders = 0;
+  int64_t numParams = 0;
   std::vector<JetStep> steps;
 
   /// Elements of one tile's saved jets (every step's buffer).
@@ -67,6 +69,10 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
       plan.tile = t.getDimSize(2);
       plan.steps.push_back({JetStep::Kind::Seed, t.getDimSize(1), 0, 0, ""});
     } else if (auto affine = dyn_cast<AffineOp>(op)) {
+      int64_t in = jetType(affine.getInput()).getDimSize(1),
+              out = jetType(affine.getOutput()).getDimSize(1);
+      plan.numParams = std::max<int64_t>(
+          plan.numParams, affine.getWeightOffset() + out * in + out);
       plan.steps.push_back({JetStep::Kind::Affine,
                             jetType(affine.getOutput()).getDimSize(1),
                             static_cast<int64_t>(affine.getLiveOrders()),
@@ -128,7 +134,7 @@ public:
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
     auto args = entry->getArguments();
-    grad = xGrad = workspace = Value();
+    grad = xGrad = workspace = lanes = Value();
     stackJets.clear();
     x = args[0];
     v = args[1];
@@ -158,7 +164,27 @@ public:
             b, loc,
             MemRefType::get({plan.orders, maxWidth, plan.tile}, plan.element));
 
+    // Lane-wise gradient accumulators on the heap (they outgrow a stack for
+    // wide networks): zeroed here, summed into grad after the last tile.
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    if (mode != Mode::ForwardSave) {
+      auto lanesType =
+          MemRefType::get({plan.numParams, plan.tile}, plan.element);
+      lanes = memref::AllocOp::create(b, loc, lanesType);
+      Value zeros = arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(
+              VectorType::get({plan.tile}, plan.element),
+              b.getFloatAttr(plan.element, 0)));
+      auto clear = scf::ForOp::create(
+          b, loc, zero,
+          arith::ConstantIndexOp::create(b, loc, plan.numParams), one);
+      OpBuilder::InsertionGuard clearGuard(b);
+      b.setInsertionPoint(clear.getBody()->getTerminator());
+      vector::StoreOp::create(b, loc, zeros, lanes,
+                              ValueRange{clear.getInductionVar(), zero});
+    }
     auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
                                    args[args.size() - 1], one);
     b.setInsertionPointToStart(loop.getBody());
@@ -176,6 +202,10 @@ public:
       emitReverse(b, jets, outOrCotangent, batch, tile);
 
     b.setInsertionPointToEnd(entry);
+    if (mode != Mode::ForwardSave) {
+      ReduceLanesOp::create(b, loc, lanes, grad);
+      memref::DeallocOp::create(b, loc, lanes);
+    }
     func::ReturnOp::create(b, loc);
     return func;
   }
@@ -252,7 +282,7 @@ private:
       Value inBar = cotangent(b, current ^ 1, inWidth);
       if (s.kind == JetStep::Kind::Affine)
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
-                            inBar, grad, s.liveOrders);
+                            inBar, lanes, s.liveOrders);
       else
         ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
                               s.liveOrders);
@@ -264,7 +294,7 @@ private:
 
   const JetPlan &plan;
   Location loc;
-  Value x, v, params, grad, xGrad, workspace;
+  Value x, v, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> stackJets;
   Value cotangents[2];
 };

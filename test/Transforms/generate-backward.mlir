@@ -9,6 +9,11 @@
 // The training path: the backward from saved jets (no forward).
 // CHECK-LABEL: func.func @net_backward_saved_tiles
 // CHECK-SAME: (%[[X:.*]]: memref<?xf64>, %[[V:.*]]: memref<?xf64>, %[[P:.*]]: memref<?xf64>, %[[C:.*]]: memref<?xf64>, %[[G:.*]]: memref<?xf64>, %[[XG:.*]]: memref<?xf64>, %[[WS:.*]]: memref<?xf64>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
+// Lane-wise gradient accumulators (14 parameters x 8 lanes), zeroed once.
+// CHECK:     %[[LANES:.*]] = memref.alloc() : memref<14x8xf64>
+// CHECK:     scf.for
+// CHECK:       vector.store %{{.*}}, %[[LANES]]
+// CHECK:     scf.for
 // CHECK:     %[[J0:.*]] = memref.reinterpret_cast %[[WS]]
 // CHECK:     %[[A1:.*]] = memref.reinterpret_cast %[[WS]]
 // CHECK:     %[[H1:.*]] = memref.reinterpret_cast %[[WS]]
@@ -16,10 +21,13 @@
 // CHECK-NOT: ntp.seed
 // CHECK-NOT: ntp.affine {{.*}} into
 // CHECK:     ntp.load_cotangent %[[C]]
-// CHECK:     ntp.affine_vjp %[[H1]], %[[P]][6], %{{.*}} into %[[G]] input_cotangent %[[HB:.*]] live_orders 3
+// CHECK:     ntp.affine_vjp %[[H1]], %[[P]][6], %{{.*}} into %[[LANES]] input_cotangent %[[HB:.*]] live_orders 3
 // CHECK:     ntp.activate_vjp "tanh" %[[A1]], %[[HB]] into %[[AB:.*]] live_orders 2
-// CHECK:     ntp.affine_vjp %[[J0]], %[[P]][0], %[[AB]] into %[[G]] input_cotangent %[[JB:.*]] live_orders 2
+// CHECK:     ntp.affine_vjp %[[J0]], %[[P]][0], %[[AB]] into %[[LANES]] input_cotangent %[[JB:.*]] live_orders 2
 // CHECK:     ntp.seed_vjp %[[JB]] into %[[XG]]
+// CHECK:   }
+// CHECK:   ntp.reduce_lanes %[[LANES]] into %[[G]] : memref<14x8xf64>, memref<?xf64>
+// CHECK:   memref.dealloc %[[LANES]]
 
 // The forward that saves every layer's jet into the workspace.
 // CHECK-LABEL: func.func @net_forward_save_tiles

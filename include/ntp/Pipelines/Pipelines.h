@@ -29,12 +29,33 @@ struct CpuPipelineOptions
       llvm::cl::init(true)};
 };
 
+struct GpuPipelineOptions
+    : public mlir::PassPipelineOptions<GpuPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("NVIDIA architecture (sm_80, ...)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("LLVM NVPTX features (e.g. +ptx80); empty: the "
+                     "backend's default PTX version for the chip"),
+      llvm::cl::init("")};
+  Option<int64_t> blockSize{*this, "block-size",
+                            llvm::cl::desc("Threads per block"),
+                            llvm::cl::init(128)};
+};
+
 /// ntp.mlp -> per-layer jet ops -> Faà di Bruno arithmetic -> loops.
 void buildJetLoopsPipeline(mlir::OpPassManager &pm,
                            const CpuPipelineOptions &options);
 /// The whole CPU pipeline: ntp.mlp -> LLVM dialect (`ntp-cpu-pipeline`).
 void buildCpuPipeline(mlir::OpPassManager &pm,
                       const CpuPipelineOptions &options);
+
+/// The NVPTX pipeline (`ntp-gpu-pipeline`): ntp.mlp -> one fused kernel
+/// per evaluation, a gpu.module of LLVM/NVVM dialect ops with an
+/// #nvvm.target, ready for LLVM's NVPTX backend (or gpu-module-to-binary).
+void buildGpuPipeline(mlir::OpPassManager &pm,
+                      const GpuPipelineOptions &options);
 
 void registerNtpPipelines();
 

@@ -53,7 +53,8 @@ def NtpGenerateBackward : Pass<"ntp-generate-backward", "mlir::ModuleOp"> {
       `ntp.workspace_per_tile` on the forward: elements per tile).
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
-                           "mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+                           "mlir::scf::SCFDialect", "mlir::arith::ArithDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno"> {

@@ -276,7 +276,18 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
         DenseElementsAttr::get(vectorType, rewriter.getFloatAttr(element, 0)));
     Value inWidthValue = indexConstant(rewriter, loc, inWidth);
     Value outWidthValue = indexConstant(rewriter, loc, outWidth);
+    // Lane-wise grad [P, tile]: one vector add per weight and tile. Flat
+    // grad [P]: a horizontal reduction per weight and tile.
+    bool laneWise = cast<MemRefType>(grad.getType()).getRank() == 2;
     auto addToGrad = [&](OpBuilder &b, Location loc, Value index, Value lanes) {
+      if (laneWise) {
+        Value old = vector::LoadOp::create(b, loc, vectorType, grad,
+                                           ValueRange{index, zero});
+        vector::StoreOp::create(b, loc,
+                                arith::AddFOp::create(b, loc, old, lanes), grad,
+                                ValueRange{index, zero});
+        return;
+      }
       Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
                                               lanes);
       Value old = memref::LoadOp::create(b, loc, grad, ValueRange{index});
@@ -299,13 +310,21 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
           b, loc, indexConstant(b, loc, weights),
           arith::MulIOp::create(b, loc, i, inWidthValue));
       emitLoop(b, loc, inWidthValue, [&](OpBuilder &b, Location loc, Value j) {
-        Value lanes = zeroVector;
+        Value index = arith::AddIOp::create(b, loc, rowStart, j);
+        // Lane-wise: accumulate straight onto the stored lanes.
+        Value lanes = laneWise ? Value(vector::LoadOp::create(
+                                     b, loc, vectorType, grad,
+                                     ValueRange{index, zero}))
+                               : zeroVector;
         for (int64_t k = 0; k < live; ++k) {
           Value y = vector::LoadOp::create(b, loc, vectorType, input,
                                            ValueRange{orderIndex[k], j, zero});
           lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
         }
-        addToGrad(b, loc, arith::AddIOp::create(b, loc, rowStart, j), lanes);
+        if (laneWise)
+          vector::StoreOp::create(b, loc, lanes, grad, ValueRange{index, zero});
+        else
+          addToGrad(b, loc, index, lanes);
       });
     });
 
@@ -342,6 +361,34 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                                   ValueRange{orderIndex[k], j, zero});
       });
     }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct LowerReduceLanes : public OpConversionPattern<ReduceLanesOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ReduceLanesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MemRefType lanesType = op.getLanes().getType();
+    auto vectorType =
+        VectorType::get({lanesType.getDimSize(1)}, lanesType.getElementType());
+    Value count = memref::DimOp::create(rewriter, loc, adaptor.getLanes(), 0);
+    Value zero = indexConstant(rewriter, loc, 0);
+    emitLoop(rewriter, loc, count, [&](OpBuilder &b, Location loc, Value i) {
+      Value lanes = vector::LoadOp::create(b, loc, vectorType,
+                                           adaptor.getLanes(),
+                                           ValueRange{i, zero});
+      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              lanes);
+      Value old = memref::LoadOp::create(b, loc, adaptor.getGrad(),
+                                         ValueRange{i});
+      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
+                              adaptor.getGrad(), ValueRange{i});
+    });
     rewriter.eraseOp(op);
     return success();
   }
@@ -405,5 +452,6 @@ struct ConvertNtpToLoopsPass
 
 void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerSeed, LowerAffine, LowerStoreJet, LowerLoadCotangent,
-               LowerAffineVjp, LowerSeedVjp>(patterns.getContext());
+               LowerAffineVjp, LowerReduceLanes, LowerSeedVjp>(
+      patterns.getContext());
 }

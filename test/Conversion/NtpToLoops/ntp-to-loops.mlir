@@ -69,3 +69,65 @@ func.func @unexpanded(%in: memref<3x2x8xf32>, %out: memref<3x2x8xf32>) {
   ntp.activate "tanh" %in into %out live_orders 3 : memref<3x2x8xf32>, memref<3x2x8xf32>
   return
 }
+
+// -----
+
+// Reverse mode of an affine layer with lane-wise gradient accumulators: each
+// weight's lanes accumulate sum_k outbar_k[i] * in_k[j] with vector FMAs (no
+// horizontal reduction per tile); the bias lanes add outbar_0[i]. The input
+// cotangent is W^T outbar per live order. reduce_lanes then sums each
+// parameter's lanes once into the flat gradient.
+
+// CHECK-LABEL: func.func @affine_vjp
+// CHECK-SAME: (%[[IN:.*]]: memref<2x3x4xf32>, %[[P:.*]]: memref<?xf32>, %[[OB:.*]]: memref<2x2x4xf32>, %[[L:.*]]: memref<8x4xf32>, %[[IB:.*]]: memref<2x3x4xf32>, %[[G:.*]]: memref<?xf32>)
+// CHECK: scf.for %[[I:.*]] =
+// CHECK:   %[[B0:.*]] = vector.load %[[OB]][%{{.*}}, %[[I]], %{{.*}}]
+// CHECK:   %[[B1:.*]] = vector.load %[[OB]][%{{.*}}, %[[I]], %{{.*}}]
+// CHECK:   %[[BL:.*]] = vector.load %[[L]]
+// CHECK:   %[[BS:.*]] = arith.addf %[[BL]], %[[B0]]
+// CHECK:   vector.store %[[BS]], %[[L]]
+// CHECK:   scf.for %[[J:.*]] =
+// CHECK:     %[[OLD:.*]] = vector.load %[[L]]
+// CHECK:     %[[Y0:.*]] = vector.load %[[IN]][%{{.*}}, %[[J]], %{{.*}}]
+// CHECK:     %[[A0:.*]] = math.fma %[[B0]], %[[Y0]], %[[OLD]]
+// CHECK:     %[[Y1:.*]] = vector.load %[[IN]][%{{.*}}, %[[J]], %{{.*}}]
+// CHECK:     %[[A1:.*]] = math.fma %[[B1]], %[[Y1]], %[[A0]]
+// CHECK:     vector.store %[[A1]], %[[L]]
+// CHECK-NOT: vector.reduction
+// CHECK: scf.for
+// CHECK:   scf.for {{.*}} iter_args
+// CHECK:     memref.load %[[P]]
+// CHECK:     math.fma
+// CHECK:     math.fma
+// CHECK:   vector.store {{.*}}, %[[IB]]
+// CHECK:   vector.store {{.*}}, %[[IB]]
+// CHECK: scf.for %[[K:.*]] =
+// CHECK:   %[[LANES:.*]] = vector.load %[[L]][%[[K]], %{{.*}}]
+// CHECK:   %[[SUM:.*]] = vector.reduction <add>, %[[LANES]] : vector<4xf32> into f32
+// CHECK:   %[[OLDG:.*]] = memref.load %[[G]][%[[K]]]
+// CHECK:   %[[NEW:.*]] = arith.addf %[[OLDG]], %[[SUM]]
+// CHECK:   memref.store %[[NEW]], %[[G]][%[[K]]]
+func.func @affine_vjp(%in: memref<2x3x4xf32>, %p: memref<?xf32>, %outbar: memref<2x2x4xf32>, %lanes: memref<8x4xf32>, %inbar: memref<2x3x4xf32>, %grad: memref<?xf32>) {
+  ntp.affine_vjp %in, %p[0], %outbar into %lanes input_cotangent %inbar live_orders 2 : memref<2x3x4xf32>, memref<?xf32>, memref<2x2x4xf32>, memref<8x4xf32>, memref<2x3x4xf32>
+  ntp.reduce_lanes %lanes into %grad : memref<8x4xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
+// Cotangent load: padding lanes past the batch get zero; seed_vjp writes the
+// x gradient of the tile's valid samples.
+
+// CHECK-LABEL: func.func @cotangent_and_seed_vjp
+// CHECK: arith.cmpi slt
+// CHECK: memref.load %arg0
+// CHECK: arith.select
+// CHECK: memref.store {{.*}}, %arg1
+// CHECK: arith.minsi
+// CHECK: memref.load %arg1
+// CHECK: memref.store {{.*}}, %arg2
+func.func @cotangent_and_seed_vjp(%c: memref<?xf64>, %jet: memref<3x1x8xf64>, %xgrad: memref<?xf64>, %batch: index, %tile: index) {
+  ntp.load_cotangent %c into %jet, %batch, %tile : memref<?xf64>, memref<3x1x8xf64>
+  ntp.seed_vjp %jet into %xgrad, %batch, %tile : memref<3x1x8xf64>, memref<?xf64>
+  return
+}

@@ -104,3 +104,27 @@ func.func @store_live(%jet: memref<4x1x16xf32>, %out: memref<?xf32>, %b: index, 
 
 // expected-error @+1 {{custom op 'ntp.mlp' expected 'order'}}
 ntp.mlp @malformed layers [1, 2] activation "tanh" 3 : f32
+
+// -----
+
+func.func @lanes_mismatch(%in: memref<2x3x4xf32>, %p: memref<?xf32>, %outbar: memref<2x2x4xf32>, %lanes: memref<8x16xf32>) {
+  // expected-error @below {{lane-wise grad must have one lane per sample of the tile (4), got 16}}
+  ntp.affine_vjp %in, %p[0], %outbar into %lanes live_orders 2 : memref<2x3x4xf32>, memref<?xf32>, memref<2x2x4xf32>, memref<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_mismatch(%lanes: memref<8x4xf32>, %grad: memref<9xf32>) {
+  // expected-error @below {{lanes have 8 parameters but grad has 9}}
+  ntp.reduce_lanes %lanes into %grad : memref<8x4xf32>, memref<9xf32>
+  return
+}
+
+// -----
+
+func.func @vjp_shapes(%in: memref<3x2x8xf32>, %zbar: memref<3x2x8xf32>, %ybar: memref<3x4x8xf32>) {
+  // expected-error @below {{input, output cotangent and input cotangent jets must have the same shape}}
+  ntp.activate_vjp "tanh" %in, %zbar into %ybar live_orders 3 : memref<3x2x8xf32>, memref<3x2x8xf32>, memref<3x4x8xf32>
+  return
+}

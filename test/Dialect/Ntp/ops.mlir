@@ -21,3 +21,27 @@ func.func @jet_ops(%x: memref<?xf32>, %v: memref<?xf32>, %p: memref<?xf32>,
   ntp.store_jet %h into %out, %batch, %tile live_orders 4 : memref<4x8x16xf32>, memref<?xf32>
   return
 }
+
+// CHECK-LABEL: func.func @vjp_ops
+func.func @vjp_ops(%x: memref<?xf32>, %p: memref<?xf32>, %c: memref<?xf32>, %g: memref<?xf32>,
+                   %batch: index, %tile: index) {
+  %in = memref.alloca() : memref<4x1x16xf32>
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %abar = memref.alloca() : memref<4x8x16xf32>
+  %hbar = memref.alloca() : memref<4x8x16xf32>
+  %inbar = memref.alloca() : memref<4x1x16xf32>
+  %lanes = memref.alloca() : memref<25x16xf32>
+  // CHECK: ntp.load_cotangent %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} : memref<?xf32>, memref<4x8x16xf32>
+  ntp.load_cotangent %c into %hbar, %batch, %tile : memref<?xf32>, memref<4x8x16xf32>
+  // CHECK: ntp.activate_vjp "tanh" %{{.*}}, %{{.*}} into %{{.*}} live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>
+  ntp.activate_vjp "tanh" %a, %hbar into %abar live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>
+  // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[0], %{{.*}} into %{{.*}} input_cotangent %{{.*}} live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<25x16xf32>, memref<4x1x16xf32>
+  ntp.affine_vjp %in, %p[0], %abar into %lanes input_cotangent %inbar live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<25x16xf32>, memref<4x1x16xf32>
+  // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[0], %{{.*}} into %{{.*}} live_orders 1 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<?xf32>
+  ntp.affine_vjp %in, %p[0], %abar into %g live_orders 1 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<?xf32>
+  // CHECK: ntp.reduce_lanes %{{.*}} into %{{.*}} : memref<25x16xf32>, memref<?xf32>
+  ntp.reduce_lanes %lanes into %g : memref<25x16xf32>, memref<?xf32>
+  // CHECK: ntp.seed_vjp %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} : memref<4x1x16xf32>, memref<?xf32>
+  ntp.seed_vjp %inbar into %x, %batch, %tile : memref<4x1x16xf32>, memref<?xf32>
+  return
+}

@@ -186,6 +186,11 @@ LogicalResult AffineVjpOp::verify() {
       in.getDimSize(2) != outBar.getDimSize(2))
     return emitOpError("input and output cotangent jets must have the same "
                        "number of orders and tile size");
+  auto grad = cast<MemRefType>(getGrad().getType());
+  if (grad.getRank() == 2 && grad.getDimSize(1) != in.getDimSize(2))
+    return emitOpError("lane-wise grad must have one lane per sample of the "
+                       "tile (")
+           << in.getDimSize(2) << "), got " << grad.getDimSize(1);
   if (Value inBar = getInCotangent()) {
     if (failed(verifyJetBuffer(*this, inBar, "input cotangent")))
       return failure();
@@ -193,6 +198,20 @@ LogicalResult AffineVjpOp::verify() {
       return emitOpError("input cotangent must have the shape of the input");
   }
   return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult ReduceLanesOp::verify() {
+  if (failed(verifySameElementType(*this, {getLanes(), getGrad()})))
+    return failure();
+  MemRefType lanes = getLanes().getType(), grad = getGrad().getType();
+  if (lanes.isDynamicDim(1))
+    return emitOpError("lanes must have a static number of lanes");
+  if (!lanes.isDynamicDim(0) && !grad.isDynamicDim(0) &&
+      lanes.getDimSize(0) != grad.getDimSize(0))
+    return emitOpError("lanes have ")
+           << lanes.getDimSize(0) << " parameters but grad has "
+           << grad.getDimSize(0);
+  return success();
 }
 
 LogicalResult ActivateVjpOp::verify() {

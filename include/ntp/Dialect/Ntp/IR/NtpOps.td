@@ -12,6 +12,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def Ntp_FloatElement : AnyTypeOf<[F32, F64]>;
 def Ntp_JetBuffer : MemRefRankOf<[F32, F64], [3]>;
 def Ntp_FlatBuffer : MemRefRankOf<[F32, F64], [1]>;
+def Ntp_GradBuffer : MemRefRankOf<[F32, F64], [1, 2]>;
 
 //===----------------------------------------------------------------------===//
 // ntp.mlp
@@ -194,7 +195,12 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
     `out_cotangent` of its output, accumulates the parameter gradient into
     `grad` (same layout as params, at `weight_offset`):
       grad_W[i][j] += sum_{k < live_orders} sum_s outbar_k[i][s] in_k[j][s],
-      grad_b[i]    += sum_s outbar_0[i][s],
+      grad_b[i]    += sum_s outbar_0[i][s].
+    `grad` is either flat (`[P]`: the sum over the samples s of the tile is
+    done here) or lane-wise (`[P, tile]`: each lane accumulates its own
+    sample's contribution with vector adds; `ntp.reduce_lanes` sums the lanes
+    once after all tiles, instead of one horizontal reduction per weight and
+    tile).
     and, if `in_cotangent` is given, writes inbar_k = W^T outbar_k for
     k < `live_orders` (input orders past them are structural zeros, whose
     cotangents nobody needs).
@@ -210,13 +216,33 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
   let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
                    ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
                    Ntp_JetBuffer:$out_cotangent,
-                   Optional<Ntp_JetBuffer>:$in_cotangent, Ntp_FlatBuffer:$grad,
+                   Optional<Ntp_JetBuffer>:$in_cotangent, Ntp_GradBuffer:$grad,
                    ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
   let assemblyFormat = [{
     $input `,` $params `[` $weight_offset `]` `,` $out_cotangent `into` $grad
     (`input_cotangent` $in_cotangent^)? `live_orders` $live_orders attr-dict
     `:` type($input) `,` type($params) `,` type($out_cotangent) `,`
     type($grad) (`,` type($in_cotangent)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_ReduceLanesOp : Ntp_Op<"reduce_lanes"> {
+  let summary = "Adds lane-wise gradient accumulators into a flat gradient";
+  let description = [{
+    grad[i] += sum_s lanes[i][s]: the one horizontal reduction per parameter
+    that ends a backward accumulating lane-wise (see `ntp.affine_vjp`).
+
+    Example:
+
+    ```mlir
+    ntp.reduce_lanes %lanes into %grad : memref<1273x16xf32>, memref<?xf32>
+    ```
+  }];
+  let arguments = (ins MemRefRankOf<[F32, F64], [2]>:$lanes,
+                   Ntp_FlatBuffer:$grad);
+  let assemblyFormat = [{
+    $lanes `into` $grad attr-dict `:` type($lanes) `,` type($grad)
   }];
   let hasVerifier = 1;
 }

@@ -1,0 +1,71 @@
+//===- NVPTXTarget.h - PTX, cubin and CUDA artifacts ------------*- C++ -*-===//
+//
+// From the gpu.module that ntp-gpu-pipeline produced to an artifact the
+// runtime loads through the CUDA driver: translation to LLVM IR, libdevice
+// (only when f64 math needs it), LLVM's NVPTX backend (PTX, no CUDA toolkit
+// needed), optionally ptxas (cubin), and the artifact container.
+//
+// Artifact container (see docs/NVPTX.md):
+//   line 1:   "ntp-cuda-artifact"
+//   then:     the manifest text (starts "ntp-kernel-manifest", key=value
+//             lines, device=cuda, chip=, format=ptx|cubin, image_bytes=, ...)
+//   then:     a line "end-manifest"
+//   then:     exactly image_bytes bytes: the PTX text or the cubin.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_TARGET_NVPTX_NVPTXTARGET_H
+#define NTP_TARGET_NVPTX_NVPTXTARGET_H
+
+#include "ntp/Target/KernelSpec.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace ntp {
+
+struct NvptxTargetOptions {
+  /// NVIDIA architecture, sm_XX.
+  std::string chip = "sm_90";
+  /// LLVM NVPTX features (+ptx80 ...); empty: the backend's default.
+  std::string features;
+  /// Threads per block (must match the pipeline's block-size).
+  int64_t blockSize = 128;
+  /// libdevice bitcode; empty: $NTP_LIBDEVICE, else the CUDA toolkit's
+  /// (/usr/local/cuda/nvvm/libdevice/libdevice.10.bc) if present. Needed only
+  /// by f64 transcendental functions.
+  std::string libdevice;
+  /// ptxas; empty: $NTP_PTXAS, else /usr/local/cuda/bin/ptxas, else PATH.
+  std::string ptxas;
+};
+
+/// The libdevice file to use, or "" if none is found.
+std::string findLibdevice(const NvptxTargetOptions &options);
+/// The ptxas program to use, or "" if none is found.
+std::string findPtxas(const NvptxTargetOptions &options);
+
+/// Translates the gpu.module in `lowered` to LLVM IR, links libdevice if
+/// needed, optimizes at O3 and emits PTX. With `llvmIR`, the optimized LLVM
+/// IR text is written there instead of PTX. False (and `error`) on failure.
+bool emitPtx(mlir::ModuleOp lowered, const NvptxTargetOptions &options,
+             std::string &ptx, std::string &error, bool llvmIR = false);
+
+/// Runs ptxas on `ptx` for options.chip. `report` (if not null) receives
+/// ptxas's -v output (registers, spills, shared memory).
+bool assembleCubin(const std::string &ptx, const NvptxTargetOptions &options,
+                   std::string &cubin, std::string &error,
+                   std::string *report = nullptr);
+
+/// The manifest of a CUDA artifact (KernelSpec::manifest + CUDA keys).
+std::string cudaManifest(const KernelSpec &spec,
+                         const NvptxTargetOptions &options, bool cubin,
+                         size_t imageBytes);
+
+/// Writes the container described above.
+bool writeCudaArtifact(const std::string &path, const std::string &manifest,
+                       const std::string &image, std::string &error);
+
+} // namespace ntp
+
+#endif // NTP_TARGET_NVPTX_NVPTXTARGET_H

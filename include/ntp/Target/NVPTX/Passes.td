@@ -1,0 +1,63 @@
+//===- Passes.td - NVPTX target passes ---------------------*- tablegen -*-===//
+
+#ifndef NTP_TARGET_NVPTX_PASSES_TD
+#define NTP_TARGET_NVPTX_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
+  let summary = "Wrap the loop-level forward kernel into one fused GPU kernel";
+  let description = [{
+    Turns the loop-level `@<name>_forward_tiles` function (built with
+    tile-size=1, forward only) into
+    `gpu.module @ntp_kernels { gpu.func @<name>_forward(%x, %v, %params,
+    %out: memref<?xT>, %batch: index) kernel }`: one thread per sample
+    (`sample = blockIdx.x * blockDim.x + threadIdx.x`), the parameters copied
+    cooperatively into a workgroup (shared memory) buffer, a barrier, then
+    the whole tile body (all layers, all orders) for `tile = sample` under
+    `sample < batch`. The jet buffers stay thread-private (registers, or
+    local memory where they are indexed dynamically).
+
+    ```mlir
+    // Before: func.func @net_forward_tiles(%x, %v, %p, %out: memref<?xf32>,
+    //           %batch, %tile_begin, %tile_end: index) {ntp.kernel}
+    // After:
+    gpu.module @ntp_kernels {
+      gpu.func @net_forward(%x: memref<?xf32>, %v: memref<?xf32>,
+                            %p: memref<?xf32>, %out: memref<?xf32>,
+                            %batch: index)
+          workgroup(%w: memref<13xf32, #gpu.address_space<workgroup>>)
+          kernel { ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Threads per block (recorded as the kernel's known block size)">,
+    Option<"maxSharedBytes", "max-shared-bytes", "int64_t",
+           /*default=*/"49152",
+           "Stage the parameters in shared memory when they fit in this "
+           "many bytes (else read them from global memory)">,
+  ];
+}
+
+def NtpGpuBareKernelArgs : Pass<"ntp-gpu-bare-kernel-args",
+                                "mlir::gpu::GPUModuleOp"> {
+  let summary = "Give lowered ntp kernels the runtime's bare-pointer ABI";
+  let description = [{
+    After convert-gpu-to-nvvm, a kernel taking `memref<?xT>` arguments takes
+    each as a 5-field descriptor (allocated, aligned, offset, size, stride).
+    The upstream bare-pointer convention cannot express dynamic shapes, so
+    this pass rewrites every `nvvm.kernel` function whose arguments are
+    1-D descriptors and scalars into one taking a bare pointer per memref
+    (offset 0, stride 1), marked noalias (and readonly for the inputs):
+    `(T *x, T *v, T *params, T *out, i64 batch)`, what the runtime passes to
+    cuLaunchKernel.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+#endif // NTP_TARGET_NVPTX_PASSES_TD
