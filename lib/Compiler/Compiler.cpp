@@ -58,6 +58,7 @@ FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
   CpuPipelineOptions pipeline;
   pipeline.tileSize = spec->tile;
   pipeline.backward = options.backward;
+  pipeline.outline = options.outline;
   buildCpuPipeline(pm, pipeline);
   if (failed(pm.run(module)))
     return failure();

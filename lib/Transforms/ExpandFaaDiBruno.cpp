@@ -12,6 +12,7 @@
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace ntp {
@@ -146,8 +147,57 @@ void emitNeuronLoop(
                             ValueRange{orderIndex[k], neuron, zero});
 }
 
+/// With outlining, the arithmetic of one neuron becomes a private function
+/// (one per activation, order, live orders and vector type, shared by every
+/// layer and every generated kernel of the module) that LLVM must not inline:
+/// a network's identical layers and its forward, backward and forward-save
+/// kernels then share one copy of the expansion, which divides code size
+/// and machine-code generation time, while a call per neuron and tile costs
+/// nothing beside hundreds of vector operations.
+using NeuronBody = function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)>;
+
+SmallVector<Value> callOrEmit(OpBuilder &b, Location loc, Operation *anchor,
+                              bool outline, StringRef name,
+                              ArrayRef<Value> inputs, unsigned numResults,
+                              NeuronBody body) {
+  if (!outline)
+    return body(b, inputs);
+  auto module = anchor->getParentOfType<ModuleOp>();
+  Type type = inputs.front().getType();
+  auto func = module.lookupSymbol<func::FuncOp>(name);
+  if (!func) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    SmallVector<Type> argTypes(inputs.size(), type),
+        resultTypes(numResults, type);
+    func = func::FuncOp::create(b, loc, name,
+                                b.getFunctionType(argTypes, resultTypes));
+    func.setPrivate();
+    func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    SmallVector<Value> args(entry->getArguments().begin(),
+                            entry->getArguments().end());
+    func::ReturnOp::create(b, loc, body(b, args));
+  }
+  auto call = func::CallOp::create(b, loc, func, inputs);
+  return SmallVector<Value>(call.getResults().begin(), call.getResults().end());
+}
+
+/// "tanh_o9_l2_v16f32": what an outlined expansion is specialised on.
+std::string expansionName(StringRef kind, StringRef activation, int64_t order,
+                          int64_t live, MemRefType type) {
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  os << "__ntp_" << kind << "_" << activation << "_o" << order << "_l" << live
+     << "_v" << type.getDimSize(2) << type.getElementType();
+  return name;
+}
+
 struct ExpandActivation : public OpConversionPattern<ActivateOp> {
-  using OpConversionPattern::OpConversionPattern;
+  ExpandActivation(MLIRContext *context, bool outline)
+      : OpConversionPattern(context), outline(outline) {}
+  bool outline;
 
   LogicalResult
   matchAndRewrite(ActivateOp op, OpAdaptor adaptor,
@@ -163,13 +213,18 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
     ActivationJetExpansion expansion =
         expandActivationJet(*rule, orders - 1, op.getLiveOrders());
 
-    emitNeuronLoop(rewriter, op.getLoc(), inType,
-                   {{adaptor.getInput(), op.getLiveOrders()}},
-                   {adaptor.getOutput(), orders},
-                   [&](OpBuilder &b, ArrayRef<Value> y) {
-                     return emitGraph(b, op.getLoc(), *rule, expansion.graph,
-                                      expansion.outputs, y);
-                   });
+    std::string name = expansionName("jet", rule->getName(), orders - 1,
+                                     op.getLiveOrders(), inType);
+    emitNeuronLoop(
+        rewriter, op.getLoc(), inType, {{adaptor.getInput(), op.getLiveOrders()}},
+        {adaptor.getOutput(), orders}, [&](OpBuilder &b, ArrayRef<Value> y) {
+          return callOrEmit(b, op.getLoc(), op, outline, name, y, orders,
+                            [&](OpBuilder &b, ArrayRef<Value> args) {
+                              return emitGraph(b, op.getLoc(), *rule,
+                                               expansion.graph,
+                                               expansion.outputs, args);
+                            });
+        });
     rewriter.eraseOp(op);
     return success();
   }
@@ -177,7 +232,9 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
 
 /// ntp.activate_vjp: the reverse-mode DAG, emitted the same way.
 struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
-  using OpConversionPattern::OpConversionPattern;
+  ExpandActivationVjp(MLIRContext *context, bool outline)
+      : OpConversionPattern(context), outline(outline) {}
+  bool outline;
 
   LogicalResult
   matchAndRewrite(ActivateVjpOp op, OpAdaptor adaptor,
@@ -197,14 +254,20 @@ struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
         {{adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}},
         {adaptor.getInCotangent(), live},
         [&](OpBuilder &b, ArrayRef<Value> loaded) {
-          // Graph inputs: y_k at k < live, zbar_m at orders + m.
-          SmallVector<Value> inputs(2 * orders, loaded.front());
-          for (int64_t k = 0; k < live; ++k)
-            inputs[k] = loaded[k];
-          for (int64_t m = 0; m < orders; ++m)
-            inputs[orders + m] = loaded[live + m];
-          return emitGraph(b, op.getLoc(), *rule, vjp.graph,
-                           vjp.inputCotangents, inputs);
+          std::string name = expansionName("jet_vjp", rule->getName(),
+                                           orders - 1, live, inType);
+          return callOrEmit(
+              b, op.getLoc(), op, outline, name, loaded, live,
+              [&](OpBuilder &b, ArrayRef<Value> args) {
+                // Graph inputs: y_k at k < live, zbar_m at orders + m.
+                SmallVector<Value> inputs(2 * orders, args.front());
+                for (int64_t k = 0; k < live; ++k)
+                  inputs[k] = args[k];
+                for (int64_t m = 0; m < orders; ++m)
+                  inputs[orders + m] = args[live + m];
+                return emitGraph(b, op.getLoc(), *rule, vjp.graph,
+                                 vjp.inputCotangents, inputs);
+              });
         });
     rewriter.eraseOp(op);
     return success();
@@ -213,13 +276,15 @@ struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
 
 struct ExpandFaaDiBrunoPass
     : public ntp::impl::NtpExpandFaaDiBrunoBase<ExpandFaaDiBrunoPass> {
+  using NtpExpandFaaDiBrunoBase::NtpExpandFaaDiBrunoBase;
+
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     ConversionTarget target(*context);
     target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(context);
-    populateExpandFaaDiBrunoPatterns(patterns);
+    populateExpandFaaDiBrunoPatterns(patterns, outline);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -228,6 +293,8 @@ struct ExpandFaaDiBrunoPass
 
 } // namespace
 
-void ntp::populateExpandFaaDiBrunoPatterns(RewritePatternSet &patterns) {
-  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext());
+void ntp::populateExpandFaaDiBrunoPatterns(RewritePatternSet &patterns,
+                                           bool outline) {
+  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext(),
+                                                      outline);
 }

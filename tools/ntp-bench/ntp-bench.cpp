@@ -54,6 +54,9 @@ static cl::opt<std::string> python(
     "python", cl::init(""),
     cl::desc("Python interpreter for the baseline (default: /usr/bin/python3, "
              "where Debian's python3-torch lives, else python3)"));
+static cl::opt<bool> outline(
+    "outline", cl::init(true),
+    cl::desc("Outline each neuron's expansion into a shared function"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
                                  cl::desc("Time budget per measurement"));
 
@@ -259,6 +262,7 @@ int main(int argc, char **argv) {
       auto module = ntp::buildMlpModule(context, description);
       ntp::CompileOptions options;
       options.target.cpu = targetCpu;
+      options.outline = outline;
       std::string path = (dir + "/k" + dtype + std::to_string(order) + ".so")
                              .str(),
                   error;

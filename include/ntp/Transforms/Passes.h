@@ -21,8 +21,11 @@ namespace ntp {
 #define GEN_PASS_DECL
 #include "ntp/Transforms/Passes.h.inc"
 
-/// Patterns that rewrite ntp.activate into Faà di Bruno arithmetic.
-void populateExpandFaaDiBrunoPatterns(mlir::RewritePatternSet &patterns);
+/// Patterns that rewrite ntp.activate (and ntp.activate_vjp) into Faà di
+/// Bruno arithmetic; with `outline`, the arithmetic of one neuron goes into a
+/// shared private function of the enclosing module (see the pass).
+void populateExpandFaaDiBrunoPatterns(mlir::RewritePatternSet &patterns,
+                                      bool outline = false);
 
 #define GEN_PASS_REGISTRATION
 #include "ntp/Transforms/Passes.h.inc"
