@@ -2,10 +2,13 @@
 
 #include "ntp/Pipelines/Pipelines.h"
 #include "ntp/Conversion/Passes.h"
+#include "ntp/Target/NVPTX/Passes.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -20,9 +23,10 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   pm.addPass(createNtpDecomposeMlp(decompose));
   if (options.backward)
     pm.addPass(createNtpGenerateBackward());
-  OpPassManager &func = pm.nest<func::FuncOp>();
-  func.addPass(createNtpExpandFaaDiBruno());
-  func.addPass(createConvertNtpToLoops());
+  NtpExpandFaaDiBrunoOptions expand;
+  expand.outline = options.outline;
+  pm.addPass(createNtpExpandFaaDiBruno(expand));
+  pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops());
 }
 
 void ntp::buildCpuPipeline(OpPassManager &pm,
@@ -49,6 +53,47 @@ void ntp::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+void ntp::buildGpuPipeline(OpPassManager &pm,
+                           const GpuPipelineOptions &options) {
+  // One thread per sample: tile size 1, so the jet buffers are
+  // [order + 1, width, 1] and every vector has one lane. Forward only.
+  CpuPipelineOptions loops;
+  loops.tileSize = 1;
+  loops.backward = false;
+  // The kernel wrapper moves one function into the gpu.module: keep each
+  // neuron's arithmetic inline rather than in shared host-module functions.
+  loops.outline = false;
+  buildJetLoopsPipeline(pm, loops);
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  // f32 transcendental functions become the same polynomials as on the CPU;
+  // f64 ones stay math ops and become libdevice calls (__nv_tanh, ...).
+  func.addPass(createNtpApproximateMath());
+  func.addPass(createCanonicalizerPass());
+  func.addPass(createCSEPass());
+  func.addPass(createLoopInvariantCodeMotionPass());
+  NtpGpuKernelOptions kernel;
+  kernel.blockSize = options.blockSize;
+  pm.addPass(createNtpGpuKernel(kernel));
+  OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
+  gpu.addPass(createCanonicalizerPass());
+  gpu.addPass(createCSEPass());
+  gpu.addPass(memref::createExpandStridedMetadataPass());
+  gpu.addPass(createLowerAffinePass());
+  gpu.addPass(createSCFToControlFlowPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.indexBitwidth = 64;
+  pm.nest<gpu::GPUModuleOp>().addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  // Kernel arguments become bare pointers: (T *x, T *v, T *params, T *out,
+  // i64 batch), what the runtime passes to cuLaunchKernel.
+  pm.nest<gpu::GPUModuleOp>().addPass(createNtpGpuBareKernelArgs());
+}
+
 void ntp::registerNtpPipelines() {
   PassPipelineRegistration<CpuPipelineOptions>(
       "ntp-jet-loops-pipeline",
@@ -57,4 +102,8 @@ void ntp::registerNtpPipelines() {
   PassPipelineRegistration<CpuPipelineOptions>(
       "ntp-cpu-pipeline", "Lower ntp.mlp to the LLVM dialect for the host CPU",
       buildCpuPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "ntp-gpu-pipeline",
+      "Lower ntp.mlp to one fused NVVM kernel per evaluation (NVPTX)",
+      buildGpuPipeline);
 }

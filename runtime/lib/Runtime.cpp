@@ -8,10 +8,12 @@
 //===----------------------------------------------------------------------===//
 #include "ntp/runtime.h"
 
+#include "Cuda.h"
 #include "Manifest.h"
 #include "ThreadPool.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -36,6 +38,9 @@ struct ntp_kernel {
   void (*release)(void *) = nullptr; // ntp_kernel_create's owner callback
   void *releaseArg = nullptr;
   ntp::rt::Manifest manifest;
+  /// A CUDA kernel: loaded from a CUDA artifact, launched on the GPU.
+  bool cudaArtifact = false;
+  ntp::rt::CudaModule *cuda = nullptr;
 
   ntp_kernel() = default;
   ntp_kernel(const ntp_kernel &) = delete;
@@ -45,6 +50,7 @@ struct ntp_kernel {
       ::dlclose(handle);
     if (release)
       release(releaseArg);
+    ntp::rt::cudaUnload(cuda);
   }
 };
 
@@ -181,12 +187,103 @@ int readManifest(const char *text, const std::string &what,
                 what + " has a malformed manifest: " + reason);
   }
 
-  // TODO: load CUDA artifacts (manifest device=cuda) through the driver API.
-  if (kernel.manifest.device == NTP_DEVICE_CUDA)
-    return fail(NTP_ERROR_NO_DEVICE,
-                "loading CUDA kernels is not supported by this runtime build "
-                "yet");
+  if (kernel.manifest.device == NTP_DEVICE_CUDA && !kernel.cudaArtifact)
+    return fail(NTP_ERROR_UNSUPPORTED,
+                what + " describes a CUDA kernel: CUDA kernels are loaded "
+                       "from CUDA artifacts with ntp_kernel_load");
+  if (kernel.manifest.device != NTP_DEVICE_CUDA && kernel.cudaArtifact)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " is a CUDA artifact whose manifest says device=cpu");
   return NTP_OK;
+}
+
+constexpr char kCudaMagic[] = "ntp-cuda-artifact\n";
+constexpr char kCudaManifestEnd[] = "end-manifest\n";
+
+/// The value of `key` in manifest text, or "".
+std::string manifestValue(const std::string &text, const std::string &key) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos)
+      end = text.size();
+    if (text.compare(at, key.size() + 1, key + "=") == 0)
+      return text.substr(at + key.size() + 1, end - at - key.size() - 1);
+    at = end + 1;
+  }
+  return "";
+}
+
+/// Loads a CUDA artifact (see docs/NVPTX.md): "ntp-cuda-artifact\n", the
+/// manifest, "end-manifest\n", then image_bytes bytes of PTX or cubin.
+int loadCudaArtifact(const std::string &file, ntp_kernel **out) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(NTP_ERROR_IO, "cannot open kernel artifact " + quoted(file) +
+                                  ": " + std::strerror(errno));
+  FdGuard guard{fd};
+  std::string data;
+  char buffer[65536];
+  for (;;) {
+    ssize_t got = ::read(fd, buffer, sizeof(buffer));
+    if (got < 0)
+      return fail(NTP_ERROR_IO, "cannot read kernel artifact " + quoted(file) +
+                                    ": " + std::strerror(errno));
+    if (got == 0)
+      break;
+    data.append(buffer, static_cast<size_t>(got));
+  }
+  size_t start = sizeof(kCudaMagic) - 1;
+  size_t end = data.find(std::string("\n") + kCudaManifestEnd, start);
+  if (end == std::string::npos || end - start > kMaxManifestSize)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                quoted(file) + " is a truncated or corrupt CUDA artifact (no "
+                               "end of manifest)");
+  std::string text = data.substr(start, end + 1 - start);
+  size_t imageStart = end + 1 + sizeof(kCudaManifestEnd) - 1;
+  auto kernel = std::make_unique<ntp_kernel>();
+  kernel->cudaArtifact = true;
+  if (int status = readManifest(text.c_str(), quoted(file), *kernel))
+    return status;
+  ntp::rt::CudaImageInfo info;
+  info.chip = manifestValue(text, "chip");
+  std::string format = manifestValue(text, "format");
+  info.isPtx = format == "ptx";
+  info.entry = manifestValue(text, "entry");
+  std::string blockSize = manifestValue(text, "block_size");
+  std::string imageBytes = manifestValue(text, "image_bytes");
+  info.blockSize = std::atoi(blockSize.c_str());
+  if (info.chip.empty() || (format != "ptx" && format != "cubin") ||
+      info.entry.empty() || info.blockSize <= 0 || info.blockSize > 1024 ||
+      imageBytes.empty())
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                quoted(file) + " has a malformed manifest: a CUDA artifact "
+                               "needs chip, format (ptx or cubin), entry, "
+                               "block_size and image_bytes");
+  if (std::to_string(data.size() - imageStart) != imageBytes)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                quoted(file) + " is truncated or corrupt: the image has " +
+                    std::to_string(data.size() - imageStart) +
+                    " bytes, the manifest says " + imageBytes);
+  std::string image = data.substr(imageStart); // NUL-terminated for PTX
+  std::string reason;
+  if (ntp_status status =
+          ntp::rt::cudaLoad(image, info, &kernel->cuda, reason))
+    return fail(status, "cannot load CUDA kernel " + quoted(file) + ": " +
+                            reason);
+  *out = kernel.release();
+  return NTP_OK;
+}
+
+/// Whether `file` starts with the CUDA artifact magic.
+bool isCudaArtifact(const std::string &file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  FdGuard guard{fd};
+  char head[sizeof(kCudaMagic) - 1];
+  return readAt(fd, head, sizeof(head), 0) &&
+         std::memcmp(head, kCudaMagic, sizeof(head)) == 0;
 }
 
 int loadKernel(const char *path, ntp_kernel **out) {
@@ -197,6 +294,8 @@ int loadKernel(const char *path, ntp_kernel **out) {
   if (!out)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "out is null");
   std::string file = path;
+  if (isCudaArtifact(file))
+    return loadCudaArtifact(file, out);
   if (int status = checkElfFile(file))
     return status;
 
@@ -337,9 +436,17 @@ template <class T> void runTiles(void *ctx, int64_t begin, int64_t end) {
 }
 
 int runForward(ntp_kernel &k, const void *x, const void *direction,
-               const void *params, void *out, int64_t batch) {
+               const void *params, void *out, int64_t batch,
+               void *stream = nullptr) {
   if (batch == 0)
     return NTP_OK;
+  if (k.cuda) {
+    std::string reason;
+    if (ntp_status status = ntp::rt::cudaLaunchForward(
+            k.cuda, x, direction, params, out, batch, stream, reason))
+      return fail(status, reason);
+    return NTP_OK;
+  }
   int64_t tile = k.manifest.tile;
   int64_t tiles = batch / tile + (batch % tile != 0);
   ForwardCall call{k.forwardTiles, x, direction, params, out, batch};
@@ -555,6 +662,21 @@ NTP_EXPORT int ntp_forward(ntp_kernel *k, const void *x, const void *direction,
             checkForwardArgs(k, x, direction, params, out, batch, counts))
       return status;
     return runForward(*k, x, direction, params, out, batch);
+  });
+}
+
+NTP_EXPORT int ntp_forward_async(ntp_kernel *k, const void *x,
+                                 const void *direction, const void *params,
+                                 void *out, int64_t batch, void *stream) {
+  return guarded([&]() -> int {
+    BufferCounts counts;
+    if (int status =
+            checkForwardArgs(k, x, direction, params, out, batch, counts))
+      return status;
+    if (!k->cuda && stream)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "a stream was given for a CPU kernel");
+    return runForward(*k, x, direction, params, out, batch, stream);
   });
 }
 

@@ -8,9 +8,15 @@
 
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Pipelines/Pipelines.h"
+#include "ntp/Target/NVPTX/NVPTXTarget.h"
 #include "ntp/Transforms/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -36,7 +42,7 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("path"), cl::init(""),
                                        cl::cat(category));
 
-enum class Emit { Jets, Loops, Mlir, Llvm, Asm, Obj, So };
+enum class Emit { Jets, Loops, Mlir, Llvm, Asm, Obj, So, Ptx, Cubin };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::So),
     cl::values(clEnumValN(Emit::Jets, "jets", "per-layer jet ops (ntp dialect)"),
@@ -46,7 +52,12 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
                clEnumValN(Emit::Asm, "asm", "assembly"),
                clEnumValN(Emit::Obj, "obj", "an object file (see --header)"),
-               clEnumValN(Emit::So, "so", "a shared object for the runtime")),
+               clEnumValN(Emit::So, "so",
+                          "the runtime artifact (CPU: a shared object; "
+                          "nvptx: a CUDA artifact)"),
+               clEnumValN(Emit::Ptx, "ptx", "PTX text (--target=nvptx)"),
+               clEnumValN(Emit::Cubin, "cubin",
+                          "a cubin from ptxas (--target=nvptx)")),
     cl::cat(category));
 
 static cl::opt<std::string>
@@ -63,6 +74,47 @@ static cl::opt<std::string> dtypeFlag("dtype", cl::desc("f32 or f64"),
                                       cl::init("f32"), cl::cat(category));
 static cl::opt<std::string> nameFlag("name", cl::desc("Kernel name"),
                                      cl::init("ntp_kernel"), cl::cat(category));
+enum class Target { Cpu, Nvptx };
+static cl::opt<Target> targetFlag(
+    "target", cl::desc("Target"), cl::init(Target::Cpu),
+    cl::values(clEnumValN(Target::Cpu, "cpu", "the host CPU (default)"),
+               clEnumValN(Target::Nvptx, "nvptx",
+                          "NVIDIA GPUs: PTX through LLVM's NVPTX backend, "
+                          "cubin through ptxas")),
+    cl::cat(category));
+static cl::opt<std::string> chipFlag("chip",
+                                     cl::desc("NVIDIA architecture (nvptx)"),
+                                     cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string>
+    gpuFeatures("gpu-features",
+                cl::desc("LLVM NVPTX features, e.g. +ptx80 (nvptx)"),
+                cl::init(""), cl::cat(category));
+static cl::opt<int64_t> blockSizeFlag("block-size",
+                                      cl::desc("Threads per block (nvptx)"),
+                                      cl::init(128), cl::cat(category));
+enum class GpuFormat { Auto, Ptx, Cubin };
+static cl::opt<GpuFormat> gpuFormat(
+    "gpu-format", cl::desc("Image in a CUDA artifact (--emit=so, nvptx)"),
+    cl::init(GpuFormat::Auto),
+    cl::values(clEnumValN(GpuFormat::Auto, "auto",
+                          "cubin when ptxas is found, else PTX"),
+               clEnumValN(GpuFormat::Ptx, "ptx",
+                          "PTX (JIT-compiled by the driver)"),
+               clEnumValN(GpuFormat::Cubin, "cubin", "cubin (needs ptxas)")),
+    cl::cat(category));
+static cl::opt<std::string> libdeviceFlag(
+    "libdevice", cl::desc("libdevice.10.bc for f64 math (nvptx; default: "
+                          "$NTP_LIBDEVICE or the CUDA toolkit's)"),
+    cl::init(""), cl::cat(category));
+static cl::opt<std::string> ptxasFlag(
+    "ptxas", cl::desc("ptxas (nvptx; default: $NTP_PTXAS, "
+                      "/usr/local/cuda/bin/ptxas, PATH)"),
+    cl::init(""), cl::cat(category));
+static cl::opt<bool> ptxasReport(
+    "ptxas-report",
+    cl::desc("Print ptxas -v (registers, spills) to stderr (nvptx)"),
+    cl::init(false), cl::cat(category));
+
 static cl::opt<std::string> targetCpu(
     "target-cpu", cl::desc("LLVM CPU name, or 'native' for this machine"),
     cl::init("x86-64-v3"), cl::cat(category));
@@ -141,6 +193,63 @@ static bool writeText(const std::string &path, llvm::function_ref<void(
   return true;
 }
 
+static int compileNvptx(ModuleOp module, PassManager &pm, KernelSpec spec) {
+  NvptxTargetOptions target;
+  target.chip = chipFlag;
+  target.features = gpuFeatures;
+  target.blockSize = blockSizeFlag;
+  target.libdevice = libdeviceFlag;
+  target.ptxas = ptxasFlag;
+  if (emit == Emit::Obj)
+    return fail("--emit=obj is for the CPU; use --emit=cubin or --emit=so "
+                "with --target=nvptx");
+  if (!headerFile.empty())
+    return fail("--header is for the CPU target");
+  spec.tile = 1;
+  spec.hasBackward = false;
+  GpuPipelineOptions pipeline;
+  pipeline.chip = chipFlag;
+  pipeline.features = gpuFeatures;
+  pipeline.blockSize = blockSizeFlag;
+  buildGpuPipeline(pm, pipeline);
+  if (failed(pm.run(module)))
+    return 1;
+  if (emit == Emit::Mlir)
+    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << module; })
+               ? 0
+               : 1;
+  std::string ptx, error;
+  if (!emitPtx(module, target, ptx, error, emit == Emit::Llvm))
+    return fail(error);
+  if (emit == Emit::Llvm || emit == Emit::Ptx || emit == Emit::Asm)
+    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << ptx; })
+               ? 0
+               : 1;
+  bool cubin = emit == Emit::Cubin || gpuFormat == GpuFormat::Cubin ||
+               (gpuFormat == GpuFormat::Auto && !findPtxas(target).empty());
+  if (emit == Emit::Cubin && outputFile.empty())
+    return fail("-o is required for --emit=cubin");
+  std::string image = ptx;
+  if (cubin || ptxasReport) {
+    std::string binary, report;
+    if (!assembleCubin(ptx, target, binary, error, &report))
+      return fail(error);
+    if (ptxasReport)
+      llvm::errs() << report;
+    if (cubin)
+      image = binary;
+  }
+  if (emit == Emit::Cubin)
+    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << image; })
+               ? 0
+               : 1;
+  if (!writeCudaArtifact(outputFile,
+                         cudaManifest(spec, target, cubin, image.size()), image,
+                         error))
+    return fail(error);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAsmPrinterCLOptions();
@@ -158,6 +267,8 @@ int main(int argc, char **argv) {
     return fail("give either an input file or --layers, not both");
   if (layersFlag.empty() && inputFile.empty())
     return fail("no input: give an .mlir file or --layers (see --help)");
+  if (targetFlag == Target::Cpu && (emit == Emit::Ptx || emit == Emit::Cubin))
+    return fail("--emit=ptx and --emit=cubin need --target=nvptx");
   if ((emit == Emit::So || emit == Emit::Obj) && outputFile.empty())
     return fail("-o is required for --emit=so and --emit=obj");
   if (!headerFile.empty() && emit != Emit::Obj)
@@ -168,6 +279,12 @@ int main(int argc, char **argv) {
 
   DialectRegistry registry;
   registerNtpCompilerDialects(registry);
+  if (targetFlag == Target::Nvptx) {
+    registry.insert<gpu::GPUDialect, NVVM::NVVMDialect>();
+    registerAllExtensions(registry);
+    registerGPUDialectTranslation(registry);
+    registerNVVMDialectTranslation(registry);
+  }
   MLIRContext context(registry);
   llvm::SourceMgr sources;
   SourceMgrDiagnosticHandler diagnostics(sources, &context);
@@ -179,7 +296,9 @@ int main(int argc, char **argv) {
   options.tileSize = tileSize;
   options.target.cpu = targetCpu;
   options.target.features = targetFeatures;
-  FailureOr<KernelSpec> spec = getKernelSpec(*module, tileSize);
+  // The GPU kernels run one sample per thread (tile size 1).
+  FailureOr<KernelSpec> spec =
+      getKernelSpec(*module, targetFlag == Target::Nvptx ? 1 : tileSize);
   if (failed(spec))
     return 1;
   options.target.symbolPrefix =
@@ -189,9 +308,12 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("invalid pass manager options");
+  if (targetFlag == Target::Nvptx && emit != Emit::Jets && emit != Emit::Loops)
+    return compileNvptx(*module, pm, *spec);
   if (emit == Emit::Jets || emit == Emit::Loops) {
     CpuPipelineOptions pipeline;
     pipeline.tileSize = spec->tile;
+    pipeline.backward = targetFlag == Target::Cpu;
     if (emit == Emit::Jets) {
       NtpDecomposeMlpOptions decompose;
       decompose.tileSize = spec->tile;

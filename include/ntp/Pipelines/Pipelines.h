@@ -27,6 +27,11 @@ struct CpuPipelineOptions
       llvm::cl::desc("Also generate the reverse-mode kernels (backward, "
                      "forward-save, backward-saved)"),
       llvm::cl::init(true)};
+  Option<bool> outline{
+      *this, "outline",
+      llvm::cl::desc("Share each neuron's Faà di Bruno arithmetic in one "
+                     "non-inlined function per activation, order and type"),
+      llvm::cl::init(true)};
 };
 
 struct GpuPipelineOptions

@@ -82,6 +82,18 @@ int ntp_kernel_create(const char *manifest, void *forward_tiles,
 int ntp_forward(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, int64_t batch);
 
+/* As ntp_forward, on a CUDA stream (a CUstream; null: the default stream):
+ * returns once the launch is queued. For a CPU kernel stream must be null
+ * and the call is ntp_forward. CUDA artifacts (see docs/NVPTX.md) are loaded
+ * through the CUDA driver API, opened at run time (libcuda.so.1, or
+ * $NTP_LIBCUDA): without a driver ntp_kernel_load returns
+ * NTP_ERROR_NO_DEVICE ("no CUDA driver: ..."). ntp_forward on a CUDA kernel
+ * launches on the default stream and does not wait for the result. The
+ * reverse-mode functions return NTP_ERROR_UNSUPPORTED for CUDA kernels. */
+int ntp_forward_async(ntp_kernel *k, const void *x, const void *direction,
+                      const void *params, void *out, int64_t batch,
+                      void *stream);
+
 /* As ntp_forward, but also checks the element count of every buffer against
  * the kernel's shapes: x_count = batch * input_dim, direction_count =
  * input_dim, params_count = num_params, out_count = (order + 1) * batch *

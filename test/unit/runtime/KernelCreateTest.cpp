@@ -107,7 +107,7 @@ TEST(KernelCreateTest, RejectsBadArgumentsWithoutReleasing) {
   std::string cuda = kManifest;
   cuda.replace(cuda.find("device=cpu"), 10, "device=cuda");
   EXPECT_EQ(ntp_kernel_create(cuda.c_str(), fn, countRelease, &released, &k),
-            NTP_ERROR_NO_DEVICE);
+            NTP_ERROR_UNSUPPORTED);
   EXPECT_EQ(released, 0);
 }
 

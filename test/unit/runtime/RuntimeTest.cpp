@@ -234,8 +234,10 @@ TEST_F(RuntimeTest, LoadRejectsAnotherAbiVersion) {
 }
 
 TEST_F(RuntimeTest, LoadRejectsCudaKernels) {
-  EXPECT_EQ(loadError(NTP_FAKE_CUDA, NTP_ERROR_NO_DEVICE),
-            "loading CUDA kernels is not supported by this runtime build yet");
+  EXPECT_EQ(loadError(NTP_FAKE_CUDA, NTP_ERROR_UNSUPPORTED),
+            std::string("'") + NTP_FAKE_CUDA +
+                "' describes a CUDA kernel: CUDA kernels are loaded from CUDA "
+                "artifacts with ntp_kernel_load");
 }
 
 TEST_F(RuntimeTest, LoadsAPathWithoutASlashFromTheWorkingDirectory) {

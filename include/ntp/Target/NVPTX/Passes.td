@@ -15,7 +15,10 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
     (`sample = blockIdx.x * blockDim.x + threadIdx.x`), the parameters copied
     cooperatively into a workgroup (shared memory) buffer, a barrier, then
     the whole tile body (all layers, all orders) for `tile = sample` under
-    `sample < batch`. The jet buffers stay thread-private (registers, or
+    `sample < batch`. Math: f32 transcendental functions become polynomials
+    (as on the CPU), fma/abs/floor/ceil/sqrt/copysign LLVM intrinsics (native
+    PTX instructions); f64 transcendental functions stay math ops and become
+    libdevice calls. The jet buffers stay thread-private (registers, or
     local memory where they are indexed dynamically).
 
     ```mlir
@@ -33,7 +36,10 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",
-                           "mlir::memref::MemRefDialect"];
+                           "mlir::memref::MemRefDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::LLVM::LLVMDialect"];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "Threads per block (recorded as the kernel's known block size)">,

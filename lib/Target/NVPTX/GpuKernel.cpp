@@ -1,0 +1,332 @@
+//===- GpuKernel.cpp - One fused GPU kernel per evaluation ----------------===//
+//
+// ntp-gpu-kernel: wraps the loop-level forward function (tile size 1) into a
+// gpu.func kernel in which one thread evaluates one sample, through every
+// layer and every order, with the parameters staged in shared memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Target/NVPTX/Passes.h"
+
+#include "mlir/Analysis/DataFlow/ConstantPropagationAnalysis.h"
+#include "mlir/Analysis/DataFlow/DeadCodeAnalysis.h"
+#include "mlir/Analysis/DataFlow/IntegerRangeAnalysis.h"
+#include "mlir/Analysis/DataFlowFramework.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace ntp {
+#define GEN_PASS_DEF_NTPGPUKERNEL
+#include "ntp/Target/NVPTX/Passes.h.inc"
+} // namespace ntp
+
+using namespace mlir;
+
+namespace {
+
+/// Number of parameter elements the kernel reads: one past the largest index
+/// of any load from `params`, by integer range analysis. Fails if a use is
+/// not a load or an index is unbounded.
+static FailureOr<int64_t> countParams(func::FuncOp func, Value params) {
+  DataFlowSolver solver;
+  solver.load<dataflow::DeadCodeAnalysis>();
+  solver.load<dataflow::SparseConstantPropagation>();
+  solver.load<dataflow::IntegerRangeAnalysis>();
+  if (failed(solver.initializeAndRun(func)))
+    return failure();
+  int64_t count = 0;
+  for (Operation *user : params.getUsers()) {
+    Value index;
+    int64_t extent = 1;
+    if (auto load = dyn_cast<memref::LoadOp>(user)) {
+      index = load.getIndices().front();
+    } else if (auto load = dyn_cast<vector::LoadOp>(user)) {
+      index = load.getIndices().front();
+      extent = load.getVectorType().getNumElements();
+    } else {
+      return failure();
+    }
+    auto *lattice =
+        solver.lookupState<dataflow::IntegerValueRangeLattice>(index);
+    if (!lattice || lattice->getValue().isUninitialized())
+      return failure();
+    const ConstantIntRanges &range = lattice->getValue().getValue();
+    if (range.smax().isMaxSignedValue() || range.smin().isNegative())
+      return failure();
+    count = std::max<int64_t>(count, range.smax().getSExtValue() + extent);
+  }
+  return count;
+}
+
+/// A math op with a native PTX instruction becomes the LLVM intrinsic, which
+/// the NVPTX backend selects directly (convert-gpu-to-nvvm would call
+/// libdevice's __nv_fmaf & co. instead).
+template <typename MathOp, typename IntrinsicOp>
+struct MathToIntrinsic : public OpRewritePattern<MathOp> {
+  using OpRewritePattern<MathOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(MathOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<IntrinsicOp>(op, op->getResultTypes(),
+                                             op->getOperands());
+    return success();
+  }
+};
+
+/// f32 transcendental functions become polynomials (as on the CPU) and fma
+/// the LLVM intrinsic; only f64 transcendental functions need libdevice.
+static LogicalResult lowerMath(Operation *root) {
+  MLIRContext *context = root->getContext();
+  RewritePatternSet patterns(context);
+  populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+    return llvm::is_contained({"math.tanh", "math.exp", "math.log",
+                               "math.log1p", "math.log2", "math.sin",
+                               "math.cos", "math.expm1", "math.erf"},
+                              name);
+  });
+  // convert-gpu-to-nvvm keeps llvm.intr.fma legal but not fabs/floor/...;
+  // those become __nv_* calls that emitPtx defines with intrinsics.
+  patterns.add<MathToIntrinsic<math::FmaOp, LLVM::FMAOp>>(context);
+  return applyPatternsGreedily(root, std::move(patterns));
+}
+
+struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
+  using NtpGpuKernelBase::NtpGpuKernelBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> kernels;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func->hasAttr("ntp.kernel"))
+        kernels.push_back(func);
+    if (kernels.empty())
+      return;
+    if (blockSize <= 0 || blockSize > 1024) {
+      module.emitError("block-size must be in 1..1024, got ") << blockSize;
+      return signalPassFailure();
+    }
+    OpBuilder b(module.getContext());
+    b.setInsertionPointToEnd(module.getBody());
+    auto gpuModule =
+        gpu::GPUModuleOp::create(b, module.getLoc(), "ntp_kernels");
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    for (func::FuncOp func : kernels) {
+      if (failed(convert(func, gpuModule)))
+        return signalPassFailure();
+      func.erase();
+    }
+    // Helpers the kernels call (outlined activation jets, ...) move into the
+    // GPU module with them.
+    for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      func->moveBefore(gpuModule.getBody(), gpuModule.getBody()->end());
+    if (failed(lowerMath(gpuModule)))
+      return signalPassFailure();
+  }
+
+  LogicalResult convert(func::FuncOp func, gpu::GPUModuleOp gpuModule) {
+    StringRef name = func.getSymName();
+    if (!name.ends_with("_forward_tiles"))
+      return func.emitError("only forward kernels run on the GPU; build the "
+                            "loop-level module with backward=false (found @")
+             << name << ")";
+    FunctionType type = func.getFunctionType();
+    if (type.getNumInputs() != 7 || type.getNumResults() != 0 ||
+        !func.getBody().hasOneBlock())
+      return func.emitError("expected (x, v, params, out, batch, tile_begin, "
+                            "tile_end) with one block");
+    Block &body = func.getBody().front();
+    auto flat = cast<MemRefType>(type.getInput(2));
+    Type element = flat.getElementType();
+
+    // Shared-memory staging of the parameters, when they fit.
+    Value params = body.getArgument(2);
+    FailureOr<int64_t> numParams = countParams(func, params);
+    int64_t bytes = succeeded(numParams)
+                        ? *numParams * element.getIntOrFloatBitWidth() / 8
+                        : -1;
+    bool stage =
+        succeeded(numParams) && *numParams > 0 && bytes <= maxSharedBytes;
+    auto workgroup = gpu::AddressSpaceAttr::get(
+        func.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+    SmallVector<Type> attributions;
+    if (stage)
+      attributions.push_back(
+          MemRefType::get({*numParams}, element, nullptr, workgroup));
+
+    OpBuilder b(gpuModule.getBodyRegion());
+    b.setInsertionPointToEnd(gpuModule.getBody());
+    Location loc = func.getLoc();
+    StringRef kernelName = name.drop_back(strlen("_tiles"));
+    auto kernelType =
+        b.getFunctionType(TypeRange(type.getInputs()).take_front(5), {});
+    auto kernel =
+        gpu::GPUFuncOp::create(b, loc, kernelName, kernelType, attributions);
+    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    int32_t block = static_cast<int32_t>(blockSize);
+    kernel.setKnownBlockSize(ArrayRef<int32_t>{block, 1, 1});
+    Block &entry = kernel.getBody().front();
+    b.setInsertionPointToStart(&entry);
+
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
+    Value sample = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value batch = entry.getArgument(4);
+
+    IRMapping mapping;
+    for (unsigned i = 0; i < 5; ++i)
+      mapping.map(body.getArgument(i), entry.getArgument(i));
+    if (stage) {
+      // Cooperative copy: thread t copies elements t, t + blockDim, ...;
+      // consecutive threads read consecutive addresses (coalesced).
+      Value shared = kernel.getWorkgroupAttributions().front();
+      Value count = arith::ConstantIndexOp::create(b, loc, *numParams);
+      auto copy = scf::ForOp::create(b, loc, tid, count, bdim);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(copy.getBody());
+        Value value = memref::LoadOp::create(b, loc, entry.getArgument(2),
+                                             copy.getInductionVar());
+        memref::StoreOp::create(b, loc, value, shared, copy.getInductionVar());
+      }
+      gpu::BarrierOp::create(b, loc);
+      mapping.map(params, shared);
+    }
+    mapping.map(body.getArgument(5), sample);
+    Value sampleEnd = arith::AddIOp::create(b, loc, sample, one);
+    mapping.map(body.getArgument(6), sampleEnd);
+
+    // Thread-private buffers stay at the entry (they become registers or a
+    // fixed-size local frame); the rest runs for live samples only.
+    for (Operation &op : body.without_terminator())
+      if (isa<memref::AllocaOp>(op))
+        b.clone(op, mapping);
+    Value live =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, sample, batch);
+    auto guard = scf::IfOp::create(b, loc, live, /*withElse=*/false);
+    gpu::ReturnOp::create(b, loc);
+    b.setInsertionPoint(guard.thenBlock()->getTerminator());
+    for (Operation &op : body.without_terminator())
+      if (!isa<memref::AllocaOp>(op))
+        b.clone(op, mapping);
+
+    // The tile loop now runs exactly once, for tile = sample: inline it.
+    SmallVector<scf::ForOp> tileLoops;
+    guard.thenBlock()->walk([&](scf::ForOp loop) {
+      if (loop.getLowerBound() == sample && loop.getUpperBound() == sampleEnd)
+        tileLoops.push_back(loop);
+    });
+    IRRewriter rewriter(b);
+    for (scf::ForOp loop : tileLoops) {
+      if (loop.getNumResults() != 0)
+        continue;
+      Block *loopBody = loop.getBody();
+      rewriter.eraseOp(loopBody->getTerminator());
+      rewriter.inlineBlockBefore(loopBody, loop, ValueRange{sample});
+      rewriter.eraseOp(loop);
+    }
+    return success();
+  }
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// ntp-gpu-bare-kernel-args
+//===----------------------------------------------------------------------===//
+
+namespace ntp {
+#define GEN_PASS_DEF_NTPGPUBAREKERNELARGS
+#include "ntp/Target/NVPTX/Passes.h.inc"
+} // namespace ntp
+
+namespace {
+
+struct GpuBareKernelArgsPass
+    : public ntp::impl::NtpGpuBareKernelArgsBase<GpuBareKernelArgsPass> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<LLVM::LLVMFuncOp>())
+      if (func->hasAttr("nvvm.kernel") && !func.isExternal())
+        if (failed(rewrite(func)))
+          return signalPassFailure();
+  }
+
+  LogicalResult rewrite(LLVM::LLVMFuncOp func) {
+    LLVM::LLVMFunctionType type = func.getFunctionType();
+    ArrayRef<Type> params = type.getParams();
+    auto isPtr = [](Type t) { return isa<LLVM::LLVMPointerType>(t); };
+    auto isI64 = [](Type t) { return t.isInteger(64); };
+    // Group the arguments: a descriptor is (ptr, ptr, i64, i64, i64).
+    SmallVector<std::pair<unsigned, bool>> groups; // (first arg, is memref)
+    for (unsigned i = 0; i < params.size();) {
+      if (i + 4 < params.size() && isPtr(params[i]) && isPtr(params[i + 1]) &&
+          isI64(params[i + 2]) && isI64(params[i + 3]) &&
+          isI64(params[i + 4])) {
+        groups.push_back({i, true});
+        i += 5;
+      } else if (!isPtr(params[i])) {
+        groups.push_back({i, false});
+        i += 1;
+      } else {
+        return func.emitError("kernel arguments are not 1-D memref "
+                              "descriptors and scalars");
+      }
+    }
+    Block &entry = func.getBody().front();
+    OpBuilder b(func.getContext());
+    b.setInsertionPointToStart(&entry);
+    Location loc = func.getLoc();
+    Type i64 = b.getI64Type();
+    Value zero = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(0));
+    Value unit = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(1));
+    SmallVector<Type> newParams;
+    unsigned oldCount = entry.getNumArguments();
+    unsigned memrefs = 0;
+    for (auto [first, isMemRef] : groups) {
+      Type t = params[first];
+      BlockArgument arg = entry.addArgument(t, loc);
+      newParams.push_back(t);
+      if (!isMemRef) {
+        entry.getArgument(first).replaceAllUsesWith(arg);
+        continue;
+      }
+      ++memrefs;
+      entry.getArgument(first).replaceAllUsesWith(arg);
+      entry.getArgument(first + 1).replaceAllUsesWith(arg);
+      entry.getArgument(first + 2).replaceAllUsesWith(zero);
+      // The size is unknown to the kernel (it never reads it) and the
+      // stride of a contiguous 1-D buffer is 1.
+      entry.getArgument(first + 3).replaceAllUsesWith(zero);
+      entry.getArgument(first + 4).replaceAllUsesWith(unit);
+    }
+    entry.eraseArguments(0, oldCount);
+    func.setFunctionType(
+        LLVM::LLVMFunctionType::get(type.getReturnType(), newParams));
+    func.removeArgAttrsAttr();
+    // Inputs are read-only and no buffer overlaps another (the ABI).
+    unsigned index = 0, memrefIndex = 0;
+    for (auto [first, isMemRef] : groups) {
+      (void)first;
+      if (isMemRef) {
+        func.setArgAttr(index, LLVM::LLVMDialect::getNoAliasAttrName(),
+                        b.getUnitAttr());
+        if (++memrefIndex < memrefs)
+          func.setArgAttr(index, LLVM::LLVMDialect::getReadonlyAttrName(),
+                          b.getUnitAttr());
+      }
+      ++index;
+    }
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,245 @@
+//===- Cuda.cpp - CUDA kernels through the driver API, opened at run time -===//
+
+#include "Cuda.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+
+namespace {
+
+// The few driver API types and functions used, declared here so that the
+// runtime needs neither cuda.h nor libcuda at build time.
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+constexpr CUresult CUDA_SUCCESS = 0;
+constexpr int kAttrComputeCapabilityMajor = 75;
+constexpr int kAttrComputeCapabilityMinor = 76;
+
+struct Driver {
+  void *handle = nullptr;
+  std::string error; // why the driver is unusable, if it is
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxGetCurrent)(CUcontext *);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxGetDevice)(CUdevice *);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
+                                 void **);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+
+  std::string describe(CUresult result) const {
+    const char *text = nullptr;
+    if (cuGetErrorString && cuGetErrorString(result, &text) == CUDA_SUCCESS &&
+        text)
+      return std::string(text) + " (CUDA error " + std::to_string(result) + ")";
+    return "CUDA error " + std::to_string(result);
+  }
+};
+
+template <class Fn> bool resolve(void *handle, Fn &fn, const char *name) {
+  fn = reinterpret_cast<Fn>(::dlsym(handle, name));
+  return fn != nullptr;
+}
+
+/// The driver, opened once per process.
+const Driver &driver() {
+  static Driver d;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char *configured = std::getenv("NTP_LIBCUDA");
+    std::string library =
+        configured && *configured ? configured : "libcuda.so.1";
+    d.handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!d.handle) {
+      const char *why = ::dlerror();
+      d.error = "no CUDA driver: cannot load " + library + " (" +
+                (why ? why : "unknown error") + ")";
+      return;
+    }
+#define NTP_RESOLVE(name)                                                      \
+  if (!resolve(d.handle, d.name, #name)) {                                     \
+    d.error = "no usable CUDA driver: " + library + " lacks " #name;           \
+    return;                                                                    \
+  }
+    NTP_RESOLVE(cuInit)
+    NTP_RESOLVE(cuDeviceGet)
+    NTP_RESOLVE(cuDeviceGetCount)
+    NTP_RESOLVE(cuDeviceGetAttribute)
+    NTP_RESOLVE(cuDeviceGetName)
+    NTP_RESOLVE(cuDevicePrimaryCtxRetain)
+    NTP_RESOLVE(cuCtxGetCurrent)
+    NTP_RESOLVE(cuCtxSetCurrent)
+    NTP_RESOLVE(cuCtxGetDevice)
+    NTP_RESOLVE(cuModuleLoadDataEx)
+    NTP_RESOLVE(cuModuleUnload)
+    NTP_RESOLVE(cuModuleGetFunction)
+    NTP_RESOLVE(cuLaunchKernel)
+    NTP_RESOLVE(cuGetErrorString)
+#undef NTP_RESOLVE
+    if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {
+      d.error =
+          "no CUDA driver: cuInit failed in " + library + ": " + d.describe(r);
+      return;
+    }
+    int count = 0;
+    if (d.cuDeviceGetCount(&count) != CUDA_SUCCESS || count == 0)
+      d.error = "no CUDA device: the driver reports no GPU";
+  });
+  return d;
+}
+
+/// "sm_90" -> 90; -1 if malformed.
+int smVersion(const std::string &chip) {
+  if (chip.size() < 5 || chip.compare(0, 3, "sm_") != 0)
+    return -1;
+  int value = 0;
+  for (size_t i = 3; i < chip.size(); ++i) {
+    if (chip[i] < '0' || chip[i] > '9')
+      return i > 4 ? value : -1; // sm_90a: the digits count
+    value = value * 10 + (chip[i] - '0');
+  }
+  return value;
+}
+
+} // namespace
+
+struct ntp::rt::CudaModule {
+  CUcontext context = nullptr;
+  CUmodule module = nullptr;
+  CUfunction function = nullptr;
+  int blockSize = 128;
+};
+
+using namespace ntp::rt;
+
+ntp_status ntp::rt::cudaLoad(const std::string &image,
+                             const CudaImageInfo &info, CudaModule **out,
+                             std::string &error) {
+  *out = nullptr;
+  const Driver &d = driver();
+  if (!d.error.empty()) {
+    error = d.error;
+    return NTP_ERROR_NO_DEVICE;
+  }
+  CUcontext context = nullptr;
+  if (CUresult r = d.cuCtxGetCurrent(&context); r != CUDA_SUCCESS) {
+    error = "cannot query the current CUDA context: " + d.describe(r);
+    return NTP_ERROR_NO_DEVICE;
+  }
+  if (!context) {
+    // No context on this thread: device $NTP_CUDA_DEVICE (default 0)'s
+    // primary context, the one the CUDA runtime (and PyTorch) use.
+    const char *configured = std::getenv("NTP_CUDA_DEVICE");
+    int ordinal = configured && *configured ? std::atoi(configured) : 0;
+    CUdevice device;
+    if (CUresult r = d.cuDeviceGet(&device, ordinal); r != CUDA_SUCCESS) {
+      error =
+          "no CUDA device " + std::to_string(ordinal) + ": " + d.describe(r);
+      return NTP_ERROR_NO_DEVICE;
+    }
+    if (CUresult r = d.cuDevicePrimaryCtxRetain(&context, device);
+        r != CUDA_SUCCESS || d.cuCtxSetCurrent(context) != CUDA_SUCCESS) {
+      error = "cannot create a CUDA context: " + d.describe(r);
+      return NTP_ERROR_NO_DEVICE;
+    }
+  }
+  CUdevice device;
+  int major = 0, minor = 0;
+  char name[128] = "unknown GPU";
+  if (d.cuCtxGetDevice(&device) != CUDA_SUCCESS ||
+      d.cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, device) !=
+          CUDA_SUCCESS ||
+      d.cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, device) !=
+          CUDA_SUCCESS) {
+    error = "cannot query the compute capability of the current GPU";
+    return NTP_ERROR_NO_DEVICE;
+  }
+  d.cuDeviceGetName(name, sizeof(name) - 1, device);
+  int have = major * 10 + minor, want = smVersion(info.chip);
+  std::string gpu = std::string(name) + ", sm_" + std::to_string(have);
+  if (want < 0) {
+    error = "the artifact names an unknown architecture '" + info.chip + "'";
+    return NTP_ERROR_BAD_ARTIFACT;
+  }
+  if (want > have) {
+    error = "the kernel was compiled for " + info.chip +
+            ", newer than this GPU (" + gpu +
+            "): recompile with ntp-compile --chip=sm_" + std::to_string(have);
+    return NTP_ERROR_UNSUPPORTED;
+  }
+  if (!info.isPtx && want / 10 != major) {
+    error = "the kernel is a cubin for " + info.chip +
+            ", which does not run on this GPU (" + gpu +
+            "): recompile with --chip=sm_" + std::to_string(have) +
+            ", or ship PTX (--gpu-format=ptx)";
+    return NTP_ERROR_UNSUPPORTED;
+  }
+  CUmodule module = nullptr;
+  if (CUresult r =
+          d.cuModuleLoadDataEx(&module, image.c_str(), 0, nullptr, nullptr);
+      r != CUDA_SUCCESS) {
+    error = "the CUDA driver rejected the kernel image (" +
+            std::string(info.isPtx ? "PTX" : "cubin") + " for " + info.chip +
+            " on " + gpu + "): " + d.describe(r);
+    return NTP_ERROR_BAD_ARTIFACT;
+  }
+  CUfunction function = nullptr;
+  if (CUresult r = d.cuModuleGetFunction(&function, module, info.entry.c_str());
+      r != CUDA_SUCCESS) {
+    d.cuModuleUnload(module);
+    error =
+        "the kernel image has no entry '" + info.entry + "': " + d.describe(r);
+    return NTP_ERROR_BAD_ARTIFACT;
+  }
+  *out = new CudaModule{context, module, function, info.blockSize};
+  return NTP_OK;
+}
+
+ntp_status ntp::rt::cudaLaunchForward(CudaModule *m, const void *x,
+                                      const void *direction, const void *params,
+                                      void *out, int64_t batch, void *stream,
+                                      std::string &error) {
+  const Driver &d = driver();
+  CUcontext current = nullptr;
+  if (d.cuCtxGetCurrent(&current) == CUDA_SUCCESS && !current)
+    d.cuCtxSetCurrent(m->context);
+  int64_t blocks = (batch + m->blockSize - 1) / m->blockSize;
+  if (blocks > 0x7fffffff) {
+    error = "batch " + std::to_string(batch) + " is too large for one launch";
+    return NTP_ERROR_INVALID_ARGUMENT;
+  }
+  // Kernel parameters: (T *x, T *v, T *params, T *out, i64 batch).
+  void *args[] = {&x, &direction, &params, &out, &batch};
+  if (CUresult r =
+          d.cuLaunchKernel(m->function, static_cast<unsigned>(blocks), 1, 1,
+                           static_cast<unsigned>(m->blockSize), 1, 1, 0,
+                           static_cast<CUstream>(stream), args, nullptr);
+      r != CUDA_SUCCESS) {
+    error = "launching the CUDA kernel failed: " + d.describe(r);
+    return NTP_ERROR_INTERNAL;
+  }
+  return NTP_OK;
+}
+
+void ntp::rt::cudaUnload(CudaModule *m) {
+  if (!m)
+    return;
+  const Driver &d = driver();
+  if (d.error.empty() && m->module)
+    d.cuModuleUnload(m->module);
+  delete m;
+}
