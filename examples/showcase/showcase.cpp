@@ -61,10 +61,11 @@ int main(int argc, char **argv) {
       for (size_t b = 0; b < batch; ++b)
         scale = std::max(scale, std::fabs(ref[k * batch + b]));
       for (size_t b = 0; b < batch; ++b) {
-        double err = scale > 0 ? double(std::fabs(out[k * batch + b] -
-                                                   ref[k * batch + b]) /
-                                         scale)
-                               : std::fabs(out[k * batch + b]);
+        double err =
+            scale > 0
+                ? double(std::fabs(out[k * batch + b] - ref[k * batch + b]) /
+                         scale)
+                : std::fabs(out[k * batch + b]);
         worst = std::max(worst, err);
         if (b == 1 || b == 3)
           std::printf("%3d %6.2f %24.15e %24.15Le %10.1e\n", k, x[b],

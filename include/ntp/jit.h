@@ -35,8 +35,8 @@ extern "C" {
 /* What to compile: either `mlir` (the text of a module holding one ntp.mlp,
  * as ntp-compile reads it) or the structured fields below it. */
 typedef struct {
-  const char *mlir;       /* when non-null, the fields below are ignored */
-  const int64_t *layers;  /* widths, input to output (at least two) */
+  const char *mlir;      /* when non-null, the fields below are ignored */
+  const int64_t *layers; /* widths, input to output (at least two) */
   int32_t num_layers;
   const char *activation; /* tanh, sigmoid, sin, identity, exp, softplus;
                              NULL means tanh */

@@ -26,10 +26,10 @@ using namespace mlir;
 using namespace ntp;
 
 void ntp::registerNtpCompilerDialects(DialectRegistry &registry) {
-  registry.insert<NtpDialect, arith::ArithDialect, cf::ControlFlowDialect,
-                  func::FuncDialect, LLVM::LLVMDialect, math::MathDialect,
-                  memref::MemRefDialect, scf::SCFDialect,
-                  vector::VectorDialect>();
+  registry
+      .insert<NtpDialect, arith::ArithDialect, cf::ControlFlowDialect,
+              func::FuncDialect, LLVM::LLVMDialect, math::MathDialect,
+              memref::MemRefDialect, scf::SCFDialect, vector::VectorDialect>();
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
 }
@@ -87,8 +87,8 @@ bool ntp::compileToSharedObject(ModuleOp module, const CompileOptions &options,
   // Write the object next to the output, then link; the object is temporary.
   llvm::SmallString<256> objectPath;
   int fd;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-          "ntp-kernel", "o", fd, objectPath)) {
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ntp-kernel", "o",
+                                                              fd, objectPath)) {
     error = "cannot create a temporary object file: " + ec.message();
     return false;
   }

@@ -432,8 +432,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
   }
   copyField(report.warning, warning);
   return linkObject(llvm::MemoryBuffer::getMemBufferCopy(bytes, "ntp-kernel"),
-                    target.backward,
-                    out);
+                    target.backward, out);
 }
 
 } // namespace

@@ -7,10 +7,10 @@
 
 #include "ntp/Support/ActivationRules.h"
 
+#include "llvm/Support/ErrorHandling.h"
 #include <cmath>
 #include <memory>
 #include <sstream>
-#include "llvm/Support/ErrorHandling.h"
 
 using namespace ntp;
 

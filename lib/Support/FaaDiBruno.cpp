@@ -3,9 +3,9 @@
 #include "ntp/Support/FaaDiBruno.h"
 #include "ntp/Support/Combinatorics.h"
 
+#include "llvm/Support/ErrorHandling.h"
 #include <cmath>
 #include <cstdlib>
-#include "llvm/Support/ErrorHandling.h"
 
 using namespace ntp;
 using Kind = JetExpression::Kind;
@@ -17,11 +17,12 @@ using Kind = JetExpression::Kind;
 int JetExpressionGraph::intern(const JetExpression &e) {
   // Commutative operands are ordered so that a*b and b*a share one node.
   JetExpression key = e;
-  if ((key.kind == Kind::Add || key.kind == Kind::Mul || key.kind == Kind::Fma) &&
+  if ((key.kind == Kind::Add || key.kind == Kind::Mul ||
+       key.kind == Kind::Fma) &&
       key.lhs > key.rhs)
     std::swap(key.lhs, key.rhs);
-  auto tuple = std::make_tuple(static_cast<int>(key.kind), key.index,
-                               key.value, key.lhs, key.rhs, key.acc);
+  auto tuple = std::make_tuple(static_cast<int>(key.kind), key.index, key.value,
+                               key.lhs, key.rhs, key.acc);
   auto it = uniqued.find(tuple);
   if (it != uniqued.end())
     return it->second;

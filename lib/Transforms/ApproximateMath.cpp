@@ -51,7 +51,9 @@ public:
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
-  Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, x, y, z); }
+  Value fma(Value x, Value y, Value z) {
+    return math::FmaOp::create(b, x, y, z);
+  }
   /// c[0] + x (c[1] + x (c[2] + ...)).
   Value horner(Value x, ArrayRef<double> c) {
     Value acc = cst(c.back());
@@ -86,8 +88,8 @@ public:
     c.erase(c.begin()); // (e^y - 1) / y
     Value small = mul(y, horner(y, c));
     Value large = sub(exp(y), cst(1.0));
-    Value useSmall = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, y,
-                                           cst(-0.34));
+    Value useSmall =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, y, cst(-0.34));
     return arith::SelectOp::create(b, useSmall, small, large);
   }
 
@@ -111,8 +113,7 @@ private:
   Type type;
 };
 
-template <class Op>
-struct ApproximateF64 : public OpRewritePattern<Op> {
+template <class Op> struct ApproximateF64 : public OpRewritePattern<Op> {
   using OpRewritePattern<Op>::OpRewritePattern;
 
   LogicalResult matchAndRewrite(Op op,
@@ -134,12 +135,11 @@ struct ApproximateMathPass
     RewritePatternSet patterns(&getContext());
     // The upstream patterns match f32 operands only (and deliberately no f32
     // expansion of f64 ops, which would cost f64 kernels their accuracy).
-    populateMathPolynomialApproximationPatterns(
-        patterns, [](StringRef name) {
-          return llvm::is_contained({"math.tanh", "math.exp", "math.log1p",
-                                     "math.sin", "math.cos"},
-                                    name);
-        });
+    populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+      return llvm::is_contained(
+          {"math.tanh", "math.exp", "math.log1p", "math.sin", "math.cos"},
+          name);
+    });
     patterns.add<ApproximateF64<math::TanhOp>, ApproximateF64<math::ExpOp>>(
         &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -33,8 +33,8 @@ public:
     Type element = mlp.getElementType();
     auto flat = MemRefType::get({ShapedType::kDynamic}, element);
     auto index = b.getIndexType();
-    auto type = b.getFunctionType(
-        {flat, flat, flat, flat, index, index, index}, {});
+    auto type =
+        b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
     auto func = func::FuncOp::create(
         b, loc, (mlp.getSymName() + "_forward_tiles").str(), type);
     func->setAttr("ntp.kernel", b.getUnitAttr());

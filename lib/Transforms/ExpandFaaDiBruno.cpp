@@ -30,8 +30,8 @@ Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
   auto splat = [&](double v) -> Value {
     auto type = cast<VectorType>(y.getType());
     return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(
-                    type, b.getFloatAttr(type.getElementType(), v)));
+        b, loc,
+        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), v)));
   };
   switch (primitive) {
   case Primitive::Identity:
@@ -39,8 +39,8 @@ Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
   case Primitive::Tanh:
     return math::TanhOp::create(b, loc, y);
   case Primitive::TanhHalf:
-    return math::TanhOp::create(
-        b, loc, arith::MulFOp::create(b, loc, y, splat(0.5)));
+    return math::TanhOp::create(b, loc,
+                                arith::MulFOp::create(b, loc, y, splat(0.5)));
   case Primitive::Sin:
     return math::SinOp::create(b, loc, y);
   case Primitive::Cos:
@@ -138,9 +138,9 @@ void emitNeuronLoop(
   SmallVector<Value> loaded;
   for (auto [buffer, count] : loads)
     for (int64_t k = 0; k < count; ++k)
-      loaded.push_back(vector::LoadOp::create(
-          rewriter, loc, vectorType, buffer,
-          ValueRange{orderIndex[k], neuron, zero}));
+      loaded.push_back(
+          vector::LoadOp::create(rewriter, loc, vectorType, buffer,
+                                 ValueRange{orderIndex[k], neuron, zero}));
   SmallVector<Value> results = body(rewriter, loaded);
   for (int64_t k = 0; k < store.second; ++k)
     vector::StoreOp::create(rewriter, loc, results[k], store.first,
@@ -154,7 +154,8 @@ void emitNeuronLoop(
 /// kernels then share one copy of the expansion, which divides code size
 /// and machine-code generation time, while a call per neuron and tile costs
 /// nothing beside hundreds of vector operations.
-using NeuronBody = function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)>;
+using NeuronBody =
+    function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)>;
 
 SmallVector<Value> callOrEmit(OpBuilder &b, Location loc, Operation *anchor,
                               bool outline, StringRef name,
@@ -216,7 +217,8 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
     std::string name = expansionName("jet", rule->getName(), orders - 1,
                                      op.getLiveOrders(), inType);
     emitNeuronLoop(
-        rewriter, op.getLoc(), inType, {{adaptor.getInput(), op.getLiveOrders()}},
+        rewriter, op.getLoc(), inType,
+        {{adaptor.getInput(), op.getLiveOrders()}},
         {adaptor.getOutput(), orders}, [&](OpBuilder &b, ArrayRef<Value> y) {
           return callOrEmit(b, op.getLoc(), op, outline, name, y, orders,
                             [&](OpBuilder &b, ArrayRef<Value> args) {
@@ -256,18 +258,19 @@ struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
         [&](OpBuilder &b, ArrayRef<Value> loaded) {
           std::string name = expansionName("jet_vjp", rule->getName(),
                                            orders - 1, live, inType);
-          return callOrEmit(
-              b, op.getLoc(), op, outline, name, loaded, live,
-              [&](OpBuilder &b, ArrayRef<Value> args) {
-                // Graph inputs: y_k at k < live, zbar_m at orders + m.
-                SmallVector<Value> inputs(2 * orders, args.front());
-                for (int64_t k = 0; k < live; ++k)
-                  inputs[k] = args[k];
-                for (int64_t m = 0; m < orders; ++m)
-                  inputs[orders + m] = args[live + m];
-                return emitGraph(b, op.getLoc(), *rule, vjp.graph,
-                                 vjp.inputCotangents, inputs);
-              });
+          return callOrEmit(b, op.getLoc(), op, outline, name, loaded, live,
+                            [&](OpBuilder &b, ArrayRef<Value> args) {
+                              // Graph inputs: y_k at k < live, zbar_m at orders
+                              // + m.
+                              SmallVector<Value> inputs(2 * orders,
+                                                        args.front());
+                              for (int64_t k = 0; k < live; ++k)
+                                inputs[k] = args[k];
+                              for (int64_t m = 0; m < orders; ++m)
+                                inputs[orders + m] = args[live + m];
+                              return emitGraph(b, op.getLoc(), *rule, vjp.graph,
+                                               vjp.inputCotangents, inputs);
+                            });
         });
     rewriter.eraseOp(op);
     return success();

@@ -29,9 +29,9 @@ namespace {
 /// One jet op of the forward, in order.
 struct JetStep {
   enum class Kind { Seed, Affine, Activate } kind;
-  int64_t width;         // width of the jet it produces
-  int64_t liveOrders;    // live orders of its input (seed: unused)
-  int64_t weightOffset;  // affine
+  int64_t width;          // width of the jet it produces
+  int64_t liveOrders;     // live orders of its input (seed: unused)
+  int64_t weightOffset;   // affine
   std::string activation; // activate
 };
 
@@ -73,11 +73,10 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
               out = jetType(affine.getOutput()).getDimSize(1);
       plan.numParams = std::max<int64_t>(
           plan.numParams, affine.getWeightOffset() + out * in + out);
-      plan.steps.push_back({JetStep::Kind::Affine,
-                            jetType(affine.getOutput()).getDimSize(1),
-                            static_cast<int64_t>(affine.getLiveOrders()),
-                            static_cast<int64_t>(affine.getWeightOffset()),
-                            ""});
+      plan.steps.push_back(
+          {JetStep::Kind::Affine, jetType(affine.getOutput()).getDimSize(1),
+           static_cast<int64_t>(affine.getLiveOrders()),
+           static_cast<int64_t>(affine.getWeightOffset()), ""});
     } else if (auto activate = dyn_cast<ActivateOp>(op)) {
       plan.steps.push_back({JetStep::Kind::Activate,
                             jetType(activate.getOutput()).getDimSize(1),
@@ -156,8 +155,8 @@ public:
     if (mode == Mode::Recompute)
       for (const JetStep &s : plan.steps)
         stackJets.push_back(memref::AllocaOp::create(
-            b, loc, MemRefType::get({plan.orders, s.width, plan.tile},
-                                    plan.element)));
+            b, loc,
+            MemRefType::get({plan.orders, s.width, plan.tile}, plan.element)));
     if (mode != Mode::ForwardSave)
       for (Value &buffer : cotangents)
         buffer = memref::AllocaOp::create(
@@ -174,12 +173,11 @@ public:
       lanes = memref::AllocOp::create(b, loc, lanesType);
       Value zeros = arith::ConstantOp::create(
           b, loc,
-          DenseElementsAttr::get(
-              VectorType::get({plan.tile}, plan.element),
-              b.getFloatAttr(plan.element, 0)));
+          DenseElementsAttr::get(VectorType::get({plan.tile}, plan.element),
+                                 b.getFloatAttr(plan.element, 0)));
       auto clear = scf::ForOp::create(
-          b, loc, zero,
-          arith::ConstantIndexOp::create(b, loc, plan.numParams), one);
+          b, loc, zero, arith::ConstantIndexOp::create(b, loc, plan.numParams),
+          one);
       OpBuilder::InsertionGuard clearGuard(b);
       b.setInsertionPoint(clear.getBody()->getTerminator());
       vector::StoreOp::create(b, loc, zeros, lanes,
@@ -222,9 +220,9 @@ private:
     int64_t width = plan.steps[i].width;
     Value start = arith::AddIOp::create(
         b, loc,
-        arith::MulIOp::create(b, loc, tile,
-                              arith::ConstantIndexOp::create(
-                                  b, loc, plan.workspacePerTile())),
+        arith::MulIOp::create(
+            b, loc, tile,
+            arith::ConstantIndexOp::create(b, loc, plan.workspacePerTile())),
         arith::ConstantIndexOp::create(b, loc, offset));
     auto type = MemRefType::get(
         {plan.orders, width, plan.tile}, plan.element,

@@ -12,6 +12,7 @@
 #include "Manifest.h"
 #include "ThreadPool.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -20,7 +21,6 @@
 #include <link.h>
 #include <memory>
 #include <mutex>
-#include <algorithm>
 #include <new>
 #include <string>
 #include <sys/stat.h>
@@ -30,12 +30,12 @@
 #define NTP_EXPORT extern "C" __attribute__((visibility("default")))
 
 struct ntp_kernel {
-  void *handle = nullptr;        // from dlopen; null for ntp_kernel_create
-  void *forwardTiles = nullptr;  // ntp_kernel_forward_tiles
-  void *backwardTiles = nullptr; // ntp_kernel_backward_tiles, if any
+  void *handle = nullptr;             // from dlopen; null for ntp_kernel_create
+  void *forwardTiles = nullptr;       // ntp_kernel_forward_tiles
+  void *backwardTiles = nullptr;      // ntp_kernel_backward_tiles, if any
   void *forwardSaveTiles = nullptr;   // ntp_kernel_forward_save_tiles
   void *backwardSavedTiles = nullptr; // ntp_kernel_backward_saved_tiles
-  void (*release)(void *) = nullptr; // ntp_kernel_create's owner callback
+  void (*release)(void *) = nullptr;  // ntp_kernel_create's owner callback
   void *releaseArg = nullptr;
   ntp::rt::Manifest manifest;
   /// A CUDA kernel: loaded from a CUDA artifact, launched on the GPU.
@@ -267,10 +267,9 @@ int loadCudaArtifact(const std::string &file, ntp_kernel **out) {
                     " bytes, the manifest says " + imageBytes);
   std::string image = data.substr(imageStart); // NUL-terminated for PTX
   std::string reason;
-  if (ntp_status status =
-          ntp::rt::cudaLoad(image, info, &kernel->cuda, reason))
-    return fail(status, "cannot load CUDA kernel " + quoted(file) + ": " +
-                            reason);
+  if (ntp_status status = ntp::rt::cudaLoad(image, info, &kernel->cuda, reason))
+    return fail(status,
+                "cannot load CUDA kernel " + quoted(file) + ": " + reason);
   *out = kernel.release();
   return NTP_OK;
 }
@@ -483,7 +482,8 @@ using BackwardSavedTilesFn = void (*)(const T *, const T *, const T *,
                                       const T *, T *, T *, const T *, int64_t,
                                       int64_t, int64_t);
 
-template <class T> void runBackwardTiles(void *ctx, int64_t begin, int64_t end) {
+template <class T>
+void runBackwardTiles(void *ctx, int64_t begin, int64_t end) {
   BackwardCall &c = *static_cast<BackwardCall *>(ctx);
   std::vector<T> grad(static_cast<size_t>(c.numParams), T(0));
   auto x = static_cast<const T *>(c.x);
@@ -493,8 +493,8 @@ template <class T> void runBackwardTiles(void *ctx, int64_t begin, int64_t end) 
   auto xGrad = static_cast<T *>(c.xGrad);
   if (c.workspace)
     reinterpret_cast<BackwardSavedTilesFn<T>>(c.tiles)(
-        x, v, p, cot, grad.data(), xGrad,
-        static_cast<const T *>(c.workspace), c.batch, begin, end);
+        x, v, p, cot, grad.data(), xGrad, static_cast<const T *>(c.workspace),
+        c.batch, begin, end);
   else
     reinterpret_cast<BackwardTilesFn<T>>(c.tiles)(x, v, p, cot, grad.data(),
                                                   xGrad, c.batch, begin, end);
@@ -524,15 +524,15 @@ void runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
 }
 
 /// Checks what every reverse-mode call needs beyond the forward's checks.
-int checkBackwardArgs(const ntp_kernel *k, const char *function,
-                      const void *x, const void *direction, const void *params,
+int checkBackwardArgs(const ntp_kernel *k, const char *function, const void *x,
+                      const void *direction, const void *params,
                       const void *cotangent, const void *paramsGrad,
                       const void *xGrad, int64_t batch) {
   BufferCounts counts;
   // The cotangent has the shape of out; reuse the forward's checks for it.
-  if (int status = checkForwardArgs(k, x, direction, params,
-                                    const_cast<void *>(cotangent), batch,
-                                    counts))
+  if (int status =
+          checkForwardArgs(k, x, direction, params,
+                           const_cast<void *>(cotangent), batch, counts))
     return status == NTP_ERROR_INVALID_ARGUMENT &&
                    lastError.rfind("out is null", 0) == 0
                ? fail(NTP_ERROR_INVALID_ARGUMENT,
@@ -707,10 +707,9 @@ NTP_EXPORT int ntp_forward_checked(ntp_kernel *k, const void *x,
   });
 }
 
-NTP_EXPORT int ntp_backward(ntp_kernel *k, const void *x,
-                            const void *direction, const void *params,
-                            const void *out_cotangent, void *params_grad,
-                            int64_t batch) {
+NTP_EXPORT int ntp_backward(ntp_kernel *k, const void *x, const void *direction,
+                            const void *params, const void *out_cotangent,
+                            void *params_grad, int64_t batch) {
   return guarded([&]() -> int {
     if (!params_grad)
       return fail(NTP_ERROR_INVALID_ARGUMENT, "params_grad is null");
@@ -745,9 +744,9 @@ NTP_EXPORT int ntp_workspace_size(const ntp_kernel *k, int64_t batch,
     if (!bytes)
       return fail(NTP_ERROR_INVALID_ARGUMENT, "bytes is null");
     if (batch < 0)
-      return fail(NTP_ERROR_INVALID_ARGUMENT,
-                  "batch is " + std::to_string(batch) +
-                      "; it must be non-negative");
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "batch is " +
+                                                  std::to_string(batch) +
+                                                  "; it must be non-negative");
     if (!k->manifest.backward)
       return fail(NTP_ERROR_UNSUPPORTED,
                   "this kernel was compiled without the reverse-mode entry "
@@ -755,8 +754,7 @@ NTP_EXPORT int ntp_workspace_size(const ntp_kernel *k, int64_t batch,
     int64_t count;
     if (!workspaceCount(*k, batch, count) ||
         __builtin_mul_overflow(
-            count, int64_t(k->manifest.dtype == NTP_DTYPE_F64 ? 8 : 4),
-            bytes))
+            count, int64_t(k->manifest.dtype == NTP_DTYPE_F64 ? 8 : 4), bytes))
       return fail(NTP_ERROR_INVALID_ARGUMENT,
                   "batch " + std::to_string(batch) +
                       " is too large: the workspace size overflows int64_t");
@@ -782,8 +780,8 @@ NTP_EXPORT int ntp_forward_save(ntp_kernel *k, const void *x,
     if (batch == 0)
       return NTP_OK;
     int64_t tiles = batch / k->manifest.tile + (batch % k->manifest.tile != 0);
-    ForwardSaveCall call{k->forwardSaveTiles, x, direction, params, out,
-                         workspace, batch};
+    ForwardSaveCall call{k->forwardSaveTiles, x,    direction, params, out,
+                         workspace,           batch};
     ntp::rt::ThreadPool::instance().parallelFor(
         tiles, kMinTilesPerThread,
         k->manifest.dtype == NTP_DTYPE_F64 ? runForwardSaveTiles<double>

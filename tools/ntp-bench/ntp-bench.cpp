@@ -24,11 +24,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <random>
-#include <cstring>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cl = llvm::cl;
@@ -44,19 +44,20 @@ static cl::opt<std::string> dtypes("dtypes", cl::init("f32,f64"),
                                    cl::desc("Comma-separated dtypes"));
 static cl::opt<std::string> targetCpu("target-cpu", cl::init("native"),
                                       cl::desc("LLVM CPU for the kernels"));
-static cl::opt<std::string> torchMode(
-    "torch", cl::init("auto"),
-    cl::desc("PyTorch baseline: auto (if importable), off"));
-static cl::opt<std::string> torchScript(
-    "torch-script", cl::init(NTP_SOURCE_DIR "/benchmarks/torch_nested.py"),
-    cl::desc("The PyTorch baseline script"));
+static cl::opt<std::string>
+    torchMode("torch", cl::init("auto"),
+              cl::desc("PyTorch baseline: auto (if importable), off"));
+static cl::opt<std::string>
+    torchScript("torch-script",
+                cl::init(NTP_SOURCE_DIR "/benchmarks/torch_nested.py"),
+                cl::desc("The PyTorch baseline script"));
 static cl::opt<std::string> python(
     "python", cl::init(""),
     cl::desc("Python interpreter for the baseline (default: /usr/bin/python3, "
              "where Debian's python3-torch lives, else python3)"));
-static cl::opt<bool> outline(
-    "outline", cl::init(true),
-    cl::desc("Outline each neuron's expansion into a shared function"));
+static cl::opt<bool>
+    outline("outline", cl::init(true),
+            cl::desc("Outline each neuron's expansion into a shared function"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
                                  cl::desc("Time budget per measurement"));
 
@@ -99,11 +100,10 @@ template <class F> double medianMicros(F call) {
     call();
   std::vector<double> times;
   auto start = std::chrono::steady_clock::now();
-  while (times.size() < 20 ||
-         (std::chrono::duration<double, std::milli>(
-              std::chrono::steady_clock::now() - start)
-                  .count() < minTimeMs &&
-          times.size() < 100000)) {
+  while (times.size() < 20 || (std::chrono::duration<double, std::milli>(
+                                   std::chrono::steady_clock::now() - start)
+                                       .count() < minTimeMs &&
+                               times.size() < 100000)) {
     auto t0 = std::chrono::steady_clock::now();
     call();
     times.push_back(std::chrono::duration<double, std::micro>(
@@ -137,8 +137,7 @@ KernelTimes timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
   for (size_t l = 1; l < layers.size(); ++l)
     numParams += layers[l] * layers[l - 1] + layers[l];
   std::vector<T> params(numParams), x(batch * layers.front()),
-      v(layers.front(), T(1)),
-      out((order + 1) * batch * layers.back());
+      v(layers.front(), T(1)), out((order + 1) * batch * layers.back());
   for (auto &p : params)
     p = T(0.5 * unit(rng));
   for (auto &xi : x)
@@ -177,8 +176,8 @@ std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
     orders += (n ? "," : "") + std::to_string(n);
   std::string interpreter = python;
   if (interpreter.empty())
-    interpreter =
-        llvm::sys::fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    interpreter = llvm::sys::fs::exists("/usr/bin/python3") ? "/usr/bin/python3"
+                                                            : "python3";
   std::string command = interpreter + " '" + torchScript + "' --layers " +
                         layersFlag + " --batch " + std::to_string(batch) +
                         " --dtype " + dtype + " --orders " + orders +
@@ -276,16 +275,15 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
         return 1;
       }
-      KernelTimes t = dtype == "f64"
-                          ? timeKernel<double>(kernel, layers, order)
-                          : timeKernel<float>(kernel, layers, order);
+      KernelTimes t = dtype == "f64" ? timeKernel<double>(kernel, layers, order)
+                                     : timeKernel<float>(kernel, layers, order);
       ntp_kernel_free(kernel);
       llvm::sys::fs::remove(path);
       int64_t flops = flopsPerSample(layers, order);
       double gflops = flops * double(batch) / (t.forwardUs * 1e3);
       std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f |",
-                  dtype.str().c_str(), order, t.forwardUs, gflops,
-                  t.trainingUs, t.backwardUs, t.trainingUs / t.forwardUs);
+                  dtype.str().c_str(), order, t.forwardUs, gflops, t.trainingUs,
+                  t.backwardUs, t.trainingUs / t.forwardUs);
       auto it = torch.find(order);
       if (it != torch.end())
         std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,

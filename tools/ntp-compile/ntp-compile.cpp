@@ -14,13 +14,13 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/AsmState.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -45,7 +45,8 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
 enum class Emit { Jets, Loops, Mlir, Llvm, Asm, Obj, So, Ptx, Cubin };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::So),
-    cl::values(clEnumValN(Emit::Jets, "jets", "per-layer jet ops (ntp dialect)"),
+    cl::values(clEnumValN(Emit::Jets, "jets",
+                          "per-layer jet ops (ntp dialect)"),
                clEnumValN(Emit::Loops, "loops",
                           "vectorized loops with the Faà di Bruno arithmetic"),
                clEnumValN(Emit::Mlir, "mlir", "the LLVM dialect"),
@@ -64,10 +65,11 @@ static cl::opt<std::string>
     layersFlag("layers",
                cl::desc("Layer widths, input to output (e.g. 1,24,24,24,1)"),
                cl::init(""), cl::cat(category));
-static cl::opt<std::string> activationFlag(
-    "activation", cl::desc("Activation (tanh, sigmoid, sin, identity, exp, "
-                           "softplus)"),
-    cl::init("tanh"), cl::cat(category));
+static cl::opt<std::string>
+    activationFlag("activation",
+                   cl::desc("Activation (tanh, sigmoid, sin, identity, exp, "
+                            "softplus)"),
+                   cl::init("tanh"), cl::cat(category));
 static cl::opt<int64_t> orderFlag("order", cl::desc("Derivative order"),
                                   cl::init(0), cl::cat(category));
 static cl::opt<std::string> dtypeFlag("dtype", cl::desc("f32 or f64"),
@@ -102,22 +104,25 @@ static cl::opt<GpuFormat> gpuFormat(
                           "PTX (JIT-compiled by the driver)"),
                clEnumValN(GpuFormat::Cubin, "cubin", "cubin (needs ptxas)")),
     cl::cat(category));
-static cl::opt<std::string> libdeviceFlag(
-    "libdevice", cl::desc("libdevice.10.bc for f64 math (nvptx; default: "
-                          "$NTP_LIBDEVICE or the CUDA toolkit's)"),
-    cl::init(""), cl::cat(category));
-static cl::opt<std::string> ptxasFlag(
-    "ptxas", cl::desc("ptxas (nvptx; default: $NTP_PTXAS, "
-                      "/usr/local/cuda/bin/ptxas, PATH)"),
-    cl::init(""), cl::cat(category));
+static cl::opt<std::string>
+    libdeviceFlag("libdevice",
+                  cl::desc("libdevice.10.bc for f64 math (nvptx; default: "
+                           "$NTP_LIBDEVICE or the CUDA toolkit's)"),
+                  cl::init(""), cl::cat(category));
+static cl::opt<std::string>
+    ptxasFlag("ptxas",
+              cl::desc("ptxas (nvptx; default: $NTP_PTXAS, "
+                       "/usr/local/cuda/bin/ptxas, PATH)"),
+              cl::init(""), cl::cat(category));
 static cl::opt<bool> ptxasReport(
     "ptxas-report",
     cl::desc("Print ptxas -v (registers, spills) to stderr (nvptx)"),
     cl::init(false), cl::cat(category));
 
-static cl::opt<std::string> targetCpu(
-    "target-cpu", cl::desc("LLVM CPU name, or 'native' for this machine"),
-    cl::init("x86-64-v3"), cl::cat(category));
+static cl::opt<std::string>
+    targetCpu("target-cpu",
+              cl::desc("LLVM CPU name, or 'native' for this machine"),
+              cl::init("x86-64-v3"), cl::cat(category));
 static cl::opt<std::string> targetFeatures("target-features",
                                            cl::desc("Extra LLVM CPU features"),
                                            cl::init(""), cl::cat(category));
@@ -129,9 +134,10 @@ static cl::opt<std::string> symbolPrefix(
     cl::desc("Prefix of exported symbols (default: ntp_kernel for --emit=so, "
              "the kernel name for --emit=obj)"),
     cl::init(""), cl::cat(category));
-static cl::opt<std::string> headerFile(
-    "header", cl::desc("With --emit=obj: also write a C header here"),
-    cl::value_desc("path"), cl::init(""), cl::cat(category));
+static cl::opt<std::string>
+    headerFile("header",
+               cl::desc("With --emit=obj: also write a C header here"),
+               cl::value_desc("path"), cl::init(""), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "ntp-compile: error: " << message << "\n";
@@ -180,8 +186,8 @@ static OwningOpRef<ModuleOp> loadInput(MLIRContext &context,
   return parseSourceFile<ModuleOp>(sources, &context);
 }
 
-static bool writeText(const std::string &path, llvm::function_ref<void(
-                                                   llvm::raw_ostream &)> write) {
+static bool writeText(const std::string &path,
+                      llvm::function_ref<void(llvm::raw_ostream &)> write) {
   std::string message;
   auto out = openOutputFile(path.empty() ? "-" : path, &message);
   if (!out) {
@@ -222,9 +228,8 @@ static int compileNvptx(ModuleOp module, PassManager &pm, KernelSpec spec) {
   if (!emitPtx(module, target, ptx, error, emit == Emit::Llvm))
     return fail(error);
   if (emit == Emit::Llvm || emit == Emit::Ptx || emit == Emit::Asm)
-    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << ptx; })
-               ? 0
-               : 1;
+    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << ptx; }) ? 0
+                                                                            : 1;
   bool cubin = emit == Emit::Cubin || gpuFormat == GpuFormat::Cubin ||
                (gpuFormat == GpuFormat::Auto && !findPtxas(target).empty());
   if (emit == Emit::Cubin && outputFile.empty())
@@ -323,9 +328,8 @@ int main(int argc, char **argv) {
     }
     if (failed(pm.run(*module)))
       return 1;
-    return writeText(outputFile, [&](llvm::raw_ostream &os) {
-             module->print(os);
-           })
+    return writeText(outputFile,
+                     [&](llvm::raw_ostream &os) { module->print(os); })
                ? 0
                : 1;
   }
@@ -348,16 +352,16 @@ int main(int argc, char **argv) {
     return fail(error);
   switch (emit) {
   case Emit::Llvm:
-    return writeText(outputFile, [&](llvm::raw_ostream &os) {
-             llvmModule->print(os, nullptr);
-           })
+    return writeText(
+               outputFile,
+               [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); })
                ? 0
                : 1;
   case Emit::Asm:
   case Emit::Obj: {
     std::string message;
-    auto out =
-        openOutputFile(outputFile.empty() ? "-" : outputFile.getValue(), &message);
+    auto out = openOutputFile(outputFile.empty() ? "-" : outputFile.getValue(),
+                              &message);
     if (!out)
       return fail(message);
     if (!emitMachineCode(*llvmModule, *machine, emit == Emit::Asm, out->os(),

@@ -44,8 +44,8 @@ buildMlpModule(mlir::MLIRContext &context, const MlpDescription &description);
 struct CompileOptions {
   CpuTargetOptions target;
   int64_t tileSize = 0; // 0: 16 for f32, 8 for f64
-  bool backward = true;  // also generate the reverse-mode entry points
-  bool outline = true;   // share each neuron's expansion in one function
+  bool backward = true; // also generate the reverse-mode entry points
+  bool outline = true;  // share each neuron's expansion in one function
 };
 
 /// Runs ntp-cpu-pipeline on `module` (in place) through `pm`, which the

@@ -38,8 +38,8 @@ struct JetExpression {
     Fma        // lhs * rhs + acc
   };
   Kind kind;
-  int index = -1;      // Input, Primitive
-  double value = 0;    // Constant
+  int index = -1;   // Input, Primitive
+  double value = 0; // Constant
   int lhs = -1, rhs = -1, acc = -1;
 };
 
@@ -83,8 +83,7 @@ struct ActivationJetExpansion {
 /// order + 1). Orders above kMaxOrder are a fatal error (coefficients would
 /// not be exact in double).
 ActivationJetExpansion expandActivationJet(const ActivationRule &rule,
-                                           unsigned order,
-                                           unsigned liveInputs);
+                                           unsigned order, unsigned liveInputs);
 
 /// The reverse mode (vector-Jacobian product) of an activation jet, derived
 /// by reverse-mode differentiation of the expansion DAG. Graph inputs:

@@ -30,12 +30,12 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
 /// Emits `for (iv = 0; iv < end; ++iv) body(iv)` with no loop-carried values.
 void emitLoop(OpBuilder &b, Location loc, Value end,
               function_ref<void(OpBuilder &, Location, Value)> body) {
-  scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), end, indexConstant(b, loc, 1),
-      ValueRange{}, [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
-        body(b, loc, iv);
-        scf::YieldOp::create(b, loc);
-      });
+  scf::ForOp::create(b, loc, indexConstant(b, loc, 0), end,
+                     indexConstant(b, loc, 1), ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
+                       body(b, loc, iv);
+                       scf::YieldOp::create(b, loc);
+                     });
 }
 
 struct LowerSeed : public OpConversionPattern<SeedOp> {
@@ -52,7 +52,8 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value dimValue = indexConstant(rewriter, loc, dim);
     Value zero = indexConstant(rewriter, loc, 0);
-    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value base =
+        arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
     Value last = arith::SubIOp::create(rewriter, loc, adaptor.getBatch(),
                                        indexConstant(rewriter, loc, 1));
     // Order 0: the samples, gathered lane by lane (x is [batch, d]).
@@ -72,14 +73,14 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
     if (orders > 1) {
       auto vectorType = VectorType::get({tile}, jetType.getElementType());
       Value one = indexConstant(rewriter, loc, 1);
-      emitLoop(rewriter, loc, dimValue,
-               [&](OpBuilder &b, Location loc, Value j) {
-                 Value v = memref::LoadOp::create(b, loc, adaptor.getDirection(),
-                                                  ValueRange{j});
-                 Value splat = vector::BroadcastOp::create(b, loc, vectorType, v);
-                 vector::StoreOp::create(b, loc, splat, jet,
-                                         ValueRange{one, j, zero});
-               });
+      emitLoop(
+          rewriter, loc, dimValue, [&](OpBuilder &b, Location loc, Value j) {
+            Value v = memref::LoadOp::create(b, loc, adaptor.getDirection(),
+                                             ValueRange{j});
+            Value splat = vector::BroadcastOp::create(b, loc, vectorType, v);
+            vector::StoreOp::create(b, loc, splat, jet,
+                                    ValueRange{one, j, zero});
+          });
     }
     rewriter.eraseOp(op);
     return success();
@@ -114,40 +115,41 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
 
     emitLoop(rewriter, loc, indexConstant(rewriter, loc, outWidth),
              [&](OpBuilder &b, Location loc, Value i) {
-      // One accumulator per live order: each weight is loaded once and
-      // multiplies every order of its input neuron.
-      Value bias = memref::LoadOp::create(
-          b, loc, params,
-          ValueRange{arith::AddIOp::create(b, loc, indexConstant(b, loc, biases),
-                                           i)});
-      SmallVector<Value> init(live, zeroVector);
-      init[0] = vector::BroadcastOp::create(b, loc, vectorType, bias);
-      Value rowStart = arith::AddIOp::create(
-          b, loc, indexConstant(b, loc, weights),
-          arith::MulIOp::create(b, loc, i, inWidthValue));
-      auto reduction = scf::ForOp::create(b, loc, zero, inWidthValue,
-                                          indexConstant(b, loc, 1), init);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(reduction.getBody());
-        Value j = reduction.getInductionVar();
-        Value w = memref::LoadOp::create(
-            b, loc, params,
-            ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
-        Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
-        SmallVector<Value> next;
-        for (int64_t k = 0; k < live; ++k) {
-          Value y = vector::LoadOp::create(b, loc, vectorType, input,
-                                           ValueRange{orderIndex[k], j, zero});
-          next.push_back(math::FmaOp::create(b, loc, wv, y,
-                                             reduction.getRegionIterArg(k)));
-        }
-        scf::YieldOp::create(b, loc, next);
-      }
-      for (int64_t k = 0; k < live; ++k)
-        vector::StoreOp::create(b, loc, reduction.getResult(k), output,
-                                ValueRange{orderIndex[k], i, zero});
-    });
+               // One accumulator per live order: each weight is loaded once and
+               // multiplies every order of its input neuron.
+               Value bias = memref::LoadOp::create(
+                   b, loc, params,
+                   ValueRange{arith::AddIOp::create(
+                       b, loc, indexConstant(b, loc, biases), i)});
+               SmallVector<Value> init(live, zeroVector);
+               init[0] = vector::BroadcastOp::create(b, loc, vectorType, bias);
+               Value rowStart = arith::AddIOp::create(
+                   b, loc, indexConstant(b, loc, weights),
+                   arith::MulIOp::create(b, loc, i, inWidthValue));
+               auto reduction = scf::ForOp::create(
+                   b, loc, zero, inWidthValue, indexConstant(b, loc, 1), init);
+               {
+                 OpBuilder::InsertionGuard guard(b);
+                 b.setInsertionPointToStart(reduction.getBody());
+                 Value j = reduction.getInductionVar();
+                 Value w = memref::LoadOp::create(
+                     b, loc, params,
+                     ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
+                 Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+                 SmallVector<Value> next;
+                 for (int64_t k = 0; k < live; ++k) {
+                   Value y = vector::LoadOp::create(
+                       b, loc, vectorType, input,
+                       ValueRange{orderIndex[k], j, zero});
+                   next.push_back(math::FmaOp::create(
+                       b, loc, wv, y, reduction.getRegionIterArg(k)));
+                 }
+                 scf::YieldOp::create(b, loc, next);
+               }
+               for (int64_t k = 0; k < live; ++k)
+                 vector::StoreOp::create(b, loc, reduction.getResult(k), output,
+                                         ValueRange{orderIndex[k], i, zero});
+             });
     rewriter.eraseOp(op);
     return success();
   }
@@ -168,7 +170,8 @@ struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
           batch = adaptor.getBatch();
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value widthValue = indexConstant(rewriter, loc, width);
-    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value base =
+        arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
     // The last tile may be partial: store only the samples below batch.
     Value count = arith::MinSIOp::create(
         rewriter, loc, tileSize,
@@ -217,7 +220,8 @@ struct LowerLoadCotangent : public OpConversionPattern<LoadCotangentOp> {
     Value batch = adaptor.getBatch();
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value widthValue = indexConstant(rewriter, loc, width);
-    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value base =
+        arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
     Value last = arith::SubIOp::create(rewriter, loc, batch,
                                        indexConstant(rewriter, loc, 1));
     Value zeroValue = arith::ConstantOp::create(
@@ -288,8 +292,8 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                                 ValueRange{index, zero});
         return;
       }
-      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                              lanes);
+      Value sum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, lanes);
       Value old = memref::LoadOp::create(b, loc, grad, ValueRange{index});
       memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
                               grad, ValueRange{index});
@@ -297,69 +301,78 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
 
     // Parameter gradient: the cotangent of output neuron i (all live orders,
     // kept in registers) against every input neuron j.
-    emitLoop(rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc,
-                                               Value i) {
-      SmallVector<Value> bar;
-      for (int64_t k = 0; k < live; ++k)
-        bar.push_back(vector::LoadOp::create(b, loc, vectorType, outBar,
-                                             ValueRange{orderIndex[k], i, zero}));
-      addToGrad(b, loc,
-                arith::AddIOp::create(b, loc, indexConstant(b, loc, biases), i),
-                bar[0]);
-      Value rowStart = arith::AddIOp::create(
-          b, loc, indexConstant(b, loc, weights),
-          arith::MulIOp::create(b, loc, i, inWidthValue));
-      emitLoop(b, loc, inWidthValue, [&](OpBuilder &b, Location loc, Value j) {
-        Value index = arith::AddIOp::create(b, loc, rowStart, j);
-        // Lane-wise: accumulate straight onto the stored lanes.
-        Value lanes = laneWise ? Value(vector::LoadOp::create(
-                                     b, loc, vectorType, grad,
-                                     ValueRange{index, zero}))
-                               : zeroVector;
-        for (int64_t k = 0; k < live; ++k) {
-          Value y = vector::LoadOp::create(b, loc, vectorType, input,
-                                           ValueRange{orderIndex[k], j, zero});
-          lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
-        }
-        if (laneWise)
-          vector::StoreOp::create(b, loc, lanes, grad, ValueRange{index, zero});
-        else
-          addToGrad(b, loc, index, lanes);
-      });
-    });
+    emitLoop(
+        rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc, Value i) {
+          SmallVector<Value> bar;
+          for (int64_t k = 0; k < live; ++k)
+            bar.push_back(
+                vector::LoadOp::create(b, loc, vectorType, outBar,
+                                       ValueRange{orderIndex[k], i, zero}));
+          addToGrad(
+              b, loc,
+              arith::AddIOp::create(b, loc, indexConstant(b, loc, biases), i),
+              bar[0]);
+          Value rowStart = arith::AddIOp::create(
+              b, loc, indexConstant(b, loc, weights),
+              arith::MulIOp::create(b, loc, i, inWidthValue));
+          emitLoop(
+              b, loc, inWidthValue, [&](OpBuilder &b, Location loc, Value j) {
+                Value index = arith::AddIOp::create(b, loc, rowStart, j);
+                // Lane-wise: accumulate straight onto the stored lanes.
+                Value lanes =
+                    laneWise
+                        ? Value(vector::LoadOp::create(b, loc, vectorType, grad,
+                                                       ValueRange{index, zero}))
+                        : zeroVector;
+                for (int64_t k = 0; k < live; ++k) {
+                  Value y = vector::LoadOp::create(
+                      b, loc, vectorType, input,
+                      ValueRange{orderIndex[k], j, zero});
+                  lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
+                }
+                if (laneWise)
+                  vector::StoreOp::create(b, loc, lanes, grad,
+                                          ValueRange{index, zero});
+                else
+                  addToGrad(b, loc, index, lanes);
+              });
+        });
 
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
     if (Value inBar = adaptor.getInCotangent()) {
-      emitLoop(rewriter, loc, inWidthValue, [&](OpBuilder &b, Location loc,
-                                                Value j) {
-        SmallVector<Value> init(live, zeroVector);
-        auto reduction = scf::ForOp::create(b, loc, zero, outWidthValue,
-                                            indexConstant(b, loc, 1), init);
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(reduction.getBody());
-          Value i = reduction.getInductionVar();
-          Value index = arith::AddIOp::create(
-              b, loc,
-              arith::AddIOp::create(
-                  b, loc, indexConstant(b, loc, weights),
-                  arith::MulIOp::create(b, loc, i, inWidthValue)),
-              j);
-          Value w = memref::LoadOp::create(b, loc, params, ValueRange{index});
-          Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
-          SmallVector<Value> next;
-          for (int64_t k = 0; k < live; ++k) {
-            Value bar = vector::LoadOp::create(
-                b, loc, vectorType, outBar, ValueRange{orderIndex[k], i, zero});
-            next.push_back(math::FmaOp::create(b, loc, wv, bar,
-                                               reduction.getRegionIterArg(k)));
-          }
-          scf::YieldOp::create(b, loc, next);
-        }
-        for (int64_t k = 0; k < live; ++k)
-          vector::StoreOp::create(b, loc, reduction.getResult(k), inBar,
-                                  ValueRange{orderIndex[k], j, zero});
-      });
+      emitLoop(
+          rewriter, loc, inWidthValue,
+          [&](OpBuilder &b, Location loc, Value j) {
+            SmallVector<Value> init(live, zeroVector);
+            auto reduction = scf::ForOp::create(b, loc, zero, outWidthValue,
+                                                indexConstant(b, loc, 1), init);
+            {
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPointToStart(reduction.getBody());
+              Value i = reduction.getInductionVar();
+              Value index = arith::AddIOp::create(
+                  b, loc,
+                  arith::AddIOp::create(
+                      b, loc, indexConstant(b, loc, weights),
+                      arith::MulIOp::create(b, loc, i, inWidthValue)),
+                  j);
+              Value w =
+                  memref::LoadOp::create(b, loc, params, ValueRange{index});
+              Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+              SmallVector<Value> next;
+              for (int64_t k = 0; k < live; ++k) {
+                Value bar =
+                    vector::LoadOp::create(b, loc, vectorType, outBar,
+                                           ValueRange{orderIndex[k], i, zero});
+                next.push_back(math::FmaOp::create(
+                    b, loc, wv, bar, reduction.getRegionIterArg(k)));
+              }
+              scf::YieldOp::create(b, loc, next);
+            }
+            for (int64_t k = 0; k < live; ++k)
+              vector::StoreOp::create(b, loc, reduction.getResult(k), inBar,
+                                      ValueRange{orderIndex[k], j, zero});
+          });
     }
     rewriter.eraseOp(op);
     return success();
@@ -379,13 +392,12 @@ struct LowerReduceLanes : public OpConversionPattern<ReduceLanesOp> {
     Value count = memref::DimOp::create(rewriter, loc, adaptor.getLanes(), 0);
     Value zero = indexConstant(rewriter, loc, 0);
     emitLoop(rewriter, loc, count, [&](OpBuilder &b, Location loc, Value i) {
-      Value lanes = vector::LoadOp::create(b, loc, vectorType,
-                                           adaptor.getLanes(),
-                                           ValueRange{i, zero});
-      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                              lanes);
-      Value old = memref::LoadOp::create(b, loc, adaptor.getGrad(),
-                                         ValueRange{i});
+      Value lanes = vector::LoadOp::create(
+          b, loc, vectorType, adaptor.getLanes(), ValueRange{i, zero});
+      Value sum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, lanes);
+      Value old =
+          memref::LoadOp::create(b, loc, adaptor.getGrad(), ValueRange{i});
       memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
                               adaptor.getGrad(), ValueRange{i});
     });
@@ -406,7 +418,8 @@ struct LowerSeedVjp : public OpConversionPattern<SeedVjpOp> {
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value dimValue = indexConstant(rewriter, loc, dim);
     Value zero = indexConstant(rewriter, loc, 0);
-    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
+    Value base =
+        arith::MulIOp::create(rewriter, loc, adaptor.getTile(), tileSize);
     Value count = arith::MinSIOp::create(
         rewriter, loc, tileSize,
         arith::SubIOp::create(rewriter, loc, adaptor.getBatch(), base));

@@ -94,8 +94,7 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
   auto *ptr = llvm::PointerType::getUnqual(context);
   auto *i64 = llvm::Type::getInt64Ty(context);
   for (const EntryPoint &entryPoint : kEntryPoints) {
-    llvm::Function *inner =
-        module.getFunction(spec.name + entryPoint.suffix);
+    llvm::Function *inner = module.getFunction(spec.name + entryPoint.suffix);
     if (!inner) {
       if (std::string(entryPoint.suffix) == "_forward_tiles" ||
           spec.hasBackward) {
@@ -107,8 +106,8 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
     }
     std::vector<llvm::Type *> params(entryPoint.buffers.size(), ptr);
     params.insert(params.end(), {i64, i64, i64});
-    auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
-                                         params, /*isVarArg=*/false);
+    auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context), params,
+                                         /*isVarArg=*/false);
     std::string name = options.symbolPrefix + entryPoint.suffix;
     if (name == inner->getName())
       inner->setName(name + "_impl");
@@ -139,9 +138,9 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
         size = timesBatch((spec.order + 1) * spec.outputDim());
         break;
       case Buffer::Workspace: {
-        llvm::Value *tiles = b.CreateSDiv(
-            b.CreateAdd(batch, b.getInt64(spec.tile - 1)),
-            b.getInt64(spec.tile));
+        llvm::Value *tiles =
+            b.CreateSDiv(b.CreateAdd(batch, b.getInt64(spec.tile - 1)),
+                         b.getInt64(spec.tile));
         size = b.CreateMul(tiles, b.getInt64(spec.workspacePerTile()));
         break;
       }
@@ -165,10 +164,11 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
   return true;
 }
 
-std::unique_ptr<llvm::Module> ntp::buildKernelLLVMModule(
-    mlir::ModuleOp lowered, llvm::LLVMContext &context, const KernelSpec &spec,
-    const CpuTargetOptions &options, llvm::TargetMachine &machine,
-    std::string &error) {
+std::unique_ptr<llvm::Module>
+ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
+                           const KernelSpec &spec,
+                           const CpuTargetOptions &options,
+                           llvm::TargetMachine &machine, std::string &error) {
   mlir::DialectRegistry registry;
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
@@ -219,8 +219,9 @@ bool ntp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
                           std::string &error) {
   llvm::legacy::PassManager pm;
   if (machine.addPassesToEmitFile(pm, os, nullptr,
-                                  assembly ? llvm::CodeGenFileType::AssemblyFile
-                                           : llvm::CodeGenFileType::ObjectFile)) {
+                                  assembly
+                                      ? llvm::CodeGenFileType::AssemblyFile
+                                      : llvm::CodeGenFileType::ObjectFile)) {
     error = "the target cannot emit this file type";
     return false;
   }
@@ -238,8 +239,8 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
             "' (set NTP_LINKER to a C compiler driver)";
     return false;
   }
-  llvm::SmallVector<llvm::StringRef> args = {
-      *program, "-shared", "-o", outputPath, objectPath, "-lm"};
+  llvm::SmallVector<llvm::StringRef> args = {*program,   "-shared",  "-o",
+                                             outputPath, objectPath, "-lm"};
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                          &message);

@@ -40,8 +40,7 @@ std::string KernelSpec::manifest(StringRef targetCpu) const {
      << "tile=" << tile << "\n"
      << "target_cpu=" << targetCpu.str() << "\n"
      << "backward=" << (hasBackward ? 1 : 0) << "\n"
-     << "workspace_per_tile=" << (hasBackward ? workspacePerTile() : 0)
-     << "\n";
+     << "workspace_per_tile=" << (hasBackward ? workspacePerTile() : 0) << "\n";
   return os.str();
 }
 

@@ -143,8 +143,8 @@ public:
   /// params_grad = J^T out_cotangent (see ntp_backward); T must be the
   /// kernel's dtype. Throws ntp::Error where the kernel has no backward.
   template <class T>
-  void backward(const T *x, const T *v, const T *params,
-                const T *out_cotangent, T *params_grad, int64_t batch) {
+  void backward(const T *x, const T *v, const T *params, const T *out_cotangent,
+                T *params_grad, int64_t batch) {
     checkDtype<T>();
     detail::check(
         ntp_backward(kernel_, x, v, params, out_cotangent, params_grad, batch));
@@ -153,9 +153,8 @@ public:
   /// Parameter gradient and gradient with respect to x (see
   /// ntp_backward_full); either output may be null.
   template <class T>
-  void backward(const T *x, const T *v, const T *params,
-                const T *out_cotangent, T *params_grad, T *x_grad,
-                int64_t batch) {
+  void backward(const T *x, const T *v, const T *params, const T *out_cotangent,
+                T *params_grad, T *x_grad, int64_t batch) {
     checkDtype<T>();
     detail::check(ntp_backward_full(kernel_, x, v, params, out_cotangent,
                                     params_grad, x_grad, batch));

@@ -36,9 +36,10 @@ using Ld = long double;
 /// A kernel compiled into a temporary directory and loaded.
 class CompiledKernel {
 public:
-  static std::unique_ptr<CompiledKernel>
-  compile(const std::vector<int> &widths, const std::string &activation,
-          int order, bool isF64, bool backward = true) {
+  static std::unique_ptr<CompiledKernel> compile(const std::vector<int> &widths,
+                                                 const std::string &activation,
+                                                 int order, bool isF64,
+                                                 bool backward = true) {
     auto k = std::unique_ptr<CompiledKernel>(new CompiledKernel);
     char pattern[] = "/tmp/ntp-backward-XXXXXX";
     if (!mkdtemp(pattern))
@@ -100,9 +101,7 @@ struct Problem {
           bool roundToFloat)
       : widths(std::move(w)), order(order), batch(batch) {
     std::mt19937_64 rng(seed);
-    auto round = [&](double d) {
-      return roundToFloat ? double(float(d)) : d;
-    };
+    auto round = [&](double d) { return roundToFloat ? double(float(d)) : d; };
     for (size_t l = 1; l < widths.size(); ++l) {
       double bound = 1 / std::sqrt(double(widths[l - 1]));
       std::uniform_real_distribution<double> u(-bound, bound);
@@ -166,8 +165,8 @@ void PrintTo(const Case &c, std::ostream *os) {
 }
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
-  std::string name = info.param.activation + "_n" +
-                     std::to_string(info.param.order) + "_w";
+  std::string name =
+      info.param.activation + "_n" + std::to_string(info.param.order) + "_w";
   for (size_t i = 0; i < info.param.widths.size(); ++i)
     name += (i ? "x" : "") + std::to_string(info.param.widths[i]);
   return name;
@@ -197,15 +196,15 @@ TEST_P(BackwardTest, MatchesReferenceGradients) {
   const int64_t P = numParams(c.widths);
   std::vector<double> grad(P), xGrad(p.x.size());
   ASSERT_EQ(ntp_backward_full(kernel->get(), p.x.data(), p.v.data(),
-                              p.params.data(), p.cotangent.data(),
-                              grad.data(), xGrad.data(), batch),
+                              p.params.data(), p.cotangent.data(), grad.data(),
+                              xGrad.data(), batch),
             NTP_OK)
       << ntp_last_error();
 
   // (1) The reference's own reverse pass, exact in long double.
   std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
-      c.widths, act, c.order, p.asLd(p.params), p.asLd(p.x), p.asLd(p.v),
-      batch, p.asLd(p.cotangent));
+      c.widths, act, c.order, p.asLd(p.params), p.asLd(p.x), p.asLd(p.v), batch,
+      p.asLd(p.cotangent));
   EXPECT_LE(relativeError(grad, refGrad), 1e-12) << "params_grad";
 
   // (2) Directional derivatives against central differences of the
@@ -270,8 +269,8 @@ TEST_P(BackwardTest, MatchesReferenceGradients) {
   EXPECT_LE(relativeError(xGrad2, xGrad), 1e-14);
 }
 
-INSTANTIATE_TEST_SUITE_P(Gradcheck, BackwardTest,
-                         ::testing::ValuesIn(cases()), caseName);
+INSTANTIATE_TEST_SUITE_P(Gradcheck, BackwardTest, ::testing::ValuesIn(cases()),
+                         caseName);
 
 /// f32 kernels against f64 kernels on the same (f32-exact) inputs.
 class BackwardF32Test : public ::testing::TestWithParam<Case> {};
@@ -313,11 +312,11 @@ INSTANTIATE_TEST_SUITE_P(Precision, BackwardF32Test,
 TEST(BackwardErrors, ClearErrors) {
   auto kernel = CompiledKernel::compile({1, 4, 1}, "tanh", 2, true);
   ASSERT_TRUE(kernel);
-  std::vector<double> x(5, 0.1), v(1, 1), params(13, 0.2), cot(15, 1),
-      grad(13), xGrad(5), ws(1024);
+  std::vector<double> x(5, 0.1), v(1, 1), params(13, 0.2), cot(15, 1), grad(13),
+      xGrad(5), ws(1024);
   ntp_kernel *k = kernel->get();
-  EXPECT_EQ(ntp_backward(nullptr, x.data(), v.data(), params.data(),
-                         cot.data(), grad.data(), 5),
+  EXPECT_EQ(ntp_backward(nullptr, x.data(), v.data(), params.data(), cot.data(),
+                         grad.data(), 5),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ntp_backward(k, x.data(), v.data(), params.data(), cot.data(),
                          nullptr, 5),
@@ -330,11 +329,11 @@ TEST(BackwardErrors, ClearErrors) {
   EXPECT_EQ(ntp_backward(k, x.data(), v.data(), params.data(), cot.data(),
                          grad.data(), -1),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_backward_full(k, x.data(), v.data(), params.data(),
-                              cot.data(), nullptr, nullptr, 5),
+  EXPECT_EQ(ntp_backward_full(k, x.data(), v.data(), params.data(), cot.data(),
+                              nullptr, nullptr, 5),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_backward_saved(k, x.data(), v.data(), params.data(),
-                               cot.data(), grad.data(), nullptr, nullptr, 5),
+  EXPECT_EQ(ntp_backward_saved(k, x.data(), v.data(), params.data(), cot.data(),
+                               grad.data(), nullptr, nullptr, 5),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(ntp_last_error(), "workspace is null but batch is 5");
   int64_t bytes = 0;
@@ -349,8 +348,8 @@ TEST(BackwardErrors, ClearErrors) {
   auto forwardOnly = CompiledKernel::compile({1, 4, 1}, "tanh", 2, true,
                                              /*backward=*/false);
   ASSERT_TRUE(forwardOnly);
-  EXPECT_EQ(ntp_backward(forwardOnly->get(), x.data(), v.data(),
-                         params.data(), cot.data(), grad.data(), 5),
+  EXPECT_EQ(ntp_backward(forwardOnly->get(), x.data(), v.data(), params.data(),
+                         cot.data(), grad.data(), 5),
             NTP_ERROR_UNSUPPORTED);
   EXPECT_STREQ(ntp_last_error(),
                "ntp_backward is not supported by this kernel: it was "
@@ -366,14 +365,12 @@ TEST(BackwardThreads, SameResultWithOneOrManyThreads) {
   Problem p({1, 16, 16, 1}, 5, 1000, 3, false);
   std::vector<double> serial(numParams(p.widths)), parallel(serial.size());
   ASSERT_EQ(ntp_set_num_threads(1), NTP_OK);
-  ASSERT_EQ(ntp_backward(kernel->get(), p.x.data(), p.v.data(),
-                         p.params.data(), p.cotangent.data(), serial.data(),
-                         1000),
+  ASSERT_EQ(ntp_backward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
+                         p.cotangent.data(), serial.data(), 1000),
             NTP_OK);
   ASSERT_EQ(ntp_set_num_threads(4), NTP_OK);
-  ASSERT_EQ(ntp_backward(kernel->get(), p.x.data(), p.v.data(),
-                         p.params.data(), p.cotangent.data(), parallel.data(),
-                         1000),
+  ASSERT_EQ(ntp_backward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
+                         p.cotangent.data(), parallel.data(), 1000),
             NTP_OK);
   ntp_set_num_threads(0);
   // Summation order differs between chunkings: equal up to rounding.

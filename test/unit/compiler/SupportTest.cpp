@@ -19,10 +19,10 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
-#include <map>
 #include <vector>
 
 namespace {

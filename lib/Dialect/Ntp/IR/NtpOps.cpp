@@ -86,7 +86,8 @@ static LogicalResult verifyJetBuffer(Operation *op, Value buffer,
 }
 
 LogicalResult SeedOp::verify() {
-  if (failed(verifySameElementType(*this, {getX(), getDirection(), getJet()})) ||
+  if (failed(
+          verifySameElementType(*this, {getX(), getDirection(), getJet()})) ||
       failed(verifyJetBuffer(*this, getJet(), "seeded")))
     return failure();
   auto direction = getDirection().getType();
@@ -116,8 +117,8 @@ LogicalResult AffineOp::verify() {
            << getLiveOrders() << ") exceeds the number of orders ("
            << in.getDimSize(0) << ")";
   MemRefType params = getParams().getType();
-  int64_t needed = getWeightOffset() +
-                   out.getDimSize(1) * in.getDimSize(1) + out.getDimSize(1);
+  int64_t needed = getWeightOffset() + out.getDimSize(1) * in.getDimSize(1) +
+                   out.getDimSize(1);
   if (!params.isDynamicDim(0) && params.getDimSize(0) < needed)
     return emitOpError("layer needs parameters up to index ")
            << needed << " but params has " << params.getDimSize(0)
@@ -145,8 +146,7 @@ LogicalResult StoreJetOp::verify() {
   if (failed(verifySameElementType(*this, {getJet(), getOut()})) ||
       failed(verifyJetBuffer(*this, getJet(), "stored")))
     return failure();
-  if (static_cast<int64_t>(getLiveOrders()) >
-      getJet().getType().getDimSize(0))
+  if (static_cast<int64_t>(getLiveOrders()) > getJet().getType().getDimSize(0))
     return emitOpError("live_orders (")
            << getLiveOrders() << ") exceeds the number of orders ("
            << getJet().getType().getDimSize(0) << ")";
