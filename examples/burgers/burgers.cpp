@@ -1,0 +1,625 @@
+//===- burgers.cpp - Self-similar Burgers profiles with ntp kernels -------===//
+//
+// Trains U_theta (1-24-24-24-1 tanh, f64, output x 1.15) and lambda for the
+// k-th smooth self-similar Burgers profile (paper, Section IV-C, Appendix A):
+//   R = -lambda U + ((1 + lambda) X + U) U' = 0 on [-2, 2],
+//   loss = (U(-2) - 1)^2 + (U(2) + 1)^2 + 0.3 MSE(R) + 0.3 MSE(R')
+//          + 0.2 MSE(R^(2k+3) on [-0.075, 0.075]).
+// Every derivative of U and every parameter gradient comes from ntp kernels
+// (jets + generated backward); R's derivatives follow from U's jets by the
+// Leibniz rule here. Adam, then L-BFGS with a strong Wolfe line search.
+//
+//===----------------------------------------------------------------------===//
+#include "ntp/JIT/Jit.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <random>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace {
+
+using Vec = std::vector<double>;
+constexpr double kScale = 1.15; // the network's output scale
+
+struct Options {
+  int k = 0;
+  long adamSteps = 15000, lbfgsSteps = 30000;
+  std::string out = "burgers-out";
+  unsigned seed = 0;
+  int threads = 1;
+  double checkLambda = 0; // > 0: exit 1 unless |lambda - exact| <= this
+  int printEvery = 500;
+  bool gradCheck = false;
+};
+
+double binom(int n, int r) {
+  double c = 1;
+  for (int i = 1; i <= r; ++i)
+    c = c * (n - r + i) / i;
+  return c;
+}
+
+// The ODE residual's m-th derivative at one point from U's jet u[0..m+1]:
+// R^(m) = -lambda U^(m) + sum_j C(m,j) A^(j) U^(m-j+1), A = (1+lambda)X + U.
+// With g != 0 also adds g dR^(m)/dU^(i) to du[i] and g dR^(m)/dlambda to *dl.
+double residual(int m, const double *u, double x, double lambda, double g,
+                double *du, double *dl) {
+  auto a = [&](int j) {
+    return j == 0 ? (1 + lambda) * x + u[0]
+                  : (j == 1 ? 1 + lambda + u[1] : u[j]);
+  };
+  double r = -lambda * u[m];
+  for (int j = 0; j <= m; ++j)
+    r += binom(m, j) * a(j) * u[m - j + 1];
+  if (g != 0) {
+    du[m] -= g * lambda;
+    for (int j = 0; j <= m; ++j) {
+      double c = g * binom(m, j);
+      du[j] += c * u[m - j + 1]; // through A^(j)
+      du[m - j + 1] += c * a(j); // through U^(m-j+1)
+    }
+    // A^(0) and A^(1) depend on lambda: x and 1 (times C(m,1) = m).
+    *dl += g * (-u[m] + x * u[m + 1] + m * u[m]);
+  }
+  return r;
+}
+
+// One set of points with its kernel, saved workspace and buffers.
+struct Batch {
+  ntp::Kernel kernel;
+  Vec x, out, cot;
+  std::vector<char> workspace;
+  int order = 0;
+  int64_t n = 0;
+
+  Batch(int order, Vec points)
+      : kernel(
+            ntp::compile({{1, 24, 24, 24, 1}, "tanh", order, ntp::Dtype::F64})),
+        x(std::move(points)), order(order) {
+    n = static_cast<int64_t>(x.size());
+    out.resize((order + 1) * n);
+    cot.resize(out.size());
+    workspace.resize(kernel.workspaceBytes(n));
+  }
+  // U^(i) at point b (the network's jet times the output scale).
+  double u(int i, int64_t b) const { return kScale * out[i * n + b]; }
+};
+
+Vec linspace(double a, double b, int n) {
+  Vec v(n);
+  for (int i = 0; i < n; ++i)
+    v[i] = a + (b - a) * i / (n - 1);
+  return v;
+}
+
+struct Problem {
+  int k, highOrder;
+  double lo, hi;
+  int64_t numParams;
+  Batch grid, near;
+  const double one = 1.0;
+  Vec grad; // scratch for the second batch's parameter gradient
+  // Loss terms of the last evaluation: boundary, R, R', high order.
+  double terms[4] = {0, 0, 0, 0};
+
+  explicit Problem(int k)
+      : k(k), highOrder(2 * k + 3), lo(1.0 / (2 * k + 3)),
+        hi(1.0 / (2 * k + 1)), grid(2, linspace(-2, 2, 301)),
+        near(2 * k + 4, linspace(-0.075, 0.075, 31)) {
+    numParams = grid.kernel.info().num_params;
+  }
+
+  double lambda(double s) const {
+    return lo + (hi - lo) * (std::tanh(s) + 1) / 2;
+  }
+
+  // Loss and gradient at z = (theta, s); one forward + backward per batch.
+  double eval(const Vec &z, Vec &g) {
+    const double *theta = z.data();
+    double s = z[numParams], lam = lambda(s), dl = 0;
+    g.assign(z.size(), 0);
+    grad.resize(numParams);
+    Batch *batches[] = {&grid, &near};
+    for (Batch *bt : batches) {
+      bt->kernel.forwardSave(bt->x.data(), &one, theta, bt->out.data(),
+                             bt->workspace.data(), bt->n);
+      std::fill(bt->cot.begin(), bt->cot.end(), 0.0);
+    }
+    double u[2 * 3 + 4 + 8], du[2 * 3 + 4 + 8];
+    auto jet = [&](const Batch &bt, int64_t b) {
+      for (int i = 0; i <= bt.order; ++i) {
+        u[i] = bt.u(i, b);
+        du[i] = 0;
+      }
+    };
+    auto scatter = [&](Batch &bt, int64_t b) {
+      for (int i = 0; i <= bt.order; ++i)
+        bt.cot[i * bt.n + b] += kScale * du[i];
+    };
+    std::fill(std::begin(terms), std::end(terms), 0.0);
+    // Boundary: U(-2) = 1, U(2) = -1 (the first and last points).
+    int64_t last = grid.n - 1;
+    double e0 = grid.u(0, 0) - 1, e1 = grid.u(0, last) + 1;
+    terms[0] = e0 * e0 + e1 * e1;
+    grid.cot[0] += kScale * 2 * e0;
+    grid.cot[last] += kScale * 2 * e1;
+    // 0.3 MSE(R) + 0.3 MSE(R') on the 301 points.
+    for (int64_t b = 0; b < grid.n; ++b) {
+      jet(grid, b);
+      for (int m = 0; m <= 1; ++m) {
+        double r = residual(m, u, grid.x[b], lam, 0, nullptr, nullptr);
+        double w = 0.3 / grid.n;
+        terms[1 + m] += w * r * r;
+        residual(m, u, grid.x[b], lam, 2 * w * r, du, &dl);
+      }
+      scatter(grid, b);
+    }
+    // 0.2 MSE(R^(2k+3)) near the origin: the smoothness that selects lambda.
+    for (int64_t b = 0; b < near.n; ++b) {
+      jet(near, b);
+      double r = residual(highOrder, u, near.x[b], lam, 0, nullptr, nullptr);
+      double w = 0.2 / near.n;
+      terms[3] += w * r * r;
+      residual(highOrder, u, near.x[b], lam, 2 * w * r, du, &dl);
+      scatter(near, b);
+    }
+    for (Batch *bt : batches) {
+      bt->kernel.backwardSaved(bt->x.data(), &one, theta, bt->cot.data(),
+                               grad.data(), static_cast<double *>(nullptr),
+                               bt->workspace.data(), bt->n);
+      for (int64_t i = 0; i < numParams; ++i)
+        g[i] += grad[i];
+    }
+    double th = std::tanh(s);
+    g[numParams] = dl * (hi - lo) / 2 * (1 - th * th);
+    return terms[0] + terms[1] + terms[2] + terms[3];
+  }
+};
+
+double dot(const Vec &a, const Vec &b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+// Minimiser of the cubic through (x1, f1, g1), (x2, f2, g2), clamped to
+// [lo, hi] (PyTorch's _cubic_interpolate).
+double cubic(double x1, double f1, double g1, double x2, double f2, double g2,
+             double lo, double hi) {
+  double d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2);
+  double d2sq = d1 * d1 - g1 * g2;
+  if (d2sq < 0)
+    return (lo + hi) / 2;
+  double d2 = std::sqrt(d2sq), t;
+  if (x1 <= x2)
+    t = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2));
+  else
+    t = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+  return std::min(std::max(t, lo), hi);
+}
+
+struct Point {
+  double t, f, gtd;
+  Vec g;
+  double terms[4];
+};
+
+// Strong Wolfe line search along d from z (PyTorch's _strong_wolfe: c1 1e-4,
+// c2 0.9, 25 evaluations). Returns the accepted point; z is not moved.
+template <class F>
+Point strongWolfe(F &&phi, double t, const Vec &d, double f, const Vec &g,
+                  double gtd) {
+  const double c1 = 1e-4, c2 = 0.9, tolChange = 1e-9;
+  const int maxLs = 25;
+  double dNorm = 0;
+  for (double v : d)
+    dNorm = std::max(dNorm, std::fabs(v));
+  Point prev{0, f, gtd, g, {}}, cur = phi(t);
+  Point br[2];
+  int ls = 0;
+  bool done = false, bracketed = false;
+  while (ls < maxLs) {
+    if (cur.f > f + c1 * t * gtd || (ls > 1 && cur.f >= prev.f)) {
+      br[0] = prev, br[1] = cur, bracketed = true;
+      break;
+    }
+    if (std::fabs(cur.gtd) <= -c2 * gtd) {
+      br[0] = br[1] = cur, done = true;
+      break;
+    }
+    if (cur.gtd >= 0) {
+      br[0] = prev, br[1] = cur, bracketed = true;
+      break;
+    }
+    double tNew = cubic(prev.t, prev.f, prev.gtd, t, cur.f, cur.gtd,
+                        t + 0.01 * (t - prev.t), t * 10);
+    prev = std::move(cur);
+    t = tNew;
+    cur = phi(t);
+    ++ls;
+  }
+  if (!bracketed && !done)
+    br[0] = Point{0, f, gtd, g, {}}, br[1] = cur;
+  if (done)
+    return br[0];
+  // Zoom.
+  bool insufficient = false;
+  int low = br[0].f <= br[1].f ? 0 : 1, high = 1 - low;
+  while (ls < maxLs) {
+    double bmin = std::min(br[0].t, br[1].t), bmax = std::max(br[0].t, br[1].t);
+    if ((bmax - bmin) * dNorm < tolChange)
+      break;
+    t = cubic(br[0].t, br[0].f, br[0].gtd, br[1].t, br[1].f, br[1].gtd, bmin,
+              bmax);
+    double eps = 0.1 * (bmax - bmin);
+    if (std::min(bmax - t, t - bmin) < eps) {
+      if (insufficient || t >= bmax || t <= bmin) {
+        t = std::fabs(t - bmax) < std::fabs(t - bmin) ? bmax - eps : bmin + eps;
+        insufficient = false;
+      } else {
+        insufficient = true;
+      }
+    } else {
+      insufficient = false;
+    }
+    cur = phi(t);
+    ++ls;
+    if (cur.f > f + c1 * t * gtd || cur.f >= br[low].f) {
+      br[high] = std::move(cur);
+      low = br[0].f <= br[1].f ? 0 : 1, high = 1 - low;
+    } else {
+      if (std::fabs(cur.gtd) <= -c2 * gtd)
+        done = true;
+      else if (cur.gtd * (br[high].t - br[low].t) >= 0)
+        br[high] = br[low];
+      br[low] = std::move(cur);
+    }
+    if (done)
+      break;
+  }
+  return br[low];
+}
+
+// The exact profile for lambda = 1/(2k+2): X = -U - U^p, p = 2k+3. Newton
+// (safeguarded by bisection) for U, then the Taylor series of the inverse
+// function by fixed-point reversion gives U^(0..n).
+Vec exactJet(double x, int k, int n) {
+  int p = 2 * k + 3;
+  auto X = [&](double u) { return -u - std::pow(u, p); };
+  double a = -2, b = 2, u = -x; // X is decreasing: U in [a, b]
+  for (int it = 0; it < 200; ++it) {
+    double f = X(u) - x, df = -1 - p * std::pow(u, p - 1);
+    if (f > 0)
+      a = u;
+    else
+      b = u;
+    double next = u - f / df;
+    if (!(next > a && next < b))
+      next = (a + b) / 2;
+    if (std::fabs(next - u) <= 1e-14 * std::max(1.0, std::fabs(u))) {
+      u = next;
+      break;
+    }
+    u = next;
+  }
+  // X(u + e) - x = sum_{i>=1} c_i e^i; solve for e(dx) as a series.
+  Vec c(p + 1, 0.0);
+  c[1] = -1 - p * std::pow(u, p - 1);
+  for (int i = 2; i <= p; ++i)
+    c[i] = -binom(p, i) * std::pow(u, p - i);
+  Vec e(n + 1, 0.0);
+  for (int it = 0; it <= n; ++it) {
+    Vec next(n + 1, 0.0), pw = e; // pw = e^i, truncated at order n
+    next[1] = 1;
+    for (int i = 2; i <= p; ++i) {
+      Vec q(n + 1, 0.0);
+      for (int r = 0; r <= n; ++r)
+        for (int s = 0; r + s <= n; ++s)
+          q[r + s] += pw[r] * e[s];
+      pw = q;
+      for (int r = 0; r <= n; ++r)
+        next[r] -= c[i] * pw[r];
+    }
+    for (double &v : next)
+      v /= c[1];
+    e = next;
+  }
+  Vec jet(n + 1);
+  double fact = 1;
+  jet[0] = u;
+  for (int i = 1; i <= n; ++i)
+    jet[i] = (fact *= i) * e[i];
+  return jet;
+}
+
+bool parse(int argc, char **argv, Options &o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
+    auto take = [&]() { return ++i, v; };
+    if (!v && a != "--help")
+      return false;
+    if (a == "--k")
+      o.k = std::atoi(take());
+    else if (a == "--adam-steps")
+      o.adamSteps = std::atol(take());
+    else if (a == "--lbfgs-steps")
+      o.lbfgsSteps = std::atol(take());
+    else if (a == "--out")
+      o.out = take();
+    else if (a == "--seed")
+      o.seed = static_cast<unsigned>(std::atol(take()));
+    else if (a == "--threads")
+      o.threads = std::atoi(take());
+    else if (a == "--check-lambda")
+      o.checkLambda = std::atof(take());
+    else if (a == "--grad-check")
+      o.gradCheck = std::atoi(take()) != 0;
+    else if (a == "--print-every")
+      o.printEvery = std::max(1, std::atoi(take()));
+    else
+      return false;
+  }
+  return o.k >= 0 && o.k <= 5;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  if (!parse(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
+                 "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
+                 "[--print-every N]\n",
+                 argv[0]);
+    return 2;
+  }
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  try {
+    ntp::setNumThreads(o.threads);
+    mkdir(o.out.c_str(), 0755);
+    Problem pb(o.k);
+    double exactLambda = 1.0 / (2 * o.k + 2);
+    double compileSeconds = seconds();
+
+    // torch.nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    Vec z(pb.numParams + 1, 0.0);
+    std::mt19937_64 rng(o.seed);
+    const int widths[] = {1, 24, 24, 24, 1};
+    size_t at = 0;
+    for (int l = 0; l < 4; ++l) {
+      std::uniform_real_distribution<double> dist(
+          -1 / std::sqrt(double(widths[l])), 1 / std::sqrt(double(widths[l])));
+      for (int i = 0; i < widths[l + 1] * (widths[l] + 1); ++i)
+        z[at++] = dist(rng);
+    }
+    z.back() = 0; // s = 0: lambda mid-range
+
+    std::string csvPath = o.out + "/history.csv";
+    FILE *csv = std::fopen(csvPath.c_str(), "w");
+    if (!csv) {
+      std::fprintf(stderr, "cannot write %s\n", csvPath.c_str());
+      return 1;
+    }
+    std::fprintf(csv, "step,phase,loss,lambda,boundary,mse_r,mse_dr,"
+                      "high_order,seconds\n");
+    long total = o.adamSteps + o.lbfgsSteps, step = 0;
+    double phaseStart = seconds();
+    long phaseStep = 0;
+    auto log = [&](const char *phase, double loss) {
+      double lam = pb.lambda(z.back()), now = seconds();
+      std::fprintf(csv, "%ld,%s,%.17g,%.17g,%.6e,%.6e,%.6e,%.6e,%.3f\n", step,
+                   phase, loss, lam, pb.terms[0], pb.terms[1], pb.terms[2],
+                   pb.terms[3], now);
+      if (step % o.printEvery == 0 || step == total) {
+        double rate = (step - phaseStep) / std::max(now - phaseStart, 1e-9);
+        std::printf("%-5s step %6ld/%ld  loss %.4e  lambda %.10f  "
+                    "|err| %.2e  %.0f steps/s  ETA %.0f s\n",
+                    phase, step, total, loss, lam, std::fabs(lam - exactLambda),
+                    rate, (total - step) / std::max(rate, 1e-9));
+        std::fflush(stdout);
+      }
+    };
+
+    Vec g(z.size());
+    double loss = pb.eval(z, g), firstLoss = loss;
+    if (o.gradCheck) { // central differences on a few coordinates and s
+      double worst = 0;
+      for (size_t i :
+           {size_t(0), size_t(30), size_t(700), z.size() - 2, z.size() - 1}) {
+        Vec zp = z, zm = z, scratch;
+        double h = 1e-6;
+        zp[i] += h, zm[i] -= h;
+        double fd = (pb.eval(zp, scratch) - pb.eval(zm, scratch)) / (2 * h);
+        double rel = std::fabs(fd - g[i]) / std::max(1e-8, std::fabs(fd));
+        std::printf("grad[%zu] %.10e  fd %.10e  rel %.2e\n", i, g[i], fd, rel);
+        worst = std::max(worst, rel);
+      }
+      return worst < 1e-5 ? 0 : 1;
+    }
+    log("init", loss);
+
+    // Adam, lr 1.5e-4 (torch defaults otherwise).
+    {
+      const double lr = 1.5e-4, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+      Vec m(z.size(), 0.0), v(z.size(), 0.0);
+      for (long t = 1; t <= o.adamSteps; ++t) {
+        for (size_t i = 0; i < z.size(); ++i) {
+          m[i] = b1 * m[i] + (1 - b1) * g[i];
+          v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+          double mh = m[i] / (1 - std::pow(b1, t)),
+                 vh = v[i] / (1 - std::pow(b2, t));
+          z[i] -= lr * mh / (std::sqrt(vh) + eps);
+        }
+        loss = pb.eval(z, g);
+        ++step;
+        log("adam", loss);
+      }
+    }
+
+    // L-BFGS (history 30) with a strong Wolfe line search; one step is one
+    // iteration (direction + line search), as in torch with max_iter=1.
+    long evals = 0;
+    phaseStart = seconds(), phaseStep = step;
+    {
+      const size_t history = 30;
+      std::deque<Vec> S, Y;
+      std::deque<double> rho;
+      Vec d(z.size()), zt(z.size()), alpha(history);
+      int stalls = 0;
+      for (long it = 0; it < o.lbfgsSteps; ++it) {
+        // Two-loop recursion: d = -H g.
+        for (size_t i = 0; i < z.size(); ++i)
+          d[i] = -g[i];
+        for (size_t j = S.size(); j-- > 0;) {
+          alpha[j] = rho[j] * dot(S[j], d);
+          for (size_t i = 0; i < d.size(); ++i)
+            d[i] -= alpha[j] * Y[j][i];
+        }
+        double gamma =
+            S.empty() ? 1 : 1 / (rho.back() * dot(Y.back(), Y.back()));
+        for (double &x : d)
+          x *= gamma;
+        for (size_t j = 0; j < S.size(); ++j) {
+          double beta = rho[j] * dot(Y[j], d);
+          for (size_t i = 0; i < d.size(); ++i)
+            d[i] += (alpha[j] - beta) * S[j][i];
+        }
+        double gtd = dot(g, d);
+        if (!(gtd < 0)) { // not a descent direction: restart from -g
+          S.clear(), Y.clear(), rho.clear();
+          for (size_t i = 0; i < z.size(); ++i)
+            d[i] = -g[i];
+          gtd = dot(g, d);
+        }
+        double t = 1;
+        if (S.empty()) { // first step: torch's min(1, 1/|g|_1)
+          double l1 = 0;
+          for (double x : g)
+            l1 += std::fabs(x);
+          t = std::min(1.0, 1 / l1);
+        }
+        auto phi = [&](double tt) {
+          for (size_t i = 0; i < z.size(); ++i)
+            zt[i] = z[i] + tt * d[i];
+          Point p{tt, 0, 0, Vec(), {}};
+          p.f = pb.eval(zt, p.g);
+          std::copy(pb.terms, pb.terms + 4, p.terms);
+          p.gtd = dot(p.g, d);
+          ++evals;
+          return p;
+        };
+        Point p = strongWolfe(phi, t, d, loss, g, gtd);
+        if (!(p.f < loss)) { // no progress: forget the curvature, retry
+          S.clear(), Y.clear(), rho.clear();
+          if (++stalls >= 3) {
+            std::printf("lbfgs: no progress in 3 restarts, stopping at "
+                        "step %ld\n",
+                        step);
+            break;
+          }
+          continue;
+        }
+        stalls = 0;
+        Vec s(z.size()), y(z.size());
+        for (size_t i = 0; i < z.size(); ++i) {
+          s[i] = p.t * d[i];
+          y[i] = p.g[i] - g[i];
+          z[i] += s[i];
+        }
+        // Keep the pair when its curvature is positive relative to |y|^2;
+        // torch's absolute ys > 1e-10 starves the history once the loss is
+        // ~1e-6 and L-BFGS degrades to steepest descent.
+        double ys = dot(y, s);
+        if (ys > 1e-12 * dot(y, y)) {
+          if (S.size() == history)
+            S.pop_front(), Y.pop_front(), rho.pop_front();
+          S.push_back(std::move(s)), Y.push_back(std::move(y));
+          rho.push_back(1 / ys);
+        }
+        g = std::move(p.g);
+        loss = p.f;
+        std::copy(p.terms, p.terms + 4, pb.terms); // for the log
+        ++step;
+        log("lbfgs", loss);
+      }
+    }
+    std::fclose(csv);
+    double wall = seconds();
+
+    // Errors against the exact profile on a fine grid; the profile CSV holds
+    // the network's and the exact jets for the plots.
+    int n = pb.near.order;
+    Vec xs = linspace(-2, 2, 2001), out;
+    pb.near.kernel.forward(xs, Vec{1.0}, Vec(z.begin(), z.end() - 1), out);
+    double errU = 0, errDU = 0;
+    std::string profPath = o.out + "/profile.csv";
+    FILE *prof = std::fopen(profPath.c_str(), "w");
+    std::fprintf(prof, "x");
+    for (int i = 0; i <= n; ++i)
+      std::fprintf(prof, ",u%d", i);
+    for (int i = 0; i <= n; ++i)
+      std::fprintf(prof, ",exact%d", i);
+    std::fprintf(prof, "\n");
+    for (size_t b = 0; b < xs.size(); ++b) {
+      Vec ex = exactJet(xs[b], o.k, n);
+      double u0 = kScale * out[b], u1 = kScale * out[xs.size() + b];
+      errU = std::max(errU, std::fabs(u0 - ex[0]));
+      errDU = std::max(errDU, std::fabs(u1 - ex[1]));
+      std::fprintf(prof, "%.17g", xs[b]);
+      for (int i = 0; i <= n; ++i)
+        std::fprintf(prof, ",%.17g", kScale * out[i * xs.size() + b]);
+      for (int i = 0; i <= n; ++i)
+        std::fprintf(prof, ",%.17g", ex[i]);
+      std::fprintf(prof, "\n");
+    }
+    std::fclose(prof);
+
+    double lam = pb.lambda(z.back()), lamErr = std::fabs(lam - exactLambda);
+    double trainSeconds = wall - compileSeconds;
+    char summary[1024];
+    std::snprintf(
+        summary, sizeof summary,
+        "k %d\nseed %u\nadam_steps %ld\nlbfgs_steps_done %ld\n"
+        "lbfgs_evaluations %ld\nloss_initial %.6e\nloss_final %.6e\n"
+        "lambda %.15f\nlambda_exact %.15f\nlambda_error %.3e\n"
+        "max_err_U %.3e\nmax_err_dU %.3e\ncompile_seconds %.2f\n"
+        "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
+        o.k, o.seed, o.adamSteps, step - o.adamSteps, evals, firstLoss, loss,
+        lam, exactLambda, lamErr, errU, errDU, compileSeconds, trainSeconds,
+        step / std::max(trainSeconds, 1e-9), wall);
+    std::printf("%s", summary);
+    std::string sumPath = o.out + "/summary.txt";
+    if (FILE *f = std::fopen(sumPath.c_str(), "w")) {
+      std::fputs(summary, f);
+      std::fclose(f);
+    }
+    if (!(loss < firstLoss)) {
+      std::printf("FAIL: loss did not decrease\n");
+      return 1;
+    }
+    if (o.checkLambda > 0 && !(lamErr <= o.checkLambda)) {
+      std::printf("FAIL: |lambda - %g| = %.3e > %g\n", exactLambda, lamErr,
+                  o.checkLambda);
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
