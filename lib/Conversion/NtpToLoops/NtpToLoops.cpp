@@ -38,6 +38,36 @@ void emitLoop(OpBuilder &b, Location loc, Value end,
                      });
 }
 
+/// acc_k + sum_{r < count} params[weightIndex(r)] * source[k][r][:] for every
+/// k < orderIndex.size(): the matrix-vector product of an affine layer (and of
+/// its transpose), with one accumulator vector per order in the loop's
+/// iter_args so that each weight is loaded and broadcast once for all orders.
+SmallVector<Value>
+emitOrderwiseProduct(OpBuilder &b, Location loc, Value count, Value params,
+                     Value source, ArrayRef<Value> orderIndex,
+                     ArrayRef<Value> init,
+                     function_ref<Value(OpBuilder &, Value)> weightIndex) {
+  auto vectorType = cast<VectorType>(init.front().getType());
+  Value zero = indexConstant(b, loc, 0);
+  auto loop =
+      scf::ForOp::create(b, loc, zero, count, indexConstant(b, loc, 1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value r = loop.getInductionVar();
+  Value w =
+      memref::LoadOp::create(b, loc, params, ValueRange{weightIndex(b, r)});
+  Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+  SmallVector<Value> next;
+  for (size_t k = 0; k < orderIndex.size(); ++k) {
+    Value y = vector::LoadOp::create(b, loc, vectorType, source,
+                                     ValueRange{orderIndex[k], r, zero});
+    next.push_back(
+        math::FmaOp::create(b, loc, wv, y, loop.getRegionIterArg(k)));
+  }
+  scf::YieldOp::create(b, loc, next);
+  return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
+}
+
 struct LowerSeed : public OpConversionPattern<SeedOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -126,28 +156,13 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
                Value rowStart = arith::AddIOp::create(
                    b, loc, indexConstant(b, loc, weights),
                    arith::MulIOp::create(b, loc, i, inWidthValue));
-               auto reduction = scf::ForOp::create(
-                   b, loc, zero, inWidthValue, indexConstant(b, loc, 1), init);
-               {
-                 OpBuilder::InsertionGuard guard(b);
-                 b.setInsertionPointToStart(reduction.getBody());
-                 Value j = reduction.getInductionVar();
-                 Value w = memref::LoadOp::create(
-                     b, loc, params,
-                     ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
-                 Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
-                 SmallVector<Value> next;
-                 for (int64_t k = 0; k < live; ++k) {
-                   Value y = vector::LoadOp::create(
-                       b, loc, vectorType, input,
-                       ValueRange{orderIndex[k], j, zero});
-                   next.push_back(math::FmaOp::create(
-                       b, loc, wv, y, reduction.getRegionIterArg(k)));
-                 }
-                 scf::YieldOp::create(b, loc, next);
-               }
+               SmallVector<Value> sums = emitOrderwiseProduct(
+                   b, loc, inWidthValue, params, input, orderIndex, init,
+                   [&](OpBuilder &b, Value j) -> Value {
+                     return arith::AddIOp::create(b, loc, rowStart, j);
+                   });
                for (int64_t k = 0; k < live; ++k)
-                 vector::StoreOp::create(b, loc, reduction.getResult(k), output,
+                 vector::StoreOp::create(b, loc, sums[k], output,
                                          ValueRange{orderIndex[k], i, zero});
              });
     rewriter.eraseOp(op);
@@ -340,39 +355,24 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
 
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
     if (Value inBar = adaptor.getInCotangent()) {
-      emitLoop(
-          rewriter, loc, inWidthValue,
-          [&](OpBuilder &b, Location loc, Value j) {
-            SmallVector<Value> init(live, zeroVector);
-            auto reduction = scf::ForOp::create(b, loc, zero, outWidthValue,
-                                                indexConstant(b, loc, 1), init);
-            {
-              OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPointToStart(reduction.getBody());
-              Value i = reduction.getInductionVar();
-              Value index = arith::AddIOp::create(
-                  b, loc,
-                  arith::AddIOp::create(
-                      b, loc, indexConstant(b, loc, weights),
-                      arith::MulIOp::create(b, loc, i, inWidthValue)),
-                  j);
-              Value w =
-                  memref::LoadOp::create(b, loc, params, ValueRange{index});
-              Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
-              SmallVector<Value> next;
-              for (int64_t k = 0; k < live; ++k) {
-                Value bar =
-                    vector::LoadOp::create(b, loc, vectorType, outBar,
-                                           ValueRange{orderIndex[k], i, zero});
-                next.push_back(math::FmaOp::create(
-                    b, loc, wv, bar, reduction.getRegionIterArg(k)));
-              }
-              scf::YieldOp::create(b, loc, next);
-            }
-            for (int64_t k = 0; k < live; ++k)
-              vector::StoreOp::create(b, loc, reduction.getResult(k), inBar,
-                                      ValueRange{orderIndex[k], j, zero});
-          });
+      emitLoop(rewriter, loc, inWidthValue,
+               [&](OpBuilder &b, Location loc, Value j) {
+                 SmallVector<Value> init(live, zeroVector);
+                 // Column j of W: params[weights + i * inWidth + j] over i.
+                 SmallVector<Value> sums = emitOrderwiseProduct(
+                     b, loc, outWidthValue, params, outBar, orderIndex, init,
+                     [&](OpBuilder &b, Value i) -> Value {
+                       return arith::AddIOp::create(
+                           b, loc,
+                           arith::AddIOp::create(
+                               b, loc, indexConstant(b, loc, weights),
+                               arith::MulIOp::create(b, loc, i, inWidthValue)),
+                           j);
+                     });
+                 for (int64_t k = 0; k < live; ++k)
+                   vector::StoreOp::create(b, loc, sums[k], inBar,
+                                           ValueRange{orderIndex[k], j, zero});
+               });
     }
     rewriter.eraseOp(op);
     return success();
