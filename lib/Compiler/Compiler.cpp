@@ -59,6 +59,7 @@ FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
   pipeline.tileSize = spec->tile;
   pipeline.backward = options.backward;
   pipeline.outline = options.outline;
+  pipeline.formulation = jetFormulationName(options.formulation);
   buildCpuPipeline(pm, pipeline);
   if (failed(pm.run(module)))
     return failure();

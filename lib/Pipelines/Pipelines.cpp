@@ -25,6 +25,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
     pm.addPass(createNtpGenerateBackward());
   NtpExpandFaaDiBrunoOptions expand;
   expand.outline = options.outline;
+  expand.formulation = options.formulation;
   pm.addPass(createNtpExpandFaaDiBruno(expand));
   pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops());
 }

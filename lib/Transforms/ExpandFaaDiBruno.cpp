@@ -2,8 +2,10 @@
 //
 // The algebra (which products, which exact coefficients, what is shared and
 // what folds to zero) is computed once per op by ntp::expandActivationJet in
-// lib/Support/FaaDiBruno.cpp; this file only turns that DAG into vector
-// arithmetic inside a loop over the neurons of the layer.
+// lib/Support/FaaDiBruno.cpp, in the formulation the `formulation` option
+// names (by default the cheaper of Faà di Bruno and the Taylor recurrence);
+// this file only turns that DAG into vector arithmetic inside a loop over
+// the neurons of the layer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -185,20 +187,28 @@ SmallVector<Value> callOrEmit(OpBuilder &b, Location loc, Operation *anchor,
   return SmallVector<Value>(call.getResults().begin(), call.getResults().end());
 }
 
-/// "tanh_o9_l2_v16f32": what an outlined expansion is specialised on.
+/// "tanh_o9_l2_v16f32": what an outlined expansion is specialised on. The
+/// Taylor formulation adds "_taylor", so modules expanded with different
+/// choices never share a symbol for different arithmetic.
 std::string expansionName(StringRef kind, StringRef activation, int64_t order,
-                          int64_t live, MemRefType type) {
+                          int64_t live, MemRefType type,
+                          JetFormulation formulation) {
   std::string name;
   llvm::raw_string_ostream os(name);
   os << "__ntp_" << kind << "_" << activation << "_o" << order << "_l" << live
      << "_v" << type.getDimSize(2) << type.getElementType();
+  if (formulation == JetFormulation::Taylor)
+    os << "_taylor";
   return name;
 }
 
 struct ExpandActivation : public OpConversionPattern<ActivateOp> {
-  ExpandActivation(MLIRContext *context, bool outline)
-      : OpConversionPattern(context), outline(outline) {}
+  ExpandActivation(MLIRContext *context, bool outline,
+                   JetFormulation formulation)
+      : OpConversionPattern(context), outline(outline),
+        formulation(formulation) {}
   bool outline;
+  JetFormulation formulation;
 
   LogicalResult
   matchAndRewrite(ActivateOp op, OpAdaptor adaptor,
@@ -212,10 +222,11 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
       return op.emitOpError("derivative order ")
              << orders - 1 << " exceeds the maximum " << kMaxOrder;
     ActivationJetExpansion expansion =
-        expandActivationJet(*rule, orders - 1, op.getLiveOrders());
+        expandActivationJet(*rule, orders - 1, op.getLiveOrders(), formulation);
 
-    std::string name = expansionName("jet", rule->getName(), orders - 1,
-                                     op.getLiveOrders(), inType);
+    std::string name =
+        expansionName("jet", rule->getName(), orders - 1, op.getLiveOrders(),
+                      inType, expansion.formulation);
     emitNeuronLoop(
         rewriter, op.getLoc(), inType,
         {{adaptor.getInput(), op.getLiveOrders()}},
@@ -234,9 +245,12 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
 
 /// ntp.activate_vjp: the reverse-mode DAG, emitted the same way.
 struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
-  ExpandActivationVjp(MLIRContext *context, bool outline)
-      : OpConversionPattern(context), outline(outline) {}
+  ExpandActivationVjp(MLIRContext *context, bool outline,
+                      JetFormulation formulation)
+      : OpConversionPattern(context), outline(outline),
+        formulation(formulation) {}
   bool outline;
+  JetFormulation formulation;
 
   LogicalResult
   matchAndRewrite(ActivateVjpOp op, OpAdaptor adaptor,
@@ -250,14 +264,16 @@ struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
     if (orders - 1 > kMaxOrder)
       return op.emitOpError("derivative order ")
              << orders - 1 << " exceeds the maximum " << kMaxOrder;
-    ActivationJetVjp vjp = differentiateActivationJet(*rule, orders - 1, live);
+    ActivationJetVjp vjp =
+        differentiateActivationJet(*rule, orders - 1, live, formulation);
     emitNeuronLoop(
         rewriter, op.getLoc(), inType,
         {{adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}},
         {adaptor.getInCotangent(), live},
         [&](OpBuilder &b, ArrayRef<Value> loaded) {
-          std::string name = expansionName("jet_vjp", rule->getName(),
-                                           orders - 1, live, inType);
+          std::string name =
+              expansionName("jet_vjp", rule->getName(), orders - 1, live,
+                            inType, vjp.formulation);
           return callOrEmit(b, op.getLoc(), op, outline, name, loaded, live,
                             [&](OpBuilder &b, ArrayRef<Value> args) {
                               // Graph inputs: y_k at k < live, zbar_m at orders
@@ -286,8 +302,16 @@ struct ExpandFaaDiBrunoPass
     ConversionTarget target(*context);
     target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    std::optional<JetFormulation> jetFormulation =
+        parseJetFormulation(formulation);
+    if (!jetFormulation) {
+      getOperation().emitError("unknown jet formulation '")
+          << formulation << "' (expected auto, faa-di-bruno or taylor)";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(context);
-    populateExpandFaaDiBrunoPatterns(patterns, outline);
+    patterns.add<ExpandActivation, ExpandActivationVjp>(context, outline,
+                                                        *jetFormulation);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -298,6 +322,6 @@ struct ExpandFaaDiBrunoPass
 
 void ntp::populateExpandFaaDiBrunoPatterns(RewritePatternSet &patterns,
                                            bool outline) {
-  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext(),
-                                                      outline);
+  patterns.add<ExpandActivation, ExpandActivationVjp>(
+      patterns.getContext(), outline, JetFormulation::Auto);
 }

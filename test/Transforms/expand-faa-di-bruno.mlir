@@ -1,4 +1,4 @@
-// RUN: ntp-opt %s -ntp-expand-faa-di-bruno -canonicalize -cse | FileCheck %s
+// RUN: ntp-opt %s -ntp-expand-faa-di-bruno="formulation=faa-di-bruno" -canonicalize -cse | FileCheck %s
 
 // tanh at order 3, every input order live. With t = tanh(y0):
 //   sigma'   = 1 - t^2

@@ -7,14 +7,15 @@
 // beside two references:
 //   - the paper's n-TangentProp: the number of partition terms it evaluates
 //     for orders 1..n, sum_{m<=n} p(m), and their naive operation count;
-//   - for tanh, the O(n^2) univariate Taylor recurrence
-//       t = tanh(a), u = t^2 (Cauchy product), k t_k = sum_j j a_j (1-u)_{k-j}
-//     built in the same JetExpressionGraph (same folding, same counting), and
-//     its reverse mode by the same DAG differentiation. It works on
-//     normalized coefficients a_k = y_k / k!, which affine layers propagate
-//     unchanged, so the k! scalings are paid once per network output, not per
-//     neuron, and are not counted.
-// The two expansions are checked against each other numerically.
+//   - the O(n^2) univariate Taylor recurrence of the primitives
+//     (expandActivationJet with JetFormulation::Taylor, e.g. for tanh
+//       t = tanh(y0), u = t^2 (Cauchy product), k t_k = sum_j j a_j (1-u)_{k-j}
+//     on a_k = y_k / k!), built in the same JetExpressionGraph (same folding,
+//     same counting), with the scalings between derivatives and normalized
+//     coefficients counted (the compiler's interface is derivatives), and its
+//     reverse mode by the same DAG differentiation.
+// The compiler's default (JetFormulation::Auto) takes the cheaper of the two
+// per op. The two expansions are checked against each other numerically.
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,105 +62,6 @@ void partitions(int remaining, int maxPart, int parts, PartitionCount &c) {
   }
   for (int part = std::min(remaining, maxPart); part >= 1; --part)
     partitions(remaining - part, part, parts + 1, c);
-}
-
-/// The Taylor recurrence of tanh for orders 0..n; inputs 0..live-1 are the
-/// normalized coefficients a_k, higher ones are structural zeros.
-ActivationJetExpansion taylorTanh(unsigned n, unsigned live) {
-  ActivationJetExpansion e;
-  JetExpressionGraph &g = e.graph;
-  auto a = [&](unsigned k) { return k < live ? g.input(k) : g.constant(0); };
-  int t0 = g.primitive(0);
-  std::vector<int> t{t0};
-  // c_j = -j a_j and q = t^2 - 1 = -(1 - u): the sign is folded into c so
-  // that q_0 = fma(t0, t0, -1) and q_m = u_m need no negations.
-  std::vector<int> c(n + 1, -1), q;
-  for (unsigned j = 1; j <= n; ++j)
-    c[j] = g.mul(g.constant(-double(j)), a(j));
-  q.push_back(g.fma(t0, t0, g.constant(-1)));
-  for (unsigned k = 1; k <= n; ++k) {
-    if (k >= 2) {
-      // u_{k-1} = sum_j t_j t_{k-1-j}, by symmetry: pairs with 2 t_j, plus
-      // the square of the middle term when k-1 is even.
-      unsigned m = k - 1;
-      int acc = g.constant(0);
-      for (unsigned j = 0; 2 * j < m; ++j)
-        acc = g.fma(g.mul(g.constant(2), t[j]), t[m - j], acc);
-      if (m % 2 == 0)
-        acc = g.fma(t[m / 2], t[m / 2], acc);
-      q.push_back(acc);
-    }
-    int w = g.constant(0);
-    for (unsigned j = 1; j <= k; ++j)
-      w = g.fma(c[j], q[k - j], w);
-    t.push_back(g.mul(g.constant(1.0 / k), w));
-  }
-  e.outputs = t;
-  return e;
-}
-
-/// Reverse mode of a tanh-primitive DAG (the differentiation
-/// differentiateActivationJet does, applied to the Taylor recurrence):
-/// Input(order + 1 + m) is the cotangent of output m; returns the cotangent
-/// nodes of inputs 0..live-1.
-std::vector<int> reverseTanh(ActivationJetExpansion &e, unsigned order,
-                             unsigned live) {
-  JetExpressionGraph &g = e.graph;
-  size_t size = g.getNodes().size();
-  std::vector<int> bar(size, -1);
-  auto accumulate = [&](int node, int lhs, int rhs) {
-    // bar[node] += lhs * rhs
-    if (g.getNodes()[node].kind == Kind::Constant)
-      return;
-    bar[node] = bar[node] < 0 ? g.mul(lhs, rhs) : g.fma(lhs, rhs, bar[node]);
-  };
-  int one = g.constant(1);
-  for (unsigned m = 0; m <= order; ++m)
-    accumulate(e.outputs[m], g.input(order + 1 + m), one);
-  // y0 enters only through the primitive, so its cotangent is collected
-  // here rather than on an Input node.
-  std::vector<int> inputBar(live, -1);
-  auto accumulateInput = [&](unsigned k, int lhs, int rhs) {
-    inputBar[k] =
-        inputBar[k] < 0 ? g.mul(lhs, rhs) : g.fma(lhs, rhs, inputBar[k]);
-  };
-  for (size_t i = size; i-- > 0;) {
-    if (bar[i] < 0)
-      continue;
-    JetExpression n = g.getNodes()[i]; // copy: the graph grows
-    switch (n.kind) {
-    case Kind::Add:
-      accumulate(n.lhs, bar[i], one);
-      accumulate(n.rhs, bar[i], one);
-      break;
-    case Kind::Mul:
-      accumulate(n.lhs, bar[i], n.rhs);
-      accumulate(n.rhs, bar[i], n.lhs);
-      break;
-    case Kind::Fma:
-      accumulate(n.lhs, bar[i], n.rhs);
-      accumulate(n.rhs, bar[i], n.lhs);
-      accumulate(n.acc, bar[i], one);
-      break;
-    case Kind::Primitive: {
-      // d tanh(y0) / dy0 = 1 - t^2
-      int t = g.primitive(0);
-      int d = g.fma(g.mul(g.constant(-1), t), t, one);
-      accumulateInput(0, bar[i], d);
-      break;
-    }
-    case Kind::Input:
-      if (n.index < int(live))
-        accumulateInput(n.index, bar[i], one);
-      break;
-    case Kind::Constant:
-      break;
-    }
-  }
-  for (int &b : inputBar)
-    if (b < 0)
-      b = g.constant(0);
-  return inputBar;
 }
 
 double primitiveValue(Primitive p, double y) {
@@ -214,26 +116,18 @@ std::vector<long double> evaluate(const JetExpressionGraph &g,
   return v;
 }
 
-/// Largest relative difference between the Faà di Bruno jet and k! times
-/// the Taylor recurrence at one point.
+/// Largest relative difference between the Faà di Bruno jet and the Taylor
+/// recurrence at one point.
 double crossCheck(const ActivationRule &rule, unsigned n) {
-  std::vector<long double> y(n + 1), a(n + 1);
-  long double factorial = 1;
-  for (unsigned k = 0; k <= n; ++k) {
-    if (k)
-      factorial *= k;
+  std::vector<long double> y(n + 1);
+  for (unsigned k = 0; k <= n; ++k)
     y[k] = 0.3L + 0.1L * std::sin(1.0L + k); // arbitrary, fixed
-    a[k] = y[k] / factorial;
-  }
-  auto fdb = expandActivationJet(rule, n, n + 1);
-  auto taylor = taylorTanh(n, n + 1);
-  auto vf = evaluate(fdb.graph, rule, y), vt = evaluate(taylor.graph, rule, a);
+  auto fdb = expandActivationJet(rule, n, n + 1, JetFormulation::FaaDiBruno);
+  auto taylor = expandActivationJet(rule, n, n + 1, JetFormulation::Taylor);
+  auto vf = evaluate(fdb.graph, rule, y), vt = evaluate(taylor.graph, rule, y);
   double worst = 0;
-  factorial = 1;
   for (unsigned k = 0; k <= n; ++k) {
-    if (k)
-      factorial *= k;
-    long double z = vf[fdb.outputs[k]], zt = vt[taylor.outputs[k]] * factorial;
+    long double z = vf[fdb.outputs[k]], zt = vt[taylor.outputs[k]];
     worst = std::max(worst,
                      double(std::fabs(z - zt) / std::max(1.0L, std::fabs(z))));
   }
@@ -282,27 +176,27 @@ int main(int argc, char **argv) {
   char line[1024];
   for (const std::string &name : names) {
     const ActivationRule &rule = *lookupActivation(name);
-    bool tanh = name == "tanh";
     PartitionCount paper;
     std::vector<int> crossover;
     for (int n = 1; n <= maxOrder; ++n) {
       partitions(n, n, 0, paper); // accumulates orders 1..n
-      auto full = expandActivationJet(rule, n, n + 1);
-      auto first = expandActivationJet(rule, n, 2);
+      const JetFormulation fdbF = JetFormulation::FaaDiBruno,
+                           taylorF = JetFormulation::Taylor;
+      auto full = expandActivationJet(rule, n, n + 1, fdbF);
+      auto first = expandActivationJet(rule, n, 2, fdbF);
       JetExpansionCost f = full.graph.cost(full.outputs),
                        f1 = first.graph.cost(first.outputs),
-                       v = vjpCost(differentiateActivationJet(rule, n, n + 1)),
-                       v1 = vjpCost(differentiateActivationJet(rule, n, 2));
-      JetExpansionCost t, t1, tv;
-      double check = 0;
-      if (tanh) {
-        auto taylor = taylorTanh(n, n + 1), taylor1 = taylorTanh(n, 2);
-        t = taylor.graph.cost(taylor.outputs);
-        t1 = taylor1.graph.cost(taylor1.outputs);
-        std::vector<int> bars = reverseTanh(taylor, n, n + 1);
-        tv = taylor.graph.cost(bars);
-        check = crossCheck(rule, n);
-      }
+                       v = vjpCost(
+                           differentiateActivationJet(rule, n, n + 1, fdbF)),
+                       v1 = vjpCost(
+                           differentiateActivationJet(rule, n, 2, fdbF));
+      auto taylor = expandActivationJet(rule, n, n + 1, taylorF),
+           taylor1 = expandActivationJet(rule, n, 2, taylorF);
+      JetExpansionCost t = taylor.graph.cost(taylor.outputs),
+                       t1 = taylor1.graph.cost(taylor1.outputs),
+                       tv = vjpCost(
+                           differentiateActivationJet(rule, n, n + 1, taylorF));
+      double check = crossCheck(rule, n);
       std::snprintf(
           line, sizeof line,
           "%s,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,"
@@ -314,7 +208,7 @@ int main(int argc, char **argv) {
           (long long)v.fmas, (long long)v.flops(), (long long)v1.flops(),
           (long long)paper.terms, (long long)paper.flops);
       csv += line;
-      if (tanh) {
+      {
         std::snprintf(line, sizeof line,
                       ",%lld,%lld,%lld,%lld,%lld,%lld,%.1e\n",
                       (long long)t.adds, (long long)t.muls, (long long)t.fmas,
@@ -322,8 +216,6 @@ int main(int argc, char **argv) {
                       (long long)tv.flops(), check);
         if (t.flops() < f.flops())
           crossover.push_back(n);
-      } else {
-        std::snprintf(line, sizeof line, ",,,,,,,\n");
       }
       csv += line;
       std::snprintf(line, sizeof line,
@@ -334,16 +226,13 @@ int main(int argc, char **argv) {
                     (long long)f1.flops(), (long long)v.flops(),
                     (long long)paper.terms, (long long)paper.flops);
       md += line;
-      if (tanh)
-        std::snprintf(line, sizeof line,
-                      " %lld/%lld/%lld | %lld | %lld | %lld | %.2f |\n",
-                      (long long)t.adds, (long long)t.muls, (long long)t.fmas,
-                      (long long)t.flops(), (long long)t1.flops(),
-                      (long long)tv.flops(), double(f.flops()) / t.flops());
-      else
-        std::snprintf(line, sizeof line, " - | - | - | - | - |\n");
+      std::snprintf(line, sizeof line,
+                    " %lld/%lld/%lld | %lld | %lld | %lld | %.2f |\n",
+                    (long long)t.adds, (long long)t.muls, (long long)t.fmas,
+                    (long long)t.flops(), (long long)t1.flops(),
+                    (long long)tv.flops(), double(f.flops()) / t.flops());
       md += line;
-      if (tanh && check > 1e-9) {
+      if (check > 1e-9) {
         std::fprintf(stderr,
                      "ntp-cost: error: Taylor recurrence and Faà di Bruno "
                      "disagree at order %d (%.3g)\n",
@@ -351,12 +240,13 @@ int main(int argc, char **argv) {
         return 1;
       }
     }
-    if (tanh) {
+    {
       std::string orders;
       for (int n : crossover)
         orders += (orders.empty() ? "" : ",") + std::to_string(n);
-      md += "\ntanh: the Taylor recurrence has fewer flops per neuron than "
-            "the Faà di Bruno DAG at orders: " +
+      md += "\n" + name +
+            ": the Taylor recurrence has fewer flops per neuron than the Faà "
+            "di Bruno DAG (all orders live; auto picks it) at orders: " +
             (orders.empty() ? std::string("none") : orders) + "\n\n";
     }
   }

@@ -8,6 +8,7 @@
 #ifndef NTP_COMPILER_COMPILER_H
 #define NTP_COMPILER_COMPILER_H
 
+#include "ntp/Support/FaaDiBruno.h"
 #include "ntp/Target/Cpu/CpuTarget.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -46,6 +47,8 @@ struct CompileOptions {
   int64_t tileSize = 0; // 0: 16 for f32, 8 for f64
   bool backward = true; // also generate the reverse-mode entry points
   bool outline = true;  // share each neuron's expansion in one function
+  /// Arithmetic of the activation jets (Auto: fewer flops per op).
+  JetFormulation formulation = JetFormulation::Auto;
 };
 
 /// Runs ntp-cpu-pipeline on `module` (in place) through `pm`, which the

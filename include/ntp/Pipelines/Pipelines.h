@@ -32,6 +32,11 @@ struct CpuPipelineOptions
       llvm::cl::desc("Share each neuron's Faà di Bruno arithmetic in one "
                      "non-inlined function per activation, order and type"),
       llvm::cl::init(true)};
+  Option<std::string> formulation{
+      *this, "formulation",
+      llvm::cl::desc("Exact formulation of the activation jets: auto (fewer "
+                     "flops), faa-di-bruno or taylor"),
+      llvm::cl::init("auto")};
 };
 
 struct GpuPipelineOptions

@@ -20,8 +20,11 @@
 
 #include "ntp/Support/ActivationRules.h"
 
+#include "llvm/ADT/StringRef.h"
+
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -71,8 +74,26 @@ private:
   std::map<std::tuple<int, int, double, int, int, int>, int> uniqued;
 };
 
+/// Two exact formulations of the same jet (equal up to rounding):
+///  - FaaDiBruno: sigma^(k)(y_0) polynomials times partial Bell polynomials;
+///    every coefficient an exact integer (or dyadic) constant.
+///  - Taylor: the O(n^2) univariate Taylor recurrence, generic over rules:
+///    each primitive's normalized series from u_i' = D_i(u) y'
+///    (k u_{i,k} = sum_j j a_j D_i(u)_{k-j}, a_j = y_j / j!), sigma's series
+///    as P_0(u) by truncated Cauchy products, z_m = m! sigma_m. The constants
+///    1/k and 1/(j-1)! are rounded to double (relative 2^-53, like one
+///    arithmetic operation); m! absorbs them back where it divides exactly.
+///  - Auto: builds both, keeps the one with fewer flops (ties: FaaDiBruno).
+enum class JetFormulation { FaaDiBruno, Taylor, Auto };
+
+/// "faa-di-bruno", "taylor", "auto" (the pass option's spelling).
+const char *jetFormulationName(JetFormulation formulation);
+std::optional<JetFormulation> parseJetFormulation(llvm::StringRef name);
+
 /// The expanded jet of one activation.
 struct ActivationJetExpansion {
+  /// The formulation built (never Auto).
+  JetFormulation formulation = JetFormulation::FaaDiBruno;
   JetExpressionGraph graph;
   /// outputs[m] is the node of z_m, m = 0..order.
   std::vector<int> outputs;
@@ -82,8 +103,10 @@ struct ActivationJetExpansion {
 /// read; higher input orders are structural zeros (1 <= liveInputs <=
 /// order + 1). Orders above kMaxOrder are a fatal error (coefficients would
 /// not be exact in double).
-ActivationJetExpansion expandActivationJet(const ActivationRule &rule,
-                                           unsigned order, unsigned liveInputs);
+ActivationJetExpansion
+expandActivationJet(const ActivationRule &rule, unsigned order,
+                    unsigned liveInputs,
+                    JetFormulation formulation = JetFormulation::Auto);
 
 /// The reverse mode (vector-Jacobian product) of an activation jet, derived
 /// by reverse-mode differentiation of the expansion DAG. Graph inputs:
@@ -92,15 +115,20 @@ ActivationJetExpansion expandActivationJet(const ActivationRule &rule,
 /// primitive derivatives (tanh: dt/dy0 = 1 - t^2), so the result is again a
 /// polynomial expansion in the primitives of y0, the jet and the cotangents.
 struct ActivationJetVjp {
+  /// The formulation differentiated (never Auto).
+  JetFormulation formulation = JetFormulation::FaaDiBruno;
   JetExpressionGraph graph;
   /// inputCotangents[k] is the node of ybar_k = sum_m zbar_m dz_m/dy_k,
   /// k < liveInputs.
   std::vector<int> inputCotangents;
 };
 
-ActivationJetVjp differentiateActivationJet(const ActivationRule &rule,
-                                            unsigned order,
-                                            unsigned liveInputs);
+/// With Auto, the formulation whose VJP has fewer flops (ties: FaaDiBruno),
+/// chosen independently of the forward's.
+ActivationJetVjp
+differentiateActivationJet(const ActivationRule &rule, unsigned order,
+                           unsigned liveInputs,
+                           JetFormulation formulation = JetFormulation::Auto);
 
 } // namespace ntp
 

@@ -74,10 +74,20 @@ def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno", "mlir::ModuleOp"> {
     the neuron loop: identical layers and the forward and reverse-mode
     kernels of a module share one copy, which divides the machine code and
     its generation time (order 16: about 5x) at no measurable run-time cost.
+
+    `formulation` picks the arithmetic: `faa-di-bruno` (above), `taylor`
+    (the O(n^2) univariate Taylor recurrence of the primitives, u_i' =
+    D_i(u) y', on normalized coefficients, rescaled to derivatives at the
+    end), or `auto` (default): per op, whichever has fewer flops by the cost
+    model (the forward and the VJP each by their own count; ties: Faà di
+    Bruno). Outlined functions of the Taylor formulation end in `_taylor`.
   }];
   let options = [
     Option<"outline", "outline", "bool", /*default=*/"false",
-           "Put each neuron's arithmetic in a shared private function">
+           "Put each neuron's arithmetic in a shared private function">,
+    Option<"formulation", "formulation", "std::string", /*default=*/"\"auto\"",
+           "Exact formulation of the jet: auto (the one with fewer flops), "
+           "faa-di-bruno or taylor">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
                            "mlir::math::MathDialect",

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -72,7 +73,8 @@ public:
   /// returns null and sets `error`.
   static std::unique_ptr<LoadedKernel>
   compile(const std::vector<int> &widths, const std::string &activation,
-          int order, bool isF64, std::string &error, int64_t tileSize = 0) {
+          int order, bool isF64, std::string &error, int64_t tileSize = 0,
+          ntp::JetFormulation formulation = ntp::JetFormulation::Auto) {
     auto result = std::make_unique<LoadedKernel>();
     char pattern[] = "/tmp/ntp-e2e-XXXXXX";
     if (!mkdtemp(pattern)) {
@@ -89,6 +91,7 @@ public:
     description.isF64 = isF64;
     ntp::CompileOptions options;
     options.tileSize = tileSize;
+    options.formulation = formulation;
     // Forward accuracy only; the backward has its own tests (and doubles
     // the compile time).
     options.backward = false;
@@ -239,20 +242,24 @@ double tolerance(bool isF64, const std::string &activation, int k) {
 /// kernel must give 0 up to this (it should be exactly 0: W * 0 = 0).
 constexpr Ld kTinyAbsolute = 1e-30L;
 
-/// Worst measured error per (dtype, activation, order), printed at exit.
+/// Worst measured error per (dtype, activation, order, requested jet
+/// formulation), printed at exit.
 struct ErrorTable {
-  std::map<std::tuple<bool, std::string, int>, double> worst;
-  void record(bool isF64, const std::string &act, int k, double e) {
-    double &w = worst[{isF64, act, k}];
+  std::map<std::tuple<bool, std::string, int, std::string>, double> worst;
+  void record(bool isF64, const std::string &act, int k, double e,
+              ntp::JetFormulation formulation) {
+    double &w = worst[{isF64, act, k, ntp::jetFormulationName(formulation)}];
     w = std::max(w, e);
   }
   ~ErrorTable() {
     if (worst.empty() || !std::getenv("NTP_E2E_PRINT_ERRORS"))
       return;
-    fprintf(stderr, "\nworst relative error per (dtype, activation, order)\n");
+    fprintf(stderr, "\nworst relative error per (dtype, activation, order, "
+                    "formulation)\n");
     for (const auto &[key, e] : worst)
-      fprintf(stderr, "%s %-9s k=%2d  %.3e\n", std::get<0>(key) ? "f64" : "f32",
-              std::get<1>(key).c_str(), std::get<2>(key), e);
+      fprintf(stderr, "%s %-9s k=%2d  %.3e  %s\n",
+              std::get<0>(key) ? "f64" : "f32", std::get<1>(key).c_str(),
+              std::get<2>(key), e, std::get<3>(key).c_str());
   }
 };
 ErrorTable &errorTable() {
@@ -271,6 +278,7 @@ struct NetworkCase {
   std::vector<int> widths;
   std::vector<int64_t> batches;
   uint64_t seed;
+  ntp::JetFormulation formulation = ntp::JetFormulation::Auto;
 };
 
 std::string caseName(const NetworkCase &c) {
@@ -279,6 +287,10 @@ std::string caseName(const NetworkCase &c) {
      << "_w";
   for (size_t i = 0; i < c.widths.size(); ++i)
     os << (i ? "x" : "") << c.widths[i];
+  if (c.formulation == ntp::JetFormulation::FaaDiBruno)
+    os << "_fdb";
+  else if (c.formulation == ntp::JetFormulation::Taylor)
+    os << "_taylor";
   return os.str();
 }
 
@@ -291,6 +303,20 @@ void PrintTo(const NetworkCase &c, std::ostream *os) { *os << caseName(c); }
 #define NTP_E2E_SEED_BASE 1000
 #endif
 constexpr uint64_t kSeedBase = NTP_E2E_SEED_BASE;
+
+/// The sweep's jet formulation: auto (what the compiler does by default), or
+/// NTP_E2E_FORMULATION=faa-di-bruno|taylor to measure one of them.
+ntp::JetFormulation sweepFormulation() {
+  const char *name = std::getenv("NTP_E2E_FORMULATION");
+  if (!name)
+    return ntp::JetFormulation::Auto;
+  std::optional<ntp::JetFormulation> f = ntp::parseJetFormulation(name);
+  if (!f) {
+    fprintf(stderr, "NTP_E2E_FORMULATION: unknown formulation '%s'\n", name);
+    std::abort();
+  }
+  return *f;
+}
 
 std::vector<NetworkCase> networkCases() {
   static const std::vector<std::vector<int>> architectures = {
@@ -326,6 +352,7 @@ std::vector<NetworkCase> networkCases() {
           c.widths = architectures[(index + skip) % architectures.size()];
         c.batches = batchSets[index % batchSets.size()];
         c.seed = kSeedBase + index;
+        c.formulation = sweepFormulation();
         cases.push_back(c);
         ++index;
       }
@@ -338,7 +365,8 @@ TEST_P(RandomNetworkTest, MatchesReference) {
   const NetworkCase &c = GetParam();
   std::string error;
   std::unique_ptr<LoadedKernel> kernel =
-      LoadedKernel::compile(c.widths, c.activation, c.order, c.isF64, error);
+      LoadedKernel::compile(c.widths, c.activation, c.order, c.isF64, error,
+                            /*tileSize=*/0, c.formulation);
   ASSERT_TRUE(kernel) << error;
 
   const int d = c.widths.front(), q = c.widths.back();
@@ -388,7 +416,7 @@ TEST_P(RandomNetworkTest, MatchesReference) {
       continue;
     }
     double err = static_cast<double>(maxDiff[k] / maxRef[k]);
-    errorTable().record(c.isF64, c.activation, k, err);
+    errorTable().record(c.isF64, c.activation, k, err, c.formulation);
     RecordProperty("err_k" + std::to_string(k), std::to_string(err));
     EXPECT_LE(err, tolerance(c.isF64, c.activation, k)) << "order " << k;
   }
@@ -396,6 +424,38 @@ TEST_P(RandomNetworkTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Sweep, RandomNetworkTest,
                          ::testing::ValuesIn(networkCases()),
+                         [](const ::testing::TestParamInfo<NetworkCase> &info) {
+                           return caseName(info.param);
+                         });
+
+/// Each jet formulation forced explicitly (the sweep uses auto, which mixes
+/// them by order), on a few activations and orders up to kMaxOrder, under
+/// the same bounds.
+std::vector<NetworkCase> formulationCases() {
+  static const std::pair<const char *, int> kCases[] = {
+      {"tanh", 2}, {"tanh", 9}, {"tanh", 16},     {"sigmoid", 6},
+      {"sin", 12}, {"exp", 5},  {"softplus", 16}, {"identity", 4}};
+  std::vector<NetworkCase> cases;
+  uint64_t seed = kSeedBase + 700;
+  for (ntp::JetFormulation f :
+       {ntp::JetFormulation::FaaDiBruno, ntp::JetFormulation::Taylor})
+    for (bool isF64 : {true, false})
+      for (auto [act, order] : kCases) {
+        NetworkCase c;
+        c.activation = act;
+        c.isF64 = isF64;
+        c.order = order;
+        c.widths = {2, 24, 24, 1};
+        c.batches = {1, 37};
+        c.seed = seed++;
+        c.formulation = f;
+        cases.push_back(c);
+      }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Formulations, RandomNetworkTest,
+                         ::testing::ValuesIn(formulationCases()),
                          [](const ::testing::TestParamInfo<NetworkCase> &info) {
                            return caseName(info.param);
                          });
