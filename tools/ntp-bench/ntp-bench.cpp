@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -58,6 +59,9 @@ static cl::opt<std::string> python(
 static cl::opt<bool>
     outline("outline", cl::init(true),
             cl::desc("Outline each neuron's expansion into a shared function"));
+static cl::opt<std::string> formulation(
+    "formulation", cl::init("auto"),
+    cl::desc("Activation-jet formulation: auto, faa-di-bruno or taylor"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
                                  cl::desc("Time budget per measurement"));
 
@@ -79,6 +83,10 @@ std::vector<int64_t> parseLayers(const std::string &text) {
   return layers;
 }
 
+std::optional<ntp::JetFormulation> formulationChoice() {
+  return ntp::parseJetFormulation(formulation);
+}
+
 /// Floating-point operations per sample of one forward call.
 int64_t flopsPerSample(const std::vector<int64_t> &layers, int order) {
   const ntp::ActivationRule *rule = ntp::lookupActivation(activation);
@@ -87,7 +95,8 @@ int64_t flopsPerSample(const std::vector<int64_t> &layers, int order) {
     flops += 2 * layers[l - 1] * layers[l] * live;
     if (l + 1 == layers.size())
       break;
-    auto expansion = ntp::expandActivationJet(*rule, order, live);
+    auto expansion =
+        ntp::expandActivationJet(*rule, order, live, *formulationChoice());
     flops += layers[l] * expansion.graph.cost(expansion.outputs).flops();
     live = order + 1;
   }
@@ -214,6 +223,11 @@ int main(int argc, char **argv) {
                  activation.c_str());
     return 1;
   }
+  if (!formulationChoice()) {
+    std::fprintf(stderr, "ntp-bench: error: unknown --formulation '%s'\n",
+                 formulation.c_str());
+    return 1;
+  }
   if (torchMode != "auto" && torchMode != "off") {
     std::fprintf(stderr, "ntp-bench: error: --torch must be auto or off\n");
     return 1;
@@ -262,6 +276,7 @@ int main(int argc, char **argv) {
       ntp::CompileOptions options;
       options.target.cpu = targetCpu;
       options.outline = outline;
+      options.formulation = *formulationChoice();
       std::string path = (dir + "/k" + dtype + std::to_string(order) + ".so")
                              .str(),
                   error;
