@@ -202,25 +202,47 @@ std::string expansionName(StringRef kind, StringRef activation, int64_t order,
   return name;
 }
 
-struct ExpandActivation : public OpConversionPattern<ActivateOp> {
-  ExpandActivation(MLIRContext *context, bool outline,
+/// What the forward and the VJP expansion patterns share: the options, and
+/// the checks on the op's activation and order.
+template <class OpTy>
+struct ExpansionPattern : public OpConversionPattern<OpTy> {
+  ExpansionPattern(MLIRContext *context, bool outline,
                    JetFormulation formulation)
-      : OpConversionPattern(context), outline(outline),
+      : OpConversionPattern<OpTy>(context), outline(outline),
         formulation(formulation) {}
+
+  /// The op's rule, or null after reporting why it cannot be expanded.
+  const ActivationRule *checkedRule(OpTy op,
+                                    ConversionPatternRewriter &rewriter) const {
+    const ActivationRule *rule = lookupActivation(op.getActivation().str());
+    if (!rule) {
+      (void)rewriter.notifyMatchFailure(op, "unknown activation");
+      return nullptr;
+    }
+    int64_t order = op.getInput().getType().getDimSize(0) - 1;
+    if (order > kMaxOrder) {
+      op.emitOpError("derivative order ")
+          << order << " exceeds the maximum " << kMaxOrder;
+      return nullptr;
+    }
+    return rule;
+  }
+
   bool outline;
   JetFormulation formulation;
+};
+
+struct ExpandActivation : public ExpansionPattern<ActivateOp> {
+  using ExpansionPattern::ExpansionPattern;
 
   LogicalResult
   matchAndRewrite(ActivateOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    const ActivationRule *rule = lookupActivation(op.getActivation().str());
+    const ActivationRule *rule = checkedRule(op, rewriter);
     if (!rule)
-      return rewriter.notifyMatchFailure(op, "unknown activation");
+      return failure();
     auto inType = cast<MemRefType>(op.getInput().getType());
     int64_t orders = inType.getDimSize(0);
-    if (orders - 1 > kMaxOrder)
-      return op.emitOpError("derivative order ")
-             << orders - 1 << " exceeds the maximum " << kMaxOrder;
     ActivationJetExpansion expansion =
         expandActivationJet(*rule, orders - 1, op.getLiveOrders(), formulation);
 
@@ -244,26 +266,18 @@ struct ExpandActivation : public OpConversionPattern<ActivateOp> {
 };
 
 /// ntp.activate_vjp: the reverse-mode DAG, emitted the same way.
-struct ExpandActivationVjp : public OpConversionPattern<ActivateVjpOp> {
-  ExpandActivationVjp(MLIRContext *context, bool outline,
-                      JetFormulation formulation)
-      : OpConversionPattern(context), outline(outline),
-        formulation(formulation) {}
-  bool outline;
-  JetFormulation formulation;
+struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
+  using ExpansionPattern::ExpansionPattern;
 
   LogicalResult
   matchAndRewrite(ActivateVjpOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    const ActivationRule *rule = lookupActivation(op.getActivation().str());
+    const ActivationRule *rule = checkedRule(op, rewriter);
     if (!rule)
-      return rewriter.notifyMatchFailure(op, "unknown activation");
+      return failure();
     auto inType = cast<MemRefType>(op.getInput().getType());
     int64_t orders = inType.getDimSize(0);
     int64_t live = op.getLiveOrders();
-    if (orders - 1 > kMaxOrder)
-      return op.emitOpError("derivative order ")
-             << orders - 1 << " exceeds the maximum " << kMaxOrder;
     ActivationJetVjp vjp =
         differentiateActivationJet(*rule, orders - 1, live, formulation);
     emitNeuronLoop(
