@@ -9,6 +9,8 @@
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/FaaDiBruno.h"
 
+#include "PrimitiveValues.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,25 +25,7 @@ using Ld = long double;
 using Kind = ntp::JetExpression::Kind;
 using ntp::JetFormulation;
 
-Ld primitiveValue(ntp::Primitive p, Ld y) {
-  switch (p) {
-  case ntp::Primitive::Identity:
-    return y;
-  case ntp::Primitive::Tanh:
-    return std::tanh(y);
-  case ntp::Primitive::TanhHalf:
-    return std::tanh(y / 2);
-  case ntp::Primitive::Sin:
-    return std::sin(y);
-  case ntp::Primitive::Cos:
-    return std::cos(y);
-  case ntp::Primitive::Exp:
-    return std::exp(y);
-  case ntp::Primitive::Softplus:
-    return std::log1p(std::exp(y));
-  }
-  return 0;
-}
+using ntp_test::primitiveValue;
 
 /// Every node of `g` in long double; also |node| evaluated with absolute
 /// values of every operand (the error scale of the rounding).

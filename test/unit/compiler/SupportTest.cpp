@@ -7,6 +7,7 @@
 // DAG. No expected value is computed by the code under test.
 //
 //===----------------------------------------------------------------------===//
+#include "PrimitiveValues.h"
 #include "TaylorReference.h"
 
 #include "ntp/Support/ActivationRules.h"
@@ -45,26 +46,7 @@ const ntp::ActivationRule &rule(const std::string &name) {
   return *r;
 }
 
-/// The value of primitive `p` at y, from libm (not from ntp).
-Ld primitiveValue(ntp::Primitive p, Ld y) {
-  switch (p) {
-  case ntp::Primitive::Identity:
-    return y;
-  case ntp::Primitive::Tanh:
-    return std::tanh(y);
-  case ntp::Primitive::TanhHalf:
-    return std::tanh(y / 2);
-  case ntp::Primitive::Sin:
-    return std::sin(y);
-  case ntp::Primitive::Cos:
-    return std::cos(y);
-  case ntp::Primitive::Exp:
-    return std::exp(y);
-  case ntp::Primitive::Softplus:
-    return std::log1p(std::exp(y));
-  }
-  throw std::runtime_error("unknown primitive");
-}
+using ntp_test::primitiveValue;
 
 std::vector<Ld> primitiveValues(const ntp::ActivationRule &r, Ld y) {
   std::vector<Ld> values;
