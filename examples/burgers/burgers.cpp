@@ -45,6 +45,13 @@ struct Options {
   int polishCycles = 20;     // Adam(polishLr) + L-BFGS rounds after a stall
   long polishSteps = 5000;
   double polishLr = 1e-6;
+  bool odd = false; // U(X) = 1.15 (N(X) - N(-X)) / 2: an odd ansatz
+  double adamLr = 1.5e-4, adamLrEnd = 0; // decay from adamLr to adamLrEnd
+  std::string adamDecay = "none";        // none, cosine, exp
+  // Loss weights: boundary, MSE(R), MSE(R'), MSE(R^(2k+3)); lbfgsWHigh > 0
+  // replaces the last one from the L-BFGS phase on.
+  double w[4] = {1, 0.3, 0.3, 0.2};
+  double lbfgsWHigh = 0;
 };
 
 double binom(int n, int r) {
@@ -79,25 +86,53 @@ double residual(int m, const double *u, double x, double lambda, double g,
   return r;
 }
 
-// One set of points with its kernel, saved workspace and buffers.
-struct Batch {
-  ntp::Kernel kernel;
+// A set of points with the network's jets N^(0..order) there (`out`, as
+// the kernel writes them) and their cotangents. With `odd`, U(X) = kScale
+// (N(X) - N(-X)) / 2, so U^(i)(X) = kScale/2 (N^(i)(X) - (-1)^i N^(i)(-X)).
+// The point sets are symmetric (x[n-1-b] = -x[b] exactly), so one kernel
+// call on them gives N's jets at both X and -X.
+struct Points {
   Vec x, out, cot;
-  std::vector<char> workspace;
   int order = 0;
   int64_t n = 0;
+  bool odd = false;
 
-  Batch(int order, Vec points)
-      : kernel(
-            ntp::compile({{1, 24, 24, 24, 1}, "tanh", order, ntp::Dtype::F64})),
-        x(std::move(points)), order(order) {
+  Points(int order, Vec points, bool odd)
+      : x(std::move(points)), order(order), odd(odd) {
     n = static_cast<int64_t>(x.size());
     out.resize((order + 1) * n);
     cot.resize(out.size());
+  }
+  // U^(i) at point b from the network's jet.
+  double u(int i, int64_t b) const {
+    if (!odd)
+      return kScale * out[i * n + b];
+    double sign = i % 2 ? -1 : 1; // (-1)^i
+    return kScale / 2 * (out[i * n + b] - sign * out[i * n + n - 1 - b]);
+  }
+  // Adds c * dU^(i)(x_b) / dN-jet to the kernel's output cotangent.
+  void addCot(int i, int64_t b, double c) {
+    if (!odd) {
+      cot[i * n + b] += kScale * c;
+      return;
+    }
+    double sign = i % 2 ? -1 : 1;
+    cot[i * n + b] += kScale / 2 * c;
+    cot[i * n + n - 1 - b] -= sign * kScale / 2 * c;
+  }
+};
+
+// Points with their kernel (jets up to `order`) and saved workspace.
+struct Batch : Points {
+  ntp::Kernel kernel;
+  std::vector<char> workspace;
+
+  Batch(int order, Vec points, bool odd)
+      : Points(order, std::move(points), odd),
+        kernel(ntp::compile(
+            {{1, 24, 24, 24, 1}, "tanh", order, ntp::Dtype::F64})) {
     workspace.resize(kernel.workspaceBytes(n));
   }
-  // U^(i) at point b (the network's jet times the output scale).
-  double u(int i, int64_t b) const { return kScale * out[i * n + b]; }
 };
 
 Vec linspace(double a, double b, int n) {
@@ -107,9 +142,21 @@ Vec linspace(double a, double b, int n) {
   return v;
 }
 
+// linspace(-a, a, n) with x[n-1-i] = -x[i] to the bit (the odd ansatz reads
+// N(-X) from the mirrored point).
+Vec symmetricLinspace(double a, int n) {
+  Vec v = linspace(-a, a, n);
+  for (int i = 0; i < n / 2; ++i)
+    v[n - 1 - i] = -v[i];
+  if (n % 2)
+    v[n / 2] = 0;
+  return v;
+}
+
 struct Problem {
   int k, highOrder;
   double lo, hi;
+  double w[4]; // loss weights: boundary, MSE(R), MSE(R'), MSE(R^(2k+3))
   int64_t numParams;
   Batch grid, near;
   const double one = 1.0;
@@ -117,10 +164,14 @@ struct Problem {
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
 
-  explicit Problem(int k)
+  Problem(int k, bool odd, const double *weights)
       : k(k), highOrder(2 * k + 3), lo(1.0 / (2 * k + 3)),
-        hi(1.0 / (2 * k + 1)), grid(2, linspace(-2, 2, 301)),
-        near(2 * k + 4, linspace(-0.075, 0.075, 31)) {
+        hi(1.0 / (2 * k + 1)),
+        grid(2, odd ? symmetricLinspace(2, 301) : linspace(-2, 2, 301), odd),
+        near(2 * k + 4,
+             odd ? symmetricLinspace(0.075, 31) : linspace(-0.075, 0.075, 31),
+             odd) {
+    std::copy(weights, weights + 4, w);
     numParams = grid.kernel.info().num_params;
   }
 
@@ -141,7 +192,7 @@ struct Problem {
       std::fill(bt->cot.begin(), bt->cot.end(), 0.0);
     }
     double u[2 * 3 + 4 + 8], du[2 * 3 + 4 + 8];
-    auto jet = [&](const Batch &bt, int64_t b) {
+    auto jet = [&](const Points &bt, int64_t b) {
       for (int i = 0; i <= bt.order; ++i) {
         u[i] = bt.u(i, b);
         du[i] = 0;
@@ -149,23 +200,23 @@ struct Problem {
     };
     auto scatter = [&](Batch &bt, int64_t b) {
       for (int i = 0; i <= bt.order; ++i)
-        bt.cot[i * bt.n + b] += kScale * du[i];
+        bt.addCot(i, b, du[i]);
     };
     std::fill(std::begin(terms), std::end(terms), 0.0);
     // Boundary: U(-2) = 1, U(2) = -1 (the first and last points).
     int64_t last = grid.n - 1;
     double e0 = grid.u(0, 0) - 1, e1 = grid.u(0, last) + 1;
-    terms[0] = e0 * e0 + e1 * e1;
-    grid.cot[0] += kScale * 2 * e0;
-    grid.cot[last] += kScale * 2 * e1;
+    terms[0] = w[0] * (e0 * e0 + e1 * e1);
+    grid.addCot(0, 0, w[0] * 2 * e0);
+    grid.addCot(0, last, w[0] * 2 * e1);
     // 0.3 MSE(R) + 0.3 MSE(R') on the 301 points.
     for (int64_t b = 0; b < grid.n; ++b) {
       jet(grid, b);
       for (int m = 0; m <= 1; ++m) {
         double r = residual(m, u, grid.x[b], lam, 0, nullptr, nullptr);
-        double w = 0.3 / grid.n;
-        terms[1 + m] += w * r * r;
-        residual(m, u, grid.x[b], lam, 2 * w * r, du, &dl);
+        double wm = w[1 + m] / grid.n;
+        terms[1 + m] += wm * r * r;
+        residual(m, u, grid.x[b], lam, 2 * wm * r, du, &dl);
       }
       scatter(grid, b);
     }
@@ -173,9 +224,9 @@ struct Problem {
     for (int64_t b = 0; b < near.n; ++b) {
       jet(near, b);
       double r = residual(highOrder, u, near.x[b], lam, 0, nullptr, nullptr);
-      double w = 0.2 / near.n;
-      terms[3] += w * r * r;
-      residual(highOrder, u, near.x[b], lam, 2 * w * r, du, &dl);
+      double wh = w[3] / near.n;
+      terms[3] += wh * r * r;
+      residual(highOrder, u, near.x[b], lam, 2 * wh * r, du, &dl);
       scatter(near, b);
     }
     for (Batch *bt : batches) {
@@ -385,12 +436,32 @@ bool parse(int argc, char **argv, Options &o) {
       o.polishLr = std::atof(take());
     else if (a == "--s-scale-below")
       o.sScaleBelow = std::atof(take());
+    else if (a == "--odd")
+      o.odd = std::atoi(take()) != 0;
+    else if (a == "--adam-lr")
+      o.adamLr = std::atof(take());
+    else if (a == "--adam-lr-end")
+      o.adamLrEnd = std::atof(take());
+    else if (a == "--adam-decay")
+      o.adamDecay = take();
+    else if (a == "--w-bc")
+      o.w[0] = std::atof(take());
+    else if (a == "--w-r")
+      o.w[1] = std::atof(take());
+    else if (a == "--w-dr")
+      o.w[2] = std::atof(take());
+    else if (a == "--w-high")
+      o.w[3] = std::atof(take());
+    else if (a == "--lbfgs-w-high")
+      o.lbfgsWHigh = std::atof(take());
     else if (a == "--print-every")
       o.printEvery = std::max(1, std::atoi(take()));
     else
       return false;
   }
-  return o.k >= 0 && o.k <= 5;
+  return o.k >= 0 && o.k <= 5 &&
+         (o.adamDecay == "none" || o.adamDecay == "cosine" ||
+          o.adamDecay == "exp");
 }
 
 } // namespace
@@ -403,7 +474,10 @@ int main(int argc, char **argv) {
                  "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
                  "[--print-every N] [--history M] [--restart-every N] "
                  "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
-                 "[--polish-steps N] [--polish-lr LR]\n",
+                 "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
+                 "[--adam-lr LR] [--adam-decay none|cosine|exp] "
+                 "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
+                 "[--w-high W] [--lbfgs-w-high W]\n",
                  argv[0]);
     return 2;
   }
@@ -415,7 +489,7 @@ int main(int argc, char **argv) {
   try {
     ntp::setNumThreads(o.threads);
     mkdir(o.out.c_str(), 0755);
-    Problem pb(o.k);
+    Problem pb(o.k, o.odd, o.w);
     double exactLambda = 1.0 / (2 * o.k + 2);
     double compileSeconds = seconds();
 
@@ -461,14 +535,19 @@ int main(int argc, char **argv) {
     Vec g(z.size());
     double loss = pb.eval(z, g), firstLoss = loss;
     if (o.gradCheck) { // central differences on a few coordinates and s
-      double worst = 0;
+      // Relative to |g|_inf as well: with --odd the output bias cancels
+      // (its gradient is rounding noise).
+      double worst = 0, gMax = 0;
+      for (double v : g)
+        gMax = std::max(gMax, std::fabs(v));
       for (size_t i :
            {size_t(0), size_t(30), size_t(700), z.size() - 2, z.size() - 1}) {
         Vec zp = z, zm = z, scratch;
         double h = 1e-6;
         zp[i] += h, zm[i] -= h;
         double fd = (pb.eval(zp, scratch) - pb.eval(zm, scratch)) / (2 * h);
-        double rel = std::fabs(fd - g[i]) / std::max(1e-8, std::fabs(fd));
+        double rel =
+            std::fabs(fd - g[i]) / std::max(1e-8 * gMax, std::fabs(fd));
         std::printf("grad[%zu] %.10e  fd %.10e  rel %.2e\n", i, g[i], fd, rel);
         worst = std::max(worst, rel);
       }
@@ -476,12 +555,20 @@ int main(int argc, char **argv) {
     }
     log("init", loss);
 
-    // Adam (torch defaults but lr), fresh moments per call.
-    auto runAdam = [&](long steps, double lr, const char *phase) {
+    // Adam (torch defaults but lr), fresh moments per call. The main phase's
+    // lr may decay from adamLr to adamLrEnd (cosine or geometric).
+    auto runAdam = [&](long steps, double lr0, const char *phase,
+                       const std::string &decay) {
       phaseStart = seconds(), phaseStep = step;
       const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
       Vec m(z.size(), 0.0), v(z.size(), 0.0);
       for (long t = 1; t <= steps; ++t) {
+        double frac = double(t - 1) / steps, lr = lr0;
+        if (decay == "cosine")
+          lr = o.adamLrEnd +
+               (lr0 - o.adamLrEnd) * (1 + std::cos(M_PI * frac)) / 2;
+        else if (decay == "exp" && o.adamLrEnd > 0)
+          lr = lr0 * std::pow(o.adamLrEnd / lr0, frac);
         for (size_t i = 0; i < z.size(); ++i) {
           m[i] = b1 * m[i] + (1 - b1) * g[i];
           v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
@@ -494,7 +581,11 @@ int main(int argc, char **argv) {
         log(phase, loss);
       }
     };
-    runAdam(o.adamSteps, 1.5e-4, "adam");
+    runAdam(o.adamSteps, o.adamLr, "adam", o.adamDecay);
+    if (o.lbfgsWHigh > 0) { // a different high-order weight from here on
+      pb.w[3] = o.lbfgsWHigh;
+      loss = pb.eval(z, g);
+    }
 
     // L-BFGS (history 30) with a strong Wolfe line search; one step is one
     // iteration (direction + line search), as in torch with max_iter=1.
@@ -652,7 +743,7 @@ int main(int argc, char **argv) {
     runLbfgs(o.lbfgsSteps);
     for (int c = 0; c < o.polishCycles && stalled && lbfgsDone < o.lbfgsSteps;
          ++c) {
-      runAdam(o.polishSteps, o.polishLr, "adam2");
+      runAdam(o.polishSteps, o.polishLr, "adam2", "none");
       runLbfgs(o.lbfgsSteps - lbfgsDone);
     }
     std::fclose(csv);
@@ -661,8 +752,10 @@ int main(int argc, char **argv) {
     // Errors against the exact profile on a fine grid; the profile CSV holds
     // the network's and the exact jets for the plots.
     int n = pb.near.order;
-    Vec xs = linspace(-2, 2, 2001), out;
-    pb.near.kernel.forward(xs, Vec{1.0}, Vec(z.begin(), z.end() - 1), out);
+    Points fine(n, o.odd ? symmetricLinspace(2, 2001) : linspace(-2, 2, 2001),
+                o.odd);
+    const Vec &xs = fine.x;
+    pb.near.kernel.forward(xs, Vec{1.0}, Vec(z.begin(), z.end() - 1), fine.out);
     double errU = 0, errDU = 0;
     std::string profPath = o.out + "/profile.csv";
     FILE *prof = std::fopen(profPath.c_str(), "w");
@@ -674,12 +767,12 @@ int main(int argc, char **argv) {
     std::fprintf(prof, "\n");
     for (size_t b = 0; b < xs.size(); ++b) {
       Vec ex = exactJet(xs[b], o.k, n);
-      double u0 = kScale * out[b], u1 = kScale * out[xs.size() + b];
+      double u0 = fine.u(0, b), u1 = fine.u(1, b);
       errU = std::max(errU, std::fabs(u0 - ex[0]));
       errDU = std::max(errDU, std::fabs(u1 - ex[1]));
       std::fprintf(prof, "%.17g", xs[b]);
       for (int i = 0; i <= n; ++i)
-        std::fprintf(prof, ",%.17g", kScale * out[i * xs.size() + b]);
+        std::fprintf(prof, ",%.17g", fine.u(i, b));
       for (int i = 0; i <= n; ++i)
         std::fprintf(prof, ",%.17g", ex[i]);
       std::fprintf(prof, "\n");
@@ -691,14 +784,18 @@ int main(int argc, char **argv) {
     char summary[1024];
     std::snprintf(
         summary, sizeof summary,
-        "k %d\nseed %u\nadam_steps %ld\nlbfgs_steps_done %ld\n"
+        "k %d\nseed %u\nodd %d\nadam_lr %g\nadam_decay %s\n"
+        "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
+        "adam_steps %ld\nlbfgs_steps_done %ld\n"
         "lbfgs_evaluations %ld\nloss_initial %.6e\nloss_final %.6e\n"
         "lambda %.15f\nlambda_exact %.15f\nlambda_error %.3e\n"
         "max_err_U %.3e\nmax_err_dU %.3e\ncompile_seconds %.2f\n"
         "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
-        o.k, o.seed, o.adamSteps, lbfgsDone, evals, firstLoss, loss, lam,
-        exactLambda, lamErr, errU, errDU, compileSeconds, trainSeconds,
-        step / std::max(trainSeconds, 1e-9), wall);
+        o.k, o.seed, int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd,
+        o.w[0], o.w[1], o.w[2], o.w[3], o.lbfgsWHigh, o.adamSteps, lbfgsDone,
+        evals, firstLoss, loss, lam, exactLambda, lamErr, errU, errDU,
+        compileSeconds, trainSeconds, step / std::max(trainSeconds, 1e-9),
+        wall);
     std::printf("%s", summary);
     std::string sumPath = o.out + "/summary.txt";
     if (FILE *f = std::fopen(sumPath.c_str(), "w")) {
