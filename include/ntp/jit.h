@@ -4,7 +4,9 @@
  * pipeline, LLVM codegen, ORC linking; no external compiler or linker) and
  * returns the same ntp_kernel handle that ntp_kernel_load gives for an
  * ahead-of-time artifact. Run it with ntp_forward, free it with
- * ntp_kernel_free.
+ * ntp_kernel_free. With options->device = NTP_DEVICE_CUDA it compiles an
+ * NVPTX kernel instead (LLVM's NVPTX backend in process; ptxas, when found,
+ * for a cubin) and loads it through the CUDA driver.
  *
  * Compiled objects are cached on disk, keyed by the spec, the target CPU and
  * its features, and the compiler version (ntp_jit_version()). The directory
@@ -48,7 +50,9 @@ typedef struct {
   const char *cpu;       /* LLVM CPU name; NULL or "native": this machine */
   const char *features;  /* extra LLVM features ("+avx2,-avx512f"); may be
                             NULL */
-  int32_t device;        /* ntp_device; only NTP_DEVICE_CPU is supported */
+  int32_t device;        /* ntp_device: NTP_DEVICE_CPU or NTP_DEVICE_CUDA
+                            (an NVPTX kernel, forward only; loaded through
+                            the driver as ntp_kernel_load_memory does) */
   int32_t tile;          /* samples per tile; 0 picks the default */
   int32_t use_cache;     /* 0: neither read nor write the disk cache */
   int32_t backward;      /* 1 (default): also compile the reverse-mode entry
@@ -56,7 +60,18 @@ typedef struct {
                             0: forward only, about half the compile time */
   const char *cache_dir; /* NULL: environment default (see above); "off":
                             no cache */
+  /* NTP_DEVICE_CUDA only: */
+  const char *chip;   /* sm_XX; NULL or "": the compute capability of CUDA
+                         device $NTP_CUDA_DEVICE (default 0), asked of the
+                         driver (NTP_ERROR_NO_DEVICE without one) */
+  int32_t gpu_format; /* ntp_jit_gpu_format of the image */
 } ntp_jit_options;
+
+typedef enum {
+  NTP_JIT_GPU_AUTO = 0, /* cubin when ptxas is found, else PTX */
+  NTP_JIT_GPU_PTX = 1,  /* PTX: the driver compiles it for its GPU */
+  NTP_JIT_GPU_CUBIN = 2 /* cubin from ptxas for exactly `chip` */
+} ntp_jit_gpu_format;
 
 /* What a compile did, for callers that want to know (benchmarks, tests). */
 typedef struct {

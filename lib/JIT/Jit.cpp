@@ -4,7 +4,9 @@
 // key, try the disk cache; on a miss build the module (parsed text or
 // buildMlpModule), run ntp-cpu-pipeline, emit an object file in memory and
 // store it. Either way the object is linked by its own ORC LLJIT, which the
-// returned ntp_kernel owns (ntp_kernel_create's release callback).
+// returned ntp_kernel owns (ntp_kernel_create's release callback). For the
+// CUDA device the cached payload is a CUDA artifact (ntp-gpu-pipeline, PTX,
+// cubin when ptxas is found) loaded with ntp_kernel_load_memory.
 //
 // Library code: no exceptions, nothing printed; every failure becomes a
 // status and one sentence in ntp_last_error().
@@ -37,6 +39,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <elf.h>
 #include <link.h>
@@ -149,19 +152,58 @@ const std::string &versionString() {
 /// The target a compile is for: the concrete CPU name and feature string
 /// (never "native"), and their canonical text for the cache key.
 struct ResolvedTarget {
+  bool cuda = false;
   CpuTargetOptions cpu;
+  NvptxTargetOptions gpu; // the chip is always concrete
+  CudaImageFormat gpuFormat = CudaImageFormat::Auto;
   int64_t tile = 0;
   bool backward = true; // whether the reverse-mode entry points are built
   std::string keyText;
 };
 
-Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
-  if (options.device != NTP_DEVICE_CPU)
+Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
+  out.cuda = true;
+  std::string chip = options.chip ? options.chip : "";
+  if (chip.empty()) {
+    const char *configured = std::getenv("NTP_CUDA_DEVICE");
+    int32_t device = configured && *configured ? std::atoi(configured) : 0;
+    int32_t sm = 0;
+    if (int status = ntp_cuda_device_arch(device, &sm))
+      return failure(status,
+                     "cannot choose the CUDA architecture (set the chip "
+                     "option to compile without a GPU): " +
+                         std::string(ntp_last_error()));
+    chip = "sm_" + std::to_string(sm);
+  }
+  if (std::string error; !checkNvptxChip(chip, error))
+    return failure(NTP_ERROR_INVALID_ARGUMENT, error);
+  if (options.gpu_format < NTP_JIT_GPU_AUTO ||
+      options.gpu_format > NTP_JIT_GPU_CUBIN)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown gpu_format " + std::to_string(options.gpu_format));
+  out.gpu.chip = chip;
+  out.gpuFormat = static_cast<CudaImageFormat>(options.gpu_format);
+  bool haveAssembler = !findPtxas(out.gpu).empty();
+  if (out.gpuFormat == CudaImageFormat::Cubin && !haveAssembler)
     return failure(NTP_ERROR_UNSUPPORTED,
-                   options.device == NTP_DEVICE_CUDA
-                       ? "the JIT compiles CPU kernels only; compile CUDA "
-                         "kernels with ntp-compile"
-                       : "unknown device " + std::to_string(options.device));
+                   "a cubin needs ptxas, which was not found ($NTP_PTXAS, "
+                   "/usr/local/cuda/bin/ptxas, PATH); use NTP_JIT_GPU_PTX");
+  bool cubin = out.gpuFormat == CudaImageFormat::Cubin ||
+               (out.gpuFormat == CudaImageFormat::Auto && haveAssembler);
+  out.backward = false; // the NVPTX target has no reverse mode yet
+  out.keyText = "device=cuda\nchip=" + chip +
+                "\nblock_size=" + std::to_string(out.gpu.blockSize) +
+                "\nimage=" + (cubin ? "cubin" : "ptx") + "\n";
+  return {};
+}
+
+Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
+  if (options.device == NTP_DEVICE_CUDA)
+    return resolveCudaTarget(options, out);
+  if (options.device != NTP_DEVICE_CPU)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown device " + std::to_string(options.device) +
+                       " (expected NTP_DEVICE_CPU or NTP_DEVICE_CUDA)");
   if (options.tile < 0 || options.tile > 4096)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "tile is " + std::to_string(options.tile) +
@@ -253,6 +295,46 @@ Failure specKeyText(const ntp_jit_spec &spec, std::string &out) {
 // Compiling and linking
 //===----------------------------------------------------------------------===//
 
+/// Collects the first error diagnostic of a compile as one sentence.
+class FirstError {
+public:
+  explicit FirstError(mlir::MLIRContext &context)
+      : handler(&context, [this](mlir::Diagnostic &diag) {
+          if (diag.getSeverity() != mlir::DiagnosticSeverity::Error ||
+              !text.empty())
+            return mlir::success(); // keep the first error; drop the rest
+          std::string location;
+          llvm::raw_string_ostream os(location);
+          if (auto file =
+                  llvm::dyn_cast<mlir::FileLineColLoc>(diag.getLocation()))
+            os << "line " << file.getLine() << ":" << file.getColumn() << ": ";
+          text = location + diag.str();
+          return mlir::success();
+        }) {}
+  std::string with(std::string what) const {
+    return text.empty() ? what : what + ": " + text;
+  }
+
+private:
+  std::string text;
+  mlir::ScopedDiagnosticHandler handler;
+};
+
+/// The module holding `spec`'s ntp.mlp (parsed text or built from fields).
+mlir::OwningOpRef<mlir::ModuleOp> buildModule(const ntp_jit_spec &spec,
+                                              mlir::MLIRContext &context) {
+  if (spec.mlir)
+    return mlir::parseSourceString<mlir::ModuleOp>(
+        spec.mlir, mlir::ParserConfig(&context), "spec");
+  MlpDescription description;
+  description.name = kSymbolPrefix;
+  description.layers.assign(spec.layers, spec.layers + spec.num_layers);
+  description.activation = spec.activation ? spec.activation : "tanh";
+  description.order = spec.order;
+  description.isF64 = spec.dtype == NTP_DTYPE_F64;
+  return buildMlpModule(context, description);
+}
+
 /// Builds the object file for `spec` in memory.
 Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
                       llvm::SmallVectorImpl<char> &object) {
@@ -261,38 +343,11 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
   // One context per compile: compiles on several threads share nothing.
   mlir::MLIRContext context(registry);
   context.disableMultithreading();
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &diag) {
-    if (diag.getSeverity() != mlir::DiagnosticSeverity::Error ||
-        !diagnostics.empty())
-      return mlir::success(); // keep the first error; drop the rest
-    std::string location;
-    llvm::raw_string_ostream os(location);
-    if (auto file = llvm::dyn_cast<mlir::FileLineColLoc>(diag.getLocation()))
-      os << "line " << file.getLine() << ":" << file.getColumn() << ": ";
-    diagnostics = location + diag.str();
-    return mlir::success();
-  });
-  auto withDiagnostics = [&](std::string what) {
-    return diagnostics.empty() ? what : what + ": " + diagnostics;
-  };
-
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  if (spec.mlir) {
-    module = mlir::parseSourceString<mlir::ModuleOp>(
-        spec.mlir, mlir::ParserConfig(&context), "spec");
-  } else {
-    MlpDescription description;
-    description.name = kSymbolPrefix;
-    description.layers.assign(spec.layers, spec.layers + spec.num_layers);
-    description.activation = spec.activation ? spec.activation : "tanh";
-    description.order = spec.order;
-    description.isF64 = spec.dtype == NTP_DTYPE_F64;
-    module = buildMlpModule(context, description);
-  }
+  FirstError diagnostics(context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = buildModule(spec, context);
   if (!module)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   withDiagnostics("malformed spec"));
+                   diagnostics.with("malformed spec"));
 
   CompileOptions options;
   options.target = target.cpu;
@@ -305,8 +360,8 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
     // Spec errors (no ntp.mlp, ...) surface here for parsed text.
     return failure(
         spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
-        withDiagnostics(spec.mlir ? "cannot compile the spec"
-                                  : "lowering the network to LLVM failed"));
+        diagnostics.with(spec.mlir ? "cannot compile the spec"
+                                   : "lowering the network to LLVM failed"));
   }
   std::string error;
   std::unique_ptr<llvm::TargetMachine> machine =
@@ -317,9 +372,38 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
   std::unique_ptr<llvm::Module> llvmModule = buildKernelLLVMModule(
       *module, llvmContext, *kernelSpec, options.target, *machine, error);
   if (!llvmModule)
-    return failure(NTP_ERROR_INTERNAL, withDiagnostics(error));
+    return failure(NTP_ERROR_INTERNAL, diagnostics.with(error));
   llvm::raw_svector_ostream os(object);
   if (!emitMachineCode(*llvmModule, *machine, /*assembly=*/false, os, error))
+    return failure(NTP_ERROR_INTERNAL, error);
+  return {};
+}
+
+/// Builds the bytes of a CUDA artifact for `spec` in memory.
+Failure compileCudaArtifact(const ntp_jit_spec &spec,
+                            const ResolvedTarget &target,
+                            std::string &artifact) {
+  mlir::DialectRegistry registry;
+  registerNtpGpuCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+  FirstError diagnostics(context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = buildModule(spec, context);
+  if (!module)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   diagnostics.with("malformed spec"));
+  mlir::PassManager pm(&context);
+  mlir::FailureOr<KernelSpec> kernelSpec = lowerToNVVM(*module, pm, target.gpu);
+  if (mlir::failed(kernelSpec))
+    return failure(
+        spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
+        diagnostics.with(spec.mlir ? "cannot compile the spec"
+                                   : "lowering the network to NVVM failed"));
+  std::string ptx, error;
+  if (!emitPtx(*module, target.gpu, ptx, error))
+    return failure(NTP_ERROR_INTERNAL, diagnostics.with(error));
+  if (!buildCudaArtifact(ptx, *kernelSpec, target.gpu, target.gpuFormat,
+                         artifact, error))
     return failure(NTP_ERROR_INTERNAL, error);
   return {};
 }
@@ -375,6 +459,14 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object, bool backward,
   return {};
 }
 
+/// Loads the bytes of a CUDA artifact through the runtime (and the driver).
+Failure loadCudaArtifact(llvm::StringRef bytes, ntp_kernel **out) {
+  if (int status = ntp_kernel_load_memory(
+          bytes.data(), static_cast<int64_t>(bytes.size()), out))
+    return failure(status, ntp_last_error());
+  return {};
+}
+
 void copyField(char (&field)[1024], const std::string &text) {
   size_t n = std::min(text.size(), sizeof(field) - 1);
   std::memcpy(field, text.data(), n);
@@ -401,11 +493,22 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
     std::string why;
     switch (readCacheEntry(path, key, cached, why)) {
     case CacheLookup::Hit: {
-      if (!linkObject(std::move(cached), target.backward, out).status) {
-        report.cache_hit = 1;
-        return {};
+      if (target.cuda) {
+        // Only an image the driver rejects is a bad entry; no driver or an
+        // older GPU is the caller's problem, and the entry stays.
+        Failure f = loadCudaArtifact(cached->getBuffer(), out);
+        if (f.status != NTP_ERROR_BAD_ARTIFACT) {
+          report.cache_hit = 1;
+          return f;
+        }
+        why = "the CUDA driver rejects it";
+      } else {
+        if (!linkObject(std::move(cached), target.backward, out).status) {
+          report.cache_hit = 1;
+          return {};
+        }
+        why = "it does not link";
       }
-      why = "it does not link";
       [[fallthrough]];
     }
     case CacheLookup::Invalid:
@@ -420,9 +523,14 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
   }
 
   llvm::SmallVector<char, 0> object;
-  if (Failure f = compileObject(spec, target, object); f.status)
+  std::string artifact;
+  if (Failure f = target.cuda ? compileCudaArtifact(spec, target, artifact)
+                              : compileObject(spec, target, object);
+      f.status)
     return f;
-  llvm::StringRef bytes(object.data(), object.size());
+  llvm::StringRef bytes = target.cuda
+                              ? llvm::StringRef(artifact)
+                              : llvm::StringRef(object.data(), object.size());
   if (!dir.empty()) {
     std::string error;
     if (writeCacheEntry(dir, path, key, bytes, error))
@@ -431,6 +539,8 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
       warning = "the kernel was not cached: " + error;
   }
   copyField(report.warning, warning);
+  if (target.cuda)
+    return loadCudaArtifact(bytes, out);
   return linkObject(llvm::MemoryBuffer::getMemBufferCopy(bytes, "ntp-kernel"),
                     target.backward, out);
 }

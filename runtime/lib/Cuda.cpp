@@ -151,8 +151,10 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
           "no CUDA device " + std::to_string(ordinal) + ": " + d.describe(r);
       return NTP_ERROR_NO_DEVICE;
     }
-    if (CUresult r = d.cuDevicePrimaryCtxRetain(&context, device);
-        r != CUDA_SUCCESS || d.cuCtxSetCurrent(context) != CUDA_SUCCESS) {
+    CUresult r = d.cuDevicePrimaryCtxRetain(&context, device);
+    if (r == CUDA_SUCCESS)
+      r = d.cuCtxSetCurrent(context);
+    if (r != CUDA_SUCCESS) {
       error = "cannot create a CUDA context: " + d.describe(r);
       return NTP_ERROR_NO_DEVICE;
     }
@@ -217,7 +219,8 @@ ntp_status ntp::rt::cudaLaunchForward(CudaModule *m, const void *x,
   CUcontext current = nullptr;
   if (d.cuCtxGetCurrent(&current) == CUDA_SUCCESS && !current)
     d.cuCtxSetCurrent(m->context);
-  int64_t blocks = (batch + m->blockSize - 1) / m->blockSize;
+  // Not (batch + blockSize - 1) / blockSize: that overflows near INT64_MAX.
+  int64_t blocks = batch / m->blockSize + (batch % m->blockSize != 0);
   if (blocks > 0x7fffffff) {
     error = "batch " + std::to_string(batch) + " is too large for one launch";
     return NTP_ERROR_INVALID_ARGUMENT;
@@ -239,7 +242,41 @@ void ntp::rt::cudaUnload(CudaModule *m) {
   if (!m)
     return;
   const Driver &d = driver();
-  if (d.error.empty() && m->module)
+  if (d.error.empty() && m->module) {
+    // The driver unloads from the current context: the thread freeing the
+    // kernel (a garbage collector's) may have none, or another one.
+    CUcontext current = nullptr;
+    bool switched = d.cuCtxGetCurrent(&current) == CUDA_SUCCESS &&
+                    current != m->context &&
+                    d.cuCtxSetCurrent(m->context) == CUDA_SUCCESS;
     d.cuModuleUnload(m->module);
+    if (switched)
+      d.cuCtxSetCurrent(current);
+  }
   delete m;
+}
+
+ntp_status ntp::rt::cudaDeviceArch(int ordinal, int32_t &sm,
+                                   std::string &error) {
+  const Driver &d = driver();
+  if (!d.error.empty()) {
+    error = d.error;
+    return NTP_ERROR_NO_DEVICE;
+  }
+  CUdevice device;
+  int major = 0, minor = 0;
+  if (CUresult r = d.cuDeviceGet(&device, ordinal); r != CUDA_SUCCESS) {
+    error = "no CUDA device " + std::to_string(ordinal) + ": " + d.describe(r);
+    return NTP_ERROR_NO_DEVICE;
+  }
+  if (d.cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, device) !=
+          CUDA_SUCCESS ||
+      d.cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, device) !=
+          CUDA_SUCCESS) {
+    error = "cannot query the compute capability of CUDA device " +
+            std::to_string(ordinal);
+    return NTP_ERROR_NO_DEVICE;
+  }
+  sm = major * 10 + minor;
+  return NTP_OK;
 }

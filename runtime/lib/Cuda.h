@@ -41,6 +41,9 @@ ntp_status cudaLaunchForward(CudaModule *module, const void *x,
 
 void cudaUnload(CudaModule *module);
 
+/// The compute capability of device `ordinal` as one number (sm_90: 90).
+ntp_status cudaDeviceArch(int ordinal, int32_t &sm, std::string &error);
+
 } // namespace ntp::rt
 
 #endif // NTP_RUNTIME_CUDA_H

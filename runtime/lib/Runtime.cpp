@@ -194,6 +194,12 @@ int readManifest(const char *text, const std::string &what,
   if (kernel.manifest.device != NTP_DEVICE_CUDA && kernel.cudaArtifact)
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 what + " is a CUDA artifact whose manifest says device=cpu");
+  // The GPU kernels are forward only: ntp_backward & co. would call entry
+  // points a CUDA kernel does not have.
+  if (kernel.cudaArtifact && kernel.manifest.backward)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " has a malformed manifest: CUDA kernels are forward "
+                       "only, but it says backward=1");
   return NTP_OK;
 }
 
@@ -214,8 +220,52 @@ std::string manifestValue(const std::string &text, const std::string &key) {
   return "";
 }
 
-/// Loads a CUDA artifact (see docs/NVPTX.md): "ntp-cuda-artifact\n", the
-/// manifest, "end-manifest\n", then image_bytes bytes of PTX or cubin.
+/// Loads the bytes of a CUDA artifact (see docs/NVPTX.md):
+/// "ntp-cuda-artifact\n", the manifest, "end-manifest\n", then image_bytes
+/// bytes of PTX or cubin. `what` names the artifact in messages.
+int loadCudaArtifactData(const std::string &data, const std::string &what,
+                         const std::string &loadWhat, ntp_kernel **out) {
+  size_t start = sizeof(kCudaMagic) - 1;
+  size_t end = data.find(std::string("\n") + kCudaManifestEnd, start);
+  if (data.compare(0, start, kCudaMagic) != 0 || end == std::string::npos ||
+      end - start > kMaxManifestSize)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " is a truncated or corrupt CUDA artifact (no "
+                       "end of manifest)");
+  std::string text = data.substr(start, end + 1 - start);
+  size_t imageStart = end + 1 + sizeof(kCudaManifestEnd) - 1;
+  auto kernel = std::make_unique<ntp_kernel>();
+  kernel->cudaArtifact = true;
+  if (int status = readManifest(text.c_str(), what, *kernel))
+    return status;
+  ntp::rt::CudaImageInfo info;
+  info.chip = manifestValue(text, "chip");
+  std::string format = manifestValue(text, "format");
+  info.isPtx = format == "ptx";
+  info.entry = manifestValue(text, "entry");
+  std::string blockSize = manifestValue(text, "block_size");
+  std::string imageBytes = manifestValue(text, "image_bytes");
+  info.blockSize = std::atoi(blockSize.c_str());
+  if (info.chip.empty() || (format != "ptx" && format != "cubin") ||
+      info.entry.empty() || info.blockSize <= 0 || info.blockSize > 1024 ||
+      imageBytes.empty())
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " has a malformed manifest: a CUDA artifact "
+                       "needs chip, format (ptx or cubin), entry, "
+                       "block_size and image_bytes");
+  if (std::to_string(data.size() - imageStart) != imageBytes)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " is truncated or corrupt: the image has " +
+                    std::to_string(data.size() - imageStart) +
+                    " bytes, the manifest says " + imageBytes);
+  std::string image = data.substr(imageStart); // NUL-terminated for PTX
+  std::string reason;
+  if (ntp_status status = ntp::rt::cudaLoad(image, info, &kernel->cuda, reason))
+    return fail(status, "cannot load CUDA kernel " + loadWhat + ": " + reason);
+  *out = kernel.release();
+  return NTP_OK;
+}
+
 int loadCudaArtifact(const std::string &file, ntp_kernel **out) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -233,45 +283,7 @@ int loadCudaArtifact(const std::string &file, ntp_kernel **out) {
       break;
     data.append(buffer, static_cast<size_t>(got));
   }
-  size_t start = sizeof(kCudaMagic) - 1;
-  size_t end = data.find(std::string("\n") + kCudaManifestEnd, start);
-  if (end == std::string::npos || end - start > kMaxManifestSize)
-    return fail(NTP_ERROR_BAD_ARTIFACT,
-                quoted(file) + " is a truncated or corrupt CUDA artifact (no "
-                               "end of manifest)");
-  std::string text = data.substr(start, end + 1 - start);
-  size_t imageStart = end + 1 + sizeof(kCudaManifestEnd) - 1;
-  auto kernel = std::make_unique<ntp_kernel>();
-  kernel->cudaArtifact = true;
-  if (int status = readManifest(text.c_str(), quoted(file), *kernel))
-    return status;
-  ntp::rt::CudaImageInfo info;
-  info.chip = manifestValue(text, "chip");
-  std::string format = manifestValue(text, "format");
-  info.isPtx = format == "ptx";
-  info.entry = manifestValue(text, "entry");
-  std::string blockSize = manifestValue(text, "block_size");
-  std::string imageBytes = manifestValue(text, "image_bytes");
-  info.blockSize = std::atoi(blockSize.c_str());
-  if (info.chip.empty() || (format != "ptx" && format != "cubin") ||
-      info.entry.empty() || info.blockSize <= 0 || info.blockSize > 1024 ||
-      imageBytes.empty())
-    return fail(NTP_ERROR_BAD_ARTIFACT,
-                quoted(file) + " has a malformed manifest: a CUDA artifact "
-                               "needs chip, format (ptx or cubin), entry, "
-                               "block_size and image_bytes");
-  if (std::to_string(data.size() - imageStart) != imageBytes)
-    return fail(NTP_ERROR_BAD_ARTIFACT,
-                quoted(file) + " is truncated or corrupt: the image has " +
-                    std::to_string(data.size() - imageStart) +
-                    " bytes, the manifest says " + imageBytes);
-  std::string image = data.substr(imageStart); // NUL-terminated for PTX
-  std::string reason;
-  if (ntp_status status = ntp::rt::cudaLoad(image, info, &kernel->cuda, reason))
-    return fail(status,
-                "cannot load CUDA kernel " + quoted(file) + ": " + reason);
-  *out = kernel.release();
-  return NTP_OK;
+  return loadCudaArtifactData(data, quoted(file), quoted(file), out);
 }
 
 /// Whether `file` starts with the CUDA artifact magic.
@@ -614,6 +626,45 @@ std::string countMismatch(const char *buffer, int64_t given, int64_t expected) {
 
 NTP_EXPORT int ntp_kernel_load(const char *path, ntp_kernel **out) {
   return guarded([&]() -> int { return loadKernel(path, out); });
+}
+
+NTP_EXPORT int ntp_kernel_load_memory(const void *data, int64_t size,
+                                      ntp_kernel **out) {
+  return guarded([&]() -> int {
+    if (out)
+      *out = nullptr;
+    if (!data)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "data is null");
+    if (!out)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "out is null");
+    if (size < 0)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "size is " + std::to_string(size) + "; it must be >= 0");
+    std::string bytes(static_cast<const char *>(data),
+                      static_cast<size_t>(size));
+    if (bytes.compare(0, sizeof(kCudaMagic) - 1, kCudaMagic) != 0)
+      return fail(NTP_ERROR_UNSUPPORTED,
+                  "the in-memory artifact is not a CUDA artifact: only CUDA "
+                  "artifacts load from memory; load shared objects with "
+                  "ntp_kernel_load");
+    return loadCudaArtifactData(bytes, "the in-memory CUDA artifact",
+                                "from memory", out);
+  });
+}
+
+NTP_EXPORT int ntp_cuda_device_arch(int32_t device, int32_t *sm) {
+  return guarded([&]() -> int {
+    if (!sm)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "sm is null");
+    *sm = 0;
+    if (device < 0)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "device is " + std::to_string(device) + "; it must be >= 0");
+    std::string reason;
+    if (ntp_status status = ntp::rt::cudaDeviceArch(device, *sm, reason))
+      return fail(status, reason);
+    return NTP_OK;
+  });
 }
 
 NTP_EXPORT int ntp_kernel_create(const char *manifest, void *forward_tiles,

@@ -11,17 +11,12 @@
 #include "ntp/Target/NVPTX/NVPTXTarget.h"
 #include "ntp/Transforms/Passes.h"
 
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
-#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -95,16 +90,17 @@ static cl::opt<std::string>
 static cl::opt<int64_t> blockSizeFlag("block-size",
                                       cl::desc("Threads per block (nvptx)"),
                                       cl::init(128), cl::cat(category));
-enum class GpuFormat { Auto, Ptx, Cubin };
-static cl::opt<GpuFormat> gpuFormat(
-    "gpu-format", cl::desc("Image in a CUDA artifact (--emit=so, nvptx)"),
-    cl::init(GpuFormat::Auto),
-    cl::values(clEnumValN(GpuFormat::Auto, "auto",
-                          "cubin when ptxas is found, else PTX"),
-               clEnumValN(GpuFormat::Ptx, "ptx",
-                          "PTX (JIT-compiled by the driver)"),
-               clEnumValN(GpuFormat::Cubin, "cubin", "cubin (needs ptxas)")),
-    cl::cat(category));
+static cl::opt<CudaImageFormat>
+    gpuFormat("gpu-format",
+              cl::desc("Image in a CUDA artifact (--emit=so, nvptx)"),
+              cl::init(CudaImageFormat::Auto),
+              cl::values(clEnumValN(CudaImageFormat::Auto, "auto",
+                                    "cubin when ptxas is found, else PTX"),
+                         clEnumValN(CudaImageFormat::Ptx, "ptx",
+                                    "PTX (JIT-compiled by the driver)"),
+                         clEnumValN(CudaImageFormat::Cubin, "cubin",
+                                    "cubin (needs ptxas)")),
+              cl::cat(category));
 static cl::opt<std::string>
     libdeviceFlag("libdevice",
                   cl::desc("libdevice.10.bc for f64 math (nvptx; default: "
@@ -200,7 +196,7 @@ static bool writeText(const std::string &path,
   return true;
 }
 
-static int compileNvptx(ModuleOp module, PassManager &pm, KernelSpec spec) {
+static int compileNvptx(ModuleOp module, PassManager &pm) {
   NvptxTargetOptions target;
   target.chip = chipFlag;
   target.features = gpuFeatures;
@@ -212,14 +208,8 @@ static int compileNvptx(ModuleOp module, PassManager &pm, KernelSpec spec) {
                 "with --target=nvptx");
   if (!headerFile.empty())
     return fail("--header is for the CPU target");
-  spec.tile = 1;
-  spec.hasBackward = false;
-  GpuPipelineOptions pipeline;
-  pipeline.chip = chipFlag;
-  pipeline.features = gpuFeatures;
-  pipeline.blockSize = blockSizeFlag;
-  buildGpuPipeline(pm, pipeline);
-  if (failed(pm.run(module)))
+  FailureOr<KernelSpec> spec = lowerToNVVM(module, pm, target);
+  if (failed(spec))
     return 1;
   if (emit == Emit::Mlir)
     return writeText(outputFile, [&](llvm::raw_ostream &os) { os << module; })
@@ -231,29 +221,28 @@ static int compileNvptx(ModuleOp module, PassManager &pm, KernelSpec spec) {
   if (emit == Emit::Llvm || emit == Emit::Ptx || emit == Emit::Asm)
     return writeText(outputFile, [&](llvm::raw_ostream &os) { os << ptx; }) ? 0
                                                                             : 1;
-  bool cubin = emit == Emit::Cubin || gpuFormat == GpuFormat::Cubin ||
-               (gpuFormat == GpuFormat::Auto && !findPtxas(target).empty());
-  if (emit == Emit::Cubin && outputFile.empty())
-    return fail("-o is required for --emit=cubin");
-  std::string image = ptx;
-  if (cubin || ptxasReport) {
-    std::string binary, report;
-    if (!assembleCubin(ptx, target, binary, error, &report))
+  std::string report;
+  if (emit == Emit::Cubin) {
+    if (outputFile.empty())
+      return fail("-o is required for --emit=cubin");
+    std::string cubin;
+    if (!assembleCubin(ptx, target, cubin, error, &report))
       return fail(error);
     if (ptxasReport)
       llvm::errs() << report;
-    if (cubin)
-      image = binary;
-  }
-  if (emit == Emit::Cubin)
-    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << image; })
+    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << cubin; })
                ? 0
                : 1;
-  if (!writeCudaArtifact(outputFile,
-                         cudaManifest(spec, target, cubin, image.size()), image,
-                         error))
+  }
+  std::string artifact;
+  if (!buildCudaArtifact(ptx, *spec, target, gpuFormat, artifact, error,
+                         ptxasReport ? &report : nullptr))
     return fail(error);
-  return 0;
+  if (ptxasReport)
+    llvm::errs() << report;
+  return writeText(outputFile, [&](llvm::raw_ostream &os) { os << artifact; })
+             ? 0
+             : 1;
 }
 
 int main(int argc, char **argv) {
@@ -286,12 +275,8 @@ int main(int argc, char **argv) {
 
   DialectRegistry registry;
   registerNtpCompilerDialects(registry);
-  if (targetFlag == Target::Nvptx) {
-    registry.insert<gpu::GPUDialect, NVVM::NVVMDialect>();
-    registerAllExtensions(registry);
-    registerGPUDialectTranslation(registry);
-    registerNVVMDialectTranslation(registry);
-  }
+  if (targetFlag == Target::Nvptx)
+    registerNtpGpuCompilerDialects(registry);
   MLIRContext context(registry);
   llvm::SourceMgr sources;
   SourceMgrDiagnosticHandler diagnostics(sources, &context);
@@ -317,7 +302,7 @@ int main(int argc, char **argv) {
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("invalid pass manager options");
   if (targetFlag == Target::Nvptx && emit != Emit::Jets && emit != Emit::Loops)
-    return compileNvptx(*module, pm, *spec);
+    return compileNvptx(*module, pm);
   if (emit == Emit::Jets || emit == Emit::Loops) {
     CpuPipelineOptions pipeline;
     pipeline.tileSize = spec->tile;

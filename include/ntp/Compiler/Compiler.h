@@ -10,6 +10,7 @@
 
 #include "ntp/Support/FaaDiBruno.h"
 #include "ntp/Target/Cpu/CpuTarget.h"
+#include "ntp/Target/NVPTX/NVPTXTarget.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -60,6 +61,34 @@ mlir::FailureOr<KernelSpec> lowerToLLVMDialect(mlir::ModuleOp module,
 /// The whole path: lowers `module` and writes a loadable shared object.
 bool compileToSharedObject(mlir::ModuleOp module, const CompileOptions &options,
                            const std::string &outputPath, std::string &error);
+
+//===----------------------------------------------------------------------===//
+// CUDA (NVPTX) kernels
+//===----------------------------------------------------------------------===//
+
+/// registerNtpCompilerDialects plus what ntp-gpu-pipeline and the NVVM
+/// translation need.
+void registerNtpGpuCompilerDialects(mlir::DialectRegistry &registry);
+
+/// The image a CUDA artifact carries: PTX (the driver compiles it for the
+/// GPU it meets), a cubin (ptxas; loads faster, runs on one architecture
+/// family), or Auto: a cubin when ptxas is found, else PTX.
+enum class CudaImageFormat { Auto, Ptx, Cubin };
+
+/// Runs ntp-gpu-pipeline on `module` (in place) through `pm`. Returns the
+/// kernel spec: one sample per thread, forward only.
+mlir::FailureOr<KernelSpec> lowerToNVVM(mlir::ModuleOp module,
+                                        mlir::PassManager &pm,
+                                        const NvptxTargetOptions &target);
+
+/// From the PTX of a lowered module to the bytes of a CUDA artifact
+/// (manifest + image) that ntp_kernel_load / ntp_kernel_load_memory accept.
+/// `ptxasReport`, when given, receives ptxas -v (registers, spills) whenever
+/// ptxas ran.
+bool buildCudaArtifact(const std::string &ptx, const KernelSpec &spec,
+                       const NvptxTargetOptions &target, CudaImageFormat format,
+                       std::string &artifact, std::string &error,
+                       std::string *ptxasReport = nullptr);
 
 } // namespace ntp
 

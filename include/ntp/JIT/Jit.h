@@ -40,7 +40,9 @@ struct JitOptions {
   std::string cacheDir; ///< empty: $NTP_CACHE_DIR etc.; "off": none
   bool backward = true; ///< also compile the reverse-mode entry points
   ntp_device device = NTP_DEVICE_CPU;
-  ntp_jit_report *report = nullptr; ///< filled when not null
+  std::string chip; ///< CUDA: sm_XX; empty: the current GPU's
+  ntp_jit_gpu_format gpuFormat = NTP_JIT_GPU_AUTO; ///< CUDA image
+  ntp_jit_report *report = nullptr;                ///< filled when not null
 };
 
 namespace detail {
@@ -54,6 +56,8 @@ inline ntp_jit_options toC(const JitOptions &options) {
   c.backward = options.backward ? 1 : 0;
   c.cache_dir = options.cacheDir.empty() ? nullptr : options.cacheDir.c_str();
   c.device = options.device;
+  c.chip = options.chip.c_str();
+  c.gpu_format = options.gpuFormat;
   return c;
 }
 
@@ -65,7 +69,7 @@ inline Kernel compile(const ntp_jit_spec &spec, const JitOptions &options) {
 }
 } // namespace detail
 
-/// Compiles `spec` for the CPU in `options` (cached on disk).
+/// Compiles `spec` for the CPU or GPU in `options` (cached on disk).
 inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
   if (spec.layers.size() >
       static_cast<size_t>(std::numeric_limits<int32_t>::max()))

@@ -58,27 +58,42 @@ std::string ntp::findPtxas(const NvptxTargetOptions &options) {
   return "";
 }
 
-static std::unique_ptr<llvm::TargetMachine>
-createNvptxTargetMachine(const NvptxTargetOptions &options,
-                         std::string &error) {
+static const llvm::Target *nvptxTarget(std::string &error) {
   LLVMInitializeNVPTXTarget();
   LLVMInitializeNVPTXTargetInfo();
   LLVMInitializeNVPTXTargetMC();
   LLVMInitializeNVPTXAsmPrinter();
-  llvm::Triple triple("nvptx64-nvidia-cuda");
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target) {
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(
+      llvm::Triple("nvptx64-nvidia-cuda"), error);
+  if (!target)
     error = "this LLVM has no NVPTX backend: " + error;
-    return nullptr;
-  }
+  return target;
+}
+
+bool ntp::checkNvptxChip(const std::string &chip, std::string &error) {
+  const llvm::Target *target = nvptxTarget(error);
+  if (!target)
+    return false;
+  // A subtarget for no CPU in particular: one for an unknown CPU would make
+  // LLVM print a warning on stderr.
   std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
-      target->createMCSubtargetInfo(triple, options.chip, ""));
-  if (!subtarget || !subtarget->isCPUStringValid(options.chip)) {
-    error = "unknown NVIDIA architecture '" + options.chip +
+      target->createMCSubtargetInfo(llvm::Triple("nvptx64-nvidia-cuda"), "",
+                                    ""));
+  if (!subtarget || !subtarget->isCPUStringValid(chip)) {
+    error = "unknown NVIDIA architecture '" + chip +
             "' (expected sm_XX, e.g. sm_80 or sm_90)";
-    return nullptr;
+    return false;
   }
+  return true;
+}
+
+static std::unique_ptr<llvm::TargetMachine>
+createNvptxTargetMachine(const NvptxTargetOptions &options,
+                         std::string &error) {
+  const llvm::Target *target = nvptxTarget(error);
+  if (!target || !checkNvptxChip(options.chip, error))
+    return nullptr;
+  llvm::Triple triple("nvptx64-nvidia-cuda");
   llvm::TargetOptions targetOptions;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       triple, options.chip, options.features, targetOptions, std::nullopt,
@@ -291,6 +306,11 @@ std::string ntp::cudaManifest(const KernelSpec &spec,
   return text + os.str();
 }
 
+std::string ntp::cudaArtifactBytes(const std::string &manifest,
+                                   const std::string &image) {
+  return "ntp-cuda-artifact\n" + manifest + "end-manifest\n" + image;
+}
+
 bool ntp::writeCudaArtifact(const std::string &path,
                             const std::string &manifest,
                             const std::string &image, std::string &error) {
@@ -300,7 +320,7 @@ bool ntp::writeCudaArtifact(const std::string &path,
     error = "cannot write '" + path + "': " + ec.message();
     return false;
   }
-  os << "ntp-cuda-artifact\n" << manifest << "end-manifest\n" << image;
+  os << cudaArtifactBytes(manifest, image);
   os.close();
   if (os.has_error()) {
     error = "cannot write '" + path + "'";

@@ -48,9 +48,20 @@ typedef struct {
   int32_t device; /* 0 = cpu, 1 = cuda */
 } ntp_kernel_info;
 
-/* Loads a kernel artifact (a shared object made by ntp-compile). */
+/* Loads a kernel artifact made by ntp-compile: a shared object (CPU) or a
+ * CUDA artifact (docs/NVPTX.md). */
 int ntp_kernel_load(const char *path, ntp_kernel **out);
 int ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info);
+
+/* Loads a kernel artifact from memory (`size` bytes at `data`, copied).
+ * Only CUDA artifacts load this way (the JIT's CUDA path uses it); a CPU
+ * shared object must be a file: NTP_ERROR_UNSUPPORTED. */
+int ntp_kernel_load_memory(const void *data, int64_t size, ntp_kernel **out);
+
+/* The compute capability of CUDA device `device` as one number (9.0: 90),
+ * through the driver opened as for CUDA artifacts; NTP_ERROR_NO_DEVICE when
+ * there is no driver or no such device. */
+int ntp_cuda_device_arch(int32_t device, int32_t *sm);
 
 /* The entry points of an in-memory kernel, with the signatures of the
  * ntp_kernel_*_tiles symbols an artifact exports; the reverse-mode ones are

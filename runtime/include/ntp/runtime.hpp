@@ -61,6 +61,13 @@ public:
     return adopt(k);
   }
 
+  /// A CUDA artifact held in memory (see ntp_kernel_load_memory).
+  static Kernel loadMemory(const void *data, size_t size) {
+    ntp_kernel *k = nullptr;
+    detail::check(ntp_kernel_load_memory(data, static_cast<int64_t>(size), &k));
+    return adopt(k);
+  }
+
   /// Takes ownership of `k` (from ntp_kernel_create, ntp_jit_compile, ...);
   /// frees it and throws if it is null or its info cannot be read.
   static Kernel adopt(ntp_kernel *k) {

@@ -41,6 +41,9 @@ struct NvptxTargetOptions {
 };
 
 /// The libdevice file to use, or "" if none is found.
+/// Whether LLVM's NVPTX backend knows `chip`; else `error` says so.
+bool checkNvptxChip(const std::string &chip, std::string &error);
+
 std::string findLibdevice(const NvptxTargetOptions &options);
 /// The ptxas program to use, or "" if none is found.
 std::string findPtxas(const NvptxTargetOptions &options);
@@ -63,6 +66,11 @@ std::string cudaManifest(const KernelSpec &spec,
                          size_t imageBytes);
 
 /// Writes the container described above.
+/// The bytes of a CUDA artifact: "ntp-cuda-artifact\n", `manifest`,
+/// "end-manifest\n", `image`.
+std::string cudaArtifactBytes(const std::string &manifest,
+                              const std::string &image);
+
 bool writeCudaArtifact(const std::string &path, const std::string &manifest,
                        const std::string &image, std::string &error);
 
