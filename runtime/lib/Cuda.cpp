@@ -17,6 +17,7 @@ using CUmodule = void *;
 using CUfunction = void *;
 using CUstream = void *;
 constexpr CUresult CUDA_SUCCESS = 0;
+constexpr CUresult kErrorNoDevice = 100; // CUDA_ERROR_NO_DEVICE
 constexpr int kAttrComputeCapabilityMajor = 75;
 constexpr int kAttrComputeCapabilityMinor = 76;
 
@@ -91,8 +92,12 @@ const Driver &driver() {
     NTP_RESOLVE(cuGetErrorString)
 #undef NTP_RESOLVE
     if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {
-      d.error =
-          "no CUDA driver: cuInit failed in " + library + ": " + d.describe(r);
+      // A driver on a machine without a GPU fails cuInit with
+      // CUDA_ERROR_NO_DEVICE: that is no device, not no driver.
+      d.error = r == kErrorNoDevice
+                    ? "no CUDA device: cuInit in " + library + " finds no GPU"
+                    : "no CUDA driver: cuInit failed in " + library + ": " +
+                          d.describe(r);
       return;
     }
     int count = 0;
@@ -183,6 +188,15 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
             "): recompile with ntp-compile --chip=sm_" + std::to_string(have);
     return NTP_ERROR_UNSUPPORTED;
   }
+  // sm_90a and the like use architecture-specific instructions: neither
+  // their PTX nor their cubin runs on any other architecture.
+  if (info.chip.back() == 'a' && want != have) {
+    error = "the kernel was compiled for " + info.chip +
+            ", whose architecture-specific code runs only on sm_" +
+            std::to_string(want) + " GPUs, not this one (" + gpu +
+            "): recompile with --chip=sm_" + std::to_string(have);
+    return NTP_ERROR_UNSUPPORTED;
+  }
   if (!info.isPtx && want / 10 != major) {
     error = "the kernel is a cubin for " + info.chip +
             ", which does not run on this GPU (" + gpu +
@@ -216,9 +230,28 @@ ntp_status ntp::rt::cudaLaunchForward(CudaModule *m, const void *x,
                                       void *out, int64_t batch, void *stream,
                                       std::string &error) {
   const Driver &d = driver();
-  CUcontext current = nullptr;
-  if (d.cuCtxGetCurrent(&current) == CUDA_SUCCESS && !current)
-    d.cuCtxSetCurrent(m->context);
+  // The module lives in the context it was loaded into: launch there, and
+  // give the caller back whatever context was current (another device's,
+  // say) afterwards.
+  CUcontext previous = nullptr;
+  if (CUresult r = d.cuCtxGetCurrent(&previous); r != CUDA_SUCCESS) {
+    error = "cannot query the current CUDA context: " + d.describe(r);
+    return NTP_ERROR_INTERNAL;
+  }
+  if (previous != m->context) {
+    if (CUresult r = d.cuCtxSetCurrent(m->context); r != CUDA_SUCCESS) {
+      error = "cannot make the kernel's CUDA context current: " + d.describe(r);
+      return NTP_ERROR_INTERNAL;
+    }
+  }
+  struct Restore {
+    const Driver &d;
+    CUcontext previous, used;
+    ~Restore() {
+      if (previous && previous != used)
+        d.cuCtxSetCurrent(previous);
+    }
+  } restore{d, previous, m->context};
   // Not (batch + blockSize - 1) / blockSize: that overflows near INT64_MAX.
   int64_t blocks = batch / m->blockSize + (batch % m->blockSize != 0);
   if (blocks > 0x7fffffff) {

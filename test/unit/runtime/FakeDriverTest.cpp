@@ -475,6 +475,21 @@ TEST_F(FakeDriverTest, ContextFailuresAreNoDevice) {
   EXPECT_EQ(fake->loads, 0);
 }
 
+TEST_F(FakeDriverTest,
+       LaunchWithAnotherContextCurrentUsesTheKernelsAndRestores) {
+  // A program that switched to another device's context after loading.
+  ::setenv("FAKE_CUDA_DEVICES", "2", 1);
+  ntp_kernel *k = load(Artifact{});
+  ASSERT_NE(k, nullptr);
+  void *kernelContext = current();
+  ASSERT_EQ(setCurrent(context(1, 0)), 0);
+  ASSERT_EQ(ntp_forward(k, kX, kV, kParams, kOut, 1), NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(fake->last_launch.context, kernelContext);
+  EXPECT_EQ(current(), context(1, 0));
+  ntp_kernel_free(k);
+}
+
 TEST_F(FakeDriverTest, LaunchOnAnotherThreadUsesTheKernelsContext) {
   ntp_kernel *k = load(Artifact{});
   ASSERT_NE(k, nullptr);
@@ -588,6 +603,18 @@ TEST_F(FakeDriverTest, ArchitectureSuffixAndNewerMajorVersions) {
                            "ntp-compile --chip=sm_100");
 }
 
+TEST_F(FakeDriverTest, ArchitectureSpecificCodeRunsOnlyOnItsArchitecture) {
+  ::setenv("FAKE_CUDA_CC", "100", 1);
+  Artifact artifact;
+  artifact.chip = "sm_90a";
+  EXPECT_EQ(loadError(artifact, NTP_ERROR_UNSUPPORTED),
+            cannotLoad() + "the kernel was compiled for sm_90a, whose "
+                           "architecture-specific code runs only on sm_90 "
+                           "GPUs, not this one (Fake GPU, sm_100): recompile "
+                           "with --chip=sm_100");
+  EXPECT_EQ(fake->loads, 0);
+}
+
 TEST_F(FakeDriverTest, UnknownArchitectureIsABadArtifact) {
   Artifact artifact;
   artifact.chip = "gfx90a";
@@ -661,6 +688,16 @@ TEST_F(FakeDriverTest, NoGpuIsNoDevice) {
   EXPECT_EQ(loadError(Artifact{}, NTP_ERROR_NO_DEVICE),
             cannotLoad() + "no CUDA device: the driver reports no GPU");
   EXPECT_EQ(fake->loads, 0);
+}
+
+TEST_F(FakeDriverTest, CuInitWithoutAGpuIsNoDevice) {
+  if (!opensTheDriver())
+    GTEST_SKIP() << "run alone (as ctest does): the driver is opened once";
+  // What a real driver says on a machine without a GPU.
+  ::setenv("FAKE_CUDA_FAIL", "cuInit=100", 1);
+  EXPECT_EQ(loadError(Artifact{}, NTP_ERROR_NO_DEVICE),
+            cannotLoad() + "no CUDA device: cuInit in " + NTP_FAKE_LIBCUDA +
+                " finds no GPU");
 }
 
 TEST_F(FakeDriverTest, DriverWithoutAFunctionIsUnusable) {
