@@ -107,6 +107,22 @@ public:
       m.workspacePerTile = m.backward ? *workspace : 0;
     }
 
+    if (const std::string *cpu = key("target_cpu"))
+      m.targetCpu = *cpu;
+    m.cpuFeatures.clear();
+    if (const std::string *features = key("cpu_features")) {
+      std::string_view rest = *features;
+      while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view name = rest.substr(0, comma);
+        if (name.empty())
+          return fail("cpu_features has an empty entry");
+        m.cpuFeatures.emplace_back(name);
+        rest = comma == std::string_view::npos ? std::string_view()
+                                               : rest.substr(comma + 1);
+      }
+    }
+
     m.order = *order;
     m.numParams = *numParams;
     m.tile = *tile;
@@ -222,3 +238,41 @@ ntp_status parseManifest(std::string_view text, Manifest &manifest,
 }
 
 } // namespace ntp::rt
+
+std::vector<std::string>
+ntp::rt::missingCpuFeatures(const std::vector<std::string> &features) {
+  std::vector<std::string> missing;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  // __builtin_cpu_supports takes a literal: one row per feature the
+  // compiler records (lib/Target/Cpu: kRecordedCpuFeatures).
+  __builtin_cpu_init();
+  static const struct {
+    const char *name;
+    bool present;
+  } table[] = {
+      {"sse4.2", __builtin_cpu_supports("sse4.2") != 0},
+      {"avx", __builtin_cpu_supports("avx") != 0},
+      {"avx2", __builtin_cpu_supports("avx2") != 0},
+      {"fma", __builtin_cpu_supports("fma") != 0},
+      {"bmi", __builtin_cpu_supports("bmi") != 0},
+      {"bmi2", __builtin_cpu_supports("bmi2") != 0},
+      {"avx512f", __builtin_cpu_supports("avx512f") != 0},
+      {"avx512dq", __builtin_cpu_supports("avx512dq") != 0},
+      {"avx512cd", __builtin_cpu_supports("avx512cd") != 0},
+      {"avx512bw", __builtin_cpu_supports("avx512bw") != 0},
+      {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
+      {"avx512ifma", __builtin_cpu_supports("avx512ifma") != 0},
+      {"avx512vbmi", __builtin_cpu_supports("avx512vbmi") != 0},
+      {"avx512vnni", __builtin_cpu_supports("avx512vnni") != 0},
+      {"avx512bf16", __builtin_cpu_supports("avx512bf16") != 0},
+      {"avx512fp16", __builtin_cpu_supports("avx512fp16") != 0},
+  };
+  for (const std::string &feature : features)
+    for (const auto &row : table)
+      if (feature == row.name && !row.present)
+        missing.push_back(feature);
+#else
+  (void)features;
+#endif
+  return missing;
+}

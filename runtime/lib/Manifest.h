@@ -28,7 +28,16 @@ struct Manifest {
   /// elements of saved jets per tile they need (forward-save path).
   bool backward = false;
   int64_t workspacePerTile = 0;
+  /// The LLVM CPU and the instruction-set features the code needs
+  /// (`target_cpu`, `cpu_features`; both optional).
+  std::string targetCpu;
+  std::vector<std::string> cpuFeatures;
 };
+
+/// The features of `features` (LLVM names) that this runtime can test and
+/// the host CPU lacks; empty on non-x86 hosts.
+std::vector<std::string>
+missingCpuFeatures(const std::vector<std::string> &features);
 
 /// Parses `text` into `manifest`. On failure returns NTP_ERROR_ABI_MISMATCH
 /// or NTP_ERROR_BAD_ARTIFACT and sets `error` to a sentence fragment that the

@@ -187,6 +187,21 @@ int readManifest(const char *text, const std::string &what,
                 what + " has a malformed manifest: " + reason);
   }
 
+  // Code for a newer CPU would die of SIGILL in the first call: refuse it
+  // while there is still a sentence to say.
+  std::vector<std::string> missing =
+      ntp::rt::missingCpuFeatures(kernel.manifest.cpuFeatures);
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string &feature : missing)
+      list += (list.empty() ? "" : ", ") + feature;
+    return fail(NTP_ERROR_UNSUPPORTED,
+                what + " was compiled for the CPU '" +
+                    kernel.manifest.targetCpu +
+                    "' and needs instructions this CPU lacks (" + list +
+                    "): recompile with --target-cpu=native (or an older "
+                    "--target-cpu such as x86-64-v3)");
+  }
   if (kernel.manifest.device == NTP_DEVICE_CUDA && !kernel.cudaArtifact)
     return fail(NTP_ERROR_UNSUPPORTED,
                 what + " describes a CUDA kernel: CUDA kernels are loaded "

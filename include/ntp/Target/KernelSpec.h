@@ -41,7 +41,10 @@ struct KernelSpec {
   const char *dtypeName() const { return isF64 ? "f64" : "f32"; }
   const char *cType() const { return isF64 ? "double" : "float"; }
   /// The manifest text (see runtime/include/ntp/runtime.h).
-  std::string manifest(llvm::StringRef targetCpu) const;
+  /// `cpuFeatures`: instruction-set features the code needs (x86 only),
+  /// checked against the host by the runtime before the first call.
+  std::string manifest(llvm::StringRef targetCpu,
+                       llvm::ArrayRef<std::string> cpuFeatures = {}) const;
 };
 
 /// The spec of the only ntp.mlp in `module`; emits an error and fails if

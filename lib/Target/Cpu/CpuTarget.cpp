@@ -87,7 +87,29 @@ const EntryPoint kEntryPoints[] = {
 /// tile_begin, int64_t tile_end)` for each generated function, expanding each
 /// pointer into the memref descriptor fields (allocated and aligned pointer,
 /// offset, size, stride) that the lowered function takes.
+/// The x86 instruction-set features a manifest records when the target has
+/// them; the runtime refuses to run code whose features the host lacks
+/// (runtime/lib/Manifest.cpp tests exactly these).
+static constexpr const char *kRecordedCpuFeatures[] = {
+    "sse4.2",     "avx",        "avx2",       "fma",
+    "bmi",        "bmi2",       "avx512f",    "avx512dq",
+    "avx512cd",   "avx512bw",   "avx512vl",   "avx512ifma",
+    "avx512vbmi", "avx512vnni", "avx512bf16", "avx512fp16"};
+
+static std::vector<std::string>
+recordedCpuFeatures(const llvm::TargetMachine &machine) {
+  std::vector<std::string> features;
+  if (!machine.getTargetTriple().isX86())
+    return features;
+  const llvm::MCSubtargetInfo *info = machine.getMCSubtargetInfo();
+  for (const char *name : kRecordedCpuFeatures)
+    if (info->checkFeatures(std::string("+") + name))
+      features.push_back(name);
+  return features;
+}
+
 static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
+                           const llvm::TargetMachine &machine,
                            const CpuTargetOptions &options,
                            std::string &error) {
   llvm::LLVMContext &context = module.getContext();
@@ -157,7 +179,9 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
   }
 
   auto *text = llvm::ConstantDataArray::getString(
-      context, spec.manifest(options.cpu), /*AddNull=*/true);
+      context,
+      spec.manifest(machine.getTargetCPU(), recordedCpuFeatures(machine)),
+      /*AddNull=*/true);
   new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text,
                            options.symbolPrefix + "_manifest");
@@ -179,7 +203,7 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
     error = "cannot translate the lowered module to LLVM IR";
     return nullptr;
   }
-  if (!addEntryPoints(*module, spec, options, error))
+  if (!addEntryPoints(*module, spec, machine, options, error))
     return nullptr;
   module->setTargetTriple(machine.getTargetTriple());
   module->setDataLayout(machine.createDataLayout());

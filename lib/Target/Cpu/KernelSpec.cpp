@@ -3,6 +3,8 @@
 #include "ntp/Target/KernelSpec.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 #include <sstream>
 
 using namespace mlir;
@@ -24,7 +26,8 @@ int64_t KernelSpec::workspacePerTile() const {
   return (order + 1) * widths * tile;
 }
 
-std::string KernelSpec::manifest(StringRef targetCpu) const {
+std::string KernelSpec::manifest(StringRef targetCpu,
+                                 ArrayRef<std::string> cpuFeatures) const {
   std::ostringstream os;
   os << "ntp-kernel-manifest\n"
      << "abi_version=" << kArtifactAbiVersion << "\n"
@@ -41,6 +44,8 @@ std::string KernelSpec::manifest(StringRef targetCpu) const {
      << "target_cpu=" << targetCpu.str() << "\n"
      << "backward=" << (hasBackward ? 1 : 0) << "\n"
      << "workspace_per_tile=" << (hasBackward ? workspacePerTile() : 0) << "\n";
+  if (!cpuFeatures.empty())
+    os << "cpu_features=" << llvm::join(cpuFeatures, ",") << "\n";
   return os.str();
 }
 

@@ -49,7 +49,10 @@ typedef struct {
 } ntp_kernel_info;
 
 /* Loads a kernel artifact made by ntp-compile: a shared object (CPU) or a
- * CUDA artifact (docs/NVPTX.md). */
+ * CUDA artifact (docs/NVPTX.md). CPU code built for instruction-set
+ * features this CPU lacks (manifest key cpu_features, e.g. avx512f from
+ * --target-cpu=native on a newer machine) is refused with
+ * NTP_ERROR_UNSUPPORTED rather than run. */
 int ntp_kernel_load(const char *path, ntp_kernel **out);
 int ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info);
 

@@ -75,6 +75,70 @@ TEST(KernelCreateTest, WrapsAnInMemoryEntryPoint) {
   EXPECT_EQ(released, 1);
 }
 
+#if defined(__x86_64__)
+/// A feature the runtime checks that this host lacks, or "" if it has all.
+std::string missingHostFeature() {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512fp16"))
+    return "avx512fp16";
+  if (!__builtin_cpu_supports("avx512bf16"))
+    return "avx512bf16";
+  if (!__builtin_cpu_supports("avx512f"))
+    return "avx512f";
+  if (!__builtin_cpu_supports("avx2"))
+    return "avx2";
+  return "";
+}
+
+TEST(KernelCreateTest, CodeForInstructionsTheHostLacksIsRefused) {
+  std::string feature = missingHostFeature();
+  if (feature.empty())
+    GTEST_SKIP() << "this CPU has every feature the runtime checks";
+  std::string manifest = std::string(kManifest) +
+                         "target_cpu=future-cpu\ncpu_features=sse4.2," +
+                         feature + "\n";
+  int released = 0;
+  ntp_kernel *k = reinterpret_cast<ntp_kernel *>(1);
+  EXPECT_EQ(ntp_kernel_create(manifest.c_str(),
+                              reinterpret_cast<void *>(&affineTiles),
+                              countRelease, &released, &k),
+            NTP_ERROR_UNSUPPORTED);
+  EXPECT_EQ(k, nullptr);
+  EXPECT_EQ(released, 0);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "the in-memory kernel was compiled for the CPU 'future-cpu' and "
+            "needs instructions this CPU lacks (" +
+                feature +
+                "): recompile with --target-cpu=native (or an older "
+                "--target-cpu such as x86-64-v3)");
+}
+#endif
+
+TEST(KernelCreateTest, FeaturesTheHostHasOrTheRuntimeDoesNotKnowAreFine) {
+  // sse4.2 is in every x86-64-v2 CPU; unknown names (a newer compiler's)
+  // cannot be checked and do not block loading.
+  std::string manifest = std::string(kManifest) +
+                         "target_cpu=x86-64-v2\ncpu_features=sse4.2,"
+                         "some-future-extension\n";
+  ntp_kernel *k = nullptr;
+  ASSERT_EQ(ntp_kernel_create(manifest.c_str(),
+                              reinterpret_cast<void *>(&affineTiles), nullptr,
+                              nullptr, &k),
+            NTP_OK)
+      << ntp_last_error();
+  ntp_kernel_free(k);
+  manifest = std::string(kManifest) + "cpu_features=avx,,avx2\n";
+  EXPECT_EQ(ntp_kernel_create(manifest.c_str(),
+                              reinterpret_cast<void *>(&affineTiles), nullptr,
+                              nullptr, &k),
+            NTP_ERROR_BAD_ARTIFACT);
+  EXPECT_NE(std::string(ntp_last_error())
+                .find("cpu_features has an empty "
+                      "entry"),
+            std::string::npos)
+      << ntp_last_error();
+}
+
 TEST(KernelCreateTest, ReleaseMayBeNull) {
   ntp_kernel *k = nullptr;
   ASSERT_EQ(ntp_kernel_create(kManifest, reinterpret_cast<void *>(affineTiles),
