@@ -52,6 +52,11 @@ struct Options {
   // replaces the last one from the L-BFGS phase on.
   double w[4] = {1, 0.3, 0.3, 0.2};
   double lbfgsWHigh = 0;
+  long highRamp = 0;       // > 0: the high-order weight rises over the
+  double highRampFrom = 0; // first N Adam steps, from this fraction of
+                           // it geometrically (0: linearly from 0)
+  long lmSteps = 0;        // Levenberg-Marquardt iterations at the end
+  double maxSeconds = 0;   // > 0: stop training after this many seconds
 };
 
 double binom(int n, int r) {
@@ -153,6 +158,20 @@ Vec symmetricLinspace(double a, int n) {
   return v;
 }
 
+double dot(const double *a, const double *b, size_t n) {
+  double s[4] = {0, 0, 0, 0}; // four sums: the loop pipelines
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; ++j)
+      s[j] += a[i + j] * b[i + j];
+  for (; i < n; ++i)
+    s[0] += a[i] * b[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+double dot(const Vec &a, const Vec &b) {
+  return dot(a.data(), b.data(), a.size());
+}
+
 struct Problem {
   int k, highOrder;
   double lo, hi;
@@ -240,14 +259,79 @@ struct Problem {
     g[numParams] = dl * (hi - lo) / 2 * (1 - th * th);
     return terms[0] + terms[1] + terms[2] + terms[3];
   }
-};
 
-double dot(const Vec &a, const Vec &b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    s += a[i] * b[i];
-  return s;
-}
+  // The loss as a sum of squares, |r|^2 (for Levenberg-Marquardt), and with
+  // J its Jacobian dr/dz (row-major, r.size() x z.size()): each row is one
+  // kernel backward on the residual's point (and its mirror with the odd
+  // ansatz) with the cotangent dr/dU^(i). With the odd ansatz R is odd and
+  // R', R^(2k+3) even, so the residuals at -X repeat those at X: only
+  // X <= 0 is kept, with weight 2 (the origin 1), and one boundary residual.
+  double residuals(const Vec &z, Vec &r, Vec *J) {
+    const double *theta = z.data();
+    double s = z[numParams], lam = lambda(s), th = std::tanh(s);
+    double dlds = (hi - lo) / 2 * (1 - th * th);
+    r.clear();
+    if (J)
+      J->clear();
+    Vec row(numParams), xs(2), cot;
+    double u[2 * 5 + 4 + 2], du[2 * 5 + 4 + 2];
+    // Appends the residual c * R^(m) (m < 0: c * (U - target)) at point b.
+    auto add = [&](Batch &bt, int64_t b, int m, double c, double target) {
+      for (int i = 0; i <= bt.order; ++i)
+        u[i] = bt.u(i, b), du[i] = 0;
+      double dl = 0, x = bt.x[b];
+      if (m < 0) {
+        r.push_back(c * (u[0] - target));
+        du[0] = c;
+      } else {
+        r.push_back(c * residual(m, u, x, lam, 0, nullptr, nullptr));
+        residual(m, u, x, lam, c, du, &dl);
+      }
+      if (!J)
+        return;
+      int nb = bt.odd ? 2 : 1;
+      xs[0] = x, xs[1] = -x;
+      cot.assign((bt.order + 1) * nb, 0.0);
+      for (int i = 0; i <= bt.order; ++i) {
+        double sign = i % 2 ? -1 : 1;
+        if (bt.odd)
+          cot[2 * i] = kScale / 2 * du[i],
+                  cot[2 * i + 1] = -sign * kScale / 2 * du[i];
+        else
+          cot[i] = kScale * du[i];
+      }
+      bt.kernel.backward(xs.data(), &one, theta, cot.data(), row.data(), nb);
+      J->insert(J->end(), row.begin(), row.end());
+      J->push_back(dl * dlds);
+    };
+    Batch *batches[] = {&grid, &near};
+    for (Batch *bt : batches)
+      bt->kernel.forwardSave(bt->x.data(), &one, theta, bt->out.data(),
+                             bt->workspace.data(), bt->n);
+    if (grid.odd) {
+      add(grid, 0, -1, std::sqrt(2 * w[0]), 1);
+    } else {
+      add(grid, 0, -1, std::sqrt(w[0]), 1);
+      add(grid, grid.n - 1, -1, std::sqrt(w[0]), -1);
+    }
+    for (Batch *bt : batches) {
+      bool isGrid = bt == &grid;
+      for (int64_t b = 0; b < bt->n; ++b) {
+        double mult = 1;
+        if (bt->odd && 2 * b > bt->n - 1)
+          break;
+        if (bt->odd && 2 * b < bt->n - 1)
+          mult = 2;
+        if (isGrid)
+          for (int m = 0; m <= 1; ++m)
+            add(grid, b, m, std::sqrt(mult * w[1 + m] / grid.n), 0);
+        else
+          add(near, b, highOrder, std::sqrt(mult * w[3] / near.n), 0);
+      }
+    }
+    return dot(r, r);
+  }
+};
 
 // Minimiser of the cubic through (x1, f1, g1), (x2, f2, g2), clamped to
 // [lo, hi] (PyTorch's _cubic_interpolate).
@@ -399,6 +483,28 @@ Vec exactJet(double x, int k, int n) {
   return jet;
 }
 
+// In-place Cholesky factor (lower) of the n x n row-major A; false unless
+// positive definite. Then solves A x = b in b.
+bool choleskySolve(Vec &a, Vec &b, size_t n) {
+  for (size_t j = 0; j < n; ++j) {
+    double d = a[j * n + j] - dot(&a[j * n], &a[j * n], j);
+    if (!(d > 0))
+      return false;
+    d = a[j * n + j] = std::sqrt(d);
+    for (size_t i = j + 1; i < n; ++i)
+      a[i * n + j] = (a[i * n + j] - dot(&a[i * n], &a[j * n], j)) / d;
+  }
+  for (size_t i = 0; i < n; ++i) // L y = b
+    b[i] = (b[i] - dot(&a[i * n], b.data(), i)) / a[i * n + i];
+  for (size_t i = n; i-- > 0;) { // L^T x = y
+    double t = b[i];
+    for (size_t j = i + 1; j < n; ++j)
+      t -= a[j * n + i] * b[j];
+    b[i] = t / a[i * n + i];
+  }
+  return true;
+}
+
 bool parse(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -452,6 +558,14 @@ bool parse(int argc, char **argv, Options &o) {
       o.w[2] = std::atof(take());
     else if (a == "--w-high")
       o.w[3] = std::atof(take());
+    else if (a == "--high-ramp")
+      o.highRamp = std::atol(take());
+    else if (a == "--high-ramp-from")
+      o.highRampFrom = std::atof(take());
+    else if (a == "--lm-steps")
+      o.lmSteps = std::atol(take());
+    else if (a == "--max-seconds")
+      o.maxSeconds = std::atof(take());
     else if (a == "--lbfgs-w-high")
       o.lbfgsWHigh = std::atof(take());
     else if (a == "--print-every")
@@ -477,7 +591,8 @@ int main(int argc, char **argv) {
                  "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
                  "[--adam-lr LR] [--adam-decay none|cosine|exp] "
                  "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
-                 "[--w-high W] [--lbfgs-w-high W]\n",
+                 "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
+                 "[--high-ramp-from F] [--lm-steps N] [--max-seconds S]\n",
                  argv[0]);
     return 2;
   }
@@ -486,6 +601,7 @@ int main(int argc, char **argv) {
   auto seconds = [&] {
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
+  auto timeUp = [&] { return o.maxSeconds > 0 && seconds() > o.maxSeconds; };
   try {
     ntp::setNumThreads(o.threads);
     mkdir(o.out.c_str(), 0755);
@@ -551,18 +667,42 @@ int main(int argc, char **argv) {
         std::printf("grad[%zu] %.10e  fd %.10e  rel %.2e\n", i, g[i], fd, rel);
         worst = std::max(worst, rel);
       }
+      // The least-squares form: |r|^2 = loss and 2 J^T r = g.
+      Vec r, J;
+      double f = pb.residuals(z, r, &J), jtrErr = 0;
+      for (size_t c = 0; c < z.size(); ++c) {
+        double jtr = 0;
+        for (size_t i = 0; i < r.size(); ++i)
+          jtr += 2 * J[i * z.size() + c] * r[i];
+        jtrErr = std::max(jtrErr, std::fabs(jtr - g[c]) / gMax);
+      }
+      std::printf("|r|^2 %.12e  loss %.12e  max|2 J^T r - g| / |g| %.2e\n", f,
+                  loss, jtrErr);
+      worst = std::max({worst, std::fabs(f - loss) / loss, jtrErr});
       return worst < 1e-5 ? 0 : 1;
     }
     log("init", loss);
 
     // Adam (torch defaults but lr), fresh moments per call. The main phase's
-    // lr may decay from adamLr to adamLrEnd (cosine or geometric).
+    // lr may decay from adamLr to adamLrEnd (cosine or geometric), and its
+    // high-order weight may ramp up: at initialisation the order-(2k+3) term
+    // dwarfs the others (9e5 for k = 3), and Adam then flattens the network
+    // towards U = 0 (R = 0, boundary loss 2) before it fits the boundary.
     auto runAdam = [&](long steps, double lr0, const char *phase,
-                       const std::string &decay) {
+                       const std::string &decay, long ramp) {
       phaseStart = seconds(), phaseStep = step;
       const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
       Vec m(z.size(), 0.0), v(z.size(), 0.0);
+      if (ramp > 0) {
+        pb.w[3] = 0;
+        loss = pb.eval(z, g);
+      }
       for (long t = 1; t <= steps; ++t) {
+        if (ramp > 0) {
+          double r = std::min(1.0, double(t) / ramp);
+          pb.w[3] = o.w[3] *
+                    (o.highRampFrom > 0 ? std::pow(o.highRampFrom, 1 - r) : r);
+        }
         double frac = double(t - 1) / steps, lr = lr0;
         if (decay == "cosine")
           lr = o.adamLrEnd +
@@ -581,9 +721,12 @@ int main(int argc, char **argv) {
         log(phase, loss);
       }
     };
-    runAdam(o.adamSteps, o.adamLr, "adam", o.adamDecay);
-    if (o.lbfgsWHigh > 0) { // a different high-order weight from here on
-      pb.w[3] = o.lbfgsWHigh;
+    runAdam(o.adamSteps, o.adamLr, "adam", o.adamDecay, o.highRamp);
+    // The high-order weight of the L-BFGS phases (after a ramp it may not
+    // have reached o.w[3]).
+    double wHigh = o.lbfgsWHigh > 0 ? o.lbfgsWHigh : o.w[3];
+    if (pb.w[3] != wHigh) {
+      pb.w[3] = wHigh;
       loss = pb.eval(z, g);
     }
 
@@ -743,8 +886,67 @@ int main(int argc, char **argv) {
     runLbfgs(o.lbfgsSteps);
     for (int c = 0; c < o.polishCycles && stalled && lbfgsDone < o.lbfgsSteps;
          ++c) {
-      runAdam(o.polishSteps, o.polishLr, "adam2", "none");
+      runAdam(o.polishSteps, o.polishLr, "adam2", "none", 0);
       runLbfgs(o.lbfgsSteps - lbfgsDone);
+    }
+
+    // Levenberg-Marquardt on loss = |r|^2: the loss is a near-zero-residual
+    // least-squares problem, and L-BFGS stalls where f's differences reach
+    // the rounding of R (~1e-16 per point, so f's noise is ~1e-22 at loss
+    // 1e-13), while a Gauss-Newton step needs no line search on f. With
+    // fewer residuals (M) than parameters, the step is -J^T (J J^T + mu I)^-1
+    // r (Nielsen's mu update).
+    long lmDone = 0;
+    if (o.lmSteps > 0) {
+      phaseStart = seconds(), phaseStep = step;
+      Vec r, J, rt, a, y, zt(z.size());
+      double f = pb.residuals(z, r, &J), mu = -1, nu = 2;
+      const size_t P = z.size();
+      for (long it = 0; it < o.lmSteps && !timeUp(); ++it) {
+        const size_t M = r.size();
+        Vec gram(M * M);
+        for (size_t i = 0; i < M; ++i)
+          for (size_t j = 0; j <= i; ++j)
+            gram[i * M + j] = gram[j * M + i] = dot(&J[i * P], &J[j * P], P);
+        if (mu < 0) {
+          for (size_t i = 0; i < M; ++i)
+            mu = std::max(mu, 1e-6 * gram[i * M + i]);
+        }
+        bool accepted = false;
+        while (!accepted && mu < 1e30) {
+          a = gram, y = r;
+          for (size_t i = 0; i < M; ++i)
+            a[i * M + i] += mu;
+          if (!choleskySolve(a, y, M)) {
+            mu *= nu, nu *= 2;
+            continue;
+          }
+          // delta = -J^T y; the model's residual r + J delta is mu y.
+          for (size_t c = 0; c < P; ++c)
+            zt[c] = z[c];
+          for (size_t i = 0; i < M; ++i)
+            for (size_t c = 0; c < P; ++c)
+              zt[c] -= y[i] * J[i * P + c];
+          double pred = f - mu * mu * dot(y, y);
+          double ft = pb.residuals(zt, rt, nullptr), rho = (f - ft) / pred;
+          if (rho > 0 && ft < f) {
+            accepted = true;
+            z = zt;
+            mu *= std::max(1.0 / 3, 1 - std::pow(2 * rho - 1, 3));
+            nu = 2;
+          } else {
+            mu *= nu, nu *= 2;
+          }
+        }
+        if (!accepted) {
+          std::printf("lm: no decrease at step %ld, loss %.6e\n", step, f);
+          break;
+        }
+        f = pb.residuals(z, r, &J);
+        loss = pb.eval(z, g); // for the log's terms
+        ++step, ++lmDone;
+        log("lm", loss);
+      }
     }
     std::fclose(csv);
     double wall = seconds();
@@ -786,16 +988,17 @@ int main(int argc, char **argv) {
         summary, sizeof summary,
         "k %d\nseed %u\nodd %d\nadam_lr %g\nadam_decay %s\n"
         "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
+        "high_ramp %ld\nhigh_ramp_from %g\nlm_steps_done %ld\n"
         "adam_steps %ld\nlbfgs_steps_done %ld\n"
         "lbfgs_evaluations %ld\nloss_initial %.6e\nloss_final %.6e\n"
         "lambda %.15f\nlambda_exact %.15f\nlambda_error %.3e\n"
         "max_err_U %.3e\nmax_err_dU %.3e\ncompile_seconds %.2f\n"
         "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
         o.k, o.seed, int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd,
-        o.w[0], o.w[1], o.w[2], o.w[3], o.lbfgsWHigh, o.adamSteps, lbfgsDone,
-        evals, firstLoss, loss, lam, exactLambda, lamErr, errU, errDU,
-        compileSeconds, trainSeconds, step / std::max(trainSeconds, 1e-9),
-        wall);
+        o.w[0], o.w[1], o.w[2], o.w[3], o.lbfgsWHigh, o.highRamp,
+        o.highRampFrom, lmDone, o.adamSteps, lbfgsDone, evals, firstLoss, loss,
+        lam, exactLambda, lamErr, errU, errDU, compileSeconds, trainSeconds,
+        step / std::max(trainSeconds, 1e-9), wall);
     std::printf("%s", summary);
     std::string sumPath = o.out + "/summary.txt";
     if (FILE *f = std::fopen(sumPath.c_str(), "w")) {
