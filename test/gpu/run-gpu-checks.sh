@@ -1,6 +1,6 @@
 #!/bin/bash
 # GPU checks of the NVPTX target (needs an NVIDIA GPU + driver; NOT run in
-# CI). Builds ntp, then benchmarks/gpu_checks.py:
+# CI): benchmarks/gpu_checks.py
 #   1. correctness: GPU kernels (orders 0..9, f32 and f64, several batch
 #      sizes including ragged ones) against the CPU kernels, which the CPU
 #      test suite checks against the reference evaluator; same tolerances as
@@ -8,21 +8,55 @@
 #   2. timing: orders 0..9 of the 1-24-24-24-1 tanh network at batch 256 and
 #      4096, f32 and f64, beside PyTorch nested autograd and JAX
 #      jax.experimental.jet (jit, precision "highest"), one table.
-# Usage: test/gpu/run-gpu-checks.sh [build-dir]   (env: CHIP=sm_XX)
+# Usage:
+#   test/gpu/run-gpu-checks.sh --bundle DIR [gpu_checks.py options]
+#       kernels and runtime prebuilt by test/gpu/make-gpu-bundle.sh on a
+#       machine with the compiler; here only python3 with numpy and torch
+#       (CUDA) is needed, JAX optionally. Nothing is built.
+#   test/gpu/run-gpu-checks.sh [build-dir]   (env: CHIP=sm_XX)
+#       builds ntp here first (needs clang-22 and MLIR 22).
+# Results (markdown, CSV, the log) go to $OUT if set, else <repo>/gpu-results.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$root/build-gpu-checks}
-if ! command -v nvidia-smi >/dev/null || ! nvidia-smi >/dev/null 2>&1; then
-  echo "run-gpu-checks: no NVIDIA GPU/driver here (nvidia-smi failed)" >&2
-  exit 77
+out=${OUT:-$root/gpu-results}
+
+have_gpu() {
+  if command -v nvidia-smi >/dev/null; then
+    if ! nvidia-smi >/dev/null 2>&1; then
+      echo "run-gpu-checks: no NVIDIA GPU/driver here (nvidia-smi failed)" >&2
+      return 1
+    fi
+    echo "GPU: $(nvidia-smi --query-gpu=name,compute_cap,driver_version,compute_mode --format=csv,noheader | head -n1)"
+  fi
+  return 0
+}
+
+if [ "${1:-}" = --bundle ]; then
+  bundle=${2:?"usage: $0 --bundle DIR"}
+  shift 2
+  have_gpu || exit 77
+  mkdir -p "$out"
+  log=$out/gpu_checks.log
+  echo "run-gpu-checks: bundle $bundle, results in $out" | tee "$log"
+  # No build: the bundle holds the runtime and every artifact.
+  set +e
+  python3 -u "$root/benchmarks/gpu_checks.py" --bundle "$bundle" \
+    --out "$out" "$@" 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+  echo "run-gpu-checks: exit $status; results in $out" | tee -a "$log"
+  exit "$status"
 fi
+
+build=${1:-$root/build-gpu-checks}
+have_gpu || exit 77
 if [ -z "${CHIP:-}" ]; then
   cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1)
   CHIP=sm_${cc/./}
 fi
-echo "GPU: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1) ($CHIP)"
 cmake -G Ninja -S "$root" -B "$build" \
   -DMLIR_DIR=${MLIR_DIR:-/usr/lib/llvm-22/lib/cmake/mlir} \
   -DCMAKE_C_COMPILER=${CC:-clang-22} -DCMAKE_CXX_COMPILER=${CXX:-clang++-22} >/dev/null
 ninja -C "$build" ntp-compile ntp_runtime
-exec python3 "$root/benchmarks/gpu_checks.py" --build "$build" --chip "$CHIP"
+mkdir -p "$out"
+exec python3 -u "$root/benchmarks/gpu_checks.py" --build "$build" \
+  --chip "$CHIP" --out "$out"

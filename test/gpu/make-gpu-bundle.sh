@@ -1,0 +1,111 @@
+#!/bin/bash
+# Builds, on a machine WITHOUT a GPU (the one with clang-22 + MLIR 22), every
+# file benchmarks/gpu_checks.py needs, so that the GPU machine builds nothing:
+#   libntp_runtime.so          the runtime (links no LLVM/MLIR, no CUDA library)
+#   cpu/cpu_<dtype>_<n>.so     CPU kernels (--target-cpu x86-64-v3), the reference
+#   cuda/ptx_sm_90_<dtype>_<n>.ntp    CUDA artifacts, PTX image (the driver
+#                              compiles it for whatever sm_90 part it meets)
+#   cuda/cubin_sm_90_<dtype>_<n>.ntp  the same with a cubin from ptxas (only if
+#                              ptxas is found), so the timing compares both
+#   ptxas-report.txt           ptxas -v of the order-9 kernels (with cubins)
+#   MANIFEST.txt               ntp commit, date, tools, and every file (bytes, sha256)
+# for the 1-24-24-24-1 tanh network, orders 0..9, f32 and f64.
+# Usage: test/gpu/make-gpu-bundle.sh [build-dir] [out-dir]
+#   defaults: <repo>/build, <repo>/gpu-bundle   (env: ORDERS=9, CHIP=sm_90,
+#   PTXAS=/usr/local/cuda/bin/ptxas; PTXAS=none: PTX only)
+# Then on the GPU machine: test/gpu/run-gpu-checks.sh --bundle gpu-bundle
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+out=${2:-$root/gpu-bundle}
+orders=${ORDERS:-9}
+chip=${CHIP:-sm_90}
+layers=1,24,24,24,1
+activation=tanh
+target_cpu=x86-64-v3
+
+ninja -C "$build" ntp-compile ntp_runtime
+# Private copies: a concurrent build in the same tree must not relink them
+# while the bundle is made (and the bundle is built by one ntp-compile).
+tools=$(mktemp -d)
+trap 'rm -rf "$tools"' EXIT
+cp "$build/bin/ntp-compile" "$build/runtime/libntp_runtime.so" "$tools/"
+compile=$tools/ntp-compile
+runtime=$tools/libntp_runtime.so
+
+# The runtime must need nothing but the C/C++ system libraries.
+needed=$(objdump -p "$runtime" | awk '/NEEDED/ {print $2}')
+for lib in $needed; do
+  case $lib in
+    libc.so.*|libstdc++.so.*|libgcc_s.so.*|libm.so.*|libdl.so.*|libpthread.so.*|ld-linux*) ;;
+    *) echo "make-gpu-bundle: $runtime needs $lib (only libc/libstdc++/libgcc/libm/libdl/libpthread allowed)" >&2
+       exit 1 ;;
+  esac
+done
+
+ptxas=${PTXAS:-/usr/local/cuda/bin/ptxas}
+formats=ptx
+if [ "$ptxas" != none ] && [ -x "$ptxas" ]; then
+  formats="ptx cubin"
+else
+  ptxas=none
+  echo "make-gpu-bundle: no ptxas ($ptxas): PTX artifacts only" >&2
+fi
+
+rm -rf "$out"
+mkdir -p "$out/cpu" "$out/cuda"
+cp "$runtime" "$out/libntp_runtime.so"
+common=(--layers "$layers" --activation "$activation")
+: >"$out/ptxas-report.txt"
+for dtype in f32 f64; do
+  for ((n = 0; n <= orders; n++)); do
+    "$compile" "${common[@]}" --order "$n" --dtype "$dtype" \
+      --target-cpu "$target_cpu" -o "$out/cpu/cpu_${dtype}_$n.so"
+    for fmt in $formats; do
+      args=(--target=nvptx --chip="$chip" --gpu-format="$fmt")
+      [ "$fmt" = cubin ] && args+=(--ptxas="$ptxas")
+      if [ "$fmt" = cubin ] && [ "$n" = "$orders" ]; then
+        echo "== $dtype order $n $chip" >>"$out/ptxas-report.txt"
+        "$compile" "${common[@]}" --order "$n" --dtype "$dtype" "${args[@]}" \
+          --ptxas-report -o "$out/cuda/${fmt}_${chip}_${dtype}_$n.ntp" \
+          >>"$out/ptxas-report.txt" 2>&1
+      else
+        "$compile" "${common[@]}" --order "$n" --dtype "$dtype" "${args[@]}" \
+          -o "$out/cuda/${fmt}_${chip}_${dtype}_$n.ntp"
+      fi
+    done
+  done
+done
+[ -s "$out/ptxas-report.txt" ] || rm -f "$out/ptxas-report.txt"
+
+commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+# Uncommitted changes under the directories the bundle is built from.
+dirty=$(git -C "$root" status --porcelain -- lib include runtime tools cmake CMakeLists.txt 2>/dev/null | head -n1)
+{
+  echo "ntp-gpu-bundle 1"
+  echo "commit=$commit${dirty:+ (with uncommitted changes)}"
+  echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host=$(uname -srm)"
+  echo "layers=$layers"
+  echo "activation=$activation"
+  echo "orders=0..$orders"
+  echo "dtypes=f32,f64"
+  echo "chip=$chip"
+  echo "formats=${formats// /,}"
+  echo "target_cpu=$target_cpu"
+  echo "ptxas=$([ "$ptxas" = none ] && echo none || "$ptxas" --version | grep -o 'release.*' | head -n1)"
+  echo "runtime_needs=$(echo $needed | tr ' ' ',')"
+  echo "runtime_symbol_versions=$(objdump -T "$runtime" | grep -oE '(GLIBC|GLIBCXX|CXXABI)_[0-9.]+' | sort -Vu | awk -F_ '{v[$1]=$0} END {for (k in v) printf "%s ", v[k]}')"
+  echo "files:"
+  (cd "$out" && find . -type f ! -name MANIFEST.txt | sed 's|^\./||' | sort |
+     while read -r f; do
+       printf '%s %s %s\n' "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)" "$f"
+     done)
+} >"$out/MANIFEST.txt"
+
+total=$(du -sb "$out" | cut -f1)
+echo "make-gpu-bundle: $out: $(find "$out" -type f | wc -l) files, $total bytes ($formats; orders 0..$orders; $chip)"
+if [ "$total" -gt $((40 * 1024 * 1024)) ]; then
+  echo "make-gpu-bundle: bundle over 40 MiB" >&2
+  exit 1
+fi
