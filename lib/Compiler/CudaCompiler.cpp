@@ -40,6 +40,8 @@ FailureOr<KernelSpec> ntp::lowerToNVVM(ModuleOp module, PassManager &pm,
   pipeline.chip = target.chip;
   pipeline.features = target.features;
   pipeline.blockSize = target.blockSize;
+  pipeline.mapping = target.mapping;
+  pipeline.samplesPerBlock = target.samplesPerBlock;
   buildGpuPipeline(pm, pipeline);
   if (failed(pm.run(module)))
     return failure();

@@ -69,15 +69,24 @@ void ntp::buildGpuPipeline(OpPassManager &pm,
   // f32 transcendental functions become the same polynomials as on the CPU;
   // f64 ones stay math ops and become libdevice calls (__nv_tanh, ...).
   func.addPass(createNtpApproximateMath());
-  func.addPass(createCanonicalizerPass());
-  func.addPass(createCSEPass());
-  func.addPass(createLoopInvariantCodeMotionPass());
+  // The lanes mapping needs the layer structure as the lowering emitted it
+  // (one neuron loop per layer, even of width 1): clean up afterwards.
+  bool lanes = options.mapping == "lanes";
+  if (!lanes) {
+    func.addPass(createCanonicalizerPass());
+    func.addPass(createCSEPass());
+    func.addPass(createLoopInvariantCodeMotionPass());
+  }
   NtpGpuKernelOptions kernel;
   kernel.blockSize = options.blockSize;
+  kernel.mapping = options.mapping;
+  kernel.samplesPerBlock = options.samplesPerBlock;
   pm.addPass(createNtpGpuKernel(kernel));
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createCanonicalizerPass());
   gpu.addPass(createCSEPass());
+  if (lanes)
+    gpu.addPass(createLoopInvariantCodeMotionPass());
   gpu.addPass(memref::createExpandStridedMetadataPass());
   gpu.addPass(createLowerAffinePass());
   gpu.addPass(createSCFToControlFlowPass());

@@ -134,6 +134,7 @@ void emitNeuronLoop(
   for (int64_t k = 0; k < type.getDimSize(0); ++k)
     orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
   auto loop = scf::ForOp::create(rewriter, loc, zero, end, one);
+  loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(loop.getBody()->getTerminator());
   Value neuron = loop.getInductionVar();

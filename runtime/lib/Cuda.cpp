@@ -127,6 +127,7 @@ struct ntp::rt::CudaModule {
   CUmodule module = nullptr;
   CUfunction function = nullptr;
   int blockSize = 128;
+  int samplesPerBlock = 128;
 };
 
 using namespace ntp::rt;
@@ -221,7 +222,8 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
         "the kernel image has no entry '" + info.entry + "': " + d.describe(r);
     return NTP_ERROR_BAD_ARTIFACT;
   }
-  *out = new CudaModule{context, module, function, info.blockSize};
+  *out = new CudaModule{context, module, function, info.blockSize,
+                        info.samplesPerBlock};
   return NTP_OK;
 }
 
@@ -253,7 +255,8 @@ ntp_status ntp::rt::cudaLaunchForward(CudaModule *m, const void *x,
     }
   } restore{d, previous, m->context};
   // Not (batch + blockSize - 1) / blockSize: that overflows near INT64_MAX.
-  int64_t blocks = batch / m->blockSize + (batch % m->blockSize != 0);
+  int64_t blocks =
+      batch / m->samplesPerBlock + (batch % m->samplesPerBlock != 0);
   if (blocks > 0x7fffffff) {
     error = "batch " + std::to_string(batch) + " is too large for one launch";
     return NTP_ERROR_INVALID_ARGUMENT;

@@ -20,10 +20,12 @@ struct CudaModule;
 
 /// What a CUDA artifact's manifest says about its image.
 struct CudaImageInfo {
-  std::string chip;  // sm_XX
-  bool isPtx = true; // else cubin
-  std::string entry; // kernel function name
-  int blockSize = 128;
+  std::string chip;          // sm_XX
+  bool isPtx = true;         // else cubin
+  std::string entry;         // kernel function name
+  int blockSize = 128;       // threads per block
+  int samplesPerBlock = 128; // samples per block: the grid is
+                             // ceil(batch / samplesPerBlock)
 };
 
 /// Loads `image` into the current CUDA context (or device 0's primary

@@ -261,6 +261,11 @@ int loadCudaArtifactData(const std::string &data, const std::string &what,
   std::string blockSize = manifestValue(text, "block_size");
   std::string imageBytes = manifestValue(text, "image_bytes");
   info.blockSize = std::atoi(blockSize.c_str());
+  // Optional (older artifacts: one sample per thread).
+  std::string samplesPerBlock = manifestValue(text, "samples_per_block");
+  info.samplesPerBlock = samplesPerBlock.empty()
+                             ? info.blockSize
+                             : std::atoi(samplesPerBlock.c_str());
   if (info.chip.empty() || (format != "ptx" && format != "cubin") ||
       info.entry.empty() || info.blockSize <= 0 || info.blockSize > 1024 ||
       imageBytes.empty())
@@ -268,6 +273,11 @@ int loadCudaArtifactData(const std::string &data, const std::string &what,
                 what + " has a malformed manifest: a CUDA artifact "
                        "needs chip, format (ptx or cubin), entry, "
                        "block_size and image_bytes");
+  if (info.samplesPerBlock <= 0 || info.samplesPerBlock > info.blockSize ||
+      info.blockSize % info.samplesPerBlock != 0)
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " has a malformed manifest: samples_per_block must "
+                       "divide block_size");
   if (std::to_string(data.size() - imageStart) != imageBytes)
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 what + " is truncated or corrupt: the image has " +

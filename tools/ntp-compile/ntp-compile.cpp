@@ -90,6 +90,15 @@ static cl::opt<std::string>
 static cl::opt<int64_t> blockSizeFlag("block-size",
                                       cl::desc("Threads per block (nvptx)"),
                                       cl::init(128), cl::cat(category));
+static cl::opt<std::string> gpuMapping(
+    "gpu-mapping",
+    cl::desc("Work per GPU thread (nvptx): 'sample' (a thread per sample) or "
+             "'lanes' (a warp per sample, a neuron per lane)"),
+    cl::init("sample"), cl::cat(category));
+static cl::opt<int64_t> samplesPerBlockFlag(
+    "samples-per-block",
+    cl::desc("Samples (warps) per block with --gpu-mapping=lanes (nvptx)"),
+    cl::init(4), cl::cat(category));
 static cl::opt<CudaImageFormat>
     gpuFormat("gpu-format",
               cl::desc("Image in a CUDA artifact (--emit=so, nvptx)"),
@@ -201,6 +210,8 @@ static int compileNvptx(ModuleOp module, PassManager &pm) {
   target.chip = chipFlag;
   target.features = gpuFeatures;
   target.blockSize = blockSizeFlag;
+  target.mapping = gpuMapping;
+  target.samplesPerBlock = samplesPerBlockFlag;
   target.libdevice = libdeviceFlag;
   target.ptxas = ptxasFlag;
   if (emit == Emit::Obj)
@@ -269,6 +280,12 @@ int main(int argc, char **argv) {
     return fail("-o is required for --emit=so and --emit=obj");
   if (!headerFile.empty() && emit != Emit::Obj)
     return fail("--header is only meaningful with --emit=obj");
+  if (gpuMapping != "sample" && gpuMapping != "lanes")
+    return fail("--gpu-mapping must be sample or lanes, got '" + gpuMapping +
+                "'");
+  if (samplesPerBlockFlag < 1 || samplesPerBlockFlag > 32)
+    return fail("--samples-per-block must be in 1..32, got " +
+                llvm::Twine(samplesPerBlockFlag.getValue()));
   if (tileSize < 0)
     return fail("--tile must be positive (or 0 for automatic), got " +
                 llvm::Twine(tileSize.getValue()));

@@ -49,9 +49,18 @@ struct GpuPipelineOptions
       llvm::cl::desc("LLVM NVPTX features (e.g. +ptx80); empty: the "
                      "backend's default PTX version for the chip"),
       llvm::cl::init("")};
-  Option<int64_t> blockSize{*this, "block-size",
-                            llvm::cl::desc("Threads per block"),
-                            llvm::cl::init(128)};
+  Option<int64_t> blockSize{
+      *this, "block-size", llvm::cl::desc("Threads per block (mapping=sample)"),
+      llvm::cl::init(128)};
+  Option<std::string> mapping{
+      *this, "mapping",
+      llvm::cl::desc("'sample' (a thread per sample) or 'lanes' (a warp per "
+                     "sample, a neuron per lane)"),
+      llvm::cl::init("sample")};
+  Option<int64_t> samplesPerBlock{
+      *this, "samples-per-block",
+      llvm::cl::desc("Samples (warps) per block (mapping=lanes)"),
+      llvm::cl::init(4)};
 };
 
 /// ntp.mlp -> per-layer jet ops -> Faà di Bruno arithmetic -> loops.

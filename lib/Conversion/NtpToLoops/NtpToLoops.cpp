@@ -28,14 +28,14 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
 }
 
 /// Emits `for (iv = 0; iv < end; ++iv) body(iv)` with no loop-carried values.
-void emitLoop(OpBuilder &b, Location loc, Value end,
-              function_ref<void(OpBuilder &, Location, Value)> body) {
-  scf::ForOp::create(b, loc, indexConstant(b, loc, 0), end,
-                     indexConstant(b, loc, 1), ValueRange{},
-                     [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
-                       body(b, loc, iv);
-                       scf::YieldOp::create(b, loc);
-                     });
+scf::ForOp emitLoop(OpBuilder &b, Location loc, Value end,
+                    function_ref<void(OpBuilder &, Location, Value)> body) {
+  return scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), end, indexConstant(b, loc, 1),
+      ValueRange{}, [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
+        body(b, loc, iv);
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 /// acc_k + sum_{r < count} params[weightIndex(r)] * source[k][r][:] for every
@@ -143,28 +143,30 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
         DenseElementsAttr::get(vectorType, rewriter.getFloatAttr(element, 0)));
     Value inWidthValue = indexConstant(rewriter, loc, inWidth);
 
-    emitLoop(rewriter, loc, indexConstant(rewriter, loc, outWidth),
-             [&](OpBuilder &b, Location loc, Value i) {
-               // One accumulator per live order: each weight is loaded once and
-               // multiplies every order of its input neuron.
-               Value bias = memref::LoadOp::create(
-                   b, loc, params,
-                   ValueRange{arith::AddIOp::create(
-                       b, loc, indexConstant(b, loc, biases), i)});
-               SmallVector<Value> init(live, zeroVector);
-               init[0] = vector::BroadcastOp::create(b, loc, vectorType, bias);
-               Value rowStart = arith::AddIOp::create(
-                   b, loc, indexConstant(b, loc, weights),
-                   arith::MulIOp::create(b, loc, i, inWidthValue));
-               SmallVector<Value> sums = emitOrderwiseProduct(
-                   b, loc, inWidthValue, params, input, orderIndex, init,
-                   [&](OpBuilder &b, Value j) -> Value {
-                     return arith::AddIOp::create(b, loc, rowStart, j);
-                   });
-               for (int64_t k = 0; k < live; ++k)
-                 vector::StoreOp::create(b, loc, sums[k], output,
-                                         ValueRange{orderIndex[k], i, zero});
-             });
+    scf::ForOp neurons = emitLoop(
+        rewriter, loc, indexConstant(rewriter, loc, outWidth),
+        [&](OpBuilder &b, Location loc, Value i) {
+          // One accumulator per live order: each weight is loaded once and
+          // multiplies every order of its input neuron.
+          Value bias = memref::LoadOp::create(
+              b, loc, params,
+              ValueRange{arith::AddIOp::create(
+                  b, loc, indexConstant(b, loc, biases), i)});
+          SmallVector<Value> init(live, zeroVector);
+          init[0] = vector::BroadcastOp::create(b, loc, vectorType, bias);
+          Value rowStart = arith::AddIOp::create(
+              b, loc, indexConstant(b, loc, weights),
+              arith::MulIOp::create(b, loc, i, inWidthValue));
+          SmallVector<Value> sums = emitOrderwiseProduct(
+              b, loc, inWidthValue, params, input, orderIndex, init,
+              [&](OpBuilder &b, Value j) -> Value {
+                return arith::AddIOp::create(b, loc, rowStart, j);
+              });
+          for (int64_t k = 0; k < live; ++k)
+            vector::StoreOp::create(b, loc, sums[k], output,
+                                    ValueRange{orderIndex[k], i, zero});
+        });
+    neurons->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     rewriter.eraseOp(op);
     return success();
   }

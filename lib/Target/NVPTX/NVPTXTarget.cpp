@@ -301,7 +301,8 @@ std::string ntp::cudaManifest(const KernelSpec &spec,
   os << "chip=" << options.chip << "\n"
      << "format=" << (cubin ? "cubin" : "ptx") << "\n"
      << "entry=" << spec.name << "_forward\n"
-     << "block_size=" << options.blockSize << "\n"
+     << "block_size=" << options.threadsPerBlock() << "\n"
+     << "samples_per_block=" << options.samplesPerLaunchBlock() << "\n"
      << "image_bytes=" << imageBytes << "\n";
   return text + os.str();
 }

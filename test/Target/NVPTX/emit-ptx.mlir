@@ -40,6 +40,7 @@
 // ART-NEXT: format=ptx
 // ART-NEXT: entry=net_forward
 // ART-NEXT: block_size=128
+// ART-NEXT: samples_per_block=128
 // ART-NEXT: image_bytes={{[0-9]+}}
 // ART-NEXT: end-manifest
 // ART-NEXT: //

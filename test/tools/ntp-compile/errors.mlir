@@ -15,6 +15,8 @@
 // RUN: not ntp-compile --layers 1,8,1 --emit=mlir --tile=-3 2>&1 | FileCheck %s --check-prefix=TILE
 // RUN: not ntp-compile --layers 1,8,1 --emit=mlir --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
 // RUN: not ntp-compile --layers 1,8,1 -o %t.missing-dir/k.so 2>&1 | FileCheck %s --check-prefix=OUTDIR
+// RUN: not ntp-compile --layers 1,8,1 --target=nvptx --gpu-mapping=warps --emit=ptx 2>&1 | FileCheck %s --check-prefix=MAPPING
+// RUN: not ntp-compile --layers 1,8,1 --target=nvptx --gpu-mapping=lanes --samples-per-block=33 --emit=ptx 2>&1 | FileCheck %s --check-prefix=SLOTS
 
 // NOINPUT: ntp-compile: error: no input: give an .mlir file or --layers (see --help)
 // LAYERS: ntp-compile: error: --layers expects comma-separated positive integers
@@ -28,6 +30,8 @@
 // MISSING: ntp-compile: error: cannot open input file
 // NOMLP: error: expected exactly one ntp.mlp in the module, found 0
 // CPU: ntp-compile: error: unknown target CPU 'not-a-cpu'
+// MAPPING: ntp-compile: error: --gpu-mapping must be sample or lanes, got 'warps'
+// SLOTS: ntp-compile: error: --samples-per-block must be in 1..32, got 33
 // TILE: ntp-compile: error: --tile must be positive (or 0 for automatic), got -3
 // HEADER: ntp-compile: error: --header is only meaningful with --emit=obj
 // OUTDIR: ntp-compile: error:

@@ -50,6 +50,7 @@ const std::string kCubin = "\x7f"
 struct Artifact {
   std::string chip = "sm_90", format = "ptx", entry = "net_forward";
   int blockSize = 128, order = 2, backward = 0;
+  int samplesPerBlock = 0; // 0: no samples_per_block key (one per thread)
   std::string image = kPtx;
 
   std::string text() const {
@@ -63,6 +64,9 @@ struct Artifact {
         "\nworkspace_per_tile=" + std::to_string(backward) + "\nchip=" + chip +
         "\nformat=" + format + "\nentry=" + entry +
         "\nblock_size=" + std::to_string(blockSize) +
+        (samplesPerBlock
+             ? "\nsamples_per_block=" + std::to_string(samplesPerBlock)
+             : std::string()) +
         "\nimage_bytes=" + std::to_string(image.size()) + "\n";
     return "ntp-cuda-artifact\n" + manifest + "end-manifest\n" + image;
   }
@@ -213,6 +217,30 @@ TEST_F(FakeDriverTest, BlockSizeComesFromTheManifest) {
   ASSERT_EQ(ntp_forward(k, kX, kV, kParams, kOut, 97), NTP_OK);
   expectLaunch(2, 96, nullptr, 97);
   ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverTest, LanesMappingLaunchesOneWarpPerSample) {
+  // --gpu-mapping=lanes: 4 samples per 128-thread block.
+  Artifact artifact;
+  artifact.samplesPerBlock = 4;
+  ntp_kernel *k = load(artifact);
+  ASSERT_NE(k, nullptr);
+  ASSERT_EQ(ntp_forward(k, kX, kV, kParams, kOut, 256), NTP_OK)
+      << ntp_last_error();
+  expectLaunch(64, 128, nullptr, 256);
+  ASSERT_EQ(ntp_forward(k, kX, kV, kParams, kOut, 4097), NTP_OK);
+  expectLaunch(1025, 128, nullptr, 4097);
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverTest, SamplesPerBlockMustDivideTheBlock) {
+  Artifact artifact;
+  artifact.samplesPerBlock = 3;
+  EXPECT_EQ(loadError(artifact, NTP_ERROR_BAD_ARTIFACT),
+            "'" + path +
+                "' has a malformed manifest: samples_per_block must divide "
+                "block_size");
+  EXPECT_EQ(fake->loads, 0);
 }
 
 TEST_F(FakeDriverTest, ForwardAsyncLaunchesOnTheGivenStream) {

@@ -32,6 +32,18 @@ struct NvptxTargetOptions {
   std::string features;
   /// Threads per block (must match the pipeline's block-size).
   int64_t blockSize = 128;
+  /// "sample" (a thread per sample) or "lanes" (a warp per sample; the block
+  /// is then 32 * samplesPerBlock threads).
+  std::string mapping = "sample";
+  int64_t samplesPerBlock = 4;
+
+  /// Threads per block and samples per block of the kernel's launch.
+  int64_t threadsPerBlock() const {
+    return mapping == "lanes" ? 32 * samplesPerBlock : blockSize;
+  }
+  int64_t samplesPerLaunchBlock() const {
+    return mapping == "lanes" ? samplesPerBlock : blockSize;
+  }
   /// libdevice bitcode; empty: $NTP_LIBDEVICE, else the CUDA toolkit's
   /// (/usr/local/cuda/nvvm/libdevice/libdevice.10.bc) if present. Needed only
   /// by f64 transcendental functions.

@@ -21,6 +21,15 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
     libdevice calls. The jet buffers stay thread-private (registers, or
     local memory where they are indexed dynamically).
 
+    With `mapping=lanes` a warp evaluates a sample instead (block =
+    32 x samples-per-block threads, sample = blockIdx.x * samples-per-block +
+    threadIdx.x / 32): each jet buffer becomes a workgroup buffer with one
+    slice per sample, every `ntp.neuron_loop` loop runs neuron j on lane
+    j % 32, other writing steps (seed, output) run on lane 0, and
+    `gpu.barrier`s separate the steps. Threads of samples past `batch`
+    compute on a clamped sample and write nothing, so that every thread
+    reaches every barrier.
+
     ```mlir
     // Before: func.func @net_forward_tiles(%x, %v, %p, %out: memref<?xf32>,
     //           %batch, %tile_begin, %tile_end: index) {ntp.kernel}
@@ -47,6 +56,13 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
            /*default=*/"49152",
            "Stage the parameters in shared memory when they fit in this "
            "many bytes (else read them from global memory)">,
+    Option<"mapping", "mapping", "std::string", /*default=*/"\"sample\"",
+           "Work per thread: 'sample' (one thread per sample, jets in the "
+           "thread's registers/local memory) or 'lanes' (one warp per "
+           "sample, one neuron per lane, jets in shared memory)">,
+    Option<"samplesPerBlock", "samples-per-block", "int64_t",
+           /*default=*/"4",
+           "mapping=lanes: samples (warps) per block">,
   ];
 }
 

@@ -7,4 +7,13 @@
 
 #include "ntp/Dialect/Ntp/IR/NtpOpsDialect.h.inc"
 
+namespace ntp {
+/// Discardable unit attribute on the scf.for over the neurons of one layer
+/// (affine layers, activation jets) that the lowering emits: its iterations
+/// are independent and each writes only its own neuron's jet, so a target
+/// may run them in parallel (the NVPTX lanes mapping spreads them over a
+/// warp).
+constexpr llvm::StringLiteral kNeuronLoopAttrName = "ntp.neuron_loop";
+} // namespace ntp
+
 #endif // NTP_DIALECT_NTP_IR_NTPDIALECT_H
