@@ -283,6 +283,11 @@ def read_cuda_artifact(path):
     return kv, data[end + len(CUDA_END):]
 
 
+# Bundle variants: the image format, or "lanes" (PTX of --gpu-mapping=lanes:
+# a warp per sample, 4 samples per 128-thread block).
+VARIANT_FORMAT = {"ptx": "ptx", "cubin": "cubin", "lanes": "ptx"}
+
+
 def check_cuda_artifact(path, fmt, dtype, order, chip):
     """Problems with a CUDA artifact's manifest and image (no driver needed)."""
     try:
@@ -291,8 +296,11 @@ def check_cuda_artifact(path, fmt, dtype, order, chip):
         return [str(e)]
     want = {"device": "cuda", "order": str(order), "dtype": dtype,
             "layers": ",".join(map(str, LAYERS)), "activation": ACTIVATION,
-            "num_params": str(N_PARAMS), "backward": "0", "format": fmt,
+            "num_params": str(N_PARAMS), "backward": "0",
+            "format": VARIANT_FORMAT.get(fmt, fmt),
             "image_bytes": str(len(image))}
+    if fmt == "lanes":
+        want["samples_per_block"] = "4"
     if chip:
         want["chip"] = chip
     problems = [f"{k}={kv.get(k)} (expected {v})"
@@ -300,7 +308,7 @@ def check_cuda_artifact(path, fmt, dtype, order, chip):
     entry = kv.get("entry", "")
     if not entry or not kv.get("block_size", "").isdigit():
         problems.append("no entry or block_size")
-    if fmt == "ptx":
+    if VARIANT_FORMAT.get(fmt, fmt) == "ptx":
         if (b".target " + kv.get("chip", "").encode()) not in image or \
                 (b".entry " + entry.encode()) not in image:
             problems.append(f"PTX lacks .target {kv.get('chip')} or "

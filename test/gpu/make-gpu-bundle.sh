@@ -5,6 +5,8 @@
 #   cpu/cpu_<dtype>_<n>.so     CPU kernels (--target-cpu x86-64-v3), the reference
 #   cuda/ptx_sm_90_<dtype>_<n>.ntp    CUDA artifacts, PTX image (the driver
 #                              compiles it for whatever sm_90 part it meets)
+#   cuda/lanes_sm_90_<dtype>_<n>.ntp  PTX of --gpu-mapping=lanes (a warp per
+#                              sample, 4 samples per block)
 #   cuda/cubin_sm_90_<dtype>_<n>.ntp  the same with a cubin from ptxas (only if
 #                              ptxas is found), so the timing compares both
 #   ptxas-report.txt           ptxas -v of the order-9 kernels (with cubins)
@@ -44,9 +46,9 @@ for lib in $needed; do
 done
 
 ptxas=${PTXAS:-/usr/local/cuda/bin/ptxas}
-formats=ptx
+formats="ptx lanes"
 if [ "$ptxas" != none ] && [ -x "$ptxas" ]; then
-  formats="ptx cubin"
+  formats="ptx cubin lanes"
 else
   ptxas=none
   echo "make-gpu-bundle: no ptxas ($ptxas): PTX artifacts only" >&2
@@ -62,7 +64,13 @@ for dtype in f32 f64; do
     "$compile" "${common[@]}" --order "$n" --dtype "$dtype" \
       --target-cpu "$target_cpu" -o "$out/cpu/cpu_${dtype}_$n.so"
     for fmt in $formats; do
-      args=(--target=nvptx --chip="$chip" --gpu-format="$fmt")
+      if [ "$fmt" = lanes ]; then
+        # A warp per sample (docs/NVPTX.md), as PTX.
+        args=(--target=nvptx --chip="$chip" --gpu-format=ptx
+              --gpu-mapping=lanes --samples-per-block=4)
+      else
+        args=(--target=nvptx --chip="$chip" --gpu-format="$fmt")
+      fi
       [ "$fmt" = cubin ] && args+=(--ptxas="$ptxas")
       if [ "$fmt" = cubin ] && [ "$n" = "$orders" ]; then
         echo "== $dtype order $n $chip" >>"$out/ptxas-report.txt"
