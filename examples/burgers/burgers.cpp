@@ -52,11 +52,14 @@ struct Options {
   // replaces the last one from the L-BFGS phase on.
   double w[4] = {1, 0.3, 0.3, 0.2};
   double lbfgsWHigh = 0;
-  long highRamp = 0;       // > 0: the high-order weight rises over the
-  double highRampFrom = 0; // first N Adam steps, from this fraction of
-                           // it geometrically (0: linearly from 0)
-  long lmSteps = 0;        // Levenberg-Marquardt iterations at the end
-  double maxSeconds = 0;   // > 0: stop training after this many seconds
+  long highRamp = 0;           // > 0: the high-order weight rises over the
+  double highRampFrom = 0;     // first N Adam steps, from this fraction of
+                               // it geometrically (0: linearly from 0)
+  long lmSteps = 0;            // Levenberg-Marquardt iterations at the end
+  double fixLambda = 0;        // > 0: lambda held at this value (diagnostics)
+  bool adamHoldLambda = false; // lambda stays at its start during Adam
+  int lmScale = 0;             // LM damping scaled by column norms: 1 s, 2 all
+  double maxSeconds = 0;       // > 0: stop training after this many seconds
 };
 
 double binom(int n, int r) {
@@ -179,7 +182,8 @@ struct Problem {
   int64_t numParams;
   Batch grid, near;
   const double one = 1.0;
-  Vec grad; // scratch for the second batch's parameter gradient
+  Vec grad;               // scratch for the second batch's parameter gradient
+  bool fixLambda = false; // diagnostics: lambda held (s's gradient 0)
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
 
@@ -256,7 +260,7 @@ struct Problem {
         g[i] += grad[i];
     }
     double th = std::tanh(s);
-    g[numParams] = dl * (hi - lo) / 2 * (1 - th * th);
+    g[numParams] = fixLambda ? 0 : dl * (hi - lo) / 2 * (1 - th * th);
     return terms[0] + terms[1] + terms[2] + terms[3];
   }
 
@@ -302,7 +306,7 @@ struct Problem {
       }
       bt.kernel.backward(xs.data(), &one, theta, cot.data(), row.data(), nb);
       J->insert(J->end(), row.begin(), row.end());
-      J->push_back(dl * dlds);
+      J->push_back(fixLambda ? 0 : dl * dlds);
     };
     Batch *batches[] = {&grid, &near};
     for (Batch *bt : batches)
@@ -564,6 +568,12 @@ bool parse(int argc, char **argv, Options &o) {
       o.highRampFrom = std::atof(take());
     else if (a == "--lm-steps")
       o.lmSteps = std::atol(take());
+    else if (a == "--lm-scale")
+      o.lmScale = std::atoi(take());
+    else if (a == "--adam-hold-lambda")
+      o.adamHoldLambda = std::atoi(take()) != 0;
+    else if (a == "--fix-lambda")
+      o.fixLambda = std::atof(take());
     else if (a == "--max-seconds")
       o.maxSeconds = std::atof(take());
     else if (a == "--lbfgs-w-high")
@@ -583,17 +593,19 @@ bool parse(int argc, char **argv, Options &o) {
 int main(int argc, char **argv) {
   Options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(stderr,
-                 "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
-                 "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
-                 "[--print-every N] [--history M] [--restart-every N] "
-                 "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
-                 "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
-                 "[--adam-lr LR] [--adam-decay none|cosine|exp] "
-                 "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
-                 "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
-                 "[--high-ramp-from F] [--lm-steps N] [--max-seconds S]\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
+        "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
+        "[--print-every N] [--history M] [--restart-every N] "
+        "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
+        "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
+        "[--adam-lr LR] [--adam-decay none|cosine|exp] "
+        "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
+        "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
+        "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
+        "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1]\n",
+        argv[0]);
     return 2;
   }
   using Clock = std::chrono::steady_clock;
@@ -620,7 +632,11 @@ int main(int argc, char **argv) {
       for (int i = 0; i < widths[l + 1] * (widths[l] + 1); ++i)
         z[at++] = dist(rng);
     }
-    z.back() = 0; // s = 0: lambda mid-range
+    z.back() = 0;          // s = 0: lambda mid-range
+    if (o.fixLambda > 0) { // diagnostics: train the network at this lambda
+      z.back() = std::atanh(2 * (o.fixLambda - pb.lo) / (pb.hi - pb.lo) - 1);
+      pb.fixLambda = true;
+    }
 
     std::string csvPath = o.out + "/history.csv";
     FILE *csv = std::fopen(csvPath.c_str(), "w");
@@ -721,7 +737,13 @@ int main(int argc, char **argv) {
         log(phase, loss);
       }
     };
+    // Holding lambda while Adam fits the profile: an unfinished fit is
+    // easier at larger lambda (flatter high-order terms), and Adam drags
+    // lambda there before the high-order term can select it.
+    pb.fixLambda = o.fixLambda > 0 || o.adamHoldLambda;
+    loss = pb.eval(z, g);
     runAdam(o.adamSteps, o.adamLr, "adam", o.adamDecay, o.highRamp);
+    pb.fixLambda = o.fixLambda > 0;
     // The high-order weight of the L-BFGS phases (after a ramp it may not
     // have reached o.w[3]).
     double wHigh = o.lbfgsWHigh > 0 ? o.lbfgsWHigh : o.w[3];
@@ -899,11 +921,28 @@ int main(int argc, char **argv) {
     long lmDone = 0;
     if (o.lmSteps > 0) {
       phaseStart = seconds(), phaseStep = step;
-      Vec r, J, rt, a, y, zt(z.size());
+      Vec r, J, rt, a, y, zt(z.size()), d(z.size(), 1.0);
       double f = pb.residuals(z, r, &J), mu = -1, nu = 2;
       const size_t P = z.size();
       for (long it = 0; it < o.lmSteps && !timeUp(); ++it) {
         const size_t M = r.size();
+        // Marquardt's scaling: damp mu |D delta|^2 with D = the columns'
+        // norms relative to their mean (--lm-scale 1: s only, 2: all), i.e.
+        // LM on J D^-1. s's column is small (dlambda/ds <= (hi - lo)/2).
+        if (o.lmScale > 0) {
+          Vec norm2(P, 0.0);
+          for (size_t i = 0; i < M; ++i)
+            for (size_t c = 0; c < P; ++c)
+              norm2[c] += J[i * P + c] * J[i * P + c];
+          double mean = 0;
+          for (size_t c = 0; c + 1 < P; ++c)
+            mean += norm2[c] / (P - 1);
+          for (size_t c = o.lmScale == 1 ? P - 1 : 0; c < P; ++c)
+            d[c] = std::sqrt(std::max(norm2[c], 1e-12 * mean) / mean);
+          for (size_t i = 0; i < M; ++i)
+            for (size_t c = 0; c < P; ++c)
+              J[i * P + c] /= d[c];
+        }
         Vec gram(M * M);
         for (size_t i = 0; i < M; ++i)
           for (size_t j = 0; j <= i; ++j)
@@ -921,12 +960,13 @@ int main(int argc, char **argv) {
             mu *= nu, nu *= 2;
             continue;
           }
-          // delta = -J^T y; the model's residual r + J delta is mu y.
-          for (size_t c = 0; c < P; ++c)
-            zt[c] = z[c];
+          // delta = -D^-1 J^T y; the model's residual r + J delta is mu y.
+          Vec delta(P, 0.0);
           for (size_t i = 0; i < M; ++i)
             for (size_t c = 0; c < P; ++c)
-              zt[c] -= y[i] * J[i * P + c];
+              delta[c] -= y[i] * J[i * P + c];
+          for (size_t c = 0; c < P; ++c)
+            zt[c] = z[c] + delta[c] / d[c];
           double pred = f - mu * mu * dot(y, y);
           double ft = pb.residuals(zt, rt, nullptr), rho = (f - ft) / pred;
           if (rho > 0 && ft < f) {
