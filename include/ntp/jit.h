@@ -61,11 +61,18 @@ typedef struct {
   const char *cache_dir; /* NULL: environment default (see above); "off":
                             no cache */
   /* NTP_DEVICE_CUDA only: */
-  const char *chip;   /* sm_XX; NULL or "": the compute capability of CUDA
-                         device $NTP_CUDA_DEVICE (default 0), asked of the
-                         driver (NTP_ERROR_NO_DEVICE without one) */
-  int32_t gpu_format; /* ntp_jit_gpu_format of the image */
+  const char *chip;    /* sm_XX; NULL or "": the compute capability of CUDA
+                          device $NTP_CUDA_DEVICE (default 0), asked of the
+                          driver (NTP_ERROR_NO_DEVICE without one) */
+  int32_t gpu_format;  /* ntp_jit_gpu_format of the image */
+  int32_t gpu_mapping; /* ntp_jit_gpu_mapping: work per GPU thread */
 } ntp_jit_options;
+
+typedef enum {
+  NTP_JIT_GPU_SAMPLE = 0, /* a thread per sample (default) */
+  NTP_JIT_GPU_LANES = 1   /* a warp per sample, a neuron per lane (the jets
+                             in shared memory; docs/NVPTX.md) */
+} ntp_jit_gpu_mapping;
 
 typedef enum {
   NTP_JIT_GPU_AUTO = 0, /* cubin when ptxas is found, else PTX */

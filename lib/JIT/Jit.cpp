@@ -181,7 +181,14 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
       options.gpu_format > NTP_JIT_GPU_CUBIN)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "unknown gpu_format " + std::to_string(options.gpu_format));
+  if (options.gpu_mapping != NTP_JIT_GPU_SAMPLE &&
+      options.gpu_mapping != NTP_JIT_GPU_LANES)
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown gpu_mapping " +
+                       std::to_string(options.gpu_mapping));
   out.gpu.chip = chip;
+  out.gpu.mapping =
+      options.gpu_mapping == NTP_JIT_GPU_LANES ? "lanes" : "sample";
   out.gpuFormat = static_cast<CudaImageFormat>(options.gpu_format);
   bool haveAssembler = !findPtxas(out.gpu).empty();
   if (out.gpuFormat == CudaImageFormat::Cubin && !haveAssembler)
@@ -191,8 +198,8 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   bool cubin = out.gpuFormat == CudaImageFormat::Cubin ||
                (out.gpuFormat == CudaImageFormat::Auto && haveAssembler);
   out.backward = false; // the NVPTX target has no reverse mode yet
-  out.keyText = "device=cuda\nchip=" + chip +
-                "\nblock_size=" + std::to_string(out.gpu.blockSize) +
+  out.keyText = "device=cuda\nchip=" + chip + "\nmapping=" + out.gpu.mapping +
+                "\nthreads=" + std::to_string(out.gpu.threadsPerBlock()) +
                 "\nimage=" + (cubin ? "cubin" : "ptx") + "\n";
   return {};
 }

@@ -41,8 +41,9 @@ struct JitOptions {
   bool backward = true; ///< also compile the reverse-mode entry points
   ntp_device device = NTP_DEVICE_CPU;
   std::string chip; ///< CUDA: sm_XX; empty: the current GPU's
-  ntp_jit_gpu_format gpuFormat = NTP_JIT_GPU_AUTO; ///< CUDA image
-  ntp_jit_report *report = nullptr;                ///< filled when not null
+  ntp_jit_gpu_format gpuFormat = NTP_JIT_GPU_AUTO;     ///< CUDA image
+  ntp_jit_gpu_mapping gpuMapping = NTP_JIT_GPU_SAMPLE; ///< CUDA threads
+  ntp_jit_report *report = nullptr;                    ///< filled when not null
 };
 
 namespace detail {
@@ -58,6 +59,7 @@ inline ntp_jit_options toC(const JitOptions &options) {
   c.device = options.device;
   c.chip = options.chip.c_str();
   c.gpu_format = options.gpuFormat;
+  c.gpu_mapping = options.gpuMapping;
   return c;
 }
 

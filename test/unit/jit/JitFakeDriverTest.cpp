@@ -105,6 +105,22 @@ TEST_F(JitFakeDriverTest, ChipFromTheGpuCompilesLoadsAndLaunches) {
   EXPECT_EQ(fake->unloads, 1);
 }
 
+TEST_F(JitFakeDriverTest, LanesMappingLaunchesAWarpPerSample) {
+  ::setenv("FAKE_CUDA_CC", "90", 1);
+  options.gpu_mapping = NTP_JIT_GPU_LANES;
+  ntp_kernel *k = compile();
+  ASSERT_NE(k, nullptr);
+  auto *p = reinterpret_cast<void *>(uintptr_t(0x7f0000003000));
+  ASSERT_EQ(ntp_forward(k, p, p, p, p, 10), NTP_OK) << ntp_last_error();
+  EXPECT_EQ(fake->last_launch.grid[0], 3u); // ceil(10 / 4 samples per block)
+  EXPECT_EQ(fake->last_launch.block[0], 128u);
+  ntp_kernel_free(k);
+  options.gpu_mapping = 7;
+  k = reinterpret_cast<ntp_kernel *>(1);
+  EXPECT_EQ(ntp_jit_compile(&spec, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(ntp_last_error()), "unknown gpu_mapping 7");
+}
+
 TEST_F(JitFakeDriverTest, NtpCudaDeviceChoosesTheGpuWhoseChipIsUsed) {
   ::setenv("FAKE_CUDA_DEVICES", "2", 1);
   ::setenv("NTP_CUDA_DEVICE", "1", 1);
