@@ -342,16 +342,43 @@ mlir::OwningOpRef<mlir::ModuleOp> buildModule(const ntp_jit_spec &spec,
   return buildMlpModule(context, description);
 }
 
+/// What every compile starts from: its own MLIR context (compiles on
+/// several threads share nothing), the first error diagnostic, the module.
+struct CompileSession {
+  CompileSession(const ntp_jit_spec &spec, bool gpu)
+      : context(registry(gpu)), diagnostics(context) {
+    context.disableMultithreading();
+    module = buildModule(spec, context);
+  }
+  static mlir::DialectRegistry registry(bool gpu) {
+    mlir::DialectRegistry registry;
+    if (gpu)
+      registerNtpGpuCompilerDialects(registry);
+    else
+      registerNtpCompilerDialects(registry);
+    return registry;
+  }
+  /// The failure of a lowering pipeline: a spec error for parsed text (no
+  /// ntp.mlp, ...), an internal one for a built module.
+  Failure loweringFailure(const ntp_jit_spec &spec, const char *target) {
+    return failure(spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
+                   diagnostics.with(spec.mlir ? "cannot compile the spec"
+                                              : std::string("lowering the "
+                                                            "network to ") +
+                                                    target + " failed"));
+  }
+
+  mlir::MLIRContext context;
+  FirstError diagnostics;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+};
+
 /// Builds the object file for `spec` in memory.
 Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
                       llvm::SmallVectorImpl<char> &object) {
-  mlir::DialectRegistry registry;
-  registerNtpCompilerDialects(registry);
-  // One context per compile: compiles on several threads share nothing.
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
-  FirstError diagnostics(context);
-  mlir::OwningOpRef<mlir::ModuleOp> module = buildModule(spec, context);
+  CompileSession session(spec, /*gpu=*/false);
+  FirstError &diagnostics = session.diagnostics;
+  mlir::OwningOpRef<mlir::ModuleOp> &module = session.module;
   if (!module)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    diagnostics.with("malformed spec"));
@@ -360,16 +387,11 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
   options.target = target.cpu;
   options.tileSize = target.tile;
   options.backward = target.backward;
-  mlir::PassManager pm(&context);
+  mlir::PassManager pm(&session.context);
   mlir::FailureOr<KernelSpec> kernelSpec =
       lowerToLLVMDialect(*module, pm, options);
-  if (mlir::failed(kernelSpec)) {
-    // Spec errors (no ntp.mlp, ...) surface here for parsed text.
-    return failure(
-        spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
-        diagnostics.with(spec.mlir ? "cannot compile the spec"
-                                   : "lowering the network to LLVM failed"));
-  }
+  if (mlir::failed(kernelSpec))
+    return session.loweringFailure(spec, "LLVM");
   std::string error;
   std::unique_ptr<llvm::TargetMachine> machine =
       createCpuTargetMachine(options.target, error);
@@ -390,24 +412,18 @@ Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
 Failure compileCudaArtifact(const ntp_jit_spec &spec,
                             const ResolvedTarget &target,
                             std::string &artifact) {
-  mlir::DialectRegistry registry;
-  registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
-  FirstError diagnostics(context);
-  mlir::OwningOpRef<mlir::ModuleOp> module = buildModule(spec, context);
-  if (!module)
+  CompileSession session(spec, /*gpu=*/true);
+  if (!session.module)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   diagnostics.with("malformed spec"));
-  mlir::PassManager pm(&context);
-  mlir::FailureOr<KernelSpec> kernelSpec = lowerToNVVM(*module, pm, target.gpu);
+                   session.diagnostics.with("malformed spec"));
+  mlir::ModuleOp module = *session.module;
+  FirstError &diagnostics = session.diagnostics;
+  mlir::PassManager pm(&session.context);
+  mlir::FailureOr<KernelSpec> kernelSpec = lowerToNVVM(module, pm, target.gpu);
   if (mlir::failed(kernelSpec))
-    return failure(
-        spec.mlir ? NTP_ERROR_INVALID_ARGUMENT : NTP_ERROR_INTERNAL,
-        diagnostics.with(spec.mlir ? "cannot compile the spec"
-                                   : "lowering the network to NVVM failed"));
+    return session.loweringFailure(spec, "NVVM");
   std::string ptx, error;
-  if (!emitPtx(*module, target.gpu, ptx, error))
+  if (!emitPtx(module, target.gpu, ptx, error))
     return failure(NTP_ERROR_INTERNAL, diagnostics.with(error));
   if (!buildCudaArtifact(ptx, *kernelSpec, target.gpu, target.gpuFormat,
                          artifact, error))

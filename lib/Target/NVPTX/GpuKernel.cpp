@@ -140,28 +140,16 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     if (mapping != "sample")
       return func.emitError("mapping must be 'sample' or 'lanes', got '")
              << mapping << "'";
-    StringRef name = func.getSymName();
-    if (!name.ends_with("_forward_tiles"))
-      return func.emitError("only forward kernels run on the GPU; build the "
-                            "loop-level module with backward=false (found @")
-             << name << ")";
-    FunctionType type = func.getFunctionType();
-    if (type.getNumInputs() != 7 || type.getNumResults() != 0 ||
-        !func.getBody().hasOneBlock())
-      return func.emitError("expected (x, v, params, out, batch, tile_begin, "
-                            "tile_end) with one block");
-    Block &body = func.getBody().front();
-    auto flat = cast<MemRefType>(type.getInput(2));
-    Type element = flat.getElementType();
-
     // Shared-memory staging of the parameters, when they fit.
+    FailureOr<int64_t> numParams = checkForward(func);
+    if (failed(numParams))
+      return failure();
+    StringRef name = func.getSymName();
+    FunctionType type = func.getFunctionType();
+    Block &body = func.getBody().front();
+    Type element = cast<MemRefType>(type.getInput(2)).getElementType();
     Value params = body.getArgument(2);
-    FailureOr<int64_t> numParams = countParams(func, params);
-    int64_t bytes = succeeded(numParams)
-                        ? *numParams * element.getIntOrFloatBitWidth() / 8
-                        : -1;
-    bool stage =
-        succeeded(numParams) && *numParams > 0 && bytes <= maxSharedBytes;
+    bool stage = *numParams > 0;
     auto workgroup = gpu::AddressSpaceAttr::get(
         func.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
     SmallVector<Type> attributions;
