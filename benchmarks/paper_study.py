@@ -21,10 +21,33 @@ largest value). Timing: one warm-up call per measurement, then rounds in
 which the pending measurements run in a freshly shuffled order, until each
 has `--reps` samples (fewer, at least `--min-reps`, when one call is so slow
 that it would exceed `--budget-s`; the count is in the CSV); median reported.
+
+--device cuda (default cpu): the same study on a GPU. PyTorch runs on the
+GPU (TF32 off); ntp runs its CUDA kernels (ntp_forward on device pointers
+taken from torch tensors). The CUDA kernels have no backward: ntp's rows
+on cuda have fwd only (bwd/total empty), and the agreement check compares
+the jets only (nested autograd on the GPU is the reference). Timing on cuda:
+the wall time of the call plus torch.cuda.synchronize(), each call between
+two synchronisations (so a short call includes the launch and the sync
+latency, a few microseconds); bursts, rounds and medians as on the CPU.
+Kernels: --kernels DIR, prebuilt CUDA artifacts (test/gpu/make-gpu-bundle.sh
+puts them in gpu-bundle/cuda), found by their manifest (layers, dtype,
+order; PTX, default mapping preferred); without --kernels they are compiled
+here with ntp-compile --target=nvptx --chip=CHIP. --time-budget-s stops the
+PyTorch measurements when spent (ntp is still timed; the CSV's note says
+so). Outputs on cuda: paper_study.csv, tables.md and one figure,
+study_cuda.png. --dry-run (with --device cuda, no GPU needed): checks that
+every artifact the study needs is in --kernels with the right manifest and
+that ntp_kernel_load gets as far as the driver (NTP_ERROR_NO_DEVICE without
+a GPU). --fake-cuda (a test of this script without a GPU): the cuda code
+path with torch on the CPU, CPU kernels called on torch tensors' pointers
+and no-op synchronisation.
 """
 import argparse
+import builtins
 import csv
 import ctypes
+import functools
 import itertools
 import math
 import os
@@ -35,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 import numpy as np
 import torch
@@ -167,15 +191,72 @@ class NTangentProp:
 # ntp through ctypes
 # --------------------------------------------------------------------------
 
+NTP_OK, NTP_ERROR_NO_DEVICE = 0, 6
+CUDA_MAGIC = b"ntp-cuda-artifact\n"
+CUDA_END = b"\nend-manifest\n"
+
+
+def read_cuda_artifact(path):
+    """(manifest dict, image bytes) of a CUDA artifact; ValueError if not."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(CUDA_MAGIC):
+        raise ValueError("not a CUDA artifact (no ntp-cuda-artifact line)")
+    end = data.find(CUDA_END)
+    if end < 0:
+        raise ValueError("no end-manifest line")
+    text = data[len(CUDA_MAGIC):end + 1].decode()
+    kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return kv, data[end + len(CUDA_END):]
+
+
+def index_cuda_artifacts(directory):
+    """{(layers "1,24,...", dtype, order): path} of the tanh CUDA artifacts in
+    `directory` with the default mapping (a thread per sample); PTX before
+    cubin, study_* before other names."""
+    found = {}
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".ntp"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            kv, _ = read_cuda_artifact(path)
+        except (OSError, ValueError):
+            continue
+        if kv.get("device") != "cuda" or kv.get("activation") != "tanh":
+            continue
+        spb = kv.get("samples_per_block")
+        if spb is not None and spb != kv.get("block_size"):
+            continue  # --gpu-mapping=lanes
+        try:
+            key = (kv["layers"], kv["dtype"], int(kv["order"]))
+        except (KeyError, ValueError):
+            continue
+        rank = (kv.get("format") != "ptx", not name.startswith("study_"), name)
+        if key not in found or rank < found[key][0]:
+            found[key] = (rank, path)
+    return {k: v[1] for k, v in found.items()}
+
+
 class Ntp:
-    def __init__(self, runtime, compiler, workdir, threads):
+    def __init__(self, runtime, compiler, workdir, threads, device="cpu",
+                 kernels=None, chip="sm_90"):
+        # device: "cpu" (CPU kernels), "cuda" (CUDA artifacts), or
+        # "fake-cuda" (CPU kernels called like the CUDA ones, for tests).
         self.lib = ctypes.CDLL(runtime)
         self.compiler = compiler
         self.workdir = workdir
+        self.device = device
+        self.kernels = kernels
+        self.chip = chip
+        self.index = index_cuda_artifacts(kernels) \
+            if device == "cuda" and kernels else {}
         self.compile_s = {}
         L = self.lib
         vp, i64 = ctypes.c_void_p, ctypes.c_int64
         L.ntp_kernel_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(vp)]
+        L.ntp_kernel_free.argtypes = [vp]
+        L.ntp_kernel_free.restype = None
         L.ntp_forward.argtypes = [vp, vp, vp, vp, vp, i64]
         L.ntp_forward_save.argtypes = [vp, vp, vp, vp, vp, vp, i64]
         L.ntp_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, i64]
@@ -189,18 +270,34 @@ class Ntp:
             raise RuntimeError("ntp: " + self.lib.ntp_last_error().decode())
 
     def kernel_path(self, layers, order, dtype):
+        if self.device == "cuda":
+            if self.kernels:
+                return self.index.get(
+                    (",".join(map(str, layers)), dtype, order),
+                    os.path.join(self.kernels, "study_%s_%s_%d.ntp" % (
+                        "-".join(map(str, layers)), dtype, order)))
+            return os.path.join(self.workdir, "k_%s_%s_%d.ntp" % (
+                "-".join(map(str, layers)), dtype, order))
         return os.path.join(self.workdir, "k_%s_%s_%d.so" % (
             "-".join(map(str, layers)), dtype, order))
 
     def kernel(self, layers, order, dtype):
         path = self.kernel_path(layers, order, dtype)
         if not os.path.exists(path):
+            if self.device == "cuda" and self.kernels:
+                raise RuntimeError(
+                    "no CUDA artifact for layers %s, %s, order %d in %s "
+                    "(test/gpu/make-gpu-bundle.sh makes them)" % (
+                        "-".join(map(str, layers)), dtype, order,
+                        self.kernels))
+            target = (["--target=nvptx", "--chip=" + self.chip]
+                      if self.device == "cuda" else ["--target-cpu=native"])
             # Wall time of the whole ahead-of-time compile (forward and
             # generated backward, MLIR to shared object), one process.
             start = time.perf_counter()
             subprocess.run([self.compiler, "--layers", ",".join(map(str, layers)),
                             "--activation", "tanh", "--order", str(order),
-                            "--dtype", dtype, "--target-cpu=native", "-o", path],
+                            "--dtype", dtype] + target + ["-o", path],
                            check=True)
             self.compile_s[path] = time.perf_counter() - start
         k = ctypes.c_void_p()
@@ -210,6 +307,7 @@ class Ntp:
 
 class NtpCall:
     """Buffers and bound calls of one kernel at one batch."""
+    has_backward = True
 
     def __init__(self, ntp, kernel, x, params, order, out_dim, npdtype):
         self.ntp, self.k = ntp, kernel
@@ -242,6 +340,38 @@ class NtpCall:
             self.k, self.px, self.pv, self.pp, self.pc, self.pg, None,
             self.pw, self.batch))
 
+    def host_out(self):
+        return self.out
+
+
+class NtpTorchCall:
+    """Forward-only calls of one kernel on torch tensors' memory: device
+    pointers (tensor.data_ptr()) of CUDA tensors for a CUDA kernel; host
+    pointers of CPU tensors for a CPU kernel under --fake-cuda. On a CUDA
+    kernel ntp_forward is asynchronous (default stream): the caller syncs."""
+    has_backward = False
+
+    def __init__(self, ntp, kernel, x, params, order, out_dim, dtype, device):
+        self.ntp, self.k = ntp, kernel
+        batch = x.shape[0]
+        self.batch = batch
+        self.x = x.detach().to(device=device, dtype=dtype).contiguous()
+        self.v = torch.ones(x.shape[1], dtype=dtype, device=device)
+        self.params = torch.from_numpy(np.ascontiguousarray(params)).to(
+            device=device, dtype=dtype)
+        self.out = torch.full((order + 1, batch, out_dim), float("nan"),
+                              dtype=dtype, device=device)
+        vp = ctypes.c_void_p
+        self.args = (kernel, vp(self.x.data_ptr()), vp(self.v.data_ptr()),
+                     vp(self.params.data_ptr()), vp(self.out.data_ptr()),
+                     batch)
+
+    def forward(self):
+        self.ntp.check(self.ntp.lib.ntp_forward(*self.args))
+
+    def host_out(self):
+        return self.out.cpu().numpy()  # .cpu() waits for the kernel
+
 
 # --------------------------------------------------------------------------
 # Measurements
@@ -251,8 +381,10 @@ def now():
     return time.perf_counter()
 
 
-def make_tasks(model, x, order, ntp_call, methods):
-    """name -> callable returning {phase: seconds} for one repetition."""
+def make_tasks(model, x, order, ntp_call, methods, sync=None):
+    """name -> callable returning {phase: seconds} for one repetition.
+    sync (on a GPU: torch.cuda.synchronize) is called before each timed
+    call and before each clock reading after it."""
     tasks = {}
     ntp_tp = NTangentProp(order)
 
@@ -266,14 +398,34 @@ def make_tasks(model, x, order, ntp_call, methods):
             loss.backward()
             t2 = now()
             return {"backward": t2 - t1, "total": t2 - t0}
-        return run
+
+        def run_sync():
+            sync()
+            t0 = now()
+            outs = fn()
+            sync()
+            t1 = now()
+            loss = sum(o.sum() for o in outs)
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            sync()
+            t2 = now()
+            return {"backward": t2 - t1, "total": t2 - t0}
+        return run_sync if sync else run
 
     def torch_fwd(fn):
         def run():
             t0 = now()
             fn()  # with grad enabled: the forward of a training step
             return {"forward": now() - t0}
-        return run
+
+        def run_sync():
+            sync()
+            t0 = now()
+            fn()
+            sync()
+            return {"forward": now() - t0}
+        return run_sync if sync else run
 
     if "autograd" in methods:
         fa = lambda: nested_autograd(model, x, order)
@@ -283,7 +435,15 @@ def make_tasks(model, x, order, ntp_call, methods):
         fn = lambda: ntp_tp(model, x)
         tasks[("ntangent", "fwd")] = torch_fwd(fn)
         tasks[("ntangent", "tot")] = torch_total(fn)
-    if ntp_call is not None:
+    if ntp_call is not None and not ntp_call.has_backward:
+        def nf_sync():
+            sync()
+            t0 = now()
+            ntp_call.forward()
+            sync()
+            return {"forward": now() - t0}
+        tasks[("ntp", "fwd")] = nf_sync
+    elif ntp_call is not None:
         def nf():
             t0 = now()
             ntp_call.forward()
@@ -311,8 +471,10 @@ def make_tasks(model, x, order, ntp_call, methods):
 BURST_BELOW_S = 0.02
 
 
-def measure(tasks, reps, min_reps, budget_s, rng):
-    """Round-robin over shuffled tasks; returns {task: {phase: [s]}}."""
+def measure(tasks, reps, min_reps, budget_s, rng, deadline=None):
+    """Round-robin over shuffled tasks; returns {task: {phase: [s]}} and
+    {task: number of samples}. Past `deadline` (a now() value) no new round
+    starts once every task has a sample."""
     want, samples, burst = {}, {}, {}
     for name, fn in tasks.items():
         t0 = now()
@@ -323,6 +485,8 @@ def measure(tasks, reps, min_reps, budget_s, rng):
                        else min(50, max(3, int(math.ceil(0.01 / dt)))))
         samples[name] = {}
     for r in range(max(want.values())):
+        if deadline is not None and r > 0 and now() > deadline:
+            break
         order = [t for t in tasks if want[t] > r]
         rng.shuffle(order)
         for name in order:
@@ -332,22 +496,32 @@ def measure(tasks, reps, min_reps, budget_s, rng):
             for phase in calls[0]:
                 samples[name].setdefault(phase, []).append(
                     statistics.median(c[phase] for c in calls))
-    return samples, want
+    return samples, {name: len(next(iter(samples[name].values())))
+                     for name in tasks}
 
 
 def agreement(model, x, order, ntp_call):
     """Max relative differences (per order, relative to its max |value|)."""
     ref = nested_autograd(model, x, order)
     ntg = NTangentProp(order)(model, x)
-    ntp_call.forward()
-    errs = {"ntangent": 0.0, "ntp": 0.0}
+    errs = {"ntangent": 0.0}
+    if ntp_call is not None:
+        ntp_call.forward()
+        ntp_out = ntp_call.host_out()
+        errs["ntp"] = 0.0
     for k in range(order + 1):
-        r = ref[k].detach().double().numpy().reshape(-1)
+        r = ref[k].detach().double().cpu().numpy().reshape(-1)
         scale = max(np.abs(r).max(), 1e-30)
         errs["ntangent"] = max(errs["ntangent"], float(
-            np.abs(ntg[k].detach().double().numpy().reshape(-1) - r).max() / scale))
-        errs["ntp"] = max(errs["ntp"], float(
-            np.abs(ntp_call.out[k].astype(np.float64).reshape(-1) - r).max() / scale))
+            np.abs(ntg[k].detach().double().cpu().numpy().reshape(-1) - r).max()
+            / scale))
+        if ntp_call is None:
+            continue
+        # NaN (an unwritten output) must fail the check, not pass it.
+        e = np.abs(ntp_out[k].astype(np.float64).reshape(-1) - r).max() / scale
+        errs["ntp"] = max(errs["ntp"], float(e) if np.isfinite(e) else math.inf)
+    if ntp_call is None or not ntp_call.has_backward:
+        return errs  # CUDA kernels: forward only, no gradient to compare
     # Parameter gradients of sum over all orders: autograd vs ntp.
     loss = sum(o.sum() for o in ref)
     model.zero_grad(set_to_none=True)
@@ -364,20 +538,72 @@ def agreement(model, x, order, ntp_call):
 FIELDS = ["sweep", "depth", "width", "batch", "order", "dtype", "method",
           "fwd_ms", "bwd_ms", "total_ms", "reps_fwd", "reps_total",
           "err_vs_autograd", "err_grad_vs_autograd", "check_ok", "compile_s"]
+# Only in CSVs of --device cuda / --fake-cuda runs (the CPU CSV is as before).
+CUDA_FIELDS = FIELDS + ["device", "note"]
 
 
-def run_config(ntp, layers, batch, orders, args, sweep, rng, writer, rows):
+class Env:
+    """Where one run computes: torch device, dtype and synchronisation."""
+
+    def __init__(self, args):
+        self.name = args.device  # "cpu" or "cuda" (also under --fake-cuda)
+        self.fake = getattr(args, "fake_cuda", False)
+        self.torch_device = "cuda" if self.name == "cuda" and not self.fake \
+            else "cpu"
+        self.sync = None
+        if self.name == "cuda":
+            self.sync = torch.cuda.synchronize if not self.fake \
+                else (lambda: None)
+        self.deadline = None
+        self.torch_skipped = 0
+        self.failed_checks = 0
+
+
+def run_config(ntp, layers, batch, orders, args, sweep, rng, writer, rows,
+               env=None):
     dtype = torch.float32 if args.dtype == "f32" else torch.float64
     npdtype = np.float32 if args.dtype == "f32" else np.float64
+    cuda = env is not None and env.name == "cuda"
     model = build_model(layers, dtype, args.seed)
     params = flat_params(model)
     x = torch.linspace(-2, 2, batch, dtype=dtype).reshape(batch, 1)
+    if cuda:
+        model = model.to(env.torch_device)
+        x = x.to(env.torch_device)
     for order in orders:
         methods = ["ntp"]
+        note = ""
         if order <= args.max_torch_order:
-            methods += ["autograd", "ntangent"]
-        call = NtpCall(ntp, ntp.kernel(layers, order, args.dtype),
-                       x.numpy(), params, order, layers[-1], npdtype)
+            if cuda and env.deadline is not None and now() > env.deadline:
+                note = "PyTorch not timed: --time-budget-s spent"
+                env.torch_skipped += 1
+            else:
+                methods += ["autograd", "ntangent"]
+        if cuda:
+            # A kernel that does not load (missing, PTX the driver rejects)
+            # costs its cells, not the run: PyTorch is still timed.
+            try:
+                kernel = ntp.kernel(layers, order, args.dtype)
+                call = NtpTorchCall(ntp, kernel, x, params, order,
+                                    layers[-1], dtype, env.torch_device)
+                artifact = ntp.kernel_path(layers, order, args.dtype)
+                if ntp.device == "cuda":
+                    kv, _ = read_cuda_artifact(artifact)
+                    art = "%s %s %s" % (kv.get("format"), kv.get("chip"),
+                                        os.path.basename(artifact))
+                else:
+                    art = "fake-cuda: CPU kernel " + os.path.basename(artifact)
+                note = "; ".join(n for n in (art, note) if n)
+            except (RuntimeError, OSError, ValueError,
+                    subprocess.CalledProcessError) as e:
+                print("FAIL layers %s order %d: ntp kernel: %s" % (
+                    "-".join(map(str, layers)), order, e), flush=True)
+                env.failed_checks += 1
+                call = None
+        else:
+            kernel = ntp.kernel(layers, order, args.dtype)
+            call = NtpCall(ntp, kernel, x.numpy(), params, order, layers[-1],
+                           npdtype)
         errs = {}
         ok = True
         if "autograd" in methods:
@@ -386,39 +612,54 @@ def run_config(ntp, layers, batch, orders, args, sweep, rng, writer, rows):
             if not ok:
                 print("WARNING: disagreement at layers %s order %d: %s"
                       % (layers, order, errs), file=sys.stderr)
-        tasks = make_tasks(model, x, order, call, methods)
+                if cuda:
+                    env.failed_checks += 1
+        tasks = make_tasks(model, x, order, call, methods,
+                           env.sync if cuda else None)
         samples, reps = measure(tasks, args.reps, args.min_reps, args.budget_s,
-                                rng)
+                                rng, env.deadline if cuda and len(methods) > 1
+                                else None)
         for m in ["ntp", "autograd", "ntangent"]:
             if (m, "fwd") not in tasks:
                 continue
             f = samples[(m, "fwd")]["forward"]
-            t = samples[(m, "tot")]
+            t = samples.get((m, "tot"))
             row = {
                 "sweep": sweep, "depth": len(layers) - 2, "width": layers[1],
                 "batch": batch, "order": order, "dtype": args.dtype,
                 "method": m,
                 "fwd_ms": "%.4f" % (statistics.median(f) * 1e3),
-                "bwd_ms": "%.4f" % (statistics.median(t["backward"]) * 1e3),
-                "total_ms": "%.4f" % (statistics.median(t["total"]) * 1e3),
-                "reps_fwd": reps[(m, "fwd")], "reps_total": reps[(m, "tot")],
+                # No tot task: ntp's CUDA kernels (forward only).
+                "bwd_ms": "%.4f" % (statistics.median(t["backward"]) * 1e3)
+                if t else "",
+                "total_ms": "%.4f" % (statistics.median(t["total"]) * 1e3)
+                if t else "",
+                "reps_fwd": reps[(m, "fwd")],
+                "reps_total": reps[(m, "tot")] if t else "",
                 "err_vs_autograd": ("%.2e" % errs[m]) if m in errs else "",
                 "err_grad_vs_autograd": ("%.2e" % errs["ntp_grad"])
-                if m == "ntp" and errs else "",
+                if m == "ntp" and "ntp_grad" in errs else "",
                 "check_ok": ok if errs else "",
                 "compile_s": ("%.3f" % ntp.compile_s.get(
                     ntp.kernel_path(layers, order, args.dtype), float("nan")))
                 if m == "ntp" else "",
             }
+            if cuda:
+                row["device"] = "cuda" + (" (fake)" if env.fake else "")
+                row["note"] = note if m == "ntp" else ""
+                if m == "ntp" and ntp.device == "cuda" and ntp.kernels:
+                    row["compile_s"] = ""  # prebuilt
             writer.writerow(row)
             rows.append(row)
-        print("%s layers=%s batch=%d n=%d %s" % (
+        ms = lambda v: "%.3g" % float(v) if v else "-"
+        print("%s layers=%s batch=%d n=%d %s%s" % (
             sweep, "-".join(map(str, layers)), batch, order, " ".join(
-                "%s fwd %.3g tot %.3g ms" % (r["method"], float(r["fwd_ms"]),
-                                             float(r["total_ms"]))
+                "%s fwd %s tot %s ms" % (r["method"], ms(r["fwd_ms"]),
+                                         ms(r["total_ms"]))
                 for r in rows if r["sweep"] == sweep and r["order"] == order
                 and r["width"] == layers[1] and r["batch"] == batch
-                and r["depth"] == len(layers) - 2)), flush=True)
+                and r["depth"] == len(layers) - 2),
+            (" [%s]" % note) if note else ""), flush=True)
 
 
 def plots(rows, outdir):
@@ -428,6 +669,8 @@ def plots(rows, outdir):
     colors = {"ntp": "tab:green", "ntangent": "tab:blue", "autograd": "tab:red"}
     labels = {"ntp": "ntp (compiled)", "ntangent": "n-TangentProp (PyTorch)",
               "autograd": "nested autograd"}
+    if any((r.get("device") or "cpu").startswith("cuda") for r in rows):
+        return plots_cuda(rows, outdir, plt, colors, labels)
     order_rows = [r for r in rows if r["sweep"] == "order"]
     if order_rows:
         for phase in ["fwd_ms", "bwd_ms", "total_ms"]:
@@ -502,8 +745,67 @@ def plots(rows, outdir):
         plt.close(fig)
 
 
-def report(path, outdir):
-    """Markdown tables (and the plots) from a CSV written by this script."""
+def plots_cuda(rows, outdir, plt, colors, labels):
+    """One figure (the GPU machine sends back few files): forward and total
+    time vs order, and the grid's forward ratios. ntp has no total on cuda
+    (its CUDA kernels have no backward)."""
+    val = lambda r, k: float(r[k]) if r.get(k) else None
+    order_rows = [r for r in rows if r["sweep"] == "order"]
+    grid = [r for r in rows if r["sweep"] == "grid"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    for ax, phase in zip(axes[:2], ["fwd_ms", "total_ms"]):
+        for m in ["autograd", "ntangent", "ntp"]:
+            pts = sorted((r["order"], val(r, phase)) for r in order_rows
+                         if r["method"] == m and val(r, phase) is not None)
+            if pts:
+                ax.plot(*zip(*pts), "o-", color=colors[m], label=labels[m])
+        ax.set_yscale("log")
+        ax.set_xlabel("derivative order n")
+        ax.set_ylabel(phase.replace("_ms", "") + " time (ms)")
+        ax.grid(True, alpha=0.3)
+    if order_rows:
+        axes[0].set_title("forward: 1-24-24-24-1 tanh, batch %d, %s" % (
+            order_rows[0]["batch"], order_rows[0]["dtype"]))
+        axes[1].set_title("forward + backward (PyTorch only: the CUDA "
+                          "kernels\nhave no backward)", fontsize=9)
+        if axes[0].get_legend_handles_labels()[0]:
+            axes[0].legend(fontsize=8)
+    by = {}
+    for r in grid:
+        by.setdefault((r["depth"], r["width"], r["batch"], r["order"]),
+                      {})[r["method"]] = r
+    configs = sorted({k[:3] for k in by})
+    for ci, (d, w, b) in enumerate(configs):
+        for ratio, marker, ls in [(("autograd", "ntangent"), "s", "--"),
+                                  (("autograd", "ntp"), "o", "-"),
+                                  (("ntangent", "ntp"), "^", ":")]:
+            pts = [(k[3], val(ms[ratio[0]], "fwd_ms") /
+                    val(ms[ratio[1]], "fwd_ms"))
+                   for k, ms in sorted(by.items()) if k[:3] == (d, w, b)
+                   and all(m in ms and val(ms[m], "fwd_ms") for m in ratio)]
+            if pts:
+                axes[2].plot(*zip(*pts), marker=marker, linestyle=ls,
+                             color="C%d" % ci, label="%s/%s d%d w%d b%d" % (
+                                 ratio[0], ratio[1], d, w, b))
+    axes[2].axhline(1, color="k", linestyle="--", linewidth=0.8)
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("derivative order n")
+    axes[2].set_ylabel("forward time ratio (>1: the second is faster)")
+    axes[2].set_title("grid, forward")
+    axes[2].grid(True, alpha=0.3)
+    if axes[2].get_legend_handles_labels()[0]:
+        axes[2].legend(fontsize=5, ncol=1)
+    dev = (rows[0].get("device") if rows else "") or "cuda"
+    fig.suptitle("GPU (%s): wall time of call + torch.cuda.synchronize(), "
+                 "medians" % dev, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, "study_cuda.png"), dpi=80)
+    plt.close(fig)
+
+
+def report(path, outdir, out=None):
+    """Markdown tables (and the plots) from a CSV written by this script;
+    printed to `out` (default stdout)."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
     for r in rows:
@@ -514,10 +816,29 @@ def report(path, outdir):
     for r in rows:
         by.setdefault((r["sweep"], r["depth"], r["width"], r["batch"],
                        r["order"]), {})[r["method"]] = r
-    fmt = lambda ms, m, k: ms[m][k] if m in ms else "-"
+    print = functools.partial(builtins.print, file=out)  # noqa: A001
+    fmt = lambda ms, m, k: ms[m][k] if m in ms and ms[m][k] else "-"
+    cuda = any((r.get("device") or "cpu").startswith("cuda") for r in rows)
+    if cuda:
+        dev = next(r["device"] for r in rows if r.get("device"))
+        print("Device: %s. Times in ms: wall time of the call + "
+              "torch.cuda.synchronize(), medians. ntp: %s, forward only (no "
+              "GPU backward: its bwd/total columns are empty, \"-\"); the "
+              "agreement check compares the jets with nested autograd on the "
+              "same device." % (dev, "CPU kernels standing in for the CUDA "
+                                "ones (--fake-cuda test)" if "fake" in dev
+                                else "CUDA kernels"))
+        skipped = ["%s d%d w%d b%d n=%d" % (r["sweep"], r["depth"],
+                                              r["width"], r["batch"],
+                                              r["order"])
+                   for r in rows if "not timed" in (r.get("note") or "")]
+        if skipped:
+            print("PyTorch not timed (--time-budget-s spent) in %d cells: "
+                  "%s." % (len(skipped), ", ".join(skipped)))
+        print()
 
     def ratio(ms, a, b, k):
-        if a in ms and b in ms:
+        if a in ms and b in ms and ms[a][k] and ms[b][k]:
             return "%.1f" % (float(ms[a][k]) / float(ms[b][k]))
         return "-"
     print("| n | ntp fwd | ntp bwd | ntp total | n-TP fwd | n-TP total | "
@@ -529,7 +850,7 @@ def report(path, outdir):
         if key[0] != "order":
             continue
         err = "-"
-        if ms["ntp"]["err_vs_autograd"]:
+        if "ntp" in ms and ms["ntp"]["err_vs_autograd"]:
             err = "%s, %s" % (ms["ntp"]["err_vs_autograd"],
                               ms["ntangent"]["err_vs_autograd"])
         print("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
@@ -544,8 +865,34 @@ def report(path, outdir):
                           ratio(ms, "autograd", "ntangent", "total_ms"),
                           ratio(ms, "ntangent", "ntp", "fwd_ms"),
                           ratio(ms, "ntangent", "ntp", "total_ms"), err,
-                          ms["ntp"].get("compile_s") or "-"))
+                          ms.get("ntp", {}).get("compile_s") or "-"))
     print()
+    if cuda:
+        # ntp has no total on the GPU: forward times and ratios first.
+        print("| depth | width | batch | n | ntp fwd | n-TP fwd | autograd fwd "
+              "| n-TP total | autograd total | autograd/ntp fwd | n-TP/ntp fwd "
+              "| autograd/n-TP fwd | autograd/n-TP total | max rel. err ntp, "
+              "n-TP |")
+        print("|" + "---|" * 14)
+        for key, ms in sorted(by.items()):
+            if key[0] != "grid":
+                continue
+            err = "-"
+            if "ntp" in ms and ms["ntp"]["err_vs_autograd"] and \
+                    "ntangent" in ms:
+                err = "%s, %s" % (ms["ntp"]["err_vs_autograd"],
+                                  ms["ntangent"]["err_vs_autograd"])
+            print("| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | "
+                  "%s | %s | %s |" % (key[1:] + (
+                      fmt(ms, "ntp", "fwd_ms"), fmt(ms, "ntangent", "fwd_ms"),
+                      fmt(ms, "autograd", "fwd_ms"),
+                      fmt(ms, "ntangent", "total_ms"),
+                      fmt(ms, "autograd", "total_ms"),
+                      ratio(ms, "autograd", "ntp", "fwd_ms"),
+                      ratio(ms, "ntangent", "ntp", "fwd_ms"),
+                      ratio(ms, "autograd", "ntangent", "fwd_ms"),
+                      ratio(ms, "autograd", "ntangent", "total_ms"), err)))
+        return
     print("| depth | width | batch | n | ntp total | n-TP total | autograd "
           "total | autograd/n-TP fwd | autograd/n-TP total | autograd/ntp fwd "
           "| autograd/ntp total | n-TP/ntp fwd | n-TP/ntp total |")
@@ -574,8 +921,120 @@ def find(*candidates):
     return os.path.join(ROOT, candidates[0])
 
 
+def study_plan(args):
+    """[(sweep, layers, batch, orders)] of this run, in run order."""
+    plan = []
+    if not args.skip_order_sweep:
+        plan.append(("order", [1, 24, 24, 24, 1], 256,
+                     list(range(args.ntp_max_order + 1))))
+    if not args.skip_grid:
+        if args.full:
+            depths = [3, 5, 7]
+            widths = [24, 32, 48, 64, 76, 88, 104, 128]
+            batches, orders = [32, 64, 256, 1024, 4096], [1, 3, 6, 8]
+        else:
+            depths, widths, batches, orders = [3, 5], [24, 64], [256], [1, 3, 6, 8]
+        pick = lambda given, default: (
+            [int(v) for v in given.split(",")] if given else default)
+        depths = pick(args.grid_depths, depths)
+        widths = pick(args.grid_widths, widths)
+        batches = pick(args.grid_batches, batches)
+        orders = pick(args.grid_orders, orders)
+        for d, wd, b in itertools.product(depths, widths, batches):
+            plan.append(("grid", [1] + [wd] * d + [1], b, orders))
+    return plan
+
+
+def cuda_dry_run(args, runtime):
+    """Every CUDA artifact the study needs is in --kernels, with the
+    manifest the study expects, and parses (ntp_kernel_load reaches the
+    driver: NTP_ERROR_NO_DEVICE without one). No GPU needed."""
+    problems = []
+    if not args.kernels or not os.path.isdir(args.kernels):
+        print("dry run: --kernels DIR is not a directory: %s" % args.kernels)
+        return 1
+    index = index_cuda_artifacts(args.kernels)
+    lib = ctypes.CDLL(runtime)
+    lib.ntp_kernel_load.argtypes = [ctypes.c_char_p,
+                                    ctypes.POINTER(ctypes.c_void_p)]
+    lib.ntp_kernel_free.argtypes = [ctypes.c_void_p]
+    lib.ntp_kernel_free.restype = None
+    lib.ntp_last_error.restype = ctypes.c_char_p
+    print("kernels %s (%d default-mapping tanh CUDA artifacts), runtime %s"
+          % (args.kernels, len(index), runtime))
+    print("%-6s %-22s %5s  %-36s %s" % ("sweep", "layers", "order", "artifact",
+                                        "check"))
+    n = 0
+    for sweep, layers, batch, orders in study_plan(args):
+        n_params = sum(layers[i] * layers[i - 1] + layers[i]
+                       for i in range(1, len(layers)))
+        for order in orders:
+            n += 1
+            key = (",".join(map(str, layers)), args.dtype, order)
+            path = index.get(key)
+            bad = []
+            if path is None:
+                bad.append("missing")
+            else:
+                kv, image = read_cuda_artifact(path)
+                want = {"device": "cuda", "activation": "tanh",
+                        "layers": key[0], "dtype": args.dtype,
+                        "order": str(order), "num_params": str(n_params),
+                        "backward": "0", "image_bytes": str(len(image))}
+                if args.chip:
+                    want["chip"] = args.chip
+                bad += ["%s=%s (expected %s)" % (k, kv.get(k), v)
+                        for k, v in want.items() if kv.get(k) != v]
+                if kv.get("format") == "ptx" and (
+                        b".entry " + kv.get("entry", "?").encode()
+                        not in image or b".target " +
+                        kv.get("chip", "?").encode() not in image):
+                    bad.append("PTX lacks its .target or .entry")
+                k = ctypes.c_void_p()
+                status = lib.ntp_kernel_load(path.encode(), ctypes.byref(k))
+                if status == NTP_OK:
+                    lib.ntp_kernel_free(k)
+                    verdict = "ok: loaded on a GPU"
+                elif status == NTP_ERROR_NO_DEVICE:
+                    verdict = "ok: parses, no device"
+                else:
+                    bad.append("ntp_kernel_load returned %d: %s" % (
+                        status, (lib.ntp_last_error() or b"").decode()))
+            if bad:
+                problems += ["%s %s order %d: %s" % (
+                    sweep, "-".join(map(str, layers)), order, b) for b in bad]
+                verdict = "FAIL " + bad[0]
+            print("%-6s %-22s %5d  %-36s %s" % (
+                sweep, "-".join(map(str, layers)), order,
+                os.path.basename(path) if path else "-", verdict))
+    for pr in problems:
+        print("PROBLEM", pr)
+    print("\ndry run: %d artifacts, %s" % (
+        n, "OK" if not problems else "%d PROBLEMS" % len(problems)),
+        flush=True)
+    return 0 if not problems else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: PyTorch and ntp's CUDA kernels on the GPU "
+                        "(ntp: forward only)")
+    p.add_argument("--kernels", metavar="DIR", default=None,
+                   help="cuda: prebuilt CUDA artifacts (e.g. gpu-bundle/cuda);"
+                        " without it they are compiled with ntp-compile")
+    p.add_argument("--chip", default="sm_90",
+                   help="cuda: --chip for ntp-compile (and the chip the "
+                        "dry run expects)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --device cuda: check the artifacts in --kernels"
+                        " (default gpu-bundle/cuda) without a GPU")
+    p.add_argument("--fake-cuda", action="store_true",
+                   help="test of the cuda code path without a GPU: torch on "
+                        "the CPU, CPU kernels on torch tensors' pointers")
+    p.add_argument("--time-budget-s", type=float, default=None,
+                   help="cuda: no PyTorch measurement starts after this "
+                        "many seconds (ntp is still timed)")
     p.add_argument("--dtype", default="f32", choices=["f32", "f64"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=20)
@@ -585,13 +1044,19 @@ def main():
                         "calls, never below --min-reps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-torch-order", type=int, default=9)
-    p.add_argument("--ntp-max-order", type=int, default=16)
+    p.add_argument("--ntp-max-order", type=int, default=None,
+                   help="order sweep: ntp up to this order (default 16; "
+                        "9 with --device cuda, the bundle's orders)")
     p.add_argument("--tolerance", type=float, default=5e-3,
                    help="max error relative to each order's largest value")
     p.add_argument("--full", action="store_true",
                    help="the paper's whole grid (hours on a CPU)")
     p.add_argument("--skip-order-sweep", action="store_true")
     p.add_argument("--skip-grid", action="store_true")
+    for name in ("depths", "widths", "batches", "orders"):
+        p.add_argument("--grid-" + name, metavar="LIST", default=None,
+                       help="grid %s, comma-separated (default: the reduced "
+                            "grid, or the paper's with --full)" % name)
     p.add_argument("--ntp-compile", default=None)
     p.add_argument("--runtime", default=None)
     p.add_argument("--report", metavar="CSV", default=None,
@@ -601,12 +1066,33 @@ def main():
     args = p.parse_args()
     if args.report:
         report(args.report, args.out)
-        return
-    torch.set_num_threads(args.threads)
+        return 0
+    if args.ntp_max_order is None:
+        args.ntp_max_order = 9 if args.device == "cuda" else 16
+    if args.device != "cuda" and (args.dry_run or args.fake_cuda
+                                  or args.kernels):
+        p.error("--dry-run, --fake-cuda and --kernels need --device cuda")
+    if args.dry_run and args.fake_cuda:
+        p.error("--dry-run checks CUDA artifacts; --fake-cuda runs CPU kernels")
+    if args.dry_run and not args.kernels:
+        args.kernels = os.path.join(ROOT, "gpu-bundle", "cuda")
     compiler = args.ntp_compile or find("build-study/bin/ntp-compile",
                                         "build/bin/ntp-compile")
-    runtime = args.runtime or find("build-study/runtime/libntp_runtime.so",
-                                   "build/runtime/libntp_runtime.so")
+    bundled = os.path.join(os.path.dirname(os.path.abspath(args.kernels)),
+                           "libntp_runtime.so") if args.kernels else ""
+    runtime = args.runtime or (bundled if os.path.isfile(bundled) else find(
+        "build-study/runtime/libntp_runtime.so",
+        "build/runtime/libntp_runtime.so"))
+    if args.dry_run:
+        return cuda_dry_run(args, runtime)
+    if args.device == "cpu":
+        run_cpu(args, compiler, runtime)
+        return 0
+    return run_cuda(args, compiler, runtime)
+
+
+def run_cpu(args, compiler, runtime):
+    torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     rng = random.Random(args.seed)
     workdir = tempfile.mkdtemp(prefix="ntp-study-")
@@ -621,25 +1107,78 @@ def main():
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
-        if not args.skip_order_sweep:
-            run_config(ntp, [1, 24, 24, 24, 1], 256,
-                       list(range(args.ntp_max_order + 1)), args, "order",
-                       rng, w, rows)
+        for sweep, layers, batch, orders in study_plan(args):
+            run_config(ntp, layers, batch, orders, args, sweep, rng, w, rows)
             f.flush()
-        if not args.skip_grid:
-            if args.full:
-                depths = [3, 5, 7]
-                widths = [24, 32, 48, 64, 76, 88, 104, 128]
-                batches, orders = [32, 64, 256, 1024, 4096], [1, 3, 6, 8]
-            else:
-                depths, widths, batches, orders = [3, 5], [24, 64], [256], [1, 3, 6, 8]
-            for d, wd, b in itertools.product(depths, widths, batches):
-                run_config(ntp, [1] + [wd] * d + [1], b, orders, args, "grid",
-                           rng, w, rows)
-                f.flush()
     plots(rows, args.out)
     print("wrote", path)
 
 
+def run_cuda(args, compiler, runtime):
+    """The study on a GPU (or, with --fake-cuda, its code path on the CPU).
+    Exit status: 0, 1 when an agreement check failed, 77 without a GPU."""
+    t_start = now()
+    env = Env(args)
+    if env.fake:
+        torch.set_num_threads(args.threads)
+        gpu = "none (--fake-cuda: torch on the CPU, CPU kernels)"
+    else:
+        if not torch.cuda.is_available():
+            print("paper_study: PyTorch has no CUDA device", file=sys.stderr)
+            return 77
+        # The runtime launches in the current context: make it PyTorch's.
+        torch.zeros(1, device="cuda")
+        torch.cuda.synchronize()
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        cap = torch.cuda.get_device_capability(0)
+        gpu = "%s (sm_%d%d), torch %s, CUDA %s, TF32 off" % (
+            torch.cuda.get_device_name(0), cap[0], cap[1], torch.__version__,
+            torch.version.cuda)
+    if args.time_budget_s is not None:
+        env.deadline = t_start + args.time_budget_s
+    os.makedirs(args.out, exist_ok=True)
+    rng = random.Random(args.seed)
+    workdir = tempfile.mkdtemp(prefix="ntp-study-")
+    ntp = Ntp(runtime, compiler, workdir, args.threads,
+              device="fake-cuda" if env.fake else "cuda",
+              kernels=None if env.fake else args.kernels, chip=args.chip)
+    print("GPU: %s; host %s, %d logical CPUs; ntp kernels: %s; runtime %s; "
+          "timing: wall time of call + sync, median of <= %d samples "
+          "(>= %d, %.1f s budget per measurement%s)" % (
+              gpu, platform.node(), os.cpu_count(),
+              args.kernels or ("compiled here, " + compiler), runtime,
+              args.reps, args.min_reps, args.budget_s,
+              "; PyTorch stops after %.0f s" % args.time_budget_s
+              if args.time_budget_s is not None else ""), flush=True)
+    rows = []
+    path = os.path.join(args.out, "paper_study.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CUDA_FIELDS)
+        w.writeheader()
+        try:
+            for sweep, layers, batch, orders in study_plan(args):
+                run_config(ntp, layers, batch, orders, args, sweep, rng, w,
+                           rows, env)
+                f.flush()
+        except Exception:  # noqa: BLE001 (a CUDA fault: keep what we have)
+            traceback.print_exc()
+            print("FAIL the study stopped at the error above; tables from "
+                  "the cells done", flush=True)
+            env.failed_checks += 1
+    tables = os.path.join(args.out, "tables.md")
+    with open(tables, "w") as f:
+        f.write("# Scaling study on %s\n\n" % gpu)
+        report(path, args.out, out=f)
+    with open(tables) as f:
+        print(f.read())
+    print("wrote %s, %s, %s in %.0f s; %d PyTorch cells not timed (time "
+          "budget); %d failures (agreement checks, ntp kernels)" % (
+              path, tables, os.path.join(args.out, "study_cuda.png"),
+              now() - t_start, env.torch_skipped, env.failed_checks),
+          flush=True)
+    return 1 if env.failed_checks else 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

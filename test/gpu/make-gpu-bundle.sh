@@ -9,12 +9,19 @@
 #                              sample, 4 samples per block)
 #   cuda/cubin_sm_90_<dtype>_<n>.ntp  the same with a cubin from ptxas (only if
 #                              ptxas is found), so the timing compares both
+#   cuda/study_<layers>_f32_<n>.ntp   PTX (default mapping) for the scaling
+#                              study's reduced grid on the GPU
+#                              (benchmarks/paper_study.py --device cuda):
+#                              depth {3,5} x width {24,64}, orders 1,3,6,8;
+#                              1-24-24-24-1 is ptx_<chip>_f32_<n>.ntp, which
+#                              also serves the study's order sweep (0..9)
 #   ptxas-report.txt           ptxas -v of the order-9 kernels (with cubins)
 #   MANIFEST.txt               ntp commit, date, tools, and every file (bytes, sha256)
 # for the 1-24-24-24-1 tanh network, orders 0..9, f32 and f64.
 # Usage: test/gpu/make-gpu-bundle.sh [build-dir] [out-dir]
 #   defaults: <repo>/build, <repo>/gpu-bundle   (env: ORDERS=9, CHIP=sm_90,
-#   PTXAS=/usr/local/cuda/bin/ptxas; PTXAS=none: PTX only)
+#   PTXAS=/usr/local/cuda/bin/ptxas; PTXAS=none: PTX only; STUDY=0: no
+#   study grid artifacts)
 # Then on the GPU machine: test/gpu/run-gpu-checks.sh --bundle gpu-bundle
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -86,6 +93,26 @@ for dtype in f32 f64; do
 done
 [ -s "$out/ptxas-report.txt" ] || rm -f "$out/ptxas-report.txt"
 
+# The scaling study's reduced grid (f32, PTX, default mapping). The 1-24-24-24-1
+# network is the bundle's own ptx_<chip>_f32_<n>.ntp (the study finds
+# artifacts by their manifest, not by name).
+study_depths="3 5" study_widths="24 64" study_orders="1 3 6 8"
+study=none
+if [ "${STUDY:-1}" != 0 ]; then
+  study="depths ${study_depths// /,} widths ${study_widths// /,} orders ${study_orders// /,} f32 ptx"
+  for d in $study_depths; do
+    for w in $study_widths; do
+      net=1$(printf ",$w%.0s" $(seq "$d")),1
+      [ "$net" = "$layers" ] && continue
+      for n in $study_orders; do
+        "$compile" --layers "$net" --activation "$activation" --order "$n" \
+          --dtype f32 --target=nvptx --chip="$chip" --gpu-format=ptx \
+          -o "$out/cuda/study_${net//,/-}_f32_$n.ntp"
+      done
+    done
+  done
+fi
+
 commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 # Uncommitted changes under the directories the bundle is built from.
 dirty=$(git -C "$root" status --porcelain -- lib include runtime tools cmake CMakeLists.txt 2>/dev/null | head -n1)
@@ -101,6 +128,7 @@ dirty=$(git -C "$root" status --porcelain -- lib include runtime tools cmake CMa
   echo "chip=$chip"
   echo "formats=${formats// /,}"
   echo "target_cpu=$target_cpu"
+  echo "study_grid=$study"
   echo "ptxas=$([ "$ptxas" = none ] && echo none || "$ptxas" --version | grep -o 'release.*' | head -n1)"
   echo "runtime_needs=$(echo $needed | tr ' ' ',')"
   echo "runtime_symbol_versions=$(objdump -T "$runtime" | grep -oE '(GLIBC|GLIBCXX|CXXABI)_[0-9.]+' | sort -Vu | awk -F_ '{v[$1]=$0} END {for (k in v) printf "%s ", v[k]}')"

@@ -7,7 +7,15 @@
 #      the CPU tests;
 #   2. timing: orders 0..9 of the 1-24-24-24-1 tanh network at batch 256 and
 #      4096, f32 and f64, beside PyTorch nested autograd and JAX
-#      jax.experimental.jet (jit, precision "highest"), one table.
+#      jax.experimental.jet (jit, precision "highest"), one table;
+#   3. (--bundle mode) the scaling study on the GPU: benchmarks/paper_study.py
+#      --device cuda with the bundle's CUDA artifacts (order sweep 0..9 of
+#      1-24-24-24-1 and the reduced grid, batch 256, f32) beside PyTorch
+#      nested autograd and n-TangentProp on the GPU, agreement checked first;
+#      its PyTorch cells stop when the time budget is spent (env:
+#      STUDY=0 skips it; TOTAL_BUDGET_S=510, the whole command's budget from
+#      its start, of which the study gets what gpu_checks.py left, less 60 s;
+#      STUDY_ARGS: more paper_study.py options).
 # Usage:
 #   test/gpu/run-gpu-checks.sh --bundle DIR [gpu_checks.py options]
 #       kernels and runtime prebuilt by test/gpu/make-gpu-bundle.sh on a
@@ -15,7 +23,9 @@
 #       (CUDA) is needed, JAX optionally. Nothing is built.
 #   test/gpu/run-gpu-checks.sh [build-dir]   (env: CHIP=sm_XX)
 #       builds ntp here first (needs clang-22 and MLIR 22).
-# Results (markdown, CSV, the log) go to $OUT if set, else <repo>/gpu-results.
+# Results (markdown, CSV, the log) go to $OUT if set, else <repo>/gpu-results;
+# the study's to <out>/study/ (paper_study.csv, tables.md, study_cuda.png),
+# its log to <out>/gpu_checks.log as well: 7 files in all.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/gpu-results}
@@ -43,7 +53,30 @@ if [ "${1:-}" = --bundle ]; then
   python3 -u "$root/benchmarks/gpu_checks.py" --bundle "$bundle" \
     --out "$out" "$@" 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
-  echo "run-gpu-checks: exit $status; results in $out" | tee -a "$log"
+  echo "run-gpu-checks: gpu_checks.py exit $status after ${SECONDS} s" | tee -a "$log"
+  study_status=0
+  left=$(( ${TOTAL_BUDGET_S:-510} - SECONDS ))
+  if [ "${STUDY:-1}" = 0 ]; then
+    echo "run-gpu-checks: STUDY=0: no scaling study" | tee -a "$log"
+  elif [ "$status" = 77 ]; then
+    echo "run-gpu-checks: no CUDA device for PyTorch: no scaling study" | tee -a "$log"
+  elif [ "$left" -lt 90 ]; then
+    echo "run-gpu-checks: ${left} s left of TOTAL_BUDGET_S: no scaling study" | tee -a "$log"
+  else
+    # PyTorch cells start until left - 60 s; the rest (ntp-only cells,
+    # tables, the figure) fits in the margin; timeout is the backstop.
+    echo "run-gpu-checks: scaling study (PyTorch for up to $((left - 60)) s)" | tee -a "$log"
+    # shellcheck disable=SC2086 # STUDY_ARGS: several options
+    timeout -k 10 $((left - 10)) python3 -u "$root/benchmarks/paper_study.py" \
+      --device cuda --kernels "$bundle/cuda" \
+      --runtime "$bundle/libntp_runtime.so" --out "$out/study" \
+      --reps 20 --min-reps 3 --budget-s 2 --time-budget-s $((left - 60)) \
+      ${STUDY_ARGS:-} 2>&1 | tee -a "$log"
+    study_status=${PIPESTATUS[0]}
+    echo "run-gpu-checks: paper_study.py exit $study_status" | tee -a "$log"
+  fi
+  [ "$status" = 0 ] && status=$study_status
+  echo "run-gpu-checks: exit $status after ${SECONDS} s; results in $out" | tee -a "$log"
   exit "$status"
 fi
 
