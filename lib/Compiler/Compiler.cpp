@@ -66,22 +66,18 @@ FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
   return spec;
 }
 
-bool ntp::compileToSharedObject(ModuleOp module, const CompileOptions &options,
-                                const std::string &outputPath,
-                                std::string &error) {
-  PassManager pm(module.getContext());
-  FailureOr<KernelSpec> spec = lowerToLLVMDialect(module, pm, options);
-  if (failed(spec)) {
-    error = "lowering the network to LLVM failed";
-    return false;
-  }
+/// From a module lowered to the LLVM dialect to a loadable shared object.
+static bool writeSharedObject(ModuleOp module, const KernelSpec &spec,
+                              const CpuTargetOptions &target,
+                              const std::string &outputPath,
+                              std::string &error) {
   std::unique_ptr<llvm::TargetMachine> machine =
-      createCpuTargetMachine(options.target, error);
+      createCpuTargetMachine(target, error);
   if (!machine)
     return false;
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> llvmModule = buildKernelLLVMModule(
-      module, context, *spec, options.target, *machine, error);
+  std::unique_ptr<llvm::Module> llvmModule =
+      buildKernelLLVMModule(module, context, spec, target, *machine, error);
   if (!llvmModule)
     return false;
 
@@ -101,4 +97,43 @@ bool ntp::compileToSharedObject(ModuleOp module, const CompileOptions &options,
   bool linked = linkSharedObject(objectPath, outputPath, error);
   llvm::sys::fs::remove(objectPath);
   return linked;
+}
+
+bool ntp::compileToSharedObject(ModuleOp module, const CompileOptions &options,
+                                const std::string &outputPath,
+                                std::string &error) {
+  PassManager pm(module.getContext());
+  FailureOr<KernelSpec> spec = lowerToLLVMDialect(module, pm, options);
+  if (failed(spec)) {
+    error = "lowering the network to LLVM failed";
+    return false;
+  }
+  return writeSharedObject(module, *spec, options.target, outputPath, error);
+}
+
+bool ntp::compileGpuEmulationToSharedObject(ModuleOp module,
+                                            const NvptxTargetOptions &target,
+                                            const CpuTargetOptions &host,
+                                            const std::string &outputPath,
+                                            std::string &error) {
+  FailureOr<KernelSpec> spec =
+      getKernelSpec(module, target.samplesPerLaunchBlock());
+  if (failed(spec)) {
+    error = "the module holds no valid ntp.mlp";
+    return false;
+  }
+  spec->tile = target.samplesPerLaunchBlock();
+  spec->hasBackward = false;
+  GpuPipelineOptions pipeline;
+  pipeline.chip = target.chip;
+  pipeline.blockSize = target.blockSize;
+  pipeline.mapping = target.mapping;
+  pipeline.samplesPerBlock = target.samplesPerBlock;
+  PassManager pm(module.getContext());
+  buildGpuEmulationPipeline(pm, pipeline);
+  if (failed(pm.run(module))) {
+    error = "lowering the GPU kernel to its host emulation failed";
+    return false;
+  }
+  return writeSharedObject(module, *spec, host, outputPath, error);
 }

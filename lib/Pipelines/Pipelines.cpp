@@ -15,6 +15,7 @@
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
+using namespace ntp;
 
 void ntp::buildJetLoopsPipeline(OpPassManager &pm,
                                 const CpuPipelineOptions &options) {
@@ -30,9 +31,8 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops());
 }
 
-void ntp::buildCpuPipeline(OpPassManager &pm,
-                           const CpuPipelineOptions &options) {
-  buildJetLoopsPipeline(pm, options);
+/// From loops of scf/vector/memref/math to the LLVM dialect, on the host.
+static void addHostLoweringPasses(OpPassManager &pm) {
   OpPassManager &func = pm.nest<func::FuncOp>();
   func.addPass(createNtpApproximateMath());
   func.addPass(createCanonicalizerPass());
@@ -54,8 +54,15 @@ void ntp::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-void ntp::buildGpuPipeline(OpPassManager &pm,
-                           const GpuPipelineOptions &options) {
+void ntp::buildCpuPipeline(OpPassManager &pm,
+                           const CpuPipelineOptions &options) {
+  buildJetLoopsPipeline(pm, options);
+  addHostLoweringPasses(pm);
+}
+
+/// ntp.mlp -> the gpu.func kernel of ntp-gpu-kernel (before NVVM).
+static void addGpuKernelPasses(OpPassManager &pm,
+                               const GpuPipelineOptions &options) {
   // One thread per sample: tile size 1, so the jet buffers are
   // [order + 1, width, 1] and every vector has one lane. Forward only.
   CpuPipelineOptions loops;
@@ -82,6 +89,12 @@ void ntp::buildGpuPipeline(OpPassManager &pm,
   kernel.mapping = options.mapping;
   kernel.samplesPerBlock = options.samplesPerBlock;
   pm.addPass(createNtpGpuKernel(kernel));
+}
+
+void ntp::buildGpuPipeline(OpPassManager &pm,
+                           const GpuPipelineOptions &options) {
+  addGpuKernelPasses(pm, options);
+  bool lanes = options.mapping == "lanes";
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createCanonicalizerPass());
   gpu.addPass(createCSEPass());
@@ -104,6 +117,13 @@ void ntp::buildGpuPipeline(OpPassManager &pm,
   pm.nest<gpu::GPUModuleOp>().addPass(createNtpGpuBareKernelArgs());
 }
 
+void ntp::buildGpuEmulationPipeline(OpPassManager &pm,
+                                    const GpuPipelineOptions &options) {
+  addGpuKernelPasses(pm, options);
+  pm.addPass(createNtpGpuEmulate());
+  addHostLoweringPasses(pm);
+}
+
 void ntp::registerNtpPipelines() {
   PassPipelineRegistration<CpuPipelineOptions>(
       "ntp-jet-loops-pipeline",
@@ -116,4 +136,9 @@ void ntp::registerNtpPipelines() {
       "ntp-gpu-pipeline",
       "Lower ntp.mlp to one fused NVVM kernel per evaluation (NVPTX)",
       buildGpuPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "ntp-gpu-emulation-pipeline",
+      "Lower ntp.mlp to the GPU kernel, then run it on the host thread by "
+      "thread (ntp-gpu-emulate): for testing the kernel's logic",
+      buildGpuEmulationPipeline);
 }

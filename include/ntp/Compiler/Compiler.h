@@ -90,6 +90,16 @@ bool buildCudaArtifact(const std::string &ptx, const KernelSpec &spec,
                        std::string &artifact, std::string &error,
                        std::string *ptxasReport = nullptr);
 
+/// For tests without a GPU: the CUDA kernel of `target` (its mapping and
+/// block shape) turned into a host shared object by
+/// ntp-gpu-emulation-pipeline, which the runtime loads like a CPU kernel
+/// (one GPU block per tile). Forward only.
+bool compileGpuEmulationToSharedObject(mlir::ModuleOp module,
+                                       const NvptxTargetOptions &target,
+                                       const CpuTargetOptions &host,
+                                       const std::string &outputPath,
+                                       std::string &error);
+
 } // namespace ntp
 
 #endif // NTP_COMPILER_COMPILER_H

@@ -75,6 +75,11 @@ void buildCpuPipeline(mlir::OpPassManager &pm,
 /// #nvvm.target, ready for LLVM's NVPTX backend (or gpu-module-to-binary).
 void buildGpuPipeline(mlir::OpPassManager &pm,
                       const GpuPipelineOptions &options);
+/// The GPU pipeline up to the gpu.func kernel, then ntp-gpu-emulate and the
+/// host lowering (`ntp-gpu-emulation-pipeline`): the GPU kernel's logic as a
+/// host kernel with one block per tile, for tests without a GPU.
+void buildGpuEmulationPipeline(mlir::OpPassManager &pm,
+                               const GpuPipelineOptions &options);
 
 void registerNtpPipelines();
 

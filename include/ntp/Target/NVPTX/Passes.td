@@ -66,6 +66,29 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
   ];
 }
 
+def NtpGpuEmulate : Pass<"ntp-gpu-emulate", "mlir::ModuleOp"> {
+  let summary = "Run ntp's GPU kernels on the host, for testing their logic";
+  let description = [{
+    Turns every kernel that `ntp-gpu-kernel` made (before NVVM conversion)
+    into a host function with the CPU kernels' signature,
+    `@<name>_forward_tiles(x, v, params, out, batch, tile_begin, tile_end)`,
+    that executes blocks `tile_begin..tile_end` of the launch grid one after
+    the other: the block's workgroup buffers become stack buffers, and the
+    kernel body is cut at its top-level `gpu.barrier`s into phases, each run
+    for thread 0, 1, ..., blockDim - 1 in turn (a barrier orders every
+    thread's phase before any thread's next one, which running the phases
+    thread by thread respects). Thread-private values are recomputed in each
+    phase from the thread and block ids (only side-effect-free top-level
+    ops may cross a barrier). The CPU lowering then compiles it like a CPU
+    kernel with one block per tile, so the GPU kernels' distribution of
+    work, barriers and shared buffers run in CI against the reference
+    evaluator; what comes after this point (NVVM, PTX, the driver) does not.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def NtpGpuBareKernelArgs : Pass<"ntp-gpu-bare-kernel-args",
                                 "mlir::gpu::GPUModuleOp"> {
   let summary = "Give lowered ntp kernels the runtime's bare-pointer ABI";

@@ -1,0 +1,184 @@
+//===- GpuEmulationTest.cpp - The GPU kernels' logic against the reference ===//
+//
+// No GPU here or in CI: ntp-gpu-emulation-pipeline turns the CUDA kernel
+// that ntp-gpu-kernel builds (both mappings: a thread per sample, a warp per
+// sample) into a host kernel that runs the launch grid block by block and,
+// within a block, the code between barriers thread by thread. Its jets are
+// compared with the long-double reference evaluator, with the CPU kernels'
+// tolerances. This checks what the GPU lowering decides (which thread does
+// which neuron and sample, the shared buffers, the barriers, the clamped
+// samples of the last block); NVVM, PTX and the driver are checked elsewhere
+// (ptxas acceptance, the fake driver) and on a GPU (test/gpu).
+//
+//===----------------------------------------------------------------------===//
+#include "TaylorReference.h"
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/runtime.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using Ld = long double;
+
+struct Case {
+  std::vector<int> widths;
+  std::string activation;
+  int order;
+  bool isF64;
+  std::string mapping; // sample | lanes
+  int64_t samplesPerBlock = 4;
+};
+
+std::string name(const Case &c) {
+  std::string s = c.mapping + "_" + c.activation + "_o" +
+                  std::to_string(c.order) + (c.isF64 ? "_f64" : "_f32");
+  for (int w : c.widths)
+    s += "_" + std::to_string(w);
+  return s;
+}
+
+/// The CPU kernels' bounds (EndToEndTest.cpp): relative to each order's
+/// largest reference value.
+double tolerance(bool isF64, int k) {
+  if (isF64)
+    return k <= 12 ? 1e-12 : 1e-11;
+  return k <= 10 ? 1e-4 : 2e-3;
+}
+
+class GpuEmulationTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GpuEmulationTest, MatchesTheReference) {
+  const Case &c = GetParam();
+  char pattern[] = "/tmp/ntp-gpu-emulation-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern, path = dir + "/kernel.so";
+  {
+    mlir::DialectRegistry registry;
+    ntp::registerNtpGpuCompilerDialects(registry);
+    mlir::MLIRContext context(registry);
+    context.disableMultithreading();
+    ntp::MlpDescription description;
+    description.layers.assign(c.widths.begin(), c.widths.end());
+    description.activation = c.activation;
+    description.order = c.order;
+    description.isF64 = c.isF64;
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        ntp::buildMlpModule(context, description);
+    ASSERT_TRUE(module);
+    ntp::NvptxTargetOptions gpu;
+    gpu.mapping = c.mapping;
+    gpu.samplesPerBlock = c.samplesPerBlock;
+    ntp::CpuTargetOptions host;
+    std::string error;
+    ASSERT_TRUE(
+        ntp::compileGpuEmulationToSharedObject(*module, gpu, host, path, error))
+        << error;
+  }
+  ntp_kernel *kernel = nullptr;
+  ASSERT_EQ(ntp_kernel_load(path.c_str(), &kernel), NTP_OK) << ntp_last_error();
+
+  int d = c.widths.front(), q = c.widths.back();
+  std::mt19937_64 rng(std::hash<std::string>()(name(c)));
+  auto rounded = [&](Ld value) -> Ld {
+    return c.isF64 ? Ld(double(value)) : Ld(float(value));
+  };
+  auto random = [&](size_t n, double lo, double hi) {
+    std::uniform_real_distribution<double> u(lo, hi);
+    std::vector<Ld> values(n);
+    for (Ld &e : values)
+      e = rounded(u(rng));
+    return values;
+  };
+  std::vector<Ld> params = random(ntp_ref::numParams(c.widths), -1.0, 1.0);
+  std::vector<Ld> v = random(d, -1.0, 1.0);
+  ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  std::vector<Ld> maxDiff(c.order + 1, 0), maxRef(c.order + 1, 0);
+  // Batches that end inside a block (clamped samples), fill blocks exactly,
+  // and span several.
+  for (int64_t batch : {int64_t(1), c.samplesPerBlock + 1, int64_t(37)}) {
+    std::vector<Ld> x = random(batch * d, -2.0, 2.0);
+    std::vector<Ld> ref =
+        ntp_ref::jet(c.widths, act, c.order, params, x, v, batch);
+    size_t outCount = size_t(c.order + 1) * batch * q;
+    std::vector<Ld> out(outCount);
+    auto run = [&](auto zero) {
+      using T = decltype(zero);
+      std::vector<T> xs(x.begin(), x.end()), vs(v.begin(), v.end()),
+          ps(params.begin(), params.end());
+      // Guard elements past the end must stay untouched.
+      std::vector<T> os(outCount + 8, std::numeric_limits<T>::quiet_NaN());
+      ASSERT_EQ(ntp_forward(kernel, xs.data(), vs.data(), ps.data(), os.data(),
+                            batch),
+                NTP_OK)
+          << ntp_last_error();
+      for (size_t i = outCount; i < os.size(); ++i)
+        ASSERT_TRUE(std::isnan(os[i])) << "wrote past the output";
+      std::copy(os.begin(), os.begin() + outCount, out.begin());
+    };
+    if (c.isF64)
+      run(double());
+    else
+      run(float());
+    for (int k = 0; k <= c.order; ++k)
+      for (int64_t i = k * batch * q; i < (k + 1) * batch * q; ++i) {
+        Ld diff = std::isnan(out[i]) ? std::numeric_limits<Ld>::infinity()
+                                     : std::fabs(out[i] - ref[i]);
+        maxDiff[k] = std::max(maxDiff[k], diff);
+        maxRef[k] = std::max(maxRef[k], std::fabs(ref[i]));
+      }
+  }
+  for (int k = 0; k <= c.order; ++k) {
+    double err =
+        maxRef[k] == 0 ? double(maxDiff[k]) : double(maxDiff[k] / maxRef[k]);
+    RecordProperty("err_k" + std::to_string(k), std::to_string(err));
+    EXPECT_LE(err, tolerance(c.isF64, k)) << "order " << k;
+  }
+  ntp_kernel_free(kernel);
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> all;
+  for (std::string mapping : {"sample", "lanes"}) {
+    // The PINN network at the orders the GPU checks time, both dtypes.
+    for (int order : {0, 1, 2, 5, 9})
+      for (bool isF64 : {false, true})
+        all.push_back({{1, 24, 24, 24, 1}, "tanh", order, isF64, mapping});
+    // Wider than a warp (two neurons per lane), several inputs and outputs,
+    // other activations, order 12.
+    all.push_back({{2, 40, 3}, "sin", 4, true, mapping});
+    all.push_back({{3, 33, 17, 2}, "softplus", 6, true, mapping});
+    all.push_back({{1, 8, 8, 1}, "sigmoid", 12, true, mapping});
+    all.push_back({{2, 5, 1}, "exp", 3, false, mapping});
+    all.push_back({{1, 16, 1}, "identity", 3, true, mapping});
+  }
+  // One sample per block and a full 32-warp block in the lanes mapping.
+  all.push_back({{1, 24, 24, 1}, "tanh", 5, true, "lanes", 1});
+  all.push_back({{1, 24, 24, 1}, "tanh", 5, true, "lanes", 32});
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GpuEmulationTest,
+                         ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return name(info.param) + "_s" +
+                                  std::to_string(info.param.samplesPerBlock);
+                         });
+
+} // namespace
