@@ -192,22 +192,9 @@ class NTangentProp:
 # --------------------------------------------------------------------------
 
 NTP_OK, NTP_ERROR_NO_DEVICE = 0, 6
-CUDA_MAGIC = b"ntp-cuda-artifact\n"
-CUDA_END = b"\nend-manifest\n"
-
-
-def read_cuda_artifact(path):
-    """(manifest dict, image bytes) of a CUDA artifact; ValueError if not."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(CUDA_MAGIC):
-        raise ValueError("not a CUDA artifact (no ntp-cuda-artifact line)")
-    end = data.find(CUDA_END)
-    if end < 0:
-        raise ValueError("no end-manifest line")
-    text = data[len(CUDA_MAGIC):end + 1].decode()
-    kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    return kv, data[end + len(CUDA_END):]
+# The CUDA artifact container (docs/NVPTX.md), read as the GPU checks do.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_checks import read_cuda_artifact  # noqa: E402
 
 
 def index_cuda_artifacts(directory):
