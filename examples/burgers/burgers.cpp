@@ -42,24 +42,25 @@ struct Options {
   long restartEvery = 1000;  // > 0: drop the L-BFGS history every N steps
   double sScale = 1;         // L-BFGS H0 weight of s; 0: (2/(hi-lo))^2
   double sScaleBelow = 1e-6; // ... used once the loss is below this
-  int polishCycles = 20;     // Adam(polishLr) + L-BFGS rounds after a stall
+  int polishCycles = 0;      // Adam(polishLr) + L-BFGS rounds after a stall
   long polishSteps = 5000;
   double polishLr = 1e-6;
-  bool odd = false; // U(X) = 1.15 (N(X) - N(-X)) / 2: an odd ansatz
+  int odd = -1; // U(X) = 1.15 (N(X) - N(-X)) / 2: an odd ansatz; -1: k == 0
   double adamLr = 1.5e-4, adamLrEnd = 0; // decay from adamLr to adamLrEnd
   std::string adamDecay = "none";        // none, cosine, exp
   // Loss weights: boundary, MSE(R), MSE(R'), MSE(R^(2k+3)); lbfgsWHigh > 0
   // replaces the last one from the L-BFGS phase on.
   double w[4] = {1, 0.3, 0.3, 0.2};
   double lbfgsWHigh = 0;
-  long highRamp = 0;           // > 0: the high-order weight rises over the
-  double highRampFrom = 0;     // first N Adam steps, from this fraction of
-                               // it geometrically (0: linearly from 0)
-  long lmSteps = 0;            // Levenberg-Marquardt iterations at the end
-  double fixLambda = 0;        // > 0: lambda held at this value (diagnostics)
+  long highRamp = 0;       // > 0: the high-order weight rises over the
+  double highRampFrom = 0; // first N Adam steps, from this fraction of
+                           // it geometrically (0: linearly from 0)
+  long lmSteps = -1;    // -1: lbfgsSteps / 10            // Levenberg-Marquardt
+                        // iterations at the end
+  double fixLambda = 0; // > 0: lambda held at this value (diagnostics)
   bool adamHoldLambda = false; // lambda stays at its start during Adam
   int lmScale = 0;             // LM damping scaled by column norms: 1 s, 2 all
-  double maxSeconds = 0;       // > 0: stop training after this many seconds
+  double maxSeconds = 540;     // > 0: stop training after this many seconds
 };
 
 double binom(int n, int r) {
@@ -487,6 +488,25 @@ Vec exactJet(double x, int k, int n) {
   return jet;
 }
 
+// G = J J^T for the row-major M x P matrix J, four rows of J per pass over
+// the others (J is several MB: this reads it a quarter as often).
+Vec gramRows(const Vec &j, size_t m, size_t p) {
+  Vec g(m * m);
+  for (size_t i0 = 0; i0 < m; i0 += 4) {
+    size_t n = std::min<size_t>(4, m - i0);
+    for (size_t r = 0; r < i0 + n; ++r) {
+      const double *b = &j[r * p];
+      double s[4] = {0, 0, 0, 0};
+      for (size_t c = 0; c < p; ++c)
+        for (size_t i = 0; i < n; ++i)
+          s[i] += j[(i0 + i) * p + c] * b[c];
+      for (size_t i = 0; i < n; ++i)
+        g[(i0 + i) * m + r] = g[r * m + i0 + i] = s[i];
+    }
+  }
+  return g;
+}
+
 // In-place Cholesky factor (lower) of the n x n row-major A; false unless
 // positive definite. Then solves A x = b in b.
 bool choleskySolve(Vec &a, Vec &b, size_t n) {
@@ -547,7 +567,7 @@ bool parse(int argc, char **argv, Options &o) {
     else if (a == "--s-scale-below")
       o.sScaleBelow = std::atof(take());
     else if (a == "--odd")
-      o.odd = std::atoi(take()) != 0;
+      o.odd = std::atoi(take());
     else if (a == "--adam-lr")
       o.adamLr = std::atof(take());
     else if (a == "--adam-lr-end")
@@ -583,6 +603,10 @@ bool parse(int argc, char **argv, Options &o) {
     else
       return false;
   }
+  if (o.odd < 0)
+    o.odd = o.k == 0;
+  if (o.lmSteps < 0)
+    o.lmSteps = o.lbfgsSteps / 10;
   return o.k >= 0 && o.k <= 5 &&
          (o.adamDecay == "none" || o.adamDecay == "cosine" ||
           o.adamDecay == "exp");
@@ -617,7 +641,7 @@ int main(int argc, char **argv) {
   try {
     ntp::setNumThreads(o.threads);
     mkdir(o.out.c_str(), 0755);
-    Problem pb(o.k, o.odd, o.w);
+    Problem pb(o.k, o.odd != 0, o.w);
     double exactLambda = 1.0 / (2 * o.k + 2);
     double compileSeconds = seconds();
 
@@ -713,7 +737,7 @@ int main(int argc, char **argv) {
         pb.w[3] = 0;
         loss = pb.eval(z, g);
       }
-      for (long t = 1; t <= steps; ++t) {
+      for (long t = 1; t <= steps && !timeUp(); ++t) {
         if (ramp > 0) {
           double r = std::min(1.0, double(t) / ramp);
           pb.w[3] = o.w[3] *
@@ -774,7 +798,7 @@ int main(int argc, char **argv) {
       std::deque<double> rho;
       Vec d(z.size()), zt(z.size()), alpha(history);
       int stalls = 0;
-      for (long it = 0; it < maxIt; ++it) {
+      for (long it = 0; it < maxIt && !timeUp(); ++it) {
         if (o.restartEvery > 0 && it > 0 && it % o.restartEvery == 0)
           S.clear(), Y.clear(), rho.clear();
         if (sw != swOn && loss < o.sScaleBelow) {
@@ -943,10 +967,7 @@ int main(int argc, char **argv) {
             for (size_t c = 0; c < P; ++c)
               J[i * P + c] /= d[c];
         }
-        Vec gram(M * M);
-        for (size_t i = 0; i < M; ++i)
-          for (size_t j = 0; j <= i; ++j)
-            gram[i * M + j] = gram[j * M + i] = dot(&J[i * P], &J[j * P], P);
+        Vec gram = gramRows(J, M, P);
         if (mu < 0) {
           for (size_t i = 0; i < M; ++i)
             mu = std::max(mu, 1e-6 * gram[i * M + i]);
@@ -967,7 +988,13 @@ int main(int argc, char **argv) {
               delta[c] -= y[i] * J[i * P + c];
           for (size_t c = 0; c < P; ++c)
             zt[c] = z[c] + delta[c] / d[c];
-          double pred = f - mu * mu * dot(y, y);
+          // Predicted decrease |r|^2 - |r - v|^2, v = J J^T y = -J delta
+          // (not f - mu^2 |y|^2: that cancels once mu is large).
+          double pred = 0;
+          for (size_t i = 0; i < M; ++i) {
+            double v = dot(&gram[i * M], y.data(), M);
+            pred += (2 * r[i] - v) * v;
+          }
           double ft = pb.residuals(zt, rt, nullptr), rho = (f - ft) / pred;
           if (rho > 0 && ft < f) {
             accepted = true;
