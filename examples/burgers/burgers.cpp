@@ -45,22 +45,23 @@ struct Options {
   int polishCycles = 0;      // Adam(polishLr) + L-BFGS rounds after a stall
   long polishSteps = 5000;
   double polishLr = 1e-6;
-  int odd = -1; // U(X) = 1.15 (N(X) - N(-X)) / 2: an odd ansatz; -1: k == 0
+  int odd = -1; // U(X) = 1.15 (N(X) - N(-X)) / 2; -1: odd unless k = 1
   double adamLr = 1.5e-4, adamLrEnd = 0; // decay from adamLr to adamLrEnd
   std::string adamDecay = "none";        // none, cosine, exp
   // Loss weights: boundary, MSE(R), MSE(R'), MSE(R^(2k+3)); lbfgsWHigh > 0
   // replaces the last one from the L-BFGS phase on.
   double w[4] = {1, 0.3, 0.3, 0.2};
   double lbfgsWHigh = 0;
-  long highRamp = 0;       // > 0: the high-order weight rises over the
-  double highRampFrom = 0; // first N Adam steps, from this fraction of
-                           // it geometrically (0: linearly from 0)
-  long lmSteps = -1;    // -1: lbfgsSteps / 10            // Levenberg-Marquardt
-                        // iterations at the end
-  double fixLambda = 0; // > 0: lambda held at this value (diagnostics)
-  bool adamHoldLambda = false; // lambda stays at its start during Adam
-  int lmScale = 0;             // LM damping scaled by column norms: 1 s, 2 all
-  double maxSeconds = 540;     // > 0: stop training after this many seconds
+  // The high-order weight rises over the first highRamp Adam steps from
+  // highRampFrom times it, geometrically (0: linearly from 0); -1: 12000 for
+  // k >= 3, else none.
+  long highRamp = -1;
+  double highRampFrom = 1e-10;
+  long lmSteps = -1;       // Levenberg-Marquardt iterations; -1: lbfgs/10
+  double fixLambda = 0;    // > 0: lambda held at this value (diagnostics)
+  int adamHoldLambda = -1; // lambda held at its start in Adam; -1: k >= 2
+  int lmScale = 0;         // LM damping scaled by column norms: 1 s, 2 all
+  double maxSeconds = 540; // > 0: stop training after this many seconds
 };
 
 double binom(int n, int r) {
@@ -591,7 +592,7 @@ bool parse(int argc, char **argv, Options &o) {
     else if (a == "--lm-scale")
       o.lmScale = std::atoi(take());
     else if (a == "--adam-hold-lambda")
-      o.adamHoldLambda = std::atoi(take()) != 0;
+      o.adamHoldLambda = std::atoi(take());
     else if (a == "--fix-lambda")
       o.fixLambda = std::atof(take());
     else if (a == "--max-seconds")
@@ -603,8 +604,14 @@ bool parse(int argc, char **argv, Options &o) {
     else
       return false;
   }
+  // The defaults per k, as measured (README): the odd ansatz except for
+  // k = 1, lambda held during Adam for k >= 2, the high-order ramp for k >= 3.
   if (o.odd < 0)
-    o.odd = o.k == 0;
+    o.odd = o.k != 1;
+  if (o.adamHoldLambda < 0)
+    o.adamHoldLambda = o.k >= 2;
+  if (o.highRamp < 0)
+    o.highRamp = o.k >= 3 ? 12000 : 0;
   if (o.lmSteps < 0)
     o.lmSteps = o.lbfgsSteps / 10;
   return o.k >= 0 && o.k <= 5 &&
@@ -1055,7 +1062,8 @@ int main(int argc, char **argv) {
         summary, sizeof summary,
         "k %d\nseed %u\nodd %d\nadam_lr %g\nadam_decay %s\n"
         "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
-        "high_ramp %ld\nhigh_ramp_from %g\nlm_steps_done %ld\n"
+        "high_ramp %ld\nhigh_ramp_from %g\nlm_steps_done %ld\nadam_hold_lambda "
+        "%d\n"
         "adam_steps %ld\nlbfgs_steps_done %ld\n"
         "lbfgs_evaluations %ld\nloss_initial %.6e\nloss_final %.6e\n"
         "lambda %.15f\nlambda_exact %.15f\nlambda_error %.3e\n"
@@ -1063,9 +1071,9 @@ int main(int argc, char **argv) {
         "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
         o.k, o.seed, int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd,
         o.w[0], o.w[1], o.w[2], o.w[3], o.lbfgsWHigh, o.highRamp,
-        o.highRampFrom, lmDone, o.adamSteps, lbfgsDone, evals, firstLoss, loss,
-        lam, exactLambda, lamErr, errU, errDU, compileSeconds, trainSeconds,
-        step / std::max(trainSeconds, 1e-9), wall);
+        o.highRampFrom, lmDone, o.adamHoldLambda, o.adamSteps, lbfgsDone, evals,
+        firstLoss, loss, lam, exactLambda, lamErr, errU, errDU, compileSeconds,
+        trainSeconds, step / std::max(trainSeconds, 1e-9), wall);
     std::printf("%s", summary);
     std::string sumPath = o.out + "/summary.txt";
     if (FILE *f = std::fopen(sumPath.c_str(), "w")) {
