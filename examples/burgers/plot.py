@@ -79,7 +79,7 @@ def plot_run(run):
     ax.axhline(exact, color="b", lw=0.8)
     phase_boundary(ax, hist)
     ax.set_ylabel("lambda")
-    ax.set_xlabel("step (Adam, then L-BFGS)")
+    ax.set_xlabel("step (Adam, L-BFGS, then LM)")
     fig.tight_layout()
     fig.savefig(os.path.join(run, "profile.png"), dpi=120)
     plt.close(fig)
