@@ -117,6 +117,32 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
   }
 };
 
+/// What the forward and the VJP lowering of an affine layer share: its
+/// shape, where its weights and biases sit in params, and the constants its
+/// loops index with.
+struct AffineLayer {
+  AffineLayer(OpBuilder &b, Location loc, MemRefType inType, int64_t outWidth,
+              int64_t live, int64_t weights)
+      : inWidth(inType.getDimSize(1)), outWidth(outWidth), live(live),
+        weights(weights), biases(weights + outWidth * inWidth),
+        vectorType(
+            VectorType::get({inType.getDimSize(2)}, inType.getElementType())) {
+    zero = indexConstant(b, loc, 0);
+    for (int64_t k = 0; k < live; ++k)
+      orderIndex.push_back(indexConstant(b, loc, k));
+    zeroVector = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(vectorType,
+                               b.getFloatAttr(inType.getElementType(), 0)));
+    inWidthValue = indexConstant(b, loc, inWidth);
+  }
+
+  int64_t inWidth, outWidth, live, weights, biases;
+  VectorType vectorType;
+  Value zero, zeroVector, inWidthValue;
+  SmallVector<Value> orderIndex; // index constants 0..live-1
+};
+
 struct LowerAffine : public OpConversionPattern<AffineOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -124,24 +150,17 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
   matchAndRewrite(AffineOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MemRefType inType = op.getInput().getType();
-    int64_t inWidth = inType.getDimSize(1), tile = inType.getDimSize(2);
-    int64_t outWidth = op.getOutput().getType().getDimSize(1);
-    int64_t live = op.getLiveOrders();
-    int64_t weights = op.getWeightOffset();
-    int64_t biases = weights + outWidth * inWidth;
-    Type element = inType.getElementType();
-    auto vectorType = VectorType::get({tile}, element);
+    AffineLayer layer(rewriter, loc, op.getInput().getType(),
+                      op.getOutput().getType().getDimSize(1),
+                      op.getLiveOrders(), op.getWeightOffset());
+    int64_t outWidth = layer.outWidth, live = layer.live,
+            weights = layer.weights, biases = layer.biases;
+    VectorType vectorType = layer.vectorType;
+    Value zero = layer.zero, zeroVector = layer.zeroVector,
+          inWidthValue = layer.inWidthValue;
+    ArrayRef<Value> orderIndex = layer.orderIndex;
     Value input = adaptor.getInput(), output = adaptor.getOutput(),
           params = adaptor.getParams();
-    Value zero = indexConstant(rewriter, loc, 0);
-    SmallVector<Value> orderIndex;
-    for (int64_t k = 0; k < live; ++k)
-      orderIndex.push_back(indexConstant(rewriter, loc, k));
-    Value zeroVector = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseElementsAttr::get(vectorType, rewriter.getFloatAttr(element, 0)));
-    Value inWidthValue = indexConstant(rewriter, loc, inWidth);
 
     scf::ForOp neurons = emitLoop(
         rewriter, loc, indexConstant(rewriter, loc, outWidth),
@@ -278,24 +297,17 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
   matchAndRewrite(AffineVjpOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MemRefType inType = op.getInput().getType();
-    int64_t inWidth = inType.getDimSize(1), tile = inType.getDimSize(2);
-    int64_t outWidth = op.getOutCotangent().getType().getDimSize(1);
-    int64_t live = op.getLiveOrders();
-    int64_t weights = op.getWeightOffset();
-    int64_t biases = weights + outWidth * inWidth;
-    Type element = inType.getElementType();
-    auto vectorType = VectorType::get({tile}, element);
+    AffineLayer layer(rewriter, loc, op.getInput().getType(),
+                      op.getOutCotangent().getType().getDimSize(1),
+                      op.getLiveOrders(), op.getWeightOffset());
+    int64_t outWidth = layer.outWidth, live = layer.live,
+            weights = layer.weights, biases = layer.biases;
+    VectorType vectorType = layer.vectorType;
+    Value zero = layer.zero, zeroVector = layer.zeroVector,
+          inWidthValue = layer.inWidthValue;
+    ArrayRef<Value> orderIndex = layer.orderIndex;
     Value input = adaptor.getInput(), outBar = adaptor.getOutCotangent(),
           params = adaptor.getParams(), grad = adaptor.getGrad();
-    Value zero = indexConstant(rewriter, loc, 0);
-    SmallVector<Value> orderIndex;
-    for (int64_t k = 0; k < live; ++k)
-      orderIndex.push_back(indexConstant(rewriter, loc, k));
-    Value zeroVector = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseElementsAttr::get(vectorType, rewriter.getFloatAttr(element, 0)));
-    Value inWidthValue = indexConstant(rewriter, loc, inWidth);
     Value outWidthValue = indexConstant(rewriter, loc, outWidth);
     // Lane-wise grad [P, tile]: one vector add per weight and tile. Flat
     // grad [P]: a horizontal reduction per weight and tile.
