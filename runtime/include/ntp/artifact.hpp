@@ -1,0 +1,209 @@
+//===- artifact.hpp - The ntp kernel artifact format ------------*- C++ -*-===//
+//
+// One definition of what an ntp kernel artifact is, included by both the
+// compiler (which writes artifacts) and the runtime (which reads them), in the
+// manner of IREE's executable_library.h: the ABI version, the magic strings,
+// the entry-point names, the manifest as a struct with exactly one serializer
+// and one parser, and the derived facts (parameter count, workspace size) as
+// one function each. Standard C++17 only: no MLIR, no LLVM.
+//
+// Anything that changes the calling convention or the container bumps
+// kAbiVersion (and NTP_ABI_VERSION in runtime.h with it).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_ARTIFACT_HPP
+#define NTP_ARTIFACT_HPP
+
+#include "ntp/runtime.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ntp::artifact {
+
+/// Version of the artifact format and calling convention.
+inline constexpr int32_t kAbiVersion = NTP_ABI_VERSION;
+
+/// First line of every manifest text.
+inline constexpr std::string_view kManifestMagic = "ntp-kernel-manifest";
+
+/// Symbols a CPU artifact exports: <prefix>_<entry point suffix>, and
+/// <prefix>_manifest (the manifest text, NUL-terminated). The runtime loads
+/// kDefaultSymbolPrefix; --emit=obj objects use the kernel's name.
+inline constexpr std::string_view kDefaultSymbolPrefix = "ntp_kernel";
+inline constexpr std::string_view kManifestSymbolSuffix = "manifest";
+
+/// The entry points of a kernel, in the order of ntp_kernel_entry_points.
+enum class EntryPoint { Forward, Backward, ForwardSave, BackwardSaved };
+inline constexpr std::array<EntryPoint, 4> kEntryPoints = {
+    EntryPoint::Forward, EntryPoint::Backward, EntryPoint::ForwardSave,
+    EntryPoint::BackwardSaved};
+
+/// "forward_tiles", "backward_tiles", "forward_save_tiles",
+/// "backward_saved_tiles".
+constexpr std::string_view entryPointSuffix(EntryPoint entry) {
+  switch (entry) {
+  case EntryPoint::Forward:
+    return "forward_tiles";
+  case EntryPoint::Backward:
+    return "backward_tiles";
+  case EntryPoint::ForwardSave:
+    return "forward_save_tiles";
+  case EntryPoint::BackwardSaved:
+    return "backward_saved_tiles";
+  }
+  return "";
+}
+
+/// <prefix>_<suffix>, e.g. ntp_kernel_forward_tiles or, for the function the
+/// compiler's loop-level IR holds, <kernel name>_forward_tiles.
+inline std::string entryPointSymbol(std::string_view prefix, EntryPoint entry) {
+  std::string symbol(prefix);
+  symbol += '_';
+  symbol += entryPointSuffix(entry);
+  return symbol;
+}
+inline std::string manifestSymbol(std::string_view prefix) {
+  std::string symbol(prefix);
+  symbol += '_';
+  symbol += kManifestSymbolSuffix;
+  return symbol;
+}
+
+/// Element type; the values are those of ntp_dtype.
+enum class Dtype : int32_t { F32 = NTP_DTYPE_F32, F64 = NTP_DTYPE_F64 };
+/// Where the kernel runs; the values are those of ntp_device.
+enum class Device : int32_t { Cpu = NTP_DEVICE_CPU, Cuda = NTP_DEVICE_CUDA };
+/// CUDA only: work per GPU thread. Sample: a thread per sample; Lanes: a warp
+/// per sample, a neuron per lane.
+enum class GpuMapping : int32_t { Sample = 0, Lanes = 1 };
+/// CUDA only: the image a CUDA artifact carries.
+enum class ImageFormat : int32_t { Ptx = 0, Cubin = 1 };
+
+constexpr int64_t dtypeBytes(Dtype dtype) {
+  return dtype == Dtype::F64 ? 8 : 4;
+}
+constexpr std::string_view dtypeName(Dtype dtype) {
+  return dtype == Dtype::F64 ? "f64" : "f32";
+}
+constexpr std::string_view deviceName(Device device) {
+  return device == Device::Cuda ? "cuda" : "cpu";
+}
+constexpr std::string_view gpuMappingName(GpuMapping mapping) {
+  return mapping == GpuMapping::Lanes ? "lanes" : "sample";
+}
+constexpr std::string_view imageFormatName(ImageFormat format) {
+  return format == ImageFormat::Cubin ? "cubin" : "ptx";
+}
+
+/// Samples per tile of CPU kernels when none is asked for: one 512-bit
+/// vector.
+constexpr int64_t defaultTile(Dtype dtype) {
+  return dtype == Dtype::F64 ? 8 : 16;
+}
+
+/// x86 instruction-set features the compiler records in cpu_features (those
+/// the target has) and the runtime checks against the host before the first
+/// call. LLVM feature names.
+inline constexpr std::array<std::string_view, 16> kRecordedCpuFeatures = {
+    "sse4.2",     "avx",        "avx2",       "fma",
+    "bmi",        "bmi2",       "avx512f",    "avx512dq",
+    "avx512cd",   "avx512bw",   "avx512vl",   "avx512ifma",
+    "avx512vbmi", "avx512vnni", "avx512bf16", "avx512fp16"};
+
+/// The launch shape and image of a CUDA kernel.
+struct CudaLaunch {
+  std::string chip; // sm_XX or sm_XXa
+  ImageFormat format = ImageFormat::Ptx;
+  GpuMapping mapping = GpuMapping::Sample;
+  int64_t blockSize = 0;       // threads per block
+  int64_t samplesPerBlock = 0; // samples per block (the CUDA "tile")
+  int64_t imageBytes = 0;
+};
+
+/// Everything the runtime needs to know about a kernel. The compiler fills
+/// it from the module's #ntp.kernel attribute; serializeManifest writes it,
+/// parseManifest reads and validates it (including the derived fields below
+/// against their one definition).
+struct KernelManifest {
+  std::string name;       // the ntp.mlp's symbol name
+  std::string activation; // e.g. "tanh"
+  int32_t order = 0;
+  Dtype dtype = Dtype::F32;
+  Device device = Device::Cpu;
+  std::vector<int64_t> layers; // input width, hidden widths..., output width
+  int64_t numParams = 0;       // == countParams(layers)
+  int64_t tile = 0;            // samples per tile (CPU) / per block (CUDA)
+  bool backward = false;       // reverse-mode entry points present
+  int64_t workspacePerTile = 0; // == workspaceElementsPerTile(...) or 0
+  std::string targetCpu;        // LLVM CPU name (CPU artifacts)
+  std::vector<std::string> cpuFeatures; // subset of kRecordedCpuFeatures
+  std::optional<CudaLaunch> cuda;       // present iff device == Cuda
+
+  int64_t inputDim() const { return layers.empty() ? 0 : layers.front(); }
+  int64_t outputDim() const { return layers.empty() ? 0 : layers.back(); }
+};
+
+/// The number of parameters of an MLP with these widths: sum over layers of
+/// out * in + out (torch.nn.Linear order). nullopt on fewer than two widths,
+/// a width < 1, or int64 overflow. The one definition: the verifier, the
+/// passes, the manifest and the runtime all call it.
+inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers) {
+  if (layers.size() < 2)
+    return std::nullopt;
+  int64_t total = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    if (layers[l] < 1)
+      return std::nullopt;
+    if (l == 0)
+      continue;
+    int64_t layer = 0;
+    if (__builtin_add_overflow(layers[l - 1], int64_t(1), &layer) ||
+        __builtin_mul_overflow(layer, layers[l], &layer) ||
+        __builtin_add_overflow(total, layer, &total))
+      return std::nullopt;
+  }
+  return total;
+}
+
+/// Elements of saved jets per tile for the forward-save / backward-saved
+/// path: the seed, then per layer the affine output and (hidden layers) the
+/// activation output, [order + 1, width, tile] each. nullopt on overflow.
+inline std::optional<int64_t>
+workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
+                         int64_t tile) {
+  if (layers.size() < 2 || order < 0 || tile < 1)
+    return std::nullopt;
+  int64_t widths = layers.front();
+  for (size_t l = 1; l < layers.size(); ++l) {
+    int64_t width = 0;
+    if (__builtin_mul_overflow(layers[l],
+                               int64_t(l + 1 < layers.size() ? 2 : 1),
+                               &width) ||
+        __builtin_add_overflow(widths, width, &widths))
+      return std::nullopt;
+  }
+  int64_t elements = 0;
+  if (__builtin_mul_overflow(order + 1, widths, &elements) ||
+      __builtin_mul_overflow(elements, tile, &elements))
+    return std::nullopt;
+  return elements;
+}
+
+/// The manifest text: kManifestMagic, then key=value lines.
+std::string serializeManifest(const KernelManifest &manifest);
+
+/// Parses and validates `text`. On failure returns NTP_ERROR_ABI_MISMATCH
+/// (the message names both versions) or NTP_ERROR_BAD_ARTIFACT, and sets
+/// `error` to a sentence fragment the caller prefixes with the artifact's
+/// name.
+ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
+                         std::string &error);
+
+} // namespace ntp::artifact
+
+#endif // NTP_ARTIFACT_HPP
