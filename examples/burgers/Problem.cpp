@@ -1,0 +1,254 @@
+//===- Problem.cpp - The self-similar Burgers PINN loss on ntp kernels ----===//
+//
+//===----------------------------------------------------------------------===//
+#include "Problem.h"
+#include "ExactProfile.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+namespace burgers {
+
+using optim::dot;
+
+Vec linspace(double a, double b, int n) {
+  Vec v(n);
+  for (int i = 0; i < n; ++i)
+    v[i] = a + (b - a) * i / (n - 1);
+  return v;
+}
+
+Vec symmetricLinspace(double a, int n) {
+  Vec v = linspace(-a, a, n);
+  for (int i = 0; i < n / 2; ++i)
+    v[n - 1 - i] = -v[i];
+  if (n % 2)
+    v[n / 2] = 0;
+  return v;
+}
+
+Points::Points(int order, Vec points, bool odd)
+    : x(std::move(points)), order(order), odd(odd) {
+  n = static_cast<int64_t>(x.size());
+  out.resize((order + 1) * n);
+  cot.resize(out.size());
+}
+
+Batch::Batch(int order, Vec points, bool odd)
+    : Points(order, std::move(points), odd),
+      kernel(ntp::compile({{std::begin(kWidths), std::end(kWidths)},
+                           "tanh",
+                           order,
+                           ntp::Dtype::F64})) {
+  workspace.resize(kernel.workspaceBytes(n));
+}
+
+double residual(int m, const double *u, double x, double lambda, double g,
+                double *du, double *dl) {
+  auto a = [&](int j) {
+    return j == 0 ? (1 + lambda) * x + u[0]
+                  : (j == 1 ? 1 + lambda + u[1] : u[j]);
+  };
+  double r = -lambda * u[m];
+  for (int j = 0; j <= m; ++j)
+    r += binom(m, j) * a(j) * u[m - j + 1];
+  if (g != 0) {
+    du[m] -= g * lambda;
+    for (int j = 0; j <= m; ++j) {
+      double c = g * binom(m, j);
+      du[j] += c * u[m - j + 1]; // through A^(j)
+      du[m - j + 1] += c * a(j); // through U^(m-j+1)
+    }
+    // A^(0) and A^(1) depend on lambda: x and 1 (times C(m,1) = m).
+    *dl += g * (-u[m] + x * u[m + 1] + m * u[m]);
+  }
+  return r;
+}
+
+Problem::Problem(int k, bool odd, const double *weights)
+    : k(k), highOrder(2 * k + 3), lo(1.0 / (2 * k + 3)), hi(1.0 / (2 * k + 1)),
+      grid(2, odd ? symmetricLinspace(2, 301) : linspace(-2, 2, 301), odd),
+      near(2 * k + 4,
+           odd ? symmetricLinspace(0.075, 31) : linspace(-0.075, 0.075, 31),
+           odd) {
+  std::copy(weights, weights + 4, w);
+  numParams = grid.kernel.info().num_params;
+}
+
+double Problem::sOf(double lambda) const {
+  return std::atanh(2 * (lambda - lo) / (hi - lo) - 1);
+}
+
+Vec Problem::initialPoint(unsigned seed) const {
+  Vec z(numParams + 1, 0.0);
+  std::mt19937_64 rng(seed);
+  size_t at = 0;
+  for (int l = 0; l < 4; ++l) {
+    std::uniform_real_distribution<double> dist(
+        -1 / std::sqrt(double(kWidths[l])), 1 / std::sqrt(double(kWidths[l])));
+    for (int i = 0; i < kWidths[l + 1] * (kWidths[l] + 1); ++i)
+      z[at++] = dist(rng);
+  }
+  z.back() = 0; // s = 0: lambda mid-range
+  return z;
+}
+
+double Problem::eval(const Vec &z, Vec &g) {
+  const double *theta = z.data();
+  double s = z[numParams], lam = lambda(s), dl = 0;
+  g.assign(z.size(), 0);
+  grad.resize(numParams);
+  Batch *batches[] = {&grid, &near};
+  for (Batch *bt : batches) {
+    bt->kernel.forwardSave(bt->x.data(), &one, theta, bt->out.data(),
+                           bt->workspace.data(), bt->n);
+    std::fill(bt->cot.begin(), bt->cot.end(), 0.0);
+  }
+  double u[2 * 3 + 4 + 8], du[2 * 3 + 4 + 8];
+  auto jet = [&](const Points &bt, int64_t b) {
+    for (int i = 0; i <= bt.order; ++i) {
+      u[i] = bt.u(i, b);
+      du[i] = 0;
+    }
+  };
+  auto scatter = [&](Batch &bt, int64_t b) {
+    for (int i = 0; i <= bt.order; ++i)
+      bt.addCot(i, b, du[i]);
+  };
+  std::fill(std::begin(terms), std::end(terms), 0.0);
+  // Boundary: U(-2) = 1, U(2) = -1 (the first and last points).
+  int64_t last = grid.n - 1;
+  double e0 = grid.u(0, 0) - 1, e1 = grid.u(0, last) + 1;
+  terms[0] = w[0] * (e0 * e0 + e1 * e1);
+  grid.addCot(0, 0, w[0] * 2 * e0);
+  grid.addCot(0, last, w[0] * 2 * e1);
+  // 0.3 MSE(R) + 0.3 MSE(R') on the 301 points.
+  for (int64_t b = 0; b < grid.n; ++b) {
+    jet(grid, b);
+    for (int m = 0; m <= 1; ++m) {
+      double r = residual(m, u, grid.x[b], lam, 0, nullptr, nullptr);
+      double wm = w[1 + m] / grid.n;
+      terms[1 + m] += wm * r * r;
+      residual(m, u, grid.x[b], lam, 2 * wm * r, du, &dl);
+    }
+    scatter(grid, b);
+  }
+  // 0.2 MSE(R^(2k+3)) near the origin: the smoothness that selects lambda.
+  for (int64_t b = 0; b < near.n; ++b) {
+    jet(near, b);
+    double r = residual(highOrder, u, near.x[b], lam, 0, nullptr, nullptr);
+    double wh = w[3] / near.n;
+    terms[3] += wh * r * r;
+    residual(highOrder, u, near.x[b], lam, 2 * wh * r, du, &dl);
+    scatter(near, b);
+  }
+  for (Batch *bt : batches) {
+    bt->kernel.backwardSaved(bt->x.data(), &one, theta, bt->cot.data(),
+                             grad.data(), static_cast<double *>(nullptr),
+                             bt->workspace.data(), bt->n);
+    for (int64_t i = 0; i < numParams; ++i)
+      g[i] += grad[i];
+  }
+  double th = std::tanh(s);
+  g[numParams] = fixLambda ? 0 : dl * (hi - lo) / 2 * (1 - th * th);
+  return terms[0] + terms[1] + terms[2] + terms[3];
+}
+
+double Problem::residuals(const Vec &z, Vec &r, Vec *J) {
+  const double *theta = z.data();
+  double s = z[numParams], lam = lambda(s), th = std::tanh(s);
+  double dlds = (hi - lo) / 2 * (1 - th * th);
+  r.clear();
+  if (J)
+    J->clear();
+  Vec row(numParams), xs(2), cot;
+  double u[2 * 5 + 4 + 2], du[2 * 5 + 4 + 2];
+  // Appends the residual c * R^(m) (m < 0: c * (U - target)) at point b.
+  auto add = [&](Batch &bt, int64_t b, int m, double c, double target) {
+    for (int i = 0; i <= bt.order; ++i)
+      u[i] = bt.u(i, b), du[i] = 0;
+    double dl = 0, x = bt.x[b];
+    if (m < 0) {
+      r.push_back(c * (u[0] - target));
+      du[0] = c;
+    } else {
+      r.push_back(c * residual(m, u, x, lam, 0, nullptr, nullptr));
+      residual(m, u, x, lam, c, du, &dl);
+    }
+    if (!J)
+      return;
+    int nb = bt.odd ? 2 : 1;
+    xs[0] = x, xs[1] = -x;
+    cot.assign((bt.order + 1) * nb, 0.0);
+    for (int i = 0; i <= bt.order; ++i) {
+      double sign = i % 2 ? -1 : 1;
+      if (bt.odd)
+        cot[2 * i] = kScale / 2 * du[i],
+                cot[2 * i + 1] = -sign * kScale / 2 * du[i];
+      else
+        cot[i] = kScale * du[i];
+    }
+    bt.kernel.backward(xs.data(), &one, theta, cot.data(), row.data(), nb);
+    J->insert(J->end(), row.begin(), row.end());
+    J->push_back(fixLambda ? 0 : dl * dlds);
+  };
+  Batch *batches[] = {&grid, &near};
+  for (Batch *bt : batches)
+    bt->kernel.forwardSave(bt->x.data(), &one, theta, bt->out.data(),
+                           bt->workspace.data(), bt->n);
+  if (grid.odd) {
+    add(grid, 0, -1, std::sqrt(2 * w[0]), 1);
+  } else {
+    add(grid, 0, -1, std::sqrt(w[0]), 1);
+    add(grid, grid.n - 1, -1, std::sqrt(w[0]), -1);
+  }
+  for (Batch *bt : batches) {
+    bool isGrid = bt == &grid;
+    for (int64_t b = 0; b < bt->n; ++b) {
+      double mult = 1;
+      if (bt->odd && 2 * b > bt->n - 1)
+        break;
+      if (bt->odd && 2 * b < bt->n - 1)
+        mult = 2;
+      if (isGrid)
+        for (int m = 0; m <= 1; ++m)
+          add(grid, b, m, std::sqrt(mult * w[1 + m] / grid.n), 0);
+      else
+        add(near, b, highOrder, std::sqrt(mult * w[3] / near.n), 0);
+    }
+  }
+  return dot(r, r);
+}
+
+double Problem::checkGradient(const Vec &z, double loss, const Vec &g) {
+  // Relative to |g|_inf as well: with the odd ansatz the output bias
+  // cancels (its gradient is rounding noise).
+  double worst = 0, gMax = 0;
+  for (double v : g)
+    gMax = std::max(gMax, std::fabs(v));
+  for (size_t i :
+       {size_t(0), size_t(30), size_t(700), z.size() - 2, z.size() - 1}) {
+    Vec zp = z, zm = z, scratch;
+    double h = 1e-6;
+    zp[i] += h, zm[i] -= h;
+    double fd = (eval(zp, scratch) - eval(zm, scratch)) / (2 * h);
+    double rel = std::fabs(fd - g[i]) / std::max(1e-8 * gMax, std::fabs(fd));
+    std::printf("grad[%zu] %.10e  fd %.10e  rel %.2e\n", i, g[i], fd, rel);
+    worst = std::max(worst, rel);
+  }
+  // The least-squares form: |r|^2 = loss and 2 J^T r = g.
+  Vec r, J;
+  double f = residuals(z, r, &J), jtrErr = 0;
+  for (size_t c = 0; c < z.size(); ++c) {
+    double jtr = 0;
+    for (size_t i = 0; i < r.size(); ++i)
+      jtr += 2 * J[i * z.size() + c] * r[i];
+    jtrErr = std::max(jtrErr, std::fabs(jtr - g[c]) / gMax);
+  }
+  std::printf("|r|^2 %.12e  loss %.12e  max|2 J^T r - g| / |g| %.2e\n", f, loss,
+              jtrErr);
+  return std::max({worst, std::fabs(f - loss) / loss, jtrErr});
+}
+
+} // namespace burgers

@@ -1,0 +1,33 @@
+//===- LinearAlgebra.h - Dense kernels of the optimizers -------*- C++ -*-===//
+//
+// The few dense operations the optimizers need, on std::vector<double>:
+// dot products, the Gram matrix J J^T of a row-major matrix and a Cholesky
+// solve. Plain loops, no BLAS: the examples link nothing but ntp.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_EXAMPLES_OPTIM_LINEARALGEBRA_H
+#define NTP_EXAMPLES_OPTIM_LINEARALGEBRA_H
+
+#include <cstddef>
+#include <vector>
+
+namespace optim {
+
+using Vec = std::vector<double>;
+
+/// sum_i a[i] b[i], in four interleaved partial sums (the loop pipelines;
+/// the order of the additions is fixed, so results are reproducible).
+double dot(const double *a, const double *b, size_t n);
+double dot(const Vec &a, const Vec &b);
+
+/// G = J J^T (m x m, row-major) for the row-major m x p matrix J.
+Vec gramRows(const Vec &j, size_t m, size_t p);
+
+/// Factors the n x n row-major A in place (lower Cholesky factor) and solves
+/// A x = b in b. False, with A and b clobbered, unless A is positive
+/// definite.
+bool choleskySolve(Vec &a, Vec &b, size_t n);
+
+} // namespace optim
+
+#endif // NTP_EXAMPLES_OPTIM_LINEARALGEBRA_H
