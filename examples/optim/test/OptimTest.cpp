@@ -1,9 +1,8 @@
 //===- OptimTest.cpp - The example optimizers on known minima -------------===//
 //
 // Adam and L-BFGS minimise the Rosenbrock function (minimum 0 at (1, 1));
-// Levenberg-Marquardt fits an exponential to exact data (residual 0 at the
-// generating parameters) with fewer residuals than unknowns' worth of
-// freedom removed, i.e. the M < P form it is written for, and with M = P.
+// Levenberg-Marquardt fits an exponential to exact data with fewer residuals
+// than unknowns (the M < P form it is written for): |r| must reach 0.
 //
 //===----------------------------------------------------------------------===//
 #include "optim/Adam.h"

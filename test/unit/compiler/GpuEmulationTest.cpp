@@ -52,6 +52,27 @@ std::string name(const Case &c) {
   return s;
 }
 
+/// The test's name, e.g. layers_1_24_24_24_1_tanh_order9_f32_lanes_block4
+/// (name() above seeds the inputs, so it stays as it is).
+std::string testName(const Case &c) {
+  std::string s = "layers";
+  for (int w : c.widths)
+    s += "_" + std::to_string(w);
+  return s + "_" + c.activation + "_order" + std::to_string(c.order) +
+         (c.isF64 ? "_f64_" : "_f32_") + c.mapping + "_block" +
+         std::to_string(c.samplesPerBlock);
+}
+
+/// What gtest (and ctest's test list) print for GetParam().
+void PrintTo(const Case &c, std::ostream *os) {
+  *os << "layers ";
+  for (size_t i = 0; i < c.widths.size(); ++i)
+    *os << (i ? "-" : "") << c.widths[i];
+  *os << ", " << c.activation << ", order " << c.order
+      << (c.isF64 ? ", f64, " : ", f32, ") << c.mapping << " mapping, "
+      << c.samplesPerBlock << " samples per block";
+}
+
 /// The CPU kernels' bounds (EndToEndTest.cpp): relative to each order's
 /// largest reference value.
 double tolerance(bool isF64, int k) {
@@ -177,8 +198,7 @@ std::vector<Case> cases() {
 INSTANTIATE_TEST_SUITE_P(Kernels, GpuEmulationTest,
                          ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case> &info) {
-                           return name(info.param) + "_s" +
-                                  std::to_string(info.param.samplesPerBlock);
+                           return testName(info.param);
                          });
 
 } // namespace

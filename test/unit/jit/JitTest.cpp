@@ -366,6 +366,31 @@ enum class Damage {
   Garbage
 };
 
+const char *damageName(Damage d) {
+  switch (d) {
+  case Damage::Empty:
+    return "Empty";
+  case Damage::Truncated:
+    return "Truncated";
+  case Damage::FlippedObjectByte:
+    return "FlippedObjectByte";
+  case Damage::FlippedHeaderByte:
+    return "FlippedHeaderByte";
+  case Damage::OtherFormatVersion:
+    return "OtherFormatVersion";
+  case Damage::OtherKey:
+    return "OtherKey";
+  case Damage::TrailingBytes:
+    return "TrailingBytes";
+  case Damage::Garbage:
+    return "Garbage";
+  }
+  return "Unknown";
+}
+
+/// What gtest (and ctest's test list) print for GetParam().
+void PrintTo(Damage d, std::ostream *os) { *os << damageName(d); }
+
 class JitCorruptCacheTest : public ::testing::TestWithParam<Damage> {};
 
 TEST_P(JitCorruptCacheTest, EntryIsRebuiltNeverLoaded) {
@@ -428,7 +453,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Damage::Empty, Damage::Truncated,
                       Damage::FlippedObjectByte, Damage::FlippedHeaderByte,
                       Damage::OtherFormatVersion, Damage::OtherKey,
-                      Damage::TrailingBytes, Damage::Garbage));
+                      Damage::TrailingBytes, Damage::Garbage),
+    [](const ::testing::TestParamInfo<Damage> &info) {
+      return std::string(damageName(info.param));
+    });
 
 TEST(JitCacheTest, UnwritableDirectoryStillCompiles) {
   TempDir dir;
