@@ -9,6 +9,7 @@
 
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
+#include "ntp/artifact.hpp"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -112,12 +113,28 @@ struct DecomposeMlpPass
     SmallVector<MlpOp> mlps(module.getOps<MlpOp>());
     for (MlpOp mlp : mlps) {
       int64_t tile = tileSize;
-      if (tile < 0) {
-        mlp.emitError("tile size must be positive, got ") << tile;
+      if (tile < 0 || tile > artifact::kMaxTile) {
+        mlp.emitError("tile size must be in [1, ")
+            << artifact::kMaxTile << "] (kMaxTile) or 0 for the default, got "
+            << tile;
         return signalPassFailure();
       }
       if (tile == 0)
         tile = isa<Float32Type>(mlp.getElementType()) ? 16 : 8;
+      // The jets of a tile live on the stack: bounded, or the kernel
+      // overflows the thread's stack at run time.
+      ArrayRef<int64_t> layers = mlp.getLayers();
+      std::optional<int64_t> stack = artifact::jetStackElementsPerTile(
+          {layers.begin(), layers.end()}, mlp.getOrder(), tile);
+      int64_t bytes = isa<Float32Type>(mlp.getElementType()) ? 4 : 8;
+      if (!stack || *stack > artifact::kMaxTileStackBytes / bytes) {
+        mlp.emitError("the jets of one tile of ")
+            << tile << " samples need more than "
+            << artifact::kMaxTileStackBytes
+            << " bytes of stack (kMaxTileStackBytes); use a smaller tile, "
+               "narrower layers or a lower order";
+        return signalPassFailure();
+      }
       OpBuilder b(mlp);
       KernelBuilder(mlp, tile).build(b);
       mlp.erase();

@@ -106,6 +106,27 @@ constexpr int64_t defaultTile(Dtype dtype) {
   return dtype == Dtype::F64 ? 8 : 16;
 }
 
+/// The most samples per tile (tiles are 1..kMaxTile). LLVM's compile time
+/// grows faster than the tile: 1-24-24-24-1 tanh with the backward, f64,
+/// order 16 takes 0.9 s at tile 8, 5.4 s at 64, 23 s at 128 (order 9 f32:
+/// 0.4 s at 16, 1.0 s at 64, 2.1 s at 128, 5.8 s at 256, 20 s at 512).
+inline constexpr int64_t kMaxTile = 64;
+
+/// The widest layer. The verifier of ntp.mlp refuses wider ones.
+inline constexpr int64_t kMaxWidth = 65536;
+
+/// The most parameters (countParams) of one network, 2^24: the backward
+/// also keeps tile lane-wise gradient accumulators per parameter (8 GiB at
+/// kMaxTile in f64). The verifier of ntp.mlp refuses more.
+inline constexpr int64_t kMaxParams = int64_t(1) << 24;
+
+/// The most bytes of jets one tile may keep on the stack
+/// (jetStackElementsPerTile): half of the usual 8 MiB thread stack, the
+/// rest is the caller's. A forward of 1-8192-1 at order 9 in f32 (10 MiB of
+/// jets at tile 16) overflows the stack; the pass choosing the tile
+/// (ntp-decompose-mlp) refuses a tile whose jets exceed this.
+inline constexpr int64_t kMaxTileStackBytes = int64_t(4) << 20;
+
 /// x86 instruction-set features the compiler records in cpu_features (those
 /// the target has) and the runtime checks against the host before the first
 /// call. LLVM feature names.
@@ -192,6 +213,28 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
       __builtin_mul_overflow(elements, tile, &elements))
     return std::nullopt;
   return elements;
+}
+
+/// Elements of jets one tile keeps on the stack, at most: the backward that
+/// recomputes the forward holds every forward jet (workspaceElementsPerTile)
+/// and two cotangent buffers of the widest layer, [order + 1, width, tile]
+/// each (the forward alone: two buffers of the widest layer). nullopt on
+/// overflow.
+inline std::optional<int64_t>
+jetStackElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
+                        int64_t tile) {
+  std::optional<int64_t> jets = workspaceElementsPerTile(layers, order, tile);
+  if (!jets)
+    return std::nullopt;
+  int64_t widest = 0, cotangents = 0;
+  for (int64_t width : layers)
+    widest = width > widest ? width : widest;
+  if (__builtin_mul_overflow(order + 1, widest, &cotangents) ||
+      __builtin_mul_overflow(cotangents, tile, &cotangents) ||
+      __builtin_mul_overflow(cotangents, int64_t(2), &cotangents) ||
+      __builtin_add_overflow(*jets, cotangents, &cotangents))
+    return std::nullopt;
+  return cotangents;
 }
 
 /// The manifest text: kManifestMagic, then key=value lines.

@@ -10,6 +10,51 @@ ntp.mlp @zero layers [1, 0, 1] activation "tanh" order 3 : f32
 
 // -----
 
+// The sizes the manifest and memory must hold (ntp/artifact.hpp): the
+// parameter count is computed with overflow checks, widths are at most
+// kMaxWidth, the parameter count at most kMaxParams.
+
+// expected-error @below {{parameter count of these layer widths overflows a 64-bit integer}}
+ntp.mlp @overflow layers [1, 9223372036854775807, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// expected-error @below {{parameter count of these layer widths overflows a 64-bit integer}}
+ntp.mlp @overflow_product layers [1, 4294967296, 4294967296, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// expected-error @below {{layer width at position 1 must be at most 65536 (kMaxWidth), got 2147483648}}
+ntp.mlp @too_wide layers [1, 2147483648, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// expected-error @below {{layer width at position 0 must be at most 65536 (kMaxWidth), got 65537}}
+ntp.mlp @too_wide_input layers [65537, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// The widest layer allowed (327681 parameters).
+ntp.mlp @widest layers [3, 65536, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// One parameter more than 2^24: 255 * 65536 + 65537 = 16777217.
+// expected-error @below {{has 16777217 parameters, more than the maximum 16777216 (kMaxParams)}}
+ntp.mlp @too_many_params layers [254, 65536, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// expected-error @below {{has 16793601 parameters, more than the maximum 16777216 (kMaxParams)}}
+ntp.mlp @too_many_params_deep layers [1, 4096, 4096, 1] activation "tanh" order 3 : f32
+
+// -----
+
+// 2^24 parameters exactly (the bound is inclusive): 314 * 53261 + 53262.
+ntp.mlp @most_params layers [313, 53261, 1] activation "tanh" order 0 : f32
+
+// -----
+
 // expected-error @below {{derivative order must be in [0, 16], got -1}}
 ntp.mlp @negative layers [1, 8, 1] activation "tanh" order -1 : f32
 

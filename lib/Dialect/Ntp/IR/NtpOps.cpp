@@ -2,6 +2,7 @@
 
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Support/ActivationRules.h"
+#include "ntp/artifact.hpp"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -39,6 +40,23 @@ LogicalResult MlpOp::verify() {
     if (width <= 0)
       return emitOpError("layer width at position ")
              << i << " must be positive, got " << width;
+  // The sizes the manifest and memory must hold: the parameter count
+  // (overflow-checked, the one definition the runtime uses too), each width
+  // and the count against their documented maxima (ntp/artifact.hpp).
+  std::optional<int64_t> params =
+      artifact::countParams({layers.begin(), layers.end()});
+  if (!params)
+    return emitOpError("parameter count of these layer widths overflows a "
+                       "64-bit integer");
+  for (auto [i, width] : llvm::enumerate(layers))
+    if (width > artifact::kMaxWidth)
+      return emitOpError("layer width at position ")
+             << i << " must be at most " << artifact::kMaxWidth
+             << " (kMaxWidth), got " << width;
+  if (*params > artifact::kMaxParams)
+    return emitOpError("has ")
+           << *params << " parameters, more than the maximum "
+           << artifact::kMaxParams << " (kMaxParams)";
   // The attribute is signless: read it as signed so -1 is reported as -1.
   int64_t order = getOrderAttr().getValue().getSExtValue();
   if (order < 0 || order > kMaxOrder)
@@ -50,11 +68,9 @@ LogicalResult MlpOp::verify() {
 }
 
 int64_t MlpOp::getNumParams() {
+  // Verified ops have at most kMaxParams parameters.
   ArrayRef<int64_t> layers = getLayers();
-  int64_t count = 0;
-  for (size_t l = 1; l < layers.size(); ++l)
-    count += layers[l] * layers[l - 1] + layers[l];
-  return count;
+  return artifact::countParams({layers.begin(), layers.end()}).value_or(0);
 }
 
 //===----------------------------------------------------------------------===//

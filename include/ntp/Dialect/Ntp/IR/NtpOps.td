@@ -30,6 +30,14 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     Parameters come as one flat vector in torch.nn.Linear order
     (W_1 [h_1, d] row-major, b_1, ..., W_L, b_L).
 
+    Bounds, enforced by the verifier (the constants are in
+    `runtime/include/ntp/artifact.hpp`, shared with the runtime): every width
+    in [1, kMaxWidth = 65536]; the parameter count, computed with overflow
+    checks by `ntp::artifact::countParams`, must fit in 64 bits and be at
+    most kMaxParams = 2^24; `order` in [0, kMaxOrder = 16]. The tile, chosen
+    by `ntp-decompose-mlp`, is bounded there (1..kMaxTile = 64, and one
+    tile's jets within kMaxTileStackBytes = 4 MiB of stack).
+
     `ntp-decompose-mlp` turns this op into a function of per-layer jet ops.
 
     Example:
@@ -47,7 +55,8 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// Number of parameters: sum over layers of out * in + out.
+    /// Number of parameters: sum over layers of out * in + out
+    /// (ntp::artifact::countParams; 0 where the verifier would fail).
     int64_t getNumParams();
   }];
 }
