@@ -20,10 +20,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <sys/stat.h>
-#include <vector>
 
 namespace {
 

@@ -36,8 +36,9 @@ struct LinePoint {
 /// Strong Wolfe line search along d from the point with value f, gradient g
 /// and slope gtd = g.d < 0, starting at step t; phi(t) evaluates the trial
 /// point. PyTorch's _strong_wolfe (c1 1e-4, c2 0.9, 25 evaluations, change
-/// tolerance 1e-9). Returns the accepted point (f(t) >= f when none was
-/// found).
+/// tolerance 1e-9). Returns the point satisfying both conditions, else the
+/// lowest one of the final bracket (possibly t = 0 itself, f(t) = f, when
+/// no step decreased f).
 LinePoint strongWolfe(const std::function<LinePoint(double)> &phi, double t,
                       const Vec &d, double f, const Vec &g, double gtd);
 
