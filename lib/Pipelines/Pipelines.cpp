@@ -78,7 +78,7 @@ static void addGpuKernelPasses(OpPassManager &pm,
   func.addPass(createNtpApproximateMath());
   // The lanes mapping needs the layer structure as the lowering emitted it
   // (one neuron loop per layer, even of width 1): clean up afterwards.
-  bool lanes = options.mapping == "lanes";
+  bool lanes = options.mapping == GpuMapping::Lanes;
   if (!lanes) {
     func.addPass(createCanonicalizerPass());
     func.addPass(createCSEPass());
@@ -94,7 +94,7 @@ static void addGpuKernelPasses(OpPassManager &pm,
 void ntp::buildGpuPipeline(OpPassManager &pm,
                            const GpuPipelineOptions &options) {
   addGpuKernelPasses(pm, options);
-  bool lanes = options.mapping == "lanes";
+  bool lanes = options.mapping == GpuMapping::Lanes;
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createCanonicalizerPass());
   gpu.addPass(createCSEPass());

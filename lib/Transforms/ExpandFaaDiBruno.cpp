@@ -317,16 +317,9 @@ struct ExpandFaaDiBrunoPass
     ConversionTarget target(*context);
     target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    std::optional<JetFormulation> jetFormulation =
-        parseJetFormulation(formulation);
-    if (!jetFormulation) {
-      getOperation().emitError("unknown jet formulation '")
-          << formulation << "' (expected auto, faa-di-bruno or taylor)";
-      return signalPassFailure();
-    }
     RewritePatternSet patterns(context);
     patterns.add<ExpandActivation, ExpandActivationVjp>(context, outline,
-                                                        *jetFormulation);
+                                                        formulation);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

@@ -48,7 +48,8 @@ func.func @tanh_order3(%in: memref<4x2x4xf64>, %out: memref<4x2x4xf64>) {
   return
 }
 
-// ERR: error: unknown jet formulation 'bell' (expected auto, faa-di-bruno or taylor)
+// The option is an enum: an unknown formulation is refused when it is parsed.
+// ERR: for the --formulation option: Cannot find option named 'bell'!
 
 // -----
 

@@ -3,6 +3,8 @@
 #ifndef NTP_TRANSFORMS_PASSES_H
 #define NTP_TRANSFORMS_PASSES_H
 
+#include "ntp/Transforms/PassOptions.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"

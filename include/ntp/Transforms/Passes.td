@@ -85,9 +85,10 @@ def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno", "mlir::ModuleOp"> {
   let options = [
     Option<"outline", "outline", "bool", /*default=*/"false",
            "Put each neuron's arithmetic in a shared private function">,
-    Option<"formulation", "formulation", "std::string", /*default=*/"\"auto\"",
+    Option<"formulation", "formulation", "::ntp::JetFormulation",
+           /*default=*/"::ntp::JetFormulation::Auto",
            "Exact formulation of the jet: auto (the one with fewer flops), "
-           "faa-di-bruno or taylor">
+           "faa-di-bruno or taylor", [{::ntp::jetFormulationValues()}]>
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
                            "mlir::math::MathDialect",

@@ -140,11 +140,8 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
   }
 
   LogicalResult convert(func::FuncOp func, gpu::GPUModuleOp gpuModule) {
-    if (mapping == "lanes")
+    if (mapping == ntp::GpuMapping::Lanes)
       return convertToLanes(func, gpuModule);
-    if (mapping != "sample")
-      return func.emitError("mapping must be 'sample' or 'lanes', got '")
-             << mapping << "'";
     // Shared-memory staging of the parameters, when they fit.
     FailureOr<int64_t> numParams = checkForward(func);
     if (failed(numParams))

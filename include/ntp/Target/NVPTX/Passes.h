@@ -3,6 +3,8 @@
 #ifndef NTP_TARGET_NVPTX_PASSES_H
 #define NTP_TARGET_NVPTX_PASSES_H
 
+#include "ntp/Transforms/PassOptions.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

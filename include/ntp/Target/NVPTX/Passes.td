@@ -56,10 +56,12 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
            /*default=*/"49152",
            "Stage the parameters in shared memory when they fit in this "
            "many bytes (else read them from global memory)">,
-    Option<"mapping", "mapping", "std::string", /*default=*/"\"sample\"",
+    Option<"mapping", "mapping", "::ntp::GpuMapping",
+           /*default=*/"::ntp::GpuMapping::Sample",
            "Work per thread: 'sample' (one thread per sample, jets in the "
            "thread's registers/local memory) or 'lanes' (one warp per "
-           "sample, one neuron per lane, jets in shared memory)">,
+           "sample, one neuron per lane, jets in shared memory)",
+           [{::ntp::gpuMappingValues()}]>,
     Option<"samplesPerBlock", "samples-per-block", "int64_t",
            /*default=*/"4",
            "mapping=lanes: samples (warps) per block">,
