@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Support/FaaDiBruno.h"
 #include "ntp/Transforms/Passes.h"
@@ -125,13 +126,13 @@ void emitNeuronLoop(
     ConversionPatternRewriter &rewriter, Location loc, MemRefType type,
     ArrayRef<std::pair<Value, int64_t>> loads, std::pair<Value, int64_t> store,
     function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)> body) {
-  int64_t width = type.getDimSize(1), tile = type.getDimSize(2);
-  auto vectorType = VectorType::get({tile}, type.getElementType());
+  JetBufferShape jet = JetBufferShape::of(type);
+  VectorType vectorType = jet.laneVectorType();
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  Value end = arith::ConstantIndexOp::create(rewriter, loc, width);
+  Value end = arith::ConstantIndexOp::create(rewriter, loc, jet.neurons());
   SmallVector<Value> orderIndex;
-  for (int64_t k = 0; k < type.getDimSize(0); ++k)
+  for (int64_t k = 0; k < jet.orders(); ++k)
     orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
   auto loop = scf::ForOp::create(rewriter, loc, zero, end, one);
   loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
@@ -141,13 +142,14 @@ void emitNeuronLoop(
   SmallVector<Value> loaded;
   for (auto [buffer, count] : loads)
     for (int64_t k = 0; k < count; ++k)
-      loaded.push_back(
-          vector::LoadOp::create(rewriter, loc, vectorType, buffer,
-                                 ValueRange{orderIndex[k], neuron, zero}));
+      loaded.push_back(vector::LoadOp::create(
+          rewriter, loc, vectorType, buffer,
+          JetBufferShape::indices(orderIndex[k], neuron, zero)));
   SmallVector<Value> results = body(rewriter, loaded);
   for (int64_t k = 0; k < store.second; ++k)
-    vector::StoreOp::create(rewriter, loc, results[k], store.first,
-                            ValueRange{orderIndex[k], neuron, zero});
+    vector::StoreOp::create(
+        rewriter, loc, results[k], store.first,
+        JetBufferShape::indices(orderIndex[k], neuron, zero));
 }
 
 /// With outlining, the arithmetic of one neuron becomes a private function
@@ -197,7 +199,7 @@ std::string expansionName(StringRef kind, StringRef activation, int64_t order,
   std::string name;
   llvm::raw_string_ostream os(name);
   os << "__ntp_" << kind << "_" << activation << "_o" << order << "_l" << live
-     << "_v" << type.getDimSize(2) << type.getElementType();
+     << "_v" << JetBufferShape::of(type).lanes() << type.getElementType();
   if (formulation == JetFormulation::Taylor)
     os << "_taylor";
   return name;
@@ -220,7 +222,7 @@ struct ExpansionPattern : public OpConversionPattern<OpTy> {
       (void)rewriter.notifyMatchFailure(op, "unknown activation");
       return nullptr;
     }
-    int64_t order = op.getInput().getType().getDimSize(0) - 1;
+    int64_t order = JetBufferShape::of(op.getInput()).derivativeOrder();
     if (order > kMaxOrder) {
       op.emitOpError("derivative order ")
           << order << " exceeds the maximum " << kMaxOrder;
@@ -243,7 +245,7 @@ struct ExpandActivation : public ExpansionPattern<ActivateOp> {
     if (!rule)
       return failure();
     auto inType = cast<MemRefType>(op.getInput().getType());
-    int64_t orders = inType.getDimSize(0);
+    int64_t orders = JetBufferShape::of(inType).orders();
     ActivationJetExpansion expansion =
         expandActivationJet(*rule, orders - 1, op.getLiveOrders(), formulation);
 
@@ -277,7 +279,7 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     if (!rule)
       return failure();
     auto inType = cast<MemRefType>(op.getInput().getType());
-    int64_t orders = inType.getDimSize(0);
+    int64_t orders = JetBufferShape::of(inType).orders();
     int64_t live = op.getLiveOrders();
     ActivationJetVjp vjp =
         differentiateActivationJet(*rule, orders - 1, live, formulation);
