@@ -28,38 +28,36 @@ using namespace ntp;
 
 namespace {
 
-/// Emits sigma-specific primitives of y_0 as vector math.
-Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
-  auto splat = [&](double v) -> Value {
-    auto type = cast<VectorType>(y.getType());
+/// The elementary functions of Primitives.def as vector math on `type`.
+struct VectorMath {
+  using Value = mlir::Value;
+  OpBuilder &b;
+  Location loc;
+  VectorType type;
+
+  Value constant(double c) {
     return arith::ConstantOp::create(
         b, loc,
-        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), v)));
-  };
-  switch (primitive) {
-  case Primitive::Identity:
-    return y;
-  case Primitive::Tanh:
-    return math::TanhOp::create(b, loc, y);
-  case Primitive::TanhHalf:
-    return math::TanhOp::create(b, loc,
-                                arith::MulFOp::create(b, loc, y, splat(0.5)));
-  case Primitive::Sin:
-    return math::SinOp::create(b, loc, y);
-  case Primitive::Cos:
-    return math::CosOp::create(b, loc, y);
-  case Primitive::Exp:
-    return math::ExpOp::create(b, loc, y);
-  case Primitive::Softplus: {
-    // max(y, 0) + log1p(exp(-|y|)) never overflows.
-    Value absY = math::AbsFOp::create(b, loc, y);
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, absY));
-    return arith::AddFOp::create(b, loc,
-                                 arith::MaximumFOp::create(b, loc, y, splat(0)),
-                                 math::Log1pOp::create(b, loc, e));
+        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), c)));
   }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value abs(Value x) { return math::AbsFOp::create(b, loc, x); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
   }
-  llvm_unreachable("unknown primitive");
+  Value tanh(Value x) { return math::TanhOp::create(b, loc, x); }
+  Value sin(Value x) { return math::SinOp::create(b, loc, x); }
+  Value cos(Value x) { return math::CosOp::create(b, loc, x); }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value log1p(Value x) { return math::Log1pOp::create(b, loc, x); }
+};
+
+/// Emits a primitive of y_0 as vector math, from its entry in Primitives.def.
+Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
+  VectorMath m{b, loc, cast<VectorType>(y.getType())};
+  return evaluatePrimitive(primitive, y, m);
 }
 
 /// Emits the nodes of `graph` that `outputs` need, for one neuron;
