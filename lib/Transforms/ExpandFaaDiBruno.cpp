@@ -43,15 +43,12 @@ struct VectorMath {
   Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
-  Value abs(Value x) { return math::AbsFOp::create(b, loc, x); }
   Value max(Value x, Value y) {
     return arith::MaximumFOp::create(b, loc, x, y);
   }
-  Value tanh(Value x) { return math::TanhOp::create(b, loc, x); }
-  Value sin(Value x) { return math::SinOp::create(b, loc, x); }
-  Value cos(Value x) { return math::CosOp::create(b, loc, x); }
-  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
-  Value log1p(Value x) { return math::Log1pOp::create(b, loc, x); }
+#define NTP_ELEMENTARY(name, MathOp, libm)                                     \
+  Value name(Value x) { return math::MathOp::create(b, loc, x); }
+#include "ntp/Support/ElementaryFunctions.def"
 };
 
 /// Emits a primitive of y_0 as vector math, from its entry in Primitives.def.

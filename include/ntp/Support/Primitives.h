@@ -28,9 +28,9 @@ enum class Primitive {
 const char *primitiveName(Primitive p);
 
 /// The value of primitive `p` at `y`, its Definition in Primitives.def
-/// expanded with the elementary functions of `m` (Math::Value: the type of
-/// values, e.g. long double or an mlir::Value, with m.constant(double),
-/// m.add, m.mul, m.neg, m.abs, m.max, m.tanh, m.sin, m.cos, m.exp, m.log1p).
+/// expanded with the functions of `m` (Math::Value: the type of values, e.g.
+/// long double or an mlir::Value, with m.constant(double), m.add, m.mul,
+/// m.neg, m.max and one method per line of ElementaryFunctions.def).
 template <class Math>
 typename Math::Value evaluatePrimitive(Primitive p, typename Math::Value y,
                                        Math &m) {
@@ -50,13 +50,10 @@ struct ScalarMath {
   Value add(Value x, Value y) const { return x + y; }
   Value mul(Value x, Value y) const { return x * y; }
   Value neg(Value x) const { return -x; }
-  Value abs(Value x) const { return std::fabs(x); }
   Value max(Value x, Value y) const { return std::max(x, y); }
-  Value tanh(Value x) const { return std::tanh(x); }
-  Value sin(Value x) const { return std::sin(x); }
-  Value cos(Value x) const { return std::cos(x); }
-  Value exp(Value x) const { return std::exp(x); }
-  Value log1p(Value x) const { return std::log1p(x); }
+#define NTP_ELEMENTARY(name, MathOp, libm)                                     \
+  Value name(Value x) const { return libm(x); }
+#include "ntp/Support/ElementaryFunctions.def"
 };
 
 /// The value of primitive `p` at `y` in long double (cost model, tests).
