@@ -2,7 +2,6 @@
 
 #include "ntp/Pipelines/Pipelines.h"
 #include "ntp/Conversion/Passes.h"
-#include "ntp/Target/NVPTX/Passes.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -24,10 +23,10 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   pm.addPass(createNtpDecomposeMlp(decompose));
   if (options.backward)
     pm.addPass(createNtpGenerateBackward());
-  NtpExpandFaaDiBrunoOptions expand;
+  NtpExpandActivationJetsOptions expand;
   expand.outline = options.outline;
   expand.formulation = options.formulation;
-  pm.addPass(createNtpExpandFaaDiBruno(expand));
+  pm.addPass(createNtpExpandActivationJets(expand));
   pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops());
 }
 

@@ -1,12 +1,5 @@
 // RUN: ntp-opt %s -ntp-jet-loops-pipeline="tile-size=4" | FileCheck %s
 // RUN: ntp-opt %s -ntp-jet-loops-pipeline="tile-size=4 outline=0 backward=0" | FileCheck %s --check-prefix=INLINE
-// RUN: ntp-opt %s -ntp-jet-loops-pipeline="formulation=taylor" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s --check-prefix=OPTIONS
-// RUN: not ntp-opt %s -ntp-jet-loops-pipeline="formulation=bell" 2>&1 | FileCheck %s --check-prefix=BAD
-
-// The formulation is an enum option of the pipeline, handed to the pass as
-// one and printed back with the same spelling.
-// OPTIONS: ntp-expand-faa-di-bruno{formulation=taylor outline=true}
-// BAD: for the --formulation option: Cannot find option named 'bell'!
 
 // The loop-level stage: a tile loop whose body is one loop nest per layer;
 // the tile size option sets the vector length. By default each neuron's

@@ -1,7 +1,7 @@
-// RUN: ntp-opt %s -split-input-file -ntp-expand-faa-di-bruno="formulation=taylor" -canonicalize -cse | FileCheck %s
-// RUN: ntp-opt %s -split-input-file -ntp-expand-faa-di-bruno="formulation=auto outline=1" | FileCheck %s --check-prefix=AUTO
-// RUN: ntp-opt %s -split-input-file -ntp-expand-faa-di-bruno="formulation=faa-di-bruno outline=1" | FileCheck %s --check-prefix=FDB
-// RUN: not ntp-opt %s -split-input-file -ntp-expand-faa-di-bruno="formulation=bell" 2>&1 | FileCheck %s --check-prefix=ERR
+// RUN: ntp-opt %s -split-input-file -ntp-expand-activation-jets="formulation=taylor" -canonicalize -cse | FileCheck %s
+// RUN: ntp-opt %s -split-input-file -ntp-expand-activation-jets="formulation=auto outline=1" | FileCheck %s --check-prefix=AUTO
+// RUN: ntp-opt %s -split-input-file -ntp-expand-activation-jets="formulation=faa-di-bruno outline=1" | FileCheck %s --check-prefix=FDB
+// RUN: not ntp-opt %s -split-input-file -ntp-expand-activation-jets="formulation=bell" 2>&1 | FileCheck %s --check-prefix=ERR
 
 // The Taylor formulation of tanh at order 3, every input order live. On
 // normalized coefficients a_k = y_k / k! and t_k (t = tanh(y0)):

@@ -13,7 +13,7 @@
 #ifndef NTP_TRANSFORMS_PASSOPTIONS_H
 #define NTP_TRANSFORMS_PASSOPTIONS_H
 
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 #include "ntp/artifact.hpp"
 
 #include "llvm/ADT/StringRef.h"

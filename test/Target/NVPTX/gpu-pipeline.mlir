@@ -1,11 +1,4 @@
 // RUN: ntp-opt %s -ntp-gpu-pipeline="chip=sm_80" | FileCheck %s
-// RUN: ntp-opt %s -ntp-gpu-pipeline="mapping=lanes" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s --check-prefix=OPTIONS
-// RUN: not ntp-opt %s -ntp-gpu-pipeline="mapping=warps" 2>&1 | FileCheck %s --check-prefix=BAD
-
-// The mapping is an enum option (ntp::GpuMapping, the artifact's), handed to
-// ntp-gpu-kernel as one and printed back with the same spelling.
-// OPTIONS: ntp-gpu-kernel{block-size=128 mapping=lanes
-// BAD: for the --mapping option: Cannot find option named 'warps'!
 
 // The NVPTX pipeline: one fused kernel per evaluation in a gpu.module ready
 // for the NVPTX backend. The parameters (4*1+4 + 1*4+1 = 13 values) are

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Support/ActivationRules.h"
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 
 #include <gtest/gtest.h>
 

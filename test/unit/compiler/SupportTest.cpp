@@ -11,7 +11,7 @@
 
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Combinatorics.h"
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 
 #include <gtest/gtest.h>
 

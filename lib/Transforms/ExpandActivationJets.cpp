@@ -1,8 +1,9 @@
-//===- ExpandFaaDiBruno.cpp - ntp.activate -> Faà di Bruno arithmetic -----===//
+//===- ExpandActivationJets.cpp - ntp.activate -> exact arithmetic --------===//
 //
-// The algebra (which products, which exact coefficients, what is shared and
-// what folds to zero) is computed once per op by ntp::expandActivationJet in
-// lib/Support/FaaDiBruno.cpp, in the formulation the `formulation` option
+// ntp-expand-activation-jets (alias: ntp-expand-faa-di-bruno). The algebra
+// (which products, which exact coefficients, what is shared and what folds
+// to zero) is computed once per op by ntp::expandActivationJet in
+// lib/Support/ActivationJet.cpp, in the formulation the `formulation` option
 // names (by default the cheaper of Faà di Bruno and the Taylor recurrence);
 // this file only turns that DAG into vector arithmetic inside a loop over
 // the neurons of the layer.
@@ -11,7 +12,7 @@
 
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -19,6 +20,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace ntp {
+#define GEN_PASS_DEF_NTPEXPANDACTIVATIONJETS
 #define GEN_PASS_DEF_NTPEXPANDFAADIBRUNO
 #include "ntp/Transforms/Passes.h.inc"
 } // namespace ntp
@@ -305,28 +307,42 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
   }
 };
 
-struct ExpandFaaDiBrunoPass
-    : public ntp::impl::NtpExpandFaaDiBrunoBase<ExpandFaaDiBrunoPass> {
-  using NtpExpandFaaDiBrunoBase::NtpExpandFaaDiBrunoBase;
+/// The pass, on the base TableGen generates for its name or for its alias.
+template <class Base> struct ExpandActivationJetsImpl : public Base {
+  using Base::Base;
 
   void runOnOperation() override {
-    MLIRContext *context = &getContext();
+    MLIRContext *context = &this->getContext();
     ConversionTarget target(*context);
     target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(context);
-    patterns.add<ExpandActivation, ExpandActivationVjp>(context, outline,
-                                                        formulation);
-    if (failed(applyPartialConversion(getOperation(), target,
+    populateExpandActivationJetsPatterns(patterns, this->outline,
+                                         this->formulation);
+    if (failed(applyPartialConversion(this->getOperation(), target,
                                       std::move(patterns))))
-      signalPassFailure();
+      this->signalPassFailure();
   }
+};
+
+struct ExpandActivationJetsPass
+    : public ExpandActivationJetsImpl<
+          ntp::impl::NtpExpandActivationJetsBase<ExpandActivationJetsPass>> {
+  using ExpandActivationJetsImpl::ExpandActivationJetsImpl;
+};
+
+/// ntp-expand-faa-di-bruno: the same pass under its former name.
+struct ExpandFaaDiBrunoAliasPass
+    : public ExpandActivationJetsImpl<
+          ntp::impl::NtpExpandFaaDiBrunoBase<ExpandFaaDiBrunoAliasPass>> {
+  using ExpandActivationJetsImpl::ExpandActivationJetsImpl;
 };
 
 } // namespace
 
-void ntp::populateExpandFaaDiBrunoPatterns(RewritePatternSet &patterns,
-                                           bool outline) {
-  patterns.add<ExpandActivation, ExpandActivationVjp>(
-      patterns.getContext(), outline, JetFormulation::Auto);
+void ntp::populateExpandActivationJetsPatterns(RewritePatternSet &patterns,
+                                               bool outline,
+                                               JetFormulation formulation) {
+  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext(),
+                                                      outline, formulation);
 }
