@@ -92,11 +92,19 @@ struct MathToIntrinsic : public OpRewritePattern<MathOp> {
 static LogicalResult lowerMath(Operation *root) {
   MLIRContext *context = root->getContext();
   RewritePatternSet patterns(context);
+  // The elementary functions of the primitives, and a few more that
+  // upstream approximates.
   populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
-    return llvm::is_contained({"math.tanh", "math.exp", "math.log",
-                               "math.log1p", "math.log2", "math.sin",
-                               "math.cos", "math.expm1", "math.erf"},
-                              name);
+    return llvm::is_contained(
+        {
+#define NTP_ELEMENTARY(name, MathOp, libm) math::MathOp::getOperationName(),
+#include "ntp/Support/ElementaryFunctions.def"
+            math::LogOp::getOperationName(),
+            math::Log2Op::getOperationName(),
+            math::ExpM1Op::getOperationName(),
+            math::ErfOp::getOperationName(),
+        },
+        name);
   });
   // convert-gpu-to-nvvm keeps llvm.intr.fma legal but not fabs/floor/...;
   // those become __nv_* calls that emitPtx defines with intrinsics.
