@@ -59,7 +59,7 @@ FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
   pipeline.tileSize = spec->tile;
   pipeline.backward = options.backward;
   pipeline.outline = options.outline;
-  pipeline.formulation = jetFormulationName(options.formulation);
+  pipeline.formulation = options.formulation;
   buildCpuPipeline(pm, pipeline);
   if (failed(pm.run(module)))
     return failure();
@@ -127,7 +127,12 @@ bool ntp::compileGpuEmulationToSharedObject(ModuleOp module,
   GpuPipelineOptions pipeline;
   pipeline.chip = target.chip;
   pipeline.blockSize = target.blockSize;
-  pipeline.mapping = target.mapping;
+  std::optional<GpuMapping> mapping = parseGpuMapping(target.mapping);
+  if (!mapping) {
+    error = "unknown GPU mapping '" + target.mapping + "'";
+    return false;
+  }
+  pipeline.mapping = *mapping;
   pipeline.samplesPerBlock = target.samplesPerBlock;
   PassManager pm(module.getContext());
   buildGpuEmulationPipeline(pm, pipeline);

@@ -40,7 +40,10 @@ FailureOr<KernelSpec> ntp::lowerToNVVM(ModuleOp module, PassManager &pm,
   pipeline.chip = target.chip;
   pipeline.features = target.features;
   pipeline.blockSize = target.blockSize;
-  pipeline.mapping = target.mapping;
+  std::optional<GpuMapping> mapping = parseGpuMapping(target.mapping);
+  if (!mapping)
+    return module.emitError("unknown GPU mapping '") << target.mapping << "'";
+  pipeline.mapping = *mapping;
   pipeline.samplesPerBlock = target.samplesPerBlock;
   buildGpuPipeline(pm, pipeline);
   if (failed(pm.run(module)))

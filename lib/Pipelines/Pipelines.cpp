@@ -2,7 +2,6 @@
 
 #include "ntp/Pipelines/Pipelines.h"
 #include "ntp/Conversion/Passes.h"
-#include "ntp/Target/NVPTX/Passes.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -24,10 +23,10 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   pm.addPass(createNtpDecomposeMlp(decompose));
   if (options.backward)
     pm.addPass(createNtpGenerateBackward());
-  NtpExpandFaaDiBrunoOptions expand;
+  NtpExpandActivationJetsOptions expand;
   expand.outline = options.outline;
   expand.formulation = options.formulation;
-  pm.addPass(createNtpExpandFaaDiBruno(expand));
+  pm.addPass(createNtpExpandActivationJets(expand));
   pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops());
 }
 
@@ -78,7 +77,7 @@ static void addGpuKernelPasses(OpPassManager &pm,
   func.addPass(createNtpApproximateMath());
   // The lanes mapping needs the layer structure as the lowering emitted it
   // (one neuron loop per layer, even of width 1): clean up afterwards.
-  bool lanes = options.mapping == "lanes";
+  bool lanes = options.mapping == GpuMapping::Lanes;
   if (!lanes) {
     func.addPass(createCanonicalizerPass());
     func.addPass(createCSEPass());
@@ -94,7 +93,7 @@ static void addGpuKernelPasses(OpPassManager &pm,
 void ntp::buildGpuPipeline(OpPassManager &pm,
                            const GpuPipelineOptions &options) {
   addGpuKernelPasses(pm, options);
-  bool lanes = options.mapping == "lanes";
+  bool lanes = options.mapping == GpuMapping::Lanes;
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createCanonicalizerPass());
   gpu.addPass(createCSEPass());

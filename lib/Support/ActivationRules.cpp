@@ -16,22 +16,12 @@ using namespace ntp;
 
 const char *ntp::primitiveName(Primitive p) {
   switch (p) {
-  case Primitive::Identity:
-    return "y";
-  case Primitive::Tanh:
-    return "tanh";
-  case Primitive::TanhHalf:
-    return "tanh(y/2)";
-  case Primitive::Sin:
-    return "sin";
-  case Primitive::Cos:
-    return "cos";
-  case Primitive::Exp:
-    return "exp";
-  case Primitive::Softplus:
-    return "softplus";
+#define NTP_PRIMITIVE(Enumerator, Name, Definition)                            \
+  case Primitive::Enumerator:                                                  \
+    return Name;
+#include "ntp/Support/Primitives.def"
   }
-  return "?";
+  llvm_unreachable("unknown primitive");
 }
 
 //===----------------------------------------------------------------------===//

@@ -135,9 +135,14 @@ struct ApproximateMathPass
     RewritePatternSet patterns(&getContext());
     // The upstream patterns match f32 operands only (and deliberately no f32
     // expansion of f64 ops, which would cost f64 kernels their accuracy).
+    // The elementary functions the primitives are built from; those with no
+    // upstream approximation (abs) match no pattern.
     populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
       return llvm::is_contained(
-          {"math.tanh", "math.exp", "math.log1p", "math.sin", "math.cos"},
+          {
+#define NTP_ELEMENTARY(name, MathOp, libm) math::MathOp::getOperationName(),
+#include "ntp/Support/ElementaryFunctions.def"
+          },
           name);
     });
     patterns.add<ApproximateF64<math::TanhOp>, ApproximateF64<math::ExpOp>>(

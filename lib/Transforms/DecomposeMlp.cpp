@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
 #include "ntp/artifact.hpp"
@@ -52,7 +53,7 @@ public:
     int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
     // Two ping-pong jet buffers of the widest layer: a layer reads one and
     // writes the other, so the working set stays 2 * orders * width * tile.
-    auto bufferType = MemRefType::get({orders, maxWidth, tileSize}, element);
+    auto bufferType = JetBufferShape::get(orders, maxWidth, tileSize, element);
     Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
                         memref::AllocaOp::create(b, loc, bufferType)};
 
@@ -91,11 +92,10 @@ public:
 private:
   /// The [orders, width, tile] corner of a ping-pong buffer.
   Value view(OpBuilder &b, Value buffer, int64_t orders, int64_t width) {
-    auto type = cast<MemRefType>(buffer.getType());
-    if (type.getDimSize(1) == width)
+    if (JetBufferShape::of(buffer).neurons() == width)
       return buffer;
     SmallVector<int64_t> offsets = {0, 0, 0}, strides = {1, 1, 1};
-    SmallVector<int64_t> sizes = {orders, width, tileSize};
+    SmallVector<int64_t> sizes = JetBufferShape::shape(orders, width, tileSize);
     return memref::SubViewOp::create(b, mlp.getLoc(), buffer, offsets, sizes,
                                      strides);
   }

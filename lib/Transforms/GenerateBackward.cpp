@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
 
@@ -61,25 +62,25 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
   plan.name = name.str();
   bool stored = false;
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
-    auto jetType = [](Value v) { return cast<MemRefType>(v.getType()); };
+    auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
     if (auto seed = dyn_cast<SeedOp>(op)) {
-      MemRefType t = jetType(seed.getJet());
-      plan.element = t.getElementType();
-      plan.orders = t.getDimSize(0);
-      plan.tile = t.getDimSize(2);
-      plan.steps.push_back({JetStep::Kind::Seed, t.getDimSize(1), 0, 0, ""});
+      JetBufferShape jet = JetBufferShape::of(seed.getJet());
+      plan.element = jet.elementType();
+      plan.orders = jet.orders();
+      plan.tile = jet.lanes();
+      plan.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
     } else if (auto affine = dyn_cast<AffineOp>(op)) {
-      int64_t in = jetType(affine.getInput()).getDimSize(1),
-              out = jetType(affine.getOutput()).getDimSize(1);
+      int64_t in = neurons(affine.getInput()),
+              out = neurons(affine.getOutput());
       plan.numParams = std::max<int64_t>(
           plan.numParams, affine.getWeightOffset() + out * in + out);
-      plan.steps.push_back(
-          {JetStep::Kind::Affine, jetType(affine.getOutput()).getDimSize(1),
-           static_cast<int64_t>(affine.getLiveOrders()),
-           static_cast<int64_t>(affine.getWeightOffset()), ""});
+      plan.steps.push_back({JetStep::Kind::Affine, out,
+                            static_cast<int64_t>(affine.getLiveOrders()),
+                            static_cast<int64_t>(affine.getWeightOffset()),
+                            ""});
     } else if (auto activate = dyn_cast<ActivateOp>(op)) {
       plan.steps.push_back({JetStep::Kind::Activate,
-                            jetType(activate.getOutput()).getDimSize(1),
+                            neurons(activate.getOutput()),
                             static_cast<int64_t>(activate.getLiveOrders()), 0,
                             activate.getActivation().str()});
     } else if (auto store = dyn_cast<StoreJetOp>(op)) {
@@ -156,12 +157,14 @@ public:
       for (const JetStep &s : plan.steps)
         stackJets.push_back(memref::AllocaOp::create(
             b, loc,
-            MemRefType::get({plan.orders, s.width, plan.tile}, plan.element)));
+            JetBufferShape::get(plan.orders, s.width, plan.tile,
+                                plan.element)));
     if (mode != Mode::ForwardSave)
       for (Value &buffer : cotangents)
         buffer = memref::AllocaOp::create(
             b, loc,
-            MemRefType::get({plan.orders, maxWidth, plan.tile}, plan.element));
+            JetBufferShape::get(plan.orders, maxWidth, plan.tile,
+                                plan.element));
 
     // Lane-wise gradient accumulators on the heap (they outgrow a stack for
     // wide networks): zeroed here, summed into grad after the last tile.
@@ -224,8 +227,9 @@ private:
             b, loc, tile,
             arith::ConstantIndexOp::create(b, loc, plan.workspacePerTile())),
         arith::ConstantIndexOp::create(b, loc, offset));
-    auto type = MemRefType::get(
-        {plan.orders, width, plan.tile}, plan.element,
+    // Row-major [orders, width, tile] at a dynamic offset.
+    MemRefType type = JetBufferShape::get(
+        plan.orders, width, plan.tile, plan.element,
         StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
                                {width * plan.tile, plan.tile, 1}));
     return memref::ReinterpretCastOp::create(
@@ -240,11 +244,11 @@ private:
   /// The [orders, width, tile] corner of cotangent ping-pong buffer `which`.
   Value cotangent(OpBuilder &b, int which, int64_t width) {
     Value buffer = cotangents[which];
-    if (cast<MemRefType>(buffer.getType()).getDimSize(1) == width)
+    if (JetBufferShape::of(buffer).neurons() == width)
       return buffer;
     return memref::SubViewOp::create(
         b, loc, buffer, ArrayRef<int64_t>{0, 0, 0},
-        ArrayRef<int64_t>{plan.orders, width, plan.tile},
+        JetBufferShape::shape(plan.orders, width, plan.tile),
         ArrayRef<int64_t>{1, 1, 1});
   }
 

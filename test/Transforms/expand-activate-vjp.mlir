@@ -1,4 +1,4 @@
-// RUN: ntp-opt %s -ntp-expand-faa-di-bruno -canonicalize -cse | FileCheck %s
+// RUN: ntp-opt %s -ntp-expand-activation-jets -canonicalize -cse | FileCheck %s
 
 // The VJP of tanh at order 1, by reverse-mode differentiation of the
 // expansion z0 = t, z1 = (1 - t^2) y1 with t = tanh(y0):

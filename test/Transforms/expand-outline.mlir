@@ -1,4 +1,4 @@
-// RUN: ntp-opt %s -ntp-expand-faa-di-bruno="outline=1 formulation=faa-di-bruno" | FileCheck %s
+// RUN: ntp-opt %s -ntp-expand-activation-jets="outline=1 formulation=faa-di-bruno" | FileCheck %s
 
 // With outline, each neuron's arithmetic is one private, non-inlined
 // function per (activation, order, live orders, vector type): the two

@@ -19,7 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -64,26 +64,6 @@ void partitions(int remaining, int maxPart, int parts, PartitionCount &c) {
     partitions(remaining - part, part, parts + 1, c);
 }
 
-double primitiveValue(Primitive p, double y) {
-  switch (p) {
-  case Primitive::Identity:
-    return y;
-  case Primitive::Tanh:
-    return std::tanh(y);
-  case Primitive::TanhHalf:
-    return std::tanh(y / 2);
-  case Primitive::Sin:
-    return std::sin(y);
-  case Primitive::Cos:
-    return std::cos(y);
-  case Primitive::Exp:
-    return std::exp(y);
-  case Primitive::Softplus:
-    return std::log1p(std::exp(y));
-  }
-  return 0;
-}
-
 /// Evaluates every node of a DAG at the given inputs (long double).
 std::vector<long double> evaluate(const JetExpressionGraph &g,
                                   const ActivationRule &rule,
@@ -97,7 +77,7 @@ std::vector<long double> evaluate(const JetExpressionGraph &g,
       v[i] = inputs[n.index];
       break;
     case Kind::Primitive:
-      v[i] = primitiveValue(rule.getPrimitives()[n.index], double(inputs[0]));
+      v[i] = evaluatePrimitive(rule.getPrimitives()[n.index], inputs[0]);
       break;
     case Kind::Constant:
       v[i] = n.value;

@@ -3,7 +3,6 @@
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Conversion/Passes.h"
 #include "ntp/Pipelines/Pipelines.h"
-#include "ntp/Target/NVPTX/Passes.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -16,7 +15,6 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   ntp::registerNtpTransformsPasses();
   ntp::registerNtpConversionPasses();
-  ntp::registerNtpNVPTXPasses();
   ntp::registerNtpPipelines();
 
   mlir::DialectRegistry registry;

@@ -9,6 +9,8 @@
 #ifndef NTP_PIPELINES_PIPELINES_H
 #define NTP_PIPELINES_PIPELINES_H
 
+#include "ntp/Transforms/PassOptions.h"
+
 #include "mlir/Pass/PassOptions.h"
 
 namespace mlir {
@@ -32,11 +34,11 @@ struct CpuPipelineOptions
       llvm::cl::desc("Share each neuron's Faà di Bruno arithmetic in one "
                      "non-inlined function per activation, order and type"),
       llvm::cl::init(true)};
-  Option<std::string> formulation{
+  Option<JetFormulation> formulation{
       *this, "formulation",
       llvm::cl::desc("Exact formulation of the activation jets: auto (fewer "
                      "flops), faa-di-bruno or taylor"),
-      llvm::cl::init("auto")};
+      llvm::cl::init(JetFormulation::Auto), jetFormulationValues()};
 };
 
 struct GpuPipelineOptions
@@ -52,11 +54,11 @@ struct GpuPipelineOptions
   Option<int64_t> blockSize{
       *this, "block-size", llvm::cl::desc("Threads per block (mapping=sample)"),
       llvm::cl::init(128)};
-  Option<std::string> mapping{
+  Option<GpuMapping> mapping{
       *this, "mapping",
       llvm::cl::desc("'sample' (a thread per sample) or 'lanes' (a warp per "
                      "sample, a neuron per lane)"),
-      llvm::cl::init("sample")};
+      llvm::cl::init(GpuMapping::Sample), gpuMappingValues()};
   Option<int64_t> samplesPerBlock{
       *this, "samples-per-block",
       llvm::cl::desc("Samples (warps) per block (mapping=lanes)"),

@@ -8,12 +8,14 @@
 // in t = tanh(y); sin: a linear form in sin(y), cos(y); ...).
 //
 // Adding an activation is one entry in the table in ActivationRules.cpp (and,
-// for a new primitive, one case where primitives are emitted as code).
+// for a new primitive, one entry in Primitives.def).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef NTP_SUPPORT_ACTIVATIONRULES_H
 #define NTP_SUPPORT_ACTIVATIONRULES_H
+
+#include "ntp/Support/Primitives.h"
 
 #include <cstdint>
 #include <deque>
@@ -23,12 +25,6 @@
 #include <vector>
 
 namespace ntp {
-
-/// Elementary functions of the pre-activation value y that code generation
-/// knows how to evaluate.
-enum class Primitive { Identity, Tanh, TanhHalf, Sin, Cos, Exp, Softplus };
-
-const char *primitiveName(Primitive p);
 
 /// A polynomial with dyadic rational coefficients in the primitives of one
 /// rule: 2^scaleLog2 * sum of (integer coefficient * monomial), with the

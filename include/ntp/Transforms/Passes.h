@@ -3,6 +3,8 @@
 #ifndef NTP_TRANSFORMS_PASSES_H
 #define NTP_TRANSFORMS_PASSES_H
 
+#include "ntp/Transforms/PassOptions.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -21,11 +23,13 @@ namespace ntp {
 #define GEN_PASS_DECL
 #include "ntp/Transforms/Passes.h.inc"
 
-/// Patterns that rewrite ntp.activate (and ntp.activate_vjp) into Faà di
-/// Bruno arithmetic; with `outline`, the arithmetic of one neuron goes into a
-/// shared private function of the enclosing module (see the pass).
-void populateExpandFaaDiBrunoPatterns(mlir::RewritePatternSet &patterns,
-                                      bool outline = false);
+/// Patterns that rewrite ntp.activate (and ntp.activate_vjp) into the
+/// arithmetic of `formulation`; with `outline`, the arithmetic of one neuron
+/// goes into a shared private function of the enclosing module (see
+/// ntp-expand-activation-jets).
+void populateExpandActivationJetsPatterns(
+    mlir::RewritePatternSet &patterns, bool outline = false,
+    JetFormulation formulation = JetFormulation::Auto);
 
 #define GEN_PASS_REGISTRATION
 #include "ntp/Transforms/Passes.h.inc"

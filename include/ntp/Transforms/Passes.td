@@ -57,17 +57,37 @@ def NtpGenerateBackward : Pass<"ntp-generate-backward", "mlir::ModuleOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
-def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno", "mlir::ModuleOp"> {
-  let summary = "Expand activation jets into arithmetic by Faà di Bruno's formula";
+// What ntp-expand-activation-jets and its alias share.
+defvar expandActivationJetsOptions = [
+  Option<"outline", "outline", "bool", /*default=*/"false",
+         "Put each neuron's arithmetic in a shared private function">,
+  Option<"formulation", "formulation", "::ntp::JetFormulation",
+         /*default=*/"::ntp::JetFormulation::Auto",
+         "Exact formulation of the jet: auto (the one with fewer flops), "
+         "faa-di-bruno or taylor", [{::ntp::jetFormulationValues()}]>
+];
+defvar expandActivationJetsDialects = [
+  "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
+  "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+  "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
+];
+
+def NtpExpandActivationJets : Pass<"ntp-expand-activation-jets",
+                                   "mlir::ModuleOp"> {
+  let summary = "Expand activation jets into exact arithmetic (Faà di Bruno's "
+                "formula or the Taylor recurrence)";
   let description = [{
     Rewrites every `ntp.activate` (and `ntp.activate_vjp`, by reverse-mode
-    differentiation of the same expansion) into a loop over neurons whose body loads
-    the live input orders of one neuron for a tile of samples (one vector per
-    order), evaluates the primitives of the activation (e.g. tanh), the
-    derivative polynomials sigma^(k) in them, the partial Bell polynomials by
-    their recurrence, and stores every output order. Coefficients are exact
-    integers computed at compile time; common subexpressions are shared across
-    orders and structural zeros are folded (see ntp/Support/FaaDiBruno.h).
+    differentiation of the same expansion) into a loop over neurons whose
+    body loads the live input orders of one neuron for a tile of samples (one
+    vector per order), evaluates the primitives of the activation (e.g.
+    tanh), then, with Faà di Bruno's formula, the derivative polynomials
+    sigma^(k) in them and the partial Bell polynomials by their recurrence,
+    and stores every output order. Coefficients are exact integers computed
+    at compile time; common subexpressions are shared across orders and
+    structural zeros are folded (see ntp/Support/ActivationJet.h).
+
+    Formerly `ntp-expand-faa-di-bruno`, a name still registered as an alias.
 
     With `outline`, the arithmetic of one neuron is a private, non-inlined
     function per (activation, order, live orders, vector type), called from
@@ -82,17 +102,19 @@ def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno", "mlir::ModuleOp"> {
     model (the forward and the VJP each by their own count; ties: Faà di
     Bruno). Outlined functions of the Taylor formulation end in `_taylor`.
   }];
-  let options = [
-    Option<"outline", "outline", "bool", /*default=*/"false",
-           "Put each neuron's arithmetic in a shared private function">,
-    Option<"formulation", "formulation", "std::string", /*default=*/"\"auto\"",
-           "Exact formulation of the jet: auto (the one with fewer flops), "
-           "faa-di-bruno or taylor">
-  ];
-  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
-                           "mlir::math::MathDialect",
-                           "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
-                           "mlir::vector::VectorDialect"];
+  let options = expandActivationJetsOptions;
+  let dependentDialects = expandActivationJetsDialects;
+}
+
+def NtpExpandFaaDiBruno : Pass<"ntp-expand-faa-di-bruno", "mlir::ModuleOp"> {
+  let summary = "Alias of ntp-expand-activation-jets (its former name)";
+  let description = [{
+    The same pass as `ntp-expand-activation-jets`, with the same options,
+    under the name it had when Faà di Bruno's formula was its only
+    formulation.
+  }];
+  let options = expandActivationJetsOptions;
+  let dependentDialects = expandActivationJetsDialects;
 }
 
 def NtpApproximateMath : Pass<"ntp-approximate-math"> {
@@ -109,6 +131,112 @@ def NtpApproximateMath : Pass<"ntp-approximate-math"> {
   }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::vector::VectorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// GPU kernels
+//===----------------------------------------------------------------------===//
+
+def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
+  let summary = "Wrap the loop-level forward kernel into one fused GPU kernel";
+  let description = [{
+    Turns the loop-level `@<name>_forward_tiles` function (built with
+    tile-size=1, forward only) into
+    `gpu.module @ntp_kernels { gpu.func @<name>_forward(%x, %v, %params,
+    %out: memref<?xT>, %batch: index) kernel }`: one thread per sample
+    (`sample = blockIdx.x * blockDim.x + threadIdx.x`), the parameters copied
+    cooperatively into a workgroup (shared memory) buffer, a barrier, then
+    the whole tile body (all layers, all orders) for `tile = sample` under
+    `sample < batch`. Math: f32 transcendental functions become polynomials
+    (as on the CPU), fma/abs/floor/ceil/sqrt/copysign LLVM intrinsics (native
+    PTX instructions); f64 transcendental functions stay math ops and become
+    libdevice calls. The jet buffers stay thread-private (registers, or
+    local memory where they are indexed dynamically).
+
+    With `mapping=lanes` a warp evaluates a sample instead (block =
+    32 x samples-per-block threads, sample = blockIdx.x * samples-per-block +
+    threadIdx.x / 32): each jet buffer becomes a workgroup buffer with one
+    slice per sample, every `ntp.neuron_loop` loop runs neuron j on lane
+    j % 32, other writing steps (seed, output) run on lane 0, and
+    `gpu.barrier`s separate the steps. Threads of samples past `batch`
+    compute on a clamped sample and write nothing, so that every thread
+    reaches every barrier.
+
+    ```mlir
+    // Before: func.func @net_forward_tiles(%x, %v, %p, %out: memref<?xf32>,
+    //           %batch, %tile_begin, %tile_end: index) {ntp.kernel}
+    // After:
+    gpu.module @ntp_kernels {
+      gpu.func @net_forward(%x: memref<?xf32>, %v: memref<?xf32>,
+                            %p: memref<?xf32>, %out: memref<?xf32>,
+                            %batch: index)
+          workgroup(%w: memref<13xf32, #gpu.address_space<workgroup>>)
+          kernel { ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::LLVM::LLVMDialect"];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Threads per block (recorded as the kernel's known block size)">,
+    Option<"maxSharedBytes", "max-shared-bytes", "int64_t",
+           /*default=*/"49152",
+           "Stage the parameters in shared memory when they fit in this "
+           "many bytes (else read them from global memory)">,
+    Option<"mapping", "mapping", "::ntp::GpuMapping",
+           /*default=*/"::ntp::GpuMapping::Sample",
+           "Work per thread: 'sample' (one thread per sample, jets in the "
+           "thread's registers/local memory) or 'lanes' (one warp per "
+           "sample, one neuron per lane, jets in shared memory)",
+           [{::ntp::gpuMappingValues()}]>,
+    Option<"samplesPerBlock", "samples-per-block", "int64_t",
+           /*default=*/"4",
+           "mapping=lanes: samples (warps) per block">,
+  ];
+}
+
+def NtpGpuEmulate : Pass<"ntp-gpu-emulate", "mlir::ModuleOp"> {
+  let summary = "Run ntp's GPU kernels on the host, for testing their logic";
+  let description = [{
+    Turns every kernel that `ntp-gpu-kernel` made (before NVVM conversion)
+    into a host function with the CPU kernels' signature,
+    `@<name>_forward_tiles(x, v, params, out, batch, tile_begin, tile_end)`,
+    that executes blocks `tile_begin..tile_end` of the launch grid one after
+    the other: the block's workgroup buffers become stack buffers, and the
+    kernel body is cut at its top-level `gpu.barrier`s into phases, each run
+    for thread 0, 1, ..., blockDim - 1 in turn (a barrier orders every
+    thread's phase before any thread's next one, which running the phases
+    thread by thread respects). Thread-private values are recomputed in each
+    phase from the thread and block ids (only side-effect-free top-level
+    ops may cross a barrier). The CPU lowering then compiles it like a CPU
+    kernel with one block per tile, so the GPU kernels' distribution of
+    work, barriers and shared buffers run in CI against the reference
+    evaluator; what comes after this point (NVVM, PTX, the driver) does not.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
+def NtpGpuBareKernelArgs : Pass<"ntp-gpu-bare-kernel-args",
+                                "mlir::gpu::GPUModuleOp"> {
+  let summary = "Give lowered ntp kernels the runtime's bare-pointer ABI";
+  let description = [{
+    After convert-gpu-to-nvvm, a kernel taking `memref<?xT>` arguments takes
+    each as a 5-field descriptor (allocated, aligned, offset, size, stride).
+    The upstream bare-pointer convention cannot express dynamic shapes, so
+    this pass rewrites every `nvvm.kernel` function whose arguments are
+    1-D descriptors and scalars into one taking a bare pointer per memref
+    (offset 0, stride 1), marked noalias (and readonly for the inputs):
+    `(T *x, T *v, T *params, T *out, i64 batch)`, what the runtime passes to
+    cuLaunchKernel.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
 #endif // NTP_TRANSFORMS_PASSES_TD

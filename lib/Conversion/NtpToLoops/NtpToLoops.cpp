@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -59,8 +60,9 @@ emitOrderwiseProduct(OpBuilder &b, Location loc, Value count, Value params,
   Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
   SmallVector<Value> next;
   for (size_t k = 0; k < orderIndex.size(); ++k) {
-    Value y = vector::LoadOp::create(b, loc, vectorType, source,
-                                     ValueRange{orderIndex[k], r, zero});
+    Value y =
+        vector::LoadOp::create(b, loc, vectorType, source,
+                               JetBufferShape::indices(orderIndex[k], r, zero));
     next.push_back(
         math::FmaOp::create(b, loc, wv, y, loop.getRegionIterArg(k)));
   }
@@ -75,9 +77,9 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
   matchAndRewrite(SeedOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MemRefType jetType = op.getJet().getType();
-    int64_t orders = jetType.getDimSize(0), dim = jetType.getDimSize(1),
-            tile = jetType.getDimSize(2);
+    JetBufferShape shape = JetBufferShape::of(op.getJet().getType());
+    int64_t orders = shape.orders(), dim = shape.neurons(),
+            tile = shape.lanes();
     Value jet = adaptor.getJet();
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value dimValue = indexConstant(rewriter, loc, dim);
@@ -96,12 +98,13 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
         Value value = memref::LoadOp::create(
             b, loc, adaptor.getX(),
             ValueRange{arith::AddIOp::create(b, loc, row, j)});
-        memref::StoreOp::create(b, loc, value, jet, ValueRange{zero, j, s});
+        memref::StoreOp::create(b, loc, value, jet,
+                                JetBufferShape::indices(zero, j, s));
       });
     });
     // Order 1: the direction, the same for every sample.
     if (orders > 1) {
-      auto vectorType = VectorType::get({tile}, jetType.getElementType());
+      VectorType vectorType = shape.laneVectorType();
       Value one = indexConstant(rewriter, loc, 1);
       emitLoop(
           rewriter, loc, dimValue, [&](OpBuilder &b, Location loc, Value j) {
@@ -109,7 +112,7 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
                                              ValueRange{j});
             Value splat = vector::BroadcastOp::create(b, loc, vectorType, v);
             vector::StoreOp::create(b, loc, splat, jet,
-                                    ValueRange{one, j, zero});
+                                    JetBufferShape::indices(one, j, zero));
           });
     }
     rewriter.eraseOp(op);
@@ -123,10 +126,9 @@ struct LowerSeed : public OpConversionPattern<SeedOp> {
 struct AffineLayer {
   AffineLayer(OpBuilder &b, Location loc, MemRefType inType, int64_t outWidth,
               int64_t live, int64_t weights)
-      : inWidth(inType.getDimSize(1)), outWidth(outWidth), live(live),
-        weights(weights), biases(weights + outWidth * inWidth),
-        vectorType(
-            VectorType::get({inType.getDimSize(2)}, inType.getElementType())) {
+      : inWidth(JetBufferShape::of(inType).neurons()), outWidth(outWidth),
+        live(live), weights(weights), biases(weights + outWidth * inWidth),
+        vectorType(JetBufferShape::of(inType).laneVectorType()) {
     zero = indexConstant(b, loc, 0);
     for (int64_t k = 0; k < live; ++k)
       orderIndex.push_back(indexConstant(b, loc, k));
@@ -151,7 +153,7 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     AffineLayer layer(rewriter, loc, op.getInput().getType(),
-                      op.getOutput().getType().getDimSize(1),
+                      JetBufferShape::of(op.getOutput().getType()).neurons(),
                       op.getLiveOrders(), op.getWeightOffset());
     int64_t outWidth = layer.outWidth, live = layer.live,
             weights = layer.weights, biases = layer.biases;
@@ -162,29 +164,31 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
     Value input = adaptor.getInput(), output = adaptor.getOutput(),
           params = adaptor.getParams();
 
-    scf::ForOp neurons = emitLoop(
-        rewriter, loc, indexConstant(rewriter, loc, outWidth),
-        [&](OpBuilder &b, Location loc, Value i) {
-          // One accumulator per live order: each weight is loaded once and
-          // multiplies every order of its input neuron.
-          Value bias = memref::LoadOp::create(
-              b, loc, params,
-              ValueRange{arith::AddIOp::create(
-                  b, loc, indexConstant(b, loc, biases), i)});
-          SmallVector<Value> init(live, zeroVector);
-          init[0] = vector::BroadcastOp::create(b, loc, vectorType, bias);
-          Value rowStart = arith::AddIOp::create(
-              b, loc, indexConstant(b, loc, weights),
-              arith::MulIOp::create(b, loc, i, inWidthValue));
-          SmallVector<Value> sums = emitOrderwiseProduct(
-              b, loc, inWidthValue, params, input, orderIndex, init,
-              [&](OpBuilder &b, Value j) -> Value {
-                return arith::AddIOp::create(b, loc, rowStart, j);
-              });
-          for (int64_t k = 0; k < live; ++k)
-            vector::StoreOp::create(b, loc, sums[k], output,
-                                    ValueRange{orderIndex[k], i, zero});
-        });
+    scf::ForOp neurons =
+        emitLoop(rewriter, loc, indexConstant(rewriter, loc, outWidth),
+                 [&](OpBuilder &b, Location loc, Value i) {
+                   // One accumulator per live order: each weight is loaded once
+                   // and multiplies every order of its input neuron.
+                   Value bias = memref::LoadOp::create(
+                       b, loc, params,
+                       ValueRange{arith::AddIOp::create(
+                           b, loc, indexConstant(b, loc, biases), i)});
+                   SmallVector<Value> init(live, zeroVector);
+                   init[0] =
+                       vector::BroadcastOp::create(b, loc, vectorType, bias);
+                   Value rowStart = arith::AddIOp::create(
+                       b, loc, indexConstant(b, loc, weights),
+                       arith::MulIOp::create(b, loc, i, inWidthValue));
+                   SmallVector<Value> sums = emitOrderwiseProduct(
+                       b, loc, inWidthValue, params, input, orderIndex, init,
+                       [&](OpBuilder &b, Value j) -> Value {
+                         return arith::AddIOp::create(b, loc, rowStart, j);
+                       });
+                   for (int64_t k = 0; k < live; ++k)
+                     vector::StoreOp::create(
+                         b, loc, sums[k], output,
+                         JetBufferShape::indices(orderIndex[k], i, zero));
+                 });
     neurons->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     rewriter.eraseOp(op);
     return success();
@@ -198,9 +202,9 @@ struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
   matchAndRewrite(StoreJetOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MemRefType jetType = op.getJet().getType();
-    int64_t orders = jetType.getDimSize(0), width = jetType.getDimSize(1),
-            tile = jetType.getDimSize(2);
+    JetBufferShape shape = JetBufferShape::of(op.getJet().getType());
+    int64_t orders = shape.orders(), width = shape.neurons(),
+            tile = shape.lanes();
     int64_t live = op.getLiveOrders();
     Value jet = adaptor.getJet(), out = adaptor.getOut(),
           batch = adaptor.getBatch();
@@ -213,7 +217,7 @@ struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
         rewriter, loc, tileSize,
         arith::SubIOp::create(rewriter, loc, batch, base));
     Value zeroValue = arith::ConstantOp::create(
-        rewriter, loc, rewriter.getFloatAttr(jetType.getElementType(), 0));
+        rewriter, loc, rewriter.getFloatAttr(shape.elementType(), 0));
     emitLoop(rewriter, loc, count, [&](OpBuilder &b, Location loc, Value s) {
       Value sample = arith::AddIOp::create(b, loc, base, s);
       for (int64_t k = 0; k < orders; ++k) {
@@ -225,9 +229,11 @@ struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
         Value rowStart = arith::MulIOp::create(b, loc, row, widthValue);
         Value kIndex = indexConstant(b, loc, k);
         emitLoop(b, loc, widthValue, [&](OpBuilder &b, Location loc, Value j) {
-          Value value = k < live ? Value(memref::LoadOp::create(
-                                       b, loc, jet, ValueRange{kIndex, j, s}))
-                                 : zeroValue;
+          Value value =
+              k < live
+                  ? Value(memref::LoadOp::create(
+                        b, loc, jet, JetBufferShape::indices(kIndex, j, s)))
+                  : zeroValue;
           memref::StoreOp::create(
               b, loc, value, out,
               ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
@@ -250,9 +256,9 @@ struct LowerLoadCotangent : public OpConversionPattern<LoadCotangentOp> {
   matchAndRewrite(LoadCotangentOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MemRefType jetType = op.getJet().getType();
-    int64_t orders = jetType.getDimSize(0), width = jetType.getDimSize(1),
-            tile = jetType.getDimSize(2);
+    JetBufferShape shape = JetBufferShape::of(op.getJet().getType());
+    int64_t orders = shape.orders(), width = shape.neurons(),
+            tile = shape.lanes();
     Value batch = adaptor.getBatch();
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value widthValue = indexConstant(rewriter, loc, width);
@@ -261,7 +267,7 @@ struct LowerLoadCotangent : public OpConversionPattern<LoadCotangentOp> {
     Value last = arith::SubIOp::create(rewriter, loc, batch,
                                        indexConstant(rewriter, loc, 1));
     Value zeroValue = arith::ConstantOp::create(
-        rewriter, loc, rewriter.getFloatAttr(jetType.getElementType(), 0));
+        rewriter, loc, rewriter.getFloatAttr(shape.elementType(), 0));
     emitLoop(rewriter, loc, tileSize, [&](OpBuilder &b, Location loc, Value s) {
       // Padding lanes get a zero cotangent: they add nothing to gradients.
       Value sample = arith::AddIOp::create(b, loc, base, s);
@@ -281,7 +287,7 @@ struct LowerLoadCotangent : public OpConversionPattern<LoadCotangentOp> {
               ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
           Value value = arith::SelectOp::create(b, loc, valid, c, zeroValue);
           memref::StoreOp::create(b, loc, value, adaptor.getJet(),
-                                  ValueRange{kIndex, j, s});
+                                  JetBufferShape::indices(kIndex, j, s));
         });
       }
     });
@@ -297,9 +303,10 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
   matchAndRewrite(AffineVjpOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    AffineLayer layer(rewriter, loc, op.getInput().getType(),
-                      op.getOutCotangent().getType().getDimSize(1),
-                      op.getLiveOrders(), op.getWeightOffset());
+    AffineLayer layer(
+        rewriter, loc, op.getInput().getType(),
+        JetBufferShape::of(op.getOutCotangent().getType()).neurons(),
+        op.getLiveOrders(), op.getWeightOffset());
     int64_t outWidth = layer.outWidth, live = layer.live,
             weights = layer.weights, biases = layer.biases;
     VectorType vectorType = layer.vectorType;
@@ -334,9 +341,9 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
         rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc, Value i) {
           SmallVector<Value> bar;
           for (int64_t k = 0; k < live; ++k)
-            bar.push_back(
-                vector::LoadOp::create(b, loc, vectorType, outBar,
-                                       ValueRange{orderIndex[k], i, zero}));
+            bar.push_back(vector::LoadOp::create(
+                b, loc, vectorType, outBar,
+                JetBufferShape::indices(orderIndex[k], i, zero)));
           addToGrad(
               b, loc,
               arith::AddIOp::create(b, loc, indexConstant(b, loc, biases), i),
@@ -356,7 +363,7 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                 for (int64_t k = 0; k < live; ++k) {
                   Value y = vector::LoadOp::create(
                       b, loc, vectorType, input,
-                      ValueRange{orderIndex[k], j, zero});
+                      JetBufferShape::indices(orderIndex[k], j, zero));
                   lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
                 }
                 if (laneWise)
@@ -384,8 +391,9 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                            j);
                      });
                  for (int64_t k = 0; k < live; ++k)
-                   vector::StoreOp::create(b, loc, sums[k], inBar,
-                                           ValueRange{orderIndex[k], j, zero});
+                   vector::StoreOp::create(
+                       b, loc, sums[k], inBar,
+                       JetBufferShape::indices(orderIndex[k], j, zero));
                });
     }
     rewriter.eraseOp(op);
@@ -427,8 +435,8 @@ struct LowerSeedVjp : public OpConversionPattern<SeedVjpOp> {
   matchAndRewrite(SeedVjpOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MemRefType jetType = op.getJetCotangent().getType();
-    int64_t dim = jetType.getDimSize(1), tile = jetType.getDimSize(2);
+    JetBufferShape shape = JetBufferShape::of(op.getJetCotangent().getType());
+    int64_t dim = shape.neurons(), tile = shape.lanes();
     Value tileSize = indexConstant(rewriter, loc, tile);
     Value dimValue = indexConstant(rewriter, loc, dim);
     Value zero = indexConstant(rewriter, loc, 0);
@@ -441,8 +449,9 @@ struct LowerSeedVjp : public OpConversionPattern<SeedVjpOp> {
       Value row = arith::MulIOp::create(
           b, loc, arith::AddIOp::create(b, loc, base, s), dimValue);
       emitLoop(b, loc, dimValue, [&](OpBuilder &b, Location loc, Value j) {
-        Value value = memref::LoadOp::create(b, loc, adaptor.getJetCotangent(),
-                                             ValueRange{zero, j, s});
+        Value value =
+            memref::LoadOp::create(b, loc, adaptor.getJetCotangent(),
+                                   JetBufferShape::indices(zero, j, s));
         memref::StoreOp::create(
             b, loc, value, adaptor.getXGrad(),
             ValueRange{arith::AddIOp::create(b, loc, row, j)});

@@ -4,11 +4,11 @@
 
 // PRINT: IR Dump After NtpDecomposeMlp (ntp-decompose-mlp)
 // PRINT: ntp.seed
-// PRINT: IR Dump After NtpExpandFaaDiBruno (ntp-expand-faa-di-bruno)
+// PRINT: IR Dump After NtpExpandActivationJets (ntp-expand-activation-jets)
 // PRINT: IR Dump After ReconcileUnrealizedCastsPass
 // PRINT: llvm.func
 
 // TIMING: Execution time report
 // TIMING: NtpDecomposeMlp
-// TIMING: NtpExpandFaaDiBruno
+// TIMING: NtpExpandActivationJets
 ntp.mlp @net layers [1, 4, 1] activation "tanh" order 2 : f32

@@ -7,9 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Support/ActivationRules.h"
-#include "ntp/Support/FaaDiBruno.h"
-
-#include "PrimitiveValues.h"
+#include "ntp/Support/ActivationJet.h"
 
 #include <gtest/gtest.h>
 
@@ -25,7 +23,7 @@ using Ld = long double;
 using Kind = ntp::JetExpression::Kind;
 using ntp::JetFormulation;
 
-using ntp_test::primitiveValue;
+using ntp::evaluatePrimitive;
 
 /// Every node of `g` in long double; also |node| evaluated with absolute
 /// values of every operand (the error scale of the rounding).
@@ -42,7 +40,7 @@ void evaluate(const ntp::JetExpressionGraph &g, const ntp::ActivationRule &r,
       v[i] = inputs[n.index];
       break;
     case Kind::Primitive:
-      v[i] = primitiveValue(r.getPrimitives()[n.index], inputs[0]);
+      v[i] = evaluatePrimitive(r.getPrimitives()[n.index], inputs[0]);
       break;
     case Kind::Constant:
       v[i] = n.value;

@@ -7,12 +7,11 @@
 // DAG. No expected value is computed by the code under test.
 //
 //===----------------------------------------------------------------------===//
-#include "PrimitiveValues.h"
 #include "TaylorReference.h"
 
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Combinatorics.h"
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 
 #include <gtest/gtest.h>
 
@@ -46,12 +45,12 @@ const ntp::ActivationRule &rule(const std::string &name) {
   return *r;
 }
 
-using ntp_test::primitiveValue;
+using ntp::evaluatePrimitive;
 
 std::vector<Ld> primitiveValues(const ntp::ActivationRule &r, Ld y) {
   std::vector<Ld> values;
   for (ntp::Primitive p : r.getPrimitives())
-    values.push_back(primitiveValue(p, y));
+    values.push_back(evaluatePrimitive(p, y));
   return values;
 }
 
@@ -290,6 +289,28 @@ TEST(ActivationRule, TanhAndSigmoidMatchIndependentRecurrence) {
           << (tanh ? "tanh" : "sigmoid") << " k = " << k;
     }
   }
+}
+
+/// The table of primitives (Primitives.def), evaluated in long double, against
+/// closed forms written out here.
+TEST(Primitives, DefinitionsMatchClosedForms) {
+  using ntp::Primitive;
+  for (Ld y : {-30.0L, -2.5L, -0.3L, 0.0L, 1e-8L, 0.7L, 3.0L, 30.0L}) {
+    auto near = [&](Primitive p, Ld expected) {
+      EXPECT_NEAR(evaluatePrimitive(p, y), expected,
+                  1e-17L * std::max<Ld>(1, std::fabs(expected)))
+          << ntp::primitiveName(p) << " at " << static_cast<double>(y);
+    };
+    near(Primitive::Identity, y);
+    near(Primitive::Tanh, std::tanh(y));
+    near(Primitive::TanhHalf, std::tanh(y / 2));
+    near(Primitive::Sin, std::sin(y));
+    near(Primitive::Cos, std::cos(y));
+    near(Primitive::Exp, std::exp(y));
+    near(Primitive::Softplus, std::log1p(std::exp(y)));
+  }
+  EXPECT_STREQ(ntp::primitiveName(Primitive::TanhHalf), "tanh(y/2)");
+  EXPECT_STREQ(ntp::primitiveName(Primitive::Softplus), "softplus");
 }
 
 TEST(ActivationRule, KnownPolynomials) {

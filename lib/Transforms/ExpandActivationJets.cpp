@@ -1,16 +1,18 @@
-//===- ExpandFaaDiBruno.cpp - ntp.activate -> Faà di Bruno arithmetic -----===//
+//===- ExpandActivationJets.cpp - ntp.activate -> exact arithmetic --------===//
 //
-// The algebra (which products, which exact coefficients, what is shared and
-// what folds to zero) is computed once per op by ntp::expandActivationJet in
-// lib/Support/FaaDiBruno.cpp, in the formulation the `formulation` option
+// ntp-expand-activation-jets (alias: ntp-expand-faa-di-bruno). The algebra
+// (which products, which exact coefficients, what is shared and what folds
+// to zero) is computed once per op by ntp::expandActivationJet in
+// lib/Support/ActivationJet.cpp, in the formulation the `formulation` option
 // names (by default the cheaper of Faà di Bruno and the Taylor recurrence);
 // this file only turns that DAG into vector arithmetic inside a loop over
 // the neurons of the layer.
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
-#include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Support/ActivationJet.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -18,6 +20,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace ntp {
+#define GEN_PASS_DEF_NTPEXPANDACTIVATIONJETS
 #define GEN_PASS_DEF_NTPEXPANDFAADIBRUNO
 #include "ntp/Transforms/Passes.h.inc"
 } // namespace ntp
@@ -27,38 +30,33 @@ using namespace ntp;
 
 namespace {
 
-/// Emits sigma-specific primitives of y_0 as vector math.
-Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
-  auto splat = [&](double v) -> Value {
-    auto type = cast<VectorType>(y.getType());
+/// The elementary functions of Primitives.def as vector math on `type`.
+struct VectorMath {
+  using Value = mlir::Value;
+  OpBuilder &b;
+  Location loc;
+  VectorType type;
+
+  Value constant(double c) {
     return arith::ConstantOp::create(
         b, loc,
-        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), v)));
-  };
-  switch (primitive) {
-  case Primitive::Identity:
-    return y;
-  case Primitive::Tanh:
-    return math::TanhOp::create(b, loc, y);
-  case Primitive::TanhHalf:
-    return math::TanhOp::create(b, loc,
-                                arith::MulFOp::create(b, loc, y, splat(0.5)));
-  case Primitive::Sin:
-    return math::SinOp::create(b, loc, y);
-  case Primitive::Cos:
-    return math::CosOp::create(b, loc, y);
-  case Primitive::Exp:
-    return math::ExpOp::create(b, loc, y);
-  case Primitive::Softplus: {
-    // max(y, 0) + log1p(exp(-|y|)) never overflows.
-    Value absY = math::AbsFOp::create(b, loc, y);
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, absY));
-    return arith::AddFOp::create(b, loc,
-                                 arith::MaximumFOp::create(b, loc, y, splat(0)),
-                                 math::Log1pOp::create(b, loc, e));
+        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), c)));
   }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
   }
-  llvm_unreachable("unknown primitive");
+#define NTP_ELEMENTARY(name, MathOp, libm)                                     \
+  Value name(Value x) { return math::MathOp::create(b, loc, x); }
+#include "ntp/Support/ElementaryFunctions.def"
+};
+
+/// Emits a primitive of y_0 as vector math, from its entry in Primitives.def.
+Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
+  VectorMath m{b, loc, cast<VectorType>(y.getType())};
+  return evaluatePrimitive(primitive, y, m);
 }
 
 /// Emits the nodes of `graph` that `outputs` need, for one neuron;
@@ -125,13 +123,13 @@ void emitNeuronLoop(
     ConversionPatternRewriter &rewriter, Location loc, MemRefType type,
     ArrayRef<std::pair<Value, int64_t>> loads, std::pair<Value, int64_t> store,
     function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)> body) {
-  int64_t width = type.getDimSize(1), tile = type.getDimSize(2);
-  auto vectorType = VectorType::get({tile}, type.getElementType());
+  JetBufferShape jet = JetBufferShape::of(type);
+  VectorType vectorType = jet.laneVectorType();
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  Value end = arith::ConstantIndexOp::create(rewriter, loc, width);
+  Value end = arith::ConstantIndexOp::create(rewriter, loc, jet.neurons());
   SmallVector<Value> orderIndex;
-  for (int64_t k = 0; k < type.getDimSize(0); ++k)
+  for (int64_t k = 0; k < jet.orders(); ++k)
     orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
   auto loop = scf::ForOp::create(rewriter, loc, zero, end, one);
   loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
@@ -141,13 +139,14 @@ void emitNeuronLoop(
   SmallVector<Value> loaded;
   for (auto [buffer, count] : loads)
     for (int64_t k = 0; k < count; ++k)
-      loaded.push_back(
-          vector::LoadOp::create(rewriter, loc, vectorType, buffer,
-                                 ValueRange{orderIndex[k], neuron, zero}));
+      loaded.push_back(vector::LoadOp::create(
+          rewriter, loc, vectorType, buffer,
+          JetBufferShape::indices(orderIndex[k], neuron, zero)));
   SmallVector<Value> results = body(rewriter, loaded);
   for (int64_t k = 0; k < store.second; ++k)
-    vector::StoreOp::create(rewriter, loc, results[k], store.first,
-                            ValueRange{orderIndex[k], neuron, zero});
+    vector::StoreOp::create(
+        rewriter, loc, results[k], store.first,
+        JetBufferShape::indices(orderIndex[k], neuron, zero));
 }
 
 /// With outlining, the arithmetic of one neuron becomes a private function
@@ -197,7 +196,7 @@ std::string expansionName(StringRef kind, StringRef activation, int64_t order,
   std::string name;
   llvm::raw_string_ostream os(name);
   os << "__ntp_" << kind << "_" << activation << "_o" << order << "_l" << live
-     << "_v" << type.getDimSize(2) << type.getElementType();
+     << "_v" << JetBufferShape::of(type).lanes() << type.getElementType();
   if (formulation == JetFormulation::Taylor)
     os << "_taylor";
   return name;
@@ -220,7 +219,7 @@ struct ExpansionPattern : public OpConversionPattern<OpTy> {
       (void)rewriter.notifyMatchFailure(op, "unknown activation");
       return nullptr;
     }
-    int64_t order = op.getInput().getType().getDimSize(0) - 1;
+    int64_t order = JetBufferShape::of(op.getInput()).derivativeOrder();
     if (order > kMaxOrder) {
       op.emitOpError("derivative order ")
           << order << " exceeds the maximum " << kMaxOrder;
@@ -243,7 +242,7 @@ struct ExpandActivation : public ExpansionPattern<ActivateOp> {
     if (!rule)
       return failure();
     auto inType = cast<MemRefType>(op.getInput().getType());
-    int64_t orders = inType.getDimSize(0);
+    int64_t orders = JetBufferShape::of(inType).orders();
     ActivationJetExpansion expansion =
         expandActivationJet(*rule, orders - 1, op.getLiveOrders(), formulation);
 
@@ -277,7 +276,7 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     if (!rule)
       return failure();
     auto inType = cast<MemRefType>(op.getInput().getType());
-    int64_t orders = inType.getDimSize(0);
+    int64_t orders = JetBufferShape::of(inType).orders();
     int64_t live = op.getLiveOrders();
     ActivationJetVjp vjp =
         differentiateActivationJet(*rule, orders - 1, live, formulation);
@@ -308,35 +307,42 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
   }
 };
 
-struct ExpandFaaDiBrunoPass
-    : public ntp::impl::NtpExpandFaaDiBrunoBase<ExpandFaaDiBrunoPass> {
-  using NtpExpandFaaDiBrunoBase::NtpExpandFaaDiBrunoBase;
+/// The pass, on the base TableGen generates for its name or for its alias.
+template <class Base> struct ExpandActivationJetsImpl : public Base {
+  using Base::Base;
 
   void runOnOperation() override {
-    MLIRContext *context = &getContext();
+    MLIRContext *context = &this->getContext();
     ConversionTarget target(*context);
     target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    std::optional<JetFormulation> jetFormulation =
-        parseJetFormulation(formulation);
-    if (!jetFormulation) {
-      getOperation().emitError("unknown jet formulation '")
-          << formulation << "' (expected auto, faa-di-bruno or taylor)";
-      return signalPassFailure();
-    }
     RewritePatternSet patterns(context);
-    patterns.add<ExpandActivation, ExpandActivationVjp>(context, outline,
-                                                        *jetFormulation);
-    if (failed(applyPartialConversion(getOperation(), target,
+    populateExpandActivationJetsPatterns(patterns, this->outline,
+                                         this->formulation);
+    if (failed(applyPartialConversion(this->getOperation(), target,
                                       std::move(patterns))))
-      signalPassFailure();
+      this->signalPassFailure();
   }
+};
+
+struct ExpandActivationJetsPass
+    : public ExpandActivationJetsImpl<
+          ntp::impl::NtpExpandActivationJetsBase<ExpandActivationJetsPass>> {
+  using ExpandActivationJetsImpl::ExpandActivationJetsImpl;
+};
+
+/// ntp-expand-faa-di-bruno: the same pass under its former name.
+struct ExpandFaaDiBrunoAliasPass
+    : public ExpandActivationJetsImpl<
+          ntp::impl::NtpExpandFaaDiBrunoBase<ExpandFaaDiBrunoAliasPass>> {
+  using ExpandActivationJetsImpl::ExpandActivationJetsImpl;
 };
 
 } // namespace
 
-void ntp::populateExpandFaaDiBrunoPatterns(RewritePatternSet &patterns,
-                                           bool outline) {
-  patterns.add<ExpandActivation, ExpandActivationVjp>(
-      patterns.getContext(), outline, JetFormulation::Auto);
+void ntp::populateExpandActivationJetsPatterns(RewritePatternSet &patterns,
+                                               bool outline,
+                                               JetFormulation formulation) {
+  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext(),
+                                                      outline, formulation);
 }

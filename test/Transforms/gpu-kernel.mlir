@@ -1,4 +1,7 @@
 // RUN: ntp-opt %s -ntp-jet-loops-pipeline="tile-size=1 backward=false" -ntp-gpu-kernel="block-size=256" | FileCheck %s
+// RUN: not ntp-opt %s -ntp-gpu-kernel="mapping=warps" 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: for the --mapping option: Cannot find option named 'warps'!
 
 // ntp-gpu-kernel: the loop-level forward function becomes a gpu.func kernel
 // in which thread (block, t) evaluates sample block * blockDim + t. The

@@ -8,14 +8,17 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuKernelUtils.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
-#include "ntp/Target/NVPTX/Passes.h"
+#include "ntp/Transforms/Passes.h"
 
 #include "mlir/Analysis/DataFlow/ConstantPropagationAnalysis.h"
 #include "mlir/Analysis/DataFlow/DeadCodeAnalysis.h"
 #include "mlir/Analysis/DataFlow/IntegerRangeAnalysis.h"
 #include "mlir/Analysis/DataFlowFramework.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -28,17 +31,13 @@
 
 namespace ntp {
 #define GEN_PASS_DEF_NTPGPUKERNEL
-#define GEN_PASS_DEF_NTPGPUEMULATE
-#include "ntp/Target/NVPTX/Passes.h.inc"
+#include "ntp/Transforms/Passes.h.inc"
 } // namespace ntp
 
 using namespace mlir;
+using ntp::kSamplesPerBlockAttrName;
 
 namespace {
-
-/// On each kernel: how many samples one block evaluates (the grid is
-/// ceil(batch / it)); read by ntp-gpu-emulate.
-constexpr StringLiteral kSamplesPerBlockAttrName = "ntp.samples_per_block";
 
 /// Number of parameter elements the kernel reads: one past the largest index
 /// of any load from `params`, by integer range analysis. Fails if a use is
@@ -93,11 +92,19 @@ struct MathToIntrinsic : public OpRewritePattern<MathOp> {
 static LogicalResult lowerMath(Operation *root) {
   MLIRContext *context = root->getContext();
   RewritePatternSet patterns(context);
+  // The elementary functions of the primitives, and a few more that
+  // upstream approximates.
   populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
-    return llvm::is_contained({"math.tanh", "math.exp", "math.log",
-                               "math.log1p", "math.log2", "math.sin",
-                               "math.cos", "math.expm1", "math.erf"},
-                              name);
+    return llvm::is_contained(
+        {
+#define NTP_ELEMENTARY(name, MathOp, libm) math::MathOp::getOperationName(),
+#include "ntp/Support/ElementaryFunctions.def"
+            math::LogOp::getOperationName(),
+            math::Log2Op::getOperationName(),
+            math::ExpM1Op::getOperationName(),
+            math::ErfOp::getOperationName(),
+        },
+        name);
   });
   // convert-gpu-to-nvvm keeps llvm.intr.fma legal but not fabs/floor/...;
   // those become __nv_* calls that emitPtx defines with intrinsics.
@@ -140,11 +147,8 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
   }
 
   LogicalResult convert(func::FuncOp func, gpu::GPUModuleOp gpuModule) {
-    if (mapping == "lanes")
+    if (mapping == ntp::GpuMapping::Lanes)
       return convertToLanes(func, gpuModule);
-    if (mapping != "sample")
-      return func.emitError("mapping must be 'sample' or 'lanes', got '")
-             << mapping << "'";
     // Shared-memory staging of the parameters, when they fit.
     FailureOr<int64_t> numParams = checkForward(func);
     if (failed(numParams))
@@ -385,12 +389,7 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
         b.clone(op, mapping);
 
     // Subviews of the (now workgroup, strided) buffers: re-infer their types.
-    kernel.walk([](memref::SubViewOp view) {
-      auto inferred = memref::SubViewOp::inferRankReducedResultType(
-          view.getType().getShape(), view.getSourceType(),
-          view.getMixedOffsets(), view.getMixedSizes(), view.getMixedStrides());
-      view.getResult().setType(inferred);
-    });
+    ntp::reinferSubviewTypes(kernel);
 
     // The tile loop runs once, for tile = the clamped sample: inline it.
     IRRewriter rewriter(b);
@@ -432,226 +431,6 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       op.moveBefore(guard.thenBlock()->getTerminator());
       b.setInsertionPointAfter(guard);
       gpu::BarrierOp::create(b, loc);
-    }
-    return success();
-  }
-};
-
-} // namespace
-
-//===----------------------------------------------------------------------===//
-// ntp-gpu-emulate
-//===----------------------------------------------------------------------===//
-
-namespace {
-
-/// Re-infers the result type of every subview in `root` from its source:
-/// the sources changed memory space or layout.
-void reinferSubviewTypes(Operation *root) {
-  root->walk([](memref::SubViewOp view) {
-    view.getResult().setType(memref::SubViewOp::inferRankReducedResultType(
-        view.getType().getShape(), view.getSourceType(), view.getMixedOffsets(),
-        view.getMixedSizes(), view.getMixedStrides()));
-  });
-}
-
-struct GpuEmulatePass : public ntp::impl::NtpGpuEmulateBase<GpuEmulatePass> {
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    for (auto gpuModule :
-         llvm::make_early_inc_range(module.getOps<gpu::GPUModuleOp>())) {
-      for (auto kernel : gpuModule.getOps<gpu::GPUFuncOp>())
-        if (kernel.isKernel() && failed(emulate(kernel, module)))
-          return signalPassFailure();
-      // Helpers the kernels call move back to the host module.
-      for (auto func :
-           llvm::make_early_inc_range(gpuModule.getOps<func::FuncOp>()))
-        func->moveBefore(module.getBody(), module.getBody()->end());
-      gpuModule.erase();
-    }
-    module->removeAttr(gpu::GPUDialect::getContainerModuleAttrName());
-  }
-
-  LogicalResult emulate(gpu::GPUFuncOp kernel, ModuleOp module) {
-    auto samples = kernel->getAttrOfType<IntegerAttr>(kSamplesPerBlockAttrName);
-    std::optional<ArrayRef<int32_t>> known = kernel.getKnownBlockSize();
-    if (!samples || !known || !kernel.getBody().hasOneBlock())
-      return kernel.emitError("not a kernel of ntp-gpu-kernel (no known "
-                              "block size or samples per block)");
-    int64_t threads = (*known)[0];
-    Block &body = kernel.getBody().front();
-    Location loc = kernel.getLoc();
-    OpBuilder b(module.getBodyRegion());
-    b.setInsertionPointToEnd(module.getBody());
-    SmallVector<Type> inputs(kernel.getArgumentTypes());
-    IndexType index = b.getIndexType();
-    inputs.append({index, index});
-    auto func =
-        func::FuncOp::create(b, loc, (kernel.getName() + "_tiles").str(),
-                             b.getFunctionType(inputs, {}));
-    func->setAttr("ntp.kernel", b.getUnitAttr());
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    auto c = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, loc, v);
-    };
-    Value blockDim = c(threads);
-    auto blocks = scf::ForOp::create(b, loc, entry->getArgument(5),
-                                     entry->getArgument(6), c(1));
-    func::ReturnOp::create(b, loc);
-
-    b.setInsertionPoint(blocks.getBody()->getTerminator());
-    IRMapping shared; // what every phase of a block sees
-    for (unsigned i = 0; i < kernel.getNumArguments(); ++i)
-      shared.map(kernel.getArgument(i), entry->getArgument(i));
-    for (BlockArgument buffer : kernel.getWorkgroupAttributions()) {
-      auto type = cast<MemRefType>(buffer.getType());
-      auto local = MemRefType::get(type.getShape(), type.getElementType());
-      // One buffer for all blocks in turn, at the function's entry.
-      OpBuilder atEntry = OpBuilder::atBlockBegin(entry);
-      shared.map(buffer, memref::AllocaOp::create(atEntry, loc, local));
-    }
-
-    // Phases: the top-level ops between barriers.
-    SmallVector<SmallVector<Operation *>> phases(1);
-    for (Operation &op : body) {
-      if (isa<gpu::BarrierOp>(op))
-        phases.emplace_back();
-      else if (!isa<gpu::ReturnOp>(op))
-        phases.back().push_back(&op);
-    }
-    OpBuilder atEntry = OpBuilder::atBlockBegin(entry); // entry is not empty
-    SmallVector<Operation *> pure; // side-effect-free ops of earlier phases
-    for (ArrayRef<Operation *> phase : phases) {
-      auto thread = scf::ForOp::create(b, loc, c(0), blockDim, c(1));
-      OpBuilder inner = OpBuilder::atBlockTerminator(thread.getBody());
-      IRMapping mapping = shared;
-      auto clone = [&](Operation *op) -> LogicalResult {
-        if (isa<gpu::ThreadIdOp>(op))
-          mapping.map(op->getResult(0), thread.getInductionVar());
-        else if (isa<gpu::BlockIdOp>(op))
-          mapping.map(op->getResult(0), blocks.getInductionVar());
-        else if (isa<gpu::BlockDimOp>(op))
-          mapping.map(op->getResult(0), blockDim);
-        else if (op->getDialect() && isa<gpu::GPUDialect>(op->getDialect()))
-          return op->emitError("cannot emulate this GPU op");
-        else if (isa<memref::AllocaOp>(op) && op->getNumOperands() == 0)
-          // A thread's private buffer: one for all threads in turn, at the
-          // function's entry (in the loops it would grow the stack).
-          atEntry.clone(*op, mapping);
-        else
-          inner.clone(*op, mapping);
-        return success();
-      };
-      for (Operation *op : pure)
-        if (failed(clone(op)))
-          return failure();
-      for (Operation *op : phase)
-        if (failed(clone(op)))
-          return failure();
-      // Only side-effect-free values may be recomputed in a later phase.
-      for (Operation *op : phase) {
-        if (op->getNumRegions() == 0 && isMemoryEffectFree(op)) {
-          pure.push_back(op);
-          continue;
-        }
-        for (Operation *user : op->getUsers())
-          if (!llvm::is_contained(phase, body.findAncestorOpInBlock(*user)))
-            return op->emitError("a value with side effects crosses a "
-                                 "barrier; cannot emulate");
-      }
-    }
-    reinferSubviewTypes(func);
-    return success();
-  }
-};
-
-} // namespace
-
-//===----------------------------------------------------------------------===//
-// ntp-gpu-bare-kernel-args
-//===----------------------------------------------------------------------===//
-
-namespace ntp {
-#define GEN_PASS_DEF_NTPGPUBAREKERNELARGS
-#include "ntp/Target/NVPTX/Passes.h.inc"
-} // namespace ntp
-
-namespace {
-
-struct GpuBareKernelArgsPass
-    : public ntp::impl::NtpGpuBareKernelArgsBase<GpuBareKernelArgsPass> {
-  void runOnOperation() override {
-    for (auto func : getOperation().getOps<LLVM::LLVMFuncOp>())
-      if (func->hasAttr("nvvm.kernel") && !func.isExternal())
-        if (failed(rewrite(func)))
-          return signalPassFailure();
-  }
-
-  LogicalResult rewrite(LLVM::LLVMFuncOp func) {
-    LLVM::LLVMFunctionType type = func.getFunctionType();
-    ArrayRef<Type> params = type.getParams();
-    auto isPtr = [](Type t) { return isa<LLVM::LLVMPointerType>(t); };
-    auto isI64 = [](Type t) { return t.isInteger(64); };
-    // Group the arguments: a descriptor is (ptr, ptr, i64, i64, i64).
-    SmallVector<std::pair<unsigned, bool>> groups; // (first arg, is memref)
-    for (unsigned i = 0; i < params.size();) {
-      if (i + 4 < params.size() && isPtr(params[i]) && isPtr(params[i + 1]) &&
-          isI64(params[i + 2]) && isI64(params[i + 3]) &&
-          isI64(params[i + 4])) {
-        groups.push_back({i, true});
-        i += 5;
-      } else if (!isPtr(params[i])) {
-        groups.push_back({i, false});
-        i += 1;
-      } else {
-        return func.emitError("kernel arguments are not 1-D memref "
-                              "descriptors and scalars");
-      }
-    }
-    Block &entry = func.getBody().front();
-    OpBuilder b(func.getContext());
-    b.setInsertionPointToStart(&entry);
-    Location loc = func.getLoc();
-    Type i64 = b.getI64Type();
-    Value zero = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(0));
-    Value unit = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(1));
-    SmallVector<Type> newParams;
-    unsigned oldCount = entry.getNumArguments();
-    unsigned memrefs = 0;
-    for (auto [first, isMemRef] : groups) {
-      Type t = params[first];
-      BlockArgument arg = entry.addArgument(t, loc);
-      newParams.push_back(t);
-      if (!isMemRef) {
-        entry.getArgument(first).replaceAllUsesWith(arg);
-        continue;
-      }
-      ++memrefs;
-      entry.getArgument(first).replaceAllUsesWith(arg);
-      entry.getArgument(first + 1).replaceAllUsesWith(arg);
-      entry.getArgument(first + 2).replaceAllUsesWith(zero);
-      // The size is unknown to the kernel (it never reads it) and the
-      // stride of a contiguous 1-D buffer is 1.
-      entry.getArgument(first + 3).replaceAllUsesWith(zero);
-      entry.getArgument(first + 4).replaceAllUsesWith(unit);
-    }
-    entry.eraseArguments(0, oldCount);
-    func.setFunctionType(
-        LLVM::LLVMFunctionType::get(type.getReturnType(), newParams));
-    func.removeArgAttrsAttr();
-    // Inputs are read-only and no buffer overlaps another (the ABI).
-    unsigned index = 0, memrefIndex = 0;
-    for (auto [first, isMemRef] : groups) {
-      (void)first;
-      if (isMemRef) {
-        func.setArgAttr(index, LLVM::LLVMDialect::getNoAliasAttrName(),
-                        b.getUnitAttr());
-        if (++memrefIndex < memrefs)
-          func.setArgAttr(index, LLVM::LLVMDialect::getReadonlyAttrName(),
-                          b.getUnitAttr());
-      }
-      ++index;
     }
     return success();
   }

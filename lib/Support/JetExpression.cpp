@@ -1,0 +1,177 @@
+//===- JetExpression.cpp - The arithmetic DAG of an expanded jet ----------===//
+
+#include "ntp/Support/JetExpression.h"
+
+#include "llvm/Support/ErrorHandling.h"
+#include <cmath>
+#include <cstdlib>
+
+using namespace ntp;
+using Kind = JetExpression::Kind;
+
+//===----------------------------------------------------------------------===//
+// JetExpressionGraph
+//===----------------------------------------------------------------------===//
+
+int JetExpressionGraph::intern(const JetExpression &e) {
+  // Commutative operands are ordered so that a*b and b*a share one node.
+  JetExpression key = e;
+  if ((key.kind == Kind::Add || key.kind == Kind::Mul ||
+       key.kind == Kind::Fma) &&
+      key.lhs > key.rhs)
+    std::swap(key.lhs, key.rhs);
+  auto tuple = std::make_tuple(static_cast<int>(key.kind), key.index, key.value,
+                               key.lhs, key.rhs, key.acc);
+  auto it = uniqued.find(tuple);
+  if (it != uniqued.end())
+    return it->second;
+  nodes.push_back(key);
+  int id = static_cast<int>(nodes.size()) - 1;
+  uniqued.emplace(tuple, id);
+  return id;
+}
+
+int JetExpressionGraph::input(int order) {
+  JetExpression e{Kind::Input};
+  e.index = order;
+  return intern(e);
+}
+
+int JetExpressionGraph::primitive(int index) {
+  JetExpression e{Kind::Primitive};
+  e.index = index;
+  return intern(e);
+}
+
+int JetExpressionGraph::constant(double value) {
+  JetExpression e{Kind::Constant};
+  e.value = value;
+  return intern(e);
+}
+
+bool JetExpressionGraph::isConstant(int node, double value) const {
+  return nodes[node].kind == Kind::Constant && nodes[node].value == value;
+}
+
+int JetExpressionGraph::add(int lhs, int rhs) {
+  if (isConstant(lhs, 0))
+    return rhs;
+  if (isConstant(rhs, 0))
+    return lhs;
+  if (nodes[lhs].kind == Kind::Constant && nodes[rhs].kind == Kind::Constant)
+    return constant(nodes[lhs].value + nodes[rhs].value);
+  JetExpression e{Kind::Add};
+  e.lhs = lhs;
+  e.rhs = rhs;
+  return intern(e);
+}
+
+int JetExpressionGraph::mul(int lhs, int rhs) {
+  if (isConstant(lhs, 0) || isConstant(rhs, 0))
+    return constant(0);
+  if (isConstant(lhs, 1))
+    return rhs;
+  if (isConstant(rhs, 1))
+    return lhs;
+  if (nodes[lhs].kind == Kind::Constant && nodes[rhs].kind == Kind::Constant)
+    return constant(nodes[lhs].value * nodes[rhs].value);
+  JetExpression e{Kind::Mul};
+  e.lhs = lhs;
+  e.rhs = rhs;
+  return intern(e);
+}
+
+int JetExpressionGraph::fma(int lhs, int rhs, int acc) {
+  if (isConstant(lhs, 0) || isConstant(rhs, 0))
+    return acc;
+  if (isConstant(acc, 0))
+    return mul(lhs, rhs);
+  if (isConstant(lhs, 1))
+    return add(rhs, acc);
+  if (isConstant(rhs, 1))
+    return add(lhs, acc);
+  JetExpression e{Kind::Fma};
+  e.lhs = lhs;
+  e.rhs = rhs;
+  e.acc = acc;
+  return intern(e);
+}
+
+JetExpansionCost
+JetExpressionGraph::cost(const std::vector<int> &outputs) const {
+  std::vector<bool> live(nodes.size(), false);
+  std::vector<int> stack(outputs.begin(), outputs.end());
+  while (!stack.empty()) {
+    int n = stack.back();
+    stack.pop_back();
+    if (n < 0 || live[n])
+      continue;
+    live[n] = true;
+    stack.push_back(nodes[n].lhs);
+    stack.push_back(nodes[n].rhs);
+    stack.push_back(nodes[n].acc);
+  }
+  JetExpansionCost c;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!live[i])
+      continue;
+    switch (nodes[i].kind) {
+    case Kind::Add:
+      ++c.adds;
+      break;
+    case Kind::Mul:
+      ++c.muls;
+      break;
+    case Kind::Fma:
+      ++c.fmas;
+      break;
+    case Kind::Primitive:
+      ++c.primitives;
+      break;
+    case Kind::Constant:
+      ++c.constants;
+      break;
+    case Kind::Input:
+      break;
+    }
+  }
+  return c;
+}
+
+//===----------------------------------------------------------------------===//
+// PolynomialEmitter
+//===----------------------------------------------------------------------===//
+
+int PolynomialEmitter::emit(const Polynomial &p) {
+  int sum = g.constant(0);
+  // The constant term (the smallest exponents) first: it seeds the sum, so
+  // every further term is one fma.
+  for (auto it = p.terms().begin(); it != p.terms().end(); ++it) {
+    int monomial = g.constant(1);
+    for (unsigned v = 0; v < it->first.size(); ++v)
+      monomial = g.mul(monomial, power(v, it->first[v]));
+    // Exact: an integer below 2^53 times a power of two.
+    if (std::llabs(it->second) > (int64_t(1) << 53))
+      llvm::report_fatal_error("activation coefficient is not exact in "
+                               "double");
+    sum = g.fma(g.constant(std::ldexp(static_cast<double>(it->second),
+                                      p.getScaleLog2())),
+                monomial, sum);
+  }
+  return sum;
+}
+
+int PolynomialEmitter::power(unsigned variable, unsigned exponent) {
+  if (exponent == 0)
+    return g.constant(1);
+  auto key = std::make_pair(variable, exponent);
+  auto it = powers.find(key);
+  if (it != powers.end())
+    return it->second;
+  // u^e = u^(e/2) * u^(e - e/2): logarithmic depth, shared across orders.
+  int r = exponent == 1 ? g.primitive(variable)
+                        : g.mul(power(variable, exponent / 2),
+                                power(variable, exponent - exponent / 2));
+  powers.emplace(key, r);
+  return r;
+}

@@ -1,0 +1,16 @@
+// RUN: ntp-opt %s -ntp-jet-loops-pipeline="formulation=taylor" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s --check-prefix=FORMULATION
+// RUN: not ntp-opt %s -ntp-jet-loops-pipeline="formulation=bell" 2>&1 | FileCheck %s --check-prefix=BAD-FORMULATION
+// RUN: ntp-opt %s -ntp-gpu-pipeline="mapping=lanes" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s --check-prefix=MAPPING
+// RUN: not ntp-opt %s -ntp-gpu-pipeline="mapping=warps" 2>&1 | FileCheck %s --check-prefix=BAD-MAPPING
+
+// The jet formulation (ntp::JetFormulation) and the GPU mapping
+// (ntp::GpuMapping, the artifact's enum) are enum options of the pipelines:
+// parsed once, handed to the passes as enums, printed back with the same
+// spelling, and an unknown value is refused when the options are parsed.
+
+// FORMULATION: ntp-expand-activation-jets{formulation=taylor outline=true}
+// BAD-FORMULATION: for the --formulation option: Cannot find option named 'bell'!
+// MAPPING: ntp-gpu-kernel{block-size=128 mapping=lanes
+// BAD-MAPPING: for the --mapping option: Cannot find option named 'warps'!
+
+ntp.mlp @net layers [1, 4, 1] activation "tanh" order 2 : f32
