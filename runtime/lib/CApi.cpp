@@ -295,6 +295,11 @@ NTP_EXPORT const char *ntp_kernel_activation(const ntp_kernel *k) {
 
 NTP_EXPORT ntp_status ntp_set_num_threads(int32_t n) {
   return run([&]() -> int {
+    if (n > ThreadPool::kMaxThreads)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "n is " + std::to_string(n) + "; at most " +
+                      std::to_string(ThreadPool::kMaxThreads) +
+                      " threads are supported");
     ThreadPool::instance().setNumThreads(n);
     return NTP_OK;
   });

@@ -218,7 +218,9 @@ const char *ntp_kernel_activation(const ntp_kernel *k);
 
 /* Number of threads CPU kernels use, the caller's included (default:
  * NTP_NUM_THREADS or the CPUs this process may run on). n <= 0 restores the
- * default. A call never uses more threads than it has tiles. */
+ * default. n > 4096: NTP_ERROR_INVALID_ARGUMENT, the setting unchanged. A
+ * call never uses more threads than it has tiles (two per thread at
+ * least), and the pool never starts more workers than calls have used. */
 ntp_status ntp_set_num_threads(int32_t n);
 
 #ifdef __cplusplus
