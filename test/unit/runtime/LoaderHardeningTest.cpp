@@ -84,23 +84,23 @@ protected:
 TEST_F(LoaderHardeningTest, AFifoIsRefusedWithoutBlocking) {
   std::string fifo = path("kernel.so");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO),
-            "cannot open kernel artifact '" + fifo +
-                "': it is not a regular file");
+  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO), "cannot open kernel artifact '" +
+                                               fifo +
+                                               "': it is not a regular file");
   fifo = path("kernel.ntp"); // the CUDA path too: no extension decides
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO),
-            "cannot open kernel artifact '" + fifo +
-                "': it is not a regular file");
+  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO), "cannot open kernel artifact '" +
+                                               fifo +
+                                               "': it is not a regular file");
 }
 
 // Defect 6: a symlink to /dev/zero read until out of memory.
 TEST_F(LoaderHardeningTest, DevicesAreRefused) {
   std::string link = path("zero.so");
   ASSERT_EQ(::symlink("/dev/zero", link.c_str()), 0);
-  EXPECT_EQ(loadError(link, NTP_ERROR_IO),
-            "cannot open kernel artifact '" + link +
-                "': it is not a regular file");
+  EXPECT_EQ(loadError(link, NTP_ERROR_IO), "cannot open kernel artifact '" +
+                                               link +
+                                               "': it is not a regular file");
   EXPECT_EQ(loadError("/dev/null", NTP_ERROR_IO),
             "cannot open kernel artifact '/dev/null': it is not a regular "
             "file");
