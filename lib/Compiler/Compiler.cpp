@@ -94,7 +94,8 @@ static bool writeSharedObject(ModuleOp module, const KernelSpec &spec,
     if (!emitMachineCode(*llvmModule, *machine, /*assembly=*/false, os, error))
       return false;
   }
-  bool linked = linkSharedObject(objectPath, outputPath, error);
+  bool linked = linkSharedObject(objectPath, outputPath,
+                                 cpuKernelManifest(spec, *machine), error);
   llvm::sys::fs::remove(objectPath);
   return linked;
 }

@@ -29,10 +29,17 @@ public:
 
   static ThreadPool &instance();
 
+  /// The most threads setNumThreads accepts (and NTP_NUM_THREADS).
+  static constexpr int32_t kMaxThreads = 4096;
+
   /// Sets the number of threads a call may use, caller included; n <= 0
   /// restores the default (NTP_NUM_THREADS, else the CPUs this process may
   /// run on). Takes effect on the next call that uses the pool.
   void setNumThreads(int32_t n);
+
+  /// The number of threads a call may use, caller included (what
+  /// setNumThreads set, else the default).
+  int32_t numThreads() const { return resolvedNumThreads(); }
 
   /// Runs `task` over [0, n). Each thread gets at least `minPerThread` items;
   /// a range too small to split runs on the calling thread only.

@@ -392,7 +392,8 @@ int main(int argc, char **argv) {
         return fail(error);
       out->keep();
     }
-    bool linked = linkSharedObject(objectPath, outputFile, error);
+    bool linked = linkSharedObject(objectPath, outputFile,
+                                   cpuKernelManifest(*spec, *machine), error);
     llvm::sys::fs::remove(objectPath);
     return linked ? 0 : fail(error);
   }

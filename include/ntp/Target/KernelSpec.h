@@ -8,6 +8,8 @@
 #ifndef NTP_TARGET_KERNELSPEC_H
 #define NTP_TARGET_KERNELSPEC_H
 
+#include "ntp/artifact.hpp"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 
@@ -19,7 +21,7 @@ namespace ntp {
 
 /// ABI version of the artifacts this compiler writes; the runtime's
 /// NTP_ABI_VERSION must match it.
-constexpr int kArtifactAbiVersion = 1;
+constexpr int kArtifactAbiVersion = ntp::artifact::kAbiVersion;
 
 struct KernelSpec {
   std::string name;
@@ -40,9 +42,13 @@ struct KernelSpec {
   int64_t workspacePerTile() const;
   const char *dtypeName() const { return isF64 ? "f64" : "f32"; }
   const char *cType() const { return isF64 ? "double" : "float"; }
-  /// The manifest text (see runtime/include/ntp/runtime.h).
+  /// The manifest of a CPU artifact of this kernel (ntp/artifact.hpp).
   /// `cpuFeatures`: instruction-set features the code needs (x86 only),
   /// checked against the host by the runtime before the first call.
+  ntp::artifact::KernelManifest
+  artifactManifest(llvm::StringRef targetCpu,
+                   llvm::ArrayRef<std::string> cpuFeatures = {}) const;
+  /// Its text, serializeManifest(artifactManifest(...)).
   std::string manifest(llvm::StringRef targetCpu,
                        llvm::ArrayRef<std::string> cpuFeatures = {}) const;
 };

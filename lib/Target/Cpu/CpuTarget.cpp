@@ -14,6 +14,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
@@ -88,24 +89,25 @@ const EntryPoint kEntryPoints[] = {
 /// pointer into the memref descriptor fields (allocated and aligned pointer,
 /// offset, size, stride) that the lowered function takes.
 /// The x86 instruction-set features a manifest records when the target has
-/// them; the runtime refuses to run code whose features the host lacks
-/// (runtime/lib/Manifest.cpp tests exactly these).
-static constexpr const char *kRecordedCpuFeatures[] = {
-    "sse4.2",     "avx",        "avx2",       "fma",
-    "bmi",        "bmi2",       "avx512f",    "avx512dq",
-    "avx512cd",   "avx512bw",   "avx512vl",   "avx512ifma",
-    "avx512vbmi", "avx512vnni", "avx512bf16", "avx512fp16"};
-
+/// them (ntp::artifact::kRecordedCpuFeatures); the runtime refuses to run
+/// code whose features the host lacks.
 static std::vector<std::string>
 recordedCpuFeatures(const llvm::TargetMachine &machine) {
   std::vector<std::string> features;
   if (!machine.getTargetTriple().isX86())
     return features;
   const llvm::MCSubtargetInfo *info = machine.getMCSubtargetInfo();
-  for (const char *name : kRecordedCpuFeatures)
-    if (info->checkFeatures(std::string("+") + name))
-      features.push_back(name);
+  for (std::string_view name : ntp::artifact::kRecordedCpuFeatures)
+    if (info->checkFeatures("+" + std::string(name)))
+      features.emplace_back(name);
   return features;
+}
+
+ntp::artifact::KernelManifest
+ntp::cpuKernelManifest(const KernelSpec &spec,
+                       const llvm::TargetMachine &machine) {
+  return spec.artifactManifest(machine.getTargetCPU(),
+                               recordedCpuFeatures(machine));
 }
 
 static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
@@ -180,7 +182,7 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
 
   auto *text = llvm::ConstantDataArray::getString(
       context,
-      spec.manifest(machine.getTargetCPU(), recordedCpuFeatures(machine)),
+      ntp::artifact::serializeManifest(cpuKernelManifest(spec, machine)),
       /*AddNull=*/true);
   new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text,
@@ -254,7 +256,9 @@ bool ntp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
 }
 
 bool ntp::linkSharedObject(llvm::StringRef objectPath,
-                           llvm::StringRef outputPath, std::string &error) {
+                           llvm::StringRef outputPath,
+                           const ntp::artifact::KernelManifest &manifest,
+                           std::string &error) {
   const char *configured = std::getenv("NTP_LINKER");
   std::string driver = configured && *configured ? configured : "cc";
   auto program = llvm::sys::findProgramByName(driver);
@@ -263,14 +267,51 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
             "' (set NTP_LINKER to a C compiler driver)";
     return false;
   }
-  llvm::SmallVector<llvm::StringRef> args = {*program,   "-shared",  "-o",
-                                             outputPath, objectPath, "-lm"};
+  // Link next to the output, then seal into the output: a reader never
+  // sees an unsealed or partial artifact under the output's name.
+  std::string linked = outputPath.str() + ".unsealed.tmp";
+  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o",
+                                             linked,   objectPath, "-lm"};
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                          &message);
   if (status != 0) {
+    llvm::sys::fs::remove(linked);
     error = "linking '" + outputPath.str() + "' failed" +
             (message.empty() ? "" : ": " + message);
+    return false;
+  }
+  auto library = llvm::MemoryBuffer::getFile(linked, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+  llvm::sys::fs::remove(linked);
+  if (!library) {
+    error = "cannot read the linked '" + linked +
+            "': " + library.getError().message();
+    return false;
+  }
+  std::string sealedPath = outputPath.str() + ".sealed.tmp";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(sealedPath, ec, llvm::sys::fs::OF_None);
+    if (!ec) {
+      os << ntp::artifact::sealArtifact((*library)->getBuffer(), manifest);
+      os.close();
+      if (os.has_error())
+        ec = os.error(), os.clear_error();
+    }
+    if (ec) {
+      llvm::sys::fs::remove(sealedPath);
+      error = "cannot write '" + outputPath.str() + "': " + ec.message();
+      return false;
+    }
+  }
+  // A shared object should stay executable (cc made it so).
+  llvm::sys::fs::setPermissions(sealedPath, llvm::sys::fs::all_read |
+                                                llvm::sys::fs::all_exe |
+                                                llvm::sys::fs::owner_write);
+  if (std::error_code ec = llvm::sys::fs::rename(sealedPath, outputPath)) {
+    llvm::sys::fs::remove(sealedPath);
+    error = "cannot write '" + outputPath.str() + "': " + ec.message();
     return false;
   }
   return true;

@@ -3,9 +3,6 @@
 #include "ntp/Target/KernelSpec.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 
-#include "llvm/ADT/StringExtras.h"
-
-#include <sstream>
 
 using namespace mlir;
 using namespace ntp;
@@ -26,27 +23,30 @@ int64_t KernelSpec::workspacePerTile() const {
   return (order + 1) * widths * tile;
 }
 
+ntp::artifact::KernelManifest
+KernelSpec::artifactManifest(StringRef targetCpu,
+                             ArrayRef<std::string> cpuFeatures) const {
+  namespace art = ntp::artifact;
+  art::KernelManifest m;
+  m.name = name;
+  m.activation = activation;
+  m.order = static_cast<int32_t>(order);
+  m.dtype = isF64 ? art::Dtype::F64 : art::Dtype::F32;
+  m.device = art::Device::Cpu;
+  m.layers = layers;
+  m.numParams = numParams();
+  m.tile = tile;
+  m.backward = hasBackward;
+  m.workspacePerTile = hasBackward ? workspacePerTile() : 0;
+  m.targetCpu = targetCpu.str();
+  m.cpuFeatures.assign(cpuFeatures.begin(), cpuFeatures.end());
+  return m;
+}
+
 std::string KernelSpec::manifest(StringRef targetCpu,
                                  ArrayRef<std::string> cpuFeatures) const {
-  std::ostringstream os;
-  os << "ntp-kernel-manifest\n"
-     << "abi_version=" << kArtifactAbiVersion << "\n"
-     << "name=" << name << "\n"
-     << "activation=" << activation << "\n"
-     << "order=" << order << "\n"
-     << "dtype=" << dtypeName() << "\n"
-     << "device=cpu\n"
-     << "layers=";
-  for (size_t i = 0; i < layers.size(); ++i)
-    os << (i ? "," : "") << layers[i];
-  os << "\nnum_params=" << numParams() << "\n"
-     << "tile=" << tile << "\n"
-     << "target_cpu=" << targetCpu.str() << "\n"
-     << "backward=" << (hasBackward ? 1 : 0) << "\n"
-     << "workspace_per_tile=" << (hasBackward ? workspacePerTile() : 0) << "\n";
-  if (!cpuFeatures.empty())
-    os << "cpu_features=" << llvm::join(cpuFeatures, ",") << "\n";
-  return os.str();
+  return ntp::artifact::serializeManifest(
+      artifactManifest(targetCpu, cpuFeatures));
 }
 
 FailureOr<KernelSpec> ntp::getKernelSpec(ModuleOp module, int64_t tile) {

@@ -286,34 +286,37 @@ bool ntp::assembleCubin(const std::string &ptx,
   return ok;
 }
 
-std::string ntp::cudaManifest(const KernelSpec &spec,
-                              const NvptxTargetOptions &options, bool cubin,
-                              size_t imageBytes) {
-  std::string text = spec.manifest("none");
-  // KernelSpec::manifest describes a CPU artifact; adjust the CUDA keys.
-  auto replace = [&](llvm::StringRef from, llvm::StringRef to) {
-    size_t at = text.find(from.str());
-    if (at != std::string::npos)
-      text.replace(at, from.size(), to.str());
-  };
-  replace("device=cpu\n", "device=cuda\n");
-  std::ostringstream os;
-  os << "chip=" << options.chip << "\n"
-     << "format=" << (cubin ? "cubin" : "ptx") << "\n"
-     << "entry=" << spec.name << "_forward\n"
-     << "block_size=" << options.threadsPerBlock() << "\n"
-     << "samples_per_block=" << options.samplesPerLaunchBlock() << "\n"
-     << "image_bytes=" << imageBytes << "\n";
-  return text + os.str();
+ntp::artifact::KernelManifest
+ntp::cudaManifest(const KernelSpec &spec, const NvptxTargetOptions &options,
+                  bool cubin, size_t imageBytes) {
+  namespace art = ntp::artifact;
+  // The struct's CUDA fields, filled once and serialized once: no text
+  // edits of a CPU manifest.
+  art::KernelManifest m = spec.artifactManifest("none");
+  m.device = art::Device::Cuda;
+  m.tile = options.samplesPerLaunchBlock();
+  m.backward = false;
+  m.workspacePerTile = 0;
+  m.cpuFeatures.clear();
+  art::CudaLaunch launch;
+  launch.chip = options.chip;
+  launch.format = cubin ? art::ImageFormat::Cubin : art::ImageFormat::Ptx;
+  launch.mapping = options.mapping == "lanes" ? art::GpuMapping::Lanes
+                                              : art::GpuMapping::Sample;
+  launch.blockSize = options.threadsPerBlock();
+  launch.samplesPerBlock = options.samplesPerLaunchBlock();
+  launch.imageBytes = static_cast<int64_t>(imageBytes);
+  m.cuda = launch;
+  return m;
 }
 
-std::string ntp::cudaArtifactBytes(const std::string &manifest,
+std::string ntp::cudaArtifactBytes(const ntp::artifact::KernelManifest &manifest,
                                    const std::string &image) {
-  return "ntp-cuda-artifact\n" + manifest + "end-manifest\n" + image;
+  return ntp::artifact::sealArtifact(image, manifest);
 }
 
 bool ntp::writeCudaArtifact(const std::string &path,
-                            const std::string &manifest,
+                            const ntp::artifact::KernelManifest &manifest,
                             const std::string &image, std::string &error) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);

@@ -363,7 +363,9 @@ enum class Damage {
   OtherFormatVersion,
   OtherKey,
   TrailingBytes,
-  Garbage
+  Garbage,
+  Fifo,         // once hung ntp_jit_compile: nothing writes it
+  DevZeroLink   // once read until out of memory
 };
 
 const char *damageName(Damage d) {
@@ -384,6 +386,10 @@ const char *damageName(Damage d) {
     return "TrailingBytes";
   case Damage::Garbage:
     return "Garbage";
+  case Damage::Fifo:
+    return "Fifo";
+  case Damage::DevZeroLink:
+    return "DevZeroLink";
   }
   return "Unknown";
 }
@@ -434,8 +440,19 @@ TEST_P(JitCorruptCacheTest, EntryIsRebuiltNeverLoaded) {
   case Damage::Garbage:
     bytes.assign(4096, '\x7f');
     break;
+  case Damage::Fifo:
+  case Damage::DevZeroLink:
+    break;
   }
-  writeFile(path, bytes);
+  if (GetParam() == Damage::Fifo) {
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  } else if (GetParam() == Damage::DevZeroLink) {
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_EQ(::symlink("/dev/zero", path.c_str()), 0);
+  } else {
+    writeFile(path, bytes);
+  }
 
   KernelPtr rebuilt = compileOrDie(kSmall, o, &r);
   ASSERT_TRUE(rebuilt);
@@ -453,7 +470,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Damage::Empty, Damage::Truncated,
                       Damage::FlippedObjectByte, Damage::FlippedHeaderByte,
                       Damage::OtherFormatVersion, Damage::OtherKey,
-                      Damage::TrailingBytes, Damage::Garbage),
+                      Damage::TrailingBytes, Damage::Garbage, Damage::Fifo,
+                      Damage::DevZeroLink),
     [](const ::testing::TestParamInfo<Damage> &info) {
       return std::string(damageName(info.param));
     });

@@ -48,9 +48,18 @@ bool emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
                      bool assembly, llvm::raw_pwrite_stream &os,
                      std::string &error);
 
+/// The manifest of the CPU artifact of `spec` compiled by `machine` (its
+/// CPU and the instruction-set features it records): the one the module
+/// exports as <prefix>_manifest and the one sealed into the artifact.
+ntp::artifact::KernelManifest cpuKernelManifest(const KernelSpec &spec,
+                                                const llvm::TargetMachine &machine);
+
 /// Links an object file into a shared object with the system C compiler
-/// driver ($NTP_LINKER, else cc).
+/// driver ($NTP_LINKER, else cc), then seals it into an artifact with
+/// `manifest` (ntp::artifact::sealArtifact; the runtime refuses unsealed
+/// shared objects). The output is replaced atomically.
 bool linkSharedObject(llvm::StringRef objectPath, llvm::StringRef outputPath,
+                      const ntp::artifact::KernelManifest &manifest,
                       std::string &error);
 
 /// A C header declaring the entry point of an object built with

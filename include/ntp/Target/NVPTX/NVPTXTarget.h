@@ -5,12 +5,10 @@
 // (only when f64 math needs it), LLVM's NVPTX backend (PTX, no CUDA toolkit
 // needed), optionally ptxas (cubin), and the artifact container.
 //
-// Artifact container (see docs/NVPTX.md):
-//   line 1:   "ntp-cuda-artifact"
-//   then:     the manifest text (starts "ntp-kernel-manifest", key=value
-//             lines, device=cuda, chip=, format=ptx|cubin, image_bytes=, ...)
-//   then:     a line "end-manifest"
-//   then:     exactly image_bytes bytes: the PTX text or the cubin.
+// Artifact container: the one of every ntp artifact (ntp/artifact.hpp,
+// docs/NVPTX.md): the PTX text or cubin, then the manifest (device=cuda
+// with the CUDA keys chip, format, mapping, block_size, samples_per_block,
+// image_bytes), then the trailer with sizes, checksum and ABI version.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,18 +70,20 @@ bool assembleCubin(const std::string &ptx, const NvptxTargetOptions &options,
                    std::string &cubin, std::string &error,
                    std::string *report = nullptr);
 
-/// The manifest of a CUDA artifact (KernelSpec::manifest + CUDA keys).
-std::string cudaManifest(const KernelSpec &spec,
-                         const NvptxTargetOptions &options, bool cubin,
-                         size_t imageBytes);
+/// The manifest of a CUDA artifact: the kernel's fields with device=cuda,
+/// tile = samples per block, forward only, and the launch (CudaLaunch).
+ntp::artifact::KernelManifest cudaManifest(const KernelSpec &spec,
+                                           const NvptxTargetOptions &options,
+                                           bool cubin, size_t imageBytes);
 
-/// Writes the container described above.
-/// The bytes of a CUDA artifact: "ntp-cuda-artifact\n", `manifest`,
-/// "end-manifest\n", `image`.
-std::string cudaArtifactBytes(const std::string &manifest,
+/// The bytes of a CUDA artifact: ntp::artifact::sealArtifact(image,
+/// manifest).
+std::string cudaArtifactBytes(const ntp::artifact::KernelManifest &manifest,
                               const std::string &image);
 
-bool writeCudaArtifact(const std::string &path, const std::string &manifest,
+/// Writes cudaArtifactBytes to `path`.
+bool writeCudaArtifact(const std::string &path,
+                       const ntp::artifact::KernelManifest &manifest,
                        const std::string &image, std::string &error);
 
 } // namespace ntp
