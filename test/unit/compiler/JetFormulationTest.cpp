@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/ActivationJet.h"
+#include "ntp/Support/ActivationRules.h"
 
 #include <gtest/gtest.h>
 

@@ -4,14 +4,17 @@
 // sources: Pascal's triangle built here, the long-double Taylor reference
 // evaluator (test/reference) for activation derivatives, and a brute-force
 // Faa di Bruno sum over integer partitions written here for the expansion
-// DAG. No expected value is computed by the code under test.
+// DAG. No expected value is computed by the code under test; the values of
+// the primitives the polynomials are evaluated at come from Primitives.def
+// (ntp::evaluatePrimitive), itself checked against closed forms written here.
 //
 //===----------------------------------------------------------------------===//
+
 #include "TaylorReference.h"
 
+#include "ntp/Support/ActivationJet.h"
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Combinatorics.h"
-#include "ntp/Support/ActivationJet.h"
 
 #include <gtest/gtest.h>
 
