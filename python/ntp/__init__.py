@@ -179,6 +179,10 @@ class Kernel:
             if batch is None:
                 _fail("x is a device pointer: pass batch=")
             return int(batch), None
+        if not hasattr(x, "shape"):
+            _fail("x must be a numpy array or a torch tensor%s, not %s" % (
+                " (or an integer device pointer)" if self.device == "cuda"
+                else "", type(x).__name__))
         s = tuple(x.shape)
         if len(s) == 2 and s[1] == self.input_dim:
             xs = (s[0], self.input_dim)

@@ -111,7 +111,7 @@ def describe(net):
     expect_linear = True
     for where, m in mods:
         if expect_linear:
-            if not isinstance(m, nn.Linear) or type(m) is not nn.Linear:
+            if not isinstance(m, nn.Linear):
                 _refuse("module %s (%s)" % (where, type(m).__name__),
                         "expected an nn.Linear here (ntp's networks "
                         "alternate Linear layers and one activation)")
