@@ -104,7 +104,8 @@ def run(world, steps, lr=1.5e-4, k=0, out_dir=None, timeout_s=120,
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(
+        description="Burgers PINN on N ranks with DDP (see the header)")
     p.add_argument("--nproc", type=int, default=2,
                    help="processes to start (ignored under torchrun)")
     p.add_argument("--steps", type=int, default=500)

@@ -22,6 +22,22 @@ import torch
 from torch import nn
 
 SCALE = 1.15
+_LEIBNIZ = {}
+
+
+def _leibniz(m, dtype):
+    """Index and coefficient tensors of sum_j C(i, j) U^(j) U^(i+1-j) for
+    i = 0..m, as [m+1, m+1] (j > i: coefficient 0)."""
+    key = (m, dtype)
+    if key not in _LEIBNIZ:
+        j = torch.arange(m + 1).expand(m + 1, m + 1)
+        i = torch.arange(m + 1).unsqueeze(1).expand(m + 1, m + 1)
+        coef = torch.tensor([[math.comb(a, b) if b <= a else 0
+                              for b in range(m + 1)] for a in range(m + 1)],
+                            dtype=dtype)
+        _LEIBNIZ[key] = (j, (i + 1 - j).clamp(min=0), coef,
+                         torch.arange(m + 1, dtype=dtype).unsqueeze(1))
+    return _LEIBNIZ[key]
 
 
 def grid(dtype=torch.float64):
@@ -51,16 +67,16 @@ class BurgersPINN(nn.Module):
         return self.lo + (self.hi - self.lo) * (torch.tanh(self.s) + 1) / 2
 
     def residual_jet(self, jet, x, m):
-        """R, R', ..., R^(m) at x from U's jet up to order m + 1."""
+        """[R, R', ..., R^(m)] at x ([m+1, batch]) from U's jet up to order
+        m + 1, by the Leibniz rule:
+        R^(i) = -lambda U^(i) + (1 + lambda)(X U^(i+1) + i U^(i))
+                + sum_j C(i, j) U^(j) U^(i+1-j)."""
         u = SCALE * jet(self.net, x, m + 1)[:, :, 0]  # [(m+2), batch]
+        j_idx, l_idx, coef, i_vec = _leibniz(m, u.dtype)
+        quad = (coef.unsqueeze(-1) * u[j_idx] * u[l_idx]).sum(1)
         lam, X = self.lam(), x[:, 0]
-        out = []
-        for i in range(m + 1):
-            r = -lam * u[i] + (1 + lam) * (X * u[i + 1] + i * u[i])
-            for j in range(i + 1):
-                r = r + math.comb(i, j) * u[j] * u[i + 1 - j]
-            out.append(r)
-        return out
+        return (-lam * u[:m + 1] + (1 + lam) * (X * u[1:] + i_vec * u[:m + 1])
+                + quad)
 
     def partial_loss(self, jet, xg, xn, boundary, n_grid, n_near):
         """This shard's part of the loss: its grid points xg and near points
