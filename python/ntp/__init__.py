@@ -69,60 +69,89 @@ def jit_version():
 # Arrays: numpy, torch, or (CUDA kernels only) integer device pointers
 #===----------------------------------------------------------------------===#
 
+# type -> "torch" / "numpy" / "int" / None, learnt on first sight so that
+# the per-call checks below are attribute reads and identity tests.
+_KINDS = {int: "int", bool: None}
+
+
+def _kind(a):
+    t = type(a)
+    kind = _KINDS.get(t, 0)
+    if kind == 0:
+        mod = t.__module__
+        if mod.startswith("torch") and hasattr(a, "data_ptr"):
+            kind = "torch"
+        elif mod == "numpy" and hasattr(a, "__array_interface__"):
+            kind = "numpy"
+        else:
+            kind = None
+        _KINDS[t] = kind
+    return kind
+
+
 def _is_torch(a):
-    return type(a).__module__.startswith("torch")
+    return _kind(a) == "torch"
 
 
-def _arg(k, a, name, shape, writable=False):
-    """The data pointer of `a` after checking it against `shape` (a tuple;
-    None entries are not checked) and the kernel's dtype and device."""
-    if isinstance(a, int) and not isinstance(a, bool):
-        if k._device != _capi.DEVICE_CUDA:
-            _fail("%s is an integer pointer, which only CUDA kernels take; "
-                  "pass a numpy array or a CPU tensor" % name)
-        return a
-    mod = type(a).__module__
-    if mod.startswith("torch"):
-        if not hasattr(a, "data_ptr"):
-            _fail("%s is a %s, not a tensor" % (name, type(a).__name__))
-        dev = a.device.type
-        if dev != k.device:
-            _fail("%s is on %s but the kernel runs on %s" % (name, a.device,
-                                                             k.device))
-        dt = str(a.dtype)[6:]  # "torch.float64"
-        ptr = a.data_ptr
+def _wrong(k, a, name, shape, kind):
+    """The sentence for an argument that failed the fast checks."""
+    if kind == "torch":
+        dev, dt = a.device.type, str(a.dtype)[6:]
         contiguous = a.is_contiguous()
-    elif mod == "numpy":
-        if k._device != _capi.DEVICE_CPU:
-            _fail("%s is a numpy array but the kernel runs on %s; pass a "
-                  "CUDA tensor or a device pointer" % (name, k.device))
-        dt = a.dtype.name
-        contiguous = a.flags.c_contiguous
-        if writable and not a.flags.writeable:
-            _fail("%s is a read-only array" % name)
-        ptr = None
     else:
-        _fail("%s must be a numpy array or a torch tensor%s, not %s" % (
-            name, " (or an integer device pointer)" if k.device == "cuda"
-            else "", type(a).__name__))
+        dev, dt, contiguous = "cpu", a.dtype.name, a.flags.c_contiguous
+    if dev != k.device:
+        _fail("%s is on %s but the kernel runs on %s" % (
+            name, a.device if kind == "torch" else "the host (numpy)",
+            k.device))
     if shape is not None:
         if dt != k.dtype:
             _fail("%s has dtype %s but the kernel computes in %s; convert it "
                   "first (.astype / .to)" % (name, dt, k.dtype))
-        s = tuple(a.shape)
-        if len(s) != len(shape) or any(e is not None and e != g
-                                       for e, g in zip(shape, s)):
-            _fail("%s has shape %s, expected %s" % (name, list(s), [
-                "*" if e is None else e for e in shape]))
+        if tuple(a.shape) != shape:
+            _fail("%s has shape %s, expected %s" % (name, list(a.shape),
+                                                    list(shape)))
     if not contiguous:
         _fail("%s is not contiguous; pass np.ascontiguousarray(...) or "
               ".contiguous() (ntp does not copy behind your back)" % name)
-    return ptr() if ptr is not None else a.ctypes.data
+    if kind == "numpy" and not a.flags.writeable:
+        _fail("%s is a read-only array" % name)
+    _fail("%s was refused" % name, ERROR_INTERNAL)
+
+
+def _arg(k, a, name, shape, writable=False):
+    """The data pointer of `a` after checking it against `shape` (a tuple, or
+    None: not checked, nor the dtype) and the kernel's dtype and device."""
+    kind = _kind(a)
+    if kind == "torch":
+        if (a.is_cuda is k._is_cuda and a.is_contiguous()
+                and (shape is None or (a.dtype is k._torch_dtype()
+                                       and a.shape == shape))):
+            return a.data_ptr()
+    elif kind == "numpy":
+        if k._device != _capi.DEVICE_CPU:
+            _fail("%s is a numpy array but the kernel runs on %s; pass a "
+                  "CUDA tensor or a device pointer" % (name, k.device))
+        flags = a.flags
+        if (flags.c_contiguous and (not writable or flags.writeable)
+                and (shape is None or (a.dtype.char == k._np_char
+                                       and a.shape == shape))):
+            return a.__array_interface__["data"][0]
+    elif kind == "int":
+        if k._device != _capi.DEVICE_CUDA:
+            _fail("%s is an integer pointer, which only CUDA kernels take; "
+                  "pass a numpy array or a CPU tensor" % name)
+        return a
+    else:
+        _fail("%s must be a numpy array or a torch tensor%s, not %s" % (
+            name, " (or an integer device pointer)" if k.device == "cuda"
+            else "", type(a).__name__))
+    _wrong(k, a, name, shape, kind)
 
 
 def _empty_like_kind(ref, shape, dtype_name):
     """A new array of `shape` of the kind (numpy or torch, device) of ref."""
-    if _is_torch(ref):
+    if _kind(ref) == "torch":
         import torch
         return torch.empty(shape, dtype=getattr(torch, dtype_name),
                            device=ref.device)
@@ -159,8 +188,18 @@ class Kernel:
         self.layers = tuple(widths[:count.value])
         self.activation = self._lib.ntp_kernel_activation(self._h).decode()
         self.report = report
+        self._is_cuda = info.device == _capi.DEVICE_CUDA
+        self._np_char = "f" if info.dtype == _capi.DTYPE_F32 else "d"
+        self._torch = None
         self._ones = {}
+        self._ws_sizes = {}
         self._ones_lock = threading.Lock()
+
+    def _torch_dtype(self):
+        if self._torch is None:
+            import torch
+            self._torch = getattr(torch, self.dtype)
+        return self._torch
 
     def __del__(self):
         h = getattr(self, "_h", None)
@@ -175,15 +214,16 @@ class Kernel:
 
     # -- shapes ------------------------------------------------------------
     def _batch(self, x, batch):
-        if isinstance(x, int) and not isinstance(x, bool):
+        """(batch, the shape x must have) or (batch, None) for a pointer."""
+        if type(x) is int:
             if batch is None:
                 _fail("x is a device pointer: pass batch=")
             return int(batch), None
-        if not hasattr(x, "shape"):
+        s = getattr(x, "shape", None)
+        if s is None:
             _fail("x must be a numpy array or a torch tensor%s, not %s" % (
                 " (or an integer device pointer)" if self.device == "cuda"
                 else "", type(x).__name__))
-        s = tuple(x.shape)
         if len(s) == 2 and s[1] == self.input_dim:
             xs = (s[0], self.input_dim)
         elif len(s) == 1 and self.input_dim == 1:
@@ -205,10 +245,11 @@ class Kernel:
         if self.input_dim != 1:
             _fail("direction is required: the network has %d inputs (v = 1 "
                   "is the default for one input only)" % self.input_dim)
-        if isinstance(x, int):
+        kind = _kind(x)
+        if kind == "int":
             _fail("direction is required with device pointers (a device "
                   "buffer holding the direction)")
-        key = (type(x).__module__, str(getattr(x, "device", "cpu")))
+        key = x.get_device() if kind == "torch" and self._is_cuda else kind
         ones = self._ones.get(key)
         if ones is None:
             with self._ones_lock:
@@ -288,8 +329,16 @@ class Kernel:
                                             ctypes.byref(size)))
         return size.value
 
+    def _ws_size(self, n):
+        size = self._ws_sizes.get(n)
+        if size is None:
+            size = self.workspace_size(n)
+            if len(self._ws_sizes) < 64:  # a training loop has few batches
+                self._ws_sizes[n] = size
+        return size
+
     def _workspace(self, workspace, n, name="workspace"):
-        need = self.workspace_size(n)
+        need = self._ws_size(n)
         if isinstance(workspace, int):
             return workspace
         nbytes = workspace.nbytes if hasattr(workspace, "nbytes") else \
@@ -311,11 +360,11 @@ class Kernel:
         if workspace is None:
             if _is_torch(x):
                 import torch
-                workspace = torch.empty(self.workspace_size(n),
+                workspace = torch.empty(self._ws_size(n),
                                         dtype=torch.uint8, device=x.device)
             else:
                 import numpy
-                workspace = numpy.empty(self.workspace_size(n), numpy.uint8)
+                workspace = numpy.empty(self._ws_size(n), numpy.uint8)
         pw = self._workspace(workspace, n)
         if out is None:
             out = _empty_like_kind(x, self._out_shape(n), self.dtype)

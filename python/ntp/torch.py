@@ -11,6 +11,7 @@
 #===----------------------------------------------------------------------===#
 import math
 import threading
+import weakref
 
 import torch
 from torch import nn
@@ -145,6 +146,12 @@ def describe(net):
 _cache = {}
 _cache_lock = threading.Lock()
 
+try:  # one C++ call instead of a reshape per parameter and a cat
+    from torch._utils import _flatten_dense_tensors as _flat
+except ImportError:  # pragma: no cover
+    def _flat(params):
+        return torch.cat([p.reshape(-1) for p in params])
+
 
 def kernel_for(widths, activation, order, dtype, device):
     """The process-wide kernel for this network shape (compiled once)."""
@@ -166,18 +173,21 @@ def kernel_for(widths, activation, order, dtype, device):
 
 
 class _Jet(torch.autograd.Function):
+    """forward: ntp_forward_save (arguments checked by Kernel.forward_save);
+    backward: ntp_backward_saved on the same, already checked buffers."""
+
     @staticmethod
     def forward(ctx, kernel, x, v, *params):
-        flat = torch.cat([p.detach().reshape(-1) for p in params])
+        flat = _flat(params)  # under no_grad here
         xd = x.detach()
-        need_grad = any(ctx.needs_input_grad[1:])
-        if need_grad and kernel.device == "cpu":
+        if kernel.device == "cpu":
             out, ws = kernel.forward_save(xd, flat, None, v)
-            ctx.ws = ws
+            ctx.ptrs = (xd.data_ptr(), kernel._direction(xd, v),
+                        flat.data_ptr(), ws.data_ptr())
         else:
-            out = kernel.forward(xd, flat, v)
-            ctx.ws = None
-        ctx.kernel, ctx.x, ctx.v, ctx.flat = kernel, xd, v, flat
+            out, ws = kernel.forward(xd, flat, v), None
+        # Kept alive with ctx: the pointers above point into them.
+        ctx.kernel, ctx.keep = kernel, (xd, v, flat, ws)
         ctx.shapes = [p.shape for p in params]
         return out
 
@@ -189,21 +199,29 @@ class _Jet(torch.autograd.Function):
                         "of its gradient); the jet itself already holds the "
                         "input derivatives up to its order")
         k = ctx.kernel
-        if ctx.ws is None:
+        xd, _, flat, ws = ctx.keep
+        if ws is None:
             raise Error(ERROR_UNSUPPORTED, "ntp.torch.jet has no backward on "
                         "%s (ntp's CUDA kernels are forward only); run it "
                         "under torch.no_grad()" % k.device)
         g = g.contiguous()
-        if g.dtype != ctx.x.dtype:
-            g = g.to(ctx.x.dtype)
-        need_x = ctx.needs_input_grad[1]
-        pg, xg = k.backward_saved(ctx.x, ctx.flat, g, ctx.ws, ctx.v,
-                                  need_x_grad=need_x)
+        if g.dtype is not xd.dtype:
+            g = g.to(xd.dtype)
+        n = xd.shape[0]
+        if g.shape != (k.order + 1, n, k.output_dim):  # autograd's promise
+            raise Error(ntp.ERROR_INTERNAL, "ntp.torch.jet got a gradient "
+                        "of shape %s" % list(g.shape))
+        pg = torch.empty(k.num_params, dtype=xd.dtype)
+        xg = torch.empty_like(xd) if ctx.needs_input_grad[1] else None
+        px, pv, pp, pw = ctx.ptrs
+        ntp._check(k._lib.ntp_backward_saved(
+            k._h, px, pv, pp, g.data_ptr(), pg.data_ptr(),
+            None if xg is None else xg.data_ptr(), pw, n))
         grads, off = [], 0
         for s in ctx.shapes:
-            n = s.numel()
-            grads.append(pg[off:off + n].view(s))
-            off += n
+            c = s.numel()
+            grads.append(pg[off:off + c].view(s))
+            off += c
         return (None, xg, None) + tuple(grads)
 
 
@@ -221,6 +239,46 @@ def _direction(x, direction, d_in):
     return v.detach().contiguous()
 
 
+def _leaves(net):
+    out = []
+    for m in net._modules.values():
+        if type(m) is nn.Sequential:
+            out.extend(_leaves(m))
+        else:
+            out.append(m)
+    return out
+
+
+class _Described:
+    """describe(net), kept while net's modules stay the same objects."""
+
+    def __init__(self, net, leaves):
+        self.leaves = leaves
+        self.widths, self.act, self.linears = describe(net)
+        self.softplus = [m for m in leaves if isinstance(m, nn.Softplus)]
+        self.kernels = {}
+
+
+_described = weakref.WeakKeyDictionary()
+_described_lock = threading.Lock()
+
+
+def _describe_cached(net):
+    if isinstance(net, MLP):
+        net = net.net
+    if type(net) is not nn.Sequential:
+        describe(net)  # raises, naming what net is
+    leaves = _leaves(net)
+    d = _described.get(net)
+    if d is None or d.leaves != leaves:
+        d = _Described(net, leaves)
+        with _described_lock:
+            _described[net] = d
+    for m in d.softplus:  # attributes are not structure: check them again
+        _activation_of(m, "a Softplus module")
+    return d
+
+
 def jet(net, x, order, direction=None):
     """The jet of `net` at the points x along `direction`:
 
@@ -232,37 +290,56 @@ def jet(net, x, order, direction=None):
     nn.Identity, nn.Softplus(threshold=float('inf'))), or an ntp.torch.MLP.
     x: [batch, d_in] (or [batch] for one input), of the parameters' dtype
     (float32/float64) and device; a non-contiguous x is copied. direction:
-    [d_in]; None means v = 1 and needs d_in = 1."""
-    widths, act, linears = describe(net)
-    params = [p for m in linears for p in (m.weight, m.bias)]
-    dtype, device = params[0].dtype, params[0].device
-    for m in linears:
-        for p in (m.weight, m.bias):
-            if p.dtype != dtype or p.device != device:
-                raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
-                            "mix dtypes or devices (%s on %s and %s on %s)"
-                            % (dtype, device, p.dtype, p.device))
+    [d_in]; None means v = 1 and needs d_in = 1. Parameters are read from
+    net at every call."""
+    d = _describe_cached(net)
+    widths = d.widths
+    params = []
+    for m in d.linears:
+        params.append(m.weight)
+        params.append(m.bias)
+    p0 = params[0]
+    dtype, cuda = p0.dtype, p0.is_cuda
+    for p in params:
+        if p is None or p.dtype is not dtype or p.is_cuda is not cuda:
+            if p is None:
+                _refuse("a Linear layer whose bias is None", "ntp's layers "
+                        "have a bias")
+            raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
+                        "mix dtypes or devices (%s on %s and %s on %s)"
+                        % (dtype, p0.device, p.dtype, p.device))
     if not isinstance(x, torch.Tensor):
         raise Error(ERROR_INVALID_ARGUMENT, "x must be a tensor, not %s"
                     % type(x).__name__)
-    if x.dtype != dtype or x.device != device:
+    if (x.dtype is not dtype or x.is_cuda is not cuda
+            or (cuda and x.get_device() != p0.get_device())):
         raise Error(ERROR_INVALID_ARGUMENT, "x is %s on %s but net's "
                     "parameters are %s on %s" % (x.dtype, x.device, dtype,
-                                                 device))
+                                                 p0.device))
     if x.dim() == 1 and widths[0] == 1:
         x = x.reshape(-1, 1)
     if x.dim() != 2 or x.shape[1] != widths[0]:
         raise Error(ERROR_INVALID_ARGUMENT, "x has shape %s, expected "
                     "[batch, %d]" % (list(x.shape), widths[0]))
-    order = int(order)
-    if order < 0:
-        raise Error(ERROR_INVALID_ARGUMENT, "order must be >= 0, not %d"
-                    % order)
+    key = (order, dtype, p0.get_device() if cuda else -1)
+    kernel = d.kernels.get(key)
+    if kernel is None:
+        if type(order) is not int or order < 0:
+            raise Error(ERROR_INVALID_ARGUMENT, "order must be an int >= 0, "
+                        "not %r" % (order,))
+        kernel = kernel_for(widths, d.act, order, dtype, p0.device)
+        d.kernels[key] = kernel
     x = x.contiguous()
-    v = _direction(x, direction, widths[0])
-    kernel = kernel_for(widths, act, order, dtype, device)
+    v = None if direction is None and widths[0] == 1 else _direction(
+        x, direction, widths[0])
     if _custom_op is not None and _compiling():
-        return _custom_op(x, v, widths, act, order, *params)
+        return _custom_op(x, v, widths, d.act, order, *params)
+    if not torch.is_grad_enabled() or not (x.requires_grad or any(
+            p.requires_grad for p in params)):
+        # Nothing to differentiate: the plain forward, no autograd node.
+        with torch.no_grad():
+            flat = _flat(params)
+        return kernel.forward(x, flat, v)
     return _Jet.apply(kernel, x, v, *params)
 
 
