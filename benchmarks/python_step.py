@@ -5,7 +5,7 @@
 #    of the paper's network (1-24-24-24-1 tanh, batch 256, f32, order 9) with
 #    ntp.torch.jet, beside the project's PyTorch n-TangentProp and nested
 #    autograd (benchmarks/paper_study.py), same weights, same loss
-#    (mean of the squared jet). Per-step times are medians over blocks of
+#    (mean of the squared jet), same optimizer (Adam, foreach). Per-step times are medians over blocks of
 #    consecutive steps, as a training loop runs them.
 # 2. The Python layer's cost per call, on a tiny network (1-2-1, order 1,
 #    batch 1) where the kernel itself takes well under a microsecond:
@@ -56,7 +56,10 @@ def per_step(step, budget_s, block, max_steps):
 
 
 def training_step(jet, net, x, order):
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    try:  # one multi-tensor update instead of ~10 ops per parameter
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4, foreach=True)
+    except TypeError:
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -104,6 +107,22 @@ def overhead(dtype_name, n):
     def jet_train():
         nt.jet(net, xr, 1).backward(g)
 
+    class Empty(torch.autograd.Function):  # PyTorch's own floor
+        @staticmethod
+        def forward(ctx, x, *ps):
+            return x.new_empty((2, 1, 1))
+
+        @staticmethod
+        def backward(ctx, g):
+            return (torch.empty_like(xt),) + tuple(
+                torch.empty_like(p) for p in net.parameters())
+
+    def empty_train():
+        Empty.apply(xr, *net.parameters()).backward(g)
+
+    def torch_train():
+        net(xr).backward(g[0])
+
     res = {
         "raw ctypes ntp_forward": timeit(lambda: f(h, *ptrs, 1), n),
         "Kernel.forward (numpy, out=)": timeit(
@@ -120,6 +139,9 @@ def overhead(dtype_name, n):
             lambda: (fs(h, X, V, P, O, W, 1), bs(h, X, V, P, G, PG, XG, W,
                                                  1)), n),
         "ntp.torch.jet + backward": timeit(jet_train, n // 4),
+        "empty autograd.Function + backward": timeit(empty_train, n // 4),
+        "the 1-2-1 net in PyTorch, forward + backward": timeit(
+            torch_train, n // 4),
     }
     return {name: 1e6 * t for name, t in res.items()}
 
@@ -199,11 +221,17 @@ def main():
                  "Kernel.forward (torch, new out)": "raw ctypes ntp_forward",
                  "ntp.torch.jet (no_grad)": "Kernel.forward (torch, new out)",
                  "ntp.torch.jet + backward":
-                     "raw forward_save + backward_saved"}
+                     "raw forward_save + backward_saved",
+                 "empty autograd.Function + backward": None}
         for name, us in res.items():
             ref = below.get(name)
             print("| %s | %.2f | %s |" % (name, us, "+%.2f" % (
                 us - res[ref]) if ref else "-"))
+        extra = (res["ntp.torch.jet + backward"]
+                 - res["raw forward_save + backward_saved"]
+                 - res["empty autograd.Function + backward"])
+        print("ntp.torch.jet + backward beyond the C calls and an empty "
+              "autograd.Function: %+.2f us" % extra)
 
 
 if __name__ == "__main__":
