@@ -10,6 +10,10 @@
 #   PYTHONPATH=build/python /usr/bin/python3 examples/python/burgers_ddp.py --nproc 2
 #   PYTHONPATH=build/python torchrun --nproc_per_node 2 examples/python/burgers_ddp.py
 #
+# (Debian's torchrun, torch 1.13 on Python 3.11, fails inside its own
+# launcher before starting the script; the torchrun environment, RANK,
+# WORLD_SIZE, MASTER_ADDR, MASTER_PORT, was tested by setting it by hand.)
+#
 # Gloo on 127.0.0.1 only (CPU kernels; NCCL and CUDA tensors need ntp's CUDA
 # backward, which does not exist yet).
 #
@@ -65,14 +69,15 @@ def train(rank, world, port, steps, lr, k, out_dir=None, threads=1,
             if first_grad is None:
                 first_grad = [p.grad.clone() for p in pinn.parameters()]
             opt.step()
-            if verbose and rank == 0 and (step % max(1, steps // 10) == 0
-                                          or step == steps - 1):
-                total = loss.detach().clone()
+            if verbose and (step % max(1, steps // 10) == 0
+                            or step == steps - 1):
+                total = loss.detach().clone()  # a collective: every rank
                 dist.all_reduce(total)
-                print("step %5d  loss %.6e  lambda %.8f  (%.2f ms/step)" % (
-                    step, total.item() / world, pinn.lam().item(),
-                    1e3 * (time.perf_counter() - start) / (step + 1)),
-                    flush=True)
+                if rank == 0:
+                    print("step %5d  loss %.6e  lambda %.8f  (%.2f ms/step)"
+                          % (step, total.item() / world, pinn.lam().item(),
+                             1e3 * (time.perf_counter() - start)
+                             / (step + 1)), flush=True)
         if out_dir is not None and rank == 0:
             torch.save({"grad": first_grad,
                         "params": [p.detach().clone()
