@@ -146,11 +146,20 @@ def describe(net):
 _cache = {}
 _cache_lock = threading.Lock()
 
-try:  # one C++ call instead of a reshape per parameter and a cat
+try:  # one C++ call instead of a reshape per parameter and a cat (and
+    # a slice and a view per parameter back)
     from torch._utils import _flatten_dense_tensors as _flat
+    from torch._utils import _unflatten_dense_tensors as _unflat
 except ImportError:  # pragma: no cover
     def _flat(params):
         return torch.cat([p.reshape(-1) for p in params])
+
+    def _unflat(flat, params):
+        out, off = [], 0
+        for p in params:
+            out.append(flat[off:off + p.numel()].view(p.shape))
+            off += p.numel()
+        return out
 
 
 def kernel_for(widths, activation, order, dtype, device):
@@ -180,15 +189,29 @@ class _Jet(torch.autograd.Function):
     def forward(ctx, kernel, x, v, *params):
         flat = _flat(params)  # under no_grad here
         xd = x.detach()
-        if kernel.device == "cpu":
-            out, ws = kernel.forward_save(xd, flat, None, v)
-            ctx.ptrs = (xd.data_ptr(), kernel._direction(xd, v),
-                        flat.data_ptr(), ws.data_ptr())
+        k = kernel
+        if k.device == "cpu":
+            # jet() checked x (contiguous [batch, d_in], the kernel's dtype,
+            # on the CPU) and the parameters' dtype and device; what is left
+            # to check is the parameter count (a weight of the wrong shape).
+            n = xd.shape[0]
+            if flat.numel() != k.num_params:
+                raise Error(ERROR_INVALID_ARGUMENT, "net has %d parameters "
+                            "but its layers %s need %d; a weight or bias "
+                            "has the wrong shape" % (
+                                flat.numel(), list(k.layers), k.num_params))
+            out = torch.empty((k.order + 1, n, k.output_dim), dtype=xd.dtype)
+            ws = torch.empty(k._ws_size(n), dtype=torch.uint8)
+            ctx.ptrs = (xd.data_ptr(), k._direction(xd, v), flat.data_ptr(),
+                        ws.data_ptr())
+            px, pv, pp, pw = ctx.ptrs
+            ntp._check(k._lib.ntp_forward_save(k._h, px, pv, pp,
+                                               out.data_ptr(), pw, n))
         else:
-            out, ws = kernel.forward(xd, flat, v), None
+            out, ws = k.forward(xd, flat, v), None
         # Kept alive with ctx: the pointers above point into them.
         ctx.kernel, ctx.keep = kernel, (xd, v, flat, ws)
-        ctx.shapes = [p.shape for p in params]
+        ctx.params = params  # for their shapes
         return out
 
     @staticmethod
@@ -217,12 +240,7 @@ class _Jet(torch.autograd.Function):
         ntp._check(k._lib.ntp_backward_saved(
             k._h, px, pv, pp, g.data_ptr(), pg.data_ptr(),
             None if xg is None else xg.data_ptr(), pw, n))
-        grads, off = [], 0
-        for s in ctx.shapes:
-            c = s.numel()
-            grads.append(pg[off:off + c].view(s))
-            off += c
-        return (None, xg, None) + tuple(grads)
+        return (None, xg, None) + tuple(_unflat(pg, ctx.params))
 
 
 def _direction(x, direction, d_in):

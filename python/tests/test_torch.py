@@ -310,3 +310,13 @@ def test_aot_kernel_on_tensors_matches_jet(tmp_path):
     x = torch.linspace(-1, 1, 10, dtype=torch.float64).reshape(-1, 1)
     a, b = k.forward(x, flat), nt.jet(net, x, 4).detach()
     assert (a - b).abs().max() <= 1e-13 * b.abs().max()
+
+
+def test_a_weight_of_the_wrong_shape_is_an_error():
+    net = make([1, 4, 1], nn.Tanh)
+    net[2].weight = nn.Parameter(torch.zeros(1, 5, dtype=torch.float64))
+    x = torch.zeros(3, 1, dtype=torch.float64)
+    with pytest.raises(ntp.Error, match="wrong shape"):
+        nt.jet(net, x, 2)  # with autograd
+    with torch.no_grad(), pytest.raises(ntp.Error, match="params has shape"):
+        nt.jet(net, x, 2)
