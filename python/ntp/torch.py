@@ -168,7 +168,7 @@ def kernel_for(widths, activation, order, dtype, device):
     if dname is None:
         raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
                     "float64, not %s" % dtype)
-    key = (widths, activation, int(order), dname, device.type)
+    key = (widths, activation, int(order), dname, str(device))
     k = _cache.get(key)
     if k is None:
         with _cache_lock:  # one compile per key, even from many threads
