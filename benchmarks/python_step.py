@@ -23,7 +23,6 @@
 #
 #===----------------------------------------------------------------------===#
 import argparse
-import ctypes
 import os
 import statistics
 import sys

@@ -23,7 +23,9 @@ from ._capi import (OK, ERROR_INVALID_ARGUMENT, ERROR_IO, ERROR_BAD_ARTIFACT,
                     ERROR_INTERNAL)
 
 __all__ = ["Error", "Kernel", "compile", "load", "set_num_threads",
-           "jit_version"]
+           "jit_version", "OK", "ERROR_INVALID_ARGUMENT", "ERROR_IO",
+           "ERROR_BAD_ARTIFACT", "ERROR_ABI_MISMATCH", "ERROR_UNSUPPORTED",
+           "ERROR_NO_DEVICE", "ERROR_INTERNAL"]
 __version__ = "0.1.0"
 
 _DTYPES = {"float32": _capi.DTYPE_F32, "f32": _capi.DTYPE_F32,

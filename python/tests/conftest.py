@@ -1,7 +1,6 @@
 # Shared set-up of the Python tests: run with PYTHONPATH=<build>/python (the
 # CTests ntp-python-* set it, and NTP_CACHE_DIR to a cache inside the build).
 import os
-import sys
 
 import pytest
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, need
+from conftest import need
 
 np = need("numpy")
 import ntp  # noqa: E402
