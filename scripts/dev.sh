@@ -5,7 +5,8 @@
 #   setup     install the Debian 12 packages ntp needs (only what is missing)
 #   build     setup, then configure and build everything in $NTP_BUILD_DIR
 #   showcase  build, then AOT-compile the PINN network and run the showcase
-#   test      build, then run every test (ctest: unit, end-to-end and lit)
+#   test      build, then run every test (ctest: unit, end-to-end, lit and
+#             Python; installs python3-torch, -pytest, -numpy if missing)
 #   bench     build, install python3-torch if missing, run ntp-bench
 #
 # Idempotent: run it as often as you like; it installs and rebuilds only what
@@ -23,6 +24,9 @@ packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev googletest
 )
+# The Python package's tests (ctest ntp-python-*) run on Debian's
+# interpreter with its PyTorch; never pip-installed.
+python_packages=(python3-torch python3-pytest python3-numpy)
 
 install_missing() {
   local missing=()
@@ -60,6 +64,7 @@ showcase)
   "$build/bin/ntp-showcase" "$build/examples/pinn.so"
   ;;
 test)
+  install_missing "${python_packages[@]}"
   build
   cd "$build"
   ctest --output-on-failure -j "$jobs"
@@ -70,7 +75,7 @@ bench)
   "$build/bin/ntp-bench" "${@:2}"
   ;;
 *)
-  sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '4,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -1,0 +1,208 @@
+# ntp's core binding (numpy): compile, load, forward/backward, workspaces,
+# and every argument check. The jets' values are checked against PyTorch's
+# nested autograd in test_torch.py; here the paths are checked against each
+# other and against finite differences.
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import need
+
+np = need("numpy")
+import ntp  # noqa: E402
+
+LAYERS = [1, 6, 5, 1]
+
+
+@pytest.fixture(scope="module")
+def k64():
+    return ntp.compile(LAYERS, "tanh", 3, "float64")
+
+
+@pytest.fixture(scope="module")
+def data(k64):
+    rng = np.random.default_rng(0)
+    x = np.linspace(-1.5, 1.5, 19).reshape(-1, 1)
+    p = rng.standard_normal(k64.num_params) * 0.7
+    return x, p
+
+
+def test_import_needs_neither_torch_nor_numpy():
+    code = ("import sys, ntp; bad = [m for m in ('torch', 'numpy', 'jax') "
+            "if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_kernel_attributes(k64):
+    assert k64.layers == tuple(LAYERS)
+    assert (k64.order, k64.input_dim, k64.output_dim) == (3, 1, 1)
+    assert k64.num_params == 6 * 1 + 6 + 5 * 6 + 5 + 1 * 5 + 1
+    assert (k64.dtype, k64.device, k64.activation) == ("float64", "cpu",
+                                                       "tanh")
+    assert "seconds" in k64.report
+
+
+def test_order1_is_the_derivative(k64, data):
+    x, p = data
+    out = k64.forward(x, p)
+    assert out.shape == (4, 19, 1)
+    h = 1e-5
+    fd = (k64.forward(x + h, p)[0] - k64.forward(x - h, p)[0]) / (2 * h)
+    assert np.abs(fd - out[1]).max() < 1e-8
+
+
+def test_one_dimensional_x_for_one_input(k64, data):
+    x, p = data
+    assert np.array_equal(k64.forward(x[:, 0], p), k64.forward(x, p))
+
+
+def test_backward_paths_agree_and_match_finite_differences(k64, data):
+    x, p = data
+    out = k64.forward(x, p)
+    c = np.random.default_rng(1).standard_normal(out.shape)
+    g, xg = k64.backward(x, p, c)
+    out2, ws = k64.forward_save(x, p)
+    assert np.array_equal(out, out2)
+    g2, xg2 = k64.backward_saved(x, p, c, ws)
+    assert np.abs(g - g2).max() <= 1e-14 * np.abs(g).max()
+    assert np.abs(xg - xg2).max() <= 1e-14 * np.abs(xg).max()
+    u = np.random.default_rng(2).standard_normal(p.shape)
+    h = 1e-6
+    fd = ((k64.forward(x, p + h * u) - k64.forward(x, p - h * u)) * c).sum() \
+        / (2 * h)
+    assert abs(fd - g @ u) <= 1e-6 * abs(fd)
+    g3, none = k64.backward(x, p, c, need_x_grad=False)
+    assert none is None and np.array_equal(g3, g)
+
+
+def test_caller_buffers_are_written_in_place(k64, data):
+    x, p = data
+    out = np.zeros((4, 19, 1))
+    ws = np.empty(k64.workspace_size(19), np.uint8)
+    r, w = k64.forward_save(x, p, ws, out=out)
+    assert r is out and w is ws and np.array_equal(out, k64.forward(x, p))
+
+
+def test_float32_kernel():
+    k = ntp.compile(LAYERS, "sigmoid", 2, "float32")
+    x = np.linspace(-1, 1, 33, dtype=np.float32).reshape(-1, 1)
+    p = np.random.default_rng(3).standard_normal(k.num_params).astype(
+        np.float32)
+    k64 = ntp.compile(LAYERS, "sigmoid", 2, "float64")
+    a, b = k.forward(x, p), k64.forward(x.astype(np.float64),
+                                       p.astype(np.float64))
+    assert a.dtype == np.float32
+    assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
+
+
+def test_direction_for_several_inputs():
+    k = ntp.compile([2, 4, 3], "sin", 2, "float64")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 2))
+    p = rng.standard_normal(k.num_params)
+    v = np.array([0.3, -1.2])
+    out = k.forward(x, p, v)
+    h = 1e-5
+    fd = (k.forward(x + h * v, p, v)[0] - k.forward(x - h * v, p, v)[0]) / (
+        2 * h)
+    assert np.abs(fd - out[1]).max() < 1e-8
+    with pytest.raises(ntp.Error, match="direction is required"):
+        k.forward(x, p)
+    with pytest.raises(ntp.Error, match=r"direction has shape \[3\]"):
+        k.forward(x, p, np.ones(3))
+
+
+def test_batch_zero(k64, data):
+    _, p = data
+    assert k64.forward(np.empty((0, 1)), p).shape == (4, 0, 1)
+
+
+def test_aot_artifact_matches_the_jit(k64, data, tmp_path):
+    compiler = os.environ.get("NTP_COMPILE")
+    if not compiler or not os.path.exists(compiler):
+        pytest.skip("ntp-compile not built (NTP_COMPILE unset)")
+    so = tmp_path / "net.so"
+    subprocess.run([compiler, "--layers", ",".join(map(str, LAYERS)),
+                    "--activation", "tanh", "--order", "3", "--dtype", "f64",
+                    "--target-cpu=native", "-o", str(so)], check=True)
+    k = ntp.load(so)
+    assert (k.layers, k.order, k.dtype) == (tuple(LAYERS), 3, "float64")
+    x, p = data
+    a, b = k.forward(x, p), k64.forward(x, p)
+    assert np.abs(a - b).max() <= 1e-13 * np.abs(b).max()
+    c = np.ones_like(a)
+    ga, xa = k.backward(x, p, c)
+    gb, xb = k64.backward(x, p, c)
+    assert np.abs(ga - gb).max() <= 1e-12 * np.abs(gb).max()
+
+
+#===------------------------------------------------------------------------===#
+# Errors: a clear ntp.Error, never a wrong answer
+#===------------------------------------------------------------------------===#
+
+def test_load_errors_carry_status_and_message(tmp_path):
+    with pytest.raises(ntp.Error) as e:
+        ntp.load(tmp_path / "missing.so")
+    assert e.value.status == ntp.ERROR_IO
+    assert "missing.so" in e.value.message
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(b"not a kernel")
+    with pytest.raises(ntp.Error) as e:
+        ntp.load(bad)
+    assert e.value.status != ntp.OK and e.value.message
+
+
+def test_compile_errors():
+    with pytest.raises(ntp.Error) as e:
+        ntp.compile([1, 4, 1], "relu", 2)
+    assert e.value.status != ntp.OK and "relu" in e.value.message
+    with pytest.raises(ntp.Error):
+        ntp.compile([1], "tanh", 2)
+    with pytest.raises(ntp.Error, match="dtype"):
+        ntp.compile([1, 4, 1], "tanh", 2, dtype="float16")
+
+
+@pytest.mark.parametrize("case", [
+    "dtype", "shape", "non-contiguous", "params-size", "read-only-out",
+    "cotangent-shape", "small-workspace", "pointer-on-cpu", "list"])
+def test_bad_arguments(k64, data, case):
+    x, p = data
+    c = np.ones((4, 19, 1))
+    calls = {
+        "dtype": (lambda: k64.forward(x.astype(np.float32), p), "dtype"),
+        "shape": (lambda: k64.forward(np.ones((19, 2)), p), "shape"),
+        "non-contiguous": (lambda: k64.forward(np.ones((38, 1))[::2], p),
+                           "not contiguous"),
+        "params-size": (lambda: k64.forward(x, p[:-1]), "params has shape"),
+        "read-only-out": (lambda: k64.forward(
+            x, p, out=np.broadcast_to(np.zeros(1), (4, 19, 1))),
+            "not contiguous|read-only"),
+        "cotangent-shape": (lambda: k64.backward(x, p, c[:3]),
+                            "cotangent has shape"),
+        "small-workspace": (lambda: k64.forward_save(
+            x, p, np.empty(8, np.uint8)), "workspace holds 8 bytes"),
+        "pointer-on-cpu": (lambda: k64.forward(x.ctypes.data, p, batch=19),
+                           "only CUDA kernels"),
+        "list": (lambda: k64.forward(x.tolist(), p), "numpy array"),
+    }
+    fn, pattern = calls[case]
+    with pytest.raises(ntp.Error, match=pattern) as e:
+        fn()
+    assert e.value.status == ntp.ERROR_INVALID_ARGUMENT
+
+
+def test_library_dir_override_comes_first(tmp_path):
+    # A directory in $NTP_LIBRARY_DIR is searched before the build's: a
+    # broken library there is what gets opened (and fails, naming it).
+    (tmp_path / "libntp_runtime.so").write_bytes(b"not a library")
+    code = "import ntp; ntp.set_num_threads(0)"
+    env = dict(os.environ, NTP_LIBRARY_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert str(tmp_path / "libntp_runtime.so") in r.stderr
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, env=dict(os.environ, NTP_LIBRARY_DIR=""))
+    assert r.returncode == 0, r.stderr

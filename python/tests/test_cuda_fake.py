@@ -1,0 +1,132 @@
+# The binding's CUDA path at the pointer level, without a GPU: the runtime
+# opens $NTP_LIBCUDA = test/unit/runtime/fixtures/fake_libcuda.c, a driver
+# whose one GPU (sm_90) records what it is given and runs nothing. Each case
+# runs in its own interpreter (the runtime opens the driver once per
+# process). What this cannot test: torch CUDA tensors (Debian's torch has no
+# CUDA) and results computed on a GPU.
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+FAKE = os.environ.get("NTP_FAKE_LIBCUDA")
+if not FAKE or not os.path.exists(FAKE):
+    pytest.skip("the fake CUDA driver is not built (NTP_FAKE_LIBCUDA unset; "
+                "built with the tests, test/unit/runtime)",
+                allow_module_level=True)
+
+PRELUDE = textwrap.dedent(r'''
+    import ctypes, os, sys
+    import ntp
+
+    # fake_libcuda.h's state, as ctypes lays out the same C struct.
+    class Launch(ctypes.Structure):
+        _fields_ = [("function", ctypes.c_char * 64),
+                    ("grid", ctypes.c_uint * 3), ("block", ctypes.c_uint * 3),
+                    ("shared_bytes", ctypes.c_uint),
+                    ("stream", ctypes.c_void_p), ("context", ctypes.c_void_p),
+                    ("x", ctypes.c_void_p), ("direction", ctypes.c_void_p),
+                    ("params", ctypes.c_void_p), ("out", ctypes.c_void_p),
+                    ("batch", ctypes.c_int64)]
+
+    class State(ctypes.Structure):
+        _fields_ = [("init_calls", ctypes.c_int), ("loads", ctypes.c_int),
+                    ("unloads", ctypes.c_int), ("launches", ctypes.c_int),
+                    ("retains", ctypes.c_int),
+                    ("retained_device", ctypes.c_int),
+                    ("image", ctypes.c_char * (1 << 20)),
+                    ("image_size", ctypes.c_size_t),
+                    ("function", ctypes.c_char * 64),
+                    ("load_context", ctypes.c_void_p),
+                    ("unload_context", ctypes.c_void_p),
+                    ("last_launch", Launch)]
+
+    fake = ctypes.CDLL(os.environ["NTP_LIBCUDA"])
+    fake.fake_cuda_state.restype = ctypes.POINTER(State)
+    state = lambda: fake.fake_cuda_state().contents
+
+    PTX = (".version 7.8\n.target sm_80\n.address_size 64\n\n"
+           ".visible .entry net_forward(\n"
+           "\t.param .u64 net_forward_param_0,\n"
+           "\t.param .u64 net_forward_param_1,\n"
+           "\t.param .u64 net_forward_param_2,\n"
+           "\t.param .u64 net_forward_param_3,\n"
+           "\t.param .u64 net_forward_param_4\n)\n{\n\tret;\n}\n")
+    MANIFEST = ("ntp-kernel-manifest\nabi_version=1\nname=net\n"
+                "activation=tanh\norder=2\ndtype=f32\ndevice=cuda\n"
+                "layers=1,4,1\nnum_params=13\ntile=1\ntarget_cpu=none\n"
+                "backward=0\nworkspace_per_tile=0\nchip=sm_90\nformat=ptx\n"
+                "entry=net_forward\nblock_size=128\nimage_bytes=%d\n")
+    def artifact(path):
+        with open(path, "w") as f:
+            f.write("ntp-cuda-artifact\n" + MANIFEST % len(PTX) +
+                    "end-manifest\n" + PTX)
+        return path
+''')
+
+X, V, P, OUT = 0x7f0000001000, 0x7f0000002000, 0x7f0000003000, 0x7f0000004000
+
+
+def run(body, tmp_path):
+    script = PRELUDE + "\nTMP = %r\n" % str(tmp_path) + textwrap.dedent(body)
+    env = dict(os.environ, NTP_LIBCUDA=FAKE)
+    r = subprocess.run([sys.executable, "-c", script], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_device_pointers_reach_the_launch(tmp_path):
+    run('''
+        k = ntp.load(artifact(os.path.join(TMP, "k.ntp")))
+        assert (k.device, k.dtype, k.layers, k.order) == ("cuda", "float32",
+                                                          (1, 4, 1), 2)
+        r = k.forward(%d, %d, %d, out=%d, batch=300)
+        assert r == %d
+        l = state().last_launch
+        assert state().launches == 1
+        assert (l.x, l.direction, l.params, l.out, l.batch) == (
+            %d, %d, %d, %d, 300), (l.x, l.direction, l.params, l.out, l.batch)
+        assert tuple(l.grid) == (3, 1, 1) and tuple(l.block) == (128, 1, 1)
+        assert l.stream is None
+        k.forward(%d, %d, %d, out=%d, batch=5, stream=0x5000)
+        assert state().last_launch.stream == 0x5000
+    ''' % (X, P, V, OUT, OUT, X, V, P, OUT, X, P, V, OUT), tmp_path)
+
+
+def test_cuda_misuse_is_an_error(tmp_path):
+    run('''
+        import numpy as np
+        k = ntp.load(artifact(os.path.join(TMP, "k.ntp")))
+        def error(fn, pattern, status=ntp.ERROR_INVALID_ARGUMENT):
+            try:
+                fn()
+            except ntp.Error as e:
+                assert pattern in e.message and e.status == status, e
+            else:
+                raise AssertionError("no error: " + pattern)
+        error(lambda: k.forward(np.zeros((3, 1), np.float32), %d),
+              "x is a numpy array but the kernel runs on cuda")
+        error(lambda: k.forward(%d, %d, out=%d, batch=3),
+              "direction is required with device pointers")
+        error(lambda: k.forward(%d, %d, %d, batch=3), "out is required")
+        error(lambda: k.forward(%d, %d, %d, out=%d), "pass batch=")
+        # The runtime's own refusal, with its sentence: no CUDA backward.
+        error(lambda: k.backward(%d, %d, %d, %d, params_grad=%d, x_grad=%d,
+                                 batch=3), "", ntp.ERROR_UNSUPPORTED)
+        assert state().launches == 0
+    ''' % (P, X, P, OUT, X, P, V, X, P, V, OUT, X, P, OUT, V, P, X),
+        tmp_path)
+
+
+def test_jit_cuda_kernel_through_the_fake_driver(tmp_path):
+    run('''
+        k = ntp.compile([1, 8, 1], "tanh", 3, "float32", device="cuda",
+                        chip="sm_90", gpu_format="ptx", use_cache=False)
+        assert k.device == "cuda" and k.order == 3
+        assert b".entry" in state().image[:state().image_size]
+        k.forward(%d, %d, %d, out=%d, batch=1000)
+        l = state().last_launch
+        assert (l.x, l.params, l.out, l.batch) == (%d, %d, %d, 1000)
+    ''' % (X, P, V, OUT, X, P, OUT), tmp_path)
