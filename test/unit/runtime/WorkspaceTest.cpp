@@ -147,8 +147,7 @@ TEST_F(WorkspaceTest, SizeIncludesTheHeaderAndJetsStayAligned) {
                              out.data(), ws.data, 8),
             NTP_OK)
       << ntp_last_error();
-  EXPECT_EQ(reinterpret_cast<const char *>(lastSavedJets.load()),
-            ws.data + 64);
+  EXPECT_EQ(reinterpret_cast<const char *>(lastSavedJets.load()), ws.data + 64);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(lastSavedJets.load()) % 64, 0u);
 
   // The saved path gives the recomputing path's gradients.
@@ -216,8 +215,7 @@ TEST_F(WorkspaceTest, BackwardSavedRefusesAWorkspaceOfAnotherCall) {
   KernelPtr other = makeKernel("other");
   std::vector<double> cots(16), xg(8);
   EXPECT_EQ(ntp_backward_saved(other.get(), x.data(), v.data(), params.data(),
-                               cots.data(), grad.data(), xg.data(), ws.data,
-                               8),
+                               cots.data(), grad.data(), xg.data(), ws.data, 8),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(std::string(ntp_last_error()),
             "the workspace was saved by another kernel" + first);
@@ -236,16 +234,14 @@ TEST_F(WorkspaceTest, CheckedVariantsCheckTheWorkspaceSize) {
   int64_t bytes = 0;
   ASSERT_EQ(ntp_workspace_size(k.get(), 8, &bytes), NTP_OK);
   Aligned ws(bytes);
-  EXPECT_EQ(ntp_forward_save_checked(k.get(), x.data(), v.data(),
-                                     params.data(), out.data(), ws.data,
-                                     bytes - 1, 8),
+  EXPECT_EQ(ntp_forward_save_checked(k.get(), x.data(), v.data(), params.data(),
+                                     out.data(), ws.data, bytes - 1, 8),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(std::string(ntp_last_error()),
             "workspace has 319 bytes but batch 8 needs 320 "
             "(ntp_workspace_size)");
-  ASSERT_EQ(ntp_forward_save_checked(k.get(), x.data(), v.data(),
-                                     params.data(), out.data(), ws.data, bytes,
-                                     8),
+  ASSERT_EQ(ntp_forward_save_checked(k.get(), x.data(), v.data(), params.data(),
+                                     out.data(), ws.data, bytes, 8),
             NTP_OK)
       << ntp_last_error();
   EXPECT_EQ(ntp_backward_saved_checked(k.get(), x.data(), v.data(),
@@ -318,9 +314,9 @@ TEST_F(WorkspaceTest, ThreadCountIsCappedAndWorkersFollowTheWork) {
   KernelPtr k = makeKernel();
   int before = threadsOfThisProcess();
   std::vector<double> xs = points(16, 5), outs(32); // 4 tiles: 2 chunks
-  ASSERT_EQ(ntp_forward(k.get(), xs.data(), v.data(), params.data(),
-                        outs.data(), 16),
-            NTP_OK);
+  ASSERT_EQ(
+      ntp_forward(k.get(), xs.data(), v.data(), params.data(), outs.data(), 16),
+      NTP_OK);
   EXPECT_LE(threadsOfThisProcess() - before, 1);
 }
 
