@@ -224,7 +224,7 @@ def tool_args(cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--count", type=int, default=150)
+    ap.add_argument("--count", type=int, default=250)
     ap.add_argument("--seed", type=int, default=20261129)
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--jobs", type=int, default=2)
