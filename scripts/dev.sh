@@ -8,6 +8,10 @@
 #   test      build, then run every test (ctest: unit, end-to-end, lit and
 #             Python; installs python3-torch, -pytest, -numpy if missing)
 #   bench     build, install python3-torch if missing, run ntp-bench
+#   sanitize  the runtime and its unit tests under ASan + UBSan, plus the
+#             fuzzers' corpus replays ($NTP_SANITIZE_BUILD_DIR, no MLIR)
+#   fuzz [s]  the sanitize build, then each libFuzzer harness for s seconds
+#             (default $NTP_FUZZ_SECONDS or 30) with a fixed seed
 #
 # Idempotent: run it as often as you like; it installs and rebuilds only what
 # is missing or stale. Needs root (or sudo) for apt-get the first time.
@@ -23,6 +27,7 @@ packages=(
   cmake ninja-build gcc g++ clang-22 python3
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev googletest
+  libclang-rt-22-dev # ASan, UBSan, libFuzzer: clang-22 does not pull it in
 )
 # The Python package's tests (ctest ntp-python-*) run on Debian's
 # interpreter with its PyTorch; never pip-installed.
@@ -56,6 +61,56 @@ build() {
   cmake --build "$build" -j "$jobs"
 }
 
+# The runtime alone (it links no MLIR) under ASan + UBSan, with the fuzzers.
+sanitize_build=${NTP_SANITIZE_BUILD_DIR:-$root/build-asan}
+sanitize_build() {
+  setup
+  if [ ! -f "$sanitize_build/build.ninja" ]; then
+    local launcher=()
+    command -v ccache >/dev/null &&
+      launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
+        -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake -G Ninja -S "$root" -B "$sanitize_build" \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+      -DNTP_ENABLE_COMPILER=OFF -DNTP_SANITIZE=address,undefined \
+      -DNTP_BUILD_FUZZERS=ON "${launcher[@]}"
+  fi
+  cmake --build "$sanitize_build" -j "$jobs"
+}
+# Every report is fatal; leaks are reported.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+# fuzz <seconds>: each harness for that long from its committed corpus (new
+# inputs go to a scratch directory in the build tree, never into the repo);
+# any finding (crash, leak, timeout, invariant) fails, leaving the input in
+# $sanitize_build/fuzz-findings/.
+fuzz() {
+  local seconds=$1 status=0
+  local src="$root/test/fuzz" bin="$sanitize_build/test/fuzz"
+  mkdir -p "$sanitize_build/fuzz-findings"
+  for h in cpu_artifact:ntp-fuzz-cpu-artifact cuda_memory:ntp-fuzz-cuda-memory \
+    manifest:ntp-fuzz-manifest; do
+    local dir=${h%%:*} exe=${h#*:}
+    local scratch="$sanitize_build/fuzz-corpus/$dir"
+    mkdir -p "$scratch"
+    echo "== fuzz: $exe for ${seconds}s"
+    local log="$sanitize_build/fuzz-findings/$dir.log"
+    if "$bin/$exe" "$scratch" "$src/$dir/corpus" -seed=1 \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -use_value_profile=1 -dict="$src/ntp.dict" -print_final_stats=1 \
+      -artifact_prefix="$sanitize_build/fuzz-findings/$dir-" >"$log" 2>&1; then
+      grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' "$log" || true
+    else
+      tail -n 60 "$log"
+      echo "== fuzz: $exe FOUND A PROBLEM (see $log; input in $sanitize_build/fuzz-findings/)"
+      status=1
+    fi
+  done
+  return $status
+}
+
 case "${1:-}" in
 setup) setup ;;
 build) build ;;
@@ -69,13 +124,22 @@ test)
   cd "$build"
   ctest --output-on-failure -j "$jobs"
   ;;
+sanitize)
+  sanitize_build
+  cd "$sanitize_build"
+  ctest --output-on-failure -j "$jobs"
+  ;;
+fuzz)
+  sanitize_build
+  fuzz "${2:-${NTP_FUZZ_SECONDS:-30}}"
+  ;;
 bench)
   build
   install_missing python3-torch
   "$build/bin/ntp-bench" "${@:2}"
   ;;
 *)
-  sed -n '4,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac
