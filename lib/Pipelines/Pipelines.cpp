@@ -2,7 +2,9 @@
 
 #include "ntp/Pipelines/Pipelines.h"
 #include "ntp/Conversion/Passes.h"
+#include "ntp/Target/NVPTX/NVPTXTarget.h"
 #include "ntp/Target/NVPTX/Passes.h"
+#include "ntp/Target/StampKernel.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -94,6 +96,11 @@ static void addGpuKernelPasses(OpPassManager &pm,
 void ntp::buildGpuPipeline(OpPassManager &pm,
                            const GpuPipelineOptions &options) {
   addGpuKernelPasses(pm, options);
+  // The CUDA facts on the module's #ntp.kernel; an unknown chip stops here
+  // with ntp's own message, before the NVVM target is attached.
+  pm.addPass(createStampKernelTargetPass(
+      stampCudaTarget(options.chip, options.mapping, options.blockSize,
+                      options.samplesPerBlock)));
   bool lanes = options.mapping == "lanes";
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createCanonicalizerPass());

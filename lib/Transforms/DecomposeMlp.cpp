@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
 
@@ -111,15 +113,34 @@ struct DecomposeMlpPass
     ModuleOp module = getOperation();
     SmallVector<MlpOp> mlps(module.getOps<MlpOp>());
     for (MlpOp mlp : mlps) {
-      int64_t tile = tileSize;
-      if (tile < 0) {
-        mlp.emitError("tile size must be positive, got ") << tile;
+      if (tileSize < 0) {
+        mlp.emitError("tile size must be positive, got ") << tileSize;
         return signalPassFailure();
       }
-      if (tile == 0)
-        tile = isa<Float32Type>(mlp.getElementType()) ? 16 : 8;
+      // The kernel's facts (the tile among them) come from the one function
+      // that decides them; a module compiling to one kernel carries them as
+      // #ntp.kernel for the passes after this one and the artifact writers.
+      NetworkDescription network;
+      network.name = mlp.getSymName().str();
+      network.layers.assign(mlp.getLayers().begin(), mlp.getLayers().end());
+      network.activation = mlp.getActivation().str();
+      network.order = mlp.getOrder();
+      network.dtype = isa<Float64Type>(mlp.getElementType())
+                          ? artifact::Dtype::F64
+                          : artifact::Dtype::F32;
+      KernelTarget target;
+      target.tile = tileSize;
+      artifact::KernelManifest facts;
+      std::string error;
+      if (!describeKernel(network, target, facts, error)) {
+        mlp.emitError(error);
+        return signalPassFailure();
+      }
+      if (mlps.size() == 1)
+        module->setAttr(kKernelAttrName,
+                        KernelAttr::get(&getContext(), facts));
       OpBuilder b(mlp);
-      KernelBuilder(mlp, tile).build(b);
+      KernelBuilder(mlp, facts.tile).build(b);
       mlp.erase();
     }
   }

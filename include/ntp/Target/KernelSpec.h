@@ -1,19 +1,17 @@
-//===- KernelSpec.h - What a compiled kernel computes -----------*- C++ -*-===//
+//===- KernelSpec.h - The manifest text of an artifact ----------*- C++ -*-===//
 //
-// The facts about a kernel that outlive its IR: they go into the artifact's
-// manifest (checked by the runtime loader) and into the generated C header.
+// The facts about a kernel live on its module as #ntp.kernel and are read
+// back as an ntp::artifact::KernelManifest (NtpAttributes.h); this writes the
+// manifest text the runtime loader checks.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef NTP_TARGET_KERNELSPEC_H
 #define NTP_TARGET_KERNELSPEC_H
 
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/Support/LLVM.h"
+#include "ntp/artifact.hpp"
 
-#include <cstdint>
 #include <string>
-#include <vector>
 
 namespace ntp {
 
@@ -21,35 +19,14 @@ namespace ntp {
 /// NTP_ABI_VERSION must match it.
 constexpr int kArtifactAbiVersion = 1;
 
-struct KernelSpec {
-  std::string name;
-  std::vector<int64_t> layers;
-  std::string activation;
-  int64_t order = 0;
-  bool isF64 = false;
-  int64_t tile = 0;
-  /// Whether the reverse-mode entry points were generated.
-  bool hasBackward = true;
+/// The manifest text of `manifest` (see runtime/include/ntp/runtime.h),
+/// including the CUDA keys when it has a CUDA launch.
+std::string manifestText(const artifact::KernelManifest &manifest);
 
-  int64_t numParams() const;
-  int64_t inputDim() const { return layers.front(); }
-  int64_t outputDim() const { return layers.back(); }
-  /// Elements of saved jets per tile for the forward-save / backward-saved
-  /// path: every layer's jet, [order + 1, width, tile] each (the same plan
-  /// as ntp-generate-backward).
-  int64_t workspacePerTile() const;
-  const char *dtypeName() const { return isF64 ? "f64" : "f32"; }
-  const char *cType() const { return isF64 ? "double" : "float"; }
-  /// The manifest text (see runtime/include/ntp/runtime.h).
-  /// `cpuFeatures`: instruction-set features the code needs (x86 only),
-  /// checked against the host by the runtime before the first call.
-  std::string manifest(llvm::StringRef targetCpu,
-                       llvm::ArrayRef<std::string> cpuFeatures = {}) const;
-};
-
-/// The spec of the only ntp.mlp in `module`; emits an error and fails if
-/// there is not exactly one. `tile` 0 picks the default for the type.
-mlir::FailureOr<KernelSpec> getKernelSpec(mlir::ModuleOp module, int64_t tile);
+/// The C type of the kernel's elements.
+inline const char *cTypeName(artifact::Dtype dtype) {
+  return dtype == artifact::Dtype::F64 ? "double" : "float";
+}
 
 } // namespace ntp
 

@@ -1,67 +1,42 @@
-//===- KernelSpec.cpp - What a compiled kernel computes -------------------===//
+//===- KernelSpec.cpp - The manifest text of an artifact ------------------===//
 
 #include "ntp/Target/KernelSpec.h"
-#include "ntp/Dialect/Ntp/IR/NtpOps.h"
-
-#include "llvm/ADT/StringExtras.h"
+#include "ntp/Compiler/KernelFacts.h"
 
 #include <sstream>
 
-using namespace mlir;
 using namespace ntp;
+namespace art = ntp::artifact;
 
-int64_t KernelSpec::numParams() const {
-  int64_t count = 0;
-  for (size_t l = 1; l < layers.size(); ++l)
-    count += layers[l] * layers[l - 1] + layers[l];
-  return count;
-}
-
-int64_t KernelSpec::workspacePerTile() const {
-  // The seed, then per layer the affine output and (hidden layers) the
-  // activation output.
-  int64_t widths = layers.front();
-  for (size_t l = 1; l < layers.size(); ++l)
-    widths += layers[l] * (l + 1 < layers.size() ? 2 : 1);
-  return (order + 1) * widths * tile;
-}
-
-std::string KernelSpec::manifest(StringRef targetCpu,
-                                 ArrayRef<std::string> cpuFeatures) const {
+std::string ntp::manifestText(const art::KernelManifest &m) {
   std::ostringstream os;
   os << "ntp-kernel-manifest\n"
      << "abi_version=" << kArtifactAbiVersion << "\n"
-     << "name=" << name << "\n"
-     << "activation=" << activation << "\n"
-     << "order=" << order << "\n"
-     << "dtype=" << dtypeName() << "\n"
-     << "device=cpu\n"
+     << "name=" << m.name << "\n"
+     << "activation=" << m.activation << "\n"
+     << "order=" << m.order << "\n"
+     << "dtype=" << art::dtypeName(m.dtype) << "\n"
+     << "device=" << art::deviceName(m.device) << "\n"
      << "layers=";
-  for (size_t i = 0; i < layers.size(); ++i)
-    os << (i ? "," : "") << layers[i];
-  os << "\nnum_params=" << numParams() << "\n"
-     << "tile=" << tile << "\n"
-     << "target_cpu=" << targetCpu.str() << "\n"
-     << "backward=" << (hasBackward ? 1 : 0) << "\n"
-     << "workspace_per_tile=" << (hasBackward ? workspacePerTile() : 0) << "\n";
-  if (!cpuFeatures.empty())
-    os << "cpu_features=" << llvm::join(cpuFeatures, ",") << "\n";
+  for (size_t i = 0; i < m.layers.size(); ++i)
+    os << (i ? "," : "") << m.layers[i];
+  os << "\nnum_params=" << m.numParams << "\n"
+     << "tile=" << m.tile << "\n"
+     << "target_cpu=" << (m.cuda ? "none" : m.targetCpu) << "\n"
+     << "backward=" << (m.backward ? 1 : 0) << "\n"
+     << "workspace_per_tile=" << m.workspacePerTile << "\n";
+  if (!m.cpuFeatures.empty()) {
+    os << "cpu_features=";
+    for (size_t i = 0; i < m.cpuFeatures.size(); ++i)
+      os << (i ? "," : "") << m.cpuFeatures[i];
+    os << "\n";
+  }
+  if (m.cuda)
+    os << "chip=" << m.cuda->chip << "\n"
+       << "format=" << art::imageFormatName(m.cuda->format) << "\n"
+       << "entry=" << entryPointSymbols(m).front() << "\n"
+       << "block_size=" << m.cuda->blockSize << "\n"
+       << "samples_per_block=" << m.cuda->samplesPerBlock << "\n"
+       << "image_bytes=" << m.cuda->imageBytes << "\n";
   return os.str();
-}
-
-FailureOr<KernelSpec> ntp::getKernelSpec(ModuleOp module, int64_t tile) {
-  auto mlps = llvm::to_vector(module.getOps<MlpOp>());
-  if (mlps.size() != 1)
-    return module.emitError("expected exactly one ntp.mlp in the module, "
-                            "found ")
-           << mlps.size();
-  MlpOp mlp = mlps.front();
-  KernelSpec spec;
-  spec.name = mlp.getSymName().str();
-  spec.layers.assign(mlp.getLayers().begin(), mlp.getLayers().end());
-  spec.activation = mlp.getActivation().str();
-  spec.order = mlp.getOrder();
-  spec.isF64 = isa<Float64Type>(mlp.getElementType());
-  spec.tile = tile > 0 ? tile : (spec.isF64 ? 8 : 16);
-  return spec;
 }

@@ -79,12 +79,36 @@ bool ntp::checkNvptxChip(const std::string &chip, std::string &error) {
   std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
       target->createMCSubtargetInfo(llvm::Triple("nvptx64-nvidia-cuda"), "",
                                     ""));
-  if (!subtarget || !subtarget->isCPUStringValid(chip)) {
+  if (chip.empty() || !subtarget || !subtarget->isCPUStringValid(chip)) {
     error = "unknown NVIDIA architecture '" + chip +
             "' (expected sm_XX, e.g. sm_80 or sm_90)";
     return false;
   }
   return true;
+}
+
+KernelTargetUpdate ntp::stampCudaTarget(std::string chip, std::string mapping,
+                                        int64_t blockSize,
+                                        int64_t samplesPerBlock) {
+  return [=](KernelTarget &target, std::string &error) {
+    if (!checkNvptxChip(chip, error))
+      return false;
+    if (mapping != "sample" && mapping != "lanes") {
+      error = "the GPU mapping must be sample or lanes, got '" + mapping + "'";
+      return false;
+    }
+    target.device = artifact::Device::Cuda;
+    target.tile = 1;
+    target.backward = false;
+    target.cpu.clear();
+    target.cpuFeatures.clear();
+    target.chip = chip;
+    target.mapping = mapping == "lanes" ? artifact::GpuMapping::Lanes
+                                        : artifact::GpuMapping::Sample;
+    target.blockSize = blockSize;
+    target.samplesPerBlock = samplesPerBlock;
+    return true;
+  };
 }
 
 static std::unique_ptr<llvm::TargetMachine>
@@ -286,46 +310,8 @@ bool ntp::assembleCubin(const std::string &ptx,
   return ok;
 }
 
-std::string ntp::cudaManifest(const KernelSpec &spec,
-                              const NvptxTargetOptions &options, bool cubin,
-                              size_t imageBytes) {
-  std::string text = spec.manifest("none");
-  // KernelSpec::manifest describes a CPU artifact; adjust the CUDA keys.
-  auto replace = [&](llvm::StringRef from, llvm::StringRef to) {
-    size_t at = text.find(from.str());
-    if (at != std::string::npos)
-      text.replace(at, from.size(), to.str());
-  };
-  replace("device=cpu\n", "device=cuda\n");
-  std::ostringstream os;
-  os << "chip=" << options.chip << "\n"
-     << "format=" << (cubin ? "cubin" : "ptx") << "\n"
-     << "entry=" << spec.name << "_forward\n"
-     << "block_size=" << options.threadsPerBlock() << "\n"
-     << "samples_per_block=" << options.samplesPerLaunchBlock() << "\n"
-     << "image_bytes=" << imageBytes << "\n";
-  return text + os.str();
-}
-
 std::string ntp::cudaArtifactBytes(const std::string &manifest,
                                    const std::string &image) {
   return "ntp-cuda-artifact\n" + manifest + "end-manifest\n" + image;
 }
 
-bool ntp::writeCudaArtifact(const std::string &path,
-                            const std::string &manifest,
-                            const std::string &image, std::string &error) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    error = "cannot write '" + path + "': " + ec.message();
-    return false;
-  }
-  os << cudaArtifactBytes(manifest, image);
-  os.close();
-  if (os.has_error()) {
-    error = "cannot write '" + path + "'";
-    return false;
-  }
-  return true;
-}

@@ -10,6 +10,9 @@
 #define NTP_TARGET_CPU_CPUTARGET_H
 
 #include "ntp/Target/KernelSpec.h"
+#include "ntp/Target/StampKernel.h"
+
+#include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -18,6 +21,10 @@
 
 #include <memory>
 #include <string>
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
 
 namespace ntp {
 
@@ -36,11 +43,17 @@ struct CpuTargetOptions {
 std::unique_ptr<llvm::TargetMachine>
 createCpuTargetMachine(const CpuTargetOptions &options, std::string &error);
 
-/// Translates the lowered module to LLVM IR, adds the exported entry point
-/// and manifest, and optimizes it at O3 for `machine`. Null on error.
+/// The CPU facts of a kernel for the module's #ntp.kernel: the concrete CPU
+/// name of `machine` and the instruction-set features of
+/// artifact::kRecordedCpuFeatures it has.
+KernelTargetUpdate stampCpuTarget(const llvm::TargetMachine &machine);
+
+/// Translates the lowered module to LLVM IR, adds the exported entry points
+/// and the manifest of its #ntp.kernel (which must be for `machine`'s CPU),
+/// and optimizes it at O3 for `machine`. Null on error.
 std::unique_ptr<llvm::Module>
 buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
-                      const KernelSpec &spec, const CpuTargetOptions &options,
+                      const CpuTargetOptions &options,
                       llvm::TargetMachine &machine, std::string &error);
 
 /// Writes machine code: an object file, or assembly text.
@@ -55,8 +68,14 @@ bool linkSharedObject(llvm::StringRef objectPath, llvm::StringRef outputPath,
 
 /// A C header declaring the entry point of an object built with
 /// `options.symbolPrefix`, with a convenience wrapper over all tiles.
-std::string generateCHeader(const KernelSpec &spec,
+std::string generateCHeader(const artifact::KernelManifest &manifest,
                             const CpuTargetOptions &options);
+
+/// The dialects and translations of the CPU pipeline and serializer.
+void registerCpuTargetDialects(mlir::DialectRegistry &registry);
+
+/// Adds the CPU target ("cpu") to the target registry.
+void registerCpuTarget();
 
 } // namespace ntp
 

@@ -18,12 +18,19 @@
 #define NTP_TARGET_NVPTX_NVPTXTARGET_H
 
 #include "ntp/Target/KernelSpec.h"
+#include "ntp/Target/StampKernel.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
 
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
 namespace ntp {
+
+struct GpuPipelineOptions;
 
 struct NvptxTargetOptions {
   /// NVIDIA architecture, sm_XX.
@@ -52,10 +59,16 @@ struct NvptxTargetOptions {
   std::string ptxas;
 };
 
-/// The libdevice file to use, or "" if none is found.
-/// Whether LLVM's NVPTX backend knows `chip`; else `error` says so.
+/// Whether LLVM's NVPTX backend knows `chip` (sm_XX); else `error` says so
+/// in one sentence. Checked before any pipeline runs.
 bool checkNvptxChip(const std::string &chip, std::string &error);
 
+/// The CUDA facts of a kernel for the module's #ntp.kernel (device, chip,
+/// mapping "sample" or "lanes", block shape), after checkNvptxChip.
+KernelTargetUpdate stampCudaTarget(std::string chip, std::string mapping,
+                                   int64_t blockSize, int64_t samplesPerBlock);
+
+/// The libdevice file to use, or "" if none is found.
 std::string findLibdevice(const NvptxTargetOptions &options);
 /// The ptxas program to use, or "" if none is found.
 std::string findPtxas(const NvptxTargetOptions &options);
@@ -72,19 +85,21 @@ bool assembleCubin(const std::string &ptx, const NvptxTargetOptions &options,
                    std::string &cubin, std::string &error,
                    std::string *report = nullptr);
 
-/// The manifest of a CUDA artifact (KernelSpec::manifest + CUDA keys).
-std::string cudaManifest(const KernelSpec &spec,
-                         const NvptxTargetOptions &options, bool cubin,
-                         size_t imageBytes);
-
-/// Writes the container described above.
 /// The bytes of a CUDA artifact: "ntp-cuda-artifact\n", `manifest`,
 /// "end-manifest\n", `image`.
 std::string cudaArtifactBytes(const std::string &manifest,
                               const std::string &image);
 
-bool writeCudaArtifact(const std::string &path, const std::string &manifest,
-                       const std::string &image, std::string &error);
+/// The options of ntp-gpu-pipeline for `options` (the one place that copies
+/// them).
+void fillGpuPipelineOptions(const NvptxTargetOptions &options,
+                            GpuPipelineOptions &pipeline);
+
+/// The dialects and translations of the NVPTX pipeline and serializer.
+void registerNvptxTargetDialects(mlir::DialectRegistry &registry);
+
+/// Adds the NVPTX target ("nvptx") to the target registry.
+void registerNvptxTarget();
 
 } // namespace ntp
 

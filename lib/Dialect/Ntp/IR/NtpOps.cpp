@@ -2,6 +2,7 @@
 
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Support/ActivationRules.h"
+#include "ntp/artifact.hpp"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -39,6 +40,8 @@ LogicalResult MlpOp::verify() {
     if (width <= 0)
       return emitOpError("layer width at position ")
              << i << " must be positive, got " << width;
+  if (!artifact::countParams({layers.begin(), layers.end()}))
+    return emitOpError("the parameter count of these widths overflows int64");
   // The attribute is signless: read it as signed so -1 is reported as -1.
   int64_t order = getOrderAttr().getValue().getSExtValue();
   if (order < 0 || order > kMaxOrder)
@@ -51,10 +54,7 @@ LogicalResult MlpOp::verify() {
 
 int64_t MlpOp::getNumParams() {
   ArrayRef<int64_t> layers = getLayers();
-  int64_t count = 0;
-  for (size_t l = 1; l < layers.size(); ++l)
-    count += layers[l] * layers[l - 1] + layers[l];
-  return count;
+  return artifact::countParams({layers.begin(), layers.end()}).value_or(0);
 }
 
 //===----------------------------------------------------------------------===//
