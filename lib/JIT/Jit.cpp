@@ -330,7 +330,7 @@ Failure specKeyText(const ntp_jit_spec &spec, const ResolvedTarget &target,
   artifact::KernelManifest facts;
   std::string error;
   if (!describeKernel(networkOf(spec), target.facts, facts, error))
-    return failure(NTP_ERROR_INVALID_ARGUMENT, error);
+    return failure(NTP_ERROR_INVALID_ARGUMENT, "malformed spec: " + error);
   out = kernelKeyText(facts);
   return {};
 }
