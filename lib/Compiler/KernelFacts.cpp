@@ -51,10 +51,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
   m.numParams = *params;
 
   if (target.device == art::Device::Cuda) {
-    // One thread's jet buffers hold one sample; forward only.
-    if (target.tile != 0 && target.tile != 1)
-      return fail(error, "a CUDA kernel's tile is one sample per thread, got " +
-                             std::to_string(target.tile));
+    // Forward only. A thread's jet buffers hold one sample; the kernel's
+    // tile, as the runtime launches it, is the samples of one block.
     if (target.backward)
       return fail(error, "the CUDA target has no reverse mode yet");
     if (target.chip.empty())
@@ -67,7 +65,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
         (target.samplesPerBlock < 1 || target.samplesPerBlock > 32))
       return fail(error, "the samples per block must be in 1..32, got " +
                              std::to_string(target.samplesPerBlock));
-    m.tile = 1;
+    m.tile = cudaSamplesPerBlock(target);
     art::CudaLaunch launch;
     launch.chip = target.chip;
     launch.mapping = target.mapping;

@@ -12,6 +12,8 @@
 
 #include "KernelCache.h"
 
+#include "ntp/artifact.hpp"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -74,18 +76,20 @@ CacheLookup
 ntp::jit::readCacheEntry(const std::string &path, const CacheKey &key,
                          std::unique_ptr<llvm::MemoryBuffer> &object,
                          std::string &why) {
-  if (!llvm::sys::fs::exists(path))
-    return CacheLookup::Missing;
-  // Volatile: read, never mmap, so a file replaced or truncated by another
-  // process cannot fault under us.
-  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                          /*RequiresNullTerminator=*/false,
-                                          /*IsVolatile=*/true);
-  if (!file) {
-    why = "cannot read it: " + file.getError().message();
+  llvm::sys::fs::file_status status;
+  if (llvm::sys::fs::status(path, status, /*Follow=*/false))
+    return CacheLookup::Missing; // no such entry (or no such directory)
+  // Read, never mmap, so a file replaced or truncated by another process
+  // cannot fault under us; and through the artifact reader, which never
+  // blocks (a FIFO) and never reads what is not a regular file or is larger
+  // than an artifact can be (a symlink to /dev/zero): such an entry is
+  // corrupt and gets rebuilt.
+  std::string contents, reason;
+  if (ntp::artifact::readArtifactFile(path, contents, reason) != NTP_OK) {
+    why = "cannot read it: " + reason;
     return CacheLookup::Invalid;
   }
-  llvm::StringRef bytes = (*file)->getBuffer();
+  llvm::StringRef bytes = contents;
   EntryHeader header;
   if (bytes.size() < sizeof(header)) {
     why = "it is truncated";

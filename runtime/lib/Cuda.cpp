@@ -107,16 +107,20 @@ const Driver &driver() {
   return d;
 }
 
-/// "sm_90" -> 90; -1 if malformed.
+/// "sm_90" / "sm_90a" -> 90; -1 if malformed. At most four digits, so the
+/// number cannot overflow (the manifest parser already refused worse).
 int smVersion(const std::string &chip) {
   if (chip.size() < 5 || chip.compare(0, 3, "sm_") != 0)
     return -1;
   int value = 0;
-  for (size_t i = 3; i < chip.size(); ++i) {
-    if (chip[i] < '0' || chip[i] > '9')
-      return i > 4 ? value : -1; // sm_90a: the digits count
+  size_t i = 3;
+  for (; i < chip.size() && chip[i] >= '0' && chip[i] <= '9'; ++i) {
+    if (i - 3 == 4)
+      return -1;
     value = value * 10 + (chip[i] - '0');
   }
+  if (i < 5 || (i < chip.size() && !(chip[i] == 'a' && i + 1 == chip.size())))
+    return -1;
   return value;
 }
 

@@ -34,6 +34,10 @@ public:
   /// run on). Takes effect on the next call that uses the pool.
   void setNumThreads(int32_t n);
 
+  /// The number of threads a call may use, caller included (what
+  /// setNumThreads set, else the default).
+  int32_t numThreads() const { return resolvedNumThreads(); }
+
   /// Runs `task` over [0, n). Each thread gets at least `minPerThread` items;
   /// a range too small to split runs on the calling thread only.
   void parallelFor(int64_t n, int64_t minPerThread, Task task, void *ctx);

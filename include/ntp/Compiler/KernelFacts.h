@@ -32,8 +32,8 @@ struct NetworkDescription {
 /// The compile options that change a fact of the kernel.
 struct KernelTarget {
   artifact::Device device = artifact::Device::Cpu;
-  /// CPU: samples per tile, 0 for artifact::defaultTile. CUDA: 0 or 1 (the
-  /// jet buffers of one thread hold one sample).
+  /// CPU: samples per tile, 0 for artifact::defaultTile. CUDA: ignored (the
+  /// tile is the samples of one block).
   int64_t tile = 0;
   /// Whether the reverse-mode entry points are generated (CPU only).
   bool backward = false;

@@ -1,8 +1,8 @@
-//===- KernelSpec.h - The manifest text of an artifact ----------*- C++ -*-===//
+//===- KernelSpec.h - What the compiler's artifacts declare -----*- C++ -*-===//
 //
 // The facts about a kernel live on its module as #ntp.kernel and are read
-// back as an ntp::artifact::KernelManifest (NtpAttributes.h); this writes the
-// manifest text the runtime loader checks.
+// back as an ntp::artifact::KernelManifest (NtpAttributes.h), which
+// ntp::artifact::serializeManifest / sealArtifact write into the artifact.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,17 +11,11 @@
 
 #include "ntp/artifact.hpp"
 
-#include <string>
-
 namespace ntp {
 
 /// ABI version of the artifacts this compiler writes; the runtime's
 /// NTP_ABI_VERSION must match it.
-constexpr int kArtifactAbiVersion = 1;
-
-/// The manifest text of `manifest` (see runtime/include/ntp/runtime.h),
-/// including the CUDA keys when it has a CUDA launch.
-std::string manifestText(const artifact::KernelManifest &manifest);
+constexpr int kArtifactAbiVersion = ntp::artifact::kAbiVersion;
 
 /// The C type of the kernel's elements.
 inline const char *cTypeName(artifact::Dtype dtype) {

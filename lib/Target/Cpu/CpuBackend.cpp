@@ -158,7 +158,7 @@ public:
       error = "cannot create a temporary shared object: " + ec.message();
       return false;
     }
-    if (!linkSharedObject(object.path, shared.path, error))
+    if (!linkSharedObject(object.path, shared.path, manifest, error))
       return false;
     auto bytes = llvm::MemoryBuffer::getFile(shared.path, /*IsText=*/false,
                                              /*RequiresNullTerminator=*/false);

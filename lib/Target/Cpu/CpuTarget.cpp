@@ -16,6 +16,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
@@ -182,8 +183,8 @@ static bool addEntryPoints(llvm::Module &module,
     inner->setLinkage(llvm::GlobalValue::InternalLinkage);
   }
 
-  auto *text = llvm::ConstantDataArray::getString(context, manifestText(spec),
-                                                  /*AddNull=*/true);
+  auto *text = llvm::ConstantDataArray::getString(
+      context, art::serializeManifest(spec), /*AddNull=*/true);
   new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text,
                            art::manifestSymbol(options.symbolPrefix));
@@ -270,7 +271,9 @@ bool ntp::emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
 }
 
 bool ntp::linkSharedObject(llvm::StringRef objectPath,
-                           llvm::StringRef outputPath, std::string &error) {
+                           llvm::StringRef outputPath,
+                           const ntp::artifact::KernelManifest &manifest,
+                           std::string &error) {
   const char *configured = std::getenv("NTP_LINKER");
   std::string driver = configured && *configured ? configured : "cc";
   auto program = llvm::sys::findProgramByName(driver);
@@ -279,14 +282,51 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
             "' (set NTP_LINKER to a C compiler driver)";
     return false;
   }
-  llvm::SmallVector<llvm::StringRef> args = {*program,   "-shared",  "-o",
-                                             outputPath, objectPath, "-lm"};
+  // Link next to the output, then seal into the output: a reader never
+  // sees an unsealed or partial artifact under the output's name.
+  std::string linked = outputPath.str() + ".unsealed.tmp";
+  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o",
+                                             linked,   objectPath, "-lm"};
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                          &message);
   if (status != 0) {
+    llvm::sys::fs::remove(linked);
     error = "linking '" + outputPath.str() + "' failed" +
             (message.empty() ? "" : ": " + message);
+    return false;
+  }
+  auto library = llvm::MemoryBuffer::getFile(linked, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+  llvm::sys::fs::remove(linked);
+  if (!library) {
+    error = "cannot read the linked '" + linked +
+            "': " + library.getError().message();
+    return false;
+  }
+  std::string sealedPath = outputPath.str() + ".sealed.tmp";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(sealedPath, ec, llvm::sys::fs::OF_None);
+    if (!ec) {
+      os << ntp::artifact::sealArtifact((*library)->getBuffer(), manifest);
+      os.close();
+      if (os.has_error())
+        ec = os.error(), os.clear_error();
+    }
+    if (ec) {
+      llvm::sys::fs::remove(sealedPath);
+      error = "cannot write '" + outputPath.str() + "': " + ec.message();
+      return false;
+    }
+  }
+  // A shared object should stay executable (cc made it so).
+  llvm::sys::fs::setPermissions(sealedPath, llvm::sys::fs::all_read |
+                                                llvm::sys::fs::all_exe |
+                                                llvm::sys::fs::owner_write);
+  if (std::error_code ec = llvm::sys::fs::rename(sealedPath, outputPath)) {
+    llvm::sys::fs::remove(sealedPath);
+    error = "cannot write '" + outputPath.str() + "': " + ec.message();
     return false;
   }
   return true;

@@ -129,7 +129,7 @@ public:
     artifactManifest.cuda->format =
         cubin ? artifact::ImageFormat::Cubin : artifact::ImageFormat::Ptx;
     artifactManifest.cuda->imageBytes = static_cast<int64_t>(image.size());
-    output.bytes = cudaArtifactBytes(manifestText(artifactManifest), image);
+    output.bytes = artifact::sealArtifact(image, artifactManifest);
     return true;
   }
 };

@@ -98,7 +98,6 @@ KernelTargetUpdate ntp::stampCudaTarget(std::string chip, std::string mapping,
       return false;
     }
     target.device = artifact::Device::Cuda;
-    target.tile = 1;
     target.backward = false;
     target.cpu.clear();
     target.cpuFeatures.clear();
@@ -310,8 +309,4 @@ bool ntp::assembleCubin(const std::string &ptx,
   return ok;
 }
 
-std::string ntp::cudaArtifactBytes(const std::string &manifest,
-                                   const std::string &image) {
-  return "ntp-cuda-artifact\n" + manifest + "end-manifest\n" + image;
-}
 

@@ -194,15 +194,119 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   return elements;
 }
 
-/// The manifest text: kManifestMagic, then key=value lines.
+/// The name of a CUDA artifact's kernel function in its image:
+/// <name>_forward (the gpu.func that ntp-gpu-kernel creates).
+inline std::string cudaEntrySymbol(const KernelManifest &manifest) {
+  return manifest.name + "_forward";
+}
+
+/// The manifest text: kManifestMagic, then one key=value line per field, in
+/// this order, every key always present (the CUDA keys only for device=cuda):
+///   abi_version name activation order dtype device layers num_params tile
+///   backward workspace_per_tile target_cpu cpu_features
+///   [chip format mapping block_size samples_per_block image_bytes]
+/// Lists are comma-separated. Unknown keys are an error: a field that
+/// changes what the runtime must do bumps kAbiVersion instead.
 std::string serializeManifest(const KernelManifest &manifest);
 
 /// Parses and validates `text`. On failure returns NTP_ERROR_ABI_MISMATCH
 /// (the message names both versions) or NTP_ERROR_BAD_ARTIFACT, and sets
 /// `error` to a sentence fragment the caller prefixes with the artifact's
-/// name.
+/// name. Every number is parsed whole (no sign, no leading '+', no trailing
+/// characters, no overflow); num_params and workspace_per_tile must equal
+/// countParams and workspaceElementsPerTile; the CUDA keys are present iff
+/// device=cuda and describe a launch the runtime can make (chip sm_NN or
+/// sm_NNa, block_size 1..1024, samples_per_block dividing it as the mapping
+/// requires, tile == samples_per_block, image_bytes >= 1, backward=0).
 ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
                          std::string &error);
+
+//===----------------------------------------------------------------------===//
+// The container (ABI version 2)
+//===----------------------------------------------------------------------===//
+//
+// One container for every artifact, CPU and CUDA:
+//
+//   payload | manifest text | trailer (kTrailerBytes)
+//
+// The payload is the ELF shared object (CPU) or the PTX text / cubin (CUDA).
+// The trailer, little-endian, fixed size, at the very end of the file:
+//
+//   offset  0  uint64  payload bytes
+//   offset  8  uint64  manifest bytes
+//   offset 16  uint64  checksum: checksum64 over the payload, the manifest
+//                      and the trailer with this field left out
+//   offset 24  uint32  trailer bytes (kTrailerBytes)
+//   offset 28  uint32  ABI version (kAbiVersion)
+//   offset 32  char[8] kTrailerMagic
+//
+// The magic and the version sit at fixed offsets from the end, so any later
+// version's artifact is recognised as such and refused by number. A shared
+// object with bytes appended still loads with dlopen (the loader maps only
+// its segments), so the runtime reads and validates the whole file, manifest
+// and checksum included, before dlopen runs any of its code. The CPU payload
+// also exports the same manifest text as the symbol <prefix>_manifest, which
+// the loader compares with the trailer's after dlopen.
+//
+// ABI version 1 (before the container): a CPU artifact was a bare shared
+// object exporting ntp_kernel_manifest; a CUDA artifact was the text
+// "ntp-cuda-artifact\n", the manifest, "end-manifest\n", the image. Both are
+// recognised and refused with NTP_ERROR_ABI_MISMATCH naming version 1.
+
+inline constexpr std::string_view kTrailerMagic = "NTPARTF\n";
+inline constexpr size_t kTrailerBytes = 40;
+/// The magic of version 1 CUDA artifacts (recognised to refuse them).
+inline constexpr std::string_view kLegacyCudaMagic = "ntp-cuda-artifact\n";
+
+/// Size caps the reader enforces before reading anything.
+inline constexpr int64_t kMaxManifestBytes = 64 * 1024;
+inline constexpr int64_t kMaxArtifactBytes = int64_t(1) << 30; // 1 GiB
+
+/// 64-bit FNV-1a, continuing from `state` (kChecksumSeed to start). Any
+/// change of a single byte changes the result.
+inline constexpr uint64_t kChecksumSeed = 0xcbf29ce484222325ull;
+uint64_t checksum64(std::string_view bytes, uint64_t state = kChecksumSeed);
+
+/// The artifact holding `payload` and `manifest` (serialized with
+/// serializeManifest): the one writer of the container, for both targets.
+std::string sealArtifact(std::string_view payload,
+                         const KernelManifest &manifest);
+
+/// The same with manifest text as is and any version number in the
+/// trailer: for tests and tools that must write artifacts the reader
+/// refuses. Compilers call sealArtifact.
+std::string sealArtifactText(std::string_view payload,
+                             std::string_view manifestText,
+                             int32_t abiVersion = kAbiVersion);
+
+/// An artifact whose container, checksum and manifest were validated; the
+/// views point into the bytes given to openArtifact.
+struct ArtifactView {
+  std::string_view payload;
+  std::string_view manifestText;
+  KernelManifest manifest;
+};
+
+/// Validates `bytes` as a whole artifact: trailer, sizes, checksum, the
+/// manifest (parseManifest), and for CUDA image_bytes == payload size.
+/// Version 1 artifacts and trailers of other versions give
+/// NTP_ERROR_ABI_MISMATCH; anything else NTP_ERROR_BAD_ARTIFACT. `error` is
+/// a sentence fragment to prefix with the artifact's name, as for
+/// parseManifest.
+ntp_status openArtifact(std::string_view bytes, ArtifactView &view,
+                        std::string &error);
+
+/// Reads the file at `path` for openArtifact without ever blocking or
+/// reading without bound: opened with O_NONBLOCK, refused unless fstat says
+/// it is a regular file, refused when larger than `maxBytes`. NTP_ERROR_IO
+/// (cannot open, not a regular file, read error) or NTP_ERROR_BAD_ARTIFACT
+/// (too large); `error` is a sentence fragment: the system's reason ("No
+/// such file or directory"), "it is not a regular file", ... With `keepFd`, the open descriptor is returned there (the caller
+/// closes it) so that the caller can use exactly the file that was read.
+ntp_status readArtifactFile(const std::string &path, std::string &bytes,
+                            std::string &error,
+                            int64_t maxBytes = kMaxArtifactBytes,
+                            int *keepFd = nullptr);
 
 } // namespace ntp::artifact
 

@@ -10,8 +10,25 @@
  * params is one flat vector in torch.nn.Linear order (W_1, b_1, ..., W_L, b_L,
  * W_l row-major [out, in]); out is [(order + 1), batch, output_dim].
  *
- * Every call returns 0 (NTP_OK) on success and a nonzero ntp_status otherwise;
- * ntp_last_error() then says what was wrong in one sentence (thread-local).
+ * Errors: every function that can fail returns an ntp_status, NTP_OK (0) on
+ * success. ntp_last_error() then says what was wrong in one sentence. It is
+ * ONE thread-local channel, shared on purpose by the runtime and the layers
+ * on top of it (the JIT, ntp_jit_*, reports through it with
+ * ntp_set_last_error): after any failed ntp_* call on a thread, that thread's
+ * ntp_last_error() describes it.
+ *
+ * Naming: ntp_<object>_<verb> for functions on an object (ntp_kernel_load,
+ * ntp_kernel_free, ntp_kernel_info_get, ntp_jit_compile), ntp_<verb> for
+ * the calls that run a kernel (ntp_forward, ntp_backward, ...), with the
+ * suffix _checked for the variant that also takes buffer sizes. Struct
+ * types have tags of the same name (struct ntp_kernel_info), so they can
+ * be forward-declared.
+ *
+ * SECURITY: loading an artifact runs its code (a CPU artifact is a shared
+ * object: dlopen runs its constructors, and every call runs its machine
+ * code). The loader validates the container, its checksum and the manifest
+ * before dlopen, which catches damaged and foreign files, not malicious
+ * ones: load only artifacts from a trusted source.
  *===----------------------------------------------------------------------===*/
 #ifndef NTP_RUNTIME_H
 #define NTP_RUNTIME_H
@@ -23,9 +40,13 @@ extern "C" {
 #endif
 
 /* Version of the artifact format and calling convention this runtime loads. */
-#define NTP_ABI_VERSION 1
+#define NTP_ABI_VERSION 2
 
-typedef enum {
+/* Returned by every function that can fail; int-sized (the values fit in an
+ * int and NTP_STATUS_INT_SIZED_ keeps compilers from choosing a smaller
+ * type), so it is ABI-compatible with the int these functions returned
+ * before. */
+typedef enum ntp_status {
   NTP_OK = 0,
   NTP_ERROR_INVALID_ARGUMENT = 1, /* null pointer, negative batch, bad size */
   NTP_ERROR_IO = 2,               /* artifact missing or unreadable */
@@ -33,15 +54,16 @@ typedef enum {
   NTP_ERROR_ABI_MISMATCH = 4,     /* artifact built for another ABI version */
   NTP_ERROR_UNSUPPORTED = 5,      /* operation not available for this kernel */
   NTP_ERROR_NO_DEVICE = 6,        /* no CUDA driver or device */
-  NTP_ERROR_INTERNAL = 7
+  NTP_ERROR_INTERNAL = 7,
+  NTP_STATUS_INT_SIZED_ = 0x7fffffff /* not a status */
 } ntp_status;
 
-typedef enum { NTP_DTYPE_F32 = 0, NTP_DTYPE_F64 = 1 } ntp_dtype;
-typedef enum { NTP_DEVICE_CPU = 0, NTP_DEVICE_CUDA = 1 } ntp_device;
+typedef enum ntp_dtype { NTP_DTYPE_F32 = 0, NTP_DTYPE_F64 = 1 } ntp_dtype;
+typedef enum ntp_device { NTP_DEVICE_CPU = 0, NTP_DEVICE_CUDA = 1 } ntp_device;
 
 typedef struct ntp_kernel ntp_kernel;
 
-typedef struct {
+typedef struct ntp_kernel_info {
   int32_t order, input_dim, output_dim;
   int64_t num_params;
   int32_t dtype;  /* 0 = f32, 1 = f64 */
@@ -49,27 +71,36 @@ typedef struct {
 } ntp_kernel_info;
 
 /* Loads a kernel artifact made by ntp-compile: a shared object (CPU) or a
- * CUDA artifact (docs/NVPTX.md). CPU code built for instruction-set
+ * CUDA image (PTX or cubin), each followed by the artifact trailer
+ * (ntp/artifact.hpp, docs/NVPTX.md). Before any of its code is mapped, the
+ * whole file is read (non-blocking; not a regular file: NTP_ERROR_IO; over
+ * 1 GiB: NTP_ERROR_BAD_ARTIFACT) and its checksum and manifest validated;
+ * after dlopen the library's manifest symbol must equal the trailer's and
+ * every entry point the manifest promises must exist. An artifact of
+ * another ABI version (e.g. 1, from before the trailer) gives
+ * NTP_ERROR_ABI_MISMATCH naming it. CPU code built for instruction-set
  * features this CPU lacks (manifest key cpu_features, e.g. avx512f from
  * --target-cpu=native on a newer machine) is refused with
- * NTP_ERROR_UNSUPPORTED rather than run. */
-int ntp_kernel_load(const char *path, ntp_kernel **out);
-int ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info);
+ * NTP_ERROR_UNSUPPORTED rather than run. Loading runs the artifact's code:
+ * trusted artifacts only (see the banner). */
+ntp_status ntp_kernel_load(const char *path, ntp_kernel **out);
+ntp_status ntp_kernel_info_get(const ntp_kernel *k, ntp_kernel_info *info);
 
 /* Loads a kernel artifact from memory (`size` bytes at `data`, copied).
  * Only CUDA artifacts load this way (the JIT's CUDA path uses it); a CPU
  * shared object must be a file: NTP_ERROR_UNSUPPORTED. */
-int ntp_kernel_load_memory(const void *data, int64_t size, ntp_kernel **out);
+ntp_status ntp_kernel_load_memory(const void *data, int64_t size,
+                                  ntp_kernel **out);
 
 /* The compute capability of CUDA device `device` as one number (9.0: 90),
  * through the driver opened as for CUDA artifacts; NTP_ERROR_NO_DEVICE when
  * there is no driver or no such device. */
-int ntp_cuda_device_arch(int32_t device, int32_t *sm);
+ntp_status ntp_cuda_device_arch(int32_t device, int32_t *sm);
 
 /* The entry points of an in-memory kernel, with the signatures of the
  * ntp_kernel_*_tiles symbols an artifact exports; the reverse-mode ones are
  * required when the manifest says backward=1 and ignored otherwise. */
-typedef struct {
+typedef struct ntp_kernel_entry_points {
   void *forward_tiles;
   void *backward_tiles;
   void *forward_save_tiles;
@@ -78,23 +109,23 @@ typedef struct {
 
 /* Wraps entry points that are already in memory (a JIT-compiled kernel, or
  * an object linked statically into the program) into a kernel: `manifest` is
- * the text an artifact exports as ntp_kernel_manifest (validated exactly as
- * by ntp_kernel_load, then copied). ntp_kernel_free(*out) calls
+ * the text an artifact exports as ntp_kernel_manifest (parsed and validated
+ * by the same parser as ntp_kernel_load's, then copied). ntp_kernel_free(*out) calls
  * release(release_arg) when release is not null. On failure release is not
  * called: the caller still owns what it passed. */
-int ntp_kernel_create_with(const char *manifest,
-                           const ntp_kernel_entry_points *entry,
-                           void (*release)(void *), void *release_arg,
-                           ntp_kernel **out);
+ntp_status ntp_kernel_create_with(const char *manifest,
+                                  const ntp_kernel_entry_points *entry,
+                                  void (*release)(void *), void *release_arg,
+                                  ntp_kernel **out);
 /* The same for a forward-only kernel (a manifest with backward=0). */
-int ntp_kernel_create(const char *manifest, void *forward_tiles,
-                      void (*release)(void *), void *release_arg,
-                      ntp_kernel **out);
+ntp_status ntp_kernel_create(const char *manifest, void *forward_tiles,
+                             void (*release)(void *), void *release_arg,
+                             ntp_kernel **out);
 
 /* Jet of the network at `batch` points. Pointers are host pointers for CPU
  * kernels and device pointers for CUDA kernels. batch == 0 is a no-op. */
-int ntp_forward(ntp_kernel *k, const void *x, const void *direction,
-                const void *params, void *out, int64_t batch);
+ntp_status ntp_forward(ntp_kernel *k, const void *x, const void *direction,
+                       const void *params, void *out, int64_t batch);
 
 /* As ntp_forward, on a CUDA stream (a CUstream; null: the default stream):
  * returns once the launch is queued. For a CPU kernel stream must be null
@@ -104,46 +135,73 @@ int ntp_forward(ntp_kernel *k, const void *x, const void *direction,
  * NTP_ERROR_NO_DEVICE ("no CUDA driver: ..."). ntp_forward on a CUDA kernel
  * launches on the default stream and does not wait for the result. The
  * reverse-mode functions return NTP_ERROR_UNSUPPORTED for CUDA kernels. */
-int ntp_forward_async(ntp_kernel *k, const void *x, const void *direction,
-                      const void *params, void *out, int64_t batch,
-                      void *stream);
+ntp_status ntp_forward_async(ntp_kernel *k, const void *x,
+                             const void *direction, const void *params,
+                             void *out, int64_t batch, void *stream);
 
 /* As ntp_forward, but also checks the element count of every buffer against
  * the kernel's shapes: x_count = batch * input_dim, direction_count =
  * input_dim, params_count = num_params, out_count = (order + 1) * batch *
  * output_dim. */
-int ntp_forward_checked(ntp_kernel *k, const void *x, int64_t x_count,
-                        const void *direction, int64_t direction_count,
-                        const void *params, int64_t params_count, void *out,
-                        int64_t out_count, int64_t batch);
+ntp_status ntp_forward_checked(ntp_kernel *k, const void *x, int64_t x_count,
+                               const void *direction, int64_t direction_count,
+                               const void *params, int64_t params_count,
+                               void *out, int64_t out_count, int64_t batch);
 
 /* params_grad = J^T out_cotangent, J = d out / d params: the gradient of
  * sum_{k,b,j} out_cotangent[k][b][j] * out[k][b][j] with respect to params.
  * Writes, does not add. Recomputes the forward. */
-int ntp_backward(ntp_kernel *k, const void *x, const void *direction,
-                 const void *params, const void *out_cotangent,
-                 void *params_grad, int64_t batch);
+ntp_status ntp_backward(ntp_kernel *k, const void *x, const void *direction,
+                        const void *params, const void *out_cotangent,
+                        void *params_grad, int64_t batch);
 
 /* As ntp_backward, and also the gradient with respect to the points,
  * x_grad [batch, input_dim]. Either output may be null (not both). */
-int ntp_backward_full(ntp_kernel *k, const void *x, const void *direction,
-                      const void *params, const void *out_cotangent,
-                      void *params_grad, void *x_grad, int64_t batch);
+ntp_status ntp_backward_full(ntp_kernel *k, const void *x,
+                             const void *direction, const void *params,
+                             const void *out_cotangent, void *params_grad,
+                             void *x_grad, int64_t batch);
 
 /* Training without paying twice: ntp_forward_save computes the jet like
  * ntp_forward and keeps every layer's jet in `workspace`; ntp_backward_saved
  * then computes the gradients from it without recomputing the forward. The
  * workspace holds (order + 1) * (sum of all layer widths, hidden ones twice)
  * values per sample (rounded up to whole tiles): O(n * batch * width *
- * depth). Its size in bytes for `batch` points: */
-int ntp_workspace_size(const ntp_kernel *k, int64_t batch, int64_t *bytes);
-int ntp_forward_save(ntp_kernel *k, const void *x, const void *direction,
-                     const void *params, void *out, void *workspace,
-                     int64_t batch);
-int ntp_backward_saved(ntp_kernel *k, const void *x, const void *direction,
-                       const void *params, const void *out_cotangent,
-                       void *params_grad, void *x_grad, const void *workspace,
-                       int64_t batch);
+ * depth), after a 64-byte header (the jets keep the workspace's alignment
+ * up to 64 bytes). Its size in bytes for `batch` points, header included: */
+ntp_status ntp_workspace_size(const ntp_kernel *k, int64_t batch,
+                              int64_t *bytes);
+/* The header records the kernel (a hash of its manifest), batch and hashes
+ * of x, direction and params; ntp_backward_saved checks it against its own
+ * arguments before reading a jet and returns NTP_ERROR_INVALID_ARGUMENT
+ * saying which differs ("the workspace was saved for batch 8, not 64"), so
+ * a workspace saved for another call is refused, not misread. Only the
+ * size is left to the caller: use the _checked variants, which take the
+ * workspace's size in bytes, to have that checked too. */
+ntp_status ntp_forward_save(ntp_kernel *k, const void *x,
+                            const void *direction, const void *params,
+                            void *out, void *workspace, int64_t batch);
+ntp_status ntp_backward_saved(ntp_kernel *k, const void *x,
+                              const void *direction, const void *params,
+                              const void *out_cotangent, void *params_grad,
+                              void *x_grad, const void *workspace,
+                              int64_t batch);
+ntp_status ntp_forward_save_checked(ntp_kernel *k, const void *x,
+                                    const void *direction, const void *params,
+                                    void *out, void *workspace,
+                                    int64_t workspace_bytes, int64_t batch);
+ntp_status ntp_backward_saved_checked(ntp_kernel *k, const void *x,
+                                      const void *direction,
+                                      const void *params,
+                                      const void *out_cotangent,
+                                      void *params_grad, void *x_grad,
+                                      const void *workspace,
+                                      int64_t workspace_bytes, int64_t batch);
+/* CUDA kernels have no reverse mode yet (NTP_ERROR_UNSUPPORTED), so there
+ * are no device workspaces. When there are, the same header will sit at the
+ * start of the device buffer, written by the forward-save kernel and
+ * checked by copying its 64 bytes back to the host before the backward
+ * launch. */
 
 void ntp_kernel_free(ntp_kernel *k);
 const char *ntp_last_error(void);
@@ -153,17 +211,19 @@ void ntp_set_last_error(const char *message);
 
 /* Layer widths (input_dim, hidden..., output_dim): writes up to `capacity`
  * entries to `widths` and the total count to `*count`. */
-int ntp_kernel_layers(const ntp_kernel *k, int32_t *widths, int32_t capacity,
-                      int32_t *count);
+ntp_status ntp_kernel_layers(const ntp_kernel *k, int32_t *widths,
+                             int32_t capacity, int32_t *count);
 /* Name of the activation ("tanh", ...); NULL on a null kernel. */
 const char *ntp_kernel_activation(const ntp_kernel *k);
 
-/* Number of worker threads CPU kernels use (default: NTP_NUM_THREADS or the
- * hardware concurrency). n <= 0 restores the default. */
-int ntp_set_num_threads(int32_t n);
+/* Number of threads CPU kernels use, the caller's included (default:
+ * NTP_NUM_THREADS or the CPUs this process may run on). n <= 0 restores the
+ * default. A call never uses more threads than it has tiles. */
+ntp_status ntp_set_num_threads(int32_t n);
 
 #ifdef __cplusplus
 } /* extern "C" */
+static_assert(sizeof(ntp_status) == sizeof(int), "ntp_status is int-sized");
 #endif
 
 #endif /* NTP_RUNTIME_H */

@@ -8,8 +8,8 @@ module attributes {ntp.kernel = #ntp.kernel<"k", layers = [2, 3, 1], activation 
 
 // -----
 
-// CHECK: module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 1, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "lanes", block_size = 64, samples_per_block = 2>}
-module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 1, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "lanes", block_size = 64, samples_per_block = 2>} {}
+// CHECK: module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 2, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "lanes", block_size = 64, samples_per_block = 2>}
+module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 2, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "lanes", block_size = 64, samples_per_block = 2>} {}
 
 // -----
 
@@ -38,13 +38,13 @@ module attributes {ntp.kernel = #ntp.kernel<"k", layers = [4294967296, 429496729
 
 // -----
 
-// expected-error @+1 {{a CUDA kernel's tile is one sample per thread, got 2}}
+// expected-error @+1 {{tile must be 128, got 2}}
 module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 2, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "sample", block_size = 128, samples_per_block = 128>} {}
 
 // -----
 
 // expected-error @+1 {{block_size must be 32 * samples_per_block with the lanes mapping, got 128}}
-module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 1, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "lanes", block_size = 128, samples_per_block = 2>} {}
+module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation = "tanh", order = 3, element_type = f32, device = "cuda", tile = 2, backward = false, entry_points = [@g_forward], chip = "sm_90", mapping = "lanes", block_size = 128, samples_per_block = 2>} {}
 
 // -----
 

@@ -102,10 +102,11 @@ TEST_F(JitCudaTest, CompilesPtxCachesItAndNeedsTheDriverOnlyToLoad) {
   EXPECT_EQ(report.cache_hit, 0);
   // The cached payload is a whole CUDA artifact holding the kernel's PTX.
   std::string entry = cachedEntry();
-  for (const char *part : {"ntp-cuda-artifact\n", "device=cuda\n", "order=4\n",
-                           "layers=1,16,16,1\n", "chip=sm_80\n", "format=ptx\n",
-                           "entry=ntp_kernel_forward\n", ".target sm_80",
-                           ".entry ntp_kernel_forward("})
+  for (const char *part :
+       {"ntp-kernel-manifest\nabi_version=2\nname=ntp_kernel\n",
+        "device=cuda\n", "order=4\n", "layers=1,16,16,1\n", "chip=sm_80\n",
+        "format=ptx\n", ".target sm_80", ".entry ntp_kernel_forward(",
+        "NTPARTF\n"})
     EXPECT_TRUE(contains(entry, part)) << part;
 
   // The second compile is a cache hit that fails at the same place.
@@ -122,7 +123,7 @@ TEST_F(JitCudaTest, CubinWhenPtxasIsFound) {
   compileError(NTP_ERROR_NO_DEVICE);
   std::string entry = cachedEntry();
   EXPECT_TRUE(contains(entry, "format=cubin\n"));
-  EXPECT_TRUE(contains(entry, "end-manifest\n\x7f"
+  EXPECT_TRUE(contains(entry, "\x7f"
                               "ELF"));
 }
 
@@ -178,16 +179,18 @@ TEST_F(JitCudaTest, InMemoryLoadAcceptsOnlyCudaArtifacts) {
   const char elf[] = "\x7f"
                      "ELF rest of a shared object";
   EXPECT_EQ(ntp_kernel_load_memory(elf, sizeof(elf), &k),
-            NTP_ERROR_UNSUPPORTED);
+            NTP_ERROR_BAD_ARTIFACT);
   EXPECT_EQ(k, nullptr);
-  EXPECT_TRUE(contains(ntp_last_error(), "only CUDA artifacts load from "
-                                         "memory"));
-  const char truncated[] = "ntp-cuda-artifact\nntp-kernel-manifest\n";
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "cannot load the in-memory kernel artifact: it is a shared object "
+            "without an ntp artifact trailer (not an ntp kernel artifact, or "
+            "truncated)");
+  const char truncated[] = "ntp-kernel-manifest\nabi_version=2\n";
   EXPECT_EQ(ntp_kernel_load_memory(truncated, sizeof(truncated) - 1, &k),
             NTP_ERROR_BAD_ARTIFACT);
   EXPECT_EQ(std::string(ntp_last_error()),
-            "the in-memory CUDA artifact is a truncated or corrupt CUDA "
-            "artifact (no end of manifest)");
+            "cannot load the in-memory kernel artifact: it is not an ntp "
+            "kernel artifact (no artifact trailer)");
   EXPECT_EQ(ntp_kernel_load_memory(nullptr, 4, &k), NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ntp_kernel_load_memory(elf, -1, &k), NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ntp_kernel_load_memory(elf, 4, nullptr),

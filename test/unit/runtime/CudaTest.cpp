@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
 #include <gtest/gtest.h>
@@ -20,19 +21,22 @@ namespace {
 
 constexpr const char *kMissingDriver = "/nonexistent/ntp-test/libcuda.so.1";
 
-std::string manifest(const std::string &device, const std::string &extra,
-                     size_t imageBytes) {
-  return "ntp-kernel-manifest\nabi_version=1\nname=net\nactivation=tanh\n"
-         "order=2\ndtype=f32\ndevice=" +
-         device +
-         "\nlayers=1,4,1\nnum_params=13\ntile=1\ntarget_cpu=none\n"
-         "backward=0\nworkspace_per_tile=0\n" +
+std::string manifest(const std::string &extra, size_t imageBytes) {
+  return "ntp-kernel-manifest\nabi_version=2\nname=net\nactivation=tanh\n"
+         "order=2\ndtype=f32\ndevice=cuda\nlayers=1,4,1\nnum_params=13\n"
+         "tile=128\nbackward=0\nworkspace_per_tile=0\ntarget_cpu=none\n"
+         "cpu_features=\n" +
          extra + "image_bytes=" + std::to_string(imageBytes) + "\n";
 }
 
 const std::string kImage = ".version 7.8\n.target sm_80\n.address_size 64\n";
-const std::string kCudaKeys =
-    "chip=sm_80\nformat=ptx\nentry=net_forward\nblock_size=128\n";
+const std::string kCudaKeys = "chip=sm_80\nformat=ptx\nmapping=sample\n"
+                              "block_size=128\nsamples_per_block=128\n";
+
+std::string artifact(const std::string &extra, size_t imageBytes,
+                     const std::string &image) {
+  return ntp::artifact::sealArtifactText(image, manifest(extra, imageBytes));
+}
 
 class CudaTest : public ::testing::Test {
 protected:
@@ -61,8 +65,7 @@ protected:
 };
 
 TEST_F(CudaTest, LoadWithoutADriverSaysSo) {
-  write("ntp-cuda-artifact\n" + manifest("cuda", kCudaKeys, kImage.size()) +
-        "end-manifest\n" + kImage);
+  write(artifact(kCudaKeys, kImage.size(), kImage));
   std::string error = loadError(NTP_ERROR_NO_DEVICE);
   EXPECT_EQ(error.rfind("cannot load CUDA kernel '" + path +
                             "': no CUDA driver: cannot load " + kMissingDriver +
@@ -74,40 +77,67 @@ TEST_F(CudaTest, LoadWithoutADriverSaysSo) {
       << error;
 }
 
-TEST_F(CudaTest, TruncatedImageIsABadArtifact) {
-  write("ntp-cuda-artifact\n" +
-        manifest("cuda", kCudaKeys, kImage.size() + 10) + "end-manifest\n" +
-        kImage);
+TEST_F(CudaTest, ImageSizeMustMatchTheManifest) {
+  write(artifact(kCudaKeys, kImage.size() + 10, kImage));
   EXPECT_EQ(loadError(NTP_ERROR_BAD_ARTIFACT),
-            "'" + path + "' is truncated or corrupt: the image has " +
+            "cannot load kernel artifact '" + path +
+                "': it is corrupt: the image has " +
                 std::to_string(kImage.size()) + " bytes, the manifest says " +
                 std::to_string(kImage.size() + 10));
 }
 
-TEST_F(CudaTest, MissingEndOfManifestIsABadArtifact) {
-  write("ntp-cuda-artifact\n" + manifest("cuda", kCudaKeys, 0));
+TEST_F(CudaTest, TruncatedArtifactIsABadArtifact) {
+  std::string whole = artifact(kCudaKeys, kImage.size(), kImage);
+  write(whole.substr(0, whole.size() - 1));
   EXPECT_EQ(loadError(NTP_ERROR_BAD_ARTIFACT),
-            "'" + path +
-                "' is a truncated or corrupt CUDA artifact (no end of "
-                "manifest)");
+            "cannot load kernel artifact '" + path +
+                "': it is not an ntp kernel artifact (no artifact trailer)");
 }
 
 TEST_F(CudaTest, MissingCudaKeysAreABadArtifact) {
-  write("ntp-cuda-artifact\n" +
-        manifest("cuda", "format=ptx\nentry=net_forward\nblock_size=128\n",
-                 kImage.size()) +
-        "end-manifest\n" + kImage);
+  write(artifact("format=ptx\nmapping=sample\nblock_size=128\n"
+                 "samples_per_block=128\n",
+                 kImage.size(), kImage));
   EXPECT_EQ(loadError(NTP_ERROR_BAD_ARTIFACT),
-            "'" + path +
-                "' has a malformed manifest: a CUDA artifact needs chip, "
-                "format (ptx or cubin), entry, block_size and image_bytes");
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: required key 'chip' is "
+                "missing");
 }
 
-TEST_F(CudaTest, CpuManifestInACudaArtifactIsRejected) {
-  write("ntp-cuda-artifact\n" + manifest("cpu", kCudaKeys, kImage.size()) +
-        "end-manifest\n" + kImage);
+TEST_F(CudaTest, WrappedChipNumbersAreRefused) {
+  // Defect 7: 4294967386 = 2^32 + 90 once wrapped to sm_90 and loaded.
+  std::string keys = kCudaKeys;
+  keys.replace(keys.find("sm_80"), 5, "sm_4294967386");
+  write(artifact(keys, kImage.size(), kImage));
   EXPECT_EQ(loadError(NTP_ERROR_BAD_ARTIFACT),
-            "'" + path + "' is a CUDA artifact whose manifest says device=cpu");
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: chip 'sm_4294967386' is not "
+                "an NVIDIA architecture sm_NN or sm_NNa");
+  // atoi took "128x" for 128 and 4294967424 (2^32 + 128) for 128.
+  keys = kCudaKeys;
+  keys.replace(keys.find("block_size=128"), 14, "block_size=128x");
+  write(artifact(keys, kImage.size(), kImage));
+  EXPECT_EQ(loadError(NTP_ERROR_BAD_ARTIFACT),
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: block_size is '128x', not a "
+                "non-negative integer in range");
+  keys = kCudaKeys;
+  keys.replace(keys.find("block_size=128"), 14, "block_size=4294967424");
+  write(artifact(keys, kImage.size(), kImage));
+  EXPECT_EQ(loadError(NTP_ERROR_BAD_ARTIFACT),
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: block_size is 4294967424; it "
+                "must be 1..1024");
+}
+
+TEST_F(CudaTest, OldContainersNameTheirVersion) {
+  write("ntp-cuda-artifact\nntp-kernel-manifest\nabi_version=1\n"
+        "end-manifest\n" +
+        kImage);
+  EXPECT_EQ(loadError(NTP_ERROR_ABI_MISMATCH),
+            "cannot load kernel artifact '" + path +
+                "': it is an ntp kernel artifact of ABI version 1, but this "
+                "runtime loads version 2: recompile it with this ntp-compile");
 }
 
 TEST_F(CudaTest, StubDriverIsNoDriver) {
@@ -118,8 +148,7 @@ TEST_F(CudaTest, StubDriverIsNoDriver) {
   if (::access(stub, R_OK) != 0 || std::getenv("NTP_TEST_STUB") == nullptr)
     GTEST_SKIP() << "set NTP_TEST_STUB=1 and run alone to test " << stub;
   ::setenv("NTP_LIBCUDA", stub, 1);
-  write("ntp-cuda-artifact\n" + manifest("cuda", kCudaKeys, kImage.size()) +
-        "end-manifest\n" + kImage);
+  write(artifact(kCudaKeys, kImage.size(), kImage));
   std::string error = loadError(NTP_ERROR_NO_DEVICE);
   EXPECT_NE(error.find("no CUDA driver: cuInit failed"), std::string::npos)
       << error;

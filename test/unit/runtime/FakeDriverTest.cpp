@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "fixtures/fake_libcuda.h"
+#include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
 #include <gtest/gtest.h>
@@ -48,27 +49,30 @@ const std::string kCubin = "\x7f"
                            "ELF fake cubin: .entry net_forward";
 
 struct Artifact {
-  std::string chip = "sm_90", format = "ptx", entry = "net_forward";
+  std::string chip = "sm_90", format = "ptx", name = "net";
   int blockSize = 128, order = 2, backward = 0;
-  int samplesPerBlock = 0; // 0: no samples_per_block key (one per thread)
+  int samplesPerBlock = 0; // 0: mapping=sample (one sample per thread)
   std::string image = kPtx;
 
   std::string text() const {
+    int samples = samplesPerBlock ? samplesPerBlock : blockSize;
+    int64_t workspace =
+        backward ? *ntp::artifact::workspaceElementsPerTile({1, 4, 1}, order,
+                                                            samples)
+                 : 0;
     std::string manifest =
-        "ntp-kernel-manifest\nabi_version=1\nname=net\nactivation=tanh\n"
-        "order=" +
-        std::to_string(order) +
-        "\ndtype=f32\ndevice=cuda\nlayers=1,4,1\nnum_params=13\ntile=1\n"
-        "target_cpu=none\nbackward=" +
-        std::to_string(backward) +
-        "\nworkspace_per_tile=" + std::to_string(backward) + "\nchip=" + chip +
-        "\nformat=" + format + "\nentry=" + entry +
+        "ntp-kernel-manifest\nabi_version=2\nname=" + name +
+        "\nactivation=tanh\norder=" + std::to_string(order) +
+        "\ndtype=f32\ndevice=cuda\nlayers=1,4,1\nnum_params=13\ntile=" +
+        std::to_string(samples) + "\nbackward=" + std::to_string(backward) +
+        "\nworkspace_per_tile=" + std::to_string(workspace) +
+        "\ntarget_cpu=none\ncpu_features=\nchip=" + chip +
+        "\nformat=" + format +
+        "\nmapping=" + (samplesPerBlock ? "lanes" : "sample") +
         "\nblock_size=" + std::to_string(blockSize) +
-        (samplesPerBlock
-             ? "\nsamples_per_block=" + std::to_string(samplesPerBlock)
-             : std::string()) +
+        "\nsamples_per_block=" + std::to_string(samples) +
         "\nimage_bytes=" + std::to_string(image.size()) + "\n";
-    return "ntp-cuda-artifact\n" + manifest + "end-manifest\n" + image;
+    return ntp::artifact::sealArtifactText(image, manifest);
   }
 };
 
@@ -237,9 +241,9 @@ TEST_F(FakeDriverTest, SamplesPerBlockMustDivideTheBlock) {
   Artifact artifact;
   artifact.samplesPerBlock = 3;
   EXPECT_EQ(loadError(artifact, NTP_ERROR_BAD_ARTIFACT),
-            "'" + path +
-                "' has a malformed manifest: samples_per_block must divide "
-                "block_size");
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: samples_per_block is 3 but "
+                "block_size 128 needs block_size / 32 with mapping=lanes");
   EXPECT_EQ(fake->loads, 0);
 }
 
@@ -367,9 +371,9 @@ TEST_F(FakeDriverTest, CudaArtifactWithBackwardIsRejected) {
   Artifact artifact;
   artifact.backward = 1;
   EXPECT_EQ(loadError(artifact, NTP_ERROR_BAD_ARTIFACT),
-            "'" + path +
-                "' has a malformed manifest: CUDA kernels are forward only, "
-                "but it says backward=1");
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: CUDA kernels are forward "
+                "only, but it says backward=1");
   EXPECT_EQ(fake->loads, 0);
 }
 
@@ -647,8 +651,9 @@ TEST_F(FakeDriverTest, UnknownArchitectureIsABadArtifact) {
   Artifact artifact;
   artifact.chip = "gfx90a";
   EXPECT_EQ(loadError(artifact, NTP_ERROR_BAD_ARTIFACT),
-            cannotLoad() +
-                "the artifact names an unknown architecture 'gfx90a'");
+            "cannot load kernel artifact '" + path +
+                "': it has a malformed manifest: chip 'gfx90a' is not an "
+                "NVIDIA architecture sm_NN or sm_NNa");
   EXPECT_EQ(fake->loads, 0);
 }
 
@@ -679,11 +684,11 @@ TEST_F(FakeDriverTest, RejectedCubinIsABadArtifact) {
 
 TEST_F(FakeDriverTest, MissingEntryIsABadArtifact) {
   Artifact artifact;
-  artifact.entry = "net";
+  artifact.name = "other"; // the entry is <name>_forward
   EXPECT_EQ(loadError(artifact, NTP_ERROR_BAD_ARTIFACT),
-            cannotLoad() + "the kernel image has no entry 'net': named symbol "
-                           "not found (CUDA error 500)");
-  EXPECT_STREQ(fake->function, "net");
+            cannotLoad() + "the kernel image has no entry 'other_forward': "
+                           "named symbol not found (CUDA error 500)");
+  EXPECT_STREQ(fake->function, "other_forward");
   // The module loaded for the lookup is not leaked.
   EXPECT_EQ(fake->loads, 1);
   EXPECT_EQ(fake->unloads, 1);

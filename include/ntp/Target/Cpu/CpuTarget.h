@@ -62,8 +62,11 @@ bool emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
                      std::string &error);
 
 /// Links an object file into a shared object with the system C compiler
-/// driver ($NTP_LINKER, else cc).
+/// driver ($NTP_LINKER, else cc), then seals it into an artifact with
+/// `manifest` (ntp::artifact::sealArtifact; the runtime refuses unsealed
+/// shared objects). The output is replaced atomically.
 bool linkSharedObject(llvm::StringRef objectPath, llvm::StringRef outputPath,
+                      const ntp::artifact::KernelManifest &manifest,
                       std::string &error);
 
 /// A C header declaring the entry point of an object built with

@@ -5,12 +5,10 @@
 // (only when f64 math needs it), LLVM's NVPTX backend (PTX, no CUDA toolkit
 // needed), optionally ptxas (cubin), and the artifact container.
 //
-// Artifact container (see docs/NVPTX.md):
-//   line 1:   "ntp-cuda-artifact"
-//   then:     the manifest text (starts "ntp-kernel-manifest", key=value
-//             lines, device=cuda, chip=, format=ptx|cubin, image_bytes=, ...)
-//   then:     a line "end-manifest"
-//   then:     exactly image_bytes bytes: the PTX text or the cubin.
+// Artifact container: the one of every ntp artifact (ntp/artifact.hpp,
+// docs/NVPTX.md): the PTX text or cubin, then the manifest (device=cuda
+// with the CUDA keys chip, format, mapping, block_size, samples_per_block,
+// image_bytes), then the trailer with sizes, checksum and ABI version.
 //
 //===----------------------------------------------------------------------===//
 
@@ -84,11 +82,6 @@ bool emitPtx(mlir::ModuleOp lowered, const NvptxTargetOptions &options,
 bool assembleCubin(const std::string &ptx, const NvptxTargetOptions &options,
                    std::string &cubin, std::string &error,
                    std::string *report = nullptr);
-
-/// The bytes of a CUDA artifact: "ntp-cuda-artifact\n", `manifest`,
-/// "end-manifest\n", `image`.
-std::string cudaArtifactBytes(const std::string &manifest,
-                              const std::string &image);
 
 /// The options of ntp-gpu-pipeline for `options` (the one place that copies
 /// them).

@@ -46,9 +46,11 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
         target_cpu = "x86-64-v3", cpu_features = ["avx", "avx2", "fma"]>}
     ```
 
-    and for CUDA (after `ntp-gpu-pipeline`): `device = "cuda", tile = 1,
-    backward = false, entry_points = [@pinn_forward], chip = "sm_90",
-    mapping = "sample", block_size = 128, samples_per_block = 128`.
+    and for CUDA (after `ntp-gpu-pipeline`; the tile is the samples of one
+    block, a thread's jet buffers holding one sample): `device = "cuda",
+    tile = 128, backward = false, entry_points = [@pinn_forward],
+    chip = "sm_90", mapping = "sample", block_size = 128,
+    samples_per_block = 128`.
   }];
   let parameters = (ins
     StringRefParameter<"the ntp.mlp's symbol name">:$name,

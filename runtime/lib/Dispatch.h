@@ -1,0 +1,53 @@
+//===- Dispatch.h - Argument checks and calls of a kernel's tiles -*- C++ -*-===//
+//
+// What every ntp_forward* / ntp_backward* call does between the C API and the
+// generated code: check the arguments against the kernel's shapes, then run
+// the tiles on the thread pool (CPU) or launch (CUDA). Each function returns
+// a status and sets the error (Kernel.h) on failure.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_RUNTIME_DISPATCH_H
+#define NTP_RUNTIME_DISPATCH_H
+
+#include "Kernel.h"
+
+namespace ntp::rt {
+
+/// Element counts of the buffers of a call with `batch` points.
+struct BufferCounts {
+  int64_t x, direction, params, out;
+};
+
+/// Checks the arguments common to every forward call (and, with the
+/// cotangent as `out`, the reverse-mode ones) and computes the counts.
+int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
+                     const void *params, const void *out, int64_t batch,
+                     BufferCounts &counts, const char *outName = "out");
+
+int runForward(ntp_kernel &k, const void *x, const void *direction,
+               const void *params, void *out, int64_t batch,
+               void *stream = nullptr);
+
+/// ntp_backward / ntp_backward_full (function names the C function).
+int backward(ntp_kernel *k, const char *function, const void *x,
+             const void *direction, const void *params,
+             const void *cotangent, void *paramsGrad, void *xGrad,
+             int64_t batch);
+
+/// Bytes of the workspace for `batch` points, header included.
+int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes);
+
+/// ntp_forward_save / ntp_backward_saved; workspaceBytes < 0: unknown (the
+/// unchecked C functions).
+int forwardSave(ntp_kernel *k, const void *x, const void *direction,
+                const void *params, void *out, void *workspace,
+                int64_t workspaceBytes, int64_t batch);
+int backwardSaved(ntp_kernel *k, const char *function, const void *x,
+                  const void *direction, const void *params,
+                  const void *cotangent, void *paramsGrad, void *xGrad,
+                  const void *workspace, int64_t workspaceBytes,
+                  int64_t batch);
+
+} // namespace ntp::rt
+
+#endif // NTP_RUNTIME_DISPATCH_H

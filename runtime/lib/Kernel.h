@@ -1,0 +1,84 @@
+//===- Kernel.h - The runtime's kernel object and error channel -*- C++ -*-===//
+//
+// Internal to the runtime: struct ntp_kernel (what every file of the runtime
+// shares about a loaded kernel), and the thread-local error channel behind
+// ntp_last_error. The files by concern:
+//   Loader.cpp       reads and validates an artifact, then hands it to
+//   CpuArtifact.cpp  (ELF checks, CPU features, dlopen, symbol cross-check)
+//   CudaArtifact.cpp (the image through the driver, Cuda.cpp)
+//   Dispatch.cpp     argument checks and the thread-pool calls of the tiles
+//   Workspace.cpp    the saved-jets workspace and its header
+//   CApi.cpp         the exported C functions, thin
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_RUNTIME_KERNEL_H
+#define NTP_RUNTIME_KERNEL_H
+
+#include "ntp/artifact.hpp"
+#include "ntp/runtime.h"
+
+#include <cstdint>
+#include <new>
+#include <string>
+
+namespace ntp::rt {
+struct CudaModule;
+} // namespace ntp::rt
+
+struct ntp_kernel {
+  void *handle = nullptr;             // from dlopen; null for ntp_kernel_create
+  void *forwardTiles = nullptr;       // <prefix>_forward_tiles
+  void *backwardTiles = nullptr;      // <prefix>_backward_tiles, if any
+  void *forwardSaveTiles = nullptr;   // <prefix>_forward_save_tiles
+  void *backwardSavedTiles = nullptr; // <prefix>_backward_saved_tiles
+  void (*release)(void *) = nullptr;  // ntp_kernel_create's owner callback
+  void *releaseArg = nullptr;
+  ntp::artifact::KernelManifest manifest;
+  /// checksum64 of the manifest text: the kernel's identity in workspace
+  /// headers.
+  uint64_t identity = 0;
+  /// A CUDA kernel: loaded from a CUDA artifact, launched on the GPU.
+  ntp::rt::CudaModule *cuda = nullptr;
+
+  ntp_kernel() = default;
+  ntp_kernel(const ntp_kernel &) = delete;
+  ntp_kernel &operator=(const ntp_kernel &) = delete;
+  ~ntp_kernel();
+
+  bool isF64() const { return manifest.dtype == ntp::artifact::Dtype::F64; }
+  int64_t elementBytes() const { return ntp::artifact::dtypeBytes(manifest.dtype); }
+  int64_t tiles(int64_t batch) const {
+    return batch / manifest.tile + (batch % manifest.tile != 0);
+  }
+};
+
+namespace ntp::rt {
+
+/// This thread's ntp_last_error() text.
+std::string &lastError();
+
+/// Sets the error message and returns `status`.
+int fail(ntp_status status, std::string message);
+
+/// 'path' as messages quote it.
+inline std::string quoted(const std::string &path) { return "'" + path + "'"; }
+
+/// Runs `body`, turning an escaping exception into NTP_ERROR_INTERNAL: no
+/// exception crosses the C ABI.
+template <class Fn> int guarded(Fn &&body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    lastError() = "out of memory"; // fits the small-string buffer: no throw
+  } catch (...) {
+    try {
+      lastError() = "internal error in the ntp runtime";
+    } catch (...) {
+    }
+  }
+  return NTP_ERROR_INTERNAL;
+}
+
+} // namespace ntp::rt
+
+#endif // NTP_RUNTIME_KERNEL_H

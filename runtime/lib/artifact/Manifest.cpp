@@ -1,0 +1,452 @@
+//===- Manifest.cpp - The one manifest serializer and parser --------------===//
+//
+// Implements serializeManifest and parseManifest of ntp/artifact.hpp. The
+// parser is strict on purpose: every key is required exactly once, unknown
+// keys are refused, and every number must be a whole decimal literal in
+// range, so that a manifest that lies or was damaged is refused with one
+// sentence instead of being half-believed.
+//
+//===----------------------------------------------------------------------===//
+#include "ntp/artifact.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <map>
+
+namespace ntp::artifact {
+namespace {
+
+std::string quoted(std::string_view text) {
+  // Bounded, so that a huge damaged value cannot make a huge message.
+  if (text.size() > 80)
+    return "'" + std::string(text.substr(0, 77)) + "...'";
+  return "'" + std::string(text) + "'";
+}
+
+/// Parses the whole of `text` as a non-negative decimal integer of type T:
+/// no sign, no spaces, no trailing characters, no leading zeros (other than
+/// "0" itself), no overflow.
+template <class T> std::optional<T> parseNumber(std::string_view text) {
+  if (text.empty() || text.size() > 20 || text[0] < '0' || text[0] > '9' ||
+      (text.size() > 1 && text[0] == '0'))
+    return std::nullopt;
+  T value{};
+  const char *end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end)
+    return std::nullopt;
+  return value;
+}
+
+/// Whether every character of `text` is one of [A-Za-z0-9] or in `extra`.
+bool isWord(std::string_view text, std::string_view extra) {
+  return std::all_of(text.begin(), text.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || extra.find(c) != std::string_view::npos;
+  });
+}
+
+constexpr std::string_view kNameChars = "_.$-";
+
+template <class Range> std::string joined(const Range &items) {
+  std::string text;
+  for (const auto &item : items) {
+    if (!text.empty())
+      text += ',';
+    if constexpr (std::is_arithmetic_v<std::decay_t<decltype(item)>>)
+      text += std::to_string(item);
+    else
+      text += item;
+  }
+  return text;
+}
+
+/// The keys, in serialization order; the CUDA ones last.
+constexpr std::string_view kKeys[] = {
+    "abi_version", "name",        "activation",         "order",
+    "dtype",       "device",      "layers",             "num_params",
+    "tile",        "backward",    "workspace_per_tile", "target_cpu",
+    "cpu_features"};
+constexpr std::string_view kCudaKeys[] = {"chip",       "format",
+                                          "mapping",    "block_size",
+                                          "samples_per_block", "image_bytes"};
+
+class Parser {
+public:
+  explicit Parser(std::string &error) : error(error) {}
+
+  ntp_status run(std::string_view text, KernelManifest &m) {
+    if (!splitLines(text))
+      return NTP_ERROR_BAD_ARTIFACT;
+
+    // The version first: another version may lack or redefine any key.
+    std::optional<int64_t> abi = number<int64_t>("abi_version");
+    if (!abi)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*abi != kAbiVersion) {
+      error = "artifact ABI version " + std::to_string(*abi) +
+              " does not match this runtime's ABI version " +
+              std::to_string(kAbiVersion) + "; recompile it";
+      return NTP_ERROR_ABI_MISMATCH;
+    }
+
+    const std::string *device = key("device");
+    if (!device)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*device == "cpu")
+      m.device = Device::Cpu;
+    else if (*device == "cuda")
+      m.device = Device::Cuda;
+    else
+      return fail("unknown device " + quoted(*device) +
+                  " (expected cpu or cuda)");
+    for (const auto &[name, value] : values) {
+      (void)value;
+      bool known = std::find(std::begin(kKeys), std::end(kKeys), name) !=
+                   std::end(kKeys);
+      bool cudaKey = std::find(std::begin(kCudaKeys), std::end(kCudaKeys),
+                               name) != std::end(kCudaKeys);
+      if (!known && !cudaKey)
+        return fail("unknown key " + quoted(name));
+      if (cudaKey && m.device != Device::Cuda)
+        return fail("key " + quoted(name) + " is only valid with device=cuda");
+    }
+
+    const std::string *name = key("name");
+    if (!name)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (name->empty() || !isWord(*name, kNameChars))
+      return fail("name " + quoted(*name) + " is not a symbol name");
+    m.name = *name;
+
+    const std::string *activation = key("activation");
+    if (!activation)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (activation->empty() || !isWord(*activation, "_"))
+      return fail("activation " + quoted(*activation) + " is not a name");
+    m.activation = *activation;
+
+    std::optional<int32_t> order = number<int32_t>("order");
+    if (!order)
+      return NTP_ERROR_BAD_ARTIFACT;
+    m.order = *order;
+
+    const std::string *dtype = key("dtype");
+    if (!dtype)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*dtype == "f32")
+      m.dtype = Dtype::F32;
+    else if (*dtype == "f64")
+      m.dtype = Dtype::F64;
+    else
+      return fail("unknown dtype " + quoted(*dtype) + " (expected f32 or f64)");
+
+    const std::string *layers = key("layers");
+    if (!layers || !parseLayers(*layers, m.layers))
+      return NTP_ERROR_BAD_ARTIFACT;
+    std::optional<int64_t> expected = countParams(m.layers);
+    if (!expected)
+      return fail("layers " + quoted(*layers) + " have too many parameters");
+    std::optional<int64_t> numParams = number<int64_t>("num_params");
+    if (!numParams)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*numParams != *expected)
+      return fail("num_params is " + std::to_string(*numParams) +
+                  " but layers " + quoted(*layers) + " have " +
+                  std::to_string(*expected) + " parameters");
+    m.numParams = *numParams;
+
+    std::optional<int64_t> tile = number<int64_t>("tile");
+    if (!tile)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*tile < 1 || *tile > kMaxTile)
+      return fail("tile is " + std::to_string(*tile) + "; it must be 1.." +
+                  std::to_string(kMaxTile));
+    m.tile = *tile;
+
+    std::optional<int32_t> backward = number<int32_t>("backward");
+    if (!backward)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*backward != 0 && *backward != 1)
+      return fail("backward is " + std::to_string(*backward) +
+                  "; it must be 0 or 1");
+    m.backward = *backward == 1;
+
+    std::optional<int64_t> workspace = number<int64_t>("workspace_per_tile");
+    if (!workspace)
+      return NTP_ERROR_BAD_ARTIFACT;
+    std::optional<int64_t> expectedWorkspace =
+        workspaceElementsPerTile(m.layers, m.order, m.tile);
+    if (!expectedWorkspace)
+      return fail("the workspace of layers " + quoted(*layers) + ", order " +
+                  std::to_string(m.order) + " and tile " +
+                  std::to_string(m.tile) + " overflows int64");
+    int64_t wanted = m.backward ? *expectedWorkspace : 0;
+    if (*workspace != wanted)
+      return fail("workspace_per_tile is " + std::to_string(*workspace) +
+                  " but the kernel's shape needs " + std::to_string(wanted) +
+                  (m.backward ? "" : " (backward=0)"));
+    m.workspacePerTile = *workspace;
+
+    const std::string *cpu = key("target_cpu");
+    if (!cpu)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (!isWord(*cpu, "_.-"))
+      return fail("target_cpu " + quoted(*cpu) + " is not a CPU name");
+    m.targetCpu = *cpu;
+
+    const std::string *features = key("cpu_features");
+    if (!features || !parseFeatures(*features, m.cpuFeatures))
+      return NTP_ERROR_BAD_ARTIFACT;
+
+    m.cuda.reset();
+    if (m.device == Device::Cuda)
+      return parseCuda(m);
+    return NTP_OK;
+  }
+
+private:
+  static constexpr int64_t kMaxTile = 1 << 16;
+
+  ntp_status fail(std::string message) {
+    error = std::move(message);
+    return NTP_ERROR_BAD_ARTIFACT;
+  }
+
+  bool splitLines(std::string_view text) {
+    size_t eol = text.find('\n');
+    std::string_view first = text.substr(0, eol);
+    if (first != kManifestMagic) {
+      fail("the first line is " + quoted(first) + ", not " +
+           quoted(kManifestMagic));
+      return false;
+    }
+    text = eol == std::string_view::npos ? std::string_view()
+                                         : text.substr(eol + 1);
+    while (!text.empty()) {
+      eol = text.find('\n');
+      if (eol == std::string_view::npos) {
+        fail("the last line " + quoted(text) + " does not end with a newline");
+        return false;
+      }
+      std::string_view line = text.substr(0, eol);
+      text = text.substr(eol + 1);
+      size_t eq = line.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        fail("line " + quoted(line) + " is not of the form key=value");
+        return false;
+      }
+      std::string name(line.substr(0, eq));
+      if (!values.emplace(name, std::string(line.substr(eq + 1))).second) {
+        fail("key " + quoted(name) + " appears more than once");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const std::string *key(std::string_view name) {
+    auto it = values.find(name);
+    if (it != values.end())
+      return &it->second;
+    fail("required key " + quoted(name) + " is missing");
+    return nullptr;
+  }
+
+  template <class T> std::optional<T> number(std::string_view name) {
+    const std::string *text = key(name);
+    if (!text)
+      return std::nullopt;
+    std::optional<T> value = parseNumber<T>(*text);
+    if (!value)
+      fail(std::string(name) + " is " + quoted(*text) +
+           ", not a non-negative integer in range");
+    return value;
+  }
+
+  bool parseLayers(std::string_view text, std::vector<int64_t> &widths) {
+    widths.clear();
+    std::string_view rest = text;
+    while (true) {
+      size_t comma = rest.find(',');
+      std::optional<int64_t> width = parseNumber<int64_t>(rest.substr(0, comma));
+      // Widths are reported as int32 by ntp_kernel_info and ntp_kernel_layers.
+      if (!width || *width < 1 || *width > std::numeric_limits<int32_t>::max()) {
+        fail("layers " + quoted(text) + " is not a list of positive integers");
+        return false;
+      }
+      widths.push_back(*width);
+      if (comma == std::string_view::npos)
+        break;
+      rest = rest.substr(comma + 1);
+    }
+    if (widths.size() < 2) {
+      fail("layers " + quoted(text) +
+           " needs at least an input and an output width");
+      return false;
+    }
+    return true;
+  }
+
+  bool parseFeatures(std::string_view text, std::vector<std::string> &out) {
+    out.clear();
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view name = rest.substr(0, comma);
+      if (std::find(kRecordedCpuFeatures.begin(), kRecordedCpuFeatures.end(),
+                    name) == kRecordedCpuFeatures.end()) {
+        fail("cpu_features names " + quoted(name) +
+             ", not a feature this runtime knows");
+        return false;
+      }
+      if (std::find(out.begin(), out.end(), name) != out.end()) {
+        fail("cpu_features names " + quoted(name) + " twice");
+        return false;
+      }
+      out.emplace_back(name);
+      if (comma == std::string_view::npos)
+        break;
+      rest = rest.substr(comma + 1);
+      if (rest.empty()) {
+        fail("cpu_features ends with a comma");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  ntp_status parseCuda(KernelManifest &m) {
+    CudaLaunch launch;
+    const std::string *chip = key("chip");
+    if (!chip)
+      return NTP_ERROR_BAD_ARTIFACT;
+    // sm_NN or sm_NNa; the number must fit (sm_4294967386 must not wrap to
+    // sm_90).
+    std::string_view digits = *chip;
+    bool ok = digits.substr(0, 3) == "sm_";
+    digits = ok ? digits.substr(3) : digits;
+    if (ok && !digits.empty() && digits.back() == 'a')
+      digits.remove_suffix(1);
+    std::optional<int32_t> sm = ok ? parseNumber<int32_t>(digits) : std::nullopt;
+    if (!sm || *sm < 10 || *sm > 9999)
+      return fail("chip " + quoted(*chip) +
+                  " is not an NVIDIA architecture sm_NN or sm_NNa");
+    launch.chip = *chip;
+
+    const std::string *format = key("format");
+    if (!format)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*format == "ptx")
+      launch.format = ImageFormat::Ptx;
+    else if (*format == "cubin")
+      launch.format = ImageFormat::Cubin;
+    else
+      return fail("unknown format " + quoted(*format) +
+                  " (expected ptx or cubin)");
+
+    const std::string *mapping = key("mapping");
+    if (!mapping)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*mapping == "sample")
+      launch.mapping = GpuMapping::Sample;
+    else if (*mapping == "lanes")
+      launch.mapping = GpuMapping::Lanes;
+    else
+      return fail("unknown mapping " + quoted(*mapping) +
+                  " (expected sample or lanes)");
+
+    std::optional<int64_t> blockSize = number<int64_t>("block_size");
+    std::optional<int64_t> samples =
+        blockSize ? number<int64_t>("samples_per_block") : std::nullopt;
+    std::optional<int64_t> imageBytes =
+        samples ? number<int64_t>("image_bytes") : std::nullopt;
+    if (!imageBytes)
+      return NTP_ERROR_BAD_ARTIFACT;
+    if (*blockSize < 1 || *blockSize > 1024)
+      return fail("block_size is " + std::to_string(*blockSize) +
+                  "; it must be 1..1024");
+    int64_t wantedBlock =
+        launch.mapping == GpuMapping::Lanes ? 32 * *samples : *samples;
+    if (*samples < 1 || wantedBlock != *blockSize)
+      return fail("samples_per_block is " + std::to_string(*samples) +
+                  " but block_size " + std::to_string(*blockSize) +
+                  " needs " +
+                  (launch.mapping == GpuMapping::Lanes
+                       ? "block_size / 32 with mapping=lanes"
+                       : "block_size with mapping=sample"));
+    if (m.tile != *samples)
+      return fail("tile is " + std::to_string(m.tile) +
+                  " but a CUDA kernel's tile is samples_per_block (" +
+                  std::to_string(*samples) + ")");
+    if (*imageBytes < 1)
+      return fail("image_bytes is 0; a CUDA artifact needs an image");
+    if (m.backward)
+      return fail("CUDA kernels are forward only, but it says backward=1");
+    launch.blockSize = *blockSize;
+    launch.samplesPerBlock = *samples;
+    launch.imageBytes = *imageBytes;
+    m.cuda = std::move(launch);
+    return NTP_OK;
+  }
+
+  std::string &error;
+  std::map<std::string, std::string, std::less<>> values;
+};
+
+} // namespace
+
+std::string serializeManifest(const KernelManifest &m) {
+  std::string text(kManifestMagic);
+  auto line = [&](std::string_view name, const std::string &value) {
+    text += '\n';
+    text += name;
+    text += '=';
+    text += value;
+  };
+  line("abi_version", std::to_string(kAbiVersion));
+  line("name", m.name);
+  line("activation", m.activation);
+  line("order", std::to_string(m.order));
+  line("dtype", std::string(dtypeName(m.dtype)));
+  line("device", std::string(deviceName(m.device)));
+  line("layers", joined(m.layers));
+  line("num_params", std::to_string(m.numParams));
+  line("tile", std::to_string(m.tile));
+  line("backward", m.backward ? "1" : "0");
+  line("workspace_per_tile", std::to_string(m.workspacePerTile));
+  line("target_cpu", m.targetCpu);
+  line("cpu_features", joined(m.cpuFeatures));
+  if (m.device == Device::Cuda && m.cuda) {
+    const CudaLaunch &c = *m.cuda;
+    line("chip", c.chip);
+    line("format", std::string(imageFormatName(c.format)));
+    line("mapping", std::string(gpuMappingName(c.mapping)));
+    line("block_size", std::to_string(c.blockSize));
+    line("samples_per_block", std::to_string(c.samplesPerBlock));
+    line("image_bytes", std::to_string(c.imageBytes));
+  }
+  text += '\n';
+  return text;
+}
+
+ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
+                         std::string &error) {
+  if (text.size() > static_cast<size_t>(kMaxManifestBytes)) {
+    error = "the manifest is longer than " + std::to_string(kMaxManifestBytes) +
+            " bytes";
+    return NTP_ERROR_BAD_ARTIFACT;
+  }
+  if (text.find('\0') != std::string_view::npos) {
+    error = "the manifest contains a NUL byte";
+    return NTP_ERROR_BAD_ARTIFACT;
+  }
+  KernelManifest parsed;
+  ntp_status status = Parser(error).run(text, parsed);
+  if (status == NTP_OK)
+    manifest = std::move(parsed);
+  return status;
+}
+
+} // namespace ntp::artifact
