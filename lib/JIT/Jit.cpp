@@ -190,13 +190,11 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   out.gpu.chip = chip;
   out.gpu.mapping =
       options.gpu_mapping == NTP_JIT_GPU_LANES ? "lanes" : "sample";
-  out.facts.device = artifact::Device::Cuda;
-  out.facts.chip = chip;
-  out.facts.mapping = options.gpu_mapping == NTP_JIT_GPU_LANES
-                          ? artifact::GpuMapping::Lanes
-                          : artifact::GpuMapping::Sample;
-  out.facts.blockSize = out.gpu.blockSize;
-  out.facts.samplesPerBlock = out.gpu.samplesPerBlock;
+  // The CUDA facts exactly as ntp-gpu-pipeline stamps them.
+  if (std::string error;
+      !stampCudaTarget(chip, out.gpu.mapping, out.gpu.blockSize,
+                       out.gpu.samplesPerBlock)(out.facts, error))
+    return failure(NTP_ERROR_INVALID_ARGUMENT, error);
   out.gpuFormat = static_cast<CudaImageFormat>(options.gpu_format);
   bool haveAssembler = !findPtxas(out.gpu).empty();
   if (out.gpuFormat == CudaImageFormat::Cubin && !haveAssembler)
@@ -274,14 +272,12 @@ Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   out.facts.backward = options.backward != 0;
   out.facts.cpu = cpu;
   // The recorded features, as the CPU target stamps them from its machine
-  // (the same CPU and feature string).
-  if (triple.isX86()) {
-    std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
-        target->createMCSubtargetInfo(triple, cpu, out.cpu.features));
-    for (std::string_view name : artifact::kRecordedCpuFeatures)
-      if (subtarget && subtarget->checkFeatures("+" + std::string(name)))
-        out.facts.cpuFeatures.emplace_back(name);
-  }
+  // (the same CPU and feature string), without building a machine.
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(triple, cpu, out.cpu.features));
+  if (!subtarget)
+    return failure(NTP_ERROR_INTERNAL, "cannot describe the target CPU");
+  out.facts.cpuFeatures = recordedCpuFeatures(*subtarget, triple);
   out.keyText =
       "triple=" + triple.str() + "\nfeatures=" + out.cpu.features + "\n";
   return {};

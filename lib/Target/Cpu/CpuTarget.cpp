@@ -86,23 +86,22 @@ std::vector<Buffer> entryPointBuffers(art::EntryPoint entry) {
 }
 } // namespace
 
-/// The x86 instruction-set features of artifact::kRecordedCpuFeatures that
-/// `machine` has; the runtime refuses code whose features the host lacks.
-static std::vector<std::string>
-recordedCpuFeatures(const llvm::TargetMachine &machine) {
+std::vector<std::string>
+ntp::recordedCpuFeatures(const llvm::MCSubtargetInfo &info,
+                         const llvm::Triple &triple) {
   std::vector<std::string> features;
-  if (!machine.getTargetTriple().isX86())
+  if (!triple.isX86())
     return features;
-  const llvm::MCSubtargetInfo *info = machine.getMCSubtargetInfo();
   for (std::string_view name : art::kRecordedCpuFeatures)
-    if (info->checkFeatures("+" + std::string(name)))
+    if (info.checkFeatures("+" + std::string(name)))
       features.emplace_back(name);
   return features;
 }
 
 KernelTargetUpdate ntp::stampCpuTarget(const llvm::TargetMachine &machine) {
   std::string cpu = machine.getTargetCPU().str();
-  std::vector<std::string> features = recordedCpuFeatures(machine);
+  std::vector<std::string> features = recordedCpuFeatures(
+      *machine.getMCSubtargetInfo(), machine.getTargetTriple());
   return [=](KernelTarget &target, std::string &) {
     target.device = art::Device::Cpu;
     target.cpu = cpu;

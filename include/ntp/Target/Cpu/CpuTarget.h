@@ -15,6 +15,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/IR/LLVMContext.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -42,6 +43,11 @@ struct CpuTargetOptions {
 /// A target machine for `options` (PIC, aggressive optimization).
 std::unique_ptr<llvm::TargetMachine>
 createCpuTargetMachine(const CpuTargetOptions &options, std::string &error);
+
+/// The features of artifact::kRecordedCpuFeatures that `info` has (x86
+/// only): what a CPU artifact records and the runtime checks on the host.
+std::vector<std::string> recordedCpuFeatures(const llvm::MCSubtargetInfo &info,
+                                             const llvm::Triple &triple);
 
 /// The CPU facts of a kernel for the module's #ntp.kernel: the concrete CPU
 /// name of `machine` and the instruction-set features of
