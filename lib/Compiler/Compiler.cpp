@@ -54,9 +54,9 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   return module;
 }
 
-bool ntp::compile(ModuleOp module, const TargetBackend &target,
-                  EmitStage stage, const CompileOptions &options,
-                  PassManager &pm, CompileOutput &output, std::string &error) {
+bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
+                  const CompileOptions &options, PassManager &pm,
+                  CompileOutput &output, std::string &error) {
   error.clear();
   if (!target.supports(stage)) {
     error = "the " + target.getName().str() + " target cannot emit this stage";

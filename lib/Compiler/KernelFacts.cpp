@@ -37,8 +37,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
                            std::to_string(network.order));
   if (!lookupActivation(network.activation))
     return fail(error, "unknown activation '" + network.activation +
-                           "' (expected one of " + activationNameList() +
-                           ")");
+                           "' (expected one of " + activationNameList() + ")");
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
   m = art::KernelManifest();
@@ -128,8 +127,7 @@ KernelTarget ntp::targetOf(const art::KernelManifest &m) {
   return target;
 }
 
-std::vector<std::string>
-ntp::entryPointSymbols(const art::KernelManifest &m) {
+std::vector<std::string> ntp::entryPointSymbols(const art::KernelManifest &m) {
   if (m.device == art::Device::Cuda)
     return {m.name + "_forward"};
   std::vector<std::string> symbols;

@@ -290,8 +290,8 @@ NetworkDescription networkOf(const ntp_jit_spec &spec) {
   network.layers.assign(spec.layers, spec.layers + spec.num_layers);
   network.activation = spec.activation ? spec.activation : "tanh";
   network.order = spec.order;
-  network.dtype = spec.dtype == NTP_DTYPE_F64 ? artifact::Dtype::F64
-                                              : artifact::Dtype::F32;
+  network.dtype =
+      spec.dtype == NTP_DTYPE_F64 ? artifact::Dtype::F64 : artifact::Dtype::F32;
   return network;
 }
 
@@ -533,8 +533,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
         }
         why = "the CUDA driver rejects it";
       } else {
-        if (!linkObject(std::move(cached), target.facts.backward, out)
-                 .status) {
+        if (!linkObject(std::move(cached), target.facts.backward, out).status) {
           report.cache_hit = 1;
           return {};
         }

@@ -137,8 +137,7 @@ struct DecomposeMlpPass
         return signalPassFailure();
       }
       if (mlps.size() == 1)
-        module->setAttr(kKernelAttrName,
-                        KernelAttr::get(&getContext(), facts));
+        module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       OpBuilder b(mlp);
       KernelBuilder(mlp, facts.tile).build(b);
       mlp.erase();

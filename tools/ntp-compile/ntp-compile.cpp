@@ -31,8 +31,7 @@ namespace cl = llvm::cl;
 namespace art = ntp::artifact;
 
 static cl::OptionCategory category("ntp-compile options");
-static cl::OptionCategory networkCategory(
-    "Network (instead of an input file)");
+static cl::OptionCategory networkCategory("Network (instead of an input file)");
 static cl::OptionCategory cpuCategory("CPU target options");
 static cl::OptionCategory gpuCategory("NVPTX target options");
 
@@ -64,10 +63,9 @@ static cl::opt<Emit> emit(
     cl::cat(category));
 
 /// --target: the registered targets (filled in main, before parsing).
-static cl::opt<const TargetBackend *, false,
-               cl::parser<const TargetBackend *>>
-    targetFlag("target", cl::desc("Target (default: cpu)"),
-               cl::init(nullptr), cl::cat(category));
+static cl::opt<const TargetBackend *, false, cl::parser<const TargetBackend *>>
+    targetFlag("target", cl::desc("Target (default: cpu)"), cl::init(nullptr),
+               cl::cat(category));
 
 static cl::opt<std::string>
     layersFlag("layers",
@@ -113,14 +111,14 @@ static cl::opt<std::string> chipFlag("chip",
 static cl::opt<std::string>
     gpuFeatures("gpu-features", cl::desc("LLVM NVPTX features, e.g. +ptx80"),
                 cl::init(""), cl::cat(gpuCategory));
-static cl::opt<art::GpuMapping> gpuMapping(
-    "gpu-mapping", cl::desc("Work per GPU thread"),
-    cl::init(art::GpuMapping::Sample),
-    cl::values(clEnumValN(art::GpuMapping::Sample, "sample",
-                          "a thread per sample"),
-               clEnumValN(art::GpuMapping::Lanes, "lanes",
-                          "a warp per sample, a neuron per lane")),
-    cl::cat(gpuCategory));
+static cl::opt<art::GpuMapping>
+    gpuMapping("gpu-mapping", cl::desc("Work per GPU thread"),
+               cl::init(art::GpuMapping::Sample),
+               cl::values(clEnumValN(art::GpuMapping::Sample, "sample",
+                                     "a thread per sample"),
+                          clEnumValN(art::GpuMapping::Lanes, "lanes",
+                                     "a warp per sample, a neuron per lane")),
+               cl::cat(gpuCategory));
 static cl::opt<int64_t>
     blockSizeFlag("block-size",
                   cl::desc("Threads per block (--gpu-mapping=sample)"),

@@ -1,4 +1,5 @@
-//===- StampKernel.h - A target's facts on the module's #ntp.kernel -*- C++ -*-//
+//===- StampKernel.h - A target's facts on the module's #ntp.kernel -*- C++
+//-*-//
 //
 // How a target adds what it decides (the CPU and its features, the CUDA chip,
 // mapping and block shape) to the #ntp.kernel that ntp-decompose-mlp stamped:

@@ -107,10 +107,9 @@ public:
     // Objects for static linking export the kernel's own name; the runtime
     // loads the default prefix.
     if (target.symbolPrefix.empty())
-      target.symbolPrefix =
-          stage == EmitStage::Obj
-              ? manifest.name
-              : std::string(artifact::kDefaultSymbolPrefix);
+      target.symbolPrefix = stage == EmitStage::Obj
+                                ? manifest.name
+                                : std::string(artifact::kDefaultSymbolPrefix);
     std::unique_ptr<llvm::TargetMachine> machine =
         createCpuTargetMachine(target, error);
     if (!machine)
@@ -127,8 +126,7 @@ public:
     }
     llvm::SmallString<0> code;
     llvm::raw_svector_ostream os(code);
-    if (!emitMachineCode(*module, *machine, stage == EmitStage::Asm, os,
-                         error))
+    if (!emitMachineCode(*module, *machine, stage == EmitStage::Asm, os, error))
       return false;
     if (stage != EmitStage::Artifact) {
       output.bytes.assign(code.begin(), code.end());
@@ -163,8 +161,8 @@ public:
     auto bytes = llvm::MemoryBuffer::getFile(shared.path, /*IsText=*/false,
                                              /*RequiresNullTerminator=*/false);
     if (!bytes) {
-      error = "cannot read the linked shared object: " +
-              bytes.getError().message();
+      error =
+          "cannot read the linked shared object: " + bytes.getError().message();
       return false;
     }
     output.bytes = (*bytes)->getBuffer().str();

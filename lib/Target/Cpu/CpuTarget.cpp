@@ -78,9 +78,8 @@ std::vector<Buffer> entryPointBuffers(art::EntryPoint entry) {
     return {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet,
             Buffer::Workspace};
   case art::EntryPoint::BackwardSaved:
-    return {Buffer::X,    Buffer::Direction, Buffer::Params,
-            Buffer::Jet,  Buffer::Grad,      Buffer::XGrad,
-            Buffer::Workspace};
+    return {Buffer::X,    Buffer::Direction, Buffer::Params,   Buffer::Jet,
+            Buffer::Grad, Buffer::XGrad,     Buffer::Workspace};
   }
   return {};
 }
@@ -203,9 +202,8 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
   if (spec.device != art::Device::Cpu ||
       spec.targetCpu != machine.getTargetCPU()) {
     error = "the module's #ntp.kernel is for " +
-            (spec.device == art::Device::Cpu
-                 ? "CPU '" + spec.targetCpu + "'"
-                 : std::string("a CUDA device")) +
+            (spec.device == art::Device::Cpu ? "CPU '" + spec.targetCpu + "'"
+                                             : std::string("a CUDA device")) +
             ", not for CPU '" + machine.getTargetCPU().str() + "'";
     return nullptr;
   }
@@ -343,8 +341,8 @@ std::string ntp::generateCHeader(const art::KernelManifest &spec,
      << spec.activation << ", layers";
   for (int64_t w : spec.layers)
     os << " " << w;
-  os << ", order " << spec.order << ", " << art::dtypeName(spec.dtype) << ", cpu "
-     << options.cpu << "). Do not edit. */\n"
+  os << ", order " << spec.order << ", " << art::dtypeName(spec.dtype)
+     << ", cpu " << options.cpu << "). Do not edit. */\n"
      << "#ifndef " << upper << "_H\n#define " << upper << "_H\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
      << "enum {\n  " << upper << "_ORDER = " << spec.order << ",\n  " << upper

@@ -62,11 +62,12 @@ public:
     if (!checkNvptxChip(gpu.chip, error))
       return false;
     if (gpu.mapping != "sample" && gpu.mapping != "lanes") {
-      error = "the GPU mapping must be sample or lanes, got '" + gpu.mapping +
-              "'";
+      error =
+          "the GPU mapping must be sample or lanes, got '" + gpu.mapping + "'";
       return false;
     }
-    if (gpu.mapping == "sample" && (gpu.blockSize < 1 || gpu.blockSize > 1024)) {
+    if (gpu.mapping == "sample" &&
+        (gpu.blockSize < 1 || gpu.blockSize > 1024)) {
       error = "the block size must be in 1..1024, got " +
               std::to_string(gpu.blockSize);
       return false;
@@ -113,10 +114,10 @@ public:
       output.bytes = std::move(ptx);
       return true;
     }
-    bool cubin = stage == EmitStage::Cubin ||
-                 options.gpuFormat == CudaImageFormat::Cubin ||
-                 (options.gpuFormat == CudaImageFormat::Auto &&
-                  !findPtxas(gpu).empty());
+    bool cubin =
+        stage == EmitStage::Cubin ||
+        options.gpuFormat == CudaImageFormat::Cubin ||
+        (options.gpuFormat == CudaImageFormat::Auto && !findPtxas(gpu).empty());
     std::string image = ptx;
     if (cubin && !assembleCubin(ptx, gpu, image, error, &output.report))
       return false;

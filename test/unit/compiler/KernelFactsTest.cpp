@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "ntp/Compiler/Compiler.h"
 #include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Compiler/Compiler.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -53,7 +53,8 @@ TEST(KernelFactsTest, CpuFacts) {
   EXPECT_FALSE(m.backward);
   EXPECT_EQ(m.workspacePerTile, 0);
   EXPECT_EQ(m.numParams, 24 + 24 + 24 + 1);
-  EXPECT_EQ(entryPointSymbols(m), std::vector<std::string>{"net_forward_tiles"});
+  EXPECT_EQ(entryPointSymbols(m),
+            std::vector<std::string>{"net_forward_tiles"});
   EXPECT_EQ(describe(network({1, 24, 1}, 3, art::Dtype::F64), t).tile, 8);
 
   t.backward = true;
@@ -92,8 +93,7 @@ TEST(KernelFactsTest, Errors) {
   KernelTarget cpu;
   EXPECT_NE(describeError(network({4}, 1), cpu).find("two layer widths"),
             std::string::npos);
-  EXPECT_NE(describeError(network({int64_t(1) << 32, int64_t(1) << 32}, 1),
-                          cpu)
+  EXPECT_NE(describeError(network({int64_t(1) << 32, int64_t(1) << 32}, 1), cpu)
                 .find("fits in int64"),
             std::string::npos);
   EXPECT_NE(describeError(network({1, 1}, 17), cpu).find("[0, 16]"),

@@ -331,8 +331,8 @@ std::string attrValue(const std::string &attr, const std::string &key) {
   if (at == std::string::npos)
     return "";
   at += key.size() + 4;
-  size_t end = attr[at] == '[' ? attr.find(']', at) + 1
-                               : attr.find_first_of(",>", at);
+  size_t end =
+      attr[at] == '[' ? attr.find(']', at) + 1 : attr.find_first_of(",>", at);
   std::string value;
   for (char c : attr.substr(at, end - at))
     if (c != '[' && c != ']' && c != '"' && c != ' ' && c != '@')
@@ -365,8 +365,8 @@ TEST(JitCacheTest, KeyAndKernelAttributeAgree) {
   std::string module = readFile(mlir);
   size_t attrBegin = module.find("#ntp.kernel<");
   ASSERT_NE(attrBegin, std::string::npos);
-  std::string attr = module.substr(attrBegin, module.find('\n', attrBegin) -
-                                                  attrBegin);
+  std::string attr =
+      module.substr(attrBegin, module.find('\n', attrBegin) - attrBegin);
 
   ntp_kernel_info info;
   ASSERT_EQ(ntp_kernel_info_get(k.get(), &info), NTP_OK);
@@ -398,9 +398,9 @@ TEST(JitCacheTest, KeyAndKernelAttributeAgree) {
   ASSERT_EQ(ntp_workspace_size(k.get(), 4, &one), NTP_OK);
   ASSERT_EQ(ntp_workspace_size(k.get(), 5, &two), NTP_OK);
   // One more tile of f32 jets: workspace_per_tile * 4 bytes more.
-  EXPECT_NE(key.find("workspace_per_tile=" + std::to_string((two - one) / 4) +
-                     "\n"),
-            std::string::npos)
+  EXPECT_NE(
+      key.find("workspace_per_tile=" + std::to_string((two - one) / 4) + "\n"),
+      std::string::npos)
       << key;
 }
 

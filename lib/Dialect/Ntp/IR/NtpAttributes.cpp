@@ -28,8 +28,7 @@ void NtpDialect::registerAttributes() {
 // KernelAttr
 //===----------------------------------------------------------------------===//
 
-KernelAttr KernelAttr::get(MLIRContext *context,
-                           const art::KernelManifest &m) {
+KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
   Builder b(context);
   SmallVector<Attribute> entryPoints;
   for (const std::string &symbol : entryPointSymbols(m))
@@ -41,8 +40,8 @@ KernelAttr KernelAttr::get(MLIRContext *context,
       names.push_back(b.getStringAttr(feature));
     features = b.getArrayAttr(names);
   }
-  Type element = m.dtype == art::Dtype::F64 ? Type(b.getF64Type())
-                                            : Type(b.getF32Type());
+  Type element =
+      m.dtype == art::Dtype::F64 ? Type(b.getF64Type()) : Type(b.getF32Type());
   const art::CudaLaunch *cuda = m.cuda ? &*m.cuda : nullptr;
   return get(context, m.name, m.layers, m.activation, m.order, element,
              art::deviceName(m.device), m.tile, b.getBoolAttr(m.backward),
@@ -81,8 +80,8 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
   if (m.device == art::Device::Cuda) {
     art::CudaLaunch launch;
     launch.chip = chip.str();
-    launch.mapping = mapping == "lanes" ? art::GpuMapping::Lanes
-                                        : art::GpuMapping::Sample;
+    launch.mapping =
+        mapping == "lanes" ? art::GpuMapping::Lanes : art::GpuMapping::Sample;
     launch.blockSize = blockSize;
     launch.samplesPerBlock = samplesPerBlock;
     m.cuda = launch;
@@ -110,8 +109,8 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
   if (device != "cpu" && device != "cuda")
-    return emitError() << "device must be \"cpu\" or \"cuda\", got \""
-                       << device << "\"";
+    return emitError() << "device must be \"cpu\" or \"cuda\", got \"" << device
+                       << "\"";
   if (!backward)
     return emitError() << "backward must be a bool";
   if (cpuFeatures && !llvm::all_of(cpuFeatures, llvm::IsaPred<StringAttr>))
@@ -119,8 +118,8 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
   if (device == "cuda" && mapping != "sample" && mapping != "lanes")
     return emitError() << "mapping must be \"sample\" or \"lanes\", got \""
                        << mapping << "\"";
-  if (device == "cpu" && (!chip.empty() || !mapping.empty() || blockSize ||
-                          samplesPerBlock))
+  if (device == "cpu" &&
+      (!chip.empty() || !mapping.empty() || blockSize || samplesPerBlock))
     return emitError() << "a CPU kernel has no chip, mapping or block shape";
   if (device == "cuda" && (!targetCpu.empty() || cpuFeatures))
     return emitError() << "a CUDA kernel has no target_cpu or cpu_features";

@@ -22,7 +22,8 @@ KernelAttr getKernelAttr(mlir::ModuleOp module);
 
 /// The facts of the kernel `module` holds: its #ntp.kernel, read back.
 /// Emits an error and fails if the module carries none.
-mlir::FailureOr<artifact::KernelManifest> readKernelManifest(mlir::ModuleOp module);
+mlir::FailureOr<artifact::KernelManifest>
+readKernelManifest(mlir::ModuleOp module);
 
 } // namespace ntp
 
