@@ -327,6 +327,13 @@ struct GenerateBackwardPass
           forward.emitError(error);
           return signalPassFailure();
         }
+        // The plan read from the forward must be the one the facts describe.
+        if (facts.workspacePerTile != plan->workspacePerTile()) {
+          forward.emitError("the forward's saved jets need ")
+              << plan->workspacePerTile() << " elements per tile, but its "
+              << "#ntp.kernel says " << facts.workspacePerTile;
+          return signalPassFailure();
+        }
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       }
       OpBuilder b(module.getContext());

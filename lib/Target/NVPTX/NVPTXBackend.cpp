@@ -106,7 +106,14 @@ public:
   bool serialize(ModuleOp lowered, const artifact::KernelManifest &manifest,
                  EmitStage stage, const CompileOptions &options,
                  CompileOutput &output, std::string &error) const override {
-    const NvptxTargetOptions &gpu = options.gpu;
+    // The chip is the kernel's (its #ntp.kernel); the options give only where
+    // libdevice and ptxas are and the PTX features.
+    if (!manifest.cuda) {
+      error = "the module's #ntp.kernel is not for a CUDA device";
+      return false;
+    }
+    NvptxTargetOptions gpu = options.gpu;
+    gpu.chip = manifest.cuda->chip;
     std::string ptx;
     if (!emitPtx(lowered, gpu, ptx, error, stage == EmitStage::Llvm))
       return false;

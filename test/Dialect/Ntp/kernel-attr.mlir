@@ -50,3 +50,8 @@ module attributes {ntp.kernel = #ntp.kernel<"g", layers = [1, 4, 1], activation 
 
 // expected-error @+1 {{a CPU kernel has no chip, mapping or block shape}}
 module attributes {ntp.kernel = #ntp.kernel<"k", layers = [2, 1], activation = "tanh", order = 1, element_type = f32, tile = 16, backward = false, entry_points = [@k_forward_tiles], chip = "sm_90">} {}
+
+// -----
+
+// expected-error @+1 {{'ntp.kernel' on a module must be an #ntp.kernel, got 3 : i64}}
+module attributes {ntp.kernel = 3} {}

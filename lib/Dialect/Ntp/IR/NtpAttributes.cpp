@@ -166,6 +166,23 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
   return success();
 }
 
+/// `ntp.kernel` is the #ntp.kernel of a module, or the unit marker of a
+/// kernel function; other `ntp.*` attributes are the passes' own.
+LogicalResult NtpDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attribute) {
+  if (attribute.getName() != kKernelAttrName)
+    return success();
+  if (isa<ModuleOp>(op) && !isa<KernelAttr>(attribute.getValue()))
+    return op->emitError("'")
+           << kKernelAttrName << "' on a module must be an #ntp.kernel, got "
+           << attribute.getValue();
+  if (!isa<ModuleOp>(op) && !isa<UnitAttr, KernelAttr>(attribute.getValue()))
+    return op->emitError("'")
+           << kKernelAttrName << "' must be a unit attribute, got "
+           << attribute.getValue();
+  return success();
+}
+
 KernelAttr ntp::getKernelAttr(ModuleOp module) {
   return module->getAttrOfType<KernelAttr>(kKernelAttrName);
 }

@@ -21,6 +21,7 @@ def Ntp_Dialect : Dialect {
   }];
   let cppNamespace = "::ntp";
   let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     void registerAttributes();
   }];
