@@ -42,6 +42,7 @@ import os
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,8 +67,12 @@ GUARD = 64  # elements after each output buffer that a kernel must not touch
 TARGETS = [("f32", 256, 20.0, 250.0), ("f64", 4096, 60.0, 310.0)]
 
 NTP_OK, NTP_ERROR_UNSUPPORTED, NTP_ERROR_NO_DEVICE = 0, 5, 6
-CUDA_MAGIC = b"ntp-cuda-artifact\n"
-CUDA_END = b"\nend-manifest\n"
+# The artifact trailer (runtime/include/ntp/artifact.hpp): payload | manifest
+# | 40 bytes: u64 payload bytes, u64 manifest bytes, u64 checksum, u32
+# trailer bytes, u32 ABI version, b"NTPARTF\n" (little-endian).
+TRAILER_MAGIC = b"NTPARTF\n"
+TRAILER_BYTES = 40
+ABI_VERSION = 2
 
 T_START = time.perf_counter()
 LOG_TAG = ""
@@ -270,17 +275,36 @@ def build_artifacts(build, chip, max_order, tmp):
     return a
 
 
+def fnv1a64(data, state=0xcbf29ce484222325):
+    for byte in data:
+        state = ((state ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return state
+
+
 def read_cuda_artifact(path):
+    """(manifest keys, image) of a CUDA artifact; the kernel's entry is
+    <name>_forward (added as key "entry")."""
     with open(path, "rb") as f:
         data = f.read()
-    if not data.startswith(CUDA_MAGIC):
-        raise ValueError("not a CUDA artifact (no ntp-cuda-artifact line)")
-    end = data.find(CUDA_END)
-    if end < 0:
-        raise ValueError("no end-manifest line")
-    text = data[len(CUDA_MAGIC):end + 1].decode()
+    if len(data) < TRAILER_BYTES or not data.endswith(TRAILER_MAGIC):
+        raise ValueError("not an ntp artifact (no trailer); "
+                         "rebuild it with this ntp-compile")
+    trailer = data[-TRAILER_BYTES:]
+    payload_bytes, manifest_bytes, checksum, size, abi = struct.unpack(
+        "<QQQII", trailer[:32])
+    if abi != ABI_VERSION:
+        raise ValueError(f"artifact ABI version {abi}, expected {ABI_VERSION}")
+    if size != TRAILER_BYTES or \
+            payload_bytes + manifest_bytes + TRAILER_BYTES != len(data):
+        raise ValueError("truncated or corrupt artifact")
+    body = data[:-TRAILER_BYTES]
+    if fnv1a64(trailer[:16] + bytes(8) + trailer[24:],
+               fnv1a64(body)) != checksum:
+        raise ValueError("corrupt artifact (checksum mismatch)")
+    text = body[payload_bytes:].decode()
     kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    return kv, data[end + len(CUDA_END):]
+    kv["entry"] = kv.get("name", "") + "_forward"
+    return kv, body[:payload_bytes]
 
 
 # Bundle variants: the image format, or "lanes" (PTX of --gpu-mapping=lanes:

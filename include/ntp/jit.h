@@ -21,7 +21,11 @@
  *
  * Every call returns NTP_OK or an ntp_status; ntp_last_error() then says
  * what was wrong in one sentence (malformed spec, unsupported option, ...).
- * All functions are thread-safe; compiles run concurrently.
+ * That is the runtime's one thread-local error channel, shared on purpose
+ * (runtime.h): the JIT sets it with ntp_set_last_error, so a program reads
+ * errors of ntp_jit_* and ntp_* calls the same way. Naming and struct tags
+ * follow runtime.h. All functions are thread-safe; compiles run
+ * concurrently.
  *===----------------------------------------------------------------------===*/
 #ifndef NTP_JIT_H
 #define NTP_JIT_H
@@ -36,7 +40,7 @@ extern "C" {
 
 /* What to compile: either `mlir` (the text of a module holding one ntp.mlp,
  * as ntp-compile reads it) or the structured fields below it. */
-typedef struct {
+typedef struct ntp_jit_spec {
   const char *mlir;      /* when non-null, the fields below are ignored */
   const int64_t *layers; /* widths, input to output (at least two) */
   int32_t num_layers;
@@ -46,7 +50,7 @@ typedef struct {
   int32_t dtype;          /* ntp_dtype */
 } ntp_jit_spec;
 
-typedef struct {
+typedef struct ntp_jit_options {
   const char *cpu;       /* LLVM CPU name; NULL or "native": this machine */
   const char *features;  /* extra LLVM features ("+avx2,-avx512f"); may be
                             NULL */
@@ -68,20 +72,20 @@ typedef struct {
   int32_t gpu_mapping; /* ntp_jit_gpu_mapping: work per GPU thread */
 } ntp_jit_options;
 
-typedef enum {
+typedef enum ntp_jit_gpu_mapping {
   NTP_JIT_GPU_SAMPLE = 0, /* a thread per sample (default) */
   NTP_JIT_GPU_LANES = 1   /* a warp per sample, a neuron per lane (the jets
                              in shared memory; docs/NVPTX.md) */
 } ntp_jit_gpu_mapping;
 
-typedef enum {
+typedef enum ntp_jit_gpu_format {
   NTP_JIT_GPU_AUTO = 0, /* cubin when ptxas is found, else PTX */
   NTP_JIT_GPU_PTX = 1,  /* PTX: the driver compiles it for its GPU */
   NTP_JIT_GPU_CUBIN = 2 /* cubin from ptxas for exactly `chip` */
 } ntp_jit_gpu_format;
 
 /* What a compile did, for callers that want to know (benchmarks, tests). */
-typedef struct {
+typedef struct ntp_jit_report {
   int32_t cache_hit;     /* loaded from the cache: nothing was compiled */
   int32_t cache_stored;  /* compiled and written to the cache */
   int32_t cache_rebuilt; /* an unusable entry was found, deleted, rebuilt */
@@ -97,12 +101,12 @@ void ntp_jit_spec_init(ntp_jit_spec *spec);
 void ntp_jit_options_init(ntp_jit_options *options);
 
 /* Compiles `spec` (options NULL: defaults) into *out. */
-int ntp_jit_compile(const ntp_jit_spec *spec, const ntp_jit_options *options,
-                    ntp_kernel **out);
+ntp_status ntp_jit_compile(const ntp_jit_spec *spec,
+                           const ntp_jit_options *options, ntp_kernel **out);
 /* As ntp_jit_compile, and fills *report (which may be NULL). */
-int ntp_jit_compile_report(const ntp_jit_spec *spec,
-                           const ntp_jit_options *options, ntp_kernel **out,
-                           ntp_jit_report *report);
+ntp_status ntp_jit_compile_report(const ntp_jit_spec *spec,
+                                  const ntp_jit_options *options,
+                                  ntp_kernel **out, ntp_jit_report *report);
 
 /* The compiler version that is part of every cache key. */
 const char *ntp_jit_version(void);

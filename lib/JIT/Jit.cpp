@@ -594,10 +594,9 @@ NTP_JIT_EXPORT void ntp_jit_options_init(ntp_jit_options *options) {
   options->backward = 1;
 }
 
-NTP_JIT_EXPORT int ntp_jit_compile_report(const ntp_jit_spec *spec,
-                                          const ntp_jit_options *options,
-                                          ntp_kernel **out,
-                                          ntp_jit_report *report) {
+NTP_JIT_EXPORT ntp_status ntp_jit_compile_report(
+    const ntp_jit_spec *spec, const ntp_jit_options *options, ntp_kernel **out,
+    ntp_jit_report *report) {
   auto start = std::chrono::steady_clock::now();
   ntp_jit_report local;
   ntp_jit_report &r = report ? *report : local;
@@ -619,14 +618,14 @@ NTP_JIT_EXPORT int ntp_jit_compile_report(const ntp_jit_spec *spec,
           .count();
   if (result.status) {
     ntp_set_last_error(result.message.c_str());
-    return result.status;
+    return static_cast<ntp_status>(result.status);
   }
   return NTP_OK;
 }
 
-NTP_JIT_EXPORT int ntp_jit_compile(const ntp_jit_spec *spec,
-                                   const ntp_jit_options *options,
-                                   ntp_kernel **out) {
+NTP_JIT_EXPORT ntp_status ntp_jit_compile(const ntp_jit_spec *spec,
+                                          const ntp_jit_options *options,
+                                          ntp_kernel **out) {
   return ntp_jit_compile_report(spec, options, out, nullptr);
 }
 

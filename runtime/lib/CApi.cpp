@@ -172,8 +172,8 @@ NTP_EXPORT ntp_status ntp_forward_checked(
 
 NTP_EXPORT ntp_status ntp_backward(ntp_kernel *k, const void *x,
                                    const void *direction, const void *params,
-                                   const void *out_cotangent,
-                                   void *params_grad, int64_t batch) {
+                                   const void *out_cotangent, void *params_grad,
+                                   int64_t batch) {
   return run([&]() -> int {
     if (!params_grad)
       return fail(NTP_ERROR_INVALID_ARGUMENT, "params_grad is null");
@@ -182,15 +182,12 @@ NTP_EXPORT ntp_status ntp_backward(ntp_kernel *k, const void *x,
   });
 }
 
-NTP_EXPORT ntp_status ntp_backward_full(ntp_kernel *k, const void *x,
-                                        const void *direction,
-                                        const void *params,
-                                        const void *out_cotangent,
-                                        void *params_grad, void *x_grad,
-                                        int64_t batch) {
+NTP_EXPORT ntp_status ntp_backward_full(
+    ntp_kernel *k, const void *x, const void *direction, const void *params,
+    const void *out_cotangent, void *params_grad, void *x_grad, int64_t batch) {
   return run([&] {
-    return backward(k, "ntp_backward_full", x, direction, params,
-                    out_cotangent, params_grad, x_grad, batch);
+    return backward(k, "ntp_backward_full", x, direction, params, out_cotangent,
+                    params_grad, x_grad, batch);
   });
 }
 
@@ -220,15 +217,17 @@ NTP_EXPORT ntp_status ntp_forward_save_checked(
       return fail(NTP_ERROR_INVALID_ARGUMENT,
                   "workspace_bytes is " + std::to_string(workspace_bytes) +
                       "; it must be non-negative");
-    return forwardSave(k, x, direction, params, out, workspace,
-                       workspace_bytes, batch);
+    return forwardSave(k, x, direction, params, out, workspace, workspace_bytes,
+                       batch);
   });
 }
 
-NTP_EXPORT ntp_status ntp_backward_saved(
-    ntp_kernel *k, const void *x, const void *direction, const void *params,
-    const void *out_cotangent, void *params_grad, void *x_grad,
-    const void *workspace, int64_t batch) {
+NTP_EXPORT ntp_status ntp_backward_saved(ntp_kernel *k, const void *x,
+                                         const void *direction,
+                                         const void *params,
+                                         const void *out_cotangent,
+                                         void *params_grad, void *x_grad,
+                                         const void *workspace, int64_t batch) {
   return run([&] {
     return backwardSaved(k, "ntp_backward_saved", x, direction, params,
                          out_cotangent, params_grad, x_grad, workspace, -1,
@@ -245,9 +244,9 @@ NTP_EXPORT ntp_status ntp_backward_saved_checked(
       return fail(NTP_ERROR_INVALID_ARGUMENT,
                   "workspace_bytes is " + std::to_string(workspace_bytes) +
                       "; it must be non-negative");
-    return backwardSaved(k, "ntp_backward_saved_checked", x, direction,
-                         params, out_cotangent, params_grad, x_grad,
-                         workspace, workspace_bytes, batch);
+    return backwardSaved(k, "ntp_backward_saved_checked", x, direction, params,
+                         out_cotangent, params_grad, x_grad, workspace,
+                         workspace_bytes, batch);
   });
 }
 
@@ -295,6 +294,11 @@ NTP_EXPORT const char *ntp_kernel_activation(const ntp_kernel *k) {
 
 NTP_EXPORT ntp_status ntp_set_num_threads(int32_t n) {
   return run([&]() -> int {
+    if (n > ThreadPool::kMaxThreads)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "n is " + std::to_string(n) + "; at most " +
+                      std::to_string(ThreadPool::kMaxThreads) +
+                      " threads are supported");
     ThreadPool::instance().setNumThreads(n);
     return NTP_OK;
   });

@@ -177,8 +177,8 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
   const char *text =
       static_cast<const char *>(findSymbol(handle, manifestName));
   if (!text)
-    return fail(NTP_ERROR_BAD_ARTIFACT, what + " has no " + manifestName +
-                                            " symbol");
+    return fail(NTP_ERROR_BAD_ARTIFACT,
+                what + " has no " + manifestName + " symbol");
   size_t length = ::strnlen(text, view.manifestText.size() + 1);
   if (std::string_view(text, length) != view.manifestText)
     return fail(NTP_ERROR_BAD_ARTIFACT,

@@ -1,4 +1,4 @@
-//===- CpuArtifact.h - CPU kernels: shared objects and host checks -*- C++ -*-===//
+//===- CpuArtifact.h - CPU kernels: shared objects, host checks -*- C++ -*-===//
 #ifndef NTP_RUNTIME_CPUARTIFACT_H
 #define NTP_RUNTIME_CPUARTIFACT_H
 
@@ -24,8 +24,7 @@ int checkCpuManifest(const ntp::artifact::KernelManifest &manifest,
 /// the file, then cross-checks the manifest symbol against the trailer's
 /// manifest and resolves the entry points.
 int loadCpuArtifact(const std::string &path,
-                    const ntp::artifact::ArtifactView &view,
-                    ntp_kernel **out);
+                    const ntp::artifact::ArtifactView &view, ntp_kernel **out);
 
 } // namespace ntp::rt
 

@@ -117,8 +117,8 @@ void runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
   call.numTiles = k.tiles(call.batch);
   ThreadPool &pool = ThreadPool::instance();
   call.numChunks = std::max<int64_t>(
-      1, std::min<int64_t>(pool.numThreads(),
-                           call.numTiles / kMinTilesPerThread));
+      1,
+      std::min<int64_t>(pool.numThreads(), call.numTiles / kMinTilesPerThread));
   std::vector<T> partials(static_cast<size_t>(call.numChunks * m.numParams),
                           T(0));
   std::vector<T> xScratch;
@@ -256,8 +256,8 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
     return NTP_OK;
   if (k.cuda) {
     std::string reason;
-    if (ntp_status status = cudaLaunchForward(k.cuda, x, direction, params,
-                                              out, batch, stream, reason))
+    if (ntp_status status = cudaLaunchForward(k.cuda, x, direction, params, out,
+                                              batch, stream, reason))
       return fail(status, reason);
     return NTP_OK;
   }
@@ -269,9 +269,8 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
 }
 
 int backward(ntp_kernel *k, const char *function, const void *x,
-             const void *direction, const void *params,
-             const void *cotangent, void *paramsGrad, void *xGrad,
-             int64_t batch) {
+             const void *direction, const void *params, const void *cotangent,
+             void *paramsGrad, void *xGrad, int64_t batch) {
   if (int status = checkBackwardArgs(k, function, x, direction, params,
                                      cotangent, paramsGrad, xGrad, batch))
     return status;
@@ -319,14 +318,12 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
   writeWorkspaceHeader(*k, workspace, x, direction, params, batch);
   if (batch == 0)
     return NTP_OK;
-  ForwardCall call{k->forwardSaveTiles, x,
-                   direction,           params,
-                   out,                 workspaceJets(workspace),
-                   batch};
-  ThreadPool::instance().parallelFor(
-      k->tiles(batch), kMinTilesPerThread,
-      k->isF64() ? runForwardSaveTiles<double> : runForwardSaveTiles<float>,
-      &call);
+  ForwardCall call{k->forwardSaveTiles,      x,    direction, params, out,
+                   workspaceJets(workspace), batch};
+  ThreadPool::instance().parallelFor(k->tiles(batch), kMinTilesPerThread,
+                                     k->isF64() ? runForwardSaveTiles<double>
+                                                : runForwardSaveTiles<float>,
+                                     &call);
   return NTP_OK;
 }
 
@@ -346,9 +343,8 @@ int backwardSaved(ntp_kernel *k, const char *function, const void *x,
   if (int status =
           checkWorkspaceHeader(*k, workspace, x, direction, params, batch))
     return status;
-  return runBackward(*k, k->backwardSavedTiles, x, direction, params,
-                     cotangent, paramsGrad, xGrad, workspaceJets(workspace),
-                     batch);
+  return runBackward(*k, k->backwardSavedTiles, x, direction, params, cotangent,
+                     paramsGrad, xGrad, workspaceJets(workspace), batch);
 }
 
 } // namespace ntp::rt

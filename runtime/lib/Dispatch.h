@@ -1,4 +1,4 @@
-//===- Dispatch.h - Argument checks and calls of a kernel's tiles -*- C++ -*-===//
+//===- Dispatch.h - Argument checks, calls of a kernel's tiles -*- C++ -*-===//
 //
 // What every ntp_forward* / ntp_backward* call does between the C API and the
 // generated code: check the arguments against the kernel's shapes, then run
@@ -30,9 +30,8 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
 
 /// ntp_backward / ntp_backward_full (function names the C function).
 int backward(ntp_kernel *k, const char *function, const void *x,
-             const void *direction, const void *params,
-             const void *cotangent, void *paramsGrad, void *xGrad,
-             int64_t batch);
+             const void *direction, const void *params, const void *cotangent,
+             void *paramsGrad, void *xGrad, int64_t batch);
 
 /// Bytes of the workspace for `batch` points, header included.
 int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes);
@@ -45,8 +44,7 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,
-                  const void *workspace, int64_t workspaceBytes,
-                  int64_t batch);
+                  const void *workspace, int64_t workspaceBytes, int64_t batch);
 
 } // namespace ntp::rt
 

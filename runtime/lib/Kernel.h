@@ -46,7 +46,9 @@ struct ntp_kernel {
   ~ntp_kernel();
 
   bool isF64() const { return manifest.dtype == ntp::artifact::Dtype::F64; }
-  int64_t elementBytes() const { return ntp::artifact::dtypeBytes(manifest.dtype); }
+  int64_t elementBytes() const {
+    return ntp::artifact::dtypeBytes(manifest.dtype);
+  }
   int64_t tiles(int64_t batch) const {
     return batch / manifest.tile + (batch % manifest.tile != 0);
   }

@@ -30,8 +30,8 @@ int loadKernelFile(const char *path, ntp_kernel **out) {
   std::string bytes, reason;
   ntp_status status = readArtifactFile(file, bytes, reason);
   if (status == NTP_ERROR_IO)
-    return fail(status, "cannot open kernel artifact " + quoted(file) + ": " +
-                            reason);
+    return fail(status,
+                "cannot open kernel artifact " + quoted(file) + ": " + reason);
   if (status)
     return fail(status,
                 "cannot load kernel artifact " + quoted(file) + ": " + reason);

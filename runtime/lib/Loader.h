@@ -1,4 +1,4 @@
-//===- Loader.h - From an artifact (file, bytes, or entry points) to a kernel ===//
+//===- Loader.h - From an artifact or entry points to a kernel -*- C++ -*-===//
 //
 // Every way a kernel comes into being: ntp_kernel_load (a file),
 // ntp_kernel_load_memory (bytes) and ntp_kernel_create (entry points already

@@ -224,8 +224,11 @@ void ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
     task(ctx, 0, n);
     return;
   }
-  if (appliedWorkers != threads - 1)
-    resize(static_cast<int32_t>(threads - 1));
+  // Never more workers than the call has chunks: grow to what calls need,
+  // shrink when the thread count was lowered.
+  int64_t wanted = std::min({threads, splits, Workers::kMaxChunks}) - 1;
+  if (appliedWorkers > threads - 1 || appliedWorkers < wanted)
+    resize(static_cast<int32_t>(wanted));
 
   Workers &w = *workers;
   int64_t chunks =

@@ -29,6 +29,9 @@ public:
 
   static ThreadPool &instance();
 
+  /// The most threads setNumThreads accepts (and NTP_NUM_THREADS).
+  static constexpr int32_t kMaxThreads = 4096;
+
   /// Sets the number of threads a call may use, caller included; n <= 0
   /// restores the default (NTP_NUM_THREADS, else the CPUs this process may
   /// run on). Takes effect on the next call that uses the pool.

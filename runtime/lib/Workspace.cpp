@@ -49,8 +49,8 @@ Header headerFor(const ntp_kernel &k, const void *x, const void *direction,
   h.x = x ? hashBytes(x, batch * m.inputDim() * e) : 0;
   h.direction = hashBytes(direction, m.inputDim() * e);
   h.params = hashBytes(params, m.numParams * e);
-  h.checksum = checksum64({reinterpret_cast<const char *>(&h),
-                           offsetof(Header, checksum)});
+  h.checksum = checksum64(
+      {reinterpret_cast<const char *>(&h), offsetof(Header, checksum)});
   return h;
 }
 

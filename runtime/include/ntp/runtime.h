@@ -150,7 +150,11 @@ ntp_status ntp_forward_checked(ntp_kernel *k, const void *x, int64_t x_count,
 
 /* params_grad = J^T out_cotangent, J = d out / d params: the gradient of
  * sum_{k,b,j} out_cotangent[k][b][j] * out[k][b][j] with respect to params.
- * Writes, does not add. Recomputes the forward. */
+ * Writes, does not add. Recomputes the forward. The sum over tiles is
+ * reduced in a fixed order for a given thread count (ntp_set_num_threads):
+ * equal calls give bitwise equal gradients; another thread count may differ
+ * in the last bits. The same holds for ntp_backward_full and
+ * ntp_backward_saved. */
 ntp_status ntp_backward(ntp_kernel *k, const void *x, const void *direction,
                         const void *params, const void *out_cotangent,
                         void *params_grad, int64_t batch);
@@ -175,9 +179,11 @@ ntp_status ntp_workspace_size(const ntp_kernel *k, int64_t batch,
  * of x, direction and params; ntp_backward_saved checks it against its own
  * arguments before reading a jet and returns NTP_ERROR_INVALID_ARGUMENT
  * saying which differs ("the workspace was saved for batch 8, not 64"), so
- * a workspace saved for another call is refused, not misread. Only the
- * size is left to the caller: use the _checked variants, which take the
- * workspace's size in bytes, to have that checked too. */
+ * a workspace saved for another call is refused, not misread. (Hashes:
+ * one pass over x and params per call, and a 2^-64 chance that changed
+ * data goes unnoticed.) Only the size is left to the caller: use the
+ * _checked variants, which take the workspace's size in bytes, to have
+ * that checked too. */
 ntp_status ntp_forward_save(ntp_kernel *k, const void *x,
                             const void *direction, const void *params,
                             void *out, void *workspace, int64_t batch);
@@ -218,7 +224,9 @@ const char *ntp_kernel_activation(const ntp_kernel *k);
 
 /* Number of threads CPU kernels use, the caller's included (default:
  * NTP_NUM_THREADS or the CPUs this process may run on). n <= 0 restores the
- * default. A call never uses more threads than it has tiles. */
+ * default. n > 4096: NTP_ERROR_INVALID_ARGUMENT, the setting unchanged. A
+ * call never uses more threads than it has tiles (two per thread at
+ * least), and the pool never starts more workers than calls have used. */
 ntp_status ntp_set_num_threads(int32_t n);
 
 #ifdef __cplusplus

@@ -191,6 +191,24 @@ public:
     detail::check(ntp_backward_saved(kernel_, x, v, params, out_cotangent,
                                      params_grad, x_grad, workspace, batch));
   }
+  /// The same with the workspace's size in bytes, checked against batch.
+  template <class T>
+  void forwardSave(const T *x, const T *v, const T *params, T *out,
+                   void *workspace, int64_t workspace_bytes, int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_forward_save_checked(kernel_, x, v, params, out,
+                                           workspace, workspace_bytes, batch));
+  }
+  template <class T>
+  void backwardSaved(const T *x, const T *v, const T *params,
+                     const T *out_cotangent, T *params_grad, T *x_grad,
+                     const void *workspace, int64_t workspace_bytes,
+                     int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_backward_saved_checked(
+        kernel_, x, v, params, out_cotangent, params_grad, x_grad, workspace,
+        workspace_bytes, batch));
+  }
 
 private:
   explicit Kernel(ntp_kernel *k) noexcept : kernel_(k) {}

@@ -111,10 +111,10 @@ ntp_status openArtifact(std::string_view bytes, ArtifactView &view,
   if (bytes.size() < kTrailerBytes ||
       bytes.substr(bytes.size() - kTrailerMagic.size()) != kTrailerMagic) {
     // Version 1 had no trailer: recognise it to say which version it is.
-    int64_t legacy = legacyAbiVersion(bytes.substr(
-        0, std::min<size_t>(bytes.size(), kMaxArtifactBytes)));
-    bool legacyCuda = bytes.substr(0, kLegacyCudaMagic.size()) ==
-                      kLegacyCudaMagic;
+    int64_t legacy = legacyAbiVersion(
+        bytes.substr(0, std::min<size_t>(bytes.size(), kMaxArtifactBytes)));
+    bool legacyCuda =
+        bytes.substr(0, kLegacyCudaMagic.size()) == kLegacyCudaMagic;
     if (legacy >= 0 && legacy != kAbiVersion) {
       error = recompile(legacy);
       return NTP_ERROR_ABI_MISMATCH;
@@ -167,8 +167,8 @@ ntp_status openArtifact(std::string_view bytes, ArtifactView &view,
                 : "it has a malformed manifest: " + reason;
     return status;
   }
-  if (parsed.cuda && static_cast<uint64_t>(parsed.cuda->imageBytes) !=
-                         payloadBytes) {
+  if (parsed.cuda &&
+      static_cast<uint64_t>(parsed.cuda->imageBytes) != payloadBytes) {
     error = "it is corrupt: the image has " + std::to_string(payloadBytes) +
             " bytes, the manifest says " +
             std::to_string(parsed.cuda->imageBytes);
@@ -181,8 +181,7 @@ ntp_status openArtifact(std::string_view bytes, ArtifactView &view,
 }
 
 ntp_status readArtifactFile(const std::string &path, std::string &bytes,
-                            std::string &error, int64_t maxBytes,
-                            int *keepFd) {
+                            std::string &error, int64_t maxBytes, int *keepFd) {
   if (keepFd)
     *keepFd = -1;
   // O_NONBLOCK: opening a FIFO must not wait for a writer. Regular files

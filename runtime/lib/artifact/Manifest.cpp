@@ -63,14 +63,22 @@ template <class Range> std::string joined(const Range &items) {
 }
 
 /// The keys, in serialization order; the CUDA ones last.
-constexpr std::string_view kKeys[] = {
-    "abi_version", "name",        "activation",         "order",
-    "dtype",       "device",      "layers",             "num_params",
-    "tile",        "backward",    "workspace_per_tile", "target_cpu",
-    "cpu_features"};
-constexpr std::string_view kCudaKeys[] = {"chip",       "format",
-                                          "mapping",    "block_size",
-                                          "samples_per_block", "image_bytes"};
+constexpr std::string_view kKeys[] = {"abi_version",
+                                      "name",
+                                      "activation",
+                                      "order",
+                                      "dtype",
+                                      "device",
+                                      "layers",
+                                      "num_params",
+                                      "tile",
+                                      "backward",
+                                      "workspace_per_tile",
+                                      "target_cpu",
+                                      "cpu_features"};
+constexpr std::string_view kCudaKeys[] = {
+    "chip",       "format", "mapping", "block_size", "samples_per_block",
+    "image_bytes"};
 
 class Parser {
 public:
@@ -270,9 +278,11 @@ private:
     std::string_view rest = text;
     while (true) {
       size_t comma = rest.find(',');
-      std::optional<int64_t> width = parseNumber<int64_t>(rest.substr(0, comma));
+      std::optional<int64_t> width =
+          parseNumber<int64_t>(rest.substr(0, comma));
       // Widths are reported as int32 by ntp_kernel_info and ntp_kernel_layers.
-      if (!width || *width < 1 || *width > std::numeric_limits<int32_t>::max()) {
+      if (!width || *width < 1 ||
+          *width > std::numeric_limits<int32_t>::max()) {
         fail("layers " + quoted(text) + " is not a list of positive integers");
         return false;
       }
@@ -329,7 +339,8 @@ private:
     digits = ok ? digits.substr(3) : digits;
     if (ok && !digits.empty() && digits.back() == 'a')
       digits.remove_suffix(1);
-    std::optional<int32_t> sm = ok ? parseNumber<int32_t>(digits) : std::nullopt;
+    std::optional<int32_t> sm =
+        ok ? parseNumber<int32_t>(digits) : std::nullopt;
     if (!sm || *sm < 10 || *sm > 9999)
       return fail("chip " + quoted(*chip) +
                   " is not an NVIDIA architecture sm_NN or sm_NNa");
@@ -371,8 +382,7 @@ private:
         launch.mapping == GpuMapping::Lanes ? 32 * *samples : *samples;
     if (*samples < 1 || wantedBlock != *blockSize)
       return fail("samples_per_block is " + std::to_string(*samples) +
-                  " but block_size " + std::to_string(*blockSize) +
-                  " needs " +
+                  " but block_size " + std::to_string(*blockSize) + " needs " +
                   (launch.mapping == GpuMapping::Lanes
                        ? "block_size / 32 with mapping=lanes"
                        : "block_size with mapping=sample"));

@@ -443,7 +443,9 @@ enum class Damage {
   OtherFormatVersion,
   OtherKey,
   TrailingBytes,
-  Garbage
+  Garbage,
+  Fifo,         // once hung ntp_jit_compile: nothing writes it
+  DevZeroLink   // once read until out of memory
 };
 
 class JitCorruptCacheTest : public ::testing::TestWithParam<Damage> {};
@@ -489,8 +491,19 @@ TEST_P(JitCorruptCacheTest, EntryIsRebuiltNeverLoaded) {
   case Damage::Garbage:
     bytes.assign(4096, '\x7f');
     break;
+  case Damage::Fifo:
+  case Damage::DevZeroLink:
+    break;
   }
-  writeFile(path, bytes);
+  if (GetParam() == Damage::Fifo) {
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  } else if (GetParam() == Damage::DevZeroLink) {
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_EQ(::symlink("/dev/zero", path.c_str()), 0);
+  } else {
+    writeFile(path, bytes);
+  }
 
   KernelPtr rebuilt = compileOrDie(kSmall, o, &r);
   ASSERT_TRUE(rebuilt);
@@ -508,7 +521,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Damage::Empty, Damage::Truncated,
                       Damage::FlippedObjectByte, Damage::FlippedHeaderByte,
                       Damage::OtherFormatVersion, Damage::OtherKey,
-                      Damage::TrailingBytes, Damage::Garbage));
+                      Damage::TrailingBytes, Damage::Garbage, Damage::Fifo,
+                      Damage::DevZeroLink));
 
 TEST(JitCacheTest, UnwritableDirectoryStillCompiles) {
   TempDir dir;

@@ -171,10 +171,9 @@ TEST(ManifestTest, ChecksTheAbiVersionFirst) {
 }
 
 TEST(ManifestTest, NamesAMissingKey) {
-  for (const char *key :
-       {"abi_version", "name", "activation", "order", "dtype", "device",
-        "layers", "num_params", "tile", "backward", "workspace_per_tile",
-        "target_cpu", "cpu_features"})
+  for (const char *key : {"abi_version", "name", "activation", "order", "dtype",
+                          "device", "layers", "num_params", "tile", "backward",
+                          "workspace_per_tile", "target_cpu", "cpu_features"})
     EXPECT_EQ(parseError(cpuWith(key, "")),
               std::string("required key '") + key + "' is missing");
   for (const char *key : {"chip", "format", "mapping", "block_size",
@@ -204,8 +203,8 @@ TEST(ManifestTest, RejectsBadLines) {
 }
 
 TEST(ManifestTest, ParsesEveryNumberStrictly) {
-  for (const char *bad : {"nine", "9x", "99999999999", "-1", "+9", " 9", "9 ",
-                          "09", ""})
+  for (const char *bad :
+       {"nine", "9x", "99999999999", "-1", "+9", " 9", "9 ", "09", ""})
     EXPECT_EQ(parseError(cpuWith("order", std::string("order=") + bad)),
               std::string("order is '") + bad +
                   "', not a non-negative integer in range");
@@ -219,7 +218,8 @@ TEST(ManifestTest, ParsesEveryNumberStrictly) {
 TEST(ManifestTest, RejectsBadValues) {
   EXPECT_EQ(parseError(cpuWith("tile", "tile=0")),
             "tile is 0; it must be 1..65536");
-  EXPECT_EQ(parseError(cpuWith("name", "name=")), "name '' is not a symbol name");
+  EXPECT_EQ(parseError(cpuWith("name", "name=")),
+            "name '' is not a symbol name");
   EXPECT_EQ(parseError(cpuWith("name", "name=a b")),
             "name 'a b' is not a symbol name");
   EXPECT_EQ(parseError(cpuWith("activation", "activation=")),
@@ -243,7 +243,8 @@ TEST(ManifestTest, RejectsBadValues) {
 TEST(ManifestTest, RejectsBadLayers) {
   EXPECT_EQ(parseError(cpuWith("layers", "layers=4")),
             "layers '4' needs at least an input and an output width");
-  for (const char *layers : {"1,0,1", "1,-2", "1,,1", "1,2,", "", "1,2147483648"})
+  for (const char *layers :
+       {"1,0,1", "1,-2", "1,,1", "1,2,", "", "1,2147483648"})
     EXPECT_EQ(parseError(cpuWith("layers", std::string("layers=") + layers)),
               std::string("layers '") + layers +
                   "' is not a list of positive integers");
@@ -281,10 +282,10 @@ TEST(ManifestTest, ValidatesTheCudaKeys) {
   EXPECT_EQ(parseError(cudaWith("block_size", "block_size=4294967424")),
             "block_size is 4294967424; it must be 1..1024");
   for (const char *bad : {"128x", "-128", "0x80"})
-    EXPECT_EQ(parseError(cudaWith("block_size", std::string("block_size=") +
-                                                    bad)),
-              std::string("block_size is '") + bad +
-                  "', not a non-negative integer in range");
+    EXPECT_EQ(
+        parseError(cudaWith("block_size", std::string("block_size=") + bad)),
+        std::string("block_size is '") + bad +
+            "', not a non-negative integer in range");
   EXPECT_EQ(parseError(cudaWith("samples_per_block", "samples_per_block=4x")),
             "samples_per_block is '4x', not a non-negative integer in range");
   EXPECT_EQ(parseError(cudaWith("block_size", "block_size=2048")),
@@ -349,9 +350,9 @@ TEST(ContainerTest, RefusesEveryTruncation) {
                       sealed.size() / 2, sealed.size() - 1}) {
     ArtifactView view;
     std::string error;
-    EXPECT_EQ(openArtifact(std::string_view(sealed).substr(0, size), view,
-                           error),
-              NTP_ERROR_BAD_ARTIFACT)
+    EXPECT_EQ(
+        openArtifact(std::string_view(sealed).substr(0, size), view, error),
+        NTP_ERROR_BAD_ARTIFACT)
         << size;
   }
   // Cut from the front: the trailer is intact but the sizes do not add up.
@@ -364,8 +365,8 @@ TEST(ContainerTest, RefusesEveryTruncation) {
 TEST(ContainerTest, RefusesAChecksumMismatch) {
   std::string sealed = sealArtifact(std::string(12345, 'p'), cudaManifest());
   // The payload, the manifest, the checksum field itself.
-  for (size_t at : {size_t(0), size_t(12344), size_t(12345 + 30),
-                    sealed.size() - 20}) {
+  for (size_t at :
+       {size_t(0), size_t(12344), size_t(12345 + 30), sealed.size() - 20}) {
     std::string damaged = sealed;
     damaged[at] ^= 0x10;
     EXPECT_EQ(openError(damaged), "it is corrupt (checksum mismatch)") << at;

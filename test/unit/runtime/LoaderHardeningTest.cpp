@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <fstream>
@@ -84,23 +85,23 @@ protected:
 TEST_F(LoaderHardeningTest, AFifoIsRefusedWithoutBlocking) {
   std::string fifo = path("kernel.so");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO),
-            "cannot open kernel artifact '" + fifo +
-                "': it is not a regular file");
+  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO), "cannot open kernel artifact '" +
+                                               fifo +
+                                               "': it is not a regular file");
   fifo = path("kernel.ntp"); // the CUDA path too: no extension decides
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO),
-            "cannot open kernel artifact '" + fifo +
-                "': it is not a regular file");
+  EXPECT_EQ(loadError(fifo, NTP_ERROR_IO), "cannot open kernel artifact '" +
+                                               fifo +
+                                               "': it is not a regular file");
 }
 
 // Defect 6: a symlink to /dev/zero read until out of memory.
 TEST_F(LoaderHardeningTest, DevicesAreRefused) {
   std::string link = path("zero.so");
   ASSERT_EQ(::symlink("/dev/zero", link.c_str()), 0);
-  EXPECT_EQ(loadError(link, NTP_ERROR_IO),
-            "cannot open kernel artifact '" + link +
-                "': it is not a regular file");
+  EXPECT_EQ(loadError(link, NTP_ERROR_IO), "cannot open kernel artifact '" +
+                                               link +
+                                               "': it is not a regular file");
   EXPECT_EQ(loadError("/dev/null", NTP_ERROR_IO),
             "cannot open kernel artifact '/dev/null': it is not a regular "
             "file");
@@ -222,6 +223,38 @@ TEST_F(LoaderHardeningTest, EveryPromisedEntryPointMustExist) {
                                      embeddedManifest(NTP_FAKE_UNSEALED)));
   EXPECT_EQ(loadError(file, NTP_ERROR_BAD_ARTIFACT),
             "'" + file + "' has no ntp_kernel_manifest symbol");
+}
+
+// The manifest's device, not the payload, picks the path: a shared object
+// sealed with a CUDA manifest goes to the driver (here: none, or one that
+// rejects it as an image) and is never passed to dlopen. (Replaces ABI 1's
+// "describes a CUDA kernel" check of a .so's manifest symbol.)
+TEST_F(LoaderHardeningTest, ASharedObjectWithACudaManifestIsNeverDlopened) {
+  ::setenv("NTP_LIBCUDA", "/nonexistent/ntp-test/libcuda.so.1", 1);
+  std::string code = readFile(NTP_FAKE_UNSEALED);
+  KernelManifest m;
+  std::string error;
+  ASSERT_EQ(parseManifest(embeddedManifest(NTP_FAKE_UNSEALED), m, error),
+            NTP_OK)
+      << error;
+  m.device = Device::Cuda;
+  m.tile = 32;
+  m.targetCpu = "none";
+  CudaLaunch launch;
+  launch.chip = "sm_90";
+  launch.blockSize = 32;
+  launch.samplesPerBlock = 32;
+  launch.imageBytes = static_cast<int64_t>(code.size());
+  m.cuda = launch;
+  std::string file = write("cuda.so", sealArtifact(code, m));
+  ntp_kernel *k = reinterpret_cast<ntp_kernel *>(1);
+  EXPECT_NE(ntp_kernel_load(file.c_str(), &k), NTP_OK);
+  EXPECT_EQ(k, nullptr);
+  EXPECT_EQ(std::string(ntp_last_error())
+                .rfind("cannot load CUDA kernel '" + file + "': ", 0),
+            0u)
+      << ntp_last_error();
+  EXPECT_FALSE(isLoaded(file));
 }
 
 TEST_F(LoaderHardeningTest, CpuArtifactsDoNotLoadFromMemory) {
