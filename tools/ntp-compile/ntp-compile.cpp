@@ -298,6 +298,7 @@ int main(int argc, char **argv) {
   options.gpu.libdevice = libdeviceFlag;
   options.gpu.ptxas = ptxasFlag;
   options.gpuFormat = gpuFormat;
+  options.ptxasReport = ptxasReport;
   // The options are checked before anything is parsed or built.
   if (std::string error; !target.checkOptions(options, error))
     return fail(error);

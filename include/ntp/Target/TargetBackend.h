@@ -64,6 +64,8 @@ struct CompileOptions {
   /// The NVPTX target and the image of its artifact.
   NvptxTargetOptions gpu;
   CudaImageFormat gpuFormat = CudaImageFormat::Auto;
+  /// Run ptxas for its -v report (CompileOutput::report) even for PTX.
+  bool ptxasReport = false;
 };
 
 /// What a compile returns.

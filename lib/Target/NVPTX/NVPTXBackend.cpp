@@ -126,8 +126,14 @@ public:
         options.gpuFormat == CudaImageFormat::Cubin ||
         (options.gpuFormat == CudaImageFormat::Auto && !findPtxas(gpu).empty());
     std::string image = ptx;
-    if (cubin && !assembleCubin(ptx, gpu, image, error, &output.report))
-      return false;
+    // ptxas also runs for its report alone (registers, spills) when asked.
+    if (cubin || options.ptxasReport) {
+      std::string binary;
+      if (!assembleCubin(ptx, gpu, binary, error, &output.report))
+        return false;
+      if (cubin)
+        image = std::move(binary);
+    }
     if (stage == EmitStage::Cubin) {
       output.bytes = std::move(image);
       return true;
