@@ -1,37 +1,42 @@
-//===- Compiler.cpp - From a network description to an artifact ----------===//
+//===- Compiler.cpp - The compile chain -----------------------------------===//
 
 #include "ntp/Compiler/Compiler.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Pipelines/Pipelines.h"
+#include "ntp/Target/StampKernel.h"
 
-#include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <mutex>
 
 using namespace mlir;
 using namespace ntp;
 
+void ntp::registerAllTargets() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    registerCpuTarget();
+    registerNvptxTarget();
+  });
+}
+
+const TargetBackend *ntp::getTarget(llvm::StringRef name) {
+  registerAllTargets();
+  return lookupTargetBackend(name);
+}
+
 void ntp::registerNtpCompilerDialects(DialectRegistry &registry) {
-  registry
-      .insert<NtpDialect, arith::ArithDialect, cf::ControlFlowDialect,
-              func::FuncDialect, LLVM::LLVMDialect, math::MathDialect,
-              memref::MemRefDialect, scf::SCFDialect, vector::VectorDialect>();
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
+  registerCpuTargetDialects(registry);
+}
+
+void ntp::registerNtpGpuCompilerDialects(DialectRegistry &registry) {
+  registerNvptxTargetDialects(registry);
 }
 
 OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
@@ -49,67 +54,88 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   return module;
 }
 
-FailureOr<KernelSpec> ntp::lowerToLLVMDialect(ModuleOp module, PassManager &pm,
-                                              const CompileOptions &options) {
-  FailureOr<KernelSpec> spec = getKernelSpec(module, options.tileSize);
-  if (failed(spec))
-    return failure();
-  spec->hasBackward = options.backward;
-  CpuPipelineOptions pipeline;
-  pipeline.tileSize = spec->tile;
-  pipeline.backward = options.backward;
-  pipeline.outline = options.outline;
-  pipeline.formulation = options.formulation;
-  buildCpuPipeline(pm, pipeline);
+bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
+                  const CompileOptions &options, PassManager &pm,
+                  CompileOutput &output, std::string &error) {
+  error.clear();
+  if (!target.supports(stage)) {
+    error = "the " + target.getName().str() + " target cannot emit this stage";
+    return false;
+  }
+  // The module compiles to one kernel.
+  size_t mlps = llvm::range_size(module.getOps<MlpOp>());
+  if (mlps != 1) {
+    module.emitError("expected exactly one ntp.mlp in the module, found ")
+        << mlps;
+    return false;
+  }
+  // Options first: nothing is built for an unknown CPU or chip.
+  if (!target.checkOptions(options, error) ||
+      !target.buildPipeline(pm, options, stage, error))
+    return false;
   if (failed(pm.run(module)))
-    return failure();
-  return spec;
+    return false; // reported as diagnostics
+  output = CompileOutput();
+  if (KernelAttr kernel = getKernelAttr(module))
+    output.manifest = kernel.getManifest();
+  if (stage == EmitStage::Jets || stage == EmitStage::Loops ||
+      stage == EmitStage::Lowered) {
+    llvm::raw_string_ostream os(output.bytes);
+    module.print(os);
+    return true;
+  }
+  if (output.manifest.name.empty()) {
+    error = "the lowered module carries no #ntp.kernel attribute";
+    return false;
+  }
+  return target.serialize(module, output.manifest, stage, options, output,
+                          error);
 }
 
-/// From a module lowered to the LLVM dialect to a loadable shared object.
-static bool writeSharedObject(ModuleOp module, const KernelSpec &spec,
-                              const CpuTargetOptions &target,
-                              const std::string &outputPath,
-                              std::string &error) {
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createCpuTargetMachine(target, error);
-  if (!machine)
-    return false;
-  llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> llvmModule =
-      buildKernelLLVMModule(module, context, spec, target, *machine, error);
-  if (!llvmModule)
-    return false;
-
-  // Write the object next to the output, then link; the object is temporary.
-  llvm::SmallString<256> objectPath;
-  int fd;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ntp-kernel", "o",
-                                                              fd, objectPath)) {
-    error = "cannot create a temporary object file: " + ec.message();
-    return false;
-  }
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    if (!emitMachineCode(*llvmModule, *machine, /*assembly=*/false, os, error))
+bool ntp::writeOutputFile(llvm::StringRef path, llvm::StringRef bytes,
+                          std::string &error) {
+  if (path.empty() || path == "-") {
+    llvm::outs() << bytes;
+    llvm::outs().flush();
+    if (llvm::outs().has_error()) {
+      llvm::outs().clear_error();
+      error = "cannot write to standard output";
       return false;
+    }
+    return true;
   }
-  bool linked = linkSharedObject(objectPath, outputPath,
-                                 cpuKernelManifest(spec, *machine), error);
-  llvm::sys::fs::remove(objectPath);
-  return linked;
+  bool existed = llvm::sys::fs::exists(path);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    error = "cannot write '" + path.str() + "': " + ec.message();
+    return false;
+  }
+  os << bytes;
+  os.close();
+  if (os.has_error()) {
+    error = "cannot write '" + path.str() + "': " + os.error().message();
+    os.clear_error();
+    // Leave no partial file behind (but never remove a device).
+    if (!existed && llvm::sys::fs::is_regular_file(path))
+      llvm::sys::fs::remove(path);
+    return false;
+  }
+  return true;
 }
 
 bool ntp::compileToSharedObject(ModuleOp module, const CompileOptions &options,
                                 const std::string &outputPath,
                                 std::string &error) {
   PassManager pm(module.getContext());
-  FailureOr<KernelSpec> spec = lowerToLLVMDialect(module, pm, options);
-  if (failed(spec)) {
-    error = "lowering the network to LLVM failed";
+  CompileOutput output;
+  if (!compile(module, *getTarget("cpu"), EmitStage::Artifact, options, pm,
+               output, error)) {
+    if (error.empty())
+      error = "lowering the network to LLVM failed";
     return false;
   }
-  return writeSharedObject(module, *spec, options.target, outputPath, error);
+  return writeOutputFile(outputPath, output.bytes, error);
 }
 
 bool ntp::compileGpuEmulationToSharedObject(ModuleOp module,
@@ -117,29 +143,42 @@ bool ntp::compileGpuEmulationToSharedObject(ModuleOp module,
                                             const CpuTargetOptions &host,
                                             const std::string &outputPath,
                                             std::string &error) {
-  FailureOr<KernelSpec> spec =
-      getKernelSpec(module, target.samplesPerLaunchBlock());
-  if (failed(spec)) {
-    error = "the module holds no valid ntp.mlp";
+  const TargetBackend &cpu = *getTarget("cpu");
+  CompileOptions options;
+  options.target = host;
+  options.gpu = target;
+  options.backward = false;
+  if (!cpu.checkOptions(options, error))
     return false;
-  }
-  spec->tile = target.samplesPerLaunchBlock();
-  spec->hasBackward = false;
-  GpuPipelineOptions pipeline;
-  pipeline.chip = target.chip;
-  pipeline.blockSize = target.blockSize;
-  std::optional<GpuMapping> mapping = parseGpuMapping(target.mapping);
-  if (!mapping) {
-    error = "unknown GPU mapping '" + target.mapping + "'";
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createCpuTargetMachine(host, error);
+  if (!machine)
     return false;
-  }
-  pipeline.mapping = *mapping;
-  pipeline.samplesPerBlock = target.samplesPerBlock;
   PassManager pm(module.getContext());
+  GpuPipelineOptions pipeline;
+  fillGpuPipelineOptions(target, pipeline);
   buildGpuEmulationPipeline(pm, pipeline);
+  // One GPU block per tile of the host kernel; forward only.
+  KernelTargetUpdate hostFacts = stampCpuTarget(*machine);
+  int64_t samplesPerBlock = target.samplesPerLaunchBlock();
+  pm.addPass(createStampKernelTargetPass(
+      [=](KernelTarget &facts, std::string &message) {
+        facts.tile = samplesPerBlock;
+        facts.backward = false;
+        return hostFacts(facts, message);
+      }));
   if (failed(pm.run(module))) {
     error = "lowering the GPU kernel to its host emulation failed";
     return false;
   }
-  return writeSharedObject(module, *spec, host, outputPath, error);
+  FailureOr<artifact::KernelManifest> manifest = readKernelManifest(module);
+  if (failed(manifest)) {
+    error = "the lowered module carries no #ntp.kernel attribute";
+    return false;
+  }
+  CompileOutput output;
+  if (!cpu.serialize(module, *manifest, EmitStage::Artifact, options, output,
+                     error))
+    return false;
+  return writeOutputFile(outputPath, output.bytes, error);
 }

@@ -18,6 +18,7 @@
 #include "KernelCache.h"
 
 #include "ntp/Compiler/Compiler.h"
+#include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Target/KernelSpec.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -150,14 +151,14 @@ const std::string &versionString() {
 //===----------------------------------------------------------------------===//
 
 /// The target a compile is for: the concrete CPU name and feature string
-/// (never "native"), and their canonical text for the cache key.
+/// (never "native"), the kernel facts that depend on them, and the canonical
+/// text of what else the generated code depends on for the cache key.
 struct ResolvedTarget {
   bool cuda = false;
   CpuTargetOptions cpu;
   NvptxTargetOptions gpu; // the chip is always concrete
   CudaImageFormat gpuFormat = CudaImageFormat::Auto;
-  int64_t tile = 0;
-  bool backward = true; // whether the reverse-mode entry points are built
+  KernelTarget facts; // what ntp::describeKernel takes
   std::string keyText;
 };
 
@@ -187,8 +188,14 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
                    "unknown gpu_mapping " +
                        std::to_string(options.gpu_mapping));
   out.gpu.chip = chip;
-  out.gpu.mapping =
-      options.gpu_mapping == NTP_JIT_GPU_LANES ? "lanes" : "sample";
+  out.gpu.mapping = options.gpu_mapping == NTP_JIT_GPU_LANES
+                        ? artifact::GpuMapping::Lanes
+                        : artifact::GpuMapping::Sample;
+  // The CUDA facts exactly as ntp-gpu-pipeline stamps them.
+  if (std::string error;
+      !stampCudaTarget(chip, out.gpu.mapping, out.gpu.blockSize,
+                       out.gpu.samplesPerBlock)(out.facts, error))
+    return failure(NTP_ERROR_INVALID_ARGUMENT, error);
   out.gpuFormat = static_cast<CudaImageFormat>(options.gpu_format);
   bool haveAssembler = !findPtxas(out.gpu).empty();
   if (out.gpuFormat == CudaImageFormat::Cubin && !haveAssembler)
@@ -197,10 +204,8 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
                    "/usr/local/cuda/bin/ptxas, PATH); use NTP_JIT_GPU_PTX");
   bool cubin = out.gpuFormat == CudaImageFormat::Cubin ||
                (out.gpuFormat == CudaImageFormat::Auto && haveAssembler);
-  out.backward = false; // the NVPTX target has no reverse mode yet
-  out.keyText = "device=cuda\nchip=" + chip + "\nmapping=" + out.gpu.mapping +
-                "\nthreads=" + std::to_string(out.gpu.threadsPerBlock()) +
-                "\nimage=" + (cubin ? "cubin" : "ptx") + "\n";
+  out.keyText = std::string("image=") + (cubin ? "cubin" : "ptx") +
+                "\nfeatures=" + out.gpu.features + "\n";
   return {};
 }
 
@@ -211,11 +216,12 @@ Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "unknown device " + std::to_string(options.device) +
                        " (expected NTP_DEVICE_CPU or NTP_DEVICE_CUDA)");
-  if (options.tile < 0 || options.tile > 4096)
+  if (options.tile < 0 || options.tile > artifact::kMaxTile)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "tile is " + std::to_string(options.tile) +
-                       "; it must be 0 (automatic) or in [1, 4096]");
-  out.tile = options.tile;
+                       "; it must be 0 (automatic) or in [1, " +
+                       std::to_string(artifact::kMaxTile) + "] (kMaxTile)");
+  out.facts.tile = options.tile;
 
   initializeTargets();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
@@ -264,19 +270,50 @@ Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   out.cpu.cpu = cpu;
   out.cpu.features = llvm::join(features, ",");
   out.cpu.symbolPrefix = kSymbolPrefix;
-  out.backward = options.backward != 0;
-  out.keyText = "triple=" + triple.str() + "\ncpu=" + cpu +
-                "\nfeatures=" + out.cpu.features +
-                "\ntile=" + std::to_string(out.tile) +
-                "\nbackward=" + (out.backward ? "1" : "0") + "\n";
+  out.facts.device = artifact::Device::Cpu;
+  out.facts.backward = options.backward != 0;
+  out.facts.cpu = cpu;
+  // The recorded features, as the CPU target stamps them from its machine
+  // (the same CPU and feature string), without building a machine.
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(triple, cpu, out.cpu.features));
+  if (!subtarget)
+    return failure(NTP_ERROR_INTERNAL, "cannot describe the target CPU");
+  out.facts.cpuFeatures = recordedCpuFeatures(*subtarget, triple);
+  out.keyText =
+      "triple=" + triple.str() + "\nfeatures=" + out.cpu.features + "\n";
   return {};
 }
 
-/// The canonical text of the spec for the cache key; also checks what can
-/// be checked without MLIR (the verifier checks the rest on a miss).
-Failure specKeyText(const ntp_jit_spec &spec, std::string &out) {
+/// The network of a spec given by fields.
+NetworkDescription networkOf(const ntp_jit_spec &spec) {
+  NetworkDescription network;
+  network.name = kSymbolPrefix;
+  network.layers.assign(spec.layers, spec.layers + spec.num_layers);
+  network.activation = spec.activation ? spec.activation : "tanh";
+  network.order = spec.order;
+  network.dtype =
+      spec.dtype == NTP_DTYPE_F64 ? artifact::Dtype::F64 : artifact::Dtype::F32;
+  return network;
+}
+
+/// The canonical text of the kernel for the cache key: for a spec of
+/// fields, the text of ntp::describeKernel's facts, the same function whose
+/// result the passes stamp as #ntp.kernel (and the compile checks they
+/// agree); no MLIR is needed, so a cache hit stays cheap. For IR text, the
+/// text itself (its facts are known only once it is parsed).
+Failure specKeyText(const ntp_jit_spec &spec, const ResolvedTarget &target,
+                    std::string &out) {
   if (spec.mlir) {
-    out = "mlir\n" + std::string(spec.mlir);
+    out = "mlir\n" + std::string(spec.mlir) + "\n--\n" +
+          "device=" + std::string(artifact::deviceName(target.facts.device)) +
+          "\ntile=" + std::to_string(target.facts.tile) +
+          "\nbackward=" + (target.facts.backward ? "1" : "0") +
+          "\ncpu=" + target.facts.cpu + "\nchip=" + target.facts.chip +
+          "\nmapping=" +
+          std::string(artifact::gpuMappingName(target.facts.mapping)) +
+          "\nthreads=" + std::to_string(cudaThreadsPerBlock(target.facts)) +
+          "\n";
     return {};
   }
   if (spec.num_layers < 2 || !spec.layers)
@@ -288,13 +325,11 @@ Failure specKeyText(const ntp_jit_spec &spec, std::string &out) {
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "unknown dtype " + std::to_string(spec.dtype) +
                        " (expected NTP_DTYPE_F32 or NTP_DTYPE_F64)");
-  out = "mlp\nlayers=";
-  for (int32_t i = 0; i < spec.num_layers; ++i)
-    out += (i ? "," : "") + std::to_string(spec.layers[i]);
-  out += "\nactivation=" +
-         std::string(spec.activation ? spec.activation : "tanh") +
-         "\norder=" + std::to_string(spec.order) +
-         "\ndtype=" + (spec.dtype == NTP_DTYPE_F64 ? "f64" : "f32") + "\n";
+  artifact::KernelManifest facts;
+  std::string error;
+  if (!describeKernel(networkOf(spec), target.facts, facts, error))
+    return failure(NTP_ERROR_INVALID_ARGUMENT, "malformed spec: " + error);
+  out = kernelKeyText(facts);
   return {};
 }
 
@@ -345,17 +380,14 @@ mlir::OwningOpRef<mlir::ModuleOp> buildModule(const ntp_jit_spec &spec,
 /// What every compile starts from: its own MLIR context (compiles on
 /// several threads share nothing), the first error diagnostic, the module.
 struct CompileSession {
-  CompileSession(const ntp_jit_spec &spec, bool gpu)
-      : context(registry(gpu)), diagnostics(context) {
+  CompileSession(const ntp_jit_spec &spec, const TargetBackend &target)
+      : context(registry(target)), diagnostics(context) {
     context.disableMultithreading();
     module = buildModule(spec, context);
   }
-  static mlir::DialectRegistry registry(bool gpu) {
+  static mlir::DialectRegistry registry(const TargetBackend &target) {
     mlir::DialectRegistry registry;
-    if (gpu)
-      registerNtpGpuCompilerDialects(registry);
-    else
-      registerNtpCompilerDialects(registry);
+    target.registerDialects(registry);
     return registry;
   }
   /// The failure of a lowering pipeline: a spec error for parsed text (no
@@ -373,61 +405,38 @@ struct CompileSession {
   mlir::OwningOpRef<mlir::ModuleOp> module;
 };
 
-/// Builds the object file for `spec` in memory.
-Failure compileObject(const ntp_jit_spec &spec, const ResolvedTarget &target,
-                      llvm::SmallVectorImpl<char> &object) {
-  CompileSession session(spec, /*gpu=*/false);
-  FirstError &diagnostics = session.diagnostics;
-  mlir::OwningOpRef<mlir::ModuleOp> &module = session.module;
-  if (!module)
-    return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   diagnostics.with("malformed spec"));
-
-  CompileOptions options;
-  options.target = target.cpu;
-  options.tileSize = target.tile;
-  options.backward = target.backward;
-  mlir::PassManager pm(&session.context);
-  mlir::FailureOr<KernelSpec> kernelSpec =
-      lowerToLLVMDialect(*module, pm, options);
-  if (mlir::failed(kernelSpec))
-    return session.loweringFailure(spec, "LLVM");
-  std::string error;
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createCpuTargetMachine(options.target, error);
-  if (!machine)
-    return failure(NTP_ERROR_INVALID_ARGUMENT, error);
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule = buildKernelLLVMModule(
-      *module, llvmContext, *kernelSpec, options.target, *machine, error);
-  if (!llvmModule)
-    return failure(NTP_ERROR_INTERNAL, diagnostics.with(error));
-  llvm::raw_svector_ostream os(object);
-  if (!emitMachineCode(*llvmModule, *machine, /*assembly=*/false, os, error))
-    return failure(NTP_ERROR_INTERNAL, error);
-  return {};
-}
-
-/// Builds the bytes of a CUDA artifact for `spec` in memory.
-Failure compileCudaArtifact(const ntp_jit_spec &spec,
-                            const ResolvedTarget &target,
-                            std::string &artifact) {
-  CompileSession session(spec, /*gpu=*/true);
+/// Compiles `spec` for `target` through the compile chain: the object file
+/// (CPU) or the CUDA artifact's bytes (NVPTX). For a spec of fields, the
+/// facts of the compiled module's #ntp.kernel must be those of the cache key
+/// (`factsKey`, the text of the same describeKernel).
+Failure compileKernel(const ntp_jit_spec &spec, const ResolvedTarget &target,
+                      const std::string &factsKey, std::string &bytes) {
+  const TargetBackend &backend = *getTarget(target.cuda ? "nvptx" : "cpu");
+  CompileSession session(spec, backend);
   if (!session.module)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    session.diagnostics.with("malformed spec"));
-  mlir::ModuleOp module = *session.module;
-  FirstError &diagnostics = session.diagnostics;
+  CompileOptions options;
+  options.target = target.cpu;
+  options.tileSize = target.facts.tile;
+  options.backward = target.facts.backward;
+  options.gpu = target.gpu;
+  options.gpuFormat = target.gpuFormat;
   mlir::PassManager pm(&session.context);
-  mlir::FailureOr<KernelSpec> kernelSpec = lowerToNVVM(module, pm, target.gpu);
-  if (mlir::failed(kernelSpec))
-    return session.loweringFailure(spec, "NVVM");
-  std::string ptx, error;
-  if (!emitPtx(module, target.gpu, ptx, error))
-    return failure(NTP_ERROR_INTERNAL, diagnostics.with(error));
-  if (!buildCudaArtifact(ptx, *kernelSpec, target.gpu, target.gpuFormat,
-                         artifact, error))
-    return failure(NTP_ERROR_INTERNAL, error);
+  CompileOutput output;
+  std::string error;
+  if (!compile(*session.module, backend,
+               target.cuda ? EmitStage::Artifact : EmitStage::Obj, options, pm,
+               output, error)) {
+    if (error.empty())
+      return session.loweringFailure(spec, target.cuda ? "NVVM" : "LLVM");
+    return failure(NTP_ERROR_INTERNAL, session.diagnostics.with(error));
+  }
+  if (!spec.mlir && kernelKeyText(output.manifest) != factsKey)
+    return failure(NTP_ERROR_INTERNAL,
+                   "the compiled kernel's #ntp.kernel disagrees with its "
+                   "cache key");
+  bytes = std::move(output.bytes);
   return {};
 }
 
@@ -502,7 +511,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
   if (Failure f = resolveTarget(options, target); f.status)
     return f;
   std::string specText;
-  if (Failure f = specKeyText(spec, specText); f.status)
+  if (Failure f = specKeyText(spec, target, specText); f.status)
     return f;
   CacheKey key(specText + "--\n" + target.keyText + "--\n" + versionString());
 
@@ -526,7 +535,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
         }
         why = "the CUDA driver rejects it";
       } else {
-        if (!linkObject(std::move(cached), target.backward, out).status) {
+        if (!linkObject(std::move(cached), target.facts.backward, out).status) {
           report.cache_hit = 1;
           return {};
         }
@@ -545,15 +554,10 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
     }
   }
 
-  llvm::SmallVector<char, 0> object;
-  std::string artifact;
-  if (Failure f = target.cuda ? compileCudaArtifact(spec, target, artifact)
-                              : compileObject(spec, target, object);
-      f.status)
+  std::string compiled;
+  if (Failure f = compileKernel(spec, target, specText, compiled); f.status)
     return f;
-  llvm::StringRef bytes = target.cuda
-                              ? llvm::StringRef(artifact)
-                              : llvm::StringRef(object.data(), object.size());
+  llvm::StringRef bytes = compiled;
   if (!dir.empty()) {
     std::string error;
     if (writeCacheEntry(dir, path, key, bytes, error))
@@ -565,7 +569,7 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
   if (target.cuda)
     return loadCudaArtifact(bytes, out);
   return linkObject(llvm::MemoryBuffer::getMemBufferCopy(bytes, "ntp-kernel"),
-                    target.backward, out);
+                    target.facts.backward, out);
 }
 
 } // namespace

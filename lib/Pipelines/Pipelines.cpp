@@ -2,6 +2,8 @@
 
 #include "ntp/Pipelines/Pipelines.h"
 #include "ntp/Conversion/Passes.h"
+#include "ntp/Target/NVPTX/NVPTXTarget.h"
+#include "ntp/Target/StampKernel.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -93,6 +95,11 @@ static void addGpuKernelPasses(OpPassManager &pm,
 void ntp::buildGpuPipeline(OpPassManager &pm,
                            const GpuPipelineOptions &options) {
   addGpuKernelPasses(pm, options);
+  // The CUDA facts on the module's #ntp.kernel; an unknown chip stops here
+  // with ntp's own message, before the NVVM target is attached.
+  pm.addPass(createStampKernelTargetPass(
+      stampCudaTarget(options.chip, options.mapping, options.blockSize,
+                      options.samplesPerBlock)));
   bool lanes = options.mapping == GpuMapping::Lanes;
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createCanonicalizerPass());

@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
@@ -112,31 +114,48 @@ struct DecomposeMlpPass
     ModuleOp module = getOperation();
     SmallVector<MlpOp> mlps(module.getOps<MlpOp>());
     for (MlpOp mlp : mlps) {
-      int64_t tile = tileSize;
-      if (tile < 0 || tile > artifact::kMaxTile) {
+      if (tileSize < 0 || tileSize > artifact::kMaxTile) {
         mlp.emitError("tile size must be in [1, ")
             << artifact::kMaxTile << "] (kMaxTile) or 0 for the default, got "
-            << tile;
+            << tileSize;
         return signalPassFailure();
       }
-      if (tile == 0)
-        tile = isa<Float32Type>(mlp.getElementType()) ? 16 : 8;
+      // The kernel's facts (the tile among them) come from the one function
+      // that decides them; a module compiling to one kernel carries them as
+      // #ntp.kernel for the passes after this one and the artifact writers.
+      NetworkDescription network;
+      network.name = mlp.getSymName().str();
+      network.layers.assign(mlp.getLayers().begin(), mlp.getLayers().end());
+      network.activation = mlp.getActivation().str();
+      network.order = mlp.getOrder();
+      network.dtype = isa<Float64Type>(mlp.getElementType())
+                          ? artifact::Dtype::F64
+                          : artifact::Dtype::F32;
+      KernelTarget target;
+      target.tile = tileSize;
+      artifact::KernelManifest facts;
+      std::string error;
+      if (!describeKernel(network, target, facts, error)) {
+        mlp.emitError(error);
+        return signalPassFailure();
+      }
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time.
-      ArrayRef<int64_t> layers = mlp.getLayers();
       std::optional<int64_t> stack = artifact::jetStackElementsPerTile(
-          {layers.begin(), layers.end()}, mlp.getOrder(), tile);
-      int64_t bytes = isa<Float32Type>(mlp.getElementType()) ? 4 : 8;
-      if (!stack || *stack > artifact::kMaxTileStackBytes / bytes) {
+          facts.layers, facts.order, facts.tile);
+      if (!stack || *stack > artifact::kMaxTileStackBytes /
+                                 artifact::dtypeBytes(facts.dtype)) {
         mlp.emitError("the jets of one tile of ")
-            << tile << " samples need more than "
+            << facts.tile << " samples need more than "
             << artifact::kMaxTileStackBytes
             << " bytes of stack (kMaxTileStackBytes); use a smaller tile, "
                "narrower layers or a lower order";
         return signalPassFailure();
       }
+      if (mlps.size() == 1)
+        module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       OpBuilder b(mlp);
-      KernelBuilder(mlp, tile).build(b);
+      KernelBuilder(mlp, facts.tile).build(b);
       mlp.erase();
     }
   }

@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
@@ -317,6 +319,27 @@ struct GenerateBackwardPass
       forward->setAttr("ntp.workspace_per_tile",
                        IntegerAttr::get(IntegerType::get(&getContext(), 64),
                                         plan->workspacePerTile()));
+      // The module's kernel facts now include the reverse mode.
+      if (KernelAttr kernel = getKernelAttr(module);
+          kernel && kernel.getName() == plan->name) {
+        artifact::KernelManifest facts;
+        std::string error;
+        KernelTarget target = targetOf(kernel.getManifest());
+        target.backward = true;
+        if (!describeKernel(networkOf(kernel.getManifest()), target, facts,
+                            error)) {
+          forward.emitError(error);
+          return signalPassFailure();
+        }
+        // The plan read from the forward must be the one the facts describe.
+        if (facts.workspacePerTile != plan->workspacePerTile()) {
+          forward.emitError("the forward's saved jets need ")
+              << plan->workspacePerTile() << " elements per tile, but its "
+              << "#ntp.kernel says " << facts.workspacePerTile;
+          return signalPassFailure();
+        }
+        module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
+      }
       OpBuilder b(module.getContext());
       b.setInsertionPointAfter(forward);
       BackwardBuilder builder(*plan, forward.getLoc());

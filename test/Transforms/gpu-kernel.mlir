@@ -8,7 +8,7 @@
 // parameters (2*3+3 + 3*2+2 = 17 values) are copied cooperatively into
 // workgroup memory, then every layer and order runs for that sample.
 
-// CHECK: module attributes {gpu.container_module}
+// CHECK: module attributes {gpu.container_module, ntp.kernel = #ntp.kernel<"net", {{.*}}>}
 // CHECK-NOT: func.func @net_forward_tiles
 // CHECK: gpu.module @ntp_kernels
 // CHECK: gpu.func @net_forward(%[[X:.*]]: memref<?xf64>, %[[V:.*]]: memref<?xf64>, %[[P:.*]]: memref<?xf64>, %[[OUT:.*]]: memref<?xf64>, %[[BATCH:.*]]: index)

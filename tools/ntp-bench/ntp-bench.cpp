@@ -10,6 +10,7 @@
 
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/FaaDiBruno.h"
+#include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -142,9 +143,8 @@ KernelTimes timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
                        int order) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<double> unit(-1, 1);
-  int64_t numParams = 0;
-  for (size_t l = 1; l < layers.size(); ++l)
-    numParams += layers[l] * layers[l - 1] + layers[l];
+  // Checked in main.
+  int64_t numParams = *ntp::artifact::countParams(layers);
   std::vector<T> params(numParams), x(batch * layers.front()),
       v(layers.front(), T(1)), out((order + 1) * batch * layers.back());
   for (auto &p : params)
@@ -218,6 +218,25 @@ int main(int argc, char **argv) {
                               "ntp-bench: time ntp jet kernels beside "
                               "PyTorch nested autograd\n");
   std::vector<int64_t> layers = parseLayers(layersFlag);
+  if (!ntp::artifact::countParams(layers)) {
+    std::fprintf(stderr,
+                 "ntp-bench: error: --layers needs at least two widths with a "
+                 "parameter count that fits in int64, got '%s'\n",
+                 layersFlag.c_str());
+    return 1;
+  }
+  if (batch < 1 || batch > (int64_t(1) << 24)) {
+    std::fprintf(stderr,
+                 "ntp-bench: error: --batch must be in 1..16777216, got %lld\n",
+                 (long long)batch.getValue());
+    return 1;
+  }
+  if (maxOrder < 0 || maxOrder > ntp::kMaxOrder) {
+    std::fprintf(stderr,
+                 "ntp-bench: error: --max-order must be in 0..%lld, got %d\n",
+                 (long long)ntp::kMaxOrder, maxOrder.getValue());
+    return 1;
+  }
   if (!ntp::lookupActivation(activation)) {
     std::fprintf(stderr, "ntp-bench: error: unknown activation '%s'\n",
                  activation.c_str());

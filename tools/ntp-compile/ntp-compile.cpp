@@ -1,15 +1,15 @@
 //===- ntp-compile.cpp - Ahead-of-time compiler for ntp kernels -----------===//
 //
-// Input: an .mlir file holding one ntp.mlp, or flags describing the network.
-// Output: a shared object the runtime loads (default), an object file plus C
-// header for static linking, or any intermediate stage (--emit).
+// A thin driver over the compile chain of lib/Compiler: parse the flags and
+// the input (an .mlir file holding one ntp.mlp, or flags describing the
+// network), pick the target from the registry, call ntp::compile, write the
+// output (a shared object the runtime loads by default, an object file plus
+// C header for static linking, or any intermediate stage with --emit).
 //
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Compiler/Compiler.h"
-#include "ntp/Pipelines/Pipelines.h"
-#include "ntp/Target/NVPTX/NVPTXTarget.h"
-#include "ntp/Transforms/Passes.h"
+#include "ntp/Support/ActivationRules.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -18,18 +18,22 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace ntp;
 namespace cl = llvm::cl;
+namespace art = ntp::artifact;
 
 static cl::OptionCategory category("ntp-compile options");
+static cl::OptionCategory networkCategory("Network (instead of an input file)");
+static cl::OptionCategory cpuCategory("CPU target options");
+static cl::OptionCategory gpuCategory("NVPTX target options");
 
 static cl::opt<std::string> inputFile(cl::Positional,
                                       cl::desc("[<input .mlir file>]"),
@@ -45,7 +49,8 @@ static cl::opt<Emit> emit(
                           "per-layer jet ops (ntp dialect)"),
                clEnumValN(Emit::Loops, "loops",
                           "vectorized loops with the Faà di Bruno arithmetic"),
-               clEnumValN(Emit::Mlir, "mlir", "the LLVM dialect"),
+               clEnumValN(Emit::Mlir, "mlir",
+                          "the target's lowered MLIR (LLVM dialect)"),
                clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
                clEnumValN(Emit::Asm, "asm", "assembly"),
                clEnumValN(Emit::Obj, "obj", "an object file (see --header)"),
@@ -57,51 +62,73 @@ static cl::opt<Emit> emit(
                           "a cubin from ptxas (--target=nvptx)")),
     cl::cat(category));
 
+/// --target: the registered targets (filled in main, before parsing).
+static cl::opt<const TargetBackend *, false, cl::parser<const TargetBackend *>>
+    targetFlag("target", cl::desc("Target (default: cpu)"), cl::init(nullptr),
+               cl::cat(category));
+
 static cl::opt<std::string>
     layersFlag("layers",
                cl::desc("Layer widths, input to output (e.g. 1,24,24,24,1)"),
-               cl::init(""), cl::cat(category));
-static cl::opt<std::string>
-    activationFlag("activation",
-                   cl::desc("Activation (tanh, sigmoid, sin, identity, exp, "
-                            "softplus)"),
-                   cl::init("tanh"), cl::cat(category));
+               cl::init(""), cl::cat(networkCategory));
+/// The description lists the activation table (set in main).
+static cl::opt<std::string> activationFlag("activation", cl::init("tanh"),
+                                           cl::cat(networkCategory));
 static cl::opt<int64_t> orderFlag("order", cl::desc("Derivative order"),
-                                  cl::init(0), cl::cat(category));
-static cl::opt<std::string> dtypeFlag("dtype", cl::desc("f32 or f64"),
-                                      cl::init("f32"), cl::cat(category));
+                                  cl::init(0), cl::cat(networkCategory));
+static cl::opt<art::Dtype>
+    dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),
+              cl::values(clEnumValN(art::Dtype::F32, "f32", "float"),
+                         clEnumValN(art::Dtype::F64, "f64", "double")),
+              cl::cat(networkCategory));
 static cl::opt<std::string> nameFlag("name", cl::desc("Kernel name"),
-                                     cl::init("ntp_kernel"), cl::cat(category));
-enum class Target { Cpu, Nvptx };
-static cl::opt<Target> targetFlag(
-    "target", cl::desc("Target"), cl::init(Target::Cpu),
-    cl::values(clEnumValN(Target::Cpu, "cpu", "the host CPU (default)"),
-               clEnumValN(Target::Nvptx, "nvptx",
-                          "NVIDIA GPUs: PTX through LLVM's NVPTX backend, "
-                          "cubin through ptxas")),
-    cl::cat(category));
-static cl::opt<std::string> chipFlag("chip",
-                                     cl::desc("NVIDIA architecture (nvptx)"),
-                                     cl::init("sm_90"), cl::cat(category));
+                                     cl::init("ntp_kernel"),
+                                     cl::cat(networkCategory));
+
 static cl::opt<std::string>
-    gpuFeatures("gpu-features",
-                cl::desc("LLVM NVPTX features, e.g. +ptx80 (nvptx)"),
-                cl::init(""), cl::cat(category));
-static cl::opt<int64_t> blockSizeFlag("block-size",
-                                      cl::desc("Threads per block (nvptx)"),
-                                      cl::init(128), cl::cat(category));
-static cl::opt<std::string> gpuMapping(
-    "gpu-mapping",
-    cl::desc("Work per GPU thread (nvptx): 'sample' (a thread per sample) or "
-             "'lanes' (a warp per sample, a neuron per lane)"),
-    cl::init("sample"), cl::cat(category));
+    targetCpu("target-cpu",
+              cl::desc("LLVM CPU name, or 'native' for this machine"),
+              cl::init("x86-64-v3"), cl::cat(cpuCategory));
+static cl::opt<std::string> targetFeatures("target-features",
+                                           cl::desc("Extra LLVM CPU features"),
+                                           cl::init(""), cl::cat(cpuCategory));
+static cl::opt<int64_t> tileSize("tile",
+                                 cl::desc("Samples per tile (0: automatic)"),
+                                 cl::init(0), cl::cat(cpuCategory));
+static cl::opt<std::string> symbolPrefix(
+    "symbol-prefix",
+    cl::desc("Prefix of exported symbols (default: ntp_kernel for --emit=so, "
+             "the kernel name for --emit=obj)"),
+    cl::init(""), cl::cat(cpuCategory));
+static cl::opt<std::string>
+    headerFile("header",
+               cl::desc("With --emit=obj: also write a C header here"),
+               cl::value_desc("path"), cl::init(""), cl::cat(cpuCategory));
+
+static cl::opt<std::string> chipFlag("chip",
+                                     cl::desc("NVIDIA architecture (sm_XX)"),
+                                     cl::init("sm_90"), cl::cat(gpuCategory));
+static cl::opt<std::string>
+    gpuFeatures("gpu-features", cl::desc("LLVM NVPTX features, e.g. +ptx80"),
+                cl::init(""), cl::cat(gpuCategory));
+static cl::opt<art::GpuMapping>
+    gpuMapping("gpu-mapping", cl::desc("Work per GPU thread"),
+               cl::init(art::GpuMapping::Sample),
+               cl::values(clEnumValN(art::GpuMapping::Sample, "sample",
+                                     "a thread per sample"),
+                          clEnumValN(art::GpuMapping::Lanes, "lanes",
+                                     "a warp per sample, a neuron per lane")),
+               cl::cat(gpuCategory));
+static cl::opt<int64_t>
+    blockSizeFlag("block-size",
+                  cl::desc("Threads per block (--gpu-mapping=sample)"),
+                  cl::init(128), cl::cat(gpuCategory));
 static cl::opt<int64_t> samplesPerBlockFlag(
     "samples-per-block",
-    cl::desc("Samples (warps) per block with --gpu-mapping=lanes (nvptx)"),
-    cl::init(4), cl::cat(category));
+    cl::desc("Samples (warps) per block (--gpu-mapping=lanes)"), cl::init(4),
+    cl::cat(gpuCategory));
 static cl::opt<CudaImageFormat>
-    gpuFormat("gpu-format",
-              cl::desc("Image in a CUDA artifact (--emit=so, nvptx)"),
+    gpuFormat("gpu-format", cl::desc("Image in a CUDA artifact (--emit=so)"),
               cl::init(CudaImageFormat::Auto),
               cl::values(clEnumValN(CudaImageFormat::Auto, "auto",
                                     "cubin when ptxas is found, else PTX"),
@@ -109,41 +136,21 @@ static cl::opt<CudaImageFormat>
                                     "PTX (JIT-compiled by the driver)"),
                          clEnumValN(CudaImageFormat::Cubin, "cubin",
                                     "cubin (needs ptxas)")),
-              cl::cat(category));
+              cl::cat(gpuCategory));
 static cl::opt<std::string>
     libdeviceFlag("libdevice",
-                  cl::desc("libdevice.10.bc for f64 math (nvptx; default: "
+                  cl::desc("libdevice.10.bc for f64 math (default: "
                            "$NTP_LIBDEVICE or the CUDA toolkit's)"),
-                  cl::init(""), cl::cat(category));
+                  cl::init(""), cl::cat(gpuCategory));
 static cl::opt<std::string>
     ptxasFlag("ptxas",
-              cl::desc("ptxas (nvptx; default: $NTP_PTXAS, "
+              cl::desc("ptxas (default: $NTP_PTXAS, "
                        "/usr/local/cuda/bin/ptxas, PATH)"),
-              cl::init(""), cl::cat(category));
-static cl::opt<bool> ptxasReport(
-    "ptxas-report",
-    cl::desc("Print ptxas -v (registers, spills) to stderr (nvptx)"),
-    cl::init(false), cl::cat(category));
-
-static cl::opt<std::string>
-    targetCpu("target-cpu",
-              cl::desc("LLVM CPU name, or 'native' for this machine"),
-              cl::init("x86-64-v3"), cl::cat(category));
-static cl::opt<std::string> targetFeatures("target-features",
-                                           cl::desc("Extra LLVM CPU features"),
-                                           cl::init(""), cl::cat(category));
-static cl::opt<int64_t> tileSize("tile",
-                                 cl::desc("Samples per tile (0: automatic)"),
-                                 cl::init(0), cl::cat(category));
-static cl::opt<std::string> symbolPrefix(
-    "symbol-prefix",
-    cl::desc("Prefix of exported symbols (default: ntp_kernel for --emit=so, "
-             "the kernel name for --emit=obj)"),
-    cl::init(""), cl::cat(category));
-static cl::opt<std::string>
-    headerFile("header",
-               cl::desc("With --emit=obj: also write a C header here"),
-               cl::value_desc("path"), cl::init(""), cl::cat(category));
+              cl::init(""), cl::cat(gpuCategory));
+static cl::opt<bool>
+    ptxasReport("ptxas-report",
+                cl::desc("Print ptxas -v (registers, spills) to stderr"),
+                cl::init(false), cl::cat(gpuCategory));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "ntp-compile: error: " << message << "\n";
@@ -172,14 +179,10 @@ static OwningOpRef<ModuleOp> loadInput(MLIRContext &context,
            layersFlag + "'");
       return nullptr;
     }
-    if (dtypeFlag != "f32" && dtypeFlag != "f64") {
-      fail("--dtype must be f32 or f64, got '" + dtypeFlag + "'");
-      return nullptr;
-    }
     description.name = nameFlag;
     description.activation = activationFlag;
     description.order = orderFlag;
-    description.isF64 = dtypeFlag == "f64";
+    description.isF64 = dtypeFlag == art::Dtype::F64;
     return buildMlpModule(context, description);
   }
   std::string message;
@@ -192,68 +195,46 @@ static OwningOpRef<ModuleOp> loadInput(MLIRContext &context,
   return parseSourceFile<ModuleOp>(sources, &context);
 }
 
-static bool writeText(const std::string &path,
-                      llvm::function_ref<void(llvm::raw_ostream &)> write) {
-  std::string message;
-  auto out = openOutputFile(path.empty() ? "-" : path, &message);
-  if (!out) {
-    fail(message);
-    return false;
+static EmitStage toStage(Emit value) {
+  switch (value) {
+  case Emit::Jets:
+    return EmitStage::Jets;
+  case Emit::Loops:
+    return EmitStage::Loops;
+  case Emit::Mlir:
+    return EmitStage::Lowered;
+  case Emit::Llvm:
+    return EmitStage::Llvm;
+  case Emit::Asm:
+  case Emit::Ptx:
+    return EmitStage::Asm;
+  case Emit::Obj:
+    return EmitStage::Obj;
+  case Emit::So:
+    return EmitStage::Artifact;
+  case Emit::Cubin:
+    return EmitStage::Cubin;
   }
-  write(out->os());
-  out->keep();
-  return true;
+  return EmitStage::Artifact;
 }
 
-static int compileNvptx(ModuleOp module, PassManager &pm) {
-  NvptxTargetOptions target;
-  target.chip = chipFlag;
-  target.features = gpuFeatures;
-  target.blockSize = blockSizeFlag;
-  target.mapping = gpuMapping;
-  target.samplesPerBlock = samplesPerBlockFlag;
-  target.libdevice = libdeviceFlag;
-  target.ptxas = ptxasFlag;
-  if (emit == Emit::Obj)
-    return fail("--emit=obj is for the CPU; use --emit=cubin or --emit=so "
-                "with --target=nvptx");
-  if (!headerFile.empty())
-    return fail("--header is for the CPU target");
-  FailureOr<KernelSpec> spec = lowerToNVVM(module, pm, target);
-  if (failed(spec))
-    return 1;
-  if (emit == Emit::Mlir)
-    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << module; })
-               ? 0
-               : 1;
-  std::string ptx, error;
-  if (!emitPtx(module, target, ptx, error, emit == Emit::Llvm))
-    return fail(error);
-  if (emit == Emit::Llvm || emit == Emit::Ptx || emit == Emit::Asm)
-    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << ptx; }) ? 0
-                                                                            : 1;
-  std::string report;
-  if (emit == Emit::Cubin) {
-    if (outputFile.empty())
-      return fail("-o is required for --emit=cubin");
-    std::string cubin;
-    if (!assembleCubin(ptx, target, cubin, error, &report))
-      return fail(error);
-    if (ptxasReport)
-      llvm::errs() << report;
-    return writeText(outputFile, [&](llvm::raw_ostream &os) { os << cubin; })
-               ? 0
-               : 1;
+/// Hides LLVM's own options (backends, codegen, ...) from --help, as clang
+/// does; --help-hidden still lists them. ntp's options and the MLIR ones a
+/// user needs (pass manager, IR printing, timing, context) stay.
+static void hideUnrelatedOptions() {
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *option = entry.second;
+    bool ntp = false;
+    for (cl::OptionCategory *c : option->Categories)
+      ntp |= c == &category || c == &networkCategory || c == &cpuCategory ||
+             c == &gpuCategory;
+    llvm::StringRef name = entry.first;
+    bool mlir = name.starts_with("mlir-") || name.starts_with("pass-") ||
+                name == "print-ir-after-all" || name == "help" ||
+                name == "help-hidden" || name == "version";
+    if (!ntp && !mlir)
+      option->setHiddenFlag(cl::Hidden);
   }
-  std::string artifact;
-  if (!buildCudaArtifact(ptx, *spec, target, gpuFormat, artifact, error,
-                         ptxasReport ? &report : nullptr))
-    return fail(error);
-  if (ptxasReport)
-    llvm::errs() << report;
-  return writeText(outputFile, [&](llvm::raw_ostream &os) { os << artifact; })
-             ? 0
-             : 1;
 }
 
 int main(int argc, char **argv) {
@@ -262,7 +243,14 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  registerAllTargets();
+  for (const TargetBackend *target : getTargetBackends())
+    targetFlag.getParser().addLiteralOption(target->getName(), target,
+                                            target->getDescription());
+  static const std::string activationHelp =
+      "Activation (" + llvm::join(activationNames(), ", ") + ")";
+  activationFlag.setDescription(activationHelp);
+  hideUnrelatedOptions();
   cl::ParseCommandLineOptions(
       argc, argv,
       "ntp-compile: compile an MLP and a derivative order into a jet kernel\n\n"
@@ -270,30 +258,53 @@ int main(int argc, char **argv) {
       "  ntp-compile --layers 1,24,24,24,1 --activation tanh --order 9 "
       "--dtype f64 -o pinn.so\n");
 
+  const TargetBackend &target =
+      targetFlag ? *targetFlag.getValue() : *getTarget("cpu");
+  bool gpu = target.getName() == "nvptx";
   if (!layersFlag.empty() && !inputFile.empty())
     return fail("give either an input file or --layers, not both");
   if (layersFlag.empty() && inputFile.empty())
     return fail("no input: give an .mlir file or --layers (see --help)");
-  if (targetFlag == Target::Cpu && (emit == Emit::Ptx || emit == Emit::Cubin))
+  if (!gpu && (emit == Emit::Ptx || emit == Emit::Cubin))
     return fail("--emit=ptx and --emit=cubin need --target=nvptx");
-  if ((emit == Emit::So || emit == Emit::Obj) && outputFile.empty())
-    return fail("-o is required for --emit=so and --emit=obj");
+  if (gpu && emit == Emit::Obj)
+    return fail("--emit=obj is for the CPU; use --emit=cubin or --emit=so "
+                "with --target=nvptx");
+  if ((emit == Emit::So || emit == Emit::Obj || emit == Emit::Cubin) &&
+      outputFile.empty())
+    return fail("-o is required for --emit=so, --emit=obj and --emit=cubin");
   if (!headerFile.empty() && emit != Emit::Obj)
     return fail("--header is only meaningful with --emit=obj");
-  if (gpuMapping != "sample" && gpuMapping != "lanes")
-    return fail("--gpu-mapping must be sample or lanes, got '" + gpuMapping +
-                "'");
   if (samplesPerBlockFlag < 1 || samplesPerBlockFlag > 32)
     return fail("--samples-per-block must be in 1..32, got " +
                 llvm::Twine(samplesPerBlockFlag.getValue()));
+  if (blockSizeFlag < 1 || blockSizeFlag > 1024)
+    return fail("--block-size must be in 1..1024, got " +
+                llvm::Twine(blockSizeFlag.getValue()));
   if (tileSize < 0)
     return fail("--tile must be positive (or 0 for automatic), got " +
                 llvm::Twine(tileSize.getValue()));
 
+  CompileOptions options;
+  options.tileSize = tileSize;
+  options.target.cpu = targetCpu;
+  options.target.features = targetFeatures;
+  options.target.symbolPrefix = symbolPrefix;
+  options.gpu.chip = chipFlag;
+  options.gpu.features = gpuFeatures;
+  options.gpu.blockSize = blockSizeFlag;
+  options.gpu.mapping = gpuMapping;
+  options.gpu.samplesPerBlock = samplesPerBlockFlag;
+  options.gpu.libdevice = libdeviceFlag;
+  options.gpu.ptxas = ptxasFlag;
+  options.gpuFormat = gpuFormat;
+  options.ptxasReport = ptxasReport;
+  // The options are checked before anything is parsed or built.
+  if (std::string error; !target.checkOptions(options, error))
+    return fail(error);
+
   DialectRegistry registry;
-  registerNtpCompilerDialects(registry);
-  if (targetFlag == Target::Nvptx)
-    registerNtpGpuCompilerDialects(registry);
+  target.registerDialects(registry);
   MLIRContext context(registry);
   llvm::SourceMgr sources;
   SourceMgrDiagnosticHandler diagnostics(sources, &context);
@@ -301,103 +312,30 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  CompileOptions options;
-  options.tileSize = tileSize;
-  options.target.cpu = targetCpu;
-  options.target.features = targetFeatures;
-  // The GPU kernels run one sample per thread (tile size 1).
-  FailureOr<KernelSpec> spec =
-      getKernelSpec(*module, targetFlag == Target::Nvptx ? 1 : tileSize);
-  if (failed(spec))
-    return 1;
-  options.target.symbolPrefix =
-      !symbolPrefix.empty() ? symbolPrefix.getValue()
-                            : (emit == Emit::Obj ? spec->name : "ntp_kernel");
-
   PassManager pm(&context);
   applyDefaultTimingPassManagerCLOptions(pm);
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("invalid pass manager options");
-  if (targetFlag == Target::Nvptx && emit != Emit::Jets && emit != Emit::Loops)
-    return compileNvptx(*module, pm);
-  if (emit == Emit::Jets || emit == Emit::Loops) {
-    CpuPipelineOptions pipeline;
-    pipeline.tileSize = spec->tile;
-    pipeline.backward = targetFlag == Target::Cpu;
-    if (emit == Emit::Jets) {
-      NtpDecomposeMlpOptions decompose;
-      decompose.tileSize = spec->tile;
-      pm.addPass(createNtpDecomposeMlp(decompose));
-    } else {
-      buildJetLoopsPipeline(pm, pipeline);
-    }
-    if (failed(pm.run(*module)))
-      return 1;
-    return writeText(outputFile,
-                     [&](llvm::raw_ostream &os) { module->print(os); })
-               ? 0
-               : 1;
-  }
-  if (failed(lowerToLLVMDialect(*module, pm, options)))
-    return 1;
-  if (emit == Emit::Mlir)
-    return writeText(outputFile,
-                     [&](llvm::raw_ostream &os) { module->print(os); })
-               ? 0
-               : 1;
-
+  CompileOutput output;
   std::string error;
-  auto machine = createCpuTargetMachine(options.target, error);
-  if (!machine)
-    return fail(error);
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = buildKernelLLVMModule(*module, llvmContext, *spec,
-                                          options.target, *machine, error);
-  if (!llvmModule)
-    return fail(error);
-  switch (emit) {
-  case Emit::Llvm:
-    return writeText(
-               outputFile,
-               [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); })
-               ? 0
-               : 1;
-  case Emit::Asm:
-  case Emit::Obj: {
-    std::string message;
-    auto out = openOutputFile(outputFile.empty() ? "-" : outputFile.getValue(),
-                              &message);
-    if (!out)
-      return fail(message);
-    if (!emitMachineCode(*llvmModule, *machine, emit == Emit::Asm, out->os(),
+  if (!compile(*module, target, toStage(emit), options, pm, output, error))
+    return error.empty() ? 1 : fail(error);
+  if (ptxasReport)
+    llvm::errs() << output.report;
+
+  // The header first: a failure then leaves no object behind.
+  if (!headerFile.empty()) {
+    CpuTargetOptions header = options.target;
+    if (header.symbolPrefix.empty())
+      header.symbolPrefix = output.manifest.name;
+    if (!writeOutputFile(headerFile, generateCHeader(output.manifest, header),
                          error))
       return fail(error);
-    out->keep();
-    if (!headerFile.empty() &&
-        !writeText(headerFile, [&](llvm::raw_ostream &os) {
-          os << generateCHeader(*spec, options.target);
-        }))
-      return 1;
-    return 0;
   }
-  case Emit::So: {
-    llvm::SmallString<256> objectPath(outputFile.getValue());
-    objectPath += ".o.tmp";
-    {
-      std::string message;
-      auto out = openOutputFile(objectPath, &message);
-      if (!out)
-        return fail(message);
-      if (!emitMachineCode(*llvmModule, *machine, false, out->os(), error))
-        return fail(error);
-      out->keep();
-    }
-    bool linked = linkSharedObject(objectPath, outputFile,
-                                   cpuKernelManifest(*spec, *machine), error);
-    llvm::sys::fs::remove(objectPath);
-    return linked ? 0 : fail(error);
+  if (!writeOutputFile(outputFile, output.bytes, error)) {
+    if (!headerFile.empty())
+      llvm::sys::fs::remove(headerFile);
+    return fail(error);
   }
-  default:
-    return 0;
-  }
+  return 0;
 }

@@ -1,16 +1,17 @@
 //===- Compiler.h - From a network description to an artifact --*- C++ -*-===//
 //
-// The compiler as a library: what ntp-compile, the tests and (later) the JIT
-// share. Thin tool drivers call these functions.
+// The compiler as a library: the one compile chain that ntp-compile, the JIT
+// and the tests share. A compile picks a registered target
+// (ntp/Target/TargetBackend.h), runs its pipeline and serializes the result;
+// the kernel's facts travel on the module's #ntp.kernel attribute.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef NTP_COMPILER_COMPILER_H
 #define NTP_COMPILER_COMPILER_H
 
-#include "ntp/Support/FaaDiBruno.h"
-#include "ntp/Target/Cpu/CpuTarget.h"
-#include "ntp/Target/NVPTX/NVPTXTarget.h"
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Target/TargetBackend.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -26,8 +27,18 @@ class PassManager;
 
 namespace ntp {
 
-/// Registers every dialect and translation interface the ntp pipelines use.
+/// Registers every target ntp has (the one place that names them).
+void registerAllTargets();
+
+/// The target called `name` ("cpu", "nvptx") after registerAllTargets, or
+/// null.
+const TargetBackend *getTarget(llvm::StringRef name);
+
+/// Registers every dialect and translation interface the CPU pipeline uses.
 void registerNtpCompilerDialects(mlir::DialectRegistry &registry);
+/// registerNtpCompilerDialects plus what ntp-gpu-pipeline and the NVVM
+/// translation need.
+void registerNtpGpuCompilerDialects(mlir::DialectRegistry &registry);
 
 /// A network described by flags rather than IR.
 struct MlpDescription {
@@ -43,52 +54,24 @@ struct MlpDescription {
 mlir::OwningOpRef<mlir::ModuleOp>
 buildMlpModule(mlir::MLIRContext &context, const MlpDescription &description);
 
-struct CompileOptions {
-  CpuTargetOptions target;
-  int64_t tileSize = 0; // 0: 16 for f32, 8 for f64
-  bool backward = true; // also generate the reverse-mode entry points
-  bool outline = true;  // share each neuron's expansion in one function
-  /// Arithmetic of the activation jets (Auto: fewer flops per op).
-  JetFormulation formulation = JetFormulation::Auto;
-};
+/// The compile chain: checks `options` for `target`, runs its pipeline up to
+/// `stage` through `pm` (which the caller may have configured: IR printing,
+/// timing), and serializes the module to `output`. `module` is lowered in
+/// place. On failure returns false; `error` holds one sentence, or is empty
+/// when the failure was reported as an MLIR diagnostic.
+bool compile(mlir::ModuleOp module, const TargetBackend &target,
+             EmitStage stage, const CompileOptions &options,
+             mlir::PassManager &pm, CompileOutput &output, std::string &error);
 
-/// Runs ntp-cpu-pipeline on `module` (in place) through `pm`, which the
-/// caller may have configured (IR printing, timing). Returns the kernel spec.
-mlir::FailureOr<KernelSpec> lowerToLLVMDialect(mlir::ModuleOp module,
-                                               mlir::PassManager &pm,
-                                               const CompileOptions &options);
+/// Writes `bytes` to `path` ("-": stdout); false and one sentence in
+/// `error` if it cannot (a missing folder, a full disk), leaving no partial
+/// file behind.
+bool writeOutputFile(llvm::StringRef path, llvm::StringRef bytes,
+                     std::string &error);
 
-/// The whole path: lowers `module` and writes a loadable shared object.
+/// compile() for the CPU target's artifact, written to `outputPath`.
 bool compileToSharedObject(mlir::ModuleOp module, const CompileOptions &options,
                            const std::string &outputPath, std::string &error);
-
-//===----------------------------------------------------------------------===//
-// CUDA (NVPTX) kernels
-//===----------------------------------------------------------------------===//
-
-/// registerNtpCompilerDialects plus what ntp-gpu-pipeline and the NVVM
-/// translation need.
-void registerNtpGpuCompilerDialects(mlir::DialectRegistry &registry);
-
-/// The image a CUDA artifact carries: PTX (the driver compiles it for the
-/// GPU it meets), a cubin (ptxas; loads faster, runs on one architecture
-/// family), or Auto: a cubin when ptxas is found, else PTX.
-enum class CudaImageFormat { Auto, Ptx, Cubin };
-
-/// Runs ntp-gpu-pipeline on `module` (in place) through `pm`. Returns the
-/// kernel spec: one sample per thread, forward only.
-mlir::FailureOr<KernelSpec> lowerToNVVM(mlir::ModuleOp module,
-                                        mlir::PassManager &pm,
-                                        const NvptxTargetOptions &target);
-
-/// From the PTX of a lowered module to the bytes of a CUDA artifact
-/// (manifest + image) that ntp_kernel_load / ntp_kernel_load_memory accept.
-/// `ptxasReport`, when given, receives ptxas -v (registers, spills) whenever
-/// ptxas ran.
-bool buildCudaArtifact(const std::string &ptx, const KernelSpec &spec,
-                       const NvptxTargetOptions &target, CudaImageFormat format,
-                       std::string &artifact, std::string &error,
-                       std::string *ptxasReport = nullptr);
 
 /// For tests without a GPU: the CUDA kernel of `target` (its mapping and
 /// block shape) turned into a host shared object by

@@ -1,6 +1,8 @@
 //===- CpuTarget.cpp - LLVM IR, objects and shared objects for CPUs -------===//
 
 #include "ntp/Target/Cpu/CpuTarget.h"
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -23,6 +25,7 @@
 #include <sstream>
 
 using namespace ntp;
+namespace art = ntp::artifact;
 
 std::unique_ptr<llvm::TargetMachine>
 ntp::createCpuTargetMachine(const CpuTargetOptions &options,
@@ -62,83 +65,81 @@ namespace {
 /// The buffers a generated kernel function takes, in order.
 enum class Buffer { X, Direction, Params, Jet, Grad, XGrad, Workspace };
 
-struct EntryPoint {
-  const char *suffix;
-  std::vector<Buffer> buffers;
-};
-
-/// Every entry point a kernel may export; each takes pointers for its
-/// buffers, then (batch, tile_begin, tile_end).
-const EntryPoint kEntryPoints[] = {
-    {"_forward_tiles",
-     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet}},
-    {"_backward_tiles",
-     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet, Buffer::Grad,
-      Buffer::XGrad}},
-    {"_forward_save_tiles",
-     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet,
-      Buffer::Workspace}},
-    {"_backward_saved_tiles",
-     {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet, Buffer::Grad,
-      Buffer::XGrad, Buffer::Workspace}},
-};
+/// The buffers of each entry point; each takes pointers for its buffers,
+/// then (batch, tile_begin, tile_end).
+std::vector<Buffer> entryPointBuffers(art::EntryPoint entry) {
+  switch (entry) {
+  case art::EntryPoint::Forward:
+    return {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet};
+  case art::EntryPoint::Backward:
+    return {Buffer::X,   Buffer::Direction, Buffer::Params,
+            Buffer::Jet, Buffer::Grad,      Buffer::XGrad};
+  case art::EntryPoint::ForwardSave:
+    return {Buffer::X, Buffer::Direction, Buffer::Params, Buffer::Jet,
+            Buffer::Workspace};
+  case art::EntryPoint::BackwardSaved:
+    return {Buffer::X,    Buffer::Direction, Buffer::Params,   Buffer::Jet,
+            Buffer::Grad, Buffer::XGrad,     Buffer::Workspace};
+  }
+  return {};
+}
 } // namespace
 
-/// Adds `void <prefix><suffix>(T *buffers..., int64_t batch, int64_t
-/// tile_begin, int64_t tile_end)` for each generated function, expanding each
-/// pointer into the memref descriptor fields (allocated and aligned pointer,
-/// offset, size, stride) that the lowered function takes.
-/// The x86 instruction-set features a manifest records when the target has
-/// them (ntp::artifact::kRecordedCpuFeatures); the runtime refuses to run
-/// code whose features the host lacks.
-static std::vector<std::string>
-recordedCpuFeatures(const llvm::TargetMachine &machine) {
+std::vector<std::string>
+ntp::recordedCpuFeatures(const llvm::MCSubtargetInfo &info,
+                         const llvm::Triple &triple) {
   std::vector<std::string> features;
-  if (!machine.getTargetTriple().isX86())
+  if (!triple.isX86())
     return features;
-  const llvm::MCSubtargetInfo *info = machine.getMCSubtargetInfo();
-  for (std::string_view name : ntp::artifact::kRecordedCpuFeatures)
-    if (info->checkFeatures("+" + std::string(name)))
+  for (std::string_view name : art::kRecordedCpuFeatures)
+    if (info.checkFeatures("+" + std::string(name)))
       features.emplace_back(name);
   return features;
 }
 
-ntp::artifact::KernelManifest
-ntp::cpuKernelManifest(const KernelSpec &spec,
-                       const llvm::TargetMachine &machine) {
-  return spec.artifactManifest(machine.getTargetCPU(),
-                               recordedCpuFeatures(machine));
+KernelTargetUpdate ntp::stampCpuTarget(const llvm::TargetMachine &machine) {
+  std::string cpu = machine.getTargetCPU().str();
+  std::vector<std::string> features = recordedCpuFeatures(
+      *machine.getMCSubtargetInfo(), machine.getTargetTriple());
+  return [=](KernelTarget &target, std::string &) {
+    target.device = art::Device::Cpu;
+    target.cpu = cpu;
+    target.cpuFeatures = features;
+    return true;
+  };
 }
 
-static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
-                           const llvm::TargetMachine &machine,
+/// Adds `void <prefix>_<suffix>(T *buffers..., int64_t batch, int64_t
+/// tile_begin, int64_t tile_end)` for each entry point of the kernel,
+/// expanding each pointer into the memref descriptor fields (allocated and
+/// aligned pointer, offset, size, stride) that the lowered function takes.
+static bool addEntryPoints(llvm::Module &module,
+                           const art::KernelManifest &spec,
                            const CpuTargetOptions &options,
                            std::string &error) {
   llvm::LLVMContext &context = module.getContext();
   auto *ptr = llvm::PointerType::getUnqual(context);
   auto *i64 = llvm::Type::getInt64Ty(context);
-  for (const EntryPoint &entryPoint : kEntryPoints) {
-    llvm::Function *inner = module.getFunction(spec.name + entryPoint.suffix);
+  std::vector<std::string> symbols = entryPointSymbols(spec);
+  for (size_t e = 0; e < symbols.size(); ++e) {
+    art::EntryPoint entryPoint = art::kEntryPoints[e];
+    llvm::Function *inner = module.getFunction(symbols[e]);
     if (!inner) {
-      if (std::string(entryPoint.suffix) == "_forward_tiles" ||
-          spec.hasBackward) {
-        error = "lowered module has no function '" + spec.name +
-                entryPoint.suffix + "'";
-        return false;
-      }
-      continue;
+      error = "lowered module has no function '" + symbols[e] + "'";
+      return false;
     }
-    std::vector<llvm::Type *> params(entryPoint.buffers.size(), ptr);
+    std::vector<Buffer> buffers = entryPointBuffers(entryPoint);
+    std::vector<llvm::Type *> params(buffers.size(), ptr);
     params.insert(params.end(), {i64, i64, i64});
     auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context), params,
                                          /*isVarArg=*/false);
-    std::string name = options.symbolPrefix + entryPoint.suffix;
+    std::string name = art::entryPointSymbol(options.symbolPrefix, entryPoint);
     if (name == inner->getName())
       inner->setName(name + "_impl");
     auto *entry = llvm::Function::Create(
         type, llvm::GlobalValue::ExternalLinkage, name, module);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", entry));
-    unsigned numBuffers = entryPoint.buffers.size();
+    unsigned numBuffers = buffers.size();
     llvm::Value *batch = entry->getArg(numBuffers);
     auto timesBatch = [&](int64_t n) {
       return b.CreateMul(batch, b.getInt64(n));
@@ -146,7 +147,7 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
     std::vector<llvm::Value *> args;
     for (unsigned i = 0; i < numBuffers; ++i) {
       llvm::Value *size = nullptr;
-      switch (entryPoint.buffers[i]) {
+      switch (buffers[i]) {
       case Buffer::X:
       case Buffer::XGrad:
         size = timesBatch(spec.inputDim());
@@ -156,7 +157,7 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
         break;
       case Buffer::Params:
       case Buffer::Grad:
-        size = b.getInt64(spec.numParams());
+        size = b.getInt64(spec.numParams);
         break;
       case Buffer::Jet:
         size = timesBatch((spec.order + 1) * spec.outputDim());
@@ -165,7 +166,7 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
         llvm::Value *tiles =
             b.CreateSDiv(b.CreateAdd(batch, b.getInt64(spec.tile - 1)),
                          b.getInt64(spec.tile));
-        size = b.CreateMul(tiles, b.getInt64(spec.workspacePerTile()));
+        size = b.CreateMul(tiles, b.getInt64(spec.workspacePerTile));
         break;
       }
       }
@@ -181,20 +182,31 @@ static bool addEntryPoints(llvm::Module &module, const KernelSpec &spec,
   }
 
   auto *text = llvm::ConstantDataArray::getString(
-      context,
-      ntp::artifact::serializeManifest(cpuKernelManifest(spec, machine)),
-      /*AddNull=*/true);
+      context, art::serializeManifest(spec), /*AddNull=*/true);
   new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text,
-                           options.symbolPrefix + "_manifest");
+                           art::manifestSymbol(options.symbolPrefix));
   return true;
 }
 
 std::unique_ptr<llvm::Module>
 ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
-                           const KernelSpec &spec,
                            const CpuTargetOptions &options,
                            llvm::TargetMachine &machine, std::string &error) {
+  KernelAttr kernel = getKernelAttr(lowered);
+  if (!kernel) {
+    error = "the lowered module carries no #ntp.kernel attribute";
+    return nullptr;
+  }
+  art::KernelManifest spec = kernel.getManifest();
+  if (spec.device != art::Device::Cpu ||
+      spec.targetCpu != machine.getTargetCPU()) {
+    error = "the module's #ntp.kernel is for " +
+            (spec.device == art::Device::Cpu ? "CPU '" + spec.targetCpu + "'"
+                                             : std::string("a CUDA device")) +
+            ", not for CPU '" + machine.getTargetCPU().str() + "'";
+    return nullptr;
+  }
   mlir::DialectRegistry registry;
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
@@ -205,7 +217,7 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
     error = "cannot translate the lowered module to LLVM IR";
     return nullptr;
   }
-  if (!addEntryPoints(*module, spec, machine, options, error))
+  if (!addEntryPoints(*module, spec, options, error))
     return nullptr;
   module->setTargetTriple(machine.getTargetTriple());
   module->setDataLayout(machine.createDataLayout());
@@ -317,26 +329,26 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
   return true;
 }
 
-std::string ntp::generateCHeader(const KernelSpec &spec,
+std::string ntp::generateCHeader(const art::KernelManifest &spec,
                                  const CpuTargetOptions &options) {
   const std::string &p = options.symbolPrefix;
   std::string upper;
   for (char c : p)
     upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  const char *t = spec.cType();
+  const char *t = cTypeName(spec.dtype);
   std::ostringstream os;
   os << "/* Generated by ntp-compile: jet kernel '" << spec.name << "' ("
      << spec.activation << ", layers";
   for (int64_t w : spec.layers)
     os << " " << w;
-  os << ", order " << spec.order << ", " << spec.dtypeName() << ", cpu "
-     << options.cpu << "). Do not edit. */\n"
+  os << ", order " << spec.order << ", " << art::dtypeName(spec.dtype)
+     << ", cpu " << options.cpu << "). Do not edit. */\n"
      << "#ifndef " << upper << "_H\n#define " << upper << "_H\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
      << "enum {\n  " << upper << "_ORDER = " << spec.order << ",\n  " << upper
      << "_INPUT_DIM = " << spec.inputDim() << ",\n  " << upper
      << "_OUTPUT_DIM = " << spec.outputDim() << ",\n  " << upper
-     << "_NUM_PARAMS = " << spec.numParams() << ",\n  " << upper
+     << "_NUM_PARAMS = " << spec.numParams << ",\n  " << upper
      << "_TILE = " << spec.tile << "\n};\n\n"
      << "/* The manifest text the runtime checks when loading a .so. */\n"
      << "extern const char " << p << "_manifest[];\n\n"

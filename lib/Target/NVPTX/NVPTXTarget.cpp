@@ -79,12 +79,31 @@ bool ntp::checkNvptxChip(const std::string &chip, std::string &error) {
   std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
       target->createMCSubtargetInfo(llvm::Triple("nvptx64-nvidia-cuda"), "",
                                     ""));
-  if (!subtarget || !subtarget->isCPUStringValid(chip)) {
+  if (chip.empty() || !subtarget || !subtarget->isCPUStringValid(chip)) {
     error = "unknown NVIDIA architecture '" + chip +
             "' (expected sm_XX, e.g. sm_80 or sm_90)";
     return false;
   }
   return true;
+}
+
+KernelTargetUpdate ntp::stampCudaTarget(std::string chip,
+                                        artifact::GpuMapping mapping,
+                                        int64_t blockSize,
+                                        int64_t samplesPerBlock) {
+  return [=](KernelTarget &target, std::string &error) {
+    if (!checkNvptxChip(chip, error))
+      return false;
+    target.device = artifact::Device::Cuda;
+    target.backward = false;
+    target.cpu.clear();
+    target.cpuFeatures.clear();
+    target.chip = chip;
+    target.mapping = mapping;
+    target.blockSize = blockSize;
+    target.samplesPerBlock = samplesPerBlock;
+    return true;
+  };
 }
 
 static std::unique_ptr<llvm::TargetMachine>
@@ -286,49 +305,4 @@ bool ntp::assembleCubin(const std::string &ptx,
   return ok;
 }
 
-ntp::artifact::KernelManifest
-ntp::cudaManifest(const KernelSpec &spec, const NvptxTargetOptions &options,
-                  bool cubin, size_t imageBytes) {
-  namespace art = ntp::artifact;
-  // The struct's CUDA fields, filled once and serialized once: no text
-  // edits of a CPU manifest.
-  art::KernelManifest m = spec.artifactManifest("none");
-  m.device = art::Device::Cuda;
-  m.tile = options.samplesPerLaunchBlock();
-  m.backward = false;
-  m.workspacePerTile = 0;
-  m.cpuFeatures.clear();
-  art::CudaLaunch launch;
-  launch.chip = options.chip;
-  launch.format = cubin ? art::ImageFormat::Cubin : art::ImageFormat::Ptx;
-  launch.mapping = options.mapping == "lanes" ? art::GpuMapping::Lanes
-                                              : art::GpuMapping::Sample;
-  launch.blockSize = options.threadsPerBlock();
-  launch.samplesPerBlock = options.samplesPerLaunchBlock();
-  launch.imageBytes = static_cast<int64_t>(imageBytes);
-  m.cuda = launch;
-  return m;
-}
 
-std::string ntp::cudaArtifactBytes(const ntp::artifact::KernelManifest &manifest,
-                                   const std::string &image) {
-  return ntp::artifact::sealArtifact(image, manifest);
-}
-
-bool ntp::writeCudaArtifact(const std::string &path,
-                            const ntp::artifact::KernelManifest &manifest,
-                            const std::string &image, std::string &error) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    error = "cannot write '" + path + "': " + ec.message();
-    return false;
-  }
-  os << cudaArtifactBytes(manifest, image);
-  os.close();
-  if (os.has_error()) {
-    error = "cannot write '" + path + "'";
-    return false;
-  }
-  return true;
-}

@@ -7,7 +7,10 @@
 // (the __nv_fabsf left by convert-gpu-to-nvvm is defined by llvm.fabs at PTX
 // emission).
 
-// CHECK: module attributes {gpu.container_module}
+// The kernel's facts, CUDA ones included, on the module (#ntp.kernel): one
+// sample per thread, 128 threads and samples per block (the tile), forward
+// only.
+// CHECK: module attributes {gpu.container_module, ntp.kernel = #ntp.kernel<"net", layers = [1, 4, 1], activation = "tanh", order = 2, element_type = f32, device = "cuda", tile = 128, backward = false, entry_points = [@net_forward], chip = "sm_80", mapping = "sample", block_size = 128, samples_per_block = 128>}
 // CHECK: gpu.module @ntp_kernels [#nvvm.target<O = 3, chip = "sm_80">]
 // CHECK: llvm.mlir.global internal @__wg_net_forward_0() {addr_space = 3 : i32} : !llvm.array<13 x f32>
 // CHECK-NOT: __nv_tanh

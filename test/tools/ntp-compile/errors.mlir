@@ -20,17 +20,17 @@
 
 // NOINPUT: ntp-compile: error: no input: give an .mlir file or --layers (see --help)
 // LAYERS: ntp-compile: error: --layers expects comma-separated positive integers
-// DTYPE: ntp-compile: error: --dtype must be f32 or f64, got 'f16'
+// DTYPE: for the --dtype option: Cannot find option named 'f16'!
 // ACT: error: 'ntp.mlp' op unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus
 // ORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got -1
 // MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got 17
 // ONELAYER: error: 'ntp.mlp' op expects at least two layer widths (input and output), got 1
-// NOOUT: ntp-compile: error: -o is required for --emit=so and --emit=obj
+// NOOUT: ntp-compile: error: -o is required for --emit=so, --emit=obj and --emit=cubin
 // BOTH: ntp-compile: error: give either an input file or --layers, not both
 // MISSING: ntp-compile: error: cannot open input file
 // NOMLP: error: expected exactly one ntp.mlp in the module, found 0
 // CPU: ntp-compile: error: unknown target CPU 'not-a-cpu'
-// MAPPING: ntp-compile: error: --gpu-mapping must be sample or lanes, got 'warps'
+// MAPPING: for the --gpu-mapping option: Cannot find option named 'warps'!
 // SLOTS: ntp-compile: error: --samples-per-block must be in 1..32, got 33
 // TILE: ntp-compile: error: --tile must be positive (or 0 for automatic), got -3
 // HEADER: ntp-compile: error: --header is only meaningful with --emit=obj

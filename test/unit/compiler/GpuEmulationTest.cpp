@@ -102,7 +102,8 @@ TEST_P(GpuEmulationTest, MatchesTheReference) {
         ntp::buildMlpModule(context, description);
     ASSERT_TRUE(module);
     ntp::NvptxTargetOptions gpu;
-    gpu.mapping = c.mapping;
+    gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
+                                       : ntp::artifact::GpuMapping::Sample;
     gpu.samplesPerBlock = c.samplesPerBlock;
     ntp::CpuTargetOptions host;
     std::string error;

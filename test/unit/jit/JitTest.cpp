@@ -324,6 +324,86 @@ TEST(JitCacheTest, KeyCoversSpecAndTarget) {
   EXPECT_TRUE(r.cache_hit);
 }
 
+/// The value of `key` in the #ntp.kernel attribute text `attr`: "k = v, "
+/// or "k = [a, b], " (brackets and spaces dropped, quotes removed).
+std::string attrValue(const std::string &attr, const std::string &key) {
+  size_t at = attr.find(" " + key + " = ");
+  if (at == std::string::npos)
+    return "";
+  at += key.size() + 4;
+  size_t end =
+      attr[at] == '[' ? attr.find(']', at) + 1 : attr.find_first_of(",>", at);
+  std::string value;
+  for (char c : attr.substr(at, end - at))
+    if (c != '[' && c != ']' && c != '"' && c != ' ' && c != '@')
+      value += c;
+  return value;
+}
+
+TEST(JitCacheTest, KeyAndKernelAttributeAgree) {
+  // The JIT keys its cache with the text of ntp::describeKernel, the function
+  // whose result the passes stamp as #ntp.kernel: the facts in the stored
+  // key are those of the module the same network and target compile to.
+  TempDir dir;
+  ntp_jit_options o = options(dir.path());
+  o.cpu = "x86-64-v3";
+  o.tile = 4;
+  KernelPtr k = compileOrDie(kSmall, o);
+  ASSERT_EQ(dir.files().size(), 1u);
+  std::string entry = readFile(dir.path() + "/" + dir.files()[0]);
+  size_t begin = entry.find("name="), end = entry.find("--\n", begin);
+  ASSERT_NE(begin, std::string::npos);
+  std::string key = entry.substr(begin, end - begin);
+
+  std::string mlir = dir.path() + "/kernel.mlir";
+  std::string command = std::string(NTP_COMPILE_EXE) +
+                        " --layers=2,8,8,1 --activation=tanh --order=3"
+                        " --dtype=f32 --target-cpu=x86-64-v3 --tile=4"
+                        " --emit=mlir -o " +
+                        mlir;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::string module = readFile(mlir);
+  size_t attrBegin = module.find("#ntp.kernel<");
+  ASSERT_NE(attrBegin, std::string::npos);
+  std::string attr =
+      module.substr(attrBegin, module.find('\n', attrBegin) - attrBegin);
+
+  ntp_kernel_info info;
+  ASSERT_EQ(ntp_kernel_info_get(k.get(), &info), NTP_OK);
+  std::string expected =
+      "name=ntp_kernel\nlayers=" + attrValue(attr, "layers") +
+      "\nactivation=" + attrValue(attr, "activation") +
+      "\norder=" + attrValue(attr, "order") +
+      "\ndtype=" + attrValue(attr, "element_type") +
+      "\ndevice=cpu\ntile=" + attrValue(attr, "tile") +
+      "\nbackward=" + (attrValue(attr, "backward") == "true" ? "1" : "0") +
+      "\nworkspace_per_tile=" + attrValue(attr, "workspace_per_tile") +
+      "\nnum_params=" + std::to_string(info.num_params) +
+      "\ntarget_cpu=" + attrValue(attr, "target_cpu") +
+      "\ncpu_features=" + attrValue(attr, "cpu_features") + "\n";
+  std::string entries = attrValue(attr, "entry_points");
+  for (size_t at = 0; at < entries.size();) {
+    size_t comma = entries.find(',', at);
+    if (comma == std::string::npos)
+      comma = entries.size();
+    expected += "entry=" + entries.substr(at, comma - at) + "\n";
+    at = comma + 1;
+  }
+  EXPECT_EQ(key, expected);
+  // And with the kernel the artifact describes (its manifest came from the
+  // attribute): 2*8+8 + 8*8+8 + 8*1+1 parameters, 4 samples per tile.
+  EXPECT_EQ(info.num_params, 105);
+  EXPECT_NE(key.find("tile=4\n"), std::string::npos) << key;
+  int64_t one = 0, two = 0;
+  ASSERT_EQ(ntp_workspace_size(k.get(), 4, &one), NTP_OK);
+  ASSERT_EQ(ntp_workspace_size(k.get(), 5, &two), NTP_OK);
+  // One more tile of f32 jets: workspace_per_tile * 4 bytes more.
+  EXPECT_NE(
+      key.find("workspace_per_tile=" + std::to_string((two - one) / 4) + "\n"),
+      std::string::npos)
+      << key;
+}
+
 TEST(JitCacheTest, DirectoryComesFromTheEnvironment) {
   TempDir dir;
   std::string sub = dir.path() + "/nested/cache";

@@ -10,14 +10,22 @@
 #define NTP_TARGET_CPU_CPUTARGET_H
 
 #include "ntp/Target/KernelSpec.h"
+#include "ntp/Target/StampKernel.h"
+
+#include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 
 #include <memory>
 #include <string>
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
 
 namespace ntp {
 
@@ -36,23 +44,28 @@ struct CpuTargetOptions {
 std::unique_ptr<llvm::TargetMachine>
 createCpuTargetMachine(const CpuTargetOptions &options, std::string &error);
 
-/// Translates the lowered module to LLVM IR, adds the exported entry point
-/// and manifest, and optimizes it at O3 for `machine`. Null on error.
+/// The features of artifact::kRecordedCpuFeatures that `info` has (x86
+/// only): what a CPU artifact records and the runtime checks on the host.
+std::vector<std::string> recordedCpuFeatures(const llvm::MCSubtargetInfo &info,
+                                             const llvm::Triple &triple);
+
+/// The CPU facts of a kernel for the module's #ntp.kernel: the concrete CPU
+/// name of `machine` and the instruction-set features of
+/// artifact::kRecordedCpuFeatures it has.
+KernelTargetUpdate stampCpuTarget(const llvm::TargetMachine &machine);
+
+/// Translates the lowered module to LLVM IR, adds the exported entry points
+/// and the manifest of its #ntp.kernel (which must be for `machine`'s CPU),
+/// and optimizes it at O3 for `machine`. Null on error.
 std::unique_ptr<llvm::Module>
 buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
-                      const KernelSpec &spec, const CpuTargetOptions &options,
+                      const CpuTargetOptions &options,
                       llvm::TargetMachine &machine, std::string &error);
 
 /// Writes machine code: an object file, or assembly text.
 bool emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
                      bool assembly, llvm::raw_pwrite_stream &os,
                      std::string &error);
-
-/// The manifest of the CPU artifact of `spec` compiled by `machine` (its
-/// CPU and the instruction-set features it records): the one the module
-/// exports as <prefix>_manifest and the one sealed into the artifact.
-ntp::artifact::KernelManifest cpuKernelManifest(const KernelSpec &spec,
-                                                const llvm::TargetMachine &machine);
 
 /// Links an object file into a shared object with the system C compiler
 /// driver ($NTP_LINKER, else cc), then seals it into an artifact with
@@ -64,8 +77,14 @@ bool linkSharedObject(llvm::StringRef objectPath, llvm::StringRef outputPath,
 
 /// A C header declaring the entry point of an object built with
 /// `options.symbolPrefix`, with a convenience wrapper over all tiles.
-std::string generateCHeader(const KernelSpec &spec,
+std::string generateCHeader(const artifact::KernelManifest &manifest,
                             const CpuTargetOptions &options);
+
+/// The dialects and translations of the CPU pipeline and serializer.
+void registerCpuTargetDialects(mlir::DialectRegistry &registry);
+
+/// Adds the CPU target ("cpu") to the target registry.
+void registerCpuTarget();
 
 } // namespace ntp
 

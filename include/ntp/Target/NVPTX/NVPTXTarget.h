@@ -16,12 +16,19 @@
 #define NTP_TARGET_NVPTX_NVPTXTARGET_H
 
 #include "ntp/Target/KernelSpec.h"
+#include "ntp/Target/StampKernel.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
 
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
 namespace ntp {
+
+struct GpuPipelineOptions;
 
 struct NvptxTargetOptions {
   /// NVIDIA architecture, sm_XX.
@@ -30,17 +37,19 @@ struct NvptxTargetOptions {
   std::string features;
   /// Threads per block (must match the pipeline's block-size).
   int64_t blockSize = 128;
-  /// "sample" (a thread per sample) or "lanes" (a warp per sample; the block
-  /// is then 32 * samplesPerBlock threads).
-  std::string mapping = "sample";
+  /// Sample (a thread per sample) or Lanes (a warp per sample; the block is
+  /// then 32 * samplesPerBlock threads).
+  artifact::GpuMapping mapping = artifact::GpuMapping::Sample;
   int64_t samplesPerBlock = 4;
 
   /// Threads per block and samples per block of the kernel's launch.
   int64_t threadsPerBlock() const {
-    return mapping == "lanes" ? 32 * samplesPerBlock : blockSize;
+    return mapping == artifact::GpuMapping::Lanes ? 32 * samplesPerBlock
+                                                  : blockSize;
   }
   int64_t samplesPerLaunchBlock() const {
-    return mapping == "lanes" ? samplesPerBlock : blockSize;
+    return mapping == artifact::GpuMapping::Lanes ? samplesPerBlock
+                                                  : blockSize;
   }
   /// libdevice bitcode; empty: $NTP_LIBDEVICE, else the CUDA toolkit's
   /// (/usr/local/cuda/nvvm/libdevice/libdevice.10.bc) if present. Needed only
@@ -50,10 +59,17 @@ struct NvptxTargetOptions {
   std::string ptxas;
 };
 
-/// The libdevice file to use, or "" if none is found.
-/// Whether LLVM's NVPTX backend knows `chip`; else `error` says so.
+/// Whether LLVM's NVPTX backend knows `chip` (sm_XX); else `error` says so
+/// in one sentence. Checked before any pipeline runs.
 bool checkNvptxChip(const std::string &chip, std::string &error);
 
+/// The CUDA facts of a kernel for the module's #ntp.kernel (device, chip,
+/// mapping, block shape), after checkNvptxChip.
+KernelTargetUpdate stampCudaTarget(std::string chip,
+                                   artifact::GpuMapping mapping,
+                                   int64_t blockSize, int64_t samplesPerBlock);
+
+/// The libdevice file to use, or "" if none is found.
 std::string findLibdevice(const NvptxTargetOptions &options);
 /// The ptxas program to use, or "" if none is found.
 std::string findPtxas(const NvptxTargetOptions &options);
@@ -70,21 +86,16 @@ bool assembleCubin(const std::string &ptx, const NvptxTargetOptions &options,
                    std::string &cubin, std::string &error,
                    std::string *report = nullptr);
 
-/// The manifest of a CUDA artifact: the kernel's fields with device=cuda,
-/// tile = samples per block, forward only, and the launch (CudaLaunch).
-ntp::artifact::KernelManifest cudaManifest(const KernelSpec &spec,
-                                           const NvptxTargetOptions &options,
-                                           bool cubin, size_t imageBytes);
+/// The options of ntp-gpu-pipeline for `options` (the one place that copies
+/// them).
+void fillGpuPipelineOptions(const NvptxTargetOptions &options,
+                            GpuPipelineOptions &pipeline);
 
-/// The bytes of a CUDA artifact: ntp::artifact::sealArtifact(image,
-/// manifest).
-std::string cudaArtifactBytes(const ntp::artifact::KernelManifest &manifest,
-                              const std::string &image);
+/// The dialects and translations of the NVPTX pipeline and serializer.
+void registerNvptxTargetDialects(mlir::DialectRegistry &registry);
 
-/// Writes cudaArtifactBytes to `path`.
-bool writeCudaArtifact(const std::string &path,
-                       const ntp::artifact::KernelManifest &manifest,
-                       const std::string &image, std::string &error);
+/// Adds the NVPTX target ("nvptx") to the target registry.
+void registerNvptxTarget();
 
 } // namespace ntp
 

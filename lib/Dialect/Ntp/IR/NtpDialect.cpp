@@ -1,6 +1,7 @@
 //===- NtpDialect.cpp - The ntp dialect -----------------------------------===//
 
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 
 using namespace mlir;
@@ -13,4 +14,5 @@ void NtpDialect::initialize() {
 #define GET_OP_LIST
 #include "ntp/Dialect/Ntp/IR/NtpOps.cpp.inc"
       >();
+  registerAttributes();
 }

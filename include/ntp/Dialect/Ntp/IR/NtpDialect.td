@@ -20,6 +20,11 @@ def Ntp_Dialect : Dialect {
     across samples.
   }];
   let cppNamespace = "::ntp";
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    void registerAttributes();
+  }];
 }
 
 class Ntp_Op<string mnemonic, list<Trait> traits = []>

@@ -1,0 +1,89 @@
+//===- NtpAttributes.td - ntp attributes -------------------*- tablegen -*-===//
+
+#ifndef NTP_ATTRIBUTES_TD
+#define NTP_ATTRIBUTES_TD
+
+include "ntp/Dialect/Ntp/IR/NtpDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+
+class Ntp_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<Ntp_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// #ntp.kernel
+//===----------------------------------------------------------------------===//
+
+def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
+  let summary = "The facts of the kernel a module compiles to";
+  let description = [{
+    The single source of the facts a target and the runtime need about the
+    kernel a module holds: the network (name, widths, activation, order,
+    element type), the tile, whether the reverse-mode entry points exist and
+    the workspace they need per tile, the entry-point symbols, and the target
+    (the CPU and its recorded instruction-set features, or the CUDA chip,
+    mapping and block shape). It sits on the module as the `ntp.kernel`
+    attribute.
+
+    `ntp-decompose-mlp` stamps it, `ntp-generate-backward` adds the reverse
+    mode, and the target pipelines add their target facts; each builds it
+    from `ntp::describeKernel` (include/ntp/Compiler/KernelFacts.h), the one
+    function that decides these facts, and the verifier checks the attribute
+    against it. The artifact writers read it back into an
+    `ntp::artifact::KernelManifest` and never recompute a fact; the JIT's
+    cache key is the text of the same function's result.
+
+    Example (CPU, after `ntp-cpu-pipeline` and the CPU target):
+
+    ```mlir
+    module attributes {ntp.kernel = #ntp.kernel<"pinn", layers = [1, 24, 1],
+        activation = "tanh", order = 3, element_type = f32, tile = 16,
+        backward = true, workspace_per_tile = 6464,
+        entry_points = [@pinn_forward_tiles, @pinn_backward_tiles,
+                        @pinn_forward_save_tiles, @pinn_backward_saved_tiles],
+        target_cpu = "x86-64-v3", cpu_features = ["avx", "avx2", "fma"]>}
+    ```
+
+    and for CUDA (after `ntp-gpu-pipeline`; the tile is the samples of one
+    block, a thread's jet buffers holding one sample): `device = "cuda",
+    tile = 128, backward = false, entry_points = [@pinn_forward],
+    chip = "sm_90", mapping = "sample", block_size = 128,
+    samples_per_block = 128`.
+  }];
+  let parameters = (ins
+    StringRefParameter<"the ntp.mlp's symbol name">:$name,
+    ArrayRefParameter<"int64_t", "widths, input to output">:$layers,
+    StringRefParameter<"activation name">:$activation,
+    "int64_t":$order,
+    "::mlir::Type":$element_type,
+    StringRefParameter<"cpu or cuda", "\"cpu\"">:$device,
+    "int64_t":$tile,
+    "::mlir::BoolAttr":$backward,
+    DefaultValuedParameter<"int64_t", "0">:$workspace_per_tile,
+    "::mlir::ArrayAttr":$entry_points,
+    StringRefParameter<"LLVM CPU name", "\"\"">:$target_cpu,
+    OptionalParameter<"::mlir::ArrayAttr">:$cpu_features,
+    StringRefParameter<"NVIDIA architecture", "\"\"">:$chip,
+    StringRefParameter<"sample or lanes", "\"\"">:$mapping,
+    DefaultValuedParameter<"int64_t", "0">:$block_size,
+    DefaultValuedParameter<"int64_t", "0">:$samples_per_block
+  );
+  let assemblyFormat = [{
+    `<` $name `,` `layers` `=` `[` $layers `]` `,` struct($activation, $order,
+    $element_type, $device, $tile, $backward, $workspace_per_tile,
+    $entry_points, $target_cpu, $cpu_features, $chip, $mapping, $block_size,
+    $samples_per_block) `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The attribute holding `manifest`'s facts (and its entry points).
+    static KernelAttr get(::mlir::MLIRContext *context,
+                          const ::ntp::artifact::KernelManifest &manifest);
+    /// The facts as the artifact writers and the runtime take them.
+    ::ntp::artifact::KernelManifest getManifest() const;
+  }];
+}
+
+#endif // NTP_ATTRIBUTES_TD

@@ -1,0 +1,196 @@
+//===- NtpAttributes.cpp - ntp attributes ---------------------------------===//
+
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectImplementation.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace ntp;
+namespace art = ntp::artifact;
+
+#define GET_ATTRDEF_CLASSES
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.cpp.inc"
+
+void NtpDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// KernelAttr
+//===----------------------------------------------------------------------===//
+
+KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
+  Builder b(context);
+  SmallVector<Attribute> entryPoints;
+  for (const std::string &symbol : entryPointSymbols(m))
+    entryPoints.push_back(FlatSymbolRefAttr::get(context, symbol));
+  ArrayAttr features;
+  if (!m.cpuFeatures.empty()) {
+    SmallVector<Attribute> names;
+    for (const std::string &feature : m.cpuFeatures)
+      names.push_back(b.getStringAttr(feature));
+    features = b.getArrayAttr(names);
+  }
+  Type element =
+      m.dtype == art::Dtype::F64 ? Type(b.getF64Type()) : Type(b.getF32Type());
+  const art::CudaLaunch *cuda = m.cuda ? &*m.cuda : nullptr;
+  return get(context, m.name, m.layers, m.activation, m.order, element,
+             art::deviceName(m.device), m.tile, b.getBoolAttr(m.backward),
+             m.workspacePerTile, b.getArrayAttr(entryPoints), m.targetCpu,
+             features, cuda ? StringRef(cuda->chip) : StringRef(),
+             cuda ? StringRef(art::gpuMappingName(cuda->mapping).data(),
+                              art::gpuMappingName(cuda->mapping).size())
+                  : StringRef(),
+             cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0);
+}
+
+/// The manifest of the parameters, without checking them.
+static art::KernelManifest
+manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
+           int64_t order, Type elementType, StringRef device, int64_t tile,
+           BoolAttr backward, int64_t workspacePerTile, ArrayAttr cpuFeatures,
+           StringRef targetCpu, StringRef chip, StringRef mapping,
+           int64_t blockSize, int64_t samplesPerBlock) {
+  art::KernelManifest m;
+  m.name = name.str();
+  m.layers.assign(layers.begin(), layers.end());
+  m.activation = activation.str();
+  m.order = static_cast<int32_t>(order);
+  m.dtype = isa_and_nonnull<Float64Type>(elementType) ? art::Dtype::F64
+                                                      : art::Dtype::F32;
+  m.device = device == "cuda" ? art::Device::Cuda : art::Device::Cpu;
+  m.numParams = art::countParams(m.layers).value_or(0);
+  m.tile = tile;
+  m.backward = backward && backward.getValue();
+  m.workspacePerTile = workspacePerTile;
+  m.targetCpu = targetCpu.str();
+  if (cpuFeatures)
+    for (Attribute feature : cpuFeatures)
+      if (auto text = dyn_cast<StringAttr>(feature))
+        m.cpuFeatures.push_back(text.str());
+  if (m.device == art::Device::Cuda) {
+    art::CudaLaunch launch;
+    launch.chip = chip.str();
+    launch.mapping =
+        mapping == "lanes" ? art::GpuMapping::Lanes : art::GpuMapping::Sample;
+    launch.blockSize = blockSize;
+    launch.samplesPerBlock = samplesPerBlock;
+    m.cuda = launch;
+  }
+  return m;
+}
+
+art::KernelManifest KernelAttr::getManifest() const {
+  return manifestOf(getName(), getLayers(), getActivation(), getOrder(),
+                    getElementType(), getDevice(), getTile(), getBackward(),
+                    getWorkspacePerTile(), getCpuFeatures(), getTargetCpu(),
+                    getChip(), getMapping(), getBlockSize(),
+                    getSamplesPerBlock());
+}
+
+LogicalResult
+KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
+                   ArrayRef<int64_t> layers, StringRef activation,
+                   int64_t order, Type elementType, StringRef device,
+                   int64_t tile, BoolAttr backward, int64_t workspacePerTile,
+                   ArrayAttr entryPoints, StringRef targetCpu,
+                   ArrayAttr cpuFeatures, StringRef chip, StringRef mapping,
+                   int64_t blockSize, int64_t samplesPerBlock) {
+  if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
+    return emitError() << "element_type must be f32 or f64, got "
+                       << elementType;
+  if (device != "cpu" && device != "cuda")
+    return emitError() << "device must be \"cpu\" or \"cuda\", got \"" << device
+                       << "\"";
+  if (!backward)
+    return emitError() << "backward must be a bool";
+  if (cpuFeatures && !llvm::all_of(cpuFeatures, llvm::IsaPred<StringAttr>))
+    return emitError() << "cpu_features must be strings";
+  if (device == "cuda" && mapping != "sample" && mapping != "lanes")
+    return emitError() << "mapping must be \"sample\" or \"lanes\", got \""
+                       << mapping << "\"";
+  if (device == "cpu" &&
+      (!chip.empty() || !mapping.empty() || blockSize || samplesPerBlock))
+    return emitError() << "a CPU kernel has no chip, mapping or block shape";
+  if (device == "cuda" && (!targetCpu.empty() || cpuFeatures))
+    return emitError() << "a CUDA kernel has no target_cpu or cpu_features";
+
+  // Every other fact must be what the one function derives from the network
+  // and the target.
+  art::KernelManifest stated =
+      manifestOf(name, layers, activation, order, elementType, device, tile,
+                 backward, workspacePerTile, cpuFeatures, targetCpu, chip,
+                 mapping, blockSize, samplesPerBlock);
+  KernelTarget target = targetOf(stated);
+  if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
+      blockSize != 32 * samplesPerBlock)
+    return emitError() << "block_size must be 32 * samples_per_block with "
+                          "the lanes mapping, got "
+                       << blockSize;
+  if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Sample &&
+      blockSize != samplesPerBlock)
+    return emitError() << "block_size and samples_per_block must agree with "
+                          "the sample mapping, got "
+                       << blockSize << " and " << samplesPerBlock;
+  art::KernelManifest derived;
+  std::string error;
+  if (!describeKernel(networkOf(stated), target, derived, error))
+    return emitError() << error;
+  if (derived.tile != tile)
+    return emitError() << "tile must be " << derived.tile << ", got " << tile;
+  if (derived.workspacePerTile != workspacePerTile)
+    return emitError() << "workspace_per_tile must be "
+                       << derived.workspacePerTile << ", got "
+                       << workspacePerTile;
+  std::vector<std::string> symbols = entryPointSymbols(derived);
+  bool same = entryPoints.size() == symbols.size();
+  for (size_t i = 0; same && i < symbols.size(); ++i) {
+    auto symbol = dyn_cast<FlatSymbolRefAttr>(entryPoints[i]);
+    same = symbol && symbol.getValue() == symbols[i];
+  }
+  if (!same) {
+    InFlightDiagnostic diag = emitError() << "entry_points must be [";
+    llvm::interleaveComma(symbols, diag,
+                          [&](const std::string &s) { diag << "@" << s; });
+    return diag << "]";
+  }
+  return success();
+}
+
+/// `ntp.kernel` is the #ntp.kernel of a module, or the unit marker of a
+/// kernel function; other `ntp.*` attributes are the passes' own.
+LogicalResult NtpDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attribute) {
+  if (attribute.getName() != kKernelAttrName)
+    return success();
+  if (isa<ModuleOp>(op) && !isa<KernelAttr>(attribute.getValue()))
+    return op->emitError("'")
+           << kKernelAttrName << "' on a module must be an #ntp.kernel, got "
+           << attribute.getValue();
+  if (!isa<ModuleOp>(op) && !isa<UnitAttr, KernelAttr>(attribute.getValue()))
+    return op->emitError("'")
+           << kKernelAttrName << "' must be a unit attribute, got "
+           << attribute.getValue();
+  return success();
+}
+
+KernelAttr ntp::getKernelAttr(ModuleOp module) {
+  return module->getAttrOfType<KernelAttr>(kKernelAttrName);
+}
+
+FailureOr<art::KernelManifest> ntp::readKernelManifest(ModuleOp module) {
+  KernelAttr kernel = getKernelAttr(module);
+  if (!kernel)
+    return module.emitError("the module carries no #ntp.kernel attribute "
+                            "(ntp-decompose-mlp stamps it)");
+  return kernel.getManifest();
+}

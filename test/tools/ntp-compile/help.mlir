@@ -1,0 +1,32 @@
+// --help lists ntp's options (the activations from the activation table, the
+// targets from the target registry) and the MLIR pass-manager options, not
+// LLVM's backend options, which --help-hidden keeps reachable.
+// RUN: ntp-compile --help | FileCheck %s
+// RUN: ntp-compile --help | FileCheck %s --check-prefix=NOLLVM
+// RUN: ntp-compile --help-hidden | FileCheck %s --check-prefix=HIDDEN
+
+// CHECK: OVERVIEW: ntp-compile
+// CHECK-DAG: --activation=<string> {{.*}}- Activation (tanh, sigmoid, sin, identity, exp, softplus)
+// CHECK-DAG: --dtype=<value>
+// CHECK-DAG: =f64
+// CHECK-DAG: --emit=<value>
+// CHECK-DAG: --gpu-mapping=<value>
+// CHECK-DAG: =lanes
+// CHECK-DAG: --gpu-format=<value>
+// CHECK-DAG: --target=<value>
+// CHECK-DAG: =cpu
+// CHECK-DAG: =nvptx
+// CHECK-DAG: --chip=<string>
+// CHECK-DAG: --target-cpu=<string>
+// CHECK-DAG: --mlir-print-ir-after-all
+// CHECK-DAG: --mlir-timing
+
+// NOLLVM-NOT: --amdgpu
+// NOLLVM-NOT: --arm-
+// NOLLVM-NOT: --bpf
+// NOLLVM-NOT: --x86-
+// NOLLVM-NOT: --nvptx-
+// NOLLVM-NOT: --aarch64-
+// NOLLVM-NOT: --regalloc
+
+// HIDDEN: --x86-asm-syntax

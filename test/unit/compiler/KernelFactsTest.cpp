@@ -1,0 +1,215 @@
+//===- KernelFactsTest.cpp - One description of a kernel ------------------===//
+//
+// ntp::describeKernel decides a kernel's facts; #ntp.kernel carries them on
+// the module; the compile chain's targets stamp them. These tests check that
+// the three agree, and the function's own rules.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <gtest/gtest.h>
+
+using namespace ntp;
+namespace art = ntp::artifact;
+
+namespace {
+
+NetworkDescription network(std::vector<int64_t> layers, int64_t order,
+                           art::Dtype dtype = art::Dtype::F32) {
+  NetworkDescription n;
+  n.name = "net";
+  n.layers = std::move(layers);
+  n.activation = "tanh";
+  n.order = order;
+  n.dtype = dtype;
+  return n;
+}
+
+art::KernelManifest describe(const NetworkDescription &n,
+                             const KernelTarget &t) {
+  art::KernelManifest m;
+  std::string error;
+  EXPECT_TRUE(describeKernel(n, t, m, error)) << error;
+  return m;
+}
+
+std::string describeError(const NetworkDescription &n, const KernelTarget &t) {
+  art::KernelManifest m;
+  std::string error;
+  EXPECT_FALSE(describeKernel(n, t, m, error));
+  return error;
+}
+
+TEST(KernelFactsTest, CpuFacts) {
+  KernelTarget t;
+  art::KernelManifest m = describe(network({1, 24, 1}, 3), t);
+  EXPECT_EQ(m.tile, 16);
+  EXPECT_FALSE(m.backward);
+  EXPECT_EQ(m.workspacePerTile, 0);
+  EXPECT_EQ(m.numParams, 24 + 24 + 24 + 1);
+  EXPECT_EQ(entryPointSymbols(m),
+            std::vector<std::string>{"net_forward_tiles"});
+  EXPECT_EQ(describe(network({1, 24, 1}, 3, art::Dtype::F64), t).tile, 8);
+
+  t.backward = true;
+  t.tile = 4;
+  m = describe(network({1, 24, 1}, 3), t);
+  EXPECT_EQ(m.tile, 4);
+  EXPECT_EQ(m.workspacePerTile,
+            *art::workspaceElementsPerTile({1, 24, 1}, 3, 4));
+  EXPECT_EQ(entryPointSymbols(m),
+            (std::vector<std::string>{"net_forward_tiles", "net_backward_tiles",
+                                      "net_forward_save_tiles",
+                                      "net_backward_saved_tiles"}));
+}
+
+TEST(KernelFactsTest, CudaFacts) {
+  KernelTarget t;
+  t.device = art::Device::Cuda;
+  t.chip = "sm_80";
+  t.mapping = art::GpuMapping::Lanes;
+  t.samplesPerBlock = 2;
+  art::KernelManifest m = describe(network({1, 8, 1}, 2), t);
+  EXPECT_EQ(m.tile, 2);
+  ASSERT_TRUE(m.cuda);
+  EXPECT_EQ(m.cuda->blockSize, 64);
+  EXPECT_EQ(m.cuda->samplesPerBlock, 2);
+  EXPECT_EQ(entryPointSymbols(m), std::vector<std::string>{"net_forward"});
+  t.mapping = art::GpuMapping::Sample;
+  t.blockSize = 256;
+  m = describe(network({1, 8, 1}, 2), t);
+  EXPECT_EQ(m.cuda->blockSize, 256);
+  EXPECT_EQ(m.cuda->samplesPerBlock, 256);
+  EXPECT_EQ(m.tile, 256);
+}
+
+TEST(KernelFactsTest, Errors) {
+  KernelTarget cpu;
+  EXPECT_NE(describeError(network({4}, 1), cpu).find("two layer widths"),
+            std::string::npos);
+  EXPECT_NE(describeError(network({int64_t(1) << 32, int64_t(1) << 32}, 1), cpu)
+                .find("fits in int64"),
+            std::string::npos);
+  EXPECT_NE(describeError(network({1, 1}, 17), cpu).find("[0, 16]"),
+            std::string::npos);
+  NetworkDescription relu = network({1, 1}, 1);
+  relu.activation = "relu";
+  EXPECT_NE(describeError(relu, cpu).find("unknown activation 'relu'"),
+            std::string::npos);
+  KernelTarget cuda;
+  cuda.device = art::Device::Cuda;
+  cuda.chip = "sm_80";
+  cuda.backward = true;
+  EXPECT_NE(describeError(network({1, 1}, 1), cuda).find("no reverse mode"),
+            std::string::npos);
+  cuda.backward = false;
+  cuda.chip.clear();
+  EXPECT_NE(describeError(network({1, 1}, 1), cuda).find("needs a chip"),
+            std::string::npos);
+}
+
+class KernelAttrTest : public ::testing::Test {
+protected:
+  KernelAttrTest() {
+    mlir::DialectRegistry registry;
+    registerNtpGpuCompilerDialects(registry);
+    context.appendDialectRegistry(registry);
+    context.loadAllAvailableDialects();
+    context.disableMultithreading();
+  }
+  mlir::MLIRContext context;
+};
+
+TEST_F(KernelAttrTest, RoundTripsTheManifest) {
+  KernelTarget cpu;
+  cpu.backward = true;
+  cpu.cpu = "x86-64-v3";
+  cpu.cpuFeatures = {"avx2", "fma"};
+  art::KernelManifest m = describe(network({2, 3, 1}, 4), cpu);
+  EXPECT_EQ(kernelKeyText(KernelAttr::get(&context, m).getManifest()),
+            kernelKeyText(m));
+  KernelTarget cuda;
+  cuda.device = art::Device::Cuda;
+  cuda.chip = "sm_90";
+  cuda.mapping = art::GpuMapping::Lanes;
+  m = describe(network({2, 3, 1}, 4, art::Dtype::F64), cuda);
+  EXPECT_EQ(kernelKeyText(KernelAttr::get(&context, m).getManifest()),
+            kernelKeyText(m));
+}
+
+/// Compiles `layers` to the lowered stage of `targetName` and returns the
+/// facts on the module's #ntp.kernel.
+art::KernelManifest lowered(mlir::MLIRContext &context,
+                            const std::string &targetName,
+                            const CompileOptions &options) {
+  MlpDescription description;
+  description.name = "net";
+  description.layers = {1, 8, 1};
+  description.order = 3;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      buildMlpModule(context, description);
+  EXPECT_TRUE(module);
+  mlir::PassManager pm(&context);
+  CompileOutput output;
+  std::string error;
+  EXPECT_TRUE(compile(*module, *getTarget(targetName), EmitStage::Lowered,
+                      options, pm, output, error))
+      << error;
+  mlir::FailureOr<art::KernelManifest> facts = readKernelManifest(*module);
+  EXPECT_TRUE(mlir::succeeded(facts));
+  EXPECT_EQ(kernelKeyText(*facts), kernelKeyText(output.manifest));
+  return *facts;
+}
+
+TEST_F(KernelAttrTest, TheCompiledModuleCarriesTheDescribedFacts) {
+  CompileOptions options;
+  options.tileSize = 4;
+  options.target.cpu = "x86-64-v3";
+  art::KernelManifest cpu = lowered(context, "cpu", options);
+  KernelTarget target;
+  target.tile = 4;
+  target.backward = true;
+  target.cpu = "x86-64-v3";
+  target.cpuFeatures = {"sse4.2", "avx", "avx2", "fma", "bmi", "bmi2"};
+  EXPECT_EQ(kernelKeyText(cpu),
+            kernelKeyText(describe(network({1, 8, 1}, 3), target)));
+
+  options.gpu.chip = "sm_80";
+  options.gpu.mapping = artifact::GpuMapping::Lanes;
+  options.gpu.samplesPerBlock = 2;
+  art::KernelManifest cuda = lowered(context, "nvptx", options);
+  KernelTarget gpu;
+  gpu.device = art::Device::Cuda;
+  gpu.chip = "sm_80";
+  gpu.mapping = art::GpuMapping::Lanes;
+  gpu.samplesPerBlock = 2;
+  EXPECT_EQ(kernelKeyText(cuda),
+            kernelKeyText(describe(network({1, 8, 1}, 3), gpu)));
+}
+
+TEST(TargetRegistryTest, TargetsAreRegisteredOnce) {
+  registerAllTargets();
+  registerAllTargets();
+  std::vector<std::string> names;
+  for (const TargetBackend *target : getTargetBackends())
+    names.push_back(target->getName().str());
+  EXPECT_EQ(names, (std::vector<std::string>{"cpu", "nvptx"}));
+  EXPECT_EQ(getTarget("amdgpu"), nullptr);
+  EXPECT_TRUE(getTarget("cpu")->supports(EmitStage::Obj));
+  EXPECT_FALSE(getTarget("cpu")->supports(EmitStage::Cubin));
+  EXPECT_FALSE(getTarget("nvptx")->supports(EmitStage::Obj));
+  std::string error;
+  CompileOptions options;
+  options.gpu.chip = "";
+  EXPECT_FALSE(getTarget("nvptx")->checkOptions(options, error));
+  EXPECT_EQ(error, "unknown NVIDIA architecture '' (expected sm_XX, e.g. "
+                   "sm_80 or sm_90)");
+}
+
+} // namespace
