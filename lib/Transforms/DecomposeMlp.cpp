@@ -117,7 +117,7 @@ struct DecomposeMlpPass
       if (tileSize < 0 || tileSize > artifact::kMaxTile) {
         mlp.emitError("tile size must be in [1, ")
             << artifact::kMaxTile << "] (kMaxTile) or 0 for the default, got "
-            << tileSize;
+            << static_cast<int64_t>(tileSize);
         return signalPassFailure();
       }
       // The kernel's facts (the tile among them) come from the one function

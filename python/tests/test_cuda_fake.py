@@ -12,6 +12,9 @@ import textwrap
 import pytest
 
 FAKE = os.environ.get("NTP_FAKE_LIBCUDA")
+if not os.environ.get("NTP_COMPILE"):
+    pytest.skip("ntp-compile is not built (NTP_COMPILE unset)",
+                allow_module_level=True)
 if not FAKE or not os.path.exists(FAKE):
     pytest.skip("the fake CUDA driver is not built (NTP_FAKE_LIBCUDA unset; "
                 "built with the tests, test/unit/runtime)",
@@ -47,22 +50,15 @@ PRELUDE = textwrap.dedent(r'''
     fake.fake_cuda_state.restype = ctypes.POINTER(State)
     state = lambda: fake.fake_cuda_state().contents
 
-    PTX = (".version 7.8\n.target sm_80\n.address_size 64\n\n"
-           ".visible .entry net_forward(\n"
-           "\t.param .u64 net_forward_param_0,\n"
-           "\t.param .u64 net_forward_param_1,\n"
-           "\t.param .u64 net_forward_param_2,\n"
-           "\t.param .u64 net_forward_param_3,\n"
-           "\t.param .u64 net_forward_param_4\n)\n{\n\tret;\n}\n")
-    MANIFEST = ("ntp-kernel-manifest\nabi_version=1\nname=net\n"
-                "activation=tanh\norder=2\ndtype=f32\ndevice=cuda\n"
-                "layers=1,4,1\nnum_params=13\ntile=1\ntarget_cpu=none\n"
-                "backward=0\nworkspace_per_tile=0\nchip=sm_90\nformat=ptx\n"
-                "entry=net_forward\nblock_size=128\nimage_bytes=%d\n")
+    import subprocess
+
+    # A real CUDA artifact (PTX, no ptxas needed) of the 1-4-1 network,
+    # order 2, written by ntp-compile in the runtime's container format.
     def artifact(path):
-        with open(path, "w") as f:
-            f.write("ntp-cuda-artifact\n" + MANIFEST % len(PTX) +
-                    "end-manifest\n" + PTX)
+        subprocess.run([os.environ["NTP_COMPILE"], "--layers", "1,4,1",
+                        "--order", "2", "--name", "net", "--target=nvptx",
+                        "--chip=sm_90", "--gpu-format=ptx", "-o", path],
+                       check=True)
         return path
 ''')
 
