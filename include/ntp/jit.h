@@ -44,8 +44,10 @@ typedef struct ntp_jit_spec {
   const char *mlir;      /* when non-null, the fields below are ignored */
   const int64_t *layers; /* widths, input to output (at least two) */
   int32_t num_layers;
-  const char *activation; /* tanh, sigmoid, sin, identity, exp, softplus;
-                             NULL means tanh */
+  const char *activation; /* a name from the compiler's activation table
+                             (lib/Support/ActivationRules.cpp; listed by
+                             ntp-compile --help, and in the error for an
+                             unknown name); NULL means tanh */
   int32_t order;          /* derivative order n: out has n + 1 rows */
   int32_t dtype;          /* ntp_dtype */
 } ntp_jit_spec;

@@ -1,6 +1,7 @@
 //===- CpuTarget.cpp - LLVM IR, objects and shared objects for CPUs -------===//
 
 #include "ntp/Target/Cpu/CpuTarget.h"
+#include "ntp/Target/LLVMOptimize.h"
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 
@@ -237,18 +238,7 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
     return nullptr;
   }
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(&machine);
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
-      .run(*module, mam);
+  optimizeLLVMModule(*module, machine);
   return module;
 }
 

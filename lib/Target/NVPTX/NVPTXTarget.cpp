@@ -1,6 +1,7 @@
 //===- NVPTXTarget.cpp - PTX, cubin and CUDA artifacts --------------------===//
 
 #include "ntp/Target/NVPTX/NVPTXTarget.h"
+#include "ntp/Target/LLVMOptimize.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -222,18 +223,7 @@ bool ntp::emitPtx(mlir::ModuleOp lowered, const NvptxTargetOptions &options,
     return false;
   }
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(machine.get());
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
-      .run(*module, mam);
+  optimizeLLVMModule(*module, *machine);
 
   llvm::raw_string_ostream os(ptx);
   if (llvmIR) {
