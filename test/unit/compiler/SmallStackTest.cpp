@@ -228,7 +228,12 @@ INSTANTIATE_TEST_SUITE_P(
         // 10 * 16 * (4 * 1024 + 2) floats: 2.6 MiB of jets per tile.
         Case{{1, 1024, 1}, 9, false, "f32_n9_w1024"},
         // 17 * 8 * (4 * 512 + 2) doubles: 2.1 MiB.
-        Case{{1, 512, 1}, 16, true, "f64_n16_w512"}),
+        Case{{1, 512, 1}, 16, true, "f64_n16_w512"},
+        // The widest the compiler accepts (test/Transforms/
+        // decompose-mlp-stack.mlir): 4192000 and 4193152 bytes; the
+        // recomputing backward's frame is 512 and 1024 bytes more.
+        Case{{1, 1637, 1}, 9, false, "f32_n9_w1637_bound"},
+        Case{{1, 963, 1}, 16, true, "f64_n16_w963_bound"}),
     [](const ::testing::TestParamInfo<Case> &info) { return info.param.name; });
 
 // The control: the recomputing backward's tiles, run directly (not through
