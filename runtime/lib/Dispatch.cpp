@@ -7,6 +7,12 @@
 // partial sum per chunk of tiles, chunks fixed by the thread count, added in
 // chunk order), so that equal calls give bitwise equal gradients.
 //
+// A tile keeps its jets on the stack of the thread running it (up to
+// kMaxTileStackBytes, which the compiler enforces). When the calling thread
+// has less stack left than a tile needs (a Python or Java thread has 256 KiB
+// to 1 MiB), its tiles all go to the pool's workers, whose stacks are sized
+// for the bound, and it waits; otherwise it takes part as usual.
+//
 //===----------------------------------------------------------------------===//
 #include "Dispatch.h"
 
@@ -26,6 +32,38 @@ namespace {
 // Tiles each thread must get before a call is split across threads; below
 // this, waking workers costs more than it saves.
 constexpr int64_t kMinTilesPerThread = 2;
+
+/// Runs items [0, n) of `task` on threads that have the stack for them (see
+/// the banner).
+int runOnThreadsWithStack(const ntp_kernel &k, int64_t n, int64_t minPerThread,
+                          ThreadPool::Task task, void *ctx) {
+  const int64_t needed = k.stackBytesPerTile();
+  const int64_t left = ThreadPool::callerStackLeft();
+  if (needed > ThreadPool::kWorkerStackBytes) {
+    // Beyond the compiler's bound (a hand-written manifest, or an artifact
+    // older than the bound): only a caller with a large stack can run it.
+    if (left < needed)
+      return fail(NTP_ERROR_UNSUPPORTED,
+                  "one tile of this kernel needs " + std::to_string(needed) +
+                      " bytes of stack, more than the runtime's worker "
+                      "threads have (" +
+                      std::to_string(ThreadPool::kWorkerStackBytes) +
+                      ") and the calling thread has left (" +
+                      std::to_string(left) +
+                      "); compile it with a smaller tile");
+    task(ctx, 0, n);
+    return NTP_OK;
+  }
+  if (!ThreadPool::instance().parallelFor(n, minPerThread, task, ctx,
+                                          /*callerRuns=*/left >= needed))
+    return fail(NTP_ERROR_INTERNAL,
+                "the calling thread has " + std::to_string(left) +
+                    " bytes of stack left, less than the " +
+                    std::to_string(needed) +
+                    " one tile needs, and no worker thread could be started "
+                    "to run it");
+  return NTP_OK;
+}
 
 //===----------------------------------------------------------------------===//
 // Forward
@@ -111,8 +149,8 @@ void runBackwardChunks(void *ctx, int64_t begin, int64_t end) {
 }
 
 template <class T>
-void runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
-                      void *xGrad) {
+int runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
+                     void *xGrad) {
   const KernelManifest &m = k.manifest;
   call.numTiles = k.tiles(call.batch);
   ThreadPool &pool = ThreadPool::instance();
@@ -128,9 +166,11 @@ void runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
   }
   call.partials = partials.data();
   call.xGrad = xGrad;
-  pool.parallelFor(call.numChunks, 1, runBackwardChunks<T>, &call);
+  if (int status = runOnThreadsWithStack(k, call.numChunks, 1,
+                                         runBackwardChunks<T>, &call))
+    return status;
   if (!paramsGrad)
-    return;
+    return NTP_OK;
   // The fixed order: chunk 0, 1, 2, ... whichever thread ran them.
   T *total = static_cast<T *>(paramsGrad);
   std::copy(partials.begin(), partials.begin() + m.numParams, total);
@@ -139,6 +179,7 @@ void runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
     for (int64_t i = 0; i < m.numParams; ++i)
       total[i] += partial[i];
   }
+  return NTP_OK;
 }
 
 int runBackward(ntp_kernel &k, void *tiles, const void *x,
@@ -163,10 +204,8 @@ int runBackward(ntp_kernel &k, void *tiles, const void *x,
   call.batch = batch;
   call.numParams = m.numParams;
   if (k.isF64())
-    runBackwardTyped<double>(k, call, paramsGrad, xGrad);
-  else
-    runBackwardTyped<float>(k, call, paramsGrad, xGrad);
-  return NTP_OK;
+    return runBackwardTyped<double>(k, call, paramsGrad, xGrad);
+  return runBackwardTyped<float>(k, call, paramsGrad, xGrad);
 }
 
 /// Checks what every reverse-mode call needs beyond the forward's checks.
@@ -262,10 +301,9 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
     return NTP_OK;
   }
   ForwardCall call{k.forwardTiles, x, direction, params, out, nullptr, batch};
-  ThreadPool::instance().parallelFor(
-      k.tiles(batch), kMinTilesPerThread,
+  return runOnThreadsWithStack(
+      k, k.tiles(batch), kMinTilesPerThread,
       k.isF64() ? runForwardTiles<double> : runForwardTiles<float>, &call);
-  return NTP_OK;
 }
 
 int backward(ntp_kernel *k, const char *function, const void *x,
@@ -320,11 +358,10 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
     return NTP_OK;
   ForwardCall call{k->forwardSaveTiles,      x,    direction, params, out,
                    workspaceJets(workspace), batch};
-  ThreadPool::instance().parallelFor(k->tiles(batch), kMinTilesPerThread,
-                                     k->isF64() ? runForwardSaveTiles<double>
-                                                : runForwardSaveTiles<float>,
-                                     &call);
-  return NTP_OK;
+  return runOnThreadsWithStack(*k, k->tiles(batch), kMinTilesPerThread,
+                               k->isF64() ? runForwardSaveTiles<double>
+                                          : runForwardSaveTiles<float>,
+                               &call);
 }
 
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <string>
 
 namespace ntp::rt {
@@ -52,9 +53,22 @@ struct ntp_kernel {
   int64_t tiles(int64_t batch) const {
     return batch / manifest.tile + (batch % manifest.tile != 0);
   }
+  /// Bytes of stack a thread needs to run one tile of any entry point: the
+  /// jets the tile keeps there (jetStackElementsPerTile, the recomputing
+  /// backward's, the largest) and kFrameStackBytes for the frames around
+  /// them. INT64_MAX on overflow.
+  int64_t stackBytesPerTile() const;
 };
 
 namespace ntp::rt {
+
+/// Stack a tile needs beyond its jets: the generated function's own
+/// variables and spills, its callees and the runtime's frames above it
+/// (measured at the compiler's bound: the entry points' frames exceed their
+/// jets by 0.5 to 2 KiB, the activation helpers they call take up to
+/// 3.4 KiB), and, on the main thread, the environment and arguments that
+/// glibc counts as stack.
+inline constexpr int64_t kFrameStackBytes = int64_t(256) << 10;
 
 /// This thread's ntp_last_error() text.
 std::string &lastError();
@@ -82,5 +96,15 @@ template <class Fn> int guarded(Fn &&body) noexcept {
 }
 
 } // namespace ntp::rt
+
+inline int64_t ntp_kernel::stackBytesPerTile() const {
+  std::optional<int64_t> jets = ntp::artifact::jetStackElementsPerTile(
+      manifest.layers, manifest.order, manifest.tile);
+  int64_t bytes = 0;
+  if (!jets || __builtin_mul_overflow(*jets, elementBytes(), &bytes) ||
+      __builtin_add_overflow(bytes, ntp::rt::kFrameStackBytes, &bytes))
+    return INT64_MAX;
+  return bytes;
+}
 
 #endif // NTP_RUNTIME_KERNEL_H

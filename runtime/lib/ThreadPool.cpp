@@ -7,7 +7,12 @@
 // generation with the next chunk index so that a worker still holding an
 // older job can never claim a chunk of a newer one. The caller returns once
 // `finished` counts all chunks; it never waits for a worker that found no
-// work, which matters when the machine is busy and workers wake late.
+// work, which matters when the machine is busy and workers wake late. A
+// caller without the stack for the tiles claims nothing and only waits.
+//
+// The workers are POSIX threads rather than std::thread, which cannot be
+// given a stack size: the default (RLIMIT_STACK at start-up, often 8 MiB but
+// whatever the host process chose) is not ours to rely on.
 //
 //===----------------------------------------------------------------------===//
 #include "ThreadPool.h"
@@ -15,10 +20,10 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <pthread.h>
 #include <sched.h>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -102,7 +107,13 @@ struct ThreadPool::Workers {
   std::atomic<uint64_t> generation{0};
   std::atomic<uint64_t> claim{0};
   std::atomic<int64_t> finished{0}; // chunks of the current job done
-  std::vector<std::thread> threads;
+  std::vector<pthread_t> threads;
+};
+
+/// What a new worker starts with (pthread_create passes one pointer).
+struct ThreadPool::WorkerStart {
+  Workers *w;
+  uint64_t generation;
 };
 
 ThreadPool &ThreadPool::instance() {
@@ -152,18 +163,67 @@ void ThreadPool::resize(int32_t numWorkers) {
     w.stop = true;
   }
   w.wake.notify_all();
-  for (std::thread &t : w.threads)
-    t.join();
+  for (pthread_t t : w.threads)
+    pthread_join(t, nullptr);
   w.threads.clear();
   w.stop = false;
 
   uint64_t generation = w.generation.load(std::memory_order_relaxed);
-  try {
-    for (int32_t i = 0; i < numWorkers; ++i)
-      w.threads.emplace_back(workerMain, std::ref(w), generation);
-  } catch (const std::system_error &) {
-    // Out of threads: carry on with the workers that did start.
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0)
+    return;
+  if (pthread_attr_setstacksize(&attr,
+                                static_cast<size_t>(kWorkerStackBytes)) == 0) {
+    w.threads.reserve(static_cast<size_t>(numWorkers));
+    for (int32_t i = 0; i < numWorkers; ++i) {
+      auto *start = new WorkerStart{&w, generation};
+      pthread_t thread;
+      if (pthread_create(&thread, &attr, workerEntry, start) != 0) {
+        // Out of threads or memory: carry on with the workers that started.
+        delete start;
+        break;
+      }
+      w.threads.push_back(thread);
+    }
   }
+  pthread_attr_destroy(&attr);
+}
+
+void *ThreadPool::workerEntry(void *arg) {
+  WorkerStart start = *static_cast<WorkerStart *>(arg);
+  delete static_cast<WorkerStart *>(arg);
+  workerMain(*start.w, start.generation);
+  return nullptr;
+}
+
+int64_t ThreadPool::callerStackLeft() {
+  // The bounds of a thread's stack never change; pthread_getattr_np reads
+  // /proc/self/maps for the main thread, so ask once per thread.
+  struct Bounds {
+    bool known = false;
+    uintptr_t low = 0, high = 0;
+  };
+  static thread_local Bounds bounds;
+  if (!bounds.known) {
+    bounds.known = true;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void *addr = nullptr;
+      size_t size = 0;
+      // For the main thread glibc reports RLIMIT_STACK (capped by the
+      // mapping below the stack) as the size: the most the stack can grow
+      // to, which is what matters here.
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        bounds.low = reinterpret_cast<uintptr_t>(addr);
+        bounds.high = bounds.low + size;
+      }
+      pthread_attr_destroy(&attr);
+    }
+  }
+  auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (sp <= bounds.low || sp > bounds.high)
+    return 0;
+  return static_cast<int64_t>(sp - bounds.low);
 }
 
 /// Runs chunks of `job`, number `generation`, until none is left to claim.
@@ -211,32 +271,41 @@ void ThreadPool::workerMain(Workers &w, uint64_t generation) {
   }
 }
 
-void ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
-                             void *ctx) {
+bool ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
+                             void *ctx, bool callerRuns) {
   int64_t threads = resolvedNumThreads();
-  int64_t splits = n / std::max<int64_t>(minPerThread, 1);
-  if (std::min(threads, splits) <= 1) {
+  int64_t splits = std::max<int64_t>(n / std::max<int64_t>(minPerThread, 1), 1);
+  if (callerRuns && std::min(threads, splits) <= 1) {
     task(ctx, 0, n);
-    return;
+    return true;
   }
-  std::unique_lock<std::mutex> run(runMutex, std::try_to_lock);
-  if (!run.owns_lock()) {
-    task(ctx, 0, n);
-    return;
+  std::unique_lock<std::mutex> run(runMutex, std::defer_lock);
+  if (callerRuns) {
+    if (!run.try_lock()) {
+      task(ctx, 0, n);
+      return true;
+    }
+  } else {
+    run.lock(); // only the workers have the stack: wait for the pool
   }
   // Never more workers than the call has chunks: grow to what calls need,
-  // shrink when the thread count was lowered.
-  int64_t wanted = std::min({threads, splits, Workers::kMaxChunks}) - 1;
-  if (appliedWorkers > threads - 1 || appliedWorkers < wanted)
+  // shrink when the thread count was lowered. A caller that does not run
+  // chunks leaves all `threads` to workers.
+  const int64_t callerChunk = callerRuns ? 1 : 0;
+  int64_t wanted =
+      std::min({threads, splits, Workers::kMaxChunks}) - callerChunk;
+  if (appliedWorkers > threads || appliedWorkers < wanted)
     resize(static_cast<int32_t>(wanted));
 
   Workers &w = *workers;
-  int64_t chunks =
-      std::min({threads, splits, static_cast<int64_t>(w.threads.size()) + 1,
-                Workers::kMaxChunks});
-  if (chunks <= 1) {
+  const auto numWorkers = static_cast<int64_t>(w.threads.size());
+  int64_t chunks = std::min(
+      {threads, splits, numWorkers + callerChunk, Workers::kMaxChunks});
+  if (!callerRuns && chunks < 1)
+    return false;
+  if (callerRuns && chunks <= 1) {
     task(ctx, 0, n);
-    return;
+    return true;
   }
   const Job job{task, ctx, n, chunks};
   uint64_t generation;
@@ -248,12 +317,13 @@ void ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
     w.claim.store(generation << Workers::kChunkBits, std::memory_order_relaxed);
     w.generation.store(generation, std::memory_order_release);
   }
-  if (chunks > static_cast<int64_t>(w.threads.size()))
+  if (chunks - callerChunk >= numWorkers)
     w.wake.notify_all();
   else
-    for (int64_t i = 1; i < chunks; ++i)
+    for (int64_t i = callerChunk; i < chunks; ++i)
       w.wake.notify_one();
-  runChunks(w, job, generation);
+  if (callerRuns)
+    runChunks(w, job, generation);
   auto allDone = [&] {
     return w.finished.load(std::memory_order_acquire) == chunks;
   };
@@ -261,6 +331,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
     std::unique_lock<std::mutex> lock(w.mutex);
     w.done.wait(lock, allDone);
   }
+  return true;
 }
 
 } // namespace ntp::rt

@@ -11,9 +11,19 @@
 // concurrent callers never block each other and the machine is not
 // oversubscribed (they already bring their own threads).
 //
+// Stacks: a tile keeps its jets on the stack of the thread that runs it (up
+// to artifact::kMaxTileStackBytes). The workers are started with
+// kWorkerStackBytes of stack, whatever the process's default; a caller whose
+// own stack has too little left (a thread of Python or Java: 256 KiB to
+// 1 MiB) passes callerRuns = false and only waits while the workers run the
+// whole range, also when the range is too small to split or the pool is
+// busy (then it waits for the pool).
+//
 //===----------------------------------------------------------------------===//
 #ifndef NTP_RUNTIME_THREADPOOL_H
 #define NTP_RUNTIME_THREADPOOL_H
+
+#include "ntp/artifact.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -41,21 +51,37 @@ public:
   /// setNumThreads set, else the default).
   int32_t numThreads() const { return resolvedNumThreads(); }
 
+  /// The stack of every worker thread: the most jets a tile may keep
+  /// (kMaxTileStackBytes) and room for the frames around them.
+  static constexpr int64_t kWorkerStackBytes =
+      artifact::kMaxTileStackBytes + (int64_t(4) << 20);
+
+  /// Bytes of stack the calling thread has left below the caller's frame;
+  /// 0 when that is unknown (a stack the thread library does not know of,
+  /// e.g. a coroutine's), so that such a caller is treated as having none.
+  static int64_t callerStackLeft();
+
   /// Runs `task` over [0, n). Each thread gets at least `minPerThread` items;
-  /// a range too small to split runs on the calling thread only.
-  void parallelFor(int64_t n, int64_t minPerThread, Task task, void *ctx);
+  /// a range too small to split runs on the calling thread only. With
+  /// `callerRuns` false the calling thread runs no item (see the banner).
+  /// Returns false only then, when no worker thread could be started, and
+  /// then ran nothing.
+  bool parallelFor(int64_t n, int64_t minPerThread, Task task, void *ctx,
+                   bool callerRuns = true);
 
   ~ThreadPool();
 
 private:
   struct Workers;
   struct Job;
+  struct WorkerStart;
 
   ThreadPool();
   int32_t resolvedNumThreads() const;
   void resize(int32_t numWorkers);
   static void runChunks(Workers &w, const Job &job, uint64_t generation);
   static void workerMain(Workers &w, uint64_t generation);
+  static void *workerEntry(void *start);
   void forgetWorkersAfterFork();
 
   std::atomic<int32_t> requested{0}; // from setNumThreads; 0 = default

@@ -123,7 +123,12 @@ ntp_status ntp_kernel_create(const char *manifest, void *forward_tiles,
                              ntp_kernel **out);
 
 /* Jet of the network at `batch` points. Pointers are host pointers for CPU
- * kernels and device pointers for CUDA kernels. batch == 0 is a no-op. */
+ * kernels and device pointers for CUDA kernels. batch == 0 is a no-op.
+ * Any thread may call this and the reverse-mode functions below: a CPU
+ * tile keeps its jets (at most 4 MiB) on the stack of the thread running
+ * it, so a caller with less stack left than that (a Python or Java thread)
+ * has its tiles run on the runtime's worker threads (8 MiB stacks) and
+ * waits. */
 ntp_status ntp_forward(ntp_kernel *k, const void *x, const void *direction,
                        const void *params, void *out, int64_t batch);
 
