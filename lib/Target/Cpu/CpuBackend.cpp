@@ -80,7 +80,7 @@ public:
     pipeline.tileSize = options.tileSize;
     pipeline.backward = options.backward;
     pipeline.outline = options.outline;
-    pipeline.formulation = jetFormulationName(options.formulation);
+    pipeline.formulation = options.formulation;
     if (stage == EmitStage::Jets) {
       NtpDecomposeMlpOptions decompose;
       decompose.tileSize = options.tileSize;
