@@ -147,20 +147,12 @@ def describe(net):
 _cache = {}
 _cache_lock = threading.Lock()
 
-try:  # one C++ call instead of a reshape per parameter and a cat (and
-    # a slice and a view per parameter back)
-    from torch._utils import _flatten_dense_tensors as _flat
-    from torch._utils import _unflatten_dense_tensors as _unflat
-except ImportError:  # pragma: no cover
+try:  # one C++ call instead of a reshape per parameter and a cat (the
+    # function behind torch._utils._flatten_dense_tensors, one frame less)
+    _flat = torch._C._nn.flatten_dense_tensors
+except AttributeError:  # pragma: no cover
     def _flat(params):
         return torch.cat([p.reshape(-1) for p in params])
-
-    def _unflat(flat, params):
-        out, off = [], 0
-        for p in params:
-            out.append(flat[off:off + p.numel()].view(p.shape))
-            off += p.numel()
-        return out
 
 
 def kernel_for(widths, activation, order, dtype, device):
@@ -193,10 +185,6 @@ def kernel_for(widths, activation, order, dtype, device):
 _Linear, _Sequential, _Tensor = nn.Linear, nn.Sequential, torch.Tensor
 _empty, _empty_like, _uint8 = torch.empty, torch.empty_like, torch.uint8
 _grad_enabled = torch.is_grad_enabled
-try:  # the C++ functions behind torch._utils' wrappers, one frame less
-    _flat = torch._C._nn.flatten_dense_tensors
-except AttributeError:  # pragma: no cover
-    pass
 _ones = {}  # dtype -> a CPU tensor [1] holding 1: the default direction
 
 
