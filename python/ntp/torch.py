@@ -432,7 +432,10 @@ def jet(net, x, order, direction=None):
     (float32/float64) and device; a non-contiguous x is copied. direction:
     [d_in]; None means v = 1 and needs d_in = 1. Parameters are read from
     net at every call."""
-    d = _describe_cached(net)
+    last_ref, d = _last  # the common case first: the same net as last time
+    if (type(net) is not _Sequential or last_ref() is not net or d.softplus
+            or not d.current()):
+        d = _describe_cached(net)
     if type(x) is not _Tensor and not isinstance(x, _Tensor):
         _explain(d, x)
     # Every parameter, read live (when m is exactly nn.Linear, through its
