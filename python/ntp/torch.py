@@ -11,6 +11,7 @@
 #===----------------------------------------------------------------------===#
 import math
 import threading
+from sys import getrefcount as _refcount
 import weakref
 
 import torch
@@ -146,20 +147,12 @@ def describe(net):
 _cache = {}
 _cache_lock = threading.Lock()
 
-try:  # one C++ call instead of a reshape per parameter and a cat (and
-    # a slice and a view per parameter back)
-    from torch._utils import _flatten_dense_tensors as _flat
-    from torch._utils import _unflatten_dense_tensors as _unflat
-except ImportError:  # pragma: no cover
+try:  # one C++ call instead of a reshape per parameter and a cat (the
+    # function behind torch._utils._flatten_dense_tensors, one frame less)
+    _flat = torch._C._nn.flatten_dense_tensors
+except AttributeError:  # pragma: no cover
     def _flat(params):
         return torch.cat([p.reshape(-1) for p in params])
-
-    def _unflat(flat, params):
-        out, off = [], 0
-        for p in params:
-            out.append(flat[off:off + p.numel()].view(p.shape))
-            off += p.numel()
-        return out
 
 
 def kernel_for(widths, activation, order, dtype, device):
@@ -181,66 +174,138 @@ def kernel_for(widths, activation, order, dtype, device):
     return k
 
 
+# The per-call path below runs on every training step, so it is written for
+# speed (benchmarks/python_step.py measures it): what does not change between
+# calls (the module walk, the kernel, the expected shapes) is kept per net and
+# revalidated by identity; what can change (every parameter tensor, its
+# dtype, device, shape and requires_grad; x; Softplus attributes) is read and
+# checked at every call, and a failed check goes to the slow path that says
+# exactly what is wrong.
+
+_Linear, _Sequential, _Tensor = nn.Linear, nn.Sequential, torch.Tensor
+_empty, _empty_like, _uint8 = torch.empty, torch.empty_like, torch.uint8
+_grad_enabled = torch.is_grad_enabled
+_ones = {}  # dtype -> a CPU tensor [1] holding 1: the default direction
+
+
+def _ones_ptr(dtype):
+    t = _ones.get(dtype)
+    if t is None:
+        t = _ones.setdefault(dtype, torch.ones(1, dtype=dtype))
+    return t.data_ptr()
+
+
+class _Fast:
+    """What the per-call path needs of a CPU kernel, in attributes of its
+    own: the C entry points, the handle, the output's trailing shape, the
+    workspace sizes by batch, and a few free workspaces by batch (reused
+    only once nothing else holds them, see _workspace)."""
+
+    def __init__(self, k):
+        lib = k._lib
+        self.kernel, self.h = k, k._h
+        self.forward, self.forward_save = lib.ntp_forward, lib.ntp_forward_save
+        self.backward_saved = lib.ntp_backward_saved
+        self.rows, self.cols, self.num_params = (k.order + 1, k.output_dim,
+                                                 k.num_params)
+        self.free = {}  # batch -> [workspace tensors]
+
+
+_POOL_PER_BATCH, _POOL_BATCHES, _POOL_MAX_BYTES = 2, 16, 1 << 22
+
+
+def _workspace(fast, n):
+    """A workspace for n points: one that an earlier call used if nothing
+    holds it any more (its ctx is gone, so only the pool's list, our local
+    and getrefcount's argument refer to it), else a new one. list.pop and
+    list.insert are atomic under the GIL and a buffer in use is always also
+    referenced by its user, so two calls never share one. Two per batch (a
+    training loop's previous jet is still alive during the next call), up
+    to 4 MiB each: bigger ones cost little next to their kernel."""
+    pool = fast.free.get(n)
+    if pool is not None:
+        for _ in range(len(pool)):
+            try:
+                ws = pool.pop()
+            except IndexError:
+                break
+            pool.insert(0, ws)
+            if _refcount(ws) == 3:  # pool, ws and getrefcount's argument
+                return ws
+    size = fast.kernel._ws_size(n)
+    ws = _empty(size, dtype=_uint8)
+    if size <= _POOL_MAX_BYTES:
+        if pool is None and len(fast.free) < _POOL_BATCHES:
+            pool = fast.free.setdefault(n, [])
+        if pool is not None and len(pool) < _POOL_PER_BATCH:
+            pool.insert(0, ws)
+    return ws
+
+
 class _Jet(torch.autograd.Function):
-    """forward: ntp_forward_save (arguments checked by Kernel.forward_save);
-    backward: ntp_backward_saved on the same, already checked buffers."""
+    """forward: ntp_forward_save; backward: ntp_backward_saved on the same
+    buffers. jet() checked every argument (dtype, device, shapes); the
+    runtime checks that the workspace was saved for this very x, direction
+    and params (a hash in its header)."""
 
     @staticmethod
-    def forward(ctx, kernel, x, v, *params):
-        flat = _flat(params)  # under no_grad here
-        xd = x.detach()
-        k = kernel
-        if k.device == "cpu":
-            # jet() checked x (contiguous [batch, d_in], the kernel's dtype,
-            # on the CPU) and the parameters' dtype and device; what is left
-            # to check is the parameter count (a weight of the wrong shape).
-            n = xd.shape[0]
-            if flat.numel() != k.num_params:
-                raise Error(ERROR_INVALID_ARGUMENT, "net has %d parameters "
-                            "but its layers %s need %d; a weight or bias "
-                            "has the wrong shape" % (
-                                flat.numel(), list(k.layers), k.num_params))
-            out = torch.empty((k.order + 1, n, k.output_dim), dtype=xd.dtype)
-            ws = torch.empty(k._ws_size(n), dtype=torch.uint8)
-            ctx.ptrs = (xd.data_ptr(), k._direction(xd, v), flat.data_ptr(),
-                        ws.data_ptr())
-            px, pv, pp, pw = ctx.ptrs
-            ntp._check(k._lib.ntp_forward_save(k._h, px, pv, pp,
-                                               out.data_ptr(), pw, n))
-        else:
-            out, ws = k.forward(xd, flat, v), None
-        # Kept alive with ctx: the pointers above point into them.
-        ctx.kernel, ctx.keep = kernel, (xd, v, flat, ws)
-        ctx.params = params  # for their shapes
+    def forward(ctx, run, x, v, *params):
+        k, fast, n, pv, layout, grad_p = run
+        flat = _flat(params)  # a copy: later in-place updates do not matter
+        if fast is None:  # CUDA: forward only (backward refuses, below)
+            ctx.ntp = (k, None)
+            return k.forward(x, flat, v)
+        shape = (fast.rows, n, fast.cols)
+        out = _empty(shape, dtype=x.dtype)
+        ws = _workspace(fast, n)
+        px, pp, pw = x.data_ptr(), flat.data_ptr(), ws.data_ptr()
+        st = fast.forward_save(fast.h, px, pv, pp, out.data_ptr(), pw, n)
+        if st:
+            ntp._check(st)
+        # x, v, flat and ws stay alive with ctx: the pointers point into them.
+        ctx.ntp = (k, fast, n, x, v, flat, ws, px, pv, pp, pw, layout, shape,
+                   grad_p)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        if torch.is_grad_enabled():
+        if _grad_enabled():
             raise Error(ERROR_UNSUPPORTED, "ntp.torch.jet does not support "
                         "double backward (create_graph=True or a gradient "
                         "of its gradient); the jet itself already holds the "
                         "input derivatives up to its order")
-        k = ctx.kernel
-        xd, _, flat, ws = ctx.keep
-        if ws is None:
+        saved = ctx.ntp
+        k, fast = saved[0], saved[1]
+        if fast is None:
             raise Error(ERROR_UNSUPPORTED, "ntp.torch.jet has no backward on "
                         "%s (ntp's CUDA kernels are forward only); run it "
                         "under torch.no_grad()" % k.device)
+        _, _, n, x, _, _, _, px, pv, pp, pw, layout, shape, grad_p = saved
+        dtype = x.dtype
+        if g.dtype is not dtype:
+            g = g.to(dtype)
         g = g.contiguous()
-        if g.dtype is not xd.dtype:
-            g = g.to(xd.dtype)
-        n = xd.shape[0]
-        if g.shape != (k.order + 1, n, k.output_dim):  # autograd's promise
+        if g.shape != shape:  # autograd's promise
             raise Error(ntp.ERROR_INTERNAL, "ntp.torch.jet got a gradient "
                         "of shape %s" % list(g.shape))
-        pg = torch.empty(k.num_params, dtype=xd.dtype)
-        xg = torch.empty_like(xd) if ctx.needs_input_grad[1] else None
-        px, pv, pp, pw = ctx.ptrs
-        ntp._check(k._lib.ntp_backward_saved(
-            k._h, px, pv, pp, g.data_ptr(), pg.data_ptr(),
-            None if xg is None else xg.data_ptr(), pw, n))
-        return (None, xg, None) + tuple(_unflat(pg, ctx.params))
+        sizes, shapes = layout
+        pg = _empty(fast.num_params, dtype=dtype) if grad_p else None
+        xg = _empty_like(x) if ctx.needs_input_grad[1] else None
+        st = fast.backward_saved(
+            fast.h, px, pv, pp, g.data_ptr(),
+            None if pg is None else pg.data_ptr(),
+            None if xg is None else xg.data_ptr(), pw, n)
+        if st:
+            ntp._check(st)
+        if pg is None:
+            return (None, xg, None) + (None,) * len(sizes)
+        # One split into [W_1, b_1, ...] views, then each weight viewed 2-D
+        # (biases are 1-D already): L + 1 ops instead of unflatten's 4L.
+        grads = [None, xg, None]
+        grads += pg.split_with_sizes(sizes)
+        for i, shape in shapes:
+            grads[i] = grads[i].view(shape)
+        return tuple(grads)
 
 
 def _direction(x, direction, d_in):
@@ -257,44 +322,101 @@ def _direction(x, direction, d_in):
     return v.detach().contiguous()
 
 
-def _leaves(net):
-    out = []
-    for m in net._modules.values():
-        if type(m) is nn.Sequential:
-            out.extend(_leaves(m))
-        else:
-            out.append(m)
-    return out
-
-
 class _Described:
-    """describe(net), kept while net's modules stay the same objects."""
+    """describe(net), kept while net's modules stay the same objects: the
+    children of every nn.Sequential in it (compared by identity at each
+    call), the Linear layers with the shapes their weight and bias must have,
+    the Softplus modules (their attributes are checked at each call), and
+    the kernels for this structure by (order, dtype, device)."""
 
-    def __init__(self, net, leaves):
-        self.leaves = leaves
+    def __init__(self, net):
         self.widths, self.act, self.linears = describe(net)
-        self.softplus = [m for m in leaves if isinstance(m, nn.Softplus)]
-        self.kernels = {}
+        self.seqs = []
+        stack = [net]
+        while stack:
+            s = stack.pop()
+            kids = tuple(s._modules.values())
+            self.seqs.append((s, kids))
+            stack.extend(m for m in kids if type(m) is _Sequential)
+        w = self.widths
+        self.layers = tuple(
+            (m, torch.Size((w[i + 1], w[i])), torch.Size((w[i + 1],)))
+            for i, m in enumerate(self.linears))
+        self.softplus = [m for _, kids in self.seqs for m in kids
+                         if isinstance(m, nn.Softplus)]
+        # Where each parameter's gradient lies in the flat one: sizes for
+        # split_with_sizes and (index in backward's result, shape) of the
+        # weights.
+        self.layout = (
+            [s.numel() for _, ws, bs in self.layers for s in (ws, bs)],
+            [(3 + 2 * i, ws) for i, (_, ws, _) in enumerate(self.layers)])
+        self.kernels = {}  # (order, dtype[, device]) -> (Kernel, _Fast)
+
+    def current(self):
+        for s, kids in self.seqs:
+            if tuple(s._modules.values()) != kids:
+                return False
+        return True
 
 
 _described = weakref.WeakKeyDictionary()
 _described_lock = threading.Lock()
+_last = (lambda: None, None)  # (weakref to the last net, its _Described)
 
 
 def _describe_cached(net):
-    if isinstance(net, MLP):
-        net = net.net
-    if type(net) is not nn.Sequential:
-        describe(net)  # raises, naming what net is
-    leaves = _leaves(net)
-    d = _described.get(net)
-    if d is None or d.leaves != leaves:
-        d = _Described(net, leaves)
+    global _last
+    if type(net) is not _Sequential:
+        if isinstance(net, MLP):
+            net = net.net
+        if type(net) is not _Sequential:
+            describe(net)  # raises, naming what net is
+    last_ref, d = _last  # one tuple: read together even across threads
+    if last_ref() is not net:
+        d = _described.get(net)
+        if d is not None:
+            _last = (weakref.ref(net), d)
+    if d is None or not d.current():
+        d = _Described(net)
         with _described_lock:
             _described[net] = d
+        _last = (weakref.ref(net), d)
     for m in d.softplus:  # attributes are not structure: check them again
         _activation_of(m, "a Softplus module")
     return d
+
+
+def _explain(d, x):
+    """Raises the ntp.Error for the parameters or x that failed jet()'s
+    fast checks (the same conditions, one at a time, with the reason)."""
+    if not isinstance(x, _Tensor):
+        raise Error(ERROR_INVALID_ARGUMENT, "x must be a tensor, not %s"
+                    % type(x).__name__)
+    p0 = None
+    for i, (m, ws, bs) in enumerate(d.layers):
+        for name, p, shape in (("weight", m.weight, ws), ("bias", m.bias,
+                                                          bs)):
+            if p is None:
+                _refuse("a Linear layer whose %s is None" % name,
+                        "ntp's layers have a weight and a bias")
+            if p0 is None:
+                p0 = p
+            if p.dtype is not p0.dtype or p.device != p0.device:
+                raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
+                            "mix dtypes or devices (%s on %s and %s on %s)"
+                            % (p0.dtype, p0.device, p.dtype, p.device))
+            if p.shape != shape:
+                raise Error(ERROR_INVALID_ARGUMENT, "Linear layer %d's %s "
+                            "has shape %s but the layers %s need %s; a "
+                            "weight or bias has the wrong shape" % (
+                                i, name, list(p.shape), list(d.widths),
+                                list(shape)))
+    if x.dtype is not p0.dtype or x.device != p0.device:
+        raise Error(ERROR_INVALID_ARGUMENT, "x is %s on %s but net's "
+                    "parameters are %s on %s" % (x.dtype, x.device,
+                                                 p0.dtype, p0.device))
+    raise Error(ntp.ERROR_INTERNAL, "ntp.torch.jet refused its arguments "
+                "without finding why")  # pragma: no cover
 
 
 def jet(net, x, order, direction=None):
@@ -310,55 +432,77 @@ def jet(net, x, order, direction=None):
     (float32/float64) and device; a non-contiguous x is copied. direction:
     [d_in]; None means v = 1 and needs d_in = 1. Parameters are read from
     net at every call."""
-    d = _describe_cached(net)
+    last_ref, d = _last  # the common case first: the same net as last time
+    if (type(net) is not _Sequential or last_ref() is not net or d.softplus
+            or not d.current()):
+        d = _describe_cached(net)
+    if type(x) is not _Tensor and not isinstance(x, _Tensor):
+        _explain(d, x)
+    # Every parameter, read live (when m is exactly nn.Linear, through its
+    # _parameters: the same tensor as m.weight without nn.Module.__getattr__),
+    # checked against x's dtype and device and the shape the layers need.
+    dtype, cuda = x.dtype, x.is_cuda
+    params, grad_p = [], False
+    for m, ws, bs in d.layers:
+        if type(m) is _Linear:
+            pd = m._parameters
+            try:
+                w, b = pd["weight"], pd["bias"]
+            except KeyError:  # e.g. weight_norm keeps weight elsewhere
+                w, b = m.weight, m.bias
+        else:  # a subclass, or functional_call's stand-in class
+            w, b = m.weight, m.bias
+        if (w is None or b is None or w.dtype is not dtype
+                or b.dtype is not dtype or w.is_cuda is not cuda
+                or b.is_cuda is not cuda or w.shape != ws or b.shape != bs):
+            _explain(d, x)
+        if w.requires_grad or b.requires_grad:
+            grad_p = True
+        params.append(w)
+        params.append(b)
+    if cuda:
+        dev = x.get_device()
+        if any(p.get_device() != dev for p in params):
+            _explain(d, x)
     widths = d.widths
-    params = []
-    for m in d.linears:
-        params.append(m.weight)
-        params.append(m.bias)
-    p0 = params[0]
-    dtype, cuda = p0.dtype, p0.is_cuda
-    for p in params:
-        if p is None or p.dtype is not dtype or p.is_cuda is not cuda:
-            if p is None:
-                _refuse("a Linear layer whose bias is None", "ntp's layers "
-                        "have a bias")
-            raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
-                        "mix dtypes or devices (%s on %s and %s on %s)"
-                        % (dtype, p0.device, p.dtype, p.device))
-    if not isinstance(x, torch.Tensor):
-        raise Error(ERROR_INVALID_ARGUMENT, "x must be a tensor, not %s"
-                    % type(x).__name__)
-    if (x.dtype is not dtype or x.is_cuda is not cuda
-            or (cuda and x.get_device() != p0.get_device())):
-        raise Error(ERROR_INVALID_ARGUMENT, "x is %s on %s but net's "
-                    "parameters are %s on %s" % (x.dtype, x.device, dtype,
-                                                 p0.device))
-    if x.dim() == 1 and widths[0] == 1:
-        x = x.reshape(-1, 1)
-    if x.dim() != 2 or x.shape[1] != widths[0]:
+    dim = x.dim()
+    if dim == 1 and widths[0] == 1:
+        x, dim = x.reshape(-1, 1), 2
+    if dim != 2 or x.shape[1] != widths[0]:
         raise Error(ERROR_INVALID_ARGUMENT, "x has shape %s, expected "
                     "[batch, %d]" % (list(x.shape), widths[0]))
-    key = (order, dtype, p0.get_device() if cuda else -1)
-    kernel = d.kernels.get(key)
-    if kernel is None:
+    key = (order, dtype, dev) if cuda else (order, dtype)
+    entry = d.kernels.get(key)
+    if entry is None:
         if type(order) is not int or order < 0:
             raise Error(ERROR_INVALID_ARGUMENT, "order must be an int >= 0, "
                         "not %r" % (order,))
-        kernel = kernel_for(widths, d.act, order, dtype, p0.device)
-        d.kernels[key] = kernel
+        kernel = kernel_for(widths, d.act, order, dtype, x.device)
+        entry = d.kernels[key] = (kernel, None if cuda else _Fast(kernel))
+    kernel, fast = entry
     x = x.contiguous()
-    v = None if direction is None and widths[0] == 1 else _direction(
-        x, direction, widths[0])
+    if direction is None and widths[0] == 1:
+        v, pv = None, None if cuda else _ones_ptr(dtype)
+    else:
+        v = _direction(x, direction, widths[0])
+        pv = None if cuda else v.data_ptr()
     if _custom_op is not None and _compiling():
         return _custom_op(x, v, widths, d.act, order, *params)
-    if not torch.is_grad_enabled() or not (x.requires_grad or any(
-            p.requires_grad for p in params)):
-        # Nothing to differentiate: the plain forward, no autograd node.
-        with torch.no_grad():
-            flat = _flat(params)
-        return kernel.forward(x, flat, v)
-    return _Jet.apply(kernel, x, v, *params)
+    if not (grad_p or x.requires_grad) or not _grad_enabled():
+        # Nothing to differentiate: the plain forward, no autograd node (and
+        # no graph recorded by the flattening, for the same reason).
+        flat = _flat(params)
+        if cuda:
+            return kernel.forward(x, flat, v)
+        n = x.shape[0]
+        out = _empty((fast.rows, n, fast.cols), dtype=dtype)
+        st = fast.forward(fast.h, x.data_ptr(), pv, flat.data_ptr(),
+                          out.data_ptr(), n)
+        if st:
+            ntp._check(st)
+        return out
+    return _Jet.apply((kernel, fast, x.shape[0], pv, d.layout, grad_p), x, v,
+                      *params)
 
 
 #===----------------------------------------------------------------------===#

@@ -318,5 +318,81 @@ def test_a_weight_of_the_wrong_shape_is_an_error():
     x = torch.zeros(3, 1, dtype=torch.float64)
     with pytest.raises(ntp.Error, match="wrong shape"):
         nt.jet(net, x, 2)  # with autograd
-    with torch.no_grad(), pytest.raises(ntp.Error, match="params has shape"):
+    with torch.no_grad(), pytest.raises(ntp.Error, match="wrong shape"):
         nt.jet(net, x, 2)
+    # The same number of values in the wrong shape (a transposed weight) is
+    # refused too: ntp would read it as [out, in] and answer wrongly.
+    net[2].weight = nn.Parameter(torch.zeros(4, 1, dtype=torch.float64))
+    with pytest.raises(ntp.Error, match=r"layer 1's weight has shape "
+                       r"\[4, 1\].*need \[1, 4\]"):
+        nt.jet(net, x, 2)
+
+
+def test_changes_after_the_first_call_are_seen():
+    # jet() keeps the module walk per net; every change that could make the
+    # kept walk wrong must be seen at the next call.
+    net = make([1, 4, 4, 1], nn.Tanh)
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64).reshape(-1, 1)
+    nt.jet(net, x, 2).sum().backward()
+    net[1] = nn.ReLU()  # a module replaced
+    with pytest.raises(ntp.Error, match=r"module 1 \(ReLU\)"):
+        nt.jet(net, x, 2)
+    net[1] = nn.Sigmoid()
+    net[3] = nn.Sigmoid()
+    assert torch.allclose(nt.jet(net, x, 2), nested(net, x, 2), rtol=1e-12)
+    net.append(nn.Sigmoid())  # a module added
+    with pytest.raises(ntp.Error, match="after the last Linear"):
+        nt.jet(net, x, 2)
+    del net[5]
+    nt.jet(net, x, 2)
+    net[0].bias = None  # a parameter removed
+    with pytest.raises(ntp.Error, match="bias is None"):
+        nt.jet(net, x, 2)
+    net[0].bias = nn.Parameter(torch.zeros(4, dtype=torch.float64))
+    net[2].weight = nn.Parameter(net[2].weight.detach().float())  # a dtype
+    with pytest.raises(ntp.Error, match="mix dtypes"):
+        nt.jet(net, x, 2)
+    net[2].weight = nn.Parameter(net[2].weight.detach().double())
+    net[2].bias.requires_grad_(False)  # requires_grad read at each call
+    for p in net.parameters():
+        p.grad = None
+    nt.jet(net, x, 2).sum().backward()
+    assert net[2].bias.grad is None and net[2].weight.grad is not None
+    sp = nn.Softplus(threshold=math.inf)
+    net[1] = sp
+    net[3] = nn.Softplus(threshold=math.inf)
+    nt.jet(net, x, 2)
+    sp.threshold = 20.0  # an attribute, not structure
+    with pytest.raises(ntp.Error, match="threshold=20"):
+        nt.jet(net, x, 2)
+    inner = nn.Sequential(nn.Linear(1, 4), nn.Tanh()).double()
+    outer = nn.Sequential(inner, nn.Linear(4, 1).double())
+    nt.jet(outer, x, 2)
+    inner[1] = nn.ReLU()  # a module replaced inside a nested Sequential
+    with pytest.raises(ntp.Error, match=r"module 0.1 \(ReLU\)"):
+        nt.jet(outer, x, 2)
+
+
+def test_a_workspace_is_reused_only_once_its_graph_is_gone():
+    # jet() reuses a workspace when nothing holds it any more; graphs alive
+    # at once (retain_graph, jets kept around) must each keep their own.
+    net = make([1, 5, 1], nn.Tanh)
+    x = torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(-1, 1)
+
+    def grads(out):
+        return torch.autograd.grad(out.square().sum(), list(
+            net.parameters()), retain_graph=True)
+
+    ref1 = grads(nt.jet(net, x, 3))
+    outs = [nt.jet(net, x, 3) for _ in range(5)]  # five graphs alive
+    with torch.no_grad():
+        net[0].weight.mul_(1.5)
+    ref2 = grads(nt.jet(net, x, 3))
+    later = nt.jet(net, x, 3)  # params changed: a different workspace
+    for out in outs + outs:  # each twice (retain_graph)
+        assert all(torch.equal(a, b) for a, b in zip(grads(out), ref1))
+    assert all(torch.equal(a, b) for a, b in zip(grads(later), ref2))
+    del outs, later
+    for _ in range(3):  # a training loop's pattern, reusing workspaces
+        assert all(torch.equal(a, b)
+                   for a, b in zip(grads(nt.jet(net, x, 3)), ref2))
