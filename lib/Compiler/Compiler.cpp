@@ -18,11 +18,20 @@
 using namespace mlir;
 using namespace ntp;
 
+// The registration function of every target of NTP_TARGETS
+// (lib/Target/CMakeLists.txt), whose libraries NtpAllTargets links in.
+#define NTP_TARGET(registration) void registration();
+namespace ntp {
+#include "ntp/Target/Targets.inc"
+} // namespace ntp
+#undef NTP_TARGET
+
 void ntp::registerAllTargets() {
   static std::once_flag once;
   std::call_once(once, [] {
-    registerCpuTarget();
-    registerNvptxTarget();
+#define NTP_TARGET(registration) ntp::registration();
+#include "ntp/Target/Targets.inc"
+#undef NTP_TARGET
   });
 }
 

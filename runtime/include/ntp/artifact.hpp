@@ -93,6 +93,16 @@ constexpr std::string_view dtypeName(Dtype dtype) {
 constexpr std::string_view deviceName(Device device) {
   return device == Device::Cuda ? "cuda" : "cpu";
 }
+/// Every device, in the order of ntp_device: what deviceName and
+/// parseDevice know (the #ntp.kernel verifier's list of device names).
+inline constexpr Device kDevices[] = {Device::Cpu, Device::Cuda};
+/// The device called `name` (the inverse of deviceName), or none.
+constexpr std::optional<Device> parseDevice(std::string_view name) {
+  for (Device device : kDevices)
+    if (deviceName(device) == name)
+      return device;
+  return std::nullopt;
+}
 constexpr std::string_view gpuMappingName(GpuMapping mapping) {
   return mapping == GpuMapping::Lanes ? "lanes" : "sample";
 }

@@ -55,3 +55,9 @@ module attributes {ntp.kernel = #ntp.kernel<"k", layers = [2, 1], activation = "
 
 // expected-error @+1 {{'ntp.kernel' on a module must be an #ntp.kernel, got 3 : i64}}
 module attributes {ntp.kernel = 3} {}
+
+// -----
+
+// The device names are artifact::kDevices'.
+// expected-error @+1 {{device must be "cpu" or "cuda", got "rocm"}}
+module attributes {ntp.kernel = #ntp.kernel<"k", layers = [2, 1], activation = "tanh", order = 1, element_type = f32, device = "rocm", tile = 16, backward = false, entry_points = [@k_forward_tiles]>} {}

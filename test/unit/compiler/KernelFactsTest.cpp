@@ -193,6 +193,17 @@ TEST_F(KernelAttrTest, TheCompiledModuleCarriesTheDescribedFacts) {
             kernelKeyText(describe(network({1, 8, 1}, 3), gpu)));
 }
 
+// The device names #ntp.kernel accepts are artifact::kDevices'.
+TEST(KernelFactsTest, DeviceNamesRoundTrip) {
+  for (art::Device device : art::kDevices)
+    EXPECT_EQ(art::parseDevice(art::deviceName(device)), device);
+  EXPECT_EQ(art::parseDevice("cuda"), art::Device::Cuda);
+  EXPECT_EQ(art::parseDevice("rocm"), std::nullopt);
+  EXPECT_EQ(art::parseDevice(""), std::nullopt);
+}
+
+// registerAllTargets registers NTP_TARGETS (lib/Target/CMakeLists.txt), in
+// its order, through the generated Targets.inc.
 TEST(TargetRegistryTest, TargetsAreRegisteredOnce) {
   registerAllTargets();
   registerAllTargets();

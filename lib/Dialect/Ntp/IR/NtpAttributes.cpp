@@ -67,7 +67,7 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
   m.order = static_cast<int32_t>(order);
   m.dtype = isa_and_nonnull<Float64Type>(elementType) ? art::Dtype::F64
                                                       : art::Dtype::F32;
-  m.device = device == "cuda" ? art::Device::Cuda : art::Device::Cpu;
+  m.device = art::parseDevice(device).value_or(art::Device::Cpu);
   m.numParams = art::countParams(m.layers).value_or(0);
   m.tile = tile;
   m.backward = backward && backward.getValue();
@@ -108,9 +108,16 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
-  if (device != "cpu" && device != "cuda")
-    return emitError() << "device must be \"cpu\" or \"cuda\", got \"" << device
-                       << "\"";
+  // The device names are the artifact contract's (artifact::kDevices).
+  if (!art::parseDevice(device)) {
+    InFlightDiagnostic diag = emitError() << "device must be ";
+    for (auto [i, known] : llvm::enumerate(art::kDevices)) {
+      if (i != 0)
+        diag << (i + 1 == std::size(art::kDevices) ? " or " : ", ");
+      diag << "\"" << art::deviceName(known) << "\"";
+    }
+    return diag << ", got \"" << device << "\"";
+  }
   if (!backward)
     return emitError() << "backward must be a bool";
   if (cpuFeatures && !llvm::all_of(cpuFeatures, llvm::IsaPred<StringAttr>))
