@@ -124,7 +124,8 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     if (kernels.empty())
       return;
     if (blockSize <= 0 || blockSize > 1024) {
-      module.emitError("block-size must be in 1..1024, got ") << blockSize.getValue();
+      module.emitError("block-size must be in 1..1024, got ")
+          << blockSize.getValue();
       return signalPassFailure();
     }
     OpBuilder b(module.getContext());
