@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <dlfcn.h>
+#include <map>
 #include <mutex>
 
 namespace {
@@ -30,6 +31,7 @@ struct Driver {
   CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
   CUresult (*cuDeviceGetName)(char *, int, CUdevice);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
   CUresult (*cuCtxGetCurrent)(CUcontext *);
   CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuCtxGetDevice)(CUdevice *);
@@ -82,6 +84,11 @@ const Driver &driver() {
     NTP_RESOLVE(cuDeviceGetAttribute)
     NTP_RESOLVE(cuDeviceGetName)
     NTP_RESOLVE(cuDevicePrimaryCtxRetain)
+    // cuda.h maps cuDevicePrimaryCtxRelease to its _v2 (CUDA 11 and later);
+    // a driver older than that exports only the unversioned name.
+    if (!resolve(d.handle, d.cuDevicePrimaryCtxRelease,
+                 "cuDevicePrimaryCtxRelease_v2"))
+      NTP_RESOLVE(cuDevicePrimaryCtxRelease)
     NTP_RESOLVE(cuCtxGetCurrent)
     NTP_RESOLVE(cuCtxSetCurrent)
     NTP_RESOLVE(cuCtxGetDevice)
@@ -124,10 +131,76 @@ int smVersion(const std::string &chip) {
   return value;
 }
 
+/// The primary contexts the runtime retained, per device: one driver
+/// reference per device, held while any kernel loaded into it is alive (the
+/// driver destroys a primary context when its last reference goes). Counted
+/// per device rather than per kernel because a later load on the same thread
+/// finds the context already current and retains nothing: it depends on the
+/// first load's reference.
+struct PrimaryContexts {
+  struct Entry {
+    CUcontext context = nullptr;
+    int kernels = 0; // live kernels loaded into `context`
+  };
+  std::mutex mutex;
+  std::map<CUdevice, Entry> devices;
+
+  /// Device `device`'s primary context, retained for one more kernel.
+  CUresult acquire(const Driver &d, CUdevice device, CUcontext &context) {
+    std::lock_guard<std::mutex> lock(mutex);
+    Entry &entry = devices[device];
+    if (entry.kernels == 0) {
+      if (CUresult r = d.cuDevicePrimaryCtxRetain(&entry.context, device);
+          r != CUDA_SUCCESS)
+        return r;
+    }
+    ++entry.kernels;
+    context = entry.context;
+    return CUDA_SUCCESS;
+  }
+  /// If `context` is a primary context the runtime retained (still current
+  /// on this thread after its kernels were freed, say), counts one more
+  /// kernel in it, retaining it again if none is left, and sets `device`;
+  /// else leaves `device` at -1: a context of the caller's, which the caller
+  /// keeps alive.
+  CUresult adopt(const Driver &d, CUcontext context, CUdevice &device) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto &[ordinal, entry] : devices) {
+      if (entry.context != context)
+        continue;
+      if (entry.kernels == 0) {
+        if (CUresult r = d.cuDevicePrimaryCtxRetain(&entry.context, ordinal);
+            r != CUDA_SUCCESS)
+          return r;
+      }
+      ++entry.kernels;
+      device = ordinal;
+      break;
+    }
+    return CUDA_SUCCESS;
+  }
+  /// One kernel fewer in `device`'s primary context: the last one releases
+  /// the runtime's reference.
+  void release(const Driver &d, CUdevice device) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = devices.find(device);
+    if (it == devices.end() || it->second.kernels == 0)
+      return;
+    if (--it->second.kernels == 0)
+      d.cuDevicePrimaryCtxRelease(device);
+  }
+};
+
+PrimaryContexts &primaryContexts() {
+  static PrimaryContexts *contexts = new PrimaryContexts; // never destroyed:
+  return *contexts; // kernels may be freed by other static destructors
+}
+
 } // namespace
 
 struct ntp::rt::CudaModule {
   CUcontext context = nullptr;
+  CUdevice primaryDevice = -1; // whose primary context the runtime retained
   CUmodule module = nullptr;
   CUfunction function = nullptr;
   int blockSize = 128;
@@ -150,7 +223,23 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
     error = "cannot query the current CUDA context: " + d.describe(r);
     return NTP_ERROR_NO_DEVICE;
   }
-  if (!context) {
+  // The device whose primary context this kernel holds a reference to, given
+  // back on every error path below.
+  struct Hold {
+    const Driver &d;
+    CUdevice device = -1;
+    ~Hold() {
+      if (device >= 0)
+        primaryContexts().release(d, device);
+    }
+  } hold{d};
+  if (context) {
+    if (CUresult r = primaryContexts().adopt(d, context, hold.device);
+        r != CUDA_SUCCESS) {
+      error = "cannot retain the current CUDA context: " + d.describe(r);
+      return NTP_ERROR_NO_DEVICE;
+    }
+  } else {
     // No context on this thread: device $NTP_CUDA_DEVICE (default 0)'s
     // primary context, the one the CUDA runtime (and PyTorch) use.
     const char *configured = std::getenv("NTP_CUDA_DEVICE");
@@ -161,9 +250,11 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
           "no CUDA device " + std::to_string(ordinal) + ": " + d.describe(r);
       return NTP_ERROR_NO_DEVICE;
     }
-    CUresult r = d.cuDevicePrimaryCtxRetain(&context, device);
-    if (r == CUDA_SUCCESS)
+    CUresult r = primaryContexts().acquire(d, device, context);
+    if (r == CUDA_SUCCESS) {
+      hold.device = device;
       r = d.cuCtxSetCurrent(context);
+    }
     if (r != CUDA_SUCCESS) {
       error = "cannot create a CUDA context: " + d.describe(r);
       return NTP_ERROR_NO_DEVICE;
@@ -226,8 +317,9 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
         "the kernel image has no entry '" + info.entry + "': " + d.describe(r);
     return NTP_ERROR_BAD_ARTIFACT;
   }
-  *out = new CudaModule{context, module, function, info.blockSize,
-                        info.samplesPerBlock};
+  *out = new CudaModule{context, hold.device, module, function,
+                        info.blockSize, info.samplesPerBlock};
+  hold.device = -1; // the kernel's now, released by cudaUnload
   return NTP_OK;
 }
 
@@ -293,6 +385,9 @@ void ntp::rt::cudaUnload(CudaModule *m) {
     if (switched)
       d.cuCtxSetCurrent(current);
   }
+  // After the unload: the module must not outlive its context.
+  if (d.error.empty() && m->primaryDevice >= 0)
+    primaryContexts().release(d, m->primaryDevice);
   delete m;
 }
 
