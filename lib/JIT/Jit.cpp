@@ -596,9 +596,10 @@ NTP_JIT_EXPORT void ntp_jit_options_init(ntp_jit_options *options) {
   options->backward = 1;
 }
 
-NTP_JIT_EXPORT ntp_status ntp_jit_compile_report(
-    const ntp_jit_spec *spec, const ntp_jit_options *options, ntp_kernel **out,
-    ntp_jit_report *report) {
+NTP_JIT_EXPORT ntp_status ntp_jit_compile_report(const ntp_jit_spec *spec,
+                                                 const ntp_jit_options *options,
+                                                 ntp_kernel **out,
+                                                 ntp_jit_report *report) {
   auto start = std::chrono::steady_clock::now();
   ntp_jit_report local;
   ntp_jit_report &r = report ? *report : local;

@@ -8,8 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Compiler/KernelFacts.h"
-#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
 #include "ntp/artifact.hpp"

@@ -317,8 +317,8 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
         "the kernel image has no entry '" + info.entry + "': " + d.describe(r);
     return NTP_ERROR_BAD_ARTIFACT;
   }
-  *out = new CudaModule{context, hold.device, module, function,
-                        info.blockSize, info.samplesPerBlock};
+  *out = new CudaModule{context,  hold.device,    module,
+                        function, info.blockSize, info.samplesPerBlock};
   hold.device = -1; // the kernel's now, released by cudaUnload
   return NTP_OK;
 }

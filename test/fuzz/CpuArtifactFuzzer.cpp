@@ -35,8 +35,9 @@ extern "C" void *__wrap_dlopen(const char *file, int flags) {
   NTP_FUZZ_CHECK(validating != nullptr);
   NTP_FUZZ_CHECK(file && std::strcmp(file, "./fuzz-artifact.so") == 0);
   NTP_FUZZ_CHECK(validating->payload.size() >= 4 &&
-                 std::memcmp(validating->payload.data(), "\x7f"
-                                                         "ELF",
+                 std::memcmp(validating->payload.data(),
+                             "\x7f"
+                             "ELF",
                              4) == 0);
   ++dlopenCalls;
   ::dlerror(); // no stale message (the sanitizer's own dlsym misses leave one)
@@ -64,8 +65,9 @@ static void validate(std::string_view bytes) {
     return;
   ntp_kernel *kernel = nullptr;
   validating = &view;
-  int result = ntp::rt::guarded(
-      [&] { return ntp::rt::loadCpuArtifact("fuzz-artifact.so", view, &kernel); });
+  int result = ntp::rt::guarded([&] {
+    return ntp::rt::loadCpuArtifact("fuzz-artifact.so", view, &kernel);
+  });
   validating = nullptr;
   if (ntp::fuzz::verbose())
     std::fprintf(stderr, "loadCpuArtifact: %d %s\n", result,

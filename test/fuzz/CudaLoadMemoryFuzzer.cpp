@@ -57,8 +57,8 @@ static void load(std::string_view bytes) {
   ntp_kernel *kernel = reinterpret_cast<ntp_kernel *>(0x1);
   // A non-null pointer for size 0: the API refuses null data.
   const void *data = bytes.empty() ? "" : bytes.data();
-  ntp_status status = ntp_kernel_load_memory(
-      data, static_cast<int64_t>(bytes.size()), &kernel);
+  ntp_status status =
+      ntp_kernel_load_memory(data, static_cast<int64_t>(bytes.size()), &kernel);
   NTP_FUZZ_CHECK(ntp::fuzz::isStatus(status));
   if (ntp::fuzz::verbose())
     std::fprintf(stderr, "ntp_kernel_load_memory: %d %s\n", status,

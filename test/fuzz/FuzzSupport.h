@@ -25,7 +25,7 @@
 #define NTP_FUZZ_CHECK(cond)                                                   \
   do {                                                                         \
     if (!(cond)) {                                                             \
-      std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__,    \
+      std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__,     \
                    __LINE__, #cond);                                           \
       std::abort();                                                            \
     }                                                                          \
@@ -55,9 +55,9 @@ inline std::string withFixedChecksum(std::string_view bytes) {
   std::string trailer(bytes.substr(base));
   for (int i = 0; i < 8; ++i)
     trailer[16 + i] = 0;
-  uint64_t sum = checksum64(
-      trailer, checksum64(bytes.substr(payload, manifest),
-                          checksum64(bytes.substr(0, payload))));
+  uint64_t sum =
+      checksum64(trailer, checksum64(bytes.substr(payload, manifest),
+                                     checksum64(bytes.substr(0, payload))));
   std::string out(bytes);
   for (int i = 0; i < 8; ++i)
     out[base + 16 + i] = static_cast<char>((sum >> (8 * i)) & 0xff);

@@ -67,8 +67,7 @@ public:
   bool checkOptions(const CompileOptions &options,
                     std::string &error) const override {
     if (options.tileSize < 0 || options.tileSize > artifact::kMaxTile) {
-      error = "tile size must be in [1, " +
-              std::to_string(artifact::kMaxTile) +
+      error = "tile size must be in [1, " + std::to_string(artifact::kMaxTile) +
               "] (kMaxTile) or 0 for the default, got " +
               std::to_string(options.tileSize);
       return false;

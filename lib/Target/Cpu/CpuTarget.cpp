@@ -1,9 +1,9 @@
 //===- CpuTarget.cpp - LLVM IR, objects and shared objects for CPUs -------===//
 
 #include "ntp/Target/Cpu/CpuTarget.h"
-#include "ntp/Target/LLVMOptimize.h"
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+#include "ntp/Target/LLVMOptimize.h"
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -272,7 +272,7 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
   // Link next to the output, then seal into the output: a reader never
   // sees an unsealed or partial artifact under the output's name.
   std::string linked = outputPath.str() + ".unsealed.tmp";
-  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o",
+  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared",  "-o",
                                              linked,   objectPath, "-lm"};
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,

@@ -294,5 +294,3 @@ bool ntp::assembleCubin(const std::string &ptx,
   llvm::sys::fs::remove(logPath);
   return ok;
 }
-
-

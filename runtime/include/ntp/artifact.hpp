@@ -166,10 +166,10 @@ struct KernelManifest {
   int32_t order = 0;
   Dtype dtype = Dtype::F32;
   Device device = Device::Cpu;
-  std::vector<int64_t> layers; // input width, hidden widths..., output width
-  int64_t numParams = 0;       // == countParams(layers)
-  int64_t tile = 0;            // samples per tile (CPU) / per block (CUDA)
-  bool backward = false;       // reverse-mode entry points present
+  std::vector<int64_t> layers;  // input width, hidden widths..., output width
+  int64_t numParams = 0;        // == countParams(layers)
+  int64_t tile = 0;             // samples per tile (CPU) / per block (CUDA)
+  bool backward = false;        // reverse-mode entry points present
   int64_t workspacePerTile = 0; // == workspaceElementsPerTile(...) or 0
   std::string targetCpu;        // LLVM CPU name (CPU artifacts)
   std::vector<std::string> cpuFeatures; // subset of kRecordedCpuFeatures
@@ -212,9 +212,8 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   int64_t widths = layers.front();
   for (size_t l = 1; l < layers.size(); ++l) {
     int64_t width = 0;
-    if (__builtin_mul_overflow(layers[l],
-                               int64_t(l + 1 < layers.size() ? 2 : 1),
-                               &width) ||
+    if (__builtin_mul_overflow(
+            layers[l], int64_t(l + 1 < layers.size() ? 2 : 1), &width) ||
         __builtin_add_overflow(widths, width, &widths))
       return std::nullopt;
   }
@@ -354,8 +353,9 @@ ntp_status openArtifact(std::string_view bytes, ArtifactView &view,
 /// it is a regular file, refused when larger than `maxBytes`. NTP_ERROR_IO
 /// (cannot open, not a regular file, read error) or NTP_ERROR_BAD_ARTIFACT
 /// (too large); `error` is a sentence fragment: the system's reason ("No
-/// such file or directory"), "it is not a regular file", ... With `keepFd`, the open descriptor is returned there (the caller
-/// closes it) so that the caller can use exactly the file that was read.
+/// such file or directory"), "it is not a regular file", ... With `keepFd`, the
+/// open descriptor is returned there (the caller closes it) so that the caller
+/// can use exactly the file that was read.
 ntp_status readArtifactFile(const std::string &path, std::string &bytes,
                             std::string &error,
                             int64_t maxBytes = kMaxArtifactBytes,

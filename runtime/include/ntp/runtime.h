@@ -110,9 +110,9 @@ typedef struct ntp_kernel_entry_points {
 /* Wraps entry points that are already in memory (a JIT-compiled kernel, or
  * an object linked statically into the program) into a kernel: `manifest` is
  * the text an artifact exports as ntp_kernel_manifest (parsed and validated
- * by the same parser as ntp_kernel_load's, then copied). ntp_kernel_free(*out) calls
- * release(release_arg) when release is not null. On failure release is not
- * called: the caller still owns what it passed. */
+ * by the same parser as ntp_kernel_load's, then copied). ntp_kernel_free(*out)
+ * calls release(release_arg) when release is not null. On failure release is
+ * not called: the caller still owns what it passed. */
 ntp_status ntp_kernel_create_with(const char *manifest,
                                   const ntp_kernel_entry_points *entry,
                                   void (*release)(void *), void *release_arg,
@@ -189,9 +189,9 @@ ntp_status ntp_workspace_size(const ntp_kernel *k, int64_t batch,
  * data goes unnoticed.) Only the size is left to the caller: use the
  * _checked variants, which take the workspace's size in bytes, to have
  * that checked too. */
-ntp_status ntp_forward_save(ntp_kernel *k, const void *x,
-                            const void *direction, const void *params,
-                            void *out, void *workspace, int64_t batch);
+ntp_status ntp_forward_save(ntp_kernel *k, const void *x, const void *direction,
+                            const void *params, void *out, void *workspace,
+                            int64_t batch);
 ntp_status ntp_backward_saved(ntp_kernel *k, const void *x,
                               const void *direction, const void *params,
                               const void *out_cotangent, void *params_grad,
@@ -202,8 +202,7 @@ ntp_status ntp_forward_save_checked(ntp_kernel *k, const void *x,
                                     void *out, void *workspace,
                                     int64_t workspace_bytes, int64_t batch);
 ntp_status ntp_backward_saved_checked(ntp_kernel *k, const void *x,
-                                      const void *direction,
-                                      const void *params,
+                                      const void *direction, const void *params,
                                       const void *out_cotangent,
                                       void *params_grad, void *x_grad,
                                       const void *workspace,

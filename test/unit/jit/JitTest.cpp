@@ -444,8 +444,8 @@ enum class Damage {
   OtherKey,
   TrailingBytes,
   Garbage,
-  Fifo,         // once hung ntp_jit_compile: nothing writes it
-  DevZeroLink   // once read until out of memory
+  Fifo,       // once hung ntp_jit_compile: nothing writes it
+  DevZeroLink // once read until out of memory
 };
 
 const char *damageName(Damage d) {

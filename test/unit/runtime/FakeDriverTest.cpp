@@ -56,10 +56,9 @@ struct Artifact {
 
   std::string text() const {
     int samples = samplesPerBlock ? samplesPerBlock : blockSize;
-    int64_t workspace =
-        backward ? *ntp::artifact::workspaceElementsPerTile({1, 4, 1}, order,
-                                                            samples)
-                 : 0;
+    int64_t workspace = backward ? *ntp::artifact::workspaceElementsPerTile(
+                                       {1, 4, 1}, order, samples)
+                                 : 0;
     std::string manifest =
         "ntp-kernel-manifest\nabi_version=2\nname=" + name +
         "\nactivation=tanh\norder=" + std::to_string(order) +

@@ -134,14 +134,15 @@ TEST(KernelCreateTest, FeaturesTheHostHasAreFineUnknownOnesAreRefused) {
   // A feature this runtime cannot check could be missing: a newer compiler
   // that records more features must bump the ABI version.
   for (const char *features : {"avx,,avx2", "sse4.2,some-future-extension"}) {
-    manifest = kManifestHead + "target_cpu=x86-64\ncpu_features=" +
-               features + "\n";
+    manifest =
+        kManifestHead + "target_cpu=x86-64\ncpu_features=" + features + "\n";
     EXPECT_EQ(ntp_kernel_create(manifest.c_str(),
-                                reinterpret_cast<void *>(&affineTiles),
-                                nullptr, nullptr, &k),
+                                reinterpret_cast<void *>(&affineTiles), nullptr,
+                                nullptr, &k),
               NTP_ERROR_BAD_ARTIFACT);
-    EXPECT_NE(std::string(ntp_last_error()).find("not a feature this runtime "
-                                                 "knows"),
+    EXPECT_NE(std::string(ntp_last_error())
+                  .find("not a feature this runtime "
+                        "knows"),
               std::string::npos)
         << ntp_last_error();
   }

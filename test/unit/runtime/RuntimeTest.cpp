@@ -4,8 +4,8 @@
 // f(x) = W x + b with order 3 and tile 4, whose jet is exact.
 //
 //===----------------------------------------------------------------------===//
-#include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
+#include "ntp/artifact.hpp"
 #include "ntp/runtime.hpp"
 
 #include <gtest/gtest.h>
@@ -182,9 +182,9 @@ TEST_F(RuntimeTest, LoadRejectsFilesThatAreNotArtifacts) {
             "cannot load kernel artifact '" + text +
                 "': it is not an ntp kernel artifact (no artifact trailer)");
   // A sealed artifact whose payload is not a shared object.
-  std::string notElf = dir.write(
-      "notelf.so",
-      ntp::artifact::sealArtifactText("not an ELF file", fakeManifest()));
+  std::string notElf =
+      dir.write("notelf.so", ntp::artifact::sealArtifactText("not an ELF file",
+                                                             fakeManifest()));
   EXPECT_EQ(loadError(notElf.c_str(), NTP_ERROR_BAD_ARTIFACT),
             "'" + notElf + "' is not a shared object (no ELF header)");
 }
@@ -205,10 +205,9 @@ TEST_F(RuntimeTest, LoadRejectsTruncatedArtifacts) {
   // A shared object cut short and then sealed: the ELF checks see it.
   std::string unsealed = readFile(NTP_FAKE_UNSEALED);
   for (size_t size : {size_t(100), unsealed.size() / 2}) {
-    std::string file = dir.write(
-        "sealedcut" + std::to_string(size) + ".so",
-        ntp::artifact::sealArtifactText(unsealed.substr(0, size),
-                                        fakeManifest()));
+    std::string file = dir.write("sealedcut" + std::to_string(size) + ".so",
+                                 ntp::artifact::sealArtifactText(
+                                     unsealed.substr(0, size), fakeManifest()));
     EXPECT_EQ(loadError(file.c_str(), NTP_ERROR_BAD_ARTIFACT),
               "'" + file + "' is truncated (" + std::to_string(size) +
                   " bytes of shared object) or corrupt");
@@ -233,8 +232,8 @@ TEST_F(RuntimeTest, LoadRejectsExecutables) {
   ASSERT_GT(exe.size(), 64u);
   exe[16] = ET_EXEC;
   exe[17] = 0;
-  std::string file = dir.write(
-      "exe.so", ntp::artifact::sealArtifactText(exe, fakeManifest()));
+  std::string file =
+      dir.write("exe.so", ntp::artifact::sealArtifactText(exe, fakeManifest()));
   EXPECT_EQ(loadError(file.c_str(), NTP_ERROR_BAD_ARTIFACT),
             "'" + file + "' is an ELF file but not a shared object");
 }

@@ -48,8 +48,7 @@ struct NvptxTargetOptions {
                                                   : blockSize;
   }
   int64_t samplesPerLaunchBlock() const {
-    return mapping == artifact::GpuMapping::Lanes ? samplesPerBlock
-                                                  : blockSize;
+    return mapping == artifact::GpuMapping::Lanes ? samplesPerBlock : blockSize;
   }
   /// libdevice bitcode; empty: $NTP_LIBDEVICE, else the CUDA toolkit's
   /// (/usr/local/cuda/nvvm/libdevice/libdevice.10.bc) if present. Needed only
