@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledKernel.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -33,54 +34,7 @@ namespace {
 
 using Ld = long double;
 
-/// A kernel compiled into a temporary directory and loaded.
-class CompiledKernel {
-public:
-  static std::unique_ptr<CompiledKernel> compile(const std::vector<int> &widths,
-                                                 const std::string &activation,
-                                                 int order, bool isF64,
-                                                 bool backward = true) {
-    auto k = std::unique_ptr<CompiledKernel>(new CompiledKernel);
-    char pattern[] = "/tmp/ntp-backward-XXXXXX";
-    if (!mkdtemp(pattern))
-      return nullptr;
-    k->dir = pattern;
-    k->path = k->dir + "/kernel.so";
-    mlir::DialectRegistry registry;
-    ntp::registerNtpCompilerDialects(registry);
-    mlir::MLIRContext context(registry);
-    ntp::MlpDescription description;
-    description.layers.assign(widths.begin(), widths.end());
-    description.activation = activation;
-    description.order = order;
-    description.isF64 = isF64;
-    ntp::CompileOptions options;
-    options.backward = backward;
-    auto module = ntp::buildMlpModule(context, description);
-    std::string error;
-    if (!module ||
-        !ntp::compileToSharedObject(*module, options, k->path, error)) {
-      ADD_FAILURE() << "compile failed: " << error;
-      return nullptr;
-    }
-    if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
-      ADD_FAILURE() << "load failed: " << ntp_last_error();
-      return nullptr;
-    }
-    return k;
-  }
-  ~CompiledKernel() {
-    ntp_kernel_free(kernel);
-    unlink(path.c_str());
-    rmdir(dir.c_str());
-  }
-  ntp_kernel *get() const { return kernel; }
-
-private:
-  CompiledKernel() = default;
-  ntp_kernel *kernel = nullptr;
-  std::string dir, path;
-};
+using ntp::test::CompiledKernel;
 
 int64_t numParams(const std::vector<int> &w) {
   int64_t n = 0;

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledKernel.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
@@ -35,47 +36,11 @@ namespace {
 
 constexpr size_t kSmallStack = 256 * 1024;
 
-/// A kernel compiled into a temporary directory and loaded.
-struct CompiledKernel {
-  ntp_kernel *kernel = nullptr;
-  std::string dir, path;
-  ~CompiledKernel() {
-    ntp_kernel_free(kernel);
-    unlink(path.c_str());
-    rmdir(dir.c_str());
-  }
-};
+using ntp::test::CompiledKernel;
 
 std::unique_ptr<CompiledKernel> compile(const std::vector<int64_t> &widths,
                                         int order, bool isF64) {
-  auto k = std::make_unique<CompiledKernel>();
-  char pattern[] = "/tmp/ntp-stack-XXXXXX";
-  if (!mkdtemp(pattern))
-    return nullptr;
-  k->dir = pattern;
-  k->path = k->dir + "/kernel.so";
-  mlir::DialectRegistry registry;
-  ntp::registerNtpCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  ntp::MlpDescription description;
-  description.layers.assign(widths.begin(), widths.end());
-  description.activation = "tanh";
-  description.order = order;
-  description.isF64 = isF64;
-  ntp::CompileOptions options;
-  options.backward = true;
-  auto module = ntp::buildMlpModule(context, description);
-  std::string error;
-  if (!module ||
-      !ntp::compileToSharedObject(*module, options, k->path, error)) {
-    ADD_FAILURE() << "compile failed: " << error;
-    return nullptr;
-  }
-  if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
-    ADD_FAILURE() << "load failed: " << ntp_last_error();
-    return nullptr;
-  }
-  return k;
+  return CompiledKernel::compile(widths, "tanh", order, isF64);
 }
 
 /// Runs `body` on a new thread with a stack of `stackBytes` and waits. Below
@@ -217,9 +182,9 @@ TEST_P(SmallStackTest, SameNumbersAsOnTheMainThread) {
   auto kernel = compile(c.widths, c.order, c.isF64);
   ASSERT_TRUE(kernel);
   if (c.isF64)
-    checkSmallStack<double>(c, kernel->kernel);
+    checkSmallStack<double>(c, kernel->get());
   else
-    checkSmallStack<float>(c, kernel->kernel);
+    checkSmallStack<float>(c, kernel->get());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -244,7 +209,7 @@ TEST(SmallStackControl, TilesRunDirectlyOverflowTheSmallStack) {
   const int order = 9;
   auto kernel = compile(widths, order, false);
   ASSERT_TRUE(kernel);
-  void *handle = dlopen(kernel->path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void *handle = dlopen(kernel->path().c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_TRUE(handle) << dlerror();
   using Fn =
       void (*)(const float *, const float *, const float *, const float *,
