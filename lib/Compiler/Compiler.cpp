@@ -154,8 +154,8 @@ bool ntp::compileGpuEmulationToSharedObject(ModuleOp module,
                                             std::string &error) {
   const TargetBackend &cpu = *getTarget("cpu");
   CompileOptions options;
-  options.target = host;
-  options.gpu = target;
+  options.get<CpuTargetOptions>() = host;
+  options.get<NvptxTargetOptions>() = target;
   options.backward = false;
   if (!cpu.checkOptions(options, error))
     return false;

@@ -157,7 +157,6 @@ struct ResolvedTarget {
   bool cuda = false;
   CpuTargetOptions cpu;
   NvptxTargetOptions gpu; // the chip is always concrete
-  CudaImageFormat gpuFormat = CudaImageFormat::Auto;
   KernelTarget facts; // what ntp::describeKernel takes
   std::string keyText;
 };
@@ -196,14 +195,14 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
       !stampCudaTarget(chip, out.gpu.mapping, out.gpu.blockSize,
                        out.gpu.samplesPerBlock)(out.facts, error))
     return failure(NTP_ERROR_INVALID_ARGUMENT, error);
-  out.gpuFormat = static_cast<CudaImageFormat>(options.gpu_format);
+  out.gpu.imageFormat = static_cast<CudaImageFormat>(options.gpu_format);
   bool haveAssembler = !findPtxas(out.gpu).empty();
-  if (out.gpuFormat == CudaImageFormat::Cubin && !haveAssembler)
+  if (out.gpu.imageFormat == CudaImageFormat::Cubin && !haveAssembler)
     return failure(NTP_ERROR_UNSUPPORTED,
                    "a cubin needs ptxas, which was not found ($NTP_PTXAS, "
                    "/usr/local/cuda/bin/ptxas, PATH); use NTP_JIT_GPU_PTX");
-  bool cubin = out.gpuFormat == CudaImageFormat::Cubin ||
-               (out.gpuFormat == CudaImageFormat::Auto && haveAssembler);
+  bool cubin = out.gpu.imageFormat == CudaImageFormat::Cubin ||
+               (out.gpu.imageFormat == CudaImageFormat::Auto && haveAssembler);
   out.keyText = std::string("image=") + (cubin ? "cubin" : "ptx") +
                 "\nfeatures=" + out.gpu.features + "\n";
   return {};
@@ -417,11 +416,10 @@ Failure compileKernel(const ntp_jit_spec &spec, const ResolvedTarget &target,
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    session.diagnostics.with("malformed spec"));
   CompileOptions options;
-  options.target = target.cpu;
+  options.get<CpuTargetOptions>() = target.cpu;
+  options.get<NvptxTargetOptions>() = target.gpu;
   options.tileSize = target.facts.tile;
   options.backward = target.facts.backward;
-  options.gpu = target.gpu;
-  options.gpuFormat = target.gpuFormat;
   mlir::PassManager pm(&session.context);
   CompileOutput output;
   std::string error;

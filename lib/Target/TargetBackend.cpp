@@ -7,6 +7,20 @@
 using namespace ntp;
 
 TargetBackend::~TargetBackend() = default;
+TargetOptionsBase::~TargetOptionsBase() = default;
+
+CompileOptions &CompileOptions::operator=(const CompileOptions &other) {
+  if (this == &other)
+    return *this;
+  tileSize = other.tileSize;
+  backward = other.backward;
+  outline = other.outline;
+  formulation = other.formulation;
+  targetOptions.clear();
+  for (const auto &[name, options] : other.targetOptions)
+    targetOptions.emplace(name, options->clone());
+  return *this;
+}
 
 namespace {
 struct Registry {

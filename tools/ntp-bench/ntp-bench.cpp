@@ -293,7 +293,7 @@ int main(int argc, char **argv) {
       description.isF64 = dtype == "f64";
       auto module = ntp::buildMlpModule(context, description);
       ntp::CompileOptions options;
-      options.target.cpu = targetCpu;
+      options.get<ntp::CpuTargetOptions>().cpu = targetCpu;
       options.outline = outline;
       options.formulation = *formulationChoice();
       std::string path = (dir + "/k" + dtype + std::to_string(order) + ".so")

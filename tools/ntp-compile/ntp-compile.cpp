@@ -32,8 +32,6 @@ namespace art = ntp::artifact;
 
 static cl::OptionCategory category("ntp-compile options");
 static cl::OptionCategory networkCategory("Network (instead of an input file)");
-static cl::OptionCategory cpuCategory("CPU target options");
-static cl::OptionCategory gpuCategory("NVPTX target options");
 
 static cl::opt<std::string> inputFile(cl::Positional,
                                       cl::desc("[<input .mlir file>]"),
@@ -42,30 +40,32 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("path"), cl::init(""),
                                        cl::cat(category));
 
-enum class Emit { Jets, Loops, Mlir, Llvm, Asm, Obj, So, Ptx, Cubin };
-static cl::opt<Emit> emit(
-    "emit", cl::desc("What to produce"), cl::init(Emit::So),
-    cl::values(clEnumValN(Emit::Jets, "jets",
-                          "per-layer jet ops (ntp dialect)"),
-               clEnumValN(Emit::Loops, "loops",
-                          "vectorized loops with the Faà di Bruno arithmetic"),
-               clEnumValN(Emit::Mlir, "mlir",
-                          "the target's lowered MLIR (LLVM dialect)"),
-               clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
-               clEnumValN(Emit::Asm, "asm", "assembly"),
-               clEnumValN(Emit::Obj, "obj", "an object file (see --header)"),
-               clEnumValN(Emit::So, "so",
-                          "the runtime artifact (CPU: a shared object; "
-                          "nvptx: a CUDA artifact)"),
-               clEnumValN(Emit::Ptx, "ptx", "PTX text (--target=nvptx)"),
-               clEnumValN(Emit::Cubin, "cubin",
-                          "a cubin from ptxas (--target=nvptx)")),
-    cl::cat(category));
+/// A value of --emit: a stage every target may emit, or one a target names
+/// itself (TargetBackend::getEmitNames).
+struct EmitChoice {
+  std::string name;
+  EmitStage stage;
+  const TargetBackend *owner; // null: the common stages
+};
+static std::vector<EmitChoice> &emitChoices() {
+  static std::vector<EmitChoice> choices;
+  return choices;
+}
+
+/// --emit (one of emitChoices, filled in main before parsing).
+static cl::opt<const EmitChoice *, false, cl::parser<const EmitChoice *>>
+    emitFlag("emit", cl::desc("What to produce (default: so)"),
+             cl::init(nullptr), cl::cat(category));
 
 /// --target: the registered targets (filled in main, before parsing).
 static cl::opt<const TargetBackend *, false, cl::parser<const TargetBackend *>>
     targetFlag("target", cl::desc("Target (default: cpu)"), cl::init(nullptr),
                cl::cat(category));
+
+static cl::opt<std::string>
+    headerFile("header",
+               cl::desc("With --emit=obj: also write a C header here"),
+               cl::value_desc("path"), cl::init(""), cl::cat(category));
 
 static cl::opt<std::string>
     layersFlag("layers",
@@ -84,73 +84,6 @@ static cl::opt<art::Dtype>
 static cl::opt<std::string> nameFlag("name", cl::desc("Kernel name"),
                                      cl::init("ntp_kernel"),
                                      cl::cat(networkCategory));
-
-static cl::opt<std::string>
-    targetCpu("target-cpu",
-              cl::desc("LLVM CPU name, or 'native' for this machine"),
-              cl::init("x86-64-v3"), cl::cat(cpuCategory));
-static cl::opt<std::string> targetFeatures("target-features",
-                                           cl::desc("Extra LLVM CPU features"),
-                                           cl::init(""), cl::cat(cpuCategory));
-static cl::opt<int64_t> tileSize("tile",
-                                 cl::desc("Samples per tile (0: automatic)"),
-                                 cl::init(0), cl::cat(cpuCategory));
-static cl::opt<std::string> symbolPrefix(
-    "symbol-prefix",
-    cl::desc("Prefix of exported symbols (default: ntp_kernel for --emit=so, "
-             "the kernel name for --emit=obj)"),
-    cl::init(""), cl::cat(cpuCategory));
-static cl::opt<std::string>
-    headerFile("header",
-               cl::desc("With --emit=obj: also write a C header here"),
-               cl::value_desc("path"), cl::init(""), cl::cat(cpuCategory));
-
-static cl::opt<std::string> chipFlag("chip",
-                                     cl::desc("NVIDIA architecture (sm_XX)"),
-                                     cl::init("sm_90"), cl::cat(gpuCategory));
-static cl::opt<std::string>
-    gpuFeatures("gpu-features", cl::desc("LLVM NVPTX features, e.g. +ptx80"),
-                cl::init(""), cl::cat(gpuCategory));
-static cl::opt<art::GpuMapping>
-    gpuMapping("gpu-mapping", cl::desc("Work per GPU thread"),
-               cl::init(art::GpuMapping::Sample),
-               cl::values(clEnumValN(art::GpuMapping::Sample, "sample",
-                                     "a thread per sample"),
-                          clEnumValN(art::GpuMapping::Lanes, "lanes",
-                                     "a warp per sample, a neuron per lane")),
-               cl::cat(gpuCategory));
-static cl::opt<int64_t>
-    blockSizeFlag("block-size",
-                  cl::desc("Threads per block (--gpu-mapping=sample)"),
-                  cl::init(128), cl::cat(gpuCategory));
-static cl::opt<int64_t> samplesPerBlockFlag(
-    "samples-per-block",
-    cl::desc("Samples (warps) per block (--gpu-mapping=lanes)"), cl::init(4),
-    cl::cat(gpuCategory));
-static cl::opt<CudaImageFormat>
-    gpuFormat("gpu-format", cl::desc("Image in a CUDA artifact (--emit=so)"),
-              cl::init(CudaImageFormat::Auto),
-              cl::values(clEnumValN(CudaImageFormat::Auto, "auto",
-                                    "cubin when ptxas is found, else PTX"),
-                         clEnumValN(CudaImageFormat::Ptx, "ptx",
-                                    "PTX (JIT-compiled by the driver)"),
-                         clEnumValN(CudaImageFormat::Cubin, "cubin",
-                                    "cubin (needs ptxas)")),
-              cl::cat(gpuCategory));
-static cl::opt<std::string>
-    libdeviceFlag("libdevice",
-                  cl::desc("libdevice.10.bc for f64 math (default: "
-                           "$NTP_LIBDEVICE or the CUDA toolkit's)"),
-                  cl::init(""), cl::cat(gpuCategory));
-static cl::opt<std::string>
-    ptxasFlag("ptxas",
-              cl::desc("ptxas (default: $NTP_PTXAS, "
-                       "/usr/local/cuda/bin/ptxas, PATH)"),
-              cl::init(""), cl::cat(gpuCategory));
-static cl::opt<bool>
-    ptxasReport("ptxas-report",
-                cl::desc("Print ptxas -v (registers, spills) to stderr"),
-                cl::init(false), cl::cat(gpuCategory));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "ntp-compile: error: " << message << "\n";
@@ -195,39 +128,17 @@ static OwningOpRef<ModuleOp> loadInput(MLIRContext &context,
   return parseSourceFile<ModuleOp>(sources, &context);
 }
 
-static EmitStage toStage(Emit value) {
-  switch (value) {
-  case Emit::Jets:
-    return EmitStage::Jets;
-  case Emit::Loops:
-    return EmitStage::Loops;
-  case Emit::Mlir:
-    return EmitStage::Lowered;
-  case Emit::Llvm:
-    return EmitStage::Llvm;
-  case Emit::Asm:
-  case Emit::Ptx:
-    return EmitStage::Asm;
-  case Emit::Obj:
-    return EmitStage::Obj;
-  case Emit::So:
-    return EmitStage::Artifact;
-  case Emit::Cubin:
-    return EmitStage::Cubin;
-  }
-  return EmitStage::Artifact;
-}
-
 /// Hides LLVM's own options (backends, codegen, ...) from --help, as clang
-/// does; --help-hidden still lists them. ntp's options and the MLIR ones a
-/// user needs (pass manager, IR printing, timing, context) stay.
-static void hideUnrelatedOptions() {
+/// does; --help-hidden still lists them. ntp's options (the driver's and the
+/// targets') and the MLIR ones a user needs (pass manager, IR printing,
+/// timing, context) stay.
+static void
+hideUnrelatedOptions(llvm::ArrayRef<cl::OptionCategory *> ntpCategories) {
   for (auto &entry : cl::getRegisteredOptions()) {
     cl::Option *option = entry.second;
     bool ntp = false;
     for (cl::OptionCategory *c : option->Categories)
-      ntp |= c == &category || c == &networkCategory || c == &cpuCategory ||
-             c == &gpuCategory;
+      ntp |= llvm::is_contained(ntpCategories, c);
     llvm::StringRef name = entry.first;
     bool mlir = name.starts_with("mlir-") || name.starts_with("pass-") ||
                 name == "print-ir-after-all" || name == "help" ||
@@ -237,6 +148,15 @@ static void hideUnrelatedOptions() {
   }
 }
 
+/// The first flag of `category` given on the command line, or "".
+static std::string givenFlagOf(cl::OptionCategory *category) {
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.second->getNumOccurrences() &&
+        llvm::is_contained(entry.second->Categories, category))
+      return entry.first.str();
+  return "";
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAsmPrinterCLOptions();
@@ -244,13 +164,50 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   registerAllTargets();
-  for (const TargetBackend *target : getTargetBackends())
+
+  // The targets, their --emit names and their own flags, from the registry.
+  std::vector<cl::OptionCategory *> ntpCategories = {&category,
+                                                     &networkCategory};
+  std::vector<std::pair<const TargetBackend *, cl::OptionCategory *>>
+      targetCategories;
+  std::vector<EmitChoice> &choices = emitChoices();
+  choices = {{"jets", EmitStage::Jets, nullptr},
+             {"loops", EmitStage::Loops, nullptr},
+             {"mlir", EmitStage::Lowered, nullptr},
+             {"llvm", EmitStage::Llvm, nullptr},
+             {"asm", EmitStage::Asm, nullptr},
+             {"obj", EmitStage::Obj, nullptr},
+             {"so", EmitStage::Artifact, nullptr}};
+  static const char *const commonDescriptions[] = {
+      "per-layer jet ops (ntp dialect)",
+      "vectorized loops with the Faà di Bruno arithmetic",
+      "the target's lowered MLIR (LLVM dialect, gpu.module)",
+      "optimized LLVM IR",
+      "assembly",
+      "an object file (see --header)",
+      "the runtime artifact (CPU: a shared object; nvptx: a CUDA artifact)"};
+  std::vector<std::string> descriptions(std::begin(commonDescriptions),
+                                        std::end(commonDescriptions));
+  for (const TargetBackend *target : getTargetBackends()) {
     targetFlag.getParser().addLiteralOption(target->getName(), target,
                                             target->getDescription());
+    for (const TargetBackend::EmitName &name : target->getEmitNames()) {
+      choices.push_back({name.name.str(), name.stage, target});
+      descriptions.push_back(name.description.str() + " (--target=" +
+                             target->getName().str() + ")");
+    }
+    if (cl::OptionCategory *flags = target->registerCommandLineOptions()) {
+      ntpCategories.push_back(flags);
+      targetCategories.push_back({target, flags});
+    }
+  }
+  for (size_t i = 0; i < choices.size(); ++i)
+    emitFlag.getParser().addLiteralOption(choices[i].name, &choices[i],
+                                          descriptions[i]);
   static const std::string activationHelp =
       "Activation (" + llvm::join(activationNames(), ", ") + ")";
   activationFlag.setDescription(activationHelp);
-  hideUnrelatedOptions();
+  hideUnrelatedOptions(ntpCategories);
   cl::ParseCommandLineOptions(
       argc, argv,
       "ntp-compile: compile an MLP and a derivative order into a jet kernel\n\n"
@@ -260,45 +217,33 @@ int main(int argc, char **argv) {
 
   const TargetBackend &target =
       targetFlag ? *targetFlag.getValue() : *getTarget("cpu");
-  bool gpu = target.getName() == "nvptx";
+  const EmitChoice &emit = emitFlag ? *emitFlag.getValue() : choices[6]; // so
   if (!layersFlag.empty() && !inputFile.empty())
     return fail("give either an input file or --layers, not both");
   if (layersFlag.empty() && inputFile.empty())
     return fail("no input: give an .mlir file or --layers (see --help)");
-  if (!gpu && (emit == Emit::Ptx || emit == Emit::Cubin))
-    return fail("--emit=ptx and --emit=cubin need --target=nvptx");
-  if (gpu && emit == Emit::Obj)
-    return fail("--emit=obj is for the CPU; use --emit=cubin or --emit=so "
-                "with --target=nvptx");
-  if ((emit == Emit::So || emit == Emit::Obj || emit == Emit::Cubin) &&
-      outputFile.empty())
-    return fail("-o is required for --emit=so, --emit=obj and --emit=cubin");
-  if (!headerFile.empty() && emit != Emit::Obj)
+  if (emit.owner && emit.owner != &target)
+    return fail("--emit=" + emit.name + " needs --target=" +
+                emit.owner->getName());
+  if (!target.supports(emit.stage))
+    return fail("the " + target.getName() + " target cannot emit --emit=" +
+                emit.name);
+  // A flag of another target would be ignored silently.
+  for (auto [other, flags] : targetCategories)
+    if (other != &target)
+      if (std::string flag = givenFlagOf(flags); !flag.empty())
+        return fail("--" + flag + " is an option of the " + other->getName() +
+                    " target; add --target=" + other->getName());
+  bool binary = emit.stage == EmitStage::Artifact ||
+                emit.stage == EmitStage::Obj || emit.stage == EmitStage::Cubin;
+  if (binary && outputFile.empty())
+    return fail("-o is required for --emit=" + emit.name);
+  if (!headerFile.empty() && emit.stage != EmitStage::Obj)
     return fail("--header is only meaningful with --emit=obj");
-  if (samplesPerBlockFlag < 1 || samplesPerBlockFlag > 32)
-    return fail("--samples-per-block must be in 1..32, got " +
-                llvm::Twine(samplesPerBlockFlag.getValue()));
-  if (blockSizeFlag < 1 || blockSizeFlag > 1024)
-    return fail("--block-size must be in 1..1024, got " +
-                llvm::Twine(blockSizeFlag.getValue()));
-  if (tileSize < 0)
-    return fail("--tile must be positive (or 0 for automatic), got " +
-                llvm::Twine(tileSize.getValue()));
 
   CompileOptions options;
-  options.tileSize = tileSize;
-  options.target.cpu = targetCpu;
-  options.target.features = targetFeatures;
-  options.target.symbolPrefix = symbolPrefix;
-  options.gpu.chip = chipFlag;
-  options.gpu.features = gpuFeatures;
-  options.gpu.blockSize = blockSizeFlag;
-  options.gpu.mapping = gpuMapping;
-  options.gpu.samplesPerBlock = samplesPerBlockFlag;
-  options.gpu.libdevice = libdeviceFlag;
-  options.gpu.ptxas = ptxasFlag;
-  options.gpuFormat = gpuFormat;
-  options.ptxasReport = ptxasReport;
+  if (std::string error; !target.applyCommandLineOptions(options, error))
+    return fail(error);
   // The options are checked before anything is parsed or built.
   if (std::string error; !target.checkOptions(options, error))
     return fail(error);
@@ -318,18 +263,15 @@ int main(int argc, char **argv) {
     return fail("invalid pass manager options");
   CompileOutput output;
   std::string error;
-  if (!compile(*module, target, toStage(emit), options, pm, output, error))
+  if (!compile(*module, target, emit.stage, options, pm, output, error))
     return error.empty() ? 1 : fail(error);
-  if (ptxasReport)
-    llvm::errs() << output.report;
+  llvm::errs() << output.report;
 
   // The header first: a failure then leaves no object behind.
   if (!headerFile.empty()) {
-    CpuTargetOptions header = options.target;
-    if (header.symbolPrefix.empty())
-      header.symbolPrefix = output.manifest.name;
-    if (!writeOutputFile(headerFile, generateCHeader(output.manifest, header),
-                         error))
+    if (output.header.empty())
+      return fail("the " + target.getName() + " target makes no C header");
+    if (!writeOutputFile(headerFile, output.header, error))
       return fail(error);
   }
   if (!writeOutputFile(outputFile, output.bytes, error)) {

@@ -11,6 +11,8 @@
 #define NTP_COMPILER_COMPILER_H
 
 #include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Target/Cpu/CpuTarget.h"
+#include "ntp/Target/NVPTX/NVPTXTarget.h"
 #include "ntp/Target/TargetBackend.h"
 
 #include "mlir/IR/BuiltinOps.h"

@@ -15,21 +15,27 @@
 #define NTP_TARGET_TARGETBACKEND_H
 
 #include "ntp/Support/FaaDiBruno.h"
-#include "ntp/Target/Cpu/CpuTarget.h"
-#include "ntp/Target/NVPTX/NVPTXTarget.h"
 #include "ntp/artifact.hpp"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 
+#include "llvm/ADT/StringRef.h"
+
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlir {
 class DialectRegistry;
 class OpPassManager;
 } // namespace mlir
+
+namespace llvm::cl {
+class OptionCategory;
+} // namespace llvm::cl
 
 namespace ntp {
 
@@ -47,25 +53,59 @@ enum class EmitStage {
   Cubin,    // a cubin from ptxas (NVPTX)
 };
 
-/// The image a CUDA artifact carries: PTX (the driver compiles it for the
-/// GPU it meets), a cubin (ptxas; loads faster, runs on one architecture
-/// family), or Auto: a cubin when ptxas is found, else PTX.
-enum class CudaImageFormat { Auto, Ptx, Cubin };
+/// A target's own options (its CPU, its chip, where its tools are). Each
+/// target declares one struct in its folder, deriving from
+/// TargetOptions<itself> and naming its target:
+///
+///   struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
+///     static constexpr llvm::StringLiteral kTargetName = "cpu";
+///     std::string cpu = "x86-64-v3";
+///   };
+///
+/// CompileOptions carries them by target name, so that the compile chain,
+/// and this header, know no target's options.
+struct TargetOptionsBase {
+  virtual ~TargetOptionsBase();
+  virtual std::unique_ptr<TargetOptionsBase> clone() const = 0;
+};
 
-/// Every option of a compile; each target reads its own.
+template <typename Derived> struct TargetOptions : TargetOptionsBase {
+  std::unique_ptr<TargetOptionsBase> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived &>(*this));
+  }
+};
+
+/// Every option of a compile: those of the target-independent stages, and
+/// each target's own (only the compiled target's are read).
 struct CompileOptions {
   int64_t tileSize = 0; // 0: artifact::defaultTile (CPU)
   bool backward = true; // also generate the reverse-mode entry points (CPU)
   bool outline = true;  // share each neuron's expansion in one function
   /// Arithmetic of the activation jets (Auto: fewer flops per op).
   JetFormulation formulation = JetFormulation::Auto;
-  /// The CPU target (name, features, symbol prefix).
-  CpuTargetOptions target;
-  /// The NVPTX target and the image of its artifact.
-  NvptxTargetOptions gpu;
-  CudaImageFormat gpuFormat = CudaImageFormat::Auto;
-  /// Run ptxas for its -v report (CompileOutput::report) even for PTX.
-  bool ptxasReport = false;
+
+  CompileOptions() = default;
+  CompileOptions(const CompileOptions &other) { *this = other; }
+  CompileOptions &operator=(const CompileOptions &other);
+  CompileOptions(CompileOptions &&) = default;
+  CompileOptions &operator=(CompileOptions &&) = default;
+
+  /// The options of target T, created with their defaults on first use.
+  template <typename T> T &get() {
+    std::unique_ptr<TargetOptionsBase> &slot =
+        targetOptions[std::string(T::kTargetName)];
+    if (!slot)
+      slot = std::make_unique<T>();
+    return static_cast<T &>(*slot);
+  }
+  /// The options of target T as set, or its defaults.
+  template <typename T> T get() const {
+    auto it = targetOptions.find(std::string(T::kTargetName));
+    return it == targetOptions.end() ? T() : static_cast<const T &>(*it->second);
+  }
+
+private:
+  std::map<std::string, std::unique_ptr<TargetOptionsBase>> targetOptions;
 };
 
 /// What a compile returns.
@@ -77,6 +117,9 @@ struct CompileOutput {
   artifact::KernelManifest manifest;
   /// Diagnostics of external tools worth showing (ptxas -v), if any ran.
   std::string report;
+  /// A C header declaring the emitted object's entry points, where the
+  /// target makes one (the CPU's objects for static linking).
+  std::string header;
 };
 
 class TargetBackend {
@@ -85,6 +128,31 @@ public:
   /// The name --target takes ("cpu", "nvptx").
   virtual llvm::StringRef getName() const = 0;
   virtual llvm::StringRef getDescription() const = 0;
+  /// --emit values of this target's own beyond the common ones (jets,
+  /// loops, mlir, llvm, asm, obj, so): "ptx" and "cubin" for NVPTX.
+  struct EmitName {
+    llvm::StringRef name;
+    EmitStage stage;
+    llvm::StringRef description;
+  };
+  virtual std::vector<EmitName> getEmitNames() const { return {}; }
+
+  /// Registers the target's command-line flags and returns their category
+  /// (null if it has none). Only a driver calls this (ntp-compile), before
+  /// parsing: the flags are not static options of the target's library, so
+  /// no other binary linking it gets them (ntp-bench has its own
+  /// --target-cpu; libntp_jit.so must add no flag to its host process).
+  /// Calling it again returns the same category.
+  virtual llvm::cl::OptionCategory *registerCommandLineOptions() const {
+    return nullptr;
+  }
+  /// Copies the parsed flags into this target's options in `options`; false
+  /// with one sentence (naming the flag) in `error` for a value out of range.
+  /// Only after registerCommandLineOptions and parsing.
+  virtual bool applyCommandLineOptions(CompileOptions &options,
+                                       std::string &error) const {
+    return true;
+  }
   /// The dialects and translations its pipeline and serializer need.
   virtual void registerDialects(mlir::DialectRegistry &registry) const = 0;
   virtual bool supports(EmitStage stage) const = 0;

@@ -24,12 +24,14 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace ntp;
+namespace cl = llvm::cl;
 
 void ntp::registerCpuTargetDialects(DialectRegistry &registry) {
   registry
@@ -51,6 +53,30 @@ struct TemporaryFile {
   }
 };
 
+/// The CPU target's flags, created on demand by registerCommandLineOptions
+/// (ntp-compile) rather than as static options of this library.
+struct CpuFlags {
+  cl::OptionCategory category{"CPU target options (--target=cpu)"};
+  cl::opt<std::string> cpu{
+      "target-cpu", cl::desc("LLVM CPU name, or 'native' for this machine"),
+      cl::init(CpuTargetOptions().cpu), cl::cat(category)};
+  cl::opt<std::string> features{"target-features",
+                                cl::desc("Extra LLVM CPU features"),
+                                cl::init(""), cl::cat(category)};
+  cl::opt<int64_t> tile{"tile", cl::desc("Samples per tile (0: automatic)"),
+                        cl::init(0), cl::cat(category)};
+  cl::opt<std::string> symbolPrefix{
+      "symbol-prefix",
+      cl::desc("Prefix of exported symbols (default: ntp_kernel for "
+               "--emit=so, the kernel name for --emit=obj)"),
+      cl::init(""), cl::cat(category)};
+};
+
+CpuFlags *&registeredCpuFlags() {
+  static CpuFlags *flags = nullptr;
+  return flags;
+}
+
 class CpuBackend : public TargetBackend {
 public:
   llvm::StringRef getName() const override { return "cpu"; }
@@ -64,6 +90,30 @@ public:
     return stage != EmitStage::Cubin;
   }
 
+  cl::OptionCategory *registerCommandLineOptions() const override {
+    static CpuFlags flags;
+    registeredCpuFlags() = &flags;
+    return &flags.category;
+  }
+
+  bool applyCommandLineOptions(CompileOptions &options,
+                               std::string &error) const override {
+    const CpuFlags *flags = registeredCpuFlags();
+    if (!flags)
+      return true;
+    if (flags->tile < 0) {
+      error = "--tile must be positive (or 0 for automatic), got " +
+              std::to_string(flags->tile.getValue());
+      return false;
+    }
+    options.tileSize = flags->tile;
+    CpuTargetOptions &cpu = options.get<CpuTargetOptions>();
+    cpu.cpu = flags->cpu;
+    cpu.features = flags->features;
+    cpu.symbolPrefix = flags->symbolPrefix;
+    return true;
+  }
+
   bool checkOptions(const CompileOptions &options,
                     std::string &error) const override {
     if (options.tileSize < 0 || options.tileSize > artifact::kMaxTile) {
@@ -72,7 +122,8 @@ public:
               std::to_string(options.tileSize);
       return false;
     }
-    return createCpuTargetMachine(options.target, error) != nullptr;
+    return createCpuTargetMachine(options.get<CpuTargetOptions>(), error) !=
+           nullptr;
   }
 
   bool buildPipeline(OpPassManager &pm, const CompileOptions &options,
@@ -93,7 +144,7 @@ public:
       return true;
     }
     std::unique_ptr<llvm::TargetMachine> machine =
-        createCpuTargetMachine(options.target, error);
+        createCpuTargetMachine(options.get<CpuTargetOptions>(), error);
     if (!machine)
       return false;
     buildCpuPipeline(pm, pipeline);
@@ -104,7 +155,7 @@ public:
   bool serialize(ModuleOp lowered, const artifact::KernelManifest &manifest,
                  EmitStage stage, const CompileOptions &options,
                  CompileOutput &output, std::string &error) const override {
-    CpuTargetOptions target = options.target;
+    CpuTargetOptions target = options.get<CpuTargetOptions>();
     // Objects for static linking export the kernel's own name; the runtime
     // loads the default prefix.
     if (target.symbolPrefix.empty())
@@ -131,6 +182,9 @@ public:
       return false;
     if (stage != EmitStage::Artifact) {
       output.bytes.assign(code.begin(), code.end());
+      // An object for static linking comes with the header declaring it.
+      if (stage == EmitStage::Obj)
+        output.header = generateCHeader(manifest, target);
       return true;
     }
     // The artifact: the object linked into a shared object.

@@ -18,8 +18,12 @@
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
+#include "llvm/Support/CommandLine.h"
+
 using namespace mlir;
 using namespace ntp;
+namespace cl = llvm::cl;
+namespace art = ntp::artifact;
 
 void ntp::registerNvptxTargetDialects(DialectRegistry &registry) {
   registerCpuTargetDialects(registry);
@@ -42,6 +46,61 @@ void ntp::fillGpuPipelineOptions(const NvptxTargetOptions &options,
 
 namespace {
 
+/// The NVPTX target's flags, created on demand by registerCommandLineOptions
+/// (ntp-compile) rather than as static options of this library.
+struct NvptxFlags {
+  NvptxTargetOptions defaults;
+  cl::OptionCategory category{"NVPTX target options (--target=nvptx)"};
+  cl::opt<std::string> chip{"chip", cl::desc("NVIDIA architecture (sm_XX)"),
+                            cl::init(defaults.chip), cl::cat(category)};
+  cl::opt<std::string> features{"gpu-features",
+                                cl::desc("LLVM NVPTX features, e.g. +ptx80"),
+                                cl::init(""), cl::cat(category)};
+  cl::opt<art::GpuMapping> mapping{
+      "gpu-mapping", cl::desc("Work per GPU thread"),
+      cl::init(defaults.mapping),
+      cl::values(clEnumValN(art::GpuMapping::Sample, "sample",
+                            "a thread per sample"),
+                 clEnumValN(art::GpuMapping::Lanes, "lanes",
+                            "a warp per sample, a neuron per lane")),
+      cl::cat(category)};
+  cl::opt<int64_t> blockSize{
+      "block-size", cl::desc("Threads per block (--gpu-mapping=sample)"),
+      cl::init(defaults.blockSize), cl::cat(category)};
+  cl::opt<int64_t> samplesPerBlock{
+      "samples-per-block",
+      cl::desc("Samples (warps) per block (--gpu-mapping=lanes)"),
+      cl::init(defaults.samplesPerBlock), cl::cat(category)};
+  cl::opt<CudaImageFormat> imageFormat{
+      "gpu-format", cl::desc("Image in a CUDA artifact (--emit=so)"),
+      cl::init(defaults.imageFormat),
+      cl::values(clEnumValN(CudaImageFormat::Auto, "auto",
+                            "cubin when ptxas is found, else PTX"),
+                 clEnumValN(CudaImageFormat::Ptx, "ptx",
+                            "PTX (JIT-compiled by the driver)"),
+                 clEnumValN(CudaImageFormat::Cubin, "cubin",
+                            "cubin (needs ptxas)")),
+      cl::cat(category)};
+  cl::opt<std::string> libdevice{
+      "libdevice",
+      cl::desc("libdevice.10.bc for f64 math (default: $NTP_LIBDEVICE or the "
+               "CUDA toolkit's)"),
+      cl::init(""), cl::cat(category)};
+  cl::opt<std::string> ptxas{"ptxas",
+                             cl::desc("ptxas (default: $NTP_PTXAS, "
+                                      "/usr/local/cuda/bin/ptxas, PATH)"),
+                             cl::init(""), cl::cat(category)};
+  cl::opt<bool> ptxasReport{
+      "ptxas-report",
+      cl::desc("Print ptxas -v (registers, spills) to stderr"),
+      cl::init(false), cl::cat(category)};
+};
+
+NvptxFlags *&registeredNvptxFlags() {
+  static NvptxFlags *flags = nullptr;
+  return flags;
+}
+
 class NvptxBackend : public TargetBackend {
 public:
   llvm::StringRef getName() const override { return "nvptx"; }
@@ -55,10 +114,48 @@ public:
   bool supports(EmitStage stage) const override {
     return stage != EmitStage::Obj;
   }
+  std::vector<EmitName> getEmitNames() const override {
+    return {{"ptx", EmitStage::Asm, "PTX text"},
+            {"cubin", EmitStage::Cubin, "a cubin from ptxas"}};
+  }
+
+  cl::OptionCategory *registerCommandLineOptions() const override {
+    static NvptxFlags flags;
+    registeredNvptxFlags() = &flags;
+    return &flags.category;
+  }
+
+  bool applyCommandLineOptions(CompileOptions &options,
+                               std::string &error) const override {
+    const NvptxFlags *flags = registeredNvptxFlags();
+    if (!flags)
+      return true;
+    if (flags->samplesPerBlock < 1 || flags->samplesPerBlock > 32) {
+      error = "--samples-per-block must be in 1..32, got " +
+              std::to_string(flags->samplesPerBlock.getValue());
+      return false;
+    }
+    if (flags->blockSize < 1 || flags->blockSize > 1024) {
+      error = "--block-size must be in 1..1024, got " +
+              std::to_string(flags->blockSize.getValue());
+      return false;
+    }
+    NvptxTargetOptions &gpu = options.get<NvptxTargetOptions>();
+    gpu.chip = flags->chip;
+    gpu.features = flags->features;
+    gpu.mapping = flags->mapping;
+    gpu.blockSize = flags->blockSize;
+    gpu.samplesPerBlock = flags->samplesPerBlock;
+    gpu.imageFormat = flags->imageFormat;
+    gpu.libdevice = flags->libdevice;
+    gpu.ptxas = flags->ptxas;
+    gpu.ptxasReport = flags->ptxasReport;
+    return true;
+  }
 
   bool checkOptions(const CompileOptions &options,
                     std::string &error) const override {
-    const NvptxTargetOptions &gpu = options.gpu;
+    const NvptxTargetOptions gpu = options.get<NvptxTargetOptions>();
     if (!checkNvptxChip(gpu.chip, error))
       return false;
     if (gpu.mapping == artifact::GpuMapping::Sample &&
@@ -93,7 +190,7 @@ public:
       return true;
     }
     GpuPipelineOptions pipeline;
-    fillGpuPipelineOptions(options.gpu, pipeline);
+    fillGpuPipelineOptions(options.get<NvptxTargetOptions>(), pipeline);
     buildGpuPipeline(pm, pipeline);
     return true;
   }
@@ -107,7 +204,7 @@ public:
       error = "the module's #ntp.kernel is not for a CUDA device";
       return false;
     }
-    NvptxTargetOptions gpu = options.gpu;
+    NvptxTargetOptions gpu = options.get<NvptxTargetOptions>();
     gpu.chip = manifest.cuda->chip;
     std::string ptx;
     if (!emitPtx(lowered, gpu, ptx, error, stage == EmitStage::Llvm))
@@ -118,11 +215,11 @@ public:
     }
     bool cubin =
         stage == EmitStage::Cubin ||
-        options.gpuFormat == CudaImageFormat::Cubin ||
-        (options.gpuFormat == CudaImageFormat::Auto && !findPtxas(gpu).empty());
+        gpu.imageFormat == CudaImageFormat::Cubin ||
+        (gpu.imageFormat == CudaImageFormat::Auto && !findPtxas(gpu).empty());
     std::string image = ptx;
     // ptxas also runs for its report alone (registers, spills) when asked.
-    if (cubin || options.ptxasReport) {
+    if (cubin || gpu.ptxasReport) {
       std::string binary;
       if (!assembleCubin(ptx, gpu, binary, error, &output.report))
         return false;

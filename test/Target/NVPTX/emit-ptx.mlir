@@ -50,5 +50,5 @@
 // ART: NTPARTF
 
 // CHIP: unknown NVIDIA architecture 'sm_1234'
-// CPU: --emit=ptx and --emit=cubin need --target=nvptx
+// CPU: ntp-compile: error: --emit=ptx needs --target=nvptx{{$}}
 ntp.mlp @net layers [1, 8, 8, 1] activation "tanh" order 3 : f32

@@ -17,6 +17,10 @@
 // RUN: not ntp-compile --layers 1,8,1 -o %t.missing-dir/k.so 2>&1 | FileCheck %s --check-prefix=OUTDIR
 // RUN: not ntp-compile --layers 1,8,1 --target=nvptx --gpu-mapping=warps --emit=ptx 2>&1 | FileCheck %s --check-prefix=MAPPING
 // RUN: not ntp-compile --layers 1,8,1 --target=nvptx --gpu-mapping=lanes --samples-per-block=33 --emit=ptx 2>&1 | FileCheck %s --check-prefix=SLOTS
+// RUN: not ntp-compile --layers 1,8,1 --chip=sm_80 --emit=mlir 2>&1 | FileCheck %s --check-prefix=OTHERTARGET
+// RUN: not ntp-compile --layers 1,8,1 --target=nvptx --target-cpu=znver4 --emit=ptx 2>&1 | FileCheck %s --check-prefix=OTHERCPU
+// RUN: not ntp-compile --layers 1,8,1 --target=nvptx --emit=obj -o %t.o 2>&1 | FileCheck %s --check-prefix=NOOBJ
+// RUN: not ntp-compile --layers 1,8,1 --emit=cubin -o %t.cubin 2>&1 | FileCheck %s --check-prefix=NOCUBIN
 
 // NOINPUT: ntp-compile: error: no input: give an .mlir file or --layers (see --help)
 // LAYERS: ntp-compile: error: --layers expects comma-separated positive integers
@@ -25,7 +29,7 @@
 // ORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got -1
 // MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got 17
 // ONELAYER: error: 'ntp.mlp' op expects at least two layer widths (input and output), got 1
-// NOOUT: ntp-compile: error: -o is required for --emit=so, --emit=obj and --emit=cubin
+// NOOUT: ntp-compile: error: -o is required for --emit=so{{$}}
 // BOTH: ntp-compile: error: give either an input file or --layers, not both
 // MISSING: ntp-compile: error: cannot open input file
 // NOMLP: error: expected exactly one ntp.mlp in the module, found 0
@@ -35,6 +39,10 @@
 // TILE: ntp-compile: error: --tile must be positive (or 0 for automatic), got -3
 // HEADER: ntp-compile: error: --header is only meaningful with --emit=obj
 // OUTDIR: ntp-compile: error:
+// OTHERTARGET: ntp-compile: error: --chip is an option of the nvptx target; add --target=nvptx{{$}}
+// OTHERCPU: ntp-compile: error: --target-cpu is an option of the cpu target; add --target=cpu{{$}}
+// NOOBJ: ntp-compile: error: the nvptx target cannot emit --emit=obj{{$}}
+// NOCUBIN: ntp-compile: error: --emit=cubin needs --target=nvptx{{$}}
 
 func.func @not_a_network() {
   return

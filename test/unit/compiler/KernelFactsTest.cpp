@@ -170,7 +170,7 @@ art::KernelManifest lowered(mlir::MLIRContext &context,
 TEST_F(KernelAttrTest, TheCompiledModuleCarriesTheDescribedFacts) {
   CompileOptions options;
   options.tileSize = 4;
-  options.target.cpu = "x86-64-v3";
+  options.get<CpuTargetOptions>().cpu = "x86-64-v3";
   art::KernelManifest cpu = lowered(context, "cpu", options);
   KernelTarget target;
   target.tile = 4;
@@ -180,9 +180,9 @@ TEST_F(KernelAttrTest, TheCompiledModuleCarriesTheDescribedFacts) {
   EXPECT_EQ(kernelKeyText(cpu),
             kernelKeyText(describe(network({1, 8, 1}, 3), target)));
 
-  options.gpu.chip = "sm_80";
-  options.gpu.mapping = artifact::GpuMapping::Lanes;
-  options.gpu.samplesPerBlock = 2;
+  options.get<NvptxTargetOptions>().chip = "sm_80";
+  options.get<NvptxTargetOptions>().mapping = artifact::GpuMapping::Lanes;
+  options.get<NvptxTargetOptions>().samplesPerBlock = 2;
   art::KernelManifest cuda = lowered(context, "nvptx", options);
   KernelTarget gpu;
   gpu.device = art::Device::Cuda;
@@ -217,7 +217,7 @@ TEST(TargetRegistryTest, TargetsAreRegisteredOnce) {
   EXPECT_FALSE(getTarget("nvptx")->supports(EmitStage::Obj));
   std::string error;
   CompileOptions options;
-  options.gpu.chip = "";
+  options.get<NvptxTargetOptions>().chip = "";
   EXPECT_FALSE(getTarget("nvptx")->checkOptions(options, error));
   EXPECT_EQ(error, "unknown NVIDIA architecture '' (expected sm_XX, e.g. "
                    "sm_80 or sm_90)");

@@ -11,6 +11,7 @@
 
 #include "ntp/Target/KernelSpec.h"
 #include "ntp/Target/StampKernel.h"
+#include "ntp/Target/TargetBackend.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -29,7 +30,9 @@ class DialectRegistry;
 
 namespace ntp {
 
-struct CpuTargetOptions {
+/// The CPU target's options (CompileOptions::get<CpuTargetOptions>()).
+struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
+  static constexpr llvm::StringLiteral kTargetName = "cpu";
   /// LLVM CPU name, or "native" for the host (its name and features).
   /// The default is a stated baseline that runs on any x86-64 with AVX2+FMA.
   std::string cpu = "x86-64-v3";

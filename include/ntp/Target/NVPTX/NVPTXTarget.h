@@ -17,6 +17,7 @@
 
 #include "ntp/Target/KernelSpec.h"
 #include "ntp/Target/StampKernel.h"
+#include "ntp/Target/TargetBackend.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -30,7 +31,14 @@ namespace ntp {
 
 struct GpuPipelineOptions;
 
-struct NvptxTargetOptions {
+/// The image a CUDA artifact carries: PTX (the driver compiles it for the
+/// GPU it meets), a cubin (ptxas; loads faster, runs on one architecture
+/// family), or Auto: a cubin when ptxas is found, else PTX.
+enum class CudaImageFormat { Auto, Ptx, Cubin };
+
+/// The NVPTX target's options (CompileOptions::get<NvptxTargetOptions>()).
+struct NvptxTargetOptions : TargetOptions<NvptxTargetOptions> {
+  static constexpr llvm::StringLiteral kTargetName = "nvptx";
   /// NVIDIA architecture, sm_XX.
   std::string chip = "sm_90";
   /// LLVM NVPTX features (+ptx80 ...); empty: the backend's default.
@@ -56,6 +64,10 @@ struct NvptxTargetOptions {
   std::string libdevice;
   /// ptxas; empty: $NTP_PTXAS, else /usr/local/cuda/bin/ptxas, else PATH.
   std::string ptxas;
+  /// The image of the artifact (--emit=so).
+  CudaImageFormat imageFormat = CudaImageFormat::Auto;
+  /// Run ptxas for its -v report (CompileOutput::report) even for PTX.
+  bool ptxasReport = false;
 };
 
 /// Whether LLVM's NVPTX backend knows `chip` (sm_XX); else `error` says so
