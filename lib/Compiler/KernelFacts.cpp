@@ -3,6 +3,7 @@
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Support/ActivationRules.h"
 
+#include <memory>
 #include <sstream>
 
 using namespace ntp;
@@ -13,14 +14,26 @@ static bool fail(std::string &error, std::string message) {
   return false;
 }
 
-int64_t ntp::cudaThreadsPerBlock(const KernelTarget &target) {
-  return target.mapping == art::GpuMapping::Lanes ? 32 * target.samplesPerBlock
-                                                  : target.blockSize;
-}
+// Every device's facts, from the target folders (lib/Target/CMakeLists.txt
+// generates one NTP_DEVICE_FACTS(<factory>) line per ntp_register_device_facts).
+namespace ntp {
+#define NTP_DEVICE_FACTS(factory) std::unique_ptr<DeviceFacts> factory();
+#include "ntp/Target/DeviceFacts.inc"
+#undef NTP_DEVICE_FACTS
+} // namespace ntp
 
-int64_t ntp::cudaSamplesPerBlock(const KernelTarget &target) {
-  return target.mapping == art::GpuMapping::Lanes ? target.samplesPerBlock
-                                                  : target.blockSize;
+const DeviceFacts *ntp::lookupDeviceFacts(art::Device device) {
+  static const std::vector<std::unique_ptr<DeviceFacts>> all = [] {
+    std::vector<std::unique_ptr<DeviceFacts>> facts;
+#define NTP_DEVICE_FACTS(factory) facts.push_back(ntp::factory());
+#include "ntp/Target/DeviceFacts.inc"
+#undef NTP_DEVICE_FACTS
+    return facts;
+  }();
+  for (const std::unique_ptr<DeviceFacts> &facts : all)
+    if (facts->getDevice() == device)
+      return facts.get();
+  return nullptr;
 }
 
 bool ntp::describeKernel(const NetworkDescription &network,
@@ -49,54 +62,12 @@ bool ntp::describeKernel(const NetworkDescription &network,
   m.layers = network.layers;
   m.numParams = *params;
 
-  if (target.device == art::Device::Cuda) {
-    // Forward only. A thread's jet buffers hold one sample; the kernel's
-    // tile, as the runtime launches it, is the samples of one block.
-    if (target.backward)
-      return fail(error, "the CUDA target has no reverse mode yet");
-    if (target.chip.empty())
-      return fail(error, "a CUDA kernel needs a chip (sm_XX)");
-    if (target.mapping == art::GpuMapping::Sample &&
-        (target.blockSize < 1 || target.blockSize > 1024))
-      return fail(error, "the block size must be in 1..1024, got " +
-                             std::to_string(target.blockSize));
-    if (target.mapping == art::GpuMapping::Lanes &&
-        (target.samplesPerBlock < 1 || target.samplesPerBlock > 32))
-      return fail(error, "the samples per block must be in 1..32, got " +
-                             std::to_string(target.samplesPerBlock));
-    m.tile = cudaSamplesPerBlock(target);
-    art::CudaLaunch launch;
-    launch.chip = target.chip;
-    launch.mapping = target.mapping;
-    launch.blockSize = cudaThreadsPerBlock(target);
-    launch.samplesPerBlock = cudaSamplesPerBlock(target);
-    m.cuda = launch;
-    return true;
-  }
-  if (target.device != art::Device::Cpu)
-    return fail(error, "unknown device");
-  if (target.tile < 0 || target.tile > 4096)
-    return fail(error, "the tile must be 0 (automatic) or in 1..4096, got " +
-                           std::to_string(target.tile));
-  m.tile = target.tile ? target.tile : art::defaultTile(network.dtype);
-  m.backward = target.backward;
-  if (m.backward) {
-    std::optional<int64_t> workspace =
-        art::workspaceElementsPerTile(m.layers, m.order, m.tile);
-    if (!workspace)
-      return fail(error, "the workspace of one tile overflows int64");
-    m.workspacePerTile = *workspace;
-  }
-  for (const std::string &feature : target.cpuFeatures) {
-    bool known = false;
-    for (std::string_view recorded : art::kRecordedCpuFeatures)
-      known |= recorded == feature;
-    if (!known)
-      return fail(error, "'" + feature + "' is not a recorded CPU feature");
-  }
-  m.targetCpu = target.cpu;
-  m.cpuFeatures = target.cpuFeatures;
-  return true;
+  const DeviceFacts *device = lookupDeviceFacts(target.device);
+  if (!device)
+    return fail(error, "no target compiles for the " +
+                           std::string(art::deviceName(target.device)) +
+                           " device");
+  return device->describe(target, m, error);
 }
 
 NetworkDescription ntp::networkOf(const art::KernelManifest &m) {
@@ -114,27 +85,14 @@ KernelTarget ntp::targetOf(const art::KernelManifest &m) {
   target.device = m.device;
   target.tile = m.tile;
   target.backward = m.backward;
-  target.cpu = m.targetCpu;
-  target.cpuFeatures = m.cpuFeatures;
-  if (m.cuda) {
-    target.chip = m.cuda->chip;
-    target.mapping = m.cuda->mapping;
-    if (m.cuda->mapping == art::GpuMapping::Lanes)
-      target.samplesPerBlock = m.cuda->samplesPerBlock;
-    else
-      target.blockSize = m.cuda->blockSize;
-  }
+  if (const DeviceFacts *device = lookupDeviceFacts(m.device))
+    device->readTarget(m, target);
   return target;
 }
 
 std::vector<std::string> ntp::entryPointSymbols(const art::KernelManifest &m) {
-  if (m.device == art::Device::Cuda)
-    return {m.name + "_forward"};
-  std::vector<std::string> symbols;
-  for (art::EntryPoint entry : art::kEntryPoints)
-    if (entry == art::EntryPoint::Forward || m.backward)
-      symbols.push_back(art::entryPointSymbol(m.name, entry));
-  return symbols;
+  const DeviceFacts *device = lookupDeviceFacts(m.device);
+  return device ? device->entryPointSymbols(m) : std::vector<std::string>();
 }
 
 std::string ntp::kernelKeyText(const art::KernelManifest &m) {

@@ -15,6 +15,7 @@
 #include "ntp/artifact.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,10 @@ struct NetworkDescription {
   artifact::Dtype dtype = artifact::Dtype::F32;
 };
 
-/// The compile options that change a fact of the kernel.
+/// The compile options that change a fact of the kernel. The fields are what
+/// the artifact contract lets a device state (artifact::KernelManifest): a
+/// host kernel's tile and CPU, or a grid launch's chip, mapping and block
+/// shape; each device's DeviceFacts reads those it has.
 struct KernelTarget {
   artifact::Device device = artifact::Device::Cpu;
   /// CPU: samples per tile, 0 for artifact::defaultTile. CUDA: ignored (the
@@ -48,6 +52,37 @@ struct KernelTarget {
   int64_t samplesPerBlock = 4; // warps per block (mapping lanes)
 };
 
+/// What one device decides about a kernel: its tile, reverse mode and
+/// workspace, launch shape, entry points, and their validation. Each target
+/// folder that compiles for a device supplies its DeviceFacts in a plain C++
+/// file (lib/Target/Cpu/CpuFacts.cpp, lib/Target/NVPTX/NVPTXFacts.cpp) and
+/// names it with ntp_register_device_facts in its CMakeLists.txt; every
+/// binary linking NtpKernelFacts gets every device's facts, whether or not
+/// it registers any target (the #ntp.kernel verifier in ntp-opt, the JIT's
+/// cache key on a hit). Header-only, so that those files link nothing.
+class DeviceFacts {
+public:
+  virtual ~DeviceFacts() = default;
+  virtual artifact::Device getDevice() const = 0;
+  /// Whether the kernel is launched as a grid of blocks (chip, mapping and
+  /// block shape) rather than run over host tiles (CPU name and features).
+  virtual bool isGridLaunch() const = 0;
+  /// Fills the device's facts of `manifest`, whose network facts are set;
+  /// false and one sentence in `error` if `target` is invalid for it.
+  virtual bool describe(const KernelTarget &target,
+                        artifact::KernelManifest &manifest,
+                        std::string &error) const = 0;
+  /// The inverse of describe on its result (device-specific fields only).
+  virtual void readTarget(const artifact::KernelManifest &manifest,
+                          KernelTarget &target) const = 0;
+  /// The symbols of the functions the kernel's IR defines.
+  virtual std::vector<std::string>
+  entryPointSymbols(const artifact::KernelManifest &manifest) const = 0;
+};
+
+/// The facts of `device`, or null for a device no target supplies.
+const DeviceFacts *lookupDeviceFacts(artifact::Device device);
+
 /// The facts of `network` compiled for `target`, validated (widths, order,
 /// activation name, tile, block shape); false and one sentence in `error`
 /// otherwise. The CUDA image (format, size) is left to the serializer.
@@ -59,9 +94,9 @@ bool describeKernel(const NetworkDescription &network,
 NetworkDescription networkOf(const artifact::KernelManifest &manifest);
 KernelTarget targetOf(const artifact::KernelManifest &manifest);
 
-/// The symbols of the functions the kernel's IR defines, in the order of
-/// artifact::kEntryPoints: <name>_forward_tiles ... on the CPU (the reverse
-/// ones with backward), <name>_forward for CUDA.
+/// The symbols of the functions the kernel's IR defines (its device's
+/// DeviceFacts::entryPointSymbols): <name>_forward_tiles ... on the CPU (the
+/// reverse ones with backward), <name>_forward for CUDA.
 std::vector<std::string>
 entryPointSymbols(const artifact::KernelManifest &manifest);
 
@@ -69,9 +104,16 @@ entryPointSymbols(const artifact::KernelManifest &manifest);
 /// cache with, and what two descriptions of the same kernel agree on.
 std::string kernelKeyText(const artifact::KernelManifest &manifest);
 
-/// CUDA threads and samples per block of a launch with these options.
-int64_t cudaThreadsPerBlock(const KernelTarget &target);
-int64_t cudaSamplesPerBlock(const KernelTarget &target);
+/// Threads and samples per block of a grid launch with these options.
+inline int64_t cudaThreadsPerBlock(const KernelTarget &target) {
+  return target.mapping == artifact::GpuMapping::Lanes
+             ? 32 * target.samplesPerBlock
+             : target.blockSize;
+}
+inline int64_t cudaSamplesPerBlock(const KernelTarget &target) {
+  return target.mapping == artifact::GpuMapping::Lanes ? target.samplesPerBlock
+                                                       : target.blockSize;
+}
 
 } // namespace ntp
 

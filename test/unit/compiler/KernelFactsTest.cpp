@@ -202,6 +202,19 @@ TEST(KernelFactsTest, DeviceNamesRoundTrip) {
   EXPECT_EQ(art::parseDevice(""), std::nullopt);
 }
 
+// Every device of the artifact contract has its facts, supplied by a target
+// folder (ntp_register_device_facts) and present without registering any
+// target: the verifier and the JIT's cache key need them.
+TEST(KernelFactsTest, EveryDeviceHasItsFactsWithoutTargets) {
+  for (art::Device device : art::kDevices) {
+    const DeviceFacts *facts = lookupDeviceFacts(device);
+    ASSERT_NE(facts, nullptr) << art::deviceName(device);
+    EXPECT_EQ(facts->getDevice(), device);
+  }
+  EXPECT_FALSE(lookupDeviceFacts(art::Device::Cpu)->isGridLaunch());
+  EXPECT_TRUE(lookupDeviceFacts(art::Device::Cuda)->isGridLaunch());
+}
+
 // registerAllTargets registers NTP_TARGETS (lib/Target/CMakeLists.txt), in
 // its order, through the generated Targets.inc.
 TEST(TargetRegistryTest, TargetsAreRegisteredOnce) {

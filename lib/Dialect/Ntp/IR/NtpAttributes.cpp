@@ -77,7 +77,8 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
     for (Attribute feature : cpuFeatures)
       if (auto text = dyn_cast<StringAttr>(feature))
         m.cpuFeatures.push_back(text.str());
-  if (m.device == art::Device::Cuda) {
+  if (const DeviceFacts *facts = lookupDeviceFacts(m.device);
+      facts && facts->isGridLaunch()) {
     art::CudaLaunch launch;
     launch.chip = chip.str();
     launch.mapping =
@@ -122,14 +123,23 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
     return emitError() << "backward must be a bool";
   if (cpuFeatures && !llvm::all_of(cpuFeatures, llvm::IsaPred<StringAttr>))
     return emitError() << "cpu_features must be strings";
-  if (device == "cuda" && mapping != "sample" && mapping != "lanes")
+  // What a device may state is its launch's: a grid (chip, mapping, block
+  // shape) or host tiles (CPU name and features).
+  art::Device deviceValue = *art::parseDevice(device);
+  const DeviceFacts *facts = lookupDeviceFacts(deviceValue);
+  if (!facts)
+    return emitError() << "no target compiles for the " << device
+                       << " device";
+  if (facts->isGridLaunch() && mapping != "sample" && mapping != "lanes")
     return emitError() << "mapping must be \"sample\" or \"lanes\", got \""
                        << mapping << "\"";
-  if (device == "cpu" &&
+  if (!facts->isGridLaunch() &&
       (!chip.empty() || !mapping.empty() || blockSize || samplesPerBlock))
-    return emitError() << "a CPU kernel has no chip, mapping or block shape";
-  if (device == "cuda" && (!targetCpu.empty() || cpuFeatures))
-    return emitError() << "a CUDA kernel has no target_cpu or cpu_features";
+    return emitError() << "a " << StringRef(device).upper()
+                       << " kernel has no chip, mapping or block shape";
+  if (facts->isGridLaunch() && (!targetCpu.empty() || cpuFeatures))
+    return emitError() << "a " << StringRef(device).upper()
+                       << " kernel has no target_cpu or cpu_features";
 
   // Every other fact must be what the one function derives from the network
   // and the target.
