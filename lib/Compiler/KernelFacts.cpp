@@ -15,7 +15,8 @@ static bool fail(std::string &error, std::string message) {
 }
 
 // Every device's facts, from the target folders (lib/Target/CMakeLists.txt
-// generates one NTP_DEVICE_FACTS(<factory>) line per ntp_register_device_facts).
+// generates one NTP_DEVICE_FACTS(<factory>) line per
+// ntp_register_device_facts).
 namespace ntp {
 #define NTP_DEVICE_FACTS(factory) std::unique_ptr<DeviceFacts> factory();
 #include "ntp/Target/DeviceFacts.inc"

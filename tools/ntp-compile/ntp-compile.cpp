@@ -193,8 +193,8 @@ int main(int argc, char **argv) {
                                             target->getDescription());
     for (const TargetBackend::EmitName &name : target->getEmitNames()) {
       choices.push_back({name.name.str(), name.stage, target});
-      descriptions.push_back(name.description.str() + " (--target=" +
-                             target->getName().str() + ")");
+      descriptions.push_back(name.description.str() +
+                             " (--target=" + target->getName().str() + ")");
     }
     if (cl::OptionCategory *flags = target->registerCommandLineOptions()) {
       ntpCategories.push_back(flags);
@@ -223,11 +223,11 @@ int main(int argc, char **argv) {
   if (layersFlag.empty() && inputFile.empty())
     return fail("no input: give an .mlir file or --layers (see --help)");
   if (emit.owner && emit.owner != &target)
-    return fail("--emit=" + emit.name + " needs --target=" +
-                emit.owner->getName());
+    return fail("--emit=" + emit.name +
+                " needs --target=" + emit.owner->getName());
   if (!target.supports(emit.stage))
-    return fail("the " + target.getName() + " target cannot emit --emit=" +
-                emit.name);
+    return fail("the " + target.getName() +
+                " target cannot emit --emit=" + emit.name);
   // A flag of another target would be ignored silently.
   for (auto [other, flags] : targetCategories)
     if (other != &target)

@@ -101,7 +101,8 @@ struct CompileOptions {
   /// The options of target T as set, or its defaults.
   template <typename T> T get() const {
     auto it = targetOptions.find(std::string(T::kTargetName));
-    return it == targetOptions.end() ? T() : static_cast<const T &>(*it->second);
+    return it == targetOptions.end() ? T()
+                                     : static_cast<const T &>(*it->second);
   }
 
 private:

@@ -59,10 +59,10 @@ struct NvptxFlags {
   cl::opt<art::GpuMapping> mapping{
       "gpu-mapping", cl::desc("Work per GPU thread"),
       cl::init(defaults.mapping),
-      cl::values(clEnumValN(art::GpuMapping::Sample, "sample",
-                            "a thread per sample"),
-                 clEnumValN(art::GpuMapping::Lanes, "lanes",
-                            "a warp per sample, a neuron per lane")),
+      cl::values(
+          clEnumValN(art::GpuMapping::Sample, "sample", "a thread per sample"),
+          clEnumValN(art::GpuMapping::Lanes, "lanes",
+                     "a warp per sample, a neuron per lane")),
       cl::cat(category)};
   cl::opt<int64_t> blockSize{
       "block-size", cl::desc("Threads per block (--gpu-mapping=sample)"),
@@ -74,12 +74,12 @@ struct NvptxFlags {
   cl::opt<CudaImageFormat> imageFormat{
       "gpu-format", cl::desc("Image in a CUDA artifact (--emit=so)"),
       cl::init(defaults.imageFormat),
-      cl::values(clEnumValN(CudaImageFormat::Auto, "auto",
-                            "cubin when ptxas is found, else PTX"),
-                 clEnumValN(CudaImageFormat::Ptx, "ptx",
-                            "PTX (JIT-compiled by the driver)"),
-                 clEnumValN(CudaImageFormat::Cubin, "cubin",
-                            "cubin (needs ptxas)")),
+      cl::values(
+          clEnumValN(CudaImageFormat::Auto, "auto",
+                     "cubin when ptxas is found, else PTX"),
+          clEnumValN(CudaImageFormat::Ptx, "ptx",
+                     "PTX (JIT-compiled by the driver)"),
+          clEnumValN(CudaImageFormat::Cubin, "cubin", "cubin (needs ptxas)")),
       cl::cat(category)};
   cl::opt<std::string> libdevice{
       "libdevice",
@@ -91,8 +91,7 @@ struct NvptxFlags {
                                       "/usr/local/cuda/bin/ptxas, PATH)"),
                              cl::init(""), cl::cat(category)};
   cl::opt<bool> ptxasReport{
-      "ptxas-report",
-      cl::desc("Print ptxas -v (registers, spills) to stderr"),
+      "ptxas-report", cl::desc("Print ptxas -v (registers, spills) to stderr"),
       cl::init(false), cl::cat(category)};
 };
 

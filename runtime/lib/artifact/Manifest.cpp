@@ -102,13 +102,16 @@ public:
     const std::string *device = key("device");
     if (!device)
       return NTP_ERROR_BAD_ARTIFACT;
-    if (*device == "cpu")
-      m.device = Device::Cpu;
-    else if (*device == "cuda")
-      m.device = Device::Cuda;
-    else
-      return fail("unknown device " + quoted(*device) +
-                  " (expected cpu or cuda)");
+    if (std::optional<Device> known = parseDevice(*device)) {
+      m.device = *known;
+    } else {
+      std::string expected;
+      for (Device each : kDevices)
+        expected +=
+            (expected.empty() ? "" : " or ") + std::string(deviceName(each));
+      return fail("unknown device " + quoted(*device) + " (expected " +
+                  expected + ")");
+    }
     for (const auto &[name, value] : values) {
       (void)value;
       bool known = std::find(std::begin(kKeys), std::end(kKeys), name) !=

@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ntp/Target/TargetBackend.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Pipelines/Pipelines.h"
-#include "ntp/Target/TargetBackend.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -151,8 +151,8 @@ TEST(TargetBackendTest, TheCompileChainUsesTheTargetsOptions) {
     CompileOutput output;
     std::string error;
     int before = example.checks;
-    ASSERT_TRUE(compile(*module, example, EmitStage::Loops, options, pm,
-                        output, error))
+    ASSERT_TRUE(
+        compile(*module, example, EmitStage::Loops, options, pm, output, error))
         << error;
     EXPECT_EQ(example.checks, before + 1);
     EXPECT_EQ(output.manifest.tile, 2);

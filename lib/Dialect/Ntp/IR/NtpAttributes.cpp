@@ -128,8 +128,7 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
   art::Device deviceValue = *art::parseDevice(device);
   const DeviceFacts *facts = lookupDeviceFacts(deviceValue);
   if (!facts)
-    return emitError() << "no target compiles for the " << device
-                       << " device";
+    return emitError() << "no target compiles for the " << device << " device";
   if (facts->isGridLaunch() && mapping != "sample" && mapping != "lanes")
     return emitError() << "mapping must be \"sample\" or \"lanes\", got \""
                        << mapping << "\"";
