@@ -8,6 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FmaPeak.h"
+
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/FaaDiBruno.h"
 #include "ntp/artifact.hpp"
@@ -63,6 +65,12 @@ static cl::opt<bool>
 static cl::opt<std::string> formulation(
     "formulation", cl::init("auto"),
     cl::desc("Activation-jet formulation: auto, faa-di-bruno or taylor"));
+static cl::opt<int> threadsFlag(
+    "num-threads", cl::init(0),
+    cl::desc("Threads of the kernels and of the FMA peak (0: the runtime's "
+             "default, NTP_NUM_THREADS or the CPUs this process may use)"));
+static cl::opt<bool> peakOnly("peak-only", cl::init(false),
+                              cl::desc("Print the FMA peak table and stop"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
                                  cl::desc("Time budget per measurement"));
 
@@ -251,6 +259,39 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "ntp-bench: error: --torch must be auto or off\n");
     return 1;
   }
+  if (threadsFlag < 0 || threadsFlag > 4096) {
+    std::fprintf(stderr, "ntp-bench: error: --num-threads must be in 0..4096, "
+                         "got %d\n",
+                 threadsFlag.getValue());
+    return 1;
+  }
+  int threads = threadsFlag;
+  if (threads > 0) {
+    check(ntp_set_num_threads(threads));
+  } else {
+    const char *env = std::getenv("NTP_NUM_THREADS");
+    threads = env && std::atoi(env) > 0 ? std::atoi(env)
+                                        : ntp::bench::availableCpus();
+  }
+  // What the hardware allows, measured in this run: every row's fraction is
+  // of the peak at the kernels' thread count.
+  std::map<std::string, double> peak;
+  std::printf("FMA peak, measured in this run (GFLOP/s, 2 flops per FMA "
+              "lane):\n\n| dtype | instruction | 1 thread | %d threads |\n"
+              "|---|---|---|---|\n",
+              threads);
+  for (const char *dtype : {"f32", "f64"}) {
+    bool f64 = std::strcmp(dtype, "f64") == 0;
+    ntp::bench::FmaPeak one = ntp::bench::measureFmaPeak(f64, 1);
+    ntp::bench::FmaPeak all = ntp::bench::measureFmaPeak(f64, threads);
+    peak[dtype] = all.gflops;
+    std::printf("| %s | %s | %.1f | %.1f |\n", dtype, one.instruction.c_str(),
+                one.gflops, all.gflops);
+  }
+  std::printf("\n");
+  if (peakOnly)
+    return 0;
+
   llvm::SmallString<128> dir;
   if (llvm::sys::fs::createUniqueDirectory("ntp-bench", dir)) {
     std::fprintf(stderr, "ntp-bench: error: cannot create a temp directory\n");
@@ -260,18 +301,19 @@ int main(int argc, char **argv) {
   std::string cpu = targetCpu == "native" ? llvm::sys::getHostCPUName().str()
                                           : targetCpu.getValue();
   std::printf("ntp-bench: layers %s, %s, batch %lld, CPU kernels for %s, "
-              "%u hardware threads\n",
+              "%d threads (%u hardware threads)\n",
               layersFlag.c_str(), activation.c_str(), (long long)batch,
-              cpu.c_str(), std::thread::hardware_concurrency());
+              cpu.c_str(), threads, std::thread::hardware_concurrency());
   std::printf(
       "fwd = one call producing every order 0..n; total = forward that saves "
       "the jets + generated backward of <c, out> (a training step); bwd "
       "(recompute) = the stateless ntp_backward; times are medians; "
       "speed-up = PyTorch nested autograd / ntp, measured in this run\n\n");
-  std::printf("| dtype | n | ntp fwd (us) | GFLOP/s fwd | ntp total (us) | "
-              "ntp bwd recompute (us) | total/fwd | PyTorch fwd (ms) | "
-              "PyTorch total (ms) | speed-up fwd | speed-up total |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| dtype | n | ntp fwd (us) | GFLOP/s fwd | %% of FMA peak | "
+              "ntp total (us) | ntp bwd recompute (us) | total/fwd | PyTorch "
+              "fwd (ms) | PyTorch total (ms) | speed-up fwd | speed-up total "
+              "|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 
   llvm::SmallVector<llvm::StringRef> dtypeList;
   llvm::StringRef(dtypes).split(dtypeList, ',');
@@ -315,9 +357,10 @@ int main(int argc, char **argv) {
       llvm::sys::fs::remove(path);
       int64_t flops = flopsPerSample(layers, order);
       double gflops = flops * double(batch) / (t.forwardUs * 1e3);
-      std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f |",
-                  dtype.str().c_str(), order, t.forwardUs, gflops, t.trainingUs,
-                  t.backwardUs, t.trainingUs / t.forwardUs);
+      std::printf("| %s | %d | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.2f |",
+                  dtype.str().c_str(), order, t.forwardUs, gflops,
+                  100 * gflops / peak[dtype.str()], t.trainingUs, t.backwardUs,
+                  t.trainingUs / t.forwardUs);
       auto it = torch.find(order);
       if (it != torch.end())
         std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,

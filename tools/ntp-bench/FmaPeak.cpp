@@ -1,0 +1,132 @@
+//===- FmaPeak.cpp - What this machine's FMA units allow ------------------===//
+//
+// Each thread runs kChains independent accumulators of one 512-bit value
+// (16 f32 / 8 f64 lanes), acc = acc * m + a, so that the FMA latency (4 to 5
+// cycles) times the FMA units per core (1 or 2) is covered: 12 chains keep two
+// units with latency 5 busy (10 in flight) and fit the 16 ymm registers of
+// AVX2 as 24 halves only with spills, so AVX2 gets 6 chains of two ymm each.
+// The function is compiled for AVX-512, AVX2+FMA and the baseline, and the
+// best the host supports runs (x86); elsewhere the portable version.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FmaPeak.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+using namespace ntp::bench;
+
+namespace {
+
+template <class T, int N> using Vec [[gnu::vector_size(N * sizeof(T))]] = T;
+
+/// `iterations` rounds of `Chains` independent FMA chains on 64-byte values;
+/// returns a sum so that nothing is dead.
+#define NTP_FMA_LOOP(NAME, ATTR, CHAINS)                                       \
+  template <class T> ATTR T NAME(long iterations, T seed) {                    \
+    constexpr int lanes = 64 / sizeof(T);                                      \
+    using V = Vec<T, lanes>;                                                   \
+    V acc[CHAINS];                                                             \
+    V m = V{} + T(0.999999), a = V{} + seed;                                   \
+    for (int c = 0; c < CHAINS; ++c)                                           \
+      acc[c] = V{} + T(c + 1);                                                 \
+    for (long i = 0; i < iterations; ++i) {                                    \
+      for (int c = 0; c < CHAINS; ++c)                                         \
+        acc[c] = __builtin_elementwise_fma(acc[c], m, a);                      \
+    }                                                                          \
+    T sum = 0;                                                                 \
+    for (int c = 0; c < CHAINS; ++c)                                           \
+      for (int l = 0; l < lanes; ++l)                                          \
+        sum += acc[c][l];                                                      \
+    return sum;                                                                \
+  }
+
+constexpr int kChains = 12;
+#if defined(__x86_64__)
+NTP_FMA_LOOP(fmaLoopAvx512, [[gnu::target("avx512f")]], 12)
+NTP_FMA_LOOP(fmaLoopAvx2, [[gnu::target("avx2,fma")]], 6)
+#endif
+NTP_FMA_LOOP(fmaLoopPortable, , 6)
+
+struct Loop {
+  double (*f64)(long, double);
+  float (*f32)(long, float);
+  int chains;
+  const char *name;
+};
+
+Loop bestLoop() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f"))
+    return {fmaLoopAvx512<double>, fmaLoopAvx512<float>, kChains,
+            "zmm FMA (avx512f)"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {fmaLoopAvx2<double>, fmaLoopAvx2<float>, 6, "ymm FMA (avx2)"};
+#endif
+  return {fmaLoopPortable<double>, fmaLoopPortable<float>, 6,
+          "vector FMA (baseline)"};
+}
+
+} // namespace
+
+int ntp::bench::availableCpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+FmaPeak ntp::bench::measureFmaPeak(bool f64, int threads, double seconds) {
+  Loop loop = bestLoop();
+  threads = std::max(1, threads);
+  int lanes = f64 ? 8 : 16;
+  // Calibrate the iterations of ~`seconds` on one thread.
+  long iterations = 1 << 16;
+  auto run = [&](long n) {
+    return f64 ? double(loop.f64(n, 1e-9)) : double(loop.f32(n, 1e-9f));
+  };
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    volatile double sink = run(iterations);
+    (void)sink;
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (elapsed > seconds / 4 || iterations > (1L << 40))
+      break;
+    iterations *= 2;
+  }
+  double best = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> workers;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&] {
+        ready.fetch_add(1);
+        while (ready.load() < threads) {
+        }
+        volatile double sink = run(iterations);
+        (void)sink;
+      });
+    for (std::thread &worker : workers)
+      worker.join();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    double flops = 2.0 * lanes * loop.chains * double(iterations) * threads;
+    best = std::max(best, flops / elapsed / 1e9);
+  }
+  return {best, loop.name};
+}

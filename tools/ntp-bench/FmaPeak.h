@@ -1,0 +1,32 @@
+//===- FmaPeak.h - What this machine's FMA units allow -----------*- C++
+//-*-===//
+//
+// The floating-point peak a kernel is measured against: a loop of
+// independent vector FMAs, run on a number of threads at once. Measured, not
+// looked up, so that turbo, SMT, power limits and the host's vector width
+// count as they do for the kernels timed beside it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_BENCH_FMAPEAK_H
+#define NTP_BENCH_FMAPEAK_H
+
+#include <string>
+
+namespace ntp::bench {
+
+struct FmaPeak {
+  double gflops = 0;       // 2 flops per FMA lane, all threads together
+  std::string instruction; // e.g. "zmm FMA (avx512f)", "ymm FMA (avx2)"
+};
+
+/// The best of a few runs of ~`seconds` each of the FMA loop in f64 or f32 on
+/// `threads` threads.
+FmaPeak measureFmaPeak(bool f64, int threads, double seconds = 0.2);
+
+/// The CPUs this process may run on (its affinity), at least 1.
+int availableCpus();
+
+} // namespace ntp::bench
+
+#endif // NTP_BENCH_FMAPEAK_H
