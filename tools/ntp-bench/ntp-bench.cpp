@@ -69,6 +69,10 @@ static cl::opt<int> threadsFlag(
     "num-threads", cl::init(0),
     cl::desc("Threads of the kernels and of the FMA peak (0: the runtime's "
              "default, NTP_NUM_THREADS or the CPUs this process may use)"));
+static cl::opt<std::string> tilesFlag(
+    "tiles", cl::init("0"),
+    cl::desc("Comma-separated samples per tile to compare (0: automatic, one "
+             "512-bit vector)"));
 static cl::opt<bool> peakOnly("peak-only", cl::init(false),
                               cl::desc("Print the FMA peak table and stop"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
@@ -260,10 +264,28 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (threadsFlag < 0 || threadsFlag > 4096) {
-    std::fprintf(stderr, "ntp-bench: error: --num-threads must be in 0..4096, "
-                         "got %d\n",
+    std::fprintf(stderr,
+                 "ntp-bench: error: --num-threads must be in 0..4096, "
+                 "got %d\n",
                  threadsFlag.getValue());
     return 1;
+  }
+  std::vector<int64_t> tiles;
+  {
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(tilesFlag).split(parts, ',');
+    for (llvm::StringRef part : parts) {
+      int64_t tile;
+      if (part.trim().getAsInteger(10, tile) || tile < 0 ||
+          tile > ntp::artifact::kMaxTile) {
+        std::fprintf(stderr,
+                     "ntp-bench: error: --tiles takes numbers in 0..%lld "
+                     "(0: automatic), got '%s'\n",
+                     (long long)ntp::artifact::kMaxTile, tilesFlag.c_str());
+        return 1;
+      }
+      tiles.push_back(tile);
+    }
   }
   int threads = threadsFlag;
   if (threads > 0) {
@@ -309,11 +331,12 @@ int main(int argc, char **argv) {
       "the jets + generated backward of <c, out> (a training step); bwd "
       "(recompute) = the stateless ntp_backward; times are medians; "
       "speed-up = PyTorch nested autograd / ntp, measured in this run\n\n");
-  std::printf("| dtype | n | ntp fwd (us) | GFLOP/s fwd | %% of FMA peak | "
-              "ntp total (us) | ntp bwd recompute (us) | total/fwd | PyTorch "
-              "fwd (ms) | PyTorch total (ms) | speed-up fwd | speed-up total "
-              "|\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| dtype | n | tile | ntp fwd (us) | GFLOP/s fwd | %% of FMA peak | "
+      "ntp total (us) | ntp bwd recompute (us) | total/fwd | PyTorch "
+      "fwd (ms) | PyTorch total (ms) | speed-up fwd | speed-up total "
+      "|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 
   llvm::SmallVector<llvm::StringRef> dtypeList;
   llvm::StringRef(dtypes).split(dtypeList, ',');
@@ -325,50 +348,61 @@ int main(int argc, char **argv) {
     }
     std::map<int, std::pair<double, double>> torch = torchTimes(dtype.str());
     for (int order = 0; order <= maxOrder; ++order) {
-      mlir::DialectRegistry registry;
-      ntp::registerNtpCompilerDialects(registry);
-      mlir::MLIRContext context(registry);
-      ntp::MlpDescription description;
-      description.layers = layers;
-      description.activation = activation;
-      description.order = order;
-      description.isF64 = dtype == "f64";
-      auto module = ntp::buildMlpModule(context, description);
-      ntp::CompileOptions options;
-      options.get<ntp::CpuTargetOptions>().cpu = targetCpu;
-      options.outline = outline;
-      options.formulation = *formulationChoice();
-      std::string path = (dir + "/k" + dtype + std::to_string(order) + ".so")
-                             .str(),
-                  error;
-      if (!module ||
-          !ntp::compileToSharedObject(*module, options, path, error)) {
-        std::fprintf(stderr, "ntp-bench: error: %s\n", error.c_str());
-        return 1;
+      for (int64_t tile : tiles) {
+        mlir::DialectRegistry registry;
+        ntp::registerNtpCompilerDialects(registry);
+        mlir::MLIRContext context(registry);
+        ntp::MlpDescription description;
+        description.layers = layers;
+        description.activation = activation;
+        description.order = order;
+        description.isF64 = dtype == "f64";
+        auto module = ntp::buildMlpModule(context, description);
+        ntp::CompileOptions options;
+        options.get<ntp::CpuTargetOptions>().cpu = targetCpu;
+        options.outline = outline;
+        options.formulation = *formulationChoice();
+        options.tileSize = tile;
+        std::string path = (dir + "/k" + dtype + std::to_string(order) + "-" +
+                            std::to_string(tile) + ".so")
+                               .str(),
+                    error;
+        if (!module ||
+            !ntp::compileToSharedObject(*module, options, path, error)) {
+          std::fprintf(stderr, "ntp-bench: error: %s\n", error.c_str());
+          return 1;
+        }
+        ntp_kernel *kernel = nullptr;
+        if (ntp_kernel_load(path.c_str(), &kernel) != 0) {
+          std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
+          return 1;
+        }
+        KernelTimes t = dtype == "f64"
+                            ? timeKernel<double>(kernel, layers, order)
+                            : timeKernel<float>(kernel, layers, order);
+        ntp_kernel_free(kernel);
+        llvm::sys::fs::remove(path);
+        int64_t flops = flopsPerSample(layers, order);
+        double gflops = flops * double(batch) / (t.forwardUs * 1e3);
+        int64_t shownTile =
+            tile ? tile
+                 : ntp::artifact::defaultTile(dtype == "f64"
+                                                  ? ntp::artifact::Dtype::F64
+                                                  : ntp::artifact::Dtype::F32);
+        std::printf(
+            "| %s | %d | %lld | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.2f |",
+            dtype.str().c_str(), order, (long long)shownTile, t.forwardUs,
+            gflops, 100 * gflops / peak[dtype.str()], t.trainingUs,
+            t.backwardUs, t.trainingUs / t.forwardUs);
+        auto it = torch.find(order);
+        if (it != torch.end())
+          std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,
+                      it->second.second, it->second.first * 1e3 / t.forwardUs,
+                      it->second.second * 1e3 / t.trainingUs);
+        else
+          std::printf(" n/a | n/a | n/a | n/a |\n");
+        std::fflush(stdout);
       }
-      ntp_kernel *kernel = nullptr;
-      if (ntp_kernel_load(path.c_str(), &kernel) != 0) {
-        std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
-        return 1;
-      }
-      KernelTimes t = dtype == "f64" ? timeKernel<double>(kernel, layers, order)
-                                     : timeKernel<float>(kernel, layers, order);
-      ntp_kernel_free(kernel);
-      llvm::sys::fs::remove(path);
-      int64_t flops = flopsPerSample(layers, order);
-      double gflops = flops * double(batch) / (t.forwardUs * 1e3);
-      std::printf("| %s | %d | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.2f |",
-                  dtype.str().c_str(), order, t.forwardUs, gflops,
-                  100 * gflops / peak[dtype.str()], t.trainingUs, t.backwardUs,
-                  t.trainingUs / t.forwardUs);
-      auto it = torch.find(order);
-      if (it != torch.end())
-        std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,
-                    it->second.second, it->second.first * 1e3 / t.forwardUs,
-                    it->second.second * 1e3 / t.trainingUs);
-      else
-        std::printf(" n/a | n/a | n/a | n/a |\n");
-      std::fflush(stdout);
     }
   }
   llvm::sys::fs::remove(dir);
