@@ -50,10 +50,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
   m.numParams = *params;
 
   if (target.device == art::Device::Cuda) {
-    // Forward only. A thread's jet buffers hold one sample; the kernel's
-    // tile, as the runtime launches it, is the samples of one block.
-    if (target.backward)
-      return fail(error, "the CUDA target has no reverse mode yet");
+    // A thread's jet buffers hold one sample; the kernel's tile, as the
+    // runtime launches it, is the samples of one block.
     if (target.chip.empty())
       return fail(error, "a CUDA kernel needs a chip (sm_XX)");
     if (target.mapping == art::GpuMapping::Sample &&
@@ -71,6 +69,15 @@ bool ntp::describeKernel(const NetworkDescription &network,
     launch.blockSize = cudaThreadsPerBlock(target);
     launch.samplesPerBlock = cudaSamplesPerBlock(target);
     m.cuda = launch;
+    // The reverse mode saves each sample's jets (the tile's, as on the CPU).
+    m.backward = target.backward;
+    if (m.backward) {
+      std::optional<int64_t> workspace =
+          art::workspaceElementsPerTile(m.layers, m.order, m.tile);
+      if (!workspace)
+        return fail(error, "the workspace of one block overflows int64");
+      m.workspacePerTile = *workspace;
+    }
     return true;
   }
   if (target.device != art::Device::Cpu)
@@ -129,7 +136,7 @@ KernelTarget ntp::targetOf(const art::KernelManifest &m) {
 
 std::vector<std::string> ntp::entryPointSymbols(const art::KernelManifest &m) {
   if (m.device == art::Device::Cuda)
-    return {m.name + "_forward"};
+    return art::cudaEntrySymbols(m);
   std::vector<std::string> symbols;
   for (art::EntryPoint entry : art::kEntryPoints)
     if (entry == art::EntryPoint::Forward || m.backward)

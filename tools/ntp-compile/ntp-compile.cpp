@@ -127,6 +127,11 @@ static cl::opt<int64_t> samplesPerBlockFlag(
     "samples-per-block",
     cl::desc("Samples (warps) per block (--gpu-mapping=lanes)"), cl::init(4),
     cl::cat(gpuCategory));
+static cl::opt<bool> gpuBackward(
+    "gpu-backward",
+    cl::desc("Also the reverse-mode kernels (forward-save, backward-saved, "
+             "the gradient reduction) for ntp_backward & co."),
+    cl::init(false), cl::cat(gpuCategory));
 static cl::opt<CudaImageFormat>
     gpuFormat("gpu-format", cl::desc("Image in a CUDA artifact (--emit=so)"),
               cl::init(CudaImageFormat::Auto),
@@ -295,6 +300,7 @@ int main(int argc, char **argv) {
   options.gpu.blockSize = blockSizeFlag;
   options.gpu.mapping = gpuMapping;
   options.gpu.samplesPerBlock = samplesPerBlockFlag;
+  options.gpu.backward = gpuBackward;
   options.gpu.libdevice = libdeviceFlag;
   options.gpu.ptxas = ptxasFlag;
   options.gpuFormat = gpuFormat;

@@ -336,8 +336,10 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     };
 
     // Parameter gradient: the cotangent of output neuron i (all live orders,
-    // kept in registers) against every input neuron j.
-    emitLoop(
+    // kept in registers) against every input neuron j. Both loops over
+    // neurons have independent iterations (ntp.neuron_loop: the GPU lanes
+    // mapping spreads them over a warp).
+    scf::ForOp gradLoop = emitLoop(
         rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc, Value i) {
           SmallVector<Value> bar;
           for (int64_t k = 0; k < live; ++k)
@@ -374,9 +376,10 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
               });
         });
 
+    gradLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
     if (Value inBar = adaptor.getInCotangent()) {
-      emitLoop(rewriter, loc, inWidthValue,
+      scf::ForOp inLoop = emitLoop(rewriter, loc, inWidthValue,
                [&](OpBuilder &b, Location loc, Value j) {
                  SmallVector<Value> init(live, zeroVector);
                  // Column j of W: params[weights + i * inWidth + j] over i.
@@ -395,6 +398,7 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                        b, loc, sums[k], inBar,
                        JetBufferShape::indices(orderIndex[k], j, zero));
                });
+      inLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     }
     rewriter.eraseOp(op);
     return success();

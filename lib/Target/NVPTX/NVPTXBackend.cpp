@@ -38,6 +38,7 @@ void ntp::fillGpuPipelineOptions(const NvptxTargetOptions &options,
   pipeline.blockSize = options.blockSize;
   pipeline.mapping = options.mapping;
   pipeline.samplesPerBlock = options.samplesPerBlock;
+  pipeline.backward = options.backward;
 }
 
 namespace {
