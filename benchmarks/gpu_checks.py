@@ -832,6 +832,11 @@ def gpu_run(args, a):
             print("FAIL CUDA error in the reverse mode, GPU work stopped:",
                   cuda_error, flush=True)
             failures += 1
+        except Exception:  # noqa: BLE001 (keep the forward's results)
+            traceback.print_exc()
+            print("FAIL the reverse-mode checks stopped by the error above",
+                  flush=True)
+            failures += 1
     print(f"\nCorrectness (max rel error vs the CPU kernel over batches "
           f"{','.join(map(str, args.check_batches))}; tolerance f32 "
           f"{RTOL['f32']}, f64 {RTOL['f64']})")

@@ -382,8 +382,11 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
     else
       run(float());
   }
-  RecordProperty("params_grad_err", std::to_string(paramsErr));
-  RecordProperty("x_grad_err", std::to_string(xErr));
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.3e", paramsErr);
+  RecordProperty("params_grad_err", text);
+  std::snprintf(text, sizeof(text), "%.3e", xErr);
+  RecordProperty("x_grad_err", text);
   // BackwardTest.cpp's bounds: params_grad 1e-12 against the reference's
   // reverse pass, x_grad 1e-8 against central differences (f64); f32 1e-4.
   EXPECT_LE(paramsErr, c.isF64 ? 1e-12 : 1e-4) << "params_grad";
