@@ -264,7 +264,8 @@ private:
         b, loc, type, grad, OpFoldResult(tile),
         ArrayRef<OpFoldResult>{b.getIndexAttr(plan.numParams)},
         ArrayRef<OpFoldResult>{OpFoldResult(batch)});
-    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
     auto clear = scf::ForOp::create(
         b, loc, arith::ConstantIndexOp::create(b, loc, 0),
         arith::ConstantIndexOp::create(b, loc, plan.numParams),

@@ -174,10 +174,10 @@ static void emitBlockReduction(OpBuilder &b, Location loc, Value columns,
   {
     OpBuilder::InsertionGuard inner(b);
     b.setInsertionPointToStart(samples.getBody());
-    Value value = memref::LoadOp::create(
-        b, loc, columns,
-        ValueRange{
-            arith::AddIOp::create(b, loc, column, samples.getInductionVar())});
+    Value value =
+        memref::LoadOp::create(b, loc, columns,
+                               ValueRange{arith::AddIOp::create(
+                                   b, loc, column, samples.getInductionVar())});
     scf::YieldOp::create(b, loc,
                          ValueRange{arith::AddFOp::create(
                              b, loc, samples.getRegionIterArg(0), value)});

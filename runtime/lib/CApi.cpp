@@ -250,12 +250,9 @@ NTP_EXPORT ntp_status ntp_backward_saved_checked(
   });
 }
 
-NTP_EXPORT ntp_status ntp_backward_async(ntp_kernel *k, const void *x,
-                                         const void *direction,
-                                         const void *params,
-                                         const void *out_cotangent,
-                                         void *params_grad, int64_t batch,
-                                         void *stream) {
+NTP_EXPORT ntp_status ntp_backward_async(
+    ntp_kernel *k, const void *x, const void *direction, const void *params,
+    const void *out_cotangent, void *params_grad, int64_t batch, void *stream) {
   return run([&]() -> int {
     if (!params_grad)
       return fail(NTP_ERROR_INVALID_ARGUMENT, "params_grad is null");
@@ -266,10 +263,12 @@ NTP_EXPORT ntp_status ntp_backward_async(ntp_kernel *k, const void *x,
   });
 }
 
-NTP_EXPORT ntp_status ntp_backward_full_async(
-    ntp_kernel *k, const void *x, const void *direction, const void *params,
-    const void *out_cotangent, void *params_grad, void *x_grad, int64_t batch,
-    void *stream) {
+NTP_EXPORT ntp_status ntp_backward_full_async(ntp_kernel *k, const void *x,
+                                              const void *direction,
+                                              const void *params,
+                                              const void *out_cotangent,
+                                              void *params_grad, void *x_grad,
+                                              int64_t batch, void *stream) {
   return run([&]() -> int {
     if (int status = refuseCpuStream(k, stream))
       return status;

@@ -342,9 +342,9 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
       return NTP_ERROR_BAD_ARTIFACT;
     }
   }
-  *out = new CudaModule{context,  hold.device,    module,
-                        function, info.blockSize, info.samplesPerBlock,
-                        reverse[0], reverse[1], reverse[2]};
+  *out = new CudaModule{context,    hold.device,    module,
+                        function,   info.blockSize, info.samplesPerBlock,
+                        reverse[0], reverse[1],     reverse[2]};
   hold.device = -1; // the kernel's now, released by cudaUnload
   return NTP_OK;
 }
@@ -395,9 +395,9 @@ ntp_status gridFor(int64_t batch, int64_t perBlock, unsigned &blocks,
 ntp_status launch(const Driver &d, CUfunction function, unsigned blocks,
                   unsigned threads, void *stream, void **args,
                   std::string &error) {
-  if (CUresult r = d.cuLaunchKernel(function, blocks, 1, 1, threads, 1, 1, 0,
-                                    static_cast<CUstream>(stream), args,
-                                    nullptr);
+  if (CUresult r =
+          d.cuLaunchKernel(function, blocks, 1, 1, threads, 1, 1, 0,
+                           static_cast<CUstream>(stream), args, nullptr);
       r != CUDA_SUCCESS) {
     error = "launching the CUDA kernel failed: " + d.describe(r);
     return NTP_ERROR_INTERNAL;

@@ -301,8 +301,8 @@ int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
   if (batch == 0) { // params_grad = 0: the reduction over no rows
     CudaBackwardCall call = cudaCall(k, x, direction, params, cotangent,
                                      paramsGrad, xGrad, nullptr, 0);
-    if (ntp_status status = cudaLaunchBackwardSaved(k.cuda, call, stream,
-                                                    reason))
+    if (ntp_status status =
+            cudaLaunchBackwardSaved(k.cuda, call, stream, reason))
       return fail(status, reason);
     return NTP_OK;
   }
@@ -317,8 +317,8 @@ int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
                 "batch " + std::to_string(batch) +
                     " is too large: the workspace size overflows int64_t");
   void *scratch = nullptr;
-  if (ntp_status status = cudaAllocAsync(k.cuda, bytes, stream, &scratch,
-                                         reason))
+  if (ntp_status status =
+          cudaAllocAsync(k.cuda, bytes, stream, &scratch, reason))
     return fail(status, reason);
   void *out = static_cast<char *>(scratch) + elements * k.elementBytes();
   ntp_status status = cudaLaunchForwardSave(k.cuda, x, direction, params, out,
@@ -511,9 +511,9 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
     if (batch == 0)
       return NTP_OK;
     std::string reason;
-    if (ntp_status status = cudaLaunchForwardSave(
-            k->cuda, x, direction, params, out, workspaceJets(workspace), batch,
-            stream, reason))
+    if (ntp_status status = cudaLaunchForwardSave(k->cuda, x, direction, params,
+                                                  out, workspaceJets(workspace),
+                                                  batch, stream, reason))
       return fail(status, reason);
     return NTP_OK;
   }

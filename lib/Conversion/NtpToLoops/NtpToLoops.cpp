@@ -379,25 +379,26 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     gradLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
     if (Value inBar = adaptor.getInCotangent()) {
-      scf::ForOp inLoop = emitLoop(rewriter, loc, inWidthValue,
-               [&](OpBuilder &b, Location loc, Value j) {
-                 SmallVector<Value> init(live, zeroVector);
-                 // Column j of W: params[weights + i * inWidth + j] over i.
-                 SmallVector<Value> sums = emitOrderwiseProduct(
-                     b, loc, outWidthValue, params, outBar, orderIndex, init,
-                     [&](OpBuilder &b, Value i) -> Value {
-                       return arith::AddIOp::create(
-                           b, loc,
-                           arith::AddIOp::create(
-                               b, loc, indexConstant(b, loc, weights),
-                               arith::MulIOp::create(b, loc, i, inWidthValue)),
-                           j);
-                     });
-                 for (int64_t k = 0; k < live; ++k)
-                   vector::StoreOp::create(
-                       b, loc, sums[k], inBar,
-                       JetBufferShape::indices(orderIndex[k], j, zero));
-               });
+      scf::ForOp inLoop = emitLoop(
+          rewriter, loc, inWidthValue,
+          [&](OpBuilder &b, Location loc, Value j) {
+            SmallVector<Value> init(live, zeroVector);
+            // Column j of W: params[weights + i * inWidth + j] over i.
+            SmallVector<Value> sums = emitOrderwiseProduct(
+                b, loc, outWidthValue, params, outBar, orderIndex, init,
+                [&](OpBuilder &b, Value i) -> Value {
+                  return arith::AddIOp::create(
+                      b, loc,
+                      arith::AddIOp::create(
+                          b, loc, indexConstant(b, loc, weights),
+                          arith::MulIOp::create(b, loc, i, inWidthValue)),
+                      j);
+                });
+            for (int64_t k = 0; k < live; ++k)
+              vector::StoreOp::create(
+                  b, loc, sums[k], inBar,
+                  JetBufferShape::indices(orderIndex[k], j, zero));
+          });
       inLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     }
     rewriter.eraseOp(op);

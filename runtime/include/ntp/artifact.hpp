@@ -278,8 +278,7 @@ inline std::string cudaKernelSymbol(const KernelManifest &manifest,
 }
 /// Every kernel a CUDA artifact's image holds, in CudaKernel order.
 inline std::vector<std::string> cudaEntrySymbols(const KernelManifest &m) {
-  std::vector<std::string> symbols = {
-      cudaKernelSymbol(m, CudaKernel::Forward)};
+  std::vector<std::string> symbols = {cudaKernelSymbol(m, CudaKernel::Forward)};
   if (m.backward)
     for (CudaKernel k : {CudaKernel::ForwardSave, CudaKernel::BackwardSaved,
                          CudaKernel::ReduceParamsGrad})
@@ -291,8 +290,8 @@ inline std::vector<std::string> cudaEntrySymbols(const KernelManifest &m) {
 /// the saved jets (tiles * workspacePerTile), the per-sample gradient
 /// columns (P * batch), the per-block partial sums (blocks * P) and an x
 /// gradient for callers that pass none (batch * d_in). nullopt on overflow.
-inline std::optional<int64_t>
-cudaWorkspaceElements(const KernelManifest &m, int64_t batch) {
+inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
+                                                    int64_t batch) {
   if (m.tile < 1 || batch < 0)
     return std::nullopt;
   int64_t blocks = batch / m.tile + (batch % m.tile != 0);

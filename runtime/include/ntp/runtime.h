@@ -235,9 +235,8 @@ ntp_status ntp_backward_async(ntp_kernel *k, const void *x,
                               int64_t batch, void *stream);
 ntp_status ntp_backward_full_async(ntp_kernel *k, const void *x,
                                    const void *direction, const void *params,
-                                   const void *out_cotangent,
-                                   void *params_grad, void *x_grad,
-                                   int64_t batch, void *stream);
+                                   const void *out_cotangent, void *params_grad,
+                                   void *x_grad, int64_t batch, void *stream);
 ntp_status ntp_forward_save_async(ntp_kernel *k, const void *x,
                                   const void *direction, const void *params,
                                   void *out, void *workspace, int64_t batch,

@@ -219,8 +219,7 @@ using BackwardSavedFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
                                  NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
                                  int64_t);
 template <class T>
-using ReduceFn = void (*)(NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
-                          int64_t);
+using ReduceFn = void (*)(NTP_DESC(T), NTP_DESC(T), int64_t, int64_t, int64_t);
 #undef NTP_DESC
 
 /// A vector as the five descriptor fields.
@@ -328,8 +327,7 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
               (12 * h);
         }
       }
-    int64_t blocks =
-        batch / samplesPerBlock + (batch % samplesPerBlock != 0);
+    int64_t blocks = batch / samplesPerBlock + (batch % samplesPerBlock != 0);
     std::optional<int64_t> perBlock = ntp::artifact::workspaceElementsPerTile(
         layers, c.order, samplesPerBlock);
     ASSERT_TRUE(perBlock);
@@ -357,7 +355,9 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
                                             blocks, 0, reduceBlocks);
       // Every partials row is written (no stale rows reach the sum).
       for (T value : partials)
-        ASSERT_FALSE(std::isnan(value)) << "a partials row was not written";
+        ASSERT_FALSE(std::isnan(value))
+            << "a partials row is NaN: unwritten, or summed before its "
+               "columns were written";
       std::vector<Ld> g(grad.begin(), grad.end()),
           xg(xGrad.begin(), xGrad.end());
       for (Ld value : g)

@@ -409,9 +409,8 @@ struct Regions {
   Regions(int64_t batch, int64_t samplesPerBlock) {
     int64_t blocks = (batch + samplesPerBlock - 1) / samplesPerBlock;
     jets = 0;
-    columns =
-        blocks * *ntp::artifact::workspaceElementsPerTile({1, 4, 1}, 2,
-                                                          samplesPerBlock);
+    columns = blocks * *ntp::artifact::workspaceElementsPerTile(
+                           {1, 4, 1}, 2, samplesPerBlock);
     partials = columns + kParamsCount * batch;
     xScratch = partials + blocks * kParamsCount;
     total = xScratch + batch * 1;
@@ -434,9 +433,8 @@ protected:
     artifact.image = reversePtx();
     return load(artifact);
   }
-  void expectLogged(int i, const char *function, unsigned grid,
-                    unsigned block, void *stream,
-                    std::vector<uint64_t> args) {
+  void expectLogged(int i, const char *function, unsigned grid, unsigned block,
+                    void *stream, std::vector<uint64_t> args) {
     ASSERT_LT(i, fake->logged);
     const fake_cuda_logged_launch &l = fake->log[i];
     EXPECT_STREQ(l.function, function) << "launch " << i;
@@ -553,17 +551,17 @@ TEST_F(FakeDriverReverseTest, BackwardSavedRefusesAWorkspaceItDidNotSave) {
   EXPECT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, kGrad, kXGrad,
                                kWorkspace, 64),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_last_error(), "the workspace was saved for batch 8, not 64" +
-                                  rerun);
+  EXPECT_EQ(ntp_last_error(),
+            "the workspace was saved for batch 8, not 64" + rerun);
   EXPECT_EQ(ntp_backward_saved(k, kV, kV, kParams, kCot, kGrad, kXGrad,
                                kWorkspace, 8),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ntp_last_error(), "the workspace was saved for other x" + rerun);
-  EXPECT_EQ(ntp_backward_saved(k, kX, kV, kOut, kCot, kGrad, kXGrad,
-                               kWorkspace, 8),
-            NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_last_error(), "the workspace was saved for other params" +
-                                  rerun);
+  EXPECT_EQ(
+      ntp_backward_saved(k, kX, kV, kOut, kCot, kGrad, kXGrad, kWorkspace, 8),
+      NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_last_error(),
+            "the workspace was saved for other params" + rerun);
   // Another kernel's record does not vouch for this one's workspace.
   ntp_kernel *other = loadReverse();
   ASSERT_NE(other, nullptr);
@@ -642,8 +640,8 @@ TEST_F(FakeDriverReverseTest, EmptyBatchWritesAZeroGradient) {
   EXPECT_EQ(fake->allocs, 0);
   ASSERT_EQ(ntp_forward_save(k, nullptr, kV, kParams, nullptr, kWorkspace, 0),
             NTP_OK);
-  ASSERT_EQ(ntp_backward_saved(k, nullptr, kV, kParams, nullptr, kGrad,
-                               nullptr, kWorkspace, 0),
+  ASSERT_EQ(ntp_backward_saved(k, nullptr, kV, kParams, nullptr, kGrad, nullptr,
+                               kWorkspace, 0),
             NTP_OK)
       << ntp_last_error();
   EXPECT_EQ(fake->logged, 2);
@@ -657,9 +655,7 @@ TEST_F(FakeDriverReverseTest, DriverFailuresAreReportedAndScratchIsFreed) {
   ::setenv("FAKE_CUDA_FAIL", "cuMemAllocAsync=2", 1);
   EXPECT_EQ(ntp_backward(k, kX, kV, kParams, kCot, kGrad, 8),
             NTP_ERROR_INTERNAL);
-  EXPECT_EQ(std::string(ntp_last_error()).rfind(
-                "cannot allocate the ", 0),
-            0u)
+  EXPECT_EQ(std::string(ntp_last_error()).rfind("cannot allocate the ", 0), 0u)
       << ntp_last_error();
   EXPECT_NE(std::string(ntp_last_error()).find("out of memory (CUDA error 2)"),
             std::string::npos);

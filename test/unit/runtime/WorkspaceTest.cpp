@@ -346,9 +346,9 @@ TEST_F(WorkspaceTest, AsyncVariantsTakeNoStreamForACpuKernel) {
                                     stream),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(ntp_last_error(), refusal);
-  EXPECT_EQ(ntp_backward_saved_async(k.get(), x.data(), v.data(),
-                                     params.data(), cot.data(), grad.data(),
-                                     xGrad.data(), ws.data, 8, stream),
+  EXPECT_EQ(ntp_backward_saved_async(k.get(), x.data(), v.data(), params.data(),
+                                     cot.data(), grad.data(), xGrad.data(),
+                                     ws.data, 8, stream),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(ntp_last_error(), refusal);
 
@@ -356,9 +356,9 @@ TEST_F(WorkspaceTest, AsyncVariantsTakeNoStreamForACpuKernel) {
                                    out.data(), ws.data, 8, nullptr),
             NTP_OK)
       << ntp_last_error();
-  ASSERT_EQ(ntp_backward_saved_async(k.get(), x.data(), v.data(),
-                                     params.data(), cot.data(), grad.data(),
-                                     xGrad.data(), ws.data, 8, nullptr),
+  ASSERT_EQ(ntp_backward_saved_async(k.get(), x.data(), v.data(), params.data(),
+                                     cot.data(), grad.data(), xGrad.data(),
+                                     ws.data, 8, nullptr),
             NTP_OK)
       << ntp_last_error();
   std::vector<double> grad2(2), xGrad2(8), grad3(2);
