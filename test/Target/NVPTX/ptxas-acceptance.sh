@@ -6,7 +6,8 @@
 # forward-save, backward-saved, the gradient reduction) at orders 0, 1, 2,
 # 5, 9, 12 (NTP_PTXAS_FULL=1: every order 0..12; 194 s on the loaded 2-core
 # build machine against 75 s) x {f32, f64} x {sm_80, sm_90} x both mappings,
-# $NTP_PTXAS_JOBS (4) at a time. Usage: ptxas-acceptance.sh <ntp-compile> [ptxas]
+# $NTP_PTXAS_JOBS (2) at a time; ctest runs it alone (RUN_SERIAL).
+# Usage: ptxas-acceptance.sh <ntp-compile> [ptxas]
 # Exits 77 (CTest: skipped) when ptxas is absent.
 set -u
 compile=${1:?usage: ptxas-acceptance.sh <ntp-compile> [ptxas]}
@@ -74,7 +75,7 @@ check_backward() { # chip dtype order mapping
     : >"$out.fail"
   fi
 }
-jobs=${NTP_PTXAS_JOBS:-4}
+jobs=${NTP_PTXAS_JOBS:-2}
 running=0
 backward_orders="0 1 2 5 9 12"
 if [ "${NTP_PTXAS_FULL:-0}" = 1 ]; then
