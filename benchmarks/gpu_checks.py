@@ -20,6 +20,11 @@ The run:
      bundled, batch sizes 1, 127, 128, 129, 1000, 4096) against the CPU
      kernels, which the CPU test suite checks against the reference
      evaluator; same tolerances as the CPU tests. A PASS/FAIL table.
+  1b. the reverse mode (the bundle's CUDA artifacts carry it): on the GPU
+     ntp_forward_save + ntp_backward_saved, against the CPU kernel's
+     ntp_backward_full (params_grad and x_grad, batches 1, 129, 1000), and
+     the same call twice must give bitwise equal gradients (the reduction
+     has a fixed order). Rows "bwd-<format>" of the correctness table.
   2. timing: orders 0..9 of the 1-24-24-24-1 tanh network at batch 256 and
      4096, f32 and f64: ntp (per image format), PyTorch nested autograd and
      JAX jax.experimental.jet (jit, precision "highest"). Each time is the
@@ -27,7 +32,12 @@ The run:
      for ~2 ms) between two device synchronisations, divided by the burst
      length; warm-up first; the samples of one cell stop after a time budget
      (--budget-s, more for the slow baselines). torch/JAX also report their
-     agreement with the CPU kernel (informational).
+     agreement with the CPU kernel (informational). Beside the forward, a
+     training step: ntp forward-save + backward-saved, PyTorch nested
+     autograd + backward of <c, out> with respect to the parameters, JAX
+     jax.grad of <c, jet> (jit).
+--quick: orders 0, 1, 2, 5, 9, smaller sampling budgets, correctness at
+batches 1, 129, 1000: about a minute on an H100-class GPU (the rerun mode).
 Writes <out>/gpu_checks_<gpu>_<date>.{md,csv} and ..._correctness.csv, out =
 --out, else $OUT, else ./gpu-results. Exit status 1 when a correctness
 check fails.
@@ -61,6 +71,8 @@ NP_DTYPE = {"f32": np.float32, "f64": np.float64}
 # relative to the largest magnitude of each order.
 RTOL = {"f32": 2e-3, "f64": 1e-9}
 CHECK_BATCHES = (1, 127, 128, 129, 1000, 4096)
+BWD_BATCHES = (1, 129, 1000)
+QUICK_ORDERS = (0, 1, 2, 5, 9)
 TIME_BATCHES = (256, 4096)
 GUARD = 64  # elements after each output buffer that a kernel must not touch
 # Issue targets (H100): order 9 forward.
@@ -115,6 +127,25 @@ class Runtime:
         rt.ntp_kernel_activation.restype = ctypes.c_char_p
         rt.ntp_kernel_activation.argtypes = [ctypes.c_void_p]
         self.forward = rt.ntp_forward
+        # The reverse mode (pointers: host for CPU kernels, device for CUDA).
+        vp, i64 = ctypes.c_void_p, ctypes.c_int64
+        rt.ntp_workspace_size.restype = ctypes.c_int
+        rt.ntp_workspace_size.argtypes = [vp, i64, ctypes.POINTER(i64)]
+        rt.ntp_forward_save.restype = ctypes.c_int
+        rt.ntp_forward_save.argtypes = [vp] * 6 + [i64]
+        rt.ntp_backward_saved.restype = ctypes.c_int
+        rt.ntp_backward_saved.argtypes = [vp] * 8 + [i64]
+        rt.ntp_backward_full.restype = ctypes.c_int
+        rt.ntp_backward_full.argtypes = [vp] * 7 + [i64]
+        self.forward_save = rt.ntp_forward_save
+        self.backward_saved = rt.ntp_backward_saved
+        self.backward_full = rt.ntp_backward_full
+
+    def workspace_size(self, k, batch):
+        size = ctypes.c_int64()
+        if self.lib.ntp_workspace_size(k, batch, ctypes.byref(size)):
+            raise RuntimeError("ntp_workspace_size: " + self.error())
+        return size.value
 
     def error(self):
         e = self.lib.ntp_last_error()
@@ -320,7 +351,7 @@ def check_cuda_artifact(path, fmt, dtype, order, chip):
         return [str(e)]
     want = {"device": "cuda", "order": str(order), "dtype": dtype,
             "layers": ",".join(map(str, LAYERS)), "activation": ACTIVATION,
-            "num_params": str(N_PARAMS), "backward": "0",
+            "num_params": str(N_PARAMS), "backward": "1",
             "format": VARIANT_FORMAT.get(fmt, fmt),
             "image_bytes": str(len(image))}
     if fmt == "lanes":
@@ -337,6 +368,12 @@ def check_cuda_artifact(path, fmt, dtype, order, chip):
                 (b".entry " + entry.encode()) not in image:
             problems.append(f"PTX lacks .target {kv.get('chip')} or "
                             f".entry {entry}")
+        name = kv.get("name", "").encode()
+        for suffix in (b"_forward_save", b"_backward_saved",
+                       b"_reduce_params_grad"):
+            if b".entry " + name + suffix + b"(" not in image:
+                problems.append("PTX lacks the reverse-mode .entry " +
+                                (name + suffix).decode())
     elif image[:4] != b"\x7fELF":
         problems.append("cubin image is not ELF")
     return problems
@@ -376,6 +413,24 @@ def make_params(rng, dtype):
     return (rng.standard_normal(N_PARAMS) * 0.5).astype(NP_DTYPE[dtype])
 
 
+def cpu_backward(rt, k, x, v, params, cot):
+    """(params_grad, x_grad) of the CPU kernel (ntp_backward_full)."""
+    grad = np.full(N_PARAMS, np.nan, x.dtype)
+    xg = np.full(x.size, np.nan, x.dtype)
+    status = rt.backward_full(k, x.ctypes.data, v.ctypes.data,
+                              params.ctypes.data, cot.ctypes.data,
+                              grad.ctypes.data, xg.ctypes.data, x.size)
+    if status != NTP_OK:
+        raise RuntimeError("CPU backward: " + rt.error())
+    return grad, xg
+
+
+def grad_error(got, want):
+    """max |got - want| / max(max |want|, 1e-30)."""
+    return float(np.abs(got - want).max() /
+                 max(float(np.abs(want).max()), 1e-30))
+
+
 # --------------------------------------------------------------------------
 # --dry-run
 
@@ -392,7 +447,7 @@ def dry_run(args, a):
     for dtype in DTYPES:
         params = make_params(np.random.default_rng(1), dtype)
         x, v = x64.astype(NP_DTYPE[dtype]), np.ones(1, NP_DTYPE[dtype])
-        for order in range(args.orders + 1):
+        for order in args.order_list:
             cells = []
             path = a.cpu[(dtype, order)]
             status, k, msg = rt.load(path) if os.path.isfile(path) else \
@@ -411,6 +466,11 @@ def dry_run(args, a):
                     if not np.isfinite(out).all():
                         bad.append("non-finite output")
                     outs[(dtype, order)] = out
+                    # The reference of the GPU reverse mode runs too.
+                    g, xg = cpu_backward(rt, k, x, v, params,
+                                         np.ones_like(out).reshape(-1))
+                    if not (np.isfinite(g).all() and np.isfinite(xg).all()):
+                        bad.append("non-finite CPU gradient")
                 except RuntimeError as e:
                     bad.append(str(e))
                 rt.free(k)
@@ -435,7 +495,7 @@ def dry_run(args, a):
     # The f32 and f64 CPU kernels agree (same parameters, rounded).
     worst = max((rel_error(outs[("f32", n)].astype(np.float64),
                            outs[("f64", n)])
-                 for n in range(args.orders + 1)
+                 for n in args.order_list
                  if ("f32", n) in outs and ("f64", n) in outs), default=0.0)
     print(f"\nCPU f32 vs f64 kernels, max rel error over orders: {worst:.3g} "
           f"(tolerance {RTOL['f32']})", flush=True)
@@ -555,6 +615,35 @@ class Jax:
                 h = jnp.tanh(h)
         return h
 
+    def step_cell(self, params, x, order, budget_s):
+        """A training step: jax.grad of <1, jet> with respect to the
+        parameters (jit). (median s, min s, calls, compile s)."""
+        jax, jnp, jet = self.jax, self.jnp, self.jet
+        highest = getattr(jax, "default_matmul_precision", None)
+        with (highest("highest") if highest else contextlib.nullcontext()):
+            p = jax.device_put(params, self.device)
+            xx = jax.device_put(x, self.device)
+
+            def loss(p, a):
+                if order == 0:
+                    return self.mlp(p, a).sum()
+                series = [jnp.ones_like(a)] + [jnp.zeros_like(a)] * (order - 1)
+                y0, ys = jet.jet(lambda b: self.mlp(p, b), (a,), (series,))
+                return y0.sum() + sum(y.sum() for y in ys)
+            g = jax.jit(jax.grad(loss))
+            t0 = time.perf_counter()
+            jax.block_until_ready(g(p, xx))
+            compile_s = time.perf_counter() - t0
+            last = [None]
+
+            def call():
+                last[0] = g(p, xx)
+
+            def sync():
+                jax.block_until_ready(last[0])
+            med, best, calls = bench(call, sync, budget_s)
+        return med, best, calls, compile_s
+
     def cell(self, params, x, order, budget_s):
         """(median s, min s, calls, output [order+1, batch], compile s)."""
         jax, jnp, jet = self.jax, self.jnp, self.jet
@@ -642,12 +731,12 @@ def gpu_run(args, a):
 
     # 1. Correctness.
     log("correctness: GPU vs CPU kernels, batches "
-        + ",".join(map(str, CHECK_BATCHES)))
+        + ",".join(map(str, args.check_batches)))
     corr = []  # (dtype, order, fmt, max err or None, verdict, note)
     cuda_error = None
     try:
         for dtype in DTYPES:
-            for order in range(args.orders + 1):
+            for order in args.order_list:
                 status, kc, msg = rt.load(a.cpu[(dtype, order)])
                 if status != NTP_OK:
                     print(f"FAIL {dtype} order {order}: CPU kernel: {msg}",
@@ -683,7 +772,7 @@ def gpu_run(args, a):
                         failures += 1
                 worst = {fmt: 0.0 for fmt in live}
                 bad = {fmt: "" for fmt in live}
-                for batch in CHECK_BATCHES:
+                for batch in args.check_batches:
                     x = rng.uniform(-2, 2, batch).astype(NP_DTYPE[dtype])
                     want = cpu_forward(rt, kc, x, ones[dtype], params[dtype], order)
                     dx = torch.from_numpy(x).cuda()
@@ -732,16 +821,33 @@ def gpu_run(args, a):
     if not gpu_k:
         print("FAIL no GPU kernel could be loaded and run", flush=True)
         failures += 1
+    # 1b. The reverse mode.
+    if cuda_error is None:
+        try:
+            failures += backward_checks(args, a, rt, torch, th, params,
+                                        dparams, ones, dones, cpu_k, gpu_k,
+                                        rng, corr)
+        except RuntimeError as e:
+            cuda_error = f"{type(e).__name__}: {e}"
+            print("FAIL CUDA error in the reverse mode, GPU work stopped:",
+                  cuda_error, flush=True)
+            failures += 1
+        except Exception:  # noqa: BLE001 (keep the forward's results)
+            traceback.print_exc()
+            print("FAIL the reverse-mode checks stopped by the error above",
+                  flush=True)
+            failures += 1
     print(f"\nCorrectness (max rel error vs the CPU kernel over batches "
-          f"{','.join(map(str, CHECK_BATCHES))}; tolerance f32 "
+          f"{','.join(map(str, args.check_batches))}; tolerance f32 "
           f"{RTOL['f32']}, f64 {RTOL['f64']})")
+    cfmts = a.formats + ["bwd-" + f for f in a.formats]
     print(f"{'dtype':5} {'order':>5} " +
-          " ".join(f"{fmt:>16}" for fmt in a.formats))
+          " ".join(f"{fmt:>16}" for fmt in cfmts))
     cmap = {(d, o, f): (e, v) for d, o, f, e, v, _ in corr}
     for dtype in DTYPES:
-        for order in range(args.orders + 1):
+        for order in args.order_list:
             cells = []
-            for fmt in a.formats:
+            for fmt in cfmts:
                 e, v = cmap.get((dtype, order, fmt), (None, "FAIL"))
                 cells.append(f"{v} {e:.2e}" if e is not None else v)
             print(f"{dtype:5} {order:5d} " +
@@ -769,6 +875,103 @@ def gpu_run(args, a):
     return 1 if failures else 0
 
 
+def backward_checks(args, a, rt, torch, th, params, dparams, ones, dones,
+                    cpu_k, gpu_k, rng, corr):
+    """The GPU reverse mode against the CPU kernels' (1b of the module
+    docstring); appends ("bwd-" + format) rows to corr; returns failures."""
+    failures = 0
+    log("reverse mode: forward_save + backward_saved on the GPU vs the CPU "
+        "kernel's backward_full, batches " + ",".join(map(str, BWD_BATCHES)))
+    for dtype in DTYPES:
+        for order in args.order_list:
+            kc = cpu_k.get((dtype, order))
+            if kc is None:
+                continue
+            worst = {f: 0.0 for f in a.formats}
+            bad = {f: "" for f in a.formats}
+            for batch in BWD_BATCHES:
+                x = rng.uniform(-2, 2, batch).astype(NP_DTYPE[dtype])
+                cot = rng.uniform(-1, 1, (order + 1) * batch).astype(
+                    NP_DTYPE[dtype])
+                want_g, want_xg = cpu_backward(rt, kc, x, ones[dtype],
+                                               params[dtype], cot)
+                dx = torch.from_numpy(x).cuda()
+                dcot = torch.from_numpy(cot).cuda()
+                for fmt in a.formats:
+                    kg = gpu_k.get((fmt, dtype, order))
+                    if kg is None:
+                        bad[fmt] = bad[fmt] or "not loaded"
+                        continue
+                    ws = torch.empty(rt.workspace_size(kg, batch),
+                                     dtype=torch.uint8, device="cuda")
+                    dout = torch.empty((order + 1) * batch, dtype=th[dtype],
+                                       device="cuda")
+                    grads = []
+                    for _ in range(2):
+                        g = torch.full((N_PARAMS + GUARD,), float("nan"),
+                                       dtype=th[dtype], device="cuda")
+                        xg = torch.full((batch,), float("nan"),
+                                        dtype=th[dtype], device="cuda")
+                        ptrs = (dx.data_ptr(), dones[dtype].data_ptr(),
+                                dparams[dtype].data_ptr())
+                        status = rt.forward_save(kg, *ptrs, dout.data_ptr(),
+                                                 ws.data_ptr(), batch) or \
+                            rt.backward_saved(kg, *ptrs, dcot.data_ptr(),
+                                              g.data_ptr(), xg.data_ptr(),
+                                              ws.data_ptr(), batch)
+                        torch.cuda.synchronize()
+                        if status != NTP_OK:
+                            bad[fmt] = bad[fmt] or f"batch {batch}: " + \
+                                rt.error()
+                            break
+                        grads.append((g.cpu().numpy(), xg.cpu().numpy()))
+                    if len(grads) < 2:
+                        continue
+                    (g, xg), (g2, xg2) = grads
+                    if not np.isnan(g[N_PARAMS:]).all():
+                        bad[fmt] = bad[fmt] or f"batch {batch}: wrote past " \
+                            "params_grad"
+                    g = g[:N_PARAMS]
+                    if not (np.isfinite(g).all() and np.isfinite(xg).all()):
+                        bad[fmt] = bad[fmt] or f"batch {batch}: non-finite " \
+                            "gradient"
+                        worst[fmt] = float("inf")
+                        continue
+                    if not (np.array_equal(g, g2[:N_PARAMS]) and
+                            np.array_equal(xg, xg2)):
+                        bad[fmt] = bad[fmt] or f"batch {batch}: two equal " \
+                            "calls differ (not bitwise reproducible)"
+                    err = max(grad_error(g.astype(np.float64), want_g),
+                              grad_error(xg.astype(np.float64), want_xg))
+                    worst[fmt] = max(worst[fmt], err)
+                    if err > RTOL[dtype]:
+                        bad[fmt] = bad[fmt] or f"batch {batch}: max rel " \
+                            f"error {err:.3g}"
+            for fmt in a.formats:
+                verdict = "FAIL" if bad[fmt] else "PASS"
+                failures += verdict == "FAIL"
+                corr.append((dtype, order, "bwd-" + fmt, worst[fmt], verdict,
+                             bad[fmt] or "bitwise reproducible"))
+            log(f"{dtype} order {order} reverse mode: " + ", ".join(
+                f"{fmt} {'FAIL' if bad[fmt] else 'PASS'} {worst[fmt]:.2e}"
+                + (f" ({bad[fmt]})" if bad[fmt] else "") for fmt in a.formats))
+    return failures
+
+
+def torch_step(torch, p, x, order, cot):
+    """A training step's derivatives: the nested jets, then the gradient of
+    <cot, jets> with respect to the parameters."""
+    pp = p.detach().requires_grad_(True)
+    xs = x.detach().requires_grad_(True)
+    y = mlp_torch(torch, pp, xs).sum(dim=1)
+    outs, g = [y], y
+    for n in range(order):
+        g = torch.autograd.grad(g.sum(), xs, create_graph=True)[0]
+        outs.append(g)
+    loss = (torch.stack(outs).reshape(-1) * cot).sum()
+    return torch.autograd.grad(loss, pp)[0]
+
+
 def timing(args, a, rt, torch, th, params, dparams, ones, dones, cpu_k,
            gpu_k, rng, rows):
     """ntp and torch here; JAX in a child process (jax_cells) afterwards.
@@ -783,7 +986,7 @@ def timing(args, a, rt, torch, th, params, dparams, ones, dones, cpu_k,
         f"per ntp cell, {2 * args.budget_s} s per torch/JAX cell; torch "
         f"cells stop after {0.45 * args.time_budget_s:.0f} s, JAX after "
         f"{args.time_budget_s:.0f} s")
-    for order in reversed(range(args.orders + 1)):
+    for order in reversed(args.order_list):
         for dtype in DTYPES:
             for batch in TIME_BATCHES:
                 kc = cpu_k.get((dtype, order))
@@ -816,6 +1019,26 @@ def timing(args, a, rt, torch, th, params, dparams, ones, dones, cpu_k,
                     med, best, calls = bench(
                         lambda: rt.forward(*call_args), sync, args.budget_s)
                     add("ntp-" + fmt, med, best, calls)
+                    # The training step: forward-save + backward-saved.
+                    ws = torch.empty(rt.workspace_size(kg, batch),
+                                     dtype=torch.uint8, device="cuda")
+                    dgrad = torch.empty(N_PARAMS, dtype=th[dtype],
+                                        device="cuda")
+                    dcot = torch.ones_like(dout)
+                    ptrs = (kg, dx.data_ptr(), dones[dtype].data_ptr(),
+                            dparams[dtype].data_ptr())
+
+                    def step():
+                        return rt.forward_save(*ptrs, dout.data_ptr(),
+                                               ws.data_ptr(), batch) or \
+                            rt.backward_saved(*ptrs, dcot.data_ptr(),
+                                              dgrad.data_ptr(), None,
+                                              ws.data_ptr(), batch)
+                    if step() != NTP_OK:
+                        add("ntp-step-" + fmt, note="launch: " + rt.error())
+                        continue
+                    med, best, calls = bench(step, sync, args.budget_s)
+                    add("ntp-step-" + fmt, med, best, calls)
                 if args.no_torch:
                     add("torch", note="--no-torch")
                 elif time.perf_counter() > t_torch_end:
@@ -835,11 +1058,29 @@ def timing(args, a, rt, torch, th, params, dparams, ones, dones, cpu_k,
                         print(f"torch {dtype} order {order} batch {batch} "
                               f"failed: {type(e).__name__}: {e}", flush=True)
                         add("torch", note=f"error: {type(e).__name__}")
+                if args.no_torch:
+                    add("torch-step", note="--no-torch")
+                elif time.perf_counter() > t_torch_end:
+                    add("torch-step", note="skipped: time budget")
+                else:
+                    try:
+                        tcot = torch.ones((order + 1) * batch,
+                                          dtype=th[dtype], device="cuda")
+                        med, best, calls = bench(
+                            lambda: torch_step(torch, dparams[dtype], dx,
+                                               order, tcot),
+                            sync, 2 * args.budget_s, max_samples=50)
+                        add("torch-step", med, best, calls)
+                    except Exception as e:  # noqa: BLE001
+                        print(f"torch step {dtype} order {order} batch "
+                              f"{batch} failed: {type(e).__name__}: {e}",
+                              flush=True)
+                        add("torch-step", note=f"error: {type(e).__name__}")
                 log(f"{dtype} order {order} batch {batch}: "
                     + ", ".join(line) + " us")
     if args.no_jax:
-        rows += [row(d, o, b, "jax-jet", note="--no-jax")
-                 for d, o, b in jax_inputs]
+        rows += [row(d, o, b, m, note="--no-jax")
+                 for d, o, b in jax_inputs for m in ("jax-jet", "jax-step")]
         return None
     left = max(30.0, args.time_budget_s - (time.perf_counter() - t_start))
     tmp = tempfile.mkdtemp(prefix="ntp-gpu-jax-")
@@ -885,9 +1126,13 @@ def timing(args, a, rt, torch, th, params, dparams, ones, dones, cpu_k,
             note = "unavailable" if jax_info and jax_info.get("error") \
                 else "not run (worker died or ran out of time)"
             rows.append(row(d, o, b, "jax-jet", note=note))
+            rows.append(row(d, o, b, "jax-step", note=note))
         else:
             rows.append(row(d, o, b, "jax-jet", r.get("median"), r.get("min"),
                             r.get("calls", 0), r.get("err"), r.get("note", "")))
+            rows.append(row(d, o, b, "jax-step", r.get("step_median"),
+                            r.get("step_min"), r.get("step_calls", 0), None,
+                            r.get("step_note", "")))
     return jax_info
 
 
@@ -938,6 +1183,21 @@ def jax_cells(inp, outp, budget_s, time_budget_s):
                 msg = f"{type(e).__name__}: {e}".splitlines()[0][:300]
                 print(f"jax {d} order {o} batch {b} failed: {msg}", flush=True)
                 r["note"] = "error: " + type(e).__name__
+            if time.perf_counter() > t_end:
+                r["step_note"] = "skipped: time budget"
+            else:
+                try:
+                    med, best, calls, comp = jx.step_cell(
+                        data["params_" + d], data["x_" + key], o, budget_s)
+                    r.update(step_median=med, step_min=best, step_calls=calls,
+                             step_note=f"compile {comp:.1f} s")
+                    log(f"{d} order {o} batch {b}: jax-step "
+                        f"{med * 1e6:.1f} us (compile {comp:.1f} s)")
+                except Exception as e:  # noqa: BLE001
+                    msg = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+                    print(f"jax step {d} order {o} batch {b} failed: {msg}",
+                          flush=True)
+                    r["step_note"] = "error: " + type(e).__name__
             put(r)
 
 
@@ -955,6 +1215,9 @@ def write_results(args, a, gpu, cap, driver, date, torch, corr, rows,
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", gpu).strip("-")
     stem = os.path.join(out_dir, f"gpu_checks_{slug}_{date[:10]}")
     methods = ["ntp-" + f for f in a.formats] + ["torch", "jax-jet"]
+    step_methods = ["ntp-step-" + f for f in a.formats] + ["torch-step",
+                                                          "jax-step"]
+    cfmts = a.formats + ["bwd-" + f for f in a.formats]
     cell = {(r["dtype"], r["order"], r["batch"], r["method"]): r for r in rows}
     jax_version = (jax_info or {}).get("version") or \
         "n/a: " + str((jax_info or {}).get("error", "not run"))[:200]
@@ -993,15 +1256,18 @@ def write_results(args, a, gpu, cap, driver, date, torch, corr, rows,
           "hidden). err: max relative difference from the CPU kernel.",
           "", f"## Correctness: {'PASS' if failures == 0 else 'FAIL'}", "",
           f"Max relative error vs the CPU kernel over batches "
-          f"{', '.join(map(str, CHECK_BATCHES))} (tolerance f32 "
-          f"{RTOL['f32']}, f64 {RTOL['f64']}).", "",
-          "| dtype | order | " + " | ".join(a.formats) + " |",
-          "|---|---:|" + "---|" * len(a.formats)]
+          f"{', '.join(map(str, args.check_batches))} (tolerance f32 "
+          f"{RTOL['f32']}, f64 {RTOL['f64']}); bwd-*: the reverse mode "
+          f"(params_grad and x_grad of forward_save + backward_saved vs the "
+          f"CPU kernel's backward_full, batches "
+          f"{', '.join(map(str, BWD_BATCHES))}, each twice: bitwise equal).",
+          "", "| dtype | order | " + " | ".join(cfmts) + " |",
+          "|---|---:|" + "---|" * len(cfmts)]
     cmap = {(d, o, fm): (e, v) for d, o, fm, e, v, _ in corr}
     for d in DTYPES:
-        for o in range(args.orders + 1):
+        for o in args.order_list:
             cells = []
-            for fm in a.formats:
+            for fm in cfmts:
                 e, v = cmap.get((d, o, fm), (None, "FAIL"))
                 cells.append(f"{v} {e:.1e}" if e is not None else v)
             md.append(f"| {d} | {o} | " + " | ".join(cells) + " |")
@@ -1012,7 +1278,7 @@ def write_results(args, a, gpu, cap, driver, date, torch, corr, rows,
                "|---|---:|---:|" + "---:|" * (len(methods) + 3)]
         for d in DTYPES:
             for b in TIME_BATCHES:
-                for o in range(args.orders + 1):
+                for o in args.order_list:
                     rs = [cell.get((d, o, b, m)) for m in methods]
                     vals = [r["median_us"] if r else None for r in rs]
                     cells = [fmt_us(v) if v is not None else
@@ -1026,6 +1292,24 @@ def write_results(args, a, gpu, cap, driver, date, torch, corr, rows,
                             else "" for r in errs]
                     md.append(f"| {d} | {b} | {o} | " + " | ".join(cells) +
                               f" | {ratio} | {errs[0]} | {errs[1]} |")
+        md += ["", "## Training step (us per step: jets and the parameter "
+               "gradient of <c, jets>)", "",
+               "| dtype | batch | order | " + " | ".join(step_methods) +
+               " | torch / ntp | jax / ntp |",
+               "|---|---:|---:|" + "---:|" * (len(step_methods) + 2)]
+        for d in DTYPES:
+            for b in TIME_BATCHES:
+                for o in args.order_list:
+                    rs = [cell.get((d, o, b, m)) for m in step_methods]
+                    vals = [r["median_us"] if r else None for r in rs]
+                    cells = [fmt_us(v) if v is not None else
+                             (r["note"] if r and r["note"] else "n/a")
+                             for v, r in zip(vals, rs)]
+                    ntp = [v for v in vals[:len(a.formats)] if v]
+                    ratios = [f"{v / min(ntp):.1f}x" if ntp and v else ""
+                              for v in vals[-2:]]
+                    md.append(f"| {d} | {b} | {o} | " + " | ".join(cells) +
+                              " | " + " | ".join(ratios) + " |")
         md += ["", f"## Targets (order {args.orders}; set for an H100)", ""]
         for d, b, target, jet_ref in TARGETS:
             r = [cell.get((d, args.orders, b, "ntp-" + f)) for f in a.formats]
@@ -1070,8 +1354,18 @@ def main():
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--no-torch", action="store_true",
                     help="no torch timing (torch still holds the buffers)")
+    ap.add_argument("--quick", action="store_true",
+                    help="the rerun mode: orders 0,1,2,5,9, correctness "
+                    "batches 1,129,1000, 0.1 s per ntp cell, 60 s of timing")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    args.order_list = list(range(args.orders + 1))
+    args.check_batches = CHECK_BATCHES
+    if args.quick:
+        args.order_list = [n for n in QUICK_ORDERS if n <= args.orders]
+        args.check_batches = (1, 129, 1000)
+        args.budget_s = min(args.budget_s, 0.1)
+        args.time_budget_s = min(args.time_budget_s, 60)
     if args.jax_worker:
         global LOG_TAG
         LOG_TAG = "jax "

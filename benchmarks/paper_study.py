@@ -24,9 +24,12 @@ that it would exceed `--budget-s`; the count is in the CSV); median reported.
 
 --device cuda (default cpu): the same study on a GPU. PyTorch runs on the
 GPU (TF32 off); ntp runs its CUDA kernels (ntp_forward on device pointers
-taken from torch tensors). The CUDA kernels have no backward: ntp's rows
-on cuda have fwd only (bwd/total empty), and the agreement check compares
-the jets only (nested autograd on the GPU is the reference). Timing on cuda:
+taken from torch tensors). CUDA kernels with the reverse mode (the bundle's,
+ntp-compile --gpu-backward) are also timed for a training step
+(ntp_forward_save + ntp_backward_saved on device memory) and their
+parameter gradient is checked against autograd's; kernels without it have
+fwd only (bwd/total empty) and the agreement check compares the jets only
+(nested autograd on the GPU is the reference). Timing on cuda:
 the wall time of the call plus torch.cuda.synchronize(), each call between
 two synchronisations (so a short call includes the launch and the sync
 latency, a few microseconds); bursts, rounds and medians as on the CPU.
@@ -335,7 +338,9 @@ class NtpTorchCall:
     """Forward-only calls of one kernel on torch tensors' memory: device
     pointers (tensor.data_ptr()) of CUDA tensors for a CUDA kernel; host
     pointers of CPU tensors for a CPU kernel under --fake-cuda. On a CUDA
-    kernel ntp_forward is asynchronous (default stream): the caller syncs."""
+    kernel ntp_forward is asynchronous (default stream): the caller syncs.
+    With the reverse mode (ntp_workspace_size succeeds) also forward_save
+    and backward_saved, on device buffers likewise."""
     has_backward = False
 
     def __init__(self, ntp, kernel, x, params, order, out_dim, dtype, device):
@@ -352,9 +357,32 @@ class NtpTorchCall:
         self.args = (kernel, vp(self.x.data_ptr()), vp(self.v.data_ptr()),
                      vp(self.params.data_ptr()), vp(self.out.data_ptr()),
                      batch)
+        size = ctypes.c_int64()
+        if ntp.lib.ntp_workspace_size(kernel, batch, ctypes.byref(size)) == 0:
+            self.has_backward = True
+            self.ws = torch.empty(size.value, dtype=torch.uint8,
+                                  device=device)
+            self.cot = torch.ones_like(self.out)
+            self.grad_t = torch.full_like(self.params, float("nan"))
+            self.pw, self.pc, self.pg = (vp(t.data_ptr()) for t in (
+                self.ws, self.cot, self.grad_t))
 
     def forward(self):
         self.ntp.check(self.ntp.lib.ntp_forward(*self.args))
+
+    def forward_save(self):
+        k, px, pv, pp, po, batch = self.args
+        self.ntp.check(self.ntp.lib.ntp_forward_save(
+            k, px, pv, pp, po, self.pw, batch))
+
+    def backward_saved(self):
+        k, px, pv, pp, _, batch = self.args
+        self.ntp.check(self.ntp.lib.ntp_backward_saved(
+            k, px, pv, pp, self.pc, self.pg, None, self.pw, batch))
+
+    @property
+    def grad(self):
+        return self.grad_t.double().cpu().numpy()  # .cpu() waits
 
     def host_out(self):
         return self.out.cpu().numpy()  # .cpu() waits for the kernel
@@ -431,16 +459,23 @@ def make_tasks(model, x, order, ntp_call, methods, sync=None):
             return {"forward": now() - t0}
         tasks[("ntp", "fwd")] = nf_sync
     elif ntp_call is not None:
+        wait = sync or (lambda: None)  # a GPU's launches are asynchronous
+
         def nf():
+            wait()
             t0 = now()
             ntp_call.forward()
+            wait()
             return {"forward": now() - t0}
 
         def nt():
+            wait()
             t0 = now()
             ntp_call.forward_save()
+            wait()
             t1 = now()
             ntp_call.backward_saved()
+            wait()
             t2 = now()
             return {"backward": t2 - t1, "total": t2 - t0}
         tasks[("ntp", "fwd")] = nf
@@ -967,7 +1002,11 @@ def cuda_dry_run(args, runtime):
                 want = {"device": "cuda", "activation": "tanh",
                         "layers": key[0], "dtype": args.dtype,
                         "order": str(order), "num_params": str(n_params),
-                        "backward": "0", "image_bytes": str(len(image))}
+                        "image_bytes": str(len(image))}
+                # The bundle's kernels carry the reverse mode (the study
+                # times ntp's training step with it); without it, fwd only.
+                if kv.get("backward") not in ("0", "1"):
+                    bad.append("backward=%s" % kv.get("backward"))
                 if args.chip:
                     want["chip"] = args.chip
                 bad += ["%s=%s (expected %s)" % (k, kv.get(k), v)

@@ -23,8 +23,11 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   NtpDecomposeMlpOptions decompose;
   decompose.tileSize = options.tileSize;
   pm.addPass(createNtpDecomposeMlp(decompose));
-  if (options.backward)
-    pm.addPass(createNtpGenerateBackward());
+  if (options.backward) {
+    NtpGenerateBackwardOptions backward;
+    backward.perSampleGrads = options.perSampleGrads;
+    pm.addPass(createNtpGenerateBackward(backward));
+  }
   NtpExpandActivationJetsOptions expand;
   expand.outline = options.outline;
   expand.formulation = options.formulation;
@@ -65,10 +68,12 @@ void ntp::buildCpuPipeline(OpPassManager &pm,
 static void addGpuKernelPasses(OpPassManager &pm,
                                const GpuPipelineOptions &options) {
   // One thread per sample: tile size 1, so the jet buffers are
-  // [order + 1, width, 1] and every vector has one lane. Forward only.
+  // [order + 1, width, 1] and every vector has one lane. The reverse mode
+  // keeps one gradient per sample, which ntp-gpu-kernel reduces.
   CpuPipelineOptions loops;
   loops.tileSize = 1;
-  loops.backward = false;
+  loops.backward = options.backward;
+  loops.perSampleGrads = true;
   // The kernel wrapper moves one function into the gpu.module: keep each
   // neuron's arithmetic inline rather than in shared host-module functions.
   loops.outline = false;

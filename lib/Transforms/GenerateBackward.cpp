@@ -7,11 +7,16 @@
 // recomputes the forward, or in a caller-provided workspace when a previous
 // forward saved them.
 //
+// With per-sample-grads (the GPU kernels, tile size 1) each tile is one
+// sample whose parameter gradient goes to its own column of `grad`
+// (grad[p * batch + sample]); the GPU kernel pass reduces the columns.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
 
@@ -104,7 +109,8 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
 /// Builds the generated functions of one plan.
 class BackwardBuilder {
 public:
-  BackwardBuilder(const JetPlan &plan, Location loc) : plan(plan), loc(loc) {}
+  BackwardBuilder(const JetPlan &plan, Location loc, bool perSampleGrads)
+      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
 
   /// What a generated function does.
   enum class Mode {
@@ -172,7 +178,7 @@ public:
     // wide networks): zeroed here, summed into grad after the last tile.
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    if (mode != Mode::ForwardSave) {
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
       auto lanesType =
           MemRefType::get({plan.numParams, plan.tile}, plan.element);
       lanes = memref::AllocOp::create(b, loc, lanesType);
@@ -195,6 +201,8 @@ public:
     SmallVector<Value> jets;
     for (size_t i = 0; i < plan.steps.size(); ++i)
       jets.push_back(jetBuffer(b, i, tile));
+    if (mode != Mode::ForwardSave && perSampleGrads)
+      lanes = sampleColumn(b, tile, batch);
 
     if (mode != Mode::ReverseSaved)
       emitForward(b, jets, batch, tile);
@@ -205,7 +213,7 @@ public:
       emitReverse(b, jets, outOrCotangent, batch, tile);
 
     b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave) {
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
       ReduceLanesOp::create(b, loc, lanes, grad);
       memref::DeallocOp::create(b, loc, lanes);
     }
@@ -241,6 +249,33 @@ private:
                                b.getIndexAttr(plan.tile)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(width * plan.tile),
                                b.getIndexAttr(plan.tile), b.getIndexAttr(1)});
+  }
+
+  /// Sample `tile`'s gradient column of `grad`, [P] with stride `batch`
+  /// (tile size 1), zeroed: the sample accumulates into it alone. The
+  /// zeroing loop is a neuron loop (independent iterations), so the lanes
+  /// mapping spreads it over a warp.
+  Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
+    MemRefType type = MemRefType::get(
+        {plan.numParams}, plan.element,
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                               {ShapedType::kDynamic}));
+    Value column = memref::ReinterpretCastOp::create(
+        b, loc, type, grad, OpFoldResult(tile),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.numParams)},
+        ArrayRef<OpFoldResult>{OpFoldResult(batch)});
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
+    auto clear = scf::ForOp::create(
+        b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+        arith::ConstantIndexOp::create(b, loc, plan.numParams),
+        arith::ConstantIndexOp::create(b, loc, 1));
+    clear->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(clear.getBody()->getTerminator());
+    memref::StoreOp::create(b, loc, zero, column,
+                            ValueRange{clear.getInductionVar()});
+    return column;
   }
 
   /// The [orders, width, tile] corner of cotangent ping-pong buffer `which`.
@@ -298,6 +333,7 @@ private:
 
   const JetPlan &plan;
   Location loc;
+  bool perSampleGrads;
   Value x, v, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> stackJets;
   Value cotangents[2];
@@ -305,6 +341,8 @@ private:
 
 struct GenerateBackwardPass
     : public ntp::impl::NtpGenerateBackwardBase<GenerateBackwardPass> {
+  using NtpGenerateBackwardBase::NtpGenerateBackwardBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> kernels;
@@ -316,6 +354,11 @@ struct GenerateBackwardPass
       FailureOr<JetPlan> plan = readPlan(forward);
       if (failed(plan))
         return signalPassFailure();
+      if (perSampleGrads && plan->tile != 1) {
+        forward.emitError("per-sample-grads needs tile size 1, got ")
+            << plan->tile;
+        return signalPassFailure();
+      }
       forward->setAttr("ntp.workspace_per_tile",
                        IntegerAttr::get(IntegerType::get(&getContext(), 64),
                                         plan->workspacePerTile()));
@@ -342,11 +385,15 @@ struct GenerateBackwardPass
       }
       OpBuilder b(module.getContext());
       b.setInsertionPointAfter(forward);
-      BackwardBuilder builder(*plan, forward.getLoc());
+      BackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+      // Per-sample gradients (GPU): no recomputing backward, whose every
+      // jet of a sample would sit in local (or, for lanes, shared) memory;
+      // the runtime runs forward-save and backward-saved instead.
       for (auto mode : {BackwardBuilder::Mode::ReverseSaved,
                         BackwardBuilder::Mode::ForwardSave,
                         BackwardBuilder::Mode::Recompute})
-        builder.build(b, mode);
+        if (!perSampleGrads || mode != BackwardBuilder::Mode::Recompute)
+          builder.build(b, mode);
     }
   }
 };

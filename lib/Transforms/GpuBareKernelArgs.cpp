@@ -21,6 +21,52 @@ using namespace mlir;
 
 namespace {
 
+/// Whether the kernel may write through `pointer`: a store to an address
+/// derived from it (through GEPs, casts, and the pointer fields of the
+/// memref descriptors that convert-gpu-to-nvvm builds), or any use other
+/// than a load.
+static bool mayWriteThrough(Value pointer) {
+  SmallVector<Value> pointers = {pointer}, descriptors;
+  while (!pointers.empty() || !descriptors.empty()) {
+    if (!descriptors.empty()) {
+      Value d = descriptors.pop_back_val();
+      for (OpOperand &use : d.getUses()) {
+        Operation *user = use.getOwner();
+        if (auto insert = dyn_cast<LLVM::InsertValueOp>(user);
+            insert && use.getOperandNumber() == 0) {
+          descriptors.push_back(insert.getResult());
+          continue;
+        }
+        if (auto extract = dyn_cast<LLVM::ExtractValueOp>(user)) {
+          if (isa<LLVM::LLVMPointerType>(extract.getType()))
+            pointers.push_back(extract.getResult());
+          continue;
+        }
+        return true;
+      }
+      continue;
+    }
+    Value p = pointers.pop_back_val();
+    for (OpOperand &use : p.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<LLVM::LoadOp>(user))
+        continue;
+      if (isa<LLVM::GEPOp, LLVM::AddrSpaceCastOp, LLVM::BitcastOp>(user) &&
+          use.getOperandNumber() == 0) {
+        pointers.push_back(user->getResult(0));
+        continue;
+      }
+      if (auto insert = dyn_cast<LLVM::InsertValueOp>(user);
+          insert && use.getOperandNumber() == 1) {
+        descriptors.push_back(insert.getResult());
+        continue;
+      }
+      return true; // a store, a call, an atomic, ...: writable
+    }
+  }
+  return false;
+}
+
 struct GpuBareKernelArgsPass
     : public ntp::impl::NtpGpuBareKernelArgsBase<GpuBareKernelArgsPass> {
   void runOnOperation() override {
@@ -82,14 +128,16 @@ struct GpuBareKernelArgsPass
     func.setFunctionType(
         LLVM::LLVMFunctionType::get(type.getReturnType(), newParams));
     func.removeArgAttrsAttr();
-    // Inputs are read-only and no buffer overlaps another (the ABI).
-    unsigned index = 0, memrefIndex = 0;
+    // No buffer overlaps another (the ABI); those the kernel only reads
+    // are readonly (read through the non-coherent cache, ld.global.nc).
+    (void)memrefs;
+    unsigned index = 0;
     for (auto [first, isMemRef] : groups) {
       (void)first;
       if (isMemRef) {
         func.setArgAttr(index, LLVM::LLVMDialect::getNoAliasAttrName(),
                         b.getUnitAttr());
-        if (++memrefIndex < memrefs)
+        if (!mayWriteThrough(entry.getArgument(index)))
           func.setArgAttr(index, LLVM::LLVMDialect::getReadonlyAttrName(),
                           b.getUnitAttr());
       }

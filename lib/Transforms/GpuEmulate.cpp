@@ -67,8 +67,9 @@ struct GpuEmulatePass : public ntp::impl::NtpGpuEmulateBase<GpuEmulatePass> {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
     Value blockDim = c(threads);
-    auto blocks = scf::ForOp::create(b, loc, entry->getArgument(5),
-                                     entry->getArgument(6), c(1));
+    unsigned numArgs = kernel.getNumArguments();
+    auto blocks = scf::ForOp::create(b, loc, entry->getArgument(numArgs),
+                                     entry->getArgument(numArgs + 1), c(1));
     func::ReturnOp::create(b, loc);
 
     b.setInsertionPoint(blocks.getBody()->getTerminator());

@@ -6,6 +6,14 @@
 // neuron j of each layer on lane j % 32, the jets in shared memory. Either
 // way the parameters are staged in shared memory.
 //
+// The reverse mode (ntp-generate-backward with per-sample-grads) becomes two
+// more kernels of the same shape, <name>_forward_save and
+// <name>_backward_saved, the latter writing each sample's parameter gradient
+// into its own column and, after a barrier, one row of per-block partial
+// sums (the block's samples in order); <name>_reduce_params_grad sums the
+// rows in block order into the gradient. No float atomics: the result is
+// the same bit for bit on every run and every GPU.
+//
 //===----------------------------------------------------------------------===//
 
 #include "GpuKernelUtils.h"
@@ -112,8 +120,126 @@ static LogicalResult lowerMath(Operation *root) {
   return applyPatternsGreedily(root, std::move(patterns));
 }
 
+/// Threads per block of <name>_reduce_params_grad (a thread per parameter).
+constexpr int64_t kReduceBlockSize = 128;
+
+/// What ntp-gpu-kernel needs to know of a loop-level kernel function
+/// (x, v, params, ..., batch, tile_begin, tile_end).
+struct KernelFunction {
+  unsigned numBuffers = 0; // memref arguments before batch
+  int64_t staged = -1;     // parameters staged in shared memory, or -1
+  /// backward_saved: the parameter count of the per-sample gradient
+  /// columns in buffer 4, reduced per block into an extra partials argument.
+  int64_t reducedParams = 0;
+};
+
+/// The parameter count P of the per-sample gradient columns of `func`
+/// (ntp-generate-backward's reinterpret_cast of `grad` into [P] with
+/// stride batch), or 0 when it has none.
+static int64_t gradientColumns(func::FuncOp func, Value grad) {
+  int64_t count = 0;
+  func.walk([&](memref::ReinterpretCastOp cast) {
+    if (cast.getSource() == grad)
+      count = cast.getType().getDimSize(0);
+  });
+  return count;
+}
+
+/// After a kernel's body: the per-sample gradient columns of this block's
+/// samples (columns[p * batch + sample]) summed in sample order into row
+/// blockIdx of `partials` ([blocks, P]), parameter p by thread p, p +
+/// threads, ...
+static void emitBlockReduction(OpBuilder &b, Location loc, Value columns,
+                               Value partials, Value batch, int64_t numParams,
+                               int64_t samplesPerBlock, int64_t threads) {
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Type element = cast<MemRefType>(columns.getType()).getElementType();
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value first = arith::MulIOp::create(b, loc, bid, c(samplesPerBlock));
+  // The grid covers the batch, so first < batch.
+  Value count = arith::MinSIOp::create(
+      b, loc, c(samplesPerBlock), arith::SubIOp::create(b, loc, batch, first));
+  auto params = scf::ForOp::create(b, loc, tid, c(numParams), c(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(params.getBody());
+  Value p = params.getInductionVar();
+  Value column = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, p, batch), first);
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+  auto samples =
+      scf::ForOp::create(b, loc, c(0), count, c(1), ValueRange{zero});
+  {
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(samples.getBody());
+    Value value =
+        memref::LoadOp::create(b, loc, columns,
+                               ValueRange{arith::AddIOp::create(
+                                   b, loc, column, samples.getInductionVar())});
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::AddFOp::create(
+                             b, loc, samples.getRegionIterArg(0), value)});
+  }
+  Value row = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bid, c(numParams)), p);
+  memref::StoreOp::create(b, loc, samples.getResult(0), partials,
+                          ValueRange{row});
+}
+
 struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
   using NtpGpuKernelBase::NtpGpuKernelBase;
+
+  /// <name>_reduce_params_grad(partials, grad, rows): grad[p] = the sum of
+  /// partials[r * P + p] over r = 0, 1, ..., rows - 1, a thread per p. It
+  /// writes grad (rows = 0 writes zeros).
+  void buildReduceKernel(gpu::GPUModuleOp gpuModule, StringRef name,
+                         Type element, int64_t numParams, Location loc) {
+    OpBuilder b(gpuModule.getBodyRegion());
+    b.setInsertionPointToEnd(gpuModule.getBody());
+    auto flat = MemRefType::get({ShapedType::kDynamic}, element);
+    auto kernel = gpu::GPUFuncOp::create(
+        b, loc, (name + "_reduce_params_grad").str(),
+        b.getFunctionType({flat, flat, b.getIndexType()}, {}));
+    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    int32_t threads = static_cast<int32_t>(kReduceBlockSize);
+    kernel.setKnownBlockSize(ArrayRef<int32_t>{threads, 1, 1});
+    kernel->setAttr(kSamplesPerBlockAttrName,
+                    b.getI64IntegerAttr(kReduceBlockSize));
+    Block &entry = kernel.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    auto c = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value p = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, c(kReduceBlockSize)), tid);
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, p,
+                                          c(numParams));
+    auto guard = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
+    gpu::ReturnOp::create(b, loc);
+    b.setInsertionPoint(guard.thenBlock()->getTerminator());
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+    auto rows = scf::ForOp::create(b, loc, c(0), entry.getArgument(2), c(1),
+                                   ValueRange{zero});
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(rows.getBody());
+      Value index = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc, rows.getInductionVar(), c(numParams)),
+          p);
+      Value value = memref::LoadOp::create(b, loc, entry.getArgument(0),
+                                           ValueRange{index});
+      scf::YieldOp::create(b, loc,
+                           ValueRange{arith::AddFOp::create(
+                               b, loc, rows.getRegionIterArg(0), value)});
+    }
+    memref::StoreOp::create(b, loc, rows.getResult(0), entry.getArgument(1),
+                            ValueRange{p});
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -135,8 +261,17 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
     for (func::FuncOp func : kernels) {
-      if (failed(convert(func, gpuModule)))
+      FailureOr<KernelFunction> facts = checkKernelFunction(func);
+      if (failed(facts) || failed(convert(func, *facts, gpuModule)))
         return signalPassFailure();
+      if (facts->reducedParams > 0) {
+        StringRef name = func.getSymName();
+        name.consume_back("_backward_saved_tiles");
+        buildReduceKernel(gpuModule, name,
+                          cast<MemRefType>(func.getFunctionType().getInput(2))
+                              .getElementType(),
+                          facts->reducedParams, func.getLoc());
+      }
       func.erase();
     }
     // Helpers the kernels call (outlined activation jets, ...) move into the
@@ -147,13 +282,26 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       return signalPassFailure();
   }
 
-  LogicalResult convert(func::FuncOp func, gpu::GPUModuleOp gpuModule) {
+  /// The kernel's arguments: the function's buffers, the partials of a
+  /// reducing kernel, then batch.
+  static SmallVector<Type> kernelInputs(func::FuncOp func,
+                                        const KernelFunction &facts) {
+    FunctionType type = func.getFunctionType();
+    SmallVector<Type> inputs(
+        TypeRange(type.getInputs()).take_front(facts.numBuffers));
+    if (facts.reducedParams > 0)
+      inputs.push_back(type.getInput(0));
+    inputs.push_back(type.getInput(facts.numBuffers));
+    return inputs;
+  }
+
+  LogicalResult convert(func::FuncOp func, const KernelFunction &facts,
+                        gpu::GPUModuleOp gpuModule) {
     if (mapping == ntp::GpuMapping::Lanes)
-      return convertToLanes(func, gpuModule);
+      return convertToLanes(func, facts, gpuModule);
     // Shared-memory staging of the parameters, when they fit.
-    FailureOr<int64_t> numParams = checkForward(func);
-    if (failed(numParams))
-      return failure();
+    const int64_t *numParams = &facts.staged;
+    unsigned numBuffers = facts.numBuffers;
     StringRef name = func.getSymName();
     FunctionType type = func.getFunctionType();
     Block &body = func.getBody().front();
@@ -171,8 +319,8 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     b.setInsertionPointToEnd(gpuModule.getBody());
     Location loc = func.getLoc();
     StringRef kernelName = name.drop_back(strlen("_tiles"));
-    auto kernelType =
-        b.getFunctionType(TypeRange(type.getInputs()).take_front(5), {});
+    SmallVector<Type> inputs = kernelInputs(func, facts);
+    auto kernelType = b.getFunctionType(inputs, {});
     auto kernel =
         gpu::GPUFuncOp::create(b, loc, kernelName, kernelType, attributions);
     kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
@@ -188,11 +336,12 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     Value sample = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value batch = entry.getArgument(4);
+    Value batch = entry.getArgument(kernel.getNumArguments() - 1);
 
     IRMapping mapping;
-    for (unsigned i = 0; i < 5; ++i)
+    for (unsigned i = 0; i < numBuffers; ++i)
       mapping.map(body.getArgument(i), entry.getArgument(i));
+    mapping.map(body.getArgument(numBuffers), batch);
     if (stage) {
       // Cooperative copy: thread t copies elements t, t + blockDim, ...;
       // consecutive threads read consecutive addresses (coalesced).
@@ -209,9 +358,9 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       gpu::BarrierOp::create(b, loc);
       mapping.map(params, shared);
     }
-    mapping.map(body.getArgument(5), sample);
+    mapping.map(body.getArgument(numBuffers + 1), sample);
     Value sampleEnd = arith::AddIOp::create(b, loc, sample, one);
-    mapping.map(body.getArgument(6), sampleEnd);
+    mapping.map(body.getArgument(numBuffers + 2), sampleEnd);
 
     // Thread-private buffers stay at the entry (they become registers or a
     // fixed-size local frame); the rest runs for live samples only.
@@ -221,7 +370,14 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     Value live =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, sample, batch);
     auto guard = scf::IfOp::create(b, loc, live, /*withElse=*/false);
-    gpu::ReturnOp::create(b, loc);
+    auto returnOp = gpu::ReturnOp::create(b, loc);
+    if (facts.reducedParams > 0) {
+      b.setInsertionPoint(returnOp);
+      gpu::BarrierOp::create(b, loc); // every sample's column is written
+      emitBlockReduction(b, loc, entry.getArgument(4),
+                         entry.getArgument(numBuffers), batch,
+                         facts.reducedParams, blockSize, blockSize);
+    }
     b.setInsertionPoint(guard.thenBlock()->getTerminator());
     for (Operation &op : body.without_terminator())
       if (!isa<memref::AllocaOp>(op))
@@ -245,26 +401,51 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     return success();
   }
 
-  /// Checks the loop-level forward function and returns its parameter count
-  /// when the parameters can be staged in shared memory (else -1).
-  FailureOr<int64_t> checkForward(func::FuncOp func) {
+  /// Checks a loop-level kernel function (forward, forward-save or
+  /// backward-saved with per-sample gradients) and returns what its GPU
+  /// kernel needs: the parameter count when the parameters can be staged
+  /// in shared memory (else -1), the reduced gradient's size.
+  FailureOr<KernelFunction> checkKernelFunction(func::FuncOp func) {
     StringRef name = func.getSymName();
-    if (!name.ends_with("_forward_tiles"))
-      return func.emitError("only forward kernels run on the GPU; build the "
-                            "loop-level module with backward=false (found @")
+    if (name.ends_with("_backward_tiles"))
+      return func.emitError("the recomputing backward does not run on the "
+                            "GPU; generate the reverse mode with "
+                            "per-sample-grads (found @")
              << name << ")";
+    bool reduces = name.ends_with("_backward_saved_tiles");
+    if (!reduces && !name.ends_with("_forward_tiles") &&
+        !name.ends_with("_forward_save_tiles"))
+      return func.emitError("not a kernel function of ntp-decompose-mlp or "
+                            "ntp-generate-backward: @")
+             << name;
     FunctionType type = func.getFunctionType();
-    if (type.getNumInputs() != 7 || type.getNumResults() != 0 ||
-        !func.getBody().hasOneBlock())
-      return func.emitError("expected (x, v, params, out, batch, tile_begin, "
-                            "tile_end) with one block");
+    unsigned n = type.getNumInputs();
+    bool shaped =
+        n >= 7 && type.getNumResults() == 0 && func.getBody().hasOneBlock();
+    for (unsigned i = 0; shaped && i < n; ++i) {
+      auto memref = dyn_cast<MemRefType>(type.getInput(i));
+      shaped = i + 3 < n ? memref && memref.getRank() == 1
+                         : type.getInput(i).isIndex();
+    }
+    if (!shaped)
+      return func.emitError("expected (x, v, params, buffers..., batch, "
+                            "tile_begin, tile_end) with one block");
+    KernelFunction facts;
+    facts.numBuffers = n - 3;
+    Block &body = func.getBody().front();
+    if (reduces) {
+      facts.reducedParams = gradientColumns(func, body.getArgument(4));
+      if (facts.reducedParams <= 0)
+        return func.emitError("a backward on the GPU needs per-sample "
+                              "gradient columns (ntp-generate-backward "
+                              "per-sample-grads)");
+    }
     Type element = cast<MemRefType>(type.getInput(2)).getElementType();
-    FailureOr<int64_t> numParams =
-        countParams(func, func.getBody().front().getArgument(2));
+    FailureOr<int64_t> numParams = countParams(func, body.getArgument(2));
     if (succeeded(numParams) && *numParams > 0 &&
         *numParams * element.getIntOrFloatBitWidth() / 8 <= maxSharedBytes)
-      return *numParams;
-    return -1;
+      facts.staged = *numParams;
+    return facts;
   }
 
   /// The lanes mapping: one warp per sample, `samplesPerBlock` samples per
@@ -275,11 +456,11 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
   /// barrier separates consecutive writing steps, since a layer reads every
   /// neuron of the previous one. Samples past `batch` compute on a clamped
   /// sample (so every thread reaches every barrier) and write nothing.
-  LogicalResult convertToLanes(func::FuncOp func, gpu::GPUModuleOp gpuModule) {
+  LogicalResult convertToLanes(func::FuncOp func, const KernelFunction &facts,
+                               gpu::GPUModuleOp gpuModule) {
     constexpr int64_t kLanes = 32;
-    FailureOr<int64_t> staged = checkForward(func);
-    if (failed(staged))
-      return failure();
+    const int64_t *staged = &facts.staged;
+    unsigned numBuffers = facts.numBuffers;
     if (samplesPerBlock < 1 || samplesPerBlock * kLanes > 1024)
       return func.emitError("samples-per-block must be in 1..32, got ")
              << samplesPerBlock;
@@ -314,8 +495,7 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     Location loc = func.getLoc();
     StringRef kernelName = func.getSymName().drop_back(strlen("_tiles"));
     auto kernel = gpu::GPUFuncOp::create(
-        b, loc, kernelName,
-        b.getFunctionType(TypeRange(type.getInputs()).take_front(5), {}),
+        b, loc, kernelName, b.getFunctionType(kernelInputs(func, facts), {}),
         attributions);
     kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     int32_t threads = static_cast<int32_t>(samplesPerBlock * kLanes);
@@ -335,7 +515,7 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     Value sample = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, bid, index(samplesPerBlock)),
         slot);
-    Value batch = entry.getArgument(4);
+    Value batch = entry.getArgument(kernel.getNumArguments() - 1);
     Value live =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, sample, batch);
     // The runtime never launches an empty batch, so batch - 1 >= 0.
@@ -346,8 +526,9 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     Value liveLaneZero = arith::AndIOp::create(b, loc, live, laneZero);
 
     IRMapping mapping;
-    for (unsigned i = 0; i < 5; ++i)
+    for (unsigned i = 0; i < numBuffers; ++i)
       mapping.map(body.getArgument(i), entry.getArgument(i));
+    mapping.map(body.getArgument(numBuffers), batch);
     unsigned nextAttribution = 0;
     if (*staged > 0) {
       Value shared = kernel.getWorkgroupAttributions()[nextAttribution++];
@@ -380,9 +561,9 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       mapping.map(alloca.getResult(), slice);
     }
     gpu::BarrierOp::create(b, loc); // the staged parameters
-    mapping.map(body.getArgument(5), clamped);
+    mapping.map(body.getArgument(numBuffers + 1), clamped);
     Value clampedEnd = arith::AddIOp::create(b, loc, clamped, index(1));
-    mapping.map(body.getArgument(6), clampedEnd);
+    mapping.map(body.getArgument(numBuffers + 2), clampedEnd);
     auto returnOp = gpu::ReturnOp::create(b, loc);
     b.setInsertionPoint(returnOp);
     for (Operation &op : body.without_terminator())
@@ -432,6 +613,13 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       op.moveBefore(guard.thenBlock()->getTerminator());
       b.setInsertionPointAfter(guard);
       gpu::BarrierOp::create(b, loc);
+    }
+    if (facts.reducedParams > 0) {
+      // The last step ended with a barrier: every column is written.
+      b.setInsertionPoint(returnOp);
+      emitBlockReduction(b, loc, entry.getArgument(4),
+                         entry.getArgument(numBuffers), batch,
+                         facts.reducedParams, samplesPerBlock, threads);
     }
     return success();
   }

@@ -297,10 +297,13 @@ class Kernel:
         return out
 
     def backward(self, x, params, cotangent, direction=None, *,
-                 params_grad=None, x_grad=None, need_x_grad=True, batch=None):
+                 params_grad=None, x_grad=None, need_x_grad=True, batch=None,
+                 stream=None):
         """Gradients of sum(cotangent * out) with respect to params and x
         (ntp_backward_full; recomputes the forward). Returns (params_grad,
-        x_grad); x_grad is None when need_x_grad is False."""
+        x_grad); x_grad is None when need_x_grad is False. CUDA kernels
+        (compiled with the reverse mode) run on `stream` or the current one,
+        as forward does."""
         n, xs = self._batch(x, batch)
         px = _arg(self, x, "x", xs)
         pv = self._direction(x, direction)
@@ -308,8 +311,12 @@ class Kernel:
         pc = _arg(self, cotangent, "cotangent", self._out_shape(n))
         params_grad, pg, x_grad, pxg = self._grads(x, xs, params_grad,
                                                    x_grad, need_x_grad)
-        _check(self._lib.ntp_backward_full(self._h, px, pv, pp, pc, pg, pxg,
-                                           n))
+        if self._device == _capi.DEVICE_CUDA:
+            _check(self._lib.ntp_backward_full_async(
+                self._h, px, pv, pp, pc, pg, pxg, n, self._stream(x, stream)))
+        else:
+            _check(self._lib.ntp_backward_full(self._h, px, pv, pp, pc, pg,
+                                               pxg, n))
         return params_grad, x_grad
 
     def _grads(self, x, xs, params_grad, x_grad, need_x_grad):
@@ -351,11 +358,11 @@ class Kernel:
         return _arg(self, workspace, name, None, writable=True)
 
     def forward_save(self, x, params, workspace=None, direction=None, *,
-                     out=None):
+                     out=None, batch=None, stream=None):
         """forward, keeping every layer's jets in `workspace` (a contiguous
         buffer of at least workspace_size(batch) bytes, e.g. a uint8 array;
         None: a new one) for backward_saved. Returns (out, workspace)."""
-        n, xs = self._batch(x, None)
+        n, xs = self._batch(x, batch)
         px = _arg(self, x, "x", xs)
         pv = self._direction(x, direction)
         pp = _arg(self, params, "params", (self.num_params,))
@@ -371,14 +378,19 @@ class Kernel:
         if out is None:
             out = _empty_like_kind(x, self._out_shape(n), self.dtype)
         po = _arg(self, out, "out", self._out_shape(n), writable=True)
-        _check(self._lib.ntp_forward_save(self._h, px, pv, pp, po, pw, n))
+        if self._device == _capi.DEVICE_CUDA:
+            _check(self._lib.ntp_forward_save_async(
+                self._h, px, pv, pp, po, pw, n, self._stream(x, stream)))
+        else:
+            _check(self._lib.ntp_forward_save(self._h, px, pv, pp, po, pw, n))
         return out, workspace
 
     def backward_saved(self, x, params, cotangent, workspace, direction=None,
-                       *, params_grad=None, x_grad=None, need_x_grad=True):
+                       *, params_grad=None, x_grad=None, need_x_grad=True,
+                       batch=None, stream=None):
         """The gradients of backward from the workspace that forward_save
         filled with the same x, params and direction (no recomputation)."""
-        n, xs = self._batch(x, None)
+        n, xs = self._batch(x, batch)
         px = _arg(self, x, "x", xs)
         pv = self._direction(x, direction)
         pp = _arg(self, params, "params", (self.num_params,))
@@ -386,8 +398,13 @@ class Kernel:
         pw = self._workspace(workspace, n)
         params_grad, pg, x_grad, pxg = self._grads(x, xs, params_grad,
                                                    x_grad, need_x_grad)
-        _check(self._lib.ntp_backward_saved(self._h, px, pv, pp, pc, pg, pxg,
-                                            pw, n))
+        if self._device == _capi.DEVICE_CUDA:
+            _check(self._lib.ntp_backward_saved_async(
+                self._h, px, pv, pp, pc, pg, pxg, pw, n,
+                self._stream(x, stream)))
+        else:
+            _check(self._lib.ntp_backward_saved(self._h, px, pv, pp, pc, pg,
+                                                pxg, pw, n))
         return params_grad, x_grad
 
 

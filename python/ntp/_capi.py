@@ -81,6 +81,16 @@ _RUNTIME_SIGNATURES = {
                          c_void_p, c_int64],
     "ntp_backward_saved": [c_void_p, c_void_p, c_void_p, c_void_p, c_void_p,
                            c_void_p, c_void_p, c_void_p, c_int64],
+    # The reverse mode on a CUDA stream (CUDA kernels; a CPU kernel takes
+    # only a null stream).
+    "ntp_backward_full_async": [c_void_p, c_void_p, c_void_p, c_void_p,
+                                c_void_p, c_void_p, c_void_p, c_int64,
+                                c_void_p],
+    "ntp_forward_save_async": [c_void_p, c_void_p, c_void_p, c_void_p,
+                               c_void_p, c_void_p, c_int64, c_void_p],
+    "ntp_backward_saved_async": [c_void_p, c_void_p, c_void_p, c_void_p,
+                                 c_void_p, c_void_p, c_void_p, c_void_p,
+                                 c_int64, c_void_p],
     "ntp_kernel_layers": [c_void_p, _P(c_int32), c_int32, _P(c_int32)],
     "ntp_set_num_threads": [c_int32],
 }

@@ -34,6 +34,12 @@ PRELUDE = textwrap.dedent(r'''
                     ("params", ctypes.c_void_p), ("out", ctypes.c_void_p),
                     ("batch", ctypes.c_int64)]
 
+    class Logged(ctypes.Structure):
+        _fields_ = [("function", ctypes.c_char * 64),
+                    ("grid", ctypes.c_uint), ("block", ctypes.c_uint),
+                    ("stream", ctypes.c_void_p), ("num_args", ctypes.c_int),
+                    ("args", ctypes.c_uint64 * 12)]
+
     class State(ctypes.Structure):
         _fields_ = [("init_calls", ctypes.c_int), ("loads", ctypes.c_int),
                     ("unloads", ctypes.c_int), ("launches", ctypes.c_int),
@@ -44,7 +50,14 @@ PRELUDE = textwrap.dedent(r'''
                     ("function", ctypes.c_char * 64),
                     ("load_context", ctypes.c_void_p),
                     ("unload_context", ctypes.c_void_p),
-                    ("last_launch", Launch)]
+                    ("last_launch", Launch), ("releases", ctypes.c_int),
+                    ("logged", ctypes.c_int), ("log", Logged * 16),
+                    ("allocs", ctypes.c_int), ("frees", ctypes.c_int),
+                    ("alloc_bytes", ctypes.c_uint64),
+                    ("live_bytes", ctypes.c_uint64),
+                    ("alloc_stream", ctypes.c_void_p),
+                    ("free_stream", ctypes.c_void_p),
+                    ("last_alloc", ctypes.c_void_p)]
 
     fake = ctypes.CDLL(os.environ["NTP_LIBCUDA"])
     fake.fake_cuda_state.restype = ctypes.POINTER(State)
@@ -54,10 +67,11 @@ PRELUDE = textwrap.dedent(r'''
 
     # A real CUDA artifact (PTX, no ptxas needed) of the 1-4-1 network,
     # order 2, written by ntp-compile in the runtime's container format.
-    def artifact(path):
+    def artifact(path, backward=False):
         subprocess.run([os.environ["NTP_COMPILE"], "--layers", "1,4,1",
                         "--order", "2", "--name", "net", "--target=nvptx",
-                        "--chip=sm_90", "--gpu-format=ptx", "-o", path],
+                        "--chip=sm_90", "--gpu-format=ptx", "-o", path] +
+                       (["--gpu-backward"] if backward else []),
                        check=True)
         return path
 ''')
@@ -126,3 +140,33 @@ def test_jit_cuda_kernel_through_the_fake_driver(tmp_path):
         l = state().last_launch
         assert (l.x, l.params, l.out, l.batch) == (%d, %d, %d, 1000)
     ''' % (X, P, V, OUT, X, P, OUT), tmp_path)
+
+
+def test_reverse_mode_launches_on_the_fake_driver(tmp_path):
+    # An artifact with the reverse mode (--gpu-backward): forward_save,
+    # backward_saved and backward reach the driver as the C tests expect
+    # (launch order, grid, stream, arguments), on the stream given.
+    run('''
+        k = ntp.load(artifact(os.path.join(TMP, "k.ntp"), backward=True))
+        WS, G, XG, C = 0x7f0000100000, 0x7f0000006000, 0x7f0000007000, 0x7f0000005000
+        size = k.workspace_size(300)
+        k.forward_save(%d, %d, WS, %d, out=%d, batch=300, stream=0x77)
+        k.backward_saved(%d, %d, C, WS, %d, params_grad=G, x_grad=XG,
+                         batch=300, stream=0x77)
+        s = state()
+        names = [s.log[i].function for i in range(s.logged)]
+        assert names == [b"net_forward_save", b"net_backward_saved",
+                         b"net_reduce_params_grad"], names
+        assert all(s.log[i].stream == 0x77 for i in range(3))
+        assert [s.log[i].grid for i in range(3)] == [3, 3, 1]
+        fs, bs, red = s.log[0], s.log[1], s.log[2]
+        assert list(fs.args[:6]) == [%d, %d, %d, %d, WS + 64, 300]
+        assert list(bs.args[:4]) == [%d, %d, %d, C] and bs.args[5] == XG
+        assert bs.args[6] == WS + 64 and bs.args[8] == 300
+        assert list(red.args[:3]) == [bs.args[7], G, 3]
+        assert WS + 64 < bs.args[4] < bs.args[7] < WS + size
+        k.backward(%d, %d, C, %d, params_grad=G, x_grad=XG, batch=300)
+        s = state()
+        assert s.logged == 6 and s.allocs == 1 and s.frees == 1
+        assert s.live_bytes == 0
+    ''' % (X, P, V, OUT, X, P, V, X, V, P, OUT, X, V, P, X, P, V), tmp_path)

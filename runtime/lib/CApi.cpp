@@ -250,6 +250,59 @@ NTP_EXPORT ntp_status ntp_backward_saved_checked(
   });
 }
 
+NTP_EXPORT ntp_status ntp_backward_async(
+    ntp_kernel *k, const void *x, const void *direction, const void *params,
+    const void *out_cotangent, void *params_grad, int64_t batch, void *stream) {
+  return run([&]() -> int {
+    if (!params_grad)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "params_grad is null");
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return backward(k, "ntp_backward_async", x, direction, params,
+                    out_cotangent, params_grad, nullptr, batch, stream);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_backward_full_async(ntp_kernel *k, const void *x,
+                                              const void *direction,
+                                              const void *params,
+                                              const void *out_cotangent,
+                                              void *params_grad, void *x_grad,
+                                              int64_t batch, void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return backward(k, "ntp_backward_full_async", x, direction, params,
+                    out_cotangent, params_grad, x_grad, batch, stream);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_forward_save_async(ntp_kernel *k, const void *x,
+                                             const void *direction,
+                                             const void *params, void *out,
+                                             void *workspace, int64_t batch,
+                                             void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return forwardSave(k, x, direction, params, out, workspace, -1, batch,
+                       stream);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_backward_saved_async(
+    ntp_kernel *k, const void *x, const void *direction, const void *params,
+    const void *out_cotangent, void *params_grad, void *x_grad,
+    const void *workspace, int64_t batch, void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return backwardSaved(k, "ntp_backward_saved_async", x, direction, params,
+                         out_cotangent, params_grad, x_grad, workspace, -1,
+                         batch, stream);
+  });
+}
+
 NTP_EXPORT void ntp_kernel_free(ntp_kernel *k) { delete k; }
 
 NTP_EXPORT const char *ntp_last_error(void) { return lastError().c_str(); }

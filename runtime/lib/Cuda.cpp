@@ -2,6 +2,8 @@
 
 #include "Cuda.h"
 
+#include "ntp/artifact.hpp"
+
 #include <cstdlib>
 #include <dlfcn.h>
 #include <map>
@@ -43,6 +45,9 @@ struct Driver {
                              unsigned, unsigned, unsigned, CUstream, void **,
                              void **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
+  // Optional (CUDA 11.2 and later): only ntp_backward on a GPU needs them.
+  CUresult (*cuMemAllocAsync)(void **, size_t, CUstream) = nullptr;
+  CUresult (*cuMemFreeAsync)(void *, CUstream) = nullptr;
 
   std::string describe(CUresult result) const {
     const char *text = nullptr;
@@ -98,6 +103,10 @@ const Driver &driver() {
     NTP_RESOLVE(cuLaunchKernel)
     NTP_RESOLVE(cuGetErrorString)
 #undef NTP_RESOLVE
+    // cuda.h names the device pointer type CUdeviceptr (an integer of
+    // pointer size): void * here.
+    resolve(d.handle, d.cuMemAllocAsync, "cuMemAllocAsync");
+    resolve(d.handle, d.cuMemFreeAsync, "cuMemFreeAsync");
     if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {
       // A driver on a machine without a GPU fails cuInit with
       // CUDA_ERROR_NO_DEVICE: that is no device, not no driver.
@@ -205,6 +214,8 @@ struct ntp::rt::CudaModule {
   CUfunction function = nullptr;
   int blockSize = 128;
   int samplesPerBlock = 128;
+  // The reverse mode's kernels; null without it.
+  CUfunction forwardSave = nullptr, backwardSaved = nullptr, reduce = nullptr;
 };
 
 using namespace ntp::rt;
@@ -317,9 +328,186 @@ ntp_status ntp::rt::cudaLoad(const std::string &image,
         "the kernel image has no entry '" + info.entry + "': " + d.describe(r);
     return NTP_ERROR_BAD_ARTIFACT;
   }
-  *out = new CudaModule{context,  hold.device,    module,
-                        function, info.blockSize, info.samplesPerBlock};
+  CUfunction reverse[3] = {nullptr, nullptr, nullptr};
+  const std::string *reverseEntries[3] = {
+      &info.forwardSaveEntry, &info.backwardSavedEntry, &info.reduceEntry};
+  for (int i = 0; i < 3; ++i) {
+    const std::string &entry = *reverseEntries[i];
+    if (entry.empty())
+      continue;
+    if (CUresult r = d.cuModuleGetFunction(&reverse[i], module, entry.c_str());
+        r != CUDA_SUCCESS) {
+      d.cuModuleUnload(module);
+      error = "the kernel image has no entry '" + entry + "': " + d.describe(r);
+      return NTP_ERROR_BAD_ARTIFACT;
+    }
+  }
+  *out = new CudaModule{context,    hold.device,    module,
+                        function,   info.blockSize, info.samplesPerBlock,
+                        reverse[0], reverse[1],     reverse[2]};
   hold.device = -1; // the kernel's now, released by cudaUnload
+  return NTP_OK;
+}
+
+namespace {
+
+/// Makes the module's context current for the scope (the module lives in
+/// it) and gives the caller back whatever context was current (another
+/// device's, say) afterwards.
+struct KernelContext {
+  const Driver &d;
+  CUcontext previous = nullptr, used = nullptr;
+  bool ok = false;
+  KernelContext(const Driver &d, CudaModule *m, std::string &error) : d(d) {
+    if (CUresult r = d.cuCtxGetCurrent(&previous); r != CUDA_SUCCESS) {
+      error = "cannot query the current CUDA context: " + d.describe(r);
+      return;
+    }
+    used = m->context;
+    if (previous != used) {
+      if (CUresult r = d.cuCtxSetCurrent(used); r != CUDA_SUCCESS) {
+        error =
+            "cannot make the kernel's CUDA context current: " + d.describe(r);
+        return;
+      }
+    }
+    ok = true;
+  }
+  ~KernelContext() {
+    if (previous && previous != used)
+      d.cuCtxSetCurrent(previous);
+  }
+};
+
+/// ceil(batch / perBlock) blocks, or an error past the grid's limit.
+ntp_status gridFor(int64_t batch, int64_t perBlock, unsigned &blocks,
+                   std::string &error) {
+  // Not (batch + perBlock - 1) / perBlock: that overflows near INT64_MAX.
+  int64_t n = batch / perBlock + (batch % perBlock != 0);
+  if (n > 0x7fffffff) {
+    error = "batch " + std::to_string(batch) + " is too large for one launch";
+    return NTP_ERROR_INVALID_ARGUMENT;
+  }
+  blocks = static_cast<unsigned>(n);
+  return NTP_OK;
+}
+
+ntp_status launch(const Driver &d, CUfunction function, unsigned blocks,
+                  unsigned threads, void *stream, void **args,
+                  std::string &error) {
+  if (CUresult r =
+          d.cuLaunchKernel(function, blocks, 1, 1, threads, 1, 1, 0,
+                           static_cast<CUstream>(stream), args, nullptr);
+      r != CUDA_SUCCESS) {
+    error = "launching the CUDA kernel failed: " + d.describe(r);
+    return NTP_ERROR_INTERNAL;
+  }
+  return NTP_OK;
+}
+
+/// `base` advanced by `elements` elements of `bytes` bytes.
+void *advance(void *base, int64_t elements, int64_t bytes) {
+  return static_cast<char *>(base) + elements * bytes;
+}
+
+} // namespace
+
+ntp_status ntp::rt::cudaLaunchForwardSave(CudaModule *m, const void *x,
+                                          const void *direction,
+                                          const void *params, void *out,
+                                          void *jets, int64_t batch,
+                                          void *stream, std::string &error) {
+  const Driver &d = driver();
+  KernelContext scope(d, m, error);
+  if (!scope.ok)
+    return NTP_ERROR_INTERNAL;
+  unsigned blocks = 0;
+  if (ntp_status status = gridFor(batch, m->samplesPerBlock, blocks, error))
+    return status;
+  // (T *x, T *v, T *params, T *out, T *jets, i64 batch)
+  void *args[] = {&x, &direction, &params, &out, &jets, &batch};
+  return launch(d, m->forwardSave, blocks, m->blockSize, stream, args, error);
+}
+
+ntp_status ntp::rt::cudaLaunchBackwardSaved(CudaModule *m,
+                                            const CudaBackwardCall &c,
+                                            void *stream, std::string &error) {
+  const Driver &d = driver();
+  KernelContext scope(d, m, error);
+  if (!scope.ok)
+    return NTP_ERROR_INTERNAL;
+  unsigned blocks = 0;
+  if (ntp_status status = gridFor(c.batch, m->samplesPerBlock, blocks, error))
+    return status;
+  // The workspace after the jets: gradient columns [P, batch], partials
+  // [blocks, P], then the scratch x gradient (cudaWorkspaceElements).
+  void *columns = advance(c.jets, c.jetElements, c.elementBytes);
+  void *partials = advance(columns, c.numParams * c.batch, c.elementBytes);
+  void *xScratch =
+      advance(partials, int64_t(blocks) * c.numParams, c.elementBytes);
+  void *xGrad = c.xGrad ? c.xGrad : xScratch;
+  int64_t batch = c.batch;
+  const void *x = c.x, *direction = c.direction, *params = c.params,
+             *cotangent = c.cotangent;
+  void *jets = c.jets;
+  if (batch > 0) {
+    // (T *x, T *v, T *params, T *cotangent, T *columns, T *x_grad,
+    //  T *jets, T *partials, i64 batch)
+    void *args[] = {&x,     &direction, &params,   &cotangent, &columns,
+                    &xGrad, &jets,      &partials, &batch};
+    if (ntp_status status = launch(d, m->backwardSaved, blocks, m->blockSize,
+                                   stream, args, error))
+      return status;
+  }
+  if (!c.paramsGrad)
+    return NTP_OK;
+  // (T *partials, T *params_grad, i64 rows): a thread per parameter.
+  void *paramsGrad = c.paramsGrad;
+  int64_t rows = blocks;
+  unsigned reduceBlocks = 0;
+  gridFor(c.numParams, artifact::kCudaReduceBlockSize, reduceBlocks, error);
+  void *args[] = {&partials, &paramsGrad, &rows};
+  return launch(d, m->reduce, reduceBlocks,
+                static_cast<unsigned>(artifact::kCudaReduceBlockSize), stream,
+                args, error);
+}
+
+ntp_status ntp::rt::cudaAllocAsync(CudaModule *m, int64_t bytes, void *stream,
+                                   void **out, std::string &error) {
+  const Driver &d = driver();
+  *out = nullptr;
+  if (!d.cuMemAllocAsync || !d.cuMemFreeAsync) {
+    error = "the CUDA driver lacks cuMemAllocAsync (CUDA 11.2 or later), "
+            "which ntp_backward needs for its workspace: use "
+            "ntp_forward_save and ntp_backward_saved with a workspace of "
+            "your own";
+    return NTP_ERROR_UNSUPPORTED;
+  }
+  KernelContext scope(d, m, error);
+  if (!scope.ok)
+    return NTP_ERROR_INTERNAL;
+  if (CUresult r = d.cuMemAllocAsync(out, static_cast<size_t>(bytes),
+                                     static_cast<CUstream>(stream));
+      r != CUDA_SUCCESS) {
+    error = "cannot allocate the " + std::to_string(bytes) +
+            "-byte workspace of ntp_backward on the GPU: " + d.describe(r);
+    return NTP_ERROR_INTERNAL;
+  }
+  return NTP_OK;
+}
+
+ntp_status ntp::rt::cudaFreeAsync(CudaModule *m, void *pointer, void *stream,
+                                  std::string &error) {
+  const Driver &d = driver();
+  KernelContext scope(d, m, error);
+  if (!scope.ok)
+    return NTP_ERROR_INTERNAL;
+  if (CUresult r = d.cuMemFreeAsync(pointer, static_cast<CUstream>(stream));
+      r != CUDA_SUCCESS) {
+    error = "cannot free the workspace of ntp_backward on the GPU: " +
+            d.describe(r);
+    return NTP_ERROR_INTERNAL;
+  }
   return NTP_OK;
 }
 

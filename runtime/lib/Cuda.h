@@ -26,6 +26,19 @@ struct CudaImageInfo {
   int blockSize = 128;       // threads per block
   int samplesPerBlock = 128; // samples per block: the grid is
                              // ceil(batch / samplesPerBlock)
+  /// The reverse mode's kernels (empty: none): forward_save,
+  /// backward_saved, reduce_params_grad (artifact::cudaKernelSymbol).
+  std::string forwardSaveEntry, backwardSavedEntry, reduceEntry;
+};
+
+/// A reverse-mode call on the GPU: device pointers, and the layout of the
+/// workspace's regions (artifact::cudaWorkspaceElements), in elements.
+struct CudaBackwardCall {
+  const void *x, *direction, *params, *cotangent;
+  void *paramsGrad; // null: not asked for
+  void *xGrad;      // null: the workspace's scratch region
+  void *jets;       // the saved jets (the workspace after its header)
+  int64_t batch, numParams, jetElements, elementBytes;
 };
 
 /// Loads `image` into the current CUDA context (or device 0's primary
@@ -40,6 +53,28 @@ ntp_status cudaLaunchForward(CudaModule *module, const void *x,
                              const void *direction, const void *params,
                              void *out, int64_t batch, void *stream,
                              std::string &error);
+
+/// Launches the forward-save kernel (the jets into `jets`) on `stream`.
+ntp_status cudaLaunchForwardSave(CudaModule *module, const void *x,
+                                 const void *direction, const void *params,
+                                 void *out, void *jets, int64_t batch,
+                                 void *stream, std::string &error);
+
+/// Launches backward-saved (per-sample gradient columns and per-block
+/// partials in the workspace after the jets) and, when params_grad is
+/// asked for, the reduction of the partials into it, on `stream`. With
+/// batch 0 only the reduction runs (over no rows: zeros).
+ntp_status cudaLaunchBackwardSaved(CudaModule *module,
+                                   const CudaBackwardCall &call, void *stream,
+                                   std::string &error);
+
+/// Stream-ordered device memory (cuMemAllocAsync / cuMemFreeAsync, CUDA
+/// 11.2 and later) in the kernel's context: the scratch workspace of
+/// ntp_backward.
+ntp_status cudaAllocAsync(CudaModule *module, int64_t bytes, void *stream,
+                          void **out, std::string &error);
+ntp_status cudaFreeAsync(CudaModule *module, void *pointer, void *stream,
+                         std::string &error);
 
 void cudaUnload(CudaModule *module);
 

@@ -30,6 +30,11 @@ int loadCudaArtifact(const ArtifactView &view, const std::string &what,
   info.entry = cudaEntrySymbol(m);
   info.blockSize = static_cast<int>(m.cuda->blockSize);
   info.samplesPerBlock = static_cast<int>(m.cuda->samplesPerBlock);
+  if (m.backward) {
+    info.forwardSaveEntry = cudaKernelSymbol(m, CudaKernel::ForwardSave);
+    info.backwardSavedEntry = cudaKernelSymbol(m, CudaKernel::BackwardSaved);
+    info.reduceEntry = cudaKernelSymbol(m, CudaKernel::ReduceParamsGrad);
+  }
   std::string image(view.payload); // NUL-terminated, as PTX must be
   std::string reason;
   if (ntp_status status = cudaLoad(image, info, &kernel->cuda, reason))

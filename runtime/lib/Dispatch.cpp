@@ -7,6 +7,12 @@
 // partial sum per chunk of tiles, chunks fixed by the thread count, added in
 // chunk order), so that equal calls give bitwise equal gradients.
 //
+// A CUDA kernel's reverse mode (docs/NVPTX.md) launches forward-save,
+// backward-saved and the gradient reduction on the caller's stream; its
+// workspace is device memory (artifact::cudaWorkspaceElements after the
+// 64-byte header, which stays unwritten), and ntp_backward takes a
+// stream-ordered scratch workspace per call.
+//
 // A tile keeps its jets on the stack of the thread running it (up to
 // kMaxTileStackBytes, which the compiler enforces). When the calling thread
 // has less stack left than a tile needs (a Python or Java thread has 256 KiB
@@ -248,7 +254,140 @@ int checkWorkspace(const ntp_kernel *k, const void *workspace,
   return NTP_OK;
 }
 
+//===----------------------------------------------------------------------===//
+// CUDA reverse mode
+//===----------------------------------------------------------------------===//
+
+/// Elements of a CUDA kernel's workspace after its header.
+int cudaWorkspaceElements(const ntp_kernel &k, int64_t batch,
+                          int64_t &elements) {
+  std::optional<int64_t> count =
+      artifact::cudaWorkspaceElements(k.manifest, batch);
+  if (!count || __builtin_mul_overflow(*count, k.elementBytes(), &elements))
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "batch " + std::to_string(batch) +
+                    " is too large: the workspace size overflows int64_t");
+  elements = *count;
+  return NTP_OK;
+}
+
+CudaBackwardCall cudaCall(const ntp_kernel &k, const void *x,
+                          const void *direction, const void *params,
+                          const void *cotangent, void *paramsGrad, void *xGrad,
+                          void *jets, int64_t batch) {
+  const KernelManifest &m = k.manifest;
+  CudaBackwardCall call{};
+  call.x = x;
+  call.direction = direction;
+  call.params = params;
+  call.cotangent = cotangent;
+  call.paramsGrad = paramsGrad;
+  call.xGrad = xGrad;
+  call.jets = jets;
+  call.batch = batch;
+  call.numParams = m.numParams;
+  call.jetElements = k.tiles(batch) * m.workspacePerTile;
+  call.elementBytes = k.elementBytes();
+  return call;
+}
+
+/// ntp_backward on the GPU: forward-save into a stream-ordered scratch
+/// workspace (and output), backward-saved, the reduction, the scratch freed
+/// on the stream. Everything is queued on `stream`; nothing waits.
+int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
+                 const void *params, const void *cotangent, void *paramsGrad,
+                 void *xGrad, int64_t batch, void *stream) {
+  std::string reason;
+  if (batch == 0) { // params_grad = 0: the reduction over no rows
+    CudaBackwardCall call = cudaCall(k, x, direction, params, cotangent,
+                                     paramsGrad, xGrad, nullptr, 0);
+    if (ntp_status status =
+            cudaLaunchBackwardSaved(k.cuda, call, stream, reason))
+      return fail(status, reason);
+    return NTP_OK;
+  }
+  int64_t elements = 0, outElements = 0, bytes = 0;
+  if (int status = cudaWorkspaceElements(k, batch, elements))
+    return status;
+  if (__builtin_mul_overflow(batch * (int64_t(k.manifest.order) + 1),
+                             k.manifest.outputDim(), &outElements) ||
+      __builtin_add_overflow(elements, outElements, &bytes) ||
+      __builtin_mul_overflow(bytes, k.elementBytes(), &bytes))
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "batch " + std::to_string(batch) +
+                    " is too large: the workspace size overflows int64_t");
+  void *scratch = nullptr;
+  if (ntp_status status =
+          cudaAllocAsync(k.cuda, bytes, stream, &scratch, reason))
+    return fail(status, reason);
+  void *out = static_cast<char *>(scratch) + elements * k.elementBytes();
+  ntp_status status = cudaLaunchForwardSave(k.cuda, x, direction, params, out,
+                                            scratch, batch, stream, reason);
+  if (status == NTP_OK) {
+    CudaBackwardCall call = cudaCall(k, x, direction, params, cotangent,
+                                     paramsGrad, xGrad, scratch, batch);
+    status = cudaLaunchBackwardSaved(k.cuda, call, stream, reason);
+  }
+  std::string freeReason;
+  ntp_status freed = cudaFreeAsync(k.cuda, scratch, stream, freeReason);
+  if (status != NTP_OK)
+    return fail(status, reason);
+  if (freed != NTP_OK)
+    return fail(freed, freeReason);
+  return NTP_OK;
+}
+
+/// Remembers what ntp_forward_save saved into `workspace`.
+void recordSaved(ntp_kernel &k, const void *workspace, const void *x,
+                 const void *direction, const void *params, int64_t batch) {
+  std::lock_guard<std::mutex> lock(k.savedMutex);
+  for (auto it = k.saved.begin(); it != k.saved.end(); ++it)
+    if (it->workspace == workspace) {
+      k.saved.erase(it);
+      break;
+    }
+  if (k.saved.size() == ntp_kernel::kMaxSavedCalls)
+    k.saved.erase(k.saved.begin());
+  k.saved.push_back({workspace, x, direction, params, batch});
+}
+
+/// The CUDA counterpart of checkWorkspaceHeader: the workspace, its batch
+/// and the buffers' addresses (not their contents) must be those of an
+/// ntp_forward_save of this kernel.
+int checkSaved(ntp_kernel &k, const void *workspace, const void *x,
+               const void *direction, const void *params, int64_t batch) {
+  auto refuse = [](const std::string &why) {
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "the workspace " + why +
+                    ": call ntp_forward_save with the same arguments first");
+  };
+  std::lock_guard<std::mutex> lock(k.savedMutex);
+  for (const ntp_kernel::SavedCall &s : k.saved) {
+    if (s.workspace != workspace)
+      continue;
+    if (s.batch != batch)
+      return refuse("was saved for batch " + std::to_string(s.batch) +
+                    ", not " + std::to_string(batch));
+    if (s.x != x)
+      return refuse("was saved for other x");
+    if (s.direction != direction)
+      return refuse("was saved for another direction");
+    if (s.params != params)
+      return refuse("was saved for other params");
+    return NTP_OK;
+  }
+  return refuse("was not written by this kernel's ntp_forward_save (on a "
+                "GPU, a workspace is known by its address)");
+}
+
 } // namespace
+
+int refuseCpuStream(const ntp_kernel *k, void *stream) {
+  if (k && !k->cuda && stream)
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "a stream was given for a CPU kernel");
+  return NTP_OK;
+}
 
 /// Computes the counts; false when one does not fit in int64_t.
 static bool bufferCounts(const ntp_kernel &k, int64_t batch,
@@ -308,10 +447,13 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
 
 int backward(ntp_kernel *k, const char *function, const void *x,
              const void *direction, const void *params, const void *cotangent,
-             void *paramsGrad, void *xGrad, int64_t batch) {
+             void *paramsGrad, void *xGrad, int64_t batch, void *stream) {
   if (int status = checkBackwardArgs(k, function, x, direction, params,
                                      cotangent, paramsGrad, xGrad, batch))
     return status;
+  if (k->cuda)
+    return cudaBackward(*k, x, direction, params, cotangent, paramsGrad, xGrad,
+                        batch, stream);
   return runBackward(*k, k->backwardTiles, x, direction, params, cotangent,
                      paramsGrad, xGrad, nullptr, batch);
 }
@@ -327,6 +469,17 @@ int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes) {
     return fail(NTP_ERROR_UNSUPPORTED,
                 "this kernel was compiled without the reverse-mode entry "
                 "points, so it has no workspace");
+  if (k->cuda) {
+    int64_t elements = 0;
+    if (int status = cudaWorkspaceElements(*k, batch, elements))
+      return status;
+    if (__builtin_mul_overflow(elements, k->elementBytes(), &bytes) ||
+        __builtin_add_overflow(bytes, kWorkspaceHeaderBytes, &bytes))
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "batch " + std::to_string(batch) +
+                      " is too large: the workspace size overflows int64_t");
+    return NTP_OK;
+  }
   int64_t count = 0;
   if (__builtin_mul_overflow(k->tiles(batch), k->manifest.workspacePerTile,
                              &count) ||
@@ -340,7 +493,7 @@ int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes) {
 
 int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, void *workspace,
-                int64_t workspaceBytes, int64_t batch) {
+                int64_t workspaceBytes, int64_t batch, void *stream) {
   BufferCounts counts;
   if (int status =
           checkForwardArgs(k, x, direction, params, out, batch, counts))
@@ -353,6 +506,17 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
     return NTP_OK; // nothing to save, nowhere to save it
   if (int status = checkWorkspace(k, workspace, workspaceBytes, batch))
     return status;
+  if (k->cuda) {
+    recordSaved(*k, workspace, x, direction, params, batch);
+    if (batch == 0)
+      return NTP_OK;
+    std::string reason;
+    if (ntp_status status = cudaLaunchForwardSave(k->cuda, x, direction, params,
+                                                  out, workspaceJets(workspace),
+                                                  batch, stream, reason))
+      return fail(status, reason);
+    return NTP_OK;
+  }
   writeWorkspaceHeader(*k, workspace, x, direction, params, batch);
   if (batch == 0)
     return NTP_OK;
@@ -367,11 +531,28 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,
-                  const void *workspace, int64_t workspaceBytes,
-                  int64_t batch) {
+                  const void *workspace, int64_t workspaceBytes, int64_t batch,
+                  void *stream) {
   if (int status = checkBackwardArgs(k, function, x, direction, params,
                                      cotangent, paramsGrad, xGrad, batch))
     return status;
+  if (k->cuda) {
+    if (batch == 0 && !workspace)
+      return cudaBackward(*k, x, direction, params, cotangent, paramsGrad,
+                          xGrad, 0, stream);
+    if (int status = checkWorkspace(k, workspace, workspaceBytes, batch))
+      return status;
+    if (int status = checkSaved(*k, workspace, x, direction, params, batch))
+      return status;
+    CudaBackwardCall call =
+        cudaCall(*k, x, direction, params, cotangent, paramsGrad, xGrad,
+                 const_cast<void *>(workspaceJets(workspace)), batch);
+    std::string reason;
+    if (ntp_status status =
+            cudaLaunchBackwardSaved(k->cuda, call, stream, reason))
+      return fail(status, reason);
+    return NTP_OK;
+  }
   if (batch == 0 && !workspace)
     return runBackward(*k, k->backwardSavedTiles, x, direction, params,
                        cotangent, paramsGrad, xGrad, nullptr, 0);

@@ -31,7 +31,11 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
 /// ntp_backward / ntp_backward_full (function names the C function).
 int backward(ntp_kernel *k, const char *function, const void *x,
              const void *direction, const void *params, const void *cotangent,
-             void *paramsGrad, void *xGrad, int64_t batch);
+             void *paramsGrad, void *xGrad, int64_t batch,
+             void *stream = nullptr);
+
+/// A CPU kernel given a stream: the _async functions' one refusal.
+int refuseCpuStream(const ntp_kernel *k, void *stream);
 
 /// Bytes of the workspace for `batch` points, header included.
 int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes);
@@ -40,11 +44,12 @@ int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes);
 /// unchecked C functions).
 int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, void *workspace,
-                int64_t workspaceBytes, int64_t batch);
+                int64_t workspaceBytes, int64_t batch, void *stream = nullptr);
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,
-                  const void *workspace, int64_t workspaceBytes, int64_t batch);
+                  const void *workspace, int64_t workspaceBytes, int64_t batch,
+                  void *stream = nullptr);
 
 } // namespace ntp::rt
 

@@ -18,9 +18,11 @@
 #include "ntp/runtime.h"
 
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ntp::rt {
 struct CudaModule;
@@ -40,6 +42,16 @@ struct ntp_kernel {
   uint64_t identity = 0;
   /// A CUDA kernel: loaded from a CUDA artifact, launched on the GPU.
   ntp::rt::CudaModule *cuda = nullptr;
+  /// CUDA kernels: what ntp_forward_save last saved into each of the most
+  /// recent workspaces (device memory, whose header the host cannot read
+  /// or write without synchronising), checked by ntp_backward_saved.
+  struct SavedCall {
+    const void *workspace, *x, *direction, *params;
+    int64_t batch;
+  };
+  std::mutex savedMutex;
+  std::vector<SavedCall> saved; // newest last, at most kMaxSavedCalls
+  static constexpr size_t kMaxSavedCalls = 64;
 
   ntp_kernel() = default;
   ntp_kernel(const ntp_kernel &) = delete;

@@ -17,7 +17,10 @@
 #                              also serves the study's order sweep (0..9)
 #   ptxas-report.txt           ptxas -v of the order-9 kernels (with cubins)
 #   MANIFEST.txt               ntp commit, date, tools, and every file (bytes, sha256)
-# for the 1-24-24-24-1 tanh network, orders 0..9, f32 and f64.
+# for the 1-24-24-24-1 tanh network, orders 0..9, f32 and f64. The CUDA
+# artifacts of the network carry the reverse mode (--gpu-backward:
+# forward-save, backward-saved, the gradient reduction), checked and timed
+# beside the forward; the CPU kernels have it too.
 # Usage: test/gpu/make-gpu-bundle.sh [build-dir] [out-dir]
 #   defaults: <repo>/build, <repo>/gpu-bundle   (env: ORDERS=9, CHIP=sm_90,
 #   PTXAS=/usr/local/cuda/bin/ptxas; PTXAS=none: PTX only; STUDY=0: no
@@ -74,9 +77,10 @@ for dtype in f32 f64; do
       if [ "$fmt" = lanes ]; then
         # A warp per sample (docs/NVPTX.md), as PTX.
         args=(--target=nvptx --chip="$chip" --gpu-format=ptx
-              --gpu-mapping=lanes --samples-per-block=4)
+              --gpu-mapping=lanes --samples-per-block=4 --gpu-backward)
       else
-        args=(--target=nvptx --chip="$chip" --gpu-format="$fmt")
+        args=(--target=nvptx --chip="$chip" --gpu-format="$fmt"
+              --gpu-backward)
       fi
       [ "$fmt" = cubin ] && args+=(--ptxas="$ptxas")
       if [ "$fmt" = cubin ] && [ "$n" = "$orders" ]; then
@@ -107,7 +111,7 @@ if [ "${STUDY:-1}" != 0 ]; then
       for n in $study_orders; do
         "$compile" --layers "$net" --activation "$activation" --order "$n" \
           --dtype f32 --target=nvptx --chip="$chip" --gpu-format=ptx \
-          -o "$out/cuda/study_${net//,/-}_f32_$n.ntp"
+          --gpu-backward -o "$out/cuda/study_${net//,/-}_f32_$n.ntp"
       done
     done
   done
@@ -127,6 +131,7 @@ dirty=$(git -C "$root" status --porcelain -- lib include runtime tools cmake CMa
   echo "dtypes=f32,f64"
   echo "chip=$chip"
   echo "formats=${formats// /,}"
+  echo "backward=1"
   echo "target_cpu=$target_cpu"
   echo "study_grid=$study"
   echo "ptxas=$([ "$ptxas" = none ] && echo none || "$ptxas" --version | grep -o 'release.*' | head -n1)"

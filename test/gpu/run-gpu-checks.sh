@@ -16,7 +16,18 @@
 #      STUDY=0 skips it; TOTAL_BUDGET_S=510, the whole command's budget from
 #      its start, of which the study gets what gpu_checks.py left, less 60 s;
 #      STUDY_ARGS: more paper_study.py options).
+# Both the forward and the reverse mode (forward-save + backward-saved, the
+# bundle's CUDA artifacts carry it) are checked against the CPU kernels and
+# timed (a training step beside PyTorch nested autograd + backward and JAX
+# jax.grad of the jet).
 # Usage:
+#   test/gpu/run-gpu-checks.sh --bundle DIR [--quick] [gpu_checks.py options]
+#       --quick: the rerun mode, about 2 minutes: orders 0,1,2,5,9, fewer
+#       correctness batches, 60 s of timing, no scaling study
+#       (TOTAL_BUDGET_S=110 unless set).
+#   test/gpu/run-gpu-checks.sh --bundle DIR --dry-run
+#       here, without a GPU: the bundle checked (gpu_checks.py --dry-run)
+#       and the study's artifacts (paper_study.py --dry-run); exit 0 = ready.
 #   test/gpu/run-gpu-checks.sh --bundle DIR [gpu_checks.py options]
 #       kernels and runtime prebuilt by test/gpu/make-gpu-bundle.sh on a
 #       machine with the compiler; here only python3 with numpy and torch
@@ -44,6 +55,23 @@ have_gpu() {
 if [ "${1:-}" = --bundle ]; then
   bundle=${2:?"usage: $0 --bundle DIR"}
   shift 2
+  if [ "${1:-}" = --dry-run ]; then
+    # No GPU needed: everything but the runs themselves.
+    set +e
+    python3 -u "$root/benchmarks/gpu_checks.py" --bundle "$bundle" --dry-run
+    status=$?
+    python3 -u "$root/benchmarks/paper_study.py" --device cuda --dry-run \
+      --kernels "$bundle/cuda" --runtime "$bundle/libntp_runtime.so"
+    study_status=$?
+    echo "run-gpu-checks: dry run: gpu_checks.py exit $status, paper_study.py exit $study_status"
+    [ "$status" = 0 ] && status=$study_status
+    exit "$status"
+  fi
+  if [ "${1:-}" = --quick ]; then
+    shift
+    : "${TOTAL_BUDGET_S:=110}" "${STUDY:=0}"
+    set -- --quick "$@"
+  fi
   have_gpu || exit 77
   mkdir -p "$out"
   log=$out/gpu_checks.log

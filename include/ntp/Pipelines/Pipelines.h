@@ -39,6 +39,11 @@ struct CpuPipelineOptions
       llvm::cl::desc("Exact formulation of the activation jets: auto (fewer "
                      "flops), faa-di-bruno or taylor"),
       llvm::cl::init(JetFormulation::Auto), jetFormulationValues()};
+  Option<bool> perSampleGrads{
+      *this, "per-sample-grads",
+      llvm::cl::desc("Reverse mode with one parameter gradient per sample "
+                     "(ntp-generate-backward per-sample-grads; the GPU's)"),
+      llvm::cl::init(false)};
 };
 
 struct GpuPipelineOptions
@@ -63,6 +68,12 @@ struct GpuPipelineOptions
       *this, "samples-per-block",
       llvm::cl::desc("Samples (warps) per block (mapping=lanes)"),
       llvm::cl::init(4)};
+  Option<bool> backward{
+      *this, "backward",
+      llvm::cl::desc("Also the reverse-mode kernels: forward-save, "
+                     "backward-saved (per-sample gradients reduced per "
+                     "block) and the gradient reduction"),
+      llvm::cl::init(false)};
 };
 
 /// ntp.mlp -> per-layer jet ops -> Faà di Bruno arithmetic -> loops.

@@ -51,10 +51,23 @@ def NtpGenerateBackward : Pass<"ntp-generate-backward", "mlir::ModuleOp"> {
       workspace, ...)`: the training path that does not pay twice, keeping
       every layer's jet of every tile in `workspace` (attribute
       `ntp.workspace_per_tile` on the forward: elements per tile).
+
+    With `per-sample-grads` (the GPU pipeline, tile size 1) only the
+    forward-save / backward-saved pair is generated, and `grad` holds one
+    gradient per sample, `grad[p * batch + sample]`, each sample's column
+    zeroed and accumulated by its own tile (no lane accumulators, no
+    `ntp.reduce_lanes`): `ntp-gpu-kernel` reduces the samples of a block and
+    then the blocks, in a fixed order.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
                            "mlir::scf::SCFDialect", "mlir::arith::ArithDialect",
                            "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"perSampleGrads", "per-sample-grads", "bool", /*default=*/"false",
+           "Generate only forward-save and backward-saved, writing one "
+           "parameter gradient per sample into grad (tile size 1; for the "
+           "GPU kernels)">,
+  ];
 }
 
 // What ntp-expand-activation-jets and its alias share.

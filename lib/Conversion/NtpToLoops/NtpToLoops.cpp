@@ -336,8 +336,10 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     };
 
     // Parameter gradient: the cotangent of output neuron i (all live orders,
-    // kept in registers) against every input neuron j.
-    emitLoop(
+    // kept in registers) against every input neuron j. Both loops over
+    // neurons have independent iterations (ntp.neuron_loop: the GPU lanes
+    // mapping spreads them over a warp).
+    scf::ForOp gradLoop = emitLoop(
         rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc, Value i) {
           SmallVector<Value> bar;
           for (int64_t k = 0; k < live; ++k)
@@ -374,27 +376,30 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
               });
         });
 
+    gradLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
     if (Value inBar = adaptor.getInCotangent()) {
-      emitLoop(rewriter, loc, inWidthValue,
-               [&](OpBuilder &b, Location loc, Value j) {
-                 SmallVector<Value> init(live, zeroVector);
-                 // Column j of W: params[weights + i * inWidth + j] over i.
-                 SmallVector<Value> sums = emitOrderwiseProduct(
-                     b, loc, outWidthValue, params, outBar, orderIndex, init,
-                     [&](OpBuilder &b, Value i) -> Value {
-                       return arith::AddIOp::create(
-                           b, loc,
-                           arith::AddIOp::create(
-                               b, loc, indexConstant(b, loc, weights),
-                               arith::MulIOp::create(b, loc, i, inWidthValue)),
-                           j);
-                     });
-                 for (int64_t k = 0; k < live; ++k)
-                   vector::StoreOp::create(
-                       b, loc, sums[k], inBar,
-                       JetBufferShape::indices(orderIndex[k], j, zero));
-               });
+      scf::ForOp inLoop = emitLoop(
+          rewriter, loc, inWidthValue,
+          [&](OpBuilder &b, Location loc, Value j) {
+            SmallVector<Value> init(live, zeroVector);
+            // Column j of W: params[weights + i * inWidth + j] over i.
+            SmallVector<Value> sums = emitOrderwiseProduct(
+                b, loc, outWidthValue, params, outBar, orderIndex, init,
+                [&](OpBuilder &b, Value i) -> Value {
+                  return arith::AddIOp::create(
+                      b, loc,
+                      arith::AddIOp::create(
+                          b, loc, indexConstant(b, loc, weights),
+                          arith::MulIOp::create(b, loc, i, inWidthValue)),
+                      j);
+                });
+            for (int64_t k = 0; k < live; ++k)
+              vector::StoreOp::create(
+                  b, loc, sums[k], inBar,
+                  JetBufferShape::indices(orderIndex[k], j, zero));
+          });
+      inLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     }
     rewriter.eraseOp(op);
     return success();

@@ -42,6 +42,7 @@ void ntp::fillGpuPipelineOptions(const NvptxTargetOptions &options,
   pipeline.blockSize = options.blockSize;
   pipeline.mapping = options.mapping;
   pipeline.samplesPerBlock = options.samplesPerBlock;
+  pipeline.backward = options.backward;
 }
 
 namespace {
@@ -71,6 +72,11 @@ struct NvptxFlags {
       "samples-per-block",
       cl::desc("Samples (warps) per block (--gpu-mapping=lanes)"),
       cl::init(defaults.samplesPerBlock), cl::cat(category)};
+  cl::opt<bool> backward{
+      "gpu-backward",
+      cl::desc("Also the reverse-mode kernels (forward-save, backward-saved, "
+               "the gradient reduction) for ntp_backward & co."),
+      cl::init(defaults.backward), cl::cat(category)};
   cl::opt<CudaImageFormat> imageFormat{
       "gpu-format", cl::desc("Image in a CUDA artifact (--emit=so)"),
       cl::init(defaults.imageFormat),
@@ -145,6 +151,7 @@ public:
     gpu.mapping = flags->mapping;
     gpu.blockSize = flags->blockSize;
     gpu.samplesPerBlock = flags->samplesPerBlock;
+    gpu.backward = flags->backward;
     gpu.imageFormat = flags->imageFormat;
     gpu.libdevice = flags->libdevice;
     gpu.ptxas = flags->ptxas;

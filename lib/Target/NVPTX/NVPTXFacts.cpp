@@ -22,10 +22,8 @@ public:
 
   bool describe(const KernelTarget &target, art::KernelManifest &m,
                 std::string &error) const override {
-    // Forward only. A thread's jet buffers hold one sample; the kernel's
-    // tile, as the runtime launches it, is the samples of one block.
-    if (target.backward)
-      return fail(error, "the CUDA target has no reverse mode yet");
+    // A thread's jet buffers hold one sample; the kernel's tile, as the
+    // runtime launches it, is the samples of one block.
     if (target.chip.empty())
       return fail(error, "a CUDA kernel needs a chip (sm_XX)");
     if (target.mapping == art::GpuMapping::Sample &&
@@ -43,6 +41,15 @@ public:
     launch.blockSize = cudaThreadsPerBlock(target);
     launch.samplesPerBlock = cudaSamplesPerBlock(target);
     m.cuda = launch;
+    // The reverse mode saves each sample's jets (the tile's, as on the CPU).
+    m.backward = target.backward;
+    if (m.backward) {
+      std::optional<int64_t> workspace =
+          art::workspaceElementsPerTile(m.layers, m.order, m.tile);
+      if (!workspace)
+        return fail(error, "the workspace of one block overflows int64");
+      m.workspacePerTile = *workspace;
+    }
     return true;
   }
 
@@ -60,7 +67,7 @@ public:
 
   std::vector<std::string>
   entryPointSymbols(const art::KernelManifest &m) const override {
-    return {m.name + "_forward"};
+    return art::cudaEntrySymbols(m);
   }
 
 private:

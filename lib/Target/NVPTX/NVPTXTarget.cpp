@@ -96,7 +96,7 @@ KernelTargetUpdate ntp::stampCudaTarget(std::string chip,
     if (!checkNvptxChip(chip, error))
       return false;
     target.device = artifact::Device::Cuda;
-    target.backward = false;
+    // backward: as ntp-generate-backward left it (the GPU reverse mode).
     target.cpu.clear();
     target.cpuFeatures.clear();
     target.chip = chip;

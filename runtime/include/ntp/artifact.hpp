@@ -252,6 +252,61 @@ inline std::string cudaEntrySymbol(const KernelManifest &manifest) {
   return manifest.name + "_forward";
 }
 
+/// The kernels of a CUDA artifact's image, when backward=1, beside
+/// cudaEntrySymbol: <name>_forward_save(x, v, params, out, jets, batch),
+/// <name>_backward_saved(x, v, params, cotangent, columns, x_grad, jets,
+/// partials, batch) (each sample's parameter gradient in columns[p * batch
+/// + sample], each block's sum in partials[block * P + p]) and
+/// <name>_reduce_params_grad(partials, params_grad, blocks) (the rows summed
+/// in order, kCudaReduceBlockSize threads per block, a thread per
+/// parameter).
+enum class CudaKernel { Forward, ForwardSave, BackwardSaved, ReduceParamsGrad };
+inline constexpr int64_t kCudaReduceBlockSize = 128;
+inline std::string cudaKernelSymbol(const KernelManifest &manifest,
+                                    CudaKernel kernel) {
+  switch (kernel) {
+  case CudaKernel::Forward:
+    return manifest.name + "_forward";
+  case CudaKernel::ForwardSave:
+    return manifest.name + "_forward_save";
+  case CudaKernel::BackwardSaved:
+    return manifest.name + "_backward_saved";
+  case CudaKernel::ReduceParamsGrad:
+    return manifest.name + "_reduce_params_grad";
+  }
+  return "";
+}
+/// Every kernel a CUDA artifact's image holds, in CudaKernel order.
+inline std::vector<std::string> cudaEntrySymbols(const KernelManifest &m) {
+  std::vector<std::string> symbols = {cudaKernelSymbol(m, CudaKernel::Forward)};
+  if (m.backward)
+    for (CudaKernel k : {CudaKernel::ForwardSave, CudaKernel::BackwardSaved,
+                         CudaKernel::ReduceParamsGrad})
+      symbols.push_back(cudaKernelSymbol(m, k));
+  return symbols;
+}
+
+/// Elements of a CUDA kernel's workspace after its header, for `batch`:
+/// the saved jets (tiles * workspacePerTile), the per-sample gradient
+/// columns (P * batch), the per-block partial sums (blocks * P) and an x
+/// gradient for callers that pass none (batch * d_in). nullopt on overflow.
+inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
+                                                    int64_t batch) {
+  if (m.tile < 1 || batch < 0)
+    return std::nullopt;
+  int64_t blocks = batch / m.tile + (batch % m.tile != 0);
+  int64_t jets = 0, columns = 0, partials = 0, xGrad = 0, total = 0;
+  if (__builtin_mul_overflow(blocks, m.workspacePerTile, &jets) ||
+      __builtin_mul_overflow(m.numParams, batch, &columns) ||
+      __builtin_mul_overflow(blocks, m.numParams, &partials) ||
+      __builtin_mul_overflow(batch, m.inputDim(), &xGrad) ||
+      __builtin_add_overflow(jets, columns, &total) ||
+      __builtin_add_overflow(total, partials, &total) ||
+      __builtin_add_overflow(total, xGrad, &total))
+    return std::nullopt;
+  return total;
+}
+
 /// The manifest text: kManifestMagic, then one key=value line per field, in
 /// this order, every key always present (the CUDA keys only for device=cuda):
 ///   abi_version name activation order dtype device layers num_params tile

@@ -138,8 +138,10 @@ ntp_status ntp_forward(ntp_kernel *k, const void *x, const void *direction,
  * through the CUDA driver API, opened at run time (libcuda.so.1, or
  * $NTP_LIBCUDA): without a driver ntp_kernel_load returns
  * NTP_ERROR_NO_DEVICE ("no CUDA driver: ..."). ntp_forward on a CUDA kernel
- * launches on the default stream and does not wait for the result. The
- * reverse-mode functions return NTP_ERROR_UNSUPPORTED for CUDA kernels. */
+ * launches on the default stream and does not wait for the result; so do
+ * the reverse-mode functions (the artifact must have them: ntp-compile
+ * --gpu-backward), each of which has an _async variant taking a stream
+ * last, in the same pattern. */
 ntp_status ntp_forward_async(ntp_kernel *k, const void *x,
                              const void *direction, const void *params,
                              void *out, int64_t batch, void *stream);
@@ -207,11 +209,44 @@ ntp_status ntp_backward_saved_checked(ntp_kernel *k, const void *x,
                                       void *params_grad, void *x_grad,
                                       const void *workspace,
                                       int64_t workspace_bytes, int64_t batch);
-/* CUDA kernels have no reverse mode yet (NTP_ERROR_UNSUPPORTED), so there
- * are no device workspaces. When there are, the same header will sit at the
- * start of the device buffer, written by the forward-save kernel and
- * checked by copying its 64 bytes back to the host before the backward
- * launch. */
+/* CUDA kernels (every pointer a device pointer; docs/NVPTX.md): the
+ * workspace is device memory of ntp_workspace_size bytes, which holds
+ * beyond the saved jets the per-sample gradients, per-block partial sums
+ * and a scratch x gradient; its 64-byte header is left unwritten (reading
+ * it back would synchronise the stream). Instead the kernel remembers, for
+ * its 64 most recent workspaces, the batch and the addresses of x,
+ * direction and params that ntp_forward_save saved for: ntp_backward_saved
+ * refuses a workspace it did not save, or saved for another batch or other
+ * buffers, but cannot see changed contents at the same addresses.
+ * ntp_backward on a CUDA kernel allocates its scratch workspace per call,
+ * stream-ordered (cuMemAllocAsync, CUDA 11.2+), and frees it on the same
+ * stream. The parameter gradient is reduced without atomics in a fixed
+ * order (per block, then over blocks): bitwise reproducible for a given
+ * artifact and batch.
+ *
+ * The _async variants: the same calls on a CUDA stream (a CUstream; null:
+ * the default stream), returning once the launches are queued. A CPU kernel
+ * given a non-null stream is NTP_ERROR_INVALID_ARGUMENT ("a stream was
+ * given for a CPU kernel"); with a null stream the call runs as the
+ * synchronous one. */
+ntp_status ntp_backward_async(ntp_kernel *k, const void *x,
+                              const void *direction, const void *params,
+                              const void *out_cotangent, void *params_grad,
+                              int64_t batch, void *stream);
+ntp_status ntp_backward_full_async(ntp_kernel *k, const void *x,
+                                   const void *direction, const void *params,
+                                   const void *out_cotangent, void *params_grad,
+                                   void *x_grad, int64_t batch, void *stream);
+ntp_status ntp_forward_save_async(ntp_kernel *k, const void *x,
+                                  const void *direction, const void *params,
+                                  void *out, void *workspace, int64_t batch,
+                                  void *stream);
+ntp_status ntp_backward_saved_async(ntp_kernel *k, const void *x,
+                                    const void *direction, const void *params,
+                                    const void *out_cotangent,
+                                    void *params_grad, void *x_grad,
+                                    const void *workspace, int64_t batch,
+                                    void *stream);
 
 void ntp_kernel_free(ntp_kernel *k);
 const char *ntp_last_error(void);

@@ -395,8 +395,6 @@ private:
                   std::to_string(*samples) + ")");
     if (*imageBytes < 1)
       return fail("image_bytes is 0; a CUDA artifact needs an image");
-    if (m.backward)
-      return fail("CUDA kernels are forward only, but it says backward=1");
     launch.blockSize = *blockSize;
     launch.samplesPerBlock = *samples;
     launch.imageBytes = *imageBytes;

@@ -2,7 +2,12 @@
 # ptxas accepts every PTX ntp-compile emits: orders 0..12 x {f32, f64} x
 # {sm_80, sm_90} for the 1-24-24-24-1 tanh network, plus the other
 # activations at order 4, and the lanes mapping (--gpu-mapping=lanes) at
-# orders 0, 1, 2, 5, 9, 12. Usage: ptxas-acceptance.sh <ntp-compile> [ptxas]
+# orders 0, 1, 2, 5, 9, 12; and the reverse-mode kernels (--gpu-backward:
+# forward-save, backward-saved, the gradient reduction) at orders 0, 1, 2,
+# 5, 9, 12 (NTP_PTXAS_FULL=1: every order 0..12; 194 s on the loaded 2-core
+# build machine against 75 s) x {f32, f64} x {sm_80, sm_90} x both mappings,
+# $NTP_PTXAS_JOBS (2) at a time; ctest runs it alone (RUN_SERIAL).
+# Usage: ptxas-acceptance.sh <ntp-compile> [ptxas]
 # Exits 77 (CTest: skipped) when ptxas is absent.
 set -u
 compile=${1:?usage: ptxas-acceptance.sh <ntp-compile> [ptxas]}
@@ -48,5 +53,55 @@ for chip in sm_80 sm_90; do
     check "$chip" "$dtype" 4 softplus lanes
   done
 done
-echo "ptxas accepted $count kernels, $failures failures"
+# The reverse mode, in parallel: each check leaves .ok or .fail.
+has_entries() { # out: every kernel of a reverse-mode artifact is in the PTX
+  for entry in forward forward_save backward_saved reduce_params_grad; do
+    if ! grep -q "^.visible .entry ntp_kernel_$entry(" "$1.ptx"; then
+      echo "no entry ntp_kernel_$entry" >>"$1.log"
+      return 1
+    fi
+  done
+}
+check_backward() { # chip dtype order mapping
+  out="$dir/bwd-$2-o$3-$1-$4"
+  if "$compile" --target=nvptx --chip="$1" --layers 1,24,24,24,1 \
+      --order "$3" --dtype "$2" --gpu-mapping="$4" --gpu-backward \
+      --emit=ptx -o "$out.ptx" >"$out.log" 2>&1 &&
+    has_entries "$out" &&
+    "$ptxas" -arch="$1" -O3 "$out.ptx" -o "$out.cubin" >>"$out.log" 2>&1; then
+    : >"$out.ok"
+  else
+    echo "FAIL: backward $1 $2 order $3 $4"; cat "$out.log"
+    : >"$out.fail"
+  fi
+}
+jobs=${NTP_PTXAS_JOBS:-2}
+running=0
+backward_orders="0 1 2 5 9 12"
+if [ "${NTP_PTXAS_FULL:-0}" = 1 ]; then
+  backward_orders="0 1 2 3 4 5 6 7 8 9 10 11 12"
+fi
+expected=$(($(echo $backward_orders | wc -w) * 8))
+for chip in sm_80 sm_90; do
+  for dtype in f32 f64; do
+    for mapping in sample lanes; do
+      for order in $backward_orders; do
+        check_backward "$chip" "$dtype" "$order" "$mapping" &
+        running=$((running + 1))
+        if [ "$running" -ge "$jobs" ]; then wait; running=0; fi
+      done
+    done
+  done
+done
+wait
+backward_ok=$(find "$dir" -name 'bwd-*.ok' | wc -l)
+backward_failed=$(find "$dir" -name 'bwd-*.fail' | wc -l)
+# Every check must have left a verdict (orders x 2 chips x 2 x 2).
+if [ $((backward_ok + backward_failed)) -ne "$expected" ]; then
+  echo "FAIL: $((expected - backward_ok - backward_failed)) reverse-mode checks left no verdict"
+  failures=$((failures + 1))
+fi
+count=$((count + backward_ok))
+failures=$((failures + backward_failed))
+echo "ptxas accepted $count kernels ($backward_ok with the reverse mode), $failures failures"
 [ "$failures" -eq 0 ]

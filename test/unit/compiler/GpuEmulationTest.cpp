@@ -10,6 +10,13 @@
 // samples of the last block); NVVM, PTX and the driver are checked elsewhere
 // (ptxas acceptance, the fake driver) and on a GPU (test/gpu).
 //
+// The reverse mode (GpuBackwardEmulationTest): the emulated forward-save,
+// backward-saved (per-sample gradient columns, each block's sum into a
+// partials row) and reduce kernels, called in the runtime's launch sequence,
+// against the reference's own reverse pass (params_grad) and central
+// differences of its forward (x_grad), at BackwardTest.cpp's bounds; batches
+// end inside a block and span several blocks.
+//
 //===----------------------------------------------------------------------===//
 #include "TaylorReference.h"
 
@@ -25,7 +32,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <dlfcn.h>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <unistd.h>
@@ -195,6 +204,221 @@ std::vector<Case> cases() {
   all.push_back({{1, 24, 24, 1}, "tanh", 5, true, "lanes", 32});
   return all;
 }
+
+/// An emulated kernel function: each memref<?xT> argument is the lowered
+/// descriptor (allocated, aligned, offset, size, stride), each index an
+/// int64_t.
+#define NTP_DESC(T) T *, T *, int64_t, int64_t, int64_t
+template <class T>
+using ForwardSaveFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
+                               NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
+                               int64_t);
+template <class T>
+using BackwardSavedFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
+                                 NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
+                                 NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
+                                 int64_t);
+template <class T>
+using ReduceFn = void (*)(NTP_DESC(T), NTP_DESC(T), int64_t, int64_t, int64_t);
+#undef NTP_DESC
+
+/// A vector as the five descriptor fields.
+#define NTP_ARG(v) v.data(), v.data(), int64_t(0), int64_t(v.size()), int64_t(1)
+
+class GpuBackwardEmulationTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
+  const Case &c = GetParam();
+  char pattern[] = "/tmp/ntp-gpu-emulation-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern, path = dir + "/kernel.so";
+  int64_t samplesPerBlock = 0;
+  {
+    mlir::DialectRegistry registry;
+    ntp::registerNtpGpuCompilerDialects(registry);
+    mlir::MLIRContext context(registry);
+    context.disableMultithreading();
+    ntp::MlpDescription description;
+    description.layers.assign(c.widths.begin(), c.widths.end());
+    description.activation = c.activation;
+    description.order = c.order;
+    description.isF64 = c.isF64;
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        ntp::buildMlpModule(context, description);
+    ASSERT_TRUE(module);
+    ntp::NvptxTargetOptions gpu;
+    gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
+                                       : ntp::artifact::GpuMapping::Sample;
+    gpu.samplesPerBlock = c.samplesPerBlock;
+    gpu.backward = true;
+    samplesPerBlock = gpu.samplesPerLaunchBlock();
+    ntp::CpuTargetOptions host;
+    std::string error;
+    ASSERT_TRUE(
+        ntp::compileGpuEmulationToSharedObject(*module, gpu, host, path, error))
+        << error;
+  }
+  // The container is a shared object with bytes appended: dlopen maps it.
+  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(library, nullptr) << dlerror();
+  void *forwardSave = dlsym(library, "ntp_kernel_forward_save_tiles");
+  void *backwardSaved = dlsym(library, "ntp_kernel_backward_saved_tiles");
+  void *reduce = dlsym(library, "ntp_kernel_reduce_params_grad_tiles");
+  ASSERT_TRUE(forwardSave && backwardSaved && reduce);
+
+  int d = c.widths.front(), q = c.widths.back();
+  std::vector<int64_t> layers(c.widths.begin(), c.widths.end());
+  int64_t numParams = ntp_ref::numParams(c.widths);
+  std::mt19937_64 rng(std::hash<std::string>()("bwd" + name(c)));
+  auto rounded = [&](Ld value) -> Ld {
+    return c.isF64 ? Ld(double(value)) : Ld(float(value));
+  };
+  auto random = [&](size_t n, double lo, double hi) {
+    std::uniform_real_distribution<double> u(lo, hi);
+    std::vector<Ld> values(n);
+    for (Ld &e : values)
+      e = rounded(u(rng));
+    return values;
+  };
+  std::vector<Ld> params;
+  for (size_t l = 1; l < c.widths.size(); ++l) {
+    double bound = 1 / std::sqrt(double(c.widths[l - 1]));
+    std::vector<Ld> layer =
+        random(c.widths[l] * c.widths[l - 1] + c.widths[l], -bound, bound);
+    params.insert(params.end(), layer.begin(), layer.end());
+  }
+  std::vector<Ld> v = random(d, -1.0, 1.0);
+  ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  // One sample, several blocks ending inside the last, and for the lanes
+  // mapping more blocks than one reduction row.
+  std::vector<int64_t> batches = {1, samplesPerBlock + 1,
+                                  2 * samplesPerBlock + 3};
+  if (samplesPerBlock < 16)
+    batches.push_back(37);
+  double paramsErr = 0, xErr = 0;
+  for (int64_t batch : batches) {
+    std::vector<Ld> x = random(batch * d, -2.0, 2.0);
+    std::vector<Ld> cot = random(size_t(c.order + 1) * batch * q, -1.0, 1.0);
+    std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
+        c.widths, act, c.order, params, x, v, batch, cot);
+    // x_grad: the loss is a sum over samples; sample b's inputs move only
+    // its own terms, so differentiate a batch of one.
+    std::vector<Ld> refXGrad(x.size());
+    if (c.isF64)
+      for (int64_t b = 0; b < batch; ++b) {
+        std::vector<Ld> cotB;
+        for (int k = 0; k <= c.order; ++k)
+          for (int j = 0; j < q; ++j)
+            cotB.push_back(cot[(k * batch + b) * q + j]);
+        for (int i = 0; i < d; ++i) {
+          auto loss = [&](Ld t) {
+            std::vector<Ld> point(x.begin() + b * d, x.begin() + (b + 1) * d);
+            point[i] += t;
+            std::vector<Ld> out =
+                ntp_ref::jet(c.widths, act, c.order, params, point, v, 1);
+            Ld sum = 0;
+            for (size_t e = 0; e < out.size(); ++e)
+              sum += cotB[e] * out[e];
+            return sum;
+          };
+          Ld h = 2e-5L;
+          refXGrad[b * d + i] =
+              (8 * (loss(h) - loss(-h)) - (loss(2 * h) - loss(-2 * h))) /
+              (12 * h);
+        }
+      }
+    int64_t blocks = batch / samplesPerBlock + (batch % samplesPerBlock != 0);
+    std::optional<int64_t> perBlock = ntp::artifact::workspaceElementsPerTile(
+        layers, c.order, samplesPerBlock);
+    ASSERT_TRUE(perBlock);
+    auto run = [&](auto zero) {
+      using T = decltype(zero);
+      T nan = std::numeric_limits<T>::quiet_NaN();
+      std::vector<T> xs(x.begin(), x.end()), vs(v.begin(), v.end()),
+          ps(params.begin(), params.end()), cs(cot.begin(), cot.end());
+      std::vector<T> out(size_t(c.order + 1) * batch * q, nan),
+          jets(size_t(blocks * *perBlock), nan),
+          columns(size_t(numParams * batch), nan),
+          partials(size_t(blocks * numParams), nan),
+          xGrad(size_t(batch * d), nan), grad(size_t(numParams), nan);
+      // The runtime's launch sequence (Dispatch.cpp): forward-save, then
+      // backward-saved over the same grid, then the reduction, a thread
+      // per parameter.
+      reinterpret_cast<ForwardSaveFn<T>>(forwardSave)(
+          NTP_ARG(xs), NTP_ARG(vs), NTP_ARG(ps), NTP_ARG(out), NTP_ARG(jets),
+          batch, 0, blocks);
+      reinterpret_cast<BackwardSavedFn<T>>(backwardSaved)(
+          NTP_ARG(xs), NTP_ARG(vs), NTP_ARG(ps), NTP_ARG(cs), NTP_ARG(columns),
+          NTP_ARG(xGrad), NTP_ARG(jets), NTP_ARG(partials), batch, 0, blocks);
+      int64_t reduceBlocks = (numParams + 127) / 128;
+      reinterpret_cast<ReduceFn<T>>(reduce)(NTP_ARG(partials), NTP_ARG(grad),
+                                            blocks, 0, reduceBlocks);
+      // Every partials row is written (no stale rows reach the sum).
+      for (T value : partials)
+        ASSERT_FALSE(std::isnan(value))
+            << "a partials row is NaN: unwritten, or summed before its "
+               "columns were written";
+      std::vector<Ld> g(grad.begin(), grad.end()),
+          xg(xGrad.begin(), xGrad.end());
+      for (Ld value : g)
+        ASSERT_FALSE(std::isnan(value)) << "params_grad not written";
+      Ld err = 0, scale = 0;
+      for (size_t i = 0; i < g.size(); ++i) {
+        err = std::max(err, std::fabs(g[i] - refGrad[i]));
+        scale = std::max(scale, std::fabs(refGrad[i]));
+      }
+      paramsErr = std::max(paramsErr, double(scale > 0 ? err / scale : err));
+      if (c.isF64) {
+        err = scale = 0;
+        for (size_t i = 0; i < xg.size(); ++i) {
+          err = std::max(err, std::fabs(xg[i] - refXGrad[i]));
+          scale = std::max(scale, std::fabs(refXGrad[i]));
+        }
+        xErr = std::max(xErr, double(scale > 0 ? err / scale : err));
+      }
+    };
+    if (c.isF64)
+      run(double());
+    else
+      run(float());
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.3e", paramsErr);
+  RecordProperty("params_grad_err", text);
+  std::snprintf(text, sizeof(text), "%.3e", xErr);
+  RecordProperty("x_grad_err", text);
+  // BackwardTest.cpp's bounds: params_grad 1e-12 against the reference's
+  // reverse pass, x_grad 1e-8 against central differences (f64); f32 1e-4.
+  EXPECT_LE(paramsErr, c.isF64 ? 1e-12 : 1e-4) << "params_grad";
+  if (c.isF64)
+    EXPECT_LE(xErr, 1e-8) << "x_grad";
+  dlclose(library);
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
+}
+#undef NTP_ARG
+
+std::vector<Case> backwardCases() {
+  std::vector<Case> all;
+  for (std::string mapping : {"sample", "lanes"}) {
+    for (int order : {0, 2, 5, 9})
+      all.push_back({{1, 24, 24, 24, 1}, "tanh", order, true, mapping});
+    all.push_back({{1, 24, 24, 24, 1}, "tanh", 9, false, mapping});
+    all.push_back({{2, 40, 3}, "sin", 4, true, mapping});
+    all.push_back({{3, 33, 17, 2}, "softplus", 6, true, mapping});
+    all.push_back({{1, 8, 8, 1}, "sigmoid", 12, true, mapping});
+    all.push_back({{2, 5, 1}, "exp", 3, false, mapping});
+  }
+  all.push_back({{1, 24, 24, 1}, "tanh", 5, true, "lanes", 1});
+  all.push_back({{1, 24, 24, 1}, "tanh", 5, true, "lanes", 32});
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GpuBackwardEmulationTest,
+                         ::testing::ValuesIn(backwardCases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return testName(info.param);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Kernels, GpuEmulationTest,
                          ::testing::ValuesIn(cases()),

@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -47,6 +48,15 @@ const std::string kPtx = ".version 7.8\n"
 // The fake takes ELF magic for a cubin.
 const std::string kCubin = "\x7f"
                            "ELF fake cubin: .entry net_forward";
+
+/// PTX with every kernel of a reverse-mode artifact named net.
+std::string reversePtx() {
+  std::string ptx = kPtx;
+  for (const char *entry :
+       {"net_forward_save", "net_backward_saved", "net_reduce_params_grad"})
+    ptx += std::string(".visible .entry ") + entry + "(\n)\n{\n\tret;\n}\n";
+  return ptx;
+}
 
 struct Artifact {
   std::string chip = "sm_90", format = "ptx", name = "net";
@@ -364,16 +374,302 @@ TEST_F(FakeDriverTest, ReverseModeIsUnsupported) {
   ntp_kernel_free(k);
 }
 
-TEST_F(FakeDriverTest, CudaArtifactWithBackwardIsRejected) {
-  // The GPU kernels are forward only: a manifest that says otherwise would
-  // send ntp_backward to entry points a CUDA kernel does not have.
+TEST_F(FakeDriverTest, CudaArtifactWithBackwardNeedsItsReverseKernels) {
+  // backward=1 promises the reverse-mode kernels: an image without them is
+  // refused at load, not at the first ntp_backward.
   Artifact artifact;
   artifact.backward = 1;
   EXPECT_EQ(loadError(artifact, NTP_ERROR_BAD_ARTIFACT),
-            "cannot load kernel artifact '" + path +
-                "': it has a malformed manifest: CUDA kernels are forward "
-                "only, but it says backward=1");
-  EXPECT_EQ(fake->loads, 0);
+            cannotLoad() + "the kernel image has no entry "
+                           "'net_forward_save': named symbol not found (CUDA "
+                           "error 500)");
+  EXPECT_EQ(fake->unloads, 1);
+  artifact.image = reversePtx();
+  ntp_kernel *k = load(artifact);
+  ASSERT_NE(k, nullptr);
+  EXPECT_STREQ(fake->function, "net_reduce_params_grad");
+  ntp_kernel_free(k);
+}
+
+//===----------------------------------------------------------------------===//
+// The reverse mode: launch sequence and arguments
+//===----------------------------------------------------------------------===//
+
+// A backward=1 artifact for layers 1-4-1 (13 parameters), order 2, f32.
+constexpr int64_t kParamsCount = 13, kElement = 4;
+void *const kCot = reinterpret_cast<void *>(uintptr_t(0x7f0000005000));
+void *const kGrad = reinterpret_cast<void *>(uintptr_t(0x7f0000006000));
+void *const kXGrad = reinterpret_cast<void *>(uintptr_t(0x7f0000007000));
+char *const kWorkspace = reinterpret_cast<char *>(uintptr_t(0x7f0000100000));
+
+/// Element offsets of the workspace's regions after its header, as
+/// artifact.hpp's cudaWorkspaceElements lays them out.
+struct Regions {
+  int64_t jets, columns, partials, xScratch, total;
+  Regions(int64_t batch, int64_t samplesPerBlock) {
+    int64_t blocks = (batch + samplesPerBlock - 1) / samplesPerBlock;
+    jets = 0;
+    columns = blocks * *ntp::artifact::workspaceElementsPerTile(
+                           {1, 4, 1}, 2, samplesPerBlock);
+    partials = columns + kParamsCount * batch;
+    xScratch = partials + blocks * kParamsCount;
+    total = xScratch + batch * 1;
+  }
+};
+
+uint64_t word(const void *p) { return reinterpret_cast<uintptr_t>(p); }
+uint64_t word(const char *base, int64_t elements) {
+  return reinterpret_cast<uintptr_t>(base) + uint64_t(elements * kElement);
+}
+
+class FakeDriverReverseTest : public FakeDriverTest {
+protected:
+  ntp_kernel *loadReverse(int samplesPerBlock = 0) {
+    Artifact artifact;
+    artifact.backward = 1;
+    artifact.samplesPerBlock = samplesPerBlock;
+    if (samplesPerBlock)
+      artifact.blockSize = 32 * samplesPerBlock;
+    artifact.image = reversePtx();
+    return load(artifact);
+  }
+  void expectLogged(int i, const char *function, unsigned grid, unsigned block,
+                    void *stream, std::vector<uint64_t> args) {
+    ASSERT_LT(i, fake->logged);
+    const fake_cuda_logged_launch &l = fake->log[i];
+    EXPECT_STREQ(l.function, function) << "launch " << i;
+    EXPECT_EQ(l.grid, grid) << function;
+    EXPECT_EQ(l.block, block) << function;
+    EXPECT_EQ(l.stream, stream) << function;
+    ASSERT_EQ(l.num_args, int(args.size())) << function;
+    for (size_t a = 0; a < args.size(); ++a)
+      EXPECT_EQ(l.args[a], args[a]) << function << " argument " << a;
+  }
+};
+
+TEST_F(FakeDriverReverseTest, WorkspaceSizeCoversJetsColumnsPartialsAndX) {
+  ntp_kernel *k = loadReverse();
+  ASSERT_NE(k, nullptr);
+  int64_t bytes = 0;
+  ASSERT_EQ(ntp_workspace_size(k, 300, &bytes), NTP_OK) << ntp_last_error();
+  EXPECT_EQ(bytes, 64 + Regions(300, 128).total * kElement);
+  ASSERT_EQ(ntp_workspace_size(k, 0, &bytes), NTP_OK);
+  EXPECT_EQ(bytes, 64);
+  EXPECT_EQ(ntp_workspace_size(k, INT64_MAX / 2, &bytes),
+            NTP_ERROR_INVALID_ARGUMENT);
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverReverseTest, ForwardSaveThenBackwardSavedOnAStream) {
+  ntp_kernel *k = loadReverse();
+  ASSERT_NE(k, nullptr);
+  void *stream = reinterpret_cast<void *>(uintptr_t(0x5157));
+  const int64_t batch = 300; // 3 blocks of 128, the last ending inside
+  Regions r(batch, 128);
+  const char *jets = kWorkspace + 64;
+  ASSERT_EQ(ntp_forward_save_async(k, kX, kV, kParams, kOut, kWorkspace, batch,
+                                   stream),
+            NTP_OK)
+      << ntp_last_error();
+  expectLogged(0, "net_forward_save", 3, 128, stream,
+               {word(kX), word(kV), word(kParams), word(kOut), word(jets),
+                uint64_t(batch)});
+  ASSERT_EQ(ntp_backward_saved_async(k, kX, kV, kParams, kCot, kGrad, kXGrad,
+                                     kWorkspace, batch, stream),
+            NTP_OK)
+      << ntp_last_error();
+  ASSERT_EQ(fake->logged, 3);
+  expectLogged(1, "net_backward_saved", 3, 128, stream,
+               {word(kX), word(kV), word(kParams), word(kCot),
+                word(jets, r.columns), word(kXGrad), word(jets),
+                word(jets, r.partials), uint64_t(batch)});
+  // One thread per parameter, over the 3 rows of partials.
+  expectLogged(2, "net_reduce_params_grad", 1, 128, stream,
+               {word(jets, r.partials), word(kGrad), 3});
+
+  // No x_grad: the workspace's scratch region; no params_grad: no
+  // reduction. The synchronous calls use the default stream.
+  ASSERT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, nullptr, nullptr,
+                               kWorkspace, batch),
+            NTP_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, kGrad, nullptr,
+                               kWorkspace, batch),
+            NTP_OK)
+      << ntp_last_error();
+  expectLogged(3, "net_backward_saved", 3, 128, nullptr,
+               {word(kX), word(kV), word(kParams), word(kCot),
+                word(jets, r.columns), word(jets, r.xScratch), word(jets),
+                word(jets, r.partials), uint64_t(batch)});
+  ASSERT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, nullptr, kXGrad,
+                               kWorkspace, batch),
+            NTP_OK);
+  EXPECT_EQ(fake->logged, 6);
+  EXPECT_STREQ(fake->log[5].function, "net_backward_saved");
+  EXPECT_EQ(fake->allocs, 0); // the caller's workspace: nothing allocated
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverReverseTest, LanesMappingLaunchesAWarpPerSample) {
+  ntp_kernel *k = loadReverse(4);
+  ASSERT_NE(k, nullptr);
+  const int64_t batch = 37; // 10 blocks of 4, the last ending inside
+  Regions r(batch, 4);
+  const char *jets = kWorkspace + 64;
+  ASSERT_EQ(ntp_forward_save(k, kX, kV, kParams, kOut, kWorkspace, batch),
+            NTP_OK)
+      << ntp_last_error();
+  ASSERT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, kGrad, kXGrad,
+                               kWorkspace, batch),
+            NTP_OK)
+      << ntp_last_error();
+  expectLogged(0, "net_forward_save", 10, 128, nullptr,
+               {word(kX), word(kV), word(kParams), word(kOut), word(jets),
+                uint64_t(batch)});
+  expectLogged(1, "net_backward_saved", 10, 128, nullptr,
+               {word(kX), word(kV), word(kParams), word(kCot),
+                word(jets, r.columns), word(kXGrad), word(jets),
+                word(jets, r.partials), uint64_t(batch)});
+  expectLogged(2, "net_reduce_params_grad", 1, 128, nullptr,
+               {word(jets, r.partials), word(kGrad), 10});
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverReverseTest, BackwardSavedRefusesAWorkspaceItDidNotSave) {
+  ntp_kernel *k = loadReverse();
+  ASSERT_NE(k, nullptr);
+  const std::string rerun =
+      ": call ntp_forward_save with the same arguments first";
+  EXPECT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, kGrad, kXGrad,
+                               kWorkspace, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_last_error(),
+            "the workspace was not written by this kernel's ntp_forward_save "
+            "(on a GPU, a workspace is known by its address)" +
+                rerun);
+  ASSERT_EQ(ntp_forward_save(k, kX, kV, kParams, kOut, kWorkspace, 8), NTP_OK);
+  int launches = fake->launches;
+  EXPECT_EQ(ntp_backward_saved(k, kX, kV, kParams, kCot, kGrad, kXGrad,
+                               kWorkspace, 64),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_last_error(),
+            "the workspace was saved for batch 8, not 64" + rerun);
+  EXPECT_EQ(ntp_backward_saved(k, kV, kV, kParams, kCot, kGrad, kXGrad,
+                               kWorkspace, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_last_error(), "the workspace was saved for other x" + rerun);
+  EXPECT_EQ(
+      ntp_backward_saved(k, kX, kV, kOut, kCot, kGrad, kXGrad, kWorkspace, 8),
+      NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_last_error(),
+            "the workspace was saved for other params" + rerun);
+  // Another kernel's record does not vouch for this one's workspace.
+  ntp_kernel *other = loadReverse();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(ntp_backward_saved(other, kX, kV, kParams, kCot, kGrad, kXGrad,
+                               kWorkspace, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(fake->launches, launches);
+  // The checked variant checks the size too.
+  int64_t bytes = 0;
+  ASSERT_EQ(ntp_workspace_size(k, 8, &bytes), NTP_OK);
+  EXPECT_EQ(ntp_backward_saved_checked(k, kX, kV, kParams, kCot, kGrad, kXGrad,
+                                       kWorkspace, bytes - 1, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_backward_saved_checked(k, kX, kV, kParams, kCot, kGrad, kXGrad,
+                                       kWorkspace, bytes, 8),
+            NTP_OK)
+      << ntp_last_error();
+  ntp_kernel_free(other);
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverReverseTest, BackwardTakesAStreamOrderedScratchWorkspace) {
+  ntp_kernel *k = loadReverse();
+  ASSERT_NE(k, nullptr);
+  void *stream = reinterpret_cast<void *>(uintptr_t(0x5157));
+  const int64_t batch = 300;
+  Regions r(batch, 128);
+  int64_t outElements = 3 * batch * 1;
+  ASSERT_EQ(ntp_backward_full_async(k, kX, kV, kParams, kCot, kGrad, nullptr,
+                                    batch, stream),
+            NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(fake->allocs, 1);
+  EXPECT_EQ(fake->alloc_stream, stream);
+  EXPECT_EQ(int64_t(fake->alloc_bytes), (r.total + outElements) * kElement);
+  const char *scratch = static_cast<const char *>(fake->last_alloc);
+  ASSERT_EQ(fake->logged, 3);
+  expectLogged(0, "net_forward_save", 3, 128, stream,
+               {word(kX), word(kV), word(kParams), word(scratch, r.total),
+                word(scratch), uint64_t(batch)});
+  expectLogged(1, "net_backward_saved", 3, 128, stream,
+               {word(kX), word(kV), word(kParams), word(kCot),
+                word(scratch, r.columns), word(scratch, r.xScratch),
+                word(scratch), word(scratch, r.partials), uint64_t(batch)});
+  expectLogged(2, "net_reduce_params_grad", 1, 128, stream,
+               {word(scratch, r.partials), word(kGrad), 3});
+  // Freed on the same stream, after the launches.
+  EXPECT_EQ(fake->frees, 1);
+  EXPECT_EQ(fake->free_stream, stream);
+  EXPECT_EQ(fake->live_bytes, 0u);
+
+  // ntp_backward and ntp_backward_full: the default stream.
+  ASSERT_EQ(ntp_backward(k, kX, kV, kParams, kCot, kGrad, batch), NTP_OK);
+  ASSERT_EQ(ntp_backward_full(k, kX, kV, kParams, kCot, nullptr, kXGrad, batch),
+            NTP_OK);
+  EXPECT_EQ(fake->allocs, 3);
+  EXPECT_EQ(fake->frees, 3);
+  EXPECT_EQ(fake->alloc_stream, nullptr);
+  // Without params_grad, no reduction: forward-save and backward-saved.
+  EXPECT_EQ(fake->logged, 3 + 3 + 2);
+  EXPECT_STREQ(fake->log[7].function, "net_backward_saved");
+  EXPECT_EQ(fake->log[7].args[5], word(kXGrad));
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverReverseTest, EmptyBatchWritesAZeroGradient) {
+  ntp_kernel *k = loadReverse();
+  ASSERT_NE(k, nullptr);
+  ASSERT_EQ(ntp_backward(k, nullptr, kV, kParams, nullptr, kGrad, 0), NTP_OK)
+      << ntp_last_error();
+  // The reduction over no rows writes zeros; nothing else runs.
+  ASSERT_EQ(fake->logged, 1);
+  EXPECT_STREQ(fake->log[0].function, "net_reduce_params_grad");
+  EXPECT_EQ(fake->log[0].args[1], word(kGrad));
+  EXPECT_EQ(fake->log[0].args[2], 0u);
+  EXPECT_EQ(fake->allocs, 0);
+  ASSERT_EQ(ntp_forward_save(k, nullptr, kV, kParams, nullptr, kWorkspace, 0),
+            NTP_OK);
+  ASSERT_EQ(ntp_backward_saved(k, nullptr, kV, kParams, nullptr, kGrad, nullptr,
+                               kWorkspace, 0),
+            NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(fake->logged, 2);
+  EXPECT_STREQ(fake->log[1].function, "net_reduce_params_grad");
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverReverseTest, DriverFailuresAreReportedAndScratchIsFreed) {
+  ntp_kernel *k = loadReverse();
+  ASSERT_NE(k, nullptr);
+  ::setenv("FAKE_CUDA_FAIL", "cuMemAllocAsync=2", 1);
+  EXPECT_EQ(ntp_backward(k, kX, kV, kParams, kCot, kGrad, 8),
+            NTP_ERROR_INTERNAL);
+  EXPECT_EQ(std::string(ntp_last_error()).rfind("cannot allocate the ", 0), 0u)
+      << ntp_last_error();
+  EXPECT_NE(std::string(ntp_last_error()).find("out of memory (CUDA error 2)"),
+            std::string::npos);
+  EXPECT_EQ(fake->launches, 0);
+  ::setenv("FAKE_CUDA_FAIL", "cuLaunchKernel=701", 1);
+  EXPECT_EQ(ntp_backward(k, kX, kV, kParams, kCot, kGrad, 8),
+            NTP_ERROR_INTERNAL);
+  EXPECT_STREQ(ntp_last_error(),
+               "launching the CUDA kernel failed: too many resources "
+               "requested for launch (CUDA error 701)");
+  EXPECT_EQ(fake->allocs, 1);
+  EXPECT_EQ(fake->frees, 1); // the failed call's scratch is not leaked
+  ::unsetenv("FAKE_CUDA_FAIL");
+  ntp_kernel_free(k);
 }
 
 TEST_F(FakeDriverTest, FreeUnloadsTheModule) {

@@ -321,3 +321,57 @@ TEST_F(WorkspaceTest, ThreadCountIsCappedAndWorkersFollowTheWork) {
 }
 
 } // namespace
+
+namespace {
+
+// The _async variants on a CPU kernel: a null stream runs the synchronous
+// call (same results), a stream is refused before anything runs.
+TEST_F(WorkspaceTest, AsyncVariantsTakeNoStreamForACpuKernel) {
+  KernelPtr k = makeKernel();
+  int64_t bytes = 0;
+  ASSERT_EQ(ntp_workspace_size(k.get(), 8, &bytes), NTP_OK);
+  Aligned ws(bytes);
+  void *stream = reinterpret_cast<void *>(uintptr_t(0x5157));
+  const char *refusal = "a stream was given for a CPU kernel";
+  EXPECT_EQ(ntp_forward_save_async(k.get(), x.data(), v.data(), params.data(),
+                                   out.data(), ws.data, 8, stream),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), refusal);
+  EXPECT_EQ(ntp_backward_async(k.get(), x.data(), v.data(), params.data(),
+                               cot.data(), grad.data(), 8, stream),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), refusal);
+  EXPECT_EQ(ntp_backward_full_async(k.get(), x.data(), v.data(), params.data(),
+                                    cot.data(), grad.data(), xGrad.data(), 8,
+                                    stream),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), refusal);
+  EXPECT_EQ(ntp_backward_saved_async(k.get(), x.data(), v.data(), params.data(),
+                                     cot.data(), grad.data(), xGrad.data(),
+                                     ws.data, 8, stream),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ntp_last_error(), refusal);
+
+  ASSERT_EQ(ntp_forward_save_async(k.get(), x.data(), v.data(), params.data(),
+                                   out.data(), ws.data, 8, nullptr),
+            NTP_OK)
+      << ntp_last_error();
+  ASSERT_EQ(ntp_backward_saved_async(k.get(), x.data(), v.data(), params.data(),
+                                     cot.data(), grad.data(), xGrad.data(),
+                                     ws.data, 8, nullptr),
+            NTP_OK)
+      << ntp_last_error();
+  std::vector<double> grad2(2), xGrad2(8), grad3(2);
+  ASSERT_EQ(ntp_backward_full_async(k.get(), x.data(), v.data(), params.data(),
+                                    cot.data(), grad2.data(), xGrad2.data(), 8,
+                                    nullptr),
+            NTP_OK);
+  ASSERT_EQ(ntp_backward_async(k.get(), x.data(), v.data(), params.data(),
+                               cot.data(), grad3.data(), 8, nullptr),
+            NTP_OK);
+  EXPECT_EQ(grad, grad2);
+  EXPECT_EQ(grad, grad3);
+  EXPECT_EQ(xGrad, xGrad2);
+}
+
+} // namespace

@@ -49,6 +49,9 @@ struct NvptxTargetOptions : TargetOptions<NvptxTargetOptions> {
   /// then 32 * samplesPerBlock threads).
   artifact::GpuMapping mapping = artifact::GpuMapping::Sample;
   int64_t samplesPerBlock = 4;
+  /// Also the reverse-mode kernels (forward-save, backward-saved and the
+  /// gradient reduction; docs/NVPTX.md).
+  bool backward = false;
 
   /// Threads per block and samples per block of the kernel's launch.
   int64_t threadsPerBlock() const {
