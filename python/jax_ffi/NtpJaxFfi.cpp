@@ -14,8 +14,8 @@
 // the call's whole batch, so per-instance gradients need a call each).
 //
 //   ntp_jet       (CPU, CUDA) x, v, p -> out                     ntp_forward
-//   ntp_jet_save  (CPU)       x, v, p -> out, ws [I, W] (u8)     ntp_forward_save
-//   ntp_jet_bwd   (CPU)       x, v, p, c, ws -> pg [I, P|0],     ntp_backward_saved
+//   ntp_jet_save  (CPU)       x, v, p -> out, ws [I, W] (u8) ntp_forward_save
+//   ntp_jet_bwd   (CPU)       x, v, p, c, ws -> pg [I, P|0], ntp_backward_saved
 //                             xg [I, N|0, d], vg [I, d|0]
 //
 // A gradient output with a zero-sized axis is not wanted and not computed.
@@ -66,8 +66,8 @@ ffi::Error failed(ntp_status status) {
 template <typename Dims> std::string shapeText(const Dims &dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i)
-    s += (i ? ", " : "") + (dims[i] < 0 ? std::string("*")
-                                        : std::to_string(dims[i]));
+    s += (i ? ", " : "") +
+         (dims[i] < 0 ? std::string("*") : std::to_string(dims[i]));
   return s + "]";
 }
 
@@ -101,8 +101,7 @@ struct Call {
       return invalid(std::string("a ") +
                      (info.device == NTP_DEVICE_CUDA ? "CUDA" : "CPU") +
                      " kernel was called from the " +
-                     (device == NTP_DEVICE_CUDA ? "CUDA" : "CPU") +
-                     " handler");
+                     (device == NTP_DEVICE_CUDA ? "CUDA" : "CPU") + " handler");
     elem = info.dtype == NTP_DTYPE_F64 ? 8 : 4;
     return ffi::Error::Success();
   }
@@ -206,8 +205,7 @@ ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
     return e;
   if (auto e = c.expect("out", *out, c.outShape()); e.failure())
     return e;
-  if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true);
-      e.failure())
+  if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
   const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
@@ -238,9 +236,8 @@ ffi::Error directionGrad(const Call &c, const void *x, const void *v,
     for (int64_t j = 0; j < N * q; ++j)
       shifted[(k - 1) * N * q + j] = T(k) * ct[k * N * q + j];
   std::vector<T> xg(static_cast<size_t>(N * d));
-  if (ntp_status s =
-          ntp_backward_saved_checked(c.k, x, v, p, shifted.data(), nullptr,
-                                     xg.data(), ws, wsBytes, N))
+  if (ntp_status s = ntp_backward_saved_checked(
+          c.k, x, v, p, shifted.data(), nullptr, xg.data(), ws, wsBytes, N))
     return failed(s);
   for (int64_t j = 0; j < d; ++j)
     vg[j] = T(0);
@@ -262,8 +259,7 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
     return e;
   if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
     return e;
-  if (auto e = c.expect("workspace", ws, {c.instances, -1}, true);
-      e.failure())
+  if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
   // Each gradient is wanted (full shape) or not (a zero-sized axis).
@@ -273,8 +269,7 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
   if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
       e.failure())
     return e;
-  if (auto e =
-          c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
       e.failure())
     return e;
   if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
@@ -305,12 +300,11 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
         return failed(s);
     if (wantV) {
       void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
-      ffi::Error e =
-          c.info.dtype == NTP_DTYPE_F64
-              ? directionGrad(c, xi, vi, pi, ci, wi, wsBytes,
-                              static_cast<double *>(vgi))
-              : directionGrad(c, xi, vi, pi, ci, wi, wsBytes,
-                              static_cast<float *>(vgi));
+      ffi::Error e = c.info.dtype == NTP_DTYPE_F64
+                         ? directionGrad(c, xi, vi, pi, ci, wi, wsBytes,
+                                         static_cast<double *>(vgi))
+                         : directionGrad(c, xi, vi, pi, ci, wi, wsBytes,
+                                         static_cast<float *>(vgi));
       if (e.failure())
         return e;
     }
@@ -323,7 +317,7 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
 // The handler symbols ntp.jax registers (jax.ffi.pycapsule of each), the
 // only ones the library exports.
 #define NTP_EXPORT_HANDLER(fn)                                                 \
-  extern "C" __attribute__((visibility("default"))) XLA_FFI_Error *fn(        \
+  extern "C" __attribute__((visibility("default"))) XLA_FFI_Error *fn(         \
       XLA_FFI_CallFrame *call_frame)
 NTP_EXPORT_HANDLER(NtpJaxJetCpu);
 NTP_EXPORT_HANDLER(NtpJaxJetCuda);
