@@ -6,7 +6,9 @@
 #   build     setup, then configure and build everything in $NTP_BUILD_DIR
 #   showcase  build, then AOT-compile the PINN network and run the showcase
 #   test      build, then run every test (ctest: unit, end-to-end, lit and
-#             Python; installs python3-torch, -pytest, -numpy if missing)
+#             Python; installs python3-torch, -pytest, -numpy if missing,
+#             and creates the JAX environment, see jax_venv)
+#   jax-venv  create or update only the JAX environment of ntp.jax
 #   bench     build, install python3-torch if missing, run ntp-bench
 #   sanitize  the runtime and its unit tests under ASan + UBSan, plus the
 #             fuzzers' corpus replays ($NTP_SANITIZE_BUILD_DIR, no MLIR)
@@ -31,7 +33,27 @@ packages=(
 )
 # The Python package's tests (ctest ntp-python-*) run on Debian's
 # interpreter with its PyTorch; never pip-installed.
-python_packages=(python3-torch python3-pytest python3-numpy)
+python_packages=(python3-torch python3-pytest python3-numpy python3-venv)
+
+# ntp.jax's tests (ctest ntp-jax-*) run in a virtual environment of their
+# own, with JAX, jaxlib and their numpy from PyPI (pinned in
+# python/requirements-jax.txt), apart from Debian's torch and numpy. Created
+# once (about 1 minute and 650 MB); recreated only when the pins change.
+jax_venv=${NTP_JAX_VENV:-$HOME/.cache/ntp/jax-venv}
+jax_venv() {
+  install_missing python3-venv
+  local req="$root/python/requirements-jax.txt"
+  local stamp="$jax_venv/ntp-requirements.txt"
+  if [ -x "$jax_venv/bin/python" ] && cmp -s "$req" "$stamp"; then
+    return 0
+  fi
+  echo "== creating the JAX environment in $jax_venv"
+  rm -rf "$jax_venv"
+  /usr/bin/python3 -m venv "$jax_venv"
+  "$jax_venv/bin/pip" install -q --disable-pip-version-check \
+    --no-input -r "$req"
+  cp "$req" "$stamp"
+}
 
 install_missing() {
   local missing=()
@@ -56,7 +78,12 @@ build() {
     cmake -G Ninja -S "$root" -B "$build" \
       -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
-      -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir
+      -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
+      -DNTP_JAX_PYTHON="$jax_venv/bin/python"
+  elif [ -x "$jax_venv/bin/python" ] &&
+    ! grep -q '^NTP_JAX_FOUND:INTERNAL=ON' "$build/CMakeCache.txt"; then
+    # The JAX environment appeared after the first configure: look again.
+    cmake "$build" -DNTP_JAX_PYTHON="$jax_venv/bin/python" >/dev/null
   fi
   cmake --build "$build" -j "$jobs"
 }
@@ -120,10 +147,12 @@ showcase)
   ;;
 test)
   install_missing "${python_packages[@]}"
+  jax_venv
   build
   cd "$build"
   ctest --output-on-failure -j "$jobs"
   ;;
+jax-venv) jax_venv ;;
 sanitize)
   sanitize_build
   cd "$sanitize_build"
@@ -139,7 +168,7 @@ bench)
   "$build/bin/ntp-bench" "${@:2}"
   ;;
 *)
-  sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '4,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

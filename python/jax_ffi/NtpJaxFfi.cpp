@@ -1,0 +1,363 @@
+//===- NtpJaxFfi.cpp - ntp kernels as XLA FFI custom calls ----------------===//
+//
+// The handlers behind ntp.jax: typed XLA FFI custom calls (api_version 4)
+// that run a kernel through the runtime's C API. The kernel is an
+// ntp_kernel* passed as the int64 attribute `kernel`: ntp.jax compiles it
+// once per spec (JIT) and keeps it for the process, so the pointer outlives
+// every executable that embeds it.
+//
+// Every buffer carries a leading instance axis I: x [I, N, d], direction
+// [I, d], params [I, P], out [I, n+1, N, q]. One instance is one kernel call
+// over N points; ntp.jax folds a vmapped axis of x into N when params and
+// direction are shared (one call), and uses I > 1 only when they differ per
+// instance (or for the reverse mode, whose parameter gradient is a sum over
+// the call's whole batch, so per-instance gradients need a call each).
+//
+//   ntp_jet       (CPU, CUDA) x, v, p -> out                     ntp_forward
+//   ntp_jet_save  (CPU)       x, v, p -> out, ws [I, W] (u8) ntp_forward_save
+//   ntp_jet_bwd   (CPU)       x, v, p, c, ws -> pg [I, P|0], ntp_backward_saved
+//                             xg [I, N|0, d], vg [I, d|0]
+//
+// A gradient output with a zero-sized axis is not wanted and not computed.
+// vg, the gradient with respect to the direction, follows from symmetry of
+// the derivative tensors: out_k = D^k f(x)[v,..,v], so d out_k / dv =
+// k D^k f(x)[v^(k-1), .] = k d out_(k-1) / dx; it is the x gradient of the
+// cotangent shifted down one order and scaled by k, summed over the points.
+//
+// Threads: a CPU call runs on ntp's own pool (ntp_set_num_threads,
+// $NTP_NUM_THREADS), the XLA thread that called the handler taking part; the
+// runtime moves tiles off a thread whose stack is too small for them.
+//
+// CUDA: ntp_jet launches on XLA's stream (ntp_forward_async) and returns once
+// queued. The runtime has no CUDA reverse mode yet, so there are no CUDA
+// save/backward handlers; ntp.jax refuses jax.grad of a CUDA kernel.
+//
+//===----------------------------------------------------------------------===//
+#include "ntp/runtime.h"
+
+#include "xla/ffi/api/ffi.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+ffi::Error invalid(std::string message) {
+  return ffi::Error::InvalidArgument("ntp: " + std::move(message));
+}
+
+// A failed runtime call, with its sentence.
+ffi::Error failed(ntp_status status) {
+  const char *msg = ntp_last_error();
+  std::string text = std::string("ntp: ") + (msg && *msg ? msg : "failed");
+  switch (status) {
+  case NTP_ERROR_INVALID_ARGUMENT:
+    return ffi::Error(ffi::ErrorCode::kInvalidArgument, text);
+  case NTP_ERROR_UNSUPPORTED:
+    return ffi::Error(ffi::ErrorCode::kUnimplemented, text);
+  default:
+    return ffi::Error(ffi::ErrorCode::kInternal, text);
+  }
+}
+
+template <typename Dims> std::string shapeText(const Dims &dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") +
+         (dims[i] < 0 ? std::string("*") : std::to_string(dims[i]));
+  return s + "]";
+}
+
+std::string typeName(ffi::DataType t) {
+  switch (t) {
+  case ffi::DataType::F32:
+    return "float32";
+  case ffi::DataType::F64:
+    return "float64";
+  case ffi::DataType::U8:
+    return "uint8";
+  default:
+    return "XLA type " + std::to_string(static_cast<int>(t));
+  }
+}
+
+// The kernel and its shapes, checked against the buffers of one call.
+struct Call {
+  ntp_kernel *k = nullptr;
+  ntp_kernel_info info{};
+  int64_t instances = 0, points = 0;
+  size_t elem = 0; // bytes per value
+
+  ffi::Error init(int64_t handle, ntp_device device) {
+    k = reinterpret_cast<ntp_kernel *>(handle);
+    if (!k)
+      return invalid("the kernel attribute is null");
+    if (ntp_status s = ntp_kernel_info_get(k, &info))
+      return failed(s);
+    if (info.device != device)
+      return invalid(std::string("a ") +
+                     (info.device == NTP_DEVICE_CUDA ? "CUDA" : "CPU") +
+                     " kernel was called from the " +
+                     (device == NTP_DEVICE_CUDA ? "CUDA" : "CPU") + " handler");
+    elem = info.dtype == NTP_DTYPE_F64 ? 8 : 4;
+    return ffi::Error::Success();
+  }
+
+  ffi::DataType dtype() const {
+    return info.dtype == NTP_DTYPE_F64 ? ffi::DataType::F64
+                                       : ffi::DataType::F32;
+  }
+
+  // `b` must have the kernel's dtype (or u8 for a workspace) and `shape`,
+  // where -1 matches anything (and is then read back through `shape`).
+  ffi::Error expect(const char *name, const ffi::AnyBuffer &b,
+                    std::vector<int64_t> shape, bool bytes = false) {
+    ffi::DataType want = bytes ? ffi::DataType::U8 : dtype();
+    if (b.element_type() != want)
+      return invalid(std::string(name) + " is " + typeName(b.element_type()) +
+                     " but the kernel takes " + typeName(want));
+    auto dims = b.dimensions();
+    bool ok = dims.size() == shape.size();
+    for (size_t i = 0; ok && i < shape.size(); ++i)
+      ok = shape[i] < 0 || shape[i] == dims[i];
+    if (!ok)
+      return invalid(std::string(name) + " has shape " + shapeText(dims) +
+                     ", expected " + shapeText(shape) + " for this kernel");
+    return ffi::Error::Success();
+  }
+
+  // x [I, N, d], v [I, d], p [I, P]; sets instances and points.
+  ffi::Error inputs(const ffi::AnyBuffer &x, const ffi::AnyBuffer &v,
+                    const ffi::AnyBuffer &p) {
+    if (auto e = expect("x", x, {-1, -1, info.input_dim}); e.failure())
+      return e;
+    instances = x.dimensions()[0];
+    points = x.dimensions()[1];
+    if (auto e = expect("direction", v, {instances, info.input_dim});
+        e.failure())
+      return e;
+    return expect("params", p, {instances, info.num_params});
+  }
+
+  std::vector<int64_t> outShape() const {
+    return {instances, info.order + 1, points, info.output_dim};
+  }
+
+  // Pointer to instance i of a buffer holding `per` values (bytes if raw).
+  static void *at(void *base, int64_t i, int64_t per, size_t width) {
+    return static_cast<char *>(base) + static_cast<size_t>(i * per) * width;
+  }
+  static const void *at(const void *base, int64_t i, int64_t per,
+                        size_t width) {
+    return static_cast<const char *>(base) +
+           static_cast<size_t>(i * per) * width;
+  }
+};
+
+ffi::Error jetImpl(ntp_device device, void *stream, int64_t kernel,
+                   ffi::AnyBuffer x, ffi::AnyBuffer v, ffi::AnyBuffer p,
+                   ffi::Result<ffi::AnyBuffer> out) {
+  Call c;
+  if (auto e = c.init(kernel, device); e.failure())
+    return e;
+  if (auto e = c.inputs(x, v, p); e.failure())
+    return e;
+  if (auto e = c.expect("out", *out, c.outShape()); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    void *oi = Call::at(out->untyped_data(), i, outPer, c.elem);
+    ntp_status s =
+        device == NTP_DEVICE_CUDA
+            ? ntp_forward_async(c.k, xi, vi, pi, oi, c.points, stream)
+            : ntp_forward(c.k, xi, vi, pi, oi, c.points);
+    if (s != NTP_OK)
+      return failed(s);
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error jetCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
+                  ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out) {
+  return jetImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out);
+}
+
+ffi::Error jetCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
+                   ffi::AnyBuffer v, ffi::AnyBuffer p,
+                   ffi::Result<ffi::AnyBuffer> out) {
+  return jetImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out);
+}
+
+ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
+                      ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
+                      ffi::Result<ffi::AnyBuffer> ws) {
+  Call c;
+  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
+    return e;
+  if (auto e = c.inputs(x, v, p); e.failure())
+    return e;
+  if (auto e = c.expect("out", *out, c.outShape()); e.failure())
+    return e;
+  if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
+  const int64_t wsBytes = ws->dimensions()[1];
+  for (int64_t i = 0; i < c.instances; ++i) {
+    ntp_status s = ntp_forward_save_checked(
+        c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
+        Call::at(v.untyped_data(), i, d, c.elem),
+        Call::at(p.untyped_data(), i, np, c.elem),
+        Call::at(out->untyped_data(), i, outPer, c.elem),
+        Call::at(ws->untyped_data(), i, wsBytes, 1), wsBytes, c.points);
+    if (s != NTP_OK)
+      return failed(s);
+  }
+  return ffi::Error::Success();
+}
+
+// vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k].
+template <typename T>
+ffi::Error directionGrad(const Call &c, const void *x, const void *v,
+                         const void *p, const void *cot, const void *ws,
+                         int64_t wsBytes, T *vg) {
+  const int64_t n = c.info.order, N = c.points, q = c.info.output_dim,
+                d = c.info.input_dim;
+  const T *ct = static_cast<const T *>(cot);
+  std::vector<T> shifted(static_cast<size_t>((n + 1) * N * q), T(0));
+  for (int64_t k = 1; k <= n; ++k)
+    for (int64_t j = 0; j < N * q; ++j)
+      shifted[(k - 1) * N * q + j] = T(k) * ct[k * N * q + j];
+  std::vector<T> xg(static_cast<size_t>(N * d));
+  if (ntp_status s = ntp_backward_saved_checked(
+          c.k, x, v, p, shifted.data(), nullptr, xg.data(), ws, wsBytes, N))
+    return failed(s);
+  for (int64_t j = 0; j < d; ++j)
+    vg[j] = T(0);
+  for (int64_t b = 0; b < N; ++b)
+    for (int64_t j = 0; j < d; ++j)
+      vg[j] += xg[b * d + j];
+  return ffi::Error::Success();
+}
+
+ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
+                     ffi::AnyBuffer p, ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                     ffi::Result<ffi::AnyBuffer> pg,
+                     ffi::Result<ffi::AnyBuffer> xg,
+                     ffi::Result<ffi::AnyBuffer> vg) {
+  Call c;
+  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
+    return e;
+  if (auto e = c.inputs(x, v, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  // Each gradient is wanted (full shape) or not (a zero-sized axis).
+  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
+  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
+  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
+  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
+      e.failure())
+    return e;
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+      e.failure())
+    return e;
+  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
+      e.failure())
+    return e;
+  const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
+  const int64_t wsBytes = ws.dimensions()[1];
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    const void *ci = Call::at(cot.untyped_data(), i, outPer, c.elem);
+    const void *wi = Call::at(ws.untyped_data(), i, wsBytes, 1);
+    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi =
+        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
+    if (c.points == 0) { // an empty sum: zero gradients, nothing to run
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+      if (wantV)
+        std::memset(Call::at(vg->untyped_data(), i, d, c.elem), 0,
+                    static_cast<size_t>(d) * c.elem);
+      continue;
+    }
+    if (pgi || xgi)
+      if (ntp_status s = ntp_backward_saved_checked(c.k, xi, vi, pi, ci, pgi,
+                                                    xgi, wi, wsBytes, c.points))
+        return failed(s);
+    if (wantV) {
+      void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
+      ffi::Error e = c.info.dtype == NTP_DTYPE_F64
+                         ? directionGrad(c, xi, vi, pi, ci, wi, wsBytes,
+                                         static_cast<double *>(vgi))
+                         : directionGrad(c, xi, vi, pi, ci, wi, wsBytes,
+                                         static_cast<float *>(vgi));
+      if (e.failure())
+        return e;
+    }
+  }
+  return ffi::Error::Success();
+}
+
+} // namespace
+
+// The handler symbols ntp.jax registers (jax.ffi.pycapsule of each), the
+// only ones the library exports.
+#define NTP_EXPORT_HANDLER(fn)                                                 \
+  extern "C" __attribute__((visibility("default"))) XLA_FFI_Error *fn(         \
+      XLA_FFI_CallFrame *call_frame)
+NTP_EXPORT_HANDLER(NtpJaxJetCpu);
+NTP_EXPORT_HANDLER(NtpJaxJetCuda);
+NTP_EXPORT_HANDLER(NtpJaxJetSaveCpu);
+NTP_EXPORT_HANDLER(NtpJaxJetBwdCpu);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetCpu, jetCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetCuda, jetCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetSaveCpu, jetSaveCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdCpu, jetBwdCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());

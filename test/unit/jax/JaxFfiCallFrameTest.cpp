@@ -1,0 +1,344 @@
+//===- JaxFfiCallFrameTest.cpp - ntp.jax's FFI handlers, called by hand ---===//
+//
+// The XLA FFI handlers of python/jax_ffi/NtpJaxFfi.cpp called the way XLA
+// calls them, with hand-built XLA_FFI_CallFrames and a minimal XLA_FFI_Api
+// (errors and the platform stream): the CPU handlers on a JIT-compiled
+// kernel against direct runtime calls, the CUDA handler on the fake driver
+// of test/unit/runtime (fixtures/fake_libcuda.c), which records the launch.
+// A CPU jaxlib has no CUDA platform to call that handler through, and this
+// machine has no GPU: what a CUDA kernel computes under XLA is untested.
+//
+//===----------------------------------------------------------------------===//
+#include "ntp/jit.h"
+#include "ntp/runtime.h"
+
+#include "../runtime/fixtures/fake_libcuda.h"
+
+#include "xla/ffi/api/c_api.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <string>
+#include <vector>
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// A minimal XLA_FFI_Api: what the handlers' bindings call
+//===----------------------------------------------------------------------===//
+
+struct FakeError {
+  std::string message;
+  XLA_FFI_Error_Code code;
+};
+
+XLA_FFI_Error *errorCreate(XLA_FFI_Error_Create_Args *args) {
+  return reinterpret_cast<XLA_FFI_Error *>(
+      new FakeError{args->message, args->errc});
+}
+void errorGetMessage(XLA_FFI_Error_GetMessage_Args *args) {
+  args->message = reinterpret_cast<FakeError *>(args->error)->message.c_str();
+}
+void errorDestroy(XLA_FFI_Error_Destroy_Args *args) {
+  delete reinterpret_cast<FakeError *>(args->error);
+}
+void *gStream = nullptr; // what XLA_FFI_Stream_Get hands out
+XLA_FFI_Error *streamGet(XLA_FFI_Stream_Get_Args *args) {
+  args->stream = gStream;
+  return nullptr;
+}
+
+XLA_FFI_Api makeApi() {
+  XLA_FFI_Api api;
+  std::memset(&api, 0, sizeof(api));
+  api.struct_size = XLA_FFI_Api_STRUCT_SIZE;
+  api.api_version = {XLA_FFI_Api_Version_STRUCT_SIZE, nullptr,
+                     XLA_FFI_API_MAJOR, XLA_FFI_API_MINOR};
+  api.XLA_FFI_Error_Create = errorCreate;
+  api.XLA_FFI_Error_GetMessage = errorGetMessage;
+  api.XLA_FFI_Error_Destroy = errorDestroy;
+  api.XLA_FFI_Stream_Get = streamGet;
+  return api;
+}
+
+//===----------------------------------------------------------------------===//
+// Call frames
+//===----------------------------------------------------------------------===//
+
+struct Buffer {
+  XLA_FFI_DataType dtype;
+  void *data;
+  std::vector<int64_t> dims;
+  XLA_FFI_Buffer ffi{};
+};
+
+class Frame {
+public:
+  Frame(const XLA_FFI_Api *api, ntp_kernel *k) : api(api) {
+    handle = reinterpret_cast<int64_t>(k);
+    scalar = {XLA_FFI_DataType_S64, &handle};
+    name = {"kernel", 6};
+    namePtr = &name;
+  }
+  void arg(XLA_FFI_DataType t, void *data, std::vector<int64_t> dims) {
+    args.push_back({t, data, std::move(dims)});
+  }
+  void ret(XLA_FFI_DataType t, void *data, std::vector<int64_t> dims) {
+    rets.push_back({t, data, std::move(dims)});
+  }
+  // Calls `handler`; "" on success, else the error's message.
+  std::string call(XLA_FFI_Handler *handler) {
+    std::vector<void *> argPtrs, retPtrs;
+    std::vector<XLA_FFI_ArgType> argTypes(args.size(), XLA_FFI_ArgType_BUFFER);
+    std::vector<XLA_FFI_RetType> retTypes(rets.size(), XLA_FFI_RetType_BUFFER);
+    for (auto *list : {&args, &rets})
+      for (Buffer &b : *list) {
+        b.ffi = {
+            XLA_FFI_Buffer_STRUCT_SIZE,          nullptr,      b.dtype, b.data,
+            static_cast<int64_t>(b.dims.size()), b.dims.data()};
+        (list == &args ? argPtrs : retPtrs).push_back(&b.ffi);
+      }
+    XLA_FFI_AttrType attrType = XLA_FFI_AttrType_SCALAR;
+    void *attr = &scalar;
+    XLA_FFI_CallFrame frame;
+    std::memset(&frame, 0, sizeof(frame));
+    frame.struct_size = XLA_FFI_CallFrame_STRUCT_SIZE;
+    frame.api = api;
+    frame.stage = XLA_FFI_ExecutionStage_EXECUTE;
+    frame.args = {XLA_FFI_Args_STRUCT_SIZE, nullptr,
+                  static_cast<int64_t>(args.size()), argTypes.data(),
+                  argPtrs.data()};
+    frame.rets = {XLA_FFI_Rets_STRUCT_SIZE, nullptr,
+                  static_cast<int64_t>(rets.size()), retTypes.data(),
+                  retPtrs.data()};
+    frame.attrs = {
+        XLA_FFI_Attrs_STRUCT_SIZE, nullptr, 1, &attrType, &namePtr, &attr};
+    XLA_FFI_Error *error = handler(&frame);
+    if (!error)
+      return "";
+    auto *e = reinterpret_cast<FakeError *>(error);
+    std::string msg = e->message.empty() ? "(empty error)" : e->message;
+    delete e;
+    return msg;
+  }
+
+private:
+  const XLA_FFI_Api *api;
+  int64_t handle;
+  XLA_FFI_Scalar scalar;
+  XLA_FFI_ByteSpan name, *namePtr;
+  std::vector<Buffer> args, rets;
+};
+
+constexpr XLA_FFI_DataType F64 = XLA_FFI_DataType_F64;
+constexpr XLA_FFI_DataType F32 = XLA_FFI_DataType_F32;
+constexpr XLA_FFI_DataType U8 = XLA_FFI_DataType_U8;
+
+class JaxFfiTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    // Before any CUDA use: the runtime opens the driver once per process.
+    ::setenv("NTP_LIBCUDA", NTP_FAKE_LIBCUDA, 1);
+    lib = ::dlopen(NTP_JAX_FFI, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(lib, nullptr) << ::dlerror();
+    for (auto [name, slot] : {std::pair{"NtpJaxJetCpu", &jetCpu},
+                              {"NtpJaxJetCuda", &jetCuda},
+                              {"NtpJaxJetSaveCpu", &saveCpu},
+                              {"NtpJaxJetBwdCpu", &bwdCpu}}) {
+      *slot = reinterpret_cast<XLA_FFI_Handler *>(::dlsym(lib, name));
+      ASSERT_NE(*slot, nullptr) << name;
+    }
+  }
+  void TearDown() override {
+    for (ntp_kernel *k : kernels)
+      ntp_kernel_free(k);
+    if (lib)
+      ::dlclose(lib);
+  }
+
+  ntp_kernel *compile(ntp_device device, int order) {
+    ntp_jit_spec spec;
+    ntp_jit_spec_init(&spec);
+    spec.layers = layers;
+    spec.num_layers = 4;
+    spec.order = order;
+    spec.dtype = NTP_DTYPE_F64;
+    ntp_jit_options options;
+    ntp_jit_options_init(&options);
+    options.device = device;
+    options.use_cache = 0;
+    options.gpu_format = NTP_JIT_GPU_PTX;
+    ntp_kernel *k = nullptr;
+    EXPECT_EQ(ntp_jit_compile(&spec, &options, &k), NTP_OK) << ntp_last_error();
+    if (k)
+      kernels.push_back(k);
+    return k;
+  }
+
+  int64_t layers[4] = {1, 6, 5, 1};
+  const int64_t P = 6 + 6 + 30 + 5 + 5 + 1;
+  XLA_FFI_Api api = makeApi();
+  void *lib = nullptr;
+  XLA_FFI_Handler *jetCpu = nullptr, *jetCuda = nullptr, *saveCpu = nullptr,
+                  *bwdCpu = nullptr;
+  std::vector<ntp_kernel *> kernels;
+};
+
+std::vector<double> ramp(int64_t n, double scale, double shift) {
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = scale * std::sin(0.7 * double(i) + shift);
+  return v;
+}
+
+TEST_F(JaxFfiTest, CpuHandlerEqualsTheRuntimeCallPerInstance) {
+  ntp_kernel *k = compile(NTP_DEVICE_CPU, 3);
+  ASSERT_NE(k, nullptr);
+  const int64_t I = 2, N = 7, n1 = 4;
+  auto x = ramp(I * N, 1.3, 0.1), v = std::vector<double>{1.0, -0.5};
+  auto p = ramp(I * P, 0.8, 0.3);
+  std::vector<double> out(I * n1 * N, -1.0);
+  Frame f(&api, k);
+  f.arg(F64, x.data(), {I, N, 1});
+  f.arg(F64, v.data(), {I, 1});
+  f.arg(F64, p.data(), {I, P});
+  f.ret(F64, out.data(), {I, n1, N, 1});
+  ASSERT_EQ(f.call(jetCpu), "");
+  for (int64_t i = 0; i < I; ++i) {
+    std::vector<double> ref(n1 * N);
+    ASSERT_EQ(ntp_forward(k, x.data() + i * N, v.data() + i, p.data() + i * P,
+                          ref.data(), N),
+              NTP_OK);
+    for (int64_t j = 0; j < n1 * N; ++j)
+      EXPECT_EQ(out[i * n1 * N + j], ref[j]) << i << " " << j;
+  }
+}
+
+TEST_F(JaxFfiTest, CpuSaveAndBackwardHandlersEqualTheRuntimeCalls) {
+  ntp_kernel *k = compile(NTP_DEVICE_CPU, 3);
+  ASSERT_NE(k, nullptr);
+  const int64_t N = 9, n1 = 4;
+  int64_t ws = 0;
+  ASSERT_EQ(ntp_workspace_size(k, N, &ws), NTP_OK);
+  auto x = ramp(N, 1.1, 0.2), p = ramp(P, 0.9, 0.5), c = ramp(n1 * N, 1, 2);
+  std::vector<double> v{1.0}, out(n1 * N);
+  std::vector<uint8_t> work(ws);
+  Frame save(&api, k);
+  save.arg(F64, x.data(), {1, N, 1});
+  save.arg(F64, v.data(), {1, 1});
+  save.arg(F64, p.data(), {1, P});
+  save.ret(F64, out.data(), {1, n1, N, 1});
+  save.ret(U8, work.data(), {1, ws});
+  ASSERT_EQ(save.call(saveCpu), "");
+
+  std::vector<double> pg(P), xg(N), vg(1);
+  Frame bwd(&api, k);
+  bwd.arg(F64, x.data(), {1, N, 1});
+  bwd.arg(F64, v.data(), {1, 1});
+  bwd.arg(F64, p.data(), {1, P});
+  bwd.arg(F64, c.data(), {1, n1, N, 1});
+  bwd.arg(U8, work.data(), {1, ws});
+  bwd.ret(F64, pg.data(), {1, P});
+  bwd.ret(F64, xg.data(), {1, N, 1});
+  bwd.ret(F64, vg.data(), {1, 1});
+  ASSERT_EQ(bwd.call(bwdCpu), "");
+
+  std::vector<double> pgRef(P), xgRef(N);
+  ASSERT_EQ(ntp_backward_full(k, x.data(), v.data(), p.data(), c.data(),
+                              pgRef.data(), xgRef.data(), N),
+            NTP_OK);
+  for (int64_t j = 0; j < P; ++j)
+    EXPECT_NEAR(pg[j], pgRef[j], 1e-13 * (1 + std::abs(pgRef[j])));
+  for (int64_t j = 0; j < N; ++j)
+    EXPECT_NEAR(xg[j], xgRef[j], 1e-13 * (1 + std::abs(xgRef[j])));
+  // The direction's gradient: out_k is homogeneous of degree k in v, so
+  // v . dL/dv = sum_k k <c_k, out_k> (Euler's theorem).
+  double euler = 0;
+  for (int64_t kk = 0; kk < n1; ++kk)
+    for (int64_t b = 0; b < N; ++b)
+      euler += double(kk) * c[kk * N + b] * out[kk * N + b];
+  EXPECT_NEAR(vg[0] * v[0], euler, 1e-12 * std::abs(euler));
+}
+
+TEST_F(JaxFfiTest, CpuHandlersRefuseBuffersTheKernelCannotTake) {
+  ntp_kernel *k = compile(NTP_DEVICE_CPU, 2);
+  ASSERT_NE(k, nullptr);
+  std::vector<double> x(4), v(1), p(P), out(3 * 4);
+  std::vector<float> x32(4);
+  auto frame = [&](ntp_kernel *kk, XLA_FFI_DataType xt, void *xd,
+                   std::vector<int64_t> pdims) {
+    Frame f(&api, kk);
+    f.arg(xt, xd, {1, 4, 1});
+    f.arg(F64, v.data(), {1, 1});
+    f.arg(F64, p.data(), std::move(pdims));
+    f.ret(F64, out.data(), {1, 3, 4, 1});
+    return f.call(jetCpu);
+  };
+  EXPECT_EQ(frame(k, F32, x32.data(), {1, P}),
+            "ntp: x is float32 but the kernel takes float64");
+  EXPECT_EQ(frame(k, F64, x.data(), {1, P - 1}),
+            "ntp: params has shape [1, 52], expected [1, 53] for this kernel");
+  EXPECT_EQ(frame(nullptr, F64, x.data(), {1, P}),
+            "ntp: the kernel attribute is null");
+  // A handler given the wrong number of buffers: the binding refuses it.
+  Frame f(&api, k);
+  f.arg(F64, x.data(), {1, 4, 1});
+  EXPECT_NE(f.call(jetCpu), "");
+}
+
+TEST_F(JaxFfiTest, CudaHandlerLaunchesOnXlasStreamThroughTheFakeDriver) {
+  ntp_kernel *k = compile(NTP_DEVICE_CUDA, 3);
+  ASSERT_NE(k, nullptr);
+  void *fake = ::dlopen(NTP_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(fake, nullptr);
+  auto state =
+      reinterpret_cast<fake_cuda_state_fn>(::dlsym(fake, "fake_cuda_state"))();
+  // Device pointers: the fake driver never dereferences them.
+  char *X = reinterpret_cast<char *>(0x7f0000001000),
+       *V = reinterpret_cast<char *>(0x7f0000002000),
+       *Pp = reinterpret_cast<char *>(0x7f0000003000),
+       *O = reinterpret_cast<char *>(0x7f0000004000);
+  const int64_t I = 2, N = 300, n1 = 4;
+  gStream = reinterpret_cast<void *>(0x5000);
+  Frame f(&api, k);
+  f.arg(F64, X, {I, N, 1});
+  f.arg(F64, V, {I, 1});
+  f.arg(F64, Pp, {I, P});
+  f.ret(F64, O, {I, n1, N, 1});
+  int before = state->launches;
+  ASSERT_EQ(f.call(jetCuda), "");
+  EXPECT_EQ(state->launches - before, 2); // one per instance
+  const fake_cuda_launch &l = state->last_launch;
+  EXPECT_EQ(l.stream, gStream);
+  EXPECT_EQ(l.x, X + N * 8);
+  EXPECT_EQ(l.direction, V + 8);
+  EXPECT_EQ(l.params, Pp + P * 8);
+  EXPECT_EQ(l.out, O + n1 * N * 8);
+  EXPECT_EQ(l.batch, N);
+  // A CUDA kernel through the CPU handler, and the other way round.
+  Frame g(&api, k);
+  g.arg(F64, X, {1, N, 1});
+  g.arg(F64, V, {1, 1});
+  g.arg(F64, Pp, {1, P});
+  g.ret(F64, O, {1, n1, N, 1});
+  EXPECT_EQ(g.call(jetCpu),
+            "ntp: a CUDA kernel was called from the CPU handler");
+  ntp_kernel *cpu = compile(NTP_DEVICE_CPU, 3);
+  ASSERT_NE(cpu, nullptr);
+  Frame h(&api, cpu);
+  std::vector<double> x(N), v(1), p(P), out(n1 * N);
+  h.arg(F64, x.data(), {1, N, 1});
+  h.arg(F64, v.data(), {1, 1});
+  h.arg(F64, p.data(), {1, P});
+  h.ret(F64, out.data(), {1, n1, N, 1});
+  EXPECT_EQ(h.call(jetCuda),
+            "ntp: a CPU kernel was called from the CUDA handler");
+  ::dlclose(fake);
+}
+
+} // namespace
