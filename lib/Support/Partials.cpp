@@ -351,6 +351,20 @@ bool ntp::partials::interpolationCoefficients(
     out.push_back({std::vector<int64_t>(dim, 0), Rational{1, 1}});
     return true;
   }
+  // The directions are the j with |j| = n over alpha's support:
+  // C(n + s - 1, n) of them; bounded before enumerating any.
+  int64_t supportSize = std::count(support.begin(), support.end(), true);
+  int64_t directions = 1;
+  for (int64_t i = 1; i < supportSize && directions <= kMaxDirections; ++i)
+    directions = directions * (n + i) / i;
+  if (directions > kMaxDirections) {
+    error = "a partial of total order " + std::to_string(n) + " over " +
+            std::to_string(supportSize) + " coordinates needs more than " +
+            std::to_string(kMaxDirections) +
+            " directions (kMaxDirections); ask for fewer coordinates or a "
+            "lower order";
+    return false;
+  }
   // Every k with 0 < k <= alpha.
   std::vector<int64_t> k(dim, 0);
   while (true) {
@@ -498,6 +512,12 @@ bool ntp::partials::planPartials(const std::vector<Row> &rows, int64_t inputDim,
       }
     wantsValue[plan.terms.size()] = value;
     plan.terms.push_back(std::move(terms));
+  }
+  if (static_cast<int64_t>(plan.rays.size()) > kMaxDirections) {
+    error = "the request needs " + std::to_string(plan.rays.size()) +
+            " directions, more than " + std::to_string(kMaxDirections) +
+            " (kMaxDirections)";
+    return false;
   }
   // u itself (order 0) is the value along any ray; a request of nothing
   // but u still needs one.

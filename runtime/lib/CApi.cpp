@@ -131,7 +131,8 @@ NTP_EXPORT ntp_status ntp_forward(ntp_kernel *k, const void *x,
 NTP_EXPORT ntp_status ntp_partials(ntp_kernel *k, const void *x,
                                    const void *params, void *out,
                                    int64_t batch) {
-  return run([&]() -> int { return partialsForward(k, x, params, out, batch); });
+  return run(
+      [&]() -> int { return partialsForward(k, x, params, out, batch); });
 }
 
 NTP_EXPORT ntp_status ntp_kernel_partials_get(const ntp_kernel *k,

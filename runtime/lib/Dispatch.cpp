@@ -310,8 +310,8 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
       k.isF64() ? runForwardTiles<double> : runForwardTiles<float>, &call);
 }
 
-int partialsForward(ntp_kernel *k, const void *x, const void *params,
-                    void *out, int64_t batch) {
+int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
+                    int64_t batch) {
   if (!k)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
   if (!k->manifest.isPartials())

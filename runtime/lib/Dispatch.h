@@ -25,8 +25,8 @@ int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
                      BufferCounts &counts, const char *outName = "out");
 
 /// ntp_partials: the argument checks of a partials kernel and its forward.
-int partialsForward(ntp_kernel *k, const void *x, const void *params,
-                    void *out, int64_t batch);
+int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
+                    int64_t batch);
 int runForward(ntp_kernel &k, const void *x, const void *direction,
                const void *params, void *out, int64_t batch,
                void *stream = nullptr);

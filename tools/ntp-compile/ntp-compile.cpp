@@ -363,6 +363,12 @@ int main(int argc, char **argv) {
   if (ptxasReport)
     llvm::errs() << output.report;
 
+  // The header declares the jet entry points; a partials kernel's would
+  // need its own (not written yet).
+  if (!headerFile.empty() && output.manifest.isPartials())
+    return fail("--header is not available for partials kernels yet; call "
+                "<name>_forward_tiles(x, params, params, out, batch, 0, "
+                "tiles) (the direction argument is not read)");
   // The header first: a failure then leaves no object behind.
   if (!headerFile.empty()) {
     CpuTargetOptions header = options.target;

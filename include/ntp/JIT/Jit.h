@@ -99,16 +99,16 @@ inline std::string mlpText(const MlpSpec &spec) {
       if (!operators.empty())
         throw Error(NTP_ERROR_INVALID_ARGUMENT,
                     "give the multi-indices before the operators");
-      alphas += (alphas.empty() ? "[" : ", ") + std::string("[") + entries +
-                "]";
+      alphas +=
+          (alphas.empty() ? "[" : ", ") + std::string("[") + entries + "]";
     } else {
-      bool all = std::count_if(row.begin(), row.end(),
-                               [](int32_t e) { return e < 0; }) ==
-                 static_cast<std::ptrdiff_t>(row.size());
-      operators += (operators.empty() ? "[" : ", ") +
-                   std::string(mark == -4 ? "#ntp.biharmonic"
-                                          : "#ntp.laplacian") +
-                   (all ? "" : "<[" + coordinates + "]>");
+      bool all = std::count_if(row.begin(), row.end(), [](int32_t e) {
+                   return e < 0;
+                 }) == static_cast<std::ptrdiff_t>(row.size());
+      operators +=
+          (operators.empty() ? "[" : ", ") +
+          std::string(mark == -4 ? "#ntp.biharmonic" : "#ntp.laplacian") +
+          (all ? "" : "<[" + coordinates + "]>");
       total = mark == -4 ? 4 : 2;
     }
     order = std::max(order, static_cast<int>(total));
@@ -145,8 +145,7 @@ inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
 }
 
 /// Compiles the text of an MLIR module holding one ntp.mlp.
-inline Kernel compileMlir(const std::string &text,
-                          const JitOptions &options) {
+inline Kernel compileMlir(const std::string &text, const JitOptions &options) {
   ntp_jit_spec c;
   ntp_jit_spec_init(&c);
   c.mlir = text.c_str();

@@ -33,6 +33,11 @@ using Row = std::vector<int32_t>;
 inline constexpr int32_t kLaplacian = -2;
 inline constexpr int32_t kBiharmonic = -4;
 
+/// The most directions (univariate jets) one kernel propagates: all
+/// partials of order 6 in 6 variables need 462. Each is unrolled in the
+/// kernel, so compile time grows with them.
+inline constexpr int64_t kMaxDirections = 512;
+
 /// The total order of a valid row: |alpha|, 2 (Laplacian) or 4
 /// (biharmonic).
 int64_t totalOrder(const Row &row);

@@ -288,6 +288,11 @@ TEST(PartialsPlan, BadRequestsAreOneSentence) {
   EXPECT_NE(error.find("request 2 [1,1,0] repeats request 0"),
             std::string::npos)
       << error;
+  Plan plan;
+  EXPECT_FALSE(planPartials({{2, 2, 2, 2, 2, 2, 2, 2}}, 8, plan, error));
+  EXPECT_NE(error.find("over 8 coordinates needs more than 512 directions"),
+            std::string::npos)
+      << error;
   Row row;
   EXPECT_FALSE(operatorRow(kLaplacian, {0, 3}, 3, row, error));
   EXPECT_NE(error.find("coordinate 3 does not exist"), std::string::npos)

@@ -350,8 +350,7 @@ TEST(ManifestTest, RoundTripsAndChecksThePartialsRequest) {
   };
   EXPECT_NE(parseError(with("1,1")).find("has 2 entries but the network has 3"),
             std::string::npos);
-  EXPECT_NE(parseError(with("1,-1,0")).find("not -2 or -4"),
-            std::string::npos);
+  EXPECT_NE(parseError(with("1,-1,0")).find("not -2 or -4"), std::string::npos);
   EXPECT_NE(parseError(with("1,x,0")).find("not a list of integers"),
             std::string::npos);
   EXPECT_NE(parseError(with("3,2,0")).find("higher order than 4"),

@@ -113,15 +113,13 @@ art::KernelManifest KernelAttr::getManifest() const {
                     getSamplesPerBlock(), getPartials());
 }
 
-LogicalResult
-KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
-                   ArrayRef<int64_t> layers, StringRef activation,
-                   int64_t order, Type elementType, StringRef device,
-                   int64_t tile, BoolAttr backward, int64_t workspacePerTile,
-                   ArrayAttr entryPoints, StringRef targetCpu,
-                   ArrayAttr cpuFeatures, StringRef chip, StringRef mapping,
-                   int64_t blockSize, int64_t samplesPerBlock,
-                   DenseI32ArrayAttr partials) {
+LogicalResult KernelAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, StringRef name,
+    ArrayRef<int64_t> layers, StringRef activation, int64_t order,
+    Type elementType, StringRef device, int64_t tile, BoolAttr backward,
+    int64_t workspacePerTile, ArrayAttr entryPoints, StringRef targetCpu,
+    ArrayAttr cpuFeatures, StringRef chip, StringRef mapping, int64_t blockSize,
+    int64_t samplesPerBlock, DenseI32ArrayAttr partials) {
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;

@@ -1,8 +1,8 @@
 //===- NtpOps.cpp - ntp operations: verifiers -----------------------------===//
 
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
-#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/artifact.hpp"
@@ -73,11 +73,12 @@ LogicalResult MlpOp::verify() {
 }
 
 /// The rows of the request, or failure with the broken rule reported.
-static FailureOr<std::vector<partials::Row>>
-requestRows(MlpOp op, bool report) {
+static FailureOr<std::vector<partials::Row>> requestRows(MlpOp op,
+                                                         bool report) {
   std::vector<partials::Row> rows;
   int64_t inputDim = op.getLayers().empty() ? 0 : op.getLayers().front();
-  auto emit = [&](const Twine &message) -> FailureOr<std::vector<partials::Row>> {
+  auto emit =
+      [&](const Twine &message) -> FailureOr<std::vector<partials::Row>> {
     if (report)
       op.emitOpError(message);
     return failure();
@@ -95,7 +96,7 @@ requestRows(MlpOp op, bool report) {
         // Out-of-range values stay negative so that the rules below name
         // them.
         row.push_back(v < INT32_MIN || v > INT32_MAX ? -1
-                                                      : static_cast<int32_t>(v));
+                                                     : static_cast<int32_t>(v));
       }
       rows.push_back(std::move(row));
     }
@@ -190,8 +191,7 @@ LogicalResult CombinePartialsOp::verify() {
   JetBufferShape out = JetBufferShape::of(getOutput().getType());
   if (rays.neurons() != out.neurons() || rays.lanes() != out.lanes())
     return emitOpError("rays and output must have the same width and tile");
-  if (static_cast<int64_t>(getWeights().size()) !=
-      rays.orders() * out.orders())
+  if (static_cast<int64_t>(getWeights().size()) != rays.orders() * out.orders())
     return emitOpError("expects ")
            << out.orders() << " x " << rays.orders()
            << " weights (requests x ray coefficients), got "
