@@ -56,8 +56,41 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
   Type element = description.isF64 ? Type(b.getF64Type()) : b.getF32Type();
+  // A partials request: multi-index rows into `partials`, operator rows
+  // into `operators` (the verifier keeps the order: indices, then
+  // operators, which is how the rows are grouped here too).
+  ArrayAttr alphas, operators;
+  if (!description.partials.empty()) {
+    SmallVector<Attribute> indexRows, operatorAttrs;
+    for (const std::vector<int32_t> &row : description.partials) {
+      bool laplacian = llvm::is_contained(row, -2);
+      bool biharmonic = llvm::is_contained(row, -4);
+      if (!laplacian && !biharmonic) {
+        SmallVector<Attribute> entries;
+        for (int32_t e : row)
+          entries.push_back(b.getI64IntegerAttr(e));
+        indexRows.push_back(b.getArrayAttr(entries));
+        continue;
+      }
+      SmallVector<int64_t> coordinates;
+      for (auto [l, e] : llvm::enumerate(row))
+        if (e < 0)
+          coordinates.push_back(static_cast<int64_t>(l));
+      if (static_cast<int64_t>(coordinates.size()) ==
+          static_cast<int64_t>(row.size()))
+        coordinates.clear(); // all of them
+      operatorAttrs.push_back(
+          laplacian ? Attribute(LaplacianAttr::get(&context, coordinates))
+                    : Attribute(BiharmonicAttr::get(&context, coordinates)));
+    }
+    if (!indexRows.empty())
+      alphas = b.getArrayAttr(indexRows);
+    if (!operatorAttrs.empty())
+      operators = b.getArrayAttr(operatorAttrs);
+  }
   MlpOp::create(b, loc, description.name, description.layers,
-                description.activation, description.order, element);
+                description.activation, description.order, element, alphas,
+                operators);
   if (failed(verify(*module)))
     return nullptr;
   return module;

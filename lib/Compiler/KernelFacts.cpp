@@ -2,6 +2,7 @@
 
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Support/ActivationRules.h"
+#include "ntp/Support/Partials.h"
 
 #include <memory>
 #include <sstream>
@@ -54,6 +55,20 @@ bool ntp::describeKernel(const NetworkDescription &network,
                            "' (expected one of " + activationNameList() + ")");
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
+  if (!network.partials.empty()) {
+    partials::Plan plan;
+    if (!partials::validateRequest(network.partials, network.layers.front(),
+                                   network.order, error) ||
+        !partials::planPartials(network.partials, network.layers.front(), plan,
+                                error))
+      return false;
+    if (target.device != art::Device::Cpu)
+      return fail(error, "partials kernels are compiled for the CPU only so "
+                         "far");
+    if (target.backward)
+      return fail(error, "the reverse mode of partials kernels is not "
+                         "generated yet");
+  }
   m = art::KernelManifest();
   m.name = network.name;
   m.activation = network.activation;
@@ -62,6 +77,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
   m.device = target.device;
   m.layers = network.layers;
   m.numParams = *params;
+  m.partials = network.partials;
 
   const DeviceFacts *device = lookupDeviceFacts(target.device);
   if (!device)
@@ -78,6 +94,7 @@ NetworkDescription ntp::networkOf(const art::KernelManifest &m) {
   network.activation = m.activation;
   network.order = m.order;
   network.dtype = m.dtype;
+  network.partials = m.partials;
   return network;
 }
 
@@ -116,6 +133,13 @@ std::string ntp::kernelKeyText(const art::KernelManifest &m) {
        << "\nmapping=" << art::gpuMappingName(m.cuda->mapping)
        << "\nblock_size=" << m.cuda->blockSize
        << "\nsamples_per_block=" << m.cuda->samplesPerBlock << "\n";
+  if (!m.partials.empty()) {
+    os << "partials=";
+    for (size_t p = 0; p < m.partials.size(); ++p)
+      for (size_t i = 0; i < m.partials[p].size(); ++i)
+        os << (i ? "," : p ? ";" : "") << m.partials[p][i];
+    os << "\n";
+  }
   for (const std::string &symbol : entryPointSymbols(m))
     os << "entry=" << symbol << "\n";
   return os.str();

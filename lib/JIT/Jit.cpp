@@ -464,6 +464,14 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object, bool backward,
   auto manifest = (*jit)->lookup(prefix + "_manifest");
   if (!manifest)
     return linkError(manifest.takeError());
+  // The kernel's own facts say which entry points exist: a partials kernel
+  // has no reverse mode even when the options asked for one.
+  artifact::KernelManifest facts;
+  std::string why;
+  if (artifact::parseManifest(manifest->toPtr<const char *>(), facts, why) ==
+          NTP_OK &&
+      !facts.backward)
+    backward = false;
   ntp_kernel_entry_points entry = {nullptr, nullptr, nullptr, nullptr};
   std::pair<const char *, void **> symbols[] = {
       {"_forward_tiles", &entry.forward_tiles},

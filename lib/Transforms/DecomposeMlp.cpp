@@ -11,6 +11,7 @@
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/Partials.h"
 #include "ntp/Transforms/Passes.h"
 #include "ntp/artifact.hpp"
 
@@ -91,7 +92,135 @@ public:
     return func;
   }
 
+  /// A partials kernel: the same signature (the direction argument is not
+  /// read), a tile's body propagating one univariate jet per ray of `plan`
+  /// (each up to its own order, through the same per-layer ops), the top
+  /// layer's jets stacked into one buffer, and ntp.combine_partials with the
+  /// exact interpolation weights into [P, q, tile], stored as out [P, batch,
+  /// q].
+  func::FuncOp buildPartials(OpBuilder &b, const partials::Plan &plan) {
+    Location loc = mlp.getLoc();
+    Type element = mlp.getElementType();
+    auto flat = MemRefType::get({ShapedType::kDynamic}, element);
+    auto index = b.getIndexType();
+    auto type =
+        b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
+    auto func = func::FuncOp::create(
+        b, loc, (mlp.getSymName() + "_forward_tiles").str(), type);
+    func->setAttr("ntp.kernel", b.getUnitAttr());
+    func->setAttr("ntp.partials", b.getUnitAttr());
+    OpBuilder::InsertionGuard guard(b);
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value x = entry->getArgument(0), params = entry->getArgument(2),
+          out = entry->getArgument(3), batch = entry->getArgument(4),
+          tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+
+    ArrayRef<int64_t> layers = mlp.getLayers();
+    int64_t d = layers.front(), q = layers.back();
+    int64_t orders =
+        *std::max_element(plan.rayOrders.begin(), plan.rayOrders.end()) + 1;
+    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
+    auto bufferType = JetBufferShape::get(orders, maxWidth, tileSize, element);
+    Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
+                        memref::AllocaOp::create(b, loc, bufferType)};
+    int64_t columns = plan.jetCoefficients();
+    int64_t requests = static_cast<int64_t>(plan.terms.size());
+    Value rays = memref::AllocaOp::create(
+        b, loc, JetBufferShape::get(columns, q, tileSize, element));
+    Value combined = memref::AllocaOp::create(
+        b, loc, JetBufferShape::get(requests, q, tileSize, element));
+    // The directions, constants written once per call.
+    SmallVector<Value> directions;
+    for (const std::vector<int64_t> &ray : plan.rays) {
+      Value direction =
+          memref::AllocaOp::create(b, loc, MemRefType::get({d}, element));
+      for (int64_t l = 0; l < d; ++l)
+        memref::StoreOp::create(
+            b, loc,
+            arith::ConstantOp::create(
+                b, loc, b.getFloatAttr(element, static_cast<double>(ray[l]))),
+            direction, ValueRange{arith::ConstantIndexOp::create(b, loc, l)});
+      directions.push_back(direction);
+    }
+
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+
+    // Column of (ray r, order k) in `rays`, and the rows each ray's top
+    // layer writes (orders past them are structural zeros).
+    SmallVector<int64_t> firstColumn;
+    SmallVector<int64_t> liveColumns;
+    int64_t column = 0;
+    for (size_t r = 0; r < plan.rays.size(); ++r) {
+      int64_t rayOrders = plan.rayOrders[r] + 1;
+      firstColumn.push_back(column);
+      int current = 0;
+      Value jet = corner(b, buffers[current], 0, rayOrders, d);
+      SeedOp::create(b, loc, x, directions[r], jet, batch, tile);
+      int64_t live = std::min<int64_t>(rayOrders, 2);
+      int64_t offset = 0;
+      for (size_t l = 1; l < layers.size(); ++l) {
+        current ^= 1;
+        bool top = l + 1 == layers.size();
+        Value next = top ? corner(b, rays, column, rayOrders, q)
+                         : corner(b, buffers[current], 0, rayOrders, layers[l]);
+        AffineOp::create(b, loc, jet, params, offset, next, live);
+        offset += layers[l] * layers[l - 1] + layers[l];
+        jet = next;
+        if (top)
+          break;
+        current ^= 1;
+        next = corner(b, buffers[current], 0, rayOrders, layers[l]);
+        ActivateOp::create(b, loc, mlp.getActivation(), jet, next, live);
+        live = rayOrders;
+        jet = next;
+      }
+      liveColumns.push_back(live);
+      column += rayOrders;
+    }
+    SmallVector<double> weights(requests * columns, 0.0);
+    for (int64_t p = 0; p < requests; ++p)
+      for (const partials::Plan::Term &t : plan.terms[p])
+        if (t.order < liveColumns[t.ray])
+          weights[p * columns + firstColumn[t.ray] + t.order] =
+              t.weight.toDouble();
+    CombinePartialsOp::create(b, loc, rays, combined,
+                              b.getDenseF64ArrayAttr(weights));
+    StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
+    b.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
+  /// Elements of jets one tile of a partials kernel keeps on the stack.
+  static int64_t partialsStackElements(ArrayRef<int64_t> layers,
+                                       const partials::Plan &plan,
+                                       int64_t tile) {
+    int64_t orders =
+        *std::max_element(plan.rayOrders.begin(), plan.rayOrders.end()) + 1;
+    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
+    return (2 * orders * maxWidth +
+            (plan.jetCoefficients() + static_cast<int64_t>(plan.terms.size())) *
+                layers.back()) *
+           tile;
+  }
+
 private:
+  /// The [orders, width, tile] block of `buffer` starting at order `first`.
+  Value corner(OpBuilder &b, Value buffer, int64_t first, int64_t orders,
+               int64_t width) {
+    JetBufferShape shape = JetBufferShape::of(buffer);
+    if (first == 0 && shape.orders() == orders && shape.neurons() == width)
+      return buffer;
+    SmallVector<int64_t> offsets = {first, 0, 0}, strides = {1, 1, 1};
+    SmallVector<int64_t> sizes = JetBufferShape::shape(orders, width, tileSize);
+    return memref::SubViewOp::create(b, mlp.getLoc(), buffer, offsets, sizes,
+                                     strides);
+  }
+
   /// The [orders, width, tile] corner of a ping-pong buffer.
   Value view(OpBuilder &b, Value buffer, int64_t orders, int64_t width) {
     if (JetBufferShape::of(buffer).neurons() == width)
@@ -131,6 +260,7 @@ struct DecomposeMlpPass
       network.dtype = isa<Float64Type>(mlp.getElementType())
                           ? artifact::Dtype::F64
                           : artifact::Dtype::F32;
+      network.partials = mlp.getRequestRows();
       KernelTarget target;
       target.tile = tileSize;
       artifact::KernelManifest facts;
@@ -139,10 +269,21 @@ struct DecomposeMlpPass
         mlp.emitError(error);
         return signalPassFailure();
       }
+      partials::Plan plan;
+      if (facts.isPartials() &&
+          !partials::planPartials(facts.partials, facts.inputDim(), plan,
+                                  error)) {
+        mlp.emitError(error);
+        return signalPassFailure();
+      }
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time.
-      std::optional<int64_t> stack = artifact::jetStackElementsPerTile(
-          facts.layers, facts.order, facts.tile);
+      std::optional<int64_t> stack =
+          facts.isPartials()
+              ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
+                    facts.layers, plan, facts.tile))
+              : artifact::jetStackElementsPerTile(facts.layers, facts.order,
+                                                  facts.tile);
       if (!stack || *stack > artifact::kMaxTileStackBytes /
                                  artifact::dtypeBytes(facts.dtype)) {
         mlp.emitError("the jets of one tile of ")
@@ -155,7 +296,10 @@ struct DecomposeMlpPass
       if (mlps.size() == 1)
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       OpBuilder b(mlp);
-      KernelBuilder(mlp, facts.tile).build(b);
+      if (facts.isPartials())
+        KernelBuilder(mlp, facts.tile).buildPartials(b, plan);
+      else
+        KernelBuilder(mlp, facts.tile).build(b);
       mlp.erase();
     }
   }

@@ -351,6 +351,11 @@ struct GenerateBackwardPass
           func.getSymName().ends_with("_forward_tiles"))
         kernels.push_back(func);
     for (func::FuncOp forward : kernels) {
+      // A partials kernel's reverse mode is not generated yet (issue 12
+      // item 4): it keeps backward = false in its facts, and the runtime
+      // refuses ntp_backward on it as on any forward-only kernel.
+      if (forward->hasAttr("ntp.partials"))
+        continue;
       FailureOr<JetPlan> plan = readPlan(forward);
       if (failed(plan))
         return signalPassFailure();

@@ -188,6 +188,16 @@ class Kernel:
             _check(self._lib.ntp_kernel_layers(self._h, widths, count.value,
                                                ctypes.byref(count)))
         self.layers = tuple(widths[:count.value])
+        # A partials kernel's requests (ntp_kernel_partials_get): rows of
+        # input_dim entries, -2 / -4 marking an operator; () for a jet kernel.
+        _check(self._lib.ntp_kernel_partials_get(self._h, None, 0,
+                                                 ctypes.byref(count)))
+        rows = (ctypes.c_int32 * max(1, count.value * self.input_dim))()
+        _check(self._lib.ntp_kernel_partials_get(
+            self._h, rows, count.value * self.input_dim, ctypes.byref(count)))
+        d = self.input_dim
+        self.requests = tuple(tuple(rows[p * d:(p + 1) * d])
+                              for p in range(count.value))
         self.activation = self._lib.ntp_kernel_activation(self._h).decode()
         self.report = report
         self._is_cuda = info.device == _capi.DEVICE_CUDA
@@ -294,6 +304,24 @@ class Kernel:
                                                self._stream(x, stream)))
         else:
             _check(self._lib.ntp_forward(self._h, px, pv, pp, po, n))
+        return out
+
+    def partials(self, x, params, *, out=None, batch=None):
+        """A partials kernel's out[p, b, j] = D^alpha_p f_j(x_b), the
+        requests of `requests` in order (ntp_partials; CPU). x [batch,
+        input_dim], params [num_params]; returns out [P, batch, output_dim],
+        a new array of x's kind unless `out` is given."""
+        if not self.requests:
+            _fail("this kernel computes a jet, not partial derivatives: call "
+                  "forward")
+        n, xs = self._batch(x, batch)
+        px = _arg(self, x, "x", xs)
+        pp = _arg(self, params, "params", (self.num_params,))
+        shape = (len(self.requests), n, self.output_dim)
+        if out is None:
+            out = _empty_like_kind(x, shape, self.dtype)
+        po = _arg(self, out, "out", shape, writable=True)
+        _check(self._lib.ntp_partials(self._h, px, pp, po, n))
         return out
 
     def backward(self, x, params, cotangent, direction=None, *,
@@ -425,10 +453,34 @@ def _cstr(s):
     return None if s is None else str(s).encode()
 
 
+def _partials_mlir(layers, activation, order, dtype, partials, operators):
+    """The ntp.mlp of a partials kernel (the C JIT takes it as spec.mlir)."""
+    rows = [[int(e) for e in row] for row in partials]
+    ops = []
+    for text in operators:
+        name, _, subset = str(text).partition(":")
+        if name not in ("laplacian", "biharmonic"):
+            _fail("unknown operator %r (expected laplacian or biharmonic, "
+                  "optionally with a subset as in laplacian:0,1)" % (text,))
+        order = max(order, 2 if name == "laplacian" else 4)
+        coords = subset.strip()
+        ops.append("#ntp.%s%s" % (name, "<[%s]>" % coords if coords else ""))
+    for row in rows:
+        order = max(order, sum(e for e in row if e > 0))
+    text = "ntp.mlp @ntp_kernel layers [%s] activation \"%s\" order %d" % (
+        ", ".join(str(int(w)) for w in layers), activation, order)
+    if rows:
+        text += " partials [%s]" % ", ".join(
+            "[%s]" % ", ".join(str(e) for e in row) for row in rows)
+    if ops:
+        text += " operators [%s]" % ", ".join(ops)
+    return text + " : %s\n" % ("f64" if dtype == "float64" else "f32")
+
+
 def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
             *, backward=True, cache_dir=None, use_cache=True, tile=0,
             cpu=None, features=None, chip=None, gpu_format="auto",
-            gpu_mapping="sample", mlir=None):
+            gpu_mapping="sample", mlir=None, partials=None, operators=None):
     """Compiles a network in process (ntp_jit_compile) and returns a Kernel.
 
     layers: widths from input to output ([1, 24, 24, 24, 1]); activation:
@@ -437,7 +489,10 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     forward only). Compiled objects are cached on disk (cache_dir, else
     $NTP_CACHE_DIR, $XDG_CACHE_HOME/ntp, ~/.cache/ntp; "off" or
     use_cache=False: no cache). `mlir`: the text of a module with one ntp.mlp
-    instead of layers/activation/order/dtype."""
+    instead of layers/activation/order/dtype. `partials` (multi-indices,
+    e.g. [[2, 0], [1, 1]]) and/or `operators` ("laplacian", "biharmonic",
+    "laplacian:0,1" for a subset) make a partials kernel (Kernel.partials);
+    the order is then at least their highest total order."""
     if dtype not in _DTYPES:
         _fail("dtype must be 'float32' or 'float64', not %r" % (dtype,))
     if device not in _DEVICES:
@@ -451,6 +506,9 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     spec = _capi.JitSpec()
     lib.ntp_jit_spec_init(ctypes.byref(spec))
     keep = []
+    if mlir is None and (partials or operators):
+        mlir = _partials_mlir(layers, activation, order, dtype,
+                              partials or [], operators or [])
     if mlir is not None:
         spec.mlir = _cstr(mlir)
     else:

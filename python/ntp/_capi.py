@@ -92,6 +92,8 @@ _RUNTIME_SIGNATURES = {
                                  c_void_p, c_void_p, c_void_p, c_void_p,
                                  c_int64, c_void_p],
     "ntp_kernel_layers": [c_void_p, _P(c_int32), c_int32, _P(c_int32)],
+    "ntp_partials": [c_void_p, c_void_p, c_void_p, c_void_p, c_int64],
+    "ntp_kernel_partials_get": [c_void_p, _P(c_int32), c_int32, _P(c_int32)],
     "ntp_set_num_threads": [c_int32],
 }
 

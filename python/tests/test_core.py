@@ -206,3 +206,34 @@ def test_library_dir_override_comes_first(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, env=dict(os.environ, NTP_LIBRARY_DIR=""))
     assert r.returncode == 0, r.stderr
+
+
+def test_partials_kernel_against_the_closed_form():
+    # f = c exp(w.x + b) + b2: D^a f = c exp(y) w^a (issue 12).
+    import math
+    k = ntp.compile([2, 1, 1], "exp", dtype="float64", use_cache=False,
+                    partials=[[2, 0], [1, 1], [0, 0]],
+                    operators=["laplacian", "laplacian:1"])
+    assert k.requests == ((2, 0), (1, 1), (0, 0), (-2, -2), (0, -2))
+    assert k.order == 2
+    params = np.array([0.7, -0.4, 0.1, 1.3, -0.2])
+    x = np.array([[0.3, -0.5], [-0.2, 0.8]])
+    out = k.partials(x, params)
+    assert out.shape == (5, 2, 1)
+    for b in range(2):
+        e = 1.3 * math.exp(0.7 * x[b, 0] - 0.4 * x[b, 1] + 0.1)
+        want = [e * 0.49, e * 0.7 * -0.4, e - 0.2, e * (0.49 + 0.16),
+                e * 0.16]
+        for p in range(5):
+            assert abs(out[p, b, 0] - want[p]) <= 1e-12 * max(1, abs(want[p]))
+    with pytest.raises(ntp.Error, match="call ntp_partials"):
+        k.forward(x, params, direction=np.array([1.0, 0.0]))
+    jet = ntp.compile([2, 1, 1], "exp", 1, "float64", use_cache=False)
+    assert jet.requests == ()
+    with pytest.raises(ntp.Error, match="call forward"):
+        jet.partials(x, params)
+    with pytest.raises(ntp.Error, match="repeats request 0"):
+        ntp.compile([2, 1, 1], "exp", dtype="float64", use_cache=False,
+                    partials=[[1, 1], [1, 1]])
+    with pytest.raises(ntp.Error, match="unknown operator"):
+        ntp.compile([2, 1, 1], partials=[[1, 0]], operators=["hessian"])

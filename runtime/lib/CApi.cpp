@@ -128,6 +128,37 @@ NTP_EXPORT ntp_status ntp_forward(ntp_kernel *k, const void *x,
   });
 }
 
+NTP_EXPORT ntp_status ntp_partials(ntp_kernel *k, const void *x,
+                                   const void *params, void *out,
+                                   int64_t batch) {
+  return run(
+      [&]() -> int { return partialsForward(k, x, params, out, batch); });
+}
+
+NTP_EXPORT ntp_status ntp_kernel_partials_get(const ntp_kernel *k,
+                                              int32_t *alphas, int32_t capacity,
+                                              int32_t *count) {
+  return run([&]() -> int {
+    if (!k)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+    if (!count)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "count is null");
+    const auto &rows = k->manifest.partials;
+    int64_t needed = static_cast<int64_t>(rows.size()) * k->manifest.inputDim();
+    if (alphas && capacity < needed)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "capacity is " + std::to_string(capacity) +
+                      " int32 entries but the " + std::to_string(rows.size()) +
+                      " requests need " + std::to_string(needed));
+    if (alphas)
+      for (size_t p = 0; p < rows.size(); ++p)
+        std::copy(rows[p].begin(), rows[p].end(),
+                  alphas + p * static_cast<size_t>(k->manifest.inputDim()));
+    *count = static_cast<int32_t>(rows.size());
+    return NTP_OK;
+  });
+}
+
 NTP_EXPORT ntp_status ntp_forward_async(ntp_kernel *k, const void *x,
                                         const void *direction,
                                         const void *params, void *out,

@@ -397,7 +397,7 @@ static bool bufferCounts(const ntp_kernel &k, int64_t batch,
   counts.direction = m.inputDim();
   counts.params = m.numParams;
   return !__builtin_mul_overflow(batch, m.inputDim(), &counts.x) &&
-         !__builtin_mul_overflow(batch, int64_t(m.order) + 1, &rows) &&
+         !__builtin_mul_overflow(batch, m.outputRows(), &rows) &&
          !__builtin_mul_overflow(rows, m.outputDim(), &counts.out);
 }
 
@@ -406,6 +406,10 @@ int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
                      BufferCounts &counts, const char *outName) {
   if (!k)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+  if (k->manifest.isPartials())
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "this kernel computes partial derivatives (compiled with "
+                "--partials or --operator), not a jet: call ntp_partials");
   if (batch < 0)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "batch is " +
                                                 std::to_string(batch) +
@@ -443,6 +447,36 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
   return runOnThreadsWithStack(
       k, k.tiles(batch), kMinTilesPerThread,
       k.isF64() ? runForwardTiles<double> : runForwardTiles<float>, &call);
+}
+
+int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
+                    int64_t batch) {
+  if (!k)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+  if (!k->manifest.isPartials())
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "this kernel computes a jet (compiled without --partials or "
+                "--operator), not partial derivatives: call ntp_forward");
+  if (batch < 0)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "batch is " +
+                                                std::to_string(batch) +
+                                                "; it must be non-negative");
+  if (!params)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "params is null");
+  if (batch > 0 && !x)
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "x is null but batch is " + std::to_string(batch));
+  if (batch > 0 && !out)
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "out is null but batch is " + std::to_string(batch));
+  BufferCounts counts;
+  if (!bufferCounts(*k, batch, counts))
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "batch " + std::to_string(batch) +
+                    " is too large: the buffer sizes overflow int64_t");
+  // The entry point keeps the jet kernels' signature; a partials kernel
+  // seeds its own directions and never reads this one.
+  return runForward(*k, x, /*direction=*/params, params, out, batch);
 }
 
 int backward(ntp_kernel *k, const char *function, const void *x,

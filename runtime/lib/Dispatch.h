@@ -24,6 +24,9 @@ int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
                      const void *params, const void *out, int64_t batch,
                      BufferCounts &counts, const char *outName = "out");
 
+/// ntp_partials: the argument checks of a partials kernel and its forward.
+int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
+                    int64_t batch);
 int runForward(ntp_kernel &k, const void *x, const void *direction,
                const void *params, void *out, int64_t batch,
                void *stream = nullptr);

@@ -10,6 +10,7 @@
 
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/ActivationRules.h"
+#include "ntp/Support/Partials.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -76,6 +77,18 @@ static cl::opt<std::string> activationFlag("activation", cl::init("tanh"),
                                            cl::cat(networkCategory));
 static cl::opt<int64_t> orderFlag("order", cl::desc("Derivative order"),
                                   cl::init(0), cl::cat(networkCategory));
+static cl::opt<std::string> partialsFlag(
+    "partials",
+    cl::desc("Partial derivatives instead of a jet: multi-indices, one entry "
+             "per input, separated by ';' (e.g. \"2,0,0;0,2,0;1,1,0\"; "
+             "\"0,0,0\" is f itself)"),
+    cl::init(""), cl::cat(networkCategory));
+static cl::list<std::string> operatorFlags(
+    "operator",
+    cl::desc("A named operator after the --partials: laplacian or biharmonic, "
+             "over all inputs or a subset (laplacian:0,1); repeatable, one "
+             "per flag"),
+    cl::cat(networkCategory));
 static cl::opt<art::Dtype>
     dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),
               cl::values(clEnumValN(art::Dtype::F32, "f32", "float"),
@@ -116,6 +129,26 @@ static OwningOpRef<ModuleOp> loadInput(MLIRContext &context,
     description.activation = activationFlag;
     description.order = orderFlag;
     description.isF64 = dtypeFlag == art::Dtype::F64;
+    // A partials request: --order defaults to the highest total order.
+    std::string error;
+    if (!partialsFlag.empty() &&
+        !partials::parseRows(partialsFlag, description.partials, error)) {
+      fail("--partials: " + error);
+      return nullptr;
+    }
+    for (const std::string &text : operatorFlags) {
+      partials::Row row;
+      if (!partials::parseOperator(text, description.layers.front(), row,
+                                   error)) {
+        fail("--operator: " + error);
+        return nullptr;
+      }
+      description.partials.push_back(row);
+    }
+    if (!description.partials.empty() && orderFlag.getNumOccurrences() == 0)
+      for (const partials::Row &row : description.partials)
+        description.order =
+            std::max(description.order, partials::totalOrder(row));
     return buildMlpModule(context, description);
   }
   std::string message;
@@ -222,6 +255,13 @@ int main(int argc, char **argv) {
     return fail("give either an input file or --layers, not both");
   if (layersFlag.empty() && inputFile.empty())
     return fail("no input: give an .mlir file or --layers (see --help)");
+  if (!inputFile.empty() &&
+      (!partialsFlag.empty() || operatorFlags.getNumOccurrences()))
+    return fail("--partials and --operator describe the network with "
+                "--layers; in an .mlir file, give them on ntp.mlp");
+  if (partialsFlag.getNumOccurrences() && partialsFlag.empty())
+    return fail("--partials is empty: give at least one multi-index, or "
+                "leave it out");
   if (emit.owner && emit.owner != &target)
     return fail("--emit=" + emit.name +
                 " needs --target=" + emit.owner->getName());
@@ -267,6 +307,12 @@ int main(int argc, char **argv) {
     return error.empty() ? 1 : fail(error);
   llvm::errs() << output.report;
 
+  // The header declares the jet entry points; a partials kernel's would
+  // need its own (not written yet).
+  if (!headerFile.empty() && output.manifest.isPartials())
+    return fail("--header is not available for partials kernels yet; call "
+                "<name>_forward_tiles(x, params, params, out, batch, 0, "
+                "tiles) (the direction argument is not read)");
   // The header first: a failure then leaves no object behind.
   if (!headerFile.empty()) {
     if (output.header.empty())

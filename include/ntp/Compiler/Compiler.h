@@ -49,6 +49,10 @@ struct MlpDescription {
   std::string activation = "tanh";
   int64_t order = 0;
   bool isF64 = false;
+  /// A partials kernel's request: multi-indices and operator rows (-2
+  /// laplacian / -4 biharmonic marks, ntp/Support/Partials.h), in the order
+  /// of out; empty for a jet kernel. `order` bounds their total orders.
+  std::vector<std::vector<int32_t>> partials;
 };
 
 /// Builds a module holding one verified ntp.mlp; null (with a diagnostic)

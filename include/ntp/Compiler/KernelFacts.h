@@ -28,6 +28,10 @@ struct NetworkDescription {
   std::string activation = "tanh";
   int64_t order = 0;
   artifact::Dtype dtype = artifact::Dtype::F32;
+  /// A partials kernel's request (artifact::KernelManifest::partials rows);
+  /// empty for a jet kernel. `order` is then the highest total order a row
+  /// may have.
+  std::vector<std::vector<int32_t>> partials;
 };
 
 /// The compile options that change a fact of the kernel. The fields are what

@@ -15,6 +15,7 @@
 #include "ntp/jit.h"
 #include "ntp/runtime.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -30,6 +31,12 @@ struct MlpSpec {
   std::string activation = "tanh";
   int order = 0;
   Dtype dtype = Dtype::F32;
+  /// A partials kernel (Kernel::partials): the multi-indices, then the
+  /// operator rows (-2 laplacian / -4 biharmonic in the coordinates summed
+  /// over, ntp_kernel_partials_get's encoding), in the order of out. The
+  /// order is then at least the highest total order. Compiled through the
+  /// MLIR text of its ntp.mlp (mlpText).
+  std::vector<std::vector<int32_t>> partials;
 };
 
 struct JitOptions {
@@ -71,8 +78,59 @@ inline Kernel compile(const ntp_jit_spec &spec, const JitOptions &options) {
 }
 } // namespace detail
 
+/// The ntp.mlp of a partials spec, as the C API's spec.mlir takes it.
+inline std::string mlpText(const MlpSpec &spec) {
+  std::string layers, alphas, operators;
+  for (size_t i = 0; i < spec.layers.size(); ++i)
+    layers += (i ? ", " : "") + std::to_string(spec.layers[i]);
+  int order = spec.order;
+  for (const std::vector<int32_t> &row : spec.partials) {
+    int32_t mark = 0, total = 0;
+    std::string coordinates, entries;
+    for (size_t l = 0; l < row.size(); ++l) {
+      entries += (l ? ", " : "") + std::to_string(row[l]);
+      if (row[l] < 0) {
+        mark = row[l];
+        coordinates += (coordinates.empty() ? "" : ", ") + std::to_string(l);
+      }
+      total += row[l] > 0 ? row[l] : 0;
+    }
+    if (mark == 0) {
+      if (!operators.empty())
+        throw Error(NTP_ERROR_INVALID_ARGUMENT,
+                    "give the multi-indices before the operators");
+      alphas +=
+          (alphas.empty() ? "[" : ", ") + std::string("[") + entries + "]";
+    } else {
+      bool all = std::count_if(row.begin(), row.end(), [](int32_t e) {
+                   return e < 0;
+                 }) == static_cast<std::ptrdiff_t>(row.size());
+      operators +=
+          (operators.empty() ? "[" : ", ") +
+          std::string(mark == -4 ? "#ntp.biharmonic" : "#ntp.laplacian") +
+          (all ? "" : "<[" + coordinates + "]>");
+      total = mark == -4 ? 4 : 2;
+    }
+    order = std::max(order, static_cast<int>(total));
+  }
+  std::string text = "ntp.mlp @ntp_kernel layers [" + layers +
+                     "] activation \"" + spec.activation + "\" order " +
+                     std::to_string(order);
+  if (!alphas.empty())
+    text += " partials " + alphas + "]";
+  if (!operators.empty())
+    text += " operators " + operators + "]";
+  return text + (spec.dtype == Dtype::F64 ? " : f64\n" : " : f32\n");
+}
+
+/// Compiles the text of an MLIR module holding one ntp.mlp.
+inline Kernel compileMlir(const std::string &text,
+                          const JitOptions &options = {});
+
 /// Compiles `spec` for the CPU or GPU in `options` (cached on disk).
 inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
+  if (!spec.partials.empty())
+    return compileMlir(mlpText(spec), options);
   if (spec.layers.size() >
       static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     throw Error(NTP_ERROR_INVALID_ARGUMENT, "too many layers");
@@ -87,8 +145,7 @@ inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
 }
 
 /// Compiles the text of an MLIR module holding one ntp.mlp.
-inline Kernel compileMlir(const std::string &text,
-                          const JitOptions &options = {}) {
+inline Kernel compileMlir(const std::string &text, const JitOptions &options) {
   ntp_jit_spec c;
   ntp_jit_spec_init(&c);
   c.mlir = text.c_str();

@@ -245,6 +245,61 @@ struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
   }
 };
 
+/// out[p][j][:] = sum_c w[p][c] rays[c][j][:]: unrolled over the requests
+/// and their nonzero weights (the interpolation matrix is sparse), a loop
+/// over the outputs j, one vector per (c, j) load.
+struct LowerCombinePartials : public OpConversionPattern<CombinePartialsOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(CombinePartialsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    JetBufferShape rays = JetBufferShape::of(op.getRays().getType());
+    JetBufferShape out = JetBufferShape::of(op.getOutput().getType());
+    int64_t columns = rays.orders(), requests = out.orders();
+    VectorType vectorType = rays.laneVectorType();
+    ArrayRef<double> weights = op.getWeights();
+    Value zero = indexConstant(rewriter, loc, 0);
+    emitLoop(
+        rewriter, loc, indexConstant(rewriter, loc, rays.neurons()),
+        [&](OpBuilder &b, Location loc, Value j) {
+          for (int64_t p = 0; p < requests; ++p) {
+            Value acc;
+            for (int64_t c = 0; c < columns; ++c) {
+              double w = weights[p * columns + c];
+              if (w == 0)
+                continue;
+              Value y = vector::LoadOp::create(
+                  b, loc, vectorType, adaptor.getRays(),
+                  JetBufferShape::indices(indexConstant(b, loc, c), j, zero));
+              if (w != 1) {
+                Value wv = arith::ConstantOp::create(
+                    b, loc,
+                    DenseElementsAttr::get(
+                        vectorType, b.getFloatAttr(rays.elementType(), w)));
+                y = acc ? Value(math::FmaOp::create(b, loc, wv, y, acc))
+                        : Value(arith::MulFOp::create(b, loc, wv, y));
+              } else if (acc) {
+                y = arith::AddFOp::create(b, loc, acc, y);
+              }
+              acc = y;
+            }
+            if (!acc)
+              acc = arith::ConstantOp::create(
+                  b, loc,
+                  DenseElementsAttr::get(
+                      vectorType, b.getFloatAttr(rays.elementType(), 0)));
+            vector::StoreOp::create(
+                b, loc, acc, adaptor.getOutput(),
+                JetBufferShape::indices(indexConstant(b, loc, p), j, zero));
+          }
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Reverse mode
 //===----------------------------------------------------------------------===//
@@ -492,7 +547,8 @@ struct ConvertNtpToLoopsPass
 } // namespace
 
 void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerSeed, LowerAffine, LowerStoreJet, LowerLoadCotangent,
-               LowerAffineVjp, LowerReduceLanes, LowerSeedVjp>(
-      patterns.getContext());
+  patterns
+      .add<LowerSeed, LowerAffine, LowerStoreJet, LowerCombinePartials,
+           LowerLoadCotangent, LowerAffineVjp, LowerReduceLanes, LowerSeedVjp>(
+          patterns.getContext());
 }

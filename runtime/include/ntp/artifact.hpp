@@ -174,6 +174,20 @@ struct KernelManifest {
   std::string targetCpu;        // LLVM CPU name (CPU artifacts)
   std::vector<std::string> cpuFeatures; // subset of kRecordedCpuFeatures
   std::optional<CudaLaunch> cuda;       // present iff device == Cuda
+  /// Partials kernels only (empty for a jet kernel): the requested
+  /// multi-indices, then the named operators, one row of inputDim entries
+  /// each, encoded as ntp_kernel_partials_get gives them (an operator's row
+  /// holds -2 (laplacian) or -4 (biharmonic) in the coordinates it sums
+  /// over). The forward entry point then writes out [rows, batch, q].
+  std::vector<std::vector<int32_t>> partials;
+
+  bool isPartials() const { return !partials.empty(); }
+  /// The leading dimension of out: order + 1 for a jet kernel, the number of
+  /// requests for a partials kernel.
+  int64_t outputRows() const {
+    return partials.empty() ? int64_t(order) + 1
+                            : static_cast<int64_t>(partials.size());
+  }
 
   int64_t inputDim() const { return layers.empty() ? 0 : layers.front(); }
   int64_t outputDim() const { return layers.empty() ? 0 : layers.back(); }
@@ -312,6 +326,9 @@ inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
 ///   abi_version name activation order dtype device layers num_params tile
 ///   backward workspace_per_tile target_cpu cpu_features
 ///   [chip format mapping block_size samples_per_block image_bytes]
+///   [partials]
+/// `partials` (rows separated by ';', entries by ',') only for partials
+/// kernels: a runtime that predates them refuses the key.
 /// Lists are comma-separated. Unknown keys are an error: a field that
 /// changes what the runtime must do bumps kAbiVersion instead.
 std::string serializeManifest(const KernelManifest &manifest);

@@ -155,6 +155,23 @@ ntp_status ntp_forward_checked(ntp_kernel *k, const void *x, int64_t x_count,
                                const void *params, int64_t params_count,
                                void *out, int64_t out_count, int64_t batch);
 
+/* Partials kernels (ntp-compile --partials / --operator, ntp.mlp with
+ * `partials` / `operators`): out [P, batch, output_dim], out[p][b][j] =
+ * D^{alpha_p} f_j(x_b), the requested multi-indices in the order given, then
+ * the named operators in the order given. A jet kernel is refused here (and
+ * a partials kernel by ntp_forward and the other jet entry points), with a
+ * sentence saying which call to make. */
+ntp_status ntp_partials(ntp_kernel *k, const void *x, const void *params,
+                        void *out, int64_t batch);
+
+/* The P requests of a partials kernel: alphas [P, input_dim]; an operator's
+ * row holds -2 (laplacian) or -4 (biharmonic) in the coordinates it sums over
+ * and 0 elsewhere. capacity counts int32 entries (P * input_dim are written;
+ * alphas may be null to ask for the count only); *count receives P; a jet
+ * kernel gives NTP_OK with *count = 0. */
+ntp_status ntp_kernel_partials_get(const ntp_kernel *k, int32_t *alphas,
+                                   int32_t capacity, int32_t *count);
+
 /* params_grad = J^T out_cotangent, J = d out / d params: the gradient of
  * sum_{k,b,j} out_cotangent[k][b][j] * out[k][b][j] with respect to params.
  * Writes, does not add. Recomputes the forward. The sum over tiles is

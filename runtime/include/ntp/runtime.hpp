@@ -147,6 +147,45 @@ public:
             params.size(), out.data(), out.size(), detail::toCount(batch, "x"));
   }
 
+  /// A partials kernel's requests (ntp_kernel_partials_get): one row of
+  /// input_dim entries per request; empty for a jet kernel.
+  std::vector<std::vector<int32_t>> partialsRequests() const {
+    int32_t count = 0;
+    detail::check(ntp_kernel_partials_get(kernel_, nullptr, 0, &count));
+    size_t d = static_cast<size_t>(info_.input_dim);
+    std::vector<int32_t> flat(static_cast<size_t>(count) * d);
+    detail::check(ntp_kernel_partials_get(
+        kernel_, flat.data(), static_cast<int32_t>(flat.size()), &count));
+    std::vector<std::vector<int32_t>> rows;
+    for (size_t p = 0; p < static_cast<size_t>(count); ++p)
+      rows.emplace_back(flat.begin() + p * d, flat.begin() + (p + 1) * d);
+    return rows;
+  }
+
+  /// A partials kernel's out [P, batch, output_dim] at batch = x.size() /
+  /// input_dim points (see ntp_partials); resizes `out`.
+  template <class T>
+  void partials(const std::vector<T> &x, const std::vector<T> &params,
+                std::vector<T> &out) {
+    checkDtype<T>();
+    size_t inputDim = static_cast<size_t>(info_.input_dim);
+    if (kernel_ && x.size() % inputDim != 0)
+      throw Error(NTP_ERROR_INVALID_ARGUMENT,
+                  "x has " + std::to_string(x.size()) +
+                      " elements, not a multiple of input_dim " +
+                      std::to_string(inputDim));
+    if (kernel_ && params.size() != static_cast<size_t>(info_.num_params))
+      throw Error(NTP_ERROR_INVALID_ARGUMENT,
+                  "params has " + std::to_string(params.size()) +
+                      " elements but the kernel has " +
+                      std::to_string(info_.num_params) + " parameters");
+    size_t batch = kernel_ ? x.size() / inputDim : 0;
+    out.resize(partialsRequests().size() * batch *
+               static_cast<size_t>(info_.output_dim));
+    detail::check(ntp_partials(kernel_, x.data(), params.data(), out.data(),
+                               detail::toCount(batch, "x")));
+  }
+
   /// params_grad = J^T out_cotangent (see ntp_backward); T must be the
   /// kernel's dtype. Throws ntp::Error where the kernel has no backward.
   template <class T>

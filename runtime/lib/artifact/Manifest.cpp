@@ -76,6 +76,8 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "workspace_per_tile",
                                       "target_cpu",
                                       "cpu_features"};
+/// Keys present only for some kernels (partials kernels).
+constexpr std::string_view kOptionalKeys[] = {"partials"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -118,6 +120,8 @@ public:
                    std::end(kKeys);
       bool cudaKey = std::find(std::begin(kCudaKeys), std::end(kCudaKeys),
                                name) != std::end(kCudaKeys);
+      known |= std::find(std::begin(kOptionalKeys), std::end(kOptionalKeys),
+                         name) != std::end(kOptionalKeys);
       if (!known && !cudaKey)
         return fail("unknown key " + quoted(name));
       if (cudaKey && m.device != Device::Cuda)
@@ -211,6 +215,12 @@ public:
     if (!features || !parseFeatures(*features, m.cpuFeatures))
       return NTP_ERROR_BAD_ARTIFACT;
 
+    m.partials.clear();
+    if (const std::string *partials = key("partials")) {
+      if (!parsePartials(*partials, m))
+        return NTP_ERROR_BAD_ARTIFACT;
+    }
+
     m.cuda.reset();
     if (m.device == Device::Cuda)
       return parseCuda(m);
@@ -219,6 +229,69 @@ public:
 
 private:
   static constexpr int64_t kMaxTile = 1 << 16;
+
+  /// "2,0,0;-2,-2,0": rows of inputDim integers, each a multi-index of total
+  /// order <= order or an operator row (-2 or -4 marks and 0), none repeated.
+  bool parsePartials(const std::string &text, KernelManifest &m) {
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t end = text.find(';', start);
+      std::string_view row(text.data() + start,
+                           (end == std::string::npos ? text.size() : end) -
+                               start);
+      std::vector<int32_t> entries;
+      size_t at = 0;
+      int64_t total = 0;
+      int32_t mark = 0;
+      while (at <= row.size()) {
+        size_t comma = row.find(',', at);
+        std::string_view item = row.substr(
+            at, (comma == std::string_view::npos ? row.size() : comma) - at);
+        bool negative = !item.empty() && item.front() == '-';
+        std::string_view digits = negative ? item.substr(1) : item;
+        if (digits.empty() || digits.size() > 3 ||
+            !std::all_of(digits.begin(), digits.end(),
+                         [](char c) { return c >= '0' && c <= '9'; })) {
+          fail("partials row " + quoted(row) + " is not a list of integers");
+          return false;
+        }
+        int32_t value = std::stoi(std::string(digits)) * (negative ? -1 : 1);
+        if (value < 0 && value != -2 && value != -4) {
+          fail("partials row " + quoted(row) +
+               " has an entry below 0 that is not -2 or -4");
+          return false;
+        }
+        if (value < 0)
+          mark = value;
+        total += value > 0 ? value : 0;
+        entries.push_back(value);
+        if (comma == std::string_view::npos)
+          break;
+        at = comma + 1;
+      }
+      if (static_cast<int64_t>(entries.size()) != m.inputDim()) {
+        fail("partials row " + quoted(row) + " has " +
+             std::to_string(entries.size()) + " entries but the network has " +
+             std::to_string(m.inputDim()) + " inputs");
+        return false;
+      }
+      if ((mark ? -mark : total) > m.order) {
+        fail("partials row " + quoted(row) + " is of a higher order than " +
+             std::to_string(m.order));
+        return false;
+      }
+      if (std::find(m.partials.begin(), m.partials.end(), entries) !=
+          m.partials.end()) {
+        fail("partials row " + quoted(row) + " appears twice");
+        return false;
+      }
+      m.partials.push_back(std::move(entries));
+      if (end == std::string::npos)
+        break;
+      start = end + 1;
+    }
+    return true;
+  }
 
   ntp_status fail(std::string message) {
     error = std::move(message);
@@ -437,6 +510,15 @@ std::string serializeManifest(const KernelManifest &m) {
     line("block_size", std::to_string(c.blockSize));
     line("samples_per_block", std::to_string(c.samplesPerBlock));
     line("image_bytes", std::to_string(c.imageBytes));
+  }
+  if (!m.partials.empty()) {
+    std::string rows;
+    for (size_t p = 0; p < m.partials.size(); ++p) {
+      rows += p ? ";" : "";
+      for (size_t i = 0; i < m.partials[p].size(); ++i)
+        rows += (i ? "," : "") + std::to_string(m.partials[p][i]);
+    }
+    line("partials", rows);
   }
   text += '\n';
   return text;

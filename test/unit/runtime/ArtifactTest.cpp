@@ -324,6 +324,43 @@ std::string readGolden(const char *name) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// A partials kernel's request (issue 12): one optional key, rows of
+// input_dim entries, checked like every other field.
+TEST(ManifestTest, RoundTripsAndChecksThePartialsRequest) {
+  KernelManifest m = cpuManifest();
+  m.layers = {3, 8, 1};
+  m.numParams = *countParams(m.layers);
+  m.order = 4;
+  m.backward = false;
+  m.workspacePerTile = 0;
+  m.partials = {{2, 0, 0}, {1, 1, 0}, {0, 0, 0}, {-2, -2, 0}, {-4, -4, -4}};
+  std::string text = serializeManifest(m);
+  EXPECT_NE(text.find("\npartials=2,0,0;1,1,0;0,0,0;-2,-2,0;-4,-4,-4\n"),
+            std::string::npos)
+      << text;
+  KernelManifest parsed = roundTrip(m);
+  EXPECT_EQ(parsed.partials, m.partials);
+  EXPECT_EQ(parsed.outputRows(), 5);
+  EXPECT_EQ(roundTrip(cpuManifest()).partials.size(), 0u);
+  EXPECT_EQ(cpuManifest().outputRows(), 10);
+  // A jet kernel's manifest has no partials line at all.
+  EXPECT_EQ(kCpu.find("partials"), std::string::npos);
+  auto with = [&](const std::string &rows) {
+    return withLine(text, "partials", "partials=" + rows);
+  };
+  EXPECT_NE(parseError(with("1,1")).find("has 2 entries but the network has 3"),
+            std::string::npos);
+  EXPECT_NE(parseError(with("1,-1,0")).find("not -2 or -4"), std::string::npos);
+  EXPECT_NE(parseError(with("1,x,0")).find("not a list of integers"),
+            std::string::npos);
+  EXPECT_NE(parseError(with("3,2,0")).find("higher order than 4"),
+            std::string::npos);
+  EXPECT_NE(parseError(with("1,1,0;1,1,0")).find("appears twice"),
+            std::string::npos);
+  EXPECT_NE(parseError(with("")).find("not a list of integers"),
+            std::string::npos);
+}
+
 TEST(ContainerTest, SealsAndOpens) {
   KernelManifest m = cudaManifest();
   std::string image(12345, 'p');

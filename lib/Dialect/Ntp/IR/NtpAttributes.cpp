@@ -43,6 +43,13 @@ KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
   Type element =
       m.dtype == art::Dtype::F64 ? Type(b.getF64Type()) : Type(b.getF32Type());
   const art::CudaLaunch *cuda = m.cuda ? &*m.cuda : nullptr;
+  DenseI32ArrayAttr partials;
+  if (!m.partials.empty()) {
+    SmallVector<int32_t> flat;
+    for (const std::vector<int32_t> &row : m.partials)
+      flat.append(row.begin(), row.end());
+    partials = b.getDenseI32ArrayAttr(flat);
+  }
   return get(context, m.name, m.layers, m.activation, m.order, element,
              art::deviceName(m.device), m.tile, b.getBoolAttr(m.backward),
              m.workspacePerTile, b.getArrayAttr(entryPoints), m.targetCpu,
@@ -50,7 +57,8 @@ KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
              cuda ? StringRef(art::gpuMappingName(cuda->mapping).data(),
                               art::gpuMappingName(cuda->mapping).size())
                   : StringRef(),
-             cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0);
+             cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0,
+             partials);
 }
 
 /// The manifest of the parameters, without checking them.
@@ -59,7 +67,8 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
            int64_t order, Type elementType, StringRef device, int64_t tile,
            BoolAttr backward, int64_t workspacePerTile, ArrayAttr cpuFeatures,
            StringRef targetCpu, StringRef chip, StringRef mapping,
-           int64_t blockSize, int64_t samplesPerBlock) {
+           int64_t blockSize, int64_t samplesPerBlock,
+           DenseI32ArrayAttr partials) {
   art::KernelManifest m;
   m.name = name.str();
   m.layers.assign(layers.begin(), layers.end());
@@ -87,6 +96,13 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
     launch.samplesPerBlock = samplesPerBlock;
     m.cuda = launch;
   }
+  // Rows of layers[0] entries (the verifier checks the length divides).
+  if (partials && !m.layers.empty() && m.layers.front() > 0)
+    for (size_t at = 0; at + m.layers.front() <= partials.size();
+         at += m.layers.front())
+      m.partials.emplace_back(partials.asArrayRef().begin() + at,
+                              partials.asArrayRef().begin() + at +
+                                  m.layers.front());
   return m;
 }
 
@@ -95,17 +111,16 @@ art::KernelManifest KernelAttr::getManifest() const {
                     getElementType(), getDevice(), getTile(), getBackward(),
                     getWorkspacePerTile(), getCpuFeatures(), getTargetCpu(),
                     getChip(), getMapping(), getBlockSize(),
-                    getSamplesPerBlock());
+                    getSamplesPerBlock(), getPartials());
 }
 
-LogicalResult
-KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
-                   ArrayRef<int64_t> layers, StringRef activation,
-                   int64_t order, Type elementType, StringRef device,
-                   int64_t tile, BoolAttr backward, int64_t workspacePerTile,
-                   ArrayAttr entryPoints, StringRef targetCpu,
-                   ArrayAttr cpuFeatures, StringRef chip, StringRef mapping,
-                   int64_t blockSize, int64_t samplesPerBlock) {
+LogicalResult KernelAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, StringRef name,
+    ArrayRef<int64_t> layers, StringRef activation, int64_t order,
+    Type elementType, StringRef device, int64_t tile, BoolAttr backward,
+    int64_t workspacePerTile, ArrayAttr entryPoints, StringRef targetCpu,
+    ArrayAttr cpuFeatures, StringRef chip, StringRef mapping, int64_t blockSize,
+    int64_t samplesPerBlock, DenseI32ArrayAttr partials) {
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
@@ -140,12 +155,17 @@ KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError, StringRef name,
     return emitError() << "a " << StringRef(device).upper()
                        << " kernel has no target_cpu or cpu_features";
 
+  if (partials && (layers.empty() || layers.front() < 1 ||
+                   partials.size() % layers.front() != 0 || partials.empty()))
+    return emitError() << "partials must hold whole rows of layers[0] "
+                          "entries, got "
+                       << partials.size() << " entries";
   // Every other fact must be what the one function derives from the network
   // and the target.
   art::KernelManifest stated =
       manifestOf(name, layers, activation, order, elementType, device, tile,
                  backward, workspacePerTile, cpuFeatures, targetCpu, chip,
-                 mapping, blockSize, samplesPerBlock);
+                 mapping, blockSize, samplesPerBlock, partials);
   KernelTarget target = targetOf(stated);
   if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
       blockSize != 32 * samplesPerBlock)

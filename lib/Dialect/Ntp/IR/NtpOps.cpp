@@ -1,7 +1,10 @@
 //===- NtpOps.cpp - ntp operations: verifiers -----------------------------===//
 
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Support/ActivationRules.h"
+#include "ntp/Support/Partials.h"
 #include "ntp/artifact.hpp"
 
 #include "mlir/IR/Builders.h"
@@ -64,7 +67,85 @@ LogicalResult MlpOp::verify() {
            << kMaxOrder << "], got " << order;
   if (failed(verifyActivationName(*this, getActivation())))
     return failure();
-  return verifyElementType(*this, getElementType());
+  if (failed(verifyElementType(*this, getElementType())))
+    return failure();
+  return verifyRequest();
+}
+
+/// The rows of the request, or failure with the broken rule reported.
+static FailureOr<std::vector<partials::Row>> requestRows(MlpOp op,
+                                                         bool report) {
+  std::vector<partials::Row> rows;
+  int64_t inputDim = op.getLayers().empty() ? 0 : op.getLayers().front();
+  auto emit =
+      [&](const Twine &message) -> FailureOr<std::vector<partials::Row>> {
+    if (report)
+      op.emitOpError(message);
+    return failure();
+  };
+  if (ArrayAttr list = op.getPartialsAttr())
+    for (auto [p, entry] : llvm::enumerate(list)) {
+      auto alpha = dyn_cast<ArrayAttr>(entry);
+      if (!alpha || !llvm::all_of(alpha, llvm::IsaPred<IntegerAttr>))
+        return emit("partials must be a list of multi-indices, lists of "
+                    "integers such as [[2, 0], [1, 1]]; entry " +
+                    Twine(p) + " is not");
+      partials::Row row;
+      for (Attribute e : alpha) {
+        int64_t v = cast<IntegerAttr>(e).getValue().getSExtValue();
+        // Out-of-range values stay negative so that the rules below name
+        // them.
+        row.push_back(v < INT32_MIN || v > INT32_MAX ? -1
+                                                     : static_cast<int32_t>(v));
+      }
+      rows.push_back(std::move(row));
+    }
+  if (ArrayAttr list = op.getOperatorsAttr())
+    for (auto [p, entry] : llvm::enumerate(list)) {
+      int32_t kind = 0;
+      ArrayRef<int64_t> coordinates;
+      if (auto lap = dyn_cast<LaplacianAttr>(entry)) {
+        kind = partials::kLaplacian;
+        coordinates = lap.getCoordinates();
+      } else if (auto bih = dyn_cast<BiharmonicAttr>(entry)) {
+        kind = partials::kBiharmonic;
+        coordinates = bih.getCoordinates();
+      } else {
+        return emit("operators must be #ntp.laplacian or #ntp.biharmonic; "
+                    "entry " +
+                    Twine(p) + " is not");
+      }
+      partials::Row row;
+      std::string error;
+      if (!partials::operatorRow(kind, {coordinates.begin(), coordinates.end()},
+                                 inputDim, row, error))
+        return emit(error);
+      rows.push_back(std::move(row));
+    }
+  return rows;
+}
+
+LogicalResult MlpOp::verifyRequest() {
+  if (!isPartialsKernel())
+    return success();
+  FailureOr<std::vector<partials::Row>> rows = requestRows(*this, true);
+  if (failed(rows))
+    return failure();
+  std::string error;
+  int64_t order = getOrderAttr().getValue().getSExtValue();
+  if (!partials::validateRequest(*rows, getLayers().front(), order, error))
+    return emitOpError(error);
+  partials::Plan plan;
+  if (!partials::planPartials(*rows, getLayers().front(), plan, error))
+    return emitOpError(error);
+  return success();
+}
+
+std::vector<std::vector<int32_t>> MlpOp::getRequestRows() {
+  if (!isPartialsKernel())
+    return {};
+  FailureOr<std::vector<partials::Row>> rows = requestRows(*this, false);
+  return failed(rows) ? std::vector<std::vector<int32_t>>() : *rows;
 }
 
 int64_t MlpOp::getNumParams() {
@@ -98,6 +179,23 @@ static LogicalResult verifyJetBuffer(Operation *op, Value buffer,
   if (failed(type.getStridesAndOffset(strides, offset)) || strides[2] != 1)
     return op->emitOpError()
            << what << " jet buffer must have unit stride along the tile";
+  return success();
+}
+
+LogicalResult CombinePartialsOp::verify() {
+  if (failed(verifySameElementType(*this, {getRays(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getRays(), "rays")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  JetBufferShape rays = JetBufferShape::of(getRays().getType());
+  JetBufferShape out = JetBufferShape::of(getOutput().getType());
+  if (rays.neurons() != out.neurons() || rays.lanes() != out.lanes())
+    return emitOpError("rays and output must have the same width and tile");
+  if (static_cast<int64_t>(getWeights().size()) != rays.orders() * out.orders())
+    return emitOpError("expects ")
+           << out.orders() << " x " << rays.orders()
+           << " weights (requests x ray coefficients), got "
+           << getWeights().size();
   return success();
 }
 

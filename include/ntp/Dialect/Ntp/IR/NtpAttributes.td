@@ -51,6 +51,12 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     tile = 128, backward = false, entry_points = [@pinn_forward],
     chip = "sm_90", mapping = "sample", block_size = 128,
     samples_per_block = 128`.
+
+    A partials kernel (an ntp.mlp with `partials` / `operators`) also
+    records its request, the rows of `ntp::artifact::KernelManifest::partials`
+    flattened (each row has layers[0] entries; an operator's row holds -2
+    (laplacian) or -4 (biharmonic) in the coordinates it sums over):
+    `partials = [2, 0, 1, 1, -2, -2]` for d = 2.
   }];
   let parameters = (ins
     StringRefParameter<"the ntp.mlp's symbol name">:$name,
@@ -68,13 +74,14 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     StringRefParameter<"NVIDIA architecture", "\"\"">:$chip,
     StringRefParameter<"sample or lanes", "\"\"">:$mapping,
     DefaultValuedParameter<"int64_t", "0">:$block_size,
-    DefaultValuedParameter<"int64_t", "0">:$samples_per_block
+    DefaultValuedParameter<"int64_t", "0">:$samples_per_block,
+    OptionalParameter<"::mlir::DenseI32ArrayAttr">:$partials
   );
   let assemblyFormat = [{
     `<` $name `,` `layers` `=` `[` $layers `]` `,` struct($activation, $order,
     $element_type, $device, $tile, $backward, $workspace_per_tile,
     $entry_points, $target_cpu, $cpu_features, $chip, $mapping, $block_size,
-    $samples_per_block) `>`
+    $samples_per_block, $partials) `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -84,6 +91,40 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     /// The facts as the artifact writers and the runtime take them.
     ::ntp::artifact::KernelManifest getManifest() const;
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Named differential operators of a partials request
+//===----------------------------------------------------------------------===//
+
+def Ntp_LaplacianAttr : Ntp_Attr<"Laplacian", "laplacian"> {
+  let summary = "The Laplacian, sum_i d^2/dx_i^2, as a partials request";
+  let description = [{
+    Requests sum over i in `coordinates` of d^2 f / dx_i^2 (all input
+    coordinates when none are given). Used in the `operators` of `ntp.mlp`.
+
+    ```mlir
+    #ntp.laplacian            // over every input coordinate
+    #ntp.laplacian<[0, 1]>    // over x0 and x1 only (e.g. not the time)
+    ```
+  }];
+  let parameters = (ins OptionalArrayRefParameter<"int64_t">:$coordinates);
+  let assemblyFormat = "(`<` `[` $coordinates^ `]` `>`)?";
+}
+
+def Ntp_BiharmonicAttr : Ntp_Attr<"Biharmonic", "biharmonic"> {
+  let summary = "The biharmonic, sum_{i,j} d^4/dx_i^2 dx_j^2";
+  let description = [{
+    Requests sum over i, j in `coordinates` of d^4 f / dx_i^2 dx_j^2 (all
+    input coordinates when none are given), the total order 4.
+
+    ```mlir
+    #ntp.biharmonic
+    #ntp.biharmonic<[0, 2]>
+    ```
+  }];
+  let parameters = (ins OptionalArrayRefParameter<"int64_t">:$coordinates);
+  let assemblyFormat = "(`<` `[` $coordinates^ `]` `>`)?";
 }
 
 #endif // NTP_ATTRIBUTES_TD

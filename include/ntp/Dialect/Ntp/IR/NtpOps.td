@@ -40,17 +40,39 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
 
     `ntp-decompose-mlp` turns this op into a function of per-layer jet ops.
 
+    With `partials` and/or `operators` the op asks for partial derivatives
+    instead of a jet (a *partials kernel*): out[p][b][j] = D^{alpha_p}
+    f_j(x_b) for the multi-indices alpha_p of `partials` (one entry per input
+    coordinate: [2, 0, 0] is d^2/dx0^2, [1, 1, 0] d^2/dx0 dx1, [0, 0, 0] f
+    itself) in the order given, then the named operators of `operators`
+    (`#ntp.laplacian`, `#ntp.biharmonic`, optionally over a subset of the
+    coordinates) in the order given; out is [P, batch, q]. `order` is then
+    the highest total order a request may have. The rules, checked by the
+    verifier with a message naming the broken one: a multi-index has exactly
+    d = layers[0] entries, none negative; its total order (2 for a
+    Laplacian, 4 for a biharmonic) is at most `order`; no request appears
+    twice; an operator's coordinates exist (0..d-1) and appear once; the
+    request is not empty. The kernel computes each request from univariate
+    jets along integer directions by the exact interpolation of Griewank,
+    Utke and Walther (ntp/Support/Partials.h).
+
     Example:
 
     ```mlir
     ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation "tanh" order 9 : f32
+    ntp.mlp @heat layers [3, 64, 64, 1] activation "tanh" order 2
+        partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>]
+        : f64
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DenseI64ArrayAttr:$layers,
                    StrAttr:$activation, I64Attr:$order,
-                   TypeAttr:$element_type);
+                   TypeAttr:$element_type,
+                   OptionalAttr<ArrayAttr>:$partials,
+                   OptionalAttr<ArrayAttr>:$operators);
   let assemblyFormat = [{
-    $sym_name `layers` $layers `activation` $activation `order` $order `:`
+    $sym_name `layers` $layers `activation` $activation `order` $order
+    (`partials` $partials^)? (`operators` $operators^)? `:`
     $element_type attr-dict
   }];
   let hasVerifier = 1;
@@ -58,6 +80,16 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     /// Number of parameters: sum over layers of out * in + out
     /// (ntp::artifact::countParams; 0 where the verifier would fail).
     int64_t getNumParams();
+    /// Whether `partials` or `operators` is given (a partials kernel).
+    bool isPartialsKernel() { return getPartials() || getOperators(); }
+    /// The request as rows of ntp::artifact::KernelManifest::partials
+    /// (multi-indices, then operator rows); empty for a jet kernel or an
+    /// invalid request (which the verifier refuses).
+    std::vector<std::vector<int32_t>> getRequestRows();
+
+  private:
+    ::mlir::LogicalResult verifyRequest();
+  public:
   }];
 }
 
@@ -166,6 +198,37 @@ def Ntp_StoreJetOp : Ntp_Op<"store_jet"> {
   let assemblyFormat = [{
     $jet `into` $out `,` $batch `,` $tile `live_orders` $live_orders attr-dict
     `:` type($jet) `,` type($out)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_CombinePartialsOp : Ntp_Op<"combine_partials"> {
+  let summary = "Combines univariate jets into partial derivatives";
+  let description = [{
+    `rays` holds the jets of one tile along several directions, stacked
+    along the order dimension (`[sum of (orders + 1), q, tile]`: the rows of
+    direction r, then of r + 1, ...). Writes
+
+      out[p][j][s] = sum_c weights[p * C + c] * rays[c][j][s]
+
+    for every request p < P = out.shape[0], with C = rays.shape[0]: the
+    exact interpolation weights of the requested partial derivatives
+    (ntp/Support/Partials.h), a constant P x C matrix, mostly zeros, which
+    the lowering unrolls (zero weights cost nothing). `out` is then stored
+    like a jet of P orders by `ntp.store_jet`.
+
+    Example:
+
+    ```mlir
+    ntp.combine_partials %rays into %out weights [1.0, 0.0, -0.25, 0.5]
+        : memref<2x1x8xf64>, memref<2x1x8xf64>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$rays, Ntp_JetBuffer:$output,
+                   DenseF64ArrayAttr:$weights);
+  let assemblyFormat = [{
+    $rays `into` $output `weights` $weights attr-dict `:` type($rays) `,`
+    type($output)
   }];
   let hasVerifier = 1;
 }

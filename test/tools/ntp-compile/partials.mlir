@@ -1,0 +1,40 @@
+// ntp-compile --partials / --operator (issue 12): no --order needed (the
+// highest total order), the request on ntp.mlp, in #ntp.kernel and in the
+// artifact's manifest; bad requests are one sentence and a nonzero status.
+// RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "2,0,0;0,2,0;1,1,0" --operator laplacian --operator laplacian:0,1 --emit=jets | FileCheck %s --check-prefix=JETS
+// RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "0,0,0" --operator biharmonic:0,2 --target-cpu=x86-64 -o %t.so
+// RUN: tail -c 400 %t.so | FileCheck %s --check-prefix=MANIFEST
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,1" --emit=jets 2>&1 | FileCheck %s --check-prefix=LENGTH
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,-1,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=NEGATIVE
+// RUN: not ntp-compile --layers 3,8,1 --partials "2,2,0" --order 3 --emit=jets 2>&1 | FileCheck %s --check-prefix=ORDER
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,1,0;1,1,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=DUPLICATE
+// RUN: not ntp-compile --layers 3,8,1 --operator laplacian:0,3 --emit=jets 2>&1 | FileCheck %s --check-prefix=SUBSET
+// RUN: not ntp-compile --layers 3,8,1 --operator hessian --emit=jets 2>&1 | FileCheck %s --check-prefix=UNKNOWN
+// RUN: not ntp-compile --layers 3,8,1 --partials "" --emit=jets 2>&1 | FileCheck %s --check-prefix=EMPTY
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,x,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=SYNTAX
+// RUN: not ntp-compile %s --partials "1,0,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=FILE
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --emit=obj -o %t.o --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --emit=ptx 2>&1 | FileCheck %s --check-prefix=NVPTX
+
+// JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0]>}
+// JETS-LABEL: func.func @ntp_kernel_forward_tiles
+// JETS: ntp.combine_partials
+// JETS: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 5
+
+// MANIFEST: order=4
+// MANIFEST: backward=0
+// MANIFEST: partials=0,0,0;-4,0,-4
+
+// LENGTH: error: 'ntp.mlp' op request 0 [1,1] has 2 entries but the network has 3 inputs
+// NEGATIVE: error: 'ntp.mlp' op request 0 [1,-1,0] has a negative entry
+// ORDER: error: 'ntp.mlp' op request 0 [2,2,0] has total order 4, above the maximum 3
+// DUPLICATE: error: 'ntp.mlp' op request 1 [1,1,0] repeats request 0
+// SUBSET: ntp-compile: error: --operator: the laplacian's coordinate 3 does not exist: the network has 3 inputs (coordinates 0..2)
+// UNKNOWN: ntp-compile: error: --operator: unknown operator 'hessian'
+// EMPTY: ntp-compile: error: --partials is empty: give at least one multi-index, or leave it out
+// SYNTAX: ntp-compile: error: --partials: a multi-index is comma-separated integers, got '1,x,0'
+// HEADER: ntp-compile: error: --header is not available for partials kernels yet
+// NVPTX: error: partials kernels are compiled for the CPU only so far
+// FILE: ntp-compile: error: --partials and --operator describe the network with --layers; in an .mlir file, give them on ntp.mlp
+
+ntp.mlp @unused layers [3, 8, 1] activation "tanh" order 1 : f64
