@@ -56,8 +56,16 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
   Type element = description.isF64 ? Type(b.getF64Type()) : b.getF32Type();
-  MlpOp::create(b, loc, description.name, description.layers,
-                description.activation, description.order, element);
+  // "silu,tanh" (one name per hidden layer) is the dialect's list.
+  Attribute activation = b.getStringAttr(description.activation);
+  if (StringRef(description.activation).contains(',')) {
+    SmallVector<StringRef> names;
+    StringRef(description.activation).split(names, ',');
+    activation = b.getStrArrayAttr(names);
+  }
+  MlpOp::create(b, loc, b.getStringAttr(description.name),
+                b.getDenseI64ArrayAttr(description.layers), activation,
+                b.getI64IntegerAttr(description.order), TypeAttr::get(element));
   if (failed(verify(*module)))
     return nullptr;
   return module;

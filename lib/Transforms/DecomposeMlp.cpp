@@ -70,6 +70,7 @@ public:
     // The seed is (x, v, 0, ...): orders >= 2 are structural zeros.
     int64_t live = std::min<int64_t>(orders, 2);
     int64_t offset = 0;
+    SmallVector<std::string> activations = mlp.getHiddenActivations();
     for (size_t l = 1; l < layers.size(); ++l) {
       current ^= 1;
       Value next = view(b, buffers[current], orders, layers[l]);
@@ -80,7 +81,7 @@ public:
         break;
       current ^= 1;
       next = view(b, buffers[current], orders, layers[l]);
-      ActivateOp::create(b, loc, mlp.getActivation(), jet, next, live);
+      ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
       // An activation fills every order from a jet with any nonzero order 1.
       live = orders;
       jet = next;
@@ -126,7 +127,7 @@ struct DecomposeMlpPass
       NetworkDescription network;
       network.name = mlp.getSymName().str();
       network.layers.assign(mlp.getLayers().begin(), mlp.getLayers().end());
-      network.activation = mlp.getActivation().str();
+      network.activation = mlp.getActivationSpec();
       network.order = mlp.getOrder();
       network.dtype = isa<Float64Type>(mlp.getElementType())
                           ? artifact::Dtype::F64

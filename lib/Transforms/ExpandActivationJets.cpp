@@ -225,6 +225,15 @@ struct ExpansionPattern : public OpConversionPattern<OpTy> {
           << order << " exceeds the maximum " << kMaxOrder;
       return nullptr;
     }
+    if (formulation == JetFormulation::FaaDiBruno &&
+        order > rule->maxFaaDiBrunoOrder()) {
+      op.emitOpError("derivative order ")
+          << order << " exceeds the maximum " << rule->maxFaaDiBrunoOrder()
+          << " of formulation faa-di-bruno for '" << rule->getName()
+          << "' (its coefficients are no longer exact in double); use "
+             "formulation=taylor or auto";
+      return nullptr;
+    }
     return rule;
   }
 

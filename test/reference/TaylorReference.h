@@ -21,11 +21,24 @@
 
 namespace ntp_ref {
 
-/// Activation applied after every layer but the last.
-enum class Activation { Tanh, Sigmoid, Sin, Identity, Exp, Softplus };
+/// Activation applied after every layer but the last. Silu is y sigmoid(y),
+/// Gelu the exact y Phi(y) (Phi the standard normal CDF), GeluTanh the tanh
+/// approximation y (1 + tanh(sqrt(2/pi) (y + 0.044715 y^3))) / 2.
+enum class Activation {
+  Tanh,
+  Sigmoid,
+  Sin,
+  Identity,
+  Exp,
+  Softplus,
+  Cos,
+  Silu,
+  Gelu,
+  GeluTanh
+};
 
-/// Parses "tanh", "sigmoid", "sin", "identity", "exp", "softplus"; throws
-/// std::invalid_argument otherwise.
+/// Parses "tanh", "sigmoid", "sin", "identity", "exp", "softplus", "cos",
+/// "silu", "gelu", "gelu_tanh"; throws std::invalid_argument otherwise.
 Activation parseActivation(const std::string &name);
 
 /// Number of parameters of the MLP with layer widths {d, h_1, ..., q}; throws
@@ -41,12 +54,29 @@ std::vector<long double> jet(const std::vector<int> &widths, Activation act,
                              const std::vector<long double> &x,
                              const std::vector<long double> &v, int64_t batch);
 
+/// The same with one activation per hidden layer (acts.size() must be
+/// widths.size() - 2; throws std::invalid_argument otherwise).
+std::vector<long double> jet(const std::vector<int> &widths,
+                             const std::vector<Activation> &acts, int order,
+                             const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch);
+
 /// Gradient with respect to params (same layout as params) of
 ///   sum_{k,b,j} cotangent[(k * batch + b) * q + j] * out[...],
 /// where out is jet(widths, act, order, params, x, v, batch). Computed exactly
 /// by a hand-written reverse pass through the Taylor recurrences.
 std::vector<long double>
 jetParamGradient(const std::vector<int> &widths, Activation act, int order,
+                 const std::vector<long double> &params,
+                 const std::vector<long double> &x,
+                 const std::vector<long double> &v, int64_t batch,
+                 const std::vector<long double> &cotangent);
+
+/// The same with one activation per hidden layer.
+std::vector<long double>
+jetParamGradient(const std::vector<int> &widths,
+                 const std::vector<Activation> &acts, int order,
                  const std::vector<long double> &params,
                  const std::vector<long double> &x,
                  const std::vector<long double> &v, int64_t batch,

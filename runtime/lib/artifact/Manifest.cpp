@@ -131,8 +131,13 @@ public:
     const std::string *activation = key("activation");
     if (!activation)
       return NTP_ERROR_BAD_ARTIFACT;
-    if (activation->empty() || !isWord(*activation, "_"))
-      return fail("activation " + quoted(*activation) + " is not a name");
+    // One name, or one per hidden layer separated by commas ("silu,tanh").
+    bool names = !activation->empty() && isWord(*activation, "_,") &&
+                 activation->front() != ',' && activation->back() != ',' &&
+                 activation->find(",,") == std::string::npos;
+    if (!names)
+      return fail("activation " + quoted(*activation) +
+                  " is not a name or a comma-separated list of names");
     m.activation = *activation;
 
     std::optional<int32_t> order = number<int32_t>("order");
@@ -156,6 +161,12 @@ public:
     std::optional<int64_t> expected = countParams(m.layers);
     if (!expected)
       return fail("layers " + quoted(*layers) + " have too many parameters");
+    size_t listed = std::count(m.activation.begin(), m.activation.end(), ',');
+    if (listed > 0 && listed + 3 != m.layers.size())
+      return fail("activation " + quoted(m.activation) + " lists " +
+                  std::to_string(listed + 1) + " activations but layers " +
+                  quoted(*layers) + " have " +
+                  std::to_string(m.layers.size() - 2) + " hidden layers");
     std::optional<int64_t> numParams = number<int64_t>("num_params");
     if (!numParams)
       return NTP_ERROR_BAD_ARTIFACT;
@@ -438,6 +449,24 @@ std::string serializeManifest(const KernelManifest &m) {
     line("image_bytes", std::to_string(c.imageBytes));
   }
   text += '\n';
+  return text;
+}
+
+std::string mlpDescription(const KernelManifest &manifest) {
+  std::string text = "ntp.mlp @" + manifest.name + " layers [";
+  for (size_t i = 0; i < manifest.layers.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(manifest.layers[i]);
+  text += "] activation ";
+  if (manifest.activation.find(',') == std::string::npos) {
+    text += "\"" + manifest.activation + "\"";
+  } else {
+    text += "[\"";
+    for (char c : manifest.activation)
+      text += c == ',' ? std::string("\", \"") : std::string(1, c);
+    text += "\"]";
+  }
+  text += " order " + std::to_string(manifest.order) + " : " +
+          std::string(dtypeName(manifest.dtype));
   return text;
 }
 
