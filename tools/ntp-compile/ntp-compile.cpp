@@ -248,7 +248,9 @@ int main(int argc, char **argv) {
     targetFlag.getParser().addLiteralOption(target->getName(), target,
                                             target->getDescription());
   static const std::string activationHelp =
-      "Activation (" + llvm::join(activationNames(), ", ") + ")";
+      "Activation of every hidden layer, or a comma-separated list with one "
+      "per hidden layer (" +
+      llvm::join(activationNames(), ", ") + ")";
   activationFlag.setDescription(activationHelp);
   hideUnrelatedOptions();
   cl::ParseCommandLineOptions(

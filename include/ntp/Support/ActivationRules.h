@@ -85,13 +85,15 @@ public:
   const std::vector<Primitive> &getPrimitives() const { return primitives; }
   /// sigma^(k) as a polynomial in the primitives; k = 0 is sigma itself.
   /// Derived by the chain rule: D(P) = sum_i dP/du_i * D(u_i).
-  /// A coefficient leaving the int64 range is a fatal error; kMaxOrder keeps
-  /// every order the verifiers accept far from it (see the unit tests).
+  /// A coefficient leaving the int64 range is a fatal error; callers ask only
+  /// for k <= maxFaaDiBrunoOrder() + 1, far from it (see the unit tests).
   const Polynomial &derivative(unsigned k) const;
   /// The largest order n <= kMaxOrder for which sigma^(0..n) have only
-  /// coefficients a double holds exactly (|c| <= 2^53): how far Faà di
-  /// Bruno's formula is exact (tanh: 17; sin, cos, exp: kMaxOrder). The
-  /// Taylor recurrence needs no such coefficients and goes to kMaxOrder.
+  /// integer coefficients a double holds exactly (|c| <= 2^53, a common
+  /// power of two aside): how far Faà di Bruno's formula is exact. tanh,
+  /// sigmoid, silu: 20; softplus: 21; gelu: 28; gelu_tanh: 16; sin, cos,
+  /// exp, identity: kMaxOrder. The Taylor recurrence needs no such
+  /// coefficients and goes to kMaxOrder for every activation.
   unsigned maxFaaDiBrunoOrder() const;
   /// d u_i / dy of primitive i, as a polynomial in the primitives.
   const Polynomial &primitiveDerivative(unsigned i) const {

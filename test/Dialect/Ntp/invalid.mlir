@@ -134,8 +134,8 @@ func.func @shape_mismatch(%in: memref<4x8x16xf32>, %out: memref<4x9x16xf32>) {
 // -----
 
 func.func @unknown_activation(%in: memref<4x8x16xf32>, %out: memref<4x8x16xf32>) {
-  // expected-error @below {{unknown activation 'gelu'}}
-  ntp.activate "gelu" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
+  // expected-error @below {{unknown activation 'relu'}}
+  ntp.activate "relu" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
   return
 }
 

@@ -38,7 +38,7 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     checks by `ntp::artifact::countParams`, must fit in 64 bits and be at
     most kMaxParams = 2^24; `order` in [0, kMaxOrder = 32] (Faà di Bruno's
     formulation, where exact, only to a smaller order per activation:
-    `ActivationRule::maxFaaDiBrunoOrder`, 17 for tanh). The tile, chosen
+    `ActivationRule::maxFaaDiBrunoOrder`, 20 for tanh). The tile, chosen
     by `ntp-decompose-mlp`, is bounded there (1..kMaxTile = 64, and one
     tile's jets within kMaxTileStackBytes = 4 MiB of stack).
 
