@@ -436,6 +436,25 @@ Activation parseActivation(const std::string &name) {
   throw std::invalid_argument("ntp_ref: unknown activation '" + name + "'");
 }
 
+std::vector<Activation> parseActivationList(const std::string &spec,
+                                            int hiddenLayers) {
+  std::vector<Activation> acts;
+  size_t begin = 0;
+  for (;;) {
+    const size_t end = spec.find(',', begin);
+    acts.push_back(parseActivation(spec.substr(begin, end - begin)));
+    if (end == std::string::npos)
+      break;
+    begin = end + 1;
+  }
+  if (acts.size() == 1)
+    return std::vector<Activation>(hiddenLayers, acts.front());
+  if (static_cast<int>(acts.size()) != hiddenLayers)
+    throw std::invalid_argument("ntp_ref: need one activation per hidden "
+                                "layer");
+  return acts;
+}
+
 int64_t numParams(const std::vector<int> &widths) {
   if (widths.size() < 2)
     throw std::invalid_argument(

@@ -41,6 +41,12 @@ enum class Activation {
 /// "silu", "gelu", "gelu_tanh"; throws std::invalid_argument otherwise.
 Activation parseActivation(const std::string &name);
 
+/// One activation for every one of `hiddenLayers` hidden layers ("tanh"), or
+/// a comma-separated list with one per hidden layer ("silu,tanh"); throws
+/// std::invalid_argument on an unknown name or a wrong count.
+std::vector<Activation> parseActivationList(const std::string &spec,
+                                            int hiddenLayers);
+
 /// Number of parameters of the MLP with layer widths {d, h_1, ..., q}; throws
 /// std::invalid_argument if there are fewer than two widths or one is < 1.
 int64_t numParams(const std::vector<int> &widths);
