@@ -277,19 +277,22 @@ std::vector<std::unique_ptr<ActivationRule>> buildTable() {
       var(3, 0) * var(3, 1),
       {cst(3, 1), var(3, 2), cst(3, -1) * var(3, 0) * var(3, 2)},
       "GELU y * Phi(y), Phi the standard normal CDF (exact, erf)");
-  // GELU's tanh approximation y (1 + t) / 2, t = tanh(c1 (y + 0.044715 y^3)):
-  // t' = (1 - t^2) (c1 + c2 y^2) with the constants c1, c2 as primitives of
+  // GELU's tanh approximation y (1 + t) / 2, t = tanh(u), u = c1 (y +
+  // 0.044715 y^3), in (y, t, s, c1, c2) with s = sech^2(u) = 1 - t^2 (its
+  // own primitive: no cancellation where tanh saturates): t' = s (c1 + c2
+  // y^2), s' = -2 t s (c1 + c2 y^2), the constants c1, c2 primitives of
   // derivative 0 (Primitives.def), so the coefficients stay exact integers.
   {
-    const unsigned n = 4; // y, t, c1, c2
-    const Polynomial y = var(n, 0), tg = var(n, 1), c1 = var(n, 2),
-                     c2 = var(n, 3);
+    const unsigned n = 5; // y, t, s, c1, c2
+    const Polynomial y = var(n, 0), tg = var(n, 1), sg = var(n, 2),
+                     c1 = var(n, 3), c2 = var(n, 4);
+    const Polynomial inner = c1 + c2 * y * y;
     add("gelu_tanh",
-        {Primitive::Identity, Primitive::GeluTanh, Primitive::GeluC1,
-         Primitive::GeluC2},
+        {Primitive::Identity, Primitive::GeluTanh, Primitive::GeluSech2,
+         Primitive::GeluC1, Primitive::GeluC2},
         Polynomial::powerOfTwo(n, -1) * (y + y * tg),
-        {cst(n, 1), (cst(n, 1) + cst(n, -1) * tg * tg) * (c1 + c2 * y * y),
-         Polynomial(n), Polynomial(n)},
+        {cst(n, 1), sg * inner, cst(n, -2) * tg * sg * inner, Polynomial(n),
+         Polynomial(n)},
         "GELU, tanh approximation y (1 + tanh(sqrt(2/pi) (y + 0.044715 "
         "y^3))) / 2");
   }

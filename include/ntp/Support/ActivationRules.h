@@ -91,7 +91,7 @@ public:
   /// The largest order n <= kMaxOrder for which sigma^(0..n) have only
   /// integer coefficients a double holds exactly (|c| <= 2^53, a common
   /// power of two aside): how far Faà di Bruno's formula is exact. tanh,
-  /// sigmoid, silu: 20; softplus: 21; gelu: 28; gelu_tanh: 16; sin, cos,
+  /// sigmoid, silu: 20; softplus: 21; gelu: 28; gelu_tanh: 17; sin, cos,
   /// exp, identity: kMaxOrder. The Taylor recurrence needs no such
   /// coefficients and goes to kMaxOrder for every activation.
   unsigned maxFaaDiBrunoOrder() const;
