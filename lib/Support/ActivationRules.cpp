@@ -359,7 +359,9 @@ ntp::parseActivationList(const std::string &spec, size_t hiddenLayers,
   }
   for (const std::string &name : names) {
     if (name.empty()) {
-      error = "the activation list '" + spec + "' has an empty entry";
+      error = "unknown activation '' (an empty entry in the activation "
+              "list '" +
+              spec + "')";
       return std::nullopt;
     }
     if (!lookupActivation(name)) {
@@ -371,11 +373,10 @@ ntp::parseActivationList(const std::string &spec, size_t hiddenLayers,
   if (names.size() == 1)
     return std::vector<std::string>(hiddenLayers, names.front());
   if (names.size() != hiddenLayers) {
-    error = "the activation list '" + spec + "' has " +
-            std::to_string(names.size()) +
-            " entries; expected one name for every hidden layer or one per "
-            "hidden layer (" +
-            std::to_string(hiddenLayers) + ")";
+    error = "expects one activation per hidden layer: " +
+            std::to_string(hiddenLayers) + " hidden layers, " +
+            std::to_string(names.size()) + " activations ('" + spec +
+            "'; one name alone applies to every hidden layer)";
     return std::nullopt;
   }
   return names;
