@@ -37,8 +37,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
                            std::to_string(network.order));
   // One activation for every hidden layer, or one per hidden layer; the
   // manifest and the cache key hold the canonical spelling.
-  std::optional<std::vector<std::string>> activations = parseActivationList(
-      network.activation, network.layers.size() - 2, error);
+  std::optional<std::vector<std::string>> activations =
+      parseActivationList(network.activation, network.layers.size() - 2, error);
   if (!activations)
     return false;
   if (network.name.empty())

@@ -350,9 +350,8 @@ ntp::parseActivationList(const std::string &spec, size_t hiddenLayers,
   size_t begin = 0;
   for (;;) {
     size_t end = spec.find(',', begin);
-    names.push_back(spec.substr(begin, end == std::string::npos
-                                           ? std::string::npos
-                                           : end - begin));
+    names.push_back(spec.substr(
+        begin, end == std::string::npos ? std::string::npos : end - begin));
     if (end == std::string::npos)
       break;
     begin = end + 1;

@@ -309,8 +309,7 @@ NTP_EXPORT ntp_status ntp_kernel_description(const ntp_kernel *k, char *text,
     if (capacity > 0 && !text)
       return fail(NTP_ERROR_INVALID_ARGUMENT,
                   "text is null but capacity is " + std::to_string(capacity));
-    const std::string description =
-        ntp::artifact::mlpDescription(k->manifest);
+    const std::string description = ntp::artifact::mlpDescription(k->manifest);
     *length = static_cast<int64_t>(description.size());
     if (capacity > 0) {
       size_t n = std::min(description.size(), size_t(capacity - 1));

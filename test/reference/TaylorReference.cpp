@@ -9,9 +9,9 @@
 // w = u) or from a companion series (sin: w = cos, with cos' = -sin a';
 // softplus: w = sigmoid(a)). Products (silu = a s, gelu = a Phi(a)) are
 // Cauchy products; the normal density is exp(g) with g = -a^2 / 2, and the
-// tanh-approximated gelu is tanh of the cubic series of its argument. Coefficients become derivatives (times k!) at the
-// end. The parameter gradient is the hand-written adjoint of exactly these
-// recurrences.
+// tanh-approximated gelu is tanh of the cubic series of its argument.
+// Coefficients become derivatives (times k!) at the end. The parameter gradient
+// is the hand-written adjoint of exactly these recurrences.
 //
 //===----------------------------------------------------------------------===//
 #include "TaylorReference.h"
@@ -250,8 +250,8 @@ void activationSeries(Activation act, const Ld *a, Ld *u, Ld *aux1, Ld *aux2,
     for (int k = 0; k <= n; ++k)
       sq[k] = squareCoefficient(a, k);
     for (int k = 0; k <= n; ++k)
-      z[k] = kSqrt2OverPi * (a[k] + kGeluCubic * productCoefficient(
-                                                     sq.data(), a, k));
+      z[k] = kSqrt2OverPi *
+             (a[k] + kGeluCubic * productCoefficient(sq.data(), a, k));
     tanhSeries(z, aux1, aux2, n);
     for (int k = 0; k <= n; ++k)
       u[k] = (a[k] + productCoefficient(a, aux1, k)) / 2;
@@ -513,13 +513,11 @@ jetParamGradient(const std::vector<int> &widths, Activation act, int order,
                           order, params, x, v, batch, cotangent);
 }
 
-std::vector<long double>
-jetParamGradient(const std::vector<int> &widths,
-                 const std::vector<Activation> &acts, int order,
-                 const std::vector<long double> &params,
-                 const std::vector<long double> &x,
-                 const std::vector<long double> &v, int64_t batch,
-                 const std::vector<long double> &cotangent) {
+std::vector<long double> jetParamGradient(
+    const std::vector<int> &widths, const std::vector<Activation> &acts,
+    int order, const std::vector<long double> &params,
+    const std::vector<long double> &x, const std::vector<long double> &v,
+    int64_t batch, const std::vector<long double> &cotangent) {
   const Shape s = checkShape(widths, order, params, x, v, batch);
   checkActivations(s, acts);
   const int n1 = s.n1(), q = s.q();

@@ -80,13 +80,11 @@ jetParamGradient(const std::vector<int> &widths, Activation act, int order,
                  const std::vector<long double> &cotangent);
 
 /// The same with one activation per hidden layer.
-std::vector<long double>
-jetParamGradient(const std::vector<int> &widths,
-                 const std::vector<Activation> &acts, int order,
-                 const std::vector<long double> &params,
-                 const std::vector<long double> &x,
-                 const std::vector<long double> &v, int64_t batch,
-                 const std::vector<long double> &cotangent);
+std::vector<long double> jetParamGradient(
+    const std::vector<int> &widths, const std::vector<Activation> &acts,
+    int order, const std::vector<long double> &params,
+    const std::vector<long double> &x, const std::vector<long double> &v,
+    int64_t batch, const std::vector<long double> &cotangent);
 
 } // namespace ntp_ref
 

@@ -24,11 +24,11 @@ using ntp_ref::Activation;
 using Ld = long double;
 using Vec = std::vector<Ld>;
 
-const Activation kAllActivations[] = {
-    Activation::Tanh,     Activation::Sigmoid, Activation::Sin,
-    Activation::Identity, Activation::Exp,     Activation::Softplus,
-    Activation::Cos,      Activation::Silu,    Activation::Gelu,
-    Activation::GeluTanh};
+const Activation kAllActivations[] = {Activation::Tanh, Activation::Sigmoid,
+                                      Activation::Sin,  Activation::Identity,
+                                      Activation::Exp,  Activation::Softplus,
+                                      Activation::Cos,  Activation::Silu,
+                                      Activation::Gelu, Activation::GeluTanh};
 
 std::string name(Activation act) {
   switch (act) {
@@ -127,8 +127,8 @@ std::array<Ld, 5> sigmaDerivatives(Activation act, Ld a) {
     const Ld s = 1 / (1 + expl(-a)), q = s * (1 - s);
     const Ld d[5] = {s, q, q * (1 - 2 * s), q * (1 - 6 * s + 6 * s * s),
                      q * (1 - 2 * s) * (1 - 12 * s + 12 * s * s)};
-    return {a * d[0], a * d[1] + d[0], a * d[2] + 2 * d[1],
-            a * d[3] + 3 * d[2], a * d[4] + 4 * d[3]};
+    return {a * d[0], a * d[1] + d[0], a * d[2] + 2 * d[1], a * d[3] + 3 * d[2],
+            a * d[4] + 4 * d[3]};
   }
   case Activation::Gelu: {
     // Phi^(1) = phi, Phi^(2) = -a phi, Phi^(3) = (a^2 - 1) phi,
@@ -136,8 +136,8 @@ std::array<Ld, 5> sigmaDerivatives(Activation act, Ld a) {
     const Ld phi = expl(-a * a / 2) / sqrtl(2 * 3.14159265358979323846264338L);
     const Ld d[5] = {erfcl(-a / sqrtl(2.0L)) / 2, phi, -a * phi,
                      (a * a - 1) * phi, (3 * a - a * a * a) * phi};
-    return {a * d[0], a * d[1] + d[0], a * d[2] + 2 * d[1],
-            a * d[3] + 3 * d[2], a * d[4] + 4 * d[3]};
+    return {a * d[0], a * d[1] + d[0], a * d[2] + 2 * d[1], a * d[3] + 3 * d[2],
+            a * d[4] + 4 * d[3]};
   }
   case Activation::GeluTanh: {
     // T = tanh(z(a)), z = c (a + alpha a^3), by Faa di Bruno up to 4.
@@ -380,9 +380,9 @@ TEST(TaylorReference, PerLayerActivations) {
     y += W3[i] * cosl(a);
   }
   EXPECT_TRUE(close(mixed[0], y, 1e-17L));
-  EXPECT_THROW(ntp_ref::jet(w, std::vector<Activation>{Activation::Cos}, 3, p,
-                            x, v, 1),
-               std::invalid_argument);
+  EXPECT_THROW(
+      ntp_ref::jet(w, std::vector<Activation>{Activation::Cos}, 3, p, x, v, 1),
+      std::invalid_argument);
 }
 
 // Higher orders of tanh, sigmoid and softplus have no short closed form, but

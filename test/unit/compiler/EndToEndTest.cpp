@@ -285,8 +285,7 @@ std::string caseName(const NetworkCase &c) {
   std::ostringstream os;
   std::string act = c.activation;
   std::replace(act.begin(), act.end(), ',', '_');
-  os << act << "_" << (c.isF64 ? "f64" : "f32") << "_n" << c.order
-     << "_w";
+  os << act << "_" << (c.isF64 ? "f64" : "f32") << "_n" << c.order << "_w";
   for (size_t i = 0; i < c.widths.size(); ++i)
     os << (i ? "x" : "") << c.widths[i];
   if (c.formulation == ntp::JetFormulation::FaaDiBruno)
@@ -475,7 +474,10 @@ std::vector<NetworkCase> mixedCases() {
   static const char *kPool[] = {"tanh", "sigmoid",  "sin",  "identity", "cos",
                                 "silu", "softplus", "gelu", "gelu_tanh"};
   static const std::vector<std::vector<int>> architectures = {
-      {1, 16, 16, 1}, {2, 24, 8, 24, 1}, {3, 12, 12, 12, 12, 2}, {1, 32, 32, 1}};
+      {1, 16, 16, 1},
+      {2, 24, 8, 24, 1},
+      {3, 12, 12, 12, 12, 2},
+      {1, 32, 32, 1}};
   std::vector<NetworkCase> cases;
   std::mt19937_64 rng(kSeedBase + 900);
   size_t index = 0;
@@ -486,8 +488,8 @@ std::vector<NetworkCase> mixedCases() {
       c.order = order;
       c.widths = architectures[index % architectures.size()];
       for (size_t l = 0; l + 2 < c.widths.size(); ++l)
-        c.activation += (l ? "," : "") +
-                        std::string(kPool[rng() % std::size(kPool)]);
+        c.activation +=
+            (l ? "," : "") + std::string(kPool[rng() % std::size(kPool)]);
       c.batches = {1, 37};
       c.seed = kSeedBase + 900 + index++;
       cases.push_back(c);
@@ -541,14 +543,14 @@ std::vector<double> measuredErrors(const std::vector<int> &widths,
   const int64_t batch = 37;
   std::vector<Ld> x =
       randomVector(batch * widths.front(), -2.0, 2.0, isF64, rng);
-  std::vector<Ld> ref = ntp_ref::jet(
-      widths,
-      ntp_ref::parseActivationList(activation,
-                                   static_cast<int>(widths.size()) - 2),
-      order, params, x, v, batch);
+  std::vector<Ld> ref =
+      ntp_ref::jet(widths,
+                   ntp_ref::parseActivationList(
+                       activation, static_cast<int>(widths.size()) - 2),
+                   order, params, x, v, batch);
   std::vector<Ld> out;
-  if (!run(kernel->get(), isF64, x, v, params, order, widths.back(), batch,
-           out, error))
+  if (!run(kernel->get(), isF64, x, v, params, order, widths.back(), batch, out,
+           error))
     return {};
   std::vector<Ld> errors =
       errorsPerOrder(out, ref, order, batch * widths.back());
@@ -569,8 +571,8 @@ std::vector<double> measuredErrors(const std::vector<int> &widths,
 TEST_P(HighOrderTest, MatchesReference) {
   const HighOrderCase &c = GetParam();
   std::string error;
-  std::vector<double> errors = measuredErrors({1, 16, 16, 1}, c.activation,
-                                              c.order, c.isF64, 31, error);
+  std::vector<double> errors =
+      measuredErrors({1, 16, 16, 1}, c.activation, c.order, c.isF64, 31, error);
   ASSERT_FALSE(errors.empty()) << error;
   for (int k = 0; k <= c.order; ++k)
     EXPECT_LE(errors[k], highOrderTolerance(c.isF64, k))

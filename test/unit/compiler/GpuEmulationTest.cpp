@@ -200,8 +200,8 @@ std::vector<Case> cases() {
     all.push_back({{1, 20, 20, 1}, "gelu", 5, false, mapping});
     all.push_back({{3, 9, 2}, "gelu_tanh", 7, true, mapping});
     // One activation per hidden layer, and orders past 16.
-    all.push_back({{1, 12, 12, 12, 1}, "silu,identity,gelu_tanh", 6, true,
-                   mapping});
+    all.push_back(
+        {{1, 12, 12, 12, 1}, "silu,identity,gelu_tanh", 6, true, mapping});
     all.push_back({{1, 8, 8, 1}, "tanh,sin", 24, true, mapping});
   }
   // One sample per block and a full 32-warp block in the lanes mapping.

@@ -242,9 +242,10 @@ TEST_P(ActivationRuleTest, TaylorMatchesReferenceUpToMaxOrder) {
   const ntp::ActivationRule &r = rule(GetParam());
   const int order = static_cast<int>(ntp::kMaxOrder);
   std::vector<Ld> ys = {-2.5L, -0.7L, 0.0L, 0.3L, 1.9L};
-  std::vector<std::vector<Ld>> ref = referenceDerivatives(GetParam(), order, ys);
-  ntp::ActivationJetExpansion t = ntp::expandActivationJet(
-      r, order, 2, ntp::JetFormulation::Taylor);
+  std::vector<std::vector<Ld>> ref =
+      referenceDerivatives(GetParam(), order, ys);
+  ntp::ActivationJetExpansion t =
+      ntp::expandActivationJet(r, order, 2, ntp::JetFormulation::Taylor);
   const auto &nodes = t.graph.getNodes();
   for (size_t i = 0; i < ys.size(); ++i) {
     // y = (y_i, 1, 0, ...): z_k = sigma^(k)(y_i).
@@ -284,8 +285,8 @@ TEST_P(ActivationRuleTest, TaylorMatchesReferenceUpToMaxOrder) {
         continue;
       }
       EXPECT_LE(std::fabs(got - want) / scale, 1e-14L)
-          << GetParam() << " y = " << static_cast<double>(ys[i])
-          << " k = " << k << ": " << static_cast<double>(got) << " vs "
+          << GetParam() << " y = " << static_cast<double>(ys[i]) << " k = " << k
+          << ": " << static_cast<double>(got) << " vs "
           << static_cast<double>(want);
     }
   }

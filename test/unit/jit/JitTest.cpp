@@ -378,8 +378,7 @@ TEST(JitTest, DescribesTheNetwork) {
   EXPECT_EQ(run(k.get(), in), run(k2.get(), in));
   // C++: the same text.
   ntp::Kernel cpp = ntp::compile(
-      {{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, ntp::Dtype::F64},
-      cppNoCache());
+      {{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, ntp::Dtype::F64}, cppNoCache());
   EXPECT_EQ(cpp.description(), expected);
   // Truncated to the capacity, NUL-terminated; bad arguments refused.
   char small[8];
@@ -394,8 +393,7 @@ TEST(JitTest, DescribesTheNetwork) {
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ntp_kernel_description(k.get(), small, -1, &length),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(ntp_last_error()).find("capacity"),
-            std::string::npos);
+  EXPECT_NE(std::string(ntp_last_error()).find("capacity"), std::string::npos);
 }
 
 /// The value of `key` in the #ntp.kernel attribute text `attr`: "k = v, "

@@ -247,10 +247,10 @@ TEST(ManifestTest, RejectsBadValues) {
   EXPECT_EQ(parseError(cpuWith("activation", "activation=")),
             "activation '' is not a name or a comma-separated list of names");
   for (const char *bad : {"tanh,", ",tanh", "tanh,,sin", "tanh, sin"})
-    EXPECT_EQ(parseError(cpuWith("activation", std::string("activation=") +
-                                                   bad)),
-              std::string("activation '") + bad +
-                  "' is not a name or a comma-separated list of names");
+    EXPECT_EQ(
+        parseError(cpuWith("activation", std::string("activation=") + bad)),
+        std::string("activation '") + bad +
+            "' is not a name or a comma-separated list of names");
   // The 1-24-24-24-1 network has three hidden layers.
   EXPECT_EQ(parseError(cpuWith("activation", "activation=silu,tanh")),
             "activation 'silu,tanh' lists 2 activations but layers "
