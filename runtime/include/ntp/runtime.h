@@ -227,7 +227,7 @@ ntp_status ntp_kernel_layers(const ntp_kernel *k, int32_t *widths,
  * layer their comma-separated list ("silu,tanh"); NULL on a null kernel. */
 const char *ntp_kernel_activation(const ntp_kernel *k);
 /* The whole network as the canonical one-line IR of its ntp.mlp, e.g.
- *   ntp.mlp @pinn layers [1, 8, 1] activation ["silu"] order 9 : f64
+ *   ntp.mlp @p layers [1, 8, 8, 1] activation ["silu", "tanh"] order 9 : f64
  * with one name per hidden layer (or, when every hidden layer has the same,
  * activation "tanh"): writes up to `capacity` bytes of it, NUL included, to
  * `text` (truncated, still NUL-terminated, when capacity is smaller; text
