@@ -64,8 +64,9 @@ ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
                                                 JetFormulation formulation) {
   if (formulation != JetFormulation::Auto)
     return expandWith(rule, order, liveInputs, formulation);
-  // Past the orders where Faà di Bruno is exact, the recurrence alone.
-  if (order > rule.maxFaaDiBrunoOrder())
+  // Past the orders where Faà di Bruno is exact (or accurate), the
+  // recurrence alone.
+  if (order > rule.maxAutoFaaDiBrunoOrder())
     return expandWith(rule, order, liveInputs, JetFormulation::Taylor);
   ActivationJetExpansion fdb =
       expandWith(rule, order, liveInputs, JetFormulation::FaaDiBruno);
@@ -139,7 +140,7 @@ ActivationJetVjp ntp::differentiateActivationJet(const ActivationRule &rule,
                                                  JetFormulation formulation) {
   if (formulation != JetFormulation::Auto)
     return differentiateWith(rule, order, liveInputs, formulation);
-  if (order > rule.maxFaaDiBrunoOrder())
+  if (order > rule.maxAutoFaaDiBrunoOrder())
     return differentiateWith(rule, order, liveInputs, JetFormulation::Taylor);
   // Chosen by the VJP's own cost (what is emitted), independently of the
   // forward: the two are separate functions and need not agree.

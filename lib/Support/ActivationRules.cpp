@@ -322,6 +322,20 @@ unsigned ActivationRule::maxFaaDiBrunoOrder() const {
   return limit;
 }
 
+unsigned ActivationRule::maxAutoFaaDiBrunoOrder() const {
+  constexpr unsigned kSweptOrder = 16;
+  const unsigned limit = maxFaaDiBrunoOrder();
+  unsigned k = std::min(limit, kSweptOrder);
+  while (k < limit) {
+    const Polynomial &p = derivative(k + 1);
+    if (std::ldexp(static_cast<double>(p.maxAbsCoefficient()),
+                   p.getScaleLog2()) > 64)
+      break;
+    ++k;
+  }
+  return k;
+}
+
 const ActivationRule *ntp::lookupActivation(const std::string &name) {
   for (const auto &rule : table())
     if (rule->getName() == name)

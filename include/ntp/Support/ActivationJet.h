@@ -27,7 +27,7 @@ namespace ntp {
 ///    of the primitives, generic over rules; the constants 1/k and 1/(j-1)!
 ///    are rounded to double (relative 2^-53, like one arithmetic operation).
 ///  - Auto: builds both, keeps the one with fewer flops (ties: FaaDiBruno);
-///    Taylor alone past rule.maxFaaDiBrunoOrder().
+///    Taylor alone past rule.maxAutoFaaDiBrunoOrder().
 enum class JetFormulation { FaaDiBruno, Taylor, Auto };
 
 /// "faa-di-bruno", "taylor", "auto" (the pass option's spelling).

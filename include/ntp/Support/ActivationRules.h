@@ -95,6 +95,12 @@ public:
   /// exp, identity: kMaxOrder. The Taylor recurrence needs no such
   /// coefficients and goes to kMaxOrder for every activation.
   unsigned maxFaaDiBrunoOrder() const;
+  /// The largest order the automatic choice considers Faà di Bruno for:
+  /// past order 16 (where the sweep bounds its accuracy), only while
+  /// sigma^(k)'s coefficients stay small (|c| <= 64: sin, cos, exp,
+  /// identity), since large alternating ones (tanh: 1e13 at order 16) lose
+  /// accuracy the Taylor recurrence keeps; at most maxFaaDiBrunoOrder().
+  unsigned maxAutoFaaDiBrunoOrder() const;
   /// d u_i / dy of primitive i, as a polynomial in the primitives.
   const Polynomial &primitiveDerivative(unsigned i) const {
     return primitiveDerivatives[i];

@@ -158,8 +158,9 @@ TEST_P(JetFormulationSupportTest, AutoPicksFewerFlops) {
     for (unsigned live : {2u, n + 1}) {
       if (live > n + 1)
         continue;
-      if (n > r.maxFaaDiBrunoOrder()) {
-        // Faà di Bruno is not exact there: the recurrence alone.
+      if (n > r.maxAutoFaaDiBrunoOrder()) {
+        // Faà di Bruno is not exact (or not accurate) there: the
+        // recurrence alone.
         auto chosen =
             ntp::expandActivationJet(r, n, live, JetFormulation::Auto);
         EXPECT_EQ(chosen.formulation, JetFormulation::Taylor) << "n=" << n;
@@ -193,6 +194,19 @@ TEST(JetFormulationSupport, TanhAutoPicksTaylorAtHighOrders) {
     auto e = ntp::expandActivationJet(r, n, n + 1);
     EXPECT_EQ(e.formulation, JetFormulation::Taylor) << "n=" << n;
   }
+}
+
+TEST(JetFormulationSupport, AutoConsidersFaaDiBrunoWhereItIsAccurate) {
+  // Past order 16 only well-conditioned rules keep Faà di Bruno in the
+  // automatic choice; forced, it goes to maxFaaDiBrunoOrder().
+  for (const char *name : {"tanh", "sigmoid", "softplus", "silu", "gelu",
+                           "gelu_tanh"})
+    EXPECT_EQ(ntp::lookupActivation(name)->maxAutoFaaDiBrunoOrder(), 16u)
+        << name;
+  for (const char *name : {"sin", "cos", "exp", "identity"})
+    EXPECT_EQ(ntp::lookupActivation(name)->maxAutoFaaDiBrunoOrder(),
+              unsigned(ntp::kMaxOrder))
+        << name;
 }
 
 TEST(JetFormulationSupport, Names) {
