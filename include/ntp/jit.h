@@ -47,7 +47,10 @@ typedef struct ntp_jit_spec {
   const char *activation; /* a name from the compiler's activation table
                              (lib/Support/ActivationRules.cpp; listed by
                              ntp-compile --help, and in the error for an
-                             unknown name); NULL means tanh */
+                             unknown name) for every hidden layer, or one
+                             name per hidden layer separated by commas
+                             ("silu,identity,tanh"; "identity" makes a
+                             linear layer); NULL means tanh */
   int32_t order;          /* derivative order n: out has n + 1 rows */
   int32_t dtype;          /* ntp_dtype */
 } ntp_jit_spec;

@@ -88,9 +88,17 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
     if (!operatorAttrs.empty())
       operators = b.getArrayAttr(operatorAttrs);
   }
-  MlpOp::create(b, loc, description.name, description.layers,
-                description.activation, description.order, element, alphas,
-                operators);
+  // "silu,tanh" (one name per hidden layer) is the dialect's list.
+  Attribute activation = b.getStringAttr(description.activation);
+  if (StringRef(description.activation).contains(',')) {
+    SmallVector<StringRef> names;
+    StringRef(description.activation).split(names, ',');
+    activation = b.getStrArrayAttr(names);
+  }
+  MlpOp::create(b, loc, b.getStringAttr(description.name),
+                b.getDenseI64ArrayAttr(description.layers), activation,
+                b.getI64IntegerAttr(description.order), TypeAttr::get(element),
+                alphas, operators);
   if (failed(verify(*module)))
     return nullptr;
   return module;

@@ -50,9 +50,12 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return fail(error, "the derivative order must be in [0, " +
                            std::to_string(kMaxOrder) + "], got " +
                            std::to_string(network.order));
-  if (!lookupActivation(network.activation))
-    return fail(error, "unknown activation '" + network.activation +
-                           "' (expected one of " + activationNameList() + ")");
+  // One activation for every hidden layer, or one per hidden layer; the
+  // manifest and the cache key hold the canonical spelling.
+  std::optional<std::vector<std::string>> activations =
+      parseActivationList(network.activation, network.layers.size() - 2, error);
+  if (!activations)
+    return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
   if (!network.partials.empty()) {
@@ -71,7 +74,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
   }
   m = art::KernelManifest();
   m.name = network.name;
-  m.activation = network.activation;
+  m.activation = canonicalActivationList(
+      *activations, network.activation.substr(0, network.activation.find(',')));
   m.order = static_cast<int32_t>(network.order);
   m.dtype = network.dtype;
   m.device = target.device;

@@ -20,6 +20,10 @@ static std::vector<int> buildFormulation(JetExpressionGraph &g,
                                          JetFormulation formulation) {
   if (formulation == JetFormulation::Taylor)
     return buildTaylorJet(g, rule, order, liveInputs);
+  // Callers check this first (the expansion pass reports it as an error).
+  if (order > rule.maxFaaDiBrunoOrder())
+    llvm::report_fatal_error("Faà di Bruno's coefficients are not exact in "
+                             "double at this order");
   PolynomialEmitter polynomials(g);
   return buildFaaDiBrunoJet(g, polynomials, rule, order, liveInputs);
 }
@@ -60,6 +64,10 @@ ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
                                                 JetFormulation formulation) {
   if (formulation != JetFormulation::Auto)
     return expandWith(rule, order, liveInputs, formulation);
+  // Past the orders where Faà di Bruno is exact (or accurate), the
+  // recurrence alone.
+  if (order > rule.maxAutoFaaDiBrunoOrder())
+    return expandWith(rule, order, liveInputs, JetFormulation::Taylor);
   ActivationJetExpansion fdb =
       expandWith(rule, order, liveInputs, JetFormulation::FaaDiBruno);
   ActivationJetExpansion taylor =
@@ -132,6 +140,8 @@ ActivationJetVjp ntp::differentiateActivationJet(const ActivationRule &rule,
                                                  JetFormulation formulation) {
   if (formulation != JetFormulation::Auto)
     return differentiateWith(rule, order, liveInputs, formulation);
+  if (order > rule.maxAutoFaaDiBrunoOrder())
+    return differentiateWith(rule, order, liveInputs, JetFormulation::Taylor);
   // Chosen by the VJP's own cost (what is emitted), independently of the
   // forward: the two are separate functions and need not agree.
   ActivationJetVjp fdb =

@@ -262,6 +262,40 @@ std::vector<std::unique_ptr<ActivationRule>> buildTable() {
       {half2 * (cst(2, 1) + var(2, 1)),
        half2 * (cst(2, 1) + cst(2, -1) * var(2, 1) * var(2, 1))},
       "softplus log(1 + exp(y))");
+  // (c, s) = (cos y, sin y): c' = -s, s' = c.
+  add("cos", {Primitive::Sin, Primitive::Cos}, var(2, 1),
+      {var(2, 1), cst(2, -1) * var(2, 0)}, "cosine");
+  // silu (swish with beta = 1) y sigmoid(y) = y (1 + u) / 2 in (y, u) with
+  // u = tanh(y/2): y' = 1, u' = (1 - u^2) / 2; dyadic like sigmoid.
+  add("silu", {Primitive::Identity, Primitive::TanhHalf},
+      half2 * (var(2, 0) + var(2, 0) * var(2, 1)),
+      {cst(2, 1), half2 * (cst(2, 1) + cst(2, -1) * var(2, 1) * var(2, 1))},
+      "silu / swish y * sigmoid(y)");
+  // Exact GELU y Phi(y) in (y, Phi, phi): Phi' = phi, phi' = -y phi, so
+  // sigma^(k) is an integer polynomial (Hermite polynomials times phi).
+  add("gelu", {Primitive::Identity, Primitive::NormalCdf, Primitive::NormalPdf},
+      var(3, 0) * var(3, 1),
+      {cst(3, 1), var(3, 2), cst(3, -1) * var(3, 0) * var(3, 2)},
+      "GELU y * Phi(y), Phi the standard normal CDF (exact, erf)");
+  // GELU's tanh approximation y (1 + t) / 2, t = tanh(u), u = c1 (y +
+  // 0.044715 y^3), in (y, t, s, c1, c2) with s = sech^2(u) = 1 - t^2 (its
+  // own primitive: no cancellation where tanh saturates): t' = s (c1 + c2
+  // y^2), s' = -2 t s (c1 + c2 y^2), the constants c1, c2 primitives of
+  // derivative 0 (Primitives.def), so the coefficients stay exact integers.
+  {
+    const unsigned n = 5; // y, t, s, c1, c2
+    const Polynomial y = var(n, 0), tg = var(n, 1), sg = var(n, 2),
+                     c1 = var(n, 3), c2 = var(n, 4);
+    const Polynomial inner = c1 + c2 * y * y;
+    add("gelu_tanh",
+        {Primitive::Identity, Primitive::GeluTanh, Primitive::GeluSech2,
+         Primitive::GeluC1, Primitive::GeluC2},
+        Polynomial::powerOfTwo(n, -1) * (y + y * tg),
+        {cst(n, 1), sg * inner, cst(n, -2) * tg * sg * inner, Polynomial(n),
+         Polynomial(n)},
+        "GELU, tanh approximation y (1 + tanh(sqrt(2/pi) (y + 0.044715 "
+        "y^3))) / 2");
+  }
   return t;
 }
 
@@ -270,6 +304,37 @@ const std::vector<std::unique_ptr<ActivationRule>> &table() {
   return rules;
 }
 } // namespace
+
+unsigned ActivationRule::maxFaaDiBrunoOrder() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (faaDiBrunoLimit >= 0)
+      return static_cast<unsigned>(faaDiBrunoLimit);
+  }
+  // Stops at the first inexact order: one more chain-rule step from there
+  // would be the first that could leave int64 (a fatal error).
+  unsigned limit = 0;
+  while (limit < kMaxOrder &&
+         derivative(limit + 1).maxAbsCoefficient() <= (int64_t(1) << 53))
+    ++limit;
+  std::lock_guard<std::mutex> lock(mutex);
+  faaDiBrunoLimit = static_cast<int>(limit);
+  return limit;
+}
+
+unsigned ActivationRule::maxAutoFaaDiBrunoOrder() const {
+  constexpr unsigned kSweptOrder = 16;
+  const unsigned limit = maxFaaDiBrunoOrder();
+  unsigned k = std::min(limit, kSweptOrder);
+  while (k < limit) {
+    const Polynomial &p = derivative(k + 1);
+    if (std::ldexp(static_cast<double>(p.maxAbsCoefficient()),
+                   p.getScaleLog2()) > 64)
+      break;
+    ++k;
+  }
+  return k;
+}
 
 const ActivationRule *ntp::lookupActivation(const std::string &name) {
   for (const auto &rule : table())
@@ -289,5 +354,58 @@ std::string ntp::activationNameList() {
   std::string list;
   for (const auto &name : activationNames())
     list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+std::optional<std::vector<std::string>>
+ntp::parseActivationList(const std::string &spec, size_t hiddenLayers,
+                         std::string &error) {
+  std::vector<std::string> names;
+  size_t begin = 0;
+  for (;;) {
+    size_t end = spec.find(',', begin);
+    names.push_back(spec.substr(
+        begin, end == std::string::npos ? std::string::npos : end - begin));
+    if (end == std::string::npos)
+      break;
+    begin = end + 1;
+  }
+  for (const std::string &name : names) {
+    if (name.empty()) {
+      error = "unknown activation '' (an empty entry in the activation "
+              "list '" +
+              spec + "')";
+      return std::nullopt;
+    }
+    if (!lookupActivation(name)) {
+      error = "unknown activation '" + name + "' (expected one of " +
+              activationNameList() + ")";
+      return std::nullopt;
+    }
+  }
+  if (names.size() == 1)
+    return std::vector<std::string>(hiddenLayers, names.front());
+  if (names.size() != hiddenLayers) {
+    error = "expects one activation per hidden layer: " +
+            std::to_string(hiddenLayers) + " hidden layers, " +
+            std::to_string(names.size()) + " activations ('" + spec +
+            "'; one name alone applies to every hidden layer)";
+    return std::nullopt;
+  }
+  return names;
+}
+
+std::string ntp::canonicalActivationList(const std::vector<std::string> &names,
+                                         const std::string &fallback) {
+  if (names.empty())
+    return fallback;
+  bool uniform = true;
+  for (const std::string &name : names)
+    uniform &= name == names.front();
+  if (uniform)
+    return names.front();
+  std::string list;
+  for (const std::string &name : names)
+    list += (list.empty() ? "" : ",") + name;
   return list;
 }

@@ -74,7 +74,7 @@ public:
   /// m! * node, with the rounded reciprocals and dyadic constant factors of
   /// `node` folded into one constant (exact when m! absorbs them).
   int timesFactorial(int node, unsigned m) {
-    int64_t scale = factorial(m);
+    Integer scale = factorial(m);
     double dyadic = 1;
     for (;;) {
       auto it = quotients.find(node);
@@ -102,6 +102,7 @@ public:
       }
       break;
     }
+    // m! (up to 32! < 2^128) is rounded to double only here, once.
     return g.mul(g.constant(static_cast<double>(scale) * dyadic), node);
   }
 
@@ -118,15 +119,19 @@ private:
     std::vector<int> coefficients = {};
   };
 
-  static int64_t factorial(unsigned n) {
-    int64_t f = 1;
+  /// Factorials up to kMaxOrder! = 32! ~ 2.6e35 and their quotients, exact.
+  using Integer = unsigned __int128;
+  static Integer factorial(unsigned n) {
+    if (n > 33)
+      llvm::report_fatal_error("factorial beyond 33! does not fit 128 bits");
+    Integer f = 1;
     for (unsigned i = 2; i <= n; ++i)
       f *= i;
     return f;
   }
 
   /// node / divisor, as a multiplication by the rounded reciprocal.
-  int quotient(int node, int64_t divisor) {
+  int quotient(int node, Integer divisor) {
     if (divisor == 1)
       return node;
     int q = g.mul(g.constant(1.0 / static_cast<double>(divisor)), node);
@@ -212,7 +217,7 @@ private:
   std::map<std::pair<int, int>, int> products;
   std::map<std::pair<unsigned, unsigned>, int> powers;
   /// Nodes that are mul(1/divisor, base): node -> (base, divisor).
-  std::map<int, std::pair<int, int64_t>> quotients;
+  std::map<int, std::pair<int, Integer>> quotients;
 };
 } // namespace
 

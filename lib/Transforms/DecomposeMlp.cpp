@@ -71,6 +71,7 @@ public:
     // The seed is (x, v, 0, ...): orders >= 2 are structural zeros.
     int64_t live = std::min<int64_t>(orders, 2);
     int64_t offset = 0;
+    SmallVector<std::string> activations = mlp.getHiddenActivations();
     for (size_t l = 1; l < layers.size(); ++l) {
       current ^= 1;
       Value next = view(b, buffers[current], orders, layers[l]);
@@ -81,7 +82,7 @@ public:
         break;
       current ^= 1;
       next = view(b, buffers[current], orders, layers[l]);
-      ActivateOp::create(b, loc, mlp.getActivation(), jet, next, live);
+      ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
       // An activation fills every order from a jet with any nonzero order 1.
       live = orders;
       jet = next;
@@ -149,6 +150,7 @@ public:
     b.setInsertionPointToStart(loop.getBody());
     Value tile = loop.getInductionVar();
 
+    SmallVector<std::string> activations = mlp.getHiddenActivations();
     // Column of (ray r, order k) in `rays`, and the rows each ray's top
     // layer writes (orders past them are structural zeros).
     SmallVector<int64_t> firstColumn;
@@ -174,7 +176,7 @@ public:
           break;
         current ^= 1;
         next = corner(b, buffers[current], 0, rayOrders, layers[l]);
-        ActivateOp::create(b, loc, mlp.getActivation(), jet, next, live);
+        ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
         live = rayOrders;
         jet = next;
       }
@@ -255,7 +257,7 @@ struct DecomposeMlpPass
       NetworkDescription network;
       network.name = mlp.getSymName().str();
       network.layers.assign(mlp.getLayers().begin(), mlp.getLayers().end());
-      network.activation = mlp.getActivation().str();
+      network.activation = mlp.getActivationSpec();
       network.order = mlp.getOrder();
       network.dtype = isa<Float64Type>(mlp.getElementType())
                           ? artifact::Dtype::F64

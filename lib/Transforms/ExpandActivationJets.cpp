@@ -44,6 +44,7 @@ struct VectorMath {
   }
   Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
   Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
   Value max(Value x, Value y) {
     return arith::MaximumFOp::create(b, loc, x, y);
@@ -223,6 +224,15 @@ struct ExpansionPattern : public OpConversionPattern<OpTy> {
     if (order > kMaxOrder) {
       op.emitOpError("derivative order ")
           << order << " exceeds the maximum " << kMaxOrder;
+      return nullptr;
+    }
+    if (formulation == JetFormulation::FaaDiBruno &&
+        order > rule->maxFaaDiBrunoOrder()) {
+      op.emitOpError("derivative order ")
+          << order << " exceeds the maximum " << rule->maxFaaDiBrunoOrder()
+          << " of formulation faa-di-bruno for '" << rule->getName()
+          << "' (its coefficients are no longer exact in double); use "
+             "formulation=taylor or auto";
       return nullptr;
     }
     return rule;

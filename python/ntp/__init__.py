@@ -166,8 +166,10 @@ class Kernel:
 
     Thread-safe: any number of threads may call it at once. Attributes:
     order, input_dim, output_dim, num_params, dtype ("float32"/"float64"),
-    device ("cpu"/"cuda"), layers (widths), activation, report (what the JIT
-    did: cache hit, seconds; None for ntp.load)."""
+    device ("cpu"/"cuda"), layers (widths), activation (one name, or one per
+    hidden layer separated by commas), description (the network as the one
+    line of ntp.mlp IR), report (what the JIT did: cache hit, seconds; None
+    for ntp.load)."""
 
     def __init__(self, handle, report=None):
         self._lib = _capi.runtime()
@@ -199,6 +201,15 @@ class Kernel:
         self.requests = tuple(tuple(rows[p * d:(p + 1) * d])
                               for p in range(count.value))
         self.activation = self._lib.ntp_kernel_activation(self._h).decode()
+        # The network as one line of IR (ntp_kernel_description).
+        length = ctypes.c_int64()
+        _check(self._lib.ntp_kernel_description(self._h, None, 0,
+                                                ctypes.byref(length)))
+        text = ctypes.create_string_buffer(length.value + 1)
+        _check(self._lib.ntp_kernel_description(self._h, text,
+                                                length.value + 1,
+                                                ctypes.byref(length)))
+        self.description = text.value.decode()
         self.report = report
         self._is_cuda = info.device == _capi.DEVICE_CUDA
         self._np_char = "f" if info.dtype == _capi.DTYPE_F32 else "d"
@@ -484,7 +495,9 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     """Compiles a network in process (ntp_jit_compile) and returns a Kernel.
 
     layers: widths from input to output ([1, 24, 24, 24, 1]); activation:
-    tanh, sigmoid, sin, identity, exp, softplus; order: derivative order n;
+    tanh, sigmoid, sin, cos, identity, exp, softplus, silu, gelu, gelu_tanh
+    for every hidden layer, or one per hidden layer separated by commas
+    ("silu,tanh"); order: derivative order n;
     dtype: "float32"/"float64"; device: "cpu" or "cuda" (an NVPTX kernel,
     forward only). Compiled objects are cached on disk (cache_dir, else
     $NTP_CACHE_DIR, $XDG_CACHE_HOME/ntp, ~/.cache/ntp; "off" or

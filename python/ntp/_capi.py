@@ -94,6 +94,8 @@ _RUNTIME_SIGNATURES = {
     "ntp_kernel_layers": [c_void_p, _P(c_int32), c_int32, _P(c_int32)],
     "ntp_partials": [c_void_p, c_void_p, c_void_p, c_void_p, c_int64],
     "ntp_kernel_partials_get": [c_void_p, _P(c_int32), c_int32, _P(c_int32)],
+    "ntp_kernel_description": [c_void_p, ctypes.c_char_p, c_int64,
+                               _P(c_int64)],
     "ntp_set_num_threads": [c_int32],
 }
 

@@ -20,7 +20,7 @@ from torch import nn
 import ntp
 from ntp import Error, ERROR_INVALID_ARGUMENT, ERROR_UNSUPPORTED
 
-__all__ = ["jet", "Sin", "MLP", "kernel_for", "describe"]
+__all__ = ["jet", "Sin", "Cos", "MLP", "kernel_for", "describe"]
 
 
 class Sin(nn.Module):
@@ -30,32 +30,62 @@ class Sin(nn.Module):
         return torch.sin(x)
 
 
+class Cos(nn.Module):
+    """cos as a module, so that cos networks can be nn.Sequential."""
+
+    def forward(self, x):
+        return torch.cos(x)
+
+
 _ACTIVATIONS = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", Sin: "sin",
-                nn.Identity: "identity"}
-_MODULES = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "sin": Sin,
-            "identity": nn.Identity,
+                Cos: "cos", nn.Identity: "identity", nn.SiLU: "silu"}
+_MODULES = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "sin": Sin, "cos": Cos,
+            "identity": nn.Identity, "silu": nn.SiLU, "gelu": nn.GELU,
+            "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
             "softplus": lambda: nn.Softplus(threshold=math.inf)}
 
 
+def _activation_spec(acts):
+    """ntp's spelling of per-hidden-layer activations: the one name when
+    every hidden layer has it, else the comma-separated list."""
+    if not acts:
+        return "identity"
+    if all(a == acts[0] for a in acts):
+        return acts[0]
+    return ",".join(acts)
+
+
 class MLP(nn.Module):
-    """An MLP in ntp's shape: Linear layers with one activation between
-    them (none after the last). `net` is the nn.Sequential; MLP(x) is
-    net(x) and ntp.torch.jet(mlp, x, n) its jet."""
+    """An MLP in ntp's shape: Linear layers with an activation between
+    them (none after the last): one name for every hidden layer, or a list
+    (or comma-separated string) with one per hidden layer. `net` is the
+    nn.Sequential; MLP(x) is net(x) and ntp.torch.jet(mlp, x, n) its jet."""
 
     def __init__(self, layers, activation="tanh", dtype=None, device=None):
         super().__init__()
-        if activation not in _MODULES:
+        hidden = max(len(layers) - 2, 0)
+        acts = (activation.split(",") if isinstance(activation, str)
+                else list(activation))
+        if len(acts) == 1:
+            acts = acts * hidden
+        if len(acts) != hidden:
             raise Error(ERROR_INVALID_ARGUMENT,
-                        "activation must be one of %s, not %r" % (
-                            ", ".join(sorted(_MODULES)), activation))
+                        "activation lists %d names for %d hidden layers"
+                        % (len(acts), hidden))
+        for a in acts:
+            if a not in _MODULES:
+                raise Error(ERROR_INVALID_ARGUMENT,
+                            "activation must be one of %s, not %r" % (
+                                ", ".join(sorted(_MODULES)), a))
         mods = []
         for i in range(len(layers) - 1):
             mods.append(nn.Linear(layers[i], layers[i + 1], dtype=dtype,
                                   device=device))
             if i + 2 < len(layers):
-                mods.append(_MODULES[activation]())
+                mods.append(_MODULES[acts[i]]())
         self.net = nn.Sequential(*mods)
-        self.layers, self.activation = tuple(layers), activation
+        self.layers = tuple(layers)
+        self.activation = _activation_spec(acts)
 
     def forward(self, x):
         return self.net(x)
@@ -79,12 +109,22 @@ def _activation_of(m, where):
                     "would differ. Use nn.Softplus(threshold=float('inf'))"
                     ", the exact softplus")
         return "softplus"
+    if type(m) is nn.GELU:
+        approximate = getattr(m, "approximate", "none")
+        if approximate == "tanh":
+            return "gelu_tanh"
+        if approximate == "none":
+            return "gelu"
+        _refuse(where + " (nn.GELU(approximate=%r))" % approximate,
+                "ntp has the exact GELU and its tanh approximation")
     for cls, name in _ACTIVATIONS.items():
         if type(m) is cls:
             return name
     _refuse(where + " (%s)" % type(m).__name__,
-            "not an activation ntp has (nn.Tanh, nn.Sigmoid, "
-            "nn.Softplus(threshold=inf), nn.Identity, ntp.torch.Sin)")
+            "not an activation ntp has (nn.Tanh, nn.Sigmoid, nn.SiLU, "
+            "nn.GELU, nn.GELU(approximate='tanh'), "
+            "nn.Softplus(threshold=inf), nn.Identity, ntp.torch.Sin, "
+            "ntp.torch.Cos)")
 
 
 def _flatten(net, prefix):
@@ -98,7 +138,8 @@ def _flatten(net, prefix):
 
 def describe(net):
     """(widths, activation, [nn.Linear...]) of an MLP ntp can compile, or
-    ntp.Error naming the first module it cannot."""
+    ntp.Error naming the first module it cannot. activation is ntp's
+    spelling: one name, or one per hidden layer separated by commas."""
     if isinstance(net, MLP):
         net = net.net
     if type(net) is not nn.Sequential:
@@ -109,7 +150,7 @@ def describe(net):
     mods = list(_flatten(net, ""))
     if not mods:
         _refuse("an empty nn.Sequential", "there is no layer")
-    linears, widths, act = [], [], None
+    linears, widths, acts = [], [], []
     expect_linear = True
     for where, m in mods:
         if expect_linear:
@@ -130,18 +171,13 @@ def describe(net):
             widths.append(m.out_features)
             linears.append(m)
         else:
-            a = _activation_of(m, "module " + where)
-            if act is not None and a != act:
-                _refuse("module %s (%s)" % (where, type(m).__name__),
-                        "mixed activations (%s, then %s): an ntp kernel has "
-                        "one activation for all hidden layers" % (act, a))
-            act = a
+            acts.append(_activation_of(m, "module " + where))
         expect_linear = not expect_linear
     if expect_linear:  # ended on an activation
         _refuse("module %s (%s)" % (mods[-1][0], type(mods[-1][1]).__name__),
                 "an activation after the last Linear layer; ntp's networks "
                 "end with a Linear layer")
-    return tuple(widths), act or "identity", linears
+    return tuple(widths), _activation_spec(acts), linears
 
 
 _cache = {}
@@ -342,8 +378,12 @@ class _Described:
         self.layers = tuple(
             (m, torch.Size((w[i + 1], w[i])), torch.Size((w[i + 1],)))
             for i, m in enumerate(self.linears))
-        self.softplus = [m for _, kids in self.seqs for m in kids
-                         if isinstance(m, nn.Softplus)]
+        # Modules whose attributes decide the activation (Softplus's
+        # threshold, GELU's approximate), with what they were described as.
+        self.softplus = [(m, _activation_of(m, "a %s module"
+                                            % type(m).__name__))
+                         for _, kids in self.seqs for m in kids
+                         if isinstance(m, (nn.Softplus, nn.GELU))]
         # Where each parameter's gradient lies in the flat one: sizes for
         # split_with_sizes and (index in backward's result, shape) of the
         # weights.
@@ -381,8 +421,13 @@ def _describe_cached(net):
         with _described_lock:
             _described[net] = d
         _last = (weakref.ref(net), d)
-    for m in d.softplus:  # attributes are not structure: check them again
-        _activation_of(m, "a Softplus module")
+    for m, act in d.softplus:  # attributes are not structure: check again
+        if _activation_of(m, "a %s module" % type(m).__name__) != act:
+            d = _Described(net)  # e.g. GELU's approximate was changed
+            with _described_lock:
+                _described[net] = d
+            _last = (weakref.ref(net), d)
+            break
     return d
 
 

@@ -54,7 +54,9 @@ def rel_err_per_order(a, b):
 
 SOFTPLUS = lambda: nn.Softplus(threshold=math.inf)  # noqa: E731
 ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "sin": nt.Sin,
-               "softplus": SOFTPLUS, "identity": nn.Identity}
+               "softplus": SOFTPLUS, "identity": nn.Identity,
+               "cos": nt.Cos, "silu": nn.SiLU, "gelu": nn.GELU,
+               "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
 
 
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
@@ -110,6 +112,67 @@ def test_gradients_match_autograd_for_every_parameter_and_x(act):
                           got, ref):
         assert a.shape == b.shape
         assert (a - b).abs().max() <= 1e-11 * b.abs().max().clamp_min(1), name
+
+
+def mixed_net(dtype=torch.float64, seed=3):
+    """Per-layer activations, a linear layer (nn.Identity) among them."""
+    torch.manual_seed(seed)
+    L = nn.Linear
+    return nn.Sequential(L(2, 6), nn.SiLU(), L(6, 5), nn.Identity(), L(5, 5),
+                         nn.GELU(approximate="tanh"), L(5, 4), nn.Tanh(),
+                         L(4, 4), nn.GELU(), L(4, 3)).to(dtype)
+
+
+def test_per_layer_activations_match_nested_autograd():
+    net = mixed_net()
+    widths, act, _ = nt.describe(net)
+    assert widths == (2, 6, 5, 5, 4, 4, 3)
+    assert act == "silu,identity,gelu_tanh,tanh,gelu"
+    x = torch.randn(10, 2, dtype=torch.float64)
+    v = torch.tensor([0.3, -0.8], dtype=torch.float64)
+    ref = nested(net, x, 6, v).detach()
+    out = nt.jet(net, x, 6, v)
+    assert max(rel_err_per_order(out.detach(), ref)) <= 1e-12
+    k = nt.kernel_for(widths, act, 6, torch.float64, x.device)
+    assert k.activation == act
+    assert k.description == (
+        'ntp.mlp @ntp_kernel layers [2, 6, 5, 5, 4, 4, 3] activation '
+        '["silu", "identity", "gelu_tanh", "tanh", "gelu"] order 6 : f64')
+    # The same network as an ntp.torch.MLP with a list.
+    m = nt.MLP([2, 6, 5, 5, 4, 4, 3],
+               ["silu", "identity", "gelu_tanh", "tanh", "gelu"],
+               dtype=torch.float64)
+    m.load_state_dict({"net." + n: p for n, p in net.state_dict().items()})
+    assert torch.equal(nt.jet(m, x, 6, v), out)
+    with pytest.raises(ntp.Error, match="3 names for 5 hidden layers"):
+        nt.MLP([2, 6, 5, 5, 4, 4, 3], "silu,tanh,cos")
+
+
+def test_per_layer_gradients_match_autograd():
+    net = mixed_net(seed=4)
+    x = torch.randn(7, 2, dtype=torch.float64)
+    v = torch.tensor([1.0, 0.5], dtype=torch.float64)
+    w = torch.randn(5, 7, 3, dtype=torch.float64)
+    xa = x.clone().requires_grad_(True)
+    (nested(net, xa, 4, v) * w).sum().backward()
+    ref = [p.grad.clone() for p in net.parameters()] + [xa.grad.clone()]
+    net.zero_grad()
+    xb = x.clone().requires_grad_(True)
+    (nt.jet(net, xb, 4, v) * w).sum().backward()
+    got = [p.grad.clone() for p in net.parameters()] + [xb.grad.clone()]
+    for a, b in zip(got, ref):
+        assert (a - b).abs().max() <= 1e-11 * b.abs().max().clamp_min(1)
+
+
+def test_gelu_approximate_changed_after_a_call_is_seen():
+    net = make([1, 6, 1], nn.GELU)
+    x = torch.linspace(-2, 2, 9, dtype=torch.float64).reshape(-1, 1)
+    exact = nt.jet(net, x, 3)
+    net[1].approximate = "tanh"
+    approx = nt.jet(net, x, 3)
+    assert not torch.equal(exact, approx)
+    ref = nested(net, x, 3).detach()
+    assert max(rel_err_per_order(approx.detach(), ref)) <= 1e-12
 
 
 class _JetModule(nn.Module):
@@ -244,7 +307,7 @@ def test_non_contiguous_x_is_copied_and_right():
 @pytest.mark.parametrize("case,pattern", [
     ("relu", r"module 1 \(ReLU\)"),
     ("nobias", r"module 0 \(Linear without bias\)"),
-    ("mixed", r"module 3 \(Sigmoid\).*mixed activations"),
+    ("gelu-approximate", r"module 1 \(nn.GELU\(approximate='erf'\)\)"),
     ("custom", r"a Custom.*nn.Sequential"),
     ("softplus-threshold", r"threshold=20.*threshold=float\('inf'\)"),
     ("softplus-beta", r"beta=2"),
@@ -264,8 +327,7 @@ def test_refusals_name_the_module(case, pattern):
     nets = {
         "relu": nn.Sequential(L(1, 4), nn.ReLU(), L(4, 1)),
         "nobias": nn.Sequential(L(1, 4, bias=False), nn.Tanh(), L(4, 1)),
-        "mixed": nn.Sequential(L(1, 4), nn.Tanh(), L(4, 4), nn.Sigmoid(),
-                               L(4, 1)),
+        "gelu-approximate": nn.Sequential(L(1, 4), nn.GELU(), L(4, 1)),
         "custom": Custom(),
         "softplus-threshold": nn.Sequential(L(1, 4), nn.Softplus(), L(4, 1)),
         "softplus-beta": nn.Sequential(L(1, 4), nn.Softplus(
@@ -275,6 +337,7 @@ def test_refusals_name_the_module(case, pattern):
         "dtype": nn.Sequential(L(1, 4), nn.Tanh(), L(4, 1)),
         "half": nn.Sequential(L(1, 4), nn.Tanh(), L(4, 1)).half(),
     }
+    nets["gelu-approximate"][1].approximate = "erf"
     xx = {"dtype": x.float(), "half": x.half()}.get(case, x)
     with pytest.raises(ntp.Error, match=pattern):
         nt.jet(nets[case], xx, 2)

@@ -13,6 +13,8 @@
 #include "Loader.h"
 #include "ThreadPool.h"
 
+#include <algorithm>
+#include <cstring>
 #include <dlfcn.h>
 
 #define NTP_EXPORT extern "C" __attribute__((visibility("default")))
@@ -374,6 +376,32 @@ NTP_EXPORT const char *ntp_kernel_activation(const ntp_kernel *k) {
     return nullptr;
   }
   return k->manifest.activation.c_str();
+}
+
+NTP_EXPORT ntp_status ntp_kernel_description(const ntp_kernel *k, char *text,
+                                             int64_t capacity,
+                                             int64_t *length) {
+  return run([&]() -> int {
+    if (!k)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+    if (!length)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "length is null");
+    if (capacity < 0)
+      return fail(NTP_ERROR_INVALID_ARGUMENT, "capacity is " +
+                                                  std::to_string(capacity) +
+                                                  "; it must be non-negative");
+    if (capacity > 0 && !text)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "text is null but capacity is " + std::to_string(capacity));
+    const std::string description = ntp::artifact::mlpDescription(k->manifest);
+    *length = static_cast<int64_t>(description.size());
+    if (capacity > 0) {
+      size_t n = std::min(description.size(), size_t(capacity - 1));
+      std::memcpy(text, description.data(), n);
+      text[n] = '\0';
+    }
+    return NTP_OK;
+  });
 }
 
 NTP_EXPORT ntp_status ntp_set_num_threads(int32_t n) {

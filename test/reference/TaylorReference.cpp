@@ -7,9 +7,11 @@
 //   k u_k = sum_{j=1..k} j a_j w_{k-j}.
 // w itself follows from u (tanh: w = 1 - u^2, sigmoid: w = u - u^2, exp:
 // w = u) or from a companion series (sin: w = cos, with cos' = -sin a';
-// softplus: w = sigmoid(a)). Coefficients become derivatives (times k!) at the
-// end. The parameter gradient is the hand-written adjoint of exactly these
-// recurrences.
+// softplus: w = sigmoid(a)). Products (silu = a s, gelu = a Phi(a)) are
+// Cauchy products; the normal density is exp(g) with g = -a^2 / 2, and the
+// tanh-approximated gelu is tanh of the cubic series of its argument.
+// Coefficients become derivatives (times k!) at the end. The parameter gradient
+// is the hand-written adjoint of exactly these recurrences.
 //
 //===----------------------------------------------------------------------===//
 #include "TaylorReference.h"
@@ -69,9 +71,15 @@ Shape checkShape(const std::vector<int> &widths, int order,
 /// and `aux2` hold the companion series the backward pass needs:
 ///   tanh, sigmoid: aux1 = w = sigma'(a);  sin: aux1 = cos(a);
 ///   softplus: aux1 = s = sigmoid(a), aux2 = s (1 - s).
+///   cos: aux1 = sin(a);  silu: aux1 = s, aux2 = s (1 - s);
+///   gelu: aux1 = Phi(a), aux2 = phi(a), aux3 = -a^2 / 2;
+///   gelu_tanh: aux1 = T = tanh(z), aux2 = 1 - T^2, aux3 = z.
 struct LayerTape {
-  std::vector<Ld> a, h, aux1, aux2;
+  std::vector<Ld> a, h, aux1, aux2, aux3;
 };
+
+constexpr Ld kSqrt2OverPi = 0.797884560802865355879892119868763737L;
+constexpr Ld kGeluCubic = 0.044715L;
 
 /// k u_k += sum_{j=1..k} j a_j w_{k-j}: coefficient k of the solution of
 /// u' = w a' given coefficients < k of w.
@@ -126,25 +134,60 @@ void sigmoidSeriesAdjoint(const Ld *a, const Ld *s, const Ld *w, Ld *sbar,
   abar[0] += w[0] * sbar[0] + w[0] * (1 - 2 * s[0]) * wbar[0];
 }
 
+/// Coefficient k of the product series of a and b.
+Ld productCoefficient(const Ld *a, const Ld *b, int k) {
+  Ld acc = 0;
+  for (int i = 0; i <= k; ++i)
+    acc += a[i] * b[k - i];
+  return acc;
+}
+
+/// Adjoint of u = a * b (Cauchy product, coefficients 0..n) with output
+/// adjoint ubar scaled by `scale`.
+void productAdjoint(const Ld *a, const Ld *b, const Ld *ubar, Ld scale,
+                    Ld *abar, Ld *bbar, int n) {
+  for (int k = 0; k <= n; ++k)
+    for (int i = 0; i <= k; ++i) {
+      abar[i] += scale * ubar[k] * b[k - i];
+      bbar[k - i] += scale * ubar[k] * a[i];
+    }
+}
+
+/// u = tanh(a) and w = 1 - u^2 (= sech^2 a) of series a.
+void tanhSeries(const Ld *a, Ld *u, Ld *w, int n) {
+  u[0] = tanhl(a[0]);
+  const Ld ch = coshl(a[0]);
+  w[0] = 1 / (ch * ch); // sech^2 avoids cancellation in 1 - tanh^2
+  for (int k = 1; k <= n; ++k) {
+    u[k] = odeCoefficient(a, w, k);
+    w[k] = -squareCoefficient(u, k);
+  }
+}
+
+/// Adjoint of tanhSeries; ubar is consumed, wbar is scratch (zeros).
+void tanhSeriesAdjoint(const Ld *a, const Ld *u, const Ld *w, Ld *ubar,
+                       Ld *wbar, Ld *abar, int n) {
+  for (int k = n; k >= 1; --k) {
+    // w_k = -sum_i u_i u_{k-i}.
+    for (int m = 0; m <= k; ++m)
+      ubar[m] -= 2 * u[k - m] * wbar[k];
+    odeCoefficientAdjoint(a, w, k, ubar[k], abar, wbar);
+  }
+  // u0' = w0, w0' = -2 u0 w0.
+  abar[0] += w[0] * ubar[0] - 2 * u[0] * w[0] * wbar[0];
+}
+
 /// Applies the activation to the series a (length n + 1) of one neuron.
 void activationSeries(Activation act, const Ld *a, Ld *u, Ld *aux1, Ld *aux2,
-                      int n) {
+                      Ld *aux3, int n) {
   switch (act) {
   case Activation::Identity:
     for (int k = 0; k <= n; ++k)
       u[k] = a[k];
     return;
-  case Activation::Tanh: {
-    Ld *w = aux1;
-    u[0] = tanhl(a[0]);
-    const Ld ch = coshl(a[0]);
-    w[0] = 1 / (ch * ch); // sech^2 avoids cancellation in 1 - tanh^2
-    for (int k = 1; k <= n; ++k) {
-      u[k] = odeCoefficient(a, w, k);
-      w[k] = -squareCoefficient(u, k);
-    }
+  case Activation::Tanh:
+    tanhSeries(a, u, aux1, n);
     return;
-  }
   case Activation::Sigmoid:
     sigmoidSeries(a, u, aux1, n);
     return;
@@ -171,33 +214,66 @@ void activationSeries(Activation act, const Ld *a, Ld *u, Ld *aux1, Ld *aux2,
       u[k] = odeCoefficient(a, aux1, k);
     return;
   }
+  case Activation::Cos: {
+    Ld *sn = aux1;
+    u[0] = cosl(a[0]);
+    sn[0] = sinl(a[0]);
+    for (int k = 1; k <= n; ++k) {
+      u[k] = -odeCoefficient(a, sn, k);
+      sn[k] = odeCoefficient(a, u, k);
+    }
+    return;
+  }
+  case Activation::Silu:
+    sigmoidSeries(a, aux1, aux2, n);
+    for (int k = 0; k <= n; ++k)
+      u[k] = productCoefficient(a, aux1, k);
+    return;
+  case Activation::Gelu: {
+    Ld *cdf = aux1, *pdf = aux2, *g = aux3;
+    // Phi(a0) by erfc: no cancellation for negative a0.
+    cdf[0] = erfcl(-a[0] / sqrtl(2.0L)) / 2;
+    g[0] = -a[0] * a[0] / 2;
+    pdf[0] = expl(g[0]) / sqrtl(2 * 3.141592653589793238462643383279503L);
+    for (int k = 1; k <= n; ++k) {
+      g[k] = -squareCoefficient(a, k) / 2;
+      pdf[k] = odeCoefficient(g, pdf, k); // phi = c exp(g): phi' = g' phi
+      cdf[k] = odeCoefficient(a, pdf, k); // Phi' = phi a'
+    }
+    for (int k = 0; k <= n; ++k)
+      u[k] = productCoefficient(a, cdf, k);
+    return;
+  }
+  case Activation::GeluTanh: {
+    Ld *z = aux3;
+    std::vector<Ld> sq(n + 1);
+    for (int k = 0; k <= n; ++k)
+      sq[k] = squareCoefficient(a, k);
+    for (int k = 0; k <= n; ++k)
+      z[k] = kSqrt2OverPi *
+             (a[k] + kGeluCubic * productCoefficient(sq.data(), a, k));
+    tanhSeries(z, aux1, aux2, n);
+    for (int k = 0; k <= n; ++k)
+      u[k] = (a[k] + productCoefficient(a, aux1, k)) / 2;
+    return;
+  }
   }
 }
 
 /// Adjoint of activationSeries: adds to abar the pullback of ubar. ubar is
 /// used as scratch and left modified.
 void activationSeriesAdjoint(Activation act, const Ld *a, const Ld *u,
-                             const Ld *aux1, const Ld *aux2, Ld *ubar, Ld *abar,
-                             int n) {
-  std::vector<Ld> bar1(n + 1, 0), bar2(n + 1, 0);
+                             const Ld *aux1, const Ld *aux2, const Ld *aux3,
+                             Ld *ubar, Ld *abar, int n) {
+  std::vector<Ld> bar1(n + 1, 0), bar2(n + 1, 0), bar3(n + 1, 0);
   switch (act) {
   case Activation::Identity:
     for (int k = 0; k <= n; ++k)
       abar[k] += ubar[k];
     return;
-  case Activation::Tanh: {
-    const Ld *w = aux1;
-    Ld *wbar = bar1.data();
-    for (int k = n; k >= 1; --k) {
-      // w_k = -sum_i u_i u_{k-i}.
-      for (int m = 0; m <= k; ++m)
-        ubar[m] -= 2 * u[k - m] * wbar[k];
-      odeCoefficientAdjoint(a, w, k, ubar[k], abar, wbar);
-    }
-    // u0' = w0, w0' = -2 u0 w0.
-    abar[0] += w[0] * ubar[0] - 2 * u[0] * w[0] * wbar[0];
+  case Activation::Tanh:
+    tanhSeriesAdjoint(a, u, aux1, ubar, bar1.data(), abar, n);
     return;
-  }
   case Activation::Sigmoid:
     sigmoidSeriesAdjoint(a, u, aux1, ubar, bar1.data(), abar, n);
     return;
@@ -226,7 +302,63 @@ void activationSeriesAdjoint(Activation act, const Ld *a, const Ld *u,
     sigmoidSeriesAdjoint(a, aux1, aux2, sbar, wbar, abar, n);
     return;
   }
+  case Activation::Cos: {
+    const Ld *sn = aux1;
+    Ld *snbar = bar1.data();
+    for (int k = n; k >= 1; --k) {
+      odeCoefficientAdjoint(a, u, k, snbar[k], abar, ubar);
+      odeCoefficientAdjoint(a, sn, k, -ubar[k], abar, snbar);
+    }
+    abar[0] += -sn[0] * ubar[0] + u[0] * snbar[0];
+    return;
   }
+  case Activation::Silu: {
+    Ld *sbar = bar1.data(), *wbar = bar2.data();
+    productAdjoint(a, aux1, ubar, 1, abar, sbar, n);
+    sigmoidSeriesAdjoint(a, aux1, aux2, sbar, wbar, abar, n);
+    return;
+  }
+  case Activation::Gelu: {
+    const Ld *cdf = aux1, *pdf = aux2, *g = aux3;
+    Ld *cdfbar = bar1.data(), *pdfbar = bar2.data(), *gbar = bar3.data();
+    productAdjoint(a, cdf, ubar, 1, abar, cdfbar, n);
+    for (int k = n; k >= 1; --k) {
+      odeCoefficientAdjoint(a, pdf, k, cdfbar[k], abar, pdfbar);
+      odeCoefficientAdjoint(g, pdf, k, pdfbar[k], gbar, pdfbar);
+    }
+    // g_k = -sum_i a_i a_{k-i} / 2 for k >= 1 (g_0 enters through phi_0).
+    for (int k = 1; k <= n; ++k)
+      for (int m = 0; m <= k; ++m)
+        abar[m] -= gbar[k] * a[k - m];
+    // Phi_0' = phi_0, phi_0' = -a_0 phi_0.
+    abar[0] += pdf[0] * cdfbar[0] - a[0] * pdf[0] * pdfbar[0];
+    return;
+  }
+  case Activation::GeluTanh: {
+    const Ld *t = aux1, *w = aux2, *z = aux3;
+    Ld *tbar = bar1.data(), *wbar = bar2.data(), *zbar = bar3.data();
+    for (int k = 0; k <= n; ++k)
+      abar[k] += ubar[k] / 2;
+    productAdjoint(a, t, ubar, 0.5L, abar, tbar, n);
+    tanhSeriesAdjoint(z, t, w, tbar, wbar, zbar, n);
+    // z = c (a + alpha a^3): dz_k / da_m = c (delta_km + 3 alpha (a^2)_{k-m}).
+    std::vector<Ld> sq(n + 1);
+    for (int k = 0; k <= n; ++k)
+      sq[k] = squareCoefficient(a, k);
+    for (int k = 0; k <= n; ++k) {
+      abar[k] += kSqrt2OverPi * zbar[k];
+      for (int m = 0; m <= k; ++m)
+        abar[m] += 3 * kSqrt2OverPi * kGeluCubic * zbar[k] * sq[k - m];
+    }
+    return;
+  }
+  }
+}
+
+void checkActivations(const Shape &s, const std::vector<Activation> &acts) {
+  if (static_cast<int>(acts.size()) != s.layers - 1)
+    throw std::invalid_argument(
+        "ntp_ref: need one activation per hidden layer");
 }
 
 /// Series of the input point x_b + t v, [d][order + 1].
@@ -243,7 +375,8 @@ std::vector<Ld> inputSeries(const Shape &s, const std::vector<Ld> &x,
 }
 
 /// Forward pass for batch point b, recording every layer.
-std::vector<LayerTape> forwardPoint(const Shape &s, Activation act,
+std::vector<LayerTape> forwardPoint(const Shape &s,
+                                    const std::vector<Activation> &acts,
                                     const std::vector<Ld> &params,
                                     const std::vector<Ld> &x,
                                     const std::vector<Ld> &v, int64_t b) {
@@ -268,9 +401,10 @@ std::vector<LayerTape> forwardPoint(const Shape &s, Activation act,
     t.h.assign(t.a.size(), 0);
     t.aux1.assign(t.a.size(), 0);
     t.aux2.assign(t.a.size(), 0);
+    t.aux3.assign(t.a.size(), 0);
     for (int i = 0; i < nout; ++i)
-      activationSeries(act, &t.a[i * n1], &t.h[i * n1], &t.aux1[i * n1],
-                       &t.aux2[i * n1], s.order);
+      activationSeries(acts[l], &t.a[i * n1], &t.h[i * n1], &t.aux1[i * n1],
+                       &t.aux2[i * n1], &t.aux3[i * n1], s.order);
     prev = &t.h;
   }
   return tape;
@@ -291,7 +425,34 @@ Activation parseActivation(const std::string &name) {
     return Activation::Exp;
   if (name == "softplus")
     return Activation::Softplus;
+  if (name == "cos")
+    return Activation::Cos;
+  if (name == "silu")
+    return Activation::Silu;
+  if (name == "gelu")
+    return Activation::Gelu;
+  if (name == "gelu_tanh")
+    return Activation::GeluTanh;
   throw std::invalid_argument("ntp_ref: unknown activation '" + name + "'");
+}
+
+std::vector<Activation> parseActivationList(const std::string &spec,
+                                            int hiddenLayers) {
+  std::vector<Activation> acts;
+  size_t begin = 0;
+  for (;;) {
+    const size_t end = spec.find(',', begin);
+    acts.push_back(parseActivation(spec.substr(begin, end - begin)));
+    if (end == std::string::npos)
+      break;
+    begin = end + 1;
+  }
+  if (acts.size() == 1)
+    return std::vector<Activation>(hiddenLayers, acts.front());
+  if (static_cast<int>(acts.size()) != hiddenLayers)
+    throw std::invalid_argument("ntp_ref: need one activation per hidden "
+                                "layer");
+  return acts;
 }
 
 int64_t numParams(const std::vector<int> &widths) {
@@ -312,11 +473,22 @@ std::vector<long double> jet(const std::vector<int> &widths, Activation act,
                              int order, const std::vector<long double> &params,
                              const std::vector<long double> &x,
                              const std::vector<long double> &v, int64_t batch) {
+  numParams(widths); // validates widths
+  return jet(widths, std::vector<Activation>(widths.size() - 2, act), order,
+             params, x, v, batch);
+}
+
+std::vector<long double> jet(const std::vector<int> &widths,
+                             const std::vector<Activation> &acts, int order,
+                             const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch) {
   const Shape s = checkShape(widths, order, params, x, v, batch);
+  checkActivations(s, acts);
   const int n1 = s.n1(), q = s.q();
   std::vector<Ld> out(static_cast<size_t>(n1) * batch * q);
   for (int64_t b = 0; b < batch; ++b) {
-    const std::vector<LayerTape> tape = forwardPoint(s, act, params, x, v, b);
+    const std::vector<LayerTape> tape = forwardPoint(s, acts, params, x, v, b);
     const std::vector<Ld> &a = tape.back().a;
     Ld factorial = 1; // k!: normalized coefficients -> derivatives
     for (int k = 0; k < n1; ++k) {
@@ -335,14 +507,26 @@ jetParamGradient(const std::vector<int> &widths, Activation act, int order,
                  const std::vector<long double> &x,
                  const std::vector<long double> &v, int64_t batch,
                  const std::vector<long double> &cotangent) {
+  numParams(widths); // validates widths
+  return jetParamGradient(widths,
+                          std::vector<Activation>(widths.size() - 2, act),
+                          order, params, x, v, batch, cotangent);
+}
+
+std::vector<long double> jetParamGradient(
+    const std::vector<int> &widths, const std::vector<Activation> &acts,
+    int order, const std::vector<long double> &params,
+    const std::vector<long double> &x, const std::vector<long double> &v,
+    int64_t batch, const std::vector<long double> &cotangent) {
   const Shape s = checkShape(widths, order, params, x, v, batch);
+  checkActivations(s, acts);
   const int n1 = s.n1(), q = s.q();
   if (static_cast<int64_t>(cotangent.size()) != n1 * batch * q)
     throw std::invalid_argument(
         "ntp_ref: cotangent must have (order + 1) * batch * q elements");
   std::vector<Ld> grad(params.size(), 0);
   for (int64_t b = 0; b < batch; ++b) {
-    const std::vector<LayerTape> tape = forwardPoint(s, act, params, x, v, b);
+    const std::vector<LayerTape> tape = forwardPoint(s, acts, params, x, v, b);
     const std::vector<Ld> in = inputSeries(s, x, v, b);
     // Adjoint of the last pre-activation: out = k! * a_k.
     std::vector<Ld> abar(static_cast<size_t>(q) * n1);
@@ -373,9 +557,10 @@ jetParamGradient(const std::vector<int> &widths, Activation act, int order,
       const LayerTape &t = tape[l - 1];
       abar.assign(static_cast<size_t>(nin) * n1, 0);
       for (int m = 0; m < nin; ++m)
-        activationSeriesAdjoint(act, &t.a[m * n1], &t.h[m * n1],
-                                &t.aux1[m * n1], &t.aux2[m * n1], &hbar[m * n1],
-                                &abar[m * n1], s.order);
+        activationSeriesAdjoint(acts[l - 1], &t.a[m * n1], &t.h[m * n1],
+                                &t.aux1[m * n1], &t.aux2[m * n1],
+                                &t.aux3[m * n1], &hbar[m * n1], &abar[m * n1],
+                                s.order);
     }
   }
   return grad;

@@ -21,12 +21,31 @@
 
 namespace ntp_ref {
 
-/// Activation applied after every layer but the last.
-enum class Activation { Tanh, Sigmoid, Sin, Identity, Exp, Softplus };
+/// Activation applied after every layer but the last. Silu is y sigmoid(y),
+/// Gelu the exact y Phi(y) (Phi the standard normal CDF), GeluTanh the tanh
+/// approximation y (1 + tanh(sqrt(2/pi) (y + 0.044715 y^3))) / 2.
+enum class Activation {
+  Tanh,
+  Sigmoid,
+  Sin,
+  Identity,
+  Exp,
+  Softplus,
+  Cos,
+  Silu,
+  Gelu,
+  GeluTanh
+};
 
-/// Parses "tanh", "sigmoid", "sin", "identity", "exp", "softplus"; throws
-/// std::invalid_argument otherwise.
+/// Parses "tanh", "sigmoid", "sin", "identity", "exp", "softplus", "cos",
+/// "silu", "gelu", "gelu_tanh"; throws std::invalid_argument otherwise.
 Activation parseActivation(const std::string &name);
+
+/// One activation for every one of `hiddenLayers` hidden layers ("tanh"), or
+/// a comma-separated list with one per hidden layer ("silu,tanh"); throws
+/// std::invalid_argument on an unknown name or a wrong count.
+std::vector<Activation> parseActivationList(const std::string &spec,
+                                            int hiddenLayers);
 
 /// Number of parameters of the MLP with layer widths {d, h_1, ..., q}; throws
 /// std::invalid_argument if there are fewer than two widths or one is < 1.
@@ -41,6 +60,14 @@ std::vector<long double> jet(const std::vector<int> &widths, Activation act,
                              const std::vector<long double> &x,
                              const std::vector<long double> &v, int64_t batch);
 
+/// The same with one activation per hidden layer (acts.size() must be
+/// widths.size() - 2; throws std::invalid_argument otherwise).
+std::vector<long double> jet(const std::vector<int> &widths,
+                             const std::vector<Activation> &acts, int order,
+                             const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch);
+
 /// Gradient with respect to params (same layout as params) of
 ///   sum_{k,b,j} cotangent[(k * batch + b) * q + j] * out[...],
 /// where out is jet(widths, act, order, params, x, v, batch). Computed exactly
@@ -51,6 +78,13 @@ jetParamGradient(const std::vector<int> &widths, Activation act, int order,
                  const std::vector<long double> &x,
                  const std::vector<long double> &v, int64_t batch,
                  const std::vector<long double> &cotangent);
+
+/// The same with one activation per hidden layer.
+std::vector<long double> jetParamGradient(
+    const std::vector<int> &widths, const std::vector<Activation> &acts,
+    int order, const std::vector<long double> &params,
+    const std::vector<long double> &x, const std::vector<long double> &v,
+    int64_t batch, const std::vector<long double> &cotangent);
 
 } // namespace ntp_ref
 

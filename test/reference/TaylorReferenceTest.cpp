@@ -26,7 +26,9 @@ using Vec = std::vector<Ld>;
 
 const Activation kAllActivations[] = {Activation::Tanh, Activation::Sigmoid,
                                       Activation::Sin,  Activation::Identity,
-                                      Activation::Exp,  Activation::Softplus};
+                                      Activation::Exp,  Activation::Softplus,
+                                      Activation::Cos,  Activation::Silu,
+                                      Activation::Gelu, Activation::GeluTanh};
 
 std::string name(Activation act) {
   switch (act) {
@@ -42,6 +44,14 @@ std::string name(Activation act) {
     return "exp";
   case Activation::Softplus:
     return "softplus";
+  case Activation::Cos:
+    return "cos";
+  case Activation::Silu:
+    return "silu";
+  case Activation::Gelu:
+    return "gelu";
+  case Activation::GeluTanh:
+    return "gelu_tanh";
   }
   return "?";
 }
@@ -109,6 +119,42 @@ std::array<Ld, 5> sigmaDerivatives(Activation act, Ld a) {
     const Ld s = 1 / (1 + expl(-a)), q = s * (1 - s);
     return {log1pl(expl(a)), s, q, q * (1 - 2 * s),
             q * (1 - 6 * s + 6 * s * s)};
+  }
+  case Activation::Cos:
+    return {cosl(a), -sinl(a), -cosl(a), sinl(a), cosl(a)};
+  case Activation::Silu: {
+    // (a s)^(n) = a s^(n) + n s^(n-1).
+    const Ld s = 1 / (1 + expl(-a)), q = s * (1 - s);
+    const Ld d[5] = {s, q, q * (1 - 2 * s), q * (1 - 6 * s + 6 * s * s),
+                     q * (1 - 2 * s) * (1 - 12 * s + 12 * s * s)};
+    return {a * d[0], a * d[1] + d[0], a * d[2] + 2 * d[1], a * d[3] + 3 * d[2],
+            a * d[4] + 4 * d[3]};
+  }
+  case Activation::Gelu: {
+    // Phi^(1) = phi, Phi^(2) = -a phi, Phi^(3) = (a^2 - 1) phi,
+    // Phi^(4) = (3 a - a^3) phi.
+    const Ld phi = expl(-a * a / 2) / sqrtl(2 * 3.14159265358979323846264338L);
+    const Ld d[5] = {erfcl(-a / sqrtl(2.0L)) / 2, phi, -a * phi,
+                     (a * a - 1) * phi, (3 * a - a * a * a) * phi};
+    return {a * d[0], a * d[1] + d[0], a * d[2] + 2 * d[1], a * d[3] + 3 * d[2],
+            a * d[4] + 4 * d[3]};
+  }
+  case Activation::GeluTanh: {
+    // T = tanh(z(a)), z = c (a + alpha a^3), by Faa di Bruno up to 4.
+    const Ld c = sqrtl(2 / 3.14159265358979323846264338L), al = 0.044715L;
+    const Ld z1 = c * (1 + 3 * al * a * a), z2 = 6 * c * al * a,
+             z3 = 6 * c * al;
+    const Ld t = tanhl(c * (a + al * a * a * a)), s2 = 1 - t * t;
+    const Ld t1 = s2, t2 = -2 * t * s2, t3 = -2 * s2 * (1 - 3 * t * t),
+             t4 = 8 * t * s2 * (2 - 3 * t * t);
+    const Ld d[5] = {t, t1 * z1, t2 * z1 * z1 + t1 * z2,
+                     t3 * z1 * z1 * z1 + 3 * t2 * z1 * z2 + t1 * z3,
+                     t4 * z1 * z1 * z1 * z1 + 6 * t3 * z1 * z1 * z2 +
+                         t2 * (3 * z2 * z2 + 4 * z1 * z3)};
+    // f = a (1 + T) / 2.
+    return {a * (1 + d[0]) / 2, (1 + d[0] + a * d[1]) / 2,
+            (a * d[2] + 2 * d[1]) / 2, (a * d[3] + 3 * d[2]) / 2,
+            (a * d[4] + 4 * d[3]) / 2};
   }
   }
   return {};
@@ -240,6 +286,103 @@ TEST(TaylorReference, SinClosedFormUpToOrder20) {
       }
     }
   }
+}
+
+TEST(TaylorReference, CosClosedFormUpToOrder20) {
+  const Ld w1 = -1.2L, b1 = 0.3L, w2 = 0.8L, b2 = 0.1L;
+  const Vec out = oneNeuronJet(Activation::Cos, 20, w1, b1, w2, b2);
+  const int64_t n = kPoints.size();
+  for (int64_t b = 0; b < n; ++b) {
+    const Ld a = w1 * kPoints[b] + b1;
+    const Ld cycle[] = {cosl(a), -sinl(a), -cosl(a), sinl(a)};
+    for (int k = 0; k <= 20; ++k) {
+      const Ld scale = fabsl(w2) * powl(fabsl(w1), k);
+      const Ld expected = w2 * powl(w1, k) * cycle[k % 4] + (k == 0 ? b2 : 0);
+      EXPECT_TRUE(near(out[at(k, b, 0, n, 1)], expected, 1e-16L * (1 + scale)))
+          << "k=" << k << " b=" << b;
+    }
+  }
+}
+
+// Exact GELU: Phi^(k) = (-1)^(k-1) He_{k-1}(a) phi(a) for k >= 1 (He the
+// probabilists' Hermite polynomials), gelu^(k) = a Phi^(k) + k Phi^(k-1).
+TEST(TaylorReference, GeluMatchesHermiteFormUpToOrder20) {
+  const Ld w1 = 0.9L, b1 = -0.2L, w2 = 1.3L, b2 = 0.05L;
+  const Vec out = oneNeuronJet(Activation::Gelu, 20, w1, b1, w2, b2);
+  const int64_t n = kPoints.size();
+  for (int64_t b = 0; b < n; ++b) {
+    const Ld a = w1 * kPoints[b] + b1;
+    const Ld phi = expl(-a * a / 2) / sqrtl(2 * 3.14159265358979323846264338L);
+    std::vector<Ld> he = {1, a}; // He_0, He_1, ...
+    for (int m = 1; m < 21; ++m)
+      he.push_back(a * he[m] - m * he[m - 1]);
+    std::vector<Ld> cdf = {erfcl(-a / sqrtl(2.0L)) / 2};
+    for (int k = 1; k <= 20; ++k)
+      cdf.push_back((k % 2 ? 1 : -1) * he[k - 1] * phi);
+    Ld factorial = 1;
+    for (int k = 0; k <= 20; ++k) {
+      factorial *= k > 0 ? k : 1;
+      const Ld gk = a * cdf[k] + (k > 0 ? k * cdf[k - 1] : 0);
+      const Ld expected = w2 * powl(w1, k) * gk + (k == 0 ? b2 : 0);
+      // |He_k| grows like sqrt(k!): the scale of the cancellation.
+      const Ld scale = fabsl(w2) * powl(fabsl(w1), k) * sqrtl(factorial) * 4;
+      EXPECT_TRUE(near(out[at(k, b, 0, n, 1)], expected, 1e-16L * (1 + scale)))
+          << "k=" << k << " b=" << b;
+    }
+  }
+}
+
+// silu against the product rule on the sigmoid jet: d^k (a(x) s(a(x))) =
+// a s^(k) + k w1 s^(k-1) with a = w1 x + b1.
+TEST(TaylorReference, SiluIsProductWithSigmoidUpToOrder20) {
+  const Ld w1 = 0.75L, b1 = 0.1L;
+  const Vec si = oneNeuronJet(Activation::Silu, 20, w1, b1, 1, 0);
+  const Vec sg = oneNeuronJet(Activation::Sigmoid, 20, w1, b1, 1, 0);
+  const int64_t n = kPoints.size();
+  Ld factorial = 1;
+  for (int k = 0; k <= 20; ++k) {
+    factorial *= k > 0 ? k : 1;
+    const Ld scale = factorial * powl(w1, k);
+    for (int64_t b = 0; b < n; ++b) {
+      const Ld a = w1 * kPoints[b] + b1;
+      const Ld expected = a * sg[at(k, b, 0, n, 1)] +
+                          (k > 0 ? k * w1 * sg[at(k - 1, b, 0, n, 1)] : 0);
+      EXPECT_TRUE(near(si[at(k, b, 0, n, 1)], expected, 1e-15L * scale))
+          << "k=" << k << " b=" << b;
+    }
+  }
+}
+
+TEST(TaylorReference, PerLayerActivations) {
+  const std::vector<int> w = {1, 3, 2, 1};
+  std::mt19937_64 rng(5);
+  const Vec p = randomVec(rng, ntp_ref::numParams(w));
+  const Vec x = {0.3L}, v = {1};
+  const Vec mixed =
+      ntp_ref::jet(w, {Activation::Silu, Activation::Cos}, 3, p, x, v, 1);
+  const Vec same =
+      ntp_ref::jet(w, {Activation::Cos, Activation::Cos}, 3, p, x, v, 1);
+  const Vec all = ntp_ref::jet(w, Activation::Cos, 3, p, x, v, 1);
+  EXPECT_EQ(same, all);
+  EXPECT_NE(mixed, all);
+  // Order 0 against the composition written out.
+  const Ld *W1 = p.data(), *b1 = W1 + 3, *W2 = b1 + 3, *b2 = W2 + 6,
+           *W3 = b2 + 2, *b3 = W3 + 2;
+  Ld h1[3], y = b3[0];
+  for (int i = 0; i < 3; ++i) {
+    const Ld a = W1[i] * x[0] + b1[i];
+    h1[i] = a / (1 + expl(-a));
+  }
+  for (int i = 0; i < 2; ++i) {
+    Ld a = b2[i];
+    for (int m = 0; m < 3; ++m)
+      a += W2[i * 3 + m] * h1[m];
+    y += W3[i] * cosl(a);
+  }
+  EXPECT_TRUE(close(mixed[0], y, 1e-17L));
+  EXPECT_THROW(
+      ntp_ref::jet(w, std::vector<Activation>{Activation::Cos}, 3, p, x, v, 1),
+      std::invalid_argument);
 }
 
 // Higher orders of tanh, sigmoid and softplus have no short closed form, but

@@ -238,7 +238,9 @@ int main(int argc, char **argv) {
     emitFlag.getParser().addLiteralOption(choices[i].name, &choices[i],
                                           descriptions[i]);
   static const std::string activationHelp =
-      "Activation (" + llvm::join(activationNames(), ", ") + ")";
+      "Activation of every hidden layer, or a comma-separated list with one "
+      "per hidden layer (" +
+      llvm::join(activationNames(), ", ") + ")";
   activationFlag.setDescription(activationHelp);
   hideUnrelatedOptions(ntpCategories);
   cl::ParseCommandLineOptions(

@@ -25,6 +25,8 @@ namespace ntp {
 struct NetworkDescription {
   std::string name = "ntp_kernel";
   std::vector<int64_t> layers;
+  /// One name for every hidden layer, or one per hidden layer separated by
+  /// commas ("silu,tanh"; ntp::parseActivationList).
   std::string activation = "tanh";
   int64_t order = 0;
   artifact::Dtype dtype = artifact::Dtype::F32;

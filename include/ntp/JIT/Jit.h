@@ -28,6 +28,8 @@ enum class Dtype : int32_t { F32 = NTP_DTYPE_F32, F64 = NTP_DTYPE_F64 };
 /// A network described by its shape rather than IR.
 struct MlpSpec {
   std::vector<int64_t> layers; ///< widths, input to output
+  /// One name for every hidden layer, or one per hidden layer separated by
+  /// commas ("silu,tanh"), as ntp_jit_spec::activation.
   std::string activation = "tanh";
   int order = 0;
   Dtype dtype = Dtype::F32;

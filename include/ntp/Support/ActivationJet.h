@@ -26,7 +26,8 @@ namespace ntp {
 ///  - Taylor (TaylorRecurrence.h): the O(n^2) univariate Taylor recurrence
 ///    of the primitives, generic over rules; the constants 1/k and 1/(j-1)!
 ///    are rounded to double (relative 2^-53, like one arithmetic operation).
-///  - Auto: builds both, keeps the one with fewer flops (ties: FaaDiBruno).
+///  - Auto: builds both, keeps the one with fewer flops (ties: FaaDiBruno);
+///    Taylor alone past rule.maxAutoFaaDiBrunoOrder().
 enum class JetFormulation { FaaDiBruno, Taylor, Auto };
 
 /// "faa-di-bruno", "taylor", "auto" (the pass option's spelling).
@@ -44,8 +45,9 @@ struct ActivationJetExpansion {
 
 /// Expands z = sigma(y) for orders 0..order. Only y_0..y_{liveInputs-1} are
 /// read; higher input orders are structural zeros (1 <= liveInputs <=
-/// order + 1). Orders above kMaxOrder are a fatal error (coefficients would
-/// not be exact in double).
+/// order + 1). Orders above kMaxOrder, and Faà di Bruno above
+/// rule.maxFaaDiBrunoOrder(), are a fatal error (coefficients would not be
+/// exact in double): callers check first.
 ActivationJetExpansion
 expandActivationJet(const ActivationRule &rule, unsigned order,
                     unsigned liveInputs,

@@ -21,6 +21,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,22 @@ public:
   const std::vector<Primitive> &getPrimitives() const { return primitives; }
   /// sigma^(k) as a polynomial in the primitives; k = 0 is sigma itself.
   /// Derived by the chain rule: D(P) = sum_i dP/du_i * D(u_i).
-  /// A coefficient leaving the int64 range is a fatal error; kMaxOrder keeps
-  /// every order the verifiers accept far from it (see the unit tests).
+  /// A coefficient leaving the int64 range is a fatal error; callers ask only
+  /// for k <= maxFaaDiBrunoOrder() + 1, far from it (see the unit tests).
   const Polynomial &derivative(unsigned k) const;
+  /// The largest order n <= kMaxOrder for which sigma^(0..n) have only
+  /// integer coefficients a double holds exactly (|c| <= 2^53, a common
+  /// power of two aside): how far Faà di Bruno's formula is exact. tanh,
+  /// sigmoid, silu: 20; softplus: 21; gelu: 28; gelu_tanh: 17; sin, cos,
+  /// exp, identity: kMaxOrder. The Taylor recurrence needs no such
+  /// coefficients and goes to kMaxOrder for every activation.
+  unsigned maxFaaDiBrunoOrder() const;
+  /// The largest order the automatic choice considers Faà di Bruno for:
+  /// past order 16 (where the sweep bounds its accuracy), only while
+  /// sigma^(k)'s coefficients stay small (|c| <= 64: sin, cos, exp,
+  /// identity), since large alternating ones (tanh: 1e13 at order 16) lose
+  /// accuracy the Taylor recurrence keeps; at most maxFaaDiBrunoOrder().
+  unsigned maxAutoFaaDiBrunoOrder() const;
   /// d u_i / dy of primitive i, as a polynomial in the primitives.
   const Polynomial &primitiveDerivative(unsigned i) const {
     return primitiveDerivatives[i];
@@ -100,6 +114,7 @@ private:
   // Cache of sigma^(k); a deque keeps references stable as it grows, and the
   // mutex makes concurrent compiles safe.
   mutable std::deque<Polynomial> derivatives;
+  mutable int faaDiBrunoLimit = -1; // maxFaaDiBrunoOrder, once computed
   mutable std::mutex mutex;
 };
 
@@ -110,10 +125,29 @@ std::vector<std::string> activationNames();
 /// "tanh, sigmoid, ..." for error messages.
 std::string activationNameList();
 
-/// Largest derivative order ntp compiles: every coefficient of the expansion
-/// (activation polynomials and Bell-polynomial multipliers) must be an integer
-/// that a double represents exactly (|c| <= 2^53); tested in the unit tests.
-constexpr int64_t kMaxOrder = 16;
+/// Per-layer activations, as the network descriptions outside the dialect
+/// spell them (the JIT spec, ntp-compile --activation, the manifest, the
+/// cache key): one name for every hidden layer ("tanh") or a comma-separated
+/// list with one name per hidden layer ("silu,tanh,identity"). Returns the
+/// activation of each of the `hiddenLayers` hidden layers, or nullopt with
+/// `error` set to one sentence (unknown name, empty entry, wrong count).
+std::optional<std::vector<std::string>>
+parseActivationList(const std::string &spec, size_t hiddenLayers,
+                    std::string &error);
+/// The canonical spelling of per-layer activations: the one name when every
+/// hidden layer has the same (or there are none: `fallback`), else the
+/// comma-separated list. "tanh,tanh" and "tanh" name the same kernel.
+std::string canonicalActivationList(const std::vector<std::string> &names,
+                                    const std::string &fallback);
+
+/// Largest derivative order ntp compiles. The Taylor recurrence reaches it
+/// for every activation (its constants are 1/k, 1/(j-1)! and m!, 32! < 2^128
+/// in the compile-time integer algebra, each rounded once to double); Faà di
+/// Bruno's formula is kept up to ActivationRule::maxFaaDiBrunoOrder(), where
+/// every coefficient is an integer a double represents exactly (|c| <=
+/// 2^53; the Bell-polynomial multipliers C(m-1, i-1) <= C(31, 15) are).
+/// Tested in the unit tests.
+constexpr int64_t kMaxOrder = 32;
 
 } // namespace ntp
 

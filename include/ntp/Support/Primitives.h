@@ -30,7 +30,7 @@ const char *primitiveName(Primitive p);
 /// The value of primitive `p` at `y`, its Definition in Primitives.def
 /// expanded with the functions of `m` (Math::Value: the type of values, e.g.
 /// long double or an mlir::Value, with m.constant(double), m.add, m.mul,
-/// m.neg, m.max and one method per line of ElementaryFunctions.def).
+/// m.div, m.neg, m.max and one method per line of ElementaryFunctions.def).
 template <class Math>
 typename Math::Value evaluatePrimitive(Primitive p, typename Math::Value y,
                                        Math &m) {
@@ -49,6 +49,7 @@ struct ScalarMath {
   Value constant(double c) const { return c; }
   Value add(Value x, Value y) const { return x + y; }
   Value mul(Value x, Value y) const { return x * y; }
+  Value div(Value x, Value y) const { return x / y; }
   Value neg(Value x) const { return -x; }
   Value max(Value x, Value y) const { return std::max(x, y); }
 #define NTP_ELEMENTARY(name, MathOp, libm)                                     \

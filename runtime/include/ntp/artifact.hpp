@@ -333,6 +333,12 @@ inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
 /// changes what the runtime must do bumps kAbiVersion instead.
 std::string serializeManifest(const KernelManifest &manifest);
 
+/// The network of `manifest` as the canonical one-line IR of its ntp.mlp:
+///   ntp.mlp @pinn layers [1, 24, 24, 1] activation "tanh" order 9 : f64
+/// with per-layer activations as the list `activation ["silu", "tanh"]`
+/// (what ntp_kernel_description returns; ntp-opt parses it back).
+std::string mlpDescription(const KernelManifest &manifest);
+
 /// Parses and validates `text`. On failure returns NTP_ERROR_ABI_MISMATCH
 /// (the message names both versions) or NTP_ERROR_BAD_ARTIFACT, and sets
 /// `error` to a sentence fragment the caller prefixes with the artifact's

@@ -275,8 +275,18 @@ void ntp_set_last_error(const char *message);
  * entries to `widths` and the total count to `*count`. */
 ntp_status ntp_kernel_layers(const ntp_kernel *k, int32_t *widths,
                              int32_t capacity, int32_t *count);
-/* Name of the activation ("tanh", ...); NULL on a null kernel. */
+/* Name of the activation ("tanh", ...), or with one activation per hidden
+ * layer their comma-separated list ("silu,tanh"); NULL on a null kernel. */
 const char *ntp_kernel_activation(const ntp_kernel *k);
+/* The whole network as the canonical one-line IR of its ntp.mlp, e.g.
+ *   ntp.mlp @p layers [1, 8, 8, 1] activation ["silu", "tanh"] order 9 : f64
+ * with one name per hidden layer (or, when every hidden layer has the same,
+ * activation "tanh"): writes up to `capacity` bytes of it, NUL included, to
+ * `text` (truncated, still NUL-terminated, when capacity is smaller; text
+ * may be NULL when capacity is 0) and its length without the NUL to
+ * `*length`. */
+ntp_status ntp_kernel_description(const ntp_kernel *k, char *text,
+                                  int64_t capacity, int64_t *length);
 
 /* Number of threads CPU kernels use, the caller's included (default:
  * NTP_NUM_THREADS or the CPUs this process may run on). n <= 0 restores the

@@ -114,6 +114,17 @@ public:
     return name;
   }
 
+  /// The network as the canonical one-line IR (ntp_kernel_description).
+  std::string description() const {
+    int64_t length = 0;
+    detail::check(ntp_kernel_description(kernel_, nullptr, 0, &length));
+    std::string text(static_cast<size_t>(length) + 1, '\0');
+    detail::check(
+        ntp_kernel_description(kernel_, text.data(), length + 1, &length));
+    text.resize(static_cast<size_t>(length));
+    return text;
+  }
+
   /// Computes the jet at `batch` points; counts are element counts. T must
   /// be the kernel's dtype (float for f32, double for f64).
   template <class T>

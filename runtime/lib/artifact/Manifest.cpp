@@ -138,8 +138,13 @@ public:
     const std::string *activation = key("activation");
     if (!activation)
       return NTP_ERROR_BAD_ARTIFACT;
-    if (activation->empty() || !isWord(*activation, "_"))
-      return fail("activation " + quoted(*activation) + " is not a name");
+    // One name, or one per hidden layer separated by commas ("silu,tanh").
+    bool names = !activation->empty() && isWord(*activation, "_,") &&
+                 activation->front() != ',' && activation->back() != ',' &&
+                 activation->find(",,") == std::string::npos;
+    if (!names)
+      return fail("activation " + quoted(*activation) +
+                  " is not a name or a comma-separated list of names");
     m.activation = *activation;
 
     std::optional<int32_t> order = number<int32_t>("order");
@@ -163,6 +168,12 @@ public:
     std::optional<int64_t> expected = countParams(m.layers);
     if (!expected)
       return fail("layers " + quoted(*layers) + " have too many parameters");
+    size_t listed = std::count(m.activation.begin(), m.activation.end(), ',');
+    if (listed > 0 && listed + 3 != m.layers.size())
+      return fail("activation " + quoted(m.activation) + " lists " +
+                  std::to_string(listed + 1) + " activations but layers " +
+                  quoted(*layers) + " have " +
+                  std::to_string(m.layers.size() - 2) + " hidden layers");
     std::optional<int64_t> numParams = number<int64_t>("num_params");
     if (!numParams)
       return NTP_ERROR_BAD_ARTIFACT;
@@ -521,6 +532,52 @@ std::string serializeManifest(const KernelManifest &m) {
     line("partials", rows);
   }
   text += '\n';
+  return text;
+}
+
+std::string mlpDescription(const KernelManifest &manifest) {
+  std::string text = "ntp.mlp @" + manifest.name + " layers [";
+  for (size_t i = 0; i < manifest.layers.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(manifest.layers[i]);
+  text += "] activation ";
+  if (manifest.activation.find(',') == std::string::npos) {
+    text += "\"" + manifest.activation + "\"";
+  } else {
+    text += "[\"";
+    for (char c : manifest.activation)
+      text += c == ',' ? std::string("\", \"") : std::string(1, c);
+    text += "\"]";
+  }
+  text += " order " + std::to_string(manifest.order);
+  // A partials kernel's request: the multi-indices, then the operators
+  // (rows holding -2 or -4 in the coordinates they sum over).
+  std::string indices, operators;
+  for (const std::vector<int32_t> &row : manifest.partials) {
+    int32_t kind = 0;
+    std::string coordinates;
+    size_t count = 0;
+    for (size_t l = 0; l < row.size(); ++l)
+      if (row[l] < 0) {
+        kind = row[l];
+        coordinates += (count++ ? ", " : "") + std::to_string(l);
+      }
+    if (!kind) {
+      std::string alpha;
+      for (size_t l = 0; l < row.size(); ++l)
+        alpha += (l ? ", " : "") + std::to_string(row[l]);
+      indices += (indices.empty() ? "[" : ", [") + alpha + "]";
+      continue;
+    }
+    std::string name = kind == -4 ? "#ntp.biharmonic" : "#ntp.laplacian";
+    if (count != row.size())
+      name += "<[" + coordinates + "]>";
+    operators += (operators.empty() ? "" : ", ") + name;
+  }
+  if (!indices.empty())
+    text += " partials [" + indices + "]";
+  if (!operators.empty())
+    text += " operators [" + operators + "]";
+  text += " : " + std::string(dtypeName(manifest.dtype));
   return text;
 }
 

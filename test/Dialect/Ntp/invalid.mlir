@@ -55,18 +55,44 @@ ntp.mlp @most_params layers [313, 53261, 1] activation "tanh" order 0 : f32
 
 // -----
 
-// expected-error @below {{derivative order must be in [0, 16], got -1}}
+// expected-error @below {{derivative order must be in [0, 32], got -1}}
 ntp.mlp @negative layers [1, 8, 1] activation "tanh" order -1 : f32
 
 // -----
 
-// expected-error @below {{derivative order must be in [0, 16], got 17}}
-ntp.mlp @high layers [1, 8, 1] activation "tanh" order 17 : f32
+// expected-error @below {{derivative order must be in [0, 32], got 33}}
+ntp.mlp @high layers [1, 8, 1] activation "tanh" order 33 : f32
 
 // -----
 
-// expected-error @below {{unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus}}
+// expected-error @below {{unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus, cos, silu, gelu, gelu_tanh}}
 ntp.mlp @relu layers [1, 8, 1] activation "relu" order 2 : f32
+
+// -----
+
+// expected-error @below {{expects one activation per hidden layer: 2 hidden layers, 3 activations}}
+ntp.mlp @too_many_activations layers [1, 8, 8, 1] activation ["silu", "tanh", "cos"] order 2 : f32
+
+// -----
+
+// expected-error @below {{expects one activation per hidden layer: 2 hidden layers, 1 activations}}
+ntp.mlp @too_few_activations layers [1, 8, 8, 1] activation ["silu"] order 2 : f32
+
+// -----
+
+// expected-error @below {{unknown activation 'relu'; expected one of}}
+ntp.mlp @unknown_in_list layers [1, 8, 8, 1] activation ["silu", "relu"] order 2 : f32
+
+// -----
+
+// A comma-separated string is not the dialect's list spelling.
+// expected-error @below {{unknown activation 'silu,tanh'}}
+ntp.mlp @comma_string layers [1, 8, 8, 1] activation "silu,tanh" order 2 : f32
+
+// -----
+
+// expected-error @below {{attribute 'activation' failed to satisfy constraint}}
+ntp.mlp @not_a_name layers [1, 8, 8, 1] activation 3 order 2 : f32
 
 // -----
 
@@ -108,8 +134,8 @@ func.func @shape_mismatch(%in: memref<4x8x16xf32>, %out: memref<4x9x16xf32>) {
 // -----
 
 func.func @unknown_activation(%in: memref<4x8x16xf32>, %out: memref<4x8x16xf32>) {
-  // expected-error @below {{unknown activation 'gelu'}}
-  ntp.activate "gelu" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
+  // expected-error @below {{unknown activation 'relu'}}
+  ntp.activate "relu" %in into %out live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>
   return
 }
 

@@ -4,6 +4,10 @@
 ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation "tanh" order 9 : f32
 // CHECK-LABEL: ntp.mlp @wide layers [3, 64, 2] activation "sin" order 0 : f64
 ntp.mlp @wide layers [3, 64, 2] activation "sin" order 0 : f64
+// CHECK-LABEL: ntp.mlp @mixed layers [1, 32, 32, 32, 1] activation ["silu", "identity", "gelu_tanh"] order 32 : f64
+ntp.mlp @mixed layers [1, 32, 32, 32, 1] activation ["silu", "identity", "gelu_tanh"] order 32 : f64
+// CHECK-LABEL: ntp.mlp @linear layers [2, 3] activation [] order 1 : f32
+ntp.mlp @linear layers [2, 3] activation [] order 1 : f32
 
 // CHECK-LABEL: func.func @jet_ops
 func.func @jet_ops(%x: memref<?xf32>, %v: memref<?xf32>, %p: memref<?xf32>,

@@ -1,12 +1,14 @@
 #!/bin/sh
 # ptxas accepts every PTX ntp-compile emits: orders 0..12 x {f32, f64} x
 # {sm_80, sm_90} for the 1-24-24-24-1 tanh network, plus the other
-# activations at order 4, and the lanes mapping (--gpu-mapping=lanes) at
-# orders 0, 1, 2, 5, 9, 12; and the reverse-mode kernels (--gpu-backward:
-# forward-save, backward-saved, the gradient reduction) at orders 0, 1, 2,
-# 5, 9, 12 (NTP_PTXAS_FULL=1: every order 0..12; 194 s on the loaded 2-core
-# build machine against 75 s) x {f32, f64} x {sm_80, sm_90} x both mappings,
-# $NTP_PTXAS_JOBS (2) at a time; ctest runs it alone (RUN_SERIAL).
+# activations at order 4, one activation per hidden layer (silu,gelu,cos),
+# orders 20 and 32 (the Taylor recurrence), and the lanes mapping
+# (--gpu-mapping=lanes) at orders 0, 1, 2, 5, 9, 12; and the reverse-mode
+# kernels (--gpu-backward: forward-save, backward-saved, the gradient
+# reduction) at orders 0, 1, 2, 5, 9, 12 (NTP_PTXAS_FULL=1: every order
+# 0..12; 194 s on the loaded 2-core build machine against 75 s) x {f32, f64}
+# x {sm_80, sm_90} x both mappings, $NTP_PTXAS_JOBS (2) at a time; ctest runs
+# it alone (RUN_SERIAL).
 # Usage: ptxas-acceptance.sh <ntp-compile> [ptxas]
 # Exits 77 (CTest: skipped) when ptxas is absent.
 set -u
@@ -25,7 +27,7 @@ failures=0
 count=0
 check() { # chip dtype order activation [mapping]
   mapping=${5:-sample}
-  out="$dir/$4-$2-o$3-$1-$mapping"
+  out="$dir/$(echo "$4" | tr , _)-$2-o$3-$1-$mapping"
   if ! "$compile" --target=nvptx --chip="$1" --layers 1,24,24,24,1 \
       --activation "$4" --order "$3" --dtype "$2" --gpu-mapping="$mapping" \
       --emit=ptx -o "$out.ptx" 2>"$out.log"; then
@@ -43,8 +45,12 @@ for chip in sm_80 sm_90; do
     for order in 0 1 2 3 4 5 6 7 8 9 10 11 12; do
       check "$chip" "$dtype" "$order" tanh
     done
-    for activation in sigmoid sin identity exp softplus; do
+    for activation in sigmoid sin identity exp softplus cos silu gelu \
+        gelu_tanh silu,gelu,cos; do
       check "$chip" "$dtype" 4 "$activation"
+    done
+    for order in 20 32; do
+      check "$chip" "$dtype" "$order" gelu_tanh,tanh,silu
     done
     # The lanes mapping (a warp per sample).
     for order in 0 1 2 5 9 12; do

@@ -5,7 +5,9 @@
 // RUN: not ntp-compile --layers 1,8,1 --dtype f16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=DTYPE
 // RUN: not ntp-compile --layers 1,8,1 --activation relu --emit=mlir 2>&1 | FileCheck %s --check-prefix=ACT
 // RUN: not ntp-compile --layers 1,8,1 --order -1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=ORDER
-// RUN: not ntp-compile --layers 1,8,1 --order 17 --emit=mlir 2>&1 | FileCheck %s --check-prefix=MAXORDER
+// RUN: not ntp-compile --layers 1,8,1 --order 33 --emit=mlir 2>&1 | FileCheck %s --check-prefix=MAXORDER
+// RUN: not ntp-compile --layers 1,8,8,1 --activation silu,tanh,cos --emit=mlir 2>&1 | FileCheck %s --check-prefix=ACTCOUNT
+// RUN: not ntp-compile --layers 1,8,8,1 --activation silu,relu --emit=mlir 2>&1 | FileCheck %s --check-prefix=ACTLIST
 // RUN: not ntp-compile --layers 4 --emit=mlir 2>&1 | FileCheck %s --check-prefix=ONELAYER
 // RUN: not ntp-compile --layers 1,8,1 2>&1 | FileCheck %s --check-prefix=NOOUT
 // RUN: not ntp-compile %s --layers 1,8,1 --emit=mlir 2>&1 | FileCheck %s --check-prefix=BOTH
@@ -25,9 +27,11 @@
 // NOINPUT: ntp-compile: error: no input: give an .mlir file or --layers (see --help)
 // LAYERS: ntp-compile: error: --layers expects comma-separated positive integers
 // DTYPE: for the --dtype option: Cannot find option named 'f16'!
-// ACT: error: 'ntp.mlp' op unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus
-// ORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got -1
-// MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 16], got 17
+// ACT: error: 'ntp.mlp' op unknown activation 'relu'; expected one of tanh, sigmoid, sin, identity, exp, softplus, cos, silu, gelu, gelu_tanh
+// ORDER: error: 'ntp.mlp' op derivative order must be in [0, 32], got -1
+// MAXORDER: error: 'ntp.mlp' op derivative order must be in [0, 32], got 33
+// ACTCOUNT: error: 'ntp.mlp' op expects one activation per hidden layer: 2 hidden layers, 3 activations
+// ACTLIST: error: 'ntp.mlp' op unknown activation 'relu'; expected one of
 // ONELAYER: error: 'ntp.mlp' op expects at least two layer widths (input and output), got 1
 // NOOUT: ntp-compile: error: -o is required for --emit=so{{$}}
 // BOTH: ntp-compile: error: give either an input file or --layers, not both

@@ -6,7 +6,7 @@
 // RUN: ntp-compile --help-hidden | FileCheck %s --check-prefix=HIDDEN
 
 // CHECK: OVERVIEW: ntp-compile
-// CHECK-DAG: --activation=<string> {{.*}}- Activation (tanh, sigmoid, sin, identity, exp, softplus)
+// CHECK-DAG: --activation=<string> {{.*}}- Activation of every hidden layer, or a comma-separated list with one per hidden layer (tanh, sigmoid, sin, identity, exp, softplus, cos, silu, gelu, gelu_tanh)
 // CHECK-DAG: --dtype=<value>
 // CHECK-DAG: =f64
 // CHECK-DAG: --emit=<value>

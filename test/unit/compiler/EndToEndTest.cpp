@@ -283,8 +283,9 @@ struct NetworkCase {
 
 std::string caseName(const NetworkCase &c) {
   std::ostringstream os;
-  os << c.activation << "_" << (c.isF64 ? "f64" : "f32") << "_n" << c.order
-     << "_w";
+  std::string act = c.activation;
+  std::replace(act.begin(), act.end(), ',', '_');
+  os << act << "_" << (c.isF64 ? "f64" : "f32") << "_n" << c.order << "_w";
   for (size_t i = 0; i < c.widths.size(); ++i)
     os << (i ? "x" : "") << c.widths[i];
   if (c.formulation == ntp::JetFormulation::FaaDiBruno)
@@ -337,7 +338,8 @@ std::vector<NetworkCase> networkCases() {
   std::vector<NetworkCase> cases;
   size_t index = 0;
   for (const std::string &act :
-       {"tanh", "sigmoid", "sin", "identity", "exp", "softplus"})
+       {"tanh", "sigmoid", "sin", "identity", "exp", "softplus", "cos", "silu",
+        "gelu", "gelu_tanh"})
     for (bool isF64 : {true, false})
       for (int order : kOrders) {
         NetworkCase c;
@@ -382,7 +384,8 @@ TEST_P(RandomNetworkTest, MatchesReference) {
   std::mt19937_64 rng(c.seed);
   std::vector<Ld> params = randomParams(c.widths, c.isF64, rng);
   std::vector<Ld> v = randomVector(d, -1.0, 1.0, c.isF64, rng);
-  ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  const std::vector<ntp_ref::Activation> acts = ntp_ref::parseActivationList(
+      c.activation, static_cast<int>(c.widths.size()) - 2);
   // Pooled over the batch sizes of this case, so that a batch of one sample
   // is measured against the scale of the jet, not against one value that
   // may sit near a zero of sigma^(k) (pointwise relative error is unbounded
@@ -392,7 +395,7 @@ TEST_P(RandomNetworkTest, MatchesReference) {
   for (int64_t batch : c.batches) {
     std::vector<Ld> x = randomVector(batch * d, -2.0, 2.0, c.isF64, rng);
     std::vector<Ld> ref =
-        ntp_ref::jet(c.widths, act, c.order, params, x, v, batch);
+        ntp_ref::jet(c.widths, acts, c.order, params, x, v, batch);
     ASSERT_TRUE(std::all_of(ref.begin(), ref.end(), [](Ld r) {
       return std::isfinite(r);
     })) << "invalid case: the reference jet overflows";
@@ -459,6 +462,197 @@ INSTANTIATE_TEST_SUITE_P(Formulations, RandomNetworkTest,
                          [](const ::testing::TestParamInfo<NetworkCase> &info) {
                            return caseName(info.param);
                          });
+
+//===----------------------------------------------------------------------===//
+// Per-layer activations
+//===----------------------------------------------------------------------===//
+
+/// Random networks whose hidden layers have different activations (every
+/// activation but exp, whose compositions overflow), including identity
+/// (linear layers inside), at the sweep's bounds.
+std::vector<NetworkCase> mixedCases() {
+  static const char *kPool[] = {"tanh", "sigmoid",  "sin",  "identity", "cos",
+                                "silu", "softplus", "gelu", "gelu_tanh"};
+  static const std::vector<std::vector<int>> architectures = {
+      {1, 16, 16, 1},
+      {2, 24, 8, 24, 1},
+      {3, 12, 12, 12, 12, 2},
+      {1, 32, 32, 1}};
+  std::vector<NetworkCase> cases;
+  std::mt19937_64 rng(kSeedBase + 900);
+  size_t index = 0;
+  for (bool isF64 : {true, false})
+    for (int order : {0, 1, 2, 3, 5, 8, 12, 16}) {
+      NetworkCase c;
+      c.isF64 = isF64;
+      c.order = order;
+      c.widths = architectures[index % architectures.size()];
+      for (size_t l = 0; l + 2 < c.widths.size(); ++l)
+        c.activation +=
+            (l ? "," : "") + std::string(kPool[rng() % std::size(kPool)]);
+      c.batches = {1, 37};
+      c.seed = kSeedBase + 900 + index++;
+      cases.push_back(c);
+    }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Mixed, RandomNetworkTest,
+                         ::testing::ValuesIn(mixedCases()),
+                         [](const ::testing::TestParamInfo<NetworkCase> &info) {
+                           return caseName(info.param);
+                         });
+
+//===----------------------------------------------------------------------===//
+// Orders past 16 (the Taylor recurrence, up to kMaxOrder = 32)
+//===----------------------------------------------------------------------===//
+
+/// The stated bounds past order 16 (f64), where the Taylor recurrence alone
+/// is used past each activation's maxFaaDiBrunoOrder(). Measured (see the
+/// README's error curve) and rounded up with a margin.
+double highOrderTolerance(bool isF64, int k) {
+  // Measured (1-16-16-1 and 1-24-24-24-1, PyTorch's init, 3 seeds): f64
+  // <= 5.5e-15, f32 <= 2.8e-6 at orders 17..32.
+  if (k <= 16)
+    return tolerance(isF64, "", k);
+  return isF64 ? 1e-12 : 1e-4;
+}
+
+struct HighOrderCase {
+  std::string activation;
+  bool isF64;
+  int order;
+};
+
+class HighOrderTest : public ::testing::TestWithParam<HighOrderCase> {};
+
+/// Max relative error per order (pooled over the batch) of one compiled
+/// network against the reference; NaN/overflow counts as infinite.
+std::vector<double> measuredErrors(const std::vector<int> &widths,
+                                   const std::string &activation, int order,
+                                   bool isF64, uint64_t seed,
+                                   std::string &error,
+                                   std::vector<double> *maxAbs = nullptr) {
+  std::unique_ptr<LoadedKernel> kernel =
+      LoadedKernel::compile(widths, activation, order, isF64, error);
+  if (!kernel)
+    return {};
+  std::mt19937_64 rng(seed);
+  std::vector<Ld> params = randomParams(widths, isF64, rng);
+  std::vector<Ld> v = randomVector(widths.front(), -1.0, 1.0, isF64, rng);
+  const int64_t batch = 37;
+  std::vector<Ld> x =
+      randomVector(batch * widths.front(), -2.0, 2.0, isF64, rng);
+  std::vector<Ld> ref =
+      ntp_ref::jet(widths,
+                   ntp_ref::parseActivationList(
+                       activation, static_cast<int>(widths.size()) - 2),
+                   order, params, x, v, batch);
+  std::vector<Ld> out;
+  if (!run(kernel->get(), isF64, x, v, params, order, widths.back(), batch, out,
+           error))
+    return {};
+  std::vector<Ld> errors =
+      errorsPerOrder(out, ref, order, batch * widths.back());
+  if (maxAbs) {
+    const int64_t perOrder = batch * widths.back();
+    maxAbs->assign(order + 1, 0);
+    for (int k = 0; k <= order; ++k)
+      for (int64_t i = k * perOrder; i < (k + 1) * perOrder; ++i)
+        (*maxAbs)[k] =
+            std::max((*maxAbs)[k], static_cast<double>(std::fabs(ref[i])));
+  }
+  std::vector<double> result;
+  for (Ld e : errors)
+    result.push_back(static_cast<double>(e < 0 ? -e : e));
+  return result;
+}
+
+TEST_P(HighOrderTest, MatchesReference) {
+  const HighOrderCase &c = GetParam();
+  std::string error;
+  std::vector<double> errors =
+      measuredErrors({1, 16, 16, 1}, c.activation, c.order, c.isF64, 31, error);
+  ASSERT_FALSE(errors.empty()) << error;
+  for (int k = 0; k <= c.order; ++k)
+    EXPECT_LE(errors[k], highOrderTolerance(c.isF64, k))
+        << c.activation << " order " << k;
+}
+
+std::vector<HighOrderCase> highOrderCases() {
+  std::vector<HighOrderCase> cases;
+  for (const std::string &act : {"tanh", "sigmoid", "sin", "cos", "silu",
+                                 "gelu", "gelu_tanh", "softplus", "exp"})
+    for (int order : {20, 32})
+      for (bool isF64 : {true, false})
+        cases.push_back({act, isF64, order});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Orders, HighOrderTest, ::testing::ValuesIn(highOrderCases()),
+    [](const ::testing::TestParamInfo<HighOrderCase> &info) {
+      return info.param.activation + (info.param.isF64 ? "_f64" : "_f32") +
+             "_n" + std::to_string(info.param.order);
+    });
+
+/// The error curve up to kMaxOrder (README "Orders past 16"): the worst
+/// relative error per order of a 1-24-24-24-1 network per activation and
+/// dtype, three seeds, printed as a table, with the largest |out[k]| (f32
+/// overflows past 3.4e38; see the README for the limit), held to the bounds
+/// above.
+TEST(ErrorCurve, PrintsUpToMaxOrder) {
+  const int order = 32;
+  const std::vector<std::string> acts = {"tanh", "sin", "silu", "gelu",
+                                         "gelu_tanh"};
+  std::map<std::pair<std::string, bool>, std::vector<double>> worst;
+  std::map<std::string, std::vector<double>> largest;
+  for (const std::string &act : acts)
+    for (bool isF64 : {true, false})
+      for (uint64_t seed : {11, 12, 13}) {
+        std::string error;
+        std::vector<double> maxAbs;
+        std::vector<double> e = measuredErrors({1, 24, 24, 24, 1}, act, order,
+                                               isF64, seed, error, &maxAbs);
+        std::vector<double> &l = largest[act];
+        l.resize(maxAbs.size(), 0);
+        for (size_t k = 0; k < maxAbs.size(); ++k)
+          l[k] = std::max(l[k], maxAbs[k]);
+        ASSERT_FALSE(e.empty()) << error;
+        std::vector<double> &w = worst[{act, isF64}];
+        w.resize(e.size(), 0);
+        for (size_t k = 0; k < e.size(); ++k)
+          w[k] = std::max(w[k], std::isnan(e[k]) ? INFINITY : e[k]);
+      }
+  printf("\nworst relative error vs the reference, 1-24-24-24-1, 3 seeds\n");
+  printf("  k");
+  for (const std::string &act : acts)
+    printf(" | %9.9s f64 | %9.9s f32", act.c_str(), act.c_str());
+  printf("\n");
+  for (int k = 0; k <= order; ++k) {
+    printf("%3d", k);
+    for (const std::string &act : acts)
+      printf(" | %13.1e | %13.1e", worst[{act, true}][k],
+             worst[{act, false}][k]);
+    printf("\n");
+  }
+  // How close to f32's range (3.4e38) the jets come: max |d^k f|.
+  printf("max |out[k]|");
+  for (int k : {8, 16, 24, 32})
+    printf("  k=%d:", k);
+  printf("\n");
+  for (const std::string &act : acts) {
+    printf("%-10s", act.c_str());
+    for (int k : {8, 16, 24, 32})
+      printf("  %.1e", largest[act][k]);
+    printf("\n");
+  }
+  for (const std::string &act : acts)
+    for (bool isF64 : {true, false})
+      for (int k = 0; k <= order; ++k)
+        EXPECT_LE((worst[{act, isF64}][k]), highOrderTolerance(isF64, k))
+            << act << (isF64 ? " f64" : " f32") << " order " << k;
+}
 
 //===----------------------------------------------------------------------===//
 // Explicit tile sizes (tails, tiles larger than the batch)

@@ -54,8 +54,10 @@ struct Case {
 };
 
 std::string name(const Case &c) {
-  std::string s = c.mapping + "_" + c.activation + "_o" +
-                  std::to_string(c.order) + (c.isF64 ? "_f64" : "_f32");
+  std::string act = c.activation;
+  std::replace(act.begin(), act.end(), ',', '_');
+  std::string s = c.mapping + "_" + act + "_o" + std::to_string(c.order) +
+                  (c.isF64 ? "_f64" : "_f32");
   for (int w : c.widths)
     s += "_" + std::to_string(w);
   return s;
@@ -67,7 +69,9 @@ std::string testName(const Case &c) {
   std::string s = "layers";
   for (int w : c.widths)
     s += "_" + std::to_string(w);
-  return s + "_" + c.activation + "_order" + std::to_string(c.order) +
+  std::string act = c.activation;
+  std::replace(act.begin(), act.end(), ',', '_');
+  return s + "_" + act + "_order" + std::to_string(c.order) +
          (c.isF64 ? "_f64_" : "_f32_") + c.mapping + "_block" +
          std::to_string(c.samplesPerBlock);
 }
@@ -137,7 +141,8 @@ TEST_P(GpuEmulationTest, MatchesTheReference) {
   };
   std::vector<Ld> params = random(ntp_ref::numParams(c.widths), -1.0, 1.0);
   std::vector<Ld> v = random(d, -1.0, 1.0);
-  ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  const std::vector<ntp_ref::Activation> act = ntp_ref::parseActivationList(
+      c.activation, static_cast<int>(c.widths.size()) - 2);
   std::vector<Ld> maxDiff(c.order + 1, 0), maxRef(c.order + 1, 0);
   // Batches that end inside a block (clamped samples), fill blocks exactly,
   // and span several.
@@ -198,6 +203,15 @@ std::vector<Case> cases() {
     all.push_back({{1, 8, 8, 1}, "sigmoid", 12, true, mapping});
     all.push_back({{2, 5, 1}, "exp", 3, false, mapping});
     all.push_back({{1, 16, 1}, "identity", 3, true, mapping});
+    all.push_back({{2, 12, 1}, "cos", 5, true, mapping});
+    all.push_back({{1, 20, 20, 1}, "silu", 9, false, mapping});
+    all.push_back({{1, 20, 20, 1}, "gelu", 9, true, mapping});
+    all.push_back({{1, 20, 20, 1}, "gelu", 5, false, mapping});
+    all.push_back({{3, 9, 2}, "gelu_tanh", 7, true, mapping});
+    // One activation per hidden layer, and orders past 16.
+    all.push_back(
+        {{1, 12, 12, 12, 1}, "silu,identity,gelu_tanh", 6, true, mapping});
+    all.push_back({{1, 8, 8, 1}, "tanh,sin", 24, true, mapping});
   }
   // One sample per block and a full 32-warp block in the lanes mapping.
   all.push_back({{1, 24, 24, 1}, "tanh", 5, true, "lanes", 1});

@@ -2,7 +2,8 @@
 //
 // The Taylor-recurrence formulation of the activation jet against the Faa di
 // Bruno one, both evaluated in long double, for every activation, orders
-// 0..16 and live input orders {1, 2, n+1}; plus the choice Auto makes.
+// 0..maxFaaDiBrunoOrder() (at least 16) and live input orders {1, 2, n+1};
+// plus the choice Auto makes (Taylor alone past that order).
 //
 //===----------------------------------------------------------------------===//
 
@@ -70,7 +71,7 @@ TEST_P(JetFormulationSupportTest, TaylorMatchesFaaDiBruno) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> base(-2.0, 2.0), coef(-1.0, 1.0);
   Ld worst = 0;
-  for (unsigned n = 0; n <= ntp::kMaxOrder; ++n) {
+  for (unsigned n = 0; n <= r.maxFaaDiBrunoOrder(); ++n) {
     for (unsigned live : {1u, 2u, n + 1}) {
       if (live > n + 1)
         continue;
@@ -157,6 +158,17 @@ TEST_P(JetFormulationSupportTest, AutoPicksFewerFlops) {
     for (unsigned live : {2u, n + 1}) {
       if (live > n + 1)
         continue;
+      if (n > r.maxAutoFaaDiBrunoOrder()) {
+        // Faà di Bruno is not exact (or not accurate) there: the
+        // recurrence alone.
+        auto chosen =
+            ntp::expandActivationJet(r, n, live, JetFormulation::Auto);
+        EXPECT_EQ(chosen.formulation, JetFormulation::Taylor) << "n=" << n;
+        auto vjp =
+            ntp::differentiateActivationJet(r, n, live, JetFormulation::Auto);
+        EXPECT_EQ(vjp.formulation, JetFormulation::Taylor) << "n=" << n;
+        continue;
+      }
       auto fdb =
           ntp::expandActivationJet(r, n, live, JetFormulation::FaaDiBruno);
       auto taylor =
@@ -182,6 +194,19 @@ TEST(JetFormulationSupport, TanhAutoPicksTaylorAtHighOrders) {
     auto e = ntp::expandActivationJet(r, n, n + 1);
     EXPECT_EQ(e.formulation, JetFormulation::Taylor) << "n=" << n;
   }
+}
+
+TEST(JetFormulationSupport, AutoConsidersFaaDiBrunoWhereItIsAccurate) {
+  // Past order 16 only well-conditioned rules keep Faà di Bruno in the
+  // automatic choice; forced, it goes to maxFaaDiBrunoOrder().
+  for (const char *name : {"tanh", "sigmoid", "softplus", "silu", "gelu",
+                           "gelu_tanh"})
+    EXPECT_EQ(ntp::lookupActivation(name)->maxAutoFaaDiBrunoOrder(), 16u)
+        << name;
+  for (const char *name : {"sin", "cos", "exp", "identity"})
+    EXPECT_EQ(ntp::lookupActivation(name)->maxAutoFaaDiBrunoOrder(),
+              unsigned(ntp::kMaxOrder))
+        << name;
 }
 
 TEST(JetFormulationSupport, Names) {

@@ -46,6 +46,22 @@ std::string describeError(const NetworkDescription &n, const KernelTarget &t) {
   return error;
 }
 
+TEST(KernelFactsTest, PerLayerActivationsAreCanonical) {
+  // One name per hidden layer is kept as the list; a list of one name
+  // repeated is that name (one kernel, one cache key).
+  KernelTarget cpu;
+  NetworkDescription n = network({1, 4, 4, 1}, 2);
+  n.activation = "silu,tanh";
+  EXPECT_EQ(describe(n, cpu).activation, "silu,tanh");
+  n.activation = "tanh,tanh";
+  art::KernelManifest repeated = describe(n, cpu);
+  EXPECT_EQ(repeated.activation, "tanh");
+  n.activation = "tanh";
+  EXPECT_EQ(kernelKeyText(describe(n, cpu)), kernelKeyText(repeated));
+  // No hidden layer: one name is accepted (and applies to none).
+  EXPECT_EQ(describe(network({2, 3}, 1), cpu).activation, "tanh");
+}
+
 TEST(KernelFactsTest, CpuFacts) {
   KernelTarget t;
   art::KernelManifest m = describe(network({1, 24, 1}, 3), t);
@@ -112,7 +128,19 @@ TEST(KernelFactsTest, Errors) {
   EXPECT_NE(describeError(network({int64_t(1) << 32, int64_t(1) << 32}, 1), cpu)
                 .find("fits in int64"),
             std::string::npos);
-  EXPECT_NE(describeError(network({1, 1}, 17), cpu).find("[0, 16]"),
+  EXPECT_NE(describeError(network({1, 1}, 33), cpu).find("[0, 32]"),
+            std::string::npos);
+  NetworkDescription counted = network({1, 4, 4, 1}, 1);
+  counted.activation = "silu,tanh,cos";
+  EXPECT_NE(describeError(counted, cpu)
+                .find("one activation per hidden layer: 2 hidden layers, 3 "
+                      "activations"),
+            std::string::npos);
+  counted.activation = "silu,";
+  EXPECT_NE(describeError(counted, cpu).find("unknown activation ''"),
+            std::string::npos);
+  counted.activation = "silu,relu";
+  EXPECT_NE(describeError(counted, cpu).find("unknown activation 'relu'"),
             std::string::npos);
   NetworkDescription relu = network({1, 1}, 1);
   relu.activation = "relu";

@@ -35,10 +35,9 @@ using Kind = ntp::JetExpression::Kind;
 
 constexpr Ld kTwoPow53 = 9007199254740992.0L;
 
-/// Highest order the in-process tests ask ntp for. Above 17 tanh (and so
-/// sigmoid and softplus, written in tanh(y/2)) has coefficients beyond 2^53,
-/// which ntp reports as a fatal error; MaxOrderKeepsCoefficientsExact and
-/// CoefficientsAreExactInDouble test kMaxOrder itself in a child process.
+/// Highest order whose derivative polynomials the in-process tests ask
+/// for (every activation's maxFaaDiBrunoOrder() is at least 16);
+/// CoefficientsAreExactInDouble tests up to that limit in a child process.
 constexpr int kTestedOrder = 16;
 
 const ntp::ActivationRule &rule(const std::string &name) {
@@ -144,10 +143,16 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
   std::vector<std::vector<Ld>> ref =
       referenceDerivatives(GetParam(), order, ys);
 
+  // The gelus' primitives hold irrational constants rounded to double:
+  // relative 2^-53 of the scale of each order.
+  const bool roundedConstants =
+      GetParam() == "gelu" || GetParam() == "gelu_tanh";
   for (int k = 0; k <= order; ++k) {
     const ntp::Polynomial &p = r.derivative(k);
     ASSERT_EQ(p.getNumVariables(), r.getPrimitives().size());
-    Ld maxErr = 0, maxRef = 0, maxErrOverBound = 0;
+    Ld maxErr = 0, maxRef = 0, maxErrOverBound = 0, scale = 0;
+    for (size_t i = 0; i < ys.size(); ++i)
+      scale = std::max(scale, std::fabs(ref[k][i]));
     for (size_t i = 0; i < ys.size(); ++i) {
       std::vector<Ld> values = primitiveValues(r, ys[i]);
       Ld value = p.evaluate(values);
@@ -156,7 +161,8 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
       // the cancellation of evaluating an alternating polynomial in monomial
       // form (tanh: |coefficients| up to 1e10 at k = 12 near t = 1).
       Ld bound = kRelTol * std::fabs(ref[k][i]) +
-                 64 * LDBL_EPSILON * absoluteValue(p, values);
+                 64 * LDBL_EPSILON * absoluteValue(p, values) +
+                 (roundedConstants ? 1e-14L * scale : 0);
       maxErrOverBound = std::max(maxErrOverBound, err / bound);
       maxErr = std::max(maxErr, err);
       maxRef = std::max(maxRef, std::fabs(ref[k][i]));
@@ -173,27 +179,38 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
   }
 }
 
-/// Checks, for k = 0..kMaxOrder, that every integer coefficient of sigma^(k)
-/// (a power of two aside) and every constant of the full expansion has
-/// magnitude <= 2^53, so the emitted double is exact; prints the first
-/// violation to stderr and exits 1, else exits 0. Runs in a child process
-/// (EXPECT_EXIT) because ntp reports int64 overflow as a fatal error.
+/// Checks, for k = 0..maxFaaDiBrunoOrder(), that every integer coefficient of
+/// sigma^(k) (a power of two aside) and every constant of the Faà di Bruno
+/// expansion has magnitude <= 2^53, so the emitted double is exact, and
+/// that the Taylor expansion at kMaxOrder has only finite constants; prints
+/// the first violation to stderr and exits 1, else exits 0. Runs in a child
+/// process (EXPECT_EXIT) because ntp reports int64 overflow as a fatal error.
 [[noreturn]] void checkCoefficientsAndExit(const ntp::ActivationRule &r) {
-  for (int k = 0; k <= ntp::kMaxOrder; ++k) {
+  const unsigned limit = r.maxFaaDiBrunoOrder();
+  for (unsigned k = 0; k <= limit; ++k) {
     int64_t m = r.derivative(k).maxAbsCoefficient();
     if (static_cast<Ld>(m) > kTwoPow53) {
-      fprintf(stderr, "%s: k = %d has coefficient %lld > 2^53\n",
+      fprintf(stderr, "%s: k = %u has coefficient %lld > 2^53\n",
               r.getName().c_str(), k, static_cast<long long>(m));
       exit(1);
     }
   }
-  ntp::ActivationJetExpansion e =
-      ntp::expandActivationJet(r, ntp::kMaxOrder, ntp::kMaxOrder + 1);
+  ntp::ActivationJetExpansion e = ntp::expandActivationJet(
+      r, limit, limit + 1, ntp::JetFormulation::FaaDiBruno);
+  // Its constants are those coefficients times a power of two (exact, even
+  // above 2^53: checked above), the binomials C(m-1, i-1) <= C(31, 15) < 2^53
+  // and 0, 1 (no constant folding of two constants happens in it).
   for (const ntp::JetExpression &node : e.graph.getNodes())
-    if (node.kind == Kind::Constant &&
-        (!std::isfinite(node.value) ||
-         std::fabs(static_cast<Ld>(node.value)) > kTwoPow53)) {
+    if (node.kind == Kind::Constant && !std::isfinite(node.value)) {
       fprintf(stderr, "%s: expansion constant %g is not exact\n",
+              r.getName().c_str(), node.value);
+      exit(1);
+    }
+  ntp::ActivationJetExpansion t = ntp::expandActivationJet(
+      r, ntp::kMaxOrder, ntp::kMaxOrder + 1, ntp::JetFormulation::Taylor);
+  for (const ntp::JetExpression &node : t.graph.getNodes())
+    if (node.kind == Kind::Constant && !std::isfinite(node.value)) {
+      fprintf(stderr, "%s: Taylor constant %g is not finite\n",
               r.getName().c_str(), node.value);
       exit(1);
     }
@@ -201,12 +218,78 @@ TEST_P(ActivationRuleTest, DerivativePolynomialsMatchReference) {
 }
 
 TEST_P(ActivationRuleTest, CoefficientsAreExactInDouble) {
-  // kMaxOrder exists so that every coefficient is an integer a double holds
-  // exactly: the expansion is emitted as floating-point constants.
+  // Faà di Bruno is used only up to maxFaaDiBrunoOrder(), where every
+  // coefficient is an integer a double holds exactly.
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const ntp::ActivationRule &r = rule(GetParam());
   EXPECT_EXIT(checkCoefficientsAndExit(r), ::testing::ExitedWithCode(0), "")
-      << "orders up to kMaxOrder = " << ntp::kMaxOrder;
+      << "orders up to maxFaaDiBrunoOrder = " << r.maxFaaDiBrunoOrder();
+}
+
+TEST_P(ActivationRuleTest, FaaDiBrunoCoversOrdersTo16) {
+  // Every order accepted before orders went past 16 keeps both
+  // formulations (and so the cost model's choice between them).
+  EXPECT_GE(rule(GetParam()).maxFaaDiBrunoOrder(), 16u);
+  EXPECT_LE(rule(GetParam()).maxFaaDiBrunoOrder(),
+            static_cast<unsigned>(ntp::kMaxOrder));
+}
+
+TEST_P(ActivationRuleTest, TaylorMatchesReferenceUpToMaxOrder) {
+  // Orders 0..kMaxOrder of the Taylor expansion, evaluated in long double,
+  // against the reference evaluator; the error is scaled by the sum of
+  // |terms| (rounding of the 1/k, 1/(j-1)! and m! constants to double,
+  // relative 2^-53 each, a few dozen per chain at order 32).
+  const ntp::ActivationRule &r = rule(GetParam());
+  const int order = static_cast<int>(ntp::kMaxOrder);
+  std::vector<Ld> ys = {-2.5L, -0.7L, 0.0L, 0.3L, 1.9L};
+  std::vector<std::vector<Ld>> ref =
+      referenceDerivatives(GetParam(), order, ys);
+  ntp::ActivationJetExpansion t =
+      ntp::expandActivationJet(r, order, 2, ntp::JetFormulation::Taylor);
+  const auto &nodes = t.graph.getNodes();
+  for (size_t i = 0; i < ys.size(); ++i) {
+    // y = (y_i, 1, 0, ...): z_k = sigma^(k)(y_i).
+    std::vector<Ld> v(nodes.size()), a(nodes.size());
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      const ntp::JetExpression &e = nodes[n];
+      switch (e.kind) {
+      case Kind::Input:
+        v[n] = e.index == 0 ? ys[i] : (e.index == 1 ? 1.0L : 0.0L);
+        break;
+      case Kind::Primitive:
+        v[n] = evaluatePrimitive(r.getPrimitives()[e.index], ys[i]);
+        break;
+      case Kind::Constant:
+        v[n] = e.value;
+        break;
+      case Kind::Add:
+        v[n] = v[e.lhs] + v[e.rhs];
+        a[n] = a[e.lhs] + a[e.rhs];
+        continue;
+      case Kind::Mul:
+        v[n] = v[e.lhs] * v[e.rhs];
+        a[n] = a[e.lhs] * a[e.rhs];
+        continue;
+      case Kind::Fma:
+        v[n] = v[e.lhs] * v[e.rhs] + v[e.acc];
+        a[n] = a[e.lhs] * a[e.rhs] + a[e.acc];
+        continue;
+      }
+      a[n] = std::fabs(v[n]);
+    }
+    for (int k = 0; k <= order; ++k) {
+      Ld got = v[t.outputs[k]], want = ref[k][i],
+         scale = std::max<Ld>(a[t.outputs[k]], std::fabs(want));
+      if (scale == 0) {
+        EXPECT_EQ(got, 0.0L) << GetParam() << " k = " << k;
+        continue;
+      }
+      EXPECT_LE(std::fabs(got - want) / scale, 1e-14L)
+          << GetParam() << " y = " << static_cast<double>(ys[i]) << " k = " << k
+          << ": " << static_cast<double>(got) << " vs "
+          << static_cast<double>(want);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllActivations, ActivationRuleTest,
@@ -242,30 +325,31 @@ __int128 maxAbs(const std::vector<__int128> &p) {
   return m;
 }
 
-TEST(ActivationRule, MaxOrderKeepsCoefficientsExact) {
-  // The first order whose derivative polynomial has a coefficient above
-  // 2^53, computed independently: tanh has the largest coefficients
-  // (sin, exp, identity: +-1); sigmoid^(k) = 2^-(k+1) P_k(tanh(y/2)) shares
-  // tanh's, and softplus^(k) = sigmoid^(k-1).
-  auto firstInexact = [](bool tanh, int shift) {
-    for (int k = 0; k < 30; ++k)
-      if (maxAbs(independentPolynomial(tanh, k)) > static_cast<__int128>(1)
-                                                       << 53)
-        return k + shift;
-    return 1000;
-  };
-  int tanhLimit = firstInexact(true, 0);
-  int sigmoidLimit = firstInexact(true, 0);
-  int softplusLimit = firstInexact(true, 1);
-  RecordProperty("first_inexact_order_tanh", tanhLimit);
-  RecordProperty("first_inexact_order_sigmoid", sigmoidLimit);
-  RecordProperty("first_inexact_order_softplus", softplusLimit);
-  int limit = std::min({tanhLimit, sigmoidLimit, softplusLimit});
-  EXPECT_LT(ntp::kMaxOrder, limit)
-      << "sigma^(" << limit << ") of tanh/sigmoid/softplus has a coefficient "
-      << "above 2^53 (tanh first at k = " << tanhLimit << ", sigmoid at "
-      << sigmoidLimit << ", softplus at " << softplusLimit
-      << "), yet the verifiers accept orders up to kMaxOrder";
+TEST(ActivationRule, FaaDiBrunoLimitMatchesIndependentRecurrence) {
+  // The last order whose derivative polynomial has only coefficients a
+  // double holds exactly (odd part <= 2^53: the common power of two is
+  // the polynomial's scale), computed independently: tanh's; sigmoid^(k) =
+  // 2^-(k+1) P_k(tanh(y/2)) shares tanh's, softplus^(k) = sigmoid^(k-1).
+  int tanhLimit = -1;
+  for (int k = 0; k <= ntp::kMaxOrder; ++k) {
+    std::vector<__int128> p = independentPolynomial(true, k);
+    int shift = 128;
+    for (__int128 c : p)
+      for (int s = 0; c != 0 && s < shift; ++s)
+        if ((c >> s) & 1)
+          shift = s;
+    if ((maxAbs(p) >> shift) > static_cast<__int128>(1) << 53)
+      break;
+    tanhLimit = k;
+  }
+  RecordProperty("faa_di_bruno_limit_tanh", tanhLimit);
+  EXPECT_EQ(tanhLimit, 20);
+  EXPECT_EQ(rule("tanh").maxFaaDiBrunoOrder(), unsigned(tanhLimit));
+  EXPECT_EQ(rule("sigmoid").maxFaaDiBrunoOrder(), unsigned(tanhLimit));
+  EXPECT_EQ(rule("softplus").maxFaaDiBrunoOrder(), unsigned(tanhLimit + 1));
+  for (const char *exact : {"sin", "cos", "exp", "identity"})
+    EXPECT_EQ(rule(exact).maxFaaDiBrunoOrder(), unsigned(ntp::kMaxOrder))
+        << exact;
 }
 
 /// exponents -> exact value (integer coefficient times 2^scale).
@@ -311,6 +395,20 @@ TEST(Primitives, DefinitionsMatchClosedForms) {
     near(Primitive::Cos, std::cos(y));
     near(Primitive::Exp, std::exp(y));
     near(Primitive::Softplus, std::log1p(std::exp(y)));
+    // Their constants (1/sqrt 2, sqrt(2/pi), ...) are rounded to double.
+    auto close = [&](Primitive p, Ld expected) {
+      EXPECT_NEAR(evaluatePrimitive(p, y), expected,
+                  2e-15L * std::max<Ld>(1, std::fabs(expected)))
+          << ntp::primitiveName(p) << " at " << static_cast<double>(y);
+    };
+    const Ld pi = 3.14159265358979323846264338L;
+    const Ld u = std::sqrt(2 / pi) * (y + 0.044715L * y * y * y);
+    close(Primitive::NormalCdf, std::erfc(-y / std::sqrt(2.0L)) / 2);
+    close(Primitive::NormalPdf, std::exp(-y * y / 2) / std::sqrt(2 * pi));
+    close(Primitive::GeluTanh, std::tanh(u));
+    close(Primitive::GeluSech2, 1 / (std::cosh(u) * std::cosh(u)));
+    close(Primitive::GeluC1, std::sqrt(2 / pi));
+    close(Primitive::GeluC2, 3 * 0.044715L * std::sqrt(2 / pi));
   }
   EXPECT_STREQ(ntp::primitiveName(Primitive::TanhHalf), "tanh(y/2)");
   EXPECT_STREQ(ntp::primitiveName(Primitive::Softplus), "softplus");
@@ -435,6 +533,11 @@ class FaaDiBrunoTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FaaDiBrunoTest, MatchesBruteForcePartitions) {
   const ntp::ActivationRule &r = rule(GetParam());
+  // The gelus' primitives hold irrational constants (1/sqrt 2, sqrt(2/pi),
+  // 0.044715 sqrt(2/pi)) rounded to double, as the kernels do: relative
+  // 2^-53 in the primitive's argument, where the reference is long double.
+  const Ld tolerance =
+      GetParam() == "gelu" || GetParam() == "gelu_tanh" ? 2e-15L : 1e-16L;
   std::mt19937_64 rng(42);
   std::uniform_real_distribution<double> base(-2.0, 2.0), coef(-1.0, 1.0);
   Ld worst = 0;
@@ -480,7 +583,7 @@ TEST_P(FaaDiBrunoTest, MatchesBruteForcePartitions) {
           // reference's own Taylor recurrences.
           Ld rel = err / scale[m];
           worst = std::max(worst, rel);
-          EXPECT_LE(rel, 1e-16L)
+          EXPECT_LE(rel, tolerance)
               << GetParam() << " n=" << n << " live=" << live << " m=" << m
               << ": dag " << static_cast<double>(got) << " vs brute force "
               << static_cast<double>(expected[m]);

@@ -60,6 +60,8 @@ TEST(JitPartials, CppSpecWithPartials) {
   options.useCache = false;
   ntp::Kernel k = ntp::compile(spec, options);
   EXPECT_EQ(k.partialsRequests(), spec.partials);
+  // The runtime's description is the request's canonical ntp.mlp line.
+  EXPECT_EQ(k.description() + "\n", ntp::mlpText(spec));
   std::vector<double> out;
   k.partials(kX, kParams, out);
   expectClose(out);

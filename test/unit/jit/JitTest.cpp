@@ -324,6 +324,78 @@ TEST(JitCacheTest, KeyCoversSpecAndTarget) {
   EXPECT_TRUE(r.cache_hit);
 }
 
+TEST(JitCacheTest, KeyCoversPerLayerActivations) {
+  // One name per hidden layer: the order of the list is part of the key; a
+  // list of one name repeated is that name (the same kernel, one entry).
+  TempDir dir;
+  ntp_jit_options o = options(dir.path());
+  ntp_jit_report r;
+  Spec mixed{{2, 8, 8, 1}, "silu,tanh", 3, NTP_DTYPE_F64, ""};
+  KernelPtr a = compileOrDie(mixed, o, &r);
+  EXPECT_FALSE(r.cache_hit);
+  Spec swapped = mixed;
+  swapped.activation = "tanh,silu";
+  KernelPtr b = compileOrDie(swapped, o, &r);
+  EXPECT_FALSE(r.cache_hit);
+  Spec repeated = mixed;
+  repeated.activation = "tanh,tanh";
+  KernelPtr c = compileOrDie(repeated, o, &r);
+  EXPECT_FALSE(r.cache_hit);
+  Spec one = mixed;
+  one.activation = "tanh";
+  KernelPtr d = compileOrDie(one, o, &r);
+  EXPECT_TRUE(r.cache_hit);
+  EXPECT_EQ(dir.files().size(), 3u);
+  ASSERT_TRUE(a && b && c && d);
+  EXPECT_STREQ(ntp_kernel_activation(a.get()), "silu,tanh");
+  EXPECT_STREQ(ntp_kernel_activation(c.get()), "tanh");
+  Inputs in = inputsFor(a.get(), 9);
+  EXPECT_NE(run(a.get(), in), run(b.get(), in));
+  EXPECT_EQ(run(c.get(), in), run(d.get(), in));
+}
+
+TEST(JitTest, DescribesTheNetwork) {
+  KernelPtr k = compileOrDie(
+      Spec{{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, NTP_DTYPE_F64, ""},
+      kNoCache);
+  ASSERT_TRUE(k);
+  int64_t length = -1;
+  ASSERT_EQ(ntp_kernel_description(k.get(), nullptr, 0, &length), NTP_OK);
+  std::string text(size_t(length) + 1, 'x');
+  ASSERT_EQ(ntp_kernel_description(k.get(), text.data(), length + 1, &length),
+            NTP_OK);
+  text.resize(size_t(length));
+  const std::string expected =
+      "ntp.mlp @ntp_kernel layers [1, 8, 8, 8, 1] activation [\"gelu\", "
+      "\"identity\", \"cos\"] order 5 : f64";
+  EXPECT_EQ(text, expected);
+  // The description is IR: compiled again, it is the same kernel.
+  Spec again;
+  again.mlir = text;
+  KernelPtr k2 = compileOrDie(again, kNoCache);
+  ASSERT_TRUE(k2);
+  Inputs in = inputsFor(k.get(), 7);
+  EXPECT_EQ(run(k.get(), in), run(k2.get(), in));
+  // C++: the same text.
+  ntp::Kernel cpp = ntp::compile(
+      {{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, ntp::Dtype::F64}, cppNoCache());
+  EXPECT_EQ(cpp.description(), expected);
+  // Truncated to the capacity, NUL-terminated; bad arguments refused.
+  char small[8];
+  ASSERT_EQ(ntp_kernel_description(k.get(), small, 8, &length), NTP_OK);
+  EXPECT_STREQ(small, "ntp.mlp");
+  EXPECT_EQ(length, int64_t(expected.size()));
+  EXPECT_EQ(ntp_kernel_description(nullptr, small, 8, &length),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_kernel_description(k.get(), small, 8, nullptr),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_kernel_description(k.get(), nullptr, 8, &length),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_kernel_description(k.get(), small, -1, &length),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ntp_last_error()).find("capacity"), std::string::npos);
+}
+
 /// The value of `key` in the #ntp.kernel attribute text `attr`: "k = v, "
 /// or "k = [a, b], " (brackets and spaces dropped, quotes removed).
 std::string attrValue(const std::string &attr, const std::string &key) {
@@ -704,6 +776,14 @@ TEST(JitErrorTest, MalformedSpecs) {
   activation.activation = "relu";
   e = compileError(activation, kNoCache, NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(e, "relu")) << e;
+
+  Spec list = kSmall; // two hidden layers
+  list.activation = "silu,tanh,cos";
+  e = compileError(list, kNoCache, NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(e, "one activation per hidden layer")) << e;
+  list.activation = "silu,";
+  e = compileError(list, kNoCache, NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(e, "unknown activation ''")) << e;
 
   Spec order = kSmall;
   order.order = -1;

@@ -128,6 +128,28 @@ TEST(ManifestTest, RoundTripsEveryCpuField) {
   expectEqual(roundTrip(m), m);
 }
 
+TEST(ManifestTest, PerLayerActivationsRoundTripAndDescribe) {
+  KernelManifest m = cpuManifest();
+  m.activation = "silu,identity,gelu_tanh";
+  KernelManifest parsed;
+  std::string error;
+  ASSERT_EQ(parseManifest(serializeManifest(m), parsed, error), NTP_OK)
+      << error;
+  EXPECT_EQ(parsed.activation, m.activation);
+  EXPECT_EQ(mlpDescription(parsed),
+            "ntp.mlp @" + m.name +
+                " layers [1, 24, 24, 24, 1] activation [\"silu\", "
+                "\"identity\", \"gelu_tanh\"] order " +
+                std::to_string(m.order) + " : " +
+                std::string(dtypeName(m.dtype)));
+  m.activation = "tanh";
+  EXPECT_EQ(mlpDescription(m), "ntp.mlp @" + m.name +
+                                   " layers [1, 24, 24, 24, 1] activation "
+                                   "\"tanh\" order " +
+                                   std::to_string(m.order) + " : " +
+                                   std::string(dtypeName(m.dtype)));
+}
+
 TEST(ManifestTest, RoundTripsEveryCudaField) {
   KernelManifest m = cudaManifest();
   expectEqual(roundTrip(m), m);
@@ -223,7 +245,16 @@ TEST(ManifestTest, RejectsBadValues) {
   EXPECT_EQ(parseError(cpuWith("name", "name=a b")),
             "name 'a b' is not a symbol name");
   EXPECT_EQ(parseError(cpuWith("activation", "activation=")),
-            "activation '' is not a name");
+            "activation '' is not a name or a comma-separated list of names");
+  for (const char *bad : {"tanh,", ",tanh", "tanh,,sin", "tanh, sin"})
+    EXPECT_EQ(
+        parseError(cpuWith("activation", std::string("activation=") + bad)),
+        std::string("activation '") + bad +
+            "' is not a name or a comma-separated list of names");
+  // The 1-24-24-24-1 network has three hidden layers.
+  EXPECT_EQ(parseError(cpuWith("activation", "activation=silu,tanh")),
+            "activation 'silu,tanh' lists 2 activations but layers "
+            "'1,24,24,24,1' have 3 hidden layers");
   EXPECT_EQ(parseError(cpuWith("dtype", "dtype=bf16")),
             "unknown dtype 'bf16' (expected f32 or f64)");
   EXPECT_EQ(parseError(cpuWith("device", "device=tpu")),

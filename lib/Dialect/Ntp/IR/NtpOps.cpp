@@ -65,8 +65,19 @@ LogicalResult MlpOp::verify() {
   if (order < 0 || order > kMaxOrder)
     return emitOpError("derivative order must be in [0, ")
            << kMaxOrder << "], got " << order;
-  if (failed(verifyActivationName(*this, getActivation())))
+  if (auto list = dyn_cast<ArrayAttr>(getActivation())) {
+    // One name per hidden layer.
+    if (list.size() != layers.size() - 2)
+      return emitOpError("expects one activation per hidden layer: ")
+             << layers.size() - 2 << " hidden layers, " << list.size()
+             << " activations";
+    for (StringAttr name : list.getAsRange<StringAttr>())
+      if (failed(verifyActivationName(*this, name.getValue())))
+        return failure();
+  } else if (failed(verifyActivationName(
+                 *this, cast<StringAttr>(getActivation()).getValue()))) {
     return failure();
+  }
   if (failed(verifyElementType(*this, getElementType())))
     return failure();
   return verifyRequest();
@@ -146,6 +157,30 @@ std::vector<std::vector<int32_t>> MlpOp::getRequestRows() {
     return {};
   FailureOr<std::vector<partials::Row>> rows = requestRows(*this, false);
   return failed(rows) ? std::vector<std::vector<int32_t>>() : *rows;
+}
+
+SmallVector<std::string> MlpOp::getHiddenActivations() {
+  size_t hidden = getLayers().size() < 2 ? 0 : getLayers().size() - 2;
+  SmallVector<std::string> names;
+  if (auto list = dyn_cast<ArrayAttr>(getActivation())) {
+    for (Attribute name : list)
+      names.push_back(isa<StringAttr>(name)
+                          ? cast<StringAttr>(name).getValue().str()
+                          : std::string());
+    names.resize(hidden);
+    return names;
+  }
+  names.assign(hidden, cast<StringAttr>(getActivation()).getValue().str());
+  return names;
+}
+
+std::string MlpOp::getActivationSpec() {
+  if (auto name = dyn_cast<StringAttr>(getActivation()))
+    return name.getValue().str();
+  std::vector<std::string> names;
+  for (const std::string &name : getHiddenActivations())
+    names.push_back(name);
+  return canonicalActivationList(names, "identity");
 }
 
 int64_t MlpOp::getNumParams() {

@@ -22,8 +22,10 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
   let summary = "A multilayer perceptron and the derivative order to compute";
   let description = [{
     Describes f: R^d -> R^q with affine layers of the given widths
-    `[d, h_1, ..., h_{L-1}, q]` and `activation` after every layer but the
-    last, and requests its jet of order `order` along a direction: for every
+    `[d, h_1, ..., h_{L-1}, q]` and an activation after every layer but the
+    last: `activation` is one name for every hidden layer (`"tanh"`) or a
+    list with one name per hidden layer (`["silu", "tanh"]`, `"identity"`
+    for a linear layer inside), and requests its jet of order `order` along a direction: for every
     sample x and direction v, out[k] = d^k/dt^k f(x + t v) at t = 0,
     k = 0..order. `element_type` (f32 or f64) is the arithmetic precision.
 
@@ -34,7 +36,9 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     `runtime/include/ntp/artifact.hpp`, shared with the runtime): every width
     in [1, kMaxWidth = 65536]; the parameter count, computed with overflow
     checks by `ntp::artifact::countParams`, must fit in 64 bits and be at
-    most kMaxParams = 2^24; `order` in [0, kMaxOrder = 16]. The tile, chosen
+    most kMaxParams = 2^24; `order` in [0, kMaxOrder = 32] (Faà di Bruno's
+    formulation, where exact, only to a smaller order per activation:
+    `ActivationRule::maxFaaDiBrunoOrder`, 20 for tanh). The tile, chosen
     by `ntp-decompose-mlp`, is bounded there (1..kMaxTile = 64, and one
     tile's jets within kMaxTileStackBytes = 4 MiB of stack).
 
@@ -63,11 +67,12 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     ntp.mlp @heat layers [3, 64, 64, 1] activation "tanh" order 2
         partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>]
         : f64
+    ntp.mlp @mixed layers [1, 32, 32, 1] activation ["silu", "tanh"] order 4 : f64
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DenseI64ArrayAttr:$layers,
-                   StrAttr:$activation, I64Attr:$order,
-                   TypeAttr:$element_type,
+                   AnyAttrOf<[StrAttr, StrArrayAttr]>:$activation,
+                   I64Attr:$order, TypeAttr:$element_type,
                    OptionalAttr<ArrayAttr>:$partials,
                    OptionalAttr<ArrayAttr>:$operators);
   let assemblyFormat = [{
@@ -80,6 +85,12 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     /// Number of parameters: sum over layers of out * in + out
     /// (ntp::artifact::countParams; 0 where the verifier would fail).
     int64_t getNumParams();
+    /// The activation of each hidden layer (the one name repeated, or the
+    /// list; empty entries where the verifier would fail).
+    ::llvm::SmallVector<std::string> getHiddenActivations();
+    /// The canonical spelling of getHiddenActivations() outside the dialect
+    /// (ntp::canonicalActivationList: "tanh" or "silu,tanh").
+    std::string getActivationSpec();
     /// Whether `partials` or `operators` is given (a partials kernel).
     bool isPartialsKernel() { return getPartials() || getOperators(); }
     /// The request as rows of ntp::artifact::KernelManifest::partials
