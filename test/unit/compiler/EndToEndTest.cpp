@@ -524,6 +524,10 @@ struct HighOrderCase {
   int order;
 };
 
+void PrintTo(const HighOrderCase &c, std::ostream *os) {
+  *os << c.activation << (c.isF64 ? " f64" : " f32") << " order " << c.order;
+}
+
 class HighOrderTest : public ::testing::TestWithParam<HighOrderCase> {};
 
 /// Max relative error per order (pooled over the batch) of one compiled

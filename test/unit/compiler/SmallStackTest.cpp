@@ -142,6 +142,8 @@ struct Case {
   const char *name;
 };
 
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
 class SmallStackTest : public ::testing::TestWithParam<Case> {
 protected:
   void TearDown() override { ntp_set_num_threads(0); }
