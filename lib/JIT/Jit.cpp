@@ -157,7 +157,7 @@ struct ResolvedTarget {
   bool cuda = false;
   CpuTargetOptions cpu;
   NvptxTargetOptions gpu; // the chip is always concrete
-  KernelTarget facts; // what ntp::describeKernel takes
+  KernelTarget facts;     // what ntp::describeKernel takes
   std::string keyText;
 };
 

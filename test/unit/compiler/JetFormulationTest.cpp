@@ -199,8 +199,8 @@ TEST(JetFormulationSupport, TanhAutoPicksTaylorAtHighOrders) {
 TEST(JetFormulationSupport, AutoConsidersFaaDiBrunoWhereItIsAccurate) {
   // Past order 16 only well-conditioned rules keep Faà di Bruno in the
   // automatic choice; forced, it goes to maxFaaDiBrunoOrder().
-  for (const char *name : {"tanh", "sigmoid", "softplus", "silu", "gelu",
-                           "gelu_tanh"})
+  for (const char *name :
+       {"tanh", "sigmoid", "softplus", "silu", "gelu", "gelu_tanh"})
     EXPECT_EQ(ntp::lookupActivation(name)->maxAutoFaaDiBrunoOrder(), 16u)
         << name;
   for (const char *name : {"sin", "cos", "exp", "identity"})

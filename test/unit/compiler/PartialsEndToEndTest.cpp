@@ -32,9 +32,9 @@ namespace {
 using Ld = long double;
 using Rows = std::vector<std::vector<int32_t>>;
 
-const char *kActivations[] = {"tanh",     "sigmoid",  "sin",  "identity",
-                              "exp",      "softplus", "cos",  "silu",
-                              "gelu",     "gelu_tanh"};
+const char *kActivations[] = {"tanh", "sigmoid",  "sin", "identity",
+                              "exp",  "softplus", "cos", "silu",
+                              "gelu", "gelu_tanh"};
 
 /// A partials kernel compiled into a temporary directory and loaded.
 struct PartialsKernel {
