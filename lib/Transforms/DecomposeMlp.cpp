@@ -33,19 +33,26 @@ class KernelBuilder {
 public:
   KernelBuilder(MlpOp mlp, int64_t tileSize) : mlp(mlp), tileSize(tileSize) {}
 
-  func::FuncOp build(OpBuilder &b) {
-    Location loc = mlp.getLoc();
-    Type element = mlp.getElementType();
-    auto flat = MemRefType::get({ShapedType::kDynamic}, element);
+  /// `@<name>_forward_tiles(x, v, params, out, batch, tile_begin,
+  /// tile_end)` with its entry block; `b` is left at the block's start.
+  func::FuncOp createTilesFunction(OpBuilder &b) {
+    auto flat = MemRefType::get({ShapedType::kDynamic}, mlp.getElementType());
     auto index = b.getIndexType();
     auto type =
         b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
     auto func = func::FuncOp::create(
-        b, loc, (mlp.getSymName() + "_forward_tiles").str(), type);
+        b, mlp.getLoc(), (mlp.getSymName() + "_forward_tiles").str(), type);
     func->setAttr("ntp.kernel", b.getUnitAttr());
+    b.setInsertionPointToStart(func.addEntryBlock());
+    return func;
+  }
+
+  func::FuncOp build(OpBuilder &b) {
+    Location loc = mlp.getLoc();
+    Type element = mlp.getElementType();
     OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
+    auto func = createTilesFunction(b);
+    Block *entry = &func.front();
     Value x = entry->getArgument(0), v = entry->getArgument(1),
           params = entry->getArgument(2), out = entry->getArgument(3),
           batch = entry->getArgument(4), tileBegin = entry->getArgument(5),
@@ -102,17 +109,10 @@ public:
   func::FuncOp buildPartials(OpBuilder &b, const partials::Plan &plan) {
     Location loc = mlp.getLoc();
     Type element = mlp.getElementType();
-    auto flat = MemRefType::get({ShapedType::kDynamic}, element);
-    auto index = b.getIndexType();
-    auto type =
-        b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
-    auto func = func::FuncOp::create(
-        b, loc, (mlp.getSymName() + "_forward_tiles").str(), type);
-    func->setAttr("ntp.kernel", b.getUnitAttr());
-    func->setAttr("ntp.partials", b.getUnitAttr());
     OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
+    auto func = createTilesFunction(b);
+    func->setAttr("ntp.partials", b.getUnitAttr());
+    Block *entry = &func.front();
     Value x = entry->getArgument(0), params = entry->getArgument(2),
           out = entry->getArgument(3), batch = entry->getArgument(4),
           tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);

@@ -401,20 +401,18 @@ static bool bufferCounts(const ntp_kernel &k, int64_t batch,
          !__builtin_mul_overflow(rows, m.outputDim(), &counts.out);
 }
 
-int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
-                     const void *params, const void *out, int64_t batch,
-                     BufferCounts &counts, const char *outName) {
-  if (!k)
-    return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
-  if (k->manifest.isPartials())
-    return fail(NTP_ERROR_INVALID_ARGUMENT,
-                "this kernel computes partial derivatives (compiled with "
-                "--partials or --operator), not a jet: call ntp_partials");
+/// The checks a forward call and ntp_partials share: batch, the buffers
+/// (`direction` is not read by a partials kernel: null skips its check),
+/// and the sizes.
+static int checkBuffers(const ntp_kernel &k, const void *x,
+                        const void *direction, const void *params,
+                        const void *out, int64_t batch, BufferCounts &counts,
+                        const char *outName) {
   if (batch < 0)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "batch is " +
                                                 std::to_string(batch) +
                                                 "; it must be non-negative");
-  if (!direction)
+  if (!k.manifest.isPartials() && !direction)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "direction is null");
   if (!params)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "params is null");
@@ -425,11 +423,23 @@ int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
     return fail(NTP_ERROR_INVALID_ARGUMENT, std::string(outName) +
                                                 " is null but batch is " +
                                                 std::to_string(batch));
-  if (!bufferCounts(*k, batch, counts))
+  if (!bufferCounts(k, batch, counts))
     return fail(NTP_ERROR_INVALID_ARGUMENT,
                 "batch " + std::to_string(batch) +
                     " is too large: the buffer sizes overflow int64_t");
   return NTP_OK;
+}
+
+int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
+                     const void *params, const void *out, int64_t batch,
+                     BufferCounts &counts, const char *outName) {
+  if (!k)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+  if (k->manifest.isPartials())
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "this kernel computes partial derivatives (compiled with "
+                "--partials or --operator), not a jet: call ntp_partials");
+  return checkBuffers(*k, x, direction, params, out, batch, counts, outName);
 }
 
 int runForward(ntp_kernel &k, const void *x, const void *direction,
@@ -457,23 +467,10 @@ int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
     return fail(NTP_ERROR_INVALID_ARGUMENT,
                 "this kernel computes a jet (compiled without --partials or "
                 "--operator), not partial derivatives: call ntp_forward");
-  if (batch < 0)
-    return fail(NTP_ERROR_INVALID_ARGUMENT, "batch is " +
-                                                std::to_string(batch) +
-                                                "; it must be non-negative");
-  if (!params)
-    return fail(NTP_ERROR_INVALID_ARGUMENT, "params is null");
-  if (batch > 0 && !x)
-    return fail(NTP_ERROR_INVALID_ARGUMENT,
-                "x is null but batch is " + std::to_string(batch));
-  if (batch > 0 && !out)
-    return fail(NTP_ERROR_INVALID_ARGUMENT,
-                "out is null but batch is " + std::to_string(batch));
   BufferCounts counts;
-  if (!bufferCounts(*k, batch, counts))
-    return fail(NTP_ERROR_INVALID_ARGUMENT,
-                "batch " + std::to_string(batch) +
-                    " is too large: the buffer sizes overflow int64_t");
+  if (int status =
+          checkBuffers(*k, x, nullptr, params, out, batch, counts, "out"))
+    return status;
   // The entry point keeps the jet kernels' signature; a partials kernel
   // seeds its own directions and never reads this one.
   return runForward(*k, x, /*direction=*/params, params, out, batch);

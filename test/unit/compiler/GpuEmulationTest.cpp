@@ -94,6 +94,41 @@ double tolerance(bool isF64, int k) {
   return k <= 10 ? 1e-4 : 2e-3;
 }
 
+/// The NVPTX options of `c` (its mapping and block shape).
+ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
+  ntp::NvptxTargetOptions gpu;
+  gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
+                                     : ntp::artifact::GpuMapping::Sample;
+  gpu.samplesPerBlock = c.samplesPerBlock;
+  gpu.backward = backward;
+  return gpu;
+}
+
+/// The host emulation of `c`'s CUDA kernel (with the reverse mode if
+/// `backward`), compiled to `path`.
+::testing::AssertionResult compileEmulation(const Case &c, bool backward,
+                                            const std::string &path) {
+  mlir::DialectRegistry registry;
+  ntp::registerNtpGpuCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+  ntp::MlpDescription description;
+  description.layers.assign(c.widths.begin(), c.widths.end());
+  description.activation = c.activation;
+  description.order = c.order;
+  description.isF64 = c.isF64;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      ntp::buildMlpModule(context, description);
+  if (!module)
+    return ::testing::AssertionFailure() << "the network is invalid";
+  std::string error;
+  if (!ntp::compileGpuEmulationToSharedObject(
+          *module, emulatedTarget(c, backward), ntp::CpuTargetOptions(), path,
+          error))
+    return ::testing::AssertionFailure() << error;
+  return ::testing::AssertionSuccess();
+}
+
 class GpuEmulationTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuEmulationTest, MatchesTheReference) {
@@ -101,29 +136,7 @@ TEST_P(GpuEmulationTest, MatchesTheReference) {
   char pattern[] = "/tmp/ntp-gpu-emulation-XXXXXX";
   ASSERT_NE(mkdtemp(pattern), nullptr);
   std::string dir = pattern, path = dir + "/kernel.so";
-  {
-    mlir::DialectRegistry registry;
-    ntp::registerNtpGpuCompilerDialects(registry);
-    mlir::MLIRContext context(registry);
-    context.disableMultithreading();
-    ntp::MlpDescription description;
-    description.layers.assign(c.widths.begin(), c.widths.end());
-    description.activation = c.activation;
-    description.order = c.order;
-    description.isF64 = c.isF64;
-    mlir::OwningOpRef<mlir::ModuleOp> module =
-        ntp::buildMlpModule(context, description);
-    ASSERT_TRUE(module);
-    ntp::NvptxTargetOptions gpu;
-    gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
-                                       : ntp::artifact::GpuMapping::Sample;
-    gpu.samplesPerBlock = c.samplesPerBlock;
-    ntp::CpuTargetOptions host;
-    std::string error;
-    ASSERT_TRUE(
-        ntp::compileGpuEmulationToSharedObject(*module, gpu, host, path, error))
-        << error;
-  }
+  ASSERT_TRUE(compileEmulation(c, /*backward=*/false, path));
   ntp_kernel *kernel = nullptr;
   ASSERT_EQ(ntp_kernel_load(path.c_str(), &kernel), NTP_OK) << ntp_last_error();
 
@@ -246,32 +259,9 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
   char pattern[] = "/tmp/ntp-gpu-emulation-XXXXXX";
   ASSERT_NE(mkdtemp(pattern), nullptr);
   std::string dir = pattern, path = dir + "/kernel.so";
-  int64_t samplesPerBlock = 0;
-  {
-    mlir::DialectRegistry registry;
-    ntp::registerNtpGpuCompilerDialects(registry);
-    mlir::MLIRContext context(registry);
-    context.disableMultithreading();
-    ntp::MlpDescription description;
-    description.layers.assign(c.widths.begin(), c.widths.end());
-    description.activation = c.activation;
-    description.order = c.order;
-    description.isF64 = c.isF64;
-    mlir::OwningOpRef<mlir::ModuleOp> module =
-        ntp::buildMlpModule(context, description);
-    ASSERT_TRUE(module);
-    ntp::NvptxTargetOptions gpu;
-    gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
-                                       : ntp::artifact::GpuMapping::Sample;
-    gpu.samplesPerBlock = c.samplesPerBlock;
-    gpu.backward = true;
-    samplesPerBlock = gpu.samplesPerLaunchBlock();
-    ntp::CpuTargetOptions host;
-    std::string error;
-    ASSERT_TRUE(
-        ntp::compileGpuEmulationToSharedObject(*module, gpu, host, path, error))
-        << error;
-  }
+  int64_t samplesPerBlock =
+      emulatedTarget(c, /*backward=*/true).samplesPerLaunchBlock();
+  ASSERT_TRUE(compileEmulation(c, /*backward=*/true, path));
   // The container is a shared object with bytes appended: dlopen maps it.
   void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(library, nullptr) << dlerror();
