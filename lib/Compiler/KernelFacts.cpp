@@ -65,7 +65,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
         !partials::planPartials(network.partials, network.layers.front(), plan,
                                 error))
       return false;
-    if (target.device != art::Device::Cpu)
+    if (const DeviceFacts *device = lookupDeviceFacts(target.device);
+        device && !device->supportsPartials())
       return fail(error, "partials kernels are compiled for the CPU only so "
                          "far");
     if (target.backward)

@@ -73,6 +73,9 @@ public:
   /// Whether the kernel is launched as a grid of blocks (chip, mapping and
   /// block shape) rather than run over host tiles (CPU name and features).
   virtual bool isGridLaunch() const = 0;
+  /// Whether its target compiles partials kernels (ntp.mlp partials /
+  /// operators) for this device.
+  virtual bool supportsPartials() const = 0;
   /// Fills the device's facts of `manifest`, whose network facts are set;
   /// false and one sentence in `error` if `target` is invalid for it.
   virtual bool describe(const KernelTarget &target,

@@ -19,6 +19,7 @@ class CpuFacts : public DeviceFacts {
 public:
   art::Device getDevice() const override { return art::Device::Cpu; }
   bool isGridLaunch() const override { return false; }
+  bool supportsPartials() const override { return true; }
 
   bool describe(const KernelTarget &target, art::KernelManifest &m,
                 std::string &error) const override {

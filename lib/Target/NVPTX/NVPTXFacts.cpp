@@ -19,6 +19,7 @@ class CudaFacts : public DeviceFacts {
 public:
   art::Device getDevice() const override { return art::Device::Cuda; }
   bool isGridLaunch() const override { return true; }
+  bool supportsPartials() const override { return false; }
 
   bool describe(const KernelTarget &target, art::KernelManifest &m,
                 std::string &error) const override {
