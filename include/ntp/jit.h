@@ -60,13 +60,15 @@ typedef struct ntp_jit_options {
   const char *features;  /* extra LLVM features ("+avx2,-avx512f"); may be
                             NULL */
   int32_t device;        /* ntp_device: NTP_DEVICE_CPU or NTP_DEVICE_CUDA
-                            (an NVPTX kernel, forward only; loaded through
-                            the driver as ntp_kernel_load_memory does) */
+                            (an NVPTX kernel, loaded through the driver as
+                            ntp_kernel_load_memory does) */
   int32_t tile;          /* samples per tile; 0 picks the default */
   int32_t use_cache;     /* 0: neither read nor write the disk cache */
   int32_t backward;      /* 1 (default): also compile the reverse-mode entry
-                            points (ntp_backward, ntp_forward_save, ...);
-                            0: forward only, about half the compile time */
+                            points (ntp_backward, ntp_forward_save, ...;
+                            for CUDA the kernels of ntp-compile
+                            --gpu-backward); 0: forward only, about half
+                            the compile time */
   const char *cache_dir; /* NULL: environment default (see above); "off":
                             no cache */
   /* NTP_DEVICE_CUDA only: */

@@ -187,6 +187,9 @@ Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
                    "unknown gpu_mapping " +
                        std::to_string(options.gpu_mapping));
   out.gpu.chip = chip;
+  // The reverse-mode kernels (ntp-compile --gpu-backward) when asked for.
+  out.gpu.backward = options.backward != 0;
+  out.facts.backward = out.gpu.backward;
   out.gpu.mapping = options.gpu_mapping == NTP_JIT_GPU_LANES
                         ? artifact::GpuMapping::Lanes
                         : artifact::GpuMapping::Sample;

@@ -14,9 +14,19 @@
 // the call's whole batch, so per-instance gradients need a call each).
 //
 //   ntp_jet       (CPU, CUDA) x, v, p -> out                     ntp_forward
-//   ntp_jet_save  (CPU)       x, v, p -> out, ws [I, W] (u8) ntp_forward_save
-//   ntp_jet_bwd   (CPU)       x, v, p, c, ws -> pg [I, P|0], ntp_backward_saved
-//                             xg [I, N|0, d], vg [I, d|0]
+//   ntp_jet_save  (CPU, CUDA) x, v, p -> out, ws [I, W] (u8) ntp_forward_save
+//   ntp_jet_bwd   (CPU, CUDA) x, v, p, c, ws -> pg [I, P|0], ntp_backward_saved
+//                             xg [I, N|0, d], vg [I, d|0 (CUDA: 0)]
+//
+// Partials kernels (CPU only: the NVPTX target does not compile them), R
+// requests, out[i][r][b][j] = D^{alpha_r} f_j(x[i][b]) as ntp_partials:
+//   ntp_partials      x [I, N, d], p [I, P] -> out [I, R, N, q]  ntp_partials
+//   ntp_partials_save x, p -> out, ws [I, W] (u8)           ntp_partials_save
+//   ntp_partials_bwd  x, p, c, ws -> pg [I, P|0], xg [I, N|0, d]
+//                                                  ntp_partials_backward_saved
+// The last two are compiled only when runtime.h declares the partials
+// reverse mode (CMake defines NTP_JAX_PARTIALS_BACKWARD then);
+// NtpJaxHasPartialsBackward() tells ntp.jax whether they are here.
 //
 // A gradient output with a zero-sized axis is not wanted and not computed.
 // vg, the gradient with respect to the direction, follows from symmetry of
@@ -28,14 +38,22 @@
 // $NTP_NUM_THREADS), the XLA thread that called the handler taking part; the
 // runtime moves tiles off a thread whose stack is too small for them.
 //
-// CUDA: ntp_jet launches on XLA's stream (ntp_forward_async) and returns once
-// queued. The runtime has no CUDA reverse mode yet, so there are no CUDA
-// save/backward handlers; ntp.jax refuses jax.grad of a CUDA kernel.
+// CUDA: every handler launches on XLA's stream (ntp_forward_async,
+// ntp_forward_save_async, ntp_backward_saved_async) and returns once queued.
+// The workspace is device memory that XLA allocates as the save's second
+// result; its size is checked here against ntp_workspace_size (the async
+// calls take no size). The direction gradient of a CUDA kernel is not
+// computed here (it needs a host-side sum over the points): ntp.jax gets it
+// from a second backward call with the shifted cotangent, summed by XLA.
 //
 //===----------------------------------------------------------------------===//
 #include "ntp/runtime.h"
 
 #include "xla/ffi/api/ffi.h"
+
+#ifndef NTP_JAX_PARTIALS_BACKWARD
+#define NTP_JAX_PARTIALS_BACKWARD 0
+#endif
 
 #include <cstring>
 #include <string>
@@ -195,11 +213,25 @@ ffi::Error jetCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
   return jetImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out);
 }
 
-ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
-                      ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
-                      ffi::Result<ffi::AnyBuffer> ws) {
+// The workspace's bytes per instance, checked against what the kernel needs
+// for `points` (the CUDA calls take no size; the CPU ones check it again).
+ffi::Error checkWorkspace(const Call &c, const ffi::AnyBuffer &ws) {
+  int64_t need = 0;
+  if (ntp_status s = ntp_workspace_size(c.k, c.points, &need))
+    return failed(s);
+  if (ws.dimensions()[1] < need)
+    return invalid("the workspace holds " + std::to_string(ws.dimensions()[1]) +
+                   " bytes but " + std::to_string(c.points) + " points need " +
+                   std::to_string(need));
+  return ffi::Error::Success();
+}
+
+ffi::Error jetSaveImpl(ntp_device device, void *stream, int64_t kernel,
+                       ffi::AnyBuffer x, ffi::AnyBuffer v, ffi::AnyBuffer p,
+                       ffi::Result<ffi::AnyBuffer> out,
+                       ffi::Result<ffi::AnyBuffer> ws) {
   Call c;
-  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
+  if (auto e = c.init(kernel, device); e.failure())
     return e;
   if (auto e = c.inputs(x, v, p); e.failure())
     return e;
@@ -207,20 +239,39 @@ ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
     return e;
   if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true); e.failure())
     return e;
+  if (auto e = checkWorkspace(c, *ws); e.failure())
+    return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
   const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
   const int64_t wsBytes = ws->dimensions()[1];
   for (int64_t i = 0; i < c.instances; ++i) {
-    ntp_status s = ntp_forward_save_checked(
-        c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
-        Call::at(v.untyped_data(), i, d, c.elem),
-        Call::at(p.untyped_data(), i, np, c.elem),
-        Call::at(out->untyped_data(), i, outPer, c.elem),
-        Call::at(ws->untyped_data(), i, wsBytes, 1), wsBytes, c.points);
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    void *oi = Call::at(out->untyped_data(), i, outPer, c.elem);
+    void *wi = Call::at(ws->untyped_data(), i, wsBytes, 1);
+    ntp_status s =
+        device == NTP_DEVICE_CUDA
+            ? ntp_forward_save_async(c.k, xi, vi, pi, oi, wi, c.points, stream)
+            : ntp_forward_save_checked(c.k, xi, vi, pi, oi, wi, wsBytes,
+                                       c.points);
     if (s != NTP_OK)
       return failed(s);
   }
   return ffi::Error::Success();
+}
+
+ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
+                      ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
+                      ffi::Result<ffi::AnyBuffer> ws) {
+  return jetSaveImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out, ws);
+}
+
+ffi::Error jetSaveCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
+                       ffi::AnyBuffer v, ffi::AnyBuffer p,
+                       ffi::Result<ffi::AnyBuffer> out,
+                       ffi::Result<ffi::AnyBuffer> ws) {
+  return jetSaveImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out, ws);
 }
 
 // vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k].
@@ -247,13 +298,14 @@ ffi::Error directionGrad(const Call &c, const void *x, const void *v,
   return ffi::Error::Success();
 }
 
-ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
-                     ffi::AnyBuffer p, ffi::AnyBuffer cot, ffi::AnyBuffer ws,
-                     ffi::Result<ffi::AnyBuffer> pg,
-                     ffi::Result<ffi::AnyBuffer> xg,
-                     ffi::Result<ffi::AnyBuffer> vg) {
+ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
+                      ffi::AnyBuffer x, ffi::AnyBuffer v, ffi::AnyBuffer p,
+                      ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                      ffi::Result<ffi::AnyBuffer> pg,
+                      ffi::Result<ffi::AnyBuffer> xg,
+                      ffi::Result<ffi::AnyBuffer> vg) {
   Call c;
-  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
+  if (auto e = c.init(kernel, device); e.failure())
     return e;
   if (auto e = c.inputs(x, v, p); e.failure())
     return e;
@@ -275,6 +327,16 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
   if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
       e.failure())
     return e;
+  const bool cuda = device == NTP_DEVICE_CUDA;
+  if (cuda && wantV)
+    return invalid("the CUDA backward handler does not compute the direction "
+                   "gradient (ntp.jax derives it from the x gradient of the "
+                   "shifted cotangent)");
+  if (cuda && c.points == 0)
+    return invalid("the CUDA backward handler was given no points (ntp.jax "
+                   "returns zero gradients for an empty batch itself)");
+  if (auto e = checkWorkspace(c, ws); e.failure())
+    return e;
   const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
   const int64_t wsBytes = ws.dimensions()[1];
   for (int64_t i = 0; i < c.instances; ++i) {
@@ -295,8 +357,11 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
       continue;
     }
     if (pgi || xgi)
-      if (ntp_status s = ntp_backward_saved_checked(c.k, xi, vi, pi, ci, pgi,
-                                                    xgi, wi, wsBytes, c.points))
+      if (ntp_status s =
+              cuda ? ntp_backward_saved_async(c.k, xi, vi, pi, ci, pgi, xgi, wi,
+                                              c.points, stream)
+                   : ntp_backward_saved_checked(c.k, xi, vi, pi, ci, pgi, xgi,
+                                                wi, wsBytes, c.points))
         return failed(s);
     if (wantV) {
       void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
@@ -312,6 +377,147 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
   return ffi::Error::Success();
 }
 
+ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
+                     ffi::AnyBuffer p, ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                     ffi::Result<ffi::AnyBuffer> pg,
+                     ffi::Result<ffi::AnyBuffer> xg,
+                     ffi::Result<ffi::AnyBuffer> vg) {
+  return jetBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, cot, ws, pg, xg,
+                    vg);
+}
+
+ffi::Error jetBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
+                      ffi::AnyBuffer v, ffi::AnyBuffer p, ffi::AnyBuffer cot,
+                      ffi::AnyBuffer ws, ffi::Result<ffi::AnyBuffer> pg,
+                      ffi::Result<ffi::AnyBuffer> xg,
+                      ffi::Result<ffi::AnyBuffer> vg) {
+  return jetBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, cot, ws, pg, xg,
+                    vg);
+}
+
+//===----------------------------------------------------------------------===//
+// Partials kernels
+//===----------------------------------------------------------------------===//
+
+// A partials kernel's call: x [I, N, d], p [I, P]; `requests` is R.
+struct PartialsCall : Call {
+  int32_t requests = 0;
+
+  ffi::Error init(int64_t handle) {
+    if (auto e = Call::init(handle, NTP_DEVICE_CPU); e.failure())
+      return e;
+    if (ntp_status s = ntp_kernel_partials_get(k, nullptr, 0, &requests))
+      return failed(s);
+    if (requests == 0)
+      return invalid("a jet kernel was called from a partials handler");
+    return ffi::Error::Success();
+  }
+
+  ffi::Error inputs(const ffi::AnyBuffer &x, const ffi::AnyBuffer &p) {
+    if (auto e = expect("x", x, {-1, -1, info.input_dim}); e.failure())
+      return e;
+    instances = x.dimensions()[0];
+    points = x.dimensions()[1];
+    return expect("params", p, {instances, info.num_params});
+  }
+
+  std::vector<int64_t> outShape() const {
+    return {instances, requests, points, info.output_dim};
+  }
+  int64_t outPer() const { return requests * points * info.output_dim; }
+};
+
+ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
+                       ffi::Result<ffi::AnyBuffer> out) {
+  PartialsCall c;
+  if (auto e = c.init(kernel); e.failure())
+    return e;
+  if (auto e = c.inputs(x, p); e.failure())
+    return e;
+  if (auto e = c.expect("out", *out, c.outShape()); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  for (int64_t i = 0; i < c.instances; ++i)
+    if (ntp_status s = ntp_partials(
+            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
+            Call::at(p.untyped_data(), i, np, c.elem),
+            Call::at(out->untyped_data(), i, c.outPer(), c.elem), c.points))
+      return failed(s);
+  return ffi::Error::Success();
+}
+
+#if NTP_JAX_PARTIALS_BACKWARD
+ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
+                           ffi::Result<ffi::AnyBuffer> out,
+                           ffi::Result<ffi::AnyBuffer> ws) {
+  PartialsCall c;
+  if (auto e = c.init(kernel); e.failure())
+    return e;
+  if (auto e = c.inputs(x, p); e.failure())
+    return e;
+  if (auto e = c.expect("out", *out, c.outShape()); e.failure())
+    return e;
+  if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true); e.failure())
+    return e;
+  if (auto e = checkWorkspace(c, *ws); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const int64_t wsBytes = ws->dimensions()[1];
+  for (int64_t i = 0; i < c.instances; ++i)
+    if (ntp_status s = ntp_partials_save(
+            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
+            Call::at(p.untyped_data(), i, np, c.elem),
+            Call::at(out->untyped_data(), i, c.outPer(), c.elem),
+            Call::at(ws->untyped_data(), i, wsBytes, 1), c.points))
+      return failed(s);
+  return ffi::Error::Success();
+}
+
+ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
+                          ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                          ffi::Result<ffi::AnyBuffer> pg,
+                          ffi::Result<ffi::AnyBuffer> xg) {
+  PartialsCall c;
+  if (auto e = c.init(kernel); e.failure())
+    return e;
+  if (auto e = c.inputs(x, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
+    return e;
+  if (auto e = checkWorkspace(c, ws); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
+  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
+  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
+      e.failure())
+    return e;
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+      e.failure())
+    return e;
+  const int64_t wsBytes = ws.dimensions()[1];
+  for (int64_t i = 0; i < c.instances; ++i) {
+    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi =
+        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
+    if (c.points == 0 || (!pgi && !xgi)) { // an empty sum: zero gradients
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+      continue;
+    }
+    if (ntp_status s = ntp_partials_backward_saved(
+            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
+            Call::at(p.untyped_data(), i, np, c.elem),
+            Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
+            Call::at(ws.untyped_data(), i, wsBytes, 1), c.points))
+      return failed(s);
+  }
+  return ffi::Error::Success();
+}
+#endif // NTP_JAX_PARTIALS_BACKWARD
+
 } // namespace
 
 // The handler symbols ntp.jax registers (jax.ffi.pycapsule of each), the
@@ -323,6 +529,16 @@ NTP_EXPORT_HANDLER(NtpJaxJetCpu);
 NTP_EXPORT_HANDLER(NtpJaxJetCuda);
 NTP_EXPORT_HANDLER(NtpJaxJetSaveCpu);
 NTP_EXPORT_HANDLER(NtpJaxJetBwdCpu);
+NTP_EXPORT_HANDLER(NtpJaxJetSaveCuda);
+NTP_EXPORT_HANDLER(NtpJaxJetBwdCuda);
+NTP_EXPORT_HANDLER(NtpJaxPartialsCpu);
+
+// 1 when the partials reverse-mode handlers (NtpJaxPartialsSaveCpu,
+// NtpJaxPartialsBwdCpu) were compiled in.
+extern "C" __attribute__((visibility("default"))) int
+NtpJaxHasPartialsBackward() {
+  return NTP_JAX_PARTIALS_BACKWARD ? 1 : 0;
+}
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetCpu, jetCpu,
                               ffi::Ffi::Bind()
@@ -361,3 +577,56 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdCpu, jetBwdCpu,
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetSaveCuda, jetSaveCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdCuda, jetBwdCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsCpu, partialsCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+#if NTP_JAX_PARTIALS_BACKWARD
+NTP_EXPORT_HANDLER(NtpJaxPartialsSaveCpu);
+NTP_EXPORT_HANDLER(NtpJaxPartialsBwdCpu);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsSaveCpu, partialsSaveCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCpu, partialsBwdCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+#endif

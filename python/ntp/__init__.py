@@ -498,8 +498,8 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     tanh, sigmoid, sin, cos, identity, exp, softplus, silu, gelu, gelu_tanh
     for every hidden layer, or one per hidden layer separated by commas
     ("silu,tanh"); order: derivative order n;
-    dtype: "float32"/"float64"; device: "cpu" or "cuda" (an NVPTX kernel,
-    forward only). Compiled objects are cached on disk (cache_dir, else
+    dtype: "float32"/"float64"; device: "cpu" or "cuda" (an NVPTX kernel;
+    with backward, the reverse mode of --gpu-backward). Compiled objects are cached on disk (cache_dir, else
     $NTP_CACHE_DIR, $XDG_CACHE_HOME/ntp, ~/.cache/ntp; "off" or
     use_cache=False: no cache). `mlir`: the text of a module with one ntp.mlp
     instead of layers/activation/order/dtype. `partials` (multi-indices,

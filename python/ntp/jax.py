@@ -2,8 +2,11 @@
 #
 # ntp.jax.jet(params, x, order, direction=None, *, layers, activation, dtype)
 # is the jet [(order+1), batch, d_out] of an MLP computed by a compiled ntp
-# kernel inside XLA: three JAX primitives lowered to typed XLA FFI custom
-# calls (the handlers of jax_ffi/NtpJaxFfi.cpp, _ntp_jax_ffi.so), with
+# kernel inside XLA; ntp.jax.partials(params, x, *, partials, operators, ...)
+# the partial derivatives [P, batch, d_out] of a partials kernel
+# (ntp_partials), ntp.jax.laplacian(...) its one-operator case. Each is JAX
+# primitives lowered to typed XLA FFI custom calls (the handlers of
+# jax_ffi/NtpJaxFfi.cpp, _ntp_jax_ffi.so), with
 #
 #   jax.jit    the kernel is one custom call in the compiled program;
 #   jax.grad   a custom VJP: the forward saves every layer's jets in a
@@ -39,7 +42,8 @@ from jax.interpreters import batching, mlir
 import ntp
 from ntp import Error, _fail
 
-__all__ = ["jet", "flatten_params", "kernel", "ACTIVATIONS"]
+__all__ = ["jet", "partials", "laplacian", "flatten_params", "kernel",
+           "partials_kernel", "ACTIVATIONS"]
 
 ACTIVATIONS = ("tanh", "sigmoid", "sin", "identity", "exp", "softplus")
 _MAX_ORDER = 16  # kMaxOrder (artifact.hpp)
@@ -69,11 +73,22 @@ def _ffi():
                           "with jax>)" % path, ntp.ERROR_UNSUPPORTED)
                 lib = ctypes.CDLL(path)
                 cap = jax.ffi.pycapsule
-                for name, sym, platform in (
-                        ("ntp_jet", lib.NtpJaxJetCpu, "cpu"),
-                        ("ntp_jet_save", lib.NtpJaxJetSaveCpu, "cpu"),
-                        ("ntp_jet_bwd", lib.NtpJaxJetBwdCpu, "cpu"),
-                        ("ntp_jet", lib.NtpJaxJetCuda, "CUDA")):
+                targets = [
+                    ("ntp_jet", lib.NtpJaxJetCpu, "cpu"),
+                    ("ntp_jet_save", lib.NtpJaxJetSaveCpu, "cpu"),
+                    ("ntp_jet_bwd", lib.NtpJaxJetBwdCpu, "cpu"),
+                    ("ntp_jet", lib.NtpJaxJetCuda, "CUDA"),
+                    ("ntp_jet_save", lib.NtpJaxJetSaveCuda, "CUDA"),
+                    ("ntp_jet_bwd", lib.NtpJaxJetBwdCuda, "CUDA"),
+                    ("ntp_partials", lib.NtpJaxPartialsCpu, "cpu")]
+                lib.NtpJaxHasPartialsBackward.restype = ctypes.c_int
+                if lib.NtpJaxHasPartialsBackward():
+                    targets += [
+                        ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu,
+                         "cpu"),
+                        ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu,
+                         "cpu")]
+                for name, sym, platform in targets:
                     jax.ffi.register_ffi_target(name, cap(sym),
                                                 platform=platform)
                 _lib = lib
@@ -86,7 +101,19 @@ def kernel(layers, activation, order, dtype, device="cpu"):
     return _kernel(spec, device)
 
 
+def partials_kernel(layers, activation, partials=(), operators=(),
+                    dtype="float64"):
+    """The partials ntp.Kernel ntp.jax uses for this request (compiled once,
+    cached)."""
+    spec = (tuple(int(w) for w in layers), activation,
+            _requests(partials, operators, len(layers) and int(layers[0])),
+            _dtype_name(dtype, "dtype"))
+    return _kernel(spec, "cpu")
+
+
 def _kernel(spec, device):
+    """A jet spec (layers, activation, order, dtype) or a partials spec
+    (layers, activation, (alphas, operators), dtype), compiled once."""
     key = (spec, device)
     k = _kernels.get(key)
     if k is None:
@@ -94,8 +121,16 @@ def _kernel(spec, device):
             k = _kernels.get(key)
             if k is None:
                 layers, activation, order, dtype = spec
-                k = ntp.compile(list(layers), activation, order, dtype,
-                                device=device, backward=device == "cpu")
+                if isinstance(order, tuple):
+                    alphas, operators = order
+                    k = ntp.compile(list(layers), activation, 0, dtype,
+                                    device=device, partials=list(alphas),
+                                    operators=list(operators))
+                else:
+                    # CUDA kernels carry the reverse mode too (the JIT's
+                    # --gpu-backward): jax.grad runs on XLA's stream.
+                    k = ntp.compile(list(layers), activation, order, dtype,
+                                    device=device)
                 _kernels[key] = k
     return k
 
@@ -149,17 +184,18 @@ def _jet_abstract(x, v, p, *, spec):
     return ShapedArray((x.shape[0], n + 1, x.shape[1], q), dt)
 
 
-def _workspace_bytes(spec, points):
-    return _kernel(spec, "cpu").workspace_size(points)
+def _workspace_bytes(spec, points, device="cpu"):
+    return _kernel(spec, device).workspace_size(points)
 
 
-def _jet_save_abstract(x, v, p, *, spec):
+def _jet_save_abstract(x, v, p, *, spec, device):
     return [_jet_abstract(x, v, p, spec=spec),
-            ShapedArray((x.shape[0], _workspace_bytes(spec, x.shape[1])),
-                        np.uint8)]
+            ShapedArray((x.shape[0], _workspace_bytes(spec, x.shape[1],
+                                                      device)), np.uint8)]
 
 
-def _jet_bwd_abstract(x, v, p, c, ws, *, spec, need_p, need_x, need_v):
+def _jet_bwd_abstract(x, v, p, c, ws, *, spec, device, need_p, need_x,
+                      need_v):
     d, _, _, num_params, dt = _dims(spec)
     i, points = x.shape[0], x.shape[1]
     return [ShapedArray((i, num_params if need_p else 0), dt),
@@ -173,27 +209,29 @@ jet_bwd_p.def_abstract_eval(_jet_bwd_abstract)
 
 
 def _lowering(target, device):
-    def rule(ctx, *operands, spec, **_):
+    def rule(ctx, *operands, spec, **params):
+        # The reverse mode's workspace was sized for the device the trace
+        # chose (its `device` parameter); the platform must agree.
+        traced = params.get("device", device)
+        if traced != device:
+            _fail("ntp.jax traced the reverse mode for the %s but XLA lowers "
+                  "it for the %s; set jax's default device before tracing" %
+                  (traced, device))
         _ffi()
         return jax.ffi.ffi_lowering(target)(
             ctx, *operands, kernel=_handle(spec, device))
     return rule
 
 
-def _no_cuda_reverse(ctx, *operands, **_):
-    _fail("jax.grad of ntp.jax.jet on a GPU: ntp's CUDA kernels have no "
-          "reverse mode yet (the runtime's backward is CPU-only); run the "
-          "differentiated jet on the CPU", ntp.ERROR_UNSUPPORTED)
+def _trace_device():
+    """Where the computation being traced will run: the default backend."""
+    return "cuda" if jax.default_backend() in ("gpu", "cuda") else "cpu"
 
 
-mlir.register_lowering(jet_p, _lowering("ntp_jet", "cpu"), platform="cpu")
-mlir.register_lowering(jet_p, _lowering("ntp_jet", "cuda"), platform="cuda")
-mlir.register_lowering(jet_save_p, _lowering("ntp_jet_save", "cpu"),
-                       platform="cpu")
-mlir.register_lowering(jet_bwd_p, _lowering("ntp_jet_bwd", "cpu"),
-                       platform="cpu")
-for _p in (jet_save_p, jet_bwd_p):
-    mlir.register_lowering(_p, _no_cuda_reverse, platform="cuda")
+for _p, _t in ((jet_p, "ntp_jet"), (jet_save_p, "ntp_jet_save"),
+               (jet_bwd_p, "ntp_jet_bwd")):
+    mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
+    mlir.register_lowering(_p, _lowering(_t, "cuda"), platform="cuda")
 
 
 def _axis_size(args, dims):
@@ -248,14 +286,17 @@ batching.primitive_batchers[jet_bwd_p] = _per_instance_batch(jet_bwd_p)
 #===----------------------------------------------------------------------===#
 
 class _Wanted:
-    """Which inputs the backward differentiates (static residual)."""
+    """Which inputs the backward differentiates, and the device the forward
+    was traced for (static residuals)."""
 
-    def __init__(self, x, v, p):
+    def __init__(self, x, v, p, device="cpu"):
         self.bits = (bool(x), bool(v), bool(p))
+        self.device = device
 
 
 jax.tree_util.register_pytree_node(
-    _Wanted, lambda w: ((), w.bits), lambda bits, _: _Wanted(*bits))
+    _Wanted, lambda w: ((), w.bits + (w.device,)),
+    lambda aux, _: _Wanted(*aux))
 
 
 @functools.lru_cache(maxsize=None)
@@ -265,21 +306,164 @@ def _differentiable(spec):
         return jet_p.bind(x[None], v[None], p[None], spec=spec)[0]
 
     def fwd(x, v, p):
+        device = _trace_device()
         out, ws = jet_save_p.bind(x.value[None], v.value[None],
-                                  p.value[None], spec=spec)
-        wanted = _Wanted(x.perturbed, v.perturbed, p.perturbed)
+                                  p.value[None], spec=spec, device=device)
+        wanted = _Wanted(x.perturbed, v.perturbed, p.perturbed, device)
         return out[0], (x.value, v.value, p.value, ws, wanted)
 
     def bwd(res, c):
         x, v, p, ws, wanted = res
         need_x, need_v, need_p = wanted.bits
+        device = wanted.device
         if isinstance(c, jax.custom_derivatives.SymbolicZero):
             return None, None, None
-        pg, xg, vg = jet_bwd_p.bind(
-            x[None], v[None], p[None], c[None], ws, spec=spec,
-            need_p=need_p, need_x=need_x, need_v=need_v)
-        return (xg[0] if need_x else None, vg[0] if need_v else None,
-                pg[0] if need_p else None)
+        if device == "cpu":
+            pg, xg, vg = jet_bwd_p.bind(
+                x[None], v[None], p[None], c[None], ws, spec=spec,
+                device=device, need_p=need_p, need_x=need_x, need_v=need_v)
+            return (xg[0] if need_x else None, vg[0] if need_v else None,
+                    pg[0] if need_p else None)
+        # CUDA: the handler leaves the direction gradient to XLA, the sum
+        # over the points of the x gradient of the cotangent shifted down
+        # one order (c'[k-1] = k c[k]; see NtpJaxFfi.cpp).
+        xg = pg = vg = None
+        if x.shape[0] == 0:  # an empty batch: zero gradients, no launch
+            return (jnp.zeros_like(x) if need_x else None,
+                    jnp.zeros_like(v) if need_v else None,
+                    jnp.zeros_like(p) if need_p else None)
+        if need_p or need_x:
+            pg, xg, _ = jet_bwd_p.bind(
+                x[None], v[None], p[None], c[None], ws, spec=spec,
+                device=device, need_p=need_p, need_x=need_x, need_v=False)
+            pg, xg = (pg[0] if need_p else None), (xg[0] if need_x else None)
+        if need_v:
+            k = jnp.arange(1, c.shape[0], dtype=c.dtype)[:, None, None]
+            shifted = jnp.concatenate([k * c[1:], jnp.zeros_like(c[:1])])
+            _, sx, _ = jet_bwd_p.bind(
+                x[None], v[None], p[None], shifted[None], ws, spec=spec,
+                device=device, need_p=False, need_x=True, need_v=False)
+            vg = sx[0].sum(axis=0)
+        return xg, vg, pg
+
+    f.defvjp(fwd, bwd, symbolic_zeros=True)
+    return f
+
+
+#===----------------------------------------------------------------------===#
+# Partials kernels (CPU): every operand with a leading instance axis I
+#   ntp_partials       x [I,N,d], p [I,P] -> out [I,R,N,q]
+#   ntp_partials_save  x, p -> out, ws [I,W] (uint8)
+#   ntp_partials_bwd   x, p, c [I,R,N,q], ws -> pg [I,P|0], xg [I,N|0,d]
+# spec = (widths, activation, (alphas, operators), dtype)
+#===----------------------------------------------------------------------===#
+
+partials_p = _primitive("ntp_partials", False)
+partials_save_p = _primitive("ntp_partials_save", True)
+partials_bwd_p = _primitive("ntp_partials_bwd", True)
+
+
+def _num_requests(spec):
+    return len(_kernel(spec, "cpu").requests)
+
+
+def _partials_abstract(x, p, *, spec):
+    _, q, _, _, dt = _dims((spec[0], None, 0, spec[3]))
+    return ShapedArray((x.shape[0], _num_requests(spec), x.shape[1], q), dt)
+
+
+def _partials_save_abstract(x, p, *, spec):
+    return [_partials_abstract(x, p, spec=spec),
+            ShapedArray((x.shape[0], _workspace_bytes(spec, x.shape[1])),
+                        np.uint8)]
+
+
+def _partials_bwd_abstract(x, p, c, ws, *, spec, need_p, need_x):
+    d, _, _, num_params, dt = _dims((spec[0], None, 0, spec[3]))
+    i, points = x.shape[0], x.shape[1]
+    return [ShapedArray((i, num_params if need_p else 0), dt),
+            ShapedArray((i, points if need_x else 0, d), dt)]
+
+
+partials_p.def_abstract_eval(_partials_abstract)
+partials_save_p.def_abstract_eval(_partials_save_abstract)
+partials_bwd_p.def_abstract_eval(_partials_bwd_abstract)
+
+
+def _partials_on_gpu(ctx, *operands, **_):
+    _fail("ntp.jax.partials runs on the CPU only: ntp's NVPTX target does "
+          "not compile partials kernels yet", ntp.ERROR_UNSUPPORTED)
+
+
+for _p, _t in ((partials_p, "ntp_partials"),
+               (partials_save_p, "ntp_partials_save"),
+               (partials_bwd_p, "ntp_partials_bwd")):
+    mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
+    mlir.register_lowering(_p, _partials_on_gpu, platform="cuda")
+
+
+def _partials_batch(args, dims, *, spec):
+    x, p = args
+    bx, bp = dims
+    size = _axis_size(args, dims)
+    if bp is None:
+        # Shared params: the vmapped axis joins the points (one call).
+        x = jnp.moveaxis(x, bx, 1)  # [I, B, N, d]
+        i, _, points, d = x.shape
+        out = partials_p.bind(x.reshape(i, size * points, d), p, spec=spec)
+        return out.reshape(i, out.shape[1], size, points, out.shape[3]), 2
+    out = partials_p.bind(*_instances(args, dims, size), spec=spec)
+    return _split(out, size), 0
+
+
+batching.primitive_batchers[partials_p] = _partials_batch
+batching.primitive_batchers[partials_save_p] = _per_instance_batch(
+    partials_save_p)
+batching.primitive_batchers[partials_bwd_p] = _per_instance_batch(
+    partials_bwd_p)
+
+
+def _partials_reverse_mode(spec):
+    """None when jax.grad of this partials kernel can run, else why not."""
+    try:
+        _kernel(spec, "cpu").workspace_size(1)
+    except ntp.Error as e:
+        if e.status != ntp.ERROR_UNSUPPORTED:
+            raise
+        return ("jax.grad of ntp.jax.partials is not available: this "
+                "partials kernel has no reverse mode (the runtime's "
+                "ntp_partials_save / ntp_partials_backward_saved, issue 12)")
+    if not _ffi().NtpJaxHasPartialsBackward():
+        return ("jax.grad of ntp.jax.partials is not available: "
+                "_ntp_jax_ffi.so was built without the partials reverse-mode "
+                "handlers (runtime.h did not declare "
+                "ntp_partials_backward_saved); rebuild ntp")
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _differentiable_partials(spec):
+    @jax.custom_vjp
+    def f(x, p):
+        return partials_p.bind(x[None], p[None], spec=spec)[0]
+
+    def fwd(x, p):
+        why = _partials_reverse_mode(spec)
+        if why is not None:
+            _fail(why, ntp.ERROR_UNSUPPORTED)
+        out, ws = partials_save_p.bind(x.value[None], p.value[None],
+                                       spec=spec)
+        wanted = _Wanted(x.perturbed, False, p.perturbed)
+        return out[0], (x.value, p.value, ws, wanted)
+
+    def bwd(res, c):
+        x, p, ws, wanted = res
+        need_x, _, need_p = wanted.bits
+        if isinstance(c, jax.custom_derivatives.SymbolicZero):
+            return None, None
+        pg, xg = partials_bwd_p.bind(x[None], p[None], c[None], ws,
+                                     spec=spec, need_p=need_p, need_x=need_x)
+        return (xg[0] if need_x else None, pg[0] if need_p else None)
 
     f.defvjp(fwd, bwd, symbolic_zeros=True)
     return f
@@ -464,3 +648,101 @@ def jet(params, x, order, direction=None, *, layers=None, activation,
         _kernel(spec, "cpu")  # compile now: errors here, not in lowering
     _ffi()
     return _differentiable(spec)(x, v, p)
+
+
+def _requests(partials, operators, d):
+    """The request as a hashable (alphas, operators) pair, checked enough
+    for a clear sentence before the compiler's own verifier sees it."""
+    if isinstance(partials, str) or isinstance(operators, str):
+        _fail("partials must be a list of multi-indices and operators a list "
+              "of names (e.g. operators=['laplacian'])")
+    alphas = []
+    for row in partials or ():
+        if isinstance(row, str) or not hasattr(row, "__len__"):
+            _fail("partials must be a list of multi-indices (one entry per "
+                  "input), not %r" % (row,))
+        if any(isinstance(e, bool) or not isinstance(e, (int, np.integer))
+               for e in row):
+            _fail("multi-index %r must hold integers" % (list(row),))
+        alphas.append(tuple(int(e) for e in row))
+    ops = []
+    for op in operators or ():
+        if not isinstance(op, str):
+            _fail("operators must be names such as 'laplacian', "
+                  "'biharmonic' or 'laplacian:0,1', not %r" % (op,))
+        ops.append(op.replace(" ", ""))
+    if not alphas and not ops:
+        _fail("the request is empty: pass partials=[...] and/or "
+              "operators=[...]")
+    return tuple(alphas), tuple(ops)
+
+
+def _prepare(params, x, layers, activation, dtype):
+    """(x [batch, d], flat params, widths, dtype name), checked."""
+    if activation not in ACTIVATIONS:
+        _fail("activation %r is not supported: ntp compiles %s" % (
+            activation, ", ".join(ACTIVATIONS)))
+    if dtype is None:
+        if getattr(x, "dtype", None) is None:
+            _fail("x must be an array, not %s" % type(x).__name__)
+        dtype = _dtype_name(x.dtype, "x's dtype")
+    else:
+        dtype = _dtype_name(dtype, "dtype")
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        _fail("dtype float64 needs 64-bit JAX: "
+              "jax.config.update('jax_enable_x64', True)")
+    x = _array(x, dtype, "x")
+    p, widths = flatten_params(params, dtype, layers)
+    if len(widths) < 2:
+        _fail("layers %s: a network needs at least an input and an output "
+              "width" % list(widths))
+    d = widths[0]
+    if x.ndim == 1 and d == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] != d:
+        _fail("x has shape %s, expected [batch, %d]%s" % (
+            list(x.shape), d, " or [batch]" if d == 1 else ""))
+    return x, p, widths, dtype
+
+
+def partials(params, x, *, layers=None, activation, partials=(),
+             operators=(), dtype=None):
+    """Partial derivatives out[r, b, j] = D^{alpha_r} f_j(x_b) of the MLP f,
+    as a JAX array [P, batch, d_out]: the multi-indices of `partials` in
+    the order given (e.g. [[2, 0], [1, 1], [0, 0]]: u_xx, u_xy, u), then the
+    `operators` in the order given ('laplacian', 'biharmonic', or a subset
+    of the inputs as 'laplacian:0,1'), as ntp_partials computes them (one
+    fused kernel; ntp.compile(partials=..., operators=...)).
+
+    params, x, activation, dtype: as for jet (x [batch, d_in]). Works under
+    jax.jit and jax.vmap (a vmapped axis of x with shared params is one
+    kernel call). jax.grad (params and x) needs the partials reverse mode
+    of the runtime (issue 12); without it jax.grad is refused with an
+    ntp.Error saying so. CPU only."""
+    x, p, widths, dtype = _prepare(params, x, layers, activation, dtype)
+    request = _requests(partials, operators, widths[0])
+    spec = (widths, activation, request, dtype)
+    if jax.default_backend() != "cpu":
+        _partials_on_gpu(None)
+    _kernel(spec, "cpu")  # compile now: errors here, not in lowering
+    _ffi()
+    return _differentiable_partials(spec)(x, p)
+
+
+def laplacian(params, x, *, layers=None, activation, coordinates=None,
+              dtype=None):
+    """The Laplacian sum_i d^2 f_j / dx_i^2 at each point, [batch, d_out]:
+    over every input, or over `coordinates` (e.g. [0, 1]: the spatial ones
+    of (x, y, t)). One operator of partials (the collapsed Taylor mode
+    where the compiler chooses it); same arguments and transformations."""
+    op = "laplacian"
+    if coordinates is not None:
+        coords = list(coordinates)
+        if not coords or any(isinstance(c, bool) or
+                             not isinstance(c, (int, np.integer))
+                             for c in coords):
+            _fail("coordinates must be a non-empty list of input indices, "
+                  "not %r" % (coordinates,))
+        op += ":" + ",".join(str(int(c)) for c in coords)
+    return partials(params, x, layers=layers, activation=activation,
+                    operators=[op], dtype=dtype)[0]

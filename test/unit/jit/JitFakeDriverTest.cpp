@@ -46,6 +46,7 @@ protected:
     options.device = NTP_DEVICE_CUDA;
     options.use_cache = 0;
     options.gpu_format = NTP_JIT_GPU_PTX;
+    options.backward = 0; // forward-only images; the reverse mode: below
   }
   void TearDown() override {
     if (handle)
@@ -99,10 +100,33 @@ TEST_F(JitFakeDriverTest, ChipFromTheGpuCompilesLoadsAndLaunches) {
   EXPECT_EQ(l.params, p);
   EXPECT_EQ(l.out, out);
   EXPECT_EQ(l.batch, 300);
-  // The GPU kernels are forward only.
+  // Compiled without the reverse mode (backward = 0).
   EXPECT_EQ(ntp_backward(k, x, v, p, out, p, 300), NTP_ERROR_UNSUPPORTED);
   ntp_kernel_free(k);
   EXPECT_EQ(fake->unloads, 1);
+}
+
+TEST_F(JitFakeDriverTest, BackwardOptionCompilesTheGpuReverseMode) {
+  ::setenv("FAKE_CUDA_CC", "90", 1);
+  options.backward = 1;
+  ntp_kernel *k = compile();
+  ASSERT_NE(k, nullptr);
+  EXPECT_TRUE(imageHas(".entry ntp_kernel_forward_save("));
+  EXPECT_TRUE(imageHas(".entry ntp_kernel_backward_saved("));
+  int64_t bytes = 0;
+  EXPECT_EQ(ntp_workspace_size(k, 300, &bytes), NTP_OK) << ntp_last_error();
+  EXPECT_GT(bytes, 0);
+  auto *x = reinterpret_cast<void *>(uintptr_t(0x7f0000001000));
+  auto *v = reinterpret_cast<void *>(uintptr_t(0x7f0000002000));
+  auto *p = reinterpret_cast<void *>(uintptr_t(0x7f0000003000));
+  auto *out = reinterpret_cast<void *>(uintptr_t(0x7f0000004000));
+  auto *ws = reinterpret_cast<void *>(uintptr_t(0x7f0000005000));
+  auto *stream = reinterpret_cast<void *>(uintptr_t(0x77));
+  ASSERT_EQ(ntp_forward_save_async(k, x, v, p, out, ws, 300, stream), NTP_OK)
+      << ntp_last_error();
+  EXPECT_STREQ(fake->last_launch.function, "ntp_kernel_forward_save");
+  EXPECT_EQ(fake->last_launch.stream, stream);
+  ntp_kernel_free(k);
 }
 
 TEST_F(JitFakeDriverTest, LanesMappingLaunchesAWarpPerSample) {
