@@ -2,9 +2,10 @@
 //
 // The XLA FFI handlers of python/jax_ffi/NtpJaxFfi.cpp called the way XLA
 // calls them, with hand-built XLA_FFI_CallFrames and a minimal XLA_FFI_Api
-// (errors and the platform stream): the CPU handlers on a JIT-compiled
-// kernel against direct runtime calls, the CUDA handler on the fake driver
-// of test/unit/runtime (fixtures/fake_libcuda.c), which records the launch.
+// (errors and the platform stream): the CPU handlers (jets and partials) on
+// JIT-compiled kernels against direct runtime calls, the CUDA handlers
+// (forward, save, backward) on the fake driver of test/unit/runtime
+// (fixtures/fake_libcuda.c), which records the launches.
 // A CPU jaxlib has no CUDA platform to call that handler through, and this
 // machine has no GPU: what a CUDA kernel computes under XLA is untested.
 //
@@ -149,7 +150,10 @@ protected:
     for (auto [name, slot] : {std::pair{"NtpJaxJetCpu", &jetCpu},
                               {"NtpJaxJetCuda", &jetCuda},
                               {"NtpJaxJetSaveCpu", &saveCpu},
-                              {"NtpJaxJetBwdCpu", &bwdCpu}}) {
+                              {"NtpJaxJetBwdCpu", &bwdCpu},
+                              {"NtpJaxJetSaveCuda", &saveCuda},
+                              {"NtpJaxJetBwdCuda", &bwdCuda},
+                              {"NtpJaxPartialsCpu", &partialsCpu}}) {
       *slot = reinterpret_cast<XLA_FFI_Handler *>(::dlsym(lib, name));
       ASSERT_NE(*slot, nullptr) << name;
     }
@@ -161,9 +165,11 @@ protected:
       ::dlclose(lib);
   }
 
-  ntp_kernel *compile(ntp_device device, int order) {
+  ntp_kernel *compile(ntp_device device, int order,
+                      const char *mlir = nullptr) {
     ntp_jit_spec spec;
     ntp_jit_spec_init(&spec);
+    spec.mlir = mlir;
     spec.layers = layers;
     spec.num_layers = 4;
     spec.order = order;
@@ -185,7 +191,8 @@ protected:
   XLA_FFI_Api api = makeApi();
   void *lib = nullptr;
   XLA_FFI_Handler *jetCpu = nullptr, *jetCuda = nullptr, *saveCpu = nullptr,
-                  *bwdCpu = nullptr;
+                  *bwdCpu = nullptr, *saveCuda = nullptr, *bwdCuda = nullptr,
+                  *partialsCpu = nullptr;
   std::vector<ntp_kernel *> kernels;
 };
 
@@ -339,6 +346,163 @@ TEST_F(JaxFfiTest, CudaHandlerLaunchesOnXlasStreamThroughTheFakeDriver) {
   EXPECT_EQ(h.call(jetCuda),
             "ntp: a CPU kernel was called from the CUDA handler");
   ::dlclose(fake);
+}
+
+TEST_F(JaxFfiTest, CudaSaveAndBackwardHandlersLaunchOnXlasStream) {
+  ntp_kernel *k = compile(NTP_DEVICE_CUDA, 3); // with the reverse mode
+  ASSERT_NE(k, nullptr);
+  void *fake = ::dlopen(NTP_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(fake, nullptr);
+  auto state =
+      reinterpret_cast<fake_cuda_state_fn>(::dlsym(fake, "fake_cuda_state"))();
+  auto reset =
+      reinterpret_cast<fake_cuda_reset_fn>(::dlsym(fake, "fake_cuda_reset"));
+  const int64_t I = 2, N = 300, n1 = 4;
+  int64_t ws = 0;
+  ASSERT_EQ(ntp_workspace_size(k, N, &ws), NTP_OK) << ntp_last_error();
+  // Device pointers: the fake driver never dereferences them.
+  char *X = reinterpret_cast<char *>(0x7f0000001000),
+       *V = reinterpret_cast<char *>(0x7f0000002000),
+       *Pp = reinterpret_cast<char *>(0x7f0000003000),
+       *O = reinterpret_cast<char *>(0x7f0000004000),
+       *C = reinterpret_cast<char *>(0x7f0000005000),
+       *G = reinterpret_cast<char *>(0x7f0000006000),
+       *XG = reinterpret_cast<char *>(0x7f0000007000),
+       *W = reinterpret_cast<char *>(0x7f0000100000);
+  gStream = reinterpret_cast<void *>(0x77);
+  reset();
+  Frame save(&api, k);
+  save.arg(F64, X, {I, N, 1});
+  save.arg(F64, V, {I, 1});
+  save.arg(F64, Pp, {I, P});
+  save.ret(F64, O, {I, n1, N, 1});
+  save.ret(U8, W, {I, ws});
+  ASSERT_EQ(save.call(saveCuda), "");
+  ASSERT_EQ(state->logged, 2); // one forward_save per instance
+  for (int i = 0; i < 2; ++i) {
+    const fake_cuda_logged_launch &l = state->log[i];
+    EXPECT_STREQ(l.function, "ntp_kernel_forward_save");
+    EXPECT_EQ(l.stream, gStream);
+    EXPECT_EQ(l.args[0], uint64_t(uintptr_t(X + i * N * 8)));
+    EXPECT_EQ(l.args[1], uint64_t(uintptr_t(V + i * 8)));
+    EXPECT_EQ(l.args[2], uint64_t(uintptr_t(Pp + i * P * 8)));
+    EXPECT_EQ(l.args[3], uint64_t(uintptr_t(O + i * n1 * N * 8)));
+    EXPECT_EQ(l.args[4], uint64_t(uintptr_t(W + i * ws + 64)));
+    EXPECT_EQ(l.args[5], uint64_t(N));
+  }
+
+  reset();
+  Frame bwd(&api, k);
+  bwd.arg(F64, X, {I, N, 1});
+  bwd.arg(F64, V, {I, 1});
+  bwd.arg(F64, Pp, {I, P});
+  bwd.arg(F64, C, {I, n1, N, 1});
+  bwd.arg(U8, W, {I, ws});
+  bwd.ret(F64, G, {I, P});
+  bwd.ret(F64, XG, {I, N, 1});
+  bwd.ret(F64, nullptr, {I, 0}); // the direction gradient: not wanted
+  ASSERT_EQ(bwd.call(bwdCuda), "");
+  // Per instance: backward_saved, then the parameter gradient's reduction.
+  ASSERT_EQ(state->logged, 4);
+  for (int i = 0; i < 2; ++i) {
+    const fake_cuda_logged_launch &b = state->log[2 * i],
+                                  &r = state->log[2 * i + 1];
+    EXPECT_STREQ(b.function, "ntp_kernel_backward_saved");
+    EXPECT_STREQ(r.function, "ntp_kernel_reduce_params_grad");
+    EXPECT_EQ(b.stream, gStream);
+    EXPECT_EQ(r.stream, gStream);
+    EXPECT_EQ(b.args[0], uint64_t(uintptr_t(X + i * N * 8)));
+    EXPECT_EQ(b.args[3], uint64_t(uintptr_t(C + i * n1 * N * 8)));
+    EXPECT_EQ(b.args[5], uint64_t(uintptr_t(XG + i * N * 8)));
+    EXPECT_EQ(b.args[6], uint64_t(uintptr_t(W + i * ws + 64)));
+    EXPECT_EQ(b.args[8], uint64_t(N));
+    EXPECT_EQ(r.args[1], uint64_t(uintptr_t(G + i * P * 8)));
+  }
+
+  // What the CUDA handlers refuse, each in one sentence.
+  Frame small(&api, k);
+  small.arg(F64, X, {1, N, 1});
+  small.arg(F64, V, {1, 1});
+  small.arg(F64, Pp, {1, P});
+  small.ret(F64, O, {1, n1, N, 1});
+  small.ret(U8, W, {1, ws - 1});
+  EXPECT_EQ(small.call(saveCuda),
+            "ntp: the workspace holds " + std::to_string(ws - 1) +
+                " bytes but 300 points need " + std::to_string(ws));
+  Frame dir(&api, k);
+  dir.arg(F64, X, {1, N, 1});
+  dir.arg(F64, V, {1, 1});
+  dir.arg(F64, Pp, {1, P});
+  dir.arg(F64, C, {1, n1, N, 1});
+  dir.arg(U8, W, {1, ws});
+  dir.ret(F64, G, {1, P});
+  dir.ret(F64, XG, {1, N, 1});
+  dir.ret(F64, G, {1, 1});
+  EXPECT_EQ(dir.call(bwdCuda),
+            "ntp: the CUDA backward handler does not compute the direction "
+            "gradient (ntp.jax derives it from the x gradient of the shifted "
+            "cotangent)");
+  // A CPU kernel through the CUDA reverse handlers.
+  ntp_kernel *cpu = compile(NTP_DEVICE_CPU, 3);
+  ASSERT_NE(cpu, nullptr);
+  Frame h(&api, cpu);
+  h.arg(F64, X, {1, N, 1});
+  h.arg(F64, V, {1, 1});
+  h.arg(F64, Pp, {1, P});
+  h.ret(F64, O, {1, n1, N, 1});
+  h.ret(U8, W, {1, ws});
+  EXPECT_EQ(h.call(saveCuda),
+            "ntp: a CPU kernel was called from the CUDA handler");
+  ::dlclose(fake);
+}
+
+TEST_F(JaxFfiTest, PartialsHandlerEqualsNtpPartialsPerInstance) {
+  // u_xx, u_xy, u and the Laplacian of a 2-input network.
+  const char *mlir =
+      "ntp.mlp @ntp_kernel layers [2, 6, 5, 1] activation \"tanh\" order 2 "
+      "partials [[2, 0], [1, 1], [0, 0]] operators [#ntp.laplacian] : f64\n";
+  ntp_kernel *k = compile(NTP_DEVICE_CPU, 0, mlir);
+  ASSERT_NE(k, nullptr);
+  const int64_t I = 2, N = 11, R = 4, np = 2 * 6 + 6 + 30 + 5 + 5 + 1;
+  auto x = ramp(I * N * 2, 0.9, 0.4), p = ramp(I * np, 0.7, 0.2);
+  std::vector<double> out(I * R * N, -1.0);
+  Frame f(&api, k);
+  f.arg(F64, x.data(), {I, N, 2});
+  f.arg(F64, p.data(), {I, np});
+  f.ret(F64, out.data(), {I, R, N, 1});
+  ASSERT_EQ(f.call(partialsCpu), "");
+  for (int64_t i = 0; i < I; ++i) {
+    std::vector<double> ref(R * N);
+    ASSERT_EQ(
+        ntp_partials(k, x.data() + i * N * 2, p.data() + i * np, ref.data(), N),
+        NTP_OK);
+    for (int64_t j = 0; j < R * N; ++j)
+      EXPECT_EQ(out[i * R * N + j], ref[j]) << i << " " << j;
+  }
+  // Wrong shapes, and a jet kernel through the partials handler.
+  Frame g(&api, k);
+  g.arg(F64, x.data(), {1, N, 2});
+  g.arg(F64, p.data(), {1, np});
+  g.ret(F64, out.data(), {1, R - 1, N, 1});
+  EXPECT_EQ(g.call(partialsCpu),
+            "ntp: out has shape [1, 3, 11, 1], expected [1, 4, 11, 1] for "
+            "this kernel");
+  ntp_kernel *jet = compile(NTP_DEVICE_CPU, 2);
+  ASSERT_NE(jet, nullptr);
+  Frame h(&api, jet);
+  h.arg(F64, x.data(), {1, N, 1});
+  h.arg(F64, p.data(), {1, P});
+  h.ret(F64, out.data(), {1, 3, N, 1});
+  EXPECT_EQ(h.call(partialsCpu),
+            "ntp: a jet kernel was called from a partials handler");
+  // ...and a partials kernel through the jet handler: the runtime refuses.
+  std::vector<double> v(2, 1.0);
+  Frame j(&api, k);
+  j.arg(F64, x.data(), {1, N, 2});
+  j.arg(F64, v.data(), {1, 2});
+  j.arg(F64, p.data(), {1, np});
+  j.ret(F64, out.data(), {1, 3, N, 1});
+  EXPECT_NE(j.call(jetCpu).find("call ntp_partials"), std::string::npos);
 }
 
 } // namespace
