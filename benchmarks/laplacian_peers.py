@@ -122,9 +122,12 @@ def torch_worker(args):
     import torch
     import functorch
     import ntp
-    # Debian's torch starts with one OpenMP thread here; ntp uses every
-    # CPU, so torch gets them too.
-    torch.set_num_threads(os.cpu_count())
+    # Debian's torch starts with one OpenMP thread on this machine; with
+    # two, under the other builders' load, its OpenMP threads spin between
+    # parallel regions and every method in the worker (ntp too) ran 1.5-5x
+    # slower in a trial run, so torch keeps its default unless told.
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
     out = {"versions": "torch %s, functorch %s, numpy %s" % (
         torch.__version__, functorch.__version__, np.__version__),
         "threads": "torch %d threads" % torch.get_num_threads()}
@@ -223,7 +226,7 @@ def torch_worker(args):
         tp = [(torch.from_numpy(w), torch.from_numpy(b)) for w, b in params]
         xt = torch.from_numpy(x)
 
-        def f(z):
+        def u(z):
             h = z
             for i, (w, b) in enumerate(tp):
                 h = torch.nn.functional.linear(h, w, b)
@@ -238,7 +241,7 @@ def torch_worker(args):
             # Each partial of order n < 4: one backward pass gives its d
             # children (alpha + e_i); 20 passes in all.
             z = xt.detach().requires_grad_(True)
-            got = {(0, 0, 0): f(z)}
+            got = {(0, 0, 0): u(z)}
             for n in range(4):
                 for a in [a for a in alphas if sum(a) == n]:
                     g, = torch.autograd.grad(got[a].sum(), z,
@@ -368,7 +371,8 @@ def run_worker(python, kind, args, data):
     cmd = [python, os.path.abspath(__file__), "--worker", kind,
            "--data", data, "--dims", ",".join(map(str, args.dims)),
            "--dtypes", ",".join(args.dtypes), "--block", str(args.block),
-           "--rounds", str(args.rounds)]
+           "--rounds", str(args.rounds),
+           "--torch-threads", str(args.torch_threads)]
     if not args.partials:
         cmd.append("--no-partials")
     r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
@@ -404,7 +408,14 @@ def table(tw, jw, args):
             for name in ("folx", "jax.hessian"):
                 cells.append(cell(jm[name], jm["ntp"]))
             print("| " + " | ".join(cells) + " |")
-        print("\nntp as timed in the JAX worker (the base of the JAX "
+        peak = args.peak_f64 if dtype == "float64" else args.peak_f32
+        print("\nntp's share of the FMA peak (%.1f GFLOP/s %s, 2 threads, "
+              "measured idle by ntp-bench: benchmarks/results/peak/): %s" % (
+                  peak, dtype, ", ".join(
+                      "d=%d %.0f%%" % (r["d"], 100 * gf(r["d"], dict(zip(
+                          r["names"], r["ms"]))["ntp"]) / peak)
+                      for r in tw["laplacian"] if r["dtype"] == dtype)))
+        print("ntp as timed in the JAX worker (the base of the JAX "
               "columns): " + ", ".join(
                   "d=%d %.3f ms" % (r["d"], dict(zip(r["names"], r["ms"]))[
                       "ntp"]) for r in jw["laplacian"]
@@ -429,6 +440,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-partials", dest="partials", action="store_false",
                     help="skip the 35 partials of 3-64-64-64-1")
+    ap.add_argument("--peak-f64", type=float, default=116.1,
+                    help="the machine's f64 FMA peak, GFLOP/s")
+    ap.add_argument("--peak-f32", type=float, default=229.5,
+                    help="the machine's f32 FMA peak, GFLOP/s")
+    ap.add_argument("--torch-threads", type=int, default=0,
+                    help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--torch-python", default="/usr/bin/python3")
     ap.add_argument("--jax-python", default=os.path.join(
         os.environ.get("NTP_JAX_VENV",
@@ -443,7 +460,7 @@ def main():
         return jax_worker(args)
 
     try:
-        import numpy  # noqa: F401  (the driver writes the .npy files)
+        import numpy  # noqa: F401  (the driver writes the .npz files)
     except ImportError:  # another python3 first on PATH: the torch one
         os.execv(args.torch_python, [args.torch_python] + sys.argv)
     start = os.getloadavg()

@@ -386,3 +386,36 @@ def test_float64_without_x64_is_refused():
             "    raise SystemExit('no error')\n")
     subprocess.run([sys.executable, "-c", code], check=True,
                    env=dict(os.environ, JAX_ENABLE_X64="0"))
+
+
+def test_the_cuda_paths_direction_gradient_on_the_cpu():
+    # On a GPU the direction gradient is a second backward call with the
+    # cotangent shifted down one order, summed by XLA (the CUDA handler
+    # cannot sum on the host); the same arithmetic here, on the CPU kernel,
+    # against the CPU handler's own sum.
+    layers = [2, 7, 6, 1]
+    params = make_params(layers, seed=21)
+    x = jnp.asarray(np.random.default_rng(22).standard_normal((13, 2)))
+    v = jnp.asarray([0.4, -0.9])
+
+    def loss(p, x, v):
+        u = nj.jet(p, x, 5, v, activation="tanh")
+        return (u ** 2).sum() + u[3].sum()
+    host = jax.grad(loss, argnums=(0, 1, 2))(params, x, v)
+    nj._DIRECTION_GRAD_BY_XLA = True
+    try:
+        nj._differentiable.cache_clear()
+        split = jax.grad(loss, argnums=(0, 1, 2))(params, x, v)
+        empty = jax.grad(loss, argnums=2)(params, x[:0], v)
+        # The split path ran: two backward calls (x/params, then the
+        # shifted cotangent's x gradient).
+        text = str(jax.make_jaxpr(jax.grad(loss, argnums=(1, 2)))(
+            params, x, v))
+        assert text.count("ntp_jet_bwd[") == 2, text
+    finally:
+        nj._DIRECTION_GRAD_BY_XLA = False
+        nj._differentiable.cache_clear()
+    for a, b in zip(jax.tree_util.tree_leaves(split),
+                    jax.tree_util.tree_leaves(host)):
+        assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+    assert np.array_equal(empty, np.zeros(2))
