@@ -12,15 +12,18 @@
 #   jax.grad   a custom VJP: the forward saves every layer's jets in a
 #              workspace (ntp_forward_save), the backward is the generated
 #              reverse mode (ntp_backward_saved), for params, x and the
-#              direction, each only when it is differentiated;
+#              direction, each only when it is differentiated (on CUDA
+#              the _async calls on XLA's stream); partials the same over
+#              ntp_partials_save / ntp_partials_backward_saved once the
+#              runtime has them (refused in one sentence until then);
 #   jax.vmap   batching rules: a vmapped axis of x with shared params and
 #              direction is folded into the points (one kernel call); params
 #              or directions that differ per instance, and the reverse mode
 #              (whose parameter gradient sums over a call's whole batch), run
 #              one call per instance inside one custom call.
 #
-# Kernels are JIT-compiled once per (widths, activation, order, dtype,
-# device) and kept for the process (their handle is an attribute of the
+# Kernels are JIT-compiled once per (widths, activation, order or request,
+# dtype, device) and kept for the process (their handle is an attribute of the
 # custom call, so they must outlive every executable). JAX lives in its own
 # virtual environment (README, "From JAX"); `import ntp` never imports it.
 #
