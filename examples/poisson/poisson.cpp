@@ -257,7 +257,7 @@ void writePlot(const std::string &path, const Points &grid,
     std::fprintf(stderr, "poisson: cannot write %s\n", path.c_str());
     return;
   }
-  const int cell = 3, side = 101 * cell, pad = 40;
+  const int cell = 6, side = 51 * cell, pad = 40;
   std::fprintf(svg,
                "<svg xmlns='http://www.w3.org/2000/svg' width='%d' "
                "height='%d' font-family='sans-serif' font-size='12'>\n"
@@ -272,15 +272,18 @@ void writePlot(const std::string &path, const Points &grid,
     std::fprintf(svg, "<text x='%d' y='%d'>%s</text>\n", x0, pad - 10,
                  panel == 0 ? "u = x(1-x)y(1-y) N(x, y)"
                             : "|u - sin(pi x) sin(pi y)|");
+    // Every other grid point, in cells of two: a plot of 51 x 51 cells.
     for (int64_t i = 0; i < grid.n; ++i) {
       double x = grid.xy[2 * i], y = grid.xy[2 * i + 1];
+      long ix = std::lround(x * 100), iy = std::lround(y * 100);
+      if (ix % 2 || iy % 2)
+        continue;
       double v = panel == 0 ? 0.5 + 0.5 * grid.u(i)
                             : 0.5 + 0.5 * std::fabs(grid.u(i) - exact(x, y)) /
                                         std::max(maxErr, 1e-300);
       std::fprintf(svg,
-                   "<rect x='%d' y='%d' width='%d' height='%d' fill='%s'/>\n",
-                   x0 + int(std::lround(x * 100)) * cell,
-                   pad + (100 - int(std::lround(y * 100))) * cell, cell, cell,
+                   "<rect x='%ld' y='%ld' width='%d' height='%d' fill='%s'/>\n",
+                   x0 + ix / 2 * cell, pad + (50 - iy / 2) * cell, cell, cell,
                    colour(v).c_str());
     }
     char scale[64];
