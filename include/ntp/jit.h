@@ -65,8 +65,10 @@ typedef struct ntp_jit_options {
   int32_t tile;          /* samples per tile; 0 picks the default */
   int32_t use_cache;     /* 0: neither read nor write the disk cache */
   int32_t backward;      /* 1 (default): also compile the reverse-mode entry
-                            points (ntp_backward, ntp_forward_save, ...);
-                            0: forward only, about half the compile time */
+                            points (ntp_backward, ntp_forward_save, ...;
+                            ntp_partials_backward, ... for a partials
+                            kernel); 0: forward only, about half the
+                            compile time */
   const char *cache_dir; /* NULL: environment default (see above); "off":
                             no cache */
   /* NTP_DEVICE_CUDA only: */
