@@ -66,7 +66,8 @@ typedef struct ntp_jit_options {
   int32_t use_cache;     /* 0: neither read nor write the disk cache */
   int32_t backward;      /* 1 (default): also compile the reverse-mode entry
                             points (ntp_backward, ntp_forward_save, ...;
-                            for CUDA the kernels of ntp-compile
+                            ntp_partials_backward, ... for a partials
+                            kernel; for CUDA the kernels of ntp-compile
                             --gpu-backward); 0: forward only, about half
                             the compile time */
   const char *cache_dir; /* NULL: environment default (see above); "off":

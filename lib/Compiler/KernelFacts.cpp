@@ -69,9 +69,6 @@ bool ntp::describeKernel(const NetworkDescription &network,
         device && !device->supportsPartials())
       return fail(error, "partials kernels are compiled for the CPU only so "
                          "far");
-    if (target.backward)
-      return fail(error, "the reverse mode of partials kernels is not "
-                         "generated yet");
   }
   m = art::KernelManifest();
   m.name = network.name;
@@ -89,7 +86,21 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return fail(error, "no target compiles for the " +
                            std::string(art::deviceName(target.device)) +
                            " device");
-  return device->describe(target, m, error);
+  if (!device->describe(target, m, error))
+    return false;
+  // A partials kernel saves the jets of all its rays (ntp-generate-backward):
+  // the jet coefficients of its plan in place of order + 1.
+  if (m.isPartials() && m.backward) {
+    partials::Plan plan;
+    std::optional<int64_t> workspace;
+    if (partials::planPartials(m.partials, m.inputDim(), plan, error))
+      workspace = art::partialsWorkspaceElementsPerTile(
+          m.layers, plan.jetCoefficients(), m.tile);
+    if (!workspace)
+      return fail(error, "the workspace of one tile overflows int64");
+    m.workspacePerTile = *workspace;
+  }
+  return true;
 }
 
 NetworkDescription ntp::networkOf(const art::KernelManifest &m) {

@@ -467,8 +467,8 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object, bool backward,
   auto manifest = (*jit)->lookup(prefix + "_manifest");
   if (!manifest)
     return linkError(manifest.takeError());
-  // The kernel's own facts say which entry points exist: a partials kernel
-  // has no reverse mode even when the options asked for one.
+  // The kernel's own facts say which entry points exist (the reverse ones
+  // only when it was compiled with them).
   artifact::KernelManifest facts;
   std::string why;
   if (artifact::parseManifest(manifest->toPtr<const char *>(), facts, why) ==

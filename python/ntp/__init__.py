@@ -335,6 +335,70 @@ class Kernel:
         _check(self._lib.ntp_partials(self._h, px, pp, po, n))
         return out
 
+    def _partials_shape(self, n):
+        if not self.requests:
+            _fail("this kernel computes a jet, not partial derivatives: call "
+                  "forward, backward, forward_save and backward_saved")
+        return (len(self.requests), n, self.output_dim)
+
+    def partials_backward(self, x, params, cotangent, *, params_grad=None,
+                          x_grad=None, need_x_grad=True, batch=None):
+        """A partials kernel's gradients of sum(cotangent * out) with respect
+        to params and x (ntp_partials_backward; recomputes the forward);
+        cotangent has out's shape [P, batch, output_dim]. Returns
+        (params_grad, x_grad); x_grad is None when need_x_grad is False."""
+        n, xs = self._batch(x, batch)
+        shape = self._partials_shape(n)
+        px = _arg(self, x, "x", xs)
+        pp = _arg(self, params, "params", (self.num_params,))
+        pc = _arg(self, cotangent, "cotangent", shape)
+        params_grad, pg, x_grad, pxg = self._grads(x, xs, params_grad,
+                                                   x_grad, need_x_grad)
+        _check(self._lib.ntp_partials_backward(self._h, px, pp, pc, pg, pxg,
+                                               n))
+        return params_grad, x_grad
+
+    def partials_save(self, x, params, workspace=None, *, out=None,
+                      batch=None):
+        """partials, keeping every ray's jets in `workspace` (at least
+        workspace_size(batch) bytes; None: a new one) for
+        partials_backward_saved. Returns (out, workspace)."""
+        n, xs = self._batch(x, batch)
+        shape = self._partials_shape(n)
+        px = _arg(self, x, "x", xs)
+        pp = _arg(self, params, "params", (self.num_params,))
+        if workspace is None:
+            if _is_torch(x):
+                import torch
+                workspace = torch.empty(self._ws_size(n), dtype=torch.uint8,
+                                        device=x.device)
+            else:
+                import numpy
+                workspace = numpy.empty(self._ws_size(n), numpy.uint8)
+        pw = self._workspace(workspace, n)
+        if out is None:
+            out = _empty_like_kind(x, shape, self.dtype)
+        po = _arg(self, out, "out", shape, writable=True)
+        _check(self._lib.ntp_partials_save(self._h, px, pp, po, pw, n))
+        return out, workspace
+
+    def partials_backward_saved(self, x, params, cotangent, workspace, *,
+                                params_grad=None, x_grad=None,
+                                need_x_grad=True, batch=None):
+        """The gradients of partials_backward from the workspace that
+        partials_save filled with the same x and params."""
+        n, xs = self._batch(x, batch)
+        shape = self._partials_shape(n)
+        px = _arg(self, x, "x", xs)
+        pp = _arg(self, params, "params", (self.num_params,))
+        pc = _arg(self, cotangent, "cotangent", shape)
+        pw = self._workspace(workspace, n)
+        params_grad, pg, x_grad, pxg = self._grads(x, xs, params_grad,
+                                                   x_grad, need_x_grad)
+        _check(self._lib.ntp_partials_backward_saved(self._h, px, pp, pc, pg,
+                                                     pxg, pw, n))
+        return params_grad, x_grad
+
     def backward(self, x, params, cotangent, direction=None, *,
                  params_grad=None, x_grad=None, need_x_grad=True, batch=None,
                  stream=None):

@@ -4,7 +4,9 @@
 # a compiled ntp kernel and returns it as a tensor [(order+1), batch, d_out]
 # that autograd differentiates with respect to every parameter of net and to
 # x: a torch.autograd.Function over ntp_forward_save / ntp_backward_saved
-# (ntp's generated reverse mode, no recomputation). Kernels are compiled
+# (ntp's generated reverse mode, no recomputation). ntp.torch.partials(net,
+# x, partials, operators) does the same for mixed partial derivatives and
+# PDE operators (a partials kernel, CPU). Kernels are compiled
 # once per (widths, activation, order, dtype, device) and kept for the
 # process (and in the JIT's disk cache across processes).
 #
@@ -20,7 +22,8 @@ from torch import nn
 import ntp
 from ntp import Error, ERROR_INVALID_ARGUMENT, ERROR_UNSUPPORTED
 
-__all__ = ["jet", "Sin", "Cos", "MLP", "kernel_for", "describe"]
+__all__ = ["jet", "partials", "Sin", "Cos", "MLP", "kernel_for",
+           "partials_kernel_for", "describe"]
 
 
 class Sin(nn.Module):
@@ -548,6 +551,105 @@ def jet(net, x, order, direction=None):
         return out
     return _Jet.apply((kernel, fast, x.shape[0], pv, d.layout, grad_p), x, v,
                       *params)
+
+
+#===----------------------------------------------------------------------===#
+# Partials kernels: mixed partials and PDE operators, differentiable
+#===----------------------------------------------------------------------===#
+
+_partials_cache = {}
+
+
+def partials_kernel_for(widths, activation, partials, operators, dtype):
+    """The process-wide partials kernel (CPU, with its reverse mode) for this
+    network shape and request, compiled once."""
+    dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
+    if dname is None:
+        raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
+                    "float64, not %s" % dtype)
+    key = (tuple(widths), activation, partials, operators, dname)
+    k = _partials_cache.get(key)
+    if k is None:
+        with _cache_lock:
+            k = _partials_cache.get(key)
+            if k is None:
+                k = ntp.compile(list(widths), activation, 0, dname, "cpu",
+                                partials=[list(r) for r in partials] or None,
+                                operators=list(operators) or None)
+                _partials_cache[key] = k
+    return k
+
+
+class _Partials(torch.autograd.Function):
+    """forward: ntp_partials_save; backward: ntp_partials_backward_saved on
+    the same buffers (the runtime checks the workspace's header against x
+    and params)."""
+
+    @staticmethod
+    def forward(ctx, k, x, *params):
+        flat = _flat(params)  # a copy: later in-place updates do not matter
+        out, ws = k.partials_save(x, flat)
+        ctx.ntp = (k, x, flat, ws, [p.shape for p in params])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        if _grad_enabled():
+            raise Error(ERROR_UNSUPPORTED, "ntp.torch.partials does not "
+                        "support double backward (create_graph=True or a "
+                        "gradient of its gradient)")
+        k, x, flat, ws, shapes = ctx.ntp
+        g = g.to(x.dtype).contiguous()
+        pg, xg = k.partials_backward_saved(
+            x, flat, g, ws, need_x_grad=ctx.needs_input_grad[1])
+        if not any(ctx.needs_input_grad[2:]):
+            return (None, xg) + (None,) * len(shapes)
+        grads = pg.split_with_sizes([math.prod(s) for s in shapes])
+        return (None, xg) + tuple(gr.view(s) for gr, s in zip(grads, shapes))
+
+
+def partials(net, x, partials=(), operators=()):
+    """Partial derivatives of `net` at the points x by one fused ntp kernel:
+
+        out[p, b, j] = D^alpha_p net(x_b)_j,
+
+    the multi-indices `partials` (e.g. [[2, 0], [1, 1], [0, 0]]; [0, 0] is
+    net itself) in order, then the named `operators` ("laplacian",
+    "biharmonic", "laplacian:0,1" for a subset), as a tensor [P, batch,
+    d_out] that autograd differentiates with respect to every parameter of
+    net and to x (not twice), through the kernel's generated reverse mode
+    (ntp_partials_save / ntp_partials_backward_saved). net as for jet; x
+    [batch, d_in] on the CPU, of the parameters' dtype."""
+    d = _describe_cached(net)
+    if not isinstance(x, _Tensor):
+        _explain(d, x)
+    rows = tuple(tuple(int(e) for e in r) for r in partials)
+    ops = tuple(str(o) for o in operators)
+    if not rows and not ops:
+        raise Error(ERROR_INVALID_ARGUMENT, "partials and operators are both "
+                    "empty: request at least one partial derivative")
+    params, grad_p = [], False
+    for m, ws, bs in d.layers:
+        w, b = m.weight, m.bias
+        if (w is None or b is None or w.dtype is not x.dtype
+                or b.dtype is not x.dtype or w.device != x.device
+                or b.device != x.device or w.shape != ws or b.shape != bs):
+            _explain(d, x)
+        grad_p = grad_p or w.requires_grad or b.requires_grad
+        params += [w, b]
+    if x.is_cuda:
+        raise Error(ERROR_UNSUPPORTED, "ntp.torch.partials runs on the CPU "
+                    "only (partials kernels are compiled for the CPU only so "
+                    "far)")
+    widths = d.widths
+    if x.dim() != 2 or x.shape[1] != widths[0]:
+        raise Error(ERROR_INVALID_ARGUMENT, "x has shape %s, expected "
+                    "[batch, %d]" % (list(x.shape), widths[0]))
+    k = partials_kernel_for(widths, d.act, rows, ops, x.dtype)
+    x = x.contiguous()
+    if not (grad_p or x.requires_grad) or not _grad_enabled():
+        return k.partials(x, _flat(params))
+    return _Partials.apply(k, x, *params)
 
 
 #===----------------------------------------------------------------------===#

@@ -137,6 +137,66 @@ NTP_EXPORT ntp_status ntp_partials(ntp_kernel *k, const void *x,
       [&]() -> int { return partialsForward(k, x, params, out, batch); });
 }
 
+NTP_EXPORT ntp_status ntp_partials_backward(ntp_kernel *k, const void *x,
+                                            const void *params,
+                                            const void *out_cotangent,
+                                            void *params_grad, void *x_grad,
+                                            int64_t batch) {
+  return run([&] {
+    return partialsBackward(k, "ntp_partials_backward", x, params,
+                            out_cotangent, params_grad, x_grad, batch);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_save(ntp_kernel *k, const void *x,
+                                        const void *params, void *out,
+                                        void *workspace, int64_t batch) {
+  return run([&] {
+    return partialsSave(k, "ntp_partials_save", x, params, out, workspace, -1,
+                        batch);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_backward_saved(
+    ntp_kernel *k, const void *x, const void *params, const void *out_cotangent,
+    void *params_grad, void *x_grad, const void *workspace, int64_t batch) {
+  return run([&] {
+    return partialsBackwardSaved(k, "ntp_partials_backward_saved", x, params,
+                                 out_cotangent, params_grad, x_grad, workspace,
+                                 -1, batch);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_save_checked(ntp_kernel *k, const void *x,
+                                                const void *params, void *out,
+                                                void *workspace,
+                                                int64_t workspace_bytes,
+                                                int64_t batch) {
+  return run([&]() -> int {
+    if (workspace_bytes < 0)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "workspace_bytes is " + std::to_string(workspace_bytes) +
+                      "; it must be non-negative");
+    return partialsSave(k, "ntp_partials_save_checked", x, params, out,
+                        workspace, workspace_bytes, batch);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_backward_saved_checked(
+    ntp_kernel *k, const void *x, const void *params, const void *out_cotangent,
+    void *params_grad, void *x_grad, const void *workspace,
+    int64_t workspace_bytes, int64_t batch) {
+  return run([&]() -> int {
+    if (workspace_bytes < 0)
+      return fail(NTP_ERROR_INVALID_ARGUMENT,
+                  "workspace_bytes is " + std::to_string(workspace_bytes) +
+                      "; it must be non-negative");
+    return partialsBackwardSaved(k, "ntp_partials_backward_saved_checked", x,
+                                 params, out_cotangent, params_grad, x_grad,
+                                 workspace, workspace_bytes, batch);
+  });
+}
+
 NTP_EXPORT ntp_status ntp_kernel_partials_get(const ntp_kernel *k,
                                               int32_t *alphas, int32_t capacity,
                                               int32_t *count) {

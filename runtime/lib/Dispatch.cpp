@@ -214,16 +214,33 @@ int runBackward(ntp_kernel &k, void *tiles, const void *x,
   return runBackwardTyped<float>(k, call, paramsGrad, xGrad);
 }
 
+int checkReverseMode(const ntp_kernel *k, const char *function,
+                     const void *paramsGrad, const void *xGrad);
+
 /// Checks what every reverse-mode call needs beyond the forward's checks.
 int checkBackwardArgs(const ntp_kernel *k, const char *function, const void *x,
                       const void *direction, const void *params,
                       const void *cotangent, const void *paramsGrad,
                       const void *xGrad, int64_t batch) {
   BufferCounts counts;
+  if (k && k->manifest.isPartials())
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                std::string(function) +
+                    " is for jet kernels; this kernel computes partial "
+                    "derivatives (compiled with --partials or --operator): "
+                    "call ntp_partials_backward, or ntp_partials_save and "
+                    "ntp_partials_backward_saved");
   // The cotangent has the shape of out.
   if (int status = checkForwardArgs(k, x, direction, params, cotangent, batch,
                                     counts, "out_cotangent"))
     return status;
+  return checkReverseMode(k, function, paramsGrad, xGrad);
+}
+
+/// What every reverse-mode call needs beyond its buffers: the entry points,
+/// and at least one gradient to compute.
+int checkReverseMode(const ntp_kernel *k, const char *function,
+                     const void *paramsGrad, const void *xGrad) {
   if (!k->manifest.backward)
     return fail(NTP_ERROR_UNSUPPORTED,
                 std::string(function) +
@@ -522,17 +539,39 @@ int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes) {
   return NTP_OK;
 }
 
+/// The part of forwardSave after the buffer checks (partialsSave shares it).
+static int forwardSaveChecked(ntp_kernel *k, const char *function,
+                              const void *x, const void *direction,
+                              const void *params, void *out, void *workspace,
+                              int64_t workspaceBytes, int64_t batch,
+                              void *stream);
+
 int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, void *workspace,
                 int64_t workspaceBytes, int64_t batch, void *stream) {
   BufferCounts counts;
+  if (k && k->manifest.isPartials())
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                "ntp_forward_save is for jet kernels; this kernel computes "
+                "partial derivatives (compiled with --partials or "
+                "--operator): call ntp_partials_save");
   if (int status =
           checkForwardArgs(k, x, direction, params, out, batch, counts))
     return status;
+  return forwardSaveChecked(k, "ntp_forward_save", x, direction, params, out,
+                            workspace, workspaceBytes, batch, stream);
+}
+
+static int forwardSaveChecked(ntp_kernel *k, const char *function,
+                              const void *x, const void *direction,
+                              const void *params, void *out, void *workspace,
+                              int64_t workspaceBytes, int64_t batch,
+                              void *stream) {
   if (!k->manifest.backward)
     return fail(NTP_ERROR_UNSUPPORTED,
-                "ntp_forward_save is not supported by this kernel: it was "
-                "compiled without the reverse-mode entry points");
+                std::string(function) +
+                    " is not supported by this kernel: it was compiled "
+                    "without the reverse-mode entry points");
   if (batch == 0 && !workspace)
     return NTP_OK; // nothing to save, nowhere to save it
   if (int status = checkWorkspace(k, workspace, workspaceBytes, batch))
@@ -559,6 +598,15 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                                &call);
 }
 
+/// The part of backwardSaved after the argument checks (partialsBackward
+/// shares it).
+static int backwardSavedChecked(ntp_kernel *k, const void *x,
+                                const void *direction, const void *params,
+                                const void *cotangent, void *paramsGrad,
+                                void *xGrad, const void *workspace,
+                                int64_t workspaceBytes, int64_t batch,
+                                void *stream);
+
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,
@@ -567,6 +615,16 @@ int backwardSaved(ntp_kernel *k, const char *function, const void *x,
   if (int status = checkBackwardArgs(k, function, x, direction, params,
                                      cotangent, paramsGrad, xGrad, batch))
     return status;
+  return backwardSavedChecked(k, x, direction, params, cotangent, paramsGrad,
+                              xGrad, workspace, workspaceBytes, batch, stream);
+}
+
+static int backwardSavedChecked(ntp_kernel *k, const void *x,
+                                const void *direction, const void *params,
+                                const void *cotangent, void *paramsGrad,
+                                void *xGrad, const void *workspace,
+                                int64_t workspaceBytes, int64_t batch,
+                                void *stream) {
   if (k->cuda) {
     if (batch == 0 && !workspace)
       return cudaBackward(*k, x, direction, params, cotangent, paramsGrad,
@@ -594,6 +652,66 @@ int backwardSaved(ntp_kernel *k, const char *function, const void *x,
     return status;
   return runBackward(*k, k->backwardSavedTiles, x, direction, params, cotangent,
                      paramsGrad, xGrad, workspaceJets(workspace), batch);
+}
+
+//===----------------------------------------------------------------------===//
+// The reverse mode of partials kernels
+//===----------------------------------------------------------------------===//
+//
+// The generated entry points keep the jet kernels' signatures; a partials
+// kernel never reads the direction argument, so `params` stands in for it
+// (also in the workspace header, consistently between save and backward).
+
+/// The checks the ntp_partials* reverse-mode calls share.
+static int checkPartialsArgs(const ntp_kernel *k, const char *function,
+                             const char *jetFunction, const void *x,
+                             const void *params, const void *out, int64_t batch,
+                             const char *outName) {
+  if (!k)
+    return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+  if (!k->manifest.isPartials())
+    return fail(NTP_ERROR_INVALID_ARGUMENT,
+                std::string(function) +
+                    " is for partials kernels; this kernel computes a jet "
+                    "(compiled without --partials or --operator): call " +
+                    jetFunction);
+  BufferCounts counts;
+  return checkBuffers(*k, x, nullptr, params, out, batch, counts, outName);
+}
+
+int partialsBackward(ntp_kernel *k, const char *function, const void *x,
+                     const void *params, const void *cotangent,
+                     void *paramsGrad, void *xGrad, int64_t batch) {
+  if (int status = checkPartialsArgs(k, function, "ntp_backward_full", x,
+                                     params, cotangent, batch, "out_cotangent"))
+    return status;
+  if (int status = checkReverseMode(k, function, paramsGrad, xGrad))
+    return status;
+  return runBackward(*k, k->backwardTiles, x, params, params, cotangent,
+                     paramsGrad, xGrad, nullptr, batch);
+}
+
+int partialsSave(ntp_kernel *k, const char *function, const void *x,
+                 const void *params, void *out, void *workspace,
+                 int64_t workspaceBytes, int64_t batch) {
+  if (int status = checkPartialsArgs(k, function, "ntp_forward_save", x, params,
+                                     out, batch, "out"))
+    return status;
+  return forwardSaveChecked(k, function, x, params, params, out, workspace,
+                            workspaceBytes, batch, nullptr);
+}
+
+int partialsBackwardSaved(ntp_kernel *k, const char *function, const void *x,
+                          const void *params, const void *cotangent,
+                          void *paramsGrad, void *xGrad, const void *workspace,
+                          int64_t workspaceBytes, int64_t batch) {
+  if (int status = checkPartialsArgs(k, function, "ntp_backward_saved", x,
+                                     params, cotangent, batch, "out_cotangent"))
+    return status;
+  if (int status = checkReverseMode(k, function, paramsGrad, xGrad))
+    return status;
+  return backwardSavedChecked(k, x, params, params, cotangent, paramsGrad,
+                              xGrad, workspace, workspaceBytes, batch, nullptr);
 }
 
 } // namespace ntp::rt

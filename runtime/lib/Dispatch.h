@@ -48,6 +48,19 @@ int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes);
 int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, void *workspace,
                 int64_t workspaceBytes, int64_t batch, void *stream = nullptr);
+/// The reverse mode of partials kernels (ntp_partials_backward,
+/// ntp_partials_save, ntp_partials_backward_saved and their _checked
+/// variants): the jet calls' paths with the partials kernels' checks.
+int partialsBackward(ntp_kernel *k, const char *function, const void *x,
+                     const void *params, const void *cotangent,
+                     void *paramsGrad, void *xGrad, int64_t batch);
+int partialsSave(ntp_kernel *k, const char *function, const void *x,
+                 const void *params, void *out, void *workspace,
+                 int64_t workspaceBytes, int64_t batch);
+int partialsBackwardSaved(ntp_kernel *k, const char *function, const void *x,
+                          const void *params, const void *cotangent,
+                          void *paramsGrad, void *xGrad, const void *workspace,
+                          int64_t workspaceBytes, int64_t batch);
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,

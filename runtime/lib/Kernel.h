@@ -67,8 +67,9 @@ struct ntp_kernel {
   }
   /// Bytes of stack a thread needs to run one tile of any entry point: the
   /// jets the tile keeps there (jetStackElementsPerTile, the recomputing
-  /// backward's, the largest) and kFrameStackBytes for the frames around
-  /// them. INT64_MAX on overflow.
+  /// backward's, the largest; for a partials kernel with the reverse mode
+  /// also its stacked ray coefficients) and kFrameStackBytes for the frames
+  /// around them. INT64_MAX on overflow.
   int64_t stackBytesPerTile() const;
 };
 
@@ -112,6 +113,28 @@ template <class Fn> int guarded(Fn &&body) noexcept {
 inline int64_t ntp_kernel::stackBytesPerTile() const {
   std::optional<int64_t> jets = ntp::artifact::jetStackElementsPerTile(
       manifest.layers, manifest.order, manifest.tile);
+  // A partials kernel's reverse mode (ntp-generate-backward) holds one ray's
+  // jets (at most a jet kernel's of the same order) and beyond them the C
+  // ray and P output coefficients of the top layer and two x-cotangent
+  // accumulators, [order + 2, d_in, tile] each; C comes from its workspace
+  // (C coefficients' worth). A forward-only partials kernel does not say C.
+  std::optional<int64_t> perCoefficient =
+      ntp::artifact::workspaceElementsPerTile(manifest.layers, 0,
+                                              manifest.tile);
+  if (jets && manifest.isPartials() && manifest.backward && perCoefficient &&
+      *perCoefficient > 0) {
+    int64_t columns = manifest.workspacePerTile / *perCoefficient;
+    int64_t rows = columns + static_cast<int64_t>(manifest.partials.size());
+    int64_t extra = 0;
+    if (__builtin_mul_overflow(rows, manifest.outputDim(), &extra) ||
+        __builtin_add_overflow(
+            extra, 2 * (int64_t(manifest.order) + 2) * manifest.inputDim(),
+            &extra) ||
+        __builtin_mul_overflow(extra, manifest.tile, &extra) ||
+        __builtin_add_overflow(*jets, extra, &extra))
+      return INT64_MAX;
+    jets = extra;
+  }
   int64_t bytes = 0;
   if (!jets || __builtin_mul_overflow(*jets, elementBytes(), &bytes) ||
       __builtin_add_overflow(bytes, ntp::rt::kFrameStackBytes, &bytes))

@@ -118,7 +118,13 @@ inline void checkAcceptedManifest(const ntp::artifact::KernelManifest &m) {
   std::optional<int64_t> workspace =
       workspaceElementsPerTile(m.layers, m.order, m.tile);
   NTP_FUZZ_CHECK(workspace.has_value());
-  NTP_FUZZ_CHECK(m.workspacePerTile == (m.backward ? *workspace : 0));
+  if (m.isPartials() && m.backward) // a multiple: the plan's coefficients
+    NTP_FUZZ_CHECK(m.workspacePerTile > 0 &&
+                   m.workspacePerTile %
+                           *workspaceElementsPerTile(m.layers, 0, m.tile) ==
+                       0);
+  else
+    NTP_FUZZ_CHECK(m.workspacePerTile == (m.backward ? *workspace : 0));
   NTP_FUZZ_CHECK(m.cuda.has_value() == (m.device == Device::Cuda));
   if (m.cuda) {
     NTP_FUZZ_CHECK(m.cuda->blockSize >= 1 && m.cuda->blockSize <= 1024);

@@ -238,6 +238,20 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   return elements;
 }
 
+/// The same for a partials kernel whose rays propagate `columns` jet
+/// coefficients in all (partials::Plan::jetCoefficients): each ray's jets,
+/// [orders of the ray, width, tile] per layer as above, the top ones stacked
+/// as the forward combines them. Its manifest cannot be checked against
+/// the plan by the runtime (which does not plan), only for being a positive
+/// multiple of workspaceElementsPerTile(layers, 0, tile).
+inline std::optional<int64_t>
+partialsWorkspaceElementsPerTile(const std::vector<int64_t> &layers,
+                                 int64_t columns, int64_t tile) {
+  if (columns < 1)
+    return std::nullopt;
+  return workspaceElementsPerTile(layers, columns - 1, tile);
+}
+
 /// Elements of jets one tile keeps on the stack, at most: the backward that
 /// recomputes the forward holds every forward jet (workspaceElementsPerTile)
 /// and two cotangent buffers of the widest layer, [order + 1, width, tile]

@@ -172,6 +172,42 @@ ntp_status ntp_partials(ntp_kernel *k, const void *x, const void *params,
 ntp_status ntp_kernel_partials_get(const ntp_kernel *k, int32_t *alphas,
                                    int32_t capacity, int32_t *count);
 
+/* The reverse mode of a partials kernel (one compiled with backward, the
+ * default): params_grad [num_params] and/or x_grad [batch, input_dim] (either
+ * may be NULL, not both) receive the gradients of
+ * sum_{p,b,j} out_cotangent[p][b][j] * out[p][b][j], out_cotangent laid out
+ * as ntp_partials' out [P, batch, output_dim]. Writes, does not add;
+ * recomputes the forward; the parameter gradient is reduced in a fixed order
+ * as for ntp_backward. A jet kernel is refused here (and a partials kernel by
+ * ntp_backward, ntp_backward_full, ntp_forward_save, ntp_backward_saved and
+ * their variants), with a sentence saying which call to make. */
+ntp_status ntp_partials_backward(ntp_kernel *k, const void *x,
+                                 const void *params, const void *out_cotangent,
+                                 void *params_grad, void *x_grad,
+                                 int64_t batch);
+/* Training without recomputing, as ntp_forward_save / ntp_backward_saved for
+ * jets: ntp_partials_save writes out like ntp_partials and keeps the jets of
+ * every ray in `workspace` (ntp_workspace_size bytes for `batch`, header
+ * included; the header is checked the same way, with params standing for
+ * the direction); ntp_partials_backward_saved computes the gradients of
+ * ntp_partials_backward from it. The _checked variants also take the
+ * workspace's size in bytes and check it against batch. */
+ntp_status ntp_partials_save(ntp_kernel *k, const void *x, const void *params,
+                             void *out, void *workspace, int64_t batch);
+ntp_status ntp_partials_backward_saved(ntp_kernel *k, const void *x,
+                                       const void *params,
+                                       const void *out_cotangent,
+                                       void *params_grad, void *x_grad,
+                                       const void *workspace, int64_t batch);
+ntp_status ntp_partials_save_checked(ntp_kernel *k, const void *x,
+                                     const void *params, void *out,
+                                     void *workspace, int64_t workspace_bytes,
+                                     int64_t batch);
+ntp_status ntp_partials_backward_saved_checked(
+    ntp_kernel *k, const void *x, const void *params, const void *out_cotangent,
+    void *params_grad, void *x_grad, const void *workspace,
+    int64_t workspace_bytes, int64_t batch);
+
 /* params_grad = J^T out_cotangent, J = d out / d params: the gradient of
  * sum_{k,b,j} out_cotangent[k][b][j] * out[k][b][j] with respect to params.
  * Writes, does not add. Recomputes the forward. The sum over tiles is

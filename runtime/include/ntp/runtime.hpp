@@ -260,6 +260,37 @@ public:
         workspace_bytes, batch));
   }
 
+  /// The reverse mode of a partials kernel (ntp_partials_backward): the
+  /// gradients of sum out_cotangent * out ([P, batch, output_dim]) with
+  /// respect to params and/or x (either output may be null, not both).
+  template <class T>
+  void partialsBackward(const T *x, const T *params, const T *out_cotangent,
+                        T *params_grad, T *x_grad, int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_partials_backward(kernel_, x, params, out_cotangent,
+                                        params_grad, x_grad, batch));
+  }
+  /// The training path of a partials kernel: out as partials() computes it,
+  /// every ray's jets kept in `workspace` (workspaceBytes(batch) bytes),
+  /// then the gradients from it.
+  template <class T>
+  void partialsSave(const T *x, const T *params, T *out, void *workspace,
+                    int64_t workspace_bytes, int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_partials_save_checked(kernel_, x, params, out, workspace,
+                                            workspace_bytes, batch));
+  }
+  template <class T>
+  void partialsBackwardSaved(const T *x, const T *params,
+                             const T *out_cotangent, T *params_grad, T *x_grad,
+                             const void *workspace, int64_t workspace_bytes,
+                             int64_t batch) {
+    checkDtype<T>();
+    detail::check(ntp_partials_backward_saved_checked(
+        kernel_, x, params, out_cotangent, params_grad, x_grad, workspace,
+        workspace_bytes, batch));
+  }
+
 private:
   explicit Kernel(ntp_kernel *k) noexcept : kernel_(k) {}
 

@@ -209,6 +209,19 @@ public:
                   std::to_string(m.order) + " and tile " +
                   std::to_string(m.tile) + " overflows int64");
     int64_t wanted = m.backward ? *expectedWorkspace : 0;
+    // A partials kernel's workspace follows its plan of rays, which only the
+    // compiler makes: some positive number of coefficients' worth
+    // (partialsWorkspaceElementsPerTile).
+    bool partialsKernel = values.find("partials") != values.end();
+    std::optional<int64_t> perCoefficient =
+        workspaceElementsPerTile(m.layers, 0, m.tile);
+    if (partialsKernel && m.backward && perCoefficient &&
+        (*workspace < *perCoefficient || *workspace % *perCoefficient != 0))
+      return fail("workspace_per_tile is " + std::to_string(*workspace) +
+                  " but a partials kernel's must be a positive multiple of " +
+                  std::to_string(*perCoefficient));
+    if (partialsKernel && m.backward)
+      wanted = *workspace;
     if (*workspace != wanted)
       return fail("workspace_per_tile is " + std::to_string(*workspace) +
                   " but the kernel's shape needs " + std::to_string(wanted) +

@@ -4,6 +4,7 @@
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "2,0,0;0,2,0;1,1,0" --operator laplacian --operator laplacian:0,1 --emit=jets | FileCheck %s --check-prefix=JETS
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "0,0,0" --operator biharmonic:0,2 --target-cpu=x86-64 -o %t.so
 // RUN: tail -c 400 %t.so | FileCheck %s --check-prefix=MANIFEST
+// RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "2,0,0" --emit=loops | FileCheck %s --check-prefix=REVERSE
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,1" --emit=jets 2>&1 | FileCheck %s --check-prefix=LENGTH
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,-1,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=NEGATIVE
 // RUN: not ntp-compile --layers 3,8,1 --partials "2,2,0" --order 3 --emit=jets 2>&1 | FileCheck %s --check-prefix=ORDER
@@ -22,8 +23,16 @@
 // JETS: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 5
 
 // MANIFEST: order=4
-// MANIFEST: backward=0
+// The reverse mode, as for jets (25 jet coefficients: 25 * (3 + 8 + 8 + 1)
+// * 8 saved elements per tile).
+// MANIFEST: backward=1
+// MANIFEST: workspace_per_tile=4000
 // MANIFEST: partials=0,0,0;-4,0,-4
+
+// REVERSE-LABEL: func.func @ntp_kernel_forward_tiles
+// REVERSE-LABEL: func.func @ntp_kernel_backward_saved_tiles
+// REVERSE-LABEL: func.func @ntp_kernel_forward_save_tiles
+// REVERSE-LABEL: func.func @ntp_kernel_backward_tiles
 
 // LENGTH: error: 'ntp.mlp' op request 0 [1,1] has 2 entries but the network has 3 inputs
 // NEGATIVE: error: 'ntp.mlp' op request 0 [1,-1,0] has a negative entry

@@ -85,6 +85,30 @@ TEST(KernelFactsTest, CpuFacts) {
                                       "net_backward_saved_tiles"}));
 }
 
+// A partials kernel's reverse mode saves the jets of all its rays: 9 jet
+// coefficients for d^2/dx0 dx1 and f (rays e0, e1, (1,1) to order 2).
+TEST(KernelFactsTest, PartialsReverseMode) {
+  NetworkDescription n = network({2, 4, 1}, 2);
+  n.partials = {{1, 1}, {0, 0}};
+  KernelTarget t;
+  art::KernelManifest m = describe(n, t);
+  EXPECT_FALSE(m.backward);
+  EXPECT_EQ(m.workspacePerTile, 0);
+  t.backward = true;
+  m = describe(n, t);
+  EXPECT_TRUE(m.backward);
+  EXPECT_EQ(m.workspacePerTile,
+            *art::partialsWorkspaceElementsPerTile({2, 4, 1}, 9, 16));
+  EXPECT_EQ(m.workspacePerTile, 9 * (2 + 4 + 4 + 1) * 16);
+  EXPECT_EQ(entryPointSymbols(m).size(), 4u);
+  // The GPU still refuses partials kernels.
+  t.device = art::Device::Cuda;
+  art::KernelManifest refused;
+  std::string error;
+  EXPECT_FALSE(describeKernel(n, t, refused, error));
+  EXPECT_EQ(error, "partials kernels are compiled for the CPU only so far");
+}
+
 TEST(KernelFactsTest, CudaFacts) {
   KernelTarget t;
   t.device = art::Device::Cuda;

@@ -68,7 +68,10 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
   for (const auto &row : rows)
     description.order =
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
-  ntp::CompileOptions options; // backward on, as ntp-compile's default
+  // Forward only: PartialsBackwardTest checks the reverse mode, whose
+  // three more functions per kernel would triple these compiles.
+  ntp::CompileOptions options;
+  options.backward = false;
   std::string error;
   auto module = ntp::buildMlpModule(context, description);
   if (!module ||
@@ -325,7 +328,8 @@ TEST(PartialsRuntime, EntryPointsRefuseTheOtherKind) {
   EXPECT_EQ(ntp_partials(partials->kernel, nullptr, params.data(), out, 1),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ntp_partials(partials->kernel, x, params.data(), out, 0), NTP_OK);
-  // No reverse mode yet: refused as for any forward-only kernel.
+  // Compiled without the reverse mode: the jet backward refuses it (as it
+  // refuses any partials kernel; PartialsBackwardTest).
   std::vector<double> grad(17);
   EXPECT_NE(
       ntp_backward(partials->kernel, x, v, params.data(), out, grad.data(), 1),

@@ -390,6 +390,28 @@ TEST(ManifestTest, RoundTripsAndChecksThePartialsRequest) {
             std::string::npos);
   EXPECT_NE(parseError(with("")).find("not a list of integers"),
             std::string::npos);
+
+  // With the reverse mode: the workspace follows the compiler's plan of
+  // rays, which the runtime checks only for being whole coefficients'
+  // worth (partialsWorkspaceElementsPerTile).
+  m.backward = true;
+  m.workspacePerTile = *partialsWorkspaceElementsPerTile(m.layers, 25, m.tile);
+  EXPECT_EQ(roundTrip(m).workspacePerTile, m.workspacePerTile);
+  EXPECT_EQ(m.workspacePerTile,
+            25 * *workspaceElementsPerTile(m.layers, 0, m.tile));
+  EXPECT_FALSE(partialsWorkspaceElementsPerTile(m.layers, 0, m.tile));
+  std::string saved = serializeManifest(m);
+  std::string perCoefficient =
+      std::to_string(*workspaceElementsPerTile(m.layers, 0, m.tile));
+  for (const std::string &bad :
+       {std::string("0"), std::to_string(m.workspacePerTile + 1)})
+    EXPECT_NE(parseError(withLine(saved, "workspace_per_tile",
+                                  "workspace_per_tile=" + bad))
+                  .find("but a partials kernel's must be a positive multiple "
+                        "of " +
+                        perCoefficient),
+              std::string::npos)
+        << bad;
 }
 
 TEST(ContainerTest, SealsAndOpens) {

@@ -201,4 +201,54 @@ TEST_F(StackTest, TileBeyondTheWorkersStackNeedsALargeCaller) {
   ntp_kernel_free(k);
 }
 
+/// A reverse-mode entry point that records where it ran and writes zeros.
+extern "C" void measuringBackwardTiles(const double *, const double *,
+                                       const double *, const double *, double *,
+                                       double *xGrad, int64_t batch,
+                                       int64_t tileBegin, int64_t tileEnd) {
+  measuringTiles(xGrad, nullptr, nullptr, xGrad, batch, tileBegin, tileEnd);
+}
+
+TEST_F(StackTest, PartialsReverseModeCountsItsStackedRays) {
+  // A partials kernel's backward keeps its C ray coefficients of the top
+  // layer on the stack beyond the jets of one ray: with C = 20000 (read
+  // from the workspace, C coefficients' worth) that is 1.28 MB per tile of
+  // 8 doubles, far above the jets of 1-8-1 at order 2, so a caller with
+  // 1 MiB of stack must hand its tiles to the workers.
+  const int64_t columns = 20000;
+  int64_t perCoefficient =
+      *ntp::artifact::workspaceElementsPerTile({1, 8, 1}, 0, 8);
+  std::string text =
+      "ntp-kernel-manifest\nabi_version=2\nname=stack\nactivation=tanh\n"
+      "order=2\ndtype=f64\ndevice=cpu\nlayers=1,8,1\nnum_params=25\n"
+      "tile=8\nbackward=1\nworkspace_per_tile=" +
+      std::to_string(columns * perCoefficient) +
+      "\ntarget_cpu=x86-64\ncpu_features=\npartials=2;0\n";
+  // (The training pair is never called here; any address will do.)
+  void *forward = reinterpret_cast<void *>(measuringTiles),
+       *backward = reinterpret_cast<void *>(measuringBackwardTiles);
+  ntp_kernel_entry_points entry = {forward, backward, forward, backward};
+  ntp_kernel *k = nullptr;
+  ASSERT_EQ(ntp_kernel_create_with(text.c_str(), &entry, nullptr, nullptr, &k),
+            NTP_OK)
+      << ntp_last_error();
+  ASSERT_LT(jetBytes(8, 2) + (256 << 10), 1 << 20);
+  ASSERT_EQ(ntp_set_num_threads(1), NTP_OK);
+  const int64_t batch = 8 * 3;
+  std::vector<double> x(batch, 1.0), params(25, 0.0), cot(2 * batch, 1.0),
+      xGrad(batch, 5.0);
+  pthread_t caller{};
+  onThreadWithStack(size_t(1) << 20, [&] {
+    caller = pthread_self();
+    EXPECT_EQ(ntp_partials_backward(k, x.data(), params.data(), cot.data(),
+                                    nullptr, xGrad.data(), batch),
+              NTP_OK)
+        << ntp_last_error();
+  });
+  EXPECT_EQ(tileThreads.count(caller), 0u);
+  EXPECT_FALSE(tileThreads.empty());
+  EXPECT_GE(minStackLeft.load(), columns * 8 * 8);
+  ntp_kernel_free(k);
+}
+
 } // namespace
