@@ -41,7 +41,8 @@ const DeviceFacts *ntp::lookupDeviceFacts(art::Device device) {
 bool ntp::describeKernel(const NetworkDescription &network,
                          const KernelTarget &target, art::KernelManifest &m,
                          std::string &error) {
-  std::optional<int64_t> params = art::countParams(network.layers);
+  std::optional<int64_t> params =
+      art::countParams(network.layers, network.kinds);
   if (!params)
     return fail(error, "the network needs at least two layer widths (input "
                        "and output), all positive, with a parameter count "
@@ -58,6 +59,14 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
+  // Typed layers (adaptive slopes, residual connections): their rules, and
+  // the kernel kinds that take them so far.
+  if (std::string broken = network.kinds.check(network.layers);
+      !broken.empty())
+    return fail(error, broken);
+  if (!network.kinds.empty() && !network.partials.empty())
+    return fail(error, "partials kernels do not take adaptive slopes or "
+                       "residual layers yet; compile a jet kernel");
   if (!network.partials.empty()) {
     partials::Plan plan;
     if (!partials::validateRequest(network.partials, network.layers.front(),
@@ -83,6 +92,9 @@ bool ntp::describeKernel(const NetworkDescription &network,
   m.layers = network.layers;
   m.numParams = *params;
   m.partials = network.partials;
+  // Canonical: a network without typed layers has empty kinds.
+  if (!network.kinds.empty())
+    m.kinds = network.kinds;
 
   const DeviceFacts *device = lookupDeviceFacts(target.device);
   if (!device)
@@ -100,6 +112,7 @@ NetworkDescription ntp::networkOf(const art::KernelManifest &m) {
   network.order = m.order;
   network.dtype = m.dtype;
   network.partials = m.partials;
+  network.kinds = m.kinds;
   return network;
 }
 
@@ -145,6 +158,10 @@ std::string ntp::kernelKeyText(const art::KernelManifest &m) {
         os << (i ? "," : p ? ";" : "") << m.partials[p][i];
     os << "\n";
   }
+  if (std::string slopes = m.kinds.slopesText(); !slopes.empty())
+    os << "slopes=" << slopes << "\n";
+  if (std::string residual = m.kinds.residualText(); !residual.empty())
+    os << "residual=" << residual << "\n";
   for (const std::string &symbol : entryPointSymbols(m))
     os << "entry=" << symbol << "\n";
   return os.str();

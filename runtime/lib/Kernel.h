@@ -111,7 +111,7 @@ template <class Fn> int guarded(Fn &&body) noexcept {
 
 inline int64_t ntp_kernel::stackBytesPerTile() const {
   std::optional<int64_t> jets = ntp::artifact::jetStackElementsPerTile(
-      manifest.layers, manifest.order, manifest.tile);
+      manifest.layers, manifest.order, manifest.tile, manifest.kinds);
   int64_t bytes = 0;
   if (!jets || __builtin_mul_overflow(*jets, elementBytes(), &bytes) ||
       __builtin_add_overflow(bytes, ntp::rt::kFrameStackBytes, &bytes))

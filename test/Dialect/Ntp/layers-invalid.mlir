@@ -1,0 +1,107 @@
+// RUN: ntp-opt %s -split-input-file -verify-diagnostics
+
+// Typed layers: each rule of ntp.mlp's slopes and residual, and of the jet
+// ops they decompose into, with the message that names it.
+
+// expected-error @below {{unknown slope kind 'steep'; expected none, layer or neuron}}
+ntp.mlp @unknown layers [1, 8, 1] activation "tanh" slopes "steep" order 2 : f64
+
+// -----
+
+// expected-error @below {{expects one slope kind per hidden layer: 2 hidden layers, 1 slopes}}
+ntp.mlp @count layers [1, 8, 8, 1] activation "tanh" slopes ["layer"] order 2 : f64
+
+// -----
+
+// expected-error @below {{residual lists 1 entries but the network has 2 hidden layers}}
+ntp.mlp @residual_count layers [1, 8, 8, 1] activation "tanh" residual [true] order 2 : f64
+
+// -----
+
+// expected-error @below {{the first hidden layer cannot be residual: its input is the network input, not a hidden layer's output}}
+ntp.mlp @residual_first layers [8, 8, 8, 1] activation "tanh" residual [true, false] order 2 : f64
+
+// -----
+
+// expected-error @below {{residual hidden layer 2 maps width 8 to 16; a residual layer H + F(H) needs equal widths}}
+ntp.mlp @residual_widths layers [1, 8, 16, 1] activation "tanh" residual [false, true] order 2 : f64
+
+// -----
+
+// expected-error @below {{partials kernels do not take adaptive slopes or residual layers yet}}
+ntp.mlp @partials layers [2, 8, 1] activation "tanh" slopes "layer" order 2 partials [[2, 0]] : f64
+
+// -----
+
+// expected-error @below {{attribute 'slopes' failed to satisfy constraint}}
+ntp.mlp @not_a_name layers [1, 8, 1] activation "tanh" slopes 3 order 2 : f64
+
+// -----
+
+func.func @scale_shape(%p: memref<?xf32>) {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %b = memref.alloca() : memref<4x4x16xf32>
+  // expected-error @below {{input and output jets must have the same shape}}
+  ntp.scale %a, %p[0] into %b live_orders 4 : memref<4x8x16xf32>, memref<?xf32>, memref<4x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @scale_params(%p: memref<10xf32>) {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %b = memref.alloca() : memref<4x8x16xf32>
+  // expected-error @below {{slopes need parameters up to index 11 but params has 10 elements}}
+  ntp.scale %a, %p[3] into %b live_orders 4 per_neuron : memref<4x8x16xf32>, memref<10xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @scale_live(%p: memref<?xf32>) {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %b = memref.alloca() : memref<4x8x16xf32>
+  // expected-error @below {{live_orders (5) exceeds the number of orders (4)}}
+  ntp.scale %a, %p[0] into %b live_orders 5 : memref<4x8x16xf32>, memref<?xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @add_widths() {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %b = memref.alloca() : memref<4x4x16xf32>
+  // expected-error @below {{both operands and the output must have the same shape (a residual layer needs equal widths)}}
+  ntp.add_jets %a, %b into %a live_orders 4 : memref<4x8x16xf32>, memref<4x4x16xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @add_types() {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %b = memref.alloca() : memref<4x8x16xf64>
+  // expected-error @below {{all buffers must have the same element type}}
+  ntp.add_jets %a, %b into %a live_orders 4 : memref<4x8x16xf32>, memref<4x8x16xf64>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @scale_vjp_lanes(%p: memref<?xf32>) {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %g = memref.alloca() : memref<40x8xf32>
+  // expected-error @below {{lane-wise grad must have one lane per sample of the tile (16), got 8}}
+  ntp.scale_vjp %a, %p[0], %a into %g input_cotangent %a live_orders 4 : memref<4x8x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<40x8xf32>, memref<4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @scale_vjp_shape(%p: memref<?xf32>, %g: memref<?xf32>) {
+  %a = memref.alloca() : memref<4x8x16xf32>
+  %b = memref.alloca() : memref<4x4x16xf32>
+  // expected-error @below {{input, output cotangent and input cotangent jets must have the same shape}}
+  ntp.scale_vjp %a, %p[0], %a into %g input_cotangent %b live_orders 4 : memref<4x8x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<?xf32>, memref<4x4x16xf32>
+  return
+}

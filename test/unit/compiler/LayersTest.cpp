@@ -1,0 +1,398 @@
+//===- LayersTest.cpp - Typed layers end to end, against the reference ----===//
+//
+// Networks with adaptive slopes (one per layer or per neuron) and residual
+// connections (issue 14), compiled through the library path and run by the
+// runtime: the jets against the independent long-double reference
+// (test/reference, its own forward and reverse pass through the same layer
+// kinds), the gradients (weights, biases and slopes) against the
+// reference's reverse pass and against central differences of its forward,
+// the training path (forward_save + backward_saved) against the recomputing
+// backward, f32 against f64, and the kernel's self-description.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CompiledKernel.h"
+#include "TaylorReference.h"
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Ld = long double;
+using ntp::test::CompiledKernel;
+namespace art = ntp::artifact;
+
+/// One typed network: widths, activations, slope kinds and residual flags
+/// per hidden layer, an order.
+struct Case {
+  std::string name;
+  std::vector<int> widths;
+  std::string activation;
+  std::vector<int> slopes;    // 0 none, 1 layer, 2 neuron (ntp_ref::Layers)
+  std::vector<bool> residual; // empty: none
+  int order;
+};
+
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  return info.param.name;
+}
+
+ntp::MlpDescription describe(const Case &c, bool isF64) {
+  ntp::MlpDescription d;
+  d.layers.assign(c.widths.begin(), c.widths.end());
+  d.activation = c.activation;
+  d.order = c.order;
+  d.isF64 = isF64;
+  for (int s : c.slopes)
+    d.kinds.slopes.push_back(static_cast<art::Slope>(s));
+  d.kinds.residual = c.residual;
+  return d;
+}
+
+ntp_ref::Layers refLayers(const Case &c) { return {c.slopes, c.residual}; }
+
+/// Parameters: PyTorch's Linear init for W and b, slopes near 1 (they
+/// start at 1 in adaptive-activation codes; perturbed so that a slope
+/// mixed up with another shows).
+std::vector<double> randomParams(const Case &c, unsigned seed, bool f32) {
+  std::mt19937_64 rng(seed);
+  auto round = [&](double d) { return f32 ? double(float(d)) : d; };
+  std::vector<double> p;
+  for (size_t l = 1; l < c.widths.size(); ++l) {
+    double bound = 1 / std::sqrt(double(c.widths[l - 1]));
+    std::uniform_real_distribution<double> u(-bound, bound);
+    for (int i = 0; i < c.widths[l] * c.widths[l - 1] + c.widths[l]; ++i)
+      p.push_back(round(u(rng)));
+    if (l + 1 < c.widths.size() && !c.slopes.empty() && c.slopes[l - 1]) {
+      std::uniform_real_distribution<double> slope(0.6, 1.6);
+      int count = c.slopes[l - 1] == 1 ? 1 : c.widths[l];
+      for (int i = 0; i < count; ++i)
+        p.push_back(round(slope(rng)));
+    }
+  }
+  return p;
+}
+
+struct Problem {
+  std::vector<double> params, x, v, cotangent;
+  int64_t batch;
+  Problem(const Case &c, int64_t batch, unsigned seed, bool f32)
+      : params(randomParams(c, seed, f32)), batch(batch) {
+    std::mt19937_64 rng(seed + 1);
+    std::uniform_real_distribution<double> unit(-1, 1);
+    auto round = [&](double d) { return f32 ? double(float(d)) : d; };
+    for (int64_t i = 0; i < batch * c.widths.front(); ++i)
+      x.push_back(round(1.5 * unit(rng)));
+    for (int i = 0; i < c.widths.front(); ++i)
+      v.push_back(round(unit(rng)));
+    for (int64_t i = 0; i < (c.order + 1) * batch * c.widths.back(); ++i)
+      cotangent.push_back(round(unit(rng)));
+  }
+};
+
+std::vector<Ld> ld(const std::vector<double> &d) {
+  return std::vector<Ld>(d.begin(), d.end());
+}
+
+/// max |a - b| / max |b|.
+template <class A, class B>
+double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
+  Ld err = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, std::fabs(Ld(a[i]) - Ld(b[i])));
+    scale = std::max(scale, std::fabs(Ld(b[i])));
+  }
+  return scale > 0 ? double(err / scale) : double(err);
+}
+
+/// Richardson-extrapolated central difference (O(h^4)).
+template <class F> Ld centralDifference(F f, Ld h) {
+  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
+}
+
+std::vector<Case> cases() {
+  return {
+      {"slope_layer_tanh_n4", {1, 8, 8, 1}, "tanh", {1, 1}, {}, 4},
+      {"slope_neuron_silu_n6", {2, 6, 5, 1}, "silu", {2, 2}, {}, 6},
+      {"slope_mixed_n9", {1, 7, 6, 5, 2}, "sin,tanh,gelu", {1, 0, 2}, {}, 9},
+      {"residual_tanh_n5", {1, 8, 8, 8, 1}, "tanh", {}, {0, 1, 1}, 5},
+      {"residual_slopes_n12",
+       {2, 6, 6, 6, 1},
+       "tanh,silu,sin",
+       {2, 1, 2},
+       {0, 1, 1},
+       12},
+      {"residual_gelu_tanh_n3",
+       {3, 5, 5, 4, 4, 2},
+       "gelu_tanh,cos,sigmoid,tanh",
+       {0, 2, 1, 0},
+       {0, 1, 0, 1},
+       3},
+      {"slope_order0", {1, 4, 1}, "tanh", {2}, {}, 0},
+      {"residual_order1", {1, 4, 4, 1}, "softplus", {1, 1}, {0, 1}, 1},
+      // Past order 16 (the Taylor recurrence).
+      {"residual_slopes_n20", {1, 5, 5, 1}, "tanh", {2, 2}, {0, 1}, 20},
+  };
+}
+
+class LayersTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LayersTest, ForwardMatchesReference) {
+  const Case &c = GetParam();
+  auto kernel = CompiledKernel::compile(describe(c, true));
+  ASSERT_TRUE(kernel);
+  auto acts = ntp_ref::parseActivationList(
+      c.activation, static_cast<int>(c.widths.size()) - 2);
+  const int64_t batch = 21; // not a multiple of the tile
+  Problem p(c, batch, 100 + c.order, false);
+  ntp_kernel_info info;
+  ASSERT_EQ(ntp_kernel_info_get(kernel->get(), &info), NTP_OK);
+  ASSERT_EQ(info.num_params,
+            ntp_ref::numParams(c.widths, refLayers(c)));
+  ASSERT_EQ(int64_t(p.params.size()), info.num_params);
+  std::vector<double> out((c.order + 1) * batch * c.widths.back());
+  ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
+                        out.data(), batch),
+            NTP_OK)
+      << ntp_last_error();
+  std::vector<Ld> ref = ntp_ref::jet(c.widths, acts, refLayers(c), c.order,
+                                     ld(p.params), ld(p.x), ld(p.v), batch);
+  // The plain MLP's bounds: 1e-12 up to order 12, 1e-11 beyond.
+  EXPECT_LE(relativeError(out, ref), c.order <= 12 ? 1e-12 : 1e-11);
+}
+
+TEST_P(LayersTest, GradientsMatchReferenceAndDifferences) {
+  const Case &c = GetParam();
+  auto kernel = CompiledKernel::compile(describe(c, true));
+  ASSERT_TRUE(kernel);
+  auto acts = ntp_ref::parseActivationList(
+      c.activation, static_cast<int>(c.widths.size()) - 2);
+  const int64_t batch = 19;
+  Problem p(c, batch, 300 + c.order, false);
+  const int64_t P = static_cast<int64_t>(p.params.size());
+  std::vector<double> grad(P), xGrad(p.x.size());
+  ASSERT_EQ(ntp_backward_full(kernel->get(), p.x.data(), p.v.data(),
+                              p.params.data(), p.cotangent.data(), grad.data(),
+                              xGrad.data(), batch),
+            NTP_OK)
+      << ntp_last_error();
+
+  // (1) The reference's reverse pass (slopes included).
+  std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
+      c.widths, acts, refLayers(c), c.order, ld(p.params), ld(p.x), ld(p.v),
+      batch, ld(p.cotangent));
+  EXPECT_LE(relativeError(grad, refGrad), c.order <= 12 ? 1e-12 : 1e-11);
+
+  auto loss = [&](const std::vector<Ld> &params, const std::vector<Ld> &x) {
+    std::vector<Ld> out = ntp_ref::jet(c.widths, acts, refLayers(c), c.order,
+                                       params, x, ld(p.v), batch);
+    Ld sum = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+      sum += Ld(p.cotangent[i]) * out[i];
+    return sum;
+  };
+  // (2) Each slope's gradient alone against a central difference of the
+  // reference forward, then random directions through all parameters.
+  std::vector<int64_t> slopeIndices;
+  {
+    int64_t at = 0;
+    for (size_t l = 1; l < c.widths.size(); ++l) {
+      at += int64_t(c.widths[l]) * c.widths[l - 1] + c.widths[l];
+      if (l + 1 < c.widths.size() && !c.slopes.empty() && c.slopes[l - 1]) {
+        int count = c.slopes[l - 1] == 1 ? 1 : c.widths[l];
+        for (int i = 0; i < count; ++i)
+          slopeIndices.push_back(at + i);
+        at += count;
+      }
+    }
+    ASSERT_EQ(at, P);
+  }
+  for (int64_t i : slopeIndices) {
+    Ld fd = centralDifference(
+        [&](Ld t) {
+          std::vector<Ld> moved = ld(p.params);
+          moved[i] += t;
+          return loss(moved, ld(p.x));
+        },
+        2e-5L);
+    EXPECT_NEAR(grad[i], double(fd), 1e-8 * std::max(1.0, std::fabs(grad[i])))
+        << "slope parameter " << i;
+  }
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal;
+  for (int trial = 0; trial < 2; ++trial) {
+    std::vector<Ld> u(P);
+    Ld predicted = 0, norm = 0;
+    for (int64_t i = 0; i < P; ++i) {
+      u[i] = normal(rng);
+      predicted += Ld(grad[i]) * u[i];
+      norm += std::fabs(Ld(grad[i]) * u[i]);
+    }
+    Ld fd = centralDifference(
+        [&](Ld t) {
+          std::vector<Ld> moved = ld(p.params);
+          for (int64_t i = 0; i < P; ++i)
+            moved[i] += t * u[i];
+          return loss(moved, ld(p.x));
+        },
+        2e-5L);
+    EXPECT_LE(double(std::fabs(fd - predicted) / std::max(norm, Ld(1e-30))),
+              1e-8);
+  }
+  // (3) The gradient with respect to the points.
+  std::vector<Ld> refXGrad(p.x.size());
+  for (size_t i = 0; i < p.x.size(); ++i)
+    refXGrad[i] = centralDifference(
+        [&](Ld t) {
+          std::vector<Ld> moved = ld(p.x);
+          moved[i] += t;
+          return loss(ld(p.params), moved);
+        },
+        2e-5L);
+  EXPECT_LE(relativeError(xGrad, refXGrad), 1e-8) << "x_grad";
+
+  // (4) The training path (saved jets) agrees with the recomputing one.
+  int64_t bytes = 0;
+  ASSERT_EQ(ntp_workspace_size(kernel->get(), batch, &bytes), NTP_OK);
+  std::vector<double> workspace(bytes / sizeof(double));
+  std::vector<double> out((c.order + 1) * batch * c.widths.back()),
+      out2(out.size()), grad2(P), xGrad2(p.x.size());
+  ASSERT_EQ(ntp_forward_save(kernel->get(), p.x.data(), p.v.data(),
+                             p.params.data(), out.data(), workspace.data(),
+                             batch),
+            NTP_OK);
+  ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
+                        out2.data(), batch),
+            NTP_OK);
+  EXPECT_EQ(out, out2);
+  ASSERT_EQ(ntp_backward_saved(kernel->get(), p.x.data(), p.v.data(),
+                               p.params.data(), p.cotangent.data(),
+                               grad2.data(), xGrad2.data(), workspace.data(),
+                               batch),
+            NTP_OK);
+  EXPECT_LE(relativeError(grad2, grad), 1e-14);
+  EXPECT_LE(relativeError(xGrad2, xGrad), 1e-14);
+}
+
+TEST_P(LayersTest, F32MatchesF64) {
+  const Case &c = GetParam();
+  if (c.order > 12)
+    GTEST_SKIP() << "f32 past order 12 is bounded elsewhere";
+  auto k32 = CompiledKernel::compile(describe(c, false));
+  auto k64 = CompiledKernel::compile(describe(c, true));
+  ASSERT_TRUE(k32 && k64);
+  const int64_t batch = 37;
+  Problem p(c, batch, 500 + c.order, true);
+  std::vector<float> x(p.x.begin(), p.x.end()), v(p.v.begin(), p.v.end()),
+      params(p.params.begin(), p.params.end()),
+      cot(p.cotangent.begin(), p.cotangent.end());
+  std::vector<double> out64(p.cotangent.size()), g64(p.params.size());
+  std::vector<float> out32(out64.size()), g32(g64.size());
+  ASSERT_EQ(ntp_forward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
+                        out64.data(), batch),
+            NTP_OK);
+  ASSERT_EQ(ntp_forward(k32->get(), x.data(), v.data(), params.data(),
+                        out32.data(), batch),
+            NTP_OK);
+  EXPECT_LE(relativeError(out32, out64), 1e-4);
+  ASSERT_EQ(ntp_backward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
+                         p.cotangent.data(), g64.data(), batch),
+            NTP_OK);
+  ASSERT_EQ(ntp_backward(k32->get(), x.data(), v.data(), params.data(),
+                         cot.data(), g32.data(), batch),
+            NTP_OK);
+  EXPECT_LE(relativeError(g32, g64), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Typed, LayersTest, ::testing::ValuesIn(cases()),
+                         caseName);
+
+/// A slope of 1 everywhere and no residual is the plain MLP: the same jet
+/// from the same weights (the slope entries dropped).
+TEST(LayersSemantics, UnitSlopesAreThePlainNetwork) {
+  Case typed{"typed", {2, 6, 5, 1}, "tanh", {2, 1}, {}, 5};
+  Case plain{"plain", {2, 6, 5, 1}, "tanh", {}, {}, 5};
+  auto kTyped = CompiledKernel::compile(describe(typed, true));
+  auto kPlain = CompiledKernel::compile(describe(plain, true));
+  ASSERT_TRUE(kTyped && kPlain);
+  Problem p(plain, 9, 11, false);
+  std::vector<double> typedParams;
+  for (size_t l = 1, at = 0; l < plain.widths.size(); ++l) {
+    size_t n = size_t(plain.widths[l]) * plain.widths[l - 1] + plain.widths[l];
+    typedParams.insert(typedParams.end(), p.params.begin() + at,
+                       p.params.begin() + at + n);
+    at += n;
+    if (l == 1)
+      typedParams.insert(typedParams.end(), 6, 1.0); // per neuron
+    if (l == 2)
+      typedParams.push_back(1.0); // per layer
+  }
+  std::vector<double> a(6 * 9), b(6 * 9);
+  ASSERT_EQ(ntp_forward(kTyped->get(), p.x.data(), p.v.data(),
+                        typedParams.data(), a.data(), 9),
+            NTP_OK);
+  ASSERT_EQ(ntp_forward(kPlain->get(), p.x.data(), p.v.data(), p.params.data(),
+                        b.data(), 9),
+            NTP_OK);
+  EXPECT_EQ(a, b);
+}
+
+/// The artifact describes its typed layers: the description is the ntp.mlp
+/// line (which ntp-opt parses back), the parameter count includes slopes.
+TEST(LayersSemantics, KernelDescribesItsLayers) {
+  Case c{"d", {2, 6, 6, 1}, "silu,tanh", {2, 1}, {0, 1}, 3};
+  ntp::MlpDescription d = describe(c, true);
+  d.name = "typed";
+  auto kernel = CompiledKernel::compile(d);
+  ASSERT_TRUE(kernel);
+  char text[512];
+  int64_t length = 0;
+  ASSERT_EQ(ntp_kernel_description(kernel->get(), text, sizeof text, &length),
+            NTP_OK);
+  EXPECT_STREQ(text, "ntp.mlp @typed layers [2, 6, 6, 1] activation "
+                     "[\"silu\", \"tanh\"] slopes [\"neuron\", \"layer\"] "
+                     "residual [false, true] order 3 : f64");
+  ntp_kernel_info info;
+  ASSERT_EQ(ntp_kernel_info_get(kernel->get(), &info), NTP_OK);
+  EXPECT_EQ(info.num_params, 2 * 6 + 6 + 6 + 6 * 6 + 6 + 1 + 6 + 1);
+}
+
+/// Bad typed layers: one sentence each from the library path.
+TEST(LayersSemantics, BadLayersAreRefused) {
+  mlir::DialectRegistry registry;
+  ntp::registerNtpCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.allowUnregisteredDialects(false);
+  std::string message;
+  context.getDiagEngine().registerHandler([&](mlir::Diagnostic &diag) {
+    message = diag.str();
+    return mlir::success();
+  });
+  Case residualWidths{"r", {1, 6, 5, 1}, "tanh", {}, {0, 1}, 2};
+  EXPECT_FALSE(ntp::buildMlpModule(context, describe(residualWidths, true)));
+  EXPECT_EQ(message, "'ntp.mlp' op residual hidden layer 2 maps width 6 to "
+                     "5; a residual layer H + F(H) needs equal widths");
+  Case slopeCount{"s", {1, 6, 5, 1}, "tanh", {2}, {}, 2};
+  EXPECT_FALSE(ntp::buildMlpModule(context, describe(slopeCount, true)));
+  EXPECT_EQ(message, "'ntp.mlp' op expects one slope kind per hidden layer: 2 "
+                     "hidden layers, 1 slopes");
+  ntp::MlpDescription partials = describe({"p", {2, 4, 1}, "tanh", {1}, {}, 2},
+                                          true);
+  partials.partials = {{2, 0}};
+  EXPECT_FALSE(ntp::buildMlpModule(context, partials));
+  EXPECT_EQ(message, "'ntp.mlp' op partials kernels do not take adaptive "
+                     "slopes or residual layers yet");
+}
+
+} // namespace
