@@ -27,9 +27,9 @@ Value constantIndex(OpBuilder &b, Location loc, int64_t v) {
 
 /// `for (j = 0; j < width; ++j) body(j)`, marked as a neuron loop when its
 /// iterations are independent.
-scf::ForOp emitNeuronLoop(OpBuilder &b, Location loc, int64_t width,
-                          bool independent,
-                          function_ref<void(OpBuilder &, Location, Value)> body) {
+scf::ForOp
+emitNeuronLoop(OpBuilder &b, Location loc, int64_t width, bool independent,
+               function_ref<void(OpBuilder &, Location, Value)> body) {
   auto loop = scf::ForOp::create(
       b, loc, constantIndex(b, loc, 0), constantIndex(b, loc, width),
       constantIndex(b, loc, 1), ValueRange{},
@@ -61,25 +61,24 @@ struct LowerScale : public OpConversionPattern<ScaleOp> {
     JetBufferShape shape = JetBufferShape::of(op.getInput().getType());
     VectorType vectorType = shape.laneVectorType();
     int64_t live = op.getLiveOrders();
-    emitNeuronLoop(
-        rewriter, loc, shape.neurons(), true,
-        [&](OpBuilder &b, Location loc, Value j) {
-          Value zero = constantIndex(b, loc, 0);
-          Value a = vector::BroadcastOp::create(
-              b, loc, vectorType,
-              loadSlope(b, loc, adaptor.getParams(), op.getSlopeOffset(),
-                        op.getPerNeuron(), j));
-          for (int64_t k = 0; k < live; ++k) {
-            Value kIndex = constantIndex(b, loc, k);
-            Value y = vector::LoadOp::create(
-                b, loc, vectorType, adaptor.getInput(),
-                JetBufferShape::indices(kIndex, j, zero));
-            vector::StoreOp::create(b, loc,
-                                    arith::MulFOp::create(b, loc, a, y),
-                                    adaptor.getOutput(),
-                                    JetBufferShape::indices(kIndex, j, zero));
-          }
-        });
+    emitNeuronLoop(rewriter, loc, shape.neurons(), true,
+                   [&](OpBuilder &b, Location loc, Value j) {
+                     Value zero = constantIndex(b, loc, 0);
+                     Value a = vector::BroadcastOp::create(
+                         b, loc, vectorType,
+                         loadSlope(b, loc, adaptor.getParams(),
+                                   op.getSlopeOffset(), op.getPerNeuron(), j));
+                     for (int64_t k = 0; k < live; ++k) {
+                       Value kIndex = constantIndex(b, loc, k);
+                       Value y = vector::LoadOp::create(
+                           b, loc, vectorType, adaptor.getInput(),
+                           JetBufferShape::indices(kIndex, j, zero));
+                       vector::StoreOp::create(
+                           b, loc, arith::MulFOp::create(b, loc, a, y),
+                           adaptor.getOutput(),
+                           JetBufferShape::indices(kIndex, j, zero));
+                     }
+                   });
     rewriter.eraseOp(op);
     return success();
   }
@@ -95,21 +94,21 @@ struct LowerAddJets : public OpConversionPattern<AddJetsOp> {
     JetBufferShape shape = JetBufferShape::of(op.getLhs().getType());
     VectorType vectorType = shape.laneVectorType();
     int64_t live = op.getLiveOrders();
-    emitNeuronLoop(rewriter, loc, shape.neurons(), true,
-                   [&](OpBuilder &b, Location loc, Value j) {
-                     Value zero = constantIndex(b, loc, 0);
-                     for (int64_t k = 0; k < live; ++k) {
-                       auto at = JetBufferShape::indices(
-                           constantIndex(b, loc, k), j, zero);
-                       Value l = vector::LoadOp::create(b, loc, vectorType,
-                                                        adaptor.getLhs(), at);
-                       Value r = vector::LoadOp::create(b, loc, vectorType,
-                                                        adaptor.getRhs(), at);
-                       vector::StoreOp::create(
-                           b, loc, arith::AddFOp::create(b, loc, l, r),
-                           adaptor.getOutput(), at);
-                     }
-                   });
+    emitNeuronLoop(
+        rewriter, loc, shape.neurons(), true,
+        [&](OpBuilder &b, Location loc, Value j) {
+          Value zero = constantIndex(b, loc, 0);
+          for (int64_t k = 0; k < live; ++k) {
+            auto at =
+                JetBufferShape::indices(constantIndex(b, loc, k), j, zero);
+            Value l = vector::LoadOp::create(b, loc, vectorType,
+                                             adaptor.getLhs(), at);
+            Value r = vector::LoadOp::create(b, loc, vectorType,
+                                             adaptor.getRhs(), at);
+            vector::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, l, r),
+                                    adaptor.getOutput(), at);
+          }
+        });
     rewriter.eraseOp(op);
     return success();
   }
@@ -145,10 +144,10 @@ struct LowerScaleVjp : public OpConversionPattern<ScaleVjpOp> {
           Value index = constantIndex(b, loc, op.getSlopeOffset());
           if (perNeuron)
             index = arith::AddIOp::create(b, loc, index, j);
-          Value lanes = laneWise ? Value(vector::LoadOp::create(
-                                       b, loc, vectorType, grad,
-                                       ValueRange{index, zero}))
-                                 : zeroVector;
+          Value lanes =
+              laneWise ? Value(vector::LoadOp::create(b, loc, vectorType, grad,
+                                                      ValueRange{index, zero}))
+                       : zeroVector;
           for (int64_t k = 0; k < live; ++k) {
             auto at =
                 JetBufferShape::indices(constantIndex(b, loc, k), j, zero);

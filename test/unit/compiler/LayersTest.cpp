@@ -158,8 +158,7 @@ TEST_P(LayersTest, ForwardMatchesReference) {
   Problem p(c, batch, 100 + c.order, false);
   ntp_kernel_info info;
   ASSERT_EQ(ntp_kernel_info_get(kernel->get(), &info), NTP_OK);
-  ASSERT_EQ(info.num_params,
-            ntp_ref::numParams(c.widths, refLayers(c)));
+  ASSERT_EQ(info.num_params, ntp_ref::numParams(c.widths, refLayers(c)));
   ASSERT_EQ(int64_t(p.params.size()), info.num_params);
   std::vector<double> out((c.order + 1) * batch * c.widths.back());
   ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
@@ -387,8 +386,8 @@ TEST(LayersSemantics, BadLayersAreRefused) {
   EXPECT_FALSE(ntp::buildMlpModule(context, describe(slopeCount, true)));
   EXPECT_EQ(message, "'ntp.mlp' op expects one slope kind per hidden layer: 2 "
                      "hidden layers, 1 slopes");
-  ntp::MlpDescription partials = describe({"p", {2, 4, 1}, "tanh", {1}, {}, 2},
-                                          true);
+  ntp::MlpDescription partials =
+      describe({"p", {2, 4, 1}, "tanh", {1}, {}, 2}, true);
   partials.partials = {{2, 0}};
   EXPECT_FALSE(ntp::buildMlpModule(context, partials));
   EXPECT_EQ(message, "'ntp.mlp' op partials kernels do not take adaptive "
