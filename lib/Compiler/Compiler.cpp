@@ -112,7 +112,10 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   MlpOp::create(b, loc, b.getStringAttr(description.name),
                 b.getDenseI64ArrayAttr(description.layers), activation,
                 b.getI64IntegerAttr(description.order), TypeAttr::get(element),
-                alphas, operators, slopes, residual);
+                alphas, operators, slopes, residual,
+                description.kinds.fourier > 0
+                    ? b.getI64IntegerAttr(description.kinds.fourier)
+                    : IntegerAttr());
   if (failed(verify(*module)))
     return nullptr;
   return module;

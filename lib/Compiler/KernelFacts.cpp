@@ -65,8 +65,9 @@ bool ntp::describeKernel(const NetworkDescription &network,
       !broken.empty())
     return fail(error, broken);
   if (!network.kinds.empty() && !network.partials.empty())
-    return fail(error, "partials kernels do not take adaptive slopes or "
-                       "residual layers yet; compile a jet kernel");
+    return fail(error, "partials kernels do not take adaptive slopes, "
+                       "residual layers or Fourier features yet; compile a "
+                       "jet kernel");
   if (!network.partials.empty()) {
     partials::Plan plan;
     if (!partials::validateRequest(network.partials, network.layers.front(),
@@ -162,6 +163,8 @@ std::string ntp::kernelKeyText(const art::KernelManifest &m) {
     os << "slopes=" << slopes << "\n";
   if (std::string residual = m.kinds.residualText(); !residual.empty())
     os << "residual=" << residual << "\n";
+  if (m.kinds.fourier > 0)
+    os << "fourier=" << m.kinds.fourier << "\n";
   for (const std::string &symbol : entryPointSymbols(m))
     os << "entry=" << symbol << "\n";
   return os.str();

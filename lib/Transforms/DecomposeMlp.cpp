@@ -60,8 +60,9 @@ public:
 
     ArrayRef<int64_t> layers = mlp.getLayers();
     int64_t orders = mlp.getOrder() + 1;
-    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
     artifact::LayerKinds kinds = mlp.getLayerKinds();
+    int64_t maxWidth = std::max(
+        *std::max_element(layers.begin(), layers.end()), 2 * kinds.fourier);
     bool anyResidual = llvm::is_contained(kinds.residual, true);
     // Two ping-pong jet buffers of the widest layer: a layer reads one and
     // writes the other, so the working set stays 2 * orders * width * tile.
@@ -89,6 +90,19 @@ public:
     // The seed is (x, v, 0, ...): orders >= 2 are structural zeros.
     int64_t live = std::min<int64_t>(orders, 2);
     int64_t offset = 0;
+    // Fourier features: [sin(2 pi B x), cos(2 pi B x)] as the sines of
+    // 2 pi B x and 2 pi B x + pi / 2; B leads the parameters.
+    if (int64_t m = kinds.fourier) {
+      current ^= 1;
+      Value z = view(b, buffers[current], orders, 2 * m);
+      FourierProjectOp::create(b, loc, jet, params, 0, z, live);
+      offset = m * layers[0];
+      current ^= 1;
+      Value features = view(b, buffers[current], orders, 2 * m);
+      ActivateOp::create(b, loc, "sin", z, features, live);
+      live = orders;
+      jet = features;
+    }
     SmallVector<std::string> activations = mlp.getHiddenActivations();
     for (size_t l = 1; l < layers.size(); ++l) {
       size_t hidden = l - 1;
@@ -99,7 +113,9 @@ public:
       current = other(current, -1);
       Value next = view(b, buffers[current], orders, layers[l]);
       AffineOp::create(b, loc, jet, params, offset, next, live);
-      offset += layers[l] * layers[l - 1] + layers[l];
+      offset += layers[l] * (l == 1 ? kinds.firstInputWidth(layers[0])
+                                    : layers[l - 1]) +
+                layers[l];
       jet = next;
       if (l + 1 == layers.size())
         break;

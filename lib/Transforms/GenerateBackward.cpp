@@ -37,7 +37,7 @@ namespace {
 
 /// One jet op of the forward, in order.
 struct JetStep {
-  enum class Kind { Seed, Affine, Activate, Scale, Add } kind;
+  enum class Kind { Seed, Affine, Activate, Scale, Add, FourierProject } kind;
   int64_t width;          // width of the jet it produces
   int64_t liveOrders;     // live orders of its input (seed: unused)
   int64_t weightOffset;   // affine; scale: the slopes' offset
@@ -113,6 +113,16 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
                    static_cast<int64_t>(scale.getSlopeOffset()), ""};
       step.perNeuron = scale.getPerNeuron();
       plan.steps.push_back(step);
+    } else if (auto project = dyn_cast<FourierProjectOp>(op)) {
+      // Fourier features: B [m, d] at the offset.
+      int64_t in = neurons(project.getInput()),
+              out = neurons(project.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams, project.getWeightOffset() + out / 2 * in);
+      plan.steps.push_back({JetStep::Kind::FourierProject, out,
+                            static_cast<int64_t>(project.getLiveOrders()),
+                            static_cast<int64_t>(project.getWeightOffset()),
+                            ""});
     } else if (auto add = dyn_cast<AddJetsOp>(op)) {
       // Residual connections: rhs is the previous step's jet, lhs an
       // earlier one's.
@@ -139,6 +149,7 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
             .Case([](ActivateOp o) { return o.getOutput(); })
             .Case([](ScaleOp o) { return o.getOutput(); })
             .Case([](AddJetsOp o) { return o.getOutput(); })
+            .Case([](FourierProjectOp o) { return o.getOutput(); })
             .Default([](Operation *) { return Value(); });
     if (written)
       writer[written] = plan.steps.size() - 1;
@@ -361,6 +372,10 @@ private:
         AddJetsOp::create(b, loc, jets[s.skip], jets[i - 1], jets[i],
                           s.liveOrders);
         break;
+      case JetStep::Kind::FourierProject:
+        FourierProjectOp::create(b, loc, jets[i - 1], params, s.weightOffset,
+                                 jets[i], s.liveOrders);
+        break;
       }
     }
   }
@@ -395,6 +410,10 @@ private:
       if (s.kind == JetStep::Kind::Affine)
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                             inBar, lanes, s.liveOrders);
+      else if (s.kind == JetStep::Kind::FourierProject)
+        FourierProjectVjpOp::create(b, loc, jets[i - 1], params,
+                                    s.weightOffset, bar, lanes, inBar,
+                                    s.liveOrders);
       else if (s.kind == JetStep::Kind::Scale)
         ScaleVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                            lanes, inBar, s.liveOrders, s.perNeuron);

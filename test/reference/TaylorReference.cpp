@@ -36,8 +36,13 @@ struct Shape {
   std::vector<int> slope;
   std::vector<int64_t> slopeOffset;
   std::vector<bool> residual;
+  int fourier = 0; // frequencies m of the embedding, B at params[0]
 
   int d() const { return widths.front(); }
+  /// Inputs of affine layer l: 2m for the first after an embedding.
+  int inWidth(int l) const {
+    return l == 0 && fourier > 0 ? 2 * fourier : widths[l];
+  }
   int q() const { return widths.back(); }
   int n1() const { return order + 1; } // coefficients per series
 };
@@ -62,10 +67,11 @@ Shape checkShape(const std::vector<int> &widths, const Layers &kinds,
   s.order = order;
   s.batch = batch;
   s.layers = static_cast<int>(widths.size()) - 1;
-  int64_t off = 0;
+  s.fourier = kinds.fourier;
+  int64_t off = static_cast<int64_t>(kinds.fourier) * widths[0];
   for (int l = 0; l < s.layers; ++l) {
     s.weightOffset.push_back(off);
-    off += static_cast<int64_t>(widths[l + 1]) * widths[l];
+    off += static_cast<int64_t>(widths[l + 1]) * s.inWidth(l);
     s.biasOffset.push_back(off);
     off += widths[l + 1];
     if (l + 1 == s.layers)
@@ -390,6 +396,42 @@ std::vector<Ld> inputSeries(const Shape &s, const std::vector<Ld> &x,
   return in;
 }
 
+/// The Fourier embedding of the input series: z = 2 pi B in ([m][n1]),
+/// out = [sin z; cos z] ([2m][n1]), with the companion series the adjoints
+/// need (Activation::Sin and Activation::Cos, each its own series).
+struct EmbeddingTape {
+  std::vector<Ld> z, sinU, sinAux, cosU, cosAux, out;
+};
+
+constexpr Ld kTwoPi = 6.283185307179586476925286766559005768L;
+
+EmbeddingTape embed(const Shape &s, const std::vector<Ld> &params,
+                    const std::vector<Ld> &in) {
+  const int n1 = s.n1(), m = s.fourier, d = s.d();
+  EmbeddingTape e;
+  e.z.assign(static_cast<size_t>(m) * n1, 0);
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < d; ++j)
+      for (int k = 0; k < n1; ++k)
+        e.z[r * n1 + k] += kTwoPi * params[r * d + j] * in[j * n1 + k];
+  e.sinU.assign(e.z.size(), 0);
+  e.sinAux.assign(3 * e.z.size(), 0);
+  e.cosU.assign(e.z.size(), 0);
+  e.cosAux.assign(3 * e.z.size(), 0);
+  const size_t stride = e.z.size();
+  for (int r = 0; r < m; ++r) {
+    activationSeries(Activation::Sin, &e.z[r * n1], &e.sinU[r * n1],
+                     &e.sinAux[r * n1], &e.sinAux[stride + r * n1],
+                     &e.sinAux[2 * stride + r * n1], s.order);
+    activationSeries(Activation::Cos, &e.z[r * n1], &e.cosU[r * n1],
+                     &e.cosAux[r * n1], &e.cosAux[stride + r * n1],
+                     &e.cosAux[2 * stride + r * n1], s.order);
+  }
+  e.out = e.sinU;
+  e.out.insert(e.out.end(), e.cosU.begin(), e.cosU.end());
+  return e;
+}
+
 /// Forward pass for batch point b, recording every layer.
 std::vector<LayerTape> forwardPoint(const Shape &s,
                                     const std::vector<Activation> &acts,
@@ -400,8 +442,13 @@ std::vector<LayerTape> forwardPoint(const Shape &s,
   const std::vector<Ld> in = inputSeries(s, x, v, b);
   std::vector<LayerTape> tape(s.layers);
   const std::vector<Ld> *prev = &in;
+  EmbeddingTape embedding;
+  if (s.fourier) {
+    embedding = embed(s, params, in);
+    prev = &embedding.out;
+  }
   for (int l = 0; l < s.layers; ++l) {
-    const int nin = s.widths[l], nout = s.widths[l + 1];
+    const int nin = s.inWidth(l), nout = s.widths[l + 1];
     const Ld *W = params.data() + s.weightOffset[l];
     const Ld *bias = params.data() + s.biasOffset[l];
     LayerTape &t = tape[l];
@@ -511,6 +558,12 @@ int64_t numParams(const std::vector<int> &widths, const Layers &layers) {
     total += layers.slopes[l] == 1 ? 1 : layers.slopes[l] == 2 ? widths[l + 1]
                                                                : 0;
   }
+  if (layers.fourier < 0)
+    throw std::invalid_argument("ntp_ref: fourier must be >= 0");
+  if (layers.fourier > 0) // B, and W_1 reads 2m instead of d
+    total += static_cast<int64_t>(layers.fourier) * widths[0] +
+             (static_cast<int64_t>(2 * layers.fourier) - widths[0]) *
+                 widths[1];
   for (size_t l = 0; l < layers.residual.size(); ++l)
     if (layers.residual[l] && (l == 0 || widths[l] != widths[l + 1]))
       throw std::invalid_argument("ntp_ref: a residual layer needs equal "
@@ -595,6 +648,8 @@ std::vector<long double> jetParamGradient(
   for (int64_t b = 0; b < batch; ++b) {
     const std::vector<LayerTape> tape = forwardPoint(s, acts, params, x, v, b);
     const std::vector<Ld> in = inputSeries(s, x, v, b);
+    const EmbeddingTape embedding =
+        s.fourier ? embed(s, params, in) : EmbeddingTape();
     // Adjoint of the last pre-activation: out = k! * a_k.
     std::vector<Ld> abar(static_cast<size_t>(q) * n1);
     Ld factorial = 1;
@@ -607,8 +662,9 @@ std::vector<long double> jetParamGradient(
     // The cotangent a residual layer passes straight to its input.
     std::vector<Ld> carry;
     for (int l = s.layers - 1; l >= 0; --l) {
-      const int nin = s.widths[l], nout = s.widths[l + 1];
-      const std::vector<Ld> &hin = l > 0 ? tape[l - 1].out : in;
+      const int nin = s.inWidth(l), nout = s.widths[l + 1];
+      const std::vector<Ld> &hin =
+          l > 0 ? tape[l - 1].out : s.fourier ? embedding.out : in;
       const Ld *W = params.data() + s.weightOffset[l];
       Ld *Wbar = grad.data() + s.weightOffset[l];
       Ld *biasbar = grad.data() + s.biasOffset[l];
@@ -625,6 +681,33 @@ std::vector<long double> jetParamGradient(
         for (size_t e = 0; e < hbar.size(); ++e)
           hbar[e] += carry[e];
         carry.clear();
+      }
+      if (l == 0 && s.fourier) {
+        // hbar = [sinbar; cosbar]: back through both series to z, then to
+        // B (the input series does not depend on params).
+        const int m = s.fourier, d = s.d();
+        const size_t stride = embedding.z.size();
+        std::vector<Ld> zbar(stride, 0);
+        for (int r = 0; r < m; ++r) {
+          std::vector<Ld> sinBar(hbar.begin() + r * n1,
+                                 hbar.begin() + (r + 1) * n1);
+          std::vector<Ld> cosBar(hbar.begin() + (m + r) * n1,
+                                 hbar.begin() + (m + r + 1) * n1);
+          activationSeriesAdjoint(
+              Activation::Sin, &embedding.z[r * n1], &embedding.sinU[r * n1],
+              &embedding.sinAux[r * n1], &embedding.sinAux[stride + r * n1],
+              &embedding.sinAux[2 * stride + r * n1], sinBar.data(),
+              &zbar[r * n1], s.order);
+          activationSeriesAdjoint(
+              Activation::Cos, &embedding.z[r * n1], &embedding.cosU[r * n1],
+              &embedding.cosAux[r * n1], &embedding.cosAux[stride + r * n1],
+              &embedding.cosAux[2 * stride + r * n1], cosBar.data(),
+              &zbar[r * n1], s.order);
+        }
+        for (int r = 0; r < m; ++r)
+          for (int j = 0; j < d; ++j)
+            for (int k = 0; k < n1; ++k)
+              grad[r * d + j] += kTwoPi * zbar[r * n1 + k] * in[j * n1 + k];
       }
       if (l == 0)
         break; // the input series does not depend on params

@@ -92,9 +92,14 @@ std::vector<long double> jetParamGradient(
 /// neuron), S = act_l(A), and H_l = S, or H_{l-1} + S when residual[l]
 /// (equal widths, not the first hidden layer). The slopes follow the
 /// layer's bias in params: W_1, b_1, [a_1], W_2, b_2, [a_2], ..., W_L, b_L.
+///
+/// With fourier = m >= 1 the input x (width d) first becomes
+/// [sin(2 pi B x), cos(2 pi B x)] (width 2m), B [m, d] row-major leading
+/// params; W_1 is then [h_1, 2m].
 struct Layers {
   std::vector<int> slopes;
   std::vector<bool> residual;
+  int fourier = 0;
 };
 
 /// numParams with the slopes of `layers`; throws std::invalid_argument on

@@ -166,6 +166,14 @@ struct CudaLaunch {
 /// module.parameters() of nn.Sequential(nn.Linear, Adaptive(a), sigma, ...).
 /// A residual layer needs layers[l - 1] == layers[l] and l >= 2 (its input
 /// is a hidden layer's output, not the network input).
+///
+/// A Fourier-feature input embedding of m frequencies (`fourier` = m >= 1)
+/// maps the input x (width d = layers[0]) to H_0 = [sin(2 pi B x),
+/// cos(2 pi B x)] (width 2m) before the first layer, with B [m, d]
+/// row-major trainable and first in the parameter vector: B, W_1 [h_1, 2m],
+/// b_1, ... (module.parameters() of nn.Sequential(FourierFeatures(B),
+/// nn.Linear(2m, h_1), ...)). A fixed B is the same kernel whose B entries
+/// the caller does not update.
 enum class Slope : int32_t { None = 0, Layer = 1, Neuron = 2 };
 
 constexpr std::string_view slopeName(Slope slope) {
@@ -188,8 +196,17 @@ constexpr std::optional<Slope> parseSlope(std::string_view name) {
 struct LayerKinds {
   std::vector<Slope> slopes;
   std::vector<bool> residual;
+  /// Frequencies m of the Fourier-feature input embedding; 0: none.
+  int64_t fourier = 0;
+
+  /// The width the first layer reads: 2m with a Fourier embedding, else d.
+  int64_t firstInputWidth(int64_t d) const {
+    return fourier > 0 ? 2 * fourier : d;
+  }
 
   bool empty() const {
+    if (fourier != 0)
+      return false;
     for (Slope s : slopes)
       if (s != Slope::None)
         return false;
@@ -235,6 +252,9 @@ struct LayerKinds {
   /// layer; residual layers square and not the first).
   std::string check(const std::vector<int64_t> &layers) const {
     size_t hidden = layers.size() < 2 ? 0 : layers.size() - 2;
+    if (fourier < 0 || fourier > (int64_t(1) << 15))
+      return "a Fourier embedding has 1.." + std::to_string(int64_t(1) << 15) +
+             " frequencies (2m <= kMaxWidth), got " + std::to_string(fourier);
     if (!slopes.empty() && slopes.size() != hidden)
       return "slopes lists " + std::to_string(slopes.size()) +
              " entries but the network has " + std::to_string(hidden) +
@@ -306,16 +326,21 @@ struct KernelManifest {
 /// call it.
 inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers,
                                           const LayerKinds &kinds = {}) {
-  if (layers.size() < 2)
+  if (layers.size() < 2 || kinds.fourier < 0)
     return std::nullopt;
   int64_t total = 0;
+  // A Fourier embedding: B [m, d], and the first layer reads 2m.
+  if (kinds.fourier > 0 && layers[0] > 0 &&
+      __builtin_mul_overflow(kinds.fourier, layers[0], &total))
+    return std::nullopt;
   for (size_t l = 0; l < layers.size(); ++l) {
     if (layers[l] < 1)
       return std::nullopt;
     if (l == 0)
       continue;
     int64_t layer = 0;
-    if (__builtin_add_overflow(layers[l - 1], int64_t(1), &layer) ||
+    int64_t in = l == 1 ? kinds.firstInputWidth(layers[0]) : layers[l - 1];
+    if (__builtin_add_overflow(in, int64_t(1), &layer) ||
         __builtin_mul_overflow(layer, layers[l], &layer) ||
         __builtin_add_overflow(total, layer, &total))
       return std::nullopt;
@@ -335,9 +360,13 @@ inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers,
 inline std::optional<int64_t>
 workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
                          int64_t tile, const LayerKinds &kinds = {}) {
-  if (layers.size() < 2 || order < 0 || tile < 1)
+  if (layers.size() < 2 || order < 0 || tile < 1 || kinds.fourier < 0)
     return std::nullopt;
   int64_t widths = layers.front();
+  // A Fourier embedding saves 2 pi B x (with its phases) and the sines.
+  if (kinds.fourier > 0 &&
+      __builtin_add_overflow(widths, 4 * kinds.fourier, &widths))
+    return std::nullopt;
   for (size_t l = 1; l < layers.size(); ++l) {
     int64_t width = 0;
     bool hidden = l + 1 < layers.size();
@@ -370,6 +399,8 @@ jetStackElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   int64_t widest = 0, cotangents = 0;
   for (int64_t width : layers)
     widest = width > widest ? width : widest;
+  if (2 * kinds.fourier > widest)
+    widest = 2 * kinds.fourier;
   bool residual = false;
   for (bool r : kinds.residual)
     residual |= r;
@@ -451,8 +482,9 @@ inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
 ///   [partials]
 /// `partials` (rows separated by ';', entries by ',') only for partials
 /// kernels: a runtime that predates them refuses the key. `slopes`
-/// ("none,neuron": one of none, layer, neuron per hidden layer) and
-/// `residual` ("0,1") only for networks with typed layers (LayerKinds).
+/// ("none,neuron": one of none, layer, neuron per hidden layer),
+/// `residual` ("0,1") and `fourier` (m) only for networks with typed layers
+/// (LayerKinds).
 /// A runtime that predates them refuses the keys.
 /// Lists are comma-separated. Unknown keys are an error: a field that
 /// changes what the runtime must do bumps kAbiVersion instead.

@@ -78,7 +78,7 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
 constexpr std::string_view kOptionalKeys[] = {"partials", "slopes",
-                                               "residual"};
+                                               "residual", "fourier"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -184,6 +184,12 @@ public:
                       " is not a comma-separated list of 0 and 1");
         m.kinds.residual.push_back(item == "1");
       }
+    }
+    if (optionalKey("fourier")) {
+      std::optional<int64_t> fourier = number<int64_t>("fourier");
+      if (!fourier || *fourier < 1)
+        return fail("fourier must be a number of frequencies >= 1");
+      m.kinds.fourier = *fourier;
     }
     if (std::string broken = m.kinds.check(m.layers); !broken.empty())
       return fail(broken);
@@ -576,6 +582,8 @@ std::string serializeManifest(const KernelManifest &m) {
     line("slopes", slopes);
   if (std::string residual = m.kinds.residualText(); !residual.empty())
     line("residual", residual);
+  if (m.kinds.fourier > 0)
+    line("fourier", std::to_string(m.kinds.fourier));
   text += '\n';
   return text;
 }
@@ -595,6 +603,8 @@ std::string mlpDescription(const KernelManifest &manifest) {
   }
   // Typed layers, as the ntp.mlp spells them: one word for every hidden
   // layer when they agree, else a list.
+  if (manifest.kinds.fourier > 0)
+    text += " fourier " + std::to_string(manifest.kinds.fourier);
   if (std::string slopes = manifest.kinds.slopesText(); !slopes.empty()) {
     bool same = true;
     for (Slope s : manifest.kinds.slopes)

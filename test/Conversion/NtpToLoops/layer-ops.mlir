@@ -77,3 +77,47 @@ func.func @scale_vjp_lanes(%in: memref<3x4x8xf32>, %p: memref<?xf32>, %bar: memr
   ntp.scale_vjp %in, %p[5], %bar into %g input_cotangent %inbar live_orders 1 per_neuron : memref<3x4x8xf32>, memref<?xf32>, memref<3x4x8xf32>, memref<40x8xf32>, memref<3x4x8xf32>
   return
 }
+
+// Fourier features, B [3, 2] at params[4]: each row's sums over the input
+// (one accumulator per live order), times 2 pi, stored for the sine (row r)
+// and, plus pi / 2 at order 0 only, for the cosine (row r + 3).
+// CHECK-LABEL: func.func @fourier_project
+// CHECK-SAME: (%[[IN:.*]]: memref<3x2x8xf32>, %[[P:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<3x6x8xf32>)
+// CHECK-DAG: %[[HALFPI:.*]] = arith.constant dense<1.57079637> : vector<8xf32>
+// CHECK-DAG: %[[TWOPI:.*]] = arith.constant dense<6.28318548> : vector<8xf32>
+// CHECK: scf.for %[[R:.*]] = %{{.*}} to %{{.*}} step
+// CHECK:   %[[S:.*]]:2 = scf.for %[[J:.*]] = {{.*}} iter_args
+// CHECK:     memref.load %[[P]]
+// CHECK:     math.fma
+// CHECK:     math.fma
+// CHECK:   %[[COS:.*]] = arith.addi %[[R]], %{{.*}}
+// CHECK:   %[[Z0:.*]] = arith.mulf %[[S]]#0, %[[TWOPI]]
+// CHECK:   vector.store %[[Z0]], %[[OUT]][%{{.*}}, %[[R]], %{{.*}}]
+// CHECK:   %[[C0:.*]] = arith.addf %[[Z0]], %[[HALFPI]]
+// CHECK:   vector.store %[[C0]], %[[OUT]][%{{.*}}, %[[COS]], %{{.*}}]
+// CHECK:   %[[Z1:.*]] = arith.mulf %[[S]]#1, %[[TWOPI]]
+// CHECK:   vector.store %[[Z1]], %[[OUT]][%{{.*}}, %[[R]], %{{.*}}]
+// CHECK:   vector.store %[[Z1]], %[[OUT]][%{{.*}}, %[[COS]], %{{.*}}]
+// CHECK: } {ntp.neuron_loop}
+func.func @fourier_project(%in: memref<3x2x8xf32>, %p: memref<?xf32>, %out: memref<3x6x8xf32>) {
+  ntp.fourier_project %in, %p[4] into %out live_orders 2 : memref<3x2x8xf32>, memref<?xf32>, memref<3x6x8xf32>
+  return
+}
+
+// Its VJP: grad_B[r][j] from the sine's and cosine's cotangents summed,
+// then the input cotangent through B^T (two neuron loops).
+// CHECK-LABEL: func.func @fourier_project_vjp
+// CHECK: scf.for
+// CHECK:   arith.addf {{.*}} : vector<8xf32>
+// CHECK:   scf.for
+// CHECK:     math.fma
+// CHECK:     vector.reduction <add>
+// CHECK: } {ntp.neuron_loop}
+// CHECK: scf.for
+// CHECK:   scf.for {{.*}} iter_args
+// CHECK:   vector.store
+// CHECK: } {ntp.neuron_loop}
+func.func @fourier_project_vjp(%in: memref<3x2x8xf32>, %p: memref<?xf32>, %bar: memref<3x6x8xf32>, %g: memref<?xf32>, %inbar: memref<3x2x8xf32>) {
+  ntp.fourier_project_vjp %in, %p[4], %bar into %g input_cotangent %inbar live_orders 1 : memref<3x2x8xf32>, memref<?xf32>, memref<3x6x8xf32>, memref<?xf32>, memref<3x2x8xf32>
+  return
+}

@@ -28,7 +28,7 @@ ntp.mlp @residual_widths layers [1, 8, 16, 1] activation "tanh" residual [false,
 
 // -----
 
-// expected-error @below {{partials kernels do not take adaptive slopes or residual layers yet}}
+// expected-error @below {{partials kernels do not take adaptive slopes, residual layers or Fourier features yet}}
 ntp.mlp @partials layers [2, 8, 1] activation "tanh" slopes "layer" order 2 partials [[2, 0]] : f64
 
 // -----
@@ -103,5 +103,35 @@ func.func @scale_vjp_shape(%p: memref<?xf32>, %g: memref<?xf32>) {
   %b = memref.alloca() : memref<4x4x16xf32>
   // expected-error @below {{input, output cotangent and input cotangent jets must have the same shape}}
   ntp.scale_vjp %a, %p[0], %a into %g input_cotangent %b live_orders 4 : memref<4x8x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<?xf32>, memref<4x4x16xf32>
+  return
+}
+
+// -----
+
+// expected-error @below {{a Fourier embedding needs 1..32768 frequencies (its width 2m at most kMaxWidth), got 0}}
+ntp.mlp @fourier_zero layers [1, 8, 1] activation "tanh" fourier 0 order 2 : f64
+
+// -----
+
+// expected-error @below {{a Fourier embedding needs 1..32768 frequencies (its width 2m at most kMaxWidth), got 40000}}
+ntp.mlp @fourier_wide layers [1, 8, 1] activation "tanh" fourier 40000 order 2 : f64
+
+// -----
+
+func.func @fourier_odd(%p: memref<?xf32>) {
+  %a = memref.alloca() : memref<4x2x16xf32>
+  %b = memref.alloca() : memref<4x5x16xf32>
+  // expected-error @below {{output width must be even (sines and cosines), got 5}}
+  ntp.fourier_project %a, %p[0] into %b live_orders 2 : memref<4x2x16xf32>, memref<?xf32>, memref<4x5x16xf32>
+  return
+}
+
+// -----
+
+func.func @fourier_params(%p: memref<5xf32>) {
+  %a = memref.alloca() : memref<4x2x16xf32>
+  %b = memref.alloca() : memref<4x6x16xf32>
+  // expected-error @below {{B needs parameters up to index 6 but params has 5 elements}}
+  ntp.fourier_project %a, %p[0] into %b live_orders 2 : memref<4x2x16xf32>, memref<5xf32>, memref<4x6x16xf32>
   return
 }

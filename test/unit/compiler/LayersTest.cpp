@@ -17,12 +17,16 @@
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/runtime.h"
 
+#include "mlir/Parser/Parser.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -40,6 +44,7 @@ struct Case {
   std::vector<int> slopes;    // 0 none, 1 layer, 2 neuron (ntp_ref::Layers)
   std::vector<bool> residual; // empty: none
   int order;
+  int fourier = 0; // frequencies of a Fourier-feature embedding
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
@@ -57,10 +62,18 @@ ntp::MlpDescription describe(const Case &c, bool isF64) {
   for (int s : c.slopes)
     d.kinds.slopes.push_back(static_cast<art::Slope>(s));
   d.kinds.residual = c.residual;
+  d.kinds.fourier = c.fourier;
   return d;
 }
 
-ntp_ref::Layers refLayers(const Case &c) { return {c.slopes, c.residual}; }
+ntp_ref::Layers refLayers(const Case &c) {
+  return {c.slopes, c.residual, c.fourier};
+}
+
+/// Inputs of affine layer l (2m after a Fourier embedding).
+int inWidth(const Case &c, size_t l) {
+  return l == 1 && c.fourier ? 2 * c.fourier : c.widths[l - 1];
+}
 
 /// Parameters: PyTorch's Linear init for W and b, slopes near 1 (they
 /// start at 1 in adaptive-activation codes; perturbed so that a slope
@@ -69,10 +82,14 @@ std::vector<double> randomParams(const Case &c, unsigned seed, bool f32) {
   std::mt19937_64 rng(seed);
   auto round = [&](double d) { return f32 ? double(float(d)) : d; };
   std::vector<double> p;
+  // B of a Fourier embedding: frequencies of order 1.
+  std::uniform_real_distribution<double> frequency(-1, 1);
+  for (int i = 0; i < c.fourier * c.widths[0]; ++i)
+    p.push_back(round(frequency(rng)));
   for (size_t l = 1; l < c.widths.size(); ++l) {
-    double bound = 1 / std::sqrt(double(c.widths[l - 1]));
+    double bound = 1 / std::sqrt(double(inWidth(c, l)));
     std::uniform_real_distribution<double> u(-bound, bound);
-    for (int i = 0; i < c.widths[l] * c.widths[l - 1] + c.widths[l]; ++i)
+    for (int i = 0; i < c.widths[l] * inWidth(c, l) + c.widths[l]; ++i)
       p.push_back(round(u(rng)));
     if (l + 1 < c.widths.size() && !c.slopes.empty() && c.slopes[l - 1]) {
       std::uniform_real_distribution<double> slope(0.6, 1.6);
@@ -143,6 +160,18 @@ std::vector<Case> cases() {
       {"residual_order1", {1, 4, 4, 1}, "softplus", {1, 1}, {0, 1}, 1},
       // Past order 16 (the Taylor recurrence).
       {"residual_slopes_n20", {1, 5, 5, 1}, "tanh", {2, 2}, {0, 1}, 20},
+      // Fourier features (B trainable, first in params).
+      {"fourier_tanh_n4", {1, 8, 1}, "tanh", {}, {}, 4, 3},
+      {"fourier_2d_n9", {2, 7, 6, 1}, "silu,tanh", {}, {}, 9, 4},
+      {"fourier_all_n6",
+       {2, 6, 6, 6, 2},
+       "tanh,sin,gelu",
+       {2, 0, 1},
+       {0, 1, 1},
+       6,
+       5},
+      {"fourier_linear_n2", {3, 2}, "tanh", {}, {}, 2, 2},
+      {"fourier_n16", {1, 5, 1}, "tanh", {}, {}, 16, 2},
   };
 }
 
@@ -203,11 +232,14 @@ TEST_P(LayersTest, GradientsMatchReferenceAndDifferences) {
   };
   // (2) Each slope's gradient alone against a central difference of the
   // reference forward, then random directions through all parameters.
+  // Each slope and each entry of B alone against a central difference.
   std::vector<int64_t> slopeIndices;
   {
     int64_t at = 0;
+    for (int64_t i = 0; i < int64_t(c.fourier) * c.widths[0]; ++i)
+      slopeIndices.push_back(at++);
     for (size_t l = 1; l < c.widths.size(); ++l) {
-      at += int64_t(c.widths[l]) * c.widths[l - 1] + c.widths[l];
+      at += int64_t(c.widths[l]) * inWidth(c, l) + c.widths[l];
       if (l + 1 < c.widths.size() && !c.slopes.empty() && c.slopes[l - 1]) {
         int count = c.slopes[l - 1] == 1 ? 1 : c.widths[l];
         for (int i = 0; i < count; ++i)
@@ -226,7 +258,7 @@ TEST_P(LayersTest, GradientsMatchReferenceAndDifferences) {
         },
         2e-5L);
     EXPECT_NEAR(grad[i], double(fd), 1e-8 * std::max(1.0, std::fabs(grad[i])))
-        << "slope parameter " << i;
+        << "slope or B parameter " << i;
   }
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal;
@@ -317,6 +349,67 @@ TEST_P(LayersTest, F32MatchesF64) {
 INSTANTIATE_TEST_SUITE_P(Typed, LayersTest, ::testing::ValuesIn(cases()),
                          caseName);
 
+/// NVPTX: the same ops through the GPU pipeline, run by its host emulation
+/// (one GPU block per tile; both thread mappings), against the reference.
+class LayersGpuEmulationTest
+    : public ::testing::TestWithParam<std::tuple<Case, std::string>> {};
+
+TEST_P(LayersGpuEmulationTest, ForwardMatchesReference) {
+  const auto &[c, mapping] = GetParam();
+  mlir::DialectRegistry registry;
+  ntp::registerNtpGpuCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      ntp::buildMlpModule(context, describe(c, true));
+  ASSERT_TRUE(module);
+  char pattern[] = "/tmp/ntp-layers-gpu-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern, path = dir + "/kernel.so";
+  ntp::NvptxTargetOptions gpu;
+  gpu.mapping =
+      mapping == "lanes" ? art::GpuMapping::Lanes : art::GpuMapping::Sample;
+  gpu.samplesPerBlock = 4;
+  std::string error;
+  ASSERT_TRUE(ntp::compileGpuEmulationToSharedObject(
+      *module, gpu, ntp::CpuTargetOptions(), path, error))
+      << error;
+  ntp_kernel *kernel = nullptr;
+  ASSERT_EQ(ntp_kernel_load(path.c_str(), &kernel), NTP_OK) << ntp_last_error();
+  auto acts = ntp_ref::parseActivationList(
+      c.activation, static_cast<int>(c.widths.size()) - 2);
+  const int64_t batch = 9;
+  Problem p(c, batch, 700 + c.order, false);
+  std::vector<double> out((c.order + 1) * batch * c.widths.back());
+  ASSERT_EQ(ntp_forward(kernel, p.x.data(), p.v.data(), p.params.data(),
+                        out.data(), batch),
+            NTP_OK)
+      << ntp_last_error();
+  std::vector<Ld> ref = ntp_ref::jet(c.widths, acts, refLayers(c), c.order,
+                                     ld(p.params), ld(p.x), ld(p.v), batch);
+  EXPECT_LE(relativeError(out, ref), 1e-12);
+  ntp_kernel_free(kernel);
+  unlink(path.c_str());
+  rmdir(dir.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Typed, LayersGpuEmulationTest,
+    ::testing::Combine(
+        ::testing::Values(
+            Case{"slopes_residual_n5", {1, 6, 6, 1}, "tanh", {2, 1}, {0, 1}, 5},
+            Case{"fourier_all_n4",
+                 {2, 5, 5, 1},
+                 "silu,tanh",
+                 {1, 2},
+                 {0, 1},
+                 4,
+                 3}),
+        ::testing::Values(std::string("sample"), std::string("lanes"))),
+    [](const auto &info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param);
+    });
+
 /// A slope of 1 everywhere and no residual is the plain MLP: the same jet
 /// from the same weights (the slope entries dropped).
 TEST(LayersSemantics, UnitSlopesAreThePlainNetwork) {
@@ -391,7 +484,16 @@ TEST(LayersSemantics, BadLayersAreRefused) {
   partials.partials = {{2, 0}};
   EXPECT_FALSE(ntp::buildMlpModule(context, partials));
   EXPECT_EQ(message, "'ntp.mlp' op partials kernels do not take adaptive "
-                     "slopes or residual layers yet");
+                     "slopes, residual layers or Fourier features yet");
+  // Through the dialect: `fourier 0` is refused by the verifier.
+  mlir::OwningOpRef<mlir::ModuleOp> parsed =
+      mlir::parseSourceString<mlir::ModuleOp>(
+          "ntp.mlp @f layers [1, 6, 1] activation \"tanh\" fourier 0 order 2 "
+          ": f64",
+          &context);
+  EXPECT_FALSE(parsed);
+  EXPECT_EQ(message, "'ntp.mlp' op a Fourier embedding needs 1..32768 "
+                     "frequencies (its width 2m at most kMaxWidth), got 0");
 }
 
 } // namespace

@@ -58,7 +58,8 @@ KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
                               art::gpuMappingName(cuda->mapping).size())
                   : StringRef(),
              cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0,
-             partials, m.kinds.slopesText(), m.kinds.residualText());
+             partials, m.kinds.slopesText(), m.kinds.residualText(),
+             m.kinds.fourier);
 }
 
 /// Typed layers from their manifest spellings ("none,neuron", "0,1"; empty:
@@ -96,9 +97,11 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
            BoolAttr backward, int64_t workspacePerTile, ArrayAttr cpuFeatures,
            StringRef targetCpu, StringRef chip, StringRef mapping,
            int64_t blockSize, int64_t samplesPerBlock,
-           DenseI32ArrayAttr partials, StringRef slopes, StringRef residual) {
+           DenseI32ArrayAttr partials, StringRef slopes, StringRef residual,
+           int64_t fourier) {
   art::KernelManifest m;
   (void)parseKinds(slopes, residual, m.kinds);
+  m.kinds.fourier = fourier;
   m.name = name.str();
   m.layers.assign(layers.begin(), layers.end());
   m.activation = activation.str();
@@ -141,7 +144,7 @@ art::KernelManifest KernelAttr::getManifest() const {
                     getWorkspacePerTile(), getCpuFeatures(), getTargetCpu(),
                     getChip(), getMapping(), getBlockSize(),
                     getSamplesPerBlock(), getPartials(), getSlopes(),
-                    getResidual());
+                    getResidual(), getFourier());
 }
 
 LogicalResult KernelAttr::verify(
@@ -151,7 +154,7 @@ LogicalResult KernelAttr::verify(
     int64_t workspacePerTile, ArrayAttr entryPoints, StringRef targetCpu,
     ArrayAttr cpuFeatures, StringRef chip, StringRef mapping, int64_t blockSize,
     int64_t samplesPerBlock, DenseI32ArrayAttr partials, StringRef slopes,
-    StringRef residual) {
+    StringRef residual, int64_t fourier) {
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
@@ -201,7 +204,7 @@ LogicalResult KernelAttr::verify(
       manifestOf(name, layers, activation, order, elementType, device, tile,
                  backward, workspacePerTile, cpuFeatures, targetCpu, chip,
                  mapping, blockSize, samplesPerBlock, partials, slopes,
-                 residual);
+                 residual, fourier);
   KernelTarget target = targetOf(stated);
   if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
       blockSize != 32 * samplesPerBlock)

@@ -105,14 +105,21 @@ LogicalResult MlpOp::verifyLayerKinds() {
         return emitOpError("unknown slope kind '")
                << name << "'; expected none, layer or neuron";
   }
+  if (std::optional<uint64_t> fourier = getFourier()) {
+    int64_t m = getFourierAttr().getValue().getSExtValue();
+    if (m < 1 || 2 * m > artifact::kMaxWidth)
+      return emitOpError("a Fourier embedding needs 1..")
+             << artifact::kMaxWidth / 2
+             << " frequencies (its width 2m at most kMaxWidth), got " << m;
+  }
   artifact::LayerKinds kinds = getLayerKinds();
   if (std::string broken = kinds.check(
           std::vector<int64_t>(getLayers().begin(), getLayers().end()));
       !broken.empty())
     return emitOpError(broken);
   if (!kinds.empty() && isPartialsKernel())
-    return emitOpError("partials kernels do not take adaptive slopes or "
-                       "residual layers yet");
+    return emitOpError("partials kernels do not take adaptive slopes, "
+                       "residual layers or Fourier features yet");
   std::optional<int64_t> params = artifact::countParams(
       std::vector<int64_t>(getLayers().begin(), getLayers().end()), kinds);
   if (!params || *params > artifact::kMaxParams)
@@ -141,6 +148,8 @@ artifact::LayerKinds MlpOp::getLayerKinds() {
   }
   if (std::optional<ArrayRef<bool>> residual = getResidual())
     kinds.residual.assign(residual->begin(), residual->end());
+  if (IntegerAttr fourier = getFourierAttr())
+    kinds.fourier = std::max<int64_t>(0, fourier.getValue().getSExtValue());
   return kinds;
 }
 
@@ -374,6 +383,64 @@ LogicalResult ScaleOp::verify() {
            << needed << " but params has " << params.getDimSize(0)
            << " elements";
   return success();
+}
+
+static LogicalResult verifyLiveOrders(Operation *op, uint64_t live, Value jet);
+
+/// The shape rules of ntp.fourier_project and its VJP: output width even
+/// (2m), orders and tile as the input's, B within params.
+static LogicalResult verifyFourierProject(Operation *op, MemRefType in,
+                                          MemRefType out, MemRefType params,
+                                          int64_t offset) {
+  if (out.getDimSize(1) % 2 != 0)
+    return op->emitOpError("output width must be even (sines and cosines), "
+                           "got ")
+           << out.getDimSize(1);
+  if (in.getDimSize(0) != out.getDimSize(0) ||
+      in.getDimSize(2) != out.getDimSize(2))
+    return op->emitOpError("input and output jets must have the same number "
+                           "of orders and tile size");
+  int64_t needed = offset + out.getDimSize(1) / 2 * in.getDimSize(1);
+  if (!params.isDynamicDim(0) && params.getDimSize(0) < needed)
+    return op->emitOpError("B needs parameters up to index ")
+           << needed << " but params has " << params.getDimSize(0)
+           << " elements";
+  return success();
+}
+
+LogicalResult FourierProjectOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")) ||
+      failed(verifyFourierProject(*this, getInput().getType(),
+                                  getOutput().getType(), getParams().getType(),
+                                  getWeightOffset())))
+    return failure();
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult FourierProjectVjpOp::verify() {
+  if (failed(verifySameElementType(*this, {getInput(), getParams(),
+                                           getOutCotangent(), getGrad(),
+                                           getInCotangent()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
+      failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")) ||
+      failed(verifyFourierProject(*this, getInput().getType(),
+                                  getOutCotangent().getType(),
+                                  getParams().getType(), getWeightOffset())))
+    return failure();
+  if (getInCotangent().getType().getShape() != getInput().getType().getShape())
+    return emitOpError("input cotangent must have the shape of the input");
+  auto grad = cast<MemRefType>(getGrad().getType());
+  if (grad.getRank() == 2 &&
+      grad.getDimSize(1) != getInput().getType().getDimSize(2))
+    return emitOpError("lane-wise grad must have one lane per sample of the "
+                       "tile (")
+           << getInput().getType().getDimSize(2) << "), got "
+           << grad.getDimSize(1);
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
 }
 
 LogicalResult AddJetsOp::verify() {

@@ -43,6 +43,13 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
       widths must agree, and it may not be the first hidden layer, whose
       input is the network input).
 
+    - `fourier m`: a Fourier-feature input embedding of m >= 1
+      frequencies, x -> H_0 = [sin(2 pi B x), cos(2 pi B x)] (width 2m)
+      before the first layer, B [m, d] trainable and first in the flat
+      vector (then W_1 is [h_1, 2m]). It decomposes into
+      `ntp.fourier_project` (2 pi B x, and 2 pi B x + pi / 2 for the
+      cosines, since cos z = sin(z + pi / 2)) and one `"sin"` activation.
+
     A layer's slopes follow its bias in the flat vector: W_1, b_1, [a_1],
     W_2, b_2, [a_2], ..., W_L, b_L, the order of `module.parameters()` of
     `nn.Sequential(nn.Linear(d, h_1), Adaptive(), Tanh(), ...)` with
@@ -91,6 +98,8 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     ntp.mlp @adaptive layers [2, 32, 32, 32, 1] activation "tanh"
         slopes ["layer", "neuron", "none"] residual [false, true, true]
         order 4 : f64
+    ntp.mlp @fourier layers [2, 64, 64, 1] activation "tanh" fourier 16
+        order 3 : f64
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DenseI64ArrayAttr:$layers,
@@ -99,10 +108,12 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
                    OptionalAttr<ArrayAttr>:$partials,
                    OptionalAttr<ArrayAttr>:$operators,
                    OptionalAttr<AnyAttrOf<[StrAttr, StrArrayAttr]>>:$slopes,
-                   OptionalAttr<DenseBoolArrayAttr>:$residual);
+                   OptionalAttr<DenseBoolArrayAttr>:$residual,
+                   OptionalAttr<I64Attr>:$fourier);
   let assemblyFormat = [{
     $sym_name `layers` $layers `activation` $activation
-    (`slopes` $slopes^)? (`residual` $residual^)? `order` $order
+    (`fourier` $fourier^)? (`slopes` $slopes^)? (`residual` $residual^)?
+    `order` $order
     (`partials` $partials^)? (`operators` $operators^)? `:`
     $element_type attr-dict
   }];
@@ -244,6 +255,34 @@ def Ntp_ScaleOp : Ntp_Op<"scale"> {
     $input `,` $params `[` $slope_offset `]` `into` $output `live_orders`
     $live_orders (`per_neuron` $per_neuron^)? attr-dict `:` type($input) `,`
     type($params) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_FourierProjectOp : Ntp_Op<"fourier_project"> {
+  let summary = "The arguments of a Fourier-feature embedding's sines";
+  let description = [{
+    For B ([m, in] row-major in `params` at `weight_offset`) and an output of
+    width 2m: out[k][i] = 2 pi sum_j B[i mod m][j] in[k][j], plus pi / 2 at
+    order 0 for i >= m, for k < `live_orders`. The `"sin"` activation of
+    it is [sin(2 pi B x), cos(2 pi B x)] (cos z = sin(z + pi / 2)), so
+    that the embedding is one linear map and one activation table entry.
+
+    Example:
+
+    ```mlir
+    ntp.fourier_project %in, %params[0] into %out live_orders 2
+        : memref<10x2x16xf32>, memref<?xf32>, memref<10x32x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `into` $output `live_orders`
+    $live_orders attr-dict `:` type($input) `,` type($params) `,`
+    type($output)
   }];
   let hasVerifier = 1;
 }
@@ -475,6 +514,39 @@ def Ntp_ScaleVjpOp : Ntp_Op<"scale_vjp"> {
     (`per_neuron` $per_neuron^)? attr-dict `:` type($input) `,`
     type($params) `,` type($out_cotangent) `,` type($grad) `,`
     type($in_cotangent)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_FourierProjectVjpOp : Ntp_Op<"fourier_project_vjp"> {
+  let summary = "Reverse mode of ntp.fourier_project";
+  let description = [{
+    Given the cotangent `out_cotangent` of the projection's output (width
+    2m), accumulates
+      grad_B[r][j] += 2 pi sum_{k < live_orders} sum_s
+                      (outbar_k[r] + outbar_k[r + m])[s] in_k[j][s]
+    into `grad` (flat or lane-wise, as for `ntp.affine_vjp`) and writes
+    inbar_k[j] = 2 pi sum_i B[i mod m][j] outbar_k[i] for k < `live_orders`.
+
+    Example:
+
+    ```mlir
+    ntp.fourier_project_vjp %in, %params[0], %outbar into %grad
+        input_cotangent %inbar live_orders 2 : memref<10x2x16xf32>,
+        memref<?xf32>, memref<10x32x16xf32>, memref<?xf32>,
+        memref<10x2x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_GradBuffer:$grad,
+                   Ntp_JetBuffer:$in_cotangent,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `,` $out_cotangent `into` $grad
+    `input_cotangent` $in_cotangent `live_orders` $live_orders attr-dict `:`
+    type($input) `,` type($params) `,` type($out_cotangent) `,` type($grad)
+    `,` type($in_cotangent)
   }];
   let hasVerifier = 1;
 }
