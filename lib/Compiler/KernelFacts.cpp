@@ -41,6 +41,11 @@ const DeviceFacts *ntp::lookupDeviceFacts(art::Device device) {
 bool ntp::describeKernel(const NetworkDescription &network,
                          const KernelTarget &target, art::KernelManifest &m,
                          std::string &error) {
+  // Typed layers (adaptive slopes, residual connections, Fourier
+  // features): their rules first, since the counts depend on them.
+  if (std::string broken = network.kinds.check(network.layers);
+      !broken.empty())
+    return fail(error, broken);
   std::optional<int64_t> params =
       art::countParams(network.layers, network.kinds);
   if (!params)
@@ -59,11 +64,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
-  // Typed layers (adaptive slopes, residual connections): their rules, and
-  // the kernel kinds that take them so far.
-  if (std::string broken = network.kinds.check(network.layers);
-      !broken.empty())
-    return fail(error, broken);
+  // Typed layers: the kernel kinds that take them so far.
   if (!network.kinds.empty() && !network.partials.empty())
     return fail(error, "partials kernels do not take adaptive slopes, "
                        "residual layers or Fourier features yet; compile a "

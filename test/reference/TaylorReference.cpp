@@ -11,7 +11,10 @@
 // Cauchy products; the normal density is exp(g) with g = -a^2 / 2, and the
 // tanh-approximated gelu is tanh of the cubic series of its argument.
 // Coefficients become derivatives (times k!) at the end. The parameter gradient
-// is the hand-written adjoint of exactly these recurrences.
+// is the hand-written adjoint of exactly these recurrences. Typed layers:
+// an adaptive slope multiplies a layer's coefficients, a residual layer adds
+// its input's, and a Fourier embedding is the true sin and cos series of
+// 2 pi B x (not the compiler's sin(z + pi / 2)), each with its adjoint.
 //
 //===----------------------------------------------------------------------===//
 #include "TaylorReference.h"

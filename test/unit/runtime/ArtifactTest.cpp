@@ -409,12 +409,8 @@ TEST(ManifestTest, RoundTripsAndChecksTypedLayers) {
   EXPECT_EQ(m.workspacePerTile,
             (1 + 32 + 24 * 3 + 24 * 3 + 24 * 4 + 1) * (m.order + 1) * m.tile);
   std::string text = serializeManifest(m);
-  EXPECT_NE(text.find("
-slopes=neuron,none,layer
-residual=0,1,1
-"
-                      "fourier=8
-"),
+  EXPECT_NE(text.find("\nslopes=neuron,none,layer\nresidual=0,1,1\n"
+                      "fourier=8\n"),
             std::string::npos)
       << text;
   KernelManifest parsed = roundTrip(m);
