@@ -76,8 +76,7 @@ TEST(KernelFactsTest, TypedLayers) {
   art::KernelManifest p = describe(plain, t), m = describe(typed, t);
   EXPECT_EQ(p.numParams, 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1);
   EXPECT_EQ(m.numParams, 4 * 2 + 8 * 8 + 8 + 8 + 8 * 8 + 8 + 1 + 8 + 1);
-  EXPECT_EQ(m.workspacePerTile,
-            (2 + 16 + 8 * 3 + 8 * 4 + 1) * 4 * m.tile);
+  EXPECT_EQ(m.workspacePerTile, (2 + 16 + 8 * 3 + 8 * 4 + 1) * 4 * m.tile);
   std::string key = kernelKeyText(m);
   EXPECT_NE(key.find("\nslopes=neuron,layer\nresidual=0,1\nfourier=4\n"),
             std::string::npos)

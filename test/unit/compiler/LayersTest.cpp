@@ -23,6 +23,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <dlfcn.h>
+#include <limits>
 #include <random>
 #include <string>
 #include <tuple>
@@ -392,6 +394,93 @@ TEST_P(LayersGpuEmulationTest, ForwardMatchesReference) {
   unlink(path.c_str());
   rmdir(dir.c_str());
 }
+
+/// An emulated kernel function: each memref<?xdouble> argument is the
+/// lowered descriptor (allocated, aligned, offset, size, stride), each index
+/// an int64_t (as in GpuEmulationTest.cpp).
+#define NTP_DESC double *, double *, int64_t, int64_t, int64_t
+using ForwardSaveFn = void (*)(NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
+                               int64_t, int64_t, int64_t);
+using BackwardSavedFn = void (*)(NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
+                                 NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
+                                 int64_t, int64_t, int64_t);
+using ReduceFn = void (*)(NTP_DESC, NTP_DESC, int64_t, int64_t, int64_t);
+#undef NTP_DESC
+#define NTP_ARG(v) v.data(), v.data(), int64_t(0), int64_t(v.size()), int64_t(1)
+
+/// The reverse mode on NVPTX, emulated: forward-save, backward-saved (a
+/// gradient column per sample, a partial sum per block) and the reduction,
+/// in the runtime's launch sequence, against the reference's reverse pass.
+TEST_P(LayersGpuEmulationTest, GradientsMatchReference) {
+  const auto &[c, mapping] = GetParam();
+  mlir::DialectRegistry registry;
+  ntp::registerNtpGpuCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+  ntp::MlpDescription description = describe(c, true);
+  description.name = "ntp_kernel";
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      ntp::buildMlpModule(context, description);
+  ASSERT_TRUE(module);
+  char pattern[] = "/tmp/ntp-layers-gpu-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern, path = dir + "/kernel.so";
+  ntp::NvptxTargetOptions gpu;
+  gpu.mapping =
+      mapping == "lanes" ? art::GpuMapping::Lanes : art::GpuMapping::Sample;
+  gpu.samplesPerBlock = 4;
+  gpu.backward = true;
+  int64_t samplesPerBlock = gpu.samplesPerLaunchBlock();
+  std::string error;
+  ASSERT_TRUE(ntp::compileGpuEmulationToSharedObject(
+      *module, gpu, ntp::CpuTargetOptions(), path, error))
+      << error;
+  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(library, nullptr) << dlerror();
+  auto forwardSave = reinterpret_cast<ForwardSaveFn>(
+      dlsym(library, "ntp_kernel_forward_save_tiles"));
+  auto backwardSaved = reinterpret_cast<BackwardSavedFn>(
+      dlsym(library, "ntp_kernel_backward_saved_tiles"));
+  auto reduce = reinterpret_cast<ReduceFn>(
+      dlsym(library, "ntp_kernel_reduce_params_grad_tiles"));
+  ASSERT_TRUE(forwardSave && backwardSaved && reduce);
+
+  auto acts = ntp_ref::parseActivationList(
+      c.activation, static_cast<int>(c.widths.size()) - 2);
+  const int64_t batch = 2 * samplesPerBlock + 3;
+  Problem p(c, batch, 900 + c.order, false);
+  const int64_t P = static_cast<int64_t>(p.params.size());
+  std::vector<int64_t> layers(c.widths.begin(), c.widths.end());
+  art::LayerKinds kinds = describe(c, true).kinds;
+  std::optional<int64_t> perBlock =
+      art::workspaceElementsPerTile(layers, c.order, samplesPerBlock, kinds);
+  ASSERT_TRUE(perBlock);
+  int64_t blocks = (batch + samplesPerBlock - 1) / samplesPerBlock;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> out(p.cotangent.size(), nan),
+      jets(size_t(blocks * *perBlock), nan), columns(size_t(P * batch), nan),
+      partials(size_t(blocks * P), nan), xGrad(p.x.size(), nan),
+      grad(size_t(P), nan);
+  forwardSave(NTP_ARG(p.x), NTP_ARG(p.v), NTP_ARG(p.params), NTP_ARG(out),
+              NTP_ARG(jets), batch, 0, blocks);
+  backwardSaved(NTP_ARG(p.x), NTP_ARG(p.v), NTP_ARG(p.params),
+                NTP_ARG(p.cotangent), NTP_ARG(columns), NTP_ARG(xGrad),
+                NTP_ARG(jets), NTP_ARG(partials), batch, 0, blocks);
+  reduce(NTP_ARG(partials), NTP_ARG(grad), blocks, 0, (P + 127) / 128);
+  std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
+      c.widths, acts, refLayers(c), c.order, ld(p.params), ld(p.x), ld(p.v),
+      batch, ld(p.cotangent));
+  for (double g : grad)
+    ASSERT_FALSE(std::isnan(g)) << "params_grad not written";
+  EXPECT_LE(relativeError(grad, refGrad), 1e-12);
+  std::vector<Ld> ref = ntp_ref::jet(c.widths, acts, refLayers(c), c.order,
+                                     ld(p.params), ld(p.x), ld(p.v), batch);
+  EXPECT_LE(relativeError(out, ref), 1e-12);
+  dlclose(library);
+  unlink(path.c_str());
+  rmdir(dir.c_str());
+}
+#undef NTP_ARG
 
 INSTANTIATE_TEST_SUITE_P(
     Typed, LayersGpuEmulationTest,
