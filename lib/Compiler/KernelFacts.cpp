@@ -43,8 +43,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
                          std::string &error) {
   // Typed layers (adaptive slopes, residual connections, Fourier
   // features): their rules first, since the counts depend on them.
-  if (std::string broken = network.kinds.check(network.layers);
-      !broken.empty())
+  if (std::string broken = network.kinds.check(network.layers); !broken.empty())
     return fail(error, broken);
   std::optional<int64_t> params =
       art::countParams(network.layers, network.kinds);

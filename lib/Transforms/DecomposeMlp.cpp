@@ -61,8 +61,8 @@ public:
     ArrayRef<int64_t> layers = mlp.getLayers();
     int64_t orders = mlp.getOrder() + 1;
     artifact::LayerKinds kinds = mlp.getLayerKinds();
-    int64_t maxWidth = std::max(
-        *std::max_element(layers.begin(), layers.end()), 2 * kinds.fourier);
+    int64_t maxWidth = std::max(*std::max_element(layers.begin(), layers.end()),
+                                2 * kinds.fourier);
     bool anyResidual = llvm::is_contained(kinds.residual, true);
     // Two ping-pong jet buffers of the widest layer: a layer reads one and
     // writes the other, so the working set stays 2 * orders * width * tile.

@@ -142,15 +142,14 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
     } else if (isa<NtpDialect>(op->getDialect())) {
       return op->emitOpError("unexpected op in a kernel function");
     }
-    Value written =
-        TypeSwitch<Operation *, Value>(op)
-            .Case([](SeedOp o) { return o.getJet(); })
-            .Case([](AffineOp o) { return o.getOutput(); })
-            .Case([](ActivateOp o) { return o.getOutput(); })
-            .Case([](ScaleOp o) { return o.getOutput(); })
-            .Case([](AddJetsOp o) { return o.getOutput(); })
-            .Case([](FourierProjectOp o) { return o.getOutput(); })
-            .Default([](Operation *) { return Value(); });
+    Value written = TypeSwitch<Operation *, Value>(op)
+                        .Case([](SeedOp o) { return o.getJet(); })
+                        .Case([](AffineOp o) { return o.getOutput(); })
+                        .Case([](ActivateOp o) { return o.getOutput(); })
+                        .Case([](ScaleOp o) { return o.getOutput(); })
+                        .Case([](AddJetsOp o) { return o.getOutput(); })
+                        .Case([](FourierProjectOp o) { return o.getOutput(); })
+                        .Default([](Operation *) { return Value(); });
     if (written)
       writer[written] = plan.steps.size() - 1;
     return WalkResult::advance();
@@ -411,9 +410,8 @@ private:
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                             inBar, lanes, s.liveOrders);
       else if (s.kind == JetStep::Kind::FourierProject)
-        FourierProjectVjpOp::create(b, loc, jets[i - 1], params,
-                                    s.weightOffset, bar, lanes, inBar,
-                                    s.liveOrders);
+        FourierProjectVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset,
+                                    bar, lanes, inBar, s.liveOrders);
       else if (s.kind == JetStep::Kind::Scale)
         ScaleVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                            lanes, inBar, s.liveOrders, s.perNeuron);

@@ -50,10 +50,9 @@ struct Shape {
   int n1() const { return order + 1; } // coefficients per series
 };
 
-Shape checkShape(const std::vector<int> &widths, const Layers &kinds,
-                 int order, const std::vector<Ld> &params,
-                 const std::vector<Ld> &x, const std::vector<Ld> &v,
-                 int64_t batch) {
+Shape checkShape(const std::vector<int> &widths, const Layers &kinds, int order,
+                 const std::vector<Ld> &params, const std::vector<Ld> &x,
+                 const std::vector<Ld> &v, int64_t batch) {
   Shape s;
   const int64_t total = numParams(widths, kinds); // validates both
   if (order < 0)
@@ -87,7 +86,6 @@ Shape checkShape(const std::vector<int> &widths, const Layers &kinds,
   }
   return s;
 }
-
 
 /// Series of one layer for one batch point, each [width][order + 1]. `aux1`
 /// and `aux2` hold the companion series the backward pass needs:
@@ -558,15 +556,15 @@ int64_t numParams(const std::vector<int> &widths, const Layers &layers) {
   for (size_t l = 0; l < layers.slopes.size(); ++l) {
     if (layers.slopes[l] < 0 || layers.slopes[l] > 2)
       throw std::invalid_argument("ntp_ref: slope kinds are 0, 1, 2");
-    total += layers.slopes[l] == 1 ? 1 : layers.slopes[l] == 2 ? widths[l + 1]
-                                                               : 0;
+    total += layers.slopes[l] == 1   ? 1
+             : layers.slopes[l] == 2 ? widths[l + 1]
+                                     : 0;
   }
   if (layers.fourier < 0)
     throw std::invalid_argument("ntp_ref: fourier must be >= 0");
   if (layers.fourier > 0) // B, and W_1 reads 2m instead of d
     total += static_cast<int64_t>(layers.fourier) * widths[0] +
-             (static_cast<int64_t>(2 * layers.fourier) - widths[0]) *
-                 widths[1];
+             (static_cast<int64_t>(2 * layers.fourier) - widths[0]) * widths[1];
   for (size_t l = 0; l < layers.residual.size(); ++l)
     if (layers.residual[l] && (l == 0 || widths[l] != widths[l + 1]))
       throw std::invalid_argument("ntp_ref: a residual layer needs equal "
@@ -666,8 +664,9 @@ std::vector<long double> jetParamGradient(
     std::vector<Ld> carry;
     for (int l = s.layers - 1; l >= 0; --l) {
       const int nin = s.inWidth(l), nout = s.widths[l + 1];
-      const std::vector<Ld> &hin =
-          l > 0 ? tape[l - 1].out : s.fourier ? embedding.out : in;
+      const std::vector<Ld> &hin = l > 0       ? tape[l - 1].out
+                                   : s.fourier ? embedding.out
+                                               : in;
       const Ld *W = params.data() + s.weightOffset[l];
       Ld *Wbar = grad.data() + s.weightOffset[l];
       Ld *biasbar = grad.data() + s.biasOffset[l];
@@ -728,7 +727,8 @@ std::vector<long double> jetParamGradient(
       // Slopes: a = alpha z, so alphabar += <abar, z> and zbar = alpha abar.
       if (s.slope[l - 1] != 0)
         for (int m = 0; m < nin; ++m) {
-          const int64_t at = s.slopeOffset[l - 1] + (s.slope[l - 1] == 2 ? m : 0);
+          const int64_t at =
+              s.slopeOffset[l - 1] + (s.slope[l - 1] == 2 ? m : 0);
           for (int k = 0; k < n1; ++k) {
             grad[at] += abar[m * n1 + k] * t.z[m * n1 + k];
             abar[m * n1 + k] *= params[at];

@@ -645,9 +645,9 @@ TEST(TaylorReference, FourierFeaturesClosedForm) {
   const Ld z = 2 * pi * B * x, rate = 2 * pi * B * v;
   for (int k = 0; k <= order; ++k) {
     const Ld phase = z + k * pi / 2;
-    const Ld expected = std::pow(rate, Ld(k)) *
-                            (ws * std::sin(phase) + wc * std::cos(phase)) +
-                        (k == 0 ? bias : 0);
+    const Ld expected =
+        std::pow(rate, Ld(k)) * (ws * std::sin(phase) + wc * std::cos(phase)) +
+        (k == 0 ? bias : 0);
     EXPECT_TRUE(close(out[k], expected, 1e-16L)) << "order " << k;
   }
 }
@@ -661,9 +661,10 @@ TEST(TaylorReference, SlopesAndResidualByHand) {
   const std::vector<int> w = {1, 1, 1};
   ASSERT_EQ(ntp_ref::numParams(w, slope), 5);
   const Vec p = {0.7L, 0.1L, 1.9L, -0.4L, 0.3L}; // W1 b1 a W2 b2
-  const Vec out = ntp_ref::jet(w, {Activation::Identity}, slope, 2, p, {0.5L},
-                               {2.0L}, 1);
-  EXPECT_TRUE(close(out[0], -0.4L * 1.9L * (0.7L * 0.5L + 0.1L) + 0.3L, 1e-18L));
+  const Vec out =
+      ntp_ref::jet(w, {Activation::Identity}, slope, 2, p, {0.5L}, {2.0L}, 1);
+  EXPECT_TRUE(
+      close(out[0], -0.4L * 1.9L * (0.7L * 0.5L + 0.1L) + 0.3L, 1e-18L));
   EXPECT_TRUE(close(out[1], -0.4L * 1.9L * 0.7L * 2.0L, 1e-18L));
   EXPECT_EQ(out[2], 0);
 
@@ -697,7 +698,8 @@ TEST(TaylorReference, TypedGradientMatchesDifferences) {
   const Vec x = randomVec(rng, 2), v = randomVec(rng, 1);
   const int order = 4;
   const Vec c = randomVec(rng, (order + 1) * 2);
-  const Vec g = ntp_ref::jetParamGradient(w, acts, layers, order, p, x, v, 2, c);
+  const Vec g =
+      ntp_ref::jetParamGradient(w, acts, layers, order, p, x, v, 2, c);
   auto loss = [&](const Vec &params) {
     const Vec out = ntp_ref::jet(w, acts, layers, order, params, x, v, 2);
     Ld sum = 0;
@@ -712,8 +714,8 @@ TEST(TaylorReference, TypedGradientMatchesDifferences) {
     down[i] -= h;
     up2[i] += 2 * h;
     down2[i] -= 2 * h;
-    const Ld fd = (8 * (loss(up) - loss(down)) - (loss(up2) - loss(down2))) /
-                  (12 * h);
+    const Ld fd =
+        (8 * (loss(up) - loss(down)) - (loss(up2) - loss(down2))) / (12 * h);
     EXPECT_TRUE(close(g[i], fd, 1e-9L)) << "param " << i;
   }
 }

@@ -131,8 +131,8 @@ inline std::string mlpText(const MlpSpec &spec) {
   activation += "\"";
   if (spec.activation.find(',') != std::string::npos)
     activation = "[" + activation + "]";
-  std::string text = "ntp.mlp @ntp_kernel layers [" + layers +
-                     "] activation " + activation;
+  std::string text =
+      "ntp.mlp @ntp_kernel layers [" + layers + "] activation " + activation;
   if (spec.fourier != 0)
     text += " fourier " + std::to_string(spec.fourier);
   if (!spec.slopes.empty()) {
@@ -144,7 +144,8 @@ inline std::string mlpText(const MlpSpec &spec) {
   if (!spec.residual.empty()) {
     text += " residual [";
     for (size_t i = 0; i < spec.residual.size(); ++i)
-      text += std::string(i ? ", " : "") + (spec.residual[i] ? "true" : "false");
+      text +=
+          std::string(i ? ", " : "") + (spec.residual[i] ? "true" : "false");
     text += "]";
   }
   text += " order " + std::to_string(order);

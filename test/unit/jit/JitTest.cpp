@@ -369,7 +369,8 @@ TEST(JitTest, TypedLayers) {
   EXPECT_EQ(ntp::mlpText(spec), text + "\n");
   ntp::Kernel cpp = ntp::compile(spec, cppNoCache());
   EXPECT_EQ(cpp.description(), text);
-  KernelPtr c = compileOrDie(Spec{{}, "tanh", 0, NTP_DTYPE_F32, text}, kNoCache);
+  KernelPtr c =
+      compileOrDie(Spec{{}, "tanh", 0, NTP_DTYPE_F32, text}, kNoCache);
   ASSERT_TRUE(c);
   ntp_kernel_info info;
   ASSERT_EQ(ntp_kernel_info_get(c.get(), &info), NTP_OK);
@@ -384,7 +385,10 @@ TEST(JitTest, TypedLayers) {
   ASSERT_EQ(ntp_kernel_info_get(plain.get(), &plainInfo), NTP_OK);
   EXPECT_EQ(plainInfo.num_params, 2 * 6 + 6 + 36 + 6 + 6 + 1);
   // Bad typed layers: one sentence.
-  EXPECT_NE(compileError(Spec{{}, "tanh", 0, NTP_DTYPE_F32,
+  EXPECT_NE(compileError(Spec{{},
+                              "tanh",
+                              0,
+                              NTP_DTYPE_F32,
                               "ntp.mlp @n layers [1, 4, 5, 1] activation "
                               "\"tanh\" residual [false, true] order 2 : f32"},
                          kNoCache, NTP_ERROR_INVALID_ARGUMENT)

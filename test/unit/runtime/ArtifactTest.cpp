@@ -404,8 +404,8 @@ TEST(ManifestTest, RoundTripsAndChecksTypedLayers) {
                              (24 * 24 + 24 + 1) + (24 + 1));
   // Saved jets: x, 2 pi B x and its sines (2 x 16), then per hidden layer
   // the affine, scaled, activated and summed jets as present, the output.
-  m.workspacePerTile = *workspaceElementsPerTile(m.layers, m.order, m.tile,
-                                                 m.kinds);
+  m.workspacePerTile =
+      *workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
   EXPECT_EQ(m.workspacePerTile,
             (1 + 32 + 24 * 3 + 24 * 3 + 24 * 4 + 1) * (m.order + 1) * m.tile);
   std::string text = serializeManifest(m);
@@ -444,8 +444,7 @@ TEST(ManifestTest, RoundTripsAndChecksTypedLayers) {
             std::string::npos);
   // The counts follow the kinds: a manifest whose num_params ignores the
   // slopes is refused.
-  EXPECT_NE(parseError(withLine(text, "fourier", ""))
-                .find("num_params is"),
+  EXPECT_NE(parseError(withLine(text, "fourier", "")).find("num_params is"),
             std::string::npos);
 }
 

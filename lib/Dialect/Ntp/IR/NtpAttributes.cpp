@@ -200,11 +200,10 @@ LogicalResult KernelAttr::verify(
                        << slopes << "\" and \"" << residual << "\"";
   // Every other fact must be what the one function derives from the network
   // and the target.
-  art::KernelManifest stated =
-      manifestOf(name, layers, activation, order, elementType, device, tile,
-                 backward, workspacePerTile, cpuFeatures, targetCpu, chip,
-                 mapping, blockSize, samplesPerBlock, partials, slopes,
-                 residual, fourier);
+  art::KernelManifest stated = manifestOf(
+      name, layers, activation, order, elementType, device, tile, backward,
+      workspacePerTile, cpuFeatures, targetCpu, chip, mapping, blockSize,
+      samplesPerBlock, partials, slopes, residual, fourier);
   KernelTarget target = targetOf(stated);
   if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
       blockSize != 32 * samplesPerBlock)

@@ -256,8 +256,7 @@ std::string MlpOp::getActivationSpec() {
 int64_t MlpOp::getNumParams() {
   // Verified ops have at most kMaxParams parameters.
   ArrayRef<int64_t> layers = getLayers();
-  return artifact::countParams({layers.begin(), layers.end()},
-                                getLayerKinds())
+  return artifact::countParams({layers.begin(), layers.end()}, getLayerKinds())
       .value_or(0);
 }
 
@@ -421,9 +420,9 @@ LogicalResult FourierProjectOp::verify() {
 }
 
 LogicalResult FourierProjectVjpOp::verify() {
-  if (failed(verifySameElementType(*this, {getInput(), getParams(),
-                                           getOutCotangent(), getGrad(),
-                                           getInCotangent()})) ||
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutCotangent(),
+                                    getGrad(), getInCotangent()})) ||
       failed(verifyJetBuffer(*this, getInput(), "input")) ||
       failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
       failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")) ||
@@ -550,9 +549,9 @@ LogicalResult ActivateVjpOp::verify() {
 }
 
 LogicalResult ScaleVjpOp::verify() {
-  if (failed(verifySameElementType(*this, {getInput(), getParams(),
-                                           getOutCotangent(), getGrad(),
-                                           getInCotangent()})) ||
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutCotangent(),
+                                    getGrad(), getInCotangent()})) ||
       failed(verifyJetBuffer(*this, getInput(), "input")) ||
       failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
       failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")))
