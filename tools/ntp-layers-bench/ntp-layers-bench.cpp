@@ -73,13 +73,16 @@ std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
   std::vector<unsigned char> workspace(k.workspaceBytes(batch));
   T *ws = reinterpret_cast<T *>(workspace.data());
   double forward = best(
-      [&] { k.forward(x.data(), v.data(), params.data(), out.data(), batch); },
+      [&] {
+        k.forward(x.data(), x.size(), v.data(), v.size(), params.data(),
+                  params.size(), out.data(), out.size(), batch);
+      },
       reps);
   double step = best(
       [&] {
         k.forwardSave(x.data(), v.data(), params.data(), out.data(), ws, batch);
         k.backwardSaved(x.data(), v.data(), params.data(), cot.data(),
-                        grad.data(), nullptr, ws, batch);
+                        grad.data(), static_cast<T *>(nullptr), ws, batch);
       },
       reps);
   return {forward, step};
