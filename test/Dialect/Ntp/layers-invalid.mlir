@@ -135,3 +135,21 @@ func.func @fourier_params(%p: memref<5xf32>) {
   ntp.fourier_project %a, %p[0] into %b live_orders 2 : memref<4x2x16xf32>, memref<5xf32>, memref<4x6x16xf32>
   return
 }
+
+// -----
+
+// #ntp.kernel: the typed-layer facts are checked like the others.
+// expected-error @below {{slopes must list none, layer or neuron and residual 0 or 1, separated by commas, got "steep" and ""}}
+module attributes {ntp.kernel = #ntp.kernel<"k", layers = [1, 4, 1], activation = "tanh", order = 2, element_type = f64, tile = 8, backward = false, entry_points = [@k_forward_tiles], slopes = "steep">} {}
+
+// -----
+
+// The workspace of a typed network includes its extra jets (here the
+// scaled one: (1 + 3 * 4 + 1) * 3 orders * 8 = 336, not the plain 240).
+// expected-error @below {{workspace_per_tile must be 336, got 240}}
+module attributes {ntp.kernel = #ntp.kernel<"k", layers = [1, 4, 1], activation = "tanh", order = 2, element_type = f64, tile = 8, backward = true, workspace_per_tile = 240, entry_points = [@k_forward_tiles, @k_backward_tiles, @k_forward_save_tiles, @k_backward_saved_tiles], slopes = "layer">} {}
+
+// -----
+
+// expected-error @below {{a residual layer H + F(H) needs equal widths}}
+module attributes {ntp.kernel = #ntp.kernel<"k", layers = [1, 4, 5, 1], activation = "tanh", order = 2, element_type = f64, tile = 8, backward = false, entry_points = [@k_forward_tiles], residual = "0,1">} {}
