@@ -39,7 +39,12 @@ extern "C" {
 #endif
 
 /* What to compile: either `mlir` (the text of a module holding one ntp.mlp,
- * as ntp-compile reads it) or the structured fields below it. */
+ * as ntp-compile reads it) or the structured fields below it. Networks with
+ * typed layers (adaptive slopes, residual connections, Fourier features:
+ * ntp.mlp's `slopes`, `residual`, `fourier`) are described by `mlir`, e.g.
+ *   ntp.mlp @net layers [2, 32, 32, 1] activation "tanh" fourier 8
+ *       slopes "neuron" residual [false, true] order 4 : f64
+ * (the text ntp_kernel_description returns; C++: MlpSpec's fields). */
 typedef struct ntp_jit_spec {
   const char *mlir;      /* when non-null, the fields below are ignored */
   const int64_t *layers; /* widths, input to output (at least two) */

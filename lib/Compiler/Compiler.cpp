@@ -95,10 +95,27 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
     StringRef(description.activation).split(names, ',');
     activation = b.getStrArrayAttr(names);
   }
+  // Typed layers: a list of slope kinds and of residual flags, or nothing.
+  Attribute slopes;
+  DenseBoolArrayAttr residual;
+  if (!description.kinds.slopesText().empty()) {
+    SmallVector<StringRef> names;
+    for (artifact::Slope slope : description.kinds.slopes) {
+      std::string_view name = artifact::slopeName(slope);
+      names.push_back(StringRef(name.data(), name.size()));
+    }
+    slopes = b.getStrArrayAttr(names);
+  }
+  if (!description.kinds.residualText().empty())
+    residual = b.getDenseBoolArrayAttr(SmallVector<bool>(
+        description.kinds.residual.begin(), description.kinds.residual.end()));
   MlpOp::create(b, loc, b.getStringAttr(description.name),
                 b.getDenseI64ArrayAttr(description.layers), activation,
                 b.getI64IntegerAttr(description.order), TypeAttr::get(element),
-                alphas, operators);
+                alphas, operators, slopes, residual,
+                description.kinds.fourier > 0
+                    ? b.getI64IntegerAttr(description.kinds.fourier)
+                    : IntegerAttr());
   if (failed(verify(*module)))
     return nullptr;
   return module;

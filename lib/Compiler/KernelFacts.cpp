@@ -41,7 +41,12 @@ const DeviceFacts *ntp::lookupDeviceFacts(art::Device device) {
 bool ntp::describeKernel(const NetworkDescription &network,
                          const KernelTarget &target, art::KernelManifest &m,
                          std::string &error) {
-  std::optional<int64_t> params = art::countParams(network.layers);
+  // Typed layers (adaptive slopes, residual connections, Fourier
+  // features): their rules first, since the counts depend on them.
+  if (std::string broken = network.kinds.check(network.layers); !broken.empty())
+    return fail(error, broken);
+  std::optional<int64_t> params =
+      art::countParams(network.layers, network.kinds);
   if (!params)
     return fail(error, "the network needs at least two layer widths (input "
                        "and output), all positive, with a parameter count "
@@ -58,6 +63,11 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
+  // Typed layers: the kernel kinds that take them so far.
+  if (!network.kinds.empty() && !network.partials.empty())
+    return fail(error, "partials kernels do not take adaptive slopes, "
+                       "residual layers or Fourier features yet; compile a "
+                       "jet kernel");
   if (!network.partials.empty()) {
     partials::Plan plan;
     if (!partials::validateRequest(network.partials, network.layers.front(),
@@ -80,6 +90,9 @@ bool ntp::describeKernel(const NetworkDescription &network,
   m.layers = network.layers;
   m.numParams = *params;
   m.partials = network.partials;
+  // Canonical: a network without typed layers has empty kinds.
+  if (!network.kinds.empty())
+    m.kinds = network.kinds;
 
   const DeviceFacts *device = lookupDeviceFacts(target.device);
   if (!device)
@@ -111,6 +124,7 @@ NetworkDescription ntp::networkOf(const art::KernelManifest &m) {
   network.order = m.order;
   network.dtype = m.dtype;
   network.partials = m.partials;
+  network.kinds = m.kinds;
   return network;
 }
 
@@ -156,6 +170,12 @@ std::string ntp::kernelKeyText(const art::KernelManifest &m) {
         os << (i ? "," : p ? ";" : "") << m.partials[p][i];
     os << "\n";
   }
+  if (std::string slopes = m.kinds.slopesText(); !slopes.empty())
+    os << "slopes=" << slopes << "\n";
+  if (std::string residual = m.kinds.residualText(); !residual.empty())
+    os << "residual=" << residual << "\n";
+  if (m.kinds.fourier > 0)
+    os << "fourier=" << m.kinds.fourier << "\n";
   for (const std::string &symbol : entryPointSymbols(m))
     os << "entry=" << symbol << "\n";
   return os.str();

@@ -60,12 +60,24 @@ public:
 
     ArrayRef<int64_t> layers = mlp.getLayers();
     int64_t orders = mlp.getOrder() + 1;
-    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
+    artifact::LayerKinds kinds = mlp.getLayerKinds();
+    int64_t maxWidth = std::max(*std::max_element(layers.begin(), layers.end()),
+                                2 * kinds.fourier);
+    bool anyResidual = llvm::is_contained(kinds.residual, true);
     // Two ping-pong jet buffers of the widest layer: a layer reads one and
     // writes the other, so the working set stays 2 * orders * width * tile.
+    // A residual layer keeps its input H while it computes F(H): a third.
     auto bufferType = JetBufferShape::get(orders, maxWidth, tileSize, element);
-    Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
-                        memref::AllocaOp::create(b, loc, bufferType)};
+    SmallVector<Value, 3> buffers;
+    for (int i = 0, e = anyResidual ? 3 : 2; i < e; ++i)
+      buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+    // A buffer other than `busy` and `kept` (-1: none).
+    auto other = [&](int busy, int kept) {
+      int i = 0;
+      while (i == busy || i == kept)
+        ++i;
+      return i;
+    };
 
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
@@ -78,21 +90,53 @@ public:
     // The seed is (x, v, 0, ...): orders >= 2 are structural zeros.
     int64_t live = std::min<int64_t>(orders, 2);
     int64_t offset = 0;
+    // Fourier features: [sin(2 pi B x), cos(2 pi B x)] as the sines of
+    // 2 pi B x and 2 pi B x + pi / 2; B leads the parameters.
+    if (int64_t m = kinds.fourier) {
+      current ^= 1;
+      Value z = view(b, buffers[current], orders, 2 * m);
+      FourierProjectOp::create(b, loc, jet, params, 0, z, live);
+      offset = m * layers[0];
+      current ^= 1;
+      Value features = view(b, buffers[current], orders, 2 * m);
+      ActivateOp::create(b, loc, "sin", z, features, live);
+      live = orders;
+      jet = features;
+    }
     SmallVector<std::string> activations = mlp.getHiddenActivations();
     for (size_t l = 1; l < layers.size(); ++l) {
-      current ^= 1;
+      size_t hidden = l - 1;
+      bool residual = kinds.isResidual(hidden);
+      // A residual layer's input stays in its buffer until the sum.
+      int input = current, kept = residual ? input : -1;
+      Value layerInput = jet;
+      current = other(current, -1);
       Value next = view(b, buffers[current], orders, layers[l]);
       AffineOp::create(b, loc, jet, params, offset, next, live);
-      offset += layers[l] * layers[l - 1] + layers[l];
+      offset += layers[l] * (l == 1 ? kinds.firstInputWidth(layers[0])
+                                    : layers[l - 1]) +
+                layers[l];
       jet = next;
       if (l + 1 == layers.size())
         break;
-      current ^= 1;
+      // Adaptive activation: sigma(a * y), the slopes after the bias.
+      if (int64_t count = kinds.slopeCount(hidden, layers[l])) {
+        current = other(current, kept);
+        next = view(b, buffers[current], orders, layers[l]);
+        ScaleOp::create(b, loc, jet, params, offset, next, live,
+                        kinds.slope(hidden) == artifact::Slope::Neuron);
+        offset += count;
+        jet = next;
+      }
+      current = other(current, kept);
       next = view(b, buffers[current], orders, layers[l]);
       ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
       // An activation fills every order from a jet with any nonzero order 1.
       live = orders;
       jet = next;
+      // Residual: H_l = H_{l-1} + sigma(...), in place (both full jets).
+      if (residual)
+        AddJetsOp::create(b, loc, layerInput, jet, jet, live);
     }
     StoreJetOp::create(b, loc, jet, out, batch, tile, live);
     b.setInsertionPointToEnd(entry);
@@ -263,6 +307,7 @@ struct DecomposeMlpPass
                           ? artifact::Dtype::F64
                           : artifact::Dtype::F32;
       network.partials = mlp.getRequestRows();
+      network.kinds = mlp.getLayerKinds();
       KernelTarget target;
       target.tile = tileSize;
       artifact::KernelManifest facts;
@@ -285,7 +330,7 @@ struct DecomposeMlpPass
               ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
                     facts.layers, plan, facts.tile))
               : artifact::jetStackElementsPerTile(facts.layers, facts.order,
-                                                  facts.tile);
+                                                  facts.tile, facts.kinds);
       if (!stack || *stack > artifact::kMaxTileStackBytes /
                                  artifact::dtypeBytes(facts.dtype)) {
         mlp.emitError("the jets of one tile of ")

@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace ntp {
 #define GEN_PASS_DEF_NTPGENERATEBACKWARD
@@ -39,11 +40,13 @@ namespace {
 
 /// One jet op of the forward, in order.
 struct JetStep {
-  enum class Kind { Seed, Affine, Activate } kind;
+  enum class Kind { Seed, Affine, Activate, Scale, Add, FourierProject } kind;
   int64_t width;          // width of the jet it produces
   int64_t liveOrders;     // live orders of its input (seed: unused)
-  int64_t weightOffset;   // affine
+  int64_t weightOffset;   // affine; scale: the slopes' offset
   std::string activation; // activate
+  bool perNeuron = false; // scale: one slope per neuron
+  size_t skip = 0;        // add: the step whose jet is added to step i - 1's
 };
 
 /// The forward of one kernel, as read from its tile loop.
@@ -54,6 +57,13 @@ struct JetPlan {
   int64_t storedLiveOrders = 0;
   int64_t numParams = 0;
   std::vector<JetStep> steps;
+
+  /// Whether a step adds jets (a residual layer): its reverse keeps the
+  /// skip connection's cotangent in a third buffer.
+  bool hasAdd() const {
+    return llvm::any_of(
+        steps, [](const JetStep &s) { return s.kind == JetStep::Kind::Add; });
+  }
 
   /// Elements of one tile's saved jets (every step's buffer).
   int64_t workspacePerTile() const {
@@ -71,6 +81,8 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
     return func.emitError("kernel function name must end in _forward_tiles");
   plan.name = name.str();
   bool stored = false;
+  // The step that last wrote each buffer value (for the operands of adds).
+  DenseMap<Value, size_t> writer;
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
     auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
     if (auto seed = dyn_cast<SeedOp>(op)) {
@@ -93,12 +105,56 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
                             neurons(activate.getOutput()),
                             static_cast<int64_t>(activate.getLiveOrders()), 0,
                             activate.getActivation().str()});
+    } else if (auto scale = dyn_cast<ScaleOp>(op)) {
+      // Typed layers (issue 14): adaptive slopes.
+      int64_t width = neurons(scale.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams,
+          scale.getSlopeOffset() + (scale.getPerNeuron() ? width : 1));
+      JetStep step{JetStep::Kind::Scale, width,
+                   static_cast<int64_t>(scale.getLiveOrders()),
+                   static_cast<int64_t>(scale.getSlopeOffset()), ""};
+      step.perNeuron = scale.getPerNeuron();
+      plan.steps.push_back(step);
+    } else if (auto project = dyn_cast<FourierProjectOp>(op)) {
+      // Fourier features: B [m, d] at the offset.
+      int64_t in = neurons(project.getInput()),
+              out = neurons(project.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams, project.getWeightOffset() + out / 2 * in);
+      plan.steps.push_back({JetStep::Kind::FourierProject, out,
+                            static_cast<int64_t>(project.getLiveOrders()),
+                            static_cast<int64_t>(project.getWeightOffset()),
+                            ""});
+    } else if (auto add = dyn_cast<AddJetsOp>(op)) {
+      // Residual connections: rhs is the previous step's jet, lhs an
+      // earlier one's.
+      auto lhs = writer.find(add.getLhs());
+      auto rhs = writer.find(add.getRhs());
+      if (lhs == writer.end() || rhs == writer.end() ||
+          rhs->second + 1 != plan.steps.size() || lhs->second >= rhs->second)
+        return add.emitOpError("must add an earlier step's jet to the "
+                               "previous step's");
+      JetStep step{JetStep::Kind::Add, neurons(add.getOutput()),
+                   static_cast<int64_t>(add.getLiveOrders()), 0, ""};
+      step.skip = lhs->second;
+      plan.steps.push_back(step);
     } else if (auto store = dyn_cast<StoreJetOp>(op)) {
       plan.storedLiveOrders = store.getLiveOrders();
       stored = true;
     } else if (isa<NtpDialect>(op->getDialect())) {
       return op->emitOpError("unexpected op in a kernel function");
     }
+    Value written = TypeSwitch<Operation *, Value>(op)
+                        .Case([](SeedOp o) { return o.getJet(); })
+                        .Case([](AffineOp o) { return o.getOutput(); })
+                        .Case([](ActivateOp o) { return o.getOutput(); })
+                        .Case([](ScaleOp o) { return o.getOutput(); })
+                        .Case([](AddJetsOp o) { return o.getOutput(); })
+                        .Case([](FourierProjectOp o) { return o.getOutput(); })
+                        .Default([](Operation *) { return Value(); });
+    if (written)
+      writer[written] = plan.steps.size() - 1;
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
@@ -171,7 +227,8 @@ public:
             JetBufferShape::get(plan.orders, s.width, plan.tile,
                                 plan.element)));
     if (mode != Mode::ForwardSave)
-      for (Value &buffer : cotangents)
+      for (Value &buffer :
+           MutableArrayRef<Value>(cotangents, plan.hasAdd() ? 3 : 2))
         buffer = memref::AllocaOp::create(
             b, loc,
             JetBufferShape::get(plan.orders, maxWidth, plan.tile,
@@ -308,6 +365,19 @@ private:
         ActivateOp::create(b, loc, s.activation, jets[i - 1], jets[i],
                            s.liveOrders);
         break;
+      // Typed layers (issue 14).
+      case JetStep::Kind::Scale:
+        ScaleOp::create(b, loc, jets[i - 1], params, s.weightOffset, jets[i],
+                        s.liveOrders, s.perNeuron);
+        break;
+      case JetStep::Kind::Add:
+        AddJetsOp::create(b, loc, jets[s.skip], jets[i - 1], jets[i],
+                          s.liveOrders);
+        break;
+      case JetStep::Kind::FourierProject:
+        FourierProjectOp::create(b, loc, jets[i - 1], params, s.weightOffset,
+                                 jets[i], s.liveOrders);
+        break;
       }
     }
   }
@@ -318,18 +388,49 @@ private:
     int current = 0;
     Value bar = cotangent(b, current, plan.steps.back().width);
     LoadCotangentOp::create(b, loc, cotangentIn, bar, batch, tile);
+    // A residual add's cotangent, kept (in buffer `kept`) until the chain
+    // reaches the step whose jet the add read, `pendingStep`.
+    int kept = -1;
+    Value pending;
+    size_t pendingStep = 0;
     for (size_t i = plan.steps.size() - 1; i > 0; --i) {
       const JetStep &s = plan.steps[i];
       int64_t inWidth = plan.steps[i - 1].width;
-      Value inBar = cotangent(b, current ^ 1, inWidth);
+      if (s.kind == JetStep::Kind::Add) {
+        // d(lhs + rhs): the cotangent flows unchanged to both operands. The
+        // chain goes on with `bar` itself; the skip's copy is this buffer,
+        // which the steps until pendingStep leave alone.
+        kept = current;
+        pending = bar;
+        pendingStep = s.skip;
+        continue;
+      }
+      int target = 0;
+      while (target == current || target == kept)
+        ++target;
+      Value inBar = cotangent(b, target, inWidth);
       if (s.kind == JetStep::Kind::Affine)
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                             inBar, lanes, s.liveOrders);
+      else if (s.kind == JetStep::Kind::FourierProject)
+        FourierProjectVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset,
+                                    bar, lanes, inBar, s.liveOrders);
+      else if (s.kind == JetStep::Kind::Scale)
+        ScaleVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
+                           lanes, inBar, s.liveOrders, s.perNeuron);
       else
         ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
                               s.liveOrders);
-      current ^= 1;
+      current = target;
       bar = inBar;
+      if (pending && i - 1 == pendingStep) {
+        // The skip's cotangent joins the chain's (orders the step after
+        // pendingStep reads; the others are structural zeros).
+        AddJetsOp::create(b, loc, bar, pending, bar,
+                          plan.steps[pendingStep + 1].liveOrders);
+        kept = -1;
+        pending = Value();
+      }
     }
     SeedVjpOp::create(b, loc, bar, xGrad, batch, tile);
   }
@@ -339,7 +440,7 @@ private:
   bool perSampleGrads;
   Value x, v, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> stackJets;
-  Value cotangents[2];
+  Value cotangents[3];
 };
 
 //===----------------------------------------------------------------------===//

@@ -112,7 +112,7 @@ template <class Fn> int guarded(Fn &&body) noexcept {
 
 inline int64_t ntp_kernel::stackBytesPerTile() const {
   std::optional<int64_t> jets = ntp::artifact::jetStackElementsPerTile(
-      manifest.layers, manifest.order, manifest.tile);
+      manifest.layers, manifest.order, manifest.tile, manifest.kinds);
   // A partials kernel's reverse mode (ntp-generate-backward) holds one ray's
   // jets (at most a jet kernel's of the same order) and beyond them the C
   // ray and P output coefficients of the top layer and two x-cotangent

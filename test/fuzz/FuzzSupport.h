@@ -104,7 +104,10 @@ inline bool sameManifest(const ntp::artifact::KernelManifest &a,
          a.layers == b.layers && a.numParams == b.numParams &&
          a.tile == b.tile && a.backward == b.backward &&
          a.workspacePerTile == b.workspacePerTile &&
-         a.targetCpu == b.targetCpu && a.cpuFeatures == b.cpuFeatures;
+         a.targetCpu == b.targetCpu && a.cpuFeatures == b.cpuFeatures &&
+         a.kinds.slopesText() == b.kinds.slopesText() &&
+         a.kinds.residualText() == b.kinds.residualText() &&
+         a.kinds.fourier == b.kinds.fourier;
 }
 
 /// What every accepted manifest must satisfy, whatever the text was: the
@@ -113,10 +116,10 @@ inline bool sameManifest(const ntp::artifact::KernelManifest &a,
 inline void checkAcceptedManifest(const ntp::artifact::KernelManifest &m) {
   using namespace ntp::artifact;
   NTP_FUZZ_CHECK(m.layers.size() >= 2);
-  NTP_FUZZ_CHECK(countParams(m.layers) == m.numParams);
+  NTP_FUZZ_CHECK(countParams(m.layers, m.kinds) == m.numParams);
   NTP_FUZZ_CHECK(m.tile >= 1);
   std::optional<int64_t> workspace =
-      workspaceElementsPerTile(m.layers, m.order, m.tile);
+      workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
   NTP_FUZZ_CHECK(workspace.has_value());
   if (m.isPartials() && m.backward) // a multiple: the plan's coefficients
     NTP_FUZZ_CHECK(m.workspacePerTile > 0 &&

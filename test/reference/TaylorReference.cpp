@@ -11,7 +11,10 @@
 // Cauchy products; the normal density is exp(g) with g = -a^2 / 2, and the
 // tanh-approximated gelu is tanh of the cubic series of its argument.
 // Coefficients become derivatives (times k!) at the end. The parameter gradient
-// is the hand-written adjoint of exactly these recurrences.
+// is the hand-written adjoint of exactly these recurrences. Typed layers:
+// an adaptive slope multiplies a layer's coefficients, a residual layer adds
+// its input's, and a Fourier embedding is the true sin and cos series of
+// 2 pi B x (not the compiler's sin(z + pi / 2)), each with its adjoint.
 //
 //===----------------------------------------------------------------------===//
 #include "TaylorReference.h"
@@ -32,17 +35,26 @@ struct Shape {
   int64_t batch = 0;
   int layers = 0; // number of affine layers L
   std::vector<int64_t> weightOffset, biasOffset;
+  // Per hidden layer: slope kind (0, 1, 2), its offset, residual flag.
+  std::vector<int> slope;
+  std::vector<int64_t> slopeOffset;
+  std::vector<bool> residual;
+  int fourier = 0; // frequencies m of the embedding, B at params[0]
 
   int d() const { return widths.front(); }
+  /// Inputs of affine layer l: 2m for the first after an embedding.
+  int inWidth(int l) const {
+    return l == 0 && fourier > 0 ? 2 * fourier : widths[l];
+  }
   int q() const { return widths.back(); }
   int n1() const { return order + 1; } // coefficients per series
 };
 
-Shape checkShape(const std::vector<int> &widths, int order,
+Shape checkShape(const std::vector<int> &widths, const Layers &kinds, int order,
                  const std::vector<Ld> &params, const std::vector<Ld> &x,
                  const std::vector<Ld> &v, int64_t batch) {
   Shape s;
-  const int64_t total = numParams(widths); // validates widths
+  const int64_t total = numParams(widths, kinds); // validates both
   if (order < 0)
     throw std::invalid_argument("ntp_ref: order must be >= 0");
   if (batch < 0)
@@ -57,12 +69,20 @@ Shape checkShape(const std::vector<int> &widths, int order,
   s.order = order;
   s.batch = batch;
   s.layers = static_cast<int>(widths.size()) - 1;
-  int64_t off = 0;
+  s.fourier = kinds.fourier;
+  int64_t off = static_cast<int64_t>(kinds.fourier) * widths[0];
   for (int l = 0; l < s.layers; ++l) {
     s.weightOffset.push_back(off);
-    off += static_cast<int64_t>(widths[l + 1]) * widths[l];
+    off += static_cast<int64_t>(widths[l + 1]) * s.inWidth(l);
     s.biasOffset.push_back(off);
     off += widths[l + 1];
+    if (l + 1 == s.layers)
+      break;
+    const int slope = kinds.slopes.empty() ? 0 : kinds.slopes[l];
+    s.slope.push_back(slope);
+    s.slopeOffset.push_back(off);
+    off += slope == 1 ? 1 : slope == 2 ? widths[l + 1] : 0;
+    s.residual.push_back(!kinds.residual.empty() && kinds.residual[l]);
   }
   return s;
 }
@@ -76,6 +96,9 @@ Shape checkShape(const std::vector<int> &widths, int order,
 ///   gelu_tanh: aux1 = T = tanh(z), aux2 = 1 - T^2, aux3 = z.
 struct LayerTape {
   std::vector<Ld> a, h, aux1, aux2, aux3;
+  // Typed layers: z = W H + b before the slope (a = slope * z), out = the
+  // layer's output (h, or its input plus h when residual).
+  std::vector<Ld> z, out;
 };
 
 constexpr Ld kSqrt2OverPi = 0.797884560802865355879892119868763737L;
@@ -374,6 +397,42 @@ std::vector<Ld> inputSeries(const Shape &s, const std::vector<Ld> &x,
   return in;
 }
 
+/// The Fourier embedding of the input series: z = 2 pi B in ([m][n1]),
+/// out = [sin z; cos z] ([2m][n1]), with the companion series the adjoints
+/// need (Activation::Sin and Activation::Cos, each its own series).
+struct EmbeddingTape {
+  std::vector<Ld> z, sinU, sinAux, cosU, cosAux, out;
+};
+
+constexpr Ld kTwoPi = 6.283185307179586476925286766559005768L;
+
+EmbeddingTape embed(const Shape &s, const std::vector<Ld> &params,
+                    const std::vector<Ld> &in) {
+  const int n1 = s.n1(), m = s.fourier, d = s.d();
+  EmbeddingTape e;
+  e.z.assign(static_cast<size_t>(m) * n1, 0);
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < d; ++j)
+      for (int k = 0; k < n1; ++k)
+        e.z[r * n1 + k] += kTwoPi * params[r * d + j] * in[j * n1 + k];
+  e.sinU.assign(e.z.size(), 0);
+  e.sinAux.assign(3 * e.z.size(), 0);
+  e.cosU.assign(e.z.size(), 0);
+  e.cosAux.assign(3 * e.z.size(), 0);
+  const size_t stride = e.z.size();
+  for (int r = 0; r < m; ++r) {
+    activationSeries(Activation::Sin, &e.z[r * n1], &e.sinU[r * n1],
+                     &e.sinAux[r * n1], &e.sinAux[stride + r * n1],
+                     &e.sinAux[2 * stride + r * n1], s.order);
+    activationSeries(Activation::Cos, &e.z[r * n1], &e.cosU[r * n1],
+                     &e.cosAux[r * n1], &e.cosAux[stride + r * n1],
+                     &e.cosAux[2 * stride + r * n1], s.order);
+  }
+  e.out = e.sinU;
+  e.out.insert(e.out.end(), e.cosU.begin(), e.cosU.end());
+  return e;
+}
+
 /// Forward pass for batch point b, recording every layer.
 std::vector<LayerTape> forwardPoint(const Shape &s,
                                     const std::vector<Activation> &acts,
@@ -384,8 +443,13 @@ std::vector<LayerTape> forwardPoint(const Shape &s,
   const std::vector<Ld> in = inputSeries(s, x, v, b);
   std::vector<LayerTape> tape(s.layers);
   const std::vector<Ld> *prev = &in;
+  EmbeddingTape embedding;
+  if (s.fourier) {
+    embedding = embed(s, params, in);
+    prev = &embedding.out;
+  }
   for (int l = 0; l < s.layers; ++l) {
-    const int nin = s.widths[l], nout = s.widths[l + 1];
+    const int nin = s.inWidth(l), nout = s.widths[l + 1];
     const Ld *W = params.data() + s.weightOffset[l];
     const Ld *bias = params.data() + s.biasOffset[l];
     LayerTape &t = tape[l];
@@ -398,6 +462,13 @@ std::vector<LayerTape> forwardPoint(const Shape &s,
     }
     if (l + 1 == s.layers)
       break; // no activation after the last layer
+    t.z = t.a;
+    if (s.slope[l] != 0)
+      for (int i = 0; i < nout; ++i) {
+        const Ld alpha = params[s.slopeOffset[l] + (s.slope[l] == 2 ? i : 0)];
+        for (int k = 0; k < n1; ++k)
+          t.a[i * n1 + k] *= alpha; // a jet times a constant: linear
+      }
     t.h.assign(t.a.size(), 0);
     t.aux1.assign(t.a.size(), 0);
     t.aux2.assign(t.a.size(), 0);
@@ -405,7 +476,11 @@ std::vector<LayerTape> forwardPoint(const Shape &s,
     for (int i = 0; i < nout; ++i)
       activationSeries(acts[l], &t.a[i * n1], &t.h[i * n1], &t.aux1[i * n1],
                        &t.aux2[i * n1], &t.aux3[i * n1], s.order);
-    prev = &t.h;
+    t.out = t.h;
+    if (s.residual[l])
+      for (size_t e = 0; e < t.out.size(); ++e)
+        t.out[e] += (*prev)[e]; // H + F(H): jets add
+    prev = &t.out;
   }
   return tape;
 }
@@ -469,6 +544,34 @@ int64_t numParams(const std::vector<int> &widths) {
   return total;
 }
 
+int64_t numParams(const std::vector<int> &widths, const Layers &layers) {
+  int64_t total = numParams(widths);
+  const size_t hidden = widths.size() - 2;
+  if (!layers.slopes.empty() && layers.slopes.size() != hidden)
+    throw std::invalid_argument("ntp_ref: need one slope kind per hidden "
+                                "layer");
+  if (!layers.residual.empty() && layers.residual.size() != hidden)
+    throw std::invalid_argument("ntp_ref: need one residual flag per hidden "
+                                "layer");
+  for (size_t l = 0; l < layers.slopes.size(); ++l) {
+    if (layers.slopes[l] < 0 || layers.slopes[l] > 2)
+      throw std::invalid_argument("ntp_ref: slope kinds are 0, 1, 2");
+    total += layers.slopes[l] == 1   ? 1
+             : layers.slopes[l] == 2 ? widths[l + 1]
+                                     : 0;
+  }
+  if (layers.fourier < 0)
+    throw std::invalid_argument("ntp_ref: fourier must be >= 0");
+  if (layers.fourier > 0) // B, and W_1 reads 2m instead of d
+    total += static_cast<int64_t>(layers.fourier) * widths[0] +
+             (static_cast<int64_t>(2 * layers.fourier) - widths[0]) * widths[1];
+  for (size_t l = 0; l < layers.residual.size(); ++l)
+    if (layers.residual[l] && (l == 0 || widths[l] != widths[l + 1]))
+      throw std::invalid_argument("ntp_ref: a residual layer needs equal "
+                                  "widths and a hidden input");
+  return total;
+}
+
 std::vector<long double> jet(const std::vector<int> &widths, Activation act,
                              int order, const std::vector<long double> &params,
                              const std::vector<long double> &x,
@@ -483,7 +586,16 @@ std::vector<long double> jet(const std::vector<int> &widths,
                              const std::vector<long double> &params,
                              const std::vector<long double> &x,
                              const std::vector<long double> &v, int64_t batch) {
-  const Shape s = checkShape(widths, order, params, x, v, batch);
+  return jet(widths, acts, Layers(), order, params, x, v, batch);
+}
+
+std::vector<long double> jet(const std::vector<int> &widths,
+                             const std::vector<Activation> &acts,
+                             const Layers &layers, int order,
+                             const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch) {
+  const Shape s = checkShape(widths, layers, order, params, x, v, batch);
   checkActivations(s, acts);
   const int n1 = s.n1(), q = s.q();
   std::vector<Ld> out(static_cast<size_t>(n1) * batch * q);
@@ -518,7 +630,16 @@ std::vector<long double> jetParamGradient(
     int order, const std::vector<long double> &params,
     const std::vector<long double> &x, const std::vector<long double> &v,
     int64_t batch, const std::vector<long double> &cotangent) {
-  const Shape s = checkShape(widths, order, params, x, v, batch);
+  return jetParamGradient(widths, acts, Layers(), order, params, x, v, batch,
+                          cotangent);
+}
+
+std::vector<long double> jetParamGradient(
+    const std::vector<int> &widths, const std::vector<Activation> &acts,
+    const Layers &layers, int order, const std::vector<long double> &params,
+    const std::vector<long double> &x, const std::vector<long double> &v,
+    int64_t batch, const std::vector<long double> &cotangent) {
+  const Shape s = checkShape(widths, layers, order, params, x, v, batch);
   checkActivations(s, acts);
   const int n1 = s.n1(), q = s.q();
   if (static_cast<int64_t>(cotangent.size()) != n1 * batch * q)
@@ -528,6 +649,8 @@ std::vector<long double> jetParamGradient(
   for (int64_t b = 0; b < batch; ++b) {
     const std::vector<LayerTape> tape = forwardPoint(s, acts, params, x, v, b);
     const std::vector<Ld> in = inputSeries(s, x, v, b);
+    const EmbeddingTape embedding =
+        s.fourier ? embed(s, params, in) : EmbeddingTape();
     // Adjoint of the last pre-activation: out = k! * a_k.
     std::vector<Ld> abar(static_cast<size_t>(q) * n1);
     Ld factorial = 1;
@@ -537,9 +660,13 @@ std::vector<long double> jetParamGradient(
       for (int j = 0; j < q; ++j)
         abar[j * n1 + k] = factorial * cotangent[(k * batch + b) * q + j];
     }
+    // The cotangent a residual layer passes straight to its input.
+    std::vector<Ld> carry;
     for (int l = s.layers - 1; l >= 0; --l) {
-      const int nin = s.widths[l], nout = s.widths[l + 1];
-      const std::vector<Ld> &hin = l > 0 ? tape[l - 1].h : in;
+      const int nin = s.inWidth(l), nout = s.widths[l + 1];
+      const std::vector<Ld> &hin = l > 0       ? tape[l - 1].out
+                                   : s.fourier ? embedding.out
+                                               : in;
       const Ld *W = params.data() + s.weightOffset[l];
       Ld *Wbar = grad.data() + s.weightOffset[l];
       Ld *biasbar = grad.data() + s.biasOffset[l];
@@ -552,15 +679,61 @@ std::vector<long double> jetParamGradient(
             hbar[m * n1 + k] += W[i * nin + m] * abar[i * n1 + k];
           }
       }
+      if (!carry.empty()) {
+        for (size_t e = 0; e < hbar.size(); ++e)
+          hbar[e] += carry[e];
+        carry.clear();
+      }
+      if (l == 0 && s.fourier) {
+        // hbar = [sinbar; cosbar]: back through both series to z, then to
+        // B (the input series does not depend on params).
+        const int m = s.fourier, d = s.d();
+        const size_t stride = embedding.z.size();
+        std::vector<Ld> zbar(stride, 0);
+        for (int r = 0; r < m; ++r) {
+          std::vector<Ld> sinBar(hbar.begin() + r * n1,
+                                 hbar.begin() + (r + 1) * n1);
+          std::vector<Ld> cosBar(hbar.begin() + (m + r) * n1,
+                                 hbar.begin() + (m + r + 1) * n1);
+          activationSeriesAdjoint(
+              Activation::Sin, &embedding.z[r * n1], &embedding.sinU[r * n1],
+              &embedding.sinAux[r * n1], &embedding.sinAux[stride + r * n1],
+              &embedding.sinAux[2 * stride + r * n1], sinBar.data(),
+              &zbar[r * n1], s.order);
+          activationSeriesAdjoint(
+              Activation::Cos, &embedding.z[r * n1], &embedding.cosU[r * n1],
+              &embedding.cosAux[r * n1], &embedding.cosAux[stride + r * n1],
+              &embedding.cosAux[2 * stride + r * n1], cosBar.data(),
+              &zbar[r * n1], s.order);
+        }
+        for (int r = 0; r < m; ++r)
+          for (int j = 0; j < d; ++j)
+            for (int k = 0; k < n1; ++k)
+              grad[r * d + j] += kTwoPi * zbar[r * n1 + k] * in[j * n1 + k];
+      }
       if (l == 0)
         break; // the input series does not depend on params
       const LayerTape &t = tape[l - 1];
+      // hbar is the cotangent of the layer's output: a residual layer
+      // hands it on to its input unchanged, besides its activation.
+      if (s.residual[l - 1])
+        carry = hbar;
       abar.assign(static_cast<size_t>(nin) * n1, 0);
       for (int m = 0; m < nin; ++m)
         activationSeriesAdjoint(acts[l - 1], &t.a[m * n1], &t.h[m * n1],
                                 &t.aux1[m * n1], &t.aux2[m * n1],
                                 &t.aux3[m * n1], &hbar[m * n1], &abar[m * n1],
                                 s.order);
+      // Slopes: a = alpha z, so alphabar += <abar, z> and zbar = alpha abar.
+      if (s.slope[l - 1] != 0)
+        for (int m = 0; m < nin; ++m) {
+          const int64_t at =
+              s.slopeOffset[l - 1] + (s.slope[l - 1] == 2 ? m : 0);
+          for (int k = 0; k < n1; ++k) {
+            grad[at] += abar[m * n1 + k] * t.z[m * n1 + k];
+            abar[m * n1 + k] *= params[at];
+          }
+        }
     }
   }
   return grad;

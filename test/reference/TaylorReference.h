@@ -86,6 +86,41 @@ std::vector<long double> jetParamGradient(
     const std::vector<long double> &x, const std::vector<long double> &v,
     int64_t batch, const std::vector<long double> &cotangent);
 
+/// Typed layers (issue 14), one entry per hidden layer in each non-empty
+/// list. Hidden layer l computes A = a_l * (W_l H + b_l) with the adaptive
+/// slope a_l (slopes[l]: 0 none, 1 one scalar for the layer, 2 one per
+/// neuron), S = act_l(A), and H_l = S, or H_{l-1} + S when residual[l]
+/// (equal widths, not the first hidden layer). The slopes follow the
+/// layer's bias in params: W_1, b_1, [a_1], W_2, b_2, [a_2], ..., W_L, b_L.
+///
+/// With fourier = m >= 1 the input x (width d) first becomes
+/// [sin(2 pi B x), cos(2 pi B x)] (width 2m), B [m, d] row-major leading
+/// params; W_1 is then [h_1, 2m].
+struct Layers {
+  std::vector<int> slopes;
+  std::vector<bool> residual;
+  int fourier = 0;
+};
+
+/// numParams with the slopes of `layers`; throws std::invalid_argument on
+/// invalid widths or layers.
+int64_t numParams(const std::vector<int> &widths, const Layers &layers);
+
+/// jet with typed layers.
+std::vector<long double> jet(const std::vector<int> &widths,
+                             const std::vector<Activation> &acts,
+                             const Layers &layers, int order,
+                             const std::vector<long double> &params,
+                             const std::vector<long double> &x,
+                             const std::vector<long double> &v, int64_t batch);
+
+/// jetParamGradient with typed layers (slopes get their gradient too).
+std::vector<long double> jetParamGradient(
+    const std::vector<int> &widths, const std::vector<Activation> &acts,
+    const Layers &layers, int order, const std::vector<long double> &params,
+    const std::vector<long double> &x, const std::vector<long double> &v,
+    int64_t batch, const std::vector<long double> &cotangent);
+
 } // namespace ntp_ref
 
 #endif // NTP_TEST_REFERENCE_TAYLORREFERENCE_H

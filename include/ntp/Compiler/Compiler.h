@@ -53,6 +53,9 @@ struct MlpDescription {
   /// laplacian / -4 biharmonic marks, ntp/Support/Partials.h), in the order
   /// of out; empty for a jet kernel. `order` bounds their total orders.
   std::vector<std::vector<int32_t>> partials;
+  /// Typed layers: adaptive slopes and residual flags per hidden layer
+  /// (artifact::LayerKinds); empty for a plain MLP.
+  artifact::LayerKinds kinds;
 };
 
 /// Builds a module holding one verified ntp.mlp; null (with a diagnostic)

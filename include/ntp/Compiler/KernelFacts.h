@@ -34,6 +34,9 @@ struct NetworkDescription {
   /// empty for a jet kernel. `order` is then the highest total order a row
   /// may have.
   std::vector<std::vector<int32_t>> partials;
+  /// Typed layers: adaptive slopes and residual connections per hidden layer
+  /// (artifact::LayerKinds); empty for a plain MLP.
+  artifact::LayerKinds kinds;
 };
 
 /// The compile options that change a fact of the kernel. The fields are what

@@ -39,6 +39,14 @@ struct MlpSpec {
   /// order is then at least the highest total order. Compiled through the
   /// MLIR text of its ntp.mlp (mlpText).
   std::vector<std::vector<int32_t>> partials;
+  /// Typed layers (issue 14), compiled through the MLIR text of the ntp.mlp
+  /// (mlpText): one slope kind per hidden layer ("none", "layer",
+  /// "neuron"; empty: none), one residual flag per hidden layer (empty:
+  /// none), the frequencies of a Fourier-feature embedding (0: none). The
+  /// parameter order is the ntp.mlp's (B, W_1, b_1, [a_1], ...).
+  std::vector<std::string> slopes;
+  std::vector<bool> residual;
+  int fourier = 0;
 };
 
 struct JitOptions {
@@ -80,7 +88,8 @@ inline Kernel compile(const ntp_jit_spec &spec, const JitOptions &options) {
 }
 } // namespace detail
 
-/// The ntp.mlp of a partials spec, as the C API's spec.mlir takes it.
+/// The ntp.mlp of a spec (partials, typed layers), as the C API's spec.mlir
+/// takes it.
 inline std::string mlpText(const MlpSpec &spec) {
   std::string layers, alphas, operators;
   for (size_t i = 0; i < spec.layers.size(); ++i)
@@ -115,9 +124,31 @@ inline std::string mlpText(const MlpSpec &spec) {
     }
     order = std::max(order, static_cast<int>(total));
   }
-  std::string text = "ntp.mlp @ntp_kernel layers [" + layers +
-                     "] activation \"" + spec.activation + "\" order " +
-                     std::to_string(order);
+  // One activation name, or the list of a comma-separated spec.
+  std::string activation = "\"";
+  for (char c : spec.activation)
+    activation += c == ',' ? std::string("\", \"") : std::string(1, c);
+  activation += "\"";
+  if (spec.activation.find(',') != std::string::npos)
+    activation = "[" + activation + "]";
+  std::string text =
+      "ntp.mlp @ntp_kernel layers [" + layers + "] activation " + activation;
+  if (spec.fourier != 0)
+    text += " fourier " + std::to_string(spec.fourier);
+  if (!spec.slopes.empty()) {
+    text += " slopes [";
+    for (size_t i = 0; i < spec.slopes.size(); ++i)
+      text += (i ? ", \"" : "\"") + spec.slopes[i] + "\"";
+    text += "]";
+  }
+  if (!spec.residual.empty()) {
+    text += " residual [";
+    for (size_t i = 0; i < spec.residual.size(); ++i)
+      text +=
+          std::string(i ? ", " : "") + (spec.residual[i] ? "true" : "false");
+    text += "]";
+  }
+  text += " order " + std::to_string(order);
   if (!alphas.empty())
     text += " partials " + alphas + "]";
   if (!operators.empty())
@@ -131,7 +162,8 @@ inline Kernel compileMlir(const std::string &text,
 
 /// Compiles `spec` for the CPU or GPU in `options` (cached on disk).
 inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
-  if (!spec.partials.empty())
+  if (!spec.partials.empty() || !spec.slopes.empty() ||
+      !spec.residual.empty() || spec.fourier != 0)
     return compileMlir(mlpText(spec), options);
   if (spec.layers.size() >
       static_cast<size_t>(std::numeric_limits<int32_t>::max()))

@@ -32,7 +32,7 @@ public:
     m.backward = target.backward;
     if (m.backward) {
       std::optional<int64_t> workspace =
-          art::workspaceElementsPerTile(m.layers, m.order, m.tile);
+          art::workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
       if (!workspace) {
         error = "the workspace of one tile overflows int64";
         return false;

@@ -46,7 +46,7 @@ public:
     m.backward = target.backward;
     if (m.backward) {
       std::optional<int64_t> workspace =
-          art::workspaceElementsPerTile(m.layers, m.order, m.tile);
+          art::workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
       if (!workspace)
         return fail(error, "the workspace of one block overflows int64");
       m.workspacePerTile = *workspace;

@@ -156,6 +156,129 @@ struct CudaLaunch {
   int64_t imageBytes = 0;
 };
 
+/// Typed layers (issue 14): what a hidden layer adds to dense + activation.
+/// Hidden layer l (1-based, widths layers[l - 1] -> layers[l]) computes
+///   Y = W_l H + b_l,  A = a_l * Y (adaptive slope),  S = sigma_l(A),
+///   H_l = S, or H_{l-1} + S when residual.
+/// a_l is one trainable scalar (Slope::Layer) or one per neuron
+/// (Slope::Neuron); it follows b_l in the flat parameter vector, so the
+/// order is W_1, b_1, [a_1], W_2, b_2, [a_2], ..., W_L, b_L: the order of
+/// module.parameters() of nn.Sequential(nn.Linear, Adaptive(a), sigma, ...).
+/// A residual layer needs layers[l - 1] == layers[l] and l >= 2 (its input
+/// is a hidden layer's output, not the network input).
+///
+/// A Fourier-feature input embedding of m frequencies (`fourier` = m >= 1)
+/// maps the input x (width d = layers[0]) to H_0 = [sin(2 pi B x),
+/// cos(2 pi B x)] (width 2m) before the first layer, with B [m, d]
+/// row-major trainable and first in the parameter vector: B, W_1 [h_1, 2m],
+/// b_1, ... (module.parameters() of nn.Sequential(FourierFeatures(B),
+/// nn.Linear(2m, h_1), ...)). A fixed B is the same kernel whose B entries
+/// the caller does not update.
+enum class Slope : int32_t { None = 0, Layer = 1, Neuron = 2 };
+
+constexpr std::string_view slopeName(Slope slope) {
+  return slope == Slope::Layer    ? "layer"
+         : slope == Slope::Neuron ? "neuron"
+                                  : "none";
+}
+constexpr std::optional<Slope> parseSlope(std::string_view name) {
+  if (name == "none")
+    return Slope::None;
+  if (name == "layer")
+    return Slope::Layer;
+  if (name == "neuron")
+    return Slope::Neuron;
+  return std::nullopt;
+}
+
+/// The typed-layer facts of a network: empty vectors for a plain MLP (what
+/// every kernel before issue 14 is), else one entry per hidden layer.
+struct LayerKinds {
+  std::vector<Slope> slopes;
+  std::vector<bool> residual;
+  /// Frequencies m of the Fourier-feature input embedding; 0: none.
+  int64_t fourier = 0;
+
+  /// The width the first layer reads: 2m with a Fourier embedding, else d.
+  int64_t firstInputWidth(int64_t d) const {
+    return fourier > 0 ? 2 * fourier : d;
+  }
+
+  bool empty() const {
+    if (fourier != 0)
+      return false;
+    for (Slope s : slopes)
+      if (s != Slope::None)
+        return false;
+    for (bool r : residual)
+      if (r)
+        return false;
+    return true;
+  }
+  /// Of hidden layer `hidden` (0-based).
+  Slope slope(size_t hidden) const {
+    return hidden < slopes.size() ? slopes[hidden] : Slope::None;
+  }
+  bool isResidual(size_t hidden) const {
+    return hidden < residual.size() && residual[hidden];
+  }
+  /// Trainable slopes of hidden layer `hidden` of width `width`.
+  int64_t slopeCount(size_t hidden, int64_t width) const {
+    Slope s = slope(hidden);
+    return s == Slope::Layer ? 1 : s == Slope::Neuron ? width : 0;
+  }
+  /// The canonical manifest spellings: "none,neuron" / "0,1", or "" when no
+  /// hidden layer has one.
+  std::string slopesText() const {
+    bool any = false;
+    for (Slope s : slopes)
+      any |= s != Slope::None;
+    std::string text;
+    for (size_t i = 0; any && i < slopes.size(); ++i)
+      text += (i ? "," : "") + std::string(slopeName(slopes[i]));
+    return text;
+  }
+  std::string residualText() const {
+    bool any = false;
+    for (bool r : residual)
+      any |= r;
+    std::string text;
+    for (size_t i = 0; any && i < residual.size(); ++i)
+      text += std::string(i ? "," : "") + (residual[i] ? "1" : "0");
+    return text;
+  }
+  /// One sentence naming the broken rule for a network with these widths,
+  /// or "" when the kinds are valid (slopes/residual empty or one per hidden
+  /// layer; residual layers square and not the first).
+  std::string check(const std::vector<int64_t> &layers) const {
+    size_t hidden = layers.size() < 2 ? 0 : layers.size() - 2;
+    if (fourier < 0 || fourier > (int64_t(1) << 15))
+      return "a Fourier embedding has 1.." + std::to_string(int64_t(1) << 15) +
+             " frequencies (2m <= kMaxWidth), got " + std::to_string(fourier);
+    if (!slopes.empty() && slopes.size() != hidden)
+      return "slopes lists " + std::to_string(slopes.size()) +
+             " entries but the network has " + std::to_string(hidden) +
+             " hidden layers";
+    if (!residual.empty() && residual.size() != hidden)
+      return "residual lists " + std::to_string(residual.size()) +
+             " entries but the network has " + std::to_string(hidden) +
+             " hidden layers";
+    for (size_t i = 0; i < residual.size(); ++i) {
+      if (!residual[i])
+        continue;
+      if (i == 0)
+        return "the first hidden layer cannot be residual: its input is the "
+               "network input, not a hidden layer's output";
+      if (layers[i] != layers[i + 1])
+        return "residual hidden layer " + std::to_string(i + 1) +
+               " maps width " + std::to_string(layers[i]) + " to " +
+               std::to_string(layers[i + 1]) +
+               "; a residual layer H + F(H) needs equal widths";
+    }
+    return "";
+  }
+};
+
 /// Everything the runtime needs to know about a kernel. The compiler fills
 /// it from the module's #ntp.kernel attribute; serializeManifest writes it,
 /// parseManifest reads and validates it (including the derived fields below
@@ -180,6 +303,9 @@ struct KernelManifest {
   /// holds -2 (laplacian) or -4 (biharmonic) in the coordinates it sums
   /// over). The forward entry point then writes out [rows, batch, q].
   std::vector<std::vector<int32_t>> partials;
+  /// Typed layers: adaptive slopes and residual connections per hidden
+  /// layer (LayerKinds); empty for a plain MLP.
+  LayerKinds kinds;
 
   bool isPartials() const { return !partials.empty(); }
   /// The leading dimension of out: order + 1 for a jet kernel, the number of
@@ -194,22 +320,33 @@ struct KernelManifest {
 };
 
 /// The number of parameters of an MLP with these widths: sum over layers of
-/// out * in + out (torch.nn.Linear order). nullopt on fewer than two widths,
-/// a width < 1, or int64 overflow. The one definition: the verifier, the
-/// passes, the manifest and the runtime all call it.
-inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers) {
-  if (layers.size() < 2)
+/// out * in + out (torch.nn.Linear order), plus the slopes of `kinds`.
+/// nullopt on fewer than two widths, a width < 1, or int64 overflow. The one
+/// definition: the verifier, the passes, the manifest and the runtime all
+/// call it.
+inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers,
+                                          const LayerKinds &kinds = {}) {
+  if (layers.size() < 2 || kinds.fourier < 0)
     return std::nullopt;
   int64_t total = 0;
+  // A Fourier embedding: B [m, d], and the first layer reads 2m.
+  if (kinds.fourier > 0 && layers[0] > 0 &&
+      __builtin_mul_overflow(kinds.fourier, layers[0], &total))
+    return std::nullopt;
   for (size_t l = 0; l < layers.size(); ++l) {
     if (layers[l] < 1)
       return std::nullopt;
     if (l == 0)
       continue;
     int64_t layer = 0;
-    if (__builtin_add_overflow(layers[l - 1], int64_t(1), &layer) ||
+    int64_t in = l == 1 ? kinds.firstInputWidth(layers[0]) : layers[l - 1];
+    if (__builtin_add_overflow(in, int64_t(1), &layer) ||
         __builtin_mul_overflow(layer, layers[l], &layer) ||
         __builtin_add_overflow(total, layer, &total))
+      return std::nullopt;
+    if (l + 1 < layers.size() &&
+        __builtin_add_overflow(total, kinds.slopeCount(l - 1, layers[l]),
+                               &total))
       return std::nullopt;
   }
   return total;
@@ -217,17 +354,26 @@ inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers) {
 
 /// Elements of saved jets per tile for the forward-save / backward-saved
 /// path: the seed, then per layer the affine output and (hidden layers) the
-/// activation output, [order + 1, width, tile] each. nullopt on overflow.
+/// activation output, [order + 1, width, tile] each; a hidden layer with a
+/// slope also saves the scaled jet, a residual one the sum. nullopt on
+/// overflow.
 inline std::optional<int64_t>
 workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
-                         int64_t tile) {
-  if (layers.size() < 2 || order < 0 || tile < 1)
+                         int64_t tile, const LayerKinds &kinds = {}) {
+  if (layers.size() < 2 || order < 0 || tile < 1 || kinds.fourier < 0)
     return std::nullopt;
   int64_t widths = layers.front();
+  // A Fourier embedding saves 2 pi B x (with its phases) and the sines.
+  if (kinds.fourier > 0 &&
+      __builtin_add_overflow(widths, 4 * kinds.fourier, &widths))
+    return std::nullopt;
   for (size_t l = 1; l < layers.size(); ++l) {
     int64_t width = 0;
-    if (__builtin_mul_overflow(
-            layers[l], int64_t(l + 1 < layers.size() ? 2 : 1), &width) ||
+    bool hidden = l + 1 < layers.size();
+    int64_t jets = hidden ? 2 + (kinds.slope(l - 1) != Slope::None) +
+                                kinds.isResidual(l - 1)
+                          : 1;
+    if (__builtin_mul_overflow(layers[l], jets, &width) ||
         __builtin_add_overflow(widths, width, &widths))
       return std::nullopt;
   }
@@ -255,20 +401,27 @@ partialsWorkspaceElementsPerTile(const std::vector<int64_t> &layers,
 /// Elements of jets one tile keeps on the stack, at most: the backward that
 /// recomputes the forward holds every forward jet (workspaceElementsPerTile)
 /// and two cotangent buffers of the widest layer, [order + 1, width, tile]
-/// each (the forward alone: two buffers of the widest layer). nullopt on
-/// overflow.
+/// each, three with a residual layer (the forward alone: two buffers of the
+/// widest layer, three with a residual layer). nullopt on overflow.
 inline std::optional<int64_t>
 jetStackElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
-                        int64_t tile) {
-  std::optional<int64_t> jets = workspaceElementsPerTile(layers, order, tile);
+                        int64_t tile, const LayerKinds &kinds = {}) {
+  std::optional<int64_t> jets =
+      workspaceElementsPerTile(layers, order, tile, kinds);
   if (!jets)
     return std::nullopt;
   int64_t widest = 0, cotangents = 0;
   for (int64_t width : layers)
     widest = width > widest ? width : widest;
+  if (2 * kinds.fourier > widest)
+    widest = 2 * kinds.fourier;
+  bool residual = false;
+  for (bool r : kinds.residual)
+    residual |= r;
   if (__builtin_mul_overflow(order + 1, widest, &cotangents) ||
       __builtin_mul_overflow(cotangents, tile, &cotangents) ||
-      __builtin_mul_overflow(cotangents, int64_t(2), &cotangents) ||
+      __builtin_mul_overflow(cotangents, int64_t(residual ? 3 : 2),
+                             &cotangents) ||
       __builtin_add_overflow(*jets, cotangents, &cotangents))
     return std::nullopt;
   return cotangents;
@@ -342,7 +495,11 @@ inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
 ///   [chip format mapping block_size samples_per_block image_bytes]
 ///   [partials]
 /// `partials` (rows separated by ';', entries by ',') only for partials
-/// kernels: a runtime that predates them refuses the key.
+/// kernels: a runtime that predates them refuses the key. `slopes`
+/// ("none,neuron": one of none, layer, neuron per hidden layer),
+/// `residual` ("0,1") and `fourier` (m) only for networks with typed layers
+/// (LayerKinds).
+/// A runtime that predates them refuses the keys.
 /// Lists are comma-separated. Unknown keys are an error: a field that
 /// changes what the runtime must do bumps kAbiVersion instead.
 std::string serializeManifest(const KernelManifest &manifest);

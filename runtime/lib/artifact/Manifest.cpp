@@ -77,7 +77,8 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "target_cpu",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
-constexpr std::string_view kOptionalKeys[] = {"partials"};
+constexpr std::string_view kOptionalKeys[] = {"partials", "slopes", "residual",
+                                              "fourier"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -165,7 +166,34 @@ public:
     const std::string *layers = key("layers");
     if (!layers || !parseLayers(*layers, m.layers))
       return NTP_ERROR_BAD_ARTIFACT;
-    std::optional<int64_t> expected = countParams(m.layers);
+    // Typed layers before the counts that depend on them.
+    m.kinds = LayerKinds();
+    if (const std::string *slopes = optionalKey("slopes")) {
+      for (const std::string &item : split(*slopes)) {
+        std::optional<Slope> slope = parseSlope(item);
+        if (!slope)
+          return fail("slopes " + quoted(*slopes) +
+                      " is not a comma-separated list of none, layer, neuron");
+        m.kinds.slopes.push_back(*slope);
+      }
+    }
+    if (const std::string *residual = optionalKey("residual")) {
+      for (const std::string &item : split(*residual)) {
+        if (item != "0" && item != "1")
+          return fail("residual " + quoted(*residual) +
+                      " is not a comma-separated list of 0 and 1");
+        m.kinds.residual.push_back(item == "1");
+      }
+    }
+    if (optionalKey("fourier")) {
+      std::optional<int64_t> fourier = number<int64_t>("fourier");
+      if (!fourier || *fourier < 1)
+        return fail("fourier must be a number of frequencies >= 1");
+      m.kinds.fourier = *fourier;
+    }
+    if (std::string broken = m.kinds.check(m.layers); !broken.empty())
+      return fail(broken);
+    std::optional<int64_t> expected = countParams(m.layers, m.kinds);
     if (!expected)
       return fail("layers " + quoted(*layers) + " have too many parameters");
     size_t listed = std::count(m.activation.begin(), m.activation.end(), ',');
@@ -203,7 +231,7 @@ public:
     if (!workspace)
       return NTP_ERROR_BAD_ARTIFACT;
     std::optional<int64_t> expectedWorkspace =
-        workspaceElementsPerTile(m.layers, m.order, m.tile);
+        workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
     if (!expectedWorkspace)
       return fail("the workspace of layers " + quoted(*layers) + ", order " +
                   std::to_string(m.order) + " and tile " +
@@ -253,6 +281,20 @@ public:
 
 private:
   static constexpr int64_t kMaxTile = 1 << 16;
+
+  /// The comma-separated items of `text` (empty items kept, so that they
+  /// fail the caller's check).
+  static std::vector<std::string> split(const std::string &text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    for (;;) {
+      size_t end = text.find(',', start);
+      items.push_back(text.substr(start, end - start));
+      if (end == std::string::npos)
+        return items;
+      start = end + 1;
+    }
+  }
 
   /// "2,0,0;-2,-2,0": rows of inputDim integers, each a multi-index of total
   /// order <= order or an operator row (-2 or -4 marks and 0), none repeated.
@@ -360,6 +402,11 @@ private:
       return &it->second;
     fail("required key " + quoted(name) + " is missing");
     return nullptr;
+  }
+
+  const std::string *optionalKey(std::string_view name) {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : &it->second;
   }
 
   template <class T> std::optional<T> number(std::string_view name) {
@@ -544,6 +591,12 @@ std::string serializeManifest(const KernelManifest &m) {
     }
     line("partials", rows);
   }
+  if (std::string slopes = m.kinds.slopesText(); !slopes.empty())
+    line("slopes", slopes);
+  if (std::string residual = m.kinds.residualText(); !residual.empty())
+    line("residual", residual);
+  if (m.kinds.fourier > 0)
+    line("fourier", std::to_string(m.kinds.fourier));
   text += '\n';
   return text;
 }
@@ -560,6 +613,32 @@ std::string mlpDescription(const KernelManifest &manifest) {
     for (char c : manifest.activation)
       text += c == ',' ? std::string("\", \"") : std::string(1, c);
     text += "\"]";
+  }
+  // Typed layers, as the ntp.mlp spells them: one word for every hidden
+  // layer when they agree, else a list.
+  if (manifest.kinds.fourier > 0)
+    text += " fourier " + std::to_string(manifest.kinds.fourier);
+  if (std::string slopes = manifest.kinds.slopesText(); !slopes.empty()) {
+    bool same = true;
+    for (Slope s : manifest.kinds.slopes)
+      same &= s == manifest.kinds.slopes.front();
+    if (same) {
+      text += " slopes \"" +
+              std::string(slopeName(manifest.kinds.slopes.front())) + "\"";
+    } else {
+      text += " slopes [";
+      for (size_t i = 0; i < manifest.kinds.slopes.size(); ++i)
+        text += (i ? ", \"" : "\"") +
+                std::string(slopeName(manifest.kinds.slopes[i])) + "\"";
+      text += "]";
+    }
+  }
+  if (!manifest.kinds.residualText().empty()) {
+    text += " residual [";
+    for (size_t i = 0; i < manifest.kinds.residual.size(); ++i)
+      text += std::string(i ? ", " : "") +
+              (manifest.kinds.residual[i] ? "true" : "false");
+    text += "]";
   }
   text += " order " + std::to_string(manifest.order);
   // A partials kernel's request: the multi-indices, then the operators

@@ -30,6 +30,17 @@ public:
   static std::unique_ptr<CompiledKernel>
   compile(const std::vector<Width> &widths, const std::string &activation,
           int order, bool isF64, bool backward = true) {
+    ntp::MlpDescription description;
+    description.layers.assign(widths.begin(), widths.end());
+    description.activation = activation;
+    description.order = order;
+    description.isF64 = isF64;
+    return compile(description, backward);
+  }
+
+  /// Any description (typed layers, partials requests).
+  static std::unique_ptr<CompiledKernel>
+  compile(const ntp::MlpDescription &description, bool backward = true) {
     auto k = std::unique_ptr<CompiledKernel>(new CompiledKernel);
     char pattern[] = "/tmp/ntp-kernel-XXXXXX";
     if (!mkdtemp(pattern))
@@ -39,11 +50,6 @@ public:
     mlir::DialectRegistry registry;
     ntp::registerNtpCompilerDialects(registry);
     mlir::MLIRContext context(registry);
-    ntp::MlpDescription description;
-    description.layers.assign(widths.begin(), widths.end());
-    description.activation = activation;
-    description.order = order;
-    description.isF64 = isF64;
     ntp::CompileOptions options;
     options.backward = backward;
     auto module = ntp::buildMlpModule(context, description);

@@ -62,6 +62,54 @@ TEST(KernelFactsTest, PerLayerActivationsAreCanonical) {
   EXPECT_EQ(describe(network({2, 3}, 1), cpu).activation, "tanh");
 }
 
+TEST(KernelFactsTest, TypedLayers) {
+  // The kinds are facts: the parameter count and workspace include them,
+  // the cache key names them, a plain network's key is unchanged, and
+  // all-none kinds are the plain network.
+  KernelTarget t;
+  t.backward = true;
+  NetworkDescription plain = network({2, 8, 8, 1}, 3);
+  NetworkDescription typed = plain;
+  typed.kinds.slopes = {art::Slope::Neuron, art::Slope::Layer};
+  typed.kinds.residual = {false, true};
+  typed.kinds.fourier = 4;
+  art::KernelManifest p = describe(plain, t), m = describe(typed, t);
+  EXPECT_EQ(p.numParams, 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1);
+  EXPECT_EQ(m.numParams, 4 * 2 + 8 * 8 + 8 + 8 + 8 * 8 + 8 + 1 + 8 + 1);
+  EXPECT_EQ(m.workspacePerTile, (2 + 16 + 8 * 3 + 8 * 4 + 1) * 4 * m.tile);
+  std::string key = kernelKeyText(m);
+  EXPECT_NE(key.find("\nslopes=neuron,layer\nresidual=0,1\nfourier=4\n"),
+            std::string::npos)
+      << key;
+  EXPECT_EQ(kernelKeyText(p).find("slopes"), std::string::npos);
+  NetworkDescription none = plain;
+  none.kinds.slopes = {art::Slope::None, art::Slope::None};
+  none.kinds.residual = {false, false};
+  EXPECT_EQ(kernelKeyText(describe(none, t)), kernelKeyText(p));
+  // networkOf inverts describeKernel on the kinds too.
+  EXPECT_EQ(kernelKeyText(describe(networkOf(m), t)), key);
+  // The rules, one sentence each.
+  NetworkDescription bad = plain;
+  bad.kinds.residual = {true, false};
+  EXPECT_EQ(describeError(bad, t),
+            "the first hidden layer cannot be residual: its input is the "
+            "network input, not a hidden layer's output");
+  bad = plain;
+  bad.kinds.slopes = {art::Slope::Layer};
+  EXPECT_EQ(describeError(bad, t),
+            "slopes lists 1 entries but the network has 2 hidden layers");
+  bad = plain;
+  bad.kinds.fourier = -1;
+  EXPECT_NE(describeError(bad, t).find("a Fourier embedding has"),
+            std::string::npos);
+  bad = typed;
+  bad.partials = {{2, 0}};
+  t.backward = false;
+  EXPECT_EQ(describeError(bad, t),
+            "partials kernels do not take adaptive slopes, residual layers or "
+            "Fourier features yet; compile a jet kernel");
+}
+
 TEST(KernelFactsTest, CpuFacts) {
   KernelTarget t;
   art::KernelManifest m = describe(network({1, 24, 1}, 3), t);

@@ -354,6 +354,49 @@ TEST(JitCacheTest, KeyCoversPerLayerActivations) {
   EXPECT_EQ(run(c.get(), in), run(d.get(), in));
 }
 
+/// Typed layers (issue 14): C++ MlpSpec fields and C spec.mlir describe the
+/// same kernel; its description is that text; the parameter count includes
+/// B and the slopes; the cache keys differ from the plain network's.
+TEST(JitTest, TypedLayers) {
+  ntp::MlpSpec spec{{2, 6, 6, 1}, "silu,tanh", 3, ntp::Dtype::F64};
+  spec.fourier = 4;
+  spec.slopes = {"neuron", "layer"};
+  spec.residual = {false, true};
+  const std::string text =
+      "ntp.mlp @ntp_kernel layers [2, 6, 6, 1] activation [\"silu\", "
+      "\"tanh\"] fourier 4 slopes [\"neuron\", \"layer\"] residual [false, "
+      "true] order 3 : f64";
+  EXPECT_EQ(ntp::mlpText(spec), text + "\n");
+  ntp::Kernel cpp = ntp::compile(spec, cppNoCache());
+  EXPECT_EQ(cpp.description(), text);
+  KernelPtr c =
+      compileOrDie(Spec{{}, "tanh", 0, NTP_DTYPE_F32, text}, kNoCache);
+  ASSERT_TRUE(c);
+  ntp_kernel_info info;
+  ASSERT_EQ(ntp_kernel_info_get(c.get(), &info), NTP_OK);
+  // B [4, 2], W_1 [6, 8], b_1, 6 slopes, W_2, b_2, 1 slope, W_3, b_3.
+  EXPECT_EQ(info.num_params, 8 + 48 + 6 + 6 + 36 + 6 + 1 + 6 + 1);
+  Inputs in = inputsFor(c.get(), 11);
+  EXPECT_EQ(run(c.get(), in), run(cpp.get(), in));
+  // Another typed network is another kernel (the text is the key).
+  KernelPtr plain = compileOrDie(
+      Spec{{2, 6, 6, 1}, "silu,tanh", 3, NTP_DTYPE_F64, ""}, kNoCache);
+  ntp_kernel_info plainInfo;
+  ASSERT_EQ(ntp_kernel_info_get(plain.get(), &plainInfo), NTP_OK);
+  EXPECT_EQ(plainInfo.num_params, 2 * 6 + 6 + 36 + 6 + 6 + 1);
+  // Bad typed layers: one sentence.
+  EXPECT_NE(compileError(Spec{{},
+                              "tanh",
+                              0,
+                              NTP_DTYPE_F32,
+                              "ntp.mlp @n layers [1, 4, 5, 1] activation "
+                              "\"tanh\" residual [false, true] order 2 : f32"},
+                         kNoCache, NTP_ERROR_INVALID_ARGUMENT)
+                .find("residual hidden layer 2 maps width 4 to 5; a residual "
+                      "layer H + F(H) needs equal widths"),
+            std::string::npos);
+}
+
 TEST(JitTest, DescribesTheNetwork) {
   KernelPtr k = compileOrDie(
       Spec{{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, NTP_DTYPE_F64, ""},

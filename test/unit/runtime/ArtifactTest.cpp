@@ -414,6 +414,62 @@ TEST(ManifestTest, RoundTripsAndChecksThePartialsRequest) {
         << bad;
 }
 
+TEST(ManifestTest, RoundTripsAndChecksTypedLayers) {
+  KernelManifest m = cpuManifest();
+  m.kinds.slopes = {Slope::Neuron, Slope::None, Slope::Layer};
+  m.kinds.residual = {false, true, true};
+  m.kinds.fourier = 8;
+  // B [8, 1]; W_1 [24, 16], b_1, 24 slopes; W_2, b_2; W_3, b_3, 1 slope;
+  // W_4, b_4.
+  m.numParams = *countParams(m.layers, m.kinds);
+  EXPECT_EQ(m.numParams, 8 + (16 * 24 + 24 + 24) + (24 * 24 + 24) +
+                             (24 * 24 + 24 + 1) + (24 + 1));
+  // Saved jets: x, 2 pi B x and its sines (2 x 16), then per hidden layer
+  // the affine, scaled, activated and summed jets as present, the output.
+  m.workspacePerTile =
+      *workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
+  EXPECT_EQ(m.workspacePerTile,
+            (1 + 32 + 24 * 3 + 24 * 3 + 24 * 4 + 1) * (m.order + 1) * m.tile);
+  std::string text = serializeManifest(m);
+  EXPECT_NE(text.find("\nslopes=neuron,none,layer\nresidual=0,1,1\n"
+                      "fourier=8\n"),
+            std::string::npos)
+      << text;
+  KernelManifest parsed = roundTrip(m);
+  EXPECT_EQ(parsed.kinds.slopes, m.kinds.slopes);
+  EXPECT_EQ(parsed.kinds.residual, m.kinds.residual);
+  EXPECT_EQ(parsed.kinds.fourier, 8);
+  EXPECT_EQ(mlpDescription(parsed),
+            "ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation \"tanh\" "
+            "fourier 8 slopes [\"neuron\", \"none\", \"layer\"] residual "
+            "[false, true, true] order 9 : f64");
+  // A plain MLP's manifest has none of the keys.
+  EXPECT_EQ(kCpu.find("slopes"), std::string::npos);
+  EXPECT_EQ(kCpu.find("residual"), std::string::npos);
+  EXPECT_EQ(kCpu.find("fourier"), std::string::npos);
+  // Bad values, each named.
+  EXPECT_NE(parseError(withLine(text, "slopes", "slopes=neuron,steep,none"))
+                .find("is not a comma-separated list of none, layer, neuron"),
+            std::string::npos);
+  EXPECT_NE(parseError(withLine(text, "slopes", "slopes=neuron"))
+                .find("slopes lists 1 entries but the network has 3 hidden "
+                      "layers"),
+            std::string::npos);
+  EXPECT_NE(parseError(withLine(text, "residual", "residual=1,1,1"))
+                .find("the first hidden layer cannot be residual"),
+            std::string::npos);
+  EXPECT_NE(parseError(withLine(text, "residual", "residual=0,2,1"))
+                .find("is not a comma-separated list of 0 and 1"),
+            std::string::npos);
+  EXPECT_NE(parseError(withLine(text, "fourier", "fourier=0"))
+                .find("fourier must be a number of frequencies >= 1"),
+            std::string::npos);
+  // The counts follow the kinds: a manifest whose num_params ignores the
+  // slopes is refused.
+  EXPECT_NE(parseError(withLine(text, "fourier", "")).find("num_params is"),
+            std::string::npos);
+}
+
 TEST(ContainerTest, SealsAndOpens) {
   KernelManifest m = cudaManifest();
   std::string image(12345, 'p');

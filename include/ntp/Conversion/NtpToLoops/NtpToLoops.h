@@ -22,6 +22,10 @@ namespace ntp {
 /// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.
 void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
+/// Patterns lowering the typed-layer ops (ntp.scale, ntp.add_jets,
+/// ntp.scale_vjp; LayerOpsToLoops.cpp); part of the set above.
+void populateLayerOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
+
 } // namespace ntp
 
 #endif // NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H

@@ -58,7 +58,36 @@ KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
                               art::gpuMappingName(cuda->mapping).size())
                   : StringRef(),
              cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0,
-             partials);
+             partials, m.kinds.slopesText(), m.kinds.residualText(),
+             m.kinds.fourier);
+}
+
+/// Typed layers from their manifest spellings ("none,neuron", "0,1"; empty:
+/// none); false on a word that is not one.
+static bool parseKinds(StringRef slopes, StringRef residual,
+                       art::LayerKinds &kinds) {
+  kinds = art::LayerKinds();
+  SmallVector<StringRef> items;
+  if (!slopes.empty()) {
+    slopes.split(items, ',');
+    for (StringRef item : items) {
+      std::optional<art::Slope> slope =
+          art::parseSlope(std::string_view(item.data(), item.size()));
+      if (!slope)
+        return false;
+      kinds.slopes.push_back(*slope);
+    }
+  }
+  items.clear();
+  if (!residual.empty()) {
+    residual.split(items, ',');
+    for (StringRef item : items) {
+      if (item != "0" && item != "1")
+        return false;
+      kinds.residual.push_back(item == "1");
+    }
+  }
+  return true;
 }
 
 /// The manifest of the parameters, without checking them.
@@ -68,8 +97,11 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
            BoolAttr backward, int64_t workspacePerTile, ArrayAttr cpuFeatures,
            StringRef targetCpu, StringRef chip, StringRef mapping,
            int64_t blockSize, int64_t samplesPerBlock,
-           DenseI32ArrayAttr partials) {
+           DenseI32ArrayAttr partials, StringRef slopes, StringRef residual,
+           int64_t fourier) {
   art::KernelManifest m;
+  (void)parseKinds(slopes, residual, m.kinds);
+  m.kinds.fourier = fourier;
   m.name = name.str();
   m.layers.assign(layers.begin(), layers.end());
   m.activation = activation.str();
@@ -77,7 +109,7 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
   m.dtype = isa_and_nonnull<Float64Type>(elementType) ? art::Dtype::F64
                                                       : art::Dtype::F32;
   m.device = art::parseDevice(device).value_or(art::Device::Cpu);
-  m.numParams = art::countParams(m.layers).value_or(0);
+  m.numParams = art::countParams(m.layers, m.kinds).value_or(0);
   m.tile = tile;
   m.backward = backward && backward.getValue();
   m.workspacePerTile = workspacePerTile;
@@ -111,7 +143,8 @@ art::KernelManifest KernelAttr::getManifest() const {
                     getElementType(), getDevice(), getTile(), getBackward(),
                     getWorkspacePerTile(), getCpuFeatures(), getTargetCpu(),
                     getChip(), getMapping(), getBlockSize(),
-                    getSamplesPerBlock(), getPartials());
+                    getSamplesPerBlock(), getPartials(), getSlopes(),
+                    getResidual(), getFourier());
 }
 
 LogicalResult KernelAttr::verify(
@@ -120,7 +153,8 @@ LogicalResult KernelAttr::verify(
     Type elementType, StringRef device, int64_t tile, BoolAttr backward,
     int64_t workspacePerTile, ArrayAttr entryPoints, StringRef targetCpu,
     ArrayAttr cpuFeatures, StringRef chip, StringRef mapping, int64_t blockSize,
-    int64_t samplesPerBlock, DenseI32ArrayAttr partials) {
+    int64_t samplesPerBlock, DenseI32ArrayAttr partials, StringRef slopes,
+    StringRef residual, int64_t fourier) {
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
@@ -160,12 +194,16 @@ LogicalResult KernelAttr::verify(
     return emitError() << "partials must hold whole rows of layers[0] "
                           "entries, got "
                        << partials.size() << " entries";
+  if (art::LayerKinds kinds; !parseKinds(slopes, residual, kinds))
+    return emitError() << "slopes must list none, layer or neuron and "
+                          "residual 0 or 1, separated by commas, got \""
+                       << slopes << "\" and \"" << residual << "\"";
   // Every other fact must be what the one function derives from the network
   // and the target.
-  art::KernelManifest stated =
-      manifestOf(name, layers, activation, order, elementType, device, tile,
-                 backward, workspacePerTile, cpuFeatures, targetCpu, chip,
-                 mapping, blockSize, samplesPerBlock, partials);
+  art::KernelManifest stated = manifestOf(
+      name, layers, activation, order, elementType, device, tile, backward,
+      workspacePerTile, cpuFeatures, targetCpu, chip, mapping, blockSize,
+      samplesPerBlock, partials, slopes, residual, fourier);
   KernelTarget target = targetOf(stated);
   if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
       blockSize != 32 * samplesPerBlock)

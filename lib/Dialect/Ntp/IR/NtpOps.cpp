@@ -78,9 +78,79 @@ LogicalResult MlpOp::verify() {
                  *this, cast<StringAttr>(getActivation()).getValue()))) {
     return failure();
   }
-  if (failed(verifyElementType(*this, getElementType())))
+  if (failed(verifyElementType(*this, getElementType())) ||
+      failed(verifyLayerKinds()))
     return failure();
   return verifyRequest();
+}
+
+/// slopes: one name or one per hidden layer, each none, layer or neuron;
+/// residual: one flag per hidden layer, on square layers after the first;
+/// neither on a partials kernel; the parameter count with the slopes.
+LogicalResult MlpOp::verifyLayerKinds() {
+  size_t hidden = getLayers().size() - 2;
+  if (Attribute slopes = getSlopesAttr()) {
+    SmallVector<StringRef> names;
+    if (auto list = dyn_cast<ArrayAttr>(slopes)) {
+      if (list.size() != hidden)
+        return emitOpError("expects one slope kind per hidden layer: ")
+               << hidden << " hidden layers, " << list.size() << " slopes";
+      for (StringAttr name : list.getAsRange<StringAttr>())
+        names.push_back(name.getValue());
+    } else {
+      names.push_back(cast<StringAttr>(slopes).getValue());
+    }
+    for (StringRef name : names)
+      if (!artifact::parseSlope(std::string_view(name.data(), name.size())))
+        return emitOpError("unknown slope kind '")
+               << name << "'; expected none, layer or neuron";
+  }
+  if (std::optional<uint64_t> fourier = getFourier()) {
+    int64_t m = getFourierAttr().getValue().getSExtValue();
+    if (m < 1 || 2 * m > artifact::kMaxWidth)
+      return emitOpError("a Fourier embedding needs 1..")
+             << artifact::kMaxWidth / 2
+             << " frequencies (its width 2m at most kMaxWidth), got " << m;
+  }
+  artifact::LayerKinds kinds = getLayerKinds();
+  if (std::string broken = kinds.check(
+          std::vector<int64_t>(getLayers().begin(), getLayers().end()));
+      !broken.empty())
+    return emitOpError(broken);
+  if (!kinds.empty() && isPartialsKernel())
+    return emitOpError("partials kernels do not take adaptive slopes, "
+                       "residual layers or Fourier features yet");
+  std::optional<int64_t> params = artifact::countParams(
+      std::vector<int64_t>(getLayers().begin(), getLayers().end()), kinds);
+  if (!params || *params > artifact::kMaxParams)
+    return emitOpError("has more parameters than the maximum ")
+           << artifact::kMaxParams << " (kMaxParams)";
+  return success();
+}
+
+artifact::LayerKinds MlpOp::getLayerKinds() {
+  artifact::LayerKinds kinds;
+  size_t hidden = getLayers().size() < 2 ? 0 : getLayers().size() - 2;
+  auto slope = [](Attribute name) {
+    auto text = dyn_cast<StringAttr>(name);
+    std::optional<artifact::Slope> parsed =
+        text ? artifact::parseSlope(std::string_view(text.getValue().data(),
+                                                     text.getValue().size()))
+             : std::nullopt;
+    return parsed.value_or(artifact::Slope::None);
+  };
+  if (Attribute slopes = getSlopesAttr()) {
+    if (auto list = dyn_cast<ArrayAttr>(slopes))
+      for (Attribute name : list)
+        kinds.slopes.push_back(slope(name));
+    else
+      kinds.slopes.assign(hidden, slope(slopes));
+  }
+  if (std::optional<ArrayRef<bool>> residual = getResidual())
+    kinds.residual.assign(residual->begin(), residual->end());
+  if (IntegerAttr fourier = getFourierAttr())
+    kinds.fourier = std::max<int64_t>(0, fourier.getValue().getSExtValue());
+  return kinds;
 }
 
 /// The rows of the request, or failure with the broken rule reported.
@@ -186,7 +256,8 @@ std::string MlpOp::getActivationSpec() {
 int64_t MlpOp::getNumParams() {
   // Verified ops have at most kMaxParams parameters.
   ArrayRef<int64_t> layers = getLayers();
-  return artifact::countParams({layers.begin(), layers.end()}).value_or(0);
+  return artifact::countParams({layers.begin(), layers.end()}, getLayerKinds())
+      .value_or(0);
 }
 
 //===----------------------------------------------------------------------===//
@@ -291,6 +362,104 @@ LogicalResult ActivateOp::verify() {
   return success();
 }
 
+LogicalResult ScaleOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  MemRefType in = getInput().getType();
+  if (in.getShape() != getOutput().getType().getShape())
+    return emitOpError("input and output jets must have the same shape");
+  if (static_cast<int64_t>(getLiveOrders()) > in.getDimSize(0))
+    return emitOpError("live_orders (")
+           << getLiveOrders() << ") exceeds the number of orders ("
+           << in.getDimSize(0) << ")";
+  MemRefType params = getParams().getType();
+  int64_t needed = getSlopeOffset() + (getPerNeuron() ? in.getDimSize(1) : 1);
+  if (!params.isDynamicDim(0) && params.getDimSize(0) < needed)
+    return emitOpError("slopes need parameters up to index ")
+           << needed << " but params has " << params.getDimSize(0)
+           << " elements";
+  return success();
+}
+
+static LogicalResult verifyLiveOrders(Operation *op, uint64_t live, Value jet);
+
+/// The shape rules of ntp.fourier_project and its VJP: output width even
+/// (2m), orders and tile as the input's, B within params.
+static LogicalResult verifyFourierProject(Operation *op, MemRefType in,
+                                          MemRefType out, MemRefType params,
+                                          int64_t offset) {
+  if (out.getDimSize(1) % 2 != 0)
+    return op->emitOpError("output width must be even (sines and cosines), "
+                           "got ")
+           << out.getDimSize(1);
+  if (in.getDimSize(0) != out.getDimSize(0) ||
+      in.getDimSize(2) != out.getDimSize(2))
+    return op->emitOpError("input and output jets must have the same number "
+                           "of orders and tile size");
+  int64_t needed = offset + out.getDimSize(1) / 2 * in.getDimSize(1);
+  if (!params.isDynamicDim(0) && params.getDimSize(0) < needed)
+    return op->emitOpError("B needs parameters up to index ")
+           << needed << " but params has " << params.getDimSize(0)
+           << " elements";
+  return success();
+}
+
+LogicalResult FourierProjectOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")) ||
+      failed(verifyFourierProject(*this, getInput().getType(),
+                                  getOutput().getType(), getParams().getType(),
+                                  getWeightOffset())))
+    return failure();
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult FourierProjectVjpOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutCotangent(),
+                                    getGrad(), getInCotangent()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
+      failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")) ||
+      failed(verifyFourierProject(*this, getInput().getType(),
+                                  getOutCotangent().getType(),
+                                  getParams().getType(), getWeightOffset())))
+    return failure();
+  if (getInCotangent().getType().getShape() != getInput().getType().getShape())
+    return emitOpError("input cotangent must have the shape of the input");
+  auto grad = cast<MemRefType>(getGrad().getType());
+  if (grad.getRank() == 2 &&
+      grad.getDimSize(1) != getInput().getType().getDimSize(2))
+    return emitOpError("lane-wise grad must have one lane per sample of the "
+                       "tile (")
+           << getInput().getType().getDimSize(2) << "), got "
+           << grad.getDimSize(1);
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult AddJetsOp::verify() {
+  if (failed(verifySameElementType(*this, {getLhs(), getRhs(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getLhs(), "left")) ||
+      failed(verifyJetBuffer(*this, getRhs(), "right")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  ArrayRef<int64_t> shape = getLhs().getType().getShape();
+  if (getRhs().getType().getShape() != shape ||
+      getOutput().getType().getShape() != shape)
+    return emitOpError("both operands and the output must have the same "
+                       "shape (a residual layer needs equal widths)");
+  if (static_cast<int64_t>(getLiveOrders()) > shape[0])
+    return emitOpError("live_orders (")
+           << getLiveOrders() << ") exceeds the number of orders (" << shape[0]
+           << ")";
+  return success();
+}
+
 LogicalResult StoreJetOp::verify() {
   if (failed(verifySameElementType(*this, {getJet(), getOut()})) ||
       failed(verifyJetBuffer(*this, getJet(), "stored")))
@@ -376,6 +545,27 @@ LogicalResult ActivateVjpOp::verify() {
       getInCotangent().getType().getShape() != shape)
     return emitOpError("input, output cotangent and input cotangent jets "
                        "must have the same shape");
+  return verifyLiveOrders(*this, getLiveOrders(), getInput());
+}
+
+LogicalResult ScaleVjpOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutCotangent(),
+                                    getGrad(), getInCotangent()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
+      failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")))
+    return failure();
+  ArrayRef<int64_t> shape = getInput().getType().getShape();
+  if (getOutCotangent().getType().getShape() != shape ||
+      getInCotangent().getType().getShape() != shape)
+    return emitOpError("input, output cotangent and input cotangent jets "
+                       "must have the same shape");
+  auto grad = cast<MemRefType>(getGrad().getType());
+  if (grad.getRank() == 2 && grad.getDimSize(1) != shape[2])
+    return emitOpError("lane-wise grad must have one lane per sample of the "
+                       "tile (")
+           << shape[2] << "), got " << grad.getDimSize(1);
   return verifyLiveOrders(*this, getLiveOrders(), getInput());
 }
 

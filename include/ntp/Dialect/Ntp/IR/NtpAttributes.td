@@ -57,6 +57,12 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     flattened (each row has layers[0] entries; an operator's row holds -2
     (laplacian) or -4 (biharmonic) in the coordinates it sums over):
     `partials = [2, 0, 1, 1, -2, -2]` for d = 2.
+
+    A network with typed layers records them as the manifest spells them
+    (`ntp::artifact::LayerKinds`): `slopes = "none,neuron"` (one of none,
+    layer, neuron per hidden layer), `residual = "0,1"` and `fourier = 16`
+    (the frequencies of a Fourier-feature embedding); all are absent for a
+    plain MLP.
   }];
   let parameters = (ins
     StringRefParameter<"the ntp.mlp's symbol name">:$name,
@@ -75,13 +81,16 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     StringRefParameter<"sample or lanes", "\"\"">:$mapping,
     DefaultValuedParameter<"int64_t", "0">:$block_size,
     DefaultValuedParameter<"int64_t", "0">:$samples_per_block,
-    OptionalParameter<"::mlir::DenseI32ArrayAttr">:$partials
+    OptionalParameter<"::mlir::DenseI32ArrayAttr">:$partials,
+    StringRefParameter<"adaptive slope per hidden layer", "\"\"">:$slopes,
+    StringRefParameter<"residual flag per hidden layer", "\"\"">:$residual,
+    DefaultValuedParameter<"int64_t", "0">:$fourier
   );
   let assemblyFormat = [{
     `<` $name `,` `layers` `=` `[` $layers `]` `,` struct($activation, $order,
     $element_type, $device, $tile, $backward, $workspace_per_tile,
     $entry_points, $target_cpu, $cpu_features, $chip, $mapping, $block_size,
-    $samples_per_block, $partials) `>`
+    $samples_per_block, $partials, $slopes, $residual, $fourier) `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

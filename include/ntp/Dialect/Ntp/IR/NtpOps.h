@@ -10,6 +10,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
+#include "ntp/artifact.hpp"
 
 #define GET_OP_CLASSES
 #include "ntp/Dialect/Ntp/IR/NtpOps.h.inc"

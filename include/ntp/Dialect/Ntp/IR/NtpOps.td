@@ -32,6 +32,33 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     Parameters come as one flat vector in torch.nn.Linear order
     (W_1 [h_1, d] row-major, b_1, ..., W_L, b_L).
 
+    Typed layers (optional; without them the op is a plain MLP). Hidden
+    layer l computes Y = W_l H + b_l, then sigma_l(a_l * Y) with
+
+    - `slopes`: an adaptive activation's trainable slope a_l, one name for
+      every hidden layer or a list with one per hidden layer: `"none"` (no
+      slope), `"layer"` (one scalar a_l), `"neuron"` (one a_l per neuron);
+    - `residual`: a list with one flag per hidden layer; a residual layer
+      computes H_l = H_{l-1} + sigma_l(a_l * Y) (its input and output
+      widths must agree, and it may not be the first hidden layer, whose
+      input is the network input).
+
+    - `fourier m`: a Fourier-feature input embedding of m >= 1
+      frequencies, x -> H_0 = [sin(2 pi B x), cos(2 pi B x)] (width 2m)
+      before the first layer, B [m, d] trainable and first in the flat
+      vector (then W_1 is [h_1, 2m]). It decomposes into
+      `ntp.fourier_project` (2 pi B x, and 2 pi B x + pi / 2 for the
+      cosines, since cos z = sin(z + pi / 2)) and one `"sin"` activation.
+
+    A layer's slopes follow its bias in the flat vector: W_1, b_1, [a_1],
+    W_2, b_2, [a_2], ..., W_L, b_L, the order of `module.parameters()` of
+    `nn.Sequential(nn.Linear(d, h_1), Adaptive(), Tanh(), ...)` with
+    `Adaptive` a module holding `a` (shape [1] or [h_l]) that multiplies
+    its input. Rules (checked by the verifier with a message naming the
+    broken one): slope names are none, layer or neuron; a list has one entry
+    per hidden layer; residual layers as above; partials kernels take
+    neither yet.
+
     Bounds, enforced by the verifier (the constants are in
     `runtime/include/ntp/artifact.hpp`, shared with the runtime): every width
     in [1, kMaxWidth = 65536]; the parameter count, computed with overflow
@@ -68,15 +95,25 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
         partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>]
         : f64
     ntp.mlp @mixed layers [1, 32, 32, 1] activation ["silu", "tanh"] order 4 : f64
+    ntp.mlp @adaptive layers [2, 32, 32, 32, 1] activation "tanh"
+        slopes ["layer", "neuron", "none"] residual [false, true, true]
+        order 4 : f64
+    ntp.mlp @fourier layers [2, 64, 64, 1] activation "tanh" fourier 16
+        order 3 : f64
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DenseI64ArrayAttr:$layers,
                    AnyAttrOf<[StrAttr, StrArrayAttr]>:$activation,
                    I64Attr:$order, TypeAttr:$element_type,
                    OptionalAttr<ArrayAttr>:$partials,
-                   OptionalAttr<ArrayAttr>:$operators);
+                   OptionalAttr<ArrayAttr>:$operators,
+                   OptionalAttr<AnyAttrOf<[StrAttr, StrArrayAttr]>>:$slopes,
+                   OptionalAttr<DenseBoolArrayAttr>:$residual,
+                   OptionalAttr<I64Attr>:$fourier);
   let assemblyFormat = [{
-    $sym_name `layers` $layers `activation` $activation `order` $order
+    $sym_name `layers` $layers `activation` $activation
+    (`fourier` $fourier^)? (`slopes` $slopes^)? (`residual` $residual^)?
+    `order` $order
     (`partials` $partials^)? (`operators` $operators^)? `:`
     $element_type attr-dict
   }];
@@ -97,9 +134,14 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     /// (multi-indices, then operator rows); empty for a jet kernel or an
     /// invalid request (which the verifier refuses).
     std::vector<std::vector<int32_t>> getRequestRows();
+    /// The typed layers of `slopes` and `residual` (empty vectors where
+    /// absent; unknown slope names read as none, which the verifier
+    /// refuses).
+    ::ntp::artifact::LayerKinds getLayerKinds();
 
   private:
     ::mlir::LogicalResult verifyRequest();
+    ::mlir::LogicalResult verifyLayerKinds();
   public:
   }];
 }
@@ -184,6 +226,88 @@ def Ntp_ActivateOp : Ntp_Op<"activate"> {
   let assemblyFormat = [{
     $activation $input `into` $output `live_orders` $live_orders attr-dict `:`
     type($input) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_ScaleOp : Ntp_Op<"scale"> {
+  let summary = "Multiplies a jet by trainable slopes (adaptive activations)";
+  let description = [{
+    out[k][j] = a_j in[k][j] for k < `live_orders`: the slope of an adaptive
+    activation sigma(a y), read from `params` at `slope_offset` (one a for
+    every neuron, or with `per_neuron` one per neuron). A jet times a
+    parameter is linear in the jet: every order is scaled alike, and input
+    orders past `live_orders` stay structural zeros (not written).
+
+    Example:
+
+    ```mlir
+    ntp.scale %in, %params[73] into %out live_orders 10 per_neuron
+        : memref<10x24x16xf32>, memref<?xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$slope_offset,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders,
+                   UnitAttr:$per_neuron);
+  let assemblyFormat = [{
+    $input `,` $params `[` $slope_offset `]` `into` $output `live_orders`
+    $live_orders (`per_neuron` $per_neuron^)? attr-dict `:` type($input) `,`
+    type($params) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_FourierProjectOp : Ntp_Op<"fourier_project"> {
+  let summary = "The arguments of a Fourier-feature embedding's sines";
+  let description = [{
+    For B ([m, in] row-major in `params` at `weight_offset`) and an output of
+    width 2m: out[k][i] = 2 pi sum_j B[i mod m][j] in[k][j], plus pi / 2 at
+    order 0 for i >= m, for k < `live_orders`. The `"sin"` activation of
+    it is [sin(2 pi B x), cos(2 pi B x)] (cos z = sin(z + pi / 2)), so
+    that the embedding is one linear map and one activation table entry.
+
+    Example:
+
+    ```mlir
+    ntp.fourier_project %in, %params[0] into %out live_orders 2
+        : memref<10x2x16xf32>, memref<?xf32>, memref<10x32x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `into` $output `live_orders`
+    $live_orders attr-dict `:` type($input) `,` type($params) `,`
+    type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_AddJetsOp : Ntp_Op<"add_jets"> {
+  let summary = "Adds two jets (residual connections, cotangent sums)";
+  let description = [{
+    out[k] = lhs[k] + rhs[k] for k < `live_orders` (differentiation is
+    linear). `output` may be `lhs` or `rhs` (the update is elementwise).
+    The forward of a residual layer H + F(H); the backward sums a skip
+    connection's cotangent into the chain's with it.
+
+    Example:
+
+    ```mlir
+    ntp.add_jets %h, %f into %out live_orders 10
+        : memref<10x24x16xf32>, memref<10x24x16xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$lhs, Ntp_JetBuffer:$rhs,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `into` $output `live_orders` $live_orders attr-dict `:`
+    type($lhs) `,` type($rhs) `,` type($output)
   }];
   let hasVerifier = 1;
 }
@@ -356,6 +480,73 @@ def Ntp_ActivateVjpOp : Ntp_Op<"activate_vjp"> {
     $activation $input `,` $out_cotangent `into` $in_cotangent `live_orders`
     $live_orders attr-dict `:` type($input) `,` type($out_cotangent) `,`
     type($in_cotangent)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_ScaleVjpOp : Ntp_Op<"scale_vjp"> {
+  let summary = "Reverse mode of ntp.scale: slope and input cotangents";
+  let description = [{
+    For out[k][j] = a_j in[k][j] (k < `live_orders`), given the cotangent
+    `out_cotangent` of the output, accumulates the slopes' gradient into
+    `grad` (at `slope_offset`, flat or lane-wise as for `ntp.affine_vjp`)
+      grad_a[j] += sum_{k < live_orders} sum_s outbar_k[j][s] in_k[j][s]
+    (one a for every neuron: the sum also runs over j), and writes
+    inbar_k[j] = a_j outbar_k[j] for k < `live_orders`.
+
+    Example:
+
+    ```mlir
+    ntp.scale_vjp %in, %params[73], %outbar into %grad input_cotangent %inbar
+        live_orders 10 per_neuron : memref<10x24x16xf32>, memref<?xf32>,
+        memref<10x24x16xf32>, memref<?xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$slope_offset,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_GradBuffer:$grad,
+                   Ntp_JetBuffer:$in_cotangent,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders,
+                   UnitAttr:$per_neuron);
+  let assemblyFormat = [{
+    $input `,` $params `[` $slope_offset `]` `,` $out_cotangent `into` $grad
+    `input_cotangent` $in_cotangent `live_orders` $live_orders
+    (`per_neuron` $per_neuron^)? attr-dict `:` type($input) `,`
+    type($params) `,` type($out_cotangent) `,` type($grad) `,`
+    type($in_cotangent)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_FourierProjectVjpOp : Ntp_Op<"fourier_project_vjp"> {
+  let summary = "Reverse mode of ntp.fourier_project";
+  let description = [{
+    Given the cotangent `out_cotangent` of the projection's output (width
+    2m), accumulates
+      grad_B[r][j] += 2 pi sum_{k < live_orders} sum_s
+                      (outbar_k[r] + outbar_k[r + m])[s] in_k[j][s]
+    into `grad` (flat or lane-wise, as for `ntp.affine_vjp`) and writes
+    inbar_k[j] = 2 pi sum_i B[i mod m][j] outbar_k[i] for k < `live_orders`.
+
+    Example:
+
+    ```mlir
+    ntp.fourier_project_vjp %in, %params[0], %outbar into %grad
+        input_cotangent %inbar live_orders 2 : memref<10x2x16xf32>,
+        memref<?xf32>, memref<10x32x16xf32>, memref<?xf32>,
+        memref<10x2x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                   ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_GradBuffer:$grad,
+                   Ntp_JetBuffer:$in_cotangent,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `,` $out_cotangent `into` $grad
+    `input_cotangent` $in_cotangent `live_orders` $live_orders attr-dict `:`
+    type($input) `,` type($params) `,` type($out_cotangent) `,` type($grad)
+    `,` type($in_cotangent)
   }];
   let hasVerifier = 1;
 }
