@@ -95,10 +95,13 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
     StringRef(description.activation).split(names, ',');
     activation = b.getStrArrayAttr(names);
   }
-  MlpOp::create(b, loc, b.getStringAttr(description.name),
-                b.getDenseI64ArrayAttr(description.layers), activation,
-                b.getI64IntegerAttr(description.order), TypeAttr::get(element),
-                alphas, operators);
+  MlpOp mlp = MlpOp::create(b, loc, b.getStringAttr(description.name),
+                            b.getDenseI64ArrayAttr(description.layers),
+                            activation, b.getI64IntegerAttr(description.order),
+                            TypeAttr::get(element), alphas, operators);
+  if (!description.partialsLowering.empty())
+    mlp->setAttr("ntp.partials_lowering",
+                 b.getStringAttr(description.partialsLowering));
   if (failed(verify(*module)))
     return nullptr;
   return module;
@@ -128,6 +131,9 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
   output = CompileOutput();
   if (KernelAttr kernel = getKernelAttr(module))
     output.manifest = kernel.getManifest();
+  if (auto lowering =
+          module->getAttrOfType<StringAttr>("ntp.partials_lowering"))
+    output.partialsLowering = lowering.str();
   if (stage == EmitStage::Jets || stage == EmitStage::Loops ||
       stage == EmitStage::Lowered) {
     llvm::raw_string_ostream os(output.bytes);

@@ -53,6 +53,10 @@ struct MlpDescription {
   /// laplacian / -4 biharmonic marks, ntp/Support/Partials.h), in the order
   /// of out; empty for a jet kernel. `order` bounds their total orders.
   std::vector<std::vector<int32_t>> partials;
+  /// How a partials kernel propagates its rays ("per-ray",
+  /// "multi-direction", "collapsed"; empty: the pass option's choice,
+  /// automatic by default), set as the ntp.mlp's ntp.partials_lowering.
+  std::string partialsLowering;
 };
 
 /// Builds a module holding one verified ntp.mlp; null (with a diagnostic)

@@ -551,4 +551,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
       .add<LowerSeed, LowerAffine, LowerStoreJet, LowerCombinePartials,
            LowerLoadCotangent, LowerAffineVjp, LowerReduceLanes, LowerSeedVjp>(
           patterns.getContext());
+  populateRaysToLoopsConversionPatterns(patterns);
 }

@@ -22,6 +22,11 @@ namespace ntp {
 /// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.
 void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
+/// Patterns lowering the multi-direction jet ops (ntp.seed_rays,
+/// ntp.affine_rays, ntp.activate_rays) to loops (RaysToLoops.cpp); part of
+/// populateNtpToLoopsConversionPatterns.
+void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
+
 } // namespace ntp
 
 #endif // NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H
