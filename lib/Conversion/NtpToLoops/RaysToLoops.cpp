@@ -6,9 +6,9 @@
 // runtime loop, so a 462-direction request emits a few loops per layer,
 // not 462 copies of the network.
 //
-//  - affine: per output neuron, the live rows in register blocks of
-//    kRowBlock accumulators; each weight is loaded and broadcast once per
-//    block of rows (not once per ray and order);
+//  - affine: per block of kRowBlock live rows, every output neuron in
+//    register blocks of rows x neurons accumulators; each weight is loaded
+//    and broadcast once per block of rows (not once per ray and order);
 //  - activation: per neuron, the primitives of y0 and every node of the
 //    expansion that reads no order >= 1 are evaluated once, before the loops
 //    over the rays, which evaluate only the nodes that read the ray's orders.
@@ -28,13 +28,19 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <array>
+
 using namespace mlir;
 using namespace ntp;
 
 namespace {
 
-/// Rows of an affine layer's register block: accumulators per weight load.
-constexpr int64_t kRowBlock = 8;
+/// An affine layer's register block: kRowBlock rows of the rays times
+/// kAccumulators / kRowBlock output neurons, each weight broadcast feeding
+/// kRowBlock FMAs and each input load kAccumulators / kRowBlock; the block's
+/// input rows (4 x width vectors) stay in L1 across the output neurons.
+constexpr int64_t kRowBlock = 4;
+constexpr int64_t kAccumulators = 8;
 
 Value index(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
@@ -142,79 +148,127 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
         DenseElementsAttr::get(vectorType,
                                rewriter.getFloatAttr(in.elementType(), 0)));
 
-    scf::ForOp neurons = simpleLoop(
-        rewriter, loc, outWidth, [&](OpBuilder &b, Location loc, Value i) {
-          Value rowStart =
-              affineIndex(b, loc, weights, i, inWidth); // W[i][0]
-          // out[rows][i] = sum_j W[i][j] in[rows][j] + init, one weight
-          // load per block of rows.
-          auto product = [&](OpBuilder &b, Location loc, ArrayRef<Value> rows,
-                             ArrayRef<Value> init) {
-            auto loop = forLoop(
-                b, loc, zero, index(b, loc, inWidth), init,
-                [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
-                  Value w = memref::LoadOp::create(
-                      b, loc, params,
-                      ValueRange{arith::AddIOp::create(b, loc, rowStart, j)});
-                  Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
-                  SmallVector<Value> next;
-                  for (size_t u = 0; u < rows.size(); ++u) {
-                    Value y = vector::LoadOp::create(
-                        b, loc, vectorType, input,
-                        JetBufferShape::indices(rows[u], j, zero));
-                    next.push_back(
-                        math::FmaOp::create(b, loc, wv, y, acc[u]));
-                  }
-                  return next;
-                });
-            for (size_t u = 0; u < rows.size(); ++u)
-              vector::StoreOp::create(b, loc, loop.getResult(u), output,
-                                      JetBufferShape::indices(rows[u], i, zero));
-          };
-          // Row 0 with the bias, and the collapsed row if it is live.
-          Value bias = memref::LoadOp::create(
-              b, loc, params, ValueRange{affineIndex(b, loc, biases, i, 1)});
-          SmallVector<Value> rows = {zero};
-          SmallVector<Value> init = {
-              vector::BroadcastOp::create(b, loc, vectorType, bias)};
-          if (layout.collapsedOrder > 0 && layout.collapsedOrder < live) {
-            rows.push_back(index(b, loc, layout.collapsedRow));
+    // out[rows][i] = sum_j W[i][j] in[rows][j] + init for `rows` and the
+    // `neurons` consecutive output neurons from `first`: rows x neurons
+    // accumulators, so each weight load (a broadcast) feeds rows FMAs and
+    // each input vector load feeds neurons FMAs.
+    auto product = [&](OpBuilder &b, Location loc, ArrayRef<Value> rows,
+                       Value first, int64_t neurons, bool withBias) {
+      SmallVector<Value> rowStarts, init;
+      for (int64_t n = 0; n < neurons; ++n) {
+        Value i = affineIndex(b, loc, n, first, 1);
+        rowStarts.push_back(affineIndex(b, loc, weights, i, inWidth));
+        for (size_t u = 0; u < rows.size(); ++u) {
+          if (withBias && u == 0) {
+            Value bias = memref::LoadOp::create(
+                b, loc, params, ValueRange{affineIndex(b, loc, biases, i, 1)});
+            init.push_back(
+                vector::BroadcastOp::create(b, loc, vectorType, bias));
+          } else {
             init.push_back(zeroVector);
           }
-          product(b, loc, rows, init);
-          // The rays' live rows: runs of `count` rows `stride` apart, in
-          // register blocks of kRowBlock and one remainder block.
-          auto run = [&](int64_t start, int64_t stride, int64_t count) {
-            int64_t blocks = count / kRowBlock, rest = count % kRowBlock;
-            auto block = [&](OpBuilder &b, Location loc, Value first,
-                             int64_t size) {
+        }
+      }
+      auto loop = forLoop(
+          b, loc, zero, index(b, loc, inWidth), init,
+          [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
+            SmallVector<Value> y;
+            for (Value row : rows)
+              y.push_back(vector::LoadOp::create(
+                  b, loc, vectorType, input,
+                  JetBufferShape::indices(row, j, zero)));
+            SmallVector<Value> next;
+            for (int64_t n = 0; n < neurons; ++n) {
+              Value w = memref::LoadOp::create(
+                  b, loc, params,
+                  ValueRange{arith::AddIOp::create(b, loc, rowStarts[n], j)});
+              Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+              for (size_t u = 0; u < rows.size(); ++u)
+                next.push_back(math::FmaOp::create(
+                    b, loc, wv, y[u], acc[n * rows.size() + u]));
+            }
+            return next;
+          });
+      for (int64_t n = 0; n < neurons; ++n)
+        for (size_t u = 0; u < rows.size(); ++u)
+          vector::StoreOp::create(
+              b, loc, loop.getResult(n * rows.size() + u), output,
+              JetBufferShape::indices(rows[u],
+                                      affineIndex(b, loc, n, first, 1), zero));
+    };
+    // Every output neuron for one block of rows: neurons in groups of
+    // kAccumulators / rows (the block's input rows stay in L1 across them),
+    // then one at a time for the remainder.
+    auto allNeurons = [&](OpBuilder &b, Location loc,
+                          function_ref<SmallVector<Value>(OpBuilder &)> rows,
+                          bool withBias) {
+      int64_t count = static_cast<int64_t>(rows(b).size());
+      int64_t group = std::max<int64_t>(1, kAccumulators / count);
+      int64_t groups = outWidth / group, rest = outWidth % group;
+      scf::ForOp loop =
+          simpleLoop(b, loc, groups, [&](OpBuilder &b, Location loc, Value g) {
+            product(b, loc, rows(b), affineIndex(b, loc, 0, g, group), group,
+                    withBias);
+          });
+      loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+      if (rest > 0)
+        product(b, loc, rows(b), index(b, loc, groups * group), rest,
+                withBias);
+    };
+    // Row 0 with the bias, and the collapsed row if it is live.
+    allNeurons(
+        rewriter, loc,
+        [&](OpBuilder &b) {
+          SmallVector<Value> rows = {index(b, loc, 0)};
+          if (layout.collapsedOrder > 0 && layout.collapsedOrder < live)
+            rows.push_back(index(b, loc, layout.collapsedRow));
+          return rows;
+        },
+        /*withBias=*/true);
+    // The rays' live rows: runs of `count` rows `stride` apart, in blocks of
+    // kRowBlock rows and one remainder block.
+    auto run = [&](int64_t start, int64_t stride, int64_t count) {
+      int64_t blocks = count / kRowBlock, rest = count % kRowBlock;
+      auto block = [&](OpBuilder &b, Location loc, Value first, int64_t size) {
+        allNeurons(
+            b, loc,
+            [&](OpBuilder &b) {
               SmallVector<Value> rows;
               for (int64_t u = 0; u < size; ++u)
                 rows.push_back(affineIndex(b, loc, u * stride, first, 1));
-              product(b, loc, rows, SmallVector<Value>(size, zeroVector));
-            };
-            if (blocks > 0)
-              simpleLoop(b, loc, blocks,
-                         [&](OpBuilder &b, Location loc, Value c) {
-                           block(b, loc,
-                                 affineIndex(b, loc, start, c,
-                                             kRowBlock * stride),
-                                 kRowBlock);
-                         });
-            if (rest > 0)
-              block(b, loc,
-                    index(b, loc, start + blocks * kRowBlock * stride), rest);
-          };
-          for (const RayLayout::Group &g : layout.groups) {
-            int64_t orders = std::min(live - 1, g.order);
-            if (orders == g.order)
-              run(g.base, 1, g.count * g.order);
-            else
-              for (int64_t k = 1; k <= orders; ++k)
-                run(g.base + k - 1, g.order, g.count);
-          }
-        });
-    neurons->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+              return rows;
+            },
+            /*withBias=*/false);
+      };
+      if (blocks > 0)
+        simpleLoop(rewriter, loc, blocks,
+                   [&](OpBuilder &b, Location loc, Value c) {
+                     block(b, loc,
+                           affineIndex(b, loc, start, c, kRowBlock * stride),
+                           kRowBlock);
+                   });
+      if (rest > 0)
+        block(rewriter, loc,
+              index(rewriter, loc, start + blocks * kRowBlock * stride), rest);
+    };
+    // Runs of consecutive rows (groups whose every order is live) merge
+    // into one, so that blocks span groups.
+    SmallVector<std::array<int64_t, 3>> runs; // start, stride, count
+    for (const RayLayout::Group &g : layout.groups) {
+      int64_t orders = std::min(live - 1, g.order);
+      if (orders == g.order) {
+        if (!runs.empty() && runs.back()[1] == 1 &&
+            runs.back()[0] + runs.back()[2] == g.base)
+          runs.back()[2] += g.count * g.order;
+        else
+          runs.push_back({g.base, 1, g.count * g.order});
+        continue;
+      }
+      for (int64_t k = 1; k <= orders; ++k)
+        runs.push_back({g.base + k - 1, g.order, g.count});
+    }
+    for (auto [start, stride, count] : runs)
+      run(start, stride, count);
     rewriter.eraseOp(op);
     return success();
   }
