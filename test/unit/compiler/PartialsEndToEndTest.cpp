@@ -407,6 +407,15 @@ TEST(PartialsEndToEndOrder6, SixInputsAtOrderSix) {
   }
 }
 
+TEST(PartialsLowerings462, AllDirectionsOfOrderSixInSixInputs) {
+  // [1,1,1,1,1,1] needs all 462 directions of order 6: per-ray it compiles
+  // for minutes (one op chain per ray); multi-direction propagates them in
+  // runtime loops over rays, in blocks within the stack bound.
+  Rows rows = {{1, 1, 1, 1, 1, 1}, {0, 0, 0, 0, 0, 6}, {0, 0, 0, 0, 0, 0}};
+  for (const char *act : {"tanh", "sin"})
+    checkCase(act, 6, 6, true, 11, "multi-direction", &rows);
+}
+
 TEST(PartialsRuntime, EntryPointsRefuseTheOtherKind) {
   auto partials = compilePartials({2, 4, 1}, "tanh", {{1, 1}, {0, 0}}, true);
   ASSERT_TRUE(partials);
