@@ -27,21 +27,27 @@ func.func @activate(%a: memref<6x4x8xf64>, %b: memref<6x4x8xf64>) {
   return
 }
 
-// affine_rays: row 0 (with the bias) and the collapsed row together, then
-// the ray rows 1..4 as one block of 4 (runs merge across groups): one weight
-// broadcast per output neuron and input feeds every row of the block.
+// affine_rays: row 0 (with the bias) and the collapsed row together for
+// two output neurons at a time, then the ray rows 1..4 (runs merge across
+// groups) in a loop over blocks of 2 rows, each in register blocks of 2
+// rows x 2 output neurons: one weight broadcast feeds both rows, one input
+// load both neurons.
 // CHECK-LABEL: func.func @affine
+// CHECK: %[[B:.*]] = vector.load %arg0[%c0,
+// CHECK: %[[C:.*]] = vector.load %arg0[%c5,
+// CHECK: math.fma %{{.*}}, %[[B]]
+// CHECK: math.fma %{{.*}}, %[[C]]
+// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 {
 // CHECK: scf.for {{.*}} iter_args
-// CHECK-COUNT-2: vector.load %arg0
-// CHECK: memref.load %arg1
-// CHECK: scf.yield
-// CHECK: scf.for {{.*}} iter_args
-// CHECK: vector.load %arg0[%c1,
-// CHECK: vector.load %arg0[%c2,
-// CHECK: vector.load %arg0[%c3,
-// CHECK: vector.load %arg0[%c4,
+// CHECK: %[[R1:.*]] = vector.load %arg0[%{{.*}}, %{{.*}}, %c0]
+// CHECK: %[[R2:.*]] = vector.load %arg0[%{{.*}}, %{{.*}}, %c0]
 // CHECK: %[[W:.*]] = vector.broadcast
-// CHECK-COUNT-4: math.fma %[[W]]
+// CHECK: math.fma %[[W]], %[[R1]]
+// CHECK: math.fma %[[W]], %[[R2]]
+// CHECK: %[[V:.*]] = vector.broadcast
+// CHECK: math.fma %[[V]], %[[R1]]
+// CHECK: math.fma %[[V]], %[[R2]]
+// CHECK: scf.yield
 func.func @affine(%a: memref<6x4x8xf64>, %p: memref<?xf64>, %b: memref<6x3x8xf64>) {
   ntp.affine_rays %a, %p[0] into %b live_orders 3 ray_counts [2, 1]
       ray_orders [1, 2] collapse_weights [1.0, 0.0] collapsed_order 2
