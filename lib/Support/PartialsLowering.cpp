@@ -69,8 +69,7 @@ std::string LoweringPlan::summary() const {
   }
   if (collapsedRequest >= 0)
     os << ", request " << collapsedRequest << " collapsed";
-  os << "; " << flops << " flops + " << primitives
-     << " primitives per sample";
+  os << "; " << flops << " flops + " << primitives << " primitives per sample";
   return os.str();
 }
 
@@ -161,9 +160,9 @@ SplitCost activationCost(const std::string &activation, int64_t order,
   const ActivationRule *rule = lookupActivation(activation);
   if (!rule)
     return {};
-  ActivationJetExpansion e = expandActivationJet(
-      *rule, static_cast<unsigned>(order),
-      static_cast<unsigned>(std::min(live, order + 1)));
+  ActivationJetExpansion e =
+      expandActivationJet(*rule, static_cast<unsigned>(order),
+                          static_cast<unsigned>(std::min(live, order + 1)));
   std::vector<int> outputs(e.outputs.begin() + first,
                            e.outputs.begin() + last + 1);
   return splitCost(e.graph, outputs, keys);
@@ -217,8 +216,7 @@ void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
         primitives += c.primitives;
         if (g.weight != 0) {
           int64_t n = block.collapsedOrder;
-          SplitCost r =
-              activationCost(act, n, std::min(live, n), n, n, &keys);
+          SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
           flops += r.sharedFlops + count * (r.rayFlops + 2);
           primitives += r.primitives;
         }
@@ -428,9 +426,9 @@ void planPerRay(const Plan &plan, const std::vector<Row> &rows,
   }
   for (size_t p = 0; p < rows.size(); ++p)
     for (const Plan::Term &t : plan.terms[p]) {
-      int64_t top = hasHidden(net) ? plan.rayOrders[t.ray] + 1
-                                   : std::min<int64_t>(
-                                         plan.rayOrders[t.ray] + 1, 2);
+      int64_t top = hasHidden(net)
+                        ? plan.rayOrders[t.ray] + 1
+                        : std::min<int64_t>(plan.rayOrders[t.ray] + 1, 2);
       if (t.order < top)
         out.weights[p * out.columns + first[t.ray] + t.order] =
             t.weight.toDouble();
@@ -463,8 +461,7 @@ bool ntp::partials::planLowering(const Plan &plan, const std::vector<Row> &rows,
       continue;
     LoweringPlan c;
     std::string ignored;
-    if (planCollapsed(plan, rows, network, static_cast<int64_t>(p), c,
-                      ignored))
+    if (planCollapsed(plan, rows, network, static_cast<int64_t>(p), c, ignored))
       candidates.push_back(std::move(c));
   }
   if (lowering == Lowering::Collapsed && candidates.empty()) {

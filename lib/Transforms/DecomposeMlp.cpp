@@ -211,8 +211,7 @@ public:
     OpBuilder::InsertionGuard guard(b);
     auto func = createTilesFunction(b);
     func->setAttr("ntp.partials", b.getUnitAttr());
-    func->setAttr("ntp.partials_lowering",
-                  b.getStringAttr(lowering.summary()));
+    func->setAttr("ntp.partials_lowering", b.getStringAttr(lowering.summary()));
     Block *entry = &func.front();
     Value x = entry->getArgument(0), params = entry->getArgument(2),
           out = entry->getArgument(3), batch = entry->getArgument(4),
@@ -398,8 +397,7 @@ struct DecomposeMlpPass
       partials::LoweringPlan lowering;
       if (facts.isPartials()) {
         std::string name = partialsLowering;
-        if (auto attr =
-                mlp->getAttrOfType<StringAttr>("ntp.partials_lowering"))
+        if (auto attr = mlp->getAttrOfType<StringAttr>("ntp.partials_lowering"))
           name = attr.str();
         std::optional<partials::Lowering> kind = partials::parseLowering(name);
         if (!kind) {
@@ -424,8 +422,7 @@ struct DecomposeMlpPass
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time.
       std::optional<int64_t> stack =
-          facts.isPartials() &&
-                  lowering.lowering != partials::Lowering::PerRay
+          facts.isPartials() && lowering.lowering != partials::Lowering::PerRay
               ? std::optional<int64_t>(0) // planLowering kept it in bounds
           : facts.isPartials()
               ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
@@ -449,8 +446,7 @@ struct DecomposeMlpPass
         module->setAttr("ntp.partials_lowering",
                         StringAttr::get(&getContext(), lowering.summary()));
       OpBuilder b(mlp);
-      if (facts.isPartials() &&
-          lowering.lowering != partials::Lowering::PerRay)
+      if (facts.isPartials() && lowering.lowering != partials::Lowering::PerRay)
         KernelBuilder(mlp, facts.tile).buildMultiPartials(b, plan, lowering);
       else if (facts.isPartials())
         KernelBuilder(mlp, facts.tile)

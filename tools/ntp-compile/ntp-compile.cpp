@@ -9,8 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Compiler/Compiler.h"
-#include "ntp/Support/ActivationRules.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/Support/PartialsLowering.h"
 

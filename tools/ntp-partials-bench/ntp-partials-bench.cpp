@@ -1,4 +1,5 @@
-//===- ntp-partials-bench.cpp - Partials kernels: the lowerings side by side ===//
+//===- ntp-partials-bench.cpp - Partials kernels: the lowerings side by side
+//===//
 //
 // Two tables, each row measured in one run (best of N repetitions), with the
 // load average of the machine beside it:
@@ -77,8 +78,8 @@ struct Kernel {
   ~Kernel() { ntp_kernel_free(k); }
 };
 
-std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers,
-                                bool f64, int64_t order, const Rows &rows,
+std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
+                                int64_t order, const Rows &rows,
                                 const std::string &lowering) {
   mlir::DialectRegistry registry;
   ntp::registerNtpCompilerDialects(registry);
@@ -136,8 +137,7 @@ int64_t flopsPerSample(const std::vector<int64_t> &layers, const Rows &rows,
   return lowered.flops;
 }
 
-template <class T>
-void laplacian(int d, bool f64, double peak, int threads) {
+template <class T> void laplacian(int d, bool f64, double peak, int threads) {
   const int64_t batch = 1024;
   std::vector<int64_t> layers = {d, 64, 64, 64, 1};
   Rows rows = {std::vector<int32_t>(d, -2)};
@@ -189,8 +189,10 @@ void laplacian(int d, bool f64, double peak, int threads) {
   double t[4];
   for (int i = 0; i < 4; ++i)
     t[i] = best(
-        [&] { ntp_partials(kernels[i]->k, x.data(), params.data(), out.data(),
-                           batch); },
+        [&] {
+          ntp_partials(kernels[i]->k, x.data(), params.data(), out.data(),
+                       batch);
+        },
         reps);
   double tJets = best(viaJets, reps);
   int64_t flops =
@@ -243,7 +245,9 @@ template <class T> void allPartials(bool f64) {
   }
   std::string load = loadAverage();
   double t0 = best(
-      [&] { ntp_partials(perRay->k, x.data(), params.data(), a.data(), batch); },
+      [&] {
+        ntp_partials(perRay->k, x.data(), params.data(), a.data(), batch);
+      },
       10);
   double t1 = best(
       [&] { ntp_partials(multi->k, x.data(), params.data(), b.data(), batch); },

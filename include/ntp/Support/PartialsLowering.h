@@ -1,4 +1,5 @@
-//===- PartialsLowering.h - How a partials kernel propagates its jets -*- C++ -*-===//
+//===- PartialsLowering.h - How a partials kernel propagates its jets -*- C++
+//-*-===//
 //
 // A partials request (Partials.h) is computed from univariate jets along
 // integer rays. This header decides how a kernel propagates them:

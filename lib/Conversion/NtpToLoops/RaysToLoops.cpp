@@ -49,11 +49,10 @@ Value index(OpBuilder &b, Location loc, int64_t v) {
 }
 
 /// `for (iv = begin; iv < end; ++iv)` with iter_args; body returns yields.
-scf::ForOp forLoop(OpBuilder &b, Location loc, Value begin, Value end,
-                   ValueRange init,
-                   function_ref<SmallVector<Value>(OpBuilder &, Location,
-                                                   Value, ValueRange)>
-                       body) {
+scf::ForOp forLoop(
+    OpBuilder &b, Location loc, Value begin, Value end, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
   return scf::ForOp::create(
       b, loc, begin, end, index(b, loc, 1), init,
       [&](OpBuilder &b, Location loc, Value iv, ValueRange args) {
@@ -186,8 +185,8 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
                   ValueRange{arith::AddIOp::create(b, loc, rowStarts[n], j)});
               Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
               for (size_t u = 0; u < rows.size(); ++u)
-                next.push_back(math::FmaOp::create(
-                    b, loc, wv, y[u], acc[n * rows.size() + u]));
+                next.push_back(math::FmaOp::create(b, loc, wv, y[u],
+                                                   acc[n * rows.size() + u]));
             }
             return next;
           });
@@ -195,8 +194,8 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
         for (size_t u = 0; u < rows.size(); ++u)
           vector::StoreOp::create(
               b, loc, loop.getResult(n * rows.size() + u), output,
-              JetBufferShape::indices(rows[u],
-                                      affineIndex(b, loc, n, first, 1), zero));
+              JetBufferShape::indices(rows[u], affineIndex(b, loc, n, first, 1),
+                                      zero));
     };
     // Every output neuron for one block of rows: neurons in groups of
     // kAccumulators / rows (the block's input rows stay in L1 across them),
@@ -214,8 +213,7 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
           });
       loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
       if (rest > 0)
-        product(b, loc, rows(b), index(b, loc, groups * group), rest,
-                withBias);
+        product(b, loc, rows(b), index(b, loc, groups * group), rest, withBias);
     };
     // Row 0 with the bias, and the collapsed row if it is live.
     allNeurons(
@@ -243,12 +241,11 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
             /*withBias=*/false);
       };
       if (blocks > 0)
-        simpleLoop(rewriter, loc, blocks,
-                   [&](OpBuilder &b, Location loc, Value c) {
-                     block(b, loc,
-                           affineIndex(b, loc, start, c, kRowBlock * stride),
-                           kRowBlock);
-                   });
+        simpleLoop(
+            rewriter, loc, blocks, [&](OpBuilder &b, Location loc, Value c) {
+              block(b, loc, affineIndex(b, loc, start, c, kRowBlock * stride),
+                    kRowBlock);
+            });
       if (rest > 0)
         block(rewriter, loc,
               index(rewriter, loc, start + blocks * kRowBlock * stride), rest);
@@ -368,12 +365,10 @@ private:
                 type, b.getFloatAttr(type.getElementType(), n.value)));
         break;
       case JetExpression::Kind::Add:
-        values[i] =
-            arith::AddFOp::create(b, loc, values[n.lhs], values[n.rhs]);
+        values[i] = arith::AddFOp::create(b, loc, values[n.lhs], values[n.rhs]);
         break;
       case JetExpression::Kind::Mul:
-        values[i] =
-            arith::MulFOp::create(b, loc, values[n.lhs], values[n.rhs]);
+        values[i] = arith::MulFOp::create(b, loc, values[n.lhs], values[n.rhs]);
         break;
       case JetExpression::Kind::Fma:
         values[i] = math::FmaOp::create(b, loc, values[n.lhs], values[n.rhs],
@@ -414,8 +409,9 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
     scf::ForOp neurons = simpleLoop(
         rewriter, loc, in.neurons(), [&](OpBuilder &b, Location loc, Value i) {
           auto load = [&](Value row) -> Value {
-            return vector::LoadOp::create(b, loc, vectorType, input,
-                                          JetBufferShape::indices(row, i, zero));
+            return vector::LoadOp::create(
+                b, loc, vectorType, input,
+                JetBufferShape::indices(row, i, zero));
           };
           auto store = [&](OpBuilder &b, Value v, Value row) {
             vector::StoreOp::create(b, loc, v, output,
@@ -446,8 +442,8 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
             if (rest)
               init.push_back(arith::ConstantOp::create(
                   b, loc,
-                  DenseElementsAttr::get(
-                      vectorType, b.getFloatAttr(in.elementType(), 0))));
+                  DenseElementsAttr::get(vectorType,
+                                         b.getFloatAttr(in.elementType(), 0))));
             auto loop = forLoop(
                 b, loc, zero, index(b, loc, g.count), init,
                 [&](OpBuilder &b, Location loc, Value r, ValueRange acc) {
@@ -466,8 +462,8 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                             std::min<int64_t>(inputs.size(),
                                               std::min(live, collapsed)));
                     Value r = rest->emitRay(b, loc, restInputs).front();
-                    next.push_back(math::FmaOp::create(b, loc, weight, r,
-                                                       acc.front()));
+                    next.push_back(
+                        math::FmaOp::create(b, loc, weight, r, acc.front()));
                   }
                   return next;
                 });

@@ -92,8 +92,8 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
     return nullptr;
   }
   if (chosen)
-    if (auto attr = (*module)->getAttrOfType<mlir::StringAttr>(
-            "ntp.partials_lowering"))
+    if (auto attr =
+            (*module)->getAttrOfType<mlir::StringAttr>("ntp.partials_lowering"))
       *chosen = attr.str();
   if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
     ADD_FAILURE() << "load failed: " << ntp_last_error();
@@ -319,8 +319,8 @@ class PartialsLowerings
 
 /// The collapsed lowering runs on collapsedRows (the Laplacian collapsed,
 /// then the biharmonic); the others on requestRows.
-void checkLowering(const std::string &act, const std::string &lowering,
-                   int d, int maxOrder, bool f64, unsigned seed) {
+void checkLowering(const std::string &act, const std::string &lowering, int d,
+                   int maxOrder, bool f64, unsigned seed) {
   if (lowering != "collapsed")
     return checkCase(act, d, maxOrder, f64, seed, lowering);
   for (bool biharmonic : {false, true}) {
@@ -350,8 +350,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::ValuesIn(kActivations),
                        ::testing::Values("multi-direction", "collapsed")),
     [](const ::testing::TestParamInfo<PartialsLowerings::ParamType> &info) {
-      std::string name = std::string(std::get<0>(info.param)) + "_" +
-                         std::get<1>(info.param);
+      std::string name =
+          std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
       for (char &c : name)
         if (c == '-')
           c = '_';
@@ -405,6 +405,16 @@ TEST(PartialsEndToEndOrder6, SixInputsAtOrderSix) {
       w = std::max(w, rel);
     }
   }
+}
+
+TEST(PartialsLoweringsSubset, HeatOperatorCollapsedAndValueOnly) {
+  // u, u_t and the Laplacian over x, y only (collapsed); f alone
+  // (multi-direction: row 0 and no ray).
+  Rows heat = {{0, 0, 0}, {0, 0, 1}, {-2, -2, 0}};
+  checkCase("tanh", 3, 2, true, 21, "collapsed", &heat);
+  checkCase("silu", 3, 2, false, 22, "collapsed", &heat);
+  Rows value = {{0, 0}};
+  checkCase("tanh", 2, 0, true, 23, "multi-direction", &value);
 }
 
 TEST(PartialsLowerings462, AllDirectionsOfOrderSixInSixInputs) {

@@ -39,16 +39,16 @@ LoweringPlan lower(const std::vector<Row> &rows, const LoweringNetwork &net,
 Row laplacian(int d) { return Row(d, kLaplacian); }
 
 TEST(PartialsLowering, Names) {
-  for (Lowering l : {Lowering::Auto, Lowering::PerRay,
-                     Lowering::MultiDirection, Lowering::Collapsed})
+  for (Lowering l : {Lowering::Auto, Lowering::PerRay, Lowering::MultiDirection,
+                     Lowering::Collapsed})
     EXPECT_EQ(parseLowering(loweringName(l)), l);
   EXPECT_FALSE(parseLowering("fast"));
 }
 
 TEST(PartialsLowering, CollapsedLaplacianLayout) {
   // d first-order tangents and one collapsed row of order 2, weight 1.
-  LoweringPlan p = lower({laplacian(3)}, network({3, 16, 1}),
-                         Lowering::Collapsed);
+  LoweringPlan p =
+      lower({laplacian(3)}, network({3, 16, 1}), Lowering::Collapsed);
   ASSERT_EQ(p.blocks.size(), 1u);
   const RayBlock &b = p.blocks[0];
   ASSERT_EQ(b.groups.size(), 1u);
@@ -74,6 +74,31 @@ TEST(PartialsLowering, CollapsedLaplacianExactFlops) {
   EXPECT_EQ(p.primitives, 64); // identity's one primitive (y), per neuron
 }
 
+TEST(PartialsLowering, CollapsedLaplacianOverASubset) {
+  // u_t and the Laplacian over x, y (the heat equation): e_t is read at
+  // order 1, e_x and e_y are collapsed.
+  Row lap = {kLaplacian, kLaplacian, 0};
+  LoweringPlan p =
+      lower({{0, 0, 1}, lap}, network({3, 16, 1}), Lowering::Collapsed);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  EXPECT_EQ(p.collapsedRequest, 1);
+  int64_t collapsed = 0, plain = 0;
+  for (const RayGroup &g : p.blocks[0].groups)
+    (g.weight != 0 ? collapsed : plain) += static_cast<int64_t>(g.rays.size());
+  EXPECT_EQ(collapsed, 2);
+  EXPECT_EQ(plain, 1);
+  EXPECT_EQ(p.blocks[0].rows(), 5);
+}
+
+TEST(PartialsLowering, ValueOnly) {
+  // f alone: no ray rows, row 0 only.
+  LoweringPlan p =
+      lower({{0, 0}}, network({2, 8, 1}), Lowering::MultiDirection);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  EXPECT_EQ(p.blocks[0].rows(), 1);
+  EXPECT_EQ(p.weights, (std::vector<double>{1}));
+}
+
 TEST(PartialsLowering, CollapsedBiharmonicCarriesOrderThree) {
   // Rays up to order 3, the order-4 sum collapsed.
   Row bi(2, kBiharmonic);
@@ -89,17 +114,17 @@ TEST(PartialsLowering, CollapsedBiharmonicCarriesOrderThree) {
 TEST(PartialsLowering, RaysReadElsewhereAreNotCollapsed) {
   // u_xx is asked for too: e_0 keeps its order 2 and the Laplacian reads
   // it from its rows; e_1 is collapsed.
-  LoweringPlan p = lower({{2, 0}, laplacian(2)}, network({2, 8, 1}),
-                         Lowering::Collapsed);
+  LoweringPlan p =
+      lower({{2, 0}, laplacian(2)}, network({2, 8, 1}), Lowering::Collapsed);
   ASSERT_EQ(p.blocks.size(), 1u);
   int64_t orders = 0;
   for (const RayGroup &g : p.blocks[0].groups)
     orders += g.order * static_cast<int64_t>(g.rays.size());
   EXPECT_EQ(orders, 3); // e_0 orders 1, 2 and e_1 order 1
   // Request 1: the collapsed row plus order 2 of e_0.
-  int64_t nonzero = std::count_if(p.weights.begin() + p.columns,
-                                  p.weights.end(),
-                                  [](double w) { return w != 0; });
+  int64_t nonzero =
+      std::count_if(p.weights.begin() + p.columns, p.weights.end(),
+                    [](double w) { return w != 0; });
   EXPECT_EQ(nonzero, 2);
 }
 
@@ -138,8 +163,8 @@ TEST(PartialsLowering, CollapsedNeedsAnOperator) {
   std::vector<Row> rows = {{2, 0}, {1, 1}};
   ASSERT_TRUE(planPartials(rows, 2, plan, error));
   LoweringPlan out;
-  EXPECT_FALSE(planLowering(plan, rows, network({2, 8, 1}),
-                            Lowering::Collapsed, false, out, error));
+  EXPECT_FALSE(planLowering(plan, rows, network({2, 8, 1}), Lowering::Collapsed,
+                            false, out, error));
   EXPECT_NE(error.find("needs an operator request"), std::string::npos);
 }
 
@@ -168,8 +193,8 @@ TEST(PartialsLowering, StackBoundShrinksBlocks) {
   // A 4096-wide layer: two buffers of 128 rows would need 2 * 128 * 4096
   // * 8 lanes * 8 bytes = 64 MiB; the blocks shrink to fit 4 MiB.
   auto net = network({3, 4096, 1});
-  LoweringPlan p = lower({laplacian(3), {1, 1, 1}}, net,
-                         Lowering::MultiDirection);
+  LoweringPlan p =
+      lower({laplacian(3), {1, 1, 1}}, net, Lowering::MultiDirection);
   for (const RayBlock &b : p.blocks)
     EXPECT_LE(2 * b.rows() * 4096 * 8 * 8, net.stackBytes);
 }

@@ -434,7 +434,8 @@ static LogicalResult verifyRayLayout(OpTy op, ValueRange buffers) {
 }
 
 LogicalResult SeedRaysOp::verify() {
-  if (failed(verifySameElementType(*this, {getX(), getDirections(), getJet()})) ||
+  if (failed(
+          verifySameElementType(*this, {getX(), getDirections(), getJet()})) ||
       failed(verifyJetBuffer(*this, getJet(), "seeded")) ||
       failed(verifyRayLayout(*this, {getJet()})))
     return failure();

@@ -22,8 +22,8 @@ struct RayLayout {
   struct Group {
     int64_t count, order;
     double weight;
-    int64_t base;      // row of order 1 of the group's first ray
-    int64_t firstRay;  // index of its first ray across groups
+    int64_t base;     // row of order 1 of the group's first ray
+    int64_t firstRay; // index of its first ray across groups
   };
   llvm::SmallVector<Group> groups;
   int64_t collapsedOrder = 0;
