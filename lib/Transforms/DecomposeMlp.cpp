@@ -211,7 +211,6 @@ public:
     OpBuilder::InsertionGuard guard(b);
     auto func = createTilesFunction(b);
     func->setAttr("ntp.partials", b.getUnitAttr());
-    func->setAttr("ntp.partials_lowering", b.getStringAttr(lowering.summary()));
     Block *entry = &func.front();
     Value x = entry->getArgument(0), params = entry->getArgument(2),
           out = entry->getArgument(3), batch = entry->getArgument(4),
@@ -449,10 +448,7 @@ struct DecomposeMlpPass
       if (facts.isPartials() && lowering.lowering != partials::Lowering::PerRay)
         KernelBuilder(mlp, facts.tile).buildMultiPartials(b, plan, lowering);
       else if (facts.isPartials())
-        KernelBuilder(mlp, facts.tile)
-            .buildPartials(b, plan)
-            ->setAttr("ntp.partials_lowering",
-                      b.getStringAttr(lowering.summary()));
+        KernelBuilder(mlp, facts.tile).buildPartials(b, plan);
       else
         KernelBuilder(mlp, facts.tile).build(b);
       mlp.erase();

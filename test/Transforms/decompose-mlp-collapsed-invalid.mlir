@@ -1,4 +1,4 @@
-// RUN: ntp-opt %s -ntp-decompose-mlp="partials-lowering=collapsed" -verify-diagnostics
+// RUN: ntp-opt %s -ntp-decompose-mlp="backward=false partials-lowering=collapsed" -verify-diagnostics
 
 // The collapsed lowering needs an operator whose top order it can sum.
 

@@ -1,14 +1,14 @@
-// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp | FileCheck %s
-// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="partials-lowering=multi-direction" | FileCheck %s --check-prefix=MULTI
-// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="partials-lowering=collapsed" | FileCheck %s --check-prefix=COLLAPSED
-// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="backward=true" | FileCheck %s --check-prefix=BACKWARD
+// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="backward=false" | FileCheck %s
+// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="backward=false partials-lowering=multi-direction" | FileCheck %s --check-prefix=MULTI
+// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="backward=false partials-lowering=collapsed" | FileCheck %s --check-prefix=COLLAPSED
+// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp | FileCheck %s --check-prefix=BACKWARD
 
 // The lowerings of a partials kernel (ntp/Support/PartialsLowering.h). u,
 // u_t and the Laplacian over x, y: rays e_t (order 1), e_x, e_y (order 2).
 // Automatic: the fewest operations, here collapsed (e_x, e_y carry order 1
 // and the one collapsed row their order-2 sum). Multi-direction: one buffer
 // of row 0 + 1 + 2 * 2 rows. Collapsed: row 0 + 1 + 2 + the collapsed row.
-// With the reverse mode to follow, per-ray. The choice is on the module and
+// With the reverse mode possibly to follow (the pass's default), per-ray. The choice is on the module and
 // the function.
 
 // CHECK: module attributes {{{.*}}ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample"}

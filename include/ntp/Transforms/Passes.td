@@ -35,9 +35,11 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "operations), per-ray, multi-direction or collapsed "
            "(ntp/Support/PartialsLowering.h); an ntp.mlp's "
            "ntp.partials_lowering attribute takes precedence">,
-    Option<"backward", "backward", "bool", /*default=*/"false",
-           "Whether ntp-generate-backward follows: a partials kernel then "
-           "uses the per-ray lowering, the one its reverse mode supports">
+    Option<"backward", "backward", "bool", /*default=*/"true",
+           "Whether ntp-generate-backward may follow (the pipelines set it "
+           "from their backward option): a partials kernel then uses the "
+           "per-ray lowering, the one its reverse mode supports; "
+           "backward=false lets partials-lowering choose freely">
   ];
 }
 

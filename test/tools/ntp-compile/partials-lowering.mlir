@@ -5,9 +5,9 @@
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --partials-lowering=auto --emit=jets 2>&1 | FileCheck %s --check-prefix=AUTO
 // RUN: not ntp-compile --layers 3,8,1 --operator laplacian --partials-lowering=fast --emit=jets 2>&1 | FileCheck %s --check-prefix=BAD
 
+// COLLAPSED: partials lowering: collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: ntp.seed_rays
-// COLLAPSED: partials lowering: collapsed: 1 block of rows 5, request 0 collapsed;
 
 // AUTO: partials lowering: per-ray;
 
