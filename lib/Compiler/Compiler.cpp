@@ -109,13 +109,16 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   if (!description.kinds.residualText().empty())
     residual = b.getDenseBoolArrayAttr(SmallVector<bool>(
         description.kinds.residual.begin(), description.kinds.residual.end()));
-  MlpOp::create(b, loc, b.getStringAttr(description.name),
+  MlpOp mlp = MlpOp::create(b, loc, b.getStringAttr(description.name),
                 b.getDenseI64ArrayAttr(description.layers), activation,
                 b.getI64IntegerAttr(description.order), TypeAttr::get(element),
                 alphas, operators, slopes, residual,
                 description.kinds.fourier > 0
                     ? b.getI64IntegerAttr(description.kinds.fourier)
                     : IntegerAttr());
+  if (!description.partialsLowering.empty())
+    mlp->setAttr("ntp.partials_lowering",
+                 b.getStringAttr(description.partialsLowering));
   if (failed(verify(*module)))
     return nullptr;
   return module;
@@ -145,6 +148,9 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
   output = CompileOutput();
   if (KernelAttr kernel = getKernelAttr(module))
     output.manifest = kernel.getManifest();
+  if (auto lowering =
+          module->getAttrOfType<StringAttr>("ntp.partials_lowering"))
+    output.partialsLowering = lowering.str();
   if (stage == EmitStage::Jets || stage == EmitStage::Loops ||
       stage == EmitStage::Lowered) {
     llvm::raw_string_ostream os(output.bytes);

@@ -22,6 +22,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
                                 const CpuPipelineOptions &options) {
   NtpDecomposeMlpOptions decompose;
   decompose.tileSize = options.tileSize;
+  decompose.backward = options.backward;
   pm.addPass(createNtpDecomposeMlp(decompose));
   if (options.backward) {
     NtpGenerateBackwardOptions backward;

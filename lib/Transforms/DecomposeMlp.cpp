@@ -12,6 +12,7 @@
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Support/Partials.h"
+#include "ntp/Support/PartialsLowering.h"
 #include "ntp/Transforms/Passes.h"
 #include "ntp/artifact.hpp"
 
@@ -241,6 +242,118 @@ public:
     return func;
   }
 
+  /// A partials kernel lowered multi-direction or collapsed
+  /// (ntp/Support/PartialsLowering.h): per block of rays, one seed_rays,
+  /// affine_rays and activate_rays per layer on a buffer holding order 0
+  /// once and every ray's orders 1..n (and the collapsed row), the top
+  /// layer's rows of every block stacked into one buffer and combined with
+  /// the plan's weights as in buildPartials.
+  func::FuncOp buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
+                                  const partials::LoweringPlan &lowering) {
+    Location loc = mlp.getLoc();
+    Type element = mlp.getElementType();
+    OpBuilder::InsertionGuard guard(b);
+    auto func = createTilesFunction(b);
+    func->setAttr("ntp.partials", b.getUnitAttr());
+    Block *entry = &func.front();
+    Value x = entry->getArgument(0), params = entry->getArgument(2),
+          out = entry->getArgument(3), batch = entry->getArgument(4),
+          tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+
+    ArrayRef<int64_t> layers = mlp.getLayers();
+    int64_t d = layers.front(), q = layers.back();
+    int64_t maxRows = 0;
+    for (const partials::RayBlock &block : lowering.blocks)
+      maxRows = std::max(maxRows, block.rows());
+    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
+    auto bufferType = JetBufferShape::get(maxRows, maxWidth, tileSize, element);
+    Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
+                        memref::AllocaOp::create(b, loc, bufferType)};
+    int64_t requests = static_cast<int64_t>(plan.terms.size());
+    Value top = memref::AllocaOp::create(
+        b, loc, JetBufferShape::get(lowering.columns, q, tileSize, element));
+    Value combined = memref::AllocaOp::create(
+        b, loc, JetBufferShape::get(requests, q, tileSize, element));
+    // Each block's directions, in layout order: constants written once per
+    // call.
+    SmallVector<Value> directions;
+    for (const partials::RayBlock &block : lowering.blocks) {
+      int64_t rays = 0;
+      for (const partials::RayGroup &g : block.groups)
+        rays += static_cast<int64_t>(g.rays.size());
+      Value buffer = memref::AllocaOp::create(
+          b, loc, MemRefType::get({std::max<int64_t>(rays, 1) * d}, element));
+      int64_t i = 0;
+      for (const partials::RayGroup &g : block.groups)
+        for (int64_t r : g.rays)
+          for (int64_t l = 0; l < d; ++l)
+            memref::StoreOp::create(
+                b, loc,
+                arith::ConstantOp::create(
+                    b, loc,
+                    b.getFloatAttr(element,
+                                   static_cast<double>(plan.rays[r][l]))),
+                buffer,
+                ValueRange{arith::ConstantIndexOp::create(b, loc, i++)});
+      directions.push_back(memref::CastOp::create(
+          b, loc, MemRefType::get({ShapedType::kDynamic}, element), buffer));
+    }
+
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+
+    SmallVector<std::string> activations = mlp.getHiddenActivations();
+    int64_t column = 0;
+    for (auto [blockIndex, block] : llvm::enumerate(lowering.blocks)) {
+      SmallVector<int64_t> counts, orders;
+      SmallVector<double> weights;
+      for (const partials::RayGroup &g : block.groups) {
+        counts.push_back(static_cast<int64_t>(g.rays.size()));
+        orders.push_back(g.order);
+        weights.push_back(g.weight);
+      }
+      auto countsAttr = b.getDenseI64ArrayAttr(counts);
+      auto ordersAttr = b.getDenseI64ArrayAttr(orders);
+      auto weightsAttr = b.getDenseF64ArrayAttr(weights);
+      auto collapsedAttr = b.getI64IntegerAttr(block.collapsedOrder);
+      uint64_t collapsedOrder = block.collapsedOrder;
+      int64_t rows = block.rows();
+      int current = 0;
+      Value jet = corner(b, buffers[current], 0, rows, d);
+      SeedRaysOp::create(b, loc, x, directions[blockIndex], jet, batch, tile,
+                         countsAttr, ordersAttr, weightsAttr, collapsedAttr);
+      int64_t live = 2;
+      int64_t offset = 0;
+      for (size_t l = 1; l < layers.size(); ++l) {
+        current ^= 1;
+        bool isTop = l + 1 == layers.size();
+        Value next = isTop ? corner(b, top, column, rows, q)
+                           : corner(b, buffers[current], 0, rows, layers[l]);
+        AffineRaysOp::create(b, loc, jet, params, offset, next, live, counts,
+                             orders, weights, collapsedOrder);
+        offset += layers[l] * layers[l - 1] + layers[l];
+        jet = next;
+        if (isTop)
+          break;
+        current ^= 1;
+        next = corner(b, buffers[current], 0, rows, layers[l]);
+        ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
+                               counts, orders, weights, collapsedOrder);
+        live = block.maxOrder() + 1;
+        jet = next;
+      }
+      column += rows;
+    }
+    CombinePartialsOp::create(b, loc, top, combined,
+                              b.getDenseF64ArrayAttr(lowering.weights));
+    StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
+    b.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
   /// Elements of jets one tile of a partials kernel keeps on the stack.
   static int64_t partialsStackElements(ArrayRef<int64_t> layers,
                                        const partials::Plan &plan,
@@ -323,10 +436,39 @@ struct DecomposeMlpPass
         mlp.emitError(error);
         return signalPassFailure();
       }
+      // How the rays are propagated: the ntp.mlp's ntp.partials_lowering,
+      // else the pass option; auto picks the fewest operations.
+      partials::LoweringPlan lowering;
+      if (facts.isPartials()) {
+        std::string name = partialsLowering;
+        if (auto attr = mlp->getAttrOfType<StringAttr>("ntp.partials_lowering"))
+          name = attr.str();
+        std::optional<partials::Lowering> kind = partials::parseLowering(name);
+        if (!kind) {
+          mlp.emitError("unknown partials lowering '")
+              << name
+              << "' (expected auto, per-ray, multi-direction or collapsed)";
+          return signalPassFailure();
+        }
+        partials::LoweringNetwork network;
+        network.layers = facts.layers;
+        for (const std::string &a : mlp.getHiddenActivations())
+          network.activations.push_back(a);
+        network.tile = facts.tile;
+        network.elementBytes = artifact::dtypeBytes(facts.dtype);
+        network.stackBytes = artifact::kMaxTileStackBytes;
+        if (!partials::planLowering(plan, facts.partials, network, *kind,
+                                    backward, lowering, error)) {
+          mlp.emitError(error);
+          return signalPassFailure();
+        }
+      }
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time.
       std::optional<int64_t> stack =
-          facts.isPartials()
+          facts.isPartials() && lowering.lowering != partials::Lowering::PerRay
+              ? std::optional<int64_t>(0) // planLowering kept it in bounds
+          : facts.isPartials()
               ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
                     facts.layers, plan, facts.tile))
               : artifact::jetStackElementsPerTile(facts.layers, facts.order,
@@ -342,8 +484,15 @@ struct DecomposeMlpPass
       }
       if (mlps.size() == 1)
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
+      // The choice, where a user sees it (ntp-compile
+      // --partials-lowering, --emit=jets, CompileOutput::partialsLowering).
+      if (mlps.size() == 1 && facts.isPartials())
+        module->setAttr("ntp.partials_lowering",
+                        StringAttr::get(&getContext(), lowering.summary()));
       OpBuilder b(mlp);
-      if (facts.isPartials())
+      if (facts.isPartials() && lowering.lowering != partials::Lowering::PerRay)
+        KernelBuilder(mlp, facts.tile).buildMultiPartials(b, plan, lowering);
+      else if (facts.isPartials())
         KernelBuilder(mlp, facts.tile).buildPartials(b, plan);
       else
         KernelBuilder(mlp, facts.tile).build(b);

@@ -9,8 +9,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "ntp/Compiler/Compiler.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Partials.h"
+#include "ntp/Support/PartialsLowering.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -89,6 +91,13 @@ static cl::list<std::string> operatorFlags(
              "over all inputs or a subset (laplacian:0,1); repeatable, one "
              "per flag"),
     cl::cat(networkCategory));
+static cl::opt<std::string> partialsLoweringFlag(
+    "partials-lowering",
+    cl::desc("How a partials kernel propagates its rays: auto (fewest "
+             "operations), per-ray, multi-direction or collapsed; the choice "
+             "is printed. A lowering other than per-ray makes the kernel "
+             "forward-only (the reverse mode supports per-ray)"),
+    cl::init(""), cl::cat(networkCategory));
 static cl::opt<art::Dtype>
     dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),
               cl::values(clEnumValN(art::Dtype::F32, "f32", "float"),
@@ -299,6 +308,19 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  // --partials-lowering: on the ntp.mlp (the file's or the flags'); a
+  // forced lowering other than per-ray is forward-only.
+  if (partialsLoweringFlag.getNumOccurrences()) {
+    if (!partials::parseLowering(partialsLoweringFlag))
+      return fail("--partials-lowering must be auto, per-ray, "
+                  "multi-direction or collapsed, got '" +
+                  partialsLoweringFlag + "'");
+    for (MlpOp mlp : module->getOps<MlpOp>())
+      mlp->setAttr("ntp.partials_lowering",
+                   StringAttr::get(&context, partialsLoweringFlag));
+    if (partialsLoweringFlag != "auto" && partialsLoweringFlag != "per-ray")
+      options.backward = false;
+  }
   PassManager pm(&context);
   applyDefaultTimingPassManagerCLOptions(pm);
   if (failed(applyPassManagerCLOptions(pm)))
@@ -308,6 +330,9 @@ int main(int argc, char **argv) {
   if (!compile(*module, target, emit.stage, options, pm, output, error))
     return error.empty() ? 1 : fail(error);
   llvm::errs() << output.report;
+  if (partialsLoweringFlag.getNumOccurrences() &&
+      !output.partialsLowering.empty())
+    llvm::errs() << "partials lowering: " << output.partialsLowering << "\n";
 
   // The header declares the jet entry points; a partials kernel's would
   // need its own (not written yet).

@@ -1,25 +1,51 @@
-//===- ntp-partials-bench.cpp - The Laplacian: partials kernel vs jets ----===//
+//===- ntp-partials-bench.cpp - Partials kernels: the lowerings side by side
+//===//
 //
-// Times the Laplacian of a tanh MLP d-64-64-64-1 (batch 1024) computed by
-// one partials kernel (--operator laplacian) beside d calls of the order-2
-// jet kernel along the unit vectors (the baseline of issue 12 item 6), with
-// the same weights, after checking that both agree. Best of N repetitions,
-// in one run; prints a table. Usage: ntp-partials-bench [d...] (default 2 8
-// 32).
+// Two tables, each row measured in one run (best of N repetitions), with the
+// load average of the machine beside it:
+//
+//  1. The Laplacian of a tanh MLP d-64-64-64-1 (batch 1024, f64 and f32,
+//     d = 2, 8, 32 by default) by one partials kernel in each lowering
+//     (per-ray, multi-direction, collapsed; ntp/Support/PartialsLowering.h)
+//     and the automatic choice, beside d calls of the order-2 jet kernel
+//     along the unit vectors (the baseline of issue 12 item 6), with the same
+//     weights, after checking that all agree. GFLOP/s of the collapsed kernel
+//     from its exact operation count (what the lowering emits, primitives not
+//     counted), against the machine's FMA peak measured by ntp-bench's
+//     microbenchmark (tools/ntp-bench/FmaPeak.cpp) on as many threads.
+//  2. All partials of total order <= 4 of a tanh 3-64-64-64-1 network (35
+//     multi-indices), batch 1024: per-ray against multi-direction.
+//
+// Usage: ntp-partials-bench [d...] (default 2 8 32).
 //
 //===----------------------------------------------------------------------===//
 
-#include "ntp/JIT/Jit.h"
+#include "../ntp-bench/FmaPeak.h"
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Support/Partials.h"
+#include "ntp/Support/PartialsLowering.h"
+#include "ntp/artifact.hpp"
+#include "ntp/runtime.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <random>
+#include <string>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
+
+using Rows = std::vector<std::vector<int32_t>>;
 
 double seconds() {
   return std::chrono::duration<double>(
@@ -37,59 +63,205 @@ template <class F> double best(F &&f, int reps) {
   return b;
 }
 
-template <class T> void run(int d, ntp::Dtype dtype) {
-  const int64_t batch = 1024;
-  ntp::MlpSpec spec;
-  spec.layers = {d, 64, 64, 64, 1};
-  spec.activation = "tanh";
-  spec.dtype = dtype;
-  ntp::JitOptions options;
+std::string loadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one.empty() ? "?" : one;
+}
+
+/// A kernel compiled (forward only) into a temporary file and loaded.
+struct Kernel {
+  ntp_kernel *k = nullptr;
+  double compileSeconds = 0;
+  std::string lowering; // the module's ntp.partials_lowering
+  ~Kernel() { ntp_kernel_free(k); }
+};
+
+std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
+                                int64_t order, const Rows &rows,
+                                const std::string &lowering) {
+  mlir::DialectRegistry registry;
+  ntp::registerNtpCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  ntp::MlpDescription description;
+  description.layers = layers;
+  description.isF64 = f64;
+  description.order = order;
+  description.partials = rows;
+  description.partialsLowering = lowering;
+  ntp::CompileOptions options;
   options.backward = false;
-  options.useCache = false;
-  double c0 = seconds();
-  ntp::Kernel jet = ntp::compile(
-      ntp::MlpSpec{spec.layers, spec.activation, 2, dtype, {}}, options);
-  double jetCompile = seconds() - c0;
-  spec.partials = {std::vector<int32_t>(d, -2)};
-  c0 = seconds();
-  ntp::Kernel lap = ntp::compile(spec, options);
-  double lapCompile = seconds() - c0;
+  auto kernel = std::make_unique<Kernel>();
+  char path[] = "/tmp/ntp-partials-bench-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return nullptr;
+  close(fd);
+  double t0 = seconds();
+  auto module = ntp::buildMlpModule(context, description);
+  std::string error;
+  if (!module || !ntp::compileToSharedObject(*module, options, path, error)) {
+    std::fprintf(stderr, "compile failed: %s\n", error.c_str());
+    unlink(path);
+    return nullptr;
+  }
+  kernel->compileSeconds = seconds() - t0;
+  if (auto attr =
+          (*module)->getAttrOfType<mlir::StringAttr>("ntp.partials_lowering"))
+    kernel->lowering = attr.str();
+  ntp_status status = ntp_kernel_load(path, &kernel->k);
+  unlink(path);
+  if (status != NTP_OK) {
+    std::fprintf(stderr, "load failed: %s\n", ntp_last_error());
+    return nullptr;
+  }
+  return kernel;
+}
+
+/// Exact flops per sample of a lowering (PartialsLowering's count).
+int64_t flopsPerSample(const std::vector<int64_t> &layers, const Rows &rows,
+                       ntp::partials::Lowering lowering, bool f64) {
+  ntp::partials::Plan plan;
+  ntp::partials::LoweringPlan lowered;
+  std::string error;
+  ntp::partials::LoweringNetwork network;
+  network.layers = layers;
+  network.activations.assign(layers.size() - 2, "tanh");
+  network.tile = f64 ? 8 : 16;
+  network.elementBytes = f64 ? 8 : 4;
+  if (!ntp::partials::planPartials(rows, layers.front(), plan, error) ||
+      !ntp::partials::planLowering(plan, rows, network, lowering, false,
+                                   lowered, error))
+    return 0;
+  return lowered.flops;
+}
+
+template <class T> void laplacian(int d, bool f64, double peak, int threads) {
+  const int64_t batch = 1024;
+  std::vector<int64_t> layers = {d, 64, 64, 64, 1};
+  Rows rows = {std::vector<int32_t>(d, -2)};
+  std::unique_ptr<Kernel> jet = compile(layers, f64, 2, {}, "");
+  const char *names[] = {"per-ray", "multi-direction", "collapsed", "auto"};
+  std::unique_ptr<Kernel> kernels[4];
+  for (int i = 0; i < 4; ++i)
+    kernels[i] = compile(layers, f64, 2, rows, names[i]);
+  if (!jet || !kernels[0] || !kernels[1] || !kernels[2] || !kernels[3])
+    return;
 
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> params(jet.info().num_params), x(batch * d);
+  int64_t numParams = *ntp::artifact::countParams(layers);
+  std::vector<T> params(numParams), x(batch * d);
   for (T &p : params)
     p = static_cast<T>(u(rng) * 0.3);
   for (T &v : x)
     v = static_cast<T>(u(rng));
-  std::vector<T> out, jetOut(3 * batch), sum(batch);
+  std::vector<T> jetOut(3 * batch), sum(batch), out(batch);
   std::vector<std::vector<T>> units(d, std::vector<T>(d, 0));
   for (int i = 0; i < d; ++i)
     units[i][i] = 1;
   auto viaJets = [&] {
     std::fill(sum.begin(), sum.end(), T(0));
     for (int i = 0; i < d; ++i) {
-      jet.forward(x.data(), x.size(), units[i].data(), units[i].size(),
-                  params.data(), params.size(), jetOut.data(), jetOut.size(),
-                  batch);
+      ntp_forward(jet->k, x.data(), units[i].data(), params.data(),
+                  jetOut.data(), batch);
       for (int64_t b = 0; b < batch; ++b)
         sum[b] += jetOut[2 * batch + b];
     }
   };
-  lap.partials(x, params, out);
   viaJets();
-  double err = 0, scale = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    err = std::max(err, std::fabs(double(out[b]) - double(sum[b])));
-    scale = std::max(scale, std::fabs(double(sum[b])));
+  double worst = 0, scale = 0;
+  for (auto &k : kernels) {
+    std::fill(out.begin(), out.end(), T(NAN));
+    if (ntp_partials(k->k, x.data(), params.data(), out.data(), batch) !=
+        NTP_OK) {
+      std::fprintf(stderr, "ntp_partials: %s\n", ntp_last_error());
+      return;
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      worst = std::max(worst, std::fabs(double(out[b]) - double(sum[b])));
+      scale = std::max(scale, std::fabs(double(sum[b])));
+    }
   }
-  int reps = d >= 32 ? 5 : 20;
-  double tLap = best([&] { lap.partials(x, params, out); }, reps);
+  int reps = d >= 32 ? 10 : 30;
+  std::string load = loadAverage();
+  double t[4];
+  for (int i = 0; i < 4; ++i)
+    t[i] = best(
+        [&] {
+          ntp_partials(kernels[i]->k, x.data(), params.data(), out.data(),
+                       batch);
+        },
+        reps);
   double tJets = best(viaJets, reps);
-  std::printf("| %s | %d | %.1f | %.1f | %.2fx | %.1e | %.1f | %.1f |\n",
-              dtype == ntp::Dtype::F64 ? "f64" : "f32", d, tLap * 1e6,
-              tJets * 1e6, tJets / tLap, scale > 0 ? err / scale : err,
-              lapCompile, jetCompile);
+  int64_t flops =
+      flopsPerSample(layers, rows, ntp::partials::Lowering::Collapsed, f64);
+  double gflops = flops * double(batch) / t[2] * 1e-9;
+  std::string chosen = kernels[3]->lowering.substr(
+      0, kernels[3]->lowering.find(':') == std::string::npos
+             ? kernels[3]->lowering.find(';')
+             : kernels[3]->lowering.find(':'));
+  std::printf("| %s | %d | %.0f | %.0f | %.0f | %.0f (%s) | %.0f | %.2fx | "
+              "%.2fx | %lld | %.1f | %.0f%% | %.1e | %.1f / %.1f / %.1f | "
+              "%s |\n",
+              f64 ? "f64" : "f32", d, t[0] * 1e6, t[1] * 1e6, t[2] * 1e6,
+              t[3] * 1e6, chosen.c_str(), tJets * 1e6, tJets / t[2],
+              t[0] / t[2], static_cast<long long>(flops), gflops,
+              100 * gflops / peak, scale > 0 ? worst / scale : worst,
+              kernels[0]->compileSeconds, kernels[1]->compileSeconds,
+              kernels[2]->compileSeconds, load.c_str());
+  std::fflush(stdout);
+  (void)threads;
+}
+
+template <class T> void allPartials(bool f64) {
+  const int64_t batch = 1024;
+  std::vector<int64_t> layers = {3, 64, 64, 64, 1};
+  Rows rows;
+  for (int n = 0; n <= 4; ++n)
+    for (int a = n; a >= 0; --a)
+      for (int b = n - a; b >= 0; --b)
+        rows.push_back({a, b, n - a - b});
+  std::unique_ptr<Kernel> perRay = compile(layers, f64, 4, rows, "per-ray");
+  std::unique_ptr<Kernel> multi =
+      compile(layers, f64, 4, rows, "multi-direction");
+  if (!perRay || !multi)
+    return;
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> params(*ntp::artifact::countParams(layers)), x(batch * 3);
+  for (T &p : params)
+    p = static_cast<T>(u(rng) * 0.3);
+  for (T &v : x)
+    v = static_cast<T>(u(rng));
+  std::vector<T> a(rows.size() * batch), b(rows.size() * batch);
+  ntp_partials(perRay->k, x.data(), params.data(), a.data(), batch);
+  ntp_partials(multi->k, x.data(), params.data(), b.data(), batch);
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::fabs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::fabs(double(a[i])));
+  }
+  std::string load = loadAverage();
+  double t0 = best(
+      [&] {
+        ntp_partials(perRay->k, x.data(), params.data(), a.data(), batch);
+      },
+      10);
+  double t1 = best(
+      [&] { ntp_partials(multi->k, x.data(), params.data(), b.data(), batch); },
+      10);
+  int64_t f0 = flopsPerSample(layers, rows, ntp::partials::Lowering::PerRay,
+                              f64),
+          f1 = flopsPerSample(layers, rows,
+                              ntp::partials::Lowering::MultiDirection, f64);
+  std::printf("| %s | %zu | %.0f | %.0f | %.2fx | %lld / %lld | %.1e | %.1f / "
+              "%.1f | %s |\n",
+              f64 ? "f64" : "f32", rows.size(), t0 * 1e6, t1 * 1e6, t0 / t1,
+              static_cast<long long>(f0), static_cast<long long>(f1),
+              scale > 0 ? diff / scale : diff, perRay->compileSeconds,
+              multi->compileSeconds, load.c_str());
   std::fflush(stdout);
 }
 
@@ -101,16 +273,45 @@ int main(int argc, char **argv) {
     dims.push_back(std::atoi(argv[i]));
   if (dims.empty())
     dims = {2, 8, 32};
-  std::printf("Laplacian of tanh d-64-64-64-1, batch 1024, best of N, "
-              "NTP_NUM_THREADS=%s\n",
-              std::getenv("NTP_NUM_THREADS") ? std::getenv("NTP_NUM_THREADS")
-                                             : "(default)");
-  std::printf("| dtype | d | partials kernel (us) | d order-2 jet calls (us) | "
-              "speed-up | rel. difference | compile partials (s) | compile "
-              "jet (s) |\n|---|---|---|---|---|---|---|---|\n");
+  int threads = ntp::bench::availableCpus();
+  if (const char *env = std::getenv("NTP_NUM_THREADS"))
+    threads = std::max(1, std::atoi(env));
+  char host[256] = "?";
+  gethostname(host, sizeof(host));
+  std::printf("machine: %s, %u hardware threads, %d used; load average at "
+              "start %s\n",
+              host, std::thread::hardware_concurrency(), threads,
+              loadAverage().c_str());
+  // Best of a longer run: other builders' load lowers it (the kernels'
+  // best-of-N catch the quiet moments, so a peak measured in a busy one
+  // would overstate their fraction).
+  ntp::bench::FmaPeak peak64 = ntp::bench::measureFmaPeak(true, threads, 1.0);
+  ntp::bench::FmaPeak peak32 = ntp::bench::measureFmaPeak(false, threads, 1.0);
+  std::printf("FMA peak (%s, %d threads, measured now): f64 %.1f GFLOP/s, "
+              "f32 %.1f GFLOP/s\n\n",
+              peak64.instruction.c_str(), threads, peak64.gflops,
+              peak32.gflops);
+  std::printf("Laplacian of tanh d-64-64-64-1, batch 1024, best of N (us); "
+              "speed-ups of the collapsed kernel; GFLOP/s of the collapsed "
+              "kernel from its exact flop count\n");
+  std::printf("| dtype | d | per-ray | multi-direction | collapsed | auto "
+              "(choice) | d order-2 jet calls | collapsed vs jets | collapsed "
+              "vs per-ray | flops/sample (collapsed) | GFLOP/s | of FMA peak "
+              "| max rel. difference | compile s (per-ray / multi / "
+              "collapsed) | load avg |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+              "\n");
   for (int d : dims) {
-    run<double>(d, ntp::Dtype::F64);
-    run<float>(d, ntp::Dtype::F32);
+    laplacian<double>(d, true, peak64.gflops, threads);
+    laplacian<float>(d, false, peak32.gflops, threads);
   }
+  std::printf("\nAll 35 partials of total order <= 4 of tanh 3-64-64-64-1, "
+              "batch 1024, best of 10 (us)\n");
+  std::printf("| dtype | partials | per-ray | multi-direction | speed-up | "
+              "flops/sample (per-ray / multi) | max rel. difference | compile "
+              "s (per-ray / multi) | load avg |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  allPartials<double>(true);
+  allPartials<float>(false);
   return 0;
 }

@@ -56,6 +56,10 @@ struct MlpDescription {
   /// Typed layers: adaptive slopes and residual flags per hidden layer
   /// (artifact::LayerKinds); empty for a plain MLP.
   artifact::LayerKinds kinds;
+  /// How a partials kernel propagates its rays ("per-ray",
+  /// "multi-direction", "collapsed"; empty: the pass option's choice,
+  /// automatic by default), set as the ntp.mlp's ntp.partials_lowering.
+  std::string partialsLowering;
 };
 
 /// Builds a module holding one verified ntp.mlp; null (with a diagnostic)

@@ -118,6 +118,9 @@ struct CompileOutput {
   artifact::KernelManifest manifest;
   /// Diagnostics of external tools worth showing (ptxas -v), if any ran.
   std::string report;
+  /// A partials kernel's lowering as ntp-decompose-mlp chose it
+  /// (partials::LoweringPlan::summary; the module's ntp.partials_lowering).
+  std::string partialsLowering;
   /// A C header declaring the emitted object's entry points, where the
   /// target makes one (the CPU's objects for static linking).
   std::string header;

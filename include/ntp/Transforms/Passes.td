@@ -28,7 +28,18 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
   let options = [
     Option<"tileSize", "tile-size", "int64_t", /*default=*/"0",
            "Samples per tile, the vector length of the arithmetic "
-           "(0: 16 for f32, 8 for f64, one AVX-512 register)">
+           "(0: 16 for f32, 8 for f64, one AVX-512 register)">,
+    Option<"partialsLowering", "partials-lowering", "std::string",
+           /*default=*/"\"auto\"",
+           "How a partials kernel propagates its rays: auto (fewest "
+           "operations), per-ray, multi-direction or collapsed "
+           "(ntp/Support/PartialsLowering.h); an ntp.mlp's "
+           "ntp.partials_lowering attribute takes precedence">,
+    Option<"backward", "backward", "bool", /*default=*/"true",
+           "Whether ntp-generate-backward may follow (the pipelines set it "
+           "from their backward option): a partials kernel then uses the "
+           "per-ray lowering, the one its reverse mode supports; "
+           "backward=false lets partials-lowering choose freely">
   ];
 }
 

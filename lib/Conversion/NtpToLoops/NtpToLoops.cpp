@@ -552,4 +552,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
            LowerLoadCotangent, LowerAffineVjp, LowerReduceLanes, LowerSeedVjp>(
           patterns.getContext());
   populateLayerOpsToLoopsPatterns(patterns);
+  populateRaysToLoopsConversionPatterns(patterns);
 }

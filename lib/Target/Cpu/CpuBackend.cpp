@@ -136,6 +136,7 @@ public:
     if (stage == EmitStage::Jets) {
       NtpDecomposeMlpOptions decompose;
       decompose.tileSize = options.tileSize;
+      decompose.backward = options.backward;
       pm.addPass(createNtpDecomposeMlp(decompose));
       return true;
     }

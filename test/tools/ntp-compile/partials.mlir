@@ -17,7 +17,7 @@
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --emit=obj -o %t.o --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --emit=ptx 2>&1 | FileCheck %s --check-prefix=NVPTX
 
-// JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0]>}
+// JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0]>{{.*}}}
 // JETS-LABEL: func.func @ntp_kernel_forward_tiles
 // JETS: ntp.combine_partials
 // JETS: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 5

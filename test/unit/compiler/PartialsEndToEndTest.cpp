@@ -17,6 +17,8 @@
 #include "ntp/Support/Partials.h"
 #include "ntp/runtime.h"
 
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
@@ -47,9 +49,14 @@ struct PartialsKernel {
   }
 };
 
+/// `lowering` forces ntp.partials_lowering ("" = the default choice, which
+/// is per-ray with the reverse mode on). A lowering other than per-ray is
+/// compiled forward-only, the reverse mode supporting per-ray only.
 std::unique_ptr<PartialsKernel>
 compilePartials(const std::vector<int> &widths, const std::string &act,
-                const Rows &rows, bool f64, std::string *errorOut = nullptr) {
+                const Rows &rows, bool f64, std::string *errorOut = nullptr,
+                const std::string &lowering = "",
+                std::string *chosen = nullptr) {
   auto k = std::make_unique<PartialsKernel>();
   char pattern[] = "/tmp/ntp-partials-XXXXXX";
   if (!mkdtemp(pattern))
@@ -68,12 +75,16 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
   for (const auto &row : rows)
     description.order =
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
+  description.partialsLowering = lowering;
   // Forward only: PartialsBackwardTest checks the reverse mode, whose
-  // three more functions per kernel would triple these compiles.
+  // three more functions per kernel would triple these compiles (and which
+  // only the per-ray lowering has).
   ntp::CompileOptions options;
   options.backward = false;
   std::string error;
   auto module = ntp::buildMlpModule(context, description);
+  if (module && chosen)
+    *chosen = ""; // read back below from the lowered module
   if (!module ||
       !ntp::compileToSharedObject(*module, options, k->path, error)) {
     if (errorOut)
@@ -82,6 +93,10 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
       ADD_FAILURE() << "compile failed: " << error;
     return nullptr;
   }
+  if (chosen)
+    if (auto attr =
+            (*module)->getAttrOfType<mlir::StringAttr>("ntp.partials_lowering"))
+      *chosen = attr.str();
   if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
     ADD_FAILURE() << "load failed: " << ntp_last_error();
     return nullptr;
@@ -162,14 +177,62 @@ std::map<std::pair<bool, int64_t>, double> &worstByOrder() {
   return worst;
 }
 
+/// Requests the collapsed lowering applies to (it sums an operator's top
+/// order over rays no other request reads at that order): f, the first
+/// partials and the operators: with `biharmonic`, the biharmonic (over <= 3
+/// coordinates) and one mixed partial of order 3 (its rays then carry order
+/// 3 for both); else the
+/// Laplacian over all coordinates and over {0, d-1} (the second's rays are
+/// then read by rows, the first's other rays collapsed).
+Rows collapsedRows(int d, int maxOrder, bool biharmonic) {
+  Rows rows;
+  rows.push_back(std::vector<int32_t>(d, 0));
+  for (int l = 0; l < d; ++l) {
+    rows.push_back(std::vector<int32_t>(d, 0));
+    rows.back()[l] = 1;
+  }
+  if (biharmonic && d >= 2) {
+    rows.push_back(std::vector<int32_t>(d, 0));
+    rows.back()[0] = 2;
+    rows.back()[1] = 1;
+  }
+  std::string error;
+  ntp::partials::Row row;
+  if (biharmonic) {
+    std::vector<int64_t> subset;
+    for (int l = 0; l < std::min(d, 3); ++l)
+      subset.push_back(l);
+    ntp::partials::operatorRow(ntp::partials::kBiharmonic,
+                               d <= 3 ? std::vector<int64_t>() : subset, d, row,
+                               error);
+    rows.push_back(row);
+    return rows;
+  }
+  ntp::partials::operatorRow(ntp::partials::kLaplacian, {}, d, row, error);
+  rows.push_back(row);
+  if (d >= 3) {
+    ntp::partials::operatorRow(ntp::partials::kLaplacian, {0, d - 1}, d, row,
+                               error);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 void checkCase(const std::string &act, int d, int maxOrder, bool f64,
-               unsigned seed) {
+               unsigned seed, const std::string &lowering = "",
+               const Rows *requested = nullptr) {
   SCOPED_TRACE(act + " d=" + std::to_string(d) + " max order=" +
-               std::to_string(maxOrder) + (f64 ? " f64" : " f32"));
+               std::to_string(maxOrder) + (f64 ? " f64" : " f32") +
+               (lowering.empty() ? "" : " " + lowering));
   std::vector<int> widths = {d, 8, 6, 2};
-  Rows rows = requestRows(d, maxOrder);
-  auto kernel = compilePartials(widths, act, rows, f64);
+  Rows rows = requested ? *requested : requestRows(d, maxOrder);
+  std::string chosen;
+  auto kernel =
+      compilePartials(widths, act, rows, f64, nullptr, lowering, &chosen);
   ASSERT_TRUE(kernel);
+  // The forced lowering is the one compiled (recorded on the module).
+  if (!lowering.empty())
+    EXPECT_EQ(chosen.substr(0, lowering.size()), lowering) << chosen;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> u(-1, 1);
   const int64_t batch = 11; // a partial last tile
@@ -249,6 +312,54 @@ TEST_P(PartialsEndToEnd, F32ToOrder4) {
 INSTANTIATE_TEST_SUITE_P(AllActivations, PartialsEndToEnd,
                          ::testing::ValuesIn(kActivations));
 
+/// The multi-direction and collapsed lowerings (ntp/Support/
+/// PartialsLowering.h), forced, on the same requests and bounds: every
+/// activation, d = 1..6 in f64 (orders to 6 for d <= 3), f32 to order 4.
+class PartialsLowerings
+    : public ::testing::TestWithParam<std::tuple<const char *, const char *>> {
+};
+
+/// The collapsed lowering runs on collapsedRows (the Laplacian collapsed,
+/// then the biharmonic); the others on requestRows.
+void checkLowering(const std::string &act, const std::string &lowering, int d,
+                   int maxOrder, bool f64, unsigned seed) {
+  if (lowering != "collapsed")
+    return checkCase(act, d, maxOrder, f64, seed, lowering);
+  for (bool biharmonic : {false, true}) {
+    if (biharmonic && maxOrder < 4)
+      continue;
+    Rows rows = collapsedRows(d, maxOrder, biharmonic);
+    checkCase(act, d, maxOrder, f64, seed, lowering, &rows);
+  }
+}
+
+TEST_P(PartialsLowerings, F64EveryDimensionToOrder6) {
+  auto [act, lowering] = GetParam();
+  unsigned seed = 1;
+  for (int d = 1; d <= 6; ++d)
+    checkLowering(act, lowering, d, d <= 3 ? 6 : 4, true, seed++);
+}
+
+TEST_P(PartialsLowerings, F32ToOrder4) {
+  auto [act, lowering] = GetParam();
+  unsigned seed = 100;
+  for (int d : {1, 2, 3, 5})
+    checkLowering(act, lowering, d, 4, false, seed++);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllActivations, PartialsLowerings,
+    ::testing::Combine(::testing::ValuesIn(kActivations),
+                       ::testing::Values("multi-direction", "collapsed")),
+    [](const ::testing::TestParamInfo<PartialsLowerings::ParamType> &info) {
+      std::string name =
+          std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+      for (char &c : name)
+        if (c == '-')
+          c = '_';
+      return name;
+    });
+
 TEST(PartialsEndToEndOrder6, SixInputsAtOrderSix) {
   // d = 6 with total order 6: a pure and a mixed partial over 3
   // coordinates (28 directions), u. (A mixed partial over all 6, e.g.
@@ -296,6 +407,25 @@ TEST(PartialsEndToEndOrder6, SixInputsAtOrderSix) {
       w = std::max(w, rel);
     }
   }
+}
+
+TEST(PartialsLoweringsSubset, HeatOperatorCollapsedAndValueOnly) {
+  // u, u_t and the Laplacian over x, y only (collapsed); f alone
+  // (multi-direction: row 0 and no ray).
+  Rows heat = {{0, 0, 0}, {0, 0, 1}, {-2, -2, 0}};
+  checkCase("tanh", 3, 2, true, 21, "collapsed", &heat);
+  checkCase("silu", 3, 2, false, 22, "collapsed", &heat);
+  Rows value = {{0, 0}};
+  checkCase("tanh", 2, 0, true, 23, "multi-direction", &value);
+}
+
+TEST(PartialsLowerings462, AllDirectionsOfOrderSixInSixInputs) {
+  // [1,1,1,1,1,1] needs all 462 directions of order 6: per-ray it compiles
+  // for minutes (one op chain per ray); multi-direction propagates them in
+  // runtime loops over rays, in blocks within the stack bound.
+  Rows rows = {{1, 1, 1, 1, 1, 1}, {0, 0, 0, 0, 0, 6}, {0, 0, 0, 0, 0, 0}};
+  for (const char *act : {"tanh", "sin"})
+    checkCase(act, 6, 6, true, 11, "multi-direction", &rows);
 }
 
 TEST(PartialsRuntime, EntryPointsRefuseTheOtherKind) {

@@ -25,6 +25,10 @@ void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 /// Patterns lowering the typed-layer ops (ntp.scale, ntp.add_jets,
 /// ntp.scale_vjp; LayerOpsToLoops.cpp); part of the set above.
 void populateLayerOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
+/// Patterns lowering the multi-direction jet ops (ntp.seed_rays,
+/// ntp.affine_rays, ntp.activate_rays) to loops (RaysToLoops.cpp); part of
+/// populateNtpToLoopsConversionPatterns.
+void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace ntp
 

@@ -369,6 +369,130 @@ def Ntp_CombinePartialsOp : Ntp_Op<"combine_partials"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Multi-direction jets: many rays in one buffer sharing order 0
+//===----------------------------------------------------------------------===//
+
+// The ray layout of a multi-direction jet buffer [rows, width, tile]:
+// row 0 holds order 0 (shared by every ray); then groups of rays, group g
+// holding ray_counts[g] rays of order ray_orders[g], ray i of the group in
+// rows base_g + i * ray_orders[g] + (k - 1) for its orders k = 1..ray_orders[g];
+// then, if collapsed_order N > 0, one collapsed row S = sum over the rays of
+// collapse_weights[g] * (order N of the ray), which a ray of a weighted group
+// does not hold itself (collapsed Taylor mode). rows = 1 + sum counts *
+// orders + (N > 0). Orders >= live_orders of every ray (and the collapsed
+// row if N >= live_orders) are structural zeros: neither read nor written.
+class Ntp_RaysOp<string mnemonic> : Ntp_Op<mnemonic> {
+  dag layoutArgs = (ins DenseI64ArrayAttr:$ray_counts,
+                    DenseI64ArrayAttr:$ray_orders,
+                    DenseF64ArrayAttr:$collapse_weights,
+                    ConfinedAttr<I64Attr, [IntNonNegative]>:$collapsed_order);
+  string layoutFormat = [{
+    `ray_counts` $ray_counts `ray_orders` $ray_orders `collapse_weights`
+    $collapse_weights `collapsed_order` $collapsed_order
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_SeedRaysOp : Ntp_RaysOp<"seed_rays"> {
+  let summary = "Seeds a multi-direction input jet of one tile of samples";
+  let description = [{
+    Writes row 0 of `jet` (ray layout: see the `ray_counts` attributes below)
+    with the samples of the tile like `ntp.seed` (lanes past `batch` repeat
+    the last sample), and the order-1 row of every ray with its direction:
+    ray r (counted across groups in layout order) reads
+    `directions[r * d .. r * d + d)`. Orders >= 2 and the collapsed row are
+    structural zeros and are not written.
+
+    The ray layout (shared by `ntp.seed_rays`, `ntp.affine_rays`,
+    `ntp.activate_rays`): row 0 holds order 0, shared by every ray; group g
+    holds `ray_counts[g]` rays of order `ray_orders[g]`, ray i of it in rows
+    `base_g + i * ray_orders[g] + k - 1` for k = 1..ray_orders[g]; then, if
+    `collapsed_order` N > 0, one collapsed row holding the sum over the rays
+    of `collapse_weights[g]` times their order N (collapsed Taylor mode:
+    rays of a weighted group carry orders up to at least N - 1 but not N).
+    The buffer has 1 + sum counts * orders + (N > 0) rows.
+
+    Example:
+
+    ```mlir
+    ntp.seed_rays %x, %dirs into %jet, %batch, %tile ray_counts [2]
+        ray_orders [1] collapse_weights [1.0] collapsed_order 2
+        : memref<?xf64>, memref<?xf64>, memref<4x2x8xf64>
+    ```
+  }];
+  let arguments = !con((ins Ntp_FlatBuffer:$x, Ntp_FlatBuffer:$directions,
+                            Ntp_JetBuffer:$jet, Index:$batch, Index:$tile),
+                       layoutArgs);
+  let assemblyFormat = "$x `,` $directions `into` $jet `,` $batch `,` $tile "
+                       # layoutFormat # [{ attr-dict `:` type($x) `,`
+                       type($directions) `,` type($jet) }];
+}
+
+def Ntp_AffineRaysOp : Ntp_RaysOp<"affine_rays"> {
+  let summary = "Applies an affine layer to every row of a multi-direction jet";
+  let description = [{
+    out[row] = W in[row] (+ b for row 0) for every live row of the ray
+    layout (see `ntp.seed_rays`): row 0, orders k < `live_orders` of every
+    ray, and the collapsed row if `collapsed_order` < `live_orders` (W is
+    linear, so the collapsed sum is carried through). W and b as in
+    `ntp.affine`. The lowering loads each weight once per chunk of rows (a
+    register block), not once per ray.
+
+    Example:
+
+    ```mlir
+    ntp.affine_rays %in, %params[0] into %out live_orders 2 ray_counts [2]
+        ray_orders [1] collapse_weights [1.0] collapsed_order 2
+        : memref<4x2x8xf64>, memref<?xf64>, memref<4x16x8xf64>
+    ```
+  }];
+  let arguments = !con((ins Ntp_JetBuffer:$input, Ntp_FlatBuffer:$params,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
+                       Ntp_JetBuffer:$output,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$live_orders),
+                       layoutArgs);
+  let assemblyFormat = [{
+    $input `,` $params `[` $weight_offset `]` `into` $output `live_orders`
+    $live_orders }] # layoutFormat # [{ attr-dict `:` type($input) `,`
+    type($params) `,` type($output)
+  }];
+}
+
+def Ntp_ActivateRaysOp : Ntp_RaysOp<"activate_rays"> {
+  let summary = "Applies an activation to a multi-direction jet";
+  let description = [{
+    The jet of sigma along every ray of the layout (see `ntp.seed_rays`),
+    with the primitives of sigma (tanh(y0), ...) and every polynomial in them
+    evaluated once per neuron and sample, and only the terms that read a
+    ray's orders >= 1 evaluated per ray: out[0] = sigma(in[0]); for each ray,
+    its orders 1..n by the activation's jet expansion (the cheaper of Faà di
+    Bruno and the Taylor recurrence); and the collapsed row
+      Z = sigma'(y0) S + sum_r w_r R_N(y_1^(r), ..., y_{N-1}^(r)),
+    R_N the expansion of order N with its term linear in y_N left out (the
+    forward Laplacian for N = 2: Z = sigma' S + sigma'' sum_r w_r (y_1^(r))^2).
+    Jets hold derivatives (not Taylor coefficients). Input orders >=
+    `live_orders` are structural zeros and are not read; every output row is
+    written.
+
+    Example:
+
+    ```mlir
+    ntp.activate_rays "tanh" %in into %out live_orders 2 ray_counts [2]
+        ray_orders [1] collapse_weights [1.0] collapsed_order 2
+        : memref<4x16x8xf64>, memref<4x16x8xf64>
+    ```
+  }];
+  let arguments = !con((ins StrAttr:$activation, Ntp_JetBuffer:$input,
+                       Ntp_JetBuffer:$output,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$live_orders),
+                       layoutArgs);
+  let assemblyFormat = [{
+    $activation $input `into` $output `live_orders` $live_orders
+    }] # layoutFormat # [{ attr-dict `:` type($input) `,` type($output)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Reverse-mode (VJP) jet operations: the generated backward
 //===----------------------------------------------------------------------===//
 

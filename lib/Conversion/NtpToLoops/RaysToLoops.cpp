@@ -1,0 +1,498 @@
+//===- RaysToLoops.cpp - Lower multi-direction jet ops to loops -----------===//
+//
+// ntp.seed_rays, ntp.affine_rays and ntp.activate_rays (the ray layout of
+// ntp/Dialect/Ntp/IR/RayLayout.h) as vector loops whose code size does not
+// grow with the number of rays: every group of rays of one order is a
+// runtime loop, so a 462-direction request emits a few loops per layer,
+// not 462 copies of the network.
+//
+//  - affine: per block of kRowBlock live rows, every output neuron in
+//    register blocks of rows x neurons accumulators; each weight is loaded
+//    and broadcast once per block of rows (not once per ray and order), and
+//    the block's input rows stay in L1 across the output neurons;
+//  - activation: per neuron, the primitives of y0 and every node of the
+//    expansion that reads no order >= 1 are evaluated once, before the loops
+//    over the rays, which evaluate only the nodes that read the ray's orders.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Dialect/Ntp/IR/RayLayout.h"
+#include "ntp/Support/ActivationJet.h"
+#include "ntp/Support/PartialsLowering.h"
+#include "ntp/Support/Primitives.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <array>
+
+using namespace mlir;
+using namespace ntp;
+
+namespace {
+
+/// An affine layer's register block: kRowBlock rows of the rays times
+/// kAccumulators / kRowBlock output neurons, each weight broadcast feeding
+/// kRowBlock FMAs and each input load kAccumulators / kRowBlock. Measured on
+/// the tanh 3-64-64-64-1 order-4 request (35 partials, f32, 256-bit code):
+/// 2 x 2 beat 4 x 2 (which spilled accumulators), 4 x 1 and 2 x 3.
+constexpr int64_t kRowBlock = 2;
+constexpr int64_t kAccumulators = 4;
+
+Value index(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// `for (iv = begin; iv < end; ++iv)` with iter_args; body returns yields.
+scf::ForOp forLoop(
+    OpBuilder &b, Location loc, Value begin, Value end, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
+  return scf::ForOp::create(
+      b, loc, begin, end, index(b, loc, 1), init,
+      [&](OpBuilder &b, Location loc, Value iv, ValueRange args) {
+        scf::YieldOp::create(b, loc, body(b, loc, iv, args));
+      });
+}
+
+scf::ForOp simpleLoop(OpBuilder &b, Location loc, int64_t count,
+                      function_ref<void(OpBuilder &, Location, Value)> body) {
+  return forLoop(b, loc, index(b, loc, 0), index(b, loc, count), {},
+                 [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
+                   body(b, loc, iv);
+                   return SmallVector<Value>();
+                 });
+}
+
+/// a + s * c for index values.
+Value affineIndex(OpBuilder &b, Location loc, int64_t a, Value s, int64_t c) {
+  Value scaled =
+      c == 1 ? s : arith::MulIOp::create(b, loc, s, index(b, loc, c));
+  return a == 0 ? scaled
+                : arith::AddIOp::create(b, loc, scaled, index(b, loc, a));
+}
+
+struct LowerSeedRays : public OpConversionPattern<SeedRaysOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(SeedRaysOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    JetBufferShape shape = JetBufferShape::of(op.getJet().getType());
+    int64_t dim = shape.neurons(), tile = shape.lanes();
+    RayLayout layout = RayLayout::of(op);
+    Value jet = adaptor.getJet(), zero = index(rewriter, loc, 0);
+    Value base = arith::MulIOp::create(rewriter, loc, adaptor.getTile(),
+                                       index(rewriter, loc, tile));
+    Value last = arith::SubIOp::create(rewriter, loc, adaptor.getBatch(),
+                                       index(rewriter, loc, 1));
+    // Row 0: the samples (lanes past the batch repeat the last one).
+    simpleLoop(rewriter, loc, tile, [&](OpBuilder &b, Location loc, Value s) {
+      Value sample = arith::MinSIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, base, s), last);
+      Value row = arith::MulIOp::create(b, loc, sample, index(b, loc, dim));
+      simpleLoop(b, loc, dim, [&](OpBuilder &b, Location loc, Value j) {
+        Value v = memref::LoadOp::create(
+            b, loc, adaptor.getX(),
+            ValueRange{arith::AddIOp::create(b, loc, row, j)});
+        memref::StoreOp::create(b, loc, v, jet,
+                                JetBufferShape::indices(zero, j, s));
+      });
+    });
+    // Order 1 of each ray: its direction, the same for every sample.
+    VectorType vectorType = shape.laneVectorType();
+    for (const RayLayout::Group &g : layout.groups)
+      simpleLoop(
+          rewriter, loc, g.count, [&](OpBuilder &b, Location loc, Value r) {
+            Value row = affineIndex(b, loc, g.base, r, g.order);
+            Value first = affineIndex(b, loc, g.firstRay * dim, r, dim);
+            simpleLoop(b, loc, dim, [&](OpBuilder &b, Location loc, Value j) {
+              Value v = memref::LoadOp::create(
+                  b, loc, adaptor.getDirections(),
+                  ValueRange{arith::AddIOp::create(b, loc, first, j)});
+              vector::StoreOp::create(
+                  b, loc, vector::BroadcastOp::create(b, loc, vectorType, v),
+                  jet, JetBufferShape::indices(row, j, zero));
+            });
+          });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(AffineRaysOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    JetBufferShape in = JetBufferShape::of(op.getInput().getType());
+    int64_t inWidth = in.neurons();
+    int64_t outWidth = JetBufferShape::of(op.getOutput().getType()).neurons();
+    int64_t weights = op.getWeightOffset();
+    int64_t biases = weights + outWidth * inWidth;
+    int64_t live = op.getLiveOrders();
+    RayLayout layout = RayLayout::of(op);
+    VectorType vectorType = in.laneVectorType();
+    Value input = adaptor.getInput(), output = adaptor.getOutput(),
+          params = adaptor.getParams();
+    Value zero = index(rewriter, loc, 0);
+    Value zeroVector = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(vectorType,
+                               rewriter.getFloatAttr(in.elementType(), 0)));
+
+    // out[rows][i] = sum_j W[i][j] in[rows][j] + init for `rows` and the
+    // `neurons` consecutive output neurons from `first`: rows x neurons
+    // accumulators, so each weight load (a broadcast) feeds rows FMAs and
+    // each input vector load feeds neurons FMAs.
+    auto product = [&](OpBuilder &b, Location loc, ArrayRef<Value> rows,
+                       Value first, int64_t neurons, bool withBias) {
+      SmallVector<Value> rowStarts, init;
+      for (int64_t n = 0; n < neurons; ++n) {
+        Value i = affineIndex(b, loc, n, first, 1);
+        rowStarts.push_back(affineIndex(b, loc, weights, i, inWidth));
+        for (size_t u = 0; u < rows.size(); ++u) {
+          if (withBias && u == 0) {
+            Value bias = memref::LoadOp::create(
+                b, loc, params, ValueRange{affineIndex(b, loc, biases, i, 1)});
+            init.push_back(
+                vector::BroadcastOp::create(b, loc, vectorType, bias));
+          } else {
+            init.push_back(zeroVector);
+          }
+        }
+      }
+      auto loop = forLoop(
+          b, loc, zero, index(b, loc, inWidth), init,
+          [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
+            SmallVector<Value> y;
+            for (Value row : rows)
+              y.push_back(vector::LoadOp::create(
+                  b, loc, vectorType, input,
+                  JetBufferShape::indices(row, j, zero)));
+            SmallVector<Value> next;
+            for (int64_t n = 0; n < neurons; ++n) {
+              Value w = memref::LoadOp::create(
+                  b, loc, params,
+                  ValueRange{arith::AddIOp::create(b, loc, rowStarts[n], j)});
+              Value wv = vector::BroadcastOp::create(b, loc, vectorType, w);
+              for (size_t u = 0; u < rows.size(); ++u)
+                next.push_back(math::FmaOp::create(b, loc, wv, y[u],
+                                                   acc[n * rows.size() + u]));
+            }
+            return next;
+          });
+      for (int64_t n = 0; n < neurons; ++n)
+        for (size_t u = 0; u < rows.size(); ++u)
+          vector::StoreOp::create(
+              b, loc, loop.getResult(n * rows.size() + u), output,
+              JetBufferShape::indices(rows[u], affineIndex(b, loc, n, first, 1),
+                                      zero));
+    };
+    // Every output neuron for one block of rows: neurons in groups of
+    // kAccumulators / rows (the block's input rows stay in L1 across them),
+    // then one at a time for the remainder.
+    auto allNeurons = [&](OpBuilder &b, Location loc,
+                          function_ref<SmallVector<Value>(OpBuilder &)> rows,
+                          bool withBias) {
+      int64_t count = static_cast<int64_t>(rows(b).size());
+      int64_t group = std::max<int64_t>(1, kAccumulators / count);
+      int64_t groups = outWidth / group, rest = outWidth % group;
+      scf::ForOp loop =
+          simpleLoop(b, loc, groups, [&](OpBuilder &b, Location loc, Value g) {
+            product(b, loc, rows(b), affineIndex(b, loc, 0, g, group), group,
+                    withBias);
+          });
+      loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+      if (rest > 0)
+        product(b, loc, rows(b), index(b, loc, groups * group), rest, withBias);
+    };
+    // Row 0 with the bias, and the collapsed row if it is live.
+    allNeurons(
+        rewriter, loc,
+        [&](OpBuilder &b) {
+          SmallVector<Value> rows = {index(b, loc, 0)};
+          if (layout.collapsedOrder > 0 && layout.collapsedOrder < live)
+            rows.push_back(index(b, loc, layout.collapsedRow));
+          return rows;
+        },
+        /*withBias=*/true);
+    // The rays' live rows: runs of `count` rows `stride` apart, in blocks of
+    // kRowBlock rows and one remainder block.
+    auto run = [&](int64_t start, int64_t stride, int64_t count) {
+      int64_t blocks = count / kRowBlock, rest = count % kRowBlock;
+      auto block = [&](OpBuilder &b, Location loc, Value first, int64_t size) {
+        allNeurons(
+            b, loc,
+            [&](OpBuilder &b) {
+              SmallVector<Value> rows;
+              for (int64_t u = 0; u < size; ++u)
+                rows.push_back(affineIndex(b, loc, u * stride, first, 1));
+              return rows;
+            },
+            /*withBias=*/false);
+      };
+      if (blocks > 0)
+        simpleLoop(
+            rewriter, loc, blocks, [&](OpBuilder &b, Location loc, Value c) {
+              block(b, loc, affineIndex(b, loc, start, c, kRowBlock * stride),
+                    kRowBlock);
+            });
+      if (rest > 0)
+        block(rewriter, loc,
+              index(rewriter, loc, start + blocks * kRowBlock * stride), rest);
+    };
+    // Runs of consecutive rows (groups whose every order is live) merge
+    // into one, so that blocks span groups.
+    SmallVector<std::array<int64_t, 3>> runs; // start, stride, count
+    for (const RayLayout::Group &g : layout.groups) {
+      int64_t orders = std::min(live - 1, g.order);
+      if (orders == g.order) {
+        if (!runs.empty() && runs.back()[1] == 1 &&
+            runs.back()[0] + runs.back()[2] == g.base)
+          runs.back()[2] += g.count * g.order;
+        else
+          runs.push_back({g.base, 1, g.count * g.order});
+        continue;
+      }
+      for (int64_t k = 1; k <= orders; ++k)
+        runs.push_back({g.base + k - 1, g.order, g.count});
+    }
+    for (auto [start, stride, count] : runs)
+      run(start, stride, count);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// The elementary functions of Primitives.def as vector math.
+struct VectorMath {
+  using Value = mlir::Value;
+  OpBuilder &b;
+  Location loc;
+  VectorType type;
+
+  Value constant(double c) {
+    return arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), c)));
+  }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+#define NTP_ELEMENTARY(name, MathOp, libm)                                     \
+  Value name(Value x) { return math::MathOp::create(b, loc, x); }
+#include "ntp/Support/ElementaryFunctions.def"
+};
+
+/// One activation expansion emitted in two parts: the nodes every ray shares
+/// (primitives of y0 and polynomials in them), once per neuron, and the
+/// nodes that read a ray's orders >= 1, once per ray.
+class SplitExpansion {
+public:
+  SplitExpansion(const ActivationRule &rule, int64_t order, int64_t live,
+                 ArrayRef<int64_t> outputOrders)
+      : rule(rule), expansion(expandActivationJet(
+                        rule, static_cast<unsigned>(order),
+                        static_cast<unsigned>(std::min(live, order + 1)))) {
+    for (int64_t k : outputOrders)
+      outputs.push_back(expansion.outputs[k]);
+    const auto &nodes = expansion.graph.getNodes();
+    ray = partials::perRayNodes(expansion.graph);
+    needed.assign(nodes.size(), false);
+    for (int o : outputs)
+      needed[o] = true;
+    for (size_t i = nodes.size(); i-- > 0;)
+      if (needed[i])
+        for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
+          if (operand >= 0)
+            needed[operand] = true;
+  }
+
+  /// Emits the shared nodes (y0 is order 0 of the neuron).
+  void emitShared(OpBuilder &b, Location loc, Value y0) {
+    shared.assign(expansion.graph.getNodes().size(), Value());
+    emit(b, loc, shared, /*rayPart=*/false, {y0});
+  }
+
+  /// Emits the per-ray nodes; inputs[k] is order k (k >= 1) of the ray.
+  SmallVector<Value> emitRay(OpBuilder &b, Location loc,
+                             ArrayRef<Value> inputs) {
+    SmallVector<Value> values(shared.begin(), shared.end());
+    emit(b, loc, values, /*rayPart=*/true, inputs);
+    SmallVector<Value> results;
+    for (int o : outputs)
+      results.push_back(values[o]);
+    return results;
+  }
+
+private:
+  void emit(OpBuilder &b, Location loc, SmallVector<Value> &values,
+            bool rayPart, ArrayRef<Value> inputs) {
+    const auto &nodes = expansion.graph.getNodes();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (!needed[i] || ray[i] != rayPart)
+        continue;
+      const JetExpression &n = nodes[i];
+      auto type = cast<VectorType>(
+          (rayPart ? inputs.back() : inputs.front()).getType());
+      switch (n.kind) {
+      case JetExpression::Kind::Input:
+        values[i] = rayPart ? inputs[n.index] : inputs[0];
+        break;
+      case JetExpression::Kind::Primitive: {
+        VectorMath m{b, loc, type};
+        values[i] =
+            evaluatePrimitive(rule.getPrimitives()[n.index], inputs[0], m);
+        break;
+      }
+      case JetExpression::Kind::Constant:
+        values[i] = arith::ConstantOp::create(
+            b, loc,
+            DenseElementsAttr::get(
+                type, b.getFloatAttr(type.getElementType(), n.value)));
+        break;
+      case JetExpression::Kind::Add:
+        values[i] = arith::AddFOp::create(b, loc, values[n.lhs], values[n.rhs]);
+        break;
+      case JetExpression::Kind::Mul:
+        values[i] = arith::MulFOp::create(b, loc, values[n.lhs], values[n.rhs]);
+        break;
+      case JetExpression::Kind::Fma:
+        values[i] = math::FmaOp::create(b, loc, values[n.lhs], values[n.rhs],
+                                        values[n.acc]);
+        break;
+      }
+    }
+  }
+
+  const ActivationRule &rule;
+  ActivationJetExpansion expansion;
+  SmallVector<int> outputs;
+  std::vector<bool> ray, needed;
+  SmallVector<Value> shared;
+};
+
+struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ActivateRaysOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    const ActivationRule *rule = lookupActivation(op.getActivation().str());
+    if (!rule)
+      return rewriter.notifyMatchFailure(op, "unknown activation");
+    Location loc = op.getLoc();
+    JetBufferShape in = JetBufferShape::of(op.getInput().getType());
+    int64_t live = op.getLiveOrders();
+    RayLayout layout = RayLayout::of(op);
+    if (layout.maxOrder > kMaxOrder)
+      return op.emitOpError("derivative order ")
+             << layout.maxOrder << " exceeds the maximum " << kMaxOrder;
+    int64_t collapsed = layout.collapsedOrder;
+    VectorType vectorType = in.laneVectorType();
+    Value input = adaptor.getInput(), output = adaptor.getOutput();
+    Value zero = index(rewriter, loc, 0);
+
+    scf::ForOp neurons = simpleLoop(
+        rewriter, loc, in.neurons(), [&](OpBuilder &b, Location loc, Value i) {
+          auto load = [&](Value row) -> Value {
+            return vector::LoadOp::create(
+                b, loc, vectorType, input,
+                JetBufferShape::indices(row, i, zero));
+          };
+          auto store = [&](OpBuilder &b, Value v, Value row) {
+            vector::StoreOp::create(b, loc, v, output,
+                                    JetBufferShape::indices(row, i, zero));
+          };
+          Value y0 = load(zero);
+          SplitExpansion value(*rule, 0, 1, {0});
+          value.emitShared(b, loc, y0);
+          store(b, value.emitRay(b, loc, {y0}).front(), zero);
+          Value sum; // sum_r w_r R_N(y^(r))
+          for (const RayLayout::Group &g : layout.groups) {
+            SmallVector<int64_t> orders;
+            for (int64_t k = 1; k <= g.order; ++k)
+              orders.push_back(k);
+            SplitExpansion jet(*rule, g.order, live, orders);
+            jet.emitShared(b, loc, y0);
+            std::optional<SplitExpansion> rest;
+            if (g.weight != 0) {
+              rest.emplace(*rule, collapsed, std::min(live, collapsed),
+                           ArrayRef<int64_t>{collapsed});
+              rest->emitShared(b, loc, y0);
+            }
+            Value weight = arith::ConstantOp::create(
+                b, loc,
+                DenseElementsAttr::get(
+                    vectorType, b.getFloatAttr(in.elementType(), g.weight)));
+            SmallVector<Value> init;
+            if (rest)
+              init.push_back(arith::ConstantOp::create(
+                  b, loc,
+                  DenseElementsAttr::get(vectorType,
+                                         b.getFloatAttr(in.elementType(), 0))));
+            auto loop = forLoop(
+                b, loc, zero, index(b, loc, g.count), init,
+                [&](OpBuilder &b, Location loc, Value r, ValueRange acc) {
+                  Value base = affineIndex(b, loc, g.base - 1, r, g.order);
+                  SmallVector<Value> inputs = {y0};
+                  for (int64_t k = 1; k < std::min(live, g.order + 1); ++k)
+                    inputs.push_back(load(affineIndex(b, loc, k, base, 1)));
+                  SmallVector<Value> z = jet.emitRay(b, loc, inputs);
+                  for (int64_t k = 1; k <= g.order; ++k)
+                    store(b, z[k - 1], affineIndex(b, loc, k, base, 1));
+                  SmallVector<Value> next;
+                  if (rest) {
+                    SmallVector<Value> restInputs(
+                        inputs.begin(),
+                        inputs.begin() +
+                            std::min<int64_t>(inputs.size(),
+                                              std::min(live, collapsed)));
+                    Value r = rest->emitRay(b, loc, restInputs).front();
+                    next.push_back(
+                        math::FmaOp::create(b, loc, weight, r, acc.front()));
+                  }
+                  return next;
+                });
+            if (rest)
+              sum = sum ? Value(arith::AddFOp::create(b, loc, sum,
+                                                      loop.getResult(0)))
+                        : loop.getResult(0);
+          }
+          if (collapsed > 0) {
+            Value row = index(b, loc, layout.collapsedRow);
+            // sigma'(y0) S, the term linear in the collapsed order.
+            if (collapsed < live) {
+              SplitExpansion linear(*rule, 1, 2, {1});
+              linear.emitShared(b, loc, y0);
+              Value s = linear.emitRay(b, loc, {y0, load(row)}).front();
+              sum = sum ? Value(arith::AddFOp::create(b, loc, sum, s)) : s;
+            }
+            store(b, sum, row);
+          }
+        });
+    neurons->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+} // namespace
+
+void ntp::populateRaysToLoopsConversionPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerSeedRays, LowerAffineRays, LowerActivateRays>(
+      patterns.getContext());
+}

@@ -1,0 +1,486 @@
+//===- PartialsLowering.cpp - Per-ray, multi-direction or collapsed -------===//
+//
+// The plans of the three lowerings of a partials request, their exact
+// operation counts and the choice between them; see
+// ntp/Support/PartialsLowering.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Support/PartialsLowering.h"
+#include "ntp/Support/ActivationJet.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+using namespace ntp;
+using namespace ntp::partials;
+
+const char *ntp::partials::loweringName(Lowering lowering) {
+  switch (lowering) {
+  case Lowering::Auto:
+    return "auto";
+  case Lowering::PerRay:
+    return "per-ray";
+  case Lowering::MultiDirection:
+    return "multi-direction";
+  case Lowering::Collapsed:
+    return "collapsed";
+  }
+  return "?";
+}
+
+std::optional<Lowering> ntp::partials::parseLowering(const std::string &name) {
+  for (Lowering l : {Lowering::Auto, Lowering::PerRay, Lowering::MultiDirection,
+                     Lowering::Collapsed})
+    if (name == loweringName(l))
+      return l;
+  return std::nullopt;
+}
+
+int64_t RayBlock::rows() const {
+  int64_t rows = 1 + (collapsedOrder > 0 ? 1 : 0);
+  for (const RayGroup &g : groups)
+    rows += static_cast<int64_t>(g.rays.size()) * g.order;
+  return rows;
+}
+
+int64_t RayBlock::maxOrder() const {
+  int64_t m = collapsedOrder;
+  for (const RayGroup &g : groups)
+    m = std::max(m, g.order);
+  return m;
+}
+
+int64_t LoweringPlan::cost() const {
+  return flops + kPrimitiveFlops * primitives;
+}
+
+std::string LoweringPlan::summary() const {
+  std::ostringstream os;
+  os << loweringName(lowering);
+  if (!blocks.empty()) {
+    os << ": " << blocks.size() << (blocks.size() == 1 ? " block" : " blocks")
+       << " of rows";
+    for (size_t i = 0; i < blocks.size(); ++i)
+      os << (i ? "," : " ") << blocks[i].rows();
+  }
+  if (collapsedRequest >= 0)
+    os << ", request " << collapsedRequest << " collapsed";
+  os << "; " << flops << " flops + " << primitives << " primitives per sample";
+  return os.str();
+}
+
+std::vector<bool> ntp::partials::perRayNodes(const JetExpressionGraph &graph) {
+  const auto &nodes = graph.getNodes();
+  std::vector<bool> ray(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const JetExpression &n = nodes[i];
+    if (n.kind == JetExpression::Kind::Input) {
+      ray[i] = n.index > 0;
+      continue;
+    }
+    for (int operand : {n.lhs, n.rhs, n.acc})
+      if (operand >= 0 && ray[operand])
+        ray[i] = true;
+  }
+  return ray;
+}
+
+namespace {
+
+/// The shared nodes already counted in one activation of a block, by
+/// structure: MLIR's CSE merges the identical primitives and polynomials
+/// that the expansions of different orders emit, so they count once.
+using SharedKeys = std::map<std::tuple<int, int, double, int, int, int>, int>;
+
+/// The cost of the nodes `outputs` need, split into what is shared by every
+/// ray (primitives, polynomials in them) and what each ray computes. With
+/// `keys`, shared nodes already in it cost nothing.
+struct SplitCost {
+  int64_t sharedFlops = 0, primitives = 0, rayFlops = 0;
+};
+
+SplitCost splitCost(const JetExpressionGraph &g,
+                    const std::vector<int> &outputs,
+                    SharedKeys *keys = nullptr) {
+  const auto &nodes = g.getNodes();
+  std::vector<bool> ray = perRayNodes(g), needed(nodes.size(), false);
+  for (int o : outputs)
+    if (o >= 0)
+      needed[o] = true;
+  for (size_t i = nodes.size(); i-- > 0;)
+    if (needed[i])
+      for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
+        if (operand >= 0)
+          needed[operand] = true;
+  SplitCost c;
+  std::vector<int> id(nodes.size(), -1);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!needed[i])
+      continue;
+    const JetExpression &n = nodes[i];
+    if (keys && !ray[i]) {
+      auto operand = [&](int o) { return o >= 0 ? id[o] : -1; };
+      auto [it, inserted] = keys->emplace(
+          std::make_tuple(static_cast<int>(n.kind), n.index, n.value,
+                          operand(n.lhs), operand(n.rhs), operand(n.acc)),
+          static_cast<int>(keys->size()));
+      id[i] = it->second;
+      if (!inserted)
+        continue;
+    }
+    int64_t flops = 0;
+    switch (n.kind) {
+    case JetExpression::Kind::Add:
+    case JetExpression::Kind::Mul:
+      flops = 1;
+      break;
+    case JetExpression::Kind::Fma:
+      flops = 2;
+      break;
+    case JetExpression::Kind::Primitive:
+      ++c.primitives;
+      break;
+    default:
+      break;
+    }
+    (ray[i] ? c.rayFlops : c.sharedFlops) += flops;
+  }
+  return c;
+}
+
+/// The expansion of `activation` of `order` reading `live` input orders,
+/// restricted to outputs [first, last].
+SplitCost activationCost(const std::string &activation, int64_t order,
+                         int64_t live, int64_t first, int64_t last,
+                         SharedKeys *keys = nullptr) {
+  const ActivationRule *rule = lookupActivation(activation);
+  if (!rule)
+    return {};
+  ActivationJetExpansion e =
+      expandActivationJet(*rule, static_cast<unsigned>(order),
+                          static_cast<unsigned>(std::min(live, order + 1)));
+  std::vector<int> outputs(e.outputs.begin() + first,
+                           e.outputs.begin() + last + 1);
+  return splitCost(e.graph, outputs, keys);
+}
+
+bool hasHidden(const LoweringNetwork &n) { return n.layers.size() > 2; }
+
+void costPerRay(const Plan &plan, const LoweringNetwork &net,
+                LoweringPlan &out) {
+  const auto &layers = net.layers;
+  for (int64_t n : plan.rayOrders) {
+    int64_t live = std::min<int64_t>(n + 1, 2);
+    for (size_t l = 1; l < layers.size(); ++l) {
+      out.flops += 2 * live * layers[l - 1] * layers[l];
+      if (l + 1 == layers.size())
+        break;
+      SplitCost c = activationCost(net.activations[l - 1], n, live, 0, n);
+      out.flops += layers[l] * (c.sharedFlops + c.rayFlops);
+      out.primitives += layers[l] * c.primitives;
+      live = n + 1;
+    }
+  }
+}
+
+/// Rows of a block an affine layer computes with `live` orders per ray.
+int64_t liveRows(const RayBlock &block, int64_t live) {
+  int64_t rows = 1;
+  for (const RayGroup &g : block.groups)
+    rows += static_cast<int64_t>(g.rays.size()) * std::min(live - 1, g.order);
+  if (block.collapsedOrder > 0 && block.collapsedOrder < live)
+    ++rows;
+  return rows;
+}
+
+void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
+  const auto &layers = net.layers;
+  for (const RayBlock &block : out.blocks) {
+    int64_t full = block.maxOrder() + 1, live = 2;
+    for (size_t l = 1; l < layers.size(); ++l) {
+      out.flops += 2 * liveRows(block, live) * layers[l - 1] * layers[l];
+      if (l + 1 == layers.size())
+        break;
+      const std::string &act = net.activations[l - 1];
+      SharedKeys keys;
+      SplitCost value = activationCost(act, 0, 1, 0, 0, &keys);
+      int64_t flops = value.sharedFlops, primitives = value.primitives;
+      for (const RayGroup &g : block.groups) {
+        int64_t count = static_cast<int64_t>(g.rays.size());
+        SplitCost c = activationCost(act, g.order, live, 1, g.order, &keys);
+        flops += c.sharedFlops + count * c.rayFlops;
+        primitives += c.primitives;
+        if (g.weight != 0) {
+          int64_t n = block.collapsedOrder;
+          SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
+          flops += r.sharedFlops + count * (r.rayFlops + 2);
+          primitives += r.primitives;
+        }
+      }
+      if (block.collapsedOrder > 0 && block.collapsedOrder < live) {
+        SplitCost s = activationCost(act, 1, 2, 1, 1, &keys);
+        flops += s.sharedFlops + s.rayFlops + 1;
+        primitives += s.primitives;
+      }
+      out.flops += layers[l] * flops;
+      out.primitives += layers[l] * primitives;
+      live = full;
+    }
+  }
+}
+
+/// Packs `groups` into blocks of at most `cap` rows (a group may be split).
+std::vector<RayBlock> packBlocks(const std::vector<RayGroup> &groups,
+                                 int64_t collapsedOrder, int64_t cap) {
+  std::vector<RayBlock> blocks(1);
+  auto rowsOf = [&](const RayBlock &b) { return b.rows(); };
+  for (const RayGroup &g : groups) {
+    size_t i = 0;
+    while (i < g.rays.size()) {
+      RayBlock &block = blocks.back();
+      int64_t extra = g.weight != 0 && block.collapsedOrder == 0 ? 1 : 0;
+      int64_t room = (cap - rowsOf(block) - extra) / g.order;
+      if (room <= 0) {
+        blocks.emplace_back();
+        continue;
+      }
+      if (block.groups.empty() || block.groups.back().order != g.order ||
+          block.groups.back().weight != g.weight ||
+          block.groups.back().rays.empty() || i == 0)
+        block.groups.push_back({g.order, g.weight, {}});
+      if (g.weight != 0)
+        block.collapsedOrder = collapsedOrder;
+      int64_t take = std::min<int64_t>(room, g.rays.size() - i);
+      for (int64_t t = 0; t < take; ++t)
+        block.groups.back().rays.push_back(g.rays[i++]);
+    }
+  }
+  return blocks;
+}
+
+/// Blocks for the groups within the stack bound; the columns and combine
+/// weights of the stacked top rows. `collapsed` maps a (request, ray) pair
+/// to true where the request's top-order term of that ray is in the
+/// collapsed rows.
+bool planBlocks(const Plan &plan, const std::vector<Row> &rows,
+                const LoweringNetwork &net, std::vector<RayGroup> groups,
+                int64_t collapsedRequest, int64_t collapsedOrder,
+                const std::vector<bool> &rayCollapsed, LoweringPlan &out,
+                std::string &error) {
+  int64_t q = net.layers.back();
+  int64_t maxWidth = *std::max_element(net.layers.begin(), net.layers.end());
+  int64_t requests = static_cast<int64_t>(rows.size());
+  int64_t rayRows = 0, maxOrder = collapsedOrder;
+  for (const RayGroup &g : groups) {
+    rayRows += static_cast<int64_t>(g.rays.size()) * g.order;
+    maxOrder = std::max(maxOrder, g.order);
+  }
+  int64_t budget = net.stackBytes / net.elementBytes / net.tile;
+  // Every block adds its row 0 and collapsed row to the stacked columns;
+  // shrink the cap until the blocks fit.
+  int64_t cap = kMaxBlockRows;
+  std::vector<RayBlock> blocks;
+  while (true) {
+    if (cap < maxOrder + 2) {
+      error = "one block of rays of this partials request needs more than "
+              "kMaxTileStackBytes of stack; use a smaller tile or narrower "
+              "layers";
+      return false;
+    }
+    blocks = packBlocks(groups, collapsedOrder, cap);
+    int64_t columns = 0, largest = 0;
+    for (const RayBlock &b : blocks) {
+      columns += b.rows();
+      largest = std::max(largest, b.rows());
+    }
+    if (2 * largest * maxWidth + (columns + requests) * q <= budget)
+      break;
+    cap = std::min(cap - 1, largest - 1);
+  }
+  (void)rayRows;
+  out.blocks = blocks;
+  // Where each ray's rows are: its column of order 1.
+  std::vector<int64_t> firstColumn(plan.rays.size(), -1);
+  std::vector<int64_t> collapsedColumns;
+  int64_t column = 0;
+  for (const RayBlock &b : blocks) {
+    int64_t row = column + 1;
+    for (const RayGroup &g : b.groups)
+      for (int64_t r : g.rays) {
+        firstColumn[r] = row;
+        row += g.order;
+      }
+    if (b.collapsedOrder > 0)
+      collapsedColumns.push_back(row);
+    column += b.rows();
+  }
+  out.columns = column;
+  out.weights.assign(requests * column, 0.0);
+  // Orders a top row can be nonzero in: without a hidden layer the network
+  // is affine, and orders >= 2 are structural zeros (never written).
+  int64_t topLive = hasHidden(net) ? INT64_MAX : 2;
+  for (int64_t p = 0; p < requests; ++p) {
+    for (const Plan::Term &t : plan.terms[p]) {
+      if (t.order == 0) {
+        out.weights[p * column] += t.weight.toDouble();
+        continue;
+      }
+      if (p == collapsedRequest && rayCollapsed[t.ray])
+        continue;
+      if (t.order < topLive)
+        out.weights[p * column + firstColumn[t.ray] + t.order - 1] +=
+            t.weight.toDouble();
+    }
+    if (p == collapsedRequest && collapsedOrder < topLive)
+      for (int64_t c : collapsedColumns)
+        out.weights[p * column + c] = 1.0;
+  }
+  return true;
+}
+
+/// Groups rays of equal (order, weight), orders > 0, ascending.
+std::vector<RayGroup> groupRays(const std::vector<int64_t> &orders,
+                                const std::vector<double> &weights) {
+  std::map<std::pair<int64_t, double>, RayGroup> byKey;
+  for (size_t r = 0; r < orders.size(); ++r) {
+    if (orders[r] == 0)
+      continue;
+    RayGroup &g = byKey[{orders[r], weights[r]}];
+    g.order = orders[r];
+    g.weight = weights[r];
+    g.rays.push_back(static_cast<int64_t>(r));
+  }
+  std::vector<RayGroup> groups;
+  for (auto &[key, g] : byKey)
+    groups.push_back(std::move(g));
+  return groups;
+}
+
+bool planMulti(const Plan &plan, const std::vector<Row> &rows,
+               const LoweringNetwork &net, LoweringPlan &out,
+               std::string &error) {
+  out = LoweringPlan();
+  out.lowering = Lowering::MultiDirection;
+  std::vector<double> zero(plan.rays.size(), 0.0);
+  if (!planBlocks(plan, rows, net, groupRays(plan.rayOrders, zero), -1, 0,
+                  std::vector<bool>(plan.rays.size(), false), out, error))
+    return false;
+  costBlocks(net, out);
+  return true;
+}
+
+/// Collapses request p (an operator row: all its terms of order N).
+bool planCollapsed(const Plan &plan, const std::vector<Row> &rows,
+                   const LoweringNetwork &net, int64_t p, LoweringPlan &out,
+                   std::string &error) {
+  out = LoweringPlan();
+  out.lowering = Lowering::Collapsed;
+  int64_t n = totalOrder(rows[p]);
+  std::vector<int64_t> other(plan.rays.size(), 0);
+  for (size_t q = 0; q < rows.size(); ++q)
+    if (static_cast<int64_t>(q) != p)
+      for (const Plan::Term &t : plan.terms[q])
+        other[t.ray] = std::max(other[t.ray], t.order);
+  std::vector<int64_t> orders = other;
+  std::vector<double> weights(plan.rays.size(), 0.0);
+  std::vector<bool> collapsed(plan.rays.size(), false);
+  for (const Plan::Term &t : plan.terms[p]) {
+    if (t.order != n || other[t.ray] >= n) {
+      // Read from the ray's own rows like any other request.
+      orders[t.ray] = std::max(orders[t.ray], t.order);
+      continue;
+    }
+    collapsed[t.ray] = true;
+    weights[t.ray] = t.weight.toDouble();
+    orders[t.ray] = std::max(other[t.ray], n - 1);
+  }
+  if (std::none_of(collapsed.begin(), collapsed.end(),
+                   [](bool c) { return c; })) {
+    error = "request " + std::to_string(p) +
+            " has no term the collapsed lowering can sum";
+    return false;
+  }
+  out.collapsedRequest = p;
+  if (!planBlocks(plan, rows, net, groupRays(orders, weights), p, n, collapsed,
+                  out, error))
+    return false;
+  costBlocks(net, out);
+  return true;
+}
+
+void planPerRay(const Plan &plan, const std::vector<Row> &rows,
+                const LoweringNetwork &net, LoweringPlan &out) {
+  out = LoweringPlan();
+  out.lowering = Lowering::PerRay;
+  out.columns = plan.jetCoefficients();
+  out.weights.assign(rows.size() * out.columns, 0.0);
+  std::vector<int64_t> first;
+  int64_t column = 0;
+  for (int64_t o : plan.rayOrders) {
+    first.push_back(column);
+    column += o + 1;
+  }
+  for (size_t p = 0; p < rows.size(); ++p)
+    for (const Plan::Term &t : plan.terms[p]) {
+      int64_t top = hasHidden(net)
+                        ? plan.rayOrders[t.ray] + 1
+                        : std::min<int64_t>(plan.rayOrders[t.ray] + 1, 2);
+      if (t.order < top)
+        out.weights[p * out.columns + first[t.ray] + t.order] =
+            t.weight.toDouble();
+    }
+  costPerRay(plan, net, out);
+}
+
+} // namespace
+
+bool ntp::partials::planLowering(const Plan &plan, const std::vector<Row> &rows,
+                                 const LoweringNetwork &network,
+                                 Lowering lowering, bool backward,
+                                 LoweringPlan &out, std::string &error) {
+  if (backward && lowering != Lowering::Auto && lowering != Lowering::PerRay) {
+    error = std::string("the reverse mode of partials kernels supports only "
+                        "the per-ray lowering, not ") +
+            loweringName(lowering);
+    return false;
+  }
+  if (backward || lowering == Lowering::PerRay) {
+    planPerRay(plan, rows, network, out);
+    return true;
+  }
+  if (lowering == Lowering::MultiDirection)
+    return planMulti(plan, rows, network, out, error);
+  // Collapsed: each operator request is a candidate; the cheapest wins.
+  std::vector<LoweringPlan> candidates;
+  for (size_t p = 0; p < rows.size(); ++p) {
+    if (operatorName(rows[p])[0] == 0)
+      continue;
+    LoweringPlan c;
+    std::string ignored;
+    if (planCollapsed(plan, rows, network, static_cast<int64_t>(p), c, ignored))
+      candidates.push_back(std::move(c));
+  }
+  if (lowering == Lowering::Collapsed && candidates.empty()) {
+    error = "the collapsed lowering needs an operator request (laplacian or "
+            "biharmonic) whose top-order terms it can sum";
+    return false;
+  }
+  if (lowering == Lowering::Auto) {
+    LoweringPlan perRay, multi;
+    planPerRay(plan, rows, network, perRay);
+    candidates.insert(candidates.begin(), std::move(perRay));
+    if (planMulti(plan, rows, network, multi, error))
+      candidates.insert(candidates.begin() + 1, std::move(multi));
+  }
+  // Ties keep the earlier (per-ray, then multi-direction).
+  size_t best = 0;
+  for (size_t i = 1; i < candidates.size(); ++i)
+    if (candidates[i].cost() < candidates[best].cost())
+      best = i;
+  out = std::move(candidates[best]);
+  return true;
+}

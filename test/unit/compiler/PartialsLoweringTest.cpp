@@ -1,0 +1,202 @@
+//===- PartialsLoweringTest.cpp - Per-ray, multi-direction, collapsed -----===//
+//
+// The plans of the three lowerings of a partials request
+// (lib/Support/PartialsLowering.cpp): the blocks and layouts, the combine
+// weights, the exact operation counts, the choice and its refusals.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Support/PartialsLowering.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+using namespace ntp::partials;
+
+namespace {
+
+LoweringNetwork network(std::vector<int64_t> layers,
+                        const std::string &act = "tanh") {
+  LoweringNetwork n;
+  n.layers = std::move(layers);
+  n.activations.assign(n.layers.size() - 2, act);
+  return n;
+}
+
+LoweringPlan lower(const std::vector<Row> &rows, const LoweringNetwork &net,
+                   Lowering lowering, bool backward = false) {
+  Plan plan;
+  std::string error;
+  EXPECT_TRUE(planPartials(rows, net.layers.front(), plan, error)) << error;
+  LoweringPlan out;
+  EXPECT_TRUE(planLowering(plan, rows, net, lowering, backward, out, error))
+      << error;
+  return out;
+}
+
+Row laplacian(int d) { return Row(d, kLaplacian); }
+
+TEST(PartialsLowering, Names) {
+  for (Lowering l : {Lowering::Auto, Lowering::PerRay, Lowering::MultiDirection,
+                     Lowering::Collapsed})
+    EXPECT_EQ(parseLowering(loweringName(l)), l);
+  EXPECT_FALSE(parseLowering("fast"));
+}
+
+TEST(PartialsLowering, CollapsedLaplacianLayout) {
+  // d first-order tangents and one collapsed row of order 2, weight 1.
+  LoweringPlan p =
+      lower({laplacian(3)}, network({3, 16, 1}), Lowering::Collapsed);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  const RayBlock &b = p.blocks[0];
+  ASSERT_EQ(b.groups.size(), 1u);
+  EXPECT_EQ(b.groups[0].order, 1);
+  EXPECT_EQ(b.groups[0].weight, 1.0);
+  EXPECT_EQ(b.groups[0].rays.size(), 3u);
+  EXPECT_EQ(b.collapsedOrder, 2);
+  EXPECT_EQ(b.rows(), 5);
+  EXPECT_EQ(p.collapsedRequest, 0);
+  // The request reads the collapsed row (the last) only.
+  EXPECT_EQ(p.columns, 5);
+  EXPECT_EQ(p.weights, (std::vector<double>{0, 0, 0, 0, 1}));
+}
+
+TEST(PartialsLowering, CollapsedLaplacianExactFlops) {
+  // identity d-64-1, one hidden layer: the activation is free but
+  // for the collapse's FMA per ray and neuron. Layer 1 (live orders 0, 1):
+  // 2 (1 + d) d 64; activation: 64 * 2d; layer 2: 2 (d + 2) 64.
+  int64_t d = 2;
+  LoweringPlan p = lower({laplacian(d)}, network({d, 64, 1}, "identity"),
+                         Lowering::Collapsed);
+  EXPECT_EQ(p.flops, 2 * (1 + d) * d * 64 + 64 * 2 * d + 2 * (d + 2) * 64);
+  EXPECT_EQ(p.primitives, 64); // identity's one primitive (y), per neuron
+}
+
+TEST(PartialsLowering, CollapsedLaplacianOverASubset) {
+  // u_t and the Laplacian over x, y (the heat equation): e_t is read at
+  // order 1, e_x and e_y are collapsed.
+  Row lap = {kLaplacian, kLaplacian, 0};
+  LoweringPlan p =
+      lower({{0, 0, 1}, lap}, network({3, 16, 1}), Lowering::Collapsed);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  EXPECT_EQ(p.collapsedRequest, 1);
+  int64_t collapsed = 0, plain = 0;
+  for (const RayGroup &g : p.blocks[0].groups)
+    (g.weight != 0 ? collapsed : plain) += static_cast<int64_t>(g.rays.size());
+  EXPECT_EQ(collapsed, 2);
+  EXPECT_EQ(plain, 1);
+  EXPECT_EQ(p.blocks[0].rows(), 5);
+}
+
+TEST(PartialsLowering, ValueOnly) {
+  // f alone: no ray rows, row 0 only.
+  LoweringPlan p =
+      lower({{0, 0}}, network({2, 8, 1}), Lowering::MultiDirection);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  EXPECT_EQ(p.blocks[0].rows(), 1);
+  EXPECT_EQ(p.weights, (std::vector<double>{1}));
+}
+
+TEST(PartialsLowering, CollapsedBiharmonicCarriesOrderThree) {
+  // Rays up to order 3, the order-4 sum collapsed.
+  Row bi(2, kBiharmonic);
+  LoweringPlan p = lower({bi}, network({2, 8, 1}), Lowering::Collapsed);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  EXPECT_EQ(p.blocks[0].collapsedOrder, 4);
+  for (const RayGroup &g : p.blocks[0].groups) {
+    EXPECT_EQ(g.order, 3);
+    EXPECT_NE(g.weight, 0.0);
+  }
+}
+
+TEST(PartialsLowering, RaysReadElsewhereAreNotCollapsed) {
+  // u_xx is asked for too: e_0 keeps its order 2 and the Laplacian reads
+  // it from its rows; e_1 is collapsed.
+  LoweringPlan p =
+      lower({{2, 0}, laplacian(2)}, network({2, 8, 1}), Lowering::Collapsed);
+  ASSERT_EQ(p.blocks.size(), 1u);
+  int64_t orders = 0;
+  for (const RayGroup &g : p.blocks[0].groups)
+    orders += g.order * static_cast<int64_t>(g.rays.size());
+  EXPECT_EQ(orders, 3); // e_0 orders 1, 2 and e_1 order 1
+  // Request 1: the collapsed row plus order 2 of e_0.
+  int64_t nonzero =
+      std::count_if(p.weights.begin() + p.columns, p.weights.end(),
+                    [](double w) { return w != 0; });
+  EXPECT_EQ(nonzero, 2);
+}
+
+TEST(PartialsLowering, AutoPicksTheFewestOperations) {
+  auto net = network({8, 64, 64, 64, 1});
+  LoweringPlan perRay = lower({laplacian(8)}, net, Lowering::PerRay);
+  LoweringPlan multi = lower({laplacian(8)}, net, Lowering::MultiDirection);
+  LoweringPlan collapsed = lower({laplacian(8)}, net, Lowering::Collapsed);
+  LoweringPlan chosen = lower({laplacian(8)}, net, Lowering::Auto);
+  EXPECT_LT(collapsed.cost(), multi.cost());
+  EXPECT_LT(multi.cost(), perRay.cost());
+  EXPECT_EQ(chosen.lowering, Lowering::Collapsed);
+  EXPECT_EQ(chosen.cost(), collapsed.cost());
+  // Shared primitives: tanh once per neuron and block, not once per ray.
+  EXPECT_EQ(multi.primitives, 3 * 64);
+  EXPECT_EQ(perRay.primitives, 8 * 3 * 64);
+}
+
+TEST(PartialsLowering, BackwardKeepsPerRay) {
+  auto net = network({2, 8, 1});
+  EXPECT_EQ(lower({laplacian(2)}, net, Lowering::Auto, true).lowering,
+            Lowering::PerRay);
+  Plan plan;
+  std::string error;
+  ASSERT_TRUE(planPartials({laplacian(2)}, 2, plan, error));
+  LoweringPlan out;
+  EXPECT_FALSE(planLowering(plan, {laplacian(2)}, net, Lowering::Collapsed,
+                            true, out, error));
+  EXPECT_EQ(error, "the reverse mode of partials kernels supports only the "
+                   "per-ray lowering, not collapsed");
+}
+
+TEST(PartialsLowering, CollapsedNeedsAnOperator) {
+  Plan plan;
+  std::string error;
+  std::vector<Row> rows = {{2, 0}, {1, 1}};
+  ASSERT_TRUE(planPartials(rows, 2, plan, error));
+  LoweringPlan out;
+  EXPECT_FALSE(planLowering(plan, rows, network({2, 8, 1}), Lowering::Collapsed,
+                            false, out, error));
+  EXPECT_NE(error.find("needs an operator request"), std::string::npos);
+}
+
+TEST(PartialsLowering, BlocksCoverEveryRayOnceWithinBounds) {
+  // All 462 directions of order 6 in 6 inputs: blocks of at most
+  // kMaxBlockRows rows, every ray exactly once.
+  std::vector<Row> rows = {{1, 1, 1, 1, 1, 1}};
+  LoweringPlan p =
+      lower(rows, network({6, 64, 64, 1}), Lowering::MultiDirection);
+  std::set<int64_t> seen;
+  size_t rays = 0;
+  for (const RayBlock &b : p.blocks) {
+    EXPECT_LE(b.rows(), kMaxBlockRows);
+    for (const RayGroup &g : b.groups)
+      for (int64_t r : g.rays) {
+        seen.insert(r);
+        ++rays;
+      }
+  }
+  EXPECT_EQ(rays, 462u);
+  EXPECT_EQ(seen.size(), 462u);
+  EXPECT_GT(p.blocks.size(), 1u);
+}
+
+TEST(PartialsLowering, StackBoundShrinksBlocks) {
+  // A 4096-wide layer: two buffers of 128 rows would need 2 * 128 * 4096
+  // * 8 lanes * 8 bytes = 64 MiB; the blocks shrink to fit 4 MiB.
+  auto net = network({3, 4096, 1});
+  LoweringPlan p =
+      lower({laplacian(3), {1, 1, 1}}, net, Lowering::MultiDirection);
+  for (const RayBlock &b : p.blocks)
+    EXPECT_LE(2 * b.rows() * 4096 * 8 * 8, net.stackBytes);
+}
+
+} // namespace
