@@ -49,9 +49,8 @@ struct PartialsKernel {
   }
 };
 
-/// `lowering` forces ntp.partials_lowering ("" = the default choice, which
-/// is per-ray with the reverse mode on). A lowering other than per-ray is
-/// compiled forward-only, the reverse mode supporting per-ray only.
+/// `lowering` forces ntp.partials_lowering ("" = per-ray). Compiled
+/// forward-only.
 std::unique_ptr<PartialsKernel>
 compilePartials(const std::vector<int> &widths, const std::string &act,
                 const Rows &rows, bool f64, std::string *errorOut = nullptr,
@@ -75,7 +74,8 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
   for (const auto &row : rows)
     description.order =
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
-  description.partialsLowering = lowering;
+  // "" is per-ray here: the forced lowerings are the other cases.
+  description.partialsLowering = lowering.empty() ? "per-ray" : lowering;
   // Forward only: PartialsBackwardTest checks the reverse mode, whose
   // three more functions per kernel would triple these compiles (and which
   // only the per-ray lowering has).
