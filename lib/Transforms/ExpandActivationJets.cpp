@@ -384,7 +384,7 @@ template <class Base> struct ExpandActivationJetsImpl : public Base {
     RewritePatternSet patterns(context);
     if (this->interleave < 0) {
       this->getOperation()->emitError("interleave must not be negative, got ")
-          << this->interleave;
+          << static_cast<int64_t>(this->interleave);
       return this->signalPassFailure();
     }
     MachineVectorFacts machine;

@@ -81,7 +81,7 @@ static cl::opt<std::string> schedulesFlag(
              "(chosen from the CPU's scheduling model), 'base' (one neuron "
              "at a time, unblocked affine layers: the lowering before "
              "scheduling), or 'I/B/K' (interleave I neurons, affine blocks "
-             "of B outputs x K orders, K = 0: all)"));
+             "of B outputs x K orders, K = 0: all; I or B = 0: chosen)"));
 static cl::opt<bool> peakOnly("peak-only", cl::init(false),
                               cl::desc("Print the FMA peak table and stop"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
@@ -168,8 +168,8 @@ std::optional<std::vector<Schedule>> parseSchedules(const std::string &text) {
           numbers[0].getAsInteger(10, schedule.interleave) ||
           numbers[1].getAsInteger(10, schedule.affineOutputs) ||
           numbers[2].getAsInteger(10, schedule.affineOrders) ||
-          schedule.interleave < 1 || schedule.interleave > 8 ||
-          schedule.affineOutputs < 1 || schedule.affineOutputs > 8 ||
+          schedule.interleave < 0 || schedule.interleave > 8 ||
+          schedule.affineOutputs < 0 || schedule.affineOutputs > 8 ||
           schedule.affineOrders < 0)
         return std::nullopt;
     }
@@ -354,7 +354,7 @@ int main(int argc, char **argv) {
   if (!schedules) {
     std::fprintf(stderr,
                  "ntp-bench: error: --schedules takes auto, base or I/B/K "
-                 "(I, B in 1..8, K >= 0), got '%s'\n",
+                 "(I, B in 0..8, K >= 0), got '%s'\n",
                  schedulesFlag.c_str());
     return 1;
   }

@@ -736,7 +736,8 @@ struct ConvertNtpToLoopsPass
     if (affineOutputs < 0 || affineOrders < 0) {
       getOperation()->emitError("affine-outputs and affine-orders must not "
                                 "be negative, got ")
-          << affineOutputs << " and " << affineOrders;
+          << static_cast<int64_t>(affineOutputs) << " and "
+          << static_cast<int64_t>(affineOrders);
       return signalPassFailure();
     }
     RewritePatternSet patterns(context);
