@@ -76,7 +76,7 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
 }
 
 int64_t ntp::chooseInterleave(const MachineVectorFacts &facts, int64_t lanes,
-                              int64_t elementBits) {
+                              int64_t elementBits, int64_t orders) {
   if (!facts.known())
     return 1;
   int64_t perVector = registersPerVector(facts, lanes, elementBits);
@@ -84,7 +84,10 @@ int64_t ntp::chooseInterleave(const MachineVectorFacts &facts, int64_t lanes,
   if (registers < 24)
     return 1;
   int64_t chains = facts.fmaLatency * facts.fmaPipes / perVector;
-  return std::clamp<int64_t>((chains + 1) / 2, 1, 4);
+  int64_t wanted = std::clamp<int64_t>((chains + 1) / 2, 1, 4);
+  while (wanted > 1 && wanted * 2 * orders * 4 > registers * 3)
+    --wanted;
+  return wanted;
 }
 
 bool ntp::parseMachineFacts(const int64_t *values, size_t count,

@@ -255,7 +255,8 @@ struct ExpansionPattern : public OpConversionPattern<OpTy> {
     if (interleave != 0)
       return interleave;
     return chooseInterleave(machine, JetBufferShape::of(type).lanes(),
-                            type.getElementType().getIntOrFloatBitWidth());
+                            type.getElementType().getIntOrFloatBitWidth(),
+                            JetBufferShape::of(type).orders());
   }
 
   /// The op's rule, or null after reporting why it cannot be expanded.

@@ -44,7 +44,9 @@ static cl::opt<std::string> layersFlag("layers", cl::init("1,24,24,24,1"),
 static cl::opt<std::string> activation("activation", cl::init("tanh"),
                                        cl::desc("Activation"));
 static cl::opt<int> maxOrder("max-order", cl::init(9),
-                             cl::desc("Orders 0..max-order"));
+                             cl::desc("Orders min-order..max-order"));
+static cl::opt<int> minOrder("min-order", cl::init(0),
+                             cl::desc("The first order timed"));
 static cl::opt<int64_t> batch("batch", cl::init(256), cl::desc("Batch size"));
 static cl::opt<std::string> dtypes("dtypes", cl::init("f32,f64"),
                                    cl::desc("Comma-separated dtypes"));
@@ -421,11 +423,13 @@ int main(int argc, char **argv) {
                                                       layers[1]),
                        deep = ntp::chooseAffineBlock(facts, lanes, bits, 10,
                                                      layers[1]);
-      std::printf("auto, f%d, tile %lld: interleave %lld, affine blocks "
+      std::printf("auto, f%d, tile %lld: interleave %lld (order 3), %lld "
+                  "(order 9), affine blocks "
                   "(outputs x orders, 0: all) %lld x %lld (2 live orders), "
                   "%lld x %lld (10 live orders), width %lld\n",
                   bits, (long long)lanes,
-                  (long long)ntp::chooseInterleave(facts, lanes, bits),
+                  (long long)ntp::chooseInterleave(facts, lanes, bits, 4),
+                  (long long)ntp::chooseInterleave(facts, lanes, bits, 10),
                   (long long)first.outputs, (long long)first.orders,
                   (long long)deep.outputs, (long long)deep.orders,
                   (long long)layers[1]);
@@ -454,7 +458,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     std::map<int, std::pair<double, double>> torch = torchTimes(dtype.str());
-    for (int order = 0; order <= maxOrder; ++order) {
+    for (int order = std::max(0, minOrder.getValue()); order <= maxOrder;
+         ++order) {
       for (int64_t tile : tiles)
         for (const Schedule &schedule : *schedules) {
           mlir::DialectRegistry registry;

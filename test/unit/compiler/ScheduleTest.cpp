@@ -288,7 +288,10 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
     EXPECT_EQ(facts.vectorBits, e.bits) << e.cpu;
     EXPECT_EQ(facts.vectorRegisters, e.registers) << e.cpu;
     EXPECT_EQ(facts.fmaPipes, e.pipes) << e.cpu;
-    EXPECT_EQ(ntp::chooseInterleave(facts, 16, 32), e.interleaveF32) << e.cpu;
+    // Order 3 (4 orders); from order 6 on two neurons' jets would spill.
+    EXPECT_EQ(ntp::chooseInterleave(facts, 16, 32, 4), e.interleaveF32)
+        << e.cpu;
+    EXPECT_EQ(ntp::chooseInterleave(facts, 16, 32, 10), 1) << e.cpu;
     ntp::AffineBlock deep = ntp::chooseAffineBlock(facts, 16, 32, 10, 24);
     EXPECT_EQ(deep.outputs, e.deepF32.outputs) << e.cpu;
     EXPECT_EQ(deep.orders, e.deepF32.orders) << e.cpu;
@@ -301,7 +304,7 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
   }
   // Unknown facts: the unscheduled lowering.
   ntp::MachineVectorFacts unknown;
-  EXPECT_EQ(ntp::chooseInterleave(unknown, 16, 32), 1);
+  EXPECT_EQ(ntp::chooseInterleave(unknown, 16, 32, 4), 1);
   EXPECT_EQ(ntp::chooseAffineBlock(unknown, 16, 32, 10, 24).outputs, 1);
 }
 
