@@ -52,8 +52,12 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
     }
     return cycles;
   };
+  // Within 2% of the fewest cycles, fewer order chunks win (each chunk is
+  // another unrolled loop: LLVM's compile time grows with them), then fewer
+  // loads.
   AffineBlock best;
   double bestCycles = 0, bestLoads = 0;
+  int64_t bestChunks = 0;
   for (int64_t outputs = 1; outputs <= std::min<int64_t>(8, width); ++outputs)
     for (int64_t chunk = 1; chunk <= live; ++chunk) {
       // Accumulators, one broadcast weight per output, one loaded jet.
@@ -61,11 +65,17 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
         continue;
       double loads;
       double cycles = layer(outputs, chunk, loads);
-      if (best.orders == 0 || cycles < bestCycles - 1e-9 ||
-          (cycles < bestCycles + 1e-9 && loads < bestLoads - 1e-9)) {
+      int64_t chunks = (live + chunk - 1) / chunk;
+      bool better = best.orders == 0 || cycles < bestCycles * 0.98;
+      bool tie = !better && cycles <= bestCycles * 1.02;
+      if (tie && (chunks < bestChunks ||
+                  (chunks == bestChunks && loads < bestLoads - 1e-9)))
+        better = true;
+      if (better) {
         best = {outputs, chunk};
         bestCycles = cycles;
         bestLoads = loads;
+        bestChunks = chunks;
       }
     }
   if (best.orders == 0)

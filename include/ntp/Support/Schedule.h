@@ -51,7 +51,8 @@ struct AffineBlock {
 /// elements of `elementBits` and `live` orders that minimizes the estimated
 /// cycles per input neuron (per block and order chunk, the largest of the
 /// FMA throughput, the loads, and the FMA latency of its chains; the outputs
-/// past the last multiple of the block unblocked), then the loads, within
+/// past the last multiple of the block unblocked), then (within 2%) the
+/// fewest order chunks (code size, compile time), then the loads, within
 /// the vector registers; {1, 0} (unblocked) when `facts` is unknown.
 AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
                               int64_t elementBits, int64_t live, int64_t width);
