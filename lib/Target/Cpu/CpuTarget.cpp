@@ -9,11 +9,11 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/Analysis/TargetTransformInfo.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
-#include "llvm/Analysis/TargetTransformInfo.h"
 #include "llvm/MC/MCInstrInfo.h"
 #include "llvm/MC/MCSchedule.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -83,8 +83,7 @@ std::pair<int64_t, int64_t> scheduleOf(const llvm::MCSubtargetInfo &info,
     if (!desc || !desc->isValid() || desc->isVariant())
       return {0, 0};
     int latency = llvm::MCSchedModel::computeInstrLatency(info, *desc);
-    double inverse =
-        llvm::MCSchedModel::getReciprocalThroughput(info, *desc);
+    double inverse = llvm::MCSchedModel::getReciprocalThroughput(info, *desc);
     if (latency <= 0 || inverse <= 0)
       return {0, 0};
     return {latency, std::max<int64_t>(1, std::lround(1 / inverse))};

@@ -103,9 +103,7 @@ private:
 
 /// What a kernel computes on one problem: the jet and the training step's
 /// parameter gradient (forward_save, backward_saved).
-template <class T> struct Results {
-  std::vector<T> out, grad;
-};
+template <class T> struct Results { std::vector<T> out, grad; };
 
 struct Problem {
   std::vector<int> widths;
@@ -193,8 +191,8 @@ protected:
     // 13 and 11 are multiples of no block or interleave; 3 outputs.
     const std::vector<int> widths = {2, 13, 11, 3};
     Problem problem(widths, c.order, c.isF64);
-    auto kernel = ScheduledKernel::compile(widths, c.order, c.isF64,
-                                           c.schedule);
+    auto kernel =
+        ScheduledKernel::compile(widths, c.order, c.isF64, c.schedule);
     ASSERT_TRUE(kernel);
     auto base = ScheduledKernel::compile(widths, c.order, c.isF64,
                                          Schedule{1, 1, 0, c.schedule.cpu});
@@ -207,9 +205,10 @@ protected:
         << "gradient differs from the unscheduled";
 
     // Against the reference (EndToEndTest's and BackwardTest's bounds).
-    std::vector<Ld> ref = ntp_ref::jet(
-        widths, ntp_ref::Activation::Tanh, c.order, problem.as<Ld>(problem.params),
-        problem.as<Ld>(problem.x), problem.as<Ld>(problem.v), problem.batch);
+    std::vector<Ld> ref =
+        ntp_ref::jet(widths, ntp_ref::Activation::Tanh, c.order,
+                     problem.as<Ld>(problem.params), problem.as<Ld>(problem.x),
+                     problem.as<Ld>(problem.v), problem.batch);
     size_t perOrder = problem.batch * widths.back();
     for (int k = 0; k <= c.order; ++k)
       EXPECT_LE(relativeError(got.out, ref, k * perOrder, (k + 1) * perOrder),
@@ -239,14 +238,8 @@ std::vector<Case> cases() {
   // (outputs; outputs x order chunks), both, and the automatic choice for
   // this host and for the AVX2 baseline.
   const std::vector<Schedule> schedules = {
-      {2, 1, 0},
-      {3, 1, 0},
-      {1, 2, 0},
-      {1, 4, 5},
-      {1, 3, 2},
-      {2, 4, 5},
-      {0, 0, 0, "native"},
-      {0, 0, 0, "x86-64-v3"},
+      {2, 1, 0}, {3, 1, 0}, {1, 2, 0},           {1, 4, 5},
+      {1, 3, 2}, {2, 4, 5}, {0, 0, 0, "native"}, {0, 0, 0, "x86-64-v3"},
   };
   std::vector<Case> result;
   for (const Schedule &s : schedules)
@@ -256,13 +249,13 @@ std::vector<Case> cases() {
   return result;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Choices, ScheduleTest, ::testing::ValuesIn(cases()),
-    [](const ::testing::TestParamInfo<Case> &info) {
-      return std::string(info.param.isF64 ? "f64" : "f32") + "_n" +
-             std::to_string(info.param.order) + "_" +
-             scheduleName(info.param.schedule);
-    });
+INSTANTIATE_TEST_SUITE_P(Choices, ScheduleTest, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return std::string(info.param.isF64 ? "f64"
+                                                               : "f32") +
+                                  "_n" + std::to_string(info.param.order) +
+                                  "_" + scheduleName(info.param.schedule);
+                         });
 
 /// The choices the CPU target derives from LLVM's scheduling model for the
 /// machines of docs/TARGETS.md: a Zen 4 (one 512-bit FMA per cycle), a
@@ -321,7 +314,9 @@ TEST(ScheduleChoice, RefusesBadOptions) {
   description.activation = "tanh";
   description.order = 2;
   for (auto [interleave, outputs, orders] :
-       {std::tuple<int64_t, int64_t, int64_t>{-1, 0, 0}, {0, 9, 0}, {0, 0, -2},
+       {std::tuple<int64_t, int64_t, int64_t>{-1, 0, 0},
+        {0, 9, 0},
+        {0, 0, -2},
         {9, 1, 0}}) {
     ntp::CompileOptions options;
     ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
@@ -331,8 +326,8 @@ TEST(ScheduleChoice, RefusesBadOptions) {
     auto module = ntp::buildMlpModule(context, description);
     ASSERT_TRUE(module);
     std::string error;
-    EXPECT_FALSE(ntp::compileToSharedObject(*module, options,
-                                            "/tmp/ntp-never-written.so", error));
+    EXPECT_FALSE(ntp::compileToSharedObject(
+        *module, options, "/tmp/ntp-never-written.so", error));
     EXPECT_NE(error.find("CPU schedule"), std::string::npos) << error;
   }
 }

@@ -29,7 +29,6 @@ struct AffineBlocking {
   MachineVectorFacts machine;
 };
 
-
 /// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.
 void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns,
                                           AffineBlocking blocking = {});
