@@ -32,8 +32,16 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   NtpExpandActivationJetsOptions expand;
   expand.outline = options.outline;
   expand.formulation = options.formulation;
+  expand.interleave = options.interleave;
+  expand.machineFacts.assign(options.machineFacts.begin(),
+                             options.machineFacts.end());
   pm.addPass(createNtpExpandActivationJets(expand));
-  pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops());
+  ConvertNtpToLoopsOptions loops;
+  loops.affineOutputs = options.affineOutputs;
+  loops.affineOrders = options.affineOrders;
+  loops.machineFacts.assign(options.machineFacts.begin(),
+                            options.machineFacts.end());
+  pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops(loops));
 }
 
 /// From loops of scf/vector/memref/math to the LLVM dialect, on the host.

@@ -60,15 +60,19 @@ Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {
   return evaluatePrimitive(primitive, y, m);
 }
 
-/// Emits the nodes of `graph` that `outputs` need, for one neuron;
-/// inputs[i] holds the value of Input(i) (y_k, or a cotangent).
+/// Emits the nodes of `graph` that `outputs` need, for `sets` neurons;
+/// inputs[s * (inputs.size() / sets) + i] holds the value of Input(i) (y_k,
+/// or a cotangent) of neuron s. Each node is emitted for every neuron before
+/// the next node, so that the neurons' dependency chains interleave; the
+/// results are the outputs of neuron 0, then of neuron 1, ...
 SmallVector<Value> emitGraph(OpBuilder &b, Location loc,
                              const ActivationRule &rule,
                              const JetExpressionGraph &graph,
-                             ArrayRef<int> outputs, ArrayRef<Value> inputs) {
-  auto type = cast<VectorType>(inputs.front().getType());
+                             ArrayRef<int> outputs, ArrayRef<Value> allInputs,
+                             int64_t sets = 1) {
+  auto type = cast<VectorType>(allInputs.front().getType());
+  size_t perSet = allInputs.size() / sets;
   const auto &nodes = graph.getNodes();
-  SmallVector<Value> values(nodes.size());
   // Nodes are created operands-first, so one forward walk is a topological
   // order. Only nodes the outputs reach are emitted.
   std::vector<bool> needed(nodes.size(), false);
@@ -81,73 +85,103 @@ SmallVector<Value> emitGraph(OpBuilder &b, Location loc,
       if (operand >= 0)
         needed[operand] = true;
   }
+  std::vector<SmallVector<Value>> valueSets(sets,
+                                            SmallVector<Value>(nodes.size()));
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (!needed[i])
       continue;
     const JetExpression &n = nodes[i];
-    switch (n.kind) {
-    case JetExpression::Kind::Input:
-      values[i] = inputs[n.index];
-      break;
-    case JetExpression::Kind::Primitive:
-      values[i] =
-          emitPrimitive(b, loc, rule.getPrimitives()[n.index], inputs[0]);
-      break;
-    case JetExpression::Kind::Constant:
-      values[i] = arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(
-              type, b.getFloatAttr(type.getElementType(), n.value)));
-      break;
-    case JetExpression::Kind::Add:
-      values[i] = arith::AddFOp::create(b, loc, values[n.lhs], values[n.rhs]);
-      break;
-    case JetExpression::Kind::Mul:
-      values[i] = arith::MulFOp::create(b, loc, values[n.lhs], values[n.rhs]);
-      break;
-    case JetExpression::Kind::Fma:
-      values[i] = math::FmaOp::create(b, loc, values[n.lhs], values[n.rhs],
-                                      values[n.acc]);
-      break;
+    for (int64_t set = 0; set < sets; ++set) {
+      SmallVector<Value> &values = valueSets[set];
+      ArrayRef<Value> inputs = allInputs.slice(set * perSet, perSet);
+      switch (n.kind) {
+      case JetExpression::Kind::Input:
+        values[i] = inputs[n.index];
+        break;
+      case JetExpression::Kind::Primitive:
+        values[i] =
+            emitPrimitive(b, loc, rule.getPrimitives()[n.index], inputs[0]);
+        break;
+      case JetExpression::Kind::Constant:
+        values[i] = arith::ConstantOp::create(
+            b, loc,
+            DenseElementsAttr::get(
+                type, b.getFloatAttr(type.getElementType(), n.value)));
+        break;
+      case JetExpression::Kind::Add:
+        values[i] = arith::AddFOp::create(b, loc, values[n.lhs], values[n.rhs]);
+        break;
+      case JetExpression::Kind::Mul:
+        values[i] = arith::MulFOp::create(b, loc, values[n.lhs], values[n.rhs]);
+        break;
+      case JetExpression::Kind::Fma:
+        values[i] = math::FmaOp::create(b, loc, values[n.lhs], values[n.rhs],
+                                        values[n.acc]);
+        break;
+      }
     }
   }
   SmallVector<Value> results;
-  for (int out : outputs)
-    results.push_back(values[out]);
+  for (const SmallVector<Value> &values : valueSets)
+    for (int out : outputs)
+      results.push_back(values[out]);
   return results;
 }
 
-/// The loop over the neurons of a layer: loads `loads` (buffer, number of
-/// orders) of one neuron, calls `body` on them, stores its results into the
-/// first `stores.second` orders of `stores.first`.
+/// The loops over the neurons of a layer: loads `loads` (buffer, number of
+/// orders) of `interleave` neurons, calls `body` on them (the loads of
+/// neuron 0, then of neuron 1, ...), stores its results (per neuron, in the
+/// same order) into the first `store.second` orders of `store.first`. The
+/// neurons past the last multiple of `interleave` go through a second loop
+/// that takes one neuron at a time.
 void emitNeuronLoop(
     ConversionPatternRewriter &rewriter, Location loc, MemRefType type,
     ArrayRef<std::pair<Value, int64_t>> loads, std::pair<Value, int64_t> store,
-    function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)> body) {
+    int64_t interleave,
+    function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>, int64_t)>
+        body) {
   JetBufferShape jet = JetBufferShape::of(type);
   VectorType vectorType = jet.laneVectorType();
+  int64_t neurons = jet.neurons();
+  interleave = std::max<int64_t>(1, std::min(interleave, neurons));
+  int64_t blocked = neurons / interleave * interleave;
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  Value end = arith::ConstantIndexOp::create(rewriter, loc, jet.neurons());
   SmallVector<Value> orderIndex;
   for (int64_t k = 0; k < jet.orders(); ++k)
     orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
-  auto loop = scf::ForOp::create(rewriter, loc, zero, end, one);
-  loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
-  OpBuilder::InsertionGuard guard(rewriter);
-  rewriter.setInsertionPoint(loop.getBody()->getTerminator());
-  Value neuron = loop.getInductionVar();
-  SmallVector<Value> loaded;
-  for (auto [buffer, count] : loads)
-    for (int64_t k = 0; k < count; ++k)
-      loaded.push_back(vector::LoadOp::create(
-          rewriter, loc, vectorType, buffer,
-          JetBufferShape::indices(orderIndex[k], neuron, zero)));
-  SmallVector<Value> results = body(rewriter, loaded);
-  for (int64_t k = 0; k < store.second; ++k)
-    vector::StoreOp::create(
-        rewriter, loc, results[k], store.first,
-        JetBufferShape::indices(orderIndex[k], neuron, zero));
+  auto emitLoop = [&](int64_t begin, int64_t end, int64_t step) {
+    auto loop = scf::ForOp::create(
+        rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, begin),
+        arith::ConstantIndexOp::create(rewriter, loc, end),
+        arith::ConstantIndexOp::create(rewriter, loc, step));
+    loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(loop.getBody()->getTerminator());
+    SmallVector<Value> neuron;
+    for (int64_t n = 0; n < step; ++n)
+      neuron.push_back(
+          n == 0 ? loop.getInductionVar()
+                 : Value(arith::AddIOp::create(
+                       rewriter, loc, loop.getInductionVar(),
+                       arith::ConstantIndexOp::create(rewriter, loc, n))));
+    SmallVector<Value> loaded;
+    for (int64_t n = 0; n < step; ++n)
+      for (auto [buffer, count] : loads)
+        for (int64_t k = 0; k < count; ++k)
+          loaded.push_back(vector::LoadOp::create(
+              rewriter, loc, vectorType, buffer,
+              JetBufferShape::indices(orderIndex[k], neuron[n], zero)));
+    SmallVector<Value> results = body(rewriter, loaded, step);
+    size_t perNeuron = results.size() / step;
+    for (int64_t n = 0; n < step; ++n)
+      for (int64_t k = 0; k < store.second; ++k)
+        vector::StoreOp::create(
+            rewriter, loc, results[n * perNeuron + k], store.first,
+            JetBufferShape::indices(orderIndex[k], neuron[n], zero));
+  };
+  emitLoop(0, blocked, interleave);
+  if (blocked < neurons)
+    emitLoop(blocked, neurons, 1);
 }
 
 /// With outlining, the arithmetic of one neuron becomes a private function
@@ -193,13 +227,15 @@ SmallVector<Value> callOrEmit(OpBuilder &b, Location loc, Operation *anchor,
 /// choices never share a symbol for different arithmetic.
 std::string expansionName(StringRef kind, StringRef activation, int64_t order,
                           int64_t live, MemRefType type,
-                          JetFormulation formulation) {
+                          JetFormulation formulation, int64_t interleave = 1) {
   std::string name;
   llvm::raw_string_ostream os(name);
   os << "__ntp_" << kind << "_" << activation << "_o" << order << "_l" << live
      << "_v" << JetBufferShape::of(type).lanes() << type.getElementType();
   if (formulation == JetFormulation::Taylor)
     os << "_taylor";
+  if (interleave > 1)
+    os << "_x" << interleave;
   return name;
 }
 
@@ -208,9 +244,20 @@ std::string expansionName(StringRef kind, StringRef activation, int64_t order,
 template <class OpTy>
 struct ExpansionPattern : public OpConversionPattern<OpTy> {
   ExpansionPattern(MLIRContext *context, bool outline,
-                   JetFormulation formulation)
+                   JetFormulation formulation, int64_t interleave,
+                   MachineVectorFacts machine)
       : OpConversionPattern<OpTy>(context), outline(outline),
-        formulation(formulation) {}
+        formulation(formulation), interleave(interleave), machine(machine) {}
+
+  /// Neurons per iteration for jets of `type`: as given, or (0) chosen from
+  /// the machine's facts.
+  int64_t interleaveFor(MemRefType type) const {
+    if (interleave != 0)
+      return interleave;
+    return chooseInterleave(machine, JetBufferShape::of(type).lanes(),
+                            type.getElementType().getIntOrFloatBitWidth(),
+                            JetBufferShape::of(type).orders());
+  }
 
   /// The op's rule, or null after reporting why it cannot be expanded.
   const ActivationRule *checkedRule(OpTy op,
@@ -240,6 +287,8 @@ struct ExpansionPattern : public OpConversionPattern<OpTy> {
 
   bool outline;
   JetFormulation formulation;
+  int64_t interleave;
+  MachineVectorFacts machine;
 };
 
 struct ExpandActivation : public ExpansionPattern<ActivateOp> {
@@ -256,18 +305,19 @@ struct ExpandActivation : public ExpansionPattern<ActivateOp> {
     ActivationJetExpansion expansion =
         expandActivationJet(*rule, orders - 1, op.getLiveOrders(), formulation);
 
-    std::string name =
-        expansionName("jet", rule->getName(), orders - 1, op.getLiveOrders(),
-                      inType, expansion.formulation);
     emitNeuronLoop(
         rewriter, op.getLoc(), inType,
         {{adaptor.getInput(), op.getLiveOrders()}},
-        {adaptor.getOutput(), orders}, [&](OpBuilder &b, ArrayRef<Value> y) {
-          return callOrEmit(b, op.getLoc(), op, outline, name, y, orders,
+        {adaptor.getOutput(), orders}, interleaveFor(inType),
+        [&](OpBuilder &b, ArrayRef<Value> y, int64_t sets) {
+          std::string name = expansionName("jet", rule->getName(), orders - 1,
+                                           op.getLiveOrders(), inType,
+                                           expansion.formulation, sets);
+          return callOrEmit(b, op.getLoc(), op, outline, name, y, orders * sets,
                             [&](OpBuilder &b, ArrayRef<Value> args) {
                               return emitGraph(b, op.getLoc(), *rule,
                                                expansion.graph,
-                                               expansion.outputs, args);
+                                               expansion.outputs, args, sets);
                             });
         });
     rewriter.eraseOp(op);
@@ -293,24 +343,30 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     emitNeuronLoop(
         rewriter, op.getLoc(), inType,
         {{adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}},
-        {adaptor.getInCotangent(), live},
-        [&](OpBuilder &b, ArrayRef<Value> loaded) {
+        {adaptor.getInCotangent(), live}, interleaveFor(inType),
+        [&](OpBuilder &b, ArrayRef<Value> loaded, int64_t sets) {
           std::string name =
               expansionName("jet_vjp", rule->getName(), orders - 1, live,
-                            inType, vjp.formulation);
-          return callOrEmit(b, op.getLoc(), op, outline, name, loaded, live,
-                            [&](OpBuilder &b, ArrayRef<Value> args) {
-                              // Graph inputs: y_k at k < live, zbar_m at orders
-                              // + m.
-                              SmallVector<Value> inputs(2 * orders,
-                                                        args.front());
-                              for (int64_t k = 0; k < live; ++k)
-                                inputs[k] = args[k];
-                              for (int64_t m = 0; m < orders; ++m)
-                                inputs[orders + m] = args[live + m];
-                              return emitGraph(b, op.getLoc(), *rule, vjp.graph,
-                                               vjp.inputCotangents, inputs);
-                            });
+                            inType, vjp.formulation, sets);
+          return callOrEmit(
+              b, op.getLoc(), op, outline, name, loaded, live * sets,
+              [&](OpBuilder &b, ArrayRef<Value> args) {
+                // Graph inputs per neuron: y_k at k < live, zbar_m at
+                // orders + m.
+                size_t perNeuron = args.size() / sets;
+                SmallVector<Value> inputs;
+                for (int64_t set = 0; set < sets; ++set) {
+                  ArrayRef<Value> own = args.slice(set * perNeuron, perNeuron);
+                  SmallVector<Value> neuron(2 * orders, own.front());
+                  for (int64_t k = 0; k < live; ++k)
+                    neuron[k] = own[k];
+                  for (int64_t m = 0; m < orders; ++m)
+                    neuron[orders + m] = own[live + m];
+                  inputs.append(neuron);
+                }
+                return emitGraph(b, op.getLoc(), *rule, vjp.graph,
+                                 vjp.inputCotangents, inputs, sets);
+              });
         });
     rewriter.eraseOp(op);
     return success();
@@ -327,8 +383,23 @@ template <class Base> struct ExpandActivationJetsImpl : public Base {
     target.addIllegalOp<ActivateOp, ActivateVjpOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(context);
-    populateExpandActivationJetsPatterns(patterns, this->outline,
-                                         this->formulation);
+    if (this->interleave < 0) {
+      this->getOperation()->emitError("interleave must not be negative, got ")
+          << static_cast<int64_t>(this->interleave);
+      return this->signalPassFailure();
+    }
+    MachineVectorFacts machine;
+    SmallVector<int64_t> facts(this->machineFacts.begin(),
+                               this->machineFacts.end());
+    if (!parseMachineFacts(facts.data(), facts.size(), machine)) {
+      this->getOperation()->emitError(
+          "machine-facts takes 5 numbers (vector bits, vector registers, FMA "
+          "latency, FMA pipes, load ports), got ")
+          << this->machineFacts.size();
+      return this->signalPassFailure();
+    }
+    populateExpandActivationJetsPatterns(
+        patterns, this->outline, this->formulation, this->interleave, machine);
     if (failed(applyPartialConversion(this->getOperation(), target,
                                       std::move(patterns))))
       this->signalPassFailure();
@@ -352,7 +423,9 @@ struct ExpandFaaDiBrunoAliasPass
 
 void ntp::populateExpandActivationJetsPatterns(RewritePatternSet &patterns,
                                                bool outline,
-                                               JetFormulation formulation) {
-  patterns.add<ExpandActivation, ExpandActivationVjp>(patterns.getContext(),
-                                                      outline, formulation);
+                                               JetFormulation formulation,
+                                               int64_t interleave,
+                                               MachineVectorFacts machine) {
+  patterns.add<ExpandActivation, ExpandActivationVjp>(
+      patterns.getContext(), outline, formulation, interleave, machine);
 }

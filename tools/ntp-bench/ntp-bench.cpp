@@ -11,7 +11,9 @@
 #include "FmaPeak.h"
 
 #include "ntp/Compiler/Compiler.h"
+#include "ntp/Support/ActivationJet.h"
 #include "ntp/Support/FaaDiBruno.h"
+#include "ntp/Target/Cpu/CpuTarget.h"
 #include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
@@ -42,7 +44,9 @@ static cl::opt<std::string> layersFlag("layers", cl::init("1,24,24,24,1"),
 static cl::opt<std::string> activation("activation", cl::init("tanh"),
                                        cl::desc("Activation"));
 static cl::opt<int> maxOrder("max-order", cl::init(9),
-                             cl::desc("Orders 0..max-order"));
+                             cl::desc("Orders min-order..max-order"));
+static cl::opt<int> minOrder("min-order", cl::init(0),
+                             cl::desc("The first order timed"));
 static cl::opt<int64_t> batch("batch", cl::init(256), cl::desc("Batch size"));
 static cl::opt<std::string> dtypes("dtypes", cl::init("f32,f64"),
                                    cl::desc("Comma-separated dtypes"));
@@ -73,6 +77,13 @@ static cl::opt<std::string> tilesFlag(
     "tiles", cl::init("0"),
     cl::desc("Comma-separated samples per tile to compare (0: automatic, one "
              "512-bit vector)"));
+static cl::opt<std::string> schedulesFlag(
+    "schedules", cl::init("auto"),
+    cl::desc("Comma-separated CPU schedules to compare, side by side: 'auto' "
+             "(chosen from the CPU's scheduling model), 'base' (one neuron "
+             "at a time, unblocked affine layers: the lowering before "
+             "scheduling), or 'I/B/K' (interleave I neurons, affine blocks "
+             "of B outputs x K orders, K = 0: all; I or B = 0: chosen)"));
 static cl::opt<bool> peakOnly("peak-only", cl::init(false),
                               cl::desc("Print the FMA peak table and stop"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
@@ -114,6 +125,59 @@ int64_t flopsPerSample(const std::vector<int64_t> &layers, int order) {
     live = order + 1;
   }
   return flops;
+}
+
+/// Floating-point operations per sample of a training step: the forward
+/// (forward-save computes the same) and backward-saved, counted the same
+/// way: per affine layer, 2 * in * out per live order for the parameter
+/// gradient and as much for the input cotangent, plus the bias gradient;
+/// per activation, the VJP DAG of its expansion.
+int64_t trainingFlopsPerSample(const std::vector<int64_t> &layers, int order) {
+  const ntp::ActivationRule *rule = ntp::lookupActivation(activation);
+  int64_t flops = flopsPerSample(layers, order), live = std::min(order + 1, 2);
+  for (size_t l = 1; l < layers.size(); ++l) {
+    flops += 4 * layers[l - 1] * layers[l] * live + layers[l];
+    if (l + 1 == layers.size())
+      break;
+    ntp::ActivationJetVjp vjp = ntp::differentiateActivationJet(
+        *rule, order, live, *formulationChoice());
+    flops += layers[l] * vjp.graph.cost(vjp.inputCotangents).flops();
+    live = order + 1;
+  }
+  return flops;
+}
+
+/// A CPU schedule of --schedules: its name and target options.
+struct Schedule {
+  std::string name;
+  int64_t interleave = 0, affineOutputs = 0, affineOrders = 0;
+};
+
+std::optional<std::vector<Schedule>> parseSchedules(const std::string &text) {
+  std::vector<Schedule> result;
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(text).split(parts, ',');
+  for (llvm::StringRef part : parts) {
+    part = part.trim();
+    Schedule schedule;
+    schedule.name = part.str();
+    if (part == "base") {
+      schedule.interleave = schedule.affineOutputs = 1;
+    } else if (part != "auto") {
+      llvm::SmallVector<llvm::StringRef> numbers;
+      part.split(numbers, '/');
+      if (numbers.size() != 3 ||
+          numbers[0].getAsInteger(10, schedule.interleave) ||
+          numbers[1].getAsInteger(10, schedule.affineOutputs) ||
+          numbers[2].getAsInteger(10, schedule.affineOrders) ||
+          schedule.interleave < 0 || schedule.interleave > 8 ||
+          schedule.affineOutputs < 0 || schedule.affineOutputs > 8 ||
+          schedule.affineOrders < 0)
+        return std::nullopt;
+    }
+    result.push_back(schedule);
+  }
+  return result;
 }
 
 /// Median time in microseconds of `call`, over at least 20 repetitions.
@@ -287,6 +351,15 @@ int main(int argc, char **argv) {
       tiles.push_back(tile);
     }
   }
+  std::optional<std::vector<Schedule>> schedules =
+      parseSchedules(schedulesFlag);
+  if (!schedules) {
+    std::fprintf(stderr,
+                 "ntp-bench: error: --schedules takes auto, base or I/B/K "
+                 "(I, B in 0..8, K >= 0), got '%s'\n",
+                 schedulesFlag.c_str());
+    return 1;
+  }
   int threads = threadsFlag;
   if (threads > 0) {
     check(ntp_set_num_threads(threads));
@@ -331,12 +404,50 @@ int main(int argc, char **argv) {
       "the jets + generated backward of <c, out> (a training step); bwd "
       "(recompute) = the stateless ntp_backward; times are medians; "
       "speed-up = PyTorch nested autograd / ntp, measured in this run\n\n");
+  {
+    // What 'auto' derives its choices from, and what it chooses.
+    ntp::CpuTargetOptions cpuOptions;
+    cpuOptions.cpu = targetCpu;
+    std::string error;
+    std::unique_ptr<llvm::TargetMachine> machine =
+        ntp::createCpuTargetMachine(cpuOptions, error);
+    ntp::MachineVectorFacts facts;
+    if (machine)
+      facts = ntp::cpuVectorFacts(*machine);
+    std::printf("CPU facts from LLVM's scheduling model: %s\n",
+                facts.known() ? facts.str().c_str() : "unknown");
+    for (int bits : {32, 64}) {
+      int64_t lanes = ntp::artifact::defaultTile(
+          bits == 64 ? ntp::artifact::Dtype::F64 : ntp::artifact::Dtype::F32);
+      ntp::AffineBlock first = ntp::chooseAffineBlock(facts, lanes, bits, 2,
+                                                      layers[1]),
+                       deep = ntp::chooseAffineBlock(facts, lanes, bits, 10,
+                                                     layers[1]);
+      std::printf("auto, f%d, tile %lld: interleave %lld (order 3), %lld "
+                  "(order 9), affine blocks "
+                  "(outputs x orders, 0: all) %lld x %lld (2 live orders), "
+                  "%lld x %lld (10 live orders), width %lld\n",
+                  bits, (long long)lanes,
+                  (long long)ntp::chooseInterleave(facts, lanes, bits, 4),
+                  (long long)ntp::chooseInterleave(facts, lanes, bits, 10),
+                  (long long)first.outputs, (long long)first.orders,
+                  (long long)deep.outputs, (long long)deep.orders,
+                  (long long)layers[1]);
+    }
+  }
   std::printf(
-      "| dtype | n | tile | ntp fwd (us) | GFLOP/s fwd | %% of FMA peak | "
-      "ntp total (us) | ntp bwd recompute (us) | total/fwd | PyTorch "
+      "schedule: auto = chosen from the CPU's LLVM scheduling model, base = "
+      "one neuron at a time and unblocked affine layers, I/B/K = I "
+      "interleaved neurons, affine blocks of B outputs x K orders; GFLOP/s "
+      "total counts forward-save + backward-saved like the forward\n\n");
+  std::printf(
+      "| dtype | n | tile | schedule | ntp fwd (us) | GFLOP/s fwd | %% of FMA "
+      "peak | ntp total (us) | GFLOP/s total | %% of peak total | ntp bwd "
+      "recompute (us) | total/fwd | PyTorch "
       "fwd (ms) | PyTorch total (ms) | speed-up fwd | speed-up total "
       "|\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 
   llvm::SmallVector<llvm::StringRef> dtypeList;
   llvm::StringRef(dtypes).split(dtypeList, ',');
@@ -347,62 +458,76 @@ int main(int argc, char **argv) {
       return 1;
     }
     std::map<int, std::pair<double, double>> torch = torchTimes(dtype.str());
-    for (int order = 0; order <= maxOrder; ++order) {
-      for (int64_t tile : tiles) {
-        mlir::DialectRegistry registry;
-        ntp::registerNtpCompilerDialects(registry);
-        mlir::MLIRContext context(registry);
-        ntp::MlpDescription description;
-        description.layers = layers;
-        description.activation = activation;
-        description.order = order;
-        description.isF64 = dtype == "f64";
-        auto module = ntp::buildMlpModule(context, description);
-        ntp::CompileOptions options;
-        options.get<ntp::CpuTargetOptions>().cpu = targetCpu;
-        options.outline = outline;
-        options.formulation = *formulationChoice();
-        options.tileSize = tile;
-        std::string path = (dir + "/k" + dtype + std::to_string(order) + "-" +
-                            std::to_string(tile) + ".so")
-                               .str(),
-                    error;
-        if (!module ||
-            !ntp::compileToSharedObject(*module, options, path, error)) {
-          std::fprintf(stderr, "ntp-bench: error: %s\n", error.c_str());
-          return 1;
+    for (int order = std::max(0, minOrder.getValue()); order <= maxOrder;
+         ++order) {
+      for (int64_t tile : tiles)
+        for (const Schedule &schedule : *schedules) {
+          mlir::DialectRegistry registry;
+          ntp::registerNtpCompilerDialects(registry);
+          mlir::MLIRContext context(registry);
+          ntp::MlpDescription description;
+          description.layers = layers;
+          description.activation = activation;
+          description.order = order;
+          description.isF64 = dtype == "f64";
+          auto module = ntp::buildMlpModule(context, description);
+          ntp::CompileOptions options;
+          ntp::CpuTargetOptions &cpuOptions =
+              options.get<ntp::CpuTargetOptions>();
+          cpuOptions.cpu = targetCpu;
+          cpuOptions.interleave = schedule.interleave;
+          cpuOptions.affineOutputs = schedule.affineOutputs;
+          cpuOptions.affineOrders = schedule.affineOrders;
+          options.outline = outline;
+          options.formulation = *formulationChoice();
+          options.tileSize = tile;
+          std::string path = (dir + "/k" + dtype + std::to_string(order) + "-" +
+                              std::to_string(tile) + "-" +
+                              std::to_string(&schedule - schedules->data()) +
+                              ".so")
+                                 .str(),
+                      error;
+          if (!module ||
+              !ntp::compileToSharedObject(*module, options, path, error)) {
+            std::fprintf(stderr, "ntp-bench: error: %s\n", error.c_str());
+            return 1;
+          }
+          ntp_kernel *kernel = nullptr;
+          if (ntp_kernel_load(path.c_str(), &kernel) != 0) {
+            std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
+            return 1;
+          }
+          KernelTimes t = dtype == "f64"
+                              ? timeKernel<double>(kernel, layers, order)
+                              : timeKernel<float>(kernel, layers, order);
+          ntp_kernel_free(kernel);
+          llvm::sys::fs::remove(path);
+          int64_t flops = flopsPerSample(layers, order);
+          double gflops = flops * double(batch) / (t.forwardUs * 1e3);
+          double trainingGflops = trainingFlopsPerSample(layers, order) *
+                                  double(batch) / (t.trainingUs * 1e3);
+          int64_t shownTile =
+              tile
+                  ? tile
+                  : ntp::artifact::defaultTile(dtype == "f64"
+                                                   ? ntp::artifact::Dtype::F64
+                                                   : ntp::artifact::Dtype::F32);
+          std::printf("| %s | %d | %lld | %s | %.1f | %.1f | %.0f%% | %.1f | "
+                      "%.1f | %.0f%% | %.1f | %.2f |",
+                      dtype.str().c_str(), order, (long long)shownTile,
+                      schedule.name.c_str(), t.forwardUs, gflops,
+                      100 * gflops / peak[dtype.str()], t.trainingUs,
+                      trainingGflops, 100 * trainingGflops / peak[dtype.str()],
+                      t.backwardUs, t.trainingUs / t.forwardUs);
+          auto it = torch.find(order);
+          if (it != torch.end())
+            std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,
+                        it->second.second, it->second.first * 1e3 / t.forwardUs,
+                        it->second.second * 1e3 / t.trainingUs);
+          else
+            std::printf(" n/a | n/a | n/a | n/a |\n");
+          std::fflush(stdout);
         }
-        ntp_kernel *kernel = nullptr;
-        if (ntp_kernel_load(path.c_str(), &kernel) != 0) {
-          std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
-          return 1;
-        }
-        KernelTimes t = dtype == "f64"
-                            ? timeKernel<double>(kernel, layers, order)
-                            : timeKernel<float>(kernel, layers, order);
-        ntp_kernel_free(kernel);
-        llvm::sys::fs::remove(path);
-        int64_t flops = flopsPerSample(layers, order);
-        double gflops = flops * double(batch) / (t.forwardUs * 1e3);
-        int64_t shownTile =
-            tile ? tile
-                 : ntp::artifact::defaultTile(dtype == "f64"
-                                                  ? ntp::artifact::Dtype::F64
-                                                  : ntp::artifact::Dtype::F32);
-        std::printf(
-            "| %s | %d | %lld | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.2f |",
-            dtype.str().c_str(), order, (long long)shownTile, t.forwardUs,
-            gflops, 100 * gflops / peak[dtype.str()], t.trainingUs,
-            t.backwardUs, t.trainingUs / t.forwardUs);
-        auto it = torch.find(order);
-        if (it != torch.end())
-          std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,
-                      it->second.second, it->second.first * 1e3 / t.forwardUs,
-                      it->second.second * 1e3 / t.trainingUs);
-        else
-          std::printf(" n/a | n/a | n/a | n/a |\n");
-        std::fflush(stdout);
-      }
     }
   }
   llvm::sys::fs::remove(dir);

@@ -14,7 +14,30 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     walks the input neurons: every weight is loaded once and reused for all
     orders. Any ntp op left afterwards (e.g. an unexpanded `ntp.activate`) is
     an error.
+
+    Register blocking: with `affine-outputs` = B > 1 the affine layer (and
+    the input cotangent of its VJP) computes B output neurons at once, and
+    with `affine-orders` = K > 0 it takes the live orders K at a time: per
+    input neuron, B weight broadcasts and K jet loads feed B x K independent
+    FMA chains (one load per B FMAs instead of one per FMA, and B x K chains
+    in flight to cover the FMA latency). The VJP's parameter gradient takes
+    B input neurons at once. Each output's sum runs in the same order as
+    unblocked, so every choice gives bitwise the same results; outputs past
+    the last multiple of B take the unblocked loop. With affine-outputs=0,
+    B and K are chosen per layer (ntp::chooseAffineBlock) from
+    `machine-facts`, which the CPU target reads off the LLVM scheduling
+    model of its CPU.
   }];
+  let options = [
+    Option<"affineOutputs", "affine-outputs", "int64_t", /*default=*/"1",
+           "Output neurons per register block of an affine layer (0: chosen "
+           "per layer from machine-facts)">,
+    Option<"affineOrders", "affine-orders", "int64_t", /*default=*/"0",
+           "Live orders per register block of an affine layer (0: all)">,
+    ListOption<"machineFacts", "machine-facts", "int64_t",
+               "The CPU's vector bits, vector registers, FMA latency, FMA "
+               "pipes and load ports (for affine-outputs=0)">,
+  ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect"];

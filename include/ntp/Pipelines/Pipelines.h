@@ -44,6 +44,25 @@ struct CpuPipelineOptions
       llvm::cl::desc("Reverse mode with one parameter gradient per sample "
                      "(ntp-generate-backward per-sample-grads; the GPU's)"),
       llvm::cl::init(false)};
+  Option<int64_t> interleave{
+      *this, "interleave",
+      llvm::cl::desc("Neurons whose activation jets are interleaved "
+                     "(ntp-expand-activation-jets; 0: from machine-facts)"),
+      llvm::cl::init(1)};
+  Option<int64_t> affineOutputs{
+      *this, "affine-outputs",
+      llvm::cl::desc("Output neurons per register block of the affine layers "
+                     "(convert-ntp-to-loops; 0: from machine-facts)"),
+      llvm::cl::init(1)};
+  Option<int64_t> affineOrders{
+      *this, "affine-orders",
+      llvm::cl::desc("Live orders per register block of the affine layers "
+                     "(0: all)"),
+      llvm::cl::init(0)};
+  ListOption<int64_t> machineFacts{
+      *this, "machine-facts",
+      llvm::cl::desc("The CPU's vector bits, vector registers, FMA latency, "
+                     "FMA pipes and load ports (for the automatic choices)")};
 };
 
 struct GpuPipelineOptions

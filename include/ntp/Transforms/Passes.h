@@ -3,6 +3,7 @@
 #ifndef NTP_TRANSFORMS_PASSES_H
 #define NTP_TRANSFORMS_PASSES_H
 
+#include "ntp/Support/Schedule.h"
 #include "ntp/Transforms/PassOptions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -29,7 +30,8 @@ namespace ntp {
 /// ntp-expand-activation-jets).
 void populateExpandActivationJetsPatterns(
     mlir::RewritePatternSet &patterns, bool outline = false,
-    JetFormulation formulation = JetFormulation::Auto);
+    JetFormulation formulation = JetFormulation::Auto, int64_t interleave = 1,
+    MachineVectorFacts machine = {});
 
 #define GEN_PASS_REGISTRATION
 #include "ntp/Transforms/Passes.h.inc"

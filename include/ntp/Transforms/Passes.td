@@ -88,7 +88,14 @@ defvar expandActivationJetsOptions = [
   Option<"formulation", "formulation", "::ntp::JetFormulation",
          /*default=*/"::ntp::JetFormulation::Auto",
          "Exact formulation of the jet: auto (the one with fewer flops), "
-         "faa-di-bruno or taylor", [{::ntp::jetFormulationValues()}]>
+         "faa-di-bruno or taylor", [{::ntp::jetFormulationValues()}]>,
+  Option<"interleave", "interleave", "int64_t", /*default=*/"1",
+         "Neurons whose jets are computed together, their operations "
+         "interleaved (independent chains in flight to cover FMA latency); "
+         "0: chosen from machine-facts">,
+  ListOption<"machineFacts", "machine-facts", "int64_t",
+             "The CPU's vector bits, vector registers, FMA latency, FMA "
+             "pipes and load ports (for interleave=0)">
 ];
 defvar expandActivationJetsDialects = [
   "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
@@ -125,6 +132,15 @@ def NtpExpandActivationJets : Pass<"ntp-expand-activation-jets",
     end), or `auto` (default): per op, whichever has fewer flops by the cost
     model (the forward and the VJP each by their own count; ties: Faà di
     Bruno). Outlined functions of the Taylor formulation end in `_taylor`.
+
+    `interleave` = m > 1 evaluates m neurons per iteration of the neuron
+    loop, emitting each node of the DAG for all m before the next one, so
+    that m independent dependency chains are in flight (the arithmetic of
+    each neuron is unchanged, so the results are bitwise those of m = 1);
+    neurons past the last multiple of m take the one-neuron body. Outlined
+    functions of m neurons end in `_x<m>`. With interleave=0, m is chosen per
+    op (ntp::chooseInterleave) from `machine-facts`, which the CPU target
+    reads off the LLVM scheduling model of its CPU.
   }];
   let options = expandActivationJetsOptions;
   let dependentDialects = expandActivationJetsDialects;

@@ -70,6 +70,104 @@ emitOrderwiseProduct(OpBuilder &b, Location loc, Value count, Value params,
   return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
 }
 
+/// Register blocking of an affine product: for every output o < outCount
+/// and live order k, store(o, k, init(o, k) + sum_{r < count}
+/// params[weightIndex(o, r)] * source[k][r][:]). Outputs go `blocking.outputs`
+/// at a time and orders `blocking.orders` at a time (0: all): per r, one
+/// broadcast per output and one load per order feed outputs x orders
+/// independent FMA chains. Each sum runs over r in order, as unblocked. The
+/// outputs past the last multiple of the block take a loop of one output.
+/// Returns the loops over outputs.
+SmallVector<scf::ForOp> emitBlockedProducts(
+    OpBuilder &b, Location loc, int64_t outCount, Value count, Value params,
+    Value source, ArrayRef<Value> orderIndex, VectorType vectorType,
+    AffineBlocking blocking,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> weightIndex,
+    function_ref<Value(OpBuilder &, Location, Value, int64_t)> init,
+    function_ref<void(OpBuilder &, Location, Value, int64_t, Value)> store) {
+  int64_t live = orderIndex.size();
+  int64_t block = std::max<int64_t>(1, std::min(blocking.outputs, outCount));
+  int64_t chunk = blocking.orders > 0 ? std::min(blocking.orders, live) : live;
+  int64_t blocked = outCount / block * block;
+  Value zero = indexConstant(b, loc, 0);
+  SmallVector<scf::ForOp> loops;
+  auto emitOutputs = [&](int64_t begin, int64_t end, int64_t step) {
+    auto loop = scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
+                                   indexConstant(b, loc, end),
+                                   indexConstant(b, loc, step));
+    loops.push_back(loop);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    SmallVector<Value> outputs;
+    for (int64_t o = 0; o < step; ++o)
+      outputs.push_back(
+          o == 0 ? loop.getInductionVar()
+                 : Value(arith::AddIOp::create(b, loc, loop.getInductionVar(),
+                                               indexConstant(b, loc, o))));
+    for (int64_t k0 = 0; k0 < live; k0 += chunk) {
+      int64_t k1 = std::min(live, k0 + chunk), width = k1 - k0;
+      SmallVector<Value> initValues;
+      for (int64_t o = 0; o < step; ++o)
+        for (int64_t k = k0; k < k1; ++k)
+          initValues.push_back(init(b, loc, outputs[o], k));
+      auto inner = scf::ForOp::create(b, loc, zero, count,
+                                      indexConstant(b, loc, 1), initValues);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(inner.getBody());
+        Value r = inner.getInductionVar();
+        SmallVector<Value> w;
+        for (int64_t o = 0; o < step; ++o)
+          w.push_back(vector::BroadcastOp::create(
+              b, loc, vectorType,
+              memref::LoadOp::create(
+                  b, loc, params,
+                  ValueRange{weightIndex(b, loc, outputs[o], r)})));
+        SmallVector<Value> next(initValues.size());
+        for (int64_t k = k0; k < k1; ++k) {
+          Value y = vector::LoadOp::create(
+              b, loc, vectorType, source,
+              JetBufferShape::indices(orderIndex[k], r, zero));
+          for (int64_t o = 0; o < step; ++o) {
+            int64_t slot = o * width + (k - k0);
+            next[slot] = math::FmaOp::create(b, loc, w[o], y,
+                                             inner.getRegionIterArg(slot));
+          }
+        }
+        scf::YieldOp::create(b, loc, next);
+      }
+      for (int64_t o = 0; o < step; ++o)
+        for (int64_t k = k0; k < k1; ++k)
+          store(b, loc, outputs[o], k, inner.getResult(o * width + (k - k0)));
+    }
+  };
+  if (blocked > 0)
+    emitOutputs(0, blocked, block);
+  if (blocked < outCount)
+    emitOutputs(blocked, outCount, 1);
+  return loops;
+}
+
+/// The block of a layer with `live` orders of `vectorType` jets: as given,
+/// or (outputs == 0) chosen from the machine's facts.
+AffineBlocking resolve(AffineBlocking blocking, VectorType vectorType,
+                       int64_t live, int64_t width) {
+  if (blocking.outputs != 0)
+    return blocking;
+  AffineBlock block = chooseAffineBlock(
+      blocking.machine, vectorType.getNumElements(),
+      vectorType.getElementType().getIntOrFloatBitWidth(), live, width);
+  blocking.outputs = block.outputs;
+  blocking.orders = block.orders;
+  return blocking;
+}
+
+/// Whether `blocking` asks for anything but the unblocked loops.
+bool isBlocked(AffineBlocking blocking, int64_t live) {
+  return blocking.outputs > 1 ||
+         (blocking.orders > 0 && blocking.orders < live);
+}
+
 struct LowerSeed : public OpConversionPattern<SeedOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -146,7 +244,8 @@ struct AffineLayer {
 };
 
 struct LowerAffine : public OpConversionPattern<AffineOp> {
-  using OpConversionPattern::OpConversionPattern;
+  LowerAffine(MLIRContext *context, AffineBlocking blocking)
+      : OpConversionPattern(context), blocking(blocking) {}
 
   LogicalResult
   matchAndRewrite(AffineOp op, OpAdaptor adaptor,
@@ -163,6 +262,41 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
     ArrayRef<Value> orderIndex = layer.orderIndex;
     Value input = adaptor.getInput(), output = adaptor.getOutput(),
           params = adaptor.getParams();
+    AffineBlocking blocking =
+        resolve(this->blocking, vectorType, live, outWidth);
+
+    if (isBlocked(blocking, live)) {
+      // out[k][i] = b_i [k == 0] + sum_j W[i][j] in[k][j], blocked.
+      SmallVector<scf::ForOp> loops = emitBlockedProducts(
+          rewriter, loc, outWidth, inWidthValue, params, input, orderIndex,
+          vectorType, blocking,
+          [&](OpBuilder &b, Location loc, Value i, Value j) -> Value {
+            return arith::AddIOp::create(
+                b, loc,
+                arith::AddIOp::create(
+                    b, loc, indexConstant(b, loc, weights),
+                    arith::MulIOp::create(b, loc, i, inWidthValue)),
+                j);
+          },
+          [&](OpBuilder &b, Location loc, Value i, int64_t k) -> Value {
+            if (k != 0)
+              return zeroVector;
+            Value bias = memref::LoadOp::create(
+                b, loc, params,
+                ValueRange{arith::AddIOp::create(
+                    b, loc, indexConstant(b, loc, biases), i)});
+            return vector::BroadcastOp::create(b, loc, vectorType, bias);
+          },
+          [&](OpBuilder &b, Location loc, Value i, int64_t k, Value sum) {
+            vector::StoreOp::create(
+                b, loc, sum, output,
+                JetBufferShape::indices(orderIndex[k], i, zero));
+          });
+      for (scf::ForOp loop : loops)
+        loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+      rewriter.eraseOp(op);
+      return success();
+    }
 
     scf::ForOp neurons =
         emitLoop(rewriter, loc, indexConstant(rewriter, loc, outWidth),
@@ -193,6 +327,8 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
     rewriter.eraseOp(op);
     return success();
   }
+
+  AffineBlocking blocking;
 };
 
 struct LowerStoreJet : public OpConversionPattern<StoreJetOp> {
@@ -352,7 +488,8 @@ struct LowerLoadCotangent : public OpConversionPattern<LoadCotangentOp> {
 };
 
 struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
-  using OpConversionPattern::OpConversionPattern;
+  LowerAffineVjp(MLIRContext *context, AffineBlocking blocking)
+      : OpConversionPattern(context), blocking(blocking) {}
 
   LogicalResult
   matchAndRewrite(AffineVjpOp op, OpAdaptor adaptor,
@@ -370,6 +507,9 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     ArrayRef<Value> orderIndex = layer.orderIndex;
     Value input = adaptor.getInput(), outBar = adaptor.getOutCotangent(),
           params = adaptor.getParams(), grad = adaptor.getGrad();
+    // One choice for the input cotangent's outputs (the input neurons).
+    AffineBlocking blocking =
+        resolve(this->blocking, vectorType, live, layer.inWidth);
     Value outWidthValue = indexConstant(rewriter, loc, outWidth);
     // Lane-wise grad [P, tile]: one vector add per weight and tile. Flat
     // grad [P]: a horizontal reduction per weight and tile.
@@ -408,32 +548,86 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
           Value rowStart = arith::AddIOp::create(
               b, loc, indexConstant(b, loc, weights),
               arith::MulIOp::create(b, loc, i, inWidthValue));
-          emitLoop(
-              b, loc, inWidthValue, [&](OpBuilder &b, Location loc, Value j) {
-                Value index = arith::AddIOp::create(b, loc, rowStart, j);
-                // Lane-wise: accumulate straight onto the stored lanes.
-                Value lanes =
-                    laneWise
-                        ? Value(vector::LoadOp::create(b, loc, vectorType, grad,
-                                                       ValueRange{index, zero}))
-                        : zeroVector;
-                for (int64_t k = 0; k < live; ++k) {
-                  Value y = vector::LoadOp::create(
-                      b, loc, vectorType, input,
-                      JetBufferShape::indices(orderIndex[k], j, zero));
-                  lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
-                }
-                if (laneWise)
-                  vector::StoreOp::create(b, loc, lanes, grad,
-                                          ValueRange{index, zero});
-                else
-                  addToGrad(b, loc, index, lanes);
-              });
+          // Blocked: `step` input neurons at once, their chains over k
+          // interleaved (each still sums k in order).
+          auto gradBlock = [&](OpBuilder &b, Location loc, Value j0,
+                               int64_t step) {
+            SmallVector<Value> js, index, lanes;
+            for (int64_t u = 0; u < step; ++u) {
+              Value j = u == 0 ? j0
+                               : Value(arith::AddIOp::create(
+                                     b, loc, j0, indexConstant(b, loc, u)));
+              js.push_back(j);
+              index.push_back(arith::AddIOp::create(b, loc, rowStart, j));
+              // Lane-wise: accumulate straight onto the stored lanes.
+              lanes.push_back(laneWise ? Value(vector::LoadOp::create(
+                                             b, loc, vectorType, grad,
+                                             ValueRange{index.back(), zero}))
+                                       : zeroVector);
+            }
+            for (int64_t k = 0; k < live; ++k)
+              for (int64_t u = 0; u < step; ++u) {
+                Value y = vector::LoadOp::create(
+                    b, loc, vectorType, input,
+                    JetBufferShape::indices(orderIndex[k], js[u], zero));
+                lanes[u] = math::FmaOp::create(b, loc, bar[k], y, lanes[u]);
+              }
+            for (int64_t u = 0; u < step; ++u) {
+              if (laneWise)
+                vector::StoreOp::create(b, loc, lanes[u], grad,
+                                        ValueRange{index[u], zero});
+              else
+                addToGrad(b, loc, index[u], lanes[u]);
+            }
+          };
+          int64_t inWidth = layer.inWidth;
+          int64_t step =
+              std::max<int64_t>(1, std::min(blocking.outputs, inWidth));
+          int64_t blocked = inWidth / step * step;
+          if (step > 1) {
+            scf::ForOp::create(
+                b, loc, indexConstant(b, loc, 0),
+                indexConstant(b, loc, blocked), indexConstant(b, loc, step),
+                ValueRange{},
+                [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                  gradBlock(b, loc, j, step);
+                  scf::YieldOp::create(b, loc);
+                });
+          }
+          if (blocked < inWidth || step == 1)
+            scf::ForOp::create(
+                b, loc, indexConstant(b, loc, step == 1 ? 0 : blocked),
+                inWidthValue, indexConstant(b, loc, 1), ValueRange{},
+                [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                  gradBlock(b, loc, j, 1);
+                  scf::YieldOp::create(b, loc);
+                });
         });
 
     gradLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
-    if (Value inBar = adaptor.getInCotangent()) {
+    Value inBar = adaptor.getInCotangent();
+    if (inBar && isBlocked(blocking, live)) {
+      SmallVector<scf::ForOp> loops = emitBlockedProducts(
+          rewriter, loc, layer.inWidth, outWidthValue, params, outBar,
+          orderIndex, vectorType, blocking,
+          [&](OpBuilder &b, Location loc, Value j, Value i) -> Value {
+            return arith::AddIOp::create(
+                b, loc,
+                arith::AddIOp::create(
+                    b, loc, indexConstant(b, loc, weights),
+                    arith::MulIOp::create(b, loc, i, inWidthValue)),
+                j);
+          },
+          [&](OpBuilder &, Location, Value, int64_t) { return zeroVector; },
+          [&](OpBuilder &b, Location loc, Value j, int64_t k, Value sum) {
+            vector::StoreOp::create(
+                b, loc, sum, inBar,
+                JetBufferShape::indices(orderIndex[k], j, zero));
+          });
+      for (scf::ForOp loop : loops)
+        loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    } else if (inBar) {
       scf::ForOp inLoop = emitLoop(
           rewriter, loc, inWidthValue,
           [&](OpBuilder &b, Location loc, Value j) {
@@ -459,6 +653,8 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     rewriter.eraseOp(op);
     return success();
   }
+
+  AffineBlocking blocking;
 };
 
 struct LowerReduceLanes : public OpConversionPattern<ReduceLanesOp> {
@@ -524,6 +720,7 @@ struct LowerSeedVjp : public OpConversionPattern<SeedVjpOp> {
 
 struct ConvertNtpToLoopsPass
     : public ntp::impl::ConvertNtpToLoopsBase<ConvertNtpToLoopsPass> {
+  using ConvertNtpToLoopsBase::ConvertNtpToLoopsBase;
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     ConversionTarget target(*context);
@@ -536,8 +733,24 @@ struct ConvertNtpToLoopsPass
     target.markUnknownOpDynamicallyLegal([](Operation *op) {
       return !isa_and_nonnull<NtpDialect>(op->getDialect());
     });
+    if (affineOutputs < 0 || affineOrders < 0) {
+      getOperation()->emitError("affine-outputs and affine-orders must not "
+                                "be negative, got ")
+          << static_cast<int64_t>(affineOutputs) << " and "
+          << static_cast<int64_t>(affineOrders);
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(context);
-    populateNtpToLoopsConversionPatterns(patterns);
+    AffineBlocking blocking{affineOutputs, affineOrders, {}};
+    SmallVector<int64_t> facts(machineFacts.begin(), machineFacts.end());
+    if (!parseMachineFacts(facts.data(), facts.size(), blocking.machine)) {
+      getOperation()->emitError("machine-facts takes 5 numbers (vector bits, "
+                                "vector registers, FMA latency, FMA pipes, "
+                                "load ports), got ")
+          << machineFacts.size();
+      return signalPassFailure();
+    }
+    populateNtpToLoopsConversionPatterns(patterns, blocking);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -546,11 +759,12 @@ struct ConvertNtpToLoopsPass
 
 } // namespace
 
-void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns) {
-  patterns
-      .add<LowerSeed, LowerAffine, LowerStoreJet, LowerCombinePartials,
-           LowerLoadCotangent, LowerAffineVjp, LowerReduceLanes, LowerSeedVjp>(
-          patterns.getContext());
+void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
+                                               AffineBlocking blocking) {
+  patterns.add<LowerSeed, LowerStoreJet, LowerCombinePartials,
+               LowerLoadCotangent, LowerReduceLanes, LowerSeedVjp>(
+      patterns.getContext());
+  patterns.add<LowerAffine, LowerAffineVjp>(patterns.getContext(), blocking);
   populateLayerOpsToLoopsPatterns(patterns);
   populateRaysToLoopsConversionPatterns(patterns);
 }

@@ -70,6 +70,21 @@ struct CpuFlags {
       cl::desc("Prefix of exported symbols (default: ntp_kernel for "
                "--emit=so, the kernel name for --emit=obj)"),
       cl::init(""), cl::cat(category)};
+  cl::opt<int64_t> interleave{
+      "interleave",
+      cl::desc("Neurons whose activation jets are interleaved (0: chosen "
+               "from the CPU's scheduling model, 1: one at a time)"),
+      cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> affineOutputs{
+      "affine-outputs",
+      cl::desc("Output neurons per register block of the affine layers (0: "
+               "chosen from the CPU's scheduling model, 1: unblocked)"),
+      cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> affineOrders{
+      "affine-orders",
+      cl::desc("Live orders per register block of the affine layers (0: all, "
+               "or chosen with --affine-outputs=0)"),
+      cl::init(0), cl::cat(category)};
 };
 
 CpuFlags *&registeredCpuFlags() {
@@ -111,6 +126,16 @@ public:
     cpu.cpu = flags->cpu;
     cpu.features = flags->features;
     cpu.symbolPrefix = flags->symbolPrefix;
+    if (flags->interleave < 0 || flags->interleave > 8 ||
+        flags->affineOutputs < 0 || flags->affineOutputs > 8 ||
+        flags->affineOrders < 0) {
+      error = "--interleave and --affine-outputs must be in 0..8 and "
+              "--affine-orders at least 0";
+      return false;
+    }
+    cpu.interleave = flags->interleave;
+    cpu.affineOutputs = flags->affineOutputs;
+    cpu.affineOrders = flags->affineOrders;
     return true;
   }
 
@@ -120,6 +145,13 @@ public:
       error = "tile size must be in [1, " + std::to_string(artifact::kMaxTile) +
               "] (kMaxTile) or 0 for the default, got " +
               std::to_string(options.tileSize);
+      return false;
+    }
+    CpuTargetOptions cpu = options.get<CpuTargetOptions>();
+    if (cpu.interleave < 0 || cpu.interleave > 8 || cpu.affineOutputs < 0 ||
+        cpu.affineOutputs > 8 || cpu.affineOrders < 0) {
+      error = "the CPU schedule's interleave and affine outputs must be in "
+              "0..8 and its affine orders at least 0";
       return false;
     }
     return createCpuTargetMachine(options.get<CpuTargetOptions>(), error) !=
@@ -148,6 +180,18 @@ public:
         createCpuTargetMachine(options.get<CpuTargetOptions>(), error);
     if (!machine)
       return false;
+    // The schedule: as asked, or (0) derived per layer from the CPU's facts.
+    CpuTargetOptions cpu = options.get<CpuTargetOptions>();
+    pipeline.interleave = cpu.interleave;
+    pipeline.affineOutputs = cpu.affineOutputs;
+    pipeline.affineOrders = cpu.affineOrders;
+    if (cpu.interleave == 0 || cpu.affineOutputs == 0) {
+      MachineVectorFacts facts = cpuVectorFacts(*machine);
+      if (facts.known())
+        pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,
+                                 facts.fmaLatency, facts.fmaPipes,
+                                 facts.loadPorts};
+    }
     buildCpuPipeline(pm, pipeline);
     pm.addPass(createStampKernelTargetPass(stampCpuTarget(*machine)));
     return true;

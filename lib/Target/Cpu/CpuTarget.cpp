@@ -9,10 +9,13 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/Analysis/TargetTransformInfo.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCInstrInfo.h"
+#include "llvm/MC/MCSchedule.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -60,6 +63,75 @@ ntp::createCpuTargetMachine(const CpuTargetOptions &options,
   if (!machine)
     error = "cannot create a target machine for '" + cpu + "'";
   return machine;
+}
+
+namespace {
+/// (latency, issues per cycle) of the instruction named `name` in the
+/// scheduling model of `info`; (0, 0) if the target has no such opcode or
+/// the model says nothing about it.
+std::pair<int64_t, int64_t> scheduleOf(const llvm::MCSubtargetInfo &info,
+                                       const llvm::MCInstrInfo &instrs,
+                                       llvm::StringRef name) {
+  const llvm::MCSchedModel &model = info.getSchedModel();
+  if (!model.hasInstrSchedModel())
+    return {0, 0};
+  for (unsigned opcode = 0, e = instrs.getNumOpcodes(); opcode < e; ++opcode) {
+    if (instrs.getName(opcode) != name)
+      continue;
+    const llvm::MCSchedClassDesc *desc =
+        model.getSchedClassDesc(instrs.get(opcode).getSchedClass());
+    if (!desc || !desc->isValid() || desc->isVariant())
+      return {0, 0};
+    int latency = llvm::MCSchedModel::computeInstrLatency(info, *desc);
+    double inverse = llvm::MCSchedModel::getReciprocalThroughput(info, *desc);
+    if (latency <= 0 || inverse <= 0)
+      return {0, 0};
+    return {latency, std::max<int64_t>(1, std::lround(1 / inverse))};
+  }
+  return {0, 0};
+}
+} // namespace
+
+MachineVectorFacts ntp::cpuVectorFacts(llvm::TargetMachine &machine) {
+  MachineVectorFacts facts;
+  // What LLVM legalizes vectors to for this CPU (prefer-vector-width
+  // included), asked of a function compiled for it.
+  llvm::LLVMContext context;
+  llvm::Module module("facts", context);
+  module.setTargetTriple(machine.getTargetTriple());
+  auto *function = llvm::Function::Create(
+      llvm::FunctionType::get(llvm::Type::getVoidTy(context), false),
+      llvm::GlobalValue::ExternalLinkage, "f", module);
+  llvm::TargetTransformInfo tti = machine.getTargetTransformInfo(*function);
+  facts.vectorBits =
+      tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector)
+          .getFixedValue();
+  facts.vectorRegisters =
+      tti.getNumberOfRegisters(tti.getRegisterClassForType(/*Vector=*/true));
+  const llvm::MCSubtargetInfo &info = *machine.getMCSubtargetInfo();
+  const llvm::MCInstrInfo &instrs = *machine.getMCInstrInfo();
+  // The packed single-precision FMA and load of that width (the double ones
+  // have the same timing on every modelled CPU).
+  std::string fma, load;
+  if (machine.getTargetTriple().isX86()) {
+    const char *suffix = facts.vectorBits >= 512   ? "Z"
+                         : facts.vectorBits >= 256 ? "Y"
+                                                   : "";
+    fma = std::string("VFMADD231PS") + suffix + "r";
+    load = std::string("VMOVUPS") + suffix + "rm";
+  } else if (machine.getTargetTriple().isAArch64()) {
+    fma = "FMLAv4f32";
+    load = "LDRQui";
+  }
+  auto [fmaLatency, fmaPipes] = scheduleOf(info, instrs, fma);
+  auto [loadLatency, loadPorts] = scheduleOf(info, instrs, load);
+  (void)loadLatency;
+  if (!fmaLatency || !loadPorts || facts.vectorBits <= 0)
+    return {};
+  facts.fmaLatency = fmaLatency;
+  facts.fmaPipes = fmaPipes;
+  facts.loadPorts = loadPorts;
+  return facts;
 }
 
 namespace {

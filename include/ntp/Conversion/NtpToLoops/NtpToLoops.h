@@ -3,6 +3,8 @@
 #ifndef NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H
 #define NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H
 
+#include "ntp/Support/Schedule.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -19,8 +21,17 @@ namespace ntp {
 #define GEN_PASS_DECL_CONVERTNTPTOLOOPS
 #include "ntp/Conversion/Passes.h.inc"
 
+/// How the affine layers are register-blocked (convert-ntp-to-loops'
+/// affine-outputs and affine-orders; 1 and 0: unblocked).
+struct AffineBlocking {
+  int64_t outputs = 1; // output neurons per block (0: chosen from machine)
+  int64_t orders = 0;  // live orders per block (0: all)
+  MachineVectorFacts machine;
+};
+
 /// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.
-void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
+void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns,
+                                          AffineBlocking blocking = {});
 
 /// Patterns lowering the typed-layer ops (ntp.scale, ntp.add_jets,
 /// ntp.scale_vjp; LayerOpsToLoops.cpp); part of the set above.

@@ -9,6 +9,7 @@
 #ifndef NTP_TARGET_CPU_CPUTARGET_H
 #define NTP_TARGET_CPU_CPUTARGET_H
 
+#include "ntp/Support/Schedule.h"
 #include "ntp/Target/KernelSpec.h"
 #include "ntp/Target/StampKernel.h"
 #include "ntp/Target/TargetBackend.h"
@@ -41,7 +42,21 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   /// Prefix of the exported symbols: <prefix>_forward_tiles and
   /// <prefix>_manifest. The runtime loads "ntp_kernel".
   std::string symbolPrefix = "ntp_kernel";
+  /// The schedule of the lowering (0: chosen from the CPU's LLVM scheduling
+  /// model, cpuVectorFacts): neurons whose activation jets are interleaved
+  /// (1: one at a time), and the register block of the affine layers
+  /// (output neurons, 1: unblocked; live orders, 0: all).
+  int64_t interleave = 0;
+  int64_t affineOutputs = 0;
+  int64_t affineOrders = 0;
 };
+
+/// The vector facts of `machine`'s CPU that the lowering schedules for
+/// (ntp::chooseAffineBlock, ntp::chooseInterleave): the vector width and
+/// register count LLVM uses for it, and the latency and issue rate of a
+/// vector FMA and of a vector load in its LLVM scheduling model. Unknown
+/// (all 0) where the CPU has no such model.
+MachineVectorFacts cpuVectorFacts(llvm::TargetMachine &machine);
 
 /// A target machine for `options` (PIC, aggressive optimization).
 std::unique_ptr<llvm::TargetMachine>

@@ -1,0 +1,73 @@
+//===- Schedule.h - Register blocking and interleaving choices --*- C++ -*-===//
+//
+// What the CPU lowering needs to know about a machine to keep its FMA units
+// busy (vector width, vector registers, FMA latency and pipes, from LLVM's
+// scheduling model: lib/Target/Cpu), and the choices derived from it: how
+// many output neurons x orders an affine layer blocks in registers and how
+// many neurons' activation jets are interleaved. Plain C++, no MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_SUPPORT_SCHEDULE_H
+#define NTP_SUPPORT_SCHEDULE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ntp {
+
+/// A CPU's vector facts; vectorBits == 0 means unknown (no automatic
+/// choice: the unblocked, one-neuron-at-a-time lowering).
+struct MachineVectorFacts {
+  int64_t vectorBits = 0;      // widest vector register used (256, 512, 128)
+  int64_t vectorRegisters = 0; // architectural vector registers (16, 32)
+  int64_t fmaLatency = 0;      // cycles of a vector FMA of that width
+  int64_t fmaPipes = 0;        // vector FMAs issued per cycle
+  int64_t loadPorts = 0;       // vector loads per cycle
+
+  bool known() const {
+    return vectorBits > 0 && vectorRegisters > 0 && fmaLatency > 0 &&
+           fmaPipes > 0 && loadPorts > 0;
+  }
+  /// "512x32 regs, fma 4c x 1, 2 loads" for descriptions and tests.
+  std::string str() const;
+};
+
+/// Reads the machine-facts option of the lowering passes (vector bits,
+/// vector registers, FMA latency, FMA pipes, load ports); an empty list
+/// leaves `facts` unknown. False if the list has another length.
+bool parseMachineFacts(const int64_t *values, size_t count,
+                       MachineVectorFacts &facts);
+
+/// The register block of an affine layer: `outputs` output neurons x
+/// `orders` live orders (0: all) accumulated at once.
+struct AffineBlock {
+  int64_t outputs = 1;
+  int64_t orders = 0;
+};
+
+/// The block of an affine layer with `width` outputs, jets of `lanes`
+/// elements of `elementBits` and `live` orders that minimizes the estimated
+/// cycles per input neuron (per block and order chunk, the largest of the
+/// FMA throughput, the loads, and the FMA latency of its chains; the outputs
+/// past the last multiple of the block unblocked), then (within 2%) the
+/// fewest order chunks (code size, compile time), then the loads, within
+/// the vector registers; {1, 0} (unblocked) when `facts` is unknown.
+AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
+                              int64_t elementBits, int64_t live, int64_t width);
+
+/// Neurons whose activation jets (of `orders` orders) are interleaved:
+/// enough chains to cover FMA latency x pipes, at most 4, where the jets of
+/// all of them (inputs and outputs, 2 x orders vectors each) fit in three
+/// quarters of the vector registers; else 1. Also 1 where registers are few
+/// (a vector of the tile spans several registers) or `facts` is unknown.
+/// (Measured on a Zen 4, 1-24-24-24-1 tanh: two neurons gain up to 8% at
+/// orders 3..5 and lose up to 10% from order 6 on, where the outlined
+/// function of two neurons spills.)
+int64_t chooseInterleave(const MachineVectorFacts &facts, int64_t lanes,
+                         int64_t elementBits, int64_t orders);
+
+} // namespace ntp
+
+#endif // NTP_SUPPORT_SCHEDULE_H

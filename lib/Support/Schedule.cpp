@@ -1,0 +1,111 @@
+//===- Schedule.cpp - Register blocking and interleaving choices ----------===//
+
+#include "ntp/Support/Schedule.h"
+
+#include <algorithm>
+#include <sstream>
+
+using namespace ntp;
+
+std::string MachineVectorFacts::str() const {
+  std::ostringstream os;
+  os << vectorBits << "x" << vectorRegisters << " regs, fma " << fmaLatency
+     << "c x " << fmaPipes << ", " << loadPorts << " loads";
+  return os.str();
+}
+
+namespace {
+/// Registers one vector of the tile takes (a 16-lane f32 jet on AVX2: 2).
+int64_t registersPerVector(const MachineVectorFacts &facts, int64_t lanes,
+                           int64_t elementBits) {
+  return std::max<int64_t>(1, (lanes * elementBits + facts.vectorBits - 1) /
+                                  facts.vectorBits);
+}
+} // namespace
+
+AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
+                                   int64_t lanes, int64_t elementBits,
+                                   int64_t live, int64_t width) {
+  if (!facts.known() || live < 1 || width < 1)
+    return {};
+  int64_t perVector = registersPerVector(facts, lanes, elementBits);
+  int64_t registers = facts.vectorRegisters / perVector;
+  // Cycles and loads of one input neuron for `outputs` outputs x `orders`
+  // orders: FMAs, jet loads plus weight broadcasts, one FMA latency per
+  // chain step.
+  auto step = [&](int64_t outputs, int64_t orders) {
+    double fmas = double(outputs * orders * perVector) / facts.fmaPipes;
+    double loads =
+        double(orders * perVector + outputs) / double(facts.loadPorts);
+    return std::max({fmas, loads, double(facts.fmaLatency)});
+  };
+  // The whole layer, per input neuron, with orders taken `chunk` at a time.
+  auto layer = [&](int64_t outputs, int64_t chunk, double &loads) {
+    double cycles = 0;
+    loads = 0;
+    int64_t blocks = width / outputs, rest = width % outputs;
+    for (int64_t k0 = 0; k0 < live; k0 += chunk) {
+      int64_t orders = std::min(chunk, live - k0);
+      cycles += blocks * step(outputs, orders) + rest * step(1, orders);
+      loads += blocks * (orders * perVector + outputs) +
+               rest * (orders * perVector + 1);
+    }
+    return cycles;
+  };
+  // Within 2% of the fewest cycles, fewer order chunks win (each chunk is
+  // another unrolled loop: LLVM's compile time grows with them), then fewer
+  // loads.
+  AffineBlock best;
+  double bestCycles = 0, bestLoads = 0;
+  int64_t bestChunks = 0;
+  for (int64_t outputs = 1; outputs <= std::min<int64_t>(8, width); ++outputs)
+    for (int64_t chunk = 1; chunk <= live; ++chunk) {
+      // Accumulators, one broadcast weight per output, one loaded jet.
+      if (outputs * chunk + outputs + 1 > registers)
+        continue;
+      double loads;
+      double cycles = layer(outputs, chunk, loads);
+      int64_t chunks = (live + chunk - 1) / chunk;
+      bool better = best.orders == 0 || cycles < bestCycles * 0.98;
+      bool tie = !better && cycles <= bestCycles * 1.02;
+      if (tie && (chunks < bestChunks ||
+                  (chunks == bestChunks && loads < bestLoads - 1e-9)))
+        better = true;
+      if (better) {
+        best = {outputs, chunk};
+        bestCycles = cycles;
+        bestLoads = loads;
+        bestChunks = chunks;
+      }
+    }
+  if (best.orders == 0)
+    return {};
+  if (best.orders >= live)
+    best.orders = 0;
+  return best;
+}
+
+int64_t ntp::chooseInterleave(const MachineVectorFacts &facts, int64_t lanes,
+                              int64_t elementBits, int64_t orders) {
+  if (!facts.known())
+    return 1;
+  int64_t perVector = registersPerVector(facts, lanes, elementBits);
+  int64_t registers = facts.vectorRegisters / perVector;
+  if (registers < 24)
+    return 1;
+  int64_t chains = facts.fmaLatency * facts.fmaPipes / perVector;
+  int64_t wanted = std::clamp<int64_t>((chains + 1) / 2, 1, 4);
+  while (wanted > 1 && wanted * 2 * orders * 4 > registers * 3)
+    --wanted;
+  return wanted;
+}
+
+bool ntp::parseMachineFacts(const int64_t *values, size_t count,
+                            MachineVectorFacts &facts) {
+  if (count == 0)
+    return true;
+  if (count != 5)
+    return false;
+  facts = {values[0], values[1], values[2], values[3], values[4]};
+  return true;
+}

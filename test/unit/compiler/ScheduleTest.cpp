@@ -1,0 +1,335 @@
+//===- ScheduleTest.cpp - Every CPU schedule is exact ---------------------===//
+//
+// The CPU lowering's schedule (interleaved activation jets, register-blocked
+// affine layers, chosen from the CPU's LLVM scheduling model or forced with
+// CpuTargetOptions) must not change what a kernel computes. Each choice is
+// forced here on networks whose widths are not multiples of any block (so
+// the remainder loops run): the forward against the independent long-double
+// reference, the training step's parameter gradient against the
+// reference's reverse pass, and both bitwise equal to the unscheduled
+// lowering (the same operations in the same order per sum).
+//
+//===----------------------------------------------------------------------===//
+
+#include "TaylorReference.h"
+
+#include "ntp/Compiler/Compiler.h"
+#include "ntp/Support/Schedule.h"
+#include "ntp/Target/Cpu/CpuTarget.h"
+#include "ntp/runtime.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using Ld = long double;
+
+struct Schedule {
+  int64_t interleave, affineOutputs, affineOrders;
+  std::string cpu = "native";
+};
+
+std::string scheduleName(const Schedule &s) {
+  std::string cpu = s.cpu;
+  std::replace(cpu.begin(), cpu.end(), '-', '_');
+  if (s.interleave == 0)
+    return "auto_" + cpu;
+  return "i" + std::to_string(s.interleave) + "_b" +
+         std::to_string(s.affineOutputs) + "_k" +
+         std::to_string(s.affineOrders) + "_" + cpu;
+}
+
+/// A kernel compiled with a forced schedule, in a temporary directory.
+class ScheduledKernel {
+public:
+  static std::unique_ptr<ScheduledKernel>
+  compile(const std::vector<int> &widths, int order, bool isF64,
+          const Schedule &schedule) {
+    auto k = std::unique_ptr<ScheduledKernel>(new ScheduledKernel);
+    char pattern[] = "/tmp/ntp-schedule-XXXXXX";
+    if (!mkdtemp(pattern))
+      return nullptr;
+    k->dir = pattern;
+    k->path = k->dir + "/kernel.so";
+    mlir::DialectRegistry registry;
+    ntp::registerNtpCompilerDialects(registry);
+    mlir::MLIRContext context(registry);
+    ntp::MlpDescription description;
+    description.layers.assign(widths.begin(), widths.end());
+    description.activation = "tanh";
+    description.order = order;
+    description.isF64 = isF64;
+    ntp::CompileOptions options;
+    ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+    cpu.cpu = schedule.cpu;
+    cpu.interleave = schedule.interleave;
+    cpu.affineOutputs = schedule.affineOutputs;
+    cpu.affineOrders = schedule.affineOrders;
+    auto module = ntp::buildMlpModule(context, description);
+    std::string error;
+    if (!module ||
+        !ntp::compileToSharedObject(*module, options, k->path, error)) {
+      ADD_FAILURE() << "compile failed: " << error;
+      return nullptr;
+    }
+    if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
+      ADD_FAILURE() << "load failed: " << ntp_last_error();
+      return nullptr;
+    }
+    return k;
+  }
+  ~ScheduledKernel() {
+    ntp_kernel_free(kernel);
+    unlink(path.c_str());
+    rmdir(dir.c_str());
+  }
+  ntp_kernel *get() const { return kernel; }
+
+private:
+  ScheduledKernel() = default;
+  ntp_kernel *kernel = nullptr;
+  std::string dir, path;
+};
+
+/// What a kernel computes on one problem: the jet and the training step's
+/// parameter gradient (forward_save, backward_saved).
+template <class T> struct Results { std::vector<T> out, grad; };
+
+struct Problem {
+  std::vector<int> widths;
+  int order;
+  int64_t batch = 19; // not a multiple of any tile: padding lanes
+  std::vector<double> params, x, v, cotangent;
+
+  Problem(std::vector<int> w, int order, bool isF64)
+      : widths(std::move(w)), order(order) {
+    std::mt19937_64 rng(4242 + order);
+    // Values representable in both dtypes, so the reference sees the
+    // kernel's inputs exactly.
+    auto round = [&](double d) { return isF64 ? d : double(float(d)); };
+    for (size_t l = 1; l < widths.size(); ++l) {
+      double bound = 1 / std::sqrt(double(widths[l - 1]));
+      std::uniform_real_distribution<double> u(-bound, bound);
+      for (int i = 0; i < widths[l] * widths[l - 1] + widths[l]; ++i)
+        params.push_back(round(u(rng)));
+    }
+    std::uniform_real_distribution<double> unit(-1, 1);
+    for (int64_t i = 0; i < batch * widths.front(); ++i)
+      x.push_back(round(2 * unit(rng)));
+    for (int i = 0; i < widths.front(); ++i)
+      v.push_back(round(unit(rng)));
+    for (int64_t i = 0; i < (order + 1) * batch * widths.back(); ++i)
+      cotangent.push_back(round(unit(rng)));
+  }
+
+  template <class T> std::vector<T> as(const std::vector<double> &d) const {
+    return std::vector<T>(d.begin(), d.end());
+  }
+
+  template <class T> Results<T> run(ntp_kernel *kernel) const {
+    std::vector<T> p = as<T>(params), xs = as<T>(x), vs = as<T>(v),
+                   c = as<T>(cotangent);
+    Results<T> r;
+    r.out.resize((order + 1) * batch * widths.back());
+    r.grad.resize(p.size());
+    int64_t bytes = 0;
+    EXPECT_EQ(ntp_workspace_size(kernel, batch, &bytes), NTP_OK);
+    std::vector<T> workspace(bytes / sizeof(T));
+    EXPECT_EQ(ntp_forward_save(kernel, xs.data(), vs.data(), p.data(),
+                               r.out.data(), workspace.data(), batch),
+              NTP_OK)
+        << ntp_last_error();
+    EXPECT_EQ(ntp_backward_saved(kernel, xs.data(), vs.data(), p.data(),
+                                 c.data(), r.grad.data(), nullptr,
+                                 workspace.data(), batch),
+              NTP_OK)
+        << ntp_last_error();
+    std::vector<T> forward(r.out.size());
+    EXPECT_EQ(ntp_forward(kernel, xs.data(), vs.data(), p.data(),
+                          forward.data(), batch),
+              NTP_OK);
+    EXPECT_EQ(forward, r.out) << "forward_save must compute the forward's jet";
+    return r;
+  }
+};
+
+template <class A>
+double relativeError(const std::vector<A> &a, const std::vector<Ld> &b,
+                     size_t begin, size_t end) {
+  Ld err = 0, scale = 0;
+  for (size_t i = begin; i < end; ++i) {
+    err = std::max(err, std::fabs(Ld(a[i]) - b[i]));
+    scale = std::max(scale, std::fabs(b[i]));
+  }
+  return scale > 0 ? double(err / scale) : double(err);
+}
+
+struct Case {
+  bool isF64;
+  int order;
+  Schedule schedule;
+};
+
+void PrintTo(const Case &c, std::ostream *os) {
+  *os << (c.isF64 ? "f64" : "f32") << " order " << c.order << " "
+      << scheduleName(c.schedule);
+}
+
+class ScheduleTest : public ::testing::TestWithParam<Case> {
+protected:
+  template <class T> void check(const Case &c) {
+    // 13 and 11 are multiples of no block or interleave; 3 outputs.
+    const std::vector<int> widths = {2, 13, 11, 3};
+    Problem problem(widths, c.order, c.isF64);
+    auto kernel =
+        ScheduledKernel::compile(widths, c.order, c.isF64, c.schedule);
+    ASSERT_TRUE(kernel);
+    auto base = ScheduledKernel::compile(widths, c.order, c.isF64,
+                                         Schedule{1, 1, 0, c.schedule.cpu});
+    ASSERT_TRUE(base);
+    Results<T> got = problem.run<T>(kernel->get());
+    Results<T> unscheduled = problem.run<T>(base->get());
+    // Bitwise: every sum runs in the same order under every schedule.
+    EXPECT_EQ(got.out, unscheduled.out) << "jet differs from the unscheduled";
+    EXPECT_EQ(got.grad, unscheduled.grad)
+        << "gradient differs from the unscheduled";
+
+    // Against the reference (EndToEndTest's and BackwardTest's bounds).
+    std::vector<Ld> ref =
+        ntp_ref::jet(widths, ntp_ref::Activation::Tanh, c.order,
+                     problem.as<Ld>(problem.params), problem.as<Ld>(problem.x),
+                     problem.as<Ld>(problem.v), problem.batch);
+    size_t perOrder = problem.batch * widths.back();
+    for (int k = 0; k <= c.order; ++k)
+      EXPECT_LE(relativeError(got.out, ref, k * perOrder, (k + 1) * perOrder),
+                c.isF64 ? 1e-12 : 1e-4)
+          << "order " << k;
+    std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
+        widths, ntp_ref::Activation::Tanh, c.order,
+        problem.as<Ld>(problem.params), problem.as<Ld>(problem.x),
+        problem.as<Ld>(problem.v), problem.batch,
+        problem.as<Ld>(problem.cotangent));
+    EXPECT_LE(relativeError(got.grad, refGrad, 0, refGrad.size()),
+              c.isF64 ? 1e-12 : 1e-3)
+        << "parameter gradient";
+  }
+};
+
+TEST_P(ScheduleTest, ExactAndUnchanged) {
+  const Case &c = GetParam();
+  if (c.isF64)
+    check<double>(c);
+  else
+    check<float>(c);
+}
+
+std::vector<Case> cases() {
+  // Each choice forced: interleaving alone (2, 3 neurons), blocking alone
+  // (outputs; outputs x order chunks), both, and the automatic choice for
+  // this host and for the AVX2 baseline.
+  const std::vector<Schedule> schedules = {
+      {2, 1, 0}, {3, 1, 0}, {1, 2, 0},           {1, 4, 5},
+      {1, 3, 2}, {2, 4, 5}, {0, 0, 0, "native"}, {0, 0, 0, "x86-64-v3"},
+  };
+  std::vector<Case> result;
+  for (const Schedule &s : schedules)
+    for (bool isF64 : {false, true})
+      for (int order : {0, 3, 9})
+        result.push_back({isF64, order, s});
+  return result;
+}
+
+INSTANTIATE_TEST_SUITE_P(Choices, ScheduleTest, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return std::string(info.param.isF64 ? "f64"
+                                                               : "f32") +
+                                  "_n" + std::to_string(info.param.order) +
+                                  "_" + scheduleName(info.param.schedule);
+                         });
+
+/// The choices the CPU target derives from LLVM's scheduling model for the
+/// machines of docs/TARGETS.md: a Zen 4 (one 512-bit FMA per cycle), a
+/// Sapphire Rapids (LLVM prefers 256-bit vectors there: two FMA pipes) and
+/// the AVX2 baseline (16 registers: a 16-lane f32 jet takes two).
+TEST(ScheduleChoice, FromTheSchedulingModel) {
+  struct Expected {
+    const char *cpu;
+    int64_t bits, registers, pipes;
+    int64_t interleaveF32;
+    ntp::AffineBlock deepF32;
+  };
+  // Zen 4: 2 outputs x all 10 orders (20 accumulators; 4 x 5 in two order
+  // chunks is as fast by the model but twice the code). Sapphire Rapids: a
+  // 16-lane f32 jet takes two ymm registers, FMA-bound unblocked. AVX2
+  // baseline: 8 jets fit, so orders go 5 at a time.
+  for (const Expected &e : {Expected{"znver4", 512, 32, 1, 2, {2, 0}},
+                            Expected{"sapphirerapids", 256, 32, 2, 1, {1, 0}},
+                            Expected{"x86-64-v3", 256, 16, 2, 1, {1, 5}}}) {
+    ntp::CpuTargetOptions options;
+    options.cpu = e.cpu;
+    std::string error;
+    auto machine = ntp::createCpuTargetMachine(options, error);
+    ASSERT_TRUE(machine) << error;
+    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    ASSERT_TRUE(facts.known()) << e.cpu;
+    EXPECT_EQ(facts.vectorBits, e.bits) << e.cpu;
+    EXPECT_EQ(facts.vectorRegisters, e.registers) << e.cpu;
+    EXPECT_EQ(facts.fmaPipes, e.pipes) << e.cpu;
+    // Order 3 (4 orders); from order 6 on two neurons' jets would spill.
+    EXPECT_EQ(ntp::chooseInterleave(facts, 16, 32, 4), e.interleaveF32)
+        << e.cpu;
+    EXPECT_EQ(ntp::chooseInterleave(facts, 16, 32, 10), 1) << e.cpu;
+    ntp::AffineBlock deep = ntp::chooseAffineBlock(facts, 16, 32, 10, 24);
+    EXPECT_EQ(deep.outputs, e.deepF32.outputs) << e.cpu;
+    EXPECT_EQ(deep.orders, e.deepF32.orders) << e.cpu;
+    // Never more accumulators than registers.
+    int64_t perVector = std::max<int64_t>(1, 16 * 32 / facts.vectorBits);
+    EXPECT_LE(deep.outputs * (deep.orders ? deep.orders : 10) + deep.outputs +
+                  1,
+              facts.vectorRegisters / perVector)
+        << e.cpu;
+  }
+  // Unknown facts: the unscheduled lowering.
+  ntp::MachineVectorFacts unknown;
+  EXPECT_EQ(ntp::chooseInterleave(unknown, 16, 32, 4), 1);
+  EXPECT_EQ(ntp::chooseAffineBlock(unknown, 16, 32, 10, 24).outputs, 1);
+}
+
+TEST(ScheduleChoice, RefusesBadOptions) {
+  mlir::DialectRegistry registry;
+  ntp::registerNtpCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  ntp::MlpDescription description;
+  description.layers = {1, 4, 1};
+  description.activation = "tanh";
+  description.order = 2;
+  for (auto [interleave, outputs, orders] :
+       {std::tuple<int64_t, int64_t, int64_t>{-1, 0, 0},
+        {0, 9, 0},
+        {0, 0, -2},
+        {9, 1, 0}}) {
+    ntp::CompileOptions options;
+    ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+    cpu.interleave = interleave;
+    cpu.affineOutputs = outputs;
+    cpu.affineOrders = orders;
+    auto module = ntp::buildMlpModule(context, description);
+    ASSERT_TRUE(module);
+    std::string error;
+    EXPECT_FALSE(ntp::compileToSharedObject(
+        *module, options, "/tmp/ntp-never-written.so", error));
+    EXPECT_NE(error.find("CPU schedule"), std::string::npos) << error;
+  }
+}
+
+} // namespace
