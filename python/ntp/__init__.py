@@ -533,10 +533,14 @@ def _partials_mlir(layers, activation, order, dtype, partials, operators):
     rows = [[int(e) for e in row] for row in partials]
     ops = []
     for text in operators:
-        name, _, subset = str(text).partition(":")
+        name, colon, subset = str(text).partition(":")
         if name not in ("laplacian", "biharmonic"):
             _fail("unknown operator %r (expected laplacian or biharmonic, "
                   "optionally with a subset as in laplacian:0,1)" % (text,))
+        if colon and not subset.strip():
+            _fail("the coordinates of operator %r must be comma-separated "
+                  "integers (as in laplacian:0,1; no ':' means all inputs)"
+                  % (text,))
         order = max(order, 2 if name == "laplacian" else 4)
         coords = subset.strip()
         ops.append("#ntp.%s%s" % (name, "<[%s]>" % coords if coords else ""))

@@ -237,3 +237,5 @@ def test_partials_kernel_against_the_closed_form():
                     partials=[[1, 1], [1, 1]])
     with pytest.raises(ntp.Error, match="unknown operator"):
         ntp.compile([2, 1, 1], partials=[[1, 0]], operators=["hessian"])
+    with pytest.raises(ntp.Error, match="comma-separated integers"):
+        ntp.compile([2, 1, 1], operators=["biharmonic:"])
