@@ -455,6 +455,19 @@ bool ntp::partials::planPartials(const std::vector<Row> &rows, int64_t inputDim,
     for (int64_t l = 0; l < inputDim; ++l)
       if (row[l] < 0)
         coords.push_back(l);
+    // An operator over m coordinates sums m (Laplacian) or m (m + 1) / 2
+    // (biharmonic) multi-indices, each needing at least one ray of its own:
+    // refuse a request past the direction limit before expanding it (the
+    // expansion alone is m^2 d integers).
+    int64_t m = static_cast<int64_t>(coords.size());
+    int64_t needed = op == "laplacian" ? m : m * (m + 1) / 2;
+    if (!op.empty() && needed > kMaxDirections) {
+      error = "the " + op + " over " + std::to_string(m) +
+              " coordinates needs at least " + std::to_string(needed) +
+              " directions, more than " + std::to_string(kMaxDirections) +
+              " (kMaxDirections); ask for fewer coordinates";
+      return false;
+    }
     if (op.empty()) {
       alphas.push_back({std::vector<int64_t>(row.begin(), row.end()), 1});
     } else if (op == "laplacian") {

@@ -80,3 +80,10 @@ func.func @combine_width(%rays: memref<3x2x8xf64>, %out: memref<2x1x8xf64>) {
   ntp.combine_partials %rays into %out weights [1.0, 0.0, 0.0, 0.0, 0.0, 1.0] : memref<3x2x8xf64>, memref<2x1x8xf64>
   return
 }
+
+// -----
+
+// An operator over more coordinates than kMaxDirections rays can serve.
+// expected-error @below {{the laplacian over 600 coordinates needs at least 600 directions, more than 512 (kMaxDirections)}}
+ntp.mlp @too_many_directions layers [600, 4, 1] activation "tanh" order 2
+    operators [#ntp.laplacian] : f64

@@ -293,6 +293,19 @@ TEST(PartialsPlan, BadRequestsAreOneSentence) {
   EXPECT_NE(error.find("over 8 coordinates needs more than 512 directions"),
             std::string::npos)
       << error;
+  // Operators past the direction limit are refused before their expansion
+  // (m^2 d integers: a Laplacian over 65536 inputs ran out of memory).
+  EXPECT_FALSE(planPartials({Row(65536, -2)}, 65536, plan, error));
+  EXPECT_NE(error.find("the laplacian over 65536 coordinates needs at least "
+                       "65536 directions, more than 512"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(planPartials({Row(32, -4)}, 32, plan, error));
+  EXPECT_NE(error.find("the biharmonic over 32 coordinates needs at least "
+                       "528 directions"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(planPartials({Row(512, -2)}, 512, plan, error)) << error;
   Row row;
   EXPECT_FALSE(operatorRow(kLaplacian, {0, 3}, 3, row, error));
   EXPECT_NE(error.find("coordinate 3 does not exist"), std::string::npos)
