@@ -178,11 +178,14 @@ public:
     ReverseSaved, // reverse only, from the workspace
   };
 
-  func::FuncOp build(OpBuilder &b, Mode mode) {
-    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
+  /// The empty generated function of `mode` for kernel `name`, the same
+  /// signature for jet and partials kernels: (x, v, params, out | cotangent,
+  /// [grad, x_grad], [workspace], batch, tile_begin, tile_end).
+  static func::FuncOp createFunction(OpBuilder &b, Location loc, Type element,
+                                     const std::string &name, Mode mode,
+                                     int64_t workspacePerTile) {
+    auto flat = MemRefType::get({ShapedType::kDynamic}, element);
     Type index = b.getIndexType();
-    // (x, v, params, out | cotangent, [grad, x_grad], [workspace], batch,
-    //  tile_begin, tile_end)
     SmallVector<Type> inputs = {flat, flat, flat, flat};
     if (mode != Mode::ForwardSave)
       inputs.append({flat, flat});
@@ -192,11 +195,17 @@ public:
     const char *suffix = mode == Mode::Recompute     ? "_backward_tiles"
                          : mode == Mode::ForwardSave ? "_forward_save_tiles"
                                                      : "_backward_saved_tiles";
-    auto func = func::FuncOp::create(b, loc, plan.name + suffix,
+    auto func = func::FuncOp::create(b, loc, name + suffix,
                                      b.getFunctionType(inputs, {}));
     func->setAttr("ntp.kernel", b.getUnitAttr());
     func->setAttr("ntp.workspace_per_tile",
-                  b.getI64IntegerAttr(plan.workspacePerTile()));
+                  b.getI64IntegerAttr(workspacePerTile));
+    return func;
+  }
+
+  func::FuncOp build(OpBuilder &b, Mode mode) {
+    auto func = createFunction(b, loc, plan.element, plan.name, mode,
+                               plan.workspacePerTile());
     OpBuilder::InsertionGuard guard(b);
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -644,23 +653,9 @@ public:
       : plan(plan), loc(loc) {}
 
   func::FuncOp build(OpBuilder &b, Mode mode) {
-    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
-    Type index = b.getIndexType();
-    SmallVector<Type> inputs = {flat, flat, flat, flat};
-    if (mode != Mode::ForwardSave)
-      inputs.append({flat, flat});
-    if (mode != Mode::Recompute)
-      inputs.push_back(flat);
-    inputs.append({index, index, index});
-    const char *suffix = mode == Mode::Recompute     ? "_backward_tiles"
-                         : mode == Mode::ForwardSave ? "_forward_save_tiles"
-                                                     : "_backward_saved_tiles";
-    auto func = func::FuncOp::create(b, loc, plan.name + suffix,
-                                     b.getFunctionType(inputs, {}));
-    func->setAttr("ntp.kernel", b.getUnitAttr());
+    auto func = BackwardBuilder::createFunction(b, loc, plan.element, plan.name,
+                                                mode, plan.workspacePerTile());
     func->setAttr("ntp.partials", b.getUnitAttr());
-    func->setAttr("ntp.workspace_per_tile",
-                  b.getI64IntegerAttr(plan.workspacePerTile()));
     OpBuilder::InsertionGuard guard(b);
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
