@@ -109,13 +109,14 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   if (!description.kinds.residualText().empty())
     residual = b.getDenseBoolArrayAttr(SmallVector<bool>(
         description.kinds.residual.begin(), description.kinds.residual.end()));
-  MlpOp mlp = MlpOp::create(b, loc, b.getStringAttr(description.name),
-                b.getDenseI64ArrayAttr(description.layers), activation,
-                b.getI64IntegerAttr(description.order), TypeAttr::get(element),
-                alphas, operators, slopes, residual,
-                description.kinds.fourier > 0
-                    ? b.getI64IntegerAttr(description.kinds.fourier)
-                    : IntegerAttr());
+  MlpOp mlp =
+      MlpOp::create(b, loc, b.getStringAttr(description.name),
+                    b.getDenseI64ArrayAttr(description.layers), activation,
+                    b.getI64IntegerAttr(description.order),
+                    TypeAttr::get(element), alphas, operators, slopes, residual,
+                    description.kinds.fourier > 0
+                        ? b.getI64IntegerAttr(description.kinds.fourier)
+                        : IntegerAttr());
   if (!description.partialsLowering.empty())
     mlp->setAttr("ntp.partials_lowering",
                  b.getStringAttr(description.partialsLowering));

@@ -203,6 +203,26 @@ public:
     return func;
   }
 
+  /// Lane-wise gradient accumulators [numParams, tile] on the heap, zeroed.
+  static Value createZeroedLanes(OpBuilder &b, Location loc, Type element,
+                                 int64_t numParams, int64_t tile) {
+    Value lanes = memref::AllocOp::create(
+        b, loc, MemRefType::get({numParams, tile}, element));
+    Value zeros = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(VectorType::get({tile}, element),
+                               b.getFloatAttr(element, 0)));
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    auto clear = scf::ForOp::create(
+        b, loc, zero, arith::ConstantIndexOp::create(b, loc, numParams),
+        arith::ConstantIndexOp::create(b, loc, 1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(clear.getBody()->getTerminator());
+    vector::StoreOp::create(b, loc, zeros, lanes,
+                            ValueRange{clear.getInductionVar(), zero});
+    return lanes;
+  }
+
   func::FuncOp build(OpBuilder &b, Mode mode) {
     auto func = createFunction(b, loc, plan.element, plan.name, mode,
                                plan.workspacePerTile());
@@ -246,22 +266,9 @@ public:
     // Lane-wise gradient accumulators on the heap (they outgrow a stack for
     // wide networks): zeroed here, summed into grad after the last tile.
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     if (mode != Mode::ForwardSave && !perSampleGrads) {
-      auto lanesType =
-          MemRefType::get({plan.numParams, plan.tile}, plan.element);
-      lanes = memref::AllocOp::create(b, loc, lanesType);
-      Value zeros = arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(VectorType::get({plan.tile}, plan.element),
-                                 b.getFloatAttr(plan.element, 0)));
-      auto clear = scf::ForOp::create(
-          b, loc, zero, arith::ConstantIndexOp::create(b, loc, plan.numParams),
-          one);
-      OpBuilder::InsertionGuard clearGuard(b);
-      b.setInsertionPoint(clear.getBody()->getTerminator());
-      vector::StoreOp::create(b, loc, zeros, lanes,
-                              ValueRange{clear.getInductionVar(), zero});
+      lanes = BackwardBuilder::createZeroedLanes(b, loc, plan.element,
+                                                 plan.numParams, plan.tile);
     }
     auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
                                    args[args.size() - 1], one);
@@ -726,22 +733,9 @@ public:
 
     // Lane-wise gradient accumulators on the heap, as for a jet kernel.
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     if (mode != Mode::ForwardSave) {
-      auto lanesType =
-          MemRefType::get({plan.numParams, plan.tile}, plan.element);
-      lanes = memref::AllocOp::create(b, loc, lanesType);
-      Value zeros = arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(VectorType::get({plan.tile}, plan.element),
-                                 b.getFloatAttr(plan.element, 0)));
-      auto clear = scf::ForOp::create(
-          b, loc, zero, arith::ConstantIndexOp::create(b, loc, plan.numParams),
-          one);
-      OpBuilder::InsertionGuard clearGuard(b);
-      b.setInsertionPoint(clear.getBody()->getTerminator());
-      vector::StoreOp::create(b, loc, zeros, lanes,
-                              ValueRange{clear.getInductionVar(), zero});
+      lanes = BackwardBuilder::createZeroedLanes(b, loc, plan.element,
+                                                 plan.numParams, plan.tile);
     }
     auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
                                    args[args.size() - 1], one);

@@ -91,13 +91,6 @@ std::unique_ptr<PartialsKernel> compileKernel(const std::vector<int> &widths,
   return k;
 }
 
-std::vector<int64_t> all(int d) {
-  std::vector<int64_t> subset;
-  for (int l = 0; l < d; ++l)
-    subset.push_back(l);
-  return subset;
-}
-
 ntp::partials::Row op(int32_t kind, int d, std::vector<int64_t> subset = {}) {
   ntp::partials::Row row;
   std::string error;
