@@ -39,54 +39,63 @@
 
 namespace cl = llvm::cl;
 
+// LLVM's own flags come in with the JIT; --help shows only this tool's.
+static cl::OptionCategory benchOptions("ntp-bench options");
 static cl::opt<std::string> layersFlag("layers", cl::init("1,24,24,24,1"),
+                                       cl::cat(benchOptions),
                                        cl::desc("Layer widths"));
 static cl::opt<std::string> activation("activation", cl::init("tanh"),
+                                       cl::cat(benchOptions),
                                        cl::desc("Activation"));
-static cl::opt<int> maxOrder("max-order", cl::init(9),
+static cl::opt<int> maxOrder("max-order", cl::init(9), cl::cat(benchOptions),
                              cl::desc("Orders min-order..max-order"));
-static cl::opt<int> minOrder("min-order", cl::init(0),
+static cl::opt<int> minOrder("min-order", cl::init(0), cl::cat(benchOptions),
                              cl::desc("The first order timed"));
-static cl::opt<int64_t> batch("batch", cl::init(256), cl::desc("Batch size"));
+static cl::opt<int64_t> batch("batch", cl::init(256), cl::cat(benchOptions),
+                              cl::desc("Batch size"));
 static cl::opt<std::string> dtypes("dtypes", cl::init("f32,f64"),
+                                   cl::cat(benchOptions),
                                    cl::desc("Comma-separated dtypes"));
 static cl::opt<std::string> targetCpu("target-cpu", cl::init("native"),
+                                      cl::cat(benchOptions),
                                       cl::desc("LLVM CPU for the kernels"));
 static cl::opt<std::string>
-    torchMode("torch", cl::init("auto"),
+    torchMode("torch", cl::init("auto"), cl::cat(benchOptions),
               cl::desc("PyTorch baseline: auto (if importable), off"));
 static cl::opt<std::string>
     torchScript("torch-script",
                 cl::init(NTP_SOURCE_DIR "/benchmarks/torch_nested.py"),
-                cl::desc("The PyTorch baseline script"));
+                cl::cat(benchOptions), cl::desc("The PyTorch baseline script"));
 static cl::opt<std::string> python(
-    "python", cl::init(""),
+    "python", cl::init(""), cl::cat(benchOptions),
     cl::desc("Python interpreter for the baseline (default: /usr/bin/python3, "
              "where Debian's python3-torch lives, else python3)"));
 static cl::opt<bool>
-    outline("outline", cl::init(true),
+    outline("outline", cl::init(true), cl::cat(benchOptions),
             cl::desc("Outline each neuron's expansion into a shared function"));
 static cl::opt<std::string> formulation(
-    "formulation", cl::init("auto"),
+    "formulation", cl::init("auto"), cl::cat(benchOptions),
     cl::desc("Activation-jet formulation: auto, faa-di-bruno or taylor"));
 static cl::opt<int> threadsFlag(
-    "num-threads", cl::init(0),
+    "num-threads", cl::init(0), cl::cat(benchOptions),
     cl::desc("Threads of the kernels and of the FMA peak (0: the runtime's "
              "default, NTP_NUM_THREADS or the CPUs this process may use)"));
 static cl::opt<std::string> tilesFlag(
-    "tiles", cl::init("0"),
+    "tiles", cl::init("0"), cl::cat(benchOptions),
     cl::desc("Comma-separated samples per tile to compare (0: automatic, one "
              "512-bit vector)"));
 static cl::opt<std::string> schedulesFlag(
-    "schedules", cl::init("auto"),
+    "schedules", cl::init("auto"), cl::cat(benchOptions),
     cl::desc("Comma-separated CPU schedules to compare, side by side: 'auto' "
              "(chosen from the CPU's scheduling model), 'base' (one neuron "
              "at a time, unblocked affine layers: the lowering before "
              "scheduling), or 'I/B/K' (interleave I neurons, affine blocks "
              "of B outputs x K orders, K = 0: all; I or B = 0: chosen)"));
 static cl::opt<bool> peakOnly("peak-only", cl::init(false),
+                              cl::cat(benchOptions),
                               cl::desc("Print the FMA peak table and stop"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
+                                 cl::cat(benchOptions),
                                  cl::desc("Time budget per measurement"));
 
 namespace {
@@ -290,6 +299,7 @@ std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(benchOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "ntp-bench: time ntp jet kernels beside "
                               "PyTorch nested autograd\n");
