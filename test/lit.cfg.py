@@ -16,4 +16,5 @@ config.excludes = ["CMakeLists.txt", "README.md", "reference", "unit", "lit.cfg.
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["ntp-opt", "ntp-compile", "ntp-bench"], [config.ntp_tools_dir])
+    ["ntp-opt", "ntp-compile", "ntp-bench", "ntp-cost", "ntp-layers-bench",
+     "ntp-burgers", "ntp-poisson", "ntp-showcase"], [config.ntp_tools_dir])

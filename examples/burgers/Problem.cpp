@@ -35,12 +35,19 @@ Points::Points(int order, Vec points, bool odd)
   cot.resize(out.size());
 }
 
+namespace {
+/// The f64 tanh jet kernel of the Burgers network at `order`.
+ntp::MlpSpec spec(int order) {
+  ntp::MlpSpec spec;
+  spec.layers.assign(std::begin(kWidths), std::end(kWidths));
+  spec.order = order;
+  spec.dtype = ntp::Dtype::F64;
+  return spec;
+}
+} // namespace
+
 Batch::Batch(int order, Vec points, bool odd)
-    : Points(order, std::move(points), odd),
-      kernel(ntp::compile({{std::begin(kWidths), std::end(kWidths)},
-                           "tanh",
-                           order,
-                           ntp::Dtype::F64})) {
+    : Points(order, std::move(points), odd), kernel(ntp::compile(spec(order))) {
   workspace.resize(kernel.workspaceBytes(n));
 }
 

@@ -11,6 +11,7 @@
 #include "ExactProfile.h"
 #include "Problem.h"
 
+#include "common/ExampleFlags.h"
 #include "optim/Adam.h"
 #include "optim/Lbfgs.h"
 #include "optim/LevenbergMarquardt.h"
@@ -63,77 +64,102 @@ struct Options {
   double maxSeconds = 540; // > 0: stop training after this many seconds
 };
 
+void printUsage(std::FILE *stream, const char *argv0) {
+  std::fprintf(stream,
+               "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
+               "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
+               "[--print-every N] [--history M] [--restart-every N] "
+               "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
+               "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
+               "[--adam-lr LR] [--adam-decay none|cosine|exp] "
+               "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
+               "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
+               "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
+               "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1]\n",
+               argv0);
+}
+
 bool parse(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
     auto take = [&]() { return ++i, v; };
-    if (!v && a != "--help")
+    auto integer = [&](long lo = LONG_MIN, long hi = LONG_MAX) {
+      return ntp::examples::integerFlag("ntp-burgers", a, take(), lo, hi);
+    };
+    auto real = [&] {
+      return ntp::examples::realFlag("ntp-burgers", a, take());
+    };
+    if (a == "--help" || a == "-h") {
+      printUsage(stdout, argv[0]);
+      std::exit(0);
+    }
+    if (!v)
       return false;
     if (a == "--k")
-      o.k = std::atoi(take());
+      o.k = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--adam-steps")
-      o.adamSteps = std::atol(take());
+      o.adamSteps = integer();
     else if (a == "--lbfgs-steps")
-      o.lbfgsSteps = std::atol(take());
+      o.lbfgsSteps = integer();
     else if (a == "--out")
       o.out = take();
     else if (a == "--seed")
-      o.seed = static_cast<unsigned>(std::atol(take()));
+      o.seed = static_cast<unsigned>(integer(0, UINT_MAX));
     else if (a == "--threads")
-      o.threads = std::atoi(take());
+      o.threads = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--check-lambda")
-      o.checkLambda = std::atof(take());
+      o.checkLambda = real();
     else if (a == "--grad-check")
-      o.gradCheck = std::atoi(take()) != 0;
+      o.gradCheck = static_cast<int>(integer(INT_MIN, INT_MAX)) != 0;
     else if (a == "--history")
-      o.history = std::max(1, std::atoi(take()));
+      o.history = std::max(1, static_cast<int>(integer(INT_MIN, INT_MAX)));
     else if (a == "--restart-every")
-      o.restartEvery = std::atol(take());
+      o.restartEvery = integer();
     else if (a == "--s-scale")
-      o.sScale = std::atof(take());
+      o.sScale = real();
     else if (a == "--polish-cycles")
-      o.polishCycles = std::atoi(take());
+      o.polishCycles = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--polish-steps")
-      o.polishSteps = std::atol(take());
+      o.polishSteps = integer();
     else if (a == "--polish-lr")
-      o.polishLr = std::atof(take());
+      o.polishLr = real();
     else if (a == "--s-scale-below")
-      o.sScaleBelow = std::atof(take());
+      o.sScaleBelow = real();
     else if (a == "--odd")
-      o.odd = std::atoi(take());
+      o.odd = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--adam-lr")
-      o.adamLr = std::atof(take());
+      o.adamLr = real();
     else if (a == "--adam-lr-end")
-      o.adamLrEnd = std::atof(take());
+      o.adamLrEnd = real();
     else if (a == "--adam-decay")
       o.adamDecay = take();
     else if (a == "--w-bc")
-      o.w[0] = std::atof(take());
+      o.w[0] = real();
     else if (a == "--w-r")
-      o.w[1] = std::atof(take());
+      o.w[1] = real();
     else if (a == "--w-dr")
-      o.w[2] = std::atof(take());
+      o.w[2] = real();
     else if (a == "--w-high")
-      o.w[3] = std::atof(take());
+      o.w[3] = real();
     else if (a == "--high-ramp")
-      o.highRamp = std::atol(take());
+      o.highRamp = integer();
     else if (a == "--high-ramp-from")
-      o.highRampFrom = std::atof(take());
+      o.highRampFrom = real();
     else if (a == "--lm-steps")
-      o.lmSteps = std::atol(take());
+      o.lmSteps = integer();
     else if (a == "--lm-scale")
-      o.lmScale = std::atoi(take());
+      o.lmScale = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--adam-hold-lambda")
-      o.adamHoldLambda = std::atoi(take());
+      o.adamHoldLambda = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--fix-lambda")
-      o.fixLambda = std::atof(take());
+      o.fixLambda = real();
     else if (a == "--max-seconds")
-      o.maxSeconds = std::atof(take());
+      o.maxSeconds = real();
     else if (a == "--lbfgs-w-high")
-      o.lbfgsWHigh = std::atof(take());
+      o.lbfgsWHigh = real();
     else if (a == "--print-every")
-      o.printEvery = std::max(1, std::atoi(take()));
+      o.printEvery = std::max(1, static_cast<int>(integer(INT_MIN, INT_MAX)));
     else
       return false;
   }
@@ -194,19 +220,7 @@ bool writeProfile(Problem &pb, const Vec &z, const Options &o, double &errU,
 int main(int argc, char **argv) {
   Options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(
-        stderr,
-        "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
-        "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
-        "[--print-every N] [--history M] [--restart-every N] "
-        "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
-        "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
-        "[--adam-lr LR] [--adam-decay none|cosine|exp] "
-        "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
-        "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
-        "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
-        "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1]\n",
-        argv[0]);
+    printUsage(stderr, argv[0]);
     return 2;
   }
   using Clock = std::chrono::steady_clock;

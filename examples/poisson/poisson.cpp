@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/ExampleFlags.h"
 #include "ntp/JIT/Jit.h"
 #include "optim/Adam.h"
 #include "optim/Lbfgs.h"
@@ -50,6 +51,15 @@ struct Options {
   bool checkDecrease = false; // exit 1 unless the loss fell by 10x
 };
 
+void printUsage(std::FILE *stream, const char *argv0) {
+  std::fprintf(stream,
+               "usage: %s [--width N] [--depth N] [--points N] "
+               "[--adam-steps N] [--lbfgs-steps N] [--lr X] [--target X] "
+               "[--seconds X] [--log N] [--seed N] [--out DIR] "
+               "[--check-decrease]\n",
+               argv0);
+}
+
 bool parse(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -60,38 +70,43 @@ bool parse(int argc, char **argv, Options &o) {
       }
       return argv[++i];
     };
+    auto integer = [&](long lo = LONG_MIN, long hi = LONG_MAX) {
+      return ntp::examples::integerFlag("ntp-poisson", a, take(), lo, hi);
+    };
+    auto real = [&] {
+      return ntp::examples::realFlag("ntp-poisson", a, take());
+    };
     if (a == "--width") {
-      int64_t w = std::atol(take());
+      int64_t w = integer(1, 1 << 16);
       std::fill(o.hidden.begin(), o.hidden.end(), w);
     } else if (a == "--depth") {
-      o.hidden.resize(std::atoi(take()), o.hidden.empty() ? 24 : o.hidden[0]);
+      o.hidden.resize(static_cast<size_t>(integer(1, 64)),
+                      o.hidden.empty() ? 24 : o.hidden[0]);
     } else if (a == "--points")
-      o.points = std::atoi(take());
+      o.points = static_cast<int>(integer(2, 1 << 14));
     else if (a == "--adam-steps")
-      o.adamSteps = std::atol(take());
+      o.adamSteps = integer(0);
     else if (a == "--lbfgs-steps")
-      o.lbfgsSteps = std::atol(take());
+      o.lbfgsSteps = integer(0);
     else if (a == "--lr")
-      o.lr = std::atof(take());
+      o.lr = real();
     else if (a == "--target")
-      o.target = std::atof(take());
+      o.target = real();
     else if (a == "--seconds")
-      o.seconds = std::atof(take());
+      o.seconds = real();
     else if (a == "--log")
-      o.log = std::max(1L, std::atol(take()));
+      o.log = std::max(1L, integer());
     else if (a == "--seed")
-      o.seed = static_cast<unsigned>(std::atol(take()));
+      o.seed = static_cast<unsigned>(integer(0, UINT_MAX));
     else if (a == "--out")
       o.out = take();
     else if (a == "--check-decrease")
       o.checkDecrease = true;
-    else {
-      std::fprintf(stderr,
-                   "usage: %s [--width N] [--depth N] [--points N] "
-                   "[--adam-steps N] [--lbfgs-steps N] [--lr X] [--target X] "
-                   "[--seconds X] [--log N] [--seed N] [--out DIR] "
-                   "[--check-decrease]\n",
-                   argv[0]);
+    else if (a == "--help" || a == "-h") {
+      printUsage(stdout, argv[0]);
+      std::exit(0);
+    } else {
+      printUsage(stderr, argv[0]);
       return false;
     }
   }

@@ -15,9 +15,15 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 int main(int argc, char **argv) {
+  if (argc == 2 &&
+      (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: %s <kernel.so>\n", argv[0]);
+    return 0;
+  }
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <kernel.so>\n", argv[0]);
     return 2;

@@ -36,14 +36,16 @@ namespace cl = llvm::cl;
 using namespace ntp;
 using Kind = JetExpression::Kind;
 
+// LLVM's own flags come in with the JIT; --help shows only this tool's.
+static cl::OptionCategory costOptions("ntp-cost options");
 static cl::opt<std::string>
-    activation("activation", cl::init("tanh"),
+    activation("activation", cl::init("tanh"), cl::cat(costOptions),
                cl::desc("Activation, or 'all' for every activation"));
-static cl::opt<int> maxOrder("max-order", cl::init(16),
+static cl::opt<int> maxOrder("max-order", cl::init(16), cl::cat(costOptions),
                              cl::desc("Orders 1..max-order"));
-static cl::opt<std::string> csvPath("csv", cl::init(""),
+static cl::opt<std::string> csvPath("csv", cl::init(""), cl::cat(costOptions),
                                     cl::desc("Also write the CSV here"));
-static cl::opt<bool> markdown("markdown", cl::init(true),
+static cl::opt<bool> markdown("markdown", cl::init(true), cl::cat(costOptions),
                               cl::desc("Print the markdown table"));
 
 namespace {
@@ -123,6 +125,7 @@ JetExpansionCost vjpCost(const ActivationJetVjp &vjp) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(costOptions);
   cl::ParseCommandLineOptions(
       argc, argv,
       "ntp-cost: operations per neuron of ntp's activation jet, beside the "

@@ -53,7 +53,10 @@ template <class T>
 std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
                                int reps) {
   const int64_t batch = 256;
-  ntp::MlpSpec spec{{2, 32, 32, 32, 1}, "tanh", order, dtype};
+  ntp::MlpSpec spec;
+  spec.layers = {2, 32, 32, 32, 1};
+  spec.order = order;
+  spec.dtype = dtype;
   spec.slopes = net.slopes;
   spec.residual = net.residual;
   spec.fourier = net.fourier;
@@ -117,10 +120,19 @@ template <class T> void table(ntp::Dtype dtype, int maxOrder) {
 } // namespace
 
 int main(int argc, char **argv) {
-  int maxOrder = argc > 1 ? std::atoi(argv[1]) : 9;
-  if (maxOrder < 1 || maxOrder > 32) {
-    std::fprintf(stderr, "max-order must be in 1..32\n");
-    return 1;
+  if (argc > 1 &&
+      (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: %s [max-order]  (1..32, default 9)\n", argv[0]);
+    return 0;
+  }
+  char *end = nullptr;
+  long maxOrder = argc == 2 ? std::strtol(argv[1], &end, 10) : 9;
+  if (argc > 2 || (argc == 2 && (end == argv[1] || *end != '\0')) ||
+      maxOrder < 1 || maxOrder > 32) {
+    std::fprintf(stderr,
+                 "ntp-layers-bench: error: the one argument is the maximum "
+                 "order, an integer in 1..32\n");
+    return 2;
   }
   std::string load;
   std::ifstream("/proc/loadavg") >> load;
@@ -130,8 +142,8 @@ int main(int argc, char **argv) {
               std::getenv("NTP_NUM_THREADS") ? std::getenv("NTP_NUM_THREADS")
                                              : "(default)");
   try {
-    table<double>(ntp::Dtype::F64, maxOrder);
-    table<float>(ntp::Dtype::F32, maxOrder);
+    table<double>(ntp::Dtype::F64, static_cast<int>(maxOrder));
+    table<float>(ntp::Dtype::F32, static_cast<int>(maxOrder));
   } catch (const std::exception &e) {
     std::fprintf(stderr, "ntp-layers-bench: %s\n", e.what());
     return 1;

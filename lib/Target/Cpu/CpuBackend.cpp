@@ -63,6 +63,17 @@ struct CpuFlags {
   cl::opt<std::string> features{"target-features",
                                 cl::desc("Extra LLVM CPU features"),
                                 cl::init(""), cl::cat(category)};
+  cl::opt<std::string> triple{
+      "target-triple",
+      cl::desc("LLVM target triple (default: this machine's); another "
+               "architecture's code, e.g. aarch64-linux-gnu, is emitted with "
+               "--emit=llvm, asm or obj"),
+      cl::init(""), cl::cat(category)};
+  cl::opt<int64_t> sveVectorBits{
+      "sve-vector-bits",
+      cl::desc("AArch64: the SVE vector length the code may assume (256..2048, "
+               "a multiple of 128; 0: NEON vectors)"),
+      cl::init(0), cl::cat(category)};
   cl::opt<int64_t> tile{"tile", cl::desc("Samples per tile (0: automatic)"),
                         cl::init(0), cl::cat(category)};
   cl::opt<std::string> symbolPrefix{
@@ -125,6 +136,8 @@ public:
     CpuTargetOptions &cpu = options.get<CpuTargetOptions>();
     cpu.cpu = flags->cpu;
     cpu.features = flags->features;
+    cpu.triple = flags->triple;
+    cpu.sveVectorBits = flags->sveVectorBits;
     cpu.symbolPrefix = flags->symbolPrefix;
     if (flags->interleave < 0 || flags->interleave > 8 ||
         flags->affineOutputs < 0 || flags->affineOutputs > 8 ||
@@ -186,7 +199,7 @@ public:
     pipeline.affineOutputs = cpu.affineOutputs;
     pipeline.affineOrders = cpu.affineOrders;
     if (cpu.interleave == 0 || cpu.affineOutputs == 0) {
-      MachineVectorFacts facts = cpuVectorFacts(*machine);
+      MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
       if (facts.known())
         pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,
                                  facts.fmaLatency, facts.fmaPipes,
@@ -232,7 +245,15 @@ public:
         output.header = generateCHeader(manifest, target);
       return true;
     }
-    // The artifact: the object linked into a shared object.
+    // The artifact: the object linked into a shared object, which only the
+    // host's architecture can load.
+    llvm::Triple triple = cpuTargetTriple(target);
+    if (!isHostArchitecture(triple)) {
+      error = "a kernel artifact for " + triple.str() +
+              " cannot be linked or loaded on this machine; use --emit=obj, "
+              "asm or llvm and that architecture's toolchain";
+      return false;
+    }
     TemporaryFile object, shared;
     int fd;
     if (std::error_code ec = llvm::sys::fs::createTemporaryFile(

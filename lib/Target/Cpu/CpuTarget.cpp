@@ -31,29 +31,76 @@
 using namespace ntp;
 namespace art = ntp::artifact;
 
+llvm::Triple ntp::cpuTargetTriple(const CpuTargetOptions &options) {
+  return llvm::Triple(options.triple.empty()
+                          ? llvm::sys::getDefaultTargetTriple()
+                          : llvm::Triple::normalize(options.triple));
+}
+
+bool ntp::isHostArchitecture(const llvm::Triple &triple) {
+  return triple.getArch() ==
+         llvm::Triple(llvm::sys::getProcessTriple()).getArch();
+}
+
 std::unique_ptr<llvm::TargetMachine>
 ntp::createCpuTargetMachine(const CpuTargetOptions &options,
                             std::string &error) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  llvm::Triple triple = cpuTargetTriple(options);
+  bool host = isHostArchitecture(triple);
+  if (host) {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  } else {
+    llvm::InitializeAllTargetInfos();
+    llvm::InitializeAllTargets();
+    llvm::InitializeAllTargetMCs();
+    llvm::InitializeAllAsmPrinters();
+  }
+  std::string lookupError;
   const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
+      llvm::TargetRegistry::lookupTarget(triple, lookupError);
+  if (!target || triple.getArch() == llvm::Triple::UnknownArch) {
+    error = "unknown target triple '" + options.triple +
+            "': this LLVM has no target for it";
     return nullptr;
+  }
+  if (!triple.isX86() && !triple.isAArch64()) {
+    error = "the CPU target emits x86-64 and AArch64 code, not '" +
+            triple.str() + "'";
+    return nullptr;
+  }
+  if (options.sveVectorBits != 0 &&
+      (!triple.isAArch64() || options.sveVectorBits < 256 ||
+       options.sveVectorBits > 2048 || options.sveVectorBits % 128 != 0)) {
+    error = "the SVE vector length is for AArch64 and must be a multiple of "
+            "128 in 256..2048, got " +
+            std::to_string(options.sveVectorBits);
+    return nullptr;
+  }
   std::string cpu = options.cpu, features = options.features;
   if (cpu == "native") {
+    if (!host) {
+      error = "--target-cpu=native names this machine's CPU, which cannot "
+              "run " +
+              triple.str() + " code; name a CPU of that architecture";
+      return nullptr;
+    }
     cpu = llvm::sys::getHostCPUName().str();
     for (const auto &feature : llvm::sys::getHostCPUFeatures())
       features += (features.empty() ? "" : ",") +
                   std::string(feature.second ? "+" : "-") +
                   feature.first().str();
   }
-  // An unknown CPU name would silently fall back to a generic model.
+  // An unknown CPU name would silently fall back to a generic model (asked
+  // of a generic subtarget, so that LLVM prints no warning of its own).
   std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
-      target->createMCSubtargetInfo(triple, cpu, ""));
+      target->createMCSubtargetInfo(triple, "", ""));
   if (!subtarget || !subtarget->isCPUStringValid(cpu)) {
     error = "unknown target CPU '" + options.cpu + "'";
+    if (!host)
+      error += " for " + triple.str() +
+               " (the default CPU is x86's; name one of that architecture, "
+               "e.g. generic)";
     return nullptr;
   }
   llvm::TargetOptions targetOptions;
@@ -92,7 +139,8 @@ std::pair<int64_t, int64_t> scheduleOf(const llvm::MCSubtargetInfo &info,
 }
 } // namespace
 
-MachineVectorFacts ntp::cpuVectorFacts(llvm::TargetMachine &machine) {
+MachineVectorFacts ntp::cpuVectorFacts(llvm::TargetMachine &machine,
+                                       int64_t sveVectorBits) {
   MachineVectorFacts facts;
   // What LLVM legalizes vectors to for this CPU (prefer-vector-width
   // included), asked of a function compiled for it.
@@ -102,6 +150,9 @@ MachineVectorFacts ntp::cpuVectorFacts(llvm::TargetMachine &machine) {
   auto *function = llvm::Function::Create(
       llvm::FunctionType::get(llvm::Type::getVoidTy(context), false),
       llvm::GlobalValue::ExternalLinkage, "f", module);
+  if (sveVectorBits > 0)
+    function->addFnAttr(llvm::Attribute::getWithVScaleRangeArgs(
+        context, sveVectorBits / 128, sveVectorBits / 128));
   llvm::TargetTransformInfo tti = machine.getTargetTransformInfo(*function);
   facts.vectorBits =
       tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector)
@@ -304,6 +355,9 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
     // those vectors whole where the CPU has such registers.
     f.addFnAttr("min-legal-vector-width", "512");
     f.addFnAttr("prefer-vector-width", "512");
+    if (options.sveVectorBits > 0)
+      f.addFnAttr(llvm::Attribute::getWithVScaleRangeArgs(
+          context, options.sveVectorBits / 128, options.sveVectorBits / 128));
   }
   if (llvm::verifyModule(*module, &llvm::errs())) {
     error = "generated LLVM IR is invalid";

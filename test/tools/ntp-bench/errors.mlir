@@ -4,7 +4,9 @@
 // RUN: not ntp-bench --max-order=33 --torch=off 2>&1 | FileCheck %s --check-prefix=ORDER
 // RUN: not ntp-bench --num-threads=-1 --torch=off 2>&1 | FileCheck %s --check-prefix=THREADS
 // RUN: not ntp-bench --tiles=16,65 --torch=off 2>&1 | FileCheck %s --check-prefix=TILES
+// RUN: not ntp-bench --statistic=mean --torch=off 2>&1 | FileCheck %s --check-prefix=STAT
 
+// STAT: ntp-bench: error: --statistic is median or min, got 'mean'
 // TILES: ntp-bench: error: --tiles takes numbers in 0..64 (0: automatic), got '16,65'
 // THREADS: ntp-bench: error: --num-threads must be in 0..4096, got -1
 // BATCH: ntp-bench: error: --batch must be in 1..16777216, got -5

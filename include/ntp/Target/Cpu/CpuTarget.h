@@ -39,6 +39,15 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   std::string cpu = "x86-64-v3";
   /// Extra LLVM target features ("+avx512f,...").
   std::string features;
+  /// LLVM target triple; empty: the host's. Another architecture's code
+  /// (e.g. aarch64-linux-gnu) is emitted as LLVM IR, assembly or an object
+  /// for its own toolchain, never linked or loaded here.
+  std::string triple;
+  /// AArch64 SVE: the vector length in bits the code may assume (a multiple
+  /// of 128 in 256..2048; the function attribute vscale_range, as clang's
+  /// -msve-vector-bits), so that the tile's fixed-width vectors become SVE
+  /// registers. 0: NEON (128-bit) vectors.
+  int64_t sveVectorBits = 0;
   /// Prefix of the exported symbols: <prefix>_forward_tiles and
   /// <prefix>_manifest. The runtime loads "ntp_kernel".
   std::string symbolPrefix = "ntp_kernel";
@@ -56,7 +65,15 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
 /// register count LLVM uses for it, and the latency and issue rate of a
 /// vector FMA and of a vector load in its LLVM scheduling model. Unknown
 /// (all 0) where the CPU has no such model.
-MachineVectorFacts cpuVectorFacts(llvm::TargetMachine &machine);
+MachineVectorFacts cpuVectorFacts(llvm::TargetMachine &machine,
+                                  int64_t sveVectorBits = 0);
+
+/// The triple `options` compile for: options.triple normalized, else the
+/// host's.
+llvm::Triple cpuTargetTriple(const CpuTargetOptions &options);
+
+/// Whether code for `triple` runs on this host (same architecture).
+bool isHostArchitecture(const llvm::Triple &triple);
 
 /// A target machine for `options` (PIC, aggressive optimization).
 std::unique_ptr<llvm::TargetMachine>
