@@ -68,7 +68,9 @@ public:
     // Two ping-pong jet buffers of the widest layer: a layer reads one and
     // writes the other, so the working set stays 2 * orders * width * tile.
     // A residual layer keeps its input H while it computes F(H): a third.
-    auto bufferType = JetBufferShape::get(orders, maxWidth, tileSize, element);
+    auto bufferType = JetBufferShape::get(
+        orders, JetBufferShape::paddedNeurons(maxWidth, tileSize, element),
+        tileSize, element);
     SmallVector<Value, 3> buffers;
     for (int i = 0, e = anyResidual ? 3 : 2; i < e; ++i)
       buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));

@@ -148,8 +148,10 @@ public:
            MutableArrayRef<Value>(cotangents, plan.hasAdd() ? 3 : 2))
         buffer = memref::AllocaOp::create(
             b, loc,
-            JetBufferShape::get(plan.orders, maxWidth, plan.tile,
-                                plan.element));
+            JetBufferShape::get(plan.orders,
+                                JetBufferShape::paddedNeurons(
+                                    maxWidth, plan.tile, plan.element),
+                                plan.tile, plan.element));
 
     // Lane-wise gradient accumulators on the heap (they outgrow a stack for
     // wide networks): zeroed here, summed into grad after the last tile.
