@@ -13,6 +13,7 @@
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Support/ActivationJet.h"
+#include "ntp/Support/VectorMath.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -29,30 +30,6 @@ using namespace mlir;
 using namespace ntp;
 
 namespace {
-
-/// The elementary functions of Primitives.def as vector math on `type`.
-struct VectorMath {
-  using Value = mlir::Value;
-  OpBuilder &b;
-  Location loc;
-  VectorType type;
-
-  Value constant(double c) {
-    return arith::ConstantOp::create(
-        b, loc,
-        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), c)));
-  }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
-  Value max(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-#define NTP_ELEMENTARY(name, MathOp, libm)                                     \
-  Value name(Value x) { return math::MathOp::create(b, loc, x); }
-#include "ntp/Support/ElementaryFunctions.def"
-};
 
 /// Emits a primitive of y_0 as vector math, from its entry in Primitives.def.
 Value emitPrimitive(OpBuilder &b, Location loc, Primitive primitive, Value y) {

@@ -24,9 +24,6 @@
 //   ntp_partials_save x, p -> out, ws [I, W] (u8)           ntp_partials_save
 //   ntp_partials_bwd  x, p, c, ws -> pg [I, P|0], xg [I, N|0, d]
 //                                                  ntp_partials_backward_saved
-// The last two are compiled only when runtime.h declares the partials
-// reverse mode (CMake defines NTP_JAX_PARTIALS_BACKWARD then);
-// NtpJaxHasPartialsBackward() tells ntp.jax whether they are here.
 //
 // A gradient output with a zero-sized axis is not wanted and not computed.
 // vg, the gradient with respect to the direction, follows from symmetry of
@@ -50,10 +47,6 @@
 #include "ntp/runtime.h"
 
 #include "xla/ffi/api/ffi.h"
-
-#ifndef NTP_JAX_PARTIALS_BACKWARD
-#define NTP_JAX_PARTIALS_BACKWARD 0
-#endif
 
 #include <cstring>
 #include <string>
@@ -446,7 +439,6 @@ ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
   return ffi::Error::Success();
 }
 
-#if NTP_JAX_PARTIALS_BACKWARD
 ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                            ffi::Result<ffi::AnyBuffer> out,
                            ffi::Result<ffi::AnyBuffer> ws) {
@@ -516,7 +508,6 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
   }
   return ffi::Error::Success();
 }
-#endif // NTP_JAX_PARTIALS_BACKWARD
 
 } // namespace
 
@@ -532,13 +523,6 @@ NTP_EXPORT_HANDLER(NtpJaxJetBwdCpu);
 NTP_EXPORT_HANDLER(NtpJaxJetSaveCuda);
 NTP_EXPORT_HANDLER(NtpJaxJetBwdCuda);
 NTP_EXPORT_HANDLER(NtpJaxPartialsCpu);
-
-// 1 when the partials reverse-mode handlers (NtpJaxPartialsSaveCpu,
-// NtpJaxPartialsBwdCpu) were compiled in.
-extern "C" __attribute__((visibility("default"))) int
-NtpJaxHasPartialsBackward() {
-  return NTP_JAX_PARTIALS_BACKWARD ? 1 : 0;
-}
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetCpu, jetCpu,
                               ffi::Ffi::Bind()
@@ -608,7 +592,6 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsCpu, partialsCpu,
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>());
 
-#if NTP_JAX_PARTIALS_BACKWARD
 NTP_EXPORT_HANDLER(NtpJaxPartialsSaveCpu);
 NTP_EXPORT_HANDLER(NtpJaxPartialsBwdCpu);
 
@@ -629,4 +612,3 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCpu, partialsBwdCpu,
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>());
-#endif

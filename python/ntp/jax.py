@@ -83,14 +83,9 @@ def _ffi():
                     ("ntp_jet", lib.NtpJaxJetCuda, "CUDA"),
                     ("ntp_jet_save", lib.NtpJaxJetSaveCuda, "CUDA"),
                     ("ntp_jet_bwd", lib.NtpJaxJetBwdCuda, "CUDA"),
-                    ("ntp_partials", lib.NtpJaxPartialsCpu, "cpu")]
-                lib.NtpJaxHasPartialsBackward.restype = ctypes.c_int
-                if lib.NtpJaxHasPartialsBackward():
-                    targets += [
-                        ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu,
-                         "cpu"),
-                        ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu,
-                         "cpu")]
+                    ("ntp_partials", lib.NtpJaxPartialsCpu, "cpu"),
+                    ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu, "cpu"),
+                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu")]
                 for name, sym, platform in targets:
                     jax.ffi.register_ffi_target(name, cap(sym),
                                                 platform=platform)
@@ -442,11 +437,6 @@ def _partials_reverse_mode(spec):
         return ("jax.grad of ntp.jax.partials is not available: this "
                 "partials kernel has no reverse mode (the runtime's "
                 "ntp_partials_save / ntp_partials_backward_saved, issue 12)")
-    if not _ffi().NtpJaxHasPartialsBackward():
-        return ("jax.grad of ntp.jax.partials is not available: "
-                "_ntp_jax_ffi.so was built without the partials reverse-mode "
-                "handlers (runtime.h did not declare "
-                "ntp_partials_backward_saved); rebuild ntp")
     return None
 
 

@@ -1,9 +1,8 @@
 # ntp.jax.partials / ntp.jax.laplacian: partial derivatives through the XLA
 # FFI (ntp_partials) against the derivative tensors of the pure-JAX network
 # (jax.hessian and nested jax.jacfwd) in float64, jit/vmap compositions,
-# jax.grad (refused until the runtime has the partials reverse mode), and
-# bad input. Runs on the JAX environment's interpreter (ctest
-# ntp-jax-jax_partials).
+# jax.grad against jax.grad of the pure-JAX network, and bad input. Runs on
+# the JAX environment's interpreter (ctest ntp-jax-jax_partials).
 import itertools
 
 import pytest
@@ -226,33 +225,7 @@ def pure_partials(params, x, activation, alphas, ops):
     return reference(params, x, activation, alphas, ops)
 
 
-def has_reverse_mode():
-    params = make_params([2, 4, 1])
-    spec = ((2, 4, 1), "tanh", (((1, 1),), ()), "float64")
-    nj.partials(params, points(3, 2), activation="tanh", partials=[(1, 1)])
-    return nj._partials_reverse_mode(spec) is None
-
-
-def test_grad_is_refused_with_one_sentence_without_the_reverse_mode():
-    if has_reverse_mode():
-        pytest.skip("the runtime has the partials reverse mode: "
-                    "test_gradients_match_jax_grad runs instead")
-    params = make_params([2, 6, 1], seed=16)
-    x = points(5, 2)
-    with pytest.raises(ntp.Error) as e:
-        jax.grad(lambda p: nj.laplacian(p, x, activation="tanh").sum())(
-            params)
-    assert "jax.grad of ntp.jax.partials is not available" in str(e.value)
-    assert e.value.status == ntp.ERROR_UNSUPPORTED
-    # The forward alone still works under jit after the refusal.
-    assert jax.jit(lambda p: nj.laplacian(p, x, activation="tanh"))(
-        params).shape == (5, 1)
-
-
 def test_gradients_match_jax_grad():
-    if not has_reverse_mode():
-        pytest.skip("no partials reverse mode in this runtime yet (issue 12: "
-                    "ntp_partials_save / ntp_partials_backward_saved)")
     layers = [2, 8, 6, 1]
     params = make_params(layers, seed=17)
     x = points(19, 2, seed=18)

@@ -19,6 +19,9 @@
 // to 1 MiB), its tiles all go to the pool's workers, whose stacks are sized
 // for the bound, and it waits; otherwise it takes part as usual.
 //
+// The partials kernels' calls (ntp_partials*) are in PartialsDispatch.cpp;
+// they take the jet calls' paths after their own checks.
+//
 //===----------------------------------------------------------------------===//
 #include "Dispatch.h"
 
@@ -188,6 +191,8 @@ int runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
   return NTP_OK;
 }
 
+} // namespace
+
 int runBackward(ntp_kernel &k, void *tiles, const void *x,
                 const void *direction, const void *params,
                 const void *cotangent, void *paramsGrad, void *xGrad,
@@ -214,8 +219,7 @@ int runBackward(ntp_kernel &k, void *tiles, const void *x,
   return runBackwardTyped<float>(k, call, paramsGrad, xGrad);
 }
 
-int checkReverseMode(const ntp_kernel *k, const char *function,
-                     const void *paramsGrad, const void *xGrad);
+namespace {
 
 /// Checks what every reverse-mode call needs beyond the forward's checks.
 int checkBackwardArgs(const ntp_kernel *k, const char *function, const void *x,
@@ -237,8 +241,8 @@ int checkBackwardArgs(const ntp_kernel *k, const char *function, const void *x,
   return checkReverseMode(k, function, paramsGrad, xGrad);
 }
 
-/// What every reverse-mode call needs beyond its buffers: the entry points,
-/// and at least one gradient to compute.
+} // namespace
+
 int checkReverseMode(const ntp_kernel *k, const char *function,
                      const void *paramsGrad, const void *xGrad) {
   if (!k->manifest.backward)
@@ -251,6 +255,8 @@ int checkReverseMode(const ntp_kernel *k, const char *function,
                 "params_grad and x_grad are both null; nothing to compute");
   return NTP_OK;
 }
+
+namespace {
 
 /// Checks the workspace pointer and, when known, its size.
 int checkWorkspace(const ntp_kernel *k, const void *workspace,
@@ -418,13 +424,9 @@ static bool bufferCounts(const ntp_kernel &k, int64_t batch,
          !__builtin_mul_overflow(rows, m.outputDim(), &counts.out);
 }
 
-/// The checks a forward call and ntp_partials share: batch, the buffers
-/// (`direction` is not read by a partials kernel: null skips its check),
-/// and the sizes.
-static int checkBuffers(const ntp_kernel &k, const void *x,
-                        const void *direction, const void *params,
-                        const void *out, int64_t batch, BufferCounts &counts,
-                        const char *outName) {
+int checkBuffers(const ntp_kernel &k, const void *x, const void *direction,
+                 const void *params, const void *out, int64_t batch,
+                 BufferCounts &counts, const char *outName) {
   if (batch < 0)
     return fail(NTP_ERROR_INVALID_ARGUMENT, "batch is " +
                                                 std::to_string(batch) +
@@ -476,23 +478,6 @@ int runForward(ntp_kernel &k, const void *x, const void *direction,
       k.isF64() ? runForwardTiles<double> : runForwardTiles<float>, &call);
 }
 
-int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
-                    int64_t batch) {
-  if (!k)
-    return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
-  if (!k->manifest.isPartials())
-    return fail(NTP_ERROR_INVALID_ARGUMENT,
-                "this kernel computes a jet (compiled without --partials or "
-                "--operator), not partial derivatives: call ntp_forward");
-  BufferCounts counts;
-  if (int status =
-          checkBuffers(*k, x, nullptr, params, out, batch, counts, "out"))
-    return status;
-  // The entry point keeps the jet kernels' signature; a partials kernel
-  // seeds its own directions and never reads this one.
-  return runForward(*k, x, /*direction=*/params, params, out, batch);
-}
-
 int backward(ntp_kernel *k, const char *function, const void *x,
              const void *direction, const void *params, const void *cotangent,
              void *paramsGrad, void *xGrad, int64_t batch, void *stream) {
@@ -539,13 +524,6 @@ int workspaceSize(const ntp_kernel *k, int64_t batch, int64_t &bytes) {
   return NTP_OK;
 }
 
-/// The part of forwardSave after the buffer checks (partialsSave shares it).
-static int forwardSaveChecked(ntp_kernel *k, const char *function,
-                              const void *x, const void *direction,
-                              const void *params, void *out, void *workspace,
-                              int64_t workspaceBytes, int64_t batch,
-                              void *stream);
-
 int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, void *workspace,
                 int64_t workspaceBytes, int64_t batch, void *stream) {
@@ -562,11 +540,10 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                             workspace, workspaceBytes, batch, stream);
 }
 
-static int forwardSaveChecked(ntp_kernel *k, const char *function,
-                              const void *x, const void *direction,
-                              const void *params, void *out, void *workspace,
-                              int64_t workspaceBytes, int64_t batch,
-                              void *stream) {
+int forwardSaveChecked(ntp_kernel *k, const char *function, const void *x,
+                       const void *direction, const void *params, void *out,
+                       void *workspace, int64_t workspaceBytes, int64_t batch,
+                       void *stream) {
   if (!k->manifest.backward)
     return fail(NTP_ERROR_UNSUPPORTED,
                 std::string(function) +
@@ -598,15 +575,6 @@ static int forwardSaveChecked(ntp_kernel *k, const char *function,
                                &call);
 }
 
-/// The part of backwardSaved after the argument checks (partialsBackward
-/// shares it).
-static int backwardSavedChecked(ntp_kernel *k, const void *x,
-                                const void *direction, const void *params,
-                                const void *cotangent, void *paramsGrad,
-                                void *xGrad, const void *workspace,
-                                int64_t workspaceBytes, int64_t batch,
-                                void *stream);
-
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,
@@ -619,12 +587,10 @@ int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                               xGrad, workspace, workspaceBytes, batch, stream);
 }
 
-static int backwardSavedChecked(ntp_kernel *k, const void *x,
-                                const void *direction, const void *params,
-                                const void *cotangent, void *paramsGrad,
-                                void *xGrad, const void *workspace,
-                                int64_t workspaceBytes, int64_t batch,
-                                void *stream) {
+int backwardSavedChecked(ntp_kernel *k, const void *x, const void *direction,
+                         const void *params, const void *cotangent,
+                         void *paramsGrad, void *xGrad, const void *workspace,
+                         int64_t workspaceBytes, int64_t batch, void *stream) {
   if (k->cuda) {
     if (batch == 0 && !workspace)
       return cudaBackward(*k, x, direction, params, cotangent, paramsGrad,
@@ -652,66 +618,6 @@ static int backwardSavedChecked(ntp_kernel *k, const void *x,
     return status;
   return runBackward(*k, k->backwardSavedTiles, x, direction, params, cotangent,
                      paramsGrad, xGrad, workspaceJets(workspace), batch);
-}
-
-//===----------------------------------------------------------------------===//
-// The reverse mode of partials kernels
-//===----------------------------------------------------------------------===//
-//
-// The generated entry points keep the jet kernels' signatures; a partials
-// kernel never reads the direction argument, so `params` stands in for it
-// (also in the workspace header, consistently between save and backward).
-
-/// The checks the ntp_partials* reverse-mode calls share.
-static int checkPartialsArgs(const ntp_kernel *k, const char *function,
-                             const char *jetFunction, const void *x,
-                             const void *params, const void *out, int64_t batch,
-                             const char *outName) {
-  if (!k)
-    return fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
-  if (!k->manifest.isPartials())
-    return fail(NTP_ERROR_INVALID_ARGUMENT,
-                std::string(function) +
-                    " is for partials kernels; this kernel computes a jet "
-                    "(compiled without --partials or --operator): call " +
-                    jetFunction);
-  BufferCounts counts;
-  return checkBuffers(*k, x, nullptr, params, out, batch, counts, outName);
-}
-
-int partialsBackward(ntp_kernel *k, const char *function, const void *x,
-                     const void *params, const void *cotangent,
-                     void *paramsGrad, void *xGrad, int64_t batch) {
-  if (int status = checkPartialsArgs(k, function, "ntp_backward_full", x,
-                                     params, cotangent, batch, "out_cotangent"))
-    return status;
-  if (int status = checkReverseMode(k, function, paramsGrad, xGrad))
-    return status;
-  return runBackward(*k, k->backwardTiles, x, params, params, cotangent,
-                     paramsGrad, xGrad, nullptr, batch);
-}
-
-int partialsSave(ntp_kernel *k, const char *function, const void *x,
-                 const void *params, void *out, void *workspace,
-                 int64_t workspaceBytes, int64_t batch) {
-  if (int status = checkPartialsArgs(k, function, "ntp_forward_save", x, params,
-                                     out, batch, "out"))
-    return status;
-  return forwardSaveChecked(k, function, x, params, params, out, workspace,
-                            workspaceBytes, batch, nullptr);
-}
-
-int partialsBackwardSaved(ntp_kernel *k, const char *function, const void *x,
-                          const void *params, const void *cotangent,
-                          void *paramsGrad, void *xGrad, const void *workspace,
-                          int64_t workspaceBytes, int64_t batch) {
-  if (int status = checkPartialsArgs(k, function, "ntp_backward_saved", x,
-                                     params, cotangent, batch, "out_cotangent"))
-    return status;
-  if (int status = checkReverseMode(k, function, paramsGrad, xGrad))
-    return status;
-  return backwardSavedChecked(k, x, params, params, cotangent, paramsGrad,
-                              xGrad, workspace, workspaceBytes, batch, nullptr);
 }
 
 } // namespace ntp::rt

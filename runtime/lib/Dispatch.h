@@ -67,6 +67,42 @@ int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *workspace, int64_t workspaceBytes, int64_t batch,
                   void *stream = nullptr);
 
+//===----------------------------------------------------------------------===//
+// Shared by Dispatch.cpp and PartialsDispatch.cpp
+//===----------------------------------------------------------------------===//
+
+/// The checks a forward call and ntp_partials share: batch, the buffers
+/// (`direction` is not read by a partials kernel: null skips its check),
+/// and the sizes.
+int checkBuffers(const ntp_kernel &k, const void *x, const void *direction,
+                 const void *params, const void *out, int64_t batch,
+                 BufferCounts &counts, const char *outName);
+
+/// What every reverse-mode call needs beyond its buffers: the entry points,
+/// and at least one gradient to compute.
+int checkReverseMode(const ntp_kernel *k, const char *function,
+                     const void *paramsGrad, const void *xGrad);
+
+/// Runs the CPU reverse mode `tiles` (backward_tiles, or backward_saved_tiles
+/// with the saved `workspace` jets) over the batch.
+int runBackward(ntp_kernel &k, void *tiles, const void *x,
+                const void *direction, const void *params,
+                const void *cotangent, void *paramsGrad, void *xGrad,
+                const void *workspace, int64_t batch);
+
+/// The part of forwardSave after the buffer checks (partialsSave shares it).
+int forwardSaveChecked(ntp_kernel *k, const char *function, const void *x,
+                       const void *direction, const void *params, void *out,
+                       void *workspace, int64_t workspaceBytes, int64_t batch,
+                       void *stream);
+
+/// The part of backwardSaved after the argument checks (partialsBackward
+/// shares it).
+int backwardSavedChecked(ntp_kernel *k, const void *x, const void *direction,
+                         const void *params, const void *cotangent,
+                         void *paramsGrad, void *xGrad, const void *workspace,
+                         int64_t workspaceBytes, int64_t batch, void *stream);
+
 } // namespace ntp::rt
 
 #endif // NTP_RUNTIME_DISPATCH_H

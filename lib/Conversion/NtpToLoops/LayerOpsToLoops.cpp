@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LoopUtils.h"
+
 #include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
@@ -21,6 +23,7 @@
 
 using namespace mlir;
 using namespace ntp;
+using namespace ntp::loops;
 
 namespace {
 
@@ -163,17 +166,7 @@ struct LowerScaleVjp : public OpConversionPattern<ScaleVjpOp> {
                                     arith::MulFOp::create(b, loc, a, bar),
                                     adaptor.getInCotangent(), at);
           }
-          if (laneWise) {
-            vector::StoreOp::create(b, loc, lanes, grad,
-                                    ValueRange{index, zero});
-            return;
-          }
-          Value sum = vector::ReductionOp::create(
-              b, loc, vector::CombiningKind::ADD, lanes);
-          Value old = memref::LoadOp::create(b, loc, grad, ValueRange{index});
-          memref::StoreOp::create(b, loc,
-                                  arith::AddFOp::create(b, loc, old, sum), grad,
-                                  ValueRange{index});
+          finishGradLanes(b, loc, grad, index, zero, lanes);
         });
     rewriter.eraseOp(op);
     return success();
@@ -321,18 +314,7 @@ struct LowerFourierProjectVjp
                                               zero));
                   lanes = math::FmaOp::create(b, loc, bar[k], y, lanes);
                 }
-                if (laneWise) {
-                  vector::StoreOp::create(b, loc, lanes, grad,
-                                          ValueRange{index, zero});
-                } else {
-                  Value sum = vector::ReductionOp::create(
-                      b, loc, vector::CombiningKind::ADD, lanes);
-                  Value old =
-                      memref::LoadOp::create(b, loc, grad, ValueRange{index});
-                  memref::StoreOp::create(
-                      b, loc, arith::AddFOp::create(b, loc, old, sum), grad,
-                      ValueRange{index});
-                }
+                finishGradLanes(b, loc, grad, index, zero, lanes);
                 scf::YieldOp::create(b, loc);
               });
         });

@@ -24,6 +24,7 @@
 #include "ntp/Support/ActivationJet.h"
 #include "ntp/Support/PartialsLowering.h"
 #include "ntp/Support/Primitives.h"
+#include "ntp/Support/VectorMath.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
@@ -271,30 +272,6 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
     rewriter.eraseOp(op);
     return success();
   }
-};
-
-/// The elementary functions of Primitives.def as vector math.
-struct VectorMath {
-  using Value = mlir::Value;
-  OpBuilder &b;
-  Location loc;
-  VectorType type;
-
-  Value constant(double c) {
-    return arith::ConstantOp::create(
-        b, loc,
-        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), c)));
-  }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
-  Value max(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-#define NTP_ELEMENTARY(name, MathOp, libm)                                     \
-  Value name(Value x) { return math::MathOp::create(b, loc, x); }
-#include "ntp/Support/ElementaryFunctions.def"
 };
 
 /// One activation expansion emitted in two parts: the nodes every ray shares

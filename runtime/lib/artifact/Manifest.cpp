@@ -1,10 +1,10 @@
-//===- Manifest.cpp - The one manifest serializer and parser --------------===//
+//===- Manifest.cpp - The one manifest parser -----------------------------===//
 //
-// Implements serializeManifest and parseManifest of ntp/artifact.hpp. The
-// parser is strict on purpose: every key is required exactly once, unknown
-// keys are refused, and every number must be a whole decimal literal in
-// range, so that a manifest that lies or was damaged is refused with one
-// sentence instead of being half-believed.
+// Implements parseManifest of ntp/artifact.hpp (serializeManifest and
+// mlpDescription are in ManifestWriter.cpp). The parser is strict on purpose:
+// every key is required exactly once, unknown keys are refused, and every
+// number must be a whole decimal literal in range, so that a manifest that lies
+// or was damaged is refused with one sentence instead of being half-believed.
 //
 //===----------------------------------------------------------------------===//
 #include "ntp/artifact.hpp"
@@ -48,19 +48,6 @@ bool isWord(std::string_view text, std::string_view extra) {
 }
 
 constexpr std::string_view kNameChars = "_.$-";
-
-template <class Range> std::string joined(const Range &items) {
-  std::string text;
-  for (const auto &item : items) {
-    if (!text.empty())
-      text += ',';
-    if constexpr (std::is_arithmetic_v<std::decay_t<decltype(item)>>)
-      text += std::to_string(item);
-    else
-      text += item;
-  }
-  return text;
-}
 
 /// The keys, in serialization order; the CUDA ones last.
 constexpr std::string_view kKeys[] = {"abi_version",
@@ -551,127 +538,6 @@ private:
 };
 
 } // namespace
-
-std::string serializeManifest(const KernelManifest &m) {
-  std::string text(kManifestMagic);
-  auto line = [&](std::string_view name, const std::string &value) {
-    text += '\n';
-    text += name;
-    text += '=';
-    text += value;
-  };
-  line("abi_version", std::to_string(kAbiVersion));
-  line("name", m.name);
-  line("activation", m.activation);
-  line("order", std::to_string(m.order));
-  line("dtype", std::string(dtypeName(m.dtype)));
-  line("device", std::string(deviceName(m.device)));
-  line("layers", joined(m.layers));
-  line("num_params", std::to_string(m.numParams));
-  line("tile", std::to_string(m.tile));
-  line("backward", m.backward ? "1" : "0");
-  line("workspace_per_tile", std::to_string(m.workspacePerTile));
-  line("target_cpu", m.targetCpu);
-  line("cpu_features", joined(m.cpuFeatures));
-  if (m.device == Device::Cuda && m.cuda) {
-    const CudaLaunch &c = *m.cuda;
-    line("chip", c.chip);
-    line("format", std::string(imageFormatName(c.format)));
-    line("mapping", std::string(gpuMappingName(c.mapping)));
-    line("block_size", std::to_string(c.blockSize));
-    line("samples_per_block", std::to_string(c.samplesPerBlock));
-    line("image_bytes", std::to_string(c.imageBytes));
-  }
-  if (!m.partials.empty()) {
-    std::string rows;
-    for (size_t p = 0; p < m.partials.size(); ++p) {
-      rows += p ? ";" : "";
-      for (size_t i = 0; i < m.partials[p].size(); ++i)
-        rows += (i ? "," : "") + std::to_string(m.partials[p][i]);
-    }
-    line("partials", rows);
-  }
-  if (std::string slopes = m.kinds.slopesText(); !slopes.empty())
-    line("slopes", slopes);
-  if (std::string residual = m.kinds.residualText(); !residual.empty())
-    line("residual", residual);
-  if (m.kinds.fourier > 0)
-    line("fourier", std::to_string(m.kinds.fourier));
-  text += '\n';
-  return text;
-}
-
-std::string mlpDescription(const KernelManifest &manifest) {
-  std::string text = "ntp.mlp @" + manifest.name + " layers [";
-  for (size_t i = 0; i < manifest.layers.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(manifest.layers[i]);
-  text += "] activation ";
-  if (manifest.activation.find(',') == std::string::npos) {
-    text += "\"" + manifest.activation + "\"";
-  } else {
-    text += "[\"";
-    for (char c : manifest.activation)
-      text += c == ',' ? std::string("\", \"") : std::string(1, c);
-    text += "\"]";
-  }
-  // Typed layers, as the ntp.mlp spells them: one word for every hidden
-  // layer when they agree, else a list.
-  if (manifest.kinds.fourier > 0)
-    text += " fourier " + std::to_string(manifest.kinds.fourier);
-  if (std::string slopes = manifest.kinds.slopesText(); !slopes.empty()) {
-    bool same = true;
-    for (Slope s : manifest.kinds.slopes)
-      same &= s == manifest.kinds.slopes.front();
-    if (same) {
-      text += " slopes \"" +
-              std::string(slopeName(manifest.kinds.slopes.front())) + "\"";
-    } else {
-      text += " slopes [";
-      for (size_t i = 0; i < manifest.kinds.slopes.size(); ++i)
-        text += (i ? ", \"" : "\"") +
-                std::string(slopeName(manifest.kinds.slopes[i])) + "\"";
-      text += "]";
-    }
-  }
-  if (!manifest.kinds.residualText().empty()) {
-    text += " residual [";
-    for (size_t i = 0; i < manifest.kinds.residual.size(); ++i)
-      text += std::string(i ? ", " : "") +
-              (manifest.kinds.residual[i] ? "true" : "false");
-    text += "]";
-  }
-  text += " order " + std::to_string(manifest.order);
-  // A partials kernel's request: the multi-indices, then the operators
-  // (rows holding -2 or -4 in the coordinates they sum over).
-  std::string indices, operators;
-  for (const std::vector<int32_t> &row : manifest.partials) {
-    int32_t kind = 0;
-    std::string coordinates;
-    size_t count = 0;
-    for (size_t l = 0; l < row.size(); ++l)
-      if (row[l] < 0) {
-        kind = row[l];
-        coordinates += (count++ ? ", " : "") + std::to_string(l);
-      }
-    if (!kind) {
-      std::string alpha;
-      for (size_t l = 0; l < row.size(); ++l)
-        alpha += (l ? ", " : "") + std::to_string(row[l]);
-      indices += (indices.empty() ? "[" : ", [") + alpha + "]";
-      continue;
-    }
-    std::string name = kind == -4 ? "#ntp.biharmonic" : "#ntp.laplacian";
-    if (count != row.size())
-      name += "<[" + coordinates + "]>";
-    operators += (operators.empty() ? "" : ", ") + name;
-  }
-  if (!indices.empty())
-    text += " partials [" + indices + "]";
-  if (!operators.empty())
-    text += " operators [" + operators + "]";
-  text += " : " + std::string(dtypeName(manifest.dtype));
-  return text;
-}
 
 ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
                          std::string &error) {

@@ -1,8 +1,9 @@
 //===- CompiledKernel.h - A test kernel compiled and loaded -----*- C++ -*-===//
 //
-// For the compiler's end-to-end tests: compiles a tanh-or-other MLP through
-// the library path (compileToSharedObject) into a temporary directory,
-// loads it with the runtime, and removes both when destroyed.
+// For the compiler's end-to-end tests: compiles an MLP (any description and
+// options) through the library path (compileToSharedObject) into a
+// temporary directory, loads it with the runtime, and removes both when
+// destroyed.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NTP_TEST_UNIT_COMPILER_COMPILEDKERNEL_H
@@ -11,6 +12,7 @@
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/runtime.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
@@ -41,6 +43,18 @@ public:
   /// Any description (typed layers, partials requests).
   static std::unique_ptr<CompiledKernel>
   compile(const ntp::MlpDescription &description, bool backward = true) {
+    ntp::CompileOptions options;
+    options.backward = backward;
+    return compile(description, options);
+  }
+
+  /// Any description and options (a forced schedule, forward only). With
+  /// `errorOut`, a compile error is returned there instead of failing the
+  /// test; `compiled` (if given) sees the module after compiling.
+  static std::unique_ptr<CompiledKernel>
+  compile(const ntp::MlpDescription &description,
+          const ntp::CompileOptions &options, std::string *errorOut = nullptr,
+          llvm::function_ref<void(mlir::ModuleOp)> compiled = nullptr) {
     auto k = std::unique_ptr<CompiledKernel>(new CompiledKernel);
     char pattern[] = "/tmp/ntp-kernel-XXXXXX";
     if (!mkdtemp(pattern))
@@ -50,15 +64,18 @@ public:
     mlir::DialectRegistry registry;
     ntp::registerNtpCompilerDialects(registry);
     mlir::MLIRContext context(registry);
-    ntp::CompileOptions options;
-    options.backward = backward;
     auto module = ntp::buildMlpModule(context, description);
     std::string error;
     if (!module ||
         !ntp::compileToSharedObject(*module, options, k->path_, error)) {
-      ADD_FAILURE() << "compile failed: " << error;
+      if (errorOut)
+        *errorOut = error;
+      else
+        ADD_FAILURE() << "compile failed: " << error;
       return nullptr;
     }
+    if (compiled)
+      compiled(*module);
     if (ntp_kernel_load(k->path_.c_str(), &k->kernel) != NTP_OK) {
       ADD_FAILURE() << "load failed: " << ntp_last_error();
       return nullptr;

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledKernel.h"
 #include "PartialsReference.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
@@ -38,33 +39,17 @@
 
 namespace {
 
+using ntp::test::CompiledKernel;
+
 using Ld = long double;
 using Rows = std::vector<std::vector<int32_t>>;
 
-/// A partials kernel compiled into a temporary directory and loaded.
-struct PartialsKernel {
-  ntp_kernel *kernel = nullptr;
-  std::string dir, path;
-  ~PartialsKernel() {
-    ntp_kernel_free(kernel);
-    unlink(path.c_str());
-    rmdir(dir.c_str());
-  }
-};
-
-std::unique_ptr<PartialsKernel> compileKernel(const std::vector<int> &widths,
+/// A partials kernel (a jet kernel when `rows` is empty), compiled and
+/// loaded.
+std::unique_ptr<CompiledKernel> compileKernel(const std::vector<int> &widths,
                                               const std::string &act,
                                               const Rows &rows, bool f64,
                                               bool backward = true) {
-  auto k = std::make_unique<PartialsKernel>();
-  char pattern[] = "/tmp/ntp-pbwd-XXXXXX";
-  if (!mkdtemp(pattern))
-    return nullptr;
-  k->dir = pattern;
-  k->path = k->dir + "/kernel.so";
-  mlir::DialectRegistry registry;
-  ntp::registerNtpCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
   ntp::MlpDescription description;
   description.layers.assign(widths.begin(), widths.end());
   description.activation = act;
@@ -75,20 +60,7 @@ std::unique_ptr<PartialsKernel> compileKernel(const std::vector<int> &widths,
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
   if (rows.empty())
     description.order = 2; // a jet kernel
-  ntp::CompileOptions options;
-  options.backward = backward;
-  std::string error;
-  auto module = ntp::buildMlpModule(context, description);
-  if (!module ||
-      !ntp::compileToSharedObject(*module, options, k->path, error)) {
-    ADD_FAILURE() << "compile failed: " << error;
-    return nullptr;
-  }
-  if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
-    ADD_FAILURE() << "load failed: " << ntp_last_error();
-    return nullptr;
-  }
-  return k;
+  return CompiledKernel::compile(description, backward);
 }
 
 ntp::partials::Row op(int32_t kind, int d, std::vector<int64_t> subset = {}) {
@@ -338,7 +310,7 @@ TEST_P(PartialsBackward, F64AgainstReferenceDifferences) {
   Problem p(c, /*batch=*/11, 500 + c.d, /*f32=*/false);
   auto kernel = compileKernel(p.widths, c.activation, c.rows, true);
   ASSERT_TRUE(kernel);
-  checkCase<double>(c, kernel->kernel, p, 1e-11, "f64");
+  checkCase<double>(c, kernel->get(), p, 1e-11, "f64");
 }
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
@@ -359,7 +331,7 @@ TEST(PartialsBackwardF32, AgainstReferenceAtRoundedInputs) {
     Problem p(c, /*batch=*/21, 900 + c.d, /*f32=*/true);
     auto kernel = compileKernel(p.widths, c.activation, c.rows, false);
     ASSERT_TRUE(kernel);
-    checkCase<float>(c, kernel->kernel, p, 1e-4, "f32");
+    checkCase<float>(c, kernel->get(), p, 1e-4, "f32");
   }
 }
 
@@ -368,7 +340,7 @@ TEST(PartialsBackwardErrors, ClearErrors) {
   const std::vector<int> widths = {2, 4, 1};
   auto partials = compileKernel(widths, "tanh", {{1, 1}, {0, 0}}, /*f64=*/true);
   ASSERT_TRUE(partials);
-  ntp_kernel *k = partials->kernel;
+  ntp_kernel *k = partials->get();
   const int64_t P = 17, batch = 3;
   std::vector<double> x(batch * 2, 0.1), v(2, 1), params(P, 0.2),
       cot(2 * batch, 1), grad(P), xGrad(x.size()), out(2 * batch);
@@ -455,17 +427,17 @@ TEST(PartialsBackwardErrors, ClearErrors) {
   // A jet kernel refuses the partials reverse mode, naming its own calls.
   auto jet = compileKernel(widths, "tanh", {}, /*f64=*/true);
   ASSERT_TRUE(jet);
-  EXPECT_EQ(ntp_partials_backward(jet->kernel, x.data(), params.data(),
+  EXPECT_EQ(ntp_partials_backward(jet->get(), x.data(), params.data(),
                                   cot.data(), grad.data(), nullptr, batch),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(lastError().find("call ntp_backward_full"), std::string::npos)
       << lastError();
-  EXPECT_EQ(ntp_partials_save(jet->kernel, x.data(), params.data(), out.data(),
+  EXPECT_EQ(ntp_partials_save(jet->get(), x.data(), params.data(), out.data(),
                               ws.data(), batch),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(lastError().find("call ntp_forward_save"), std::string::npos)
       << lastError();
-  EXPECT_EQ(ntp_partials_backward_saved(jet->kernel, x.data(), params.data(),
+  EXPECT_EQ(ntp_partials_backward_saved(jet->get(), x.data(), params.data(),
                                         cot.data(), grad.data(), nullptr,
                                         ws.data(), batch),
             NTP_ERROR_INVALID_ARGUMENT);
@@ -476,13 +448,13 @@ TEST(PartialsBackwardErrors, ClearErrors) {
   auto forwardOnly = compileKernel(widths, "tanh", {{1, 1}, {0, 0}}, true,
                                    /*backward=*/false);
   ASSERT_TRUE(forwardOnly);
-  EXPECT_EQ(ntp_partials_backward(forwardOnly->kernel, x.data(), params.data(),
+  EXPECT_EQ(ntp_partials_backward(forwardOnly->get(), x.data(), params.data(),
                                   cot.data(), grad.data(), nullptr, batch),
             NTP_ERROR_UNSUPPORTED);
   EXPECT_EQ(lastError(), "ntp_partials_backward is not supported by this "
                          "kernel: it was compiled without the reverse-mode "
                          "entry points");
-  EXPECT_EQ(ntp_workspace_size(forwardOnly->kernel, batch, &bytes),
+  EXPECT_EQ(ntp_workspace_size(forwardOnly->get(), batch, &bytes),
             NTP_ERROR_UNSUPPORTED);
 }
 
@@ -499,12 +471,12 @@ TEST(PartialsBackwardThreads, OneOrManyThreads) {
   std::vector<double> serial(params.size()), parallel(params.size()),
       xSerial(x.size()), xParallel(x.size());
   ASSERT_EQ(ntp_set_num_threads(1), NTP_OK);
-  ASSERT_EQ(ntp_partials_backward(kernel->kernel, x.data(), params.data(),
+  ASSERT_EQ(ntp_partials_backward(kernel->get(), x.data(), params.data(),
                                   cot.data(), serial.data(), xSerial.data(),
                                   1000),
             NTP_OK);
   ASSERT_EQ(ntp_set_num_threads(4), NTP_OK);
-  ASSERT_EQ(ntp_partials_backward(kernel->kernel, x.data(), params.data(),
+  ASSERT_EQ(ntp_partials_backward(kernel->get(), x.data(), params.data(),
                                   cot.data(), parallel.data(), xParallel.data(),
                                   1000),
             NTP_OK);

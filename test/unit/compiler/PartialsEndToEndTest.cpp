@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledKernel.h"
 #include "PartialsReference.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
@@ -31,6 +32,8 @@
 
 namespace {
 
+using ntp::test::CompiledKernel;
+
 using Ld = long double;
 using Rows = std::vector<std::vector<int32_t>>;
 
@@ -38,34 +41,13 @@ const char *kActivations[] = {"tanh", "sigmoid",  "sin", "identity",
                               "exp",  "softplus", "cos", "silu",
                               "gelu", "gelu_tanh"};
 
-/// A partials kernel compiled into a temporary directory and loaded.
-struct PartialsKernel {
-  ntp_kernel *kernel = nullptr;
-  std::string dir, path;
-  ~PartialsKernel() {
-    ntp_kernel_free(kernel);
-    unlink(path.c_str());
-    rmdir(dir.c_str());
-  }
-};
-
-/// `lowering` forces ntp.partials_lowering ("" = per-ray). Compiled
-/// forward-only.
-std::unique_ptr<PartialsKernel>
+/// A partials kernel, compiled and loaded. `lowering` forces
+/// ntp.partials_lowering ("" = per-ray). Compiled forward-only.
+std::unique_ptr<CompiledKernel>
 compilePartials(const std::vector<int> &widths, const std::string &act,
                 const Rows &rows, bool f64, std::string *errorOut = nullptr,
                 const std::string &lowering = "",
                 std::string *chosen = nullptr) {
-  auto k = std::make_unique<PartialsKernel>();
-  char pattern[] = "/tmp/ntp-partials-XXXXXX";
-  if (!mkdtemp(pattern))
-    return nullptr;
-  k->dir = pattern;
-  k->path = k->dir + "/kernel.so";
-  mlir::DialectRegistry registry;
-  ntp::registerNtpCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.allowUnregisteredDialects(false);
   ntp::MlpDescription description;
   description.layers.assign(widths.begin(), widths.end());
   description.activation = act;
@@ -81,27 +63,15 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
   // only the per-ray lowering has).
   ntp::CompileOptions options;
   options.backward = false;
-  std::string error;
-  auto module = ntp::buildMlpModule(context, description);
-  if (module && chosen)
-    *chosen = ""; // read back below from the lowered module
-  if (!module ||
-      !ntp::compileToSharedObject(*module, options, k->path, error)) {
-    if (errorOut)
-      *errorOut = error;
-    else
-      ADD_FAILURE() << "compile failed: " << error;
-    return nullptr;
-  }
   if (chosen)
-    if (auto attr =
-            (*module)->getAttrOfType<mlir::StringAttr>("ntp.partials_lowering"))
-      *chosen = attr.str();
-  if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
-    ADD_FAILURE() << "load failed: " << ntp_last_error();
-    return nullptr;
-  }
-  return k;
+    *chosen = ""; // read back below from the lowered module
+  return CompiledKernel::compile(
+      description, options, errorOut, [&](mlir::ModuleOp module) {
+        if (chosen)
+          if (auto attr = module->getAttrOfType<mlir::StringAttr>(
+                  "ntp.partials_lowering"))
+            *chosen = attr.str();
+      });
 }
 
 /// The rows exercised for d inputs up to total order `maxOrder`: f itself,
@@ -252,7 +222,7 @@ void checkCase(const std::string &act, int d, int maxOrder, bool f64,
     std::vector<double> px(params.begin(), params.end()),
         xx(x.begin(), x.end()), out(got.size(), NAN);
     ASSERT_EQ(
-        ntp_partials(kernel->kernel, xx.data(), px.data(), out.data(), batch),
+        ntp_partials(kernel->get(), xx.data(), px.data(), out.data(), batch),
         NTP_OK)
         << ntp_last_error();
     got.assign(out.begin(), out.end());
@@ -260,7 +230,7 @@ void checkCase(const std::string &act, int d, int maxOrder, bool f64,
     std::vector<float> px(params.begin(), params.end()), xx(x.begin(), x.end()),
         out(got.size(), NAN);
     ASSERT_EQ(
-        ntp_partials(kernel->kernel, xx.data(), px.data(), out.data(), batch),
+        ntp_partials(kernel->get(), xx.data(), px.data(), out.data(), batch),
         NTP_OK)
         << ntp_last_error();
     got.assign(out.begin(), out.end());
@@ -387,7 +357,7 @@ TEST(PartialsEndToEndOrder6, SixInputsAtOrderSix) {
     std::vector<double> px(params.begin(), params.end()),
         xx(x.begin(), x.end()), out(rows.size() * batch, NAN);
     ASSERT_EQ(
-        ntp_partials(kernel->kernel, xx.data(), px.data(), out.data(), batch),
+        ntp_partials(kernel->get(), xx.data(), px.data(), out.data(), batch),
         NTP_OK)
         << ntp_last_error();
     Ld order6 = 0;
@@ -433,56 +403,48 @@ TEST(PartialsRuntime, EntryPointsRefuseTheOtherKind) {
   ASSERT_TRUE(partials);
   double x[2] = {0.1, 0.2}, v[2] = {1, 0}, out[8];
   std::vector<double> params(17, 0.1);
-  EXPECT_EQ(ntp_forward(partials->kernel, x, v, params.data(), out, 1),
+  EXPECT_EQ(ntp_forward(partials->get(), x, v, params.data(), out, 1),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(ntp_last_error()).find("call ntp_partials"),
             std::string::npos)
       << ntp_last_error();
   int32_t alphas[4] = {9, 9, 9, 9}, count = -1;
-  EXPECT_EQ(ntp_kernel_partials_get(partials->kernel, alphas, 4, &count),
+  EXPECT_EQ(ntp_kernel_partials_get(partials->get(), alphas, 4, &count),
             NTP_OK);
   EXPECT_EQ(count, 2);
   EXPECT_EQ(std::vector<int32_t>(alphas, alphas + 4),
             (std::vector<int32_t>{1, 1, 0, 0}));
-  EXPECT_EQ(ntp_kernel_partials_get(partials->kernel, nullptr, 0, &count),
+  EXPECT_EQ(ntp_kernel_partials_get(partials->get(), nullptr, 0, &count),
             NTP_OK);
   EXPECT_EQ(count, 2);
-  EXPECT_EQ(ntp_kernel_partials_get(partials->kernel, alphas, 3, &count),
+  EXPECT_EQ(ntp_kernel_partials_get(partials->get(), alphas, 3, &count),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(ntp_last_error()).find("capacity is 3"),
             std::string::npos);
-  EXPECT_EQ(ntp_kernel_partials_get(partials->kernel, alphas, 4, nullptr),
+  EXPECT_EQ(ntp_kernel_partials_get(partials->get(), alphas, 4, nullptr),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_partials(partials->kernel, x, params.data(), out, -1),
+  EXPECT_EQ(ntp_partials(partials->get(), x, params.data(), out, -1),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_partials(partials->kernel, nullptr, params.data(), out, 1),
+  EXPECT_EQ(ntp_partials(partials->get(), nullptr, params.data(), out, 1),
             NTP_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(ntp_partials(partials->kernel, x, params.data(), out, 0), NTP_OK);
+  EXPECT_EQ(ntp_partials(partials->get(), x, params.data(), out, 0), NTP_OK);
   // Compiled without the reverse mode: the jet backward refuses it (as it
   // refuses any partials kernel; PartialsBackwardTest).
   std::vector<double> grad(17);
   EXPECT_NE(
-      ntp_backward(partials->kernel, x, v, params.data(), out, grad.data(), 1),
+      ntp_backward(partials->get(), x, v, params.data(), out, grad.data(), 1),
       NTP_OK);
 
   // A jet kernel: ntp_partials refuses it, partials_get counts 0.
-  mlir::DialectRegistry registry;
-  ntp::registerNtpCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
   ntp::MlpDescription jet;
   jet.layers = {2, 4, 1};
   jet.order = 2;
   jet.isF64 = true;
-  auto module = ntp::buildMlpModule(context, jet);
-  ASSERT_TRUE(module);
-  std::string error;
-  std::string path = partials->dir + "/jet.so";
   ntp::CompileOptions options;
   options.backward = false;
-  ASSERT_TRUE(ntp::compileToSharedObject(*module, options, path, error))
-      << error;
-  ntp_kernel *k = nullptr;
-  ASSERT_EQ(ntp_kernel_load(path.c_str(), &k), NTP_OK) << ntp_last_error();
+  auto jetKernel = CompiledKernel::compile(jet, options);
+  ASSERT_TRUE(jetKernel);
+  ntp_kernel *k = jetKernel->get();
   EXPECT_EQ(ntp_partials(k, x, params.data(), out, 1),
             NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(ntp_last_error()).find("call ntp_forward"),
@@ -490,8 +452,6 @@ TEST(PartialsRuntime, EntryPointsRefuseTheOtherKind) {
       << ntp_last_error();
   EXPECT_EQ(ntp_kernel_partials_get(k, alphas, 4, &count), NTP_OK);
   EXPECT_EQ(count, 0);
-  ntp_kernel_free(k);
-  unlink(path.c_str());
 }
 
 TEST(PartialsRuntime, CompileRefusesBadRequests) {

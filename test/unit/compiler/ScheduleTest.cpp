@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledKernel.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -32,6 +33,8 @@
 
 namespace {
 
+using ntp::test::CompiledKernel;
+
 using Ld = long double;
 
 struct Schedule {
@@ -49,57 +52,23 @@ std::string scheduleName(const Schedule &s) {
          std::to_string(s.affineOrders) + "_" + cpu;
 }
 
-/// A kernel compiled with a forced schedule, in a temporary directory.
-class ScheduledKernel {
-public:
-  static std::unique_ptr<ScheduledKernel>
-  compile(const std::vector<int> &widths, int order, bool isF64,
-          const Schedule &schedule) {
-    auto k = std::unique_ptr<ScheduledKernel>(new ScheduledKernel);
-    char pattern[] = "/tmp/ntp-schedule-XXXXXX";
-    if (!mkdtemp(pattern))
-      return nullptr;
-    k->dir = pattern;
-    k->path = k->dir + "/kernel.so";
-    mlir::DialectRegistry registry;
-    ntp::registerNtpCompilerDialects(registry);
-    mlir::MLIRContext context(registry);
-    ntp::MlpDescription description;
-    description.layers.assign(widths.begin(), widths.end());
-    description.activation = "tanh";
-    description.order = order;
-    description.isF64 = isF64;
-    ntp::CompileOptions options;
-    ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
-    cpu.cpu = schedule.cpu;
-    cpu.interleave = schedule.interleave;
-    cpu.affineOutputs = schedule.affineOutputs;
-    cpu.affineOrders = schedule.affineOrders;
-    auto module = ntp::buildMlpModule(context, description);
-    std::string error;
-    if (!module ||
-        !ntp::compileToSharedObject(*module, options, k->path, error)) {
-      ADD_FAILURE() << "compile failed: " << error;
-      return nullptr;
-    }
-    if (ntp_kernel_load(k->path.c_str(), &k->kernel) != NTP_OK) {
-      ADD_FAILURE() << "load failed: " << ntp_last_error();
-      return nullptr;
-    }
-    return k;
-  }
-  ~ScheduledKernel() {
-    ntp_kernel_free(kernel);
-    unlink(path.c_str());
-    rmdir(dir.c_str());
-  }
-  ntp_kernel *get() const { return kernel; }
-
-private:
-  ScheduledKernel() = default;
-  ntp_kernel *kernel = nullptr;
-  std::string dir, path;
-};
+/// A kernel compiled with a forced schedule, and loaded.
+std::unique_ptr<CompiledKernel> compileScheduled(const std::vector<int> &widths,
+                                                 int order, bool isF64,
+                                                 const Schedule &schedule) {
+  ntp::MlpDescription description;
+  description.layers.assign(widths.begin(), widths.end());
+  description.activation = "tanh";
+  description.order = order;
+  description.isF64 = isF64;
+  ntp::CompileOptions options;
+  ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+  cpu.cpu = schedule.cpu;
+  cpu.interleave = schedule.interleave;
+  cpu.affineOutputs = schedule.affineOutputs;
+  cpu.affineOrders = schedule.affineOrders;
+  return CompiledKernel::compile(description, options);
+}
 
 /// What a kernel computes on one problem: the jet and the training step's
 /// parameter gradient (forward_save, backward_saved).
@@ -191,11 +160,10 @@ protected:
     // 13 and 11 are multiples of no block or interleave; 3 outputs.
     const std::vector<int> widths = {2, 13, 11, 3};
     Problem problem(widths, c.order, c.isF64);
-    auto kernel =
-        ScheduledKernel::compile(widths, c.order, c.isF64, c.schedule);
+    auto kernel = compileScheduled(widths, c.order, c.isF64, c.schedule);
     ASSERT_TRUE(kernel);
-    auto base = ScheduledKernel::compile(widths, c.order, c.isF64,
-                                         Schedule{1, 1, 0, c.schedule.cpu});
+    auto base = compileScheduled(widths, c.order, c.isF64,
+                                 Schedule{1, 1, 0, c.schedule.cpu});
     ASSERT_TRUE(base);
     Results<T> got = problem.run<T>(kernel->get());
     Results<T> unscheduled = problem.run<T>(base->get());

@@ -130,7 +130,8 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
   }
   // Rows of layers[0] entries (the verifier checks the length divides).
   if (partials && !m.layers.empty() && m.layers.front() > 0)
-    for (size_t at = 0; at + m.layers.front() <= partials.size();
+    for (size_t at = 0;
+         at + m.layers.front() <= static_cast<size_t>(partials.size());
          at += m.layers.front())
       m.partials.emplace_back(partials.asArrayRef().begin() + at,
                               partials.asArrayRef().begin() + at +

@@ -1,0 +1,67 @@
+//===- LoopUtils.h - What the NtpToLoops lowerings share --------*- C++ -*-===//
+//
+// Internal to lib/Conversion/NtpToLoops: the loop and constant helpers of the
+// jet-op lowerings, how a VJP lowering adds its lanes to the parameter
+// gradient, and the affine patterns (AffineToLoops.cpp) that
+// populateNtpToLoopsConversionPatterns adds.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_LIB_CONVERSION_NTPTOLOOPS_LOOPUTILS_H
+#define NTP_LIB_CONVERSION_NTPTOLOOPS_LOOPUTILS_H
+
+#include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace ntp::loops {
+
+inline mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
+                                 int64_t v) {
+  return mlir::arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Emits `for (iv = 0; iv < end; ++iv) body(iv)` with no loop-carried values.
+inline mlir::scf::ForOp emitLoop(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value end,
+    llvm::function_ref<void(mlir::OpBuilder &, mlir::Location, mlir::Value)>
+        body) {
+  return mlir::scf::ForOp::create(b, loc, indexConstant(b, loc, 0), end,
+                                  indexConstant(b, loc, 1), mlir::ValueRange{},
+                                  [&](mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::Value iv, mlir::ValueRange) {
+                                    body(b, loc, iv);
+                                    mlir::scf::YieldOp::create(b, loc);
+                                  });
+}
+
+/// Adds `lanes`, a tile's contributions to parameter `index`, to `grad`. A
+/// lane-wise grad [P, tile] (the accumulation started from the stored
+/// lanes): stored as they are. A flat grad [P]: a horizontal reduction added
+/// to the entry. `zero` is an index constant 0.
+inline void finishGradLanes(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value grad, mlir::Value index,
+                            mlir::Value zero, mlir::Value lanes) {
+  if (mlir::cast<mlir::MemRefType>(grad.getType()).getRank() == 2) {
+    mlir::vector::StoreOp::create(b, loc, lanes, grad,
+                                  mlir::ValueRange{index, zero});
+    return;
+  }
+  mlir::Value sum = mlir::vector::ReductionOp::create(
+      b, loc, mlir::vector::CombiningKind::ADD, lanes);
+  mlir::Value old =
+      mlir::memref::LoadOp::create(b, loc, grad, mlir::ValueRange{index});
+  mlir::memref::StoreOp::create(b, loc,
+                                mlir::arith::AddFOp::create(b, loc, old, sum),
+                                grad, mlir::ValueRange{index});
+}
+
+/// Patterns lowering ntp.affine and ntp.affine_vjp, register-blocked as
+/// `blocking` says (AffineToLoops.cpp); part of
+/// populateNtpToLoopsConversionPatterns.
+void populateAffineToLoopsPatterns(mlir::RewritePatternSet &patterns,
+                                   AffineBlocking blocking);
+
+} // namespace ntp::loops
+
+#endif // NTP_LIB_CONVERSION_NTPTOLOOPS_LOOPUTILS_H

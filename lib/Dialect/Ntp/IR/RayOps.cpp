@@ -1,0 +1,107 @@
+//===- RayOps.cpp - Verifiers of the multi-direction jet ops --------------===//
+//
+// ntp.seed_rays, ntp.affine_rays and ntp.activate_rays, on the ray layout of
+// ntp/Dialect/Ntp/IR/RayLayout.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NtpOpsVerify.h"
+
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Dialect/Ntp/IR/RayLayout.h"
+
+using namespace mlir;
+using namespace ntp;
+using namespace ntp::detail;
+
+//===----------------------------------------------------------------------===//
+// Multi-direction jets
+//===----------------------------------------------------------------------===//
+
+/// The ray layout's rules: one count, order and weight per group, counts and
+/// orders positive, a weighted group only with a collapsed row its orders
+/// reach (order >= N - 1), and `rows` rows in every buffer.
+template <class OpTy>
+static LogicalResult verifyRayLayout(OpTy op, ValueRange buffers) {
+  ArrayRef<int64_t> counts = op.getRayCounts(), orders = op.getRayOrders();
+  ArrayRef<double> weights = op.getCollapseWeights();
+  if (counts.size() != orders.size() || counts.size() != weights.size())
+    return op.emitOpError("expects one ray count, order and collapse weight "
+                          "per group, got ")
+           << counts.size() << ", " << orders.size() << " and "
+           << weights.size();
+  int64_t n = op.getCollapsedOrder();
+  bool weighted = false;
+  for (size_t g = 0; g < counts.size(); ++g) {
+    if (counts[g] <= 0 || orders[g] <= 0)
+      return op.emitOpError("group ")
+             << g << " must have a positive ray count and order, got "
+             << counts[g] << " rays of order " << orders[g];
+    if (weights[g] != 0) {
+      weighted = true;
+      if (n == 0 || orders[g] < n - 1)
+        return op.emitOpError("group ")
+               << g << " has a collapse weight but "
+               << (n == 0 ? "there is no collapsed row"
+                          : "its rays do not reach order collapsed_order - 1");
+    }
+  }
+  if (n == 1)
+    return op.emitOpError("collapsed_order must be 0 (none) or at least 2");
+  if (n > 0 && !weighted)
+    return op.emitOpError("a collapsed row needs a group with a nonzero "
+                          "collapse weight");
+  RayLayout layout = RayLayout::of(op);
+  for (Value buffer : buffers) {
+    int64_t rows = JetBufferShape::of(buffer).orders();
+    if (rows != layout.rows)
+      return op.emitOpError("the ray layout has ")
+             << layout.rows << " rows but a jet buffer has " << rows;
+  }
+  return success();
+}
+
+LogicalResult SeedRaysOp::verify() {
+  if (failed(
+          verifySameElementType(*this, {getX(), getDirections(), getJet()})) ||
+      failed(verifyJetBuffer(*this, getJet(), "seeded")) ||
+      failed(verifyRayLayout(*this, {getJet()})))
+    return failure();
+  auto directions = getDirections().getType();
+  RayLayout layout = RayLayout::of(*this);
+  int64_t expected = layout.rays * JetBufferShape::of(getJet()).neurons();
+  if (!directions.isDynamicDim(0) && directions.getDimSize(0) != expected)
+    return emitOpError("directions has ")
+           << directions.getDimSize(0) << " elements but " << layout.rays
+           << " rays of width " << JetBufferShape::of(getJet()).neurons()
+           << " need " << expected;
+  return success();
+}
+
+LogicalResult AffineRaysOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getInput(), getParams(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")) ||
+      failed(verifyRayLayout(*this, {getInput(), getOutput()})))
+    return failure();
+  if (JetBufferShape::of(getInput()).lanes() !=
+      JetBufferShape::of(getOutput()).lanes())
+    return emitOpError("input and output must have the same tile");
+  return success();
+}
+
+LogicalResult ActivateRaysOp::verify() {
+  if (failed(verifyActivationName(*this, getActivation())) ||
+      failed(verifySameElementType(*this, {getInput(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")) ||
+      failed(verifyRayLayout(*this, {getInput(), getOutput()})))
+    return failure();
+  JetBufferShape in = JetBufferShape::of(getInput()),
+                 out = JetBufferShape::of(getOutput());
+  if (in.neurons() != out.neurons() || in.lanes() != out.lanes())
+    return emitOpError("input and output must have the same width and tile");
+  return success();
+}

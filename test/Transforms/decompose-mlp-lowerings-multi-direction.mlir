@@ -1,0 +1,24 @@
+// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="backward=false partials-lowering=multi-direction" | FileCheck %s
+
+// The lowerings of a partials kernel (ntp/Support/PartialsLowering.h). u,
+// u_t and the Laplacian over x, y: rays e_t (order 1), e_x, e_y (order 2).
+// Multi-direction: one buffer of row 0 + 1 + 2 * 2 rows.
+
+// CHECK: ntp.partials_lowering = "multi-direction: 1 block of rows 6;
+// CHECK: ntp.seed_rays {{.*}} ray_counts [1, 2] ray_orders [1, 2] collapse_weights [0.000000e+00, 0.000000e+00] collapsed_order 0 : memref<?xf64>, memref<?xf64>, memref<6x3x8xf64, {{.*}}>
+// CHECK: ntp.affine_rays {{.*}} live_orders 2
+// CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 2
+// CHECK: ntp.affine_rays {{.*}} live_orders 3
+// CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 3
+// CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} memref<6x1x8xf64>
+// Request 2 (the Laplacian) reads order 2 of e_x and e_y: rows 3 and 5.
+// CHECK: ntp.combine_partials {{.*}} weights [1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 1.000000e+00]
+ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2
+    partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>] : f64
+
+// -----
+
+// The ntp.mlp's ntp.partials_lowering takes precedence over the option.
+// CHECK: ntp.partials_lowering = "per-ray;
+ntp.mlp @forced layers [2, 4, 1] activation "tanh" order 2
+    operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "per-ray"}
