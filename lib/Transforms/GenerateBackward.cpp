@@ -16,6 +16,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GatedBackward.h"
+
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
@@ -983,6 +985,12 @@ struct GenerateBackwardPass
     for (func::FuncOp forward : kernels) {
       if (forward->hasAttr("ntp.partials")) {
         if (failed(generatePartialsBackward(module, forward, perSampleGrads)))
+          return signalPassFailure();
+        continue;
+      }
+      // Gated networks are a DAG, reversed in GatedBackward.cpp.
+      if (isGatedKernel(forward)) {
+        if (failed(generateGatedBackward(module, forward, perSampleGrads)))
           return signalPassFailure();
         continue;
       }

@@ -6,7 +6,8 @@
 // in one run: best of N repetitions, one table, the ratio typed / plain per
 // row. What it shows is the cost of the typed layers' extra jet ops
 // (ntp.scale, ntp.add_jets, ntp.fourier_project plus a sin activation of
-// width 2m), not a comparison with another framework. Usage:
+// width 2m; the gated network's U and V layers and ntp.gate_jets, a Leibniz
+// product per hidden layer), not a comparison with another framework. Usage:
 // ntp-layers-bench [max-order] (default 9).
 //
 //===----------------------------------------------------------------------===//
@@ -46,6 +47,7 @@ struct Network {
   std::vector<std::string> slopes;
   std::vector<bool> residual;
   int fourier;
+  bool gated = false; // the modified MLP
 };
 
 /// Forward and training-step seconds per call of `net` at `order`.
@@ -57,6 +59,7 @@ std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
   spec.slopes = net.slopes;
   spec.residual = net.residual;
   spec.fourier = net.fourier;
+  spec.gated = net.gated;
   ntp::JitOptions options;
   options.useCache = false;
   ntp::Kernel k = ntp::compile(spec, options);
@@ -95,6 +98,8 @@ template <class T> void table(ntp::Dtype dtype, int maxOrder) {
       {"residual", {}, {false, true, true}, 0},
       {"fourier 16", {}, {}, 16},
       {"all three", {"neuron", "neuron", "neuron"}, {false, true, true}, 16},
+      {"gated", {}, {}, 0, true},
+      {"gated fourier 16", {}, {}, 16, true},
   };
   std::printf("\n%s, 2-32-32-32-1 tanh, batch 256, best of 20 (us per call; "
               "ratio to plain)\n",

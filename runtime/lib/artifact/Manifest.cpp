@@ -78,7 +78,7 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
 constexpr std::string_view kOptionalKeys[] = {"partials", "slopes", "residual",
-                                              "fourier"};
+                                              "fourier",  "gated"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -190,6 +190,13 @@ public:
       if (!fourier || *fourier < 1)
         return fail("fourier must be a number of frequencies >= 1");
       m.kinds.fourier = *fourier;
+    }
+    if (const std::string *gated = optionalKey("gated")) {
+      if (*gated != "1")
+        return fail("gated " + quoted(*gated) +
+                    " must be 1 (the key is absent for a network without "
+                    "gates)");
+      m.kinds.gated = true;
     }
     if (std::string broken = m.kinds.check(m.layers); !broken.empty())
       return fail(broken);
@@ -597,6 +604,8 @@ std::string serializeManifest(const KernelManifest &m) {
     line("residual", residual);
   if (m.kinds.fourier > 0)
     line("fourier", std::to_string(m.kinds.fourier));
+  if (m.kinds.gated)
+    line("gated", "1");
   text += '\n';
   return text;
 }
@@ -618,6 +627,8 @@ std::string mlpDescription(const KernelManifest &manifest) {
   // layer when they agree, else a list.
   if (manifest.kinds.fourier > 0)
     text += " fourier " + std::to_string(manifest.kinds.fourier);
+  if (manifest.kinds.gated)
+    text += " gated";
   if (std::string slopes = manifest.kinds.slopesText(); !slopes.empty()) {
     bool same = true;
     for (Slope s : manifest.kinds.slopes)
