@@ -459,8 +459,8 @@ private:
                                 s.liveOrders);
           break;
         case DagStep::Kind::Scale:
-          ScaleVjpOp::create(b, loc, input, params, s.offset, bar, lanes,
-                             inBar, s.liveOrders, s.perNeuron);
+          ScaleVjpOp::create(b, loc, input, params, s.offset, bar, lanes, inBar,
+                             s.liveOrders, s.perNeuron);
           break;
         case DagStep::Kind::FourierProject:
           FourierProjectVjpOp::create(b, loc, input, params, s.offset, bar,
@@ -475,8 +475,8 @@ private:
       busy[own->second] = false;
       slot.erase(i);
     }
-    SeedVjpOp::create(b, loc, cotangent(b, slot[0], plan.steps[0].width),
-                      xGrad, batch, tile);
+    SeedVjpOp::create(b, loc, cotangent(b, slot[0], plan.steps[0].width), xGrad,
+                      batch, tile);
     return success();
   }
 
@@ -492,8 +492,7 @@ private:
 } // namespace
 
 bool ntp::isGatedKernel(func::FuncOp forward) {
-  return forward
-      .walk([](GateJetsOp) { return WalkResult::interrupt(); })
+  return forward.walk([](GateJetsOp) { return WalkResult::interrupt(); })
       .wasInterrupted();
 }
 

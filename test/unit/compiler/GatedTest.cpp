@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <dlfcn.h>
 #include <limits>
 #include <random>
@@ -109,14 +110,13 @@ std::vector<double> randomParams(const Case &c, unsigned seed, bool f32) {
   for (const std::string &kind : paramKinds(c)) {
     double bound = 1;
     if (kind[0] == 'W' || kind[0] == 'b') {
-      int in = kind.size() > 2 && (kind[2] == 'u' || kind[2] == 'v' ||
-                                   kind[2] == '1')
+      int in = kind.size() > 2 &&
+                       (kind[2] == 'u' || kind[2] == 'v' || kind[2] == '1')
                    ? xWidth(c)
                    : c.widths[1];
       bound = 1 / std::sqrt(double(in));
     }
-    std::uniform_real_distribution<double> u(-bound, bound),
-        slope(0.6, 1.6);
+    std::uniform_real_distribution<double> u(-bound, bound), slope(0.6, 1.6);
     p.push_back(round(kind[0] == 'a' ? slope(rng) : u(rng)));
   }
   return p;
@@ -159,6 +159,13 @@ template <class F> Ld centralDifference(F f, Ld h) {
   return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
 }
 
+/// "1.23e-14": a measured error, as --gtest_output records it.
+std::string scientific(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2e", value);
+  return text;
+}
+
 /// The bound of the plain MLP's tests: 1e-12 to order 12, 1e-11 beyond.
 double bound(int order) { return order <= 12 ? 1e-12 : 1e-11; }
 
@@ -167,7 +174,10 @@ std::vector<Case> cases() {
   return {
       {"tanh_n4", {1, 8, 8, 1}, "tanh", {}, 4},
       {"silu_3layers_n6", {2, 6, 6, 6, 1}, "silu", {}, 6},
-      {"slopes_sin_tanh_gelu_n9", {2, 5, 5, 5, 2}, "sin,tanh,gelu", {1, 0, 2},
+      {"slopes_sin_tanh_gelu_n9",
+       {2, 5, 5, 5, 2},
+       "sin,tanh,gelu",
+       {1, 0, 2},
        9},
       {"fourier_tanh_n5", {1, 6, 6, 1}, "tanh", {}, 5, 3},
       {"fourier_slopes_n12", {2, 5, 5, 1}, "tanh,silu", {2, 1}, 12, 2},
@@ -203,7 +213,7 @@ TEST_P(GatedTest, ForwardMatchesReference) {
                                      ld(p.params), ld(p.x), ld(p.v), batch);
   double error = relativeError(out, ref);
   EXPECT_LE(error, bound(c.order));
-  RecordProperty("forward_relative_error", std::to_string(error));
+  RecordProperty("forward_relative_error", scientific(error));
 }
 
 TEST_P(GatedTest, GradientsMatchReferenceAndDifferences) {
@@ -230,12 +240,11 @@ TEST_P(GatedTest, GradientsMatchReferenceAndDifferences) {
       batch, ld(p.cotangent));
   double error = relativeError(grad, refGrad);
   EXPECT_LE(error, bound(c.order));
-  RecordProperty("gradient_relative_error", std::to_string(error));
+  RecordProperty("gradient_relative_error", scientific(error));
   // Each kind of parameter on its own scale (a small b_v gradient must not
   // hide behind a large W_1 one).
-  for (const std::string &kind :
-       {std::string("W_u"), std::string("b_u"), std::string("W_v"),
-        std::string("b_v")}) {
+  for (const std::string &kind : {std::string("W_u"), std::string("b_u"),
+                                  std::string("W_v"), std::string("b_v")}) {
     std::vector<double> mine;
     std::vector<Ld> theirs;
     for (int64_t i = 0; i < P; ++i)
@@ -267,8 +276,7 @@ TEST_P(GatedTest, GradientsMatchReferenceAndDifferences) {
           return loss(moved, ld(p.x));
         },
         2e-5L);
-    EXPECT_NEAR(grad[i], double(fd),
-                1e-8 * double(std::max(Ld(1), gradScale)))
+    EXPECT_NEAR(grad[i], double(fd), 1e-8 * double(std::max(Ld(1), gradScale)))
         << kinds[i] << " (parameter " << i << ")";
   }
   // (3) The gradient with respect to the points.
@@ -474,13 +482,9 @@ TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
 INSTANTIATE_TEST_SUITE_P(
     Gated, GatedGpuEmulationTest,
     ::testing::Combine(
-        ::testing::Values(Case{"tanh_n5", {1, 6, 6, 6, 1}, "tanh", {}, 5},
-                          Case{"fourier_slopes_n4",
-                               {2, 5, 5, 1},
-                               "silu,tanh",
-                               {1, 2},
-                               4,
-                               3}),
+        ::testing::Values(
+            Case{"tanh_n5", {1, 6, 6, 6, 1}, "tanh", {}, 5},
+            Case{"fourier_slopes_n4", {2, 5, 5, 1}, "silu,tanh", {1, 2}, 4, 3}),
         ::testing::Values(std::string("sample"), std::string("lanes"))),
     [](const auto &info) {
       return std::get<0>(info.param).name + "_" + std::get<1>(info.param);
@@ -491,8 +495,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(GatedSemantics, EqualBranchesAreThePlainNetwork) {
   Case gated{"gated", {2, 6, 6, 6, 1}, "tanh", {}, 5};
   auto kGated = CompiledKernel::compile(describe(gated, true));
-  auto kPlain = CompiledKernel::compile(std::vector<int>{2, 6, 1}, "tanh", 5,
-                                        true);
+  auto kPlain =
+      CompiledKernel::compile(std::vector<int>{2, 6, 1}, "tanh", 5, true);
   ASSERT_TRUE(kGated && kPlain);
   Problem p(gated, 9, 11, false);
   std::vector<std::string> kinds = paramKinds(gated);
@@ -547,7 +551,11 @@ TEST(GatedSemantics, KernelDescribesItsLayers) {
       mlir::parseSourceString<mlir::ModuleOp>(text, &context);
   ASSERT_TRUE(parsed);
   // The JIT's spec spells the same ntp.mlp.
-  ntp::MlpSpec spec{{2, 6, 6, 1}, "silu", 3, ntp::Dtype::F64};
+  ntp::MlpSpec spec;
+  spec.layers = {2, 6, 6, 1};
+  spec.activation = "silu";
+  spec.order = 3;
+  spec.dtype = ntp::Dtype::F64;
   spec.fourier = 4;
   spec.gated = true;
   spec.slopes = {"neuron", "none"};

@@ -20,7 +20,8 @@ static LogicalResult verifyGateOperands(Operation *op, ValueRange buffers,
   for (auto [buffer, name] : llvm::zip(buffers, names)) {
     auto type = cast<MemRefType>(buffer.getType());
     if (!type.hasStaticShape())
-      return op->emitOpError() << name << " jet buffer must have a static shape";
+      return op->emitOpError()
+             << name << " jet buffer must have a static shape";
     SmallVector<int64_t> strides;
     int64_t offset;
     if (failed(type.getStridesAndOffset(strides, offset)) || strides[2] != 1)
@@ -52,13 +53,13 @@ LogicalResult GateJetsOp::verify() {
 }
 
 LogicalResult GateJetsVjpOp::verify() {
-  if (failed(verifyGateOperands(
-          *this,
-          {getU(), getV(), getZ(), getOutCotangent(), getUCotangent(),
-           getVCotangent(), getZCotangent()},
-          {"u", "v", "z", "output cotangent", "u cotangent", "v cotangent",
-           "z cotangent"},
-          getLiveOrders())))
+  if (failed(verifyGateOperands(*this,
+                                {getU(), getV(), getZ(), getOutCotangent(),
+                                 getUCotangent(), getVCotangent(),
+                                 getZCotangent()},
+                                {"u", "v", "z", "output cotangent",
+                                 "u cotangent", "v cotangent", "z cotangent"},
+                                getLiveOrders())))
     return failure();
   Value written[] = {getUCotangent(), getVCotangent(), getZCotangent()};
   for (size_t i = 0; i < 3; ++i) {
