@@ -8,7 +8,7 @@
 // (ntp.scale, ntp.add_jets, ntp.fourier_project plus a sin activation of
 // width 2m; the gated network's U and V layers and ntp.gate_jets, a Leibniz
 // product per hidden layer), not a comparison with another framework. Usage:
-// ntp-layers-bench [max-order] (default 9).
+// ntp-layers-bench [max-order] [min-order] (default 9 and 1).
 //
 //===----------------------------------------------------------------------===//
 
@@ -91,7 +91,7 @@ std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
   return {forward, step};
 }
 
-template <class T> void table(ntp::Dtype dtype, int maxOrder) {
+template <class T> void table(ntp::Dtype dtype, int maxOrder, int minOrder) {
   const std::vector<Network> networks = {
       {"plain", {}, {}, 0},
       {"slopes per neuron", {"neuron", "neuron", "neuron"}, {}, 0},
@@ -107,6 +107,8 @@ template <class T> void table(ntp::Dtype dtype, int maxOrder) {
   std::printf("%-5s  %-18s  %12s  %6s  %14s  %6s\n", "order", "network",
               "forward", "ratio", "training step", "ratio");
   for (int order = 1; order <= maxOrder; order += order < 3 ? 1 : 2) {
+    if (order < minOrder)
+      continue;
     std::pair<double, double> plain{0, 0};
     for (const Network &net : networks) {
       std::pair<double, double> t = time<T>(net, order, dtype, 20);
@@ -123,8 +125,13 @@ template <class T> void table(ntp::Dtype dtype, int maxOrder) {
 
 int main(int argc, char **argv) {
   int maxOrder = argc > 1 ? std::atoi(argv[1]) : 9;
+  int minOrder = argc > 2 ? std::atoi(argv[2]) : 1;
   if (maxOrder < 1 || maxOrder > 32) {
     std::fprintf(stderr, "max-order must be in 1..32\n");
+    return 1;
+  }
+  if (minOrder < 1 || minOrder > maxOrder) {
+    std::fprintf(stderr, "min-order must be in 1..max-order\n");
     return 1;
   }
   std::string load;
@@ -135,8 +142,8 @@ int main(int argc, char **argv) {
               std::getenv("NTP_NUM_THREADS") ? std::getenv("NTP_NUM_THREADS")
                                              : "(default)");
   try {
-    table<double>(ntp::Dtype::F64, maxOrder);
-    table<float>(ntp::Dtype::F32, maxOrder);
+    table<double>(ntp::Dtype::F64, maxOrder, minOrder);
+    table<float>(ntp::Dtype::F32, maxOrder, minOrder);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "ntp-layers-bench: %s\n", e.what());
     return 1;
