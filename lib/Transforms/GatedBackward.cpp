@@ -16,15 +16,16 @@
 // The jets of the forward are kept as in GenerateBackward.cpp: one buffer
 // per step, on the stack when the backward recomputes the forward, else the
 // tile's slice of the workspace in step order; parameter gradients go to
-// lane-wise accumulators (CPU) or one column per sample (GPU).
+// lane-wise accumulators (CPU) or one column per sample (GPU). The
+// functions' signatures, the lanes, the workspace slices and the kernel
+// facts come from BackwardPlan.h.
 //
 //===----------------------------------------------------------------------===//
 
 #include "GatedBackward.h"
+#include "BackwardPlan.h"
 
-#include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
-#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 #include "ntp/Transforms/Passes.h"
@@ -169,8 +170,7 @@ FailureOr<DagPlan> readDagPlan(func::FuncOp func) {
   return plan;
 }
 
-/// What a generated function does (as in GenerateBackward.cpp).
-enum class Mode { Recompute, ForwardSave, ReverseSaved };
+using Mode = backward::BackwardMode;
 
 class GatedBackwardBuilder {
 public:
@@ -180,22 +180,8 @@ public:
   /// The function of `mode`, or failure when its cotangents outgrow the
   /// stated stack bound.
   FailureOr<func::FuncOp> build(OpBuilder &b, Mode mode) {
-    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
-    Type index = b.getIndexType();
-    SmallVector<Type> inputs = {flat, flat, flat, flat};
-    if (mode != Mode::ForwardSave)
-      inputs.append({flat, flat});
-    if (mode != Mode::Recompute)
-      inputs.push_back(flat);
-    inputs.append({index, index, index});
-    const char *suffix = mode == Mode::Recompute     ? "_backward_tiles"
-                         : mode == Mode::ForwardSave ? "_forward_save_tiles"
-                                                     : "_backward_saved_tiles";
-    auto func = func::FuncOp::create(b, loc, plan.name + suffix,
-                                     b.getFunctionType(inputs, {}));
-    func->setAttr("ntp.kernel", b.getUnitAttr());
-    func->setAttr("ntp.workspace_per_tile",
-                  b.getI64IntegerAttr(plan.workspacePerTile()));
+    auto func = backward::createFunction(b, loc, plan.element, plan.name, mode,
+                                         plan.workspacePerTile());
     OpBuilder::InsertionGuard guard(b);
     entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -224,7 +210,8 @@ public:
                                 plan.element)));
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     if (mode != Mode::ForwardSave && !perSampleGrads)
-      lanes = createZeroedLanes(b);
+      lanes = backward::createZeroedLanes(b, loc, plan.element, plan.numParams,
+                                          plan.tile);
     auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
                                    args[args.size() - 1], one);
     b.setInsertionPointToStart(loop.getBody());
@@ -263,25 +250,6 @@ private:
   /// (artifact::jetStackElementsPerTile).
   static constexpr size_t kCotangentBuffers = 4;
 
-  /// Lane-wise gradient accumulators [numParams, tile] on the heap, zeroed.
-  Value createZeroedLanes(OpBuilder &b) {
-    Value buffer = memref::AllocOp::create(
-        b, loc, MemRefType::get({plan.numParams, plan.tile}, plan.element));
-    Value zeros = arith::ConstantOp::create(
-        b, loc,
-        DenseElementsAttr::get(VectorType::get({plan.tile}, plan.element),
-                               b.getFloatAttr(plan.element, 0)));
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    auto clear = scf::ForOp::create(
-        b, loc, zero, arith::ConstantIndexOp::create(b, loc, plan.numParams),
-        arith::ConstantIndexOp::create(b, loc, 1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(clear.getBody()->getTerminator());
-    vector::StoreOp::create(b, loc, zeros, buffer,
-                            ValueRange{clear.getInductionVar(), zero});
-    return buffer;
-  }
-
   /// Sample `tile`'s zeroed gradient column of `grad` (GPU, tile size 1).
   Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
     MemRefType type = MemRefType::get(
@@ -314,24 +282,9 @@ private:
     int64_t offset = 0;
     for (size_t j = 0; j < i; ++j)
       offset += plan.orders * plan.steps[j].width * plan.tile;
-    int64_t width = plan.steps[i].width;
-    Value start = arith::AddIOp::create(
-        b, loc,
-        arith::MulIOp::create(
-            b, loc, tile,
-            arith::ConstantIndexOp::create(b, loc, plan.workspacePerTile())),
-        arith::ConstantIndexOp::create(b, loc, offset));
-    MemRefType type = JetBufferShape::get(
-        plan.orders, width, plan.tile, plan.element,
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                               {width * plan.tile, plan.tile, 1}));
-    return memref::ReinterpretCastOp::create(
-        b, loc, type, workspace, OpFoldResult(start),
-        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.orders),
-                               b.getIndexAttr(width),
-                               b.getIndexAttr(plan.tile)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(width * plan.tile),
-                               b.getIndexAttr(plan.tile), b.getIndexAttr(1)});
+    return backward::sliceWorkspace(
+        b, loc, workspace, tile, plan.workspacePerTile(), offset, plan.orders,
+        plan.steps[i].width, plan.tile, plan.element);
   }
 
   void emitForward(OpBuilder &b, ArrayRef<Value> jets, Value batch,
@@ -504,26 +457,11 @@ LogicalResult ntp::generateGatedBackward(ModuleOp module, func::FuncOp forward,
   if (perSampleGrads && plan->tile != 1)
     return forward.emitError("per-sample-grads needs tile size 1, got ")
            << plan->tile;
-  forward->setAttr("ntp.workspace_per_tile",
-                   IntegerAttr::get(IntegerType::get(module.getContext(), 64),
-                                    plan->workspacePerTile()));
   // The module's kernel facts now include the reverse mode; the plan read
   // from the forward must be the one they describe.
-  if (KernelAttr kernel = getKernelAttr(module);
-      kernel && kernel.getName() == plan->name) {
-    artifact::KernelManifest facts;
-    std::string error;
-    KernelTarget target = targetOf(kernel.getManifest());
-    target.backward = true;
-    if (!describeKernel(networkOf(kernel.getManifest()), target, facts, error))
-      return forward.emitError(error);
-    if (facts.workspacePerTile != plan->workspacePerTile())
-      return forward.emitError("the forward's saved jets need ")
-             << plan->workspacePerTile() << " elements per tile, but its "
-             << "#ntp.kernel says " << facts.workspacePerTile;
-    module->setAttr(kKernelAttrName,
-                    KernelAttr::get(module.getContext(), facts));
-  }
+  if (failed(backward::stampBackwardFacts(module, forward, plan->name,
+                                          plan->workspacePerTile())))
+    return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);
   GatedBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
