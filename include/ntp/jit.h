@@ -40,10 +40,13 @@ extern "C" {
 
 /* What to compile: either `mlir` (the text of a module holding one ntp.mlp,
  * as ntp-compile reads it) or the structured fields below it. Networks with
- * typed layers (adaptive slopes, residual connections, Fourier features:
- * ntp.mlp's `slopes`, `residual`, `fourier`) are described by `mlir`, e.g.
+ * typed layers (adaptive slopes, residual connections, Fourier features,
+ * the modified MLP's gates: ntp.mlp's `slopes`, `residual`, `fourier`,
+ * `gated`) are described by `mlir`, e.g.
  *   ntp.mlp @net layers [2, 32, 32, 1] activation "tanh" fourier 8
  *       slopes "neuron" residual [false, true] order 4 : f64
+ *   ntp.mlp @modified layers [2, 32, 32, 1] activation "tanh" gated
+ *       order 4 : f64
  * (the text ntp_kernel_description returns; C++: MlpSpec's fields). */
 typedef struct ntp_jit_spec {
   const char *mlir;      /* when non-null, the fields below are ignored */

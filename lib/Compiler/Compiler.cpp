@@ -116,7 +116,8 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
                     TypeAttr::get(element), alphas, operators, slopes, residual,
                     description.kinds.fourier > 0
                         ? b.getI64IntegerAttr(description.kinds.fourier)
-                        : IntegerAttr());
+                        : IntegerAttr(),
+                    description.kinds.gated ? b.getUnitAttr() : UnitAttr());
   if (!description.partialsLowering.empty())
     mlp->setAttr("ntp.partials_lowering",
                  b.getStringAttr(description.partialsLowering));

@@ -64,6 +64,9 @@ bool ntp::describeKernel(const NetworkDescription &network,
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
   // Typed layers: the kernel kinds that take them so far.
+  if (network.kinds.gated && !network.partials.empty())
+    return fail(error, "partials kernels do not take gated layers yet; "
+                       "compile a jet kernel");
   if (!network.kinds.empty() && !network.partials.empty())
     return fail(error, "partials kernels do not take adaptive slopes, "
                        "residual layers or Fourier features yet; compile a "
@@ -176,6 +179,8 @@ std::string ntp::kernelKeyText(const art::KernelManifest &m) {
     os << "residual=" << residual << "\n";
   if (m.kinds.fourier > 0)
     os << "fourier=" << m.kinds.fourier << "\n";
+  if (m.kinds.gated)
+    os << "gated=1\n";
   for (const std::string &symbol : entryPointSymbols(m))
     os << "entry=" << symbol << "\n";
   return os.str();

@@ -147,6 +147,95 @@ public:
     return func;
   }
 
+  /// A gated network (the modified MLP): X (the seed, or its Fourier
+  /// features), U and V from X into buffers of their own, then per hidden
+  /// layer affine, [scale], activate and ntp.gate_jets of U, V and the
+  /// activation, and the output affine. Two ping-pong buffers besides U and
+  /// V: every op there reads the previous op's jet only (X is last read by
+  /// the first hidden affine).
+  func::FuncOp buildGated(OpBuilder &b) {
+    Location loc = mlp.getLoc();
+    Type element = mlp.getElementType();
+    OpBuilder::InsertionGuard guard(b);
+    auto func = createTilesFunction(b);
+    Block *entry = &func.front();
+    Value x = entry->getArgument(0), v = entry->getArgument(1),
+          params = entry->getArgument(2), out = entry->getArgument(3),
+          batch = entry->getArgument(4), tileBegin = entry->getArgument(5),
+          tileEnd = entry->getArgument(6);
+
+    ArrayRef<int64_t> layers = mlp.getLayers();
+    int64_t orders = mlp.getOrder() + 1, h = layers[1];
+    artifact::LayerKinds kinds = mlp.getLayerKinds();
+    int64_t maxWidth = std::max(*std::max_element(layers.begin(), layers.end()),
+                                2 * kinds.fourier);
+    auto bufferType = JetBufferShape::get(orders, maxWidth, tileSize, element);
+    Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
+                        memref::AllocaOp::create(b, loc, bufferType)};
+    auto gateType = JetBufferShape::get(orders, h, tileSize, element);
+    Value u = memref::AllocaOp::create(b, loc, gateType);
+    Value gv = memref::AllocaOp::create(b, loc, gateType);
+
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+
+    int current = 0;
+    // The other ping-pong buffer, [orders, width, tile], now current.
+    auto next = [&](int64_t width) {
+      current ^= 1;
+      return view(b, buffers[current], orders, width);
+    };
+    Value jet = view(b, buffers[current], orders, layers[0]);
+    SeedOp::create(b, loc, x, v, jet, batch, tile);
+    int64_t live = std::min<int64_t>(orders, 2);
+    int64_t offset = 0;
+    if (int64_t m = kinds.fourier) {
+      Value z = next(2 * m);
+      FourierProjectOp::create(b, loc, jet, params, 0, z, live);
+      offset = m * layers[0];
+      jet = next(2 * m);
+      ActivateOp::create(b, loc, "sin", z, jet, live);
+      live = orders;
+    }
+    SmallVector<std::string> activations = mlp.getHiddenActivations();
+    // U and V: the first hidden layer's activation of W X + b, written
+    // through the buffer X is not in.
+    int64_t in = kinds.firstInputWidth(layers[0]);
+    for (Value gate : {u, gv}) {
+      Value y = view(b, buffers[current ^ 1], orders, h);
+      AffineOp::create(b, loc, jet, params, offset, y, live);
+      offset += h * in + h;
+      ActivateOp::create(b, loc, activations[0], y, gate, live);
+    }
+    for (size_t l = 1; l < layers.size(); ++l) {
+      size_t hidden = l - 1;
+      Value y = next(layers[l]);
+      AffineOp::create(b, loc, jet, params, offset, y, live);
+      offset += layers[l] * (l == 1 ? in : layers[l - 1]) + layers[l];
+      jet = y;
+      if (l + 1 == layers.size())
+        break;
+      if (int64_t count = kinds.slopeCount(hidden, layers[l])) {
+        Value scaled = next(layers[l]);
+        ScaleOp::create(b, loc, jet, params, offset, scaled, live,
+                        kinds.slope(hidden) == artifact::Slope::Neuron);
+        offset += count;
+        jet = scaled;
+      }
+      Value z = next(layers[l]);
+      ActivateOp::create(b, loc, activations[hidden], jet, z, live);
+      live = orders;
+      jet = next(layers[l]);
+      GateJetsOp::create(b, loc, u, gv, z, jet, live);
+    }
+    StoreJetOp::create(b, loc, jet, out, batch, tile, live);
+    b.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
   /// A partials kernel: the same signature (the direction argument is not
   /// read), a tile's body propagating one univariate jet per ray of `plan`
   /// (each up to its own order, through the same per-layer ops), the top
@@ -496,6 +585,8 @@ struct DecomposeMlpPass
         KernelBuilder(mlp, facts.tile).buildMultiPartials(b, plan, lowering);
       else if (facts.isPartials())
         KernelBuilder(mlp, facts.tile).buildPartials(b, plan);
+      else if (facts.kinds.gated)
+        KernelBuilder(mlp, facts.tile).buildGated(b);
       else
         KernelBuilder(mlp, facts.tile).build(b);
       mlp.erase();

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardPlan.h"
+#include "GatedBackward.h"
 
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -337,6 +338,12 @@ struct GenerateBackwardPass
     for (func::FuncOp forward : kernels) {
       if (forward->hasAttr("ntp.partials")) {
         if (failed(generatePartialsBackward(module, forward, perSampleGrads)))
+          return signalPassFailure();
+        continue;
+      }
+      // Gated networks are a DAG, reversed in GatedBackward.cpp.
+      if (isGatedKernel(forward)) {
+        if (failed(generateGatedBackward(module, forward, perSampleGrads)))
           return signalPassFailure();
         continue;
       }

@@ -15,6 +15,9 @@
 // an adaptive slope multiplies a layer's coefficients, a residual layer adds
 // its input's, and a Fourier embedding is the true sin and cos series of
 // 2 pi B x (not the compiler's sin(z + pi / 2)), each with its adjoint.
+// A gated layer's U + Z (V - U) is a Cauchy product of normalized
+// coefficients (no binomials, unlike the compiler's derivative jets); its
+// adjoint sums U's and V's cotangents over the layers.
 //
 //===----------------------------------------------------------------------===//
 #include "TaylorReference.h"
@@ -40,6 +43,9 @@ struct Shape {
   std::vector<int64_t> slopeOffset;
   std::vector<bool> residual;
   int fourier = 0; // frequencies m of the embedding, B at params[0]
+  // Gated: W_u, b_u, W_v, b_v offsets (after B).
+  bool gated = false;
+  int64_t uWeight = 0, uBias = 0, vWeight = 0, vBias = 0;
 
   int d() const { return widths.front(); }
   /// Inputs of affine layer l: 2m for the first after an embedding.
@@ -70,7 +76,16 @@ Shape checkShape(const std::vector<int> &widths, const Layers &kinds, int order,
   s.batch = batch;
   s.layers = static_cast<int>(widths.size()) - 1;
   s.fourier = kinds.fourier;
+  s.gated = kinds.gated;
   int64_t off = static_cast<int64_t>(kinds.fourier) * widths[0];
+  if (s.gated) {
+    const int64_t h = widths[1], in = s.inWidth(0);
+    s.uWeight = off;
+    s.uBias = off + h * in;
+    s.vWeight = s.uBias + h;
+    s.vBias = s.vWeight + h * in;
+    off = s.vBias + h;
+  }
   for (int l = 0; l < s.layers; ++l) {
     s.weightOffset.push_back(off);
     off += static_cast<int64_t>(widths[l + 1]) * s.inWidth(l);
@@ -433,12 +448,42 @@ EmbeddingTape embed(const Shape &s, const std::vector<Ld> &params,
   return e;
 }
 
-/// Forward pass for batch point b, recording every layer.
+/// A gated network's U and V (a: the affine series, h: the activation's).
+struct GateTape {
+  LayerTape u, v;
+};
+
+/// act(W X + b) of series X ([nin][n1]) for a gate of width h, taped.
+LayerTape gateSeries(const Shape &s, Activation act,
+                     const std::vector<Ld> &params, int64_t weight,
+                     int64_t bias, const std::vector<Ld> &X) {
+  const int n1 = s.n1(), nin = s.inWidth(0), h = s.widths[1];
+  LayerTape t;
+  t.a.assign(static_cast<size_t>(h) * n1, 0);
+  for (int i = 0; i < h; ++i) {
+    for (int m = 0; m < nin; ++m)
+      for (int k = 0; k < n1; ++k)
+        t.a[i * n1 + k] += params[weight + i * nin + m] * X[m * n1 + k];
+    t.a[i * n1] += params[bias + i];
+  }
+  t.h.assign(t.a.size(), 0);
+  t.aux1.assign(t.a.size(), 0);
+  t.aux2.assign(t.a.size(), 0);
+  t.aux3.assign(t.a.size(), 0);
+  for (int i = 0; i < h; ++i)
+    activationSeries(act, &t.a[i * n1], &t.h[i * n1], &t.aux1[i * n1],
+                     &t.aux2[i * n1], &t.aux3[i * n1], s.order);
+  return t;
+}
+
+/// Forward pass for batch point b, recording every layer (and a gated
+/// network's U and V in `gates`).
 std::vector<LayerTape> forwardPoint(const Shape &s,
                                     const std::vector<Activation> &acts,
                                     const std::vector<Ld> &params,
                                     const std::vector<Ld> &x,
-                                    const std::vector<Ld> &v, int64_t b) {
+                                    const std::vector<Ld> &v, int64_t b,
+                                    GateTape *gates = nullptr) {
   const int n1 = s.n1();
   const std::vector<Ld> in = inputSeries(s, x, v, b);
   std::vector<LayerTape> tape(s.layers);
@@ -447,6 +492,11 @@ std::vector<LayerTape> forwardPoint(const Shape &s,
   if (s.fourier) {
     embedding = embed(s, params, in);
     prev = &embedding.out;
+  }
+  GateTape gate;
+  if (s.gated) {
+    gate.u = gateSeries(s, acts[0], params, s.uWeight, s.uBias, *prev);
+    gate.v = gateSeries(s, acts[0], params, s.vWeight, s.vBias, *prev);
   }
   for (int l = 0; l < s.layers; ++l) {
     const int nin = s.inWidth(l), nout = s.widths[l + 1];
@@ -480,8 +530,22 @@ std::vector<LayerTape> forwardPoint(const Shape &s,
     if (s.residual[l])
       for (size_t e = 0; e < t.out.size(); ++e)
         t.out[e] += (*prev)[e]; // H + F(H): jets add
+    if (s.gated)
+      for (int i = 0; i < nout; ++i) {
+        // U + Z (V - U): the product of series is a Cauchy product.
+        const Ld *u = &gate.u.h[i * n1], *vv = &gate.v.h[i * n1],
+                 *z = &t.h[i * n1];
+        for (int k = 0; k < n1; ++k) {
+          Ld acc = u[k];
+          for (int j = 0; j <= k; ++j)
+            acc += z[j] * (vv[k - j] - u[k - j]);
+          t.out[i * n1 + k] = acc;
+        }
+      }
     prev = &t.out;
   }
+  if (gates)
+    *gates = std::move(gate);
   return tape;
 }
 
@@ -569,6 +633,22 @@ int64_t numParams(const std::vector<int> &widths, const Layers &layers) {
     if (layers.residual[l] && (l == 0 || widths[l] != widths[l + 1]))
       throw std::invalid_argument("ntp_ref: a residual layer needs equal "
                                   "widths and a hidden input");
+  if (layers.gated) {
+    if (hidden < 1)
+      throw std::invalid_argument("ntp_ref: a gated network needs a hidden "
+                                  "layer");
+    for (size_t l = 1; l <= hidden; ++l)
+      if (widths[l] != widths[1])
+        throw std::invalid_argument("ntp_ref: a gated network's hidden "
+                                    "widths must agree");
+    for (bool r : layers.residual)
+      if (r)
+        throw std::invalid_argument("ntp_ref: a gated network has no "
+                                    "residual layers");
+    const int64_t in =
+        layers.fourier > 0 ? 2 * int64_t(layers.fourier) : widths[0];
+    total += 2 * (in * widths[1] + widths[1]); // W_u, b_u, W_v, b_v
+  }
   return total;
 }
 
@@ -647,8 +727,16 @@ std::vector<long double> jetParamGradient(
         "ntp_ref: cotangent must have (order + 1) * batch * q elements");
   std::vector<Ld> grad(params.size(), 0);
   for (int64_t b = 0; b < batch; ++b) {
-    const std::vector<LayerTape> tape = forwardPoint(s, acts, params, x, v, b);
+    GateTape gate;
+    const std::vector<LayerTape> tape =
+        forwardPoint(s, acts, params, x, v, b, &gate);
     const std::vector<Ld> in = inputSeries(s, x, v, b);
+    // A gated network: U's and V's cotangents, summed over the layers.
+    std::vector<Ld> ubar, vbar;
+    if (s.gated) {
+      ubar.assign(gate.u.h.size(), 0);
+      vbar.assign(gate.v.h.size(), 0);
+    }
     const EmbeddingTape embedding =
         s.fourier ? embed(s, params, in) : EmbeddingTape();
     // Adjoint of the last pre-activation: out = k! * a_k.
@@ -684,6 +772,33 @@ std::vector<long double> jetParamGradient(
           hbar[e] += carry[e];
         carry.clear();
       }
+      if (l == 0 && s.gated) {
+        // X also feeds U and V: their adjoints (the activation, then
+        // W X + b) add to X's cotangent and give W_u, b_u, W_v, b_v.
+        const int h = s.widths[1];
+        for (int g = 0; g < 2; ++g) {
+          const LayerTape &t = g == 0 ? gate.u : gate.v;
+          std::vector<Ld> &gbar = g == 0 ? ubar : vbar;
+          const int64_t weight = g == 0 ? s.uWeight : s.vWeight;
+          const int64_t bias = g == 0 ? s.uBias : s.vBias;
+          std::vector<Ld> gabar(gbar.size(), 0);
+          for (int i = 0; i < h; ++i)
+            activationSeriesAdjoint(acts[0], &t.a[i * n1], &t.h[i * n1],
+                                    &t.aux1[i * n1], &t.aux2[i * n1],
+                                    &t.aux3[i * n1], &gbar[i * n1],
+                                    &gabar[i * n1], s.order);
+          for (int i = 0; i < h; ++i) {
+            grad[bias + i] += gabar[i * n1];
+            for (int m = 0; m < nin; ++m)
+              for (int k = 0; k < n1; ++k) {
+                grad[weight + i * nin + m] +=
+                    gabar[i * n1 + k] * hin[m * n1 + k];
+                hbar[m * n1 + k] +=
+                    params[weight + i * nin + m] * gabar[i * n1 + k];
+              }
+          }
+        }
+      }
       if (l == 0 && s.fourier) {
         // hbar = [sinbar; cosbar]: back through both series to z, then to
         // B (the input series does not depend on params).
@@ -718,6 +833,23 @@ std::vector<long double> jetParamGradient(
       // hands it on to its input unchanged, besides its activation.
       if (s.residual[l - 1])
         carry = hbar;
+      if (s.gated) {
+        // out = U + Z W with W = V - U: Z gets the product's adjoint, U
+        // and V the rest (summed over the layers).
+        std::vector<Ld> zbar(hbar.size(), 0), wbar(hbar.size(), 0);
+        for (int m = 0; m < nin; ++m) {
+          std::vector<Ld> w(n1);
+          for (int k = 0; k < n1; ++k)
+            w[k] = gate.v.h[m * n1 + k] - gate.u.h[m * n1 + k];
+          productAdjoint(&t.h[m * n1], w.data(), &hbar[m * n1], 1,
+                         &zbar[m * n1], &wbar[m * n1], s.order);
+        }
+        for (size_t e = 0; e < hbar.size(); ++e) {
+          ubar[e] += hbar[e] - wbar[e];
+          vbar[e] += wbar[e];
+        }
+        hbar = zbar;
+      }
       abar.assign(static_cast<size_t>(nin) * n1, 0);
       for (int m = 0; m < nin; ++m)
         activationSeriesAdjoint(acts[l - 1], &t.a[m * n1], &t.h[m * n1],

@@ -96,10 +96,18 @@ std::vector<long double> jetParamGradient(
 /// With fourier = m >= 1 the input x (width d) first becomes
 /// [sin(2 pi B x), cos(2 pi B x)] (width 2m), B [m, d] row-major leading
 /// params; W_1 is then [h_1, 2m].
+///
+/// With gated (the modified MLP), X the input (or its embedding) and h the
+/// hidden width (every hidden layer has it): U = act_1(W_u X + b_u),
+/// V = act_1(W_v X + b_v), H_0 = X, and hidden layer l computes
+/// Z = act_l(a_l (W_l H + b_l)) and H_l = U + Z (V - U) (a Cauchy product
+/// of series); no residual layers. params: [B], W_u [h, in], b_u, W_v, b_v,
+/// then the layers as above.
 struct Layers {
   std::vector<int> slopes;
   std::vector<bool> residual;
   int fourier = 0;
+  bool gated = false;
 };
 
 /// numParams with the slopes of `layers`; throws std::invalid_argument on

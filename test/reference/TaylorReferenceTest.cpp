@@ -720,4 +720,71 @@ TEST(TaylorReference, TypedGradientMatchesDifferences) {
   }
 }
 
+// A gated network of width 1 with identity activations: U = a x + b,
+// V = c x + e, Z = p x + r, H = U + Z (V - U), f = w H + s. Along x + t v
+// H is quadratic in t: its first derivative is U' + Z' (V - U) + Z (V' -
+// U'), its second 2 Z' (V' - U'), its third 0. Parameters: W_u b_u W_v b_v
+// W_1 b_1 W_2 b_2.
+TEST(TaylorReference, GatedLayerByHand) {
+  ntp_ref::Layers gated;
+  gated.gated = true;
+  const std::vector<int> w = {1, 1, 1};
+  ASSERT_EQ(ntp_ref::numParams(w, gated), 8);
+  const Ld a = 0.7L, b = 0.1L, c = -1.3L, e = 0.4L, p = 0.9L, r = -0.2L,
+           wo = 1.7L, s = 0.3L, x = 0.5L, v = 2.0L;
+  const Vec params = {a, b, c, e, p, r, wo, s};
+  const Vec out =
+      ntp_ref::jet(w, {Activation::Identity}, gated, 3, params, {x}, {v}, 1);
+  const Ld U = a * x + b, V = c * x + e, Z = p * x + r;
+  const Ld dU = a * v, dV = c * v, dZ = p * v;
+  EXPECT_TRUE(close(out[0], wo * (U + Z * (V - U)) + s, 1e-18L));
+  EXPECT_TRUE(close(out[1], wo * (dU + dZ * (V - U) + Z * (dV - dU)), 1e-18L));
+  EXPECT_TRUE(close(out[2], wo * 2 * dZ * (dV - dU), 1e-18L));
+  EXPECT_EQ(out[3], 0);
+  // Unequal hidden widths and residual layers are refused.
+  ntp_ref::Layers residual = gated;
+  residual.residual = {false, true};
+  EXPECT_THROW(ntp_ref::numParams({1, 2, 2, 1}, residual),
+               std::invalid_argument);
+  EXPECT_THROW(ntp_ref::numParams({1, 2, 3, 1}, gated), std::invalid_argument);
+}
+
+// The gated reverse pass (U's and V's cotangents summed over the layers)
+// is the gradient of the gated forward: central differences, every
+// parameter (B, W_u, b_u, W_v, b_v, W, b, slopes).
+TEST(TaylorReference, GatedGradientMatchesDifferences) {
+  ntp_ref::Layers layers;
+  layers.fourier = 2;
+  layers.slopes = {2, 0, 1};
+  layers.gated = true;
+  const std::vector<int> w = {1, 3, 3, 3, 1};
+  const std::vector<Activation> acts = {Activation::Tanh, Activation::Silu,
+                                        Activation::Sin};
+  std::mt19937_64 rng(5);
+  const Vec p = randomVec(rng, ntp_ref::numParams(w, layers));
+  const Vec x = randomVec(rng, 2), v = randomVec(rng, 1);
+  const int order = 4;
+  const Vec c = randomVec(rng, (order + 1) * 2);
+  const Vec g =
+      ntp_ref::jetParamGradient(w, acts, layers, order, p, x, v, 2, c);
+  auto loss = [&](const Vec &params) {
+    const Vec out = ntp_ref::jet(w, acts, layers, order, params, x, v, 2);
+    Ld sum = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+      sum += c[i] * out[i];
+    return sum;
+  };
+  const Ld h = 1e-5L;
+  for (size_t i = 0; i < p.size(); ++i) {
+    Vec up = p, down = p, up2 = p, down2 = p;
+    up[i] += h;
+    down[i] -= h;
+    up2[i] += 2 * h;
+    down2[i] -= 2 * h;
+    const Ld fd =
+        (8 * (loss(up) - loss(down)) - (loss(up2) - loss(down2))) / (12 * h);
+    EXPECT_TRUE(close(g[i], fd, 1e-9L)) << "param " << i;
+  }
+}
+
 } // namespace

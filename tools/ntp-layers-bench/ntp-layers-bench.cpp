@@ -6,8 +6,9 @@
 // in one run: best of N repetitions, one table, the ratio typed / plain per
 // row. What it shows is the cost of the typed layers' extra jet ops
 // (ntp.scale, ntp.add_jets, ntp.fourier_project plus a sin activation of
-// width 2m), not a comparison with another framework. Usage:
-// ntp-layers-bench [max-order] (default 9).
+// width 2m; the gated network's U and V layers and ntp.gate_jets, a Leibniz
+// product per hidden layer), not a comparison with another framework. Usage:
+// ntp-layers-bench [max-order] [min-order] (default 9 and 1).
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +47,7 @@ struct Network {
   std::vector<std::string> slopes;
   std::vector<bool> residual;
   int fourier;
+  bool gated = false; // the modified MLP
 };
 
 /// Forward and training-step seconds per call of `net` at `order`.
@@ -60,6 +62,7 @@ std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
   spec.slopes = net.slopes;
   spec.residual = net.residual;
   spec.fourier = net.fourier;
+  spec.gated = net.gated;
   ntp::JitOptions options;
   options.useCache = false;
   ntp::Kernel k = ntp::compile(spec, options);
@@ -91,13 +94,15 @@ std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
   return {forward, step};
 }
 
-template <class T> void table(ntp::Dtype dtype, int maxOrder) {
+template <class T> void table(ntp::Dtype dtype, int maxOrder, int minOrder) {
   const std::vector<Network> networks = {
       {"plain", {}, {}, 0},
       {"slopes per neuron", {"neuron", "neuron", "neuron"}, {}, 0},
       {"residual", {}, {false, true, true}, 0},
       {"fourier 16", {}, {}, 16},
       {"all three", {"neuron", "neuron", "neuron"}, {false, true, true}, 16},
+      {"gated", {}, {}, 0, true},
+      {"gated fourier 16", {}, {}, 16, true},
   };
   std::printf("\n%s, 2-32-32-32-1 tanh, batch 256, best of 20 (us per call; "
               "ratio to plain)\n",
@@ -105,6 +110,8 @@ template <class T> void table(ntp::Dtype dtype, int maxOrder) {
   std::printf("%-5s  %-18s  %12s  %6s  %14s  %6s\n", "order", "network",
               "forward", "ratio", "training step", "ratio");
   for (int order = 1; order <= maxOrder; order += order < 3 ? 1 : 2) {
+    if (order < minOrder)
+      continue;
     std::pair<double, double> plain{0, 0};
     for (const Network &net : networks) {
       std::pair<double, double> t = time<T>(net, order, dtype, 20);
@@ -122,16 +129,27 @@ template <class T> void table(ntp::Dtype dtype, int maxOrder) {
 int main(int argc, char **argv) {
   if (argc > 1 &&
       (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-    std::printf("usage: %s [max-order]  (1..32, default 9)\n", argv[0]);
+    std::printf("usage: %s [max-order [min-order]]  (1 <= min-order <= "
+                "max-order <= 32; default 9 and 1)\n",
+                argv[0]);
     return 0;
   }
-  char *end = nullptr;
-  long maxOrder = argc == 2 ? std::strtol(argv[1], &end, 10) : 9;
-  if (argc > 2 || (argc == 2 && (end == argv[1] || *end != '\0')) ||
-      maxOrder < 1 || maxOrder > 32) {
+  // Whole integers only: atoi read "9x" as 9 and "x" as 0.
+  long orders[2] = {9, 1};
+  bool ok = argc <= 3;
+  for (int i = 1; ok && i < argc; ++i) {
+    char *end = nullptr;
+    orders[i - 1] = std::strtol(argv[i], &end, 10);
+    ok = end != argv[i] && *end == '\0';
+  }
+  int maxOrder = static_cast<int>(orders[0]),
+      minOrder = static_cast<int>(orders[1]);
+  if (!ok || orders[0] < 1 || orders[0] > 32 || orders[1] < 1 ||
+      orders[1] > orders[0]) {
     std::fprintf(stderr,
-                 "ntp-layers-bench: error: the one argument is the maximum "
-                 "order, an integer in 1..32\n");
+                 "ntp-layers-bench: error: the arguments are the maximum "
+                 "order (an integer in 1..32) and optionally the minimum order "
+                 "(an integer in 1..maximum)\n");
     return 2;
   }
   std::string load;
@@ -142,8 +160,8 @@ int main(int argc, char **argv) {
               std::getenv("NTP_NUM_THREADS") ? std::getenv("NTP_NUM_THREADS")
                                              : "(default)");
   try {
-    table<double>(ntp::Dtype::F64, static_cast<int>(maxOrder));
-    table<float>(ntp::Dtype::F32, static_cast<int>(maxOrder));
+    table<double>(ntp::Dtype::F64, maxOrder, minOrder);
+    table<float>(ntp::Dtype::F32, maxOrder, minOrder);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "ntp-layers-bench: %s\n", e.what());
     return 1;

@@ -47,6 +47,9 @@ struct MlpSpec {
   std::vector<std::string> slopes;
   std::vector<bool> residual;
   int fourier = 0;
+  /// The modified MLP's gates (ntp.mlp's `gated`): every hidden width equal;
+  /// parameters [B], W_u, b_u, W_v, b_v, W_1, b_1, [a_1], ...
+  bool gated = false;
 };
 
 struct JitOptions {
@@ -135,6 +138,8 @@ inline std::string mlpText(const MlpSpec &spec) {
       "ntp.mlp @ntp_kernel layers [" + layers + "] activation " + activation;
   if (spec.fourier != 0)
     text += " fourier " + std::to_string(spec.fourier);
+  if (spec.gated)
+    text += " gated";
   if (!spec.slopes.empty()) {
     text += " slopes [";
     for (size_t i = 0; i < spec.slopes.size(); ++i)
@@ -163,7 +168,7 @@ inline Kernel compileMlir(const std::string &text,
 /// Compiles `spec` for the CPU or GPU in `options` (cached on disk).
 inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
   if (!spec.partials.empty() || !spec.slopes.empty() ||
-      !spec.residual.empty() || spec.fourier != 0)
+      !spec.residual.empty() || spec.fourier != 0 || spec.gated)
     return compileMlir(mlpText(spec), options);
   if (spec.layers.size() >
       static_cast<size_t>(std::numeric_limits<int32_t>::max()))

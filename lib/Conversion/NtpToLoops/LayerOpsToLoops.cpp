@@ -356,4 +356,5 @@ struct LowerFourierProjectVjp
 void ntp::populateLayerOpsToLoopsPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerScale, LowerAddJets, LowerScaleVjp, LowerFourierProject,
                LowerFourierProjectVjp>(patterns.getContext());
+  populateGateOpsToLoopsPatterns(patterns);
 }

@@ -174,6 +174,17 @@ struct CudaLaunch {
 /// b_1, ... (module.parameters() of nn.Sequential(FourierFeatures(B),
 /// nn.Linear(2m, h_1), ...)). A fixed B is the same kernel whose B entries
 /// the caller does not update.
+///
+/// A gated network (`gated`: the modified MLP of Wang, Teng and Perdikaris
+/// 2021, jaxpi's ModifiedMlp) computes, from X (the input, or its Fourier
+/// features), U = sigma_1(W_u X + b_u) and V = sigma_1(W_v X + b_v) (the
+/// first hidden layer's activation, no slopes), H_0 = X and per hidden layer
+/// l: Z_l = sigma_l(a_l * (W_l H_{l-1} + b_l)), H_l = U + Z_l * (V - U)
+/// (= (1 - Z_l) U + Z_l V), then the output layer. Every hidden width is the
+/// width h of U and V, and no layer is residual. W_u [h, in] and W_v precede
+/// the hidden layers: [B], W_u, b_u, W_v, b_v, W_1, b_1, [a_1], ..., W_L,
+/// b_L (module.parameters() of a module registering the u-encoder Linear,
+/// the v-encoder Linear, the hidden Linears, then the output Linear).
 enum class Slope : int32_t { None = 0, Layer = 1, Neuron = 2 };
 
 constexpr std::string_view slopeName(Slope slope) {
@@ -198,6 +209,8 @@ struct LayerKinds {
   std::vector<bool> residual;
   /// Frequencies m of the Fourier-feature input embedding; 0: none.
   int64_t fourier = 0;
+  /// The modified MLP's gates U and V around every hidden layer.
+  bool gated = false;
 
   /// The width the first layer reads: 2m with a Fourier embedding, else d.
   int64_t firstInputWidth(int64_t d) const {
@@ -205,7 +218,7 @@ struct LayerKinds {
   }
 
   bool empty() const {
-    if (fourier != 0)
+    if (fourier != 0 || gated)
       return false;
     for (Slope s : slopes)
       if (s != Slope::None)
@@ -263,6 +276,8 @@ struct LayerKinds {
       return "residual lists " + std::to_string(residual.size()) +
              " entries but the network has " + std::to_string(hidden) +
              " hidden layers";
+    if (std::string broken = checkGated(layers); !broken.empty())
+      return broken;
     for (size_t i = 0; i < residual.size(); ++i) {
       if (!residual[i])
         continue;
@@ -276,6 +291,39 @@ struct LayerKinds {
                "; a residual layer H + F(H) needs equal widths";
     }
     return "";
+  }
+  /// The gated network's rules (see Slope above), or "".
+  std::string checkGated(const std::vector<int64_t> &layers) const {
+    if (!gated)
+      return "";
+    if (layers.size() < 3)
+      return "a gated network needs at least one hidden layer (U and V gate "
+             "the hidden layers)";
+    for (size_t i = 2; i + 1 < layers.size(); ++i)
+      if (layers[i] != layers[1])
+        return "a gated layer's branches differ in width: U and V have the "
+               "first hidden width " +
+               std::to_string(layers[1]) + " but hidden layer " +
+               std::to_string(i) + " has width " + std::to_string(layers[i]) +
+               "; every hidden layer of a gated network has the width of U "
+               "and V";
+    for (bool r : residual)
+      if (r)
+        return "a gated network has no residual layers: each hidden layer's "
+               "output is already the gate U + Z (V - U)";
+    return "";
+  }
+  /// Parameters of the gates U and V (W_u, b_u, W_v, b_v), 0 when not
+  /// gated; nullopt on overflow.
+  std::optional<int64_t> gateParams(const std::vector<int64_t> &layers) const {
+    if (!gated || layers.size() < 3)
+      return 0;
+    int64_t in = firstInputWidth(layers[0]), count = 0;
+    if (__builtin_add_overflow(in, int64_t(1), &count) ||
+        __builtin_mul_overflow(count, layers[1], &count) ||
+        __builtin_mul_overflow(count, int64_t(2), &count))
+      return std::nullopt;
+    return count;
   }
 };
 
@@ -339,6 +387,11 @@ inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers,
     if (l == 0)
       continue;
     int64_t layer = 0;
+    // A gated network: W_u, b_u, W_v, b_v before the first hidden layer.
+    std::optional<int64_t> gates = kinds.gateParams(layers);
+    if (l == 1 &&
+        (!gates || __builtin_add_overflow(total, *gates, &total)))
+      return std::nullopt;
     int64_t in = l == 1 ? kinds.firstInputWidth(layers[0]) : layers[l - 1];
     if (__builtin_add_overflow(in, int64_t(1), &layer) ||
         __builtin_mul_overflow(layer, layers[l], &layer) ||
@@ -355,8 +408,9 @@ inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers,
 /// Elements of saved jets per tile for the forward-save / backward-saved
 /// path: the seed, then per layer the affine output and (hidden layers) the
 /// activation output, [order + 1, width, tile] each; a hidden layer with a
-/// slope also saves the scaled jet, a residual one the sum. nullopt on
-/// overflow.
+/// slope also saves the scaled jet, a residual one the sum, a gated one the
+/// gate, and a gated network the affine and activation outputs of U and V
+/// (4 h). nullopt on overflow.
 inline std::optional<int64_t>
 workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
                          int64_t tile, const LayerKinds &kinds = {}) {
@@ -367,11 +421,16 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   if (kinds.fourier > 0 &&
       __builtin_add_overflow(widths, 4 * kinds.fourier, &widths))
     return std::nullopt;
+  int64_t gates = 0;
+  if (kinds.gated && layers.size() > 2 &&
+      (__builtin_mul_overflow(layers[1], int64_t(4), &gates) ||
+       __builtin_add_overflow(widths, gates, &widths)))
+    return std::nullopt;
   for (size_t l = 1; l < layers.size(); ++l) {
     int64_t width = 0;
     bool hidden = l + 1 < layers.size();
     int64_t jets = hidden ? 2 + (kinds.slope(l - 1) != Slope::None) +
-                                kinds.isResidual(l - 1)
+                                kinds.isResidual(l - 1) + kinds.gated
                           : 1;
     if (__builtin_mul_overflow(layers[l], jets, &width) ||
         __builtin_add_overflow(widths, width, &widths))
@@ -401,8 +460,9 @@ partialsWorkspaceElementsPerTile(const std::vector<int64_t> &layers,
 /// Elements of jets one tile keeps on the stack, at most: the backward that
 /// recomputes the forward holds every forward jet (workspaceElementsPerTile)
 /// and two cotangent buffers of the widest layer, [order + 1, width, tile]
-/// each, three with a residual layer (the forward alone: two buffers of the
-/// widest layer, three with a residual layer). nullopt on overflow.
+/// each, three with a residual layer, four in a gated network (the forward
+/// alone: two buffers of the widest layer, three with a residual layer, four
+/// in a gated network: U, V and two). nullopt on overflow.
 inline std::optional<int64_t>
 jetStackElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
                         int64_t tile, const LayerKinds &kinds = {}) {
@@ -420,7 +480,8 @@ jetStackElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
     residual |= r;
   if (__builtin_mul_overflow(order + 1, widest, &cotangents) ||
       __builtin_mul_overflow(cotangents, tile, &cotangents) ||
-      __builtin_mul_overflow(cotangents, int64_t(residual ? 3 : 2),
+      __builtin_mul_overflow(cotangents,
+                             int64_t(kinds.gated ? 4 : residual ? 3 : 2),
                              &cotangents) ||
       __builtin_add_overflow(*jets, cotangents, &cotangents))
     return std::nullopt;
@@ -497,8 +558,8 @@ inline std::optional<int64_t> cudaWorkspaceElements(const KernelManifest &m,
 /// `partials` (rows separated by ';', entries by ',') only for partials
 /// kernels: a runtime that predates them refuses the key. `slopes`
 /// ("none,neuron": one of none, layer, neuron per hidden layer),
-/// `residual` ("0,1") and `fourier` (m) only for networks with typed layers
-/// (LayerKinds).
+/// `residual` ("0,1"), `fourier` (m) and `gated` (1) only for networks with
+/// typed layers (LayerKinds).
 /// A runtime that predates them refuses the keys.
 /// Lists are comma-separated. Unknown keys are an error: a field that
 /// changes what the runtime must do bumps kAbiVersion instead.

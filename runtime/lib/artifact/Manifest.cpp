@@ -65,7 +65,7 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
 constexpr std::string_view kOptionalKeys[] = {"partials", "slopes", "residual",
-                                              "fourier"};
+                                              "fourier",  "gated"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -177,6 +177,13 @@ public:
       if (!fourier || *fourier < 1)
         return fail("fourier must be a number of frequencies >= 1");
       m.kinds.fourier = *fourier;
+    }
+    if (const std::string *gated = optionalKey("gated")) {
+      if (*gated != "1")
+        return fail("gated " + quoted(*gated) +
+                    " must be 1 (the key is absent for a network without "
+                    "gates)");
+      m.kinds.gated = true;
     }
     if (std::string broken = m.kinds.check(m.layers); !broken.empty())
       return fail(broken);

@@ -73,6 +73,8 @@ std::string serializeManifest(const KernelManifest &m) {
     line("residual", residual);
   if (m.kinds.fourier > 0)
     line("fourier", std::to_string(m.kinds.fourier));
+  if (m.kinds.gated)
+    line("gated", "1");
   text += '\n';
   return text;
 }
@@ -94,6 +96,8 @@ std::string mlpDescription(const KernelManifest &manifest) {
   // layer when they agree, else a list.
   if (manifest.kinds.fourier > 0)
     text += " fourier " + std::to_string(manifest.kinds.fourier);
+  if (manifest.kinds.gated)
+    text += " gated";
   if (std::string slopes = manifest.kinds.slopesText(); !slopes.empty()) {
     bool same = true;
     for (Slope s : manifest.kinds.slopes)

@@ -397,6 +397,33 @@ TEST(JitTest, TypedLayers) {
             std::string::npos);
 }
 
+/// The modified MLP's gates (issue 14): MlpSpec::gated and the ntp.mlp
+/// text are the same kernel, its own cache entry; bad widths are refused
+/// with one sentence.
+TEST(JitTest, GatedLayers) {
+  ntp::MlpSpec spec{{2, 6, 6, 1}, "tanh", 3, ntp::Dtype::F64};
+  spec.gated = true;
+  const std::string text = "ntp.mlp @ntp_kernel layers [2, 6, 6, 1] "
+                           "activation \"tanh\" gated order 3 : f64";
+  EXPECT_EQ(ntp::mlpText(spec), text + "\n");
+  ntp::Kernel cpp = ntp::compile(spec, cppNoCache());
+  EXPECT_EQ(cpp.description(), text);
+  KernelPtr c = compileOrDie(Spec{{}, "tanh", 0, NTP_DTYPE_F32, text}, kNoCache);
+  ASSERT_TRUE(c);
+  ntp_kernel_info info;
+  ASSERT_EQ(ntp_kernel_info_get(c.get(), &info), NTP_OK);
+  // W_u [6, 2], b_u, W_v, b_v, W_1 [6, 2], b_1, W_2 [6, 6], b_2, W_3, b_3.
+  EXPECT_EQ(info.num_params, 2 * 18 + 18 + 42 + 7);
+  Inputs in = inputsFor(c.get(), 11);
+  EXPECT_EQ(run(c.get(), in), run(cpp.get(), in));
+  EXPECT_NE(compileError(Spec{{}, "tanh", 0, NTP_DTYPE_F32,
+                              "ntp.mlp @n layers [1, 4, 5, 1] activation "
+                              "\"tanh\" gated order 2 : f32"},
+                         kNoCache, NTP_ERROR_INVALID_ARGUMENT)
+                .find("a gated layer's branches differ in width"),
+            std::string::npos);
+}
+
 TEST(JitTest, DescribesTheNetwork) {
   KernelPtr k = compileOrDie(
       Spec{{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, NTP_DTYPE_F64, ""},

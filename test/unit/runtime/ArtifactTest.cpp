@@ -470,6 +470,52 @@ TEST(ManifestTest, RoundTripsAndChecksTypedLayers) {
             std::string::npos);
 }
 
+/// The modified MLP's gates (issue 14): W_u, b_u, W_v, b_v in the count,
+/// U, V (and their affine jets) and each gate in the workspace, the `gated`
+/// key only when used, and its rules.
+TEST(ManifestTest, RoundTripsAndChecksGatedLayers) {
+  KernelManifest m = cpuManifest();
+  m.kinds.gated = true;
+  m.kinds.slopes = {Slope::None, Slope::Neuron, Slope::None};
+  m.numParams = *countParams(m.layers, m.kinds);
+  EXPECT_EQ(m.numParams, *countParams(m.layers) + 2 * (24 + 24) + 24);
+  m.workspacePerTile =
+      *workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
+  // x, W_u x + b_u, U, W_v x + b_v, V, per hidden layer the affine, (the
+  // slope,) the activation and the gate, the output.
+  EXPECT_EQ(m.workspacePerTile,
+            (1 + 4 * 24 + 3 * 24 + 4 * 24 + 3 * 24 + 1) * (m.order + 1) *
+                m.tile);
+  // The stack: every jet and four cotangent buffers of the widest layer.
+  EXPECT_EQ(*jetStackElementsPerTile(m.layers, m.order, m.tile, m.kinds),
+            m.workspacePerTile + 4 * 24 * (m.order + 1) * m.tile);
+  std::string text = serializeManifest(m);
+  EXPECT_NE(text.find("\nslopes=none,neuron,none\ngated=1\n"),
+            std::string::npos)
+      << text;
+  KernelManifest parsed = roundTrip(m);
+  EXPECT_TRUE(parsed.kinds.gated);
+  EXPECT_EQ(mlpDescription(parsed),
+            "ntp.mlp @pinn layers [1, 24, 24, 24, 1] activation \"tanh\" "
+            "gated slopes [\"none\", \"neuron\", \"none\"] order 9 : f64");
+  EXPECT_EQ(kCpu.find("gated"), std::string::npos);
+  EXPECT_NE(parseError(withLine(text, "gated", "gated=0"))
+                .find("gated '0' must be 1"),
+            std::string::npos);
+  // Without the key the counts are a plain network's: refused.
+  EXPECT_NE(parseError(withLine(text, "gated", "")).find("num_params is"),
+            std::string::npos);
+  // Hidden widths that differ are refused with the rule's sentence.
+  KernelManifest widths = m;
+  widths.layers = {1, 24, 16, 24, 1};
+  widths.kinds.slopes.clear();
+  EXPECT_NE(widths.kinds.check(widths.layers)
+                .find("a gated layer's branches differ in width: U and V "
+                      "have the first hidden width 24 but hidden layer 2 has "
+                      "width 16"),
+            std::string::npos);
+}
+
 TEST(ContainerTest, SealsAndOpens) {
   KernelManifest m = cudaManifest();
   std::string image(12345, 'p');

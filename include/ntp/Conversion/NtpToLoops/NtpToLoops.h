@@ -36,6 +36,10 @@ void populateNtpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns,
 /// Patterns lowering the typed-layer ops (ntp.scale, ntp.add_jets,
 /// ntp.scale_vjp; LayerOpsToLoops.cpp); part of the set above.
 void populateLayerOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
+
+/// Patterns lowering the gated layer's ops (ntp.gate_jets,
+/// ntp.gate_jets_vjp; GateOpsToLoops.cpp); added by the one above.
+void populateGateOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// Patterns lowering the multi-direction jet ops (ntp.seed_rays,
 /// ntp.affine_rays, ntp.activate_rays) to loops (RaysToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.

@@ -105,6 +105,8 @@ LogicalResult MlpOp::verifyLayerKinds() {
           std::vector<int64_t>(getLayers().begin(), getLayers().end()));
       !broken.empty())
     return emitOpError(broken);
+  if (kinds.gated && isPartialsKernel())
+    return emitOpError("partials kernels do not take gated layers yet");
   if (!kinds.empty() && isPartialsKernel())
     return emitOpError("partials kernels do not take adaptive slopes, "
                        "residual layers or Fourier features yet");
@@ -138,6 +140,7 @@ artifact::LayerKinds MlpOp::getLayerKinds() {
     kinds.residual.assign(residual->begin(), residual->end());
   if (IntegerAttr fourier = getFourierAttr())
     kinds.fourier = std::max<int64_t>(0, fourier.getValue().getSExtValue());
+  kinds.gated = getGated();
   return kinds;
 }
 

@@ -59,7 +59,7 @@ KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
                   : StringRef(),
              cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0,
              partials, m.kinds.slopesText(), m.kinds.residualText(),
-             m.kinds.fourier);
+             m.kinds.fourier, m.kinds.gated ? 1 : 0);
 }
 
 /// Typed layers from their manifest spellings ("none,neuron", "0,1"; empty:
@@ -98,10 +98,11 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
            StringRef targetCpu, StringRef chip, StringRef mapping,
            int64_t blockSize, int64_t samplesPerBlock,
            DenseI32ArrayAttr partials, StringRef slopes, StringRef residual,
-           int64_t fourier) {
+           int64_t fourier, int64_t gated) {
   art::KernelManifest m;
   (void)parseKinds(slopes, residual, m.kinds);
   m.kinds.fourier = fourier;
+  m.kinds.gated = gated != 0;
   m.name = name.str();
   m.layers.assign(layers.begin(), layers.end());
   m.activation = activation.str();
@@ -145,7 +146,7 @@ art::KernelManifest KernelAttr::getManifest() const {
                     getWorkspacePerTile(), getCpuFeatures(), getTargetCpu(),
                     getChip(), getMapping(), getBlockSize(),
                     getSamplesPerBlock(), getPartials(), getSlopes(),
-                    getResidual(), getFourier());
+                    getResidual(), getFourier(), getGated());
 }
 
 LogicalResult KernelAttr::verify(
@@ -155,7 +156,7 @@ LogicalResult KernelAttr::verify(
     int64_t workspacePerTile, ArrayAttr entryPoints, StringRef targetCpu,
     ArrayAttr cpuFeatures, StringRef chip, StringRef mapping, int64_t blockSize,
     int64_t samplesPerBlock, DenseI32ArrayAttr partials, StringRef slopes,
-    StringRef residual, int64_t fourier) {
+    StringRef residual, int64_t fourier, int64_t gated) {
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
@@ -199,12 +200,14 @@ LogicalResult KernelAttr::verify(
     return emitError() << "slopes must list none, layer or neuron and "
                           "residual 0 or 1, separated by commas, got \""
                        << slopes << "\" and \"" << residual << "\"";
+  if (gated != 0 && gated != 1)
+    return emitError() << "gated must be 0 or 1, got " << gated;
   // Every other fact must be what the one function derives from the network
   // and the target.
   art::KernelManifest stated = manifestOf(
       name, layers, activation, order, elementType, device, tile, backward,
       workspacePerTile, cpuFeatures, targetCpu, chip, mapping, blockSize,
-      samplesPerBlock, partials, slopes, residual, fourier);
+      samplesPerBlock, partials, slopes, residual, fourier, gated);
   KernelTarget target = targetOf(stated);
   if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
       blockSize != 32 * samplesPerBlock)

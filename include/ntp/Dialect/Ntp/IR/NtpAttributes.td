@@ -61,8 +61,8 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     A network with typed layers records them as the manifest spells them
     (`ntp::artifact::LayerKinds`): `slopes = "none,neuron"` (one of none,
     layer, neuron per hidden layer), `residual = "0,1"` and `fourier = 16`
-    (the frequencies of a Fourier-feature embedding); all are absent for a
-    plain MLP.
+    (the frequencies of a Fourier-feature embedding), and `gated = 1` for
+    the modified MLP's gates; all are absent for a plain MLP.
   }];
   let parameters = (ins
     StringRefParameter<"the ntp.mlp's symbol name">:$name,
@@ -84,13 +84,14 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     OptionalParameter<"::mlir::DenseI32ArrayAttr">:$partials,
     StringRefParameter<"adaptive slope per hidden layer", "\"\"">:$slopes,
     StringRefParameter<"residual flag per hidden layer", "\"\"">:$residual,
-    DefaultValuedParameter<"int64_t", "0">:$fourier
+    DefaultValuedParameter<"int64_t", "0">:$fourier,
+    DefaultValuedParameter<"int64_t", "0">:$gated
   );
   let assemblyFormat = [{
     `<` $name `,` `layers` `=` `[` $layers `]` `,` struct($activation, $order,
     $element_type, $device, $tile, $backward, $workspace_per_tile,
     $entry_points, $target_cpu, $cpu_features, $chip, $mapping, $block_size,
-    $samples_per_block, $partials, $slopes, $residual, $fourier) `>`
+    $samples_per_block, $partials, $slopes, $residual, $fourier, $gated) `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -50,14 +50,29 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
       `ntp.fourier_project` (2 pi B x, and 2 pi B x + pi / 2 for the
       cosines, since cos z = sin(z + pi / 2)) and one `"sin"` activation.
 
+    - `gated`: the modified MLP (Wang, Teng, Perdikaris 2021; jaxpi's
+      ModifiedMlp). With X the network input (after the Fourier embedding
+      if present), U = sigma_1(W_u X + b_u) and V = sigma_1(W_v X + b_v)
+      (both with the first hidden layer's activation and no slope), H_0 = X,
+      and hidden layer l computes Z_l = sigma_l(a_l * (W_l H_{l-1} + b_l))
+      and H_l = (1 - Z_l) U + Z_l V = U + Z_l (V - U) (`ntp.gate_jets`: the
+      product of jets is a Leibniz sum); the output layer reads H_L. Every
+      hidden width must be the width h of U and V; no layer is residual.
+      W_u [h, in] and b_u, then W_v and b_v lead the dense layers: [B], W_u,
+      b_u, W_v, b_v, W_1, b_1, [a_1], ..., W_L, b_L, the order of
+      `module.parameters()` of a PyTorch module that registers the u-encoder
+      nn.Linear, the v-encoder nn.Linear, the hidden nn.Linears and the
+      output nn.Linear in that order.
+
     A layer's slopes follow its bias in the flat vector: W_1, b_1, [a_1],
     W_2, b_2, [a_2], ..., W_L, b_L, the order of `module.parameters()` of
     `nn.Sequential(nn.Linear(d, h_1), Adaptive(), Tanh(), ...)` with
     `Adaptive` a module holding `a` (shape [1] or [h_l]) that multiplies
     its input. Rules (checked by the verifier with a message naming the
     broken one): slope names are none, layer or neuron; a list has one entry
-    per hidden layer; residual layers as above; partials kernels take
-    neither yet.
+    per hidden layer; residual layers as above; a gated network's hidden
+    widths agree and it has no residual layer; partials kernels take none
+    of them yet.
 
     Bounds, enforced by the verifier (the constants are in
     `runtime/include/ntp/artifact.hpp`, shared with the runtime): every width
@@ -100,6 +115,8 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
         order 4 : f64
     ntp.mlp @fourier layers [2, 64, 64, 1] activation "tanh" fourier 16
         order 3 : f64
+    ntp.mlp @modified layers [2, 64, 64, 64, 1] activation "tanh" gated
+        order 3 : f64
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DenseI64ArrayAttr:$layers,
@@ -109,10 +126,12 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
                    OptionalAttr<ArrayAttr>:$operators,
                    OptionalAttr<AnyAttrOf<[StrAttr, StrArrayAttr]>>:$slopes,
                    OptionalAttr<DenseBoolArrayAttr>:$residual,
-                   OptionalAttr<I64Attr>:$fourier);
+                   OptionalAttr<I64Attr>:$fourier,
+                   UnitAttr:$gated);
   let assemblyFormat = [{
     $sym_name `layers` $layers `activation` $activation
-    (`fourier` $fourier^)? (`slopes` $slopes^)? (`residual` $residual^)?
+    (`fourier` $fourier^)? (`gated` $gated^)? (`slopes` $slopes^)?
+    (`residual` $residual^)?
     `order` $order
     (`partials` $partials^)? (`operators` $operators^)? `:`
     $element_type attr-dict
@@ -308,6 +327,35 @@ def Ntp_AddJetsOp : Ntp_Op<"add_jets"> {
   let assemblyFormat = [{
     $lhs `,` $rhs `into` $output `live_orders` $live_orders attr-dict `:`
     type($lhs) `,` type($rhs) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_GateJetsOp : Ntp_Op<"gate_jets"> {
+  let summary = "The modified MLP's gate U + Z (V - U) on jets";
+  let description = [{
+    out = u + z (v - u) on jets, the hidden layer output of a gated network
+    (see `ntp.mlp`'s `gated`): with w = v - u and the jets holding
+    derivatives (out[k] = d^k out), the product is Leibniz's rule
+      out[k] = u[k] + sum_{j=0..k} C(k, j) z[j] w[k - j]
+    for k < `live_orders` (binomial coefficients, exact as constants).
+    Orders of the operands at or past `live_orders` are not read. The
+    output may not alias an operand (every order reads all lower ones).
+
+    Example:
+
+    ```mlir
+    ntp.gate_jets %u, %v, %z into %out live_orders 10
+        : memref<10x24x16xf32>, memref<10x24x16xf32>, memref<10x24x16xf32>,
+          memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$u, Ntp_JetBuffer:$v, Ntp_JetBuffer:$z,
+                   Ntp_JetBuffer:$output,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+  let assemblyFormat = [{
+    $u `,` $v `,` $z `into` $output `live_orders` $live_orders attr-dict `:`
+    type($u) `,` type($v) `,` type($z) `,` type($output)
   }];
   let hasVerifier = 1;
 }
@@ -671,6 +719,43 @@ def Ntp_FourierProjectVjpOp : Ntp_Op<"fourier_project_vjp"> {
     `input_cotangent` $in_cotangent `live_orders` $live_orders attr-dict `:`
     type($input) `,` type($params) `,` type($out_cotangent) `,` type($grad)
     `,` type($in_cotangent)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_GateJetsVjpOp : Ntp_Op<"gate_jets_vjp"> {
+  let summary = "Reverse mode of ntp.gate_jets: U, V and Z cotangents";
+  let description = [{
+    For out[k] = u[k] + sum_j C(k, j) z[j] w[k - j] (w = v - u,
+    k < `live_orders`), given the cotangent `out_cotangent` of the output,
+      zbar[j] = sum_{k=j..n} C(k, j) w[k - j] outbar[k],
+      wbar[i] = sum_{k=i..n} C(k, i) z[k - i] outbar[k],
+      ubar[i] = outbar[i] - wbar[i],  vbar[i] = wbar[i]
+    (n = `live_orders` - 1). `z_cotangent` is written; `u_cotangent` and
+    `v_cotangent` are written, or with `accumulate` added to: U and V feed
+    every gate of the network, so their cotangents sum over the layers
+    (the first gate the reverse mode meets writes, the others add).
+
+    Example:
+
+    ```mlir
+    ntp.gate_jets_vjp %u, %v, %z, %outbar into %ubar, %vbar, %zbar
+        live_orders 10 accumulate : memref<10x24x16xf32>,
+        memref<10x24x16xf32>, memref<10x24x16xf32>, memref<10x24x16xf32>,
+        memref<10x24x16xf32>, memref<10x24x16xf32>, memref<10x24x16xf32>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$u, Ntp_JetBuffer:$v, Ntp_JetBuffer:$z,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_JetBuffer:$u_cotangent,
+                   Ntp_JetBuffer:$v_cotangent, Ntp_JetBuffer:$z_cotangent,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders,
+                   UnitAttr:$accumulate);
+  let assemblyFormat = [{
+    $u `,` $v `,` $z `,` $out_cotangent `into` $u_cotangent `,`
+    $v_cotangent `,` $z_cotangent `live_orders` $live_orders
+    (`accumulate` $accumulate^)? attr-dict `:` type($u) `,` type($v) `,`
+    type($z) `,` type($out_cotangent) `,` type($u_cotangent) `,`
+    type($v_cotangent) `,` type($z_cotangent)
   }];
   let hasVerifier = 1;
 }

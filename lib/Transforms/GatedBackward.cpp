@@ -1,0 +1,474 @@
+//===- GatedBackward.cpp - Reverse mode of gated networks (a DAG) ---------===//
+//
+// A gated network's forward (ntp-decompose-mlp's buildGated) is a DAG of jet
+// ops: X (the seed, or its Fourier features) feeds the affine layers of U, V
+// and the first hidden layer, and U and V feed the ntp.gate_jets of every
+// hidden layer. Its plan records each step's operand steps; the reverse mode
+// applies each step's VJP rule last to first and sums the cotangent of a
+// step with several consumers: the first consumer reversed writes the
+// step's cotangent buffer, the others add to it (ntp.gate_jets_vjp with
+// `accumulate` for U and V, an ntp.add_jets for X). Cotangent buffers (of
+// the widest jet) are taken from a pool when a step's first consumer is
+// reversed and returned when the step is: a gated network needs four (U,
+// V, and two along the chain), the bound artifact::jetStackElementsPerTile
+// states, which is checked here.
+//
+// The jets of the forward are kept as in GenerateBackward.cpp: one buffer
+// per step, on the stack when the backward recomputes the forward, else the
+// tile's slice of the workspace in step order; parameter gradients go to
+// lane-wise accumulators (CPU) or one column per sample (GPU). The
+// functions' signatures, the lanes, the workspace slices and the kernel
+// facts come from BackwardPlan.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GatedBackward.h"
+#include "BackwardPlan.h"
+
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Transforms/Passes.h"
+
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+using namespace mlir;
+using namespace ntp;
+
+namespace {
+
+/// One jet op of the forward and the steps whose jets it reads.
+struct DagStep {
+  enum class Kind { Seed, Affine, Activate, Scale, FourierProject, Gate } kind;
+  int64_t width = 0;      // of the jet it produces
+  int64_t liveOrders = 0; // of its operands (seed: unused)
+  int64_t offset = 0;     // affine, fourier_project: W / B; scale: slopes
+  std::string activation; // activate
+  bool perNeuron = false; // scale
+  SmallVector<size_t, 3> inputs; // gate: u, v, z
+};
+
+struct DagPlan {
+  std::string name; // without the _forward_tiles suffix
+  Type element;
+  int64_t orders = 0, tile = 0, storedLiveOrders = 0, numParams = 0;
+  std::vector<DagStep> steps;
+
+  int64_t workspacePerTile() const {
+    int64_t total = 0;
+    for (const DagStep &s : steps)
+      total += orders * s.width * tile;
+    return total;
+  }
+  int64_t maxWidth() const {
+    int64_t widest = 0;
+    for (const DagStep &s : steps)
+      widest = std::max(widest, s.width);
+    return widest;
+  }
+};
+
+FailureOr<DagPlan> readDagPlan(func::FuncOp func) {
+  DagPlan plan;
+  StringRef name = func.getSymName();
+  if (!name.consume_back("_forward_tiles"))
+    return func.emitError("kernel function name must end in _forward_tiles");
+  plan.name = name.str();
+  bool stored = false;
+  // The step that last wrote each buffer value.
+  DenseMap<Value, size_t> writer;
+  auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
+  WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
+    DagStep step;
+    Value written;
+    // The step that wrote `operand`, or an error.
+    auto input = [&](Value operand) -> bool {
+      auto it = writer.find(operand);
+      if (it == writer.end())
+        return false;
+      step.inputs.push_back(it->second);
+      return true;
+    };
+    bool known = true;
+    if (auto seed = dyn_cast<SeedOp>(op)) {
+      JetBufferShape jet = JetBufferShape::of(seed.getJet());
+      plan.element = jet.elementType();
+      plan.orders = jet.orders();
+      plan.tile = jet.lanes();
+      step.kind = DagStep::Kind::Seed;
+      written = seed.getJet();
+    } else if (auto affine = dyn_cast<AffineOp>(op)) {
+      int64_t in = neurons(affine.getInput()),
+              out = neurons(affine.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams, affine.getWeightOffset() + out * in + out);
+      step.kind = DagStep::Kind::Affine;
+      step.liveOrders = affine.getLiveOrders();
+      step.offset = affine.getWeightOffset();
+      known = input(affine.getInput());
+      written = affine.getOutput();
+    } else if (auto activate = dyn_cast<ActivateOp>(op)) {
+      step.kind = DagStep::Kind::Activate;
+      step.liveOrders = activate.getLiveOrders();
+      step.activation = activate.getActivation().str();
+      known = input(activate.getInput());
+      written = activate.getOutput();
+    } else if (auto scale = dyn_cast<ScaleOp>(op)) {
+      int64_t width = neurons(scale.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams,
+          scale.getSlopeOffset() + (scale.getPerNeuron() ? width : 1));
+      step.kind = DagStep::Kind::Scale;
+      step.liveOrders = scale.getLiveOrders();
+      step.offset = scale.getSlopeOffset();
+      step.perNeuron = scale.getPerNeuron();
+      known = input(scale.getInput());
+      written = scale.getOutput();
+    } else if (auto project = dyn_cast<FourierProjectOp>(op)) {
+      int64_t in = neurons(project.getInput()),
+              out = neurons(project.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams, project.getWeightOffset() + out / 2 * in);
+      step.kind = DagStep::Kind::FourierProject;
+      step.liveOrders = project.getLiveOrders();
+      step.offset = project.getWeightOffset();
+      known = input(project.getInput());
+      written = project.getOutput();
+    } else if (auto gate = dyn_cast<GateJetsOp>(op)) {
+      step.kind = DagStep::Kind::Gate;
+      step.liveOrders = gate.getLiveOrders();
+      known = input(gate.getU()) && input(gate.getV()) && input(gate.getZ());
+      if (known && (step.inputs[0] == step.inputs[1] ||
+                    step.inputs[0] == step.inputs[2] ||
+                    step.inputs[1] == step.inputs[2]))
+        return gate.emitOpError("must gate three different jets");
+      written = gate.getOutput();
+    } else if (auto store = dyn_cast<StoreJetOp>(op)) {
+      plan.storedLiveOrders = store.getLiveOrders();
+      stored = true;
+      return WalkResult::advance();
+    } else if (isa<NtpDialect>(op->getDialect())) {
+      return op->emitOpError("unexpected op in a gated kernel function");
+    } else {
+      return WalkResult::advance();
+    }
+    if (!known)
+      return op->emitOpError("reads a jet that no earlier op of the kernel "
+                             "function wrote");
+    step.width = neurons(written);
+    writer[written] = plan.steps.size();
+    plan.steps.push_back(step);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (plan.steps.empty() || plan.steps.front().kind != DagStep::Kind::Seed ||
+      !stored)
+    return func.emitError("kernel function must seed, then store, a jet");
+  return plan;
+}
+
+using Mode = backward::BackwardMode;
+
+class GatedBackwardBuilder {
+public:
+  GatedBackwardBuilder(const DagPlan &plan, Location loc, bool perSampleGrads)
+      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
+
+  /// The function of `mode`, or failure when its cotangents outgrow the
+  /// stated stack bound.
+  FailureOr<func::FuncOp> build(OpBuilder &b, Mode mode) {
+    auto func = backward::createFunction(b, loc, plan.element, plan.name, mode,
+                                         plan.workspacePerTile());
+    OpBuilder::InsertionGuard guard(b);
+    entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto args = entry->getArguments();
+    grad = xGrad = workspace = lanes = Value();
+    stackJets.clear();
+    pool.clear();
+    busy.clear();
+    x = args[0];
+    v = args[1];
+    params = args[2];
+    Value outOrCotangent = args[3];
+    if (mode != Mode::ForwardSave) {
+      grad = args[4];
+      xGrad = args[5];
+    }
+    if (mode != Mode::Recompute)
+      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
+    Value batch = args[args.size() - 3];
+
+    if (mode == Mode::Recompute)
+      for (const DagStep &s : plan.steps)
+        stackJets.push_back(memref::AllocaOp::create(
+            b, loc,
+            JetBufferShape::get(plan.orders, s.width, plan.tile,
+                                plan.element)));
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    if (mode != Mode::ForwardSave && !perSampleGrads)
+      lanes = backward::createZeroedLanes(b, loc, plan.element, plan.numParams,
+                                          plan.tile);
+    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
+                                   args[args.size() - 1], one);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+    SmallVector<Value> jets;
+    for (size_t i = 0; i < plan.steps.size(); ++i)
+      jets.push_back(jetBuffer(b, i, tile));
+    if (mode != Mode::ForwardSave && perSampleGrads)
+      lanes = sampleColumn(b, tile, batch);
+
+    if (mode != Mode::ReverseSaved)
+      emitForward(b, jets, batch, tile);
+    if (mode == Mode::ForwardSave)
+      StoreJetOp::create(b, loc, jets.back(), outOrCotangent, batch, tile,
+                         plan.storedLiveOrders);
+    else if (failed(emitReverse(b, jets, outOrCotangent, batch, tile)))
+      return failure();
+
+    b.setInsertionPointToEnd(entry);
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
+      ReduceLanesOp::create(b, loc, lanes, grad);
+      memref::DeallocOp::create(b, loc, lanes);
+    }
+    func::ReturnOp::create(b, loc);
+    // The bound the runtime sizes a tile's stack by.
+    if (pool.size() > kCotangentBuffers)
+      return func.emitError("the gated reverse mode needs ")
+             << pool.size() << " cotangent buffers, more than the "
+             << kCotangentBuffers
+             << " that artifact::jetStackElementsPerTile allows";
+    return func;
+  }
+
+private:
+  /// Cotangent buffers a gated network's reverse mode may hold
+  /// (artifact::jetStackElementsPerTile).
+  static constexpr size_t kCotangentBuffers = 4;
+
+  /// Sample `tile`'s zeroed gradient column of `grad` (GPU, tile size 1).
+  Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
+    MemRefType type = MemRefType::get(
+        {plan.numParams}, plan.element,
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                               {ShapedType::kDynamic}));
+    Value column = memref::ReinterpretCastOp::create(
+        b, loc, type, grad, OpFoldResult(tile),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.numParams)},
+        ArrayRef<OpFoldResult>{OpFoldResult(batch)});
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
+    auto clear = scf::ForOp::create(
+        b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+        arith::ConstantIndexOp::create(b, loc, plan.numParams),
+        arith::ConstantIndexOp::create(b, loc, 1));
+    clear->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(clear.getBody()->getTerminator());
+    memref::StoreOp::create(b, loc, zero, column,
+                            ValueRange{clear.getInductionVar()});
+    return column;
+  }
+
+  /// The buffer of step i for `tile`: a stack buffer, or that tile's slice
+  /// of the workspace (the steps' jets in order).
+  Value jetBuffer(OpBuilder &b, size_t i, Value tile) {
+    if (!workspace)
+      return stackJets[i];
+    int64_t offset = 0;
+    for (size_t j = 0; j < i; ++j)
+      offset += plan.orders * plan.steps[j].width * plan.tile;
+    return backward::sliceWorkspace(
+        b, loc, workspace, tile, plan.workspacePerTile(), offset, plan.orders,
+        plan.steps[i].width, plan.tile, plan.element);
+  }
+
+  void emitForward(OpBuilder &b, ArrayRef<Value> jets, Value batch,
+                   Value tile) {
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const DagStep &s = plan.steps[i];
+      switch (s.kind) {
+      case DagStep::Kind::Seed:
+        SeedOp::create(b, loc, x, v, jets[i], batch, tile);
+        break;
+      case DagStep::Kind::Affine:
+        AffineOp::create(b, loc, jets[s.inputs[0]], params, s.offset, jets[i],
+                         s.liveOrders);
+        break;
+      case DagStep::Kind::Activate:
+        ActivateOp::create(b, loc, s.activation, jets[s.inputs[0]], jets[i],
+                           s.liveOrders);
+        break;
+      case DagStep::Kind::Scale:
+        ScaleOp::create(b, loc, jets[s.inputs[0]], params, s.offset, jets[i],
+                        s.liveOrders, s.perNeuron);
+        break;
+      case DagStep::Kind::FourierProject:
+        FourierProjectOp::create(b, loc, jets[s.inputs[0]], params, s.offset,
+                                 jets[i], s.liveOrders);
+        break;
+      case DagStep::Kind::Gate:
+        GateJetsOp::create(b, loc, jets[s.inputs[0]], jets[s.inputs[1]],
+                           jets[s.inputs[2]], jets[i], s.liveOrders);
+        break;
+      }
+    }
+  }
+
+  /// A free cotangent buffer of the pool (a new one when all are busy).
+  size_t acquire(OpBuilder &b) {
+    for (size_t i = 0; i < pool.size(); ++i)
+      if (!busy[i]) {
+        busy[i] = true;
+        return i;
+      }
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entry);
+    pool.push_back(memref::AllocaOp::create(
+        b, loc,
+        JetBufferShape::get(plan.orders, plan.maxWidth(), plan.tile,
+                            plan.element)));
+    busy.push_back(true);
+    return pool.size() - 1;
+  }
+
+  /// The [orders, width, tile] corner of pool buffer i.
+  Value cotangent(OpBuilder &b, size_t i, int64_t width) {
+    Value buffer = pool[i];
+    if (JetBufferShape::of(buffer).neurons() == width)
+      return buffer;
+    return memref::SubViewOp::create(
+        b, loc, buffer, ArrayRef<int64_t>{0, 0, 0},
+        JetBufferShape::shape(plan.orders, width, plan.tile),
+        ArrayRef<int64_t>{1, 1, 1});
+  }
+
+  /// Every step's VJP rule, last to first, summing the cotangents of steps
+  /// with several consumers.
+  LogicalResult emitReverse(OpBuilder &b, ArrayRef<Value> jets,
+                            Value cotangentIn, Value batch, Value tile) {
+    // The pool buffer holding each step's cotangent (so far).
+    DenseMap<size_t, size_t> slot;
+    size_t last = plan.steps.size() - 1;
+    slot[last] = acquire(b);
+    LoadCotangentOp::create(b, loc, cotangentIn,
+                            cotangent(b, slot[last], plan.steps[last].width),
+                            batch, tile);
+    // A buffer for the cotangent that step `in` receives from one consumer
+    // (reading `live` orders), and the sum to do once it is written.
+    auto contribution = [&](size_t in) -> std::pair<size_t, bool> {
+      bool first = !slot.count(in);
+      size_t target = acquire(b);
+      if (first)
+        slot[in] = target;
+      return {target, first};
+    };
+    auto addInto = [&](size_t in, size_t target, int64_t live) {
+      int64_t width = plan.steps[in].width;
+      Value sum = cotangent(b, slot[in], width);
+      AddJetsOp::create(b, loc, sum, cotangent(b, target, width), sum, live);
+      busy[target] = false;
+    };
+    for (size_t i = last; i > 0; --i) {
+      const DagStep &s = plan.steps[i];
+      auto own = slot.find(i);
+      if (own == slot.end())
+        return emitError(loc, "step ")
+               << i << " of the gated forward has no consumer";
+      Value bar = cotangent(b, own->second, s.width);
+      if (s.kind == DagStep::Kind::Gate) {
+        size_t u = s.inputs[0], v = s.inputs[1], z = s.inputs[2];
+        bool accumulate = slot.count(u);
+        if (accumulate != bool(slot.count(v)))
+          return emitError(loc, "the gates' U and V must feed the same gates");
+        if (!accumulate) {
+          slot[u] = acquire(b);
+          slot[v] = acquire(b);
+        }
+        auto [zTarget, zFirst] = contribution(z);
+        int64_t width = s.width;
+        GateJetsVjpOp::create(
+            b, loc, jets[u], jets[v], jets[z], bar,
+            cotangent(b, slot[u], width), cotangent(b, slot[v], width),
+            cotangent(b, zTarget, width), s.liveOrders, accumulate);
+        if (!zFirst)
+          addInto(z, zTarget, s.liveOrders);
+      } else {
+        size_t in = s.inputs[0];
+        auto [target, first] = contribution(in);
+        Value inBar = cotangent(b, target, plan.steps[in].width);
+        Value input = jets[in];
+        switch (s.kind) {
+        case DagStep::Kind::Affine:
+          AffineVjpOp::create(b, loc, input, params, s.offset, bar, inBar,
+                              lanes, s.liveOrders);
+          break;
+        case DagStep::Kind::Activate:
+          ActivateVjpOp::create(b, loc, s.activation, input, bar, inBar,
+                                s.liveOrders);
+          break;
+        case DagStep::Kind::Scale:
+          ScaleVjpOp::create(b, loc, input, params, s.offset, bar, lanes, inBar,
+                             s.liveOrders, s.perNeuron);
+          break;
+        case DagStep::Kind::FourierProject:
+          FourierProjectVjpOp::create(b, loc, input, params, s.offset, bar,
+                                      lanes, inBar, s.liveOrders);
+          break;
+        default:
+          return emitError(loc, "unexpected step in a gated reverse mode");
+        }
+        if (!first)
+          addInto(in, target, s.liveOrders);
+      }
+      busy[own->second] = false;
+      slot.erase(i);
+    }
+    SeedVjpOp::create(b, loc, cotangent(b, slot[0], plan.steps[0].width), xGrad,
+                      batch, tile);
+    return success();
+  }
+
+  const DagPlan &plan;
+  Location loc;
+  bool perSampleGrads;
+  Block *entry = nullptr;
+  Value x, v, params, grad, xGrad, workspace, lanes;
+  SmallVector<Value> stackJets, pool;
+  SmallVector<bool> busy;
+};
+
+} // namespace
+
+bool ntp::isGatedKernel(func::FuncOp forward) {
+  return forward.walk([](GateJetsOp) { return WalkResult::interrupt(); })
+      .wasInterrupted();
+}
+
+LogicalResult ntp::generateGatedBackward(ModuleOp module, func::FuncOp forward,
+                                         bool perSampleGrads) {
+  FailureOr<DagPlan> plan = readDagPlan(forward);
+  if (failed(plan))
+    return failure();
+  if (perSampleGrads && plan->tile != 1)
+    return forward.emitError("per-sample-grads needs tile size 1, got ")
+           << plan->tile;
+  // The module's kernel facts now include the reverse mode; the plan read
+  // from the forward must be the one they describe.
+  if (failed(backward::stampBackwardFacts(module, forward, plan->name,
+                                          plan->workspacePerTile())))
+    return failure();
+  OpBuilder b(module.getContext());
+  b.setInsertionPointAfter(forward);
+  GatedBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+  // Per-sample gradients (GPU): no recomputing backward (as for a chain).
+  for (Mode mode : {Mode::ReverseSaved, Mode::ForwardSave, Mode::Recompute})
+    if (!perSampleGrads || mode != Mode::Recompute)
+      if (failed(builder.build(b, mode)))
+        return failure();
+  return success();
+}

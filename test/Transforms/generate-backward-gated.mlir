@@ -1,0 +1,43 @@
+// RUN: ntp-opt %s -ntp-decompose-mlp -ntp-generate-backward | FileCheck %s
+
+// The reverse mode of a gated network (a DAG): the last gate's VJP writes
+// U's and V's cotangents, every earlier gate adds to them (accumulate); X
+// feeds three affine layers, so the first of their VJPs reversed writes its
+// cotangent and the other two add theirs (ntp.add_jets). Four cotangent
+// buffers (artifact::jetStackElementsPerTile's bound for a gated network).
+// 49 parameters: W_u, b_u, W_v, b_v at 0 and 8, W_1 at 16, W_2 at 24, W_3
+// at 44. Saved jets: 42 widths x 3 orders x 8 lanes.
+
+// CHECK-LABEL: func.func @net_forward_tiles
+// CHECK-SAME: ntp.workspace_per_tile = 1008
+
+// CHECK-LABEL: func.func @net_backward_saved_tiles
+// CHECK-COUNT-4: memref.alloca() : memref<3x4x8xf64>
+// CHECK-NOT: memref.alloca
+// CHECK:     %[[LANES:.*]] = memref.alloc() : memref<49x8xf64>
+// CHECK:     ntp.load_cotangent
+// CHECK:     ntp.affine_vjp %{{.*}}[44], %{{.*}} into %[[LANES]] input_cotangent %[[H2BAR:.*]] live_orders 3
+// CHECK:     ntp.gate_jets_vjp %[[U:.*]], %[[V:.*]], %{{.*}}, %[[H2BAR]] into %[[UBAR:.*]], %[[VBAR:.*]], %[[Z2BAR:.*]] live_orders 3 :
+// CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[Z2BAR]] into %[[Y2BAR:.*]] live_orders 3
+// CHECK:     ntp.affine_vjp %{{.*}}, %{{.*}}[24], %[[Y2BAR]] into %[[LANES]] input_cotangent %[[H1BAR:.*]] live_orders 3
+// CHECK:     ntp.gate_jets_vjp %[[U]], %[[V]], %{{.*}}, %[[H1BAR]] into %[[UBAR]], %[[VBAR]], %[[Z1BAR:.*]] live_orders 3 accumulate
+// CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[Z1BAR]] into %[[Y1BAR:.*]] live_orders 2
+// CHECK:     ntp.affine_vjp %[[X:.*]], %{{.*}}[16], %[[Y1BAR]] into %[[LANES]] input_cotangent %[[XBAR:.*]] live_orders 2
+// CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[VBAR]] into %[[YVBAR:.*]] live_orders 2
+// CHECK:     ntp.affine_vjp %[[X]], %{{.*}}[8], %[[YVBAR]] into %[[LANES]] input_cotangent %[[XV:.*]] live_orders 2
+// CHECK:     ntp.add_jets %[[XSUM:.*]], %[[XV2:.*]] into %[[XSUM]] live_orders 2
+// CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[UBAR]] into %[[YUBAR:.*]] live_orders 2
+// CHECK:     ntp.affine_vjp %[[X]], %{{.*}}[0], %[[YUBAR]] into %[[LANES]] input_cotangent %{{.*}} live_orders 2
+// CHECK:     ntp.add_jets %[[XSUM2:.*]], %{{.*}} into %[[XSUM2]] live_orders 2
+// CHECK:     ntp.seed_vjp
+// CHECK:   ntp.reduce_lanes %[[LANES]]
+
+// The recomputing backward recomputes the forward's DAG into its own
+// buffers (one per step: 14), then the same reverse.
+// CHECK-LABEL: func.func @net_backward_tiles
+// CHECK:     ntp.gate_jets
+// CHECK:     ntp.gate_jets
+// CHECK:     ntp.gate_jets_vjp
+// CHECK:     ntp.gate_jets_vjp {{.*}} accumulate
+// CHECK:     ntp.seed_vjp
+ntp.mlp @net layers [1, 4, 4, 1] activation "tanh" gated order 2 : f64
