@@ -332,20 +332,29 @@ private:
   /// zeroing loop is a neuron loop (independent iterations), so the lanes
   /// mapping spreads it over a warp.
   Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
+    return createSampleColumn(b, loc, plan.element, plan.numParams, grad, tile,
+                              batch);
+  }
+
+public:
+  /// Sample `tile`'s zeroed gradient column of `grad` (sampleColumn), for
+  /// jet and partials kernels.
+  static Value createSampleColumn(OpBuilder &b, Location loc, Type element,
+                                  int64_t numParams, Value grad, Value tile,
+                                  Value batch) {
     MemRefType type = MemRefType::get(
-        {plan.numParams}, plan.element,
+        {numParams}, element,
         StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
                                {ShapedType::kDynamic}));
     Value column = memref::ReinterpretCastOp::create(
         b, loc, type, grad, OpFoldResult(tile),
-        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.numParams)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(numParams)},
         ArrayRef<OpFoldResult>{OpFoldResult(batch)});
-    Value zero =
-        arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
-    auto clear = scf::ForOp::create(
-        b, loc, arith::ConstantIndexOp::create(b, loc, 0),
-        arith::ConstantIndexOp::create(b, loc, plan.numParams),
-        arith::ConstantIndexOp::create(b, loc, 1));
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+    auto clear =
+        scf::ForOp::create(b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+                           arith::ConstantIndexOp::create(b, loc, numParams),
+                           arith::ConstantIndexOp::create(b, loc, 1));
     clear->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(clear.getBody()->getTerminator());
@@ -354,6 +363,7 @@ private:
     return column;
   }
 
+private:
   /// The [orders, width, tile] corner of cotangent ping-pong buffer `which`.
   Value cotangent(OpBuilder &b, int which, int64_t width) {
     Value buffer = cotangents[which];
@@ -656,8 +666,12 @@ class PartialsBackwardBuilder {
 public:
   using Mode = BackwardBuilder::Mode;
 
-  PartialsBackwardBuilder(const PartialsPlan &plan, Location loc)
-      : plan(plan), loc(loc) {}
+  /// With `perSampleGrads` (the GPU kernels, tile size 1) each sample's
+  /// parameter gradient goes into its own column of `grad`, as for a jet
+  /// kernel.
+  PartialsBackwardBuilder(const PartialsPlan &plan, Location loc,
+                          bool perSampleGrads = false)
+      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
 
   func::FuncOp build(OpBuilder &b, Mode mode) {
     auto func = BackwardBuilder::createFunction(b, loc, plan.element, plan.name,
@@ -733,7 +747,7 @@ public:
 
     // Lane-wise gradient accumulators on the heap, as for a jet kernel.
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    if (mode != Mode::ForwardSave) {
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
       lanes = BackwardBuilder::createZeroedLanes(b, loc, plan.element,
                                                  plan.numParams, plan.tile);
     }
@@ -741,6 +755,9 @@ public:
                                    args[args.size() - 1], one);
     b.setInsertionPointToStart(loop.getBody());
     Value tile = loop.getInductionVar();
+    if (mode != Mode::ForwardSave && perSampleGrads)
+      lanes = BackwardBuilder::createSampleColumn(
+          b, loc, plan.element, plan.numParams, grad, tile, batch);
 
     if (mode == Mode::ForwardSave) {
       Value tops = topsBuffer(b, tile);
@@ -794,7 +811,7 @@ public:
     }
 
     b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave) {
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
       ReduceLanesOp::create(b, loc, lanes, grad);
       memref::DeallocOp::create(b, loc, lanes);
     }
@@ -909,6 +926,7 @@ private:
 
   const PartialsPlan &plan;
   Location loc;
+  bool perSampleGrads;
   Value x, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> directions, stackJets;
   Value cotangents[2], seedBars[2];
@@ -938,16 +956,17 @@ LogicalResult stampBackwardFacts(ModuleOp module, func::FuncOp forward,
 /// Generates the reverse mode of the partials kernel `forward`.
 LogicalResult generatePartialsBackward(ModuleOp module, func::FuncOp forward,
                                        bool perSampleGrads) {
-  if (perSampleGrads)
-    return forward.emitError("partials kernels have no per-sample-grads "
-                             "(GPU) reverse mode");
   FailureOr<PartialsPlan> plan = readPartialsPlan(forward);
   if (failed(plan))
     return failure();
-  // The recomputing backward's jets live on the stack, like the forward's.
+  if (perSampleGrads && plan->tile != 1)
+    return forward.emitError("per-sample-grads needs tile size 1, got ")
+           << plan->tile;
+  // The recomputing backward's jets live on the stack, like the forward's
+  // (per-sample gradients, the GPU's, have no recomputing backward).
   int64_t elementBytes = plan->element.isF64() ? 8 : 4;
-  if (plan->recomputeStackElements() >
-      artifact::kMaxTileStackBytes / elementBytes)
+  if (!perSampleGrads && plan->recomputeStackElements() >
+                             artifact::kMaxTileStackBytes / elementBytes)
     return forward.emitError("the reverse mode of one tile of ")
            << plan->tile << " samples needs more than "
            << artifact::kMaxTileStackBytes
@@ -961,11 +980,13 @@ LogicalResult generatePartialsBackward(ModuleOp module, func::FuncOp forward,
     return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);
-  PartialsBackwardBuilder builder(*plan, forward.getLoc());
+  PartialsBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+  // Per-sample gradients (GPU): no recomputing backward, as for jets.
   for (auto mode :
        {BackwardBuilder::Mode::ReverseSaved, BackwardBuilder::Mode::ForwardSave,
         BackwardBuilder::Mode::Recompute})
-    builder.build(b, mode);
+    if (!perSampleGrads || mode != BackwardBuilder::Mode::Recompute)
+      builder.build(b, mode);
   return success();
 }
 

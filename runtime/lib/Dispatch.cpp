@@ -326,7 +326,8 @@ int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
   int64_t elements = 0, outElements = 0, bytes = 0;
   if (int status = cudaWorkspaceElements(k, batch, elements))
     return status;
-  if (__builtin_mul_overflow(batch * (int64_t(k.manifest.order) + 1),
+  // The forward's scratch output: order + 1 rows, or a partials kernel's P.
+  if (__builtin_mul_overflow(batch * k.manifest.outputRows(),
                              k.manifest.outputDim(), &outElements) ||
       __builtin_add_overflow(elements, outElements, &bytes) ||
       __builtin_mul_overflow(bytes, k.elementBytes(), &bytes))
@@ -687,6 +688,11 @@ int partialsBackward(ntp_kernel *k, const char *function, const void *x,
     return status;
   if (int status = checkReverseMode(k, function, paramsGrad, xGrad))
     return status;
+  // CUDA: forward-save + backward-saved into stream-ordered scratch, as
+  // ntp_backward.
+  if (k->cuda)
+    return cudaBackward(*k, x, params, params, cotangent, paramsGrad, xGrad,
+                        batch, nullptr);
   return runBackward(*k, k->backwardTiles, x, params, params, cotangent,
                      paramsGrad, xGrad, nullptr, batch);
 }
