@@ -500,8 +500,10 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
     // first, the parameters only if they fit beside them.
     constexpr int64_t kStaticSharedBytes = 48 * 1024;
     if (jetBytes > kStaticSharedBytes)
-      return func.emitError("the lanes mapping keeps each sample's jet "
-                            "buffers in shared memory: ")
+      // At the network's location, without the function in a note.
+      return mlir::emitError(func.getLoc(),
+                             "the lanes mapping keeps each sample's jet "
+                             "buffers in shared memory: ")
              << jetBytes << " bytes for " << samplesPerBlock.getValue()
              << " samples per block exceed the " << kStaticSharedBytes
              << " bytes a kernel can declare; use fewer samples per block "
