@@ -119,7 +119,7 @@ failures=$((failures + backward_failed))
 # of shared memory.
 mixed="0,0,0;1,0,0;2,0,0;1,1,0;2,1,1"
 check_partials() { # chip dtype mapping lowering partials operators backward
-  out="$dir/partials-$1-$2-$3-$4-$7"
+  out="$dir/partials-$1-$2-$3-$4-$7-$(echo "$6" | tr -c 'a-z0-9\n' _)"
   ops=""
   for op in $6; do ops="$ops --operator $op"; done
   extra=""
