@@ -23,6 +23,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   NtpDecomposeMlpOptions decompose;
   decompose.tileSize = options.tileSize;
   decompose.backward = options.backward;
+  decompose.partialsStackBytes = options.partialsStackBytes;
   pm.addPass(createNtpDecomposeMlp(decompose));
   if (options.backward) {
     NtpGenerateBackwardOptions backward;
@@ -83,6 +84,11 @@ static void addGpuKernelPasses(OpPassManager &pm,
   loops.tileSize = 1;
   loops.backward = options.backward;
   loops.perSampleGrads = true;
+  // The lanes mapping keeps a block's ray buffers in shared memory (48 KB
+  // a kernel can declare): a partials kernel packs its rays into blocks
+  // that fit each sample's share.
+  if (options.mapping == GpuMapping::Lanes && options.samplesPerBlock > 0)
+    loops.partialsStackBytes = (48 * 1024) / options.samplesPerBlock;
   // The kernel wrapper moves one function into the gpu.module: keep each
   // neuron's arithmetic inline rather than in shared host-module functions.
   loops.outline = false;

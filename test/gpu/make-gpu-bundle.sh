@@ -19,9 +19,7 @@
 #                              (issue 12 item 7; benchmarks/gpu_partials_checks.py):
 #                              the Laplacian of d-64-64-64-1 (d = 2, 8, 32),
 #                              the 35 partials of total order <= 4 of
-#                              3-64-64-64-1 (sample mapping only: its
-#                              multi-direction rows exceed the lanes
-#                              mapping's 48 KB of shared memory), mixed
+#                              3-64-64-64-1, mixed
 #                              partials + Laplacian + biharmonic of 3-24-24-1
 #                              with the reverse mode; CPU kernels (the
 #                              reference) and PTX of both mappings (lanes:
@@ -162,7 +160,7 @@ print(";".join(",".join(map(str, a)) for n in range(5)
     partials_case "lap_d$d" "$d,64,64,64,1" "sample lanes" 0 \
       --operator laplacian
   done
-  partials_case all35_d3 3,64,64,64,1 sample 0 --partials "$all35"
+  partials_case all35_d3 3,64,64,64,1 "sample lanes" 0 --partials "$all35"
   partials_case mixed_d3 3,24,24,1 "sample lanes" 1 \
     --partials "0,0,0;1,0,0;2,0,0;1,1,0;2,1,1" --operator laplacian \
     --operator biharmonic:0,1

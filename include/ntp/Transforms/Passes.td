@@ -39,7 +39,12 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "Whether ntp-generate-backward may follow (the pipelines set it "
            "from their backward option): a partials kernel then uses the "
            "per-ray lowering, the one its reverse mode supports; "
-           "backward=false lets partials-lowering choose freely">
+           "backward=false lets partials-lowering choose freely">,
+    Option<"partialsStackBytes", "partials-stack-bytes", "int64_t",
+           /*default=*/"0",
+           "Bytes one tile's ray buffers may take when a partials kernel "
+           "packs its rays into blocks (0: kMaxTileStackBytes; the GPU "
+           "lanes mapping: its share of 48 KB of shared memory)">
   ];
 }
 

@@ -379,6 +379,20 @@ std::vector<Case> forwardCases() {
                    "collapsed",
                    mapping});
   }
+  // All 35 partials of total order <= 4 in 3 inputs, multi-direction, in
+  // the lanes mapping: one block of 82 rows of 40 neurons would need 52 KB
+  // of shared memory per sample; the rays are packed into blocks within
+  // each sample's 24 KB (48 KB / 2 samples per block).
+  {
+    Rows every;
+    for (int n = 0; n <= 4; ++n)
+      for (int a = n; a >= 0; --a)
+        for (int b = n - a; b >= 0; --b)
+          every.push_back({a, b, n - a - b});
+    every.push_back(op(kLaplacian, 3));
+    all.push_back(
+        {"tanh", {3, 40, 40, 1}, every, true, "multi-direction", "lanes", 2});
+  }
   // One sample per block and a full 32-warp block in the lanes mapping.
   all.push_back({"tanh",
                  {3, 24, 24, 1},
