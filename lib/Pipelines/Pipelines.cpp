@@ -76,7 +76,8 @@ void ntp::buildCpuPipeline(OpPassManager &pm,
 
 /// ntp.mlp -> the gpu.func kernel of ntp-gpu-kernel (before NVVM).
 static void addGpuKernelPasses(OpPassManager &pm,
-                               const GpuPipelineOptions &options) {
+                               const GpuPipelineOptions &options,
+                               bool emulation = false) {
   // One thread per sample: tile size 1, so the jet buffers are
   // [order + 1, width, 1] and every vector has one lane. The reverse mode
   // keeps one gradient per sample, which ntp-gpu-kernel reduces.
@@ -109,6 +110,9 @@ static void addGpuKernelPasses(OpPassManager &pm,
   kernel.blockSize = options.blockSize;
   kernel.mapping = options.mapping;
   kernel.samplesPerBlock = options.samplesPerBlock;
+  // The host emulation runs kernels of any shared-memory size.
+  if (emulation)
+    kernel.maxStaticSharedBytes = 0;
   pm.addPass(createNtpGpuKernel(kernel));
 }
 
@@ -145,7 +149,7 @@ void ntp::buildGpuPipeline(OpPassManager &pm,
 
 void ntp::buildGpuEmulationPipeline(OpPassManager &pm,
                                     const GpuPipelineOptions &options) {
-  addGpuKernelPasses(pm, options);
+  addGpuKernelPasses(pm, options, /*emulation=*/true);
   pm.addPass(createNtpGpuEmulate());
   addHostLoweringPasses(pm);
 }

@@ -497,21 +497,23 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
                     t.getElementTypeBitWidth() / 8;
       }
     // A kernel declares at most 48 KB of static shared memory: the jets
-    // first, the parameters only if they fit beside them.
-    constexpr int64_t kStaticSharedBytes = 48 * 1024;
-    if (jetBytes > kStaticSharedBytes)
+    // first, the parameters only if they fit beside them. (The host
+    // emulation has no such limit.)
+    const int64_t sharedLimit =
+        maxStaticSharedBytes > 0 ? int64_t(maxStaticSharedBytes) : INT64_MAX;
+    if (jetBytes > sharedLimit)
       // At the network's location, without the function in a note.
       return mlir::emitError(func.getLoc(),
                              "the lanes mapping keeps each sample's jet "
                              "buffers in shared memory: ")
              << jetBytes << " bytes for " << samplesPerBlock.getValue()
-             << " samples per block exceed the " << kStaticSharedBytes
+             << " samples per block exceed the " << sharedLimit
              << " bytes a kernel can declare; use fewer samples per block "
                 "or the sample mapping";
     int64_t stagedBytes =
         *staged > 0 ? *staged * element.getIntOrFloatBitWidth() / 8 : 0;
     int64_t stagedCount = *staged;
-    if (stagedBytes + jetBytes > kStaticSharedBytes)
+    if (stagedBytes > sharedLimit - jetBytes)
       stagedCount = -1; // read the parameters from global memory
     staged = &stagedCount;
     if (*staged > 0)
