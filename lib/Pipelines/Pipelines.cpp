@@ -23,6 +23,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   NtpDecomposeMlpOptions decompose;
   decompose.tileSize = options.tileSize;
   decompose.backward = options.backward;
+  decompose.partialsStackBytes = options.partialsStackBytes;
   pm.addPass(createNtpDecomposeMlp(decompose));
   if (options.backward) {
     NtpGenerateBackwardOptions backward;
@@ -75,7 +76,8 @@ void ntp::buildCpuPipeline(OpPassManager &pm,
 
 /// ntp.mlp -> the gpu.func kernel of ntp-gpu-kernel (before NVVM).
 static void addGpuKernelPasses(OpPassManager &pm,
-                               const GpuPipelineOptions &options) {
+                               const GpuPipelineOptions &options,
+                               bool emulation = false) {
   // One thread per sample: tile size 1, so the jet buffers are
   // [order + 1, width, 1] and every vector has one lane. The reverse mode
   // keeps one gradient per sample, which ntp-gpu-kernel reduces.
@@ -83,6 +85,11 @@ static void addGpuKernelPasses(OpPassManager &pm,
   loops.tileSize = 1;
   loops.backward = options.backward;
   loops.perSampleGrads = true;
+  // The lanes mapping keeps a block's ray buffers in shared memory (48 KB
+  // a kernel can declare): a partials kernel packs its rays into blocks
+  // that fit each sample's share.
+  if (options.mapping == GpuMapping::Lanes && options.samplesPerBlock > 0)
+    loops.partialsStackBytes = (48 * 1024) / options.samplesPerBlock;
   // The kernel wrapper moves one function into the gpu.module: keep each
   // neuron's arithmetic inline rather than in shared host-module functions.
   loops.outline = false;
@@ -103,6 +110,9 @@ static void addGpuKernelPasses(OpPassManager &pm,
   kernel.blockSize = options.blockSize;
   kernel.mapping = options.mapping;
   kernel.samplesPerBlock = options.samplesPerBlock;
+  // The host emulation runs kernels of any shared-memory size.
+  if (emulation)
+    kernel.maxStaticSharedBytes = 0;
   pm.addPass(createNtpGpuKernel(kernel));
 }
 
@@ -139,7 +149,7 @@ void ntp::buildGpuPipeline(OpPassManager &pm,
 
 void ntp::buildGpuEmulationPipeline(OpPassManager &pm,
                                     const GpuPipelineOptions &options) {
-  addGpuKernelPasses(pm, options);
+  addGpuKernelPasses(pm, options, /*emulation=*/true);
   pm.addPass(createNtpGpuEmulate());
   addHostLoweringPasses(pm);
 }

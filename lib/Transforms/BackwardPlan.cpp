@@ -11,6 +11,7 @@
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -63,6 +64,30 @@ Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc, Type element,
   vector::StoreOp::create(b, loc, zeros, lanes,
                           ValueRange{clear.getInductionVar(), zero});
   return lanes;
+}
+
+Value ntp::backward::createSampleColumn(OpBuilder &b, Location loc,
+                                        Type element, int64_t numParams,
+                                        Value grad, Value tile, Value batch) {
+  MemRefType type = MemRefType::get(
+      {numParams}, element,
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                             {ShapedType::kDynamic}));
+  Value column = memref::ReinterpretCastOp::create(
+      b, loc, type, grad, OpFoldResult(tile),
+      ArrayRef<OpFoldResult>{b.getIndexAttr(numParams)},
+      ArrayRef<OpFoldResult>{OpFoldResult(batch)});
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+  auto clear =
+      scf::ForOp::create(b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+                         arith::ConstantIndexOp::create(b, loc, numParams),
+                         arith::ConstantIndexOp::create(b, loc, 1));
+  clear->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(clear.getBody()->getTerminator());
+  memref::StoreOp::create(b, loc, zero, column,
+                          ValueRange{clear.getInductionVar()});
+  return column;
 }
 
 Value ntp::backward::sliceWorkspace(OpBuilder &b, Location loc, Value workspace,

@@ -80,6 +80,14 @@ mlir::Value createZeroedLanes(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Type element, int64_t numParams,
                               int64_t tile);
 
+/// Sample `tile`'s gradient column of `grad`, [numParams] with stride
+/// `batch` (per-sample gradients, tile size 1: the GPU's), zeroed by a
+/// neuron loop (which the lanes mapping spreads over a warp).
+mlir::Value createSampleColumn(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::Type element, int64_t numParams,
+                               mlir::Value grad, mlir::Value tile,
+                               mlir::Value batch);
+
 /// `tile`'s [orders, width, tileSize] block of `workspace` at `offset`
 /// elements into the tile's slice of `workspacePerTile` elements.
 mlir::Value sliceWorkspace(mlir::OpBuilder &b, mlir::Location loc,

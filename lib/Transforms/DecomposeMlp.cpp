@@ -547,7 +547,9 @@ struct DecomposeMlpPass
           network.activations.push_back(a);
         network.tile = facts.tile;
         network.elementBytes = artifact::dtypeBytes(facts.dtype);
-        network.stackBytes = artifact::kMaxTileStackBytes;
+        network.stackBytes = partialsStackBytes > 0
+                                 ? int64_t(partialsStackBytes)
+                                 : artifact::kMaxTileStackBytes;
         if (!partials::planLowering(plan, facts.partials, network, *kind,
                                     backward, lowering, error)) {
           mlp.emitError(error);

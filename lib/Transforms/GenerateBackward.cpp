@@ -207,26 +207,8 @@ private:
   /// zeroing loop is a neuron loop (independent iterations), so the lanes
   /// mapping spreads it over a warp.
   Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
-    MemRefType type = MemRefType::get(
-        {plan.numParams}, plan.element,
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                               {ShapedType::kDynamic}));
-    Value column = memref::ReinterpretCastOp::create(
-        b, loc, type, grad, OpFoldResult(tile),
-        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.numParams)},
-        ArrayRef<OpFoldResult>{OpFoldResult(batch)});
-    Value zero =
-        arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
-    auto clear = scf::ForOp::create(
-        b, loc, arith::ConstantIndexOp::create(b, loc, 0),
-        arith::ConstantIndexOp::create(b, loc, plan.numParams),
-        arith::ConstantIndexOp::create(b, loc, 1));
-    clear->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(clear.getBody()->getTerminator());
-    memref::StoreOp::create(b, loc, zero, column,
-                            ValueRange{clear.getInductionVar()});
-    return column;
+    return createSampleColumn(b, loc, plan.element, plan.numParams, grad, tile,
+                              batch);
   }
 
   /// The [orders, width, tile] corner of cotangent ping-pong buffer `which`.

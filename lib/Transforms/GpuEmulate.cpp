@@ -84,12 +84,21 @@ struct GpuEmulatePass : public ntp::impl::NtpGpuEmulateBase<GpuEmulatePass> {
       shared.map(buffer, memref::AllocaOp::create(atEntry, loc, local));
     }
 
+    // A thread's private buffer at the kernel's top level (a partials
+    // kernel's constant directions in the lanes mapping) may be read in later
+    // phases: one buffer for all threads, at the function's entry.
+    for (Operation &op : body)
+      if (isa<memref::AllocaOp>(op) && op.getNumOperands() == 0) {
+        OpBuilder atEntry = OpBuilder::atBlockBegin(entry);
+        atEntry.clone(op, shared);
+      }
     // Phases: the top-level ops between barriers.
     SmallVector<SmallVector<Operation *>> phases(1);
     for (Operation &op : body) {
       if (isa<gpu::BarrierOp>(op))
         phases.emplace_back();
-      else if (!isa<gpu::ReturnOp>(op))
+      else if (!isa<gpu::ReturnOp>(op) &&
+               !(isa<memref::AllocaOp>(op) && op.getNumOperands() == 0))
         phases.back().push_back(&op);
     }
     OpBuilder atEntry = OpBuilder::atBlockBegin(entry); // entry is not empty

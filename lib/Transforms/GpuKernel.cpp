@@ -472,23 +472,54 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
         context, gpu::GPUDialect::getWorkgroupAddressSpace());
 
     // Workgroup buffers: the staged parameters, then one [slots x shape]
-    // buffer per thread-private jet buffer of the loop-level function.
+    // buffer per thread-private jet buffer of the loop-level function. A
+    // rank-1 buffer (a partials kernel's constant ray directions) stays
+    // private: every thread writes the same constants into its own copy,
+    // with no guard and no barrier.
     SmallVector<Type> attributions;
-    if (*staged > 0)
-      attributions.push_back(
-          MemRefType::get({*staged}, element, nullptr, workgroup));
-    SmallVector<memref::AllocaOp> allocas;
+    SmallVector<memref::AllocaOp> allocas, privateAllocas;
+    int64_t jetBytes = 0;
     for (Operation &op : body.without_terminator())
       if (auto alloca = dyn_cast<memref::AllocaOp>(op)) {
         MemRefType t = alloca.getType();
         if (!t.hasStaticShape() || !t.getLayout().isIdentity())
           return alloca.emitError("expected a static jet buffer");
+        if (t.getRank() == 1) {
+          privateAllocas.push_back(alloca);
+          continue;
+        }
         SmallVector<int64_t> shape{samplesPerBlock};
         llvm::append_range(shape, t.getShape());
         attributions.push_back(
             MemRefType::get(shape, t.getElementType(), nullptr, workgroup));
         allocas.push_back(alloca);
+        jetBytes += samplesPerBlock * t.getNumElements() *
+                    t.getElementTypeBitWidth() / 8;
       }
+    // A kernel declares at most 48 KB of static shared memory: the jets
+    // first, the parameters only if they fit beside them. (The host
+    // emulation has no such limit.)
+    const int64_t sharedLimit =
+        maxStaticSharedBytes > 0 ? int64_t(maxStaticSharedBytes) : INT64_MAX;
+    if (jetBytes > sharedLimit)
+      // At the network's location, without the function in a note.
+      return mlir::emitError(func.getLoc(),
+                             "the lanes mapping keeps each sample's jet "
+                             "buffers in shared memory: ")
+             << jetBytes << " bytes for " << samplesPerBlock.getValue()
+             << " samples per block exceed the " << sharedLimit
+             << " bytes a kernel can declare; use fewer samples per block "
+                "or the sample mapping";
+    int64_t stagedBytes =
+        *staged > 0 ? *staged * element.getIntOrFloatBitWidth() / 8 : 0;
+    int64_t stagedCount = *staged;
+    if (stagedBytes > sharedLimit - jetBytes)
+      stagedCount = -1; // read the parameters from global memory
+    staged = &stagedCount;
+    if (*staged > 0)
+      attributions.insert(
+          attributions.begin(),
+          MemRefType::get({*staged}, element, nullptr, workgroup));
 
     OpBuilder b(gpuModule.getBodyRegion());
     b.setInsertionPointToEnd(gpuModule.getBody());
@@ -543,6 +574,10 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       }
       mapping.map(body.getArgument(2), shared);
     }
+    // Private buffers, and the stores into them, stay per thread.
+    llvm::SmallPtrSet<Value, 4> privateBuffers;
+    for (memref::AllocaOp alloca : privateAllocas)
+      privateBuffers.insert(b.clone(*alloca, mapping)->getResult(0));
     // This sample's slice of each workgroup jet buffer.
     for (memref::AllocaOp alloca : allocas) {
       Value shared = kernel.getWorkgroupAttributions()[nextAttribution++];
@@ -594,6 +629,9 @@ struct GpuKernelPass : public ntp::impl::NtpGpuKernelBase<GpuKernelPass> {
       if (&op == returnOp || op.getNumResults() != 0 ||
           isMemoryEffectFree(&op) || isa<gpu::BarrierOp>(op) ||
           op.isBeforeInBlock(clampedEnd.getDefiningOp()))
+        continue;
+      if (auto store = dyn_cast<memref::StoreOp>(op);
+          store && privateBuffers.contains(store.getMemRef()))
         continue;
       b.setInsertionPoint(&op);
       Value condition = liveLaneZero;

@@ -221,8 +221,12 @@ class PartialsBackwardBuilder {
 public:
   using Mode = BackwardMode;
 
-  PartialsBackwardBuilder(const PartialsPlan &plan, Location loc)
-      : plan(plan), loc(loc) {}
+  /// With `perSampleGrads` (the GPU kernels, tile size 1) each sample's
+  /// parameter gradient goes into its own column of `grad`, as for a jet
+  /// kernel.
+  PartialsBackwardBuilder(const PartialsPlan &plan, Location loc,
+                          bool perSampleGrads = false)
+      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
 
   func::FuncOp build(OpBuilder &b, Mode mode) {
     auto func = createFunction(b, loc, plan.element, plan.name, mode,
@@ -298,7 +302,7 @@ public:
 
     // Lane-wise gradient accumulators on the heap, as for a jet kernel.
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    if (mode != Mode::ForwardSave) {
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
       lanes =
           createZeroedLanes(b, loc, plan.element, plan.numParams, plan.tile);
     }
@@ -306,6 +310,9 @@ public:
                                    args[args.size() - 1], one);
     b.setInsertionPointToStart(loop.getBody());
     Value tile = loop.getInductionVar();
+    if (mode != Mode::ForwardSave && perSampleGrads)
+      lanes = createSampleColumn(b, loc, plan.element, plan.numParams, grad,
+                                 tile, batch);
 
     if (mode == Mode::ForwardSave) {
       Value tops = topsBuffer(b, tile);
@@ -359,7 +366,7 @@ public:
     }
 
     b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave) {
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
       ReduceLanesOp::create(b, loc, lanes, grad);
       memref::DeallocOp::create(b, loc, lanes);
     }
@@ -465,6 +472,7 @@ private:
 
   const PartialsPlan &plan;
   Location loc;
+  bool perSampleGrads;
   Value x, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> directions, stackJets;
   Value cotangents[2], seedBars[2];
@@ -476,16 +484,17 @@ private:
 LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
                                                       func::FuncOp forward,
                                                       bool perSampleGrads) {
-  if (perSampleGrads)
-    return forward.emitError("partials kernels have no per-sample-grads "
-                             "(GPU) reverse mode");
   FailureOr<PartialsPlan> plan = readPartialsPlan(forward);
   if (failed(plan))
     return failure();
-  // The recomputing backward's jets live on the stack, like the forward's.
+  if (perSampleGrads && plan->tile != 1)
+    return forward.emitError("per-sample-grads needs tile size 1, got ")
+           << plan->tile;
+  // The recomputing backward's jets live on the stack, like the forward's
+  // (per-sample gradients, the GPU's, have no recomputing backward).
   int64_t elementBytes = plan->element.isF64() ? 8 : 4;
-  if (plan->recomputeStackElements() >
-      artifact::kMaxTileStackBytes / elementBytes)
+  if (!perSampleGrads && plan->recomputeStackElements() >
+                             artifact::kMaxTileStackBytes / elementBytes)
     return forward.emitError("the reverse mode of one tile of ")
            << plan->tile << " samples needs more than "
            << artifact::kMaxTileStackBytes
@@ -496,9 +505,11 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
     return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);
-  PartialsBackwardBuilder builder(*plan, forward.getLoc());
+  PartialsBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+  // Per-sample gradients (GPU): no recomputing backward, as for jets.
   for (auto mode : {BackwardMode::ReverseSaved, BackwardMode::ForwardSave,
                     BackwardMode::Recompute})
-    builder.build(b, mode);
+    if (!perSampleGrads || mode != BackwardMode::Recompute)
+      builder.build(b, mode);
   return success();
 }

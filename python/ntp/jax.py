@@ -395,8 +395,10 @@ partials_bwd_p.def_abstract_eval(_partials_bwd_abstract)
 
 
 def _partials_on_gpu(ctx, *operands, **_):
-    _fail("ntp.jax.partials runs on the CPU only: ntp's NVPTX target does "
-          "not compile partials kernels yet", ntp.ERROR_UNSUPPORTED)
+    _fail("ntp.jax.partials runs on the CPU only: its XLA handlers for "
+          "CUDA are not written yet (ntp's CUDA partials kernels run through "
+          "the C API and ntp.Kernel with device pointers)",
+          ntp.ERROR_UNSUPPORTED)
 
 
 for _p, _t in ((partials_p, "ntp_partials"),

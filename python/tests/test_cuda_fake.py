@@ -170,3 +170,39 @@ def test_reverse_mode_launches_on_the_fake_driver(tmp_path):
         assert s.logged == 6 and s.allocs == 1 and s.frees == 1
         assert s.live_bytes == 0
     ''' % (X, P, V, OUT, X, P, V, X, V, P, OUT, X, V, P, X, P, V), tmp_path)
+
+
+def test_partials_kernel_on_the_fake_driver(tmp_path):
+    # Issue 12 item 7: a CUDA partials kernel (u_xx, u and its Laplacian,
+    # with the reverse mode) through ntp.load and Kernel.partials* with
+    # device pointers; `params` stands in for the direction argument.
+    run('''
+        path = os.path.join(TMP, "p.ntp")
+        subprocess.run([os.environ["NTP_COMPILE"], "--layers", "2,4,1",
+                        "--partials", "2,0;0,0", "--operator", "laplacian",
+                        "--name", "net", "--target=nvptx", "--chip=sm_90",
+                        "--gpu-format=ptx", "--gpu-backward", "-o", path],
+                       check=True)
+        k = ntp.load(path)
+        assert k.device == "cuda"
+        assert [list(r) for r in k.requests] == [[2, 0], [0, 0], [-2, -2]]
+        k.partials(%d, %d, out=%d, batch=300)
+        l = state().last_launch
+        assert l.function == b"net_forward"
+        assert (l.x, l.direction, l.params, l.out, l.batch) == (
+            %d, %d, %d, %d, 300)
+        assert tuple(l.grid) == (3, 1, 1)
+        WS, G, XG, C = 0x7f0000100000, 0x7f0000006000, 0x7f0000007000, 0x7f0000005000
+        k.partials_save(%d, %d, WS, out=%d, batch=300)
+        k.partials_backward_saved(%d, %d, C, WS, params_grad=G, x_grad=XG,
+                                  batch=300)
+        s = state()
+        names = [s.log[i].function for i in range(s.logged)]
+        assert names == [b"net_forward", b"net_forward_save",
+                         b"net_backward_saved",
+                         b"net_reduce_params_grad"], names
+        assert list(s.log[1].args[:3]) == [%d, %d, %d]
+        k.partials_backward(%d, %d, C, params_grad=G, x_grad=XG, batch=300)
+        s = state()
+        assert s.logged == 7 and s.allocs == 1 and s.frees == 1
+    ''' % (X, P, OUT, X, P, P, OUT, X, P, OUT, X, P, X, P, P, X, P), tmp_path)

@@ -314,6 +314,8 @@ CudaBackwardCall cudaCall(const ntp_kernel &k, const void *x,
   return call;
 }
 
+} // namespace
+
 /// ntp_backward on the GPU: forward-save into a stream-ordered scratch
 /// workspace (and output), backward-saved, the reduction, the scratch freed
 /// on the stream. Everything is queued on `stream`; nothing waits.
@@ -332,7 +334,8 @@ int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
   int64_t elements = 0, outElements = 0, bytes = 0;
   if (int status = cudaWorkspaceElements(k, batch, elements))
     return status;
-  if (__builtin_mul_overflow(batch * (int64_t(k.manifest.order) + 1),
+  // The forward's scratch output: order + 1 rows, or a partials kernel's P.
+  if (__builtin_mul_overflow(batch * k.manifest.outputRows(),
                              k.manifest.outputDim(), &outElements) ||
       __builtin_add_overflow(elements, outElements, &bytes) ||
       __builtin_mul_overflow(bytes, k.elementBytes(), &bytes))
@@ -359,6 +362,8 @@ int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
     return fail(freed, freeReason);
   return NTP_OK;
 }
+
+namespace {
 
 /// Remembers what ntp_forward_save saved into `workspace`.
 void recordSaved(ntp_kernel &k, const void *workspace, const void *x,

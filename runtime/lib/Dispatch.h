@@ -90,6 +90,13 @@ int runBackward(ntp_kernel &k, void *tiles, const void *x,
                 const void *cotangent, void *paramsGrad, void *xGrad,
                 const void *workspace, int64_t batch);
 
+/// ntp_backward on the GPU: forward-save into a stream-ordered scratch
+/// workspace (and output), backward-saved, the reduction, the scratch freed
+/// on the stream (partialsBackward shares it).
+int cudaBackward(ntp_kernel &k, const void *x, const void *direction,
+                 const void *params, const void *cotangent, void *paramsGrad,
+                 void *xGrad, int64_t batch, void *stream);
+
 /// The part of forwardSave after the buffer checks (partialsSave shares it).
 int forwardSaveChecked(ntp_kernel *k, const char *function, const void *x,
                        const void *direction, const void *params, void *out,

@@ -67,6 +67,11 @@ int partialsBackward(ntp_kernel *k, const char *function, const void *x,
     return status;
   if (int status = checkReverseMode(k, function, paramsGrad, xGrad))
     return status;
+  // CUDA: forward-save + backward-saved into stream-ordered scratch, as
+  // ntp_backward.
+  if (k->cuda)
+    return cudaBackward(*k, x, params, params, cotangent, paramsGrad, xGrad,
+                        batch, nullptr);
   return runBackward(*k, k->backwardTiles, x, params, params, cotangent,
                      paramsGrad, xGrad, nullptr, batch);
 }

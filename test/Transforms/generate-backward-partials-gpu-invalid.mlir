@@ -1,7 +1,7 @@
-// RUN: ntp-opt %s -ntp-decompose-mlp -ntp-generate-backward="per-sample-grads=1" -verify-diagnostics
+// RUN: ntp-opt %s -ntp-decompose-mlp="tile-size=2" -ntp-generate-backward="per-sample-grads=1" -verify-diagnostics
 
-// A partials kernel has no per-sample-grads (GPU) reverse mode: partials
-// kernels are compiled for the CPU only.
+// The GPU's reverse mode of a partials kernel keeps one gradient column per
+// sample: it needs tile size 1 (one sample per tile), as a jet kernel's.
 
-// expected-error @+1 {{partials kernels have no per-sample-grads (GPU) reverse mode}}
+// expected-error @+1 {{per-sample-grads needs tile size 1, got 2}}
 ntp.mlp @p layers [2, 3, 1] activation "tanh" order 2 partials [[1, 1]] : f64

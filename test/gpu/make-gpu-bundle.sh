@@ -15,6 +15,15 @@
 #                              depth {3,5} x width {24,64}, orders 1,3,6,8;
 #                              1-24-24-24-1 is ptx_<chip>_f32_<n>.ntp, which
 #                              also serves the study's order sweep (0..9)
+#   partials/<case>_<dtype>_{cpu.so,sample.ntp,lanes.ntp}  partials kernels
+#                              (issue 12 item 7; benchmarks/gpu_partials_checks.py):
+#                              the Laplacian of d-64-64-64-1 (d = 2, 8, 32),
+#                              the 35 partials of total order <= 4 of
+#                              3-64-64-64-1, mixed
+#                              partials + Laplacian + biharmonic of 3-24-24-1
+#                              with the reverse mode; CPU kernels (the
+#                              reference) and PTX of both mappings (lanes:
+#                              one sample per block)
 #   ptxas-report.txt           ptxas -v of the order-9 kernels (with cubins)
 #   MANIFEST.txt               ntp commit, date, tools, and every file (bytes, sha256)
 # for the 1-24-24-24-1 tanh network, orders 0..9, f32 and f64. The CUDA
@@ -117,6 +126,47 @@ if [ "${STUDY:-1}" != 0 ]; then
   done
 fi
 
+# Partials kernels (PARTIALS=0: none). The request is in each artifact's
+# manifest (ntp_kernel_partials_get); the CPU kernel of a case is the
+# reference its CUDA kernels are checked against.
+partials=none
+if [ "${PARTIALS:-1}" != 0 ]; then
+  mkdir -p "$out/partials"
+  all35=$(python3 -c 'import itertools
+print(";".join(",".join(map(str, a)) for n in range(5)
+               for a in itertools.product(range(n + 1), repeat=3)
+               if sum(a) == n))')
+  # The CPU reference of a forward-only case is multi-direction (forward
+  # only, and another lowering than the GPU's collapsed Laplacian); with the
+  # reverse mode, per-ray as the GPU's.
+  partials_case() { # name layers mappings backward request-flags...
+    local name=$1 net=$2 mappings=$3 backward=$4
+    shift 4
+    local bwd=() cpu=(--partials-lowering=multi-direction)
+    [ "$backward" = 1 ] && bwd=(--gpu-backward) && cpu=()
+    for dtype in f32 f64; do
+      "$compile" --layers "$net" --activation "$activation" --dtype "$dtype" \
+        "$@" "${cpu[@]}" --target-cpu "$target_cpu" \
+        -o "$out/partials/${name}_${dtype}_cpu.so"
+      for mapping in $mappings; do
+        "$compile" --layers "$net" --activation "$activation" \
+          --dtype "$dtype" "$@" --target=nvptx --chip="$chip" \
+          --gpu-format=ptx --gpu-mapping="$mapping" --samples-per-block=1 \
+          "${bwd[@]}" -o "$out/partials/${name}_${dtype}_${mapping}.ntp"
+      done
+    done
+  }
+  for d in 2 8 32; do
+    partials_case "lap_d$d" "$d,64,64,64,1" "sample lanes" 0 \
+      --operator laplacian
+  done
+  partials_case all35_d3 3,64,64,64,1 "sample lanes" 0 --partials "$all35"
+  partials_case mixed_d3 3,24,24,1 "sample lanes" 1 \
+    --partials "0,0,0;1,0,0;2,0,0;1,1,0;2,1,1" --operator laplacian \
+    --operator biharmonic:0,1
+  partials="lap_d2,lap_d8,lap_d32,all35_d3,mixed_d3"
+fi
+
 commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 # Uncommitted changes under the directories the bundle is built from.
 dirty=$(git -C "$root" status --porcelain -- lib include runtime tools cmake CMakeLists.txt 2>/dev/null | head -n1)
@@ -134,6 +184,7 @@ dirty=$(git -C "$root" status --porcelain -- lib include runtime tools cmake CMa
   echo "backward=1"
   echo "target_cpu=$target_cpu"
   echo "study_grid=$study"
+  echo "partials=$partials"
   echo "ptxas=$([ "$ptxas" = none ] && echo none || "$ptxas" --version | grep -o 'release.*' | head -n1)"
   echo "runtime_needs=$(echo $needed | tr ' ' ',')"
   echo "runtime_symbol_versions=$(objdump -T "$runtime" | grep -oE '(GLIBC|GLIBCXX|CXXABI)_[0-9.]+' | sort -Vu | awk -F_ '{v[$1]=$0} END {for (k in v) printf "%s ", v[k]}')"

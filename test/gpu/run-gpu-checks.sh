@@ -20,11 +20,18 @@
 # bundle's CUDA artifacts carry it) are checked against the CPU kernels and
 # timed (a training step beside PyTorch nested autograd + backward and JAX
 # jax.grad of the jet).
+#   4. (--bundle mode) partials kernels: benchmarks/gpu_partials_checks.py,
+#      the bundle's partials/ (Laplacian d = 2, 8, 32; 35 partials to order
+#      4; mixed partials with the reverse mode) against their CPU kernels,
+#      and the Laplacian and the 35 partials timed beside PyTorch on the GPU
+#      (nested autograd, the forward Laplacian, vmap(hessian)); within
+#      PARTIALS_BUDGET_S (70 s; --quick 25 s) before the study (PARTIALS=0
+#      skips it). Its results: gpu_partials_<gpu>_<date>.{md,csv}.
 # Usage:
 #   test/gpu/run-gpu-checks.sh --bundle DIR [--quick] [gpu_checks.py options]
 #       --quick: the rerun mode, about 2 minutes: orders 0,1,2,5,9, fewer
-#       correctness batches, 60 s of timing, no scaling study
-#       (TOTAL_BUDGET_S=110 unless set).
+#       correctness batches, 60 s of timing, no scaling study, the partials
+#       checks in 25 s (TOTAL_BUDGET_S=140 unless set).
 #   test/gpu/run-gpu-checks.sh --bundle DIR --dry-run
 #       here, without a GPU: the bundle checked (gpu_checks.py --dry-run)
 #       and the study's artifacts (paper_study.py --dry-run); exit 0 = ready.
@@ -63,14 +70,20 @@ if [ "${1:-}" = --bundle ]; then
     python3 -u "$root/benchmarks/paper_study.py" --device cuda --dry-run \
       --kernels "$bundle/cuda" --runtime "$bundle/libntp_runtime.so"
     study_status=$?
-    echo "run-gpu-checks: dry run: gpu_checks.py exit $status, paper_study.py exit $study_status"
+    python3 -u "$root/benchmarks/gpu_partials_checks.py" --bundle "$bundle" \
+      --dry-run
+    partials_status=$?
+    echo "run-gpu-checks: dry run: gpu_checks.py exit $status, paper_study.py exit $study_status, gpu_partials_checks.py exit $partials_status"
     [ "$status" = 0 ] && status=$study_status
+    [ "$status" = 0 ] && status=$partials_status
     exit "$status"
   fi
+  partials_args=(--time-budget-s "${PARTIALS_BUDGET_S:-70}")
   if [ "${1:-}" = --quick ]; then
     shift
-    : "${TOTAL_BUDGET_S:=110}" "${STUDY:=0}"
+    : "${TOTAL_BUDGET_S:=140}" "${STUDY:=0}"
     set -- --quick "$@"
+    partials_args=(--quick --time-budget-s "${PARTIALS_BUDGET_S:-25}")
   fi
   have_gpu || exit 77
   mkdir -p "$out"
@@ -82,6 +95,16 @@ if [ "${1:-}" = --bundle ]; then
     --out "$out" "$@" 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
   echo "run-gpu-checks: gpu_checks.py exit $status after ${SECONDS} s" | tee -a "$log"
+  # Partials kernels (issue 12 item 7): correctness against the bundle's CPU
+  # partials kernels, the Laplacian beside PyTorch (PARTIALS=0 skips it).
+  if [ "${PARTIALS:-1}" != 0 ] && [ "$status" != 77 ]; then
+    timeout -k 10 $(( ${partials_args[-1]%.*} + 60 )) \
+      python3 -u "$root/benchmarks/gpu_partials_checks.py" --bundle "$bundle" \
+      --out "$out" "${partials_args[@]}" 2>&1 | tee -a "$log"
+    partials_status=${PIPESTATUS[0]}
+    echo "run-gpu-checks: gpu_partials_checks.py exit $partials_status after ${SECONDS} s" | tee -a "$log"
+    [ "$status" = 0 ] && status=$partials_status
+  fi
   study_status=0
   left=$(( ${TOTAL_BUDGET_S:-510} - SECONDS ))
   if [ "${STUDY:-1}" = 0 ]; then

@@ -39,6 +39,11 @@ struct CpuPipelineOptions
       llvm::cl::desc("Exact formulation of the activation jets: auto (fewer "
                      "flops), faa-di-bruno or taylor"),
       llvm::cl::init(JetFormulation::Auto), jetFormulationValues()};
+  Option<int64_t> partialsStackBytes{
+      *this, "partials-stack-bytes",
+      llvm::cl::desc("Bytes a partials kernel's ray buffers may take per "
+                     "tile (ntp-decompose-mlp; 0: kMaxTileStackBytes)"),
+      llvm::cl::init(0)};
   Option<bool> perSampleGrads{
       *this, "per-sample-grads",
       llvm::cl::desc("Reverse mode with one parameter gradient per sample "

@@ -39,7 +39,12 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "Whether ntp-generate-backward may follow (the pipelines set it "
            "from their backward option): a partials kernel then uses the "
            "per-ray lowering, the one its reverse mode supports; "
-           "backward=false lets partials-lowering choose freely">
+           "backward=false lets partials-lowering choose freely">,
+    Option<"partialsStackBytes", "partials-stack-bytes", "int64_t",
+           /*default=*/"0",
+           "Bytes one tile's ray buffers may take when a partials kernel "
+           "packs its rays into blocks (0: kMaxTileStackBytes; the GPU "
+           "lanes mapping: its share of 48 KB of shared memory)">
   ];
 }
 
@@ -228,6 +233,12 @@ def NtpGpuKernel : Pass<"ntp-gpu-kernel", "mlir::ModuleOp"> {
            /*default=*/"49152",
            "Stage the parameters in shared memory when they fit in this "
            "many bytes (else read them from global memory)">,
+    Option<"maxStaticSharedBytes", "max-static-shared-bytes", "int64_t",
+           /*default=*/"49152",
+           "The lanes mapping: the most static shared memory a kernel may "
+           "declare (jets beyond it are refused; the parameters are staged "
+           "only if they fit beside the jets); 0: no limit (the host "
+           "emulation)">,
     Option<"mapping", "mapping", "::ntp::GpuMapping",
            /*default=*/"::ntp::GpuMapping::Sample",
            "Work per thread: 'sample' (one thread per sample, jets in the "

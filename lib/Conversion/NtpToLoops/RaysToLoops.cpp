@@ -213,8 +213,21 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
                     withBias);
           });
       loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
-      if (rest > 0)
-        product(b, loc, rows(b), index(b, loc, groups * group), rest, withBias);
+      if (rest == 0)
+        return;
+      // One sample per tile (the GPU kernels) or a single neuron (the top
+      // layer): the remainder is a neuron loop too, which the GPU lanes
+      // mapping spreads over a warp (canonicalization folds one iteration).
+      if (rest == 1 || in.lanes() == 1) {
+        scf::ForOp remainder =
+            simpleLoop(b, loc, rest, [&](OpBuilder &b, Location loc, Value n) {
+              product(b, loc, rows(b),
+                      affineIndex(b, loc, groups * group, n, 1), 1, withBias);
+            });
+        remainder->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+        return;
+      }
+      product(b, loc, rows(b), index(b, loc, groups * group), rest, withBias);
     };
     // Row 0 with the bias, and the collapsed row if it is live.
     allNeurons(

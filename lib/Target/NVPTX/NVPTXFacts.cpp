@@ -19,7 +19,10 @@ class CudaFacts : public DeviceFacts {
 public:
   art::Device getDevice() const override { return art::Device::Cuda; }
   bool isGridLaunch() const override { return true; }
-  bool supportsPartials() const override { return false; }
+  // Partials kernels: the same lowerings as on the CPU at tile size 1 (a
+  // sample per thread or per warp); their reverse mode keeps per-sample
+  // gradient columns like a jet kernel's.
+  bool supportsPartials() const override { return true; }
 
   bool describe(const KernelTarget &target, art::KernelManifest &m,
                 std::string &error) const override {

@@ -7,8 +7,9 @@
 # kernels (--gpu-backward: forward-save, backward-saved, the gradient
 # reduction) at orders 0, 1, 2, 5, 9, 12 (NTP_PTXAS_FULL=1: every order
 # 0..12; 194 s on the loaded 2-core build machine against 75 s) x {f32, f64}
-# x {sm_80, sm_90} x both mappings, $NTP_PTXAS_JOBS (2) at a time; ctest runs
-# it alone (RUN_SERIAL).
+# x {sm_80, sm_90} x both mappings, $NTP_PTXAS_JOBS (2) at a time; and
+# partials kernels (every lowering, and their reverse mode; see below);
+# ctest runs it alone (RUN_SERIAL).
 # Usage: ptxas-acceptance.sh <ntp-compile> [ptxas]
 # Exits 77 (CTest: skipped) when ptxas is absent.
 set -u
@@ -109,5 +110,66 @@ if [ $((backward_ok + backward_failed)) -ne "$expected" ]; then
 fi
 count=$((count + backward_ok))
 failures=$((failures + backward_failed))
-echo "ptxas accepted $count kernels ($backward_ok with the reverse mode), $failures failures"
+# Partials kernels (issue 12 item 7), 3-24-24-1 tanh, in parallel: every
+# lowering forward-only at sm_90 (per-ray and multi-direction on mixed
+# partials to order 4, the Laplacian and a biharmonic; collapsed on the
+# Laplacian, then on the biharmonic) and the reverse mode (per-ray; f32 at
+# sm_90, f64 at sm_80), x {f32, f64} x both mappings. The lanes mapping runs one
+# sample per block here: the multi-direction rows of 4 samples exceed 48 KB
+# of shared memory.
+mixed="0,0,0;1,0,0;2,0,0;1,1,0;2,1,1"
+check_partials() { # chip dtype mapping lowering partials operators backward
+  out="$dir/partials-$1-$2-$3-$4-$7-$(echo "$6" | tr -c 'a-z0-9\n' _)"
+  ops=""
+  for op in $6; do ops="$ops --operator $op"; done
+  extra=""
+  [ "$7" = 1 ] && extra="--gpu-backward"
+  # shellcheck disable=SC2086
+  if "$compile" --target=nvptx --chip="$1" --layers 3,24,24,1 --dtype "$2" \
+      --gpu-mapping="$3" --samples-per-block=1 --partials "$5" $ops \
+      --partials-lowering="$4" $extra --emit=ptx -o "$out.ptx" \
+      >"$out.log" 2>&1 &&
+    { [ "$7" = 0 ] || has_entries "$out"; } &&
+    "$ptxas" -arch="$1" -O3 "$out.ptx" -o "$out.cubin" >>"$out.log" 2>&1; then
+    : >"$out.ok"
+  else
+    echo "FAIL: partials $1 $2 $3 $4 backward=$7"; cat "$out.log"
+    : >"$out.fail"
+  fi
+}
+running=0
+partials_expected=0
+for dtype in f32 f64; do
+  for mapping in sample lanes; do
+    for lowering in per-ray multi-direction; do
+      check_partials sm_90 "$dtype" "$mapping" "$lowering" "$mixed" \
+        "laplacian biharmonic:0,1" 0 &
+      running=$((running + 1)); partials_expected=$((partials_expected + 1))
+      if [ "$running" -ge "$jobs" ]; then wait; running=0; fi
+    done
+    check_partials sm_90 "$dtype" "$mapping" collapsed "0,0,0;1,0,0;0,1,0" \
+      laplacian 0 &
+    check_partials sm_90 "$dtype" "$mapping" collapsed "2,1,0" \
+      biharmonic 0 &
+    partials_expected=$((partials_expected + 2))
+    wait; running=0
+    # The reverse mode: sm_80 for f64, sm_90 for f32 (the chip changes
+    # nothing the lowering decides).
+    chip=sm_90
+    [ "$dtype" = f64 ] && chip=sm_80
+    check_partials "$chip" "$dtype" "$mapping" per-ray "$mixed" \
+      "laplacian biharmonic:0,1" 1 &
+    running=$((running + 1)); partials_expected=$((partials_expected + 1))
+  done
+done
+wait
+partials_ok=$(find "$dir" -name 'partials-*.ok' | wc -l)
+partials_failed=$(find "$dir" -name 'partials-*.fail' | wc -l)
+if [ $((partials_ok + partials_failed)) -ne "$partials_expected" ]; then
+  echo "FAIL: $((partials_expected - partials_ok - partials_failed)) partials checks left no verdict"
+  failures=$((failures + 1))
+fi
+count=$((count + partials_ok))
+failures=$((failures + partials_failed))
+echo "ptxas accepted $count kernels ($backward_ok with the reverse mode, $partials_ok partials kernels), $failures failures"
 [ "$failures" -eq 0 ]

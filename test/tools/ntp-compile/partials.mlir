@@ -15,7 +15,10 @@
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,x,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=SYNTAX
 // RUN: not ntp-compile %s --partials "1,0,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=FILE
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --emit=obj -o %t.o --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
-// RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --emit=ptx 2>&1 | FileCheck %s --check-prefix=NVPTX
+// RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --operator laplacian --target=nvptx --emit=ptx | FileCheck %s --check-prefix=NVPTX
+// RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --gpu-backward --gpu-format=ptx --chip=sm_80 -o %t.ntp
+// RUN: tail -c 400 %t.ntp | FileCheck %s --check-prefix=CUDA
+// RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --operator laplacian --partials-lowering=collapsed --target=nvptx --gpu-backward --emit=ptx 2>&1 | FileCheck %s --check-prefix=CUDA-COLLAPSED
 
 // JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0]>{{.*}}}
 // JETS-LABEL: func.func @ntp_kernel_forward_tiles
@@ -43,7 +46,16 @@
 // EMPTY: ntp-compile: error: --partials is empty: give at least one multi-index, or leave it out
 // SYNTAX: ntp-compile: error: --partials: a multi-index is comma-separated integers, got '1,x,0'
 // HEADER: ntp-compile: error: --header is not available for partials kernels yet
-// NVPTX: error: partials kernels are compiled for the CPU only so far
+// The GPU (issue 12 item 7): the same request as a CUDA kernel, with the
+// reverse mode's kernels, a block's samples as the tile (2 jet coefficients
+// * (3 + 8 + 8 + 1) * 128 saved elements per block).
+// NVPTX: .visible .entry ntp_kernel_forward(
+// CUDA: backward=1
+// CUDA: workspace_per_tile=5120
+// CUDA: mapping=sample
+// CUDA: partials=1,0,0
+// As on the CPU, the reverse mode propagates one jet per ray.
+// CUDA-COLLAPSED: error: the reverse mode of partials kernels supports only the per-ray lowering, not collapsed
 // FILE: ntp-compile: error: --partials and --operator describe the network with --layers; in an .mlir file, give them on ntp.mlp
 
 ntp.mlp @unused layers [3, 8, 1] activation "tanh" order 1 : f64

@@ -149,12 +149,24 @@ TEST(KernelFactsTest, PartialsReverseMode) {
             *art::partialsWorkspaceElementsPerTile({2, 4, 1}, 9, 16));
   EXPECT_EQ(m.workspacePerTile, 9 * (2 + 4 + 4 + 1) * 16);
   EXPECT_EQ(entryPointSymbols(m).size(), 4u);
-  // The GPU still refuses partials kernels.
+  // The GPU compiles them too (issue 12 item 7): a block's samples are the
+  // tile, so the workspace per block is the same formula at tile = samples
+  // per block.
   t.device = art::Device::Cuda;
-  art::KernelManifest refused;
-  std::string error;
-  EXPECT_FALSE(describeKernel(n, t, refused, error));
-  EXPECT_EQ(error, "partials kernels are compiled for the CPU only so far");
+  t.chip = "sm_90";
+  art::KernelManifest cuda = describe(n, t);
+  ASSERT_TRUE(cuda.cuda);
+  EXPECT_EQ(cuda.tile, 128);
+  EXPECT_TRUE(cuda.backward);
+  EXPECT_EQ(cuda.workspacePerTile, 9 * (2 + 4 + 4 + 1) * 128);
+  EXPECT_EQ(entryPointSymbols(cuda),
+            (std::vector<std::string>{"net_forward", "net_forward_save",
+                                      "net_backward_saved",
+                                      "net_reduce_params_grad"}));
+  t.mapping = art::GpuMapping::Lanes;
+  t.samplesPerBlock = 2;
+  cuda = describe(n, t);
+  EXPECT_EQ(cuda.workspacePerTile, 9 * (2 + 4 + 4 + 1) * 2);
 }
 
 TEST(KernelFactsTest, CudaFacts) {

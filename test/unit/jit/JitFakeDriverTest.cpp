@@ -129,6 +129,37 @@ TEST_F(JitFakeDriverTest, BackwardOptionCompilesTheGpuReverseMode) {
   ntp_kernel_free(k);
 }
 
+TEST_F(JitFakeDriverTest, PartialsKernelCompilesLoadsAndLaunches) {
+  // Issue 12 item 7: a partials request (u_xy, u, the Laplacian) through
+  // the JIT's CUDA device, with the GPU reverse mode.
+  ::setenv("FAKE_CUDA_CC", "90", 1);
+  spec.mlir = "ntp.mlp @k layers [2, 8, 1] activation \"tanh\" order 2 "
+              "partials [[1, 1], [0, 0]] operators [#ntp.laplacian] : f64\n";
+  options.backward = 1;
+  ntp_kernel *k = compile();
+  ASSERT_NE(k, nullptr);
+  EXPECT_TRUE(imageHas(".entry k_forward("));
+  EXPECT_TRUE(imageHas(".entry k_backward_saved("));
+  int32_t rows[6] = {}, count = 0;
+  ASSERT_EQ(ntp_kernel_partials_get(k, rows, 6, &count), NTP_OK);
+  EXPECT_EQ(count, 3);
+  EXPECT_EQ(rows[4], -2);
+  auto *x = reinterpret_cast<void *>(uintptr_t(0x7f0000001000));
+  auto *p = reinterpret_cast<void *>(uintptr_t(0x7f0000003000));
+  auto *out = reinterpret_cast<void *>(uintptr_t(0x7f0000004000));
+  ASSERT_EQ(ntp_partials(k, x, p, out, 300), NTP_OK) << ntp_last_error();
+  const fake_cuda_launch &l = fake->last_launch;
+  EXPECT_STREQ(l.function, "k_forward");
+  EXPECT_EQ(l.grid[0], 3u);
+  EXPECT_EQ(l.x, x);
+  EXPECT_EQ(l.params, p);
+  EXPECT_EQ(l.out, out);
+  ASSERT_EQ(ntp_partials_backward(k, x, p, out, p, nullptr, 300), NTP_OK)
+      << ntp_last_error();
+  EXPECT_STREQ(fake->last_launch.function, "k_reduce_params_grad");
+  ntp_kernel_free(k);
+}
+
 TEST_F(JitFakeDriverTest, LanesMappingLaunchesAWarpPerSample) {
   ::setenv("FAKE_CUDA_CC", "90", 1);
   options.gpu_mapping = NTP_JIT_GPU_LANES;

@@ -63,6 +63,9 @@ struct Artifact {
   int blockSize = 128, order = 2, backward = 0;
   int samplesPerBlock = 0; // 0: mapping=sample (one sample per thread)
   std::string image = kPtx;
+  /// A partials kernel's rows ("2;0": d^2/dx^2 and f, one ray of 3 jet
+  /// coefficients, whose saved jets take what an order-2 jet's do).
+  std::string partials;
 
   std::string text() const {
     int samples = samplesPerBlock ? samplesPerBlock : blockSize;
@@ -81,6 +84,8 @@ struct Artifact {
         "\nblock_size=" + std::to_string(blockSize) +
         "\nsamples_per_block=" + std::to_string(samples) +
         "\nimage_bytes=" + std::to_string(image.size()) + "\n";
+    if (!partials.empty())
+      manifest += "partials=" + partials + "\n";
     return ntp::artifact::sealArtifactText(image, manifest);
   }
 };
@@ -669,6 +674,172 @@ TEST_F(FakeDriverReverseTest, DriverFailuresAreReportedAndScratchIsFreed) {
   EXPECT_EQ(fake->allocs, 1);
   EXPECT_EQ(fake->frees, 1); // the failed call's scratch is not leaked
   ::unsetenv("FAKE_CUDA_FAIL");
+  ntp_kernel_free(k);
+}
+
+//===----------------------------------------------------------------------===//
+// Partials kernels (issue 12 item 7)
+//===----------------------------------------------------------------------===//
+//
+// The same kernels and launch shapes as a jet kernel's; a partials kernel
+// seeds its own directions, so `params` stands in for the direction
+// argument, and its output (and ntp_partials_backward's scratch output) has
+// P rows, not order + 1.
+
+class FakeDriverPartialsTest : public FakeDriverReverseTest {
+protected:
+  ntp_kernel *loadPartials(int backward, int samplesPerBlock = 0) {
+    Artifact artifact;
+    artifact.partials = "2;0";
+    artifact.backward = backward;
+    artifact.samplesPerBlock = samplesPerBlock;
+    if (samplesPerBlock)
+      artifact.blockSize = 32 * samplesPerBlock;
+    if (backward)
+      artifact.image = reversePtx();
+    return load(artifact);
+  }
+};
+
+TEST_F(FakeDriverPartialsTest, PartialsLaunchesTheForwardKernel) {
+  ntp_kernel *k = loadPartials(0);
+  ASSERT_NE(k, nullptr);
+  int32_t rows[2] = {-1, -1}, count = 0;
+  ASSERT_EQ(ntp_kernel_partials_get(k, rows, 2, &count), NTP_OK);
+  EXPECT_EQ(count, 2);
+  EXPECT_EQ(rows[0], 2);
+  EXPECT_EQ(rows[1], 0);
+  ASSERT_EQ(ntp_partials(k, kX, kParams, kOut, 300), NTP_OK)
+      << ntp_last_error();
+  const fake_cuda_launch &l = fake->last_launch;
+  EXPECT_STREQ(l.function, "net_forward");
+  EXPECT_EQ(l.grid[0], 3u); // 3 blocks of 128 samples
+  EXPECT_EQ(l.block[0], 128u);
+  EXPECT_EQ(l.stream, nullptr);
+  EXPECT_EQ(l.x, kX);
+  EXPECT_EQ(l.direction, kParams);
+  EXPECT_EQ(l.params, kParams);
+  EXPECT_EQ(l.out, kOut);
+  EXPECT_EQ(l.batch, 300);
+  // The jet entry points refuse it, as on the CPU; an empty batch launches
+  // nothing.
+  int launches = fake->launches;
+  EXPECT_EQ(ntp_forward(k, kX, kV, kParams, kOut, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ntp_last_error()).find("call ntp_partials"),
+            std::string::npos)
+      << ntp_last_error();
+  EXPECT_EQ(ntp_partials(k, nullptr, kParams, nullptr, 0), NTP_OK);
+  EXPECT_EQ(fake->launches, launches);
+  // Compiled without --gpu-backward: the reverse mode is refused.
+  EXPECT_EQ(ntp_partials_backward(k, kX, kParams, kCot, kGrad, nullptr, 8),
+            NTP_ERROR_UNSUPPORTED);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "ntp_partials_backward is not supported by this kernel: it was "
+            "compiled without the reverse-mode entry points");
+  EXPECT_EQ(fake->launches, launches);
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverPartialsTest, LanesMappingLaunchesAWarpPerSample) {
+  ntp_kernel *k = loadPartials(0, 4);
+  ASSERT_NE(k, nullptr);
+  ASSERT_EQ(ntp_partials(k, kX, kParams, kOut, 37), NTP_OK) << ntp_last_error();
+  EXPECT_STREQ(fake->last_launch.function, "net_forward");
+  EXPECT_EQ(fake->last_launch.grid[0], 10u); // ceil(37 / 4)
+  EXPECT_EQ(fake->last_launch.block[0], 128u);
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverPartialsTest, SaveThenBackwardSaved) {
+  ntp_kernel *k = loadPartials(1);
+  ASSERT_NE(k, nullptr);
+  const int64_t batch = 300;
+  Regions r(batch, 128);
+  int64_t bytes = 0;
+  ASSERT_EQ(ntp_workspace_size(k, batch, &bytes), NTP_OK) << ntp_last_error();
+  EXPECT_EQ(bytes, 64 + r.total * kElement);
+  const char *jets = kWorkspace + 64;
+  ASSERT_EQ(ntp_partials_save(k, kX, kParams, kOut, kWorkspace, batch), NTP_OK)
+      << ntp_last_error();
+  expectLogged(0, "net_forward_save", 3, 128, nullptr,
+               {word(kX), word(kParams), word(kParams), word(kOut), word(jets),
+                uint64_t(batch)});
+  ASSERT_EQ(ntp_partials_backward_saved(k, kX, kParams, kCot, kGrad, kXGrad,
+                                        kWorkspace, batch),
+            NTP_OK)
+      << ntp_last_error();
+  ASSERT_EQ(fake->logged, 3);
+  expectLogged(1, "net_backward_saved", 3, 128, nullptr,
+               {word(kX), word(kParams), word(kParams), word(kCot),
+                word(jets, r.columns), word(kXGrad), word(jets),
+                word(jets, r.partials), uint64_t(batch)});
+  expectLogged(2, "net_reduce_params_grad", 1, 128, nullptr,
+               {word(jets, r.partials), word(kGrad), 3});
+  // The checked variants; a workspace saved for another batch is refused.
+  ASSERT_EQ(
+      ntp_partials_save_checked(k, kX, kParams, kOut, kWorkspace, bytes, batch),
+      NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(ntp_partials_backward_saved_checked(k, kX, kParams, kCot, kGrad,
+                                                nullptr, kWorkspace, bytes - 1,
+                                                batch),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ntp_partials_backward_saved(k, kX, kParams, kCot, kGrad, kXGrad,
+                                        kWorkspace, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "the workspace was saved for batch 300, not 8: call "
+            "ntp_forward_save with the same arguments first");
+  EXPECT_EQ(fake->logged, 4);
+  EXPECT_EQ(fake->allocs, 0);
+  ntp_kernel_free(k);
+}
+
+TEST_F(FakeDriverPartialsTest, BackwardTakesAStreamOrderedScratchWorkspace) {
+  ntp_kernel *k = loadPartials(1, 4);
+  ASSERT_NE(k, nullptr);
+  const int64_t batch = 37;
+  Regions r(batch, 4);
+  // The scratch: the workspace's regions, then an output of P = 2 rows.
+  int64_t outElements = 2 * batch * 1;
+  ASSERT_EQ(ntp_partials_backward(k, kX, kParams, kCot, kGrad, kXGrad, batch),
+            NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(fake->allocs, 1);
+  EXPECT_EQ(fake->alloc_stream, nullptr);
+  EXPECT_EQ(int64_t(fake->alloc_bytes), (r.total + outElements) * kElement);
+  const char *scratch = static_cast<const char *>(fake->last_alloc);
+  ASSERT_EQ(fake->logged, 3);
+  expectLogged(0, "net_forward_save", 10, 128, nullptr,
+               {word(kX), word(kParams), word(kParams), word(scratch, r.total),
+                word(scratch), uint64_t(batch)});
+  expectLogged(1, "net_backward_saved", 10, 128, nullptr,
+               {word(kX), word(kParams), word(kParams), word(kCot),
+                word(scratch, r.columns), word(kXGrad), word(scratch),
+                word(scratch, r.partials), uint64_t(batch)});
+  expectLogged(2, "net_reduce_params_grad", 1, 128, nullptr,
+               {word(scratch, r.partials), word(kGrad), 10});
+  EXPECT_EQ(fake->frees, 1);
+  EXPECT_EQ(fake->live_bytes, 0u);
+  // The empty batch: the reduction over no rows writes a zero gradient.
+  ASSERT_EQ(
+      ntp_partials_backward(k, nullptr, kParams, nullptr, kGrad, nullptr, 0),
+      NTP_OK)
+      << ntp_last_error();
+  ASSERT_EQ(fake->logged, 4);
+  EXPECT_STREQ(fake->log[3].function, "net_reduce_params_grad");
+  EXPECT_EQ(fake->log[3].args[2], 0u);
+  // A jet kernel is refused by the partials entry points.
+  ntp_kernel *jet = loadReverse();
+  ASSERT_NE(jet, nullptr);
+  EXPECT_EQ(ntp_partials_backward(jet, kX, kParams, kCot, kGrad, nullptr, 8),
+            NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ntp_last_error()).find("call ntp_backward_full"),
+            std::string::npos)
+      << ntp_last_error();
+  EXPECT_EQ(fake->logged, 4);
+  ntp_kernel_free(jet);
   ntp_kernel_free(k);
 }
 
