@@ -554,11 +554,9 @@ LogicalResult readDirection(SeedOp seed, int64_t d,
   return success();
 }
 
-FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func) {
+/// The plan of the per-ray rays `func` of the kernel `name`.
+FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
   PartialsPlan plan;
-  StringRef name = func.getSymName();
-  if (!name.consume_back("_forward_tiles"))
-    return func.emitError("kernel function name must end in _forward_tiles");
   plan.name = name.str();
   bool combined = false, stored = false;
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
@@ -941,7 +939,21 @@ LogicalResult generatePartialsBackward(ModuleOp module, func::FuncOp forward,
   if (perSampleGrads)
     return forward.emitError("partials kernels have no per-sample-grads "
                              "(GPU) reverse mode");
-  FailureOr<PartialsPlan> plan = readPartialsPlan(forward);
+  StringRef name = forward.getSymName();
+  if (!name.consume_back("_forward_tiles"))
+    return forward.emitError("kernel function name must end in _forward_tiles");
+  // A fast (multi-direction, collapsed) forward names the per-ray rays its
+  // reverse mode comes from (ntp-decompose-mlp); they are not an entry point
+  // and go once read.
+  func::FuncOp rays = forward;
+  if (auto source =
+          forward->getAttrOfType<FlatSymbolRefAttr>(kReverseRaysAttrName)) {
+    rays = module.lookupSymbol<func::FuncOp>(source.getAttr());
+    if (!rays)
+      return forward.emitError("the per-ray rays ")
+             << source << " of this partials kernel's reverse mode are missing";
+  }
+  FailureOr<PartialsPlan> plan = readPartialsPlan(rays, name);
   if (failed(plan))
     return failure();
   // The recomputing backward's jets live on the stack, like the forward's.
@@ -966,6 +978,10 @@ LogicalResult generatePartialsBackward(ModuleOp module, func::FuncOp forward,
        {BackwardBuilder::Mode::ReverseSaved, BackwardBuilder::Mode::ForwardSave,
         BackwardBuilder::Mode::Recompute})
     builder.build(b, mode);
+  if (rays != forward) {
+    forward->removeAttr(kReverseRaysAttrName);
+    rays.erase();
+  }
   return success();
 }
 

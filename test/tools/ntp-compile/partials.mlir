@@ -14,7 +14,6 @@
 // RUN: not ntp-compile --layers 3,8,1 --partials "" --emit=jets 2>&1 | FileCheck %s --check-prefix=EMPTY
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,x,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=SYNTAX
 // RUN: not ntp-compile %s --partials "1,0,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=FILE
-// RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --emit=obj -o %t.o --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --emit=ptx 2>&1 | FileCheck %s --check-prefix=NVPTX
 
 // JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0]>{{.*}}}
@@ -42,7 +41,6 @@
 // UNKNOWN: ntp-compile: error: --operator: unknown operator 'hessian'
 // EMPTY: ntp-compile: error: --partials is empty: give at least one multi-index, or leave it out
 // SYNTAX: ntp-compile: error: --partials: a multi-index is comma-separated integers, got '1,x,0'
-// HEADER: ntp-compile: error: --header is not available for partials kernels yet
 // NVPTX: error: partials kernels are compiled for the CPU only so far
 // FILE: ntp-compile: error: --partials and --operator describe the network with --layers; in an .mlir file, give them on ntp.mlp
 
