@@ -369,7 +369,7 @@ def test_the_handler_checks_its_buffers():
     params = make_params([2, 5, 1])
     flat = jnp.concatenate([a.reshape(-1) for wb in params for a in wb])
     nj.partials(params, points(3, 2), activation="tanh", partials=[[1, 1]])
-    spec = ((2, 5, 1), "tanh", (((1, 1),), ()), "float64")
+    spec = ((2, 5, 1), "tanh", (((1, 1),), (), "auto"), "float64")
     with pytest.raises(Exception) as e:
         jax.block_until_ready(nj.partials_p.bind(
             jnp.ones((1, 4, 2)), flat[None, :-1], spec=spec))
