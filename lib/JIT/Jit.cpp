@@ -448,9 +448,9 @@ Failure compileKernel(const ntp_jit_spec &spec, const ResolvedTarget &target,
                            std::string(spec.partials_lowering) +
                            "' applies to partials kernels only; the spec's "
                            "ntp.mlp has no partials or operators");
-      mlp->setAttr("ntp.partials_lowering",
-                   mlir::StringAttr::get(&session.context,
-                                         spec.partials_lowering));
+      mlp->setAttr(
+          "ntp.partials_lowering",
+          mlir::StringAttr::get(&session.context, spec.partials_lowering));
     }
   CompileOptions options;
   options.get<CpuTargetOptions>() = target.cpu;

@@ -45,8 +45,8 @@ public:
     auto index = b.getIndexType();
     auto type =
         b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
-    auto func = func::FuncOp::create(
-        b, mlp.getLoc(), (mlp.getSymName() + suffix).str(), type);
+    auto func = func::FuncOp::create(b, mlp.getLoc(),
+                                     (mlp.getSymName() + suffix).str(), type);
     if (suffix == "_forward_tiles")
       func->setAttr("ntp.kernel", b.getUnitAttr());
     else
@@ -523,9 +523,8 @@ struct DecomposeMlpPass
         // fast one. Both compute out from the same exact weights, so
         // forward-save's out equals the forward's within rounding.
         if (reverseRays) {
-          func::FuncOp rays =
-              KernelBuilder(mlp, facts.tile)
-                  .buildPartials(b, plan, kReverseRaysSuffix);
+          func::FuncOp rays = KernelBuilder(mlp, facts.tile)
+                                  .buildPartials(b, plan, kReverseRaysSuffix);
           forward->setAttr(kReverseRaysAttrName,
                            FlatSymbolRefAttr::get(rays.getSymNameAttr()));
         }

@@ -143,8 +143,7 @@ inline int64_t ntp_kernel::stackBytesPerTile() const {
   // safe (the rows of a collapsed Laplacian over 32 inputs exceed the jets
   // of a jet kernel of its order several times).
   if (jets && manifest.isPartials())
-    jets = std::max(*jets,
-                    ntp::artifact::kMaxTileStackBytes / elementBytes());
+    jets = std::max(*jets, ntp::artifact::kMaxTileStackBytes / elementBytes());
   int64_t bytes = 0;
   if (!jets || __builtin_mul_overflow(*jets, elementBytes(), &bytes) ||
       __builtin_add_overflow(bytes, ntp::rt::kFrameStackBytes, &bytes))

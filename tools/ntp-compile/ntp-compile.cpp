@@ -333,8 +333,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "partials lowering: " << output.partialsLowering << "\n";
   if (partialsLoweringFlag.getNumOccurrences() &&
       !output.partialsReverseLowering.empty())
-    llvm::errs() << "partials reverse mode: "
-                 << output.partialsReverseLowering << "\n";
+    llvm::errs() << "partials reverse mode: " << output.partialsReverseLowering
+                 << "\n";
 
   // The header first: a failure then leaves no object behind.
   if (!headerFile.empty()) {

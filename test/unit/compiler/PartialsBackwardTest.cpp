@@ -419,15 +419,15 @@ TEST(PartialsBackwardLowerings, FastForwardBesidePerRayReverse) {
       {"silu", 2, {5}, 2, {{1, 1}, op(kBiharmonic, 2)}},
   };
   for (const Case &c : lowered)
-    for (const char *lowering : {"", "per-ray", "multi-direction",
-                                 "collapsed"}) {
+    for (const char *lowering :
+         {"", "per-ray", "multi-direction", "collapsed"}) {
       SCOPED_TRACE(c.activation + " d=" + std::to_string(c.d) + " lowering '" +
                    lowering + "'");
       Problem p(c, /*batch=*/13, 700 + c.d, /*f32=*/false);
       std::string chosen, reverse;
-      auto kernel = compileKernel(p.widths, c.activation, c.rows, true,
-                                  /*backward=*/true, lowering, &chosen,
-                                  &reverse);
+      auto kernel =
+          compileKernel(p.widths, c.activation, c.rows, true,
+                        /*backward=*/true, lowering, &chosen, &reverse);
       ASSERT_TRUE(kernel);
       // The forward is the lowering asked for (auto: the one a forward-only
       // kernel gets), the reverse mode per-ray.
@@ -451,8 +451,8 @@ TEST(PartialsBackwardLowerings, FastForwardBesidePerRayReverse) {
                              out.data(), p.batch),
                 NTP_OK)
           << ntp_last_error();
-      std::vector<Ld> ref = ntp_ref::partials(p.widths, p.act, p.params, p.x,
-                                              p.batch, p.refRows);
+      std::vector<Ld> ref =
+          ntp_ref::partials(p.widths, p.act, p.params, p.x, p.batch, p.refRows);
       std::vector<double> refOut(ref.begin(), ref.end());
       double e = forwardAgainstSave(out, refOut, c.rows.size());
       EXPECT_LE(e, 1e-10) << "forward against the reference";

@@ -277,9 +277,10 @@ TEST(JitPartials, LoweringSpelling) {
   jet.partialsLowering = "per-ray";
   EXPECT_THROW(ntp::compile(jet, ntp::JitOptions{"native", "", 0, false}),
                ntp::Error);
-  EXPECT_NE(std::string(ntp_last_error()).find("applies to partials kernels "
-                                               "only, and a spec of fields "
-                                               "describes a jet kernel"),
+  EXPECT_NE(std::string(ntp_last_error())
+                .find("applies to partials kernels "
+                      "only, and a spec of fields "
+                      "describes a jet kernel"),
             std::string::npos)
       << ntp_last_error();
   // auto on a jet kernel is the default, and fine.
