@@ -108,7 +108,11 @@ def torch_worker(args):
             xt = torch.from_numpy(x)
 
             def grads():
-                g = torch.cat([p.grad.reshape(-1) for p in net.parameters()])
+                # The last bias does not reach the Laplacian: autograd
+                # leaves its gradient None (ntp writes zeros).
+                g = torch.cat([(torch.zeros_like(p) if p.grad is None
+                                else p.grad).reshape(-1)
+                               for p in net.parameters()])
                 net.zero_grad(set_to_none=True)
                 return g
 
