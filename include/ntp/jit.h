@@ -61,6 +61,14 @@ typedef struct ntp_jit_spec {
                              linear layer); NULL means tanh */
   int32_t order;          /* derivative order n: out has n + 1 rows */
   int32_t dtype;          /* ntp_dtype */
+  /* Read also with `mlir`: how a partials kernel's forward (ntp_partials)
+   * propagates its rays, as ntp-compile --partials-lowering spells it:
+   * "auto" (the fewest operations), "per-ray", "multi-direction" or
+   * "collapsed" (needs a laplacian or biharmonic request); NULL or "": the
+   * ntp.mlp's own ntp.partials_lowering attribute, else auto. The reverse
+   * mode (ntp_partials_backward, _save, _backward_saved) is per-ray beside
+   * any of them. Anything but auto on a jet kernel is an error. */
+  const char *partials_lowering;
 } ntp_jit_spec;
 
 typedef struct ntp_jit_options {

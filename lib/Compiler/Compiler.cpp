@@ -153,6 +153,9 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
   if (auto lowering =
           module->getAttrOfType<StringAttr>("ntp.partials_lowering"))
     output.partialsLowering = lowering.str();
+  if (auto lowering =
+          module->getAttrOfType<StringAttr>("ntp.partials_reverse_lowering"))
+    output.partialsReverseLowering = lowering.str();
   if (stage == EmitStage::Jets || stage == EmitStage::Loops ||
       stage == EmitStage::Lowered) {
     llvm::raw_string_ostream os(output.bytes);

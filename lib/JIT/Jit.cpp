@@ -19,6 +19,8 @@
 
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/PartialsLowering.h"
 #include "ntp/Target/KernelSpec.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -306,6 +308,21 @@ NetworkDescription networkOf(const ntp_jit_spec &spec) {
 /// text itself (its facts are known only once it is parsed).
 Failure specKeyText(const ntp_jit_spec &spec, const ResolvedTarget &target,
                     std::string &out) {
+  // The partials lowering: a name ntp-compile knows; on a spec of fields (a
+  // jet kernel) only auto.
+  std::string lowering =
+      spec.partials_lowering ? spec.partials_lowering : std::string();
+  if (!lowering.empty() && !partials::parseLowering(lowering))
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown partials_lowering '" + lowering +
+                       "' (expected auto, per-ray, multi-direction or "
+                       "collapsed)");
+  if (!spec.mlir && !lowering.empty() && lowering != "auto")
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "partials_lowering '" + lowering +
+                       "' applies to partials kernels only, and a spec of "
+                       "fields describes a jet kernel (give the ntp.mlp with "
+                       "its partials or operators as mlir)");
   if (spec.mlir) {
     out = "mlir\n" + std::string(spec.mlir) + "\n--\n" +
           "device=" + std::string(artifact::deviceName(target.facts.device)) +
@@ -316,6 +333,8 @@ Failure specKeyText(const ntp_jit_spec &spec, const ResolvedTarget &target,
           std::string(artifact::gpuMappingName(target.facts.mapping)) +
           "\nthreads=" + std::to_string(cudaThreadsPerBlock(target.facts)) +
           "\n";
+    if (!lowering.empty())
+      out += "partials_lowering=" + lowering + "\n";
     return {};
   }
   if (spec.num_layers < 2 || !spec.layers)
@@ -418,6 +437,21 @@ Failure compileKernel(const ntp_jit_spec &spec, const ResolvedTarget &target,
   if (!session.module)
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    session.diagnostics.with("malformed spec"));
+  // spec.partials_lowering on the ntp.mlp, as ntp-compile
+  // --partials-lowering sets it (ntp-decompose-mlp reads it).
+  if (spec.partials_lowering && *spec.partials_lowering)
+    for (MlpOp mlp : session.module->getOps<MlpOp>()) {
+      if (mlp.getRequestRows().empty() &&
+          llvm::StringRef(spec.partials_lowering) != "auto")
+        return failure(NTP_ERROR_INVALID_ARGUMENT,
+                       "partials_lowering '" +
+                           std::string(spec.partials_lowering) +
+                           "' applies to partials kernels only; the spec's "
+                           "ntp.mlp has no partials or operators");
+      mlp->setAttr(
+          "ntp.partials_lowering",
+          mlir::StringAttr::get(&session.context, spec.partials_lowering));
+    }
   CompileOptions options;
   options.get<CpuTargetOptions>() = target.cpu;
   options.get<NvptxTargetOptions>() = target.gpu;

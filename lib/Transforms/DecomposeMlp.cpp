@@ -36,14 +36,21 @@ public:
 
   /// `@<name>_forward_tiles(x, v, params, out, batch, tile_begin,
   /// tile_end)` with its entry block; `b` is left at the block's start.
-  func::FuncOp createTilesFunction(OpBuilder &b) {
+  /// With another `suffix`, a private helper function of the same signature
+  /// that is not a kernel entry (the per-ray rays a partials kernel's reverse
+  /// mode is generated from).
+  func::FuncOp createTilesFunction(OpBuilder &b,
+                                   StringRef suffix = "_forward_tiles") {
     auto flat = MemRefType::get({ShapedType::kDynamic}, mlp.getElementType());
     auto index = b.getIndexType();
     auto type =
         b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
-    auto func = func::FuncOp::create(
-        b, mlp.getLoc(), (mlp.getSymName() + "_forward_tiles").str(), type);
-    func->setAttr("ntp.kernel", b.getUnitAttr());
+    auto func = func::FuncOp::create(b, mlp.getLoc(),
+                                     (mlp.getSymName() + suffix).str(), type);
+    if (suffix == "_forward_tiles")
+      func->setAttr("ntp.kernel", b.getUnitAttr());
+    else
+      func.setPrivate();
     b.setInsertionPointToStart(func.addEntryBlock());
     return func;
   }
@@ -242,11 +249,12 @@ public:
   /// layer's jets stacked into one buffer, and ntp.combine_partials with the
   /// exact interpolation weights into [P, q, tile], stored as out [P, batch,
   /// q].
-  func::FuncOp buildPartials(OpBuilder &b, const partials::Plan &plan) {
+  func::FuncOp buildPartials(OpBuilder &b, const partials::Plan &plan,
+                             StringRef suffix = "_forward_tiles") {
     Location loc = mlp.getLoc();
     Type element = mlp.getElementType();
     OpBuilder::InsertionGuard guard(b);
-    auto func = createTilesFunction(b);
+    auto func = createTilesFunction(b, suffix);
     func->setAttr("ntp.partials", b.getUnitAttr());
     Block *entry = &func.front();
     Value x = entry->getArgument(0), params = entry->getArgument(2),
@@ -529,7 +537,7 @@ struct DecomposeMlpPass
       }
       // How the rays are propagated: the ntp.mlp's ntp.partials_lowering,
       // else the pass option; auto picks the fewest operations.
-      partials::LoweringPlan lowering;
+      partials::LoweringPlan lowering, reverseLowering;
       if (facts.isPartials()) {
         std::string name = partialsLowering;
         if (auto attr = mlp->getAttrOfType<StringAttr>("ntp.partials_lowering"))
@@ -550,17 +558,29 @@ struct DecomposeMlpPass
         network.stackBytes = partialsStackBytes > 0
                                  ? int64_t(partialsStackBytes)
                                  : artifact::kMaxTileStackBytes;
+        // The forward's lowering is chosen as for a forward-only kernel:
+        // the reverse mode is generated from per-ray rays of its own
+        // (reverseRays below).
         if (!partials::planLowering(plan, facts.partials, network, *kind,
-                                    backward, lowering, error)) {
+                                    /*backward=*/false, lowering, error)) {
           mlp.emitError(error);
           return signalPassFailure();
         }
+        if (backward)
+          partials::planLowering(plan, facts.partials, network,
+                                 partials::Lowering::PerRay, /*backward=*/true,
+                                 reverseLowering, error);
       }
+      bool fast =
+          facts.isPartials() && lowering.lowering != partials::Lowering::PerRay;
+      // A partials kernel with the reverse mode and a fast forward also gets
+      // the per-ray rays ntp-generate-backward differentiates.
+      bool reverseRays = fast && backward;
       // The jets of a tile live on the stack: bounded, or the kernel
-      // overflows the thread's stack at run time.
+      // overflows the thread's stack at run time (a fast forward's blocks
+      // were kept within it by planLowering).
       std::optional<int64_t> stack =
-          facts.isPartials() && lowering.lowering != partials::Lowering::PerRay
-              ? std::optional<int64_t>(0) // planLowering kept it in bounds
+          fast && !reverseRays ? std::optional<int64_t>(0)
           : facts.isPartials()
               ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
                     facts.layers, plan, facts.tile))
@@ -579,13 +599,29 @@ struct DecomposeMlpPass
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       // The choice, where a user sees it (ntp-compile
       // --partials-lowering, --emit=jets, CompileOutput::partialsLowering).
+      // The reverse mode's (always per-ray) beside it.
       if (mlps.size() == 1 && facts.isPartials())
         module->setAttr("ntp.partials_lowering",
                         StringAttr::get(&getContext(), lowering.summary()));
+      if (mlps.size() == 1 && facts.isPartials() && backward)
+        module->setAttr(
+            "ntp.partials_reverse_lowering",
+            StringAttr::get(&getContext(), reverseLowering.summary()));
       OpBuilder b(mlp);
-      if (facts.isPartials() && lowering.lowering != partials::Lowering::PerRay)
-        KernelBuilder(mlp, facts.tile).buildMultiPartials(b, plan, lowering);
-      else if (facts.isPartials())
+      if (fast) {
+        func::FuncOp forward = KernelBuilder(mlp, facts.tile)
+                                   .buildMultiPartials(b, plan, lowering);
+        // ntp-generate-backward reads the reverse mode's plan from these
+        // rays and then erases them; the kernel's forward entry stays the
+        // fast one. Both compute out from the same exact weights, so
+        // forward-save's out equals the forward's within rounding.
+        if (reverseRays) {
+          func::FuncOp rays = KernelBuilder(mlp, facts.tile)
+                                  .buildPartials(b, plan, kReverseRaysSuffix);
+          forward->setAttr(kReverseRaysAttrName,
+                           FlatSymbolRefAttr::get(rays.getSymNameAttr()));
+        }
+      } else if (facts.isPartials())
         KernelBuilder(mlp, facts.tile).buildPartials(b, plan);
       else if (facts.kinds.gated)
         KernelBuilder(mlp, facts.tile).buildGated(b);

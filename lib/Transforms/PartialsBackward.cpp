@@ -12,6 +12,7 @@
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
 
+#include "ntp/Transforms/Passes.h"
 #include "ntp/artifact.hpp"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -119,11 +120,9 @@ LogicalResult readDirection(SeedOp seed, int64_t d,
   return success();
 }
 
-FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func) {
+/// The plan of the per-ray rays `func` of the kernel `name`.
+FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
   PartialsPlan plan;
-  StringRef name = func.getSymName();
-  if (!name.consume_back("_forward_tiles"))
-    return func.emitError("kernel function name must end in _forward_tiles");
   plan.name = name.str();
   bool combined = false, stored = false;
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
@@ -484,7 +483,21 @@ private:
 LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
                                                       func::FuncOp forward,
                                                       bool perSampleGrads) {
-  FailureOr<PartialsPlan> plan = readPartialsPlan(forward);
+  StringRef name = forward.getSymName();
+  if (!name.consume_back("_forward_tiles"))
+    return forward.emitError("kernel function name must end in _forward_tiles");
+  // A fast (multi-direction, collapsed) forward names the per-ray rays its
+  // reverse mode comes from (ntp-decompose-mlp); they are not an entry point
+  // and go once read.
+  func::FuncOp rays = forward;
+  if (auto source =
+          forward->getAttrOfType<FlatSymbolRefAttr>(kReverseRaysAttrName)) {
+    rays = module.lookupSymbol<func::FuncOp>(source.getAttr());
+    if (!rays)
+      return forward.emitError("the per-ray rays ")
+             << source << " of this partials kernel's reverse mode are missing";
+  }
+  FailureOr<PartialsPlan> plan = readPartialsPlan(rays, name);
   if (failed(plan))
     return failure();
   if (perSampleGrads && plan->tile != 1)
@@ -511,5 +524,9 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
                     BackwardMode::Recompute})
     if (!perSampleGrads || mode != BackwardMode::Recompute)
       builder.build(b, mode);
+  if (rays != forward) {
+    forward->removeAttr(kReverseRaysAttrName);
+    rays.erase();
+  }
   return success();
 }

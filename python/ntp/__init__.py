@@ -559,7 +559,8 @@ def _partials_mlir(layers, activation, order, dtype, partials, operators):
 def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
             *, backward=True, cache_dir=None, use_cache=True, tile=0,
             cpu=None, features=None, chip=None, gpu_format="auto",
-            gpu_mapping="sample", mlir=None, partials=None, operators=None):
+            gpu_mapping="sample", mlir=None, partials=None, operators=None,
+            partials_lowering=None):
     """Compiles a network in process (ntp_jit_compile) and returns a Kernel.
 
     layers: widths from input to output ([1, 24, 24, 24, 1]); activation:
@@ -573,7 +574,12 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     instead of layers/activation/order/dtype. `partials` (multi-indices,
     e.g. [[2, 0], [1, 1]]) and/or `operators` ("laplacian", "biharmonic",
     "laplacian:0,1" for a subset) make a partials kernel (Kernel.partials);
-    the order is then at least their highest total order."""
+    the order is then at least their highest total order.
+    `partials_lowering`: how its forward (Kernel.partials) propagates the
+    rays, as ntp-compile --partials-lowering spells it: "auto" (None: the
+    fewest operations), "per-ray", "multi-direction" or "collapsed" (needs a
+    laplacian or biharmonic request); the reverse mode is per-ray beside
+    any of them."""
     if dtype not in _DTYPES:
         _fail("dtype must be 'float32' or 'float64', not %r" % (dtype,))
     if device not in _DEVICES:
@@ -590,6 +596,12 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     if mlir is None and (partials or operators):
         mlir = _partials_mlir(layers, activation, order, dtype,
                               partials or [], operators or [])
+    if partials_lowering is not None:
+        if not isinstance(partials_lowering, str):
+            _fail("partials_lowering must be one of 'auto', 'per-ray', "
+                  "'multi-direction', 'collapsed', not %r"
+                  % (partials_lowering,))
+        spec.partials_lowering = _cstr(partials_lowering)
     if mlir is not None:
         spec.mlir = _cstr(mlir)
     else:

@@ -48,7 +48,8 @@ class KernelInfo(ctypes.Structure):
 class JitSpec(ctypes.Structure):
     _fields_ = [("mlir", c_char_p), ("layers", ctypes.POINTER(c_int64)),
                 ("num_layers", c_int32), ("activation", c_char_p),
-                ("order", c_int32), ("dtype", c_int32)]
+                ("order", c_int32), ("dtype", c_int32),
+                ("partials_lowering", c_char_p)]
 
 
 class JitOptions(ctypes.Structure):

@@ -100,18 +100,20 @@ def kernel(layers, activation, order, dtype, device="cpu"):
 
 
 def partials_kernel(layers, activation, partials=(), operators=(),
-                    dtype="float64"):
-    """The partials ntp.Kernel ntp.jax uses for this request (compiled once,
-    cached)."""
+                    dtype="float64", partials_lowering="auto"):
+    """The partials ntp.Kernel ntp.jax uses for this request and forward
+    lowering (compiled once, cached)."""
     spec = (tuple(int(w) for w in layers), activation,
-            _requests(partials, operators, len(layers) and int(layers[0])),
+            _requests(partials, operators, len(layers) and int(layers[0]),
+                      partials_lowering),
             _dtype_name(dtype, "dtype"))
     return _kernel(spec, "cpu")
 
 
 def _kernel(spec, device):
     """A jet spec (layers, activation, order, dtype) or a partials spec
-    (layers, activation, (alphas, operators), dtype), compiled once."""
+    (layers, activation, (alphas, operators, lowering), dtype), compiled
+    once."""
     key = (spec, device)
     k = _kernels.get(key)
     if k is None:
@@ -120,10 +122,11 @@ def _kernel(spec, device):
             if k is None:
                 layers, activation, order, dtype = spec
                 if isinstance(order, tuple):
-                    alphas, operators = order
+                    alphas, operators, lowering = order
                     k = ntp.compile(list(layers), activation, 0, dtype,
                                     device=device, partials=list(alphas),
-                                    operators=list(operators))
+                                    operators=list(operators),
+                                    partials_lowering=lowering)
                 else:
                     # CUDA kernels carry the reverse mode too (the JIT's
                     # --gpu-backward): jax.grad runs on XLA's stream.
@@ -359,7 +362,7 @@ def _differentiable(spec):
 #   ntp_partials       x [I,N,d], p [I,P] -> out [I,R,N,q]
 #   ntp_partials_save  x, p -> out, ws [I,W] (uint8)
 #   ntp_partials_bwd   x, p, c [I,R,N,q], ws -> pg [I,P|0], xg [I,N|0,d]
-# spec = (widths, activation, (alphas, operators), dtype)
+# spec = (widths, activation, (alphas, operators, lowering), dtype)
 #===----------------------------------------------------------------------===#
 
 partials_p = _primitive("ntp_partials", False)
@@ -651,9 +654,13 @@ def jet(params, x, order, direction=None, *, layers=None, activation,
     return _differentiable(spec)(x, v, p)
 
 
-def _requests(partials, operators, d):
-    """The request as a hashable (alphas, operators) pair, checked enough
-    for a clear sentence before the compiler's own verifier sees it."""
+def _requests(partials, operators, d, lowering="auto"):
+    """The request as a hashable (alphas, operators, lowering) triple,
+    checked enough for a clear sentence before the compiler's own verifier
+    (and the JIT, for the lowering's name) sees it."""
+    if not isinstance(lowering, str):
+        _fail("partials_lowering must be one of 'auto', 'per-ray', "
+              "'multi-direction', 'collapsed', not %r" % (lowering,))
     if isinstance(partials, str) or isinstance(operators, str):
         _fail("partials must be a list of multi-indices and operators a list "
               "of names (e.g. operators=['laplacian'])")
@@ -675,7 +682,7 @@ def _requests(partials, operators, d):
     if not alphas and not ops:
         _fail("the request is empty: pass partials=[...] and/or "
               "operators=[...]")
-    return tuple(alphas), tuple(ops)
+    return tuple(alphas), tuple(ops), lowering
 
 
 def _prepare(params, x, layers, activation, dtype):
@@ -707,7 +714,7 @@ def _prepare(params, x, layers, activation, dtype):
 
 
 def partials(params, x, *, layers=None, activation, partials=(),
-             operators=(), dtype=None):
+             operators=(), dtype=None, partials_lowering="auto"):
     """Partial derivatives out[r, b, j] = D^{alpha_r} f_j(x_b) of the MLP f,
     as a JAX array [P, batch, d_out]: the multi-indices of `partials` in
     the order given (e.g. [[2, 0], [1, 1], [0, 0]]: u_xx, u_xy, u), then the
@@ -719,9 +726,12 @@ def partials(params, x, *, layers=None, activation, partials=(),
     jax.jit and jax.vmap (a vmapped axis of x with shared params is one
     kernel call). jax.grad (params and x) needs the partials reverse mode
     of the runtime (issue 12); without it jax.grad is refused with an
-    ntp.Error saying so. CPU only."""
+    ntp.Error saying so. CPU only. partials_lowering: how the forward
+    propagates its rays ("auto", "per-ray", "multi-direction",
+    "collapsed"; ntp.compile); under jax.grad the forward is the reverse
+    mode's save, whose rays are per-ray."""
     x, p, widths, dtype = _prepare(params, x, layers, activation, dtype)
-    request = _requests(partials, operators, widths[0])
+    request = _requests(partials, operators, widths[0], partials_lowering)
     spec = (widths, activation, request, dtype)
     if jax.default_backend() != "cpu":
         _partials_on_gpu(None)
@@ -731,7 +741,7 @@ def partials(params, x, *, layers=None, activation, partials=(),
 
 
 def laplacian(params, x, *, layers=None, activation, coordinates=None,
-              dtype=None):
+              dtype=None, partials_lowering="auto"):
     """The Laplacian sum_i d^2 f_j / dx_i^2 at each point, [batch, d_out]:
     over every input, or over `coordinates` (e.g. [0, 1]: the spatial ones
     of (x, y, t)). One operator of partials (the collapsed Taylor mode
@@ -746,4 +756,5 @@ def laplacian(params, x, *, layers=None, activation, coordinates=None,
                   "not %r" % (coordinates,))
         op += ":" + ",".join(str(int(c)) for c in coords)
     return partials(params, x, layers=layers, activation=activation,
-                    operators=[op], dtype=dtype)[0]
+                    operators=[op], dtype=dtype,
+                    partials_lowering=partials_lowering)[0]

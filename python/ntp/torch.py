@@ -560,14 +560,16 @@ def jet(net, x, order, direction=None):
 _partials_cache = {}
 
 
-def partials_kernel_for(widths, activation, partials, operators, dtype):
+def partials_kernel_for(widths, activation, partials, operators, dtype,
+                        lowering="auto"):
     """The process-wide partials kernel (CPU, with its reverse mode) for this
-    network shape and request, compiled once."""
+    network shape, request and forward lowering (ntp.compile's
+    partials_lowering), compiled once."""
     dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
     if dname is None:
         raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
                     "float64, not %s" % dtype)
-    key = (tuple(widths), activation, partials, operators, dname)
+    key = (tuple(widths), activation, partials, operators, dname, lowering)
     k = _partials_cache.get(key)
     if k is None:
         with _cache_lock:
@@ -575,7 +577,8 @@ def partials_kernel_for(widths, activation, partials, operators, dtype):
             if k is None:
                 k = ntp.compile(list(widths), activation, 0, dname, "cpu",
                                 partials=[list(r) for r in partials] or None,
-                                operators=list(operators) or None)
+                                operators=list(operators) or None,
+                                partials_lowering=lowering)
                 _partials_cache[key] = k
     return k
 
@@ -608,7 +611,7 @@ class _Partials(torch.autograd.Function):
         return (None, xg) + tuple(gr.view(s) for gr, s in zip(grads, shapes))
 
 
-def partials(net, x, partials=(), operators=()):
+def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
     """Partial derivatives of `net` at the points x by one fused ntp kernel:
 
         out[p, b, j] = D^alpha_p net(x_b)_j,
@@ -619,7 +622,10 @@ def partials(net, x, partials=(), operators=()):
     d_out] that autograd differentiates with respect to every parameter of
     net and to x (not twice), through the kernel's generated reverse mode
     (ntp_partials_save / ntp_partials_backward_saved). net as for jet; x
-    [batch, d_in] on the CPU, of the parameters' dtype."""
+    [batch, d_in] on the CPU, of the parameters' dtype. partials_lowering:
+    how the forward without autograd propagates its rays ("auto",
+    "per-ray", "multi-direction", "collapsed"; ntp.compile); with autograd
+    the forward is ntp_partials_save, whose rays are per-ray."""
     d = _describe_cached(net)
     if not isinstance(x, _Tensor):
         _explain(d, x)
@@ -645,7 +651,12 @@ def partials(net, x, partials=(), operators=()):
     if x.dim() != 2 or x.shape[1] != widths[0]:
         raise Error(ERROR_INVALID_ARGUMENT, "x has shape %s, expected "
                     "[batch, %d]" % (list(x.shape), widths[0]))
-    k = partials_kernel_for(widths, d.act, rows, ops, x.dtype)
+    if not isinstance(partials_lowering, str):
+        raise Error(ERROR_INVALID_ARGUMENT, "partials_lowering must be one "
+                    "of 'auto', 'per-ray', 'multi-direction', 'collapsed', "
+                    "not %r" % (partials_lowering,))
+    k = partials_kernel_for(widths, d.act, rows, ops, x.dtype,
+                            partials_lowering)
     x = x.contiguous()
     if not (grad_p or x.requires_grad) or not _grad_enabled():
         return k.partials(x, _flat(params))

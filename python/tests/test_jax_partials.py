@@ -302,11 +302,46 @@ def test_bad_requests_and_inputs_are_clear_errors():
                                coordinates=["x"]))
 
 
+def test_every_lowering_by_name_forward_and_grad():
+    # partials_lowering takes ntp-compile's names; the forward is that
+    # lowering, jax.grad runs the per-ray save / backward beside it.
+    layers = [2, 7, 5, 1]
+    params = make_params(layers, seed=21)
+    x = points(9, 2, seed=22)
+    alphas, ops = [(0, 1), (0, 0)], ["laplacian"]
+    want = pure_partials(params, x, "tanh", alphas, ops)
+    gr = jax.grad(loss, argnums=(0, 1))(
+        params, x, lambda p, z: pure_partials(p, z, "tanh", alphas, ops))
+    for lowering in ("auto", "per-ray", "multi-direction", "collapsed"):
+        def ours(p, z):
+            return nj.partials(p, z, activation="tanh", partials=alphas,
+                               operators=ops, partials_lowering=lowering)
+        got = jax.jit(ours)(params, x)
+        assert np.abs(got - want).max() <= 1e-11 * np.abs(want).max()
+        lap = nj.laplacian(params, x, activation="tanh",
+                           partials_lowering=lowering)
+        assert np.abs(lap - want[2]).max() <= 1e-11 * np.abs(want[2]).max()
+        g = jax.grad(loss, argnums=(0, 1))(params, x, ours)
+        for a, b in zip(jax.tree_util.tree_leaves(g),
+                        jax.tree_util.tree_leaves(gr)):
+            assert np.abs(a - b).max() <= 1e-10 * np.abs(b).max()
+    error("unknown partials_lowering 'fast' (expected auto, per-ray, "
+          "multi-direction or collapsed)",
+          lambda: nj.partials(params, x, activation="tanh", partials=alphas,
+                              partials_lowering="fast"))
+    error("the collapsed lowering needs an operator request",
+          lambda: nj.partials(params, x, activation="tanh", partials=alphas,
+                              partials_lowering="collapsed"))
+    error("partials_lowering must be one of",
+          lambda: nj.partials(params, x, activation="tanh", partials=alphas,
+                              partials_lowering=2))
+
+
 def test_the_handler_checks_its_buffers():
     params = make_params([2, 5, 1])
     flat = jnp.concatenate([a.reshape(-1) for wb in params for a in wb])
     nj.partials(params, points(3, 2), activation="tanh", partials=[[1, 1]])
-    spec = ((2, 5, 1), "tanh", (((1, 1),), ()), "float64")
+    spec = ((2, 5, 1), "tanh", (((1, 1),), (), "auto"), "float64")
     with pytest.raises(Exception) as e:
         jax.block_until_ready(nj.partials_p.bind(
             jnp.ones((1, 4, 2)), flat[None, :-1], spec=spec))

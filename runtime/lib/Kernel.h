@@ -17,6 +17,7 @@
 #include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -67,9 +68,9 @@ struct ntp_kernel {
   }
   /// Bytes of stack a thread needs to run one tile of any entry point: the
   /// jets the tile keeps there (jetStackElementsPerTile, the recomputing
-  /// backward's, the largest; for a partials kernel with the reverse mode
-  /// also its stacked ray coefficients) and kFrameStackBytes for the frames
-  /// around them. INT64_MAX on overflow.
+  /// backward's, the largest; for a partials kernel the compiler's bound
+  /// kMaxTileStackBytes) and kFrameStackBytes for the frames around them.
+  /// INT64_MAX on overflow.
   int64_t stackBytesPerTile() const;
 };
 
@@ -135,6 +136,14 @@ inline int64_t ntp_kernel::stackBytesPerTile() const {
       return INT64_MAX;
     jets = extra;
   }
+  // A partials kernel's forward may be lowered multi-direction or collapsed
+  // (ntp/Support/PartialsLowering.h), its blocks of rays sized by the
+  // compiler's plan, which the manifest does not state: only the bound the
+  // compiler holds every partials entry point to, kMaxTileStackBytes, is
+  // safe (the rows of a collapsed Laplacian over 32 inputs exceed the jets
+  // of a jet kernel of its order several times).
+  if (jets && manifest.isPartials())
+    jets = std::max(*jets, ntp::artifact::kMaxTileStackBytes / elementBytes());
   int64_t bytes = 0;
   if (!jets || __builtin_mul_overflow(*jets, elementBytes(), &bytes) ||
       __builtin_add_overflow(bytes, ntp::rt::kFrameStackBytes, &bytes))

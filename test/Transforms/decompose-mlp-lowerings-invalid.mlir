@@ -8,6 +8,7 @@ ntp.mlp @unknown layers [2, 4, 1] activation "tanh" order 2
 
 // -----
 
-// expected-error @below {{the reverse mode of partials kernels supports only the per-ray lowering, not multi-direction}}
+// With the reverse mode as without it: collapsed needs an operator.
+// expected-error @below {{the collapsed lowering needs an operator request (laplacian or biharmonic) whose top-order terms it can sum}}
 ntp.mlp @backward layers [2, 4, 1] activation "tanh" order 2
-    operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "multi-direction"}
+    partials [[2, 0], [1, 1]] : f64 {ntp.partials_lowering = "collapsed"}

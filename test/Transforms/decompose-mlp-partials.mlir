@@ -1,4 +1,4 @@
-// RUN: ntp-opt %s -ntp-decompose-mlp | FileCheck %s
+// RUN: ntp-opt %s -ntp-decompose-mlp="partials-lowering=per-ray" | FileCheck %s
 
 // A partials kernel: one univariate jet per ray of the interpolation (here
 // e0 for d^2/dx0^2 and f itself, e1 and (1,1) for the mixed partial), each

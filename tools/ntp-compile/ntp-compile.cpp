@@ -95,8 +95,8 @@ static cl::opt<std::string> partialsLoweringFlag(
     "partials-lowering",
     cl::desc("How a partials kernel propagates its rays: auto (fewest "
              "operations), per-ray, multi-direction or collapsed; the choice "
-             "is printed. A lowering other than per-ray makes the kernel "
-             "forward-only (the reverse mode supports per-ray)"),
+             "is printed. The reverse mode's entry points are per-ray whatever "
+             "the forward's lowering"),
     cl::init(""), cl::cat(networkCategory));
 static cl::opt<art::Dtype>
     dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),
@@ -308,8 +308,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  // --partials-lowering: on the ntp.mlp (the file's or the flags'); a
-  // forced lowering other than per-ray is forward-only.
+  // --partials-lowering: on the ntp.mlp (the file's or the flags'); the
+  // reverse mode, when generated, is per-ray beside it.
   if (partialsLoweringFlag.getNumOccurrences()) {
     if (!partials::parseLowering(partialsLoweringFlag))
       return fail("--partials-lowering must be auto, per-ray, "
@@ -318,8 +318,6 @@ int main(int argc, char **argv) {
     for (MlpOp mlp : module->getOps<MlpOp>())
       mlp->setAttr("ntp.partials_lowering",
                    StringAttr::get(&context, partialsLoweringFlag));
-    if (partialsLoweringFlag != "auto" && partialsLoweringFlag != "per-ray")
-      options.backward = false;
   }
   PassManager pm(&context);
   applyDefaultTimingPassManagerCLOptions(pm);
@@ -333,13 +331,11 @@ int main(int argc, char **argv) {
   if (partialsLoweringFlag.getNumOccurrences() &&
       !output.partialsLowering.empty())
     llvm::errs() << "partials lowering: " << output.partialsLowering << "\n";
+  if (partialsLoweringFlag.getNumOccurrences() &&
+      !output.partialsReverseLowering.empty())
+    llvm::errs() << "partials reverse mode: " << output.partialsReverseLowering
+                 << "\n";
 
-  // The header declares the jet entry points; a partials kernel's would
-  // need its own (not written yet).
-  if (!headerFile.empty() && output.manifest.isPartials())
-    return fail("--header is not available for partials kernels yet; call "
-                "<name>_forward_tiles(x, params, params, out, batch, 0, "
-                "tiles) (the direction argument is not read)");
   // The header first: a failure then leaves no object behind.
   if (!headerFile.empty()) {
     if (output.header.empty())

@@ -39,6 +39,10 @@ struct MlpSpec {
   /// order is then at least the highest total order. Compiled through the
   /// MLIR text of its ntp.mlp (mlpText).
   std::vector<std::vector<int32_t>> partials;
+  /// How a partials kernel's forward propagates its rays (ntp_jit_spec::
+  /// partials_lowering): "auto" or empty (the fewest operations), "per-ray",
+  /// "multi-direction", "collapsed". The reverse mode is per-ray beside it.
+  std::string partialsLowering;
   /// Typed layers (issue 14), compiled through the MLIR text of the ntp.mlp
   /// (mlpText): one slope kind per hidden layer ("none", "layer",
   /// "neuron"; empty: none), one residual flag per hidden layer (empty:
@@ -161,15 +165,18 @@ inline std::string mlpText(const MlpSpec &spec) {
   return text + (spec.dtype == Dtype::F64 ? " : f64\n" : " : f32\n");
 }
 
-/// Compiles the text of an MLIR module holding one ntp.mlp.
+/// Compiles the text of an MLIR module holding one ntp.mlp; a partials
+/// kernel's forward with `partialsLowering` (ntp_jit_spec::
+/// partials_lowering; empty: the ntp.mlp's own, else auto).
 inline Kernel compileMlir(const std::string &text,
-                          const JitOptions &options = {});
+                          const JitOptions &options = {},
+                          const std::string &partialsLowering = "");
 
 /// Compiles `spec` for the CPU or GPU in `options` (cached on disk).
 inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
   if (!spec.partials.empty() || !spec.slopes.empty() ||
       !spec.residual.empty() || spec.fourier != 0 || spec.gated)
-    return compileMlir(mlpText(spec), options);
+    return compileMlir(mlpText(spec), options, spec.partialsLowering);
   if (spec.layers.size() >
       static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     throw Error(NTP_ERROR_INVALID_ARGUMENT, "too many layers");
@@ -180,14 +187,19 @@ inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
   c.activation = spec.activation.c_str();
   c.order = spec.order;
   c.dtype = static_cast<int32_t>(spec.dtype);
+  // A jet kernel: anything but auto is refused with the C API's sentence.
+  if (!spec.partialsLowering.empty())
+    c.partials_lowering = spec.partialsLowering.c_str();
   return detail::compile(c, options);
 }
 
-/// Compiles the text of an MLIR module holding one ntp.mlp.
-inline Kernel compileMlir(const std::string &text, const JitOptions &options) {
+inline Kernel compileMlir(const std::string &text, const JitOptions &options,
+                          const std::string &partialsLowering) {
   ntp_jit_spec c;
   ntp_jit_spec_init(&c);
   c.mlir = text.c_str();
+  if (!partialsLowering.empty())
+    c.partials_lowering = partialsLowering.c_str();
   return detail::compile(c, options);
 }
 

@@ -121,6 +121,10 @@ struct CompileOutput {
   /// A partials kernel's lowering as ntp-decompose-mlp chose it
   /// (partials::LoweringPlan::summary; the module's ntp.partials_lowering).
   std::string partialsLowering;
+  /// With the reverse mode, the lowering its entry points use (per-ray, the
+  /// one the reverse mode supports; the module's
+  /// ntp.partials_reverse_lowering), beside a forward lowered as above.
+  std::string partialsReverseLowering;
   /// A C header declaring the emitted object's entry points, where the
   /// target makes one (the CPU's objects for static linking).
   std::string header;

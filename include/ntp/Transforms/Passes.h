@@ -24,6 +24,15 @@ namespace ntp {
 #define GEN_PASS_DECL
 #include "ntp/Transforms/Passes.h.inc"
 
+/// A partials kernel with the reverse mode whose forward is lowered
+/// multi-direction or collapsed: ntp-decompose-mlp also builds the per-ray
+/// rays as the private @<name>_reverse_rays_tiles and names it in the
+/// forward's ntp.partials_reverse_rays attribute; ntp-generate-backward
+/// generates the reverse mode from it and erases it.
+inline constexpr llvm::StringLiteral kReverseRaysSuffix = "_reverse_rays_tiles";
+inline constexpr llvm::StringLiteral kReverseRaysAttrName =
+    "ntp.partials_reverse_rays";
+
 /// Patterns that rewrite ntp.activate (and ntp.activate_vjp) into the
 /// arithmetic of `formulation`; with `outline`, the arithmetic of one neuron
 /// goes into a shared private function of the enclosing module (see

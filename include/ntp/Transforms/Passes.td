@@ -37,9 +37,10 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "ntp.partials_lowering attribute takes precedence">,
     Option<"backward", "backward", "bool", /*default=*/"true",
            "Whether ntp-generate-backward may follow (the pipelines set it "
-           "from their backward option): a partials kernel then uses the "
-           "per-ray lowering, the one its reverse mode supports; "
-           "backward=false lets partials-lowering choose freely">,
+           "from their backward option): a partials kernel whose forward is "
+           "lowered multi-direction or collapsed then also gets the per-ray "
+           "rays its reverse mode is generated from "
+           "(@<name>_reverse_rays_tiles)">,
     Option<"partialsStackBytes", "partials-stack-bytes", "int64_t",
            /*default=*/"0",
            "Bytes one tile's ray buffers may take when a partials kernel "

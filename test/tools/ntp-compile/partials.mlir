@@ -14,7 +14,6 @@
 // RUN: not ntp-compile --layers 3,8,1 --partials "" --emit=jets 2>&1 | FileCheck %s --check-prefix=EMPTY
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,x,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=SYNTAX
 // RUN: not ntp-compile %s --partials "1,0,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=FILE
-// RUN: not ntp-compile --layers 3,8,1 --partials "1,0,0" --emit=obj -o %t.o --header=%t.h 2>&1 | FileCheck %s --check-prefix=HEADER
 // RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --operator laplacian --target=nvptx --emit=ptx | FileCheck %s --check-prefix=NVPTX
 // RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --gpu-backward --gpu-format=ptx --chip=sm_80 -o %t.ntp
 // RUN: tail -c 400 %t.ntp | FileCheck %s --check-prefix=CUDA
@@ -45,7 +44,6 @@
 // UNKNOWN: ntp-compile: error: --operator: unknown operator 'hessian'
 // EMPTY: ntp-compile: error: --partials is empty: give at least one multi-index, or leave it out
 // SYNTAX: ntp-compile: error: --partials: a multi-index is comma-separated integers, got '1,x,0'
-// HEADER: ntp-compile: error: --header is not available for partials kernels yet
 // The GPU (issue 12 item 7): the same request as a CUDA kernel, with the
 // reverse mode's kernels, a block's samples as the tile (2 jet coefficients
 // * (3 + 8 + 8 + 1) * 128 saved elements per block).

@@ -26,6 +26,8 @@
 #include "ntp/Support/Partials.h"
 #include "ntp/runtime.h"
 
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
@@ -45,11 +47,14 @@ using Ld = long double;
 using Rows = std::vector<std::vector<int32_t>>;
 
 /// A partials kernel (a jet kernel when `rows` is empty), compiled and
-/// loaded.
-std::unique_ptr<CompiledKernel> compileKernel(const std::vector<int> &widths,
-                                              const std::string &act,
-                                              const Rows &rows, bool f64,
-                                              bool backward = true) {
+/// loaded. `lowering` forces the forward's ntp.partials_lowering (""; the
+/// count's choice); `chosen` and `reverse` receive the module's summaries of
+/// the forward's and the reverse mode's lowerings.
+std::unique_ptr<CompiledKernel>
+compileKernel(const std::vector<int> &widths, const std::string &act,
+              const Rows &rows, bool f64, bool backward = true,
+              const std::string &lowering = "", std::string *chosen = nullptr,
+              std::string *reverse = nullptr) {
   ntp::MlpDescription description;
   description.layers.assign(widths.begin(), widths.end());
   description.activation = act;
@@ -60,7 +65,20 @@ std::unique_ptr<CompiledKernel> compileKernel(const std::vector<int> &widths,
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
   if (rows.empty())
     description.order = 2; // a jet kernel
-  return CompiledKernel::compile(description, backward);
+  description.partialsLowering = lowering;
+  ntp::CompileOptions options;
+  options.backward = backward;
+  return CompiledKernel::compile(
+      description, options, /*errorOut=*/nullptr, [&](mlir::ModuleOp module) {
+        auto summary = [&](const char *name) {
+          auto attr = module->getAttrOfType<mlir::StringAttr>(name);
+          return attr ? attr.str() : std::string();
+        };
+        if (chosen)
+          *chosen = summary("ntp.partials_lowering");
+        if (reverse)
+          *reverse = summary("ntp.partials_reverse_lowering");
+      });
 }
 
 ntp::partials::Row op(int32_t kind, int d, std::vector<int64_t> subset = {}) {
@@ -203,6 +221,27 @@ template <class T> std::vector<T> as(const std::vector<Ld> &v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
+/// The largest difference of two outs [P, batch, q], each request p
+/// relative to max(max |b_p|, 1e-10 * max |b|) (an identically zero partial
+/// is judged against the others' size).
+template <class T>
+double forwardAgainstSave(const std::vector<T> &a, const std::vector<T> &b,
+                          size_t requests) {
+  size_t per = b.size() / requests;
+  double global = 0, worst = 0;
+  for (T e : b)
+    global = std::max(global, double(std::fabs(e)));
+  for (size_t p = 0; p < requests; ++p) {
+    double err = 0, scale = 1e-10 * global;
+    for (size_t i = p * per; i < (p + 1) * per; ++i) {
+      err = std::max(err, double(std::fabs(a[i] - b[i])));
+      scale = std::max(scale, double(std::fabs(b[i])));
+    }
+    worst = std::max(worst, scale > 0 ? err / scale : err);
+  }
+  return worst;
+}
+
 template <class T>
 void checkCase(const Case &c, ntp_kernel *k, const Problem &p, double bound,
                const std::string &label) {
@@ -275,7 +314,13 @@ void checkCase(const Case &c, ntp_kernel *k, const Problem &p, double bound,
       << ntp_last_error();
   ASSERT_EQ(ntp_partials(k, x.data(), params.data(), out2.data(), batch),
             NTP_OK);
-  EXPECT_EQ(out, out2) << "ntp_partials_save must compute ntp_partials' out";
+  // The forward may be lowered multi-direction or collapsed while the save
+  // runs the per-ray rays of the reverse mode: the same exact weights, so
+  // the same out within rounding.
+  double rounding = forwardAgainstSave(out2, out, c.rows.size());
+  EXPECT_LE(rounding, sizeof(T) == 8 ? 1e-13 : 1e-5)
+      << "ntp_partials_save must compute ntp_partials' out";
+  record(label + " forward vs save", rounding);
   std::vector<T> grad2(P, T(NAN)), xGrad2(x.size(), T(NAN));
   ASSERT_EQ(ntp_partials_backward_saved(k, x.data(), params.data(), cot.data(),
                                         grad2.data(), xGrad2.data(),
@@ -333,6 +378,63 @@ TEST(PartialsBackwardF32, AgainstReferenceAtRoundedInputs) {
     ASSERT_TRUE(kernel);
     checkCase<float>(c, kernel->get(), p, 1e-4, "f32");
   }
+}
+
+/// A kernel compiled with the reverse mode keeps the forward lowering the
+/// count (or the user) chooses for ntp_partials; its save and backward run
+/// per-ray rays beside it. Each lowering, forced: the module says which
+/// lowering the forward and the reverse mode use, the forward matches the
+/// reference, the save's out the forward's within rounding, and the
+/// gradients the reference's differences (checkCase).
+TEST(PartialsBackwardLowerings, FastForwardBesidePerRayReverse) {
+  using ntp::partials::kBiharmonic;
+  using ntp::partials::kLaplacian;
+  std::vector<Case> lowered = {
+      {"tanh", 3, {6, 5}, 1, {{0, 0, 1}, {0, 0, 0}, op(kLaplacian, 3, {0, 1})}},
+      {"silu", 2, {5}, 2, {{1, 1}, op(kBiharmonic, 2)}},
+  };
+  for (const Case &c : lowered)
+    for (const char *lowering :
+         {"", "per-ray", "multi-direction", "collapsed"}) {
+      SCOPED_TRACE(c.activation + " d=" + std::to_string(c.d) + " lowering '" +
+                   lowering + "'");
+      Problem p(c, /*batch=*/13, 700 + c.d, /*f32=*/false);
+      std::string chosen, reverse;
+      auto kernel =
+          compileKernel(p.widths, c.activation, c.rows, true,
+                        /*backward=*/true, lowering, &chosen, &reverse);
+      ASSERT_TRUE(kernel);
+      // The forward is the lowering asked for (auto: the one a forward-only
+      // kernel gets), the reverse mode per-ray.
+      std::string expected = lowering;
+      if (expected.empty()) {
+        std::string alone, none;
+        auto forwardOnly = compileKernel(p.widths, c.activation, c.rows, true,
+                                         /*backward=*/false, "", &alone, &none);
+        ASSERT_TRUE(forwardOnly);
+        EXPECT_EQ(chosen, alone);
+        EXPECT_EQ(none, "") << "a forward-only kernel has no reverse mode";
+      } else {
+        EXPECT_TRUE(chosen.rfind(expected + ":", 0) == 0 ||
+                    chosen.rfind(expected + ";", 0) == 0)
+            << chosen;
+      }
+      EXPECT_EQ(reverse.rfind("per-ray;", 0), 0u) << reverse;
+      std::vector<double> x = as<double>(p.x), params = as<double>(p.params);
+      std::vector<double> out(c.rows.size() * p.batch * c.q, NAN);
+      ASSERT_EQ(ntp_partials(kernel->get(), x.data(), params.data(),
+                             out.data(), p.batch),
+                NTP_OK)
+          << ntp_last_error();
+      std::vector<Ld> ref =
+          ntp_ref::partials(p.widths, p.act, p.params, p.x, p.batch, p.refRows);
+      std::vector<double> refOut(ref.begin(), ref.end());
+      double e = forwardAgainstSave(out, refOut, c.rows.size());
+      EXPECT_LE(e, 1e-10) << "forward against the reference";
+      record(std::string("f64 forward ") + (*lowering ? lowering : "auto"), e);
+      checkCase<double>(c, kernel->get(), p, 1e-11,
+                        std::string("f64 ") + (*lowering ? lowering : "auto"));
+    }
 }
 
 /// Bad calls: one sentence and a nonzero status, never a crash.

@@ -14,6 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <set>
+#include <unistd.h>
 
 namespace {
 
@@ -188,6 +191,103 @@ TEST(JitPartials, ReverseMode) {
       << ntp_last_error();
   EXPECT_EQ(grad3, grad);
   ntp_kernel_free(withBackward);
+}
+
+/// The forward's lowering through the JIT: every name ntp-compile takes
+/// (C++ MlpSpec::partialsLowering, C ntp_jit_spec::partials_lowering), each
+/// exact and with the reverse mode, each its own cache entry.
+TEST(JitPartials, LoweringSpelling) {
+  char pattern[] = "/tmp/ntp-jit-lowering-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern;
+  ntp::MlpSpec spec;
+  spec.layers = {2, 1, 1};
+  spec.activation = "exp";
+  spec.dtype = ntp::Dtype::F64;
+  // f and the Laplacian: a request every lowering serves (collapsed needs
+  // the Laplacian's rays read by no other request at order 2).
+  spec.partials = {{0, 0}, {-2, -2}};
+  std::vector<double> all = expected(), want(all.begin() + 4, all.end());
+  auto close = [&](const std::vector<double> &got) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_NEAR(got[i], want[i], 1e-12 * std::max(1.0, std::fabs(want[i])))
+          << i;
+  };
+  std::set<std::string> paths;
+  for (const char *lowering :
+       {"", "auto", "per-ray", "multi-direction", "collapsed"}) {
+    SCOPED_TRACE(lowering);
+    spec.partialsLowering = lowering;
+    ntp_jit_report report;
+    ntp::JitOptions options;
+    options.cacheDir = dir;
+    options.report = &report;
+    ntp::Kernel k = ntp::compile(spec, options);
+    EXPECT_EQ(report.cache_stored, 1);
+    paths.insert(report.cache_path);
+    std::vector<double> out;
+    k.partials(kX, kParams, out);
+    close(out);
+    // The reverse mode beside any forward lowering: the save's out too.
+    std::vector<char> workspace(k.workspaceBytes(2));
+    std::vector<double> saved(out.size());
+    k.partialsSave(kX.data(), kParams.data(), saved.data(), workspace.data(),
+                   static_cast<int64_t>(workspace.size()), 2);
+    close(saved);
+    // Compiled again: the same entry.
+    ntp::Kernel again = ntp::compile(spec, options);
+    EXPECT_EQ(report.cache_hit, 1);
+  }
+  EXPECT_EQ(paths.size(), 5u) << "each spelling is its own cache key";
+
+  // Bad input, one sentence each.
+  ntp_jit_spec c;
+  ntp_jit_spec_init(&c);
+  EXPECT_EQ(c.partials_lowering, nullptr);
+  c.mlir = "ntp.mlp @k layers [2, 1, 1] activation \"exp\" order 2 "
+           "partials [[2, 0], [1, 1]] : f64\n";
+  c.partials_lowering = "fast";
+  ntp_jit_options options;
+  ntp_jit_options_init(&options);
+  options.use_cache = 0;
+  ntp_kernel *k = nullptr;
+  EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "unknown partials_lowering 'fast' (expected auto, per-ray, "
+            "multi-direction or collapsed)");
+  // Collapsed needs an operator whose top order it can sum.
+  c.partials_lowering = "collapsed";
+  EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ntp_last_error())
+                .find("the collapsed lowering needs an operator request "
+                      "(laplacian or biharmonic) whose top-order terms it "
+                      "can sum"),
+            std::string::npos)
+      << ntp_last_error();
+  // A jet kernel has no rays: fields or text.
+  c.mlir = "ntp.mlp @k layers [2, 1, 1] activation \"exp\" order 2 : f64\n";
+  EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "partials_lowering 'collapsed' applies to partials kernels only; "
+            "the spec's ntp.mlp has no partials or operators");
+  ntp::MlpSpec jet;
+  jet.layers = {1, 4, 1};
+  jet.order = 2;
+  jet.partialsLowering = "per-ray";
+  EXPECT_THROW(ntp::compile(jet, ntp::JitOptions{"native", "", 0, false}),
+               ntp::Error);
+  EXPECT_NE(std::string(ntp_last_error())
+                .find("applies to partials kernels "
+                      "only, and a spec of fields "
+                      "describes a jet kernel"),
+            std::string::npos)
+      << ntp_last_error();
+  // auto on a jet kernel is the default, and fine.
+  jet.partialsLowering = "auto";
+  EXPECT_NO_THROW(ntp::compile(jet, ntp::JitOptions{"native", "", 0, false}));
+  std::string rm = "rm -rf '" + dir + "'";
+  EXPECT_EQ(std::system(rm.c_str()), 0);
 }
 
 } // namespace

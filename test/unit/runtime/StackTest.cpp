@@ -251,4 +251,43 @@ TEST_F(StackTest, PartialsReverseModeCountsItsStackedRays) {
   ntp_kernel_free(k);
 }
 
+TEST_F(StackTest, ForwardOnlyPartialsKernelHoldsTheCompilersBound) {
+  // A partials kernel's forward may be lowered multi-direction or collapsed:
+  // its blocks of rays (a collapsed Laplacian over 60 inputs of a 256-wide
+  // network: 2 * 62 rows * 256 * 8 doubles, 2 MB per tile) are not stated
+  // by its manifest, which a jet kernel of the same order (here 1-8-1 at
+  // order 2, a few KiB) would fit into a 1 MiB stack. The runtime holds it
+  // to the compiler's bound, kMaxTileStackBytes: such a caller hands its
+  // tiles to the workers.
+  std::string text =
+      "ntp-kernel-manifest\nabi_version=2\nname=stack\nactivation=tanh\n"
+      "order=2\ndtype=f64\ndevice=cpu\nlayers=1,8,1\nnum_params=25\n"
+      "tile=8\nbackward=0\nworkspace_per_tile=0\ntarget_cpu=x86-64\n"
+      "cpu_features=\npartials=-2\n";
+  ntp_kernel_entry_points entry = {reinterpret_cast<void *>(measuringTiles),
+                                   nullptr, nullptr, nullptr};
+  ntp_kernel *k = nullptr;
+  ASSERT_EQ(ntp_kernel_create_with(text.c_str(), &entry, nullptr, nullptr, &k),
+            NTP_OK)
+      << ntp_last_error();
+  ASSERT_LT(jetBytes(8, 2) + (256 << 10), 1 << 20);
+  ASSERT_EQ(ntp_set_num_threads(1), NTP_OK);
+  const int64_t batch = 8 * 3;
+  std::vector<double> x(batch), params(25, 0.0), out(batch, 0.0);
+  for (int64_t b = 0; b < batch; ++b)
+    x[b] = double(b + 1);
+  pthread_t caller{};
+  onThreadWithStack(size_t(1) << 20, [&] {
+    caller = pthread_self();
+    EXPECT_EQ(ntp_partials(k, x.data(), params.data(), out.data(), batch),
+              NTP_OK)
+        << ntp_last_error();
+  });
+  EXPECT_EQ(tileThreads.count(caller), 0u);
+  EXPECT_FALSE(tileThreads.empty());
+  EXPECT_GE(minStackLeft.load(), ntp::artifact::kMaxTileStackBytes);
+  EXPECT_EQ(out, x);
+  ntp_kernel_free(k);
+}
+
 } // namespace
