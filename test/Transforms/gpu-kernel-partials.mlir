@@ -6,10 +6,12 @@
 // unguarded, no barrier); the jets of two samples are in shared memory
 // (ping-pong [3, 40], the stacked ray tops [9, 1], the combined [2, 1]); the
 // neuron loops are spread over the lanes, also the top layer's single
-// neuron. backward_saved keeps each sample's gradient column (161
+// neuron (the per-ray forward, forced: with the reverse mode the count
+// would choose multi-direction for the forward). backward_saved keeps each sample's gradient column (161
 // parameters) as a jet kernel's; there is no recomputing backward.
 
 ntp.mlp @p layers [2, 40, 1] activation "tanh" order 2 partials [[1, 1], [0, 0]] : f64
+    {ntp.partials_lowering = "per-ray"}
 
 // CHECK-LABEL: gpu.func @p_forward(
 // CHECK-SAME: workgroup(%{{.*}} : memref<161xf64, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x3x40x1xf64, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x3x40x1xf64, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x9x1x1xf64, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x2x1x1xf64, #gpu.address_space<workgroup>>)
