@@ -400,3 +400,21 @@ def test_modified_mlp_is_refused_until_the_compiler_has_the_gated_layer():
                         nt.ModifiedMLP([8, 6, 6, 1], "silu")).to(F64)
     with pytest.raises(ntp.Error, match=r"module 1 \(ModifiedMLP\)"):
         nt.jet(net, x, 2, direction=v)
+
+
+def test_per_layer_activations_reach_partials_kernels():
+    # ntp.compile spells "silu,tanh" as the IR list ["silu", "tanh"] in the
+    # ntp.mlp text of partials and typed kernels (one string holding a comma
+    # is no activation), and ntp.torch.partials of such a net is right.
+    k = ntp.compile([2, 4, 4, 1], "silu,tanh", 0, partials=[[1, 0], [0, 2]])
+    assert 'activation ["silu", "tanh"]' in k.description
+    torch.manual_seed(9)
+    net = nn.Sequential(nn.Linear(2, 4), nn.SiLU(), nn.Linear(4, 4),
+                        nn.Tanh(), nn.Linear(4, 1)).to(F64)
+    x, _ = points()
+    out = nt.partials(net, x, [[1, 0], [0, 2]]).detach()
+    xa = x.clone().requires_grad_(True)
+    g = torch.autograd.grad(net(xa).sum(), xa, create_graph=True)[0]
+    gyy = torch.autograd.grad(g[:, 1].sum(), xa)[0][:, 1]
+    assert (out[0, :, 0] - g[:, 0]).abs().max() <= 1e-12
+    assert (out[1, :, 0] - gyy).abs().max() <= 1e-12 * gyy.abs().max()
