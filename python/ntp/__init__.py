@@ -528,15 +528,18 @@ def _cstr(s):
     return None if s is None else str(s).encode()
 
 
-def _typed_attributes(fourier, slopes, residual):
+def _typed_attributes(fourier, slopes, residual, gated=False):
     """The typed layers (issue 14) as ntp.mlp attribute text: `fourier m`
     (m frequencies, 0: none), `slopes` (one of "none", "layer", "neuron"
     for every hidden layer, or a list with one per hidden layer; None: no
-    slopes), `residual` (one flag per hidden layer; None: none). The
-    compiler's verifier checks the counts and names."""
+    slopes), `residual` (one flag per hidden layer; None: none), `gated`
+    (the modified MLP). The compiler's verifier checks the counts and
+    names."""
     text = ""
     if fourier:
         text += " fourier %d" % int(fourier)
+    if gated:
+        text += " gated"
     if slopes is not None:
         if isinstance(slopes, str):
             text += ' slopes "%s"' % slopes
@@ -587,7 +590,7 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
             *, backward=True, cache_dir=None, use_cache=True, tile=0,
             cpu=None, features=None, chip=None, gpu_format="auto",
             gpu_mapping="sample", mlir=None, partials=None, operators=None,
-            fourier=0, slopes=None, residual=None):
+            fourier=0, slopes=None, residual=None, gated=False):
     """Compiles a network in process (ntp_jit_compile) and returns a Kernel.
 
     layers: widths from input to output ([1, 24, 24, 24, 1]); activation:
@@ -606,7 +609,10 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     frequencies, B [m, input width] first in the parameters), `slopes`
     ("none", "layer" or "neuron" for every hidden layer, or a list with one
     per hidden layer: adaptive activations sigma(a * y)), `residual` (one
-    flag per hidden layer); they make the kernel from its ntp.mlp text."""
+    flag per hidden layer), `gated` (the modified MLP: parameters [B], W_u,
+    b_u, W_v, b_v, then per hidden layer W_l, b_l [, a_l], W_out, b_out;
+    compilers without it refuse it); they make the kernel from its ntp.mlp
+    text."""
     if dtype not in _DTYPES:
         _fail("dtype must be 'float32' or 'float64', not %r" % (dtype,))
     if device not in _DEVICES:
@@ -620,7 +626,7 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     spec = _capi.JitSpec()
     lib.ntp_jit_spec_init(ctypes.byref(spec))
     keep = []
-    typed = _typed_attributes(fourier, slopes, residual)
+    typed = _typed_attributes(fourier, slopes, residual, gated)
     if mlir is None and (partials or operators or typed):
         mlir = _partials_mlir(layers, activation, order, dtype,
                               partials or [], operators or [], typed)

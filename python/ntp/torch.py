@@ -143,6 +143,11 @@ def _flatten(net, prefix):
             yield where, m
 
 
+# Whether the compiler this package drives has ntp.mlp's `gated` (the
+# modified MLP, issue 14).
+_HAS_GATED = False
+
+
 class Network:
     """What ntp compiles for a PyTorch network (describe_network): widths
     (input to output), activations (one ntp name per hidden layer),
@@ -150,8 +155,9 @@ class Network:
     layers (fourier: frequencies or 0; slopes: "none"/"layer"/"neuron" per
     hidden layer; residual: a flag per hidden layer; gated: a modified MLP),
     params: (where, module, attribute name, shape) in ntp's flat order,
-    which is the order of net.parameters(), and linears: the nn.Linear
-    modules in order."""
+    which is the order of net.parameters() (unless a module is shared), and
+    linears: the layers' nn.Linear modules in order (of a ModifiedMLP, its
+    gates' and the output layer's)."""
 
     def __init__(self):
         self.widths, self.activations, self.linears = [], [], []
@@ -171,10 +177,10 @@ class Network:
 
     def attributes(self):
         """The typed layers as ntp.compile's keywords (fourier, slopes,
-        residual) in a tuple: () for a plain MLP."""
+        residual, gated) in a tuple: () for a plain MLP."""
         if not self.typed:
             return ()
-        if self.gated is not None:
+        if self.gated is not None and not _HAS_GATED:
             _refuse("module %s (ModifiedMLP)" % (self.gated or "net"),
                     "this build of ntp has no modified-MLP gated layer yet "
                     "(issue 14); the module trains in plain PyTorch, but "
@@ -182,8 +188,8 @@ class Network:
         return (self.fourier,
                 tuple(self.slopes) if any(s != "none" for s in self.slopes)
                 else None,
-                tuple(self.residual) if any(self.residual) else None)
-
+                tuple(self.residual) if any(self.residual) else None,
+                self.gated is not None)
 
 
 def _param(n, where, m, name, shape):
@@ -292,10 +298,10 @@ def _modified_mlp(n, where, m):
         _param(n, at + ".0", lin, "weight", (h, width))
         _param(n, at + ".0", lin, "bias", (h,))
         _hidden_activation(n, at + ".1", kids[1])
-        if n.activations[-1] != act:
-            _refuse("module %s.1" % at, "the gated layer has one "
-                    "activation (U, V and every gate use the module's "
-                    "activation, %s), not %s" % (act, n.activations[-1]))
+        if i == 0 and n.activations[-1] != act:
+            _refuse("module %s.1" % at, "ntp's U and V use the first gate's "
+                    "activation, but the module's activation is %s and the "
+                    "first gate's %s" % (act, n.activations[-1]))
         n.residual.append(False)
         width = h
     if not isinstance(m.out, nn.Linear) or m.out.in_features != h:
@@ -427,8 +433,8 @@ except AttributeError:  # pragma: no cover
 
 def kernel_for(widths, activation, order, dtype, device, typed=()):
     """The process-wide kernel for this network shape (compiled once).
-    typed: the typed layers as (fourier, slopes, residual), ntp.compile's
-    keywords (Network.attributes()); () for a plain MLP."""
+    typed: the typed layers as (fourier, slopes, residual, gated),
+    ntp.compile's keywords (Network.attributes()); () for a plain MLP."""
     dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
     if dname is None:
         raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
@@ -439,12 +445,13 @@ def kernel_for(widths, activation, order, dtype, device, typed=()):
         with _cache_lock:  # one compile per key, even from many threads
             k = _cache.get(key)
             if k is None:
-                fourier, slopes, residual = typed or (0, None, None)
+                fourier, slopes, residual, gated = typed or (0, None, None,
+                                                             False)
                 k = ntp.compile(list(widths), activation, int(order), dname,
                                 device.type,
                                 backward=(device.type == "cpu"),
                                 fourier=fourier, slopes=slopes,
-                                residual=residual)
+                                residual=residual, gated=gated)
                 _cache[key] = k
     return k
 
@@ -609,8 +616,8 @@ class _Described:
         n = describe_network(net)
         self.widths, self.act, self.linears = (tuple(n.widths), n.activation,
                                                n.linears)
-        # The typed layers as (fourier, slopes, residual), () for a plain
-        # MLP; refuses what this build cannot compile (a modified MLP).
+        # The typed layers as (fourier, slopes, residual, gated), () for a
+        # plain MLP; refuses what this build cannot compile.
         self.typed = n.attributes()
         self.seqs = []
         stack = [net]
@@ -860,12 +867,13 @@ def partials_kernel_for(widths, activation, partials, operators, dtype,
         with _cache_lock:
             k = _partials_cache.get(key)
             if k is None:
-                fourier, slopes, residual = typed or (0, None, None)
+                fourier, slopes, residual, gated = typed or (0, None, None,
+                                                             False)
                 k = ntp.compile(list(widths), activation, 0, dname, "cpu",
                                 partials=[list(r) for r in partials] or None,
                                 operators=list(operators) or None,
                                 fourier=fourier, slopes=slopes,
-                                residual=residual)
+                                residual=residual, gated=gated)
                 _partials_cache[key] = k
     return k
 

@@ -119,9 +119,11 @@ class ModifiedMLP(nn.Module):
         Z_l = s(a_l * (H_l W_l^T + b_l)),  H_{l+1} = (1 - Z_l) U + Z_l V,
         out = H_L W_out^T + b_out,
 
-    with s one activation (module or ntp name) and the slopes a_l optional
-    (slopes=None, 'layer', 'neuron', or one of those / None per hidden
-    layer). Parameters in ntp's flat order: W_u, b_u, W_v, b_v, then per
+    with s one activation (module or ntp name) for U, V and every Z_l, or a
+    list with one per hidden layer (then U and V use the first, as ntp's
+    gated layer does), and the slopes a_l optional (slopes=None, 'layer',
+    'neuron', or a list with one of those / None per hidden layer).
+    Parameters in ntp's flat order: W_u, b_u, W_v, b_v, then per
     hidden layer W_l, b_l [, a_l], then W_out, b_out; with a Fourier
     embedding in front (nn.Sequential(FourierFeatures(...),
     ModifiedMLP(...))) B comes first."""
@@ -143,20 +145,26 @@ class ModifiedMLP(nn.Module):
         if len(kinds) != hidden:
             raise ValueError("slopes lists %d entries for %d hidden layers"
                              % (len(kinds), hidden))
+        acts = list(activation) if isinstance(activation, (list, tuple)) \
+            else [activation] * hidden
+        if len(acts) != hidden:
+            raise ValueError("activation lists %d entries for %d hidden "
+                             "layers" % (len(acts), hidden))
         self.layers = tuple(layers)
         kw = dict(dtype=dtype, device=device)
         self.u = nn.Linear(layers[0], h, **kw)
         self.v = nn.Linear(layers[0], h, **kw)
-        # s itself: parameter-free, shared by U, V and every Z_l.
-        self.activation = _activation_module(activation)
+        # The activations (parameter-free): U and V use the first.
+        mods = [_activation_module(a) for a in acts]
+        self.activation = mods[0]
         gates = []
         for l in range(hidden):
             lin = nn.Linear(layers[l], h, **kw)
             if kinds[l] is None or kinds[l] == "none":
-                gates.append(nn.Sequential(lin, self.activation))
+                gates.append(nn.Sequential(lin, mods[l]))
             else:
                 gates.append(nn.Sequential(lin, AdaptiveActivation(
-                    self.activation, kinds[l], h, **kw)))
+                    mods[l], kinds[l], h, **kw)))
         self.gates = nn.ModuleList(gates)
         self.out = nn.Linear(h, layers[-1], **kw)
 

@@ -390,16 +390,80 @@ def test_modified_mlp_in_plain_torch_and_its_parameter_order():
         nt.ModifiedMLP([2, 8, 4, 1])
 
 
+def modified_nets():
+    """ModifiedMLPs: plain, with slopes of both kinds and per-layer
+    activations, behind a Fourier embedding."""
+    torch.manual_seed(10)
+    a = nt.ModifiedMLP([2, 6, 6, 1], "tanh")
+    b = nt.ModifiedMLP([2, 5, 5, 5, 2], ["silu", "tanh", "gelu"],
+                       slopes=["neuron", None, "layer"])
+    c = nn.Sequential(nt.FourierFeatures(2, 3, sigma=0.6),
+                      nt.ModifiedMLP([6, 5, 5, 1], "sin", slopes="neuron"))
+    nets = {"plain": a, "slopes_and_activations": b, "fourier": c}
+    with torch.no_grad():
+        for net in nets.values():
+            for m in net.modules():
+                if isinstance(m, nt.AdaptiveActivation):
+                    m.slope.uniform_(0.6, 1.5)
+    return {k: v.to(F64) for k, v in nets.items()}
+
+
+@pytest.mark.parametrize("kind", ["plain", "slopes_and_activations",
+                                  "fourier"])
+def test_modified_mlp_jets_and_gradients_match_nested_autograd(kind):
+    if not nt._HAS_GATED:
+        pytest.skip("this build's compiler has no gated layer (ntp.torch "
+                    "refuses ModifiedMLP: the next test)")
+    net = modified_nets()[kind]
+    x, v = points()
+    ref = nested(net, x, ORDER, v).detach()
+    out = nt.jet(net, x, ORDER, direction=v)
+    assert max(rel_errors(out.detach(), ref)) <= JET_TOL
+    w = torch.randn(5, x.shape[0], ref.shape[2], dtype=F64,
+                    generator=torch.Generator().manual_seed(11))
+    xa = x.clone().requires_grad_(True)
+    (nested(net, xa, 4, v) * w).sum().backward()
+    want = [p.grad.clone() for p in net.parameters()] + [xa.grad.clone()]
+    net.zero_grad()
+    xb = x.clone().requires_grad_(True)
+    (nt.jet(net, xb, 4, v) * w).sum().backward()
+    got = [p.grad.clone() for p in net.parameters()] + [xb.grad.clone()]
+    for name, a, b in zip([n for n, _ in net.named_parameters()] + ["x"],
+                          got, want):
+        err = ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
+        assert err <= GRAD_TOL, (kind, name, err)
+
+
 def test_modified_mlp_is_refused_until_the_compiler_has_the_gated_layer():
-    m = nt.ModifiedMLP([2, 8, 8, 1], "tanh").to(F64)
+    if nt._HAS_GATED:
+        pytest.skip("this build's compiler has the gated layer (the test "
+                    "above runs instead)")
+    nets = modified_nets()
     x, v = points()
     with pytest.raises(ntp.Error, match=r"module net \(ModifiedMLP\): this "
                        r"build of ntp has no modified-MLP gated layer yet"):
-        nt.jet(m, x, 2, direction=v)
-    net = nn.Sequential(nt.FourierFeatures(2, 4),
-                        nt.ModifiedMLP([8, 6, 6, 1], "silu")).to(F64)
+        nt.jet(nets["plain"], x, 2, direction=v)
     with pytest.raises(ntp.Error, match=r"module 1 \(ModifiedMLP\)"):
-        nt.jet(net, x, 2, direction=v)
+        nt.jet(nets["fourier"], x, 2, direction=v)
+
+
+def test_modified_mlp_structure_is_checked():
+    m = nt.ModifiedMLP([2, 6, 6, 1], "tanh").to(F64)
+    m.gates[0][1] = nn.SiLU()  # U and V use the first gate's activation
+    with pytest.raises(ntp.Error, match=r"module net.gates.0.1: ntp's U and "
+                       r"V use the first gate's activation, but the module's "
+                       r"activation is tanh and the first gate's silu"):
+        nt.describe_network(m)
+    m = nt.ModifiedMLP([2, 6, 6, 1], "tanh").to(F64)
+    m.gates[1] = nn.Sequential(nn.Linear(6, 6), nn.ReLU())
+    with pytest.raises(ntp.Error, match=r"module net.gates.1.1 \(ReLU\)"):
+        nt.describe_network(m)
+    net = nn.Sequential(nn.Linear(2, 2), nt.ModifiedMLP([2, 6, 1]))
+    with pytest.raises(ntp.Error, match=r"module 1 \(ModifiedMLP\): a "
+                       r"ModifiedMLP is the whole network"):
+        nt.describe_network(net)
+    with pytest.raises(ValueError, match="activation lists 1 entries for 2"):
+        nt.ModifiedMLP([2, 6, 6, 1], ["tanh"])
 
 
 def test_per_layer_activations_reach_partials_kernels():
