@@ -10,7 +10,9 @@
 // row: ntp's time (best of 20), its GFLOP/s, the ratio to the plain MLP at
 // that order, PyTorch's time and the speed-up. Usage:
 //   ntp-layers-bench [--torch auto|off] [--dtypes f64,f32] [--python PY]
-//                    [--budget-s S] [max-order]   (default 9)
+//                    [--networks plain,slopes,residual,fourier,all]
+//                    [--budget-s S] [--torch-threads N] [max-order]
+//                    (defaults: both dtypes, every network, 1 s, 2, 9)
 //
 // GFLOP/s count what the network needs under ntp-bench's rules (per sample):
 // an affine layer 2 * in * out per live input order (forward) and 4 * in *
@@ -63,6 +65,7 @@ template <class F> double best(F &&f, int reps) {
 }
 
 struct Network {
+  const char *key; ///< its --networks name
   const char *name;
   std::vector<std::string> slopes;
   std::vector<bool> residual;
@@ -160,7 +163,8 @@ struct Options {
   int maxOrder = 9;
   bool torch = true;
   std::vector<std::string> dtypes = {"f64", "f32"};
-  std::string python, budget = "1.0";
+  std::vector<std::string> networks; ///< empty: all
+  std::string python, budget = "1.0", torchThreads = "2";
 };
 
 std::string join(const std::vector<std::string> &parts) {
@@ -187,7 +191,8 @@ torchTimes(const Network &net, const std::string &dtype, const Options &o) {
   std::string command =
       o.python + " '" NTP_SOURCE_DIR "/benchmarks/torch_layers.py' --layers " +
       layers + " --dtype " + dtype + " --orders " + orders + " --budget-s " +
-      o.budget + " --fourier " + std::to_string(net.fourier) +
+      o.budget + " --threads " + o.torchThreads + " --fourier " +
+      std::to_string(net.fourier) +
       (net.slopes.empty() ? "" : " --slopes " + join(net.slopes)) +
       (residual.empty() ? "" : " --residual " + residual) + " 2>/dev/null";
   FILE *pipe = popen(command.c_str(), "r");
@@ -210,13 +215,25 @@ torchTimes(const Network &net, const std::string &dtype, const Options &o) {
 }
 
 template <class T> void table(ntp::Dtype dtype, const Options &o) {
-  const std::vector<Network> networks = {
-      {"plain", {}, {}, 0},
-      {"slopes per neuron", {"neuron", "neuron", "neuron"}, {}, 0},
-      {"residual", {}, {false, true, true}, 0},
-      {"fourier 16", {}, {}, 16},
-      {"all three", {"neuron", "neuron", "neuron"}, {false, true, true}, 16},
+  const std::vector<Network> allNetworks = {
+      {"plain", "plain", {}, {}, 0},
+      {"slopes", "slopes per neuron", {"neuron", "neuron", "neuron"}, {}, 0},
+      {"residual", "residual", {}, {false, true, true}, 0},
+      {"fourier", "fourier 16", {}, {}, 16},
+      {"all",
+       "all three",
+       {"neuron", "neuron", "neuron"},
+       {false, true, true},
+       16},
   };
+  // --networks: the plain MLP always (the ratios' reference), then those
+  // named.
+  std::vector<Network> networks;
+  for (const Network &net : allNetworks)
+    if (net.key == std::string("plain") || o.networks.empty() ||
+        std::find(o.networks.begin(), o.networks.end(), net.key) !=
+            o.networks.end())
+      networks.push_back(net);
   const char *name = dtype == ntp::Dtype::F64 ? "f64" : "f32";
   std::vector<std::map<int, std::pair<double, double>>> torch;
   for (const Network &net : networks) {
@@ -301,6 +318,34 @@ int main(int argc, char **argv) {
           part += v[at];
         }
       }
+    } else if (arg == "--networks") {
+      std::string v = value(), part;
+      for (size_t at = 0; at <= v.size(); ++at) {
+        if (at == v.size() || v[at] == ',') {
+          static const char *known[] = {"plain", "slopes", "residual",
+                                        "fourier", "all"};
+          if (std::find(std::begin(known), std::end(known), part) ==
+              std::end(known)) {
+            std::fprintf(stderr,
+                         "ntp-layers-bench: --networks takes plain, slopes, "
+                         "residual, fourier, all (comma-separated), got "
+                         "'%s'\n",
+                         part.c_str());
+            return 1;
+          }
+          o.networks.push_back(part);
+          part.clear();
+        } else {
+          part += v[at];
+        }
+      }
+    } else if (arg == "--torch-threads") {
+      o.torchThreads = value();
+      if (std::atoi(o.torchThreads.c_str()) < 1) {
+        std::fprintf(stderr, "ntp-layers-bench: --torch-threads is a "
+                             "positive number\n");
+        return 1;
+      }
     } else if (arg == "--python") {
       o.python = value();
     } else if (arg == "--budget-s") {
@@ -324,11 +369,11 @@ int main(int argc, char **argv) {
   std::string load;
   std::ifstream("/proc/loadavg") >> load;
   std::printf("ntp-layers-bench: %u hardware threads, load average %s at "
-              "start, NTP_NUM_THREADS=%s; PyTorch: %s (2 threads)\n",
+              "start, NTP_NUM_THREADS=%s; PyTorch: %s (%s threads)\n",
               std::thread::hardware_concurrency(), load.c_str(),
               std::getenv("NTP_NUM_THREADS") ? std::getenv("NTP_NUM_THREADS")
                                              : "(default)",
-              o.torch ? o.python.c_str() : "off");
+              o.torch ? o.python.c_str() : "off", o.torchThreads.c_str());
   try {
     for (const std::string &dtype : o.dtypes) {
       if (dtype == "f64")
