@@ -1,0 +1,114 @@
+//===- BackwardPlan.cpp - What the reverse-mode generators share ----------===//
+//
+// The helpers of BackwardPlan.h that the jet and partials reverse modes both
+// use: the generated functions' signature, the lane-wise gradient
+// accumulators, the workspace slices and the kernel facts.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardPlan.h"
+
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace ntp;
+using namespace ntp::backward;
+
+func::FuncOp ntp::backward::createFunction(OpBuilder &b, Location loc,
+                                           Type element,
+                                           const std::string &name,
+                                           BackwardMode mode,
+                                           int64_t workspacePerTile) {
+  using Mode = BackwardMode;
+  auto flat = MemRefType::get({ShapedType::kDynamic}, element);
+  Type index = b.getIndexType();
+  SmallVector<Type> inputs = {flat, flat, flat, flat};
+  if (mode != Mode::ForwardSave)
+    inputs.append({flat, flat});
+  if (mode != Mode::Recompute)
+    inputs.push_back(flat);
+  inputs.append({index, index, index});
+  const char *suffix = mode == Mode::Recompute     ? "_backward_tiles"
+                       : mode == Mode::ForwardSave ? "_forward_save_tiles"
+                                                   : "_backward_saved_tiles";
+  auto func = func::FuncOp::create(b, loc, name + suffix,
+                                   b.getFunctionType(inputs, {}));
+  func->setAttr("ntp.kernel", b.getUnitAttr());
+  func->setAttr("ntp.workspace_per_tile",
+                b.getI64IntegerAttr(workspacePerTile));
+  return func;
+}
+
+Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc, Type element,
+                                       int64_t numParams, int64_t tile) {
+  Value lanes = memref::AllocOp::create(
+      b, loc, MemRefType::get({numParams, tile}, element));
+  Value zeros = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(VectorType::get({tile}, element),
+                             b.getFloatAttr(element, 0)));
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  auto clear = scf::ForOp::create(
+      b, loc, zero, arith::ConstantIndexOp::create(b, loc, numParams),
+      arith::ConstantIndexOp::create(b, loc, 1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(clear.getBody()->getTerminator());
+  vector::StoreOp::create(b, loc, zeros, lanes,
+                          ValueRange{clear.getInductionVar(), zero});
+  return lanes;
+}
+
+Value ntp::backward::sliceWorkspace(OpBuilder &b, Location loc, Value workspace,
+                                    Value tile, int64_t workspacePerTile,
+                                    int64_t offset, int64_t orders,
+                                    int64_t width, int64_t tileSize,
+                                    Type element) {
+  Value start = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(
+          b, loc, tile,
+          arith::ConstantIndexOp::create(b, loc, workspacePerTile)),
+      arith::ConstantIndexOp::create(b, loc, offset));
+  // Row-major [orders, width, tile] at a dynamic offset.
+  MemRefType type = JetBufferShape::get(
+      orders, width, tileSize, element,
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                             {width * tileSize, tileSize, 1}));
+  return memref::ReinterpretCastOp::create(
+      b, loc, type, workspace, OpFoldResult(start),
+      ArrayRef<OpFoldResult>{b.getIndexAttr(orders), b.getIndexAttr(width),
+                             b.getIndexAttr(tileSize)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(width * tileSize),
+                             b.getIndexAttr(tileSize), b.getIndexAttr(1)});
+}
+
+LogicalResult ntp::backward::stampBackwardFacts(ModuleOp module,
+                                                func::FuncOp forward,
+                                                StringRef name,
+                                                int64_t workspacePerTile) {
+  forward->setAttr("ntp.workspace_per_tile",
+                   IntegerAttr::get(IntegerType::get(module.getContext(), 64),
+                                    workspacePerTile));
+  KernelAttr kernel = getKernelAttr(module);
+  if (!kernel || kernel.getName() != name)
+    return success();
+  artifact::KernelManifest facts;
+  std::string error;
+  KernelTarget target = targetOf(kernel.getManifest());
+  target.backward = true;
+  if (!describeKernel(networkOf(kernel.getManifest()), target, facts, error))
+    return forward.emitError(error);
+  if (facts.workspacePerTile != workspacePerTile)
+    return forward.emitError("the forward's saved jets need ")
+           << workspacePerTile << " elements per tile, but its "
+           << "#ntp.kernel says " << facts.workspacePerTile;
+  module->setAttr(kKernelAttrName, KernelAttr::get(module.getContext(), facts));
+  return success();
+}
