@@ -528,8 +528,33 @@ def _cstr(s):
     return None if s is None else str(s).encode()
 
 
-def _partials_mlir(layers, activation, order, dtype, partials, operators):
-    """The ntp.mlp of a partials kernel (the C JIT takes it as spec.mlir)."""
+def _typed_attributes(fourier, slopes, residual, gated=False):
+    """The typed layers (issue 14) as ntp.mlp attribute text: `fourier m`
+    (m frequencies, 0: none), `slopes` (one of "none", "layer", "neuron"
+    for every hidden layer, or a list with one per hidden layer; None: no
+    slopes), `residual` (one flag per hidden layer; None: none), `gated`
+    (the modified MLP). The compiler's verifier checks the counts and
+    names."""
+    text = ""
+    if fourier:
+        text += " fourier %d" % int(fourier)
+    if gated:
+        text += " gated"
+    if slopes is not None:
+        if isinstance(slopes, str):
+            text += ' slopes "%s"' % slopes
+        else:
+            text += " slopes [%s]" % ", ".join('"%s"' % s for s in slopes)
+    if residual is not None:
+        text += " residual [%s]" % ", ".join("true" if r else "false"
+                                             for r in residual)
+    return text
+
+
+def _partials_mlir(layers, activation, order, dtype, partials, operators,
+                   typed=""):
+    """The ntp.mlp of a partials kernel (the C JIT takes it as spec.mlir);
+    typed: _typed_attributes' text."""
     rows = [[int(e) for e in row] for row in partials]
     ops = []
     for text in operators:
@@ -546,8 +571,13 @@ def _partials_mlir(layers, activation, order, dtype, partials, operators):
         ops.append("#ntp.%s%s" % (name, "<[%s]>" % coords if coords else ""))
     for row in rows:
         order = max(order, sum(e for e in row if e > 0))
-    text = "ntp.mlp @ntp_kernel layers [%s] activation \"%s\" order %d" % (
-        ", ".join(str(int(w)) for w in layers), activation, order)
+    # One name, or the per-layer list ("silu,tanh" is ["silu", "tanh"] in
+    # IR, where a comma inside one string is no activation).
+    acts = str(activation).split(",")
+    act = '"%s"' % acts[0] if len(acts) == 1 else "[%s]" % ", ".join(
+        '"%s"' % a.strip() for a in acts)
+    text = "ntp.mlp @ntp_kernel layers [%s] activation %s%s order %d" % (
+        ", ".join(str(int(w)) for w in layers), act, typed, order)
     if rows:
         text += " partials [%s]" % ", ".join(
             "[%s]" % ", ".join(str(e) for e in row) for row in rows)
@@ -560,7 +590,8 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
             *, backward=True, cache_dir=None, use_cache=True, tile=0,
             cpu=None, features=None, chip=None, gpu_format="auto",
             gpu_mapping="sample", mlir=None, partials=None, operators=None,
-            partials_lowering=None):
+            partials_lowering=None, fourier=0, slopes=None, residual=None,
+            gated=False):
     """Compiles a network in process (ntp_jit_compile) and returns a Kernel.
 
     layers: widths from input to output ([1, 24, 24, 24, 1]); activation:
@@ -579,7 +610,15 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     rays, as ntp-compile --partials-lowering spells it: "auto" (None: the
     fewest operations), "per-ray", "multi-direction" or "collapsed" (needs a
     laplacian or biharmonic request); the reverse mode is per-ray beside
-    any of them."""
+    any of them. Typed layers
+    (README, issue 14): `fourier` m (a Fourier-feature embedding of m
+    frequencies, B [m, input width] first in the parameters), `slopes`
+    ("none", "layer" or "neuron" for every hidden layer, or a list with one
+    per hidden layer: adaptive activations sigma(a * y)), `residual` (one
+    flag per hidden layer), `gated` (the modified MLP: parameters [B], W_u,
+    b_u, W_v, b_v, then per hidden layer W_l, b_l [, a_l], W_out, b_out;
+    compilers without it refuse it); they make the kernel from its ntp.mlp
+    text."""
     if dtype not in _DTYPES:
         _fail("dtype must be 'float32' or 'float64', not %r" % (dtype,))
     if device not in _DEVICES:
@@ -593,9 +632,10 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     spec = _capi.JitSpec()
     lib.ntp_jit_spec_init(ctypes.byref(spec))
     keep = []
-    if mlir is None and (partials or operators):
+    typed = _typed_attributes(fourier, slopes, residual, gated)
+    if mlir is None and (partials or operators or typed):
         mlir = _partials_mlir(layers, activation, order, dtype,
-                              partials or [], operators or [])
+                              partials or [], operators or [], typed)
     if partials_lowering is not None:
         if not isinstance(partials_lowering, str):
             _fail("partials_lowering must be one of 'auto', 'per-ray', "

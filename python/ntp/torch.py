@@ -21,9 +21,13 @@ from torch import nn
 
 import ntp
 from ntp import Error, ERROR_INVALID_ARGUMENT, ERROR_UNSUPPORTED
+from ntp.torch_modules import (FourierFeatures, AdaptiveActivation, Residual,
+                               ModifiedMLP)
 
 __all__ = ["jet", "partials", "Sin", "Cos", "MLP", "kernel_for",
-           "partials_kernel_for", "describe"]
+           "partials_kernel_for", "describe", "describe_network", "Network",
+           "FourierFeatures", "AdaptiveActivation", "Residual",
+           "ModifiedMLP"]
 
 
 class Sin(nn.Module):
@@ -139,48 +143,281 @@ def _flatten(net, prefix):
             yield where, m
 
 
-def describe(net):
-    """(widths, activation, [nn.Linear...]) of an MLP ntp can compile, or
-    ntp.Error naming the first module it cannot. activation is ntp's
-    spelling: one name, or one per hidden layer separated by commas."""
+# Whether the compiler this package drives has ntp.mlp's `gated` (the
+# modified MLP, issue 14).
+_HAS_GATED = True
+
+
+class Network:
+    """What ntp compiles for a PyTorch network (describe_network): widths
+    (input to output), activations (one ntp name per hidden layer),
+    activation (ntp's spelling: one name, or comma-separated), the typed
+    layers (fourier: frequencies or 0; slopes: "none"/"layer"/"neuron" per
+    hidden layer; residual: a flag per hidden layer; gated: a modified MLP),
+    params: (where, module, attribute name, shape) in ntp's flat order,
+    which is the order of net.parameters() (unless a module is shared), and
+    linears: the layers' nn.Linear modules in order (of a ModifiedMLP, its
+    gates' and the output layer's)."""
+
+    def __init__(self):
+        self.widths, self.activations, self.linears = [], [], []
+        self.fourier, self.slopes, self.residual = 0, [], []
+        self.gated, self.params = None, []
+
+    @property
+    def activation(self):
+        return _activation_spec(self.activations)
+
+    @property
+    def typed(self):
+        """Whether any typed layer is present (else a plain MLP)."""
+        return bool(self.fourier or self.gated is not None or
+                    any(s != "none" for s in self.slopes) or
+                    any(self.residual))
+
+    def attributes(self):
+        """The typed layers as ntp.compile's keywords (fourier, slopes,
+        residual, gated) in a tuple: () for a plain MLP."""
+        if not self.typed:
+            return ()
+        if self.gated is not None and not _HAS_GATED:
+            _refuse("module %s (ModifiedMLP)" % (self.gated or "net"),
+                    "this build of ntp has no modified-MLP gated layer yet "
+                    "(issue 14); the module trains in plain PyTorch, but "
+                    "ntp cannot compile its jets")
+        return (self.fourier,
+                tuple(self.slopes) if any(s != "none" for s in self.slopes)
+                else None,
+                tuple(self.residual) if any(self.residual) else None,
+                self.gated is not None)
+
+
+def _param(n, where, m, name, shape):
+    p = getattr(m, name, None)
+    if p is None:
+        _refuse("module %s (%s without %s)" % (where, type(m).__name__, name),
+                "ntp's layers have every parameter of their kind")
+    n.params.append((where, m, name, torch.Size(shape)))
+
+
+def _linear(n, where, m):
+    """An nn.Linear: its widths chained to the previous layer's."""
+    if m.bias is None:
+        _refuse("module %s (Linear without bias)" % where,
+                "ntp's layers have a bias; use bias=True (zero it if "
+                "you want none)")
+    if n.widths and m.in_features != n.widths[-1]:
+        _refuse("module %s" % where, "in_features %d does not match "
+                "the previous layer's %d" % (m.in_features, n.widths[-1]))
+    if not n.widths:
+        n.widths.append(m.in_features)
+    n.widths.append(m.out_features)
+    n.linears.append(m)
+    _param(n, where, m, "weight", (m.out_features, m.in_features))
+    _param(n, where, m, "bias", (m.out_features,))
+
+
+def _hidden_activation(n, where, m):
+    """The activation of a hidden layer, plain or adaptive."""
+    if isinstance(m, AdaptiveActivation):
+        act = _activation_of(m.activation, "module %s.activation" % where)
+        width = n.widths[-1]
+        if m.per not in ("layer", "neuron"):
+            _refuse("module %s (AdaptiveActivation(per=%r))" % (where, m.per),
+                    "a slope is per 'layer' or per 'neuron'")
+        shape = (1,) if m.per == "layer" else (width,)
+        if m.slope is None or tuple(m.slope.shape) != shape:
+            _refuse("module %s (AdaptiveActivation)" % where,
+                    "its slope has shape %s, but per=%r after a layer of "
+                    "width %d needs %s" % (
+                        None if m.slope is None else list(m.slope.shape),
+                        m.per, width, list(shape)))
+        n.activations.append(act)
+        n.slopes.append(m.per)
+        _param(n, where, m, "slope", shape)
+    else:
+        n.activations.append(_activation_of(m, "module " + where))
+        n.slopes.append("none")
+
+
+def _residual(n, where, m):
+    body = list(_flatten(m.body, where + ".body"))
+    if (len(body) != 2 or not isinstance(body[0][1], nn.Linear)):
+        _refuse("module %s (Residual)" % where,
+                "ntp's residual layer is one nn.Linear followed by one "
+                "activation (or AdaptiveActivation), got %s" % ", ".join(
+                    type(b).__name__ for _, b in body))
+    if not n.activations:
+        _refuse("module %s (Residual)" % where,
+                "the first hidden layer cannot be residual: it reads the "
+                "network input%s, not a hidden layer of its width" % (
+                    " (the Fourier embedding)" if n.fourier else ""))
+    lin = body[0][1]
+    if lin.in_features != lin.out_features:
+        _refuse("module %s (Residual)" % where,
+                "its Linear maps %d features to %d, but a residual layer "
+                "keeps its width" % (lin.in_features, lin.out_features))
+    _linear(n, body[0][0], lin)
+    _hidden_activation(n, body[1][0], body[1][1])
+    n.residual.append(True)
+
+
+def _modified_mlp(n, where, m):
+    """A ModifiedMLP: its parameters in ntp's gated order (W_u, b_u, W_v,
+    b_v, per hidden layer W_l, b_l [, a_l], W_out, b_out)."""
+    where = where or "net"
+    act = _activation_of(m.activation, "module %s.activation" % where)
+    if not n.widths:
+        n.widths.append(m.u.in_features)
+    d = n.widths[0] if not n.fourier else 2 * n.fourier
+    h = m.u.out_features
+    for name in ("u", "v"):
+        lin = getattr(m, name)
+        if not isinstance(lin, nn.Linear) or lin.bias is None or \
+                lin.in_features != d or lin.out_features != h:
+            _refuse("module %s.%s" % (where, name),
+                    "the gated layer's U and V are nn.Linear(%d, %d) with "
+                    "a bias" % (d, h))
+        _param(n, "%s.%s" % (where, name), lin, "weight", (h, d))
+        _param(n, "%s.%s" % (where, name), lin, "bias", (h,))
+    n.widths = [n.widths[0]]
+    width = d
+    for i, gate in enumerate(m.gates):
+        at = "%s.gates.%d" % (where, i)
+        kids = list(gate) if isinstance(gate, nn.Sequential) else []
+        if len(kids) != 2 or not isinstance(kids[0], nn.Linear):
+            _refuse("module %s" % at, "a gate of a ModifiedMLP is one "
+                    "nn.Linear followed by its activation")
+        lin = kids[0]
+        if lin.bias is None or lin.in_features != width or \
+                lin.out_features != h:
+            _refuse("module %s.0" % at, "the gated layer's gate %d is "
+                    "nn.Linear(%d, %d) with a bias" % (i, width, h))
+        n.linears.append(lin)
+        n.widths.append(h)
+        _param(n, at + ".0", lin, "weight", (h, width))
+        _param(n, at + ".0", lin, "bias", (h,))
+        _hidden_activation(n, at + ".1", kids[1])
+        if i == 0 and n.activations[-1] != act:
+            _refuse("module %s.1" % at, "ntp's U and V use the first gate's "
+                    "activation, but the module's activation is %s and the "
+                    "first gate's %s" % (act, n.activations[-1]))
+        n.residual.append(False)
+        width = h
+    if not isinstance(m.out, nn.Linear) or m.out.in_features != h:
+        _refuse("module %s.out" % where, "the gated network ends with an "
+                "nn.Linear(%d, q)" % h)
+    n.widths.append(m.out.out_features)
+    n.linears.append(m.out)
+    _param(n, where + ".out", m.out, "weight", (m.out.out_features, h))
+    _param(n, where + ".out", m.out, "bias", (m.out.out_features,))
+    n.gated = where
+
+
+def describe_network(net):
+    """The Network ntp compiles for `net`, or ntp.Error naming the first
+    module it cannot compile. net: an nn.Sequential (nested ones are
+    flattened) of, in this order,
+    - optionally a FourierFeatures embedding (first only),
+    - either a ModifiedMLP, or nn.Linear layers alternating with one
+      activation module (nn.Tanh, nn.Sigmoid, nn.SiLU, nn.GELU (exact or
+      approximate='tanh'), nn.Softplus(threshold=inf), nn.Identity,
+      ntp.torch.Sin, ntp.torch.Cos) or an AdaptiveActivation of one, with
+      Residual blocks (nn.Linear(h, h) + activation) as hidden layers after
+      the first, ending with an nn.Linear;
+    or an ntp.torch.MLP, or a ModifiedMLP alone."""
     if isinstance(net, MLP):
         net = net.net
-    if type(net) is not nn.Sequential:
+    if isinstance(net, ModifiedMLP):
+        mods = [("", net)]
+    elif type(net) is not nn.Sequential:
         _refuse("a %s" % type(net).__name__,
                 "ntp.torch.jet takes an nn.Sequential of nn.Linear and "
-                "activation modules (or an ntp.torch.MLP); a model with its "
-                "own forward could compute anything")
-    mods = list(_flatten(net, ""))
+                "activation modules and ntp.torch's layer modules (or an "
+                "ntp.torch.MLP or ModifiedMLP); a model with its own forward "
+                "could compute anything")
+    else:
+        mods = list(_flatten(net, ""))
     if not mods:
         _refuse("an empty nn.Sequential", "there is no layer")
-    linears, widths, acts = [], [], []
+    n = Network()
     expect_linear = True
-    for where, m in mods:
+    for i, (where, m) in enumerate(mods):
+        if isinstance(m, FourierFeatures):
+            if i != 0:
+                _refuse("module %s (FourierFeatures)" % where,
+                        "a Fourier embedding must be the first module: "
+                        "ntp's embeds the network input")
+            d, freq = m.in_features, m.frequencies
+            _param(n, where, m, "B", (freq, d))
+            n.fourier = freq
+            n.widths.append(d)
+            continue
+        if isinstance(m, ModifiedMLP):
+            if i != len(mods) - 1 or (i > 0 and not n.fourier):
+                _refuse("module %s (ModifiedMLP)" % where,
+                        "a ModifiedMLP is the whole network (optionally "
+                        "after a FourierFeatures embedding)")
+            _modified_mlp(n, where, m)
+            return n
         if expect_linear:
+            if isinstance(m, Residual):
+                _residual(n, where, m)
+                continue
             if not isinstance(m, nn.Linear):
                 _refuse("module %s (%s)" % (where, type(m).__name__),
-                        "expected an nn.Linear here (ntp's networks "
-                        "alternate Linear layers and one activation)")
-            if m.bias is None:
-                _refuse("module %s (Linear without bias)" % where,
-                        "ntp's layers have a bias; use bias=True (zero it if "
-                        "you want none)")
-            if widths and m.in_features != widths[-1]:
-                _refuse("module %s" % where, "in_features %d does not match "
-                        "the previous layer's %d" % (m.in_features,
-                                                     widths[-1]))
-            if not widths:
-                widths.append(m.in_features)
-            widths.append(m.out_features)
-            linears.append(m)
+                        "expected an nn.Linear (or ntp.torch.Residual) here "
+                        "(ntp's networks alternate Linear layers and one "
+                        "activation)")
+            if n.fourier and len(n.widths) == 1 and \
+                    m.in_features != 2 * n.fourier:
+                _refuse("module %s" % where, "in_features %d does not "
+                        "match the Fourier embedding's %d (2 x %d "
+                        "frequencies)" % (m.in_features, 2 * n.fourier,
+                                          n.fourier))
+            if n.fourier and len(n.widths) == 1:
+                # The embedding's width is not one of ntp's layer widths.
+                n.linears.append(m)
+                n.widths.append(m.out_features)
+                _param(n, where, m, "weight", (m.out_features,
+                                               m.in_features))
+                if m.bias is None:
+                    _refuse("module %s (Linear without bias)" % where,
+                            "ntp's layers have a bias; use bias=True (zero "
+                            "it if you want none)")
+                _param(n, where, m, "bias", (m.out_features,))
+            else:
+                _linear(n, where, m)
+            expect_linear = False
         else:
-            acts.append(_activation_of(m, "module " + where))
-        expect_linear = not expect_linear
-    if expect_linear:  # ended on an activation
-        _refuse("module %s (%s)" % (mods[-1][0], type(mods[-1][1]).__name__),
-                "an activation after the last Linear layer; ntp's networks "
-                "end with a Linear layer")
-    return tuple(widths), _activation_spec(acts), linears
+            _hidden_activation(n, where, m)
+            n.residual.append(False)
+            expect_linear = True
+    where, m = mods[-1]
+    if expect_linear:  # ended on an activation, a Residual or the embedding
+        _refuse("module %s (%s)" % (where, type(m).__name__),
+                "%s; ntp's networks end with a Linear layer" % (
+                    "a residual layer cannot be the output layer"
+                    if isinstance(m, Residual) else
+                    "there is no layer after the embedding"
+                    if isinstance(m, FourierFeatures) else
+                    "an activation after the last Linear layer"))
+    return n
+
+
+def describe(net):
+    """(widths, activation, [nn.Linear...]) of a plain MLP ntp can compile,
+    or ntp.Error naming the first module it cannot. activation is ntp's
+    spelling: one name, or one per hidden layer separated by commas. A
+    network with typed layers (Fourier features, adaptive slopes, residual
+    blocks, a modified MLP) is described by describe_network."""
+    n = describe_network(net)
+    if n.typed:
+        raise Error(ERROR_INVALID_ARGUMENT, "ntp.torch.describe returns "
+                    "(widths, activation, linears) of a plain MLP, but this "
+                    "network has typed layers that those cannot say; use "
+                    "ntp.torch.describe_network")
+    return tuple(n.widths), n.activation, n.linears
 
 
 _cache = {}
@@ -194,21 +431,27 @@ except AttributeError:  # pragma: no cover
         return torch.cat([p.reshape(-1) for p in params])
 
 
-def kernel_for(widths, activation, order, dtype, device):
-    """The process-wide kernel for this network shape (compiled once)."""
+def kernel_for(widths, activation, order, dtype, device, typed=()):
+    """The process-wide kernel for this network shape (compiled once).
+    typed: the typed layers as (fourier, slopes, residual, gated),
+    ntp.compile's keywords (Network.attributes()); () for a plain MLP."""
     dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
     if dname is None:
         raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
                     "float64, not %s" % dtype)
-    key = (widths, activation, int(order), dname, str(device))
+    key = (widths, activation, int(order), dname, str(device), typed)
     k = _cache.get(key)
     if k is None:
         with _cache_lock:  # one compile per key, even from many threads
             k = _cache.get(key)
             if k is None:
+                fourier, slopes, residual, gated = typed or (0, None, None,
+                                                             False)
                 k = ntp.compile(list(widths), activation, int(order), dname,
                                 device.type,
-                                backward=(device.type == "cpu"))
+                                backward=(device.type == "cpu"),
+                                fourier=fourier, slopes=slopes,
+                                residual=residual, gated=gated)
                 _cache[key] = k
     return k
 
@@ -362,23 +605,34 @@ def _direction(x, direction, d_in):
 
 
 class _Described:
-    """describe(net), kept while net's modules stay the same objects: the
-    children of every nn.Sequential in it (compared by identity at each
-    call), the Linear layers with the shapes their weight and bias must have,
-    the Softplus modules (their attributes are checked at each call), and
-    the kernels for this structure by (order, dtype, device)."""
+    """describe_network(net), kept while net's modules stay the same
+    objects: the children of every nn.Sequential in it (of every module in
+    it, for a network with typed layers; compared by identity at each
+    call), the parameters with the shapes they must have, the Softplus and
+    GELU modules (their attributes are checked at each call), and the
+    kernels for this structure by (order, dtype, device)."""
 
     def __init__(self, net):
-        self.widths, self.act, self.linears = describe(net)
+        n = describe_network(net)
+        self.widths, self.act, self.linears = (tuple(n.widths), n.activation,
+                                               n.linears)
+        # The typed layers as (fourier, slopes, residual, gated), () for a
+        # plain MLP; refuses what this build cannot compile.
+        self.typed = n.attributes()
         self.seqs = []
         stack = [net]
         while stack:
             s = stack.pop()
             kids = tuple(s._modules.values())
             self.seqs.append((s, kids))
-            stack.extend(m for m in kids if type(m) is _Sequential)
+            stack.extend(m for m in kids
+                         if self.typed or type(m) is _Sequential)
+        # Every parameter in the flat order: (module, attribute, shape) and
+        # where it is, for the sentences of _explain.
+        self.params = tuple((m, name, shape) for _, m, name, shape in n.params)
+        self.where = tuple(where for where, _, _, _ in n.params)
         w = self.widths
-        self.layers = tuple(
+        self.layers = () if self.typed else tuple(
             (m, torch.Size((w[i + 1], w[i])), torch.Size((w[i + 1],)))
             for i, m in enumerate(self.linears))
         # Modules whose attributes decide the activation (Softplus's
@@ -389,10 +643,11 @@ class _Described:
                          if isinstance(m, (nn.Softplus, nn.GELU))]
         # Where each parameter's gradient lies in the flat one: sizes for
         # split_with_sizes and (index in backward's result, shape) of the
-        # weights.
+        # parameters that are not vectors.
         self.layout = (
-            [s.numel() for _, ws, bs in self.layers for s in (ws, bs)],
-            [(3 + 2 * i, ws) for i, (_, ws, _) in enumerate(self.layers)])
+            [math.prod(shape) for _, _, shape in self.params],
+            [(3 + i, shape) for i, (_, _, shape) in enumerate(self.params)
+             if len(shape) != 1])
         self.kernels = {}  # (order, dtype[, device]) -> (Kernel, _Fast)
 
     def current(self):
@@ -400,6 +655,23 @@ class _Described:
             if tuple(s._modules.values()) != kids:
                 return False
         return True
+
+
+def _typed_params(d, x):
+    """The parameters of a network with typed layers, read live and checked
+    as jet() checks a plain MLP's (dtype, device, shape); and whether any
+    needs a gradient."""
+    dtype, cuda = x.dtype, x.is_cuda
+    params, grad_p = [], False
+    for m, name, shape in d.params:
+        p = getattr(m, name)
+        if (p is None or p.dtype is not dtype or p.is_cuda is not cuda
+                or p.shape != shape):
+            _explain(d, x)
+        if p.requires_grad:
+            grad_p = True
+        params.append(p)
+    return params, grad_p
 
 
 _described = weakref.WeakKeyDictionary()
@@ -412,8 +684,8 @@ def _describe_cached(net):
     if type(net) is not _Sequential:
         if isinstance(net, MLP):
             net = net.net
-        if type(net) is not _Sequential:
-            describe(net)  # raises, naming what net is
+        if type(net) is not _Sequential and not isinstance(net, ModifiedMLP):
+            describe_network(net)  # raises, naming what net is
     last_ref, d = _last  # one tuple: read together even across threads
     if last_ref() is not net:
         d = _described.get(net)
@@ -441,6 +713,23 @@ def _explain(d, x):
         raise Error(ERROR_INVALID_ARGUMENT, "x must be a tensor, not %s"
                     % type(x).__name__)
     p0 = None
+    if d.typed:
+        for where, (m, name, shape) in zip(d.where, d.params):
+            p = getattr(m, name)
+            if p is None:
+                _refuse("module %s, whose %s is None" % (where, name),
+                        "ntp's layers have every parameter of their kind")
+            if p0 is None:
+                p0 = p
+            if p.dtype is not p0.dtype or p.device != p0.device:
+                raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
+                            "mix dtypes or devices (%s on %s and %s on %s)"
+                            % (p0.dtype, p0.device, p.dtype, p.device))
+            if p.shape != shape:
+                raise Error(ERROR_INVALID_ARGUMENT, "module %s's %s has "
+                            "shape %s but the network needs %s; a "
+                            "parameter has the wrong shape" % (
+                                where, name, list(p.shape), list(shape)))
     for i, (m, ws, bs) in enumerate(d.layers):
         for name, p, shape in (("weight", m.weight, ws), ("bias", m.bias,
                                                           bs)):
@@ -474,8 +763,10 @@ def jet(net, x, order, direction=None):
 
     a tensor [(order+1), batch, d_out] differentiable with respect to every
     parameter of net and to x (not twice). net: an nn.Sequential of
-    nn.Linear and activation modules (nn.Tanh, nn.Sigmoid, ntp.torch.Sin,
-    nn.Identity, nn.Softplus(threshold=float('inf'))), or an ntp.torch.MLP.
+    nn.Linear and activation modules (nn.Tanh, nn.Sigmoid, nn.SiLU, nn.GELU,
+    ntp.torch.Sin, nn.Identity, nn.Softplus(threshold=float('inf'))), or an
+    ntp.torch.MLP; with typed layers, also ntp.torch.FourierFeatures (first),
+    AdaptiveActivation and Residual (describe_network says what goes where).
     x: [batch, d_in] (or [batch] for one input), of the parameters' dtype
     (float32/float64) and device; a non-contiguous x is copied. direction:
     [d_in]; None means v = 1 and needs d_in = 1. Parameters are read from
@@ -491,6 +782,8 @@ def jet(net, x, order, direction=None):
     # checked against x's dtype and device and the shape the layers need.
     dtype, cuda = x.dtype, x.is_cuda
     params, grad_p = [], False
+    if d.typed:  # (d.layers is empty then)
+        params, grad_p = _typed_params(d, x)
     for m, ws, bs in d.layers:
         if type(m) is _Linear:
             pd = m._parameters
@@ -525,7 +818,7 @@ def jet(net, x, order, direction=None):
         if type(order) is not int or order < 0:
             raise Error(ERROR_INVALID_ARGUMENT, "order must be an int >= 0, "
                         "not %r" % (order,))
-        kernel = kernel_for(widths, d.act, order, dtype, x.device)
+        kernel = kernel_for(widths, d.act, order, dtype, x.device, d.typed)
         entry = d.kernels[key] = (kernel, None if cuda else _Fast(kernel))
     kernel, fast = entry
     x = x.contiguous()
@@ -534,7 +827,7 @@ def jet(net, x, order, direction=None):
     else:
         v = _direction(x, direction, widths[0])
         pv = None if cuda else v.data_ptr()
-    if _custom_op is not None and _compiling():
+    if _custom_op is not None and not d.typed and _compiling():
         return _custom_op(x, v, widths, d.act, order, *params)
     if not (grad_p or x.requires_grad) or not _grad_enabled():
         # Nothing to differentiate: the plain forward, no autograd node (and
@@ -561,24 +854,29 @@ _partials_cache = {}
 
 
 def partials_kernel_for(widths, activation, partials, operators, dtype,
-                        lowering="auto"):
+                        lowering="auto", typed=()):
     """The process-wide partials kernel (CPU, with its reverse mode) for this
     network shape, request and forward lowering (ntp.compile's
-    partials_lowering), compiled once."""
+    partials_lowering), compiled once (typed: as for kernel_for)."""
     dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
     if dname is None:
         raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
                     "float64, not %s" % dtype)
-    key = (tuple(widths), activation, partials, operators, dname, lowering)
+    key = (tuple(widths), activation, partials, operators, dname, lowering,
+           typed)
     k = _partials_cache.get(key)
     if k is None:
         with _cache_lock:
             k = _partials_cache.get(key)
             if k is None:
+                fourier, slopes, residual, gated = typed or (0, None, None,
+                                                             False)
                 k = ntp.compile(list(widths), activation, 0, dname, "cpu",
                                 partials=[list(r) for r in partials] or None,
                                 operators=list(operators) or None,
-                                partials_lowering=lowering)
+                                partials_lowering=lowering,
+                                fourier=fourier, slopes=slopes,
+                                residual=residual, gated=gated)
                 _partials_cache[key] = k
     return k
 
@@ -635,6 +933,10 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
         raise Error(ERROR_INVALID_ARGUMENT, "partials and operators are both "
                     "empty: request at least one partial derivative")
     params, grad_p = [], False
+    if d.typed:
+        params, grad_p = _typed_params(d, x)
+        if any(p.device != x.device for p in params):
+            _explain(d, x)
     for m, ws, bs in d.layers:
         w, b = m.weight, m.bias
         if (w is None or b is None or w.dtype is not x.dtype
@@ -656,7 +958,7 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
                     "of 'auto', 'per-ray', 'multi-direction', 'collapsed', "
                     "not %r" % (partials_lowering,))
     k = partials_kernel_for(widths, d.act, rows, ops, x.dtype,
-                            partials_lowering)
+                            partials_lowering, d.typed)
     x = x.contiguous()
     if not (grad_p or x.requires_grad) or not _grad_enabled():
         return k.partials(x, _flat(params))

@@ -1,12 +1,14 @@
-// ntp-layers-bench takes the maximum order and optionally the minimum one:
-// anything else is one sentence and status 2, before any compile; --help is
-// usage.
-// RUN: not ntp-layers-bench 9x 2>&1 | FileCheck %s
-// RUN: not ntp-layers-bench 33 2>&1 | FileCheck %s
-// RUN: not ntp-layers-bench 0 2>&1 | FileCheck %s
-// RUN: not ntp-layers-bench 3 4 2>&1 | FileCheck %s
-// RUN: not ntp-layers-bench 9 1 1 2>&1 | FileCheck %s
+// ntp-layers-bench's orders are whole numbers in 1..32 (atoi read "9x" as 9
+// and "--help" as 0): anything else is one sentence and status 2, before any
+// compile; --help is usage on stdout.
+// RUN: not ntp-layers-bench --torch off 9x 2>&1 | FileCheck %s --check-prefix=MAX
+// RUN: not ntp-layers-bench --torch off 33 2>&1 | FileCheck %s --check-prefix=MAX33
+// RUN: not ntp-layers-bench --torch off --min-order 0 2>&1 | FileCheck %s --check-prefix=MIN
+// RUN: not ntp-layers-bench --torch off --min-order 5 3 2>&1 | FileCheck %s --check-prefix=ABOVE
 // RUN: ntp-layers-bench --help | FileCheck %s --check-prefix=HELP
 
-// CHECK: ntp-layers-bench: error: the arguments are the maximum order (an integer in 1..32) and optionally the minimum order (an integer in 1..maximum)
-// HELP: usage: {{.*}}ntp-layers-bench [max-order [min-order]]
+// MAX: ntp-layers-bench: error: max-order must be an integer in 1..32, got '9x'
+// MAX33: ntp-layers-bench: error: max-order must be an integer in 1..32, got '33'
+// MIN: ntp-layers-bench: error: --min-order must be an integer in 1..32, got '0'
+// ABOVE: ntp-layers-bench: error: --min-order 5 is above the maximum order 3
+// HELP: usage: {{.*}}ntp-layers-bench [--torch auto|off]
