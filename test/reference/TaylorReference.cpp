@@ -478,12 +478,10 @@ LayerTape gateSeries(const Shape &s, Activation act,
 
 /// Forward pass for batch point b, recording every layer (and a gated
 /// network's U and V in `gates`).
-std::vector<LayerTape> forwardPoint(const Shape &s,
-                                    const std::vector<Activation> &acts,
-                                    const std::vector<Ld> &params,
-                                    const std::vector<Ld> &x,
-                                    const std::vector<Ld> &v, int64_t b,
-                                    GateTape *gates = nullptr) {
+std::vector<LayerTape>
+forwardPoint(const Shape &s, const std::vector<Activation> &acts,
+             const std::vector<Ld> &params, const std::vector<Ld> &x,
+             const std::vector<Ld> &v, int64_t b, GateTape *gates = nullptr) {
   const int n1 = s.n1();
   const std::vector<Ld> in = inputSeries(s, x, v, b);
   std::vector<LayerTape> tape(s.layers);

@@ -389,8 +389,7 @@ inline std::optional<int64_t> countParams(const std::vector<int64_t> &layers,
     int64_t layer = 0;
     // A gated network: W_u, b_u, W_v, b_v before the first hidden layer.
     std::optional<int64_t> gates = kinds.gateParams(layers);
-    if (l == 1 &&
-        (!gates || __builtin_add_overflow(total, *gates, &total)))
+    if (l == 1 && (!gates || __builtin_add_overflow(total, *gates, &total)))
       return std::nullopt;
     int64_t in = l == 1 ? kinds.firstInputWidth(layers[0]) : layers[l - 1];
     if (__builtin_add_overflow(in, int64_t(1), &layer) ||
@@ -481,7 +480,9 @@ jetStackElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   if (__builtin_mul_overflow(order + 1, widest, &cotangents) ||
       __builtin_mul_overflow(cotangents, tile, &cotangents) ||
       __builtin_mul_overflow(cotangents,
-                             int64_t(kinds.gated ? 4 : residual ? 3 : 2),
+                             int64_t(kinds.gated ? 4
+                                     : residual  ? 3
+                                                 : 2),
                              &cotangents) ||
       __builtin_add_overflow(*jets, cotangents, &cotangents))
     return std::nullopt;

@@ -65,7 +65,7 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
 constexpr std::string_view kOptionalKeys[] = {"partials", "slopes", "residual",
-                                              "fourier",  "gated"};
+                                              "fourier", "gated"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};

@@ -422,8 +422,8 @@ TEST(PartialsBackwardLowerings, FastForwardBesidePerRayReverse) {
       EXPECT_EQ(reverse.rfind("per-ray;", 0), 0u) << reverse;
       std::vector<double> x = as<double>(p.x), params = as<double>(p.params);
       std::vector<double> out(c.rows.size() * p.batch * c.q, NAN);
-      ASSERT_EQ(ntp_partials(kernel->get(), x.data(), params.data(),
-                             out.data(), p.batch),
+      ASSERT_EQ(ntp_partials(kernel->get(), x.data(), params.data(), out.data(),
+                             p.batch),
                 NTP_OK)
           << ntp_last_error();
       std::vector<Ld> ref =

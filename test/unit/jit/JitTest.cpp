@@ -408,7 +408,8 @@ TEST(JitTest, GatedLayers) {
   EXPECT_EQ(ntp::mlpText(spec), text + "\n");
   ntp::Kernel cpp = ntp::compile(spec, cppNoCache());
   EXPECT_EQ(cpp.description(), text);
-  KernelPtr c = compileOrDie(Spec{{}, "tanh", 0, NTP_DTYPE_F32, text}, kNoCache);
+  KernelPtr c =
+      compileOrDie(Spec{{}, "tanh", 0, NTP_DTYPE_F32, text}, kNoCache);
   ASSERT_TRUE(c);
   ntp_kernel_info info;
   ASSERT_EQ(ntp_kernel_info_get(c.get(), &info), NTP_OK);
@@ -416,7 +417,10 @@ TEST(JitTest, GatedLayers) {
   EXPECT_EQ(info.num_params, 2 * 18 + 18 + 42 + 7);
   Inputs in = inputsFor(c.get(), 11);
   EXPECT_EQ(run(c.get(), in), run(cpp.get(), in));
-  EXPECT_NE(compileError(Spec{{}, "tanh", 0, NTP_DTYPE_F32,
+  EXPECT_NE(compileError(Spec{{},
+                              "tanh",
+                              0,
+                              NTP_DTYPE_F32,
                               "ntp.mlp @n layers [1, 4, 5, 1] activation "
                               "\"tanh\" gated order 2 : f32"},
                          kNoCache, NTP_ERROR_INVALID_ARGUMENT)

@@ -483,9 +483,8 @@ TEST(ManifestTest, RoundTripsAndChecksGatedLayers) {
       *workspaceElementsPerTile(m.layers, m.order, m.tile, m.kinds);
   // x, W_u x + b_u, U, W_v x + b_v, V, per hidden layer the affine, (the
   // slope,) the activation and the gate, the output.
-  EXPECT_EQ(m.workspacePerTile,
-            (1 + 4 * 24 + 3 * 24 + 4 * 24 + 3 * 24 + 1) * (m.order + 1) *
-                m.tile);
+  EXPECT_EQ(m.workspacePerTile, (1 + 4 * 24 + 3 * 24 + 4 * 24 + 3 * 24 + 1) *
+                                    (m.order + 1) * m.tile);
   // The stack: every jet and four cotangent buffers of the widest layer.
   EXPECT_EQ(*jetStackElementsPerTile(m.layers, m.order, m.tile, m.kinds),
             m.workspacePerTile + 4 * 24 * (m.order + 1) * m.tile);
