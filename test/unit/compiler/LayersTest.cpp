@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GradientCheck.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -33,8 +34,14 @@
 
 namespace {
 
-using Ld = long double;
+using ntp::test::centralDifference;
 using ntp::test::CompiledKernel;
+using ntp::test::expectDirectionalDerivatives;
+using ntp::test::expectTrainingPathAgrees;
+using ntp::test::ld;
+using ntp::test::Ld;
+using ntp::test::pointGradientByDifferences;
+using ntp::test::relativeError;
 namespace art = ntp::artifact;
 
 /// One typed network: widths, activations, slope kinds and residual flags
@@ -119,26 +126,6 @@ struct Problem {
       cotangent.push_back(round(unit(rng)));
   }
 };
-
-std::vector<Ld> ld(const std::vector<double> &d) {
-  return std::vector<Ld>(d.begin(), d.end());
-}
-
-/// max |a - b| / max |b|.
-template <class A, class B>
-double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
-  Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - Ld(b[i])));
-    scale = std::max(scale, std::fabs(Ld(b[i])));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
-
-/// Richardson-extrapolated central difference (O(h^4)).
-template <class F> Ld centralDifference(F f, Ld h) {
-  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
-}
 
 std::vector<Case> cases() {
   return {
@@ -262,60 +249,17 @@ TEST_P(LayersTest, GradientsMatchReferenceAndDifferences) {
     EXPECT_NEAR(grad[i], double(fd), 1e-8 * std::max(1.0, std::fabs(grad[i])))
         << "slope or B parameter " << i;
   }
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> normal;
-  for (int trial = 0; trial < 2; ++trial) {
-    std::vector<Ld> u(P);
-    Ld predicted = 0, norm = 0;
-    for (int64_t i = 0; i < P; ++i) {
-      u[i] = normal(rng);
-      predicted += Ld(grad[i]) * u[i];
-      norm += std::fabs(Ld(grad[i]) * u[i]);
-    }
-    Ld fd = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = ld(p.params);
-          for (int64_t i = 0; i < P; ++i)
-            moved[i] += t * u[i];
-          return loss(moved, ld(p.x));
-        },
-        2e-5L);
-    EXPECT_LE(double(std::fabs(fd - predicted) / std::max(norm, Ld(1e-30))),
-              1e-8);
-  }
+  expectDirectionalDerivatives(
+      grad, p.params,
+      [&](const std::vector<Ld> &params) { return loss(params, ld(p.x)); }, 2);
   // (3) The gradient with respect to the points.
-  std::vector<Ld> refXGrad(p.x.size());
-  for (size_t i = 0; i < p.x.size(); ++i)
-    refXGrad[i] = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = ld(p.x);
-          moved[i] += t;
-          return loss(ld(p.params), moved);
-        },
-        2e-5L);
+  std::vector<Ld> refXGrad = pointGradientByDifferences(
+      p.x, [&](const std::vector<Ld> &x) { return loss(ld(p.params), x); });
   EXPECT_LE(relativeError(xGrad, refXGrad), 1e-8) << "x_grad";
 
   // (4) The training path (saved jets) agrees with the recomputing one.
-  int64_t bytes = 0;
-  ASSERT_EQ(ntp_workspace_size(kernel->get(), batch, &bytes), NTP_OK);
-  std::vector<double> workspace(bytes / sizeof(double));
-  std::vector<double> out((c.order + 1) * batch * c.widths.back()),
-      out2(out.size()), grad2(P), xGrad2(p.x.size());
-  ASSERT_EQ(ntp_forward_save(kernel->get(), p.x.data(), p.v.data(),
-                             p.params.data(), out.data(), workspace.data(),
-                             batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
-                        out2.data(), batch),
-            NTP_OK);
-  EXPECT_EQ(out, out2);
-  ASSERT_EQ(ntp_backward_saved(kernel->get(), p.x.data(), p.v.data(),
-                               p.params.data(), p.cotangent.data(),
-                               grad2.data(), xGrad2.data(), workspace.data(),
-                               batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(grad2, grad), 1e-14);
-  EXPECT_LE(relativeError(xGrad2, xGrad), 1e-14);
+  expectTrainingPathAgrees(kernel->get(), p.x, p.v, p.params, p.cotangent,
+                           batch, grad, xGrad);
 }
 
 TEST_P(LayersTest, F32MatchesF64) {
@@ -327,25 +271,8 @@ TEST_P(LayersTest, F32MatchesF64) {
   ASSERT_TRUE(k32 && k64);
   const int64_t batch = 37;
   Problem p(c, batch, 500 + c.order, true);
-  std::vector<float> x(p.x.begin(), p.x.end()), v(p.v.begin(), p.v.end()),
-      params(p.params.begin(), p.params.end()),
-      cot(p.cotangent.begin(), p.cotangent.end());
-  std::vector<double> out64(p.cotangent.size()), g64(p.params.size());
-  std::vector<float> out32(out64.size()), g32(g64.size());
-  ASSERT_EQ(ntp_forward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
-                        out64.data(), batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_forward(k32->get(), x.data(), v.data(), params.data(),
-                        out32.data(), batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(out32, out64), 1e-4);
-  ASSERT_EQ(ntp_backward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
-                         p.cotangent.data(), g64.data(), batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_backward(k32->get(), x.data(), v.data(), params.data(),
-                         cot.data(), g32.data(), batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(g32, g64), 1e-4);
+  ntp::test::expectF32MatchesF64(k32->get(), k64->get(), p.x, p.v, p.params,
+                                 p.cotangent, batch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Typed, LayersTest, ::testing::ValuesIn(cases()),
