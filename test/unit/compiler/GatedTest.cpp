@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GpuEmulation.h"
 #include "GradientCheck.h"
 #include "TaylorReference.h"
 
@@ -43,6 +44,7 @@ namespace {
 
 using ntp::test::centralDifference;
 using ntp::test::CompiledKernel;
+using ntp::test::EmulatedReverse;
 using ntp::test::expectDirectionalDerivatives;
 using ntp::test::expectTrainingPathAgrees;
 using ntp::test::ld;
@@ -298,33 +300,18 @@ class GatedGpuEmulationTest
     : public ::testing::TestWithParam<std::tuple<Case, std::string>> {};
 
 ntp::NvptxTargetOptions gpuOptions(const std::string &mapping, bool backward) {
-  ntp::NvptxTargetOptions gpu;
-  gpu.mapping =
-      mapping == "lanes" ? art::GpuMapping::Lanes : art::GpuMapping::Sample;
-  gpu.samplesPerBlock = 4;
-  gpu.backward = backward;
-  return gpu;
+  return ntp::test::emulatedTarget(mapping, 4, backward);
 }
 
 TEST_P(GatedGpuEmulationTest, ForwardMatchesReference) {
   const auto &[c, mapping] = GetParam();
-  mlir::DialectRegistry registry;
-  ntp::registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      ntp::buildMlpModule(context, describe(c, true));
-  ASSERT_TRUE(module);
-  char pattern[] = "/tmp/ntp-gated-gpu-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern, path = dir + "/kernel.so";
-  std::string error;
-  ASSERT_TRUE(ntp::compileGpuEmulationToSharedObject(
-      *module, gpuOptions(mapping, false), ntp::CpuTargetOptions(), path,
-      error))
-      << error;
+  ntp::test::TempKernel temp("ntp-gated-gpu");
+  ASSERT_FALSE(temp.dir.empty());
+  ASSERT_TRUE(ntp::test::compileEmulation(
+      describe(c, true), gpuOptions(mapping, false), temp.path));
   ntp_kernel *kernel = nullptr;
-  ASSERT_EQ(ntp_kernel_load(path.c_str(), &kernel), NTP_OK) << ntp_last_error();
+  ASSERT_EQ(ntp_kernel_load(temp.path.c_str(), &kernel), NTP_OK)
+      << ntp_last_error();
   auto acts = ntp_ref::parseActivationList(
       c.activation, static_cast<int>(c.widths.size()) - 2);
   const int64_t batch = 9;
@@ -338,55 +325,22 @@ TEST_P(GatedGpuEmulationTest, ForwardMatchesReference) {
                                      ld(p.params), ld(p.x), ld(p.v), batch);
   EXPECT_LE(relativeError(out, ref), bound(c.order));
   ntp_kernel_free(kernel);
-  unlink(path.c_str());
-  rmdir(dir.c_str());
 }
-
-/// An emulated kernel function: each memref<?xdouble> argument is the
-/// lowered descriptor (allocated, aligned, offset, size, stride), each index
-/// an int64_t (as in GpuEmulationTest.cpp).
-#define NTP_DESC double *, double *, int64_t, int64_t, int64_t
-using ForwardSaveFn = void (*)(NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
-                               int64_t, int64_t, int64_t);
-using BackwardSavedFn = void (*)(NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
-                                 NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
-                                 int64_t, int64_t, int64_t);
-using ReduceFn = void (*)(NTP_DESC, NTP_DESC, int64_t, int64_t, int64_t);
-#undef NTP_DESC
-#define NTP_ARG(v) v.data(), v.data(), int64_t(0), int64_t(v.size()), int64_t(1)
 
 /// The reverse mode on NVPTX, emulated in the runtime's launch sequence
 /// (forward-save, backward-saved with a gradient column per sample and a
 /// partial sum per block, the reduction), against the reference.
 TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
   const auto &[c, mapping] = GetParam();
-  mlir::DialectRegistry registry;
-  ntp::registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
   ntp::MlpDescription description = describe(c, true);
   description.name = "ntp_kernel";
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      ntp::buildMlpModule(context, description);
-  ASSERT_TRUE(module);
-  char pattern[] = "/tmp/ntp-gated-gpu-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern, path = dir + "/kernel.so";
+  ntp::test::TempKernel temp("ntp-gated-gpu");
+  ASSERT_FALSE(temp.dir.empty());
   ntp::NvptxTargetOptions gpu = gpuOptions(mapping, true);
   int64_t samplesPerBlock = gpu.samplesPerLaunchBlock();
-  std::string error;
-  ASSERT_TRUE(ntp::compileGpuEmulationToSharedObject(
-      *module, gpu, ntp::CpuTargetOptions(), path, error))
-      << error;
-  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  auto forwardSave = reinterpret_cast<ForwardSaveFn>(
-      dlsym(library, "ntp_kernel_forward_save_tiles"));
-  auto backwardSaved = reinterpret_cast<BackwardSavedFn>(
-      dlsym(library, "ntp_kernel_backward_saved_tiles"));
-  auto reduce = reinterpret_cast<ReduceFn>(
-      dlsym(library, "ntp_kernel_reduce_params_grad_tiles"));
-  ASSERT_TRUE(forwardSave && backwardSaved && reduce);
+  ASSERT_TRUE(ntp::test::compileEmulation(description, gpu, temp.path));
+  EmulatedReverse reverse(temp.path);
+  ASSERT_TRUE(reverse.loaded());
 
   auto acts = ntp_ref::parseActivationList(
       c.activation, static_cast<int>(c.widths.size()) - 2);
@@ -403,12 +357,10 @@ TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
       jets(size_t(blocks * *perBlock), nan), columns(size_t(P * batch), nan),
       partials(size_t(blocks * P), nan), xGrad(p.x.size(), nan),
       grad(size_t(P), nan);
-  forwardSave(NTP_ARG(p.x), NTP_ARG(p.v), NTP_ARG(p.params), NTP_ARG(out),
-              NTP_ARG(jets), batch, 0, blocks);
-  backwardSaved(NTP_ARG(p.x), NTP_ARG(p.v), NTP_ARG(p.params),
-                NTP_ARG(p.cotangent), NTP_ARG(columns), NTP_ARG(xGrad),
-                NTP_ARG(jets), NTP_ARG(partials), batch, 0, blocks);
-  reduce(NTP_ARG(partials), NTP_ARG(grad), blocks, 0, (P + 127) / 128);
+  reverse.forwardSave(p.x, p.v, p.params, out, jets, batch, blocks);
+  reverse.backwardSaved(p.x, p.v, p.params, p.cotangent, columns, xGrad, jets,
+                        partials, batch, blocks);
+  reverse.reduce(partials, grad, blocks);
   std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
       c.widths, acts, refLayers(c), c.order, ld(p.params), ld(p.x), ld(p.v),
       batch, ld(p.cotangent));
@@ -418,11 +370,7 @@ TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
   std::vector<Ld> ref = ntp_ref::jet(c.widths, acts, refLayers(c), c.order,
                                      ld(p.params), ld(p.x), ld(p.v), batch);
   EXPECT_LE(relativeError(out, ref), bound(c.order));
-  dlclose(library);
-  unlink(path.c_str());
-  rmdir(dir.c_str());
 }
-#undef NTP_ARG
 
 INSTANTIATE_TEST_SUITE_P(
     Gated, GatedGpuEmulationTest,
