@@ -1,0 +1,208 @@
+//===- Manifest.hpp - The kernel manifest and entry points ------*- C++ -*-===//
+//
+// Part of ntp/artifact.hpp (include that): the ABI version, the symbols
+// and entry points of CPU and CUDA kernels, and the manifest struct with
+// its one serializer and parser (runtime/lib/artifact/Manifest.cpp).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NTP_ARTIFACT_MANIFEST_HPP
+#define NTP_ARTIFACT_MANIFEST_HPP
+
+#include "ntp/artifact/LayerKinds.hpp"
+#include "ntp/artifact/Types.hpp"
+#include "ntp/runtime.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ntp::artifact {
+
+/// Version of the artifact format and calling convention.
+inline constexpr int32_t kAbiVersion = NTP_ABI_VERSION;
+
+/// First line of every manifest text.
+inline constexpr std::string_view kManifestMagic = "ntp-kernel-manifest";
+
+/// Symbols a CPU artifact exports: <prefix>_<entry point suffix>, and
+/// <prefix>_manifest (the manifest text, NUL-terminated). The runtime loads
+/// kDefaultSymbolPrefix; --emit=obj objects use the kernel's name.
+inline constexpr std::string_view kDefaultSymbolPrefix = "ntp_kernel";
+inline constexpr std::string_view kManifestSymbolSuffix = "manifest";
+
+/// The entry points of a kernel, in the order of ntp_kernel_entry_points.
+enum class EntryPoint { Forward, Backward, ForwardSave, BackwardSaved };
+inline constexpr std::array<EntryPoint, 4> kEntryPoints = {
+    EntryPoint::Forward, EntryPoint::Backward, EntryPoint::ForwardSave,
+    EntryPoint::BackwardSaved};
+
+/// "forward_tiles", "backward_tiles", "forward_save_tiles",
+/// "backward_saved_tiles".
+constexpr std::string_view entryPointSuffix(EntryPoint entry) {
+  switch (entry) {
+  case EntryPoint::Forward:
+    return "forward_tiles";
+  case EntryPoint::Backward:
+    return "backward_tiles";
+  case EntryPoint::ForwardSave:
+    return "forward_save_tiles";
+  case EntryPoint::BackwardSaved:
+    return "backward_saved_tiles";
+  }
+  return "";
+}
+
+/// <prefix>_<suffix>, e.g. ntp_kernel_forward_tiles or, for the function the
+/// compiler's loop-level IR holds, <kernel name>_forward_tiles.
+inline std::string entryPointSymbol(std::string_view prefix, EntryPoint entry) {
+  std::string symbol(prefix);
+  symbol += '_';
+  symbol += entryPointSuffix(entry);
+  return symbol;
+}
+inline std::string manifestSymbol(std::string_view prefix) {
+  std::string symbol(prefix);
+  symbol += '_';
+  symbol += kManifestSymbolSuffix;
+  return symbol;
+}
+
+/// x86 instruction-set features the compiler records in cpu_features (those
+/// the target has) and the runtime checks against the host before the first
+/// call. LLVM feature names.
+inline constexpr std::array<std::string_view, 16> kRecordedCpuFeatures = {
+    "sse4.2",     "avx",        "avx2",       "fma",
+    "bmi",        "bmi2",       "avx512f",    "avx512dq",
+    "avx512cd",   "avx512bw",   "avx512vl",   "avx512ifma",
+    "avx512vbmi", "avx512vnni", "avx512bf16", "avx512fp16"};
+
+/// The launch shape and image of a CUDA kernel.
+struct CudaLaunch {
+  std::string chip; // sm_XX or sm_XXa
+  ImageFormat format = ImageFormat::Ptx;
+  GpuMapping mapping = GpuMapping::Sample;
+  int64_t blockSize = 0;       // threads per block
+  int64_t samplesPerBlock = 0; // samples per block (the CUDA "tile")
+  int64_t imageBytes = 0;
+};
+
+/// Everything the runtime needs to know about a kernel. The compiler fills
+/// it from the module's #ntp.kernel attribute; serializeManifest writes it,
+/// parseManifest reads and validates it (including the derived fields below
+/// against their one definition).
+struct KernelManifest {
+  std::string name;       // the ntp.mlp's symbol name
+  std::string activation; // e.g. "tanh"
+  int32_t order = 0;
+  Dtype dtype = Dtype::F32;
+  Device device = Device::Cpu;
+  std::vector<int64_t> layers;  // input width, hidden widths..., output width
+  int64_t numParams = 0;        // == countParams(layers)
+  int64_t tile = 0;             // samples per tile (CPU) / per block (CUDA)
+  bool backward = false;        // reverse-mode entry points present
+  int64_t workspacePerTile = 0; // == workspaceElementsPerTile(...) or 0
+  std::string targetCpu;        // LLVM CPU name (CPU artifacts)
+  std::vector<std::string> cpuFeatures; // subset of kRecordedCpuFeatures
+  std::optional<CudaLaunch> cuda;       // present iff device == Cuda
+  /// Partials kernels only (empty for a jet kernel): the requested
+  /// multi-indices, then the named operators, one row of inputDim entries
+  /// each, encoded as ntp_kernel_partials_get gives them (an operator's row
+  /// holds -2 (laplacian) or -4 (biharmonic) in the coordinates it sums
+  /// over). The forward entry point then writes out [rows, batch, q].
+  std::vector<std::vector<int32_t>> partials;
+  /// Typed layers: adaptive slopes and residual connections per hidden
+  /// layer (LayerKinds); empty for a plain MLP.
+  LayerKinds kinds;
+
+  bool isPartials() const { return !partials.empty(); }
+  /// The leading dimension of out: order + 1 for a jet kernel, the number of
+  /// requests for a partials kernel.
+  int64_t outputRows() const {
+    return partials.empty() ? int64_t(order) + 1
+                            : static_cast<int64_t>(partials.size());
+  }
+
+  int64_t inputDim() const { return layers.empty() ? 0 : layers.front(); }
+  int64_t outputDim() const { return layers.empty() ? 0 : layers.back(); }
+};
+
+/// The name of a CUDA artifact's kernel function in its image:
+/// <name>_forward (the gpu.func that ntp-gpu-kernel creates).
+inline std::string cudaEntrySymbol(const KernelManifest &manifest) {
+  return manifest.name + "_forward";
+}
+
+/// The kernels of a CUDA artifact's image, when backward=1, beside
+/// cudaEntrySymbol: <name>_forward_save(x, v, params, out, jets, batch),
+/// <name>_backward_saved(x, v, params, cotangent, columns, x_grad, jets,
+/// partials, batch) (each sample's parameter gradient in columns[p * batch
+/// + sample], each block's sum in partials[block * P + p]) and
+/// <name>_reduce_params_grad(partials, params_grad, blocks) (the rows summed
+/// in order, kCudaReduceBlockSize threads per block, a thread per
+/// parameter).
+enum class CudaKernel { Forward, ForwardSave, BackwardSaved, ReduceParamsGrad };
+inline constexpr int64_t kCudaReduceBlockSize = 128;
+inline std::string cudaKernelSymbol(const KernelManifest &manifest,
+                                    CudaKernel kernel) {
+  switch (kernel) {
+  case CudaKernel::Forward:
+    return manifest.name + "_forward";
+  case CudaKernel::ForwardSave:
+    return manifest.name + "_forward_save";
+  case CudaKernel::BackwardSaved:
+    return manifest.name + "_backward_saved";
+  case CudaKernel::ReduceParamsGrad:
+    return manifest.name + "_reduce_params_grad";
+  }
+  return "";
+}
+/// Every kernel a CUDA artifact's image holds, in CudaKernel order.
+inline std::vector<std::string> cudaEntrySymbols(const KernelManifest &m) {
+  std::vector<std::string> symbols = {cudaKernelSymbol(m, CudaKernel::Forward)};
+  if (m.backward)
+    for (CudaKernel k : {CudaKernel::ForwardSave, CudaKernel::BackwardSaved,
+                         CudaKernel::ReduceParamsGrad})
+      symbols.push_back(cudaKernelSymbol(m, k));
+  return symbols;
+}
+
+/// The manifest text: kManifestMagic, then one key=value line per field, in
+/// this order, every key always present (the CUDA keys only for device=cuda):
+///   abi_version name activation order dtype device layers num_params tile
+///   backward workspace_per_tile target_cpu cpu_features
+///   [chip format mapping block_size samples_per_block image_bytes]
+///   [partials]
+/// `partials` (rows separated by ';', entries by ',') only for partials
+/// kernels: a runtime that predates them refuses the key. `slopes`
+/// ("none,neuron": one of none, layer, neuron per hidden layer),
+/// `residual` ("0,1"), `fourier` (m) and `gated` (1) only for networks with
+/// typed layers (LayerKinds).
+/// A runtime that predates them refuses the keys.
+/// Lists are comma-separated. Unknown keys are an error: a field that
+/// changes what the runtime must do bumps kAbiVersion instead.
+std::string serializeManifest(const KernelManifest &manifest);
+
+/// The network of `manifest` as the canonical one-line IR of its ntp.mlp:
+///   ntp.mlp @pinn layers [1, 24, 24, 1] activation "tanh" order 9 : f64
+/// with per-layer activations as the list `activation ["silu", "tanh"]`
+/// (what ntp_kernel_description returns; ntp-opt parses it back).
+std::string mlpDescription(const KernelManifest &manifest);
+
+/// Parses and validates `text`. On failure returns NTP_ERROR_ABI_MISMATCH
+/// (the message names both versions) or NTP_ERROR_BAD_ARTIFACT, and sets
+/// `error` to a sentence fragment the caller prefixes with the artifact's
+/// name. Every number is parsed whole (no sign, no leading '+', no trailing
+/// characters, no overflow); num_params and workspace_per_tile must equal
+/// countParams and workspaceElementsPerTile; the CUDA keys are present iff
+/// device=cuda and describe a launch the runtime can make (chip sm_NN or
+/// sm_NNa, block_size 1..1024, samples_per_block dividing it as the mapping
+/// requires, tile == samples_per_block, image_bytes >= 1, backward=0).
+ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
+                         std::string &error);
+
+} // namespace ntp::artifact
+
+#endif // NTP_ARTIFACT_MANIFEST_HPP
