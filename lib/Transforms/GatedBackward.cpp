@@ -17,8 +17,8 @@
 // per step, on the stack when the backward recomputes the forward, else the
 // tile's slice of the workspace in step order; parameter gradients go to
 // lane-wise accumulators (CPU) or one column per sample (GPU). The
-// functions' signatures, the lanes, the workspace slices and the kernel
-// facts come from BackwardPlan.h.
+// functions' signatures and tile loop (TileLoopBuilder), the lanes, the
+// workspace slices and the kernel facts come from BackwardPlan.h.
 //
 //===----------------------------------------------------------------------===//
 
