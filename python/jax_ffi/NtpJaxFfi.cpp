@@ -24,6 +24,9 @@
 //   ntp_partials_save x, p -> out, ws [I, W] (u8)           ntp_partials_save
 //   ntp_partials_bwd  x, p, c, ws -> pg [I, P|0], xg [I, N|0, d]
 //                                                  ntp_partials_backward_saved
+//   ntp_partials_bwd_recompute  x, p, c -> pg, xg      ntp_partials_backward
+//     (no workspace: each tile recomputes its rays on the stack; ntp.jax
+//     takes it when the save's workspace would be large, see jax.py)
 //
 // A gradient output with a zero-sized axis is not wanted and not computed.
 // vg, the gradient with respect to the direction, follows from symmetry of
@@ -34,6 +37,12 @@
 // Threads: a CPU call runs on ntp's own pool (ntp_set_num_threads,
 // $NTP_NUM_THREADS), the XLA thread that called the handler taking part; the
 // runtime moves tiles off a thread whose stack is too small for them.
+//
+// Floating-point mode: XLA runs its CPU programs with denormals flushed
+// (MXCSR FTZ and DAZ; FPCR FZ on AArch64), ntp's worker threads do not. A
+// call's tiles would then round differently by the thread that ran them, and
+// differ from the same kernel called through the C API. Every CPU handler
+// runs its calls with IEEE denormals (IeeeDenormals) and restores XLA's mode.
 //
 // CUDA: every handler launches on XLA's stream (ntp_forward_async,
 // ntp_forward_save_async, ntp_backward_saved_async) and returns once queued.
@@ -48,13 +57,53 @@
 
 #include "xla/ffi/api/ffi.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace ffi = xla::ffi;
 
 namespace {
+
+/// Clears flush-to-zero and denormals-are-zero on this thread for its
+/// lifetime and restores the caller's mode after (see the banner).
+class IeeeDenormals {
+public:
+#if defined(__x86_64__) || defined(__i386__)
+  IeeeDenormals() : saved(_mm_getcsr()) {
+    constexpr unsigned kFtz = 1u << 15, kDaz = 1u << 6;
+    if (saved & (kFtz | kDaz))
+      _mm_setcsr(saved & ~(kFtz | kDaz));
+  }
+  ~IeeeDenormals() {
+    if (_mm_getcsr() != saved)
+      _mm_setcsr(saved);
+  }
+
+private:
+  unsigned saved;
+#elif defined(__aarch64__)
+  IeeeDenormals() {
+    __asm__ volatile("mrs %0, fpcr" : "=r"(saved));
+    constexpr uint64_t kFz = uint64_t(1) << 24;
+    if (saved & kFz)
+      __asm__ volatile("msr fpcr, %0" ::"r"(saved & ~kFz));
+  }
+  ~IeeeDenormals() { __asm__ volatile("msr fpcr, %0" ::"r"(saved)); }
+
+private:
+  uint64_t saved;
+#else
+  IeeeDenormals() = default;
+#endif
+  IeeeDenormals(const IeeeDenormals &) = delete;
+  IeeeDenormals &operator=(const IeeeDenormals &) = delete;
+};
 
 ffi::Error invalid(std::string message) {
   return ffi::Error::InvalidArgument("ntp: " + std::move(message));
@@ -197,6 +246,7 @@ ffi::Error jetImpl(ntp_device device, void *stream, int64_t kernel,
 
 ffi::Error jetCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
                   ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out) {
+  IeeeDenormals mode;
   return jetImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out);
 }
 
@@ -257,6 +307,7 @@ ffi::Error jetSaveImpl(ntp_device device, void *stream, int64_t kernel,
 ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
                       ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
                       ffi::Result<ffi::AnyBuffer> ws) {
+  IeeeDenormals mode;
   return jetSaveImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out, ws);
 }
 
@@ -375,6 +426,7 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
                      ffi::Result<ffi::AnyBuffer> pg,
                      ffi::Result<ffi::AnyBuffer> xg,
                      ffi::Result<ffi::AnyBuffer> vg) {
+  IeeeDenormals mode;
   return jetBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, cot, ws, pg, xg,
                     vg);
 }
@@ -422,6 +474,7 @@ struct PartialsCall : Call {
 
 ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                        ffi::Result<ffi::AnyBuffer> out) {
+  IeeeDenormals mode;
   PartialsCall c;
   if (auto e = c.init(kernel); e.failure())
     return e;
@@ -442,6 +495,7 @@ ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
 ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                            ffi::Result<ffi::AnyBuffer> out,
                            ffi::Result<ffi::AnyBuffer> ws) {
+  IeeeDenormals mode;
   PartialsCall c;
   if (auto e = c.init(kernel); e.failure())
     return e;
@@ -469,6 +523,7 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                           ffi::AnyBuffer cot, ffi::AnyBuffer ws,
                           ffi::Result<ffi::AnyBuffer> pg,
                           ffi::Result<ffi::AnyBuffer> xg) {
+  IeeeDenormals mode;
   PartialsCall c;
   if (auto e = c.init(kernel); e.failure())
     return e;
@@ -504,6 +559,51 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
             Call::at(p.untyped_data(), i, np, c.elem),
             Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
             Call::at(ws.untyped_data(), i, wsBytes, 1), c.points))
+      return failed(s);
+  }
+  return ffi::Error::Success();
+}
+
+// The reverse mode without a workspace (ntp_partials_backward): each tile
+// recomputes its rays' jets on its stack. For wide requests the save's
+// workspace is tens of MB per call (d = 8, 64-wide layers, batch 1024, f64:
+// 77 MB) that XLA allocates, pages in and frees at every training step, and
+// that the backward streams back from memory; recomputing is then cheaper.
+ffi::Error partialsBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
+                                   ffi::AnyBuffer p, ffi::AnyBuffer cot,
+                                   ffi::Result<ffi::AnyBuffer> pg,
+                                   ffi::Result<ffi::AnyBuffer> xg) {
+  IeeeDenormals mode;
+  PartialsCall c;
+  if (auto e = c.init(kernel); e.failure())
+    return e;
+  if (auto e = c.inputs(x, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
+  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
+  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
+      e.failure())
+    return e;
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+      e.failure())
+    return e;
+  for (int64_t i = 0; i < c.instances; ++i) {
+    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi =
+        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
+    if (c.points == 0 || (!pgi && !xgi)) { // an empty sum: zero gradients
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+      continue;
+    }
+    if (ntp_status s = ntp_partials_backward(
+            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
+            Call::at(p.untyped_data(), i, np, c.elem),
+            Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
+            c.points))
       return failed(s);
   }
   return ffi::Error::Success();
@@ -607,6 +707,18 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCpu, partialsBwdCpu,
                               ffi::Ffi::Bind()
                                   .Attr<int64_t>("kernel")
                                   .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+NTP_EXPORT_HANDLER(NtpJaxPartialsBwdRecomputeCpu);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdRecomputeCpu,
+                              partialsBwdRecomputeCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()

@@ -85,7 +85,9 @@ def _ffi():
                     ("ntp_jet_bwd", lib.NtpJaxJetBwdCuda, "CUDA"),
                     ("ntp_partials", lib.NtpJaxPartialsCpu, "cpu"),
                     ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu, "cpu"),
-                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu")]
+                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu"),
+                    ("ntp_partials_bwd_recompute",
+                     lib.NtpJaxPartialsBwdRecomputeCpu, "cpu")]
                 for name, sym, platform in targets:
                     jax.ffi.register_ffi_target(name, cap(sym),
                                                 platform=platform)
@@ -287,16 +289,18 @@ batching.primitive_batchers[jet_bwd_p] = _per_instance_batch(jet_bwd_p)
 #===----------------------------------------------------------------------===#
 
 class _Wanted:
-    """Which inputs the backward differentiates, and the device the forward
-    was traced for (static residuals)."""
+    """Which inputs the backward differentiates, the device the forward was
+    traced for and how the reverse mode runs ("saved" or "recompute"; static
+    residuals)."""
 
-    def __init__(self, x, v, p, device="cpu"):
+    def __init__(self, x, v, p, device="cpu", how="saved"):
         self.bits = (bool(x), bool(v), bool(p))
         self.device = device
+        self.how = how
 
 
 jax.tree_util.register_pytree_node(
-    _Wanted, lambda w: ((), w.bits + (w.device,)),
+    _Wanted, lambda w: ((), w.bits + (w.device, w.how)),
     lambda aux, _: _Wanted(*aux))
 
 
@@ -362,12 +366,26 @@ def _differentiable(spec):
 #   ntp_partials       x [I,N,d], p [I,P] -> out [I,R,N,q]
 #   ntp_partials_save  x, p -> out, ws [I,W] (uint8)
 #   ntp_partials_bwd   x, p, c [I,R,N,q], ws -> pg [I,P|0], xg [I,N|0,d]
+#   ntp_partials_bwd_recompute  x, p, c -> pg, xg (no workspace)
 # spec = (widths, activation, (alphas, operators, lowering), dtype)
 #===----------------------------------------------------------------------===#
 
 partials_p = _primitive("ntp_partials", False)
 partials_save_p = _primitive("ntp_partials_save", True)
 partials_bwd_p = _primitive("ntp_partials_bwd", True)
+partials_bwd_recompute_p = _primitive("ntp_partials_bwd_recompute", True)
+
+# jax.grad of a partials kernel saves its rays' jets in a workspace
+# (ntp_partials_save, ntp_partials_backward_saved) up to this many bytes per
+# call, and above it takes the forward alone (ntp_partials, its own lowering)
+# and the backward that recomputes the rays tile by tile on the stack
+# (ntp_partials_backward): the same gradients, bit for bit. A workspace this
+# large (the d = 8 Laplacian of a 64-wide network at batch 1024 needs 39 MB
+# in float32, 77 MB in float64) is allocated and paged in by XLA at every
+# step (glibc maps blocks over 32 MiB anew each time) and streamed back from
+# memory by the backward, which made the saved pair slower than recomputing
+# (benchmarks/jax_jet_overhead.py). Read at trace time.
+RECOMPUTE_ABOVE_BYTES = 32 << 20
 
 
 def _num_requests(spec):
@@ -392,9 +410,15 @@ def _partials_bwd_abstract(x, p, c, ws, *, spec, need_p, need_x):
             ShapedArray((i, points if need_x else 0, d), dt)]
 
 
+def _partials_bwd_recompute_abstract(x, p, c, *, spec, need_p, need_x):
+    return _partials_bwd_abstract(x, p, c, None, spec=spec, need_p=need_p,
+                                  need_x=need_x)
+
+
 partials_p.def_abstract_eval(_partials_abstract)
 partials_save_p.def_abstract_eval(_partials_save_abstract)
 partials_bwd_p.def_abstract_eval(_partials_bwd_abstract)
+partials_bwd_recompute_p.def_abstract_eval(_partials_bwd_recompute_abstract)
 
 
 def _partials_on_gpu(ctx, *operands, **_):
@@ -406,7 +430,8 @@ def _partials_on_gpu(ctx, *operands, **_):
 
 for _p, _t in ((partials_p, "ntp_partials"),
                (partials_save_p, "ntp_partials_save"),
-               (partials_bwd_p, "ntp_partials_bwd")):
+               (partials_bwd_p, "ntp_partials_bwd"),
+               (partials_bwd_recompute_p, "ntp_partials_bwd_recompute")):
     mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
     mlir.register_lowering(_p, _partials_on_gpu, platform="cuda")
 
@@ -430,6 +455,8 @@ batching.primitive_batchers[partials_save_p] = _per_instance_batch(
     partials_save_p)
 batching.primitive_batchers[partials_bwd_p] = _per_instance_batch(
     partials_bwd_p)
+batching.primitive_batchers[partials_bwd_recompute_p] = _per_instance_batch(
+    partials_bwd_recompute_p)
 
 
 def _partials_reverse_mode(spec):
@@ -445,6 +472,15 @@ def _partials_reverse_mode(spec):
     return None
 
 
+def _partials_vjp(spec, points):
+    """How jax.grad of this partials kernel runs at `points` points per
+    call: "saved" (forward-save and backward-saved over a workspace) or
+    "recompute" (the forward, then the backward that recomputes; see
+    RECOMPUTE_ABOVE_BYTES)."""
+    ws = _kernel(spec, "cpu").workspace_size(max(int(points), 1))
+    return "recompute" if ws > RECOMPUTE_ABOVE_BYTES else "saved"
+
+
 @functools.lru_cache(maxsize=None)
 def _differentiable_partials(spec):
     @jax.custom_vjp
@@ -455,9 +491,13 @@ def _differentiable_partials(spec):
         why = _partials_reverse_mode(spec)
         if why is not None:
             _fail(why, ntp.ERROR_UNSUPPORTED)
+        wanted = _Wanted(x.perturbed, False, p.perturbed,
+                         how=_partials_vjp(spec, x.value.shape[0]))
+        if wanted.how == "recompute":
+            out = partials_p.bind(x.value[None], p.value[None], spec=spec)
+            return out[0], (x.value, p.value, None, wanted)
         out, ws = partials_save_p.bind(x.value[None], p.value[None],
                                        spec=spec)
-        wanted = _Wanted(x.perturbed, False, p.perturbed)
         return out[0], (x.value, p.value, ws, wanted)
 
     def bwd(res, c):
@@ -465,8 +505,14 @@ def _differentiable_partials(spec):
         need_x, _, need_p = wanted.bits
         if isinstance(c, jax.custom_derivatives.SymbolicZero):
             return None, None
-        pg, xg = partials_bwd_p.bind(x[None], p[None], c[None], ws,
-                                     spec=spec, need_p=need_p, need_x=need_x)
+        if wanted.how == "recompute":
+            pg, xg = partials_bwd_recompute_p.bind(
+                x[None], p[None], c[None], spec=spec, need_p=need_p,
+                need_x=need_x)
+        else:
+            pg, xg = partials_bwd_p.bind(x[None], p[None], c[None], ws,
+                                         spec=spec, need_p=need_p,
+                                         need_x=need_x)
         return (xg[0] if need_x else None, pg[0] if need_p else None)
 
     f.defvjp(fwd, bwd, symbolic_zeros=True)
@@ -729,7 +775,9 @@ def partials(params, x, *, layers=None, activation, partials=(),
     ntp.Error saying so. CPU only. partials_lowering: how the forward
     propagates its rays ("auto", "per-ray", "multi-direction",
     "collapsed"; ntp.compile); under jax.grad the forward is the reverse
-    mode's save, whose rays are per-ray."""
+    mode's save, whose rays are per-ray, unless its workspace would exceed
+    RECOMPUTE_ABOVE_BYTES: then it is this forward and the backward
+    recomputes the rays (the same gradients)."""
     x, p, widths, dtype = _prepare(params, x, layers, activation, dtype)
     request = _requests(partials, operators, widths[0], partials_lowering)
     spec = (widths, activation, request, dtype)

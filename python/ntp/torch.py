@@ -881,15 +881,43 @@ def partials_kernel_for(widths, activation, partials, operators, dtype,
     return k
 
 
+# Above this many bytes of workspace per call, autograd of a partials kernel
+# runs the forward alone (ntp_partials) and the backward that recomputes the
+# rays tile by tile (ntp_partials_backward) instead of saving them: the same
+# gradients bit for bit, without a workspace of tens of MB that a fresh
+# allocation pages in at every step and the backward streams back from
+# memory (ntp.jax.RECOMPUTE_ABOVE_BYTES says the same for JAX).
+RECOMPUTE_ABOVE_BYTES = 32 << 20
+
+
+class _PartialsPool:
+    """The free workspaces of one partials kernel, by batch (_workspace)."""
+
+    def __init__(self, k):
+        self.kernel, self.free = k, {}
+
+
+_partials_pools = {}  # id(kernel) -> _PartialsPool (kernels live forever)
+
+
 class _Partials(torch.autograd.Function):
-    """forward: ntp_partials_save; backward: ntp_partials_backward_saved on
-    the same buffers (the runtime checks the workspace's header against x
-    and params)."""
+    """forward: ntp_partials_save into a pooled workspace; backward:
+    ntp_partials_backward_saved on the same buffers (the runtime checks the
+    workspace's header against x and params). Above RECOMPUTE_ABOVE_BYTES:
+    ntp_partials, then ntp_partials_backward."""
 
     @staticmethod
     def forward(ctx, k, x, *params):
         flat = _flat(params)  # a copy: later in-place updates do not matter
-        out, ws = k.partials_save(x, flat)
+        n = x.shape[0]
+        if k._ws_size(n) > RECOMPUTE_ABOVE_BYTES:
+            out = k.partials(x, flat)
+            ctx.ntp = (k, x, flat, None, [p.shape for p in params])
+            return out
+        pool = _partials_pools.get(id(k))
+        if pool is None:
+            pool = _partials_pools.setdefault(id(k), _PartialsPool(k))
+        out, ws = k.partials_save(x, flat, _workspace(pool, n))
         ctx.ntp = (k, x, flat, ws, [p.shape for p in params])
         return out
 
@@ -901,8 +929,12 @@ class _Partials(torch.autograd.Function):
                         "gradient of its gradient)")
         k, x, flat, ws, shapes = ctx.ntp
         g = g.to(x.dtype).contiguous()
-        pg, xg = k.partials_backward_saved(
-            x, flat, g, ws, need_x_grad=ctx.needs_input_grad[1])
+        if ws is None:
+            pg, xg = k.partials_backward(
+                x, flat, g, need_x_grad=ctx.needs_input_grad[1])
+        else:
+            pg, xg = k.partials_backward_saved(
+                x, flat, g, ws, need_x_grad=ctx.needs_input_grad[1])
         if not any(ctx.needs_input_grad[2:]):
             return (None, xg) + (None,) * len(shapes)
         grads = pg.split_with_sizes([math.prod(s) for s in shapes])
@@ -923,7 +955,9 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
     [batch, d_in] on the CPU, of the parameters' dtype. partials_lowering:
     how the forward without autograd propagates its rays ("auto",
     "per-ray", "multi-direction", "collapsed"; ntp.compile); with autograd
-    the forward is ntp_partials_save, whose rays are per-ray."""
+    the forward is ntp_partials_save, whose rays are per-ray, unless its
+    workspace would exceed RECOMPUTE_ABOVE_BYTES: then it is this lowering's
+    forward and the backward recomputes the rays (the same gradients)."""
     d = _describe_cached(net)
     if not isinstance(x, _Tensor):
         _explain(d, x)

@@ -419,3 +419,26 @@ def test_the_cuda_paths_direction_gradient_on_the_cpu():
                     jax.tree_util.tree_leaves(host)):
         assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
     assert np.array_equal(empty, np.zeros(2))
+
+
+def test_jet_handlers_compute_with_ieee_denormals():
+    # XLA flushes denormals on its threads, ntp's workers do not: the jet
+    # handlers (forward, save, backward) run ntp with IEEE denormals, as the
+    # C API does. float32 outputs of 1e-40 from an identity network.
+    k = ntp.compile([1, 1], "identity", 1, "float32")
+    w = np.array([[1e-20]], np.float32)
+    b = np.array([0.0], np.float32)
+    x = np.array([[1e-20], [3e-21]], np.float32)
+    flat = np.array([1e-20, 0.0], np.float32)
+    want = k.forward(x, flat)
+    assert want[0, 0, 0] != 0  # a denormal, not flushed
+    f = jax.jit(lambda p, z: nj.jet(p, z, 1, activation="identity"))
+    assert np.array_equal(np.asarray(f([(w, b)], x)), want)
+    # The saved forward and its backward: d/dw sum(c * out) = sum c * x.
+    c = np.full((2, 2, 1), 1e-20, np.float32)
+    out, vjp = jax.vjp(lambda p: nj.jet(p, x, 1, activation="identity"),
+                      [(w, b)])
+    assert np.array_equal(np.asarray(out), want)
+    pg, _ = k.backward(x, flat, c, need_x_grad=False)
+    (gw, gb), = vjp(c)[0]
+    assert np.array_equal(np.concatenate([np.ravel(gw), np.ravel(gb)]), pg)
