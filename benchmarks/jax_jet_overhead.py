@@ -25,7 +25,10 @@
 # and the Laplacian d = 8 (d-64-64-64-1 tanh, batch 1024): the partials
 # kernel compiled the way laplacian_peers.py times it (backward=False), the
 # kernel ntp.jax.laplacian uses (ntp.jax.partials_kernel) through ctypes,
-# and jax.jit(ntp.jax.laplacian). Each figure is the minimum over many calls
+# jax.jit(ntp.jax.laplacian), and the training step jit(value_and_grad) of
+# mean(laplacian^2) both ways jax.grad can run it (the saved pair over a
+# workspace XLA allocates, or the backward that recomputes; ntp.jax picks
+# by RECOMPUTE_ABOVE_BYTES). Each figure is the minimum over many calls
 # (and the median beside it), the methods taking turns. Run from the JAX
 # environment:
 #
@@ -51,6 +54,7 @@ import numpy as np  # noqa: E402
 import ntp  # noqa: E402
 import ntp.jax as nj  # noqa: E402
 
+default_limit = nj.RECOMPUTE_ABOVE_BYTES
 LAYERS = [1, 24, 24, 24, 1]
 
 
@@ -194,6 +198,16 @@ def laplacian(dtype, d, batch, seconds):
     jx = jnp.asarray(x)
     user = jax.jit(lambda p, z: nj.laplacian(p, z, activation="tanh"))
 
+    def loss(p, z):
+        return jnp.mean(nj.laplacian(p, z, activation="tanh") ** 2)
+    # The training step both ways (the choice is made at trace time).
+    steps = {}
+    for how, limit in (("saved", 1 << 62), ("recompute", -1)):
+        nj.RECOMPUTE_ABOVE_BYTES = limit
+        steps[how] = jax.jit(jax.value_and_grad(loss)).lower(jp, jx).compile()
+    nj.RECOMPUTE_ABOVE_BYTES = default_limit
+    ws_mb = used.workspace_size(batch) / 1e6
+
     def call(k):
         lib, h = k._lib, k._h
         px, pp, po = ptr(x), ptr(flat), ptr(out)
@@ -203,6 +217,10 @@ def laplacian(dtype, d, batch, seconds):
         "C (ctypes), ntp.jax's kernel": call(used),
         "C (small stack), ntp.jax's kernel": on_small_stack(call(used)),
         "XLA: ntp.jax.laplacian": lambda: jax.block_until_ready(user(jp, jx)),
+        "XLA: train step, saved pair (%.0f MB workspace)" % ws_mb:
+            lambda: jax.block_until_ready(steps["saved"](jp, jx)),
+        "XLA: train step, recomputing backward":
+            lambda: jax.block_until_ready(steps["recompute"](jp, jx)),
     }, seconds)
 
 
