@@ -491,9 +491,10 @@ class _Fast:
         self.rows, self.cols, self.num_params = (k.order + 1, k.output_dim,
                                                  k.num_params)
         self.free = {}  # batch -> [workspace tensors]
+        self.pooled = 0  # bytes of the workspaces in `free`
 
 
-_POOL_PER_BATCH, _POOL_BATCHES, _POOL_MAX_BYTES = 2, 16, 1 << 22
+_POOL_PER_BATCH, _POOL_BATCHES, _POOL_MAX_BYTES = 2, 16, 1 << 28
 
 
 def _workspace(fast, n):
@@ -502,8 +503,11 @@ def _workspace(fast, n):
     and getrefcount's argument refer to it), else a new one. list.pop and
     list.insert are atomic under the GIL and a buffer in use is always also
     referenced by its user, so two calls never share one. Two per batch (a
-    training loop's previous jet is still alive during the next call), up
-    to 4 MiB each: bigger ones cost little next to their kernel."""
+    training loop's previous jet is still alive during the next call), at
+    most 256 MiB in all per kernel: a fresh workspace is not free, glibc
+    maps every block over 32 MiB anew and the kernel then pages it in (a
+    training step of 1-24-24-24-1 at order 9, batch 4096, f64, 48 MB of
+    workspace: 2x slower with a fresh one, benchmarks/results/)."""
     pool = fast.free.get(n)
     if pool is not None:
         for _ in range(len(pool)):
@@ -516,11 +520,12 @@ def _workspace(fast, n):
                 return ws
     size = fast.kernel._ws_size(n)
     ws = _empty(size, dtype=_uint8)
-    if size <= _POOL_MAX_BYTES:
+    if fast.pooled + size <= _POOL_MAX_BYTES:
         if pool is None and len(fast.free) < _POOL_BATCHES:
             pool = fast.free.setdefault(n, [])
         if pool is not None and len(pool) < _POOL_PER_BATCH:
             pool.insert(0, ws)
+            fast.pooled += size
     return ws
 
 
@@ -894,7 +899,7 @@ class _PartialsPool:
     """The free workspaces of one partials kernel, by batch (_workspace)."""
 
     def __init__(self, k):
-        self.kernel, self.free = k, {}
+        self.kernel, self.free, self.pooled = k, {}, 0
 
 
 _partials_pools = {}  # id(kernel) -> _PartialsPool (kernels live forever)
