@@ -17,6 +17,7 @@
 //   ntp_jet_save  (CPU, CUDA) x, v, p -> out, ws [I, W] (u8) ntp_forward_save
 //   ntp_jet_bwd   (CPU, CUDA) x, v, p, c, ws -> pg [I, P|0], ntp_backward_saved
 //                             xg [I, N|0, d], vg [I, d|0 (CUDA: 0)]
+//   ntp_jet_bwd_recompute (CPU) x, v, p, c -> pg, xg, vg    ntp_backward_full
 //
 // Partials kernels (CPU only: the NVPTX target does not compile them), R
 // requests, out[i][r][b][j] = D^{alpha_r} f_j(x[i][b]) as ntp_partials:
@@ -318,7 +319,8 @@ ffi::Error jetSaveCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
   return jetSaveImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out, ws);
 }
 
-// vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k].
+// vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k] (from the
+// workspace, or recomputed when `ws` is null).
 template <typename T>
 ffi::Error directionGrad(const Call &c, const void *x, const void *v,
                          const void *p, const void *cot, const void *ws,
@@ -331,8 +333,11 @@ ffi::Error directionGrad(const Call &c, const void *x, const void *v,
     for (int64_t j = 0; j < N * q; ++j)
       shifted[(k - 1) * N * q + j] = T(k) * ct[k * N * q + j];
   std::vector<T> xg(static_cast<size_t>(N * d));
-  if (ntp_status s = ntp_backward_saved_checked(
-          c.k, x, v, p, shifted.data(), nullptr, xg.data(), ws, wsBytes, N))
+  if (ntp_status s =
+          ws ? ntp_backward_saved_checked(c.k, x, v, p, shifted.data(), nullptr,
+                                          xg.data(), ws, wsBytes, N)
+             : ntp_backward_full(c.k, x, v, p, shifted.data(), nullptr,
+                                 xg.data(), N))
     return failed(s);
   for (int64_t j = 0; j < d; ++j)
     vg[j] = T(0);
@@ -438,6 +443,71 @@ ffi::Error jetBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
                       ffi::Result<ffi::AnyBuffer> vg) {
   return jetBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, cot, ws, pg, xg,
                     vg);
+}
+
+// The jet reverse mode without a workspace (ntp_backward_full: each tile
+// recomputes its jets on the stack), for calls whose save would need a large
+// workspace (see jax.py, RECOMPUTE_ABOVE_BYTES). CPU only.
+ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
+                              ffi::AnyBuffer v, ffi::AnyBuffer p,
+                              ffi::AnyBuffer cot,
+                              ffi::Result<ffi::AnyBuffer> pg,
+                              ffi::Result<ffi::AnyBuffer> xg,
+                              ffi::Result<ffi::AnyBuffer> vg) {
+  IeeeDenormals mode;
+  Call c;
+  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
+    return e;
+  if (auto e = c.inputs(x, v, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
+  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
+  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
+  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
+      e.failure())
+    return e;
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+      e.failure())
+    return e;
+  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
+      e.failure())
+    return e;
+  const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    const void *ci = Call::at(cot.untyped_data(), i, outPer, c.elem);
+    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi =
+        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
+    if (c.points == 0) { // an empty sum: zero gradients, nothing to run
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+      if (wantV)
+        std::memset(Call::at(vg->untyped_data(), i, d, c.elem), 0,
+                    static_cast<size_t>(d) * c.elem);
+      continue;
+    }
+    if (pgi || xgi)
+      if (ntp_status s =
+              ntp_backward_full(c.k, xi, vi, pi, ci, pgi, xgi, c.points))
+        return failed(s);
+    if (wantV) {
+      void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
+      ffi::Error e = c.info.dtype == NTP_DTYPE_F64
+                         ? directionGrad(c, xi, vi, pi, ci, nullptr, 0,
+                                         static_cast<double *>(vgi))
+                         : directionGrad(c, xi, vi, pi, ci, nullptr, 0,
+                                         static_cast<float *>(vgi));
+      if (e.failure())
+        return e;
+    }
+  }
+  return ffi::Error::Success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -722,5 +792,18 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdRecomputeCpu,
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+NTP_EXPORT_HANDLER(NtpJaxJetBwdRecomputeCpu);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdRecomputeCpu, jetBwdRecomputeCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>());

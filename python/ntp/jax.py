@@ -80,6 +80,8 @@ def _ffi():
                     ("ntp_jet", lib.NtpJaxJetCpu, "cpu"),
                     ("ntp_jet_save", lib.NtpJaxJetSaveCpu, "cpu"),
                     ("ntp_jet_bwd", lib.NtpJaxJetBwdCpu, "cpu"),
+                    ("ntp_jet_bwd_recompute", lib.NtpJaxJetBwdRecomputeCpu,
+                     "cpu"),
                     ("ntp_jet", lib.NtpJaxJetCuda, "CUDA"),
                     ("ntp_jet_save", lib.NtpJaxJetSaveCuda, "CUDA"),
                     ("ntp_jet_bwd", lib.NtpJaxJetBwdCuda, "CUDA"),
@@ -180,6 +182,31 @@ def _primitive(name, multiple_results):
 jet_p = _primitive("ntp_jet", False)
 jet_save_p = _primitive("ntp_jet_save", True)
 jet_bwd_p = _primitive("ntp_jet_bwd", True)
+# x, v, p, c -> pg, xg, vg without a workspace (ntp_backward_full; CPU)
+jet_bwd_recompute_p = _primitive("ntp_jet_bwd_recompute", True)
+
+# jax.grad saves every layer's jets in a workspace (ntp_forward_save /
+# ntp_partials_save, then the _backward_saved calls) up to this many bytes
+# per kernel call, and above it runs the forward alone (ntp_forward /
+# ntp_partials, a partials kernel's own lowering) and the backward that
+# recomputes the jets tile by tile on the stack (ntp_backward_full /
+# ntp_partials_backward): the same gradients for the same cotangent. XLA
+# allocates the workspace at every step, and glibc maps a block this large
+# anew each time, so the step pages it in (10.8k page faults per step at
+# order 9, batch 4096, f64: 48 MB) and the backward streams it back from
+# memory; recomputing was faster there (the d = 8 Laplacian at batch 1024,
+# 39 / 77 MB: half the step; benchmarks/jax_jet_overhead.py). Read at trace
+# time; CPU only (a CUDA workspace is device memory).
+RECOMPUTE_ABOVE_BYTES = 32 << 20
+
+
+def _reverse_mode(spec, points, device="cpu"):
+    """"saved" or "recompute": how jax.grad runs `spec` at `points` points
+    per call (RECOMPUTE_ABOVE_BYTES)."""
+    if device != "cpu":
+        return "saved"
+    ws = _kernel(spec, device).workspace_size(max(int(points), 1))
+    return "recompute" if ws > RECOMPUTE_ABOVE_BYTES else "saved"
 
 
 def _jet_abstract(x, v, p, *, spec):
@@ -206,9 +233,16 @@ def _jet_bwd_abstract(x, v, p, c, ws, *, spec, device, need_p, need_x,
             ShapedArray((i, d if need_v else 0), dt)]
 
 
+def _jet_bwd_recompute_abstract(x, v, p, c, *, spec, need_p, need_x,
+                                need_v):
+    return _jet_bwd_abstract(x, v, p, c, None, spec=spec, device="cpu",
+                             need_p=need_p, need_x=need_x, need_v=need_v)
+
+
 jet_p.def_abstract_eval(_jet_abstract)
 jet_save_p.def_abstract_eval(_jet_save_abstract)
 jet_bwd_p.def_abstract_eval(_jet_bwd_abstract)
+jet_bwd_recompute_p.def_abstract_eval(_jet_bwd_recompute_abstract)
 
 
 def _lowering(target, device):
@@ -235,6 +269,9 @@ for _p, _t in ((jet_p, "ntp_jet"), (jet_save_p, "ntp_jet_save"),
                (jet_bwd_p, "ntp_jet_bwd")):
     mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
     mlir.register_lowering(_p, _lowering(_t, "cuda"), platform="cuda")
+mlir.register_lowering(jet_bwd_recompute_p,
+                       _lowering("ntp_jet_bwd_recompute", "cpu"),
+                       platform="cpu")
 
 
 def _axis_size(args, dims):
@@ -282,6 +319,8 @@ def _per_instance_batch(prim):
 batching.primitive_batchers[jet_p] = _jet_batch
 batching.primitive_batchers[jet_save_p] = _per_instance_batch(jet_save_p)
 batching.primitive_batchers[jet_bwd_p] = _per_instance_batch(jet_bwd_p)
+batching.primitive_batchers[jet_bwd_recompute_p] = _per_instance_batch(
+    jet_bwd_recompute_p)
 
 
 #===----------------------------------------------------------------------===#
@@ -318,9 +357,15 @@ def _differentiable(spec):
 
     def fwd(x, v, p):
         device = _trace_device()
+        how = "saved" if _DIRECTION_GRAD_BY_XLA else _reverse_mode(
+            spec, x.value.shape[0], device)
+        wanted = _Wanted(x.perturbed, v.perturbed, p.perturbed, device, how)
+        if how == "recompute":
+            out = jet_p.bind(x.value[None], v.value[None], p.value[None],
+                             spec=spec)
+            return out[0], (x.value, v.value, p.value, None, wanted)
         out, ws = jet_save_p.bind(x.value[None], v.value[None],
                                   p.value[None], spec=spec, device=device)
-        wanted = _Wanted(x.perturbed, v.perturbed, p.perturbed, device)
         return out[0], (x.value, v.value, p.value, ws, wanted)
 
     def bwd(res, c):
@@ -329,6 +374,12 @@ def _differentiable(spec):
         device = wanted.device
         if isinstance(c, jax.custom_derivatives.SymbolicZero):
             return None, None, None
+        if wanted.how == "recompute":
+            pg, xg, vg = jet_bwd_recompute_p.bind(
+                x[None], v[None], p[None], c[None], spec=spec,
+                need_p=need_p, need_x=need_x, need_v=need_v)
+            return (xg[0] if need_x else None, vg[0] if need_v else None,
+                    pg[0] if need_p else None)
         if device == "cpu" and not _DIRECTION_GRAD_BY_XLA:
             pg, xg, vg = jet_bwd_p.bind(
                 x[None], v[None], p[None], c[None], ws, spec=spec,
@@ -375,17 +426,6 @@ partials_save_p = _primitive("ntp_partials_save", True)
 partials_bwd_p = _primitive("ntp_partials_bwd", True)
 partials_bwd_recompute_p = _primitive("ntp_partials_bwd_recompute", True)
 
-# jax.grad of a partials kernel saves its rays' jets in a workspace
-# (ntp_partials_save, ntp_partials_backward_saved) up to this many bytes per
-# call, and above it takes the forward alone (ntp_partials, its own lowering)
-# and the backward that recomputes the rays tile by tile on the stack
-# (ntp_partials_backward): the same gradients, bit for bit. A workspace this
-# large (the d = 8 Laplacian of a 64-wide network at batch 1024 needs 39 MB
-# in float32, 77 MB in float64) is allocated and paged in by XLA at every
-# step (glibc maps blocks over 32 MiB anew each time) and streamed back from
-# memory by the backward, which made the saved pair slower than recomputing
-# (benchmarks/jax_jet_overhead.py). Read at trace time.
-RECOMPUTE_ABOVE_BYTES = 32 << 20
 
 
 def _num_requests(spec):
@@ -472,15 +512,6 @@ def _partials_reverse_mode(spec):
     return None
 
 
-def _partials_vjp(spec, points):
-    """How jax.grad of this partials kernel runs at `points` points per
-    call: "saved" (forward-save and backward-saved over a workspace) or
-    "recompute" (the forward, then the backward that recomputes; see
-    RECOMPUTE_ABOVE_BYTES)."""
-    ws = _kernel(spec, "cpu").workspace_size(max(int(points), 1))
-    return "recompute" if ws > RECOMPUTE_ABOVE_BYTES else "saved"
-
-
 @functools.lru_cache(maxsize=None)
 def _differentiable_partials(spec):
     @jax.custom_vjp
@@ -492,7 +523,7 @@ def _differentiable_partials(spec):
         if why is not None:
             _fail(why, ntp.ERROR_UNSUPPORTED)
         wanted = _Wanted(x.perturbed, False, p.perturbed,
-                         how=_partials_vjp(spec, x.value.shape[0]))
+                         how=_reverse_mode(spec, x.value.shape[0]))
         if wanted.how == "recompute":
             out = partials_p.bind(x.value[None], p.value[None], spec=spec)
             return out[0], (x.value, p.value, None, wanted)

@@ -405,11 +405,11 @@ def test_recomputing_backward_gives_the_saved_gradients(monkeypatch):
         val, _ = jax.vjp(f, params, x)
         return jax.tree_util.tree_leaves((g, v, w)), val
     spec = (tuple(layers), "tanh", nj._requests(alphas, ops, 3), "float64")
-    assert nj._partials_vjp(spec, 21) == "saved"
+    assert nj._reverse_mode(spec, 21) == "saved"
     saved, _ = run()
     monkeypatch.setattr(nj, "RECOMPUTE_ABOVE_BYTES", -1)
     recomputed, val = run()
-    assert nj._partials_vjp(spec, 21) == "recompute"
+    assert nj._reverse_mode(spec, 21) == "recompute"
     for a, b in zip(saved, recomputed):
         assert np.allclose(a, b, rtol=1e-13, atol=1e-13 * np.abs(a).max())
     assert np.array_equal(val, f(params, x))
