@@ -477,6 +477,18 @@ def _ones_ptr(dtype):
     return t.data_ptr()
 
 
+# Above this many bytes of workspace per call, autograd runs the forward
+# alone (ntp_forward / ntp_partials, a partials kernel's own lowering) and
+# the backward that recomputes the jets tile by tile on the stack
+# (ntp_backward_full / ntp_partials_backward) instead of saving them: the
+# same gradients for the same cotangent, without a workspace of tens of MB
+# that the backward streams back from memory (faster here even with the
+# workspace reused: order 9, batch 4096, f64, 48 MB; the d = 8 Laplacian
+# at batch 1024, 77 MB). ntp.jax.RECOMPUTE_ABOVE_BYTES says the same for
+# JAX.
+RECOMPUTE_ABOVE_BYTES = 32 << 20
+
+
 class _Fast:
     """What the per-call path needs of a CPU kernel, in attributes of its
     own: the C entry points, the handle, the output's trailing shape, the
@@ -488,6 +500,7 @@ class _Fast:
         self.kernel, self.h = k, k._h
         self.forward, self.forward_save = lib.ntp_forward, lib.ntp_forward_save
         self.backward_saved = lib.ntp_backward_saved
+        self.backward_full = lib.ntp_backward_full
         self.rows, self.cols, self.num_params = (k.order + 1, k.output_dim,
                                                  k.num_params)
         self.free = {}  # batch -> [workspace tensors]
@@ -531,7 +544,8 @@ def _workspace(fast, n):
 
 class _Jet(torch.autograd.Function):
     """forward: ntp_forward_save; backward: ntp_backward_saved on the same
-    buffers. jet() checked every argument (dtype, device, shapes); the
+    buffers (above RECOMPUTE_ABOVE_BYTES of workspace: ntp_forward, then
+    ntp_backward_full). jet() checked every argument (dtype, device, shapes); the
     runtime checks that the workspace was saved for this very x, direction
     and params (a hash in its header)."""
 
@@ -544,9 +558,14 @@ class _Jet(torch.autograd.Function):
             return k.forward(x, flat, v)
         shape = (fast.rows, n, fast.cols)
         out = _empty(shape, dtype=x.dtype)
-        ws = _workspace(fast, n)
-        px, pp, pw = x.data_ptr(), flat.data_ptr(), ws.data_ptr()
-        st = fast.forward_save(fast.h, px, pv, pp, out.data_ptr(), pw, n)
+        px, pp = x.data_ptr(), flat.data_ptr()
+        if fast.kernel._ws_size(n) > RECOMPUTE_ABOVE_BYTES:
+            ws = pw = None  # the backward recomputes (ntp_backward_full)
+            st = fast.forward(fast.h, px, pv, pp, out.data_ptr(), n)
+        else:
+            ws = _workspace(fast, n)
+            pw = ws.data_ptr()
+            st = fast.forward_save(fast.h, px, pv, pp, out.data_ptr(), pw, n)
         if st:
             ntp._check(st)
         # x, v, flat and ws stay alive with ctx: the pointers point into them.
@@ -578,10 +597,14 @@ class _Jet(torch.autograd.Function):
         sizes, shapes = layout
         pg = _empty(fast.num_params, dtype=dtype) if grad_p else None
         xg = _empty_like(x) if ctx.needs_input_grad[1] else None
-        st = fast.backward_saved(
-            fast.h, px, pv, pp, g.data_ptr(),
-            None if pg is None else pg.data_ptr(),
-            None if xg is None else xg.data_ptr(), pw, n)
+        pgp = None if pg is None else pg.data_ptr()
+        xgp = None if xg is None else xg.data_ptr()
+        if pw is None:
+            st = fast.backward_full(fast.h, px, pv, pp, g.data_ptr(), pgp,
+                                    xgp, n)
+        else:
+            st = fast.backward_saved(fast.h, px, pv, pp, g.data_ptr(), pgp,
+                                     xgp, pw, n)
         if st:
             ntp._check(st)
         if pg is None:
@@ -884,15 +907,6 @@ def partials_kernel_for(widths, activation, partials, operators, dtype,
                                 residual=residual, gated=gated)
                 _partials_cache[key] = k
     return k
-
-
-# Above this many bytes of workspace per call, autograd of a partials kernel
-# runs the forward alone (ntp_partials) and the backward that recomputes the
-# rays tile by tile (ntp_partials_backward) instead of saving them: the same
-# gradients bit for bit, without a workspace of tens of MB that a fresh
-# allocation pages in at every step and the backward streams back from
-# memory (ntp.jax.RECOMPUTE_ABOVE_BYTES says the same for JAX).
-RECOMPUTE_ABOVE_BYTES = 32 << 20
 
 
 class _PartialsPool:
