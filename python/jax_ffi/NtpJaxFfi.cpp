@@ -17,6 +17,7 @@
 //   ntp_jet_save  (CPU, CUDA) x, v, p -> out, ws [I, W] (u8) ntp_forward_save
 //   ntp_jet_bwd   (CPU, CUDA) x, v, p, c, ws -> pg [I, P|0], ntp_backward_saved
 //                             xg [I, N|0, d], vg [I, d|0 (CUDA: 0)]
+//   ntp_jet_bwd_recompute (CPU) x, v, p, c -> pg, xg, vg    ntp_backward_full
 //
 // Partials kernels (CPU only: the NVPTX target does not compile them), R
 // requests, out[i][r][b][j] = D^{alpha_r} f_j(x[i][b]) as ntp_partials:
@@ -24,6 +25,9 @@
 //   ntp_partials_save x, p -> out, ws [I, W] (u8)           ntp_partials_save
 //   ntp_partials_bwd  x, p, c, ws -> pg [I, P|0], xg [I, N|0, d]
 //                                                  ntp_partials_backward_saved
+//   ntp_partials_bwd_recompute  x, p, c -> pg, xg      ntp_partials_backward
+//     (no workspace: each tile recomputes its rays on the stack; ntp.jax
+//     takes it when the save's workspace would be large, see jax.py)
 //
 // A gradient output with a zero-sized axis is not wanted and not computed.
 // vg, the gradient with respect to the direction, follows from symmetry of
@@ -34,6 +38,12 @@
 // Threads: a CPU call runs on ntp's own pool (ntp_set_num_threads,
 // $NTP_NUM_THREADS), the XLA thread that called the handler taking part; the
 // runtime moves tiles off a thread whose stack is too small for them.
+//
+// Floating-point mode: XLA runs its CPU programs with denormals flushed
+// (MXCSR FTZ and DAZ; FPCR FZ on AArch64), ntp's worker threads do not. A
+// call's tiles would then round differently by the thread that ran them, and
+// differ from the same kernel called through the C API. Every CPU handler
+// runs its calls with IEEE denormals (IeeeDenormals) and restores XLA's mode.
 //
 // CUDA: every handler launches on XLA's stream (ntp_forward_async,
 // ntp_forward_save_async, ntp_backward_saved_async) and returns once queued.
@@ -48,13 +58,53 @@
 
 #include "xla/ffi/api/ffi.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace ffi = xla::ffi;
 
 namespace {
+
+/// Clears flush-to-zero and denormals-are-zero on this thread for its
+/// lifetime and restores the caller's mode after (see the banner).
+class IeeeDenormals {
+public:
+#if defined(__x86_64__) || defined(__i386__)
+  IeeeDenormals() : saved(_mm_getcsr()) {
+    constexpr unsigned kFtz = 1u << 15, kDaz = 1u << 6;
+    if (saved & (kFtz | kDaz))
+      _mm_setcsr(saved & ~(kFtz | kDaz));
+  }
+  ~IeeeDenormals() {
+    if (_mm_getcsr() != saved)
+      _mm_setcsr(saved);
+  }
+
+private:
+  unsigned saved;
+#elif defined(__aarch64__)
+  IeeeDenormals() {
+    __asm__ volatile("mrs %0, fpcr" : "=r"(saved));
+    constexpr uint64_t kFz = uint64_t(1) << 24;
+    if (saved & kFz)
+      __asm__ volatile("msr fpcr, %0" ::"r"(saved & ~kFz));
+  }
+  ~IeeeDenormals() { __asm__ volatile("msr fpcr, %0" ::"r"(saved)); }
+
+private:
+  uint64_t saved;
+#else
+  IeeeDenormals() = default;
+#endif
+  IeeeDenormals(const IeeeDenormals &) = delete;
+  IeeeDenormals &operator=(const IeeeDenormals &) = delete;
+};
 
 ffi::Error invalid(std::string message) {
   return ffi::Error::InvalidArgument("ntp: " + std::move(message));
@@ -197,6 +247,7 @@ ffi::Error jetImpl(ntp_device device, void *stream, int64_t kernel,
 
 ffi::Error jetCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
                   ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out) {
+  IeeeDenormals mode;
   return jetImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out);
 }
 
@@ -257,6 +308,7 @@ ffi::Error jetSaveImpl(ntp_device device, void *stream, int64_t kernel,
 ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
                       ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
                       ffi::Result<ffi::AnyBuffer> ws) {
+  IeeeDenormals mode;
   return jetSaveImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out, ws);
 }
 
@@ -267,7 +319,8 @@ ffi::Error jetSaveCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
   return jetSaveImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out, ws);
 }
 
-// vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k].
+// vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k] (from the
+// workspace, or recomputed when `ws` is null).
 template <typename T>
 ffi::Error directionGrad(const Call &c, const void *x, const void *v,
                          const void *p, const void *cot, const void *ws,
@@ -280,8 +333,11 @@ ffi::Error directionGrad(const Call &c, const void *x, const void *v,
     for (int64_t j = 0; j < N * q; ++j)
       shifted[(k - 1) * N * q + j] = T(k) * ct[k * N * q + j];
   std::vector<T> xg(static_cast<size_t>(N * d));
-  if (ntp_status s = ntp_backward_saved_checked(
-          c.k, x, v, p, shifted.data(), nullptr, xg.data(), ws, wsBytes, N))
+  if (ntp_status s =
+          ws ? ntp_backward_saved_checked(c.k, x, v, p, shifted.data(), nullptr,
+                                          xg.data(), ws, wsBytes, N)
+             : ntp_backward_full(c.k, x, v, p, shifted.data(), nullptr,
+                                 xg.data(), N))
     return failed(s);
   for (int64_t j = 0; j < d; ++j)
     vg[j] = T(0);
@@ -375,6 +431,7 @@ ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
                      ffi::Result<ffi::AnyBuffer> pg,
                      ffi::Result<ffi::AnyBuffer> xg,
                      ffi::Result<ffi::AnyBuffer> vg) {
+  IeeeDenormals mode;
   return jetBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, cot, ws, pg, xg,
                     vg);
 }
@@ -386,6 +443,71 @@ ffi::Error jetBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
                       ffi::Result<ffi::AnyBuffer> vg) {
   return jetBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, cot, ws, pg, xg,
                     vg);
+}
+
+// The jet reverse mode without a workspace (ntp_backward_full: each tile
+// recomputes its jets on the stack), for calls whose save would need a large
+// workspace (see jax.py, RECOMPUTE_ABOVE_BYTES). CPU only.
+ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
+                              ffi::AnyBuffer v, ffi::AnyBuffer p,
+                              ffi::AnyBuffer cot,
+                              ffi::Result<ffi::AnyBuffer> pg,
+                              ffi::Result<ffi::AnyBuffer> xg,
+                              ffi::Result<ffi::AnyBuffer> vg) {
+  IeeeDenormals mode;
+  Call c;
+  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
+    return e;
+  if (auto e = c.inputs(x, v, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
+  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
+  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
+  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
+      e.failure())
+    return e;
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+      e.failure())
+    return e;
+  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
+      e.failure())
+    return e;
+  const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    const void *ci = Call::at(cot.untyped_data(), i, outPer, c.elem);
+    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi =
+        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
+    if (c.points == 0) { // an empty sum: zero gradients, nothing to run
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+      if (wantV)
+        std::memset(Call::at(vg->untyped_data(), i, d, c.elem), 0,
+                    static_cast<size_t>(d) * c.elem);
+      continue;
+    }
+    if (pgi || xgi)
+      if (ntp_status s =
+              ntp_backward_full(c.k, xi, vi, pi, ci, pgi, xgi, c.points))
+        return failed(s);
+    if (wantV) {
+      void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
+      ffi::Error e = c.info.dtype == NTP_DTYPE_F64
+                         ? directionGrad(c, xi, vi, pi, ci, nullptr, 0,
+                                         static_cast<double *>(vgi))
+                         : directionGrad(c, xi, vi, pi, ci, nullptr, 0,
+                                         static_cast<float *>(vgi));
+      if (e.failure())
+        return e;
+    }
+  }
+  return ffi::Error::Success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -422,6 +544,7 @@ struct PartialsCall : Call {
 
 ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                        ffi::Result<ffi::AnyBuffer> out) {
+  IeeeDenormals mode;
   PartialsCall c;
   if (auto e = c.init(kernel); e.failure())
     return e;
@@ -442,6 +565,7 @@ ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
 ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                            ffi::Result<ffi::AnyBuffer> out,
                            ffi::Result<ffi::AnyBuffer> ws) {
+  IeeeDenormals mode;
   PartialsCall c;
   if (auto e = c.init(kernel); e.failure())
     return e;
@@ -469,6 +593,7 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                           ffi::AnyBuffer cot, ffi::AnyBuffer ws,
                           ffi::Result<ffi::AnyBuffer> pg,
                           ffi::Result<ffi::AnyBuffer> xg) {
+  IeeeDenormals mode;
   PartialsCall c;
   if (auto e = c.init(kernel); e.failure())
     return e;
@@ -504,6 +629,51 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
             Call::at(p.untyped_data(), i, np, c.elem),
             Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
             Call::at(ws.untyped_data(), i, wsBytes, 1), c.points))
+      return failed(s);
+  }
+  return ffi::Error::Success();
+}
+
+// The reverse mode without a workspace (ntp_partials_backward): each tile
+// recomputes its rays' jets on its stack. For wide requests the save's
+// workspace is tens of MB per call (d = 8, 64-wide layers, batch 1024, f64:
+// 77 MB) that XLA allocates, pages in and frees at every training step, and
+// that the backward streams back from memory; recomputing is then cheaper.
+ffi::Error partialsBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
+                                   ffi::AnyBuffer p, ffi::AnyBuffer cot,
+                                   ffi::Result<ffi::AnyBuffer> pg,
+                                   ffi::Result<ffi::AnyBuffer> xg) {
+  IeeeDenormals mode;
+  PartialsCall c;
+  if (auto e = c.init(kernel); e.failure())
+    return e;
+  if (auto e = c.inputs(x, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
+  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
+  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
+      e.failure())
+    return e;
+  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
+      e.failure())
+    return e;
+  for (int64_t i = 0; i < c.instances; ++i) {
+    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi =
+        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
+    if (c.points == 0 || (!pgi && !xgi)) { // an empty sum: zero gradients
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+      continue;
+    }
+    if (ntp_status s = ntp_partials_backward(
+            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
+            Call::at(p.untyped_data(), i, np, c.elem),
+            Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
+            c.points))
       return failed(s);
   }
   return ffi::Error::Success();
@@ -610,5 +780,30 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCpu, partialsBwdCpu,
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+NTP_EXPORT_HANDLER(NtpJaxPartialsBwdRecomputeCpu);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdRecomputeCpu,
+                              partialsBwdRecomputeCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+NTP_EXPORT_HANDLER(NtpJaxJetBwdRecomputeCpu);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdRecomputeCpu, jetBwdRecomputeCpu,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>());

@@ -80,12 +80,16 @@ def _ffi():
                     ("ntp_jet", lib.NtpJaxJetCpu, "cpu"),
                     ("ntp_jet_save", lib.NtpJaxJetSaveCpu, "cpu"),
                     ("ntp_jet_bwd", lib.NtpJaxJetBwdCpu, "cpu"),
+                    ("ntp_jet_bwd_recompute", lib.NtpJaxJetBwdRecomputeCpu,
+                     "cpu"),
                     ("ntp_jet", lib.NtpJaxJetCuda, "CUDA"),
                     ("ntp_jet_save", lib.NtpJaxJetSaveCuda, "CUDA"),
                     ("ntp_jet_bwd", lib.NtpJaxJetBwdCuda, "CUDA"),
                     ("ntp_partials", lib.NtpJaxPartialsCpu, "cpu"),
                     ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu, "cpu"),
-                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu")]
+                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu"),
+                    ("ntp_partials_bwd_recompute",
+                     lib.NtpJaxPartialsBwdRecomputeCpu, "cpu")]
                 for name, sym, platform in targets:
                     jax.ffi.register_ffi_target(name, cap(sym),
                                                 platform=platform)
@@ -178,6 +182,31 @@ def _primitive(name, multiple_results):
 jet_p = _primitive("ntp_jet", False)
 jet_save_p = _primitive("ntp_jet_save", True)
 jet_bwd_p = _primitive("ntp_jet_bwd", True)
+# x, v, p, c -> pg, xg, vg without a workspace (ntp_backward_full; CPU)
+jet_bwd_recompute_p = _primitive("ntp_jet_bwd_recompute", True)
+
+# jax.grad saves every layer's jets in a workspace (ntp_forward_save /
+# ntp_partials_save, then the _backward_saved calls) up to this many bytes
+# per kernel call, and above it runs the forward alone (ntp_forward /
+# ntp_partials, a partials kernel's own lowering) and the backward that
+# recomputes the jets tile by tile on the stack (ntp_backward_full /
+# ntp_partials_backward): the same gradients for the same cotangent. XLA
+# allocates the workspace at every step, and glibc maps a block this large
+# anew each time, so the step pages it in (10.8k page faults per step at
+# order 9, batch 4096, f64: 48 MB) and the backward streams it back from
+# memory; recomputing was faster there (the d = 8 Laplacian at batch 1024,
+# 39 / 77 MB: half the step; benchmarks/jax_jet_overhead.py). Read at trace
+# time; CPU only (a CUDA workspace is device memory).
+RECOMPUTE_ABOVE_BYTES = 32 << 20
+
+
+def _reverse_mode(spec, points, device="cpu"):
+    """"saved" or "recompute": how jax.grad runs `spec` at `points` points
+    per call (RECOMPUTE_ABOVE_BYTES)."""
+    if device != "cpu":
+        return "saved"
+    ws = _kernel(spec, device).workspace_size(max(int(points), 1))
+    return "recompute" if ws > RECOMPUTE_ABOVE_BYTES else "saved"
 
 
 def _jet_abstract(x, v, p, *, spec):
@@ -204,9 +233,16 @@ def _jet_bwd_abstract(x, v, p, c, ws, *, spec, device, need_p, need_x,
             ShapedArray((i, d if need_v else 0), dt)]
 
 
+def _jet_bwd_recompute_abstract(x, v, p, c, *, spec, need_p, need_x,
+                                need_v):
+    return _jet_bwd_abstract(x, v, p, c, None, spec=spec, device="cpu",
+                             need_p=need_p, need_x=need_x, need_v=need_v)
+
+
 jet_p.def_abstract_eval(_jet_abstract)
 jet_save_p.def_abstract_eval(_jet_save_abstract)
 jet_bwd_p.def_abstract_eval(_jet_bwd_abstract)
+jet_bwd_recompute_p.def_abstract_eval(_jet_bwd_recompute_abstract)
 
 
 def _lowering(target, device):
@@ -233,6 +269,9 @@ for _p, _t in ((jet_p, "ntp_jet"), (jet_save_p, "ntp_jet_save"),
                (jet_bwd_p, "ntp_jet_bwd")):
     mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
     mlir.register_lowering(_p, _lowering(_t, "cuda"), platform="cuda")
+mlir.register_lowering(jet_bwd_recompute_p,
+                       _lowering("ntp_jet_bwd_recompute", "cpu"),
+                       platform="cpu")
 
 
 def _axis_size(args, dims):
@@ -280,6 +319,8 @@ def _per_instance_batch(prim):
 batching.primitive_batchers[jet_p] = _jet_batch
 batching.primitive_batchers[jet_save_p] = _per_instance_batch(jet_save_p)
 batching.primitive_batchers[jet_bwd_p] = _per_instance_batch(jet_bwd_p)
+batching.primitive_batchers[jet_bwd_recompute_p] = _per_instance_batch(
+    jet_bwd_recompute_p)
 
 
 #===----------------------------------------------------------------------===#
@@ -287,16 +328,18 @@ batching.primitive_batchers[jet_bwd_p] = _per_instance_batch(jet_bwd_p)
 #===----------------------------------------------------------------------===#
 
 class _Wanted:
-    """Which inputs the backward differentiates, and the device the forward
-    was traced for (static residuals)."""
+    """Which inputs the backward differentiates, the device the forward was
+    traced for and how the reverse mode runs ("saved" or "recompute"; static
+    residuals)."""
 
-    def __init__(self, x, v, p, device="cpu"):
+    def __init__(self, x, v, p, device="cpu", how="saved"):
         self.bits = (bool(x), bool(v), bool(p))
         self.device = device
+        self.how = how
 
 
 jax.tree_util.register_pytree_node(
-    _Wanted, lambda w: ((), w.bits + (w.device,)),
+    _Wanted, lambda w: ((), w.bits + (w.device, w.how)),
     lambda aux, _: _Wanted(*aux))
 
 
@@ -314,9 +357,15 @@ def _differentiable(spec):
 
     def fwd(x, v, p):
         device = _trace_device()
+        how = "saved" if _DIRECTION_GRAD_BY_XLA else _reverse_mode(
+            spec, x.value.shape[0], device)
+        wanted = _Wanted(x.perturbed, v.perturbed, p.perturbed, device, how)
+        if how == "recompute":
+            out = jet_p.bind(x.value[None], v.value[None], p.value[None],
+                             spec=spec)
+            return out[0], (x.value, v.value, p.value, None, wanted)
         out, ws = jet_save_p.bind(x.value[None], v.value[None],
                                   p.value[None], spec=spec, device=device)
-        wanted = _Wanted(x.perturbed, v.perturbed, p.perturbed, device)
         return out[0], (x.value, v.value, p.value, ws, wanted)
 
     def bwd(res, c):
@@ -325,6 +374,12 @@ def _differentiable(spec):
         device = wanted.device
         if isinstance(c, jax.custom_derivatives.SymbolicZero):
             return None, None, None
+        if wanted.how == "recompute":
+            pg, xg, vg = jet_bwd_recompute_p.bind(
+                x[None], v[None], p[None], c[None], spec=spec,
+                need_p=need_p, need_x=need_x, need_v=need_v)
+            return (xg[0] if need_x else None, vg[0] if need_v else None,
+                    pg[0] if need_p else None)
         if device == "cpu" and not _DIRECTION_GRAD_BY_XLA:
             pg, xg, vg = jet_bwd_p.bind(
                 x[None], v[None], p[None], c[None], ws, spec=spec,
@@ -362,12 +417,15 @@ def _differentiable(spec):
 #   ntp_partials       x [I,N,d], p [I,P] -> out [I,R,N,q]
 #   ntp_partials_save  x, p -> out, ws [I,W] (uint8)
 #   ntp_partials_bwd   x, p, c [I,R,N,q], ws -> pg [I,P|0], xg [I,N|0,d]
+#   ntp_partials_bwd_recompute  x, p, c -> pg, xg (no workspace)
 # spec = (widths, activation, (alphas, operators, lowering), dtype)
 #===----------------------------------------------------------------------===#
 
 partials_p = _primitive("ntp_partials", False)
 partials_save_p = _primitive("ntp_partials_save", True)
 partials_bwd_p = _primitive("ntp_partials_bwd", True)
+partials_bwd_recompute_p = _primitive("ntp_partials_bwd_recompute", True)
+
 
 
 def _num_requests(spec):
@@ -392,9 +450,15 @@ def _partials_bwd_abstract(x, p, c, ws, *, spec, need_p, need_x):
             ShapedArray((i, points if need_x else 0, d), dt)]
 
 
+def _partials_bwd_recompute_abstract(x, p, c, *, spec, need_p, need_x):
+    return _partials_bwd_abstract(x, p, c, None, spec=spec, need_p=need_p,
+                                  need_x=need_x)
+
+
 partials_p.def_abstract_eval(_partials_abstract)
 partials_save_p.def_abstract_eval(_partials_save_abstract)
 partials_bwd_p.def_abstract_eval(_partials_bwd_abstract)
+partials_bwd_recompute_p.def_abstract_eval(_partials_bwd_recompute_abstract)
 
 
 def _partials_on_gpu(ctx, *operands, **_):
@@ -406,7 +470,8 @@ def _partials_on_gpu(ctx, *operands, **_):
 
 for _p, _t in ((partials_p, "ntp_partials"),
                (partials_save_p, "ntp_partials_save"),
-               (partials_bwd_p, "ntp_partials_bwd")):
+               (partials_bwd_p, "ntp_partials_bwd"),
+               (partials_bwd_recompute_p, "ntp_partials_bwd_recompute")):
     mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
     mlir.register_lowering(_p, _partials_on_gpu, platform="cuda")
 
@@ -430,6 +495,8 @@ batching.primitive_batchers[partials_save_p] = _per_instance_batch(
     partials_save_p)
 batching.primitive_batchers[partials_bwd_p] = _per_instance_batch(
     partials_bwd_p)
+batching.primitive_batchers[partials_bwd_recompute_p] = _per_instance_batch(
+    partials_bwd_recompute_p)
 
 
 def _partials_reverse_mode(spec):
@@ -455,9 +522,13 @@ def _differentiable_partials(spec):
         why = _partials_reverse_mode(spec)
         if why is not None:
             _fail(why, ntp.ERROR_UNSUPPORTED)
+        wanted = _Wanted(x.perturbed, False, p.perturbed,
+                         how=_reverse_mode(spec, x.value.shape[0]))
+        if wanted.how == "recompute":
+            out = partials_p.bind(x.value[None], p.value[None], spec=spec)
+            return out[0], (x.value, p.value, None, wanted)
         out, ws = partials_save_p.bind(x.value[None], p.value[None],
                                        spec=spec)
-        wanted = _Wanted(x.perturbed, False, p.perturbed)
         return out[0], (x.value, p.value, ws, wanted)
 
     def bwd(res, c):
@@ -465,8 +536,14 @@ def _differentiable_partials(spec):
         need_x, _, need_p = wanted.bits
         if isinstance(c, jax.custom_derivatives.SymbolicZero):
             return None, None
-        pg, xg = partials_bwd_p.bind(x[None], p[None], c[None], ws,
-                                     spec=spec, need_p=need_p, need_x=need_x)
+        if wanted.how == "recompute":
+            pg, xg = partials_bwd_recompute_p.bind(
+                x[None], p[None], c[None], spec=spec, need_p=need_p,
+                need_x=need_x)
+        else:
+            pg, xg = partials_bwd_p.bind(x[None], p[None], c[None], ws,
+                                         spec=spec, need_p=need_p,
+                                         need_x=need_x)
         return (xg[0] if need_x else None, pg[0] if need_p else None)
 
     f.defvjp(fwd, bwd, symbolic_zeros=True)
@@ -729,7 +806,9 @@ def partials(params, x, *, layers=None, activation, partials=(),
     ntp.Error saying so. CPU only. partials_lowering: how the forward
     propagates its rays ("auto", "per-ray", "multi-direction",
     "collapsed"; ntp.compile); under jax.grad the forward is the reverse
-    mode's save, whose rays are per-ray."""
+    mode's save, whose rays are per-ray, unless its workspace would exceed
+    RECOMPUTE_ABOVE_BYTES: then it is this forward and the backward
+    recomputes the rays (the same gradients)."""
     x, p, widths, dtype = _prepare(params, x, layers, activation, dtype)
     request = _requests(partials, operators, widths[0], partials_lowering)
     spec = (widths, activation, request, dtype)

@@ -477,6 +477,18 @@ def _ones_ptr(dtype):
     return t.data_ptr()
 
 
+# Above this many bytes of workspace per call, autograd runs the forward
+# alone (ntp_forward / ntp_partials, a partials kernel's own lowering) and
+# the backward that recomputes the jets tile by tile on the stack
+# (ntp_backward_full / ntp_partials_backward) instead of saving them: the
+# same gradients for the same cotangent, without a workspace of tens of MB
+# that the backward streams back from memory (faster here even with the
+# workspace reused: order 9, batch 4096, f64, 48 MB; the d = 8 Laplacian
+# at batch 1024, 77 MB). ntp.jax.RECOMPUTE_ABOVE_BYTES says the same for
+# JAX.
+RECOMPUTE_ABOVE_BYTES = 32 << 20
+
+
 class _Fast:
     """What the per-call path needs of a CPU kernel, in attributes of its
     own: the C entry points, the handle, the output's trailing shape, the
@@ -488,12 +500,14 @@ class _Fast:
         self.kernel, self.h = k, k._h
         self.forward, self.forward_save = lib.ntp_forward, lib.ntp_forward_save
         self.backward_saved = lib.ntp_backward_saved
+        self.backward_full = lib.ntp_backward_full
         self.rows, self.cols, self.num_params = (k.order + 1, k.output_dim,
                                                  k.num_params)
         self.free = {}  # batch -> [workspace tensors]
+        self.pooled = 0  # bytes of the workspaces in `free`
 
 
-_POOL_PER_BATCH, _POOL_BATCHES, _POOL_MAX_BYTES = 2, 16, 1 << 22
+_POOL_PER_BATCH, _POOL_BATCHES, _POOL_MAX_BYTES = 2, 16, 1 << 28
 
 
 def _workspace(fast, n):
@@ -502,8 +516,11 @@ def _workspace(fast, n):
     and getrefcount's argument refer to it), else a new one. list.pop and
     list.insert are atomic under the GIL and a buffer in use is always also
     referenced by its user, so two calls never share one. Two per batch (a
-    training loop's previous jet is still alive during the next call), up
-    to 4 MiB each: bigger ones cost little next to their kernel."""
+    training loop's previous jet is still alive during the next call), at
+    most 256 MiB in all per kernel: a fresh workspace is not free, glibc
+    maps every block over 32 MiB anew and the kernel then pages it in (a
+    training step of 1-24-24-24-1 at order 9, batch 4096, f64, 48 MB of
+    workspace: 2x slower with a fresh one, benchmarks/results/)."""
     pool = fast.free.get(n)
     if pool is not None:
         for _ in range(len(pool)):
@@ -516,17 +533,19 @@ def _workspace(fast, n):
                 return ws
     size = fast.kernel._ws_size(n)
     ws = _empty(size, dtype=_uint8)
-    if size <= _POOL_MAX_BYTES:
+    if fast.pooled + size <= _POOL_MAX_BYTES:
         if pool is None and len(fast.free) < _POOL_BATCHES:
             pool = fast.free.setdefault(n, [])
         if pool is not None and len(pool) < _POOL_PER_BATCH:
             pool.insert(0, ws)
+            fast.pooled += size
     return ws
 
 
 class _Jet(torch.autograd.Function):
     """forward: ntp_forward_save; backward: ntp_backward_saved on the same
-    buffers. jet() checked every argument (dtype, device, shapes); the
+    buffers (above RECOMPUTE_ABOVE_BYTES of workspace: ntp_forward, then
+    ntp_backward_full). jet() checked every argument (dtype, device, shapes); the
     runtime checks that the workspace was saved for this very x, direction
     and params (a hash in its header)."""
 
@@ -539,9 +558,14 @@ class _Jet(torch.autograd.Function):
             return k.forward(x, flat, v)
         shape = (fast.rows, n, fast.cols)
         out = _empty(shape, dtype=x.dtype)
-        ws = _workspace(fast, n)
-        px, pp, pw = x.data_ptr(), flat.data_ptr(), ws.data_ptr()
-        st = fast.forward_save(fast.h, px, pv, pp, out.data_ptr(), pw, n)
+        px, pp = x.data_ptr(), flat.data_ptr()
+        if fast.kernel._ws_size(n) > RECOMPUTE_ABOVE_BYTES:
+            ws = pw = None  # the backward recomputes (ntp_backward_full)
+            st = fast.forward(fast.h, px, pv, pp, out.data_ptr(), n)
+        else:
+            ws = _workspace(fast, n)
+            pw = ws.data_ptr()
+            st = fast.forward_save(fast.h, px, pv, pp, out.data_ptr(), pw, n)
         if st:
             ntp._check(st)
         # x, v, flat and ws stay alive with ctx: the pointers point into them.
@@ -573,10 +597,14 @@ class _Jet(torch.autograd.Function):
         sizes, shapes = layout
         pg = _empty(fast.num_params, dtype=dtype) if grad_p else None
         xg = _empty_like(x) if ctx.needs_input_grad[1] else None
-        st = fast.backward_saved(
-            fast.h, px, pv, pp, g.data_ptr(),
-            None if pg is None else pg.data_ptr(),
-            None if xg is None else xg.data_ptr(), pw, n)
+        pgp = None if pg is None else pg.data_ptr()
+        xgp = None if xg is None else xg.data_ptr()
+        if pw is None:
+            st = fast.backward_full(fast.h, px, pv, pp, g.data_ptr(), pgp,
+                                    xgp, n)
+        else:
+            st = fast.backward_saved(fast.h, px, pv, pp, g.data_ptr(), pgp,
+                                     xgp, pw, n)
         if st:
             ntp._check(st)
         if pg is None:
@@ -881,15 +909,34 @@ def partials_kernel_for(widths, activation, partials, operators, dtype,
     return k
 
 
+class _PartialsPool:
+    """The free workspaces of one partials kernel, by batch (_workspace)."""
+
+    def __init__(self, k):
+        self.kernel, self.free, self.pooled = k, {}, 0
+
+
+_partials_pools = {}  # id(kernel) -> _PartialsPool (kernels live forever)
+
+
 class _Partials(torch.autograd.Function):
-    """forward: ntp_partials_save; backward: ntp_partials_backward_saved on
-    the same buffers (the runtime checks the workspace's header against x
-    and params)."""
+    """forward: ntp_partials_save into a pooled workspace; backward:
+    ntp_partials_backward_saved on the same buffers (the runtime checks the
+    workspace's header against x and params). Above RECOMPUTE_ABOVE_BYTES:
+    ntp_partials, then ntp_partials_backward."""
 
     @staticmethod
     def forward(ctx, k, x, *params):
         flat = _flat(params)  # a copy: later in-place updates do not matter
-        out, ws = k.partials_save(x, flat)
+        n = x.shape[0]
+        if k._ws_size(n) > RECOMPUTE_ABOVE_BYTES:
+            out = k.partials(x, flat)
+            ctx.ntp = (k, x, flat, None, [p.shape for p in params])
+            return out
+        pool = _partials_pools.get(id(k))
+        if pool is None:
+            pool = _partials_pools.setdefault(id(k), _PartialsPool(k))
+        out, ws = k.partials_save(x, flat, _workspace(pool, n))
         ctx.ntp = (k, x, flat, ws, [p.shape for p in params])
         return out
 
@@ -901,8 +948,12 @@ class _Partials(torch.autograd.Function):
                         "gradient of its gradient)")
         k, x, flat, ws, shapes = ctx.ntp
         g = g.to(x.dtype).contiguous()
-        pg, xg = k.partials_backward_saved(
-            x, flat, g, ws, need_x_grad=ctx.needs_input_grad[1])
+        if ws is None:
+            pg, xg = k.partials_backward(
+                x, flat, g, need_x_grad=ctx.needs_input_grad[1])
+        else:
+            pg, xg = k.partials_backward_saved(
+                x, flat, g, ws, need_x_grad=ctx.needs_input_grad[1])
         if not any(ctx.needs_input_grad[2:]):
             return (None, xg) + (None,) * len(shapes)
         grads = pg.split_with_sizes([math.prod(s) for s in shapes])
@@ -923,7 +974,9 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
     [batch, d_in] on the CPU, of the parameters' dtype. partials_lowering:
     how the forward without autograd propagates its rays ("auto",
     "per-ray", "multi-direction", "collapsed"; ntp.compile); with autograd
-    the forward is ntp_partials_save, whose rays are per-ray."""
+    the forward is ntp_partials_save, whose rays are per-ray, unless its
+    workspace would exceed RECOMPUTE_ABOVE_BYTES: then it is this lowering's
+    forward and the backward recomputes the rays (the same gradients)."""
     d = _describe_cached(net)
     if not isinstance(x, _Tensor):
         _explain(d, x)

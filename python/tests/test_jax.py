@@ -419,3 +419,64 @@ def test_the_cuda_paths_direction_gradient_on_the_cpu():
                     jax.tree_util.tree_leaves(host)):
         assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
     assert np.array_equal(empty, np.zeros(2))
+
+
+def test_jet_handlers_compute_with_ieee_denormals():
+    # XLA flushes denormals on its threads, ntp's workers do not: the jet
+    # handlers (forward, save, backward) run ntp with IEEE denormals, as the
+    # C API does. float32 outputs of 1e-40 from an identity network.
+    k = ntp.compile([1, 1], "identity", 1, "float32")
+    w = np.array([[1e-20]], np.float32)
+    b = np.array([0.0], np.float32)
+    x = np.array([[1e-20], [3e-21]], np.float32)
+    flat = np.array([1e-20, 0.0], np.float32)
+    want = k.forward(x, flat)
+    assert want[0, 0, 0] != 0  # a denormal, not flushed
+    f = jax.jit(lambda p, z: nj.jet(p, z, 1, activation="identity"))
+    assert np.array_equal(np.asarray(f([(w, b)], x)), want)
+    # The saved forward and its backward: d/dw sum(c * out) = sum c * x.
+    c = np.full((2, 2, 1), 1e-20, np.float32)
+    out, vjp = jax.vjp(lambda p: nj.jet(p, x, 1, activation="identity"),
+                      [(w, b)])
+    assert np.array_equal(np.asarray(out), want)
+    pg, _ = k.backward(x, flat, c, need_x_grad=False)
+    (gw, gb), = vjp(c)[0]
+    assert np.array_equal(np.concatenate([np.ravel(gw), np.ravel(gb)]), pg)
+
+
+def test_recomputing_backward_gives_the_saved_gradients(monkeypatch):
+    # Above RECOMPUTE_ABOVE_BYTES of workspace jax.grad runs ntp_forward and
+    # the recomputing ntp_backward_full (handler ntp_jet_bwd_recompute)
+    # instead of the saved pair: the same gradients for params, x and the
+    # direction under jit, vmap over points and over parameters.
+    layers = [2, 9, 7, 1]
+    params = make_params(layers, seed=31)
+    rng = np.random.default_rng(32)
+    x = jnp.asarray(rng.standard_normal((23, 2)) * 0.7)
+    v = jnp.asarray([0.6, -0.8])
+    cot = jnp.asarray(rng.standard_normal((5, 23, 1)))
+
+    def lin(p, z, w):
+        return jnp.sum(nj.jet(p, z, 4, w, activation="tanh") * cot)
+
+    def run():
+        g = jax.jit(jax.grad(lin, argnums=(0, 1, 2)))(params, x, v)
+        per = jax.jit(jax.vmap(jax.grad(lin, argnums=(0, 2)),
+                               in_axes=(None, 0, None)))(
+            params, jnp.stack([x, 0.5 * x]), v)
+        pp = jax.tree_util.tree_map(lambda a: jnp.stack([a, 0.9 * a]),
+                                    params)
+        ens = jax.jit(jax.vmap(jax.grad(lin), in_axes=(0, None, None)))(
+            pp, x, v)
+        return jax.tree_util.tree_leaves((g, per, ens))
+    spec = (tuple(layers), "tanh", 4, "float64")
+    assert nj._reverse_mode(spec, 23) == "saved"
+    saved = run()
+    monkeypatch.setattr(nj, "RECOMPUTE_ABOVE_BYTES", -1)
+    assert nj._reverse_mode(spec, 23) == "recompute"
+    recomputed = run()
+    for a, b in zip(saved, recomputed):
+        assert np.allclose(a, b, rtol=1e-13, atol=1e-13 * np.abs(a).max())
+    # The HLO of the step holds the recomputing call and no workspace.
+    hlo = jax.jit(jax.grad(lin)).lower(params, x, v).as_text()
+    assert "ntp_jet_bwd_recompute" in hlo and "ntp_jet_save" not in hlo

@@ -347,3 +347,87 @@ def test_the_handler_checks_its_buffers():
             jnp.ones((1, 4, 2)), flat[None, :-1], spec=spec))
     assert "ntp: params has shape [1, 20], expected [1, 21]" in str(
         e.value), str(e.value)
+
+
+def _flat(params):
+    return np.concatenate([np.asarray(a).ravel() for w, b in params
+                           for a in (w, b)])
+
+
+def test_laplacian_picks_the_lowering_ntp_compile_picks():
+    # ntp.jax compiles its kernels with the reverse mode; their forward must
+    # still be the lowering ntp.compile chooses without it (the collapsed
+    # Laplacian here), not the reverse mode's per-ray rays: the same bits as
+    # the forward-only kernel, and not those of the per-ray lowering.
+    for dtype in (np.float64, np.float32):
+        layers = [8, 16, 16, 1]
+        params = make_params(layers, seed=21, dtype=dtype)
+        x = points(40, 8, seed=22, dtype=dtype)
+        got = np.asarray(jax.jit(lambda p, z: nj.laplacian(
+            p, z, activation="tanh"))(params, x))
+        name = np.dtype(dtype).name
+
+        def direct(lowering):
+            k = ntp.compile(layers, "tanh", dtype=name, backward=False,
+                            operators=["laplacian"],
+                            partials_lowering=lowering)
+            return k.partials(np.asarray(x), _flat(params))[0]
+        assert np.array_equal(got, direct("auto"))
+        assert not np.array_equal(got, direct("per-ray"))
+
+
+def test_recomputing_backward_gives_the_saved_gradients(monkeypatch):
+    # Above RECOMPUTE_ABOVE_BYTES of workspace jax.grad runs ntp_partials and
+    # the recomputing ntp_partials_backward instead of the saved pair: with
+    # a cotangent that does not depend on the forward's rounding the same
+    # gradients (jit, vmap over points and over parameters), and the forward
+    # under grad is then the plain forward.
+    layers = [3, 10, 10, 1]
+    params = make_params(layers, seed=23)
+    x = points(21, 3, seed=24)
+    alphas, ops = [(1, 0, 0), (0, 2, 1)], ["laplacian"]
+    cot = jnp.asarray(np.random.default_rng(25).standard_normal((3, 21, 1)))
+
+    def f(p, z):
+        return nj.partials(p, z, activation="tanh", partials=alphas,
+                           operators=ops)
+
+    def lin(p, z):
+        return jnp.sum(f(p, z) * cot)
+
+    def run():
+        g = jax.jit(jax.grad(lin, argnums=(0, 1)))(params, x)
+        v = jax.jit(jax.vmap(jax.grad(lin), in_axes=(None, 0)))(
+            params, jnp.stack([x, 0.5 * x]))
+        pp = jax.tree_util.tree_map(lambda a: jnp.stack([a, 1.1 * a]),
+                                    params)
+        w = jax.jit(jax.vmap(jax.grad(lin)))(pp, jnp.stack([x, x]))
+        val, _ = jax.vjp(f, params, x)
+        return jax.tree_util.tree_leaves((g, v, w)), val
+    spec = (tuple(layers), "tanh", nj._requests(alphas, ops, 3), "float64")
+    assert nj._reverse_mode(spec, 21) == "saved"
+    saved, _ = run()
+    monkeypatch.setattr(nj, "RECOMPUTE_ABOVE_BYTES", -1)
+    recomputed, val = run()
+    assert nj._reverse_mode(spec, 21) == "recompute"
+    for a, b in zip(saved, recomputed):
+        assert np.allclose(a, b, rtol=1e-13, atol=1e-13 * np.abs(a).max())
+    assert np.array_equal(val, f(params, x))
+
+
+def test_handlers_compute_with_ieee_denormals():
+    # XLA runs its programs with denormals flushed to zero, ntp's worker
+    # threads do not: the handlers run ntp with IEEE denormals, so a call
+    # gives the C API's bits whichever thread runs its tiles. An identity
+    # network whose outputs are float32 denormals (1e-20 * 1e-20 = 1e-40).
+    k = ntp.compile([1, 1], "identity", dtype="float32",
+                    operators=["laplacian"], partials=[[0], [1]])
+    w = np.array([[1e-20]], np.float32)
+    b = np.array([0.0], np.float32)
+    x = np.array([[1e-20], [3e-21], [-2e-20]], np.float32)
+    want = k.partials(x, np.array([1e-20, 0.0], np.float32))
+    assert want[0, 0, 0] != 0  # a denormal, not flushed
+    got = jax.jit(lambda p, z: nj.partials(
+        p, z, activation="identity", partials=[[0], [1]],
+        operators=["laplacian"]))([(w, b)], x)
+    assert np.array_equal(np.asarray(got), want)

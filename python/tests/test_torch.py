@@ -459,3 +459,62 @@ def test_a_workspace_is_reused_only_once_its_graph_is_gone():
     for _ in range(3):  # a training loop's pattern, reusing workspaces
         assert all(torch.equal(a, b)
                    for a, b in zip(grads(nt.jet(net, x, 3)), ref2))
+
+
+
+def test_the_workspace_pool_is_bounded_in_bytes(monkeypatch):
+    # Workspaces of any size are pooled (a fresh one over 32 MiB is mapped
+    # and paged in anew at every step), up to _POOL_MAX_BYTES per kernel:
+    # below the bound a step reuses the previous step's buffer, above it
+    # each step gets its own and the pool stays within the bound.
+    import gc
+    import ntp.torch as ntm
+    net = make([1, 7, 1], nn.Tanh)
+    x = torch.linspace(-1, 1, 40, dtype=torch.float64).reshape(-1, 1)
+    y = torch.linspace(-1, 1, 41, dtype=torch.float64).reshape(-1, 1)
+    k = ntm.kernel_for((1, 7, 1), "tanh", 2, torch.float64,
+                       torch.device("cpu"))
+    size = k.workspace_size(40)
+    monkeypatch.setattr(ntm, "_POOL_MAX_BYTES", size)  # room for one
+
+    def step(z):
+        out = nt.jet(net, z, 2)
+        ws = out.grad_fn.ntp[6]
+        out.square().sum().backward()
+        return ws.data_ptr()
+    first = step(x)
+    assert step(x) == first  # the pooled one, its graph gone
+    step(y)  # another batch: over the bound, not pooled
+    fast, = [f for f in gc.get_objects()
+             if isinstance(f, ntm._Fast) and f.kernel is k]
+    assert fast.pooled == size and 41 not in fast.free
+    assert step(x) == first
+
+
+def test_recomputing_backward_gives_the_saved_gradients(monkeypatch):
+    # Above RECOMPUTE_ABOVE_BYTES of workspace autograd runs ntp_forward and
+    # the recomputing ntp_backward_full instead of the saved pair: the same
+    # jet and the same gradients (params and x), and no workspace is held.
+    import ntp.torch as ntm
+    net = make([2, 8, 6, 1], nn.Tanh)
+    x0 = torch.rand(19, 2, dtype=torch.float64) * 2 - 1
+    v = torch.tensor([0.6, -0.8], dtype=torch.float64)
+    cot = torch.randn(5, 19, 1, dtype=torch.float64)
+
+    def run():
+        for p in net.parameters():
+            p.grad = None
+        x = x0.clone().requires_grad_(True)
+        out = nt.jet(net, x, 4, v)
+        held = out.grad_fn.ntp[6]
+        (out * cot).sum().backward()
+        return out.detach(), held, [p.grad.clone() for p in
+                                    net.parameters()] + [x.grad.clone()]
+    out1, held1, saved = run()
+    assert held1 is not None
+    monkeypatch.setattr(ntm, "RECOMPUTE_ABOVE_BYTES", -1)
+    out2, held2, recomputed = run()
+    assert held2 is None and torch.equal(out1, out2)
+    for a, b in zip(saved, recomputed):
+        assert torch.allclose(a, b, rtol=1e-13,
+                              atol=1e-13 * float(a.abs().max()))

@@ -205,3 +205,55 @@ def test_bad_lowerings_are_one_sentence():
     with pytest.raises(ntp.Error, match="applies to partials kernels only"):
         ntp.compile([2, 4, 1], "tanh", 2, "float64",
                     partials_lowering="collapsed")
+
+
+def _grads(net, x, cot, **kw):
+    for p in net.parameters():
+        p.grad = None
+    x = x.detach().clone().requires_grad_(True)
+    out = nt.partials(net, x, **kw)
+    (out * cot).sum().backward()
+    return [p.grad.clone() for p in net.parameters()] + [x.grad.clone()]
+
+
+def test_recomputing_backward_gives_the_saved_gradients(monkeypatch):
+    # Above RECOMPUTE_ABOVE_BYTES of workspace the backward recomputes the
+    # rays (ntp_partials_backward) instead of saving them: with a cotangent
+    # that does not depend on the forward's rounding, the gradients are the
+    # saved pair's to rounding (bit for bit on the machines tried).
+    net = make([3, 12, 12, 1], nn.Tanh, torch.float64, seed=5)
+    x = torch.rand(33, 3, dtype=torch.float64) * 2 - 1
+    kw = dict(partials=[[1, 0, 0], [0, 2, 1]], operators=["laplacian"])
+    cot = torch.randn(3, 33, 1, dtype=torch.float64)
+    saved = _grads(net, x, cot, **kw)
+    monkeypatch.setattr(nt, "RECOMPUTE_ABOVE_BYTES", 0)
+    recomputed = _grads(net, x, cot, **kw)
+    assert all(torch.allclose(a, b, rtol=1e-13, atol=1e-13 * float(
+        a.abs().max())) for a, b in zip(saved, recomputed))
+    with torch.no_grad():
+        plain = nt.partials(net, x, **kw)
+    xr = x.detach().clone().requires_grad_(True)
+    # The forward under autograd is then the kernel's own lowering.
+    assert torch.equal(nt.partials(net, xr, **kw).detach(), plain)
+
+
+def test_pooled_workspaces_are_not_shared_while_in_use():
+    # Training-step workspaces come from a pool: a graph that is still alive
+    # keeps its own, so two forwards before their backwards (and repeated
+    # steps) give each graph its own gradients.
+    net = make([2, 10, 10, 1], nn.Tanh, torch.float64, seed=6)
+    kw = dict(operators=["laplacian"])
+    xs = [torch.rand(17, 2, dtype=torch.float64) for _ in range(3)]
+    cot = torch.randn(1, 17, 1, dtype=torch.float64)
+    want = [_grads(net, x, cot, **kw) for x in xs]
+    for _ in range(2):
+        graphs = []
+        for x in xs:
+            xr = x.clone().requires_grad_(True)
+            graphs.append((xr, (nt.partials(net, xr, **kw) * cot).sum()))
+        for (xr, loss), w in zip(reversed(graphs), reversed(want)):
+            for p in net.parameters():
+                p.grad = None
+            loss.backward()
+            got = [p.grad for p in net.parameters()] + [xr.grad]
+            assert all(torch.equal(a, b) for a, b in zip(got, w))

@@ -27,6 +27,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 namespace {
 
 //===----------------------------------------------------------------------===//
@@ -153,7 +157,8 @@ protected:
                               {"NtpJaxJetBwdCpu", &bwdCpu},
                               {"NtpJaxJetSaveCuda", &saveCuda},
                               {"NtpJaxJetBwdCuda", &bwdCuda},
-                              {"NtpJaxPartialsCpu", &partialsCpu}}) {
+                              {"NtpJaxPartialsCpu", &partialsCpu},
+                              {"NtpJaxJetBwdRecomputeCpu", &bwdRecomputeCpu}}) {
       *slot = reinterpret_cast<XLA_FFI_Handler *>(::dlsym(lib, name));
       ASSERT_NE(*slot, nullptr) << name;
     }
@@ -192,7 +197,7 @@ protected:
   void *lib = nullptr;
   XLA_FFI_Handler *jetCpu = nullptr, *jetCuda = nullptr, *saveCpu = nullptr,
                   *bwdCpu = nullptr, *saveCuda = nullptr, *bwdCuda = nullptr,
-                  *partialsCpu = nullptr;
+                  *partialsCpu = nullptr, *bwdRecomputeCpu = nullptr;
   std::vector<ntp_kernel *> kernels;
 };
 
@@ -506,3 +511,54 @@ TEST_F(JaxFfiTest, PartialsHandlerEqualsNtpPartialsPerInstance) {
 }
 
 } // namespace
+
+// The recomputing backward (no workspace; ntp_backward_full per instance)
+// and the direction gradient it derives, run with IEEE denormals whatever
+// the caller's mode (XLA's is FTZ/DAZ), which it restores after.
+TEST_F(JaxFfiTest, RecomputeBackwardHandlerEqualsTheRuntimeCallPerInstance) {
+  ntp_kernel *k = compile(NTP_DEVICE_CPU, 3);
+  ASSERT_NE(k, nullptr);
+  const int64_t I = 2, N = 6, n1 = 4;
+  auto x = ramp(I * N, 1.2, 0.4), p = ramp(I * P, 0.7, 0.9);
+  auto c = ramp(I * n1 * N, 1, 1.5);
+  std::vector<double> v{1.0, 0.75}, out(I * n1 * N);
+  std::vector<double> pg(I * P), xg(I * N), vg(I);
+  Frame bwd(&api, k);
+  bwd.arg(F64, x.data(), {I, N, 1});
+  bwd.arg(F64, v.data(), {I, 1});
+  bwd.arg(F64, p.data(), {I, P});
+  bwd.arg(F64, c.data(), {I, n1, N, 1});
+  bwd.ret(F64, pg.data(), {I, P});
+  bwd.ret(F64, xg.data(), {I, N, 1});
+  bwd.ret(F64, vg.data(), {I, 1});
+#if defined(__x86_64__)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(csr | (1u << 15) | (1u << 6)); // XLA's FTZ and DAZ
+#endif
+  std::string error = bwd.call(bwdRecomputeCpu);
+#if defined(__x86_64__)
+  EXPECT_EQ(_mm_getcsr() & ((1u << 15) | (1u << 6)), (1u << 15) | (1u << 6));
+  _mm_setcsr(csr);
+#endif
+  ASSERT_EQ(error, "");
+  for (int64_t i = 0; i < I; ++i) {
+    std::vector<double> pgRef(P), xgRef(N);
+    ASSERT_EQ(ntp_backward_full(k, x.data() + i * N, v.data() + i,
+                                p.data() + i * P, c.data() + i * n1 * N,
+                                pgRef.data(), xgRef.data(), N),
+              NTP_OK);
+    for (int64_t j = 0; j < P; ++j)
+      EXPECT_EQ(pg[i * P + j], pgRef[j]) << i << " " << j;
+    for (int64_t j = 0; j < N; ++j)
+      EXPECT_EQ(xg[i * N + j], xgRef[j]) << i << " " << j;
+    ASSERT_EQ(ntp_forward(k, x.data() + i * N, v.data() + i, p.data() + i * P,
+                          out.data() + i * n1 * N, N),
+              NTP_OK);
+    double euler = 0; // v . dL/dv = sum_k k <c_k, out_k>
+    for (int64_t kk = 0; kk < n1; ++kk)
+      for (int64_t b = 0; b < N; ++b)
+        euler += double(kk) * c[i * n1 * N + kk * N + b] *
+                 out[i * n1 * N + kk * N + b];
+    EXPECT_NEAR(vg[i] * v[i], euler, 1e-12 * std::abs(euler)) << i;
+  }
+}
