@@ -63,14 +63,12 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
-  // Typed layers: the kernel kinds that take them so far.
-  if (network.kinds.gated && !network.partials.empty())
-    return fail(error, "partials kernels do not take gated layers yet; "
-                       "compile a jet kernel");
-  if (!network.kinds.empty() && !network.partials.empty())
-    return fail(error, "partials kernels do not take adaptive slopes, "
-                       "residual layers or Fourier features yet; compile a "
-                       "jet kernel");
+  // Typed layers: the kernel kinds that take them so far (partials kernels
+  // take every kind; a gated one only forward, per ray).
+  if (network.kinds.gated && !network.partials.empty() && target.backward)
+    return fail(error, "the reverse mode of partials kernels does not take "
+                       "gated layers yet; compile the partials kernel "
+                       "without it, or a jet kernel");
   if (!network.partials.empty()) {
     partials::Plan plan;
     if (!partials::validateRequest(network.partials, network.layers.front(),
@@ -111,7 +109,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
     std::optional<int64_t> workspace;
     if (partials::planPartials(m.partials, m.inputDim(), plan, error))
       workspace = art::partialsWorkspaceElementsPerTile(
-          m.layers, plan.jetCoefficients(), m.tile);
+          m.layers, plan.jetCoefficients(), m.tile, m.kinds);
     if (!workspace)
       return fail(error, "the workspace of one tile overflows int64");
     m.workspacePerTile = *workspace;

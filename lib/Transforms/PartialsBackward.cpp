@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace ntp;
@@ -82,8 +83,17 @@ struct PartialsPlan {
   /// Elements of the stacked top coefficients' offset in a tile's slice.
   int64_t topsOffset() const { return columns * lowerWidths() * tile; }
   /// Elements a recomputing backward tile keeps on the stack.
+  /// Whether the rays add jets (residual layers): their reverse keeps the
+  /// skip connection's cotangent in a third buffer.
+  bool hasAdd() const {
+    return llvm::any_of(rays.front().steps, [](const JetStep &s) {
+      return s.kind == JetStep::Kind::Add;
+    });
+  }
+  int64_t cotangentBuffers() const { return hasAdd() ? 3 : 2; }
   int64_t recomputeStackElements() const {
-    return (maxOrders * lowerWidths() + 2 * maxOrders * maxWidth() +
+    return (maxOrders * lowerWidths() +
+            cotangentBuffers() * maxOrders * maxWidth() +
             (requests + columns) * outputDim + 2 * (maxOrders + 1) * inputDim) *
            tile;
   }
@@ -125,6 +135,9 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
   PartialsPlan plan;
   plan.name = name.str();
   bool combined = false, stored = false;
+  // The step of the current ray that last wrote each buffer value (the
+  // operands of a residual add), as for a jet kernel.
+  DenseMap<Value, size_t> writer;
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
     auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
     auto needRay = [&]() -> LogicalResult {
@@ -149,6 +162,7 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
       ray.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
       plan.maxOrders = std::max(plan.maxOrders, ray.orders);
       plan.rays.push_back(std::move(ray));
+      writer.clear();
     } else if (auto affine = dyn_cast<AffineOp>(op)) {
       if (failed(needRay()))
         return WalkResult::interrupt();
@@ -179,9 +193,34 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
     } else if (auto store = dyn_cast<StoreJetOp>(op)) {
       plan.storedLiveOrders = store.getLiveOrders();
       stored = true;
+    } else if (isa<ScaleOp, FourierProjectOp, AddJetsOp>(op)) {
+      // Typed layers (issue 14): the jet chain's rules, on the ray's steps.
+      if (failed(needRay()))
+        return WalkResult::interrupt();
+      JetPlan chain;
+      chain.steps = std::move(plan.rays.back().steps);
+      chain.numParams = plan.numParams;
+      FailureOr<bool> layer = readTypedLayerStep(op, chain, writer);
+      plan.rays.back().steps = std::move(chain.steps);
+      plan.numParams = chain.numParams;
+      if (failed(layer))
+        return WalkResult::interrupt();
+    } else if (isa<GateJetsOp>(op)) {
+      return op->emitOpError("the reverse mode of partials kernels does not "
+                             "take gated layers yet");
     } else if (isa<NtpDialect>(op->getDialect())) {
       return op->emitOpError("unexpected op in a partials kernel function");
     }
+    Value written = TypeSwitch<Operation *, Value>(op)
+                        .Case([](SeedOp o) { return o.getJet(); })
+                        .Case([](AffineOp o) { return o.getOutput(); })
+                        .Case([](ActivateOp o) { return o.getOutput(); })
+                        .Case([](ScaleOp o) { return o.getOutput(); })
+                        .Case([](AddJetsOp o) { return o.getOutput(); })
+                        .Case([](FourierProjectOp o) { return o.getOutput(); })
+                        .Default([](Operation *) { return Value(); });
+    if (written && !plan.rays.empty() && !combined)
+      writer[written] = plan.rays.back().steps.size() - 1;
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
@@ -205,7 +244,9 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
       same = ray.steps[i].kind == first[i].kind &&
              ray.steps[i].width == first[i].width &&
              ray.steps[i].weightOffset == first[i].weightOffset &&
-             ray.steps[i].activation == first[i].activation;
+             ray.steps[i].activation == first[i].activation &&
+             ray.steps[i].perNeuron == first[i].perNeuron &&
+             ray.steps[i].skip == first[i].skip;
     if (!same)
       return func.emitError("the rays of a partials kernel must run the same "
                             "layers, ending in an affine layer of the output "
@@ -274,7 +315,8 @@ public:
                                 plan.element)));
     Value outBar, raysBar, combined;
     if (mode != Mode::ForwardSave) {
-      for (Value &buffer : cotangents)
+      for (Value &buffer :
+           MutableArrayRef<Value>(cotangents, plan.cotangentBuffers()))
         buffer = memref::AllocaOp::create(
             b, loc,
             JetBufferShape::get(plan.maxOrders, plan.maxWidth(), plan.tile,
@@ -437,10 +479,11 @@ private:
         ActivateOp::create(b, loc, s.activation, jets[i - 1], output,
                            s.liveOrders);
         break;
-      // readPartialsPlan refuses typed layers: a ray has none of these.
+      // Typed layers (issue 14): TypedLayerBackward.cpp.
       case JetStep::Kind::Scale:
       case JetStep::Kind::Add:
       case JetStep::Kind::FourierProject:
+        emitTypedLayerForward(b, loc, s, jets, i, params);
         break;
       }
     }
@@ -451,21 +494,48 @@ private:
   void emitRayReverse(OpBuilder &b, size_t r, ArrayRef<Value> jets,
                       Value topBar, Value seedBar) {
     const RayPlan &ray = plan.rays[r];
-    int current = 0;
+    int current = -1; // topBar is in none of the cotangent buffers
     Value bar = topBar;
+    // A residual add's cotangent, kept (in buffer `kept`) until the chain
+    // reaches the step whose jet the add read, `pendingStep` (as in the jet
+    // chain, GenerateBackward.cpp).
+    int kept = -1;
+    Value pending;
+    size_t pendingStep = 0;
     for (size_t i = ray.steps.size() - 1; i > 0; --i) {
       const JetStep &s = ray.steps[i];
+      if (s.kind == JetStep::Kind::Add) {
+        // The top step is an affine: an add's cotangent is in a buffer.
+        kept = current;
+        pending = bar;
+        pendingStep = s.skip;
+        continue;
+      }
+      int target = 0;
+      while (target == current || target == kept)
+        ++target;
       Value inBar = i == 1 ? seedBar
-                           : corner(b, cotangents[current], 0, ray.orders,
+                           : corner(b, cotangents[target], 0, ray.orders,
                                     ray.steps[i - 1].width);
       if (s.kind == JetStep::Kind::Affine)
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                             inBar, lanes, s.liveOrders);
+      else if (s.kind == JetStep::Kind::FourierProject ||
+               s.kind == JetStep::Kind::Scale)
+        emitTypedLayerVjp(b, loc, s, jets[i - 1], params, bar, lanes, inBar);
       else
         ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
                               s.liveOrders);
-      current ^= 1;
+      current = target;
       bar = inBar;
+      if (pending && i - 1 == pendingStep) {
+        // The skip's cotangent joins the chain's (orders the step after
+        // pendingStep reads; the others are structural zeros).
+        AddJetsOp::create(b, loc, bar, pending, bar,
+                          ray.steps[pendingStep + 1].liveOrders);
+        kept = -1;
+        pending = Value();
+      }
     }
   }
 
@@ -474,7 +544,7 @@ private:
   bool perSampleGrads;
   Value x, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> directions, stackJets;
-  Value cotangents[2], seedBars[2];
+  Value cotangents[3], seedBars[2];
 };
 
 } // namespace

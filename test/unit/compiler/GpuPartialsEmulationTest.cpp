@@ -69,7 +69,22 @@ struct Case {
   std::string lowering; // per-ray | multi-direction | collapsed
   std::string mapping;  // sample | lanes
   int64_t samplesPerBlock = 4;
+  /// Typed layers (issue 14 item 2): slopes, residual, Fourier features.
+  ntp::artifact::LayerKinds kinds = {};
 };
+
+/// The reference's spelling of `kinds`.
+ntp_ref::Layers referenceLayers(const ntp::artifact::LayerKinds &kinds) {
+  ntp_ref::Layers l;
+  for (ntp::artifact::Slope s : kinds.slopes)
+    l.slopes.push_back(s == ntp::artifact::Slope::None    ? 0
+                       : s == ntp::artifact::Slope::Layer ? 1
+                                                          : 2);
+  l.residual = kinds.residual;
+  l.fourier = static_cast<int>(kinds.fourier);
+  l.gated = kinds.gated;
+  return l;
+}
 
 std::string testName(const Case &c) {
   std::string s = c.activation + "_d" + std::to_string(c.widths.front());
@@ -78,6 +93,8 @@ std::string testName(const Case &c) {
   s += "_p" + std::to_string(c.rows.size()) + (c.isF64 ? "_f64_" : "_f32_") +
        c.lowering + "_" + c.mapping + "_block" +
        std::to_string(c.samplesPerBlock);
+  if (!c.kinds.empty())
+    s += "_typed";
   for (char &ch : s)
     if (ch == '-' || ch == ',')
       ch = '_';
@@ -116,6 +133,7 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
     description.order =
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
   description.partialsLowering = c.lowering;
+  description.kinds = c.kinds;
   mlir::OwningOpRef<mlir::ModuleOp> module =
       ntp::buildMlpModule(context, description);
   if (!module)
@@ -187,11 +205,13 @@ TEST_P(GpuPartialsEmulation, MatchesTheReference) {
   std::mt19937_64 rng(std::hash<std::string>()(testName(c)));
   auto rounded = [&](double v) { return c.isF64 ? Ld(v) : Ld(float(v)); };
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<Ld> params(ntp_ref::numParams(c.widths));
+  const ntp_ref::Layers layers = referenceLayers(c.kinds);
+  std::vector<Ld> params(ntp_ref::numParams(c.widths, layers));
   for (Ld &p : params)
     p = rounded(u(rng) * 0.9);
   const std::vector<std::vector<int>> refRows = referenceRows(c.rows);
-  const ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  const std::vector<ntp_ref::Activation> acts(
+      c.widths.size() - 2, ntp_ref::parseActivation(c.activation));
   std::vector<Ld> rowErr(P, 0), rowMax(P, 0);
   // Batches that end inside a block, fill one and a bit, and span several.
   for (int64_t batch : {int64_t(1), c.samplesPerBlock + 1, int64_t(37)}) {
@@ -199,7 +219,7 @@ TEST_P(GpuPartialsEmulation, MatchesTheReference) {
     for (Ld &v : x)
       v = rounded(u(rng));
     std::vector<Ld> ref =
-        ntp_ref::partials(c.widths, act, params, x, batch, refRows);
+        ntp_ref::partials(c.widths, acts, layers, params, x, batch, refRows);
     const size_t count = size_t(P * batch * q);
     std::vector<Ld> got(count);
     auto run = [&](auto zero) {
@@ -378,6 +398,40 @@ std::vector<Case> forwardCases() {
                    false,
                    "collapsed",
                    mapping});
+  }
+  // Typed layers (issue 14 item 2): slopes per neuron and per layer, a
+  // residual layer, a Fourier embedding, in every lowering and mapping.
+  {
+    ntp::artifact::LayerKinds kinds;
+    kinds.slopes = {ntp::artifact::Slope::Neuron, ntp::artifact::Slope::Layer};
+    kinds.residual = {false, true};
+    kinds.fourier = 2;
+    for (std::string mapping : {"sample", "lanes"}) {
+      all.push_back({"tanh",
+                     {2, 6, 6, 1},
+                     requestRows(2, 4),
+                     true,
+                     "per-ray",
+                     mapping,
+                     4,
+                     kinds});
+      all.push_back({"silu",
+                     {3, 6, 6, 2},
+                     requestRows(3, 3),
+                     false,
+                     "multi-direction",
+                     mapping,
+                     4,
+                     kinds});
+      all.push_back({"sin",
+                     {2, 6, 6, 1},
+                     collapsedRows(2, true),
+                     true,
+                     "collapsed",
+                     mapping,
+                     4,
+                     kinds});
+    }
   }
   // All 35 partials of total order <= 4 in 3 inputs, multi-direction, in
   // the lanes mapping: one block of 82 rows of 40 neurons would need 52 KB
