@@ -63,12 +63,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
-  // Typed layers: the kernel kinds that take them so far (partials kernels
-  // take every kind; a gated one only forward, per ray).
-  if (network.kinds.gated && !network.partials.empty() && target.backward)
-    return fail(error, "the reverse mode of partials kernels does not take "
-                       "gated layers yet; compile the partials kernel "
-                       "without it, or a jet kernel");
+  // Typed layers: every kernel kind takes every kind (a gated partials
+  // kernel runs per ray: ntp-decompose-mlp).
   if (!network.partials.empty()) {
     partials::Plan plan;
     if (!partials::validateRequest(network.partials, network.layers.front(),

@@ -691,12 +691,6 @@ struct DecomposeMlpPass
         }
         if (facts.kinds.gated)
           kind = partials::Lowering::PerRay;
-        if (facts.kinds.gated && backward) {
-          mlp.emitError("the reverse mode of partials kernels does not take "
-                        "gated layers yet; compile the partials kernel "
-                        "without it, or a jet kernel");
-          return signalPassFailure();
-        }
         partials::LoweringNetwork network;
         network.layers = facts.layers;
         for (const std::string &a : mlp.getHiddenActivations())

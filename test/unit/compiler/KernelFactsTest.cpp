@@ -110,15 +110,12 @@ TEST(KernelFactsTest, TypedLayers) {
   typedPartials.order = 2;
   art::KernelManifest tp = describe(typedPartials, t);
   EXPECT_EQ(tp.workspacePerTile, (2 + 16 + 8 * 3 + 8 * 4 + 1) * 3 * tp.tile);
-  // A gated partials kernel: forward only, so far.
+  // A gated one: U's and V's jets (4 h) and each layer's gate too.
   NetworkDescription gated = network({2, 8, 8, 1}, 2);
   gated.kinds.gated = true;
   gated.partials = {{2, 0}};
-  EXPECT_EQ(describeError(gated, t),
-            "the reverse mode of partials kernels does not take gated layers "
-            "yet; compile the partials kernel without it, or a jet kernel");
-  t.backward = false;
-  EXPECT_EQ(describe(gated, t).partials.size(), 1u);
+  art::KernelManifest gp = describe(gated, t);
+  EXPECT_EQ(gp.workspacePerTile, (2 + 4 * 8 + 8 * 3 * 2 + 1) * 3 * gp.tile);
 }
 
 TEST(KernelFactsTest, CpuFacts) {
