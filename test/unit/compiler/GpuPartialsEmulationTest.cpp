@@ -22,6 +22,11 @@
 // PartialsBackwardTest.cpp's bounds: f64 1e-11, f32 1e-4. Batches end
 // inside a block and span several blocks.
 //
+// Typed layers (issue 14 item 2; cases named _typed / _gated): slopes,
+// residual layers and Fourier features in every lowering and mapping, the
+// modified MLP's gates per ray, forward and reverse mode, against the
+// reference's typed layers.
+//
 //===----------------------------------------------------------------------===//
 
 #include "PartialsReference.h"
@@ -94,7 +99,7 @@ std::string testName(const Case &c) {
        c.lowering + "_" + c.mapping + "_block" +
        std::to_string(c.samplesPerBlock);
   if (!c.kinds.empty())
-    s += "_typed";
+    s += c.kinds.gated ? "_gated" : "_typed";
   for (char &ch : s)
     if (ch == '-' || ch == ',')
       ch = '_';
@@ -431,6 +436,17 @@ std::vector<Case> forwardCases() {
                      mapping,
                      4,
                      kinds});
+      ntp::artifact::LayerKinds gated;
+      gated.gated = true;
+      gated.fourier = 2;
+      all.push_back({"tanh",
+                     {2, 6, 6, 2},
+                     requestRows(2, 4),
+                     true,
+                     "per-ray",
+                     mapping,
+                     4,
+                     gated});
     }
   }
   // All 35 partials of total order <= 4 in 3 inputs, multi-direction, in
@@ -531,21 +547,31 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
   ASSERT_TRUE(ntp::partials::planPartials(c.rows, d, plan, error)) << error;
   std::optional<int64_t> perBlock =
       ntp::artifact::partialsWorkspaceElementsPerTile(
-          layers, plan.jetCoefficients(), spb);
+          layers, plan.jetCoefficients(), spb, c.kinds);
   ASSERT_TRUE(perBlock);
 
   std::mt19937_64 rng(std::hash<std::string>()("bwd" + testName(c)));
   auto rounded = [&](double v) { return c.isF64 ? Ld(v) : Ld(float(v)); };
   std::vector<Ld> params;
-  for (size_t l = 1; l < c.widths.size(); ++l) {
-    double bound = 1.2 / std::sqrt(double(c.widths[l - 1]));
-    std::uniform_real_distribution<double> u(-bound, bound);
-    for (int i = 0; i < c.widths[l] * c.widths[l - 1] + c.widths[l]; ++i)
-      params.push_back(rounded(u(rng)));
+  const ntp_ref::Layers typedLayers = referenceLayers(c.kinds);
+  if (c.kinds.empty()) {
+    for (size_t l = 1; l < c.widths.size(); ++l) {
+      double bound = 1.2 / std::sqrt(double(c.widths[l - 1]));
+      std::uniform_real_distribution<double> u(-bound, bound);
+      for (int i = 0; i < c.widths[l] * c.widths[l - 1] + c.widths[l]; ++i)
+        params.push_back(rounded(u(rng)));
+    }
+  } else {
+    // Typed layers: every parameter (B, slopes, U and V) of one scale.
+    std::uniform_real_distribution<double> u(-0.6, 0.6);
+    params.resize(ntp_ref::numParams(c.widths, typedLayers));
+    for (Ld &p : params)
+      p = rounded(u(rng));
   }
   const int64_t numParams = static_cast<int64_t>(params.size());
   const std::vector<std::vector<int>> refRows = referenceRows(c.rows);
-  const ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  const std::vector<ntp_ref::Activation> acts(
+      c.widths.size() - 2, ntp_ref::parseActivation(c.activation));
   std::uniform_real_distribution<double> unit(-1, 1);
   double paramsErr = 0, xErr = 0;
   // One sample, one block and a bit, several blocks ending inside the last.
@@ -556,8 +582,8 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
     for (int64_t i = 0; i < P * batch * q; ++i)
       cot.push_back(rounded(unit(rng)));
     auto loss = [&](const std::vector<Ld> &p, const std::vector<Ld> &points) {
-      std::vector<Ld> out =
-          ntp_ref::partials(c.widths, act, p, points, batch, refRows);
+      std::vector<Ld> out = ntp_ref::partials(c.widths, acts, typedLayers, p,
+                                              points, batch, refRows);
       Ld sum = 0;
       for (size_t i = 0; i < out.size(); ++i)
         sum += cot[i] * out[i];
@@ -672,6 +698,32 @@ std::vector<Case> backwardCases() {
                  "per-ray",
                  "lanes",
                  1});
+  // Typed layers (issue 14 item 2): slopes, residual and Fourier features;
+  // the modified MLP's gates (with slopes).
+  ntp::artifact::LayerKinds typed, gated;
+  typed.slopes = {ntp::artifact::Slope::Neuron, ntp::artifact::Slope::Layer};
+  typed.residual = {false, true};
+  typed.fourier = 2;
+  gated.gated = true;
+  gated.slopes = {ntp::artifact::Slope::Layer, ntp::artifact::Slope::Neuron};
+  for (std::string mapping : {"sample", "lanes"}) {
+    all.push_back({"tanh",
+                   {2, 5, 5, 1},
+                   {{2, 1}, {0, 0}, op(kLaplacian, 2)},
+                   true,
+                   "per-ray",
+                   mapping,
+                   4,
+                   typed});
+    all.push_back({"sin",
+                   {2, 5, 5, 1},
+                   {{1, 1}, {0, 0}, op(kLaplacian, 2)},
+                   true,
+                   "per-ray",
+                   mapping,
+                   4,
+                   gated});
+  }
   return all;
 }
 
