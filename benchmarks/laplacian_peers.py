@@ -39,22 +39,15 @@
 #       [--block 0.2] [--rounds 3] [--jax-python ~/.cache/ntp/jax-venv/bin/python]
 #
 #===----------------------------------------------------------------------===#
-import argparse
 import itertools
 import json
 import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
 
-HIDDEN = 64
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def layers_of(d):
-    return [d, HIDDEN, HIDDEN, HIDDEN, 1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from laplacian_common import (HIDDEN, drive, layers_of, load_case,  # noqa
+                              measure, parse_args, print_machine, rel_diff)
 
 
 def flops_per_sample(d):
@@ -67,50 +60,9 @@ def all_alphas(d, max_order):
             for a in itertools.product(range(n + 1), repeat=d) if sum(a) == n]
 
 
-#===----------------------------------------------------------------------===#
-# Timing: the methods take turns, block by block; the best block counts
-#===----------------------------------------------------------------------===#
-
-def measure(fns, block_s, rounds, sync=lambda r: r):
-    """Best ms per call of each of fns (no-argument callables)."""
-    reps = []
-    for f in fns:
-        sync(f())
-        t = time.perf_counter()
-        sync(f())
-        once = time.perf_counter() - t
-        reps.append(max(1, int(block_s / max(once, 1e-7))))
-    best = [float("inf")] * len(fns)
-    for _ in range(rounds):
-        for i, f in enumerate(fns):
-            t = time.perf_counter()
-            for _ in range(reps[i]):
-                r = f()
-            sync(r)
-            best[i] = min(best[i], (time.perf_counter() - t) / reps[i])
-    return [b * 1e3 for b in best]
-
-
-def rel_diff(a, b):
-    import numpy as np
-    a = np.asarray(a, dtype=np.float64).reshape(-1)
-    b = np.asarray(b, dtype=np.float64).reshape(-1)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
-
-
 def _numpy(r):
     import numpy as np
     return r.detach().numpy() if hasattr(r, "detach") else np.asarray(r)
-
-
-def load_case(data, d, dtype):
-    import numpy as np
-    z = np.load(os.path.join(data, "d%d.npz" % d))
-    params = [(z["W%d" % i].astype(dtype), z["b%d" % i].astype(dtype))
-              for i in range(4)]
-    flat = np.concatenate([a.reshape(-1) for wb in params for a in wb])
-    return params, np.ascontiguousarray(flat), \
-        np.ascontiguousarray(z["x"].astype(dtype))
 
 
 #===----------------------------------------------------------------------===#
@@ -341,46 +293,6 @@ def _numpy_blas(np):
 # The driver
 #===----------------------------------------------------------------------===#
 
-def machine():
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "%s, %d CPUs" % (cpu, os.cpu_count())
-
-
-def write_data(data, dims, batch, seed=0):
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    for d in sorted(set(dims) | {3}):
-        w = layers_of(d)
-        arrays = {"x": rng.uniform(-1, 1, (batch, d))}
-        for i in range(4):
-            arrays["W%d" % i] = rng.standard_normal((w[i + 1], w[i])) / \
-                np.sqrt(w[i])
-            arrays["b%d" % i] = rng.standard_normal(w[i + 1]) * 0.1
-        np.savez(os.path.join(data, "d%d.npz" % d), **arrays)
-
-
-def run_worker(python, kind, args, data):
-    cmd = [python, os.path.abspath(__file__), "--worker", kind,
-           "--data", data, "--dims", ",".join(map(str, args.dims)),
-           "--dtypes", ",".join(args.dtypes), "--block", str(args.block),
-           "--rounds", str(args.rounds),
-           "--torch-threads", str(args.torch_threads)]
-    if not args.partials:
-        cmd.append("--no-partials")
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit("the %s worker failed (%s)" % (kind, " ".join(cmd)))
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def table(tw, jw, args):
     gf = lambda d, ms: flops_per_sample(d) * args.batch / (ms * 1e-3) / 1e9
     for dtype in args.dtypes:
@@ -429,51 +341,24 @@ def table(tw, jw, args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--worker", choices=["torch", "jax"])
-    ap.add_argument("--data")
-    ap.add_argument("--dims", default="2,8,32")
-    ap.add_argument("--dtypes", default="float64,float32")
-    ap.add_argument("--batch", type=int, default=1024)
-    ap.add_argument("--block", type=float, default=0.2,
-                    help="seconds per timed block")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--no-partials", dest="partials", action="store_false",
-                    help="skip the 35 partials of 3-64-64-64-1")
-    ap.add_argument("--peak-f64", type=float, default=116.1,
-                    help="the machine's f64 FMA peak, GFLOP/s")
-    ap.add_argument("--peak-f32", type=float, default=229.5,
-                    help="the machine's f32 FMA peak, GFLOP/s")
-    ap.add_argument("--torch-threads", type=int, default=0,
-                    help="torch.set_num_threads (0: torch's default)")
-    ap.add_argument("--torch-python", default="/usr/bin/python3")
-    ap.add_argument("--jax-python", default=os.path.join(
-        os.environ.get("NTP_JAX_VENV",
-                       os.path.expanduser("~/.cache/ntp/jax-venv")),
-        "bin", "python"))
-    args = ap.parse_args()
-    args.dims = [int(v) for v in args.dims.split(",")]
-    args.dtypes = args.dtypes.split(",")
+    def add_options(ap):
+        ap.add_argument("--no-partials", dest="partials",
+                        action="store_false",
+                        help="skip the 35 partials of 3-64-64-64-1")
+        ap.add_argument("--peak-f64", type=float, default=116.1,
+                        help="the machine's f64 FMA peak, GFLOP/s")
+        ap.add_argument("--peak-f32", type=float, default=229.5,
+                        help="the machine's f32 FMA peak, GFLOP/s")
+    args = parse_args(documented=True, add_options=add_options)
     if args.worker == "torch":
         return torch_worker(args)
     if args.worker == "jax":
         return jax_worker(args)
-
-    try:
-        import numpy  # noqa: F401  (the driver writes the .npz files)
-    except ImportError:  # another python3 first on PATH: the torch one
-        os.execv(args.torch_python, [args.torch_python] + sys.argv)
-    start = os.getloadavg()
-    with tempfile.TemporaryDirectory() as data:
-        write_data(data, args.dims, args.batch)
-        tw = run_worker(args.torch_python, "torch", args, data)
-        jw = run_worker(args.jax_python, "jax", args, data)
+    start, tw, jw = drive(__file__, args,
+                          [] if args.partials else ["--no-partials"])
     print("# ntp's Laplacian beside PyTorch, folx and jax.hessian, %s" %
           time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-    print("# machine: %s; load average at start %s, at the end %s "
-          "(other builders running: ratios side by side are what count)" % (
-              machine(), " ".join("%.1f" % v for v in start),
-              " ".join("%.1f" % v for v in os.getloadavg())))
+    print_machine(start)
     print("# network: tanh d-64-64-64-1, batch %d, same weights and points "
           "in every method" % args.batch)
     print("# %s; %s" % (tw["versions"], jw["versions"]))

@@ -33,17 +33,14 @@
 #       [--block 0.2] [--rounds 3] [--jax-python ...]
 #
 #===----------------------------------------------------------------------===#
-import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from laplacian_peers import (layers_of, load_case, machine, measure,  # noqa
-                             rel_diff, write_data)
+from laplacian_common import (drive, layers_of, load_case, measure,  # noqa
+                              parse_args, print_machine, rel_diff)
 
 
 def ntp_step(ntp, np, d, dtype, x, flat):
@@ -237,18 +234,6 @@ def jax_worker(args):
 # The driver
 #===----------------------------------------------------------------------===#
 
-def run_worker(python, kind, args, data):
-    cmd = [python, os.path.abspath(__file__), "--worker", kind,
-           "--data", data, "--dims", ",".join(map(str, args.dims)),
-           "--dtypes", ",".join(args.dtypes), "--block", str(args.block),
-           "--rounds", str(args.rounds),
-           "--torch-threads", str(args.torch_threads)]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit("the %s worker failed (%s)" % (kind, " ".join(cmd)))
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def tables(tw, jw, args):
     for dtype in args.dtypes:
         print("\n## %s, batch %d: ms per training step (forward + params "
@@ -301,42 +286,15 @@ def tables(tw, jw, args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--worker", choices=["torch", "jax"])
-    ap.add_argument("--data")
-    ap.add_argument("--dims", default="2,8,32")
-    ap.add_argument("--dtypes", default="float64,float32")
-    ap.add_argument("--batch", type=int, default=1024)
-    ap.add_argument("--block", type=float, default=0.2)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--torch-threads", type=int, default=0)
-    ap.add_argument("--torch-python", default="/usr/bin/python3")
-    ap.add_argument("--jax-python", default=os.path.join(
-        os.environ.get("NTP_JAX_VENV",
-                       os.path.expanduser("~/.cache/ntp/jax-venv")),
-        "bin", "python"))
-    args = ap.parse_args()
-    args.dims = [int(v) for v in args.dims.split(",")]
-    args.dtypes = args.dtypes.split(",")
+    args = parse_args()
     if args.worker == "torch":
         return torch_worker(args)
     if args.worker == "jax":
         return jax_worker(args)
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        os.execv(args.torch_python, [args.torch_python] + sys.argv)
-    start = os.getloadavg()
-    with tempfile.TemporaryDirectory() as data:
-        write_data(data, args.dims, args.batch)
-        tw = run_worker(args.torch_python, "torch", args, data)
-        jw = run_worker(args.jax_python, "jax", args, data)
+    start, tw, jw = drive(__file__, args)
     print("# Training steps of a Laplacian loss: ntp beside PyTorch and "
           "folx, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-    print("# machine: %s; load average at start %s, at the end %s "
-          "(other builders running: ratios side by side are what count)" % (
-              machine(), " ".join("%.1f" % v for v in start),
-              " ".join("%.1f" % v for v in os.getloadavg())))
+    print_machine(start)
     print("# network: tanh d-64-64-64-1, batch %d, same weights and points "
           "in every method; loss mean_b (Laplacian u(x_b))^2, gradient "
           "with respect to every parameter" % args.batch)

@@ -8,34 +8,30 @@
 // CUDA device the cached payload is a CUDA artifact (ntp-gpu-pipeline, PTX,
 // cubin when ptxas is found) loaded with ntp_kernel_load_memory.
 //
+// This file is the driver: the options and target, the pipeline, linking
+// and loading, the C API. The spec's text and module are in JitSpec.cpp,
+// the cache key and lookup in JitCache.cpp (JitInternal.h).
+//
 // Library code: no exceptions, nothing printed; every failure becomes a
 // status and one sentence in ntp_last_error().
 //
 //===----------------------------------------------------------------------===//
 
-#include "ntp/jit.h"
-
-#include "KernelCache.h"
+#include "JitInternal.h"
 
 #include "ntp/Compiler/Compiler.h"
-#include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
-#include "ntp/Support/PartialsLowering.h"
-#include "ntp/Target/KernelSpec.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
@@ -44,38 +40,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <elf.h>
-#include <link.h>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #define NTP_JIT_EXPORT extern "C" __attribute__((visibility("default")))
 
-#ifndef NTP_VERSION
-#define NTP_VERSION "unknown"
-#endif
-
 using namespace ntp;
 using namespace ntp::jit;
 
 namespace {
-
-/// Bump when generated code changes in a way the build id below would not
-/// catch (it does catch any change to the compiler linked into this library).
-constexpr const char *kJitRevision = "1";
-
-constexpr const char *kSymbolPrefix = "ntp_kernel";
-
-/// A failure: a status and the sentence for ntp_last_error().
-struct Failure {
-  int status = NTP_OK;
-  std::string message;
-};
-
-Failure failure(int status, std::string message) {
-  return {status, std::move(message)};
-}
 
 void initializeTargets() {
   static std::once_flag once;
@@ -87,81 +62,8 @@ void initializeTargets() {
 }
 
 //===----------------------------------------------------------------------===//
-// Compiler version
-//===----------------------------------------------------------------------===//
-
-/// The GNU build id of the shared object holding this code: it changes with
-/// any change to the compiler linked into it, so a rebuilt compiler never
-/// loads an older one's cache entries.
-std::string buildId() {
-  struct Search {
-    uintptr_t address;
-    std::string id;
-  } search{reinterpret_cast<uintptr_t>(&buildId), {}};
-  dl_iterate_phdr(
-      [](dl_phdr_info *info, size_t, void *data) -> int {
-        auto &s = *static_cast<Search *>(data);
-        bool mine = false;
-        for (int i = 0; i < info->dlpi_phnum; ++i) {
-          const ElfW(Phdr) &ph = info->dlpi_phdr[i];
-          uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
-          if (ph.p_type == PT_LOAD && s.address >= begin &&
-              s.address < begin + ph.p_memsz)
-            mine = true;
-        }
-        if (!mine)
-          return 0;
-        for (int i = 0; i < info->dlpi_phnum; ++i) {
-          const ElfW(Phdr) &ph = info->dlpi_phdr[i];
-          if (ph.p_type != PT_NOTE)
-            continue;
-          auto *p =
-              reinterpret_cast<const char *>(info->dlpi_addr + ph.p_vaddr);
-          const char *end = p + ph.p_memsz;
-          while (p + sizeof(ElfW(Nhdr)) <= end) {
-            auto *note = reinterpret_cast<const ElfW(Nhdr) *>(p);
-            const char *name = p + sizeof(ElfW(Nhdr));
-            const char *desc = name + ((note->n_namesz + 3) & ~3u);
-            if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 &&
-                std::memcmp(name, "GNU", 4) == 0 &&
-                desc + note->n_descsz <= end) {
-              s.id = llvm::toHex(llvm::StringRef(desc, note->n_descsz),
-                                 /*LowerCase=*/true);
-              return 1;
-            }
-            p = desc + ((note->n_descsz + 3) & ~3u);
-          }
-        }
-        return 1;
-      },
-      &search);
-  // Linked without --build-id: kJitRevision must then be bumped by hand.
-  return search.id.empty() ? std::string("none") : search.id;
-}
-
-const std::string &versionString() {
-  static const std::string version =
-      std::string("ntp ") + NTP_VERSION + " jit " + kJitRevision + " (LLVM " +
-      LLVM_VERSION_STRING + ", abi " + std::to_string(kArtifactAbiVersion) +
-      ", cache format " + std::to_string(kCacheFormatVersion) + ", build " +
-      buildId() + ")";
-  return version;
-}
-
-//===----------------------------------------------------------------------===//
 // Options and target
 //===----------------------------------------------------------------------===//
-
-/// The target a compile is for: the concrete CPU name and feature string
-/// (never "native"), the kernel facts that depend on them, and the canonical
-/// text of what else the generated code depends on for the cache key.
-struct ResolvedTarget {
-  bool cuda = false;
-  CpuTargetOptions cpu;
-  NvptxTargetOptions gpu; // the chip is always concrete
-  KernelTarget facts;     // what ntp::describeKernel takes
-  std::string keyText;
-};
 
 Failure resolveCudaTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   out.cuda = true;
@@ -289,71 +191,6 @@ Failure resolveTarget(const ntp_jit_options &options, ResolvedTarget &out) {
   return {};
 }
 
-/// The network of a spec given by fields.
-NetworkDescription networkOf(const ntp_jit_spec &spec) {
-  NetworkDescription network;
-  network.name = kSymbolPrefix;
-  network.layers.assign(spec.layers, spec.layers + spec.num_layers);
-  network.activation = spec.activation ? spec.activation : "tanh";
-  network.order = spec.order;
-  network.dtype =
-      spec.dtype == NTP_DTYPE_F64 ? artifact::Dtype::F64 : artifact::Dtype::F32;
-  return network;
-}
-
-/// The canonical text of the kernel for the cache key: for a spec of
-/// fields, the text of ntp::describeKernel's facts, the same function whose
-/// result the passes stamp as #ntp.kernel (and the compile checks they
-/// agree); no MLIR is needed, so a cache hit stays cheap. For IR text, the
-/// text itself (its facts are known only once it is parsed).
-Failure specKeyText(const ntp_jit_spec &spec, const ResolvedTarget &target,
-                    std::string &out) {
-  // The partials lowering: a name ntp-compile knows; on a spec of fields (a
-  // jet kernel) only auto.
-  std::string lowering =
-      spec.partials_lowering ? spec.partials_lowering : std::string();
-  if (!lowering.empty() && !partials::parseLowering(lowering))
-    return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   "unknown partials_lowering '" + lowering +
-                       "' (expected auto, per-ray, multi-direction or "
-                       "collapsed)");
-  if (!spec.mlir && !lowering.empty() && lowering != "auto")
-    return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   "partials_lowering '" + lowering +
-                       "' applies to partials kernels only, and a spec of "
-                       "fields describes a jet kernel (give the ntp.mlp with "
-                       "its partials or operators as mlir)");
-  if (spec.mlir) {
-    out = "mlir\n" + std::string(spec.mlir) + "\n--\n" +
-          "device=" + std::string(artifact::deviceName(target.facts.device)) +
-          "\ntile=" + std::to_string(target.facts.tile) +
-          "\nbackward=" + (target.facts.backward ? "1" : "0") +
-          "\ncpu=" + target.facts.cpu + "\nchip=" + target.facts.chip +
-          "\nmapping=" +
-          std::string(artifact::gpuMappingName(target.facts.mapping)) +
-          "\nthreads=" + std::to_string(cudaThreadsPerBlock(target.facts)) +
-          "\n";
-    if (!lowering.empty())
-      out += "partials_lowering=" + lowering + "\n";
-    return {};
-  }
-  if (spec.num_layers < 2 || !spec.layers)
-    return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   "the spec needs at least two layer widths (input and "
-                   "output), got " +
-                       std::to_string(spec.layers ? spec.num_layers : 0));
-  if (spec.dtype != NTP_DTYPE_F32 && spec.dtype != NTP_DTYPE_F64)
-    return failure(NTP_ERROR_INVALID_ARGUMENT,
-                   "unknown dtype " + std::to_string(spec.dtype) +
-                       " (expected NTP_DTYPE_F32 or NTP_DTYPE_F64)");
-  artifact::KernelManifest facts;
-  std::string error;
-  if (!describeKernel(networkOf(spec), target.facts, facts, error))
-    return failure(NTP_ERROR_INVALID_ARGUMENT, "malformed spec: " + error);
-  out = kernelKeyText(facts);
-  return {};
-}
-
 //===----------------------------------------------------------------------===//
 // Compiling and linking
 //===----------------------------------------------------------------------===//
@@ -382,21 +219,6 @@ private:
   std::string text;
   mlir::ScopedDiagnosticHandler handler;
 };
-
-/// The module holding `spec`'s ntp.mlp (parsed text or built from fields).
-mlir::OwningOpRef<mlir::ModuleOp> buildModule(const ntp_jit_spec &spec,
-                                              mlir::MLIRContext &context) {
-  if (spec.mlir)
-    return mlir::parseSourceString<mlir::ModuleOp>(
-        spec.mlir, mlir::ParserConfig(&context), "spec");
-  MlpDescription description;
-  description.name = kSymbolPrefix;
-  description.layers.assign(spec.layers, spec.layers + spec.num_layers);
-  description.activation = spec.activation ? spec.activation : "tanh";
-  description.order = spec.order;
-  description.isF64 = spec.dtype == NTP_DTYPE_F64;
-  return buildMlpModule(context, description);
-}
 
 /// What every compile starts from: its own MLIR context (compiles on
 /// several threads share nothing), the first error diagnostic, the module.
@@ -477,10 +299,12 @@ Failure compileKernel(const ntp_jit_spec &spec, const ResolvedTarget &target,
 
 void releaseJit(void *jit) { delete static_cast<llvm::orc::LLJIT *>(jit); }
 
+} // namespace
+
 /// Links `object` with a fresh LLJIT and wraps its entry point; the kernel
 /// owns the LLJIT (and so the code) from then on.
-Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object, bool backward,
-                   ntp_kernel **out) {
+Failure ntp::jit::linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
+                             bool backward, ntp_kernel **out) {
   initializeTargets();
   // The default process-symbols JITDylib (a DynamicLibrarySearchGenerator
   // for the current process) resolves libm calls such as tanhf.
@@ -535,18 +359,14 @@ Failure linkObject(std::unique_ptr<llvm::MemoryBuffer> object, bool backward,
 }
 
 /// Loads the bytes of a CUDA artifact through the runtime (and the driver).
-Failure loadCudaArtifact(llvm::StringRef bytes, ntp_kernel **out) {
+Failure ntp::jit::loadCudaArtifact(llvm::StringRef bytes, ntp_kernel **out) {
   if (int status = ntp_kernel_load_memory(
           bytes.data(), static_cast<int64_t>(bytes.size()), out))
     return failure(status, ntp_last_error());
   return {};
 }
 
-void copyField(char (&field)[1024], const std::string &text) {
-  size_t n = std::min(text.size(), sizeof(field) - 1);
-  std::memcpy(field, text.data(), n);
-  field[n] = '\0';
-}
+namespace {
 
 Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
                 ntp_kernel **out, ntp_jit_report &report) {
@@ -556,59 +376,17 @@ Failure compile(const ntp_jit_spec &spec, const ntp_jit_options &options,
   std::string specText;
   if (Failure f = specKeyText(spec, target, specText); f.status)
     return f;
-  CacheKey key(specText + "--\n" + target.keyText + "--\n" + versionString());
-
-  std::string dir =
-      options.use_cache ? resolveCacheDir(options.cache_dir) : std::string();
-  std::string path, warning;
-  if (!dir.empty()) {
-    path = dir + "/" + key.fileName();
-    copyField(report.cache_path, path);
-    std::unique_ptr<llvm::MemoryBuffer> cached;
-    std::string why;
-    switch (readCacheEntry(path, key, cached, why)) {
-    case CacheLookup::Hit: {
-      if (target.cuda) {
-        // Only an image the driver rejects is a bad entry; no driver or an
-        // older GPU is the caller's problem, and the entry stays.
-        Failure f = loadCudaArtifact(cached->getBuffer(), out);
-        if (f.status != NTP_ERROR_BAD_ARTIFACT) {
-          report.cache_hit = 1;
-          return f;
-        }
-        why = "the CUDA driver rejects it";
-      } else {
-        if (!linkObject(std::move(cached), target.facts.backward, out).status) {
-          report.cache_hit = 1;
-          return {};
-        }
-        why = "it does not link";
-      }
-      [[fallthrough]];
-    }
-    case CacheLookup::Invalid:
-      report.cache_rebuilt = 1;
-      if (std::error_code ec = llvm::sys::fs::remove(path))
-        warning = "cannot remove the unusable cache entry '" + path +
-                  "': " + ec.message();
-      break;
-    case CacheLookup::Missing:
-      break;
-    }
-  }
+  CacheEntry cache = findCacheEntry(options, specText, target, report);
+  if (std::optional<Failure> cached =
+          loadCachedKernel(cache, target, out, report))
+    return *cached;
 
   std::string compiled;
   if (Failure f = compileKernel(spec, target, specText, compiled); f.status)
     return f;
   llvm::StringRef bytes = compiled;
-  if (!dir.empty()) {
-    std::string error;
-    if (writeCacheEntry(dir, path, key, bytes, error))
-      report.cache_stored = 1;
-    else if (warning.empty())
-      warning = "the kernel was not cached: " + error;
-  }
-  copyField(report.warning, warning);
+  storeCachedKernel(cache, bytes, report);
+  copyField(report.warning, cache.warning);
   if (target.cuda)
     return loadCudaArtifact(bytes, out);
   return linkObject(llvm::MemoryBuffer::getMemBufferCopy(bytes, "ntp-kernel"),

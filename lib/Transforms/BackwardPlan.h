@@ -2,15 +2,22 @@
 //
 // Internal to lib/Transforms: the plan of a kernel's forward (its jet ops in
 // order) and the helpers that ntp-generate-backward's parts share: the jet
-// chain and the pass (GenerateBackward.cpp), the partials kernels
-// (PartialsBackward.cpp) and the typed layers' rules (TypedLayerBackward.cpp).
+// chain and the pass (GenerateBackward.cpp), the gated DAG
+// (GatedBackward.cpp), the partials kernels (PartialsBackward.cpp) and the
+// typed layers' rules (TypedLayerBackward.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef NTP_LIB_TRANSFORMS_BACKWARDPLAN_H
 #define NTP_LIB_TRANSFORMS_BACKWARDPLAN_H
 
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
@@ -113,6 +120,121 @@ mlir::LogicalResult stampBackwardFacts(mlir::ModuleOp module,
                                        mlir::func::FuncOp forward,
                                        llvm::StringRef name,
                                        int64_t workspacePerTile);
+
+//===----------------------------------------------------------------------===//
+// The tile loop of the jet chain's and the gated DAG's generated functions
+//===----------------------------------------------------------------------===//
+
+/// Builds the generated function of one mode for a plan whose steps each
+/// write one jet buffer (JetPlan, the gated DAG's plan): its arguments, a
+/// stack buffer per step (recompute) or the tile's workspace slices, the
+/// gradient accumulators, and the loop over tiles with the forward, then the
+/// output's store or the reverse. `Derived` (CRTP) supplies emitForward and
+/// emitReverse, and may supply allocateBuffers (its cotangent buffers, at the
+/// start of the function).
+template <typename Derived, typename Plan> class TileLoopBuilder {
+public:
+  TileLoopBuilder(const Plan &plan, mlir::Location loc, bool perSampleGrads)
+      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
+
+protected:
+  using Mode = BackwardMode;
+
+  /// The function of `mode`, or failure when the reverse fails.
+  mlir::FailureOr<mlir::func::FuncOp> buildTileLoop(mlir::OpBuilder &b,
+                                                    Mode mode) {
+    using namespace mlir;
+    auto func = createFunction(b, loc, plan.element, plan.name, mode,
+                               plan.workspacePerTile());
+    OpBuilder::InsertionGuard guard(b);
+    entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto args = entry->getArguments();
+    grad = xGrad = workspace = lanes = Value();
+    stackJets.clear();
+    x = args[0];
+    v = args[1];
+    params = args[2];
+    Value outOrCotangent = args[3];
+    if (mode != Mode::ForwardSave) {
+      grad = args[4];
+      xGrad = args[5];
+    }
+    if (mode != Mode::Recompute)
+      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
+    Value batch = args[args.size() - 3];
+
+    // Stack buffers: one per forward jet (recompute only), then the
+    // builder's own.
+    if (mode == Mode::Recompute)
+      for (const auto &s : plan.steps)
+        stackJets.push_back(memref::AllocaOp::create(
+            b, loc,
+            JetBufferShape::get(plan.orders, s.width, plan.tile,
+                                plan.element)));
+    derived().allocateBuffers(b, mode);
+
+    // Lane-wise gradient accumulators on the heap (they outgrow a stack for
+    // wide networks): zeroed here, summed into grad after the last tile.
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    if (mode != Mode::ForwardSave && !perSampleGrads)
+      lanes =
+          createZeroedLanes(b, loc, plan.element, plan.numParams, plan.tile);
+    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
+                                   args[args.size() - 1], one);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+    SmallVector<Value> jets;
+    for (size_t i = 0; i < plan.steps.size(); ++i)
+      jets.push_back(jetBuffer(b, i, tile));
+    // Per-sample gradients (tile size 1): the sample's own zeroed column.
+    if (mode != Mode::ForwardSave && perSampleGrads)
+      lanes = createSampleColumn(b, loc, plan.element, plan.numParams, grad,
+                                 tile, batch);
+
+    if (mode != Mode::ReverseSaved)
+      derived().emitForward(b, jets, batch, tile);
+    if (mode == Mode::ForwardSave)
+      StoreJetOp::create(b, loc, jets.back(), outOrCotangent, batch, tile,
+                         plan.storedLiveOrders);
+    else if (failed(
+                 derived().emitReverse(b, jets, outOrCotangent, batch, tile)))
+      return failure();
+
+    b.setInsertionPointToEnd(entry);
+    if (mode != Mode::ForwardSave && !perSampleGrads) {
+      ReduceLanesOp::create(b, loc, lanes, grad);
+      memref::DeallocOp::create(b, loc, lanes);
+    }
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
+  /// No buffers of the builder's own unless it says so.
+  void allocateBuffers(mlir::OpBuilder &, Mode) {}
+
+  /// The buffer of forward step i for `tile`: a stack buffer, or that tile's
+  /// slice of the workspace (the steps' jets in order).
+  mlir::Value jetBuffer(mlir::OpBuilder &b, size_t i, mlir::Value tile) {
+    if (!workspace)
+      return stackJets[i];
+    int64_t offset = 0;
+    for (size_t j = 0; j < i; ++j)
+      offset += plan.orders * plan.steps[j].width * plan.tile;
+    return sliceWorkspace(b, loc, workspace, tile, plan.workspacePerTile(),
+                          offset, plan.orders, plan.steps[i].width, plan.tile,
+                          plan.element);
+  }
+
+  Derived &derived() { return static_cast<Derived &>(*this); }
+
+  const Plan &plan;
+  mlir::Location loc;
+  bool perSampleGrads;
+  mlir::Block *entry = nullptr;
+  mlir::Value x, v, params, grad, xGrad, workspace, lanes;
+  llvm::SmallVector<mlir::Value> stackJets;
+};
 
 //===----------------------------------------------------------------------===//
 // Typed layers (TypedLayerBackward.cpp)

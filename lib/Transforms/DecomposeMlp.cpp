@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "JetCorner.h"
+
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
@@ -600,23 +602,12 @@ private:
   /// The [orders, width, tile] block of `buffer` starting at order `first`.
   Value corner(OpBuilder &b, Value buffer, int64_t first, int64_t orders,
                int64_t width) {
-    JetBufferShape shape = JetBufferShape::of(buffer);
-    if (first == 0 && shape.orders() == orders && shape.neurons() == width)
-      return buffer;
-    SmallVector<int64_t> offsets = {first, 0, 0}, strides = {1, 1, 1};
-    SmallVector<int64_t> sizes = JetBufferShape::shape(orders, width, tileSize);
-    return memref::SubViewOp::create(b, mlp.getLoc(), buffer, offsets, sizes,
-                                     strides);
+    return jetCorner(b, mlp.getLoc(), buffer, first, orders, width, tileSize);
   }
 
-  /// The [orders, width, tile] corner of a ping-pong buffer.
+  /// The [orders, width, tile] corner of a ping-pong buffer (of `orders`).
   Value view(OpBuilder &b, Value buffer, int64_t orders, int64_t width) {
-    if (JetBufferShape::of(buffer).neurons() == width)
-      return buffer;
-    SmallVector<int64_t> offsets = {0, 0, 0}, strides = {1, 1, 1};
-    SmallVector<int64_t> sizes = JetBufferShape::shape(orders, width, tileSize);
-    return memref::SubViewOp::create(b, mlp.getLoc(), buffer, offsets, sizes,
-                                     strides);
+    return corner(b, buffer, 0, orders, width);
   }
 
   MlpOp mlp;

@@ -24,6 +24,7 @@
 
 #include "GatedBackward.h"
 #include "BackwardPlan.h"
+#include "JetCorner.h"
 
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -172,73 +173,20 @@ FailureOr<DagPlan> readDagPlan(func::FuncOp func) {
 
 using Mode = backward::BackwardMode;
 
-class GatedBackwardBuilder {
+class GatedBackwardBuilder
+    : public backward::TileLoopBuilder<GatedBackwardBuilder, DagPlan> {
 public:
-  GatedBackwardBuilder(const DagPlan &plan, Location loc, bool perSampleGrads)
-      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
+  using TileLoopBuilder::TileLoopBuilder;
 
   /// The function of `mode`, or failure when its cotangents outgrow the
   /// stated stack bound.
   FailureOr<func::FuncOp> build(OpBuilder &b, Mode mode) {
-    auto func = backward::createFunction(b, loc, plan.element, plan.name, mode,
-                                         plan.workspacePerTile());
-    OpBuilder::InsertionGuard guard(b);
-    entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    auto args = entry->getArguments();
-    grad = xGrad = workspace = lanes = Value();
-    stackJets.clear();
-    pool.clear();
-    busy.clear();
-    x = args[0];
-    v = args[1];
-    params = args[2];
-    Value outOrCotangent = args[3];
-    if (mode != Mode::ForwardSave) {
-      grad = args[4];
-      xGrad = args[5];
-    }
-    if (mode != Mode::Recompute)
-      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
-    Value batch = args[args.size() - 3];
-
-    if (mode == Mode::Recompute)
-      for (const DagStep &s : plan.steps)
-        stackJets.push_back(memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.orders, s.width, plan.tile,
-                                plan.element)));
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    if (mode != Mode::ForwardSave && !perSampleGrads)
-      lanes = backward::createZeroedLanes(b, loc, plan.element, plan.numParams,
-                                          plan.tile);
-    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
-                                   args[args.size() - 1], one);
-    b.setInsertionPointToStart(loop.getBody());
-    Value tile = loop.getInductionVar();
-    SmallVector<Value> jets;
-    for (size_t i = 0; i < plan.steps.size(); ++i)
-      jets.push_back(jetBuffer(b, i, tile));
-    if (mode != Mode::ForwardSave && perSampleGrads)
-      lanes = sampleColumn(b, tile, batch);
-
-    if (mode != Mode::ReverseSaved)
-      emitForward(b, jets, batch, tile);
-    if (mode == Mode::ForwardSave)
-      StoreJetOp::create(b, loc, jets.back(), outOrCotangent, batch, tile,
-                         plan.storedLiveOrders);
-    else if (failed(emitReverse(b, jets, outOrCotangent, batch, tile)))
+    FailureOr<func::FuncOp> func = buildTileLoop(b, mode);
+    if (failed(func))
       return failure();
-
-    b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave && !perSampleGrads) {
-      ReduceLanesOp::create(b, loc, lanes, grad);
-      memref::DeallocOp::create(b, loc, lanes);
-    }
-    func::ReturnOp::create(b, loc);
     // The bound the runtime sizes a tile's stack by.
     if (pool.size() > kCotangentBuffers)
-      return func.emitError("the gated reverse mode needs ")
+      return func->emitError("the gated reverse mode needs ")
              << pool.size() << " cotangent buffers, more than the "
              << kCotangentBuffers
              << " that artifact::jetStackElementsPerTile allows";
@@ -246,45 +194,16 @@ public:
   }
 
 private:
+  friend TileLoopBuilder;
+
   /// Cotangent buffers a gated network's reverse mode may hold
   /// (artifact::jetStackElementsPerTile).
   static constexpr size_t kCotangentBuffers = 4;
 
-  /// Sample `tile`'s zeroed gradient column of `grad` (GPU, tile size 1).
-  Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
-    MemRefType type = MemRefType::get(
-        {plan.numParams}, plan.element,
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                               {ShapedType::kDynamic}));
-    Value column = memref::ReinterpretCastOp::create(
-        b, loc, type, grad, OpFoldResult(tile),
-        ArrayRef<OpFoldResult>{b.getIndexAttr(plan.numParams)},
-        ArrayRef<OpFoldResult>{OpFoldResult(batch)});
-    Value zero =
-        arith::ConstantOp::create(b, loc, b.getFloatAttr(plan.element, 0));
-    auto clear = scf::ForOp::create(
-        b, loc, arith::ConstantIndexOp::create(b, loc, 0),
-        arith::ConstantIndexOp::create(b, loc, plan.numParams),
-        arith::ConstantIndexOp::create(b, loc, 1));
-    clear->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(clear.getBody()->getTerminator());
-    memref::StoreOp::create(b, loc, zero, column,
-                            ValueRange{clear.getInductionVar()});
-    return column;
-  }
-
-  /// The buffer of step i for `tile`: a stack buffer, or that tile's slice
-  /// of the workspace (the steps' jets in order).
-  Value jetBuffer(OpBuilder &b, size_t i, Value tile) {
-    if (!workspace)
-      return stackJets[i];
-    int64_t offset = 0;
-    for (size_t j = 0; j < i; ++j)
-      offset += plan.orders * plan.steps[j].width * plan.tile;
-    return backward::sliceWorkspace(
-        b, loc, workspace, tile, plan.workspacePerTile(), offset, plan.orders,
-        plan.steps[i].width, plan.tile, plan.element);
+  /// The cotangent pool starts empty: acquire() fills it.
+  void allocateBuffers(OpBuilder &, Mode) {
+    pool.clear();
+    busy.clear();
   }
 
   void emitForward(OpBuilder &b, ArrayRef<Value> jets, Value batch,
@@ -338,13 +257,7 @@ private:
 
   /// The [orders, width, tile] corner of pool buffer i.
   Value cotangent(OpBuilder &b, size_t i, int64_t width) {
-    Value buffer = pool[i];
-    if (JetBufferShape::of(buffer).neurons() == width)
-      return buffer;
-    return memref::SubViewOp::create(
-        b, loc, buffer, ArrayRef<int64_t>{0, 0, 0},
-        JetBufferShape::shape(plan.orders, width, plan.tile),
-        ArrayRef<int64_t>{1, 1, 1});
+    return jetCorner(b, loc, pool[i], 0, plan.orders, width, plan.tile);
   }
 
   /// Every step's VJP rule, last to first, summing the cotangents of steps
@@ -433,12 +346,7 @@ private:
     return success();
   }
 
-  const DagPlan &plan;
-  Location loc;
-  bool perSampleGrads;
-  Block *entry = nullptr;
-  Value x, v, params, grad, xGrad, workspace, lanes;
-  SmallVector<Value> stackJets, pool;
+  SmallVector<Value> pool;
   SmallVector<bool> busy;
 };
 

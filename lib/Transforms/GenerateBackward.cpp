@@ -20,6 +20,7 @@
 
 #include "BackwardPlan.h"
 #include "GatedBackward.h"
+#include "JetCorner.h"
 
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -105,121 +106,38 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
 }
 
 /// Builds the generated functions of one plan.
-class BackwardBuilder {
+class BackwardBuilder : public TileLoopBuilder<BackwardBuilder, JetPlan> {
 public:
-  BackwardBuilder(const JetPlan &plan, Location loc, bool perSampleGrads)
-      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
-
+  using TileLoopBuilder::TileLoopBuilder;
   using Mode = BackwardMode;
 
-  func::FuncOp build(OpBuilder &b, Mode mode) {
-    auto func = createFunction(b, loc, plan.element, plan.name, mode,
-                               plan.workspacePerTile());
-    OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    auto args = entry->getArguments();
-    grad = xGrad = workspace = lanes = Value();
-    stackJets.clear();
-    x = args[0];
-    v = args[1];
-    params = args[2];
-    Value outOrCotangent = args[3];
-    if (mode != Mode::ForwardSave) {
-      grad = args[4];
-      xGrad = args[5];
-    }
-    if (mode != Mode::Recompute)
-      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
-    Value batch = args[args.size() - 3];
+  void build(OpBuilder &b, Mode mode) { (void)buildTileLoop(b, mode); }
 
-    // Stack buffers: one per forward jet (recompute only) and two ping-pong
-    // buffers of the widest layer for cotangents.
+private:
+  friend TileLoopBuilder;
+
+  /// Two ping-pong buffers of the widest layer for cotangents (three with a
+  /// residual add).
+  void allocateBuffers(OpBuilder &b, Mode mode) {
+    if (mode == Mode::ForwardSave)
+      return;
     int64_t maxWidth = 0;
     for (const JetStep &s : plan.steps)
       maxWidth = std::max(maxWidth, s.width);
-    if (mode == Mode::Recompute)
-      for (const JetStep &s : plan.steps)
-        stackJets.push_back(memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.orders, s.width, plan.tile,
-                                plan.element)));
-    if (mode != Mode::ForwardSave)
-      for (Value &buffer :
-           MutableArrayRef<Value>(cotangents, plan.hasAdd() ? 3 : 2))
-        buffer = memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.orders,
-                                JetBufferShape::paddedNeurons(
-                                    maxWidth, plan.tile, plan.element),
-                                plan.tile, plan.element));
-
-    // Lane-wise gradient accumulators on the heap (they outgrow a stack for
-    // wide networks): zeroed here, summed into grad after the last tile.
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    if (mode != Mode::ForwardSave && !perSampleGrads) {
-      lanes =
-          createZeroedLanes(b, loc, plan.element, plan.numParams, plan.tile);
-    }
-    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
-                                   args[args.size() - 1], one);
-    b.setInsertionPointToStart(loop.getBody());
-    Value tile = loop.getInductionVar();
-    SmallVector<Value> jets;
-    for (size_t i = 0; i < plan.steps.size(); ++i)
-      jets.push_back(jetBuffer(b, i, tile));
-    if (mode != Mode::ForwardSave && perSampleGrads)
-      lanes = sampleColumn(b, tile, batch);
-
-    if (mode != Mode::ReverseSaved)
-      emitForward(b, jets, batch, tile);
-    if (mode == Mode::ForwardSave)
-      StoreJetOp::create(b, loc, jets.back(), outOrCotangent, batch, tile,
-                         plan.storedLiveOrders);
-    else
-      emitReverse(b, jets, outOrCotangent, batch, tile);
-
-    b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave && !perSampleGrads) {
-      ReduceLanesOp::create(b, loc, lanes, grad);
-      memref::DeallocOp::create(b, loc, lanes);
-    }
-    func::ReturnOp::create(b, loc);
-    return func;
-  }
-
-private:
-  /// The buffer of forward step i for `tile`: a stack buffer, or that tile's
-  /// slice of the workspace.
-  Value jetBuffer(OpBuilder &b, size_t i, Value tile) {
-    if (!workspace)
-      return stackJets[i];
-    int64_t offset = 0;
-    for (size_t j = 0; j < i; ++j)
-      offset += plan.orders * plan.steps[j].width * plan.tile;
-    return sliceWorkspace(b, loc, workspace, tile, plan.workspacePerTile(),
-                          offset, plan.orders, plan.steps[i].width, plan.tile,
-                          plan.element);
-  }
-
-  /// Sample `tile`'s gradient column of `grad`, [P] with stride `batch`
-  /// (tile size 1), zeroed: the sample accumulates into it alone. The
-  /// zeroing loop is a neuron loop (independent iterations), so the lanes
-  /// mapping spreads it over a warp.
-  Value sampleColumn(OpBuilder &b, Value tile, Value batch) {
-    return createSampleColumn(b, loc, plan.element, plan.numParams, grad, tile,
-                              batch);
+    for (Value &buffer :
+         MutableArrayRef<Value>(cotangents, plan.hasAdd() ? 3 : 2))
+      buffer = memref::AllocaOp::create(
+          b, loc,
+          JetBufferShape::get(
+              plan.orders,
+              JetBufferShape::paddedNeurons(maxWidth, plan.tile, plan.element),
+              plan.tile, plan.element));
   }
 
   /// The [orders, width, tile] corner of cotangent ping-pong buffer `which`.
   Value cotangent(OpBuilder &b, int which, int64_t width) {
-    Value buffer = cotangents[which];
-    if (JetBufferShape::of(buffer).neurons() == width)
-      return buffer;
-    return memref::SubViewOp::create(
-        b, loc, buffer, ArrayRef<int64_t>{0, 0, 0},
-        JetBufferShape::shape(plan.orders, width, plan.tile),
-        ArrayRef<int64_t>{1, 1, 1});
+    return jetCorner(b, loc, cotangents[which], 0, plan.orders, width,
+                     plan.tile);
   }
 
   void emitForward(OpBuilder &b, ArrayRef<Value> jets, Value batch,
@@ -251,8 +169,8 @@ private:
   }
 
   /// Applies the VJP rule of every step, last to first.
-  void emitReverse(OpBuilder &b, ArrayRef<Value> jets, Value cotangentIn,
-                   Value batch, Value tile) {
+  LogicalResult emitReverse(OpBuilder &b, ArrayRef<Value> jets,
+                            Value cotangentIn, Value batch, Value tile) {
     int current = 0;
     Value bar = cotangent(b, current, plan.steps.back().width);
     LoadCotangentOp::create(b, loc, cotangentIn, bar, batch, tile);
@@ -298,13 +216,9 @@ private:
       }
     }
     SeedVjpOp::create(b, loc, bar, xGrad, batch, tile);
+    return success();
   }
 
-  const JetPlan &plan;
-  Location loc;
-  bool perSampleGrads;
-  Value x, v, params, grad, xGrad, workspace, lanes;
-  SmallVector<Value> stackJets;
   Value cotangents[3];
 };
 

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardPlan.h"
+#include "JetCorner.h"
 
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -464,13 +465,7 @@ private:
   /// The [orders, width, tile] block of `buffer` starting at order `first`.
   Value corner(OpBuilder &b, Value buffer, int64_t first, int64_t orders,
                int64_t width) {
-    JetBufferShape shape = JetBufferShape::of(buffer);
-    if (first == 0 && shape.orders() == orders && shape.neurons() == width)
-      return buffer;
-    return memref::SubViewOp::create(
-        b, loc, buffer, ArrayRef<int64_t>{first, 0, 0},
-        JetBufferShape::shape(orders, width, plan.tile),
-        ArrayRef<int64_t>{1, 1, 1});
+    return jetCorner(b, loc, buffer, first, orders, width, plan.tile);
   }
 
   /// `tile`'s [orders, width, tile] block of the workspace at `offset`

@@ -170,6 +170,21 @@ struct AffineLayer {
     inWidthValue = indexConstant(b, loc, inWidth);
   }
 
+  /// The params index of W[i][0]: weights + i * inWidth.
+  Value rowStart(OpBuilder &b, Location loc, Value i) const {
+    return arith::AddIOp::create(
+        b, loc, indexConstant(b, loc, weights),
+        arith::MulIOp::create(b, loc, i, inWidthValue));
+  }
+  /// The params index of W[i][j].
+  Value weightIndex(OpBuilder &b, Location loc, Value i, Value j) const {
+    return arith::AddIOp::create(b, loc, rowStart(b, loc, i), j);
+  }
+  /// The params index of b_i.
+  Value biasIndex(OpBuilder &b, Location loc, Value i) const {
+    return arith::AddIOp::create(b, loc, indexConstant(b, loc, biases), i);
+  }
+
   int64_t inWidth, outWidth, live, weights, biases;
   VectorType vectorType;
   Value zero, zeroVector, inWidthValue;
@@ -187,8 +202,7 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
     AffineLayer layer(rewriter, loc, op.getInput().getType(),
                       JetBufferShape::of(op.getOutput().getType()).neurons(),
                       op.getLiveOrders(), op.getWeightOffset());
-    int64_t outWidth = layer.outWidth, live = layer.live,
-            weights = layer.weights, biases = layer.biases;
+    int64_t outWidth = layer.outWidth, live = layer.live;
     VectorType vectorType = layer.vectorType;
     Value zero = layer.zero, zeroVector = layer.zeroVector,
           inWidthValue = layer.inWidthValue;
@@ -204,20 +218,13 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
           rewriter, loc, outWidth, inWidthValue, params, input, orderIndex,
           vectorType, blocking,
           [&](OpBuilder &b, Location loc, Value i, Value j) -> Value {
-            return arith::AddIOp::create(
-                b, loc,
-                arith::AddIOp::create(
-                    b, loc, indexConstant(b, loc, weights),
-                    arith::MulIOp::create(b, loc, i, inWidthValue)),
-                j);
+            return layer.weightIndex(b, loc, i, j);
           },
           [&](OpBuilder &b, Location loc, Value i, int64_t k) -> Value {
             if (k != 0)
               return zeroVector;
             Value bias = memref::LoadOp::create(
-                b, loc, params,
-                ValueRange{arith::AddIOp::create(
-                    b, loc, indexConstant(b, loc, biases), i)});
+                b, loc, params, ValueRange{layer.biasIndex(b, loc, i)});
             return vector::BroadcastOp::create(b, loc, vectorType, bias);
           },
           [&](OpBuilder &b, Location loc, Value i, int64_t k, Value sum) {
@@ -237,15 +244,11 @@ struct LowerAffine : public OpConversionPattern<AffineOp> {
                    // One accumulator per live order: each weight is loaded once
                    // and multiplies every order of its input neuron.
                    Value bias = memref::LoadOp::create(
-                       b, loc, params,
-                       ValueRange{arith::AddIOp::create(
-                           b, loc, indexConstant(b, loc, biases), i)});
+                       b, loc, params, ValueRange{layer.biasIndex(b, loc, i)});
                    SmallVector<Value> init(live, zeroVector);
                    init[0] =
                        vector::BroadcastOp::create(b, loc, vectorType, bias);
-                   Value rowStart = arith::AddIOp::create(
-                       b, loc, indexConstant(b, loc, weights),
-                       arith::MulIOp::create(b, loc, i, inWidthValue));
+                   Value rowStart = layer.rowStart(b, loc, i);
                    SmallVector<Value> sums = emitOrderwiseProduct(
                        b, loc, inWidthValue, params, input, orderIndex, init,
                        [&](OpBuilder &b, Value j) -> Value {
@@ -276,8 +279,7 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
         rewriter, loc, op.getInput().getType(),
         JetBufferShape::of(op.getOutCotangent().getType()).neurons(),
         op.getLiveOrders(), op.getWeightOffset());
-    int64_t outWidth = layer.outWidth, live = layer.live,
-            weights = layer.weights, biases = layer.biases;
+    int64_t outWidth = layer.outWidth, live = layer.live;
     VectorType vectorType = layer.vectorType;
     Value zero = layer.zero, zeroVector = layer.zeroVector,
           inWidthValue = layer.inWidthValue;
@@ -314,13 +316,8 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
             bar.push_back(vector::LoadOp::create(
                 b, loc, vectorType, outBar,
                 JetBufferShape::indices(orderIndex[k], i, zero)));
-          addToGrad(
-              b, loc,
-              arith::AddIOp::create(b, loc, indexConstant(b, loc, biases), i),
-              bar[0]);
-          Value rowStart = arith::AddIOp::create(
-              b, loc, indexConstant(b, loc, weights),
-              arith::MulIOp::create(b, loc, i, inWidthValue));
+          addToGrad(b, loc, layer.biasIndex(b, loc, i), bar[0]);
+          Value rowStart = layer.rowStart(b, loc, i);
           // Blocked: `step` input neurons at once, their chains over k
           // interleaved (each still sums k in order).
           auto gradBlock = [&](OpBuilder &b, Location loc, Value j0,
@@ -380,12 +377,7 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
           rewriter, loc, layer.inWidth, outWidthValue, params, outBar,
           orderIndex, vectorType, blocking,
           [&](OpBuilder &b, Location loc, Value j, Value i) -> Value {
-            return arith::AddIOp::create(
-                b, loc,
-                arith::AddIOp::create(
-                    b, loc, indexConstant(b, loc, weights),
-                    arith::MulIOp::create(b, loc, i, inWidthValue)),
-                j);
+            return layer.weightIndex(b, loc, i, j);
           },
           [&](OpBuilder &, Location, Value, int64_t) { return zeroVector; },
           [&](OpBuilder &b, Location loc, Value j, int64_t k, Value sum) {
@@ -396,26 +388,21 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
       for (scf::ForOp loop : loops)
         loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     } else if (inBar) {
-      scf::ForOp inLoop = emitLoop(
-          rewriter, loc, inWidthValue,
-          [&](OpBuilder &b, Location loc, Value j) {
-            SmallVector<Value> init(live, zeroVector);
-            // Column j of W: params[weights + i * inWidth + j] over i.
-            SmallVector<Value> sums = emitOrderwiseProduct(
-                b, loc, outWidthValue, params, outBar, orderIndex, init,
-                [&](OpBuilder &b, Value i) -> Value {
-                  return arith::AddIOp::create(
-                      b, loc,
-                      arith::AddIOp::create(
-                          b, loc, indexConstant(b, loc, weights),
-                          arith::MulIOp::create(b, loc, i, inWidthValue)),
-                      j);
-                });
-            for (int64_t k = 0; k < live; ++k)
-              vector::StoreOp::create(
-                  b, loc, sums[k], inBar,
-                  JetBufferShape::indices(orderIndex[k], j, zero));
-          });
+      scf::ForOp inLoop =
+          emitLoop(rewriter, loc, inWidthValue,
+                   [&](OpBuilder &b, Location loc, Value j) {
+                     SmallVector<Value> init(live, zeroVector);
+                     // Column j of W: params[weights + i * inWidth + j] over i.
+                     SmallVector<Value> sums = emitOrderwiseProduct(
+                         b, loc, outWidthValue, params, outBar, orderIndex,
+                         init, [&](OpBuilder &b, Value i) -> Value {
+                           return layer.weightIndex(b, loc, i, j);
+                         });
+                     for (int64_t k = 0; k < live; ++k)
+                       vector::StoreOp::create(
+                           b, loc, sums[k], inBar,
+                           JetBufferShape::indices(orderIndex[k], j, zero));
+                   });
       inLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     }
     rewriter.eraseOp(op);

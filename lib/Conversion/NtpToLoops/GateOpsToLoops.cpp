@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LoopUtils.h"
+
 #include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -20,6 +22,7 @@
 
 using namespace mlir;
 using namespace ntp;
+using namespace ntp::loops;
 
 namespace {
 
@@ -32,19 +35,6 @@ Value splat(OpBuilder &b, Location loc, VectorType type, double value) {
       b, loc,
       DenseElementsAttr::get(type,
                              b.getFloatAttr(type.getElementType(), value)));
-}
-
-/// `for (j = 0; j < width; ++j) body(j)` with independent iterations.
-void emitGateNeuronLoop(OpBuilder &b, Location loc, int64_t width,
-                        function_ref<void(OpBuilder &, Location, Value)> body) {
-  auto loop = scf::ForOp::create(
-      b, loc, constantIndex(b, loc, 0), constantIndex(b, loc, width),
-      constantIndex(b, loc, 1), ValueRange{},
-      [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-        body(b, loc, j);
-        scf::YieldOp::create(b, loc);
-      });
-  loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
 }
 
 /// Orders 0..live-1 of neuron j of `buffer`, one lane vector each.
@@ -90,27 +80,27 @@ struct LowerGateJets : public OpConversionPattern<GateJetsOp> {
     JetBufferShape shape = JetBufferShape::of(op.getU().getType());
     VectorType type = shape.laneVectorType();
     int64_t live = op.getLiveOrders();
-    emitGateNeuronLoop(
-        rewriter, loc, shape.neurons(),
-        [&](OpBuilder &b, Location loc, Value j) {
-          SmallVector<Value> u =
-              loadOrders(b, loc, adaptor.getU(), type, live, j);
-          SmallVector<Value> v =
-              loadOrders(b, loc, adaptor.getV(), type, live, j);
-          SmallVector<Value> z =
-              loadOrders(b, loc, adaptor.getZ(), type, live, j);
-          SmallVector<Value> w, out;
-          for (int64_t k = 0; k < live; ++k)
-            w.push_back(arith::SubFOp::create(b, loc, v[k], u[k]));
-          // out[k] = u[k] + sum_i C(k, i) z[i] w[k - i].
-          for (int64_t k = 0; k < live; ++k) {
-            Value acc = u[k];
-            for (int64_t i = 0; i <= k; ++i)
-              acc = binomialFma(b, loc, type, k, i, z[i], w[k - i], acc);
-            out.push_back(acc);
-          }
-          storeOrders(b, loc, out, adaptor.getOutput(), j);
-        });
+    emitNeuronLoop(rewriter, loc, shape.neurons(), /*independent=*/true,
+                   [&](OpBuilder &b, Location loc, Value j) {
+                     SmallVector<Value> u =
+                         loadOrders(b, loc, adaptor.getU(), type, live, j);
+                     SmallVector<Value> v =
+                         loadOrders(b, loc, adaptor.getV(), type, live, j);
+                     SmallVector<Value> z =
+                         loadOrders(b, loc, adaptor.getZ(), type, live, j);
+                     SmallVector<Value> w, out;
+                     for (int64_t k = 0; k < live; ++k)
+                       w.push_back(arith::SubFOp::create(b, loc, v[k], u[k]));
+                     // out[k] = u[k] + sum_i C(k, i) z[i] w[k - i].
+                     for (int64_t k = 0; k < live; ++k) {
+                       Value acc = u[k];
+                       for (int64_t i = 0; i <= k; ++i)
+                         acc = binomialFma(b, loc, type, k, i, z[i], w[k - i],
+                                           acc);
+                       out.push_back(acc);
+                     }
+                     storeOrders(b, loc, out, adaptor.getOutput(), j);
+                   });
     rewriter.eraseOp(op);
     return success();
   }
@@ -127,8 +117,8 @@ struct LowerGateJetsVjp : public OpConversionPattern<GateJetsVjpOp> {
     VectorType type = shape.laneVectorType();
     int64_t live = op.getLiveOrders();
     bool accumulate = op.getAccumulate();
-    emitGateNeuronLoop(
-        rewriter, loc, shape.neurons(),
+    emitNeuronLoop(
+        rewriter, loc, shape.neurons(), /*independent=*/true,
         [&](OpBuilder &b, Location loc, Value j) {
           SmallVector<Value> u =
               loadOrders(b, loc, adaptor.getU(), type, live, j);

@@ -31,23 +31,6 @@ Value constantIndex(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
-/// `for (j = 0; j < width; ++j) body(j)`, marked as a neuron loop when its
-/// iterations are independent.
-scf::ForOp
-emitNeuronLoop(OpBuilder &b, Location loc, int64_t width, bool independent,
-               function_ref<void(OpBuilder &, Location, Value)> body) {
-  auto loop = scf::ForOp::create(
-      b, loc, constantIndex(b, loc, 0), constantIndex(b, loc, width),
-      constantIndex(b, loc, 1), ValueRange{},
-      [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-        body(b, loc, j);
-        scf::YieldOp::create(b, loc);
-      });
-  if (independent)
-    loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
-  return loop;
-}
-
 /// The slope of neuron j: params[offset + j] or params[offset].
 Value loadSlope(OpBuilder &b, Location loc, Value params, int64_t offset,
                 bool perNeuron, Value j) {

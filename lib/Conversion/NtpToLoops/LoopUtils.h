@@ -11,6 +11,7 @@
 #define NTP_LIB_CONVERSION_NTPTOLOOPS_LOOPUTILS_H
 
 #include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -33,6 +34,28 @@ inline mlir::scf::ForOp emitLoop(
                                     body(b, loc, iv);
                                     mlir::scf::YieldOp::create(b, loc);
                                   });
+}
+
+/// Emits `for (j = 0; j < width; ++j) body(j)` over the neurons of a jet
+/// buffer, marked as a neuron loop (ntp.neuron_loop: the GPU lanes mapping
+/// spreads it over a warp) when its iterations are independent.
+inline mlir::scf::ForOp emitNeuronLoop(
+    mlir::OpBuilder &b, mlir::Location loc, int64_t width, bool independent,
+    llvm::function_ref<void(mlir::OpBuilder &, mlir::Location, mlir::Value)>
+        body) {
+  mlir::Value begin = indexConstant(b, loc, 0);
+  mlir::Value end = indexConstant(b, loc, width);
+  mlir::Value step = indexConstant(b, loc, 1);
+  auto loop =
+      mlir::scf::ForOp::create(b, loc, begin, end, step, mlir::ValueRange{},
+                               [&](mlir::OpBuilder &b, mlir::Location loc,
+                                   mlir::Value j, mlir::ValueRange) {
+                                 body(b, loc, j);
+                                 mlir::scf::YieldOp::create(b, loc);
+                               });
+  if (independent)
+    loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+  return loop;
 }
 
 /// Adds `lanes`, a tile's contributions to parameter `index`, to `grad`. A

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GradientCheck.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -32,9 +33,13 @@
 
 namespace {
 
-using Ld = long double;
-
 using ntp::test::CompiledKernel;
+using ntp::test::expectDirectionalDerivatives;
+using ntp::test::expectTrainingPathAgrees;
+using ntp::test::ld;
+using ntp::test::Ld;
+using ntp::test::pointGradientByDifferences;
+using ntp::test::relativeError;
 
 int64_t numParams(const std::vector<int> &w) {
   int64_t n = 0;
@@ -71,14 +76,11 @@ struct Problem {
       cotangent.push_back(round(unit(rng)));
   }
 
-  std::vector<Ld> asLd(const std::vector<double> &d) const {
-    return std::vector<Ld>(d.begin(), d.end());
-  }
   /// <c, jet(params, x)> in long double, by the reference.
   Ld loss(const std::vector<Ld> &p, const std::vector<Ld> &points,
           const std::vector<ntp_ref::Activation> &act) const {
     std::vector<Ld> out =
-        ntp_ref::jet(widths, act, order, p, points, asLd(v), batch);
+        ntp_ref::jet(widths, act, order, p, points, ld(v), batch);
     Ld sum = 0;
     for (size_t i = 0; i < out.size(); ++i)
       sum += Ld(cotangent[i]) * out[i];
@@ -86,26 +88,8 @@ struct Problem {
   }
 };
 
-/// d/dt f(t) at 0 by 4th-order central differences (Richardson): the
-/// truncation error is O(h^4) and long double keeps the rounding error near
-/// 1e-19 / h, so the check resolves relative errors far below 1e-8.
-template <class F> Ld centralDifference(F f, Ld h) {
-  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
-}
-
 template <class T> std::vector<T> cast(const std::vector<double> &d) {
   return std::vector<T>(d.begin(), d.end());
-}
-
-/// max |a - b| / max |b|.
-template <class A, class B>
-double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
-  Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - Ld(b[i])));
-    scale = std::max(scale, std::fabs(Ld(b[i])));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
 }
 
 struct Case {
@@ -167,9 +151,9 @@ TEST_P(BackwardTest, MatchesReferenceGradients) {
       << ntp_last_error();
 
   // (1) The reference's own reverse pass, exact in long double.
-  std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
-      c.widths, act, c.order, p.asLd(p.params), p.asLd(p.x), p.asLd(p.v), batch,
-      p.asLd(p.cotangent));
+  std::vector<Ld> refGrad =
+      ntp_ref::jetParamGradient(c.widths, act, c.order, ld(p.params), ld(p.x),
+                                ld(p.v), batch, ld(p.cotangent));
   // Past order 12, like the forward's bounds: 1e-11 (measured 1.6e-12 for
   // tanh at order 20).
   EXPECT_LE(relativeError(grad, refGrad), c.order <= 12 ? 1e-12 : 1e-11)
@@ -177,64 +161,23 @@ TEST_P(BackwardTest, MatchesReferenceGradients) {
 
   // (2) Directional derivatives against central differences of the
   // reference forward, along random parameter directions u.
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> normal;
-  for (int trial = 0; trial < 3; ++trial) {
-    std::vector<Ld> u(P);
-    Ld predicted = 0, norm = 0;
-    for (int64_t i = 0; i < P; ++i) {
-      u[i] = normal(rng);
-      predicted += Ld(grad[i]) * u[i];
-      norm += std::fabs(Ld(grad[i]) * u[i]);
-    }
-    Ld fd = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = p.asLd(p.params);
-          for (int64_t i = 0; i < P; ++i)
-            moved[i] += t * u[i];
-          return p.loss(moved, p.asLd(p.x), act);
-        },
-        2e-5L);
-    EXPECT_LE(double(std::fabs(fd - predicted) / std::max(norm, Ld(1e-30))),
-              1e-8)
-        << "<c, J u> = " << double(predicted) << ", central difference "
-        << double(fd);
-  }
+  expectDirectionalDerivatives(
+      grad, p.params,
+      [&](const std::vector<Ld> &params) {
+        return p.loss(params, ld(p.x), act);
+      },
+      3);
 
   // (3) The gradient with respect to x, by central differences per point.
-  std::vector<Ld> refXGrad(p.x.size());
-  for (size_t i = 0; i < p.x.size(); ++i) {
-    refXGrad[i] = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = p.asLd(p.x);
-          moved[i] += t;
-          return p.loss(p.asLd(p.params), moved, act);
-        },
-        2e-5L);
-  }
+  std::vector<Ld> refXGrad =
+      pointGradientByDifferences(p.x, [&](const std::vector<Ld> &x) {
+        return p.loss(ld(p.params), x, act);
+      });
   EXPECT_LE(relativeError(xGrad, refXGrad), 1e-8) << "x_grad";
 
   // (4) The training path gives the same numbers without recomputing.
-  int64_t bytes = 0;
-  ASSERT_EQ(ntp_workspace_size(kernel->get(), batch, &bytes), NTP_OK);
-  std::vector<double> workspace(bytes / sizeof(double));
-  std::vector<double> out((c.order + 1) * batch * c.widths.back()),
-      out2(out.size()), grad2(P), xGrad2(p.x.size());
-  ASSERT_EQ(ntp_forward_save(kernel->get(), p.x.data(), p.v.data(),
-                             p.params.data(), out.data(), workspace.data(),
-                             batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
-                        out2.data(), batch),
-            NTP_OK);
-  EXPECT_EQ(out, out2) << "forward_save must compute the same jet";
-  ASSERT_EQ(ntp_backward_saved(kernel->get(), p.x.data(), p.v.data(),
-                               p.params.data(), p.cotangent.data(),
-                               grad2.data(), xGrad2.data(), workspace.data(),
-                               batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(grad2, grad), 1e-14);
-  EXPECT_LE(relativeError(xGrad2, xGrad), 1e-14);
+  expectTrainingPathAgrees(kernel->get(), p.x, p.v, p.params, p.cotangent,
+                           batch, grad, xGrad);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gradcheck, BackwardTest, ::testing::ValuesIn(cases()),

@@ -16,6 +16,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GpuEmulation.h"
+#include "GradientCheck.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -40,8 +42,15 @@
 
 namespace {
 
-using Ld = long double;
+using ntp::test::centralDifference;
 using ntp::test::CompiledKernel;
+using ntp::test::EmulatedReverse;
+using ntp::test::expectDirectionalDerivatives;
+using ntp::test::expectTrainingPathAgrees;
+using ntp::test::ld;
+using ntp::test::Ld;
+using ntp::test::pointGradientByDifferences;
+using ntp::test::relativeError;
 namespace art = ntp::artifact;
 
 /// One gated network.
@@ -138,26 +147,6 @@ struct Problem {
       cotangent.push_back(round(unit(rng)));
   }
 };
-
-std::vector<Ld> ld(const std::vector<double> &d) {
-  return std::vector<Ld>(d.begin(), d.end());
-}
-
-/// max |a - b| / max |b|.
-template <class A, class B>
-double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
-  Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - Ld(b[i])));
-    scale = std::max(scale, std::fabs(Ld(b[i])));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
-
-/// Richardson-extrapolated central difference (O(h^4)).
-template <class F> Ld centralDifference(F f, Ld h) {
-  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
-}
 
 /// "1.23e-14": a measured error, as --gtest_output records it.
 std::string scientific(double value) {
@@ -280,38 +269,13 @@ TEST_P(GatedTest, GradientsMatchReferenceAndDifferences) {
         << kinds[i] << " (parameter " << i << ")";
   }
   // (3) The gradient with respect to the points.
-  std::vector<Ld> refXGrad(p.x.size());
-  for (size_t i = 0; i < p.x.size(); ++i)
-    refXGrad[i] = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = ld(p.x);
-          moved[i] += t;
-          return loss(ld(p.params), moved);
-        },
-        2e-5L);
+  std::vector<Ld> refXGrad = pointGradientByDifferences(
+      p.x, [&](const std::vector<Ld> &x) { return loss(ld(p.params), x); });
   EXPECT_LE(relativeError(xGrad, refXGrad), 1e-8) << "x_grad";
 
   // (4) The training path (saved jets) agrees with the recomputing one.
-  int64_t bytes = 0;
-  ASSERT_EQ(ntp_workspace_size(kernel->get(), batch, &bytes), NTP_OK);
-  std::vector<double> workspace(bytes / sizeof(double));
-  std::vector<double> out((c.order + 1) * batch * c.widths.back()),
-      out2(out.size()), grad2(P), xGrad2(p.x.size());
-  ASSERT_EQ(ntp_forward_save(kernel->get(), p.x.data(), p.v.data(),
-                             p.params.data(), out.data(), workspace.data(),
-                             batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_forward(kernel->get(), p.x.data(), p.v.data(), p.params.data(),
-                        out2.data(), batch),
-            NTP_OK);
-  EXPECT_EQ(out, out2);
-  ASSERT_EQ(ntp_backward_saved(kernel->get(), p.x.data(), p.v.data(),
-                               p.params.data(), p.cotangent.data(),
-                               grad2.data(), xGrad2.data(), workspace.data(),
-                               batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(grad2, grad), 1e-14);
-  EXPECT_LE(relativeError(xGrad2, xGrad), 1e-14);
+  expectTrainingPathAgrees(kernel->get(), p.x, p.v, p.params, p.cotangent,
+                           batch, grad, xGrad);
 }
 
 TEST_P(GatedTest, F32MatchesF64) {
@@ -323,25 +287,8 @@ TEST_P(GatedTest, F32MatchesF64) {
   ASSERT_TRUE(k32 && k64);
   const int64_t batch = 37;
   Problem p(c, batch, 500 + c.order, true);
-  std::vector<float> x(p.x.begin(), p.x.end()), v(p.v.begin(), p.v.end()),
-      params(p.params.begin(), p.params.end()),
-      cot(p.cotangent.begin(), p.cotangent.end());
-  std::vector<double> out64(p.cotangent.size()), g64(p.params.size());
-  std::vector<float> out32(out64.size()), g32(g64.size());
-  ASSERT_EQ(ntp_forward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
-                        out64.data(), batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_forward(k32->get(), x.data(), v.data(), params.data(),
-                        out32.data(), batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(out32, out64), 1e-4);
-  ASSERT_EQ(ntp_backward(k64->get(), p.x.data(), p.v.data(), p.params.data(),
-                         p.cotangent.data(), g64.data(), batch),
-            NTP_OK);
-  ASSERT_EQ(ntp_backward(k32->get(), x.data(), v.data(), params.data(),
-                         cot.data(), g32.data(), batch),
-            NTP_OK);
-  EXPECT_LE(relativeError(g32, g64), 1e-4);
+  ntp::test::expectF32MatchesF64(k32->get(), k64->get(), p.x, p.v, p.params,
+                                 p.cotangent, batch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gated, GatedTest, ::testing::ValuesIn(cases()),
@@ -353,33 +300,18 @@ class GatedGpuEmulationTest
     : public ::testing::TestWithParam<std::tuple<Case, std::string>> {};
 
 ntp::NvptxTargetOptions gpuOptions(const std::string &mapping, bool backward) {
-  ntp::NvptxTargetOptions gpu;
-  gpu.mapping =
-      mapping == "lanes" ? art::GpuMapping::Lanes : art::GpuMapping::Sample;
-  gpu.samplesPerBlock = 4;
-  gpu.backward = backward;
-  return gpu;
+  return ntp::test::emulatedTarget(mapping, 4, backward);
 }
 
 TEST_P(GatedGpuEmulationTest, ForwardMatchesReference) {
   const auto &[c, mapping] = GetParam();
-  mlir::DialectRegistry registry;
-  ntp::registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      ntp::buildMlpModule(context, describe(c, true));
-  ASSERT_TRUE(module);
-  char pattern[] = "/tmp/ntp-gated-gpu-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern, path = dir + "/kernel.so";
-  std::string error;
-  ASSERT_TRUE(ntp::compileGpuEmulationToSharedObject(
-      *module, gpuOptions(mapping, false), ntp::CpuTargetOptions(), path,
-      error))
-      << error;
+  ntp::test::TempKernel temp("ntp-gated-gpu");
+  ASSERT_FALSE(temp.dir.empty());
+  ASSERT_TRUE(ntp::test::compileEmulation(
+      describe(c, true), gpuOptions(mapping, false), temp.path));
   ntp_kernel *kernel = nullptr;
-  ASSERT_EQ(ntp_kernel_load(path.c_str(), &kernel), NTP_OK) << ntp_last_error();
+  ASSERT_EQ(ntp_kernel_load(temp.path.c_str(), &kernel), NTP_OK)
+      << ntp_last_error();
   auto acts = ntp_ref::parseActivationList(
       c.activation, static_cast<int>(c.widths.size()) - 2);
   const int64_t batch = 9;
@@ -393,55 +325,22 @@ TEST_P(GatedGpuEmulationTest, ForwardMatchesReference) {
                                      ld(p.params), ld(p.x), ld(p.v), batch);
   EXPECT_LE(relativeError(out, ref), bound(c.order));
   ntp_kernel_free(kernel);
-  unlink(path.c_str());
-  rmdir(dir.c_str());
 }
-
-/// An emulated kernel function: each memref<?xdouble> argument is the
-/// lowered descriptor (allocated, aligned, offset, size, stride), each index
-/// an int64_t (as in GpuEmulationTest.cpp).
-#define NTP_DESC double *, double *, int64_t, int64_t, int64_t
-using ForwardSaveFn = void (*)(NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
-                               int64_t, int64_t, int64_t);
-using BackwardSavedFn = void (*)(NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
-                                 NTP_DESC, NTP_DESC, NTP_DESC, NTP_DESC,
-                                 int64_t, int64_t, int64_t);
-using ReduceFn = void (*)(NTP_DESC, NTP_DESC, int64_t, int64_t, int64_t);
-#undef NTP_DESC
-#define NTP_ARG(v) v.data(), v.data(), int64_t(0), int64_t(v.size()), int64_t(1)
 
 /// The reverse mode on NVPTX, emulated in the runtime's launch sequence
 /// (forward-save, backward-saved with a gradient column per sample and a
 /// partial sum per block, the reduction), against the reference.
 TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
   const auto &[c, mapping] = GetParam();
-  mlir::DialectRegistry registry;
-  ntp::registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
   ntp::MlpDescription description = describe(c, true);
   description.name = "ntp_kernel";
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      ntp::buildMlpModule(context, description);
-  ASSERT_TRUE(module);
-  char pattern[] = "/tmp/ntp-gated-gpu-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern, path = dir + "/kernel.so";
+  ntp::test::TempKernel temp("ntp-gated-gpu");
+  ASSERT_FALSE(temp.dir.empty());
   ntp::NvptxTargetOptions gpu = gpuOptions(mapping, true);
   int64_t samplesPerBlock = gpu.samplesPerLaunchBlock();
-  std::string error;
-  ASSERT_TRUE(ntp::compileGpuEmulationToSharedObject(
-      *module, gpu, ntp::CpuTargetOptions(), path, error))
-      << error;
-  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  auto forwardSave = reinterpret_cast<ForwardSaveFn>(
-      dlsym(library, "ntp_kernel_forward_save_tiles"));
-  auto backwardSaved = reinterpret_cast<BackwardSavedFn>(
-      dlsym(library, "ntp_kernel_backward_saved_tiles"));
-  auto reduce = reinterpret_cast<ReduceFn>(
-      dlsym(library, "ntp_kernel_reduce_params_grad_tiles"));
-  ASSERT_TRUE(forwardSave && backwardSaved && reduce);
+  ASSERT_TRUE(ntp::test::compileEmulation(description, gpu, temp.path));
+  EmulatedReverse reverse(temp.path);
+  ASSERT_TRUE(reverse.loaded());
 
   auto acts = ntp_ref::parseActivationList(
       c.activation, static_cast<int>(c.widths.size()) - 2);
@@ -458,12 +357,10 @@ TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
       jets(size_t(blocks * *perBlock), nan), columns(size_t(P * batch), nan),
       partials(size_t(blocks * P), nan), xGrad(p.x.size(), nan),
       grad(size_t(P), nan);
-  forwardSave(NTP_ARG(p.x), NTP_ARG(p.v), NTP_ARG(p.params), NTP_ARG(out),
-              NTP_ARG(jets), batch, 0, blocks);
-  backwardSaved(NTP_ARG(p.x), NTP_ARG(p.v), NTP_ARG(p.params),
-                NTP_ARG(p.cotangent), NTP_ARG(columns), NTP_ARG(xGrad),
-                NTP_ARG(jets), NTP_ARG(partials), batch, 0, blocks);
-  reduce(NTP_ARG(partials), NTP_ARG(grad), blocks, 0, (P + 127) / 128);
+  reverse.forwardSave(p.x, p.v, p.params, out, jets, batch, blocks);
+  reverse.backwardSaved(p.x, p.v, p.params, p.cotangent, columns, xGrad, jets,
+                        partials, batch, blocks);
+  reverse.reduce(partials, grad, blocks);
   std::vector<Ld> refGrad = ntp_ref::jetParamGradient(
       c.widths, acts, refLayers(c), c.order, ld(p.params), ld(p.x), ld(p.v),
       batch, ld(p.cotangent));
@@ -473,11 +370,7 @@ TEST_P(GatedGpuEmulationTest, GradientsMatchReference) {
   std::vector<Ld> ref = ntp_ref::jet(c.widths, acts, refLayers(c), c.order,
                                      ld(p.params), ld(p.x), ld(p.v), batch);
   EXPECT_LE(relativeError(out, ref), bound(c.order));
-  dlclose(library);
-  unlink(path.c_str());
-  rmdir(dir.c_str());
 }
-#undef NTP_ARG
 
 INSTANTIATE_TEST_SUITE_P(
     Gated, GatedGpuEmulationTest,

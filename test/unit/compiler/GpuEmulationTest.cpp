@@ -18,6 +18,8 @@
 // end inside a block and span several blocks.
 //
 //===----------------------------------------------------------------------===//
+#include "GpuEmulation.h"
+#include "GradientCheck.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -42,7 +44,10 @@
 
 namespace {
 
-using Ld = long double;
+using ntp::test::centralDifference;
+using ntp::test::EmulatedReverse;
+using ntp::test::Ld;
+using ntp::test::TempKernel;
 
 struct Case {
   std::vector<int> widths;
@@ -96,49 +101,32 @@ double tolerance(bool isF64, int k) {
 
 /// The NVPTX options of `c` (its mapping and block shape).
 ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
-  ntp::NvptxTargetOptions gpu;
-  gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
-                                     : ntp::artifact::GpuMapping::Sample;
-  gpu.samplesPerBlock = c.samplesPerBlock;
-  gpu.backward = backward;
-  return gpu;
+  return ntp::test::emulatedTarget(c.mapping, c.samplesPerBlock, backward);
 }
 
 /// The host emulation of `c`'s CUDA kernel (with the reverse mode if
 /// `backward`), compiled to `path`.
 ::testing::AssertionResult compileEmulation(const Case &c, bool backward,
                                             const std::string &path) {
-  mlir::DialectRegistry registry;
-  ntp::registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
   ntp::MlpDescription description;
   description.layers.assign(c.widths.begin(), c.widths.end());
   description.activation = c.activation;
   description.order = c.order;
   description.isF64 = c.isF64;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      ntp::buildMlpModule(context, description);
-  if (!module)
-    return ::testing::AssertionFailure() << "the network is invalid";
-  std::string error;
-  if (!ntp::compileGpuEmulationToSharedObject(
-          *module, emulatedTarget(c, backward), ntp::CpuTargetOptions(), path,
-          error))
-    return ::testing::AssertionFailure() << error;
-  return ::testing::AssertionSuccess();
+  return ntp::test::compileEmulation(description, emulatedTarget(c, backward),
+                                     path);
 }
 
 class GpuEmulationTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuEmulationTest, MatchesTheReference) {
   const Case &c = GetParam();
-  char pattern[] = "/tmp/ntp-gpu-emulation-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern, path = dir + "/kernel.so";
-  ASSERT_TRUE(compileEmulation(c, /*backward=*/false, path));
+  TempKernel temp;
+  ASSERT_FALSE(temp.dir.empty());
+  ASSERT_TRUE(compileEmulation(c, /*backward=*/false, temp.path));
   ntp_kernel *kernel = nullptr;
-  ASSERT_EQ(ntp_kernel_load(path.c_str(), &kernel), NTP_OK) << ntp_last_error();
+  ASSERT_EQ(ntp_kernel_load(temp.path.c_str(), &kernel), NTP_OK)
+      << ntp_last_error();
 
   int d = c.widths.front(), q = c.widths.back();
   std::mt19937_64 rng(std::hash<std::string>()(name(c)));
@@ -198,8 +186,6 @@ TEST_P(GpuEmulationTest, MatchesTheReference) {
     EXPECT_LE(err, tolerance(c.isF64, k)) << "order " << k;
   }
   ntp_kernel_free(kernel);
-  std::remove(path.c_str());
-  rmdir(dir.c_str());
 }
 
 std::vector<Case> cases() {
@@ -232,43 +218,17 @@ std::vector<Case> cases() {
   return all;
 }
 
-/// An emulated kernel function: each memref<?xT> argument is the lowered
-/// descriptor (allocated, aligned, offset, size, stride), each index an
-/// int64_t.
-#define NTP_DESC(T) T *, T *, int64_t, int64_t, int64_t
-template <class T>
-using ForwardSaveFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
-                               NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
-                               int64_t);
-template <class T>
-using BackwardSavedFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
-                                 NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
-                                 NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
-                                 int64_t);
-template <class T>
-using ReduceFn = void (*)(NTP_DESC(T), NTP_DESC(T), int64_t, int64_t, int64_t);
-#undef NTP_DESC
-
-/// A vector as the five descriptor fields.
-#define NTP_ARG(v) v.data(), v.data(), int64_t(0), int64_t(v.size()), int64_t(1)
-
 class GpuBackwardEmulationTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
   const Case &c = GetParam();
-  char pattern[] = "/tmp/ntp-gpu-emulation-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern, path = dir + "/kernel.so";
+  TempKernel temp;
+  ASSERT_FALSE(temp.dir.empty());
   int64_t samplesPerBlock =
       emulatedTarget(c, /*backward=*/true).samplesPerLaunchBlock();
-  ASSERT_TRUE(compileEmulation(c, /*backward=*/true, path));
-  // The container is a shared object with bytes appended: dlopen maps it.
-  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  void *forwardSave = dlsym(library, "ntp_kernel_forward_save_tiles");
-  void *backwardSaved = dlsym(library, "ntp_kernel_backward_saved_tiles");
-  void *reduce = dlsym(library, "ntp_kernel_reduce_params_grad_tiles");
-  ASSERT_TRUE(forwardSave && backwardSaved && reduce);
+  ASSERT_TRUE(compileEmulation(c, /*backward=*/true, temp.path));
+  EmulatedReverse reverse(temp.path);
+  ASSERT_TRUE(reverse.loaded());
 
   int d = c.widths.front(), q = c.widths.back();
   std::vector<int64_t> layers(c.widths.begin(), c.widths.end());
@@ -325,10 +285,7 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
               sum += cotB[e] * out[e];
             return sum;
           };
-          Ld h = 2e-5L;
-          refXGrad[b * d + i] =
-              (8 * (loss(h) - loss(-h)) - (loss(2 * h) - loss(-2 * h))) /
-              (12 * h);
+          refXGrad[b * d + i] = centralDifference(loss, 2e-5L);
         }
       }
     int64_t blocks = batch / samplesPerBlock + (batch % samplesPerBlock != 0);
@@ -348,15 +305,10 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
       // The runtime's launch sequence (Dispatch.cpp): forward-save, then
       // backward-saved over the same grid, then the reduction, a thread
       // per parameter.
-      reinterpret_cast<ForwardSaveFn<T>>(forwardSave)(
-          NTP_ARG(xs), NTP_ARG(vs), NTP_ARG(ps), NTP_ARG(out), NTP_ARG(jets),
-          batch, 0, blocks);
-      reinterpret_cast<BackwardSavedFn<T>>(backwardSaved)(
-          NTP_ARG(xs), NTP_ARG(vs), NTP_ARG(ps), NTP_ARG(cs), NTP_ARG(columns),
-          NTP_ARG(xGrad), NTP_ARG(jets), NTP_ARG(partials), batch, 0, blocks);
-      int64_t reduceBlocks = (numParams + 127) / 128;
-      reinterpret_cast<ReduceFn<T>>(reduce)(NTP_ARG(partials), NTP_ARG(grad),
-                                            blocks, 0, reduceBlocks);
+      reverse.forwardSave(xs, vs, ps, out, jets, batch, blocks);
+      reverse.backwardSaved(xs, vs, ps, cs, columns, xGrad, jets, partials,
+                            batch, blocks);
+      reverse.reduce(partials, grad, blocks);
       // Every partials row is written (no stale rows reach the sum).
       for (T value : partials)
         ASSERT_FALSE(std::isnan(value))
@@ -366,20 +318,9 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
           xg(xGrad.begin(), xGrad.end());
       for (Ld value : g)
         ASSERT_FALSE(std::isnan(value)) << "params_grad not written";
-      Ld err = 0, scale = 0;
-      for (size_t i = 0; i < g.size(); ++i) {
-        err = std::max(err, std::fabs(g[i] - refGrad[i]));
-        scale = std::max(scale, std::fabs(refGrad[i]));
-      }
-      paramsErr = std::max(paramsErr, double(scale > 0 ? err / scale : err));
-      if (c.isF64) {
-        err = scale = 0;
-        for (size_t i = 0; i < xg.size(); ++i) {
-          err = std::max(err, std::fabs(xg[i] - refXGrad[i]));
-          scale = std::max(scale, std::fabs(refXGrad[i]));
-        }
-        xErr = std::max(xErr, double(scale > 0 ? err / scale : err));
-      }
+      paramsErr = std::max(paramsErr, ntp::test::relativeError(g, refGrad));
+      if (c.isF64)
+        xErr = std::max(xErr, ntp::test::relativeError(xg, refXGrad));
     };
     if (c.isF64)
       run(double());
@@ -396,11 +337,7 @@ TEST_P(GpuBackwardEmulationTest, GradientsMatchTheReference) {
   EXPECT_LE(paramsErr, c.isF64 ? 1e-12 : 1e-4) << "params_grad";
   if (c.isF64)
     EXPECT_LE(xErr, 1e-8) << "x_grad";
-  dlclose(library);
-  std::remove(path.c_str());
-  rmdir(dir.c_str());
 }
-#undef NTP_ARG
 
 std::vector<Case> backwardCases() {
   std::vector<Case> all;

@@ -29,7 +29,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuEmulation.h"
+#include "GradientCheck.h"
 #include "PartialsReference.h"
+
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/runtime.h"
@@ -52,7 +55,10 @@
 
 namespace {
 
-using Ld = long double;
+using ntp::test::centralDifference;
+using ntp::test::EmulatedReverse;
+using ntp::test::Ld;
+using ntp::test::relativeError;
 using Rows = std::vector<std::vector<int32_t>>;
 using ntp::partials::kBiharmonic;
 using ntp::partials::kLaplacian;
@@ -111,12 +117,9 @@ void PrintTo(const Case &c, std::ostream *os) { *os << testName(c); }
 /// The NVPTX options of `c`: the sample mapping with `samplesPerBlock`
 /// threads per block (small, so that batches span several blocks).
 ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
-  ntp::NvptxTargetOptions gpu;
-  gpu.mapping = c.mapping == "lanes" ? ntp::artifact::GpuMapping::Lanes
-                                     : ntp::artifact::GpuMapping::Sample;
-  gpu.samplesPerBlock = c.samplesPerBlock;
+  ntp::NvptxTargetOptions gpu =
+      ntp::test::emulatedTarget(c.mapping, c.samplesPerBlock, backward);
   gpu.blockSize = c.samplesPerBlock;
-  gpu.backward = backward;
   return gpu;
 }
 
@@ -125,10 +128,6 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
 ::testing::AssertionResult compileEmulation(const Case &c, bool backward,
                                             const std::string &path,
                                             std::string &chosen) {
-  mlir::DialectRegistry registry;
-  ntp::registerNtpGpuCompilerDialects(registry);
-  mlir::MLIRContext context(registry);
-  context.disableMultithreading();
   ntp::MlpDescription description;
   description.layers.assign(c.widths.begin(), c.widths.end());
   description.activation = c.activation;
@@ -139,35 +138,18 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
   description.partialsLowering = c.lowering;
   description.kinds = c.kinds;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      ntp::buildMlpModule(context, description);
-  if (!module)
-    return ::testing::AssertionFailure() << "the network is invalid";
-  std::string error;
-  if (!ntp::compileGpuEmulationToSharedObject(
-          *module, emulatedTarget(c, backward), ntp::CpuTargetOptions(), path,
-          error))
-    return ::testing::AssertionFailure() << error;
-  if (auto attr =
-          (*module)->getAttrOfType<mlir::StringAttr>("ntp.partials_lowering"))
-    chosen = attr.str();
-  return ::testing::AssertionSuccess();
+  return ntp::test::compileEmulation(
+      description, emulatedTarget(c, backward), path,
+      [&](mlir::ModuleOp module) {
+        if (auto attr = module->getAttrOfType<mlir::StringAttr>(
+                "ntp.partials_lowering"))
+          chosen = attr.str();
+      });
 }
 
 /// A temporary directory for one kernel, removed at the end.
-struct TempKernel {
-  std::string dir, path;
-  TempKernel() {
-    char pattern[] = "/tmp/ntp-gpu-partials-XXXXXX";
-    if (mkdtemp(pattern)) {
-      dir = pattern;
-      path = dir + "/kernel.so";
-    }
-  }
-  ~TempKernel() {
-    std::remove(path.c_str());
-    rmdir(dir.c_str());
-  }
+struct TempKernel : ntp::test::TempKernel {
+  TempKernel() : ntp::test::TempKernel("ntp-gpu-partials") {}
 };
 
 /// Worst errors over the cases run (printed at the end).
@@ -486,40 +468,6 @@ INSTANTIATE_TEST_SUITE_P(Kernels, GpuPartialsEmulation,
 // Reverse mode
 //===----------------------------------------------------------------------===//
 
-/// An emulated kernel function: each memref<?xT> argument is the lowered
-/// descriptor (allocated, aligned, offset, size, stride), each index an
-/// int64_t.
-#define NTP_DESC(T) T *, T *, int64_t, int64_t, int64_t
-template <class T>
-using ForwardSaveFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
-                               NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
-                               int64_t);
-template <class T>
-using BackwardSavedFn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
-                                 NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
-                                 NTP_DESC(T), NTP_DESC(T), int64_t, int64_t,
-                                 int64_t);
-template <class T>
-using ReduceFn = void (*)(NTP_DESC(T), NTP_DESC(T), int64_t, int64_t, int64_t);
-#undef NTP_DESC
-#define NTP_ARG(v) v.data(), v.data(), int64_t(0), int64_t(v.size()), int64_t(1)
-
-/// d/dt f(t) at 0 by 4th-order central differences, in long double.
-template <class F> Ld centralDifference(F f, Ld h) {
-  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
-}
-
-/// max |a - b| / max |b|.
-double relativeError(const std::vector<Ld> &a, const std::vector<Ld> &b) {
-  Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::isnan(a[i]) ? std::numeric_limits<Ld>::infinity()
-                                         : std::fabs(a[i] - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
-
 class GpuPartialsBackwardEmulation : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
@@ -528,15 +476,10 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
   ASSERT_FALSE(temp.dir.empty());
   std::string chosen;
   ASSERT_TRUE(compileEmulation(c, /*backward=*/true, temp.path, chosen));
-  // The container is a shared object with bytes appended: dlopen maps it.
-  void *library = dlopen(temp.path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(library, nullptr) << dlerror();
-  void *forwardSave = dlsym(library, "ntp_kernel_forward_save_tiles");
-  void *backwardSaved = dlsym(library, "ntp_kernel_backward_saved_tiles");
-  void *reduce = dlsym(library, "ntp_kernel_reduce_params_grad_tiles");
-  ASSERT_TRUE(forwardSave && backwardSaved && reduce);
+  EmulatedReverse reverse(temp.path);
+  ASSERT_TRUE(reverse.loaded());
   // No recomputing backward on the GPU.
-  EXPECT_EQ(dlsym(library, "ntp_kernel_backward_tiles"), nullptr);
+  EXPECT_EQ(reverse.symbol("ntp_kernel_backward_tiles"), nullptr);
 
   const int d = c.widths.front(), q = c.widths.back();
   const int64_t spb = c.samplesPerBlock;
@@ -621,17 +564,12 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
       // The runtime's launch sequence (Dispatch.cpp): forward-save, then
       // backward-saved over the same grid, then the reduction; a partials
       // kernel's direction argument is params.
-      reinterpret_cast<ForwardSaveFn<T>>(forwardSave)(
-          NTP_ARG(xs), NTP_ARG(ps), NTP_ARG(ps), NTP_ARG(out), NTP_ARG(jets),
-          batch, 0, blocks);
+      reverse.forwardSave(xs, ps, ps, out, jets, batch, blocks);
       for (T value : out)
         ASSERT_FALSE(std::isnan(value)) << "forward-save left out unwritten";
-      reinterpret_cast<BackwardSavedFn<T>>(backwardSaved)(
-          NTP_ARG(xs), NTP_ARG(ps), NTP_ARG(ps), NTP_ARG(cs), NTP_ARG(columns),
-          NTP_ARG(xGrad), NTP_ARG(jets), NTP_ARG(partials), batch, 0, blocks);
-      int64_t reduceBlocks = (numParams + 127) / 128;
-      reinterpret_cast<ReduceFn<T>>(reduce)(NTP_ARG(partials), NTP_ARG(grad),
-                                            blocks, 0, reduceBlocks);
+      reverse.backwardSaved(xs, ps, ps, cs, columns, xGrad, jets, partials,
+                            batch, blocks);
+      reverse.reduce(partials, grad, blocks);
       for (T value : partials)
         ASSERT_FALSE(std::isnan(value))
             << "a partials row is NaN: unwritten, or summed before its "
@@ -657,9 +595,7 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
   std::string label = std::string(c.isF64 ? "f64" : "f32") + " backward ";
   record(label + "params_grad", paramsErr);
   record(label + "x_grad", xErr);
-  dlclose(library);
 }
-#undef NTP_ARG
 
 std::vector<Case> backwardCases() {
   std::vector<Case> all;

@@ -165,8 +165,12 @@ TEST_F(JitCudaTest, CppApiReportsNoDevice) {
   o.device = NTP_DEVICE_CUDA;
   o.chip = "sm_80";
   o.useCache = false;
+  ntp::MlpSpec spec;
+  spec.layers = {1, 8, 1};
+  spec.activation = "sin";
+  spec.order = 3;
   try {
-    ntp::compile({{1, 8, 1}, "sin", 3}, o);
+    ntp::compile(spec, o);
     FAIL() << "expected ntp::Error";
   } catch (const ntp::Error &e) {
     EXPECT_EQ(e.status(), NTP_ERROR_NO_DEVICE);

@@ -275,8 +275,9 @@ TEST(JitPartials, LoweringSpelling) {
   jet.layers = {1, 4, 1};
   jet.order = 2;
   jet.partialsLowering = "per-ray";
-  EXPECT_THROW(ntp::compile(jet, ntp::JitOptions{"native", "", 0, false}),
-               ntp::Error);
+  ntp::JitOptions noCache;
+  noCache.useCache = false;
+  EXPECT_THROW(ntp::compile(jet, noCache), ntp::Error);
   EXPECT_NE(std::string(ntp_last_error())
                 .find("applies to partials kernels "
                       "only, and a spec of fields "
@@ -285,7 +286,7 @@ TEST(JitPartials, LoweringSpelling) {
       << ntp_last_error();
   // auto on a jet kernel is the default, and fine.
   jet.partialsLowering = "auto";
-  EXPECT_NO_THROW(ntp::compile(jet, ntp::JitOptions{"native", "", 0, false}));
+  EXPECT_NO_THROW(ntp::compile(jet, noCache));
   std::string rm = "rm -rf '" + dir + "'";
   EXPECT_EQ(std::system(rm.c_str()), 0);
 }

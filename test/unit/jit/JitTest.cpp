@@ -186,6 +186,18 @@ void writeFile(const std::string &path, const std::string &bytes) {
   out << bytes;
 }
 
+/// The C++ spec of a plain network, its other fields at their defaults
+/// (named, as an aggregate would leave them to -Wmissing-field-initializers).
+ntp::MlpSpec mlpSpec(std::vector<int64_t> layers, std::string activation,
+                     int order, ntp::Dtype dtype = ntp::Dtype::F32) {
+  ntp::MlpSpec spec;
+  spec.layers = std::move(layers);
+  spec.activation = std::move(activation);
+  spec.order = order;
+  spec.dtype = dtype;
+  return spec;
+}
+
 ntp::JitOptions cppNoCache() {
   ntp::JitOptions o;
   o.useCache = false;
@@ -261,8 +273,8 @@ TEST(JitTest, MlirTextAndStructuredSpecGiveTheSameKernel) {
 }
 
 TEST(JitTest, CppApiCompilesAndRuns) {
-  ntp::Kernel k =
-      ntp::compile({{1, 16, 1}, "sin", 4, ntp::Dtype::F64}, cppNoCache());
+  ntp::Kernel k = ntp::compile(mlpSpec({1, 16, 1}, "sin", 4, ntp::Dtype::F64),
+                               cppNoCache());
   EXPECT_EQ(k.info().order, 4);
   EXPECT_EQ(k.activation(), "sin");
   std::vector<double> x = {0.1, 0.2, 0.3}, v = {1.0},
@@ -358,7 +370,7 @@ TEST(JitCacheTest, KeyCoversPerLayerActivations) {
 /// same kernel; its description is that text; the parameter count includes
 /// B and the slopes; the cache keys differ from the plain network's.
 TEST(JitTest, TypedLayers) {
-  ntp::MlpSpec spec{{2, 6, 6, 1}, "silu,tanh", 3, ntp::Dtype::F64};
+  ntp::MlpSpec spec = mlpSpec({2, 6, 6, 1}, "silu,tanh", 3, ntp::Dtype::F64);
   spec.fourier = 4;
   spec.slopes = {"neuron", "layer"};
   spec.residual = {false, true};
@@ -401,7 +413,7 @@ TEST(JitTest, TypedLayers) {
 /// text are the same kernel, its own cache entry; bad widths are refused
 /// with one sentence.
 TEST(JitTest, GatedLayers) {
-  ntp::MlpSpec spec{{2, 6, 6, 1}, "tanh", 3, ntp::Dtype::F64};
+  ntp::MlpSpec spec = mlpSpec({2, 6, 6, 1}, "tanh", 3, ntp::Dtype::F64);
   spec.gated = true;
   const std::string text = "ntp.mlp @ntp_kernel layers [2, 6, 6, 1] "
                            "activation \"tanh\" gated order 3 : f64";
@@ -452,7 +464,8 @@ TEST(JitTest, DescribesTheNetwork) {
   EXPECT_EQ(run(k.get(), in), run(k2.get(), in));
   // C++: the same text.
   ntp::Kernel cpp = ntp::compile(
-      {{1, 8, 8, 8, 1}, "gelu,identity,cos", 5, ntp::Dtype::F64}, cppNoCache());
+      mlpSpec({1, 8, 8, 8, 1}, "gelu,identity,cos", 5, ntp::Dtype::F64),
+      cppNoCache());
   EXPECT_EQ(cpp.description(), expected);
   // Truncated to the capacity, NUL-terminated; bad arguments refused.
   char small[8];
@@ -920,7 +933,7 @@ TEST(JitErrorTest, NullArguments) {
 
 TEST(JitErrorTest, CppErrorsCarryTheStatus) {
   try {
-    ntp::compile({{1, 4, 1}, "relu", 2}, cppNoCache());
+    ntp::compile(mlpSpec({1, 4, 1}, "relu", 2), cppNoCache());
     FAIL() << "expected ntp::Error";
   } catch (const ntp::Error &e) {
     EXPECT_EQ(e.status(), NTP_ERROR_INVALID_ARGUMENT);
