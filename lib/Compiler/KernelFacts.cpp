@@ -63,14 +63,8 @@ bool ntp::describeKernel(const NetworkDescription &network,
     return false;
   if (network.name.empty())
     return fail(error, "the kernel needs a name");
-  // Typed layers: the kernel kinds that take them so far.
-  if (network.kinds.gated && !network.partials.empty())
-    return fail(error, "partials kernels do not take gated layers yet; "
-                       "compile a jet kernel");
-  if (!network.kinds.empty() && !network.partials.empty())
-    return fail(error, "partials kernels do not take adaptive slopes, "
-                       "residual layers or Fourier features yet; compile a "
-                       "jet kernel");
+  // Typed layers: every kernel kind takes every kind (a gated partials
+  // kernel runs per ray: ntp-decompose-mlp).
   if (!network.partials.empty()) {
     partials::Plan plan;
     if (!partials::validateRequest(network.partials, network.layers.front(),
@@ -111,7 +105,7 @@ bool ntp::describeKernel(const NetworkDescription &network,
     std::optional<int64_t> workspace;
     if (partials::planPartials(m.partials, m.inputDim(), plan, error))
       workspace = art::partialsWorkspaceElementsPerTile(
-          m.layers, plan.jetCoefficients(), m.tile);
+          m.layers, plan.jetCoefficients(), m.tile, m.kinds);
     if (!workspace)
       return fail(error, "the workspace of one tile overflows int64");
     m.workspacePerTile = *workspace;

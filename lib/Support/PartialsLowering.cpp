@@ -297,7 +297,7 @@ bool planBlocks(const Plan &plan, const std::vector<Row> &rows,
       columns += b.rows();
       largest = std::max(largest, b.rows());
     }
-    if (2 * largest * maxWidth + (columns + requests) * q <= budget)
+    if (net.buffers * largest * maxWidth + (columns + requests) * q <= budget)
       break;
     cap = std::min(cap - 1, largest - 1);
   }

@@ -30,7 +30,17 @@ namespace ntp::backward {
 
 /// One jet op of the forward, in order.
 struct JetStep {
-  enum class Kind { Seed, Affine, Activate, Scale, Add, FourierProject } kind;
+  /// Gate: the modified MLP's ntp.gate_jets, in a partials kernel's rays
+  /// (PartialsBackward.cpp; a jet kernel's gates are GatedBackward.cpp's).
+  enum class Kind {
+    Seed,
+    Affine,
+    Activate,
+    Scale,
+    Add,
+    FourierProject,
+    Gate
+  } kind;
   int64_t width;          // width of the jet it produces
   int64_t liveOrders;     // live orders of its input (seed: unused)
   int64_t weightOffset;   // affine; scale: the slopes' offset

@@ -267,10 +267,26 @@ public:
     int64_t d = layers.front(), q = layers.back();
     int64_t orders =
         *std::max_element(plan.rayOrders.begin(), plan.rayOrders.end()) + 1;
-    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
-    auto bufferType = JetBufferShape::get(orders, maxWidth, tileSize, element);
-    Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
-                        memref::AllocaOp::create(b, loc, bufferType)};
+    artifact::LayerKinds kinds = mlp.getLayerKinds();
+    // Typed layers as in build(): a third buffer keeps a residual layer's
+    // input, the Fourier features are 2m wide.
+    auto bufferType =
+        JetBufferShape::get(orders, typedMaxWidth(), tileSize, element);
+    SmallVector<Value, 3> buffers;
+    for (int i = 0, e = partialsBuffers(); i < e; ++i)
+      buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+    auto other = [&](int busy, int kept) {
+      int i = 0;
+      while (i == busy || i == kept)
+        ++i;
+      return i;
+    };
+    // A gated network's U and V, per ray (as in buildGated).
+    Value gates[2];
+    if (kinds.gated)
+      for (Value &gate : gates)
+        gate = memref::AllocaOp::create(
+            b, loc, JetBufferShape::get(orders, layers[1], tileSize, element));
     int64_t columns = plan.jetCoefficients();
     int64_t requests = static_cast<int64_t>(plan.terms.size());
     Value rays = memref::AllocaOp::create(
@@ -310,21 +326,70 @@ public:
       SeedOp::create(b, loc, x, directions[r], jet, batch, tile);
       int64_t live = std::min<int64_t>(rayOrders, 2);
       int64_t offset = 0;
+      // Each typed layer as in build(), on the ray's [orders_r, width, tile]
+      // corners: the ray through the Fourier embedding is the jet of
+      // sin / cos along 2 pi B v.
+      if (int64_t m = kinds.fourier) {
+        current = other(current, -1);
+        Value z = corner(b, buffers[current], 0, rayOrders, 2 * m);
+        FourierProjectOp::create(b, loc, jet, params, 0, z, live);
+        offset = m * d;
+        current = other(current, -1);
+        Value features = corner(b, buffers[current], 0, rayOrders, 2 * m);
+        ActivateOp::create(b, loc, "sin", z, features, live);
+        live = rayOrders;
+        jet = features;
+      }
+      // The modified MLP: U and V from X through the buffer X is not in.
+      Value u, gv;
+      if (kinds.gated) {
+        int64_t h = layers[1], in = kinds.firstInputWidth(d);
+        u = corner(b, gates[0], 0, rayOrders, h);
+        gv = corner(b, gates[1], 0, rayOrders, h);
+        for (Value gate : {u, gv}) {
+          Value y = corner(b, buffers[other(current, -1)], 0, rayOrders, h);
+          AffineOp::create(b, loc, jet, params, offset, y, live);
+          offset += h * in + h;
+          ActivateOp::create(b, loc, activations[0], y, gate, live);
+        }
+      }
       for (size_t l = 1; l < layers.size(); ++l) {
-        current ^= 1;
+        size_t hidden = l - 1;
+        bool residual = kinds.isResidual(hidden);
+        int kept = residual ? current : -1;
+        Value layerInput = jet;
+        current = other(current, -1);
         bool top = l + 1 == layers.size();
         Value next = top ? corner(b, rays, column, rayOrders, q)
                          : corner(b, buffers[current], 0, rayOrders, layers[l]);
         AffineOp::create(b, loc, jet, params, offset, next, live);
-        offset += layers[l] * layers[l - 1] + layers[l];
+        offset +=
+            layers[l] * (l == 1 ? kinds.firstInputWidth(d) : layers[l - 1]) +
+            layers[l];
         jet = next;
         if (top)
           break;
-        current ^= 1;
+        if (int64_t count = kinds.slopeCount(hidden, layers[l])) {
+          current = other(current, kept);
+          next = corner(b, buffers[current], 0, rayOrders, layers[l]);
+          ScaleOp::create(b, loc, jet, params, offset, next, live,
+                          kinds.slope(hidden) == artifact::Slope::Neuron);
+          offset += count;
+          jet = next;
+        }
+        current = other(current, kept);
         next = corner(b, buffers[current], 0, rayOrders, layers[l]);
         ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
         live = rayOrders;
         jet = next;
+        if (residual)
+          AddJetsOp::create(b, loc, layerInput, jet, jet, live);
+        if (kinds.gated) {
+          current = other(current, -1);
+          next = corner(b, buffers[current], 0, rayOrders, layers[l]);
+          GateJetsOp::create(b, loc, u, gv, jet, next, live);
+          jet = next;
+        }
       }
       liveColumns.push_back(live);
       column += rayOrders;
@@ -366,10 +431,18 @@ public:
     int64_t maxRows = 0;
     for (const partials::RayBlock &block : lowering.blocks)
       maxRows = std::max(maxRows, block.rows());
-    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
-    auto bufferType = JetBufferShape::get(maxRows, maxWidth, tileSize, element);
-    Value buffers[2] = {memref::AllocaOp::create(b, loc, bufferType),
-                        memref::AllocaOp::create(b, loc, bufferType)};
+    artifact::LayerKinds kinds = mlp.getLayerKinds();
+    auto bufferType =
+        JetBufferShape::get(maxRows, typedMaxWidth(), tileSize, element);
+    SmallVector<Value, 3> buffers;
+    for (int i = 0, e = partialsBuffers(); i < e; ++i)
+      buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+    auto other = [&](int busy, int kept) {
+      int i = 0;
+      while (i == busy || i == kept)
+        ++i;
+      return i;
+    };
     int64_t requests = static_cast<int64_t>(plan.terms.size());
     Value top = memref::AllocaOp::create(
         b, loc, JetBufferShape::get(lowering.columns, q, tileSize, element));
@@ -420,30 +493,68 @@ public:
       auto weightsAttr = b.getDenseF64ArrayAttr(weights);
       auto collapsedAttr = b.getI64IntegerAttr(block.collapsedOrder);
       uint64_t collapsedOrder = block.collapsedOrder;
-      int64_t rows = block.rows();
+      int64_t rows = block.rows(), full = block.maxOrder() + 1;
       int current = 0;
       Value jet = corner(b, buffers[current], 0, rows, d);
       SeedRaysOp::create(b, loc, x, directions[blockIndex], jet, batch, tile,
                          countsAttr, ordersAttr, weightsAttr, collapsedAttr);
       int64_t live = 2;
       int64_t offset = 0;
+      // Typed layers are linear maps of every row (slopes, residual sums;
+      // the Fourier projection adds its phase to row 0, order 0), so they
+      // run as the jet ops on the whole [rows, width, tile] buffer, the
+      // collapsed row included (a linear map commutes with its weighted
+      // sum). They read every row: the seed's rows past order 1 are zeros
+      // (ntp.seed_rays writes them), and before the first activation an
+      // affine feeding a scale computes every row.
+      if (int64_t m = kinds.fourier) {
+        current = other(current, -1);
+        Value z = corner(b, buffers[current], 0, rows, 2 * m);
+        FourierProjectOp::create(b, loc, jet, params, 0, z, rows);
+        offset = m * d;
+        current = other(current, -1);
+        Value features = corner(b, buffers[current], 0, rows, 2 * m);
+        ActivateRaysOp::create(b, loc, "sin", z, features, live, counts, orders,
+                               weights, collapsedOrder);
+        live = full;
+        jet = features;
+      }
       for (size_t l = 1; l < layers.size(); ++l) {
-        current ^= 1;
+        size_t hidden = l - 1;
+        bool residual = kinds.isResidual(hidden);
+        int kept = residual ? current : -1;
+        Value layerInput = jet;
+        current = other(current, -1);
         bool isTop = l + 1 == layers.size();
+        int64_t slopes = isTop ? 0 : kinds.slopeCount(hidden, layers[l]);
         Value next = isTop ? corner(b, top, column, rows, q)
                            : corner(b, buffers[current], 0, rows, layers[l]);
-        AffineRaysOp::create(b, loc, jet, params, offset, next, live, counts,
-                             orders, weights, collapsedOrder);
-        offset += layers[l] * layers[l - 1] + layers[l];
+        AffineRaysOp::create(b, loc, jet, params, offset, next,
+                             slopes ? full : live, counts, orders, weights,
+                             collapsedOrder);
+        offset +=
+            layers[l] * (l == 1 ? kinds.firstInputWidth(d) : layers[l - 1]) +
+            layers[l];
         jet = next;
         if (isTop)
           break;
-        current ^= 1;
+        if (slopes) {
+          current = other(current, kept);
+          next = corner(b, buffers[current], 0, rows, layers[l]);
+          ScaleOp::create(b, loc, jet, params, offset, next, rows,
+                          kinds.slope(hidden) == artifact::Slope::Neuron);
+          offset += slopes;
+          live = full;
+          jet = next;
+        }
+        current = other(current, kept);
         next = corner(b, buffers[current], 0, rows, layers[l]);
         ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
                                counts, orders, weights, collapsedOrder);
-        live = block.maxOrder() + 1;
+        live = full;
         jet = next;
+        if (residual)
+          AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
       }
       column += rows;
     }
@@ -457,16 +568,35 @@ public:
 
   /// Elements of jets one tile of a partials kernel keeps on the stack.
   static int64_t partialsStackElements(ArrayRef<int64_t> layers,
+                                       const artifact::LayerKinds &kinds,
                                        const partials::Plan &plan,
                                        int64_t tile) {
     int64_t orders =
         *std::max_element(plan.rayOrders.begin(), plan.rayOrders.end()) + 1;
-    int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
-    return (2 * orders * maxWidth +
+    int64_t gates = kinds.gated ? 2 * orders * layers[1] : 0;
+    return (partialsBuffers(kinds) * orders * typedMaxWidth(layers, kinds) +
+            gates +
             (plan.jetCoefficients() + static_cast<int64_t>(plan.terms.size())) *
                 layers.back()) *
            tile;
   }
+
+  /// The widest jet of a network with typed layers (the Fourier features
+  /// are 2m wide).
+  static int64_t typedMaxWidth(ArrayRef<int64_t> layers,
+                               const artifact::LayerKinds &kinds) {
+    return std::max(*std::max_element(layers.begin(), layers.end()),
+                    2 * kinds.fourier);
+  }
+  int64_t typedMaxWidth() {
+    return typedMaxWidth(mlp.getLayers(), mlp.getLayerKinds());
+  }
+  /// Ping-pong buffers of a partials kernel's rays: a residual layer keeps
+  /// its input in a third.
+  static int partialsBuffers(const artifact::LayerKinds &kinds) {
+    return llvm::is_contained(kinds.residual, true) ? 3 : 2;
+  }
+  int partialsBuffers() { return partialsBuffers(mlp.getLayerKinds()); }
 
 private:
   /// The [orders, width, tile] block of `buffer` starting at order `first`.
@@ -540,10 +670,30 @@ struct DecomposeMlpPass
               << "' (expected auto, per-ray, multi-direction or collapsed)";
           return signalPassFailure();
         }
+        // The gates of a modified MLP multiply jets: the ray layout has no
+        // such op, so gated partials kernels run per ray.
+        if (facts.kinds.gated && (*kind == partials::Lowering::MultiDirection ||
+                                  *kind == partials::Lowering::Collapsed)) {
+          mlp.emitError("the ")
+              << partials::loweringName(*kind)
+              << " lowering does not take gated layers (the modified MLP's "
+                 "gates multiply jets); use per-ray or auto";
+          return signalPassFailure();
+        }
+        if (facts.kinds.gated)
+          kind = partials::Lowering::PerRay;
         partials::LoweringNetwork network;
         network.layers = facts.layers;
         for (const std::string &a : mlp.getHiddenActivations())
           network.activations.push_back(a);
+        // Typed layers, as the count sees them: the Fourier embedding a
+        // layer of width 2m with the sin activation, a residual network a
+        // third buffer per block.
+        if (int64_t m = facts.kinds.fourier) {
+          network.layers.insert(network.layers.begin() + 1, 2 * m);
+          network.activations.insert(network.activations.begin(), "sin");
+        }
+        network.buffers = KernelBuilder::partialsBuffers(facts.kinds);
         network.tile = facts.tile;
         network.elementBytes = artifact::dtypeBytes(facts.dtype);
         network.stackBytes = partialsStackBytes > 0
@@ -574,7 +724,7 @@ struct DecomposeMlpPass
           fast && !reverseRays ? std::optional<int64_t>(0)
           : facts.isPartials()
               ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
-                    facts.layers, plan, facts.tile))
+                    facts.layers, facts.kinds, plan, facts.tile))
               : artifact::jetStackElementsPerTile(facts.layers, facts.order,
                                                   facts.tile, facts.kinds);
       if (!stack || *stack > artifact::kMaxTileStackBytes /

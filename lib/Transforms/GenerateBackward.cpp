@@ -162,6 +162,8 @@ private:
       case JetStep::Kind::FourierProject:
         emitTypedLayerForward(b, loc, s, jets, i, params);
         break;
+      case JetStep::Kind::Gate: // only in a partials kernel's rays
+        break;
       }
     }
   }

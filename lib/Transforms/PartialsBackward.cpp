@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace ntp;
@@ -53,6 +54,14 @@ struct RayPlan {
   int64_t orders = 0;         // jet coefficients propagated along the ray
   int64_t firstColumn = 0;    // its first row of the stacked rays
   std::vector<JetStep> steps; // seed, affine, activate, ..., top affine
+  /// The steps whose jets each step reads (a gated ray is a DAG: X feeds
+  /// U, V and the first hidden layer, U and V every gate).
+  std::vector<SmallVector<size_t, 3>> inputs;
+
+  bool gated() const {
+    return llvm::any_of(
+        steps, [](const JetStep &s) { return s.kind == JetStep::Kind::Gate; });
+  }
 };
 
 struct PartialsPlan {
@@ -83,8 +92,21 @@ struct PartialsPlan {
   /// Elements of the stacked top coefficients' offset in a tile's slice.
   int64_t topsOffset() const { return columns * lowerWidths() * tile; }
   /// Elements a recomputing backward tile keeps on the stack.
+  /// Whether the rays add jets (residual layers): their reverse keeps the
+  /// skip connection's cotangent in a third buffer.
+  bool hasAdd() const {
+    return llvm::any_of(rays.front().steps, [](const JetStep &s) {
+      return s.kind == JetStep::Kind::Add;
+    });
+  }
+  /// Cotangent buffers of a ray's reverse: a gated one's pool holds U's,
+  /// V's and two along the chain (as GatedBackward.cpp's).
+  int64_t cotangentBuffers() const {
+    return rays.front().gated() ? 4 : hasAdd() ? 3 : 2;
+  }
   int64_t recomputeStackElements() const {
-    return (maxOrders * lowerWidths() + 2 * maxOrders * maxWidth() +
+    return (maxOrders * lowerWidths() +
+            cotangentBuffers() * maxOrders * maxWidth() +
             (requests + columns) * outputDim + 2 * (maxOrders + 1) * inputDim) *
            tile;
   }
@@ -126,8 +148,12 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
   PartialsPlan plan;
   plan.name = name.str();
   bool combined = false, stored = false;
+  // The step of the current ray that last wrote each buffer value (the
+  // operands of a residual add), as for a jet kernel.
+  DenseMap<Value, size_t> writer;
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
     auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
+    SmallVector<Value, 3> operands; // the jets a ray's step reads
     auto needRay = [&]() -> LogicalResult {
       if (plan.rays.empty() || combined)
         return op->emitOpError("expected inside a ray of a partials kernel");
@@ -150,6 +176,7 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
       ray.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
       plan.maxOrders = std::max(plan.maxOrders, ray.orders);
       plan.rays.push_back(std::move(ray));
+      writer.clear();
     } else if (auto affine = dyn_cast<AffineOp>(op)) {
       if (failed(needRay()))
         return WalkResult::interrupt();
@@ -161,6 +188,7 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
           {JetStep::Kind::Affine, out,
            static_cast<int64_t>(affine.getLiveOrders()),
            static_cast<int64_t>(affine.getWeightOffset()), ""});
+      operands = {affine.getInput()};
     } else if (auto activate = dyn_cast<ActivateOp>(op)) {
       if (failed(needRay()))
         return WalkResult::interrupt();
@@ -168,6 +196,7 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
           {JetStep::Kind::Activate, neurons(activate.getOutput()),
            static_cast<int64_t>(activate.getLiveOrders()), 0,
            activate.getActivation().str()});
+      operands = {activate.getInput()};
     } else if (auto combine = dyn_cast<CombinePartialsOp>(op)) {
       if (combined)
         return op->emitOpError("a partials kernel combines its rays once");
@@ -180,9 +209,58 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
     } else if (auto store = dyn_cast<StoreJetOp>(op)) {
       plan.storedLiveOrders = store.getLiveOrders();
       stored = true;
+    } else if (isa<ScaleOp, FourierProjectOp, AddJetsOp>(op)) {
+      // Typed layers (issue 14): the jet chain's rules, on the ray's steps.
+      if (failed(needRay()))
+        return WalkResult::interrupt();
+      JetPlan chain;
+      chain.steps = std::move(plan.rays.back().steps);
+      chain.numParams = plan.numParams;
+      FailureOr<bool> layer = readTypedLayerStep(op, chain, writer);
+      plan.rays.back().steps = std::move(chain.steps);
+      plan.numParams = chain.numParams;
+      if (failed(layer))
+        return WalkResult::interrupt();
+      if (auto add = dyn_cast<AddJetsOp>(op))
+        operands = {add.getLhs(), add.getRhs()};
+      else
+        operands = {op->getOperand(0)};
+    } else if (auto gate = dyn_cast<GateJetsOp>(op)) {
+      // The modified MLP's gates (a DAG; emitRayReverseDag).
+      if (failed(needRay()))
+        return WalkResult::interrupt();
+      plan.rays.back().steps.push_back(
+          {JetStep::Kind::Gate, neurons(gate.getOutput()),
+           static_cast<int64_t>(gate.getLiveOrders()), 0, ""});
+      operands = {gate.getU(), gate.getV(), gate.getZ()};
     } else if (isa<NtpDialect>(op->getDialect())) {
       return op->emitOpError("unexpected op in a partials kernel function");
     }
+    // The steps this one reads, from the buffers' writers.
+    if (isa<SeedOp>(op))
+      plan.rays.back().inputs.emplace_back();
+    else if (!operands.empty()) {
+      SmallVector<size_t, 3> inputs;
+      for (Value operand : operands) {
+        auto it = writer.find(operand);
+        if (it == writer.end())
+          return op->emitOpError("reads a jet that no earlier op of its ray "
+                                 "wrote");
+        inputs.push_back(it->second);
+      }
+      plan.rays.back().inputs.push_back(inputs);
+    }
+    Value written = TypeSwitch<Operation *, Value>(op)
+                        .Case([](SeedOp o) { return o.getJet(); })
+                        .Case([](AffineOp o) { return o.getOutput(); })
+                        .Case([](ActivateOp o) { return o.getOutput(); })
+                        .Case([](ScaleOp o) { return o.getOutput(); })
+                        .Case([](AddJetsOp o) { return o.getOutput(); })
+                        .Case([](FourierProjectOp o) { return o.getOutput(); })
+                        .Case([](GateJetsOp o) { return o.getOutput(); })
+                        .Default([](Operation *) { return Value(); });
+    if (written && !plan.rays.empty() && !combined)
+      writer[written] = plan.rays.back().steps.size() - 1;
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
@@ -200,13 +278,17 @@ FailureOr<PartialsPlan> readPartialsPlan(func::FuncOp func, StringRef name) {
   for (const RayPlan &ray : plan.rays) {
     const std::vector<JetStep> &first = plan.rays.front().steps;
     bool same = ray.steps.size() == first.size() && ray.steps.size() >= 2 &&
+                ray.inputs.size() == ray.steps.size() &&
                 ray.steps.back().kind == JetStep::Kind::Affine &&
                 ray.steps.back().width == plan.outputDim;
     for (size_t i = 0; same && i < ray.steps.size(); ++i)
       same = ray.steps[i].kind == first[i].kind &&
              ray.steps[i].width == first[i].width &&
              ray.steps[i].weightOffset == first[i].weightOffset &&
-             ray.steps[i].activation == first[i].activation;
+             ray.steps[i].activation == first[i].activation &&
+             ray.steps[i].perNeuron == first[i].perNeuron &&
+             ray.steps[i].skip == first[i].skip &&
+             ray.inputs[i] == plan.rays.front().inputs[i];
     if (!same)
       return func.emitError("the rays of a partials kernel must run the same "
                             "layers, ending in an affine layer of the output "
@@ -233,7 +315,9 @@ public:
                                plan.workspacePerTile());
     func->setAttr("ntp.partials", b.getUnitAttr());
     OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
+    entry = func.addEntryBlock();
+    pool.clear();
+    busy.clear();
     b.setInsertionPointToStart(entry);
     auto args = entry->getArguments();
     x = args[0];
@@ -275,7 +359,10 @@ public:
                                 plan.element)));
     Value outBar, raysBar, combined;
     if (mode != Mode::ForwardSave) {
-      for (Value &buffer : cotangents)
+      // (A gated ray's come from the pool of emitRayReverseDag.)
+      for (Value &buffer : MutableArrayRef<Value>(
+               cotangents,
+               plan.rays.front().gated() ? 0 : plan.cotangentBuffers()))
         buffer = memref::AllocaOp::create(
             b, loc,
             JetBufferShape::get(plan.maxOrders, plan.maxWidth(), plan.tile,
@@ -425,17 +512,24 @@ private:
         SeedOp::create(b, loc, x, directions[r], output, batch, tile);
         break;
       case JetStep::Kind::Affine:
-        AffineOp::create(b, loc, jets[i - 1], params, s.weightOffset, output,
-                         s.liveOrders);
+        // A gated ray's U, V and first hidden layer read X, not step i - 1.
+        AffineOp::create(b, loc, jets[ray.inputs[i][0]], params, s.weightOffset,
+                         output, s.liveOrders);
         break;
       case JetStep::Kind::Activate:
         ActivateOp::create(b, loc, s.activation, jets[i - 1], output,
                            s.liveOrders);
         break;
-      // readPartialsPlan refuses typed layers: a ray has none of these.
+      // Typed layers (issue 14): TypedLayerBackward.cpp.
       case JetStep::Kind::Scale:
       case JetStep::Kind::Add:
       case JetStep::Kind::FourierProject:
+        emitTypedLayerForward(b, loc, s, jets, i, params);
+        break;
+      case JetStep::Kind::Gate:
+        GateJetsOp::create(b, loc, jets[ray.inputs[i][0]],
+                           jets[ray.inputs[i][1]], jets[ray.inputs[i][2]],
+                           output, s.liveOrders);
         break;
       }
     }
@@ -446,21 +540,145 @@ private:
   void emitRayReverse(OpBuilder &b, size_t r, ArrayRef<Value> jets,
                       Value topBar, Value seedBar) {
     const RayPlan &ray = plan.rays[r];
-    int current = 0;
+    if (ray.gated())
+      return emitRayReverseDag(b, r, jets, topBar, seedBar);
+    int current = -1; // topBar is in none of the cotangent buffers
     Value bar = topBar;
+    // A residual add's cotangent, kept (in buffer `kept`) until the chain
+    // reaches the step whose jet the add read, `pendingStep` (as in the jet
+    // chain, GenerateBackward.cpp).
+    int kept = -1;
+    Value pending;
+    size_t pendingStep = 0;
     for (size_t i = ray.steps.size() - 1; i > 0; --i) {
       const JetStep &s = ray.steps[i];
+      if (s.kind == JetStep::Kind::Add) {
+        // The top step is an affine: an add's cotangent is in a buffer.
+        kept = current;
+        pending = bar;
+        pendingStep = s.skip;
+        continue;
+      }
+      int target = 0;
+      while (target == current || target == kept)
+        ++target;
       Value inBar = i == 1 ? seedBar
-                           : corner(b, cotangents[current], 0, ray.orders,
+                           : corner(b, cotangents[target], 0, ray.orders,
                                     ray.steps[i - 1].width);
       if (s.kind == JetStep::Kind::Affine)
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                             inBar, lanes, s.liveOrders);
+      else if (s.kind == JetStep::Kind::FourierProject ||
+               s.kind == JetStep::Kind::Scale)
+        emitTypedLayerVjp(b, loc, s, jets[i - 1], params, bar, lanes, inBar);
       else
         ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
                               s.liveOrders);
-      current ^= 1;
+      current = target;
       bar = inBar;
+      if (pending && i - 1 == pendingStep) {
+        // The skip's cotangent joins the chain's (orders the step after
+        // pendingStep reads; the others are structural zeros).
+        AddJetsOp::create(b, loc, bar, pending, bar,
+                          ray.steps[pendingStep + 1].liveOrders);
+        kept = -1;
+        pending = Value();
+      }
+    }
+  }
+
+  /// A gated ray's VJP rules, last step to first, as GatedBackward.cpp
+  /// reverses a gated jet kernel: a step's cotangent is written by the first
+  /// of its consumers reversed and added to by the others (U's and V's by
+  /// ntp.gate_jets_vjp with `accumulate`, X's by ntp.add_jets); the buffers
+  /// come from a pool (pool), the seed's cotangent is `seedBar` and the top
+  /// step's `topBar`.
+  void emitRayReverseDag(OpBuilder &b, size_t r, ArrayRef<Value> jets,
+                         Value topBar, Value seedBar) {
+    const RayPlan &ray = plan.rays[r];
+    constexpr int kTop = -1, kSeed = -2;
+    size_t last = ray.steps.size() - 1;
+    DenseMap<size_t, int> slot;
+    slot[last] = kTop;
+    auto view = [&](int which, size_t step) -> Value {
+      if (which == kTop)
+        return topBar;
+      if (which == kSeed)
+        return seedBar;
+      return corner(b, pool[which], 0, ray.orders, ray.steps[step].width);
+    };
+    auto acquire = [&]() -> int {
+      for (size_t i = 0; i < pool.size(); ++i)
+        if (!busy[i]) {
+          busy[i] = true;
+          return static_cast<int>(i);
+        }
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(entry);
+      pool.push_back(memref::AllocaOp::create(
+          b, loc,
+          JetBufferShape::get(plan.maxOrders, plan.maxWidth(), plan.tile,
+                              plan.element)));
+      busy.push_back(true);
+      return static_cast<int>(pool.size() - 1);
+    };
+    auto release = [&](int which) {
+      if (which >= 0)
+        busy[which] = false;
+    };
+    // Where step `in`'s cotangent from one consumer goes: its own buffer
+    // (the first consumer), else a temporary added to it afterwards.
+    auto contribution = [&](size_t in) -> std::pair<int, bool> {
+      bool first = !slot.count(in);
+      int target = first && in == 0 ? kSeed : acquire();
+      if (first)
+        slot[in] = target;
+      return {target, first};
+    };
+    auto addInto = [&](size_t in, int target, int64_t live) {
+      Value sum = view(slot[in], in);
+      AddJetsOp::create(b, loc, sum, view(target, in), sum, live);
+      release(target);
+    };
+    std::fill(busy.begin(), busy.end(), false);
+    for (size_t i = last; i > 0; --i) {
+      const JetStep &s = ray.steps[i];
+      // A step no other step reads has no cotangent (none in DecomposeMlp's
+      // rays).
+      if (!slot.count(i))
+        continue;
+      int own = slot.lookup(i);
+      Value bar = view(own, i);
+      if (s.kind == JetStep::Kind::Gate) {
+        size_t u = ray.inputs[i][0], v = ray.inputs[i][1], z = ray.inputs[i][2];
+        bool accumulate = slot.count(u);
+        if (!accumulate) {
+          slot[u] = acquire();
+          slot[v] = acquire();
+        }
+        auto [zTarget, zFirst] = contribution(z);
+        GateJetsVjpOp::create(b, loc, jets[u], jets[v], jets[z], bar,
+                              view(slot[u], u), view(slot[v], v),
+                              view(zTarget, z), s.liveOrders, accumulate);
+        if (!zFirst)
+          addInto(z, zTarget, s.liveOrders);
+      } else {
+        size_t in = ray.inputs[i][0];
+        auto [target, first] = contribution(in);
+        Value inBar = view(target, in);
+        if (s.kind == JetStep::Kind::Affine)
+          AffineVjpOp::create(b, loc, jets[in], params, s.weightOffset, bar,
+                              inBar, lanes, s.liveOrders);
+        else if (s.kind == JetStep::Kind::Activate)
+          ActivateVjpOp::create(b, loc, s.activation, jets[in], bar, inBar,
+                                s.liveOrders);
+        else
+          emitTypedLayerVjp(b, loc, s, jets[in], params, bar, lanes, inBar);
+        if (!first)
+          addInto(in, target, s.liveOrders);
+      }
+      release(own);
+      slot.erase(i);
     }
   }
 
@@ -469,7 +687,15 @@ private:
   bool perSampleGrads;
   Value x, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> directions, stackJets;
-  Value cotangents[2], seedBars[2];
+  Value cotangents[3], seedBars[2];
+  Block *entry = nullptr;
+  // A gated ray's cotangent buffers (emitRayReverseDag), shared by the rays.
+  SmallVector<Value> pool;
+  SmallVector<bool> busy;
+
+public:
+  /// Cotangent buffers the last function built took from the pool.
+  size_t poolSize() const { return pool.size(); }
 };
 
 } // namespace
@@ -517,8 +743,15 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
   // Per-sample gradients (GPU): no recomputing backward, as for jets.
   for (auto mode : {BackwardMode::ReverseSaved, BackwardMode::ForwardSave,
                     BackwardMode::Recompute})
-    if (!perSampleGrads || mode != BackwardMode::Recompute)
+    if (!perSampleGrads || mode != BackwardMode::Recompute) {
       builder.build(b, mode);
+      // The bound the stack checks above and the runtime assume.
+      if (static_cast<int64_t>(builder.poolSize()) > plan->cotangentBuffers())
+        return forward.emitError("the gated reverse mode of this partials "
+                                 "kernel needs ")
+               << builder.poolSize() << " cotangent buffers, more than "
+               << plan->cotangentBuffers();
+    }
   if (rays != forward) {
     forward->removeAttr(kReverseRaysAttrName);
     rays.erase();

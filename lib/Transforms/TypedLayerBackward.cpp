@@ -81,6 +81,7 @@ void ntp::backward::emitTypedLayerForward(OpBuilder &b, Location loc,
   case JetStep::Kind::Seed:
   case JetStep::Kind::Affine:
   case JetStep::Kind::Activate:
+  case JetStep::Kind::Gate:
     llvm_unreachable("not a typed layer");
   }
 }
@@ -102,6 +103,7 @@ void ntp::backward::emitTypedLayerVjp(OpBuilder &b, Location loc,
   case JetStep::Kind::Seed:
   case JetStep::Kind::Affine:
   case JetStep::Kind::Activate:
+  case JetStep::Kind::Gate:
     llvm_unreachable("not a typed layer with a VJP rule");
   }
 }

@@ -317,14 +317,37 @@ def test_misplaced_typed_layers_are_refused():
         nt.AdaptiveActivation("relu")
 
 
-def test_typed_partials_are_refused_in_one_sentence():
-    # Partials kernels do not take typed layers yet: the compiler's verifier
-    # says so (and ntp.torch.partials passes it on).
-    net = build("fourier", "tanh")
+@pytest.mark.parametrize("kind", ["fourier", "adaptive_neuron", "residual",
+                                  "everything"])
+def test_typed_partials_match_nested_autograd(kind):
+    # Partials kernels take typed layers (issue 14 item 2): u_x, u_yy, u_xy
+    # and the Laplacian of Fourier, slope and residual networks against
+    # nested autograd, and the gradient of a loss through the kernel's
+    # reverse mode against autograd through net.
+    net = build(kind, "tanh", seed=4)
     x, _ = points()
-    with pytest.raises(ntp.Error, match="partials kernels do not take "
-                       "adaptive slopes, residual layers or Fourier features"):
-        nt.partials(net, x, [[1, 0], [0, 2]])
+    xa = x.clone().requires_grad_(True)
+    y = net(xa)[:, 0]
+    g = torch.autograd.grad(y.sum(), xa, create_graph=True)[0]
+    gxx = torch.autograd.grad(g[:, 0].sum(), xa, create_graph=True)[0]
+    gyy = torch.autograd.grad(g[:, 1].sum(), xa, create_graph=True)[0]
+    ref = torch.stack([g[:, 0], gyy[:, 1], gxx[:, 1], gxx[:, 0] + gyy[:, 1]])
+    for lowering in ("per-ray", "multi-direction"):
+        with torch.no_grad():
+            out = nt.partials(net, x, [[1, 0], [0, 2], [1, 1]],
+                              ["laplacian"], partials_lowering=lowering)
+        err = (out[:, :, 0] - ref.detach()).abs().max()
+        assert err <= 1e-11 * max(1.0, ref.abs().max().item()), (lowering, err)
+    out = nt.partials(net, x, [[1, 0], [0, 2], [1, 1]], ["laplacian"])
+    loss = (out[:, :, 0] ** 2).sum()
+    params = list(net.parameters())
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    want = torch.autograd.grad((ref ** 2).sum(), params, allow_unused=True)
+    for p, got, exp in zip(params, grads, want):
+        got = torch.zeros_like(p) if got is None else got
+        exp = torch.zeros_like(p) if exp is None else exp
+        assert (got - exp).abs().max() <= 1e-10 * max(1.0,
+                                                      exp.abs().max().item())
 
 
 def modified_reference(flat, x, layers, slopes):

@@ -121,7 +121,7 @@ inline int64_t ntp_kernel::stackBytesPerTile() const {
   // (C coefficients' worth). A forward-only partials kernel does not say C.
   std::optional<int64_t> perCoefficient =
       ntp::artifact::workspaceElementsPerTile(manifest.layers, 0,
-                                              manifest.tile);
+                                              manifest.tile, manifest.kinds);
   if (jets && manifest.isPartials() && manifest.backward && perCoefficient &&
       *perCoefficient > 0) {
     int64_t columns = manifest.workspacePerTile / *perCoefficient;

@@ -30,6 +30,18 @@ partials(const std::vector<int> &widths, Activation act,
          const std::vector<long double> &x, int64_t batch,
          const std::vector<std::vector<int>> &requests);
 
+/// The same for a network with typed layers (TaylorReference.h's Layers:
+/// adaptive slopes, residual layers, the Fourier-feature embedding, the
+/// modified MLP's gates) and one activation per hidden layer (acts.size()
+/// == widths.size() - 2); params laid out as for jet(). sin and cos of the
+/// embedding and the gates' products are multivariate Taylor arithmetic
+/// too. Throws std::invalid_argument as above.
+std::vector<long double>
+partials(const std::vector<int> &widths, const std::vector<Activation> &acts,
+         const Layers &layers, const std::vector<long double> &params,
+         const std::vector<long double> &x, int64_t batch,
+         const std::vector<std::vector<int>> &requests);
+
 } // namespace ntp_ref
 
 #endif // NTP_TEST_REFERENCE_PARTIALSREFERENCE_H

@@ -192,6 +192,74 @@ INSTANTIATE_TEST_SUITE_P(AllActivations, PartialsReferenceDeep,
                                            Activation::Exp,
                                            Activation::Softplus));
 
+// Typed layers (issue 14): the same multinomial identity against the
+// univariate reference's typed jets (TaylorReference.cpp, whose typed layers
+// share nothing with the multivariate arithmetic here): slopes per layer and
+// per neuron, residual layers, the Fourier embedding, the modified MLP's
+// gates, one activation per hidden layer.
+TEST(PartialsReference, TypedLayersMatchUnivariateJetsByMultinomialSum) {
+  struct Net {
+    std::vector<int> widths;
+    std::vector<Activation> acts;
+    ntp_ref::Layers layers;
+  };
+  std::vector<Net> nets(4);
+  nets[0] = {{3, 5, 5, 2}, {Activation::Tanh, Activation::Silu}, {}};
+  nets[0].layers.slopes = {2, 1};
+  nets[0].layers.residual = {false, true};
+  nets[1] = {{3, 4, 2}, {Activation::Sigmoid}, {}};
+  nets[1].layers.fourier = 3;
+  nets[2] = {{3, 4, 4, 2}, {Activation::Sin, Activation::Tanh}, {}};
+  nets[2].layers.gated = true;
+  nets[2].layers.slopes = {0, 2};
+  nets[3] = {{3, 5, 5, 2}, {Activation::GeluTanh, Activation::Softplus}, {}};
+  nets[3].layers.fourier = 2;
+  nets[3].layers.slopes = {1, 0};
+  nets[3].layers.residual = {false, true};
+  for (size_t t = 0; t < nets.size(); ++t) {
+    const Net &net = nets[t];
+    std::mt19937 rng(7 + static_cast<int>(t));
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<Ld> params(ntp_ref::numParams(net.widths, net.layers));
+    for (Ld &p : params)
+      p = u(rng) * 0.6;
+    const int n = 4, batch = 2;
+    std::vector<Ld> x(batch * 3);
+    for (Ld &v : x)
+      v = u(rng);
+    std::vector<std::vector<int>> requests;
+    for (int k = 0; k <= n; ++k)
+      for (const auto &a : multiIndices(3, k))
+        requests.push_back(a);
+    std::vector<Ld> parts = ntp_ref::partials(net.widths, net.acts, net.layers,
+                                              params, x, batch, requests);
+    for (int trial = 0; trial < 2; ++trial) {
+      std::vector<Ld> v = {u(rng), u(rng), u(rng)};
+      std::vector<Ld> jet = ntp_ref::jet(net.widths, net.acts, net.layers, n,
+                                         params, x, v, batch);
+      for (int k = 0; k <= n; ++k)
+        for (int b = 0; b < batch; ++b)
+          for (int j = 0; j < 2; ++j) {
+            Ld sum = 0;
+            for (size_t p = 0; p < requests.size(); ++p) {
+              const auto &a = requests[p];
+              if (a[0] + a[1] + a[2] != k)
+                continue;
+              Ld coefficient = factorial(k);
+              for (int l = 0; l < 3; ++l)
+                coefficient *=
+                    std::pow(v[l], static_cast<Ld>(a[l])) / factorial(a[l]);
+              sum += coefficient * parts[(p * batch + b) * 2 + j];
+            }
+            Ld expect = jet[(k * batch + b) * 2 + j];
+            EXPECT_NEAR((double)sum, (double)expect,
+                        1e-13 * std::max<double>(1, std::fabs((double)expect)))
+                << "network " << t << " order " << k;
+          }
+    }
+  }
+}
+
 TEST(PartialsReference, RefusesMalformedRequests) {
   OneNeuron net;
   std::vector<Ld> x = {0, 0, 0};

@@ -102,6 +102,8 @@ struct LoweringNetwork {
   int64_t tile = 8;
   int64_t elementBytes = 8;
   int64_t stackBytes = int64_t(4) << 20;
+  /// Ping-pong jet buffers of a block (3 with residual layers).
+  int64_t buffers = 2;
 };
 
 /// Plans `lowering` (Auto: the cheapest by cost(), ties to per-ray then

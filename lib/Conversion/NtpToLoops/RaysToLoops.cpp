@@ -108,6 +108,32 @@ struct LowerSeedRays : public OpConversionPattern<SeedRaysOp> {
     });
     // Order 1 of each ray: its direction, the same for every sample.
     VectorType vectorType = shape.laneVectorType();
+    // Orders >= 2 and the collapsed row: zeros. The ray ops never read them
+    // before an activation fills them, but the typed layers' jet ops
+    // (ntp.fourier_project, ntp.scale) map every row.
+    Value zeros = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(vectorType,
+                               rewriter.getFloatAttr(shape.elementType(), 0)));
+    auto zeroRow = [&](OpBuilder &b, Location loc, Value row) {
+      simpleLoop(b, loc, dim, [&](OpBuilder &b, Location loc, Value j) {
+        vector::StoreOp::create(b, loc, zeros, jet,
+                                JetBufferShape::indices(row, j, zero));
+      });
+    };
+    for (const RayLayout::Group &g : layout.groups)
+      if (g.order >= 2)
+        simpleLoop(
+            rewriter, loc, g.count, [&](OpBuilder &b, Location loc, Value r) {
+              simpleLoop(
+                  b, loc, g.order - 1,
+                  [&](OpBuilder &b, Location loc, Value k) {
+                    Value row = affineIndex(b, loc, g.base + 1, r, g.order);
+                    zeroRow(b, loc, arith::AddIOp::create(b, loc, row, k));
+                  });
+            });
+    if (layout.collapsedOrder > 0)
+      zeroRow(rewriter, loc, index(rewriter, loc, layout.collapsedRow));
     for (const RayLayout::Group &g : layout.groups)
       simpleLoop(
           rewriter, loc, g.count, [&](OpBuilder &b, Location loc, Value r) {

@@ -236,7 +236,7 @@ public:
     // (partialsWorkspaceElementsPerTile).
     bool partialsKernel = values.find("partials") != values.end();
     std::optional<int64_t> perCoefficient =
-        workspaceElementsPerTile(m.layers, 0, m.tile);
+        workspaceElementsPerTile(m.layers, 0, m.tile, m.kinds);
     if (partialsKernel && m.backward && perCoefficient &&
         (*workspace < *perCoefficient || *workspace % *perCoefficient != 0))
       return fail("workspace_per_tile is " + std::to_string(*workspace) +

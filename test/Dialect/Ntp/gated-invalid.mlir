@@ -18,11 +18,6 @@ ntp.mlp @residual layers [1, 8, 8, 1] activation "tanh" gated residual [false, t
 
 // -----
 
-// expected-error @below {{partials kernels do not take gated layers yet}}
-ntp.mlp @partials layers [2, 8, 1] activation "tanh" gated order 2 partials [[2, 0]] : f64
-
-// -----
-
 // expected-error @below {{gated must be 0 or 1, got 2}}
 module attributes {ntp.kernel = #ntp.kernel<"k", layers = [1, 4, 4, 1], activation = "tanh", order = 2, element_type = f64, tile = 8, backward = true, workspace_per_tile = 1008, entry_points = [@k_forward_tiles, @k_backward_tiles, @k_forward_save_tiles, @k_backward_saved_tiles], gated = 2>} {
 }

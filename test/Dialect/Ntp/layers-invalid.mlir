@@ -28,11 +28,6 @@ ntp.mlp @residual_widths layers [1, 8, 16, 1] activation "tanh" residual [false,
 
 // -----
 
-// expected-error @below {{partials kernels do not take adaptive slopes, residual layers or Fourier features yet}}
-ntp.mlp @partials layers [2, 8, 1] activation "tanh" slopes "layer" order 2 partials [[2, 0]] : f64
-
-// -----
-
 // expected-error @below {{attribute 'slopes' failed to satisfy constraint}}
 ntp.mlp @not_a_name layers [1, 8, 1] activation "tanh" slopes 3 order 2 : f64
 

@@ -11,6 +11,11 @@ ntp.mlp @typed layers [2, 16, 16, 16, 1] activation ["silu", "tanh", "sin"] slop
 ntp.mlp @residual layers [1, 8, 8, 1] activation "tanh" residual [false, true] order 2 : f64
 // CHECK-LABEL: ntp.mlp @fourier layers [2, 16, 1] activation "sin" fourier 8 slopes "layer" order 5 : f32
 ntp.mlp @fourier layers [2, 16, 1] activation "sin" fourier 8 slopes "layer" order 5 : f32
+// Partials kernels take every typed layer (issue 14 item 2).
+// CHECK-LABEL: ntp.mlp @partials layers [2, 8, 8, 1] activation "tanh" fourier 4 slopes "layer" residual [false, true] order 2 partials {{\[\[}}2, 0], [1, 1]] : f64
+ntp.mlp @partials layers [2, 8, 8, 1] activation "tanh" fourier 4 slopes "layer" residual [false, true] order 2 partials [[2, 0], [1, 1]] : f64
+// CHECK-LABEL: ntp.mlp @gated_partials layers [2, 8, 8, 1] activation "tanh" gated order 2 operators [#ntp.laplacian] : f64
+ntp.mlp @gated_partials layers [2, 8, 8, 1] activation "tanh" gated order 2 operators [#ntp.laplacian] : f64
 
 // CHECK-LABEL: func.func @layer_ops
 func.func @layer_ops(%p: memref<?xf32>, %g: memref<?xf32>) {

@@ -22,6 +22,11 @@
 // PartialsBackwardTest.cpp's bounds: f64 1e-11, f32 1e-4. Batches end
 // inside a block and span several blocks.
 //
+// Typed layers (issue 14 item 2; cases named _typed / _gated): slopes,
+// residual layers and Fourier features in every lowering and mapping, the
+// modified MLP's gates per ray, forward and reverse mode, against the
+// reference's typed layers.
+//
 //===----------------------------------------------------------------------===//
 
 #include "GpuEmulation.h"
@@ -75,7 +80,22 @@ struct Case {
   std::string lowering; // per-ray | multi-direction | collapsed
   std::string mapping;  // sample | lanes
   int64_t samplesPerBlock = 4;
+  /// Typed layers (issue 14 item 2): slopes, residual, Fourier features.
+  ntp::artifact::LayerKinds kinds = {};
 };
+
+/// The reference's spelling of `kinds`.
+ntp_ref::Layers referenceLayers(const ntp::artifact::LayerKinds &kinds) {
+  ntp_ref::Layers l;
+  for (ntp::artifact::Slope s : kinds.slopes)
+    l.slopes.push_back(s == ntp::artifact::Slope::None    ? 0
+                       : s == ntp::artifact::Slope::Layer ? 1
+                                                          : 2);
+  l.residual = kinds.residual;
+  l.fourier = static_cast<int>(kinds.fourier);
+  l.gated = kinds.gated;
+  return l;
+}
 
 std::string testName(const Case &c) {
   std::string s = c.activation + "_d" + std::to_string(c.widths.front());
@@ -84,6 +104,8 @@ std::string testName(const Case &c) {
   s += "_p" + std::to_string(c.rows.size()) + (c.isF64 ? "_f64_" : "_f32_") +
        c.lowering + "_" + c.mapping + "_block" +
        std::to_string(c.samplesPerBlock);
+  if (!c.kinds.empty())
+    s += c.kinds.gated ? "_gated" : "_typed";
   for (char &ch : s)
     if (ch == '-' || ch == ',')
       ch = '_';
@@ -115,6 +137,7 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
     description.order =
         std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
   description.partialsLowering = c.lowering;
+  description.kinds = c.kinds;
   return ntp::test::compileEmulation(
       description, emulatedTarget(c, backward), path,
       [&](mlir::ModuleOp module) {
@@ -169,11 +192,13 @@ TEST_P(GpuPartialsEmulation, MatchesTheReference) {
   std::mt19937_64 rng(std::hash<std::string>()(testName(c)));
   auto rounded = [&](double v) { return c.isF64 ? Ld(v) : Ld(float(v)); };
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<Ld> params(ntp_ref::numParams(c.widths));
+  const ntp_ref::Layers layers = referenceLayers(c.kinds);
+  std::vector<Ld> params(ntp_ref::numParams(c.widths, layers));
   for (Ld &p : params)
     p = rounded(u(rng) * 0.9);
   const std::vector<std::vector<int>> refRows = referenceRows(c.rows);
-  const ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  const std::vector<ntp_ref::Activation> acts(
+      c.widths.size() - 2, ntp_ref::parseActivation(c.activation));
   std::vector<Ld> rowErr(P, 0), rowMax(P, 0);
   // Batches that end inside a block, fill one and a bit, and span several.
   for (int64_t batch : {int64_t(1), c.samplesPerBlock + 1, int64_t(37)}) {
@@ -181,7 +206,7 @@ TEST_P(GpuPartialsEmulation, MatchesTheReference) {
     for (Ld &v : x)
       v = rounded(u(rng));
     std::vector<Ld> ref =
-        ntp_ref::partials(c.widths, act, params, x, batch, refRows);
+        ntp_ref::partials(c.widths, acts, layers, params, x, batch, refRows);
     const size_t count = size_t(P * batch * q);
     std::vector<Ld> got(count);
     auto run = [&](auto zero) {
@@ -361,6 +386,51 @@ std::vector<Case> forwardCases() {
                    "collapsed",
                    mapping});
   }
+  // Typed layers (issue 14 item 2): slopes per neuron and per layer, a
+  // residual layer, a Fourier embedding, in every lowering and mapping.
+  {
+    ntp::artifact::LayerKinds kinds;
+    kinds.slopes = {ntp::artifact::Slope::Neuron, ntp::artifact::Slope::Layer};
+    kinds.residual = {false, true};
+    kinds.fourier = 2;
+    for (std::string mapping : {"sample", "lanes"}) {
+      all.push_back({"tanh",
+                     {2, 6, 6, 1},
+                     requestRows(2, 4),
+                     true,
+                     "per-ray",
+                     mapping,
+                     4,
+                     kinds});
+      all.push_back({"silu",
+                     {3, 6, 6, 2},
+                     requestRows(3, 3),
+                     false,
+                     "multi-direction",
+                     mapping,
+                     4,
+                     kinds});
+      all.push_back({"sin",
+                     {2, 6, 6, 1},
+                     collapsedRows(2, true),
+                     true,
+                     "collapsed",
+                     mapping,
+                     4,
+                     kinds});
+      ntp::artifact::LayerKinds gated;
+      gated.gated = true;
+      gated.fourier = 2;
+      all.push_back({"tanh",
+                     {2, 6, 6, 2},
+                     requestRows(2, 4),
+                     true,
+                     "per-ray",
+                     mapping,
+                     4,
+                     gated});
+    }
+  }
   // All 35 partials of total order <= 4 in 3 inputs, multi-direction, in
   // the lanes mapping: one block of 82 rows of 40 neurons would need 52 KB
   // of shared memory per sample; the rays are packed into blocks within
@@ -420,21 +490,31 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
   ASSERT_TRUE(ntp::partials::planPartials(c.rows, d, plan, error)) << error;
   std::optional<int64_t> perBlock =
       ntp::artifact::partialsWorkspaceElementsPerTile(
-          layers, plan.jetCoefficients(), spb);
+          layers, plan.jetCoefficients(), spb, c.kinds);
   ASSERT_TRUE(perBlock);
 
   std::mt19937_64 rng(std::hash<std::string>()("bwd" + testName(c)));
   auto rounded = [&](double v) { return c.isF64 ? Ld(v) : Ld(float(v)); };
   std::vector<Ld> params;
-  for (size_t l = 1; l < c.widths.size(); ++l) {
-    double bound = 1.2 / std::sqrt(double(c.widths[l - 1]));
-    std::uniform_real_distribution<double> u(-bound, bound);
-    for (int i = 0; i < c.widths[l] * c.widths[l - 1] + c.widths[l]; ++i)
-      params.push_back(rounded(u(rng)));
+  const ntp_ref::Layers typedLayers = referenceLayers(c.kinds);
+  if (c.kinds.empty()) {
+    for (size_t l = 1; l < c.widths.size(); ++l) {
+      double bound = 1.2 / std::sqrt(double(c.widths[l - 1]));
+      std::uniform_real_distribution<double> u(-bound, bound);
+      for (int i = 0; i < c.widths[l] * c.widths[l - 1] + c.widths[l]; ++i)
+        params.push_back(rounded(u(rng)));
+    }
+  } else {
+    // Typed layers: every parameter (B, slopes, U and V) of one scale.
+    std::uniform_real_distribution<double> u(-0.6, 0.6);
+    params.resize(ntp_ref::numParams(c.widths, typedLayers));
+    for (Ld &p : params)
+      p = rounded(u(rng));
   }
   const int64_t numParams = static_cast<int64_t>(params.size());
   const std::vector<std::vector<int>> refRows = referenceRows(c.rows);
-  const ntp_ref::Activation act = ntp_ref::parseActivation(c.activation);
+  const std::vector<ntp_ref::Activation> acts(
+      c.widths.size() - 2, ntp_ref::parseActivation(c.activation));
   std::uniform_real_distribution<double> unit(-1, 1);
   double paramsErr = 0, xErr = 0;
   // One sample, one block and a bit, several blocks ending inside the last.
@@ -445,8 +525,8 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
     for (int64_t i = 0; i < P * batch * q; ++i)
       cot.push_back(rounded(unit(rng)));
     auto loss = [&](const std::vector<Ld> &p, const std::vector<Ld> &points) {
-      std::vector<Ld> out =
-          ntp_ref::partials(c.widths, act, p, points, batch, refRows);
+      std::vector<Ld> out = ntp_ref::partials(c.widths, acts, typedLayers, p,
+                                              points, batch, refRows);
       Ld sum = 0;
       for (size_t i = 0; i < out.size(); ++i)
         sum += cot[i] * out[i];
@@ -554,6 +634,32 @@ std::vector<Case> backwardCases() {
                  "per-ray",
                  "lanes",
                  1});
+  // Typed layers (issue 14 item 2): slopes, residual and Fourier features;
+  // the modified MLP's gates (with slopes).
+  ntp::artifact::LayerKinds typed, gated;
+  typed.slopes = {ntp::artifact::Slope::Neuron, ntp::artifact::Slope::Layer};
+  typed.residual = {false, true};
+  typed.fourier = 2;
+  gated.gated = true;
+  gated.slopes = {ntp::artifact::Slope::Layer, ntp::artifact::Slope::Neuron};
+  for (std::string mapping : {"sample", "lanes"}) {
+    all.push_back({"tanh",
+                   {2, 5, 5, 1},
+                   {{2, 1}, {0, 0}, op(kLaplacian, 2)},
+                   true,
+                   "per-ray",
+                   mapping,
+                   4,
+                   typed});
+    all.push_back({"sin",
+                   {2, 5, 5, 1},
+                   {{1, 1}, {0, 0}, op(kLaplacian, 2)},
+                   true,
+                   "per-ray",
+                   mapping,
+                   4,
+                   gated});
+  }
   return all;
 }
 

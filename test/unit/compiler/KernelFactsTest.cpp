@@ -102,12 +102,20 @@ TEST(KernelFactsTest, TypedLayers) {
   bad.kinds.fourier = -1;
   EXPECT_NE(describeError(bad, t).find("a Fourier embedding has"),
             std::string::npos);
-  bad = typed;
-  bad.partials = {{2, 0}};
-  t.backward = false;
-  EXPECT_EQ(describeError(bad, t),
-            "partials kernels do not take adaptive slopes, residual layers or "
-            "Fourier features yet; compile a jet kernel");
+  // Partials kernels take typed layers (issue 14 item 2); their workspace
+  // holds every ray's typed jets: the same widths as the jet kernel's, one
+  // set per jet coefficient (u_xx: the ray e_0 of order 2, 3 coefficients).
+  NetworkDescription typedPartials = typed;
+  typedPartials.partials = {{2, 0}};
+  typedPartials.order = 2;
+  art::KernelManifest tp = describe(typedPartials, t);
+  EXPECT_EQ(tp.workspacePerTile, (2 + 16 + 8 * 3 + 8 * 4 + 1) * 3 * tp.tile);
+  // A gated one: U's and V's jets (4 h) and each layer's gate too.
+  NetworkDescription gated = network({2, 8, 8, 1}, 2);
+  gated.kinds.gated = true;
+  gated.partials = {{2, 0}};
+  art::KernelManifest gp = describe(gated, t);
+  EXPECT_EQ(gp.workspacePerTile, (2 + 4 * 8 + 8 * 3 * 2 + 1) * 3 * gp.tile);
 }
 
 TEST(KernelFactsTest, CpuFacts) {

@@ -74,7 +74,7 @@ LogicalResult MlpOp::verify() {
 
 /// slopes: one name or one per hidden layer, each none, layer or neuron;
 /// residual: one flag per hidden layer, on square layers after the first;
-/// neither on a partials kernel; the parameter count with the slopes.
+/// the parameter count with the slopes.
 LogicalResult MlpOp::verifyLayerKinds() {
   size_t hidden = getLayers().size() - 2;
   if (Attribute slopes = getSlopesAttr()) {
@@ -105,11 +105,6 @@ LogicalResult MlpOp::verifyLayerKinds() {
           std::vector<int64_t>(getLayers().begin(), getLayers().end()));
       !broken.empty())
     return emitOpError(broken);
-  if (kinds.gated && isPartialsKernel())
-    return emitOpError("partials kernels do not take gated layers yet");
-  if (!kinds.empty() && isPartialsKernel())
-    return emitOpError("partials kernels do not take adaptive slopes, "
-                       "residual layers or Fourier features yet");
   std::optional<int64_t> params = artifact::countParams(
       std::vector<int64_t>(getLayers().begin(), getLayers().end()), kinds);
   if (!params || *params > artifact::kMaxParams)

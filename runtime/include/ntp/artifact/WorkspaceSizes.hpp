@@ -89,13 +89,14 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
 /// [orders of the ray, width, tile] per layer as above, the top ones stacked
 /// as the forward combines them. Its manifest cannot be checked against
 /// the plan by the runtime (which does not plan), only for being a positive
-/// multiple of workspaceElementsPerTile(layers, 0, tile).
+/// multiple of workspaceElementsPerTile(layers, 0, tile, kinds).
 inline std::optional<int64_t>
 partialsWorkspaceElementsPerTile(const std::vector<int64_t> &layers,
-                                 int64_t columns, int64_t tile) {
+                                 int64_t columns, int64_t tile,
+                                 const LayerKinds &kinds = {}) {
   if (columns < 1)
     return std::nullopt;
-  return workspaceElementsPerTile(layers, columns - 1, tile);
+  return workspaceElementsPerTile(layers, columns - 1, tile, kinds);
 }
 
 /// Elements of jets one tile keeps on the stack, at most: the backward that
