@@ -120,8 +120,8 @@ inline int64_t ntp_kernel::stackBytesPerTile() const {
   // accumulators, [order + 2, d_in, tile] each; C comes from its workspace
   // (C coefficients' worth). A forward-only partials kernel does not say C.
   std::optional<int64_t> perCoefficient =
-      ntp::artifact::workspaceElementsPerTile(manifest.layers, 0,
-                                              manifest.tile, manifest.kinds);
+      ntp::artifact::workspaceElementsPerTile(manifest.layers, 0, manifest.tile,
+                                              manifest.kinds);
   if (jets && manifest.isPartials() && manifest.backward && perCoefficient &&
       *perCoefficient > 0) {
     int64_t columns = manifest.workspacePerTile / *perCoefficient;

@@ -130,9 +130,9 @@ public:
                    int64_t blocks) const {
     using Fn = void (*)(NTP_DESC(T), NTP_DESC(T), NTP_DESC(T), NTP_DESC(T),
                         NTP_DESC(T), int64_t, int64_t, int64_t);
-    reinterpret_cast<Fn>(forwardSaveFn)(NTP_ARG(x), NTP_ARG(v),
-                                        NTP_ARG(params), NTP_ARG(out),
-                                        NTP_ARG(jets), batch, 0, blocks);
+    reinterpret_cast<Fn>(forwardSaveFn)(NTP_ARG(x), NTP_ARG(v), NTP_ARG(params),
+                                        NTP_ARG(out), NTP_ARG(jets), batch, 0,
+                                        blocks);
   }
 
   /// Backward-saved over the same grid: a gradient column per sample,
