@@ -1,0 +1,139 @@
+//===- MlpKernelBuilder.h - ntp.mlp -> per-layer jet ops ---------*- C++
+//-*-===//
+//
+// The builder ntp-decompose-mlp (DecomposeMlp.cpp) runs: jet kernels in
+// MlpJetKernels.cpp, partials kernels in MlpPartialsKernels.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NTP_LIB_TRANSFORMS_MLPKERNELBUILDER_H
+#define NTP_LIB_TRANSFORMS_MLPKERNELBUILDER_H
+
+#include "JetCorner.h"
+
+#include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/Partials.h"
+#include "ntp/Support/PartialsLowering.h"
+#include "ntp/Transforms/Passes.h"
+#include "ntp/artifact.hpp"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <algorithm>
+
+namespace ntp::decompose {
+
+// A private header of one pass, written in the pass's MLIR idiom.
+using namespace mlir;
+
+/// Builds `@<name>_forward_tiles` for one ntp.mlp.
+class KernelBuilder {
+public:
+  KernelBuilder(MlpOp mlp, int64_t tileSize) : mlp(mlp), tileSize(tileSize) {}
+
+  /// `@<name>_forward_tiles(x, v, params, out, batch, tile_begin,
+  /// tile_end)` with its entry block; `b` is left at the block's start.
+  /// With another `suffix`, a private helper function of the same signature
+  /// that is not a kernel entry (the per-ray rays a partials kernel's reverse
+  /// mode is generated from).
+  func::FuncOp createTilesFunction(OpBuilder &b,
+                                   StringRef suffix = "_forward_tiles") {
+    auto flat = MemRefType::get({ShapedType::kDynamic}, mlp.getElementType());
+    auto index = b.getIndexType();
+    auto type =
+        b.getFunctionType({flat, flat, flat, flat, index, index, index}, {});
+    auto func = func::FuncOp::create(b, mlp.getLoc(),
+                                     (mlp.getSymName() + suffix).str(), type);
+    if (suffix == "_forward_tiles")
+      func->setAttr("ntp.kernel", b.getUnitAttr());
+    else
+      func.setPrivate();
+    b.setInsertionPointToStart(func.addEntryBlock());
+    return func;
+  }
+
+  /// A jet kernel of a plain or typed chain network (MlpJetKernels.cpp).
+  func::FuncOp build(OpBuilder &b);
+
+  /// A gated network (the modified MLP): X (the seed, or its Fourier
+  /// features), U and V from X into buffers of their own, then per hidden
+  /// layer affine, [scale], activate and ntp.gate_jets of U, V and the
+  /// activation, and the output affine. Two ping-pong buffers besides U and
+  /// V: every op there reads the previous op's jet only (X is last read by
+  /// the first hidden affine).
+  func::FuncOp buildGated(OpBuilder &b);
+
+  /// A partials kernel: the same signature (the direction argument is not
+  /// read), a tile's body propagating one univariate jet per ray of `plan`
+  /// (each up to its own order, through the same per-layer ops), the top
+  /// layer's jets stacked into one buffer, and ntp.combine_partials with the
+  /// exact interpolation weights into [P, q, tile], stored as out [P, batch,
+  /// q].
+  func::FuncOp buildPartials(OpBuilder &b, const partials::Plan &plan,
+                             StringRef suffix = "_forward_tiles");
+
+  /// A partials kernel lowered multi-direction or collapsed
+  /// (ntp/Support/PartialsLowering.h): per block of rays, one seed_rays,
+  /// affine_rays and activate_rays per layer on a buffer holding order 0
+  /// once and every ray's orders 1..n (and the collapsed row), the top
+  /// layer's rows of every block stacked into one buffer and combined with
+  /// the plan's weights as in buildPartials.
+  func::FuncOp buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
+                                  const partials::LoweringPlan &lowering);
+
+  /// Elements of jets one tile of a partials kernel keeps on the stack.
+  static int64_t partialsStackElements(ArrayRef<int64_t> layers,
+                                       const artifact::LayerKinds &kinds,
+                                       const partials::Plan &plan,
+                                       int64_t tile) {
+    int64_t orders =
+        *std::max_element(plan.rayOrders.begin(), plan.rayOrders.end()) + 1;
+    int64_t gates = kinds.gated ? 2 * orders * layers[1] : 0;
+    return (partialsBuffers(kinds) * orders * typedMaxWidth(layers, kinds) +
+            gates +
+            (plan.jetCoefficients() + static_cast<int64_t>(plan.terms.size())) *
+                layers.back()) *
+           tile;
+  }
+
+  /// The widest jet of a network with typed layers (the Fourier features
+  /// are 2m wide).
+  static int64_t typedMaxWidth(ArrayRef<int64_t> layers,
+                               const artifact::LayerKinds &kinds) {
+    return std::max(*std::max_element(layers.begin(), layers.end()),
+                    2 * kinds.fourier);
+  }
+  int64_t typedMaxWidth() {
+    return typedMaxWidth(mlp.getLayers(), mlp.getLayerKinds());
+  }
+  /// Ping-pong buffers of a partials kernel's rays: a residual layer keeps
+  /// its input in a third.
+  static int partialsBuffers(const artifact::LayerKinds &kinds) {
+    return llvm::is_contained(kinds.residual, true) ? 3 : 2;
+  }
+  int partialsBuffers() { return partialsBuffers(mlp.getLayerKinds()); }
+
+private:
+  /// The [orders, width, tile] block of `buffer` starting at order `first`.
+  Value corner(OpBuilder &b, Value buffer, int64_t first, int64_t orders,
+               int64_t width) {
+    return jetCorner(b, mlp.getLoc(), buffer, first, orders, width, tileSize);
+  }
+
+  /// The [orders, width, tile] corner of a ping-pong buffer (of `orders`).
+  Value view(OpBuilder &b, Value buffer, int64_t orders, int64_t width) {
+    return corner(b, buffer, 0, orders, width);
+  }
+
+  MlpOp mlp;
+  int64_t tileSize;
+};
+
+} // namespace ntp::decompose
+
+#endif // NTP_LIB_TRANSFORMS_MLPKERNELBUILDER_H

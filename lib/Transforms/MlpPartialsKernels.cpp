@@ -1,0 +1,326 @@
+//===- MlpPartialsKernels.cpp - ntp.mlp -> a partials kernel's rays -----===//
+//
+// Part of ntp-decompose-mlp: the tile body of a partials kernel, one jet per
+// ray or blocks of rays (multi-direction, collapsed), then the exact
+// interpolation weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MlpKernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+using namespace mlir;
+using namespace ntp;
+using namespace ntp::decompose;
+
+func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
+                                          const partials::Plan &plan,
+                                          StringRef suffix) {
+  Location loc = mlp.getLoc();
+  Type element = mlp.getElementType();
+  OpBuilder::InsertionGuard guard(b);
+  auto func = createTilesFunction(b, suffix);
+  func->setAttr("ntp.partials", b.getUnitAttr());
+  Block *entry = &func.front();
+  Value x = entry->getArgument(0), params = entry->getArgument(2),
+        out = entry->getArgument(3), batch = entry->getArgument(4),
+        tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+
+  ArrayRef<int64_t> layers = mlp.getLayers();
+  int64_t d = layers.front(), q = layers.back();
+  int64_t orders =
+      *std::max_element(plan.rayOrders.begin(), plan.rayOrders.end()) + 1;
+  artifact::LayerKinds kinds = mlp.getLayerKinds();
+  // Typed layers as in build(): a third buffer keeps a residual layer's
+  // input, the Fourier features are 2m wide.
+  auto bufferType =
+      JetBufferShape::get(orders, typedMaxWidth(), tileSize, element);
+  SmallVector<Value, 3> buffers;
+  for (int i = 0, e = partialsBuffers(); i < e; ++i)
+    buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+  auto other = [&](int busy, int kept) {
+    int i = 0;
+    while (i == busy || i == kept)
+      ++i;
+    return i;
+  };
+  // A gated network's U and V, per ray (as in buildGated).
+  Value gates[2];
+  if (kinds.gated)
+    for (Value &gate : gates)
+      gate = memref::AllocaOp::create(
+          b, loc, JetBufferShape::get(orders, layers[1], tileSize, element));
+  int64_t columns = plan.jetCoefficients();
+  int64_t requests = static_cast<int64_t>(plan.terms.size());
+  Value rays = memref::AllocaOp::create(
+      b, loc, JetBufferShape::get(columns, q, tileSize, element));
+  Value combined = memref::AllocaOp::create(
+      b, loc, JetBufferShape::get(requests, q, tileSize, element));
+  // The directions, constants written once per call.
+  SmallVector<Value> directions;
+  for (const std::vector<int64_t> &ray : plan.rays) {
+    Value direction =
+        memref::AllocaOp::create(b, loc, MemRefType::get({d}, element));
+    for (int64_t l = 0; l < d; ++l)
+      memref::StoreOp::create(
+          b, loc,
+          arith::ConstantOp::create(
+              b, loc, b.getFloatAttr(element, static_cast<double>(ray[l]))),
+          direction, ValueRange{arith::ConstantIndexOp::create(b, loc, l)});
+    directions.push_back(direction);
+  }
+
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
+  b.setInsertionPointToStart(loop.getBody());
+  Value tile = loop.getInductionVar();
+
+  SmallVector<std::string> activations = mlp.getHiddenActivations();
+  // Column of (ray r, order k) in `rays`, and the rows each ray's top
+  // layer writes (orders past them are structural zeros).
+  SmallVector<int64_t> firstColumn;
+  SmallVector<int64_t> liveColumns;
+  int64_t column = 0;
+  for (size_t r = 0; r < plan.rays.size(); ++r) {
+    int64_t rayOrders = plan.rayOrders[r] + 1;
+    firstColumn.push_back(column);
+    int current = 0;
+    Value jet = corner(b, buffers[current], 0, rayOrders, d);
+    SeedOp::create(b, loc, x, directions[r], jet, batch, tile);
+    int64_t live = std::min<int64_t>(rayOrders, 2);
+    int64_t offset = 0;
+    // Each typed layer as in build(), on the ray's [orders_r, width, tile]
+    // corners: the ray through the Fourier embedding is the jet of
+    // sin / cos along 2 pi B v.
+    if (int64_t m = kinds.fourier) {
+      current = other(current, -1);
+      Value z = corner(b, buffers[current], 0, rayOrders, 2 * m);
+      FourierProjectOp::create(b, loc, jet, params, 0, z, live);
+      offset = m * d;
+      current = other(current, -1);
+      Value features = corner(b, buffers[current], 0, rayOrders, 2 * m);
+      ActivateOp::create(b, loc, "sin", z, features, live);
+      live = rayOrders;
+      jet = features;
+    }
+    // The modified MLP: U and V from X through the buffer X is not in.
+    Value u, gv;
+    if (kinds.gated) {
+      int64_t h = layers[1], in = kinds.firstInputWidth(d);
+      u = corner(b, gates[0], 0, rayOrders, h);
+      gv = corner(b, gates[1], 0, rayOrders, h);
+      for (Value gate : {u, gv}) {
+        Value y = corner(b, buffers[other(current, -1)], 0, rayOrders, h);
+        AffineOp::create(b, loc, jet, params, offset, y, live);
+        offset += h * in + h;
+        ActivateOp::create(b, loc, activations[0], y, gate, live);
+      }
+    }
+    for (size_t l = 1; l < layers.size(); ++l) {
+      size_t hidden = l - 1;
+      bool residual = kinds.isResidual(hidden);
+      int kept = residual ? current : -1;
+      Value layerInput = jet;
+      current = other(current, -1);
+      bool top = l + 1 == layers.size();
+      Value next = top ? corner(b, rays, column, rayOrders, q)
+                       : corner(b, buffers[current], 0, rayOrders, layers[l]);
+      AffineOp::create(b, loc, jet, params, offset, next, live);
+      offset +=
+          layers[l] * (l == 1 ? kinds.firstInputWidth(d) : layers[l - 1]) +
+          layers[l];
+      jet = next;
+      if (top)
+        break;
+      if (int64_t count = kinds.slopeCount(hidden, layers[l])) {
+        current = other(current, kept);
+        next = corner(b, buffers[current], 0, rayOrders, layers[l]);
+        ScaleOp::create(b, loc, jet, params, offset, next, live,
+                        kinds.slope(hidden) == artifact::Slope::Neuron);
+        offset += count;
+        jet = next;
+      }
+      current = other(current, kept);
+      next = corner(b, buffers[current], 0, rayOrders, layers[l]);
+      ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
+      live = rayOrders;
+      jet = next;
+      if (residual)
+        AddJetsOp::create(b, loc, layerInput, jet, jet, live);
+      if (kinds.gated) {
+        current = other(current, -1);
+        next = corner(b, buffers[current], 0, rayOrders, layers[l]);
+        GateJetsOp::create(b, loc, u, gv, jet, next, live);
+        jet = next;
+      }
+    }
+    liveColumns.push_back(live);
+    column += rayOrders;
+  }
+  SmallVector<double> weights(requests * columns, 0.0);
+  for (int64_t p = 0; p < requests; ++p)
+    for (const partials::Plan::Term &t : plan.terms[p])
+      if (t.order < liveColumns[t.ray])
+        weights[p * columns + firstColumn[t.ray] + t.order] =
+            t.weight.toDouble();
+  CombinePartialsOp::create(b, loc, rays, combined,
+                            b.getDenseF64ArrayAttr(weights));
+  StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
+  b.setInsertionPointToEnd(entry);
+  func::ReturnOp::create(b, loc);
+  return func;
+}
+
+func::FuncOp
+KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
+                                  const partials::LoweringPlan &lowering) {
+  Location loc = mlp.getLoc();
+  Type element = mlp.getElementType();
+  OpBuilder::InsertionGuard guard(b);
+  auto func = createTilesFunction(b);
+  func->setAttr("ntp.partials", b.getUnitAttr());
+  Block *entry = &func.front();
+  Value x = entry->getArgument(0), params = entry->getArgument(2),
+        out = entry->getArgument(3), batch = entry->getArgument(4),
+        tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+
+  ArrayRef<int64_t> layers = mlp.getLayers();
+  int64_t d = layers.front(), q = layers.back();
+  int64_t maxRows = 0;
+  for (const partials::RayBlock &block : lowering.blocks)
+    maxRows = std::max(maxRows, block.rows());
+  artifact::LayerKinds kinds = mlp.getLayerKinds();
+  auto bufferType =
+      JetBufferShape::get(maxRows, typedMaxWidth(), tileSize, element);
+  SmallVector<Value, 3> buffers;
+  for (int i = 0, e = partialsBuffers(); i < e; ++i)
+    buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+  auto other = [&](int busy, int kept) {
+    int i = 0;
+    while (i == busy || i == kept)
+      ++i;
+    return i;
+  };
+  int64_t requests = static_cast<int64_t>(plan.terms.size());
+  Value top = memref::AllocaOp::create(
+      b, loc, JetBufferShape::get(lowering.columns, q, tileSize, element));
+  Value combined = memref::AllocaOp::create(
+      b, loc, JetBufferShape::get(requests, q, tileSize, element));
+  // Each block's directions, in layout order: constants written once per
+  // call.
+  SmallVector<Value> directions;
+  for (const partials::RayBlock &block : lowering.blocks) {
+    int64_t rays = 0;
+    for (const partials::RayGroup &g : block.groups)
+      rays += static_cast<int64_t>(g.rays.size());
+    Value buffer = memref::AllocaOp::create(
+        b, loc, MemRefType::get({std::max<int64_t>(rays, 1) * d}, element));
+    int64_t i = 0;
+    for (const partials::RayGroup &g : block.groups)
+      for (int64_t r : g.rays)
+        for (int64_t l = 0; l < d; ++l)
+          memref::StoreOp::create(
+              b, loc,
+              arith::ConstantOp::create(
+                  b, loc,
+                  b.getFloatAttr(element,
+                                 static_cast<double>(plan.rays[r][l]))),
+              buffer, ValueRange{arith::ConstantIndexOp::create(b, loc, i++)});
+    directions.push_back(memref::CastOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, element), buffer));
+  }
+
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
+  b.setInsertionPointToStart(loop.getBody());
+  Value tile = loop.getInductionVar();
+
+  SmallVector<std::string> activations = mlp.getHiddenActivations();
+  int64_t column = 0;
+  for (auto [blockIndex, block] : llvm::enumerate(lowering.blocks)) {
+    SmallVector<int64_t> counts, orders;
+    SmallVector<double> weights;
+    for (const partials::RayGroup &g : block.groups) {
+      counts.push_back(static_cast<int64_t>(g.rays.size()));
+      orders.push_back(g.order);
+      weights.push_back(g.weight);
+    }
+    auto countsAttr = b.getDenseI64ArrayAttr(counts);
+    auto ordersAttr = b.getDenseI64ArrayAttr(orders);
+    auto weightsAttr = b.getDenseF64ArrayAttr(weights);
+    auto collapsedAttr = b.getI64IntegerAttr(block.collapsedOrder);
+    uint64_t collapsedOrder = block.collapsedOrder;
+    int64_t rows = block.rows(), full = block.maxOrder() + 1;
+    int current = 0;
+    Value jet = corner(b, buffers[current], 0, rows, d);
+    SeedRaysOp::create(b, loc, x, directions[blockIndex], jet, batch, tile,
+                       countsAttr, ordersAttr, weightsAttr, collapsedAttr);
+    int64_t live = 2;
+    int64_t offset = 0;
+    // Typed layers are linear maps of every row (slopes, residual sums;
+    // the Fourier projection adds its phase to row 0, order 0), so they
+    // run as the jet ops on the whole [rows, width, tile] buffer, the
+    // collapsed row included (a linear map commutes with its weighted
+    // sum). They read every row: the seed's rows past order 1 are zeros
+    // (ntp.seed_rays writes them), and before the first activation an
+    // affine feeding a scale computes every row.
+    if (int64_t m = kinds.fourier) {
+      current = other(current, -1);
+      Value z = corner(b, buffers[current], 0, rows, 2 * m);
+      FourierProjectOp::create(b, loc, jet, params, 0, z, rows);
+      offset = m * d;
+      current = other(current, -1);
+      Value features = corner(b, buffers[current], 0, rows, 2 * m);
+      ActivateRaysOp::create(b, loc, "sin", z, features, live, counts, orders,
+                             weights, collapsedOrder);
+      live = full;
+      jet = features;
+    }
+    for (size_t l = 1; l < layers.size(); ++l) {
+      size_t hidden = l - 1;
+      bool residual = kinds.isResidual(hidden);
+      int kept = residual ? current : -1;
+      Value layerInput = jet;
+      current = other(current, -1);
+      bool isTop = l + 1 == layers.size();
+      int64_t slopes = isTop ? 0 : kinds.slopeCount(hidden, layers[l]);
+      Value next = isTop ? corner(b, top, column, rows, q)
+                         : corner(b, buffers[current], 0, rows, layers[l]);
+      AffineRaysOp::create(b, loc, jet, params, offset, next,
+                           slopes ? full : live, counts, orders, weights,
+                           collapsedOrder);
+      offset +=
+          layers[l] * (l == 1 ? kinds.firstInputWidth(d) : layers[l - 1]) +
+          layers[l];
+      jet = next;
+      if (isTop)
+        break;
+      if (slopes) {
+        current = other(current, kept);
+        next = corner(b, buffers[current], 0, rows, layers[l]);
+        ScaleOp::create(b, loc, jet, params, offset, next, rows,
+                        kinds.slope(hidden) == artifact::Slope::Neuron);
+        offset += slopes;
+        live = full;
+        jet = next;
+      }
+      current = other(current, kept);
+      next = corner(b, buffers[current], 0, rows, layers[l]);
+      ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
+                             counts, orders, weights, collapsedOrder);
+      live = full;
+      jet = next;
+      if (residual)
+        AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
+    }
+    column += rows;
+  }
+  CombinePartialsOp::create(b, loc, top, combined,
+                            b.getDenseF64ArrayAttr(lowering.weights));
+  StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
+  b.setInsertionPointToEnd(entry);
+  func::ReturnOp::create(b, loc);
+  return func;
+}
