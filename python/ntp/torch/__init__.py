@@ -38,6 +38,11 @@ __all__ = ["jet", "partials", "Sin", "Cos", "MLP", "kernel_for",
            "FourierFeatures", "AdaptiveActivation", "Residual",
            "ModifiedMLP"]
 
+# Their names in tracebacks and pickles (torch.save of an MLP), as when
+# they were defined in one module ntp.torch.
+Sin.__module__ = Cos.__module__ = MLP.__module__ = Network.__module__ = \
+    __name__
+
 # Above this many bytes of workspace per call, autograd runs the forward
 # alone (ntp_forward / ntp_partials, a partials kernel's own lowering) and
 # the backward that recomputes the jets tile by tile on the stack
