@@ -25,6 +25,14 @@ def load(path):
     return Kernel(h.value)
 
 
+def _check_partials_lowering(lowering):
+    """Refuses a partials_lowering that is not a name (the JIT checks the
+    name); also ntp.torch's and ntp.jax's check, before their caches."""
+    if not isinstance(lowering, str):
+        _fail("partials_lowering must be one of 'auto', 'per-ray', "
+              "'multi-direction', 'collapsed', not %r" % (lowering,))
+
+
 def _cstr(s):
     return None if s is None else str(s).encode()
 
@@ -138,10 +146,7 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
         mlir = _partials_mlir(layers, activation, order, dtype,
                               partials or [], operators or [], typed)
     if partials_lowering is not None:
-        if not isinstance(partials_lowering, str):
-            _fail("partials_lowering must be one of 'auto', 'per-ray', "
-                  "'multi-direction', 'collapsed', not %r"
-                  % (partials_lowering,))
+        _check_partials_lowering(partials_lowering)
         spec.partials_lowering = _cstr(partials_lowering)
     if mlir is not None:
         spec.mlir = _cstr(mlir)

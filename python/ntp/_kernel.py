@@ -315,13 +315,7 @@ class Kernel:
         px = _arg(self, x, "x", xs)
         pp = _arg(self, params, "params", (self.num_params,))
         if workspace is None:
-            if _is_torch(x):
-                import torch
-                workspace = torch.empty(self._ws_size(n), dtype=torch.uint8,
-                                        device=x.device)
-            else:
-                import numpy
-                workspace = numpy.empty(self._ws_size(n), numpy.uint8)
+            workspace = _empty_like_kind(x, (self._ws_size(n),), "uint8")
         pw = self._workspace(workspace, n)
         if out is None:
             out = _empty_like_kind(x, shape, self.dtype)
@@ -417,13 +411,7 @@ class Kernel:
         pv = self._direction(x, direction)
         pp = _arg(self, params, "params", (self.num_params,))
         if workspace is None:
-            if _is_torch(x):
-                import torch
-                workspace = torch.empty(self._ws_size(n),
-                                        dtype=torch.uint8, device=x.device)
-            else:
-                import numpy
-                workspace = numpy.empty(self._ws_size(n), numpy.uint8)
+            workspace = _empty_like_kind(x, (self._ws_size(n),), "uint8")
         pw = self._workspace(workspace, n)
         if out is None:
             out = _empty_like_kind(x, self._out_shape(n), self.dtype)

@@ -1,4 +1,4 @@
-#===- jax/__init__.py - ntp kernels as JAX primitives -----------------------===#
+#===- jax/__init__.py - ntp kernels as JAX primitives ----------------------===#
 #
 # ntp.jax.jet(params, x, order, direction=None, *, layers, activation, dtype)
 # is the jet [(order+1), batch, d_out] of an MLP computed by a compiled ntp

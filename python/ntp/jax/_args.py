@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ntp import _fail
+from ntp._compile import _check_partials_lowering
 from ._xla import _dims
 
 ACTIVATIONS = ("tanh", "sigmoid", "sin", "identity", "exp", "softplus")
@@ -138,9 +139,7 @@ def _requests(partials, operators, d, lowering="auto"):
     """The request as a hashable (alphas, operators, lowering) triple,
     checked enough for a clear sentence before the compiler's own verifier
     (and the JIT, for the lowering's name) sees it."""
-    if not isinstance(lowering, str):
-        _fail("partials_lowering must be one of 'auto', 'per-ray', "
-              "'multi-direction', 'collapsed', not %r" % (lowering,))
+    _check_partials_lowering(lowering)
     if isinstance(partials, str) or isinstance(operators, str):
         _fail("partials must be a list of multi-indices and operators a list "
               "of names (e.g. operators=['laplacian'])")
@@ -165,11 +164,15 @@ def _requests(partials, operators, d, lowering="auto"):
     return tuple(alphas), tuple(ops), lowering
 
 
-def _prepare(params, x, layers, activation, dtype):
-    """(x [batch, d], flat params, widths, dtype name), checked."""
+def _check_activation(activation):
     if activation not in ACTIVATIONS:
         _fail("activation %r is not supported: ntp compiles %s" % (
             activation, ", ".join(ACTIVATIONS)))
+
+
+def _prepare(params, x, layers, dtype):
+    """(x [batch, d], flat params, widths, dtype name), checked (jet and
+    partials, after the activation and their own arguments)."""
     if dtype is None:
         if getattr(x, "dtype", None) is None:
             _fail("x must be an array, not %s" % type(x).__name__)

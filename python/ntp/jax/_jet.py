@@ -23,11 +23,10 @@ from jax.interpreters import batching, mlir
 
 from ntp import _fail
 from ntp import jax as _package  # _DIRECTION_GRAD_BY_XLA, read at trace time
-from ._args import (ACTIVATIONS, _MAX_ORDER, _array, _dtype_name,
-                    flatten_params)
-from ._xla import (_axis_size, _dims, _ffi, _instances, _kernel, _lowering,
-                   _per_instance_batch, _primitive, _reverse_mode, _split,
-                   _trace_device, _workspace_bytes)
+from ._args import _MAX_ORDER, _array, _check_activation, _prepare
+from ._xla import (_dims, _ffi, _kernel, _lowering, _per_instance_batch,
+                   _points_batch, _primitive, _reverse_mode, _trace_device,
+                   _workspace_bytes)
 
 jet_p = _primitive("ntp_jet", False)
 jet_save_p = _primitive("ntp_jet_save", True)
@@ -77,22 +76,7 @@ mlir.register_lowering(jet_bwd_recompute_p,
                        platform="cpu")
 
 
-def _jet_batch(args, dims, *, spec):
-    x, v, p = args
-    bx, bv, bp = dims
-    size = _axis_size(args, dims)
-    if bv is None and bp is None:
-        # Shared params and direction: the vmapped axis joins the points,
-        # one kernel call for all of them.
-        x = jnp.moveaxis(x, bx, 1)  # [I, B, N, d]
-        i, _, points, d = x.shape
-        out = jet_p.bind(x.reshape(i, size * points, d), v, p, spec=spec)
-        return out.reshape(i, out.shape[1], size, points, out.shape[3]), 2
-    out = jet_p.bind(*_instances(args, dims, size), spec=spec)
-    return _split(out, size), 0
-
-
-batching.primitive_batchers[jet_p] = _jet_batch
+batching.primitive_batchers[jet_p] = _points_batch(jet_p)
 batching.primitive_batchers[jet_save_p] = _per_instance_batch(jet_save_p)
 batching.primitive_batchers[jet_bwd_p] = _per_instance_batch(jet_bwd_p)
 batching.primitive_batchers[jet_bwd_recompute_p] = _per_instance_batch(
@@ -201,34 +185,13 @@ def jet(params, x, order, direction=None, *, layers=None, activation,
     Differentiable once (jax.grad, jax.vjp) with respect to params, x and
     direction; not forward-mode differentiable (jax.jvp, jacfwd). Works
     under jax.jit and jax.vmap."""
-    if activation not in ACTIVATIONS:
-        _fail("activation %r is not supported: ntp compiles %s" % (
-            activation, ", ".join(ACTIVATIONS)))
+    _check_activation(activation)
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)):
         _fail("order must be an int, not %s" % type(order).__name__)
     if not 0 <= order <= _MAX_ORDER:
         _fail("order %d is out of range: 0..%d" % (order, _MAX_ORDER))
-    if dtype is None:
-        if getattr(x, "dtype", None) is None:
-            _fail("x must be an array, not %s" % type(x).__name__)
-        dtype = _dtype_name(x.dtype, "x's dtype")
-    else:
-        dtype = _dtype_name(dtype, "dtype")
-    if dtype == "float64" and not jax.config.jax_enable_x64:
-        _fail("dtype float64 needs 64-bit JAX: "
-              "jax.config.update('jax_enable_x64', True)")
-    x = _array(x, dtype, "x")
-    p, widths = flatten_params(params, dtype, layers)
-    if len(widths) < 2:
-        _fail("layers %s: a network needs at least an input and an output "
-              "width" % list(widths))
+    x, p, widths, dtype = _prepare(params, x, layers, dtype)
     d = widths[0]
-    one_d = x.ndim == 1 and d == 1
-    if one_d:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[1] != d:
-        _fail("x has shape %s, expected [batch, %d]%s" % (
-            list(x.shape), d, " or [batch]" if d == 1 else ""))
     if direction is None:
         if d != 1:
             _fail("direction is required: the network has %d inputs (v = 1 "

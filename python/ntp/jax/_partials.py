@@ -17,16 +17,15 @@ import functools
 import numpy as np
 
 import jax
-import jax.numpy as jnp
 from jax.core import ShapedArray
 from jax.interpreters import batching, mlir
 
 import ntp
 from ntp import _fail
-from ._args import _dtype_name, _prepare, _requests
+from ._args import _check_activation, _dtype_name, _prepare, _requests
 from ._jet import _Wanted
-from ._xla import (_axis_size, _dims, _ffi, _instances, _kernel, _lowering,
-                   _per_instance_batch, _primitive, _reverse_mode, _split,
+from ._xla import (_dims, _ffi, _kernel, _lowering, _per_instance_batch,
+                   _points_batch, _primitive, _reverse_mode,
                    _workspace_bytes)
 
 partials_p = _primitive("ntp_partials", False)
@@ -84,21 +83,7 @@ for _p, _t in ((partials_p, "ntp_partials"),
     mlir.register_lowering(_p, _partials_on_gpu, platform="cuda")
 
 
-def _partials_batch(args, dims, *, spec):
-    x, p = args
-    bx, bp = dims
-    size = _axis_size(args, dims)
-    if bp is None:
-        # Shared params: the vmapped axis joins the points (one call).
-        x = jnp.moveaxis(x, bx, 1)  # [I, B, N, d]
-        i, _, points, d = x.shape
-        out = partials_p.bind(x.reshape(i, size * points, d), p, spec=spec)
-        return out.reshape(i, out.shape[1], size, points, out.shape[3]), 2
-    out = partials_p.bind(*_instances(args, dims, size), spec=spec)
-    return _split(out, size), 0
-
-
-batching.primitive_batchers[partials_p] = _partials_batch
+batching.primitive_batchers[partials_p] = _points_batch(partials_p)
 batching.primitive_batchers[partials_save_p] = _per_instance_batch(
     partials_save_p)
 batching.primitive_batchers[partials_bwd_p] = _per_instance_batch(
@@ -188,7 +173,8 @@ def partials(params, x, *, layers=None, activation, partials=(),
     mode's save, whose rays are per-ray, unless its workspace would exceed
     RECOMPUTE_ABOVE_BYTES: then it is this forward and the backward
     recomputes the rays (the same gradients)."""
-    x, p, widths, dtype = _prepare(params, x, layers, activation, dtype)
+    _check_activation(activation)
+    x, p, widths, dtype = _prepare(params, x, layers, dtype)
     request = _requests(partials, operators, widths[0], partials_lowering)
     spec = (widths, activation, request, dtype)
     if jax.default_backend() != "cpu":

@@ -175,6 +175,24 @@ def _split(a, size):
     return a.reshape((size, a.shape[0] // size) + a.shape[1:])
 
 
+def _points_batch(prim):
+    """vmap of a primitive with one output whose operands are x and what it
+    shares (direction, params): a vmapped axis of x alone joins the points,
+    one kernel call for all of them; else one call per instance."""
+    def rule(args, dims, *, spec):
+        size = _axis_size(args, dims)
+        if all(d is None for d in dims[1:]):
+            x = jnp.moveaxis(args[0], dims[0], 1)  # [I, B, N, d]
+            i, _, points, d = x.shape
+            out = prim.bind(x.reshape(i, size * points, d), *args[1:],
+                            spec=spec)
+            return out.reshape(i, out.shape[1], size, points,
+                               out.shape[3]), 2
+        out = prim.bind(*_instances(args, dims, size), spec=spec)
+        return _split(out, size), 0
+    return rule
+
+
 def _per_instance_batch(prim):
     def rule(args, dims, **params):
         size = _axis_size(args, dims)

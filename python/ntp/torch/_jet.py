@@ -144,7 +144,8 @@ def jet(net, x, order, direction=None):
     (float32/float64) and device; a non-contiguous x is copied. direction:
     [d_in]; None means v = 1 and needs d_in = 1. Parameters are read from
     net at every call."""
-    last_ref, d = _netcache._last  # the common case first: the same net as last time
+    # The common case first: the same net as last time.
+    last_ref, d = _netcache._last
     if (type(net) is not _Sequential or last_ref() is not net or d.softplus
             or not d.current()):
         d = _describe_cached(net)

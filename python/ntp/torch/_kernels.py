@@ -24,29 +24,38 @@ except AttributeError:  # pragma: no cover
         return torch.cat([p.reshape(-1) for p in params])
 
 
-def kernel_for(widths, activation, order, dtype, device, typed=()):
-    """The process-wide kernel for this network shape (compiled once).
-    typed: the typed layers as (fourier, slopes, residual, gated),
-    ntp.compile's keywords (Network.attributes()); () for a plain MLP."""
+def _dtype_name(dtype):
     dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
     if dname is None:
         raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
                     "float64, not %s" % dtype)
-    key = (widths, activation, int(order), dname, str(device), typed)
-    k = _cache.get(key)
+    return dname
+
+
+def _compiled(cache, key, typed, compile):
+    """cache[key], made by compile(fourier=, slopes=, residual=, gated=)
+    from `typed` once per key, even from many threads."""
+    k = cache.get(key)
     if k is None:
-        with _cache_lock:  # one compile per key, even from many threads
-            k = _cache.get(key)
+        with _cache_lock:
+            k = cache.get(key)
             if k is None:
                 fourier, slopes, residual, gated = typed or (0, None, None,
                                                              False)
-                k = ntp.compile(list(widths), activation, int(order), dname,
-                                device.type,
-                                backward=(device.type == "cpu"),
-                                fourier=fourier, slopes=slopes,
-                                residual=residual, gated=gated)
-                _cache[key] = k
+                k = cache[key] = compile(fourier=fourier, slopes=slopes,
+                                         residual=residual, gated=gated)
     return k
+
+
+def kernel_for(widths, activation, order, dtype, device, typed=()):
+    """The process-wide kernel for this network shape (compiled once).
+    typed: the typed layers as (fourier, slopes, residual, gated),
+    ntp.compile's keywords (Network.attributes()); () for a plain MLP."""
+    dname = _dtype_name(dtype)
+    key = (widths, activation, int(order), dname, str(device), typed)
+    return _compiled(_cache, key, typed, lambda **layers: ntp.compile(
+        list(widths), activation, int(order), dname, device.type,
+        backward=(device.type == "cpu"), **layers))
 
 
 _partials_cache = {}
@@ -57,24 +66,11 @@ def partials_kernel_for(widths, activation, partials, operators, dtype,
     """The process-wide partials kernel (CPU, with its reverse mode) for this
     network shape, request and forward lowering (ntp.compile's
     partials_lowering), compiled once (typed: as for kernel_for)."""
-    dname = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
-    if dname is None:
-        raise Error(ERROR_INVALID_ARGUMENT, "ntp computes in float32 or "
-                    "float64, not %s" % dtype)
+    dname = _dtype_name(dtype)
     key = (tuple(widths), activation, partials, operators, dname, lowering,
            typed)
-    k = _partials_cache.get(key)
-    if k is None:
-        with _cache_lock:
-            k = _partials_cache.get(key)
-            if k is None:
-                fourier, slopes, residual, gated = typed or (0, None, None,
-                                                             False)
-                k = ntp.compile(list(widths), activation, 0, dname, "cpu",
-                                partials=[list(r) for r in partials] or None,
-                                operators=list(operators) or None,
-                                partials_lowering=lowering,
-                                fourier=fourier, slopes=slopes,
-                                residual=residual, gated=gated)
-                _partials_cache[key] = k
-    return k
+    return _compiled(_partials_cache, key, typed, lambda **layers: ntp.compile(
+        list(widths), activation, 0, dname, "cpu",
+        partials=[list(r) for r in partials] or None,
+        operators=list(operators) or None, partials_lowering=lowering,
+        **layers))

@@ -125,6 +125,18 @@ def _describe_cached(net):
     return d
 
 
+def _first_kind(p0, p):
+    """p0, the first parameter (p if there is none yet); refuses a p of
+    another dtype or device."""
+    if p0 is None:
+        return p
+    if p.dtype is not p0.dtype or p.device != p0.device:
+        raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net mix "
+                    "dtypes or devices (%s on %s and %s on %s)"
+                    % (p0.dtype, p0.device, p.dtype, p.device))
+    return p0
+
+
 def _explain(d, x):
     """Raises the ntp.Error for the parameters or x that failed jet()'s
     fast checks (the same conditions, one at a time, with the reason)."""
@@ -138,12 +150,7 @@ def _explain(d, x):
             if p is None:
                 _refuse("module %s, whose %s is None" % (where, name),
                         "ntp's layers have every parameter of their kind")
-            if p0 is None:
-                p0 = p
-            if p.dtype is not p0.dtype or p.device != p0.device:
-                raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
-                            "mix dtypes or devices (%s on %s and %s on %s)"
-                            % (p0.dtype, p0.device, p.dtype, p.device))
+            p0 = _first_kind(p0, p)
             if p.shape != shape:
                 raise Error(ERROR_INVALID_ARGUMENT, "module %s's %s has "
                             "shape %s but the network needs %s; a "
@@ -155,12 +162,7 @@ def _explain(d, x):
             if p is None:
                 _refuse("a Linear layer whose %s is None" % name,
                         "ntp's layers have a weight and a bias")
-            if p0 is None:
-                p0 = p
-            if p.dtype is not p0.dtype or p.device != p0.device:
-                raise Error(ERROR_INVALID_ARGUMENT, "the parameters of net "
-                            "mix dtypes or devices (%s on %s and %s on %s)"
-                            % (p0.dtype, p0.device, p.dtype, p.device))
+            p0 = _first_kind(p0, p)
             if p.shape != shape:
                 raise Error(ERROR_INVALID_ARGUMENT, "Linear layer %d's %s "
                             "has shape %s but the layers %s need %s; a "

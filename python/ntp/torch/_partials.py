@@ -12,6 +12,7 @@ import torch
 
 from ntp import Error, ERROR_INVALID_ARGUMENT, ERROR_UNSUPPORTED
 from ntp import torch as _package  # RECOMPUTE_ABOVE_BYTES, read at each call
+from ntp._compile import _check_partials_lowering
 from ._kernels import _flat, partials_kernel_for
 from ._netcache import _describe_cached, _explain, _typed_params
 from ._pool import _PartialsPool, _partials_pools, _workspace
@@ -106,10 +107,7 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
     if x.dim() != 2 or x.shape[1] != widths[0]:
         raise Error(ERROR_INVALID_ARGUMENT, "x has shape %s, expected "
                     "[batch, %d]" % (list(x.shape), widths[0]))
-    if not isinstance(partials_lowering, str):
-        raise Error(ERROR_INVALID_ARGUMENT, "partials_lowering must be one "
-                    "of 'auto', 'per-ray', 'multi-direction', 'collapsed', "
-                    "not %r" % (partials_lowering,))
+    _check_partials_lowering(partials_lowering)
     k = partials_kernel_for(widths, d.act, rows, ops, x.dtype,
                             partials_lowering, d.typed)
     x = x.contiguous()
