@@ -4,8 +4,9 @@
 # registers its targets with XLA (once); _kernel compiles a spec once and
 # keeps it for the process (the custom calls name it by handle); _primitive
 # makes a primitive whose eager calls run it under jax.jit; _lowering is a
-# primitive's lowering to its custom call; and the batching helpers split a
-# vmapped axis into per-instance calls.
+# primitive's lowering to its custom call; and the batching rules join a
+# vmapped axis of x to the points (_points_batch) or make it per-instance
+# calls (_per_instance_batch).
 #
 #===----------------------------------------------------------------------===#
 import ctypes
