@@ -32,6 +32,7 @@ from ._partials import partials
 # Internals the tests read as ntp.torch.<name>.
 from ._modules import _MODULES  # noqa: F401
 from ._describe import _HAS_GATED  # noqa: F401
+from ._pool import _Fast  # noqa: F401
 
 __all__ = ["jet", "partials", "Sin", "Cos", "MLP", "kernel_for",
            "partials_kernel_for", "describe", "describe_network", "Network",
