@@ -34,7 +34,6 @@ partials_bwd_p = _primitive("ntp_partials_bwd", True)
 partials_bwd_recompute_p = _primitive("ntp_partials_bwd_recompute", True)
 
 
-
 def _num_requests(spec):
     return len(_kernel(spec, "cpu").requests)
 
