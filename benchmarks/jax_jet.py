@@ -26,7 +26,6 @@
 #===----------------------------------------------------------------------===#
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -40,6 +39,9 @@ from jax.experimental import jet as jjet  # noqa: E402
 
 import ntp  # noqa: E402
 import ntp.jax as nj  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from laplacian_common import machine  # noqa: E402
 
 LAYERS = [1, 24, 24, 24, 1]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,19 +162,6 @@ def parse_orders(text):
         a, b = text.split("-")
         return list(range(int(a), int(b) + 1))
     return [int(v) for v in text.split(",")]
-
-
-def machine():
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "%s, %d CPUs" % (cpu, os.cpu_count())
 
 
 def main():
