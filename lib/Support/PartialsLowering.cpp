@@ -170,12 +170,34 @@ SplitCost activationCost(const std::string &activation, int64_t order,
 
 bool hasHidden(const LoweringNetwork &n) { return n.layers.size() > 2; }
 
+/// Whether a gated network's U and V are computed before layer l (from
+/// layers[l - 1]), and whether hidden layer l ends with a gate.
+bool gatesFrom(const LoweringNetwork &n, size_t l) {
+  return n.gatedInput >= 0 && static_cast<int64_t>(l) - 1 == n.gatedInput;
+}
+bool gated(const LoweringNetwork &n, size_t l) {
+  return n.gatedInput >= 0 && static_cast<int64_t>(l) > n.gatedInput;
+}
+
+/// Flops of the Leibniz sum out_k = u_k + sum_{i=0..k} C(k, i) z_i d_{k-i}
+/// for k = 1..n of one ray, with d_k = v_k - u_k, as GateOpsToLoops.cpp and
+/// GateRaysToLoops.cpp emit it: a subtraction per order, an FMA per term and
+/// a multiply by C(k, i) where it is not 1 (k - 1 of the k + 1 terms).
+int64_t gateRayFlops(int64_t n) { return n + 3 * n * (n + 1) / 2 + n; }
+
 void costPerRay(const Plan &plan, const LoweringNetwork &net,
                 LoweringPlan &out) {
   const auto &layers = net.layers;
   for (int64_t n : plan.rayOrders) {
     int64_t live = std::min<int64_t>(n + 1, 2);
     for (size_t l = 1; l < layers.size(); ++l) {
+      if (gatesFrom(net, l)) {
+        // U and V: two more affine layers and activations.
+        SplitCost c = activationCost(net.activations[l - 1], n, live, 0, n);
+        out.flops += 2 * (2 * live * layers[l - 1] * layers[l] +
+                          layers[l] * (c.sharedFlops + c.rayFlops));
+        out.primitives += 2 * layers[l] * c.primitives;
+      }
       out.flops += 2 * live * layers[l - 1] * layers[l];
       if (l + 1 == layers.size())
         break;
@@ -183,6 +205,9 @@ void costPerRay(const Plan &plan, const LoweringNetwork &net,
       out.flops += layers[l] * (c.sharedFlops + c.rayFlops);
       out.primitives += layers[l] * c.primitives;
       live = n + 1;
+      // ntp.gate_jets: order 0 (a subtraction and an FMA) and orders 1..n.
+      if (gated(net, l))
+        out.flops += layers[l] * (3 + gateRayFlops(n));
     }
   }
 }
@@ -197,38 +222,75 @@ int64_t liveRows(const RayBlock &block, int64_t live) {
   return rows;
 }
 
+/// Flops per neuron of ntp.gate_rays on `block` (GateRaysToLoops.cpp):
+/// order 0 once, each ray's orders, and the collapsed row: S_V - S_U and two
+/// FMAs, an FMA per term t = 1..N-1 of each weighted ray and one per term and
+/// weighted group scaling its sum into the row.
+int64_t gateBlockFlops(const RayBlock &block) {
+  int64_t n = block.collapsedOrder, flops = 3;
+  for (const RayGroup &g : block.groups) {
+    int64_t count = static_cast<int64_t>(g.rays.size());
+    flops += count * gateRayFlops(g.order);
+    if (g.weight != 0 && n > 0)
+      flops += (count + 1) * 2 * (n - 1);
+  }
+  if (n > 0)
+    flops += 5;
+  return flops;
+}
+
+/// Flops and primitives per neuron of ntp.activate_rays "act" on `block`
+/// reading `live` input orders.
+SplitCost activateBlockCost(const std::string &act, const RayBlock &block,
+                            int64_t live) {
+  SharedKeys keys;
+  SplitCost value = activationCost(act, 0, 1, 0, 0, &keys);
+  int64_t flops = value.sharedFlops, primitives = value.primitives;
+  for (const RayGroup &g : block.groups) {
+    int64_t count = static_cast<int64_t>(g.rays.size());
+    SplitCost c = activationCost(act, g.order, live, 1, g.order, &keys);
+    flops += c.sharedFlops + count * c.rayFlops;
+    primitives += c.primitives;
+    if (g.weight != 0) {
+      int64_t n = block.collapsedOrder;
+      SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
+      flops += r.sharedFlops + count * (r.rayFlops + 2);
+      primitives += r.primitives;
+    }
+  }
+  if (block.collapsedOrder > 0 && block.collapsedOrder < live) {
+    SplitCost s = activationCost(act, 1, 2, 1, 1, &keys);
+    flops += s.sharedFlops + s.rayFlops + 1;
+    primitives += s.primitives;
+  }
+  SplitCost c;
+  c.sharedFlops = flops;
+  c.primitives = primitives;
+  return c;
+}
+
 void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
   const auto &layers = net.layers;
   for (const RayBlock &block : out.blocks) {
     int64_t full = block.maxOrder() + 1, live = 2;
     for (size_t l = 1; l < layers.size(); ++l) {
+      if (gatesFrom(net, l)) {
+        // U and V: two more affine layers and activations on the block.
+        SplitCost c = activateBlockCost(net.activations[l - 1], block, live);
+        out.flops +=
+            2 * (2 * liveRows(block, live) * layers[l - 1] * layers[l] +
+                 layers[l] * c.sharedFlops);
+        out.primitives += 2 * layers[l] * c.primitives;
+      }
       out.flops += 2 * liveRows(block, live) * layers[l - 1] * layers[l];
       if (l + 1 == layers.size())
         break;
-      const std::string &act = net.activations[l - 1];
-      SharedKeys keys;
-      SplitCost value = activationCost(act, 0, 1, 0, 0, &keys);
-      int64_t flops = value.sharedFlops, primitives = value.primitives;
-      for (const RayGroup &g : block.groups) {
-        int64_t count = static_cast<int64_t>(g.rays.size());
-        SplitCost c = activationCost(act, g.order, live, 1, g.order, &keys);
-        flops += c.sharedFlops + count * c.rayFlops;
-        primitives += c.primitives;
-        if (g.weight != 0) {
-          int64_t n = block.collapsedOrder;
-          SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
-          flops += r.sharedFlops + count * (r.rayFlops + 2);
-          primitives += r.primitives;
-        }
-      }
-      if (block.collapsedOrder > 0 && block.collapsedOrder < live) {
-        SplitCost s = activationCost(act, 1, 2, 1, 1, &keys);
-        flops += s.sharedFlops + s.rayFlops + 1;
-        primitives += s.primitives;
-      }
-      out.flops += layers[l] * flops;
-      out.primitives += layers[l] * primitives;
+      SplitCost c = activateBlockCost(net.activations[l - 1], block, live);
+      out.flops += layers[l] * c.sharedFlops;
+      out.primitives += layers[l] * c.primitives;
       live = full;
+      if (gated(net, l))
+        out.flops += layers[l] * gateBlockFlops(block);
     }
   }
 }

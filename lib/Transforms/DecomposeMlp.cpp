@@ -91,18 +91,6 @@ struct DecomposeMlpPass
               << "' (expected auto, per-ray, multi-direction or collapsed)";
           return signalPassFailure();
         }
-        // The gates of a modified MLP multiply jets: the ray layout has no
-        // such op, so gated partials kernels run per ray.
-        if (facts.kinds.gated && (*kind == partials::Lowering::MultiDirection ||
-                                  *kind == partials::Lowering::Collapsed)) {
-          mlp.emitError("the ")
-              << partials::loweringName(*kind)
-              << " lowering does not take gated layers (the modified MLP's "
-                 "gates multiply jets); use per-ray or auto";
-          return signalPassFailure();
-        }
-        if (facts.kinds.gated)
-          kind = partials::Lowering::PerRay;
         partials::LoweringNetwork network;
         network.layers = facts.layers;
         for (const std::string &a : mlp.getHiddenActivations())
@@ -115,6 +103,12 @@ struct DecomposeMlpPass
           network.activations.insert(network.activations.begin(), "sin");
         }
         network.buffers = KernelBuilder::partialsBuffers(facts.kinds);
+        // The modified MLP: U and V from X (the input, or the Fourier
+        // features), two more buffers per block.
+        if (facts.kinds.gated) {
+          network.gatedInput = facts.kinds.fourier ? 1 : 0;
+          network.buffers += 2;
+        }
         network.tile = facts.tile;
         network.elementBytes = artifact::dtypeBytes(facts.dtype);
         network.stackBytes = partialsStackBytes > 0

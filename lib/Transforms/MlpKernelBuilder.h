@@ -82,7 +82,9 @@ public:
   /// affine_rays and activate_rays per layer on a buffer holding order 0
   /// once and every ray's orders 1..n (and the collapsed row), the top
   /// layer's rows of every block stacked into one buffer and combined with
-  /// the plan's weights as in buildPartials.
+  /// the plan's weights as in buildPartials. A gated network: U and V per
+  /// block into two buffers of their own, ntp.gate_rays after each hidden
+  /// activation.
   func::FuncOp buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
                                   const partials::LoweringPlan &lowering);
 

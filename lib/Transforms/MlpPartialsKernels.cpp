@@ -203,6 +203,12 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       ++i;
     return i;
   };
+  // A gated network's U and V, per block (as in buildPartials).
+  Value gates[2];
+  if (kinds.gated)
+    for (Value &gate : gates)
+      gate = memref::AllocaOp::create(
+          b, loc, JetBufferShape::get(maxRows, layers[1], tileSize, element));
   int64_t requests = static_cast<int64_t>(plan.terms.size());
   Value top = memref::AllocaOp::create(
       b, loc, JetBufferShape::get(lowering.columns, q, tileSize, element));
@@ -278,6 +284,22 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       live = full;
       jet = features;
     }
+    // The modified MLP: U and V from X on the block's layout, through the
+    // buffer X is not in (every row of U and V is written).
+    Value u, gv;
+    if (kinds.gated) {
+      int64_t h = layers[1];
+      u = corner(b, gates[0], 0, rows, h);
+      gv = corner(b, gates[1], 0, rows, h);
+      for (Value gate : {u, gv}) {
+        Value y = corner(b, buffers[other(current, -1)], 0, rows, h);
+        AffineRaysOp::create(b, loc, jet, params, offset, y, live, counts,
+                             orders, weights, collapsedOrder);
+        offset += h * kinds.firstInputWidth(d) + h;
+        ActivateRaysOp::create(b, loc, activations[0], y, gate, live, counts,
+                               orders, weights, collapsedOrder);
+      }
+    }
     for (size_t l = 1; l < layers.size(); ++l) {
       size_t hidden = l - 1;
       bool residual = kinds.isResidual(hidden);
@@ -314,6 +336,13 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       jet = next;
       if (residual)
         AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
+      if (kinds.gated) {
+        current = other(current, -1);
+        next = corner(b, buffers[current], 0, rows, layers[l]);
+        GateRaysOp::create(b, loc, u, gv, jet, next, counts, orders, weights,
+                           collapsedOrder);
+        jet = next;
+      }
     }
     column += rows;
   }

@@ -72,8 +72,9 @@ ntp.mlp @first_slope layers [2, 4, 1] activation "tanh" slopes "layer" order 2
 // -----
 
 // The modified MLP's gates, per ray: U and V (W_u at 0, W_v at 12) from the
-// seed, then per hidden layer affine, activate and ntp.gate_jets; auto
-// picks per-ray for a gated network.
+// seed, then per hidden layer affine, activate and ntp.gate_jets (the
+// multi-direction and collapsed lowerings of gated networks:
+// decompose-mlp-partials-gated-rays.mlir).
 
 // CHECK: ntp.partials_lowering = "per-ray;
 // CHECK-LABEL: func.func @gated_forward_tiles
@@ -86,4 +87,4 @@ ntp.mlp @first_slope layers [2, 4, 1] activation "tanh" slopes "layer" order 2
 // CHECK:   ntp.activate "tanh" %{{.*}} into %[[Z:[a-z0-9_]+]] live_orders 2
 // CHECK:   ntp.gate_jets %[[U]], %[[V]], %[[Z]] into
 ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
-    partials [[1, 0], [0, 2]] : f64
+    partials [[1, 0], [0, 2]] : f64 {ntp.partials_lowering = "per-ray"}

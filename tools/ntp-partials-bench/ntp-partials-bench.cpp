@@ -16,7 +16,12 @@
 //  2. All partials of total order <= 4 of a tanh 3-64-64-64-1 network (35
 //     multi-indices), batch 1024: per-ray against multi-direction.
 //
-// Usage: ntp-partials-bench [d...] (default 2 8 32).
+//  3. With --gated, only: the Laplacian of the modified MLP (gated tanh
+//     d-64-64-64-1, batch 1024, f64 and f32, d = 2, 8 by default) in each
+//     lowering (ntp.gate_rays in the multi-direction and collapsed ones).
+//
+// Usage: ntp-partials-bench [--gated] [d...] (default 2 8 32; 2 8 with
+// --gated).
 //
 //===----------------------------------------------------------------------===//
 
@@ -80,7 +85,8 @@ struct Kernel {
 
 std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
                                 int64_t order, const Rows &rows,
-                                const std::string &lowering) {
+                                const std::string &lowering,
+                                const ntp::artifact::LayerKinds &kinds = {}) {
   mlir::DialectRegistry registry;
   ntp::registerNtpCompilerDialects(registry);
   mlir::MLIRContext context(registry);
@@ -90,6 +96,7 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
   description.order = order;
   description.partials = rows;
   description.partialsLowering = lowering;
+  description.kinds = kinds;
   ntp::CompileOptions options;
   options.backward = false;
   auto kernel = std::make_unique<Kernel>();
@@ -121,7 +128,8 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
 
 /// Exact flops per sample of a lowering (PartialsLowering's count).
 int64_t flopsPerSample(const std::vector<int64_t> &layers, const Rows &rows,
-                       ntp::partials::Lowering lowering, bool f64) {
+                       ntp::partials::Lowering lowering, bool f64,
+                       bool gated = false) {
   ntp::partials::Plan plan;
   ntp::partials::LoweringPlan lowered;
   std::string error;
@@ -130,6 +138,10 @@ int64_t flopsPerSample(const std::vector<int64_t> &layers, const Rows &rows,
   network.activations.assign(layers.size() - 2, "tanh");
   network.tile = f64 ? 8 : 16;
   network.elementBytes = f64 ? 8 : 4;
+  if (gated) {
+    network.gatedInput = 0;
+    network.buffers = 4;
+  }
   if (!ntp::partials::planPartials(rows, layers.front(), plan, error) ||
       !ntp::partials::planLowering(plan, rows, network, lowering, false,
                                    lowered, error))
@@ -265,14 +277,82 @@ template <class T> void allPartials(bool f64) {
   std::fflush(stdout);
 }
 
+/// The Laplacian of the modified MLP (gated tanh d-64-64-64-1: U, V and
+/// a gate after every hidden layer), batch 1024, in each lowering.
+template <class T> void gatedLaplacian(int d, bool f64) {
+  const int64_t batch = 1024;
+  std::vector<int64_t> layers = {d, 64, 64, 64, 1};
+  ntp::artifact::LayerKinds kinds;
+  kinds.gated = true;
+  Rows rows = {std::vector<int32_t>(d, -2)};
+  const char *names[] = {"per-ray", "multi-direction", "collapsed", "auto"};
+  std::unique_ptr<Kernel> kernels[4];
+  for (int i = 0; i < 4; ++i)
+    if (!(kernels[i] = compile(layers, f64, 2, rows, names[i], kinds)))
+      return;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> params(*ntp::artifact::countParams(layers, kinds)),
+      x(batch * d);
+  for (T &p : params)
+    p = static_cast<T>(u(rng) * 0.3);
+  for (T &v : x)
+    v = static_cast<T>(u(rng));
+  std::vector<T> first(batch), out(batch);
+  double worst = 0, scale = 0;
+  for (int i = 0; i < 4; ++i) {
+    std::fill(out.begin(), out.end(), T(NAN));
+    if (ntp_partials(kernels[i]->k, x.data(), params.data(),
+                     (i ? out : first).data(), batch) != NTP_OK) {
+      std::fprintf(stderr, "ntp_partials: %s\n", ntp_last_error());
+      return;
+    }
+    for (int64_t b = 0; i && b < batch; ++b) {
+      worst = std::max(worst, std::fabs(double(out[b]) - double(first[b])));
+      scale = std::max(scale, std::fabs(double(first[b])));
+    }
+  }
+  int reps = d >= 32 ? 10 : 30;
+  std::string load = loadAverage();
+  double t[4];
+  for (int i = 0; i < 4; ++i)
+    t[i] = best(
+        [&] {
+          ntp_partials(kernels[i]->k, x.data(), params.data(), out.data(),
+                       batch);
+        },
+        reps);
+  using ntp::partials::Lowering;
+  int64_t flops[3] = {
+      flopsPerSample(layers, rows, Lowering::PerRay, f64, true),
+      flopsPerSample(layers, rows, Lowering::MultiDirection, f64, true),
+      flopsPerSample(layers, rows, Lowering::Collapsed, f64, true)};
+  const std::string &a = kernels[3]->lowering;
+  std::string chosen = a.substr(0, a.find_first_of(":;"));
+  std::printf(
+      "| %s | %d | %.0f | %.0f | %.0f | %.0f (%s) | %.2fx | %.2fx | "
+      "%lld / %lld / %lld | %.1f | %.1e | %s |\n",
+      f64 ? "f64" : "f32", d, t[0] * 1e6, t[1] * 1e6, t[2] * 1e6, t[3] * 1e6,
+      chosen.c_str(), t[0] / t[1], t[0] / t[2],
+      static_cast<long long>(flops[0]), static_cast<long long>(flops[1]),
+      static_cast<long long>(flops[2]), flops[2] * double(batch) / t[2] * 1e-9,
+      scale > 0 ? worst / scale : worst, load.c_str());
+  std::fflush(stdout);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::vector<int> dims;
-  for (int i = 1; i < argc; ++i)
-    dims.push_back(std::atoi(argv[i]));
+  bool gated = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--gated")
+      gated = true;
+    else
+      dims.push_back(std::atoi(argv[i]));
+  }
   if (dims.empty())
-    dims = {2, 8, 32};
+    dims = gated ? std::vector<int>{2, 8} : std::vector<int>{2, 8, 32};
   int threads = ntp::bench::availableCpus();
   if (const char *env = std::getenv("NTP_NUM_THREADS"))
     threads = std::max(1, std::atoi(env));
@@ -285,6 +365,21 @@ int main(int argc, char **argv) {
   // Best of a longer run: other builders' load lowers it (the kernels'
   // best-of-N catch the quiet moments, so a peak measured in a busy one
   // would overstate their fraction).
+  if (gated) {
+    std::printf("Laplacian of the modified MLP (gated tanh d-64-64-64-1), "
+                "batch 1024, best of N (us); speed-ups over per-ray; GFLOP/s "
+                "of the collapsed kernel from its exact flop count\n");
+    std::printf("| dtype | d | per-ray | multi-direction | collapsed | auto "
+                "(choice) | multi vs per-ray | collapsed vs per-ray | "
+                "flops/sample (per-ray / multi / collapsed) | GFLOP/s "
+                "(collapsed) | max rel. difference | load avg |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int d : dims) {
+      gatedLaplacian<double>(d, true);
+      gatedLaplacian<float>(d, false);
+    }
+    return 0;
+  }
   ntp::bench::FmaPeak peak64 = ntp::bench::measureFmaPeak(true, threads, 1.0);
   ntp::bench::FmaPeak peak32 = ntp::bench::measureFmaPeak(false, threads, 1.0);
   std::printf("FMA peak (%s, %d threads, measured now): f64 %.1f GFLOP/s, "

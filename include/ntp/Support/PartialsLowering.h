@@ -102,8 +102,15 @@ struct LoweringNetwork {
   int64_t tile = 8;
   int64_t elementBytes = 8;
   int64_t stackBytes = int64_t(4) << 20;
-  /// Ping-pong jet buffers of a block (3 with residual layers).
+  /// Ping-pong jet buffers of a block (3 with residual layers, 2 more for a
+  /// gated network's U and V).
   int64_t buffers = 2;
+  /// A gated network (the modified MLP): U and V computed from
+  /// layers[gatedInput] (the input, or the Fourier features) into the width
+  /// of the next layer with its activation, and a gate (ntp.gate_jets per
+  /// ray, ntp.gate_rays per block) after every hidden activation past it;
+  /// -1: none.
+  int64_t gatedInput = -1;
 };
 
 /// Plans `lowering` (Auto: the cheapest by cost(), ties to per-ray then

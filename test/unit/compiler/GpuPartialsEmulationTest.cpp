@@ -24,8 +24,9 @@
 //
 // Typed layers (issue 14 item 2; cases named _typed / _gated): slopes,
 // residual layers and Fourier features in every lowering and mapping, the
-// modified MLP's gates per ray, forward and reverse mode, against the
-// reference's typed layers.
+// modified MLP's gates in every lowering (ntp.gate_rays in the
+// multi-direction and collapsed ones), forward and reverse mode (per ray,
+// beside a collapsed forward too), against the reference's typed layers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -429,6 +430,41 @@ std::vector<Case> forwardCases() {
                      mapping,
                      4,
                      gated});
+      // The gates on the ray layout (ntp.gate_rays).
+      all.push_back({"tanh",
+                     {2, 6, 6, 2},
+                     requestRows(2, 4),
+                     true,
+                     "multi-direction",
+                     mapping,
+                     4,
+                     gated});
+      all.push_back({"silu",
+                     {3, 6, 6, 1},
+                     requestRows(3, 3),
+                     false,
+                     "multi-direction",
+                     mapping,
+                     4,
+                     gated});
+      ntp::artifact::LayerKinds plainGated;
+      plainGated.gated = true;
+      all.push_back({"tanh",
+                     {3, 6, 6, 1},
+                     collapsedRows(3, false),
+                     true,
+                     "collapsed",
+                     mapping,
+                     4,
+                     plainGated});
+      all.push_back({"sin",
+                     {2, 6, 6, 1},
+                     collapsedRows(2, true),
+                     false,
+                     "collapsed",
+                     mapping,
+                     4,
+                     gated});
     }
   }
   // All 35 partials of total order <= 4 in 3 inputs, multi-direction, in
@@ -656,6 +692,16 @@ std::vector<Case> backwardCases() {
                    {{1, 1}, {0, 0}, op(kLaplacian, 2)},
                    true,
                    "per-ray",
+                   mapping,
+                   4,
+                   gated});
+    // A gated kernel whose forward is collapsed (ntp.gate_rays) keeps the
+    // per-ray reverse mode.
+    all.push_back({"tanh",
+                   {2, 5, 5, 1},
+                   {{1, 0}, {0, 0}, op(kLaplacian, 2)},
+                   true,
+                   "collapsed",
                    mapping,
                    4,
                    gated});

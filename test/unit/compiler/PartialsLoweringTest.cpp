@@ -189,6 +189,58 @@ TEST(PartialsLowering, BlocksCoverEveryRayOnceWithinBounds) {
   EXPECT_GT(p.blocks.size(), 1u);
 }
 
+TEST(PartialsLowering, GatedExactFlops) {
+  // The modified MLP (identity 2-4-4-1, the Laplacian): U and V are two
+  // more affine layers and activations from the input, and each hidden
+  // layer ends with a gate; the count adds exactly what the lowerings emit
+  // (GateOpsToLoops.cpp, GateRaysToLoops.cpp) per neuron and sample.
+  LoweringNetwork plain = network({2, 4, 4, 1}, "identity"), gated = plain;
+  gated.gatedInput = 0;
+  gated.buffers = 4;
+  using Counts = std::pair<int64_t, int64_t>; // flops, primitives
+  auto extra = [&](Lowering l) {
+    LoweringPlan a = lower({laplacian(2)}, gated, l),
+                 b = lower({laplacian(2)}, plain, l);
+    EXPECT_EQ(a.lowering, l);
+    return Counts(a.flops - b.flops, a.primitives - b.primitives);
+  };
+  // Collapsed: one block, rows 0, two rays of order 1 (weight 1), the
+  // collapsed row. U, V: an affine of 3 live rows (2 * 3 * 2 * 4 flops) and
+  // the identity (the collapse's FMA per ray: 2 * 2 flops per neuron, one
+  // primitive). A gate per neuron: order 0 (a subtraction, an FMA: 3), each
+  // ray's order 1 (d_1, two FMAs: 5) and its term z_1 d_1 of the collapsed
+  // row (an FMA: 2), the collapsed row's S_V - S_U and two FMAs (5) and the
+  // scaled sum (an FMA: 2): 24; two gated layers of 4 neurons.
+  EXPECT_EQ(extra(Lowering::Collapsed),
+            (Counts(2 * (2 * 3 * 2 * 4 + 4 * 2 * 2) + 2 * 4 * 24, 2 * 4)));
+  // Multi-direction: two rays of order 2 (rows 0, 1..4). U, V: 3 live rows,
+  // the identity free. A gate: order 0 (3) and per ray orders 1 and 2 (two
+  // subtractions, 2 + 3 FMAs, one multiply by C(2, 1): 13).
+  EXPECT_EQ(extra(Lowering::MultiDirection),
+            (Counts(2 * (2 * 3 * 2 * 4) + 2 * 4 * (3 + 2 * 13), 2 * 4)));
+  // Per ray: each of the two rays (order 2) repeats U, V (2 live orders)
+  // and order 0 of the gate (ntp.gate_jets: 3 + 13 per neuron).
+  EXPECT_EQ(extra(Lowering::PerRay),
+            (Counts(2 * (2 * (2 * 2 * 2 * 4) + 2 * 4 * (3 + 13)), 2 * 2 * 4)));
+}
+
+TEST(PartialsLowering, GatedAutoPicksTheFewestOperations) {
+  // The modified MLP tanh 8-64-64-64-1: the choice covers gated networks.
+  LoweringNetwork net = network({8, 64, 64, 64, 1});
+  net.gatedInput = 0;
+  net.buffers = 4;
+  LoweringPlan perRay = lower({laplacian(8)}, net, Lowering::PerRay);
+  LoweringPlan multi = lower({laplacian(8)}, net, Lowering::MultiDirection);
+  LoweringPlan collapsed = lower({laplacian(8)}, net, Lowering::Collapsed);
+  LoweringPlan chosen = lower({laplacian(8)}, net, Lowering::Auto);
+  EXPECT_LT(collapsed.cost(), multi.cost());
+  EXPECT_LT(multi.cost(), perRay.cost());
+  EXPECT_EQ(chosen.lowering, Lowering::Collapsed);
+  // tanh once per neuron and block: 3 hidden layers, U and V.
+  EXPECT_EQ(multi.primitives, 5 * 64);
+  EXPECT_EQ(perRay.primitives, 8 * 5 * 64);
+}
+
 TEST(PartialsLowering, StackBoundShrinksBlocks) {
   // A 4096-wide layer: two buffers of 128 rows would need 2 * 128 * 4096
   // * 8 lanes * 8 bytes = 64 MiB; the blocks shrink to fit 4 MiB.

@@ -45,6 +45,11 @@ void populateGateOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// populateNtpToLoopsConversionPatterns.
 void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
+/// Patterns lowering the modified MLP's gate on the ray layout
+/// (ntp.gate_rays; GateRaysToLoops.cpp); part of
+/// populateNtpToLoopsConversionPatterns.
+void populateGateRaysToLoopsPatterns(mlir::RewritePatternSet &patterns);
+
 } // namespace ntp
 
 #endif // NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H

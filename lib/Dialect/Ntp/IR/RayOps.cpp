@@ -1,7 +1,7 @@
 //===- RayOps.cpp - Verifiers of the multi-direction jet ops --------------===//
 //
-// ntp.seed_rays, ntp.affine_rays and ntp.activate_rays, on the ray layout of
-// ntp/Dialect/Ntp/IR/RayLayout.h.
+// ntp.seed_rays, ntp.affine_rays, ntp.activate_rays and ntp.gate_rays, on
+// the ray layout of ntp/Dialect/Ntp/IR/RayLayout.h.
 //
 //===----------------------------------------------------------------------===//
 
@@ -76,6 +76,31 @@ LogicalResult SeedRaysOp::verify() {
            << directions.getDimSize(0) << " elements but " << layout.rays
            << " rays of width " << JetBufferShape::of(getJet()).neurons()
            << " need " << expected;
+  return success();
+}
+
+/// The modified MLP's gate on the ray layout (ntp.gate_rays): four jet
+/// buffers of one shape, the output none of the operands (every row reads
+/// the operands' lower orders).
+LogicalResult GateRaysOp::verify() {
+  Value buffers[] = {getU(), getV(), getZ(), getOutput()};
+  StringRef names[] = {"u", "v", "z", "output"};
+  if (failed(verifySameElementType(*this, buffers)))
+    return failure();
+  for (auto [buffer, name] : llvm::zip(buffers, names))
+    if (failed(verifyJetBuffer(*this, buffer, name)))
+      return failure();
+  if (failed(verifyRayLayout(*this, buffers)))
+    return failure();
+  auto first = cast<MemRefType>(getU().getType());
+  for (auto [buffer, name] : llvm::zip(buffers, names))
+    if (cast<MemRefType>(buffer.getType()).getShape() != first.getShape())
+      return emitOpError("a gate's jets must have one shape (U, V and every "
+                         "gated layer have the same width), got ")
+             << first << " and " << name << " " << buffer.getType();
+  for (Value operand : {getU(), getV(), getZ()})
+    if (operand == getOutput())
+      return emitOpError("the output may not be an operand");
   return success();
 }
 

@@ -541,6 +541,45 @@ def Ntp_ActivateRaysOp : Ntp_RaysOp<"activate_rays"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Multi-direction jets: the modified MLP's gate
+//===----------------------------------------------------------------------===//
+
+def Ntp_GateRaysOp : Ntp_RaysOp<"gate_rays"> {
+  let summary = "The modified MLP's gate U + Z (V - U) on multi-direction jets";
+  let description = [{
+    `ntp.gate_jets` on the ray layout (see `ntp.seed_rays`): with D = V - U
+    and the jets holding derivatives, the product Z D is Leibniz's rule
+    along each ray, sharing order 0:
+      out[0]   = U0 + Z0 D0,
+      out_k^(r) = U_k^(r) + sum_{i=0..k} C(k, i) Z_i^(r) D_{k-i}^(r)
+    for every ray r and its orders k = 1..n_r (Z_0^(r) = Z0, D_0^(r) = D0),
+    and, with a collapsed row of order N (the rows S_U, S_V, S_Z hold
+    sum_r w_r of order N of each ray), its weighted sum of order N
+      S = S_U + Z0 (S_V - S_U) + S_Z D0
+          + sum_r w_r sum_{k=1..N-1} C(N, k) Z_k^(r) D_{N-k}^(r),
+    which reads only the orders 1..N-1 a weighted ray carries. U, V and Z
+    are outputs of `ntp.activate_rays` (every row written): every row of
+    the operands is read and every row of the output written. All four
+    buffers have one shape; the output may not be an operand.
+
+    Example:
+
+    ```mlir
+    ntp.gate_rays %u, %v, %z into %out ray_counts [2] ray_orders [1]
+        collapse_weights [1.0] collapsed_order 2
+        : memref<4x16x8xf64>, memref<4x16x8xf64>, memref<4x16x8xf64>,
+          memref<4x16x8xf64>
+    ```
+  }];
+  let arguments = !con((ins Ntp_JetBuffer:$u, Ntp_JetBuffer:$v,
+                            Ntp_JetBuffer:$z, Ntp_JetBuffer:$output),
+                       layoutArgs);
+  let assemblyFormat = "$u `,` $v `,` $z `into` $output " # layoutFormat #
+                       [{ attr-dict `:` type($u) `,` type($v) `,` type($z)
+                       `,` type($output) }];
+}
+
+//===----------------------------------------------------------------------===//
 // Reverse-mode (VJP) jet operations: the generated backward
 //===----------------------------------------------------------------------===//
 
