@@ -31,18 +31,25 @@ inline std::vector<Ld> ld(const std::vector<double> &d) {
   return std::vector<Ld>(d.begin(), d.end());
 }
 
-/// max |a - b| / max |b| (max |a - b| when b is zero); a NaN in `a` is an
-/// infinite error.
+/// max |a - b| / max |b| over the entries [begin, end) (max |a - b| when b
+/// is zero there); a NaN in `a` is an infinite error.
 template <class A, class B>
-double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
+double relativeError(const std::vector<A> &a, const std::vector<B> &b,
+                     size_t begin, size_t end) {
   Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     err =
         std::max(err, std::isnan(Ld(a[i])) ? std::numeric_limits<Ld>::infinity()
                                            : std::fabs(Ld(a[i]) - Ld(b[i])));
     scale = std::max(scale, std::fabs(Ld(b[i])));
   }
   return scale > 0 ? double(err / scale) : double(err);
+}
+
+/// relativeError over every entry of `a`.
+template <class A, class B>
+double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
+  return relativeError(a, b, 0, a.size());
 }
 
 /// d/dt f(t) at 0 by 4th-order central differences (Richardson): the

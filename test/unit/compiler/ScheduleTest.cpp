@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GradientCheck.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -34,8 +35,8 @@
 namespace {
 
 using ntp::test::CompiledKernel;
-
-using Ld = long double;
+using ntp::test::Ld;
+using ntp::test::relativeError;
 
 struct Schedule {
   int64_t interleave, affineOutputs, affineOrders;
@@ -131,17 +132,6 @@ struct Problem {
     return r;
   }
 };
-
-template <class A>
-double relativeError(const std::vector<A> &a, const std::vector<Ld> &b,
-                     size_t begin, size_t end) {
-  Ld err = 0, scale = 0;
-  for (size_t i = begin; i < end; ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
 
 struct Case {
   bool isF64;
