@@ -684,16 +684,14 @@ TEST(TaylorReference, SlopesAndResidualByHand) {
   EXPECT_TRUE(close(o[2], 1.1L * (-2 * t * dt * da * da), 1e-16L));
 }
 
-// The typed reverse pass is the gradient of the typed forward: central
-// differences in long double, every parameter (B, W, b, slopes).
-TEST(TaylorReference, TypedGradientMatchesDifferences) {
-  ntp_ref::Layers layers;
-  layers.fourier = 2;
-  layers.slopes = {2, 1};
-  layers.residual = {false, true};
-  const std::vector<int> w = {1, 3, 3, 1};
-  const std::vector<Activation> acts = {Activation::Silu, Activation::Tanh};
-  std::mt19937_64 rng(3);
+/// jetParamGradient of a random problem (seeded `seed`: parameters, two
+/// points, v, the cotangent of an order-4 jet) against 4th-order central
+/// differences of the loss <c, jet> in long double, every parameter.
+void expectGradientMatchesDifferences(const std::vector<int> &w,
+                                      const std::vector<Activation> &acts,
+                                      const ntp_ref::Layers &layers,
+                                      unsigned seed) {
+  std::mt19937_64 rng(seed);
   const Vec p = randomVec(rng, ntp_ref::numParams(w, layers));
   const Vec x = randomVec(rng, 2), v = randomVec(rng, 1);
   const int order = 4;
@@ -718,6 +716,18 @@ TEST(TaylorReference, TypedGradientMatchesDifferences) {
         (8 * (loss(up) - loss(down)) - (loss(up2) - loss(down2))) / (12 * h);
     EXPECT_TRUE(close(g[i], fd, 1e-9L)) << "param " << i;
   }
+}
+
+// The typed reverse pass is the gradient of the typed forward: central
+// differences in long double, every parameter (B, W, b, slopes).
+TEST(TaylorReference, TypedGradientMatchesDifferences) {
+  ntp_ref::Layers layers;
+  layers.fourier = 2;
+  layers.slopes = {2, 1};
+  layers.residual = {false, true};
+  const std::vector<int> w = {1, 3, 3, 1};
+  const std::vector<Activation> acts = {Activation::Silu, Activation::Tanh};
+  expectGradientMatchesDifferences(w, acts, layers, 3);
 }
 
 // A gated network of width 1 with identity activations: U = a x + b,
@@ -760,31 +770,7 @@ TEST(TaylorReference, GatedGradientMatchesDifferences) {
   const std::vector<int> w = {1, 3, 3, 3, 1};
   const std::vector<Activation> acts = {Activation::Tanh, Activation::Silu,
                                         Activation::Sin};
-  std::mt19937_64 rng(5);
-  const Vec p = randomVec(rng, ntp_ref::numParams(w, layers));
-  const Vec x = randomVec(rng, 2), v = randomVec(rng, 1);
-  const int order = 4;
-  const Vec c = randomVec(rng, (order + 1) * 2);
-  const Vec g =
-      ntp_ref::jetParamGradient(w, acts, layers, order, p, x, v, 2, c);
-  auto loss = [&](const Vec &params) {
-    const Vec out = ntp_ref::jet(w, acts, layers, order, params, x, v, 2);
-    Ld sum = 0;
-    for (size_t i = 0; i < out.size(); ++i)
-      sum += c[i] * out[i];
-    return sum;
-  };
-  const Ld h = 1e-5L;
-  for (size_t i = 0; i < p.size(); ++i) {
-    Vec up = p, down = p, up2 = p, down2 = p;
-    up[i] += h;
-    down[i] -= h;
-    up2[i] += 2 * h;
-    down2[i] -= 2 * h;
-    const Ld fd =
-        (8 * (loss(up) - loss(down)) - (loss(up2) - loss(down2))) / (12 * h);
-    EXPECT_TRUE(close(g[i], fd, 1e-9L)) << "param " << i;
-  }
+  expectGradientMatchesDifferences(w, acts, layers, 5);
 }
 
 } // namespace

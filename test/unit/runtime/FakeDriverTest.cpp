@@ -450,6 +450,31 @@ protected:
     for (size_t a = 0; a < args.size(); ++a)
       EXPECT_EQ(l.args[a], args[a]) << function << " argument " << a;
   }
+  /// The recomputing backward's one scratch allocation: on `stream`, of
+  /// `elements` elements; returns its address.
+  const char *expectOneScratch(void *stream, int64_t elements) {
+    EXPECT_EQ(fake->allocs, 1);
+    EXPECT_EQ(fake->alloc_stream, stream);
+    EXPECT_EQ(int64_t(fake->alloc_bytes), elements * kElement);
+    return static_cast<const char *>(fake->last_alloc);
+  }
+  /// The recomputing backward's launches on `stream` from `scratch` (laid
+  /// out as `r`): forward_save and backward_saved on `blocks` blocks, then
+  /// the reduction of the blocks' partial gradients; `direction` is the
+  /// direction argument, `xGrad` the x gradient's address.
+  void expectBackwardLaunches(void *stream, unsigned blocks, void *direction,
+                              const char *scratch, const Regions &r,
+                              uint64_t xGrad, int64_t batch) {
+    expectLogged(0, "net_forward_save", blocks, 128, stream,
+                 {word(kX), word(direction), word(kParams),
+                  word(scratch, r.total), word(scratch), uint64_t(batch)});
+    expectLogged(1, "net_backward_saved", blocks, 128, stream,
+                 {word(kX), word(direction), word(kParams), word(kCot),
+                  word(scratch, r.columns), xGrad, word(scratch),
+                  word(scratch, r.partials), uint64_t(batch)});
+    expectLogged(2, "net_reduce_params_grad", 1, 128, stream,
+                 {word(scratch, r.partials), word(kGrad), blocks});
+  }
 };
 
 TEST_F(FakeDriverReverseTest, WorkspaceSizeCoversJetsColumnsPartialsAndX) {
@@ -599,20 +624,10 @@ TEST_F(FakeDriverReverseTest, BackwardTakesAStreamOrderedScratchWorkspace) {
                                     batch, stream),
             NTP_OK)
       << ntp_last_error();
-  EXPECT_EQ(fake->allocs, 1);
-  EXPECT_EQ(fake->alloc_stream, stream);
-  EXPECT_EQ(int64_t(fake->alloc_bytes), (r.total + outElements) * kElement);
-  const char *scratch = static_cast<const char *>(fake->last_alloc);
+  const char *scratch = expectOneScratch(stream, r.total + outElements);
   ASSERT_EQ(fake->logged, 3);
-  expectLogged(0, "net_forward_save", 3, 128, stream,
-               {word(kX), word(kV), word(kParams), word(scratch, r.total),
-                word(scratch), uint64_t(batch)});
-  expectLogged(1, "net_backward_saved", 3, 128, stream,
-               {word(kX), word(kV), word(kParams), word(kCot),
-                word(scratch, r.columns), word(scratch, r.xScratch),
-                word(scratch), word(scratch, r.partials), uint64_t(batch)});
-  expectLogged(2, "net_reduce_params_grad", 1, 128, stream,
-               {word(scratch, r.partials), word(kGrad), 3});
+  expectBackwardLaunches(stream, 3, kV, scratch, r, word(scratch, r.xScratch),
+                         batch);
   // Freed on the same stream, after the launches.
   EXPECT_EQ(fake->frees, 1);
   EXPECT_EQ(fake->free_stream, stream);
@@ -806,20 +821,9 @@ TEST_F(FakeDriverPartialsTest, BackwardTakesAStreamOrderedScratchWorkspace) {
   ASSERT_EQ(ntp_partials_backward(k, kX, kParams, kCot, kGrad, kXGrad, batch),
             NTP_OK)
       << ntp_last_error();
-  EXPECT_EQ(fake->allocs, 1);
-  EXPECT_EQ(fake->alloc_stream, nullptr);
-  EXPECT_EQ(int64_t(fake->alloc_bytes), (r.total + outElements) * kElement);
-  const char *scratch = static_cast<const char *>(fake->last_alloc);
+  const char *scratch = expectOneScratch(nullptr, r.total + outElements);
   ASSERT_EQ(fake->logged, 3);
-  expectLogged(0, "net_forward_save", 10, 128, nullptr,
-               {word(kX), word(kParams), word(kParams), word(scratch, r.total),
-                word(scratch), uint64_t(batch)});
-  expectLogged(1, "net_backward_saved", 10, 128, nullptr,
-               {word(kX), word(kParams), word(kParams), word(kCot),
-                word(scratch, r.columns), word(kXGrad), word(scratch),
-                word(scratch, r.partials), uint64_t(batch)});
-  expectLogged(2, "net_reduce_params_grad", 1, 128, nullptr,
-               {word(scratch, r.partials), word(kGrad), 10});
+  expectBackwardLaunches(nullptr, 10, kParams, scratch, r, word(kXGrad), batch);
   EXPECT_EQ(fake->frees, 1);
   EXPECT_EQ(fake->live_bytes, 0u);
   // The empty batch: the reduction over no rows writes a zero gradient.
