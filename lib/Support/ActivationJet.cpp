@@ -58,25 +58,33 @@ static ActivationJetExpansion expandWith(const ActivationRule &rule,
   return result;
 }
 
+/// `build` (expandWith or differentiateWith) with `formulation`, or for
+/// Auto: past the orders where Faà di Bruno is exact (or accurate), the
+/// recurrence alone; else whichever of the two costs fewer flops by `flops`.
+/// Ties keep Faà di Bruno: its coefficients are all exact.
+template <class Build, class Flops>
+static auto buildChosen(const ActivationRule &rule, unsigned order,
+                        unsigned liveInputs, JetFormulation formulation,
+                        Build build, Flops flops) {
+  if (formulation != JetFormulation::Auto)
+    return build(rule, order, liveInputs, formulation);
+  if (order > rule.maxAutoFaaDiBrunoOrder())
+    return build(rule, order, liveInputs, JetFormulation::Taylor);
+  auto fdb = build(rule, order, liveInputs, JetFormulation::FaaDiBruno);
+  auto taylor = build(rule, order, liveInputs, JetFormulation::Taylor);
+  if (flops(taylor) < flops(fdb))
+    return taylor;
+  return fdb;
+}
+
 ActivationJetExpansion ntp::expandActivationJet(const ActivationRule &rule,
                                                 unsigned order,
                                                 unsigned liveInputs,
                                                 JetFormulation formulation) {
-  if (formulation != JetFormulation::Auto)
-    return expandWith(rule, order, liveInputs, formulation);
-  // Past the orders where Faà di Bruno is exact (or accurate), the
-  // recurrence alone.
-  if (order > rule.maxAutoFaaDiBrunoOrder())
-    return expandWith(rule, order, liveInputs, JetFormulation::Taylor);
-  ActivationJetExpansion fdb =
-      expandWith(rule, order, liveInputs, JetFormulation::FaaDiBruno);
-  ActivationJetExpansion taylor =
-      expandWith(rule, order, liveInputs, JetFormulation::Taylor);
-  // Ties keep Faà di Bruno: its coefficients are all exact.
-  if (taylor.graph.cost(taylor.outputs).flops() <
-      fdb.graph.cost(fdb.outputs).flops())
-    return taylor;
-  return fdb;
+  return buildChosen(rule, order, liveInputs, formulation, expandWith,
+                     [](const ActivationJetExpansion &e) {
+                       return e.graph.cost(e.outputs).flops();
+                     });
 }
 
 static ActivationJetVjp differentiateWith(const ActivationRule &rule,
@@ -138,18 +146,10 @@ ActivationJetVjp ntp::differentiateActivationJet(const ActivationRule &rule,
                                                  unsigned order,
                                                  unsigned liveInputs,
                                                  JetFormulation formulation) {
-  if (formulation != JetFormulation::Auto)
-    return differentiateWith(rule, order, liveInputs, formulation);
-  if (order > rule.maxAutoFaaDiBrunoOrder())
-    return differentiateWith(rule, order, liveInputs, JetFormulation::Taylor);
   // Chosen by the VJP's own cost (what is emitted), independently of the
   // forward: the two are separate functions and need not agree.
-  ActivationJetVjp fdb =
-      differentiateWith(rule, order, liveInputs, JetFormulation::FaaDiBruno);
-  ActivationJetVjp taylor =
-      differentiateWith(rule, order, liveInputs, JetFormulation::Taylor);
-  if (taylor.graph.cost(taylor.inputCotangents).flops() <
-      fdb.graph.cost(fdb.inputCotangents).flops())
-    return taylor;
-  return fdb;
+  return buildChosen(rule, order, liveInputs, formulation, differentiateWith,
+                     [](const ActivationJetVjp &v) {
+                       return v.graph.cost(v.inputCotangents).flops();
+                     });
 }

@@ -79,21 +79,8 @@ SmallVector<Value> emitGraph(OpBuilder &b, Location loc,
         values[i] =
             emitPrimitive(b, loc, rule.getPrimitives()[n.index], inputs[0]);
         break;
-      case JetExpression::Kind::Constant:
-        values[i] = arith::ConstantOp::create(
-            b, loc,
-            DenseElementsAttr::get(
-                type, b.getFloatAttr(type.getElementType(), n.value)));
-        break;
-      case JetExpression::Kind::Add:
-        values[i] = arith::AddFOp::create(b, loc, values[n.lhs], values[n.rhs]);
-        break;
-      case JetExpression::Kind::Mul:
-        values[i] = arith::MulFOp::create(b, loc, values[n.lhs], values[n.rhs]);
-        break;
-      case JetExpression::Kind::Fma:
-        values[i] = math::FmaOp::create(b, loc, values[n.lhs], values[n.rhs],
-                                        values[n.acc]);
+      default:
+        values[i] = VectorMath{b, loc, type}.arithmeticNode(n, values);
         break;
       }
     }

@@ -40,18 +40,8 @@ func::FuncOp KernelBuilder::build(OpBuilder &b) {
   SmallVector<Value, 3> buffers;
   for (int i = 0, e = anyResidual ? 3 : 2; i < e; ++i)
     buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
-  // A buffer other than `busy` and `kept` (-1: none).
-  auto other = [&](int busy, int kept) {
-    int i = 0;
-    while (i == busy || i == kept)
-      ++i;
-    return i;
-  };
 
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
-  b.setInsertionPointToStart(loop.getBody());
-  Value tile = loop.getInductionVar();
+  Value tile = beginTileLoop(b, tileBegin, tileEnd);
 
   int current = 0;
   Value jet = view(b, buffers[current], orders, layers[0]);
@@ -79,25 +69,23 @@ func::FuncOp KernelBuilder::build(OpBuilder &b) {
     // A residual layer's input stays in its buffer until the sum.
     int input = current, kept = residual ? input : -1;
     Value layerInput = jet;
-    current = other(current, -1);
+    current = otherBuffer(current, -1);
     Value next = view(b, buffers[current], orders, layers[l]);
     AffineOp::create(b, loc, jet, params, offset, next, live);
-    offset += layers[l] *
-                  (l == 1 ? kinds.firstInputWidth(layers[0]) : layers[l - 1]) +
-              layers[l];
+    offset += affineParams(l);
     jet = next;
     if (l + 1 == layers.size())
       break;
     // Adaptive activation: sigma(a * y), the slopes after the bias.
     if (int64_t count = kinds.slopeCount(hidden, layers[l])) {
-      current = other(current, kept);
+      current = otherBuffer(current, kept);
       next = view(b, buffers[current], orders, layers[l]);
       ScaleOp::create(b, loc, jet, params, offset, next, live,
                       kinds.slope(hidden) == artifact::Slope::Neuron);
       offset += count;
       jet = next;
     }
-    current = other(current, kept);
+    current = otherBuffer(current, kept);
     next = view(b, buffers[current], orders, layers[l]);
     ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
     // An activation fills every order from a jet with any nonzero order 1.
@@ -136,10 +124,7 @@ func::FuncOp KernelBuilder::buildGated(OpBuilder &b) {
   Value u = memref::AllocaOp::create(b, loc, gateType);
   Value gv = memref::AllocaOp::create(b, loc, gateType);
 
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
-  b.setInsertionPointToStart(loop.getBody());
-  Value tile = loop.getInductionVar();
+  Value tile = beginTileLoop(b, tileBegin, tileEnd);
 
   int current = 0;
   // The other ping-pong buffer, [orders, width, tile], now current.
@@ -173,7 +158,7 @@ func::FuncOp KernelBuilder::buildGated(OpBuilder &b) {
     size_t hidden = l - 1;
     Value y = next(layers[l]);
     AffineOp::create(b, loc, jet, params, offset, y, live);
-    offset += layers[l] * (l == 1 ? in : layers[l - 1]) + layers[l];
+    offset += affineParams(l);
     jet = y;
     if (l + 1 == layers.size())
       break;

@@ -20,7 +20,9 @@
 #include "ntp/Transforms/Passes.h"
 #include "ntp/artifact.hpp"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -121,6 +123,34 @@ public:
   int partialsBuffers() { return partialsBuffers(mlp.getLayerKinds()); }
 
 private:
+  /// The ping-pong buffer a layer writes: the first other than `busy` and
+  /// `kept` (-1: none).
+  static int otherBuffer(int busy, int kept) {
+    int i = 0;
+    while (i == busy || i == kept)
+      ++i;
+    return i;
+  }
+
+  /// The loop over the tiles [tileBegin, tileEnd) of a tiles function; `b`
+  /// is left at the start of its body. Returns the tile.
+  Value beginTileLoop(OpBuilder &b, Value tileBegin, Value tileEnd) {
+    Location loc = mlp.getLoc();
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
+    b.setInsertionPointToStart(loop.getBody());
+    return loop.getInductionVar();
+  }
+
+  /// The parameters of layer l's affine map (W and b), l >= 1: the first
+  /// reads the input or its Fourier features.
+  int64_t affineParams(size_t l) {
+    ArrayRef<int64_t> layers = mlp.getLayers();
+    int64_t in =
+        l == 1 ? mlp.getLayerKinds().firstInputWidth(layers[0]) : layers[l - 1];
+    return layers[l] * in + layers[l];
+  }
+
   /// The [orders, width, tile] block of `buffer` starting at order `first`.
   Value corner(OpBuilder &b, Value buffer, int64_t first, int64_t orders,
                int64_t width) {

@@ -40,12 +40,6 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
   SmallVector<Value, 3> buffers;
   for (int i = 0, e = partialsBuffers(); i < e; ++i)
     buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
-  auto other = [&](int busy, int kept) {
-    int i = 0;
-    while (i == busy || i == kept)
-      ++i;
-    return i;
-  };
   // A gated network's U and V, per ray (as in buildGated).
   Value gates[2];
   if (kinds.gated)
@@ -72,10 +66,7 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
     directions.push_back(direction);
   }
 
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
-  b.setInsertionPointToStart(loop.getBody());
-  Value tile = loop.getInductionVar();
+  Value tile = beginTileLoop(b, tileBegin, tileEnd);
 
   SmallVector<std::string> activations = mlp.getHiddenActivations();
   // Column of (ray r, order k) in `rays`, and the rows each ray's top
@@ -95,11 +86,11 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
     // corners: the ray through the Fourier embedding is the jet of
     // sin / cos along 2 pi B v.
     if (int64_t m = kinds.fourier) {
-      current = other(current, -1);
+      current = otherBuffer(current, -1);
       Value z = corner(b, buffers[current], 0, rayOrders, 2 * m);
       FourierProjectOp::create(b, loc, jet, params, 0, z, live);
       offset = m * d;
-      current = other(current, -1);
+      current = otherBuffer(current, -1);
       Value features = corner(b, buffers[current], 0, rayOrders, 2 * m);
       ActivateOp::create(b, loc, "sin", z, features, live);
       live = rayOrders;
@@ -112,7 +103,7 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
       u = corner(b, gates[0], 0, rayOrders, h);
       gv = corner(b, gates[1], 0, rayOrders, h);
       for (Value gate : {u, gv}) {
-        Value y = corner(b, buffers[other(current, -1)], 0, rayOrders, h);
+        Value y = corner(b, buffers[otherBuffer(current, -1)], 0, rayOrders, h);
         AffineOp::create(b, loc, jet, params, offset, y, live);
         offset += h * in + h;
         ActivateOp::create(b, loc, activations[0], y, gate, live);
@@ -123,26 +114,24 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
       bool residual = kinds.isResidual(hidden);
       int kept = residual ? current : -1;
       Value layerInput = jet;
-      current = other(current, -1);
+      current = otherBuffer(current, -1);
       bool top = l + 1 == layers.size();
       Value next = top ? corner(b, rays, column, rayOrders, q)
                        : corner(b, buffers[current], 0, rayOrders, layers[l]);
       AffineOp::create(b, loc, jet, params, offset, next, live);
-      offset +=
-          layers[l] * (l == 1 ? kinds.firstInputWidth(d) : layers[l - 1]) +
-          layers[l];
+      offset += affineParams(l);
       jet = next;
       if (top)
         break;
       if (int64_t count = kinds.slopeCount(hidden, layers[l])) {
-        current = other(current, kept);
+        current = otherBuffer(current, kept);
         next = corner(b, buffers[current], 0, rayOrders, layers[l]);
         ScaleOp::create(b, loc, jet, params, offset, next, live,
                         kinds.slope(hidden) == artifact::Slope::Neuron);
         offset += count;
         jet = next;
       }
-      current = other(current, kept);
+      current = otherBuffer(current, kept);
       next = corner(b, buffers[current], 0, rayOrders, layers[l]);
       ActivateOp::create(b, loc, activations[l - 1], jet, next, live);
       live = rayOrders;
@@ -150,7 +139,7 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
       if (residual)
         AddJetsOp::create(b, loc, layerInput, jet, jet, live);
       if (kinds.gated) {
-        current = other(current, -1);
+        current = otherBuffer(current, -1);
         next = corner(b, buffers[current], 0, rayOrders, layers[l]);
         GateJetsOp::create(b, loc, u, gv, jet, next, live);
         jet = next;
@@ -197,12 +186,6 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
   SmallVector<Value, 3> buffers;
   for (int i = 0, e = partialsBuffers(); i < e; ++i)
     buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
-  auto other = [&](int busy, int kept) {
-    int i = 0;
-    while (i == busy || i == kept)
-      ++i;
-    return i;
-  };
   // A gated network's U and V, per block (as in buildPartials).
   Value gates[2];
   if (kinds.gated)
@@ -238,10 +221,7 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
         b, loc, MemRefType::get({ShapedType::kDynamic}, element), buffer));
   }
 
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, one);
-  b.setInsertionPointToStart(loop.getBody());
-  Value tile = loop.getInductionVar();
+  Value tile = beginTileLoop(b, tileBegin, tileEnd);
 
   SmallVector<std::string> activations = mlp.getHiddenActivations();
   int64_t column = 0;
@@ -273,11 +253,11 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
     // (ntp.seed_rays writes them), and before the first activation an
     // affine feeding a scale computes every row.
     if (int64_t m = kinds.fourier) {
-      current = other(current, -1);
+      current = otherBuffer(current, -1);
       Value z = corner(b, buffers[current], 0, rows, 2 * m);
       FourierProjectOp::create(b, loc, jet, params, 0, z, rows);
       offset = m * d;
-      current = other(current, -1);
+      current = otherBuffer(current, -1);
       Value features = corner(b, buffers[current], 0, rows, 2 * m);
       ActivateRaysOp::create(b, loc, "sin", z, features, live, counts, orders,
                              weights, collapsedOrder);
@@ -292,7 +272,7 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       u = corner(b, gates[0], 0, rows, h);
       gv = corner(b, gates[1], 0, rows, h);
       for (Value gate : {u, gv}) {
-        Value y = corner(b, buffers[other(current, -1)], 0, rows, h);
+        Value y = corner(b, buffers[otherBuffer(current, -1)], 0, rows, h);
         AffineRaysOp::create(b, loc, jet, params, offset, y, live, counts,
                              orders, weights, collapsedOrder);
         offset += h * kinds.firstInputWidth(d) + h;
@@ -305,7 +285,7 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       bool residual = kinds.isResidual(hidden);
       int kept = residual ? current : -1;
       Value layerInput = jet;
-      current = other(current, -1);
+      current = otherBuffer(current, -1);
       bool isTop = l + 1 == layers.size();
       int64_t slopes = isTop ? 0 : kinds.slopeCount(hidden, layers[l]);
       Value next = isTop ? corner(b, top, column, rows, q)
@@ -313,14 +293,12 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       AffineRaysOp::create(b, loc, jet, params, offset, next,
                            slopes ? full : live, counts, orders, weights,
                            collapsedOrder);
-      offset +=
-          layers[l] * (l == 1 ? kinds.firstInputWidth(d) : layers[l - 1]) +
-          layers[l];
+      offset += affineParams(l);
       jet = next;
       if (isTop)
         break;
       if (slopes) {
-        current = other(current, kept);
+        current = otherBuffer(current, kept);
         next = corner(b, buffers[current], 0, rows, layers[l]);
         ScaleOp::create(b, loc, jet, params, offset, next, rows,
                         kinds.slope(hidden) == artifact::Slope::Neuron);
@@ -328,7 +306,7 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
         live = full;
         jet = next;
       }
-      current = other(current, kept);
+      current = otherBuffer(current, kept);
       next = corner(b, buffers[current], 0, rows, layers[l]);
       ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
                              counts, orders, weights, collapsedOrder);
@@ -337,7 +315,7 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       if (residual)
         AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
       if (kinds.gated) {
-        current = other(current, -1);
+        current = otherBuffer(current, -1);
         next = corner(b, buffers[current], 0, rows, layers[l]);
         GateRaysOp::create(b, loc, u, gv, jet, next, counts, orders, weights,
                            collapsedOrder);

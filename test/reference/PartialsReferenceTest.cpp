@@ -14,6 +14,7 @@
 #include <functional>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 namespace {
 
@@ -40,6 +41,46 @@ std::vector<std::vector<int>> multiIndices(int d, int n) {
 
 Ld factorial(int n) { return n <= 1 ? 1 : n * factorial(n - 1); }
 
+/// Every request of total order 0..n over d = 3 inputs (multiIndices).
+std::vector<std::vector<int>> requestsUpTo(int n) {
+  std::vector<std::vector<int>> requests;
+  for (int k = 0; k <= n; ++k)
+    for (const auto &a : multiIndices(3, k))
+      requests.push_back(a);
+  return requests;
+}
+
+/// The multinomial identity on a network of d = 3 inputs and 2 outputs:
+/// jet (the univariate reference's jet of order n along v) equals, at every
+/// order k, sample b and output j, sum_{|a| = k} k!/a! v^a parts[a] (parts:
+/// the mixed partials of `requests`), within `tolerance` * max(1, |jet|);
+/// failures name `context` then the order.
+void expectMultinomialSums(const std::vector<Ld> &parts,
+                           const std::vector<std::vector<int>> &requests,
+                           const std::vector<Ld> &jet, const std::vector<Ld> &v,
+                           int n, int batch, double tolerance,
+                           const std::string &context) {
+  for (int k = 0; k <= n; ++k)
+    for (int b = 0; b < batch; ++b)
+      for (int j = 0; j < 2; ++j) {
+        Ld sum = 0;
+        for (size_t p = 0; p < requests.size(); ++p) {
+          const auto &a = requests[p];
+          if (a[0] + a[1] + a[2] != k)
+            continue;
+          Ld coefficient = factorial(k);
+          for (int l = 0; l < 3; ++l)
+            coefficient *=
+                std::pow(v[l], static_cast<Ld>(a[l])) / factorial(a[l]);
+          sum += coefficient * parts[(p * batch + b) * 2 + j];
+        }
+        Ld expect = jet[(k * batch + b) * 2 + j];
+        EXPECT_NEAR((double)sum, (double)expect,
+                    tolerance * std::max<double>(1, std::fabs((double)expect)))
+            << context << "order " << k;
+      }
+}
+
 /// f(x) = c * sigma(w.x + b) + b2 with d = 3.
 struct OneNeuron {
   std::vector<Ld> w = {0.7L, -0.4L, 0.25L};
@@ -60,10 +101,7 @@ void checkOneNeuron(Activation act, int maxOrder,
                     const std::function<Ld(Ld, int)> &derivative) {
   OneNeuron net;
   std::vector<Ld> x = {0.3L, -0.5L, 0.9L};
-  std::vector<std::vector<int>> requests;
-  for (int n = 0; n <= maxOrder; ++n)
-    for (const auto &a : multiIndices(3, n))
-      requests.push_back(a);
+  std::vector<std::vector<int>> requests = requestsUpTo(maxOrder);
   std::vector<Ld> out =
       ntp_ref::partials({3, 1, 1}, act, net.params(), x, 1, requests);
   for (size_t p = 0; p < requests.size(); ++p) {
@@ -135,34 +173,13 @@ TEST_P(PartialsReferenceDeep, MatchesUnivariateJetsByMultinomialSum) {
   std::vector<Ld> x(batch * 3);
   for (Ld &v : x)
     v = u(rng);
-  std::vector<std::vector<int>> requests;
-  for (int k = 0; k <= n; ++k)
-    for (const auto &a : multiIndices(3, k))
-      requests.push_back(a);
+  std::vector<std::vector<int>> requests = requestsUpTo(n);
   std::vector<Ld> parts =
       ntp_ref::partials(widths, act, params, x, batch, requests);
   for (int trial = 0; trial < 3; ++trial) {
     std::vector<Ld> v = {u(rng), u(rng), u(rng)};
     std::vector<Ld> jet = ntp_ref::jet(widths, act, n, params, x, v, batch);
-    for (int k = 0; k <= n; ++k)
-      for (int b = 0; b < batch; ++b)
-        for (int j = 0; j < 2; ++j) {
-          Ld sum = 0;
-          for (size_t p = 0; p < requests.size(); ++p) {
-            const auto &a = requests[p];
-            if (a[0] + a[1] + a[2] != k)
-              continue;
-            Ld coefficient = factorial(k);
-            for (int l = 0; l < 3; ++l)
-              coefficient *=
-                  std::pow(v[l], static_cast<Ld>(a[l])) / factorial(a[l]);
-            sum += coefficient * parts[(p * batch + b) * 2 + j];
-          }
-          Ld expect = jet[(k * batch + b) * 2 + j];
-          EXPECT_NEAR((double)sum, (double)expect,
-                      1e-14 * std::max<double>(1, std::fabs((double)expect)))
-              << "order " << k;
-        }
+    expectMultinomialSums(parts, requests, jet, v, n, batch, 1e-14, "");
   }
   // The operators are the sums they name.
   std::vector<Ld> ops = ntp_ref::partials(widths, act, params, x, batch,
@@ -227,35 +244,15 @@ TEST(PartialsReference, TypedLayersMatchUnivariateJetsByMultinomialSum) {
     std::vector<Ld> x(batch * 3);
     for (Ld &v : x)
       v = u(rng);
-    std::vector<std::vector<int>> requests;
-    for (int k = 0; k <= n; ++k)
-      for (const auto &a : multiIndices(3, k))
-        requests.push_back(a);
+    std::vector<std::vector<int>> requests = requestsUpTo(n);
     std::vector<Ld> parts = ntp_ref::partials(net.widths, net.acts, net.layers,
                                               params, x, batch, requests);
     for (int trial = 0; trial < 2; ++trial) {
       std::vector<Ld> v = {u(rng), u(rng), u(rng)};
       std::vector<Ld> jet = ntp_ref::jet(net.widths, net.acts, net.layers, n,
                                          params, x, v, batch);
-      for (int k = 0; k <= n; ++k)
-        for (int b = 0; b < batch; ++b)
-          for (int j = 0; j < 2; ++j) {
-            Ld sum = 0;
-            for (size_t p = 0; p < requests.size(); ++p) {
-              const auto &a = requests[p];
-              if (a[0] + a[1] + a[2] != k)
-                continue;
-              Ld coefficient = factorial(k);
-              for (int l = 0; l < 3; ++l)
-                coefficient *=
-                    std::pow(v[l], static_cast<Ld>(a[l])) / factorial(a[l]);
-              sum += coefficient * parts[(p * batch + b) * 2 + j];
-            }
-            Ld expect = jet[(k * batch + b) * 2 + j];
-            EXPECT_NEAR((double)sum, (double)expect,
-                        1e-13 * std::max<double>(1, std::fabs((double)expect)))
-                << "network " << t << " order " << k;
-          }
+      expectMultinomialSums(parts, requests, jet, v, n, batch, 1e-13,
+                            "network " + std::to_string(t) + " ");
     }
   }
 }

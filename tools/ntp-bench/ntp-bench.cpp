@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "BenchUtil.h"
 #include "FmaPeak.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -283,23 +284,7 @@ std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
                         layersFlag + " --batch " + std::to_string(batch) +
                         " --dtype " + dtype + " --orders " + orders +
                         " 2>/dev/null";
-  FILE *pipe = popen(command.c_str(), "r");
-  if (!pipe)
-    return result;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe)) {
-    int order;
-    double fwd, total;
-    const char *o = std::strstr(line, "\"order\": "),
-               *f = std::strstr(line, "\"fwd_ms\": "),
-               *t = std::strstr(line, "\"total_ms\": ");
-    if (o && f && t && std::sscanf(o + 9, "%d", &order) == 1 &&
-        std::sscanf(f + 10, "%lf", &fwd) == 1 &&
-        std::sscanf(t + 12, "%lf", &total) == 1)
-      result[order] = {fwd, total};
-  }
-  pclose(pipe);
-  return result;
+  return ntp::bench::readTorchTimes(command);
 }
 
 } // namespace

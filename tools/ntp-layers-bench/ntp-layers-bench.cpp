@@ -29,6 +29,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../ntp-bench/BenchUtil.h"
 #include "ntp/JIT/Jit.h"
 #include "ntp/Support/ActivationJet.h"
 #include "ntp/Support/ActivationRules.h"
@@ -47,24 +48,11 @@
 
 namespace {
 
+using ntp::bench::best;
+using ntp::bench::seconds;
+
 const std::vector<int64_t> kLayers = {2, 32, 32, 32, 1};
 const int64_t kBatch = 256;
-
-double seconds() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-template <class F> double best(F &&f, int reps) {
-  double b = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    double t0 = seconds();
-    f();
-    b = std::min(b, seconds() - t0);
-  }
-  return b;
-}
 
 struct Network {
   const char *key; ///< its --networks name
@@ -217,23 +205,7 @@ torchTimes(const Network &net, const std::string &dtype, const Options &o) {
       (net.slopes.empty() ? "" : " --slopes " + join(net.slopes)) +
       (residual.empty() ? "" : " --residual " + residual) +
       (net.gated ? " --modified" : "") + " 2>/dev/null";
-  FILE *pipe = popen(command.c_str(), "r");
-  if (!pipe)
-    return result;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe)) {
-    int order;
-    double fwd, total;
-    const char *ord = std::strstr(line, "\"order\": "),
-               *f = std::strstr(line, "\"fwd_ms\": "),
-               *t = std::strstr(line, "\"total_ms\": ");
-    if (ord && f && t && std::sscanf(ord + 9, "%d", &order) == 1 &&
-        std::sscanf(f + 10, "%lf", &fwd) == 1 &&
-        std::sscanf(t + 12, "%lf", &total) == 1)
-      result[order] = {fwd, total};
-  }
-  pclose(pipe);
-  return result;
+  return ntp::bench::readTorchTimes(command);
 }
 
 template <class T> void table(ntp::Dtype dtype, const Options &o) {

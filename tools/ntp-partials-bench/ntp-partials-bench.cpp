@@ -25,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../ntp-bench/BenchUtil.h"
 #include "../ntp-bench/FmaPeak.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
@@ -50,30 +51,10 @@
 
 namespace {
 
+using ntp::bench::best;
+using ntp::bench::loadAverage;
+using ntp::bench::seconds;
 using Rows = std::vector<std::vector<int32_t>>;
-
-double seconds() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-template <class F> double best(F &&f, int reps) {
-  double b = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    double t0 = seconds();
-    f();
-    b = std::min(b, seconds() - t0);
-  }
-  return b;
-}
-
-std::string loadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one.empty() ? "?" : one;
-}
 
 /// A kernel compiled (forward only) into a temporary file and loaded.
 struct Kernel {

@@ -48,33 +48,9 @@ int64_t numParams(const std::vector<int> &w) {
   return n;
 }
 
-/// A random problem: parameters (PyTorch init), points, direction and
-/// cotangent, all exactly representable in the kernel's dtype.
-struct Problem {
-  std::vector<int> widths;
-  int order;
-  int64_t batch;
-  std::vector<double> params, x, v, cotangent;
-
-  Problem(std::vector<int> w, int order, int64_t batch, unsigned seed,
-          bool roundToFloat)
-      : widths(std::move(w)), order(order), batch(batch) {
-    std::mt19937_64 rng(seed);
-    auto round = [&](double d) { return roundToFloat ? double(float(d)) : d; };
-    for (size_t l = 1; l < widths.size(); ++l) {
-      double bound = 1 / std::sqrt(double(widths[l - 1]));
-      std::uniform_real_distribution<double> u(-bound, bound);
-      for (int i = 0; i < widths[l] * widths[l - 1] + widths[l]; ++i)
-        params.push_back(round(u(rng)));
-    }
-    std::uniform_real_distribution<double> unit(-1, 1);
-    for (int64_t i = 0; i < batch * widths.front(); ++i)
-      x.push_back(round(2 * unit(rng)));
-    for (int i = 0; i < widths.front(); ++i)
-      v.push_back(round(unit(rng)));
-    for (int64_t i = 0; i < (order + 1) * batch * widths.back(); ++i)
-      cotangent.push_back(round(unit(rng)));
-  }
+/// A random problem (JetProblem) and its loss by the reference.
+struct Problem : ntp::test::JetProblem {
+  using JetProblem::JetProblem;
 
   /// <c, jet(params, x)> in long double, by the reference.
   Ld loss(const std::vector<Ld> &p, const std::vector<Ld> &points,

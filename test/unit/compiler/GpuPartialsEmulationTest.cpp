@@ -33,6 +33,7 @@
 #include "GpuEmulation.h"
 #include "GradientCheck.h"
 #include "PartialsReference.h"
+#include "PartialsTestUtil.h"
 
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
@@ -56,21 +57,20 @@
 
 namespace {
 
-using ntp::test::centralDifference;
-using ntp::test::EmulatedReverse;
-using ntp::test::Ld;
-using ntp::test::relativeError;
-using Rows = std::vector<std::vector<int32_t>>;
 using ntp::partials::kBiharmonic;
 using ntp::partials::kLaplacian;
+using ntp::test::EmulatedReverse;
+using ntp::test::Ld;
+using ntp::test::record;
+using ntp::test::referenceLayers;
+using ntp::test::referenceRows;
+using ntp::test::relativeError;
+using ntp::test::Rows;
+using ntp::test::worst;
 
 /// An operator's row over `subset` (empty: every coordinate) of d inputs.
 std::vector<int32_t> op(int32_t kind, int d, std::vector<int64_t> subset = {}) {
-  ntp::partials::Row row;
-  std::string error;
-  if (!ntp::partials::operatorRow(kind, subset, d, row, error))
-    ADD_FAILURE() << error;
-  return row;
+  return ntp::test::operatorRow(kind, d, std::move(subset));
 }
 
 struct Case {
@@ -84,19 +84,6 @@ struct Case {
   /// Typed layers (issue 14 item 2): slopes, residual, Fourier features.
   ntp::artifact::LayerKinds kinds = {};
 };
-
-/// The reference's spelling of `kinds`.
-ntp_ref::Layers referenceLayers(const ntp::artifact::LayerKinds &kinds) {
-  ntp_ref::Layers l;
-  for (ntp::artifact::Slope s : kinds.slopes)
-    l.slopes.push_back(s == ntp::artifact::Slope::None    ? 0
-                       : s == ntp::artifact::Slope::Layer ? 1
-                                                          : 2);
-  l.residual = kinds.residual;
-  l.fourier = static_cast<int>(kinds.fourier);
-  l.gated = kinds.gated;
-  return l;
-}
 
 std::string testName(const Case &c) {
   std::string s = c.activation + "_d" + std::to_string(c.widths.front());
@@ -129,14 +116,8 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
 ::testing::AssertionResult compileEmulation(const Case &c, bool backward,
                                             const std::string &path,
                                             std::string &chosen) {
-  ntp::MlpDescription description;
-  description.layers.assign(c.widths.begin(), c.widths.end());
-  description.activation = c.activation;
-  description.isF64 = c.isF64;
-  description.partials = c.rows;
-  for (const auto &row : c.rows)
-    description.order =
-        std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
+  ntp::MlpDescription description =
+      ntp::test::partialsDescription(c.widths, c.activation, c.rows, c.isF64);
   description.partialsLowering = c.lowering;
   description.kinds = c.kinds;
   return ntp::test::compileEmulation(
@@ -152,23 +133,6 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
 struct TempKernel : ntp::test::TempKernel {
   TempKernel() : ntp::test::TempKernel("ntp-gpu-partials") {}
 };
-
-/// Worst errors over the cases run (printed at the end).
-std::map<std::string, double> &worst() {
-  static std::map<std::string, double> w;
-  return w;
-}
-void record(const std::string &what, double error) {
-  double &w = worst()[what];
-  w = std::max(w, error);
-}
-
-std::vector<std::vector<int>> referenceRows(const Rows &rows) {
-  std::vector<std::vector<int>> out;
-  for (const auto &row : rows)
-    out.emplace_back(row.begin(), row.end());
-  return out;
-}
 
 //===----------------------------------------------------------------------===//
 // Forward
@@ -568,24 +532,9 @@ TEST_P(GpuPartialsBackwardEmulation, GradientsMatchTheReference) {
         sum += cot[i] * out[i];
       return sum;
     };
-    const Ld h = 2e-4L;
-    std::vector<Ld> refGrad(numParams), refXGrad(x.size());
-    for (int64_t i = 0; i < numParams; ++i)
-      refGrad[i] = centralDifference(
-          [&](Ld t) {
-            std::vector<Ld> moved = params;
-            moved[i] += t;
-            return loss(moved, x);
-          },
-          h);
-    for (size_t i = 0; i < x.size(); ++i)
-      refXGrad[i] = centralDifference(
-          [&](Ld t) {
-            std::vector<Ld> moved = x;
-            moved[i] += t;
-            return loss(params, moved);
-          },
-          h);
+    std::vector<Ld> refGrad, refXGrad;
+    ntp::test::lossGradientsByDifferences(params, x, loss, 2e-4L, refGrad,
+                                          refXGrad);
     const int64_t blocks = batch / spb + (batch % spb != 0);
     auto run = [&](auto zero) {
       using T = decltype(zero);

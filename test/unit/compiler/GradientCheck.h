@@ -20,29 +20,67 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace ntp::test {
 
 using Ld = long double;
 
+/// A random problem for a plain network's jet kernel: parameters (PyTorch
+/// init), points, direction and cotangent, all exactly representable in the
+/// kernel's dtype (f32 when `roundToFloat`).
+struct JetProblem {
+  std::vector<int> widths;
+  int order;
+  int64_t batch;
+  std::vector<double> params, x, v, cotangent;
+
+  JetProblem(std::vector<int> w, int order, int64_t batch, unsigned seed,
+             bool roundToFloat)
+      : widths(std::move(w)), order(order), batch(batch) {
+    std::mt19937_64 rng(seed);
+    auto round = [&](double d) { return roundToFloat ? double(float(d)) : d; };
+    for (size_t l = 1; l < widths.size(); ++l) {
+      double bound = 1 / std::sqrt(double(widths[l - 1]));
+      std::uniform_real_distribution<double> u(-bound, bound);
+      for (int i = 0; i < widths[l] * widths[l - 1] + widths[l]; ++i)
+        params.push_back(round(u(rng)));
+    }
+    std::uniform_real_distribution<double> unit(-1, 1);
+    for (int64_t i = 0; i < batch * widths.front(); ++i)
+      x.push_back(round(2 * unit(rng)));
+    for (int i = 0; i < widths.front(); ++i)
+      v.push_back(round(unit(rng)));
+    for (int64_t i = 0; i < (order + 1) * batch * widths.back(); ++i)
+      cotangent.push_back(round(unit(rng)));
+  }
+};
+
 /// `d` in long double (the reference's type).
 inline std::vector<Ld> ld(const std::vector<double> &d) {
   return std::vector<Ld>(d.begin(), d.end());
 }
 
-/// max |a - b| / max |b| (max |a - b| when b is zero); a NaN in `a` is an
-/// infinite error.
+/// max |a - b| / max |b| over the entries [begin, end) (max |a - b| when b
+/// is zero there); a NaN in `a` is an infinite error.
 template <class A, class B>
-double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
+double relativeError(const std::vector<A> &a, const std::vector<B> &b,
+                     size_t begin, size_t end) {
   Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     err =
         std::max(err, std::isnan(Ld(a[i])) ? std::numeric_limits<Ld>::infinity()
                                            : std::fabs(Ld(a[i]) - Ld(b[i])));
     scale = std::max(scale, std::fabs(Ld(b[i])));
   }
   return scale > 0 ? double(err / scale) : double(err);
+}
+
+/// relativeError over every entry of `a`.
+template <class A, class B>
+double relativeError(const std::vector<A> &a, const std::vector<B> &b) {
+  return relativeError(a, b, 0, a.size());
 }
 
 /// d/dt f(t) at 0 by 4th-order central differences (Richardson): the

@@ -21,7 +21,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GradientCheck.h"
 #include "PartialsReference.h"
+#include "PartialsTestUtil.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/runtime.h"
@@ -41,10 +43,13 @@
 
 namespace {
 
+using ntp::test::centralDifference;
 using ntp::test::CompiledKernel;
-
-using Ld = long double;
-using Rows = std::vector<std::vector<int32_t>>;
+using ntp::test::Ld;
+using ntp::test::record;
+using ntp::test::relativeError;
+using ntp::test::Rows;
+using ntp::test::worst;
 
 /// A partials kernel (a jet kernel when `rows` is empty), compiled and
 /// loaded. `lowering` forces the forward's ntp.partials_lowering (""; the
@@ -55,37 +60,18 @@ compileKernel(const std::vector<int> &widths, const std::string &act,
               const Rows &rows, bool f64, bool backward = true,
               const std::string &lowering = "", std::string *chosen = nullptr,
               std::string *reverse = nullptr) {
-  ntp::MlpDescription description;
-  description.layers.assign(widths.begin(), widths.end());
-  description.activation = act;
-  description.isF64 = f64;
-  description.partials = rows;
-  for (const auto &row : rows)
-    description.order =
-        std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
+  ntp::MlpDescription description =
+      ntp::test::partialsDescription(widths, act, rows, f64);
   if (rows.empty())
     description.order = 2; // a jet kernel
   description.partialsLowering = lowering;
-  ntp::CompileOptions options;
-  options.backward = backward;
-  return CompiledKernel::compile(
-      description, options, /*errorOut=*/nullptr, [&](mlir::ModuleOp module) {
-        auto summary = [&](const char *name) {
-          auto attr = module->getAttrOfType<mlir::StringAttr>(name);
-          return attr ? attr.str() : std::string();
-        };
-        if (chosen)
-          *chosen = summary("ntp.partials_lowering");
-        if (reverse)
-          *reverse = summary("ntp.partials_reverse_lowering");
-      });
+  return ntp::test::compilePartialsKernel(description, backward,
+                                          /*errorOut=*/nullptr, chosen,
+                                          reverse);
 }
 
 ntp::partials::Row op(int32_t kind, int d, std::vector<int64_t> subset = {}) {
-  ntp::partials::Row row;
-  std::string error;
-  EXPECT_TRUE(ntp::partials::operatorRow(kind, subset, d, row, error)) << error;
-  return row;
+  return ntp::test::operatorRow(kind, d, std::move(subset));
 }
 
 struct Case {
@@ -121,33 +107,6 @@ std::vector<Case> cases() {
        1,
        {{0, 0, 0, 0}, op(kLaplacian, 4), op(kBiharmonic, 4, {0, 1})}},
   };
-}
-
-/// Worst errors over the cases run (printed at the end).
-std::map<std::string, double> &worst() {
-  static std::map<std::string, double> w;
-  return w;
-}
-void record(const std::string &what, double error) {
-  double &w = worst()[what];
-  w = std::max(w, error);
-}
-
-/// max |a - b| / max |b|.
-template <class A>
-double relativeError(const std::vector<A> &a, const std::vector<Ld> &b) {
-  Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
-
-/// d/dt f(t) at 0 by 4th-order central differences (Richardson); in long
-/// double the rounding error stays near 1e-19 / h.
-template <class F> Ld centralDifference(F f, Ld h) {
-  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
 }
 
 /// One problem: the kernel's widths, request, random parameters, points and
@@ -195,25 +154,11 @@ struct Problem {
   /// params (then of x) at a time.
   void referenceGradients(std::vector<Ld> &paramsGrad,
                           std::vector<Ld> &xGrad) const {
-    const Ld h = 2e-4L;
-    paramsGrad.assign(params.size(), 0);
-    xGrad.assign(x.size(), 0);
-    for (size_t i = 0; i < params.size(); ++i)
-      paramsGrad[i] = centralDifference(
-          [&](Ld t) {
-            std::vector<Ld> moved = params;
-            moved[i] += t;
-            return loss(moved, x);
-          },
-          h);
-    for (size_t i = 0; i < x.size(); ++i)
-      xGrad[i] = centralDifference(
-          [&](Ld t) {
-            std::vector<Ld> moved = x;
-            moved[i] += t;
-            return loss(params, moved);
-          },
-          h);
+    auto lossOf = [&](const std::vector<Ld> &p, const std::vector<Ld> &points) {
+      return loss(p, points);
+    };
+    ntp::test::lossGradientsByDifferences(params, x, lossOf, 2e-4L, paramsGrad,
+                                          xGrad);
   }
 };
 

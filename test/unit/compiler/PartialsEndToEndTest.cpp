@@ -14,6 +14,7 @@
 
 #include "CompiledKernel.h"
 #include "PartialsReference.h"
+#include "PartialsTestUtil.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/runtime.h"
@@ -33,9 +34,8 @@
 namespace {
 
 using ntp::test::CompiledKernel;
-
-using Ld = long double;
-using Rows = std::vector<std::vector<int32_t>>;
+using ntp::test::Ld;
+using ntp::test::Rows;
 
 const char *kActivations[] = {"tanh", "sigmoid",  "sin", "identity",
                               "exp",  "softplus", "cos", "silu",
@@ -48,30 +48,15 @@ compilePartials(const std::vector<int> &widths, const std::string &act,
                 const Rows &rows, bool f64, std::string *errorOut = nullptr,
                 const std::string &lowering = "",
                 std::string *chosen = nullptr) {
-  ntp::MlpDescription description;
-  description.layers.assign(widths.begin(), widths.end());
-  description.activation = act;
-  description.isF64 = f64;
-  description.partials = rows;
-  for (const auto &row : rows)
-    description.order =
-        std::max<int64_t>(description.order, ntp::partials::totalOrder(row));
+  ntp::MlpDescription description =
+      ntp::test::partialsDescription(widths, act, rows, f64);
   // "" is per-ray here: the forced lowerings are the other cases.
   description.partialsLowering = lowering.empty() ? "per-ray" : lowering;
   // Forward only: PartialsBackwardTest checks the reverse mode, whose
   // three more functions per kernel would triple these compiles (and which
   // only the per-ray lowering has).
-  ntp::CompileOptions options;
-  options.backward = false;
-  if (chosen)
-    *chosen = ""; // read back below from the lowered module
-  return CompiledKernel::compile(
-      description, options, errorOut, [&](mlir::ModuleOp module) {
-        if (chosen)
-          if (auto attr = module->getAttrOfType<mlir::StringAttr>(
-                  "ntp.partials_lowering"))
-            *chosen = attr.str();
-      });
+  return ntp::test::compilePartialsKernel(description, /*backward=*/false,
+                                          errorOut, chosen);
 }
 
 /// The rows exercised for d inputs up to total order `maxOrder`: f itself,
@@ -211,33 +196,24 @@ void checkCase(const std::string &act, int d, int maxOrder, bool f64,
     p = u(rng) * 0.9;
   for (Ld &v : x)
     v = u(rng);
-  std::vector<std::vector<int>> refRows(rows.begin(), rows.end());
-  for (size_t p = 0; p < rows.size(); ++p)
-    refRows[p].assign(rows[p].begin(), rows[p].end());
+  std::vector<std::vector<int>> refRows = ntp::test::referenceRows(rows);
   std::vector<Ld> ref = ntp_ref::partials(widths, ntp_ref::parseActivation(act),
                                           params, x, batch, refRows);
   int q = widths.back();
   std::vector<Ld> got(rows.size() * batch * q);
-  if (f64) {
-    std::vector<double> px(params.begin(), params.end()),
-        xx(x.begin(), x.end()), out(got.size(), NAN);
-    ASSERT_EQ(
-        ntp_partials(kernel->get(), xx.data(), px.data(), out.data(), batch),
-        NTP_OK)
-        << ntp_last_error();
-    got.assign(out.begin(), out.end());
-  } else {
-    std::vector<float> px(params.begin(), params.end()), xx(x.begin(), x.end()),
-        out(got.size(), NAN);
-    ASSERT_EQ(
-        ntp_partials(kernel->get(), xx.data(), px.data(), out.data(), batch),
-        NTP_OK)
-        << ntp_last_error();
-    got.assign(out.begin(), out.end());
+  ASSERT_EQ(ntp::test::runPartials(kernel->get(), f64, params, x, batch, got),
+            NTP_OK)
+      << ntp_last_error();
+  if (!f64) {
     // The reference at the rounded inputs the kernel saw.
-    std::vector<Ld> pr(px.begin(), px.end()), xr(xx.begin(), xx.end());
-    ref = ntp_ref::partials(widths, ntp_ref::parseActivation(act), pr, xr,
-                            batch, refRows);
+    auto rounded = [](const std::vector<Ld> &v) {
+      std::vector<Ld> r;
+      for (Ld e : v)
+        r.push_back(Ld(float(e)));
+      return r;
+    };
+    ref = ntp_ref::partials(widths, ntp_ref::parseActivation(act),
+                            rounded(params), rounded(x), batch, refRows);
   }
   std::map<int64_t, Ld> largest;
   std::vector<Ld> rowMax(rows.size(), 0);
@@ -349,9 +325,7 @@ TEST(PartialsEndToEndOrder6, SixInputsAtOrderSix) {
       p = u(rng) * 0.9;
     for (Ld &v : x)
       v = u(rng);
-    std::vector<std::vector<int>> refRows;
-    for (const auto &r : rows)
-      refRows.emplace_back(r.begin(), r.end());
+    std::vector<std::vector<int>> refRows = ntp::test::referenceRows(rows);
     auto ref = ntp_ref::partials(widths, ntp_ref::parseActivation(act), params,
                                  x, batch, refRows);
     std::vector<double> px(params.begin(), params.end()),

@@ -19,6 +19,7 @@
 
 #include "CompiledKernel.h"
 #include "PartialsReference.h"
+#include "PartialsTestUtil.h"
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/runtime.h"
@@ -37,10 +38,13 @@
 namespace {
 
 using ntp::test::CompiledKernel;
+using ntp::test::Ld;
+using ntp::test::maxOrderOf;
+using ntp::test::record;
+using ntp::test::relativeError;
+using ntp::test::Rows;
+using ntp::test::worst;
 namespace art = ntp::artifact;
-
-using Ld = long double;
-using Rows = std::vector<std::vector<int32_t>>;
 
 const char *kActivations[] = {"tanh", "sigmoid",  "sin", "identity",
                               "exp",  "softplus", "cos", "silu",
@@ -59,15 +63,7 @@ struct Net {
     return s;
   }
   ntp_ref::Layers refLayers() const {
-    ntp_ref::Layers l;
-    for (art::Slope s : kinds.slopes)
-      l.slopes.push_back(s == art::Slope::None    ? 0
-                         : s == art::Slope::Layer ? 1
-                                                  : 2);
-    l.residual = kinds.residual;
-    l.fourier = static_cast<int>(kinds.fourier);
-    l.gated = kinds.gated;
-    return l;
+    return ntp::test::referenceLayers(kinds);
   }
   std::vector<ntp_ref::Activation> refActs() const {
     std::vector<ntp_ref::Activation> a;
@@ -196,13 +192,6 @@ Rows collapsedRows(int d, bool biharmonic) {
   return rows;
 }
 
-int64_t maxOrderOf(const Rows &rows) {
-  int64_t n = 0;
-  for (const auto &row : rows)
-    n = std::max<int64_t>(n, ntp::partials::totalOrder(row));
-  return n;
-}
-
 /// The kernel (forward only unless `backward`); `chosen` receives the
 /// forward's lowering summary.
 std::unique_ptr<CompiledKernel> compileNet(const Net &net, const Rows &rows,
@@ -210,42 +199,19 @@ std::unique_ptr<CompiledKernel> compileNet(const Net &net, const Rows &rows,
                                            const std::string &lowering,
                                            std::string *chosen = nullptr,
                                            std::string *errorOut = nullptr) {
-  ntp::MlpDescription description;
-  description.layers.assign(net.widths.begin(), net.widths.end());
-  description.activation = net.activationList();
-  description.isF64 = f64;
-  description.partials = rows;
-  description.order = maxOrderOf(rows);
+  ntp::MlpDescription description = ntp::test::partialsDescription(
+      net.widths, net.activationList(), rows, f64);
   description.kinds = net.kinds;
   description.partialsLowering = lowering;
-  ntp::CompileOptions options;
-  options.backward = backward;
-  return CompiledKernel::compile(
-      description, options, errorOut, [&](mlir::ModuleOp module) {
-        if (auto attr = module->getAttrOfType<mlir::StringAttr>(
-                "ntp.partials_lowering"))
-          if (chosen)
-            *chosen = attr.str();
-      });
-}
-
-std::map<std::string, double> &worst() {
-  static std::map<std::string, double> w;
-  return w;
-}
-void record(const std::string &what, double error) {
-  double &w = worst()[what];
-  w = std::max(w, error);
+  return ntp::test::compilePartialsKernel(description, backward, errorOut,
+                                          chosen);
 }
 
 std::vector<Ld> reference(const Net &net, const std::vector<Ld> &params,
                           const std::vector<Ld> &x, int64_t batch,
                           const Rows &rows) {
-  std::vector<std::vector<int>> refRows;
-  for (const auto &row : rows)
-    refRows.emplace_back(row.begin(), row.end());
   return ntp_ref::partials(net.widths, net.refActs(), net.refLayers(), params,
-                           x, batch, refRows);
+                           x, batch, ntp::test::referenceRows(rows));
 }
 
 /// The forward of `lowering` against the reference (issue 12 item 5's
@@ -272,23 +238,9 @@ double checkForward(const Net &net, const Rows &rows, bool f64,
     v = f64 ? Ld(unit(rng)) : Ld(float(unit(rng)));
   std::vector<Ld> ref = reference(net, params, x, batch, rows);
   std::vector<Ld> got(ref.size());
-  if (f64) {
-    std::vector<double> p(params.begin(), params.end()), xs(x.begin(), x.end()),
-        out(got.size(), NAN);
-    EXPECT_EQ(
-        ntp_partials(kernel->get(), xs.data(), p.data(), out.data(), batch),
-        NTP_OK)
-        << ntp_last_error();
-    got.assign(out.begin(), out.end());
-  } else {
-    std::vector<float> p(params.begin(), params.end()), xs(x.begin(), x.end()),
-        out(got.size(), NAN);
-    EXPECT_EQ(
-        ntp_partials(kernel->get(), xs.data(), p.data(), out.data(), batch),
-        NTP_OK)
-        << ntp_last_error();
-    got.assign(out.begin(), out.end());
-  }
+  EXPECT_EQ(ntp::test::runPartials(kernel->get(), f64, params, x, batch, got),
+            NTP_OK)
+      << ntp_last_error();
   std::map<int64_t, Ld> largest;
   std::vector<Ld> rowMax(rows.size(), 0);
   for (size_t p = 0; p < rows.size(); ++p) {
@@ -379,21 +331,6 @@ TEST(PartialsLayersForwardKinds, EachKindAlone) {
   }
 }
 
-/// 4th-order central difference of f at 0.
-template <class F> Ld centralDifference(F f, Ld h) {
-  return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
-}
-
-template <class A>
-double relativeError(const std::vector<A> &a, const std::vector<Ld> &b) {
-  Ld err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
-
 /// The reverse mode (recomputing and saved) against central differences of
 /// the reference's loss, every parameter and every x coordinate.
 void checkBackward(const Net &net, const Rows &rows,
@@ -423,24 +360,8 @@ void checkBackward(const Net &net, const Rows &rows,
       sum += cot[i] * out[i];
     return sum;
   };
-  const Ld h = 2e-4L;
-  std::vector<Ld> refGrad(params.size()), refX(x.size());
-  for (size_t i = 0; i < params.size(); ++i)
-    refGrad[i] = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = params;
-          moved[i] += t;
-          return loss(moved, x);
-        },
-        h);
-  for (size_t i = 0; i < x.size(); ++i)
-    refX[i] = centralDifference(
-        [&](Ld t) {
-          std::vector<Ld> moved = x;
-          moved[i] += t;
-          return loss(params, moved);
-        },
-        h);
+  std::vector<Ld> refGrad, refX;
+  ntp::test::lossGradientsByDifferences(params, x, loss, 2e-4L, refGrad, refX);
   std::vector<double> p(params.begin(), params.end()), xs(x.begin(), x.end()),
       c(cot.begin(), cot.end());
   std::vector<double> grad(p.size(), NAN), xGrad(xs.size(), NAN);

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledKernel.h"
+#include "GradientCheck.h"
 #include "TaylorReference.h"
 
 #include "ntp/Compiler/Compiler.h"
@@ -34,8 +35,8 @@
 namespace {
 
 using ntp::test::CompiledKernel;
-
-using Ld = long double;
+using ntp::test::Ld;
+using ntp::test::relativeError;
 
 struct Schedule {
   int64_t interleave, affineOutputs, affineOrders;
@@ -74,32 +75,12 @@ std::unique_ptr<CompiledKernel> compileScheduled(const std::vector<int> &widths,
 /// parameter gradient (forward_save, backward_saved).
 template <class T> struct Results { std::vector<T> out, grad; };
 
-struct Problem {
-  std::vector<int> widths;
-  int order;
-  int64_t batch = 19; // not a multiple of any tile: padding lanes
-  std::vector<double> params, x, v, cotangent;
-
+struct Problem : ntp::test::JetProblem {
+  // Batch 19, not a multiple of any tile: padding lanes. Values
+  // representable in both dtypes, so the reference sees the kernel's inputs
+  // exactly.
   Problem(std::vector<int> w, int order, bool isF64)
-      : widths(std::move(w)), order(order) {
-    std::mt19937_64 rng(4242 + order);
-    // Values representable in both dtypes, so the reference sees the
-    // kernel's inputs exactly.
-    auto round = [&](double d) { return isF64 ? d : double(float(d)); };
-    for (size_t l = 1; l < widths.size(); ++l) {
-      double bound = 1 / std::sqrt(double(widths[l - 1]));
-      std::uniform_real_distribution<double> u(-bound, bound);
-      for (int i = 0; i < widths[l] * widths[l - 1] + widths[l]; ++i)
-        params.push_back(round(u(rng)));
-    }
-    std::uniform_real_distribution<double> unit(-1, 1);
-    for (int64_t i = 0; i < batch * widths.front(); ++i)
-      x.push_back(round(2 * unit(rng)));
-    for (int i = 0; i < widths.front(); ++i)
-      v.push_back(round(unit(rng)));
-    for (int64_t i = 0; i < (order + 1) * batch * widths.back(); ++i)
-      cotangent.push_back(round(unit(rng)));
-  }
+      : JetProblem(std::move(w), order, 19, 4242 + order, !isF64) {}
 
   template <class T> std::vector<T> as(const std::vector<double> &d) const {
     return std::vector<T>(d.begin(), d.end());
@@ -131,17 +112,6 @@ struct Problem {
     return r;
   }
 };
-
-template <class A>
-double relativeError(const std::vector<A> &a, const std::vector<Ld> &b,
-                     size_t begin, size_t end) {
-  Ld err = 0, scale = 0;
-  for (size_t i = begin; i < end; ++i) {
-    err = std::max(err, std::fabs(Ld(a[i]) - b[i]));
-    scale = std::max(scale, std::fabs(b[i]));
-  }
-  return scale > 0 ? double(err / scale) : double(err);
-}
 
 struct Case {
   bool isF64;
