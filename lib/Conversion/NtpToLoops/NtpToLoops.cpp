@@ -342,4 +342,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
   populateAffineToLoopsPatterns(patterns, blocking);
   populateLayerOpsToLoopsPatterns(patterns);
   populateRaysToLoopsConversionPatterns(patterns);
+  populateRayVjpToLoopsConversionPatterns(patterns);
 }

@@ -45,6 +45,11 @@ void populateGateOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// populateNtpToLoopsConversionPatterns.
 void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
+/// ntp.activate_rays_vjp (RayVjpToLoops.cpp); part of
+/// populateNtpToLoopsConversionPatterns.
+void populateRayVjpToLoopsConversionPatterns(
+    mlir::RewritePatternSet &patterns);
+
 } // namespace ntp
 
 #endif // NTP_CONVERSION_NTPTOLOOPS_NTPTOLOOPS_H
