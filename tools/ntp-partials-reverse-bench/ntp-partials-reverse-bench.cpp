@@ -10,7 +10,9 @@
 // (kernels taking turns, best of N): ntp_partials (the forward alone),
 // ntp_partials_save, ntp_partials_backward_saved and their sum for each
 // reverse mode, the ratios, and the largest relative difference of the
-// gradients. The load average is printed beside each row.
+// gradients; wall time and the process's CPU time (which a load of other
+// processes inflates much less for calls of 100 ms). The load average is
+// printed beside each row.
 //
 // Usage: ntp-partials-reverse-bench [d...] (default 2 8 32).
 //
@@ -32,6 +34,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -43,6 +46,15 @@ double seconds() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+/// CPU seconds of the whole process (every runtime thread): under a load
+/// of other processes a call's wall time grows with the time slices it
+/// waits for, its CPU time does not.
+double cpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 std::string loadAverage() {
@@ -131,10 +143,19 @@ template <class T> void row(int d, bool f64, int reps) {
   std::vector<char> wsFast(bytesFast), wsSlow(bytesSlow);
   double tForward = 1e30, saveFast = 1e30, backFast = 1e30, saveSlow = 1e30,
          backSlow = 1e30;
+  double cForward = 1e30, cSaveFast = 1e30, cBackFast = 1e30,
+         cSaveSlow = 1e30, cBackSlow = 1e30;
+  double *cpuOf[] = {&cForward, &cSaveFast, &cBackFast, &cSaveSlow,
+                     &cBackSlow};
+  double *wallOf[] = {&tForward, &saveFast, &backFast, &saveSlow, &backSlow};
   auto time = [&](double &best, auto &&f) {
-    double t0 = seconds();
+    size_t slot = 0;
+    while (wallOf[slot] != &best)
+      ++slot;
+    double t0 = seconds(), c0 = cpuSeconds();
     f();
     best = std::min(best, seconds() - t0);
+    *cpuOf[slot] = std::min(*cpuOf[slot], cpuSeconds() - c0);
   };
   for (int r = 0; r < reps; ++r) {
     time(tForward, [&] {
@@ -170,12 +191,16 @@ template <class T> void row(int d, bool f64, int reps) {
   }
   double ms = 1e3;
   double pairFast = saveFast + backFast, pairSlow = saveSlow + backSlow;
-  std::printf("| %s | %d | %.3f | %.3f | %.3f | %.3f (%.2fx fwd) | %.3f | %.3f "
-              "| %.3f (%.2fx fwd) | %.2fx | %.1e | %s | %s |\n",
-              f64 ? "f64" : "f32", d, tForward * ms, saveFast * ms,
-              backFast * ms, pairFast * ms, pairFast / tForward, saveSlow * ms,
-              backSlow * ms, pairSlow * ms, pairSlow / tForward,
-              pairSlow / pairFast, scale > 0 ? diff / scale : diff,
+  double cPairFast = cSaveFast + cBackFast, cPairSlow = cSaveSlow + cBackSlow;
+  std::printf("| %s | %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2fx / "
+              "%.2fx | %.2f / %.2f | %.2f / %.2f | %.2fx / %.2fx | %.2fx / "
+              "%.2fx | %.1e | %s | %s |\n",
+              f64 ? "f64" : "f32", d, tForward * ms, cForward * ms,
+              saveFast * ms, cSaveFast * ms, backFast * ms, cBackFast * ms,
+              pairFast / tForward, cPairFast / cForward, saveSlow * ms,
+              cSaveSlow * ms, backSlow * ms, cBackSlow * ms,
+              pairSlow / tForward, cPairSlow / cForward, pairSlow / pairFast,
+              cPairSlow / cPairFast, scale > 0 ? diff / scale : diff,
               fast->reverse.substr(0, fast->reverse.find(';')).c_str(),
               loadAverage().c_str());
   std::fflush(stdout);
@@ -192,10 +217,15 @@ int main(int argc, char **argv) {
   std::printf("# Laplacian of a tanh d-64-64-64-1 MLP, batch 1024: the "
               "training pair (ntp_partials_save + "
               "ntp_partials_backward_saved), ms, best of N, default threads\n");
+  std::printf("# each cell: wall ms / process CPU ms (best of N each); "
+              "'follows': the reverse mode of the collapsed forward "
+              "(RaysBackward.cpp), 'per-ray': forced per-ray; pair = save + "
+              "backward_saved\n");
   std::printf("| dtype | d | forward | save (follows) | backward_saved "
-              "(follows) | pair (follows) | save (per-ray) | backward_saved "
-              "(per-ray) | pair (per-ray) | per-ray / follows | max rel. "
-              "grad diff | reverse lowering | load |\n");
+              "(follows) | pair / forward (follows) | save (per-ray) | "
+              "backward_saved (per-ray) | pair / forward (per-ray) | per-ray "
+              "pair / follows pair | max rel. grad diff | reverse lowering | "
+              "load |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int d : dims) {
     int reps = d >= 32 ? 5 : 15;

@@ -74,6 +74,8 @@ ntp::partials::Row op(int32_t kind, int d, std::vector<int64_t> subset = {}) {
   return row;
 }
 
+/// rows: the multi-indices, then the operators (the order of out's
+/// requests, which the reference follows).
 struct Case {
   std::string activation;
   int d;
@@ -108,7 +110,7 @@ std::vector<Case> cases() {
   all.push_back({"tanh", 2, {6, 5}, {{1, 1}, {2, 0}, {0, 0}}, "multi-direction"});
   all.push_back({"sin", 3, {5, 4}, {{1, 1, 1}, {0, 2, 1}}, "multi-direction"});
   all.push_back(
-      {"gelu", 4, {6}, {op(kLaplacian, 4), {0, 1, 0, 0}}, "multi-direction"});
+      {"gelu", 4, {6}, {{0, 1, 0, 0}, op(kLaplacian, 4)}, "multi-direction"});
   all.push_back({"sigmoid", 2, {5, 4}, {{2, 2}, {4, 0}}, "multi-direction"});
   return all;
 }
