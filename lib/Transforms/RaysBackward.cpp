@@ -241,8 +241,7 @@ FailureOr<RaysPlan> readRaysPlan(func::FuncOp func, StringRef name) {
       plan.numParams = chain.numParams;
       if (failed(layer))
         return WalkResult::interrupt();
-      if (plan.blocks.back().steps.back().liveOrders !=
-          plan.blocks.back().rows)
+      if (plan.blocks.back().steps.back().liveOrders != plan.blocks.back().rows)
         return op->emitOpError("must map every row of its block");
       written = TypeSwitch<Operation *, Value>(op)
                     .Case([](ScaleOp o) { return o.getOutput(); })
@@ -308,8 +307,8 @@ public:
       : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
 
   func::FuncOp build(OpBuilder &b, Mode mode) {
-    auto func = createFunction(b, loc, plan.element, plan.name, mode,
-                               plan.stride);
+    auto func =
+        createFunction(b, loc, plan.element, plan.name, mode, plan.stride);
     func->setAttr("ntp.partials", b.getUnitAttr());
     OpBuilder::InsertionGuard guard(b);
     Block *entry = func.addEntryBlock();
@@ -333,7 +332,8 @@ public:
       for (const RaysBlock &block : plan.blocks) {
         int64_t count = static_cast<int64_t>(block.directions.size());
         Value buffer = memref::AllocaOp::create(
-            b, loc, MemRefType::get({std::max<int64_t>(count, 1)}, plan.element));
+            b, loc,
+            MemRefType::get({std::max<int64_t>(count, 1)}, plan.element));
         for (int64_t i = 0; i < count; ++i)
           memref::StoreOp::create(
               b, loc,
@@ -482,8 +482,8 @@ private:
   }
 
   /// Block k's forward into `jets`; the top affine too when `top` is given.
-  void emitBlockForward(OpBuilder &b, size_t k, ArrayRef<Value> jets,
-                        Value top, Value batch, Value tile) {
+  void emitBlockForward(OpBuilder &b, size_t k, ArrayRef<Value> jets, Value top,
+                        Value batch, Value tile) {
     const RaysBlock &block = plan.blocks[k];
     auto counts = b.getDenseI64ArrayAttr(block.counts);
     auto orders = b.getDenseI64ArrayAttr(block.orders);
@@ -555,10 +555,8 @@ private:
                                     block.steps[i - 1].width);
       switch (s.kind) {
       case JetStep::Kind::Affine:
-        // Every row: rows the forward did not compute hold zeros on both
-        // sides (the seed's, and activate_rays_vjp's past live_orders).
-        AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
-                            inBar, lanes, block.rows);
+        emitAffineVjp(b, s, jets[i - 1], bar, inBar, block.rows,
+                      block.steps[i - 1].width);
         break;
       case JetStep::Kind::Activate:
         ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation),
@@ -582,6 +580,28 @@ private:
       }
     }
   }
+
+  /// The VJP of an affine layer over every row of a block (rows the forward
+  /// did not compute hold zeros on both sides: the seed writes them, and the
+  /// activation's VJP writes 0 past live_orders), in blocks of kVjpRows
+  /// rows: ntp.affine_vjp's lowering keeps a block's cotangents in
+  /// registers, which a block of 34 rows spills. Row 0's block adds the
+  /// bias gradient, the others skip it.
+  void emitAffineVjp(OpBuilder &b, const JetStep &s, Value input, Value bar,
+                     Value inBar, int64_t rows, int64_t inWidth) {
+    int64_t outWidth = s.width;
+    for (int64_t first = 0; first < rows; first += kVjpRows) {
+      int64_t count = std::min(kVjpRows, rows - first);
+      auto vjp = AffineVjpOp::create(
+          b, loc, corner(b, input, first, count, inWidth), params,
+          s.weightOffset, corner(b, bar, first, count, outWidth),
+          corner(b, inBar, first, count, inWidth), lanes, count);
+      if (first > 0)
+        vjp.setSkipBias(true);
+    }
+  }
+
+  static constexpr int64_t kVjpRows = 4;
 
   const RaysPlan &plan;
   Location loc;
@@ -618,7 +638,8 @@ std::optional<int64_t> ntp::backward::raysReverseStackElements(
   // One more cotangent buffer than the jet kernel's (residual), the output
   // and top cotangents, the seed's accumulators (small beside the jets: the
   // widths are at most kMaxWidth, rows and columns bounded by the planner).
-  return *jets + maxRows * widest * tile + (requests + columns) * layers.back() * tile +
+  return *jets + maxRows * widest * tile +
+         (requests + columns) * layers.back() * tile +
          2 * (maxRows + 1) * layers.front() * tile;
 }
 

@@ -129,8 +129,8 @@ template <class T> void row(int d, bool f64, int reps) {
   int64_t P = info.num_params;
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal;
-  std::vector<T> params(P), x(batch * d), cot(batch), out(batch),
-      grad(P), xGrad(batch * d), grad2(P), xGrad2(batch * d);
+  std::vector<T> params(P), x(batch * d), cot(batch), out(batch), grad(P),
+      xGrad(batch * d), grad2(P), xGrad2(batch * d);
   for (int64_t i = 0; i < P; ++i)
     params[i] = T(normal(rng) * 0.2);
   for (auto &v : x)
@@ -143,10 +143,9 @@ template <class T> void row(int d, bool f64, int reps) {
   std::vector<char> wsFast(bytesFast), wsSlow(bytesSlow);
   double tForward = 1e30, saveFast = 1e30, backFast = 1e30, saveSlow = 1e30,
          backSlow = 1e30;
-  double cForward = 1e30, cSaveFast = 1e30, cBackFast = 1e30,
-         cSaveSlow = 1e30, cBackSlow = 1e30;
-  double *cpuOf[] = {&cForward, &cSaveFast, &cBackFast, &cSaveSlow,
-                     &cBackSlow};
+  double cForward = 1e30, cSaveFast = 1e30, cBackFast = 1e30, cSaveSlow = 1e30,
+         cBackSlow = 1e30;
+  double *cpuOf[] = {&cForward, &cSaveFast, &cBackFast, &cSaveSlow, &cBackSlow};
   double *wallOf[] = {&tForward, &saveFast, &backFast, &saveSlow, &backSlow};
   auto time = [&](double &best, auto &&f) {
     size_t slot = 0;

@@ -7,11 +7,11 @@
 // evaluating only the nodes that read the ray's orders or cotangents, the
 // rays' order-0 terms summed in the loop's carried value.
 //
-// The expansions are ntp::differentiateActivationJet's (the DAG ntp.activate_vjp
-// emits): a ray of order n runs the univariate VJP of order n with its own
-// order-0 cotangent left out (0: row 0's cotangent counts once, below); a ray
-// of a weighted group (order N - 1) runs the VJP of order N with the
-// cotangent w Zbar of order N and y_N absent, which is the VJP of R_N, the
+// The expansions are ntp::differentiateActivationJet's (the DAG
+// ntp.activate_vjp emits): a ray of order n runs the univariate VJP of order n
+// with its own order-0 cotangent left out (0: row 0's cotangent counts once,
+// below); a ray of a weighted group (order N - 1) runs the VJP of order N with
+// the cotangent w Zbar of order N and y_N absent, which is the VJP of R_N, the
 // collapsed row's term. Row 0 and the collapsed row S are the VJP of order 1
 // of the jet (y0, S): sigma'(y0) zbar_0 + sigma''(y0) S Zbar and
 // sigma'(y0) Zbar.
@@ -185,8 +185,7 @@ struct LowerActivateRaysVjp : public OpConversionPattern<ActivateRaysVjpOp> {
             SmallVector<Value> ys = {y0};
             if (sLive)
               ys.push_back(load(input, row));
-            SmallVector<Value> bars =
-                head.emitRay(b, loc, ys, {zbar0, zbarN});
+            SmallVector<Value> bars = head.emitRay(b, loc, ys, {zbar0, zbarN});
             y0bar = bars[0];
             store(b, loc, sLive ? bars[1] : zeros, row);
           } else {
@@ -200,12 +199,11 @@ struct LowerActivateRaysVjp : public OpConversionPattern<ActivateRaysVjpOp> {
             int64_t rayLive = std::min(live, g.order + 1);
             SplitVjp vjp(*rule, order, rayLive);
             vjp.emitShared(b, loc, y0);
-            Value topBar = weighted
-                               ? Value(arith::MulFOp::create(
-                                     b, loc,
-                                     splat(b, loc, vectorType, g.weight),
-                                     zbarN))
-                               : Value();
+            Value topBar =
+                weighted
+                    ? Value(arith::MulFOp::create(
+                          b, loc, splat(b, loc, vectorType, g.weight), zbarN))
+                    : Value();
             auto loop = scf::ForOp::create(
                 b, loc, zero, index(b, loc, g.count), index(b, loc, 1),
                 ValueRange{zeros},
@@ -230,10 +228,9 @@ struct LowerActivateRaysVjp : public OpConversionPattern<ActivateRaysVjpOp> {
                   SmallVector<Value> ybar = vjp.emitRay(b, loc, ys, bars);
                   for (int64_t k = 1; k <= g.order; ++k)
                     store(b, loc, k < rayLive ? ybar[k] : zeros, rowOf(k));
-                  scf::YieldOp::create(
-                      b, loc,
-                      ValueRange{arith::AddFOp::create(b, loc, acc.front(),
-                                                       ybar.front())});
+                  scf::YieldOp::create(b, loc,
+                                       ValueRange{arith::AddFOp::create(
+                                           b, loc, acc.front(), ybar.front())});
                 });
             y0bar = arith::AddFOp::create(b, loc, y0bar, loop.getResult(0));
           }

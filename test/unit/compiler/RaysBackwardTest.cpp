@@ -41,12 +41,10 @@ using ntp::test::CompiledKernel;
 using Ld = long double;
 using Rows = std::vector<std::vector<int32_t>>;
 
-std::unique_ptr<CompiledKernel> compileKernel(const std::vector<int> &widths,
-                                              const std::string &act,
-                                              const Rows &rows, bool f64,
-                                              const std::string &lowering,
-                                              const std::string &reverse,
-                                              std::string *reverseSummary) {
+std::unique_ptr<CompiledKernel>
+compileKernel(const std::vector<int> &widths, const std::string &act,
+              const Rows &rows, bool f64, const std::string &lowering,
+              const std::string &reverse, std::string *reverseSummary) {
   ntp::MlpDescription description;
   description.layers.assign(widths.begin(), widths.end());
   description.activation = act;
@@ -107,7 +105,8 @@ std::vector<Case> cases() {
   all.push_back(
       {"softplus", 3, {5, 4}, {{1, 0, 0}, op(kBiharmonic, 3)}, "collapsed"});
   // Multi-direction: mixed partials, the Laplacian's rays uncollapsed.
-  all.push_back({"tanh", 2, {6, 5}, {{1, 1}, {2, 0}, {0, 0}}, "multi-direction"});
+  all.push_back(
+      {"tanh", 2, {6, 5}, {{1, 1}, {2, 0}, {0, 0}}, "multi-direction"});
   all.push_back({"sin", 3, {5, 4}, {{1, 1, 1}, {0, 2, 1}}, "multi-direction"});
   all.push_back(
       {"gelu", 4, {6}, {{0, 1, 0, 0}, op(kLaplacian, 4)}, "multi-direction"});
@@ -168,9 +167,8 @@ Run<T> run(ntp_kernel *k, const std::vector<T> &x, const std::vector<T> &params,
             NTP_OK)
       << ntp_last_error();
   EXPECT_EQ(ntp_partials_backward_saved(k, x.data(), params.data(), cot.data(),
-                                        r.savedGrad.data(),
-                                        r.savedXGrad.data(), workspace.data(),
-                                        batch),
+                                        r.savedGrad.data(), r.savedXGrad.data(),
+                                        workspace.data(), batch),
             NTP_OK)
       << ntp_last_error();
   return r;
@@ -281,11 +279,10 @@ TEST_P(RaysBackward, F32AgainstPerRay) {
 }
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
-  std::string name = info.param.activation + "_d" +
-                     std::to_string(info.param.d) + "_" +
-                     (info.param.lowering == "collapsed" ? "collapsed"
-                                                         : "multi") +
-                     "_" + std::to_string(info.index);
+  std::string name =
+      info.param.activation + "_d" + std::to_string(info.param.d) + "_" +
+      (info.param.lowering == "collapsed" ? "collapsed" : "multi") + "_" +
+      std::to_string(info.index);
   return name;
 }
 

@@ -633,7 +633,9 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
     tile).
     and, if `in_cotangent` is given, writes inbar_k = W^T outbar_k for
     k < `live_orders` (input orders past them are structural zeros, whose
-    cotangents nobody needs).
+    cotangents nobody needs). With `skip_bias` the bias gradient is left
+    out: the rows are a later block of rows of a multi-direction jet, whose
+    row 0 (order 0) another ntp.affine_vjp reverses (RaysBackward.cpp).
 
     Example:
 
@@ -647,10 +649,12 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
                    ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
                    Ntp_JetBuffer:$out_cotangent,
                    Optional<Ntp_JetBuffer>:$in_cotangent, Ntp_GradBuffer:$grad,
-                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders,
+                   UnitAttr:$skip_bias);
   let assemblyFormat = [{
     $input `,` $params `[` $weight_offset `]` `,` $out_cotangent `into` $grad
-    (`input_cotangent` $in_cotangent^)? `live_orders` $live_orders attr-dict
+    (`input_cotangent` $in_cotangent^)? `live_orders` $live_orders
+    (`skip_bias` $skip_bias^)? attr-dict
     `:` type($input) `,` type($params) `,` type($out_cotangent) `,`
     type($grad) (`,` type($in_cotangent)^)?
   }];
