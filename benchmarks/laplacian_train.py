@@ -67,7 +67,7 @@ def ntp_step(ntp, np, d, dtype, x, flat):
             lambda: k.partials(x, flat, out=out2),
         "forward (forward-only kernel)":
             lambda: kf.partials(x, flat, out=out2),
-        "save (per-ray rays)":
+        "save (the reverse mode's lowering)":
             lambda: k.partials_save(x, flat, ws, out=out)[0],
     }
     return step, forwards
@@ -267,8 +267,8 @@ def tables(tw, jw, args):
                   for w in (tw, jw) for r in w["train"]
                   if r["dtype"] == dtype))
         print("\nntp's forward alone (ms; ntp_partials of the kernel with "
-              "the reverse mode keeps the count's lowering, the save runs "
-              "the reverse mode's per-ray rays):")
+              "the reverse mode keeps the count's lowering, and the save "
+              "runs the same lowering's blocks of rays, RaysBackward.cpp):")
         names = tw["train"][0]["fwd_names"]
         print("| d | " + " | ".join(names) + " |")
         print("|" + "---|" * (len(names) + 1))

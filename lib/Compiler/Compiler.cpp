@@ -121,6 +121,9 @@ OwningOpRef<ModuleOp> ntp::buildMlpModule(MLIRContext &context,
   if (!description.partialsLowering.empty())
     mlp->setAttr("ntp.partials_lowering",
                  b.getStringAttr(description.partialsLowering));
+  if (!description.partialsReverseLowering.empty())
+    mlp->setAttr("ntp.partials_reverse_lowering",
+                 b.getStringAttr(description.partialsReverseLowering));
   if (failed(verify(*module)))
     return nullptr;
   return module;

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "MlpKernelBuilder.h"
+#include "RaysBackward.h"
 
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
@@ -80,6 +81,7 @@ struct DecomposeMlpPass
       // How the rays are propagated: the ntp.mlp's ntp.partials_lowering,
       // else the pass option; auto picks the fewest operations.
       partials::LoweringPlan lowering, reverseLowering;
+      bool reverseFollows = false;
       if (facts.isPartials()) {
         std::string name = partialsLowering;
         if (auto attr = mlp->getAttrOfType<StringAttr>("ntp.partials_lowering"))
@@ -122,16 +124,43 @@ struct DecomposeMlpPass
           mlp.emitError(error);
           return signalPassFailure();
         }
-        if (backward)
+        // The reverse mode follows a fast forward (RaysBackward.cpp) unless
+        // forced per-ray or its recomputing tile would overflow the stack.
+        std::string reverseName = partialsReverseLowering;
+        if (auto attr = mlp->getAttrOfType<StringAttr>(
+                "ntp.partials_reverse_lowering"))
+          reverseName = attr.str();
+        if (reverseName != "auto" && reverseName != "per-ray") {
+          mlp.emitError("unknown partials reverse lowering '")
+              << reverseName << "' (expected auto or per-ray)";
+          return signalPassFailure();
+        }
+        // Gated rays (ntp.gate_rays) have no reverse on the ray layout yet:
+        // they are reversed per ray.
+        if (backward && lowering.lowering != partials::Lowering::PerRay &&
+            reverseName == "auto" && !facts.kinds.gated) {
+          int64_t maxRows = 0;
+          for (const partials::RayBlock &block : lowering.blocks)
+            maxRows = std::max(maxRows, block.rows());
+          std::optional<int64_t> stack = ntp::backward::raysReverseStackElements(
+              facts.layers, facts.kinds, maxRows, lowering.columns,
+              static_cast<int64_t>(plan.terms.size()), facts.tile);
+          reverseFollows = stack && *stack <= artifact::kMaxTileStackBytes /
+                                                  network.elementBytes;
+        }
+        if (backward && reverseFollows)
+          reverseLowering = lowering;
+        else if (backward)
           partials::planLowering(plan, facts.partials, network,
                                  partials::Lowering::PerRay, /*backward=*/true,
                                  reverseLowering, error);
       }
       bool fast =
           facts.isPartials() && lowering.lowering != partials::Lowering::PerRay;
-      // A partials kernel with the reverse mode and a fast forward also gets
-      // the per-ray rays ntp-generate-backward differentiates.
-      bool reverseRays = fast && backward;
+      // A partials kernel with the reverse mode and a fast forward whose
+      // reverse does not follow it also gets the per-ray rays
+      // ntp-generate-backward differentiates.
+      bool reverseRays = fast && backward && !reverseFollows;
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time (a fast forward's blocks
       // were kept within it by planLowering).
@@ -155,7 +184,7 @@ struct DecomposeMlpPass
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       // The choice, where a user sees it (ntp-compile
       // --partials-lowering, --emit=jets, CompileOutput::partialsLowering).
-      // The reverse mode's (always per-ray) beside it.
+      // The reverse mode's (the forward's or per-ray) beside it.
       if (mlps.size() == 1 && facts.isPartials())
         module->setAttr("ntp.partials_lowering",
                         StringAttr::get(&getContext(), lowering.summary()));

@@ -8,6 +8,7 @@
 
 #include "JetCorner.h"
 #include "PartialsPlan.h"
+#include "RaysBackward.h"
 
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -437,6 +438,10 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
   StringRef name = forward.getSymName();
   if (!name.consume_back("_forward_tiles"))
     return forward.emitError("kernel function name must end in _forward_tiles");
+  // A fast forward without per-ray rays beside it is reversed from its own
+  // blocks of rays (RaysBackward.cpp).
+  if (!forward->hasAttr(kReverseRaysAttrName) && isRaysForward(forward))
+    return generateRaysBackward(module, forward, perSampleGrads);
   // A fast (multi-direction, collapsed) forward names the per-ray rays its
   // reverse mode comes from (ntp-decompose-mlp); they are not an entry point
   // and go once read.

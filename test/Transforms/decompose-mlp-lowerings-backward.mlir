@@ -3,22 +3,18 @@
 // The lowerings of a partials kernel (ntp/Support/PartialsLowering.h). u,
 // u_t and the Laplacian over x, y: rays e_t (order 1), e_x, e_y (order 2).
 // With the reverse mode possibly to follow (the pass's default), the
-// forward keeps the automatic choice and the per-ray rays the reverse mode is
-// generated from come beside it, as a private function the forward names.
-// The choices are on the module.
+// forward keeps the automatic choice and the reverse mode follows it
+// (ntp-generate-backward reverses the blocks of rays themselves,
+// RaysBackward.cpp): no per-ray rays beside it. The choices are on the
+// module.
 
-// CHECK: module attributes {{{.*}}ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample", ntp.partials_reverse_lowering = "per-ray; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample"}
+// CHECK: module attributes {{{.*}}ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample", ntp.partials_reverse_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample"}
 // CHECK-LABEL: func.func @heat_forward_tiles
-// CHECK-SAME: attributes {ntp.kernel, ntp.partials, ntp.partials_reverse_rays = @heat_reverse_rays_tiles}
+// CHECK-SAME: attributes {ntp.kernel, ntp.partials}
 // CHECK: ntp.seed_rays
 // CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2
 // CHECK: ntp.combine_partials
-// CHECK-LABEL: func.func private @heat_reverse_rays_tiles
-// CHECK-SAME: attributes {ntp.partials}
-// CHECK-NOT: _rays
-// CHECK: ntp.seed
-// CHECK-NOT: _rays
-// CHECK: ntp.combine_partials
+// CHECK-NOT: reverse_rays
 ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2
     partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>] : f64
 
@@ -31,3 +27,24 @@ ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2
 // CHECK-NOT: reverse_rays
 ntp.mlp @forced layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "per-ray"}
+
+// -----
+
+// ntp.partials_reverse_lowering = "per-ray" keeps the fast forward and
+// builds the per-ray rays the reverse mode is then generated from, as a
+// private function the forward names.
+// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed;
+// CHECK-SAME: ntp.partials_reverse_lowering = "per-ray;
+// CHECK-LABEL: func.func @slow_forward_tiles
+// CHECK-SAME: attributes {ntp.kernel, ntp.partials, ntp.partials_reverse_rays = @slow_reverse_rays_tiles}
+// CHECK: ntp.seed_rays
+// CHECK-LABEL: func.func private @slow_reverse_rays_tiles
+// CHECK-SAME: attributes {ntp.partials}
+// CHECK-NOT: _rays
+// CHECK: ntp.seed
+// CHECK-NOT: _rays
+// CHECK: ntp.combine_partials
+ntp.mlp @slow layers [3, 8, 8, 1] activation "tanh" order 2
+    partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>] : f64
+    {ntp.partials_reverse_lowering = "per-ray"}
+

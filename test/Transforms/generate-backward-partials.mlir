@@ -1,11 +1,13 @@
-// RUN: ntp-opt %s -ntp-decompose-mlp="tile-size=2" -ntp-generate-backward | FileCheck %s
+// RUN: ntp-opt %s -ntp-decompose-mlp="tile-size=2 partials-reverse-lowering=per-ray" -ntp-generate-backward | FileCheck %s
 
 // The reverse mode of a partials kernel: 2 -> 3 -> 1 tanh, requests
 // d^2/dx0 dx1, f and the Laplacian, computed from three rays (e1, (1,1), e0)
 // of 3 jet coefficients each (C = 9). The combine's VJP is the combine with
 // the transposed weights (9 x 3); each ray then runs the jet VJP rules in
 // reverse, one ray after another; the seeds' order-0 cotangents are summed
-// into the x gradient by weight-1 combines in two ping-pong buffers.
+// into the x gradient by weight-1 combines in two ping-pong buffers. (The
+// reverse mode forced per-ray: by default it follows the forward's
+// multi-direction lowering, generate-backward-partials-rays.mlir.)
 // Workspace per tile: C * (2 + 3 + 3 + 1) * 2 = 162.
 
 // CHECK: ntp.kernel = #ntp.kernel<"p", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 162, entry_points = [@p_forward_tiles, @p_backward_tiles, @p_forward_save_tiles, @p_backward_saved_tiles], partials = [1, 1, 0, 0, -2, -2]>

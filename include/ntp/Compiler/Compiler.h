@@ -60,6 +60,10 @@ struct MlpDescription {
   /// "multi-direction", "collapsed"; empty: the pass option's choice,
   /// automatic by default), set as the ntp.mlp's ntp.partials_lowering.
   std::string partialsLowering;
+  /// How its reverse mode propagates them ("auto": the forward's lowering
+  /// where it fits, "per-ray"; empty: the pass option's, auto by default),
+  /// set as the ntp.mlp's ntp.partials_reverse_lowering.
+  std::string partialsReverseLowering;
 };
 
 /// Builds a module holding one verified ntp.mlp; null (with a diagnostic)

@@ -41,6 +41,13 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "lowered multi-direction or collapsed then also gets the per-ray "
            "rays its reverse mode is generated from "
            "(@<name>_reverse_rays_tiles)">,
+    Option<"partialsReverseLowering", "partials-reverse-lowering",
+           "std::string", /*default=*/"\"auto\"",
+           "How a partials kernel's reverse mode propagates its rays: auto "
+           "(the forward's lowering when its reverse fits the stack bound, "
+           "else per-ray) or per-ray (per-ray rays beside a fast forward); an "
+           "ntp.mlp's ntp.partials_reverse_lowering attribute takes "
+           "precedence">,
     Option<"partialsStackBytes", "partials-stack-bytes", "int64_t",
            /*default=*/"0",
            "Bytes one tile's ray buffers may take when a partials kernel "

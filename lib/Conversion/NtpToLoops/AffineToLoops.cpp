@@ -316,7 +316,8 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
             bar.push_back(vector::LoadOp::create(
                 b, loc, vectorType, outBar,
                 JetBufferShape::indices(orderIndex[k], i, zero)));
-          addToGrad(b, loc, layer.biasIndex(b, loc, i), bar[0]);
+          if (!op.getSkipBias())
+            addToGrad(b, loc, layer.biasIndex(b, loc, i), bar[0]);
           Value rowStart = layer.rowStart(b, loc, i);
           // Blocked: `step` input neurons at once, their chains over k
           // interleaved (each still sums k in order).

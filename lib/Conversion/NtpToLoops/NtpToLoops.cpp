@@ -343,4 +343,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
   populateLayerOpsToLoopsPatterns(patterns);
   populateRaysToLoopsConversionPatterns(patterns);
   populateGateRaysToLoopsPatterns(patterns);
+  populateRayVjpToLoopsConversionPatterns(patterns);
 }

@@ -1,16 +1,16 @@
 // ntp-compile --partials-lowering: forces a partials kernel's forward
-// lowering and prints the choice and the reverse mode's (per-ray, beside any
-// forward lowering); auto prints the automatic one.
+// lowering and prints the choice and the reverse mode's (which follows it);
+// auto prints the automatic one.
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --partials-lowering=collapsed --emit=jets 2>&1 | FileCheck %s --check-prefix=COLLAPSED
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --partials-lowering=auto --emit=jets 2>&1 | FileCheck %s --check-prefix=AUTO
 // RUN: not ntp-compile --layers 3,8,1 --operator laplacian --partials-lowering=fast --emit=jets 2>&1 | FileCheck %s --check-prefix=BAD
 
 // COLLAPSED: partials lowering: collapsed: 1 block of rows 5, request 0 collapsed;
-// COLLAPSED: partials reverse mode: per-ray;
+// COLLAPSED: partials reverse mode: collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: ntp.seed_rays
 
 // AUTO: partials lowering: multi-direction: 1 block of rows 7;
-// AUTO: partials reverse mode: per-ray;
+// AUTO: partials reverse mode: multi-direction: 1 block of rows 7;
 
 // BAD: --partials-lowering must be auto, per-ray, multi-direction or collapsed, got 'fast'

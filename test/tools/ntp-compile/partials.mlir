@@ -53,9 +53,9 @@
 // CUDA: mapping=sample
 // CUDA: partials=1,0,0
 // As on the CPU, the forward keeps the lowering asked for and the reverse
-// mode propagates one jet per ray beside it.
+// mode follows it (RaysBackward.cpp, per-sample gradients).
 // CUDA-COLLAPSED: partials lowering: collapsed
-// CUDA-COLLAPSED: partials reverse mode: per-ray
+// CUDA-COLLAPSED: partials reverse mode: collapsed
 // CUDA-COLLAPSED: .visible .entry ntp_kernel_forward(
 // CUDA-COLLAPSED: .visible .entry ntp_kernel_forward_save(
 // FILE: ntp-compile: error: --partials and --operator describe the network with --layers; in an .mlir file, give them on ntp.mlp

@@ -619,6 +619,23 @@ std::vector<Case> backwardCases() {
                  "per-ray",
                  "lanes",
                  1});
+  // The reverse mode of the collapsed and multi-direction forwards
+  // (RaysBackward.cpp: ntp.affine_vjp over every row of a block,
+  // ntp.activate_rays_vjp), per-sample gradients.
+  for (std::string mapping : {"sample", "lanes"}) {
+    all.push_back({"tanh",
+                   {3, 6, 5, 1},
+                   {{0, 0, 1}, op(kLaplacian, 3, {0, 1})},
+                   true,
+                   "collapsed",
+                   mapping});
+    all.push_back({"sin",
+                   {2, 5, 4, 1},
+                   {{1, 1}, {0, 2}, op(kBiharmonic, 2)},
+                   false,
+                   "multi-direction",
+                   mapping});
+  }
   // Typed layers (issue 14 item 2): slopes, residual and Fourier features;
   // the modified MLP's gates (with slopes).
   ntp::artifact::LayerKinds typed, gated;

@@ -49,6 +49,10 @@ void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 /// (ntp.gate_rays; GateRaysToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
 void populateGateRaysToLoopsPatterns(mlir::RewritePatternSet &patterns);
+/// ntp.activate_rays_vjp (RayVjpToLoops.cpp); part of
+/// populateNtpToLoopsConversionPatterns.
+void populateRayVjpToLoopsConversionPatterns(
+    mlir::RewritePatternSet &patterns);
 
 } // namespace ntp
 

@@ -130,3 +130,35 @@ LogicalResult ActivateRaysOp::verify() {
     return emitOpError("input and output must have the same width and tile");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Reverse mode of multi-direction jets
+//===----------------------------------------------------------------------===//
+
+LogicalResult ActivateRaysVjpOp::verify() {
+  if (failed(verifyActivationName(*this, getActivation())) ||
+      failed(verifySameElementType(
+          *this, {getInput(), getOutCotangent(), getInCotangent()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "output cotangent")) ||
+      failed(verifyJetBuffer(*this, getInCotangent(), "input cotangent")) ||
+      failed(verifyRayLayout(
+          *this, {getInput(), getOutCotangent(), getInCotangent()})))
+    return failure();
+  JetBufferShape in = JetBufferShape::of(getInput());
+  for (Value bar : {getOutCotangent(), getInCotangent()})
+    if (JetBufferShape::of(bar).neurons() != in.neurons() ||
+        JetBufferShape::of(bar).lanes() != in.lanes())
+      return emitOpError("the cotangents must have the input's width and "
+                         "tile");
+  // The reverse of R_N reads a weighted ray's orders 1..N-1 only.
+  RayLayout layout = RayLayout::of(*this);
+  for (size_t g = 0; g < layout.groups.size(); ++g)
+    if (layout.groups[g].weight != 0 &&
+        layout.groups[g].order != layout.collapsedOrder - 1)
+      return emitOpError("group ")
+             << g << " has a collapse weight, so its rays must have order "
+             << "collapsed_order - 1 = " << layout.collapsedOrder - 1
+             << ", got " << layout.groups[g].order;
+  return success();
+}

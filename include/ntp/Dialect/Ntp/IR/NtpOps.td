@@ -580,6 +580,57 @@ def Ntp_GateRaysOp : Ntp_RaysOp<"gate_rays"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Reverse mode of multi-direction jets (issue 12: the collapsed and
+// multi-direction lowerings' own reverse mode, lib/Transforms/RaysBackward.cpp)
+//===----------------------------------------------------------------------===//
+
+def Ntp_ActivateRaysVjpOp : Ntp_RaysOp<"activate_rays_vjp"> {
+  let summary = "Reverse mode of ntp.activate_rays";
+  let description = [{
+    Given the input `input` of an `ntp.activate_rays` with the same
+    attributes and the cotangent `out_cotangent` of every row of its output,
+    writes the cotangent of every row of the input (rows the forward did not
+    read, orders >= `live_orders`, get 0, so that a following
+    `ntp.affine_vjp` over all rows reads no unwritten row):
+      - each ray's orders k = 1..n_g: the univariate jet VJP of its orders
+        (`ntp.activate_vjp`'s expansion), the ray's order-0 cotangent left
+        out, and for a ray of a weighted group (order N - 1, N =
+        `collapsed_order`) the order-N cotangent w_g Zbar (Zbar the collapsed
+        row's cotangent): the VJP of R_N, the expansion of order N without
+        its term linear in y_N;
+      - the collapsed row S: sigma'(y0) Zbar;
+      - row 0: sigma'(y0) zbar_0 + sigma''(y0) S Zbar plus every ray's
+        order-0 VJP term, summed over the rays.
+    For the forward Laplacian (N = 2, rays of order 1, Z = s1 S +
+    s2 sum_r w_r y_r^2, sK the K-th derivative of sigma at y0):
+    ybar_r = s1 zbar_r + 2 w_r s2 y_r Zbar, Sbar = s1 Zbar,
+    y0bar = s1 zbar_0 + s2 S Zbar + sum_r (s2 y_r zbar_r + w_r s3 y_r^2 Zbar).
+    The primitives of y0 and the nodes reading no ray are evaluated once per
+    neuron, as in the forward. A weighted group must have order N - 1 (what
+    ntp-decompose-mlp emits).
+
+    Example:
+
+    ```mlir
+    ntp.activate_rays_vjp "tanh" %in, %outbar into %inbar live_orders 2
+        ray_counts [2] ray_orders [1] collapse_weights [1.0]
+        collapsed_order 2
+        : memref<4x16x8xf64>, memref<4x16x8xf64>, memref<4x16x8xf64>
+    ```
+  }];
+  let arguments = !con((ins StrAttr:$activation, Ntp_JetBuffer:$input,
+                       Ntp_JetBuffer:$out_cotangent,
+                       Ntp_JetBuffer:$in_cotangent,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$live_orders),
+                       layoutArgs);
+  let assemblyFormat = [{
+    $activation $input `,` $out_cotangent `into` $in_cotangent `live_orders`
+    $live_orders }] # layoutFormat # [{ attr-dict `:` type($input) `,`
+    type($out_cotangent) `,` type($in_cotangent)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Reverse-mode (VJP) jet operations: the generated backward
 //===----------------------------------------------------------------------===//
 
@@ -621,7 +672,9 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
     tile).
     and, if `in_cotangent` is given, writes inbar_k = W^T outbar_k for
     k < `live_orders` (input orders past them are structural zeros, whose
-    cotangents nobody needs).
+    cotangents nobody needs). With `skip_bias` the bias gradient is left
+    out: the rows are a later block of rows of a multi-direction jet, whose
+    row 0 (order 0) another ntp.affine_vjp reverses (RaysBackward.cpp).
 
     Example:
 
@@ -635,10 +688,12 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
                    ConfinedAttr<I64Attr, [IntNonNegative]>:$weight_offset,
                    Ntp_JetBuffer:$out_cotangent,
                    Optional<Ntp_JetBuffer>:$in_cotangent, Ntp_GradBuffer:$grad,
-                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders,
+                   UnitAttr:$skip_bias);
   let assemblyFormat = [{
     $input `,` $params `[` $weight_offset `]` `,` $out_cotangent `into` $grad
-    (`input_cotangent` $in_cotangent^)? `live_orders` $live_orders attr-dict
+    (`input_cotangent` $in_cotangent^)? `live_orders` $live_orders
+    (`skip_bias` $skip_bias^)? attr-dict
     `:` type($input) `,` type($params) `,` type($out_cotangent) `,`
     type($grad) (`,` type($in_cotangent)^)?
   }];

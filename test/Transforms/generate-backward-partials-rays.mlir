@@ -1,0 +1,55 @@
+// RUN: ntp-opt %s -split-input-file -ntp-decompose-mlp="tile-size=2" -ntp-generate-backward | FileCheck %s
+
+// The reverse mode of a collapsed forward (RaysBackward.cpp): the Laplacian
+// of a 2 -> 3 -> 1 tanh network, one block of 4 rows (row 0, two rays of
+// order 1, the collapsed row). The save runs the blocks of rays into the
+// workspace (4 rows x (2 + 3 + 3) widths + the 4 top rows: 72 of the 108
+// elements per tile the per-ray layout states); the reverse is the
+// combine's transpose, ntp.affine_vjp over all 4 rows, ntp.activate_rays_vjp,
+// ntp.affine_vjp into the seed's cotangent, whose row 0 is x's gradient.
+
+// CHECK: ntp.partials_reverse_lowering = "collapsed: 1 block of rows 4
+// CHECK-LABEL: func.func @lap_forward_tiles
+// CHECK-SAME: ntp.workspace_per_tile = 108
+// CHECK: ntp.activate_rays "tanh"
+// CHECK-LABEL: func.func @lap_backward_saved_tiles
+// CHECK-NOT: ntp.seed_rays
+// CHECK: ntp.load_cotangent
+// CHECK: ntp.combine_partials {{.*}} weights [0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00] : memref<1x1x2xf64>, memref<4x1x2xf64>
+// CHECK: ntp.affine_vjp {{.*}}[9], {{.*}} live_orders 4 : memref<4x3x2xf64
+// CHECK: ntp.activate_rays_vjp "tanh" {{.*}} live_orders 2 ray_counts [2] ray_orders [1] collapse_weights [1.000000e+00] collapsed_order 2
+// CHECK: ntp.affine_vjp {{.*}}[0], {{.*}} live_orders 4 : memref<4x2x2xf64
+// CHECK: ntp.seed_vjp
+// CHECK: ntp.reduce_lanes
+// CHECK-LABEL: func.func @lap_forward_save_tiles
+// CHECK: ntp.seed_rays
+// CHECK: ntp.affine_rays
+// CHECK: ntp.activate_rays "tanh"
+// CHECK: ntp.affine_rays
+// CHECK: ntp.combine_partials
+// CHECK: ntp.store_jet
+// CHECK-LABEL: func.func @lap_backward_tiles
+// CHECK: ntp.seed_rays
+// CHECK: ntp.activate_rays "tanh"
+// CHECK: ntp.activate_rays_vjp "tanh"
+// CHECK: ntp.seed_vjp
+// CHECK-NOT: reverse_rays
+ntp.mlp @lap layers [2, 3, 1] activation "tanh" order 2
+    operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "collapsed"}
+
+// -----
+
+// Multi-direction with typed layers (slopes per neuron, a residual layer):
+// the typed layers' VJP ops run on every row of the block.
+// CHECK: ntp.partials_reverse_lowering = "multi-direction:
+// CHECK-LABEL: func.func @typed_backward_saved_tiles
+// CHECK: ntp.affine_vjp
+// CHECK: ntp.activate_rays_vjp "sin"
+// CHECK: ntp.scale_vjp {{.*}} per_neuron
+// CHECK: ntp.add_jets
+// CHECK: ntp.activate_rays_vjp "sin"
+// CHECK: ntp.scale_vjp
+// CHECK: ntp.seed_vjp
+ntp.mlp @typed layers [2, 4, 4, 1] activation "sin" slopes "neuron"
+    residual [false, true] order 2 partials [[1, 1], [2, 0]] : f64
+    {ntp.partials_lowering = "multi-direction"}
