@@ -207,6 +207,31 @@ struct Call {
     return {instances, info.order + 1, points, info.output_dim};
   }
 
+  // Which gradients a reverse-mode call computes: each output is wanted
+  // (full shape) or not (a zero-sized axis).
+  struct Wanted {
+    bool p = false, x = false, v = false;
+  };
+
+  // Checks the gradient outputs pg [I, P|0], xg [I, N|0, d] and, when
+  // given (jets), vg [I, d|0], and says which are wanted.
+  ffi::Error gradientOutputs(const ffi::AnyBuffer &pg, const ffi::AnyBuffer &xg,
+                             const ffi::AnyBuffer *vg, Wanted &want) {
+    const int64_t d = info.input_dim, np = info.num_params;
+    want.p = pg.dimensions().size() == 2 && pg.dimensions()[1] != 0;
+    want.x = xg.dimensions().size() == 3 && xg.dimensions()[1] != 0;
+    want.v = vg && vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
+    if (auto e = expect("params_grad", pg, {instances, want.p ? np : 0});
+        e.failure())
+      return e;
+    if (auto e = expect("x_grad", xg, {instances, want.x ? points : 0, d});
+        e.failure())
+      return e;
+    if (vg)
+      return expect("direction_grad", *vg, {instances, want.v ? d : 0});
+    return ffi::Error::Success();
+  }
+
   // Pointer to instance i of a buffer holding `per` values (bytes if raw).
   static void *at(void *base, int64_t i, int64_t per, size_t width) {
     return static_cast<char *>(base) + static_cast<size_t>(i * per) * width;
@@ -363,19 +388,10 @@ ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
   if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  // Each gradient is wanted (full shape) or not (a zero-sized axis).
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, &*vg, want); e.failure())
     return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
-  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
-      e.failure())
-    return e;
+  const bool wantP = want.p, wantX = want.x, wantV = want.v;
   const bool cuda = device == NTP_DEVICE_CUDA;
   if (cuda && wantV)
     return invalid("the CUDA backward handler does not compute the direction "
@@ -463,18 +479,10 @@ ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
   if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, &*vg, want); e.failure())
     return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
-  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
-      e.failure())
-    return e;
+  const bool wantP = want.p, wantX = want.x, wantV = want.v;
   const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
   for (int64_t i = 0; i < c.instances; ++i) {
     const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
@@ -606,14 +614,10 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
   if (auto e = checkWorkspace(c, ws); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, nullptr, want); e.failure())
     return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
+  const bool wantP = want.p, wantX = want.x;
   const int64_t wsBytes = ws.dimensions()[1];
   for (int64_t i = 0; i < c.instances; ++i) {
     void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
@@ -652,14 +656,10 @@ ffi::Error partialsBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
   if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, nullptr, want); e.failure())
     return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
+  const bool wantP = want.p, wantX = want.x;
   for (int64_t i = 0; i < c.instances; ++i) {
     void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
     void *xgi =
