@@ -89,7 +89,12 @@ def _ffi():
                     ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu, "cpu"),
                     ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu"),
                     ("ntp_partials_bwd_recompute",
-                     lib.NtpJaxPartialsBwdRecomputeCpu, "cpu")]
+                     lib.NtpJaxPartialsBwdRecomputeCpu, "cpu"),
+                    ("ntp_partials", lib.NtpJaxPartialsCuda, "CUDA"),
+                    ("ntp_partials_save", lib.NtpJaxPartialsSaveCuda, "CUDA"),
+                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCuda, "CUDA"),
+                    ("ntp_partials_bwd_recompute",
+                     lib.NtpJaxPartialsBwdRecomputeCuda, "CUDA")]
                 for name, sym, platform in targets:
                     jax.ffi.register_ffi_target(name, cap(sym),
                                                 platform=platform)
@@ -462,9 +467,9 @@ partials_bwd_recompute_p.def_abstract_eval(_partials_bwd_recompute_abstract)
 
 
 def _partials_on_gpu(ctx, *operands, **_):
-    _fail("ntp.jax.partials runs on the CPU only: its XLA handlers for "
-          "CUDA are not written yet (ntp's CUDA partials kernels run through "
-          "the C API and ntp.Kernel with device pointers)",
+    _fail("ntp.jax.partials runs on the CPU only: its CUDA handlers are "
+          "registered but not lowered to yet (ntp's CUDA partials kernels "
+          "run through the C API and ntp.Kernel with device pointers)",
           ntp.ERROR_UNSUPPORTED)
 
 
