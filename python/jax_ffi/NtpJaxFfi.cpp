@@ -19,15 +19,16 @@
 //                             xg [I, N|0, d], vg [I, d|0 (CUDA: 0)]
 //   ntp_jet_bwd_recompute (CPU) x, v, p, c -> pg, xg, vg    ntp_backward_full
 //
-// Partials kernels (CPU only: the NVPTX target does not compile them), R
-// requests, out[i][r][b][j] = D^{alpha_r} f_j(x[i][b]) as ntp_partials:
+// Partials kernels (CPU and CUDA, every target), R requests,
+// out[i][r][b][j] = D^{alpha_r} f_j(x[i][b]) as ntp_partials:
 //   ntp_partials      x [I, N, d], p [I, P] -> out [I, R, N, q]  ntp_partials
 //   ntp_partials_save x, p -> out, ws [I, W] (u8)           ntp_partials_save
 //   ntp_partials_bwd  x, p, c, ws -> pg [I, P|0], xg [I, N|0, d]
 //                                                  ntp_partials_backward_saved
 //   ntp_partials_bwd_recompute  x, p, c -> pg, xg      ntp_partials_backward
-//     (no workspace: each tile recomputes its rays on the stack; ntp.jax
-//     takes it when the save's workspace would be large, see jax.py)
+//     (no workspace: each CPU tile recomputes its rays on the stack, a GPU
+//     call takes stream-ordered scratch; ntp.jax takes it on the CPU when
+//     the save's workspace would be large, see python/ntp/jax/)
 //
 // A gradient output with a zero-sized axis is not wanted and not computed.
 // vg, the gradient with respect to the direction, follows from symmetry of
@@ -46,7 +47,10 @@
 // runs its calls with IEEE denormals (IeeeDenormals) and restores XLA's mode.
 //
 // CUDA: every handler launches on XLA's stream (ntp_forward_async,
-// ntp_forward_save_async, ntp_backward_saved_async) and returns once queued.
+// ntp_forward_save_async, ntp_backward_saved_async; for partials kernels
+// ntp_partials_async, ntp_partials_save_async,
+// ntp_partials_backward_saved_async, ntp_partials_backward_async) and
+// returns once queued.
 // The workspace is device memory that XLA allocates as the save's second
 // result; its size is checked here against ntp_workspace_size (the async
 // calls take no size). The direction gradient of a CUDA kernel is not
@@ -207,6 +211,31 @@ struct Call {
     return {instances, info.order + 1, points, info.output_dim};
   }
 
+  // Which gradients a reverse-mode call computes: each output is wanted
+  // (full shape) or not (a zero-sized axis).
+  struct Wanted {
+    bool p = false, x = false, v = false;
+  };
+
+  // Checks the gradient outputs pg [I, P|0], xg [I, N|0, d] and, when
+  // given (jets), vg [I, d|0], and says which are wanted.
+  ffi::Error gradientOutputs(const ffi::AnyBuffer &pg, const ffi::AnyBuffer &xg,
+                             const ffi::AnyBuffer *vg, Wanted &want) {
+    const int64_t d = info.input_dim, np = info.num_params;
+    want.p = pg.dimensions().size() == 2 && pg.dimensions()[1] != 0;
+    want.x = xg.dimensions().size() == 3 && xg.dimensions()[1] != 0;
+    want.v = vg && vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
+    if (auto e = expect("params_grad", pg, {instances, want.p ? np : 0});
+        e.failure())
+      return e;
+    if (auto e = expect("x_grad", xg, {instances, want.x ? points : 0, d});
+        e.failure())
+      return e;
+    if (vg)
+      return expect("direction_grad", *vg, {instances, want.v ? d : 0});
+    return ffi::Error::Success();
+  }
+
   // Pointer to instance i of a buffer holding `per` values (bytes if raw).
   static void *at(void *base, int64_t i, int64_t per, size_t width) {
     return static_cast<char *>(base) + static_cast<size_t>(i * per) * width;
@@ -363,19 +392,10 @@ ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
   if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  // Each gradient is wanted (full shape) or not (a zero-sized axis).
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, &*vg, want); e.failure())
     return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
-  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
-      e.failure())
-    return e;
+  const bool wantP = want.p, wantX = want.x, wantV = want.v;
   const bool cuda = device == NTP_DEVICE_CUDA;
   if (cuda && wantV)
     return invalid("the CUDA backward handler does not compute the direction "
@@ -447,7 +467,7 @@ ffi::Error jetBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
 
 // The jet reverse mode without a workspace (ntp_backward_full: each tile
 // recomputes its jets on the stack), for calls whose save would need a large
-// workspace (see jax.py, RECOMPUTE_ABOVE_BYTES). CPU only.
+// workspace (see python/ntp/jax/, RECOMPUTE_ABOVE_BYTES). CPU only.
 ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
                               ffi::AnyBuffer v, ffi::AnyBuffer p,
                               ffi::AnyBuffer cot,
@@ -463,18 +483,10 @@ ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
   if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  const bool wantV = vg->dimensions().size() == 2 && vg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, &*vg, want); e.failure())
     return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
-  if (auto e = c.expect("direction_grad", *vg, {c.instances, wantV ? d : 0});
-      e.failure())
-    return e;
+  const bool wantP = want.p, wantX = want.x, wantV = want.v;
   const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
   for (int64_t i = 0; i < c.instances; ++i) {
     const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
@@ -518,8 +530,8 @@ ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
 struct PartialsCall : Call {
   int32_t requests = 0;
 
-  ffi::Error init(int64_t handle) {
-    if (auto e = Call::init(handle, NTP_DEVICE_CPU); e.failure())
+  ffi::Error init(int64_t handle, ntp_device device) {
+    if (auto e = Call::init(handle, device); e.failure())
       return e;
     if (ntp_status s = ntp_kernel_partials_get(k, nullptr, 0, &requests))
       return failed(s);
@@ -542,32 +554,47 @@ struct PartialsCall : Call {
   int64_t outPer() const { return requests * points * info.output_dim; }
 };
 
-ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
-                       ffi::Result<ffi::AnyBuffer> out) {
-  IeeeDenormals mode;
+ffi::Error partialsImpl(ntp_device device, void *stream, int64_t kernel,
+                        ffi::AnyBuffer x, ffi::AnyBuffer p,
+                        ffi::Result<ffi::AnyBuffer> out) {
   PartialsCall c;
-  if (auto e = c.init(kernel); e.failure())
+  if (auto e = c.init(kernel, device); e.failure())
     return e;
   if (auto e = c.inputs(x, p); e.failure())
     return e;
   if (auto e = c.expect("out", *out, c.outShape()); e.failure())
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
-  for (int64_t i = 0; i < c.instances; ++i)
-    if (ntp_status s = ntp_partials(
-            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
-            Call::at(p.untyped_data(), i, np, c.elem),
-            Call::at(out->untyped_data(), i, c.outPer(), c.elem), c.points))
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    void *oi = Call::at(out->untyped_data(), i, c.outPer(), c.elem);
+    ntp_status s = device == NTP_DEVICE_CUDA
+                       ? ntp_partials_async(c.k, xi, pi, oi, c.points, stream)
+                       : ntp_partials(c.k, xi, pi, oi, c.points);
+    if (s != NTP_OK)
       return failed(s);
+  }
   return ffi::Error::Success();
 }
 
-ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
-                           ffi::Result<ffi::AnyBuffer> out,
-                           ffi::Result<ffi::AnyBuffer> ws) {
+ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
+                       ffi::Result<ffi::AnyBuffer> out) {
   IeeeDenormals mode;
+  return partialsImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, out);
+}
+
+ffi::Error partialsCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
+                        ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out) {
+  return partialsImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, out);
+}
+
+ffi::Error partialsSaveImpl(ntp_device device, void *stream, int64_t kernel,
+                            ffi::AnyBuffer x, ffi::AnyBuffer p,
+                            ffi::Result<ffi::AnyBuffer> out,
+                            ffi::Result<ffi::AnyBuffer> ws) {
   PartialsCall c;
-  if (auto e = c.init(kernel); e.failure())
+  if (auto e = c.init(kernel, device); e.failure())
     return e;
   if (auto e = c.inputs(x, p); e.failure())
     return e;
@@ -579,13 +606,95 @@ ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
     return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
   const int64_t wsBytes = ws->dimensions()[1];
-  for (int64_t i = 0; i < c.instances; ++i)
-    if (ntp_status s = ntp_partials_save(
-            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
-            Call::at(p.untyped_data(), i, np, c.elem),
-            Call::at(out->untyped_data(), i, c.outPer(), c.elem),
-            Call::at(ws->untyped_data(), i, wsBytes, 1), c.points))
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    void *oi = Call::at(out->untyped_data(), i, c.outPer(), c.elem);
+    void *wi = Call::at(ws->untyped_data(), i, wsBytes, 1);
+    ntp_status s =
+        device == NTP_DEVICE_CUDA
+            ? ntp_partials_save_async(c.k, xi, pi, oi, wi, c.points, stream)
+            : ntp_partials_save(c.k, xi, pi, oi, wi, c.points);
+    if (s != NTP_OK)
       return failed(s);
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
+                           ffi::Result<ffi::AnyBuffer> out,
+                           ffi::Result<ffi::AnyBuffer> ws) {
+  IeeeDenormals mode;
+  return partialsSaveImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, out, ws);
+}
+
+ffi::Error partialsSaveCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
+                            ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
+                            ffi::Result<ffi::AnyBuffer> ws) {
+  return partialsSaveImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, out, ws);
+}
+
+// The reverse mode from the save's workspace `ws` (ntp_partials_backward_saved)
+// or, with ws null, recomputing (ntp_partials_backward: each CPU tile
+// recomputes its rays' jets on its stack). For wide requests the save's
+// workspace is tens of MB per call (d = 8, 64-wide layers, batch 1024, f64:
+// 77 MB) that XLA allocates, pages in and frees at every training step, and
+// that the backward streams back from memory; recomputing is then cheaper.
+// On a GPU the recomputing call takes its scratch workspace stream-ordered
+// on XLA's stream, and an empty batch's zero parameter gradient is written
+// by the runtime's reduction over no rows (the buffers are device memory).
+ffi::Error partialsBwdImpl(ntp_device device, void *stream, int64_t kernel,
+                           ffi::AnyBuffer x, ffi::AnyBuffer p,
+                           ffi::AnyBuffer cot, const ffi::AnyBuffer *ws,
+                           ffi::Result<ffi::AnyBuffer> pg,
+                           ffi::Result<ffi::AnyBuffer> xg) {
+  PartialsCall c;
+  if (auto e = c.init(kernel, device); e.failure())
+    return e;
+  if (auto e = c.inputs(x, p); e.failure())
+    return e;
+  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
+    return e;
+  if (ws) {
+    if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true);
+        e.failure())
+      return e;
+    if (auto e = checkWorkspace(c, *ws); e.failure())
+      return e;
+  }
+  const int64_t d = c.info.input_dim, np = c.info.num_params;
+  Call::Wanted want;
+  if (auto e = c.gradientOutputs(*pg, *xg, nullptr, want); e.failure())
+    return e;
+  const bool cuda = device == NTP_DEVICE_CUDA;
+  const int64_t wsBytes = ws ? ws->dimensions()[1] : 0;
+  for (int64_t i = 0; i < c.instances; ++i) {
+    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
+    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
+    const void *ci = Call::at(cot.untyped_data(), i, c.outPer(), c.elem);
+    void *pgi = want.p ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
+    void *xgi = want.x ? Call::at(xg->untyped_data(), i, c.points * d, c.elem)
+                       : nullptr;
+    if (!pgi && !xgi)
+      continue; // nothing wanted
+    ntp_status s = NTP_OK;
+    if (c.points == 0 && !cuda) { // an empty sum: zero gradients
+      if (pgi)
+        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
+    } else if (c.points == 0 || !ws) {
+      s = cuda ? ntp_partials_backward_async(c.k, xi, pi, ci, pgi, xgi,
+                                             c.points, stream)
+               : ntp_partials_backward(c.k, xi, pi, ci, pgi, xgi, c.points);
+    } else {
+      const void *wi = Call::at(ws->untyped_data(), i, wsBytes, 1);
+      s = cuda ? ntp_partials_backward_saved_async(c.k, xi, pi, ci, pgi, xgi,
+                                                   wi, c.points, stream)
+               : ntp_partials_backward_saved(c.k, xi, pi, ci, pgi, xgi, wi,
+                                             c.points);
+    }
+    if (s != NTP_OK)
+      return failed(s);
+  }
   return ffi::Error::Success();
 }
 
@@ -594,89 +703,34 @@ ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
                           ffi::Result<ffi::AnyBuffer> pg,
                           ffi::Result<ffi::AnyBuffer> xg) {
   IeeeDenormals mode;
-  PartialsCall c;
-  if (auto e = c.init(kernel); e.failure())
-    return e;
-  if (auto e = c.inputs(x, p); e.failure())
-    return e;
-  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
-    return e;
-  if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
-    return e;
-  if (auto e = checkWorkspace(c, ws); e.failure())
-    return e;
-  const int64_t d = c.info.input_dim, np = c.info.num_params;
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
-    return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
-  const int64_t wsBytes = ws.dimensions()[1];
-  for (int64_t i = 0; i < c.instances; ++i) {
-    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
-    void *xgi =
-        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
-    if (c.points == 0 || (!pgi && !xgi)) { // an empty sum: zero gradients
-      if (pgi)
-        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
-      continue;
-    }
-    if (ntp_status s = ntp_partials_backward_saved(
-            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
-            Call::at(p.untyped_data(), i, np, c.elem),
-            Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
-            Call::at(ws.untyped_data(), i, wsBytes, 1), c.points))
-      return failed(s);
-  }
-  return ffi::Error::Success();
+  return partialsBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, cot, &ws, pg,
+                         xg);
 }
 
-// The reverse mode without a workspace (ntp_partials_backward): each tile
-// recomputes its rays' jets on its stack. For wide requests the save's
-// workspace is tens of MB per call (d = 8, 64-wide layers, batch 1024, f64:
-// 77 MB) that XLA allocates, pages in and frees at every training step, and
-// that the backward streams back from memory; recomputing is then cheaper.
+ffi::Error partialsBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
+                           ffi::AnyBuffer p, ffi::AnyBuffer cot,
+                           ffi::AnyBuffer ws, ffi::Result<ffi::AnyBuffer> pg,
+                           ffi::Result<ffi::AnyBuffer> xg) {
+  return partialsBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, cot, &ws, pg,
+                         xg);
+}
+
 ffi::Error partialsBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
                                    ffi::AnyBuffer p, ffi::AnyBuffer cot,
                                    ffi::Result<ffi::AnyBuffer> pg,
                                    ffi::Result<ffi::AnyBuffer> xg) {
   IeeeDenormals mode;
-  PartialsCall c;
-  if (auto e = c.init(kernel); e.failure())
-    return e;
-  if (auto e = c.inputs(x, p); e.failure())
-    return e;
-  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
-    return e;
-  const int64_t d = c.info.input_dim, np = c.info.num_params;
-  const bool wantP = pg->dimensions().size() == 2 && pg->dimensions()[1] != 0;
-  const bool wantX = xg->dimensions().size() == 3 && xg->dimensions()[1] != 0;
-  if (auto e = c.expect("params_grad", *pg, {c.instances, wantP ? np : 0});
-      e.failure())
-    return e;
-  if (auto e = c.expect("x_grad", *xg, {c.instances, wantX ? c.points : 0, d});
-      e.failure())
-    return e;
-  for (int64_t i = 0; i < c.instances; ++i) {
-    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
-    void *xgi =
-        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
-    if (c.points == 0 || (!pgi && !xgi)) { // an empty sum: zero gradients
-      if (pgi)
-        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
-      continue;
-    }
-    if (ntp_status s = ntp_partials_backward(
-            c.k, Call::at(x.untyped_data(), i, c.points * d, c.elem),
-            Call::at(p.untyped_data(), i, np, c.elem),
-            Call::at(cot.untyped_data(), i, c.outPer(), c.elem), pgi, xgi,
-            c.points))
-      return failed(s);
-  }
-  return ffi::Error::Success();
+  return partialsBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, cot, nullptr,
+                         pg, xg);
+}
+
+ffi::Error partialsBwdRecomputeCuda(void *stream, int64_t kernel,
+                                    ffi::AnyBuffer x, ffi::AnyBuffer p,
+                                    ffi::AnyBuffer cot,
+                                    ffi::Result<ffi::AnyBuffer> pg,
+                                    ffi::Result<ffi::AnyBuffer> xg) {
+  return partialsBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, cot, nullptr,
+                         pg, xg);
 }
 
 } // namespace
@@ -805,5 +859,49 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdRecomputeCpu, jetBwdRecomputeCpu,
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+NTP_EXPORT_HANDLER(NtpJaxPartialsCuda);
+NTP_EXPORT_HANDLER(NtpJaxPartialsSaveCuda);
+NTP_EXPORT_HANDLER(NtpJaxPartialsBwdCuda);
+NTP_EXPORT_HANDLER(NtpJaxPartialsBwdRecomputeCuda);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsCuda, partialsCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsSaveCuda, partialsSaveCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCuda, partialsBwdCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdRecomputeCuda,
+                              partialsBwdRecomputeCuda,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<void *>>()
+                                  .Attr<int64_t>("kernel")
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>());

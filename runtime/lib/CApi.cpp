@@ -133,8 +133,9 @@ NTP_EXPORT ntp_status ntp_forward(ntp_kernel *k, const void *x,
 NTP_EXPORT ntp_status ntp_partials(ntp_kernel *k, const void *x,
                                    const void *params, void *out,
                                    int64_t batch) {
-  return run(
-      [&]() -> int { return partialsForward(k, x, params, out, batch); });
+  return run([&]() -> int {
+    return partialsForward(k, "ntp_partials", x, params, out, batch);
+  });
 }
 
 NTP_EXPORT ntp_status ntp_partials_backward(ntp_kernel *k, const void *x,
@@ -194,6 +195,56 @@ NTP_EXPORT ntp_status ntp_partials_backward_saved_checked(
     return partialsBackwardSaved(k, "ntp_partials_backward_saved_checked", x,
                                  params, out_cotangent, params_grad, x_grad,
                                  workspace, workspace_bytes, batch);
+  });
+}
+
+// The partials calls on a CUDA stream, in the pattern of the jet calls'
+// _async variants: a CPU kernel refuses a non-null stream and runs the
+// synchronous call with a null one.
+NTP_EXPORT ntp_status ntp_partials_async(ntp_kernel *k, const void *x,
+                                         const void *params, void *out,
+                                         int64_t batch, void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return partialsForward(k, "ntp_partials_async", x, params, out, batch,
+                           stream);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_backward_async(
+    ntp_kernel *k, const void *x, const void *params, const void *out_cotangent,
+    void *params_grad, void *x_grad, int64_t batch, void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return partialsBackward(k, "ntp_partials_backward_async", x, params,
+                            out_cotangent, params_grad, x_grad, batch, stream);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_save_async(ntp_kernel *k, const void *x,
+                                              const void *params, void *out,
+                                              void *workspace, int64_t batch,
+                                              void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return partialsSave(k, "ntp_partials_save_async", x, params, out, workspace,
+                        -1, batch, stream);
+  });
+}
+
+NTP_EXPORT ntp_status ntp_partials_backward_saved_async(
+    ntp_kernel *k, const void *x, const void *params, const void *out_cotangent,
+    void *params_grad, void *x_grad, const void *workspace, int64_t batch,
+    void *stream) {
+  return run([&]() -> int {
+    if (int status = refuseCpuStream(k, stream))
+      return status;
+    return partialsBackwardSaved(k, "ntp_partials_backward_saved_async", x,
+                                 params, out_cotangent, params_grad, x_grad,
+                                 workspace, -1, batch, stream);
   });
 }
 

@@ -24,9 +24,11 @@ int checkForwardArgs(const ntp_kernel *k, const void *x, const void *direction,
                      const void *params, const void *out, int64_t batch,
                      BufferCounts &counts, const char *outName = "out");
 
-/// ntp_partials: the argument checks of a partials kernel and its forward.
-int partialsForward(ntp_kernel *k, const void *x, const void *params, void *out,
-                    int64_t batch);
+/// ntp_partials (and ntp_partials_async, on `stream`): the argument checks
+/// of a partials kernel and its forward.
+int partialsForward(ntp_kernel *k, const char *function, const void *x,
+                    const void *params, void *out, int64_t batch,
+                    void *stream = nullptr);
 int runForward(ntp_kernel &k, const void *x, const void *direction,
                const void *params, void *out, int64_t batch,
                void *stream = nullptr);
@@ -49,18 +51,20 @@ int forwardSave(ntp_kernel *k, const void *x, const void *direction,
                 const void *params, void *out, void *workspace,
                 int64_t workspaceBytes, int64_t batch, void *stream = nullptr);
 /// The reverse mode of partials kernels (ntp_partials_backward,
-/// ntp_partials_save, ntp_partials_backward_saved and their _checked
-/// variants): the jet calls' paths with the partials kernels' checks.
+/// ntp_partials_save, ntp_partials_backward_saved and their _checked and
+/// _async variants): the jet calls' paths with the partials kernels' checks.
 int partialsBackward(ntp_kernel *k, const char *function, const void *x,
                      const void *params, const void *cotangent,
-                     void *paramsGrad, void *xGrad, int64_t batch);
+                     void *paramsGrad, void *xGrad, int64_t batch,
+                     void *stream = nullptr);
 int partialsSave(ntp_kernel *k, const char *function, const void *x,
                  const void *params, void *out, void *workspace,
-                 int64_t workspaceBytes, int64_t batch);
+                 int64_t workspaceBytes, int64_t batch, void *stream = nullptr);
 int partialsBackwardSaved(ntp_kernel *k, const char *function, const void *x,
                           const void *params, const void *cotangent,
                           void *paramsGrad, void *xGrad, const void *workspace,
-                          int64_t workspaceBytes, int64_t batch);
+                          int64_t workspaceBytes, int64_t batch,
+                          void *stream = nullptr);
 int backwardSaved(ntp_kernel *k, const char *function, const void *x,
                   const void *direction, const void *params,
                   const void *cotangent, void *paramsGrad, void *xGrad,

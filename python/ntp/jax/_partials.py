@@ -68,9 +68,9 @@ partials_bwd_recompute_p.def_abstract_eval(_partials_bwd_recompute_abstract)
 
 
 def _partials_on_gpu(ctx, *operands, **_):
-    _fail("ntp.jax.partials runs on the CPU only: its XLA handlers for "
-          "CUDA are not written yet (ntp's CUDA partials kernels run through "
-          "the C API and ntp.Kernel with device pointers)",
+    _fail("ntp.jax.partials runs on the CPU only: its CUDA handlers are "
+          "registered but not lowered to yet (ntp's CUDA partials kernels "
+          "run through the C API and ntp.Kernel with device pointers)",
           ntp.ERROR_UNSUPPORTED)
 
 

@@ -59,7 +59,12 @@ def _ffi():
                     ("ntp_partials_save", lib.NtpJaxPartialsSaveCpu, "cpu"),
                     ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCpu, "cpu"),
                     ("ntp_partials_bwd_recompute",
-                     lib.NtpJaxPartialsBwdRecomputeCpu, "cpu")]
+                     lib.NtpJaxPartialsBwdRecomputeCpu, "cpu"),
+                    ("ntp_partials", lib.NtpJaxPartialsCuda, "CUDA"),
+                    ("ntp_partials_save", lib.NtpJaxPartialsSaveCuda, "CUDA"),
+                    ("ntp_partials_bwd", lib.NtpJaxPartialsBwdCuda, "CUDA"),
+                    ("ntp_partials_bwd_recompute",
+                     lib.NtpJaxPartialsBwdRecomputeCuda, "CUDA")]
                 for name, sym, platform in targets:
                     jax.ffi.register_ffi_target(name, cap(sym),
                                                 platform=platform)

@@ -207,6 +207,36 @@ ntp_status ntp_partials_backward_saved_checked(
     ntp_kernel *k, const void *x, const void *params, const void *out_cotangent,
     void *params_grad, void *x_grad, const void *workspace,
     int64_t workspace_bytes, int64_t batch);
+/* The _async variants: ntp_partials, ntp_partials_backward,
+ * ntp_partials_save and ntp_partials_backward_saved on a CUDA stream (a
+ * CUstream; null: the default stream, which the calls above use), returning
+ * once the launches are queued, as the jet calls' _async variants (device
+ * pointers; docs/NVPTX.md). ntp_partials_backward_async allocates its
+ * stream-ordered scratch on `stream` and frees it there; the training pair
+ * takes the caller's device workspace of ntp_workspace_size bytes (no size
+ * argument, as ntp_forward_save_async), which ntp_partials_backward_saved_async
+ * checks as ntp_backward_saved does on a GPU. A CPU kernel given a non-null
+ * stream is NTP_ERROR_INVALID_ARGUMENT ("a stream was given for a CPU
+ * kernel"); with a null stream the call runs as the synchronous one. A jet
+ * kernel is refused as by the calls above, naming the jet call's _async
+ * form. */
+ntp_status ntp_partials_async(ntp_kernel *k, const void *x, const void *params,
+                              void *out, int64_t batch, void *stream);
+ntp_status ntp_partials_backward_async(ntp_kernel *k, const void *x,
+                                       const void *params,
+                                       const void *out_cotangent,
+                                       void *params_grad, void *x_grad,
+                                       int64_t batch, void *stream);
+ntp_status ntp_partials_save_async(ntp_kernel *k, const void *x,
+                                   const void *params, void *out,
+                                   void *workspace, int64_t batch,
+                                   void *stream);
+ntp_status ntp_partials_backward_saved_async(ntp_kernel *k, const void *x,
+                                             const void *params,
+                                             const void *out_cotangent,
+                                             void *params_grad, void *x_grad,
+                                             const void *workspace,
+                                             int64_t batch, void *stream);
 
 /* params_grad = J^T out_cotangent, J = d out / d params: the gradient of
  * sum_{k,b,j} out_cotangent[k][b][j] * out[k][b][j] with respect to params.

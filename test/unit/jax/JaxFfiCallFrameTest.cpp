@@ -2,10 +2,11 @@
 //
 // The XLA FFI handlers of python/jax_ffi/NtpJaxFfi.cpp called the way XLA
 // calls them, with hand-built XLA_FFI_CallFrames and a minimal XLA_FFI_Api
-// (errors and the platform stream): the CPU handlers (jets and partials) on
-// JIT-compiled kernels against direct runtime calls, the CUDA handlers
-// (forward, save, backward) on the fake driver of test/unit/runtime
-// (fixtures/fake_libcuda.c), which records the launches.
+// (errors and the platform stream; JaxFfiCallFrame.h): the CPU handlers (jets
+// and partials) on JIT-compiled kernels against direct runtime calls, the
+// CUDA jet handlers (forward, save, backward) on the fake driver of
+// test/unit/runtime (fixtures/fake_libcuda.c), which records the launches
+// (the CUDA partials handlers: JaxFfiPartialsCudaTest.cpp).
 // A CPU jaxlib has no CUDA platform to call that handler through, and this
 // machine has no GPU: what a CUDA kernel computes under XLA is untested.
 //
@@ -14,6 +15,7 @@
 #include "ntp/runtime.h"
 
 #include "../runtime/fixtures/fake_libcuda.h"
+#include "JaxFfiCallFrame.h"
 
 #include "xla/ffi/api/c_api.h"
 
@@ -33,116 +35,7 @@
 
 namespace {
 
-//===----------------------------------------------------------------------===//
-// A minimal XLA_FFI_Api: what the handlers' bindings call
-//===----------------------------------------------------------------------===//
-
-struct FakeError {
-  std::string message;
-  XLA_FFI_Error_Code code;
-};
-
-XLA_FFI_Error *errorCreate(XLA_FFI_Error_Create_Args *args) {
-  return reinterpret_cast<XLA_FFI_Error *>(
-      new FakeError{args->message, args->errc});
-}
-void errorGetMessage(XLA_FFI_Error_GetMessage_Args *args) {
-  args->message = reinterpret_cast<FakeError *>(args->error)->message.c_str();
-}
-void errorDestroy(XLA_FFI_Error_Destroy_Args *args) {
-  delete reinterpret_cast<FakeError *>(args->error);
-}
-void *gStream = nullptr; // what XLA_FFI_Stream_Get hands out
-XLA_FFI_Error *streamGet(XLA_FFI_Stream_Get_Args *args) {
-  args->stream = gStream;
-  return nullptr;
-}
-
-XLA_FFI_Api makeApi() {
-  XLA_FFI_Api api;
-  std::memset(&api, 0, sizeof(api));
-  api.struct_size = XLA_FFI_Api_STRUCT_SIZE;
-  api.api_version = {XLA_FFI_Api_Version_STRUCT_SIZE, nullptr,
-                     XLA_FFI_API_MAJOR, XLA_FFI_API_MINOR};
-  api.XLA_FFI_Error_Create = errorCreate;
-  api.XLA_FFI_Error_GetMessage = errorGetMessage;
-  api.XLA_FFI_Error_Destroy = errorDestroy;
-  api.XLA_FFI_Stream_Get = streamGet;
-  return api;
-}
-
-//===----------------------------------------------------------------------===//
-// Call frames
-//===----------------------------------------------------------------------===//
-
-struct Buffer {
-  XLA_FFI_DataType dtype;
-  void *data;
-  std::vector<int64_t> dims;
-  XLA_FFI_Buffer ffi{};
-};
-
-class Frame {
-public:
-  Frame(const XLA_FFI_Api *api, ntp_kernel *k) : api(api) {
-    handle = reinterpret_cast<int64_t>(k);
-    scalar = {XLA_FFI_DataType_S64, &handle};
-    name = {"kernel", 6};
-    namePtr = &name;
-  }
-  void arg(XLA_FFI_DataType t, void *data, std::vector<int64_t> dims) {
-    args.push_back({t, data, std::move(dims)});
-  }
-  void ret(XLA_FFI_DataType t, void *data, std::vector<int64_t> dims) {
-    rets.push_back({t, data, std::move(dims)});
-  }
-  // Calls `handler`; "" on success, else the error's message.
-  std::string call(XLA_FFI_Handler *handler) {
-    std::vector<void *> argPtrs, retPtrs;
-    std::vector<XLA_FFI_ArgType> argTypes(args.size(), XLA_FFI_ArgType_BUFFER);
-    std::vector<XLA_FFI_RetType> retTypes(rets.size(), XLA_FFI_RetType_BUFFER);
-    for (auto *list : {&args, &rets})
-      for (Buffer &b : *list) {
-        b.ffi = {
-            XLA_FFI_Buffer_STRUCT_SIZE,          nullptr,      b.dtype, b.data,
-            static_cast<int64_t>(b.dims.size()), b.dims.data()};
-        (list == &args ? argPtrs : retPtrs).push_back(&b.ffi);
-      }
-    XLA_FFI_AttrType attrType = XLA_FFI_AttrType_SCALAR;
-    void *attr = &scalar;
-    XLA_FFI_CallFrame frame;
-    std::memset(&frame, 0, sizeof(frame));
-    frame.struct_size = XLA_FFI_CallFrame_STRUCT_SIZE;
-    frame.api = api;
-    frame.stage = XLA_FFI_ExecutionStage_EXECUTE;
-    frame.args = {XLA_FFI_Args_STRUCT_SIZE, nullptr,
-                  static_cast<int64_t>(args.size()), argTypes.data(),
-                  argPtrs.data()};
-    frame.rets = {XLA_FFI_Rets_STRUCT_SIZE, nullptr,
-                  static_cast<int64_t>(rets.size()), retTypes.data(),
-                  retPtrs.data()};
-    frame.attrs = {
-        XLA_FFI_Attrs_STRUCT_SIZE, nullptr, 1, &attrType, &namePtr, &attr};
-    XLA_FFI_Error *error = handler(&frame);
-    if (!error)
-      return "";
-    auto *e = reinterpret_cast<FakeError *>(error);
-    std::string msg = e->message.empty() ? "(empty error)" : e->message;
-    delete e;
-    return msg;
-  }
-
-private:
-  const XLA_FFI_Api *api;
-  int64_t handle;
-  XLA_FFI_Scalar scalar;
-  XLA_FFI_ByteSpan name, *namePtr;
-  std::vector<Buffer> args, rets;
-};
-
-constexpr XLA_FFI_DataType F64 = XLA_FFI_DataType_F64;
-constexpr XLA_FFI_DataType F32 = XLA_FFI_DataType_F32;
-constexpr XLA_FFI_DataType U8 = XLA_FFI_DataType_U8;
+using namespace ntp::jaxtest;
 
 class JaxFfiTest : public ::testing::Test {
 protected:
