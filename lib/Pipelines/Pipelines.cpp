@@ -42,6 +42,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   loops.affineOrders = options.affineOrders;
   loops.machineFacts.assign(options.machineFacts.begin(),
                             options.machineFacts.end());
+  loops.rayBlock.assign(options.rayBlock.begin(), options.rayBlock.end());
   pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops(loops));
 }
 

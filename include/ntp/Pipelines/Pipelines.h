@@ -68,6 +68,11 @@ struct CpuPipelineOptions
       *this, "machine-facts",
       llvm::cl::desc("The CPU's vector bits, vector registers, FMA latency, "
                      "FMA pipes and load ports (for the automatic choices)")};
+  ListOption<int64_t> rayBlock{
+      *this, "ray-block",
+      llvm::cl::desc("Rows and output neurons per register block of the "
+                     "multi-direction affine layers (convert-ntp-to-loops; "
+                     "empty: from machine-facts)")};
 };
 
 struct GpuPipelineOptions

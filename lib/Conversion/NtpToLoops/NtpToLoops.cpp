@@ -325,6 +325,16 @@ struct ConvertNtpToLoopsPass
           << machineFacts.size();
       return signalPassFailure();
     }
+    if (!rayBlock.empty()) {
+      if (rayBlock.size() != 2 || rayBlock[0] < 1 || rayBlock[0] > 8 ||
+          rayBlock[1] < 1 || rayBlock[1] > 8) {
+        getOperation()->emitError("ray-block takes 2 numbers in 1..8 (rows, "
+                                  "output neurons), got ")
+            << rayBlock.size() << " numbers";
+        return signalPassFailure();
+      }
+      blocking.rays = {rayBlock[0], rayBlock[1]};
+    }
     populateNtpToLoopsConversionPatterns(patterns, blocking);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
@@ -341,5 +351,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
       patterns.getContext());
   populateAffineToLoopsPatterns(patterns, blocking);
   populateLayerOpsToLoopsPatterns(patterns);
-  populateRaysToLoopsConversionPatterns(patterns);
+  populateRaysToLoopsConversionPatterns(patterns, blocking);
 }
