@@ -29,7 +29,7 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     model of its CPU.
 
     `ntp.affine_rays` (partials kernels) is blocked in rows of the ray
-    buffer x output neurons: `ray-block` = R,N, else ntp::chooseRayBlock
+    buffer x output neurons: `ray-rows` x `ray-neurons`, else ntp::chooseRayBlock
     from `machine-facts`, else 2 x 2.
   }];
   let options = [
@@ -41,10 +41,12 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     ListOption<"machineFacts", "machine-facts", "int64_t",
                "The CPU's vector bits, vector registers, FMA latency, FMA "
                "pipes and load ports (for affine-outputs=0)">,
-    ListOption<"rayBlock", "ray-block", "int64_t",
-               "Rows and output neurons per register block of "
-               "ntp.affine_rays (empty: ntp::chooseRayBlock from "
-               "machine-facts, 2 x 2 without them)">,
+    Option<"rayRows", "ray-rows", "int64_t", /*default=*/"0",
+           "Rows per register block of ntp.affine_rays (with ray-neurons; "
+           "0: ntp::chooseRayBlock from machine-facts, 2 x 2 without them)">,
+    Option<"rayNeurons", "ray-neurons", "int64_t", /*default=*/"0",
+           "Output neurons per register block of ntp.affine_rays (with "
+           "ray-rows; 0: chosen)">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",

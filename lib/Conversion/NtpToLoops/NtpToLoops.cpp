@@ -325,16 +325,15 @@ struct ConvertNtpToLoopsPass
           << machineFacts.size();
       return signalPassFailure();
     }
-    if (!rayBlock.empty()) {
-      if (rayBlock.size() != 2 || rayBlock[0] < 1 || rayBlock[0] > 8 ||
-          rayBlock[1] < 1 || rayBlock[1] > 8) {
-        getOperation()->emitError("ray-block takes 2 numbers in 1..8 (rows, "
-                                  "output neurons), got ")
-            << rayBlock.size() << " numbers";
-        return signalPassFailure();
-      }
-      blocking.rays = {rayBlock[0], rayBlock[1]};
+    if (rayRows < 0 || rayRows > 8 || rayNeurons < 0 || rayNeurons > 8 ||
+        (rayRows == 0) != (rayNeurons == 0)) {
+      getOperation()->emitError("ray-rows and ray-neurons must both be in "
+                                "1..8, or both 0 (chosen), got ")
+          << static_cast<int64_t>(rayRows) << " and "
+          << static_cast<int64_t>(rayNeurons);
+      return signalPassFailure();
     }
+    blocking.rays = {rayRows, rayNeurons};
     populateNtpToLoopsConversionPatterns(patterns, blocking);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))

@@ -9,9 +9,10 @@
 //  - affine: the live rows (row 0, the rays', the collapsed row) in blocks
 //    of up to R rows, every output neuron in register blocks of R rows x N
 //    neurons accumulators (ntp::chooseRayBlock from the CPU's facts, or the
-//    ray-block option; 2 x 2 without either); each weight is loaded and
-//    broadcast once per block of rows (not once per ray and order), and the
-//    block's input rows stay in L1 across the output neurons;
+//    ray-rows/ray-neurons options; 2 x 2 without either); each weight is
+//    loaded and broadcast once per block of rows (not once per ray and
+//    order), and the block's input rows stay in L1 across the output
+//    neurons;
 //  - activation: per neuron, the primitives of y0 and every node of the
 //    expansion that reads no order >= 1 are evaluated once, before the loops
 //    over the rays, which evaluate only the nodes that read the ray's orders.

@@ -219,8 +219,8 @@ public:
     pipeline.interleave = cpu.interleave;
     pipeline.affineOutputs = cpu.affineOutputs;
     pipeline.affineOrders = cpu.affineOrders;
-    if (cpu.rayRows > 0)
-      pipeline.rayBlock = {cpu.rayRows, cpu.rayNeurons};
+    pipeline.rayRows = cpu.rayRows;
+    pipeline.rayNeurons = cpu.rayNeurons;
     if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
       MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
       if (facts.known())

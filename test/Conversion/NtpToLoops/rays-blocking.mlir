@@ -1,4 +1,4 @@
-// RUN: ntp-opt %s -convert-ntp-to-loops="ray-block=5,4" -canonicalize -cse | FileCheck %s
+// RUN: ntp-opt %s -convert-ntp-to-loops="ray-rows=5 ray-neurons=4" -canonicalize -cse | FileCheck %s
 
 // ntp.affine_rays in register blocks of up to 5 rows x 4 output neurons
 // (RaysToLoops.cpp). Layout: row 0, ten rays of order 1 (rows 1..10), the
