@@ -284,9 +284,9 @@ TEST(ScheduleChoice, RayBlockFromTheSchedulingModel) {
     const char *cpu;
     int64_t rows, neurons;
   };
-  for (const Expected &e : {Expected{"znver4", 4, 6},
-                            Expected{"sapphirerapids", 2, 6},
-                            Expected{"x86-64-v3", 2, 2}}) {
+  for (const Expected &e :
+       {Expected{"znver4", 4, 6}, Expected{"sapphirerapids", 2, 6},
+        Expected{"x86-64-v3", 2, 2}}) {
     ntp::CpuTargetOptions options;
     options.cpu = e.cpu;
     std::string error;
@@ -330,10 +330,8 @@ TEST(ScheduleChoice, RayBlocksAreBitwiseEqual) {
   for (double &v : x)
     v = u(rng);
   std::vector<double> first;
-  for (auto [rows, neurons] : {std::pair<int64_t, int64_t>{0, 0},
-                               {1, 1},
-                               {3, 2},
-                               {8, 8}}) {
+  for (auto [rows, neurons] :
+       {std::pair<int64_t, int64_t>{0, 0}, {1, 1}, {3, 2}, {8, 8}}) {
     ntp::CompileOptions options;
     ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
     cpu.cpu = "native";
@@ -343,9 +341,9 @@ TEST(ScheduleChoice, RayBlocksAreBitwiseEqual) {
     auto kernel = CompiledKernel::compile(description, options);
     ASSERT_TRUE(kernel) << rows << "x" << neurons;
     std::vector<double> out(2 * batch);
-    ASSERT_EQ(ntp_partials(kernel->get(), x.data(), params.data(), out.data(),
-                           batch),
-              NTP_OK)
+    ASSERT_EQ(
+        ntp_partials(kernel->get(), x.data(), params.data(), out.data(), batch),
+        NTP_OK)
         << ntp_last_error();
     for (double v : out)
       EXPECT_TRUE(std::isfinite(v));
@@ -380,6 +378,20 @@ TEST(ScheduleChoice, RefusesBadOptions) {
     EXPECT_FALSE(ntp::compileToSharedObject(
         *module, options, "/tmp/ntp-never-written.so", error));
     EXPECT_NE(error.find("CPU schedule"), std::string::npos) << error;
+  }
+  // A ray block needs rows and neurons in 1..8, both or neither.
+  for (auto [rows, neurons] :
+       {std::pair<int64_t, int64_t>{3, 0}, {0, 2}, {9, 2}, {2, -1}}) {
+    ntp::CompileOptions options;
+    ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+    cpu.rayRows = rows;
+    cpu.rayNeurons = neurons;
+    auto module = ntp::buildMlpModule(context, description);
+    ASSERT_TRUE(module);
+    std::string error;
+    EXPECT_FALSE(ntp::compileToSharedObject(
+        *module, options, "/tmp/ntp-never-written.so", error));
+    EXPECT_NE(error.find("ray block"), std::string::npos) << error;
   }
 }
 
