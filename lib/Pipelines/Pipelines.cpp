@@ -42,6 +42,8 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   loops.affineOrders = options.affineOrders;
   loops.machineFacts.assign(options.machineFacts.begin(),
                             options.machineFacts.end());
+  loops.rayRows = options.rayRows;
+  loops.rayNeurons = options.rayNeurons;
   pm.nest<func::FuncOp>().addPass(createConvertNtpToLoops(loops));
 }
 

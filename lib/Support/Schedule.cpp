@@ -85,6 +85,38 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   return best;
 }
 
+RayBlock ntp::chooseRayBlock(const MachineVectorFacts &facts, int64_t lanes,
+                             int64_t elementBits) {
+  if (!facts.known())
+    return {};
+  int64_t perVector = registersPerVector(facts, lanes, elementBits);
+  int64_t chainsNeeded = facts.fmaLatency * facts.fmaPipes;
+  RayBlock best;
+  bool found = false, bestCovers = false;
+  double bestLoads = 0;
+  for (int64_t rows = 2; rows <= 8; ++rows)
+    for (int64_t neurons = 2; neurons <= 8; ++neurons) {
+      int64_t fmas = rows * neurons * perVector;
+      // Accumulators, the block's input rows, one broadcast weight; two
+      // registers left for temporaries.
+      if (fmas + rows * perVector + 1 > facts.vectorRegisters - 2)
+        continue;
+      bool covers = fmas >= chainsNeeded;
+      double loads = double(rows * perVector + neurons) / double(fmas);
+      bool better = !found || (covers && !bestCovers) ||
+                    (covers == bestCovers &&
+                     (loads < bestLoads - 1e-9 ||
+                      (loads < bestLoads + 1e-9 && rows > best.rows)));
+      if (better) {
+        best = {rows, neurons};
+        bestLoads = loads;
+        bestCovers = covers;
+        found = true;
+      }
+    }
+  return best;
+}
+
 int64_t ntp::chooseInterleave(const MachineVectorFacts &facts, int64_t lanes,
                               int64_t elementBits, int64_t orders) {
   if (!facts.known())

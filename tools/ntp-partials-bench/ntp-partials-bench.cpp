@@ -15,13 +15,20 @@
 //     microbenchmark (tools/ntp-bench/FmaPeak.cpp) on as many threads.
 //  2. All partials of total order <= 4 of a tanh 3-64-64-64-1 network (35
 //     multi-indices), batch 1024: per-ray against multi-direction.
+//  3. The register block of ntp.affine_rays (rows x output neurons, or the
+//     compiler's choice from the CPU's scheduling model, "auto"): the
+//     collapsed Laplacian of table 1 and the 35 partials of table 2
+//     (multi-direction) compiled with each block, timed in turns (best of
+//     rounds), so that a loaded machine affects every block alike.
 //
 //  3. With --gated, only: the Laplacian of the modified MLP (gated tanh
 //     d-64-64-64-1, batch 1024, f64 and f32, d = 2, 8 by default) in each
 //     lowering (ntp.gate_rays in the multi-direction and collapsed ones).
 //
-// Usage: ntp-partials-bench [--gated] [d...] (default 2 8 32; 2 8 with
-// --gated).
+// Usage: ntp-partials-bench [--gated] [--target-cpu=native]
+//                           [--ray-blocks=2x2,auto] [--rounds=15]
+//                           [--tables=1,2,3] [d...] (default d: 2 8 32;
+//                           2 8 with --gated).
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +37,8 @@
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Partials.h"
 #include "ntp/Support/PartialsLowering.h"
+#include "ntp/Support/Schedule.h"
+#include "ntp/Target/Cpu/CpuTarget.h"
 #include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
@@ -56,6 +65,12 @@ using ntp::bench::loadAverage;
 using ntp::bench::seconds;
 using Rows = std::vector<std::vector<int32_t>>;
 
+/// The CPU every kernel is compiled for (--target-cpu; the JIT's default,
+/// native, unless asked otherwise).
+std::string targetCpu = "native";
+/// Rounds of table 3 (--rounds).
+int blockRounds = 15;
+
 /// A kernel compiled (forward only) into a temporary file and loaded.
 struct Kernel {
   ntp_kernel *k = nullptr;
@@ -67,7 +82,8 @@ struct Kernel {
 std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
                                 int64_t order, const Rows &rows,
                                 const std::string &lowering,
-                                const ntp::artifact::LayerKinds &kinds = {}) {
+                                const ntp::artifact::LayerKinds &kinds = {},
+                                ntp::RayBlock rayBlock = {0, 0}) {
   mlir::DialectRegistry registry;
   ntp::registerNtpCompilerDialects(registry);
   mlir::MLIRContext context(registry);
@@ -80,6 +96,10 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
   description.kinds = kinds;
   ntp::CompileOptions options;
   options.backward = false;
+  ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+  cpu.cpu = targetCpu;
+  cpu.rayRows = rayBlock.rows;
+  cpu.rayNeurons = rayBlock.neurons;
   auto kernel = std::make_unique<Kernel>();
   char path[] = "/tmp/ntp-partials-bench-XXXXXX";
   int fd = mkstemp(path);
@@ -321,16 +341,106 @@ template <class T> void gatedLaplacian(int d, bool f64) {
   std::fflush(stdout);
 }
 
+/// Table 3: one request compiled with each ray block, timed in turns.
+template <class T>
+void blocks(const char *what, const std::vector<int64_t> &layers, int64_t order,
+            const Rows &rows, const std::string &lowering,
+            ntp::partials::Lowering counted, bool f64, double peak,
+            const std::vector<ntp::RayBlock> &shapes) {
+  const int64_t batch = 1024;
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  for (ntp::RayBlock shape : shapes) {
+    kernels.push_back(compile(layers, f64, order, rows, lowering, {}, shape));
+    if (!kernels.back())
+      return;
+  }
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> params(*ntp::artifact::countParams(layers)),
+      x(batch * layers.front());
+  for (T &p : params)
+    p = static_cast<T>(u(rng) * 0.3);
+  for (T &v : x)
+    v = static_cast<T>(u(rng));
+  size_t outSize = rows.size() * batch * layers.back();
+  std::vector<std::vector<T>> outs(kernels.size(), std::vector<T>(outSize));
+  for (size_t i = 0; i < kernels.size(); ++i)
+    ntp_partials(kernels[i]->k, x.data(), params.data(), outs[i].data(), batch);
+  std::string load = loadAverage();
+  // Rounds of a few calls of each kernel in turn; the best call of each.
+  std::vector<double> t(kernels.size(), 1e30);
+  for (int round = 0; round < blockRounds; ++round)
+    for (size_t i = 0; i < kernels.size(); ++i)
+      t[i] = std::min(t[i], best(
+                                [&] {
+                                  ntp_partials(kernels[i]->k, x.data(),
+                                               params.data(), outs[i].data(),
+                                               batch);
+                                },
+                                3));
+  int64_t flops = flopsPerSample(layers, rows, counted, f64);
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    // Every block computes the same sums in the same order: bitwise equal.
+    bool same = outs[i] == outs[0];
+    double gflops = flops * double(batch) / t[i] * 1e-9;
+    std::string name = shapes[i].rows == 0
+                           ? "auto"
+                           : std::to_string(shapes[i].rows) + "x" +
+                                 std::to_string(shapes[i].neurons);
+    std::printf("| %s | %s | %s | %.0f | %.2fx | %.1f | %.0f%% | %s | %s |\n",
+                what, f64 ? "f64" : "f32", name.c_str(), t[i] * 1e6,
+                t[0] / t[i], gflops, 100 * gflops / peak, same ? "yes" : "NO",
+                load.c_str());
+  }
+  std::fflush(stdout);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::vector<int> dims;
   bool gated = false;
+  std::vector<ntp::RayBlock> shapes = {{2, 2}, {0, 0}};
+  std::string tables = "1,2,3";
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--gated")
+    std::string arg = argv[i];
+    if (arg == "--gated") {
       gated = true;
-    else
-      dims.push_back(std::atoi(argv[i]));
+    } else if (arg.rfind("--target-cpu=", 0) == 0) {
+      targetCpu = arg.substr(13);
+    } else if (arg.rfind("--rounds=", 0) == 0) {
+      blockRounds = std::max(1, std::atoi(arg.c_str() + 9));
+    } else if (arg.rfind("--tables=", 0) == 0) {
+      tables = arg.substr(9);
+    } else if (arg.rfind("--ray-blocks=", 0) == 0) {
+      shapes.clear();
+      std::string list = arg.substr(13) + ",";
+      for (size_t p = 0, q; (q = list.find(',', p)) != std::string::npos;
+           p = q + 1) {
+        std::string item = list.substr(p, q - p);
+        int r = 0, n = 0;
+        if (item == "auto")
+          shapes.push_back({0, 0});
+        else if (std::sscanf(item.c_str(), "%dx%d", &r, &n) == 2 && r >= 1 &&
+                 r <= 8 && n >= 1 && n <= 8)
+          shapes.push_back({r, n});
+        else {
+          std::fprintf(stderr,
+                       "--ray-blocks takes RxN (1..8) or auto, got "
+                       "'%s'\n",
+                       item.c_str());
+          return 1;
+        }
+      }
+    } else if (!arg.empty() && arg[0] != '-' && std::atoi(arg.c_str()) > 0) {
+      dims.push_back(std::atoi(arg.c_str()));
+    } else {
+      std::fprintf(stderr,
+                   "usage: ntp-partials-bench [--gated] [--target-cpu=CPU] "
+                   "[--ray-blocks=RxN,...,auto] [--rounds=N] "
+                   "[--tables=1,2,3] [d...]\n");
+      return 1;
+    }
   }
   if (dims.empty())
     dims = gated ? std::vector<int>{2, 8} : std::vector<int>{2, 8, 32};
@@ -340,9 +450,9 @@ int main(int argc, char **argv) {
   char host[256] = "?";
   gethostname(host, sizeof(host));
   std::printf("machine: %s, %u hardware threads, %d used; load average at "
-              "start %s\n",
+              "start %s; kernels for --target-cpu=%s\n",
               host, std::thread::hardware_concurrency(), threads,
-              loadAverage().c_str());
+              loadAverage().c_str(), targetCpu.c_str());
   // Best of a longer run: other builders' load lowers it (the kernels'
   // best-of-N catch the quiet moments, so a peak measured in a busy one
   // would overstate their fraction).
@@ -367,27 +477,65 @@ int main(int argc, char **argv) {
               "f32 %.1f GFLOP/s\n\n",
               peak64.instruction.c_str(), threads, peak64.gflops,
               peak32.gflops);
-  std::printf("Laplacian of tanh d-64-64-64-1, batch 1024, best of N (us); "
-              "speed-ups of the collapsed kernel; GFLOP/s of the collapsed "
-              "kernel from its exact flop count\n");
-  std::printf("| dtype | d | per-ray | multi-direction | collapsed | auto "
-              "(choice) | d order-2 jet calls | collapsed vs jets | collapsed "
-              "vs per-ray | flops/sample (collapsed) | GFLOP/s | of FMA peak "
-              "| max rel. difference | compile s (per-ray / multi / "
-              "collapsed) | load avg |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-              "\n");
-  for (int d : dims) {
-    laplacian<double>(d, true, peak64.gflops, threads);
-    laplacian<float>(d, false, peak32.gflops, threads);
+  if (tables.find('1') != std::string::npos) {
+    std::printf("Laplacian of tanh d-64-64-64-1, batch 1024, best of N (us); "
+                "speed-ups of the collapsed kernel; GFLOP/s of the collapsed "
+                "kernel from its exact flop count\n");
+    std::printf(
+        "| dtype | d | per-ray | multi-direction | collapsed | auto "
+        "(choice) | d order-2 jet calls | collapsed vs jets | collapsed "
+        "vs per-ray | flops/sample (collapsed) | GFLOP/s | of FMA peak "
+        "| max rel. difference | compile s (per-ray / multi / "
+        "collapsed) | load avg |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "\n");
+    for (int d : dims) {
+      laplacian<double>(d, true, peak64.gflops, threads);
+      laplacian<float>(d, false, peak32.gflops, threads);
+    }
   }
-  std::printf("\nAll 35 partials of total order <= 4 of tanh 3-64-64-64-1, "
-              "batch 1024, best of 10 (us)\n");
-  std::printf("| dtype | partials | per-ray | multi-direction | speed-up | "
-              "flops/sample (per-ray / multi) | max rel. difference | compile "
-              "s (per-ray / multi) | load avg |\n"
-              "|---|---|---|---|---|---|---|---|---|\n");
-  allPartials<double>(true);
-  allPartials<float>(false);
+  if (tables.find('2') != std::string::npos) {
+    std::printf("\nAll 35 partials of total order <= 4 of tanh 3-64-64-64-1, "
+                "batch 1024, best of 10 (us)\n");
+    std::printf(
+        "| dtype | partials | per-ray | multi-direction | speed-up | "
+        "flops/sample (per-ray / multi) | max rel. difference | compile "
+        "s (per-ray / multi) | load avg |\n"
+        "|---|---|---|---|---|---|---|---|---|\n");
+    allPartials<double>(true);
+    allPartials<float>(false);
+  }
+  if (tables.find('3') != std::string::npos) {
+    std::printf("\nRegister block of ntp.affine_rays (rows x output neurons; "
+                "auto: chosen from the CPU's scheduling model), batch 1024, "
+                "best of %d rounds x 3 calls in turns (us); speed-up over "
+                "the first block; GFLOP/s from the exact flop count\n",
+                blockRounds);
+    std::printf("| request | dtype | block | us | speed-up | GFLOP/s | of FMA "
+                "peak | bitwise equal | load avg |\n"
+                "|---|---|---|---|---|---|---|---|---|\n");
+    for (int d : dims) {
+      std::vector<int64_t> layers = {d, 64, 64, 64, 1};
+      Rows rows = {std::vector<int32_t>(d, -2)};
+      std::string what = "Laplacian d=" + std::to_string(d) + " collapsed";
+      blocks<double>(what.c_str(), layers, 2, rows, "collapsed",
+                     ntp::partials::Lowering::Collapsed, true, peak64.gflops,
+                     shapes);
+      blocks<float>(what.c_str(), layers, 2, rows, "collapsed",
+                    ntp::partials::Lowering::Collapsed, false, peak32.gflops,
+                    shapes);
+    }
+    Rows all;
+    for (int n = 0; n <= 4; ++n)
+      for (int a = n; a >= 0; --a)
+        for (int b = n - a; b >= 0; --b)
+          all.push_back({a, b, n - a - b});
+    blocks<double>("35 partials multi-direction", {3, 64, 64, 64, 1}, 4, all,
+                   "multi-direction", ntp::partials::Lowering::MultiDirection,
+                   true, peak64.gflops, shapes);
+    blocks<float>("35 partials multi-direction", {3, 64, 64, 64, 1}, 4, all,
+                  "multi-direction", ntp::partials::Lowering::MultiDirection,
+                  false, peak32.gflops, shapes);
+  }
   return 0;
 }

@@ -27,6 +27,10 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     B and K are chosen per layer (ntp::chooseAffineBlock) from
     `machine-facts`, which the CPU target reads off the LLVM scheduling
     model of its CPU.
+
+    `ntp.affine_rays` (partials kernels) is blocked in rows of the ray
+    buffer x output neurons: `ray-rows` x `ray-neurons`, else ntp::chooseRayBlock
+    from `machine-facts`, else 2 x 2.
   }];
   let options = [
     Option<"affineOutputs", "affine-outputs", "int64_t", /*default=*/"1",
@@ -37,6 +41,12 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     ListOption<"machineFacts", "machine-facts", "int64_t",
                "The CPU's vector bits, vector registers, FMA latency, FMA "
                "pipes and load ports (for affine-outputs=0)">,
+    Option<"rayRows", "ray-rows", "int64_t", /*default=*/"0",
+           "Rows per register block of ntp.affine_rays (with ray-neurons; "
+           "0: ntp::chooseRayBlock from machine-facts, 2 x 2 without them)">,
+    Option<"rayNeurons", "ray-neurons", "int64_t", /*default=*/"0",
+           "Output neurons per register block of ntp.affine_rays (with "
+           "ray-rows; 0: chosen)">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",

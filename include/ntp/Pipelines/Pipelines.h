@@ -68,6 +68,16 @@ struct CpuPipelineOptions
       *this, "machine-facts",
       llvm::cl::desc("The CPU's vector bits, vector registers, FMA latency, "
                      "FMA pipes and load ports (for the automatic choices)")};
+  Option<int64_t> rayRows{
+      *this, "ray-rows",
+      llvm::cl::desc("Rows per register block of the multi-direction affine "
+                     "layers (convert-ntp-to-loops; 0: from machine-facts)"),
+      llvm::cl::init(0)};
+  Option<int64_t> rayNeurons{
+      *this, "ray-neurons",
+      llvm::cl::desc("Output neurons per register block of the "
+                     "multi-direction affine layers (0: chosen)"),
+      llvm::cl::init(0)};
 };
 
 struct GpuPipelineOptions

@@ -57,6 +57,25 @@ struct AffineBlock {
 AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
                               int64_t elementBits, int64_t live, int64_t width);
 
+/// The register block of a multi-direction affine layer (ntp.affine_rays):
+/// `rows` rows of the ray buffer x `neurons` output neurons accumulated at
+/// once, per input neuron `rows` jet loads and `neurons` weight broadcasts
+/// feeding rows x neurons FMAs.
+struct RayBlock {
+  int64_t rows = 2;
+  int64_t neurons = 2;
+};
+
+/// The ray block for jets of `lanes` elements of `elementBits`: among the
+/// blocks of at least 2 x 2 whose accumulators, input rows and one
+/// broadcast fit in the vector registers (two kept free), those with enough
+/// independent FMA chains to cover latency x pipes, the fewest loads and
+/// broadcasts per FMA, then more rows (a broadcast costs more than a
+/// vector load on some CPUs, e.g. an FP pipe on Zen 4). {2, 2} where `facts`
+/// is unknown, and on 16 AVX2 registers with 2-register jets.
+RayBlock chooseRayBlock(const MachineVectorFacts &facts, int64_t lanes,
+                        int64_t elementBits);
+
 /// Neurons whose activation jets (of `orders` orders) are interleaved:
 /// enough chains to cover FMA latency x pipes, at most 4, where the jets of
 /// all of them (inputs and outputs, 2 x orders vectors each) fit in three

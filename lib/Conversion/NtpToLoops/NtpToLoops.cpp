@@ -325,6 +325,15 @@ struct ConvertNtpToLoopsPass
           << machineFacts.size();
       return signalPassFailure();
     }
+    if (rayRows < 0 || rayRows > 8 || rayNeurons < 0 || rayNeurons > 8 ||
+        (rayRows == 0) != (rayNeurons == 0)) {
+      getOperation()->emitError("ray-rows and ray-neurons must both be in "
+                                "1..8, or both 0 (chosen), got ")
+          << static_cast<int64_t>(rayRows) << " and "
+          << static_cast<int64_t>(rayNeurons);
+      return signalPassFailure();
+    }
+    blocking.rays = {rayRows, rayNeurons};
     populateNtpToLoopsConversionPatterns(patterns, blocking);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
@@ -341,7 +350,7 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
       patterns.getContext());
   populateAffineToLoopsPatterns(patterns, blocking);
   populateLayerOpsToLoopsPatterns(patterns);
-  populateRaysToLoopsConversionPatterns(patterns);
+  populateRaysToLoopsConversionPatterns(patterns, blocking);
   populateGateRaysToLoopsPatterns(patterns);
   populateRayVjpToLoopsConversionPatterns(patterns);
 }

@@ -6,10 +6,13 @@
 // runtime loop, so a 462-direction request emits a few loops per layer,
 // not 462 copies of the network.
 //
-//  - affine: per block of kRowBlock live rows, every output neuron in
-//    register blocks of rows x neurons accumulators; each weight is loaded
-//    and broadcast once per block of rows (not once per ray and order), and
-//    the block's input rows stay in L1 across the output neurons;
+//  - affine: the live rows (row 0, the rays', the collapsed row) in blocks
+//    of up to R rows, every output neuron in register blocks of R rows x N
+//    neurons accumulators (ntp::chooseRayBlock from the CPU's facts, or the
+//    ray-rows/ray-neurons options; 2 x 2 without either); each weight is
+//    loaded and broadcast once per block of rows (not once per ray and
+//    order), and the block's input rows stay in L1 across the output
+//    neurons;
 //  - activation: per neuron, the primitives of y0 and every node of the
 //    expansion that reads no order >= 1 are evaluated once, before the loops
 //    over the rays, which evaluate only the nodes that read the ray's orders.
@@ -36,14 +39,6 @@ using namespace mlir;
 using namespace ntp;
 
 namespace {
-
-/// An affine layer's register block: kRowBlock rows of the rays times
-/// kAccumulators / kRowBlock output neurons, each weight broadcast feeding
-/// kRowBlock FMAs and each input load kAccumulators / kRowBlock. Measured on
-/// the tanh 3-64-64-64-1 order-4 request (35 partials, f32, 256-bit code):
-/// 2 x 2 beat 4 x 2 (which spilled accumulators), 4 x 1 and 2 x 3.
-constexpr int64_t kRowBlock = 2;
-constexpr int64_t kAccumulators = 4;
 
 Value index(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
@@ -154,7 +149,8 @@ struct LowerSeedRays : public OpConversionPattern<SeedRaysOp> {
 };
 
 struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
-  using OpConversionPattern::OpConversionPattern;
+  LowerAffineRays(MLIRContext *context, AffineBlocking blocking)
+      : OpConversionPattern(context), blocking(blocking) {}
 
   LogicalResult
   matchAndRewrite(AffineRaysOp op, OpAdaptor adaptor,
@@ -168,6 +164,12 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
     int64_t live = op.getLiveOrders();
     RayLayout layout = RayLayout::of(op);
     VectorType vectorType = in.laneVectorType();
+    // The register block: as asked, else from the machine's facts (2 x 2
+    // without them).
+    RayBlock shape = blocking.rays;
+    if (shape.rows < 1 || shape.neurons < 1)
+      shape = chooseRayBlock(blocking.machine, in.lanes(),
+                             in.elementType().getIntOrFloatBitWidth());
     Value input = adaptor.getInput(), output = adaptor.getOutput(),
           params = adaptor.getParams();
     Value zero = index(rewriter, loc, 0);
@@ -179,7 +181,8 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
     // out[rows][i] = sum_j W[i][j] in[rows][j] + init for `rows` and the
     // `neurons` consecutive output neurons from `first`: rows x neurons
     // accumulators, so each weight load (a broadcast) feeds rows FMAs and
-    // each input vector load feeds neurons FMAs.
+    // each input vector load feeds neurons FMAs. With `withBias`, rows[0]
+    // is row 0 and starts from the bias.
     auto product = [&](OpBuilder &b, Location loc, ArrayRef<Value> rows,
                        Value first, int64_t neurons, bool withBias) {
       SmallVector<Value> rowStarts, init;
@@ -225,13 +228,12 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
                                       zero));
     };
     // Every output neuron for one block of rows: neurons in groups of
-    // kAccumulators / rows (the block's input rows stay in L1 across them),
-    // then one at a time for the remainder.
+    // shape.neurons (the block's input rows stay in L1 across them), the
+    // remainder as one smaller group.
     auto allNeurons = [&](OpBuilder &b, Location loc,
                           function_ref<SmallVector<Value>(OpBuilder &)> rows,
                           bool withBias) {
-      int64_t count = static_cast<int64_t>(rows(b).size());
-      int64_t group = std::max<int64_t>(1, kAccumulators / count);
+      int64_t group = std::max<int64_t>(1, shape.neurons);
       int64_t groups = outWidth / group, rest = outWidth % group;
       scf::ForOp loop =
           simpleLoop(b, loc, groups, [&](OpBuilder &b, Location loc, Value g) {
@@ -255,62 +257,87 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
       }
       product(b, loc, rows(b), index(b, loc, groups * group), rest, withBias);
     };
-    // Row 0 with the bias, and the collapsed row if it is live.
-    allNeurons(
-        rewriter, loc,
-        [&](OpBuilder &b) {
-          SmallVector<Value> rows = {index(b, loc, 0)};
-          if (layout.collapsedOrder > 0 && layout.collapsedOrder < live)
-            rows.push_back(index(b, loc, layout.collapsedRow));
-          return rows;
-        },
-        /*withBias=*/true);
-    // The rays' live rows: runs of `count` rows `stride` apart, in blocks of
-    // kRowBlock rows and one remainder block.
-    auto run = [&](int64_t start, int64_t stride, int64_t count) {
-      int64_t blocks = count / kRowBlock, rest = count % kRowBlock;
-      auto block = [&](OpBuilder &b, Location loc, Value first, int64_t size) {
-        allNeurons(
-            b, loc,
-            [&](OpBuilder &b) {
-              SmallVector<Value> rows;
-              for (int64_t u = 0; u < size; ++u)
-                rows.push_back(affineIndex(b, loc, u * stride, first, 1));
-              return rows;
-            },
-            /*withBias=*/false);
-      };
-      if (blocks > 0)
-        simpleLoop(
-            rewriter, loc, blocks, [&](OpBuilder &b, Location loc, Value c) {
-              block(b, loc, affineIndex(b, loc, start, c, kRowBlock * stride),
-                    kRowBlock);
-            });
-      if (rest > 0)
-        block(rewriter, loc,
-              index(rewriter, loc, start + blocks * kRowBlock * stride), rest);
+    // `count` rows `stride` apart from `start` (an index), as one block.
+    auto block = [&](OpBuilder &b, Location loc, Value start, int64_t stride,
+                     int64_t count, bool withBias) {
+      allNeurons(
+          b, loc,
+          [&](OpBuilder &b) {
+            SmallVector<Value> rows;
+            for (int64_t u = 0; u < count; ++u)
+              rows.push_back(affineIndex(b, loc, u * stride, start, 1));
+            return rows;
+          },
+          withBias);
     };
-    // Runs of consecutive rows (groups whose every order is live) merge
-    // into one, so that blocks span groups.
+    // The live rows as runs of `count` rows `stride` apart: row 0, the
+    // rays' rows, the collapsed row if live; consecutive runs merge, so
+    // that blocks span groups (a collapsed Laplacian's rows 0..d+1 are one
+    // run).
     SmallVector<std::array<int64_t, 3>> runs; // start, stride, count
+    auto addRun = [&](int64_t start, int64_t stride, int64_t count) {
+      if (count == 1)
+        stride = 1;
+      if (stride == 1 && !runs.empty() && runs.back()[1] == 1 &&
+          runs.back()[0] + runs.back()[2] == start) {
+        runs.back()[2] += count;
+        return;
+      }
+      runs.push_back({start, stride, count});
+    };
+    addRun(0, 1, 1);
     for (const RayLayout::Group &g : layout.groups) {
       int64_t orders = std::min(live - 1, g.order);
       if (orders == g.order) {
-        if (!runs.empty() && runs.back()[1] == 1 &&
-            runs.back()[0] + runs.back()[2] == g.base)
-          runs.back()[2] += g.count * g.order;
-        else
-          runs.push_back({g.base, 1, g.count * g.order});
+        addRun(g.base, 1, g.count * g.order);
         continue;
       }
       for (int64_t k = 1; k <= orders; ++k)
-        runs.push_back({g.base + k - 1, g.order, g.count});
+        addRun(g.base + k - 1, g.order, g.count);
     }
-    for (auto [start, stride, count] : runs)
-      run(start, stride, count);
+    if (layout.collapsedOrder > 0 && layout.collapsedOrder < live)
+      addRun(layout.collapsedRow, 1, 1);
+    // Each run in blocks of at most shape.rows rows, as even as possible
+    // (34 rows by 6: 4 blocks of 6 and 2 of 5, not 5 of 6 and one of 4):
+    // `large` blocks of size + 1, then the others of size, each kind a
+    // runtime loop. Row 0 leads the first run: its first block, with the
+    // bias, is emitted before the loops.
+    int64_t maxRows = std::max<int64_t>(1, shape.rows);
+    for (size_t r = 0; r < runs.size(); ++r) {
+      int64_t start = runs[r][0], stride = runs[r][1], count = runs[r][2];
+      int64_t blocks = (count + maxRows - 1) / maxRows;
+      int64_t size = count / blocks, large = count % blocks;
+      if (r == 0) {
+        int64_t first = large > 0 ? size + 1 : size;
+        block(rewriter, loc, index(rewriter, loc, start), stride, first,
+              /*withBias=*/true);
+        start += first * stride;
+        --blocks;
+        if (large > 0)
+          --large;
+      }
+      auto loopOf = [&](int64_t n, int64_t rows, int64_t from) {
+        if (n == 1) {
+          block(rewriter, loc, index(rewriter, loc, from), stride, rows,
+                /*withBias=*/false);
+          return;
+        }
+        if (n > 1)
+          simpleLoop(
+              rewriter, loc, n, [&](OpBuilder &b, Location loc, Value c) {
+                block(b, loc, affineIndex(b, loc, from, c, rows * stride),
+                      stride, rows, /*withBias=*/false);
+              });
+      };
+      loopOf(large, size + 1, start);
+      loopOf(blocks - large, size, start + large * (size + 1) * stride);
+    }
     rewriter.eraseOp(op);
     return success();
   }
+
+private:
+  AffineBlocking blocking;
 };
 
 /// One activation expansion emitted in two parts: the nodes every ray shares
@@ -495,7 +522,8 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
 
 } // namespace
 
-void ntp::populateRaysToLoopsConversionPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerSeedRays, LowerAffineRays, LowerActivateRays>(
-      patterns.getContext());
+void ntp::populateRaysToLoopsConversionPatterns(RewritePatternSet &patterns,
+                                                AffineBlocking blocking) {
+  patterns.add<LowerSeedRays, LowerActivateRays>(patterns.getContext());
+  patterns.add<LowerAffineRays>(patterns.getContext(), blocking);
 }

@@ -96,6 +96,17 @@ struct CpuFlags {
       cl::desc("Live orders per register block of the affine layers (0: all, "
                "or chosen with --affine-outputs=0)"),
       cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> rayRows{
+      "ray-rows",
+      cl::desc("Rows per register block of the multi-direction affine "
+               "layers of partials kernels (0: chosen from the CPU's "
+               "scheduling model; with --ray-neurons)"),
+      cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> rayNeurons{
+      "ray-neurons",
+      cl::desc("Output neurons per register block of the multi-direction "
+               "affine layers (0: chosen; with --ray-rows)"),
+      cl::init(0), cl::cat(category)};
 };
 
 CpuFlags *&registeredCpuFlags() {
@@ -149,6 +160,8 @@ public:
     cpu.interleave = flags->interleave;
     cpu.affineOutputs = flags->affineOutputs;
     cpu.affineOrders = flags->affineOrders;
+    cpu.rayRows = flags->rayRows;
+    cpu.rayNeurons = flags->rayNeurons;
     return true;
   }
 
@@ -165,6 +178,14 @@ public:
         cpu.affineOutputs > 8 || cpu.affineOrders < 0) {
       error = "the CPU schedule's interleave and affine outputs must be in "
               "0..8 and its affine orders at least 0";
+      return false;
+    }
+    if (cpu.rayRows < 0 || cpu.rayRows > 8 || cpu.rayNeurons < 0 ||
+        cpu.rayNeurons > 8 || (cpu.rayRows == 0) != (cpu.rayNeurons == 0)) {
+      error = "the ray block's rows and neurons must both be in 1..8, or "
+              "both 0 (chosen), got " +
+              std::to_string(cpu.rayRows) + " x " +
+              std::to_string(cpu.rayNeurons);
       return false;
     }
     return createCpuTargetMachine(options.get<CpuTargetOptions>(), error) !=
@@ -198,7 +219,9 @@ public:
     pipeline.interleave = cpu.interleave;
     pipeline.affineOutputs = cpu.affineOutputs;
     pipeline.affineOrders = cpu.affineOrders;
-    if (cpu.interleave == 0 || cpu.affineOutputs == 0) {
+    pipeline.rayRows = cpu.rayRows;
+    pipeline.rayNeurons = cpu.rayNeurons;
+    if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
       MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
       if (facts.known())
         pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,

@@ -27,14 +27,17 @@ func.func @activate(%a: memref<6x4x8xf64>, %b: memref<6x4x8xf64>) {
   return
 }
 
-// affine_rays: row 0 (with the bias) and the collapsed row together for
-// two output neurons at a time, then the ray rows 1..4 (runs merge across
-// groups) in a loop over blocks of 2 rows, each in register blocks of 2
-// rows x 2 output neurons: one weight broadcast feeds both rows, one input
-// load both neurons.
+// affine_rays (no machine facts: blocks of 2 rows x 2 neurons): the live
+// rows 0..5 (row 0, the rays' rows 1..4, the collapsed row 5) are one run;
+// its first block, rows 0 and 1, starts from the bias (row 0 only) and is
+// emitted before a loop over the other two blocks, each in register blocks
+// of 2 rows x 2 output neurons: one weight broadcast feeds both rows, one
+// input load both neurons.
 // CHECK-LABEL: func.func @affine
+// CHECK: %[[BIAS:.*]] = vector.broadcast
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[BIAS]], %{{.*}} = %cst,
 // CHECK: %[[B:.*]] = vector.load %arg0[%c0,
-// CHECK: %[[C:.*]] = vector.load %arg0[%c5,
+// CHECK: %[[C:.*]] = vector.load %arg0[%c1,
 // CHECK: math.fma %{{.*}}, %[[B]]
 // CHECK: math.fma %{{.*}}, %[[C]]
 // CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 {

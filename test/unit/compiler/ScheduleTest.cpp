@@ -18,6 +18,7 @@
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/Schedule.h"
 #include "ntp/Target/Cpu/CpuTarget.h"
+#include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -243,6 +244,86 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
   EXPECT_EQ(ntp::chooseAffineBlock(unknown, 16, 32, 10, 24).outputs, 1);
 }
 
+/// The register block of ntp.affine_rays (partials kernels): rows x output
+/// neurons from the same facts. Zen 4 (32 zmm, one jet one register): 4 x 6
+/// (24 accumulators, 4 rows and a broadcast: 29 registers; 10 loads per 24
+/// FMAs). Sapphire Rapids (a jet takes two ymm): 2 x 6. The AVX2 baseline
+/// (16 registers, two per jet): today's 2 x 2. Unknown facts: 2 x 2.
+TEST(ScheduleChoice, RayBlockFromTheSchedulingModel) {
+  struct Expected {
+    const char *cpu;
+    int64_t rows, neurons;
+  };
+  for (const Expected &e :
+       {Expected{"znver4", 4, 6}, Expected{"sapphirerapids", 2, 6},
+        Expected{"x86-64-v3", 2, 2}}) {
+    ntp::CpuTargetOptions options;
+    options.cpu = e.cpu;
+    std::string error;
+    auto machine = ntp::createCpuTargetMachine(options, error);
+    ASSERT_TRUE(machine) << error;
+    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    for (auto [lanes, bits] : {std::pair<int64_t, int64_t>{8, 64}, {16, 32}}) {
+      ntp::RayBlock block = ntp::chooseRayBlock(facts, lanes, bits);
+      EXPECT_EQ(block.rows, e.rows) << e.cpu << " " << bits;
+      EXPECT_EQ(block.neurons, e.neurons) << e.cpu << " " << bits;
+      int64_t perVector = std::max<int64_t>(1, lanes * bits / facts.vectorBits);
+      EXPECT_LE((block.rows * block.neurons + block.rows) * perVector + 1,
+                facts.vectorRegisters)
+          << e.cpu;
+    }
+  }
+  ntp::MachineVectorFacts unknown;
+  EXPECT_EQ(ntp::chooseRayBlock(unknown, 8, 64).rows, 2);
+  EXPECT_EQ(ntp::chooseRayBlock(unknown, 8, 64).neurons, 2);
+}
+
+/// A ray block of the multi-direction lowering is exact whatever its shape:
+/// the Laplacian and a mixed partial of a 3-5-7-1 network (widths and row
+/// counts no block divides) bitwise equal across blocks 1 x 1, 3 x 2, 8 x 8
+/// and the automatic one.
+TEST(ScheduleChoice, RayBlocksAreBitwiseEqual) {
+  ntp::MlpDescription description;
+  description.layers = {3, 5, 7, 1};
+  description.activation = "tanh";
+  description.isF64 = true;
+  description.order = 2;
+  description.partials = {{1, 1, 0}, {-2, -2, -2}};
+  description.partialsLowering = "multi-direction";
+  const int64_t batch = 11;
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<double> params(*ntp::artifact::countParams(description.layers)),
+      x(batch * 3);
+  for (double &p : params)
+    p = u(rng);
+  for (double &v : x)
+    v = u(rng);
+  std::vector<double> first;
+  for (auto [rows, neurons] :
+       {std::pair<int64_t, int64_t>{0, 0}, {1, 1}, {3, 2}, {8, 8}}) {
+    ntp::CompileOptions options;
+    ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+    cpu.cpu = "native";
+    cpu.rayRows = rows;
+    cpu.rayNeurons = neurons;
+    options.backward = false;
+    auto kernel = CompiledKernel::compile(description, options);
+    ASSERT_TRUE(kernel) << rows << "x" << neurons;
+    std::vector<double> out(2 * batch);
+    ASSERT_EQ(
+        ntp_partials(kernel->get(), x.data(), params.data(), out.data(), batch),
+        NTP_OK)
+        << ntp_last_error();
+    for (double v : out)
+      EXPECT_TRUE(std::isfinite(v));
+    if (first.empty())
+      first = out;
+    else
+      EXPECT_EQ(out, first) << rows << "x" << neurons;
+  }
+}
+
 TEST(ScheduleChoice, RefusesBadOptions) {
   mlir::DialectRegistry registry;
   ntp::registerNtpCompilerDialects(registry);
@@ -267,6 +348,20 @@ TEST(ScheduleChoice, RefusesBadOptions) {
     EXPECT_FALSE(ntp::compileToSharedObject(
         *module, options, "/tmp/ntp-never-written.so", error));
     EXPECT_NE(error.find("CPU schedule"), std::string::npos) << error;
+  }
+  // A ray block needs rows and neurons in 1..8, both or neither.
+  for (auto [rows, neurons] :
+       {std::pair<int64_t, int64_t>{3, 0}, {0, 2}, {9, 2}, {2, -1}}) {
+    ntp::CompileOptions options;
+    ntp::CpuTargetOptions &cpu = options.get<ntp::CpuTargetOptions>();
+    cpu.rayRows = rows;
+    cpu.rayNeurons = neurons;
+    auto module = ntp::buildMlpModule(context, description);
+    ASSERT_TRUE(module);
+    std::string error;
+    EXPECT_FALSE(ntp::compileToSharedObject(
+        *module, options, "/tmp/ntp-never-written.so", error));
+    EXPECT_NE(error.find("ray block"), std::string::npos) << error;
   }
 }
 

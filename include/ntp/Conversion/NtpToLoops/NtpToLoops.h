@@ -27,6 +27,7 @@ struct AffineBlocking {
   int64_t outputs = 1; // output neurons per block (0: chosen from machine)
   int64_t orders = 0;  // live orders per block (0: all)
   MachineVectorFacts machine;
+  RayBlock rays = {0, 0}; // ntp.affine_rays' block (0 x 0: from machine)
 };
 
 /// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.
@@ -43,7 +44,8 @@ void populateGateOpsToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// Patterns lowering the multi-direction jet ops (ntp.seed_rays,
 /// ntp.affine_rays, ntp.activate_rays) to loops (RaysToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
-void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
+void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns,
+                                           AffineBlocking blocking = {});
 
 /// Patterns lowering the modified MLP's gate on the ray layout
 /// (ntp.gate_rays; GateRaysToLoops.cpp); part of

@@ -58,6 +58,11 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   int64_t interleave = 0;
   int64_t affineOutputs = 0;
   int64_t affineOrders = 0;
+  /// The register block of the multi-direction affine layers
+  /// (ntp.affine_rays): rows x output neurons; 0 x 0 chosen from the CPU's
+  /// scheduling model (ntp::chooseRayBlock).
+  int64_t rayRows = 0;
+  int64_t rayNeurons = 0;
 };
 
 /// The vector facts of `machine`'s CPU that the lowering schedules for
