@@ -82,6 +82,13 @@ struct Case {
   std::string lowering; // collapsed or multi-direction
 };
 
+/// How ctest names a case: its fields, not its bytes (which hold pointers
+/// and would change the test names from build to build).
+void PrintTo(const Case &c, std::ostream *os) {
+  *os << c.activation << " d=" << c.d << " " << c.lowering << " "
+      << c.rows.size() << " requests";
+}
+
 std::vector<Case> cases() {
   using ntp::partials::kBiharmonic;
   using ntp::partials::kLaplacian;
