@@ -314,8 +314,8 @@ bool ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
   // Several chunks per thread: a worker that wakes late (a futex wake-up
   // costs tens of microseconds, a small call not much more) still finds
   // work, instead of the caller running the late worker's only chunk too.
-  const int64_t chunks =
-      std::min({splits, participants * kChunksPerThread, Workers::kMaxChunks});
+  const int64_t chunks = std::min(
+      {splits, participants * kChunksPerThread, Workers::kMaxChunks});
   const Job job{task, ctx, n, chunks};
   uint64_t generation;
   {
