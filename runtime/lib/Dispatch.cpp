@@ -42,10 +42,6 @@ namespace {
 // this, waking workers costs more than it saves.
 constexpr int64_t kMinTilesPerThread = 2;
 
-// Partial parameter gradients per thread of a backward call (see
-// runBackwardTyped).
-constexpr int64_t kGradChunksPerThread = 4;
-
 /// Runs items [0, n) of `task` on threads that have the stack for them (see
 /// the banner).
 int runOnThreadsWithStack(const ntp_kernel &k, int64_t n, int64_t minPerThread,
@@ -167,12 +163,9 @@ int runBackwardTyped(ntp_kernel &k, BackwardCall &call, void *paramsGrad,
   const KernelManifest &m = k.manifest;
   call.numTiles = k.tiles(call.batch);
   ThreadPool &pool = ThreadPool::instance();
-  // A few chunks per thread (each with its own partial sum), so that a
-  // worker that wakes late still takes a share; one thread sums one chunk.
-  const int64_t threads = pool.numThreads();
   call.numChunks = std::max<int64_t>(
-      1, std::min<int64_t>(threads > 1 ? threads * kGradChunksPerThread : 1,
-                           call.numTiles / kMinTilesPerThread));
+      1,
+      std::min<int64_t>(pool.numThreads(), call.numTiles / kMinTilesPerThread));
   std::vector<T> partials(static_cast<size_t>(call.numChunks * m.numParams),
                           T(0));
   std::vector<T> xScratch;

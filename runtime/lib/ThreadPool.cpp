@@ -34,10 +34,6 @@ namespace {
 // loop, short enough not to burn a core for long when the caller goes idle.
 constexpr auto kSpinTime = std::chrono::microseconds(100);
 
-// Chunks a call's range is cut into per participating thread (each still at
-// least the caller's minPerThread items).
-constexpr int64_t kChunksPerThread = 4;
-
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -303,19 +299,14 @@ bool ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
 
   Workers &w = *workers;
   const auto numWorkers = static_cast<int64_t>(w.threads.size());
-  const int64_t participants =
-      std::min({threads, splits, numWorkers + callerChunk});
-  if (!callerRuns && participants < 1)
+  int64_t chunks = std::min(
+      {threads, splits, numWorkers + callerChunk, Workers::kMaxChunks});
+  if (!callerRuns && chunks < 1)
     return false;
-  if (callerRuns && participants <= 1) {
+  if (callerRuns && chunks <= 1) {
     task(ctx, 0, n);
     return true;
   }
-  // Several chunks per thread: a worker that wakes late (a futex wake-up
-  // costs tens of microseconds, a small call not much more) still finds
-  // work, instead of the caller running the late worker's only chunk too.
-  const int64_t chunks = std::min(
-      {splits, participants * kChunksPerThread, Workers::kMaxChunks});
   const Job job{task, ctx, n, chunks};
   uint64_t generation;
   {
@@ -326,10 +317,10 @@ bool ThreadPool::parallelFor(int64_t n, int64_t minPerThread, Task task,
     w.claim.store(generation << Workers::kChunkBits, std::memory_order_relaxed);
     w.generation.store(generation, std::memory_order_release);
   }
-  if (participants - callerChunk >= numWorkers)
+  if (chunks - callerChunk >= numWorkers)
     w.wake.notify_all();
   else
-    for (int64_t i = callerChunk; i < participants; ++i)
+    for (int64_t i = callerChunk; i < chunks; ++i)
       w.wake.notify_one();
   if (callerRuns)
     runChunks(w, job, generation);

@@ -2,10 +2,9 @@
 //
 // One process-wide pool of worker threads, started lazily on the first call
 // that is large enough to split. A call hands the pool a range [0, n) of
-// independent work items (kernel tiles); the range is cut into a few
-// contiguous chunks per thread, and the calling thread and the workers claim
-// chunks as they come, so no thread that is late to wake holds the call up,
-// and a late one still takes a share.
+// independent work items (kernel tiles); the range is cut into one contiguous
+// chunk per thread, and the calling thread and the workers claim chunks as
+// they come, so no thread that is late to wake holds the call up.
 //
 // Concurrency policy: one call uses the pool at a time. A call that finds the
 // pool busy runs its whole range on its own thread instead of waiting, so
