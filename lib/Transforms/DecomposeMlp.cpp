@@ -127,8 +127,8 @@ struct DecomposeMlpPass
         // The reverse mode follows a fast forward (RaysBackward.cpp) unless
         // forced per-ray or its recomputing tile would overflow the stack.
         std::string reverseName = partialsReverseLowering;
-        if (auto attr = mlp->getAttrOfType<StringAttr>(
-                "ntp.partials_reverse_lowering"))
+        if (auto attr =
+                mlp->getAttrOfType<StringAttr>("ntp.partials_reverse_lowering"))
           reverseName = attr.str();
         if (reverseName != "auto" && reverseName != "per-ray") {
           mlp.emitError("unknown partials reverse lowering '")
@@ -142,9 +142,10 @@ struct DecomposeMlpPass
           int64_t maxRows = 0;
           for (const partials::RayBlock &block : lowering.blocks)
             maxRows = std::max(maxRows, block.rows());
-          std::optional<int64_t> stack = ntp::backward::raysReverseStackElements(
-              facts.layers, facts.kinds, maxRows, lowering.columns,
-              static_cast<int64_t>(plan.terms.size()), facts.tile);
+          std::optional<int64_t> stack =
+              ntp::backward::raysReverseStackElements(
+                  facts.layers, facts.kinds, maxRows, lowering.columns,
+                  static_cast<int64_t>(plan.terms.size()), facts.tile);
           reverseFollows = stack && *stack <= artifact::kMaxTileStackBytes /
                                                   network.elementBytes;
         }

@@ -53,8 +53,7 @@ void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns,
 void populateGateRaysToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// ntp.activate_rays_vjp (RayVjpToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
-void populateRayVjpToLoopsConversionPatterns(
-    mlir::RewritePatternSet &patterns);
+void populateRayVjpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace ntp
 
