@@ -1,0 +1,216 @@
+//===- RaysPlan.cpp - Reading a rays forward into its plan ----------------===//
+//
+// Reads the plan of a multi-direction or collapsed partials kernel's forward
+// (RaysPlan.h): its blocks (seed_rays, the layers' ray ops, the top affine),
+// their constant directions and the combine's weights; the reverse mode is
+// built from it in RaysBackward.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RaysPlan.h"
+
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Dialect/Ntp/IR/RayLayout.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace ntp;
+using namespace ntp::backward;
+
+namespace {
+
+/// The constant directions ntp-decompose-mlp stores into the buffer a
+/// seed_rays reads (an alloca, through a cast to a dynamic size).
+LogicalResult readDirections(SeedRaysOp seed, int64_t count,
+                             SmallVector<double> &directions) {
+  Value buffer = seed.getDirections();
+  if (auto cast = buffer.getDefiningOp<memref::CastOp>())
+    buffer = cast.getSource();
+  auto alloca = buffer.getDefiningOp<memref::AllocaOp>();
+  if (!alloca)
+    return seed.emitOpError("the directions of a partials kernel's block must "
+                            "be a constant buffer");
+  directions.assign(count, 0.0);
+  SmallVector<bool> written(count, false);
+  for (Operation *user : alloca->getUsers()) {
+    auto store = dyn_cast<memref::StoreOp>(user);
+    if (!store)
+      continue;
+    auto value = store.getValueToStore().getDefiningOp<arith::ConstantOp>();
+    auto index = store.getIndices().front().getDefiningOp<arith::ConstantOp>();
+    auto valueAttr = value ? dyn_cast<FloatAttr>(value.getValue()) : nullptr;
+    auto indexAttr = index ? dyn_cast<IntegerAttr>(index.getValue()) : nullptr;
+    if (!valueAttr || !indexAttr || indexAttr.getInt() < 0 ||
+        indexAttr.getInt() >= count)
+      return store.emitOpError("a block's directions must be stored as "
+                               "constants at constant indices");
+    directions[indexAttr.getInt()] = valueAttr.getValueAsDouble();
+    written[indexAttr.getInt()] = true;
+  }
+  if (llvm::is_contained(written, false))
+    return seed.emitOpError("not every entry of the block's directions is "
+                            "stored as a constant");
+  return success();
+}
+
+template <class OpTy> bool sameLayout(OpTy op, const RaysBlock &block) {
+  return op.getRayCounts() == ArrayRef<int64_t>(block.counts) &&
+         op.getRayOrders() == ArrayRef<int64_t>(block.orders) &&
+         op.getCollapseWeights() == ArrayRef<double>(block.weights) &&
+         static_cast<int64_t>(op.getCollapsedOrder()) == block.collapsedOrder;
+}
+
+} // namespace
+
+FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
+                                                StringRef name) {
+  RaysPlan plan;
+  plan.name = name.str();
+  bool combined = false, stored = false;
+  DenseMap<Value, size_t> writer; // the block's step that wrote a buffer
+  WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
+    auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
+    auto needBlock = [&]() -> LogicalResult {
+      if (plan.blocks.empty() || combined)
+        return op->emitOpError("expected inside a block of rays of a partials "
+                               "kernel");
+      return success();
+    };
+    // A chain step reads the previous step's jet.
+    auto readsPrevious = [&](Value input) -> LogicalResult {
+      auto it = writer.find(input);
+      if (it == writer.end() ||
+          it->second + 1 != plan.blocks.back().steps.size())
+        return op->emitOpError("must read the jet its block's previous op "
+                               "wrote");
+      return success();
+    };
+    auto checkLayout = [&](auto rays) -> LogicalResult {
+      if (!sameLayout(rays, plan.blocks.back()))
+        return op->emitOpError("must have its block's ray layout");
+      return success();
+    };
+    Value written;
+    if (auto seed = dyn_cast<SeedRaysOp>(op)) {
+      if (combined)
+        return op->emitOpError("a partials kernel seeds after its combine");
+      JetBufferShape jet = JetBufferShape::of(seed.getJet());
+      RaysBlock block;
+      block.counts.assign(seed.getRayCounts().begin(),
+                          seed.getRayCounts().end());
+      block.orders.assign(seed.getRayOrders().begin(),
+                          seed.getRayOrders().end());
+      block.weights.assign(seed.getCollapseWeights().begin(),
+                           seed.getCollapseWeights().end());
+      block.collapsedOrder = seed.getCollapsedOrder();
+      RayLayout layout = RayLayout::of(seed);
+      block.rows = layout.rows;
+      plan.element = jet.elementType();
+      plan.tile = jet.lanes();
+      plan.inputDim = jet.neurons();
+      block.firstColumn = plan.blocks.empty() ? 0
+                                              : plan.blocks.back().firstColumn +
+                                                    plan.blocks.back().rows;
+      if (failed(readDirections(seed, layout.rays * plan.inputDim,
+                                block.directions)))
+        return WalkResult::interrupt();
+      block.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
+      plan.maxRows = std::max(plan.maxRows, block.rows);
+      plan.blocks.push_back(std::move(block));
+      writer.clear();
+      written = seed.getJet();
+    } else if (auto affine = dyn_cast<AffineRaysOp>(op)) {
+      if (failed(needBlock()) || failed(checkLayout(affine)) ||
+          failed(readsPrevious(affine.getInput())))
+        return WalkResult::interrupt();
+      int64_t in = neurons(affine.getInput()),
+              out = neurons(affine.getOutput());
+      plan.numParams = std::max<int64_t>(
+          plan.numParams, affine.getWeightOffset() + out * in + out);
+      plan.blocks.back().steps.push_back(
+          {JetStep::Kind::Affine, out,
+           static_cast<int64_t>(affine.getLiveOrders()),
+           static_cast<int64_t>(affine.getWeightOffset()), ""});
+      written = affine.getOutput();
+    } else if (auto activate = dyn_cast<ActivateRaysOp>(op)) {
+      if (failed(needBlock()) || failed(checkLayout(activate)) ||
+          failed(readsPrevious(activate.getInput())))
+        return WalkResult::interrupt();
+      plan.blocks.back().steps.push_back(
+          {JetStep::Kind::Activate, neurons(activate.getOutput()),
+           static_cast<int64_t>(activate.getLiveOrders()), 0,
+           activate.getActivation().str()});
+      written = activate.getOutput();
+    } else if (isa<ScaleOp, FourierProjectOp, AddJetsOp>(op)) {
+      // Typed layers: the jet chain's rules, on every row.
+      if (failed(needBlock()))
+        return WalkResult::interrupt();
+      if (!isa<AddJetsOp>(op) && failed(readsPrevious(op->getOperand(0))))
+        return WalkResult::interrupt();
+      JetPlan chain;
+      chain.steps = std::move(plan.blocks.back().steps);
+      chain.numParams = plan.numParams;
+      FailureOr<bool> layer = readTypedLayerStep(op, chain, writer);
+      plan.blocks.back().steps = std::move(chain.steps);
+      plan.numParams = chain.numParams;
+      if (failed(layer))
+        return WalkResult::interrupt();
+      if (plan.blocks.back().steps.back().liveOrders != plan.blocks.back().rows)
+        return op->emitOpError("must map every row of its block");
+      written = TypeSwitch<Operation *, Value>(op)
+                    .Case([](ScaleOp o) { return o.getOutput(); })
+                    .Case([](AddJetsOp o) { return o.getOutput(); })
+                    .Case([](FourierProjectOp o) { return o.getOutput(); });
+    } else if (auto combine = dyn_cast<CombinePartialsOp>(op)) {
+      if (combined)
+        return op->emitOpError("a partials kernel combines its rays once");
+      combined = true;
+      plan.columns = JetBufferShape::of(combine.getRays()).orders();
+      plan.requests = JetBufferShape::of(combine.getOutput()).orders();
+      plan.outputDim = neurons(combine.getOutput());
+      plan.weights.assign(combine.getWeights().begin(),
+                          combine.getWeights().end());
+    } else if (auto store = dyn_cast<StoreJetOp>(op)) {
+      plan.storedLiveOrders = store.getLiveOrders();
+      stored = true;
+    } else if (isa<NtpDialect>(op->getDialect())) {
+      return op->emitOpError("has no reverse mode in a partials kernel's "
+                             "blocks of rays");
+    }
+    if (written && !plan.blocks.empty() && !combined)
+      writer[written] = plan.blocks.back().steps.size() - 1;
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (plan.blocks.empty() || !combined || !stored)
+    return func.emitError("a partials kernel function must propagate blocks "
+                          "of rays, then combine and store them");
+  const RaysBlock &last = plan.blocks.back();
+  if (last.firstColumn + last.rows != plan.columns)
+    return func.emitError("the blocks propagate ")
+           << last.firstColumn + last.rows << " rows but the combine reads "
+           << plan.columns;
+  const std::vector<JetStep> &first = plan.blocks.front().steps;
+  for (const RaysBlock &block : plan.blocks) {
+    bool same = block.steps.size() == first.size() && block.steps.size() >= 2 &&
+                block.steps.back().kind == JetStep::Kind::Affine &&
+                block.steps.back().width == plan.outputDim;
+    for (size_t i = 0; same && i < block.steps.size(); ++i)
+      same = block.steps[i].kind == first[i].kind &&
+             block.steps[i].width == first[i].width &&
+             block.steps[i].weightOffset == first[i].weightOffset &&
+             block.steps[i].activation == first[i].activation &&
+             block.steps[i].perNeuron == first[i].perNeuron &&
+             block.steps[i].skip == first[i].skip;
+    if (!same)
+      return func.emitError("the blocks of a partials kernel must run the "
+                            "same layers, ending in an affine layer of the "
+                            "output width");
+  }
+  return plan;
+}
