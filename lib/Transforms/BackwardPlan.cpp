@@ -114,6 +114,38 @@ Value ntp::backward::sliceWorkspace(OpBuilder &b, Location loc, Value workspace,
                              b.getIndexAttr(tileSize), b.getIndexAttr(1)});
 }
 
+LogicalResult ntp::backward::readConstantBuffer(Operation *seed, Value buffer,
+                                                int64_t count, StringRef what,
+                                                StringRef owned,
+                                                SmallVector<double> &values) {
+  if (auto cast = buffer.getDefiningOp<memref::CastOp>())
+    buffer = cast.getSource();
+  auto alloca = buffer.getDefiningOp<memref::AllocaOp>();
+  if (!alloca)
+    return seed->emitOpError("the ") << what << " must be a constant buffer";
+  values.assign(count, 0.0);
+  SmallVector<bool> written(count, false);
+  for (Operation *user : alloca->getUsers()) {
+    auto store = dyn_cast<memref::StoreOp>(user);
+    if (!store)
+      continue;
+    auto value = store.getValueToStore().getDefiningOp<arith::ConstantOp>();
+    auto index = store.getIndices().front().getDefiningOp<arith::ConstantOp>();
+    auto valueAttr = value ? dyn_cast<FloatAttr>(value.getValue()) : nullptr;
+    auto indexAttr = index ? dyn_cast<IntegerAttr>(index.getValue()) : nullptr;
+    if (!valueAttr || !indexAttr || indexAttr.getInt() < 0 ||
+        indexAttr.getInt() >= count)
+      return store.emitOpError("a ")
+             << owned << " must be stored as constants at constant indices";
+    values[indexAttr.getInt()] = valueAttr.getValueAsDouble();
+    written[indexAttr.getInt()] = true;
+  }
+  if (llvm::is_contained(written, false))
+    return seed->emitOpError("not every entry of the ")
+           << owned << " is stored as a constant";
+  return success();
+}
+
 LogicalResult ntp::backward::stampBackwardFacts(ModuleOp module,
                                                 func::FuncOp forward,
                                                 StringRef name,

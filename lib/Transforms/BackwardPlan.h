@@ -113,6 +113,16 @@ mlir::Value sliceWorkspace(mlir::OpBuilder &b, mlir::Location loc,
                            int64_t orders, int64_t width, int64_t tileSize,
                            mlir::Type element);
 
+/// Reads the `count` constants ntp-decompose-mlp stores into `buffer` (an
+/// alloca, possibly behind a cast to a dynamic size), the constant
+/// direction(s) `seed` reads; errors name `what` (e.g. "direction of a
+/// partials kernel's ray") and `owned` (e.g. "ray's direction").
+mlir::LogicalResult readConstantBuffer(mlir::Operation *seed,
+                                       mlir::Value buffer, int64_t count,
+                                       llvm::StringRef what,
+                                       llvm::StringRef owned,
+                                       llvm::SmallVector<double> &values);
+
 /// Stamps `forward` with its workspace per tile (ntp.workspace_per_tile) and
 /// the module's #ntp.kernel with the reverse mode (when it describes kernel
 /// `name`), checking that the kernel's workspace is `workspacePerTile`.

@@ -21,37 +21,6 @@ using namespace mlir;
 using namespace ntp;
 using namespace ntp::backward;
 
-/// Reads the constant direction a partials kernel's forward stores into the
-/// buffer `direction` (an alloca of `d` elements).
-static LogicalResult readDirection(SeedOp seed, int64_t d,
-                                   SmallVector<double> &direction) {
-  auto alloca = seed.getDirection().getDefiningOp<memref::AllocaOp>();
-  if (!alloca)
-    return seed.emitOpError("the direction of a partials kernel's ray must be "
-                            "a constant buffer");
-  direction.assign(d, 0.0);
-  SmallVector<bool> written(d, false);
-  for (Operation *user : alloca->getUsers()) {
-    auto store = dyn_cast<memref::StoreOp>(user);
-    if (!store)
-      continue;
-    auto value = store.getValueToStore().getDefiningOp<arith::ConstantOp>();
-    auto index = store.getIndices().front().getDefiningOp<arith::ConstantOp>();
-    auto valueAttr = value ? dyn_cast<FloatAttr>(value.getValue()) : nullptr;
-    auto indexAttr = index ? dyn_cast<IntegerAttr>(index.getValue()) : nullptr;
-    if (!valueAttr || !indexAttr || indexAttr.getInt() < 0 ||
-        indexAttr.getInt() >= d)
-      return store.emitOpError("a ray's direction must be stored as "
-                               "constants at constant indices");
-    direction[indexAttr.getInt()] = valueAttr.getValueAsDouble();
-    written[indexAttr.getInt()] = true;
-  }
-  if (llvm::is_contained(written, false))
-    return seed.emitOpError("not every entry of the ray's direction is "
-                            "stored as a constant");
-  return success();
-}
-
 FailureOr<PartialsPlan> ntp::backward::readPartialsPlan(func::FuncOp func,
                                                         StringRef name) {
   PartialsPlan plan;
@@ -80,7 +49,9 @@ FailureOr<PartialsPlan> ntp::backward::readPartialsPlan(func::FuncOp func,
       ray.firstColumn = plan.rays.empty() ? 0
                                           : plan.rays.back().firstColumn +
                                                 plan.rays.back().orders;
-      if (failed(readDirection(seed, plan.inputDim, ray.direction)))
+      if (failed(readConstantBuffer(seed, seed.getDirection(), plan.inputDim,
+                                    "direction of a partials kernel's ray",
+                                    "ray's direction", ray.direction)))
         return WalkResult::interrupt();
       ray.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
       plan.maxOrders = std::max(plan.maxOrders, ray.orders);

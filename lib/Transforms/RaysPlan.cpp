@@ -23,40 +23,6 @@ using namespace ntp::backward;
 
 namespace {
 
-/// The constant directions ntp-decompose-mlp stores into the buffer a
-/// seed_rays reads (an alloca, through a cast to a dynamic size).
-LogicalResult readDirections(SeedRaysOp seed, int64_t count,
-                             SmallVector<double> &directions) {
-  Value buffer = seed.getDirections();
-  if (auto cast = buffer.getDefiningOp<memref::CastOp>())
-    buffer = cast.getSource();
-  auto alloca = buffer.getDefiningOp<memref::AllocaOp>();
-  if (!alloca)
-    return seed.emitOpError("the directions of a partials kernel's block must "
-                            "be a constant buffer");
-  directions.assign(count, 0.0);
-  SmallVector<bool> written(count, false);
-  for (Operation *user : alloca->getUsers()) {
-    auto store = dyn_cast<memref::StoreOp>(user);
-    if (!store)
-      continue;
-    auto value = store.getValueToStore().getDefiningOp<arith::ConstantOp>();
-    auto index = store.getIndices().front().getDefiningOp<arith::ConstantOp>();
-    auto valueAttr = value ? dyn_cast<FloatAttr>(value.getValue()) : nullptr;
-    auto indexAttr = index ? dyn_cast<IntegerAttr>(index.getValue()) : nullptr;
-    if (!valueAttr || !indexAttr || indexAttr.getInt() < 0 ||
-        indexAttr.getInt() >= count)
-      return store.emitOpError("a block's directions must be stored as "
-                               "constants at constant indices");
-    directions[indexAttr.getInt()] = valueAttr.getValueAsDouble();
-    written[indexAttr.getInt()] = true;
-  }
-  if (llvm::is_contained(written, false))
-    return seed.emitOpError("not every entry of the block's directions is "
-                            "stored as a constant");
-  return success();
-}
-
 template <class OpTy> bool sameLayout(OpTy op, const RaysBlock &block) {
   return op.getRayCounts() == ArrayRef<int64_t>(block.counts) &&
          op.getRayOrders() == ArrayRef<int64_t>(block.orders) &&
@@ -115,8 +81,10 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       block.firstColumn = plan.blocks.empty() ? 0
                                               : plan.blocks.back().firstColumn +
                                                     plan.blocks.back().rows;
-      if (failed(readDirections(seed, layout.rays * plan.inputDim,
-                                block.directions)))
+      if (failed(readConstantBuffer(seed, seed.getDirections(),
+                                    layout.rays * plan.inputDim,
+                                    "directions of a partials kernel's block",
+                                    "block's directions", block.directions)))
         return WalkResult::interrupt();
       block.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
       plan.maxRows = std::max(plan.maxRows, block.rows);
