@@ -71,8 +71,8 @@ def Ntp_MlpOp : Ntp_Op<"mlp", [Symbol]> {
     its input. Rules (checked by the verifier with a message naming the
     broken one): slope names are none, layer or neuron; a list has one entry
     per hidden layer; residual layers as above; a gated network's hidden
-    widths agree and it has no residual layer; partials kernels take none
-    of them yet.
+    widths agree and it has no residual layer. Partials kernels (below)
+    take every typed layer.
 
     Bounds, enforced by the verifier (the constants are in
     `runtime/include/ntp/artifact.hpp`, shared with the runtime): every width
