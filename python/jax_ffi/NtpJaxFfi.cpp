@@ -247,6 +247,22 @@ struct Call {
   }
 };
 
+/// The CPU and CUDA handler functions of one implementation
+/// Impl(device, stream, kernel, buffers...): the CPU one runs with IEEE
+/// denormals and no stream, the CUDA one on XLA's stream.
+template <auto Impl> struct OnPlatform;
+template <typename... Buffers,
+          ffi::Error (*Impl)(ntp_device, void *, int64_t, Buffers...)>
+struct OnPlatform<Impl> {
+  static ffi::Error cpu(int64_t kernel, Buffers... buffers) {
+    IeeeDenormals mode;
+    return Impl(NTP_DEVICE_CPU, nullptr, kernel, buffers...);
+  }
+  static ffi::Error cuda(void *stream, int64_t kernel, Buffers... buffers) {
+    return Impl(NTP_DEVICE_CUDA, stream, kernel, buffers...);
+  }
+};
+
 ffi::Error jetImpl(ntp_device device, void *stream, int64_t kernel,
                    ffi::AnyBuffer x, ffi::AnyBuffer v, ffi::AnyBuffer p,
                    ffi::Result<ffi::AnyBuffer> out) {
@@ -272,18 +288,6 @@ ffi::Error jetImpl(ntp_device device, void *stream, int64_t kernel,
       return failed(s);
   }
   return ffi::Error::Success();
-}
-
-ffi::Error jetCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
-                  ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out) {
-  IeeeDenormals mode;
-  return jetImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out);
-}
-
-ffi::Error jetCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
-                   ffi::AnyBuffer v, ffi::AnyBuffer p,
-                   ffi::Result<ffi::AnyBuffer> out) {
-  return jetImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out);
 }
 
 // The workspace's bytes per instance, checked against what the kernel needs
@@ -334,20 +338,6 @@ ffi::Error jetSaveImpl(ntp_device device, void *stream, int64_t kernel,
   return ffi::Error::Success();
 }
 
-ffi::Error jetSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
-                      ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
-                      ffi::Result<ffi::AnyBuffer> ws) {
-  IeeeDenormals mode;
-  return jetSaveImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, out, ws);
-}
-
-ffi::Error jetSaveCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
-                       ffi::AnyBuffer v, ffi::AnyBuffer p,
-                       ffi::Result<ffi::AnyBuffer> out,
-                       ffi::Result<ffi::AnyBuffer> ws) {
-  return jetSaveImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, out, ws);
-}
-
 // vg[j] = sum_b xg'[b, j], xg' the x gradient of c'[k-1] = k c[k] (from the
 // workspace, or recomputed when `ws` is null).
 template <typename T>
@@ -376,9 +366,13 @@ ffi::Error directionGrad(const Call &c, const void *x, const void *v,
   return ffi::Error::Success();
 }
 
+// The jet reverse mode from the save's workspace `ws` (ntp_backward_saved)
+// or, with ws null, recomputing (ntp_backward_full: each tile recomputes its
+// jets on the stack; CPU only), for calls whose save would need a large
+// workspace (see python/ntp/jax/, RECOMPUTE_ABOVE_BYTES).
 ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
                       ffi::AnyBuffer x, ffi::AnyBuffer v, ffi::AnyBuffer p,
-                      ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                      ffi::AnyBuffer cot, const ffi::AnyBuffer *ws,
                       ffi::Result<ffi::AnyBuffer> pg,
                       ffi::Result<ffi::AnyBuffer> xg,
                       ffi::Result<ffi::AnyBuffer> vg) {
@@ -389,8 +383,10 @@ ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
     return e;
   if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
     return e;
-  if (auto e = c.expect("workspace", ws, {c.instances, -1}, true); e.failure())
-    return e;
+  if (ws)
+    if (auto e = c.expect("workspace", *ws, {c.instances, -1}, true);
+        e.failure())
+      return e;
   const int64_t d = c.info.input_dim, np = c.info.num_params;
   Call::Wanted want;
   if (auto e = c.gradientOutputs(*pg, *xg, &*vg, want); e.failure())
@@ -404,16 +400,17 @@ ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
   if (cuda && c.points == 0)
     return invalid("the CUDA backward handler was given no points (ntp.jax "
                    "returns zero gradients for an empty batch itself)");
-  if (auto e = checkWorkspace(c, ws); e.failure())
-    return e;
+  if (ws)
+    if (auto e = checkWorkspace(c, *ws); e.failure())
+      return e;
   const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
-  const int64_t wsBytes = ws.dimensions()[1];
+  const int64_t wsBytes = ws ? ws->dimensions()[1] : 0;
   for (int64_t i = 0; i < c.instances; ++i) {
     const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
     const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
     const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
     const void *ci = Call::at(cot.untyped_data(), i, outPer, c.elem);
-    const void *wi = Call::at(ws.untyped_data(), i, wsBytes, 1);
+    const void *wi = ws ? Call::at(ws->untyped_data(), i, wsBytes, 1) : nullptr;
     void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
     void *xgi =
         wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
@@ -425,13 +422,19 @@ ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
                     static_cast<size_t>(d) * c.elem);
       continue;
     }
-    if (pgi || xgi)
-      if (ntp_status s =
-              cuda ? ntp_backward_saved_async(c.k, xi, vi, pi, ci, pgi, xgi, wi,
-                                              c.points, stream)
-                   : ntp_backward_saved_checked(c.k, xi, vi, pi, ci, pgi, xgi,
-                                                wi, wsBytes, c.points))
+    if (pgi || xgi) {
+      ntp_status s;
+      if (!wi)
+        s = ntp_backward_full(c.k, xi, vi, pi, ci, pgi, xgi, c.points);
+      else if (cuda)
+        s = ntp_backward_saved_async(c.k, xi, vi, pi, ci, pgi, xgi, wi,
+                                     c.points, stream);
+      else
+        s = ntp_backward_saved_checked(c.k, xi, vi, pi, ci, pgi, xgi, wi,
+                                       wsBytes, c.points);
+      if (s != NTP_OK)
         return failed(s);
+    }
     if (wantV) {
       void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
       ffi::Error e = c.info.dtype == NTP_DTYPE_F64
@@ -446,80 +449,22 @@ ffi::Error jetBwdImpl(ntp_device device, void *stream, int64_t kernel,
   return ffi::Error::Success();
 }
 
-ffi::Error jetBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer v,
-                     ffi::AnyBuffer p, ffi::AnyBuffer cot, ffi::AnyBuffer ws,
-                     ffi::Result<ffi::AnyBuffer> pg,
-                     ffi::Result<ffi::AnyBuffer> xg,
-                     ffi::Result<ffi::AnyBuffer> vg) {
-  IeeeDenormals mode;
-  return jetBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, v, p, cot, ws, pg, xg,
-                    vg);
+ffi::Error jetBwdSavedImpl(ntp_device device, void *stream, int64_t kernel,
+                           ffi::AnyBuffer x, ffi::AnyBuffer v, ffi::AnyBuffer p,
+                           ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                           ffi::Result<ffi::AnyBuffer> pg,
+                           ffi::Result<ffi::AnyBuffer> xg,
+                           ffi::Result<ffi::AnyBuffer> vg) {
+  return jetBwdImpl(device, stream, kernel, x, v, p, cot, &ws, pg, xg, vg);
 }
 
-ffi::Error jetBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
-                      ffi::AnyBuffer v, ffi::AnyBuffer p, ffi::AnyBuffer cot,
-                      ffi::AnyBuffer ws, ffi::Result<ffi::AnyBuffer> pg,
-                      ffi::Result<ffi::AnyBuffer> xg,
-                      ffi::Result<ffi::AnyBuffer> vg) {
-  return jetBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, v, p, cot, ws, pg, xg,
-                    vg);
-}
-
-// The jet reverse mode without a workspace (ntp_backward_full: each tile
-// recomputes its jets on the stack), for calls whose save would need a large
-// workspace (see python/ntp/jax/, RECOMPUTE_ABOVE_BYTES). CPU only.
-ffi::Error jetBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
-                              ffi::AnyBuffer v, ffi::AnyBuffer p,
-                              ffi::AnyBuffer cot,
-                              ffi::Result<ffi::AnyBuffer> pg,
-                              ffi::Result<ffi::AnyBuffer> xg,
-                              ffi::Result<ffi::AnyBuffer> vg) {
-  IeeeDenormals mode;
-  Call c;
-  if (auto e = c.init(kernel, NTP_DEVICE_CPU); e.failure())
-    return e;
-  if (auto e = c.inputs(x, v, p); e.failure())
-    return e;
-  if (auto e = c.expect("cotangent", cot, c.outShape()); e.failure())
-    return e;
-  const int64_t d = c.info.input_dim, np = c.info.num_params;
-  Call::Wanted want;
-  if (auto e = c.gradientOutputs(*pg, *xg, &*vg, want); e.failure())
-    return e;
-  const bool wantP = want.p, wantX = want.x, wantV = want.v;
-  const int64_t outPer = (c.info.order + 1) * c.points * c.info.output_dim;
-  for (int64_t i = 0; i < c.instances; ++i) {
-    const void *xi = Call::at(x.untyped_data(), i, c.points * d, c.elem);
-    const void *vi = Call::at(v.untyped_data(), i, d, c.elem);
-    const void *pi = Call::at(p.untyped_data(), i, np, c.elem);
-    const void *ci = Call::at(cot.untyped_data(), i, outPer, c.elem);
-    void *pgi = wantP ? Call::at(pg->untyped_data(), i, np, c.elem) : nullptr;
-    void *xgi =
-        wantX ? Call::at(xg->untyped_data(), i, c.points * d, c.elem) : nullptr;
-    if (c.points == 0) { // an empty sum: zero gradients, nothing to run
-      if (pgi)
-        std::memset(pgi, 0, static_cast<size_t>(np) * c.elem);
-      if (wantV)
-        std::memset(Call::at(vg->untyped_data(), i, d, c.elem), 0,
-                    static_cast<size_t>(d) * c.elem);
-      continue;
-    }
-    if (pgi || xgi)
-      if (ntp_status s =
-              ntp_backward_full(c.k, xi, vi, pi, ci, pgi, xgi, c.points))
-        return failed(s);
-    if (wantV) {
-      void *vgi = Call::at(vg->untyped_data(), i, d, c.elem);
-      ffi::Error e = c.info.dtype == NTP_DTYPE_F64
-                         ? directionGrad(c, xi, vi, pi, ci, nullptr, 0,
-                                         static_cast<double *>(vgi))
-                         : directionGrad(c, xi, vi, pi, ci, nullptr, 0,
-                                         static_cast<float *>(vgi));
-      if (e.failure())
-        return e;
-    }
-  }
-  return ffi::Error::Success();
+ffi::Error jetBwdRecomputeImpl(ntp_device device, void *stream, int64_t kernel,
+                               ffi::AnyBuffer x, ffi::AnyBuffer v,
+                               ffi::AnyBuffer p, ffi::AnyBuffer cot,
+                               ffi::Result<ffi::AnyBuffer> pg,
+                               ffi::Result<ffi::AnyBuffer> xg,
+                               ffi::Result<ffi::AnyBuffer> vg) {
+  return jetBwdImpl(device, stream, kernel, x, v, p, cot, nullptr, pg, xg, vg);
 }
 
 //===----------------------------------------------------------------------===//
@@ -578,17 +523,6 @@ ffi::Error partialsImpl(ntp_device device, void *stream, int64_t kernel,
   return ffi::Error::Success();
 }
 
-ffi::Error partialsCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
-                       ffi::Result<ffi::AnyBuffer> out) {
-  IeeeDenormals mode;
-  return partialsImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, out);
-}
-
-ffi::Error partialsCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
-                        ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out) {
-  return partialsImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, out);
-}
-
 ffi::Error partialsSaveImpl(ntp_device device, void *stream, int64_t kernel,
                             ffi::AnyBuffer x, ffi::AnyBuffer p,
                             ffi::Result<ffi::AnyBuffer> out,
@@ -619,19 +553,6 @@ ffi::Error partialsSaveImpl(ntp_device device, void *stream, int64_t kernel,
       return failed(s);
   }
   return ffi::Error::Success();
-}
-
-ffi::Error partialsSaveCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
-                           ffi::Result<ffi::AnyBuffer> out,
-                           ffi::Result<ffi::AnyBuffer> ws) {
-  IeeeDenormals mode;
-  return partialsSaveImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, out, ws);
-}
-
-ffi::Error partialsSaveCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
-                            ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> out,
-                            ffi::Result<ffi::AnyBuffer> ws) {
-  return partialsSaveImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, out, ws);
 }
 
 // The reverse mode from the save's workspace `ws` (ntp_partials_backward_saved)
@@ -698,210 +619,76 @@ ffi::Error partialsBwdImpl(ntp_device device, void *stream, int64_t kernel,
   return ffi::Error::Success();
 }
 
-ffi::Error partialsBwdCpu(int64_t kernel, ffi::AnyBuffer x, ffi::AnyBuffer p,
-                          ffi::AnyBuffer cot, ffi::AnyBuffer ws,
-                          ffi::Result<ffi::AnyBuffer> pg,
-                          ffi::Result<ffi::AnyBuffer> xg) {
-  IeeeDenormals mode;
-  return partialsBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, cot, &ws, pg,
-                         xg);
+ffi::Error partialsBwdSavedImpl(ntp_device device, void *stream, int64_t kernel,
+                                ffi::AnyBuffer x, ffi::AnyBuffer p,
+                                ffi::AnyBuffer cot, ffi::AnyBuffer ws,
+                                ffi::Result<ffi::AnyBuffer> pg,
+                                ffi::Result<ffi::AnyBuffer> xg) {
+  return partialsBwdImpl(device, stream, kernel, x, p, cot, &ws, pg, xg);
 }
 
-ffi::Error partialsBwdCuda(void *stream, int64_t kernel, ffi::AnyBuffer x,
-                           ffi::AnyBuffer p, ffi::AnyBuffer cot,
-                           ffi::AnyBuffer ws, ffi::Result<ffi::AnyBuffer> pg,
-                           ffi::Result<ffi::AnyBuffer> xg) {
-  return partialsBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, cot, &ws, pg,
-                         xg);
-}
-
-ffi::Error partialsBwdRecomputeCpu(int64_t kernel, ffi::AnyBuffer x,
-                                   ffi::AnyBuffer p, ffi::AnyBuffer cot,
-                                   ffi::Result<ffi::AnyBuffer> pg,
-                                   ffi::Result<ffi::AnyBuffer> xg) {
-  IeeeDenormals mode;
-  return partialsBwdImpl(NTP_DEVICE_CPU, nullptr, kernel, x, p, cot, nullptr,
-                         pg, xg);
-}
-
-ffi::Error partialsBwdRecomputeCuda(void *stream, int64_t kernel,
-                                    ffi::AnyBuffer x, ffi::AnyBuffer p,
-                                    ffi::AnyBuffer cot,
+ffi::Error partialsBwdRecomputeImpl(ntp_device device, void *stream,
+                                    int64_t kernel, ffi::AnyBuffer x,
+                                    ffi::AnyBuffer p, ffi::AnyBuffer cot,
                                     ffi::Result<ffi::AnyBuffer> pg,
                                     ffi::Result<ffi::AnyBuffer> xg) {
-  return partialsBwdImpl(NTP_DEVICE_CUDA, stream, kernel, x, p, cot, nullptr,
-                         pg, xg);
+  return partialsBwdImpl(device, stream, kernel, x, p, cot, nullptr, pg, xg);
+}
+
+/// `b` with `Args` buffer arguments and `Rets` buffer results appended,
+/// bound to `fn`. (A Binding cannot be returned, only chained.)
+template <int Args, int Rets, typename B, typename Fn>
+auto bindBuffers(B &&b, Fn fn) {
+  if constexpr (Args > 0)
+    return bindBuffers<Args - 1, Rets>(
+        std::move(b).template Arg<ffi::AnyBuffer>(), fn);
+  else if constexpr (Rets > 0)
+    return bindBuffers<0, Rets - 1>(std::move(b).template Ret<ffi::AnyBuffer>(),
+                                    fn);
+  else
+    return std::move(b).To(fn);
+}
+
+/// The handlers of OnPlatform's functions: the CPU one binds (kernel,
+/// buffers...), the CUDA one (XLA's stream, kernel, buffers...).
+template <auto Impl, int Args, int Rets> auto *cpuHandler() {
+  return bindBuffers<Args, Rets>(ffi::Ffi::Bind().Attr<int64_t>("kernel"),
+                                 OnPlatform<Impl>::cpu)
+      .release();
+}
+template <auto Impl, int Args, int Rets> auto *cudaHandler() {
+  return bindBuffers<Args, Rets>(
+             ffi::Ffi::Bind().Ctx<ffi::PlatformStream<void *>>().Attr<int64_t>(
+                 "kernel"),
+             OnPlatform<Impl>::cuda)
+      .release();
 }
 
 } // namespace
 
 // The handler symbols ntp.jax registers (jax.ffi.pycapsule of each), the
-// only ones the library exports.
-#define NTP_EXPORT_HANDLER(fn)                                                 \
-  extern "C" __attribute__((visibility("default"))) XLA_FFI_Error *fn(         \
-      XLA_FFI_CallFrame *call_frame)
-NTP_EXPORT_HANDLER(NtpJaxJetCpu);
-NTP_EXPORT_HANDLER(NtpJaxJetCuda);
-NTP_EXPORT_HANDLER(NtpJaxJetSaveCpu);
-NTP_EXPORT_HANDLER(NtpJaxJetBwdCpu);
-NTP_EXPORT_HANDLER(NtpJaxJetSaveCuda);
-NTP_EXPORT_HANDLER(NtpJaxJetBwdCuda);
-NTP_EXPORT_HANDLER(NtpJaxPartialsCpu);
+// only ones the library exports: NAME##Cpu and, with CUDA, NAME##Cuda, for
+// IMPL with ARGS buffer arguments and RETS buffer results (what
+// XLA_FFI_DEFINE_HANDLER_SYMBOL defines, with the bindings built above).
+#define NTP_DEFINE_HANDLER(symbol, make)                                       \
+  extern "C" __attribute__((visibility("default"))) XLA_FFI_Error *symbol(     \
+      XLA_FFI_CallFrame *call_frame) {                                         \
+    static auto *handler = make;                                               \
+    return handler->Call(call_frame);                                          \
+  }
+#define NTP_DEFINE_CPU_HANDLER(name, impl, args, rets)                         \
+  NTP_DEFINE_HANDLER(name##Cpu, (cpuHandler<impl, args, rets>()))
+#define NTP_DEFINE_HANDLERS(name, impl, args, rets)                            \
+  NTP_DEFINE_CPU_HANDLER(name, impl, args, rets)                               \
+  NTP_DEFINE_HANDLER(name##Cuda, (cudaHandler<impl, args, rets>()))
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetCpu, jetCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetCuda, jetCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetSaveCpu, jetSaveCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdCpu, jetBwdCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetSaveCuda, jetSaveCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdCuda, jetBwdCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsCpu, partialsCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-NTP_EXPORT_HANDLER(NtpJaxPartialsSaveCpu);
-NTP_EXPORT_HANDLER(NtpJaxPartialsBwdCpu);
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsSaveCpu, partialsSaveCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCpu, partialsBwdCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-NTP_EXPORT_HANDLER(NtpJaxPartialsBwdRecomputeCpu);
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdRecomputeCpu,
-                              partialsBwdRecomputeCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-NTP_EXPORT_HANDLER(NtpJaxJetBwdRecomputeCpu);
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxJetBwdRecomputeCpu, jetBwdRecomputeCpu,
-                              ffi::Ffi::Bind()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-NTP_EXPORT_HANDLER(NtpJaxPartialsCuda);
-NTP_EXPORT_HANDLER(NtpJaxPartialsSaveCuda);
-NTP_EXPORT_HANDLER(NtpJaxPartialsBwdCuda);
-NTP_EXPORT_HANDLER(NtpJaxPartialsBwdRecomputeCuda);
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsCuda, partialsCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsSaveCuda, partialsSaveCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdCuda, partialsBwdCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(NtpJaxPartialsBwdRecomputeCuda,
-                              partialsBwdRecomputeCuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void *>>()
-                                  .Attr<int64_t>("kernel")
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>());
+// Jets: x, v, p [, c, ws] -> ...
+NTP_DEFINE_HANDLERS(NtpJaxJet, jetImpl, 3, 1)
+NTP_DEFINE_HANDLERS(NtpJaxJetSave, jetSaveImpl, 3, 2)
+NTP_DEFINE_HANDLERS(NtpJaxJetBwd, jetBwdSavedImpl, 5, 3)
+NTP_DEFINE_CPU_HANDLER(NtpJaxJetBwdRecompute, jetBwdRecomputeImpl, 4, 3)
+// Partials: x, p [, c, ws] -> ...
+NTP_DEFINE_HANDLERS(NtpJaxPartials, partialsImpl, 2, 1)
+NTP_DEFINE_HANDLERS(NtpJaxPartialsSave, partialsSaveImpl, 2, 2)
+NTP_DEFINE_HANDLERS(NtpJaxPartialsBwd, partialsBwdSavedImpl, 4, 2)
+NTP_DEFINE_HANDLERS(NtpJaxPartialsBwdRecompute, partialsBwdRecomputeImpl, 3, 2)

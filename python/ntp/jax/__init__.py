@@ -14,8 +14,8 @@
 #              reverse mode (ntp_backward_saved), for params, x and the
 #              direction, each only when it is differentiated (on CUDA
 #              the _async calls on XLA's stream); partials the same over
-#              ntp_partials_save / ntp_partials_backward_saved once the
-#              runtime has them (refused in one sentence until then);
+#              ntp_partials_save / ntp_partials_backward_saved (CPU and
+#              CUDA);
 #   jax.vmap   batching rules: a vmapped axis of x with shared params and
 #              direction is folded into the points (one kernel call); params
 #              or directions that differ per instance, and the reverse mode
@@ -67,3 +67,18 @@ RECOMPUTE_ABOVE_BYTES = 32 << 20
 # XLA) on every device: for tests, which have no GPU, to check its
 # arithmetic against the CPU handler's host-side sum.
 _DIRECTION_GRAD_BY_XLA = False
+
+# ntp.compile's CUDA options for ntp.jax's CUDA kernels: gpu_format ("auto":
+# a cubin when ptxas is found, "ptx", "cubin"), gpu_mapping ("sample",
+# "lanes") and chip ("sm_90"; default: the GPU's). Read when a kernel is
+# compiled (at trace time) and part of its cache key, so set it before
+# tracing; jax.jit's own cache does not see it (a function traced before a
+# change keeps its kernels).
+CUDA_COMPILE_OPTIONS = {}
+
+# Where ntp.jax traces a computation for: None is jax's default backend
+# ("cuda" for a GPU backend, else "cpu"); "cuda" makes a CPU-only machine
+# trace for CUDA (the CUDA kernels, their workspace sizes), so that tests
+# can lower with lowering_platforms=("cuda",) and read the StableHLO (the
+# kernels then need a CUDA driver: $NTP_LIBCUDA, the fake one in tests).
+_TRACE_DEVICE = None

@@ -1,15 +1,19 @@
 #===- jax/_partials.py - ntp.jax.partials and laplacian --------------------===#
 #
-# The partials primitives (CPU), their shapes, lowerings and batching rules,
-# the custom VJP over them (_differentiable_partials), and partials and
-# laplacian themselves.
+# The partials primitives (CPU and CUDA), their shapes, lowerings and
+# batching rules, the custom VJP over them (_differentiable_partials), and
+# partials and laplacian themselves.
 #
 #   ntp_partials       x [I,N,d], p [I,P] -> out [I,R,N,q]
 #   ntp_partials_save  x, p -> out, ws [I,W] (uint8)
 #   ntp_partials_bwd   x, p, c [I,R,N,q], ws -> pg [I,P|0], xg [I,N|0,d]
 #   ntp_partials_bwd_recompute  x, p, c -> pg, xg (no workspace)
 #
-# spec = (widths, activation, (alphas, operators, lowering), dtype).
+# spec = (widths, activation, (alphas, operators, lowering), dtype). As for
+# the jets, the save and the backward carry the `device` the trace chose
+# (_trace_device): W is that device's kernel's workspace size, and the
+# lowering for another platform is refused. The forward and the recomputing
+# backward take no workspace and lower for the platform XLA asks for.
 #
 #===----------------------------------------------------------------------===#
 import functools
@@ -25,7 +29,7 @@ from ntp import _fail
 from ._args import _check_activation, _dtype_name, _prepare, _requests
 from ._jet import _Wanted
 from ._xla import (_dims, _ffi, _kernel, _lowering, _per_instance_batch,
-                   _points_batch, _primitive, _reverse_mode,
+                   _points_batch, _primitive, _reverse_mode, _trace_device,
                    _workspace_bytes)
 
 partials_p = _primitive("ntp_partials", False)
@@ -35,7 +39,10 @@ partials_bwd_recompute_p = _primitive("ntp_partials_bwd_recompute", True)
 
 
 def _num_requests(spec):
-    return len(_kernel(spec, "cpu").requests)
+    """R: the multi-indices, then the operators, one row each (the order of
+    ntp_partials' out; each handler checks it against its kernel)."""
+    alphas, operators, _ = spec[2]
+    return len(alphas) + len(operators)
 
 
 def _partials_abstract(x, p, *, spec):
@@ -43,13 +50,13 @@ def _partials_abstract(x, p, *, spec):
     return ShapedArray((x.shape[0], _num_requests(spec), x.shape[1], q), dt)
 
 
-def _partials_save_abstract(x, p, *, spec):
+def _partials_save_abstract(x, p, *, spec, device):
     return [_partials_abstract(x, p, spec=spec),
-            ShapedArray((x.shape[0], _workspace_bytes(spec, x.shape[1])),
-                        np.uint8)]
+            ShapedArray((x.shape[0], _workspace_bytes(spec, x.shape[1],
+                                                      device)), np.uint8)]
 
 
-def _partials_bwd_abstract(x, p, c, ws, *, spec, need_p, need_x):
+def _partials_bwd_abstract(x, p, c, ws, *, spec, device, need_p, need_x):
     d, _, _, num_params, dt = _dims((spec[0], None, 0, spec[3]))
     i, points = x.shape[0], x.shape[1]
     return [ShapedArray((i, num_params if need_p else 0), dt),
@@ -57,8 +64,8 @@ def _partials_bwd_abstract(x, p, c, ws, *, spec, need_p, need_x):
 
 
 def _partials_bwd_recompute_abstract(x, p, c, *, spec, need_p, need_x):
-    return _partials_bwd_abstract(x, p, c, None, spec=spec, need_p=need_p,
-                                  need_x=need_x)
+    return _partials_bwd_abstract(x, p, c, None, spec=spec, device=None,
+                                  need_p=need_p, need_x=need_x)
 
 
 partials_p.def_abstract_eval(_partials_abstract)
@@ -67,19 +74,12 @@ partials_bwd_p.def_abstract_eval(_partials_bwd_abstract)
 partials_bwd_recompute_p.def_abstract_eval(_partials_bwd_recompute_abstract)
 
 
-def _partials_on_gpu(ctx, *operands, **_):
-    _fail("ntp.jax.partials runs on the CPU only: its CUDA handlers are "
-          "registered but not lowered to yet (ntp's CUDA partials kernels "
-          "run through the C API and ntp.Kernel with device pointers)",
-          ntp.ERROR_UNSUPPORTED)
-
-
 for _p, _t in ((partials_p, "ntp_partials"),
                (partials_save_p, "ntp_partials_save"),
                (partials_bwd_p, "ntp_partials_bwd"),
                (partials_bwd_recompute_p, "ntp_partials_bwd_recompute")):
     mlir.register_lowering(_p, _lowering(_t, "cpu"), platform="cpu")
-    mlir.register_lowering(_p, _partials_on_gpu, platform="cuda")
+    mlir.register_lowering(_p, _lowering(_t, "cuda"), platform="cuda")
 
 
 batching.primitive_batchers[partials_p] = _points_batch(partials_p)
@@ -91,10 +91,10 @@ batching.primitive_batchers[partials_bwd_recompute_p] = _per_instance_batch(
     partials_bwd_recompute_p)
 
 
-def _partials_reverse_mode(spec):
+def _partials_reverse_mode(spec, device):
     """None when jax.grad of this partials kernel can run, else why not."""
     try:
-        _kernel(spec, "cpu").workspace_size(1)
+        _kernel(spec, device).workspace_size(1)
     except ntp.Error as e:
         if e.status != ntp.ERROR_UNSUPPORTED:
             raise
@@ -111,16 +111,20 @@ def _differentiable_partials(spec):
         return partials_p.bind(x[None], p[None], spec=spec)[0]
 
     def fwd(x, p):
-        why = _partials_reverse_mode(spec)
+        device = _trace_device()
+        why = _partials_reverse_mode(spec, device)
         if why is not None:
             _fail(why, ntp.ERROR_UNSUPPORTED)
-        wanted = _Wanted(x.perturbed, False, p.perturbed,
-                         how=_reverse_mode(spec, x.value.shape[0]))
+        # On CUDA always the saved pair (RECOMPUTE_ABOVE_BYTES is about
+        # host memory; the runtime's recomputing GPU call would take the
+        # same scratch on the stream).
+        wanted = _Wanted(x.perturbed, False, p.perturbed, device,
+                         how=_reverse_mode(spec, x.value.shape[0], device))
         if wanted.how == "recompute":
             out = partials_p.bind(x.value[None], p.value[None], spec=spec)
             return out[0], (x.value, p.value, None, wanted)
         out, ws = partials_save_p.bind(x.value[None], p.value[None],
-                                       spec=spec)
+                                       spec=spec, device=device)
         return out[0], (x.value, p.value, ws, wanted)
 
     def bwd(res, c):
@@ -134,8 +138,8 @@ def _differentiable_partials(spec):
                 need_x=need_x)
         else:
             pg, xg = partials_bwd_p.bind(x[None], p[None], c[None], ws,
-                                         spec=spec, need_p=need_p,
-                                         need_x=need_x)
+                                         spec=spec, device=wanted.device,
+                                         need_p=need_p, need_x=need_x)
         return (xg[0] if need_x else None, pg[0] if need_p else None)
 
     f.defvjp(fwd, bwd, symbolic_zeros=True)
@@ -143,14 +147,14 @@ def _differentiable_partials(spec):
 
 
 def partials_kernel(layers, activation, partials=(), operators=(),
-                    dtype="float64", partials_lowering="auto"):
+                    dtype="float64", partials_lowering="auto", device="cpu"):
     """The partials ntp.Kernel ntp.jax uses for this request and forward
-    lowering (compiled once, cached)."""
+    lowering on `device` ("cpu" or "cuda"; compiled once, cached)."""
     spec = (tuple(int(w) for w in layers), activation,
             _requests(partials, operators, len(layers) and int(layers[0]),
                       partials_lowering),
             _dtype_name(dtype, "dtype"))
-    return _kernel(spec, "cpu")
+    return _kernel(spec, device)  # ntp.compile refuses other devices
 
 
 def partials(params, x, *, layers=None, activation, partials=(),
@@ -166,19 +170,19 @@ def partials(params, x, *, layers=None, activation, partials=(),
     jax.jit and jax.vmap (a vmapped axis of x with shared params is one
     kernel call). jax.grad (params and x) needs the partials reverse mode
     of the runtime (issue 12); without it jax.grad is refused with an
-    ntp.Error saying so. CPU only. partials_lowering: how the forward
-    propagates its rays ("auto", "per-ray", "multi-direction",
-    "collapsed"; ntp.compile); under jax.grad the forward is the reverse
-    mode's save, whose rays are per-ray, unless its workspace would exceed
-    RECOMPUTE_ABOVE_BYTES: then it is this forward and the backward
-    recomputes the rays (the same gradients)."""
+    ntp.Error saying so. On a CUDA backend the same primitives lower to
+    the CUDA handlers (NVPTX kernels on XLA's stream; CUDA_COMPILE_OPTIONS).
+    partials_lowering: how the forward propagates its rays ("auto",
+    "per-ray", "multi-direction", "collapsed"; ntp.compile); under
+    jax.grad the forward is the reverse mode's save, whose rays are
+    per-ray, unless (CPU) its workspace would exceed RECOMPUTE_ABOVE_BYTES:
+    then it is this forward and the backward recomputes the rays (the same
+    gradients)."""
     _check_activation(activation)
     x, p, widths, dtype = _prepare(params, x, layers, dtype)
     request = _requests(partials, operators, widths[0], partials_lowering)
     spec = (widths, activation, request, dtype)
-    if jax.default_backend() != "cpu":
-        _partials_on_gpu(None)
-    _kernel(spec, "cpu")  # compile now: errors here, not in lowering
+    _kernel(spec, _trace_device())  # compile now: errors here, not lowering
     _ffi()
     return _differentiable_partials(spec)(x, p)
 

@@ -25,7 +25,8 @@ from ntp import _fail
 from ntp import jax as _package  # RECOMPUTE_ABOVE_BYTES, read at trace time
 
 _lock = threading.RLock()
-_kernels = {}  # (spec, device) -> ntp.Kernel, kept for the process
+_kernels = {}  # (spec, device[, CUDA options]) -> ntp.Kernel, kept for
+               # the process
 _lib = None
 
 
@@ -72,11 +73,28 @@ def _ffi():
     return _lib
 
 
+_CUDA_OPTION_NAMES = ("gpu_format", "gpu_mapping", "chip")
+
+
+def _cuda_options():
+    """CUDA_COMPILE_OPTIONS, checked, as a hashable tuple."""
+    opts = _package.CUDA_COMPILE_OPTIONS
+    if not hasattr(opts, "items"):
+        _fail("ntp.jax.CUDA_COMPILE_OPTIONS must be a dict, not %s" %
+              type(opts).__name__)
+    for name in opts:
+        if name not in _CUDA_OPTION_NAMES:
+            _fail("ntp.jax.CUDA_COMPILE_OPTIONS takes %s, not %r" % (
+                ", ".join(_CUDA_OPTION_NAMES), name))
+    return tuple(sorted(opts.items()))
+
+
 def _kernel(spec, device):
     """A jet spec (layers, activation, order, dtype) or a partials spec
     (layers, activation, (alphas, operators, lowering), dtype), compiled
-    once."""
-    key = (spec, device)
+    once (CUDA: once per CUDA_COMPILE_OPTIONS)."""
+    options = _cuda_options() if device == "cuda" else ()
+    key = (spec, device) + ((options,) if options else ())
     k = _kernels.get(key)
     if k is None:
         with _lock:
@@ -88,12 +106,13 @@ def _kernel(spec, device):
                     k = ntp.compile(list(layers), activation, 0, dtype,
                                     device=device, partials=list(alphas),
                                     operators=list(operators),
-                                    partials_lowering=lowering)
+                                    partials_lowering=lowering,
+                                    **dict(options))
                 else:
                     # CUDA kernels carry the reverse mode too (the JIT's
                     # --gpu-backward): jax.grad runs on XLA's stream.
                     k = ntp.compile(list(layers), activation, order, dtype,
-                                    device=device)
+                                    device=device, **dict(options))
                 _kernels[key] = k
     return k
 
@@ -158,7 +177,15 @@ def _lowering(target, device):
 
 
 def _trace_device():
-    """Where the computation being traced will run: the default backend."""
+    """Where the computation being traced will run: the default backend, or
+    _package._TRACE_DEVICE when set (tests that lower for CUDA on a machine
+    without a GPU)."""
+    forced = _package._TRACE_DEVICE
+    if forced is not None:
+        if forced not in ("cpu", "cuda"):
+            _fail("ntp.jax._TRACE_DEVICE must be None, 'cpu' or 'cuda', not "
+                  "%r" % (forced,))
+        return forced
     return "cuda" if jax.default_backend() in ("gpu", "cuda") else "cpu"
 
 

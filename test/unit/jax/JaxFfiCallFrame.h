@@ -2,21 +2,31 @@
 //
 // What the tests of python/jax_ffi/NtpJaxFfi.cpp need to call its handlers
 // the way XLA does: a minimal XLA_FFI_Api (errors and the platform stream,
-// gStream) and Frame, a hand-built XLA_FFI_CallFrame of buffers and the
-// `kernel` attribute. Shared by JaxFfiCallFrameTest.cpp and
-// JaxFfiPartialsCudaTest.cpp.
+// gStream), Frame, a hand-built XLA_FFI_CallFrame of buffers and the
+// `kernel` attribute, and HandlerTest, the fixture that opens the library
+// and the fake CUDA driver and compiles kernels. Shared by
+// JaxFfiCallFrameTest.cpp and JaxFfiPartialsCudaTest.cpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NTP_TEST_UNIT_JAX_JAXFFICALLFRAME_H
 #define NTP_TEST_UNIT_JAX_JAXFFICALLFRAME_H
 
+#include "ntp/jit.h"
 #include "ntp/runtime.h"
+
+#include "../runtime/fixtures/fake_libcuda.h"
 
 #include "xla/ffi/api/c_api.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ntp::jaxtest {
@@ -131,6 +141,80 @@ private:
 constexpr XLA_FFI_DataType F64 = XLA_FFI_DataType_F64;
 constexpr XLA_FFI_DataType F32 = XLA_FFI_DataType_F32;
 constexpr XLA_FFI_DataType U8 = XLA_FFI_DataType_U8;
+
+//===----------------------------------------------------------------------===//
+// The fixture
+//===----------------------------------------------------------------------===//
+
+/// The handler library opened as XLA opens it (NTP_JAX_FFI), the runtime's
+/// CUDA driver the fake one (NTP_FAKE_LIBCUDA, whose recorded launches
+/// `state` shows), and JIT-compiled kernels freed after each test.
+class HandlerTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    // Before any CUDA use: the runtime opens the driver once per process.
+    ::setenv("NTP_LIBCUDA", NTP_FAKE_LIBCUDA, 1);
+    lib = ::dlopen(NTP_JAX_FFI, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(lib, nullptr) << ::dlerror();
+    fake = ::dlopen(NTP_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(fake, nullptr) << ::dlerror();
+    auto stateFn =
+        reinterpret_cast<fake_cuda_state_fn>(::dlsym(fake, "fake_cuda_state"));
+    reset =
+        reinterpret_cast<fake_cuda_reset_fn>(::dlsym(fake, "fake_cuda_reset"));
+    ASSERT_TRUE(stateFn && reset);
+    state = stateFn();
+  }
+  void TearDown() override {
+    for (ntp_kernel *k : kernels)
+      ntp_kernel_free(k);
+    if (fake)
+      ::dlclose(fake);
+    if (lib)
+      ::dlclose(lib);
+  }
+
+  /// Looks up the handlers `names` into `slots` (in SetUp: a missing one
+  /// fails the test).
+  void
+  handlers(std::initializer_list<std::pair<const char *, XLA_FFI_Handler **>>
+               named) {
+    for (auto [name, slot] : named) {
+      *slot = reinterpret_cast<XLA_FFI_Handler *>(::dlsym(lib, name));
+      ASSERT_NE(*slot, nullptr) << name;
+    }
+  }
+
+  /// A kernel of `mlir`, or of `layers` at `order` (f64; CUDA: PTX, with
+  /// the reverse mode), freed in TearDown; null after a failed expectation.
+  ntp_kernel *compile(ntp_device device, int order,
+                      const char *mlir = nullptr) {
+    ntp_jit_spec spec;
+    ntp_jit_spec_init(&spec);
+    spec.mlir = mlir;
+    spec.layers = layers;
+    spec.num_layers = 4;
+    spec.order = order;
+    spec.dtype = NTP_DTYPE_F64;
+    ntp_jit_options options;
+    ntp_jit_options_init(&options);
+    options.device = device;
+    options.use_cache = 0;
+    options.gpu_format = NTP_JIT_GPU_PTX;
+    ntp_kernel *k = nullptr;
+    EXPECT_EQ(ntp_jit_compile(&spec, &options, &k), NTP_OK) << ntp_last_error();
+    if (k)
+      kernels.push_back(k);
+    return k;
+  }
+
+  int64_t layers[4] = {1, 6, 5, 1};
+  XLA_FFI_Api api = makeApi();
+  void *lib = nullptr, *fake = nullptr;
+  fake_cuda_state_t *state = nullptr;
+  fake_cuda_reset_fn reset = nullptr;
+  std::vector<ntp_kernel *> kernels;
+};
 
 } // namespace ntp::jaxtest
 

@@ -37,61 +37,26 @@ namespace {
 
 using namespace ntp::jaxtest;
 
-class JaxFfiTest : public ::testing::Test {
+class JaxFfiTest : public HandlerTest {
 protected:
   void SetUp() override {
-    // Before any CUDA use: the runtime opens the driver once per process.
-    ::setenv("NTP_LIBCUDA", NTP_FAKE_LIBCUDA, 1);
-    lib = ::dlopen(NTP_JAX_FFI, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(lib, nullptr) << ::dlerror();
-    for (auto [name, slot] : {std::pair{"NtpJaxJetCpu", &jetCpu},
-                              {"NtpJaxJetCuda", &jetCuda},
-                              {"NtpJaxJetSaveCpu", &saveCpu},
-                              {"NtpJaxJetBwdCpu", &bwdCpu},
-                              {"NtpJaxJetSaveCuda", &saveCuda},
-                              {"NtpJaxJetBwdCuda", &bwdCuda},
-                              {"NtpJaxPartialsCpu", &partialsCpu},
-                              {"NtpJaxJetBwdRecomputeCpu", &bwdRecomputeCpu}}) {
-      *slot = reinterpret_cast<XLA_FFI_Handler *>(::dlsym(lib, name));
-      ASSERT_NE(*slot, nullptr) << name;
-    }
-  }
-  void TearDown() override {
-    for (ntp_kernel *k : kernels)
-      ntp_kernel_free(k);
-    if (lib)
-      ::dlclose(lib);
+    HandlerTest::SetUp();
+    if (HasFatalFailure())
+      return;
+    handlers({{"NtpJaxJetCpu", &jetCpu},
+              {"NtpJaxJetCuda", &jetCuda},
+              {"NtpJaxJetSaveCpu", &saveCpu},
+              {"NtpJaxJetBwdCpu", &bwdCpu},
+              {"NtpJaxJetSaveCuda", &saveCuda},
+              {"NtpJaxJetBwdCuda", &bwdCuda},
+              {"NtpJaxPartialsCpu", &partialsCpu},
+              {"NtpJaxJetBwdRecomputeCpu", &bwdRecomputeCpu}});
   }
 
-  ntp_kernel *compile(ntp_device device, int order,
-                      const char *mlir = nullptr) {
-    ntp_jit_spec spec;
-    ntp_jit_spec_init(&spec);
-    spec.mlir = mlir;
-    spec.layers = layers;
-    spec.num_layers = 4;
-    spec.order = order;
-    spec.dtype = NTP_DTYPE_F64;
-    ntp_jit_options options;
-    ntp_jit_options_init(&options);
-    options.device = device;
-    options.use_cache = 0;
-    options.gpu_format = NTP_JIT_GPU_PTX;
-    ntp_kernel *k = nullptr;
-    EXPECT_EQ(ntp_jit_compile(&spec, &options, &k), NTP_OK) << ntp_last_error();
-    if (k)
-      kernels.push_back(k);
-    return k;
-  }
-
-  int64_t layers[4] = {1, 6, 5, 1};
   const int64_t P = 6 + 6 + 30 + 5 + 5 + 1;
-  XLA_FFI_Api api = makeApi();
-  void *lib = nullptr;
   XLA_FFI_Handler *jetCpu = nullptr, *jetCuda = nullptr, *saveCpu = nullptr,
                   *bwdCpu = nullptr, *saveCuda = nullptr, *bwdCuda = nullptr,
                   *partialsCpu = nullptr, *bwdRecomputeCpu = nullptr;
-  std::vector<ntp_kernel *> kernels;
 };
 
 std::vector<double> ramp(int64_t n, double scale, double shift) {
@@ -199,10 +164,6 @@ TEST_F(JaxFfiTest, CpuHandlersRefuseBuffersTheKernelCannotTake) {
 TEST_F(JaxFfiTest, CudaHandlerLaunchesOnXlasStreamThroughTheFakeDriver) {
   ntp_kernel *k = compile(NTP_DEVICE_CUDA, 3);
   ASSERT_NE(k, nullptr);
-  void *fake = ::dlopen(NTP_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(fake, nullptr);
-  auto state =
-      reinterpret_cast<fake_cuda_state_fn>(::dlsym(fake, "fake_cuda_state"))();
   // Device pointers: the fake driver never dereferences them.
   char *X = reinterpret_cast<char *>(0x7f0000001000),
        *V = reinterpret_cast<char *>(0x7f0000002000),
@@ -243,18 +204,11 @@ TEST_F(JaxFfiTest, CudaHandlerLaunchesOnXlasStreamThroughTheFakeDriver) {
   h.ret(F64, out.data(), {1, n1, N, 1});
   EXPECT_EQ(h.call(jetCuda),
             "ntp: a CPU kernel was called from the CUDA handler");
-  ::dlclose(fake);
 }
 
 TEST_F(JaxFfiTest, CudaSaveAndBackwardHandlersLaunchOnXlasStream) {
   ntp_kernel *k = compile(NTP_DEVICE_CUDA, 3); // with the reverse mode
   ASSERT_NE(k, nullptr);
-  void *fake = ::dlopen(NTP_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(fake, nullptr);
-  auto state =
-      reinterpret_cast<fake_cuda_state_fn>(::dlsym(fake, "fake_cuda_state"))();
-  auto reset =
-      reinterpret_cast<fake_cuda_reset_fn>(::dlsym(fake, "fake_cuda_reset"));
   const int64_t I = 2, N = 300, n1 = 4;
   int64_t ws = 0;
   ASSERT_EQ(ntp_workspace_size(k, N, &ws), NTP_OK) << ntp_last_error();
@@ -351,7 +305,6 @@ TEST_F(JaxFfiTest, CudaSaveAndBackwardHandlersLaunchOnXlasStream) {
   h.ret(U8, W, {1, ws});
   EXPECT_EQ(h.call(saveCuda),
             "ntp: a CPU kernel was called from the CUDA handler");
-  ::dlclose(fake);
 }
 
 TEST_F(JaxFfiTest, PartialsHandlerEqualsNtpPartialsPerInstance) {

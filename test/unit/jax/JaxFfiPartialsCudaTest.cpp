@@ -46,59 +46,18 @@ char *const W = reinterpret_cast<char *>(0x7f0000100000);
 
 uint64_t word(const void *p) { return uint64_t(uintptr_t(p)); }
 
-class JaxFfiPartialsCudaTest : public ::testing::Test {
+class JaxFfiPartialsCudaTest : public HandlerTest {
 protected:
   void SetUp() override {
-    // Before any CUDA use: the runtime opens the driver once per process.
-    ::setenv("NTP_LIBCUDA", NTP_FAKE_LIBCUDA, 1);
-    lib = ::dlopen(NTP_JAX_FFI, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(lib, nullptr) << ::dlerror();
-    for (auto [name, slot] :
-         {std::pair{"NtpJaxPartialsCuda", &fwdCuda},
-          {"NtpJaxPartialsSaveCuda", &saveCuda},
-          {"NtpJaxPartialsBwdCuda", &bwdCuda},
-          {"NtpJaxPartialsBwdRecomputeCuda", &bwdRecomputeCuda},
-          {"NtpJaxPartialsCpu", &fwdCpu}}) {
-      *slot = reinterpret_cast<XLA_FFI_Handler *>(::dlsym(lib, name));
-      ASSERT_NE(*slot, nullptr) << name;
-    }
-    fake = ::dlopen(NTP_FAKE_LIBCUDA, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(fake, nullptr) << ::dlerror();
-    state = reinterpret_cast<fake_cuda_state_fn>(
-        ::dlsym(fake, "fake_cuda_state"))();
-    reset =
-        reinterpret_cast<fake_cuda_reset_fn>(::dlsym(fake, "fake_cuda_reset"));
-    ASSERT_TRUE(state && reset);
+    HandlerTest::SetUp();
+    if (HasFatalFailure())
+      return;
+    handlers({{"NtpJaxPartialsCuda", &fwdCuda},
+              {"NtpJaxPartialsSaveCuda", &saveCuda},
+              {"NtpJaxPartialsBwdCuda", &bwdCuda},
+              {"NtpJaxPartialsBwdRecomputeCuda", &bwdRecomputeCuda},
+              {"NtpJaxPartialsCpu", &fwdCpu}});
     gStream = reinterpret_cast<void *>(0x77);
-  }
-  void TearDown() override {
-    for (ntp_kernel *k : kernels)
-      ntp_kernel_free(k);
-    if (fake)
-      ::dlclose(fake);
-    if (lib)
-      ::dlclose(lib);
-  }
-
-  ntp_kernel *compile(ntp_device device, const char *mlir, int order = 0) {
-    int64_t layers[4] = {1, 6, 5, 1};
-    ntp_jit_spec spec;
-    ntp_jit_spec_init(&spec);
-    spec.mlir = mlir;
-    spec.layers = layers;
-    spec.num_layers = 4;
-    spec.order = order;
-    spec.dtype = NTP_DTYPE_F64;
-    ntp_jit_options options;
-    ntp_jit_options_init(&options);
-    options.device = device;
-    options.use_cache = 0;
-    options.gpu_format = NTP_JIT_GPU_PTX;
-    ntp_kernel *k = nullptr;
-    EXPECT_EQ(ntp_jit_compile(&spec, &options, &k), NTP_OK) << ntp_last_error();
-    if (k)
-      kernels.push_back(k);
-    return k;
   }
 
   /// Launch `i` of the log equals `expected` (the runtime's own call).
@@ -114,17 +73,12 @@ protected:
       EXPECT_EQ(l.args[a], expected.args[a]) << l.function << " argument " << a;
   }
 
-  XLA_FFI_Api api = makeApi();
-  void *lib = nullptr, *fake = nullptr;
-  fake_cuda_state_t *state = nullptr;
-  fake_cuda_reset_fn reset = nullptr;
   XLA_FFI_Handler *fwdCuda = nullptr, *saveCuda = nullptr, *bwdCuda = nullptr,
                   *bwdRecomputeCuda = nullptr, *fwdCpu = nullptr;
-  std::vector<ntp_kernel *> kernels;
 };
 
 TEST_F(JaxFfiPartialsCudaTest, ForwardLaunchesOnXlasStreamPerInstance) {
-  ntp_kernel *k = compile(NTP_DEVICE_CUDA, kPartialsMlir);
+  ntp_kernel *k = compile(NTP_DEVICE_CUDA, 0, kPartialsMlir);
   ASSERT_NE(k, nullptr);
   const int64_t I = 2, N = 300;
   reset();
@@ -168,7 +122,7 @@ TEST_F(JaxFfiPartialsCudaTest, ForwardLaunchesOnXlasStreamPerInstance) {
   cpuHandler.ret(F64, O, {1, kR, N, 1});
   EXPECT_EQ(cpuHandler.call(fwdCpu),
             "ntp: a CUDA kernel was called from the CPU handler");
-  ntp_kernel *jet = compile(NTP_DEVICE_CUDA, nullptr, 2);
+  ntp_kernel *jet = compile(NTP_DEVICE_CUDA, 2);
   ASSERT_NE(jet, nullptr);
   const int64_t jetP = 6 + 6 + 30 + 5 + 5 + 1;
   Frame h(&api, jet);
@@ -177,7 +131,7 @@ TEST_F(JaxFfiPartialsCudaTest, ForwardLaunchesOnXlasStreamPerInstance) {
   h.ret(F64, O, {1, 3, N, 1});
   EXPECT_EQ(h.call(fwdCuda),
             "ntp: a jet kernel was called from a partials handler");
-  ntp_kernel *cpu = compile(NTP_DEVICE_CPU, kPartialsMlir);
+  ntp_kernel *cpu = compile(NTP_DEVICE_CPU, 0, kPartialsMlir);
   ASSERT_NE(cpu, nullptr);
   std::vector<double> x(N * kD), p(kNp), out(kR * N);
   Frame j(&api, cpu);
@@ -190,7 +144,7 @@ TEST_F(JaxFfiPartialsCudaTest, ForwardLaunchesOnXlasStreamPerInstance) {
 }
 
 TEST_F(JaxFfiPartialsCudaTest, SaveAndBackwardSavedLaunchOnXlasStream) {
-  ntp_kernel *k = compile(NTP_DEVICE_CUDA, kPartialsMlir); // reverse mode
+  ntp_kernel *k = compile(NTP_DEVICE_CUDA, 0, kPartialsMlir); // reverse mode
   ASSERT_NE(k, nullptr);
   const int64_t I = 2, N = 300;
   int64_t ws = 0;
@@ -304,7 +258,7 @@ TEST_F(JaxFfiPartialsCudaTest, SaveAndBackwardSavedLaunchOnXlasStream) {
 }
 
 TEST_F(JaxFfiPartialsCudaTest, RecomputeBackwardTakesScratchOnXlasStream) {
-  ntp_kernel *k = compile(NTP_DEVICE_CUDA, kPartialsMlir);
+  ntp_kernel *k = compile(NTP_DEVICE_CUDA, 0, kPartialsMlir);
   ASSERT_NE(k, nullptr);
   const int64_t I = 2, N = 300;
   reset();
