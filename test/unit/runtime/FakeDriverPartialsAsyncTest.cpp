@@ -388,19 +388,10 @@ TEST_F(FakeDriverPartialsAsyncTest, BadInputIsRefusedBeforeAnyLaunch) {
   // A jet kernel: the jet call to make, in its _async form.
   {
     // The same artifact without its partials line is a jet kernel.
-    ntp_kernel *jet = nullptr;
-    std::string image = ptx(true);
-    int64_t ws = *ntp::artifact::workspaceElementsPerTile({1, 4, 1}, 2, 128);
-    std::string manifest =
-        "ntp-kernel-manifest\nabi_version=2\nname=net\nactivation=tanh\n"
-        "order=2\ndtype=f32\ndevice=cuda\nlayers=1,4,1\nnum_params=13\n"
-        "tile=128\nbackward=1\nworkspace_per_tile=" +
-        std::to_string(ws) +
-        "\ntarget_cpu=none\ncpu_features=\nchip=sm_90\nformat=ptx\n"
-        "mapping=sample\nblock_size=128\nsamples_per_block=128\n"
-        "image_bytes=" +
-        std::to_string(image.size()) + "\n";
-    jet = load(ntp::artifact::sealArtifactText(image, manifest));
+    fake_driver_test::Artifact artifact;
+    artifact.backward = 1;
+    artifact.image = fake_driver_test::reversePtx();
+    ntp_kernel *jet = load(artifact.text());
     ASSERT_NE(jet, nullptr);
     refused(ntp_partials_async(jet, kX, kParams, kOut, 8, kStream), bad,
             "this kernel computes a jet (compiled without --partials or "
