@@ -354,8 +354,8 @@ private:
                      bool rowZeroInput = false) {
     int64_t outWidth = s.width;
     for (int64_t first = 0; first < rows;) {
-      int64_t count = std::min(rowZeroInput && first == 0 ? 1 : kVjpRows,
-                               rows - first);
+      int64_t count =
+          std::min(rowZeroInput && first == 0 ? 1 : kVjpRows, rows - first);
       Value in = rowZeroInput && first > 0
                      ? Value()
                      : corner(b, inBar, first, count, inWidth);

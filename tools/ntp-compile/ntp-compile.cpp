@@ -334,10 +334,10 @@ int main(int argc, char **argv) {
                   partialsReverseLoweringFlag + "'");
     for (MlpOp mlp : module->getOps<MlpOp>()) {
       if (mlp.getRequestRows().empty() && partialsReverseLoweringFlag != "auto")
-        return fail("--partials-reverse-lowering=" +
-                    partialsReverseLoweringFlag +
-                    " applies to partials kernels only (--partials or "
-                    "--operator, or partials / operators on the ntp.mlp)");
+        return fail(
+            "--partials-reverse-lowering=" + partialsReverseLoweringFlag +
+            " applies to partials kernels only (--partials or "
+            "--operator, or partials / operators on the ntp.mlp)");
       mlp->setAttr("ntp.partials_reverse_lowering",
                    StringAttr::get(&context, partialsReverseLoweringFlag));
     }
