@@ -66,9 +66,17 @@ typedef struct ntp_jit_spec {
    * "auto" (the fewest operations), "per-ray", "multi-direction" or
    * "collapsed" (needs a laplacian or biharmonic request); NULL or "": the
    * ntp.mlp's own ntp.partials_lowering attribute, else auto. The reverse
-   * mode (ntp_partials_backward, _save, _backward_saved) is per-ray beside
-   * any of them. Anything but auto on a jet kernel is an error. */
+   * mode (ntp_partials_backward, _save, _backward_saved) follows a
+   * multi-direction or collapsed forward (see partials_reverse_lowering).
+   * Anything but auto on a jet kernel is an error. */
   const char *partials_lowering;
+  /* Read also with `mlir`: how a partials kernel's reverse mode is made, as
+   * ntp-compile --partials-reverse-lowering spells it: "auto" (it follows
+   * the forward's lowering where it can) or "per-ray" (from per-ray jets
+   * beside the forward, a larger workspace); NULL or "": the ntp.mlp's own
+   * ntp.partials_reverse_lowering attribute, else auto. Part of the cache
+   * key. Anything but auto on a jet kernel is an error. */
+  const char *partials_reverse_lowering;
 } ntp_jit_spec;
 
 typedef struct ntp_jit_options {

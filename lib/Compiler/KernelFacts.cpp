@@ -99,18 +99,41 @@ bool ntp::describeKernel(const NetworkDescription &network,
   if (!device->describe(target, m, error))
     return false;
   // A partials kernel saves the jets of all its rays (ntp-generate-backward):
-  // the jet coefficients of its plan in place of order + 1.
+  // the jet coefficients of its plan in place of order + 1, or the rows of
+  // the blocks of a fast forward its reverse mode follows (at most as many).
   if (m.isPartials() && m.backward) {
     partials::Plan plan;
     std::optional<int64_t> workspace;
-    if (partials::planPartials(m.partials, m.inputDim(), plan, error))
-      workspace = art::partialsWorkspaceElementsPerTile(
-          m.layers, plan.jetCoefficients(), m.tile, m.kinds);
+    if (!partials::planPartials(m.partials, m.inputDim(), plan, error))
+      return false;
+    int64_t rows = target.partialsSavedRows ? target.partialsSavedRows
+                                            : plan.jetCoefficients();
+    if (rows < 1 || rows > plan.jetCoefficients())
+      return fail(error, "the reverse mode saves " + std::to_string(rows) +
+                             " jet coefficient rows per sample, but one of "
+                             "this request saves 1 to " +
+                             std::to_string(plan.jetCoefficients()));
+    workspace =
+        art::partialsWorkspaceElementsPerTile(m.layers, rows, m.tile, m.kinds);
     if (!workspace)
       return fail(error, "the workspace of one tile overflows int64");
     m.workspacePerTile = *workspace;
   }
   return true;
+}
+
+int64_t ntp::partialsSavedRows(const art::KernelManifest &m) {
+  if (!m.isPartials() || !m.backward)
+    return 0;
+  std::optional<int64_t> perRow =
+      art::workspaceElementsPerTile(m.layers, 0, m.tile, m.kinds);
+  partials::Plan plan;
+  std::string error;
+  if (!perRow || *perRow < 1 || m.workspacePerTile % *perRow != 0 ||
+      !partials::planPartials(m.partials, m.inputDim(), plan, error))
+    return 0;
+  int64_t rows = m.workspacePerTile / *perRow;
+  return rows == plan.jetCoefficients() ? 0 : rows;
 }
 
 NetworkDescription ntp::networkOf(const art::KernelManifest &m) {
@@ -130,6 +153,7 @@ KernelTarget ntp::targetOf(const art::KernelManifest &m) {
   target.device = m.device;
   target.tile = m.tile;
   target.backward = m.backward;
+  target.partialsSavedRows = partialsSavedRows(m);
   if (const DeviceFacts *device = lookupDeviceFacts(m.device))
     device->readTarget(m, target);
   return target;

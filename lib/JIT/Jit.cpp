@@ -274,6 +274,21 @@ Failure compileKernel(const ntp_jit_spec &spec, const ResolvedTarget &target,
           "ntp.partials_lowering",
           mlir::StringAttr::get(&session.context, spec.partials_lowering));
     }
+  // spec.partials_reverse_lowering likewise (ntp-compile
+  // --partials-reverse-lowering).
+  if (spec.partials_reverse_lowering && *spec.partials_reverse_lowering)
+    for (MlpOp mlp : session.module->getOps<MlpOp>()) {
+      if (mlp.getRequestRows().empty() &&
+          llvm::StringRef(spec.partials_reverse_lowering) != "auto")
+        return failure(NTP_ERROR_INVALID_ARGUMENT,
+                       "partials_reverse_lowering '" +
+                           std::string(spec.partials_reverse_lowering) +
+                           "' applies to partials kernels only; the spec's "
+                           "ntp.mlp has no partials or operators");
+      mlp->setAttr("ntp.partials_reverse_lowering",
+                   mlir::StringAttr::get(&session.context,
+                                         spec.partials_reverse_lowering));
+    }
   CompileOptions options;
   options.get<CpuTargetOptions>() = target.cpu;
   options.get<NvptxTargetOptions>() = target.gpu;

@@ -59,6 +59,20 @@ Failure ntp::jit::specKeyText(const ntp_jit_spec &spec,
                        "' applies to partials kernels only, and a spec of "
                        "fields describes a jet kernel (give the ntp.mlp with "
                        "its partials or operators as mlir)");
+  // The reverse mode's lowering: auto or per-ray, on partials kernels.
+  std::string reverse = spec.partials_reverse_lowering
+                            ? spec.partials_reverse_lowering
+                            : std::string();
+  if (!reverse.empty() && reverse != "auto" && reverse != "per-ray")
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "unknown partials_reverse_lowering '" + reverse +
+                       "' (expected auto or per-ray)");
+  if (!spec.mlir && !reverse.empty() && reverse != "auto")
+    return failure(NTP_ERROR_INVALID_ARGUMENT,
+                   "partials_reverse_lowering '" + reverse +
+                       "' applies to partials kernels only, and a spec of "
+                       "fields describes a jet kernel (give the ntp.mlp with "
+                       "its partials or operators as mlir)");
   if (spec.mlir) {
     out = "mlir\n" + std::string(spec.mlir) + "\n--\n" +
           "device=" + std::string(artifact::deviceName(target.facts.device)) +
@@ -71,6 +85,8 @@ Failure ntp::jit::specKeyText(const ntp_jit_spec &spec,
           "\n";
     if (!lowering.empty())
       out += "partials_lowering=" + lowering + "\n";
+    if (!reverse.empty())
+      out += "partials_reverse_lowering=" + reverse + "\n";
     return {};
   }
   if (spec.num_layers < 2 || !spec.layers)

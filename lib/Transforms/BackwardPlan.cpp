@@ -149,7 +149,8 @@ LogicalResult ntp::backward::readConstantBuffer(Operation *seed, Value buffer,
 LogicalResult ntp::backward::stampBackwardFacts(ModuleOp module,
                                                 func::FuncOp forward,
                                                 StringRef name,
-                                                int64_t workspacePerTile) {
+                                                int64_t workspacePerTile,
+                                                int64_t partialsSavedRows) {
   forward->setAttr("ntp.workspace_per_tile",
                    IntegerAttr::get(IntegerType::get(module.getContext(), 64),
                                     workspacePerTile));
@@ -160,6 +161,7 @@ LogicalResult ntp::backward::stampBackwardFacts(ModuleOp module,
   std::string error;
   KernelTarget target = targetOf(kernel.getManifest());
   target.backward = true;
+  target.partialsSavedRows = partialsSavedRows;
   if (!describeKernel(networkOf(kernel.getManifest()), target, facts, error))
     return forward.emitError(error);
   if (facts.workspacePerTile != workspacePerTile)

@@ -126,10 +126,12 @@ mlir::LogicalResult readConstantBuffer(mlir::Operation *seed,
 /// Stamps `forward` with its workspace per tile (ntp.workspace_per_tile) and
 /// the module's #ntp.kernel with the reverse mode (when it describes kernel
 /// `name`), checking that the kernel's workspace is `workspacePerTile`.
+/// `partialsSavedRows`: KernelTarget::partialsSavedRows (0: per-ray).
 mlir::LogicalResult stampBackwardFacts(mlir::ModuleOp module,
                                        mlir::func::FuncOp forward,
                                        llvm::StringRef name,
-                                       int64_t workspacePerTile);
+                                       int64_t workspacePerTile,
+                                       int64_t partialsSavedRows = 0);
 
 //===----------------------------------------------------------------------===//
 // The tile loop of the jet chain's and the gated DAG's generated functions

@@ -23,11 +23,11 @@
 // tile] per step, in order), then the blocks' top rows stacked as the
 // forward stacks them: C * (sum of the step widths) * tile elements with C
 // the rows of all blocks, the per-ray layout's formula with rows for jet
-// coefficients. The kernel's stated workspace (describeKernel, which knows
-// the request but not the lowering) stays the per-ray reverse mode's, which
-// is never smaller (a block's rows are at most its rays' coefficients:
-// 1 + sum n_r (+ 1 collapsed row replacing at least one order-N row) <=
-// sum (n_r + 1)); the tile's slice keeps that stride and uses its start.
+// coefficients. The kernel's stated workspace is exactly that:
+// describeKernel sizes it for the blocks' rows C (KernelTarget::
+// partialsSavedRows), at most the per-ray reverse's coefficients (a block's
+// rows: 1 + sum n_r (+ 1 collapsed row replacing at least one order-N row)
+// <= sum (n_r + 1)).
 //
 //===----------------------------------------------------------------------===//
 
@@ -313,8 +313,10 @@ private:
                                     block.steps[i - 1].width);
       switch (s.kind) {
       case JetStep::Kind::Affine:
+        // Into the seed's cotangent only row 0 is read (x's gradient; the
+        // directions are constants): the other rows' W^T is skipped.
         emitAffineVjp(b, s, jets[i - 1], bar, inBar, block.rows,
-                      block.steps[i - 1].width);
+                      block.steps[i - 1].width, /*rowZeroInput=*/i == 1);
         break;
       case JetStep::Kind::Activate:
         ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation),
@@ -344,18 +346,26 @@ private:
   /// activation's VJP writes 0 past live_orders), in blocks of kVjpRows
   /// rows: ntp.affine_vjp's lowering keeps a block's cotangents in
   /// registers, which a block of 34 rows spills. Row 0's block adds the
-  /// bias gradient, the others skip it.
+  /// bias gradient, the others skip it. With `rowZeroInput` only row 0's
+  /// input cotangent is written: row 0 alone, then the other rows' weight
+  /// gradients without one.
   void emitAffineVjp(OpBuilder &b, const JetStep &s, Value input, Value bar,
-                     Value inBar, int64_t rows, int64_t inWidth) {
+                     Value inBar, int64_t rows, int64_t inWidth,
+                     bool rowZeroInput = false) {
     int64_t outWidth = s.width;
-    for (int64_t first = 0; first < rows; first += kVjpRows) {
-      int64_t count = std::min(kVjpRows, rows - first);
+    for (int64_t first = 0; first < rows;) {
+      int64_t count =
+          std::min(rowZeroInput && first == 0 ? 1 : kVjpRows, rows - first);
+      Value in = rowZeroInput && first > 0
+                     ? Value()
+                     : corner(b, inBar, first, count, inWidth);
       auto vjp = AffineVjpOp::create(
           b, loc, corner(b, input, first, count, inWidth), params,
-          s.weightOffset, corner(b, bar, first, count, outWidth),
-          corner(b, inBar, first, count, inWidth), lanes, count);
+          s.weightOffset, corner(b, bar, first, count, outWidth), in, lanes,
+          count);
       if (first > 0)
         vjp.setSkipBias(true);
+      first += count;
     }
   }
 
@@ -422,9 +432,9 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
            << " bytes of stack (kMaxTileStackBytes); use a smaller tile, "
               "narrower layers, fewer requests or partials-reverse-lowering="
               "per-ray";
-  // The tile's stride: the kernel's stated workspace (the per-ray layout's,
-  // never smaller), or without a #ntp.kernel of this kernel what the blocks
-  // need.
+  // The tile's stride: the kernel's stated workspace, which describeKernel
+  // sizes for the blocks' rows (KernelTarget::partialsSavedRows), or
+  // without a #ntp.kernel of this kernel what the blocks need.
   plan->stride = plan->workspaceNeeded();
   KernelAttr kernel = getKernelAttr(module);
   if (kernel && kernel.getName() == plan->name) {
@@ -432,6 +442,7 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
     std::string error;
     KernelTarget target = targetOf(kernel.getManifest());
     target.backward = true;
+    target.partialsSavedRows = plan->columns;
     if (!describeKernel(networkOf(kernel.getManifest()), target, facts, error))
       return forward.emitError(error);
     if (facts.workspacePerTile < plan->workspaceNeeded())
@@ -441,7 +452,8 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
              << facts.workspacePerTile;
     plan->stride = facts.workspacePerTile;
   }
-  if (failed(stampBackwardFacts(module, forward, plan->name, plan->stride)))
+  if (failed(stampBackwardFacts(module, forward, plan->name, plan->stride,
+                                plan->columns)))
     return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);

@@ -49,7 +49,8 @@ class JitSpec(ctypes.Structure):
     _fields_ = [("mlir", c_char_p), ("layers", ctypes.POINTER(c_int64)),
                 ("num_layers", c_int32), ("activation", c_char_p),
                 ("order", c_int32), ("dtype", c_int32),
-                ("partials_lowering", c_char_p)]
+                ("partials_lowering", c_char_p),
+                ("partials_reverse_lowering", c_char_p)]
 
 
 class JitOptions(ctypes.Structure):

@@ -33,6 +33,14 @@ def _check_partials_lowering(lowering):
               "'multi-direction', 'collapsed', not %r" % (lowering,))
 
 
+def _check_partials_reverse_lowering(lowering):
+    """Refuses a partials_reverse_lowering that is not a string (the JIT
+    checks the name)."""
+    if not isinstance(lowering, str):
+        _fail("partials_reverse_lowering must be 'auto' or 'per-ray', not %r"
+              % (lowering,))
+
+
 def _cstr(s):
     return None if s is None else str(s).encode()
 
@@ -100,7 +108,7 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
             cpu=None, features=None, chip=None, gpu_format="auto",
             gpu_mapping="sample", mlir=None, partials=None, operators=None,
             partials_lowering=None, fourier=0, slopes=None, residual=None,
-            gated=False):
+            gated=False, partials_reverse_lowering=None):
     """Compiles a network in process (ntp_jit_compile) and returns a Kernel.
 
     layers: widths from input to output ([1, 24, 24, 24, 1]); activation:
@@ -118,8 +126,11 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     `partials_lowering`: how its forward (Kernel.partials) propagates the
     rays, as ntp-compile --partials-lowering spells it: "auto" (None: the
     fewest operations), "per-ray", "multi-direction" or "collapsed" (needs a
-    laplacian or biharmonic request); the reverse mode is per-ray beside
-    any of them. Typed layers
+    laplacian or biharmonic request); the reverse mode follows a
+    multi-direction or collapsed forward where it can.
+    `partials_reverse_lowering`: "auto" (None: as just said) or "per-ray"
+    (the reverse mode from per-ray jets beside the forward, with a larger
+    workspace, Kernel.workspace_size). Typed layers
     (README, issue 14): `fourier` m (a Fourier-feature embedding of m
     frequencies, B [m, input width] first in the parameters), `slopes`
     ("none", "layer" or "neuron" for every hidden layer, or a list with one
@@ -148,6 +159,9 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     if partials_lowering is not None:
         _check_partials_lowering(partials_lowering)
         spec.partials_lowering = _cstr(partials_lowering)
+    if partials_reverse_lowering is not None:
+        _check_partials_reverse_lowering(partials_reverse_lowering)
+        spec.partials_reverse_lowering = _cstr(partials_reverse_lowering)
     if mlir is not None:
         spec.mlir = _cstr(mlir)
     else:

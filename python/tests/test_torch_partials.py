@@ -257,3 +257,39 @@ def test_pooled_workspaces_are_not_shared_while_in_use():
             loss.backward()
             got = [p.grad for p in net.parameters()] + [xr.grad]
             assert all(torch.equal(a, b) for a, b in zip(got, w))
+
+
+def test_partials_reverse_lowering():
+    # ntp.compile(partials_reverse_lowering=): per-ray beside a collapsed
+    # forward saves every ray's jets (a larger workspace_size), with the
+    # gradients of the reverse mode that follows the forward; ntp.torch
+    # pools its workspaces by the same size. Bad values are one sentence.
+    net = make([3, 6, 5, 1], nn.Tanh, torch.float64, seed=3)
+    params = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+    x = torch.rand(13, 3, dtype=torch.float64) * 2 - 1
+    cot = torch.randn(2, 13, 1, dtype=torch.float64)
+    sizes, grads = {}, {}
+    for reverse in (None, "auto", "per-ray"):
+        k = ntp.compile([3, 6, 5, 1], "tanh", dtype="float64",
+                        partials=[[1, 0, 0]], operators=["laplacian"],
+                        partials_lowering="collapsed",
+                        partials_reverse_lowering=reverse)
+        sizes[reverse] = k.workspace_size(13)
+        out, ws = k.partials_save(x, params)
+        assert ws.numel() == sizes[reverse]
+        grads[reverse] = k.partials_backward_saved(x, params, cot, ws)
+    assert sizes[None] == sizes["auto"] < sizes["per-ray"]
+    for got, want in zip(grads["per-ray"], grads["auto"]):
+        assert rel(got, want) <= 1e-12
+    with pytest.raises(ntp.Error, match="unknown partials_reverse_lowering "
+                       "'fast' \\(expected auto or per-ray\\)") as e:
+        ntp.compile([3, 6, 1], "tanh", dtype="float64",
+                    operators=["laplacian"], partials_reverse_lowering="fast")
+    assert e.value.status == ntp.ERROR_INVALID_ARGUMENT
+    with pytest.raises(ntp.Error, match="partials_reverse_lowering must be "
+                       "'auto' or 'per-ray', not 1"):
+        ntp.compile([3, 6, 1], "tanh", dtype="float64",
+                    operators=["laplacian"], partials_reverse_lowering=1)
+    with pytest.raises(ntp.Error, match="applies to partials kernels only"):
+        ntp.compile([2, 4, 1], "tanh", 2, "float64",
+                    partials_reverse_lowering="per-ray")

@@ -118,7 +118,9 @@ inline int64_t ntp_kernel::stackBytesPerTile() const {
   // jets (at most a jet kernel's of the same order) and beyond them the C
   // ray and P output coefficients of the top layer and two x-cotangent
   // accumulators, [order + 2, d_in, tile] each; C comes from its workspace
-  // (C coefficients' worth). A forward-only partials kernel does not say C.
+  // (C coefficients' worth; fewer rows where the reverse mode follows a
+  // fast forward, which the kMaxTileStackBytes floor below covers). A
+  // forward-only partials kernel does not say C.
   std::optional<int64_t> perCoefficient =
       ntp::artifact::workspaceElementsPerTile(manifest.layers, 0, manifest.tile,
                                               manifest.kinds);

@@ -3,14 +3,15 @@
 // The reverse mode of a collapsed forward (RaysBackward.cpp): the Laplacian
 // of a 2 -> 3 -> 1 tanh network, one block of 4 rows (row 0, two rays of
 // order 1, the collapsed row). The save runs the blocks of rays into the
-// workspace (4 rows x (2 + 3 + 3) widths + the 4 top rows: 72 of the 108
-// elements per tile the per-ray layout states); the reverse is the
-// combine's transpose, ntp.affine_vjp over all 4 rows, ntp.activate_rays_vjp,
+// workspace (4 rows x (2 + 3 + 3) widths + the 4 top rows: 72 elements per
+// tile, which #ntp.kernel states, not the per-ray layout's 108); the reverse
+// is the combine's transpose, ntp.affine_vjp over all 4 rows, ntp.activate_rays_vjp,
 // ntp.affine_vjp into the seed's cotangent, whose row 0 is x's gradient.
 
+// CHECK: ntp.kernel = #ntp.kernel<"lap", {{.*}}backward = true, workspace_per_tile = 72,
 // CHECK: ntp.partials_reverse_lowering = "collapsed: 1 block of rows 4
 // CHECK-LABEL: func.func @lap_forward_tiles
-// CHECK-SAME: ntp.workspace_per_tile = 108
+// CHECK-SAME: ntp.workspace_per_tile = 72
 // CHECK: ntp.activate_rays "tanh"
 // CHECK-LABEL: func.func @lap_backward_saved_tiles
 // CHECK-NOT: ntp.seed_rays
@@ -18,7 +19,10 @@
 // CHECK: ntp.combine_partials {{.*}} weights [0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00] : memref<1x1x2xf64>, memref<4x1x2xf64>
 // CHECK: ntp.affine_vjp {{.*}}[9], {{.*}} live_orders 4 : memref<4x3x2xf64
 // CHECK: ntp.activate_rays_vjp "tanh" {{.*}} live_orders 2 ray_counts [2] ray_orders [1] collapse_weights [1.000000e+00] collapsed_order 2
-// CHECK: ntp.affine_vjp {{.*}}[0], {{.*}} live_orders 4 : memref<4x2x2xf64
+// Into the seed only row 0's input cotangent (x's gradient) is computed:
+// row 0 alone, then the other rows' weight gradients without one.
+// CHECK: ntp.affine_vjp {{.*}}[0], {{.*}} input_cotangent {{.*}} live_orders 1 : memref<1x2x2xf64
+// CHECK: ntp.affine_vjp %{{[^ ]*}}, %{{[^ ]*}}[0], %{{[^ ]*}} into %{{[^ ]*}} live_orders 3 skip_bias : memref<3x2x2xf64
 // CHECK: ntp.seed_vjp
 // CHECK: ntp.reduce_lanes
 // CHECK-LABEL: func.func @lap_forward_save_tiles

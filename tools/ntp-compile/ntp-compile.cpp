@@ -95,8 +95,15 @@ static cl::opt<std::string> partialsLoweringFlag(
     "partials-lowering",
     cl::desc("How a partials kernel propagates its rays: auto (fewest "
              "operations), per-ray, multi-direction or collapsed; the choice "
-             "is printed. The reverse mode's entry points are per-ray whatever "
-             "the forward's lowering"),
+             "is printed. The reverse mode's entry points follow a "
+             "multi-direction or collapsed forward where they can"),
+    cl::init(""), cl::cat(networkCategory));
+static cl::opt<std::string> partialsReverseLoweringFlag(
+    "partials-reverse-lowering",
+    cl::desc("How a partials kernel's reverse mode is made: auto (it follows "
+             "the forward's lowering where it can) or per-ray (per-ray jets "
+             "beside the forward, a larger workspace); the choice is "
+             "printed"),
     cl::init(""), cl::cat(networkCategory));
 static cl::opt<art::Dtype>
     dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),
@@ -319,6 +326,22 @@ int main(int argc, char **argv) {
       mlp->setAttr("ntp.partials_lowering",
                    StringAttr::get(&context, partialsLoweringFlag));
   }
+  // --partials-reverse-lowering: likewise.
+  if (partialsReverseLoweringFlag.getNumOccurrences()) {
+    if (partialsReverseLoweringFlag != "auto" &&
+        partialsReverseLoweringFlag != "per-ray")
+      return fail("--partials-reverse-lowering must be auto or per-ray, got '" +
+                  partialsReverseLoweringFlag + "'");
+    for (MlpOp mlp : module->getOps<MlpOp>()) {
+      if (mlp.getRequestRows().empty() && partialsReverseLoweringFlag != "auto")
+        return fail(
+            "--partials-reverse-lowering=" + partialsReverseLoweringFlag +
+            " applies to partials kernels only (--partials or "
+            "--operator, or partials / operators on the ntp.mlp)");
+      mlp->setAttr("ntp.partials_reverse_lowering",
+                   StringAttr::get(&context, partialsReverseLoweringFlag));
+    }
+  }
   PassManager pm(&context);
   applyDefaultTimingPassManagerCLOptions(pm);
   if (failed(applyPassManagerCLOptions(pm)))
@@ -331,7 +354,8 @@ int main(int argc, char **argv) {
   if (partialsLoweringFlag.getNumOccurrences() &&
       !output.partialsLowering.empty())
     llvm::errs() << "partials lowering: " << output.partialsLowering << "\n";
-  if (partialsLoweringFlag.getNumOccurrences() &&
+  if ((partialsLoweringFlag.getNumOccurrences() ||
+       partialsReverseLoweringFlag.getNumOccurrences()) &&
       !output.partialsReverseLowering.empty())
     llvm::errs() << "partials reverse mode: " << output.partialsReverseLowering
                  << "\n";

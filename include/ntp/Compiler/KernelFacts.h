@@ -50,6 +50,13 @@ struct KernelTarget {
   int64_t tile = 0;
   /// Whether the reverse-mode entry points are generated (CPU only).
   bool backward = false;
+  /// A partials kernel with the reverse mode: the jet coefficient rows its
+  /// save writes per sample, the workspace being that many coefficients'
+  /// worth (artifact::partialsWorkspaceElementsPerTile). 0: the per-ray
+  /// reverse's, partials::Plan::jetCoefficients; a reverse mode that
+  /// follows a multi-direction or collapsed forward saves the rows of its
+  /// blocks (fewer; ntp-generate-backward sets them).
+  int64_t partialsSavedRows = 0;
   /// CPU: the concrete LLVM CPU name and the recorded features
   /// (artifact::kRecordedCpuFeatures); empty until a target stamps them.
   std::string cpu;
@@ -105,6 +112,11 @@ bool describeKernel(const NetworkDescription &network,
 /// The inverse of describeKernel on its result.
 NetworkDescription networkOf(const artifact::KernelManifest &manifest);
 KernelTarget targetOf(const artifact::KernelManifest &manifest);
+
+/// KernelTarget::partialsSavedRows of a kernel's facts, read back from its
+/// workspace_per_tile: the rows when fewer than the per-ray reverse's, else
+/// 0 (also for a jet kernel or one without the reverse mode).
+int64_t partialsSavedRows(const artifact::KernelManifest &manifest);
 
 /// The symbols of the functions the kernel's IR defines (its device's
 /// DeviceFacts::entryPointSymbols): <name>_forward_tiles ... on the CPU (the

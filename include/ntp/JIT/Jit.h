@@ -41,8 +41,14 @@ struct MlpSpec {
   std::vector<std::vector<int32_t>> partials;
   /// How a partials kernel's forward propagates its rays (ntp_jit_spec::
   /// partials_lowering): "auto" or empty (the fewest operations), "per-ray",
-  /// "multi-direction", "collapsed". The reverse mode is per-ray beside it.
+  /// "multi-direction", "collapsed". The reverse mode follows a
+  /// multi-direction or collapsed forward unless partialsReverseLowering
+  /// is "per-ray".
   std::string partialsLowering;
+  /// How a partials kernel's reverse mode is made (ntp_jit_spec::
+  /// partials_reverse_lowering): "auto" or empty (it follows the forward),
+  /// "per-ray" (per-ray jets beside the forward, a larger workspace).
+  std::string partialsReverseLowering;
   /// Typed layers (issue 14), compiled through the MLIR text of the ntp.mlp
   /// (mlpText): one slope kind per hidden layer ("none", "layer",
   /// "neuron"; empty: none), one residual flag per hidden layer (empty:
@@ -167,16 +173,20 @@ inline std::string mlpText(const MlpSpec &spec) {
 
 /// Compiles the text of an MLIR module holding one ntp.mlp; a partials
 /// kernel's forward with `partialsLowering` (ntp_jit_spec::
-/// partials_lowering; empty: the ntp.mlp's own, else auto).
+/// partials_lowering; empty: the ntp.mlp's own, else auto) and its reverse
+/// mode with `partialsReverseLowering` (ntp_jit_spec::
+/// partials_reverse_lowering, likewise).
 inline Kernel compileMlir(const std::string &text,
                           const JitOptions &options = {},
-                          const std::string &partialsLowering = "");
+                          const std::string &partialsLowering = "",
+                          const std::string &partialsReverseLowering = "");
 
 /// Compiles `spec` for the CPU or GPU in `options` (cached on disk).
 inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
   if (!spec.partials.empty() || !spec.slopes.empty() ||
       !spec.residual.empty() || spec.fourier != 0 || spec.gated)
-    return compileMlir(mlpText(spec), options, spec.partialsLowering);
+    return compileMlir(mlpText(spec), options, spec.partialsLowering,
+                       spec.partialsReverseLowering);
   if (spec.layers.size() >
       static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     throw Error(NTP_ERROR_INVALID_ARGUMENT, "too many layers");
@@ -190,16 +200,21 @@ inline Kernel compile(const MlpSpec &spec, const JitOptions &options = {}) {
   // A jet kernel: anything but auto is refused with the C API's sentence.
   if (!spec.partialsLowering.empty())
     c.partials_lowering = spec.partialsLowering.c_str();
+  if (!spec.partialsReverseLowering.empty())
+    c.partials_reverse_lowering = spec.partialsReverseLowering.c_str();
   return detail::compile(c, options);
 }
 
 inline Kernel compileMlir(const std::string &text, const JitOptions &options,
-                          const std::string &partialsLowering) {
+                          const std::string &partialsLowering,
+                          const std::string &partialsReverseLowering) {
   ntp_jit_spec c;
   ntp_jit_spec_init(&c);
   c.mlir = text.c_str();
   if (!partialsLowering.empty())
     c.partials_lowering = partialsLowering.c_str();
+  if (!partialsReverseLowering.empty())
+    c.partials_reverse_lowering = partialsReverseLowering.c_str();
   return detail::compile(c, options);
 }
 

@@ -76,6 +76,14 @@ struct CpuFlags {
       cl::init(0), cl::cat(category)};
   cl::opt<int64_t> tile{"tile", cl::desc("Samples per tile (0: automatic)"),
                         cl::init(0), cl::cat(category)};
+  cl::opt<bool> backward{
+      "backward",
+      cl::desc("Also the reverse-mode entry points (ntp_backward, "
+               "ntp_forward_save, ...; ntp_partials_backward, _save, "
+               "_backward_saved for a partials kernel); --backward=false: "
+               "the forward only, whose reverse-mode calls the runtime "
+               "refuses"),
+      cl::init(true), cl::cat(category)};
   cl::opt<std::string> symbolPrefix{
       "symbol-prefix",
       cl::desc("Prefix of exported symbols (default: ntp_kernel for "
@@ -144,6 +152,8 @@ public:
       return false;
     }
     options.tileSize = flags->tile;
+    if (flags->backward.getNumOccurrences())
+      options.backward = flags->backward;
     CpuTargetOptions &cpu = options.get<CpuTargetOptions>();
     cpu.cpu = flags->cpu;
     cpu.features = flags->features;

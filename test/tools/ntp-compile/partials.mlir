@@ -25,10 +25,11 @@
 // JETS: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 5
 
 // MANIFEST: order=4
-// The reverse mode, as for jets (25 jet coefficients: 25 * (3 + 8 + 8 + 1)
-// * 8 saved elements per tile).
+// The reverse mode, as for jets: it follows the multi-direction forward the
+// count picks and saves its block's 21 rows (21 * (3 + 8 + 8 + 1) * 8
+// elements per tile; per-ray: 25 jet coefficients, 4000).
 // MANIFEST: backward=1
-// MANIFEST: workspace_per_tile=4000
+// MANIFEST: workspace_per_tile=3360
 // MANIFEST: partials=0,0,0;-4,0,-4
 
 // REVERSE-LABEL: func.func @ntp_kernel_forward_tiles

@@ -291,4 +291,94 @@ TEST(JitPartials, LoweringSpelling) {
   EXPECT_EQ(std::system(rm.c_str()), 0);
 }
 
+/// The reverse mode's lowering through the JIT (C++
+/// MlpSpec::partialsReverseLowering, C ntp_jit_spec::
+/// partials_reverse_lowering): per-ray beside a collapsed forward saves
+/// every ray's jets (a larger workspace) and gives the same gradients as the
+/// reverse mode that follows the forward; each spelling is its own cache
+/// entry; bad names and jet kernels are one sentence.
+TEST(JitPartials, ReverseLoweringSpelling) {
+  char pattern[] = "/tmp/ntp-jit-reverse-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern;
+  ntp::MlpSpec spec;
+  spec.layers = {2, 1, 1};
+  spec.activation = "exp";
+  spec.dtype = ntp::Dtype::F64;
+  spec.partials = {{0, 0}, {-2, -2}};
+  spec.partialsLowering = "collapsed";
+  const std::vector<double> cot = {0.5, -1.5, 2.0, 0.25};
+  std::set<std::string> paths;
+  int64_t bytes[3] = {0, 0, 0};
+  std::vector<double> grads[3], xGrads[3];
+  const char *names[3] = {"", "auto", "per-ray"};
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(names[i]);
+    spec.partialsReverseLowering = names[i];
+    ntp_jit_report report;
+    ntp::JitOptions options;
+    options.cacheDir = dir;
+    options.report = &report;
+    ntp::Kernel k = ntp::compile(spec, options);
+    EXPECT_EQ(report.cache_stored, 1);
+    paths.insert(report.cache_path);
+    bytes[i] = k.workspaceBytes(2);
+    std::vector<char> workspace(bytes[i]);
+    std::vector<double> out(4);
+    grads[i].assign(kParams.size(), 0.0);
+    xGrads[i].assign(kX.size(), 0.0);
+    k.partialsSave(kX.data(), kParams.data(), out.data(), workspace.data(),
+                   bytes[i], 2);
+    k.partialsBackwardSaved(kX.data(), kParams.data(), cot.data(),
+                            grads[i].data(), xGrads[i].data(), workspace.data(),
+                            bytes[i], 2);
+  }
+  EXPECT_EQ(paths.size(), 3u) << "each spelling is its own cache key";
+  EXPECT_EQ(bytes[0], bytes[1]);
+  EXPECT_LT(bytes[1], bytes[2]) << "per-ray saves every ray's jets";
+  for (size_t p = 0; p < kParams.size(); ++p)
+    EXPECT_NEAR(grads[2][p], grads[1][p],
+                1e-12 * std::max(1.0, std::fabs(grads[1][p])));
+  for (size_t j = 0; j < kX.size(); ++j)
+    EXPECT_NEAR(xGrads[2][j], xGrads[1][j],
+                1e-12 * std::max(1.0, std::fabs(xGrads[1][j])));
+
+  // Bad input, one sentence each.
+  ntp_jit_spec c;
+  ntp_jit_spec_init(&c);
+  EXPECT_EQ(c.partials_reverse_lowering, nullptr);
+  c.mlir = "ntp.mlp @k layers [2, 1, 1] activation \"exp\" order 2 "
+           "operators [#ntp.laplacian] : f64\n";
+  c.partials_reverse_lowering = "collapsed";
+  ntp_jit_options options;
+  ntp_jit_options_init(&options);
+  options.use_cache = 0;
+  ntp_kernel *k = nullptr;
+  EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "unknown partials_reverse_lowering 'collapsed' (expected auto or "
+            "per-ray)");
+  c.mlir = "ntp.mlp @k layers [2, 1, 1] activation \"exp\" order 2 : f64\n";
+  c.partials_reverse_lowering = "per-ray";
+  EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "partials_reverse_lowering 'per-ray' applies to partials kernels "
+            "only; the spec's ntp.mlp has no partials or operators");
+  ntp::MlpSpec jet;
+  jet.layers = {1, 4, 1};
+  jet.order = 2;
+  jet.partialsReverseLowering = "per-ray";
+  ntp::JitOptions noCache;
+  noCache.useCache = false;
+  EXPECT_THROW(ntp::compile(jet, noCache), ntp::Error);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "partials_reverse_lowering 'per-ray' applies to partials kernels "
+            "only, and a spec of fields describes a jet kernel (give the "
+            "ntp.mlp with its partials or operators as mlir)");
+  jet.partialsReverseLowering = "auto";
+  EXPECT_NO_THROW(ntp::compile(jet, noCache));
+  std::string rm = "rm -rf '" + dir + "'";
+  EXPECT_EQ(std::system(rm.c_str()), 0);
+}
+
 } // namespace

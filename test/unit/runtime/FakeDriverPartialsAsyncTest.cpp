@@ -10,13 +10,13 @@
 // convention) a null stream runs the synchronous call and a stream is
 // refused, as for the jet calls' _async variants.
 //
-// The artifact and launch-log helpers are a minimal copy of
-// FakeDriverTest.cpp's (that file shares no header); like it, this is an
-// executable of its own because the runtime opens the driver once per
-// process.
+// The artifact comes from FakeDriverFixture.h (the fake-driver tests'
+// Artifact); like those tests, this is an executable of its own because the
+// runtime opens the driver once per process.
 //
 //===----------------------------------------------------------------------===//
 
+#include "FakeDriverFixture.h"
 #include "fixtures/fake_libcuda.h"
 #include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
@@ -41,38 +41,18 @@ namespace {
 // A CUDA partials artifact for layers 1-4-1 (13 parameters), f32
 //===----------------------------------------------------------------------===//
 
-/// PTX with every kernel of a reverse-mode artifact named net (the fake
-/// only looks for ".entry <name>").
-std::string ptx(bool backward) {
-  std::string text = ".version 7.8\n.target sm_80\n.address_size 64\n"
-                     ".visible .entry net_forward(\n)\n{\n\tret;\n}\n";
-  if (backward)
-    for (const char *entry :
-         {"net_forward_save", "net_backward_saved", "net_reduce_params_grad"})
-      text += std::string(".visible .entry ") + entry + "(\n)\n{\n\tret;\n}\n";
-  return text;
-}
-
 /// Rows "2;0" (d^2/dx^2 and f): P = 2, one ray of 3 jet coefficients, whose
-/// saved jets take what an order-2 jet's do.
+/// saved jets take what an order-2 jet's do (FakeDriverFixture.h's
+/// Artifact).
 std::string partialsArtifact(int backward, int samplesPerBlock) {
-  int blockSize = samplesPerBlock ? 32 * samplesPerBlock : 128;
-  int samples = samplesPerBlock ? samplesPerBlock : blockSize;
-  int64_t workspace =
-      backward ? *ntp::artifact::workspaceElementsPerTile({1, 4, 1}, 2, samples)
-               : 0;
-  std::string image = ptx(backward);
-  std::string manifest =
-      "ntp-kernel-manifest\nabi_version=2\nname=net\nactivation=tanh\n"
-      "order=2\ndtype=f32\ndevice=cuda\nlayers=1,4,1\nnum_params=13\ntile=" +
-      std::to_string(samples) + "\nbackward=" + std::to_string(backward) +
-      "\nworkspace_per_tile=" + std::to_string(workspace) +
-      "\ntarget_cpu=none\ncpu_features=\nchip=sm_90\nformat=ptx\nmapping=" +
-      (samplesPerBlock ? "lanes" : "sample") +
-      "\nblock_size=" + std::to_string(blockSize) +
-      "\nsamples_per_block=" + std::to_string(samples) +
-      "\nimage_bytes=" + std::to_string(image.size()) + "\npartials=2;0\n";
-  return ntp::artifact::sealArtifactText(image, manifest);
+  fake_driver_test::Artifact artifact;
+  artifact.backward = backward;
+  artifact.samplesPerBlock = samplesPerBlock;
+  artifact.blockSize = samplesPerBlock ? 32 * samplesPerBlock : 128;
+  artifact.partials = "2;0";
+  if (backward)
+    artifact.image = fake_driver_test::reversePtx();
+  return artifact.text();
 }
 
 // Device pointers as a caller would pass them; the fake never reads them.
@@ -408,19 +388,10 @@ TEST_F(FakeDriverPartialsAsyncTest, BadInputIsRefusedBeforeAnyLaunch) {
   // A jet kernel: the jet call to make, in its _async form.
   {
     // The same artifact without its partials line is a jet kernel.
-    ntp_kernel *jet = nullptr;
-    std::string image = ptx(true);
-    int64_t ws = *ntp::artifact::workspaceElementsPerTile({1, 4, 1}, 2, 128);
-    std::string manifest =
-        "ntp-kernel-manifest\nabi_version=2\nname=net\nactivation=tanh\n"
-        "order=2\ndtype=f32\ndevice=cuda\nlayers=1,4,1\nnum_params=13\n"
-        "tile=128\nbackward=1\nworkspace_per_tile=" +
-        std::to_string(ws) +
-        "\ntarget_cpu=none\ncpu_features=\nchip=sm_90\nformat=ptx\n"
-        "mapping=sample\nblock_size=128\nsamples_per_block=128\n"
-        "image_bytes=" +
-        std::to_string(image.size()) + "\n";
-    jet = load(ntp::artifact::sealArtifactText(image, manifest));
+    fake_driver_test::Artifact artifact;
+    artifact.backward = 1;
+    artifact.image = fake_driver_test::reversePtx();
+    ntp_kernel *jet = load(artifact.text());
     ASSERT_NE(jet, nullptr);
     refused(ntp_partials_async(jet, kX, kParams, kOut, 8, kStream), bad,
             "this kernel computes a jet (compiled without --partials or "

@@ -84,12 +84,16 @@ workspaceElementsPerTile(const std::vector<int64_t> &layers, int64_t order,
   return elements;
 }
 
-/// The same for a partials kernel whose rays propagate `columns` jet
-/// coefficients in all (partials::Plan::jetCoefficients): each ray's jets,
-/// [orders of the ray, width, tile] per layer as above, the top ones stacked
-/// as the forward combines them. Its manifest cannot be checked against
-/// the plan by the runtime (which does not plan), only for being a positive
-/// multiple of workspaceElementsPerTile(layers, 0, tile, kinds).
+/// The same for a partials kernel whose reverse mode saves `columns` jet
+/// coefficient rows in all: the per-ray reverse each ray's jets
+/// (partials::Plan::jetCoefficients), [orders of the ray, width, tile] per
+/// layer as above, the top ones stacked as the forward combines them; a
+/// reverse mode that follows a multi-direction or collapsed forward the
+/// rows of its blocks (fewer; KernelTarget::partialsSavedRows). Its manifest
+/// cannot be checked against the plan by the runtime (which does not plan),
+/// only for being a positive multiple of workspaceElementsPerTile(layers,
+/// 0, tile, kinds); ntp_workspace_size is then exactly what the save
+/// writes.
 inline std::optional<int64_t>
 partialsWorkspaceElementsPerTile(const std::vector<int64_t> &layers,
                                  int64_t columns, int64_t tile,
