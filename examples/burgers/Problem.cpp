@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 
 namespace burgers {
 
@@ -35,19 +36,67 @@ Points::Points(int order, Vec points, bool odd)
   cot.resize(out.size());
 }
 
-namespace {
-/// The f64 tanh jet kernel of the Burgers network at `order`.
-ntp::MlpSpec spec(int order) {
+ntp::MlpSpec Architecture::spec(int order) const {
   ntp::MlpSpec spec;
-  spec.layers.assign(std::begin(kWidths), std::end(kWidths));
+  spec.layers.push_back(1);
+  spec.layers.insert(spec.layers.end(), hidden.begin(), hidden.end());
+  spec.layers.push_back(1);
+  spec.activation = activation;
   spec.order = order;
   spec.dtype = ntp::Dtype::F64;
+  // Left empty when unused, so the default network is the plain spec's
+  // kernel, as before the typed layers.
+  if (slopes != "none")
+    spec.slopes.assign(hidden.size(), slopes);
+  if (residual) {
+    spec.residual.assign(hidden.size(), true);
+    spec.residual[0] = false; // the first hidden layer's input is X
+  }
+  spec.gated = gated;
   return spec;
 }
-} // namespace
 
-Batch::Batch(int order, Vec points, bool odd)
-    : Points(order, std::move(points), odd), kernel(ntp::compile(spec(order))) {
+std::string Architecture::check() const {
+  if (hidden.empty())
+    return "the network needs at least one hidden layer";
+  for (int64_t h : hidden)
+    if (h < 1 || h > 4096)
+      return "hidden widths must be in 1..4096";
+  if (slopes != "none" && slopes != "layer" && slopes != "neuron")
+    return "--slopes must be none, layer or neuron";
+  size_t names = std::count(activation.begin(), activation.end(), ',') + 1;
+  if (names != 1 && names != hidden.size())
+    return "--activation needs one name or one per hidden layer (" +
+           std::to_string(hidden.size()) + ")";
+  if (residual && gated)
+    return "a gated network cannot also be residual";
+  if (residual && hidden.size() < 2)
+    return "--residual needs at least two hidden layers";
+  if (residual || gated)
+    for (int64_t h : hidden)
+      if (h != hidden[0])
+        return std::string(gated ? "--gated" : "--residual") +
+               " needs equal hidden widths";
+  return "";
+}
+
+std::string Architecture::describe() const {
+  std::string d = "1";
+  for (int64_t h : hidden)
+    d += "-" + std::to_string(h);
+  d += "-1 " + activation;
+  if (slopes != "none")
+    d += ", " + slopes + " slopes";
+  if (residual)
+    d += ", residual";
+  if (gated)
+    d += ", gated";
+  return d;
+}
+
+Batch::Batch(int order, Vec points, bool odd, const Architecture &arch)
+    : Points(order, std::move(points), odd),
+      kernel(ntp::compile(arch.spec(order))) {
   workspace.resize(kernel.workspaceBytes(n));
 }
 
@@ -73,12 +122,15 @@ double residual(int m, const double *u, double x, double lambda, double g,
   return r;
 }
 
-Problem::Problem(int k, bool odd, const double *weights)
-    : k(k), highOrder(2 * k + 3), lo(1.0 / (2 * k + 3)), hi(1.0 / (2 * k + 1)),
-      grid(2, odd ? symmetricLinspace(2, 301) : linspace(-2, 2, 301), odd),
+Problem::Problem(int k, bool odd, const double *weights,
+                 const Architecture &arch)
+    : k(k), highOrder(2 * k + 3), arch(arch), lo(1.0 / (2 * k + 3)),
+      hi(1.0 / (2 * k + 1)),
+      grid(2, odd ? symmetricLinspace(2, 301) : linspace(-2, 2, 301), odd,
+           arch),
       near(2 * k + 4,
            odd ? symmetricLinspace(0.075, 31) : linspace(-0.075, 0.075, 31),
-           odd) {
+           odd, arch) {
   std::copy(weights, weights + 4, w);
   numParams = grid.kernel.info().num_params;
 }
@@ -91,12 +143,32 @@ Vec Problem::initialPoint(unsigned seed) const {
   Vec z(numParams + 1, 0.0);
   std::mt19937_64 rng(seed);
   size_t at = 0;
-  for (int l = 0; l < 4; ++l) {
-    std::uniform_real_distribution<double> dist(
-        -1 / std::sqrt(double(kWidths[l])), 1 / std::sqrt(double(kWidths[l])));
-    for (int i = 0; i < kWidths[l + 1] * (kWidths[l] + 1); ++i)
+  // One nn.Linear(in, out): W [out, in] and b [out], both U(+-1/sqrt(in)),
+  // drawn in that order (the plain network's draws are as before).
+  auto linear = [&](int64_t in, int64_t out) {
+    std::uniform_real_distribution<double> dist(-1 / std::sqrt(double(in)),
+                                                1 / std::sqrt(double(in)));
+    for (int64_t i = 0; i < out * (in + 1); ++i)
       z[at++] = dist(rng);
+  };
+  if (arch.gated) { // the U and V encoders read X (width 1)
+    linear(1, arch.hidden[0]);
+    linear(1, arch.hidden[0]);
   }
+  int64_t in = 1;
+  for (int64_t h : arch.hidden) {
+    linear(in, h);
+    // Slopes start at 1: each layer is then the plain layer.
+    int64_t slopes = arch.slopes == "neuron" ? h : arch.slopes == "layer";
+    for (int64_t i = 0; i < slopes; ++i)
+      z[at++] = 1;
+    in = h;
+  }
+  linear(in, 1);
+  if (at != size_t(numParams))
+    throw std::runtime_error("the kernel has " + std::to_string(numParams) +
+                             " parameters, the initialisation " +
+                             std::to_string(at));
   z.back() = 0; // s = 0: lambda mid-range
   return z;
 }
@@ -228,14 +300,57 @@ double Problem::residuals(const Vec &z, Vec &r, Vec *J) {
   return dot(r, r);
 }
 
+namespace {
+/// The parameter blocks of `arch` (name, first index, size), in the kernel's
+/// parameter order (README "Typed layers").
+struct Block {
+  std::string name;
+  size_t at, size;
+};
+std::vector<Block> blocks(const Architecture &arch) {
+  std::vector<Block> out;
+  size_t at = 0;
+  auto add = [&](std::string name, int64_t size) {
+    out.push_back({std::move(name), at, size_t(size)});
+    at += size_t(size);
+  };
+  int64_t h0 = arch.hidden[0];
+  if (arch.gated) {
+    add("W_u", h0), add("b_u", h0), add("W_v", h0), add("b_v", h0);
+  }
+  int64_t in = 1;
+  for (size_t l = 0; l < arch.hidden.size(); ++l) {
+    int64_t h = arch.hidden[l];
+    std::string n = std::to_string(l + 1);
+    add("W_" + n, h * in), add("b_" + n, h);
+    if (arch.slopes != "none")
+      add("a_" + n, arch.slopes == "neuron" ? h : 1);
+    in = h;
+  }
+  add("W_out", in), add("b_out", 1);
+  return out;
+}
+} // namespace
+
 double Problem::checkGradient(const Vec &z, double loss, const Vec &g) {
   // Relative to |g|_inf as well: with the odd ansatz the output bias
   // cancels (its gradient is rounding noise).
   double worst = 0, gMax = 0;
   for (double v : g)
     gMax = std::max(gMax, std::fabs(v));
-  for (size_t i :
-       {size_t(0), size_t(30), size_t(700), z.size() - 2, z.size() - 1}) {
+  // A few fixed coordinates (as before the typed layers), then the first
+  // and last entry of every parameter block (gates, slopes, ...) and s.
+  std::vector<size_t> which = {0, 30, 700, z.size() - 2, z.size() - 1};
+  for (const Block &b : blocks(arch)) {
+    std::printf("block %s at %zu (%zu)\n", b.name.c_str(), b.at, b.size);
+    which.push_back(b.at);
+    which.push_back(b.at + b.size - 1);
+  }
+  std::sort(which.begin(), which.end());
+  which.erase(std::unique(which.begin(), which.end()), which.end());
+  for (size_t i : which) {
+    if (i >= z.size())
+      continue;
     Vec zp = z, zm = z, scratch;
     double h = 1e-6;
     zp[i] += h, zm[i] -= h;

@@ -2,7 +2,8 @@
 //
 // The k-th smooth self-similar profile of Burgers' equation (paper, Section
 // IV-C, Appendix A) as a loss on z = (theta, s), theta the parameters of a
-// 1-24-24-24-1 tanh network N (f64, output x 1.15), lambda a function of s:
+// network N (f64, output x 1.15; by default 1-24-24-24-1 tanh, else the
+// typed layers of Architecture), lambda a function of s:
 //   R = -lambda U + ((1 + lambda) X + U) U' = 0 on [-2, 2],
 //   loss = (U(-2) - 1)^2 + (U(2) + 1)^2 + 0.3 MSE(R) + 0.3 MSE(R')
 //          + 0.2 MSE(R^(2k+3) on [-0.075, 0.075]).
@@ -20,13 +21,33 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace burgers {
 
 using optim::Vec;
 constexpr double kScale = 1.15; // the network's output scale
-inline constexpr int kWidths[] = {1, 24, 24, 24, 1};
+
+/// The network N: hidden widths, activation (one name, or one per hidden
+/// layer separated by commas), adaptive slopes, residual connections on
+/// every hidden layer after the first, or the modified MLP's gates (ntp's
+/// typed layers, README "Typed layers"). The default is the paper's
+/// 1-24-24-24-1 tanh MLP, compiled through the plain spec as before.
+struct Architecture {
+  std::vector<int64_t> hidden = {24, 24, 24};
+  std::string activation = "tanh";
+  std::string slopes = "none"; // none, layer, neuron
+  bool residual = false;
+  bool gated = false;
+
+  /// The kernel's spec at `order` (f64).
+  ntp::MlpSpec spec(int order) const;
+  /// Empty if valid, else one sentence saying what is wrong.
+  std::string check() const;
+  /// "1-24-24-24-1 tanh, neuron slopes, gated" (for logs and summaries).
+  std::string describe() const;
+};
 
 Vec linspace(double a, double b, int n);
 /// linspace(-a, a, n) with x[n-1-i] = -x[i] to the bit (the odd ansatz reads
@@ -69,7 +90,7 @@ struct Batch : Points {
   ntp::Kernel kernel;
   std::vector<char> workspace;
 
-  Batch(int order, Vec points, bool odd);
+  Batch(int order, Vec points, bool odd, const Architecture &arch);
 };
 
 /// The ODE residual's m-th derivative at one point from U's jet u[0..m+1]:
@@ -83,6 +104,7 @@ double residual(int m, const double *u, double x, double lambda, double g,
 /// construction), its value and gradient, its residual form.
 struct Problem {
   int k, highOrder;
+  Architecture arch;
   double lo, hi;
   double w[4]; // loss weights: boundary, MSE(R), MSE(R'), MSE(R^(2k+3))
   int64_t numParams;
@@ -93,7 +115,8 @@ struct Problem {
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
 
-  Problem(int k, bool odd, const double *weights);
+  Problem(int k, bool odd, const double *weights,
+          const Architecture &arch = {});
 
   /// lambda = lo + (hi - lo)(tanh(s) + 1)/2, in [1/(2k+3), 1/(2k+1)].
   double lambda(double s) const {
@@ -105,7 +128,9 @@ struct Problem {
   double exactLambda() const { return 1.0 / (2 * k + 2); }
 
   /// torch.nn.Linear's default initialisation of theta (U(-1/sqrt(fan_in),
-  /// 1/sqrt(fan_in)) from a mt19937_64 seeded with `seed`) and s = 0.
+  /// 1/sqrt(fan_in)) for each layer's W and b, in the parameter order, from
+  /// a mt19937_64 seeded with `seed`; the gated network's U and V encoders
+  /// are layers with fan_in 1), adaptive slopes 1, and s = 0.
   Vec initialPoint(unsigned seed) const;
 
   /// Loss and gradient at z = (theta, s); one forward + backward per batch.

@@ -62,6 +62,7 @@ struct Options {
   int adamHoldLambda = -1; // lambda held at its start in Adam; -1: k >= 2
   int lmScale = 0;         // LM damping scaled by column norms: 1 s, 2 all
   double maxSeconds = 540; // > 0: stop training after this many seconds
+  burgers::Architecture arch;
 };
 
 void printUsage(std::FILE *stream, const char *argv0) {
@@ -75,7 +76,9 @@ void printUsage(std::FILE *stream, const char *argv0) {
                "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
                "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
                "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
-               "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1]\n",
+               "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1] "
+               "[--hidden W,W,...] [--activation NAME[,NAME...]] "
+               "[--slopes none|layer|neuron] [--residual] [--gated]\n",
                argv0);
 }
 
@@ -93,6 +96,10 @@ bool parse(int argc, char **argv, Options &o) {
     if (a == "--help" || a == "-h") {
       printUsage(stdout, argv[0]);
       std::exit(0);
+    }
+    if (a == "--residual" || a == "--gated") { // switches, no value
+      (a == "--residual" ? o.arch.residual : o.arch.gated) = true;
+      continue;
     }
     if (!v)
       return false;
@@ -158,6 +165,23 @@ bool parse(int argc, char **argv, Options &o) {
       o.maxSeconds = real();
     else if (a == "--lbfgs-w-high")
       o.lbfgsWHigh = real();
+    else if (a == "--hidden") {
+      // Comma-separated widths, e.g. 24,24,24.
+      o.arch.hidden.clear();
+      std::string list = take(), item;
+      for (size_t at = 0; at <= list.size(); ++at) {
+        if (at < list.size() && list[at] != ',') {
+          item += list[at];
+          continue;
+        }
+        o.arch.hidden.push_back(ntp::examples::integerFlag(
+            "ntp-burgers", a, item.c_str(), 1, 4096));
+        item.clear();
+      }
+    } else if (a == "--activation")
+      o.arch.activation = take();
+    else if (a == "--slopes")
+      o.arch.slopes = take();
     else if (a == "--print-every")
       o.printEvery = std::max(1, static_cast<int>(integer(INT_MIN, INT_MAX)));
     else
@@ -173,6 +197,11 @@ bool parse(int argc, char **argv, Options &o) {
     o.highRamp = o.k >= 3 ? 12000 : 0;
   if (o.lmSteps < 0)
     o.lmSteps = o.lbfgsSteps / 10;
+  std::string bad = o.arch.check();
+  if (!bad.empty()) {
+    std::fprintf(stderr, "ntp-burgers: error: %s\n", bad.c_str());
+    std::exit(2);
+  }
   optim::Decay decay;
   return o.k >= 0 && o.k <= 5 && optim::parseDecay(o.adamDecay, decay);
 }
@@ -232,7 +261,7 @@ int main(int argc, char **argv) {
   try {
     ntp::setNumThreads(o.threads);
     mkdir(o.out.c_str(), 0755);
-    Problem pb(o.k, o.odd != 0, o.w);
+    Problem pb(o.k, o.odd != 0, o.w, o.arch);
     double exactLambda = pb.exactLambda();
     double compileSeconds = seconds();
 
@@ -401,10 +430,11 @@ int main(int argc, char **argv) {
 
     double lam = pb.lambda(z.back()), lamErr = std::fabs(lam - exactLambda);
     double trainSeconds = wall - compileSeconds;
-    char summary[1024];
+    char summary[2048];
     std::snprintf(
         summary, sizeof summary,
-        "k %d\nseed %u\nodd %d\nadam_lr %g\nadam_decay %s\n"
+        "k %d\nseed %u\narchitecture %s\nparams %lld\nodd %d\nadam_lr "
+        "%g\nadam_decay %s\n"
         "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
         "high_ramp %ld\nhigh_ramp_from %g\nlm_steps_done %ld\nadam_hold_lambda "
         "%d\n"
@@ -413,11 +443,12 @@ int main(int argc, char **argv) {
         "lambda %.15f\nlambda_exact %.15f\nlambda_error %.3e\n"
         "max_err_U %.3e\nmax_err_dU %.3e\ncompile_seconds %.2f\n"
         "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
-        o.k, o.seed, int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd,
-        o.w[0], o.w[1], o.w[2], o.w[3], o.lbfgsWHigh, o.highRamp,
-        o.highRampFrom, lmDone, o.adamHoldLambda, o.adamSteps, lbfgsDone, evals,
-        firstLoss, loss, lam, exactLambda, lamErr, errU, errDU, compileSeconds,
-        trainSeconds, step / std::max(trainSeconds, 1e-9), wall);
+        o.k, o.seed, o.arch.describe().c_str(), (long long)pb.numParams,
+        int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd, o.w[0], o.w[1],
+        o.w[2], o.w[3], o.lbfgsWHigh, o.highRamp, o.highRampFrom, lmDone,
+        o.adamHoldLambda, o.adamSteps, lbfgsDone, evals, firstLoss, loss, lam,
+        exactLambda, lamErr, errU, errDU, compileSeconds, trainSeconds,
+        step / std::max(trainSeconds, 1e-9), wall);
     std::printf("%s", summary);
     std::string sumPath = o.out + "/summary.txt";
     if (FILE *f = std::fopen(sumPath.c_str(), "w")) {
