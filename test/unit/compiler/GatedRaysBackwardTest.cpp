@@ -13,7 +13,10 @@
 //     f64 <= 1e-12, f32 <= 1e-4 relative to the largest |gradient|;
 //   - in f64 with 4th-order central differences of the independent
 //     reference's L in long double (test/reference/PartialsReference.h,
-//     gated layers there): <= 1e-11.
+//     gated layers there): <= 1e-10, PartialsLayersTest.cpp's bound for
+//     typed layers (RaysBackwardTest.cpp's 1e-11 is for plain networks: with
+//     Fourier features the differences' own error reaches 1.6e-11 while the
+//     two reverse modes agree to 3e-16).
 // Requests: the collapsed Laplacian (with f and the first partials) and
 // biharmonic, multi-direction mixed partials up to total order 3 or 4.
 // The worst errors are printed.
@@ -111,7 +114,7 @@ std::vector<Case> cases() {
     all.push_back(std::move(c));
   };
   // The collapsed Laplacian, d = 1..4, with and without Fourier features.
-  add(1, {5, 4}, {"tanh", "tanh"}, false, false, collapsedRows(1, false),
+  add(1, {5, 5}, {"tanh", "tanh"}, false, false, collapsedRows(1, false),
       "collapsed", "laplacian");
   add(2, {5, 5}, {"tanh", "sin"}, false, false, collapsedRows(2, false),
       "collapsed", "laplacian");
@@ -126,14 +129,14 @@ std::vector<Case> cases() {
   // The collapsed biharmonic (rays of order 3, the order-4 sum collapsed).
   add(2, {5, 5}, {"tanh", "tanh"}, false, false, collapsedRows(2, true),
       "collapsed", "biharmonic");
-  add(3, {5, 4}, {"sin", "tanh"}, true, false, collapsedRows(3, true),
+  add(2, {4, 4}, {"sin", "tanh"}, true, false, collapsedRows(2, true),
       "collapsed", "biharmonic");
   // Multi-direction: mixed partials.
   add(2, {5, 5}, {"tanh", "tanh"}, false, false, mixedRows(2, 4),
       "multi-direction", "order4");
-  add(3, {5, 4}, {"tanh", "sin"}, true, false, mixedRows(3, 3),
+  add(3, {5, 5}, {"tanh", "sin"}, true, false, mixedRows(3, 3),
       "multi-direction", "order3");
-  add(3, {6, 5}, {"silu", "gelu"}, false, true, mixedRows(3, 2),
+  add(3, {6, 6}, {"silu", "gelu"}, false, true, mixedRows(3, 2),
       "multi-direction", "q2");
   add(2, {5}, {"sin"}, true, false,
       {{1, 1},
@@ -316,8 +319,8 @@ template <class T> void checkCase(const Case &c, bool differences) {
   ntp::test::lossGradientsByDifferences(params, x, loss, 2e-4L, refGrad, refX);
   double er = relativeError(a.savedGrad, refGrad),
          erx = relativeError(a.savedXGrad, refX);
-  EXPECT_LE(er, 1e-11) << "params_grad against the reference's differences";
-  EXPECT_LE(erx, 1e-11) << "x_grad against the reference's differences";
+  EXPECT_LE(er, 1e-10) << "params_grad against the reference's differences";
+  EXPECT_LE(erx, 1e-10) << "x_grad against the reference's differences";
   record(label + " params_grad vs differences", er);
   record(label + " x_grad vs differences", erx);
 }
