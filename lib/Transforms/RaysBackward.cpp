@@ -17,7 +17,10 @@
 // ops over all rows (slopes, residual sums, the Fourier projection are
 // linear maps of every row), and ntp.activate_rays_vjp. A direction is a
 // constant, so x's gradient is row 0 of the seed's cotangent, summed over
-// the blocks.
+// the blocks. A gated network's block (the modified MLP: X feeds U, V and
+// the first hidden layer, U and V every ntp.gate_rays) is a DAG, reversed
+// step by step with ntp.gate_rays_vjp and its cotangents summed over each
+// step's consumers (emitBlockReverseDag, as the per-ray gated reverse).
 //
 // Workspace of one tile: each block's buffers below the top ([rows_b, width,
 // tile] per step, in order), then the blocks' top rows stacked as the
