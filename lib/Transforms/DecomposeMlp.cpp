@@ -135,10 +135,15 @@ struct DecomposeMlpPass
               << reverseName << "' (expected auto or per-ray)";
           return signalPassFailure();
         }
-        // Gated rays (ntp.gate_rays) have no reverse on the ray layout yet:
-        // they are reversed per ray.
+        // Gated blocks are reversed on the ray layout too
+        // (ntp.gate_rays_vjp), except with residual layers, whose skip
+        // cotangents the gated reverse does not carry: those are reversed
+        // per ray.
+        bool gatedResidual =
+            facts.kinds.gated &&
+            llvm::any_of(facts.kinds.residual, [](bool r) { return r; });
         if (backward && lowering.lowering != partials::Lowering::PerRay &&
-            reverseName == "auto" && !facts.kinds.gated) {
+            reverseName == "auto" && !gatedResidual) {
           int64_t maxRows = 0;
           for (const partials::RayBlock &block : lowering.blocks)
             maxRows = std::max(maxRows, block.rows());

@@ -17,7 +17,10 @@
 // ops over all rows (slopes, residual sums, the Fourier projection are
 // linear maps of every row), and ntp.activate_rays_vjp. A direction is a
 // constant, so x's gradient is row 0 of the seed's cotangent, summed over
-// the blocks.
+// the blocks. A gated network's block (the modified MLP: X feeds U, V and
+// the first hidden layer, U and V every ntp.gate_rays) is a DAG, reversed
+// step by step with ntp.gate_rays_vjp and its cotangents summed over each
+// step's consumers (emitBlockReverseDag, as the per-ray gated reverse).
 //
 // Workspace of one tile: each block's buffers below the top ([rows_b, width,
 // tile] per step, in order), then the blocks' top rows stacked as the
@@ -69,7 +72,9 @@ public:
         createFunction(b, loc, plan.element, plan.name, mode, plan.stride);
     func->setAttr("ntp.partials", b.getUnitAttr());
     OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
+    entry = func.addEntryBlock();
+    pool.clear();
+    busy.clear();
     b.setInsertionPointToStart(entry);
     auto args = entry->getArguments();
     x = args[0];
@@ -112,8 +117,10 @@ public:
                                 plan.element)));
     Value outBar, topBar, combined;
     if (mode != Mode::ForwardSave) {
-      for (Value &buffer :
-           MutableArrayRef<Value>(cotangents, plan.cotangentBuffers()))
+      // (A gated block's come from the pool of emitBlockReverseDag.)
+      for (Value &buffer : MutableArrayRef<Value>(
+               cotangents,
+               plan.blocks.front().gated() ? 0 : plan.cotangentBuffers()))
         buffer = memref::AllocaOp::create(
             b, loc,
             JetBufferShape::get(plan.maxRows, plan.maxWidth(), plan.tile,
@@ -259,7 +266,8 @@ private:
                            counts, orders, weights, collapsed);
         break;
       case JetStep::Kind::Affine:
-        AffineRaysOp::create(b, loc, jets[i - 1], params,
+        // A gated block's U, V and first hidden layer read X.
+        AffineRaysOp::create(b, loc, jets[block.inputs[i][0]], params,
                              b.getI64IntegerAttr(s.weightOffset), output,
                              b.getI64IntegerAttr(s.liveOrders), counts, orders,
                              weights, collapsed);
@@ -276,7 +284,10 @@ private:
         emitTypedLayerForward(b, loc, s, jets, i, params);
         break;
       case JetStep::Kind::Gate:
-        llvm_unreachable("gated layers have no ray layout");
+        GateRaysOp::create(b, loc, jets[block.inputs[i][0]],
+                           jets[block.inputs[i][1]], jets[block.inputs[i][2]],
+                           output, counts, orders, weights, collapsed);
+        break;
       }
     }
   }
@@ -286,6 +297,8 @@ private:
   void emitBlockReverse(OpBuilder &b, size_t k, ArrayRef<Value> jets,
                         Value topBar, Value seedBar) {
     const RaysBlock &block = plan.blocks[k];
+    if (block.gated())
+      return emitBlockReverseDag(b, k, jets, topBar, seedBar);
     auto counts = b.getDenseI64ArrayAttr(block.counts);
     auto orders = b.getDenseI64ArrayAttr(block.orders);
     auto weights = b.getDenseF64ArrayAttr(block.weights);
@@ -341,6 +354,118 @@ private:
     }
   }
 
+  /// A gated block's VJP rules, last step to first, as the per-ray gated
+  /// reverse (PartialsBackward.cpp's emitRayReverseDag) on the ray layout:
+  /// a step's cotangent is written by the first of its consumers reversed
+  /// and added to by the others (U's and V's by ntp.gate_rays_vjp with
+  /// `accumulate`, X's by ntp.add_jets over every row); the buffers come
+  /// from a pool ([maxRows, maxWidth, tile] each, shared by the blocks), the
+  /// seed's cotangent is `seedBar` and the top step's `topBar`.
+  void emitBlockReverseDag(OpBuilder &b, size_t k, ArrayRef<Value> jets,
+                           Value topBar, Value seedBar) {
+    const RaysBlock &block = plan.blocks[k];
+    auto counts = b.getDenseI64ArrayAttr(block.counts);
+    auto orders = b.getDenseI64ArrayAttr(block.orders);
+    auto weights = b.getDenseF64ArrayAttr(block.weights);
+    auto collapsed = b.getI64IntegerAttr(block.collapsedOrder);
+    constexpr int kTop = -1, kSeed = -2;
+    size_t last = block.steps.size() - 1;
+    DenseMap<size_t, int> slot;
+    slot[last] = kTop;
+    auto view = [&](int which, size_t step) -> Value {
+      if (which == kTop)
+        return topBar;
+      if (which == kSeed)
+        return seedBar;
+      return corner(b, pool[which], 0, block.rows, block.steps[step].width);
+    };
+    auto acquire = [&]() -> int {
+      for (size_t i = 0; i < pool.size(); ++i)
+        if (!busy[i]) {
+          busy[i] = true;
+          return static_cast<int>(i);
+        }
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(entry);
+      pool.push_back(memref::AllocaOp::create(
+          b, loc,
+          JetBufferShape::get(plan.maxRows, plan.maxWidth(), plan.tile,
+                              plan.element)));
+      busy.push_back(true);
+      return static_cast<int>(pool.size() - 1);
+    };
+    auto release = [&](int which) {
+      if (which >= 0)
+        busy[which] = false;
+    };
+    // Where step `in`'s cotangent from one consumer goes: its own buffer
+    // (the first consumer), else a temporary added to it afterwards.
+    auto contribution = [&](size_t in) -> std::pair<int, bool> {
+      bool first = !slot.count(in);
+      int target = first && in == 0 ? kSeed : acquire();
+      if (first)
+        slot[in] = target;
+      return {target, first};
+    };
+    auto addInto = [&](size_t in, int target) {
+      Value sum = view(slot[in], in);
+      AddJetsOp::create(b, loc, sum, view(target, in), sum, block.rows);
+      release(target);
+    };
+    std::fill(busy.begin(), busy.end(), false);
+    for (size_t i = last; i > 0; --i) {
+      const JetStep &s = block.steps[i];
+      // A step no other step reads has no cotangent (none in
+      // ntp-decompose-mlp's blocks).
+      if (!slot.count(i))
+        continue;
+      int own = slot.lookup(i);
+      Value bar = view(own, i);
+      if (s.kind == JetStep::Kind::Gate) {
+        size_t u = block.inputs[i][0], v = block.inputs[i][1],
+               z = block.inputs[i][2];
+        bool accumulate = slot.count(u);
+        if (!accumulate) {
+          slot[u] = acquire();
+          slot[v] = acquire();
+        }
+        auto [zTarget, zFirst] = contribution(z);
+        GateRaysVjpOp::create(
+            b, loc, jets[u], jets[v], jets[z], bar, view(slot[u], u),
+            view(slot[v], v), view(zTarget, z), counts, orders, weights,
+            collapsed, accumulate ? b.getUnitAttr() : UnitAttr());
+        if (!zFirst)
+          addInto(z, zTarget);
+      } else {
+        size_t in = block.inputs[i][0];
+        auto [target, first] = contribution(in);
+        Value inBar = view(target, in);
+        switch (s.kind) {
+        case JetStep::Kind::Affine:
+          emitAffineVjp(b, s, jets[in], bar, inBar, block.rows,
+                        block.steps[in].width);
+          break;
+        case JetStep::Kind::Activate:
+          ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation),
+                                    jets[in], bar, inBar,
+                                    b.getI64IntegerAttr(s.liveOrders), counts,
+                                    orders, weights, collapsed);
+          break;
+        case JetStep::Kind::Scale:
+        case JetStep::Kind::FourierProject:
+          emitTypedLayerVjp(b, loc, s, jets[in], params, bar, lanes, inBar);
+          break;
+        default:
+          llvm_unreachable("checked by generateRaysBackward");
+        }
+        if (!first)
+          addInto(in, target);
+      }
+      release(own);
+      slot.erase(i);
+    }
+  }
+
   /// The VJP of an affine layer over every row of a block (rows the forward
   /// did not compute hold zeros on both sides: the seed writes them, and the
   /// activation's VJP writes 0 past live_orders), in blocks of kVjpRows
@@ -377,6 +502,15 @@ private:
   Value x, params, grad, xGrad, workspace, lanes;
   SmallVector<Value> directions, stackJets;
   Value cotangents[3], seedBars[2];
+  Block *entry = nullptr;
+  // A gated block's cotangent buffers (emitBlockReverseDag), shared by the
+  // blocks.
+  SmallVector<Value> pool;
+  SmallVector<bool> busy;
+
+public:
+  /// Cotangent buffers the last function built took from the pool.
+  size_t poolSize() const { return pool.size(); }
 };
 
 } // namespace
@@ -420,6 +554,10 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
   FailureOr<RaysPlan> plan = readRaysPlan(forward, name);
   if (failed(plan))
     return failure();
+  if (plan->blocks.front().gated() && plan->hasAdd())
+    return forward.emitError("the blocks of rays of a gated network with "
+                             "residual layers have no reverse mode; use "
+                             "partials-reverse-lowering=per-ray");
   if (perSampleGrads && plan->tile != 1)
     return forward.emitError("per-sample-grads needs tile size 1, got ")
            << plan->tile;
@@ -460,7 +598,14 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
   RaysBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
   for (auto mode : {BackwardMode::ReverseSaved, BackwardMode::ForwardSave,
                     BackwardMode::Recompute})
-    if (!perSampleGrads || mode != BackwardMode::Recompute)
+    if (!perSampleGrads || mode != BackwardMode::Recompute) {
       builder.build(b, mode);
+      // The bound the stack checks above and ntp-decompose-mlp assume.
+      if (static_cast<int64_t>(builder.poolSize()) > plan->cotangentBuffers())
+        return forward.emitError("the gated reverse mode of these blocks of "
+                                 "rays needs ")
+               << builder.poolSize() << " cotangent buffers, more than "
+               << plan->cotangentBuffers();
+    }
   return success();
 }

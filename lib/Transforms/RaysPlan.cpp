@@ -55,6 +55,16 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
                                "wrote");
       return success();
     };
+    // An affine layer reads a jet its block wrote: the previous step's,
+    // or in a gated block X (checked once the block is read).
+    SmallVector<size_t, 3> inputs;
+    auto readsEarlier = [&](Value input) -> LogicalResult {
+      auto it = writer.find(input);
+      if (it == writer.end())
+        return op->emitOpError("must read a jet its block wrote");
+      inputs.push_back(it->second);
+      return success();
+    };
     auto checkLayout = [&](auto rays) -> LogicalResult {
       if (!sameLayout(rays, plan.blocks.back()))
         return op->emitOpError("must have its block's ray layout");
@@ -87,13 +97,14 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
                                     "block's directions", block.directions)))
         return WalkResult::interrupt();
       block.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
+      block.inputs.emplace_back();
       plan.maxRows = std::max(plan.maxRows, block.rows);
       plan.blocks.push_back(std::move(block));
       writer.clear();
       written = seed.getJet();
     } else if (auto affine = dyn_cast<AffineRaysOp>(op)) {
       if (failed(needBlock()) || failed(checkLayout(affine)) ||
-          failed(readsPrevious(affine.getInput())))
+          failed(readsEarlier(affine.getInput())))
         return WalkResult::interrupt();
       int64_t in = neurons(affine.getInput()),
               out = neurons(affine.getOutput());
@@ -106,13 +117,29 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       written = affine.getOutput();
     } else if (auto activate = dyn_cast<ActivateRaysOp>(op)) {
       if (failed(needBlock()) || failed(checkLayout(activate)) ||
-          failed(readsPrevious(activate.getInput())))
+          failed(readsPrevious(activate.getInput())) ||
+          failed(readsEarlier(activate.getInput())))
         return WalkResult::interrupt();
       plan.blocks.back().steps.push_back(
           {JetStep::Kind::Activate, neurons(activate.getOutput()),
            static_cast<int64_t>(activate.getLiveOrders()), 0,
            activate.getActivation().str()});
       written = activate.getOutput();
+    } else if (auto gate = dyn_cast<GateRaysOp>(op)) {
+      // The modified MLP's gate: U, V and the hidden layer's activation Z.
+      if (failed(needBlock()) || failed(checkLayout(gate)) ||
+          failed(readsPrevious(gate.getZ())) ||
+          failed(readsEarlier(gate.getU())) ||
+          failed(readsEarlier(gate.getV())) ||
+          failed(readsEarlier(gate.getZ())))
+        return WalkResult::interrupt();
+      if (inputs[0] == inputs[1] || inputs[0] == inputs[2] ||
+          inputs[1] == inputs[2])
+        return op->emitOpError("must gate three different jets");
+      plan.blocks.back().steps.push_back({JetStep::Kind::Gate,
+                                          neurons(gate.getOutput()),
+                                          plan.blocks.back().rows, 0, ""});
+      written = gate.getOutput();
     } else if (isa<ScaleOp, FourierProjectOp, AddJetsOp>(op)) {
       // Typed layers: the jet chain's rules, on every row.
       if (failed(needBlock()))
@@ -127,6 +154,9 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       plan.numParams = chain.numParams;
       if (failed(layer))
         return WalkResult::interrupt();
+      inputs.push_back(plan.blocks.back().steps.size() - 2);
+      if (plan.blocks.back().steps.back().kind == JetStep::Kind::Add)
+        inputs.push_back(plan.blocks.back().steps.back().skip);
       if (plan.blocks.back().steps.back().liveOrders != plan.blocks.back().rows)
         return op->emitOpError("must map every row of its block");
       written = TypeSwitch<Operation *, Value>(op)
@@ -149,8 +179,11 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       return op->emitOpError("has no reverse mode in a partials kernel's "
                              "blocks of rays");
     }
-    if (written && !plan.blocks.empty() && !combined)
+    if (written && !plan.blocks.empty() && !combined) {
+      if (!isa<SeedRaysOp>(op))
+        plan.blocks.back().inputs.push_back(inputs);
       writer[written] = plan.blocks.back().steps.size() - 1;
+    }
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
@@ -165,7 +198,17 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
            << plan.columns;
   const std::vector<JetStep> &first = plan.blocks.front().steps;
   for (const RaysBlock &block : plan.blocks) {
+    // Along a chain every step reads the previous one's jet; only a gated
+    // block's affine layers may read an earlier one (X).
+    for (size_t i = 1; i < block.steps.size(); ++i)
+      if (!block.gated() && block.steps[i].kind == JetStep::Kind::Affine &&
+          block.inputs[i] != SmallVector<size_t, 3>{i - 1})
+        return func.emitError("an affine layer of a partials kernel's block "
+                              "without gates must read the jet its block's "
+                              "previous op wrote");
     bool same = block.steps.size() == first.size() && block.steps.size() >= 2 &&
+                block.inputs.size() == block.steps.size() &&
+                block.inputs == plan.blocks.front().inputs &&
                 block.steps.back().kind == JetStep::Kind::Affine &&
                 block.steps.back().width == plan.outputDim;
     for (size_t i = 0; same && i < block.steps.size(); ++i)

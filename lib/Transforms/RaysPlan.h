@@ -36,6 +36,16 @@ struct RaysBlock {
   SmallVector<double> directions; // [rays, d], layout order
   int64_t rows = 0, firstColumn = 0;
   std::vector<JetStep> steps; // seed, ..., top affine
+  /// The steps whose jets each step reads: the previous one along a chain;
+  /// a gated block is a DAG (X, the seed or its Fourier features, feeds
+  /// the affine layers of U, V and the first hidden layer, U and V every
+  /// ntp.gate_rays).
+  std::vector<SmallVector<size_t, 3>> inputs;
+
+  bool gated() const {
+    return llvm::any_of(
+        steps, [](const JetStep &s) { return s.kind == JetStep::Kind::Gate; });
+  }
 
   DenseI64ArrayAttr countsAttr(OpBuilder &b) const {
     return b.getDenseI64ArrayAttr(counts);
@@ -69,7 +79,11 @@ struct RaysPlan {
     return llvm::any_of(
         steps(), [](const JetStep &s) { return s.kind == JetStep::Kind::Add; });
   }
-  int64_t cotangentBuffers() const { return hasAdd() ? 3 : 2; }
+  /// Cotangent buffers of a block's reverse: a gated one's pool holds U's,
+  /// V's and two along the chain (as the per-ray gated reverse's).
+  int64_t cotangentBuffers() const {
+    return blocks.front().gated() ? 4 : hasAdd() ? 3 : 2;
+  }
   int64_t workspaceNeeded() const {
     return columns * (lowerWidths() + outputDim) * tile;
   }

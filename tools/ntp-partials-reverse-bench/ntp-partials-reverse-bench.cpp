@@ -14,7 +14,13 @@
 // processes inflates much less for calls of 100 ms). The load average is
 // printed beside each row.
 //
-// Usage: ntp-partials-reverse-bench [d...] (default 2 8 32).
+// With --gated the network is the modified MLP of the same widths (U and V
+// from the input, a gate after each hidden activation; issue 14): the
+// reverse mode following the forward is then the gated blocks' own
+// (ntp.gate_rays_vjp), against the per-ray gated reverse mode.
+//
+// Usage: ntp-partials-reverse-bench [--gated] [d...] (default 2 8 32; with
+// --gated 2 8).
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +47,9 @@
 namespace {
 
 using Rows = std::vector<std::vector<int32_t>>;
+
+/// --gated: the modified MLP instead of the plain one.
+bool gated = false;
 
 double seconds() {
   return std::chrono::duration<double>(
@@ -81,6 +90,7 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
   description.order = 2;
   description.partials = rows;
   description.partialsReverseLowering = reverse;
+  description.kinds.gated = gated;
   ntp::CompileOptions options;
   options.backward = true;
   auto kernel = std::make_unique<Kernel>();
@@ -209,13 +219,23 @@ template <class T> void row(int d, bool f64, int reps) {
 
 int main(int argc, char **argv) {
   std::vector<int> dims;
-  for (int i = 1; i < argc; ++i)
-    dims.push_back(std::atoi(argv[i]));
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--gated")
+      gated = true;
+    else if (int d = std::atoi(argv[i]); d > 0)
+      dims.push_back(d);
+    else {
+      std::fprintf(stderr, "usage: ntp-partials-reverse-bench [--gated] "
+                           "[d...]\n");
+      return 2;
+    }
+  }
   if (dims.empty())
-    dims = {2, 8, 32};
-  std::printf("# Laplacian of a tanh d-64-64-64-1 MLP, batch 1024: the "
+    dims = gated ? std::vector<int>{2, 8} : std::vector<int>{2, 8, 32};
+  std::printf("# Laplacian of a tanh d-64-64-64-1 %s, batch 1024: the "
               "training pair (ntp_partials_save + "
-              "ntp_partials_backward_saved), ms, best of N, default threads\n");
+              "ntp_partials_backward_saved), ms, best of N, default threads\n",
+              gated ? "modified MLP (gated)" : "MLP");
   std::printf("# each cell: wall ms / process CPU ms (best of N each); "
               "'follows': the reverse mode of the collapsed forward "
               "(RaysBackward.cpp), 'per-ray': forced per-ray; pair = save + "

@@ -352,5 +352,6 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
   populateLayerOpsToLoopsPatterns(patterns);
   populateRaysToLoopsConversionPatterns(patterns, blocking);
   populateGateRaysToLoopsPatterns(patterns);
+  populateGateRaysVjpToLoopsPatterns(patterns);
   populateRayVjpToLoopsConversionPatterns(patterns);
 }

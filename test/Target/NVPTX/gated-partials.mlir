@@ -1,8 +1,9 @@
 // RUN: ntp-compile %s --target=nvptx --chip=sm_90 --gpu-mapping=lanes --gpu-backward --emit=ptx | FileCheck %s
 
 // A gated partials kernel whose forward is collapsed (ntp.gate_rays, a
-// neuron loop spread over the warp's lanes) goes to PTX with its per-ray
-// reverse mode's kernels (their numbers: the *_gated cases of
+// neuron loop spread over the warp's lanes) goes to PTX with its reverse
+// mode's kernels, which follow the forward (ntp.gate_rays_vjp; their
+// numbers: the *_gated cases of
 // test/unit/compiler/GpuPartialsEmulationTest.cpp).
 
 // CHECK: .visible .entry g_forward(

@@ -521,8 +521,10 @@ TEST(PartialsLayersGated, CollapsedAgainstReference) {
 }
 
 // auto counts the gates in every lowering; a gated kernel with a fast
-// forward keeps the per-ray reverse mode (ntp_partials_backward, _save,
-// _backward_saved against differences; save's out equals the forward's).
+// forward gets its reverse mode from it (ntp.gate_rays_vjp;
+// ntp_partials_backward, _save, _backward_saved against differences; save's
+// out equals the forward's; GatedRaysBackwardTest.cpp compares it with the
+// per-ray reverse mode).
 TEST(PartialsLayersGated, FastForwardWithReverseMode) {
   unsigned seed = 800;
   for (int d = 1; d <= 3; ++d, ++seed) {

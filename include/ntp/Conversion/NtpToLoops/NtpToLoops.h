@@ -51,6 +51,9 @@ void populateRaysToLoopsConversionPatterns(mlir::RewritePatternSet &patterns,
 /// (ntp.gate_rays; GateRaysToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
 void populateGateRaysToLoopsPatterns(mlir::RewritePatternSet &patterns);
+/// The reverse of the gate on the ray layout (ntp.gate_rays_vjp;
+/// GateRaysVjpToLoops.cpp); part of populateNtpToLoopsConversionPatterns.
+void populateGateRaysVjpToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// ntp.activate_rays_vjp (RayVjpToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
 void populateRayVjpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);

@@ -162,3 +162,35 @@ LogicalResult ActivateRaysVjpOp::verify() {
              << ", got " << layout.groups[g].order;
   return success();
 }
+
+/// The reverse of the modified MLP's gate on the ray layout: seven jet
+/// buffers of one shape, the cotangents distinct from each other and from
+/// the operands (the lowering reads every operand row after writing a
+/// cotangent row).
+LogicalResult GateRaysVjpOp::verify() {
+  Value buffers[] = {
+      getU(),          getV(),          getZ(),         getOutCotangent(),
+      getUCotangent(), getVCotangent(), getZCotangent()};
+  StringRef names[] = {
+      "u",           "v",           "z",          "output cotangent",
+      "u cotangent", "v cotangent", "z cotangent"};
+  if (failed(verifySameElementType(*this, buffers)))
+    return failure();
+  for (auto [buffer, name] : llvm::zip(buffers, names))
+    if (failed(verifyJetBuffer(*this, buffer, name)))
+      return failure();
+  if (failed(verifyRayLayout(*this, buffers)))
+    return failure();
+  auto first = cast<MemRefType>(getU().getType());
+  for (auto [buffer, name] : llvm::zip(buffers, names))
+    if (cast<MemRefType>(buffer.getType()).getShape() != first.getShape())
+      return emitOpError("a gate's jets and cotangents must have one shape, "
+                         "got ")
+             << first << " and " << name << " " << buffer.getType();
+  for (size_t i = 4; i < 7; ++i)
+    for (size_t j = 0; j < 7; ++j)
+      if (i != j && buffers[i] == buffers[j])
+        return emitOpError("the ")
+               << names[i] << " may not alias the " << names[j];
+  return success();
+}

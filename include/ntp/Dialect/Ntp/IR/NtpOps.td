@@ -631,6 +631,63 @@ def Ntp_ActivateRaysVjpOp : Ntp_RaysOp<"activate_rays_vjp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Reverse mode of the modified MLP's gate on multi-direction jets (issues
+// 12/14: gated networks' fast reverse, lib/Transforms/RaysBackward.cpp)
+//===----------------------------------------------------------------------===//
+
+def Ntp_GateRaysVjpOp : Ntp_RaysOp<"gate_rays_vjp"> {
+  let summary = "Reverse mode of ntp.gate_rays: U, V and Z cotangents";
+  let description = [{
+    Given the operands U, V, Z of an `ntp.gate_rays` with the same layout
+    attributes and the cotangent `out_cotangent` (Obar) of every row of its
+    output, writes the cotangents of every row of U, V and Z: Leibniz's
+    rule transposed along each ray, sharing order 0. With D = V - U, the
+    output is U + (Z D) row by row, so Ubar = Obar - Dbar and Vbar = Dbar,
+    and with Sbar the collapsed row's cotangent (N = `collapsed_order`,
+    w_r the weight of ray r's group, terms with N absent when N = 0):
+      Zbar_0 = D0 Obar_0 + sum_r sum_{k=1..n_r} D_k^(r) Obar_k^(r)
+               + S_D Sbar,
+      Dbar_0 = Z0 Obar_0 + sum_r sum_{k=1..n_r} Z_k^(r) Obar_k^(r)
+               + S_Z Sbar,
+      Zbar_j^(r) = sum_{k=j..n_r} C(k, j) D_{k-j}^(r) Obar_k^(r)
+                   + [1 <= j <= N-1] w_r C(N, j) D_{N-j}^(r) Sbar,
+      Dbar_j^(r) = sum_{k=j..n_r} C(k, j) Z_{k-j}^(r) Obar_k^(r)
+                   + [1 <= j <= N-1] w_r C(N, j) Z_{N-j}^(r) Sbar,
+      Zbar_S = D0 Sbar,  Dbar_S = Z0 Sbar
+    (j = 1..n_r, Z_0^(r) = Z0, D_0^(r) = D0, S_D = S_V - S_U). `z_cotangent`
+    is written; `u_cotangent` and `v_cotangent` are written, or with
+    `accumulate` added to: U and V feed every gate of the network, so their
+    cotangents sum over the layers (the first gate the reverse mode meets
+    writes, the others add). All seven buffers have one shape; no
+    cotangent may alias an operand or another cotangent.
+
+    Example:
+
+    ```mlir
+    ntp.gate_rays_vjp %u, %v, %z, %outbar into %ubar, %vbar, %zbar
+        ray_counts [2] ray_orders [1] collapse_weights [1.0]
+        collapsed_order 2 accumulate
+        : memref<4x16x8xf64>, memref<4x16x8xf64>, memref<4x16x8xf64>,
+          memref<4x16x8xf64>, memref<4x16x8xf64>, memref<4x16x8xf64>,
+          memref<4x16x8xf64>
+    ```
+  }];
+  let arguments = !con((ins Ntp_JetBuffer:$u, Ntp_JetBuffer:$v,
+                            Ntp_JetBuffer:$z, Ntp_JetBuffer:$out_cotangent,
+                            Ntp_JetBuffer:$u_cotangent,
+                            Ntp_JetBuffer:$v_cotangent,
+                            Ntp_JetBuffer:$z_cotangent),
+                       layoutArgs, (ins UnitAttr:$accumulate));
+  let assemblyFormat = [{
+    $u `,` $v `,` $z `,` $out_cotangent `into` $u_cotangent `,`
+    $v_cotangent `,` $z_cotangent }] # layoutFormat #
+    [{ (`accumulate` $accumulate^)? attr-dict `:` type($u) `,` type($v) `,`
+    type($z) `,` type($out_cotangent) `,` type($u_cotangent) `,`
+    type($v_cotangent) `,` type($z_cotangent)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Reverse-mode (VJP) jet operations: the generated backward
 //===----------------------------------------------------------------------===//
 
