@@ -90,7 +90,8 @@ struct DecomposeMlpPass
         if (!kind) {
           mlp.emitError("unknown partials lowering '")
               << name
-              << "' (expected auto, per-ray, multi-direction or collapsed)";
+              << "' (expected auto, per-ray, multi-direction, collapsed or "
+                 "multivariate)";
           return signalPassFailure();
         }
         partials::LoweringNetwork network;
@@ -135,9 +136,10 @@ struct DecomposeMlpPass
               << reverseName << "' (expected auto or per-ray)";
           return signalPassFailure();
         }
-        // Gated rays (ntp.gate_rays) have no reverse on the ray layout yet:
-        // they are reversed per ray.
+        // Gated rays (ntp.gate_rays) have no reverse on the ray layout yet,
+        // nor has ntp.activate_poly: they are reversed per ray.
         if (backward && lowering.lowering != partials::Lowering::PerRay &&
+            lowering.lowering != partials::Lowering::Multivariate &&
             reverseName == "auto" && !facts.kinds.gated) {
           int64_t maxRows = 0;
           for (const partials::RayBlock &block : lowering.blocks)
@@ -195,8 +197,12 @@ struct DecomposeMlpPass
             StringAttr::get(&getContext(), reverseLowering.summary()));
       OpBuilder b(mlp);
       if (fast) {
-        func::FuncOp forward = KernelBuilder(mlp, facts.tile)
-                                   .buildMultiPartials(b, plan, lowering);
+        func::FuncOp forward =
+            lowering.lowering == partials::Lowering::Multivariate
+                ? KernelBuilder(mlp, facts.tile)
+                      .buildPolyPartials(b, plan, lowering)
+                : KernelBuilder(mlp, facts.tile)
+                      .buildMultiPartials(b, plan, lowering);
         // ntp-generate-backward reads the reverse mode's plan from these
         // rays and then erases them; the kernel's forward entry stays the
         // fast one. Both compute out from the same exact weights, so

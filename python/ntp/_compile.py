@@ -30,7 +30,7 @@ def _check_partials_lowering(lowering):
     name); also ntp.torch's and ntp.jax's check, before their caches."""
     if not isinstance(lowering, str):
         _fail("partials_lowering must be one of 'auto', 'per-ray', "
-              "'multi-direction', 'collapsed', not %r" % (lowering,))
+              "'multi-direction', 'collapsed', 'multivariate', not %r" % (lowering,))
 
 
 def _cstr(s):
@@ -117,8 +117,8 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     the order is then at least their highest total order.
     `partials_lowering`: how its forward (Kernel.partials) propagates the
     rays, as ntp-compile --partials-lowering spells it: "auto" (None: the
-    fewest operations), "per-ray", "multi-direction" or "collapsed" (needs a
-    laplacian or biharmonic request); the reverse mode is per-ray beside
+    fewest operations), "per-ray", "multi-direction", "multivariate" or
+    "collapsed" (needs a laplacian or biharmonic request); the reverse mode is per-ray beside
     any of them. Typed layers
     (README, issue 14): `fourier` m (a Fourier-feature embedding of m
     frequencies, B [m, input width] first in the parameters), `slopes`

@@ -94,7 +94,8 @@ static cl::list<std::string> operatorFlags(
 static cl::opt<std::string> partialsLoweringFlag(
     "partials-lowering",
     cl::desc("How a partials kernel propagates its rays: auto (fewest "
-             "operations), per-ray, multi-direction or collapsed; the choice "
+             "operations), per-ray, multi-direction, collapsed or multivariate; "
+             "the choice "
              "is printed. The reverse mode's entry points are per-ray whatever "
              "the forward's lowering"),
     cl::init(""), cl::cat(networkCategory));
@@ -313,7 +314,7 @@ int main(int argc, char **argv) {
   if (partialsLoweringFlag.getNumOccurrences()) {
     if (!partials::parseLowering(partialsLoweringFlag))
       return fail("--partials-lowering must be auto, per-ray, "
-                  "multi-direction or collapsed, got '" +
+                  "multi-direction, collapsed or multivariate, got '" +
                   partialsLoweringFlag + "'");
     for (MlpOp mlp : module->getOps<MlpOp>())
       mlp->setAttr("ntp.partials_lowering",

@@ -41,7 +41,8 @@ struct MlpSpec {
   std::vector<std::vector<int32_t>> partials;
   /// How a partials kernel's forward propagates its rays (ntp_jit_spec::
   /// partials_lowering): "auto" or empty (the fewest operations), "per-ray",
-  /// "multi-direction", "collapsed". The reverse mode is per-ray beside it.
+  /// "multi-direction", "collapsed", "multivariate". The reverse mode is
+  /// per-ray beside it.
   std::string partialsLowering;
   /// Typed layers (issue 14), compiled through the MLIR text of the ntp.mlp
   /// (mlpText): one slope kind per hidden layer ("none", "layer",

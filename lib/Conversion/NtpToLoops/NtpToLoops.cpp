@@ -353,4 +353,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
   populateRaysToLoopsConversionPatterns(patterns, blocking);
   populateGateRaysToLoopsPatterns(patterns);
   populateRayVjpToLoopsConversionPatterns(patterns);
+  populatePolyToLoopsConversionPatterns(patterns);
 }

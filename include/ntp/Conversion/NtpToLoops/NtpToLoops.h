@@ -54,6 +54,9 @@ void populateGateRaysToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// ntp.activate_rays_vjp (RayVjpToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
 void populateRayVjpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
+/// ntp.activate_poly, the multivariate Taylor lowering's activation
+/// (PolyToLoops.cpp); part of populateNtpToLoopsConversionPatterns.
+void populatePolyToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace ntp
 
