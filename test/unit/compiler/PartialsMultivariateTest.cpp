@@ -255,11 +255,12 @@ TEST(MultivariateKernels, MixedSubsetAndOperators) {
   checkKernel("tanh", {3, 8, 6, 2}, {{0, 0, 0}, {0, 0, 1}, {-2, -2, 0}},
               true, 2);
   checkKernel("sin", {2, 8, 6, 1}, {{0, 0}, {-4, -4}}, true, 3);
-  checkKernel("silu", {3, 8, 6, 2}, {{-4, -4, -4}, {2, 1, 1}}, true, 4);
-  checkKernel("gelu", {4, 8, 6, 1}, {{-2, -2, -2, -2}, {1, 0, 0, 1}, {0, 3, 0, 0}},
-              true, 5);
-  checkKernel("tanh", {3, 8, 6, 2}, {{-2, -2, -2}, {1, 1, 1}}, false, 6);
-  checkKernel("softplus", {2, 8, 6, 1}, {{-4, -4}, {2, 2}}, false, 7);
+  // (A kernel's outputs are the multi-indices, then the operators.)
+  checkKernel("silu", {3, 8, 6, 2}, {{2, 1, 1}, {-4, -4, -4}}, true, 4);
+  checkKernel("gelu", {4, 8, 6, 1},
+              {{1, 0, 0, 1}, {0, 3, 0, 0}, {-2, -2, -2, -2}}, true, 5);
+  checkKernel("tanh", {3, 8, 6, 2}, {{1, 1, 1}, {-2, -2, -2}}, false, 6);
+  checkKernel("softplus", {2, 8, 6, 1}, {{2, 2}, {-4, -4}}, false, 7);
   // The 35 partials of order <= 4 in 3 variables; one hidden layer and
   // none (every row of degree >= 2 is zero).
   Rows all = allPartials(3, 4);
