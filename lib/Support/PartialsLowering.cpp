@@ -532,8 +532,7 @@ bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
   int64_t q = layers.back();
   int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
   int64_t budget = net.stackBytes / net.elementBytes / net.tile;
-  if (net.buffers * m * maxWidth +
-          (m + static_cast<int64_t>(rows.size())) * q >
+  if (net.buffers * m * maxWidth + (m + static_cast<int64_t>(rows.size())) * q >
       budget) {
     error = "the " + std::to_string(m) +
             " monomials of the multivariate lowering need more than "

@@ -94,10 +94,9 @@ static cl::list<std::string> operatorFlags(
 static cl::opt<std::string> partialsLoweringFlag(
     "partials-lowering",
     cl::desc("How a partials kernel propagates its rays: auto (fewest "
-             "operations), per-ray, multi-direction, collapsed or multivariate; "
-             "the choice "
-             "is printed. The reverse mode's entry points are per-ray whatever "
-             "the forward's lowering"),
+             "operations), per-ray, multi-direction, collapsed or "
+             "multivariate; the choice is printed. The reverse mode's entry "
+             "points are per-ray whatever the forward's lowering"),
     cl::init(""), cl::cat(networkCategory));
 static cl::opt<art::Dtype>
     dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),

@@ -252,8 +252,7 @@ template <class T> void allPartials(bool f64, double peak) {
     v = static_cast<T>(u(rng));
   std::vector<std::vector<T>> outs(4, std::vector<T>(rows.size() * batch));
   for (int i = 0; i < 4; ++i)
-    ntp_partials(kernels[i]->k, x.data(), params.data(), outs[i].data(),
-                 batch);
+    ntp_partials(kernels[i]->k, x.data(), params.data(), outs[i].data(), batch);
   // Each lowering against per-ray, relative to the largest |partial|.
   double diff = 0, scale = 0;
   for (int i = 1; i < 4; ++i)

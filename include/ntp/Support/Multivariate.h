@@ -1,4 +1,5 @@
-//===- Multivariate.h - Truncated multivariate Taylor arithmetic -*- C++ -*-===//
+//===- Multivariate.h - Truncated multivariate Taylor arithmetic -*- C++
+//-*-===//
 //
 // The multivariate Taylor lowering of a partials request
 // (PartialsLowering.h, "multivariate"): every neuron carries the Taylor

@@ -50,8 +50,8 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
       monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
     partials::PolySchedule schedule = partials::polySchedule(monomials);
     int64_t n = schedule.degree, rows = static_cast<int64_t>(monomials.size());
-    ActivationJetExpansion expansion = expandActivationJet(
-        *rule, static_cast<unsigned>(n), n > 0 ? 2u : 1u);
+    ActivationJetExpansion expansion =
+        expandActivationJet(*rule, static_cast<unsigned>(n), n > 0 ? 2u : 1u);
     VectorType vectorType = in.laneVectorType();
     Value input = adaptor.getInput(), output = adaptor.getOutput();
 
@@ -70,8 +70,8 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
     for (int64_t r = 0; r < rows; ++r)
       u.push_back(vector::LoadOp::create(
           b, loc, vectorType, input,
-          JetBufferShape::indices(
-              arith::ConstantIndexOp::create(b, loc, r), i, c0)));
+          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
+                                  c0)));
     Value y0 = u[0];
     // sigma^(k)(y0), k = 0..n: the jet of sigma along y0 + t.
     const auto &nodes = expansion.graph.getNodes();
@@ -113,8 +113,7 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
     auto chain = [&](ArrayRef<std::pair<Value, Value>> products) {
       Value acc;
       for (auto [x, y] : products)
-        acc = acc ? Value(math::FmaOp::create(b, loc, x, y, acc))
-                  : m.mul(x, y);
+        acc = acc ? Value(math::FmaOp::create(b, loc, x, y, acc)) : m.mul(x, y);
       return acc;
     };
     // The powers, p_1 = u (row 0 is never read as a factor).

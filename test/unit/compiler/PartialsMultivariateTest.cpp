@@ -80,8 +80,8 @@ TEST(Multivariate, Name) {
 TEST(Multivariate, DownClosedMonomials) {
   // A mixed [1,1,0]: 0, e0, e1, e0 + e1.
   auto m = requestMonomials({{1, 1, 0}}, 3);
-  EXPECT_EQ(m, (std::vector<Monomial>{
-                   {0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}}));
+  EXPECT_EQ(
+      m, (std::vector<Monomial>{{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}}));
   // A 3-d Hessian: 10; all 35 partials of order <= 4 in 3 variables.
   std::vector<Row> hessian;
   for (const Row &r : allPartials(3, 2))
@@ -98,8 +98,8 @@ TEST(Multivariate, DownClosedMonomials) {
 }
 
 TEST(Multivariate, CombineWeights) {
-  std::vector<Row> rows = {{2, 1}, {kLaplacian, kLaplacian},
-                           {kBiharmonic, kBiharmonic}};
+  std::vector<Row> rows = {
+      {2, 1}, {kLaplacian, kLaplacian}, {kBiharmonic, kBiharmonic}};
   auto m = requestMonomials(rows, 2);
   auto w = monomialWeights(rows, m);
   auto at = [&](size_t p, Monomial beta) {
@@ -207,8 +207,8 @@ void checkKernel(const std::string &act, const std::vector<int> &widths,
       ntp::test::partialsDescription(widths, act, rows, f64);
   description.partialsLowering = "multivariate";
   std::string chosen, error;
-  auto kernel = ntp::test::compilePartialsKernel(description, false, &error,
-                                                 &chosen);
+  auto kernel =
+      ntp::test::compilePartialsKernel(description, false, &error, &chosen);
   ASSERT_TRUE(kernel) << error;
   EXPECT_EQ(chosen.substr(0, 13), "multivariate:") << chosen;
   std::mt19937 rng(seed);
@@ -220,8 +220,8 @@ void checkKernel(const std::string &act, const std::vector<int> &widths,
     p = f64 ? Ld(u(rng) * 0.9) : Ld(float(u(rng) * 0.9));
   for (Ld &v : x)
     v = f64 ? Ld(u(rng)) : Ld(float(u(rng)));
-  auto ref = ntp_ref::partials(widths, ntp_ref::parseActivation(act), params,
-                               x, batch, ntp::test::referenceRows(rows));
+  auto ref = ntp_ref::partials(widths, ntp_ref::parseActivation(act), params, x,
+                               batch, ntp::test::referenceRows(rows));
   std::vector<Ld> got(ref.size());
   ASSERT_EQ(ntp::test::runPartials(kernel->get(), f64, params, x, batch, got),
             NTP_OK)
@@ -252,8 +252,8 @@ TEST(MultivariateKernels, MixedSubsetAndOperators) {
   // A mixed subset (4 monomials), the heat operator's u_t and Laplacian
   // over x, y, a biharmonic with f, and a Laplacian beside mixed partials.
   checkKernel("tanh", {3, 8, 6, 2}, {{1, 1, 0}}, true, 1);
-  checkKernel("tanh", {3, 8, 6, 2}, {{0, 0, 0}, {0, 0, 1}, {-2, -2, 0}},
-              true, 2);
+  checkKernel("tanh", {3, 8, 6, 2}, {{0, 0, 0}, {0, 0, 1}, {-2, -2, 0}}, true,
+              2);
   checkKernel("sin", {2, 8, 6, 1}, {{0, 0}, {-4, -4}}, true, 3);
   // (A kernel's outputs are the multi-indices, then the operators.)
   checkKernel("silu", {3, 8, 6, 2}, {{2, 1, 1}, {-4, -4, -4}}, true, 4);
