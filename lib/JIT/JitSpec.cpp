@@ -51,8 +51,8 @@ Failure ntp::jit::specKeyText(const ntp_jit_spec &spec,
   if (!lowering.empty() && !partials::parseLowering(lowering))
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "unknown partials_lowering '" + lowering +
-                       "' (expected auto, per-ray, multi-direction or "
-                       "collapsed)");
+                       "' (expected auto, per-ray, multi-direction, "
+                       "collapsed or multivariate)");
   if (!spec.mlir && !lowering.empty() && lowering != "auto")
     return failure(NTP_ERROR_INVALID_ARGUMENT,
                    "partials_lowering '" + lowering +

@@ -28,13 +28,15 @@ const char *ntp::partials::loweringName(Lowering lowering) {
     return "multi-direction";
   case Lowering::Collapsed:
     return "collapsed";
+  case Lowering::Multivariate:
+    return "multivariate";
   }
   return "?";
 }
 
 std::optional<Lowering> ntp::partials::parseLowering(const std::string &name) {
   for (Lowering l : {Lowering::Auto, Lowering::PerRay, Lowering::MultiDirection,
-                     Lowering::Collapsed})
+                     Lowering::Collapsed, Lowering::Multivariate})
     if (name == loweringName(l))
       return l;
   return std::nullopt;
@@ -69,6 +71,16 @@ std::string LoweringPlan::summary() const {
   }
   if (collapsedRequest >= 0)
     os << ", request " << collapsedRequest << " collapsed";
+  if (!monomials.empty()) {
+    int64_t degree = 0;
+    for (const Monomial &m : monomials) {
+      int64_t d = 0;
+      for (int64_t e : m)
+        d += e;
+      degree = std::max(degree, d);
+    }
+    os << ": " << monomials.size() << " monomials of degree <= " << degree;
+  }
   os << "; " << flops << " flops + " << primitives << " primitives per sample";
   return os.str();
 }
@@ -498,6 +510,64 @@ void planPerRay(const Plan &plan, const std::vector<Row> &rows,
   costPerRay(plan, net, out);
 }
 
+/// The multivariate Taylor lowering: one buffer of |M| rows through every
+/// layer (affine: every row; activation: ntp.activate_poly).
+bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
+                      LoweringPlan &out, std::string &error) {
+  out = LoweringPlan();
+  out.lowering = Lowering::Multivariate;
+  if (!net.multivariate) {
+    error = "the multivariate lowering is not available for this target";
+    return false;
+  }
+  if (net.gatedInput >= 0) {
+    error = "the multivariate lowering does not support gated networks (their "
+            "gate is a product of polynomials, which ntp.activate_poly does "
+            "not compute)";
+    return false;
+  }
+  const auto &layers = net.layers;
+  out.monomials = requestMonomials(rows, layers.front());
+  int64_t m = static_cast<int64_t>(out.monomials.size());
+  int64_t q = layers.back();
+  int64_t maxWidth = *std::max_element(layers.begin(), layers.end());
+  int64_t budget = net.stackBytes / net.elementBytes / net.tile;
+  if (net.buffers * m * maxWidth + (m + static_cast<int64_t>(rows.size())) * q >
+      budget) {
+    error = "the " + std::to_string(m) +
+            " monomials of the multivariate lowering need more than "
+            "kMaxTileStackBytes of stack; use a smaller tile or narrower "
+            "layers";
+    return false;
+  }
+  PolySchedule schedule = polySchedule(out.monomials);
+  int64_t products = 0;
+  for (const auto &power : schedule.powers)
+    for (const PolySchedule::Entry &e : power)
+      products += static_cast<int64_t>(e.terms.size());
+  if (products > kMaxPolyProducts) {
+    error = "the multivariate lowering of this request needs " +
+            std::to_string(products) +
+            " products per neuron, more than kMaxPolyProducts";
+    return false;
+  }
+  out.columns = m;
+  out.weights = monomialWeights(rows, out.monomials);
+  // Per sample: every affine layer maps the |M| rows; every activation
+  // evaluates sigma^(0..n)(y0) (the activation's jet of order n along
+  // y0 + t, as ntp.activate_poly emits it) and the schedule's products.
+  for (size_t l = 1; l < layers.size(); ++l) {
+    out.flops += 2 * m * layers[l - 1] * layers[l];
+    if (l + 1 == layers.size())
+      break;
+    SplitCost c = activationCost(net.activations[l - 1], schedule.degree, 2, 0,
+                                 schedule.degree);
+    out.flops += layers[l] * (c.sharedFlops + c.rayFlops + schedule.flops());
+    out.primitives += layers[l] * c.primitives;
+  }
+  return true;
+}
+
 } // namespace
 
 bool ntp::partials::planLowering(const Plan &plan, const std::vector<Row> &rows,
@@ -516,6 +586,8 @@ bool ntp::partials::planLowering(const Plan &plan, const std::vector<Row> &rows,
   }
   if (lowering == Lowering::MultiDirection)
     return planMulti(plan, rows, network, out, error);
+  if (lowering == Lowering::Multivariate)
+    return planMultivariate(rows, network, out, error);
   // Collapsed: each operator request is a candidate; the cheapest wins.
   std::vector<LoweringPlan> candidates;
   for (size_t p = 0; p < rows.size(); ++p) {
@@ -537,6 +609,10 @@ bool ntp::partials::planLowering(const Plan &plan, const std::vector<Row> &rows,
     candidates.insert(candidates.begin(), std::move(perRay));
     if (planMulti(plan, rows, network, multi, error))
       candidates.insert(candidates.begin() + 1, std::move(multi));
+    LoweringPlan multivariate;
+    std::string ignored;
+    if (planMultivariate(rows, network, multivariate, ignored))
+      candidates.push_back(std::move(multivariate));
   }
   // Ties keep the earlier (per-ray, then multi-direction).
   size_t best = 0;

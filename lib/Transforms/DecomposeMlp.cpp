@@ -90,7 +90,8 @@ struct DecomposeMlpPass
         if (!kind) {
           mlp.emitError("unknown partials lowering '")
               << name
-              << "' (expected auto, per-ray, multi-direction or collapsed)";
+              << "' (expected auto, per-ray, multi-direction, collapsed or "
+                 "multivariate)";
           return signalPassFailure();
         }
         partials::LoweringNetwork network;
@@ -138,11 +139,13 @@ struct DecomposeMlpPass
         // Gated blocks are reversed on the ray layout too
         // (ntp.gate_rays_vjp), except with residual layers, whose skip
         // cotangents the gated reverse does not carry: those are reversed
-        // per ray.
+        // per ray, as is a multivariate forward (ntp.activate_poly has no
+        // reverse yet).
         bool gatedResidual =
             facts.kinds.gated &&
             llvm::any_of(facts.kinds.residual, [](bool r) { return r; });
         if (backward && lowering.lowering != partials::Lowering::PerRay &&
+            lowering.lowering != partials::Lowering::Multivariate &&
             reverseName == "auto" && !gatedResidual) {
           int64_t maxRows = 0;
           for (const partials::RayBlock &block : lowering.blocks)
@@ -200,8 +203,12 @@ struct DecomposeMlpPass
             StringAttr::get(&getContext(), reverseLowering.summary()));
       OpBuilder b(mlp);
       if (fast) {
-        func::FuncOp forward = KernelBuilder(mlp, facts.tile)
-                                   .buildMultiPartials(b, plan, lowering);
+        func::FuncOp forward =
+            lowering.lowering == partials::Lowering::Multivariate
+                ? KernelBuilder(mlp, facts.tile)
+                      .buildPolyPartials(b, plan, lowering)
+                : KernelBuilder(mlp, facts.tile)
+                      .buildMultiPartials(b, plan, lowering);
         // ntp-generate-backward reads the reverse mode's plan from these
         // rays and then erases them; the kernel's forward entry stays the
         // fast one. Both compute out from the same exact weights, so

@@ -90,6 +90,13 @@ public:
   func::FuncOp buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
                                   const partials::LoweringPlan &lowering);
 
+  /// A partials kernel lowered multivariate (MlpPolyKernels.cpp): one
+  /// buffer of the Taylor coefficients over `lowering`'s monomials per
+  /// layer, ntp.activate_poly for the activations, the top rows combined
+  /// with the plan's weights. Not for gated networks.
+  func::FuncOp buildPolyPartials(OpBuilder &b, const partials::Plan &plan,
+                                 const partials::LoweringPlan &lowering);
+
   /// Elements of jets one tile of a partials kernel keeps on the stack.
   static int64_t partialsStackElements(ArrayRef<int64_t> layers,
                                        const artifact::LayerKinds &kinds,

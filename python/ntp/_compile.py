@@ -30,7 +30,7 @@ def _check_partials_lowering(lowering):
     name); also ntp.torch's and ntp.jax's check, before their caches."""
     if not isinstance(lowering, str):
         _fail("partials_lowering must be one of 'auto', 'per-ray', "
-              "'multi-direction', 'collapsed', not %r" % (lowering,))
+              "'multi-direction', 'collapsed', 'multivariate', not %r" % (lowering,))
 
 
 def _check_partials_reverse_lowering(lowering):
@@ -125,9 +125,10 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     the order is then at least their highest total order.
     `partials_lowering`: how its forward (Kernel.partials) propagates the
     rays, as ntp-compile --partials-lowering spells it: "auto" (None: the
-    fewest operations), "per-ray", "multi-direction" or "collapsed" (needs a
-    laplacian or biharmonic request); the reverse mode follows a
-    multi-direction or collapsed forward where it can.
+    fewest operations), "per-ray", "multi-direction", "multivariate" or
+    "collapsed" (needs a laplacian or biharmonic request); the reverse mode
+    follows a multi-direction or collapsed forward where it can (per-ray
+    beside the others).
     `partials_reverse_lowering`: "auto" (None: as just said) or "per-ray"
     (the reverse mode from per-ray jets beside the forward, with a larger
     workspace, Kernel.workspace_size). Typed layers

@@ -326,7 +326,7 @@ def test_every_lowering_by_name_forward_and_grad():
                         jax.tree_util.tree_leaves(gr)):
             assert np.abs(a - b).max() <= 1e-10 * np.abs(b).max()
     error("unknown partials_lowering 'fast' (expected auto, per-ray, "
-          "multi-direction or collapsed)",
+          "multi-direction, collapsed or multivariate)",
           lambda: nj.partials(params, x, activation="tanh", partials=alphas,
                               partials_lowering="fast"))
     error("the collapsed lowering needs an operator request",

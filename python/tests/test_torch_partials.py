@@ -193,8 +193,8 @@ def test_bad_lowerings_are_one_sentence():
     net = make([2, 4, 1], nn.Tanh, torch.float64)
     x = torch.rand(3, 2, dtype=torch.float64)
     with pytest.raises(ntp.Error, match="unknown partials_lowering 'fast' "
-                       "\\(expected auto, per-ray, multi-direction or "
-                       "collapsed\\)") as e:
+                       "\\(expected auto, per-ray, multi-direction, "
+                       "collapsed or multivariate\\)") as e:
         nt.partials(net, x, [[1, 1]], partials_lowering="fast")
     assert e.value.status == ntp.ERROR_INVALID_ARGUMENT
     with pytest.raises(ntp.Error, match="the collapsed lowering needs an "

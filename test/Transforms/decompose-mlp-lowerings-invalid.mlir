@@ -2,7 +2,7 @@
 
 // A partials lowering that does not apply is one sentence.
 
-// expected-error @below {{unknown partials lowering 'fast' (expected auto, per-ray, multi-direction or collapsed)}}
+// expected-error @below {{unknown partials lowering 'fast' (expected auto, per-ray, multi-direction, collapsed or multivariate)}}
 ntp.mlp @unknown layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "fast"}
 
@@ -20,3 +20,10 @@ ntp.mlp @backward layers [2, 4, 1] activation "tanh" order 2
 ntp.mlp @reverse layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64
     {ntp.partials_reverse_lowering = "collapsed"}
+
+// -----
+
+// The multivariate lowering has no polynomial product for a gate.
+// expected-error @below {{the multivariate lowering does not support gated networks (their gate is a product of polynomials, which ntp.activate_poly does not compute)}}
+ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
+    partials [[1, 1]] : f64 {ntp.partials_lowering = "multivariate"}

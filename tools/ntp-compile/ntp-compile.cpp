@@ -94,9 +94,10 @@ static cl::list<std::string> operatorFlags(
 static cl::opt<std::string> partialsLoweringFlag(
     "partials-lowering",
     cl::desc("How a partials kernel propagates its rays: auto (fewest "
-             "operations), per-ray, multi-direction or collapsed; the choice "
-             "is printed. The reverse mode's entry points follow a "
-             "multi-direction or collapsed forward where they can"),
+             "operations), per-ray, multi-direction, collapsed or "
+             "multivariate; the choice is printed. The reverse mode's entry "
+             "points follow a multi-direction or collapsed forward where they "
+             "can"),
     cl::init(""), cl::cat(networkCategory));
 static cl::opt<std::string> partialsReverseLoweringFlag(
     "partials-reverse-lowering",
@@ -320,7 +321,7 @@ int main(int argc, char **argv) {
   if (partialsLoweringFlag.getNumOccurrences()) {
     if (!partials::parseLowering(partialsLoweringFlag))
       return fail("--partials-lowering must be auto, per-ray, "
-                  "multi-direction or collapsed, got '" +
+                  "multi-direction, collapsed or multivariate, got '" +
                   partialsLoweringFlag + "'");
     for (MlpOp mlp : module->getOps<MlpOp>())
       mlp->setAttr("ntp.partials_lowering",

@@ -14,7 +14,9 @@
 //     counted), against the machine's FMA peak measured by ntp-bench's
 //     microbenchmark (tools/ntp-bench/FmaPeak.cpp) on as many threads.
 //  2. All partials of total order <= 4 of a tanh 3-64-64-64-1 network (35
-//     multi-indices), batch 1024: per-ray against multi-direction.
+//     multi-indices), batch 1024: per-ray, multi-direction, multivariate
+//     Taylor (35 monomials per neuron against 61 rows of 15 rays) and the
+//     automatic choice, timed in turns.
 //  3. The register block of ntp.affine_rays (rows x output neurons, or the
 //     compiler's choice from the CPU's scheduling model, "auto"): the
 //     collapsed Laplacian of table 1 and the 35 partials of table 2
@@ -228,7 +230,7 @@ template <class T> void laplacian(int d, bool f64, double peak, int threads) {
   (void)threads;
 }
 
-template <class T> void allPartials(bool f64) {
+template <class T> void allPartials(bool f64, double peak) {
   const int64_t batch = 1024;
   std::vector<int64_t> layers = {3, 64, 64, 64, 1};
   Rows rows;
@@ -236,11 +238,11 @@ template <class T> void allPartials(bool f64) {
     for (int a = n; a >= 0; --a)
       for (int b = n - a; b >= 0; --b)
         rows.push_back({a, b, n - a - b});
-  std::unique_ptr<Kernel> perRay = compile(layers, f64, 4, rows, "per-ray");
-  std::unique_ptr<Kernel> multi =
-      compile(layers, f64, 4, rows, "multi-direction");
-  if (!perRay || !multi)
-    return;
+  const char *names[] = {"per-ray", "multi-direction", "multivariate", "auto"};
+  std::unique_ptr<Kernel> kernels[4];
+  for (int i = 0; i < 4; ++i)
+    if (!(kernels[i] = compile(layers, f64, 4, rows, names[i])))
+      return;
   std::mt19937 rng(2);
   std::uniform_real_distribution<double> u(-1, 1);
   std::vector<T> params(*ntp::artifact::countParams(layers)), x(batch * 3);
@@ -248,33 +250,49 @@ template <class T> void allPartials(bool f64) {
     p = static_cast<T>(u(rng) * 0.3);
   for (T &v : x)
     v = static_cast<T>(u(rng));
-  std::vector<T> a(rows.size() * batch), b(rows.size() * batch);
-  ntp_partials(perRay->k, x.data(), params.data(), a.data(), batch);
-  ntp_partials(multi->k, x.data(), params.data(), b.data(), batch);
+  std::vector<std::vector<T>> outs(4, std::vector<T>(rows.size() * batch));
+  for (int i = 0; i < 4; ++i)
+    ntp_partials(kernels[i]->k, x.data(), params.data(), outs[i].data(), batch);
+  // Each lowering against per-ray, relative to the largest |partial|.
   double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::fabs(double(a[i]) - double(b[i])));
-    scale = std::max(scale, std::fabs(double(a[i])));
-  }
+  for (int i = 1; i < 4; ++i)
+    for (size_t j = 0; j < outs[0].size(); ++j) {
+      diff = std::max(diff, std::fabs(double(outs[0][j]) - double(outs[i][j])));
+      scale = std::max(scale, std::fabs(double(outs[0][j])));
+    }
   std::string load = loadAverage();
-  double t0 = best(
-      [&] {
-        ntp_partials(perRay->k, x.data(), params.data(), a.data(), batch);
-      },
-      10);
-  double t1 = best(
-      [&] { ntp_partials(multi->k, x.data(), params.data(), b.data(), batch); },
-      10);
-  int64_t f0 = flopsPerSample(layers, rows, ntp::partials::Lowering::PerRay,
-                              f64),
-          f1 = flopsPerSample(layers, rows,
-                              ntp::partials::Lowering::MultiDirection, f64);
-  std::printf("| %s | %zu | %.0f | %.0f | %.2fx | %lld / %lld | %.1e | %.1f / "
+  // In turns, best of 10 rounds, so that the load falls on all alike.
+  double t[4] = {1e30, 1e30, 1e30, 1e30};
+  for (int round = 0; round < 10; ++round)
+    for (int i = 0; i < 4; ++i)
+      t[i] = std::min(t[i], best(
+                                [&] {
+                                  ntp_partials(kernels[i]->k, x.data(),
+                                               params.data(), outs[i].data(),
+                                               batch);
+                                },
+                                1));
+  int64_t f[3];
+  ntp::partials::Lowering lowerings[] = {
+      ntp::partials::Lowering::PerRay, ntp::partials::Lowering::MultiDirection,
+      ntp::partials::Lowering::Multivariate};
+  for (int i = 0; i < 3; ++i)
+    f[i] = flopsPerSample(layers, rows, lowerings[i], f64);
+  std::string chosen = kernels[3]->lowering.substr(
+      0, kernels[3]->lowering.find(':') == std::string::npos
+             ? kernels[3]->lowering.find(';')
+             : kernels[3]->lowering.find(':'));
+  double gflops = f[2] * double(batch) / t[2] * 1e-9;
+  std::printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f (%s) | %.2fx | %.2fx | "
+              "%lld / %lld / %lld | %.1f (%.0f%%) | %.1e | %.1f / %.1f / "
               "%.1f | %s |\n",
-              f64 ? "f64" : "f32", rows.size(), t0 * 1e6, t1 * 1e6, t0 / t1,
-              static_cast<long long>(f0), static_cast<long long>(f1),
-              scale > 0 ? diff / scale : diff, perRay->compileSeconds,
-              multi->compileSeconds, load.c_str());
+              f64 ? "f64" : "f32", rows.size(), t[0] * 1e6, t[1] * 1e6,
+              t[2] * 1e6, t[3] * 1e6, chosen.c_str(), t[1] / t[2], t[0] / t[2],
+              static_cast<long long>(f[0]), static_cast<long long>(f[1]),
+              static_cast<long long>(f[2]), gflops, 100 * gflops / peak,
+              scale > 0 ? diff / scale : diff, kernels[0]->compileSeconds,
+              kernels[1]->compileSeconds, kernels[2]->compileSeconds,
+              load.c_str());
   std::fflush(stdout);
 }
 
@@ -496,14 +514,18 @@ int main(int argc, char **argv) {
   }
   if (tables.find('2') != std::string::npos) {
     std::printf("\nAll 35 partials of total order <= 4 of tanh 3-64-64-64-1, "
-                "batch 1024, best of 10 (us)\n");
+                "batch 1024, best of 10 rounds in turns (us); speed-ups of "
+                "the multivariate kernel; its GFLOP/s from its exact flop "
+                "count\n");
     std::printf(
-        "| dtype | partials | per-ray | multi-direction | speed-up | "
-        "flops/sample (per-ray / multi) | max rel. difference | compile "
-        "s (per-ray / multi) | load avg |\n"
-        "|---|---|---|---|---|---|---|---|---|\n");
-    allPartials<double>(true);
-    allPartials<float>(false);
+        "| dtype | partials | per-ray | multi-direction | multivariate | "
+        "auto (choice) | multivariate vs multi | multivariate vs per-ray | "
+        "flops/sample (per-ray / multi / multivariate) | GFLOP/s (of FMA "
+        "peak) | max rel. difference | compile s (per-ray / multi / "
+        "multivariate) | load avg |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    allPartials<double>(true, peak64.gflops);
+    allPartials<float>(false, peak32.gflops);
   }
   if (tables.find('3') != std::string::npos) {
     std::printf("\nRegister block of ntp.affine_rays (rows x output neurons; "

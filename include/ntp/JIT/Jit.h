@@ -41,9 +41,10 @@ struct MlpSpec {
   std::vector<std::vector<int32_t>> partials;
   /// How a partials kernel's forward propagates its rays (ntp_jit_spec::
   /// partials_lowering): "auto" or empty (the fewest operations), "per-ray",
-  /// "multi-direction", "collapsed". The reverse mode follows a
-  /// multi-direction or collapsed forward unless partialsReverseLowering
-  /// is "per-ray".
+  /// "multi-direction", "collapsed", "multivariate". The reverse mode
+  /// follows a multi-direction or collapsed forward unless
+  /// partialsReverseLowering is "per-ray"; beside a multivariate forward it
+  /// is per-ray.
   std::string partialsLowering;
   /// How a partials kernel's reverse mode is made (ntp_jit_spec::
   /// partials_reverse_lowering): "auto" or empty (it follows the forward),

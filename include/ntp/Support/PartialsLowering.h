@@ -16,7 +16,14 @@
 //    biharmonic: N = 4) propagates one row S = sum_r w_r y_N^(r) instead of
 //    order N of every ray: rays carry orders 1..N-1 and the activation
 //    writes Z = s'(y0) S + sum_r w_r R_N(y^(r)), R_N the expansion of order
-//    N without its term linear in y_N.
+//    N without its term linear in y_N;
+//  - multivariate (truncated multivariate Taylor arithmetic,
+//    Multivariate.h): one buffer holding, per neuron, the Taylor
+//    coefficients over the down-closed set M of monomials below the
+//    requested multi-indices (35 for all partials of order <= 4 in 3
+//    variables, against 61 rows of 15 rays of order 4); affine layers map
+//    every row (ntp.affine_rays on |M| - 1 rays of order 1), activations
+//    compose sigma's Taylor series with the polynomial (ntp.activate_poly).
 //
 // The choice is by exact operation count (flops of the affine products and
 // of the activation expansions as the lowering emits them), like the choice
@@ -29,6 +36,7 @@
 #define NTP_SUPPORT_PARTIALSLOWERING_H
 
 #include "ntp/Support/JetExpression.h"
+#include "ntp/Support/Multivariate.h"
 #include "ntp/Support/Partials.h"
 
 #include <cstdint>
@@ -38,9 +46,9 @@
 
 namespace ntp::partials {
 
-enum class Lowering { Auto, PerRay, MultiDirection, Collapsed };
+enum class Lowering { Auto, PerRay, MultiDirection, Collapsed, Multivariate };
 
-/// "auto", "per-ray", "multi-direction", "collapsed".
+/// "auto", "per-ray", "multi-direction", "collapsed", "multivariate".
 const char *loweringName(Lowering lowering);
 std::optional<Lowering> parseLowering(const std::string &name);
 
@@ -72,6 +80,9 @@ struct LoweringPlan {
   std::vector<RayBlock> blocks;
   /// Collapsed: the request whose top-order sum is collapsed.
   int64_t collapsedRequest = -1;
+  /// Multivariate: the monomials, graded (row 0 the zero monomial); the
+  /// columns are their rows at the top layer.
+  std::vector<Monomial> monomials;
   /// Columns of the stacked top-layer rows and the P x columns weights of
   /// the combine (zero where a row is a structural zero at the top).
   /// Per-ray: the columns of Plan::jetCoefficients (ray-major, orders
@@ -111,13 +122,21 @@ struct LoweringNetwork {
   /// ray, ntp.gate_rays per block) after every hidden activation past it;
   /// -1: none.
   int64_t gatedInput = -1;
+  /// Whether the multivariate lowering may be planned (the CPU; the GPU
+  /// mappings do not lower ntp.activate_poly).
+  bool multivariate = true;
 };
+
+/// The most products one ntp.activate_poly unrolls per neuron (its code
+/// grows with them).
+inline constexpr int64_t kMaxPolyProducts = 20000;
 
 /// Plans `lowering` (Auto: the cheapest by cost(), ties to per-ray then
 /// multi-direction; with `backward`, only per-ray, the one the generated
 /// reverse mode supports). False and one sentence when the forced lowering
 /// does not apply (collapsed without an operator request, or with
-/// backward) or a block does not fit the stack.
+/// backward; multivariate on a gated network or where not allowed) or a
+/// block does not fit the stack.
 bool planLowering(const Plan &plan, const std::vector<Row> &rows,
                   const LoweringNetwork &network, Lowering lowering,
                   bool backward, LoweringPlan &out, std::string &error);

@@ -32,7 +32,7 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
     Option<"partialsLowering", "partials-lowering", "std::string",
            /*default=*/"\"auto\"",
            "How a partials kernel propagates its rays: auto (fewest "
-           "operations), per-ray, multi-direction or collapsed "
+           "operations), per-ray, multi-direction, collapsed or multivariate "
            "(ntp/Support/PartialsLowering.h); an ntp.mlp's "
            "ntp.partials_lowering attribute takes precedence">,
     Option<"backward", "backward", "bool", /*default=*/"true",

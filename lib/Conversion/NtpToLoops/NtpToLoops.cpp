@@ -354,4 +354,5 @@ void ntp::populateNtpToLoopsConversionPatterns(RewritePatternSet &patterns,
   populateGateRaysToLoopsPatterns(patterns);
   populateGateRaysVjpToLoopsPatterns(patterns);
   populateRayVjpToLoopsConversionPatterns(patterns);
+  populatePolyToLoopsConversionPatterns(patterns);
 }

@@ -111,7 +111,7 @@ fi
 count=$((count + backward_ok))
 failures=$((failures + backward_failed))
 # Partials kernels (issue 12 item 7), 3-24-24-1 tanh, in parallel: every
-# lowering forward-only at sm_90 (per-ray and multi-direction on mixed
+# lowering forward-only at sm_90 (per-ray, multi-direction and multivariate on mixed
 # partials to order 4, the Laplacian and a biharmonic; collapsed on the
 # Laplacian, then on the biharmonic) and the reverse mode (per-ray; f32 at
 # sm_90, f64 at sm_80), x {f32, f64} x both mappings. The lanes mapping runs one
@@ -141,7 +141,7 @@ running=0
 partials_expected=0
 for dtype in f32 f64; do
   for mapping in sample lanes; do
-    for lowering in per-ray multi-direction; do
+    for lowering in per-ray multi-direction multivariate; do
       check_partials sm_90 "$dtype" "$mapping" "$lowering" "$mixed" \
         "laplacian biharmonic:0,1" 0 &
       running=$((running + 1)); partials_expected=$((partials_expected + 1))

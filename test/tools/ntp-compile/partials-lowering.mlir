@@ -13,4 +13,4 @@
 // AUTO: partials lowering: multi-direction: 1 block of rows 7;
 // AUTO: partials reverse mode: multi-direction: 1 block of rows 7;
 
-// BAD: --partials-lowering must be auto, per-ray, multi-direction or collapsed, got 'fast'
+// BAD: --partials-lowering must be auto, per-ray, multi-direction, collapsed or multivariate, got 'fast'

@@ -79,7 +79,7 @@ struct Case {
   std::vector<int> widths;
   Rows rows;
   bool isF64;
-  std::string lowering; // per-ray | multi-direction | collapsed
+  std::string lowering; // per-ray | multi-direction | collapsed | multivariate
   std::string mapping;  // sample | lanes
   int64_t samplesPerBlock = 4;
   /// Typed layers (issue 14 item 2): slopes, residual, Fourier features.
@@ -316,6 +316,20 @@ std::vector<Case> forwardCases() {
                    requestRows(4, 3),
                    true,
                    "multi-direction",
+                   mapping});
+    // Multivariate Taylor (ntp.activate_poly): one neuron loop per
+    // activation like the ray ops'.
+    all.push_back({"silu",
+                   {2, 8, 6, 2},
+                   requestRows(2, 4),
+                   false,
+                   "multivariate",
+                   mapping});
+    all.push_back({"sigmoid",
+                   {3, 8, 6, 2},
+                   requestRows(3, 4),
+                   true,
+                   "multivariate",
                    mapping});
     // Wider than a warp (two neurons per lane); one sample per block (the
     // lanes mapping's shared jets of 4 samples would exceed 48 KB).

@@ -296,7 +296,8 @@ TEST_P(PartialsLowerings, F32ToOrder4) {
 INSTANTIATE_TEST_SUITE_P(
     AllActivations, PartialsLowerings,
     ::testing::Combine(::testing::ValuesIn(kActivations),
-                       ::testing::Values("multi-direction", "collapsed")),
+                       ::testing::Values("multi-direction", "collapsed",
+                                         "multivariate")),
     [](const ::testing::TestParamInfo<PartialsLowerings::ParamType> &info) {
       std::string name =
           std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);

@@ -255,7 +255,7 @@ TEST(JitPartials, LoweringSpelling) {
   EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(std::string(ntp_last_error()),
             "unknown partials_lowering 'fast' (expected auto, per-ray, "
-            "multi-direction or collapsed)");
+            "multi-direction, collapsed or multivariate)");
   // Collapsed needs an operator whose top order it can sum.
   c.partials_lowering = "collapsed";
   EXPECT_EQ(ntp_jit_compile(&c, &options, &k), NTP_ERROR_INVALID_ARGUMENT);

@@ -57,6 +57,9 @@ void populateGateRaysVjpToLoopsPatterns(mlir::RewritePatternSet &patterns);
 /// ntp.activate_rays_vjp (RayVjpToLoops.cpp); part of
 /// populateNtpToLoopsConversionPatterns.
 void populateRayVjpToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
+/// ntp.activate_poly, the multivariate Taylor lowering's activation
+/// (PolyToLoops.cpp); part of populateNtpToLoopsConversionPatterns.
+void populatePolyToLoopsConversionPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace ntp
 

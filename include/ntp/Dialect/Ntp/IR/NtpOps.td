@@ -933,4 +933,57 @@ def Ntp_SeedVjpOp : Ntp_Op<"seed_vjp"> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Multivariate Taylor mode: truncated polynomials over a set of monomials
+//===----------------------------------------------------------------------===//
+
+// The multivariate lowering of a partials kernel (ntp/Support/Multivariate.h)
+// keeps, per neuron, the Taylor coefficients c_beta = D^beta y / beta! over
+// a down-closed set M of monomials in a jet buffer of |M| rows, row 0 the
+// constant monomial. Its seed and affine layers are the ray ops on the ray
+// layout of |M| - 1 rays of order 1 (ray_counts [|M| - 1] ray_orders [1]):
+// `ntp.seed_rays` writes x into row 0 and each ray's direction into its row
+// (e_i for the monomial e_i, zeros for the monomials of degree >= 2), and
+// `ntp.affine_rays` with live_orders 2 maps every row (the bias on row 0
+// only), which is the affine map of a polynomial; the typed layers' jet ops
+// (ntp.scale, ntp.add_jets, ntp.fourier_project) map every row likewise.
+// Only the activation needs the polynomial structure:
+
+def Ntp_ActivatePolyOp : Ntp_Op<"activate_poly"> {
+  let summary = "Composes an activation with a truncated multivariate "
+                "polynomial";
+  let description = [{
+    Row r of `input` and `output` holds, per neuron and sample, the Taylor
+    coefficient of the monomial `monomials[r * variables ..
+    (r + 1) * variables)` (row 0 the zero monomial, the value). With y0 =
+    row 0 and u the polynomial with its row 0 zeroed,
+
+      out = sum_{k=0..n} sigma^(k)(y0) / k! u^k   truncated to the set,
+
+    n the highest total degree of a monomial. sigma^(k)(y0) is the
+    activation's jet of order n along y0 + t; the powers p_k = p_{k-1} u
+    keep only monomials of degree >= k (a product table fixed at compile
+    time, u^2 summing each symmetric pair once). The set must be
+    down-closed (a monomial's coefficient of the output reads only those
+    below it), so it is closed under the products. Every row is read and
+    written.
+
+    Example (f and its gradient and Hessian diagonal in 2 variables):
+
+    ```mlir
+    ntp.activate_poly "tanh" %in into %out
+        monomials [0, 0, 1, 0, 0, 1, 2, 0, 0, 2] variables 2
+        : memref<5x16x8xf64>, memref<5x16x8xf64>
+    ```
+  }];
+  let arguments = (ins StrAttr:$activation, Ntp_JetBuffer:$input,
+                   Ntp_JetBuffer:$output, DenseI64ArrayAttr:$monomials,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$variables);
+  let assemblyFormat = [{
+    $activation $input `into` $output `monomials` $monomials `variables`
+    $variables attr-dict `:` type($input) `,` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // NTP_OPS_TD

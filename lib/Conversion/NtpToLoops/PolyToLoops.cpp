@@ -1,0 +1,166 @@
+//===- PolyToLoops.cpp - Lower ntp.activate_poly to loops -----------------===//
+//
+// The activation of the multivariate Taylor lowering (ntp/Support/
+// Multivariate.h) as one loop over the neurons (ntp.neuron_loop, so the GPU
+// lanes mapping spreads it like the ray ops') whose body is straight-line
+// vector code over the tile:
+//
+//  - sigma^(0..n)(y0) from the activation's jet expansion of order n along
+//    y0 + t (input jet (y0, 1, 0, ...), the rays' machinery), scaled by
+//    1/k! (k >= 2);
+//  - the powers p_k = p_{k-1} u from PolySchedule's table, kept in
+//    registers (the products the plan counts, nothing else);
+//  - out_beta = sum_{k <= |beta|} c_k p_k[beta], out_0 = sigma(y0).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
+#include "ntp/Dialect/Ntp/IR/NtpDialect.h"
+#include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/ActivationJet.h"
+#include "ntp/Support/Multivariate.h"
+#include "ntp/Support/Primitives.h"
+#include "ntp/Support/VectorMath.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+using namespace mlir;
+using namespace ntp;
+
+namespace {
+
+struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ActivatePolyOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    const ActivationRule *rule = lookupActivation(op.getActivation().str());
+    if (!rule)
+      return rewriter.notifyMatchFailure(op, "unknown activation");
+    Location loc = op.getLoc();
+    JetBufferShape in = JetBufferShape::of(op.getInput().getType());
+    ArrayRef<int64_t> flat = op.getMonomials();
+    int64_t variables = op.getVariables();
+    std::vector<partials::Monomial> monomials;
+    for (size_t i = 0; i < flat.size(); i += variables)
+      monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
+    partials::PolySchedule schedule = partials::polySchedule(monomials);
+    int64_t n = schedule.degree, rows = static_cast<int64_t>(monomials.size());
+    ActivationJetExpansion expansion =
+        expandActivationJet(*rule, static_cast<unsigned>(n), n > 0 ? 2u : 1u);
+    VectorType vectorType = in.laneVectorType();
+    Value input = adaptor.getInput(), output = adaptor.getOutput();
+
+    auto c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, c0,
+        arith::ConstantIndexOp::create(rewriter, loc, in.neurons()),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
+    loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    OpBuilder &b = rewriter;
+    Value i = loop.getInductionVar();
+    VectorMath m{b, loc, vectorType};
+    SmallVector<Value> u;
+    for (int64_t r = 0; r < rows; ++r)
+      u.push_back(vector::LoadOp::create(
+          b, loc, vectorType, input,
+          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
+                                  c0)));
+    Value y0 = u[0];
+    // sigma^(k)(y0), k = 0..n: the jet of sigma along y0 + t.
+    const auto &nodes = expansion.graph.getNodes();
+    std::vector<bool> needed(nodes.size(), false);
+    for (int o : expansion.outputs)
+      needed[o] = true;
+    for (size_t k = nodes.size(); k-- > 0;)
+      if (needed[k])
+        for (int operand : {nodes[k].lhs, nodes[k].rhs, nodes[k].acc})
+          if (operand >= 0)
+            needed[operand] = true;
+    SmallVector<Value> values(nodes.size());
+    Value one = m.constant(1.0);
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      if (!needed[k])
+        continue;
+      const JetExpression &node = nodes[k];
+      switch (node.kind) {
+      case JetExpression::Kind::Input:
+        values[k] = node.index == 0 ? y0 : node.index == 1 ? one : Value();
+        assert(values[k] && "the expansion reads only y0 and y1");
+        break;
+      case JetExpression::Kind::Primitive:
+        values[k] = evaluatePrimitive(rule->getPrimitives()[node.index], y0, m);
+        break;
+      default:
+        values[k] = m.arithmeticNode(node, values);
+        break;
+      }
+    }
+    // c_k = sigma^(k)(y0) / k!.
+    SmallVector<Value> c;
+    double factorial = 1;
+    for (int64_t k = 0; k <= n; ++k) {
+      factorial *= k > 1 ? static_cast<double>(k) : 1.0;
+      Value d = values[expansion.outputs[k]];
+      c.push_back(k < 2 ? d : m.mul(d, m.constant(1.0 / factorial)));
+    }
+    auto chain = [&](ArrayRef<std::pair<Value, Value>> products) {
+      Value acc;
+      for (auto [x, y] : products)
+        acc = acc ? Value(math::FmaOp::create(b, loc, x, y, acc)) : m.mul(x, y);
+      return acc;
+    };
+    // The powers, p_1 = u (row 0 is never read as a factor).
+    SmallVector<SmallVector<Value>> p(n + 1, SmallVector<Value>(rows));
+    if (n >= 1)
+      p[1] = u;
+    for (int64_t k = 2; k <= n; ++k)
+      for (const partials::PolySchedule::Entry &e : schedule.powers[k]) {
+        if (k > 2) {
+          SmallVector<std::pair<Value, Value>> products;
+          for (const auto &t : e.terms)
+            products.push_back({u[t.a], p[k - 1][t.b]});
+          p[k][e.row] = chain(products);
+          continue;
+        }
+        // u^2: the pairs a != b once, doubled; the squares apart.
+        SmallVector<std::pair<Value, Value>> off, diag;
+        for (const auto &t : e.terms)
+          (t.a == t.b ? diag : off).push_back({u[t.a], u[t.b]});
+        Value o = chain(off), s = chain(diag);
+        if (o && s)
+          p[2][e.row] = math::FmaOp::create(b, loc, o, m.constant(2.0), s);
+        else if (o)
+          p[2][e.row] = m.add(o, o);
+        else
+          p[2][e.row] = s;
+      }
+    for (int64_t r = 0; r < rows; ++r) {
+      Value out = c[0];
+      if (r > 0) {
+        SmallVector<std::pair<Value, Value>> products;
+        for (int64_t k = 1; k <= std::min(schedule.degrees[r], n); ++k)
+          products.push_back({c[k], p[k][r]});
+        out = chain(products);
+      }
+      vector::StoreOp::create(
+          b, loc, out, output,
+          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
+                                  c0));
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+} // namespace
+
+void ntp::populatePolyToLoopsConversionPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerActivatePoly>(patterns.getContext());
+}

@@ -1,0 +1,12 @@
+// RUN: ntp-opt %s | ntp-opt | FileCheck %s
+
+// ntp.activate_poly round-trips: f, its gradient and the Hessian diagonal in
+// 2 variables (5 monomials, row 0 the constant).
+
+// CHECK-LABEL: func.func @poly
+// CHECK: ntp.activate_poly "tanh" %{{.*}} into %{{.*}} monomials [0, 0, 1, 0, 0, 1, 2, 0, 0, 2] variables 2 : memref<5x4x8xf64>, memref<5x4x8xf64>
+func.func @poly(%a: memref<5x4x8xf64>, %b: memref<5x4x8xf64>) {
+  ntp.activate_poly "tanh" %a into %b monomials [0, 0, 1, 0, 0, 1, 2, 0, 0, 2]
+      variables 2 : memref<5x4x8xf64>, memref<5x4x8xf64>
+  return
+}
