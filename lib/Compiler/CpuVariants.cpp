@@ -71,10 +71,9 @@ ntp::orderCpuVariants(const CpuTargetOptions &options, std::string &error) {
         createCpuTargetMachine(one, error);
     if (!machine)
       return {};
-    variants.push_back(
-        {machine->getTargetCPU().str(),
-         recordedCpuFeatures(*machine->getMCSubtargetInfo(),
-                             machine->getTargetTriple())});
+    variants.push_back({machine->getTargetCPU().str(),
+                        recordedCpuFeatures(*machine->getMCSubtargetInfo(),
+                                            machine->getTargetTriple())});
   }
   // More recorded features first; the list's order among equals.
   std::stable_sort(variants.begin(), variants.end(),

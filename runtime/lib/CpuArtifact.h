@@ -35,8 +35,7 @@ int selectCpuVariant(const ntp::artifact::KernelManifest &manifest,
 /// artifact's with that variant's CPU and features and no cpu_variants (the
 /// text of its ntp_kernel_v<index>_manifest symbol).
 ntp::artifact::KernelManifest
-cpuVariantManifest(const ntp::artifact::KernelManifest &manifest,
-                   size_t index);
+cpuVariantManifest(const ntp::artifact::KernelManifest &manifest, size_t index);
 
 /// Whether a CPU kernel with this manifest can run here (device=cpu, the
 /// host has its instruction-set features, no cpu_variants); `what` names it

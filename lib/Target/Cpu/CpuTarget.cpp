@@ -9,13 +9,13 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Analysis/TargetTransformInfo.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
-#include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/SmallString.h"
 #include "llvm/MC/MCInstrInfo.h"
 #include "llvm/MC/MCSchedule.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -449,8 +449,7 @@ bool ntp::linkSharedObject(llvm::ArrayRef<std::string> objectPaths,
   // Link next to the output, then seal into the output: a reader never
   // sees an unsealed or partial artifact under the output's name.
   std::string linked = outputPath.str() + ".unsealed.tmp";
-  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o",
-                                             linked};
+  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o", linked};
   for (const std::string &objectPath : objectPaths)
     args.push_back(objectPath);
   args.push_back("-lm");

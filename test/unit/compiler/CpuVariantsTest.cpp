@@ -61,8 +61,8 @@ std::vector<float> run(ntp_kernel *k) {
   int64_t params = 0;
   for (size_t l = 0; l + 1 < kWidths.size(); ++l)
     params += int64_t(kWidths[l] + 1) * kWidths[l + 1];
-  std::vector<float> x(kBatch * kWidths.front()), v(kWidths.front()),
-      p(params), cot((kOrder + 1) * kBatch);
+  std::vector<float> x(kBatch * kWidths.front()), v(kWidths.front()), p(params),
+      cot((kOrder + 1) * kBatch);
   for (auto *vec : {&x, &v, &p, &cot})
     for (float &e : *vec)
       e = u(rng);
@@ -92,8 +92,8 @@ TEST(CpuVariants, TheChosenVariantComputesWhatItsOwnArtifactDoes) {
     // The AVX2 baseline's features only: the x86-64-v3 variant.
     if (older)
       env.emplace("sse4.2,avx,avx2,fma,bmi,bmi2");
-    auto both =
-        CompiledKernel::compile(description(), optionsFor({"x86-64-v3", "znver4"}));
+    auto both = CompiledKernel::compile(description(),
+                                        optionsFor({"x86-64-v3", "znver4"}));
     ASSERT_TRUE(both);
     const char *chosen = ntp_kernel_target_cpu(both->get());
     ASSERT_NE(chosen, nullptr);
@@ -134,10 +134,9 @@ TEST(CpuVariants, OnlyTheArtifactStage) {
   mlir::PassManager pm(&context);
   ntp::CompileOutput output;
   std::string error;
-  EXPECT_FALSE(ntp::compile(*module, *ntp::getTarget("cpu"),
-                            ntp::EmitStage::Asm,
-                            optionsFor({"x86-64-v3", "znver4"}), pm, output,
-                            error));
+  EXPECT_FALSE(
+      ntp::compile(*module, *ntp::getTarget("cpu"), ntp::EmitStage::Asm,
+                   optionsFor({"x86-64-v3", "znver4"}), pm, output, error));
   EXPECT_NE(error.find("--emit=so"), std::string::npos) << error;
 }
 

@@ -259,8 +259,7 @@ TEST(ScheduleChoice, RayBlockFromTheSchedulingModel) {
   };
   for (const Expected &e :
        {Expected{"znver4", 4, 6}, Expected{"sapphirerapids", 4, 6},
-        Expected{"skylake-avx512", 4, 6},
-        Expected{"x86-64-v3", 2, 2}}) {
+        Expected{"skylake-avx512", 4, 6}, Expected{"x86-64-v3", 2, 2}}) {
     ntp::CpuTargetOptions options;
     options.cpu = e.cpu;
     std::string error;

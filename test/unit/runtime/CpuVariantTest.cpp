@@ -85,8 +85,8 @@ TEST(CpuVariantManifest, RoundTrips) {
   EXPECT_EQ(m.cpuVariants[1].features, std::vector<std::string>{"sse4.2"});
   EXPECT_EQ(serializeManifest(m), kCommon + kVariants);
   // A variant may need no recorded feature (x86-64).
-  ASSERT_EQ(parseManifest(kCommon + "cpu_variants=fake512:avx512f;x86-64:\n",
-                          m, error),
+  ASSERT_EQ(parseManifest(kCommon + "cpu_variants=fake512:avx512f;x86-64:\n", m,
+                          error),
             NTP_OK)
       << error;
   EXPECT_TRUE(m.cpuVariants[1].features.empty());
@@ -102,7 +102,8 @@ TEST(CpuVariantManifest, MalformedTablesAreRefused) {
   };
   for (const Case &c : {
            Case{"fake512:avx512f", "lists 1 variant"},
-           Case{"fake512:avx512f;fake512:sse4.2", "names the CPU 'fake512' twice"},
+           Case{"fake512:avx512f;fake512:sse4.2",
+                "names the CPU 'fake512' twice"},
            Case{"fake512:avx512f;:sse4.2", "is not a CPU name"},
            Case{"fake512:avx512f;fakesse", "is not a CPU name, a colon"},
            Case{"fake512:avx512f;fake sse:sse4.2", "is not a CPU name"},
@@ -116,9 +117,9 @@ TEST(CpuVariantManifest, MalformedTablesAreRefused) {
        }) {
     KernelManifest m;
     std::string error;
-    EXPECT_EQ(parseManifest(kCommon + "cpu_variants=" + c.table + "\n", m,
-                            error),
-              NTP_ERROR_BAD_ARTIFACT)
+    EXPECT_EQ(
+        parseManifest(kCommon + "cpu_variants=" + c.table + "\n", m, error),
+        NTP_ERROR_BAD_ARTIFACT)
         << c.table;
     EXPECT_NE(error.find(c.message), std::string::npos)
         << c.table << ": " << error;
