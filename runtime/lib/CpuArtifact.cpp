@@ -203,7 +203,7 @@ int checkCpuManifest(const KernelManifest &manifest, const std::string &what) {
     return fail(NTP_ERROR_BAD_ARTIFACT, what + " is not a CPU kernel");
   // The variants are an artifact's: only its loader chooses among them.
   if (!manifest.cpuVariants.empty())
-    return fail(NTP_ERROR_BAD_ARTIFACT,
+    return fail(NTP_ERROR_UNSUPPORTED,
                 what + " lists several CPU variants (cpu_variants), which "
                        "only ntp_kernel_load chooses among; give the chosen "
                        "variant's own manifest");

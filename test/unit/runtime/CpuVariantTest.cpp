@@ -221,7 +221,7 @@ TEST(CpuVariantLoad, CreateRefusesAVariantTable) {
   ntp_kernel *k = nullptr;
   EXPECT_EQ(ntp_kernel_create(text.c_str(), reinterpret_cast<void *>(&hostHas),
                               nullptr, nullptr, &k),
-            NTP_ERROR_BAD_ARTIFACT);
+            NTP_ERROR_UNSUPPORTED);
   EXPECT_NE(std::string(ntp_last_error()).find("cpu_variants"),
             std::string::npos)
       << ntp_last_error();
