@@ -122,6 +122,7 @@ bool ntp::compileCpuVariants(ModuleOp module, const TargetBackend &target,
     oneCpu.cpu = variants[i].cpu;
     oneCpu.variants.clear();
     oneCpu.symbolPrefix = art::cpuVariantPrefix(i);
+    oneCpu.internalizeHelpers = true;
     OwningOpRef<ModuleOp> copy = module.clone();
     PassManager pm(module.getContext());
     CompileOutput object;

@@ -298,9 +298,9 @@ public:
         buildKernelLLVMModule(lowered, context, target, *machine, error);
     if (!module)
       return false;
-    // Machine code exports only the entry points and the manifest: the
-    // variants of a multi-variant artifact link into one shared object.
-    if (stage == EmitStage::Obj || stage == EmitStage::Artifact)
+    // A variant of a multi-variant artifact exports only its entry points
+    // and manifest, so that the variants link into one shared object.
+    if (target.internalizeHelpers)
       internalizeHelpers(*module, target.symbolPrefix);
     if (stage == EmitStage::Llvm) {
       llvm::raw_string_ostream os(output.bytes);

@@ -67,6 +67,11 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   /// a kernel per CPU, the runtime loading the best one the host supports
   /// (compileCpuVariants, docs/TARGETS.md). Empty or one entry: `cpu` alone.
   std::vector<std::string> variants;
+  /// Set by compileCpuVariants for each variant's object: every function
+  /// but the entry points and manifest internal (internalizeHelpers), so
+  /// that the variants link side by side. Off otherwise: some artifacts
+  /// (the GPU emulation's) export more functions.
+  bool internalizeHelpers = false;
 };
 
 /// The vector facts of `machine`'s CPU that the lowering schedules for
