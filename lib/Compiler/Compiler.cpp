@@ -144,6 +144,10 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
         << mlps;
     return false;
   }
+  // A --target-cpu list: a kernel per CPU in one artifact.
+  if (target.getName() == CpuTargetOptions::kTargetName &&
+      options.get<CpuTargetOptions>().variants.size() > 1)
+    return compileCpuVariants(module, target, stage, options, output, error);
   // Options first: nothing is built for an unknown CPU or chip.
   if (!target.checkOptions(options, error) ||
       !target.buildPipeline(pm, options, stage, error))

@@ -489,6 +489,18 @@ NTP_EXPORT const char *ntp_kernel_activation(const ntp_kernel *k) {
   return k->manifest.activation.c_str();
 }
 
+NTP_EXPORT const char *ntp_kernel_target_cpu(const ntp_kernel *k) {
+  if (!k) {
+    fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+    return nullptr;
+  }
+  if (k->manifest.device != ntp::artifact::Device::Cpu) {
+    fail(NTP_ERROR_INVALID_ARGUMENT, "the kernel is not a CPU kernel");
+    return nullptr;
+  }
+  return k->manifest.targetCpu.c_str();
+}
+
 NTP_EXPORT ntp_status ntp_kernel_description(const ntp_kernel *k, char *text,
                                              int64_t capacity,
                                              int64_t *length) {

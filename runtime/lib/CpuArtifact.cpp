@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "CpuArtifact.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <link.h>
@@ -84,49 +86,127 @@ void *findSymbol(void *handle, const std::string &name) {
 
 } // namespace
 
+namespace {
+/// The features of kRecordedCpuFeatures this runtime can test, and whether
+/// the host has each; empty on non-x86 hosts.
+const std::vector<std::pair<std::string, bool>> &hostFeatureTable() {
+  static const std::vector<std::pair<std::string, bool>> table = [] {
+    std::vector<std::pair<std::string, bool>> rows;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    // __builtin_cpu_supports takes a literal: one row per feature of
+    // kRecordedCpuFeatures (ntp/artifact.hpp).
+    __builtin_cpu_init();
+    const std::pair<const char *, bool> present[] = {
+        {"sse4.2", __builtin_cpu_supports("sse4.2") != 0},
+        {"avx", __builtin_cpu_supports("avx") != 0},
+        {"avx2", __builtin_cpu_supports("avx2") != 0},
+        {"fma", __builtin_cpu_supports("fma") != 0},
+        {"bmi", __builtin_cpu_supports("bmi") != 0},
+        {"bmi2", __builtin_cpu_supports("bmi2") != 0},
+        {"avx512f", __builtin_cpu_supports("avx512f") != 0},
+        {"avx512dq", __builtin_cpu_supports("avx512dq") != 0},
+        {"avx512cd", __builtin_cpu_supports("avx512cd") != 0},
+        {"avx512bw", __builtin_cpu_supports("avx512bw") != 0},
+        {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
+        {"avx512ifma", __builtin_cpu_supports("avx512ifma") != 0},
+        {"avx512vbmi", __builtin_cpu_supports("avx512vbmi") != 0},
+        {"avx512vnni", __builtin_cpu_supports("avx512vnni") != 0},
+        {"avx512bf16", __builtin_cpu_supports("avx512bf16") != 0},
+        {"avx512fp16", __builtin_cpu_supports("avx512fp16") != 0},
+    };
+    static_assert(sizeof(present) / sizeof(present[0]) ==
+                      kRecordedCpuFeatures.size(),
+                  "one row per recorded feature");
+    for (const auto &[name, has] : present)
+      rows.emplace_back(name, has);
+#endif
+    return rows;
+  }();
+  return table;
+}
+
+/// hostFeatureTable, less the features NTP_CPU_FEATURES leaves out when set
+/// (a comma-separated list): a host can be made to look older, never newer,
+/// so that the fallback variants of an artifact can be tried on it.
+std::vector<std::pair<std::string, bool>> effectiveFeatureTable() {
+  std::vector<std::pair<std::string, bool>> table = hostFeatureTable();
+  const char *limit = std::getenv("NTP_CPU_FEATURES");
+  if (!limit)
+    return table;
+  std::string listed = std::string(",") + limit + ",";
+  for (auto &[name, present] : table)
+    present = present && listed.find("," + name + ",") != std::string::npos;
+  return table;
+}
+} // namespace
+
 std::vector<std::string>
 missingCpuFeatures(const std::vector<std::string> &features) {
   std::vector<std::string> missing;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  // __builtin_cpu_supports takes a literal: one row per feature of
-  // kRecordedCpuFeatures (ntp/artifact.hpp).
-  __builtin_cpu_init();
-  static const struct {
-    const char *name;
-    bool present;
-  } table[] = {
-      {"sse4.2", __builtin_cpu_supports("sse4.2") != 0},
-      {"avx", __builtin_cpu_supports("avx") != 0},
-      {"avx2", __builtin_cpu_supports("avx2") != 0},
-      {"fma", __builtin_cpu_supports("fma") != 0},
-      {"bmi", __builtin_cpu_supports("bmi") != 0},
-      {"bmi2", __builtin_cpu_supports("bmi2") != 0},
-      {"avx512f", __builtin_cpu_supports("avx512f") != 0},
-      {"avx512dq", __builtin_cpu_supports("avx512dq") != 0},
-      {"avx512cd", __builtin_cpu_supports("avx512cd") != 0},
-      {"avx512bw", __builtin_cpu_supports("avx512bw") != 0},
-      {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
-      {"avx512ifma", __builtin_cpu_supports("avx512ifma") != 0},
-      {"avx512vbmi", __builtin_cpu_supports("avx512vbmi") != 0},
-      {"avx512vnni", __builtin_cpu_supports("avx512vnni") != 0},
-      {"avx512bf16", __builtin_cpu_supports("avx512bf16") != 0},
-      {"avx512fp16", __builtin_cpu_supports("avx512fp16") != 0},
-  };
-  static_assert(sizeof(table) / sizeof(table[0]) == kRecordedCpuFeatures.size(),
-                "one row per recorded feature");
   for (const std::string &feature : features)
-    for (const auto &row : table)
-      if (feature == row.name && !row.present)
+    for (const auto &[name, present] : effectiveFeatureTable())
+      if (feature == name && !present)
         missing.push_back(feature);
-#else
-  (void)features;
-#endif
   return missing;
+}
+
+std::vector<std::string> hostCpuFeatures() {
+  std::vector<std::string> features;
+  for (const auto &[name, present] : effectiveFeatureTable())
+    if (present)
+      features.push_back(name);
+  return features;
+}
+
+int chooseCpuVariant(const KernelManifest &manifest,
+                     const std::vector<std::string> &hostFeatures) {
+  for (size_t v = 0; v < manifest.cpuVariants.size(); ++v) {
+    const std::vector<std::string> &needed = manifest.cpuVariants[v].features;
+    if (std::all_of(needed.begin(), needed.end(), [&](const std::string &f) {
+          return std::find(hostFeatures.begin(), hostFeatures.end(), f) !=
+                 hostFeatures.end();
+        }))
+      return static_cast<int>(v);
+  }
+  return -1;
+}
+
+KernelManifest cpuVariantManifest(const KernelManifest &manifest,
+                                  size_t index) {
+  KernelManifest variant = manifest;
+  variant.targetCpu = manifest.cpuVariants[index].cpu;
+  variant.cpuFeatures = manifest.cpuVariants[index].features;
+  variant.cpuVariants.clear();
+  return variant;
+}
+
+int selectCpuVariant(const KernelManifest &manifest,
+                     const std::vector<std::string> &hostFeatures,
+                     const std::string &what, size_t &index) {
+  int chosen = chooseCpuVariant(manifest, hostFeatures);
+  if (chosen < 0) {
+    std::string cpus;
+    for (const CpuVariant &variant : manifest.cpuVariants)
+      cpus += (cpus.empty() ? "" : ", ") + variant.cpu;
+    return fail(NTP_ERROR_UNSUPPORTED,
+                what + " carries kernels for the CPUs " + cpus +
+                    " and this CPU lacks instructions each of them needs: "
+                    "recompile with a --target-cpu list that includes an "
+                    "older CPU such as x86-64-v3 (or native)");
+  }
+  index = static_cast<size_t>(chosen);
+  return NTP_OK;
 }
 
 int checkCpuManifest(const KernelManifest &manifest, const std::string &what) {
   if (manifest.device != Device::Cpu)
     return fail(NTP_ERROR_BAD_ARTIFACT, what + " is not a CPU kernel");
+  // The variants are an artifact's: only its loader chooses among them.
+  if (!manifest.cpuVariants.empty())
+    return fail(NTP_ERROR_UNSUPPORTED,
+                what + " lists several CPU variants (cpu_variants), which "
+                       "only ntp_kernel_load chooses among; give the chosen "
+                       "variant's own manifest");
   // Code for a newer CPU would die of SIGILL in the first call: refuse it
   // while there is still a sentence to say.
   std::vector<std::string> missing = missingCpuFeatures(manifest.cpuFeatures);
@@ -148,7 +228,20 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
   std::string what = quoted(path);
   if (int status = checkElfPayload(view.payload, what))
     return status;
-  if (int status = checkCpuManifest(view.manifest, what))
+  // A multi-variant artifact: the first variant the host supports, whose
+  // symbols carry its prefix; its manifest is the artifact's with that CPU.
+  KernelManifest manifest = view.manifest;
+  std::string prefix(kDefaultSymbolPrefix);
+  bool variants = !manifest.cpuVariants.empty();
+  if (variants) {
+    size_t index = 0;
+    if (int status =
+            selectCpuVariant(view.manifest, hostCpuFeatures(), what, index))
+      return status;
+    manifest = cpuVariantManifest(view.manifest, index);
+    prefix = cpuVariantPrefix(index);
+  }
+  if (int status = checkCpuManifest(manifest, what))
     return status;
 
   // Without a slash, dlopen would search the library path, not the file
@@ -159,7 +252,7 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
   // must come from a trusted place anyway (runtime.h).
   std::string dlPath = path.find('/') == std::string::npos ? "./" + path : path;
   auto kernel = std::make_unique<ntp_kernel>(); // closes the handle on failure
-  kernel->manifest = view.manifest;
+  kernel->manifest = manifest;
   kernel->identity = checksum64(view.manifestText);
   void *handle = kernel->handle =
       ::dlopen(dlPath.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -172,8 +265,7 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
 
   // The library must carry the same manifest as its trailer: both were
   // written by one compiler from one description.
-  std::string prefix(kDefaultSymbolPrefix);
-  std::string manifestName = manifestSymbol(prefix);
+  std::string manifestName = manifestSymbol(kDefaultSymbolPrefix);
   const char *text =
       static_cast<const char *>(findSymbol(handle, manifestName));
   if (!text)
@@ -184,6 +276,22 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 what + " is inconsistent: its " + manifestName +
                     " symbol differs from the manifest in its trailer");
+  // The chosen variant's code was compiled from its own manifest.
+  if (variants) {
+    std::string variantName = manifestSymbol(prefix);
+    std::string expected = serializeManifest(manifest);
+    const char *variantText =
+        static_cast<const char *>(findSymbol(handle, variantName));
+    if (!variantText ||
+        std::string_view(variantText,
+                         ::strnlen(variantText, expected.size() + 1)) !=
+            expected)
+      return fail(NTP_ERROR_BAD_ARTIFACT,
+                  what + " is inconsistent: its " + variantName +
+                      " symbol is missing or is not the manifest of its "
+                      "variant for " +
+                      manifest.targetCpu);
+  }
 
   void **slots[] = {&kernel->forwardTiles, &kernel->backwardTiles,
                     &kernel->forwardSaveTiles, &kernel->backwardSavedTiles};

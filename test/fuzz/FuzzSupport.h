@@ -107,7 +107,8 @@ inline bool sameManifest(const ntp::artifact::KernelManifest &a,
          a.targetCpu == b.targetCpu && a.cpuFeatures == b.cpuFeatures &&
          a.kinds.slopesText() == b.kinds.slopesText() &&
          a.kinds.residualText() == b.kinds.residualText() &&
-         a.kinds.fourier == b.kinds.fourier && a.kinds.gated == b.kinds.gated;
+         a.kinds.fourier == b.kinds.fourier && a.kinds.gated == b.kinds.gated &&
+         a.cpuVariants == b.cpuVariants;
 }
 
 /// What every accepted manifest must satisfy, whatever the text was: the

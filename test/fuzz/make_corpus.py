@@ -141,6 +141,10 @@ def main():
         "sse4.2,avx,avx2,fma,bmi,bmi2,avx512f,avx512dq,avx512cd,avx512bw,"
         "avx512vl,avx512ifma,avx512vbmi,avx512vnni,avx512bf16,avx512fp16")
     manifests["cpu_no_features"] = replace(cpu_manifest, "cpu_features", "")
+    # A multi-variant artifact's manifest (ntp-compile --target-cpu=a,b).
+    variants = ("cpu_variants=x86-64-v3:sse4.2,avx,avx2,fma,bmi,bmi2;"
+                "x86-64:\n").encode()
+    manifests["cpu_variants"] = cpu_manifest + variants
     # Edge cases, each refused for one reason.
     edge = {
         "empty": b"",
@@ -183,6 +187,11 @@ def main():
         "feature_twice": replace(cpu_manifest, "cpu_features", "avx,avx"),
         "feature_unknown": replace(cpu_manifest, "cpu_features", "sse9"),
         "name_bad": replace(cpu_manifest, "name", "a b"),
+        "cpu_variants_one": cpu_manifest + b"cpu_variants=x86-64-v3:sse4.2,"
+        b"avx,avx2,fma,bmi,bmi2\n",
+        "cpu_variants_twice": cpu_manifest + variants.replace(b"x86-64:",
+                                                              b"x86-64-v3:"),
+        "cpu_variants_truncated": cpu_manifest + variants[:-12] + b"\n",
     }
     for name, text in {**manifests, **edge}.items():
         write("manifest", name, text)

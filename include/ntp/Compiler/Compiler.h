@@ -80,6 +80,22 @@ bool compile(mlir::ModuleOp module, const TargetBackend &target,
              EmitStage stage, const CompileOptions &options,
              mlir::PassManager &pm, CompileOutput &output, std::string &error);
 
+/// The CPU variants of `options.variants` (a --target-cpu list) in the order
+/// a multi-variant artifact lists them, which is the runtime's preference:
+/// more recorded instruction-set features first, the list's order among
+/// equals. Empty and `error` set for an unknown CPU or two CPUs with the
+/// same features (the runtime could never pick the second).
+std::vector<artifact::CpuVariant>
+orderCpuVariants(const CpuTargetOptions &options, std::string &error);
+
+/// compile() for a CPU target with several variants (CpuTargetOptions::
+/// variants): one artifact (stage Artifact only) with a kernel per CPU
+/// (symbols ntp_kernel_v<i>_*) and a manifest with cpu_variants; compile()
+/// calls it. `module` is not lowered (copies are).
+bool compileCpuVariants(mlir::ModuleOp module, const TargetBackend &target,
+                        EmitStage stage, const CompileOptions &options,
+                        CompileOutput &output, std::string &error);
+
 /// Writes `bytes` to `path` ("-": stdout); false and one sentence in
 /// `error` if it cannot (a missing folder, a full disk), leaving no partial
 /// file behind.

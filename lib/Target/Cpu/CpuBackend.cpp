@@ -58,7 +58,11 @@ struct TemporaryFile {
 struct CpuFlags {
   cl::OptionCategory category{"CPU target options (--target=cpu)"};
   cl::opt<std::string> cpu{
-      "target-cpu", cl::desc("LLVM CPU name, or 'native' for this machine"),
+      "target-cpu",
+      cl::desc("LLVM CPU name, or 'native' for this machine; a "
+               "comma-separated list (x86-64-v3,znver4,sapphirerapids) makes "
+               "one artifact with a kernel per CPU, of which the runtime "
+               "loads the best the host supports (--emit=so, x86-64)"),
       cl::init(CpuTargetOptions().cpu), cl::cat(category)};
   cl::opt<std::string> features{"target-features",
                                 cl::desc("Extra LLVM CPU features"),
@@ -156,6 +160,13 @@ public:
       options.backward = flags->backward;
     CpuTargetOptions &cpu = options.get<CpuTargetOptions>();
     cpu.cpu = flags->cpu;
+    // A list: one artifact with a kernel per CPU (compileCpuVariants).
+    if (llvm::StringRef(flags->cpu).contains(',')) {
+      llvm::SmallVector<llvm::StringRef> names;
+      llvm::StringRef(flags->cpu).split(names, ',');
+      cpu.variants.assign(names.begin(), names.end());
+      cpu.cpu = cpu.variants.front();
+    }
     cpu.features = flags->features;
     cpu.triple = flags->triple;
     cpu.sveVectorBits = flags->sveVectorBits;
@@ -198,8 +209,43 @@ public:
               std::to_string(cpu.rayNeurons);
       return false;
     }
+    if (!cpu.variants.empty())
+      return checkVariants(cpu, error);
     return createCpuTargetMachine(options.get<CpuTargetOptions>(), error) !=
            nullptr;
+  }
+
+  /// A --target-cpu list: named, distinct, known x86 CPUs.
+  static bool checkVariants(const CpuTargetOptions &cpu, std::string &error) {
+    llvm::Triple triple = cpuTargetTriple(cpu);
+    if (!triple.isX86() || !isHostArchitecture(triple)) {
+      error = "several --target-cpu values make one x86-64 artifact whose "
+              "variants the runtime tells apart by their instruction-set "
+              "features; for " +
+              triple.str() + " name one CPU";
+      return false;
+    }
+    for (size_t i = 0; i < cpu.variants.size(); ++i) {
+      const std::string &name = cpu.variants[i];
+      if (name.empty() || name == "native") {
+        error = "--target-cpu lists " +
+                (name.empty() ? std::string("an empty CPU name")
+                              : std::string("'native'")) +
+                "; a list names CPUs (e.g. x86-64-v3,znver4,sapphirerapids)";
+        return false;
+      }
+      for (size_t j = 0; j < i; ++j)
+        if (cpu.variants[j] == name) {
+          error = "--target-cpu lists '" + name + "' twice";
+          return false;
+        }
+      CpuTargetOptions one = cpu;
+      one.cpu = name;
+      one.variants.clear();
+      if (!createCpuTargetMachine(one, error))
+        return false;
+    }
+    return true;
   }
 
   bool buildPipeline(OpPassManager &pm, const CompileOptions &options,
@@ -262,6 +308,10 @@ public:
         buildKernelLLVMModule(lowered, context, target, *machine, error);
     if (!module)
       return false;
+    // A variant of a multi-variant artifact exports only its entry points
+    // and manifest, so that the variants link into one shared object.
+    if (target.internalizeHelpers)
+      internalizeHelpers(*module, target.symbolPrefix);
     if (stage == EmitStage::Llvm) {
       llvm::raw_string_ostream os(output.bytes);
       module->print(os, nullptr);

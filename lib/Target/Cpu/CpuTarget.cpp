@@ -9,6 +9,8 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Analysis/TargetTransformInfo.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
@@ -150,6 +152,11 @@ MachineVectorFacts ntp::cpuVectorFacts(llvm::TargetMachine &machine,
   auto *function = llvm::Function::Create(
       llvm::FunctionType::get(llvm::Type::getVoidTy(context), false),
       llvm::GlobalValue::ExternalLinkage, "f", module);
+  // The attributes buildKernelLLVMModule gives the kernel's functions:
+  // without them LLVM reports the 256-bit width it prefers on Intel's
+  // AVX-512 CPUs while the code it emits uses zmm registers.
+  function->addFnAttr("min-legal-vector-width", "512");
+  function->addFnAttr("prefer-vector-width", "512");
   if (sveVectorBits > 0)
     function->addFnAttr(llvm::Attribute::getWithVScaleRangeArgs(
         context, sveVectorBits / 128, sveVectorBits / 128));
@@ -387,6 +394,50 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
                            llvm::StringRef outputPath,
                            const ntp::artifact::KernelManifest &manifest,
                            std::string &error) {
+  return linkSharedObject(std::vector<std::string>{objectPath.str()},
+                          outputPath, manifest, error);
+}
+
+bool ntp::emitManifestObject(const art::KernelManifest &manifest,
+                             llvm::StringRef prefix,
+                             llvm::TargetMachine &machine, std::string &bytes,
+                             std::string &error) {
+  llvm::LLVMContext context;
+  llvm::Module module("manifest", context);
+  module.setTargetTriple(machine.getTargetTriple());
+  module.setDataLayout(machine.createDataLayout());
+  auto *text = llvm::ConstantDataArray::getString(
+      context, art::serializeManifest(manifest), /*AddNull=*/true);
+  new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           art::manifestSymbol(prefix.str()));
+  llvm::SmallString<0> code;
+  llvm::raw_svector_ostream os(code);
+  if (!emitMachineCode(module, machine, /*assembly=*/false, os, error))
+    return false;
+  bytes.assign(code.begin(), code.end());
+  return true;
+}
+
+void ntp::internalizeHelpers(llvm::Module &module, llvm::StringRef prefix) {
+  std::vector<std::string> exported = {art::manifestSymbol(prefix.str())};
+  for (art::EntryPoint entry : art::kEntryPoints)
+    exported.push_back(art::entryPointSymbol(prefix.str(), entry));
+  auto hide = [&](llvm::GlobalValue &value) {
+    if (!value.isDeclaration() && !value.hasLocalLinkage() &&
+        !llvm::is_contained(exported, value.getName().str()))
+      value.setLinkage(llvm::GlobalValue::InternalLinkage);
+  };
+  for (llvm::Function &function : module)
+    hide(function);
+  for (llvm::GlobalVariable &global : module.globals())
+    hide(global);
+}
+
+bool ntp::linkSharedObject(llvm::ArrayRef<std::string> objectPaths,
+                           llvm::StringRef outputPath,
+                           const ntp::artifact::KernelManifest &manifest,
+                           std::string &error) {
   const char *configured = std::getenv("NTP_LINKER");
   std::string driver = configured && *configured ? configured : "cc";
   auto program = llvm::sys::findProgramByName(driver);
@@ -398,8 +449,10 @@ bool ntp::linkSharedObject(llvm::StringRef objectPath,
   // Link next to the output, then seal into the output: a reader never
   // sees an unsealed or partial artifact under the output's name.
   std::string linked = outputPath.str() + ".unsealed.tmp";
-  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared",  "-o",
-                                             linked,   objectPath, "-lm"};
+  llvm::SmallVector<llvm::StringRef> args = {*program, "-shared", "-o", linked};
+  for (const std::string &objectPath : objectPaths)
+    args.push_back(objectPath);
+  args.push_back("-lm");
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                          &message);

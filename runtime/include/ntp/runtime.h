@@ -344,6 +344,16 @@ ntp_status ntp_kernel_layers(const ntp_kernel *k, int32_t *widths,
 /* Name of the activation ("tanh", ...), or with one activation per hidden
  * layer their comma-separated list ("silu,tanh"); NULL on a null kernel. */
 const char *ntp_kernel_activation(const ntp_kernel *k);
+/* The LLVM CPU name the loaded CPU code was compiled for ("x86-64-v3",
+ * "znver4", ...): for an artifact carrying several CPU variants
+ * (ntp-compile --target-cpu=a,b,...), the one ntp_kernel_load chose for
+ * this host (the first listed in the artifact whose instruction-set
+ * features the host has; none: ntp_kernel_load gives NTP_ERROR_UNSUPPORTED).
+ * The environment variable NTP_CPU_FEATURES (a comma-separated list of
+ * LLVM feature names, e.g. "sse4.2,avx,avx2,fma,bmi,bmi2") makes loads
+ * treat the host as having only those of its features: an older CPU, to try
+ * the fallback variants. NULL on a null kernel or a CUDA kernel. */
+const char *ntp_kernel_target_cpu(const ntp_kernel *k);
 /* The whole network as the canonical one-line IR of its ntp.mlp, e.g.
  *   ntp.mlp @p layers [1, 8, 8, 1] activation ["silu", "tanh"] order 9 : f64
  * with one name per hidden layer (or, when every hidden layer has the same,

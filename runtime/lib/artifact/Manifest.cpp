@@ -64,8 +64,8 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "target_cpu",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
-constexpr std::string_view kOptionalKeys[] = {"partials", "slopes", "residual",
-                                              "fourier", "gated"};
+constexpr std::string_view kOptionalKeys[] = {
+    "partials", "slopes", "residual", "fourier", "gated", "cpu_variants"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -261,6 +261,11 @@ public:
     if (!features || !parseFeatures(*features, m.cpuFeatures))
       return NTP_ERROR_BAD_ARTIFACT;
 
+    m.cpuVariants.clear();
+    if (const std::string *variants = optionalKey("cpu_variants"))
+      if (!parseCpuVariants(*variants, m))
+        return NTP_ERROR_BAD_ARTIFACT;
+
     m.partials.clear();
     if (const std::string *partials = key("partials")) {
       if (!parsePartials(*partials, m))
@@ -435,6 +440,54 @@ private:
     if (widths.size() < 2) {
       fail("layers " + quoted(text) +
            " needs at least an input and an output width");
+      return false;
+    }
+    return true;
+  }
+
+  /// "znver4:avx,avx2;x86-64-v3:avx": two or more rows cpu:features, CPUs
+  /// distinct, the first equal to target_cpu and cpu_features (parsed
+  /// before), device=cpu.
+  bool parseCpuVariants(const std::string &text, KernelManifest &m) {
+    if (m.device != Device::Cpu) {
+      fail("cpu_variants is only valid with device=cpu");
+      return false;
+    }
+    size_t start = 0;
+    for (;;) {
+      size_t end = text.find(';', start);
+      std::string row = text.substr(start, end - start);
+      size_t colon = row.find(':');
+      CpuVariant variant;
+      variant.cpu = row.substr(0, colon);
+      if (colon == std::string::npos || variant.cpu.empty() ||
+          !isWord(variant.cpu, "_.-")) {
+        fail("cpu_variants row " + quoted(row) +
+             " is not a CPU name, a colon and its features");
+        return false;
+      }
+      if (!parseFeatures(row.substr(colon + 1), variant.features)) {
+        error = "cpu_variants row " + quoted(row) + ": " + error;
+        return false;
+      }
+      for (const CpuVariant &seen : m.cpuVariants)
+        if (seen.cpu == variant.cpu) {
+          fail("cpu_variants names the CPU " + quoted(variant.cpu) + " twice");
+          return false;
+        }
+      m.cpuVariants.push_back(std::move(variant));
+      if (end == std::string::npos)
+        break;
+      start = end + 1;
+    }
+    if (m.cpuVariants.size() < 2) {
+      fail("cpu_variants lists " + std::to_string(m.cpuVariants.size()) +
+           " variant; an artifact with one CPU has no cpu_variants key");
+      return false;
+    }
+    if (m.cpuVariants.front().cpu != m.targetCpu ||
+        m.cpuVariants.front().features != m.cpuFeatures) {
+      fail("the first of cpu_variants is not target_cpu and cpu_features");
       return false;
     }
     return true;

@@ -75,6 +75,13 @@ std::string serializeManifest(const KernelManifest &m) {
     line("fourier", std::to_string(m.kinds.fourier));
   if (m.kinds.gated)
     line("gated", "1");
+  if (!m.cpuVariants.empty()) {
+    std::string rows;
+    for (size_t v = 0; v < m.cpuVariants.size(); ++v)
+      rows += (v ? ";" : "") + m.cpuVariants[v].cpu + ":" +
+              joined(m.cpuVariants[v].features);
+    line("cpu_variants", rows);
+  }
   text += '\n';
   return text;
 }

@@ -1,3 +1,4 @@
+// REQUIRES: aarch64-registered-target
 // RUN: ntp-compile %s --target-triple=aarch64-linux-gnu --target-cpu=neoverse-v2 --emit=asm | FileCheck %s --check-prefix=NEON
 // RUN: ntp-compile %s --target-triple=aarch64-linux-gnu --target-cpu=a64fx --sve-vector-bits=512 --emit=asm | FileCheck %s --check-prefix=SVE
 // RUN: ntp-compile %s --target-triple=aarch64-linux-gnu --target-cpu=neoverse-v2 --emit=obj -o %t.o && llvm-readobj --file-headers %t.o | FileCheck %s --check-prefix=OBJ

@@ -198,8 +198,11 @@ INSTANTIATE_TEST_SUITE_P(Choices, ScheduleTest, ::testing::ValuesIn(cases()),
 
 /// The choices the CPU target derives from LLVM's scheduling model for the
 /// machines of docs/TARGETS.md: a Zen 4 (one 512-bit FMA per cycle), a
-/// Sapphire Rapids (LLVM prefers 256-bit vectors there: two FMA pipes) and
-/// the AVX2 baseline (16 registers: a 16-lane f32 jet takes two).
+/// Skylake-SP (two 512-bit FMA pipes: three neurons interleaved), a
+/// Sapphire Rapids (zmm code, as the kernels' prefer-vector-width makes
+/// it, although LLVM prefers 256 bits there by default; LLVM 22's model
+/// issues one zmm FMA per cycle, as on Zen 4) and the AVX2 baseline (16
+/// registers: a 16-lane f32 jet takes two).
 TEST(ScheduleChoice, FromTheSchedulingModel) {
   struct Expected {
     const char *cpu;
@@ -207,12 +210,12 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
     int64_t interleaveF32;
     ntp::AffineBlock deepF32;
   };
-  // Zen 4: 2 outputs x all 10 orders (20 accumulators; 4 x 5 in two order
-  // chunks is as fast by the model but twice the code). Sapphire Rapids: a
-  // 16-lane f32 jet takes two ymm registers, FMA-bound unblocked. AVX2
-  // baseline: 8 jets fit, so orders go 5 at a time.
+  // Zen 4, Sapphire Rapids and Skylake-SP: 2 outputs x all 10 orders (20
+  // accumulators; 4 x 5 in two order chunks is as fast by the model but
+  // twice the code). AVX2 baseline: 8 jets fit, so orders go 5 at a time.
   for (const Expected &e : {Expected{"znver4", 512, 32, 1, 2, {2, 0}},
-                            Expected{"sapphirerapids", 256, 32, 2, 1, {1, 0}},
+                            Expected{"sapphirerapids", 512, 32, 1, 2, {2, 0}},
+                            Expected{"skylake-avx512", 512, 32, 2, 3, {2, 0}},
                             Expected{"x86-64-v3", 256, 16, 2, 1, {1, 5}}}) {
     ntp::CpuTargetOptions options;
     options.cpu = e.cpu;
@@ -247,7 +250,7 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
 /// The register block of ntp.affine_rays (partials kernels): rows x output
 /// neurons from the same facts. Zen 4 (32 zmm, one jet one register): 4 x 6
 /// (24 accumulators, 4 rows and a broadcast: 29 registers; 10 loads per 24
-/// FMAs). Sapphire Rapids (a jet takes two ymm): 2 x 6. The AVX2 baseline
+/// FMAs), and the same on the AVX-512 Xeons. The AVX2 baseline
 /// (16 registers, two per jet): today's 2 x 2. Unknown facts: 2 x 2.
 TEST(ScheduleChoice, RayBlockFromTheSchedulingModel) {
   struct Expected {
@@ -255,8 +258,8 @@ TEST(ScheduleChoice, RayBlockFromTheSchedulingModel) {
     int64_t rows, neurons;
   };
   for (const Expected &e :
-       {Expected{"znver4", 4, 6}, Expected{"sapphirerapids", 2, 6},
-        Expected{"x86-64-v3", 2, 2}}) {
+       {Expected{"znver4", 4, 6}, Expected{"sapphirerapids", 4, 6},
+        Expected{"skylake-avx512", 4, 6}, Expected{"x86-64-v3", 2, 2}}) {
     ntp::CpuTargetOptions options;
     options.cpu = e.cpu;
     std::string error;

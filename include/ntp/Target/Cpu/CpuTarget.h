@@ -63,6 +63,15 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   /// scheduling model (ntp::chooseRayBlock).
   int64_t rayRows = 0;
   int64_t rayNeurons = 0;
+  /// Several CPUs (ntp-compile --target-cpu=a,b,...): one artifact carrying
+  /// a kernel per CPU, the runtime loading the best one the host supports
+  /// (compileCpuVariants, docs/TARGETS.md). Empty or one entry: `cpu` alone.
+  std::vector<std::string> variants;
+  /// Set by compileCpuVariants for each variant's object: every function
+  /// but the entry points and manifest internal (internalizeHelpers), so
+  /// that the variants link side by side. Off otherwise: some artifacts
+  /// (the GPU emulation's) export more functions.
+  bool internalizeHelpers = false;
 };
 
 /// The vector facts of `machine`'s CPU that the lowering schedules for
@@ -115,6 +124,21 @@ bool linkSharedObject(llvm::StringRef objectPath, llvm::StringRef outputPath,
                       const ntp::artifact::KernelManifest &manifest,
                       std::string &error);
 
+/// The same for several objects linked into one shared object (the
+/// variants of a multi-variant artifact and its manifest object).
+bool linkSharedObject(llvm::ArrayRef<std::string> objectPaths,
+                      llvm::StringRef outputPath,
+                      const ntp::artifact::KernelManifest &manifest,
+                      std::string &error);
+/// An object file for `machine` defining only the symbol <prefix>_manifest
+/// holding `manifest` serialized (a multi-variant artifact's manifest).
+bool emitManifestObject(const ntp::artifact::KernelManifest &manifest,
+                        llvm::StringRef prefix, llvm::TargetMachine &machine,
+                        std::string &bytes, std::string &error);
+/// Gives every function and global defined in `module` but not exported
+/// (the entry points and manifest of `prefix`) internal linkage, so that
+/// the objects of several variants link into one shared object.
+void internalizeHelpers(llvm::Module &module, llvm::StringRef prefix);
 /// A C header declaring the entry point of an object built with
 /// `options.symbolPrefix`, with a convenience wrapper over all tiles.
 std::string generateCHeader(const artifact::KernelManifest &manifest,

@@ -79,6 +79,25 @@ inline constexpr std::array<std::string_view, 16> kRecordedCpuFeatures = {
     "avx512cd",   "avx512bw",   "avx512vl",   "avx512ifma",
     "avx512vbmi", "avx512vnni", "avx512bf16", "avx512fp16"};
 
+/// One CPU variant of a multi-variant CPU artifact (ntp-compile
+/// --target-cpu=a,b,...): the LLVM CPU it was compiled for and the features
+/// of kRecordedCpuFeatures it needs. Its entry points and manifest symbol
+/// use cpuVariantPrefix(index).
+struct CpuVariant {
+  std::string cpu;
+  std::vector<std::string> features;
+  bool operator==(const CpuVariant &other) const {
+    return cpu == other.cpu && features == other.features;
+  }
+};
+
+/// The symbol prefix of variant `index` of a multi-variant CPU artifact:
+/// ntp_kernel_v0, ntp_kernel_v1, ... (<prefix>_forward_tiles, ...,
+/// <prefix>_manifest: that variant's own single-CPU manifest).
+inline std::string cpuVariantPrefix(size_t index) {
+  return std::string(kDefaultSymbolPrefix) + "_v" + std::to_string(index);
+}
+
 /// The launch shape and image of a CUDA kernel.
 struct CudaLaunch {
   std::string chip; // sm_XX or sm_XXa
@@ -116,6 +135,11 @@ struct KernelManifest {
   /// Typed layers: adaptive slopes and residual connections per hidden
   /// layer (LayerKinds); empty for a plain MLP.
   LayerKinds kinds;
+  /// Multi-variant CPU artifacts only (empty otherwise): the variants, in
+  /// the order the runtime prefers them (it loads the first one the host
+  /// supports; the compiler puts those with more recorded features first).
+  /// The first one's CPU and features are also target_cpu and cpu_features.
+  std::vector<CpuVariant> cpuVariants;
 
   bool isPartials() const { return !partials.empty(); }
   /// The leading dimension of out: order + 1 for a jet kernel, the number of
@@ -180,7 +204,10 @@ inline std::vector<std::string> cudaEntrySymbols(const KernelManifest &m) {
 /// ("none,neuron": one of none, layer, neuron per hidden layer),
 /// `residual` ("0,1"), `fourier` (m) and `gated` (1) only for networks with
 /// typed layers (LayerKinds).
-/// A runtime that predates them refuses the keys.
+/// A runtime that predates them refuses the keys. `cpu_variants`
+/// ("znver4:avx,avx2;x86-64-v3:avx,avx2": cpu:features rows separated by
+/// ';') only for a CPU artifact carrying several variants (at least two,
+/// distinct CPUs, the first equal to target_cpu and cpu_features).
 /// Lists are comma-separated. Unknown keys are an error: a field that
 /// changes what the runtime must do bumps kAbiVersion instead.
 std::string serializeManifest(const KernelManifest &manifest);
