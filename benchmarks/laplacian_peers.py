@@ -167,9 +167,9 @@ def torch_worker(args):
             print("torch worker: %s d=%d done" % (dtype, d), file=sys.stderr)
     out["laplacian"] = rows
 
-    # All 35 partials of total order <= 4 of 3-64-64-64-1, float64.
-    if args.partials:
-        dtype = "float64"
+    # All 35 partials of total order <= 4 of 3-64-64-64-1, each dtype.
+    out["partials35"] = []
+    for dtype in (args.dtypes if args.partials else []):
         params, flat, x = load_case(args.data, 3, dtype)
         alphas = all_alphas(3, 4)
         k = ntp.compile(layers_of(3), "tanh", dtype=dtype, partials=alphas,
@@ -212,8 +212,8 @@ def torch_worker(args):
                           max(np.abs(a_out[r]).max(), 1e-300))
                     for r in range(len(alphas)))
         ms = measure([by_ntp, by_autograd], args.block, args.rounds)
-        out["partials35"] = {"ms": ms, "diff": diff, "worst": worst,
-                             "count": len(alphas)}
+        out["partials35"].append({"dtype": dtype, "ms": ms, "diff": diff,
+                                  "worst": worst, "count": len(alphas)})
     print(json.dumps(out))
 
 
@@ -373,10 +373,9 @@ def main():
           "count, 2 x 2*64*64*(d+2)) x batch / time" % (
               args.rounds, args.block, "16384 (d + 2)"))
     table(tw, jw, args)
-    if args.partials:
-        p = tw["partials35"]
+    for p in tw["partials35"]:
         print("\n## all %d partials of total order <= 4, tanh 3-64-64-64-1, "
-              "float64, batch %d" % (p["count"], args.batch))
+              "%s, batch %d" % (p["count"], p["dtype"], args.batch))
         print("| ntp ms | nested autograd ms (20 backward passes) | speed-up |")
         print("|---|---|---|")
         print("| %.3f | %.3f | %.1fx |" % (p["ms"][0], p["ms"][1],
