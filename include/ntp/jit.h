@@ -64,10 +64,11 @@ typedef struct ntp_jit_spec {
   /* Read also with `mlir`: how a partials kernel's forward (ntp_partials)
    * propagates its rays, as ntp-compile --partials-lowering spells it:
    * "auto" (the fewest operations), "per-ray", "multi-direction",
-   * "multivariate" or "collapsed" (needs a laplacian or biharmonic request); NULL or "": the
-   * ntp.mlp's own ntp.partials_lowering attribute, else auto. The reverse
-   * mode (ntp_partials_backward, _save, _backward_saved) follows a
-   * multi-direction or collapsed forward (see partials_reverse_lowering).
+   * "multivariate" or "collapsed" (needs a laplacian or biharmonic
+   * request); NULL or "": the ntp.mlp's own ntp.partials_lowering attribute,
+   * else auto. The reverse mode (ntp_partials_backward, _save,
+   * _backward_saved) follows a multi-direction or collapsed forward (see
+   * partials_reverse_lowering) and is per-ray beside the others.
    * Anything but auto on a jet kernel is an error. */
   const char *partials_lowering;
   /* Read also with `mlir`: how a partials kernel's reverse mode is made, as

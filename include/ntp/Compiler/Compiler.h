@@ -57,8 +57,9 @@ struct MlpDescription {
   /// (artifact::LayerKinds); empty for a plain MLP.
   artifact::LayerKinds kinds;
   /// How a partials kernel propagates its rays ("per-ray",
-  /// "multi-direction", "collapsed", "multivariate"; empty: the pass option's choice,
-  /// automatic by default), set as the ntp.mlp's ntp.partials_lowering.
+  /// "multi-direction", "collapsed", "multivariate"; empty: the pass
+  /// option's choice, automatic by default), set as the ntp.mlp's
+  /// ntp.partials_lowering.
   std::string partialsLowering;
   /// How its reverse mode propagates them ("auto": the forward's lowering
   /// where it fits, "per-ray"; empty: the pass option's, auto by default),
