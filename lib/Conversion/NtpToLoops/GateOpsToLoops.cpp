@@ -30,13 +30,6 @@ Value constantIndex(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
-Value splat(OpBuilder &b, Location loc, VectorType type, double value) {
-  return arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(type,
-                             b.getFloatAttr(type.getElementType(), value)));
-}
-
 /// Orders 0..live-1 of neuron j of `buffer`, one lane vector each.
 SmallVector<Value> loadOrders(OpBuilder &b, Location loc, Value buffer,
                               VectorType type, int64_t live, Value j) {

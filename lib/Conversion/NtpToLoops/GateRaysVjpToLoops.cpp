@@ -31,22 +31,6 @@ using namespace ntp::loops;
 
 namespace {
 
-Value splat(OpBuilder &b, Location loc, VectorType type, double value) {
-  return arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(type,
-                             b.getFloatAttr(type.getElementType(), value)));
-}
-
-/// a + s * c for index values.
-Value rowIndex(OpBuilder &b, Location loc, int64_t a, Value s, int64_t c) {
-  Value scaled =
-      c == 1 ? s : arith::MulIOp::create(b, loc, s, indexConstant(b, loc, c));
-  return a == 0
-             ? scaled
-             : arith::AddIOp::create(b, loc, scaled, indexConstant(b, loc, a));
-}
-
 struct LowerGateRaysVjp : public OpConversionPattern<GateRaysVjpOp> {
   using OpConversionPattern::OpConversionPattern;
 

@@ -178,13 +178,6 @@ emitWeightedSum(OpBuilder &b, Location loc, int64_t count, ArrayRef<Value> init,
   return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
 }
 
-Value splat(OpBuilder &b, Location loc, VectorType type, double value) {
-  return arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(type,
-                             b.getFloatAttr(type.getElementType(), value)));
-}
-
 /// Fourier features: z[r] = 2 pi B[r] . in and z[r + m] = z[r] + pi / 2 (at
 /// order 0), each B row read once for both.
 struct LowerFourierProject : public OpConversionPattern<FourierProjectOp> {

@@ -22,6 +22,26 @@ inline mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
   return mlir::arith::ConstantIndexOp::create(b, loc, v);
 }
 
+/// A vector of `type` holding `value` in every lane.
+inline mlir::Value splat(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::VectorType type, double value) {
+  return mlir::arith::ConstantOp::create(
+      b, loc,
+      mlir::DenseElementsAttr::get(
+          type, b.getFloatAttr(type.getElementType(), value)));
+}
+
+/// a + s * c for index values.
+inline mlir::Value rowIndex(mlir::OpBuilder &b, mlir::Location loc, int64_t a,
+                            mlir::Value s, int64_t c) {
+  mlir::Value scaled =
+      c == 1 ? s
+             : mlir::arith::MulIOp::create(b, loc, s, indexConstant(b, loc, c));
+  return a == 0 ? scaled
+                : mlir::arith::AddIOp::create(b, loc, scaled,
+                                              indexConstant(b, loc, a));
+}
+
 /// Emits `for (iv = 0; iv < end; ++iv) body(iv)` with no loop-carried values.
 inline mlir::scf::ForOp emitLoop(
     mlir::OpBuilder &b, mlir::Location loc, mlir::Value end,
