@@ -30,25 +30,25 @@ std::vector<int> ntp::buildFaaDiBrunoJet(JetExpressionGraph &g,
   bell[0][0] = g.constant(1);
   for (unsigned m = 1; m <= order; ++m) {
     for (unsigned k = 1; k <= m; ++k) {
-      int acc = zero;
+      std::vector<std::pair<int, int>> terms;
       for (unsigned i = 1; i <= m - k + 1; ++i) {
         if (g.isConstant(y[i], 0) || g.isConstant(bell[m - i][k - 1], 0))
           continue;
         // C(m-1, i-1) * y_i is shared by every k.
         int scaled = g.mul(
             g.constant(static_cast<double>(binomial(m - 1, i - 1))), y[i]);
-        acc = g.fma(scaled, bell[m - i][k - 1], acc);
+        terms.push_back({scaled, bell[m - i][k - 1]});
       }
-      bell[m][k] = acc;
+      bell[m][k] = g.sumOfProducts(std::move(terms), zero);
     }
   }
 
   std::vector<int> outputs = {sigma[0]};
   for (unsigned m = 1; m <= order; ++m) {
-    int z = zero;
+    std::vector<std::pair<int, int>> terms;
     for (unsigned k = 1; k <= m; ++k)
-      z = g.fma(sigma[k], bell[m][k], z);
-    outputs.push_back(z);
+      terms.push_back({sigma[k], bell[m][k]});
+    outputs.push_back(g.sumOfProducts(std::move(terms), zero));
   }
   return outputs;
 }

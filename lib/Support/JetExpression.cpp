@@ -3,6 +3,7 @@
 #include "ntp/Support/JetExpression.h"
 
 #include "llvm/Support/ErrorHandling.h"
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -26,6 +27,12 @@ int JetExpressionGraph::intern(const JetExpression &e) {
   if (it != uniqued.end())
     return it->second;
   nodes.push_back(key);
+  int depth = 0;
+  if (key.kind == Kind::Add || key.kind == Kind::Mul || key.kind == Kind::Fma)
+    for (int operand : {key.lhs, key.rhs, key.acc})
+      if (operand >= 0)
+        depth = std::max(depth, depths[operand] + 1);
+  depths.push_back(depth);
   int id = static_cast<int>(nodes.size()) - 1;
   uniqued.emplace(tuple, id);
   return id;
@@ -97,6 +104,21 @@ int JetExpressionGraph::fma(int lhs, int rhs, int acc) {
   return intern(e);
 }
 
+int JetExpressionGraph::sumOfProducts(std::vector<std::pair<int, int>> terms,
+                                      int acc) {
+  auto ready = [&](const std::pair<int, int> &t) {
+    return std::max(depths[t.first], depths[t.second]);
+  };
+  std::stable_sort(
+      terms.begin(), terms.end(),
+      [&](const std::pair<int, int> &a, const std::pair<int, int> &b) {
+        return ready(a) < ready(b);
+      });
+  for (const auto &[lhs, rhs] : terms)
+    acc = fma(lhs, rhs, acc);
+  return acc;
+}
+
 JetExpansionCost
 JetExpressionGraph::cost(const std::vector<int> &outputs) const {
   std::vector<bool> live(nodes.size(), false);
@@ -112,6 +134,9 @@ JetExpressionGraph::cost(const std::vector<int> &outputs) const {
     stack.push_back(nodes[n].acc);
   }
   JetExpansionCost c;
+  for (int n : outputs)
+    if (n >= 0)
+      c.criticalPath = std::max<int64_t>(c.criticalPath, depths[n]);
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (!live[i])
       continue;

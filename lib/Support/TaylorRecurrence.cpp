@@ -179,31 +179,35 @@ private:
       if (k == 0)
         return g.primitive(lhs);
       int derivative = derivativeSeries[lhs];
+      std::vector<std::pair<int, int>> terms;
       for (unsigned j = 1; j <= k; ++j)
-        acc = g.fma(scaledInputs[j], coefficient(derivative, k - j), acc);
-      return quotient(acc, k);
+        terms.push_back({scaledInputs[j], coefficient(derivative, k - j)});
+      return quotient(g.sumOfProducts(std::move(terms), acc), k);
     }
-    case SeriesKind::Product:
+    case SeriesKind::Product: {
+      std::vector<std::pair<int, int>> terms;
       if (lhs == rhs) {
         // sum_j A_j A_{k-j} = sum_{2j<k} (2 A_j) A_{k-j} + A_{k/2}^2.
         for (unsigned j = 0; 2 * j < k; ++j)
-          acc = g.fma(g.mul(g.constant(2), coefficient(lhs, j)),
-                      coefficient(lhs, k - j), acc);
+          terms.push_back({g.mul(g.constant(2), coefficient(lhs, j)),
+                           coefficient(lhs, k - j)});
         if (k % 2 == 0)
-          acc = g.fma(coefficient(lhs, k / 2), coefficient(lhs, k / 2), acc);
-        return acc;
+          terms.push_back({coefficient(lhs, k / 2), coefficient(lhs, k / 2)});
+      } else {
+        for (unsigned j = 0; j <= k; ++j)
+          terms.push_back({coefficient(lhs, j), coefficient(rhs, k - j)});
       }
-      for (unsigned j = 0; j <= k; ++j)
-        acc = g.fma(coefficient(lhs, j), coefficient(rhs, k - j), acc);
-      return acc;
+      return g.sumOfProducts(std::move(terms), acc);
+    }
     case SeriesKind::Polynomial: {
       std::vector<Term> terms = all[series].terms;
+      std::vector<std::pair<int, int>> products;
       for (const Term &t : terms) {
         int m = t.monomial >= 0 ? coefficient(t.monomial, k)
                                 : g.constant(k == 0 ? 1 : 0);
-        acc = g.fma(g.constant(t.coefficient), m, acc);
+        products.push_back({g.constant(t.coefficient), m});
       }
-      return acc;
+      return g.sumOfProducts(std::move(products), acc);
     }
     }
     llvm_unreachable("unknown series kind");

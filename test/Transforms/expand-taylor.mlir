@@ -10,6 +10,9 @@
 // with j a_j = y_j / (j-1)! and z_m = m! t_m (m! / m folded exactly):
 //   z1 = y1 D0,  z2 = y2 D0 + y1 D1 (= 2 t_2),
 //   z3 = 2 (y3/2 D0 + y2 D1 + y1 D2) (= 6 t_3).
+// Each sum takes its terms oldest first (JetExpressionGraph::sumOfProducts),
+// so that its chain of FMAs waits only for the newest coefficient, entered
+// last: z3's chain starts from D0 and ends with y1 D2.
 
 // CHECK-LABEL: func.func @tanh_order3
 // CHECK-DAG: %[[TWO:.*]] = arith.constant dense<2.000000e+00> : vector<4xf64>
@@ -29,15 +32,15 @@
 // CHECK:   %[[TWOT:.*]] = arith.mulf %[[T]], %[[TWO]]
 // CHECK:   %[[S1:.*]] = arith.mulf %[[T1]], %[[TWOT]]
 // CHECK:   %[[D1:.*]] = arith.mulf %[[S1]], %[[M1]]
-// CHECK:   %[[W2A:.*]] = arith.mulf %[[Y1]], %[[D1]]
-// CHECK:   %[[W2:.*]] = math.fma %[[Y2]], %[[D0]], %[[W2A]]
+// CHECK:   %[[W2A:.*]] = arith.mulf %[[Y2]], %[[D0]]
+// CHECK:   %[[W2:.*]] = math.fma %[[Y1]], %[[D1]], %[[W2A]]
 // CHECK:   %[[T2N:.*]] = arith.mulf %[[W2]], %[[HALF]]
-// CHECK:   %[[S2A:.*]] = arith.mulf %[[TWOT]], %[[T2N]]
-// CHECK:   %[[S2:.*]] = math.fma %[[T1]], %[[T1]], %[[S2A]]
+// CHECK:   %[[S2A:.*]] = arith.mulf %[[T1]], %[[T1]]
+// CHECK:   %[[S2:.*]] = math.fma %[[TWOT]], %[[T2N]], %[[S2A]]
 // CHECK:   %[[D2:.*]] = arith.mulf %[[S2]], %[[M1]]
-// CHECK:   %[[W3A:.*]] = arith.mulf %[[Y1]], %[[D2]]
+// CHECK:   %[[W3A:.*]] = arith.mulf %[[A3]], %[[D0]]
 // CHECK:   %[[W3B:.*]] = math.fma %[[Y2]], %[[D1]], %[[W3A]]
-// CHECK:   %[[W3:.*]] = math.fma %[[A3]], %[[D0]], %[[W3B]]
+// CHECK:   %[[W3:.*]] = math.fma %[[Y1]], %[[D2]], %[[W3B]]
 // CHECK:   %[[Z3:.*]] = arith.mulf %[[W3]], %[[TWO]]
 // CHECK:   vector.store %[[T]], %{{.*}}[%{{.*}}, %[[I]], %{{.*}}]
 // CHECK:   vector.store %[[T1]]

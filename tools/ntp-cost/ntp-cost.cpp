@@ -151,12 +151,13 @@ int main(int argc, char **argv) {
       "first_adds,first_muls,first_fmas,first_flops,vjp_adds,vjp_muls,"
       "vjp_fmas,vjp_flops,first_vjp_flops,paper_terms,paper_naive_flops,"
       "taylor_adds,taylor_muls,taylor_fmas,taylor_flops,first_taylor_flops,"
-      "taylor_vjp_flops,taylor_check\n";
+      "taylor_vjp_flops,taylor_check,fdb_depth,taylor_depth,taylor_vjp_depth\n";
   std::string md =
       "| activation | n | FdB adds/muls/fmas | FdB flops | first layer flops "
       "| VJP flops | paper terms sum p(m) | paper naive flops | Taylor "
       "adds/muls/fmas | Taylor flops | Taylor first | Taylor VJP flops | "
-      "FdB/Taylor |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "FdB/Taylor | FdB depth | Taylor depth |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   char line[1024];
   for (const std::string &name : names) {
     const ActivationRule &rule = *lookupActivation(name);
@@ -198,10 +199,11 @@ int main(int argc, char **argv) {
       csv += line;
       {
         std::snprintf(line, sizeof line,
-                      ",%lld,%lld,%lld,%lld,%lld,%lld,%.1e\n",
+                      ",%lld,%lld,%lld,%lld,%lld,%lld,%.1e,%lld,%lld,%lld\n",
                       (long long)t.adds, (long long)t.muls, (long long)t.fmas,
                       (long long)t.flops(), (long long)t1.flops(),
-                      (long long)tv.flops(), check);
+                      (long long)tv.flops(), check, (long long)f.criticalPath,
+                      (long long)t.criticalPath, (long long)tv.criticalPath);
         if (t.flops() < f.flops())
           crossover.push_back(n);
       }
@@ -215,10 +217,12 @@ int main(int argc, char **argv) {
                     (long long)paper.terms, (long long)paper.flops);
       md += line;
       std::snprintf(line, sizeof line,
-                    " %lld/%lld/%lld | %lld | %lld | %lld | %.2f |\n",
+                    " %lld/%lld/%lld | %lld | %lld | %lld | %.2f | %lld | %lld "
+                    "|\n",
                     (long long)t.adds, (long long)t.muls, (long long)t.fmas,
                     (long long)t.flops(), (long long)t1.flops(),
-                    (long long)tv.flops(), double(f.flops()) / t.flops());
+                    (long long)tv.flops(), double(f.flops()) / t.flops(),
+                    (long long)f.criticalPath, (long long)t.criticalPath);
       md += line;
       if (check > 1e-9) {
         std::fprintf(stderr,

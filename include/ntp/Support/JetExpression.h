@@ -42,6 +42,9 @@ struct JetExpression {
 /// Operation counts of an expansion (nodes reachable from its outputs).
 struct JetExpansionCost {
   int64_t adds = 0, muls = 0, fmas = 0, primitives = 0, constants = 0;
+  /// The longest chain of dependent arithmetic operations from an input or
+  /// primitive to an output (what bounds a neuron's latency).
+  int64_t criticalPath = 0;
   /// Floating-point operations, an FMA counting as two.
   int64_t flops() const { return adds + muls + 2 * fmas; }
 };
@@ -56,7 +59,15 @@ public:
   int mul(int lhs, int rhs);
   /// lhs * rhs + acc, folded to mul/add when an operand is 0 or 1.
   int fma(int lhs, int rhs, int acc);
+  /// acc + sum_i lhs_i * rhs_i as one chain of FMAs, the terms whose
+  /// operands are ready first entered first (a stable order by depth), so
+  /// that the chain waits only for its last term instead of starting from
+  /// the newest one: the jet recurrences' sums then add ~one operation of
+  /// latency per order where they added a chain as long as the order.
+  int sumOfProducts(std::vector<std::pair<int, int>> terms, int acc);
 
+  /// Operations on the longest dependency chain ending at `node`.
+  int depth(int node) const { return depths[node]; }
   bool isConstant(int node, double value) const;
   const std::vector<JetExpression> &getNodes() const { return nodes; }
   JetExpansionCost cost(const std::vector<int> &outputs) const;
@@ -64,6 +75,7 @@ public:
 private:
   int intern(const JetExpression &e);
   std::vector<JetExpression> nodes;
+  std::vector<int> depths;
   std::map<std::tuple<int, int, double, int, int, int>, int> uniqued;
 };
 
