@@ -163,6 +163,8 @@ def runtime():
                 lib.ntp_last_error.restype = c_char_p
                 lib.ntp_kernel_activation.argtypes = [c_void_p]
                 lib.ntp_kernel_activation.restype = c_char_p
+                lib.ntp_kernel_target_cpu.argtypes = [c_void_p]
+                lib.ntp_kernel_target_cpu.restype = c_char_p
                 _runtime = lib
     return _runtime
 

@@ -116,7 +116,10 @@ class Kernel:
     device ("cpu"/"cuda"), layers (widths), activation (one name, or one per
     hidden layer separated by commas), description (the network as the one
     line of ntp.mlp IR), report (what the JIT did: cache hit, seconds; None
-    for ntp.load)."""
+    for ntp.load), target_cpu (the LLVM CPU name the loaded CPU code was
+    compiled for, e.g. "znver4": for an artifact with several CPU variants,
+    the one ntp.load chose for this host, which $NTP_CPU_FEATURES can make
+    look older; None for a CUDA kernel)."""
 
     def __init__(self, handle, report=None):
         self._lib = _capi.runtime()
@@ -148,6 +151,13 @@ class Kernel:
         self.requests = tuple(tuple(rows[p * d:(p + 1) * d])
                               for p in range(count.value))
         self.activation = self._lib.ntp_kernel_activation(self._h).decode()
+        # ntp_kernel_target_cpu refuses CUDA kernels (NULL, an error set).
+        self.target_cpu = None
+        if info.device == _capi.DEVICE_CPU:
+            cpu = self._lib.ntp_kernel_target_cpu(self._h)
+            if cpu is None:
+                _check(ERROR_INTERNAL)
+            self.target_cpu = cpu.decode()
         # The network as one line of IR (ntp_kernel_description).
         length = ctypes.c_int64()
         _check(self._lib.ntp_kernel_description(self._h, None, 0,

@@ -138,6 +138,42 @@ def test_aot_artifact_matches_the_jit(k64, data, tmp_path):
     assert np.abs(ga - gb).max() <= 1e-12 * np.abs(gb).max()
 
 
+def test_target_cpu_names_the_loaded_code(k64, data, tmp_path,
+                                         monkeypatch):
+    # Kernel.target_cpu (ntp_kernel_target_cpu): the host's CPU name for a
+    # JIT kernel, the name asked for otherwise, and for an ntp-compile
+    # artifact with two CPU variants the one the loader chose: the baseline
+    # when NTP_CPU_FEATURES makes this host look like an AVX2 one (read at
+    # each load), the first variant whose features the host has otherwise.
+    host = k64.target_cpu
+    assert isinstance(host, str) and host and host != "native"
+    assert ntp.compile(LAYERS, "tanh", 3, "float64",
+                       cpu="x86-64-v3").target_cpu == "x86-64-v3"
+    compiler = os.environ.get("NTP_COMPILE")
+    if not compiler or not os.path.exists(compiler):
+        pytest.skip("ntp-compile not built (NTP_COMPILE unset)")
+    if os.uname().machine != "x86_64":
+        pytest.skip("the x86-64 CPU variants need an x86-64 host")
+    so = tmp_path / "variants.so"
+    subprocess.run([compiler, "--layers", ",".join(map(str, LAYERS)),
+                    "--activation", "tanh", "--order", "3", "--dtype", "f64",
+                    "--target-cpu=x86-64-v3,znver4", "-o", str(so)],
+                   check=True)
+    x, p = data
+    want = k64.forward(x, p)
+    monkeypatch.setenv("NTP_CPU_FEATURES", "sse4.2,avx,avx2,fma,bmi,bmi2")
+    old = ntp.load(so)
+    assert old.target_cpu == "x86-64-v3"
+    monkeypatch.delenv("NTP_CPU_FEATURES")
+    k = ntp.load(so)
+    assert k.target_cpu in ("x86-64-v3", "znver4")
+    if host == "znver4":
+        assert k.target_cpu == "znver4"
+    for kernel in (old, k):
+        got = kernel.forward(x, p)
+        assert np.abs(got - want).max() <= 1e-13 * np.abs(want).max()
+
+
 #===------------------------------------------------------------------------===#
 # Errors: a clear ntp.Error, never a wrong answer
 #===------------------------------------------------------------------------===#

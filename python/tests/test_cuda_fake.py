@@ -135,6 +135,7 @@ def test_jit_cuda_kernel_through_the_fake_driver(tmp_path):
         k = ntp.compile([1, 8, 1], "tanh", 3, "float32", device="cuda",
                         chip="sm_90", gpu_format="ptx", use_cache=False)
         assert k.device == "cuda" and k.order == 3
+        assert k.target_cpu is None  # no CPU code (no error either)
         assert b".entry" in state().image[:state().image_size]
         k.forward(%d, %d, %d, out=%d, batch=1000)
         l = state().last_launch

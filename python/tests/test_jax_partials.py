@@ -337,11 +337,64 @@ def test_every_lowering_by_name_forward_and_grad():
                               partials_lowering=2))
 
 
+def test_partials_reverse_lowering_forward_and_grad():
+    # partials_reverse_lowering reaches ntp.compile and the kernel cache:
+    # forced per-ray beside a collapsed forward is another kernel (a larger
+    # workspace) with the values and jax.grad of auto and of pure JAX.
+    layers = [2, 7, 5, 1]
+    params = make_params(layers, seed=31)
+    x = points(9, 2, seed=32)
+    alphas, ops = [(0, 1), (0, 0)], ["laplacian"]
+    want = pure_partials(params, x, "tanh", alphas, ops)
+    gr = jax.grad(loss, argnums=(0, 1))(
+        params, x, lambda p, z: pure_partials(p, z, "tanh", alphas, ops))
+    kernels, grads = {}, {}
+    for reverse in ("auto", "per-ray"):
+        kernels[reverse] = nj.partials_kernel(
+            layers, "tanh", alphas, ops, partials_lowering="collapsed",
+            partials_reverse_lowering=reverse)
+
+        def ours(p, z):
+            return nj.partials(p, z, activation="tanh", partials=alphas,
+                               operators=ops, partials_lowering="collapsed",
+                               partials_reverse_lowering=reverse)
+        got = jax.jit(ours)(params, x)
+        assert np.abs(got - want).max() <= 1e-11 * np.abs(want).max()
+        lap = nj.laplacian(params, x, activation="tanh",
+                           partials_lowering="collapsed",
+                           partials_reverse_lowering=reverse)
+        assert np.abs(lap - want[2]).max() <= 1e-11 * np.abs(want[2]).max()
+        grads[reverse] = jax.grad(loss, argnums=(0, 1))(params, x, ours)
+        for a, b in zip(jax.tree_util.tree_leaves(grads[reverse]),
+                        jax.tree_util.tree_leaves(gr)):
+            assert np.abs(a - b).max() <= 1e-10 * np.abs(b).max()
+        lap_grad = jax.grad(lambda p: nj.laplacian(
+            p, x, activation="tanh", partials_lowering="collapsed",
+            partials_reverse_lowering=reverse).sum())(params)
+        lap_ref = jax.grad(lambda p: pure_partials(
+            p, x, "tanh", [], ["laplacian"])[0].sum())(params)
+        for a, b in zip(jax.tree_util.tree_leaves(lap_grad),
+                        jax.tree_util.tree_leaves(lap_ref)):
+            assert np.abs(a - b).max() <= 1e-10 * max(np.abs(b).max(), 1e-300)
+    assert kernels["auto"].workspace_size(9) < \
+        kernels["per-ray"].workspace_size(9)
+    for a, b in zip(jax.tree_util.tree_leaves(grads["per-ray"]),
+                    jax.tree_util.tree_leaves(grads["auto"])):
+        assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+    error("unknown partials_reverse_lowering 'fast' (expected auto or "
+          "per-ray)",
+          lambda: nj.partials(params, x, activation="tanh", partials=alphas,
+                              partials_reverse_lowering="fast"))
+    error("partials_reverse_lowering must be 'auto' or 'per-ray', not 2",
+          lambda: nj.laplacian(params, x, activation="tanh",
+                               partials_reverse_lowering=2))
+
+
 def test_the_handler_checks_its_buffers():
     params = make_params([2, 5, 1])
     flat = jnp.concatenate([a.reshape(-1) for wb in params for a in wb])
     nj.partials(params, points(3, 2), activation="tanh", partials=[[1, 1]])
-    spec = ((2, 5, 1), "tanh", (((1, 1),), (), "auto"), "float64")
+    spec = ((2, 5, 1), "tanh", (((1, 1),), (), "auto", "auto"), "float64")
     with pytest.raises(Exception) as e:
         jax.block_until_ready(nj.partials_p.bind(
             jnp.ones((1, 4, 2)), flat[None, :-1], spec=spec))

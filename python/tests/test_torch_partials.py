@@ -293,3 +293,54 @@ def test_partials_reverse_lowering():
     with pytest.raises(ntp.Error, match="applies to partials kernels only"):
         ntp.compile([2, 4, 1], "tanh", 2, "float64",
                     partials_reverse_lowering="per-ray")
+
+
+def test_torch_partials_reverse_lowering():
+    # ntp.torch.partials(partials_reverse_lowering=) reaches ntp.compile and
+    # partials_kernel_for's cache key: forced per-ray beside a collapsed
+    # forward is another kernel (a larger workspace) with the same values
+    # and gradients as auto, which the nested-autograd reference confirms.
+    net = make([3, 6, 5, 1], nn.Tanh, torch.float64, seed=4)
+    x = torch.rand(11, 3, dtype=torch.float64) * 2 - 1
+    cot = torch.randn(2, 11, 1, dtype=torch.float64)
+    kw = dict(partials=[[1, 0, 1]], operators=["laplacian"],
+              partials_lowering="collapsed")
+    kernels, outs, grads = {}, {}, {}
+    for reverse in ("auto", "per-ray"):
+        kernels[reverse] = nt.partials_kernel_for(
+            (3, 6, 5, 1), "tanh", ((1, 0, 1),), ("laplacian",),
+            torch.float64, "collapsed", (), reverse)
+        outs[reverse] = nt.partials(net, x, partials_reverse_lowering=reverse,
+                                    **kw)
+        grads[reverse] = _grads(net, x, cot, partials_reverse_lowering=reverse,
+                                **kw)
+    assert kernels["auto"] is not kernels["per-ray"]
+    assert kernels["auto"].workspace_size(11) < \
+        kernels["per-ray"].workspace_size(11)
+    # The default is auto: the same cached kernel.
+    assert nt.partials_kernel_for(
+        (3, 6, 5, 1), "tanh", ((1, 0, 1),), ("laplacian",), torch.float64,
+        "collapsed") is kernels["auto"]
+    def close(a, b, tol):  # relative; a gradient that is 0 must be 0
+        return float((a - b).abs().max()) <= tol * float(b.abs().max())
+
+    assert close(outs["per-ray"], outs["auto"], 1e-13)
+    for got, want in zip(grads["per-ray"], grads["auto"]):
+        assert close(got, want, 1e-12)
+    xr = x.clone().requires_grad_(True)
+    want = reference(net, xr, [[1, 0, 1]], ["laplacian"])
+    assert close(outs["per-ray"], want, 1e-11)
+    # The last bias: no requested derivative reads it (None, i.e. 0).
+    inputs = list(net.parameters()) + [xr]
+    ref = torch.autograd.grad((want * cot).sum(), inputs, allow_unused=True)
+    for got, w, i in zip(grads["per-ray"], ref, inputs):
+        assert close(got, torch.zeros_like(i) if w is None else w, 1e-10)
+    # A bad name is the JIT's sentence, a non-string the binding's; both
+    # before anything is cached or run.
+    with pytest.raises(ntp.Error, match="unknown partials_reverse_lowering "
+                       "'fast' \\(expected auto or per-ray\\)") as e:
+        nt.partials(net, x, partials_reverse_lowering="fast", **kw)
+    assert e.value.status == ntp.ERROR_INVALID_ARGUMENT
+    with pytest.raises(ntp.Error, match="partials_reverse_lowering must be "
+                       "'auto' or 'per-ray', not None"):
+        nt.partials(net, x, partials_reverse_lowering=None, **kw)

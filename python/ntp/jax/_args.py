@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 
 from ntp import _fail
-from ntp._compile import _check_partials_lowering
+from ntp._compile import (_check_partials_lowering,
+                          _check_partials_reverse_lowering)
 from ._xla import _dims
 
 ACTIVATIONS = ("tanh", "sigmoid", "sin", "identity", "exp", "softplus")
@@ -135,11 +136,14 @@ def flatten_params(params, dtype, layers=None):
     return jnp.concatenate(flat), widths
 
 
-def _requests(partials, operators, d, lowering="auto"):
-    """The request as a hashable (alphas, operators, lowering) triple,
-    checked enough for a clear sentence before the compiler's own verifier
-    (and the JIT, for the lowering's name) sees it."""
+def _requests(partials, operators, d, lowering="auto",
+              reverse_lowering="auto"):
+    """The request as a hashable (alphas, operators, lowering,
+    reverse_lowering) tuple, checked enough for a clear sentence before the
+    compiler's own verifier (and the JIT, for the lowerings' names) sees
+    it."""
     _check_partials_lowering(lowering)
+    _check_partials_reverse_lowering(reverse_lowering)
     if isinstance(partials, str) or isinstance(operators, str):
         _fail("partials must be a list of multi-indices and operators a list "
               "of names (e.g. operators=['laplacian'])")
@@ -161,7 +165,7 @@ def _requests(partials, operators, d, lowering="auto"):
     if not alphas and not ops:
         _fail("the request is empty: pass partials=[...] and/or "
               "operators=[...]")
-    return tuple(alphas), tuple(ops), lowering
+    return tuple(alphas), tuple(ops), lowering, reverse_lowering
 
 
 def _check_activation(activation):

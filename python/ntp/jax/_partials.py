@@ -9,10 +9,11 @@
 #   ntp_partials_bwd   x, p, c [I,R,N,q], ws -> pg [I,P|0], xg [I,N|0,d]
 #   ntp_partials_bwd_recompute  x, p, c -> pg, xg (no workspace)
 #
-# spec = (widths, activation, (alphas, operators, lowering), dtype). As for
-# the jets, the save and the backward carry the `device` the trace chose
-# (_trace_device): W is that device's kernel's workspace size, and the
-# lowering for another platform is refused. The forward and the recomputing
+# spec = (widths, activation, (alphas, operators, lowering,
+# reverse_lowering), dtype). As for the jets, the save and the backward
+# carry the `device` the trace chose (_trace_device): W is that device's
+# kernel's workspace size, and the lowering for another platform is
+# refused. The forward and the recomputing
 # backward take no workspace and lower for the platform XLA asks for.
 #
 #===----------------------------------------------------------------------===#
@@ -41,7 +42,7 @@ partials_bwd_recompute_p = _primitive("ntp_partials_bwd_recompute", True)
 def _num_requests(spec):
     """R: the multi-indices, then the operators, one row each (the order of
     ntp_partials' out; each handler checks it against its kernel)."""
-    alphas, operators, _ = spec[2]
+    alphas, operators = spec[2][:2]
     return len(alphas) + len(operators)
 
 
@@ -147,18 +148,21 @@ def _differentiable_partials(spec):
 
 
 def partials_kernel(layers, activation, partials=(), operators=(),
-                    dtype="float64", partials_lowering="auto", device="cpu"):
-    """The partials ntp.Kernel ntp.jax uses for this request and forward
-    lowering on `device` ("cpu" or "cuda"; compiled once, cached)."""
+                    dtype="float64", partials_lowering="auto", device="cpu",
+                    partials_reverse_lowering="auto"):
+    """The partials ntp.Kernel ntp.jax uses for this request, forward
+    lowering and reverse-mode lowering on `device` ("cpu" or "cuda";
+    compiled once, cached)."""
     spec = (tuple(int(w) for w in layers), activation,
             _requests(partials, operators, len(layers) and int(layers[0]),
-                      partials_lowering),
+                      partials_lowering, partials_reverse_lowering),
             _dtype_name(dtype, "dtype"))
     return _kernel(spec, device)  # ntp.compile refuses other devices
 
 
 def partials(params, x, *, layers=None, activation, partials=(),
-             operators=(), dtype=None, partials_lowering="auto"):
+             operators=(), dtype=None, partials_lowering="auto",
+             partials_reverse_lowering="auto"):
     """Partial derivatives out[r, b, j] = D^{alpha_r} f_j(x_b) of the MLP f,
     as a JAX array [P, batch, d_out]: the multi-indices of `partials` in
     the order given (e.g. [[2, 0], [1, 1], [0, 0]]: u_xx, u_xy, u), then the
@@ -174,13 +178,17 @@ def partials(params, x, *, layers=None, activation, partials=(),
     the CUDA handlers (NVPTX kernels on XLA's stream; CUDA_COMPILE_OPTIONS).
     partials_lowering: how the forward propagates its rays ("auto",
     "per-ray", "multi-direction", "collapsed"; ntp.compile); under
-    jax.grad the forward is the reverse mode's save, whose rays are
-    per-ray, unless (CPU) its workspace would exceed RECOMPUTE_ABOVE_BYTES:
-    then it is this forward and the backward recomputes the rays (the same
-    gradients)."""
+    jax.grad the forward is the reverse mode's save, unless (CPU) its
+    workspace would exceed RECOMPUTE_ABOVE_BYTES: then it is this forward
+    and the backward recomputes the rays (the same gradients).
+    partials_reverse_lowering: "auto" (the reverse mode follows the
+    forward's lowering where it can) or "per-ray" (the reverse mode from
+    per-ray jets beside the forward: a larger workspace, the same
+    gradients; ntp.compile)."""
     _check_activation(activation)
     x, p, widths, dtype = _prepare(params, x, layers, dtype)
-    request = _requests(partials, operators, widths[0], partials_lowering)
+    request = _requests(partials, operators, widths[0], partials_lowering,
+                        partials_reverse_lowering)
     spec = (widths, activation, request, dtype)
     _kernel(spec, _trace_device())  # compile now: errors here, not lowering
     _ffi()
@@ -188,7 +196,8 @@ def partials(params, x, *, layers=None, activation, partials=(),
 
 
 def laplacian(params, x, *, layers=None, activation, coordinates=None,
-              dtype=None, partials_lowering="auto"):
+              dtype=None, partials_lowering="auto",
+              partials_reverse_lowering="auto"):
     """The Laplacian sum_i d^2 f_j / dx_i^2 at each point, [batch, d_out]:
     over every input, or over `coordinates` (e.g. [0, 1]: the spatial ones
     of (x, y, t)). One operator of partials (the collapsed Taylor mode
@@ -204,4 +213,5 @@ def laplacian(params, x, *, layers=None, activation, coordinates=None,
         op += ":" + ",".join(str(int(c)) for c in coords)
     return partials(params, x, layers=layers, activation=activation,
                     operators=[op], dtype=dtype,
-                    partials_lowering=partials_lowering)[0]
+                    partials_lowering=partials_lowering,
+                    partials_reverse_lowering=partials_reverse_lowering)[0]

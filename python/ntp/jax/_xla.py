@@ -91,8 +91,8 @@ def _cuda_options():
 
 def _kernel(spec, device):
     """A jet spec (layers, activation, order, dtype) or a partials spec
-    (layers, activation, (alphas, operators, lowering), dtype), compiled
-    once (CUDA: once per CUDA_COMPILE_OPTIONS)."""
+    (layers, activation, (alphas, operators, lowering, reverse_lowering),
+    dtype), compiled once (CUDA: once per CUDA_COMPILE_OPTIONS)."""
     options = _cuda_options() if device == "cuda" else ()
     key = (spec, device) + ((options,) if options else ())
     k = _kernels.get(key)
@@ -102,11 +102,16 @@ def _kernel(spec, device):
             if k is None:
                 layers, activation, order, dtype = spec
                 if isinstance(order, tuple):
-                    alphas, operators, lowering = order
+                    alphas, operators, lowering, reverse = order
+                    # "auto" as None: the JIT's disk-cache key of a kernel
+                    # without it, which "auto" compiles the same.
+                    if reverse == "auto":
+                        reverse = None
                     k = ntp.compile(list(layers), activation, 0, dtype,
                                     device=device, partials=list(alphas),
                                     operators=list(operators),
                                     partials_lowering=lowering,
+                                    partials_reverse_lowering=reverse,
                                     **dict(options))
                 else:
                     # CUDA kernels carry the reverse mode too (the JIT's

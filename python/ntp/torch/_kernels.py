@@ -62,15 +62,22 @@ _partials_cache = {}
 
 
 def partials_kernel_for(widths, activation, partials, operators, dtype,
-                        lowering="auto", typed=()):
+                        lowering="auto", typed=(), reverse_lowering="auto"):
     """The process-wide partials kernel (CPU, with its reverse mode) for this
-    network shape, request and forward lowering (ntp.compile's
-    partials_lowering), compiled once (typed: as for kernel_for)."""
+    network shape, request, forward lowering and reverse-mode lowering
+    (ntp.compile's partials_lowering and partials_reverse_lowering),
+    compiled once (typed: as for kernel_for)."""
     dname = _dtype_name(dtype)
     key = (tuple(widths), activation, partials, operators, dname, lowering,
-           typed)
+           typed, reverse_lowering)
     return _compiled(_partials_cache, key, typed, lambda **layers: ntp.compile(
         list(widths), activation, 0, dname, "cpu",
         partials=[list(r) for r in partials] or None,
         operators=list(operators) or None, partials_lowering=lowering,
-        **layers))
+        partials_reverse_lowering=_forced(reverse_lowering), **layers))
+
+
+def _forced(reverse_lowering):
+    """None for "auto": the JIT's disk-cache key of a kernel without the
+    reverse-mode lowering set, which "auto" compiles the same."""
+    return None if reverse_lowering == "auto" else reverse_lowering

@@ -12,7 +12,8 @@ import torch
 
 from ntp import Error, ERROR_INVALID_ARGUMENT, ERROR_UNSUPPORTED
 from ntp import torch as _package  # RECOMPUTE_ABOVE_BYTES, read at each call
-from ntp._compile import _check_partials_lowering
+from ntp._compile import (_check_partials_lowering,
+                          _check_partials_reverse_lowering)
 from ._kernels import _flat, partials_kernel_for
 from ._netcache import _describe_cached, _explain, _typed_params
 from ._pool import _PartialsPool, _partials_pools, _workspace
@@ -61,7 +62,8 @@ class _Partials(torch.autograd.Function):
         return (None, xg) + tuple(gr.view(s) for gr, s in zip(grads, shapes))
 
 
-def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
+def partials(net, x, partials=(), operators=(), partials_lowering="auto",
+             partials_reverse_lowering="auto"):
     """Partial derivatives of `net` at the points x by one fused ntp kernel:
 
         out[p, b, j] = D^alpha_p net(x_b)_j,
@@ -73,11 +75,14 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
     net and to x (not twice), through the kernel's generated reverse mode
     (ntp_partials_save / ntp_partials_backward_saved). net as for jet; x
     [batch, d_in] on the CPU, of the parameters' dtype. partials_lowering:
-    how the forward without autograd propagates its rays ("auto",
-    "per-ray", "multi-direction", "collapsed"; ntp.compile); with autograd
-    the forward is ntp_partials_save, whose rays are per-ray, unless its
-    workspace would exceed RECOMPUTE_ABOVE_BYTES: then it is this lowering's
-    forward and the backward recomputes the rays (the same gradients)."""
+    how the forward propagates its rays ("auto", "per-ray",
+    "multi-direction", "collapsed"; ntp.compile); with autograd the forward
+    is ntp_partials_save, unless its workspace would exceed
+    RECOMPUTE_ABOVE_BYTES: then it is ntp_partials and the backward
+    recomputes the rays (the same gradients). partials_reverse_lowering:
+    "auto" (the reverse mode follows the forward's lowering where it can)
+    or "per-ray" (the reverse mode from per-ray jets beside the forward: a
+    larger workspace, the same gradients; ntp.compile)."""
     d = _describe_cached(net)
     if not isinstance(x, _Tensor):
         _explain(d, x)
@@ -108,8 +113,10 @@ def partials(net, x, partials=(), operators=(), partials_lowering="auto"):
         raise Error(ERROR_INVALID_ARGUMENT, "x has shape %s, expected "
                     "[batch, %d]" % (list(x.shape), widths[0]))
     _check_partials_lowering(partials_lowering)
+    _check_partials_reverse_lowering(partials_reverse_lowering)
     k = partials_kernel_for(widths, d.act, rows, ops, x.dtype,
-                            partials_lowering, d.typed)
+                            partials_lowering, d.typed,
+                            partials_reverse_lowering)
     x = x.contiguous()
     if not (grad_p or x.requires_grad) or not _grad_enabled():
         return k.partials(x, _flat(params))
