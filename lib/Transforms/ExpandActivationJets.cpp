@@ -103,8 +103,10 @@ SmallVector<Value> emitGraph(OpBuilder &b, Location loc,
 }
 
 /// The primitives (indices into the rule's list) that the nodes `outputs`
-/// reach, in increasing order.
-SmallVector<int> usedPrimitives(const JetExpressionGraph &graph,
+/// reach and that are worth hoisting (not y itself or a constant, which
+/// cost nothing in place), in increasing order.
+SmallVector<int> usedPrimitives(const ActivationRule &rule,
+                                const JetExpressionGraph &graph,
                                 ArrayRef<int> outputs) {
   const auto &nodes = graph.getNodes();
   std::vector<bool> needed(nodes.size(), false);
@@ -115,7 +117,10 @@ SmallVector<int> usedPrimitives(const JetExpressionGraph &graph,
     if (!needed[i])
       continue;
     if (nodes[i].kind == JetExpression::Kind::Primitive &&
-        !llvm::is_contained(used, nodes[i].index))
+        !llvm::is_contained(used, nodes[i].index) &&
+        !llvm::is_contained(
+            {Primitive::Identity, Primitive::GeluC1, Primitive::GeluC2},
+            rule.getPrimitives()[nodes[i].index]))
       used.push_back(nodes[i].index);
     for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
       if (operand >= 0)
@@ -200,8 +205,13 @@ void emitNeuronLoop(
   interleave = std::max<int64_t>(1, std::min(interleave, neurons));
   int64_t blocked = neurons / interleave * interleave;
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  // Indices of every order loaded or stored (a buffer of hoisted
+  // primitives may hold more rows than the jet has orders: gelu_tanh's 4).
+  int64_t rows = jet.orders();
+  for (auto [buffer, count] : loads)
+    rows = std::max(rows, count);
   SmallVector<Value> orderIndex;
-  for (int64_t k = 0; k < jet.orders(); ++k)
+  for (int64_t k = 0; k < rows; ++k)
     orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
   auto emitLoop = [&](int64_t begin, int64_t end, int64_t step) {
     auto loop = scf::ForOp::create(
@@ -368,7 +378,7 @@ struct ExpandActivation : public ExpansionPattern<ActivateOp> {
     SmallVector<int> hoisted;
     SmallVector<std::pair<Value, int64_t>> loads = {{adaptor.getInput(), live}};
     if (hoist) {
-      hoisted = usedPrimitives(expansion.graph, expansion.outputs);
+      hoisted = usedPrimitives(*rule, expansion.graph, expansion.outputs);
       Value buffer;
       if (!hoisted.empty())
         buffer = hoistPrimitives(rewriter, op.getLoc(), op, adaptor.getInput(),
@@ -417,7 +427,7 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     SmallVector<std::pair<Value, int64_t>> loads = {
         {adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}};
     if (hoist) {
-      hoisted = usedPrimitives(vjp.graph, vjp.inputCotangents);
+      hoisted = usedPrimitives(*rule, vjp.graph, vjp.inputCotangents);
       Value buffer;
       if (!hoisted.empty())
         buffer = hoistPrimitives(rewriter, op.getLoc(), op, adaptor.getInput(),

@@ -46,6 +46,16 @@ func.func @hyperbolic(%a: memref<3x3x8xf64>, %b: memref<3x3x8xf64>) {
   return
 }
 
+// gelu_tanh's VJP at order 0: its primitives worth hoisting (not y or the
+// constants c1, c2) are more rows than the jet has orders.
+// CHECK-LABEL: func.func @gelu
+// CHECK: memref.alloca() {ntp.primitive_buffer} : memref<[[ROWS:[2-9]]]x3x8xf64>
+// CHECK: func.call @__ntp_jet_vjp_gelu_tanh_o0_l1_v8f64_taylor_x2_p(
+func.func @gelu(%a: memref<1x3x8xf64>, %b: memref<1x3x8xf64>) {
+  ntp.activate_vjp "gelu_tanh" %a, %b into %b live_orders 1 : memref<1x3x8xf64>, memref<1x3x8xf64>, memref<1x3x8xf64>
+  return
+}
+
 // CHECK-LABEL: func.func private @__ntp_jet_sin_o3_l4_v8f64_taylor_x2_p
 // CHECK-NOT: math.sin
 // CHECK-NOT: math.cos
