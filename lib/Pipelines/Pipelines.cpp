@@ -34,6 +34,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   expand.outline = options.outline;
   expand.formulation = options.formulation;
   expand.interleave = options.interleave;
+  expand.hoistPrimitives = options.hoistPrimitives;
   expand.machineFacts.assign(options.machineFacts.begin(),
                              options.machineFacts.end());
   pm.addPass(createNtpExpandActivationJets(expand));

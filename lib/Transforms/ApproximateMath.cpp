@@ -80,23 +80,37 @@ public:
     return mul(p, arith::BitcastOp::create(b, type, bits));
   }
 
-  /// expm1(y) for y <= 0: its Taylor polynomial where |y| < 0.34 (no
-  /// cancellation; remainder below 4e-18 relative), exp(y) - 1 elsewhere
-  /// (where |expm1(y)| > 0.28, so the subtraction loses nothing).
-  Value expm1NonPositive(Value y) {
-    SmallVector<double> c = taylorExp();
-    c.erase(c.begin()); // (e^y - 1) / y
-    Value small = mul(y, horner(y, c));
-    Value large = sub(exp(y), cst(1.0));
-    Value useSmall =
-        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, y, cst(-0.34));
-    return arith::SelectOp::create(b, useSmall, small, large);
-  }
-
-  /// tanh(x) = sign(x) * -m / (2 + m), m = expm1(-2|x|): full relative
-  /// accuracy near 0 and exactly +-1 in the limit.
+  /// tanh(x) = sign(x) * -m / (2 + m), m = expm1(y), y = -2|x|, with expm1
+  /// reduced as exp is (y = k ln2 + r, |r| <= ln2 / 2): m = 2^k expm1(r) +
+  /// (2^k - 1), one FMA that is exact for k = 0 (full relative accuracy near
+  /// x = 0) and loses nothing where k < 0 (there |m| > 0.29). One polynomial
+  /// (expm1(r) = r + r^2 q(r), q the Taylor polynomial of degree 11,
+  /// remainder below 2e-17 relative) instead of exp's and a second one for
+  /// small |y| beside it: 18 FMA-pipe operations per vector instead of 31.
   Value tanh(Value x) {
-    Value m = expm1NonPositive(mul(math::AbsFOp::create(b, x), cst(-2.0)));
+    // Below -40, m rounds to -1 and tanh to +-1 (1 - tanh(20) < 2^-56).
+    Value y = arith::MaximumFOp::create(
+        b, mul(math::AbsFOp::create(b, x), cst(-2.0)), cst(-40.0));
+    // k = round(y / ln2) by adding 1.5 * 2^52: the sum's low mantissa bits
+    // are k, from which 2^k is built without a rounding or conversion op
+    // (and a NaN stays a NaN instead of an out-of-range conversion).
+    const double shifter = 6755399441055744.0; // 1.5 * 2^52
+    Value shifted = fma(y, cst(1.4426950408889634), cst(shifter));
+    Value k = sub(shifted, cst(shifter));
+    Value r = fma(k, cst(-6.93147180369123816490e-01), y);
+    r = fma(k, cst(-1.90821492927058770002e-10), r);
+    SmallVector<double> c = taylorExp();
+    c.erase(c.begin(), c.begin() + 2); // (e^r - 1 - r) / r^2
+    Value expm1r = fma(mul(r, horner(r, c)), r, r);
+    // 2^k: the low 12 bits of (k + 1023), k in [-58, 0], moved into the
+    // exponent field.
+    Value bits = arith::ShLIOp::create(
+        b,
+        arith::AddIOp::create(
+            b, arith::BitcastOp::create(b, intType(), shifted), intCst(1023)),
+        intCst(52));
+    Value scale = arith::BitcastOp::create(b, type, bits);
+    Value m = fma(scale, expm1r, sub(scale, cst(1.0)));
     Value t = div(arith::NegFOp::create(b, m), add(cst(2.0), m));
     return math::CopySignOp::create(b, t, x);
   }

@@ -90,8 +90,11 @@ static cl::opt<std::string> schedulesFlag(
     cl::desc("Comma-separated CPU schedules to compare, side by side: 'auto' "
              "(chosen from the CPU's scheduling model), 'base' (one neuron "
              "at a time, unblocked affine layers: the lowering before "
-             "scheduling), or 'I/B/K' (interleave I neurons, affine blocks "
-             "of B outputs x K orders, K = 0: all; I or B = 0: chosen)"));
+             "scheduling), or 'I/B/K[/H]' (interleave I neurons, affine "
+             "blocks of B outputs x K orders, K = 0: all; I or B = 0: "
+             "chosen; H = 0: each neuron evaluates its own activation "
+             "primitives instead of a loop over the layer's before its "
+             "jets, the default H = 1 as in auto)"));
 static cl::opt<bool> peakOnly("peak-only", cl::init(false),
                               cl::cat(benchOptions),
                               cl::desc("Print the FMA peak table and stop"));
@@ -166,6 +169,7 @@ int64_t trainingFlopsPerSample(const std::vector<int64_t> &layers, int order) {
 struct Schedule {
   std::string name;
   int64_t interleave = 0, affineOutputs = 0, affineOrders = 0;
+  bool hoistPrimitives = true;
 };
 
 std::optional<std::vector<Schedule>> parseSchedules(const std::string &text) {
@@ -178,17 +182,21 @@ std::optional<std::vector<Schedule>> parseSchedules(const std::string &text) {
     schedule.name = part.str();
     if (part == "base") {
       schedule.interleave = schedule.affineOutputs = 1;
+      schedule.hoistPrimitives = false;
     } else if (part != "auto") {
       llvm::SmallVector<llvm::StringRef> numbers;
       part.split(numbers, '/');
-      if (numbers.size() != 3 ||
+      int64_t hoist = 1;
+      if ((numbers.size() != 3 && numbers.size() != 4) ||
           numbers[0].getAsInteger(10, schedule.interleave) ||
           numbers[1].getAsInteger(10, schedule.affineOutputs) ||
           numbers[2].getAsInteger(10, schedule.affineOrders) ||
+          (numbers.size() == 4 && numbers[3].getAsInteger(10, hoist)) ||
           schedule.interleave < 0 || schedule.interleave > 8 ||
           schedule.affineOutputs < 0 || schedule.affineOutputs > 8 ||
-          schedule.affineOrders < 0)
+          schedule.affineOrders < 0 || (hoist != 0 && hoist != 1))
         return std::nullopt;
+      schedule.hoistPrimitives = hoist == 1;
     }
     result.push_back(schedule);
   }
@@ -363,8 +371,8 @@ int main(int argc, char **argv) {
       parseSchedules(schedulesFlag);
   if (!schedules) {
     std::fprintf(stderr,
-                 "ntp-bench: error: --schedules takes auto, base or I/B/K "
-                 "(I, B in 0..8, K >= 0), got '%s'\n",
+                 "ntp-bench: error: --schedules takes auto, base or "
+                 "I/B/K[/H] (I, B in 0..8, K >= 0, H 0 or 1), got '%s'\n",
                  schedulesFlag.c_str());
     return 1;
   }
@@ -446,8 +454,9 @@ int main(int argc, char **argv) {
   }
   std::printf(
       "schedule: auto = chosen from the CPU's LLVM scheduling model, base = "
-      "one neuron at a time and unblocked affine layers, I/B/K = I "
-      "interleaved neurons, affine blocks of B outputs x K orders; GFLOP/s "
+      "one neuron at a time, unblocked affine layers and primitives in "
+      "each neuron's arithmetic, I/B/K = I interleaved neurons, affine "
+      "blocks of B outputs x K orders (/0: primitives not hoisted); GFLOP/s "
       "total counts forward-save + backward-saved like the forward\n\n");
   std::printf(
       "| dtype | n | tile | schedule | ntp fwd (us) | GFLOP/s fwd | %% of FMA "
@@ -487,6 +496,7 @@ int main(int argc, char **argv) {
           cpuOptions.interleave = schedule.interleave;
           cpuOptions.affineOutputs = schedule.affineOutputs;
           cpuOptions.affineOrders = schedule.affineOrders;
+          cpuOptions.hoistPrimitives = schedule.hoistPrimitives;
           options.outline = outline;
           options.formulation = *formulationChoice();
           options.tileSize = tile;

@@ -64,6 +64,12 @@ struct CpuPipelineOptions
       llvm::cl::desc("Live orders per register block of the affine layers "
                      "(0: all)"),
       llvm::cl::init(0)};
+  Option<bool> hoistPrimitives{
+      *this, "hoist-primitives",
+      llvm::cl::desc("Evaluate each layer's activation primitives in a loop "
+                     "of their own before its jets "
+                     "(ntp-expand-activation-jets)"),
+      llvm::cl::init(false)};
   ListOption<int64_t> machineFacts{
       *this, "machine-facts",
       llvm::cl::desc("The CPU's vector bits, vector registers, FMA latency, "

@@ -40,7 +40,7 @@ inline constexpr llvm::StringLiteral kReverseRaysAttrName =
 void populateExpandActivationJetsPatterns(
     mlir::RewritePatternSet &patterns, bool outline = false,
     JetFormulation formulation = JetFormulation::Auto, int64_t interleave = 1,
-    MachineVectorFacts machine = {});
+    MachineVectorFacts machine = {}, bool hoistPrimitives = false);
 
 #define GEN_PASS_REGISTRATION
 #include "ntp/Transforms/Passes.h.inc"

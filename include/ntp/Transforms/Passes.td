@@ -108,7 +108,10 @@ defvar expandActivationJetsOptions = [
          "0: chosen from machine-facts">,
   ListOption<"machineFacts", "machine-facts", "int64_t",
              "The CPU's vector bits, vector registers, FMA latency, FMA "
-             "pipes and load ports (for interleave=0)">
+             "pipes and load ports (for interleave=0)">,
+  Option<"hoistPrimitives", "hoist-primitives", "bool", /*default=*/"false",
+         "Evaluate a layer's primitives (tanh(y_0), ...) for all its neurons "
+         "in a loop of their own before the loop of the jets">
 ];
 defvar expandActivationJetsDialects = [
   "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
@@ -154,6 +157,16 @@ def NtpExpandActivationJets : Pass<"ntp-expand-activation-jets",
     functions of m neurons end in `_x<m>`. With interleave=0, m is chosen per
     op (ntp::chooseInterleave) from `machine-facts`, which the CPU target
     reads off the LLVM scheduling model of its CPU.
+
+    `hoist-primitives` evaluates the primitives of y_0 of every neuron of
+    the layer first, in a loop of their own, into a stack buffer (one per
+    function and type, marked `ntp.primitive_buffer`) that the loop of the
+    jets loads them from: a primitive is a long dependency chain at the head
+    of each neuron's arithmetic that out-of-order execution cannot overlap
+    with the previous neuron's once that takes a hundred instructions, while
+    a loop of independent evaluations pipelines. The operations and their
+    inputs are the same, so the results are bitwise those without it;
+    outlined functions that take the primitives as arguments end in `_p`.
   }];
   let options = expandActivationJetsOptions;
   let dependentDialects = expandActivationJetsDialects;

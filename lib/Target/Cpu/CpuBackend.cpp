@@ -108,6 +108,12 @@ struct CpuFlags {
       cl::desc("Live orders per register block of the affine layers (0: all, "
                "or chosen with --affine-outputs=0)"),
       cl::init(0), cl::cat(category)};
+  cl::opt<bool> hoistPrimitives{
+      "hoist-primitives",
+      cl::desc("Evaluate each layer's activation primitives (tanh(y_0), "
+               "...) in a loop of their own before its jets (default on; "
+               "off: in each neuron's arithmetic)"),
+      cl::init(true), cl::cat(category)};
   cl::opt<int64_t> rayRows{
       "ray-rows",
       cl::desc("Rows per register block of the multi-direction affine "
@@ -183,6 +189,7 @@ public:
     cpu.affineOrders = flags->affineOrders;
     cpu.rayRows = flags->rayRows;
     cpu.rayNeurons = flags->rayNeurons;
+    cpu.hoistPrimitives = flags->hoistPrimitives;
     return true;
   }
 
@@ -277,6 +284,7 @@ public:
     pipeline.affineOrders = cpu.affineOrders;
     pipeline.rayRows = cpu.rayRows;
     pipeline.rayNeurons = cpu.rayNeurons;
+    pipeline.hoistPrimitives = cpu.hoistPrimitives;
     if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
       MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
       if (facts.known())

@@ -9,18 +9,19 @@
 // enough independent FMAs per neuron, so one neuron per call. A64FX with
 // 512-bit SVE (vscale_range from --sve-vector-bits): one z register per
 // coefficient and a 9-cycle FMA on two pipes, so three neurons interleaved.
+// Both take the primitives hoisted out of the neuron loop (_p).
 
 // NEON-NOT: _x{{[0-9]}}:
-// NEON-LABEL: __ntp_jet_tanh_o3_l4_v16f32_taylor:
+// NEON-LABEL: __ntp_jet_tanh_o3_l4_v16f32_taylor_p:
 // NEON: fmla v{{[0-9]+}}.4s
 // NEON-LABEL: ntp_kernel_forward_tiles:
-// NEON: bl __ntp_jet_tanh_o3_l4_v16f32_taylor
+// NEON: bl __ntp_jet_tanh_o3_l4_v16f32_taylor_p
 // NEON-NOT: _x{{[0-9]}}:
 
-// SVE-LABEL: __ntp_jet_tanh_o3_l4_v16f32_taylor_x3:
+// SVE-LABEL: __ntp_jet_tanh_o3_l4_v16f32_taylor_x3_p:
 // SVE: fm{{la|ad}} z{{[0-9]+}}.s
 // SVE-LABEL: ntp_kernel_forward_tiles:
-// SVE: bl __ntp_jet_tanh_o3_l4_v16f32_taylor_x3
+// SVE: bl __ntp_jet_tanh_o3_l4_v16f32_taylor_x3_p
 
 // OBJ: Format: elf64-littleaarch64
 // OBJ: Machine: EM_AARCH64

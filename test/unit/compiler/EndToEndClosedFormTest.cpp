@@ -68,6 +68,48 @@ TEST_P(ClosedFormTest, TanhNeuron) {
   }
 }
 
+TEST_P(ClosedFormTest, TanhPrimitiveAcrossItsRange) {
+  // The vectorized tanh itself (ApproximateMath.cpp; f64: expm1 by argument
+  // reduction, exactly +-1 past |x| = 20), order 0 of tanh(x): relative
+  // error against long double at both ends of every branch (the reduction's
+  // k = 0 / k = -1 boundary at |x| = ln2 / 4, the clamp, tiny and huge
+  // arguments, zeros) and on a dense sweep of [-25, 25].
+  const bool isF64 = GetParam();
+  std::string error;
+  auto kernel = LoadedKernel::compile({1, 1, 1}, "tanh", 0, isF64, error);
+  ASSERT_TRUE(kernel) << error;
+  std::vector<Ld> x;
+  // ln2 / 4 and ln2 / 2: where the reduction's k turns -1 and -2.
+  const double ln2 = std::log(2.0);
+  const double special[] = {0.0,  -0.0,   1e-300, 1e-30, 1e-8,    4e-4,
+                            1e-3, 0.1,    0.3,    0.5,   1.0,     2.0,
+                            5.0,  8.1835, 10.0,   18.0,  19.06,   20.0,
+                            20.5, 25.0,   100.0,  1e300, ln2 / 4, ln2 / 2};
+  for (double p : special)
+    for (double sign : {1.0, -1.0})
+      x.push_back(roundTo(isF64, sign * p));
+  for (double p = -25.0; p <= 25.0; p += 0.01171875)
+    x.push_back(roundTo(isF64, p));
+  const int64_t batch = static_cast<int64_t>(x.size());
+  std::vector<Ld> out;
+  ASSERT_TRUE(run(kernel->get(), isF64, x, {1.0L}, {1.0L, 0.0L, 1.0L, 0.0L}, 0,
+                  1, batch, out, error))
+      << error;
+  // f64: measured at most 2.5 ulp (mpmath, 320000 random arguments).
+  const Ld tol = isF64 ? 8e-16L : 2e-6L;
+  for (int64_t b = 0; b < batch; ++b) {
+    Ld expected = std::tanh(x[b]);
+    Ld got = out[b];
+    if (expected == 0) {
+      EXPECT_EQ(got, 0.0L) << "x = " << static_cast<double>(x[b]);
+      continue;
+    }
+    EXPECT_LE(std::fabs(got - expected) / std::fabs(expected), tol)
+        << "x = " << static_cast<double>(x[b]) << ": "
+        << static_cast<double>(got);
+  }
+}
+
 TEST_P(ClosedFormTest, SinNeuron) {
   // f(x) = a sin(w x + c) + e along v: f^(k) = a (w v)^k sin(w x + c +
   // k pi/2) for k >= 1.

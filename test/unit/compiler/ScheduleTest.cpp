@@ -42,6 +42,8 @@ using ntp::test::relativeError;
 struct Schedule {
   int64_t interleave, affineOutputs, affineOrders;
   std::string cpu = "native";
+  /// The activations' primitives in a loop of their own (hoist-primitives).
+  bool hoistPrimitives = true;
 };
 
 std::string scheduleName(const Schedule &s) {
@@ -69,6 +71,7 @@ std::unique_ptr<CompiledKernel> compileScheduled(const std::vector<int> &widths,
   cpu.interleave = schedule.interleave;
   cpu.affineOutputs = schedule.affineOutputs;
   cpu.affineOrders = schedule.affineOrders;
+  cpu.hoistPrimitives = schedule.hoistPrimitives;
   return CompiledKernel::compile(description, options);
 }
 
@@ -134,7 +137,7 @@ protected:
     auto kernel = compileScheduled(widths, c.order, c.isF64, c.schedule);
     ASSERT_TRUE(kernel);
     auto base = compileScheduled(widths, c.order, c.isF64,
-                                 Schedule{1, 1, 0, c.schedule.cpu});
+                                 Schedule{1, 1, 0, c.schedule.cpu, false});
     ASSERT_TRUE(base);
     Results<T> got = problem.run<T>(kernel->get());
     Results<T> unscheduled = problem.run<T>(base->get());
@@ -173,12 +176,14 @@ TEST_P(ScheduleTest, ExactAndUnchanged) {
 }
 
 std::vector<Case> cases() {
-  // Each choice forced: interleaving alone (2, 3 neurons), blocking alone
-  // (outputs; outputs x order chunks), both, and the automatic choice for
-  // this host and for the AVX2 baseline.
+  // Each choice forced: hoisted primitives alone, interleaving (2, 3
+  // neurons), blocking (outputs; outputs x order chunks), both, and the
+  // automatic choice for this host and for the AVX2 baseline (all but the
+  // unscheduled base with the primitives hoisted, as by default).
   const std::vector<Schedule> schedules = {
-      {2, 1, 0}, {3, 1, 0}, {1, 2, 0},           {1, 4, 5},
-      {1, 3, 2}, {2, 4, 5}, {0, 0, 0, "native"}, {0, 0, 0, "x86-64-v3"},
+      {1, 1, 0}, {2, 1, 0},           {3, 1, 0},
+      {1, 2, 0}, {1, 4, 5},           {1, 3, 2},
+      {2, 4, 5}, {0, 0, 0, "native"}, {0, 0, 0, "x86-64-v3"},
   };
   std::vector<Case> result;
   for (const Schedule &s : schedules)

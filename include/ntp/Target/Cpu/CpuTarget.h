@@ -63,6 +63,10 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   /// scheduling model (ntp::chooseRayBlock).
   int64_t rayRows = 0;
   int64_t rayNeurons = 0;
+  /// Evaluate each layer's activation primitives (tanh(y_0), ...) in a loop
+  /// of their own before the loop of its jets (ntp-expand-activation-jets
+  /// hoist-primitives): off the jets' dependency chains.
+  bool hoistPrimitives = true;
   /// Several CPUs (ntp-compile --target-cpu=a,b,...): one artifact carrying
   /// a kernel per CPU, the runtime loading the best one the host supports
   /// (compileCpuVariants, docs/TARGETS.md). Empty or one entry: `cpu` alone.
