@@ -335,20 +335,19 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
           computed, ValueRange{});
     }
     // The saved rows in run order: `visit(builder, row, k)` for the k-th.
-    auto forSavedRows = [&](OpBuilder &b, Location loc,
-                            function_ref<void(OpBuilder &, Location, Value,
-                                              Value)>
-                                visit) {
-      int64_t k = 0;
-      for (const auto &run : runs) {
-        int64_t start = run[0], stride = run[1], count = run[2];
-        simpleLoop(b, loc, count, [&](OpBuilder &b, Location loc, Value c) {
-          visit(b, loc, affineIndex(b, loc, start, c, stride),
-                affineIndex(b, loc, k, c, 1));
-        });
-        k += count;
-      }
-    };
+    auto forSavedRows =
+        [&](OpBuilder &b, Location loc,
+            function_ref<void(OpBuilder &, Location, Value, Value)> visit) {
+          int64_t k = 0;
+          for (const auto &run : runs) {
+            int64_t start = run[0], stride = run[1], count = run[2];
+            simpleLoop(b, loc, count, [&](OpBuilder &b, Location loc, Value c) {
+              visit(b, loc, affineIndex(b, loc, start, c, stride),
+                    affineIndex(b, loc, k, c, 1));
+            });
+            k += count;
+          }
+        };
     std::optional<OpBuilder::InsertionGuard> thenGuard;
     scf::IfOp first;
     if (invariant) {
@@ -397,17 +396,15 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
     }
     if (invariant) {
       // First tile: keep lane 0 of every computed row.
-      forSavedRows(rewriter, loc,
-                   [&](OpBuilder &b, Location loc, Value row, Value k) {
-                     simpleLoop(b, loc, outWidth,
-                                [&](OpBuilder &b, Location loc, Value i) {
-                                  Value v = memref::LoadOp::create(
-                                      b, loc, output,
-                                      JetBufferShape::indices(row, i, zero));
-                                  memref::StoreOp::create(b, loc, v, saved,
-                                                          ValueRange{k, i});
-                                });
-                   });
+      forSavedRows(
+          rewriter, loc, [&](OpBuilder &b, Location loc, Value row, Value k) {
+            simpleLoop(
+                b, loc, outWidth, [&](OpBuilder &b, Location loc, Value i) {
+                  Value v = memref::LoadOp::create(
+                      b, loc, output, JetBufferShape::indices(row, i, zero));
+                  memref::StoreOp::create(b, loc, v, saved, ValueRange{k, i});
+                });
+          });
       memref::StoreOp::create(
           rewriter, loc,
           arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1),
@@ -415,20 +412,18 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
       thenGuard.reset();
       rewriter.setInsertionPointAfter(first);
       // Every tile: the saved rows, broadcast over the lanes.
-      forSavedRows(rewriter, loc,
-                   [&](OpBuilder &b, Location loc, Value row, Value k) {
-                     simpleLoop(b, loc, outWidth,
-                                [&](OpBuilder &b, Location loc, Value i) {
-                                  Value v = memref::LoadOp::create(
-                                      b, loc, saved, ValueRange{k, i});
-                                  vector::StoreOp::create(
-                                      b, loc,
-                                      vector::BroadcastOp::create(
-                                          b, loc, vectorType, v),
-                                      output,
-                                      JetBufferShape::indices(row, i, zero));
-                                });
-                   });
+      forSavedRows(
+          rewriter, loc, [&](OpBuilder &b, Location loc, Value row, Value k) {
+            simpleLoop(
+                b, loc, outWidth, [&](OpBuilder &b, Location loc, Value i) {
+                  Value v =
+                      memref::LoadOp::create(b, loc, saved, ValueRange{k, i});
+                  vector::StoreOp::create(
+                      b, loc,
+                      vector::BroadcastOp::create(b, loc, vectorType, v),
+                      output, JetBufferShape::indices(row, i, zero));
+                });
+          });
     }
     rewriter.eraseOp(op);
     return success();
@@ -616,8 +611,8 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
               Value term = loop.getResult(0);
               if (factor)
                 term = arith::MulFOp::create(b, loc, factor, term);
-              sum = sum ? Value(arith::AddFOp::create(b, loc, sum, term))
-                        : term;
+              sum =
+                  sum ? Value(arith::AddFOp::create(b, loc, sum, term)) : term;
             }
           }
           if (collapsed > 0) {

@@ -214,13 +214,14 @@ TEST(PartialsLowering, GatedExactFlops) {
   // Collapsed: one block, rows 0, two rays of order 1 (weight 1), the
   // collapsed row. U, V: an affine of 3 live rows (2 * 3 * 2 * 4 flops) and
   // the identity (the collapse's FMA per ray and the scaled sum's multiply:
-  // 2 * 2 + 1 flops per neuron, one primitive). A gate per neuron: order 0 (a subtraction, an FMA: 3), each
-  // ray's order 1 (d_1, two FMAs: 5) and its term z_1 d_1 of the collapsed
-  // row (an FMA: 2), the collapsed row's S_V - S_U and two FMAs (5) and the
-  // scaled sum (an FMA: 2): 24; two gated layers of 4 neurons.
-  EXPECT_EQ(extra(Lowering::Collapsed),
-            (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24,
-                    2 * 4)));
+  // 2 * 2 + 1 flops per neuron, one primitive). A gate per neuron: order 0 (a
+  // subtraction, an FMA: 3), each ray's order 1 (d_1, two FMAs: 5) and its term
+  // z_1 d_1 of the collapsed row (an FMA: 2), the collapsed row's S_V - S_U and
+  // two FMAs (5) and the scaled sum (an FMA: 2): 24; two gated layers of 4
+  // neurons.
+  EXPECT_EQ(
+      extra(Lowering::Collapsed),
+      (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24, 2 * 4)));
   // Multi-direction: two rays of order 2 (rows 0, 1..4). U, V: 3 live rows,
   // the identity free. A gate: order 0 (3) and per ray orders 1 and 2 (two
   // subtractions, 2 + 3 FMAs, one multiply by C(2, 1): 13).
