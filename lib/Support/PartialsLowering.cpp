@@ -266,7 +266,12 @@ SplitCost activateBlockCost(const std::string &act, const RayBlock &block,
     if (g.weight != 0) {
       int64_t n = block.collapsedOrder;
       SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
-      flops += r.sharedFlops + count * (r.rayFlops + 2);
+      if (g.order == 1 && n == 2 && live >= 2)
+        // RaysToLoops: an FMA per ray summing y1^2, R_2 at y1 = 1 (the
+        // shared factor) times the weight, times the sum.
+        flops += r.sharedFlops + r.rayFlops + (g.weight != 1) + 1 + count * 2;
+      else
+        flops += r.sharedFlops + count * (r.rayFlops + 2);
       primitives += r.primitives;
     }
   }
@@ -294,7 +299,10 @@ void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
                  layers[l] * c.sharedFlops);
         out.primitives += 2 * layers[l] * c.primitives;
       }
-      out.flops += 2 * liveRows(block, live) * layers[l - 1] * layers[l];
+      // Rows past row 0 of the first layer once per call, not per sample.
+      bool once = l == 1 && net.invariantSeedRows;
+      out.flops +=
+          2 * (once ? 1 : liveRows(block, live)) * layers[l - 1] * layers[l];
       if (l + 1 == layers.size())
         break;
       SplitCost c = activateBlockCost(net.activations[l - 1], block, live);

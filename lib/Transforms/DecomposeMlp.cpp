@@ -113,6 +113,9 @@ struct DecomposeMlpPass
           network.buffers += 2;
         }
         network.tile = facts.tile;
+        // MlpPartialsKernels.cpp's ntp.invariant_rays.
+        network.invariantSeedRows =
+            !facts.kinds.fourier && !facts.kinds.gated && facts.tile > 1;
         network.elementBytes = artifact::dtypeBytes(facts.dtype);
         network.stackBytes = partialsStackBytes > 0
                                  ? int64_t(partialsStackBytes)

@@ -296,9 +296,15 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       int64_t slopes = isTop ? 0 : kinds.slopeCount(hidden, layers[l]);
       Value next = isTop ? corner(b, top, column, rows, q)
                          : corner(b, buffers[current], 0, rows, layers[l]);
-      AffineRaysOp::create(b, loc, jet, params, offset, next,
-                           slopes ? full : live, counts, orders, weights,
-                           collapsedOrder);
+      auto affine = AffineRaysOp::create(b, loc, jet, params, offset, next,
+                                         slopes ? full : live, counts, orders,
+                                         weights, collapsedOrder);
+      // The first layer reads the seed: its rows past row 0 (directions,
+      // zeros) are the same in every tile, so are W1's images of them
+      // (computed once per call; a GPU thread's one-sample tiles gain
+      // nothing).
+      if (l == 1 && !kinds.fourier && !kinds.gated && tileSize > 1)
+        affine->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
       offset += affineParams(l);
       jet = next;
       if (isTop)

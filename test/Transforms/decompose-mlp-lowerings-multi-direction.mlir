@@ -6,11 +6,13 @@
 
 // CHECK: ntp.partials_lowering = "multi-direction: 1 block of rows 6;
 // CHECK: ntp.seed_rays {{.*}} ray_counts [1, 2] ray_orders [1, 2] collapse_weights [0.000000e+00, 0.000000e+00] collapsed_order 0 : memref<?xf64>, memref<?xf64>, memref<6x3x8xf64, {{.*}}>
-// CHECK: ntp.affine_rays {{.*}} live_orders 2
+// The first layer reads the seed: its rows past row 0 are computed once per
+// call ({ntp.invariant_rays}); the others read activations.
+// CHECK: ntp.affine_rays {{.*}} live_orders 2 {{.*}} collapsed_order 0 {ntp.invariant_rays} :
 // CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 2
-// CHECK: ntp.affine_rays {{.*}} live_orders 3
+// CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} collapsed_order 0 :
 // CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 3
-// CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} memref<6x1x8xf64>
+// CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} collapsed_order 0 : {{.*}} memref<6x1x8xf64>
 // Request 2 (the Laplacian) reads order 2 of e_x and e_y: rows 3 and 5.
 // CHECK: ntp.combine_partials {{.*}} weights [1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 1.000000e+00]
 ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2

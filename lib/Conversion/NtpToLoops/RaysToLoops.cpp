@@ -31,9 +31,11 @@
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 #include <array>
+#include <optional>
 
 using namespace mlir;
 using namespace ntp;
@@ -297,6 +299,66 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
     }
     if (layout.collapsedOrder > 0 && layout.collapsedOrder < live)
       addRun(layout.collapsedRow, 1, 1);
+    // Rows other than row 0 that hold the same values in every tile (an
+    // input written by ntp.seed_rays: its directions and zeros, so z1's
+    // tangents are W1 v for every sample): computed on the call's first
+    // tile and kept as scalars, then broadcast into the later tiles, so
+    // that each tile computes only row 0 (at d = 32, 33 x 64 x 32 of the
+    // kernel's ~312k FMAs per sample fall to 64 x 32 stores).
+    int64_t invariantRows = -1; // row 0's
+    for (const auto &run : runs)
+      invariantRows += run[2];
+    bool invariant = op->hasAttr(kInvariantRaysAttrName) && in.lanes() > 1 &&
+                     invariantRows > 0;
+    Value saved, computed;
+    if (invariant) {
+      // Row 0 leads the first run (addRun(0, 1, 1) above): it alone, with
+      // the bias, every tile.
+      block(rewriter, loc, zero, 1, 1, /*withBias=*/true);
+      if (runs.front()[2] == 1)
+        runs.erase(runs.begin());
+      else
+        runs.front() = {1, 1, runs.front()[2] - 1};
+      // The saved rows and whether this call computed them, on the stack of
+      // the call (the tiles function runs once per thread).
+      auto func = op->getParentOfType<FunctionOpInterface>();
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&func.getFunctionBody().front());
+      saved = memref::AllocaOp::create(
+          rewriter, loc,
+          MemRefType::get({invariantRows, outWidth}, in.elementType()));
+      computed = memref::AllocaOp::create(
+          rewriter, loc, MemRefType::get({}, rewriter.getI1Type()));
+      memref::StoreOp::create(
+          rewriter, loc,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 0),
+          computed, ValueRange{});
+    }
+    // The saved rows in run order: `visit(builder, row, k)` for the k-th.
+    auto forSavedRows =
+        [&](OpBuilder &b, Location loc,
+            function_ref<void(OpBuilder &, Location, Value, Value)> visit) {
+          int64_t k = 0;
+          for (const auto &run : runs) {
+            int64_t start = run[0], stride = run[1], count = run[2];
+            simpleLoop(b, loc, count, [&](OpBuilder &b, Location loc, Value c) {
+              visit(b, loc, affineIndex(b, loc, start, c, stride),
+                    affineIndex(b, loc, k, c, 1));
+            });
+            k += count;
+          }
+        };
+    std::optional<OpBuilder::InsertionGuard> thenGuard;
+    scf::IfOp first;
+    if (invariant) {
+      Value done = memref::LoadOp::create(rewriter, loc, computed);
+      Value notDone = arith::XOrIOp::create(
+          rewriter, loc, done,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1));
+      first = scf::IfOp::create(rewriter, loc, notDone, /*withElse=*/false);
+      thenGuard.emplace(rewriter);
+      rewriter.setInsertionPoint(first.thenBlock()->getTerminator());
+    }
     // Each run in blocks of at most shape.rows rows, as even as possible
     // (34 rows by 6: 4 blocks of 6 and 2 of 5, not 5 of 6 and one of 4):
     // `large` blocks of size + 1, then the others of size, each kind a
@@ -307,7 +369,7 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
       int64_t start = runs[r][0], stride = runs[r][1], count = runs[r][2];
       int64_t blocks = (count + maxRows - 1) / maxRows;
       int64_t size = count / blocks, large = count % blocks;
-      if (r == 0) {
+      if (r == 0 && !invariant) {
         int64_t first = large > 0 ? size + 1 : size;
         block(rewriter, loc, index(rewriter, loc, start), stride, first,
               /*withBias=*/true);
@@ -331,6 +393,37 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
       };
       loopOf(large, size + 1, start);
       loopOf(blocks - large, size, start + large * (size + 1) * stride);
+    }
+    if (invariant) {
+      // First tile: keep lane 0 of every computed row.
+      forSavedRows(
+          rewriter, loc, [&](OpBuilder &b, Location loc, Value row, Value k) {
+            simpleLoop(
+                b, loc, outWidth, [&](OpBuilder &b, Location loc, Value i) {
+                  Value v = memref::LoadOp::create(
+                      b, loc, output, JetBufferShape::indices(row, i, zero));
+                  memref::StoreOp::create(b, loc, v, saved, ValueRange{k, i});
+                });
+          });
+      memref::StoreOp::create(
+          rewriter, loc,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1),
+          computed, ValueRange{});
+      thenGuard.reset();
+      rewriter.setInsertionPointAfter(first);
+      // Every tile: the saved rows, broadcast over the lanes.
+      forSavedRows(
+          rewriter, loc, [&](OpBuilder &b, Location loc, Value row, Value k) {
+            simpleLoop(
+                b, loc, outWidth, [&](OpBuilder &b, Location loc, Value i) {
+                  Value v =
+                      memref::LoadOp::create(b, loc, saved, ValueRange{k, i});
+                  vector::StoreOp::create(
+                      b, loc,
+                      vector::BroadcastOp::create(b, loc, vectorType, v),
+                      output, JetBufferShape::indices(row, i, zero));
+                });
+          });
     }
     rewriter.eraseOp(op);
     return success();
@@ -468,6 +561,20 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                 b, loc,
                 DenseElementsAttr::get(
                     vectorType, b.getFloatAttr(in.elementType(), g.weight)));
+            // Order-1 rays of a collapsed order 2 (the Laplacian's): the
+            // ray's R_2 = f''(y0) / 2 y1^2 is c y1^2 with c shared, so the
+            // loop sums y1^2 (one FMA per ray, not R_2's products and the
+            // weight's FMA) and c w scales the sum once per neuron.
+            Value factor;
+            if (rest && g.order == 1 && collapsed == 2 && live >= 2) {
+              Value one = arith::ConstantOp::create(
+                  b, loc,
+                  DenseElementsAttr::get(vectorType,
+                                         b.getFloatAttr(in.elementType(), 1)));
+              factor = rest->emitRay(b, loc, {y0, one}).front();
+              if (g.weight != 1)
+                factor = arith::MulFOp::create(b, loc, factor, weight);
+            }
             SmallVector<Value> init;
             if (rest)
               init.push_back(arith::ConstantOp::create(
@@ -485,7 +592,10 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                   for (int64_t k = 1; k <= g.order; ++k)
                     store(b, z[k - 1], affineIndex(b, loc, k, base, 1));
                   SmallVector<Value> next;
-                  if (rest) {
+                  if (factor) {
+                    next.push_back(math::FmaOp::create(b, loc, inputs[1],
+                                                       inputs[1], acc.front()));
+                  } else if (rest) {
                     SmallVector<Value> restInputs(
                         inputs.begin(),
                         inputs.begin() +
@@ -497,10 +607,13 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                   }
                   return next;
                 });
-            if (rest)
-              sum = sum ? Value(arith::AddFOp::create(b, loc, sum,
-                                                      loop.getResult(0)))
-                        : loop.getResult(0);
+            if (rest) {
+              Value term = loop.getResult(0);
+              if (factor)
+                term = arith::MulFOp::create(b, loc, factor, term);
+              sum =
+                  sum ? Value(arith::AddFOp::create(b, loc, sum, term)) : term;
+            }
           }
           if (collapsed > 0) {
             Value row = index(b, loc, layout.collapsedRow);

@@ -5,19 +5,22 @@
 // 3, 4), the collapsed row 5 of order 2.
 
 // activate_rays: per neuron, tanh(y0) and the polynomials in it once; the
-// two order-1 rays in a runtime loop accumulating their R_2 = s'' y1^2; the
-// collapsed row s' S + that sum.
+// two order-1 rays in a runtime loop accumulating y1^2 (one FMA per ray),
+// scaled once by the shared s''/2 into their R_2 sum; the collapsed row
+// s' S + that sum.
 // CHECK-LABEL: func.func @activate
 // CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
 // CHECK: %[[Y0:.*]] = vector.load %{{.*}}[%{{.*}}, %[[I]], %{{.*}}]
 // CHECK: %[[T:.*]] = math.tanh %[[Y0]]
 // CHECK-NOT: math.tanh
 // CHECK: %[[SUM:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %{{.*}})
-// CHECK: math.fma %{{.*}}, %{{.*}}, %[[ACC]]
+// CHECK: %[[Y1:.*]] = vector.load
+// CHECK: math.fma %[[Y1]], %[[Y1]], %[[ACC]]
 // CHECK: scf.yield
+// CHECK: %[[RAYS:.*]] = arith.mulf %{{.*}}, %[[SUM]]
 // CHECK: %[[S:.*]] = vector.load %{{.*}}[%c5, %[[I]], %{{.*}}]
 // CHECK: %[[LIN:.*]] = arith.mulf %[[S]]
-// CHECK: %[[Z:.*]] = arith.addf %[[SUM]], %[[LIN]]
+// CHECK: %[[Z:.*]] = arith.addf %[[RAYS]], %[[LIN]]
 // CHECK: vector.store %[[Z]], %{{.*}}[%c5, %[[I]], %{{.*}}]
 // CHECK: } {ntp.neuron_loop}
 func.func @activate(%a: memref<6x4x8xf64>, %b: memref<6x4x8xf64>) {
@@ -55,6 +58,35 @@ func.func @affine(%a: memref<6x4x8xf64>, %p: memref<?xf64>, %b: memref<6x3x8xf64
   ntp.affine_rays %a, %p[0] into %b live_orders 3 ray_counts [2, 1]
       ray_orders [1, 2] collapse_weights [1.0, 0.0] collapsed_order 2
       : memref<6x4x8xf64>, memref<?xf64>, memref<6x3x8xf64>
+  return
+}
+
+// affine_rays reading a seed ({ntp.invariant_rays}): row 0 every tile, from
+// the bias; the other live rows (1..3 at live_orders 2: the order-1 rows)
+// only while the flag allocated at the function's entry is false, keeping
+// lane 0 of each in a [3 rows x 3 neurons] buffer; then, every tile, those
+// scalars broadcast into the rows.
+// CHECK-LABEL: func.func @affine_invariant
+// CHECK-DAG: %[[SAVED:.*]] = memref.alloca() : memref<3x3xf64>
+// CHECK-DAG: %[[DONE:.*]] = memref.alloca() : memref<i1>
+// CHECK: memref.store %false, %[[DONE]][]
+// CHECK: %[[BIAS:.*]] = vector.broadcast
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[BIAS]], %{{.*}} = %[[BIAS2:.*]])
+// CHECK: %[[FLAG:.*]] = memref.load %[[DONE]][]
+// CHECK: %[[TODO:.*]] = arith.xori %[[FLAG]], %true
+// CHECK: scf.if %[[TODO]] {
+// CHECK: math.fma
+// CHECK: %[[LANE0:.*]] = memref.load %arg2[
+// CHECK: memref.store %[[LANE0]], %[[SAVED]][
+// CHECK: memref.store %true, %[[DONE]][]
+// CHECK-NEXT: }
+// CHECK: %[[S:.*]] = memref.load %[[SAVED]][
+// CHECK: %[[SV:.*]] = vector.broadcast %[[S]]
+// CHECK: vector.store %[[SV]], %arg2[
+func.func @affine_invariant(%a: memref<6x4x8xf64>, %p: memref<?xf64>, %b: memref<6x3x8xf64>) {
+  ntp.affine_rays %a, %p[0] into %b live_orders 2 ray_counts [2, 1]
+      ray_orders [1, 2] collapse_weights [1.0, 0.0] collapsed_order 2
+      {ntp.invariant_rays} : memref<6x4x8xf64>, memref<?xf64>, memref<6x3x8xf64>
   return
 }
 

@@ -9,7 +9,7 @@
 // RUN: tail -c 400 %t.fast.so | FileCheck %s --check-prefix=FAST
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --partials-lowering=collapsed --partials-reverse-lowering=per-ray --target-cpu=x86-64 -o %t.perray.so 2>&1 | FileCheck %s --check-prefix=PERRAY-LOG
 // RUN: tail -c 400 %t.perray.so | FileCheck %s --check-prefix=PERRAY
-// RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --partials-reverse-lowering=auto --emit=loops 2>&1 | FileCheck %s --check-prefix=AUTO
+// RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --partials-lowering=multi-direction --partials-reverse-lowering=auto --emit=loops 2>&1 | FileCheck %s --check-prefix=AUTO
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --backward=false --target-cpu=x86-64 -o %t.fwd.so
 // RUN: tail -c 400 %t.fwd.so | FileCheck %s --check-prefix=FORWARD
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --operator laplacian --backward=false --emit=loops | FileCheck %s --check-prefix=FORWARD-IR

@@ -65,13 +65,20 @@ TEST(PartialsLowering, CollapsedLaplacianLayout) {
 
 TEST(PartialsLowering, CollapsedLaplacianExactFlops) {
   // identity d-64-1, one hidden layer: the activation is free but
-  // for the collapse's FMA per ray and neuron. Layer 1 (live orders 0, 1):
-  // 2 (1 + d) d 64; activation: 64 * 2d; layer 2: 2 (d + 2) 64.
+  // for the collapse's FMA per ray (summing y1^2) and one multiply per
+  // neuron (the shared R_2 factor times the sum). Layer 1 (live orders 0,
+  // 1): 2 (1 + d) d 64; activation: 64 (2d + 1); layer 2: 2 (d + 2) 64.
   int64_t d = 2;
-  LoweringPlan p = lower({laplacian(d)}, network({d, 64, 1}, "identity"),
-                         Lowering::Collapsed);
-  EXPECT_EQ(p.flops, 2 * (1 + d) * d * 64 + 64 * 2 * d + 2 * (d + 2) * 64);
+  LoweringNetwork net = network({d, 64, 1}, "identity");
+  LoweringPlan p = lower({laplacian(d)}, net, Lowering::Collapsed);
+  EXPECT_EQ(p.flops,
+            2 * (1 + d) * d * 64 + 64 * (2 * d + 1) + 2 * (d + 2) * 64);
   EXPECT_EQ(p.primitives, 64); // identity's one primitive (y), per neuron
+  // The seed's rows through layer 1 once per call (ntp.invariant_rays):
+  // per sample, row 0 only.
+  net.invariantSeedRows = true;
+  LoweringPlan once = lower({laplacian(d)}, net, Lowering::Collapsed);
+  EXPECT_EQ(once.flops, 2 * d * 64 + 64 * (2 * d + 1) + 2 * (d + 2) * 64);
 }
 
 TEST(PartialsLowering, CollapsedLaplacianOverASubset) {
@@ -206,13 +213,15 @@ TEST(PartialsLowering, GatedExactFlops) {
   };
   // Collapsed: one block, rows 0, two rays of order 1 (weight 1), the
   // collapsed row. U, V: an affine of 3 live rows (2 * 3 * 2 * 4 flops) and
-  // the identity (the collapse's FMA per ray: 2 * 2 flops per neuron, one
-  // primitive). A gate per neuron: order 0 (a subtraction, an FMA: 3), each
-  // ray's order 1 (d_1, two FMAs: 5) and its term z_1 d_1 of the collapsed
-  // row (an FMA: 2), the collapsed row's S_V - S_U and two FMAs (5) and the
-  // scaled sum (an FMA: 2): 24; two gated layers of 4 neurons.
-  EXPECT_EQ(extra(Lowering::Collapsed),
-            (Counts(2 * (2 * 3 * 2 * 4 + 4 * 2 * 2) + 2 * 4 * 24, 2 * 4)));
+  // the identity (the collapse's FMA per ray and the scaled sum's multiply:
+  // 2 * 2 + 1 flops per neuron, one primitive). A gate per neuron: order 0 (a
+  // subtraction, an FMA: 3), each ray's order 1 (d_1, two FMAs: 5) and its term
+  // z_1 d_1 of the collapsed row (an FMA: 2), the collapsed row's S_V - S_U and
+  // two FMAs (5) and the scaled sum (an FMA: 2): 24; two gated layers of 4
+  // neurons.
+  EXPECT_EQ(
+      extra(Lowering::Collapsed),
+      (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24, 2 * 4)));
   // Multi-direction: two rays of order 2 (rows 0, 1..4). U, V: 3 live rows,
   // the identity free. A gate: order 0 (3) and per ray orders 1 and 2 (two
   // subtractions, 2 + 3 FMAs, one multiply by C(2, 1): 13).
