@@ -17,10 +17,68 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace ntp;
 using namespace ntp::backward;
+
+BackwardArguments ntp::backward::readArguments(Block *entry,
+                                               BackwardMode mode) {
+  auto args = entry->getArguments();
+  BackwardArguments named;
+  named.x = args[0];
+  named.v = args[1];
+  named.params = args[2];
+  named.outOrCotangent = args[3];
+  if (mode != BackwardMode::ForwardSave) {
+    named.grad = args[4];
+    named.xGrad = args[5];
+  }
+  if (mode != BackwardMode::Recompute)
+    named.workspace = args[mode == BackwardMode::ForwardSave ? 4 : 6];
+  named.batch = args[args.size() - 3];
+  named.tileBegin = args[args.size() - 2];
+  named.tileEnd = args[args.size() - 1];
+  return named;
+}
+
+Value ntp::backward::beginTileLoop(OpBuilder &b, Location loc,
+                                   const BackwardArguments &args,
+                                   BackwardMode mode, bool perSampleGrads,
+                                   Type element, int64_t numParams,
+                                   int64_t tile, Value &lanes) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  if (mode != BackwardMode::ForwardSave && !perSampleGrads)
+    lanes = createZeroedLanes(b, loc, element, numParams, tile);
+  auto loop = scf::ForOp::create(b, loc, args.tileBegin, args.tileEnd, one);
+  b.setInsertionPointToStart(loop.getBody());
+  return loop.getInductionVar();
+}
+
+void ntp::backward::endFunction(OpBuilder &b, Location loc, Block *entry,
+                                const BackwardArguments &args,
+                                BackwardMode mode, bool perSampleGrads,
+                                Value lanes) {
+  b.setInsertionPointToEnd(entry);
+  if (mode != BackwardMode::ForwardSave && !perSampleGrads) {
+    ReduceLanesOp::create(b, loc, lanes, args.grad);
+    memref::DeallocOp::create(b, loc, lanes);
+  }
+  func::ReturnOp::create(b, loc);
+}
+
+Value ntp::backward::writtenJet(Operation *op) {
+  return TypeSwitch<Operation *, Value>(op)
+      .Case([](SeedOp o) { return o.getJet(); })
+      .Case([](AffineOp o) { return o.getOutput(); })
+      .Case([](ActivateOp o) { return o.getOutput(); })
+      .Case([](ScaleOp o) { return o.getOutput(); })
+      .Case([](AddJetsOp o) { return o.getOutput(); })
+      .Case([](FourierProjectOp o) { return o.getOutput(); })
+      .Case([](GateJetsOp o) { return o.getOutput(); })
+      .Default([](Operation *) { return Value(); });
+}
 
 func::FuncOp ntp::backward::createFunction(OpBuilder &b, Location loc,
                                            Type element,

@@ -92,6 +92,30 @@ mlir::func::FuncOp createFunction(mlir::OpBuilder &b, mlir::Location loc,
                                   mlir::Type element, const std::string &name,
                                   BackwardMode mode, int64_t workspacePerTile);
 
+/// A generated function's arguments in `mode` (createFunction's
+/// signature); null where the mode has none.
+struct BackwardArguments {
+  mlir::Value x, v, params, outOrCotangent, grad, xGrad, workspace, batch,
+      tileBegin, tileEnd;
+};
+BackwardArguments readArguments(mlir::Block *entry, BackwardMode mode);
+
+/// Opens the loop over the tiles [tileBegin, tileEnd), after the lane-wise
+/// gradient accumulators [numParams, tile] (zeroed on the heap: they
+/// outgrow a stack for wide networks) when `mode` has a reverse and the
+/// gradients are not per sample; leaves `b` at the start of the loop's body
+/// and returns the tile. Every generated function's loop, jet or partials.
+mlir::Value beginTileLoop(mlir::OpBuilder &b, mlir::Location loc,
+                          const BackwardArguments &args, BackwardMode mode,
+                          bool perSampleGrads, mlir::Type element,
+                          int64_t numParams, int64_t tile, mlir::Value &lanes);
+
+/// Ends the function at the end of `entry`: beginTileLoop's accumulators
+/// summed into grad and freed, then the return.
+void endFunction(mlir::OpBuilder &b, mlir::Location loc, mlir::Block *entry,
+                 const BackwardArguments &args, BackwardMode mode,
+                 bool perSampleGrads, mlir::Value lanes);
+
 /// Lane-wise gradient accumulators [numParams, tile] on the heap, zeroed.
 mlir::Value createZeroedLanes(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Type element, int64_t numParams,
@@ -123,6 +147,11 @@ mlir::LogicalResult readConstantBuffer(mlir::Operation *seed,
                                        llvm::StringRef owned,
                                        llvm::SmallVector<double> &values);
 
+/// The jet buffer a forward's jet op writes (a seed's jet, a layer's
+/// output: ntp.seed, affine, activate, scale, add_jets, fourier_project,
+/// gate_jets), null for any other op; the plan readers map it to its step.
+mlir::Value writtenJet(mlir::Operation *op);
+
 /// Stamps `forward` with its workspace per tile (ntp.workspace_per_tile) and
 /// the module's #ntp.kernel with the reverse mode (when it describes kernel
 /// `name`), checking that the kernel's workspace is `workspacePerTile`.
@@ -132,6 +161,52 @@ mlir::LogicalResult stampBackwardFacts(mlir::ModuleOp module,
                                        llvm::StringRef name,
                                        int64_t workspacePerTile,
                                        int64_t partialsSavedRows = 0);
+
+/// The reverse of a chain of steps, shared by the jet chain
+/// (GenerateBackward.cpp) and a partials kernel's rays and blocks
+/// (RayVjpEmission.h): from the last step down to step 1, each step's VJP
+/// writes its input's cotangent into the first buffer that is neither the
+/// current one (ping-pong) nor the one keeping a residual add's cotangent,
+/// which joins the chain's once the chain reaches the step the add read.
+/// `bar` is the last step's cotangent, in buffer `current` (-1: none).
+/// Callbacks: `inBarOf(i, target)`, step i's input cotangent in buffer
+/// `target`; `vjp(i, bar, inBar)`, step i's rule; `join(bar, pending,
+/// pendingStep)`, the kept cotangent added to the chain's. Returns the
+/// seed's cotangent.
+template <typename InBarFn, typename VjpFn, typename JoinFn>
+mlir::Value reverseChain(llvm::ArrayRef<JetStep> steps, int current,
+                         mlir::Value bar, InBarFn inBarOf, VjpFn vjp,
+                         JoinFn join) {
+  int kept = -1;
+  mlir::Value pending;
+  size_t pendingStep = 0;
+  for (size_t i = steps.size() - 1; i > 0; --i) {
+    const JetStep &s = steps[i];
+    if (s.kind == JetStep::Kind::Add) {
+      // d(lhs + rhs): the cotangent flows unchanged to both operands. The
+      // chain goes on with `bar` itself; the skip's copy is its buffer,
+      // which the steps until pendingStep leave alone (the top step is an
+      // affine: an add's cotangent is in a buffer).
+      kept = current;
+      pending = bar;
+      pendingStep = s.skip;
+      continue;
+    }
+    int target = 0;
+    while (target == current || target == kept)
+      ++target;
+    mlir::Value inBar = inBarOf(i, target);
+    vjp(i, bar, inBar);
+    current = target;
+    bar = inBar;
+    if (pending && i - 1 == pendingStep) {
+      join(bar, pending, pendingStep);
+      kept = -1;
+      pending = mlir::Value();
+    }
+  }
+  return bar;
+}
 
 //===----------------------------------------------------------------------===//
 // The tile loop of the jet chain's and the gated DAG's generated functions
@@ -161,20 +236,16 @@ protected:
     OpBuilder::InsertionGuard guard(b);
     entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    auto args = entry->getArguments();
-    grad = xGrad = workspace = lanes = Value();
+    BackwardArguments args = readArguments(entry, mode);
+    lanes = Value();
     stackJets.clear();
-    x = args[0];
-    v = args[1];
-    params = args[2];
-    Value outOrCotangent = args[3];
-    if (mode != Mode::ForwardSave) {
-      grad = args[4];
-      xGrad = args[5];
-    }
-    if (mode != Mode::Recompute)
-      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
-    Value batch = args[args.size() - 3];
+    x = args.x;
+    v = args.v;
+    params = args.params;
+    grad = args.grad;
+    xGrad = args.xGrad;
+    workspace = args.workspace;
+    Value batch = args.batch;
 
     // Stack buffers: one per forward jet (recompute only), then the
     // builder's own.
@@ -186,16 +257,8 @@ protected:
                                 plan.element)));
     derived().allocateBuffers(b, mode);
 
-    // Lane-wise gradient accumulators on the heap (they outgrow a stack for
-    // wide networks): zeroed here, summed into grad after the last tile.
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    if (mode != Mode::ForwardSave && !perSampleGrads)
-      lanes =
-          createZeroedLanes(b, loc, plan.element, plan.numParams, plan.tile);
-    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
-                                   args[args.size() - 1], one);
-    b.setInsertionPointToStart(loop.getBody());
-    Value tile = loop.getInductionVar();
+    Value tile = beginTileLoop(b, loc, args, mode, perSampleGrads, plan.element,
+                               plan.numParams, plan.tile, lanes);
     SmallVector<Value> jets;
     for (size_t i = 0; i < plan.steps.size(); ++i)
       jets.push_back(jetBuffer(b, i, tile));
@@ -207,18 +270,13 @@ protected:
     if (mode != Mode::ReverseSaved)
       derived().emitForward(b, jets, batch, tile);
     if (mode == Mode::ForwardSave)
-      StoreJetOp::create(b, loc, jets.back(), outOrCotangent, batch, tile,
+      StoreJetOp::create(b, loc, jets.back(), args.outOrCotangent, batch, tile,
                          plan.storedLiveOrders);
-    else if (failed(
-                 derived().emitReverse(b, jets, outOrCotangent, batch, tile)))
+    else if (failed(derived().emitReverse(b, jets, args.outOrCotangent, batch,
+                                          tile)))
       return failure();
 
-    b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave && !perSampleGrads) {
-      ReduceLanesOp::create(b, loc, lanes, grad);
-      memref::DeallocOp::create(b, loc, lanes);
-    }
-    func::ReturnOp::create(b, loc);
+    endFunction(b, loc, entry, args, mode, perSampleGrads, lanes);
     return func;
   }
 

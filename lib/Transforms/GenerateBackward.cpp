@@ -30,7 +30,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 namespace ntp {
 #define GEN_PASS_DEF_NTPGENERATEBACKWARD
@@ -85,14 +84,7 @@ FailureOr<JetPlan> readPlan(func::FuncOp func) {
       if (!*layer && isa<NtpDialect>(op->getDialect()))
         return op->emitOpError("unexpected op in a kernel function");
     }
-    Value written = TypeSwitch<Operation *, Value>(op)
-                        .Case([](SeedOp o) { return o.getJet(); })
-                        .Case([](AffineOp o) { return o.getOutput(); })
-                        .Case([](ActivateOp o) { return o.getOutput(); })
-                        .Case([](ScaleOp o) { return o.getOutput(); })
-                        .Case([](AddJetsOp o) { return o.getOutput(); })
-                        .Case([](FourierProjectOp o) { return o.getOutput(); })
-                        .Default([](Operation *) { return Value(); });
+    Value written = writtenJet(op);
     if (written)
       writer[written] = plan.steps.size() - 1;
     return WalkResult::advance();
@@ -174,27 +166,11 @@ private:
     int current = 0;
     Value bar = cotangent(b, current, plan.steps.back().width);
     LoadCotangentOp::create(b, loc, cotangentIn, bar, batch, tile);
-    // A residual add's cotangent, kept (in buffer `kept`) until the chain
-    // reaches the step whose jet the add read, `pendingStep`.
-    int kept = -1;
-    Value pending;
-    size_t pendingStep = 0;
-    for (size_t i = plan.steps.size() - 1; i > 0; --i) {
+    auto inBarOf = [&](size_t i, int target) {
+      return cotangent(b, target, plan.steps[i - 1].width);
+    };
+    auto vjp = [&](size_t i, Value bar, Value inBar) {
       const JetStep &s = plan.steps[i];
-      int64_t inWidth = plan.steps[i - 1].width;
-      if (s.kind == JetStep::Kind::Add) {
-        // d(lhs + rhs): the cotangent flows unchanged to both operands. The
-        // chain goes on with `bar` itself; the skip's copy is this buffer,
-        // which the steps until pendingStep leave alone.
-        kept = current;
-        pending = bar;
-        pendingStep = s.skip;
-        continue;
-      }
-      int target = 0;
-      while (target == current || target == kept)
-        ++target;
-      Value inBar = cotangent(b, target, inWidth);
       if (s.kind == JetStep::Kind::Affine)
         AffineVjpOp::create(b, loc, jets[i - 1], params, s.weightOffset, bar,
                             inBar, lanes, s.liveOrders);
@@ -204,18 +180,15 @@ private:
       else
         ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
                               s.liveOrders);
-      current = target;
-      bar = inBar;
-      if (pending && i - 1 == pendingStep) {
-        // The skip's cotangent joins the chain's (orders the step after
-        // pendingStep reads; the others are structural zeros).
-        AddJetsOp::create(b, loc, bar, pending, bar,
-                          plan.steps[pendingStep + 1].liveOrders);
-        kept = -1;
-        pending = Value();
-      }
-    }
-    SeedVjpOp::create(b, loc, bar, xGrad, batch, tile);
+    };
+    // The skip's cotangent joins the chain's (orders the step after
+    // pendingStep reads; the others are structural zeros).
+    auto join = [&](Value bar, Value pending, size_t pendingStep) {
+      AddJetsOp::create(b, loc, bar, pending, bar,
+                        plan.steps[pendingStep + 1].liveOrders);
+    };
+    Value seedBar = reverseChain(plan.steps, current, bar, inBarOf, vjp, join);
+    SeedVjpOp::create(b, loc, seedBar, xGrad, batch, tile);
     return success();
   }
 

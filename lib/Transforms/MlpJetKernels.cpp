@@ -18,12 +18,8 @@ func::FuncOp KernelBuilder::build(OpBuilder &b) {
   Location loc = mlp.getLoc();
   Type element = mlp.getElementType();
   OpBuilder::InsertionGuard guard(b);
-  auto func = createTilesFunction(b);
-  Block *entry = &func.front();
-  Value x = entry->getArgument(0), v = entry->getArgument(1),
-        params = entry->getArgument(2), out = entry->getArgument(3),
-        batch = entry->getArgument(4), tileBegin = entry->getArgument(5),
-        tileEnd = entry->getArgument(6);
+  auto [func, entry, x, v, params, out, batch, tileBegin, tileEnd] =
+      beginTilesFunction(b);
 
   ArrayRef<int64_t> layers = mlp.getLayers();
   int64_t orders = mlp.getOrder() + 1;
@@ -105,12 +101,8 @@ func::FuncOp KernelBuilder::buildGated(OpBuilder &b) {
   Location loc = mlp.getLoc();
   Type element = mlp.getElementType();
   OpBuilder::InsertionGuard guard(b);
-  auto func = createTilesFunction(b);
-  Block *entry = &func.front();
-  Value x = entry->getArgument(0), v = entry->getArgument(1),
-        params = entry->getArgument(2), out = entry->getArgument(3),
-        batch = entry->getArgument(4), tileBegin = entry->getArgument(5),
-        tileEnd = entry->getArgument(6);
+  auto [func, entry, x, v, params, out, batch, tileBegin, tileEnd] =
+      beginTilesFunction(b);
 
   ArrayRef<int64_t> layers = mlp.getLayers();
   int64_t orders = mlp.getOrder() + 1, h = layers[1];

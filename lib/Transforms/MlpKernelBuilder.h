@@ -9,6 +9,7 @@
 #ifndef NTP_LIB_TRANSFORMS_MLPKERNELBUILDER_H
 #define NTP_LIB_TRANSFORMS_MLPKERNELBUILDER_H
 
+#include "ConstantBuffer.h"
 #include "JetCorner.h"
 
 #include "ntp/Compiler/KernelFacts.h"
@@ -27,6 +28,8 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 namespace ntp::decompose {
 
@@ -130,6 +133,80 @@ public:
   int partialsBuffers() { return partialsBuffers(mlp.getLayerKinds()); }
 
 private:
+  /// A tiles function (createTilesFunction) and its arguments, named once
+  /// for every kernel builder.
+  struct TilesFunction {
+    func::FuncOp func;
+    Block *entry;
+    Value x, v, params, out, batch, tileBegin, tileEnd;
+  };
+  TilesFunction beginTilesFunction(OpBuilder &b,
+                                   StringRef suffix = "_forward_tiles") {
+    func::FuncOp func = createTilesFunction(b, suffix);
+    Block *entry = &func.front();
+    auto arg = [&](unsigned i) { return entry->getArgument(i); };
+    return {func,   entry,  arg(0), arg(1), arg(2),
+            arg(3), arg(4), arg(5), arg(6)};
+  }
+  /// A partials kernel's tiles function: marked ntp.partials (its seeds'
+  /// directions are constants, the direction argument is not read).
+  TilesFunction beginPartialsFunction(OpBuilder &b,
+                                      StringRef suffix = "_forward_tiles") {
+    TilesFunction tiles = beginTilesFunction(b, suffix);
+    tiles.func->setAttr("ntp.partials", b.getUnitAttr());
+    return tiles;
+  }
+
+  /// The ping-pong jet buffers of [rows, widest typed layer, tile]: two, a
+  /// third where a residual layer keeps its input (partialsBuffers()).
+  /// `padded`: rows 4 KiB apart (JetBufferShape::paddedNeurons).
+  SmallVector<Value, 3> allocatePingPong(OpBuilder &b, int64_t rows,
+                                         bool padded) {
+    Type element = mlp.getElementType();
+    int64_t width = typedMaxWidth();
+    if (padded)
+      width = JetBufferShape::paddedNeurons(width, tileSize, element);
+    auto type = JetBufferShape::get(rows, width, tileSize, element);
+    SmallVector<Value, 3> buffers;
+    for (int i = 0, e = partialsBuffers(); i < e; ++i)
+      buffers.push_back(memref::AllocaOp::create(b, mlp.getLoc(), type));
+    return buffers;
+  }
+
+  /// A gated network's U and V, [rows, first hidden width, tile] each.
+  std::array<Value, 2> allocateGates(OpBuilder &b, int64_t rows) {
+    auto type = JetBufferShape::get(rows, mlp.getLayers()[1], tileSize,
+                                    mlp.getElementType());
+    Value u = memref::AllocaOp::create(b, mlp.getLoc(), type);
+    return {u, memref::AllocaOp::create(b, mlp.getLoc(), type)};
+  }
+
+  /// A partials kernel's stacked top rows, [columns, q, tile], and their
+  /// combination, [requests, q, tile].
+  std::pair<Value, Value> allocateTops(OpBuilder &b, int64_t columns,
+                                       int64_t requests) {
+    Type element = mlp.getElementType();
+    int64_t q = mlp.getLayers().back();
+    Value top = memref::AllocaOp::create(
+        b, mlp.getLoc(), JetBufferShape::get(columns, q, tileSize, element));
+    return {top, memref::AllocaOp::create(
+                     b, mlp.getLoc(),
+                     JetBufferShape::get(requests, q, tileSize, element))};
+  }
+
+  /// A partials kernel's end: `top` combined with `weights` into
+  /// `combined`, its `requests` rows stored to `out`, the return.
+  void finishPartials(OpBuilder &b, Block *entry, Value top, Value combined,
+                      ArrayRef<double> weights, Value out, Value batch,
+                      Value tile, int64_t requests) {
+    Location loc = mlp.getLoc();
+    CombinePartialsOp::create(b, loc, top, combined,
+                              b.getDenseF64ArrayAttr(weights));
+    StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
+    b.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(b, loc);
+  }
+
   /// The ping-pong buffer a layer writes: the first other than `busy` and
   /// `kept` (-1: none).
   static int otherBuffer(int busy, int kept) {

@@ -21,12 +21,8 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
   Location loc = mlp.getLoc();
   Type element = mlp.getElementType();
   OpBuilder::InsertionGuard guard(b);
-  auto func = createTilesFunction(b, suffix);
-  func->setAttr("ntp.partials", b.getUnitAttr());
-  Block *entry = &func.front();
-  Value x = entry->getArgument(0), params = entry->getArgument(2),
-        out = entry->getArgument(3), batch = entry->getArgument(4),
-        tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+  auto [func, entry, x, v, params, out, batch, tileBegin, tileEnd] =
+      beginPartialsFunction(b, suffix);
 
   ArrayRef<int64_t> layers = mlp.getLayers();
   int64_t d = layers.front(), q = layers.back();
@@ -35,36 +31,19 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
   artifact::LayerKinds kinds = mlp.getLayerKinds();
   // Typed layers as in build(): a third buffer keeps a residual layer's
   // input, the Fourier features are 2m wide.
-  auto bufferType =
-      JetBufferShape::get(orders, typedMaxWidth(), tileSize, element);
-  SmallVector<Value, 3> buffers;
-  for (int i = 0, e = partialsBuffers(); i < e; ++i)
-    buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+  SmallVector<Value, 3> buffers = allocatePingPong(b, orders, /*padded=*/false);
   // A gated network's U and V, per ray (as in buildGated).
-  Value gates[2];
+  std::array<Value, 2> gates;
   if (kinds.gated)
-    for (Value &gate : gates)
-      gate = memref::AllocaOp::create(
-          b, loc, JetBufferShape::get(orders, layers[1], tileSize, element));
+    gates = allocateGates(b, orders);
   int64_t columns = plan.jetCoefficients();
   int64_t requests = static_cast<int64_t>(plan.terms.size());
-  Value rays = memref::AllocaOp::create(
-      b, loc, JetBufferShape::get(columns, q, tileSize, element));
-  Value combined = memref::AllocaOp::create(
-      b, loc, JetBufferShape::get(requests, q, tileSize, element));
+  auto [rays, combined] = allocateTops(b, columns, requests);
   // The directions, constants written once per call.
   SmallVector<Value> directions;
-  for (const std::vector<int64_t> &ray : plan.rays) {
-    Value direction =
-        memref::AllocaOp::create(b, loc, MemRefType::get({d}, element));
-    for (int64_t l = 0; l < d; ++l)
-      memref::StoreOp::create(
-          b, loc,
-          arith::ConstantOp::create(
-              b, loc, b.getFloatAttr(element, static_cast<double>(ray[l]))),
-          direction, ValueRange{arith::ConstantIndexOp::create(b, loc, l)});
-    directions.push_back(direction);
-  }
+  for (const std::vector<int64_t> &ray : plan.rays)
+    directions.push_back(createConstantBuffer(
+        b, loc, element, SmallVector<double>(ray.begin(), ray.begin() + d)));
 
   Value tile = beginTileLoop(b, tileBegin, tileEnd);
 
@@ -154,11 +133,7 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
       if (t.order < liveColumns[t.ray])
         weights[p * columns + firstColumn[t.ray] + t.order] =
             t.weight.toDouble();
-  CombinePartialsOp::create(b, loc, rays, combined,
-                            b.getDenseF64ArrayAttr(weights));
-  StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
-  b.setInsertionPointToEnd(entry);
-  func::ReturnOp::create(b, loc);
+  finishPartials(b, entry, rays, combined, weights, out, batch, tile, requests);
   return func;
 }
 
@@ -168,12 +143,8 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
   Location loc = mlp.getLoc();
   Type element = mlp.getElementType();
   OpBuilder::InsertionGuard guard(b);
-  auto func = createTilesFunction(b);
-  func->setAttr("ntp.partials", b.getUnitAttr());
-  Block *entry = &func.front();
-  Value x = entry->getArgument(0), params = entry->getArgument(2),
-        out = entry->getArgument(3), batch = entry->getArgument(4),
-        tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+  auto [func, entry, x, v, params, out, batch, tileBegin, tileEnd] =
+      beginPartialsFunction(b);
 
   ArrayRef<int64_t> layers = mlp.getLayers();
   int64_t d = layers.front(), q = layers.back();
@@ -185,46 +156,23 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
   // 64-byte vectors) put every row of a neuron, read and written together
   // by ntp.activate_rays and a block of ntp.affine_rays, in one L1 set
   // (measured: a collapsed Laplacian's activations took 40% of the time).
-  auto bufferType = JetBufferShape::get(
-      maxRows,
-      JetBufferShape::paddedNeurons(typedMaxWidth(), tileSize, element),
-      tileSize, element);
-  SmallVector<Value, 3> buffers;
-  for (int i = 0, e = partialsBuffers(); i < e; ++i)
-    buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+  SmallVector<Value, 3> buffers = allocatePingPong(b, maxRows, /*padded=*/true);
   // A gated network's U and V, per block (as in buildPartials).
-  Value gates[2];
+  std::array<Value, 2> gates;
   if (kinds.gated)
-    for (Value &gate : gates)
-      gate = memref::AllocaOp::create(
-          b, loc, JetBufferShape::get(maxRows, layers[1], tileSize, element));
+    gates = allocateGates(b, maxRows);
   int64_t requests = static_cast<int64_t>(plan.terms.size());
-  Value top = memref::AllocaOp::create(
-      b, loc, JetBufferShape::get(lowering.columns, q, tileSize, element));
-  Value combined = memref::AllocaOp::create(
-      b, loc, JetBufferShape::get(requests, q, tileSize, element));
-  // Each block's directions, in layout order: constants written once per
-  // call.
+  auto [top, combined] = allocateTops(b, lowering.columns, requests);
+  // Each block's directions, in layout order ([max(rays, 1) * d]):
+  // constants written once per call.
   SmallVector<Value> directions;
   for (const partials::RayBlock &block : lowering.blocks) {
-    int64_t rays = 0;
-    for (const partials::RayGroup &g : block.groups)
-      rays += static_cast<int64_t>(g.rays.size());
-    Value buffer = memref::AllocaOp::create(
-        b, loc, MemRefType::get({std::max<int64_t>(rays, 1) * d}, element));
-    int64_t i = 0;
+    SmallVector<double> values;
     for (const partials::RayGroup &g : block.groups)
       for (int64_t r : g.rays)
-        for (int64_t l = 0; l < d; ++l)
-          memref::StoreOp::create(
-              b, loc,
-              arith::ConstantOp::create(
-                  b, loc,
-                  b.getFloatAttr(element,
-                                 static_cast<double>(plan.rays[r][l]))),
-              buffer, ValueRange{arith::ConstantIndexOp::create(b, loc, i++)});
-    directions.push_back(memref::CastOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, element), buffer));
+        values.append(plan.rays[r].begin(), plan.rays[r].begin() + d);
+    directions.push_back(castToDynamic(
+        b, loc, createConstantBuffer(b, loc, element, values, /*minSize=*/d)));
   }
 
   Value tile = beginTileLoop(b, tileBegin, tileEnd);
@@ -336,10 +284,7 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
     }
     column += rows;
   }
-  CombinePartialsOp::create(b, loc, top, combined,
-                            b.getDenseF64ArrayAttr(lowering.weights));
-  StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
-  b.setInsertionPointToEnd(entry);
-  func::ReturnOp::create(b, loc);
+  finishPartials(b, entry, top, combined, lowering.weights, out, batch, tile,
+                 requests);
   return func;
 }

@@ -27,55 +27,34 @@ KernelBuilder::buildPolyPartials(OpBuilder &b, const partials::Plan &plan,
   Location loc = mlp.getLoc();
   Type element = mlp.getElementType();
   OpBuilder::InsertionGuard guard(b);
-  auto func = createTilesFunction(b);
-  func->setAttr("ntp.partials", b.getUnitAttr());
-  Block *entry = &func.front();
-  Value x = entry->getArgument(0), params = entry->getArgument(2),
-        out = entry->getArgument(3), batch = entry->getArgument(4),
-        tileBegin = entry->getArgument(5), tileEnd = entry->getArgument(6);
+  auto [func, entry, x, v, params, out, batch, tileBegin, tileEnd] =
+      beginPartialsFunction(b);
 
   ArrayRef<int64_t> layers = mlp.getLayers();
-  int64_t d = layers.front(), q = layers.back();
+  int64_t d = layers.front();
   const std::vector<partials::Monomial> &monomials = lowering.monomials;
   int64_t rows = static_cast<int64_t>(monomials.size());
   artifact::LayerKinds kinds = mlp.getLayerKinds();
   // Padded as buildMultiPartials' buffers (a neuron's rows in one L1 set).
-  auto bufferType = JetBufferShape::get(
-      rows, JetBufferShape::paddedNeurons(typedMaxWidth(), tileSize, element),
-      tileSize, element);
-  SmallVector<Value, 3> buffers;
-  for (int i = 0, e = partialsBuffers(); i < e; ++i)
-    buffers.push_back(memref::AllocaOp::create(b, loc, bufferType));
+  SmallVector<Value, 3> buffers = allocatePingPong(b, rows, /*padded=*/true);
   int64_t requests = static_cast<int64_t>(plan.terms.size());
-  Value top = memref::AllocaOp::create(
-      b, loc, JetBufferShape::get(rows, q, tileSize, element));
-  Value combined = memref::AllocaOp::create(
-      b, loc, JetBufferShape::get(requests, q, tileSize, element));
-  // The seed's directions: e_i for the monomial e_i, zeros for the others
-  // (their coefficients are zero in x + t), constants written once per
-  // call.
-  Value directions = memref::AllocaOp::create(
-      b, loc, MemRefType::get({std::max<int64_t>(rows - 1, 1) * d}, element));
+  auto [top, combined] = allocateTops(b, rows, requests);
+  // The seed's directions ([max(rows - 1, 1) * d]): e_i for the monomial
+  // e_i, zeros for the others (their coefficients are zero in x + t),
+  // constants written once per call.
   SmallVector<int64_t> flat;
+  SmallVector<double> values;
   for (int64_t r = 0; r < rows; ++r) {
     flat.append(monomials[r].begin(), monomials[r].end());
     if (r == 0)
       continue;
+    bool linear = std::accumulate(monomials[r].begin(), monomials[r].end(),
+                                  int64_t(0)) == 1;
     for (int64_t l = 0; l < d; ++l)
-      memref::StoreOp::create(
-          b, loc,
-          arith::ConstantOp::create(
-              b, loc,
-              b.getFloatAttr(element, static_cast<double>(
-                                          monomials[r][l] == 1 &&
-                                          std::accumulate(monomials[r].begin(),
-                                                          monomials[r].end(),
-                                                          int64_t(0)) == 1))),
-          directions,
-          ValueRange{arith::ConstantIndexOp::create(b, loc, (r - 1) * d + l)});
+      values.push_back(static_cast<double>(linear && monomials[r][l] == 1));
   }
-  directions = memref::CastOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, element), directions);
+  Value directions = castToDynamic(
+      b, loc, createConstantBuffer(b, loc, element, values, /*minSize=*/d));
   auto monomialsAttr = b.getDenseI64ArrayAttr(flat);
   auto variablesAttr = b.getI64IntegerAttr(d);
 
@@ -144,10 +123,7 @@ KernelBuilder::buildPolyPartials(OpBuilder &b, const partials::Plan &plan,
     if (residual)
       AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
   }
-  CombinePartialsOp::create(b, loc, top, combined,
-                            b.getDenseF64ArrayAttr(lowering.weights));
-  StoreJetOp::create(b, loc, combined, out, batch, tile, requests);
-  b.setInsertionPointToEnd(entry);
-  func::ReturnOp::create(b, loc);
+  finishPartials(b, entry, top, combined, lowering.weights, out, batch, tile,
+                 requests);
   return func;
 }

@@ -10,6 +10,7 @@
 #define NTP_LIB_TRANSFORMS_PARTIALSPLAN_H
 
 #include "BackwardPlan.h"
+#include "RayGroups.h"
 
 #include "ntp/artifact.hpp"
 
@@ -35,75 +36,17 @@ namespace ntp::backward {
 // the x gradient is the sum over rays of each seed's order-0 cotangent,
 // accumulated with ntp.combine_partials (weights 1) in two ping-pong buffers.
 //
-// Workspace of one tile (forward-save / backward-saved): for each ray, its
-// jets below the top ([orders_r, width, tile] per step, in order), then the
-// rays' top coefficients stacked as the forward stacks them ([C, q, tile]):
-// C * (sum of step widths) * tile elements, C the jet coefficients of all
-// rays.
+// Workspace of one tile (forward-save / backward-saved): RayGroupsPlan's,
+// C (its columns) the jet coefficients of all rays.
 
-/// One ray of a partials kernel's forward.
-struct RayPlan {
+/// One ray of a partials kernel's forward: a group whose rows are the jet
+/// coefficients propagated along its direction.
+struct RayPlan : RayGroup {
   llvm::SmallVector<double> direction;
-  int64_t orders = 0;         // jet coefficients propagated along the ray
-  int64_t firstColumn = 0;    // its first row of the stacked rays
-  std::vector<JetStep> steps; // seed, affine, activate, ..., top affine
-  /// The steps whose jets each step reads (a gated ray is a DAG: X feeds
-  /// U, V and the first hidden layer, U and V every gate).
-  std::vector<llvm::SmallVector<size_t, 3>> inputs;
-
-  bool gated() const {
-    return llvm::any_of(
-        steps, [](const JetStep &s) { return s.kind == JetStep::Kind::Gate; });
-  }
 };
 
-struct PartialsPlan {
-  std::string name; // without the _forward_tiles suffix
-  mlir::Type element;
-  int64_t tile = 0, numParams = 0, inputDim = 0, outputDim = 0;
-  int64_t columns = 0, requests = 0, maxOrders = 0, storedLiveOrders = 0;
-  std::vector<RayPlan> rays;
-  llvm::SmallVector<double> weights; // [requests, columns], row-major
-
-  /// Widths of one ray's jets below the top (seed, affine, activate, ...).
-  int64_t lowerWidths() const {
-    int64_t total = 0;
-    const std::vector<JetStep> &steps = rays.front().steps;
-    for (size_t i = 0; i + 1 < steps.size(); ++i)
-      total += steps[i].width;
-    return total;
-  }
-  int64_t maxWidth() const {
-    int64_t widest = 0;
-    for (const JetStep &s : rays.front().steps)
-      widest = std::max(widest, s.width);
-    return widest;
-  }
-  int64_t workspacePerTile() const {
-    return columns * (lowerWidths() + outputDim) * tile;
-  }
-  /// Elements of the stacked top coefficients' offset in a tile's slice.
-  int64_t topsOffset() const { return columns * lowerWidths() * tile; }
-  /// Elements a recomputing backward tile keeps on the stack.
-  /// Whether the rays add jets (residual layers): their reverse keeps the
-  /// skip connection's cotangent in a third buffer.
-  bool hasAdd() const {
-    return llvm::any_of(rays.front().steps, [](const JetStep &s) {
-      return s.kind == JetStep::Kind::Add;
-    });
-  }
-  /// Cotangent buffers of a ray's reverse: a gated one's pool holds U's,
-  /// V's and two along the chain (as GatedBackward.cpp's).
-  int64_t cotangentBuffers() const {
-    return rays.front().gated() ? 4 : hasAdd() ? 3 : 2;
-  }
-  int64_t recomputeStackElements() const {
-    return (maxOrders * lowerWidths() +
-            cotangentBuffers() * maxOrders * maxWidth() +
-            (requests + columns) * outputDim + 2 * (maxOrders + 1) * inputDim) *
-           tile;
-  }
-};
+/// The rays of a partials kernel's forward (`groups`), in order.
+struct PartialsPlan : RayGroupsPlan<RayPlan> {};
 
 /// The plan of the per-ray rays `func` of the kernel `name`.
 mlir::FailureOr<PartialsPlan> readPartialsPlan(mlir::func::FuncOp func,

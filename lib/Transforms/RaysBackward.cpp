@@ -20,7 +20,8 @@
 // the blocks. A gated network's block (the modified MLP: X feeds U, V and
 // the first hidden layer, U and V every ntp.gate_rays) is a DAG, reversed
 // step by step with ntp.gate_rays_vjp and its cotangents summed over each
-// step's consumers (emitBlockReverseDag, as the per-ray gated reverse).
+// step's consumers (RayVjpEmission.h's emitGroupReverseDag, shared with the
+// per-ray reverse).
 //
 // Workspace of one tile: each block's buffers below the top ([rows_b, width,
 // tile] per step, in order), then the blocks' top rows stacked as the
@@ -38,7 +39,7 @@
 #include "RaysPlan.h"
 
 #include "BackwardPlan.h"
-#include "JetCorner.h"
+#include "RayVjpEmission.h"
 
 #include "ntp/Compiler/KernelFacts.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
@@ -50,7 +51,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace ntp;
@@ -58,412 +58,103 @@ using namespace ntp::backward;
 
 namespace {
 
-/// Builds the reverse-mode functions of a rays forward (signatures as for
-/// every partials kernel; the direction argument is not read).
-class RaysBackwardBuilder {
+/// Builds the reverse-mode functions of a rays forward: its blocks' steps
+/// are ntp.seed_rays, ntp.affine_rays, ntp.activate_rays, ntp.gate_rays and
+/// the typed layers' ops on every row.
+class RaysBackwardBuilder
+    : public RayGroupsReverseBuilder<RaysBackwardBuilder, RaysPlan> {
 public:
-  using Mode = BackwardMode;
-
   RaysBackwardBuilder(const RaysPlan &plan, Location loc, bool perSampleGrads)
-      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
+      : RayGroupsReverseBuilder(plan, loc, perSampleGrads, plan.stride) {}
 
-  func::FuncOp build(OpBuilder &b, Mode mode) {
-    auto func =
-        createFunction(b, loc, plan.element, plan.name, mode, plan.stride);
-    func->setAttr("ntp.partials", b.getUnitAttr());
-    OpBuilder::InsertionGuard guard(b);
-    entry = func.addEntryBlock();
-    pool.clear();
-    busy.clear();
-    b.setInsertionPointToStart(entry);
-    auto args = entry->getArguments();
-    x = args[0];
-    params = args[2];
-    Value outOrCotangent = args[3];
-    grad = xGrad = workspace = lanes = Value();
-    if (mode != Mode::ForwardSave) {
-      grad = args[4];
-      xGrad = args[5];
-    }
-    if (mode != Mode::Recompute)
-      workspace = args[mode == Mode::ForwardSave ? 4 : 6];
-    Value batch = args[args.size() - 3];
-
-    // Each block's directions, constants written once per call.
-    directions.clear();
-    if (mode != Mode::ReverseSaved)
-      for (const RaysBlock &block : plan.blocks) {
-        int64_t count = static_cast<int64_t>(block.directions.size());
-        Value buffer = memref::AllocaOp::create(
-            b, loc,
-            MemRefType::get({std::max<int64_t>(count, 1)}, plan.element));
-        for (int64_t i = 0; i < count; ++i)
-          memref::StoreOp::create(
-              b, loc,
-              arith::ConstantOp::create(
-                  b, loc, b.getFloatAttr(plan.element, block.directions[i])),
-              buffer, ValueRange{arith::ConstantIndexOp::create(b, loc, i)});
-        directions.push_back(memref::CastOp::create(
-            b, loc, MemRefType::get({ShapedType::kDynamic}, plan.element),
-            buffer));
-      }
-    const std::vector<JetStep> &steps = plan.steps();
-    stackJets.clear();
-    if (mode == Mode::Recompute)
-      for (size_t i = 0; i + 1 < steps.size(); ++i)
-        stackJets.push_back(memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.maxRows, steps[i].width, plan.tile,
-                                plan.element)));
-    Value outBar, topBar, combined;
-    if (mode != Mode::ForwardSave) {
-      // (A gated block's come from the pool of emitBlockReverseDag.)
-      for (Value &buffer : MutableArrayRef<Value>(
-               cotangents,
-               plan.blocks.front().gated() ? 0 : plan.cotangentBuffers()))
-        buffer = memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.maxRows, plan.maxWidth(), plan.tile,
-                                plan.element));
-      outBar = memref::AllocaOp::create(
-          b, loc,
-          JetBufferShape::get(plan.requests, plan.outputDim, plan.tile,
-                              plan.element));
-      topBar = memref::AllocaOp::create(
-          b, loc,
-          JetBufferShape::get(plan.columns, plan.outputDim, plan.tile,
-                              plan.element));
-      // Row 0: the x cotangent summed so far; rows 1..: a block's seed's.
-      for (Value &buffer : seedBars)
-        buffer = memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.maxRows + 1, plan.inputDim, plan.tile,
-                                plan.element));
-    } else {
-      combined = memref::AllocaOp::create(
-          b, loc,
-          JetBufferShape::get(plan.requests, plan.outputDim, plan.tile,
-                              plan.element));
-    }
-
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    if (mode != Mode::ForwardSave && !perSampleGrads)
-      lanes =
-          createZeroedLanes(b, loc, plan.element, plan.numParams, plan.tile);
-    auto loop = scf::ForOp::create(b, loc, args[args.size() - 2],
-                                   args[args.size() - 1], one);
-    b.setInsertionPointToStart(loop.getBody());
-    Value tile = loop.getInductionVar();
-    if (mode != Mode::ForwardSave && perSampleGrads)
-      lanes = createSampleColumn(b, loc, plan.element, plan.numParams, grad,
-                                 tile, batch);
-
-    if (mode == Mode::ForwardSave) {
-      Value tops = workspaceSlice(b, tile, plan.topsOffset(), plan.columns,
-                                  plan.outputDim);
-      for (size_t k = 0; k < plan.blocks.size(); ++k)
-        emitBlockForward(b, k, blockJets(b, k, tile),
-                         corner(b, tops, plan.blocks[k].firstColumn,
-                                plan.blocks[k].rows, plan.outputDim),
-                         batch, tile);
-      CombinePartialsOp::create(b, loc, tops, combined,
-                                b.getDenseF64ArrayAttr(plan.weights));
-      StoreJetOp::create(b, loc, combined, outOrCotangent, batch, tile,
-                         plan.storedLiveOrders);
-    } else {
-      LoadCotangentOp::create(b, loc, outOrCotangent, outBar, batch, tile);
-      // The VJP of the combine: the transposed weights.
-      SmallVector<double> transposed(plan.columns * plan.requests);
-      for (int64_t p = 0; p < plan.requests; ++p)
-        for (int64_t c = 0; c < plan.columns; ++c)
-          transposed[c * plan.requests + p] =
-              plan.weights[p * plan.columns + c];
-      CombinePartialsOp::create(b, loc, outBar, topBar,
-                                b.getDenseF64ArrayAttr(transposed));
-      int accumulator = 0;
-      for (size_t k = 0; k < plan.blocks.size(); ++k) {
-        const RaysBlock &block = plan.blocks[k];
-        SmallVector<Value> jets = blockJets(b, k, tile);
-        if (mode == Mode::Recompute)
-          emitBlockForward(b, k, jets, Value(), batch, tile);
-        Value seedBar =
-            corner(b, seedBars[accumulator], 1, block.rows, plan.inputDim);
-        emitBlockReverse(
-            b, k, jets,
-            corner(b, topBar, block.firstColumn, block.rows, plan.outputDim),
-            seedBar);
-        // Row 0 of the next accumulator = the sum so far + this block's
-        // row 0 (the directions are constants).
-        Value next = corner(b, seedBars[accumulator ^ 1], 0, 1, plan.inputDim);
-        if (k == 0)
-          CombinePartialsOp::create(
-              b, loc, corner(b, seedBars[accumulator], 1, 1, plan.inputDim),
-              next, b.getDenseF64ArrayAttr({1.0}));
-        else
-          CombinePartialsOp::create(
-              b, loc, corner(b, seedBars[accumulator], 0, 2, plan.inputDim),
-              next, b.getDenseF64ArrayAttr({1.0, 1.0}));
-        accumulator ^= 1;
-      }
-      SeedVjpOp::create(b, loc,
-                        corner(b, seedBars[accumulator], 0, 1, plan.inputDim),
-                        xGrad, batch, tile);
-    }
-
-    b.setInsertionPointToEnd(entry);
-    if (mode != Mode::ForwardSave && !perSampleGrads) {
-      ReduceLanesOp::create(b, loc, lanes, grad);
-      memref::DeallocOp::create(b, loc, lanes);
-    }
-    func::ReturnOp::create(b, loc);
-    return func;
+  /// The block's directions, [rays * d] behind a cast to a dynamic size.
+  Value createDirections(OpBuilder &b, const RaysBlock &block) {
+    return castToDynamic(
+        b, loc, createConstantBuffer(b, loc, plan.element, block.directions));
   }
+
+  /// Step i of block k into `output`.
+  void emitStepForward(OpBuilder &b, size_t k, size_t i, ArrayRef<Value> jets,
+                       Value output, Value batch, Value tile) {
+    const RaysBlock &block = plan.groups[k];
+    const JetStep &s = block.steps[i];
+    auto [counts, orders, weights, collapsed] = layoutAttrs(b, block);
+    switch (s.kind) {
+    case JetStep::Kind::Seed:
+      SeedRaysOp::create(b, loc, x, directions[k], output, batch, tile, counts,
+                         orders, weights, collapsed);
+      break;
+    case JetStep::Kind::Affine:
+      // A gated block's U, V and first hidden layer read X.
+      AffineRaysOp::create(b, loc, jets[block.inputs[i][0]], params,
+                           b.getI64IntegerAttr(s.weightOffset), output,
+                           b.getI64IntegerAttr(s.liveOrders), counts, orders,
+                           weights, collapsed);
+      break;
+    case JetStep::Kind::Activate:
+      ActivateRaysOp::create(b, loc, b.getStringAttr(s.activation), jets[i - 1],
+                             output, b.getI64IntegerAttr(s.liveOrders), counts,
+                             orders, weights, collapsed);
+      break;
+    case JetStep::Kind::Scale:
+    case JetStep::Kind::Add:
+    case JetStep::Kind::FourierProject:
+      emitTypedLayerForward(b, loc, s, jets, i, params);
+      break;
+    case JetStep::Kind::Gate:
+      GateRaysOp::create(b, loc, jets[block.inputs[i][0]],
+                         jets[block.inputs[i][1]], jets[block.inputs[i][2]],
+                         output, counts, orders, weights, collapsed);
+      break;
+    }
+  }
+
+  /// The VJP of step `s` over every row of the block; with `rowZeroInput`
+  /// (into the seed's cotangent) an affine layer's W^T is skipped on the
+  /// rows past 0.
+  void emitStepVjp(OpBuilder &b, const RaysBlock &block, const JetStep &s,
+                   Value input, int64_t inWidth, Value bar, Value inBar,
+                   bool rowZeroInput) {
+    auto [counts, orders, weights, collapsed] = layoutAttrs(b, block);
+    switch (s.kind) {
+    case JetStep::Kind::Affine:
+      emitAffineVjp(b, s, input, bar, inBar, block.rows, inWidth, rowZeroInput);
+      break;
+    case JetStep::Kind::Activate:
+      ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation), input,
+                                bar, inBar, b.getI64IntegerAttr(s.liveOrders),
+                                counts, orders, weights, collapsed);
+      break;
+    case JetStep::Kind::Scale:
+    case JetStep::Kind::FourierProject:
+      emitTypedLayerVjp(b, loc, s, input, params, bar, lanes, inBar);
+      break;
+    default:
+      llvm_unreachable("checked by generateRaysBackward");
+    }
+  }
+
+  void emitGateVjp(OpBuilder &b, const RaysBlock &block, const JetStep &,
+                   Value u, Value v, Value z, Value bar, Value uBar, Value vBar,
+                   Value zBar, bool accumulate) {
+    auto [counts, orders, weights, collapsed] = layoutAttrs(b, block);
+    GateRaysVjpOp::create(b, loc, u, v, z, bar, uBar, vBar, zBar, counts,
+                          orders, weights, collapsed,
+                          accumulate ? b.getUnitAttr() : UnitAttr());
+  }
+
+  /// Cotangents sum over every row (the typed layers map every row).
+  int64_t addedRows(const RaysBlock &block, int64_t) { return block.rows; }
 
 private:
-  Value corner(OpBuilder &b, Value buffer, int64_t first, int64_t rows,
-               int64_t width) {
-    return jetCorner(b, loc, buffer, first, rows, width, plan.tile);
-  }
-
-  Value workspaceSlice(OpBuilder &b, Value tile, int64_t offset, int64_t rows,
-                       int64_t width) {
-    return sliceWorkspace(b, loc, workspace, tile, plan.stride, offset, rows,
-                          width, plan.tile, plan.element);
-  }
-
-  /// Block k's buffers below its top: stack corners, or workspace slices.
-  SmallVector<Value> blockJets(OpBuilder &b, size_t k, Value tile) {
-    const RaysBlock &block = plan.blocks[k];
-    SmallVector<Value> jets;
-    int64_t offset = block.firstColumn * plan.lowerWidths() * plan.tile;
-    for (size_t i = 0; i + 1 < block.steps.size(); ++i) {
-      int64_t width = block.steps[i].width;
-      jets.push_back(workspace
-                         ? workspaceSlice(b, tile, offset, block.rows, width)
-                         : corner(b, stackJets[i], 0, block.rows, width));
-      offset += block.rows * width * plan.tile;
-    }
-    return jets;
-  }
-
-  /// Block k's forward into `jets`; the top affine too when `top` is given.
-  void emitBlockForward(OpBuilder &b, size_t k, ArrayRef<Value> jets, Value top,
-                        Value batch, Value tile) {
-    const RaysBlock &block = plan.blocks[k];
-    auto counts = b.getDenseI64ArrayAttr(block.counts);
-    auto orders = b.getDenseI64ArrayAttr(block.orders);
-    auto weights = b.getDenseF64ArrayAttr(block.weights);
-    auto collapsed = b.getI64IntegerAttr(block.collapsedOrder);
-    for (size_t i = 0; i < block.steps.size(); ++i) {
-      const JetStep &s = block.steps[i];
-      bool isTop = i + 1 == block.steps.size();
-      if (isTop && !top)
-        break;
-      Value output = isTop ? top : jets[i];
-      switch (s.kind) {
-      case JetStep::Kind::Seed:
-        SeedRaysOp::create(b, loc, x, directions[k], output, batch, tile,
-                           counts, orders, weights, collapsed);
-        break;
-      case JetStep::Kind::Affine:
-        // A gated block's U, V and first hidden layer read X.
-        AffineRaysOp::create(b, loc, jets[block.inputs[i][0]], params,
-                             b.getI64IntegerAttr(s.weightOffset), output,
-                             b.getI64IntegerAttr(s.liveOrders), counts, orders,
-                             weights, collapsed);
-        break;
-      case JetStep::Kind::Activate:
-        ActivateRaysOp::create(b, loc, b.getStringAttr(s.activation),
-                               jets[i - 1], output,
-                               b.getI64IntegerAttr(s.liveOrders), counts,
-                               orders, weights, collapsed);
-        break;
-      case JetStep::Kind::Scale:
-      case JetStep::Kind::Add:
-      case JetStep::Kind::FourierProject:
-        emitTypedLayerForward(b, loc, s, jets, i, params);
-        break;
-      case JetStep::Kind::Gate:
-        GateRaysOp::create(b, loc, jets[block.inputs[i][0]],
-                           jets[block.inputs[i][1]], jets[block.inputs[i][2]],
-                           output, counts, orders, weights, collapsed);
-        break;
-      }
-    }
-  }
-
-  /// Block k's VJP rules, top to seed: from `topBar` (its rows of the top
-  /// cotangents) to `seedBar` (the seed's cotangent, every row).
-  void emitBlockReverse(OpBuilder &b, size_t k, ArrayRef<Value> jets,
-                        Value topBar, Value seedBar) {
-    const RaysBlock &block = plan.blocks[k];
-    if (block.gated())
-      return emitBlockReverseDag(b, k, jets, topBar, seedBar);
-    auto counts = b.getDenseI64ArrayAttr(block.counts);
-    auto orders = b.getDenseI64ArrayAttr(block.orders);
-    auto weights = b.getDenseF64ArrayAttr(block.weights);
-    auto collapsed = b.getI64IntegerAttr(block.collapsedOrder);
-    int current = -1; // topBar is in none of the cotangent buffers
-    Value bar = topBar;
-    // A residual add's cotangent, kept until the chain reaches the step
-    // whose jet the add read (as PartialsBackward.cpp's rays).
-    int kept = -1;
-    Value pending;
-    size_t pendingStep = 0;
-    for (size_t i = block.steps.size() - 1; i > 0; --i) {
-      const JetStep &s = block.steps[i];
-      if (s.kind == JetStep::Kind::Add) {
-        kept = current;
-        pending = bar;
-        pendingStep = s.skip;
-        continue;
-      }
-      int target = 0;
-      while (target == current || target == kept)
-        ++target;
-      Value inBar = i == 1 ? seedBar
-                           : corner(b, cotangents[target], 0, block.rows,
-                                    block.steps[i - 1].width);
-      switch (s.kind) {
-      case JetStep::Kind::Affine:
-        // Into the seed's cotangent only row 0 is read (x's gradient; the
-        // directions are constants): the other rows' W^T is skipped.
-        emitAffineVjp(b, s, jets[i - 1], bar, inBar, block.rows,
-                      block.steps[i - 1].width, /*rowZeroInput=*/i == 1);
-        break;
-      case JetStep::Kind::Activate:
-        ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation),
-                                  jets[i - 1], bar, inBar,
-                                  b.getI64IntegerAttr(s.liveOrders), counts,
-                                  orders, weights, collapsed);
-        break;
-      case JetStep::Kind::Scale:
-      case JetStep::Kind::FourierProject:
-        emitTypedLayerVjp(b, loc, s, jets[i - 1], params, bar, lanes, inBar);
-        break;
-      default:
-        llvm_unreachable("not a step of a block's chain");
-      }
-      current = target;
-      bar = inBar;
-      if (pending && i - 1 == pendingStep) {
-        AddJetsOp::create(b, loc, bar, pending, bar, block.rows);
-        kept = -1;
-        pending = Value();
-      }
-    }
-  }
-
-  /// A gated block's VJP rules, last step to first, as the per-ray gated
-  /// reverse (PartialsBackward.cpp's emitRayReverseDag) on the ray layout:
-  /// a step's cotangent is written by the first of its consumers reversed
-  /// and added to by the others (U's and V's by ntp.gate_rays_vjp with
-  /// `accumulate`, X's by ntp.add_jets over every row); the buffers come
-  /// from a pool ([maxRows, maxWidth, tile] each, shared by the blocks), the
-  /// seed's cotangent is `seedBar` and the top step's `topBar`.
-  void emitBlockReverseDag(OpBuilder &b, size_t k, ArrayRef<Value> jets,
-                           Value topBar, Value seedBar) {
-    const RaysBlock &block = plan.blocks[k];
-    auto counts = b.getDenseI64ArrayAttr(block.counts);
-    auto orders = b.getDenseI64ArrayAttr(block.orders);
-    auto weights = b.getDenseF64ArrayAttr(block.weights);
-    auto collapsed = b.getI64IntegerAttr(block.collapsedOrder);
-    constexpr int kTop = -1, kSeed = -2;
-    size_t last = block.steps.size() - 1;
-    DenseMap<size_t, int> slot;
-    slot[last] = kTop;
-    auto view = [&](int which, size_t step) -> Value {
-      if (which == kTop)
-        return topBar;
-      if (which == kSeed)
-        return seedBar;
-      return corner(b, pool[which], 0, block.rows, block.steps[step].width);
-    };
-    auto acquire = [&]() -> int {
-      for (size_t i = 0; i < pool.size(); ++i)
-        if (!busy[i]) {
-          busy[i] = true;
-          return static_cast<int>(i);
-        }
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(entry);
-      pool.push_back(memref::AllocaOp::create(
-          b, loc,
-          JetBufferShape::get(plan.maxRows, plan.maxWidth(), plan.tile,
-                              plan.element)));
-      busy.push_back(true);
-      return static_cast<int>(pool.size() - 1);
-    };
-    auto release = [&](int which) {
-      if (which >= 0)
-        busy[which] = false;
-    };
-    // Where step `in`'s cotangent from one consumer goes: its own buffer
-    // (the first consumer), else a temporary added to it afterwards.
-    auto contribution = [&](size_t in) -> std::pair<int, bool> {
-      bool first = !slot.count(in);
-      int target = first && in == 0 ? kSeed : acquire();
-      if (first)
-        slot[in] = target;
-      return {target, first};
-    };
-    auto addInto = [&](size_t in, int target) {
-      Value sum = view(slot[in], in);
-      AddJetsOp::create(b, loc, sum, view(target, in), sum, block.rows);
-      release(target);
-    };
-    std::fill(busy.begin(), busy.end(), false);
-    for (size_t i = last; i > 0; --i) {
-      const JetStep &s = block.steps[i];
-      // A step no other step reads has no cotangent (none in
-      // ntp-decompose-mlp's blocks).
-      if (!slot.count(i))
-        continue;
-      int own = slot.lookup(i);
-      Value bar = view(own, i);
-      if (s.kind == JetStep::Kind::Gate) {
-        size_t u = block.inputs[i][0], v = block.inputs[i][1],
-               z = block.inputs[i][2];
-        bool accumulate = slot.count(u);
-        if (!accumulate) {
-          slot[u] = acquire();
-          slot[v] = acquire();
-        }
-        auto [zTarget, zFirst] = contribution(z);
-        GateRaysVjpOp::create(
-            b, loc, jets[u], jets[v], jets[z], bar, view(slot[u], u),
-            view(slot[v], v), view(zTarget, z), counts, orders, weights,
-            collapsed, accumulate ? b.getUnitAttr() : UnitAttr());
-        if (!zFirst)
-          addInto(z, zTarget);
-      } else {
-        size_t in = block.inputs[i][0];
-        auto [target, first] = contribution(in);
-        Value inBar = view(target, in);
-        switch (s.kind) {
-        case JetStep::Kind::Affine:
-          emitAffineVjp(b, s, jets[in], bar, inBar, block.rows,
-                        block.steps[in].width);
-          break;
-        case JetStep::Kind::Activate:
-          ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation),
-                                    jets[in], bar, inBar,
-                                    b.getI64IntegerAttr(s.liveOrders), counts,
-                                    orders, weights, collapsed);
-          break;
-        case JetStep::Kind::Scale:
-        case JetStep::Kind::FourierProject:
-          emitTypedLayerVjp(b, loc, s, jets[in], params, bar, lanes, inBar);
-          break;
-        default:
-          llvm_unreachable("checked by generateRaysBackward");
-        }
-        if (!first)
-          addInto(in, target);
-      }
-      release(own);
-      slot.erase(i);
-    }
+  /// The block's ray layout, as its ops' attributes.
+  static std::tuple<DenseI64ArrayAttr, DenseI64ArrayAttr, DenseF64ArrayAttr,
+                    IntegerAttr>
+  layoutAttrs(OpBuilder &b, const RaysBlock &block) {
+    return {b.getDenseI64ArrayAttr(block.counts),
+            b.getDenseI64ArrayAttr(block.orders),
+            b.getDenseF64ArrayAttr(block.weights),
+            b.getI64IntegerAttr(block.collapsedOrder)};
   }
 
   /// The VJP of an affine layer over every row of a block (rows the forward
@@ -495,22 +186,6 @@ private:
   }
 
   static constexpr int64_t kVjpRows = 4;
-
-  const RaysPlan &plan;
-  Location loc;
-  bool perSampleGrads;
-  Value x, params, grad, xGrad, workspace, lanes;
-  SmallVector<Value> directions, stackJets;
-  Value cotangents[3], seedBars[2];
-  Block *entry = nullptr;
-  // A gated block's cotangent buffers (emitBlockReverseDag), shared by the
-  // blocks.
-  SmallVector<Value> pool;
-  SmallVector<bool> busy;
-
-public:
-  /// Cotangent buffers the last function built took from the pool.
-  size_t poolSize() const { return pool.size(); }
 };
 
 } // namespace
@@ -554,7 +229,7 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
   FailureOr<RaysPlan> plan = readRaysPlan(forward, name);
   if (failed(plan))
     return failure();
-  if (plan->blocks.front().gated() && plan->hasAdd())
+  if (plan->groups.front().gated() && plan->hasAdd())
     return forward.emitError("the blocks of rays of a gated network with "
                              "residual layers have no reverse mode; use "
                              "partials-reverse-lowering=per-ray");

@@ -15,7 +15,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace ntp;
@@ -41,7 +40,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
   WalkResult walk = func.walk([&](Operation *op) -> WalkResult {
     auto neurons = [](Value v) { return JetBufferShape::of(v).neurons(); };
     auto needBlock = [&]() -> LogicalResult {
-      if (plan.blocks.empty() || combined)
+      if (plan.groups.empty() || combined)
         return op->emitOpError("expected inside a block of rays of a partials "
                                "kernel");
       return success();
@@ -50,7 +49,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
     auto readsPrevious = [&](Value input) -> LogicalResult {
       auto it = writer.find(input);
       if (it == writer.end() ||
-          it->second + 1 != plan.blocks.back().steps.size())
+          it->second + 1 != plan.groups.back().steps.size())
         return op->emitOpError("must read the jet its block's previous op "
                                "wrote");
       return success();
@@ -66,7 +65,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       return success();
     };
     auto checkLayout = [&](auto rays) -> LogicalResult {
-      if (!sameLayout(rays, plan.blocks.back()))
+      if (!sameLayout(rays, plan.groups.back()))
         return op->emitOpError("must have its block's ray layout");
       return success();
     };
@@ -88,9 +87,6 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       plan.element = jet.elementType();
       plan.tile = jet.lanes();
       plan.inputDim = jet.neurons();
-      block.firstColumn = plan.blocks.empty() ? 0
-                                              : plan.blocks.back().firstColumn +
-                                                    plan.blocks.back().rows;
       if (failed(readConstantBuffer(seed, seed.getDirections(),
                                     layout.rays * plan.inputDim,
                                     "directions of a partials kernel's block",
@@ -98,8 +94,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
         return WalkResult::interrupt();
       block.steps.push_back({JetStep::Kind::Seed, jet.neurons(), 0, 0, ""});
       block.inputs.emplace_back();
-      plan.maxRows = std::max(plan.maxRows, block.rows);
-      plan.blocks.push_back(std::move(block));
+      plan.addGroup(std::move(block));
       writer.clear();
       written = seed.getJet();
     } else if (auto affine = dyn_cast<AffineRaysOp>(op)) {
@@ -110,7 +105,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
               out = neurons(affine.getOutput());
       plan.numParams = std::max<int64_t>(
           plan.numParams, affine.getWeightOffset() + out * in + out);
-      plan.blocks.back().steps.push_back(
+      plan.groups.back().steps.push_back(
           {JetStep::Kind::Affine, out,
            static_cast<int64_t>(affine.getLiveOrders()),
            static_cast<int64_t>(affine.getWeightOffset()), ""});
@@ -120,7 +115,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
           failed(readsPrevious(activate.getInput())) ||
           failed(readsEarlier(activate.getInput())))
         return WalkResult::interrupt();
-      plan.blocks.back().steps.push_back(
+      plan.groups.back().steps.push_back(
           {JetStep::Kind::Activate, neurons(activate.getOutput()),
            static_cast<int64_t>(activate.getLiveOrders()), 0,
            activate.getActivation().str()});
@@ -136,9 +131,9 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       if (inputs[0] == inputs[1] || inputs[0] == inputs[2] ||
           inputs[1] == inputs[2])
         return op->emitOpError("must gate three different jets");
-      plan.blocks.back().steps.push_back({JetStep::Kind::Gate,
+      plan.groups.back().steps.push_back({JetStep::Kind::Gate,
                                           neurons(gate.getOutput()),
-                                          plan.blocks.back().rows, 0, ""});
+                                          plan.groups.back().rows, 0, ""});
       written = gate.getOutput();
     } else if (isa<ScaleOp, FourierProjectOp, AddJetsOp>(op)) {
       // Typed layers: the jet chain's rules, on every row.
@@ -146,32 +141,19 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
         return WalkResult::interrupt();
       if (!isa<AddJetsOp>(op) && failed(readsPrevious(op->getOperand(0))))
         return WalkResult::interrupt();
-      JetPlan chain;
-      chain.steps = std::move(plan.blocks.back().steps);
-      chain.numParams = plan.numParams;
-      FailureOr<bool> layer = readTypedLayerStep(op, chain, writer);
-      plan.blocks.back().steps = std::move(chain.steps);
-      plan.numParams = chain.numParams;
-      if (failed(layer))
+      if (failed(plan.readTypedLayer(op, writer)))
         return WalkResult::interrupt();
-      inputs.push_back(plan.blocks.back().steps.size() - 2);
-      if (plan.blocks.back().steps.back().kind == JetStep::Kind::Add)
-        inputs.push_back(plan.blocks.back().steps.back().skip);
-      if (plan.blocks.back().steps.back().liveOrders != plan.blocks.back().rows)
+      inputs.push_back(plan.groups.back().steps.size() - 2);
+      if (plan.groups.back().steps.back().kind == JetStep::Kind::Add)
+        inputs.push_back(plan.groups.back().steps.back().skip);
+      if (plan.groups.back().steps.back().liveOrders != plan.groups.back().rows)
         return op->emitOpError("must map every row of its block");
-      written = TypeSwitch<Operation *, Value>(op)
-                    .Case([](ScaleOp o) { return o.getOutput(); })
-                    .Case([](AddJetsOp o) { return o.getOutput(); })
-                    .Case([](FourierProjectOp o) { return o.getOutput(); });
+      written = writtenJet(op);
     } else if (auto combine = dyn_cast<CombinePartialsOp>(op)) {
       if (combined)
         return op->emitOpError("a partials kernel combines its rays once");
       combined = true;
-      plan.columns = JetBufferShape::of(combine.getRays()).orders();
-      plan.requests = JetBufferShape::of(combine.getOutput()).orders();
-      plan.outputDim = neurons(combine.getOutput());
-      plan.weights.assign(combine.getWeights().begin(),
-                          combine.getWeights().end());
+      plan.readCombine(combine);
     } else if (auto store = dyn_cast<StoreJetOp>(op)) {
       plan.storedLiveOrders = store.getLiveOrders();
       stored = true;
@@ -179,25 +161,24 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       return op->emitOpError("has no reverse mode in a partials kernel's "
                              "blocks of rays");
     }
-    if (written && !plan.blocks.empty() && !combined) {
+    if (written && !plan.groups.empty() && !combined) {
       if (!isa<SeedRaysOp>(op))
-        plan.blocks.back().inputs.push_back(inputs);
-      writer[written] = plan.blocks.back().steps.size() - 1;
+        plan.groups.back().inputs.push_back(inputs);
+      writer[written] = plan.groups.back().steps.size() - 1;
     }
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
     return failure();
-  if (plan.blocks.empty() || !combined || !stored)
+  if (plan.groups.empty() || !combined || !stored)
     return func.emitError("a partials kernel function must propagate blocks "
                           "of rays, then combine and store them");
-  const RaysBlock &last = plan.blocks.back();
+  const RaysBlock &last = plan.groups.back();
   if (last.firstColumn + last.rows != plan.columns)
     return func.emitError("the blocks propagate ")
            << last.firstColumn + last.rows << " rows but the combine reads "
            << plan.columns;
-  const std::vector<JetStep> &first = plan.blocks.front().steps;
-  for (const RaysBlock &block : plan.blocks) {
+  for (const RaysBlock &block : plan.groups) {
     // Along a chain every step reads the previous one's jet; only a gated
     // block's affine layers may read an earlier one (X).
     for (size_t i = 1; i < block.steps.size(); ++i)
@@ -206,18 +187,12 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
         return func.emitError("an affine layer of a partials kernel's block "
                               "without gates must read the jet its block's "
                               "previous op wrote");
-    bool same = block.steps.size() == first.size() && block.steps.size() >= 2 &&
+    bool same = block.steps.size() >= 2 &&
                 block.inputs.size() == block.steps.size() &&
-                block.inputs == plan.blocks.front().inputs &&
+                block.inputs == plan.groups.front().inputs &&
                 block.steps.back().kind == JetStep::Kind::Affine &&
-                block.steps.back().width == plan.outputDim;
-    for (size_t i = 0; same && i < block.steps.size(); ++i)
-      same = block.steps[i].kind == first[i].kind &&
-             block.steps[i].width == first[i].width &&
-             block.steps[i].weightOffset == first[i].weightOffset &&
-             block.steps[i].activation == first[i].activation &&
-             block.steps[i].perNeuron == first[i].perNeuron &&
-             block.steps[i].skip == first[i].skip;
+                block.steps.back().width == plan.outputDim &&
+                sameLayers(block.steps, plan.steps());
     if (!same)
       return func.emitError("the blocks of a partials kernel must run the "
                             "same layers, ending in an affine layer of the "

@@ -18,6 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LoopUtils.h"
+
 #include "ntp/Conversion/NtpToLoops/NtpToLoops.h"
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
@@ -34,18 +36,9 @@
 
 using namespace mlir;
 using namespace ntp;
+using namespace ntp::loops;
 
 namespace {
-
-Value index(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
-Value splat(OpBuilder &b, Location loc, VectorType type, double v) {
-  return arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), v)));
-}
 
 /// A VJP expansion emitted in two parts, as SplitExpansion in RaysToLoops.cpp
 /// emits a forward one: the nodes reading only y0 (primitives, polynomials in
@@ -156,11 +149,11 @@ struct LowerActivateRaysVjp : public OpConversionPattern<ActivateRaysVjpOp> {
     VectorType vectorType = in.laneVectorType();
     Value input = adaptor.getInput(), outBar = adaptor.getOutCotangent(),
           inBar = adaptor.getInCotangent();
-    Value zero = index(rewriter, loc, 0);
+    Value zero = indexConstant(rewriter, loc, 0);
 
     auto neurons = scf::ForOp::create(
-        rewriter, loc, zero, index(rewriter, loc, in.neurons()),
-        index(rewriter, loc, 1), ValueRange{},
+        rewriter, loc, zero, indexConstant(rewriter, loc, in.neurons()),
+        indexConstant(rewriter, loc, 1), ValueRange{},
         [&](OpBuilder &b, Location loc, Value i, ValueRange) {
           auto load = [&](Value buffer, Value row) -> Value {
             return vector::LoadOp::create(
@@ -178,7 +171,7 @@ struct LowerActivateRaysVjp : public OpConversionPattern<ActivateRaysVjpOp> {
           Value y0bar;
           Value zbarN; // Zbar, the collapsed row's cotangent
           if (collapsed > 0) {
-            Value row = index(b, loc, layout.collapsedRow);
+            Value row = indexConstant(b, loc, layout.collapsedRow);
             zbarN = load(outBar, row);
             SplitVjp head(*rule, 1, sLive ? 2 : 1);
             head.emitShared(b, loc, y0);
@@ -205,17 +198,18 @@ struct LowerActivateRaysVjp : public OpConversionPattern<ActivateRaysVjpOp> {
                           b, loc, splat(b, loc, vectorType, g.weight), zbarN))
                     : Value();
             auto loop = scf::ForOp::create(
-                b, loc, zero, index(b, loc, g.count), index(b, loc, 1),
-                ValueRange{zeros},
+                b, loc, zero, indexConstant(b, loc, g.count),
+                indexConstant(b, loc, 1), ValueRange{zeros},
                 [&](OpBuilder &b, Location loc, Value r, ValueRange acc) {
                   // Row of the ray's order k: base + k.
                   Value base = arith::AddIOp::create(
                       b, loc,
-                      arith::MulIOp::create(b, loc, r, index(b, loc, g.order)),
-                      index(b, loc, g.base - 1));
+                      arith::MulIOp::create(b, loc, r,
+                                            indexConstant(b, loc, g.order)),
+                      indexConstant(b, loc, g.base - 1));
                   auto rowOf = [&](int64_t k) {
                     return arith::AddIOp::create(b, loc, base,
-                                                 index(b, loc, k));
+                                                 indexConstant(b, loc, k));
                   };
                   SmallVector<Value> ys = {y0};
                   for (int64_t k = 1; k < rayLive; ++k)

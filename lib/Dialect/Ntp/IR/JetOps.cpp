@@ -149,11 +149,11 @@ LogicalResult ActivateVjpOp::verify() {
       failed(verifyCotangentJets(*this, getInput(), getOutCotangent(),
                                  getInCotangent())))
     return failure();
-  ArrayRef<int64_t> shape = getInput().getType().getShape();
-  if (getOutCotangent().getType().getShape() != shape ||
-      getInCotangent().getType().getShape() != shape)
-    return emitOpError("input, output cotangent and input cotangent jets "
-                       "must have the same shape");
+  if (failed(verifySameShape(
+          *this, {getInput(), getOutCotangent(), getInCotangent()},
+          "input, output cotangent and input cotangent jets must have the "
+          "same shape")))
+    return failure();
   return verifyLiveOrders(*this, getLiveOrders(), getInput());
 }
 

@@ -92,11 +92,11 @@ LogicalResult AddJetsOp::verify() {
       failed(verifyJetBuffer(*this, getRhs(), "right")) ||
       failed(verifyJetBuffer(*this, getOutput(), "output")))
     return failure();
-  ArrayRef<int64_t> shape = getLhs().getType().getShape();
-  if (getRhs().getType().getShape() != shape ||
-      getOutput().getType().getShape() != shape)
-    return emitOpError("both operands and the output must have the same "
-                       "shape (a residual layer needs equal widths)");
+  if (failed(verifySameShape(*this, {getLhs(), getRhs(), getOutput()},
+                             "both operands and the output must have the "
+                             "same shape (a residual layer needs equal "
+                             "widths)")))
+    return failure();
   return verifyLiveOrders(*this, getLiveOrders(), getLhs());
 }
 
@@ -107,11 +107,12 @@ LogicalResult ScaleVjpOp::verify() {
       failed(verifyCotangentJets(*this, getInput(), getOutCotangent(),
                                  getInCotangent())))
     return failure();
+  if (failed(verifySameShape(
+          *this, {getInput(), getOutCotangent(), getInCotangent()},
+          "input, output cotangent and input cotangent jets must have the "
+          "same shape")))
+    return failure();
   ArrayRef<int64_t> shape = getInput().getType().getShape();
-  if (getOutCotangent().getType().getShape() != shape ||
-      getInCotangent().getType().getShape() != shape)
-    return emitOpError("input, output cotangent and input cotangent jets "
-                       "must have the same shape");
   if (failed(verifyLaneWiseGrad(*this, getGrad(), shape[2])))
     return failure();
   return verifyLiveOrders(*this, getLiveOrders(), getInput());

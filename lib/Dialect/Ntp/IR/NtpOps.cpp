@@ -43,6 +43,16 @@ LogicalResult ntp::detail::verifySameElementType(Operation *op,
   return success();
 }
 
+LogicalResult ntp::detail::verifySameShape(Operation *op, ValueRange buffers,
+                                           StringRef error) {
+  ArrayRef<int64_t> shape =
+      cast<MemRefType>(buffers.front().getType()).getShape();
+  for (Value buffer : buffers.drop_front())
+    if (cast<MemRefType>(buffer.getType()).getShape() != shape)
+      return op->emitOpError(error);
+  return success();
+}
+
 LogicalResult ntp::detail::verifyJetBuffer(Operation *op, Value buffer,
                                            StringRef what) {
   auto type = cast<MemRefType>(buffer.getType());

@@ -29,6 +29,12 @@ mlir::LogicalResult verifySameElementType(mlir::Operation *op,
 mlir::LogicalResult verifyJetBuffer(mlir::Operation *op, mlir::Value buffer,
                                     llvm::StringRef what);
 
+/// Every buffer must have the first one's shape; else `error`, one
+/// sentence naming them.
+mlir::LogicalResult verifySameShape(mlir::Operation *op,
+                                    mlir::ValueRange buffers,
+                                    llvm::StringRef error);
+
 /// live_orders may not exceed the number of orders of `jet`.
 mlir::LogicalResult verifyLiveOrders(mlir::Operation *op, uint64_t live,
                                      mlir::Value jet);

@@ -79,25 +79,39 @@ LogicalResult SeedRaysOp::verify() {
   return success();
 }
 
+/// What a gate's buffers on the ray layout (ntp.gate_rays and its VJP)
+/// must share: one element type, jet buffers, the layout's rows and one
+/// shape (else `shapeError`, then the first shape and the named other).
+template <class OpTy>
+static LogicalResult verifyGateRaysBuffers(OpTy op, ValueRange buffers,
+                                           ArrayRef<StringRef> names,
+                                           StringRef shapeError) {
+  if (failed(verifySameElementType(op, buffers)))
+    return failure();
+  for (auto [buffer, name] : llvm::zip(buffers, names))
+    if (failed(verifyJetBuffer(op, buffer, name)))
+      return failure();
+  if (failed(verifyRayLayout(op, buffers)))
+    return failure();
+  auto first = cast<MemRefType>(buffers.front().getType());
+  for (auto [buffer, name] : llvm::zip(buffers, names))
+    if (cast<MemRefType>(buffer.getType()).getShape() != first.getShape())
+      return op.emitOpError(shapeError)
+             << first << " and " << name << " " << buffer.getType();
+  return success();
+}
+
 /// The modified MLP's gate on the ray layout (ntp.gate_rays): four jet
 /// buffers of one shape, the output none of the operands (every row reads
 /// the operands' lower orders).
 LogicalResult GateRaysOp::verify() {
   Value buffers[] = {getU(), getV(), getZ(), getOutput()};
   StringRef names[] = {"u", "v", "z", "output"};
-  if (failed(verifySameElementType(*this, buffers)))
+  if (failed(verifyGateRaysBuffers(*this, buffers, names,
+                                   "a gate's jets must have one shape (U, V "
+                                   "and every gated layer have the same "
+                                   "width), got ")))
     return failure();
-  for (auto [buffer, name] : llvm::zip(buffers, names))
-    if (failed(verifyJetBuffer(*this, buffer, name)))
-      return failure();
-  if (failed(verifyRayLayout(*this, buffers)))
-    return failure();
-  auto first = cast<MemRefType>(getU().getType());
-  for (auto [buffer, name] : llvm::zip(buffers, names))
-    if (cast<MemRefType>(buffer.getType()).getShape() != first.getShape())
-      return emitOpError("a gate's jets must have one shape (U, V and every "
-                         "gated layer have the same width), got ")
-             << first << " and " << name << " " << buffer.getType();
   for (Value operand : {getU(), getV(), getZ()})
     if (operand == getOutput())
       return emitOpError("the output may not be an operand");
@@ -174,19 +188,10 @@ LogicalResult GateRaysVjpOp::verify() {
   StringRef names[] = {
       "u",           "v",           "z",          "output cotangent",
       "u cotangent", "v cotangent", "z cotangent"};
-  if (failed(verifySameElementType(*this, buffers)))
+  if (failed(verifyGateRaysBuffers(
+          *this, buffers, names,
+          "a gate's jets and cotangents must have one shape, got ")))
     return failure();
-  for (auto [buffer, name] : llvm::zip(buffers, names))
-    if (failed(verifyJetBuffer(*this, buffer, name)))
-      return failure();
-  if (failed(verifyRayLayout(*this, buffers)))
-    return failure();
-  auto first = cast<MemRefType>(getU().getType());
-  for (auto [buffer, name] : llvm::zip(buffers, names))
-    if (cast<MemRefType>(buffer.getType()).getShape() != first.getShape())
-      return emitOpError("a gate's jets and cotangents must have one shape, "
-                         "got ")
-             << first << " and " << name << " " << buffer.getType();
   for (size_t i = 4; i < 7; ++i)
     for (size_t j = 0; j < 7; ++j)
       if (i != j && buffers[i] == buffers[j])
