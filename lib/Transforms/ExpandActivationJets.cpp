@@ -187,6 +187,26 @@ Value hoistPrimitives(ConversionPatternRewriter &rewriter, Location loc,
   return scratch;
 }
 
+/// The primitives of `graph` that `outputs` use, hoisted out of the neuron
+/// loop of `op` (hoistPrimitives) with their buffer appended to `loads`;
+/// empty where nothing is hoisted. Shared by the forward and the VJP.
+SmallVector<int>
+hoistUsedPrimitives(ConversionPatternRewriter &rewriter, Operation *op,
+                    Value input, const ActivationRule &rule,
+                    const JetExpressionGraph &graph,
+                    const std::vector<int> &outputs,
+                    SmallVectorImpl<std::pair<Value, int64_t>> &loads) {
+  SmallVector<int> hoisted = usedPrimitives(rule, graph, outputs);
+  if (hoisted.empty())
+    return hoisted;
+  Value buffer =
+      hoistPrimitives(rewriter, op->getLoc(), op, input, rule, hoisted);
+  if (!buffer)
+    return {};
+  loads.push_back({buffer, static_cast<int64_t>(hoisted.size())});
+  return hoisted;
+}
+
 /// The loops over the neurons of a layer: loads `loads` (buffer, number of
 /// orders) of `interleave` neurons, calls `body` on them (the loads of
 /// neuron 0, then of neuron 1, ...), stores its results (per neuron, in the
@@ -377,17 +397,9 @@ struct ExpandActivation : public ExpansionPattern<ActivateOp> {
     int64_t live = op.getLiveOrders();
     SmallVector<int> hoisted;
     SmallVector<std::pair<Value, int64_t>> loads = {{adaptor.getInput(), live}};
-    if (hoist) {
-      hoisted = usedPrimitives(*rule, expansion.graph, expansion.outputs);
-      Value buffer;
-      if (!hoisted.empty())
-        buffer = hoistPrimitives(rewriter, op.getLoc(), op, adaptor.getInput(),
-                                 *rule, hoisted);
-      if (buffer)
-        loads.push_back({buffer, static_cast<int64_t>(hoisted.size())});
-      else
-        hoisted.clear();
-    }
+    if (hoist)
+      hoisted = hoistUsedPrimitives(rewriter, op, adaptor.getInput(), *rule,
+                                    expansion.graph, expansion.outputs, loads);
 
     emitNeuronLoop(
         rewriter, op.getLoc(), inType, loads, {adaptor.getOutput(), orders},
@@ -426,17 +438,9 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     SmallVector<int> hoisted;
     SmallVector<std::pair<Value, int64_t>> loads = {
         {adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}};
-    if (hoist) {
-      hoisted = usedPrimitives(*rule, vjp.graph, vjp.inputCotangents);
-      Value buffer;
-      if (!hoisted.empty())
-        buffer = hoistPrimitives(rewriter, op.getLoc(), op, adaptor.getInput(),
-                                 *rule, hoisted);
-      if (buffer)
-        loads.push_back({buffer, static_cast<int64_t>(hoisted.size())});
-      else
-        hoisted.clear();
-    }
+    if (hoist)
+      hoisted = hoistUsedPrimitives(rewriter, op, adaptor.getInput(), *rule,
+                                    vjp.graph, vjp.inputCotangents, loads);
     emitNeuronLoop(rewriter, op.getLoc(), inType, loads,
                    {adaptor.getInCotangent(), live}, interleaveFor(inType),
                    [&](OpBuilder &b, ArrayRef<Value> loaded, int64_t sets) {
