@@ -123,13 +123,14 @@ double residual(int m, const double *u, double x, double lambda, double g,
 }
 
 Problem::Problem(int k, bool odd, const double *weights,
-                 const Architecture &arch)
+                 const Architecture &arch, double nearRadius, int nearPoints)
     : k(k), highOrder(2 * k + 3), arch(arch), lo(1.0 / (2 * k + 3)),
       hi(1.0 / (2 * k + 1)),
       grid(2, odd ? symmetricLinspace(2, 301) : linspace(-2, 2, 301), odd,
            arch),
       near(2 * k + 4,
-           odd ? symmetricLinspace(0.075, 31) : linspace(-0.075, 0.075, 31),
+           odd ? symmetricLinspace(nearRadius, nearPoints)
+               : linspace(-nearRadius, nearRadius, nearPoints),
            odd, arch) {
   std::copy(weights, weights + 4, w);
   numParams = grid.kernel.info().num_params;

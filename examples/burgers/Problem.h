@@ -115,8 +115,10 @@ struct Problem {
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
 
-  Problem(int k, bool odd, const double *weights,
-          const Architecture &arch = {});
+  /// The smoothness term R^(2k+3) is taken on `nearPoints` points of
+  /// [-nearRadius, nearRadius].
+  Problem(int k, bool odd, const double *weights, const Architecture &arch = {},
+          double nearRadius = 0.075, int nearPoints = 31);
 
   /// lambda = lo + (hi - lo)(tanh(s) + 1)/2, in [1/(2k+3), 1/(2k+1)].
   double lambda(double s) const {

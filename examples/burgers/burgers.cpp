@@ -62,6 +62,15 @@ struct Options {
   int adamHoldLambda = -1; // lambda held at its start in Adam; -1: k >= 2
   int lmScale = 0;         // LM damping scaled by column norms: 1 s, 2 all
   double maxSeconds = 540; // > 0: stop training after this many seconds
+  // The smoothness term's points: nearPoints (odd) on [-nearRadius,
+  // nearRadius].
+  double nearRadius = 0.075;
+  int nearPoints = 31;
+  // > 0: the smoothness points move to [-lmNearRadius, lmNearRadius] for
+  // Levenberg-Marquardt. A wider window sees the X^(2k+3) term that picks
+  // lambda (on +-0.075 it is 0.075^(2k+3) small); from the start it traps
+  // Adam at a wrong lambda.
+  double lmNearRadius = 0;
   burgers::Architecture arch;
 };
 
@@ -74,7 +83,8 @@ void printUsage(std::FILE *stream, const char *argv0) {
                "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
                "[--adam-lr LR] [--adam-decay none|cosine|exp] "
                "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
-               "[--w-high W] [--lbfgs-w-high W] [--high-ramp N] "
+               "[--w-high W] [--lbfgs-w-high W] [--near-radius A] "
+               "[--near-points N] [--lm-near-radius A] [--high-ramp N] "
                "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
                "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1] "
                "[--hidden W,W,...] [--activation NAME[,NAME...]] "
@@ -163,6 +173,12 @@ bool parse(int argc, char **argv, Options &o) {
       o.fixLambda = real();
     else if (a == "--max-seconds")
       o.maxSeconds = real();
+    else if (a == "--near-radius")
+      o.nearRadius = real();
+    else if (a == "--lm-near-radius")
+      o.lmNearRadius = real();
+    else if (a == "--near-points")
+      o.nearPoints = static_cast<int>(integer(3, 4001));
     else if (a == "--lbfgs-w-high")
       o.lbfgsWHigh = real();
     else if (a == "--hidden") {
@@ -197,6 +213,14 @@ bool parse(int argc, char **argv, Options &o) {
     o.highRamp = o.k >= 3 ? 12000 : 0;
   if (o.lmSteps < 0)
     o.lmSteps = o.lbfgsSteps / 10;
+  if (o.nearPoints % 2 == 0 || !(o.nearRadius > 0 && o.nearRadius <= 2) ||
+      !(o.lmNearRadius >= 0 && o.lmNearRadius <= 2)) {
+    std::fprintf(stderr,
+                 "ntp-burgers: error: --near-points must be odd (the origin "
+                 "is one of them), --near-radius in (0, 2] and "
+                 "--lm-near-radius in [0, 2]\n");
+    std::exit(2);
+  }
   std::string bad = o.arch.check();
   if (!bad.empty()) {
     std::fprintf(stderr, "ntp-burgers: error: %s\n", bad.c_str());
@@ -261,7 +285,7 @@ int main(int argc, char **argv) {
   try {
     ntp::setNumThreads(o.threads);
     mkdir(o.out.c_str(), 0755);
-    Problem pb(o.k, o.odd != 0, o.w, o.arch);
+    Problem pb(o.k, o.odd != 0, o.w, o.arch, o.nearRadius, o.nearPoints);
     double exactLambda = pb.exactLambda();
     double compileSeconds = seconds();
 
@@ -401,6 +425,13 @@ int main(int argc, char **argv) {
     // 1e-13), while a Gauss-Newton step needs no line search on f.
     long lmDone = 0;
     if (o.lmSteps > 0) {
+      if (o.lmNearRadius > 0) {
+        pb.near.x =
+            o.odd
+                ? burgers::symmetricLinspace(o.lmNearRadius, pb.near.n)
+                : burgers::linspace(-o.lmNearRadius, o.lmNearRadius, pb.near.n);
+        loss = pb.eval(z, g);
+      }
       startPhase();
       optim::LmOptions lm;
       lm.scale = o.lmScale; // s's column is small (dlambda/ds <= (hi-lo)/2)
@@ -436,7 +467,8 @@ int main(int argc, char **argv) {
         "k %d\nseed %u\narchitecture %s\nparams %lld\nodd %d\nadam_lr "
         "%g\nadam_decay %s\n"
         "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
-        "high_ramp %ld\nhigh_ramp_from %g\nlm_steps_done %ld\nadam_hold_lambda "
+        "near %d on +-%g (lm +-%g)\nhigh_ramp %ld\nhigh_ramp_from "
+        "%g\nlm_steps_done %ld\nadam_hold_lambda "
         "%d\n"
         "adam_steps %ld\nlbfgs_steps_done %ld\n"
         "lbfgs_evaluations %ld\nloss_initial %.6e\nloss_final %.6e\n"
@@ -445,9 +477,10 @@ int main(int argc, char **argv) {
         "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
         o.k, o.seed, o.arch.describe().c_str(), (long long)pb.numParams,
         int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd, o.w[0], o.w[1],
-        o.w[2], o.w[3], o.lbfgsWHigh, o.highRamp, o.highRampFrom, lmDone,
-        o.adamHoldLambda, o.adamSteps, lbfgsDone, evals, firstLoss, loss, lam,
-        exactLambda, lamErr, errU, errDU, compileSeconds, trainSeconds,
+        o.w[2], o.w[3], o.lbfgsWHigh, o.nearPoints, o.nearRadius,
+        o.lmNearRadius, o.highRamp, o.highRampFrom, lmDone, o.adamHoldLambda,
+        o.adamSteps, lbfgsDone, evals, firstLoss, loss, lam, exactLambda,
+        lamErr, errU, errDU, compileSeconds, trainSeconds,
         step / std::max(trainSeconds, 1e-9), wall);
     std::printf("%s", summary);
     std::string sumPath = o.out + "/summary.txt";
