@@ -12,11 +12,19 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <algorithm>
 #include <cstdint>
 
 namespace ntp {
+
+/// Discardable array<i64> attribute on an ntp.affine_rays or
+/// ntp.activate_rays: the rows of its output that anything reads (ascending;
+/// the top layer's rows the combine weighs, and those of the activation
+/// feeding it). The lowering writes only those of the live rows and leaves
+/// the others unwritten; without it every live row is written.
+constexpr llvm::StringLiteral kNeededRowsAttrName = "ntp.needed_rows";
 
 struct RayLayout {
   struct Group {
