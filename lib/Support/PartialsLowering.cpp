@@ -280,7 +280,8 @@ int64_t gateBlockFlops(const RayBlock &block) {
 /// collapsed row and its R_N terms).
 SplitCost activateBlockCost(const std::string &act, const RayBlock &block,
                             int64_t live,
-                            const std::vector<bool> *needed = nullptr) {
+                            const std::vector<bool> *needed = nullptr,
+                            bool invariantRays = false) {
   auto isNeeded = [&](int64_t row) { return !needed || (*needed)[row]; };
   bool collapsedNeeded = block.collapsedOrder > 0 && isNeeded(block.rows() - 1);
   SharedKeys keys;
@@ -306,9 +307,11 @@ SplitCost activateBlockCost(const std::string &act, const RayBlock &block,
       int64_t n = block.collapsedOrder;
       SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
       if (g.order == 1 && n == 2 && live >= 2)
-        // RaysToLoops: an FMA per ray summing y1^2, R_2 at y1 = 1 (the
-        // shared factor) times the weight, times the sum.
-        flops += r.sharedFlops + r.rayFlops + (g.weight != 1) + 1 + count * 2;
+        // RaysToLoops: an FMA per ray summing y1^2 (once per call on rows
+        // invariant across tiles), R_2 at y1 = 1 (the shared factor) times
+        // the weight, times the sum.
+        flops += r.sharedFlops + r.rayFlops + (g.weight != 1) + 1 +
+                 (invariantRays ? 0 : count * 2);
       else
         flops += r.sharedFlops + count * (r.rayFlops + 2);
       primitives += r.primitives;
@@ -340,7 +343,8 @@ void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
       bool once = l == 1 && net.invariantSeedRows;
       if (gatesFrom(net, l)) {
         // U and V: two more affine layers and activations on the block.
-        SplitCost c = activateBlockCost(net.activations[l - 1], block, live);
+        SplitCost c = activateBlockCost(net.activations[l - 1], block, live,
+                                        nullptr, once);
         out.flops += 2 * (2 * (once ? 1 : liveRows(block, live)) *
                               layers[l - 1] * layers[l] +
                           layers[l] * c.sharedFlops);
@@ -356,7 +360,7 @@ void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
       bool feedsTop =
           l + 2 == layers.size() && !gated(net, l) && !net.lastHiddenResidual;
       SplitCost c = activateBlockCost(net.activations[l - 1], block, live,
-                                      feedsTop ? &needed : nullptr);
+                                      feedsTop ? &needed : nullptr, once);
       out.flops += layers[l] * c.sharedFlops;
       out.primitives += layers[l] * c.primitives;
       live = full;

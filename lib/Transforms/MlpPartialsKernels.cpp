@@ -227,7 +227,8 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
     // The affine layers reading the seed (the first, and a gated network's
     // U and V): its rows past row 0 (directions, zeros) are the same in
     // every tile, so are W's images of them (computed once per call; a GPU
-    // thread's one-sample tiles gain nothing).
+    // thread's one-sample tiles gain nothing), and the sums of their
+    // squares the activations after them take.
     bool readsSeed = !kinds.fourier && tileSize > 1;
     // The modified MLP: U and V from X on the block's layout, through the
     // buffer X is not in (every row of U and V is written).
@@ -244,8 +245,11 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
         if (readsSeed)
           affine->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
         offset += h * kinds.firstInputWidth(d) + h;
-        ActivateRaysOp::create(b, loc, activations[0], y, gate, live, counts,
-                               orders, weights, collapsedOrder);
+        auto activation =
+            ActivateRaysOp::create(b, loc, activations[0], y, gate, live,
+                                   counts, orders, weights, collapsedOrder);
+        if (readsSeed)
+          activation->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
       }
     }
     for (size_t l = 1; l < layers.size(); ++l) {
@@ -298,6 +302,10 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       lastActivation =
           ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
                                  counts, orders, weights, collapsedOrder);
+      // Its rows past row 0 are the first layer's invariant ones (scaled by
+      // the slopes, constants): so are their sums of squares.
+      if (l == 1 && readsSeed)
+        lastActivation->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
       live = full;
       jet = next;
       if (residual) {

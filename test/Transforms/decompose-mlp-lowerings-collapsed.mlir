@@ -6,11 +6,13 @@
 
 // The top layer and the activation feeding it write only the rows the
 // combine weighs: 0 (u), 1 (u_t) and the collapsed row 4, not e_x's and
-// e_y's order 1 (rows 2, 3); the first activation writes every row.
+// e_y's order 1 (rows 2, 3); the first activation writes every row, and
+// reads the first layer's rows past row 0, the same in every tile
+// ({ntp.invariant_rays}: its sums of y1^2 once per call).
 
 // CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed;
 // CHECK-LABEL: func.func @heat_forward_tiles
-// CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 :
+// CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.invariant_rays} :
 // CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.needed_rows = array<i64: 0, 1, 4>} :
 // CHECK: ntp.affine_rays {{.*}} collapsed_order 2 {ntp.needed_rows = array<i64: 0, 1, 4>} :
 // CHECK: ntp.combine_partials {{.*}} weights [1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00]
@@ -27,7 +29,7 @@ ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2
 
 // CHECK-LABEL: func.func @alone_forward_tiles
 // CHECK: ntp.affine_rays {{.*}} collapsed_order 2 {ntp.invariant_rays} :
-// CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 :
+// CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.invariant_rays} :
 // CHECK: ntp.affine_rays {{.*}} collapsed_order 2 :
 // CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.needed_rows = array<i64: 4>} :
 // CHECK: ntp.affine_rays {{.*}} collapsed_order 2 {ntp.needed_rows = array<i64: 4>} :
@@ -38,7 +40,7 @@ ntp.mlp @alone layers [3, 8, 8, 1] activation "tanh" order 2
 // -----
 
 // CHECK-LABEL: func.func @residual_forward_tiles
-// CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 :
+// CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.invariant_rays} :
 // CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 :
 // CHECK: ntp.add_jets
 // CHECK: ntp.affine_rays {{.*}} collapsed_order 2 {ntp.needed_rows = array<i64: 4>} :

@@ -571,6 +571,73 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
     // terms summed into it) if it is.
     std::vector<bool> needed = neededRows(op, layout.rows);
     bool collapsedNeeded = collapsed > 0 && needed[layout.collapsedRow];
+    // Groups of order-1 rays collapsed into order 2 (the Laplacian's): their
+    // sum of y1^2 per neuron is one FMA per ray.
+    auto sumsSquares = [&](const RayLayout::Group &g) {
+      return g.order == 1 && g.weight != 0 && collapsedNeeded &&
+             collapsed == 2 && live >= 2;
+    };
+    // {ntp.invariant_rays}: the input's rows past row 0 hold the same values
+    // in every tile and lane (the first layer's W v), so do those sums: they
+    // are summed on the call's first tile (lane 0) and kept per neuron.
+    bool invariant = op->hasAttr(kInvariantRaysAttrName) && in.lanes() > 1 &&
+                     llvm::any_of(layout.groups, sumsSquares);
+    Value sums; // [groups, neurons]
+    if (invariant) {
+      Type element = in.elementType();
+      Value computed;
+      {
+        auto func = op->getParentOfType<FunctionOpInterface>();
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&func.getFunctionBody().front());
+        sums = memref::AllocaOp::create(
+            rewriter, loc,
+            MemRefType::get(
+                {static_cast<int64_t>(layout.groups.size()), in.neurons()},
+                element));
+        computed = memref::AllocaOp::create(
+            rewriter, loc, MemRefType::get({}, rewriter.getI1Type()));
+        memref::StoreOp::create(rewriter, loc,
+                                arith::ConstantIntOp::create(
+                                    rewriter, loc, rewriter.getI1Type(), 0),
+                                computed, ValueRange{});
+      }
+      Value done = memref::LoadOp::create(rewriter, loc, computed);
+      Value notDone = arith::XOrIOp::create(
+          rewriter, loc, done,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1));
+      auto first =
+          scf::IfOp::create(rewriter, loc, notDone, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(first.thenBlock()->getTerminator());
+      for (auto [number, g] : llvm::enumerate(layout.groups)) {
+        if (!sumsSquares(g))
+          continue;
+        Value groupIndex = index(rewriter, loc, number);
+        simpleLoop(
+            rewriter, loc, in.neurons(),
+            [&](OpBuilder &b, Location loc, Value j) {
+              Value init =
+                  arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+              auto loop = forLoop(
+                  b, loc, zero, index(b, loc, g.count), {init},
+                  [&](OpBuilder &b, Location loc, Value r, ValueRange acc) {
+                    Value y = memref::LoadOp::create(
+                        b, loc, input,
+                        JetBufferShape::indices(
+                            affineIndex(b, loc, g.base, r, 1), j, zero));
+                    return SmallVector<Value>{
+                        math::FmaOp::create(b, loc, y, y, acc.front())};
+                  });
+              memref::StoreOp::create(b, loc, loop.getResult(0), sums,
+                                      ValueRange{groupIndex, j});
+            });
+      }
+      memref::StoreOp::create(
+          rewriter, loc,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1),
+          computed, ValueRange{});
+    }
 
     scf::ForOp neurons = simpleLoop(
         rewriter, loc, in.neurons(), [&](OpBuilder &b, Location loc, Value i) {
@@ -590,7 +657,7 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
             store(b, value.emitRay(b, loc, {y0}).front(), zero);
           }
           Value sum; // sum_r w_r R_N(y^(r))
-          for (const RayLayout::Group &g : layout.groups) {
+          for (auto [groupNumber, g] : llvm::enumerate(layout.groups)) {
             bool rays = std::any_of(needed.begin() + g.base,
                                     needed.begin() + g.base + g.count * g.order,
                                     [](bool row) { return row; });
@@ -629,8 +696,15 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
               if (g.weight != 1)
                 factor = arith::MulFOp::create(b, loc, factor, weight);
             }
+            // Kept from the call's first tile ({ntp.invariant_rays}).
+            Value keptSum;
+            if (factor && invariant)
+              keptSum = vector::BroadcastOp::create(
+                  b, loc, vectorType,
+                  memref::LoadOp::create(
+                      b, loc, sums, ValueRange{index(b, loc, groupNumber), i}));
             SmallVector<Value> init;
-            if (rest)
+            if (rest && !keptSum)
               init.push_back(arith::ConstantOp::create(
                   b, loc,
                   DenseElementsAttr::get(vectorType,
@@ -648,7 +722,9 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                       store(b, z[k - 1], affineIndex(b, loc, k, base, 1));
                   }
                   SmallVector<Value> next;
-                  if (factor) {
+                  if (keptSum) {
+                    // Summed on the call's first tile.
+                  } else if (factor) {
                     next.push_back(math::FmaOp::create(b, loc, inputs[1],
                                                        inputs[1], acc.front()));
                   } else if (rest) {
@@ -664,7 +740,7 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                   return next;
                 });
             if (rest) {
-              Value term = loop.getResult(0);
+              Value term = keptSum ? keptSum : loop.getResult(0);
               if (factor)
                 term = arith::MulFOp::create(b, loc, factor, term);
               sum =

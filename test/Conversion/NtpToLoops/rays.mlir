@@ -159,6 +159,38 @@ func.func @activate_needed(%a: memref<6x4x8xf64>, %b: memref<6x4x8xf64>) {
   return
 }
 
+// activate_rays reading rows that are the same in every tile and lane past
+// row 0 ({ntp.invariant_rays}: the first layer's W v): the order-1 rays'
+// sums of y1^2 on the call's first tile only (lane 0, kept per neuron);
+// then per neuron the kept sum, broadcast, times the shared f''(y0), and
+// the rays' loop computes tanh' y1 alone.
+// CHECK-LABEL: func.func @activate_invariant
+// CHECK-DAG: %[[SUMS:.*]] = memref.alloca() : memref<1x4xf64>
+// CHECK-DAG: %[[DONE:.*]] = memref.alloca() : memref<i1>
+// CHECK: memref.store %false, %[[DONE]][]
+// CHECK: %[[FLAG:.*]] = memref.load %[[DONE]][]
+// CHECK: %[[TODO:.*]] = arith.xori %[[FLAG]], %true
+// CHECK: scf.if %[[TODO]] {
+// CHECK: %[[Y:.*]] = memref.load %arg0[
+// CHECK: math.fma %[[Y]], %[[Y]], %{{.*}} : f64
+// CHECK: memref.store %{{.*}}, %[[SUMS]][%c0,
+// CHECK: memref.store %true, %[[DONE]][]
+// CHECK-NEXT: }
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: math.tanh
+// CHECK: %[[KEPT:.*]] = memref.load %[[SUMS]][%c0, %[[I]]]
+// CHECK: %[[SUM:.*]] = vector.broadcast %[[KEPT]]
+// CHECK: scf.for
+// CHECK-NOT: math.fma
+// CHECK: arith.mulf %{{.*}}, %[[SUM]]
+// CHECK: } {ntp.neuron_loop}
+func.func @activate_invariant(%a: memref<4x4x8xf64>, %b: memref<4x4x8xf64>) {
+  ntp.activate_rays "tanh" %a into %b live_orders 2 ray_counts [2]
+      ray_orders [1] collapse_weights [1.0] collapsed_order 2
+      {ntp.invariant_rays} : memref<4x4x8xf64>, memref<4x4x8xf64>
+  return
+}
+
 // seed_rays: row 0 gathered lane by lane, each ray's order-1 row broadcast
 // from its direction, in a loop per group.
 // CHECK-LABEL: func.func @seed
