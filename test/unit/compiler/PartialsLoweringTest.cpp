@@ -255,9 +255,9 @@ TEST(PartialsLowering, GatedExactFlops) {
   // neurons. Primitives: U's and V's, and the last hidden layer's (its
   // value, row 0, is read by the gate; without gates the top layer reads
   // the collapsed row alone and the activation feeding it skips row 0).
-  EXPECT_EQ(extra(Lowering::Collapsed),
-            (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24,
-                    2 * 4 + 4)));
+  EXPECT_EQ(
+      extra(Lowering::Collapsed),
+      (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24, 2 * 4 + 4)));
   // Multi-direction: two rays of order 2 (rows 0, 1..4). U, V: 3 live rows,
   // the identity free. A gate: order 0 (3) and per ray orders 1 and 2 (two
   // subtractions, 2 + 3 FMAs, one multiply by C(2, 1): 13).
