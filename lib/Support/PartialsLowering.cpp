@@ -224,14 +224,37 @@ void costPerRay(const Plan &plan, const LoweringNetwork &net,
   }
 }
 
-/// Rows of a block an affine layer computes with `live` orders per ray.
-int64_t liveRows(const RayBlock &block, int64_t live) {
-  int64_t rows = 1;
-  for (const RayGroup &g : block.groups)
-    rows += static_cast<int64_t>(g.rays.size()) * std::min(live - 1, g.order);
+/// Rows of a block an affine layer computes with `live` orders per ray;
+/// with `needed`, only those of them it marks (RaysToLoops.cpp's
+/// {ntp.needed_rows}).
+int64_t liveRows(const RayBlock &block, int64_t live,
+                 const std::vector<bool> *needed = nullptr) {
+  auto isNeeded = [&](int64_t row) { return !needed || (*needed)[row]; };
+  int64_t rows = isNeeded(0), base = 1;
+  for (const RayGroup &g : block.groups) {
+    for (size_t r = 0; r < g.rays.size(); ++r)
+      for (int64_t k = 1; k <= std::min(live - 1, g.order); ++k)
+        rows += isNeeded(base + static_cast<int64_t>(r) * g.order + k - 1);
+    base += static_cast<int64_t>(g.rays.size()) * g.order;
+  }
   if (block.collapsedOrder > 0 && block.collapsedOrder < live)
-    ++rows;
+    rows += isNeeded(base);
   return rows;
+}
+
+/// The rows of a block (its top rows from `column` on) that a request
+/// weighs: what the top layer computes (MlpPartialsKernels.cpp).
+std::vector<bool> neededTopRows(const LoweringPlan &out, const RayBlock &block,
+                                int64_t column) {
+  int64_t rows = block.rows();
+  int64_t requests = static_cast<int64_t>(out.weights.size()) /
+                     std::max<int64_t>(1, out.columns);
+  std::vector<bool> needed(rows, false);
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t p = 0; p < requests; ++p)
+      if (out.weights[p * out.columns + column + row] != 0)
+        needed[row] = true;
+  return needed;
 }
 
 /// Flops per neuron of ntp.gate_rays on `block` (GateRaysToLoops.cpp):
@@ -252,30 +275,49 @@ int64_t gateBlockFlops(const RayBlock &block) {
 }
 
 /// Flops and primitives per neuron of ntp.activate_rays "act" on `block`
-/// reading `live` input orders.
+/// reading `live` input orders; with `needed`, writing only the rows it
+/// marks (RaysToLoops.cpp: row 0, a group's orders if any of its rows, the
+/// collapsed row and its R_N terms).
 SplitCost activateBlockCost(const std::string &act, const RayBlock &block,
-                            int64_t live) {
+                            int64_t live,
+                            const std::vector<bool> *needed = nullptr,
+                            bool invariantRays = false) {
+  auto isNeeded = [&](int64_t row) { return !needed || (*needed)[row]; };
+  bool collapsedNeeded = block.collapsedOrder > 0 && isNeeded(block.rows() - 1);
   SharedKeys keys;
-  SplitCost value = activationCost(act, 0, 1, 0, 0, &keys);
-  int64_t flops = value.sharedFlops, primitives = value.primitives;
+  int64_t flops = 0, primitives = 0;
+  if (isNeeded(0)) {
+    SplitCost value = activationCost(act, 0, 1, 0, 0, &keys);
+    flops += value.sharedFlops;
+    primitives += value.primitives;
+  }
+  int64_t base = 1;
   for (const RayGroup &g : block.groups) {
     int64_t count = static_cast<int64_t>(g.rays.size());
-    SplitCost c = activationCost(act, g.order, live, 1, g.order, &keys);
-    flops += c.sharedFlops + count * c.rayFlops;
-    primitives += c.primitives;
-    if (g.weight != 0) {
+    bool rays = false;
+    for (int64_t row = base; row < base + count * g.order; ++row)
+      rays = rays || isNeeded(row);
+    base += count * g.order;
+    if (rays) {
+      SplitCost c = activationCost(act, g.order, live, 1, g.order, &keys);
+      flops += c.sharedFlops + count * c.rayFlops;
+      primitives += c.primitives;
+    }
+    if (g.weight != 0 && collapsedNeeded) {
       int64_t n = block.collapsedOrder;
       SplitCost r = activationCost(act, n, std::min(live, n), n, n, &keys);
       if (g.order == 1 && n == 2 && live >= 2)
-        // RaysToLoops: an FMA per ray summing y1^2, R_2 at y1 = 1 (the
-        // shared factor) times the weight, times the sum.
-        flops += r.sharedFlops + r.rayFlops + (g.weight != 1) + 1 + count * 2;
+        // RaysToLoops: an FMA per ray summing y1^2 (once per call on rows
+        // invariant across tiles), R_2 at y1 = 1 (the shared factor) times
+        // the weight, times the sum.
+        flops += r.sharedFlops + r.rayFlops + (g.weight != 1) + 1 +
+                 (invariantRays ? 0 : count * 2);
       else
         flops += r.sharedFlops + count * (r.rayFlops + 2);
       primitives += r.primitives;
     }
   }
-  if (block.collapsedOrder > 0 && block.collapsedOrder < live) {
+  if (collapsedNeeded && block.collapsedOrder < live) {
     SplitCost s = activationCost(act, 1, 2, 1, 1, &keys);
     flops += s.sharedFlops + s.rayFlops + 1;
     primitives += s.primitives;
@@ -288,24 +330,37 @@ SplitCost activateBlockCost(const std::string &act, const RayBlock &block,
 
 void costBlocks(const LoweringNetwork &net, LoweringPlan &out) {
   const auto &layers = net.layers;
+  int64_t column = 0;
   for (const RayBlock &block : out.blocks) {
     int64_t full = block.maxOrder() + 1, live = 2;
+    // The top layer computes the rows the combine weighs, and so does the
+    // activation feeding it unless a gate or a residual sum is between.
+    std::vector<bool> needed = neededTopRows(out, block, column);
+    column += block.rows();
     for (size_t l = 1; l < layers.size(); ++l) {
+      // Rows past row 0 of the layers reading the seed (the first, a gated
+      // network's U and V from the input) once per call, not per sample.
+      bool once = l == 1 && net.invariantSeedRows;
       if (gatesFrom(net, l)) {
         // U and V: two more affine layers and activations on the block.
-        SplitCost c = activateBlockCost(net.activations[l - 1], block, live);
-        out.flops +=
-            2 * (2 * liveRows(block, live) * layers[l - 1] * layers[l] +
-                 layers[l] * c.sharedFlops);
+        SplitCost c = activateBlockCost(net.activations[l - 1], block, live,
+                                        nullptr, once);
+        out.flops += 2 * (2 * (once ? 1 : liveRows(block, live)) *
+                              layers[l - 1] * layers[l] +
+                          layers[l] * c.sharedFlops);
         out.primitives += 2 * layers[l] * c.primitives;
       }
-      // Rows past row 0 of the first layer once per call, not per sample.
-      bool once = l == 1 && net.invariantSeedRows;
-      out.flops +=
-          2 * (once ? 1 : liveRows(block, live)) * layers[l - 1] * layers[l];
-      if (l + 1 == layers.size())
+      bool top = l + 1 == layers.size();
+      int64_t rows = liveRows(block, live, top ? &needed : nullptr);
+      if (once)
+        rows = top ? liveRows(block, 1, &needed) : 1;
+      out.flops += 2 * rows * layers[l - 1] * layers[l];
+      if (top)
         break;
-      SplitCost c = activateBlockCost(net.activations[l - 1], block, live);
+      bool feedsTop =
+          l + 2 == layers.size() && !gated(net, l) && !net.lastHiddenResidual;
+      SplitCost c = activateBlockCost(net.activations[l - 1], block, live,
+                                      feedsTop ? &needed : nullptr, once);
       out.flops += layers[l] * c.sharedFlops;
       out.primitives += layers[l] * c.primitives;
       live = full;

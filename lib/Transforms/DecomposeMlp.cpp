@@ -106,6 +106,9 @@ struct DecomposeMlpPass
           network.activations.insert(network.activations.begin(), "sin");
         }
         network.buffers = KernelBuilder::partialsBuffers(facts.kinds);
+        network.lastHiddenResidual =
+            facts.layers.size() > 2 &&
+            facts.kinds.isResidual(facts.layers.size() - 3);
         // The modified MLP: U and V from X (the input, or the Fourier
         // features), two more buffers per block.
         if (facts.kinds.gated) {
@@ -114,8 +117,7 @@ struct DecomposeMlpPass
         }
         network.tile = facts.tile;
         // MlpPartialsKernels.cpp's ntp.invariant_rays.
-        network.invariantSeedRows =
-            !facts.kinds.fourier && !facts.kinds.gated && facts.tile > 1;
+        network.invariantSeedRows = !facts.kinds.fourier && facts.tile > 1;
         network.elementBytes = artifact::dtypeBytes(facts.dtype);
         network.stackBytes = partialsStackBytes > 0
                                  ? int64_t(partialsStackBytes)

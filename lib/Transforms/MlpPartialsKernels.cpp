@@ -8,6 +8,8 @@
 
 #include "MlpKernelBuilder.h"
 
+#include "ntp/Dialect/Ntp/IR/RayLayout.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
@@ -199,6 +201,9 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
                        countsAttr, ordersAttr, weightsAttr, collapsedAttr);
     int64_t live = 2;
     int64_t offset = 0;
+    // The op that wrote `jet` if it is an activation (its rows may then be
+    // pruned to those the top layer computes).
+    ActivateRaysOp lastActivation;
     // Typed layers are linear maps of every row (slopes, residual sums;
     // the Fourier projection adds its phase to row 0, order 0), so they
     // run as the jet ops on the whole [rows, width, tile] buffer, the
@@ -213,11 +218,18 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       offset = m * d;
       current = otherBuffer(current, -1);
       Value features = corner(b, buffers[current], 0, rows, 2 * m);
-      ActivateRaysOp::create(b, loc, "sin", z, features, live, counts, orders,
-                             weights, collapsedOrder);
+      lastActivation =
+          ActivateRaysOp::create(b, loc, "sin", z, features, live, counts,
+                                 orders, weights, collapsedOrder);
       live = full;
       jet = features;
     }
+    // The affine layers reading the seed (the first, and a gated network's
+    // U and V): its rows past row 0 (directions, zeros) are the same in
+    // every tile, so are W's images of them (computed once per call; a GPU
+    // thread's one-sample tiles gain nothing), and the sums of their
+    // squares the activations after them take.
+    bool readsSeed = !kinds.fourier && tileSize > 1;
     // The modified MLP: U and V from X on the block's layout, through the
     // buffer X is not in (every row of U and V is written).
     Value u, gv;
@@ -227,11 +239,17 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       gv = corner(b, gates[1], 0, rows, h);
       for (Value gate : {u, gv}) {
         Value y = corner(b, buffers[otherBuffer(current, -1)], 0, rows, h);
-        AffineRaysOp::create(b, loc, jet, params, offset, y, live, counts,
-                             orders, weights, collapsedOrder);
+        auto affine =
+            AffineRaysOp::create(b, loc, jet, params, offset, y, live, counts,
+                                 orders, weights, collapsedOrder);
+        if (readsSeed)
+          affine->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
         offset += h * kinds.firstInputWidth(d) + h;
-        ActivateRaysOp::create(b, loc, activations[0], y, gate, live, counts,
-                               orders, weights, collapsedOrder);
+        auto activation =
+            ActivateRaysOp::create(b, loc, activations[0], y, gate, live,
+                                   counts, orders, weights, collapsedOrder);
+        if (readsSeed)
+          activation->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
       }
     }
     for (size_t l = 1; l < layers.size(); ++l) {
@@ -247,16 +265,29 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       auto affine = AffineRaysOp::create(b, loc, jet, params, offset, next,
                                          slopes ? full : live, counts, orders,
                                          weights, collapsedOrder);
-      // The first layer reads the seed: its rows past row 0 (directions,
-      // zeros) are the same in every tile, so are W1's images of them
-      // (computed once per call; a GPU thread's one-sample tiles gain
-      // nothing).
-      if (l == 1 && !kinds.fourier && !kinds.gated && tileSize > 1)
+      if (l == 1 && readsSeed)
         affine->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
       offset += affineParams(l);
       jet = next;
-      if (isTop)
+      if (isTop) {
+        // The top layer computes only the rows the combine weighs (a
+        // Laplacian's: the collapsed row), and so does the activation
+        // feeding it directly (not through a gate or a residual sum).
+        SmallVector<int64_t> needed;
+        for (int64_t row = 0; row < rows; ++row)
+          for (int64_t p = 0; p < requests; ++p)
+            if (lowering.weights[p * lowering.columns + column + row] != 0) {
+              needed.push_back(row);
+              break;
+            }
+        if (static_cast<int64_t>(needed.size()) < rows) {
+          auto attr = b.getDenseI64ArrayAttr(needed);
+          affine->setAttr(kNeededRowsAttrName, attr);
+          if (lastActivation && layerInput == lastActivation.getOutput())
+            lastActivation->setAttr(kNeededRowsAttrName, attr);
+        }
         break;
+      }
       if (slopes) {
         current = otherBuffer(current, kept);
         next = corner(b, buffers[current], 0, rows, layers[l]);
@@ -268,18 +299,26 @@ KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
       }
       current = otherBuffer(current, kept);
       next = corner(b, buffers[current], 0, rows, layers[l]);
-      ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
-                             counts, orders, weights, collapsedOrder);
+      lastActivation =
+          ActivateRaysOp::create(b, loc, activations[l - 1], jet, next, live,
+                                 counts, orders, weights, collapsedOrder);
+      // Its rows past row 0 are the first layer's invariant ones (scaled by
+      // the slopes, constants): so are their sums of squares.
+      if (l == 1 && readsSeed)
+        lastActivation->setAttr(kInvariantRaysAttrName, b.getUnitAttr());
       live = full;
       jet = next;
-      if (residual)
+      if (residual) {
         AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
+        lastActivation = ActivateRaysOp();
+      }
       if (kinds.gated) {
         current = otherBuffer(current, -1);
         next = corner(b, buffers[current], 0, rows, layers[l]);
         GateRaysOp::create(b, loc, u, gv, jet, next, counts, orders, weights,
                            collapsedOrder);
         jet = next;
+        lastActivation = ActivateRaysOp();
       }
     }
     column += rows;

@@ -11,8 +11,10 @@
 // CHECK: ntp.affine_rays {{.*}} live_orders 2 {{.*}} collapsed_order 0 {ntp.invariant_rays} :
 // CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 2
 // CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} collapsed_order 0 :
-// CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 3
-// CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} collapsed_order 0 : {{.*}} memref<6x1x8xf64>
+// The top layer (and the activation feeding it) write only the rows the
+// combine weighs: u, u_t (row 1), order 2 of e_x and e_y (rows 3, 5).
+// CHECK: ntp.activate_rays "tanh" {{.*}} live_orders 3 {{.*}} {ntp.needed_rows = array<i64: 0, 1, 3, 5>} :
+// CHECK: ntp.affine_rays {{.*}} live_orders 3 {{.*}} collapsed_order 0 {ntp.needed_rows = array<i64: 0, 1, 3, 5>} : {{.*}} memref<6x1x8xf64>
 // Request 2 (the Laplacian) reads order 2 of e_x and e_y: rows 3 and 5.
 // CHECK: ntp.combine_partials {{.*}} weights [1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00, 0.000000e+00, 1.000000e+00]
 ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2

@@ -7,6 +7,8 @@
 // one adds to them (`accumulate`), and X's cotangent (the ray's seed) is
 // the first hidden layer's VJP plus V's and U's, joined by ntp.add_jets.
 // Workspace: 2 coefficients x (2 + 4 * 4 + 3 * 4 * 2 + 1) x 8 = 688.
+// Per-ray forced (multi-direction is cheaper here: U, V and the first layer
+// map the seed's row 0 alone per tile).
 
 // CHECK: #ntp.kernel<"g", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}gated = 1>
 // CHECK-LABEL: func.func @g_backward_saved_tiles
@@ -25,3 +27,4 @@
 // CHECK: ntp.add_jets %[[XB]], %{{.*}} into %[[XB]] live_orders 2
 // CHECK: ntp.seed_vjp
 ntp.mlp @g layers [2, 4, 4, 1] activation "tanh" gated order 1 partials [[1, 0]] : f64
+    {ntp.partials_lowering = "per-ray"}

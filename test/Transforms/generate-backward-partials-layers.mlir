@@ -7,7 +7,8 @@
 // the chain reaches the jet it read, the sines' and the Fourier projection's
 // VJP (B's gradient) into the ray's seed cotangent. The workspace holds each
 // ray's typed jets: 2 coefficients x (2 + 6 + 6 + 3 * 4 + 4 * 4 + 1) widths
-// x 8 samples = 688.
+// x 8 samples = 688. Per-ray forced: u_x alone is cheaper multi-direction
+// (its top layer computes e_x's order 1 alone).
 
 // CHECK: #ntp.kernel<"pl", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}slopes = "neuron,layer", residual = "0,1", fourier = 3>
 // CHECK-LABEL: func.func @pl_backward_saved_tiles
@@ -31,4 +32,4 @@
 // CHECK: ntp.add_jets
 // CHECK: ntp.store_jet
 ntp.mlp @pl layers [2, 4, 4, 1] activation "tanh" fourier 3 slopes ["neuron", "layer"] residual [false, true] order 1
-    partials [[1, 0]] : f64
+    partials [[1, 0]] : f64 {ntp.partials_lowering = "per-ray"}

@@ -145,7 +145,7 @@ int64_t flopsPerSample(const std::vector<int64_t> &layers, const Rows &rows,
     network.gatedInput = 0;
     network.buffers = 4;
   }
-  network.invariantSeedRows = !gated; // as ntp-decompose-mlp on the CPU
+  network.invariantSeedRows = true; // as ntp-decompose-mlp on the CPU
   if (!ntp::partials::planPartials(rows, layers.front(), plan, error) ||
       !ntp::partials::planLowering(plan, rows, network, lowering, false,
                                    lowered, error))

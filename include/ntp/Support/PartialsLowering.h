@@ -122,11 +122,16 @@ struct LoweringNetwork {
   /// ray, ntp.gate_rays per block) after every hidden activation past it;
   /// -1: none.
   int64_t gatedInput = -1;
-  /// Whether a block's first affine layer reads its seed directly (no
-  /// Fourier features, no gates) in tiles of more than one sample: then the
-  /// rows past row 0 are computed once per call (ntp.invariant_rays), and
-  /// per sample only row 0 counts.
+  /// Whether a block's first affine layer (and a gated network's U and V)
+  /// reads its seed directly (no Fourier features) in tiles of more than one
+  /// sample: then the rows past row 0 are computed once per call
+  /// (ntp.invariant_rays), and per sample only row 0 counts.
   bool invariantSeedRows = false;
+  /// Whether the last hidden layer is residual (its activation's output is
+  /// summed with the layer's input before the top layer): then that
+  /// activation writes every row, else only the rows the top layer computes
+  /// (the ones the combine weighs).
+  bool lastHiddenResidual = false;
   /// Whether the multivariate lowering may be planned (the CPU; the GPU
   /// mappings do not lower ntp.activate_poly).
   bool multivariate = true;

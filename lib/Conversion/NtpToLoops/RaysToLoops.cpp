@@ -34,8 +34,10 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
+#include <vector>
 
 using namespace mlir;
 using namespace ntp;
@@ -73,6 +75,17 @@ Value affineIndex(OpBuilder &b, Location loc, int64_t a, Value s, int64_t c) {
       c == 1 ? s : arith::MulIOp::create(b, loc, s, index(b, loc, c));
   return a == 0 ? scaled
                 : arith::AddIOp::create(b, loc, scaled, index(b, loc, a));
+}
+
+/// The rows of `op`'s output to write: those its {ntp.needed_rows} lists
+/// (verified ascending and within the layout), else every row.
+std::vector<bool> neededRows(Operation *op, int64_t rows) {
+  auto listed = op->getAttrOfType<DenseI64ArrayAttr>(kNeededRowsAttrName);
+  std::vector<bool> needed(rows, !listed);
+  if (listed)
+    for (int64_t row : listed.asArrayRef())
+      needed[row] = true;
+  return needed;
 }
 
 struct LowerSeedRays : public OpConversionPattern<SeedRaysOp> {
@@ -287,38 +300,62 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
       }
       runs.push_back({start, stride, count});
     };
-    addRun(0, 1, 1);
+    // Rows nothing reads ({ntp.needed_rows}: the top layer's rows the
+    // combine does not weigh) are left out; a run missing some of its rows
+    // becomes its needed rows, consecutive ones merged.
+    std::vector<bool> needed = neededRows(op, layout.rows);
+    auto addRows = [&](int64_t start, int64_t stride, int64_t count) {
+      bool all = true;
+      for (int64_t c = 0; c < count; ++c)
+        all = all && needed[start + c * stride];
+      if (all) {
+        addRun(start, stride, count);
+        return;
+      }
+      for (int64_t c = 0; c < count; ++c)
+        if (needed[start + c * stride])
+          addRun(start + c * stride, 1, 1);
+    };
+    addRows(0, 1, 1);
     for (const RayLayout::Group &g : layout.groups) {
       int64_t orders = std::min(live - 1, g.order);
       if (orders == g.order) {
-        addRun(g.base, 1, g.count * g.order);
+        addRows(g.base, 1, g.count * g.order);
         continue;
       }
       for (int64_t k = 1; k <= orders; ++k)
-        addRun(g.base + k - 1, g.order, g.count);
+        addRows(g.base + k - 1, g.order, g.count);
     }
     if (layout.collapsedOrder > 0 && layout.collapsedOrder < live)
-      addRun(layout.collapsedRow, 1, 1);
+      addRows(layout.collapsedRow, 1, 1);
+    if (runs.empty()) {
+      rewriter.eraseOp(op);
+      return success();
+    }
+    // Row 0 (the one with the bias), if written, leads the first run.
+    bool rowZero = runs.front()[0] == 0;
     // Rows other than row 0 that hold the same values in every tile (an
     // input written by ntp.seed_rays: its directions and zeros, so z1's
     // tangents are W1 v for every sample): computed on the call's first
     // tile and kept as scalars, then broadcast into the later tiles, so
     // that each tile computes only row 0 (at d = 32, 33 x 64 x 32 of the
     // kernel's ~312k FMAs per sample fall to 64 x 32 stores).
-    int64_t invariantRows = -1; // row 0's
+    int64_t invariantRows = rowZero ? -1 : 0;
     for (const auto &run : runs)
       invariantRows += run[2];
     bool invariant = op->hasAttr(kInvariantRaysAttrName) && in.lanes() > 1 &&
                      invariantRows > 0;
     Value saved, computed;
     if (invariant) {
-      // Row 0 leads the first run (addRun(0, 1, 1) above): it alone, with
+      // Row 0 leads the first run (addRows(0, 1, 1) above): it alone, with
       // the bias, every tile.
-      block(rewriter, loc, zero, 1, 1, /*withBias=*/true);
-      if (runs.front()[2] == 1)
-        runs.erase(runs.begin());
-      else
-        runs.front() = {1, 1, runs.front()[2] - 1};
+      if (rowZero) {
+        block(rewriter, loc, zero, 1, 1, /*withBias=*/true);
+        if (runs.front()[2] == 1)
+          runs.erase(runs.begin());
+        else
+          runs.front() = {1, 1, runs.front()[2] - 1};
+      }
       // The saved rows and whether this call computed them, on the stack of
       // the call (the tiles function runs once per thread).
       auto func = op->getParentOfType<FunctionOpInterface>();
@@ -369,7 +406,7 @@ struct LowerAffineRays : public OpConversionPattern<AffineRaysOp> {
       int64_t start = runs[r][0], stride = runs[r][1], count = runs[r][2];
       int64_t blocks = (count + maxRows - 1) / maxRows;
       int64_t size = count / blocks, large = count % blocks;
-      if (r == 0 && !invariant) {
+      if (r == 0 && !invariant && rowZero) {
         int64_t first = large > 0 ? size + 1 : size;
         block(rewriter, loc, index(rewriter, loc, start), stride, first,
               /*withBias=*/true);
@@ -528,6 +565,79 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
     VectorType vectorType = in.laneVectorType();
     Value input = adaptor.getInput(), output = adaptor.getOutput();
     Value zero = index(rewriter, loc, 0);
+    // Only the rows something reads ({ntp.needed_rows}: the activation
+    // feeding the top layer writes the rows the combine weighs): a group's
+    // orders if any of its rows is needed, the collapsed row (and the R_N
+    // terms summed into it) if it is.
+    std::vector<bool> needed = neededRows(op, layout.rows);
+    bool collapsedNeeded = collapsed > 0 && needed[layout.collapsedRow];
+    // Groups of order-1 rays collapsed into order 2 (the Laplacian's): their
+    // sum of y1^2 per neuron is one FMA per ray.
+    auto sumsSquares = [&](const RayLayout::Group &g) {
+      return g.order == 1 && g.weight != 0 && collapsedNeeded &&
+             collapsed == 2 && live >= 2;
+    };
+    // {ntp.invariant_rays}: the input's rows past row 0 hold the same values
+    // in every tile and lane (the first layer's W v), so do those sums: they
+    // are summed on the call's first tile (lane 0) and kept per neuron.
+    bool invariant = op->hasAttr(kInvariantRaysAttrName) && in.lanes() > 1 &&
+                     llvm::any_of(layout.groups, sumsSquares);
+    Value sums; // [groups, neurons]
+    if (invariant) {
+      Type element = in.elementType();
+      Value computed;
+      {
+        auto func = op->getParentOfType<FunctionOpInterface>();
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&func.getFunctionBody().front());
+        sums = memref::AllocaOp::create(
+            rewriter, loc,
+            MemRefType::get(
+                {static_cast<int64_t>(layout.groups.size()), in.neurons()},
+                element));
+        computed = memref::AllocaOp::create(
+            rewriter, loc, MemRefType::get({}, rewriter.getI1Type()));
+        memref::StoreOp::create(rewriter, loc,
+                                arith::ConstantIntOp::create(
+                                    rewriter, loc, rewriter.getI1Type(), 0),
+                                computed, ValueRange{});
+      }
+      Value done = memref::LoadOp::create(rewriter, loc, computed);
+      Value notDone = arith::XOrIOp::create(
+          rewriter, loc, done,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1));
+      auto first =
+          scf::IfOp::create(rewriter, loc, notDone, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(first.thenBlock()->getTerminator());
+      for (auto [number, g] : llvm::enumerate(layout.groups)) {
+        if (!sumsSquares(g))
+          continue;
+        Value groupIndex = index(rewriter, loc, number);
+        simpleLoop(
+            rewriter, loc, in.neurons(),
+            [&](OpBuilder &b, Location loc, Value j) {
+              Value init =
+                  arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+              auto loop = forLoop(
+                  b, loc, zero, index(b, loc, g.count), {init},
+                  [&](OpBuilder &b, Location loc, Value r, ValueRange acc) {
+                    Value y = memref::LoadOp::create(
+                        b, loc, input,
+                        JetBufferShape::indices(
+                            affineIndex(b, loc, g.base, r, 1), j, zero));
+                    return SmallVector<Value>{
+                        math::FmaOp::create(b, loc, y, y, acc.front())};
+                  });
+              memref::StoreOp::create(b, loc, loop.getResult(0), sums,
+                                      ValueRange{groupIndex, j});
+            });
+      }
+      memref::StoreOp::create(
+          rewriter, loc,
+          arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1),
+          computed, ValueRange{});
+    }
 
     scf::ForOp neurons = simpleLoop(
         rewriter, loc, in.neurons(), [&](OpBuilder &b, Location loc, Value i) {
@@ -541,18 +651,29 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                                     JetBufferShape::indices(row, i, zero));
           };
           Value y0 = load(zero);
-          SplitExpansion value(*rule, 0, 1, {0});
-          value.emitShared(b, loc, y0);
-          store(b, value.emitRay(b, loc, {y0}).front(), zero);
+          if (needed[0]) {
+            SplitExpansion value(*rule, 0, 1, {0});
+            value.emitShared(b, loc, y0);
+            store(b, value.emitRay(b, loc, {y0}).front(), zero);
+          }
           Value sum; // sum_r w_r R_N(y^(r))
-          for (const RayLayout::Group &g : layout.groups) {
+          for (auto [groupNumber, g] : llvm::enumerate(layout.groups)) {
+            bool rays = std::any_of(needed.begin() + g.base,
+                                    needed.begin() + g.base + g.count * g.order,
+                                    [](bool row) { return row; });
+            bool collapses = g.weight != 0 && collapsedNeeded;
+            if (!rays && !collapses)
+              continue;
             SmallVector<int64_t> orders;
             for (int64_t k = 1; k <= g.order; ++k)
               orders.push_back(k);
-            SplitExpansion jet(*rule, g.order, live, orders);
-            jet.emitShared(b, loc, y0);
+            std::optional<SplitExpansion> jet;
+            if (rays) {
+              jet.emplace(*rule, g.order, live, orders);
+              jet->emitShared(b, loc, y0);
+            }
             std::optional<SplitExpansion> rest;
-            if (g.weight != 0) {
+            if (collapses) {
               rest.emplace(*rule, collapsed, std::min(live, collapsed),
                            ArrayRef<int64_t>{collapsed});
               rest->emitShared(b, loc, y0);
@@ -575,8 +696,15 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
               if (g.weight != 1)
                 factor = arith::MulFOp::create(b, loc, factor, weight);
             }
+            // Kept from the call's first tile ({ntp.invariant_rays}).
+            Value keptSum;
+            if (factor && invariant)
+              keptSum = vector::BroadcastOp::create(
+                  b, loc, vectorType,
+                  memref::LoadOp::create(
+                      b, loc, sums, ValueRange{index(b, loc, groupNumber), i}));
             SmallVector<Value> init;
-            if (rest)
+            if (rest && !keptSum)
               init.push_back(arith::ConstantOp::create(
                   b, loc,
                   DenseElementsAttr::get(vectorType,
@@ -588,11 +716,15 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                   SmallVector<Value> inputs = {y0};
                   for (int64_t k = 1; k < std::min(live, g.order + 1); ++k)
                     inputs.push_back(load(affineIndex(b, loc, k, base, 1)));
-                  SmallVector<Value> z = jet.emitRay(b, loc, inputs);
-                  for (int64_t k = 1; k <= g.order; ++k)
-                    store(b, z[k - 1], affineIndex(b, loc, k, base, 1));
+                  if (jet) {
+                    SmallVector<Value> z = jet->emitRay(b, loc, inputs);
+                    for (int64_t k = 1; k <= g.order; ++k)
+                      store(b, z[k - 1], affineIndex(b, loc, k, base, 1));
+                  }
                   SmallVector<Value> next;
-                  if (factor) {
+                  if (keptSum) {
+                    // Summed on the call's first tile.
+                  } else if (factor) {
                     next.push_back(math::FmaOp::create(b, loc, inputs[1],
                                                        inputs[1], acc.front()));
                   } else if (rest) {
@@ -608,14 +740,14 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                   return next;
                 });
             if (rest) {
-              Value term = loop.getResult(0);
+              Value term = keptSum ? keptSum : loop.getResult(0);
               if (factor)
                 term = arith::MulFOp::create(b, loc, factor, term);
               sum =
                   sum ? Value(arith::AddFOp::create(b, loc, sum, term)) : term;
             }
           }
-          if (collapsed > 0) {
+          if (collapsedNeeded) {
             Value row = index(b, loc, layout.collapsedRow);
             // sigma'(y0) S, the term linear in the collapsed order.
             if (collapsed < live) {

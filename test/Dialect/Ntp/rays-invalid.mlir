@@ -91,3 +91,35 @@ func.func @tiles(%a: memref<3x4x8xf64>, %p: memref<?xf64>, %b: memref<3x4x4xf64>
       : memref<3x4x8xf64>, memref<?xf64>, memref<3x4x4xf64>
   return
 }
+
+// -----
+
+func.func @needed_rows_order(%a: memref<3x4x8xf64>, %p: memref<?xf64>, %b: memref<3x4x8xf64>) {
+  // expected-error @below {{'ntp.needed_rows' must list ascending rows of its 3-row layout, got array<i64: 2, 0>}}
+  ntp.affine_rays %a, %p[0] into %b live_orders 2 ray_counts [2] ray_orders [1]
+      collapse_weights [0.0] collapsed_order 0 {ntp.needed_rows = array<i64: 2, 0>}
+      : memref<3x4x8xf64>, memref<?xf64>, memref<3x4x8xf64>
+  return
+}
+
+// -----
+
+func.func @needed_rows_range(%a: memref<3x4x8xf64>, %b: memref<3x4x8xf64>) {
+  // expected-error @below {{'ntp.needed_rows' must list ascending rows of its 3-row layout, got array<i64: 3>}}
+  ntp.activate_rays "tanh" %a into %b live_orders 2 ray_counts [2]
+      ray_orders [1] collapse_weights [0.0] collapsed_order 0
+      {ntp.needed_rows = array<i64: 3>}
+      : memref<3x4x8xf64>, memref<3x4x8xf64>
+  return
+}
+
+// -----
+
+func.func @needed_rows_type(%a: memref<3x4x8xf64>, %b: memref<3x4x8xf64>) {
+  // expected-error @below {{'ntp.needed_rows' must be an array<i64>, got 3 : i64}}
+  ntp.activate_rays "tanh" %a into %b live_orders 2 ray_counts [2]
+      ray_orders [1] collapse_weights [0.0] collapsed_order 0
+      {ntp.needed_rows = 3}
+      : memref<3x4x8xf64>, memref<3x4x8xf64>
+  return
+}

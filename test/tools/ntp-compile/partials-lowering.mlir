@@ -10,9 +10,11 @@
 // COLLAPSED: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: ntp.seed_rays
 
-// The fewest operations: collapsed (272 flops per sample, against the
-// multi-direction lowering's 288).
-// AUTO: partials lowering: collapsed: 1 block of rows 5, request 0 collapsed; 272 flops
+// The fewest operations: collapsed (136 flops per sample, against the
+// multi-direction lowering's 224; the top layer computes the collapsed row
+// alone, the activation feeding it no ray's order 1 and its sums of y1^2
+// once per call).
+// AUTO: partials lowering: collapsed: 1 block of rows 5, request 0 collapsed; 136 flops
 // AUTO: partials reverse mode: collapsed: 1 block of rows 5,
 
 // BAD: --partials-lowering must be auto, per-ray, multi-direction, collapsed or multivariate, got 'fast'

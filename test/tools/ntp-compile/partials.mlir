@@ -25,11 +25,13 @@
 // JETS: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 5
 
 // MANIFEST: order=4
-// The reverse mode, as for jets: it follows the multi-direction forward the
-// count picks and saves its block's 21 rows (21 * (3 + 8 + 8 + 1) * 8
-// elements per tile; per-ray: 25 jet coefficients, 4000).
+// The reverse mode, as for jets: it follows the collapsed forward the
+// count picks (912 flops per sample against multi-direction's 1176: the top
+// layer computes the rows the combine weighs) and saves its block's 17
+// rows (17 * (3 + 8 + 8 + 1) * 8 elements per tile; per-ray: 25 jet
+// coefficients, 4000).
 // MANIFEST: backward=1
-// MANIFEST: workspace_per_tile=3360
+// MANIFEST: workspace_per_tile=2720
 // MANIFEST: partials=0,0,0;-4,0,-4
 
 // REVERSE-LABEL: func.func @ntp_kernel_forward_tiles

@@ -364,6 +364,35 @@ TEST(PartialsLoweringsSubset, HeatOperatorCollapsedAndValueOnly) {
   checkCase("tanh", 2, 0, true, 23, "multi-direction", &value);
 }
 
+TEST(PartialsLoweringsSubset, OperatorAloneComputesOnlyItsRows) {
+  // The Laplacian (or the biharmonic) alone: the top layer and the
+  // activation feeding it compute only the collapsed row
+  // ({ntp.needed_rows}), multi-direction only the rays' top orders; with
+  // u_x beside it, rows 0 and e_x's order 1 too. Batch 11: the first
+  // tile's invariant rows are reused by the second.
+  unsigned seed = 40;
+  for (int d : {1, 2, 5}) {
+    ntp::partials::Row lap, bi;
+    std::string error;
+    ASSERT_TRUE(ntp::partials::operatorRow(ntp::partials::kLaplacian, {}, d,
+                                           lap, error))
+        << error;
+    ASSERT_TRUE(ntp::partials::operatorRow(ntp::partials::kBiharmonic, {}, d,
+                                           bi, error))
+        << error;
+    std::vector<int32_t> ux(d, 0);
+    ux[0] = 1;
+    Rows alone = {lap}, biharmonic = {bi}, beside = {ux, lap};
+    for (const char *act : {"tanh", "silu", "sin"})
+      for (const char *lowering : {"collapsed", "multi-direction"}) {
+        checkCase(act, d, 2, true, seed++, lowering, &alone);
+        checkCase(act, d, 2, false, seed++, lowering, &alone);
+        checkCase(act, d, 2, true, seed++, lowering, &beside);
+      }
+    checkCase("tanh", d, 4, true, seed++, "collapsed", &biharmonic);
+  }
+}
+
 TEST(PartialsLowerings462, AllDirectionsOfOrderSixInSixInputs) {
   // [1,1,1,1,1,1] needs all 462 directions of order 6: per-ray it compiles
   // for minutes (one op chain per ray); multi-direction propagates them in

@@ -553,6 +553,46 @@ TEST(PartialsLayersGated, CollapsedAgainstReference) {
     }
 }
 
+// The operator alone, where the top layer computes only the rows the
+// combine weighs ({ntp.needed_rows}: the collapsed row, or the rays' top
+// orders multi-direction) and so does the activation feeding it, after
+// each kind: slopes, a residual last hidden layer (its activation writes
+// every row), a Fourier embedding, the modified MLP (a gate before the top;
+// U and V read the seed once per call) and it after a Fourier embedding.
+TEST(PartialsLayersForwardKinds, OperatorAlone) {
+  unsigned seed = 800;
+  for (int kind = 0; kind < 5; ++kind, ++seed) {
+    Net net;
+    if (kind >= 3) {
+      net = gatedNet(3, kind == 3 ? 0 : 2);
+    } else {
+      net.widths = {3, 5, 5, 2};
+      net.acts = {"tanh", "silu"};
+      net.kinds.slopes = {art::Slope::None, art::Slope::None};
+      net.kinds.residual = {false, false};
+      if (kind == 0)
+        net.kinds.slopes = {art::Slope::Neuron, art::Slope::Layer};
+      if (kind == 1)
+        net.kinds.residual = {false, true};
+      if (kind == 2)
+        net.kinds.fourier = 2;
+    }
+    ntp::partials::Row lap, bi;
+    std::string error;
+    ASSERT_TRUE(ntp::partials::operatorRow(ntp::partials::kLaplacian, {}, 3,
+                                           lap, error))
+        << error;
+    ASSERT_TRUE(ntp::partials::operatorRow(ntp::partials::kBiharmonic, {}, 3,
+                                           bi, error))
+        << error;
+    for (const char *lowering : {"collapsed", "multi-direction"}) {
+      checkForward(net, {lap}, true, lowering, seed);
+      checkForward(net, {lap}, false, lowering, seed);
+    }
+    checkForward(net, {bi}, true, "collapsed", seed);
+  }
+}
+
 // auto counts the gates in every lowering; a gated kernel with a fast
 // forward gets its reverse mode from it (ntp.gate_rays_vjp;
 // ntp_partials_backward, _save, _backward_saved against differences; save's

@@ -67,18 +67,52 @@ TEST(PartialsLowering, CollapsedLaplacianExactFlops) {
   // identity d-64-1, one hidden layer: the activation is free but
   // for the collapse's FMA per ray (summing y1^2) and one multiply per
   // neuron (the shared R_2 factor times the sum). Layer 1 (live orders 0,
-  // 1): 2 (1 + d) d 64; activation: 64 (2d + 1); layer 2: 2 (d + 2) 64.
+  // 1): 2 (1 + d) d 64; activation: 64 (2d + 1); layer 2: the collapsed
+  // row alone (the one the combine weighs), 2 * 64.
   int64_t d = 2;
   LoweringNetwork net = network({d, 64, 1}, "identity");
   LoweringPlan p = lower({laplacian(d)}, net, Lowering::Collapsed);
-  EXPECT_EQ(p.flops,
-            2 * (1 + d) * d * 64 + 64 * (2 * d + 1) + 2 * (d + 2) * 64);
-  EXPECT_EQ(p.primitives, 64); // identity's one primitive (y), per neuron
+  EXPECT_EQ(p.flops, 2 * (1 + d) * d * 64 + 64 * (2 * d + 1) + 2 * 64);
+  // identity's one primitive (y) is its value, row 0, which the top layer
+  // does not read: not evaluated.
+  EXPECT_EQ(p.primitives, 0);
   // The seed's rows through layer 1 once per call (ntp.invariant_rays):
-  // per sample, row 0 only.
+  // per sample, row 0 only; the activation's sums of y1^2 too (its rows
+  // past row 0 are layer 1's): one multiply per neuron left.
   net.invariantSeedRows = true;
   LoweringPlan once = lower({laplacian(d)}, net, Lowering::Collapsed);
-  EXPECT_EQ(once.flops, 2 * d * 64 + 64 * (2 * d + 1) + 2 * (d + 2) * 64);
+  EXPECT_EQ(once.flops, 2 * d * 64 + 64 + 2 * 64);
+}
+
+TEST(PartialsLowering, TopLayerComputesTheWeighedRows) {
+  // tanh d-64-64-1, the Laplacian alone against f, its gradient and the
+  // Laplacian (the same block: row 0, d rays of order 1, the collapsed
+  // row): alone, the top layer computes the collapsed row only (2 * 64
+  // flops, not 2 * 64 (d + 2)), and the activation feeding it skips the
+  // rays' order-1 outputs (tanh' y1: one multiply per ray and neuron) and
+  // row 0 (tanh(y0), the primitive it needs anyway: no flop).
+  int64_t d = 8;
+  LoweringNetwork net = network({d, 64, 64, 1});
+  std::vector<Row> everything = {Row(d, 0)};
+  for (int64_t i = 0; i < d; ++i) {
+    everything.push_back(Row(d, 0));
+    everything.back()[i] = 1;
+  }
+  everything.push_back(laplacian(d));
+  LoweringPlan alone = lower({laplacian(d)}, net, Lowering::Collapsed);
+  LoweringPlan all = lower(everything, net, Lowering::Collapsed);
+  ASSERT_EQ(alone.blocks.size(), 1u);
+  ASSERT_EQ(all.blocks.size(), 1u);
+  EXPECT_EQ(alone.blocks[0].rows(), d + 2);
+  EXPECT_EQ(all.blocks[0].rows(), d + 2);
+  EXPECT_EQ(all.flops - alone.flops, 2 * 64 * (d + 1) + 64 * d);
+  EXPECT_EQ(all.primitives, alone.primitives);
+  // A residual last hidden layer sums the activation's rows with its
+  // input's: the activation writes every row, the top still one.
+  LoweringNetwork residual = net;
+  residual.lastHiddenResidual = true;
+  EXPECT_EQ(lower({laplacian(d)}, residual, Lowering::Collapsed).flops,
+            alone.flops + 64 * d);
 }
 
 TEST(PartialsLowering, CollapsedLaplacianOverASubset) {
@@ -218,19 +252,37 @@ TEST(PartialsLowering, GatedExactFlops) {
   // subtraction, an FMA: 3), each ray's order 1 (d_1, two FMAs: 5) and its term
   // z_1 d_1 of the collapsed row (an FMA: 2), the collapsed row's S_V - S_U and
   // two FMAs (5) and the scaled sum (an FMA: 2): 24; two gated layers of 4
-  // neurons.
+  // neurons. Primitives: U's and V's, and the last hidden layer's (its
+  // value, row 0, is read by the gate; without gates the top layer reads
+  // the collapsed row alone and the activation feeding it skips row 0).
   EXPECT_EQ(
       extra(Lowering::Collapsed),
-      (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24, 2 * 4)));
+      (Counts(2 * (2 * 3 * 2 * 4 + 4 * (2 * 2 + 1)) + 2 * 4 * 24, 2 * 4 + 4)));
   // Multi-direction: two rays of order 2 (rows 0, 1..4). U, V: 3 live rows,
   // the identity free. A gate: order 0 (3) and per ray orders 1 and 2 (two
   // subtractions, 2 + 3 FMAs, one multiply by C(2, 1): 13).
   EXPECT_EQ(extra(Lowering::MultiDirection),
-            (Counts(2 * (2 * 3 * 2 * 4) + 2 * 4 * (3 + 2 * 13), 2 * 4)));
+            (Counts(2 * (2 * 3 * 2 * 4) + 2 * 4 * (3 + 2 * 13), 2 * 4 + 4)));
   // Per ray: each of the two rays (order 2) repeats U, V (2 live orders)
   // and order 0 of the gate (ntp.gate_jets: 3 + 13 per neuron).
   EXPECT_EQ(extra(Lowering::PerRay),
             (Counts(2 * (2 * (2 * 2 * 2 * 4) + 2 * 4 * (3 + 13)), 2 * 2 * 4)));
+}
+
+TEST(PartialsLowering, GatedInvariantSeedRows) {
+  // The modified MLP reading its seed: U, V and the first layer compute
+  // their rows past row 0 once per call (ntp.invariant_rays), so per
+  // sample each of the three maps row 0 alone: 3 * 2 * (d + 1 - 1) * d * h
+  // flops fewer (d = 3, h = 4; the Laplacian's d + 2 rows, of which the
+  // first layer reads d + 1 live ones), and the three activations after
+  // them sum y1^2 once per call too (an FMA per ray and neuron: 3 * 2 d h).
+  LoweringNetwork net = network({3, 4, 4, 1}, "tanh");
+  net.gatedInput = 0;
+  net.buffers = 4;
+  LoweringPlan perTile = lower({laplacian(3)}, net, Lowering::Collapsed);
+  net.invariantSeedRows = true;
+  LoweringPlan once = lower({laplacian(3)}, net, Lowering::Collapsed);
+  EXPECT_EQ(perTile.flops - once.flops, 3 * 2 * 3 * 3 * 4 + 3 * 2 * 3 * 4);
 }
 
 TEST(PartialsLowering, GatedAutoPicksTheFewestOperations) {

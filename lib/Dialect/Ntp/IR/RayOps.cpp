@@ -118,12 +118,33 @@ LogicalResult GateRaysOp::verify() {
   return success();
 }
 
+/// {ntp.needed_rows}, if present: ascending rows of the op's ray layout.
+template <class OpTy> static LogicalResult verifyNeededRows(OpTy op) {
+  Attribute attr = op->getAttr(kNeededRowsAttrName);
+  if (!attr)
+    return success();
+  auto needed = dyn_cast<DenseI64ArrayAttr>(attr);
+  if (!needed)
+    return op.emitOpError("'")
+           << kNeededRowsAttrName << "' must be an array<i64>, got " << attr;
+  int64_t rows = RayLayout::of(op).rows, previous = -1;
+  for (int64_t row : needed.asArrayRef()) {
+    if (row <= previous || row >= rows)
+      return op.emitOpError("'")
+             << kNeededRowsAttrName << "' must list ascending rows of its "
+             << rows << "-row layout, got " << attr;
+    previous = row;
+  }
+  return success();
+}
+
 LogicalResult AffineRaysOp::verify() {
   if (failed(verifySameElementType(*this,
                                    {getInput(), getParams(), getOutput()})) ||
       failed(verifyJetBuffer(*this, getInput(), "input")) ||
       failed(verifyJetBuffer(*this, getOutput(), "output")) ||
-      failed(verifyRayLayout(*this, {getInput(), getOutput()})))
+      failed(verifyRayLayout(*this, {getInput(), getOutput()})) ||
+      failed(verifyNeededRows(*this)))
     return failure();
   if (JetBufferShape::of(getInput()).lanes() !=
       JetBufferShape::of(getOutput()).lanes())
@@ -136,7 +157,8 @@ LogicalResult ActivateRaysOp::verify() {
       failed(verifySameElementType(*this, {getInput(), getOutput()})) ||
       failed(verifyJetBuffer(*this, getInput(), "input")) ||
       failed(verifyJetBuffer(*this, getOutput(), "output")) ||
-      failed(verifyRayLayout(*this, {getInput(), getOutput()})))
+      failed(verifyRayLayout(*this, {getInput(), getOutput()})) ||
+      failed(verifyNeededRows(*this)))
     return failure();
   JetBufferShape in = JetBufferShape::of(getInput()),
                  out = JetBufferShape::of(getOutput());

@@ -12,11 +12,23 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <algorithm>
 #include <cstdint>
 
 namespace ntp {
+
+/// Discardable array<i64> attribute on an ntp.affine_rays or
+/// ntp.activate_rays: the rows of its output that anything reads (ascending;
+/// the top layer's rows the combine weighs, and those of the activation
+/// feeding it). The lowering writes only those of the live rows and leaves
+/// the others unwritten; without it every live row is written.
+constexpr llvm::StringLiteral kNeededRowsAttrName = "ntp.needed_rows";
+// ntp.invariant_rays (kInvariantRaysAttrName, NtpDialect.h) marks, besides
+// an ntp.affine_rays reading the seed, the ntp.activate_rays after such a
+// layer: its input rows past row 0 are the same in every tile and lane, so
+// the lowering sums the order-1 rays' y1^2 once per call.
 
 struct RayLayout {
   struct Group {
