@@ -60,8 +60,11 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   int64_t bestChunks = 0;
   for (int64_t outputs = 1; outputs <= std::min<int64_t>(8, width); ++outputs)
     for (int64_t chunk = 1; chunk <= live; ++chunk) {
-      // Accumulators, one broadcast weight per output, one loaded jet.
-      if (outputs * chunk + outputs + 1 > registers)
+      // Accumulators, one broadcast weight per output (one register even
+      // where a vector takes several: each part is the same broadcast), one
+      // loaded jet.
+      if ((outputs * chunk + 1) * perVector + outputs >
+          facts.vectorRegisters - 1)
         continue;
       double loads;
       double cycles = layer(outputs, chunk, loads);
