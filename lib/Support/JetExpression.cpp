@@ -135,17 +135,18 @@ int JetExpressionGraph::sumOfProducts(std::vector<std::pair<int, int>> terms,
     int s = c == scaled.lhs ? scaled.rhs : scaled.lhs;
     if (c >= 0 && depths[early] < depths[s] && depths[acc] <= depths[s]) {
       double value = nodes[c].value;
-      // c (c' x) as (c c') x where c c' is exact: 1/2 (2 t) is t.
-      const JetExpression &e = nodes[early];
+      // c (c' x) as (c c') x where c c' is exact: 1/2 (2 t) is t. (Copies:
+      // adding nodes may reallocate `nodes`.)
+      const JetExpression e = nodes[early];
       if (e.kind == Kind::Mul) {
         int c2 = nodes[e.lhs].kind == Kind::Constant   ? e.lhs
                  : nodes[e.rhs].kind == Kind::Constant ? e.rhs
                                                        : -1;
         if (c2 >= 0) {
-          double product = value * nodes[c2].value;
-          if (std::fma(value, nodes[c2].value, -product) == 0)
-            return fma(mul(constant(product), c2 == e.lhs ? e.rhs : e.lhs), s,
-                       acc);
+          double other = nodes[c2].value, product = value * other;
+          int x = c2 == e.lhs ? e.rhs : e.lhs;
+          if (std::fma(value, other, -product) == 0)
+            return fma(mul(constant(product), x), s, acc);
         }
       }
       return fma(mul(constant(value), early), s, acc);

@@ -29,7 +29,6 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   if (!facts.known() || live < 1 || width < 1)
     return {};
   int64_t perVector = registersPerVector(facts, lanes, elementBits);
-  int64_t registers = facts.vectorRegisters / perVector;
   // Cycles and loads of one input neuron for `outputs` outputs x `orders`
   // orders: FMAs, jet loads plus weight broadcasts, one FMA latency per
   // chain step.
