@@ -114,9 +114,45 @@ int JetExpressionGraph::sumOfProducts(std::vector<std::pair<int, int>> terms,
       [&](const std::pair<int, int> &a, const std::pair<int, int> &b) {
         return ready(a) < ready(b);
       });
-  for (const auto &[lhs, rhs] : terms)
-    acc = fma(lhs, rhs, acc);
-  return acc;
+  if (terms.empty())
+    return acc;
+  for (size_t i = 0; i + 1 < terms.size(); ++i)
+    acc = fma(terms[i].first, terms[i].second, acc);
+  // The newest term, x * (c * s) with c a constant (a rounded reciprocal 1/k,
+  // a sign, a factor 2) and x older than s, as (c * x) * s where the chain
+  // waits for it: the multiplication by c leaves the chain (the Taylor
+  // recurrence's scalings by 1/k then cost it no latency: 2 operations per
+  // order instead of 4) for one more multiplication beside it, usually shared
+  // (-x) or otherwise one per order. The same roundings, in another order.
+  auto [early, late] = terms.back();
+  if (depths[early] > depths[late])
+    std::swap(early, late);
+  const JetExpression &scaled = nodes[late];
+  if (scaled.kind == Kind::Mul) {
+    int c = nodes[scaled.lhs].kind == Kind::Constant   ? scaled.lhs
+            : nodes[scaled.rhs].kind == Kind::Constant ? scaled.rhs
+                                                       : -1;
+    int s = c == scaled.lhs ? scaled.rhs : scaled.lhs;
+    if (c >= 0 && depths[early] < depths[s] && depths[acc] <= depths[s]) {
+      double value = nodes[c].value;
+      // c (c' x) as (c c') x where c c' is exact: 1/2 (2 t) is t. (Copies:
+      // adding nodes may reallocate `nodes`.)
+      const JetExpression e = nodes[early];
+      if (e.kind == Kind::Mul) {
+        int c2 = nodes[e.lhs].kind == Kind::Constant   ? e.lhs
+                 : nodes[e.rhs].kind == Kind::Constant ? e.rhs
+                                                       : -1;
+        if (c2 >= 0) {
+          double other = nodes[c2].value, product = value * other;
+          int x = c2 == e.lhs ? e.rhs : e.lhs;
+          if (std::fma(value, other, -product) == 0)
+            return fma(mul(constant(product), x), s, acc);
+        }
+      }
+      return fma(mul(constant(value), early), s, acc);
+    }
+  }
+  return fma(early, late, acc);
 }
 
 JetExpansionCost

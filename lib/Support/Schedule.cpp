@@ -29,7 +29,6 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   if (!facts.known() || live < 1 || width < 1)
     return {};
   int64_t perVector = registersPerVector(facts, lanes, elementBits);
-  int64_t registers = facts.vectorRegisters / perVector;
   // Cycles and loads of one input neuron for `outputs` outputs x `orders`
   // orders: FMAs, jet loads plus weight broadcasts, one FMA latency per
   // chain step.
@@ -60,8 +59,11 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   int64_t bestChunks = 0;
   for (int64_t outputs = 1; outputs <= std::min<int64_t>(8, width); ++outputs)
     for (int64_t chunk = 1; chunk <= live; ++chunk) {
-      // Accumulators, one broadcast weight per output, one loaded jet.
-      if (outputs * chunk + outputs + 1 > registers)
+      // Accumulators, one broadcast weight per output (one register even
+      // where a vector takes several: each part is the same broadcast), one
+      // loaded jet.
+      if ((outputs * chunk + 1) * perVector + outputs >
+          facts.vectorRegisters - 1)
         continue;
       double loads;
       double cycles = layer(outputs, chunk, loads);
