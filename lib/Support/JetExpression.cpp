@@ -127,27 +127,28 @@ int JetExpressionGraph::sumOfProducts(std::vector<std::pair<int, int>> terms,
   auto [early, late] = terms.back();
   if (depths[early] > depths[late])
     std::swap(early, late);
+  // The constant operand of a product node, or -1.
+  auto constantFactor = [&](const JetExpression &e) {
+    if (e.kind != Kind::Mul)
+      return -1;
+    return nodes[e.lhs].kind == Kind::Constant   ? e.lhs
+           : nodes[e.rhs].kind == Kind::Constant ? e.rhs
+                                                 : -1;
+  };
   const JetExpression &scaled = nodes[late];
   if (scaled.kind == Kind::Mul) {
-    int c = nodes[scaled.lhs].kind == Kind::Constant   ? scaled.lhs
-            : nodes[scaled.rhs].kind == Kind::Constant ? scaled.rhs
-                                                       : -1;
+    int c = constantFactor(scaled);
     int s = c == scaled.lhs ? scaled.rhs : scaled.lhs;
     if (c >= 0 && depths[early] < depths[s] && depths[acc] <= depths[s]) {
       double value = nodes[c].value;
       // c (c' x) as (c c') x where c c' is exact: 1/2 (2 t) is t. (Copies:
       // adding nodes may reallocate `nodes`.)
       const JetExpression e = nodes[early];
-      if (e.kind == Kind::Mul) {
-        int c2 = nodes[e.lhs].kind == Kind::Constant   ? e.lhs
-                 : nodes[e.rhs].kind == Kind::Constant ? e.rhs
-                                                       : -1;
-        if (c2 >= 0) {
-          double other = nodes[c2].value, product = value * other;
-          int x = c2 == e.lhs ? e.rhs : e.lhs;
-          if (std::fma(value, other, -product) == 0)
-            return fma(mul(constant(product), x), s, acc);
-        }
+      if (int c2 = constantFactor(e); c2 >= 0) {
+        double other = nodes[c2].value, product = value * other;
+        int x = c2 == e.lhs ? e.rhs : e.lhs;
+        if (std::fma(value, other, -product) == 0)
+          return fma(mul(constant(product), x), s, acc);
       }
       return fma(mul(constant(value), early), s, acc);
     }
