@@ -297,6 +297,42 @@ std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
 
 } // namespace
 
+/// Prints the FMA peak table (1 thread and `threads`, both dtypes) under
+/// `title` and returns the `threads` column. On a VM whose vCPUs the host
+/// sometimes runs on one core's SMT siblings, a measurement at several
+/// threads can come out near the one-thread rate; such a value is measured
+/// again (up to three times) and, if it stays low, noted, not hidden.
+static std::map<std::string, double> printFmaPeakTable(int threads,
+                                                       const char *title) {
+  std::map<std::string, double> peak;
+  std::printf("%s (GFLOP/s, 2 flops per FMA lane):\n\n| dtype | instruction "
+              "| 1 thread | %d threads |\n|---|---|---|---|\n",
+              title, threads);
+  std::vector<std::string> lowScaling;
+  for (const char *dtype : {"f32", "f64"}) {
+    bool f64 = std::strcmp(dtype, "f64") == 0;
+    ntp::bench::FmaPeak one = ntp::bench::measureFmaPeak(f64, 1);
+    ntp::bench::FmaPeak all = ntp::bench::measureFmaPeak(f64, threads);
+    double plausible =
+        0.75 * std::min(threads, ntp::bench::availableCpus()) * one.gflops;
+    for (int retry = 0; retry < 3 && all.gflops < plausible; ++retry)
+      all.gflops =
+          std::max(all.gflops, ntp::bench::measureFmaPeak(f64, threads).gflops);
+    if (threads > 1 && all.gflops < plausible)
+      lowScaling.push_back(dtype);
+    peak[dtype] = all.gflops;
+    std::printf("| %s | %s | %.1f | %.1f |\n", dtype, one.instruction.c_str(),
+                one.gflops, all.gflops);
+  }
+  for (const std::string &dtype : lowScaling)
+    std::printf("note: %s at %d threads stayed below 75%% of %d x the "
+                "one-thread peak in four measurements (SMT siblings, or a "
+                "host sharing the cores)\n",
+                dtype.c_str(), threads, threads);
+  std::printf("\n");
+  return peak;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(benchOptions);
@@ -385,21 +421,10 @@ int main(int argc, char **argv) {
                                         : ntp::bench::availableCpus();
   }
   // What the hardware allows, measured in this run: every row's fraction is
-  // of the peak at the kernels' thread count.
-  std::map<std::string, double> peak;
-  std::printf("FMA peak, measured in this run (GFLOP/s, 2 flops per FMA "
-              "lane):\n\n| dtype | instruction | 1 thread | %d threads |\n"
-              "|---|---|---|---|\n",
-              threads);
-  for (const char *dtype : {"f32", "f64"}) {
-    bool f64 = std::strcmp(dtype, "f64") == 0;
-    ntp::bench::FmaPeak one = ntp::bench::measureFmaPeak(f64, 1);
-    ntp::bench::FmaPeak all = ntp::bench::measureFmaPeak(f64, threads);
-    peak[dtype] = all.gflops;
-    std::printf("| %s | %s | %.1f | %.1f |\n", dtype, one.instruction.c_str(),
-                one.gflops, all.gflops);
-  }
-  std::printf("\n");
+  // of the peak at the kernels' thread count. Measured again after the
+  // kernels, since a shared host can take capacity away for minutes.
+  std::map<std::string, double> peak = printFmaPeakTable(
+      threads, "FMA peak, measured in this run before the kernels");
   if (peakOnly)
     return 0;
 
@@ -550,5 +575,17 @@ int main(int argc, char **argv) {
     }
   }
   llvm::sys::fs::remove(dir);
+  std::printf("\n");
+  std::map<std::string, double> peakAfter =
+      printFmaPeakTable(threads, "FMA peak, measured again after the kernels");
+  for (const auto &[dtype, before] : peak) {
+    double after = peakAfter[dtype];
+    if (std::abs(after - before) > 0.1 * std::max(before, after))
+      std::printf("warning: the %s FMA peak moved from %.1f to %.1f GFLOP/s "
+                  "during this run: the machine's capacity changed (a shared "
+                  "host), so the fractions of peak above are uncertain by "
+                  "that much\n",
+                  dtype.c_str(), before, after);
+  }
   return 0;
 }
