@@ -306,8 +306,8 @@ static std::map<std::string, double> printFmaPeakTable(int threads,
                                                        const char *title) {
   std::map<std::string, double> peak;
   std::printf("%s (GFLOP/s, 2 flops per FMA lane):\n\n| dtype | instruction "
-              "| 1 thread | %d threads |\n|---|---|---|---|\n",
-              title, threads);
+              "| 1 thread | %d thread%s |\n|---|---|---|---|\n",
+              title, threads, threads == 1 ? "" : "s");
   std::vector<std::string> lowScaling;
   for (const char *dtype : {"f32", "f64"}) {
     bool f64 = std::strcmp(dtype, "f64") == 0;
@@ -444,7 +444,10 @@ int main(int argc, char **argv) {
       "fwd = one call producing every order 0..n; total = forward that saves "
       "the jets + generated backward of <c, out> (a training step); bwd "
       "(recompute) = the stateless ntp_backward; ntp times are %ss; "
-      "speed-up = PyTorch nested autograd / ntp, measured in this run\n\n",
+      "speed-up = PyTorch nested autograd / ntp, measured in this run; %% of "
+      "FMA peak = of the peak beside the row (the larger of two short "
+      "measurements at the kernels' thread count, just before and just "
+      "after the row's timings)\n\n",
       statistic.c_str());
   {
     // What 'auto' derives its choices from, and what it chooses.
@@ -488,10 +491,12 @@ int main(int argc, char **argv) {
       "peak | ntp total (us) | GFLOP/s total | %% of peak total | ntp bwd "
       "recompute (us) | total/fwd | PyTorch "
       "fwd (ms) | PyTorch total (ms) | speed-up fwd | speed-up total "
-      "|\n");
+      "| FMA peak beside the row |\n");
   std::printf(
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+      "\n");
 
+  std::map<std::string, double> peakBefore = peak;
   llvm::SmallVector<llvm::StringRef> dtypeList;
   llvm::StringRef(dtypes).split(dtypeList, ',');
   for (llvm::StringRef dtype : dtypeList) {
@@ -546,6 +551,14 @@ int main(int argc, char **argv) {
                               : timeKernel<float>(kernel, layers, order);
           ntp_kernel_free(kernel);
           llvm::sys::fs::remove(path);
+          // The peak beside this row: the larger of the one measured just
+          // before it (after the previous row) and just after it, so that
+          // a host taking capacity away for a while moves the row's
+          // fraction only as much as it moved the machine.
+          double peakAfter =
+              ntp::bench::measureFmaPeak(dtype == "f64", threads, 0.05).gflops;
+          double rowPeak = std::max(peakBefore[dtype.str()], peakAfter);
+          peakBefore[dtype.str()] = peakAfter;
           int64_t flops = flopsPerSample(layers, order);
           double gflops = flops * double(batch) / (t.forwardUs * 1e3);
           double trainingGflops = trainingFlopsPerSample(layers, order) *
@@ -560,16 +573,17 @@ int main(int argc, char **argv) {
                       "%.1f | %.0f%% | %.1f | %.2f |",
                       dtype.str().c_str(), order, (long long)shownTile,
                       schedule.name.c_str(), t.forwardUs, gflops,
-                      100 * gflops / peak[dtype.str()], t.trainingUs,
-                      trainingGflops, 100 * trainingGflops / peak[dtype.str()],
-                      t.backwardUs, t.trainingUs / t.forwardUs);
+                      100 * gflops / rowPeak, t.trainingUs, trainingGflops,
+                      100 * trainingGflops / rowPeak, t.backwardUs,
+                      t.trainingUs / t.forwardUs);
           auto it = torch.find(order);
           if (it != torch.end())
-            std::printf(" %.2f | %.2f | %.0fx | %.0fx |\n", it->second.first,
+            std::printf(" %.2f | %.2f | %.0fx | %.0fx |", it->second.first,
                         it->second.second, it->second.first * 1e3 / t.forwardUs,
                         it->second.second * 1e3 / t.trainingUs);
           else
-            std::printf(" n/a | n/a | n/a | n/a |\n");
+            std::printf(" n/a | n/a | n/a | n/a |");
+          std::printf(" %.1f |\n", rowPeak);
           std::fflush(stdout);
         }
     }
