@@ -95,6 +95,11 @@ static cl::opt<std::string> schedulesFlag(
              "chosen; H = 0: each neuron evaluates its own activation "
              "primitives instead of a loop over the layer's before its "
              "jets, the default H = 1 as in auto)"));
+static cl::opt<bool> scaling(
+    "scaling", cl::init(false), cl::cat(benchOptions),
+    cl::desc("Also time each forward and training step at one thread, in "
+             "turns with the kernels' thread count, and print the thread "
+             "scaling beside the FMA peak's (needs --num-threads > 1)"));
 static cl::opt<bool> peakOnly("peak-only", cl::init(false),
                               cl::cat(benchOptions),
                               cl::desc("Print the FMA peak table and stop"));
@@ -230,6 +235,10 @@ struct KernelTimes {
   double forwardUs = 0;
   double trainingUs = 0; // forward_save + backward_saved: a training step
   double backwardUs = 0; // the stateless backward (recomputes the forward)
+  // With --scaling: the forward and training step at one thread and at the
+  // kernels' thread count, timed in turns (the better of two rounds each).
+  double forwardOneUs = 0, forwardAllUs = 0;
+  double trainingOneUs = 0, trainingAllUs = 0;
 };
 
 void check(int status) {
@@ -241,7 +250,7 @@ void check(int status) {
 
 template <class T>
 KernelTimes timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
-                       int order) {
+                       int order, int scalingThreads) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<double> unit(-1, 1);
   // Checked in main.
@@ -272,6 +281,33 @@ KernelTimes timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
     check(ntp_backward(kernel, x.data(), v.data(), params.data(),
                        cotangent.data(), grad.data(), batch));
   });
+  if (scalingThreads > 1) {
+    // In turns, so that a host changing the machine's capacity for a while
+    // affects both thread counts alike.
+    auto forward = [&] {
+      check(ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
+                        batch));
+    };
+    auto training = [&] {
+      check(ntp_forward_save(kernel, x.data(), v.data(), params.data(),
+                             out.data(), workspace.data(), batch));
+      check(ntp_backward_saved(kernel, x.data(), v.data(), params.data(),
+                               cotangent.data(), grad.data(), nullptr,
+                               workspace.data(), batch));
+    };
+    auto better = [](double &best, double t) {
+      best = best == 0 ? t : std::min(best, t);
+    };
+    for (int round = 0; round < 2; ++round)
+      for (int n : {1, scalingThreads}) {
+        check(ntp_set_num_threads(n));
+        better(n == 1 ? times.forwardOneUs : times.forwardAllUs,
+               callMicros(forward));
+        better(n == 1 ? times.trainingOneUs : times.trainingAllUs,
+               callMicros(training));
+      }
+    check(ntp_set_num_threads(scalingThreads));
+  }
   return times;
 }
 
@@ -420,6 +456,14 @@ int main(int argc, char **argv) {
     threads = env && std::atoi(env) > 0 ? std::atoi(env)
                                         : ntp::bench::availableCpus();
   }
+  if (scaling && threads < 2) {
+    std::fprintf(stderr,
+                 "ntp-bench: error: --scaling compares one thread "
+                 "with the kernels' thread count, which is %d: pass "
+                 "--num-threads=2 or more\n",
+                 threads);
+    return 1;
+  }
   // What the hardware allows, measured in this run: every row's fraction is
   // of the peak at the kernels' thread count. Measured again after the
   // kernels, since a shared host can take capacity away for minutes.
@@ -427,6 +471,14 @@ int main(int argc, char **argv) {
       threads, "FMA peak, measured in this run before the kernels");
   if (peakOnly)
     return 0;
+  int scalingThreads = scaling ? threads : 0;
+  struct ScalingRow {
+    std::string dtype, schedule;
+    int order;
+    KernelTimes times;
+    double peakOne, peakAll;
+  };
+  std::vector<ScalingRow> scalingRows;
 
   llvm::SmallString<128> dir;
   if (llvm::sys::fs::createUniqueDirectory("ntp-bench", dir)) {
@@ -546,9 +598,10 @@ int main(int argc, char **argv) {
             std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
             return 1;
           }
-          KernelTimes t = dtype == "f64"
-                              ? timeKernel<double>(kernel, layers, order)
-                              : timeKernel<float>(kernel, layers, order);
+          KernelTimes t =
+              dtype == "f64"
+                  ? timeKernel<double>(kernel, layers, order, scalingThreads)
+                  : timeKernel<float>(kernel, layers, order, scalingThreads);
           ntp_kernel_free(kernel);
           llvm::sys::fs::remove(path);
           // The peak beside this row: the larger of the one measured just
@@ -559,6 +612,11 @@ int main(int argc, char **argv) {
               ntp::bench::measureFmaPeak(dtype == "f64", threads, 0.05).gflops;
           double rowPeak = std::max(peakBefore[dtype.str()], peakAfter);
           peakBefore[dtype.str()] = peakAfter;
+          if (scaling)
+            scalingRows.push_back(
+                {dtype.str(), schedule.name, order, t,
+                 ntp::bench::measureFmaPeak(dtype == "f64", 1, 0.05).gflops,
+                 peakAfter});
           int64_t flops = flopsPerSample(layers, order);
           double gflops = flops * double(batch) / (t.forwardUs * 1e3);
           double trainingGflops = trainingFlopsPerSample(layers, order) *
@@ -590,6 +648,32 @@ int main(int argc, char **argv) {
   }
   llvm::sys::fs::remove(dir);
   std::printf("\n");
+  if (scaling) {
+    // Issue 17's target: the rate at N threads >= 90% of the one-thread
+    // rate times the FMA peak's N/1 ratio, both measured beside the row.
+    std::printf(
+        "Thread scaling (batch %lld; times in us, the better of two rounds "
+        "in turns; efficiency = (time at 1 / time at %d) / (FMA peak at %d "
+        "/ peak at 1), the peaks measured beside the row):\n\n| dtype | n "
+        "| schedule | fwd 1 thread | fwd %d threads | fwd speed-up | "
+        "training 1 thread | training %d threads | training speed-up | "
+        "peak ratio | fwd efficiency | training efficiency |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        (long long)batch, threads, threads, threads, threads);
+    for (const ScalingRow &row : scalingRows) {
+      const KernelTimes &t = row.times;
+      double forward = t.forwardOneUs / t.forwardAllUs,
+             training = t.trainingOneUs / t.trainingAllUs,
+             peakRatio = row.peakAll / row.peakOne;
+      std::printf("| %s | %d | %s | %.1f | %.1f | %.2fx | %.1f | %.1f | "
+                  "%.2fx | %.2f | %.0f%% | %.0f%% |\n",
+                  row.dtype.c_str(), row.order, row.schedule.c_str(),
+                  t.forwardOneUs, t.forwardAllUs, forward, t.trainingOneUs,
+                  t.trainingAllUs, training, peakRatio,
+                  100 * forward / peakRatio, 100 * training / peakRatio);
+    }
+    std::printf("\n");
+  }
   std::map<std::string, double> peakAfter =
       printFmaPeakTable(threads, "FMA peak, measured again after the kernels");
   for (const auto &[dtype, before] : peak) {

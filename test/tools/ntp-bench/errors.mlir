@@ -5,7 +5,10 @@
 // RUN: not ntp-bench --num-threads=-1 --torch=off 2>&1 | FileCheck %s --check-prefix=THREADS
 // RUN: not ntp-bench --tiles=16,65 --torch=off 2>&1 | FileCheck %s --check-prefix=TILES
 // RUN: not ntp-bench --statistic=mean --torch=off 2>&1 | FileCheck %s --check-prefix=STAT
+// RUN: not ntp-bench --scaling --num-threads=1 --torch=off 2>&1 | FileCheck %s --check-prefix=SCALING
 
+// SCALING: ntp-bench: error: --scaling compares one thread with the kernels' thread count, which is 1: pass --num-threads=2 or more
+// SCALING-NOT: FMA peak
 // STAT: ntp-bench: error: --statistic is median or min, got 'mean'
 // TILES: ntp-bench: error: --tiles takes numbers in 0..64 (0: automatic), got '16,65'
 // THREADS: ntp-bench: error: --num-threads must be in 0..4096, got -1
