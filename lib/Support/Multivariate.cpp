@@ -215,3 +215,32 @@ int64_t PolySchedule::flops() const {
     flops += chain(std::min(d, degree));
   return flops;
 }
+
+std::vector<std::vector<PolySchedule::Term>>
+ntp::partials::polyProductTable(const std::vector<Monomial> &monomials) {
+  std::map<Monomial, int64_t> index;
+  for (size_t i = 0; i < monomials.size(); ++i)
+    index[monomials[i]] = static_cast<int64_t>(i);
+  int64_t n = static_cast<int64_t>(monomials.size());
+  std::vector<std::vector<PolySchedule::Term>> table(n);
+  for (int64_t beta = 0; beta < n; ++beta)
+    for (int64_t gamma = 0; gamma < n; ++gamma) {
+      const Monomial &g = monomials[gamma], &b = monomials[beta];
+      Monomial rest(b.size());
+      bool below = true;
+      for (size_t i = 0; i < b.size() && below; ++i) {
+        rest[i] = b[i] - g[i];
+        below = rest[i] >= 0;
+      }
+      if (below)
+        table[beta].push_back({gamma, index.at(rest)});
+    }
+  return table;
+}
+
+int64_t ntp::partials::gatePolyFlops(const std::vector<Monomial> &monomials) {
+  int64_t flops = static_cast<int64_t>(monomials.size());
+  for (const auto &terms : polyProductTable(monomials))
+    flops += 2 * static_cast<int64_t>(terms.size());
+  return flops;
+}

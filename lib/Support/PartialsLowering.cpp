@@ -307,19 +307,14 @@ void planPerRay(const Plan &plan, const std::vector<Row> &rows,
 }
 
 /// The multivariate Taylor lowering: one buffer of |M| rows through every
-/// layer (affine: every row; activation: ntp.activate_poly).
+/// layer (affine: every row; activation: ntp.activate_poly; a gated
+/// network's gates: ntp.gate_poly).
 bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
                       LoweringPlan &out, std::string &error) {
   out = LoweringPlan();
   out.lowering = Lowering::Multivariate;
   if (!net.multivariate) {
     error = "the multivariate lowering is not available for this target";
-    return false;
-  }
-  if (net.gatedInput >= 0) {
-    error = "the multivariate lowering does not support gated networks (their "
-            "gate is a product of polynomials, which ntp.activate_poly does "
-            "not compute)";
     return false;
   }
   const auto &layers = net.layers;
@@ -341,6 +336,9 @@ bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
   for (const auto &power : schedule.powers)
     for (const PolySchedule::Entry &e : power)
       products += static_cast<int64_t>(e.terms.size());
+  if (net.gatedInput >= 0)
+    for (const auto &terms : polyProductTable(out.monomials))
+      products += static_cast<int64_t>(terms.size());
   if (products > kMaxPolyProducts) {
     error = "the multivariate lowering of this request needs " +
             std::to_string(products) +
@@ -351,15 +349,28 @@ bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
   out.weights = monomialWeights(rows, out.monomials);
   // Per sample: every affine layer maps the |M| rows; every activation
   // evaluates sigma^(0..n)(y0) (the activation's jet of order n along
-  // y0 + t, as ntp.activate_poly emits it) and the schedule's products.
-  for (size_t l = 1; l < layers.size(); ++l) {
-    out.flops += 2 * m * layers[l - 1] * layers[l];
-    if (l + 1 == layers.size())
-      break;
+  // y0 + t, as ntp.activate_poly emits it) and the schedule's products; a
+  // gated network adds U and V (an affine layer and an activation each)
+  // and a gate after each hidden activation (ntp.gate_poly).
+  auto activation = [&](size_t l) {
     SplitCost c = activationCost(net.activations[l - 1], schedule.degree, 2, 0,
                                  schedule.degree);
     out.flops += layers[l] * (c.sharedFlops + c.rayFlops + schedule.flops());
     out.primitives += layers[l] * c.primitives;
+  };
+  int64_t gateFlops = net.gatedInput >= 0 ? gatePolyFlops(out.monomials) : 0;
+  for (size_t l = 1; l < layers.size(); ++l) {
+    if (gatesFrom(net, l))
+      for (int gate = 0; gate < 2; ++gate) {
+        out.flops += 2 * m * layers[l - 1] * layers[l];
+        activation(l);
+      }
+    out.flops += 2 * m * layers[l - 1] * layers[l];
+    if (l + 1 == layers.size())
+      break;
+    activation(l);
+    if (gated(net, l))
+      out.flops += layers[l] * gateFlops;
   }
   return true;
 }

@@ -86,8 +86,6 @@ SplitCost activationCost(const std::string &activation, int64_t order,
 
 bool hasHidden(const LoweringNetwork &n) { return n.layers.size() > 2; }
 
-/// Whether a gated network's U and V are computed before layer l (from
-/// layers[l - 1]), and whether hidden layer l ends with a gate.
 bool gatesFrom(const LoweringNetwork &n, size_t l) {
   return n.gatedInput >= 0 && static_cast<int64_t>(l) - 1 == n.gatedInput;
 }

@@ -41,6 +41,11 @@ SplitCost activationCost(const std::string &activation, int64_t order,
 /// Whether the network has a hidden layer.
 bool hasHidden(const LoweringNetwork &n);
 
+/// Whether a gated network's U and V are computed before layer l (from
+/// layers[l - 1]), and whether hidden layer l ends with a gate.
+bool gatesFrom(const LoweringNetwork &n, size_t l);
+bool gated(const LoweringNetwork &n, size_t l);
+
 /// Adds the per-ray lowering's operations to `out.flops`.
 void costPerRay(const Plan &plan, const LoweringNetwork &net,
                 LoweringPlan &out);

@@ -5,8 +5,9 @@
 // Taylor coefficients over the monomial set) per layer: ntp.seed_rays and
 // ntp.affine_rays on the layout of |M| - 1 rays of order 1 (every row an
 // affine image of the input's, the bias on row 0), the typed layers' jet
-// ops on every row, ntp.activate_poly for the activations, and the top
-// rows combined with beta! (operators: their sums) as the other lowerings.
+// ops on every row, ntp.activate_poly for the activations, ntp.gate_poly
+// for a gated network's gates, and the top rows combined with beta!
+// (operators: their sums) as the other lowerings.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,6 +38,10 @@ KernelBuilder::buildPolyPartials(OpBuilder &b, const partials::Plan &plan,
   artifact::LayerKinds kinds = mlp.getLayerKinds();
   // Padded as buildMultiPartials' buffers (a neuron's rows in one L1 set).
   SmallVector<Value, 3> buffers = allocatePingPong(b, rows, /*padded=*/true);
+  // A gated network's U and V (as in buildMultiPartials).
+  std::array<Value, 2> gates;
+  if (kinds.gated)
+    gates = allocateGates(b, rows);
   int64_t requests = static_cast<int64_t>(plan.terms.size());
   auto [top, combined] = allocateTops(b, rows, requests);
   // The seed's directions ([max(rows - 1, 1) * d]): e_i for the monomial
@@ -93,6 +98,21 @@ KernelBuilder::buildPolyPartials(OpBuilder &b, const partials::Plan &plan,
     activate("sin", z, features);
     jet = features;
   }
+  // The modified MLP: U and V from X (the input or the Fourier features),
+  // through the buffer X is not in.
+  Value u, gv;
+  if (kinds.gated) {
+    int64_t h = layers[1];
+    u = corner(b, gates[0], 0, rows, h);
+    gv = corner(b, gates[1], 0, rows, h);
+    for (Value gate : {u, gv}) {
+      Value y = corner(b, buffers[otherBuffer(current, -1)], 0, rows, h);
+      AffineRaysOp::create(b, loc, jet, params, offset, y, 2, counts, orders,
+                           weights, 0);
+      offset += h * kinds.firstInputWidth(d) + h;
+      activate(activations[0], y, gate);
+    }
+  }
   for (size_t l = 1; l < layers.size(); ++l) {
     size_t hidden = l - 1;
     bool residual = kinds.isResidual(hidden);
@@ -122,6 +142,13 @@ KernelBuilder::buildPolyPartials(OpBuilder &b, const partials::Plan &plan,
     jet = next;
     if (residual)
       AddJetsOp::create(b, loc, layerInput, jet, jet, rows);
+    if (kinds.gated) {
+      current = otherBuffer(current, -1);
+      next = corner(b, buffers[current], 0, rows, layers[l]);
+      GatePolyOp::create(b, loc, u, gv, jet, next, monomialsAttr,
+                         variablesAttr);
+      jet = next;
+    }
   }
   finishPartials(b, entry, top, combined, lowering.weights, out, batch, tile,
                  requests);

@@ -20,10 +20,3 @@ ntp.mlp @backward layers [2, 4, 1] activation "tanh" order 2
 ntp.mlp @reverse layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64
     {ntp.partials_reverse_lowering = "collapsed"}
-
-// -----
-
-// The multivariate lowering has no polynomial product for a gate.
-// expected-error @below {{the multivariate lowering does not support gated networks (their gate is a product of polynomials, which ntp.activate_poly does not compute)}}
-ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
-    partials [[1, 1]] : f64 {ntp.partials_lowering = "multivariate"}

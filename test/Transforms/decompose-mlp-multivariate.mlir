@@ -50,3 +50,28 @@ ntp.mlp @mixed layers [3, 8, 1] activation "sin" order 2
 // CHECK: ntp.combine_partials %{{.*}} into %{{.*}} weights [0.000000e+00, 0.000000e+00, 0.000000e+00, 2.000000e+00, 2.000000e+00]
 ntp.mlp @fourier layers [2, 8, 1] activation "tanh" fourier 3 order 2
     operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "multivariate"}
+
+// -----
+
+// The modified MLP: U and V from X (an affine layer and ntp.activate_poly
+// each, into their own buffers), then every hidden layer's activation
+// followed by ntp.gate_poly U + Z (V - U) over the monomials 0, e0, e1,
+// e0+e1 of [1, 1].
+
+// CHECK-LABEL: func.func @gated_forward_tiles
+// CHECK: ntp.seed_rays {{.*}} ray_counts [3] ray_orders [1]
+// CHECK: ntp.affine_rays {{.*}}[0] into
+// CHECK: ntp.activate_poly "tanh" {{.*}} into %[[U:[^ ]*]] monomials
+// CHECK: ntp.affine_rays {{.*}}[12] into
+// CHECK: ntp.activate_poly "tanh" {{.*}} into %[[V:[^ ]*]] monomials
+// CHECK: ntp.affine_rays {{.*}}[24] into
+// CHECK: ntp.activate_poly "tanh" {{.*}} into %[[Z1:[^ ]*]] monomials
+// CHECK: ntp.gate_poly %[[U]], %[[V]], %[[Z1]] into %{{.*}} monomials [0, 0, 1, 0, 0, 1, 1, 1] variables 2
+// CHECK: ntp.affine_rays {{.*}}[36] into
+// CHECK: ntp.activate_poly "tanh" {{.*}} into %[[Z2:[^ ]*]] monomials
+// CHECK: ntp.gate_poly %[[U]], %[[V]], %[[Z2]] into
+// CHECK: ntp.affine_rays {{.*}}[56] into
+// CHECK-NOT: ntp.gate_poly
+// CHECK: ntp.combine_partials
+ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
+    partials [[1, 1]] : f64 {ntp.partials_lowering = "multivariate"}

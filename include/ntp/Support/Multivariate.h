@@ -80,6 +80,18 @@ struct PolySchedule {
 
 PolySchedule polySchedule(const std::vector<Monomial> &monomials);
 
+/// The product of two polynomials over `monomials`, truncated to the set
+/// (a gated layer's Z (V - U), ntp.gate_poly): for each row beta, the pairs
+/// of rows (gamma, beta - gamma) for every gamma below beta, row 0 included
+/// (the set is down-closed, so beta - gamma is a row).
+std::vector<std::vector<PolySchedule::Term>>
+polyProductTable(const std::vector<Monomial> &monomials);
+
+/// Flops per neuron and sample of ntp.gate_poly, out = U + Z (V - U): one
+/// subtraction per row and one FMA per pair of the product table (the
+/// chain starts at U's row).
+int64_t gatePolyFlops(const std::vector<Monomial> &monomials);
+
 } // namespace ntp::partials
 
 #endif // NTP_SUPPORT_MULTIVARIATE_H

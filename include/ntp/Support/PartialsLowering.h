@@ -137,15 +137,15 @@ struct LoweringNetwork {
   bool multivariate = true;
 };
 
-/// The most products one ntp.activate_poly unrolls per neuron (its code
-/// grows with them).
+/// The most products one ntp.activate_poly (with a gated network's
+/// ntp.gate_poly) unrolls per neuron (its code grows with them).
 inline constexpr int64_t kMaxPolyProducts = 20000;
 
 /// Plans `lowering` (Auto: the cheapest by cost(), ties to per-ray then
 /// multi-direction; with `backward`, only per-ray, the one the generated
 /// reverse mode supports). False and one sentence when the forced lowering
 /// does not apply (collapsed without an operator request, or with
-/// backward; multivariate on a gated network or where not allowed) or a
+/// backward; multivariate where not allowed) or a
 /// block does not fit the stack.
 bool planLowering(const Plan &plan, const std::vector<Row> &rows,
                   const LoweringNetwork &network, Lowering lowering,

@@ -37,6 +37,9 @@ struct VectorMath {
   Value add(Value x, Value y) {
     return mlir::arith::AddFOp::create(b, loc, x, y);
   }
+  Value sub(Value x, Value y) {
+    return mlir::arith::SubFOp::create(b, loc, x, y);
+  }
   Value mul(Value x, Value y) {
     return mlir::arith::MulFOp::create(b, loc, x, y);
   }

@@ -1,9 +1,9 @@
-//===- PolyToLoops.cpp - Lower ntp.activate_poly to loops -----------------===//
+//===- PolyToLoops.cpp - Lower the multivariate Taylor ops to loops -------===//
 //
-// The activation of the multivariate Taylor lowering (ntp/Support/
-// Multivariate.h) as one loop over the neurons (ntp.neuron_loop, so the GPU
-// lanes mapping spreads it like the ray ops') whose body is straight-line
-// vector code over the tile:
+// ntp.gate_poly (at the end) and the activation of the multivariate Taylor
+// lowering (ntp/Support/Multivariate.h), each as one loop over the neurons
+// (ntp.neuron_loop, so the GPU lanes mapping spreads it like the ray ops')
+// whose body is straight-line vector code over the tile:
 //
 //  - sigma^(0..n)(y0) from the activation's jet expansion of order n along
 //    y0 + t (input jet (y0, 1, 0, ...), the rays' machinery), scaled by
@@ -159,8 +159,68 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
   }
 };
 
+/// ntp.gate_poly: per neuron, out_beta = U_beta + sum Z_gamma D_{beta -
+/// gamma} with D = V - U, an FMA chain per row from U's row over the
+/// product table, in registers.
+struct LowerGatePoly : public OpConversionPattern<GatePolyOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(GatePolyOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    JetBufferShape shape = JetBufferShape::of(op.getU().getType());
+    ArrayRef<int64_t> flat = op.getMonomials();
+    int64_t variables = op.getVariables();
+    std::vector<partials::Monomial> monomials;
+    for (size_t i = 0; i < flat.size(); i += variables)
+      monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
+    std::vector<std::vector<partials::PolySchedule::Term>> table =
+        partials::polyProductTable(monomials);
+    int64_t rows = static_cast<int64_t>(monomials.size());
+    VectorType vectorType = shape.laneVectorType();
+
+    auto c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, c0,
+        arith::ConstantIndexOp::create(rewriter, loc, shape.neurons()),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
+    loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    OpBuilder &b = rewriter;
+    Value i = loop.getInductionVar();
+    VectorMath m{b, loc, vectorType};
+    auto loadRows = [&](Value buffer) {
+      SmallVector<Value> values;
+      for (int64_t r = 0; r < rows; ++r)
+        values.push_back(vector::LoadOp::create(
+            b, loc, vectorType, buffer,
+            JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r),
+                                    i, c0)));
+      return values;
+    };
+    SmallVector<Value> u = loadRows(adaptor.getU()),
+                       v = loadRows(adaptor.getV()),
+                       z = loadRows(adaptor.getZ()), d;
+    for (int64_t r = 0; r < rows; ++r)
+      d.push_back(m.sub(v[r], u[r]));
+    for (int64_t r = 0; r < rows; ++r) {
+      Value out = u[r];
+      for (const partials::PolySchedule::Term &t : table[r])
+        out = math::FmaOp::create(b, loc, z[t.a], d[t.b], out);
+      vector::StoreOp::create(
+          b, loc, out, adaptor.getOutput(),
+          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
+                                  c0));
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 } // namespace
 
 void ntp::populatePolyToLoopsConversionPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerActivatePoly>(patterns.getContext());
+  patterns.add<LowerActivatePoly, LowerGatePoly>(patterns.getContext());
 }

@@ -39,3 +39,31 @@ func.func @cubic(%a: memref<4x4x8xf32>, %b: memref<4x4x8xf32>) {
       : memref<4x4x8xf32>, memref<4x4x8xf32>
   return
 }
+
+// ntp.gate_poly as loops: one neuron loop; per neuron the rows of U, V and
+// Z loaded once, D = V - U per row, and each row's chain from U's row over
+// the pairs (gamma, beta - gamma): row 0 one FMA (Z0 D0), a first-degree
+// row two (Z0 D_e + Z_e D0). Monomials: 0, e0 in one variable.
+// CHECK-LABEL: func.func @gate
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[U0:.*]] = vector.load %{{.*}}[%{{.*}}, %[[I]], %{{.*}}]
+// CHECK: %[[U1:.*]] = vector.load
+// CHECK: %[[V0:.*]] = vector.load
+// CHECK: %[[V1:.*]] = vector.load
+// CHECK: %[[Z0:.*]] = vector.load
+// CHECK: %[[Z1:.*]] = vector.load
+// CHECK: %[[D0:.*]] = arith.subf %[[V0]], %[[U0]]
+// CHECK: %[[D1:.*]] = arith.subf %[[V1]], %[[U1]]
+// CHECK: %[[O0:.*]] = math.fma %[[Z0]], %[[D0]], %[[U0]]
+// CHECK: vector.store %[[O0]]
+// CHECK: %[[A:.*]] = math.fma %[[Z0]], %[[D1]], %[[U1]]
+// CHECK: %[[O1:.*]] = math.fma %[[Z1]], %[[D0]], %[[A]]
+// CHECK: vector.store %[[O1]]
+// CHECK: } {ntp.neuron_loop}
+func.func @gate(%u: memref<2x4x8xf64>, %v: memref<2x4x8xf64>,
+                %z: memref<2x4x8xf64>, %out: memref<2x4x8xf64>) {
+  ntp.gate_poly %u, %v, %z into %out monomials [0, 1] variables 1
+      : memref<2x4x8xf64>, memref<2x4x8xf64>, memref<2x4x8xf64>,
+        memref<2x4x8xf64>
+  return
+}

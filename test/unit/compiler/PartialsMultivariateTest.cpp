@@ -3,8 +3,9 @@
 // The fourth lowering of a partials request (ntp/Support/Multivariate.h):
 // the monomial sets and combine weights, the product table's exact flop
 // count, the choice by count (the 35 partials of order <= 4 of a 3-64-64-64-1
-// tanh network pick it; a Laplacian does not), the refusals (gated networks,
-// the reverse mode is per-ray beside it), and kernels forced multivariate
+// tanh network pick it; a Laplacian does not), gated networks (the gate's
+// product table and count), the refusals (the reverse mode is per-ray
+// beside it), and kernels forced multivariate
 // against the independent reference (test/reference/PartialsReference.h)
 // on a mixed subset, Laplacians and biharmonics, f64 <= 1e-10 and f32 <=
 // 1e-3 with issue 12 item 5's error. Every activation at d = 1..6 runs in
@@ -175,19 +176,64 @@ TEST(Multivariate, AutoPicksItForTheThirtyFivePartials) {
   }
 }
 
-TEST(Multivariate, Refusals) {
-  LoweringNetwork gated = network({2, 8, 8, 1});
+// A gated network's gate, ntp.gate_poly: the product table by hand (row
+// beta pairs every gamma below it with beta - gamma) and its flops (one
+// subtraction per row, an FMA per pair).
+TEST(Multivariate, GateProductTable) {
+  // 0, e0: row 0 (0, 0); row e0 (0, e0), (e0, 0).
+  auto line = polyProductTable({{0}, {1}});
+  ASSERT_EQ(line.size(), 2u);
+  EXPECT_EQ(line[0].size(), 1u);
+  ASSERT_EQ(line[1].size(), 2u);
+  EXPECT_EQ(line[1][0].a, 0);
+  EXPECT_EQ(line[1][0].b, 1);
+  EXPECT_EQ(line[1][1].a, 1);
+  EXPECT_EQ(line[1][1].b, 0);
+  EXPECT_EQ(gatePolyFlops({{0}, {1}}), 2 + 2 * 3);
+  // The 2-d Hessian set 0, e0, e1, 2e0, e0+e1, 2e1: 1, 2, 2, 3, 4, 3 pairs.
+  std::vector<Monomial> hessian = {{0, 0}, {1, 0}, {0, 1},
+                                   {2, 0}, {1, 1}, {0, 2}};
+  auto table = polyProductTable(hessian);
+  std::vector<size_t> pairs;
+  for (const auto &terms : table)
+    pairs.push_back(terms.size());
+  EXPECT_EQ(pairs, (std::vector<size_t>{1, 2, 2, 3, 4, 3}));
+  EXPECT_EQ(gatePolyFlops(hessian), 6 + 2 * 15);
+}
+
+// Gated networks lower multivariate too: U and V (an affine layer and an
+// activation each) and a gate per hidden layer on top of the plain count.
+TEST(Multivariate, GatedCount) {
+  LoweringNetwork plain = network({2, 8, 8, 1});
+  LoweringNetwork gated = plain;
   gated.gatedInput = 0;
   gated.buffers = 4;
+  std::vector<Row> rows = {{1, 1}};
+  LoweringPlan p = lower(rows, plain, Lowering::Multivariate);
+  LoweringPlan g = lower(rows, gated, Lowering::Multivariate);
+  // Monomials 0, e0, e1, e0+e1: 4 rows; the gate's pairs 1 + 2 + 2 + 4.
+  ASSERT_EQ(g.columns, 4);
+  int64_t gate = 4 + 2 * 9;
+  // U and V: 2 x (2 * 4 * 2 * 8 flops of affine + 8 activations), the
+  // activations as the plain network's first one costs (its layer 1 count,
+  // less the affine's).
+  int64_t firstActivation = (p.flops - 2 * 4 * (2 * 8 + 8 * 8 + 8 * 1)) / 2;
+  EXPECT_EQ(g.flops,
+            p.flops + 2 * (2 * 4 * 2 * 8 + firstActivation) + 2 * 8 * gate);
+  EXPECT_EQ(g.primitives, 2 * p.primitives);
+  // auto weighs it like the others: it is chosen where it is the cheapest.
+  std::vector<Row> all = allPartials(2, 4);
+  LoweringPlan mv = lower(all, gated, Lowering::Multivariate);
+  LoweringPlan multi = lower(all, gated, Lowering::MultiDirection);
+  LoweringPlan chosen = lower(all, gated, Lowering::Auto);
+  EXPECT_EQ(chosen.lowering, mv.cost() < multi.cost() ? Lowering::Multivariate
+                                                      : chosen.lowering);
+  EXPECT_LE(chosen.cost(), std::min(mv.cost(), multi.cost()));
+}
+
+TEST(Multivariate, Refusals) {
   LoweringPlan out;
   std::string error;
-  EXPECT_FALSE(lower({{1, 1}}, gated, Lowering::Multivariate, out, error));
-  EXPECT_EQ(error, "the multivariate lowering does not support gated networks "
-                   "(their gate is a product of polynomials, which "
-                   "ntp.activate_poly does not compute)");
-  // auto never picks it there.
-  EXPECT_NE(lower(allPartials(2, 4), gated, Lowering::Auto).lowering,
-            Lowering::Multivariate);
   LoweringNetwork gpu = network({2, 8, 1});
   gpu.multivariate = false;
   EXPECT_FALSE(lower({{1, 1}}, gpu, Lowering::Multivariate, out, error));

@@ -1,7 +1,7 @@
-//===- PolyOps.cpp - Verifier of the multivariate Taylor op ---------------===//
+//===- PolyOps.cpp - Verifiers of the multivariate Taylor ops -------------===//
 //
-// ntp.activate_poly: a jet buffer of Taylor coefficients over a down-closed
-// set of monomials (ntp/Support/Multivariate.h).
+// ntp.activate_poly and ntp.gate_poly: jet buffers of Taylor coefficients
+// over a down-closed set of monomials (ntp/Support/Multivariate.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,16 +16,15 @@ using namespace mlir;
 using namespace ntp;
 using namespace ntp::detail;
 
-LogicalResult ActivatePolyOp::verify() {
-  if (failed(verifyActivationName(*this, getActivation())) ||
-      failed(verifySameElementType(*this, {getInput(), getOutput()})) ||
-      failed(verifyJetBuffer(*this, getInput(), "input")) ||
-      failed(verifyJetBuffer(*this, getOutput(), "output")))
-    return failure();
-  ArrayRef<int64_t> flat = getMonomials();
-  int64_t variables = getVariables();
+namespace {
+
+/// The monomials of a multivariate op, checked (one sentence naming the
+/// broken rule otherwise), and each buffer one row per monomial.
+FailureOr<std::vector<partials::Monomial>>
+verifyMonomialRows(Operation *op, ArrayRef<int64_t> flat, int64_t variables,
+                   ArrayRef<Value> buffers) {
   if (flat.empty() || flat.size() % variables != 0)
-    return emitOpError("expects ")
+    return op->emitOpError("expects ")
            << variables << " exponents per monomial, got " << flat.size()
            << " exponents";
   std::vector<partials::Monomial> monomials;
@@ -33,18 +32,54 @@ LogicalResult ActivatePolyOp::verify() {
     monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
   std::string error;
   if (!partials::checkMonomials(monomials, variables, error))
-    return emitOpError(error);
+    return op->emitOpError(error);
   int64_t degree = partials::polySchedule(monomials).degree;
   if (degree > static_cast<int64_t>(kMaxOrder))
-    return emitOpError("total degree ")
+    return op->emitOpError("total degree ")
            << degree << " exceeds the maximum order " << kMaxOrder;
-  JetBufferShape in = JetBufferShape::of(getInput()),
-                 out = JetBufferShape::of(getOutput());
-  for (JetBufferShape shape : {in, out})
+  JetBufferShape first = JetBufferShape::of(buffers.front());
+  for (Value buffer : buffers) {
+    JetBufferShape shape = JetBufferShape::of(buffer);
     if (shape.orders() != static_cast<int64_t>(monomials.size()))
-      return emitOpError("the buffers must have one row per monomial (")
+      return op->emitOpError("the buffers must have one row per monomial (")
              << monomials.size() << "), got " << shape.orders();
-  if (in.neurons() != out.neurons() || in.lanes() != out.lanes())
-    return emitOpError("input and output must have the same width and tile");
+    if (shape.neurons() != first.neurons() || shape.lanes() != first.lanes())
+      return op->emitOpError(buffers.size() == 2
+                                 ? "input and output must have the same "
+                                   "width and tile"
+                                 : "all buffers must have the same width and "
+                                   "tile");
+  }
+  return monomials;
+}
+
+} // namespace
+
+LogicalResult ActivatePolyOp::verify() {
+  if (failed(verifyActivationName(*this, getActivation())) ||
+      failed(verifySameElementType(*this, {getInput(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  return success(succeeded(verifyMonomialRows(
+      *this, getMonomials(), getVariables(), {getInput(), getOutput()})));
+}
+
+LogicalResult GatePolyOp::verify() {
+  if (failed(verifySameElementType(*this,
+                                   {getU(), getV(), getZ(), getOutput()})) ||
+      failed(verifyJetBuffer(*this, getU(), "u")) ||
+      failed(verifyJetBuffer(*this, getV(), "v")) ||
+      failed(verifyJetBuffer(*this, getZ(), "z")) ||
+      failed(verifyJetBuffer(*this, getOutput(), "output")))
+    return failure();
+  if (failed(verifyMonomialRows(*this, getMonomials(), getVariables(),
+                                {getU(), getV(), getZ(), getOutput()})))
+    return failure();
+  for (Value operand : {getU(), getV(), getZ()})
+    if (operand == getOutput())
+      return emitOpError("the output may not be an operand (every row of the "
+                         "operands is read after rows of the output are "
+                         "written)");
   return success();
 }

@@ -986,4 +986,42 @@ def Ntp_ActivatePolyOp : Ntp_Op<"activate_poly"> {
   let hasVerifier = 1;
 }
 
+def Ntp_GatePolyOp : Ntp_Op<"gate_poly"> {
+  let summary = "The modified MLP's gate U + Z (V - U) on truncated "
+                "multivariate polynomials";
+  let description = [{
+    `ntp.gate_rays` for the multivariate lowering: row r of every buffer
+    holds, per neuron and sample, the Taylor coefficient of the monomial
+    `monomials[r * variables .. (r + 1) * variables)` (row 0 the value).
+    With D = V - U, the product Z D truncated to the set is the Cauchy
+    product over the monomials:
+
+      out_beta = U_beta + sum_{gamma <= beta} Z_gamma D_{beta - gamma},
+
+    gamma running over the rows componentwise below beta (row 0 included;
+    the set is down-closed, so beta - gamma is a row). U, V and Z are
+    outputs of `ntp.activate_poly` (every row written); every row of the
+    operands is read and every row of the output written. All four buffers
+    have one shape, one row per monomial; the output may not be an operand.
+
+    Example (f and its gradient in 2 variables):
+
+    ```mlir
+    ntp.gate_poly %u, %v, %z into %out monomials [0, 0, 1, 0, 0, 1]
+        variables 2
+        : memref<3x16x8xf64>, memref<3x16x8xf64>, memref<3x16x8xf64>,
+          memref<3x16x8xf64>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$u, Ntp_JetBuffer:$v, Ntp_JetBuffer:$z,
+                   Ntp_JetBuffer:$output, DenseI64ArrayAttr:$monomials,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$variables);
+  let assemblyFormat = [{
+    $u `,` $v `,` $z `into` $output `monomials` $monomials `variables`
+    $variables attr-dict `:` type($u) `,` type($v) `,` type($z) `,`
+    type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // NTP_OPS_TD
