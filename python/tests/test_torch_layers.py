@@ -457,6 +457,29 @@ def test_modified_mlp_jets_and_gradients_match_nested_autograd(kind):
         assert err <= GRAD_TOL, (kind, name, err)
 
 
+@pytest.mark.parametrize("lowering", ["multivariate", "multi-direction",
+                                      "per-ray"])
+def test_modified_mlp_partials_match_nested_autograd(lowering):
+    # The modified MLP's partials in every lowering that takes a gate
+    # (multivariate: ntp.gate_poly; collapsed needs an operator alone):
+    # u_x, u_yy, u_xy and the Laplacian against nested autograd.
+    if not nt._HAS_GATED:
+        pytest.skip("this build's compiler has no gated layer")
+    net = modified_nets()["slopes_and_activations"]
+    x, _ = points()
+    xa = x.clone().requires_grad_(True)
+    y = net(xa)[:, 0]
+    g = torch.autograd.grad(y.sum(), xa, create_graph=True)[0]
+    gxx = torch.autograd.grad(g[:, 0].sum(), xa, create_graph=True)[0]
+    gyy = torch.autograd.grad(g[:, 1].sum(), xa, create_graph=True)[0]
+    ref = torch.stack([g[:, 0], gyy[:, 1], gxx[:, 1], gxx[:, 0] + gyy[:, 1]])
+    with torch.no_grad():
+        out = nt.partials(net, x, [[1, 0], [0, 2], [1, 1]], ["laplacian"],
+                          partials_lowering=lowering)
+    err = (out[:, :, 0] - ref.detach()).abs().max()
+    assert err <= 1e-11 * max(1.0, ref.abs().max().item()), (lowering, err)
+
+
 def test_modified_mlp_is_refused_until_the_compiler_has_the_gated_layer():
     if nt._HAS_GATED:
         pytest.skip("this build's compiler has the gated layer (the test "

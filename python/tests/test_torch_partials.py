@@ -160,7 +160,7 @@ def test_refusals():
         torch.autograd.grad(out.sum(), xa, create_graph=True)
 
 
-LOWERINGS = ["auto", "per-ray", "multi-direction", "collapsed"]
+LOWERINGS = ["auto", "per-ray", "multi-direction", "collapsed", "multivariate"]
 
 
 @pytest.mark.parametrize("lowering", LOWERINGS)
