@@ -132,8 +132,9 @@ struct LoweringNetwork {
   /// activation writes every row, else only the rows the top layer computes
   /// (the ones the combine weighs).
   bool lastHiddenResidual = false;
-  /// Whether the multivariate lowering may be planned (the CPU; the GPU
-  /// mappings do not lower ntp.activate_poly).
+  /// Whether the multivariate lowering may be planned (a target that does
+  /// not lower ntp.activate_poly and ntp.gate_poly would say no; the CPU
+  /// and both GPU mappings do).
   bool multivariate = true;
 };
 

@@ -426,8 +426,26 @@ std::vector<Case> forwardCases() {
                      mapping,
                      4,
                      gated});
+      // The gates on the monomials (ntp.gate_poly): one neuron loop like
+      // ntp.activate_poly's.
+      all.push_back({"tanh",
+                     {2, 6, 6, 2},
+                     requestRows(2, 4),
+                     true,
+                     "multivariate",
+                     mapping,
+                     4,
+                     gated});
       ntp::artifact::LayerKinds plainGated;
       plainGated.gated = true;
+      all.push_back({"silu",
+                     {3, 6, 6, 1},
+                     requestRows(3, 3),
+                     false,
+                     "multivariate",
+                     mapping,
+                     4,
+                     plainGated});
       all.push_back({"tanh",
                      {3, 6, 6, 1},
                      collapsedRows(3, false),
