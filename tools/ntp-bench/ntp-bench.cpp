@@ -10,10 +10,12 @@
 
 #include "BenchUtil.h"
 #include "FmaPeak.h"
+#include "JetFlops.h"
+#include "KernelTiming.h"
+#include "Schedules.h"
 
 #include "ntp/Compiler/Compiler.h"
 #include "ntp/Support/ActivationJet.h"
-#include "ntp/Support/FaaDiBruno.h"
 #include "ntp/Target/Cpu/CpuTarget.h"
 #include "ntp/artifact.hpp"
 #include "ntp/runtime.h"
@@ -27,18 +29,17 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace cl = llvm::cl;
+using ntp::bench::check;
 
 // LLVM's own flags come in with the JIT; --help shows only this tool's.
 static cl::OptionCategory benchOptions("ntp-bench options");
@@ -134,183 +135,6 @@ std::optional<ntp::JetFormulation> formulationChoice() {
   return ntp::parseJetFormulation(formulation);
 }
 
-/// Floating-point operations per sample of one forward call.
-int64_t flopsPerSample(const std::vector<int64_t> &layers, int order) {
-  const ntp::ActivationRule *rule = ntp::lookupActivation(activation);
-  int64_t flops = 0, live = std::min(order + 1, 2);
-  for (size_t l = 1; l < layers.size(); ++l) {
-    flops += 2 * layers[l - 1] * layers[l] * live;
-    if (l + 1 == layers.size())
-      break;
-    auto expansion =
-        ntp::expandActivationJet(*rule, order, live, *formulationChoice());
-    flops += layers[l] * expansion.graph.cost(expansion.outputs).flops();
-    live = order + 1;
-  }
-  return flops;
-}
-
-/// Floating-point operations per sample of a training step: the forward
-/// (forward-save computes the same) and backward-saved, counted the same
-/// way: per affine layer, 2 * in * out per live order for the parameter
-/// gradient and as much for the input cotangent, plus the bias gradient;
-/// per activation, the VJP DAG of its expansion.
-int64_t trainingFlopsPerSample(const std::vector<int64_t> &layers, int order) {
-  const ntp::ActivationRule *rule = ntp::lookupActivation(activation);
-  int64_t flops = flopsPerSample(layers, order), live = std::min(order + 1, 2);
-  for (size_t l = 1; l < layers.size(); ++l) {
-    flops += 4 * layers[l - 1] * layers[l] * live + layers[l];
-    if (l + 1 == layers.size())
-      break;
-    ntp::ActivationJetVjp vjp = ntp::differentiateActivationJet(
-        *rule, order, live, *formulationChoice());
-    flops += layers[l] * vjp.graph.cost(vjp.inputCotangents).flops();
-    live = order + 1;
-  }
-  return flops;
-}
-
-/// A CPU schedule of --schedules: its name and target options.
-struct Schedule {
-  std::string name;
-  int64_t interleave = 0, affineOutputs = 0, affineOrders = 0;
-  bool hoistPrimitives = true;
-};
-
-std::optional<std::vector<Schedule>> parseSchedules(const std::string &text) {
-  std::vector<Schedule> result;
-  llvm::SmallVector<llvm::StringRef> parts;
-  llvm::StringRef(text).split(parts, ',');
-  for (llvm::StringRef part : parts) {
-    part = part.trim();
-    Schedule schedule;
-    schedule.name = part.str();
-    if (part == "base") {
-      schedule.interleave = schedule.affineOutputs = 1;
-      schedule.hoistPrimitives = false;
-    } else if (part != "auto") {
-      llvm::SmallVector<llvm::StringRef> numbers;
-      part.split(numbers, '/');
-      int64_t hoist = 1;
-      if ((numbers.size() != 3 && numbers.size() != 4) ||
-          numbers[0].getAsInteger(10, schedule.interleave) ||
-          numbers[1].getAsInteger(10, schedule.affineOutputs) ||
-          numbers[2].getAsInteger(10, schedule.affineOrders) ||
-          (numbers.size() == 4 && numbers[3].getAsInteger(10, hoist)) ||
-          schedule.interleave < 0 || schedule.interleave > 8 ||
-          schedule.affineOutputs < 0 || schedule.affineOutputs > 8 ||
-          schedule.affineOrders < 0 || (hoist != 0 && hoist != 1))
-        return std::nullopt;
-      schedule.hoistPrimitives = hoist == 1;
-    }
-    result.push_back(schedule);
-  }
-  return result;
-}
-
-/// Median time in microseconds of `call`, over at least 20 repetitions.
-template <class F> double callMicros(F call) {
-  for (int i = 0; i < 3; ++i)
-    call();
-  std::vector<double> times;
-  auto start = std::chrono::steady_clock::now();
-  while (times.size() < 20 || (std::chrono::duration<double, std::milli>(
-                                   std::chrono::steady_clock::now() - start)
-                                       .count() < minTimeMs &&
-                               times.size() < 100000)) {
-    auto t0 = std::chrono::steady_clock::now();
-    call();
-    times.push_back(std::chrono::duration<double, std::micro>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count());
-  }
-  if (statistic == "min")
-    return *std::min_element(times.begin(), times.end());
-  std::nth_element(times.begin(), times.begin() + times.size() / 2,
-                   times.end());
-  return times[times.size() / 2];
-}
-
-struct KernelTimes {
-  double forwardUs = 0;
-  double trainingUs = 0; // forward_save + backward_saved: a training step
-  double backwardUs = 0; // the stateless backward (recomputes the forward)
-  // With --scaling: the forward and training step at one thread and at the
-  // kernels' thread count, timed in turns (the better of two rounds each).
-  double forwardOneUs = 0, forwardAllUs = 0;
-  double trainingOneUs = 0, trainingAllUs = 0;
-};
-
-void check(int status) {
-  if (status != 0) {
-    std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
-    std::exit(1);
-  }
-}
-
-template <class T>
-KernelTimes timeKernel(ntp_kernel *kernel, const std::vector<int64_t> &layers,
-                       int order, int scalingThreads) {
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<double> unit(-1, 1);
-  // Checked in main.
-  int64_t numParams = *ntp::artifact::countParams(layers);
-  std::vector<T> params(numParams), x(batch * layers.front()),
-      v(layers.front(), T(1)), out((order + 1) * batch * layers.back());
-  for (auto &p : params)
-    p = T(0.5 * unit(rng));
-  for (auto &xi : x)
-    xi = T(2 * unit(rng));
-  KernelTimes times;
-  times.forwardUs = callMicros([&] {
-    check(ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
-                      batch));
-  });
-  int64_t bytes = 0;
-  check(ntp_workspace_size(kernel, batch, &bytes));
-  std::vector<T> workspace(bytes / sizeof(T)), cotangent(out.size(), T(1)),
-      grad(numParams);
-  times.trainingUs = callMicros([&] {
-    check(ntp_forward_save(kernel, x.data(), v.data(), params.data(),
-                           out.data(), workspace.data(), batch));
-    check(ntp_backward_saved(kernel, x.data(), v.data(), params.data(),
-                             cotangent.data(), grad.data(), nullptr,
-                             workspace.data(), batch));
-  });
-  times.backwardUs = callMicros([&] {
-    check(ntp_backward(kernel, x.data(), v.data(), params.data(),
-                       cotangent.data(), grad.data(), batch));
-  });
-  if (scalingThreads > 1) {
-    // In turns, so that a host changing the machine's capacity for a while
-    // affects both thread counts alike.
-    auto forward = [&] {
-      check(ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
-                        batch));
-    };
-    auto training = [&] {
-      check(ntp_forward_save(kernel, x.data(), v.data(), params.data(),
-                             out.data(), workspace.data(), batch));
-      check(ntp_backward_saved(kernel, x.data(), v.data(), params.data(),
-                               cotangent.data(), grad.data(), nullptr,
-                               workspace.data(), batch));
-    };
-    auto better = [](double &best, double t) {
-      best = best == 0 ? t : std::min(best, t);
-    };
-    for (int round = 0; round < 2; ++round)
-      for (int n : {1, scalingThreads}) {
-        check(ntp_set_num_threads(n));
-        better(n == 1 ? times.forwardOneUs : times.forwardAllUs,
-               callMicros(forward));
-        better(n == 1 ? times.trainingOneUs : times.trainingAllUs,
-               callMicros(training));
-      }
-    check(ntp_set_num_threads(scalingThreads));
-  }
-  return times;
-}
-
 /// order -> (forward, total) milliseconds from the PyTorch script, empty if
 /// unavailable.
 std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
@@ -332,42 +156,6 @@ std::map<int, std::pair<double, double>> torchTimes(const std::string &dtype) {
 }
 
 } // namespace
-
-/// Prints the FMA peak table (1 thread and `threads`, both dtypes) under
-/// `title` and returns the `threads` column. On a VM whose vCPUs the host
-/// sometimes runs on one core's SMT siblings, a measurement at several
-/// threads can come out near the one-thread rate; such a value is measured
-/// again (up to three times) and, if it stays low, noted, not hidden.
-static std::map<std::string, double> printFmaPeakTable(int threads,
-                                                       const char *title) {
-  std::map<std::string, double> peak;
-  std::printf("%s (GFLOP/s, 2 flops per FMA lane):\n\n| dtype | instruction "
-              "| 1 thread | %d thread%s |\n|---|---|---|---|\n",
-              title, threads, threads == 1 ? "" : "s");
-  std::vector<std::string> lowScaling;
-  for (const char *dtype : {"f32", "f64"}) {
-    bool f64 = std::strcmp(dtype, "f64") == 0;
-    ntp::bench::FmaPeak one = ntp::bench::measureFmaPeak(f64, 1);
-    ntp::bench::FmaPeak all = ntp::bench::measureFmaPeak(f64, threads);
-    double plausible =
-        0.75 * std::min(threads, ntp::bench::availableCpus()) * one.gflops;
-    for (int retry = 0; retry < 3 && all.gflops < plausible; ++retry)
-      all.gflops =
-          std::max(all.gflops, ntp::bench::measureFmaPeak(f64, threads).gflops);
-    if (threads > 1 && all.gflops < plausible)
-      lowScaling.push_back(dtype);
-    peak[dtype] = all.gflops;
-    std::printf("| %s | %s | %.1f | %.1f |\n", dtype, one.instruction.c_str(),
-                one.gflops, all.gflops);
-  }
-  for (const std::string &dtype : lowScaling)
-    std::printf("note: %s at %d threads stayed below 75%% of %d x the "
-                "one-thread peak in four measurements (SMT siblings, or a "
-                "host sharing the cores)\n",
-                dtype.c_str(), threads, threads);
-  std::printf("\n");
-  return peak;
-}
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -439,8 +227,8 @@ int main(int argc, char **argv) {
       tiles.push_back(tile);
     }
   }
-  std::optional<std::vector<Schedule>> schedules =
-      parseSchedules(schedulesFlag);
+  std::optional<std::vector<ntp::bench::Schedule>> schedules =
+      ntp::bench::parseSchedules(schedulesFlag);
   if (!schedules) {
     std::fprintf(stderr,
                  "ntp-bench: error: --schedules takes auto, base or "
@@ -467,15 +255,19 @@ int main(int argc, char **argv) {
   // What the hardware allows, measured in this run: every row's fraction is
   // of the peak at the kernels' thread count. Measured again after the
   // kernels, since a shared host can take capacity away for minutes.
-  std::map<std::string, double> peak = printFmaPeakTable(
+  std::map<std::string, double> peak = ntp::bench::printFmaPeakTable(
       threads, "FMA peak, measured in this run before the kernels");
   if (peakOnly)
     return 0;
-  int scalingThreads = scaling ? threads : 0;
+  ntp::bench::TimingOptions timing;
+  timing.batch = batch;
+  timing.minTimeMs = minTimeMs;
+  timing.minimum = statistic == "min";
+  timing.scalingThreads = scaling ? threads : 0;
   struct ScalingRow {
     std::string dtype, schedule;
     int order;
-    KernelTimes times;
+    ntp::bench::KernelTimes times;
     double peakOne, peakAll;
   };
   std::vector<ScalingRow> scalingRows;
@@ -561,7 +353,7 @@ int main(int argc, char **argv) {
     for (int order = std::max(0, minOrder.getValue()); order <= maxOrder;
          ++order) {
       for (int64_t tile : tiles)
-        for (const Schedule &schedule : *schedules) {
+        for (const ntp::bench::Schedule &schedule : *schedules) {
           mlir::DialectRegistry registry;
           ntp::registerNtpCompilerDialects(registry);
           mlir::MLIRContext context(registry);
@@ -598,10 +390,11 @@ int main(int argc, char **argv) {
             std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
             return 1;
           }
-          KernelTimes t =
-              dtype == "f64"
-                  ? timeKernel<double>(kernel, layers, order, scalingThreads)
-                  : timeKernel<float>(kernel, layers, order, scalingThreads);
+          ntp::bench::KernelTimes t =
+              dtype == "f64" ? ntp::bench::timeKernel<double>(kernel, layers,
+                                                              order, timing)
+                             : ntp::bench::timeKernel<float>(kernel, layers,
+                                                             order, timing);
           ntp_kernel_free(kernel);
           llvm::sys::fs::remove(path);
           // The peak beside this row: the larger of the one measured just
@@ -617,10 +410,14 @@ int main(int argc, char **argv) {
                 {dtype.str(), schedule.name, order, t,
                  ntp::bench::measureFmaPeak(dtype == "f64", 1, 0.05).gflops,
                  peakAfter});
-          int64_t flops = flopsPerSample(layers, order);
+          const ntp::ActivationRule &rule = *ntp::lookupActivation(activation);
+          int64_t flops = ntp::bench::flopsPerSample(rule, *formulationChoice(),
+                                                     layers, order);
           double gflops = flops * double(batch) / (t.forwardUs * 1e3);
-          double trainingGflops = trainingFlopsPerSample(layers, order) *
-                                  double(batch) / (t.trainingUs * 1e3);
+          double trainingGflops =
+              ntp::bench::trainingFlopsPerSample(rule, *formulationChoice(),
+                                                 layers, order) *
+              double(batch) / (t.trainingUs * 1e3);
           int64_t shownTile =
               tile
                   ? tile
@@ -661,7 +458,7 @@ int main(int argc, char **argv) {
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         (long long)batch, threads, threads, threads, threads);
     for (const ScalingRow &row : scalingRows) {
-      const KernelTimes &t = row.times;
+      const ntp::bench::KernelTimes &t = row.times;
       double forward = t.forwardOneUs / t.forwardAllUs,
              training = t.trainingOneUs / t.trainingAllUs,
              peakRatio = row.peakAll / row.peakOne;
@@ -674,8 +471,8 @@ int main(int argc, char **argv) {
     }
     std::printf("\n");
   }
-  std::map<std::string, double> peakAfter =
-      printFmaPeakTable(threads, "FMA peak, measured again after the kernels");
+  std::map<std::string, double> peakAfter = ntp::bench::printFmaPeakTable(
+      threads, "FMA peak, measured again after the kernels");
   for (const auto &[dtype, before] : peak) {
     double after = peakAfter[dtype];
     if (std::abs(after - before) > 0.1 * std::max(before, after))

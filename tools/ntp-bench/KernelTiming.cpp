@@ -1,0 +1,110 @@
+//===- KernelTiming.cpp - Timing a jet kernel's entry points --------------===//
+
+#include "KernelTiming.h"
+
+#include "ntp/artifact.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+using namespace ntp::bench;
+
+namespace {
+
+/// Median (or minimum) time in microseconds of `call`, over at least 20
+/// repetitions and `options.minTimeMs`.
+template <class F> double callMicros(const TimingOptions &options, F call) {
+  for (int i = 0; i < 3; ++i)
+    call();
+  std::vector<double> times;
+  auto start = std::chrono::steady_clock::now();
+  while (times.size() < 20 || (std::chrono::duration<double, std::milli>(
+                                   std::chrono::steady_clock::now() - start)
+                                       .count() < options.minTimeMs &&
+                               times.size() < 100000)) {
+    auto t0 = std::chrono::steady_clock::now();
+    call();
+    times.push_back(std::chrono::duration<double, std::micro>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count());
+  }
+  if (options.minimum)
+    return *std::min_element(times.begin(), times.end());
+  std::nth_element(times.begin(), times.begin() + times.size() / 2,
+                   times.end());
+  return times[times.size() / 2];
+}
+
+} // namespace
+
+void ntp::bench::check(int status) {
+  if (status != 0) {
+    std::fprintf(stderr, "ntp-bench: error: %s\n", ntp_last_error());
+    std::exit(1);
+  }
+}
+
+template <class T>
+KernelTimes ntp::bench::timeKernel(ntp_kernel *kernel,
+                                   const std::vector<int64_t> &layers,
+                                   int order, const TimingOptions &options) {
+  int64_t batch = options.batch;
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> unit(-1, 1);
+  int64_t numParams = *ntp::artifact::countParams(layers);
+  std::vector<T> params(numParams), x(batch * layers.front()),
+      v(layers.front(), T(1)), out((order + 1) * batch * layers.back());
+  for (auto &p : params)
+    p = T(0.5 * unit(rng));
+  for (auto &xi : x)
+    xi = T(2 * unit(rng));
+  int64_t bytes = 0;
+  check(ntp_workspace_size(kernel, batch, &bytes));
+  std::vector<T> workspace(bytes / sizeof(T)), cotangent(out.size(), T(1)),
+      grad(numParams);
+  auto forward = [&] {
+    check(ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),
+                      batch));
+  };
+  auto training = [&] {
+    check(ntp_forward_save(kernel, x.data(), v.data(), params.data(),
+                           out.data(), workspace.data(), batch));
+    check(ntp_backward_saved(kernel, x.data(), v.data(), params.data(),
+                             cotangent.data(), grad.data(), nullptr,
+                             workspace.data(), batch));
+  };
+  KernelTimes times;
+  times.forwardUs = callMicros(options, forward);
+  times.trainingUs = callMicros(options, training);
+  times.backwardUs = callMicros(options, [&] {
+    check(ntp_backward(kernel, x.data(), v.data(), params.data(),
+                       cotangent.data(), grad.data(), batch));
+  });
+  if (int threads = options.scalingThreads; threads > 1) {
+    // In turns, so that a host changing the machine's capacity for a while
+    // affects both thread counts alike.
+    auto better = [](double &best, double t) {
+      best = best == 0 ? t : std::min(best, t);
+    };
+    for (int round = 0; round < 2; ++round)
+      for (int n : {1, threads}) {
+        check(ntp_set_num_threads(n));
+        better(n == 1 ? times.forwardOneUs : times.forwardAllUs,
+               callMicros(options, forward));
+        better(n == 1 ? times.trainingOneUs : times.trainingAllUs,
+               callMicros(options, training));
+      }
+    check(ntp_set_num_threads(threads));
+  }
+  return times;
+}
+
+template KernelTimes ntp::bench::timeKernel<float>(ntp_kernel *,
+                                                   const std::vector<int64_t> &,
+                                                   int, const TimingOptions &);
+template KernelTimes
+ntp::bench::timeKernel<double>(ntp_kernel *, const std::vector<int64_t> &, int,
+                               const TimingOptions &);
