@@ -17,6 +17,17 @@ using namespace ntp::partials;
 
 namespace {
 
+/// beta - gamma into `rest` when gamma is componentwise below beta.
+bool difference(const Monomial &beta, const Monomial &gamma, Monomial &rest) {
+  rest.resize(beta.size());
+  for (size_t i = 0; i < beta.size(); ++i) {
+    rest[i] = beta[i] - gamma[i];
+    if (rest[i] < 0)
+      return false;
+  }
+  return true;
+}
+
 int64_t degreeOf(const Monomial &m) {
   return std::accumulate(m.begin(), m.end(), int64_t(0));
 }
@@ -94,6 +105,15 @@ ntp::partials::requestMonomials(const std::vector<Row> &rows,
   std::vector<Monomial> out(set.begin(), set.end());
   std::sort(out.begin(), out.end(), graded);
   return out;
+}
+
+std::vector<Monomial> ntp::partials::splitMonomials(const int64_t *flat,
+                                                    size_t size,
+                                                    int64_t variables) {
+  std::vector<Monomial> monomials;
+  for (size_t i = 0; i < size; i += variables)
+    monomials.emplace_back(flat + i, flat + i + variables);
+  return monomials;
 }
 
 std::vector<double>
@@ -177,14 +197,9 @@ ntp::partials::polySchedule(const std::vector<Monomial> &monomials) {
       // degree >= k - 1 (a row of p_{k-1}); M is down-closed, so beta -
       // gamma is in it.
       for (int64_t gamma = 1; gamma < n; ++gamma) {
-        const Monomial &g = monomials[gamma], &b = monomials[beta];
-        Monomial rest(b.size());
-        bool below = true;
-        for (size_t i = 0; i < b.size() && below; ++i) {
-          rest[i] = b[i] - g[i];
-          below = rest[i] >= 0;
-        }
-        if (!below || degreeOf(rest) < k - 1)
+        Monomial rest;
+        if (!difference(monomials[beta], monomials[gamma], rest) ||
+            degreeOf(rest) < k - 1)
           continue;
         int64_t r = index.at(rest);
         // u^2 is symmetric: the pair {gamma, rest} once.
@@ -225,14 +240,8 @@ ntp::partials::polyProductTable(const std::vector<Monomial> &monomials) {
   std::vector<std::vector<PolySchedule::Term>> table(n);
   for (int64_t beta = 0; beta < n; ++beta)
     for (int64_t gamma = 0; gamma < n; ++gamma) {
-      const Monomial &g = monomials[gamma], &b = monomials[beta];
-      Monomial rest(b.size());
-      bool below = true;
-      for (size_t i = 0; i < b.size() && below; ++i) {
-        rest[i] = b[i] - g[i];
-        below = rest[i] >= 0;
-      }
-      if (below)
+      Monomial rest;
+      if (difference(monomials[beta], monomials[gamma], rest))
         table[beta].push_back({gamma, index.at(rest)});
     }
   return table;

@@ -317,6 +317,17 @@ def test_misplaced_typed_layers_are_refused():
         nt.AdaptiveActivation("relu")
 
 
+def nested_partials(net, x):
+    """u_x, u_yy, u_xy and the Laplacian of net's first output at x (two
+    inputs) by nested autograd, keeping the graph."""
+    xa = x.clone().requires_grad_(True)
+    y = net(xa)[:, 0]
+    g = torch.autograd.grad(y.sum(), xa, create_graph=True)[0]
+    gxx = torch.autograd.grad(g[:, 0].sum(), xa, create_graph=True)[0]
+    gyy = torch.autograd.grad(g[:, 1].sum(), xa, create_graph=True)[0]
+    return torch.stack([g[:, 0], gyy[:, 1], gxx[:, 1], gxx[:, 0] + gyy[:, 1]])
+
+
 @pytest.mark.parametrize("kind", ["fourier", "adaptive_neuron", "residual",
                                   "everything"])
 def test_typed_partials_match_nested_autograd(kind):
@@ -326,12 +337,7 @@ def test_typed_partials_match_nested_autograd(kind):
     # reverse mode against autograd through net.
     net = build(kind, "tanh", seed=4)
     x, _ = points()
-    xa = x.clone().requires_grad_(True)
-    y = net(xa)[:, 0]
-    g = torch.autograd.grad(y.sum(), xa, create_graph=True)[0]
-    gxx = torch.autograd.grad(g[:, 0].sum(), xa, create_graph=True)[0]
-    gyy = torch.autograd.grad(g[:, 1].sum(), xa, create_graph=True)[0]
-    ref = torch.stack([g[:, 0], gyy[:, 1], gxx[:, 1], gxx[:, 0] + gyy[:, 1]])
+    ref = nested_partials(net, x)
     for lowering in ("per-ray", "multi-direction"):
         with torch.no_grad():
             out = nt.partials(net, x, [[1, 0], [0, 2], [1, 1]],
@@ -467,12 +473,7 @@ def test_modified_mlp_partials_match_nested_autograd(lowering):
         pytest.skip("this build's compiler has no gated layer")
     net = modified_nets()["slopes_and_activations"]
     x, _ = points()
-    xa = x.clone().requires_grad_(True)
-    y = net(xa)[:, 0]
-    g = torch.autograd.grad(y.sum(), xa, create_graph=True)[0]
-    gxx = torch.autograd.grad(g[:, 0].sum(), xa, create_graph=True)[0]
-    gyy = torch.autograd.grad(g[:, 1].sum(), xa, create_graph=True)[0]
-    ref = torch.stack([g[:, 0], gyy[:, 1], gxx[:, 1], gxx[:, 0] + gyy[:, 1]])
+    ref = nested_partials(net, x)
     with torch.no_grad():
         out = nt.partials(net, x, [[1, 0], [0, 2], [1, 1]], ["laplacian"],
                           partials_lowering=lowering)

@@ -32,6 +32,12 @@ namespace ntp::partials {
 
 using Monomial = std::vector<int64_t>;
 
+/// The monomials of a flat list of `size` exponents, `variables` per
+/// monomial (an op's `monomials` attribute); `size` a multiple of
+/// `variables`.
+std::vector<Monomial> splitMonomials(const int64_t *flat, size_t size,
+                                     int64_t variables);
+
 /// The down-closed set of monomials a request needs, graded (total degree
 /// ascending, then lexicographically descending: row 0 the zero monomial,
 /// then e_0, e_1, ...): each multi-index alpha, a Laplacian over S as

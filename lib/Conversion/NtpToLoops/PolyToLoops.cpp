@@ -32,6 +32,39 @@ using namespace ntp;
 
 namespace {
 
+/// Opens the loop over `neurons` (marked ntp.neuron_loop: its iterations
+/// are independent) and moves `b` into its body; returns the neuron index.
+Value beginNeuronLoop(OpBuilder &b, Location loc, Value zero, int64_t neurons) {
+  auto loop = scf::ForOp::create(
+      b, loc, zero, arith::ConstantIndexOp::create(b, loc, neurons),
+      arith::ConstantIndexOp::create(b, loc, 1));
+  loop->setAttr(kNeuronLoopAttrName, b.getUnitAttr());
+  b.setInsertionPointToStart(loop.getBody());
+  return loop.getInductionVar();
+}
+
+/// Rows 0..rows-1 of neuron `neuron` of a jet buffer, one lane vector each.
+SmallVector<Value> loadRows(OpBuilder &b, Location loc, VectorType type,
+                            Value buffer, int64_t rows, Value neuron,
+                            Value zero) {
+  SmallVector<Value> values;
+  for (int64_t r = 0; r < rows; ++r)
+    values.push_back(vector::LoadOp::create(
+        b, loc, type, buffer,
+        JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r),
+                                neuron, zero)));
+  return values;
+}
+
+/// `value` into row `row` of neuron `neuron` of a jet buffer.
+void storeRow(OpBuilder &b, Location loc, Value value, Value buffer,
+              int64_t row, Value neuron, Value zero) {
+  vector::StoreOp::create(
+      b, loc, value, buffer,
+      JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, row),
+                              neuron, zero));
+}
+
 struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -45,9 +78,8 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
     JetBufferShape in = JetBufferShape::of(op.getInput().getType());
     ArrayRef<int64_t> flat = op.getMonomials();
     int64_t variables = op.getVariables();
-    std::vector<partials::Monomial> monomials;
-    for (size_t i = 0; i < flat.size(); i += variables)
-      monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
+    std::vector<partials::Monomial> monomials =
+        partials::splitMonomials(flat.data(), flat.size(), variables);
     partials::PolySchedule schedule = partials::polySchedule(monomials);
     int64_t n = schedule.degree, rows = static_cast<int64_t>(monomials.size());
     ActivationJetExpansion expansion =
@@ -55,23 +87,12 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
     VectorType vectorType = in.laneVectorType();
     Value input = adaptor.getInput(), output = adaptor.getOutput();
 
-    auto c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    auto loop = scf::ForOp::create(
-        rewriter, loc, c0,
-        arith::ConstantIndexOp::create(rewriter, loc, in.neurons()),
-        arith::ConstantIndexOp::create(rewriter, loc, 1));
-    loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
     OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(loop.getBody());
+    Value i = beginNeuronLoop(rewriter, loc, c0, in.neurons());
     OpBuilder &b = rewriter;
-    Value i = loop.getInductionVar();
     VectorMath m{b, loc, vectorType};
-    SmallVector<Value> u;
-    for (int64_t r = 0; r < rows; ++r)
-      u.push_back(vector::LoadOp::create(
-          b, loc, vectorType, input,
-          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
-                                  c0)));
+    SmallVector<Value> u = loadRows(b, loc, vectorType, input, rows, i, c0);
     Value y0 = u[0];
     // sigma^(k)(y0), k = 0..n: the jet of sigma along y0 + t.
     const auto &nodes = expansion.graph.getNodes();
@@ -149,10 +170,7 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
           products.push_back({c[k], p[k][r]});
         out = chain(products);
       }
-      vector::StoreOp::create(
-          b, loc, out, output,
-          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
-                                  c0));
+      storeRow(b, loc, out, output, r, i, c0);
     }
     rewriter.eraseOp(op);
     return success();
@@ -172,47 +190,30 @@ struct LowerGatePoly : public OpConversionPattern<GatePolyOp> {
     JetBufferShape shape = JetBufferShape::of(op.getU().getType());
     ArrayRef<int64_t> flat = op.getMonomials();
     int64_t variables = op.getVariables();
-    std::vector<partials::Monomial> monomials;
-    for (size_t i = 0; i < flat.size(); i += variables)
-      monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
+    std::vector<partials::Monomial> monomials =
+        partials::splitMonomials(flat.data(), flat.size(), variables);
     std::vector<std::vector<partials::PolySchedule::Term>> table =
         partials::polyProductTable(monomials);
     int64_t rows = static_cast<int64_t>(monomials.size());
     VectorType vectorType = shape.laneVectorType();
 
-    auto c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    auto loop = scf::ForOp::create(
-        rewriter, loc, c0,
-        arith::ConstantIndexOp::create(rewriter, loc, shape.neurons()),
-        arith::ConstantIndexOp::create(rewriter, loc, 1));
-    loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
     OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(loop.getBody());
+    Value i = beginNeuronLoop(rewriter, loc, c0, shape.neurons());
     OpBuilder &b = rewriter;
-    Value i = loop.getInductionVar();
     VectorMath m{b, loc, vectorType};
-    auto loadRows = [&](Value buffer) {
-      SmallVector<Value> values;
-      for (int64_t r = 0; r < rows; ++r)
-        values.push_back(vector::LoadOp::create(
-            b, loc, vectorType, buffer,
-            JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r),
-                                    i, c0)));
-      return values;
+    auto load = [&](Value buffer) {
+      return loadRows(b, loc, vectorType, buffer, rows, i, c0);
     };
-    SmallVector<Value> u = loadRows(adaptor.getU()),
-                       v = loadRows(adaptor.getV()),
-                       z = loadRows(adaptor.getZ()), d;
+    SmallVector<Value> u = load(adaptor.getU()), v = load(adaptor.getV()),
+                       z = load(adaptor.getZ()), d;
     for (int64_t r = 0; r < rows; ++r)
       d.push_back(m.sub(v[r], u[r]));
     for (int64_t r = 0; r < rows; ++r) {
       Value out = u[r];
       for (const partials::PolySchedule::Term &t : table[r])
         out = math::FmaOp::create(b, loc, z[t.a], d[t.b], out);
-      vector::StoreOp::create(
-          b, loc, out, adaptor.getOutput(),
-          JetBufferShape::indices(arith::ConstantIndexOp::create(b, loc, r), i,
-                                  c0));
+      storeRow(b, loc, out, adaptor.getOutput(), r, i, c0);
     }
     rewriter.eraseOp(op);
     return success();

@@ -27,9 +27,8 @@ verifyMonomialRows(Operation *op, ArrayRef<int64_t> flat, int64_t variables,
     return op->emitOpError("expects ")
            << variables << " exponents per monomial, got " << flat.size()
            << " exponents";
-  std::vector<partials::Monomial> monomials;
-  for (size_t i = 0; i < flat.size(); i += variables)
-    monomials.emplace_back(flat.begin() + i, flat.begin() + i + variables);
+  std::vector<partials::Monomial> monomials =
+      partials::splitMonomials(flat.data(), flat.size(), variables);
   std::string error;
   if (!partials::checkMonomials(monomials, variables, error))
     return op->emitOpError(error);
