@@ -22,7 +22,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <algorithm>
+#include <functional>
+#include <map>
 
 using namespace mlir;
 using namespace ntp;
@@ -75,11 +76,16 @@ ntp::orderCpuVariants(const CpuTargetOptions &options, std::string &error) {
                         recordedCpuFeatures(*machine->getMCSubtargetInfo(),
                                             machine->getTargetTriple())});
   }
-  // More recorded features first; the list's order among equals.
-  std::stable_sort(variants.begin(), variants.end(),
-                   [](const art::CpuVariant &a, const art::CpuVariant &b) {
-                     return a.features.size() > b.features.size();
-                   });
+  // More recorded features first; the list's order among equals (a multimap
+  // keeps equal keys in insertion order; std::stable_sort instantiates
+  // libstdc++ 12's deprecated std::get_temporary_buffer, a warning under
+  // clang 22).
+  std::multimap<size_t, art::CpuVariant, std::greater<size_t>> byFeatures;
+  for (art::CpuVariant &v : variants)
+    byFeatures.emplace(v.features.size(), std::move(v));
+  variants.clear();
+  for (auto &entry : byFeatures)
+    variants.push_back(std::move(entry.second));
   for (size_t i = 0; i < variants.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (variants[i].features == variants[j].features) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 using namespace ntp;
 using Kind = JetExpression::Kind;
@@ -109,11 +110,15 @@ int JetExpressionGraph::sumOfProducts(std::vector<std::pair<int, int>> terms,
   auto ready = [&](const std::pair<int, int> &t) {
     return std::max(depths[t.first], depths[t.second]);
   };
-  std::stable_sort(
-      terms.begin(), terms.end(),
-      [&](const std::pair<int, int> &a, const std::pair<int, int> &b) {
-        return ready(a) < ready(b);
-      });
+  // Stable by readiness: a multimap keeps equal keys in insertion order
+  // (std::stable_sort instantiates libstdc++ 12's deprecated
+  // std::get_temporary_buffer, a warning under clang 22).
+  std::multimap<int, std::pair<int, int>> byReady;
+  for (const std::pair<int, int> &t : terms)
+    byReady.emplace(ready(t), t);
+  terms.clear();
+  for (const auto &entry : byReady)
+    terms.push_back(entry.second);
   if (terms.empty())
     return acc;
   for (size_t i = 0; i + 1 < terms.size(); ++i)

@@ -248,8 +248,14 @@ ntp::partials::polyProductTable(const std::vector<Monomial> &monomials) {
 }
 
 int64_t ntp::partials::gatePolyFlops(const std::vector<Monomial> &monomials) {
-  int64_t flops = static_cast<int64_t>(monomials.size());
-  for (const auto &terms : polyProductTable(monomials))
+  return gatePolyFlops(polyProductTable(monomials));
+}
+
+int64_t ntp::partials::gatePolyFlops(
+    const std::vector<std::vector<PolySchedule::Term>> &table) {
+  // One row of the table per monomial.
+  int64_t flops = static_cast<int64_t>(table.size());
+  for (const auto &terms : table)
     flops += 2 * static_cast<int64_t>(terms.size());
   return flops;
 }

@@ -336,9 +336,13 @@ bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
   for (const auto &power : schedule.powers)
     for (const PolySchedule::Entry &e : power)
       products += static_cast<int64_t>(e.terms.size());
+  // A gated network's gate product table, built once for the product
+  // count and the gates' flops.
+  std::vector<std::vector<PolySchedule::Term>> gateTable;
   if (net.gatedInput >= 0)
-    for (const auto &terms : polyProductTable(out.monomials))
-      products += static_cast<int64_t>(terms.size());
+    gateTable = polyProductTable(out.monomials);
+  for (const auto &terms : gateTable)
+    products += static_cast<int64_t>(terms.size());
   if (products > kMaxPolyProducts) {
     error = "the multivariate lowering of this request needs " +
             std::to_string(products) +
@@ -358,7 +362,7 @@ bool planMultivariate(const std::vector<Row> &rows, const LoweringNetwork &net,
     out.flops += layers[l] * (c.sharedFlops + c.rayFlops + schedule.flops());
     out.primitives += layers[l] * c.primitives;
   };
-  int64_t gateFlops = net.gatedInput >= 0 ? gatePolyFlops(out.monomials) : 0;
+  int64_t gateFlops = net.gatedInput >= 0 ? gatePolyFlops(gateTable) : 0;
   for (size_t l = 1; l < layers.size(); ++l) {
     if (gatesFrom(net, l))
       for (int gate = 0; gate < 2; ++gate) {

@@ -97,6 +97,10 @@ polyProductTable(const std::vector<Monomial> &monomials);
 /// subtraction per row and one FMA per pair of the product table (the
 /// chain starts at U's row).
 int64_t gatePolyFlops(const std::vector<Monomial> &monomials);
+/// The same from the set's product table (polyProductTable), for callers
+/// that already built it.
+int64_t
+gatePolyFlops(const std::vector<std::vector<PolySchedule::Term>> &table);
 
 } // namespace ntp::partials
 

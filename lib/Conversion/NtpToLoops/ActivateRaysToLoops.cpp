@@ -179,9 +179,10 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
         if (!sumsSquares(g))
           continue;
         Value groupIndex = index(rewriter, loc, number);
+        // g by an init-capture: capturing a structured binding is C++20.
         simpleLoop(
             rewriter, loc, in.neurons(),
-            [&](OpBuilder &b, Location loc, Value j) {
+            [&, &g = g](OpBuilder &b, Location loc, Value j) {
               Value init =
                   arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
               auto loop = forLoop(
@@ -274,9 +275,11 @@ struct LowerActivateRays : public OpConversionPattern<ActivateRaysOp> {
                   b, loc,
                   DenseElementsAttr::get(vectorType,
                                          b.getFloatAttr(in.elementType(), 0))));
+            // g by an init-capture, as above.
             auto loop = forLoop(
                 b, loc, zero, index(b, loc, g.count), init,
-                [&](OpBuilder &b, Location loc, Value r, ValueRange acc) {
+                [&, &g = g](OpBuilder &b, Location loc, Value r,
+                            ValueRange acc) {
                   Value base = affineIndex(b, loc, g.base - 1, r, g.order);
                   SmallVector<Value> inputs = {y0};
                   for (int64_t k = 1; k < std::min(live, g.order + 1); ++k)
