@@ -207,32 +207,126 @@ hoistUsedPrimitives(ConversionPatternRewriter &rewriter, Operation *op,
   return hoisted;
 }
 
-/// The loops over the neurons of a layer: loads `loads` (buffer, number of
-/// orders) of `interleave` neurons, calls `body` on them (the loads of
-/// neuron 0, then of neuron 1, ...), stores its results (per neuron, in the
-/// same order) into the first `store.second` orders of `store.first`. The
-/// neurons past the last multiple of `interleave` go through a second loop
-/// that takes one neuron at a time.
-void emitNeuronLoop(
-    ConversionPatternRewriter &rewriter, Location loc, MemRefType type,
-    ArrayRef<std::pair<Value, int64_t>> loads, std::pair<Value, int64_t> store,
-    int64_t interleave,
-    function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>, int64_t)>
-        body) {
+using NeuronBody = function_ref<SmallVector<Value>(
+    OpBuilder &, ArrayRef<Value> loaded, int64_t neurons)>;
+
+/// The memref type an outlined expansion takes each buffer as: any sizes and
+/// strides with contiguous lanes, so that every layer's buffers (subviews of
+/// different widths, the primitive scratch buffer) share one function.
+MemRefType outlinedBufferType(MemRefType type) {
+  int64_t dynamic = ShapedType::kDynamic;
+  SmallVector<int64_t> shape(type.getRank(), dynamic),
+      strides(type.getRank(), dynamic);
+  strides.back() = 1;
+  return MemRefType::get(
+      shape, type.getElementType(),
+      StridedLayoutAttr::get(type.getContext(), dynamic, strides));
+}
+
+/// Loads `loads` (buffer, number of orders) of the `step` neurons from
+/// `first`, calls `body` on them (the loads of neuron 0, then of neuron 1,
+/// ...) and stores its results (per neuron, in the same order) into the
+/// first `storeOrders` orders of `storeBuffer`.
+void emitNeurons(OpBuilder &b, Location loc, VectorType vectorType,
+                 ArrayRef<std::pair<Value, int64_t>> loads, Value storeBuffer,
+                 int64_t storeOrders, Value first, int64_t step,
+                 NeuronBody body) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  // Indices of every order loaded or stored (a buffer of hoisted
+  // primitives may hold more rows than the jet has orders: gelu_tanh's 4).
+  int64_t rows = storeOrders;
+  for (auto [buffer, count] : loads)
+    rows = std::max(rows, count);
+  SmallVector<Value> orderIndex;
+  for (int64_t k = 0; k < rows; ++k)
+    orderIndex.push_back(arith::ConstantIndexOp::create(b, loc, k));
+  SmallVector<Value> neuron;
+  for (int64_t n = 0; n < step; ++n)
+    neuron.push_back(n == 0 ? first
+                            : Value(arith::AddIOp::create(
+                                  b, loc, first,
+                                  arith::ConstantIndexOp::create(b, loc, n))));
+  SmallVector<Value> loaded;
+  for (int64_t n = 0; n < step; ++n)
+    for (auto [buffer, count] : loads)
+      for (int64_t k = 0; k < count; ++k)
+        loaded.push_back(vector::LoadOp::create(
+            b, loc, vectorType, buffer,
+            JetBufferShape::indices(orderIndex[k], neuron[n], zero)));
+  SmallVector<Value> results = body(b, loaded, step);
+  size_t perNeuron = results.size() / step;
+  for (int64_t n = 0; n < step; ++n)
+    for (int64_t k = 0; k < storeOrders; ++k)
+      vector::StoreOp::create(
+          b, loc, results[n * perNeuron + k], storeBuffer,
+          JetBufferShape::indices(orderIndex[k], neuron[n], zero));
+}
+
+/// The loops over the neurons of a layer: `interleave` neurons at a time
+/// through emitNeurons, then the neurons past the last multiple of
+/// `interleave` one at a time.
+///
+/// With `outlinedName`, the loads, the arithmetic and the stores of one
+/// iteration become a private function of that name (one per activation,
+/// order, live orders, vector type and neurons per call, shared by every
+/// layer and every generated kernel of the module) that LLVM must not
+/// inline: a network's identical layers and its forward, backward and
+/// forward-save kernels then share one copy of the expansion, which divides
+/// code size and machine-code generation time. The function takes the
+/// buffers and the first neuron, not the jets' vectors: passing hundreds of
+/// bytes of vectors by value and returning as many through memory cost
+/// stack copies on every call.
+void emitNeuronLoop(ConversionPatternRewriter &rewriter, Location loc,
+                    MemRefType type, ArrayRef<std::pair<Value, int64_t>> loads,
+                    std::pair<Value, int64_t> store, int64_t interleave,
+                    function_ref<std::string(int64_t neurons)> outlinedName,
+                    NeuronBody body) {
   JetBufferShape jet = JetBufferShape::of(type);
   VectorType vectorType = jet.laneVectorType();
   int64_t neurons = jet.neurons();
   interleave = std::max<int64_t>(1, std::min(interleave, neurons));
   int64_t blocked = neurons / interleave * interleave;
-  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  // Indices of every order loaded or stored (a buffer of hoisted
-  // primitives may hold more rows than the jet has orders: gelu_tanh's 4).
-  int64_t rows = jet.orders();
-  for (auto [buffer, count] : loads)
-    rows = std::max(rows, count);
-  SmallVector<Value> orderIndex;
-  for (int64_t k = 0; k < rows; ++k)
-    orderIndex.push_back(arith::ConstantIndexOp::create(rewriter, loc, k));
+  // The outlined function's arguments: the buffers, each cast once.
+  SmallVector<Value> buffers;
+  if (outlinedName) {
+    for (auto [buffer, count] : loads)
+      buffers.push_back(memref::CastOp::create(
+          rewriter, loc, outlinedBufferType(cast<MemRefType>(buffer.getType())),
+          buffer));
+    buffers.push_back(memref::CastOp::create(
+        rewriter, loc,
+        outlinedBufferType(cast<MemRefType>(store.first.getType())),
+        store.first));
+  }
+  auto outlined = [&](int64_t step) {
+    std::string name = outlinedName(step);
+    auto module = rewriter.getInsertionBlock()
+                      ->getParentOp()
+                      ->getParentOfType<ModuleOp>();
+    if (auto func = module.lookupSymbol<func::FuncOp>(name))
+      return func;
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToEnd(module.getBody());
+    SmallVector<Type> argTypes;
+    for (Value buffer : buffers)
+      argTypes.push_back(buffer.getType());
+    argTypes.push_back(rewriter.getIndexType());
+    auto func = func::FuncOp::create(rewriter, loc, name,
+                                     rewriter.getFunctionType(argTypes, {}));
+    func.setPrivate();
+    func->setAttr("passthrough",
+                  rewriter.getArrayAttr({rewriter.getStringAttr("noinline")}));
+    Block *entry = func.addEntryBlock();
+    rewriter.setInsertionPointToStart(entry);
+    SmallVector<std::pair<Value, int64_t>> args;
+    for (auto [i, load] : llvm::enumerate(loads))
+      args.push_back({entry->getArgument(i), load.second});
+    emitNeurons(rewriter, loc, vectorType, args,
+                entry->getArgument(loads.size()), store.second,
+                entry->getArguments().back(), step, body);
+    func::ReturnOp::create(rewriter, loc);
+    return func;
+  };
   auto emitLoop = [&](int64_t begin, int64_t end, int64_t step) {
     auto loop = scf::ForOp::create(
         rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, begin),
@@ -241,69 +335,18 @@ void emitNeuronLoop(
     loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPoint(loop.getBody()->getTerminator());
-    SmallVector<Value> neuron;
-    for (int64_t n = 0; n < step; ++n)
-      neuron.push_back(
-          n == 0 ? loop.getInductionVar()
-                 : Value(arith::AddIOp::create(
-                       rewriter, loc, loop.getInductionVar(),
-                       arith::ConstantIndexOp::create(rewriter, loc, n))));
-    SmallVector<Value> loaded;
-    for (int64_t n = 0; n < step; ++n)
-      for (auto [buffer, count] : loads)
-        for (int64_t k = 0; k < count; ++k)
-          loaded.push_back(vector::LoadOp::create(
-              rewriter, loc, vectorType, buffer,
-              JetBufferShape::indices(orderIndex[k], neuron[n], zero)));
-    SmallVector<Value> results = body(rewriter, loaded, step);
-    size_t perNeuron = results.size() / step;
-    for (int64_t n = 0; n < step; ++n)
-      for (int64_t k = 0; k < store.second; ++k)
-        vector::StoreOp::create(
-            rewriter, loc, results[n * perNeuron + k], store.first,
-            JetBufferShape::indices(orderIndex[k], neuron[n], zero));
+    if (outlinedName) {
+      SmallVector<Value> args(buffers);
+      args.push_back(loop.getInductionVar());
+      func::CallOp::create(rewriter, loc, outlined(step), args);
+      return;
+    }
+    emitNeurons(rewriter, loc, vectorType, loads, store.first, store.second,
+                loop.getInductionVar(), step, body);
   };
   emitLoop(0, blocked, interleave);
   if (blocked < neurons)
     emitLoop(blocked, neurons, 1);
-}
-
-/// With outlining, the arithmetic of one neuron becomes a private function
-/// (one per activation, order, live orders and vector type, shared by every
-/// layer and every generated kernel of the module) that LLVM must not inline:
-/// a network's identical layers and its forward, backward and forward-save
-/// kernels then share one copy of the expansion, which divides code size
-/// and machine-code generation time, while a call per neuron and tile costs
-/// nothing beside hundreds of vector operations.
-using NeuronBody =
-    function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>)>;
-
-SmallVector<Value> callOrEmit(OpBuilder &b, Location loc, Operation *anchor,
-                              bool outline, StringRef name,
-                              ArrayRef<Value> inputs, unsigned numResults,
-                              NeuronBody body) {
-  if (!outline)
-    return body(b, inputs);
-  auto module = anchor->getParentOfType<ModuleOp>();
-  Type type = inputs.front().getType();
-  auto func = module.lookupSymbol<func::FuncOp>(name);
-  if (!func) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
-    SmallVector<Type> argTypes(inputs.size(), type),
-        resultTypes(numResults, type);
-    func = func::FuncOp::create(b, loc, name,
-                                b.getFunctionType(argTypes, resultTypes));
-    func.setPrivate();
-    func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    SmallVector<Value> args(entry->getArguments().begin(),
-                            entry->getArguments().end());
-    func::ReturnOp::create(b, loc, body(b, args));
-  }
-  auto call = func::CallOp::create(b, loc, func, inputs);
-  return SmallVector<Value>(call.getResults().begin(), call.getResults().end());
 }
 
 /// "tanh_o9_l2_v16f32": what an outlined expansion is specialised on. The
@@ -401,20 +444,18 @@ struct ExpandActivation : public ExpansionPattern<ActivateOp> {
       hoisted = hoistUsedPrimitives(rewriter, op, adaptor.getInput(), *rule,
                                     expansion.graph, expansion.outputs, loads);
 
-    emitNeuronLoop(
-        rewriter, op.getLoc(), inType, loads, {adaptor.getOutput(), orders},
-        interleaveFor(inType),
-        [&](OpBuilder &b, ArrayRef<Value> y, int64_t sets) {
-          std::string name =
-              expansionName("jet", rule->getName(), orders - 1, live, inType,
-                            expansion.formulation, sets, !hoisted.empty());
-          return callOrEmit(b, op.getLoc(), op, outline, name, y, orders * sets,
-                            [&](OpBuilder &b, ArrayRef<Value> args) {
-                              return emitGraph(
-                                  b, op.getLoc(), *rule, expansion.graph,
-                                  expansion.outputs, args, sets, hoisted, live);
-                            });
-        });
+    auto name = [&](int64_t sets) {
+      return expansionName("jet", rule->getName(), orders - 1, live, inType,
+                           expansion.formulation, sets, !hoisted.empty());
+    };
+    emitNeuronLoop(rewriter, op.getLoc(), inType, loads,
+                   {adaptor.getOutput(), orders}, interleaveFor(inType),
+                   outline ? function_ref<std::string(int64_t)>(name) : nullptr,
+                   [&](OpBuilder &b, ArrayRef<Value> y, int64_t sets) {
+                     return emitGraph(b, op.getLoc(), *rule, expansion.graph,
+                                      expansion.outputs, y, sets, hoisted,
+                                      live);
+                   });
     rewriter.eraseOp(op);
     return success();
   }
@@ -441,36 +482,34 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     if (hoist)
       hoisted = hoistUsedPrimitives(rewriter, op, adaptor.getInput(), *rule,
                                     vjp.graph, vjp.inputCotangents, loads);
+    auto name = [&](int64_t sets) {
+      return expansionName("jet_vjp", rule->getName(), orders - 1, live, inType,
+                           vjp.formulation, sets, !hoisted.empty());
+    };
     emitNeuronLoop(rewriter, op.getLoc(), inType, loads,
                    {adaptor.getInCotangent(), live}, interleaveFor(inType),
+                   outline ? function_ref<std::string(int64_t)>(name) : nullptr,
                    [&](OpBuilder &b, ArrayRef<Value> loaded, int64_t sets) {
-                     std::string name = expansionName(
-                         "jet_vjp", rule->getName(), orders - 1, live, inType,
-                         vjp.formulation, sets, !hoisted.empty());
-                     return callOrEmit(
-                         b, op.getLoc(), op, outline, name, loaded, live * sets,
-                         [&](OpBuilder &b, ArrayRef<Value> args) {
-                           // Graph inputs per neuron: y_k at k < live, zbar_m
-                           // at orders + m.
-                           size_t perNeuron = args.size() / sets;
-                           SmallVector<Value> inputs;
-                           for (int64_t set = 0; set < sets; ++set) {
-                             ArrayRef<Value> own =
-                                 args.slice(set * perNeuron, perNeuron);
-                             SmallVector<Value> neuron(2 * orders, own.front());
-                             for (int64_t k = 0; k < live; ++k)
-                               neuron[k] = own[k];
-                             for (int64_t m = 0; m < orders; ++m)
-                               neuron[orders + m] = own[live + m];
-                             // Hoisted primitives after them.
-                             for (size_t j = 0; j < hoisted.size(); ++j)
-                               neuron.push_back(own[live + orders + j]);
-                             inputs.append(neuron);
-                           }
-                           return emitGraph(b, op.getLoc(), *rule, vjp.graph,
-                                            vjp.inputCotangents, inputs, sets,
-                                            hoisted, 2 * orders);
-                         });
+                     // Graph inputs per neuron: y_k at k < live, zbar_m at
+                     // orders + m.
+                     size_t perNeuron = loaded.size() / sets;
+                     SmallVector<Value> inputs;
+                     for (int64_t set = 0; set < sets; ++set) {
+                       ArrayRef<Value> own =
+                           loaded.slice(set * perNeuron, perNeuron);
+                       SmallVector<Value> neuron(2 * orders, own.front());
+                       for (int64_t k = 0; k < live; ++k)
+                         neuron[k] = own[k];
+                       for (int64_t m = 0; m < orders; ++m)
+                         neuron[orders + m] = own[live + m];
+                       // Hoisted primitives after them.
+                       for (size_t j = 0; j < hoisted.size(); ++j)
+                         neuron.push_back(own[live + orders + j]);
+                       inputs.append(neuron);
+                     }
+                     return emitGraph(b, op.getLoc(), *rule, vjp.graph,
+                                      vjp.inputCotangents, inputs, sets,
+                                      hoisted, 2 * orders);
                    });
     rewriter.eraseOp(op);
     return success();

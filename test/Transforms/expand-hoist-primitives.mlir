@@ -3,8 +3,8 @@
 // hoist-primitives: before each neuron loop, a loop over all the layer's
 // neurons evaluates the primitives of y_0 into one stack buffer per function
 // and type (its "orders" are the primitives: sin, cos for sin), and the
-// outlined functions (`_p`) take them as arguments after the jet instead of
-// evaluating them, so that no primitive's chain heads a neuron's arithmetic.
+// outlined functions (`_p`) take that buffer after the jet's and load them
+// instead of evaluating them, so that no primitive's chain heads a neuron's arithmetic.
 // The VJP reads them the same way.
 
 // CHECK-LABEL: func.func @sine
@@ -17,9 +17,9 @@
 // CHECK:   %[[C:.*]] = math.cos %[[Y]]
 // CHECK:   vector.store %[[C]], %[[P]][%{{.*}}, %[[N]], %{{.*}}]
 // CHECK: } {ntp.neuron_loop}
+// CHECK: %[[PC:.*]] = memref.cast %[[P]]
 // CHECK: scf.for
-// CHECK:   vector.load %[[P]]
-// CHECK:   func.call @__ntp_jet_sin_o3_l4_v8f64_taylor_x2_p(
+// CHECK:   func.call @__ntp_jet_sin_o3_l4_v8f64_taylor_x2_p(%{{.*}}, %[[PC]], %{{.*}}, %{{.*}})
 // CHECK: scf.for
 // CHECK:   func.call @__ntp_jet_sin_o3_l4_v8f64_taylor_p(
 // The VJP hoists into the same buffer.
@@ -61,6 +61,8 @@ func.func @gelu(%a: memref<1x3x8xf64>, %b: memref<1x3x8xf64>) {
 // CHECK-NOT: math.cos
 // CHECK: return
 // CHECK-LABEL: func.func private @__ntp_jet_tanh_o2_l3_v8f64_taylor_p
-// CHECK-SAME: (%{{[^:]*}}: vector<8xf64>, %{{[^:]*}}: vector<8xf64>, %{{[^:]*}}: vector<8xf64>, %[[T:[^:]*]]: vector<8xf64>)
+// CHECK-SAME: (%{{[^:]*}}: memref<{{.*}}>, %[[PB:[^:]*]]: memref<{{.*}}>, %{{[^:]*}}: memref<{{.*}}>, %{{[^:]*}}: index)
+// CHECK-NOT: math.tanh
+// CHECK: %[[T:.*]] = vector.load %[[PB]]
 // CHECK-NOT: math.tanh
 // CHECK: arith.mulf %[[T]], %[[T]]

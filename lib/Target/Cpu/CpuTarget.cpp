@@ -355,6 +355,11 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
   for (llvm::Function &f : *module) {
     if (f.isDeclaration())
       continue;
+    // The outlined neuron expansions are called only from this module:
+    // internal linkage makes their calls direct (no PLT in the shared
+    // object) and lets LLVM's interprocedural passes specialise them.
+    if (f.getName().starts_with("__ntp_"))
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
     f.addFnAttr("target-cpu", machine.getTargetCPU());
     if (!machine.getTargetFeatureString().empty())
       f.addFnAttr("target-features", machine.getTargetFeatureString());
