@@ -83,9 +83,10 @@ struct GradientBlock {
 /// its accumulators and a loaded vector exceed the registers, the spilled
 /// ones again per step. Estimated cycles of the whole layer per order (the
 /// larger of FMA throughput and loads, plus a gradient load and store per
-/// entry, the same in both); the tile only where it gains over 10% (a
-/// predicted 6% gain, Zen 3, f32 1-24-24-24-1 order 3, measured 5% slower),
-/// else 0 x 0, also when `facts` is unknown.
+/// entry, the same in both); the tile only where it gains over 10% (the
+/// model ignores the tiles' index arithmetic and remainder loops; on Zen 3
+/// at 4 live orders, where an earlier attempt's tiles ran slower, it
+/// predicts none), else 0 x 0, also when `facts` is unknown.
 GradientBlock chooseGradientBlock(const MachineVectorFacts &facts,
                                   int64_t lanes, int64_t elementBits,
                                   int64_t live, int64_t outWidth,
