@@ -41,6 +41,8 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   ConvertNtpToLoopsOptions loops;
   loops.affineOutputs = options.affineOutputs;
   loops.affineOrders = options.affineOrders;
+  loops.gradOutputs = options.gradOutputs;
+  loops.gradInputs = options.gradInputs;
   loops.machineFacts.assign(options.machineFacts.begin(),
                             options.machineFacts.end());
   loops.rayRows = options.rayRows;

@@ -3,6 +3,7 @@
 #include "ntp/Support/Schedule.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 using namespace ntp;
@@ -84,6 +85,61 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
     return {};
   if (best.orders >= live)
     best.orders = 0;
+  return best;
+}
+
+GradientBlock ntp::chooseGradientBlock(const MachineVectorFacts &facts,
+                                       int64_t lanes, int64_t elementBits,
+                                       int64_t live, int64_t outWidth,
+                                       int64_t inWidth,
+                                       int64_t unblockedInputs) {
+  if (!facts.known() || live < 1 || outWidth < 1 || inWidth < 1)
+    return {};
+  int64_t perVector = registersPerVector(facts, lanes, elementBits);
+  int64_t registers = facts.vectorRegisters - 1;
+  double pipes = double(facts.fmaPipes), ports = double(facts.loadPorts);
+  // Each entry's gradient lanes: one load and one store, whatever the loop.
+  double entry = 2.0 * perVector / ports;
+  // The unblocked loop, per order and entry: one FMA and one loaded input
+  // vector, plus the reloads of the cotangent's spilled jets spread over the
+  // step's entries.
+  int64_t step = std::clamp<int64_t>(unblockedInputs, 1, inWidth);
+  int64_t spilled =
+      std::clamp<int64_t>(live * perVector + (step + 1) * perVector - registers,
+                          0, live * perVector);
+  double unblockedLoads = perVector + double(spilled) / double(live * step);
+  double unblocked =
+      double(outWidth * inWidth) *
+      (std::max(perVector / pipes, unblockedLoads / ports) + entry / live);
+  // The tiled layer: a x b tiles, the remainders' a x 1, 1 x b and 1 x 1.
+  auto tile = [&](int64_t a, int64_t b) {
+    return std::max(double(a * b * perVector) / pipes,
+                    double((a + b) * perVector) / ports) +
+           a * b * entry / live;
+  };
+  auto layer = [&](int64_t a, int64_t b) {
+    int64_t rows = outWidth / a, restRows = outWidth % a;
+    int64_t cols = inWidth / b, restCols = inWidth % b;
+    return rows * (cols * tile(a, b) + restCols * tile(a, 1)) +
+           restRows * (cols * tile(1, b) + restCols * tile(1, 1));
+  };
+  GradientBlock best;
+  double bestCycles = 0;
+  for (int64_t a = 1; a <= std::min<int64_t>(4, outWidth); ++a)
+    for (int64_t b = 1; b <= std::min<int64_t>(4, inWidth); ++b) {
+      if (a * b < 2 || (a * b + std::min(a, b) + 1) * perVector > registers)
+        continue;
+      double cycles = layer(a, b);
+      // Fewer cycles; within 1e-9, the squarer tile (fewer loads).
+      if (!best.blocked() || cycles < bestCycles - 1e-9 ||
+          (cycles < bestCycles + 1e-9 &&
+           std::abs(a - b) < std::abs(best.outputs - best.inputs))) {
+        best = {a, b};
+        bestCycles = cycles;
+      }
+    }
+  if (!best.blocked() || bestCycles > unblocked * 0.9)
+    return {};
   return best;
 }
 

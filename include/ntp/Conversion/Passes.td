@@ -28,6 +28,18 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     `machine-facts`, which the CPU target reads off the LLVM scheduling
     model of its CPU.
 
+    The VJP's parameter gradient dW[o][i] = sum_k outbar_k[o] in_k[i] can
+    instead take register tiles of `grad-outputs` x `grad-inputs` = a x b
+    neurons: per order k, a cotangent and b input jet loads feed a x b FMAs
+    whose accumulators stay in registers over all orders (the unblocked loop
+    holds one output's cotangent jets of all orders, which spill where they
+    are many, and loads one input jet per FMA). Each entry still sums the
+    orders in order, bitwise as unblocked; the outputs and inputs past the
+    last multiple of the tile take tiles of one. With affine-outputs=0 and
+    no tile given, ntp::chooseGradientBlock picks the tile from
+    `machine-facts` where its model predicts a gain of over 10%, else the
+    unblocked loop.
+
     `ntp.affine_rays` (partials kernels) is blocked in rows of the ray
     buffer x output neurons: `ray-rows` x `ray-neurons`, else ntp::chooseRayBlock
     from `machine-facts`, else 2 x 2.
@@ -41,6 +53,13 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     ListOption<"machineFacts", "machine-facts", "int64_t",
                "The CPU's vector bits, vector registers, FMA latency, FMA "
                "pipes and load ports (for affine-outputs=0)">,
+    Option<"gradOutputs", "grad-outputs", "int64_t", /*default=*/"0",
+           "Output neurons per register tile of an affine VJP's parameter "
+           "gradient (with grad-inputs; 0: chosen with affine-outputs=0, "
+           "else unblocked)">,
+    Option<"gradInputs", "grad-inputs", "int64_t", /*default=*/"0",
+           "Input neurons per register tile of an affine VJP's parameter "
+           "gradient (with grad-outputs)">,
     Option<"rayRows", "ray-rows", "int64_t", /*default=*/"0",
            "Rows per register block of ntp.affine_rays (with ray-neurons; "
            "0: ntp::chooseRayBlock from machine-facts, 2 x 2 without them)">,

@@ -70,6 +70,17 @@ struct CpuPipelineOptions
                      "of their own before its jets "
                      "(ntp-expand-activation-jets)"),
       llvm::cl::init(false)};
+  Option<int64_t> gradOutputs{
+      *this, "grad-outputs",
+      llvm::cl::desc("Output neurons per register tile of the affine VJPs' "
+                     "parameter gradients (convert-ntp-to-loops; 0: chosen "
+                     "with affine-outputs=0, else unblocked)"),
+      llvm::cl::init(0)};
+  Option<int64_t> gradInputs{
+      *this, "grad-inputs",
+      llvm::cl::desc("Input neurons per register tile of the affine VJPs' "
+                     "parameter gradients (with grad-outputs)"),
+      llvm::cl::init(0)};
   ListOption<int64_t> machineFacts{
       *this, "machine-facts",
       llvm::cl::desc("The CPU's vector bits, vector registers, FMA latency, "

@@ -62,6 +62,36 @@ struct AffineBlock {
 AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
                               int64_t elementBits, int64_t live, int64_t width);
 
+/// The register tile of an affine VJP's parameter gradient: `outputs`
+/// output neurons x `inputs` input neurons, dW[o][i] summed over the live
+/// orders k in order. 0 x 0: the unblocked loop (per output neuron its
+/// cotangent's jets of all orders held in registers, walked against the
+/// input neurons' jets).
+struct GradientBlock {
+  int64_t outputs = 0;
+  int64_t inputs = 0;
+  bool blocked() const { return outputs > 0 && inputs > 0; }
+};
+
+/// The gradient tile of an affine layer of `outWidth` x `inWidth` neurons
+/// with `live` orders of jets of `lanes` elements of `elementBits`, whose
+/// unblocked loop takes `unblockedInputs` input neurons at once. Per order,
+/// an a x b tile loads a cotangent and b input vectors for a x b FMAs and
+/// keeps a x b accumulators, the smaller side's loaded vectors and one
+/// streamed vector in the vector registers less one; the unblocked loop
+/// loads one input vector per FMA, plus, where the cotangent's live jets,
+/// its accumulators and a loaded vector exceed the registers, the spilled
+/// ones again per step. Estimated cycles of the whole layer per order (the
+/// larger of FMA throughput and loads, plus a gradient load and store per
+/// entry, the same in both); the tile only where it gains over 10% (the
+/// model ignores the tiles' index arithmetic and remainder loops; on Zen 3
+/// at 4 live orders, where an earlier attempt's tiles ran slower, it
+/// predicts none), else 0 x 0, also when `facts` is unknown.
+GradientBlock chooseGradientBlock(const MachineVectorFacts &facts,
+                                  int64_t lanes, int64_t elementBits,
+                                  int64_t live, int64_t outWidth,
+                                  int64_t inWidth, int64_t unblockedInputs);
+
 /// The register block of a multi-direction affine layer (ntp.affine_rays):
 /// `rows` rows of the ray buffer x `neurons` output neurons accumulated at
 /// once, per input neuron `rows` jet loads and `neurons` weight broadcasts

@@ -191,6 +191,109 @@ struct AffineLayer {
   SmallVector<Value> orderIndex; // index constants 0..live-1
 };
 
+/// The parameter gradient of an affine VJP in `tile.outputs` x
+/// `tile.inputs` register tiles: per live order k, the tile's output
+/// cotangents and input jets are loaded once and feed outputs x inputs
+/// FMAs, the accumulators kept in registers across the orders. Each entry
+/// dW[o][i] still sums k = 0, 1, ... in order onto the same start (its
+/// stored lanes, or zero), as the unblocked loop: bitwise the same. The
+/// outputs and inputs past the last multiple of the tile take tiles of one.
+/// Returns the loops over outputs.
+SmallVector<scf::ForOp> emitBlockedGradient(
+    OpBuilder &b, Location loc, const AffineLayer &layer, GradientBlock tile,
+    Value input, Value outBar, Value grad, bool laneWise, bool skipBias,
+    function_ref<void(OpBuilder &, Location, Value, Value)> addToGrad) {
+  VectorType vectorType = layer.vectorType;
+  Value zero = layer.zero;
+  int64_t live = layer.live;
+  // One a x b tile at outputs `outs` and input neurons j0, j0 + 1, ...
+  auto emitTile = [&](OpBuilder &b, Location loc, ArrayRef<Value> outs,
+                      Value j0, int64_t inputs) {
+    SmallVector<Value> js;
+    for (int64_t u = 0; u < inputs; ++u)
+      js.push_back(u == 0 ? j0
+                          : Value(arith::AddIOp::create(
+                                b, loc, j0, indexConstant(b, loc, u))));
+    SmallVector<Value> index, acc;
+    for (Value o : outs) {
+      Value rowStart = layer.rowStart(b, loc, o);
+      for (Value j : js) {
+        index.push_back(arith::AddIOp::create(b, loc, rowStart, j));
+        // Lane-wise: accumulate straight onto the stored lanes.
+        acc.push_back(laneWise ? Value(vector::LoadOp::create(
+                                     b, loc, vectorType, grad,
+                                     ValueRange{index.back(), zero}))
+                               : layer.zeroVector);
+      }
+    }
+    for (int64_t k = 0; k < live; ++k) {
+      SmallVector<Value> bars, ys;
+      for (Value o : outs)
+        bars.push_back(vector::LoadOp::create(
+            b, loc, vectorType, outBar,
+            JetBufferShape::indices(layer.orderIndex[k], o, zero)));
+      for (Value j : js)
+        ys.push_back(vector::LoadOp::create(
+            b, loc, vectorType, input,
+            JetBufferShape::indices(layer.orderIndex[k], j, zero)));
+      for (size_t o = 0; o < outs.size(); ++o)
+        for (int64_t u = 0; u < inputs; ++u) {
+          Value &sum = acc[o * inputs + u];
+          sum = math::FmaOp::create(b, loc, bars[o], ys[u], sum);
+        }
+    }
+    for (size_t e = 0; e < acc.size(); ++e)
+      finishGradLanes(b, loc, grad, index[e], zero, acc[e]);
+  };
+  // Input neurons b at a time, then one at a time, for outputs `outs`.
+  auto emitInputs = [&](OpBuilder &b, Location loc, ArrayRef<Value> outs) {
+    int64_t step = std::min(tile.inputs, layer.inWidth);
+    int64_t blocked = layer.inWidth / step * step;
+    auto emitRange = [&](int64_t begin, int64_t end, int64_t inputs) {
+      scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
+                         indexConstant(b, loc, end),
+                         indexConstant(b, loc, inputs), ValueRange{},
+                         [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                           emitTile(b, loc, outs, j, inputs);
+                           scf::YieldOp::create(b, loc);
+                         });
+    };
+    if (blocked > 0)
+      emitRange(0, blocked, step);
+    if (blocked < layer.inWidth)
+      emitRange(blocked, layer.inWidth, 1);
+  };
+  SmallVector<scf::ForOp> loops;
+  auto emitOutputs = [&](int64_t begin, int64_t end, int64_t step) {
+    auto loop = scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
+                                   indexConstant(b, loc, end),
+                                   indexConstant(b, loc, step));
+    loops.push_back(loop);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    SmallVector<Value> outs;
+    for (int64_t o = 0; o < step; ++o)
+      outs.push_back(
+          o == 0 ? loop.getInductionVar()
+                 : Value(arith::AddIOp::create(b, loc, loop.getInductionVar(),
+                                               indexConstant(b, loc, o))));
+    if (!skipBias)
+      for (Value o : outs)
+        addToGrad(b, loc, layer.biasIndex(b, loc, o),
+                  vector::LoadOp::create(
+                      b, loc, vectorType, outBar,
+                      JetBufferShape::indices(layer.orderIndex[0], o, zero)));
+    emitInputs(b, loc, outs);
+  };
+  int64_t step = std::min(tile.outputs, layer.outWidth);
+  int64_t blocked = layer.outWidth / step * step;
+  if (blocked > 0)
+    emitOutputs(0, blocked, step);
+  if (blocked < layer.outWidth)
+    emitOutputs(blocked, layer.outWidth, 1);
+  return loops;
+}
+
 struct LowerAffine : public OpConversionPattern<AffineOp> {
   LowerAffine(MLIRContext *context, AffineBlocking blocking)
       : OpConversionPattern(context), blocking(blocking) {}
@@ -305,72 +408,89 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
       finishGradLanes(b, loc, grad, index, zero, lanes);
     };
 
-    // Parameter gradient: the cotangent of output neuron i (all live orders,
-    // kept in registers) against every input neuron j. Both loops over
+    // Parameter gradient in register tiles, as forced or (affine-outputs=0)
+    // where the machine's facts predict a gain.
+    GradientBlock tile = this->blocking.gradient;
+    if (!tile.blocked() && this->blocking.outputs == 0)
+      tile = chooseGradientBlock(
+          blocking.machine, vectorType.getNumElements(),
+          vectorType.getElementType().getIntOrFloatBitWidth(), live, outWidth,
+          layer.inWidth, blocking.outputs);
+    if (tile.blocked())
+      for (scf::ForOp loop :
+           emitBlockedGradient(rewriter, loc, layer, tile, input, outBar, grad,
+                               laneWise, op.getSkipBias(), addToGrad))
+        loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    // Else the cotangent of output neuron i (all live orders, kept in
+    // registers) against every input neuron j. Both loops over
     // neurons have independent iterations (ntp.neuron_loop: the GPU lanes
     // mapping spreads them over a warp).
-    scf::ForOp gradLoop = emitLoop(
-        rewriter, loc, outWidthValue, [&](OpBuilder &b, Location loc, Value i) {
-          SmallVector<Value> bar;
-          for (int64_t k = 0; k < live; ++k)
-            bar.push_back(vector::LoadOp::create(
-                b, loc, vectorType, outBar,
-                JetBufferShape::indices(orderIndex[k], i, zero)));
-          if (!op.getSkipBias())
-            addToGrad(b, loc, layer.biasIndex(b, loc, i), bar[0]);
-          Value rowStart = layer.rowStart(b, loc, i);
-          // Blocked: `step` input neurons at once, their chains over k
-          // interleaved (each still sums k in order).
-          auto gradBlock = [&](OpBuilder &b, Location loc, Value j0,
-                               int64_t step) {
-            SmallVector<Value> js, index, lanes;
-            for (int64_t u = 0; u < step; ++u) {
-              Value j = u == 0 ? j0
-                               : Value(arith::AddIOp::create(
-                                     b, loc, j0, indexConstant(b, loc, u)));
-              js.push_back(j);
-              index.push_back(arith::AddIOp::create(b, loc, rowStart, j));
-              // Lane-wise: accumulate straight onto the stored lanes.
-              lanes.push_back(laneWise ? Value(vector::LoadOp::create(
-                                             b, loc, vectorType, grad,
-                                             ValueRange{index.back(), zero}))
-                                       : zeroVector);
-            }
+    scf::ForOp gradLoop;
+    if (!tile.blocked())
+      gradLoop = emitLoop(
+          rewriter, loc, outWidthValue,
+          [&](OpBuilder &b, Location loc, Value i) {
+            SmallVector<Value> bar;
             for (int64_t k = 0; k < live; ++k)
+              bar.push_back(vector::LoadOp::create(
+                  b, loc, vectorType, outBar,
+                  JetBufferShape::indices(orderIndex[k], i, zero)));
+            if (!op.getSkipBias())
+              addToGrad(b, loc, layer.biasIndex(b, loc, i), bar[0]);
+            Value rowStart = layer.rowStart(b, loc, i);
+            // Blocked: `step` input neurons at once, their chains over k
+            // interleaved (each still sums k in order).
+            auto gradBlock = [&](OpBuilder &b, Location loc, Value j0,
+                                 int64_t step) {
+              SmallVector<Value> js, index, lanes;
               for (int64_t u = 0; u < step; ++u) {
-                Value y = vector::LoadOp::create(
-                    b, loc, vectorType, input,
-                    JetBufferShape::indices(orderIndex[k], js[u], zero));
-                lanes[u] = math::FmaOp::create(b, loc, bar[k], y, lanes[u]);
+                Value j = u == 0 ? j0
+                                 : Value(arith::AddIOp::create(
+                                       b, loc, j0, indexConstant(b, loc, u)));
+                js.push_back(j);
+                index.push_back(arith::AddIOp::create(b, loc, rowStart, j));
+                // Lane-wise: accumulate straight onto the stored lanes.
+                lanes.push_back(laneWise ? Value(vector::LoadOp::create(
+                                               b, loc, vectorType, grad,
+                                               ValueRange{index.back(), zero}))
+                                         : zeroVector);
               }
-            for (int64_t u = 0; u < step; ++u)
-              finishGradLanes(b, loc, grad, index[u], zero, lanes[u]);
-          };
-          int64_t inWidth = layer.inWidth;
-          int64_t step =
-              std::max<int64_t>(1, std::min(blocking.outputs, inWidth));
-          int64_t blocked = inWidth / step * step;
-          if (step > 1) {
-            scf::ForOp::create(
-                b, loc, indexConstant(b, loc, 0),
-                indexConstant(b, loc, blocked), indexConstant(b, loc, step),
-                ValueRange{},
-                [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-                  gradBlock(b, loc, j, step);
-                  scf::YieldOp::create(b, loc);
-                });
-          }
-          if (blocked < inWidth || step == 1)
-            scf::ForOp::create(
-                b, loc, indexConstant(b, loc, step == 1 ? 0 : blocked),
-                inWidthValue, indexConstant(b, loc, 1), ValueRange{},
-                [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-                  gradBlock(b, loc, j, 1);
-                  scf::YieldOp::create(b, loc);
-                });
-        });
+              for (int64_t k = 0; k < live; ++k)
+                for (int64_t u = 0; u < step; ++u) {
+                  Value y = vector::LoadOp::create(
+                      b, loc, vectorType, input,
+                      JetBufferShape::indices(orderIndex[k], js[u], zero));
+                  lanes[u] = math::FmaOp::create(b, loc, bar[k], y, lanes[u]);
+                }
+              for (int64_t u = 0; u < step; ++u)
+                finishGradLanes(b, loc, grad, index[u], zero, lanes[u]);
+            };
+            int64_t inWidth = layer.inWidth;
+            int64_t step =
+                std::max<int64_t>(1, std::min(blocking.outputs, inWidth));
+            int64_t blocked = inWidth / step * step;
+            if (step > 1) {
+              scf::ForOp::create(
+                  b, loc, indexConstant(b, loc, 0),
+                  indexConstant(b, loc, blocked), indexConstant(b, loc, step),
+                  ValueRange{},
+                  [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                    gradBlock(b, loc, j, step);
+                    scf::YieldOp::create(b, loc);
+                  });
+            }
+            if (blocked < inWidth || step == 1)
+              scf::ForOp::create(
+                  b, loc, indexConstant(b, loc, step == 1 ? 0 : blocked),
+                  inWidthValue, indexConstant(b, loc, 1), ValueRange{},
+                  [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                    gradBlock(b, loc, j, 1);
+                    scf::YieldOp::create(b, loc);
+                  });
+          });
 
-    gradLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
+    if (gradLoop)
+      gradLoop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Input cotangent: inbar_k[j] = sum_i W[i][j] outbar_k[i].
     Value inBar = adaptor.getInCotangent();
     if (inBar && isBlocked(blocking, live)) {

@@ -316,7 +316,9 @@ struct ConvertNtpToLoopsPass
       return signalPassFailure();
     }
     RewritePatternSet patterns(context);
-    AffineBlocking blocking{affineOutputs, affineOrders, {}};
+    AffineBlocking blocking;
+    blocking.outputs = affineOutputs;
+    blocking.orders = affineOrders;
     SmallVector<int64_t> facts(machineFacts.begin(), machineFacts.end());
     if (!parseMachineFacts(facts.data(), facts.size(), blocking.machine)) {
       getOperation()->emitError("machine-facts takes 5 numbers (vector bits, "
@@ -334,6 +336,15 @@ struct ConvertNtpToLoopsPass
       return signalPassFailure();
     }
     blocking.rays = {rayRows, rayNeurons};
+    if (gradOutputs < 0 || gradOutputs > 8 || gradInputs < 0 ||
+        gradInputs > 8 || (gradOutputs == 0) != (gradInputs == 0)) {
+      getOperation()->emitError("grad-outputs and grad-inputs must both be "
+                                "in 1..8, or both 0 (chosen), got ")
+          << static_cast<int64_t>(gradOutputs) << " and "
+          << static_cast<int64_t>(gradInputs);
+      return signalPassFailure();
+    }
+    blocking.gradient = {gradOutputs, gradInputs};
     populateNtpToLoopsConversionPatterns(patterns, blocking);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))

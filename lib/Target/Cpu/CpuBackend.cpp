@@ -216,6 +216,14 @@ public:
               std::to_string(cpu.rayNeurons);
       return false;
     }
+    if (cpu.gradOutputs < 0 || cpu.gradOutputs > 8 || cpu.gradInputs < 0 ||
+        cpu.gradInputs > 8 || (cpu.gradOutputs == 0) != (cpu.gradInputs == 0)) {
+      error = "the gradient tile's outputs and inputs must both be in 1..8, "
+              "or both 0 (chosen), got " +
+              std::to_string(cpu.gradOutputs) + " x " +
+              std::to_string(cpu.gradInputs);
+      return false;
+    }
     if (!cpu.variants.empty())
       return checkVariants(cpu, error);
     return createCpuTargetMachine(options.get<CpuTargetOptions>(), error) !=
@@ -284,6 +292,8 @@ public:
     pipeline.affineOrders = cpu.affineOrders;
     pipeline.rayRows = cpu.rayRows;
     pipeline.rayNeurons = cpu.rayNeurons;
+    pipeline.gradOutputs = cpu.gradOutputs;
+    pipeline.gradInputs = cpu.gradInputs;
     pipeline.hoistPrimitives = cpu.hoistPrimitives;
     if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
       MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);

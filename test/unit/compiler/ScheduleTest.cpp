@@ -44,16 +44,22 @@ struct Schedule {
   std::string cpu = "native";
   /// The activations' primitives in a loop of their own (hoist-primitives).
   bool hoistPrimitives = true;
+  /// The affine VJPs' parameter-gradient tile (0 x 0: as the block says).
+  int64_t gradOutputs = 0, gradInputs = 0;
 };
 
 std::string scheduleName(const Schedule &s) {
   std::string cpu = s.cpu;
   std::replace(cpu.begin(), cpu.end(), '-', '_');
+  std::string grad = s.gradOutputs == 0
+                         ? std::string()
+                         : "_g" + std::to_string(s.gradOutputs) + "x" +
+                               std::to_string(s.gradInputs);
   if (s.interleave == 0)
-    return "auto_" + cpu;
+    return "auto_" + cpu + grad;
   return "i" + std::to_string(s.interleave) + "_b" +
          std::to_string(s.affineOutputs) + "_k" +
-         std::to_string(s.affineOrders) + "_" + cpu;
+         std::to_string(s.affineOrders) + "_" + cpu + grad;
 }
 
 /// A kernel compiled with a forced schedule, and loaded.
@@ -72,6 +78,8 @@ std::unique_ptr<CompiledKernel> compileScheduled(const std::vector<int> &widths,
   cpu.affineOutputs = schedule.affineOutputs;
   cpu.affineOrders = schedule.affineOrders;
   cpu.hoistPrimitives = schedule.hoistPrimitives;
+  cpu.gradOutputs = schedule.gradOutputs;
+  cpu.gradInputs = schedule.gradInputs;
   return CompiledKernel::compile(description, options);
 }
 
@@ -179,13 +187,25 @@ std::vector<Case> cases() {
   // Each choice forced: hoisted primitives alone, interleaving (2, 3
   // neurons), blocking (outputs; outputs x order chunks), both, and the
   // automatic choice for this host and for the AVX2 baseline (all but the
-  // unscheduled base with the primitives hoisted, as by default).
+  // unscheduled base with the primitives hoisted, as by default). The
+  // parameter gradient's register tiles (outputs x inputs; 13 x 11 and
+  // 11 x 3 leave remainders on both sides), alone and with a blocked
+  // affine layer.
   const std::vector<Schedule> schedules = {
-      {1, 1, 0},           {2, 1, 0},
-      {3, 1, 0},           {1, 2, 0},
-      {1, 4, 5},           {1, 3, 2},
-      {1, 4, 1},           {2, 4, 5},
-      {0, 0, 0, "native"}, {0, 0, 0, "x86-64-v3"},
+      {1, 1, 0},
+      {2, 1, 0},
+      {3, 1, 0},
+      {1, 2, 0},
+      {1, 4, 5},
+      {1, 3, 2},
+      {1, 4, 1},
+      {2, 4, 5},
+      {0, 0, 0, "native"},
+      {0, 0, 0, "x86-64-v3"},
+      {1, 1, 0, "native", true, 2, 2},
+      {1, 1, 0, "native", true, 4, 1},
+      {1, 4, 5, "native", true, 3, 2},
+      {1, 2, 0, "native", true, 1, 3},
   };
   std::vector<Case> result;
   for (const Schedule &s : schedules)
@@ -271,6 +291,58 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
   ntp::MachineVectorFacts unknown;
   EXPECT_EQ(ntp::chooseInterleave(unknown, 16, 32, 4), 1);
   EXPECT_EQ(ntp::chooseAffineBlock(unknown, 16, 32, 10, 24).outputs, 1);
+}
+
+/// The parameter gradient's register tile (ntp::chooseGradientBlock) for a
+/// 24 x 24 layer. Zen 3 (16 ymm, a jet of either dtype two of them): at
+/// order 9 (10 live orders) the unblocked loop's cotangent jets spill
+/// (20 registers), 2 x 2 tiles load 4 jets per 4 FMAs (8 accumulators, 2
+/// held and 1 streamed jets: 14 registers); at order 3 (8 registers of
+/// cotangent) the unblocked loop already loads one jet per FMA: kept. A
+/// layer of one input neuron (the first): 4 x 1. Zen 4 (32 zmm, one FMA
+/// per cycle, two loads): the unblocked loop is FMA-bound at every order
+/// here, kept.
+TEST(ScheduleChoice, GradientBlockFromTheSchedulingModel) {
+  struct Expected {
+    const char *cpu;
+    int64_t live, outWidth, inWidth;
+    ntp::GradientBlock block;
+  };
+  for (const Expected &e : {Expected{"znver3", 10, 24, 24, {2, 2}},
+                            Expected{"znver3", 7, 24, 24, {2, 2}},
+                            Expected{"znver3", 4, 24, 24, {0, 0}},
+                            Expected{"znver3", 10, 24, 1, {4, 1}},
+                            Expected{"znver4", 10, 24, 24, {0, 0}},
+                            Expected{"znver4", 4, 24, 24, {0, 0}}}) {
+    ntp::CpuTargetOptions options;
+    options.cpu = e.cpu;
+    std::string error;
+    auto machine = ntp::createCpuTargetMachine(options, error);
+    ASSERT_TRUE(machine) << error;
+    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    ASSERT_TRUE(facts.known()) << e.cpu;
+    for (auto [lanes, bits] : {std::pair<int64_t, int64_t>{16, 32}, {8, 64}}) {
+      ntp::AffineBlock affine =
+          ntp::chooseAffineBlock(facts, lanes, bits, e.live, e.inWidth);
+      ntp::GradientBlock block = ntp::chooseGradientBlock(
+          facts, lanes, bits, e.live, e.outWidth, e.inWidth, affine.outputs);
+      std::string what = std::string(e.cpu) + " f" + std::to_string(bits) +
+                         " live " + std::to_string(e.live);
+      EXPECT_EQ(block.outputs, e.block.outputs) << what;
+      EXPECT_EQ(block.inputs, e.block.inputs) << what;
+      // Accumulators, the smaller side's jets and a streamed one within the
+      // registers, one left free.
+      int64_t perVector = std::max<int64_t>(1, lanes * bits / facts.vectorBits);
+      EXPECT_LE((block.outputs * block.inputs +
+                 std::min(block.outputs, block.inputs) + 1) *
+                    perVector,
+                facts.vectorRegisters - 1)
+          << what;
+    }
+  }
+  ntp::MachineVectorFacts unknown;
+  EXPECT_FALSE(
+      ntp::chooseGradientBlock(unknown, 16, 32, 10, 24, 24, 1).blocked());
 }
 
 /// The register block of ntp.affine_rays (partials kernels): rows x output

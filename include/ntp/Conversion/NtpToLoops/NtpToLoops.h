@@ -28,6 +28,9 @@ struct AffineBlocking {
   int64_t orders = 0;  // live orders per block (0: all)
   MachineVectorFacts machine;
   RayBlock rays = {0, 0}; // ntp.affine_rays' block (0 x 0: from machine)
+  // The VJP's parameter-gradient tile; 0 x 0: chosen from machine where
+  // outputs == 0, else the unblocked loop.
+  GradientBlock gradient;
 };
 
 /// Patterns lowering ntp.seed, ntp.affine and ntp.store_jet to loops.

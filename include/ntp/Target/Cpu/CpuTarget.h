@@ -63,6 +63,11 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   /// scheduling model (ntp::chooseRayBlock).
   int64_t rayRows = 0;
   int64_t rayNeurons = 0;
+  /// The register tile of the affine VJPs' parameter gradients: output x
+  /// input neurons; 0 x 0 chosen with affineOutputs == 0
+  /// (ntp::chooseGradientBlock), else the unblocked loop.
+  int64_t gradOutputs = 0;
+  int64_t gradInputs = 0;
   /// Evaluate each layer's activation primitives (tanh(y_0), ...) in a loop
   /// of their own before the loop of its jets (ntp-expand-activation-jets
   /// hoist-primitives): off the jets' dependency chains.
