@@ -125,6 +125,17 @@ struct CpuFlags {
       cl::desc("Output neurons per register block of the multi-direction "
                "affine layers (0: chosen; with --ray-rows)"),
       cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> gradOutputs{
+      "grad-outputs",
+      cl::desc("Output neurons per register tile of the affine layers' "
+               "parameter gradients in the reverse mode (0: chosen from the "
+               "CPU's scheduling model; with --grad-inputs)"),
+      cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> gradInputs{
+      "grad-inputs",
+      cl::desc("Input neurons per register tile of the parameter gradients "
+               "(0: chosen; with --grad-outputs)"),
+      cl::init(0), cl::cat(category)};
 };
 
 CpuFlags *&registeredCpuFlags() {
@@ -189,6 +200,8 @@ public:
     cpu.affineOrders = flags->affineOrders;
     cpu.rayRows = flags->rayRows;
     cpu.rayNeurons = flags->rayNeurons;
+    cpu.gradOutputs = flags->gradOutputs;
+    cpu.gradInputs = flags->gradInputs;
     cpu.hoistPrimitives = flags->hoistPrimitives;
     return true;
   }
@@ -277,10 +290,6 @@ public:
       pm.addPass(createNtpDecomposeMlp(decompose));
       return true;
     }
-    if (stage == EmitStage::Loops) {
-      buildJetLoopsPipeline(pm, pipeline);
-      return true;
-    }
     std::unique_ptr<llvm::TargetMachine> machine =
         createCpuTargetMachine(options.get<CpuTargetOptions>(), error);
     if (!machine)
@@ -301,6 +310,11 @@ public:
         pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,
                                  facts.fmaLatency, facts.fmaPipes,
                                  facts.loadPorts};
+    }
+    // --emit=loops shows the loops the kernel runs: scheduled as above.
+    if (stage == EmitStage::Loops) {
+      buildJetLoopsPipeline(pm, pipeline);
+      return true;
     }
     buildCpuPipeline(pm, pipeline);
     pm.addPass(createStampKernelTargetPass(stampCpuTarget(*machine)));

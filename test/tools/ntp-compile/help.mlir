@@ -18,6 +18,8 @@
 // CHECK-DAG: =nvptx
 // CHECK-DAG: --chip=<string>
 // CHECK-DAG: --target-cpu=<string>
+// CHECK-DAG: --grad-outputs=<long>
+// CHECK-DAG: --grad-inputs=<long>
 // CHECK-DAG: --mlir-print-ir-after-all
 // CHECK-DAG: --mlir-timing
 
