@@ -9,8 +9,8 @@
 // only loops that step by 2 are the gradient's tiles; over the 5-neuron
 // layer's inputs 0..3 (to 4), a 2 x 2 tile: per order, two
 // cotangents (the 3-neuron layer's) and two input jets (the 5-neuron
-// layer's) loaded once feed four FMAs crosswise. Forced to 1 x 1 (the
-// untiled loop), no loop steps by 2.
+// layer's) loaded once feed four FMAs crosswise. Forced to 1 x 1 tiles, no
+// loop steps by 2.
 
 // CHECK-LABEL: func.func @ntp_kernel_backward_saved_tiles
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c4{{[_0-9]*}} step %c2{{[_0-9]*}} {
