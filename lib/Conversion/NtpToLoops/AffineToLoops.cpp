@@ -69,24 +69,10 @@ SmallVector<scf::ForOp> emitBlockedProducts(
     function_ref<Value(OpBuilder &, Location, Value, int64_t)> init,
     function_ref<void(OpBuilder &, Location, Value, int64_t, Value)> store) {
   int64_t live = orderIndex.size();
-  int64_t block = std::max<int64_t>(1, std::min(blocking.outputs, outCount));
   int64_t chunk = blocking.orders > 0 ? std::min(blocking.orders, live) : live;
-  int64_t blocked = outCount / block * block;
   Value zero = indexConstant(b, loc, 0);
-  SmallVector<scf::ForOp> loops;
-  auto emitOutputs = [&](int64_t begin, int64_t end, int64_t step) {
-    auto loop = scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
-                                   indexConstant(b, loc, end),
-                                   indexConstant(b, loc, step));
-    loops.push_back(loop);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    SmallVector<Value> outputs;
-    for (int64_t o = 0; o < step; ++o)
-      outputs.push_back(
-          o == 0 ? loop.getInductionVar()
-                 : Value(arith::AddIOp::create(b, loc, loop.getInductionVar(),
-                                               indexConstant(b, loc, o))));
+  auto emitOutputs = [&](OpBuilder &b, Location loc, ArrayRef<Value> outputs) {
+    int64_t step = outputs.size();
     for (int64_t k0 = 0; k0 < live; k0 += chunk) {
       int64_t k1 = std::min(live, k0 + chunk), width = k1 - k0;
       SmallVector<Value> initValues;
@@ -124,11 +110,7 @@ SmallVector<scf::ForOp> emitBlockedProducts(
           store(b, loc, outputs[o], k, inner.getResult(o * width + (k - k0)));
     }
   };
-  if (blocked > 0)
-    emitOutputs(0, blocked, block);
-  if (blocked < outCount)
-    emitOutputs(blocked, outCount, 1);
-  return loops;
+  return emitTiledLoops(b, loc, outCount, blocking.outputs, emitOutputs);
 }
 
 /// The block of a layer with `live` orders of `vectorType` jets: as given,
@@ -206,14 +188,10 @@ SmallVector<scf::ForOp> emitBlockedGradient(
   VectorType vectorType = layer.vectorType;
   Value zero = layer.zero;
   int64_t live = layer.live;
-  // One a x b tile at outputs `outs` and input neurons j0, j0 + 1, ...
+  // One a x b tile at outputs `outs` and input neurons `js`.
   auto emitTile = [&](OpBuilder &b, Location loc, ArrayRef<Value> outs,
-                      Value j0, int64_t inputs) {
-    SmallVector<Value> js;
-    for (int64_t u = 0; u < inputs; ++u)
-      js.push_back(u == 0 ? j0
-                          : Value(arith::AddIOp::create(
-                                b, loc, j0, indexConstant(b, loc, u))));
+                      ArrayRef<Value> js) {
+    int64_t inputs = js.size();
     SmallVector<Value> index, acc;
     for (Value o : outs) {
       Value rowStart = layer.rowStart(b, loc, o);
@@ -245,53 +223,23 @@ SmallVector<scf::ForOp> emitBlockedGradient(
     for (size_t e = 0; e < acc.size(); ++e)
       finishGradLanes(b, loc, grad, index[e], zero, acc[e]);
   };
-  // Input neurons b at a time, then one at a time, for outputs `outs`.
-  auto emitInputs = [&](OpBuilder &b, Location loc, ArrayRef<Value> outs) {
-    int64_t step = std::min(tile.inputs, layer.inWidth);
-    int64_t blocked = layer.inWidth / step * step;
-    auto emitRange = [&](int64_t begin, int64_t end, int64_t inputs) {
-      scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
-                         indexConstant(b, loc, end),
-                         indexConstant(b, loc, inputs), ValueRange{},
-                         [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-                           emitTile(b, loc, outs, j, inputs);
-                           scf::YieldOp::create(b, loc);
-                         });
-    };
-    if (blocked > 0)
-      emitRange(0, blocked, step);
-    if (blocked < layer.inWidth)
-      emitRange(blocked, layer.inWidth, 1);
-  };
-  SmallVector<scf::ForOp> loops;
-  auto emitOutputs = [&](int64_t begin, int64_t end, int64_t step) {
-    auto loop = scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
-                                   indexConstant(b, loc, end),
-                                   indexConstant(b, loc, step));
-    loops.push_back(loop);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    SmallVector<Value> outs;
-    for (int64_t o = 0; o < step; ++o)
-      outs.push_back(
-          o == 0 ? loop.getInductionVar()
-                 : Value(arith::AddIOp::create(b, loc, loop.getInductionVar(),
-                                               indexConstant(b, loc, o))));
-    if (!skipBias)
-      for (Value o : outs)
-        addToGrad(b, loc, layer.biasIndex(b, loc, o),
-                  vector::LoadOp::create(
-                      b, loc, vectorType, outBar,
-                      JetBufferShape::indices(layer.orderIndex[0], o, zero)));
-    emitInputs(b, loc, outs);
-  };
-  int64_t step = std::min(tile.outputs, layer.outWidth);
-  int64_t blocked = layer.outWidth / step * step;
-  if (blocked > 0)
-    emitOutputs(0, blocked, step);
-  if (blocked < layer.outWidth)
-    emitOutputs(blocked, layer.outWidth, 1);
-  return loops;
+  // Per block of outputs: their bias gradients, then the input neurons b
+  // at a time, then one at a time.
+  return emitTiledLoops(
+      b, loc, layer.outWidth, tile.outputs,
+      [&](OpBuilder &b, Location loc, ArrayRef<Value> outs) {
+        if (!skipBias)
+          for (Value o : outs)
+            addToGrad(
+                b, loc, layer.biasIndex(b, loc, o),
+                vector::LoadOp::create(
+                    b, loc, vectorType, outBar,
+                    JetBufferShape::indices(layer.orderIndex[0], o, zero)));
+        emitTiledLoops(b, loc, layer.inWidth, tile.inputs,
+                       [&](OpBuilder &b, Location loc, ArrayRef<Value> js) {
+                         emitTile(b, loc, outs, js);
+                       });
+      });
 }
 
 struct LowerAffine : public OpConversionPattern<AffineOp> {

@@ -15,6 +15,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
+
 namespace ntp::loops {
 
 inline mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
@@ -54,6 +56,49 @@ inline mlir::scf::ForOp emitLoop(
                                     body(b, loc, iv);
                                     mlir::scf::YieldOp::create(b, loc);
                                   });
+}
+
+/// `first`, `first` + 1, ..., `first` + `count` - 1 for index values.
+inline llvm::SmallVector<mlir::Value> consecutiveIndices(mlir::OpBuilder &b,
+                                                         mlir::Location loc,
+                                                         mlir::Value first,
+                                                         int64_t count) {
+  llvm::SmallVector<mlir::Value> indices;
+  for (int64_t u = 0; u < count; ++u)
+    indices.push_back(u == 0 ? first
+                             : mlir::Value(mlir::arith::AddIOp::create(
+                                   b, loc, first, indexConstant(b, loc, u))));
+  return indices;
+}
+
+/// The loops over [0, count) taking `step` consecutive indices per
+/// iteration up to the last multiple of `step`, then one at a time (a
+/// register tile and its remainder): body(indices) per iteration. Returns
+/// the loops, one or two.
+inline llvm::SmallVector<mlir::scf::ForOp>
+emitTiledLoops(mlir::OpBuilder &b, mlir::Location loc, int64_t count,
+               int64_t step,
+               llvm::function_ref<void(mlir::OpBuilder &, mlir::Location,
+                                       llvm::ArrayRef<mlir::Value>)>
+                   body) {
+  step = std::max<int64_t>(1, std::min(step, count));
+  int64_t blocked = count / step * step;
+  llvm::SmallVector<mlir::scf::ForOp> loops;
+  auto emit = [&](int64_t begin, int64_t end, int64_t perIteration) {
+    auto loop = mlir::scf::ForOp::create(b, loc, indexConstant(b, loc, begin),
+                                         indexConstant(b, loc, end),
+                                         indexConstant(b, loc, perIteration));
+    loops.push_back(loop);
+    mlir::OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(b, loc,
+         consecutiveIndices(b, loc, loop.getInductionVar(), perIteration));
+  };
+  if (blocked > 0)
+    emit(0, blocked, step);
+  if (blocked < count)
+    emit(blocked, count, 1);
+  return loops;
 }
 
 /// Emits `for (j = 0; j < width; ++j) body(j)` over the neurons of a jet

@@ -223,6 +223,16 @@ INSTANTIATE_TEST_SUITE_P(Choices, ScheduleTest, ::testing::ValuesIn(cases()),
                                   "_" + scheduleName(info.param.schedule);
                          });
 
+/// The facts LLVM's scheduling model gives the CPU target for `cpu`.
+void factsOf(const char *cpu, ntp::MachineVectorFacts &facts) {
+  ntp::CpuTargetOptions options;
+  options.cpu = cpu;
+  std::string error;
+  auto machine = ntp::createCpuTargetMachine(options, error);
+  ASSERT_TRUE(machine) << error;
+  facts = ntp::cpuVectorFacts(*machine);
+}
+
 /// The choices the CPU target derives from LLVM's scheduling model for the
 /// machines of docs/TARGETS.md: a Zen 4 (one 512-bit FMA per cycle), a
 /// Skylake-SP (two 512-bit FMA pipes: three neurons interleaved), a
@@ -244,12 +254,8 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
                             Expected{"sapphirerapids", 512, 32, 1, 2, {2, 0}},
                             Expected{"skylake-avx512", 512, 32, 2, 3, {2, 0}},
                             Expected{"x86-64-v3", 256, 16, 2, 1, {1, 5}}}) {
-    ntp::CpuTargetOptions options;
-    options.cpu = e.cpu;
-    std::string error;
-    auto machine = ntp::createCpuTargetMachine(options, error);
-    ASSERT_TRUE(machine) << error;
-    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    ntp::MachineVectorFacts facts;
+    ASSERT_NO_FATAL_FAILURE(factsOf(e.cpu, facts));
     ASSERT_TRUE(facts.known()) << e.cpu;
     EXPECT_EQ(facts.vectorBits, e.bits) << e.cpu;
     EXPECT_EQ(facts.vectorRegisters, e.registers) << e.cpu;
@@ -276,12 +282,8 @@ TEST(ScheduleChoice, FromTheSchedulingModel) {
   // FMAs) and 2 x 2 (a last chunk of one order: 4 chains); measured on a
   // Zen 3, f64, 1-24-24-24-1: 258 us against 335 (1 x 5) and 275 (2 x 2).
   {
-    ntp::CpuTargetOptions options;
-    options.cpu = "znver3";
-    std::string error;
-    auto machine = ntp::createCpuTargetMachine(options, error);
-    ASSERT_TRUE(machine) << error;
-    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    ntp::MachineVectorFacts facts;
+    ASSERT_NO_FATAL_FAILURE(factsOf("znver3", facts));
     ASSERT_EQ(facts.vectorRegisters, 16);
     ntp::AffineBlock odd = ntp::chooseAffineBlock(facts, 8, 64, 9, 24);
     EXPECT_EQ(odd.outputs, 4);
@@ -314,12 +316,8 @@ TEST(ScheduleChoice, GradientBlockFromTheSchedulingModel) {
                             Expected{"znver3", 10, 24, 1, {4, 1}},
                             Expected{"znver4", 10, 24, 24, {0, 0}},
                             Expected{"znver4", 4, 24, 24, {0, 0}}}) {
-    ntp::CpuTargetOptions options;
-    options.cpu = e.cpu;
-    std::string error;
-    auto machine = ntp::createCpuTargetMachine(options, error);
-    ASSERT_TRUE(machine) << error;
-    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    ntp::MachineVectorFacts facts;
+    ASSERT_NO_FATAL_FAILURE(factsOf(e.cpu, facts));
     ASSERT_TRUE(facts.known()) << e.cpu;
     for (auto [lanes, bits] : {std::pair<int64_t, int64_t>{16, 32}, {8, 64}}) {
       ntp::AffineBlock affine =
@@ -358,12 +356,8 @@ TEST(ScheduleChoice, RayBlockFromTheSchedulingModel) {
   for (const Expected &e :
        {Expected{"znver4", 4, 6}, Expected{"sapphirerapids", 4, 6},
         Expected{"skylake-avx512", 4, 6}, Expected{"x86-64-v3", 2, 2}}) {
-    ntp::CpuTargetOptions options;
-    options.cpu = e.cpu;
-    std::string error;
-    auto machine = ntp::createCpuTargetMachine(options, error);
-    ASSERT_TRUE(machine) << error;
-    ntp::MachineVectorFacts facts = ntp::cpuVectorFacts(*machine);
+    ntp::MachineVectorFacts facts;
+    ASSERT_NO_FATAL_FAILURE(factsOf(e.cpu, facts));
     for (auto [lanes, bits] : {std::pair<int64_t, int64_t>{8, 64}, {16, 32}}) {
       ntp::RayBlock block = ntp::chooseRayBlock(facts, lanes, bits);
       EXPECT_EQ(block.rows, e.rows) << e.cpu << " " << bits;
