@@ -152,8 +152,12 @@ RayBlock ntp::chooseRayBlock(const MachineVectorFacts &facts, int64_t lanes,
   RayBlock best;
   bool found = false, bestCovers = false;
   double bestLoads = 0;
-  for (int64_t rows = 2; rows <= 8; ++rows)
+  for (int64_t rows = 1; rows <= 8; ++rows)
     for (int64_t neurons = 2; neurons <= 8; ++neurons) {
+      // Each broadcast weight feeds at least two FMAs: one row does where a
+      // jet spans two registers (AVX2), else two rows.
+      if (rows * perVector < 2)
+        continue;
       int64_t fmas = rows * neurons * perVector;
       // Accumulators, the block's input rows, one broadcast weight; two
       // registers left for temporaries.
