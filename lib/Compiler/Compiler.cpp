@@ -14,6 +14,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <mutex>
+#include <optional>
 
 using namespace mlir;
 using namespace ntp;
@@ -177,6 +178,40 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
                           error);
 }
 
+/// Writes `bytes` to a new file beside `path` and renames it over `path`,
+/// with `permissions` (an existing file's) or the default ones.
+static bool replaceFile(llvm::StringRef path, llvm::StringRef bytes,
+                        std::optional<llvm::sys::fs::perms> permissions,
+                        std::string &error) {
+  llvm::SmallString<256> temp;
+  int fd = -1;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(path + ".%%%%%%%%.tmp", fd, temp)) {
+    error = "cannot write '" + path.str() + "': " + ec.message();
+    return false;
+  }
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << bytes;
+    os.close();
+    if (os.has_error()) {
+      ec = os.error();
+      os.clear_error();
+    }
+  }
+  if (!ec && permissions)
+    ec = llvm::sys::fs::setPermissions(temp, *permissions);
+  if (!ec)
+    ec = llvm::sys::fs::rename(temp, path);
+  if (ec) {
+    llvm::sys::fs::remove(temp);
+    error = "cannot write '" + path.str() + "': " + ec.message();
+    return false;
+  }
+  return true;
+}
+
 bool ntp::writeOutputFile(llvm::StringRef path, llvm::StringRef bytes,
                           std::string &error) {
   if (path.empty() || path == "-") {
@@ -189,7 +224,22 @@ bool ntp::writeOutputFile(llvm::StringRef path, llvm::StringRef bytes,
     }
     return true;
   }
-  bool existed = llvm::sys::fs::exists(path);
+  // A regular file is replaced rather than rewritten: the bytes go to a new
+  // file beside it, renamed over it once complete. A process that has the
+  // old artifact loaded keeps its mapping of the old file (rewriting the
+  // file in place changes the code under a loaded kernel, which then
+  // crashes), and no reader sees half an artifact. Anything else (a device,
+  // a FIFO, a symbolic link) is written in place, as asked.
+  llvm::sys::fs::file_status status;
+  std::error_code statError =
+      llvm::sys::fs::status(path, status, /*follow=*/false);
+  bool isNew = statError == std::errc::no_such_file_or_directory;
+  if (isNew ||
+      (!statError && status.type() == llvm::sys::fs::file_type::regular_file))
+    return replaceFile(
+        path, bytes, isNew ? std::nullopt : std::optional(status.permissions()),
+        error);
+  bool existed = !isNew;
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
   if (ec) {

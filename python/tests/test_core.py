@@ -138,6 +138,38 @@ def test_aot_artifact_matches_the_jit(k64, data, tmp_path):
     assert np.abs(ga - gb).max() <= 1e-12 * np.abs(gb).max()
 
 
+def test_recompiling_to_a_loaded_path(k64, data, tmp_path):
+    # A notebook's loop: compile, load, recompile another network to the
+    # same path, load again, with the first kernel still alive. ntp-compile
+    # replaces the file (the loaded kernel keeps its code: rewriting the
+    # file in place crashed it), and the loader loads the new file although
+    # glibc still has a library under that name.
+    compiler = os.environ.get("NTP_COMPILE")
+    if not compiler or not os.path.exists(compiler):
+        pytest.skip("ntp-compile not built (NTP_COMPILE unset)")
+    so = tmp_path / "net.so"
+
+    def build(order):
+        subprocess.run([compiler, "--layers", ",".join(map(str, LAYERS)),
+                        "--activation", "tanh", "--order", str(order),
+                        "--dtype", "f64", "--target-cpu=native", "-o",
+                        str(so)], check=True)
+        return ntp.load(so)
+
+    x, p = data
+    want = k64.forward(x, p)  # order 3
+    first = build(3)
+    second = build(2)
+    third = build(3)
+    assert (first.order, second.order, third.order) == (3, 2, 3)
+    scale = np.abs(want).max()
+    assert np.abs(first.forward(x, p) - want).max() <= 1e-13 * scale
+    assert np.abs(second.forward(x, p) - want[:3]).max() <= 1e-13 * scale
+    assert np.abs(third.forward(x, p) - want).max() <= 1e-13 * scale
+    del first, second, third
+    assert build(2).forward(x, p).shape == want[:3].shape
+
+
 def test_target_cpu_names_the_loaded_code(k64, data, tmp_path,
                                          monkeypatch):
     # Kernel.target_cpu (ntp_kernel_target_cpu): the host's CPU name for a

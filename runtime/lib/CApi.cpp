@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <dlfcn.h>
+#include <unistd.h>
 
 #define NTP_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -24,6 +25,8 @@ using namespace ntp::rt;
 ntp_kernel::~ntp_kernel() {
   if (handle)
     ::dlclose(handle);
+  if (privateCopyFd >= 0)
+    ::close(privateCopyFd);
   if (release)
     release(releaseArg);
   cudaUnload(cuda);

@@ -11,11 +11,13 @@
 #include "CpuArtifact.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <link.h>
 #include <memory>
+#include <sys/mman.h>
 #include <unistd.h>
 
 using namespace ntp::artifact;
@@ -198,6 +200,40 @@ int selectCpuVariant(const KernelManifest &manifest,
   return NTP_OK;
 }
 
+/// dlopens a copy of `payload` in an anonymous file, whose descriptor
+/// (`fd`) names it (/proc/self/fd/N) and must stay open while the library
+/// is loaded, so that no other library gets that name; null and `reason`
+/// where the system has no such files or /proc.
+static void *loadPrivateCopy(std::string_view payload, int &fd,
+                             std::string &reason) {
+  fd = static_cast<int>(::memfd_create("ntp-kernel", MFD_CLOEXEC));
+  if (fd < 0) {
+    reason = std::string("memfd_create: ") + std::strerror(errno);
+    return nullptr;
+  }
+  for (size_t done = 0; done < payload.size();) {
+    ssize_t n = ::write(fd, payload.data() + done, payload.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      reason = std::string("writing the copy: ") + std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+      return nullptr;
+    }
+    done += static_cast<size_t>(n);
+  }
+  std::string name = "/proc/self/fd/" + std::to_string(fd);
+  void *handle = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *error = ::dlerror();
+    reason = error ? error : "dlopen failed";
+    ::close(fd);
+    fd = -1;
+  }
+  return handle;
+}
+
 int checkCpuManifest(const KernelManifest &manifest, const std::string &what) {
   if (manifest.device != Device::Cpu)
     return fail(NTP_ERROR_BAD_ARTIFACT, what + " is not a CPU kernel");
@@ -254,6 +290,11 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
   auto kernel = std::make_unique<ntp_kernel>(); // closes the handle on failure
   kernel->manifest = manifest;
   kernel->identity = checksum64(view.manifestText);
+  // Whether a library of this name is loaded already: glibc hands that one
+  // back, even when the file under the name has been replaced since.
+  void *earlier = ::dlopen(dlPath.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  if (earlier)
+    ::dlclose(earlier);
   void *handle = kernel->handle =
       ::dlopen(dlPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
@@ -266,13 +307,34 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
   // The library must carry the same manifest as its trailer: both were
   // written by one compiler from one description.
   std::string manifestName = manifestSymbol(kDefaultSymbolPrefix);
-  const char *text =
-      static_cast<const char *>(findSymbol(handle, manifestName));
-  if (!text)
+  auto sameManifest = [&](void *library) {
+    const char *text =
+        static_cast<const char *>(findSymbol(library, manifestName));
+    return text && std::string_view(
+                       text, ::strnlen(text, view.manifestText.size() + 1)) ==
+                       view.manifestText;
+  };
+  if (earlier && !sameManifest(handle)) {
+    // A kernel recompiled to the same path while one from the old file is
+    // still loaded here: load the bytes that were read and checked from a
+    // private copy, under a name of its own while the kernel lives.
+    ::dlclose(handle);
+    handle = kernel->handle = nullptr;
+    std::string reason;
+    handle = kernel->handle =
+        loadPrivateCopy(view.payload, kernel->privateCopyFd, reason);
+    if (!handle)
+      return fail(NTP_ERROR_BAD_ARTIFACT,
+                  what +
+                      " was replaced since a kernel was loaded from it in "
+                      "this process, and the new file cannot be loaded "
+                      "beside the old one (" +
+                      reason + "); load it under another name");
+  }
+  if (!findSymbol(handle, manifestName))
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 what + " has no " + manifestName + " symbol");
-  size_t length = ::strnlen(text, view.manifestText.size() + 1);
-  if (std::string_view(text, length) != view.manifestText)
+  if (!sameManifest(handle))
     return fail(NTP_ERROR_BAD_ARTIFACT,
                 what + " is inconsistent: its " + manifestName +
                     " symbol differs from the manifest in its trailer");

@@ -30,7 +30,10 @@ struct CudaModule;
 } // namespace ntp::rt
 
 struct ntp_kernel {
-  void *handle = nullptr;             // from dlopen; null for ntp_kernel_create
+  void *handle = nullptr; // from dlopen; null for ntp_kernel_create
+  /// The anonymous file that names `handle` when the artifact was loaded
+  /// from a private copy (CpuArtifact.cpp); closed after dlclose.
+  int privateCopyFd = -1;
   void *forwardTiles = nullptr;       // <prefix>_forward_tiles
   void *backwardTiles = nullptr;      // <prefix>_backward_tiles, if any
   void *forwardSaveTiles = nullptr;   // <prefix>_forward_save_tiles

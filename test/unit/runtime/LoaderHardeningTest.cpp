@@ -212,6 +212,46 @@ TEST_F(LoaderHardeningTest, ATrailerThatDisagreesWithTheLibraryIsRefused) {
   ntp_kernel_free(k);
 }
 
+// An artifact replaced (renamed over, as ntp-compile writes) while a kernel
+// from the old file is loaded: glibc hands back the old library for the
+// name, yet the new file is what loads, beside the old kernel, which keeps
+// working.
+TEST_F(LoaderHardeningTest, AnArtifactReplacedWhileLoadedLoadsTheNewFile) {
+  std::string file = write("same.so", readFile(NTP_FAKE_F64));
+  ntp_kernel *old = nullptr;
+  ASSERT_EQ(ntp_kernel_load(file.c_str(), &old), NTP_OK) << ntp_last_error();
+  std::string next = write("same.so.next", readFile(NTP_FAKE_F32));
+  ASSERT_EQ(::rename(next.c_str(), file.c_str()), 0);
+  ntp_kernel *replaced = nullptr;
+  ASSERT_EQ(ntp_kernel_load(file.c_str(), &replaced), NTP_OK)
+      << ntp_last_error();
+  ntp_kernel_info info;
+  ASSERT_EQ(ntp_kernel_info_get(replaced, &info), NTP_OK);
+  EXPECT_EQ(info.dtype, NTP_DTYPE_F32);
+  ASSERT_EQ(ntp_kernel_info_get(old, &info), NTP_OK);
+  EXPECT_EQ(info.dtype, NTP_DTYPE_F64);
+  // Both run, the old one from its own mapping: the fakes' f(x) = W x + b
+  // at W = 2, b = 1, x = 0.25 along v = 1 is 1.5, then 2.
+  double x64 = 0.25, v64 = 1, p64[2] = {2, 1}, out64[4] = {};
+  ASSERT_EQ(ntp_forward(old, &x64, &v64, p64, out64, 1), NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(out64[0], 1.5);
+  EXPECT_EQ(out64[1], 2.0);
+  float x32 = 0.25f, v32 = 1, p32[2] = {2, 1}, out32[4] = {};
+  ASSERT_EQ(ntp_forward(replaced, &x32, &v32, p32, out32, 1), NTP_OK)
+      << ntp_last_error();
+  EXPECT_EQ(out32[0], 1.5f);
+  EXPECT_EQ(out32[1], 2.0f);
+  ntp_kernel_free(old);
+  ntp_kernel_free(replaced);
+  // With no kernel from it left, the name loads the file as usual.
+  ntp_kernel *again = nullptr;
+  ASSERT_EQ(ntp_kernel_load(file.c_str(), &again), NTP_OK) << ntp_last_error();
+  ASSERT_EQ(ntp_kernel_info_get(again, &info), NTP_OK);
+  EXPECT_EQ(info.dtype, NTP_DTYPE_F32);
+  ntp_kernel_free(again);
+}
+
 TEST_F(LoaderHardeningTest, EveryPromisedEntryPointMustExist) {
   EXPECT_EQ(loadError(NTP_FAKE_NO_BACKWARD, NTP_ERROR_BAD_ARTIFACT),
             std::string("'") + NTP_FAKE_NO_BACKWARD +
