@@ -236,6 +236,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.3,
                     help="seconds of calls per method (in 3 turns)")
     args = ap.parse_args()
+    try:
+        dims = [int(s) for s in args.laplacian_dims.split(",") if s]
+    except ValueError:
+        ap.error("--laplacian-dims takes comma-separated integers, not %r"
+                 % args.laplacian_dims)
+    if any(d < 1 for d in dims):
+        ap.error("--laplacian-dims: every d must be >= 1 (give '' for no "
+                 "Laplacian), not %r" % args.laplacian_dims)
     print("# ntp.jax call overhead, %s; load average %s; NTP_NUM_THREADS=%s"
           % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
              " ".join("%.1f" % v for v in os.getloadavg()),
@@ -254,7 +262,7 @@ def main():
             f, t = rows["forward"][name], rows["train"][name]
             print("| %s | %.1f (%.1f) | %.1f (%.1f) |" % (name, *f, *t))
         sys.stdout.flush()
-    for d in [int(s) for s in args.laplacian_dims.split(",") if s]:
+    for d in dims:
         for dtype in args.dtypes.split(","):
             (a, b), rows = laplacian(dtype, d, args.laplacian_batch,
                                      args.seconds)
