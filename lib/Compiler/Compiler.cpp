@@ -179,17 +179,20 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
 }
 
 /// Writes `bytes` to a new file beside `path` and renames it over `path`,
-/// with `permissions` (an existing file's) or the default ones.
+/// with `permissions` (an existing file's) or the default ones. `created`:
+/// whether the new file could be made at all.
 static bool replaceFile(llvm::StringRef path, llvm::StringRef bytes,
                         std::optional<llvm::sys::fs::perms> permissions,
-                        std::string &error) {
+                        bool &created, std::string &error) {
   llvm::SmallString<256> temp;
   int fd = -1;
+  created = false;
   if (std::error_code ec =
           llvm::sys::fs::createUniqueFile(path + ".%%%%%%%%.tmp", fd, temp)) {
     error = "cannot write '" + path.str() + "': " + ec.message();
     return false;
   }
+  created = true;
   std::error_code ec;
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
@@ -235,10 +238,18 @@ bool ntp::writeOutputFile(llvm::StringRef path, llvm::StringRef bytes,
       llvm::sys::fs::status(path, status, /*follow=*/false);
   bool isNew = statError == std::errc::no_such_file_or_directory;
   if (isNew ||
-      (!statError && status.type() == llvm::sys::fs::file_type::regular_file))
-    return replaceFile(
-        path, bytes, isNew ? std::nullopt : std::optional(status.permissions()),
-        error);
+      (!statError && status.type() == llvm::sys::fs::file_type::regular_file)) {
+    bool created = false;
+    if (replaceFile(path, bytes,
+                    isNew ? std::nullopt : std::optional(status.permissions()),
+                    created, error))
+      return true;
+    // A writable file in a folder where no file can be made: rewrite it in
+    // place, as asked.
+    if (created || isNew)
+      return false;
+    error.clear();
+  }
   bool existed = !isNew;
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
