@@ -23,16 +23,26 @@ ntp::bench::parseSchedules(const std::string &text) {
       llvm::SmallVector<llvm::StringRef> numbers;
       part.split(numbers, '/');
       int64_t hoist = 1;
-      if ((numbers.size() != 3 && numbers.size() != 4) ||
+      if ((numbers.size() < 3 || numbers.size() > 5) ||
           numbers[0].getAsInteger(10, schedule.interleave) ||
           numbers[1].getAsInteger(10, schedule.affineOutputs) ||
           numbers[2].getAsInteger(10, schedule.affineOrders) ||
-          (numbers.size() == 4 && numbers[3].getAsInteger(10, hoist)) ||
+          (numbers.size() >= 4 && numbers[3].getAsInteger(10, hoist)) ||
           schedule.interleave < 0 || schedule.interleave > 8 ||
           schedule.affineOutputs < 0 || schedule.affineOutputs > 8 ||
           schedule.affineOrders < 0 || (hoist != 0 && hoist != 1))
         return std::nullopt;
       schedule.hoistPrimitives = hoist == 1;
+      // The gradient tile, OxI: both in 1..8, or 0x0 (chosen).
+      if (numbers.size() == 5) {
+        auto [outputs, inputs] = numbers[4].split('x');
+        if (outputs.getAsInteger(10, schedule.gradOutputs) ||
+            inputs.getAsInteger(10, schedule.gradInputs) ||
+            schedule.gradOutputs < 0 || schedule.gradOutputs > 8 ||
+            schedule.gradInputs < 0 || schedule.gradInputs > 8 ||
+            (schedule.gradOutputs == 0) != (schedule.gradInputs == 0))
+          return std::nullopt;
+      }
     }
     result.push_back(schedule);
   }

@@ -22,6 +22,9 @@ struct Schedule {
   std::string name;
   int64_t interleave = 0, affineOutputs = 0, affineOrders = 0;
   bool hoistPrimitives = true;
+  /// The reverse mode's parameter-gradient tile (outputs x inputs); 0 x 0:
+  /// the compiler's choice.
+  int64_t gradOutputs = 0, gradInputs = 0;
 };
 
 /// The comma-separated schedules of `text`, or nullopt if one is malformed.

@@ -91,11 +91,13 @@ static cl::opt<std::string> schedulesFlag(
     cl::desc("Comma-separated CPU schedules to compare, side by side: 'auto' "
              "(chosen from the CPU's scheduling model), 'base' (one neuron "
              "at a time, unblocked affine layers: the lowering before "
-             "scheduling), or 'I/B/K[/H]' (interleave I neurons, affine "
-             "blocks of B outputs x K orders, K = 0: all; I or B = 0: "
+             "scheduling), or 'I/B/K[/H[/OxG]]' (interleave I neurons, "
+             "affine blocks of B outputs x K orders, K = 0: all; I or B = 0: "
              "chosen; H = 0: each neuron evaluates its own activation "
              "primitives instead of a loop over the layer's before its "
-             "jets, the default H = 1 as in auto)"));
+             "jets, the default H = 1 as in auto; OxG: the training step's "
+             "parameter-gradient tiles of O outputs x G inputs, 1..8 each, "
+             "0x0 (default): chosen where B = 0, else untiled)"));
 static cl::opt<bool> scaling(
     "scaling", cl::init(false), cl::cat(benchOptions),
     cl::desc("Also time each forward and training step at one thread, in "
@@ -232,7 +234,8 @@ int main(int argc, char **argv) {
   if (!schedules) {
     std::fprintf(stderr,
                  "ntp-bench: error: --schedules takes auto, base or "
-                 "I/B/K[/H] (I, B in 0..8, K >= 0, H 0 or 1), got '%s'\n",
+                 "I/B/K[/H[/OxG]] (I, B in 0..8, K >= 0, H 0 or 1, O and G "
+                 "both in 1..8 or both 0), got '%s'\n",
                  schedulesFlag.c_str());
     return 1;
   }
@@ -371,6 +374,8 @@ int main(int argc, char **argv) {
           cpuOptions.affineOutputs = schedule.affineOutputs;
           cpuOptions.affineOrders = schedule.affineOrders;
           cpuOptions.hoistPrimitives = schedule.hoistPrimitives;
+          cpuOptions.gradOutputs = schedule.gradOutputs;
+          cpuOptions.gradInputs = schedule.gradInputs;
           options.outline = outline;
           options.formulation = *formulationChoice();
           options.tileSize = tile;
