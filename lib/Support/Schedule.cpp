@@ -60,6 +60,12 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   int64_t bestChunks = 0;
   for (int64_t outputs = 1; outputs <= std::min<int64_t>(8, width); ++outputs)
     for (int64_t chunk = 1; chunk <= live; ++chunk) {
+      // Where a jet spans two registers, a block of one output uses each
+      // loaded jet vector for one FMA: the model rates 1 x 5 above 2 x 2 by
+      // FMA latency (x86-64-v3's 5 cycles), but on a Zen 3 it ran
+      // 1.25-1.5x slower than 2 x 2. Only a layer of one output keeps it.
+      if (perVector >= 2 && outputs < 2 && width >= 2)
+        continue;
       // Accumulators, one broadcast weight per output (one register even
       // where a vector takes several: each part is the same broadcast), one
       // loaded jet.

@@ -58,7 +58,10 @@ struct AffineBlock {
 /// AVX2 with two-register jets, counting two per weight left odd numbers of
 /// live orders to 1 x 5 or 2 x 2 blocks, 6-30% slower than 4 x 1 (Zen 3,
 /// 1-24-24-24-1 tanh), and 2 x 3, which fills all 16 registers, ran up to
-/// 20% slower than 2 x 2. {1, 0} (unblocked) when `facts` is unknown.
+/// 20% slower than 2 x 2. With two-register jets a block has at least two
+/// outputs (width permitting): x86-64-v3's model (FMA latency 5) picked
+/// 1 x 5, 1.25-1.5x slower than 2 x 2 on a Zen 3 at order 9. {1, 0}
+/// (unblocked) when `facts` is unknown.
 AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
                               int64_t elementBits, int64_t live, int64_t width);
 
