@@ -319,8 +319,7 @@ int loadCpuArtifact(const std::string &path, const ArtifactView &view,
     // still loaded here: load the bytes that were read and checked from a
     // private copy, under a name of its own while the kernel lives.
     ::dlclose(handle);
-    handle = kernel->handle = nullptr;
-    std::string reason;
+    std::string reason; // on failure the handle is null: nothing to close
     handle = kernel->handle =
         loadPrivateCopy(view.payload, kernel->privateCopyFd, reason);
     if (!handle)
