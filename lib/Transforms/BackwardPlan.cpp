@@ -153,12 +153,13 @@ Value ntp::backward::sliceWorkspace(OpBuilder &b, Location loc, Value workspace,
                                     int64_t offset, int64_t orders,
                                     int64_t width, int64_t tileSize,
                                     Type element) {
+  Value first = workspacePerTile == 1
+                    ? tile
+                    : arith::MulIOp::create(b, loc, tile,
+                                            arith::ConstantIndexOp::create(
+                                                b, loc, workspacePerTile));
   Value start = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(
-          b, loc, tile,
-          arith::ConstantIndexOp::create(b, loc, workspacePerTile)),
-      arith::ConstantIndexOp::create(b, loc, offset));
+      b, loc, first, arith::ConstantIndexOp::create(b, loc, offset));
   // Row-major [orders, width, tile] at a dynamic offset.
   MemRefType type = JetBufferShape::get(
       orders, width, tileSize, element,

@@ -130,7 +130,8 @@ mlir::Value createSampleColumn(mlir::OpBuilder &b, mlir::Location loc,
                                mlir::Value batch);
 
 /// `tile`'s [orders, width, tileSize] block of `workspace` at `offset`
-/// elements into the tile's slice of `workspacePerTile` elements.
+/// elements into the tile's slice of `workspacePerTile` elements (1: `tile`
+/// is the slice's first element).
 mlir::Value sliceWorkspace(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value workspace, mlir::Value tile,
                            int64_t workspacePerTile, int64_t offset,
@@ -228,9 +229,25 @@ protected:
   using Mode = BackwardMode;
 
   /// The function of `mode`, or failure when the reverse fails.
+  ///
+  /// On the CPU (gradients not per sample) the forward and the reverse of
+  /// one tile are each one function of their own, called from the tile
+  /// loops: forward-save calls the forward on the tile's workspace slices,
+  /// backward-saved the reverse, and the recomputing backward both on stack
+  /// buffers. Inlined into each loop, the recomputing backward was a third
+  /// copy of both (40% of the LLVM IR and of code generation at order 9).
   mlir::FailureOr<mlir::func::FuncOp> buildTileLoop(mlir::OpBuilder &b,
                                                     Mode mode) {
     using namespace mlir;
+    bool sharedBodies = !perSampleGrads;
+    if (sharedBodies && mode != Mode::ReverseSaved && !forwardBody)
+      forwardBody = buildForwardBody(b);
+    if (sharedBodies && mode != Mode::ForwardSave && !reverseBody) {
+      FailureOr<func::FuncOp> body = buildReverseBody(b);
+      if (failed(body))
+        return failure();
+      reverseBody = *body;
+    }
     auto func = createFunction(b, loc, plan.element, plan.name, mode,
                                plan.workspacePerTile());
     OpBuilder::InsertionGuard guard(b);
@@ -248,17 +265,56 @@ protected:
     Value batch = args.batch;
 
     // Stack buffers: one per forward jet (recompute only), then the
-    // builder's own.
-    if (mode == Mode::Recompute)
+    // builder's own (in the reverse's function when it has one).
+    // The tile functions read the jets at constant offsets from one base:
+    // the recomputing backward's jets are one stack buffer laid out like a
+    // tile's workspace slice.
+    Value stackWorkspace;
+    if (mode == Mode::Recompute && sharedBodies)
+      stackWorkspace = memref::CastOp::create(
+          b, loc, MemRefType::get({ShapedType::kDynamic}, plan.element),
+          memref::AllocaOp::create(
+              b, loc,
+              MemRefType::get({plan.workspacePerTile()}, plan.element)));
+    else if (mode == Mode::Recompute)
       for (const auto &s : plan.steps)
         stackJets.push_back(memref::AllocaOp::create(
             b, loc,
             JetBufferShape::get(plan.orders, s.width, plan.tile,
                                 plan.element)));
-    derived().allocateBuffers(b, mode);
+    if (!sharedBodies)
+      derived().allocateBuffers(b, mode);
 
     Value tile = beginTileLoop(b, loc, args, mode, perSampleGrads, plan.element,
                                plan.numParams, plan.tile, lanes);
+    if (sharedBodies) {
+      // The tile's jets: its workspace slice, or the stack buffer.
+      Value base = workspace ? workspace : stackWorkspace;
+      Value start = workspace
+                        ? Value(arith::MulIOp::create(
+                              b, loc, tile,
+                              arith::ConstantIndexOp::create(
+                                  b, loc, plan.workspacePerTile())))
+                        : Value(arith::ConstantIndexOp::create(b, loc, 0));
+      if (mode != Mode::ReverseSaved)
+        func::CallOp::create(
+            b, loc, forwardBody,
+            ValueRange{x, v, params, base, start, batch, tile});
+      if (mode == Mode::ForwardSave) {
+        Value top = sliceWorkspace(
+            b, loc, base, start, 1, jetOffset(plan.steps.size() - 1),
+            plan.orders, plan.steps.back().width, plan.tile, plan.element);
+        StoreJetOp::create(b, loc, top, args.outOrCotangent, batch, tile,
+                           plan.storedLiveOrders);
+      } else {
+        func::CallOp::create(b, loc, reverseBody,
+                             ValueRange{x, v, params, args.outOrCotangent,
+                                        lanes, xGrad, base, start, batch,
+                                        tile});
+      }
+      endFunction(b, loc, entry, args, mode, perSampleGrads, lanes);
+      return func;
+    }
     SmallVector<Value> jets;
     for (size_t i = 0; i < plan.steps.size(); ++i)
       jets.push_back(jetBuffer(b, i, tile));
@@ -277,6 +333,81 @@ protected:
       return failure();
 
     endFunction(b, loc, entry, args, mode, perSampleGrads, lanes);
+    return func;
+  }
+
+  /// Elements before step i's jet in a tile's workspace slice.
+  int64_t jetOffset(size_t i) const {
+    int64_t offset = 0;
+    for (size_t j = 0; j < i; ++j)
+      offset += plan.orders * plan.steps[j].width * plan.tile;
+    return offset;
+  }
+
+  /// A private, never inlined function for one tile: (x, v, params,
+  /// `extra`..., jets, start, batch, tile) with the steps' jets in `jets`
+  /// from element `start` on, laid out like a tile's workspace slice (so
+  /// that they are constant offsets from one base); `b` inside its entry.
+  mlir::func::FuncOp beginBody(mlir::OpBuilder &b, llvm::StringRef what,
+                               llvm::ArrayRef<mlir::Type> extra,
+                               llvm::SmallVectorImpl<mlir::Value> &jets,
+                               mlir::Value &batch, mlir::Value &tile) {
+    using namespace mlir;
+    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
+    SmallVector<Type> inputs = {flat, flat, flat};
+    inputs.append(extra.begin(), extra.end());
+    inputs.append({flat, b.getIndexType(), b.getIndexType(), b.getIndexType()});
+    // __ntp_: internal linkage in the shared object (CpuTarget.cpp).
+    auto func = func::FuncOp::create(b, loc, "__ntp_" + plan.name + what.str(),
+                                     b.getFunctionType(inputs, {}));
+    func.setPrivate();
+    func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto arguments = entry->getArguments();
+    x = arguments[0];
+    v = arguments[1];
+    params = arguments[2];
+    Value base = arguments[arguments.size() - 4],
+          start = arguments[arguments.size() - 3];
+    batch = arguments[arguments.size() - 2];
+    tile = arguments[arguments.size() - 1];
+    jets.clear();
+    for (size_t i = 0; i < plan.steps.size(); ++i)
+      jets.push_back(sliceWorkspace(b, loc, base, start, 1, jetOffset(i),
+                                    plan.orders, plan.steps[i].width, plan.tile,
+                                    plan.element));
+    return func;
+  }
+
+  mlir::func::FuncOp buildForwardBody(mlir::OpBuilder &b) {
+    using namespace mlir;
+    OpBuilder::InsertionGuard guard(b);
+    SmallVector<Value> jets;
+    Value batch, tile;
+    func::FuncOp func = beginBody(b, "_tile_forward", {}, jets, batch, tile);
+    derived().emitForward(b, jets, batch, tile);
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
+  /// (x, v, params, cotangent, lanes, x_grad, jets, start, batch, tile).
+  mlir::FailureOr<mlir::func::FuncOp> buildReverseBody(mlir::OpBuilder &b) {
+    using namespace mlir;
+    OpBuilder::InsertionGuard guard(b);
+    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
+    auto lanesType = MemRefType::get({plan.numParams, plan.tile}, plan.element);
+    SmallVector<Value> jets;
+    Value batch, tile;
+    func::FuncOp func = beginBody(b, "_tile_reverse", {flat, lanesType, flat},
+                                  jets, batch, tile);
+    Value cotangentIn = entry->getArgument(3);
+    lanes = entry->getArgument(4);
+    xGrad = entry->getArgument(5);
+    derived().allocateBuffers(b, Mode::ReverseSaved);
+    if (failed(derived().emitReverse(b, jets, cotangentIn, batch, tile)))
+      return failure();
+    func::ReturnOp::create(b, loc);
     return func;
   }
 
@@ -304,6 +435,8 @@ protected:
   mlir::Block *entry = nullptr;
   mlir::Value x, v, params, grad, xGrad, workspace, lanes;
   llvm::SmallVector<mlir::Value> stackJets;
+  /// The tile functions (CPU), built by the first mode that calls each.
+  mlir::func::FuncOp forwardBody, reverseBody;
 };
 
 //===----------------------------------------------------------------------===//

@@ -11,9 +11,16 @@
 // CHECK-NOT: {{^ *(%[^ ]* = )?}}ntp.
 // CHECK: func.call @__ntp_jet_sin_o2_l2_v4f64
 // CHECK: return
-// CHECK-LABEL: func.func @net_backward_tiles
-// CHECK: func.call @__ntp_jet_sin_o2_l2_v4f64
+// The reverse of one tile and the forward of one tile are functions of
+// their own, called by the reverse-mode entry points (the recomputing
+// backward calls both).
+// CHECK-LABEL: func.func private @__ntp_net_tile_reverse
 // CHECK: func.call @__ntp_jet_vjp_sin_o2_l2_v4f64
+// CHECK-LABEL: func.func private @__ntp_net_tile_forward
+// CHECK: func.call @__ntp_jet_sin_o2_l2_v4f64
+// CHECK-LABEL: func.func @net_backward_tiles
+// CHECK: func.call @__ntp_net_tile_forward
+// CHECK: func.call @__ntp_net_tile_reverse
 // CHECK-LABEL: func.func private @__ntp_jet_sin_o2_l2_v4f64
 // CHECK-DAG: math.sin
 // CHECK-DAG: math.cos

@@ -11,10 +11,14 @@
 // CHECK-LABEL: func.func @net_forward_tiles
 // CHECK-SAME: ntp.workspace_per_tile = 1008
 
-// CHECK-LABEL: func.func @net_backward_saved_tiles
+// The reverse of one tile (a function of its own, called by both
+// backwards): the cotangent buffers on its stack, the lane-wise gradient
+// accumulators an argument.
+// CHECK-LABEL: func.func private @__ntp_net_tile_reverse
+// CHECK-SAME: %[[LANES:arg4]]: memref<49x8xf64>
+// CHECK-SAME: attributes {passthrough = ["noinline"]}
 // CHECK-COUNT-4: memref.alloca() : memref<3x4x8xf64>
 // CHECK-NOT: memref.alloca
-// CHECK:     %[[LANES:.*]] = memref.alloc() : memref<49x8xf64>
 // CHECK:     ntp.load_cotangent
 // CHECK:     ntp.affine_vjp %{{.*}}[44], %{{.*}} into %[[LANES]] input_cotangent %[[H2BAR:.*]] live_orders 3
 // CHECK:     ntp.gate_jets_vjp %[[U:.*]], %[[V:.*]], %{{.*}}, %[[H2BAR]] into %[[UBAR:.*]], %[[VBAR:.*]], %[[Z2BAR:.*]] live_orders 3 :
@@ -30,14 +34,27 @@
 // CHECK:     ntp.affine_vjp %[[X]], %{{.*}}[0], %[[YUBAR]] into %[[LANES]] input_cotangent %{{.*}} live_orders 2
 // CHECK:     ntp.add_jets %[[XSUM2:.*]], %{{.*}} into %[[XSUM2]] live_orders 2
 // CHECK:     ntp.seed_vjp
-// CHECK:   ntp.reduce_lanes %[[LANES]]
+// CHECK-NEXT: return
 
-// The recomputing backward recomputes the forward's DAG into its own
-// buffers (one per step: 14), then the same reverse.
+// The backward from saved jets: per tile, the reverse on the tile's
+// workspace slices, then the lanes reduced into the gradient.
+// CHECK-LABEL: func.func @net_backward_saved_tiles
+// CHECK:     %[[SUMS:.*]] = memref.alloc() : memref<49x8xf64>
+// CHECK:     func.call @__ntp_net_tile_reverse(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SUMS]],
+// CHECK:   ntp.reduce_lanes %[[SUMS]]
+
+// The forward of one tile, the DAG's two gates included.
+// CHECK-LABEL: func.func private @__ntp_net_tile_forward
+// CHECK:     ntp.gate_jets
+// CHECK:     ntp.gate_jets
+// CHECK:     return
+
+// The recomputing backward: the forward's DAG into one stack buffer laid
+// out like a tile's workspace slice (1008 elements; the cotangents' buffers
+// are the reverse's), then the same reverse.
 // CHECK-LABEL: func.func @net_backward_tiles
-// CHECK:     ntp.gate_jets
-// CHECK:     ntp.gate_jets
-// CHECK:     ntp.gate_jets_vjp
-// CHECK:     ntp.gate_jets_vjp {{.*}} accumulate
-// CHECK:     ntp.seed_vjp
+// CHECK:     memref.alloca() : memref<1008xf64>
+// CHECK-NOT: memref.alloca
+// CHECK:     func.call @__ntp_net_tile_forward
+// CHECK:     func.call @__ntp_net_tile_reverse
 ntp.mlp @net layers [1, 4, 4, 1] activation "tanh" gated order 2 : f64

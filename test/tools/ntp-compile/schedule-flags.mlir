@@ -12,7 +12,8 @@
 // layer's) loaded once feed four FMAs crosswise. Forced to 1 x 1 tiles, no
 // loop steps by 2.
 
-// CHECK-LABEL: func.func @ntp_kernel_backward_saved_tiles
+// The reverse of one tile (called by backward_saved and backward).
+// CHECK-LABEL: func.func private @__ntp_ntp_kernel_tile_reverse
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c4{{[_0-9]*}} step %c2{{[_0-9]*}} {
 // CHECK: %[[B0:.*]] = vector.load %{{.*}} : memref<3x3x16xf32, {{.*}}>, vector<16xf32>
 // CHECK-NEXT: %[[B1:.*]] = vector.load %{{.*}} : memref<3x3x16xf32, {{.*}}>, vector<16xf32>
@@ -24,7 +25,7 @@
 // CHECK-NEXT: math.fma %[[B1]], %[[Y1]], %{{.*}} : vector<16xf32>
 // CHECK-LABEL: func.func @ntp_kernel_forward_save_tiles
 
-// UNTILED-LABEL: func.func @ntp_kernel_backward_saved_tiles
+// UNTILED-LABEL: func.func private @__ntp_ntp_kernel_tile_reverse
 // UNTILED-NOT: step %c2
 // UNTILED-LABEL: func.func @ntp_kernel_forward_save_tiles
 
