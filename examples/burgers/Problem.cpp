@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <random>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace burgers {
 
@@ -242,7 +244,15 @@ double Problem::residuals(const Vec &z, Vec &r, Vec *J) {
   r.clear();
   if (J)
     J->clear();
-  Vec row(numParams), xs(2), cot;
+  // The Jacobian's rows, computed after the residuals.
+  struct RowTask {
+    Batch *batch;
+    double xs[2];
+    int nb;
+    Vec cot;
+    double dl;
+  };
+  std::vector<RowTask> tasks;
   double u[2 * 5 + 4 + 2], du[2 * 5 + 4 + 2];
   // Appends the residual c * R^(m) (m < 0: c * (U - target)) at point b.
   auto add = [&](Batch &bt, int64_t b, int m, double c, double target) {
@@ -258,20 +268,17 @@ double Problem::residuals(const Vec &z, Vec &r, Vec *J) {
     }
     if (!J)
       return;
-    int nb = bt.odd ? 2 : 1;
-    xs[0] = x, xs[1] = -x;
-    cot.assign((bt.order + 1) * nb, 0.0);
+    RowTask task{&bt, {x, -x}, bt.odd ? 2 : 1, {}, dl};
+    task.cot.assign((bt.order + 1) * task.nb, 0.0);
     for (int i = 0; i <= bt.order; ++i) {
       double sign = i % 2 ? -1 : 1;
       if (bt.odd)
-        cot[2 * i] = kScale / 2 * du[i],
-                cot[2 * i + 1] = -sign * kScale / 2 * du[i];
+        task.cot[2 * i] = kScale / 2 * du[i],
+                     task.cot[2 * i + 1] = -sign * kScale / 2 * du[i];
       else
-        cot[i] = kScale * du[i];
+        task.cot[i] = kScale * du[i];
     }
-    bt.kernel.backward(xs.data(), &one, theta, cot.data(), row.data(), nb);
-    J->insert(J->end(), row.begin(), row.end());
-    J->push_back(fixLambda ? 0 : dl * dlds);
+    tasks.push_back(std::move(task));
   };
   Batch *batches[] = {&grid, &near};
   for (Batch *bt : batches)
@@ -297,6 +304,27 @@ double Problem::residuals(const Vec &z, Vec &r, Vec *J) {
       else
         add(near, b, highOrder, std::sqrt(mult * w[3] / near.n), 0);
     }
+  }
+  if (J) {
+    // Row i of J: one backward at its point with its cotangent.
+    size_t cols = size_t(numParams) + 1;
+    J->assign(tasks.size() * cols, 0.0);
+    auto rows = [&](size_t first, size_t step) {
+      for (size_t i = first; i < tasks.size(); i += step) {
+        const RowTask &t = tasks[i];
+        double *row = &(*J)[i * cols];
+        t.batch->kernel.backward(t.xs, &one, theta, t.cot.data(), row, t.nb);
+        row[numParams] = fixLambda ? 0 : t.dl * dlds;
+      }
+    };
+    size_t count = std::max<size_t>(
+        1, std::min<size_t>(size_t(std::max(threads, 1)), tasks.size()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < count; ++t)
+      pool.emplace_back(rows, t, count);
+    rows(0, count);
+    for (std::thread &t : pool)
+      t.join();
   }
   return dot(r, r);
 }

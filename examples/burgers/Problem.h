@@ -112,6 +112,7 @@ struct Problem {
   const double one = 1.0;
   Vec grad;               // scratch for the second batch's parameter gradient
   bool fixLambda = false; // diagnostics: lambda held (s's gradient 0)
+  int threads = 1;        // threads of the Jacobian's rows (residuals)
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
 
@@ -143,7 +144,9 @@ struct Problem {
   /// the residual's point (and its mirror with the odd ansatz) with the
   /// cotangent dr/dU^(i). With the odd ansatz R is odd and R', R^(2k+3)
   /// even, so the residuals at -X repeat those at X: only X <= 0 is kept,
-  /// with weight 2 (the origin 1), and one boundary residual.
+  /// with weight 2 (the origin 1), and one boundary residual. The rows'
+  /// backward calls are spread over `threads` threads (each row is one
+  /// call, so J does not depend on the count).
   double residuals(const Vec &z, Vec &r, Vec *J);
 
   /// Central differences on a few coordinates and s against g, eval's

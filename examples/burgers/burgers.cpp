@@ -57,11 +57,12 @@ struct Options {
   // k >= 3, else none.
   long highRamp = -1;
   double highRampFrom = 1e-10;
-  long lmSteps = -1;       // Levenberg-Marquardt iterations; -1: lbfgs/10
-  double fixLambda = 0;    // > 0: lambda held at this value (diagnostics)
-  int adamHoldLambda = -1; // lambda held at its start in Adam; -1: k >= 2
-  int lmScale = 0;         // LM damping scaled by column norms: 1 s, 2 all
-  double maxSeconds = 540; // > 0: stop training after this many seconds
+  long lmSteps = -1;        // Levenberg-Marquardt iterations; -1: lbfgs/10
+  double fixLambda = 0;     // > 0: lambda held at this value (diagnostics)
+  int adamHoldLambda = -1;  // lambda held at its start in Adam; -1: k >= 2
+  int lbfgsHoldLambda = -1; // ... and through L-BFGS (LM frees it); -1: k >= 2
+  int lmScale = 0;          // LM damping scaled by column norms: 1 s, 2 all
+  double maxSeconds = 540;  // > 0: stop training after this many seconds
   // The smoothness term's points: nearPoints (odd) on [-nearRadius,
   // nearRadius].
   double nearRadius = 0.075;
@@ -71,25 +72,33 @@ struct Options {
   // lambda (on +-0.075 it is 0.075^(2k+3) small); from the start it traps
   // Adam at a wrong lambda.
   double lmNearRadius = 0;
+  // > 1: the window widens to lmNearRadius in this many geometric steps,
+  // each lmStageSteps LM iterations (the last one until LM ends), so the
+  // higher derivatives stay constrained where the window grows (widened at
+  // once, the network's R^(2k+3) just outside the old window is ~1e7).
+  int lmNearStages = 1;
+  long lmStageSteps = 1000;
   burgers::Architecture arch;
 };
 
 void printUsage(std::FILE *stream, const char *argv0) {
-  std::fprintf(stream,
-               "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
-               "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
-               "[--print-every N] [--history M] [--restart-every N] "
-               "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
-               "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
-               "[--adam-lr LR] [--adam-decay none|cosine|exp] "
-               "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
-               "[--w-high W] [--lbfgs-w-high W] [--near-radius A] "
-               "[--near-points N] [--lm-near-radius A] [--high-ramp N] "
-               "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
-               "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1] "
-               "[--hidden W,W,...] [--activation NAME[,NAME...]] "
-               "[--slopes none|layer|neuron] [--residual] [--gated]\n",
-               argv0);
+  std::fprintf(
+      stream,
+      "usage: %s [--k 0..5] [--adam-steps N] [--lbfgs-steps N] "
+      "[--out DIR] [--seed S] [--threads T] [--check-lambda TOL] "
+      "[--print-every N] [--history M] [--restart-every N] "
+      "[--s-scale W] [--s-scale-below L] [--polish-cycles C] "
+      "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
+      "[--adam-lr LR] [--adam-decay none|cosine|exp] "
+      "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
+      "[--w-high W] [--lbfgs-w-high W] [--near-radius A] "
+      "[--near-points N] [--lm-near-radius A] [--lm-near-stages S] "
+      "[--lm-stage-steps N] [--lbfgs-hold-lambda -1|0|1] [--high-ramp N] "
+      "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
+      "[--max-seconds S] [--fix-lambda L] [--adam-hold-lambda 0|1] "
+      "[--hidden W,W,...] [--activation NAME[,NAME...]] "
+      "[--slopes none|layer|neuron] [--residual] [--gated]\n",
+      argv0);
 }
 
 bool parse(int argc, char **argv, Options &o) {
@@ -169,6 +178,8 @@ bool parse(int argc, char **argv, Options &o) {
       o.lmScale = static_cast<int>(integer(INT_MIN, INT_MAX));
     else if (a == "--adam-hold-lambda")
       o.adamHoldLambda = static_cast<int>(integer(INT_MIN, INT_MAX));
+    else if (a == "--lbfgs-hold-lambda")
+      o.lbfgsHoldLambda = static_cast<int>(integer(-1, 1));
     else if (a == "--fix-lambda")
       o.fixLambda = real();
     else if (a == "--max-seconds")
@@ -177,6 +188,10 @@ bool parse(int argc, char **argv, Options &o) {
       o.nearRadius = real();
     else if (a == "--lm-near-radius")
       o.lmNearRadius = real();
+    else if (a == "--lm-near-stages")
+      o.lmNearStages = static_cast<int>(integer(1, 1000));
+    else if (a == "--lm-stage-steps")
+      o.lmStageSteps = integer(1, LONG_MAX);
     else if (a == "--near-points")
       o.nearPoints = static_cast<int>(integer(3, 4001));
     else if (a == "--lbfgs-w-high")
@@ -209,6 +224,8 @@ bool parse(int argc, char **argv, Options &o) {
     o.odd = o.k != 1;
   if (o.adamHoldLambda < 0)
     o.adamHoldLambda = o.k >= 2;
+  if (o.lbfgsHoldLambda < 0)
+    o.lbfgsHoldLambda = o.k >= 2;
   if (o.highRamp < 0)
     o.highRamp = o.k >= 3 ? 12000 : 0;
   if (o.lmSteps < 0)
@@ -286,6 +303,7 @@ int main(int argc, char **argv) {
     ntp::setNumThreads(o.threads);
     mkdir(o.out.c_str(), 0755);
     Problem pb(o.k, o.odd != 0, o.w, o.arch, o.nearRadius, o.nearPoints);
+    pb.threads = o.threads;
     double exactLambda = pb.exactLambda();
     double compileSeconds = seconds();
 
@@ -363,7 +381,7 @@ int main(int argc, char **argv) {
     pb.fixLambda = o.fixLambda > 0 || o.adamHoldLambda;
     loss = pb.eval(z, g);
     runAdam(o.adamSteps, o.adamLr, "adam", o.adamDecay, o.highRamp);
-    pb.fixLambda = o.fixLambda > 0;
+    pb.fixLambda = o.fixLambda > 0 || (o.adamHoldLambda && o.lbfgsHoldLambda);
     // The high-order weight of the L-BFGS phases (after a ramp it may not
     // have reached o.w[3]).
     double wHigh = o.lbfgsWHigh > 0 ? o.lbfgsWHigh : o.w[3];
@@ -424,18 +442,33 @@ int main(int argc, char **argv) {
     // the rounding of R (~1e-16 per point, so f's noise is ~1e-22 at loss
     // 1e-13), while a Gauss-Newton step needs no line search on f.
     long lmDone = 0;
-    if (o.lmSteps > 0) {
-      if (o.lmNearRadius > 0) {
-        pb.near.x =
-            o.odd
-                ? burgers::symmetricLinspace(o.lmNearRadius, pb.near.n)
-                : burgers::linspace(-o.lmNearRadius, o.lmNearRadius, pb.near.n);
-        loss = pb.eval(z, g);
-      }
+    if (pb.fixLambda != (o.fixLambda > 0)) { // held through L-BFGS
+      pb.fixLambda = o.fixLambda > 0;
+      loss = pb.eval(z, g);
+    }
+    auto moveWindow = [&](double radius) {
+      pb.near.x = o.odd ? burgers::symmetricLinspace(radius, pb.near.n)
+                        : burgers::linspace(-radius, radius, pb.near.n);
+      loss = pb.eval(z, g);
+    };
+    // The window's radius in stage i of S: geometric from nearRadius to
+    // lmNearRadius (S = 1: lmNearRadius at once).
+    auto stageRadius = [&](int i) {
+      return o.nearRadius * std::pow(o.lmNearRadius / o.nearRadius,
+                                     double(i) / o.lmNearStages);
+    };
+    int stages = o.lmNearRadius > 0 ? o.lmNearStages : 1;
+    for (int stage = 1; stage <= stages && o.lmSteps > lmDone && !timeUp();
+         ++stage) {
+      if (o.lmNearRadius > 0)
+        moveWindow(stageRadius(stage));
+      long steps = stage < stages ? std::min(o.lmStageSteps, o.lmSteps - lmDone)
+                                  : o.lmSteps - lmDone;
       startPhase();
       optim::LmOptions lm;
       lm.scale = o.lmScale; // s's column is small (dlambda/ds <= (hi-lo)/2)
       lm.stepBase = step;
+      lm.threads = o.threads;
       optim::LmHooks hooks;
       hooks.residuals = [&](const Vec &zz, Vec &r, Vec *J) {
         return pb.residuals(zz, r, J);
@@ -446,7 +479,10 @@ int main(int argc, char **argv) {
         ++step;
         log("lm", loss);
       };
-      lmDone = optim::levenbergMarquardt(z, o.lmSteps, lm, hooks).steps;
+      if (stages > 1)
+        std::printf("lm    window +-%.4g for up to %ld iterations\n",
+                    stageRadius(stage), steps);
+      lmDone += optim::levenbergMarquardt(z, steps, lm, hooks).steps;
     }
     std::fclose(csv);
     double wall = seconds();
@@ -467,9 +503,10 @@ int main(int argc, char **argv) {
         "k %d\nseed %u\narchitecture %s\nparams %lld\nodd %d\nadam_lr "
         "%g\nadam_decay %s\n"
         "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
-        "near %d on +-%g (lm +-%g)\nhigh_ramp %ld\nhigh_ramp_from "
+        "near %d on +-%g (lm +-%g, %d stages of %ld)\nhigh_ramp "
+        "%ld\nhigh_ramp_from "
         "%g\nlm_steps_done %ld\nadam_hold_lambda "
-        "%d\n"
+        "%d\nlbfgs_hold_lambda %d\nthreads %d\n"
         "adam_steps %ld\nlbfgs_steps_done %ld\n"
         "lbfgs_evaluations %ld\nloss_initial %.6e\nloss_final %.6e\n"
         "lambda %.15f\nlambda_exact %.15f\nlambda_error %.3e\n"
@@ -478,7 +515,8 @@ int main(int argc, char **argv) {
         o.k, o.seed, o.arch.describe().c_str(), (long long)pb.numParams,
         int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd, o.w[0], o.w[1],
         o.w[2], o.w[3], o.lbfgsWHigh, o.nearPoints, o.nearRadius,
-        o.lmNearRadius, o.highRamp, o.highRampFrom, lmDone, o.adamHoldLambda,
+        o.lmNearRadius, o.lmNearStages, o.lmStageSteps, o.highRamp,
+        o.highRampFrom, lmDone, o.adamHoldLambda, o.lbfgsHoldLambda, o.threads,
         o.adamSteps, lbfgsDone, evals, firstLoss, loss, lam, exactLambda,
         lamErr, errU, errDU, compileSeconds, trainSeconds,
         step / std::max(trainSeconds, 1e-9), wall);

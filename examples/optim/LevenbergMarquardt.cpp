@@ -32,7 +32,7 @@ LmResult levenbergMarquardt(Vec &z, long maxIterations, const LmOptions &o,
         for (size_t c = 0; c < P; ++c)
           J[i * P + c] /= d[c];
     }
-    Vec gram = gramRows(J, M, P);
+    Vec gram = gramRows(J, M, P, o.threads);
     if (mu < 0) {
       for (size_t i = 0; i < M; ++i)
         mu = std::max(mu, 1e-6 * gram[i * M + i]);

@@ -28,6 +28,9 @@ struct LmOptions {
   int scale = 0;
   // Messages say "step <stepBase + steps taken so far>".
   long stepBase = 0;
+  // Threads of the Gram matrix J J^T (the step's bulk; the result does not
+  // depend on it).
+  int threads = 1;
 };
 
 struct LmHooks {

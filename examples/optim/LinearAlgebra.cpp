@@ -5,6 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NTP_OPTIM_X86 1
+#include <immintrin.h>
+#else
+#define NTP_OPTIM_X86 0
+#endif
 
 namespace optim {
 
@@ -23,22 +31,106 @@ double dot(const Vec &a, const Vec &b) {
   return dot(a.data(), b.data(), a.size());
 }
 
-// Four rows of J per pass over the others (J may be several MB: this reads
-// it a quarter as often).
-Vec gramRows(const Vec &j, size_t m, size_t p) {
-  Vec g(m * m);
-  for (size_t i0 = 0; i0 < m; i0 += 4) {
-    size_t n = std::min<size_t>(4, m - i0);
-    for (size_t r = 0; r < i0 + n; ++r) {
-      const double *b = &j[r * p];
-      double s[4] = {0, 0, 0, 0};
-      for (size_t c = 0; c < p; ++c)
-        for (size_t i = 0; i < n; ++i)
-          s[i] += j[(i0 + i) * p + c] * b[c];
-      for (size_t i = 0; i < n; ++i)
-        g[(i0 + i) * m + r] = g[r * m + i0 + i] = s[i];
+namespace {
+
+// The dot products of up to 4 rows a[] with up to 2 rows b[] (missing rows
+// repeat the first; their sums are ignored), each over p entries in four
+// lane-wise partial sums combined as (s0 + s1) + (s2 + s3): every entry of
+// G has one summation order, whoever computes it.
+void block4x2(const double *const a[4], const double *const b[2], size_t p,
+              double out[4][2]) {
+  double s[4][2][4] = {};
+  size_t c = 0;
+  for (; c + 4 <= p; c += 4)
+    for (int i = 0; i < 4; ++i)
+      for (int r = 0; r < 2; ++r)
+        for (int l = 0; l < 4; ++l)
+          s[i][r][l] += a[i][c + l] * b[r][c + l];
+  for (int i = 0; i < 4; ++i)
+    for (int r = 0; r < 2; ++r) {
+      double t = (s[i][r][0] + s[i][r][1]) + (s[i][r][2] + s[i][r][3]);
+      for (size_t k = c; k < p; ++k)
+        t += a[i][k] * b[r][k];
+      out[i][r] = t;
+    }
+}
+
+#if NTP_OPTIM_X86
+// The same with AVX2 FMAs (8 accumulators, 6 loads per 8 FMAs): the
+// examples are built for baseline x86-64, where this Gram matrix was 55% of
+// a Burgers run's time (320 x 1274 Jacobians, ~131 MFLOP per LM step).
+__attribute__((target("avx2,fma"))) void block4x2Avx2(const double *const a[4],
+                                                      const double *const b[2],
+                                                      size_t p,
+                                                      double out[4][2]) {
+  __m256d s[4][2];
+  for (int i = 0; i < 4; ++i)
+    s[i][0] = s[i][1] = _mm256_setzero_pd();
+  size_t c = 0;
+  for (; c + 4 <= p; c += 4) {
+    __m256d b0 = _mm256_loadu_pd(b[0] + c), b1 = _mm256_loadu_pd(b[1] + c);
+    for (int i = 0; i < 4; ++i) {
+      __m256d x = _mm256_loadu_pd(a[i] + c);
+      s[i][0] = _mm256_fmadd_pd(x, b0, s[i][0]);
+      s[i][1] = _mm256_fmadd_pd(x, b1, s[i][1]);
     }
   }
+  for (int i = 0; i < 4; ++i)
+    for (int r = 0; r < 2; ++r) {
+      alignas(32) double l[4];
+      _mm256_store_pd(l, s[i][r]);
+      double t = (l[0] + l[1]) + (l[2] + l[3]);
+      for (size_t k = c; k < p; ++k)
+        t += a[i][k] * b[r][k];
+      out[i][r] = t;
+    }
+}
+bool haveAvx2() {
+  static const bool yes =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#else
+void block4x2Avx2(const double *const a[4], const double *const b[2], size_t p,
+                  double out[4][2]) {
+  block4x2(a, b, p, out);
+}
+bool haveAvx2() { return false; }
+#endif
+
+} // namespace
+
+// Blocks of 4 x 2 rows of the lower triangle; the blocks of 4 rows are dealt
+// to the threads in turn (block i0 has ~i0 / 2 blocks of two: interleaving
+// balances the triangle).
+Vec gramRows(const Vec &j, size_t m, size_t p, int threads) {
+  Vec g(m * m);
+  auto kernel = haveAvx2() ? block4x2Avx2 : block4x2;
+  size_t blocks = (m + 3) / 4;
+  auto work = [&](size_t first, size_t step) {
+    for (size_t blk = first; blk < blocks; blk += step) {
+      size_t i0 = blk * 4, n = std::min<size_t>(4, m - i0);
+      const double *a[4];
+      for (size_t i = 0; i < 4; ++i)
+        a[i] = &j[(i0 + (i < n ? i : 0)) * p];
+      for (size_t r0 = 0; r0 < i0 + n; r0 += 2) {
+        size_t nb = std::min<size_t>(2, i0 + n - r0);
+        const double *b[2] = {&j[r0 * p], &j[(r0 + (nb > 1)) * p]};
+        double out[4][2];
+        kernel(a, b, p, out);
+        for (size_t i = 0; i < n; ++i)
+          for (size_t r = 0; r < nb; ++r)
+            g[(i0 + i) * m + r0 + r] = g[(r0 + r) * m + i0 + i] = out[i][r];
+      }
+    }
+  };
+  size_t count = std::max<size_t>(1, std::min<size_t>(threads, blocks));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < count; ++t)
+    pool.emplace_back(work, t, count);
+  work(0, count);
+  for (std::thread &t : pool)
+    t.join();
   return g;
 }
 

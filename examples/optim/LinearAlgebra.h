@@ -2,7 +2,8 @@
 //
 // The few dense operations the optimizers need, on std::vector<double>:
 // dot products, the Gram matrix J J^T of a row-major matrix and a Cholesky
-// solve. Plain loops, no BLAS: the examples link nothing but ntp.
+// solve. Plain loops (and an AVX2 Gram kernel), no BLAS: the examples link
+// nothing but ntp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NTP_EXAMPLES_OPTIM_LINEARALGEBRA_H
@@ -20,8 +21,10 @@ using Vec = std::vector<double>;
 double dot(const double *a, const double *b, size_t n);
 double dot(const Vec &a, const Vec &b);
 
-/// G = J J^T (m x m, row-major) for the row-major m x p matrix J.
-Vec gramRows(const Vec &j, size_t m, size_t p);
+/// G = J J^T (m x m, row-major) for the row-major m x p matrix J, on
+/// `threads` threads (AVX2 and FMA where the CPU has them). Each entry is
+/// summed in one fixed order, so G does not depend on the thread count.
+Vec gramRows(const Vec &j, size_t m, size_t p, int threads = 1);
 
 /// Factors the n x n row-major A in place (lower Cholesky factor) and solves
 /// A x = b in b. False, with A and b clobbered, unless A is positive

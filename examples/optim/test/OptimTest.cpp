@@ -47,6 +47,30 @@ TEST(LinearAlgebra, GramIsJJt) {
       EXPECT_DOUBLE_EQ(g[r * 5 + c], dot(&j[r * 3], &j[c * 3], 3));
 }
 
+TEST(LinearAlgebra, GramOfALargeMatrixIsJJtOnAnyThreadCount) {
+  // 23 x 1001: remainders in the blocks of 4 x 2 rows and in the 4-wide
+  // lanes; the vector kernel where the CPU has AVX2 (an FMA rounds once, so
+  // against a long double sum: relative 1e-13).
+  const size_t m = 23, p = 1001;
+  Vec j(m * p);
+  for (size_t i = 0; i < j.size(); ++i)
+    j[i] = std::sin(0.37 * double(i) + 1);
+  Vec g = gramRows(j, m, p);
+  for (size_t r = 0; r < m; ++r)
+    for (size_t c = 0; c < m; ++c) {
+      long double exact = 0, size = 0;
+      for (size_t k = 0; k < p; ++k) {
+        exact += (long double)j[r * p + k] * j[c * p + k];
+        size += std::fabs((long double)j[r * p + k] * j[c * p + k]);
+      }
+      EXPECT_LE(std::fabs(g[r * m + c] - (double)exact), 1e-13 * (double)size)
+          << r << ", " << c;
+      EXPECT_EQ(g[r * m + c], g[c * m + r]);
+    }
+  for (int threads : {2, 3, 7})
+    EXPECT_EQ(gramRows(j, m, p, threads), g) << threads << " threads";
+}
+
 TEST(Adam, MinimisesRosenbrock) {
   Vec z = {-1.2, 1}, g;
   double f = rosenbrock(z, g);
