@@ -8,12 +8,12 @@
 #include <cstdio>
 #include <random>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 namespace burgers {
 
 using optim::dot;
+using optim::forEachStride;
 
 Vec linspace(double a, double b, int n) {
   Vec v(n);
@@ -317,14 +317,7 @@ double Problem::residuals(const Vec &z, Vec &r, Vec *J) {
         row[numParams] = fixLambda ? 0 : t.dl * dlds;
       }
     };
-    size_t count = std::max<size_t>(
-        1, std::min<size_t>(size_t(std::max(threads, 1)), tasks.size()));
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < count; ++t)
-      pool.emplace_back(rows, t, count);
-    rows(0, count);
-    for (std::thread &t : pool)
-      t.join();
+    forEachStride(threads, tasks.size(), rows);
   }
   return dot(r, r);
 }

@@ -124,14 +124,20 @@ Vec gramRows(const Vec &j, size_t m, size_t p, int threads) {
       }
     }
   };
-  size_t count = std::max<size_t>(1, std::min<size_t>(threads, blocks));
+  forEachStride(threads, blocks, work);
+  return g;
+}
+
+void forEachStride(int threads, size_t items,
+                   const std::function<void(size_t, size_t)> &work) {
+  size_t count = std::max<size_t>(
+      1, std::min<size_t>(size_t(std::max(threads, 1)), items));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < count; ++t)
     pool.emplace_back(work, t, count);
   work(0, count);
   for (std::thread &t : pool)
     t.join();
-  return g;
 }
 
 bool choleskySolve(Vec &a, Vec &b, size_t n) {

@@ -10,6 +10,7 @@
 #define NTP_EXAMPLES_OPTIM_LINEARALGEBRA_H
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 namespace optim {
@@ -20,6 +21,13 @@ using Vec = std::vector<double>;
 /// the order of the additions is fixed, so results are reproducible).
 double dot(const double *a, const double *b, size_t n);
 double dot(const Vec &a, const Vec &b);
+
+/// Runs work(first, step) on min(max(threads, 1), items) threads, the
+/// caller's included, with first = 0, 1, ... and step the thread count:
+/// work visits items first, first + step, ... (interleaved, which balances
+/// items of growing cost).
+void forEachStride(int threads, size_t items,
+                   const std::function<void(size_t first, size_t step)> &work);
 
 /// G = J J^T (m x m, row-major) for the row-major m x p matrix J, on
 /// `threads` threads (AVX2 and FMA where the CPU has them). Each entry is

@@ -419,12 +419,9 @@ protected:
   mlir::Value jetBuffer(mlir::OpBuilder &b, size_t i, mlir::Value tile) {
     if (!workspace)
       return stackJets[i];
-    int64_t offset = 0;
-    for (size_t j = 0; j < i; ++j)
-      offset += plan.orders * plan.steps[j].width * plan.tile;
     return sliceWorkspace(b, loc, workspace, tile, plan.workspacePerTile(),
-                          offset, plan.orders, plan.steps[i].width, plan.tile,
-                          plan.element);
+                          jetOffset(i), plan.orders, plan.steps[i].width,
+                          plan.tile, plan.element);
   }
 
   Derived &derived() { return static_cast<Derived &>(*this); }
