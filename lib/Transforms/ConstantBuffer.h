@@ -38,10 +38,13 @@ inline mlir::Value createConstantBuffer(mlir::OpBuilder &b, mlir::Location loc,
   return buffer;
 }
 
-/// `buffer` behind a cast to a dynamic size (what ntp.seed_rays reads).
+/// `buffer` behind a cast to a dynamic size (what ntp.seed_rays reads), or
+/// itself when its size is dynamic already.
 inline mlir::Value castToDynamic(mlir::OpBuilder &b, mlir::Location loc,
                                  mlir::Value buffer) {
   auto type = mlir::cast<mlir::MemRefType>(buffer.getType());
+  if (type.isDynamicDim(0))
+    return buffer;
   return mlir::memref::CastOp::create(
       b, loc,
       mlir::MemRefType::get({mlir::ShapedType::kDynamic},

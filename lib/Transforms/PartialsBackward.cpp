@@ -50,7 +50,7 @@ public:
     const JetStep &s = ray.steps[i];
     switch (s.kind) {
     case JetStep::Kind::Seed:
-      SeedOp::create(b, loc, x, directions[r], output, batch, tile);
+      SeedOp::create(b, loc, x, direction, output, batch, tile);
       break;
     case JetStep::Kind::Affine:
       // A gated ray's U, V and first hidden layer read X, not step i - 1.

@@ -22,6 +22,13 @@
 //                    Value vBar, Value zBar, bool accumulate)
 //   int64_t addedRows(const Group &, int64_t liveOrders)  the rows an
 //                    ntp.add_jets of two cotangents sums
+//   bool sameBody(const Group &, const Group &)  optional: whether two
+//                    groups' tile functions are the same code
+//
+// On the CPU a group's forward (below its top) and its reverse are each a
+// never-inlined function of the tile, `__ntp_<kernel>_group<k>_tile_forward`
+// and `_tile_reverse`, shared by the groups that run the same rows and live
+// orders (a ray's direction is an argument) and by the three entry points.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,6 +71,9 @@ public:
 
   mlir::func::FuncOp build(mlir::OpBuilder &b, Mode mode) {
     using namespace mlir;
+    bool sharedBodies = !perSampleGrads;
+    if (sharedBodies)
+      buildBodies(b, mode);
     auto func =
         createFunction(b, loc, plan.element, plan.name, mode, workspacePerTile);
     func->setAttr("ntp.partials", b.getUnitAttr());
@@ -92,7 +102,18 @@ public:
     // add), the output and top cotangents, and the x-cotangent accumulators.
     const std::vector<JetStep> &steps = plan.steps();
     stackJets.clear();
-    if (mode == Mode::Recompute)
+    // The tile functions read a group's jets at constant offsets from one
+    // base: the recomputing backward's are one stack buffer laid out like a
+    // group's workspace slice.
+    Value stackBase;
+    if (mode == Mode::Recompute && sharedBodies)
+      stackBase = castToDynamic(
+          b, loc,
+          memref::AllocaOp::create(
+              b, loc,
+              MemRefType::get({plan.maxRows * plan.lowerWidths() * plan.tile},
+                              plan.element)));
+    else if (mode == Mode::Recompute)
       for (size_t i = 0; i + 1 < steps.size(); ++i)
         stackJets.push_back(memref::AllocaOp::create(
             b, loc,
@@ -100,14 +121,9 @@ public:
                                 plan.element)));
     Value outBar, topBar, combined;
     if (mode != Mode::ForwardSave) {
-      // (A gated group's come from the pool of emitGroupReverseDag.)
-      for (Value &buffer : MutableArrayRef<Value>(
-               cotangents,
-               plan.groups.front().gated() ? 0 : plan.cotangentBuffers()))
-        buffer = memref::AllocaOp::create(
-            b, loc,
-            JetBufferShape::get(plan.maxRows, plan.maxWidth(), plan.tile,
-                                plan.element));
+      // (The tile functions have their own.)
+      if (!sharedBodies)
+        allocateCotangents(b);
       outBar = memref::AllocaOp::create(
           b, loc,
           JetBufferShape::get(plan.requests, plan.outputDim, plan.tile,
@@ -138,11 +154,21 @@ public:
     if (mode == Mode::ForwardSave) {
       Value tops = workspaceSlice(b, tile, plan.topsOffset(), plan.columns,
                                   plan.outputDim);
-      for (size_t k = 0; k < plan.groups.size(); ++k)
-        emitGroupForward(b, k, groupJets(b, k, tile),
-                         corner(b, tops, plan.groups[k].firstColumn,
-                                plan.groups[k].rows, plan.outputDim),
-                         batch, tile);
+      for (size_t k = 0; k < plan.groups.size(); ++k) {
+        Value top = corner(b, tops, plan.groups[k].firstColumn,
+                           plan.groups[k].rows, plan.outputDim);
+        direction = directions[k];
+        if (!sharedBodies) {
+          emitGroupForward(b, k, groupJets(b, k, tile), top, batch, tile);
+          continue;
+        }
+        // The layers below the top in the tile function, the top here.
+        func::CallOp::create(
+            b, loc, forwardBodies.lookup(bodyOf[k]),
+            ValueRange{x, params, castToDynamic(b, loc, direction), workspace,
+                       groupStart(b, k, tile), batch, tile});
+        emitTopForward(b, k, top, batch, tile);
+      }
       CombinePartialsOp::create(b, loc, tops, combined,
                                 b.getDenseF64ArrayAttr(plan.weights));
       StoreJetOp::create(b, loc, combined, outOrCotangent, batch, tile,
@@ -160,15 +186,33 @@ public:
       int accumulator = 0;
       for (size_t k = 0; k < plan.groups.size(); ++k) {
         const Group &group = plan.groups[k];
-        SmallVector<Value> jets = groupJets(b, k, tile);
-        if (mode == Mode::Recompute)
-          emitGroupForward(b, k, jets, Value(), batch, tile);
         Value seedBar =
             corner(b, seedBars[accumulator], 1, group.rows, plan.inputDim);
-        emitGroupReverse(
-            b, group, jets,
-            corner(b, topBar, group.firstColumn, group.rows, plan.outputDim),
-            seedBar);
+        Value groupTopBar =
+            corner(b, topBar, group.firstColumn, group.rows, plan.outputDim);
+        if (sharedBodies) {
+          // The group's jets: its workspace slice, or the stack buffer.
+          Value base = workspace ? workspace : stackBase;
+          Value start = workspace
+                            ? groupStart(b, k, tile)
+                            : Value(arith::ConstantIndexOp::create(b, loc, 0));
+          if (mode == Mode::Recompute)
+            func::CallOp::create(
+                b, loc, forwardBodies.lookup(bodyOf[k]),
+                ValueRange{x, params, castToDynamic(b, loc, directions[k]),
+                           base, start, batch, tile});
+          func::CallOp::create(b, loc, reverseBodies.lookup(bodyOf[k]),
+                               ValueRange{x, params,
+                                          castToDynamicOffset(b, groupTopBar),
+                                          castToDynamicOffset(b, seedBar),
+                                          lanes, base, start, batch, tile});
+        } else {
+          SmallVector<Value> jets = groupJets(b, k, tile);
+          direction = mode == Mode::Recompute ? directions[k] : Value();
+          if (mode == Mode::Recompute)
+            emitGroupForward(b, k, jets, Value(), batch, tile);
+          emitGroupReverse(b, group, jets, groupTopBar, seedBar);
+        }
         // Row 0 of the next accumulator = the sum so far + this group's
         // row 0 (the directions are constants).
         Value next = corner(b, seedBars[accumulator ^ 1], 0, 1, plan.inputDim);
@@ -191,10 +235,197 @@ public:
     return func;
   }
 
-  /// Cotangent buffers the last function built took from the pool.
-  size_t poolSize() const { return pool.size(); }
+  /// The most cotangent buffers a function built so far took from the pool.
+  size_t poolSize() const { return std::max(maxPool, pool.size()); }
 
 protected:
+  /// Whether two groups' forward and reverse are the same code (their
+  /// directions are arguments of the tile functions): the same rows, steps
+  /// and live orders. A Derived whose ops carry more of the group (a block
+  /// of rays' layout) extends it.
+  bool sameBody(const Group &a, const Group &b) const {
+    if (a.rows != b.rows || a.inputs != b.inputs ||
+        !sameLayers(a.steps, b.steps))
+      return false;
+    for (size_t i = 0; i < a.steps.size(); ++i)
+      if (a.steps[i].liveOrders != b.steps[i].liveOrders)
+        return false;
+    return true;
+  }
+
+  /// The tile functions of the groups (CPU), one forward (the layers below
+  /// the top) and one reverse per distinct group (sameBody), built by the
+  /// first mode that calls each. Inlined per group and mode, the 22 rays of
+  /// all 35 partials of order <= 4 of a 3-64-64-64-1 network were ~90 bodies
+  /// (86 s of code generation).
+  void buildBodies(mlir::OpBuilder &b, Mode mode) {
+    if (bodyOf.empty())
+      for (size_t k = 0; k < plan.groups.size(); ++k) {
+        bodyOf.push_back(k);
+        for (size_t j = 0; j < k; ++j)
+          if (bodyOf[j] == j &&
+              derived().sameBody(plan.groups[j], plan.groups[k])) {
+            bodyOf[k] = j;
+            break;
+          }
+      }
+    for (size_t k = 0; k < plan.groups.size(); ++k) {
+      if (bodyOf[k] != k)
+        continue;
+      if (mode != Mode::ReverseSaved && !forwardBodies.count(k))
+        forwardBodies[k] = buildForwardBody(b, k);
+      if (mode != Mode::ForwardSave && !reverseBodies.count(k))
+        reverseBodies[k] = buildReverseBody(b, k);
+    }
+  }
+
+  /// A private, never inlined function for group k's tile: (x, params,
+  /// `extra`..., jets, start, batch, tile), the group's jets below its top
+  /// in `jets` from element `start` on, laid out as in its workspace slice;
+  /// `b` inside its entry, `jets` the views.
+  mlir::func::FuncOp beginBody(mlir::OpBuilder &b, size_t k,
+                               llvm::StringRef what,
+                               llvm::ArrayRef<mlir::Type> extra,
+                               llvm::SmallVectorImpl<mlir::Value> &jets,
+                               mlir::Value &batch, mlir::Value &tile) {
+    using namespace mlir;
+    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
+    SmallVector<Type> inputs = {flat, flat};
+    inputs.append(extra.begin(), extra.end());
+    inputs.append({flat, b.getIndexType(), b.getIndexType(), b.getIndexType()});
+    // __ntp_: internal linkage in the shared object (CpuTarget.cpp).
+    auto func = func::FuncOp::create(b, loc,
+                                     "__ntp_" + plan.name + "_group" +
+                                         std::to_string(k) + what.str(),
+                                     b.getFunctionType(inputs, {}));
+    func.setPrivate();
+    func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto arguments = entry->getArguments();
+    x = arguments[0];
+    params = arguments[1];
+    Value base = arguments[arguments.size() - 4],
+          start = arguments[arguments.size() - 3];
+    batch = arguments[arguments.size() - 2];
+    tile = arguments[arguments.size() - 1];
+    const Group &group = plan.groups[k];
+    jets.clear();
+    int64_t offset = 0;
+    for (size_t i = 0; i + 1 < group.steps.size(); ++i) {
+      int64_t width = group.steps[i].width;
+      jets.push_back(sliceWorkspace(b, loc, base, start, 1, offset, group.rows,
+                                    width, plan.tile, plan.element));
+      offset += group.rows * width * plan.tile;
+    }
+    return func;
+  }
+
+  /// (x, params, direction, jets, start, batch, tile).
+  mlir::func::FuncOp buildForwardBody(mlir::OpBuilder &b, size_t k) {
+    using namespace mlir;
+    OpBuilder::InsertionGuard guard(b);
+    SmallVector<Value> jets;
+    Value batch, tile;
+    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
+    func::FuncOp func =
+        beginBody(b, k, "_tile_forward", {flat}, jets, batch, tile);
+    direction = entry->getArgument(2);
+    emitGroupForward(b, k, jets, Value(), batch, tile);
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
+  /// (x, params, top cotangent, seed cotangent, lanes, jets, start, batch,
+  /// tile); its cotangent buffers on its own stack.
+  mlir::func::FuncOp buildReverseBody(mlir::OpBuilder &b, size_t k) {
+    using namespace mlir;
+    OpBuilder::InsertionGuard guard(b);
+    const Group &group = plan.groups[k];
+    auto lanesType = MemRefType::get({plan.numParams, plan.tile}, plan.element);
+    SmallVector<Value> jets;
+    Value batch, tile;
+    func::FuncOp func =
+        beginBody(b, k, "_tile_reverse",
+                  {dynamicOffsetType(group.rows, plan.outputDim),
+                   dynamicOffsetType(group.rows, plan.inputDim), lanesType},
+                  jets, batch, tile);
+    Value groupTopBar = entry->getArgument(2);
+    Value seedBar = entry->getArgument(3);
+    lanes = entry->getArgument(4);
+    pool.clear();
+    busy.clear();
+    allocateCotangents(b);
+    emitGroupReverse(b, group, jets, groupTopBar, seedBar);
+    maxPool = std::max(maxPool, pool.size());
+    pool.clear();
+    busy.clear();
+    func::ReturnOp::create(b, loc);
+    return func;
+  }
+
+  /// The ping-pong cotangent buffers of a chain (a gated group's come from
+  /// the pool of emitGroupReverseDag).
+  void allocateCotangents(mlir::OpBuilder &b) {
+    using namespace mlir;
+    for (Value &buffer : MutableArrayRef<Value>(
+             cotangents,
+             plan.groups.front().gated() ? 0 : plan.cotangentBuffers()))
+      buffer = memref::AllocaOp::create(
+          b, loc,
+          JetBufferShape::get(plan.maxRows, plan.maxWidth(), plan.tile,
+                              plan.element));
+  }
+
+  /// [rows, width, tile] row-major at a dynamic offset.
+  mlir::MemRefType dynamicOffsetType(int64_t rows, int64_t width) {
+    return JetBufferShape::get(
+        rows, width, plan.tile, plan.element,
+        mlir::StridedLayoutAttr::get(plan.element.getContext(),
+                                     mlir::ShapedType::kDynamic,
+                                     {width * plan.tile, plan.tile, 1}));
+  }
+
+  /// `buffer` ([rows, width, tile], any row-major offset) as
+  /// dynamicOffsetType, the tile functions' argument type.
+  mlir::Value castToDynamicOffset(mlir::OpBuilder &b, mlir::Value buffer) {
+    JetBufferShape shape = JetBufferShape::of(buffer);
+    mlir::MemRefType type = dynamicOffsetType(shape.orders(), shape.neurons());
+    if (buffer.getType() == type)
+      return buffer;
+    return mlir::memref::CastOp::create(b, loc, type, buffer);
+  }
+
+  /// The element where group k's jets start in `tile`'s workspace slice.
+  mlir::Value groupStart(mlir::OpBuilder &b, size_t k, mlir::Value tile) {
+    using namespace mlir;
+    Value first = arith::MulIOp::create(
+        b, loc, tile, arith::ConstantIndexOp::create(b, loc, workspacePerTile));
+    return arith::AddIOp::create(
+        b, loc, first,
+        arith::ConstantIndexOp::create(b, loc,
+                                       plan.groups[k].firstColumn *
+                                           plan.lowerWidths() * plan.tile));
+  }
+
+  /// Group k's top step (its affine layer) into `top`, reading the jets in
+  /// `tile`'s workspace slice.
+  void emitTopForward(mlir::OpBuilder &b, size_t k, mlir::Value top,
+                      mlir::Value batch, mlir::Value tile) {
+    const Group &group = plan.groups[k];
+    size_t last = group.steps.size() - 1;
+    // Only the views the top step reads (null for the others).
+    llvm::SmallVector<mlir::Value> jets(last);
+    int64_t offset = group.firstColumn * plan.lowerWidths() * plan.tile;
+    for (size_t i = 0; i < last; ++i) {
+      int64_t width = group.steps[i].width;
+      if (llvm::is_contained(group.inputs[last], i))
+        jets[i] = workspaceSlice(b, tile, offset, group.rows, width);
+      offset += group.rows * width * plan.tile;
+    }
+    derived().emitStepForward(b, k, last, jets, top, batch, tile);
+  }
+
   /// The [rows, width, tile] block of `buffer` starting at row `first`.
   mlir::Value corner(mlir::OpBuilder &b, mlir::Value buffer, int64_t first,
                      int64_t rows, int64_t width) {
@@ -373,6 +604,12 @@ protected:
   int64_t workspacePerTile;
   mlir::Value x, params, grad, xGrad, workspace, lanes;
   llvm::SmallVector<mlir::Value> directions, stackJets;
+  /// The direction the seed of the group being emitted reads.
+  mlir::Value direction;
+  /// Group k's tile functions are those of group bodyOf[k] (CPU).
+  llvm::SmallVector<size_t> bodyOf;
+  llvm::DenseMap<size_t, mlir::func::FuncOp> forwardBodies, reverseBodies;
+  size_t maxPool = 0;
   mlir::Value cotangents[3], seedBars[2];
   mlir::Block *entry = nullptr;
   // A gated group's cotangent buffers (emitGroupReverseDag), shared by the

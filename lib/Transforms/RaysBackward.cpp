@@ -81,7 +81,7 @@ public:
     auto [counts, orders, weights, collapsed] = layoutAttrs(b, block);
     switch (s.kind) {
     case JetStep::Kind::Seed:
-      SeedRaysOp::create(b, loc, x, directions[k], output, batch, tile, counts,
+      SeedRaysOp::create(b, loc, x, direction, output, batch, tile, counts,
                          orders, weights, collapsed);
       break;
     case JetStep::Kind::Affine:
@@ -145,6 +145,14 @@ public:
 
   /// Cotangents sum over every row (the typed layers map every row).
   int64_t addedRows(const RaysBlock &block, int64_t) { return block.rows; }
+
+  /// Blocks share their tile functions when their ray layouts (the ops'
+  /// attributes) match too.
+  bool sameBody(const RaysBlock &a, const RaysBlock &b) const {
+    return RayGroupsReverseBuilder::sameBody(a, b) && a.counts == b.counts &&
+           a.orders == b.orders && a.weights == b.weights &&
+           a.collapsedOrder == b.collapsedOrder;
+  }
 
 private:
   /// The block's ray layout, as its ops' attributes.

@@ -18,7 +18,8 @@
 // CHECK: ntp.gate_rays {{.*}} collapse_weights [1.000000e+00] collapsed_order 2
 // CHECK-NOT: ntp.gate_jets
 // CHECK: return
-// CHECK-LABEL: func.func @g_backward_saved_tiles
+// The block's reverse, in its tile function.
+// CHECK-LABEL: func.func private @__ntp_g_group0_tile_reverse
 // CHECK-NOT: ntp.gate_jets
 // CHECK: ntp.affine_vjp
 // CHECK: ntp.gate_rays_vjp {{.*}} ray_counts [2] ray_orders [1] collapse_weights [1.000000e+00] collapsed_order 2 :
@@ -33,16 +34,23 @@
 // CHECK: ntp.activate_rays_vjp "tanh"
 // CHECK: ntp.affine_vjp
 // CHECK: ntp.add_jets {{.*}} live_orders 4
+// CHECK: return
+// CHECK-LABEL: func.func @g_backward_saved_tiles
+// CHECK: func.call @__ntp_g_group0_tile_reverse
 // CHECK: ntp.seed_vjp
-// CHECK-LABEL: func.func @g_forward_save_tiles
+// The block's forward below its top, in its tile function.
+// CHECK-LABEL: func.func private @__ntp_g_group0_tile_forward
 // CHECK: ntp.seed_rays
 // CHECK: ntp.gate_rays
 // CHECK: ntp.gate_rays
+// CHECK: return
+// CHECK-LABEL: func.func @g_forward_save_tiles
+// CHECK: func.call @__ntp_g_group0_tile_forward
+// CHECK: ntp.affine_rays
 // CHECK: ntp.combine_partials
 // CHECK-LABEL: func.func @g_backward_tiles
-// CHECK: ntp.gate_rays
-// CHECK: ntp.gate_rays_vjp
-// CHECK: ntp.gate_rays_vjp {{.*}} accumulate
+// CHECK: func.call @__ntp_g_group0_tile_forward
+// CHECK: func.call @__ntp_g_group0_tile_reverse
 // CHECK: ntp.seed_vjp
 // CHECK-NOT: ntp.gate_jets
 // CHECK-NOT: reverse_rays_tiles

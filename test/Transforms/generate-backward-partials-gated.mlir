@@ -11,7 +11,8 @@
 // map the seed's row 0 alone per tile).
 
 // CHECK: #ntp.kernel<"g", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}gated = 1>
-// CHECK-LABEL: func.func @g_backward_saved_tiles
+// The ray's reverse, in its tile function.
+// CHECK-LABEL: func.func private @__ntp_g_group0_tile_reverse
 // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[56],
 // CHECK: ntp.gate_jets_vjp %[[U:[a-z0-9_]+]], %[[V:[a-z0-9_]+]], %{{.*}}, %{{.*}} into %[[UB:[a-z0-9_]+]], %[[VB:[a-z0-9_]+]], %{{.*}} live_orders 2 :
 // CHECK: ntp.activate_vjp "tanh"
@@ -25,6 +26,9 @@
 // CHECK: ntp.activate_vjp "tanh" %{{.*}}, %[[UB]] into
 // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[0],
 // CHECK: ntp.add_jets %[[XB]], %{{.*}} into %[[XB]] live_orders 2
+// CHECK: return
+// CHECK-LABEL: func.func @g_backward_saved_tiles
+// CHECK: func.call @__ntp_g_group0_tile_reverse
 // CHECK: ntp.seed_vjp
 ntp.mlp @g layers [2, 4, 4, 1] activation "tanh" gated order 1 partials [[1, 0]] : f64
     {ntp.partials_lowering = "per-ray"}

@@ -11,9 +11,8 @@
 // (its top layer computes e_x's order 1 alone).
 
 // CHECK: #ntp.kernel<"pl", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}slopes = "neuron,layer", residual = "0,1", fourier = 3>
-// CHECK-LABEL: func.func @pl_backward_saved_tiles
-// CHECK: ntp.load_cotangent
-// CHECK: ntp.combine_partials
+// The ray's reverse, in its tile function.
+// CHECK-LABEL: func.func private @__ntp_pl_group0_tile_reverse
 // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[59], %{{.*}} into %{{.*}} input_cotangent %[[TOP:[a-z0-9_]+]] live_orders 2
 // CHECK: ntp.activate_vjp "tanh"
 // CHECK: ntp.scale_vjp %{{.*}}, %{{.*}}[58], %{{.*}} into %{{.*}} input_cotangent %{{.*}} live_orders 2 :
@@ -24,12 +23,22 @@
 // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[6],
 // CHECK: ntp.activate_vjp "sin"
 // CHECK: ntp.fourier_project_vjp %{{.*}}, %{{.*}}[0],
+// CHECK: return
+// CHECK-LABEL: func.func @pl_backward_saved_tiles
+// CHECK: ntp.load_cotangent
+// CHECK: ntp.combine_partials
+// CHECK: func.call @__ntp_pl_group0_tile_reverse
 // CHECK: ntp.seed_vjp
-// CHECK-LABEL: func.func @pl_forward_save_tiles
+// The ray's forward below its top, in its tile function.
+// CHECK-LABEL: func.func private @__ntp_pl_group0_tile_forward
 // CHECK: ntp.seed
 // CHECK: ntp.fourier_project
 // CHECK: ntp.scale
 // CHECK: ntp.add_jets
+// CHECK: return
+// CHECK-LABEL: func.func @pl_forward_save_tiles
+// CHECK: func.call @__ntp_pl_group0_tile_forward
+// CHECK: ntp.affine
 // CHECK: ntp.store_jet
 ntp.mlp @pl layers [2, 4, 4, 1] activation "tanh" fourier 3 slopes ["neuron", "layer"] residual [false, true] order 1
     partials [[1, 0]] : f64 {ntp.partials_lowering = "per-ray"}

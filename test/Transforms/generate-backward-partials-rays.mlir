@@ -13,29 +13,37 @@
 // CHECK-LABEL: func.func @lap_forward_tiles
 // CHECK-SAME: ntp.workspace_per_tile = 72
 // CHECK: ntp.activate_rays "tanh"
-// CHECK-LABEL: func.func @lap_backward_saved_tiles
-// CHECK-NOT: ntp.seed_rays
-// CHECK: ntp.load_cotangent
-// CHECK: ntp.combine_partials {{.*}} weights [0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00] : memref<1x1x2xf64>, memref<4x1x2xf64>
+// The block's reverse, in its tile function (called by backward-saved and
+// the recomputing backward).
+// CHECK-LABEL: func.func private @__ntp_lap_group0_tile_reverse
 // CHECK: ntp.affine_vjp {{.*}}[9], {{.*}} live_orders 4 : memref<4x3x2xf64
 // CHECK: ntp.activate_rays_vjp "tanh" {{.*}} live_orders 2 ray_counts [2] ray_orders [1] collapse_weights [1.000000e+00] collapsed_order 2
 // Into the seed only row 0's input cotangent (x's gradient) is computed:
 // row 0 alone, then the other rows' weight gradients without one.
 // CHECK: ntp.affine_vjp {{.*}}[0], {{.*}} input_cotangent {{.*}} live_orders 1 : memref<1x2x2xf64
 // CHECK: ntp.affine_vjp %{{[^ ]*}}, %{{[^ ]*}}[0], %{{[^ ]*}} into %{{[^ ]*}} live_orders 3 skip_bias : memref<3x2x2xf64
+// CHECK: return
+// CHECK-LABEL: func.func @lap_backward_saved_tiles
+// CHECK-NOT: ntp.seed_rays
+// CHECK: ntp.load_cotangent
+// CHECK: ntp.combine_partials {{.*}} weights [0.000000e+00, 0.000000e+00, 0.000000e+00, 1.000000e+00] : memref<1x1x2xf64>, memref<4x1x2xf64>
+// CHECK: func.call @__ntp_lap_group0_tile_reverse
 // CHECK: ntp.seed_vjp
 // CHECK: ntp.reduce_lanes
-// CHECK-LABEL: func.func @lap_forward_save_tiles
+// The block's forward below its top, in its tile function.
+// CHECK-LABEL: func.func private @__ntp_lap_group0_tile_forward
 // CHECK: ntp.seed_rays
 // CHECK: ntp.affine_rays
 // CHECK: ntp.activate_rays "tanh"
+// CHECK: return
+// CHECK-LABEL: func.func @lap_forward_save_tiles
+// CHECK: func.call @__ntp_lap_group0_tile_forward
 // CHECK: ntp.affine_rays
 // CHECK: ntp.combine_partials
 // CHECK: ntp.store_jet
 // CHECK-LABEL: func.func @lap_backward_tiles
-// CHECK: ntp.seed_rays
-// CHECK: ntp.activate_rays "tanh"
-// CHECK: ntp.activate_rays_vjp "tanh"
+// CHECK: func.call @__ntp_lap_group0_tile_forward
+// CHECK: func.call @__ntp_lap_group0_tile_reverse
 // CHECK: ntp.seed_vjp
 // CHECK-NOT: reverse_rays
 ntp.mlp @lap layers [2, 3, 1] activation "tanh" order 2
@@ -46,13 +54,16 @@ ntp.mlp @lap layers [2, 3, 1] activation "tanh" order 2
 // Multi-direction with typed layers (slopes per neuron, a residual layer):
 // the typed layers' VJP ops run on every row of the block.
 // CHECK: ntp.partials_reverse_lowering = "multi-direction:
-// CHECK-LABEL: func.func @typed_backward_saved_tiles
+// CHECK-LABEL: func.func private @__ntp_typed_group0_tile_reverse
 // CHECK: ntp.affine_vjp
 // CHECK: ntp.activate_rays_vjp "sin"
 // CHECK: ntp.scale_vjp {{.*}} per_neuron
 // CHECK: ntp.add_jets
 // CHECK: ntp.activate_rays_vjp "sin"
 // CHECK: ntp.scale_vjp
+// CHECK: return
+// CHECK-LABEL: func.func @typed_backward_saved_tiles
+// CHECK: func.call @__ntp_typed_group0_tile_reverse
 // CHECK: ntp.seed_vjp
 ntp.mlp @typed layers [2, 4, 4, 1] activation "sin" slopes "neuron"
     residual [false, true] order 2 partials [[1, 1], [2, 0]] : f64
