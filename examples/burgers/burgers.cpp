@@ -57,8 +57,9 @@ struct Options {
   // k >= 3, else none.
   long highRamp = -1;
   double highRampFrom = 1e-10;
-  long lmSteps = -1;        // Levenberg-Marquardt iterations; -1: lbfgs/10
-  double fixLambda = 0;     // > 0: lambda held at this value (diagnostics)
+  long lmSteps = -1;    // Levenberg-Marquardt iterations; -1: 100000 for k >= 2
+                        // (bounded by maxSeconds), else lbfgs/10
+  double fixLambda = 0; // > 0: lambda held at this value (diagnostics)
   int adamHoldLambda = -1;  // lambda held at its start in Adam; -1: k >= 2
   int lbfgsHoldLambda = -1; // ... and through L-BFGS (LM frees it); -1: k >= 2
   int lmScale = 0;          // LM damping scaled by column norms: 1 s, 2 all
@@ -228,8 +229,10 @@ bool parse(int argc, char **argv, Options &o) {
     o.lbfgsHoldLambda = o.k >= 2;
   if (o.highRamp < 0)
     o.highRamp = o.k >= 3 ? 12000 : 0;
+  // LM stops itself at the rounding floor (no decreasing step); for k >= 2
+  // the fits of k = 2 stopped after 16.9k, 19.7k and 33.2k (seeds 0, 1, 2).
   if (o.lmSteps < 0)
-    o.lmSteps = o.lbfgsSteps / 10;
+    o.lmSteps = o.k >= 2 ? 100000 : o.lbfgsSteps / 10;
   if (o.nearPoints % 2 == 0 || !(o.nearRadius > 0 && o.nearRadius <= 2) ||
       !(o.lmNearRadius >= 0 && o.lmNearRadius <= 2)) {
     std::fprintf(stderr,
