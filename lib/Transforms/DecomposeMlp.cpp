@@ -81,7 +81,9 @@ struct DecomposeMlpPass
       // How the rays are propagated: the ntp.mlp's ntp.partials_lowering,
       // else the pass option; auto picks the fewest operations.
       partials::LoweringPlan lowering, reverseLowering;
-      bool reverseFollows = false;
+      // The reverse mode follows the forward's blocks of rays, or (a
+      // multivariate forward) comes from blocks of rays of its own.
+      bool reverseFollows = false, reverseBesideRays = false;
       if (facts.isPartials()) {
         std::string name = partialsLowering;
         if (auto attr = mlp->getAttrOfType<StringAttr>("ntp.partials_lowering"))
@@ -144,27 +146,48 @@ struct DecomposeMlpPass
         // Gated blocks are reversed on the ray layout too
         // (ntp.gate_rays_vjp), except with residual layers, whose skip
         // cotangents the gated reverse does not carry: those are reversed
-        // per ray, as is a multivariate forward (ntp.activate_poly has no
-        // reverse yet).
+        // per ray.
         bool gatedResidual =
             facts.kinds.gated &&
             llvm::any_of(facts.kinds.residual, [](bool r) { return r; });
-        if (backward && lowering.lowering != partials::Lowering::PerRay &&
-            lowering.lowering != partials::Lowering::Multivariate &&
-            reverseName == "auto" && !gatedResidual) {
+        // Whether the blocks of rays of `candidate` have a reverse mode whose
+        // recomputing tile fits the stack.
+        auto raysReverseFits = [&](const partials::LoweringPlan &candidate) {
+          if (candidate.lowering == partials::Lowering::PerRay ||
+              candidate.lowering == partials::Lowering::Multivariate ||
+              reverseName != "auto" || gatedResidual)
+            return false;
           int64_t maxRows = 0;
-          for (const partials::RayBlock &block : lowering.blocks)
+          for (const partials::RayBlock &block : candidate.blocks)
             maxRows = std::max(maxRows, block.rows());
           std::optional<int64_t> stack =
               ntp::backward::raysReverseStackElements(
-                  facts.layers, facts.kinds, maxRows, lowering.columns,
+                  facts.layers, facts.kinds, maxRows, candidate.columns,
                   static_cast<int64_t>(plan.terms.size()), facts.tile);
-          reverseFollows = stack && *stack <= artifact::kMaxTileStackBytes /
-                                                  network.elementBytes;
-        }
+          return stack &&
+                 *stack <= artifact::kMaxTileStackBytes / network.elementBytes;
+        };
+        reverseFollows = backward && raysReverseFits(lowering);
         if (backward && reverseFollows)
           reverseLowering = lowering;
-        else if (backward)
+        else if (backward &&
+                 lowering.lowering == partials::Lowering::Multivariate) {
+          // ntp.activate_poly has no reverse: a multivariate forward is
+          // reversed from blocks of rays beside it (the cheapest ray
+          // lowering by the same count), or per ray where those do not fit.
+          partials::LoweringNetwork rayNetwork = network;
+          rayNetwork.multivariate = false;
+          partials::LoweringPlan rays;
+          std::string ignored;
+          if (partials::planLowering(plan, facts.partials, rayNetwork,
+                                     partials::Lowering::Auto,
+                                     /*backward=*/false, rays, ignored) &&
+              raysReverseFits(rays)) {
+            reverseLowering = std::move(rays);
+            reverseBesideRays = true;
+          }
+        }
+        if (backward && !reverseFollows && !reverseBesideRays)
           partials::planLowering(plan, facts.partials, network,
                                  partials::Lowering::PerRay, /*backward=*/true,
                                  reverseLowering, error);
@@ -172,14 +195,16 @@ struct DecomposeMlpPass
       bool fast =
           facts.isPartials() && lowering.lowering != partials::Lowering::PerRay;
       // A partials kernel with the reverse mode and a fast forward whose
-      // reverse does not follow it also gets the per-ray rays
-      // ntp-generate-backward differentiates.
+      // reverse does not follow it also gets the rays (per ray, or blocks
+      // of rays for a multivariate forward) ntp-generate-backward
+      // differentiates.
       bool reverseRays = fast && backward && !reverseFollows;
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time (a fast forward's blocks
       // were kept within it by planLowering).
       std::optional<int64_t> stack =
-          fast && !reverseRays ? std::optional<int64_t>(0)
+          fast && (!reverseRays || reverseBesideRays)
+              ? std::optional<int64_t>(0)
           : facts.isPartials()
               ? std::optional<int64_t>(KernelBuilder::partialsStackElements(
                     facts.layers, facts.kinds, plan, facts.tile))
@@ -219,8 +244,13 @@ struct DecomposeMlpPass
         // fast one. Both compute out from the same exact weights, so
         // forward-save's out equals the forward's within rounding.
         if (reverseRays) {
-          func::FuncOp rays = KernelBuilder(mlp, facts.tile)
-                                  .buildPartials(b, plan, kReverseRaysSuffix);
+          func::FuncOp rays =
+              reverseBesideRays
+                  ? KernelBuilder(mlp, facts.tile)
+                        .buildMultiPartials(b, plan, reverseLowering,
+                                            kReverseRaysSuffix)
+                  : KernelBuilder(mlp, facts.tile)
+                        .buildPartials(b, plan, kReverseRaysSuffix);
           forward->setAttr(kReverseRaysAttrName,
                            FlatSymbolRefAttr::get(rays.getSymNameAttr()));
         }

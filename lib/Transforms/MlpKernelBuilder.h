@@ -91,7 +91,8 @@ public:
   /// block into two buffers of their own, ntp.gate_rays after each hidden
   /// activation.
   func::FuncOp buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
-                                  const partials::LoweringPlan &lowering);
+                                  const partials::LoweringPlan &lowering,
+                                  StringRef suffix = "_forward_tiles");
 
   /// A partials kernel lowered multivariate (MlpPolyKernels.cpp): one
   /// buffer of the Taylor coefficients over `lowering`'s monomials per

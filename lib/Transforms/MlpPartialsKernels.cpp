@@ -141,12 +141,13 @@ func::FuncOp KernelBuilder::buildPartials(OpBuilder &b,
 
 func::FuncOp
 KernelBuilder::buildMultiPartials(OpBuilder &b, const partials::Plan &plan,
-                                  const partials::LoweringPlan &lowering) {
+                                  const partials::LoweringPlan &lowering,
+                                  StringRef suffix) {
   Location loc = mlp.getLoc();
   Type element = mlp.getElementType();
   OpBuilder::InsertionGuard guard(b);
   auto [func, entry, x, v, params, out, batch, tileBegin, tileEnd] =
-      beginPartialsFunction(b);
+      beginPartialsFunction(b, suffix);
 
   ArrayRef<int64_t> layers = mlp.getLayers();
   int64_t d = layers.front(), q = layers.back();

@@ -112,17 +112,25 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
   // A fast forward without per-ray rays beside it is reversed from its own
   // blocks of rays (RaysBackward.cpp).
   if (!forward->hasAttr(kReverseRaysAttrName) && isRaysForward(forward))
-    return generateRaysBackward(module, forward, perSampleGrads);
-  // A fast (multi-direction, collapsed) forward names the per-ray rays its
-  // reverse mode comes from (ntp-decompose-mlp); they are not an entry point
-  // and go once read.
+    return generateRaysBackward(module, forward, forward, perSampleGrads);
+  // A fast (multi-direction, collapsed, multivariate) forward names the
+  // rays its reverse mode comes from (ntp-decompose-mlp): per ray, or for a
+  // multivariate forward blocks of rays; they are not an entry point and go
+  // once read.
   func::FuncOp rays = forward;
   if (auto source =
           forward->getAttrOfType<FlatSymbolRefAttr>(kReverseRaysAttrName)) {
     rays = module.lookupSymbol<func::FuncOp>(source.getAttr());
     if (!rays)
-      return forward.emitError("the per-ray rays ")
+      return forward.emitError("the rays ")
              << source << " of this partials kernel's reverse mode are missing";
+    if (isRaysForward(rays)) {
+      if (failed(generateRaysBackward(module, forward, rays, perSampleGrads)))
+        return failure();
+      forward->removeAttr(kReverseRaysAttrName);
+      rays.erase();
+      return success();
+    }
   }
   FailureOr<PartialsPlan> plan = readPartialsPlan(rays, name);
   if (failed(plan))

@@ -230,11 +230,12 @@ std::optional<int64_t> ntp::backward::raysReverseStackElements(
 
 LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
                                                   func::FuncOp forward,
+                                                  func::FuncOp rays,
                                                   bool perSampleGrads) {
   StringRef name = forward.getSymName();
   if (!name.consume_back("_forward_tiles"))
     return forward.emitError("kernel function name must end in _forward_tiles");
-  FailureOr<RaysPlan> plan = readRaysPlan(forward, name);
+  FailureOr<RaysPlan> plan = readRaysPlan(rays, name);
   if (failed(plan))
     return failure();
   if (plan->groups.front().gated() && plan->hasAdd())

@@ -26,11 +26,13 @@ namespace ntp::backward {
 bool isRaysForward(mlir::func::FuncOp forward);
 
 /// Generates the three reverse-mode functions of the partials kernel
-/// `forward` from its blocks of rays: each block's buffers saved or
+/// `forward` from the blocks of rays of `rays` (the forward itself, or a
+/// multivariate forward's rays beside it): each block's buffers saved or
 /// recomputed, then reversed layer by layer (ntp.affine_vjp over every row,
 /// ntp.activate_rays_vjp, the typed layers' VJP ops on every row).
 mlir::LogicalResult generateRaysBackward(mlir::ModuleOp module,
                                          mlir::func::FuncOp forward,
+                                         mlir::func::FuncOp rays,
                                          bool perSampleGrads);
 
 /// An upper bound of the stack elements one tile of the recomputing reverse

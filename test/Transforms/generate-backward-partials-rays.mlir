@@ -68,3 +68,39 @@ ntp.mlp @lap layers [2, 3, 1] activation "tanh" order 2
 ntp.mlp @typed layers [2, 4, 4, 1] activation "sin" slopes "neuron"
     residual [false, true] order 2 partials [[1, 1], [2, 0]] : f64
     {ntp.partials_lowering = "multi-direction"}
+
+// -----
+
+// A multivariate forward (ntp.activate_poly has no reverse) is reversed from
+// blocks of rays beside it, the cheapest ray lowering whose recomputing tile
+// fits the stack (here multi-direction: one block of 7 rows): the entry
+// point stays multivariate; the blocks become tile functions like a
+// multi-direction forward's own, and the rays beside it are erased.
+// CHECK: ntp.partials_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK-SAME: ntp.partials_reverse_lowering = "multi-direction: 1 block of rows 7;
+// CHECK-LABEL: func.func @mv_forward_tiles
+// CHECK-NOT: ntp.partials_reverse_rays
+// CHECK: ntp.activate_poly "tanh"
+// CHECK-NOT: ntp.activate_rays
+// CHECK: return
+// CHECK-LABEL: func.func private @__ntp_mv_group0_tile_reverse
+// CHECK: ntp.affine_vjp
+// CHECK: ntp.activate_rays_vjp "tanh"
+// CHECK: ntp.activate_rays_vjp "tanh"
+// CHECK: return
+// CHECK-LABEL: func.func @mv_backward_saved_tiles
+// CHECK: func.call @__ntp_mv_group0_tile_reverse
+// CHECK: ntp.seed_vjp
+// CHECK-LABEL: func.func private @__ntp_mv_group0_tile_forward
+// CHECK: ntp.seed_rays
+// CHECK: ntp.activate_rays "tanh"
+// CHECK-NOT: ntp.activate_poly
+// CHECK: return
+// CHECK-LABEL: func.func @mv_forward_save_tiles
+// CHECK: func.call @__ntp_mv_group0_tile_forward
+// CHECK-LABEL: func.func @mv_backward_tiles
+// CHECK: func.call @__ntp_mv_group0_tile_forward
+// CHECK: func.call @__ntp_mv_group0_tile_reverse
+// CHECK-NOT: reverse_rays
+ntp.mlp @mv layers [2, 4, 4, 1] activation "tanh" order 2
+    partials [[1, 1], [2, 0], [0, 0]] : f64 {ntp.partials_lowering = "multivariate"}

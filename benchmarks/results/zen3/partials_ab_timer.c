@@ -13,6 +13,7 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 int main(int argc, char **argv) {
   int nso = argc - 3; long batch = atol(argv[argc - 2]); int rounds = atoi(argv[argc - 1]);
   double best[8][3];
+  double *g0 = NULL;
   ntp_kernel *ks[8]; void *x[8], *p[8], *o[8], *c[8], *g[8], *xg[8], *ws[8];
   for (int i = 0; i < nso; ++i) {
     CHECK(ntp_kernel_load(argv[1 + i], &ks[i]));
@@ -49,6 +50,13 @@ int main(int argc, char **argv) {
     unsigned long long h3 = fnv(o[i], e * P * batch * info.output_dim);
     CHECK(ntp_partials_backward_saved(ks[i], x[i], p[i], c[i], g[i], xg[i], ws[i], batch));
     unsigned long long h4 = fnv(g[i], e * info.num_params), h5 = fnv(xg[i], e * batch * info.input_dim);
+    if (i > 0 && e == 8) {
+      // Against artifact 0 (same network and points): max |a - b| / max |a|.
+      double *a = g0, *b = g[i], num = 0, den = 0;
+      for (long j = 0; j < info.num_params; ++j) { double dd = a[j] - b[j]; if (dd < 0) dd = -dd; if (dd > num) num = dd; double m = a[j] < 0 ? -a[j] : a[j]; if (m > den) den = m; }
+      printf("%-40s params_grad vs %s: max abs diff / max abs = %.2e\n", argv[1 + i], argv[1], num / den);
+    }
+    if (i == 0) { g0 = malloc(e * info.num_params); for (long j = 0; j < info.num_params * (long)e; ++j) ((char *)g0)[j] = ((char *)g[i])[j]; }
     printf("%-40s hashes: backward g %016llx x %016llx | save out %016llx | saved g %016llx x %016llx\n", argv[1 + i], h1, h2, h3, h4, h5);
   }
   printf("%-40s %12s %14s %12s  (min of %d rounds, batch %ld, us)\n", "artifact", "partials", "save+bsaved", "backward", rounds, batch);

@@ -44,7 +44,8 @@ struct MlpSpec {
   /// "multi-direction", "collapsed", "multivariate". The reverse mode
   /// follows a multi-direction or collapsed forward unless
   /// partialsReverseLowering is "per-ray"; beside a multivariate forward it
-  /// is per-ray.
+  /// is the cheapest multi-direction or collapsed blocks of rays that fit
+  /// the stack bound, else per-ray.
   std::string partialsLowering;
   /// How a partials kernel's reverse mode is made (ntp_jit_spec::
   /// partials_reverse_lowering): "auto" or empty (it follows the forward),

@@ -37,17 +37,19 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "ntp.partials_lowering attribute takes precedence">,
     Option<"backward", "backward", "bool", /*default=*/"true",
            "Whether ntp-generate-backward may follow (the pipelines set it "
-           "from their backward option): a partials kernel whose forward is "
-           "lowered multi-direction or collapsed then also gets the per-ray "
-           "rays its reverse mode is generated from "
-           "(@<name>_reverse_rays_tiles)">,
+           "from their backward option): a partials kernel whose forward's "
+           "own blocks of rays are not reversed then also gets the rays its "
+           "reverse mode is generated from (@<name>_reverse_rays_tiles: per "
+           "ray, or for a multivariate forward the cheapest blocks of rays "
+           "when their reverse fits the stack bound)">,
     Option<"partialsReverseLowering", "partials-reverse-lowering",
            "std::string", /*default=*/"\"auto\"",
            "How a partials kernel's reverse mode propagates its rays: auto "
-           "(the forward's lowering when its reverse fits the stack bound, "
-           "else per-ray) or per-ray (per-ray rays beside a fast forward); an "
-           "ntp.mlp's ntp.partials_reverse_lowering attribute takes "
-           "precedence">,
+           "(the forward's lowering when its reverse fits the stack bound; "
+           "beside a multivariate forward the cheapest multi-direction or "
+           "collapsed blocks that fit; else per-ray) or per-ray (per-ray rays "
+           "beside a fast forward); an ntp.mlp's "
+           "ntp.partials_reverse_lowering attribute takes precedence">,
     Option<"partialsStackBytes", "partials-stack-bytes", "int64_t",
            /*default=*/"0",
            "Bytes one tile's ray buffers may take when a partials kernel "
