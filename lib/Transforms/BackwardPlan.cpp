@@ -105,6 +105,24 @@ func::FuncOp ntp::backward::createFunction(OpBuilder &b, Location loc,
   return func;
 }
 
+func::FuncOp ntp::backward::createTileFunction(OpBuilder &b, Location loc,
+                                               Type element,
+                                               const std::string &name,
+                                               unsigned leading,
+                                               ArrayRef<Type> extra) {
+  auto flat = MemRefType::get({ShapedType::kDynamic}, element);
+  SmallVector<Type> inputs(leading, flat);
+  inputs.append(extra.begin(), extra.end());
+  inputs.append({flat, b.getIndexType(), b.getIndexType(), b.getIndexType()});
+  // __ntp_: internal linkage in the shared object (CpuTarget.cpp).
+  auto func = func::FuncOp::create(b, loc, "__ntp_" + name,
+                                   b.getFunctionType(inputs, {}));
+  func.setPrivate();
+  func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+  b.setInsertionPointToStart(func.addEntryBlock());
+  return func;
+}
+
 Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc, Type element,
                                        int64_t numParams, int64_t tile) {
   Value lanes = memref::AllocOp::create(

@@ -92,6 +92,14 @@ mlir::func::FuncOp createFunction(mlir::OpBuilder &b, mlir::Location loc,
                                   mlir::Type element, const std::string &name,
                                   BackwardMode mode, int64_t workspacePerTile);
 
+/// A private, never-inlined function of one tile (CPU), `__ntp_<name>`: its
+/// arguments `leading` flat buffers of `element`, then `extra`, then (jets:
+/// a flat buffer, start, batch, tile: index); `b` inside its entry block.
+mlir::func::FuncOp createTileFunction(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::Type element,
+                                      const std::string &name, unsigned leading,
+                                      llvm::ArrayRef<mlir::Type> extra);
+
 /// A generated function's arguments in `mode` (createFunction's
 /// signature); null where the mode has none.
 struct BackwardArguments {
@@ -353,17 +361,9 @@ protected:
                                llvm::SmallVectorImpl<mlir::Value> &jets,
                                mlir::Value &batch, mlir::Value &tile) {
     using namespace mlir;
-    auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
-    SmallVector<Type> inputs = {flat, flat, flat};
-    inputs.append(extra.begin(), extra.end());
-    inputs.append({flat, b.getIndexType(), b.getIndexType(), b.getIndexType()});
-    // __ntp_: internal linkage in the shared object (CpuTarget.cpp).
-    auto func = func::FuncOp::create(b, loc, "__ntp_" + plan.name + what.str(),
-                                     b.getFunctionType(inputs, {}));
-    func.setPrivate();
-    func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
-    entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
+    auto func = createTileFunction(b, loc, plan.element, plan.name + what.str(),
+                                   /*leading=*/3, extra);
+    entry = &func.getBody().front();
     auto arguments = entry->getArguments();
     x = arguments[0];
     v = arguments[1];
