@@ -68,7 +68,9 @@ typedef struct ntp_jit_spec {
    * request); NULL or "": the ntp.mlp's own ntp.partials_lowering attribute,
    * else auto. The reverse mode (ntp_partials_backward, _save,
    * _backward_saved) follows a multi-direction or collapsed forward (see
-   * partials_reverse_lowering) and is per-ray beside the others.
+   * partials_reverse_lowering); beside a multivariate one it comes from the
+   * cheapest multi-direction or collapsed blocks that fit the stack, beside
+   * the others from per-ray jets.
    * Anything but auto on a jet kernel is an error. */
   const char *partials_lowering;
   /* Read also with `mlir`: how a partials kernel's reverse mode is made, as
