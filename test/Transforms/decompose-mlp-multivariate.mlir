@@ -8,7 +8,12 @@
 // rows combined with beta! (request 0, f: weight 1 on row 0).
 
 // CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
+// The reverse mode (ntp.activate_poly has none) from blocks of rays beside
+// it, the cheapest that fit the stack: one multi-direction block of
+// 1 + 15 * 4 + 7 * 3 = 82 rows.
+// CHECK-SAME: ntp.partials_reverse_lowering = "multi-direction: 1 block of rows 82;
 // CHECK-LABEL: func.func @all_forward_tiles
+// CHECK: ntp.partials_reverse_rays = @all_reverse_rays_tiles
 // CHECK: ntp.seed_rays {{.*}} ray_counts [34] ray_orders [1] collapse_weights [0.000000e+00] collapsed_order 0 : memref<?xf64>, memref<?xf64>, memref<35x3x8xf64
 // CHECK: ntp.affine_rays {{.*}}[0] into {{.*}} live_orders 2 ray_counts [34] ray_orders [1]
 // CHECK: ntp.activate_poly "tanh" {{.*}} monomials [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0, {{.*}}] variables 3 : memref<35x64x8xf64
@@ -75,3 +80,18 @@ ntp.mlp @fourier layers [2, 8, 1] activation "tanh" fourier 3 order 2
 // CHECK: ntp.combine_partials
 ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
     partials [[1, 1]] : f64 {ntp.partials_lowering = "multivariate"}
+
+// -----
+
+// Wider layers: the 82-row block's recomputing reverse would overflow the
+// stack bound (kMaxTileStackBytes), so the reverse mode beside the
+// multivariate forward is per ray.
+// CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
+// CHECK-SAME: ntp.partials_reverse_lowering = "per-ray;
+// CHECK-LABEL: func.func @wide_forward_tiles
+// CHECK: ntp.activate_poly "tanh"
+// CHECK-LABEL: func.func private @wide_reverse_rays_tiles
+// CHECK: ntp.seed %
+// CHECK-NOT: ntp.seed_rays
+ntp.mlp @wide layers [3, 256, 256, 1] activation "tanh" order 4
+    partials [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [2, 0, 0], [1, 1, 0], [1, 0, 1], [0, 2, 0], [0, 1, 1], [0, 0, 2], [3, 0, 0], [2, 1, 0], [2, 0, 1], [1, 2, 0], [1, 1, 1], [1, 0, 2], [0, 3, 0], [0, 2, 1], [0, 1, 2], [0, 0, 3], [4, 0, 0], [3, 1, 0], [3, 0, 1], [2, 2, 0], [2, 1, 1], [2, 0, 2], [1, 3, 0], [1, 2, 1], [1, 1, 2], [1, 0, 3], [0, 4, 0], [0, 3, 1], [0, 2, 2], [0, 1, 3], [0, 0, 4]] : f64
