@@ -36,6 +36,11 @@ using namespace ntp::decompose;
 
 namespace {
 
+/// The smallest stack budget the blocks of rays beside a fast forward are
+/// planned under (below it a block holds a few rows, and per ray is as
+/// good).
+constexpr int64_t kMinBesideStackBytes = int64_t(64) << 10;
+
 struct DecomposeMlpPass
     : public ntp::impl::NtpDecomposeMlpBase<DecomposeMlpPass> {
   using NtpDecomposeMlpBase::NtpDecomposeMlpBase;
@@ -81,8 +86,9 @@ struct DecomposeMlpPass
       // How the rays are propagated: the ntp.mlp's ntp.partials_lowering,
       // else the pass option; auto picks the fewest operations.
       partials::LoweringPlan lowering, reverseLowering;
-      // The reverse mode follows the forward's blocks of rays, or (a
-      // multivariate forward) comes from blocks of rays of its own.
+      // The reverse mode follows the forward's blocks of rays, or comes
+      // from blocks of rays of its own beside the forward (a multivariate
+      // forward, or blocks too large for the reverse's stack bound).
       bool reverseFollows = false, reverseBesideRays = false;
       if (facts.isPartials()) {
         std::string name = partialsLowering;
@@ -170,21 +176,30 @@ struct DecomposeMlpPass
         reverseFollows = backward && raysReverseFits(lowering);
         if (backward && reverseFollows)
           reverseLowering = lowering;
-        else if (backward &&
-                 lowering.lowering == partials::Lowering::Multivariate) {
-          // ntp.activate_poly has no reverse: a multivariate forward is
-          // reversed from blocks of rays beside it (the cheapest ray
-          // lowering by the same count), or per ray where those do not fit.
+        else if (backward && lowering.lowering != partials::Lowering::PerRay &&
+                 reverseName == "auto" && !gatedResidual) {
+          // A multivariate forward (ntp.activate_poly has no reverse), or
+          // blocks whose recomputing reverse would overflow the stack: the
+          // reverse mode comes from blocks of rays beside the forward, the
+          // cheapest ray lowering by the same count, planned under halved
+          // stack budgets until its reverse fits; per ray when the cheapest
+          // is per ray.
           partials::LoweringNetwork rayNetwork = network;
           rayNetwork.multivariate = false;
-          partials::LoweringPlan rays;
-          std::string ignored;
-          if (partials::planLowering(plan, facts.partials, rayNetwork,
-                                     partials::Lowering::Auto,
-                                     /*backward=*/false, rays, ignored) &&
-              raysReverseFits(rays)) {
-            reverseLowering = std::move(rays);
-            reverseBesideRays = true;
+          for (; rayNetwork.stackBytes >= kMinBesideStackBytes;
+               rayNetwork.stackBytes /= 2) {
+            partials::LoweringPlan rays;
+            std::string ignored;
+            if (!partials::planLowering(plan, facts.partials, rayNetwork,
+                                        partials::Lowering::Auto,
+                                        /*backward=*/false, rays, ignored) ||
+                rays.lowering == partials::Lowering::PerRay)
+              break;
+            if (raysReverseFits(rays)) {
+              reverseLowering = std::move(rays);
+              reverseBesideRays = true;
+              break;
+            }
           }
         }
         if (backward && !reverseFollows && !reverseBesideRays)
@@ -196,8 +211,7 @@ struct DecomposeMlpPass
           facts.isPartials() && lowering.lowering != partials::Lowering::PerRay;
       // A partials kernel with the reverse mode and a fast forward whose
       // reverse does not follow it also gets the rays (per ray, or blocks
-      // of rays for a multivariate forward) ntp-generate-backward
-      // differentiates.
+      // of rays) ntp-generate-backward differentiates.
       bool reverseRays = fast && backward && !reverseFollows;
       // The jets of a tile live on the stack: bounded, or the kernel
       // overflows the thread's stack at run time (a fast forward's blocks

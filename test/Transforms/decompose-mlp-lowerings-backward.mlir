@@ -48,3 +48,20 @@ ntp.mlp @slow layers [3, 8, 8, 1] activation "tanh" order 2
     partials [[0, 0, 0], [0, 0, 1]] operators [#ntp.laplacian<[0, 1]>] : f64
     {ntp.partials_reverse_lowering = "per-ray"}
 
+
+// -----
+
+// A forward whose block is too large for the recomputing reverse's stack
+// bound (the Laplacian in 32 inputs, 256 wide: one collapsed block of 34
+// rows) keeps it; the reverse mode comes from blocks of rays beside it,
+// planned under halved stack budgets until their reverse fits (three
+// collapsed blocks), which the forward names.
+// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 34, request 0 collapsed;
+// CHECK-SAME: ntp.partials_reverse_lowering = "collapsed: 3 blocks of rows 15,15,8, request 0 collapsed;
+// CHECK-LABEL: func.func @wide_forward_tiles
+// CHECK-SAME: ntp.partials_reverse_rays = @wide_reverse_rays_tiles
+// CHECK-COUNT-1: ntp.seed_rays
+// CHECK-LABEL: func.func private @wide_reverse_rays_tiles
+// CHECK-COUNT-3: ntp.seed_rays
+ntp.mlp @wide layers [32, 256, 256, 256, 1] activation "tanh" order 2
+    operators [#ntp.laplacian] : f64

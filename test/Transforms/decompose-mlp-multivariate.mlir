@@ -84,14 +84,14 @@ ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
 // -----
 
 // Wider layers: the 82-row block's recomputing reverse would overflow the
-// stack bound (kMaxTileStackBytes), so the reverse mode beside the
-// multivariate forward is per ray.
+// stack bound (kMaxTileStackBytes), so the blocks beside the multivariate
+// forward are planned under halved stack budgets until their reverse fits:
+// three blocks.
 // CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
-// CHECK-SAME: ntp.partials_reverse_lowering = "per-ray;
+// CHECK-SAME: ntp.partials_reverse_lowering = "multi-direction: 3 blocks of rows 30,29,25;
 // CHECK-LABEL: func.func @wide_forward_tiles
 // CHECK: ntp.activate_poly "tanh"
 // CHECK-LABEL: func.func private @wide_reverse_rays_tiles
-// CHECK: ntp.seed %
-// CHECK-NOT: ntp.seed_rays
+// CHECK-COUNT-3: ntp.seed_rays
 ntp.mlp @wide layers [3, 256, 256, 1] activation "tanh" order 4
     partials [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [2, 0, 0], [1, 1, 0], [1, 0, 1], [0, 2, 0], [0, 1, 1], [0, 0, 2], [3, 0, 0], [2, 1, 0], [2, 0, 1], [1, 2, 0], [1, 1, 1], [1, 0, 2], [0, 3, 0], [0, 2, 1], [0, 1, 2], [0, 0, 3], [4, 0, 0], [3, 1, 0], [3, 0, 1], [2, 2, 0], [2, 1, 1], [2, 0, 2], [1, 3, 0], [1, 2, 1], [1, 1, 2], [1, 0, 3], [0, 4, 0], [0, 3, 1], [0, 2, 2], [0, 1, 3], [0, 0, 4]] : f64

@@ -80,6 +80,9 @@ struct Case {
   std::vector<int> hidden;
   Rows rows;
   std::string lowering; // collapsed or multi-direction
+  /// Where set, how the reverse mode's summary starts (blocks beside the
+  /// forward rather than its own).
+  std::string reverse = "";
 };
 
 /// How ctest names a case: its fields, not its bytes (which hold pointers
@@ -209,7 +212,9 @@ template <class T> void checkCase(const Case &c, bool differences) {
   auto slow = compileKernel(widths, c.activation, c.rows, f64, c.lowering,
                             "per-ray", &perRay);
   ASSERT_TRUE(fast && slow);
-  EXPECT_EQ(followed.rfind(c.lowering + ":", 0), 0u) << followed;
+  EXPECT_EQ(followed.rfind(c.reverse.empty() ? c.lowering + ":" : c.reverse, 0),
+            0u)
+      << followed;
   EXPECT_EQ(perRay.rfind("per-ray", 0), 0u) << perRay;
 
   std::vector<T> xt(x.begin(), x.end()), pt(params.begin(), params.end()),
@@ -295,6 +300,20 @@ std::string caseName(const ::testing::TestParamInfo<Case> &info) {
 
 INSTANTIATE_TEST_SUITE_P(Lowerings, RaysBackward, ::testing::ValuesIn(cases()),
                          caseName);
+
+/// A forward block too large for the recomputing reverse's stack bound (the
+/// Laplacian in 32 inputs, 256 wide: one collapsed block of 34 rows): the
+/// reverse mode comes from smaller blocks beside the forward (three), its
+/// gradients against the per-ray reverse mode's (which the cases above
+/// check against the reference; its differences at this width would take
+/// minutes).
+TEST(RaysBackwardBeside, SmallerBlocksWhereTheForwardsDoNotFit) {
+  using ntp::partials::kLaplacian;
+  Case c{"tanh",          32,
+         {256, 256, 256}, {op(kLaplacian, 32)},
+         "collapsed",     "collapsed: 3 blocks of rows 15,15,8"};
+  checkCase<double>(c, /*differences=*/false);
+}
 
 /// The worst errors of the cases run.
 class PrintWorst : public ::testing::Environment {
