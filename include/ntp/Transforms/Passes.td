@@ -46,9 +46,10 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "std::string", /*default=*/"\"auto\"",
            "How a partials kernel's reverse mode propagates its rays: auto "
            "(the forward's lowering when its reverse fits the stack bound; "
-           "beside a multivariate forward the cheapest multi-direction or "
-           "collapsed blocks that fit; else per-ray) or per-ray (per-ray rays "
-           "beside a fast forward); an ntp.mlp's "
+           "else, and beside a multivariate forward, the cheapest ray "
+           "blocks planned under halved stack budgets until their reverse "
+           "fits, or per-ray when that is the cheapest) or per-ray (per-ray "
+           "rays beside a fast forward); an ntp.mlp's "
            "ntp.partials_reverse_lowering attribute takes precedence">,
     Option<"partialsStackBytes", "partials-stack-bytes", "int64_t",
            /*default=*/"0",
