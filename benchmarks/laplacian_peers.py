@@ -180,31 +180,35 @@ def torch_worker(args):
         tp = [(torch.from_numpy(w), torch.from_numpy(b)) for w, b in params]
         xt = torch.from_numpy(x)
 
-        def u(z):
+        def u(z, layers=tp):
             h = z
-            for i, (w, b) in enumerate(tp):
+            for i, (w, b) in enumerate(layers):
                 h = torch.nn.functional.linear(h, w, b)
-                if i < len(tp) - 1:
+                if i < len(layers) - 1:
                     h = torch.tanh(h)
             return h[:, 0]
 
         def by_ntp():
             return k.partials(x, flat, out=buf)
 
-        def by_autograd():
+        def nested(layers=tp, training=False):
             # Each partial of order n < 4: one backward pass gives its d
-            # children (alpha + e_i); 20 passes in all.
+            # children (alpha + e_i); 20 passes in all. Training keeps the
+            # last order's graph too (the loss is differentiated again).
             z = xt.detach().requires_grad_(True)
-            got = {(0, 0, 0): u(z)}
+            got = {(0, 0, 0): u(z, layers)}
             for n in range(4):
                 for a in [a for a in alphas if sum(a) == n]:
                     g, = torch.autograd.grad(got[a].sum(), z,
-                                             create_graph=n < 3,
+                                             create_graph=training or n < 3,
                                              retain_graph=True)
                     for i in range(3):
                         c = tuple(a[j] + (j == i) for j in range(3))
                         got.setdefault(c, g[:, i])
             return torch.stack([got[a] for a in alphas])
+
+        def by_autograd():
+            return nested()
 
         diff = rel_diff(by_autograd().detach().numpy(), by_ntp()[:, :, 0])
         # Per partial, relative to its own largest magnitude.
@@ -232,28 +236,10 @@ def torch_worker(args):
 
         leaves = [t.detach().clone().requires_grad_(True)
                   for wb in tp for t in wb]
+        trained = list(zip(leaves[0::2], leaves[1::2]))
 
         def autograd_step():
-            z = xt.detach().requires_grad_(True)
-
-            def v(z):
-                h = z
-                for i in range(len(tp)):
-                    h = torch.nn.functional.linear(h, leaves[2 * i],
-                                                   leaves[2 * i + 1])
-                    if i < len(tp) - 1:
-                        h = torch.tanh(h)
-                return h[:, 0]
-            got = {(0, 0, 0): v(z)}
-            for n in range(4):
-                for a in [a for a in alphas if sum(a) == n]:
-                    g, = torch.autograd.grad(got[a].sum(), z,
-                                             create_graph=True,
-                                             retain_graph=True)
-                    for i in range(3):
-                        c = tuple(a[j] + (j == i) for j in range(3))
-                        got.setdefault(c, g[:, i])
-            loss = (torch.stack([got[a] for a in alphas]) ** 2).mean(1).sum()
+            loss = (nested(trained, training=True) ** 2).mean(1).sum()
             return torch.autograd.grad(loss, leaves)
 
         ref = np.concatenate([g.detach().numpy().reshape(-1)

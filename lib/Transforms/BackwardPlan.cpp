@@ -105,7 +105,7 @@ func::FuncOp ntp::backward::createFunction(OpBuilder &b, Location loc,
   return func;
 }
 
-func::FuncOp ntp::backward::createTileFunction(OpBuilder &b, Location loc,
+TileFunction ntp::backward::createTileFunction(OpBuilder &b, Location loc,
                                                Type element,
                                                const std::string &name,
                                                unsigned leading,
@@ -119,8 +119,24 @@ func::FuncOp ntp::backward::createTileFunction(OpBuilder &b, Location loc,
                                    b.getFunctionType(inputs, {}));
   func.setPrivate();
   func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
-  b.setInsertionPointToStart(func.addEntryBlock());
-  return func;
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  auto arguments = entry->getArguments();
+  size_t n = arguments.size();
+  return {func,
+          entry,
+          arguments[n - 4],
+          arguments[n - 3],
+          arguments[n - 2],
+          arguments[n - 1]};
+}
+
+MemRefType ntp::backward::dynamicOffsetJetType(int64_t orders, int64_t width,
+                                               int64_t tile, Type element) {
+  return JetBufferShape::get(orders, width, tile, element,
+                             StridedLayoutAttr::get(element.getContext(),
+                                                    ShapedType::kDynamic,
+                                                    {width * tile, tile, 1}));
 }
 
 Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc, Type element,
@@ -178,11 +194,7 @@ Value ntp::backward::sliceWorkspace(OpBuilder &b, Location loc, Value workspace,
                                                 b, loc, workspacePerTile));
   Value start = arith::AddIOp::create(
       b, loc, first, arith::ConstantIndexOp::create(b, loc, offset));
-  // Row-major [orders, width, tile] at a dynamic offset.
-  MemRefType type = JetBufferShape::get(
-      orders, width, tileSize, element,
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                             {width * tileSize, tileSize, 1}));
+  MemRefType type = dynamicOffsetJetType(orders, width, tileSize, element);
   return memref::ReinterpretCastOp::create(
       b, loc, type, workspace, OpFoldResult(start),
       ArrayRef<OpFoldResult>{b.getIndexAttr(orders), b.getIndexAttr(width),

@@ -92,13 +92,24 @@ mlir::func::FuncOp createFunction(mlir::OpBuilder &b, mlir::Location loc,
                                   mlir::Type element, const std::string &name,
                                   BackwardMode mode, int64_t workspacePerTile);
 
-/// A private, never-inlined function of one tile (CPU), `__ntp_<name>`: its
-/// arguments `leading` flat buffers of `element`, then `extra`, then (jets:
-/// a flat buffer, start, batch, tile: index); `b` inside its entry block.
-mlir::func::FuncOp createTileFunction(mlir::OpBuilder &b, mlir::Location loc,
-                                      mlir::Type element,
-                                      const std::string &name, unsigned leading,
-                                      llvm::ArrayRef<mlir::Type> extra);
+/// A private, never-inlined function of one tile (CPU), `__ntp_<name>`, and
+/// its entry block's arguments: `leading` flat buffers of `element`, then
+/// `extra`, then (jets: a flat buffer, start, batch, tile: index).
+struct TileFunction {
+  mlir::func::FuncOp func;
+  mlir::Block *entry;
+  mlir::Value jets, start, batch, tile;
+};
+/// Creates it with `b` inside its entry block.
+TileFunction createTileFunction(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::Type element, const std::string &name,
+                                unsigned leading,
+                                llvm::ArrayRef<mlir::Type> extra);
+
+/// The type of a [orders, width, tile] jet buffer, row-major, at a dynamic
+/// offset (a workspace slice, a tile function's argument).
+mlir::MemRefType dynamicOffsetJetType(int64_t orders, int64_t width,
+                                      int64_t tile, mlir::Type element);
 
 /// A generated function's arguments in `mode` (createFunction's
 /// signature); null where the mode has none.
@@ -361,23 +372,20 @@ protected:
                                llvm::SmallVectorImpl<mlir::Value> &jets,
                                mlir::Value &batch, mlir::Value &tile) {
     using namespace mlir;
-    auto func = createTileFunction(b, loc, plan.element, plan.name + what.str(),
-                                   /*leading=*/3, extra);
-    entry = &func.getBody().front();
-    auto arguments = entry->getArguments();
-    x = arguments[0];
-    v = arguments[1];
-    params = arguments[2];
-    Value base = arguments[arguments.size() - 4],
-          start = arguments[arguments.size() - 3];
-    batch = arguments[arguments.size() - 2];
-    tile = arguments[arguments.size() - 1];
+    TileFunction body = createTileFunction(
+        b, loc, plan.element, plan.name + what.str(), /*leading=*/3, extra);
+    entry = body.entry;
+    x = entry->getArgument(0);
+    v = entry->getArgument(1);
+    params = entry->getArgument(2);
+    batch = body.batch;
+    tile = body.tile;
     jets.clear();
     for (size_t i = 0; i < plan.steps.size(); ++i)
-      jets.push_back(sliceWorkspace(b, loc, base, start, 1, jetOffset(i),
-                                    plan.orders, plan.steps[i].width, plan.tile,
-                                    plan.element));
-    return func;
+      jets.push_back(sliceWorkspace(
+          b, loc, body.jets, body.start, 1, jetOffset(i), plan.orders,
+          plan.steps[i].width, plan.tile, plan.element));
+    return body.func;
   }
 
   mlir::func::FuncOp buildForwardBody(mlir::OpBuilder &b) {

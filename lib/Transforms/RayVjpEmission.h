@@ -289,28 +289,22 @@ protected:
                                llvm::SmallVectorImpl<mlir::Value> &jets,
                                mlir::Value &batch, mlir::Value &tile) {
     using namespace mlir;
-    auto func = createTileFunction(b, loc, plan.element,
-                                   plan.name + "_group" + std::to_string(k) +
-                                       what.str(),
-                                   /*leading=*/2, extra);
-    entry = &func.getBody().front();
-    auto arguments = entry->getArguments();
-    x = arguments[0];
-    params = arguments[1];
-    Value base = arguments[arguments.size() - 4],
-          start = arguments[arguments.size() - 3];
-    batch = arguments[arguments.size() - 2];
-    tile = arguments[arguments.size() - 1];
+    TileFunction body = createTileFunction(b, loc, plan.element,
+                                           plan.name + "_group" +
+                                               std::to_string(k) + what.str(),
+                                           /*leading=*/2, extra);
+    entry = body.entry;
+    x = entry->getArgument(0);
+    params = entry->getArgument(1);
+    batch = body.batch;
+    tile = body.tile;
     const Group &group = plan.groups[k];
     jets.clear();
-    int64_t offset = 0;
-    for (size_t i = 0; i + 1 < group.steps.size(); ++i) {
-      int64_t width = group.steps[i].width;
-      jets.push_back(sliceWorkspace(b, loc, base, start, 1, offset, group.rows,
-                                    width, plan.tile, plan.element));
-      offset += group.rows * width * plan.tile;
-    }
-    return func;
+    for (size_t i = 0; i + 1 < group.steps.size(); ++i)
+      jets.push_back(sliceWorkspace(
+          b, loc, body.jets, body.start, 1, groupJetOffset(group, i),
+          group.rows, group.steps[i].width, plan.tile, plan.element));
+    return body.func;
   }
 
   /// (x, params, direction, jets, start, batch, tile).
@@ -371,11 +365,7 @@ protected:
 
   /// [rows, width, tile] row-major at a dynamic offset.
   mlir::MemRefType dynamicOffsetType(int64_t rows, int64_t width) {
-    return JetBufferShape::get(
-        rows, width, plan.tile, plan.element,
-        mlir::StridedLayoutAttr::get(plan.element.getContext(),
-                                     mlir::ShapedType::kDynamic,
-                                     {width * plan.tile, plan.tile, 1}));
+    return dynamicOffsetJetType(rows, width, plan.tile, plan.element);
   }
 
   /// `buffer` ([rows, width, tile], any row-major offset) as
@@ -395,9 +385,7 @@ protected:
         b, loc, tile, arith::ConstantIndexOp::create(b, loc, workspacePerTile));
     return arith::AddIOp::create(
         b, loc, first,
-        arith::ConstantIndexOp::create(b, loc,
-                                       plan.groups[k].firstColumn *
-                                           plan.lowerWidths() * plan.tile));
+        arith::ConstantIndexOp::create(b, loc, groupOffset(plan.groups[k])));
   }
 
   /// Group k's top step (its affine layer) into `top`, reading the jets in
@@ -408,13 +396,10 @@ protected:
     size_t last = group.steps.size() - 1;
     // Only the views the top step reads (null for the others).
     llvm::SmallVector<mlir::Value> jets(last);
-    int64_t offset = group.firstColumn * plan.lowerWidths() * plan.tile;
-    for (size_t i = 0; i < last; ++i) {
-      int64_t width = group.steps[i].width;
-      if (llvm::is_contained(group.inputs[last], i))
-        jets[i] = workspaceSlice(b, tile, offset, group.rows, width);
-      offset += group.rows * width * plan.tile;
-    }
+    for (size_t i : group.inputs[last])
+      jets[i] =
+          workspaceSlice(b, tile, groupOffset(group) + groupJetOffset(group, i),
+                         group.rows, group.steps[i].width);
     derived().emitStepForward(b, k, last, jets, top, batch, tile);
   }
 
@@ -437,15 +422,29 @@ protected:
                                            mlir::Value tile) {
     const Group &group = plan.groups[k];
     llvm::SmallVector<mlir::Value> jets;
-    int64_t offset = group.firstColumn * plan.lowerWidths() * plan.tile;
     for (size_t i = 0; i + 1 < group.steps.size(); ++i) {
       int64_t width = group.steps[i].width;
-      jets.push_back(workspace
-                         ? workspaceSlice(b, tile, offset, group.rows, width)
-                         : corner(b, stackJets[i], 0, group.rows, width));
-      offset += group.rows * width * plan.tile;
+      jets.push_back(workspace ? workspaceSlice(b, tile,
+                                                groupOffset(group) +
+                                                    groupJetOffset(group, i),
+                                                group.rows, width)
+                               : corner(b, stackJets[i], 0, group.rows, width));
     }
     return jets;
+  }
+
+  /// Elements before `group`'s jets in a tile's workspace slice.
+  int64_t groupOffset(const Group &group) const {
+    return group.firstColumn * plan.lowerWidths() * plan.tile;
+  }
+
+  /// Elements before step i's jet among `group`'s (their layout in its
+  /// workspace slice and in the tile functions' base).
+  int64_t groupJetOffset(const Group &group, size_t i) const {
+    int64_t offset = 0;
+    for (size_t j = 0; j < i; ++j)
+      offset += group.rows * group.steps[j].width * plan.tile;
+    return offset;
   }
 
   /// Group k's forward into `jets`; the top affine too when `top` is given.
