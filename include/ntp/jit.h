@@ -67,11 +67,10 @@ typedef struct ntp_jit_spec {
    * "multivariate" or "collapsed" (needs a laplacian or biharmonic
    * request); NULL or "": the ntp.mlp's own ntp.partials_lowering attribute,
    * else auto. The reverse mode (ntp_partials_backward, _save,
-   * _backward_saved) follows a multi-direction or collapsed forward (see
-   * partials_reverse_lowering) where its blocks fit the stack bound; else,
-   * and beside a multivariate one, it comes from smaller multi-direction or
-   * collapsed blocks beside the forward, beside the others from per-ray
-   * jets.
+   * _backward_saved) follows a multi-direction, collapsed or multivariate
+   * forward (see partials_reverse_lowering) where its blocks fit the stack
+   * bound; else it comes from smaller multi-direction or collapsed blocks
+   * beside the forward, beside the others from per-ray jets.
    * Anything but auto on a jet kernel is an error. */
   const char *partials_lowering;
   /* Read also with `mlir`: how a partials kernel's reverse mode is made, as

@@ -157,13 +157,19 @@ struct DecomposeMlpPass
             facts.kinds.gated &&
             llvm::any_of(facts.kinds.residual, [](bool r) { return r; });
         // Whether the blocks of rays of `candidate` have a reverse mode whose
-        // recomputing tile fits the stack.
+        // recomputing tile fits the stack. A multivariate forward is one
+        // block of its monomials' rows (ntp.activate_poly_vjp and
+        // ntp.gate_poly_vjp read sigma's jet one order past the degree,
+        // which planPartials bounds by 16).
         auto raysReverseFits = [&](const partials::LoweringPlan &candidate) {
+          bool multivariate =
+              candidate.lowering == partials::Lowering::Multivariate;
           if (candidate.lowering == partials::Lowering::PerRay ||
-              candidate.lowering == partials::Lowering::Multivariate ||
               reverseName != "auto" || gatedResidual)
             return false;
-          int64_t maxRows = 0;
+          int64_t maxRows =
+              multivariate ? static_cast<int64_t>(candidate.monomials.size())
+                           : 0;
           for (const partials::RayBlock &block : candidate.blocks)
             maxRows = std::max(maxRows, block.rows());
           std::optional<int64_t> stack =
@@ -178,8 +184,7 @@ struct DecomposeMlpPass
           reverseLowering = lowering;
         else if (backward && lowering.lowering != partials::Lowering::PerRay &&
                  reverseName == "auto" && !gatedResidual) {
-          // A multivariate forward (ntp.activate_poly has no reverse), or
-          // blocks whose recomputing reverse would overflow the stack: the
+          // Blocks whose recomputing reverse would overflow the stack: the
           // reverse mode comes from blocks of rays beside the forward, the
           // cheapest ray lowering by the same count, planned under halved
           // stack budgets until its reverse fits; per ray when the cheapest

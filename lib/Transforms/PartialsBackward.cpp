@@ -114,9 +114,9 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
   if (!forward->hasAttr(kReverseRaysAttrName) && isRaysForward(forward))
     return generateRaysBackward(module, forward, forward, perSampleGrads);
   // A fast (multi-direction, collapsed, multivariate) forward names the
-  // rays its reverse mode comes from (ntp-decompose-mlp): per ray, or for a
-  // multivariate forward blocks of rays; they are not an entry point and go
-  // once read.
+  // rays its reverse mode comes from (ntp-decompose-mlp): per ray, or blocks
+  // of rays (a gated multivariate forward, blocks past the stack bound);
+  // they are not an entry point and go once read.
   func::FuncOp rays = forward;
   if (auto source =
           forward->getAttrOfType<FlatSymbolRefAttr>(kReverseRaysAttrName)) {

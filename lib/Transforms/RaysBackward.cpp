@@ -1,9 +1,13 @@
 //===- RaysBackward.cpp - Reverse mode of the ray lowerings ---------------===//
 //
 // Part of ntp-generate-backward (PartialsBackward.cpp dispatches here): the
-// reverse mode of a partials kernel whose forward is the multi-direction or
-// collapsed lowering (ntp-decompose-mlp's buildMultiPartials), generated from
-// that forward itself rather than from per-ray rays beside it.
+// reverse mode of a partials kernel whose forward is the multi-direction,
+// collapsed or multivariate lowering (ntp-decompose-mlp's buildMultiPartials,
+// buildPolyPartials), generated from that forward itself rather than from
+// rays beside it. A multivariate forward is one block on the layout of its
+// monomials' rows (order-1 rays), its activations ntp.activate_poly and
+// gates ntp.gate_poly, whose VJPs are ntp.activate_poly_vjp and
+// ntp.gate_poly_vjp; everything else is reversed as below.
 //
 // The forward is a sequence of blocks (ntp.seed_rays, then per layer
 // ntp.affine_rays and ntp.activate_rays with the typed layers' jet ops on
@@ -92,9 +96,16 @@ public:
                            weights, collapsed);
       break;
     case JetStep::Kind::Activate:
-      ActivateRaysOp::create(b, loc, b.getStringAttr(s.activation), jets[i - 1],
-                             output, b.getI64IntegerAttr(s.liveOrders), counts,
-                             orders, weights, collapsed);
+      if (block.multivariate())
+        ActivatePolyOp::create(b, loc, b.getStringAttr(s.activation),
+                               jets[i - 1], output,
+                               b.getDenseI64ArrayAttr(block.monomials),
+                               b.getI64IntegerAttr(block.variables));
+      else
+        ActivateRaysOp::create(b, loc, b.getStringAttr(s.activation),
+                               jets[i - 1], output,
+                               b.getI64IntegerAttr(s.liveOrders), counts,
+                               orders, weights, collapsed);
       break;
     case JetStep::Kind::Scale:
     case JetStep::Kind::Add:
@@ -102,9 +113,15 @@ public:
       emitTypedLayerForward(b, loc, s, jets, i, params);
       break;
     case JetStep::Kind::Gate:
-      GateRaysOp::create(b, loc, jets[block.inputs[i][0]],
-                         jets[block.inputs[i][1]], jets[block.inputs[i][2]],
-                         output, counts, orders, weights, collapsed);
+      if (block.multivariate())
+        GatePolyOp::create(b, loc, jets[block.inputs[i][0]],
+                           jets[block.inputs[i][1]], jets[block.inputs[i][2]],
+                           output, b.getDenseI64ArrayAttr(block.monomials),
+                           b.getI64IntegerAttr(block.variables));
+      else
+        GateRaysOp::create(b, loc, jets[block.inputs[i][0]],
+                           jets[block.inputs[i][1]], jets[block.inputs[i][2]],
+                           output, counts, orders, weights, collapsed);
       break;
     }
   }
@@ -121,9 +138,15 @@ public:
       emitAffineVjp(b, s, input, bar, inBar, block.rows, inWidth, rowZeroInput);
       break;
     case JetStep::Kind::Activate:
-      ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation), input,
-                                bar, inBar, b.getI64IntegerAttr(s.liveOrders),
-                                counts, orders, weights, collapsed);
+      if (block.multivariate())
+        ActivatePolyVjpOp::create(b, loc, b.getStringAttr(s.activation), input,
+                                  bar, inBar,
+                                  b.getDenseI64ArrayAttr(block.monomials),
+                                  b.getI64IntegerAttr(block.variables));
+      else
+        ActivateRaysVjpOp::create(b, loc, b.getStringAttr(s.activation), input,
+                                  bar, inBar, b.getI64IntegerAttr(s.liveOrders),
+                                  counts, orders, weights, collapsed);
       break;
     case JetStep::Kind::Scale:
     case JetStep::Kind::FourierProject:
@@ -137,10 +160,16 @@ public:
   void emitGateVjp(OpBuilder &b, const RaysBlock &block, const JetStep &,
                    Value u, Value v, Value z, Value bar, Value uBar, Value vBar,
                    Value zBar, bool accumulate) {
+    UnitAttr adds = accumulate ? b.getUnitAttr() : UnitAttr();
+    if (block.multivariate()) {
+      GatePolyVjpOp::create(b, loc, u, v, z, bar, uBar, vBar, zBar,
+                            b.getDenseI64ArrayAttr(block.monomials),
+                            b.getI64IntegerAttr(block.variables), adds);
+      return;
+    }
     auto [counts, orders, weights, collapsed] = layoutAttrs(b, block);
     GateRaysVjpOp::create(b, loc, u, v, z, bar, uBar, vBar, zBar, counts,
-                          orders, weights, collapsed,
-                          accumulate ? b.getUnitAttr() : UnitAttr());
+                          orders, weights, collapsed, adds);
   }
 
   /// Cotangents sum over every row (the typed layers map every row).
@@ -151,7 +180,8 @@ public:
   bool sameBody(const RaysBlock &a, const RaysBlock &b) const {
     return RayGroupsReverseBuilder::sameBody(a, b) && a.counts == b.counts &&
            a.orders == b.orders && a.weights == b.weights &&
-           a.collapsedOrder == b.collapsedOrder;
+           a.collapsedOrder == b.collapsedOrder && a.monomials == b.monomials &&
+           a.variables == b.variables;
   }
 
 private:

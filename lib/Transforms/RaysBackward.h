@@ -26,10 +26,11 @@ namespace ntp::backward {
 bool isRaysForward(mlir::func::FuncOp forward);
 
 /// Generates the three reverse-mode functions of the partials kernel
-/// `forward` from the blocks of rays of `rays` (the forward itself, or a
-/// multivariate forward's rays beside it): each block's buffers saved or
-/// recomputed, then reversed layer by layer (ntp.affine_vjp over every row,
-/// ntp.activate_rays_vjp, the typed layers' VJP ops on every row).
+/// `forward` from the blocks of rays of `rays` (the forward itself, or the
+/// rays beside a forward whose own blocks do not fit): each block's buffers
+/// saved or recomputed, then reversed layer by layer (ntp.affine_vjp over
+/// every row, ntp.activate_rays_vjp or for a multivariate block
+/// ntp.activate_poly_vjp, the typed layers' VJP ops on every row).
 mlir::LogicalResult generateRaysBackward(mlir::ModuleOp module,
                                          mlir::func::FuncOp forward,
                                          mlir::func::FuncOp rays,

@@ -69,6 +69,34 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
         return op->emitOpError("must have its block's ray layout");
       return success();
     };
+    // A ray activation or gate: not in a multivariate block.
+    auto checkNotMultivariate = [&]() -> LogicalResult {
+      if (plan.groups.back().multivariate())
+        return op->emitOpError("may not follow a multivariate op in its "
+                               "block");
+      return success();
+    };
+    // A multivariate op: one row per row of its block, the block's
+    // monomials (the first such op sets them).
+    auto checkMonomials = [&](auto poly) -> LogicalResult {
+      RaysBlock &block = plan.groups.back();
+      if (JetBufferShape::of(poly.getOutput()).orders() != block.rows)
+        return op->emitOpError("must have one row per row of its block");
+      if (block.monomials.empty()) {
+        if (llvm::any_of(block.steps, [](const JetStep &s) {
+              return s.kind == JetStep::Kind::Activate ||
+                     s.kind == JetStep::Kind::Gate;
+            }))
+          return op->emitOpError("may not follow a ray activation or gate in "
+                                 "its block");
+        block.monomials.assign(poly.getMonomials().begin(),
+                               poly.getMonomials().end());
+        block.variables = poly.getVariables();
+      } else if (poly.getMonomials() != ArrayRef<int64_t>(block.monomials) ||
+                 static_cast<int64_t>(poly.getVariables()) != block.variables)
+        return op->emitOpError("must have its block's monomials");
+      return success();
+    };
     Value written;
     if (auto seed = dyn_cast<SeedRaysOp>(op)) {
       if (combined)
@@ -112,6 +140,7 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
       written = affine.getOutput();
     } else if (auto activate = dyn_cast<ActivateRaysOp>(op)) {
       if (failed(needBlock()) || failed(checkLayout(activate)) ||
+          failed(checkNotMultivariate()) ||
           failed(readsPrevious(activate.getInput())) ||
           failed(readsEarlier(activate.getInput())))
         return WalkResult::interrupt();
@@ -120,21 +149,36 @@ FailureOr<RaysPlan> ntp::backward::readRaysPlan(func::FuncOp func,
            static_cast<int64_t>(activate.getLiveOrders()), 0,
            activate.getActivation().str()});
       written = activate.getOutput();
-    } else if (auto gate = dyn_cast<GateRaysOp>(op)) {
-      // The modified MLP's gate: U, V and the hidden layer's activation Z.
-      if (failed(needBlock()) || failed(checkLayout(gate)) ||
-          failed(readsPrevious(gate.getZ())) ||
-          failed(readsEarlier(gate.getU())) ||
-          failed(readsEarlier(gate.getV())) ||
-          failed(readsEarlier(gate.getZ())))
+    } else if (auto poly = dyn_cast<ActivatePolyOp>(op)) {
+      // The multivariate lowering's activation: its block's rows are the
+      // monomials' Taylor coefficients, one set for the block.
+      if (failed(needBlock()) || failed(readsPrevious(poly.getInput())) ||
+          failed(readsEarlier(poly.getInput())) || failed(checkMonomials(poly)))
+        return WalkResult::interrupt();
+      RaysBlock &block = plan.groups.back();
+      block.steps.push_back({JetStep::Kind::Activate, neurons(poly.getOutput()),
+                             block.rows, 0, poly.getActivation().str()});
+      written = poly.getOutput();
+    } else if (isa<GateRaysOp, GatePolyOp>(op)) {
+      // The modified MLP's gate: U, V and the hidden layer's activation Z
+      // (ntp.gate_poly: the multivariate lowering's, over its monomials).
+      auto gateRays = dyn_cast<GateRaysOp>(op);
+      auto gatePoly = dyn_cast<GatePolyOp>(op);
+      Value u = gateRays ? gateRays.getU() : gatePoly.getU();
+      Value v = gateRays ? gateRays.getV() : gatePoly.getV();
+      Value z = gateRays ? gateRays.getZ() : gatePoly.getZ();
+      if (failed(needBlock()) ||
+          failed(gateRays ? checkLayout(gateRays) : checkMonomials(gatePoly)) ||
+          (gateRays && failed(checkNotMultivariate())) ||
+          failed(readsPrevious(z)) || failed(readsEarlier(u)) ||
+          failed(readsEarlier(v)) || failed(readsEarlier(z)))
         return WalkResult::interrupt();
       if (inputs[0] == inputs[1] || inputs[0] == inputs[2] ||
           inputs[1] == inputs[2])
         return op->emitOpError("must gate three different jets");
-      plan.groups.back().steps.push_back({JetStep::Kind::Gate,
-                                          neurons(gate.getOutput()),
+      written = gateRays ? gateRays.getOutput() : gatePoly.getOutput();
+      plan.groups.back().steps.push_back({JetStep::Kind::Gate, neurons(written),
                                           plan.groups.back().rows, 0, ""});
-      written = gate.getOutput();
     } else if (isa<ScaleOp, FourierProjectOp, AddJetsOp>(op)) {
       // Typed layers: the jet chain's rules, on every row.
       if (failed(needBlock()))

@@ -1,9 +1,10 @@
 //===- RaysPlan.h - The plan of a rays forward's blocks ---------*- C++ -*-===//
 //
-// What the reverse mode of a multi-direction or collapsed partials kernel
-// (RaysBackward.cpp) reads off its forward (RaysPlan.cpp): the blocks of
-// rays, their layouts, constant directions and steps, and the combine's
-// weights.
+// What the reverse mode of a multi-direction, collapsed or multivariate
+// partials kernel (RaysBackward.cpp) reads off its forward (RaysPlan.cpp):
+// the blocks of rays, their layouts, constant directions and steps (a
+// multivariate forward: one block whose activations are ntp.activate_poly
+// over its monomials), and the combine's weights.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,13 @@ struct RaysBlock : RayGroup {
   SmallVector<double> weights;
   int64_t collapsedOrder = 0;
   SmallVector<double> directions; // [rays, d], layout order
+  /// A multivariate forward's block (ntp.activate_poly on its rows): the
+  /// monomials of its rows, flat, `variables` exponents each; empty
+  /// otherwise.
+  SmallVector<int64_t> monomials;
+  int64_t variables = 0;
+
+  bool multivariate() const { return !monomials.empty(); }
 };
 
 /// The blocks of rays of the forward (`groups`), in order.

@@ -8,12 +8,11 @@
 // rows combined with beta! (request 0, f: weight 1 on row 0).
 
 // CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
-// The reverse mode (ntp.activate_poly has none) from blocks of rays beside
-// it, the cheapest that fit the stack: one multi-direction block of
-// 1 + 15 * 4 + 7 * 3 = 82 rows.
-// CHECK-SAME: ntp.partials_reverse_lowering = "multi-direction: 1 block of rows 82;
+// The reverse mode follows the forward (ntp.activate_poly_vjp,
+// RaysBackward.cpp): no rays beside it.
+// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 35 monomials of degree <= 4;
 // CHECK-LABEL: func.func @all_forward_tiles
-// CHECK: ntp.partials_reverse_rays = @all_reverse_rays_tiles
+// CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.seed_rays {{.*}} ray_counts [34] ray_orders [1] collapse_weights [0.000000e+00] collapsed_order 0 : memref<?xf64>, memref<?xf64>, memref<35x3x8xf64
 // CHECK: ntp.affine_rays {{.*}}[0] into {{.*}} live_orders 2 ray_counts [34] ray_orders [1]
 // CHECK: ntp.activate_poly "tanh" {{.*}} monomials [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0, {{.*}}] variables 3 : memref<35x64x8xf64
@@ -83,15 +82,14 @@ ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
 
 // -----
 
-// Wider layers: the 82-row block's recomputing reverse would overflow the
-// stack bound (kMaxTileStackBytes), so the blocks beside the multivariate
-// forward are planned under halved stack budgets until their reverse fits:
-// three blocks.
+// Wider layers: the multivariate forward's own reverse (35 rows per
+// neuron) fits the stack bound (kMaxTileStackBytes) where a block of 82
+// multi-direction rows would not; it follows the forward, no rays beside.
 // CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
-// CHECK-SAME: ntp.partials_reverse_lowering = "multi-direction: 3 blocks of rows 30,29,25;
+// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 35 monomials of degree <= 4;
 // CHECK-LABEL: func.func @wide_forward_tiles
+// CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.activate_poly "tanh"
-// CHECK-LABEL: func.func private @wide_reverse_rays_tiles
-// CHECK-COUNT-3: ntp.seed_rays
+// CHECK-NOT: reverse_rays_tiles
 ntp.mlp @wide layers [3, 256, 256, 1] activation "tanh" order 4
     partials [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [2, 0, 0], [1, 1, 0], [1, 0, 1], [0, 2, 0], [0, 1, 1], [0, 0, 2], [3, 0, 0], [2, 1, 0], [2, 0, 1], [1, 2, 0], [1, 1, 1], [1, 0, 2], [0, 3, 0], [0, 2, 1], [0, 1, 2], [0, 0, 3], [4, 0, 0], [3, 1, 0], [3, 0, 1], [2, 2, 0], [2, 1, 1], [2, 0, 2], [1, 3, 0], [1, 2, 1], [1, 1, 2], [1, 0, 3], [0, 4, 0], [0, 3, 1], [0, 2, 2], [0, 1, 3], [0, 0, 4]] : f64

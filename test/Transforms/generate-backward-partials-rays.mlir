@@ -71,30 +71,30 @@ ntp.mlp @typed layers [2, 4, 4, 1] activation "sin" slopes "neuron"
 
 // -----
 
-// A multivariate forward (ntp.activate_poly has no reverse) is reversed from
-// blocks of rays beside it, the cheapest ray lowering whose recomputing tile
-// fits the stack (here multi-direction: one block of 7 rows): the entry
-// point stays multivariate; the blocks become tile functions like a
-// multi-direction forward's own, and the rays beside it are erased.
+// A multivariate forward is reversed from itself: one block on the layout
+// of its 5 monomials' rows, the activations' VJP ntp.activate_poly_vjp, the
+// affine layers' ntp.affine_vjp over every row (row 0's block with the
+// bias), the tile functions calling ntp.activate_poly; no rays beside it.
 // CHECK: ntp.partials_lowering = "multivariate: 5 monomials of degree <= 2;
-// CHECK-SAME: ntp.partials_reverse_lowering = "multi-direction: 1 block of rows 7;
+// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 5 monomials of degree <= 2;
 // CHECK-LABEL: func.func @mv_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.activate_poly "tanh"
-// CHECK-NOT: ntp.activate_rays
 // CHECK: return
 // CHECK-LABEL: func.func private @__ntp_mv_group0_tile_reverse
 // CHECK: ntp.affine_vjp
-// CHECK: ntp.activate_rays_vjp "tanh"
-// CHECK: ntp.activate_rays_vjp "tanh"
+// CHECK: ntp.activate_poly_vjp "tanh" {{.*}} monomials [0, 0, 1, 0, 0, 1, 2, 0, 1, 1] variables 2
+// CHECK: ntp.affine_vjp
+// CHECK: ntp.activate_poly_vjp "tanh"
+// CHECK-NOT: ntp.activate_rays_vjp
 // CHECK: return
 // CHECK-LABEL: func.func @mv_backward_saved_tiles
 // CHECK: func.call @__ntp_mv_group0_tile_reverse
 // CHECK: ntp.seed_vjp
 // CHECK-LABEL: func.func private @__ntp_mv_group0_tile_forward
 // CHECK: ntp.seed_rays
-// CHECK: ntp.activate_rays "tanh"
-// CHECK-NOT: ntp.activate_poly
+// CHECK: ntp.activate_poly "tanh"
+// CHECK-NOT: ntp.activate_rays
 // CHECK: return
 // CHECK-LABEL: func.func @mv_forward_save_tiles
 // CHECK: func.call @__ntp_mv_group0_tile_forward
@@ -103,4 +103,31 @@ ntp.mlp @typed layers [2, 4, 4, 1] activation "sin" slopes "neuron"
 // CHECK: func.call @__ntp_mv_group0_tile_reverse
 // CHECK-NOT: reverse_rays
 ntp.mlp @mv layers [2, 4, 4, 1] activation "tanh" order 2
+    partials [[1, 1], [2, 0], [0, 0]] : f64 {ntp.partials_lowering = "multivariate"}
+
+// -----
+
+// A gated multivariate forward is reversed from itself too: the gates'
+// VJP ntp.gate_poly_vjp (U's and V's cotangents written by the last
+// layer's gate, added to by the first's), the activations'
+// ntp.activate_poly_vjp (the hidden layers', then U's and V's).
+// CHECK: ntp.partials_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK-LABEL: func.func @mvg_forward_tiles
+// CHECK-NOT: ntp.partials_reverse_rays
+// CHECK: ntp.gate_poly
+// CHECK: return
+// CHECK-LABEL: func.func private @__ntp_mvg_group0_tile_reverse
+// CHECK: ntp.gate_poly_vjp {{.*}} monomials [0, 0, 1, 0, 0, 1, 2, 0, 1, 1] variables 2 :
+// CHECK: ntp.activate_poly_vjp "tanh"
+// CHECK: ntp.gate_poly_vjp {{.*}} variables 2 accumulate :
+// CHECK-COUNT-3: ntp.activate_poly_vjp "tanh"
+// CHECK-NOT: ntp.gate_rays_vjp
+// CHECK: return
+// CHECK-LABEL: func.func private @__ntp_mvg_group0_tile_forward
+// CHECK: ntp.gate_poly
+// CHECK-NOT: ntp.gate_rays
+// CHECK: return
+// CHECK-NOT: reverse_rays
+ntp.mlp @mvg layers [2, 4, 4, 1] activation "tanh" gated order 2
     partials [[1, 1], [2, 0], [0, 0]] : f64 {ntp.partials_lowering = "multivariate"}

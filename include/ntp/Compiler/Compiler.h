@@ -62,9 +62,9 @@ struct MlpDescription {
   /// ntp.partials_lowering.
   std::string partialsLowering;
   /// How its reverse mode propagates them ("auto": the forward's lowering
-  /// where it fits, beside a multivariate forward the cheapest ray blocks
-  /// that fit, else per ray; "per-ray"; empty: the pass option's, auto by
-  /// default), set as the ntp.mlp's ntp.partials_reverse_lowering.
+  /// where it fits, else the cheapest ray blocks that fit, else per ray;
+  /// "per-ray"; empty: the pass option's, auto by default), set as the
+  /// ntp.mlp's ntp.partials_reverse_lowering.
   std::string partialsReverseLowering;
 };
 

@@ -42,10 +42,9 @@ struct MlpSpec {
   /// How a partials kernel's forward propagates its rays (ntp_jit_spec::
   /// partials_lowering): "auto" or empty (the fewest operations), "per-ray",
   /// "multi-direction", "collapsed", "multivariate". The reverse mode
-  /// follows a multi-direction or collapsed forward unless
-  /// partialsReverseLowering is "per-ray"; beside a multivariate forward it
-  /// is the cheapest multi-direction or collapsed blocks of rays that fit
-  /// the stack bound, else per-ray.
+  /// follows a fast forward unless partialsReverseLowering is "per-ray" or
+  /// its blocks pass the stack bound (then the cheapest multi-direction or
+  /// collapsed blocks of rays that fit, else per-ray).
   std::string partialsLowering;
   /// How a partials kernel's reverse mode is made (ntp_jit_spec::
   /// partials_reverse_lowering): "auto" or empty (it follows the forward),

@@ -40,13 +40,13 @@ def NtpDecomposeMlp : Pass<"ntp-decompose-mlp", "mlir::ModuleOp"> {
            "from their backward option): a partials kernel whose forward's "
            "own blocks of rays are not reversed then also gets the rays its "
            "reverse mode is generated from (@<name>_reverse_rays_tiles: per "
-           "ray, or for a multivariate forward the cheapest blocks of rays "
-           "when their reverse fits the stack bound)">,
+           "ray, or the cheapest blocks of rays that fit the stack bound where "
+           "the forward's own do not)">,
     Option<"partialsReverseLowering", "partials-reverse-lowering",
            "std::string", /*default=*/"\"auto\"",
            "How a partials kernel's reverse mode propagates its rays: auto "
            "(the forward's lowering when its reverse fits the stack bound; "
-           "else, and beside a multivariate forward, the cheapest ray "
+           "else the cheapest ray "
            "blocks planned under halved stack budgets until their reverse "
            "fits, or per-ray when that is the cheapest) or per-ray (per-ray "
            "rays beside a fast forward); an ntp.mlp's "

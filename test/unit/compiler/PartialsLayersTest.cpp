@@ -430,10 +430,12 @@ TEST(PartialsLayersBackward, RandomNetworksAgainstDifferences) {
     }
 }
 
-// The multivariate forward (ntp.activate_poly) has the per-ray reverse mode
-// beside it: gradients, save / backward_saved, and save's out against the
-// multivariate forward's, on random typed networks and a plain one.
-TEST(PartialsLayersBackward, BesideTheMultivariateForward) {
+// The multivariate forward (ntp.activate_poly) reversed from itself
+// (ntp.activate_poly_vjp, RaysBackward.cpp): gradients, save /
+// backward_saved, and save's out against the multivariate forward's, on
+// random typed networks (slopes, residual layers, Fourier features) and a
+// plain one.
+TEST(PartialsLayersBackward, MultivariateForward) {
   unsigned seed = 350;
   for (int d = 1; d <= 3; ++d, ++seed) {
     Net net = randomNet(d, seed);

@@ -64,6 +64,31 @@ LogicalResult ActivatePolyOp::verify() {
       *this, getMonomials(), getVariables(), {getInput(), getOutput()})));
 }
 
+LogicalResult ActivatePolyVjpOp::verify() {
+  Value buffers[] = {getInput(), getOutCotangent(), getInCotangent()};
+  if (failed(verifyActivationName(*this, getActivation())) ||
+      failed(verifySameElementType(*this, buffers)) ||
+      failed(verifyJetBuffer(*this, getInput(), "input")) ||
+      failed(verifyJetBuffer(*this, getOutCotangent(), "out_cotangent")) ||
+      failed(verifyJetBuffer(*this, getInCotangent(), "in_cotangent")))
+    return failure();
+  FailureOr<std::vector<partials::Monomial>> monomials =
+      verifyMonomialRows(*this, getMonomials(), getVariables(), buffers);
+  if (failed(monomials))
+    return failure();
+  // Row 0's cotangent reads sigma's jet one order past the degree.
+  int64_t degree = partials::polySchedule(*monomials).degree;
+  if (degree >= static_cast<int64_t>(kMaxOrder))
+    return emitOpError("total degree ")
+           << degree << " leaves no order for the derivative (the reverse "
+           << "mode needs degree + 1 <= " << kMaxOrder << ")";
+  if (getInCotangent() == getInput() || getInCotangent() == getOutCotangent())
+    return emitOpError("in_cotangent may not alias the input or "
+                       "out_cotangent (every row is read after the first is "
+                       "written)");
+  return success();
+}
+
 LogicalResult GatePolyOp::verify() {
   if (failed(verifySameElementType(*this,
                                    {getU(), getV(), getZ(), getOutput()})) ||
@@ -80,5 +105,33 @@ LogicalResult GatePolyOp::verify() {
       return emitOpError("the output may not be an operand (every row of the "
                          "operands is read after rows of the output are "
                          "written)");
+  return success();
+}
+
+LogicalResult GatePolyVjpOp::verify() {
+  Value operands[] = {getU(), getV(), getZ(), getOutCotangent()};
+  Value cotangents[] = {getUCotangent(), getVCotangent(), getZCotangent()};
+  Value all[] = {
+      getU(),          getV(),          getZ(),         getOutCotangent(),
+      getUCotangent(), getVCotangent(), getZCotangent()};
+  if (failed(verifySameElementType(*this, all)))
+    return failure();
+  const char *names[] = {
+      "u",           "v",           "z",          "out_cotangent",
+      "u_cotangent", "v_cotangent", "z_cotangent"};
+  for (size_t i = 0; i < std::size(all); ++i)
+    if (failed(verifyJetBuffer(*this, all[i], names[i])))
+      return failure();
+  if (failed(verifyMonomialRows(*this, getMonomials(), getVariables(), all)))
+    return failure();
+  for (size_t i = 0; i < std::size(cotangents); ++i) {
+    for (Value operand : operands)
+      if (cotangents[i] == operand)
+        return emitOpError("a cotangent may not alias an operand (every row "
+                           "is read after the first is written)");
+    for (size_t j = 0; j < i; ++j)
+      if (cotangents[i] == cotangents[j])
+        return emitOpError("the cotangents must be three different buffers");
+  }
   return success();
 }

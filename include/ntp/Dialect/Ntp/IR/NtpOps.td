@@ -986,6 +986,48 @@ def Ntp_ActivatePolyOp : Ntp_Op<"activate_poly"> {
   let hasVerifier = 1;
 }
 
+def Ntp_ActivatePolyVjpOp : Ntp_Op<"activate_poly_vjp"> {
+  let summary = "Reverse mode of ntp.activate_poly";
+  let description = [{
+    Given the input `input` of an `ntp.activate_poly` with the same
+    activation and monomials and the cotangent `out_cotangent` of every row
+    of its output, writes the cotangent of every row of the input (the
+    multivariate lowering's own reverse mode, lib/Transforms/
+    RaysBackward.cpp). The forward is the truncation of sigma(u) to the
+    monomial set, u the input polynomial (row 0 included), so its
+    derivative along a change du of the input is q du truncated, with
+    q = sigma'(u) truncated:
+
+      q = sum_{k=0..n} sigma^(k+1)(y0) / k! p_k,
+      inbar_gamma = sum_{beta >= gamma} outbar_beta q_{beta - gamma},
+
+    p_k the forward's powers of the non-constant part (p_0 = 1), beta and
+    gamma rows of the set (componentwise order; the set is down-closed, so
+    beta - gamma is a row). Row 0's cotangent reads the rows of q up to
+    degree n, hence sigma's jet to order n + 1: the total degree must stay
+    below the maximum order. Every row is read and written; the cotangents
+    may not alias the input.
+
+    Example (f and its gradient and Hessian diagonal in 2 variables):
+
+    ```mlir
+    ntp.activate_poly_vjp "tanh" %in, %outbar into %inbar
+        monomials [0, 0, 1, 0, 0, 1, 2, 0, 0, 2] variables 2
+        : memref<5x16x8xf64>, memref<5x16x8xf64>, memref<5x16x8xf64>
+    ```
+  }];
+  let arguments = (ins StrAttr:$activation, Ntp_JetBuffer:$input,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_JetBuffer:$in_cotangent,
+                   DenseI64ArrayAttr:$monomials,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$variables);
+  let assemblyFormat = [{
+    $activation $input `,` $out_cotangent `into` $in_cotangent `monomials`
+    $monomials `variables` $variables attr-dict `:` type($input) `,`
+    type($out_cotangent) `,` type($in_cotangent)
+  }];
+  let hasVerifier = 1;
+}
+
 def Ntp_GatePolyOp : Ntp_Op<"gate_poly"> {
   let summary = "The modified MLP's gate U + Z (V - U) on truncated "
                 "multivariate polynomials";
@@ -1020,6 +1062,50 @@ def Ntp_GatePolyOp : Ntp_Op<"gate_poly"> {
     $u `,` $v `,` $z `into` $output `monomials` $monomials `variables`
     $variables attr-dict `:` type($u) `,` type($v) `,` type($z) `,`
     type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ntp_GatePolyVjpOp : Ntp_Op<"gate_poly_vjp"> {
+  let summary = "Reverse mode of ntp.gate_poly: U, V and Z cotangents";
+  let description = [{
+    Given the operands U, V, Z of an `ntp.gate_poly` with the same monomials
+    and the cotangent `out_cotangent` (Obar) of every row of its output,
+    writes the cotangents of every row of U, V and Z: the Cauchy product
+    transposed. With D = V - U the output is U + Z D truncated to the set,
+    so Ubar = Obar - Dbar, Vbar = Dbar and
+
+      Zbar_gamma = sum_{beta >= gamma} Obar_beta D_{beta - gamma},
+      Dbar_gamma = sum_{beta >= gamma} Obar_beta Z_{beta - gamma},
+
+    beta and gamma rows of the set (componentwise order). `z_cotangent` is
+    written; `u_cotangent` and `v_cotangent` are written, or with
+    `accumulate` added to (U and V feed every gate of the network, so their
+    cotangents sum over the layers). All seven buffers have one shape; no
+    cotangent may alias an operand or another cotangent.
+
+    Example:
+
+    ```mlir
+    ntp.gate_poly_vjp %u, %v, %z, %outbar into %ubar, %vbar, %zbar
+        monomials [0, 0, 1, 0, 0, 1] variables 2 accumulate
+        : memref<3x16x8xf64>, memref<3x16x8xf64>, memref<3x16x8xf64>,
+          memref<3x16x8xf64>, memref<3x16x8xf64>, memref<3x16x8xf64>,
+          memref<3x16x8xf64>
+    ```
+  }];
+  let arguments = (ins Ntp_JetBuffer:$u, Ntp_JetBuffer:$v, Ntp_JetBuffer:$z,
+                   Ntp_JetBuffer:$out_cotangent, Ntp_JetBuffer:$u_cotangent,
+                   Ntp_JetBuffer:$v_cotangent, Ntp_JetBuffer:$z_cotangent,
+                   DenseI64ArrayAttr:$monomials,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$variables,
+                   UnitAttr:$accumulate);
+  let assemblyFormat = [{
+    $u `,` $v `,` $z `,` $out_cotangent `into` $u_cotangent `,`
+    $v_cotangent `,` $z_cotangent `monomials` $monomials `variables`
+    $variables (`accumulate` $accumulate^)? attr-dict `:` type($u) `,`
+    type($v) `,` type($z) `,` type($out_cotangent) `,` type($u_cotangent)
+    `,` type($v_cotangent) `,` type($z_cotangent)
   }];
   let hasVerifier = 1;
 }
