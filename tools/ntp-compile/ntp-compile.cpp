@@ -102,10 +102,9 @@ static cl::opt<std::string> partialsLoweringFlag(
 static cl::opt<std::string> partialsReverseLoweringFlag(
     "partials-reverse-lowering",
     cl::desc("How a partials kernel's reverse mode is made: auto (it follows "
-             "the forward's lowering where it can; beside a multivariate "
-             "forward, the cheapest ray blocks that fit) or per-ray (per-ray "
-             "jets beside the forward, a larger workspace); the choice is "
-             "printed"),
+             "the forward's lowering where it fits the stack bound, else the "
+             "cheapest ray blocks that fit) or per-ray (per-ray jets beside "
+             "the forward, a larger workspace); the choice is printed"),
     cl::init(""), cl::cat(networkCategory));
 static cl::opt<art::Dtype>
     dtypeFlag("dtype", cl::desc("Element type"), cl::init(art::Dtype::F32),
