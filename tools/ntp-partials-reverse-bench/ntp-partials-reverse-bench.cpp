@@ -19,8 +19,13 @@
 // reverse mode following the forward is then the gated blocks' own
 // (ntp.gate_rays_vjp), against the per-ray gated reverse mode.
 //
-// Usage: ntp-partials-reverse-bench [--gated] [d...] (default 2 8 32; with
-// --gated 2 8).
+// With --partials35 the request is all 35 partials of total order <= 4 of a
+// tanh 3-64-64-64-1 network (with --gated, the modified MLP): the forward
+// is the multivariate lowering and the reverse mode following it its own
+// (ntp.activate_poly_vjp, ntp.gate_poly_vjp), against per ray.
+//
+// Usage: ntp-partials-reverse-bench [--gated] [--partials35] [d...]
+// (default 2 8 32; with --gated 2 8).
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,6 +55,8 @@ using Rows = std::vector<std::vector<int32_t>>;
 
 /// --gated: the modified MLP instead of the plain one.
 bool gated = false;
+/// --partials35: all 35 partials of order <= 4 in 3 inputs, not a Laplacian.
+bool partials35 = false;
 
 double seconds() {
   return std::chrono::duration<double>(
@@ -80,14 +87,15 @@ struct Kernel {
 };
 
 std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
-                                const Rows &rows, const std::string &reverse) {
+                                const Rows &rows, int order,
+                                const std::string &reverse) {
   mlir::DialectRegistry registry;
   ntp::registerNtpCompilerDialects(registry);
   mlir::MLIRContext context(registry);
   ntp::MlpDescription description;
   description.layers = layers;
   description.isF64 = f64;
-  description.order = 2;
+  description.order = order;
   description.partials = rows;
   description.partialsReverseLowering = reverse;
   description.kinds.gated = gated;
@@ -121,16 +129,27 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
 template <class T> void row(int d, bool f64, int reps) {
   const int64_t batch = 1024;
   std::vector<int64_t> layers = {d, 64, 64, 64, 1};
-  ntp::partials::Row lap;
-  std::string error;
-  if (!ntp::partials::operatorRow(ntp::partials::kLaplacian, {}, d, lap,
-                                  error)) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    return;
+  Rows rows;
+  int order = 2;
+  if (partials35) {
+    // Every multi-index of total order <= 4 in d = 3 inputs.
+    order = 4;
+    for (int32_t a = 0; a <= order; ++a)
+      for (int32_t b = 0; a + b <= order; ++b)
+        for (int32_t c = 0; a + b + c <= order; ++c)
+          rows.push_back({a, b, c});
+  } else {
+    ntp::partials::Row lap;
+    std::string error;
+    if (!ntp::partials::operatorRow(ntp::partials::kLaplacian, {}, d, lap,
+                                    error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return;
+    }
+    rows = {lap};
   }
-  Rows rows = {lap};
-  auto fast = compile(layers, f64, rows, "auto");
-  auto slow = compile(layers, f64, rows, "per-ray");
+  auto fast = compile(layers, f64, rows, order, "auto");
+  auto slow = compile(layers, f64, rows, order, "per-ray");
   if (!fast || !slow)
     return;
   ntp_kernel_info info;
@@ -139,7 +158,8 @@ template <class T> void row(int d, bool f64, int reps) {
   int64_t P = info.num_params;
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal;
-  std::vector<T> params(P), x(batch * d), cot(batch), out(batch), grad(P),
+  int64_t outputs = static_cast<int64_t>(rows.size()) * batch;
+  std::vector<T> params(P), x(batch * d), cot(outputs), out(outputs), grad(P),
       xGrad(batch * d), grad2(P), xGrad2(batch * d);
   for (int64_t i = 0; i < P; ++i)
     params[i] = T(normal(rng) * 0.2);
@@ -222,24 +242,30 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--gated")
       gated = true;
+    else if (std::string(argv[i]) == "--partials35")
+      partials35 = true;
     else if (int d = std::atoi(argv[i]); d > 0)
       dims.push_back(d);
     else {
       std::fprintf(stderr, "usage: ntp-partials-reverse-bench [--gated] "
-                           "[d...]\n");
+                           "[--partials35] [d...]\n");
       return 2;
     }
   }
-  if (dims.empty())
+  if (partials35)
+    dims = {3};
+  else if (dims.empty())
     dims = gated ? std::vector<int>{2, 8} : std::vector<int>{2, 8, 32};
-  std::printf("# Laplacian of a tanh d-64-64-64-1 %s, batch 1024: the "
+  std::printf("# %s of a tanh d-64-64-64-1 %s, batch 1024: the "
               "training pair (ntp_partials_save + "
               "ntp_partials_backward_saved), ms, best of N, default threads\n",
+              partials35 ? "All 35 partials of total order <= 4" : "Laplacian",
               gated ? "modified MLP (gated)" : "MLP");
   std::printf("# each cell: wall ms / process CPU ms (best of N each); "
-              "'follows': the reverse mode of the collapsed forward "
+              "'follows': the reverse mode of the %s forward "
               "(RaysBackward.cpp), 'per-ray': forced per-ray; pair = save + "
-              "backward_saved\n");
+              "backward_saved\n",
+              partials35 ? "multivariate" : "collapsed");
   std::printf("| dtype | d | forward | save (follows) | backward_saved "
               "(follows) | pair / forward (follows) | save (per-ray) | "
               "backward_saved (per-ray) | pair / forward (per-ray) | per-ray "
@@ -247,7 +273,7 @@ int main(int argc, char **argv) {
               "load |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int d : dims) {
-    int reps = d >= 32 ? 5 : 15;
+    int reps = d >= 32 || partials35 ? 5 : 15;
     row<double>(d, true, reps);
     row<float>(d, false, reps);
   }
