@@ -127,9 +127,9 @@ def compile(layers, activation="tanh", order=0, dtype="float64", device="cpu",
     rays, as ntp-compile --partials-lowering spells it: "auto" (None: the
     fewest operations), "per-ray", "multi-direction", "multivariate" or
     "collapsed" (needs a laplacian or biharmonic request); the reverse mode
-    follows a multi-direction or collapsed forward where it can (beside a
-    multivariate one: the cheapest multi-direction or collapsed blocks that
-    fit; per-ray beside the others).
+    follows a multi-direction, collapsed or multivariate forward where its
+    blocks fit the stack bound (else the cheapest multi-direction or
+    collapsed blocks that fit; per-ray beside a per-ray forward).
     `partials_reverse_lowering`: "auto" (None: as just said) or "per-ray"
     (the reverse mode from per-ray jets beside the forward, with a larger
     workspace, Kernel.workspace_size). Typed layers
