@@ -1,20 +1,21 @@
 //===- PolyToLoops.cpp - Lower the multivariate Taylor ops to loops -------===//
 //
-// ntp.gate_poly (at the end) and the activation of the multivariate Taylor
-// lowering (ntp/Support/Multivariate.h), each as one loop over the neurons
-// (ntp.neuron_loop, so the GPU lanes mapping spreads it like the ray ops')
-// whose body is straight-line vector code over the tile:
+// The activation of the multivariate Taylor lowering
+// (ntp/Support/Multivariate.h), ntp.gate_poly and their reverse modes, each
+// as one loop over the neurons (ntp.neuron_loop, so the GPU lanes mapping
+// spreads it like the ray ops') whose body is straight-line vector code over
+// the tile. The activation:
 //
 //  - sigma^(0..n)(y0) from the activation's jet expansion of order n along
 //    y0 + t (input jet (y0, 1, 0, ...), the rays' machinery), scaled by
 //    1/k! (k >= 2);
 //  - the powers p_k = p_{k-1} u from PolySchedule's table, kept in
 //    registers (the products the plan counts, nothing else);
-//  - out_beta = sum_{k <= |beta|} c_k p_k[beta], out_0 = sigma(y0);
+//  - out_beta = sum_{k <= |beta|} c_k p_k[beta], out_0 = sigma(y0).
 //
-// and their reverse modes, ntp.activate_poly_vjp (the same powers, q =
-// sigma'(u) composed the same way, and the product with the cotangent
-// transposed) and ntp.gate_poly_vjp (the gate's product transposed).
+// Its reverse, ntp.activate_poly_vjp: the same powers, q = sigma'(u)
+// composed the same way, and the product with the cotangent transposed;
+// ntp.gate_poly_vjp: the gate's product transposed.
 //
 //===----------------------------------------------------------------------===//
 
