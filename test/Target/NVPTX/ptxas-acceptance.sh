@@ -113,8 +113,9 @@ failures=$((failures + backward_failed))
 # Partials kernels (issue 12 item 7), 3-24-24-1 tanh, in parallel: every
 # lowering forward-only at sm_90 (per-ray, multi-direction and multivariate on mixed
 # partials to order 4, the Laplacian and a biharmonic; collapsed on the
-# Laplacian, then on the biharmonic) and the reverse mode (per-ray; f32 at
-# sm_90, f64 at sm_80), x {f32, f64} x both mappings. The lanes mapping runs one
+# Laplacian, then on the biharmonic) and the reverse mode (per-ray, and the
+# multivariate forward's own; f32 at sm_90, f64 at sm_80), x {f32, f64} x
+# both mappings. The lanes mapping runs one
 # sample per block here: the multi-direction rows of 4 samples exceed 48 KB
 # of shared memory.
 mixed="0,0,0;1,0,0;2,0,0;1,1,0;2,1,1"
@@ -159,7 +160,10 @@ for dtype in f32 f64; do
     [ "$dtype" = f64 ] && chip=sm_80
     check_partials "$chip" "$dtype" "$mapping" per-ray "$mixed" \
       "laplacian biharmonic:0,1" 1 &
-    running=$((running + 1)); partials_expected=$((partials_expected + 1))
+    # The multivariate forward's own reverse mode (ntp.activate_poly_vjp).
+    check_partials "$chip" "$dtype" "$mapping" multivariate "$mixed" \
+      "laplacian biharmonic:0,1" 1 &
+    running=$((running + 2)); partials_expected=$((partials_expected + 2))
   done
 done
 wait
