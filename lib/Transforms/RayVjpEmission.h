@@ -363,8 +363,9 @@ protected:
   /// One cotangent buffer of the widest layer, its rows not a multiple of
   /// 4 KiB apart (JetBufferShape::paddedNeurons: a neuron's rows, which the
   /// activations' VJPs read together, would otherwise share one L1 set;
-  /// measured: the 35 partials' recomputing reverse 1.2x slower at width
-  /// 64 than at 63 or 65).
+  /// measured 0-10% on the 35 partials' reverse at width 64, which still
+  /// runs ~1.2x slower than at 63 or 65: the saved jets' rows are 4 KiB
+  /// apart too, in the workspace's layout).
   mlir::Value allocateCotangent(mlir::OpBuilder &b) {
     return mlir::memref::AllocaOp::create(
         b, loc,
