@@ -136,14 +136,18 @@ if [ "${PARTIALS:-1}" != 0 ]; then
 print(";".join(",".join(map(str, a)) for n in range(5)
                for a in itertools.product(range(n + 1), repeat=3)
                if sum(a) == n))')
-  # The CPU reference of a forward-only case is multi-direction (forward
-  # only, and another lowering than the GPU's collapsed Laplacian); with the
-  # reverse mode, per-ray as the GPU's.
+  # The CPU reference is multi-direction (another lowering than the GPU's
+  # collapsed Laplacian or multivariate partials), forward only where the
+  # GPU's is (gpu_partials_checks.py checks that both agree); with the
+  # reverse mode, its reverse per ray (the GPU's follows its multivariate
+  # forward: ntp.activate_poly_vjp), so that the two share neither.
   partials_case() { # name layers mappings backward request-flags...
     local name=$1 net=$2 mappings=$3 backward=$4
     shift 4
-    local bwd=() cpu=(--partials-lowering=multi-direction)
-    [ "$backward" = 1 ] && bwd=(--gpu-backward) && cpu=()
+    local bwd=() cpu=(--partials-lowering=multi-direction --backward=false)
+    [ "$backward" = 1 ] && bwd=(--gpu-backward) &&
+      cpu=(--partials-lowering=multi-direction
+        --partials-reverse-lowering=per-ray)
     for dtype in f32 f64; do
       "$compile" --layers "$net" --activation "$activation" --dtype "$dtype" \
         "$@" "${cpu[@]}" --target-cpu "$target_cpu" \
