@@ -727,6 +727,24 @@ std::vector<Case> backwardCases() {
                    mapping,
                    4,
                    gated});
+    // A multivariate forward's own reverse mode (ntp.activate_poly_vjp;
+    // gated, ntp.gate_poly_vjp), plain with typed layers and gated.
+    all.push_back({"silu",
+                   {3, 5, 5, 1},
+                   {{1, 1, 0}, {0, 0, 2}, {0, 0, 0}, op(kLaplacian, 3)},
+                   true,
+                   "multivariate",
+                   mapping,
+                   4,
+                   typed});
+    all.push_back({"tanh",
+                   {2, 5, 5, 1},
+                   {{2, 1}, {0, 0}, op(kLaplacian, 2)},
+                   false,
+                   "multivariate",
+                   mapping,
+                   4,
+                   gated});
   }
   return all;
 }
