@@ -163,18 +163,7 @@ int JetExpressionGraph::sumOfProducts(std::vector<std::pair<int, int>> terms,
 
 JetExpansionCost
 JetExpressionGraph::cost(const std::vector<int> &outputs) const {
-  std::vector<bool> live(nodes.size(), false);
-  std::vector<int> stack(outputs.begin(), outputs.end());
-  while (!stack.empty()) {
-    int n = stack.back();
-    stack.pop_back();
-    if (n < 0 || live[n])
-      continue;
-    live[n] = true;
-    stack.push_back(nodes[n].lhs);
-    stack.push_back(nodes[n].rhs);
-    stack.push_back(nodes[n].acc);
-  }
+  std::vector<bool> live = neededBy(outputs);
   JetExpansionCost c;
   for (int n : outputs)
     if (n >= 0)

@@ -23,15 +23,7 @@ SplitCost splitCost(const JetExpressionGraph &g,
                     const std::vector<int> &outputs,
                     SharedKeys *keys = nullptr) {
   const auto &nodes = g.getNodes();
-  std::vector<bool> ray = perRayNodes(g), needed(nodes.size(), false);
-  for (int o : outputs)
-    if (o >= 0)
-      needed[o] = true;
-  for (size_t i = nodes.size(); i-- > 0;)
-    if (needed[i])
-      for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
-        if (operand >= 0)
-          needed[operand] = true;
+  std::vector<bool> ray = perRayNodes(g), needed = g.neededBy(outputs);
   SplitCost c;
   std::vector<int> id(nodes.size(), -1);
   for (size_t i = 0; i < nodes.size(); ++i) {

@@ -58,16 +58,7 @@ SmallVector<Value> emitGraph(OpBuilder &b, Location loc,
   const auto &nodes = graph.getNodes();
   // Nodes are created operands-first, so one forward walk is a topological
   // order. Only nodes the outputs reach are emitted.
-  std::vector<bool> needed(nodes.size(), false);
-  for (int out : outputs)
-    needed[out] = true;
-  for (int i = static_cast<int>(nodes.size()) - 1; i >= 0; --i) {
-    if (!needed[i])
-      continue;
-    for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
-      if (operand >= 0)
-        needed[operand] = true;
-  }
+  std::vector<bool> needed = graph.neededBy(outputs);
   std::vector<SmallVector<Value>> valueSets(sets,
                                             SmallVector<Value>(nodes.size()));
   for (size_t i = 0; i < nodes.size(); ++i) {

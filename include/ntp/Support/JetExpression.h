@@ -71,6 +71,22 @@ public:
   bool isConstant(int node, double value) const;
   const std::vector<JetExpression> &getNodes() const { return nodes; }
   JetExpansionCost cost(const std::vector<int> &outputs) const;
+  /// The nodes `outputs` read, directly or through other nodes (negative
+  /// entries stand for no node): one backward sweep, since nodes are
+  /// created operands first.
+  template <typename Range>
+  std::vector<bool> neededBy(const Range &outputs) const {
+    std::vector<bool> needed(nodes.size(), false);
+    for (int o : outputs)
+      if (o >= 0)
+        needed[o] = true;
+    for (size_t i = nodes.size(); i-- > 0;)
+      if (needed[i])
+        for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
+          if (operand >= 0)
+            needed[operand] = true;
+    return needed;
+  }
 
 private:
   int intern(const JetExpression &e);

@@ -47,16 +47,8 @@ public:
                         static_cast<unsigned>(std::min(live, order + 1)))) {
     for (int64_t k : outputOrders)
       outputs.push_back(expansion.outputs[k]);
-    const auto &nodes = expansion.graph.getNodes();
     ray = partials::perRayNodes(expansion.graph);
-    needed.assign(nodes.size(), false);
-    for (int o : outputs)
-      needed[o] = true;
-    for (size_t i = nodes.size(); i-- > 0;)
-      if (needed[i])
-        for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
-          if (operand >= 0)
-            needed[operand] = true;
+    needed = expansion.graph.neededBy(outputs);
   }
 
   /// Emits the shared nodes (y0 is order 0 of the neuron).

@@ -70,6 +70,13 @@ void storeRow(OpBuilder &b, Location loc, Value value, Value buffer,
                               neuron, zero));
 }
 
+/// The monomials of a multivariate op's rows (its `monomials` attribute,
+/// `variables` exponents each).
+template <typename OpTy> std::vector<partials::Monomial> monomialsOf(OpTy op) {
+  ArrayRef<int64_t> flat = op.getMonomials();
+  return partials::splitMonomials(flat.data(), flat.size(), op.getVariables());
+}
+
 /// sigma^(k)(y0), k = 0..order: the activation's jet of order `order` along
 /// y0 + t (input jet (y0, 1, 0, ...)), the nodes its outputs need.
 SmallVector<Value> activationDerivatives(VectorMath &m,
@@ -78,14 +85,7 @@ SmallVector<Value> activationDerivatives(VectorMath &m,
   ActivationJetExpansion expansion =
       expandActivationJet(rule, order, order > 0 ? 2u : 1u);
   const auto &nodes = expansion.graph.getNodes();
-  std::vector<bool> needed(nodes.size(), false);
-  for (int o : expansion.outputs)
-    needed[o] = true;
-  for (size_t k = nodes.size(); k-- > 0;)
-    if (needed[k])
-      for (int operand : {nodes[k].lhs, nodes[k].rhs, nodes[k].acc})
-        if (operand >= 0)
-          needed[operand] = true;
+  std::vector<bool> needed = expansion.graph.neededBy(expansion.outputs);
   SmallVector<Value> values(nodes.size());
   Value one = m.constant(1.0);
   for (size_t k = 0; k < nodes.size(); ++k) {
@@ -202,9 +202,7 @@ struct LowerActivatePoly : public OpConversionPattern<ActivatePolyOp> {
       return rewriter.notifyMatchFailure(op, "unknown activation");
     Location loc = op.getLoc();
     JetBufferShape in = JetBufferShape::of(op.getInput().getType());
-    ArrayRef<int64_t> flat = op.getMonomials();
-    std::vector<partials::Monomial> monomials =
-        partials::splitMonomials(flat.data(), flat.size(), op.getVariables());
+    std::vector<partials::Monomial> monomials = monomialsOf(op);
     partials::PolySchedule schedule = partials::polySchedule(monomials);
     int64_t n = schedule.degree, rows = static_cast<int64_t>(monomials.size());
     VectorType vectorType = in.laneVectorType();
@@ -244,9 +242,7 @@ struct LowerActivatePolyVjp : public OpConversionPattern<ActivatePolyVjpOp> {
       return rewriter.notifyMatchFailure(op, "unknown activation");
     Location loc = op.getLoc();
     JetBufferShape in = JetBufferShape::of(op.getInput().getType());
-    ArrayRef<int64_t> flat = op.getMonomials();
-    std::vector<partials::Monomial> monomials =
-        partials::splitMonomials(flat.data(), flat.size(), op.getVariables());
+    std::vector<partials::Monomial> monomials = monomialsOf(op);
     partials::PolySchedule schedule = partials::polySchedule(monomials);
     int64_t n = schedule.degree, rows = static_cast<int64_t>(monomials.size());
     std::vector<SmallVector<std::pair<int64_t, int64_t>>> above =
@@ -294,10 +290,7 @@ struct LowerGatePoly : public OpConversionPattern<GatePolyOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     JetBufferShape shape = JetBufferShape::of(op.getU().getType());
-    ArrayRef<int64_t> flat = op.getMonomials();
-    int64_t variables = op.getVariables();
-    std::vector<partials::Monomial> monomials =
-        partials::splitMonomials(flat.data(), flat.size(), variables);
+    std::vector<partials::Monomial> monomials = monomialsOf(op);
     std::vector<std::vector<partials::PolySchedule::Term>> table =
         partials::polyProductTable(monomials);
     int64_t rows = static_cast<int64_t>(monomials.size());
@@ -339,9 +332,7 @@ struct LowerGatePolyVjp : public OpConversionPattern<GatePolyVjpOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     JetBufferShape shape = JetBufferShape::of(op.getU().getType());
-    ArrayRef<int64_t> flat = op.getMonomials();
-    std::vector<partials::Monomial> monomials =
-        partials::splitMonomials(flat.data(), flat.size(), op.getVariables());
+    std::vector<partials::Monomial> monomials = monomialsOf(op);
     int64_t rows = static_cast<int64_t>(monomials.size());
     std::vector<SmallVector<std::pair<int64_t, int64_t>>> above =
         transposedProductTable(monomials);

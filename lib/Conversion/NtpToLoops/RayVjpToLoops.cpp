@@ -50,16 +50,8 @@ public:
       : rule(rule), order(order), live(live),
         vjp(differentiateActivationJet(rule, static_cast<unsigned>(order),
                                        static_cast<unsigned>(live))) {
-    const auto &nodes = vjp.graph.getNodes();
     ray = partials::perRayNodes(vjp.graph);
-    needed.assign(nodes.size(), false);
-    for (int o : vjp.inputCotangents)
-      needed[o] = true;
-    for (size_t i = nodes.size(); i-- > 0;)
-      if (needed[i])
-        for (int operand : {nodes[i].lhs, nodes[i].rhs, nodes[i].acc})
-          if (operand >= 0)
-            needed[operand] = true;
+    needed = vjp.graph.neededBy(vjp.inputCotangents);
   }
 
   void emitShared(OpBuilder &b, Location loc, Value y0) {
