@@ -138,6 +138,23 @@ Problem::Problem(int k, bool odd, const double *weights,
   numParams = grid.kernel.info().num_params;
 }
 
+double Problem::smoothness(const Vec &z, int m) {
+  if (!probe || probe->order != m + 1)
+    probe = std::make_unique<Batch>(m + 1, near.x, near.odd, arch);
+  double lam = lambda(z[numParams]);
+  probe->kernel.forward(probe->x, Vec{1.0}, Vec(z.begin(), z.end() - 1),
+                        probe->out);
+  Vec u(m + 2);
+  double sum = 0;
+  for (int64_t b = 0; b < probe->n; ++b) {
+    for (int i = 0; i <= m + 1; ++i)
+      u[i] = probe->u(i, b);
+    double r = residual(m, u.data(), probe->x[b], lam, 0, nullptr, nullptr);
+    sum += r * r;
+  }
+  return sum / probe->n;
+}
+
 double Problem::sOf(double lambda) const {
   return std::atanh(2 * (lambda - lo) / (hi - lo) - 1);
 }

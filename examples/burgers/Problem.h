@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,9 @@ struct Problem {
   int threads = 1;        // threads of the Jacobian's rows (residuals)
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
+  // The smoothness window's points with a kernel of another order, for
+  // smoothness() (compiled on first use).
+  std::unique_ptr<Batch> probe;
 
   /// The smoothness term R^(2k+3) is taken on `nearPoints` points of
   /// [-nearRadius, nearRadius].
@@ -148,6 +152,11 @@ struct Problem {
   /// backward calls are spread over `threads` threads (each row is one
   /// call, so J does not depend on the count).
   double residuals(const Vec &z, Vec &r, Vec *J);
+
+  /// MSE(R^(m)) on the smoothness window's points at z = (theta, s): a
+  /// measurement (one forward call of an order-(m + 1) kernel), not a loss
+  /// term.
+  double smoothness(const Vec &z, int m);
 
   /// Central differences on a few coordinates and s against g, eval's
   /// gradient at z (loss its value), and |r|^2 = loss, 2 J^T r = g for the

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <string>
 #include <sys/stat.h>
+#include <vector>
 
 namespace {
 
@@ -52,6 +53,15 @@ struct Options {
   // replaces the last one from the L-BFGS phase on.
   double w[4] = {1, 0.3, 0.3, 0.2};
   double lbfgsWHigh = 0;
+  double lmWHigh = 0; // > 0: the high-order weight of Levenberg-Marquardt
+  // > 0: lambda is found by a search over held values instead of being
+  // trained (this many fits); the smoothness term is then measured, not
+  // fitted (its weight in the fits is searchWHigh).
+  int lambdaSearch = 0;
+  long searchSteps = 20000;  // L-BFGS iterations per fit of the search
+  long searchLmSteps = 1500; // ... then Levenberg-Marquardt iterations
+  double searchWHigh = 1e-14;
+  int searchOrder = -1; // the order of R measured by the search; -1: 2k + 3
   // The high-order weight rises over the first highRamp Adam steps from
   // highRampFrom times it, geometrically (0: linearly from 0); -1: 12000 for
   // k >= 3, else none.
@@ -92,7 +102,10 @@ void printUsage(std::FILE *stream, const char *argv0) {
       "[--polish-steps N] [--polish-lr LR] [--odd 0|1] "
       "[--adam-lr LR] [--adam-decay none|cosine|exp] "
       "[--adam-lr-end LR] [--w-bc W] [--w-r W] [--w-dr W] "
-      "[--w-high W] [--lbfgs-w-high W] [--near-radius A] "
+      "[--w-high W] [--lbfgs-w-high W] [--lm-w-high W] [--lambda-search N] "
+      "[--search-steps N] [--search-lm-steps N] [--search-order M] "
+      "[--search-w-high W] "
+      "[--near-radius A] "
       "[--near-points N] [--lm-near-radius A] [--lm-near-stages S] "
       "[--lm-stage-steps N] [--lbfgs-hold-lambda -1|0|1] [--high-ramp N] "
       "[--high-ramp-from F] [--lm-steps N] [--lm-scale 0|1|2] "
@@ -197,6 +210,18 @@ bool parse(int argc, char **argv, Options &o) {
       o.nearPoints = static_cast<int>(integer(3, 4001));
     else if (a == "--lbfgs-w-high")
       o.lbfgsWHigh = real();
+    else if (a == "--lm-w-high")
+      o.lmWHigh = real();
+    else if (a == "--lambda-search")
+      o.lambdaSearch = static_cast<int>(integer(0, 1000));
+    else if (a == "--search-steps")
+      o.searchSteps = integer(1, LONG_MAX);
+    else if (a == "--search-lm-steps")
+      o.searchLmSteps = integer(0, LONG_MAX);
+    else if (a == "--search-order")
+      o.searchOrder = static_cast<int>(integer(1, 20));
+    else if (a == "--search-w-high")
+      o.searchWHigh = real();
     else if (a == "--hidden") {
       // Comma-separated widths, e.g. 24,24,24.
       o.arch.hidden.clear();
@@ -227,6 +252,19 @@ bool parse(int argc, char **argv, Options &o) {
     o.adamHoldLambda = o.k >= 2;
   if (o.lbfgsHoldLambda < 0)
     o.lbfgsHoldLambda = o.k >= 2;
+  if (o.lambdaSearch > 0) {
+    if (o.lambdaSearch < 4 || !(o.searchWHigh > 0) || o.fixLambda > 0) {
+      std::fprintf(stderr, "ntp-burgers: error: --lambda-search needs at "
+                           "least 4 fits, --search-w-high > 0 (the term is "
+                           "measured through it) and no --fix-lambda\n");
+      std::exit(2);
+    }
+    // The term is measured, not fitted: no ramp, the tiny weight throughout.
+    o.w[3] = o.searchWHigh, o.highRamp = 0, o.lbfgsWHigh = 0, o.lmWHigh = 0;
+    o.adamHoldLambda = 1;
+  }
+  if (o.searchOrder < 0)
+    o.searchOrder = 2 * o.k + 3;
   if (o.highRamp < 0)
     o.highRamp = o.k >= 3 ? 12000 : 0;
   // LM stops itself at the rounding floor (no decreasing step): the fits of
@@ -431,44 +469,10 @@ int main(int argc, char **argv) {
       optim::LbfgsResult r = optim::lbfgs(z, loss, g, maxIt, lbfgs, hooks);
       evals += r.evaluations, lbfgsDone += r.steps, stalled = r.stalled;
     };
-    // L-BFGS until it stalls (f's differences in the rounding noise), then
-    // up to polishCycles times: Adam with a small lr (no line search, so
-    // noise-tolerant) and L-BFGS again with a fresh history, until the
-    // L-BFGS iteration budget is spent.
-    runLbfgs(o.lbfgsSteps);
-    for (int c = 0; c < o.polishCycles && stalled && lbfgsDone < o.lbfgsSteps;
-         ++c) {
-      runAdam(o.polishSteps, o.polishLr, "adam2", "none", 0);
-      runLbfgs(o.lbfgsSteps - lbfgsDone);
-    }
-
-    // Levenberg-Marquardt on loss = |r|^2: the loss is a near-zero-residual
-    // least-squares problem, and L-BFGS stalls where f's differences reach
-    // the rounding of R (~1e-16 per point, so f's noise is ~1e-22 at loss
-    // 1e-13), while a Gauss-Newton step needs no line search on f.
+    // Levenberg-Marquardt on loss = |r|^2 (below), `steps` iterations at
+    // most; returns those done.
     long lmDone = 0;
-    if (pb.fixLambda != (o.fixLambda > 0)) { // held through L-BFGS
-      pb.fixLambda = o.fixLambda > 0;
-      loss = pb.eval(z, g);
-    }
-    auto moveWindow = [&](double radius) {
-      pb.near.x = o.odd ? burgers::symmetricLinspace(radius, pb.near.n)
-                        : burgers::linspace(-radius, radius, pb.near.n);
-      loss = pb.eval(z, g);
-    };
-    // The window's radius in stage i of S: geometric from nearRadius to
-    // lmNearRadius (S = 1: lmNearRadius at once).
-    auto stageRadius = [&](int i) {
-      return o.nearRadius * std::pow(o.lmNearRadius / o.nearRadius,
-                                     double(i) / o.lmNearStages);
-    };
-    int stages = o.lmNearRadius > 0 ? o.lmNearStages : 1;
-    for (int stage = 1; stage <= stages && o.lmSteps > lmDone && !timeUp();
-         ++stage) {
-      if (o.lmNearRadius > 0)
-        moveWindow(stageRadius(stage));
-      long steps = stage < stages ? std::min(o.lmStageSteps, o.lmSteps - lmDone)
-                                  : o.lmSteps - lmDone;
+    auto runLm = [&](long steps) {
       startPhase();
       optim::LmOptions lm;
       lm.scale = o.lmScale; // s's column is small (dlambda/ds <= (hi-lo)/2)
@@ -484,10 +488,138 @@ int main(int argc, char **argv) {
         ++step;
         log("lm", loss);
       };
+      return optim::levenbergMarquardt(z, steps, lm, hooks).steps;
+    };
+
+    // The lambda search (--lambda-search N). Only at the exact lambda is the
+    // profile analytic; elsewhere the solution through the boundary values
+    // has a |X|^p term at 0, p = 1 + 1/lambda. So lambda is held at trial
+    // values, the network fitted at each (L-BFGS, then LM; warm, from the
+    // fit at the nearest lambda tried), and its smoothness measured, not
+    // fitted: S(lambda) = MSE(R^(m)) on the window, m = 2k + 3 (the paper's
+    // term) by default. Golden section over the bracket, then the vertex of
+    // the parabola through the best trial and its neighbours; the result is
+    // the trial with the smallest S. Measured (README, "k = 3 by search"):
+    // S separates lambda only in a narrow well around the exact value and
+    // only once the fits are deep (loss ~1e-14), so the search may follow
+    // the fits' progress instead of lambda; it found 1/8 for one seed of two.
+    struct Trial {
+      double lambda, smooth, loss;
+      Vec z;
+    };
+    std::vector<Trial> trials;
+    auto fitAt = [&](double lam) {
+      const Trial *from = nullptr;
+      for (const Trial &t : trials)
+        if (!from || std::fabs(t.lambda - lam) < std::fabs(from->lambda - lam))
+          from = &t;
+      if (from)
+        z = from->z;
+      z.back() = pb.sOf(lam);
+      loss = pb.eval(z, g);
+      runLbfgs(o.searchSteps);
+      if (o.searchLmSteps > 0)
+        lmDone += runLm(o.searchLmSteps);
+      trials.push_back({lam, pb.smoothness(z, o.searchOrder), loss, z});
+      std::printf("search lambda %.10f  S %.4e  loss %.4e  |err| %.2e  "
+                  "(%zu fits, %.0f s)\n",
+                  lam, trials.back().smooth, loss, std::fabs(lam - exactLambda),
+                  trials.size(), seconds());
+      std::fflush(stdout);
+      return trials.back().smooth;
+    };
+    if (o.lambdaSearch > 0) {
+      pb.fixLambda = true;
+      fitAt(pb.lambda(z.back())); // Adam's fit at the bracket's midpoint
+      const double golden = (std::sqrt(5.0) - 1) / 2;
+      double margin = 1e-6 * (pb.hi - pb.lo);
+      double a = pb.lo + margin, b = pb.hi - margin;
+      double c = b - golden * (b - a), d = a + golden * (b - a);
+      double fc = fitAt(c), fd = fitAt(d);
+      while (int(trials.size()) < o.lambdaSearch - 1 && !timeUp()) {
+        if (fc < fd)
+          b = d, d = c, fd = fc, c = b - golden * (b - a), fc = fitAt(c);
+        else
+          a = c, c = d, fc = fd, d = a + golden * (b - a), fd = fitAt(d);
+      }
+      // The vertex of the parabola through the best trial and its
+      // neighbours in lambda, if it lies between them.
+      std::vector<const Trial *> sorted;
+      for (const Trial &t : trials)
+        sorted.push_back(&t);
+      std::sort(
+          sorted.begin(), sorted.end(),
+          [](const Trial *p, const Trial *q) { return p->lambda < q->lambda; });
+      size_t m = 0;
+      for (size_t i = 1; i < sorted.size(); ++i)
+        if (sorted[i]->smooth < sorted[m]->smooth)
+          m = i;
+      if (m > 0 && m + 1 < sorted.size() && !timeUp()) {
+        double x0 = sorted[m - 1]->lambda, x1 = sorted[m]->lambda,
+               x2 = sorted[m + 1]->lambda, f0 = sorted[m - 1]->smooth,
+               f1 = sorted[m]->smooth, f2 = sorted[m + 1]->smooth;
+        double num = (x1 - x0) * (x1 - x0) * (f1 - f2) -
+                     (x1 - x2) * (x1 - x2) * (f1 - f0);
+        double den = (x1 - x0) * (f1 - f2) - (x1 - x2) * (f1 - f0);
+        double vertex = den != 0 ? x1 - num / (2 * den) : x1;
+        if (vertex > x0 && vertex < x2 && vertex != x1)
+          fitAt(vertex);
+      }
+      size_t best = 0;
+      for (size_t i = 1; i < trials.size(); ++i)
+        if (trials[i].smooth < trials[best].smooth)
+          best = i;
+      z = trials[best].z;
+      loss = pb.eval(z, g);
+    }
+
+    // L-BFGS until it stalls (f's differences in the rounding noise), then
+    // up to polishCycles times: Adam with a small lr (no line search, so
+    // noise-tolerant) and L-BFGS again with a fresh history, until the
+    // L-BFGS iteration budget is spent.
+    if (o.lambdaSearch == 0)
+      runLbfgs(o.lbfgsSteps);
+    for (int c = 0; c < o.polishCycles && stalled && lbfgsDone < o.lbfgsSteps;
+         ++c) {
+      runAdam(o.polishSteps, o.polishLr, "adam2", "none", 0);
+      runLbfgs(o.lbfgsSteps - lbfgsDone);
+    }
+
+    // Levenberg-Marquardt on loss = |r|^2: the loss is a near-zero-residual
+    // least-squares problem, and L-BFGS stalls where f's differences reach
+    // the rounding of R (~1e-16 per point, so f's noise is ~1e-22 at loss
+    // 1e-13), while a Gauss-Newton step needs no line search on f.
+    if (pb.fixLambda != (o.fixLambda > 0)) { // held through L-BFGS
+      pb.fixLambda = o.fixLambda > 0;
+      loss = pb.eval(z, g);
+    }
+    if (o.lmWHigh > 0 && pb.w[3] != o.lmWHigh) {
+      pb.w[3] = o.lmWHigh;
+      loss = pb.eval(z, g);
+    }
+    auto moveWindow = [&](double radius) {
+      pb.near.x = o.odd ? burgers::symmetricLinspace(radius, pb.near.n)
+                        : burgers::linspace(-radius, radius, pb.near.n);
+      loss = pb.eval(z, g);
+    };
+    // The window's radius in stage i of S: geometric from nearRadius to
+    // lmNearRadius (S = 1: lmNearRadius at once).
+    auto stageRadius = [&](int i) {
+      return o.nearRadius * std::pow(o.lmNearRadius / o.nearRadius,
+                                     double(i) / o.lmNearStages);
+    };
+    int stages = o.lmNearRadius > 0 ? o.lmNearStages : 1;
+    for (int stage = 1; stage <= stages && o.lambdaSearch == 0 &&
+                        o.lmSteps > lmDone && !timeUp();
+         ++stage) {
+      if (o.lmNearRadius > 0)
+        moveWindow(stageRadius(stage));
+      long steps = stage < stages ? std::min(o.lmStageSteps, o.lmSteps - lmDone)
+                                  : o.lmSteps - lmDone;
       if (stages > 1)
         std::printf("lm    window +-%.4g for up to %ld iterations\n",
                     stageRadius(stage), steps);
-      lmDone += optim::levenbergMarquardt(z, steps, lm, hooks).steps;
+      lmDone += runLm(steps);
     }
     std::fclose(csv);
     double wall = seconds();
@@ -507,7 +639,9 @@ int main(int argc, char **argv) {
         summary, sizeof summary,
         "k %d\nseed %u\narchitecture %s\nparams %lld\nodd %d\nadam_lr "
         "%g\nadam_decay %s\n"
-        "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\n"
+        "adam_lr_end %g\nweights %g %g %g %g\nlbfgs_w_high %g\nlm_w_high %g\n"
+        "lambda_search %d (%ld L-BFGS, %ld LM iterations per fit; S of "
+        "R^(%d))\n"
         "near %d on +-%g (lm +-%g, %d stages of %ld)\nhigh_ramp "
         "%ld\nhigh_ramp_from "
         "%g\nlm_steps_done %ld\nadam_hold_lambda "
@@ -519,7 +653,8 @@ int main(int argc, char **argv) {
         "train_seconds %.2f\nsteps_per_second %.1f\nwall_seconds %.2f\n",
         o.k, o.seed, o.arch.describe().c_str(), (long long)pb.numParams,
         int(o.odd), o.adamLr, o.adamDecay.c_str(), o.adamLrEnd, o.w[0], o.w[1],
-        o.w[2], o.w[3], o.lbfgsWHigh, o.nearPoints, o.nearRadius,
+        o.w[2], o.w[3], o.lbfgsWHigh, o.lmWHigh, o.lambdaSearch, o.searchSteps,
+        o.searchLmSteps, o.searchOrder, o.nearPoints, o.nearRadius,
         o.lmNearRadius, o.lmNearStages, o.lmStageSteps, o.highRamp,
         o.highRampFrom, lmDone, o.adamHoldLambda, o.lbfgsHoldLambda, o.threads,
         o.adamSteps, lbfgsDone, evals, firstLoss, loss, lam, exactLambda,
