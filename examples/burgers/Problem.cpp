@@ -139,20 +139,25 @@ Problem::Problem(int k, bool odd, const double *weights,
 }
 
 double Problem::smoothness(const Vec &z, int m) {
-  if (!probe || probe->order != m + 1)
-    probe = std::make_unique<Batch>(m + 1, near.x, near.odd, arch);
+  // The window's own kernel where its order suffices (its jets are scratch:
+  // eval and residuals recompute them), else one of order m + 1.
+  Batch *bt = &near;
+  if (m + 1 > near.order) {
+    if (!probe || probe->order != m + 1)
+      probe = std::make_unique<Batch>(m + 1, near.x, near.odd, arch);
+    bt = probe.get();
+  }
   double lam = lambda(z[numParams]);
-  probe->kernel.forward(probe->x, Vec{1.0}, Vec(z.begin(), z.end() - 1),
-                        probe->out);
+  bt->kernel.forward(bt->x, Vec{1.0}, Vec(z.begin(), z.end() - 1), bt->out);
   Vec u(m + 2);
   double sum = 0;
-  for (int64_t b = 0; b < probe->n; ++b) {
+  for (int64_t b = 0; b < bt->n; ++b) {
     for (int i = 0; i <= m + 1; ++i)
-      u[i] = probe->u(i, b);
-    double r = residual(m, u.data(), probe->x[b], lam, 0, nullptr, nullptr);
+      u[i] = bt->u(i, b);
+    double r = residual(m, u.data(), bt->x[b], lam, 0, nullptr, nullptr);
     sum += r * r;
   }
-  return sum / probe->n;
+  return sum / bt->n;
 }
 
 double Problem::sOf(double lambda) const {

@@ -116,7 +116,7 @@ struct Problem {
   int threads = 1;        // threads of the Jacobian's rows (residuals)
   // Loss terms of the last evaluation: boundary, R, R', high order.
   double terms[4] = {0, 0, 0, 0};
-  // The smoothness window's points with a kernel of another order, for
+  // The smoothness window's points with a kernel of a higher order, for
   // smoothness() (compiled on first use).
   std::unique_ptr<Batch> probe;
 
