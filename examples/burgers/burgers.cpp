@@ -254,6 +254,9 @@ int main(int argc, char **argv) {
     if (o.lmWHigh > 0 && pb.w[3] != o.lmWHigh) {
       pb.w[3] = o.lmWHigh;
       loss = pb.eval(z, g);
+      std::printf("lm    high-order weight %g: loss %.4e, high-order term "
+                  "%.4e\n",
+                  pb.w[3], loss, pb.terms[3]);
     }
     auto moveWindow = [&](double radius) {
       pb.near.x = o.odd ? burgers::symmetricLinspace(radius, pb.near.n)
