@@ -4,6 +4,7 @@
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Partials.h"
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
@@ -90,6 +91,28 @@ bool ntp::describeKernel(const NetworkDescription &network,
   // Canonical: a network without typed layers has empty kinds.
   if (!network.kinds.empty())
     m.kinds = network.kinds;
+  // The recorded lowerings: a partials kernel's, each beginning with a
+  // lowering name (the artifact's parser holds the manifest to the same).
+  for (const std::string *lowering :
+       {&target.partialsLowering, &target.partialsReverseLowering}) {
+    if (lowering->empty())
+      continue;
+    if (!m.isPartials())
+      return fail(error, "only a partials kernel records how its rays are "
+                         "propagated (partials_lowering)");
+    if (art::partialsLoweringName(*lowering).empty() ||
+        std::any_of(lowering->begin(), lowering->end(),
+                    [](char c) { return c < 0x20 || c > 0x7e; })) {
+      std::string names;
+      for (std::string_view name : art::kPartialsLoweringNames)
+        names += (names.empty() ? "" : ", ") + std::string(name);
+      return fail(error, "a recorded partials lowering must be printable "
+                         "text beginning with a lowering name (" +
+                             names + "), got \"" + *lowering + "\"");
+    }
+  }
+  m.partialsLowering = target.partialsLowering;
+  m.partialsReverseLowering = target.partialsReverseLowering;
 
   const DeviceFacts *device = lookupDeviceFacts(target.device);
   if (!device)
@@ -154,6 +177,8 @@ KernelTarget ntp::targetOf(const art::KernelManifest &m) {
   target.tile = m.tile;
   target.backward = m.backward;
   target.partialsSavedRows = partialsSavedRows(m);
+  target.partialsLowering = m.partialsLowering;
+  target.partialsReverseLowering = m.partialsReverseLowering;
   if (const DeviceFacts *device = lookupDeviceFacts(m.device))
     device->readTarget(m, target);
   return target;

@@ -238,6 +238,12 @@ struct DecomposeMlpPass
                "narrower layers or a lower order";
         return signalPassFailure();
       }
+      // The artifact records the choices (ntp_kernel_partials_lowering).
+      if (facts.isPartials()) {
+        facts.partialsLowering = lowering.summary();
+        if (backward)
+          facts.partialsReverseLowering = reverseLowering.summary();
+      }
       if (mlps.size() == 1)
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
       // The choice, where a user sees it (ntp-compile

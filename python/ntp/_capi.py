@@ -165,6 +165,9 @@ def runtime():
                 lib.ntp_kernel_activation.restype = c_char_p
                 lib.ntp_kernel_target_cpu.argtypes = [c_void_p]
                 lib.ntp_kernel_target_cpu.restype = c_char_p
+                lib.ntp_kernel_partials_lowering.argtypes = [c_void_p,
+                                                             c_int32]
+                lib.ntp_kernel_partials_lowering.restype = c_char_p
                 _runtime = lib
     return _runtime
 

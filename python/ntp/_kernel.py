@@ -119,7 +119,12 @@ class Kernel:
     for ntp.load), target_cpu (the LLVM CPU name the loaded CPU code was
     compiled for, e.g. "znver4": for an artifact with several CPU variants,
     the one ntp.load chose for this host, which $NTP_CPU_FEATURES can make
-    look older; None for a CUDA kernel)."""
+    look older; None for a CUDA kernel), partials_lowering and
+    partials_reverse_lowering (how a partials kernel's forward and reverse
+    mode propagate their rays, as the compiler summarized its choice, e.g.
+    "multivariate: 35 monomials of degree <= 4; 694080 flops + 192
+    primitives per sample"; None for a jet kernel, for the reverse mode of a
+    kernel compiled without it, and where the artifact records none)."""
 
     def __init__(self, handle, report=None):
         self._lib = _capi.runtime()
@@ -158,6 +163,14 @@ class Kernel:
             if cpu is None:
                 _check(ERROR_INTERNAL)
             self.target_cpu = cpu.decode()
+        # The compiler's choice of lowering (ntp_kernel_partials_lowering).
+        lowerings = []
+        for reverse in (0, 1):
+            text = self._lib.ntp_kernel_partials_lowering(self._h, reverse)
+            if text is None:
+                _check(ERROR_INTERNAL)
+            lowerings.append(text.decode() or None)
+        self.partials_lowering, self.partials_reverse_lowering = lowerings
         # The network as one line of IR (ntp_kernel_description).
         length = ctypes.c_int64()
         _check(self._lib.ntp_kernel_description(self._h, None, 0,

@@ -187,6 +187,14 @@ def test_every_lowering_by_name(lowering):
                     operators=ops, partials_lowering=lowering)
     params = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
     assert rel(k.partials(x, params), want.detach()) <= 1e-11
+    # The kernel says what the compiler chose (auto: one of the four), with
+    # its exact counts, and its description asks for the same again.
+    chosen = k.partials_lowering.split(":")[0].split(";")[0]
+    assert chosen == lowering or (lowering == "auto" and chosen in LOWERINGS)
+    assert " flops + " in k.partials_lowering
+    assert k.partials_reverse_lowering
+    assert k.description.endswith(
+        '{ntp.partials_lowering = "%s"}' % chosen), k.description
 
 
 def test_bad_lowerings_are_one_sentence():
@@ -275,6 +283,9 @@ def test_partials_reverse_lowering():
                         partials_lowering="collapsed",
                         partials_reverse_lowering=reverse)
         sizes[reverse] = k.workspace_size(13)
+        assert k.partials_lowering.startswith("collapsed")
+        assert k.partials_reverse_lowering.startswith(
+            "per-ray" if reverse == "per-ray" else "collapsed")
         out, ws = k.partials_save(x, params)
         assert ws.numel() == sizes[reverse]
         grads[reverse] = k.partials_backward_saved(x, params, cot, ws)
@@ -293,6 +304,13 @@ def test_partials_reverse_lowering():
     with pytest.raises(ntp.Error, match="applies to partials kernels only"):
         ntp.compile([2, 4, 1], "tanh", 2, "float64",
                     partials_reverse_lowering="per-ray")
+    # A jet kernel records no lowering; a forward-only one no reverse mode.
+    jet = ntp.compile([2, 4, 1], "tanh", 2, "float64")
+    assert jet.partials_lowering is None
+    assert jet.partials_reverse_lowering is None
+    k = ntp.compile([3, 6, 1], "tanh", dtype="float64",
+                    operators=["laplacian"], backward=False)
+    assert k.partials_lowering and k.partials_reverse_lowering is None
 
 
 def test_torch_partials_reverse_lowering():

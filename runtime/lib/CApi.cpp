@@ -504,6 +504,23 @@ NTP_EXPORT const char *ntp_kernel_target_cpu(const ntp_kernel *k) {
   return k->manifest.targetCpu.c_str();
 }
 
+NTP_EXPORT const char *ntp_kernel_partials_lowering(const ntp_kernel *k,
+                                                    int32_t reverse) {
+  if (!k) {
+    fail(NTP_ERROR_INVALID_ARGUMENT, "kernel is null");
+    return nullptr;
+  }
+  if (reverse != 0 && reverse != 1) {
+    fail(NTP_ERROR_INVALID_ARGUMENT,
+         "reverse must be 0 (the forward's lowering) or 1 (the reverse "
+         "mode's), got " +
+             std::to_string(reverse));
+    return nullptr;
+  }
+  return reverse ? k->manifest.partialsReverseLowering.c_str()
+                 : k->manifest.partialsLowering.c_str();
+}
+
 NTP_EXPORT ntp_status ntp_kernel_description(const ntp_kernel *k, char *text,
                                              int64_t capacity,
                                              int64_t *length) {

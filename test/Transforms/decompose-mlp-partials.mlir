@@ -7,7 +7,7 @@
 // out [P, batch, q]. d^2/dx0 dx1 = 1/2 D_(1,1) - 1/2 D_e0 - 1/2 D_e1
 // (D_r = d^2/dt^2 f(x + t r)), f = D^0 along the first ray.
 
-// CHECK: module attributes {ntp.kernel = #ntp.kernel<"mixed", layers = [2, 4, 1], activation = "tanh", order = 2, element_type = f64, tile = 8, backward = false, entry_points = [@mixed_forward_tiles], partials = [2, 0, 1, 1, 0, 0]>{{.*}}}
+// CHECK: module attributes {ntp.kernel = #ntp.kernel<"mixed", layers = [2, 4, 1], activation = "tanh", order = 2, element_type = f64, tile = 8, backward = false, entry_points = [@mixed_forward_tiles], partials = [2, 0, 1, 1, 0, 0], partials_lowering = "per-ray; 264 flops + 12 primitives per sample", partials_reverse_lowering = "per-ray; 264 flops + 12 primitives per sample">{{.*}}}
 // CHECK-LABEL: func.func @mixed_forward_tiles
 // CHECK-SAME: attributes {ntp.kernel, ntp.partials}
 // CHECK-DAG: %[[RAYS:.*]] = memref.alloca() : memref<9x1x8xf64>

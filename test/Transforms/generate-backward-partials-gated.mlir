@@ -10,7 +10,7 @@
 // Per-ray forced (multi-direction is cheaper here: U, V and the first layer
 // map the seed's row 0 alone per tile).
 
-// CHECK: #ntp.kernel<"g", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}gated = 1>
+// CHECK: #ntp.kernel<"g", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}gated = 1, partials_lowering = "per-ray; {{.*}}", partials_reverse_lowering = "per-ray; {{.*}}">
 // The ray's reverse, in its tile function.
 // CHECK-LABEL: func.func private @__ntp_g_group0_tile_reverse
 // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[56],

@@ -10,7 +10,7 @@
 // x 8 samples = 688. Per-ray forced: u_x alone is cheaper multi-direction
 // (its top layer computes e_x's order 1 alone).
 
-// CHECK: #ntp.kernel<"pl", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}slopes = "neuron,layer", residual = "0,1", fourier = 3>
+// CHECK: #ntp.kernel<"pl", {{.*}}backward = true, workspace_per_tile = 688,{{.*}}slopes = "neuron,layer", residual = "0,1", fourier = 3, partials_lowering = "per-ray; {{.*}}", partials_reverse_lowering = "per-ray; {{.*}}">
 // The ray's reverse, in its tile function.
 // CHECK-LABEL: func.func private @__ntp_pl_group0_tile_reverse
 // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[59], %{{.*}} into %{{.*}} input_cotangent %[[TOP:[a-z0-9_]+]] live_orders 2

@@ -10,7 +10,7 @@
 // multi-direction lowering, generate-backward-partials-rays.mlir.)
 // Workspace per tile: C * (2 + 3 + 3 + 1) * 2 = 162.
 
-// CHECK: ntp.kernel = #ntp.kernel<"p", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 162, entry_points = [@p_forward_tiles, @p_backward_tiles, @p_forward_save_tiles, @p_backward_saved_tiles], partials = [1, 1, 0, 0, -2, -2]>
+// CHECK: ntp.kernel = #ntp.kernel<"p", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 162, entry_points = [@p_forward_tiles, @p_backward_tiles, @p_forward_save_tiles, @p_backward_saved_tiles], partials = [1, 1, 0, 0, -2, -2], partials_lowering = "multi-direction: 1 block of rows 7; 84 flops + 3 primitives per sample", partials_reverse_lowering = "per-ray; 198 flops + 9 primitives per sample">
 
 // CHECK-LABEL: func.func @p_forward_tiles
 // CHECK-SAME: attributes {ntp.kernel, ntp.partials, ntp.workspace_per_tile = 162 : i64}

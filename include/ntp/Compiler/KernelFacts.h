@@ -57,6 +57,11 @@ struct KernelTarget {
   /// follows a multi-direction or collapsed forward saves the rows of its
   /// blocks (fewer; ntp-generate-backward sets them).
   int64_t partialsSavedRows = 0;
+  /// A partials kernel: how ntp-decompose-mlp propagates the rays of its
+  /// forward and of its reverse mode (artifact::KernelManifest::
+  /// partialsLowering, partialsReverseLowering); empty until it chooses.
+  std::string partialsLowering;
+  std::string partialsReverseLowering;
   /// CPU: the concrete LLVM CPU name and the recorded features
   /// (artifact::kRecordedCpuFeatures); empty until a target stamps them.
   std::string cpu;

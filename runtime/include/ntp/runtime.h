@@ -363,6 +363,17 @@ const char *ntp_kernel_target_cpu(const ntp_kernel *k);
  * `*length`. */
 ntp_status ntp_kernel_description(const ntp_kernel *k, char *text,
                                   int64_t capacity, int64_t *length);
+/* How a partials kernel propagates its rays, as the compiler chose and
+ * summarized it: the lowering's name (per-ray, multi-direction, collapsed or
+ * multivariate), then its blocks of rays and exact counts per sample, e.g.
+ *   "multivariate: 35 monomials of degree <= 4; 694080 flops + 192
+ *    primitives per sample"
+ * reverse = 0: the forward's (ntp_partials); 1: the reverse mode's
+ * (ntp_partials_backward, _save, _backward_saved). "" for a jet kernel, for
+ * the reverse mode of a kernel compiled without it, and for an artifact
+ * whose compiler did not record it; NULL (ntp_last_error says why) on a
+ * null kernel or a `reverse` other than 0 or 1. */
+const char *ntp_kernel_partials_lowering(const ntp_kernel *k, int32_t reverse);
 
 /* Number of threads CPU kernels use, the caller's included (default:
  * NTP_NUM_THREADS or the CPUs this process may run on). n <= 0 restores the

@@ -125,6 +125,16 @@ public:
     return text;
   }
 
+  /// How a partials kernel's forward (reverse = false) or reverse mode
+  /// propagates its rays, as the compiler summarized its choice
+  /// (ntp_kernel_partials_lowering); "" where none is recorded.
+  std::string partialsLowering(bool reverse = false) const {
+    const char *text = ntp_kernel_partials_lowering(kernel_, reverse ? 1 : 0);
+    if (!text)
+      detail::check(NTP_ERROR_INVALID_ARGUMENT);
+    return text;
+  }
+
   /// Computes the jet at `batch` points; counts are element counts. T must
   /// be the kernel's dtype (float for f32, double for f64).
   template <class T>

@@ -65,7 +65,9 @@ constexpr std::string_view kKeys[] = {"abi_version",
                                       "cpu_features"};
 /// Keys present only for some kernels (partials kernels).
 constexpr std::string_view kOptionalKeys[] = {
-    "partials", "slopes", "residual", "fourier", "gated", "cpu_variants"};
+    "partials", "partials_lowering", "partials_reverse_lowering",
+    "slopes",   "residual",          "fourier",
+    "gated",    "cpu_variants"};
 constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
@@ -271,6 +273,10 @@ public:
       if (!parsePartials(*partials, m))
         return NTP_ERROR_BAD_ARTIFACT;
     }
+    if (!parseLowering("partials_lowering", m, m.partialsLowering) ||
+        !parseLowering("partials_reverse_lowering", m,
+                       m.partialsReverseLowering))
+      return NTP_ERROR_BAD_ARTIFACT;
 
     m.cuda.reset();
     if (m.device == Device::Cuda)
@@ -293,6 +299,38 @@ private:
         return items;
       start = end + 1;
     }
+  }
+
+  /// A partials kernel's recorded lowering (KernelManifest::
+  /// partialsLowering): printable text beginning with a lowering name; the
+  /// reverse mode's only with backward=1.
+  bool parseLowering(std::string_view name, const KernelManifest &m,
+                     std::string &field) {
+    field.clear();
+    auto refuse = [&](std::string message) {
+      fail(std::move(message));
+      return false;
+    };
+    const std::string *text = optionalKey(name);
+    if (!text)
+      return true;
+    if (m.partials.empty())
+      return refuse(std::string(name) + " is only valid for a partials kernel");
+    if (name == "partials_reverse_lowering" && !m.backward)
+      return refuse("partials_reverse_lowering is only valid with backward=1");
+    for (char c : *text)
+      if (c < 0x20 || c > 0x7e)
+        return refuse(std::string(name) + " holds a character that is not "
+                                          "printable ASCII");
+    if (partialsLoweringName(*text).empty()) {
+      std::string names;
+      for (std::string_view each : kPartialsLoweringNames)
+        names += (names.empty() ? "" : ", ") + std::string(each);
+      return refuse(std::string(name) + " " + quoted(*text) +
+                    " does not begin with a lowering name (" + names + ")");
+    }
+    field = *text;
+    return true;
   }
 
   /// "2,0,0;-2,-2,0": rows of inputDim integers, each a multi-index of total
@@ -598,6 +636,15 @@ private:
 };
 
 } // namespace
+
+std::string_view partialsLoweringName(std::string_view summary) {
+  for (std::string_view name : kPartialsLoweringNames)
+    if (summary.substr(0, name.size()) == name &&
+        (summary.size() == name.size() || summary[name.size()] == ':' ||
+         summary[name.size()] == ';'))
+      return name;
+  return {};
+}
 
 ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
                          std::string &error) {

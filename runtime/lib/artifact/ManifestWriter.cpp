@@ -67,6 +67,10 @@ std::string serializeManifest(const KernelManifest &m) {
     }
     line("partials", rows);
   }
+  if (!m.partials.empty() && !m.partialsLowering.empty())
+    line("partials_lowering", m.partialsLowering);
+  if (!m.partials.empty() && m.backward && !m.partialsReverseLowering.empty())
+    line("partials_reverse_lowering", m.partialsReverseLowering);
   if (std::string slopes = m.kinds.slopesText(); !slopes.empty())
     line("slopes", slopes);
   if (std::string residual = m.kinds.residualText(); !residual.empty())
@@ -157,6 +161,21 @@ std::string mlpDescription(const KernelManifest &manifest) {
   if (!operators.empty())
     text += " operators [" + operators + "]";
   text += " : " + std::string(dtypeName(manifest.dtype));
+  // The recorded lowerings as the requests that choose them again: the
+  // forward's by name, the reverse mode's only where it is per ray beside
+  // a fast forward (otherwise it follows from the forward's).
+  std::string_view forward = partialsLoweringName(manifest.partialsLowering);
+  std::string_view reverse =
+      manifest.backward ? partialsLoweringName(manifest.partialsReverseLowering)
+                        : std::string_view();
+  std::string attributes;
+  if (!manifest.partials.empty() && !forward.empty())
+    attributes = "ntp.partials_lowering = \"" + std::string(forward) + "\"";
+  if (!manifest.partials.empty() && !forward.empty() && forward != "per-ray" &&
+      reverse == "per-ray")
+    attributes += ", ntp.partials_reverse_lowering = \"per-ray\"";
+  if (!attributes.empty())
+    text += " {" + attributes + "}";
   return text;
 }
 

@@ -28,3 +28,22 @@ module attributes {ntp.kernel = #ntp.kernel<"lap", layers = [2, 3, 1], activatio
 // Not a whole number of rows.
 // expected-error @below {{workspace_per_tile must be 108, got 80}}
 module attributes {ntp.kernel = #ntp.kernel<"lap", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 80, entry_points = [@lap_forward_tiles, @lap_backward_tiles, @lap_forward_save_tiles, @lap_backward_saved_tiles], partials = [-2, -2]>} {}
+
+// -----
+
+// The lowerings ntp-decompose-mlp recorded, as it summarizes them.
+// CHECK-LABEL: module attributes {ntp.kernel = #ntp.kernel<"lap"
+// CHECK-SAME: partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed; 60 flops + 3 primitives per sample", partials_reverse_lowering = "per-ray; 90 flops + 6 primitives per sample">
+module attributes {ntp.kernel = #ntp.kernel<"lap", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 108, entry_points = [@lap_forward_tiles, @lap_backward_tiles, @lap_forward_save_tiles, @lap_backward_saved_tiles], partials = [-2, -2], partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed; 60 flops + 3 primitives per sample", partials_reverse_lowering = "per-ray; 90 flops + 6 primitives per sample">} {}
+
+// -----
+
+// A lowering must begin with a lowering's name.
+// expected-error @below {{a recorded partials lowering must be printable text beginning with a lowering name (per-ray, multi-direction, collapsed, multivariate), got "fastest"}}
+module attributes {ntp.kernel = #ntp.kernel<"lap", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 108, entry_points = [@lap_forward_tiles, @lap_backward_tiles, @lap_forward_save_tiles, @lap_backward_saved_tiles], partials = [-2, -2], partials_lowering = "fastest">} {}
+
+// -----
+
+// Only a partials kernel has rays.
+// expected-error @below {{only a partials kernel records how its rays are propagated (partials_lowering)}}
+module attributes {ntp.kernel = #ntp.kernel<"jet", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = false, entry_points = [@jet_forward_tiles], partials_lowering = "per-ray">} {}

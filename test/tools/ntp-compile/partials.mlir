@@ -3,7 +3,7 @@
 // artifact's manifest; bad requests are one sentence and a nonzero status.
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "2,0,0;0,2,0;1,1,0" --operator laplacian --operator laplacian:0,1 --emit=jets | FileCheck %s --check-prefix=JETS
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "0,0,0" --operator biharmonic:0,2 --target-cpu=x86-64 -o %t.so
-// RUN: tail -c 400 %t.so | FileCheck %s --check-prefix=MANIFEST
+// RUN: tail -c 700 %t.so | FileCheck %s --check-prefix=MANIFEST
 // RUN: ntp-compile --layers 3,8,1 --dtype f64 --partials "2,0,0" --emit=loops | FileCheck %s --check-prefix=REVERSE
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,1" --emit=jets 2>&1 | FileCheck %s --check-prefix=LENGTH
 // RUN: not ntp-compile --layers 3,8,1 --partials "1,-1,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=NEGATIVE
@@ -16,10 +16,10 @@
 // RUN: not ntp-compile %s --partials "1,0,0" --emit=jets 2>&1 | FileCheck %s --check-prefix=FILE
 // RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --operator laplacian --target=nvptx --emit=ptx | FileCheck %s --check-prefix=NVPTX
 // RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --target=nvptx --gpu-backward --gpu-format=ptx --chip=sm_80 -o %t.ntp
-// RUN: tail -c 400 %t.ntp | FileCheck %s --check-prefix=CUDA
+// RUN: tail -c 700 %t.ntp | FileCheck %s --check-prefix=CUDA
 // RUN: ntp-compile --layers 3,8,1 --partials "1,0,0" --operator laplacian --partials-lowering=collapsed --target=nvptx --gpu-backward --emit=ptx 2>&1 | FileCheck %s --check-prefix=CUDA-COLLAPSED
 
-// JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0]>{{.*}}}
+// JETS: module attributes {ntp.kernel = #ntp.kernel<"ntp_kernel", layers = [3, 8, 1], activation = "tanh", order = 2, element_type = f64, {{.*}}partials = [2, 0, 0, 0, 2, 0, 1, 1, 0, -2, -2, -2, -2, -2, 0], partials_lowering = "{{[a-z-]+}}{{[:;]}} {{.*}} flops + {{[0-9]+}} primitives per sample", partials_reverse_lowering = "{{.*}}">{{.*}}}
 // JETS-LABEL: func.func @ntp_kernel_forward_tiles
 // JETS: ntp.combine_partials
 // JETS: ntp.store_jet %{{.*}} into %{{.*}}, %{{.*}}, %{{.*}} live_orders 5
@@ -33,6 +33,10 @@
 // MANIFEST: backward=1
 // MANIFEST: workspace_per_tile=2720
 // MANIFEST: partials=0,0,0;-4,0,-4
+// The lowerings the compiler chose, as it summarizes them
+// (ntp_kernel_partials_lowering reads them back).
+// MANIFEST-NEXT: partials_lowering=collapsed: 1 block of rows 17, request 1 collapsed; 800 flops + 8 primitives per sample
+// MANIFEST-NEXT: partials_reverse_lowering=collapsed: 1 block of rows 17, request 1 collapsed; 800 flops + 8 primitives per sample
 
 // REVERSE-LABEL: func.func @ntp_kernel_forward_tiles
 // REVERSE-LABEL: func.func @ntp_kernel_backward_saved_tiles
@@ -55,6 +59,8 @@
 // CUDA: workspace_per_tile=5120
 // CUDA: mapping=sample
 // CUDA: partials=1,0,0
+// CUDA-NEXT: partials_lowering=multi-direction: 1 block of rows 2; 144 flops + 8 primitives per sample
+// CUDA-NEXT: partials_reverse_lowering=multi-direction: 1 block of rows 2; 144 flops + 8 primitives per sample
 // As on the CPU, the forward keeps the lowering asked for and the reverse
 // mode follows it (RaysBackward.cpp, per-sample gradients).
 // CUDA-COLLAPSED: partials lowering: collapsed

@@ -63,8 +63,14 @@ TEST(JitPartials, CppSpecWithPartials) {
   options.useCache = false;
   ntp::Kernel k = ntp::compile(spec, options);
   EXPECT_EQ(k.partialsRequests(), spec.partials);
-  // The runtime's description is the request's canonical ntp.mlp line.
-  EXPECT_EQ(k.description() + "\n", ntp::mlpText(spec));
+  // The runtime's description is the request's canonical ntp.mlp line,
+  // with the lowering the compiler chose.
+  EXPECT_EQ(k.description() + "\n",
+            ntp::mlpText(spec).substr(0, ntp::mlpText(spec).size() - 1) +
+                " {ntp.partials_lowering = \"" +
+                k.partialsLowering().substr(
+                    0, k.partialsLowering().find_first_of(":;")) +
+                "\"}\n");
   std::vector<double> out;
   k.partials(kX, kParams, out);
   expectClose(out);
@@ -379,6 +385,75 @@ TEST(JitPartials, ReverseLoweringSpelling) {
   EXPECT_NO_THROW(ntp::compile(jet, noCache));
   std::string rm = "rm -rf '" + dir + "'";
   EXPECT_EQ(std::system(rm.c_str()), 0);
+}
+
+/// The artifact records the lowerings the compiler chose
+/// (ntp_kernel_partials_lowering, Kernel::partialsLowering), and the
+/// description carries them as the ntp.mlp attributes that choose them
+/// again: a kernel compiled from it reports the same.
+TEST(JitPartials, RecordsItsLoweringsAndDescribesThem) {
+  ntp::MlpSpec spec;
+  spec.layers = {2, 3, 1};
+  spec.activation = "tanh";
+  spec.dtype = ntp::Dtype::F64;
+  spec.partials = {{0, 0}, {2, 0}, {-2, -2}};
+  ntp::JitOptions noCache;
+  noCache.useCache = false;
+  auto startsWith = [](const std::string &text, const std::string &name) {
+    return text.compare(0, name.size(), name) == 0 &&
+           (text.size() == name.size() || text[name.size()] == ':' ||
+            text[name.size()] == ';');
+  };
+  struct Case {
+    const char *forward, *reverse, *recordedReverse;
+  };
+  for (Case c : {Case{"per-ray", "", "per-ray"},
+                 Case{"multi-direction", "", "multi-direction"},
+                 Case{"collapsed", "", "collapsed"},
+                 Case{"collapsed", "per-ray", "per-ray"},
+                 Case{"multivariate", "", "multivariate"}}) {
+    SCOPED_TRACE(std::string(c.forward) + " / " + c.reverse);
+    spec.partialsLowering = c.forward;
+    spec.partialsReverseLowering = c.reverse;
+    ntp::Kernel k = ntp::compile(spec, noCache);
+    std::string forward = k.partialsLowering(),
+                reverse = k.partialsLowering(/*reverse=*/true);
+    EXPECT_TRUE(startsWith(forward, c.forward)) << forward;
+    EXPECT_TRUE(startsWith(reverse, c.recordedReverse)) << reverse;
+    EXPECT_NE(forward.find(" flops + "), std::string::npos) << forward;
+    // The description compiles back to the same choices.
+    std::string description = k.description();
+    EXPECT_NE(description.find("{ntp.partials_lowering = \"" +
+                               std::string(c.forward) + "\""),
+              std::string::npos)
+        << description;
+    ntp::Kernel again = ntp::compileMlir(description, noCache);
+    EXPECT_EQ(again.partialsLowering(), forward);
+    EXPECT_EQ(again.partialsLowering(true), reverse);
+    EXPECT_EQ(again.description(), description);
+  }
+  // Forward only: no reverse mode, none recorded.
+  spec.partialsLowering = "";
+  spec.partialsReverseLowering = "";
+  ntp::JitOptions forwardOnly = noCache;
+  forwardOnly.backward = false;
+  ntp::Kernel k = ntp::compile(spec, forwardOnly);
+  EXPECT_FALSE(k.partialsLowering().empty());
+  EXPECT_EQ(k.partialsLowering(true), "");
+  // A jet kernel records none; bad arguments are one sentence.
+  ntp::MlpSpec jet;
+  jet.layers = {1, 4, 1};
+  jet.order = 2;
+  ntp::Kernel j = ntp::compile(jet, noCache);
+  EXPECT_EQ(j.partialsLowering(), "");
+  EXPECT_EQ(j.partialsLowering(true), "");
+  EXPECT_EQ(j.description().find("{"), std::string::npos);
+  EXPECT_EQ(ntp_kernel_partials_lowering(nullptr, 0), nullptr);
+  EXPECT_EQ(std::string(ntp_last_error()), "kernel is null");
+  EXPECT_EQ(ntp_kernel_partials_lowering(k.get(), 2), nullptr);
+  EXPECT_EQ(std::string(ntp_last_error()),
+            "reverse must be 0 (the forward's lowering) or 1 (the reverse "
+            "mode's), got 2");
 }
 
 } // namespace

@@ -414,6 +414,90 @@ TEST(ManifestTest, RoundTripsAndChecksThePartialsRequest) {
         << bad;
 }
 
+// A partials kernel's recorded lowerings: optional keys, printable text
+// beginning with a lowering name, the reverse mode's only with backward=1;
+// the description turns them into the ntp.mlp attributes that choose them
+// again.
+TEST(ManifestTest, RoundTripsAndChecksThePartialsLowerings) {
+  KernelManifest m = cpuManifest();
+  m.layers = {3, 8, 1};
+  m.numParams = *countParams(m.layers);
+  m.order = 2;
+  m.partials = {{2, 0, 0}, {1, 1, 0}};
+  m.workspacePerTile = *partialsWorkspaceElementsPerTile(m.layers, 7, m.tile);
+  m.partialsLowering = "multivariate: 10 monomials of degree <= 2; 1234 flops "
+                       "+ 16 primitives per sample";
+  m.partialsReverseLowering = "per-ray; 2345 flops + 40 primitives per sample";
+  std::string text = serializeManifest(m);
+  EXPECT_NE(text.find("\npartials_lowering=" + m.partialsLowering +
+                      "\npartials_reverse_lowering=" +
+                      m.partialsReverseLowering + "\n"),
+            std::string::npos)
+      << text;
+  KernelManifest parsed = roundTrip(m);
+  EXPECT_EQ(parsed.partialsLowering, m.partialsLowering);
+  EXPECT_EQ(parsed.partialsReverseLowering, m.partialsReverseLowering);
+  EXPECT_EQ(mlpDescription(parsed),
+            "ntp.mlp @pinn layers [3, 8, 1] activation \"tanh\" order 2 "
+            "partials [[2, 0, 0], [1, 1, 0]] : f64 {ntp.partials_lowering = "
+            "\"multivariate\", ntp.partials_reverse_lowering = \"per-ray\"}");
+  // A reverse mode that follows the forward needs no attribute of its own;
+  // a per-ray forward implies a per-ray reverse mode.
+  auto typeOnward = [](const KernelManifest &k) {
+    std::string d = mlpDescription(roundTrip(k));
+    return d.substr(d.find(" : f64"));
+  };
+  KernelManifest follows = m;
+  follows.partialsReverseLowering = "multivariate: 10 monomials";
+  EXPECT_EQ(typeOnward(follows),
+            " : f64 {ntp.partials_lowering = \"multivariate\"}");
+  KernelManifest perRay = m;
+  perRay.partialsLowering = "per-ray; 2345 flops + 40 primitives per sample";
+  EXPECT_EQ(typeOnward(perRay), " : f64 {ntp.partials_lowering = \"per-ray\"}");
+  // Without the reverse mode the reverse lowering is neither written nor
+  // accepted; artifacts that predate the keys have none.
+  KernelManifest forwardOnly = m;
+  forwardOnly.backward = false;
+  forwardOnly.workspacePerTile = 0;
+  std::string forwardText = serializeManifest(forwardOnly);
+  EXPECT_EQ(forwardText.find("partials_reverse_lowering"), std::string::npos);
+  EXPECT_EQ(roundTrip(forwardOnly).partialsReverseLowering, "");
+  EXPECT_NE(parseError(forwardText + "partials_reverse_lowering=per-ray\n")
+                .find("partials_reverse_lowering is only valid with "
+                      "backward=1"),
+            std::string::npos);
+  KernelManifest bare = m;
+  bare.partialsLowering.clear();
+  bare.partialsReverseLowering.clear();
+  KernelManifest none = roundTrip(bare);
+  EXPECT_EQ(none.partialsLowering, "");
+  EXPECT_EQ(mlpDescription(none).find("{"), std::string::npos);
+  // Bad values, each named; a jet kernel records none.
+  auto with = [&](const std::string &value) {
+    return withLine(text, "partials_lowering", "partials_lowering=" + value);
+  };
+  EXPECT_NE(
+      parseError(with("fastest; 1 flops"))
+          .find("partials_lowering 'fastest; 1 flops' does not begin with "
+                "a lowering name (per-ray, multi-direction, collapsed, "
+                "multivariate)"),
+      std::string::npos);
+  EXPECT_NE(parseError(with("per-rays")).find("does not begin with"),
+            std::string::npos);
+  EXPECT_NE(parseError(with("")).find("does not begin with"),
+            std::string::npos);
+  EXPECT_NE(parseError(with("collapsed\tx"))
+                .find("holds a character that is not printable ASCII"),
+            std::string::npos);
+  EXPECT_NE(parseError(kCpu + "partials_lowering=per-ray\n")
+                .find("partials_lowering is only valid for a partials kernel"),
+            std::string::npos);
+  EXPECT_EQ(partialsLoweringName("multi-direction: 2 blocks"),
+            "multi-direction");
+  EXPECT_EQ(partialsLoweringName("collapsed"), "collapsed");
+  EXPECT_EQ(partialsLoweringName("multivariatex"), "");
+}
+
 TEST(ManifestTest, RoundTripsAndChecksTypedLayers) {
   KernelManifest m = cpuManifest();
   m.kinds.slopes = {Slope::Neuron, Slope::None, Slope::Layer};

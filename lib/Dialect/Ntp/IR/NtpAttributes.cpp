@@ -59,7 +59,8 @@ KernelAttr KernelAttr::get(MLIRContext *context, const art::KernelManifest &m) {
                   : StringRef(),
              cuda ? cuda->blockSize : 0, cuda ? cuda->samplesPerBlock : 0,
              partials, m.kinds.slopesText(), m.kinds.residualText(),
-             m.kinds.fourier, m.kinds.gated ? 1 : 0);
+             m.kinds.fourier, m.kinds.gated ? 1 : 0, m.partialsLowering,
+             m.partialsReverseLowering);
 }
 
 /// Typed layers from their manifest spellings ("none,neuron", "0,1"; empty:
@@ -98,8 +99,11 @@ manifestOf(StringRef name, ArrayRef<int64_t> layers, StringRef activation,
            StringRef targetCpu, StringRef chip, StringRef mapping,
            int64_t blockSize, int64_t samplesPerBlock,
            DenseI32ArrayAttr partials, StringRef slopes, StringRef residual,
-           int64_t fourier, int64_t gated) {
+           int64_t fourier, int64_t gated, StringRef partialsLowering,
+           StringRef partialsReverseLowering) {
   art::KernelManifest m;
+  m.partialsLowering = partialsLowering.str();
+  m.partialsReverseLowering = partialsReverseLowering.str();
   (void)parseKinds(slopes, residual, m.kinds);
   m.kinds.fourier = fourier;
   m.kinds.gated = gated != 0;
@@ -146,7 +150,8 @@ art::KernelManifest KernelAttr::getManifest() const {
                     getWorkspacePerTile(), getCpuFeatures(), getTargetCpu(),
                     getChip(), getMapping(), getBlockSize(),
                     getSamplesPerBlock(), getPartials(), getSlopes(),
-                    getResidual(), getFourier(), getGated());
+                    getResidual(), getFourier(), getGated(),
+                    getPartialsLowering(), getPartialsReverseLowering());
 }
 
 LogicalResult KernelAttr::verify(
@@ -156,7 +161,8 @@ LogicalResult KernelAttr::verify(
     int64_t workspacePerTile, ArrayAttr entryPoints, StringRef targetCpu,
     ArrayAttr cpuFeatures, StringRef chip, StringRef mapping, int64_t blockSize,
     int64_t samplesPerBlock, DenseI32ArrayAttr partials, StringRef slopes,
-    StringRef residual, int64_t fourier, int64_t gated) {
+    StringRef residual, int64_t fourier, int64_t gated,
+    StringRef partialsLowering, StringRef partialsReverseLowering) {
   if (!isa_and_nonnull<Float32Type, Float64Type>(elementType))
     return emitError() << "element_type must be f32 or f64, got "
                        << elementType;
@@ -207,7 +213,8 @@ LogicalResult KernelAttr::verify(
   art::KernelManifest stated = manifestOf(
       name, layers, activation, order, elementType, device, tile, backward,
       workspacePerTile, cpuFeatures, targetCpu, chip, mapping, blockSize,
-      samplesPerBlock, partials, slopes, residual, fourier, gated);
+      samplesPerBlock, partials, slopes, residual, fourier, gated,
+      partialsLowering, partialsReverseLowering);
   KernelTarget target = targetOf(stated);
   if (stated.cuda && stated.cuda->mapping == art::GpuMapping::Lanes &&
       blockSize != 32 * samplesPerBlock)

@@ -135,6 +135,16 @@ struct KernelManifest {
   /// Typed layers: adaptive slopes and residual connections per hidden
   /// layer (LayerKinds); empty for a plain MLP.
   LayerKinds kinds;
+  /// Partials kernels only: how the compiler propagates the rays of the
+  /// forward (ntp_partials) and, with backward, of the reverse mode, as it
+  /// summarizes its choice (partials::LoweringPlan::summary in the
+  /// compiler): a lowering name of kPartialsLoweringNames, then its blocks
+  /// and exact counts, e.g. "multivariate: 35 monomials of degree <= 4;
+  /// 694080 flops + 192 primitives per sample". Informational (the runtime
+  /// calls the same entry points whatever they say); empty in artifacts of
+  /// compilers that predate them.
+  std::string partialsLowering;
+  std::string partialsReverseLowering;
   /// Multi-variant CPU artifacts only (empty otherwise): the variants, in
   /// the order the runtime prefers them (it loads the first one the host
   /// supports; the compiler puts those with more recorded features first).
@@ -152,6 +162,15 @@ struct KernelManifest {
   int64_t inputDim() const { return layers.empty() ? 0 : layers.front(); }
   int64_t outputDim() const { return layers.empty() ? 0 : layers.back(); }
 };
+
+/// The lowerings a partials kernel's rays can have (the first word of
+/// KernelManifest::partialsLowering and partialsReverseLowering).
+inline constexpr std::string_view kPartialsLoweringNames[] = {
+    "per-ray", "multi-direction", "collapsed", "multivariate"};
+
+/// The lowering name `summary` begins with (followed by its end, ':' or
+/// ';'), or "" when it begins with none.
+std::string_view partialsLoweringName(std::string_view summary);
 
 /// The name of a CUDA artifact's kernel function in its image:
 /// <name>_forward (the gpu.func that ntp-gpu-kernel creates).
@@ -198,10 +217,13 @@ inline std::vector<std::string> cudaEntrySymbols(const KernelManifest &m) {
 ///   abi_version name activation order dtype device layers num_params tile
 ///   backward workspace_per_tile target_cpu cpu_features
 ///   [chip format mapping block_size samples_per_block image_bytes]
-///   [partials]
+///   [partials partials_lowering partials_reverse_lowering]
 /// `partials` (rows separated by ';', entries by ',') only for partials
-/// kernels: a runtime that predates them refuses the key. `slopes`
-/// ("none,neuron": one of none, layer, neuron per hidden layer),
+/// kernels: a runtime that predates them refuses the key.
+/// `partials_lowering` and, with backward=1, `partials_reverse_lowering`
+/// (KernelManifest::partialsLowering: printable text beginning with a
+/// lowering name) only for partials kernels whose compiler recorded them.
+/// `slopes` ("none,neuron": one of none, layer, neuron per hidden layer),
 /// `residual` ("0,1"), `fourier` (m) and `gated` (1) only for networks with
 /// typed layers (LayerKinds).
 /// A runtime that predates them refuses the keys. `cpu_variants`
@@ -215,7 +237,12 @@ std::string serializeManifest(const KernelManifest &manifest);
 /// The network of `manifest` as the canonical one-line IR of its ntp.mlp:
 ///   ntp.mlp @pinn layers [1, 24, 24, 1] activation "tanh" order 9 : f64
 /// with per-layer activations as the list `activation ["silu", "tanh"]`
-/// (what ntp_kernel_description returns; ntp-opt parses it back).
+/// (what ntp_kernel_description returns; ntp-opt parses it back). A
+/// partials kernel's recorded lowerings follow the type as the ntp.mlp
+/// attributes that make the compiler choose them again:
+///   ... : f64 {ntp.partials_lowering = "multivariate",
+///              ntp.partials_reverse_lowering = "per-ray"}
+/// (the reverse one only where a fast forward has a per-ray reverse mode).
 std::string mlpDescription(const KernelManifest &manifest);
 
 /// Parses and validates `text`. On failure returns NTP_ERROR_ABI_MISMATCH

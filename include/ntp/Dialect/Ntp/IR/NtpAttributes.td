@@ -63,6 +63,12 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     layer, neuron per hidden layer), `residual = "0,1"` and `fourier = 16`
     (the frequencies of a Fourier-feature embedding), and `gated = 1` for
     the modified MLP's gates; all are absent for a plain MLP.
+
+    `ntp-decompose-mlp` records how a partials kernel's rays are propagated,
+    as it summarizes its choice: `partials_lowering = "multivariate: 35
+    monomials of degree <= 4; 694080 flops + 192 primitives per sample"`
+    and, when the reverse mode will be generated, `partials_reverse_lowering`
+    (the artifact's manifest carries both; ntp_kernel_partials_lowering).
   }];
   let parameters = (ins
     StringRefParameter<"the ntp.mlp's symbol name">:$name,
@@ -85,13 +91,18 @@ def Ntp_KernelAttr : Ntp_Attr<"Kernel", "kernel"> {
     StringRefParameter<"adaptive slope per hidden layer", "\"\"">:$slopes,
     StringRefParameter<"residual flag per hidden layer", "\"\"">:$residual,
     DefaultValuedParameter<"int64_t", "0">:$fourier,
-    DefaultValuedParameter<"int64_t", "0">:$gated
+    DefaultValuedParameter<"int64_t", "0">:$gated,
+    StringRefParameter<"the forward's lowering (summary)", "\"\"">:
+        $partials_lowering,
+    StringRefParameter<"the reverse mode's lowering (summary)", "\"\"">:
+        $partials_reverse_lowering
   );
   let assemblyFormat = [{
     `<` $name `,` `layers` `=` `[` $layers `]` `,` struct($activation, $order,
     $element_type, $device, $tile, $backward, $workspace_per_tile,
     $entry_points, $target_cpu, $cpu_features, $chip, $mapping, $block_size,
-    $samples_per_block, $partials, $slopes, $residual, $fourier, $gated) `>`
+    $samples_per_block, $partials, $slopes, $residual, $fourier, $gated,
+    $partials_lowering, $partials_reverse_lowering) `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
