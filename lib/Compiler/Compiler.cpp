@@ -158,12 +158,6 @@ bool ntp::compile(ModuleOp module, const TargetBackend &target, EmitStage stage,
   output = CompileOutput();
   if (KernelAttr kernel = getKernelAttr(module))
     output.manifest = kernel.getManifest();
-  if (auto lowering =
-          module->getAttrOfType<StringAttr>("ntp.partials_lowering"))
-    output.partialsLowering = lowering.str();
-  if (auto lowering =
-          module->getAttrOfType<StringAttr>("ntp.partials_reverse_lowering"))
-    output.partialsReverseLowering = lowering.str();
   if (stage == EmitStage::Jets || stage == EmitStage::Loops ||
       stage == EmitStage::Lowered) {
     llvm::raw_string_ostream os(output.bytes);

@@ -148,8 +148,6 @@ bool ntp::compileCpuVariants(ModuleOp module, const TargetBackend &target,
     // and workspaces from the one manifest.
     if (i == 0) {
       combined = manifest;
-      output.partialsLowering = object.partialsLowering;
-      output.partialsReverseLowering = object.partialsReverseLowering;
     } else {
       art::KernelManifest same = manifest;
       same.targetCpu = combined.targetCpu;

@@ -238,7 +238,9 @@ struct DecomposeMlpPass
                "narrower layers or a lower order";
         return signalPassFailure();
       }
-      // The artifact records the choices (ntp_kernel_partials_lowering).
+      // The choices, where a user sees them (#ntp.kernel's
+      // partials_lowering and partials_reverse_lowering: --emit=jets,
+      // CompileOutput, the artifact's manifest, ntp_kernel_partials_lowering).
       if (facts.isPartials()) {
         facts.partialsLowering = lowering.summary();
         if (backward)
@@ -246,16 +248,6 @@ struct DecomposeMlpPass
       }
       if (mlps.size() == 1)
         module->setAttr(kKernelAttrName, KernelAttr::get(&getContext(), facts));
-      // The choice, where a user sees it (ntp-compile
-      // --partials-lowering, --emit=jets, CompileOutput::partialsLowering).
-      // The reverse mode's (the forward's or per-ray) beside it.
-      if (mlps.size() == 1 && facts.isPartials())
-        module->setAttr("ntp.partials_lowering",
-                        StringAttr::get(&getContext(), lowering.summary()));
-      if (mlps.size() == 1 && facts.isPartials() && backward)
-        module->setAttr(
-            "ntp.partials_reverse_lowering",
-            StringAttr::get(&getContext(), reverseLowering.summary()));
       OpBuilder b(mlp);
       if (fast) {
         func::FuncOp forward =

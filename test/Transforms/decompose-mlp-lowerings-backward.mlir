@@ -8,7 +8,7 @@
 // RaysBackward.cpp): no per-ray rays beside it. The choices are on the
 // module.
 
-// CHECK: module attributes {{{.*}}ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample", ntp.partials_reverse_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample"}
+// CHECK: module attributes {{{.*}}partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample", partials_reverse_lowering = "collapsed: 1 block of rows 5, request 2 collapsed; {{[0-9]+}} flops + {{[0-9]+}} primitives per sample">}
 // CHECK-LABEL: func.func @heat_forward_tiles
 // CHECK-SAME: attributes {ntp.kernel, ntp.partials}
 // CHECK: ntp.seed_rays
@@ -22,8 +22,8 @@ ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2
 
 // The ntp.mlp's ntp.partials_lowering takes precedence over the option. A
 // per-ray forward is the reverse mode's rays itself.
-// CHECK: ntp.partials_lowering = "per-ray;
-// CHECK-SAME: ntp.partials_reverse_lowering = "per-ray;
+// CHECK: partials_lowering = "per-ray;
+// CHECK-SAME: partials_reverse_lowering = "per-ray;
 // CHECK-NOT: reverse_rays
 ntp.mlp @forced layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "per-ray"}
@@ -33,8 +33,8 @@ ntp.mlp @forced layers [2, 4, 1] activation "tanh" order 2
 // ntp.partials_reverse_lowering = "per-ray" keeps the fast forward and
 // builds the per-ray rays the reverse mode is then generated from, as a
 // private function the forward names.
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed;
-// CHECK-SAME: ntp.partials_reverse_lowering = "per-ray;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed;
+// CHECK-SAME: partials_reverse_lowering = "per-ray;
 // CHECK-LABEL: func.func @slow_forward_tiles
 // CHECK-SAME: attributes {ntp.kernel, ntp.partials, ntp.partials_reverse_rays = @slow_reverse_rays_tiles}
 // CHECK: ntp.seed_rays
@@ -56,8 +56,8 @@ ntp.mlp @slow layers [3, 8, 8, 1] activation "tanh" order 2
 // rows) keeps it; the reverse mode comes from blocks of rays beside it,
 // planned under halved stack budgets until their reverse fits (three
 // collapsed blocks), which the forward names.
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 34, request 0 collapsed;
-// CHECK-SAME: ntp.partials_reverse_lowering = "collapsed: 3 blocks of rows 15,15,8, request 0 collapsed;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 34, request 0 collapsed;
+// CHECK-SAME: partials_reverse_lowering = "collapsed: 3 blocks of rows 15,15,8, request 0 collapsed;
 // CHECK-LABEL: func.func @wide_forward_tiles
 // CHECK-SAME: ntp.partials_reverse_rays = @wide_reverse_rays_tiles
 // CHECK-COUNT-1: ntp.seed_rays

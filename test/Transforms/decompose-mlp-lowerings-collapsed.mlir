@@ -10,7 +10,7 @@
 // reads the first layer's rows past row 0, the same in every tile
 // ({ntp.invariant_rays}: its sums of y1^2 once per call).
 
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 5, request 2 collapsed;
 // CHECK-LABEL: func.func @heat_forward_tiles
 // CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.invariant_rays} :
 // CHECK: ntp.activate_rays "tanh" {{.*}} collapsed_order 2 {ntp.needed_rows = array<i64: 0, 1, 4>} :
@@ -50,6 +50,6 @@ ntp.mlp @residual layers [3, 8, 8, 1] activation "tanh" residual [false, true]
 // -----
 
 // The ntp.mlp's ntp.partials_lowering takes precedence over the option.
-// CHECK: ntp.partials_lowering = "per-ray;
+// CHECK: partials_lowering = "per-ray;
 ntp.mlp @forced layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "per-ray"}

@@ -4,7 +4,7 @@
 // u_t and the Laplacian over x, y: rays e_t (order 1), e_x, e_y (order 2).
 // Multi-direction: one buffer of row 0 + 1 + 2 * 2 rows.
 
-// CHECK: ntp.partials_lowering = "multi-direction: 1 block of rows 6;
+// CHECK: partials_lowering = "multi-direction: 1 block of rows 6;
 // CHECK: ntp.seed_rays {{.*}} ray_counts [1, 2] ray_orders [1, 2] collapse_weights [0.000000e+00, 0.000000e+00] collapsed_order 0 : memref<?xf64>, memref<?xf64>, memref<6x3x8xf64, {{.*}}>
 // The first layer reads the seed: its rows past row 0 are computed once per
 // call ({ntp.invariant_rays}); the others read activations.
@@ -23,6 +23,6 @@ ntp.mlp @heat layers [3, 8, 8, 1] activation "tanh" order 2
 // -----
 
 // The ntp.mlp's ntp.partials_lowering takes precedence over the option.
-// CHECK: ntp.partials_lowering = "per-ray;
+// CHECK: partials_lowering = "per-ray;
 ntp.mlp @forced layers [2, 4, 1] activation "tanh" order 2
     operators [#ntp.laplacian] : f64 {ntp.partials_lowering = "per-ray"}

@@ -7,10 +7,10 @@
 // live), the activations ntp.activate_poly over the 35 monomials, the top
 // rows combined with beta! (request 0, f: weight 1 on row 0).
 
-// CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
+// CHECK: partials_lowering = "multivariate: 35 monomials of degree <= 4;
 // The reverse mode follows the forward (ntp.activate_poly_vjp,
 // RaysBackward.cpp): no rays beside it.
-// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 35 monomials of degree <= 4;
+// CHECK-SAME: partials_reverse_lowering = "multivariate: 35 monomials of degree <= 4;
 // CHECK-LABEL: func.func @all_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.seed_rays {{.*}} ray_counts [34] ray_orders [1] collapse_weights [0.000000e+00] collapsed_order 0 : memref<?xf64>, memref<?xf64>, memref<35x3x8xf64
@@ -85,8 +85,8 @@ ntp.mlp @gated layers [2, 4, 4, 1] activation "tanh" gated order 2
 // Wider layers: the multivariate forward's own reverse (35 rows per
 // neuron) fits the stack bound (kMaxTileStackBytes) where a block of 82
 // multi-direction rows would not; it follows the forward, no rays beside.
-// CHECK: ntp.partials_lowering = "multivariate: 35 monomials of degree <= 4;
-// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 35 monomials of degree <= 4;
+// CHECK: partials_lowering = "multivariate: 35 monomials of degree <= 4;
+// CHECK-SAME: partials_reverse_lowering = "multivariate: 35 monomials of degree <= 4;
 // CHECK-LABEL: func.func @wide_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.activate_poly "tanh"

@@ -11,7 +11,7 @@
 // layer computes the rows the combine weighs: u_x's order 1 (row 1) and
 // u_yy's order 2 (row 3).
 
-// CHECK: ntp.partials_lowering = "multi-direction: 1 block of rows 4;
+// CHECK: partials_lowering = "multi-direction: 1 block of rows 4;
 // CHECK-LABEL: func.func @multi_forward_tiles
 // CHECK-COUNT-2: memref.alloca() : memref<4x4x8xf64>
 // CHECK-COUNT-2: memref.alloca() : memref<4x4x8xf64>
@@ -43,7 +43,7 @@ ntp.mlp @multi layers [2, 4, 4, 1] activation ["tanh", "sin"] gated order 2
 // only one the top layer computes (the gate before it reads every row of
 // the activation).
 
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
 // CHECK-LABEL: func.func @collapsed_forward_tiles
 // CHECK:   ntp.seed_rays
 // CHECK:   ntp.activate_rays "sin" %{{.*}} into %[[X:[a-z0-9_]+]] live_orders 2
@@ -66,7 +66,7 @@ ntp.mlp @collapsed layers [2, 4, 1] activation "tanh" fourier 2 gated
 // auto counts the gates (and U and V) in every lowering and picks the
 // cheapest: for the Laplacian of a gated network in 3 inputs, collapsed.
 
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
 // CHECK-LABEL: func.func @auto_forward_tiles
 // CHECK:   ntp.gate_rays {{.*}} ray_counts [3] ray_orders [1] collapse_weights [1.000000e+00] collapsed_order 2 :
 ntp.mlp @auto layers [3, 8, 8, 1] activation "tanh" gated order 2

@@ -7,7 +7,7 @@
 // first hidden layer's output kept in a third buffer. Rays u_x (order 1)
 // and u_yy (order 2).
 
-// CHECK: ntp.partials_lowering = "per-ray;
+// CHECK: partials_lowering = "per-ray;
 // CHECK-LABEL: func.func @per_ray_forward_tiles
 // CHECK-COUNT-3: memref.alloca() : memref<3x6x8xf64>
 // CHECK: scf.for
@@ -37,7 +37,7 @@ ntp.mlp @per_ray layers [2, 4, 4, 1] activation "tanh" fourier 3 slopes ["neuron
 // seed's rows past order 1 are zeros (ntp.seed_rays), and the rays' ops
 // keep their live orders.
 
-// CHECK: ntp.partials_lowering = "multi-direction:
+// CHECK: partials_lowering = "multi-direction:
 // CHECK-LABEL: func.func @multi_forward_tiles
 // CHECK-COUNT-3: memref.alloca() : memref<4x6x8xf64>
 // CHECK: scf.for
@@ -76,7 +76,7 @@ ntp.mlp @first_slope layers [2, 4, 1] activation "tanh" slopes "layer" order 2
 // multi-direction and collapsed lowerings of gated networks:
 // decompose-mlp-partials-gated-rays.mlir).
 
-// CHECK: ntp.partials_lowering = "per-ray;
+// CHECK: partials_lowering = "per-ray;
 // CHECK-LABEL: func.func @gated_forward_tiles
 // CHECK:   ntp.seed
 // CHECK:   ntp.affine %{{.*}}, %{{.*}}[0] into

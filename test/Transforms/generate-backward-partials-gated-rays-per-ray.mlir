@@ -8,8 +8,8 @@
 // ntp-generate-backward then erases. (Without the attribute the reverse
 // mode follows the forward: generate-backward-partials-gated-rays.mlir.)
 
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
-// CHECK-SAME: ntp.partials_reverse_lowering = "per-ray;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
+// CHECK-SAME: partials_reverse_lowering = "per-ray;
 // CHECK-LABEL: func.func @g_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.gate_rays {{.*}} collapse_weights [1.000000e+00] collapsed_order 2

@@ -11,8 +11,8 @@
 // ntp.add_jets over every row. No per-ray rays and no ntp.gate_jets. The
 // forced per-ray reverse: generate-backward-partials-gated-rays-per-ray.mlir.
 
-// CHECK: ntp.partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
-// CHECK-SAME: ntp.partials_reverse_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
+// CHECK: partials_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
+// CHECK-SAME: partials_reverse_lowering = "collapsed: 1 block of rows 4, request 0 collapsed;
 // CHECK-LABEL: func.func @g_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.gate_rays {{.*}} collapse_weights [1.000000e+00] collapsed_order 2

@@ -9,7 +9,7 @@
 // ntp.affine_vjp into the seed's cotangent, whose row 0 is x's gradient.
 
 // CHECK: ntp.kernel = #ntp.kernel<"lap", {{.*}}backward = true, workspace_per_tile = 72,
-// CHECK: ntp.partials_reverse_lowering = "collapsed: 1 block of rows 4
+// CHECK: partials_reverse_lowering = "collapsed: 1 block of rows 4
 // CHECK-LABEL: func.func @lap_forward_tiles
 // CHECK-SAME: ntp.workspace_per_tile = 72
 // CHECK: ntp.activate_rays "tanh"
@@ -53,7 +53,7 @@ ntp.mlp @lap layers [2, 3, 1] activation "tanh" order 2
 
 // Multi-direction with typed layers (slopes per neuron, a residual layer):
 // the typed layers' VJP ops run on every row of the block.
-// CHECK: ntp.partials_reverse_lowering = "multi-direction:
+// CHECK: partials_reverse_lowering = "multi-direction:
 // CHECK-LABEL: func.func private @__ntp_typed_group0_tile_reverse
 // CHECK: ntp.affine_vjp
 // CHECK: ntp.activate_rays_vjp "sin"
@@ -75,8 +75,8 @@ ntp.mlp @typed layers [2, 4, 4, 1] activation "sin" slopes "neuron"
 // of its 5 monomials' rows, the activations' VJP ntp.activate_poly_vjp, the
 // affine layers' ntp.affine_vjp over every row (row 0's block with the
 // bias), the tile functions calling ntp.activate_poly; no rays beside it.
-// CHECK: ntp.partials_lowering = "multivariate: 5 monomials of degree <= 2;
-// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK: partials_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK-SAME: partials_reverse_lowering = "multivariate: 5 monomials of degree <= 2;
 // CHECK-LABEL: func.func @mv_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.activate_poly "tanh"
@@ -111,8 +111,8 @@ ntp.mlp @mv layers [2, 4, 4, 1] activation "tanh" order 2
 // VJP ntp.gate_poly_vjp (U's and V's cotangents written by the last
 // layer's gate, added to by the first's), the activations'
 // ntp.activate_poly_vjp (the hidden layers', then U's and V's).
-// CHECK: ntp.partials_lowering = "multivariate: 5 monomials of degree <= 2;
-// CHECK-SAME: ntp.partials_reverse_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK: partials_lowering = "multivariate: 5 monomials of degree <= 2;
+// CHECK-SAME: partials_reverse_lowering = "multivariate: 5 monomials of degree <= 2;
 // CHECK-LABEL: func.func @mvg_forward_tiles
 // CHECK-NOT: ntp.partials_reverse_rays
 // CHECK: ntp.gate_poly

@@ -352,13 +352,14 @@ int main(int argc, char **argv) {
   if (!compile(*module, target, emit.stage, options, pm, output, error))
     return error.empty() ? 1 : fail(error);
   llvm::errs() << output.report;
+  const art::KernelManifest &facts = output.manifest;
   if (partialsLoweringFlag.getNumOccurrences() &&
-      !output.partialsLowering.empty())
-    llvm::errs() << "partials lowering: " << output.partialsLowering << "\n";
+      !facts.partialsLowering.empty())
+    llvm::errs() << "partials lowering: " << facts.partialsLowering << "\n";
   if ((partialsLoweringFlag.getNumOccurrences() ||
        partialsReverseLoweringFlag.getNumOccurrences()) &&
-      !output.partialsReverseLowering.empty())
-    llvm::errs() << "partials reverse mode: " << output.partialsReverseLowering
+      !facts.partialsReverseLowering.empty())
+    llvm::errs() << "partials reverse mode: " << facts.partialsReverseLowering
                  << "\n";
 
   // The header first: a failure then leaves no object behind.

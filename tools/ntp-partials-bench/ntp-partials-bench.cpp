@@ -77,7 +77,7 @@ int blockRounds = 15;
 struct Kernel {
   ntp_kernel *k = nullptr;
   double compileSeconds = 0;
-  std::string lowering; // the module's ntp.partials_lowering
+  std::string lowering; // the artifact's partials_lowering
   ~Kernel() { ntp_kernel_free(k); }
 };
 
@@ -117,15 +117,13 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
     return nullptr;
   }
   kernel->compileSeconds = seconds() - t0;
-  if (auto attr =
-          (*module)->getAttrOfType<mlir::StringAttr>("ntp.partials_lowering"))
-    kernel->lowering = attr.str();
   ntp_status status = ntp_kernel_load(path, &kernel->k);
   unlink(path);
   if (status != NTP_OK) {
     std::fprintf(stderr, "load failed: %s\n", ntp_last_error());
     return nullptr;
   }
+  kernel->lowering = ntp_kernel_partials_lowering(kernel->k, /*reverse=*/0);
   return kernel;
 }
 

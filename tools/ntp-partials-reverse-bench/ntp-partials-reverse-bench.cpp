@@ -82,7 +82,7 @@ std::string loadAverage() {
 
 struct Kernel {
   ntp_kernel *k = nullptr;
-  std::string reverse; // the module's ntp.partials_reverse_lowering
+  std::string reverse; // the artifact's reverse lowering
   ~Kernel() { ntp_kernel_free(k); }
 };
 
@@ -114,15 +114,13 @@ std::unique_ptr<Kernel> compile(const std::vector<int64_t> &layers, bool f64,
     unlink(path);
     return nullptr;
   }
-  if (auto attr = (*module)->getAttrOfType<mlir::StringAttr>(
-          "ntp.partials_reverse_lowering"))
-    kernel->reverse = attr.str();
   ntp_status status = ntp_kernel_load(path, &kernel->k);
   unlink(path);
   if (status != NTP_OK) {
     std::fprintf(stderr, "load failed: %s\n", ntp_last_error());
     return nullptr;
   }
+  kernel->reverse = ntp_kernel_partials_lowering(kernel->k, /*reverse=*/1);
   return kernel;
 }
 

@@ -114,17 +114,12 @@ struct CompileOutput {
   /// The bytes of the emitted stage.
   std::string bytes;
   /// The kernel's facts, read from the lowered module's #ntp.kernel (empty
-  /// name for the Jets and Loops stages of a module without one).
+  /// name for the Jets and Loops stages of a module without one); for a
+  /// partials kernel they include the lowerings ntp-decompose-mlp chose
+  /// (partialsLowering, partialsReverseLowering).
   artifact::KernelManifest manifest;
   /// Diagnostics of external tools worth showing (ptxas -v), if any ran.
   std::string report;
-  /// A partials kernel's lowering as ntp-decompose-mlp chose it
-  /// (partials::LoweringPlan::summary; the module's ntp.partials_lowering).
-  std::string partialsLowering;
-  /// With the reverse mode, the lowering its entry points use (per-ray, the
-  /// one the reverse mode supports; the module's
-  /// ntp.partials_reverse_lowering), beside a forward lowered as above.
-  std::string partialsReverseLowering;
   /// A C header declaring the emitted object's entry points, where the
   /// target makes one (the CPU's objects for static linking).
   std::string header;

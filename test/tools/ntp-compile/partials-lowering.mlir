@@ -7,7 +7,7 @@
 
 // COLLAPSED: partials lowering: collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: partials reverse mode: collapsed: 1 block of rows 5, request 0 collapsed;
-// COLLAPSED: ntp.partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
+// COLLAPSED: partials_lowering = "collapsed: 1 block of rows 5, request 0 collapsed;
 // COLLAPSED: ntp.seed_rays
 
 // The fewest operations: collapsed (136 flops per sample, against the

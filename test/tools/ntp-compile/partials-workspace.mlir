@@ -37,7 +37,7 @@
 // FORWARD-NEXT: workspace_per_tile=0
 
 // FORWARD-IR: #ntp.kernel<"ntp_kernel", {{.*}}backward = false,
-// FORWARD-IR-NOT: ntp.partials_reverse_lowering
+// FORWARD-IR-NOT: partials_reverse_lowering
 // FORWARD-IR: func.func @ntp_kernel_forward_tiles
 // FORWARD-IR-NOT: _backward_tiles
 // FORWARD-IR-NOT: _forward_save_tiles

@@ -10,6 +10,7 @@
 #define NTP_TEST_UNIT_COMPILER_COMPILEDKERNEL_H
 
 #include "ntp/Compiler/Compiler.h"
+#include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/runtime.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -96,6 +97,17 @@ private:
   ntp_kernel *kernel = nullptr;
   std::string dir, path_;
 };
+
+/// The lowering #ntp.kernel records for the forward, or with `reverse` for
+/// the reverse mode ("" when none).
+inline std::string kernelLowering(mlir::ModuleOp module, bool reverse) {
+  ntp::KernelAttr kernel = ntp::getKernelAttr(module);
+  if (!kernel)
+    return "";
+  return (reverse ? kernel.getPartialsReverseLowering()
+                  : kernel.getPartialsLowering())
+      .str();
+}
 
 } // namespace ntp::test
 

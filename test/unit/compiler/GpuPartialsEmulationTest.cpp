@@ -121,13 +121,11 @@ ntp::NvptxTargetOptions emulatedTarget(const Case &c, bool backward) {
       ntp::test::partialsDescription(c.widths, c.activation, c.rows, c.isF64);
   description.partialsLowering = c.lowering;
   description.kinds = c.kinds;
-  return ntp::test::compileEmulation(
-      description, emulatedTarget(c, backward), path,
-      [&](mlir::ModuleOp module) {
-        if (auto attr = module->getAttrOfType<mlir::StringAttr>(
-                "ntp.partials_lowering"))
-          chosen = attr.str();
-      });
+  return ntp::test::compileEmulation(description, emulatedTarget(c, backward),
+                                     path, [&](mlir::ModuleOp module) {
+                                       chosen = ntp::test::kernelLowering(
+                                           module, /*reverse=*/false);
+                                     });
 }
 
 /// A temporary directory for one kernel, removed at the end.

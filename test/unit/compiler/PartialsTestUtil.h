@@ -56,12 +56,6 @@ inline ntp::MlpDescription partialsDescription(const std::vector<int> &widths,
   return description;
 }
 
-/// The string attribute `name` of `module` ("" when absent).
-inline std::string moduleSummary(mlir::ModuleOp module, const char *name) {
-  auto attr = module->getAttrOfType<mlir::StringAttr>(name);
-  return attr ? attr.str() : std::string();
-}
-
 /// `description` compiled (with the reverse mode when `backward`) and
 /// loaded; a compile error goes to `errorOut` when given. `chosen` and
 /// `reverse` receive the module's summaries of the forward's and the reverse
@@ -80,9 +74,9 @@ compilePartialsKernel(const ntp::MlpDescription &description, bool backward,
   return CompiledKernel::compile(
       description, options, errorOut, [&](mlir::ModuleOp module) {
         if (chosen)
-          *chosen = moduleSummary(module, "ntp.partials_lowering");
+          *chosen = kernelLowering(module, /*reverse=*/false);
         if (reverse)
-          *reverse = moduleSummary(module, "ntp.partials_reverse_lowering");
+          *reverse = kernelLowering(module, /*reverse=*/true);
       });
 }
 

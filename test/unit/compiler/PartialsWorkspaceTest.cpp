@@ -111,9 +111,7 @@ template <class T> void checkCase(const Case &c) {
   std::string reverse;
   auto kernel = CompiledKernel::compile(
       description, options, /*errorOut=*/nullptr, [&](mlir::ModuleOp module) {
-        auto attr = module->getAttrOfType<mlir::StringAttr>(
-            "ntp.partials_reverse_lowering");
-        reverse = attr ? attr.str() : std::string();
+        reverse = ntp::test::kernelLowering(module, /*reverse=*/true);
       });
   ASSERT_TRUE(kernel);
   ntp_kernel *k = kernel->get();
@@ -235,9 +233,8 @@ TEST(PartialsWorkspaceSizes, LaplacianBenchmarkNetwork) {
         options.backward = true;
         auto kernel = CompiledKernel::compile(
             description, options, nullptr, [&](mlir::ModuleOp module) {
-              auto attr = module->getAttrOfType<mlir::StringAttr>(
-                  "ntp.partials_reverse_lowering");
-              summaries[forced] = attr ? attr.str() : std::string();
+              summaries[forced] =
+                  ntp::test::kernelLowering(module, /*reverse=*/true);
             });
         ASSERT_TRUE(kernel);
         ASSERT_EQ(ntp_workspace_size(kernel->get(), 1024, &sizes[forced]),

@@ -59,9 +59,7 @@ compileKernel(const std::vector<int> &widths, const std::string &act,
   options.backward = true;
   return CompiledKernel::compile(
       description, options, /*errorOut=*/nullptr, [&](mlir::ModuleOp module) {
-        auto attr = module->getAttrOfType<mlir::StringAttr>(
-            "ntp.partials_reverse_lowering");
-        *reverseSummary = attr ? attr.str() : std::string();
+        *reverseSummary = ntp::test::kernelLowering(module, /*reverse=*/true);
       });
 }
 
