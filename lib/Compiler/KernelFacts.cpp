@@ -4,7 +4,6 @@
 #include "ntp/Support/ActivationRules.h"
 #include "ntp/Support/Partials.h"
 
-#include <algorithm>
 #include <memory>
 #include <sstream>
 
@@ -100,16 +99,9 @@ bool ntp::describeKernel(const NetworkDescription &network,
     if (!m.isPartials())
       return fail(error, "only a partials kernel records how its rays are "
                          "propagated (partials_lowering)");
-    if (art::partialsLoweringName(*lowering).empty() ||
-        std::any_of(lowering->begin(), lowering->end(),
-                    [](char c) { return c < 0x20 || c > 0x7e; })) {
-      std::string names;
-      for (std::string_view name : art::kPartialsLoweringNames)
-        names += (names.empty() ? "" : ", ") + std::string(name);
-      return fail(error, "a recorded partials lowering must be printable "
-                         "text beginning with a lowering name (" +
-                             names + "), got \"" + *lowering + "\"");
-    }
+    if (std::string problem = art::partialsLoweringProblem(*lowering);
+        !problem.empty())
+      return fail(error, "the recorded partials lowering " + problem);
   }
   m.partialsLowering = target.partialsLowering;
   m.partialsReverseLowering = target.partialsReverseLowering;

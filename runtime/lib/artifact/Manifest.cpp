@@ -318,17 +318,8 @@ private:
       return refuse(std::string(name) + " is only valid for a partials kernel");
     if (name == "partials_reverse_lowering" && !m.backward)
       return refuse("partials_reverse_lowering is only valid with backward=1");
-    for (char c : *text)
-      if (c < 0x20 || c > 0x7e)
-        return refuse(std::string(name) + " holds a character that is not "
-                                          "printable ASCII");
-    if (partialsLoweringName(*text).empty()) {
-      std::string names;
-      for (std::string_view each : kPartialsLoweringNames)
-        names += (names.empty() ? "" : ", ") + std::string(each);
-      return refuse(std::string(name) + " " + quoted(*text) +
-                    " does not begin with a lowering name (" + names + ")");
-    }
+    if (std::string problem = partialsLoweringProblem(*text); !problem.empty())
+      return refuse(std::string(name) + " " + problem);
     field = *text;
     return true;
   }
@@ -644,6 +635,19 @@ std::string_view partialsLoweringName(std::string_view summary) {
          summary[name.size()] == ';'))
       return name;
   return {};
+}
+
+std::string partialsLoweringProblem(std::string_view summary) {
+  for (char c : summary)
+    if (c < 0x20 || c > 0x7e)
+      return "holds a character that is not printable ASCII";
+  if (!partialsLoweringName(summary).empty())
+    return "";
+  std::string names;
+  for (std::string_view name : kPartialsLoweringNames)
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  return quoted(summary) + " does not begin with a lowering name (" + names +
+         ")";
 }
 
 ntp_status parseManifest(std::string_view text, KernelManifest &manifest,

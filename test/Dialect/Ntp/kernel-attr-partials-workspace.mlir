@@ -39,7 +39,7 @@ module attributes {ntp.kernel = #ntp.kernel<"lap", layers = [2, 3, 1], activatio
 // -----
 
 // A lowering must begin with a lowering's name.
-// expected-error @below {{a recorded partials lowering must be printable text beginning with a lowering name (per-ray, multi-direction, collapsed, multivariate), got "fastest"}}
+// expected-error @below {{the recorded partials lowering 'fastest' does not begin with a lowering name (per-ray, multi-direction, collapsed, multivariate)}}
 module attributes {ntp.kernel = #ntp.kernel<"lap", layers = [2, 3, 1], activation = "tanh", order = 2, element_type = f64, tile = 2, backward = true, workspace_per_tile = 108, entry_points = [@lap_forward_tiles, @lap_backward_tiles, @lap_forward_save_tiles, @lap_backward_saved_tiles], partials = [-2, -2], partials_lowering = "fastest">} {}
 
 // -----

@@ -172,6 +172,11 @@ inline constexpr std::string_view kPartialsLoweringNames[] = {
 /// ';'), or "" when it begins with none.
 std::string_view partialsLoweringName(std::string_view summary);
 
+/// "" when `summary` can be a recorded lowering (printable ASCII beginning
+/// with a lowering name), else the broken rule, to follow a name for it
+/// ("'fast' does not begin with a lowering name (per-ray, ...)").
+std::string partialsLoweringProblem(std::string_view summary);
+
 /// The name of a CUDA artifact's kernel function in its image:
 /// <name>_forward (the gpu.func that ntp-gpu-kernel creates).
 inline std::string cudaEntrySymbol(const KernelManifest &manifest) {
