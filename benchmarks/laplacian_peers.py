@@ -49,7 +49,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from laplacian_common import (HIDDEN, drive, layers_of, load_case,  # noqa
-                              measure, parse_args, print_machine, rel_diff)
+                              measure, parse_args, per_call, print_machine,
+                              rel_diff)
 
 
 def flops_per_sample(d):
@@ -163,7 +164,8 @@ def torch_worker(args):
                      "fwd-lapl"]
             ref = by_ntp().copy()
             diffs = [rel_diff(_numpy(fn()), ref) for fn in fns]
-            ms = measure(fns, args.block, args.rounds)
+            ms = measure(fns, args.block, args.rounds,
+                         statistic=args.statistic)
             rows.append({"dtype": dtype, "d": d, "names": names, "ms": ms,
                          "diff": diffs})
             print("torch worker: %s d=%d done" % (dtype, d), file=sys.stderr)
@@ -217,7 +219,8 @@ def torch_worker(args):
         worst = max(float(np.abs(a_out[r] - n_out[r]).max() /
                           max(np.abs(a_out[r]).max(), 1e-300))
                     for r in range(len(alphas)))
-        ms = measure([by_ntp, by_autograd], args.block, args.rounds)
+        ms = measure([by_ntp, by_autograd], args.block, args.rounds,
+                     statistic=args.statistic)
 
         # The training step of the loss L = sum_p mean_b (D^alpha_p u)^2:
         # ntp_partials_save, then ntp_partials_backward_saved with L's
@@ -246,7 +249,8 @@ def torch_worker(args):
                               for g in autograd_step()])
         train_diff = float(np.abs(ntp_step() - ref).max() /
                            np.abs(ref).max())
-        train_ms = measure([ntp_step, autograd_step], args.block, args.rounds)
+        train_ms = measure([ntp_step, autograd_step], args.block,
+                           args.rounds, statistic=args.statistic)
         out["partials35"].append({"dtype": dtype, "ms": ms, "diff": diff,
                                   "worst": worst, "count": len(alphas),
                                   "train_ms": train_ms,
@@ -309,7 +313,8 @@ def jax_worker(args):
             ref = by_ntp().copy()
             diffs = [rel_diff(np.asarray(fn()), ref) for fn in fns]
             ms = measure(fns, args.block, args.rounds,
-                         sync=lambda r: jax.block_until_ready(r))
+                         sync=lambda r: jax.block_until_ready(r),
+                         statistic=args.statistic)
             rows.append({"dtype": dtype, "d": d, "names": names, "ms": ms,
                          "diff": diffs})
             print("jax worker: %s d=%d done" % (dtype, d), file=sys.stderr)
@@ -403,12 +408,11 @@ def main():
         tw["blas"], jw["blas"]))
     print("# threads: %s; ntp %s; XLA CPU its own pool" % (
         tw["threads"], os.environ.get("NTP_NUM_THREADS", "all CPUs")))
-    print("# ms per call: best of %d blocks of ~%.2f s, methods taking turns "
-          "in each worker; a speed-up is over ntp timed in the same worker "
-          "(torch columns: the torch worker's ntp, JAX columns: the JAX "
-          "worker's); GFLOP/s = %s flops/sample (the collapsed Laplacian's "
-          "count, 2 x 2*64*64*(d+2)) x batch / time" % (
-              args.rounds, args.block, "16384 (d + 2)"))
+    print("# ms per call: %s, methods taking turns in each worker; a "
+          "speed-up is over ntp timed in the same worker (torch columns: the "
+          "torch worker's ntp, JAX columns: the JAX worker's); GFLOP/s = %s "
+          "flops/sample (the collapsed Laplacian's count, 2 x 2*64*64*(d+2)) "
+          "x batch / time" % (per_call(args), "16384 (d + 2)"))
     table(tw, jw, args)
     for p in tw["partials35"]:
         print("\n## all %d partials of total order <= 4, tanh 3-64-64-64-1, "

@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from laplacian_common import (drive, layers_of, load_case, measure,  # noqa
-                              parse_args, print_machine, rel_diff)
+                              parse_args, per_call, print_machine, rel_diff)
 
 
 def ntp_step(ntp, np, d, dtype, x, flat):
@@ -154,10 +154,11 @@ def torch_worker(args):
             names = ["ntp", "ntp.torch", "fwd-lapl", "autograd"]
             ref = np.array(by_ntp(), copy=True)
             diffs = [rel_diff(np.asarray(fn()), ref) for fn in fns]
-            ms = measure(fns, args.block, args.rounds)
+            ms = measure(fns, args.block, args.rounds,
+                         statistic=args.statistic)
             fwd_names = list(forwards)
             fwd_ms = measure([forwards[n] for n in fwd_names], args.block,
-                             args.rounds)
+                             args.rounds, statistic=args.statistic)
             fwd_ref = np.array(forwards[fwd_names[1]](), copy=True)
             fwd_diff = [rel_diff(np.array(forwards[n](), copy=True), fwd_ref)
                         for n in fwd_names]
@@ -222,7 +223,8 @@ def jax_worker(args):
             ref = np.array(by_ntp(), copy=True)
             diffs = [rel_diff(np.asarray(fn()), ref) for fn in fns]
             ms = measure(fns, args.block, args.rounds,
-                         sync=lambda r: jax.block_until_ready(r))
+                         sync=lambda r: jax.block_until_ready(r),
+                         statistic=args.statistic)
             rows.append({"dtype": dtype, "d": d, "names": names, "ms": ms,
                          "diff": diffs})
             print("jax worker: %s d=%d done" % (dtype, d), file=sys.stderr)
@@ -299,9 +301,8 @@ def main():
           "in every method; loss mean_b (Laplacian u(x_b))^2, gradient "
           "with respect to every parameter" % args.batch)
     print("# %s; %s; %s" % (tw["versions"], tw["threads"], jw["versions"]))
-    print("# ms per step: best of %d blocks of ~%.2f s, methods taking "
-          "turns in each worker; a speed-up is over ntp timed in the same "
-          "worker" % (args.rounds, args.block))
+    print("# ms per step: %s, methods taking turns in each worker; a "
+          "speed-up is over ntp timed in the same worker" % per_call(args))
     tables(tw, jw, args)
 
 
