@@ -21,7 +21,7 @@ namespace ntp::bench {
 struct TimingOptions {
   int64_t batch = 256;
   double minTimeMs = 300; // per measurement, after at least 20 calls
-  bool minimum = false;   // the fastest call instead of the median
+  bool minimum = false;   // the fastest call (of >= 200) instead of the median
   int scalingThreads = 0; // > 1: also time at 1 and at this many threads
 };
 

@@ -108,9 +108,10 @@ static cl::opt<bool> peakOnly("peak-only", cl::init(false),
                               cl::desc("Print the FMA peak table and stop"));
 static cl::opt<std::string> statistic(
     "statistic", cl::init("median"), cl::cat(benchOptions),
-    cl::desc("Time per call reported: median, or min (the fastest call: on a "
-             "loaded machine a call longer than the scheduler's time slice is "
-             "often preempted, which moves the median by whole slices)"));
+    cl::desc("Time per call reported: median, or min (the fastest of at least "
+             "200 calls: on a loaded machine a call longer than the "
+             "scheduler's time slice is often preempted, which moves the "
+             "median by whole slices)"));
 static cl::opt<double> minTimeMs("min-time-ms", cl::init(300),
                                  cl::cat(benchOptions),
                                  cl::desc("Time budget per measurement"));
