@@ -1,13 +1,15 @@
 //===- Manifest.cpp - The one manifest parser -----------------------------===//
 //
-// Implements parseManifest of ntp/artifact.hpp (serializeManifest and
-// mlpDescription are in ManifestWriter.cpp). The parser is strict on purpose:
+// Implements parseManifest of ntp/artifact.hpp: the kernel's fields
+// (serializeManifest and mlpDescription are in ManifestWriter.cpp, the
+// key=value layer in ManifestLines.cpp, the partials keys in
+// ManifestPartials.cpp). The parser is strict on purpose:
 // every key is required exactly once, unknown keys are refused, and every
 // number must be a whole decimal literal in range, so that a manifest that lies
 // or was damaged is refused with one sentence instead of being half-believed.
 //
 //===----------------------------------------------------------------------===//
-#include "ntp/artifact.hpp"
+#include "ManifestLines.h"
 
 #include <algorithm>
 #include <charconv>
@@ -17,35 +19,7 @@
 namespace ntp::artifact {
 namespace {
 
-std::string quoted(std::string_view text) {
-  // Bounded, so that a huge damaged value cannot make a huge message.
-  if (text.size() > 80)
-    return "'" + std::string(text.substr(0, 77)) + "...'";
-  return "'" + std::string(text) + "'";
-}
-
-/// Parses the whole of `text` as a non-negative decimal integer of type T:
-/// no sign, no spaces, no trailing characters, no leading zeros (other than
-/// "0" itself), no overflow.
-template <class T> std::optional<T> parseNumber(std::string_view text) {
-  if (text.empty() || text.size() > 20 || text[0] < '0' || text[0] > '9' ||
-      (text.size() > 1 && text[0] == '0'))
-    return std::nullopt;
-  T value{};
-  const char *end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end)
-    return std::nullopt;
-  return value;
-}
-
-/// Whether every character of `text` is one of [A-Za-z0-9] or in `extra`.
-bool isWord(std::string_view text, std::string_view extra) {
-  return std::all_of(text.begin(), text.end(), [&](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || extra.find(c) != std::string_view::npos;
-  });
-}
+using namespace detail;
 
 constexpr std::string_view kNameChars = "_.$-";
 
@@ -72,12 +46,12 @@ constexpr std::string_view kCudaKeys[] = {
     "chip",       "format", "mapping", "block_size", "samples_per_block",
     "image_bytes"};
 
-class Parser {
+class Parser : public ManifestLines {
 public:
-  explicit Parser(std::string &error) : error(error) {}
+  explicit Parser(std::string &error) : ManifestLines(error) {}
 
   ntp_status run(std::string_view text, KernelManifest &m) {
-    if (!splitLines(text))
+    if (!read(text))
       return NTP_ERROR_BAD_ARTIFACT;
 
     // The version first: another version may lack or redefine any key.
@@ -104,7 +78,7 @@ public:
       return fail("unknown device " + quoted(*device) + " (expected " +
                   expected + ")");
     }
-    for (const auto &[name, value] : values) {
+    for (const auto &[name, value] : all()) {
       (void)value;
       bool known = std::find(std::begin(kKeys), std::end(kKeys), name) !=
                    std::end(kKeys);
@@ -158,7 +132,7 @@ public:
     // Typed layers before the counts that depend on them.
     m.kinds = LayerKinds();
     if (const std::string *slopes = optionalKey("slopes")) {
-      for (const std::string &item : split(*slopes)) {
+      for (const std::string &item : splitItems(*slopes)) {
         std::optional<Slope> slope = parseSlope(item);
         if (!slope)
           return fail("slopes " + quoted(*slopes) +
@@ -167,7 +141,7 @@ public:
       }
     }
     if (const std::string *residual = optionalKey("residual")) {
-      for (const std::string &item : split(*residual)) {
+      for (const std::string &item : splitItems(*residual)) {
         if (item != "0" && item != "1")
           return fail("residual " + quoted(*residual) +
                       " is not a comma-separated list of 0 and 1");
@@ -236,7 +210,7 @@ public:
     // A partials kernel's workspace follows its plan of rays, which only the
     // compiler makes: some positive number of coefficients' worth
     // (partialsWorkspaceElementsPerTile).
-    bool partialsKernel = values.find("partials") != values.end();
+    bool partialsKernel = optionalKey("partials") != nullptr;
     std::optional<int64_t> perCoefficient =
         workspaceElementsPerTile(m.layers, 0, m.tile, m.kinds);
     if (partialsKernel && m.backward && perCoefficient &&
@@ -270,12 +244,13 @@ public:
 
     m.partials.clear();
     if (const std::string *partials = key("partials")) {
-      if (!parsePartials(*partials, m))
+      if (!parsePartialsRequest(*this, *partials, m))
         return NTP_ERROR_BAD_ARTIFACT;
     }
-    if (!parseLowering("partials_lowering", m, m.partialsLowering) ||
-        !parseLowering("partials_reverse_lowering", m,
-                       m.partialsReverseLowering))
+    if (!parsePartialsLowering(*this, "partials_lowering", m,
+                               m.partialsLowering) ||
+        !parsePartialsLowering(*this, "partials_reverse_lowering", m,
+                               m.partialsReverseLowering))
       return NTP_ERROR_BAD_ARTIFACT;
 
     m.cuda.reset();
@@ -286,167 +261,6 @@ public:
 
 private:
   static constexpr int64_t kMaxTile = 1 << 16;
-
-  /// The comma-separated items of `text` (empty items kept, so that they
-  /// fail the caller's check).
-  static std::vector<std::string> split(const std::string &text) {
-    std::vector<std::string> items;
-    size_t start = 0;
-    for (;;) {
-      size_t end = text.find(',', start);
-      items.push_back(text.substr(start, end - start));
-      if (end == std::string::npos)
-        return items;
-      start = end + 1;
-    }
-  }
-
-  /// A partials kernel's recorded lowering (KernelManifest::
-  /// partialsLowering): printable text beginning with a lowering name; the
-  /// reverse mode's only with backward=1.
-  bool parseLowering(std::string_view name, const KernelManifest &m,
-                     std::string &field) {
-    field.clear();
-    auto refuse = [&](std::string message) {
-      fail(std::move(message));
-      return false;
-    };
-    const std::string *text = optionalKey(name);
-    if (!text)
-      return true;
-    if (m.partials.empty())
-      return refuse(std::string(name) + " is only valid for a partials kernel");
-    if (name == "partials_reverse_lowering" && !m.backward)
-      return refuse("partials_reverse_lowering is only valid with backward=1");
-    if (std::string problem = partialsLoweringProblem(*text); !problem.empty())
-      return refuse(std::string(name) + " " + problem);
-    field = *text;
-    return true;
-  }
-
-  /// "2,0,0;-2,-2,0": rows of inputDim integers, each a multi-index of total
-  /// order <= order or an operator row (-2 or -4 marks and 0), none repeated.
-  bool parsePartials(const std::string &text, KernelManifest &m) {
-    size_t start = 0;
-    while (start <= text.size()) {
-      size_t end = text.find(';', start);
-      std::string_view row(text.data() + start,
-                           (end == std::string::npos ? text.size() : end) -
-                               start);
-      std::vector<int32_t> entries;
-      size_t at = 0;
-      int64_t total = 0;
-      int32_t mark = 0;
-      while (at <= row.size()) {
-        size_t comma = row.find(',', at);
-        std::string_view item = row.substr(
-            at, (comma == std::string_view::npos ? row.size() : comma) - at);
-        bool negative = !item.empty() && item.front() == '-';
-        std::string_view digits = negative ? item.substr(1) : item;
-        if (digits.empty() || digits.size() > 3 ||
-            !std::all_of(digits.begin(), digits.end(),
-                         [](char c) { return c >= '0' && c <= '9'; })) {
-          fail("partials row " + quoted(row) + " is not a list of integers");
-          return false;
-        }
-        int32_t value = std::stoi(std::string(digits)) * (negative ? -1 : 1);
-        if (value < 0 && value != -2 && value != -4) {
-          fail("partials row " + quoted(row) +
-               " has an entry below 0 that is not -2 or -4");
-          return false;
-        }
-        if (value < 0)
-          mark = value;
-        total += value > 0 ? value : 0;
-        entries.push_back(value);
-        if (comma == std::string_view::npos)
-          break;
-        at = comma + 1;
-      }
-      if (static_cast<int64_t>(entries.size()) != m.inputDim()) {
-        fail("partials row " + quoted(row) + " has " +
-             std::to_string(entries.size()) + " entries but the network has " +
-             std::to_string(m.inputDim()) + " inputs");
-        return false;
-      }
-      if ((mark ? -mark : total) > m.order) {
-        fail("partials row " + quoted(row) + " is of a higher order than " +
-             std::to_string(m.order));
-        return false;
-      }
-      if (std::find(m.partials.begin(), m.partials.end(), entries) !=
-          m.partials.end()) {
-        fail("partials row " + quoted(row) + " appears twice");
-        return false;
-      }
-      m.partials.push_back(std::move(entries));
-      if (end == std::string::npos)
-        break;
-      start = end + 1;
-    }
-    return true;
-  }
-
-  ntp_status fail(std::string message) {
-    error = std::move(message);
-    return NTP_ERROR_BAD_ARTIFACT;
-  }
-
-  bool splitLines(std::string_view text) {
-    size_t eol = text.find('\n');
-    std::string_view first = text.substr(0, eol);
-    if (first != kManifestMagic) {
-      fail("the first line is " + quoted(first) + ", not " +
-           quoted(kManifestMagic));
-      return false;
-    }
-    text = eol == std::string_view::npos ? std::string_view()
-                                         : text.substr(eol + 1);
-    while (!text.empty()) {
-      eol = text.find('\n');
-      if (eol == std::string_view::npos) {
-        fail("the last line " + quoted(text) + " does not end with a newline");
-        return false;
-      }
-      std::string_view line = text.substr(0, eol);
-      text = text.substr(eol + 1);
-      size_t eq = line.find('=');
-      if (eq == std::string_view::npos || eq == 0) {
-        fail("line " + quoted(line) + " is not of the form key=value");
-        return false;
-      }
-      std::string name(line.substr(0, eq));
-      if (!values.emplace(name, std::string(line.substr(eq + 1))).second) {
-        fail("key " + quoted(name) + " appears more than once");
-        return false;
-      }
-    }
-    return true;
-  }
-
-  const std::string *key(std::string_view name) {
-    auto it = values.find(name);
-    if (it != values.end())
-      return &it->second;
-    fail("required key " + quoted(name) + " is missing");
-    return nullptr;
-  }
-
-  const std::string *optionalKey(std::string_view name) {
-    auto it = values.find(name);
-    return it == values.end() ? nullptr : &it->second;
-  }
-
-  template <class T> std::optional<T> number(std::string_view name) {
-    const std::string *text = key(name);
-    if (!text)
-      return std::nullopt;
-    std::optional<T> value = parseNumber<T>(*text);
-    if (!value)
-      fail(std::string(name) + " is " + quoted(*text) +
-           ", not a non-negative integer in range");
-    return value;
-  }
 
   bool parseLayers(std::string_view text, std::vector<int64_t> &widths) {
     widths.clear();
@@ -621,34 +435,9 @@ private:
     m.cuda = std::move(launch);
     return NTP_OK;
   }
-
-  std::string &error;
-  std::map<std::string, std::string, std::less<>> values;
 };
 
 } // namespace
-
-std::string_view partialsLoweringName(std::string_view summary) {
-  for (std::string_view name : kPartialsLoweringNames)
-    if (summary.substr(0, name.size()) == name &&
-        (summary.size() == name.size() || summary[name.size()] == ':' ||
-         summary[name.size()] == ';'))
-      return name;
-  return {};
-}
-
-std::string partialsLoweringProblem(std::string_view summary) {
-  for (char c : summary)
-    if (c < 0x20 || c > 0x7e)
-      return "holds a character that is not printable ASCII";
-  if (!partialsLoweringName(summary).empty())
-    return "";
-  std::string names;
-  for (std::string_view name : kPartialsLoweringNames)
-    names += (names.empty() ? "" : ", ") + std::string(name);
-  return quoted(summary) + " does not begin with a lowering name (" + names +
-         ")";
-}
 
 ntp_status parseManifest(std::string_view text, KernelManifest &manifest,
                          std::string &error) {
