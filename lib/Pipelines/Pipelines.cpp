@@ -28,6 +28,7 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
   if (options.backward) {
     NtpGenerateBackwardOptions backward;
     backward.perSampleGrads = options.perSampleGrads;
+    backward.gradLaneBits = options.gradLaneBits;
     pm.addPass(createNtpGenerateBackward(backward));
   }
   NtpExpandActivationJetsOptions expand;

@@ -19,6 +19,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace ntp;
 using namespace ntp::backward;
@@ -45,12 +47,13 @@ BackwardArguments ntp::backward::readArguments(Block *entry,
 
 Value ntp::backward::beginTileLoop(OpBuilder &b, Location loc,
                                    const BackwardArguments &args,
-                                   BackwardMode mode, bool perSampleGrads,
+                                   BackwardMode mode, GradLayout grads,
                                    Type element, int64_t numParams,
                                    int64_t tile, Value &lanes) {
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  if (mode != BackwardMode::ForwardSave && !perSampleGrads)
-    lanes = createZeroedLanes(b, loc, element, numParams, tile);
+  if (mode != BackwardMode::ForwardSave && !grads.perSample)
+    lanes = createZeroedLanes(b, loc, element, numParams,
+                              grads.lanes(tile, element));
   auto loop = scf::ForOp::create(b, loc, args.tileBegin, args.tileEnd, one);
   b.setInsertionPointToStart(loop.getBody());
   return loop.getInductionVar();
@@ -58,10 +61,10 @@ Value ntp::backward::beginTileLoop(OpBuilder &b, Location loc,
 
 void ntp::backward::endFunction(OpBuilder &b, Location loc, Block *entry,
                                 const BackwardArguments &args,
-                                BackwardMode mode, bool perSampleGrads,
+                                BackwardMode mode, GradLayout grads,
                                 Value lanes) {
   b.setInsertionPointToEnd(entry);
-  if (mode != BackwardMode::ForwardSave && !perSampleGrads) {
+  if (mode != BackwardMode::ForwardSave && !grads.perSample) {
     ReduceLanesOp::create(b, loc, lanes, args.grad);
     memref::DeallocOp::create(b, loc, lanes);
   }
@@ -139,13 +142,23 @@ MemRefType ntp::backward::dynamicOffsetJetType(int64_t orders, int64_t width,
                                                     {width * tile, tile, 1}));
 }
 
+int64_t GradLayout::lanes(int64_t tile, Type element) const {
+  int64_t bits = element.getIntOrFloatBitWidth();
+  if (laneBits < bits || tile < 1)
+    return tile;
+  int64_t lanes = std::min(laneBits / bits, tile);
+  while (tile % lanes != 0)
+    --lanes;
+  return lanes;
+}
+
 Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc, Type element,
-                                       int64_t numParams, int64_t tile) {
+                                       int64_t numParams, int64_t count) {
   Value lanes = memref::AllocOp::create(
-      b, loc, MemRefType::get({numParams, tile}, element));
+      b, loc, MemRefType::get({numParams, count}, element));
   Value zeros = arith::ConstantOp::create(
       b, loc,
-      DenseElementsAttr::get(VectorType::get({tile}, element),
+      DenseElementsAttr::get(VectorType::get({count}, element),
                              b.getFloatAttr(element, 0)));
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   auto clear = scf::ForOp::create(

@@ -111,6 +111,24 @@ TileFunction createTileFunction(mlir::OpBuilder &b, mlir::Location loc,
 mlir::MemRefType dynamicOffsetJetType(int64_t orders, int64_t width,
                                       int64_t tile, mlir::Type element);
 
+/// How a generated reverse mode accumulates the parameter gradient.
+struct GradLayout {
+  /// One gradient per sample (the GPU kernels, tile size 1): each sample's
+  /// column of grad is its own, with no lane-wise accumulators.
+  bool perSample = false;
+  /// Else, lane-wise accumulators [numParams, lanes] that ntp.reduce_lanes
+  /// sums once after the last tile. A tile wider than `laneBits` (the
+  /// target's vector register) folds its lanes into that width before adding
+  /// them: with a tile of two registers (AVX2) the accumulators, which
+  /// outgrow L2 on 64-wide layers, move half the bytes per tile. 0: one lane
+  /// per sample of the tile.
+  int64_t laneBits = 0;
+
+  /// The accumulators' lanes for tiles of `tile` samples of `element`: the
+  /// register's lanes, or fewer where they do not divide the tile.
+  int64_t lanes(int64_t tile, mlir::Type element) const;
+};
+
 /// A generated function's arguments in `mode` (createFunction's
 /// signature); null where the mode has none.
 struct BackwardArguments {
@@ -120,25 +138,25 @@ struct BackwardArguments {
 BackwardArguments readArguments(mlir::Block *entry, BackwardMode mode);
 
 /// Opens the loop over the tiles [tileBegin, tileEnd), after the lane-wise
-/// gradient accumulators [numParams, tile] (zeroed on the heap: they
-/// outgrow a stack for wide networks) when `mode` has a reverse and the
+/// gradient accumulators [numParams, grads.lanes(tile)] (zeroed on the heap:
+/// they outgrow a stack for wide networks) when `mode` has a reverse and the
 /// gradients are not per sample; leaves `b` at the start of the loop's body
 /// and returns the tile. Every generated function's loop, jet or partials.
 mlir::Value beginTileLoop(mlir::OpBuilder &b, mlir::Location loc,
                           const BackwardArguments &args, BackwardMode mode,
-                          bool perSampleGrads, mlir::Type element,
+                          GradLayout grads, mlir::Type element,
                           int64_t numParams, int64_t tile, mlir::Value &lanes);
 
 /// Ends the function at the end of `entry`: beginTileLoop's accumulators
 /// summed into grad and freed, then the return.
 void endFunction(mlir::OpBuilder &b, mlir::Location loc, mlir::Block *entry,
                  const BackwardArguments &args, BackwardMode mode,
-                 bool perSampleGrads, mlir::Value lanes);
+                 GradLayout grads, mlir::Value lanes);
 
-/// Lane-wise gradient accumulators [numParams, tile] on the heap, zeroed.
+/// Lane-wise gradient accumulators [numParams, count] on the heap, zeroed.
 mlir::Value createZeroedLanes(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Type element, int64_t numParams,
-                              int64_t tile);
+                              int64_t count);
 
 /// Sample `tile`'s gradient column of `grad`, [numParams] with stride
 /// `batch` (per-sample gradients, tile size 1: the GPU's), zeroed by a
@@ -241,8 +259,8 @@ mlir::Value reverseChain(llvm::ArrayRef<JetStep> steps, int current,
 /// start of the function).
 template <typename Derived, typename Plan> class TileLoopBuilder {
 public:
-  TileLoopBuilder(const Plan &plan, mlir::Location loc, bool perSampleGrads)
-      : plan(plan), loc(loc), perSampleGrads(perSampleGrads) {}
+  TileLoopBuilder(const Plan &plan, mlir::Location loc, GradLayout grads)
+      : plan(plan), loc(loc), grads(grads) {}
 
 protected:
   using Mode = BackwardMode;
@@ -258,7 +276,7 @@ protected:
   mlir::FailureOr<mlir::func::FuncOp> buildTileLoop(mlir::OpBuilder &b,
                                                     Mode mode) {
     using namespace mlir;
-    bool sharedBodies = !perSampleGrads;
+    bool sharedBodies = !grads.perSample;
     if (sharedBodies && mode != Mode::ReverseSaved && !forwardBody)
       forwardBody = buildForwardBody(b);
     if (sharedBodies && mode != Mode::ForwardSave && !reverseBody) {
@@ -304,7 +322,7 @@ protected:
     if (!sharedBodies)
       derived().allocateBuffers(b, mode);
 
-    Value tile = beginTileLoop(b, loc, args, mode, perSampleGrads, plan.element,
+    Value tile = beginTileLoop(b, loc, args, mode, grads, plan.element,
                                plan.numParams, plan.tile, lanes);
     if (sharedBodies) {
       // The tile's jets: its workspace slice, or the stack buffer.
@@ -331,14 +349,14 @@ protected:
                                         lanes, xGrad, base, start, batch,
                                         tile});
       }
-      endFunction(b, loc, entry, args, mode, perSampleGrads, lanes);
+      endFunction(b, loc, entry, args, mode, grads, lanes);
       return func;
     }
     SmallVector<Value> jets;
     for (size_t i = 0; i < plan.steps.size(); ++i)
       jets.push_back(jetBuffer(b, i, tile));
     // Per-sample gradients (tile size 1): the sample's own zeroed column.
-    if (mode != Mode::ForwardSave && perSampleGrads)
+    if (mode != Mode::ForwardSave && grads.perSample)
       lanes = createSampleColumn(b, loc, plan.element, plan.numParams, grad,
                                  tile, batch);
 
@@ -351,7 +369,7 @@ protected:
                                           tile)))
       return failure();
 
-    endFunction(b, loc, entry, args, mode, perSampleGrads, lanes);
+    endFunction(b, loc, entry, args, mode, grads, lanes);
     return func;
   }
 
@@ -404,7 +422,8 @@ protected:
     using namespace mlir;
     OpBuilder::InsertionGuard guard(b);
     auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
-    auto lanesType = MemRefType::get({plan.numParams, plan.tile}, plan.element);
+    auto lanesType = MemRefType::get(
+        {plan.numParams, grads.lanes(plan.tile, plan.element)}, plan.element);
     SmallVector<Value> jets;
     Value batch, tile;
     func::FuncOp func = beginBody(b, "_tile_reverse", {flat, lanesType, flat},
@@ -436,7 +455,7 @@ protected:
 
   const Plan &plan;
   mlir::Location loc;
-  bool perSampleGrads;
+  GradLayout grads;
   mlir::Block *entry = nullptr;
   mlir::Value x, v, params, grad, xGrad, workspace, lanes;
   llvm::SmallVector<mlir::Value> stackJets;
@@ -474,7 +493,7 @@ void emitTypedLayerVjp(mlir::OpBuilder &b, mlir::Location loc, const JetStep &s,
 /// Generates the reverse mode of the partials kernel `forward`.
 mlir::LogicalResult generatePartialsBackward(mlir::ModuleOp module,
                                              mlir::func::FuncOp forward,
-                                             bool perSampleGrads);
+                                             GradLayout grads);
 
 } // namespace ntp::backward
 

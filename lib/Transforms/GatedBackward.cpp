@@ -358,11 +358,11 @@ bool ntp::isGatedKernel(func::FuncOp forward) {
 }
 
 LogicalResult ntp::generateGatedBackward(ModuleOp module, func::FuncOp forward,
-                                         bool perSampleGrads) {
+                                         backward::GradLayout grads) {
   FailureOr<DagPlan> plan = readDagPlan(forward);
   if (failed(plan))
     return failure();
-  if (perSampleGrads && plan->tile != 1)
+  if (grads.perSample && plan->tile != 1)
     return forward.emitError("per-sample-grads needs tile size 1, got ")
            << plan->tile;
   // The module's kernel facts now include the reverse mode; the plan read
@@ -372,10 +372,10 @@ LogicalResult ntp::generateGatedBackward(ModuleOp module, func::FuncOp forward,
     return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);
-  GatedBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+  GatedBackwardBuilder builder(*plan, forward.getLoc(), grads);
   // Per-sample gradients (GPU): no recomputing backward (as for a chain).
   for (Mode mode : {Mode::ReverseSaved, Mode::ForwardSave, Mode::Recompute})
-    if (!perSampleGrads || mode != Mode::Recompute)
+    if (!grads.perSample || mode != Mode::Recompute)
       if (failed(builder.build(b, mode)))
         return failure();
   return success();

@@ -14,6 +14,9 @@
 #include "mlir/IR/BuiltinOps.h"
 
 namespace ntp {
+namespace backward {
+struct GradLayout;
+} // namespace backward
 
 /// Whether the kernel function `forward` gates its layers (has an
 /// ntp.gate_jets).
@@ -24,7 +27,7 @@ bool isGatedKernel(mlir::func::FuncOp forward);
 /// #ntp.kernel with the reverse mode.
 mlir::LogicalResult generateGatedBackward(mlir::ModuleOp module,
                                           mlir::func::FuncOp forward,
-                                          bool perSampleGrads);
+                                          backward::GradLayout grads);
 
 } // namespace ntp
 

@@ -201,6 +201,7 @@ struct GenerateBackwardPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    GradLayout grads{perSampleGrads, gradLaneBits};
     SmallVector<func::FuncOp> kernels;
     for (auto func : module.getOps<func::FuncOp>())
       if (func->hasAttr("ntp.kernel") &&
@@ -208,13 +209,13 @@ struct GenerateBackwardPass
         kernels.push_back(func);
     for (func::FuncOp forward : kernels) {
       if (forward->hasAttr("ntp.partials")) {
-        if (failed(generatePartialsBackward(module, forward, perSampleGrads)))
+        if (failed(generatePartialsBackward(module, forward, grads)))
           return signalPassFailure();
         continue;
       }
       // Gated networks are a DAG, reversed in GatedBackward.cpp.
       if (isGatedKernel(forward)) {
-        if (failed(generateGatedBackward(module, forward, perSampleGrads)))
+        if (failed(generateGatedBackward(module, forward, grads)))
           return signalPassFailure();
         continue;
       }
@@ -233,7 +234,7 @@ struct GenerateBackwardPass
         return signalPassFailure();
       OpBuilder b(module.getContext());
       b.setInsertionPointAfter(forward);
-      BackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+      BackwardBuilder builder(*plan, forward.getLoc(), grads);
       // Per-sample gradients (GPU): no recomputing backward, whose every
       // jet of a sample would sit in local (or, for lanes, shared) memory;
       // the runtime runs forward-save and backward-saved instead.

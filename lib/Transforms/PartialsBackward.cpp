@@ -34,9 +34,8 @@ class PartialsBackwardBuilder
     : public RayGroupsReverseBuilder<PartialsBackwardBuilder, PartialsPlan> {
 public:
   PartialsBackwardBuilder(const PartialsPlan &plan, Location loc,
-                          bool perSampleGrads)
-      : RayGroupsReverseBuilder(plan, loc, perSampleGrads,
-                                plan.workspaceNeeded()) {}
+                          GradLayout grads)
+      : RayGroupsReverseBuilder(plan, loc, grads, plan.workspaceNeeded()) {}
 
   /// The ray's direction, [inputDim].
   Value createDirections(OpBuilder &b, const RayPlan &ray) {
@@ -105,14 +104,14 @@ public:
 /// Generates the reverse mode of the partials kernel `forward`.
 LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
                                                       func::FuncOp forward,
-                                                      bool perSampleGrads) {
+                                                      GradLayout grads) {
   StringRef name = forward.getSymName();
   if (!name.consume_back("_forward_tiles"))
     return forward.emitError("kernel function name must end in _forward_tiles");
   // A fast forward without per-ray rays beside it is reversed from its own
   // blocks of rays (RaysBackward.cpp).
   if (!forward->hasAttr(kReverseRaysAttrName) && isRaysForward(forward))
-    return generateRaysBackward(module, forward, forward, perSampleGrads);
+    return generateRaysBackward(module, forward, forward, grads);
   // A fast (multi-direction, collapsed, multivariate) forward names the
   // rays its reverse mode comes from (ntp-decompose-mlp): per ray, or blocks
   // of rays (a gated multivariate forward, blocks past the stack bound);
@@ -125,7 +124,7 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
       return forward.emitError("the rays ")
              << source << " of this partials kernel's reverse mode are missing";
     if (isRaysForward(rays)) {
-      if (failed(generateRaysBackward(module, forward, rays, perSampleGrads)))
+      if (failed(generateRaysBackward(module, forward, rays, grads)))
         return failure();
       forward->removeAttr(kReverseRaysAttrName);
       rays.erase();
@@ -135,14 +134,14 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
   FailureOr<PartialsPlan> plan = readPartialsPlan(rays, name);
   if (failed(plan))
     return failure();
-  if (perSampleGrads && plan->tile != 1)
+  if (grads.perSample && plan->tile != 1)
     return forward.emitError("per-sample-grads needs tile size 1, got ")
            << plan->tile;
   // The recomputing backward's jets live on the stack, like the forward's
   // (per-sample gradients, the GPU's, have no recomputing backward).
   int64_t elementBytes = plan->element.isF64() ? 8 : 4;
-  if (!perSampleGrads && plan->recomputeStackElements() >
-                             artifact::kMaxTileStackBytes / elementBytes)
+  if (!grads.perSample && plan->recomputeStackElements() >
+                              artifact::kMaxTileStackBytes / elementBytes)
     return forward.emitError("the reverse mode of one tile of ")
            << plan->tile << " samples needs more than "
            << artifact::kMaxTileStackBytes
@@ -153,11 +152,11 @@ LogicalResult ntp::backward::generatePartialsBackward(ModuleOp module,
     return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);
-  PartialsBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+  PartialsBackwardBuilder builder(*plan, forward.getLoc(), grads);
   // Per-sample gradients (GPU): no recomputing backward, as for jets.
   for (auto mode : {BackwardMode::ReverseSaved, BackwardMode::ForwardSave,
                     BackwardMode::Recompute})
-    if (!perSampleGrads || mode != BackwardMode::Recompute) {
+    if (!grads.perSample || mode != BackwardMode::Recompute) {
       builder.build(b, mode);
       // The bound the stack checks above and the runtime assume.
       if (static_cast<int64_t>(builder.poolSize()) > plan->cotangentBuffers())

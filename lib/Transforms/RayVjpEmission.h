@@ -61,17 +61,17 @@ public:
   using Mode = BackwardMode;
   using Group = typename decltype(Plan::groups)::value_type;
 
-  /// With `perSampleGrads` (the GPU kernels, tile size 1) each sample's
+  /// With `grads.perSample` (the GPU kernels, tile size 1) each sample's
   /// parameter gradient goes into its own column of `grad`, as for a jet
   /// kernel.
   RayGroupsReverseBuilder(const Plan &plan, mlir::Location loc,
-                          bool perSampleGrads, int64_t workspacePerTile)
-      : plan(plan), loc(loc), perSampleGrads(perSampleGrads),
-        workspacePerTile(workspacePerTile) {}
+                          GradLayout grads, int64_t workspacePerTile)
+      : plan(plan), loc(loc), grads(grads), workspacePerTile(workspacePerTile) {
+  }
 
   mlir::func::FuncOp build(mlir::OpBuilder &b, Mode mode) {
     using namespace mlir;
-    bool sharedBodies = !perSampleGrads;
+    bool sharedBodies = !grads.perSample;
     if (sharedBodies)
       buildBodies(b, mode);
     auto func =
@@ -145,9 +145,9 @@ public:
                               plan.element));
     }
 
-    Value tile = beginTileLoop(b, loc, args, mode, perSampleGrads, plan.element,
+    Value tile = beginTileLoop(b, loc, args, mode, grads, plan.element,
                                plan.numParams, plan.tile, lanes);
-    if (mode != Mode::ForwardSave && perSampleGrads)
+    if (mode != Mode::ForwardSave && grads.perSample)
       lanes = createSampleColumn(b, loc, plan.element, plan.numParams, grad,
                                  tile, batch);
 
@@ -231,7 +231,7 @@ public:
                         xGrad, batch, tile);
     }
 
-    endFunction(b, loc, entry, args, mode, perSampleGrads, lanes);
+    endFunction(b, loc, entry, args, mode, grads, lanes);
     return func;
   }
 
@@ -328,7 +328,8 @@ protected:
     using namespace mlir;
     OpBuilder::InsertionGuard guard(b);
     const Group &group = plan.groups[k];
-    auto lanesType = MemRefType::get({plan.numParams, plan.tile}, plan.element);
+    auto lanesType = MemRefType::get(
+        {plan.numParams, grads.lanes(plan.tile, plan.element)}, plan.element);
     SmallVector<Value> jets;
     Value batch, tile;
     func::FuncOp func =
@@ -600,7 +601,7 @@ protected:
 
   const Plan &plan;
   mlir::Location loc;
-  bool perSampleGrads;
+  GradLayout grads;
   int64_t workspacePerTile;
   mlir::Value x, params, grad, xGrad, workspace, lanes;
   llvm::SmallVector<mlir::Value> directions, stackJets;

@@ -68,8 +68,8 @@ namespace {
 class RaysBackwardBuilder
     : public RayGroupsReverseBuilder<RaysBackwardBuilder, RaysPlan> {
 public:
-  RaysBackwardBuilder(const RaysPlan &plan, Location loc, bool perSampleGrads)
-      : RayGroupsReverseBuilder(plan, loc, perSampleGrads, plan.stride) {}
+  RaysBackwardBuilder(const RaysPlan &plan, Location loc, GradLayout grads)
+      : RayGroupsReverseBuilder(plan, loc, grads, plan.stride) {}
 
   /// The block's directions, [rays * d] behind a cast to a dynamic size.
   Value createDirections(OpBuilder &b, const RaysBlock &block) {
@@ -261,7 +261,7 @@ std::optional<int64_t> ntp::backward::raysReverseStackElements(
 LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
                                                   func::FuncOp forward,
                                                   func::FuncOp rays,
-                                                  bool perSampleGrads) {
+                                                  GradLayout grads) {
   StringRef name = forward.getSymName();
   if (!name.consume_back("_forward_tiles"))
     return forward.emitError("kernel function name must end in _forward_tiles");
@@ -272,12 +272,12 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
     return forward.emitError("the blocks of rays of a gated network with "
                              "residual layers have no reverse mode; use "
                              "partials-reverse-lowering=per-ray");
-  if (perSampleGrads && plan->tile != 1)
+  if (grads.perSample && plan->tile != 1)
     return forward.emitError("per-sample-grads needs tile size 1, got ")
            << plan->tile;
   int64_t elementBytes = plan->element.isF64() ? 8 : 4;
-  if (!perSampleGrads && plan->recomputeStackElements() >
-                             artifact::kMaxTileStackBytes / elementBytes)
+  if (!grads.perSample && plan->recomputeStackElements() >
+                              artifact::kMaxTileStackBytes / elementBytes)
     return forward.emitError("the reverse mode of one tile of ")
            << plan->tile << " samples needs more than "
            << artifact::kMaxTileStackBytes
@@ -309,10 +309,10 @@ LogicalResult ntp::backward::generateRaysBackward(ModuleOp module,
     return failure();
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(forward);
-  RaysBackwardBuilder builder(*plan, forward.getLoc(), perSampleGrads);
+  RaysBackwardBuilder builder(*plan, forward.getLoc(), grads);
   for (auto mode : {BackwardMode::ReverseSaved, BackwardMode::ForwardSave,
                     BackwardMode::Recompute})
-    if (!perSampleGrads || mode != BackwardMode::Recompute) {
+    if (!grads.perSample || mode != BackwardMode::Recompute) {
       builder.build(b, mode);
       // The bound the stack checks above and ntp-decompose-mlp assume.
       if (static_cast<int64_t>(builder.poolSize()) > plan->cotangentBuffers())

@@ -22,6 +22,8 @@
 
 namespace ntp::backward {
 
+struct GradLayout;
+
 /// Whether `forward` propagates blocks of rays (it holds an ntp.seed_rays).
 bool isRaysForward(mlir::func::FuncOp forward);
 
@@ -34,7 +36,7 @@ bool isRaysForward(mlir::func::FuncOp forward);
 mlir::LogicalResult generateRaysBackward(mlir::ModuleOp module,
                                          mlir::func::FuncOp forward,
                                          mlir::func::FuncOp rays,
-                                         bool perSampleGrads);
+                                         GradLayout grads);
 
 /// An upper bound of the stack elements one tile of the recomputing reverse
 /// mode of a rays forward takes (ntp-decompose-mlp keeps the per-ray reverse

@@ -49,6 +49,12 @@ struct CpuPipelineOptions
       llvm::cl::desc("Reverse mode with one parameter gradient per sample "
                      "(ntp-generate-backward per-sample-grads; the GPU's)"),
       llvm::cl::init(false)};
+  Option<int64_t> gradLaneBits{
+      *this, "grad-lane-bits",
+      llvm::cl::desc("Bits of the lane-wise parameter-gradient accumulators "
+                     "(ntp-generate-backward grad-lane-bits; the CPU's vector "
+                     "register; 0: one lane per sample of the tile)"),
+      llvm::cl::init(0)};
   Option<int64_t> interleave{
       *this, "interleave",
       llvm::cl::desc("Neurons whose activation jets are interleaved "

@@ -94,6 +94,12 @@ def NtpGenerateBackward : Pass<"ntp-generate-backward", "mlir::ModuleOp"> {
            "Generate only forward-save and backward-saved, writing one "
            "parameter gradient per sample into grad (tile size 1; for the "
            "GPU kernels)">,
+    Option<"gradLaneBits", "grad-lane-bits", "int64_t", /*default=*/"0",
+           "Bits of the lane-wise gradient accumulators of one parameter "
+           "(the target's vector register, e.g. 256 on AVX2): a wider tile "
+           "folds its lanes into that width before adding them, so that the "
+           "accumulators move fewer bytes per tile; 0: one lane per sample "
+           "of the tile">,
   ];
 }
 

@@ -183,7 +183,7 @@ struct AffineLayer {
 /// Returns the loops over outputs.
 SmallVector<scf::ForOp> emitBlockedGradient(
     OpBuilder &b, Location loc, const AffineLayer &layer, GradientBlock tile,
-    Value input, Value outBar, Value grad, bool laneWise, bool skipBias,
+    Value input, Value outBar, Value grad, bool skipBias,
     function_ref<void(OpBuilder &, Location, Value, Value)> addToGrad) {
   VectorType vectorType = layer.vectorType;
   Value zero = layer.zero;
@@ -197,11 +197,8 @@ SmallVector<scf::ForOp> emitBlockedGradient(
       Value rowStart = layer.rowStart(b, loc, o);
       for (Value j : js) {
         index.push_back(arith::AddIOp::create(b, loc, rowStart, j));
-        // Lane-wise: accumulate straight onto the stored lanes.
-        acc.push_back(laneWise ? Value(vector::LoadOp::create(
-                                     b, loc, vectorType, grad,
-                                     ValueRange{index.back(), zero}))
-                               : layer.zeroVector);
+        acc.push_back(
+            gradLanesStart(b, loc, grad, index.back(), zero, layer.zeroVector));
       }
     }
     for (int64_t k = 0; k < live; ++k) {
@@ -341,19 +338,10 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     AffineBlocking blocking =
         resolve(this->blocking, vectorType, live, layer.inWidth);
     Value outWidthValue = indexConstant(rewriter, loc, outWidth);
-    // Lane-wise grad [P, tile]: one vector add per weight and tile. Flat
-    // grad [P]: a horizontal reduction per weight and tile.
-    bool laneWise = cast<MemRefType>(grad.getType()).getRank() == 2;
+    // Lane-wise grad [P, L]: vector adds per weight and tile. Flat grad
+    // [P]: a horizontal reduction per weight and tile.
     auto addToGrad = [&](OpBuilder &b, Location loc, Value index, Value lanes) {
-      if (laneWise) {
-        Value old = vector::LoadOp::create(b, loc, vectorType, grad,
-                                           ValueRange{index, zero});
-        vector::StoreOp::create(b, loc,
-                                arith::AddFOp::create(b, loc, old, lanes), grad,
-                                ValueRange{index, zero});
-        return;
-      }
-      finishGradLanes(b, loc, grad, index, zero, lanes);
+      addGradLanes(b, loc, grad, index, zero, lanes);
     };
 
     // Parameter gradient in register tiles, as forced or (affine-outputs=0)
@@ -367,7 +355,7 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     if (tile.blocked())
       for (scf::ForOp loop :
            emitBlockedGradient(rewriter, loc, layer, tile, input, outBar, grad,
-                               laneWise, op.getSkipBias(), addToGrad))
+                               op.getSkipBias(), addToGrad))
         loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Else the cotangent of output neuron i (all live orders, kept in
     // registers) against every input neuron j. Both loops over
@@ -397,11 +385,8 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                                        b, loc, j0, indexConstant(b, loc, u)));
                 js.push_back(j);
                 index.push_back(arith::AddIOp::create(b, loc, rowStart, j));
-                // Lane-wise: accumulate straight onto the stored lanes.
-                lanes.push_back(laneWise ? Value(vector::LoadOp::create(
-                                               b, loc, vectorType, grad,
-                                               ValueRange{index.back(), zero}))
-                                         : zeroVector);
+                lanes.push_back(gradLanesStart(b, loc, grad, index.back(), zero,
+                                               zeroVector));
               }
               for (int64_t k = 0; k < live; ++k)
                 for (int64_t u = 0; u < step; ++u) {

@@ -115,7 +115,6 @@ struct LowerScaleVjp : public OpConversionPattern<ScaleVjpOp> {
     int64_t live = op.getLiveOrders();
     bool perNeuron = op.getPerNeuron();
     Value grad = adaptor.getGrad();
-    bool laneWise = cast<MemRefType>(grad.getType()).getRank() == 2;
     Value zeroVector = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(vectorType,
@@ -133,10 +132,7 @@ struct LowerScaleVjp : public OpConversionPattern<ScaleVjpOp> {
           Value index = constantIndex(b, loc, op.getSlopeOffset());
           if (perNeuron)
             index = arith::AddIOp::create(b, loc, index, j);
-          Value lanes =
-              laneWise ? Value(vector::LoadOp::create(b, loc, vectorType, grad,
-                                                      ValueRange{index, zero}))
-                       : zeroVector;
+          Value lanes = gradLanesStart(b, loc, grad, index, zero, zeroVector);
           for (int64_t k = 0; k < live; ++k) {
             auto at =
                 JetBufferShape::indices(constantIndex(b, loc, k), j, zero);
@@ -247,7 +243,6 @@ struct LowerFourierProjectVjp
     int64_t offset = op.getWeightOffset();
     VectorType vectorType = in.laneVectorType();
     Value grad = adaptor.getGrad(), outBar = adaptor.getOutCotangent();
-    bool laneWise = cast<MemRefType>(grad.getType()).getRank() == 2;
     // The cotangent of z[r] from both of its uses, order k.
     auto rowBar = [&](OpBuilder &b, Value r, int64_t k) -> Value {
       Value zero = constantIndex(b, loc, 0), kIndex = constantIndex(b, loc, k);
@@ -278,11 +273,8 @@ struct LowerFourierProjectVjp
               ValueRange{},
               [&](OpBuilder &b, Location loc, Value j, ValueRange) {
                 Value index = arith::AddIOp::create(b, loc, rowStart, j);
-                Value lanes =
-                    laneWise
-                        ? Value(vector::LoadOp::create(b, loc, vectorType, grad,
-                                                       ValueRange{index, zero}))
-                        : splat(b, loc, vectorType, 0);
+                Value lanes = gradLanesStart(b, loc, grad, index, zero,
+                                             splat(b, loc, vectorType, 0));
                 for (int64_t k = 0; k < live; ++k) {
                   Value y = vector::LoadOp::create(
                       b, loc, vectorType, adaptor.getInput(),

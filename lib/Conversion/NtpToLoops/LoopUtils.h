@@ -123,16 +123,55 @@ inline mlir::scf::ForOp emitNeuronLoop(
   return loop;
 }
 
+/// Whether `grad` is lane-wise with one lane per sample of `vectorType`'s
+/// tile: a tile's accumulation then starts from the stored lanes
+/// (gradLanesStart) and ends by storing them (finishGradLanes).
+inline bool holdsTileLanes(mlir::Value grad, mlir::VectorType vectorType) {
+  auto type = mlir::cast<mlir::MemRefType>(grad.getType());
+  return type.getRank() == 2 &&
+         type.getDimSize(1) == vectorType.getNumElements();
+}
+
+/// Where a tile's accumulation for parameter `index` of `grad` starts: its
+/// stored lanes where grad holds one lane per sample of the tile, else
+/// `zeroVector` (the sum is then added by finishGradLanes).
+inline mlir::Value gradLanesStart(mlir::OpBuilder &b, mlir::Location loc,
+                                  mlir::Value grad, mlir::Value index,
+                                  mlir::Value zero, mlir::Value zeroVector) {
+  auto vectorType = mlir::cast<mlir::VectorType>(zeroVector.getType());
+  if (!holdsTileLanes(grad, vectorType))
+    return zeroVector;
+  return mlir::vector::LoadOp::create(b, loc, vectorType, grad,
+                                      mlir::ValueRange{index, zero});
+}
+
 /// Adds `lanes`, a tile's contributions to parameter `index`, to `grad`. A
-/// lane-wise grad [P, tile] (the accumulation started from the stored
-/// lanes): stored as they are. A flat grad [P]: a horizontal reduction added
-/// to the entry. `zero` is an index constant 0.
-inline void finishGradLanes(mlir::OpBuilder &b, mlir::Location loc,
-                            mlir::Value grad, mlir::Value index,
-                            mlir::Value zero, mlir::Value lanes) {
-  if (mlir::cast<mlir::MemRefType>(grad.getType()).getRank() == 2) {
-    mlir::vector::StoreOp::create(b, loc, lanes, grad,
-                                  mlir::ValueRange{index, zero});
+/// lane-wise grad [P, L]: the tile's lanes folded to L (the sum of its
+/// L-wide slices, in order; L divides the tile) and added to the stored
+/// ones. A flat grad [P]: a horizontal reduction added to the entry. `zero`
+/// is an index constant 0.
+inline void addGradLanes(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value grad, mlir::Value index, mlir::Value zero,
+                         mlir::Value lanes) {
+  auto type = mlir::cast<mlir::MemRefType>(grad.getType());
+  if (type.getRank() == 2) {
+    int64_t count = type.getDimSize(1);
+    auto vectorType = mlir::cast<mlir::VectorType>(lanes.getType());
+    mlir::Value sum = lanes;
+    if (count != vectorType.getNumElements()) {
+      auto slice = [&](int64_t part) -> mlir::Value {
+        return mlir::vector::ExtractStridedSliceOp::create(
+            b, loc, lanes, {part * count}, {count}, {1});
+      };
+      sum = slice(0);
+      for (int64_t part = 1; part < vectorType.getNumElements() / count; ++part)
+        sum = mlir::arith::AddFOp::create(b, loc, sum, slice(part));
+    }
+    mlir::Value old = mlir::vector::LoadOp::create(
+        b, loc, sum.getType(), grad, mlir::ValueRange{index, zero});
+    mlir::vector::StoreOp::create(b, loc,
+                                  mlir::arith::AddFOp::create(b, loc, old, sum),
+                                  grad, mlir::ValueRange{index, zero});
     return;
   }
   mlir::Value sum = mlir::vector::ReductionOp::create(
@@ -142,6 +181,20 @@ inline void finishGradLanes(mlir::OpBuilder &b, mlir::Location loc,
   mlir::memref::StoreOp::create(b, loc,
                                 mlir::arith::AddFOp::create(b, loc, old, sum),
                                 grad, mlir::ValueRange{index});
+}
+
+/// Ends a tile's accumulation for parameter `index`, begun at
+/// gradLanesStart: lanes that started from the stored ones are stored as
+/// they are; else they are added (addGradLanes).
+inline void finishGradLanes(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value grad, mlir::Value index,
+                            mlir::Value zero, mlir::Value lanes) {
+  if (holdsTileLanes(grad, mlir::cast<mlir::VectorType>(lanes.getType()))) {
+    mlir::vector::StoreOp::create(b, loc, lanes, grad,
+                                  mlir::ValueRange{index, zero});
+    return;
+  }
+  addGradLanes(b, loc, grad, index, zero, lanes);
 }
 
 /// Patterns lowering ntp.affine and ntp.affine_vjp, register-blocked as

@@ -136,6 +136,12 @@ struct CpuFlags {
       cl::desc("Input neurons per register tile of the parameter gradients "
                "(0: chosen; with --grad-outputs)"),
       cl::init(0), cl::cat(category)};
+  cl::opt<int64_t> gradLaneBits{
+      "grad-lane-bits",
+      cl::desc("Bits of the reverse mode's lane-wise gradient accumulators "
+               "per parameter (-1: the CPU's vector register, into which a "
+               "wider tile folds its lanes; 0: one lane per sample)"),
+      cl::init(-1), cl::cat(category)};
 };
 
 CpuFlags *&registeredCpuFlags() {
@@ -202,6 +208,7 @@ public:
     cpu.rayNeurons = flags->rayNeurons;
     cpu.gradOutputs = flags->gradOutputs;
     cpu.gradInputs = flags->gradInputs;
+    cpu.gradLaneBits = flags->gradLaneBits;
     cpu.hoistPrimitives = flags->hoistPrimitives;
     return true;
   }
@@ -235,6 +242,14 @@ public:
               "or both 0 (chosen), got " +
               std::to_string(cpu.gradOutputs) + " x " +
               std::to_string(cpu.gradInputs);
+      return false;
+    }
+    if (cpu.gradLaneBits < -1 || cpu.gradLaneBits > 4096 ||
+        (cpu.gradLaneBits > 0 && cpu.gradLaneBits % 32 != 0)) {
+      error = "the gradient accumulators' bits must be -1 (the CPU's vector "
+              "register), 0 (one lane per sample) or a multiple of 32 up to "
+              "4096, got " +
+              std::to_string(cpu.gradLaneBits);
       return false;
     }
     if (!cpu.variants.empty())
@@ -304,6 +319,10 @@ public:
     pipeline.gradOutputs = cpu.gradOutputs;
     pipeline.gradInputs = cpu.gradInputs;
     pipeline.hoistPrimitives = cpu.hoistPrimitives;
+    pipeline.gradLaneBits =
+        cpu.gradLaneBits >= 0
+            ? cpu.gradLaneBits
+            : cpuVectorFacts(*machine, cpu.sveVectorBits).vectorBits;
     if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
       MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
       if (facts.known())

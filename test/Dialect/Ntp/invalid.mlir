@@ -179,7 +179,7 @@ ntp.mlp @malformed layers [1, 2] activation "tanh" 3 : f32
 // -----
 
 func.func @lanes_mismatch(%in: memref<2x3x4xf32>, %p: memref<?xf32>, %outbar: memref<2x2x4xf32>, %lanes: memref<8x16xf32>) {
-  // expected-error @below {{lane-wise grad must have one lane per sample of the tile (4), got 16}}
+  // expected-error @below {{lane-wise grad must have a number of lanes that divides the tile's samples (4), got 16}}
   ntp.affine_vjp %in, %p[0], %outbar into %lanes live_orders 2 : memref<2x3x4xf32>, memref<?xf32>, memref<2x2x4xf32>, memref<8x16xf32>
   return
 }

@@ -85,9 +85,9 @@ func.func @add_types() {
 
 func.func @scale_vjp_lanes(%p: memref<?xf32>) {
   %a = memref.alloca() : memref<4x8x16xf32>
-  %g = memref.alloca() : memref<40x8xf32>
-  // expected-error @below {{lane-wise grad must have one lane per sample of the tile (16), got 8}}
-  ntp.scale_vjp %a, %p[0], %a into %g input_cotangent %a live_orders 4 : memref<4x8x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<40x8xf32>, memref<4x8x16xf32>
+  %g = memref.alloca() : memref<40x6xf32>
+  // expected-error @below {{lane-wise grad must have a number of lanes that divides the tile's samples (16), got 6}}
+  ntp.scale_vjp %a, %p[0], %a into %g input_cotangent %a live_orders 4 : memref<4x8x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<40x6xf32>, memref<4x8x16xf32>
   return
 }
 

@@ -88,9 +88,10 @@ LogicalResult ntp::detail::verifyCotangentJets(Operation *op, Value input,
 LogicalResult ntp::detail::verifyLaneWiseGrad(Operation *op, Value grad,
                                               int64_t tile) {
   auto type = cast<MemRefType>(grad.getType());
-  if (type.getRank() == 2 && type.getDimSize(1) != tile)
-    return op->emitOpError("lane-wise grad must have one lane per sample of "
-                           "the tile (")
+  if (type.getRank() == 2 &&
+      (type.getDimSize(1) < 1 || tile % type.getDimSize(1) != 0))
+    return op->emitOpError("lane-wise grad must have a number of lanes that "
+                           "divides the tile's samples (")
            << tile << "), got " << type.getDimSize(1);
   return success();
 }

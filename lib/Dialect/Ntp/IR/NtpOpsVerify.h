@@ -44,7 +44,8 @@ mlir::LogicalResult verifyCotangentJets(mlir::Operation *op, mlir::Value input,
                                         mlir::Value outCotangent,
                                         mlir::Value inCotangent);
 
-/// A lane-wise grad [P, lanes] must have one lane per sample of the tile; a
+/// A lane-wise grad [P, lanes] must have a number of lanes dividing the tile's
+/// samples (a tile of several vector registers may fold its lanes); a
 /// flat grad [P] passes.
 mlir::LogicalResult verifyLaneWiseGrad(mlir::Operation *op, mlir::Value grad,
                                        int64_t tile);

@@ -723,10 +723,11 @@ def Ntp_AffineVjpOp : Ntp_Op<"affine_vjp"> {
       grad_W[i][j] += sum_{k < live_orders} sum_s outbar_k[i][s] in_k[j][s],
       grad_b[i]    += sum_s outbar_0[i][s].
     `grad` is either flat (`[P]`: the sum over the samples s of the tile is
-    done here) or lane-wise (`[P, tile]`: each lane accumulates its own
-    sample's contribution with vector adds; `ntp.reduce_lanes` sums the lanes
-    once after all tiles, instead of one horizontal reduction per weight and
-    tile).
+    done here) or lane-wise (`[P, L]`, L dividing the tile: lane l
+    accumulates the samples l, l + L, ... with vector adds, a tile spanning
+    several registers folded to one register's lanes before the add;
+    `ntp.reduce_lanes` sums the lanes once after all tiles, instead of one
+    horizontal reduction per weight and tile).
     and, if `in_cotangent` is given, writes inbar_k = W^T outbar_k for
     k < `live_orders` (input orders past them are structural zeros, whose
     cotangents nobody needs). With `skip_bias` the bias gradient is left
