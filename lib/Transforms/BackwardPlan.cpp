@@ -52,8 +52,8 @@ Value ntp::backward::beginTileLoop(OpBuilder &b, Location loc,
                                    int64_t tile, Value &lanes) {
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   if (mode != BackwardMode::ForwardSave && !grads.perSample)
-    lanes = createZeroedLanes(b, loc, element, numParams,
-                              grads.lanes(tile, element));
+    lanes =
+        createZeroedLanes(b, loc, grads.lanesType(numParams, tile, element));
   auto loop = scf::ForOp::create(b, loc, args.tileBegin, args.tileEnd, one);
   b.setInsertionPointToStart(loop.getBody());
   return loop.getInductionVar();
@@ -152,17 +152,22 @@ int64_t GradLayout::lanes(int64_t tile, Type element) const {
   return lanes;
 }
 
-Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc, Type element,
-                                       int64_t numParams, int64_t count) {
-  Value lanes = memref::AllocOp::create(
-      b, loc, MemRefType::get({numParams, count}, element));
+MemRefType GradLayout::lanesType(int64_t numParams, int64_t tile,
+                                 Type element) const {
+  return MemRefType::get({numParams, lanes(tile, element)}, element);
+}
+
+Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc,
+                                       MemRefType type) {
+  Type element = type.getElementType();
+  Value lanes = memref::AllocOp::create(b, loc, type);
   Value zeros = arith::ConstantOp::create(
       b, loc,
-      DenseElementsAttr::get(VectorType::get({count}, element),
+      DenseElementsAttr::get(VectorType::get({type.getDimSize(1)}, element),
                              b.getFloatAttr(element, 0)));
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   auto clear = scf::ForOp::create(
-      b, loc, zero, arith::ConstantIndexOp::create(b, loc, numParams),
+      b, loc, zero, arith::ConstantIndexOp::create(b, loc, type.getDimSize(0)),
       arith::ConstantIndexOp::create(b, loc, 1));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(clear.getBody()->getTerminator());

@@ -127,6 +127,9 @@ struct GradLayout {
   /// The accumulators' lanes for tiles of `tile` samples of `element`: the
   /// register's lanes, or fewer where they do not divide the tile.
   int64_t lanes(int64_t tile, mlir::Type element) const;
+  /// The accumulators' type, [numParams, lanes(tile, element)].
+  mlir::MemRefType lanesType(int64_t numParams, int64_t tile,
+                             mlir::Type element) const;
 };
 
 /// A generated function's arguments in `mode` (createFunction's
@@ -153,10 +156,10 @@ void endFunction(mlir::OpBuilder &b, mlir::Location loc, mlir::Block *entry,
                  const BackwardArguments &args, BackwardMode mode,
                  GradLayout grads, mlir::Value lanes);
 
-/// Lane-wise gradient accumulators [numParams, count] on the heap, zeroed.
+/// Lane-wise gradient accumulators of `type` (GradLayout::lanesType) on
+/// the heap, zeroed.
 mlir::Value createZeroedLanes(mlir::OpBuilder &b, mlir::Location loc,
-                              mlir::Type element, int64_t numParams,
-                              int64_t count);
+                              mlir::MemRefType type);
 
 /// Sample `tile`'s gradient column of `grad`, [numParams] with stride
 /// `batch` (per-sample gradients, tile size 1: the GPU's), zeroed by a
@@ -422,8 +425,7 @@ protected:
     using namespace mlir;
     OpBuilder::InsertionGuard guard(b);
     auto flat = MemRefType::get({ShapedType::kDynamic}, plan.element);
-    auto lanesType = MemRefType::get(
-        {plan.numParams, grads.lanes(plan.tile, plan.element)}, plan.element);
+    auto lanesType = grads.lanesType(plan.numParams, plan.tile, plan.element);
     SmallVector<Value> jets;
     Value batch, tile;
     func::FuncOp func = beginBody(b, "_tile_reverse", {flat, lanesType, flat},

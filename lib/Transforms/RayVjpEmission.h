@@ -328,8 +328,7 @@ protected:
     using namespace mlir;
     OpBuilder::InsertionGuard guard(b);
     const Group &group = plan.groups[k];
-    auto lanesType = MemRefType::get(
-        {plan.numParams, grads.lanes(plan.tile, plan.element)}, plan.element);
+    auto lanesType = grads.lanesType(plan.numParams, plan.tile, plan.element);
     SmallVector<Value> jets;
     Value batch, tile;
     func::FuncOp func =

@@ -181,10 +181,11 @@ struct AffineLayer {
 /// stored lanes, or zero), as the unblocked loop: bitwise the same. The
 /// outputs and inputs past the last multiple of the tile take tiles of one.
 /// Returns the loops over outputs.
-SmallVector<scf::ForOp> emitBlockedGradient(
-    OpBuilder &b, Location loc, const AffineLayer &layer, GradientBlock tile,
-    Value input, Value outBar, Value grad, bool skipBias,
-    function_ref<void(OpBuilder &, Location, Value, Value)> addToGrad) {
+SmallVector<scf::ForOp> emitBlockedGradient(OpBuilder &b, Location loc,
+                                            const AffineLayer &layer,
+                                            GradientBlock tile, Value input,
+                                            Value outBar, Value grad,
+                                            bool skipBias) {
   VectorType vectorType = layer.vectorType;
   Value zero = layer.zero;
   int64_t live = layer.live;
@@ -227,8 +228,8 @@ SmallVector<scf::ForOp> emitBlockedGradient(
       [&](OpBuilder &b, Location loc, ArrayRef<Value> outs) {
         if (!skipBias)
           for (Value o : outs)
-            addToGrad(
-                b, loc, layer.biasIndex(b, loc, o),
+            addGradLanes(
+                b, loc, grad, layer.biasIndex(b, loc, o), zero,
                 vector::LoadOp::create(
                     b, loc, vectorType, outBar,
                     JetBufferShape::indices(layer.orderIndex[0], o, zero)));
@@ -338,12 +339,6 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     AffineBlocking blocking =
         resolve(this->blocking, vectorType, live, layer.inWidth);
     Value outWidthValue = indexConstant(rewriter, loc, outWidth);
-    // Lane-wise grad [P, L]: vector adds per weight and tile. Flat grad
-    // [P]: a horizontal reduction per weight and tile.
-    auto addToGrad = [&](OpBuilder &b, Location loc, Value index, Value lanes) {
-      addGradLanes(b, loc, grad, index, zero, lanes);
-    };
-
     // Parameter gradient in register tiles, as forced or (affine-outputs=0)
     // where the machine's facts predict a gain.
     GradientBlock tile = this->blocking.gradient;
@@ -355,7 +350,7 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
     if (tile.blocked())
       for (scf::ForOp loop :
            emitBlockedGradient(rewriter, loc, layer, tile, input, outBar, grad,
-                               op.getSkipBias(), addToGrad))
+                               op.getSkipBias()))
         loop->setAttr(kNeuronLoopAttrName, rewriter.getUnitAttr());
     // Else the cotangent of output neuron i (all live orders, kept in
     // registers) against every input neuron j. Both loops over
@@ -372,7 +367,8 @@ struct LowerAffineVjp : public OpConversionPattern<AffineVjpOp> {
                   b, loc, vectorType, outBar,
                   JetBufferShape::indices(orderIndex[k], i, zero)));
             if (!op.getSkipBias())
-              addToGrad(b, loc, layer.biasIndex(b, loc, i), bar[0]);
+              addGradLanes(b, loc, grad, layer.biasIndex(b, loc, i), zero,
+                           bar[0]);
             Value rowStart = layer.rowStart(b, loc, i);
             // Blocked: `step` input neurons at once, their chains over k
             // interleaved (each still sums k in order).

@@ -319,12 +319,10 @@ public:
     pipeline.gradOutputs = cpu.gradOutputs;
     pipeline.gradInputs = cpu.gradInputs;
     pipeline.hoistPrimitives = cpu.hoistPrimitives;
+    MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
     pipeline.gradLaneBits =
-        cpu.gradLaneBits >= 0
-            ? cpu.gradLaneBits
-            : cpuVectorFacts(*machine, cpu.sveVectorBits).vectorBits;
+        cpu.gradLaneBits >= 0 ? cpu.gradLaneBits : facts.vectorBits;
     if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
-      MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
       if (facts.known())
         pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,
                                  facts.fmaLatency, facts.fmaPipes,
