@@ -39,7 +39,7 @@
 // The backward from saved jets: per tile, the reverse on the tile's
 // workspace slices, then the lanes reduced into the gradient.
 // CHECK-LABEL: func.func @net_backward_saved_tiles
-// CHECK:     %[[SUMS:.*]] = memref.alloc() : memref<49x8xf64>
+// CHECK:     %[[SUMS:.*]] = memref.alloc() {alignment = 64 : i64} : memref<49x8xf64>
 // CHECK:     func.call @__ntp_net_tile_reverse(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SUMS]],
 // CHECK:   ntp.reduce_lanes %[[SUMS]]
 

@@ -10,11 +10,11 @@
 // CHECK:     ntp.affine_vjp {{.*}} into %[[LANES]] input_cotangent
 
 // CHECK-LABEL: func.func @net_backward_saved_tiles
-// CHECK:     %[[SUMS:.*]] = memref.alloc() : memref<14x4xf64>
+// CHECK:     %[[SUMS:.*]] = memref.alloc() {alignment = 64 : i64} : memref<14x4xf64>
 // CHECK:     func.call @__ntp_net_tile_reverse({{.*}}, %[[SUMS]],
 // CHECK:     ntp.reduce_lanes %[[SUMS]] into %{{.*}} : memref<14x4xf64>, memref<?xf64>
 
 // CHECK-LABEL: func.func @net_backward_tiles
-// CHECK:     memref.alloc() : memref<14x4xf64>
+// CHECK:     memref.alloc() {alignment = 64 : i64} : memref<14x4xf64>
 // CHECK:     ntp.reduce_lanes {{.*}} : memref<14x4xf64>, memref<?xf64>
 ntp.mlp @net layers [1, 3, 2] activation "tanh" order 2 : f64

@@ -29,7 +29,7 @@
 // CHECK-NEXT: return
 
 // CHECK-LABEL: func.func @net_backward_saved_tiles
-// CHECK:     %[[SUMS:.*]] = memref.alloc() : memref<38x8xf64>
+// CHECK:     %[[SUMS:.*]] = memref.alloc() {alignment = 64 : i64} : memref<38x8xf64>
 // CHECK:     func.call @__ntp_net_tile_reverse(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SUMS]],
 // CHECK:   ntp.reduce_lanes %[[SUMS]]
 ntp.mlp @net layers [1, 4, 4, 1] activation "tanh" slopes ["neuron", "layer"] residual [false, true] order 2 : f64

@@ -39,7 +39,7 @@
 // CHECK-SAME: attributes {ntp.kernel, ntp.partials, ntp.workspace_per_tile = 162 : i64}
 // CHECK-DAG: %[[OUTBAR:.*]] = memref.alloca() : memref<3x1x2xf64>
 // CHECK-DAG: %[[RAYSBAR:.*]] = memref.alloca() : memref<9x1x2xf64>
-// CHECK-DAG: %[[LANES:.*]] = memref.alloc() : memref<13x2xf64>
+// CHECK-DAG: %[[LANES:.*]] = memref.alloc() {alignment = 64 : i64} : memref<13x2xf64>
 // CHECK: scf.for %[[T:.*]] = 
 // CHECK-NOT: ntp.seed
 // CHECK-NOT: ntp.affine {{.*}} into

@@ -33,8 +33,8 @@
 // the reverse on the tile's slice of the workspace (216 elements a tile).
 // CHECK-LABEL: func.func @net_backward_saved_tiles
 // CHECK-SAME: (%[[SX:.*]]: memref<?xf64>, %[[SV:.*]]: memref<?xf64>, %[[SP:.*]]: memref<?xf64>, %[[SC:.*]]: memref<?xf64>, %[[G:.*]]: memref<?xf64>, %[[SXG:.*]]: memref<?xf64>, %[[WS:.*]]: memref<?xf64>, %[[B:.*]]: index, %{{.*}}: index, %{{.*}}: index)
-// Lane-wise gradient accumulators, zeroed once.
-// CHECK:     %[[SUMS:.*]] = memref.alloc() : memref<14x8xf64>
+// Lane-wise gradient accumulators on a cache line, zeroed once.
+// CHECK:     %[[SUMS:.*]] = memref.alloc() {alignment = 64 : i64} : memref<14x8xf64>
 // CHECK:     scf.for
 // CHECK:       vector.store %{{.*}}, %[[SUMS]]
 // CHECK:     scf.for %[[T:.*]] = 

@@ -1,8 +1,9 @@
 //===- BenchUtil.h - Timing helpers shared by the benchmarks ----*- C++ -*-===//
 //
 // For ntp-bench, ntp-layers-bench and ntp-partials-bench: a wall clock, the
-// best of repeated runs, the load average printed beside the tables, and
-// PyTorch's times read from a benchmark script's output. Header only.
+// best of repeated runs, the load average printed beside the tables,
+// PyTorch's times read from a benchmark script's output, and buffers on
+// cache lines. Header only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,10 +16,36 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <new>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ntp::bench {
+
+/// Allocates on 64-byte boundaries, as PyTorch's CPU tensors are: a
+/// kernel's vectors of a tile (up to 64 bytes) then never straddle two
+/// cache lines of the caller's buffers (std::vector's 16-byte alignment
+/// split every zmm access to x, the jets and the workspace).
+template <class T> struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U> CacheLineAllocator(const CacheLineAllocator<U> &) {}
+  T *allocate(size_t n) {
+    return static_cast<T *>(
+        ::operator new(n * sizeof(T), std::align_val_t(64)));
+  }
+  void deallocate(T *p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <class U> bool operator==(const CacheLineAllocator<U> &) const {
+    return true;
+  }
+  template <class U> bool operator!=(const CacheLineAllocator<U> &) const {
+    return false;
+  }
+};
+
+/// A kernel argument's buffer.
+template <class T> using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
 
 /// Seconds on the steady clock.
 inline double seconds() {

@@ -1,6 +1,7 @@
 //===- KernelTiming.cpp - Timing a jet kernel's entry points --------------===//
 
 #include "KernelTiming.h"
+#include "BenchUtil.h"
 
 #include "ntp/artifact.hpp"
 
@@ -65,7 +66,7 @@ KernelTimes ntp::bench::timeKernel(ntp_kernel *kernel,
   std::mt19937 rng(42);
   std::uniform_real_distribution<double> unit(-1, 1);
   int64_t numParams = *ntp::artifact::countParams(layers);
-  std::vector<T> params(numParams), x(batch * layers.front()),
+  AlignedVector<T> params(numParams), x(batch * layers.front()),
       v(layers.front(), T(1)), out((order + 1) * batch * layers.back());
   for (auto &p : params)
     p = T(0.5 * unit(rng));
@@ -73,7 +74,7 @@ KernelTimes ntp::bench::timeKernel(ntp_kernel *kernel,
     xi = T(2 * unit(rng));
   int64_t bytes = 0;
   check(ntp_workspace_size(kernel, batch, &bytes));
-  std::vector<T> workspace(bytes / sizeof(T)), cotangent(out.size(), T(1)),
+  AlignedVector<T> workspace(bytes / sizeof(T)), cotangent(out.size(), T(1)),
       grad(numParams);
   auto forward = [&] {
     check(ntp_forward(kernel, x.data(), v.data(), params.data(), out.data(),

@@ -84,12 +84,15 @@ struct GradientBlock {
 /// streamed vector in the vector registers less one; the unblocked loop
 /// loads one input vector per FMA, plus, where the cotangent's live jets,
 /// its accumulators and a loaded vector exceed the registers, the spilled
-/// ones again per step. Estimated cycles of the whole layer per order (the
-/// larger of FMA throughput and loads, plus a gradient load and store per
-/// entry, the same in both); the tile only where it gains over 10% (the
-/// model ignores the tiles' index arithmetic and remainder loops; on Zen 3
-/// at 4 live orders, where an earlier attempt's tiles ran slower, it
-/// predicts none), else 0 x 0, also when `facts` is unknown.
+/// ones again per step. Each entry sums its orders in dependent FMAs, so
+/// the unblocked loop has one entry's chains in flight and a tile a x b
+/// entries' (FMA latency x pipes are needed). Estimated cycles of the whole
+/// layer per order (the largest of FMA throughput, loads and one FMA
+/// latency per step, plus a gradient load and store per entry, the same in
+/// both); the tile only where it gains over 10% (the model ignores the
+/// tiles' index arithmetic and remainder loops); among tiles within 1%, the
+/// fewest accumulators, then the squarest, then more outputs. 0 x 0 where
+/// none gains, also when `facts` is unknown.
 GradientBlock chooseGradientBlock(const MachineVectorFacts &facts,
                                   int64_t lanes, int64_t elementBits,
                                   int64_t live, int64_t outWidth,

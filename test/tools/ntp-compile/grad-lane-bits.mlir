@@ -9,10 +9,10 @@
 // tile; --grad-lane-bits 0 keeps one lane per sample.
 
 // AVX2-LABEL: func.func @ntp_kernel_backward_saved_tiles
-// AVX2: memref.alloc() : memref<14x4xf64>
+// AVX2: memref.alloc() {alignment = 64 : i64} : memref<14x4xf64>
 // AVX512-LABEL: func.func @ntp_kernel_backward_saved_tiles
-// AVX512: memref.alloc() : memref<14x8xf64>
+// AVX512: memref.alloc() {alignment = 64 : i64} : memref<14x8xf64>
 // TILE-LABEL: func.func @ntp_kernel_backward_saved_tiles
-// TILE: memref.alloc() : memref<14x8xf64>
+// TILE: memref.alloc() {alignment = 64 : i64} : memref<14x8xf64>
 
 // BAD: the gradient accumulators' bits must be -1 (the CPU's vector register), 0 (one lane per sample) or a multiple of 32 up to 4096, got 48
