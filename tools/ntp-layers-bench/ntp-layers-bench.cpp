@@ -48,6 +48,7 @@
 
 namespace {
 
+using ntp::bench::AlignedVector;
 using ntp::bench::best;
 using ntp::bench::seconds;
 
@@ -141,15 +142,15 @@ std::pair<double, double> time(const Network &net, int order, ntp::Dtype dtype,
   ntp::Kernel k = ntp::compile(spec, options);
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> params(k.info().num_params), x(kBatch * 2),
+  AlignedVector<T> params(k.info().num_params), x(kBatch * 2),
       v = {T(0.6), T(0.8)};
   for (T &p : params)
     p = T(0.3 * u(rng));
   for (T &e : x)
     e = T(u(rng));
-  std::vector<T> out(size_t(order + 1) * kBatch), cot(out.size(), T(1)),
+  AlignedVector<T> out(size_t(order + 1) * kBatch), cot(out.size(), T(1)),
       grad(params.size());
-  std::vector<unsigned char> workspace(k.workspaceBytes(kBatch));
+  AlignedVector<unsigned char> workspace(k.workspaceBytes(kBatch));
   T *ws = reinterpret_cast<T *>(workspace.data());
   double forward = best(
       [&] {

@@ -62,6 +62,7 @@
 
 namespace {
 
+using ntp::bench::AlignedVector;
 using ntp::bench::best;
 using ntp::bench::loadAverage;
 using ntp::bench::seconds;
@@ -166,13 +167,13 @@ template <class T> void laplacian(int d, bool f64, double peak, int threads) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> u(-1, 1);
   int64_t numParams = *ntp::artifact::countParams(layers);
-  std::vector<T> params(numParams), x(batch * d);
+  AlignedVector<T> params(numParams), x(batch * d);
   for (T &p : params)
     p = static_cast<T>(u(rng) * 0.3);
   for (T &v : x)
     v = static_cast<T>(u(rng));
-  std::vector<T> jetOut(3 * batch), sum(batch), out(batch);
-  std::vector<std::vector<T>> units(d, std::vector<T>(d, 0));
+  AlignedVector<T> jetOut(3 * batch), sum(batch), out(batch);
+  std::vector<AlignedVector<T>> units(d, AlignedVector<T>(d, 0));
   for (int i = 0; i < d; ++i)
     units[i][i] = 1;
   auto viaJets = [&] {
@@ -244,12 +245,12 @@ template <class T> void allPartials(bool f64, double peak) {
       return;
   std::mt19937 rng(2);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> params(*ntp::artifact::countParams(layers)), x(batch * 3);
+  AlignedVector<T> params(*ntp::artifact::countParams(layers)), x(batch * 3);
   for (T &p : params)
     p = static_cast<T>(u(rng) * 0.3);
   for (T &v : x)
     v = static_cast<T>(u(rng));
-  std::vector<std::vector<T>> outs(4, std::vector<T>(rows.size() * batch));
+  std::vector<AlignedVector<T>> outs(4, AlignedVector<T>(rows.size() * batch));
   for (int i = 0; i < 4; ++i)
     ntp_partials(kernels[i]->k, x.data(), params.data(), outs[i].data(), batch);
   // Each lowering against per-ray, relative to the largest |partial|.
@@ -310,13 +311,13 @@ template <class T> void gatedLaplacian(int d, bool f64) {
       return;
   std::mt19937 rng(3);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> params(*ntp::artifact::countParams(layers, kinds)),
+  AlignedVector<T> params(*ntp::artifact::countParams(layers, kinds)),
       x(batch * d);
   for (T &p : params)
     p = static_cast<T>(u(rng) * 0.3);
   for (T &v : x)
     v = static_cast<T>(u(rng));
-  std::vector<T> first(batch), out(batch);
+  AlignedVector<T> first(batch), out(batch);
   double worst = 0, scale = 0;
   for (int i = 0; i < 4; ++i) {
     std::fill(out.begin(), out.end(), T(NAN));
@@ -373,14 +374,14 @@ void blocks(const char *what, const std::vector<int64_t> &layers, int64_t order,
   }
   std::mt19937 rng(3);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> params(*ntp::artifact::countParams(layers)),
+  AlignedVector<T> params(*ntp::artifact::countParams(layers)),
       x(batch * layers.front());
   for (T &p : params)
     p = static_cast<T>(u(rng) * 0.3);
   for (T &v : x)
     v = static_cast<T>(u(rng));
   size_t outSize = rows.size() * batch * layers.back();
-  std::vector<std::vector<T>> outs(kernels.size(), std::vector<T>(outSize));
+  std::vector<AlignedVector<T>> outs(kernels.size(), AlignedVector<T>(outSize));
   for (size_t i = 0; i < kernels.size(); ++i)
     ntp_partials(kernels[i]->k, x.data(), params.data(), outs[i].data(), batch);
   std::string load = loadAverage();
