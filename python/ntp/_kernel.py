@@ -99,13 +99,20 @@ def _arg(k, a, name, shape, writable=False):
 
 
 def _empty_like_kind(ref, shape, dtype_name):
-    """A new array of `shape` of the kind (numpy or torch, device) of ref."""
+    """A new array of `shape` of the kind (numpy or torch, device) of ref,
+    on a 64-byte boundary: a kernel's vectors of a tile (up to 64 bytes)
+    then never straddle two cache lines. PyTorch's CPU tensors are; NumPy
+    aligns to 16 bytes, so its arrays are cut from a larger buffer."""
     if _kind(ref) == "torch":
         import torch
         return torch.empty(shape, dtype=getattr(torch, dtype_name),
                            device=ref.device)
     import numpy
-    return numpy.empty(shape, dtype=dtype_name)
+    dtype = numpy.dtype(dtype_name)
+    nbytes = int(numpy.prod(shape, dtype=numpy.int64)) * dtype.itemsize
+    raw = numpy.empty(nbytes + 64, dtype=numpy.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 class Kernel:

@@ -85,6 +85,20 @@ def test_caller_buffers_are_written_in_place(k64, data):
     assert r is out and w is ws and np.array_equal(out, k64.forward(x, p))
 
 
+def test_arrays_it_allocates_start_on_cache_lines(k64, data):
+    # NumPy aligns to 16 bytes; a tile's vectors (up to 64 bytes) would
+    # straddle two cache lines of the outputs and the workspace.
+    x, p = data
+    out = k64.forward(x, p)
+    out_s, ws = k64.forward_save(x, p)
+    pg, xg = k64.backward(x, p, np.ones_like(out))
+    for a in (out, out_s, ws, pg, xg):
+        assert a.ctypes.data % 64 == 0
+        assert a.flags.c_contiguous and a.flags.writeable
+    assert np.array_equal(out, out_s)
+    assert ws.dtype == np.uint8 and ws.shape == (k64.workspace_size(19),)
+
+
 def test_float32_kernel():
     k = ntp.compile(LAYERS, "sigmoid", 2, "float32")
     x = np.linspace(-1, 1, 33, dtype=np.float32).reshape(-1, 1)
