@@ -9,8 +9,9 @@ ratios (> 1: the variant is faster).
   AB_DIR=/tmp/ab ROUNDS=3 python3 compilers_ab.py 3,6,9 "1,64,64,64,1" \\
       "new=build/bin/ntp-compile" "old=/work/old/build/bin/ntp-compile"
 
-A variant is name=compiler[@ENV=value]. Run from the repository root; the
-driver is step_driver.c beside this script."""
+A variant is name=compiler[@ENV=value]. TARGET_CPU: the --target-cpu
+(default native). Run from the repository root; the driver is
+step_driver.c beside this script."""
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ for arg in sys.argv[3:]:
     variants.append((name, os.path.abspath(compiler), env))
 dtypes = os.environ.get("DTYPES", "f32,f64").split(",")
 rounds = int(os.environ.get("ROUNDS", "3"))
+target = os.environ.get("TARGET_CPU", "native")
 driver = os.path.join(here, "step_driver.c")
 os.chdir(os.environ.get("AB_DIR", "."))
 
@@ -36,7 +38,7 @@ def build(variant, net, dt, order):
         k, _, v = env.partition("=")
         environ[k] = v
     subprocess.run([compiler, "--layers", net, "--activation", "tanh", "--order",
-                    order, "--dtype", dt, "--target-cpu=native", "--emit=obj",
+                    order, "--dtype", dt, "--target-cpu=" + target, "--emit=obj",
                     "--symbol-prefix", "k", "-o", name + ".o"],
                    check=True, stdout=subprocess.DEVNULL, env=environ)
     subprocess.run(["gcc", "-O2", driver, name + ".o", "-o", name, "-lm"], check=True)
