@@ -9,6 +9,10 @@
  * Data layout: x is row-major [batch, input_dim]; direction is [input_dim];
  * params is one flat vector in torch.nn.Linear order (W_1, b_1, ..., W_L, b_L,
  * W_l row-major [out, in]); out is [(order + 1), batch, output_dim].
+ * Any alignment of the element type works; buffers on 64-byte boundaries
+ * (PyTorch's CPU tensors, aligned_alloc) are fastest: a CPU tile's vectors
+ * (up to 64 bytes) then never straddle two cache lines, which malloc's
+ * 16-byte alignment makes them do.
  *
  * Errors: every function that can fail returns an ntp_status, NTP_OK (0) on
  * success. ntp_last_error() then says what was wrong in one sentence. It is
