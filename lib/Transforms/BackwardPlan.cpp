@@ -160,9 +160,10 @@ MemRefType GradLayout::lanesType(int64_t numParams, int64_t tile,
 Value ntp::backward::createZeroedLanes(OpBuilder &b, Location loc,
                                        MemRefType type) {
   Type element = type.getElementType();
-  // On a cache line, as the stack jets (CpuTarget.cpp): a lane vector of
-  // 64 bytes is one line, not two (malloc returns 16-byte alignment).
-  Value lanes = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
+  // On a cache line, as the stack jets (CpuTarget.cpp): malloc returns
+  // 16-byte alignment.
+  Value lanes = memref::AllocOp::create(
+      b, loc, type, b.getI64IntegerAttr(JetBufferShape::kAlignmentBytes));
   Value zeros = arith::ConstantOp::create(
       b, loc,
       DenseElementsAttr::get(VectorType::get({type.getDimSize(1)}, element),

@@ -2,6 +2,7 @@
 
 #include "ntp/Target/Cpu/CpuTarget.h"
 #include "ntp/Compiler/KernelFacts.h"
+#include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpAttributes.h"
 #include "ntp/Target/LLVMOptimize.h"
 
@@ -383,15 +384,16 @@ ntp::buildKernelLLVMModule(mlir::ModuleOp lowered, llvm::LLVMContext &context,
     if (options.sveVectorBits > 0)
       f.addFnAttr(llvm::Attribute::getWithVScaleRangeArgs(
           context, options.sveVectorBits / 128, options.sveVectorBits / 128));
-    // The jets on the stack start on a cache line, so that no vector of a
-    // tile (64 bytes at most) straddles two: with the element's alignment
-    // (8) they began 16 bytes into a line, and every zmm load or store of
-    // an AVX-512 tile was split (1-64-64-64-1 order 9 ran its forward 1.5x
+    // The jets on the stack start on a cache line
+    // (JetBufferShape::kAlignmentBytes): with the element's alignment (8)
+    // they began 16 bytes into a line, and every zmm load or store of an
+    // AVX-512 tile was split (1-64-64-64-1 order 9 ran its forward 1.5x
     // slower on an Emerald Rapids).
+    llvm::Align line(JetBufferShape::kAlignmentBytes);
     for (llvm::Instruction &instruction : llvm::instructions(f))
       if (auto *alloca = llvm::dyn_cast<llvm::AllocaInst>(&instruction))
-        if (alloca->getAlign() < llvm::Align(64))
-          alloca->setAlignment(llvm::Align(64));
+        if (alloca->getAlign() < line)
+          alloca->setAlignment(line);
   }
   if (llvm::verifyModule(*module, &llvm::errs())) {
     error = "generated LLVM IR is invalid";

@@ -22,6 +22,10 @@ public:
   /// The position of each extent in the memref shape (and in the indices of
   /// a load or store).
   static constexpr unsigned kOrderDim = 0, kNeuronDim = 1, kLaneDim = 2;
+  /// The bytes a CPU kernel aligns the buffers it allocates to (its stack
+  /// jets, the gradient accumulators): a cache line, so that no vector of a
+  /// tile (64 bytes at most) straddles two.
+  static constexpr int64_t kAlignmentBytes = 64;
 
   static JetBufferShape of(mlir::MemRefType type) {
     return JetBufferShape(type);

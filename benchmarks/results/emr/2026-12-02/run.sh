@@ -1,8 +1,9 @@
 #!/bin/bash
-# Idle measurements, session 2026-12-02 (13:30-16:30 UTC), Intel Xeon Emerald Rapids (family 6 model 207, AVX-512, 2 cores), main a64d70a.
-cd /work/main
+# Idle measurements, session 2026-12-02 (13:30-16:30 UTC), Intel Xeon Emerald Rapids (family 6 model 207, AVX-512, 2 cores):
+# O=.../before with main a64d70a's build, O=.../after with bedfe0f's (the aligned jets and the latency-aware gradient tiles).
+cd "$(dirname "$0")/../../../.."
 B=build/bin/ntp-bench
-O=${O:-/tmp/emr}
+O=${O:?set O to an absolute output folder}
 echo "start $(date -u) $(uptime)" > $O/progress.log
 $B --peak-only --num-threads=1 > $O/peak1.txt 2>&1
 for i in 1 2 3; do $B --peak-only --num-threads=2 >> $O/peak2.txt 2>&1; done
