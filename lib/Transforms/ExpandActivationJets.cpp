@@ -526,10 +526,8 @@ template <class Base> struct ExpandActivationJetsImpl : public Base {
     SmallVector<int64_t> facts(this->machineFacts.begin(),
                                this->machineFacts.end());
     if (!parseMachineFacts(facts.data(), facts.size(), machine)) {
-      this->getOperation()->emitError(
-          "machine-facts takes 5 numbers (vector bits, vector registers, FMA "
-          "latency, FMA pipes, load ports), got ")
-          << this->machineFacts.size();
+      this->getOperation()->emitError(kMachineFactsUsage)
+          << ", got " << this->machineFacts.size();
       return this->signalPassFailure();
     }
     populateExpandActivationJetsPatterns(patterns, this->outline,

@@ -312,20 +312,22 @@ int main(int argc, char **argv) {
     for (int bits : {32, 64}) {
       int64_t lanes = ntp::artifact::defaultTile(
           bits == 64 ? ntp::artifact::Dtype::F64 : ntp::artifact::Dtype::F32);
+      // The first layer (from the input) and a hidden one at order 9.
+      int64_t hidden = layers.size() > 2 ? layers[2] : layers[1];
       ntp::AffineBlock first = ntp::chooseAffineBlock(facts, lanes, bits, 2,
-                                                      layers[1]),
+                                                      layers[1], layers[0]),
                        deep = ntp::chooseAffineBlock(facts, lanes, bits, 10,
-                                                     layers[1]);
+                                                     hidden, layers[1]);
       std::printf("auto, f%d, tile %lld: interleave %lld (order 3), %lld "
                   "(order 9), affine blocks "
                   "(outputs x orders, 0: all) %lld x %lld (2 live orders), "
-                  "%lld x %lld (10 live orders), width %lld\n",
+                  "%lld x %lld (10 live orders, %lld x %lld layer)\n",
                   bits, (long long)lanes,
                   (long long)ntp::chooseInterleave(facts, lanes, bits, 4),
                   (long long)ntp::chooseInterleave(facts, lanes, bits, 10),
                   (long long)first.outputs, (long long)first.orders,
                   (long long)deep.outputs, (long long)deep.orders,
-                  (long long)layers[1]);
+                  (long long)layers[1], (long long)hidden);
     }
   }
   std::printf(

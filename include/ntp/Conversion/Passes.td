@@ -20,7 +20,9 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
     with `affine-orders` = K > 0 it takes the live orders K at a time: per
     input neuron, B weight broadcasts and K jet loads feed B x K independent
     FMA chains (one load per B FMAs instead of one per FMA, and B x K chains
-    in flight to cover the FMA latency). The VJP's parameter gradient takes
+    in flight to cover the FMA latency). The order chunks are the outer
+    loop, so a chunk's slice of the input jets is reread from L1 by every
+    block where it fits there. The VJP's parameter gradient takes
     B input neurons at once. Each output's sum runs in the same order as
     unblocked, so every choice gives bitwise the same results; outputs past
     the last multiple of B take the unblocked loop. With affine-outputs=0,
@@ -52,7 +54,8 @@ def ConvertNtpToLoops : Pass<"convert-ntp-to-loops"> {
            "Live orders per register block of an affine layer (0: all)">,
     ListOption<"machineFacts", "machine-facts", "int64_t",
                "The CPU's vector bits, vector registers, FMA latency, FMA "
-               "pipes and load ports (for affine-outputs=0)">,
+               "pipes, load ports and optionally L1 data bytes (for "
+               "affine-outputs=0)">,
     Option<"gradOutputs", "grad-outputs", "int64_t", /*default=*/"0",
            "Output neurons per register tile of an affine VJP's parameter "
            "gradient (with grad-inputs; 0: chosen with affine-outputs=0, "

@@ -90,7 +90,8 @@ struct CpuPipelineOptions
   ListOption<int64_t> machineFacts{
       *this, "machine-facts",
       llvm::cl::desc("The CPU's vector bits, vector registers, FMA latency, "
-                     "FMA pipes and load ports (for the automatic choices)")};
+                     "FMA pipes, load ports and optionally L1 data bytes "
+                     "(for the automatic choices)")};
   Option<int64_t> rayRows{
       *this, "ray-rows",
       llvm::cl::desc("Rows per register block of the multi-direction affine "

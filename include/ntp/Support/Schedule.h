@@ -25,20 +25,28 @@ struct MachineVectorFacts {
   int64_t fmaLatency = 0;      // cycles of a vector FMA of that width
   int64_t fmaPipes = 0;        // vector FMAs issued per cycle
   int64_t loadPorts = 0;       // vector loads per cycle
+  int64_t l1DataBytes = 0;     // L1 data cache (0: not modelled)
 
   bool known() const {
     return vectorBits > 0 && vectorRegisters > 0 && fmaLatency > 0 &&
            fmaPipes > 0 && loadPorts > 0;
   }
-  /// "512x32 regs, fma 4c x 1, 2 loads" for descriptions and tests.
+  /// "512x32 regs, fma 4c x 1, 2 loads, 32 KiB L1d" for descriptions and
+  /// tests.
   std::string str() const;
 };
 
 /// Reads the machine-facts option of the lowering passes (vector bits,
-/// vector registers, FMA latency, FMA pipes, load ports); an empty list
-/// leaves `facts` unknown. False if the list has another length.
+/// vector registers, FMA latency, FMA pipes, load ports, and optionally the
+/// L1 data cache's bytes); an empty list leaves `facts` unknown. False if
+/// the list has another length.
 bool parseMachineFacts(const int64_t *values, size_t count,
                        MachineVectorFacts &facts);
+/// What the passes say when parseMachineFacts refuses a list (followed by
+/// ", got N").
+inline constexpr const char *kMachineFactsUsage =
+    "machine-facts takes 5 or 6 numbers (vector bits, vector registers, FMA "
+    "latency, FMA pipes, load ports, optionally L1 data bytes)";
 
 /// The register block of an affine layer: `outputs` output neurons x
 /// `orders` live orders (0: all) accumulated at once.
@@ -47,11 +55,14 @@ struct AffineBlock {
   int64_t orders = 0;
 };
 
-/// The block of an affine layer with `width` outputs, jets of `lanes`
-/// elements of `elementBits` and `live` orders that minimizes the estimated
-/// cycles per input neuron (per block and order chunk, the largest of the
-/// FMA throughput, the loads, and the FMA latency of its chains; the outputs
-/// past the last multiple of the block unblocked), then (within 2%) the
+/// The block of an affine layer with `width` outputs summing over
+/// `sourceWidth` neurons' jets of `lanes` elements of `elementBits` and
+/// `live` orders that minimizes the estimated cycles per source neuron (per
+/// block and order chunk, the largest of the FMA throughput, the loads, the
+/// FMA latency of its chains, and, where a chunk's slice of the source jets
+/// overflows three quarters of the L1 data cache, streaming that slice from
+/// L2 at 32 bytes per cycle once per block of outputs; the outputs past the
+/// last multiple of the block unblocked), then (within 2%) the
 /// fewest order chunks (code size, compile time), then the loads, within
 /// the vector registers less one. An accumulator or a loaded jet takes
 /// `lanes * elementBits / vectorBits` registers, a broadcast weight one: on
@@ -63,7 +74,8 @@ struct AffineBlock {
 /// 1 x 5, 1.25-1.5x slower than 2 x 2 on a Zen 3 at order 9. {1, 0}
 /// (unblocked) when `facts` is unknown.
 AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
-                              int64_t elementBits, int64_t live, int64_t width);
+                              int64_t elementBits, int64_t live, int64_t width,
+                              int64_t sourceWidth);
 
 /// The register tile of an affine VJP's parameter gradient: `outputs`
 /// output neurons x `inputs` input neurons, dW[o][i] summed over the live

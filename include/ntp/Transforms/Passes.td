@@ -117,7 +117,8 @@ defvar expandActivationJetsOptions = [
          "0: chosen from machine-facts">,
   ListOption<"machineFacts", "machine-facts", "int64_t",
              "The CPU's vector bits, vector registers, FMA latency, FMA "
-             "pipes and load ports (for interleave=0)">,
+             "pipes, load ports and optionally L1 data bytes (for "
+             "interleave=0)">,
   Option<"hoistPrimitives", "hoist-primitives", "bool", /*default=*/"false",
          "Evaluate a layer's primitives (tanh(y_0), ...) for all its neurons "
          "in a loop of their own before the loop of the jets">

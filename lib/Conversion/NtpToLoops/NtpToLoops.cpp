@@ -321,10 +321,8 @@ struct ConvertNtpToLoopsPass
     blocking.orders = affineOrders;
     SmallVector<int64_t> facts(machineFacts.begin(), machineFacts.end());
     if (!parseMachineFacts(facts.data(), facts.size(), blocking.machine)) {
-      getOperation()->emitError("machine-facts takes 5 numbers (vector bits, "
-                                "vector registers, FMA latency, FMA pipes, "
-                                "load ports), got ")
-          << machineFacts.size();
+      getOperation()->emitError(kMachineFactsUsage)
+          << ", got " << machineFacts.size();
       return signalPassFailure();
     }
     if (rayRows < 0 || rayRows > 8 || rayNeurons < 0 || rayNeurons > 8 ||

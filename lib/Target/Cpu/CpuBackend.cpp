@@ -326,7 +326,7 @@ public:
       if (facts.known())
         pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,
                                  facts.fmaLatency, facts.fmaPipes,
-                                 facts.loadPorts};
+                                 facts.loadPorts,  facts.l1DataBytes};
     }
     // --emit=loops shows the loops the kernel runs: scheduled as above.
     if (stage == EmitStage::Loops) {

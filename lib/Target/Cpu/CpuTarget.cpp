@@ -191,6 +191,12 @@ MachineVectorFacts ntp::cpuVectorFacts(llvm::TargetMachine &machine,
   facts.fmaLatency = fmaLatency;
   facts.fmaPipes = fmaPipes;
   facts.loadPorts = loadPorts;
+  // LLVM's X86 answer is 32 KiB for every CPU (Emerald Rapids has 48, Zen
+  // 3/4 32); where it has none, 32 KiB, the smallest L1d of the CPUs ntp
+  // schedules for.
+  facts.l1DataBytes =
+      tti.getCacheSize(llvm::TargetTransformInfo::CacheLevel::L1D)
+          .value_or(32 * 1024);
   // LLVM 22 models one zmm FMA per cycle on Intel's server cores since Ice
   // Lake-SP (as on its client cores, whose port 5 has none); the Xeons have
   // a second 512-bit FMA unit on port 5 (as its skylake-avx512 model says):

@@ -25,7 +25,7 @@
 // UNKNOWN-COUNT-10: math.fma
 // UNKNOWN-NOT: math.fma
 
-// BAD-FACTS: machine-facts takes 5 numbers (vector bits, vector registers, FMA latency, FMA pipes, load ports), got 2
+// BAD-FACTS: machine-facts takes 5 or 6 numbers (vector bits, vector registers, FMA latency, FMA pipes, load ports, optionally L1 data bytes), got 2
 // NEGATIVE: affine-outputs and affine-orders must not be negative, got -1 and 0
 func.func @affine(%in: memref<10x24x16xf32>, %p: memref<?xf32>, %out: memref<10x24x16xf32>) {
   ntp.affine %in, %p[0] into %out live_orders 10 : memref<10x24x16xf32>, memref<?xf32>, memref<10x24x16xf32>
