@@ -15,8 +15,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -131,6 +133,94 @@ FmaPeak ntp::bench::measureFmaPeak(bool f64, int threads, double seconds) {
     best = std::max(best, flops / elapsed / 1e9);
   }
   return {best, loop.name};
+}
+
+struct FmaProbe::State {
+  Loop loop = bestLoop();
+  bool f64 = false;
+  long iterations = 1 << 12;
+  std::vector<std::thread> workers; // threads - 1 of them; the caller is one
+  std::mutex mutex;
+  std::condition_variable wake, finished;
+  long generation = 0; // probes started
+  int active = 0;      // workers taking part in the current probe
+  int running = 0;     // of those, not finished yet
+  bool stop = false;
+
+  double run() const {
+    return f64 ? double(loop.f64(iterations, 1e-9))
+               : double(loop.f32(iterations, 1e-9f));
+  }
+};
+
+FmaProbe::FmaProbe(bool f64, int threads, double seconds) : state(new State) {
+  state->f64 = f64;
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    volatile double sink = state->run();
+    (void)sink;
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (elapsed > seconds / 2 || state->iterations > (1L << 40))
+      break;
+    state->iterations *= 2;
+  }
+  for (int w = 1; w < threads; ++w)
+    state->workers.emplace_back([s = state, w] {
+      long seen = 0;
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(s->mutex);
+          s->wake.wait(lock, [&] { return s->stop || s->generation != seen; });
+          if (s->stop)
+            return;
+          seen = s->generation;
+          if (w > s->active)
+            continue;
+        }
+        volatile double sink = s->run();
+        (void)sink;
+        std::lock_guard<std::mutex> lock(s->mutex);
+        if (--s->running == 0)
+          s->finished.notify_one();
+      }
+    });
+}
+
+FmaProbe::~FmaProbe() {
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->stop = true;
+  }
+  state->wake.notify_all();
+  for (std::thread &worker : state->workers)
+    worker.join();
+  delete state;
+}
+
+double FmaProbe::gflops(int threads) {
+  threads = std::clamp<int>(threads, 1, int(state->workers.size()) + 1);
+  auto t0 = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->active = threads - 1;
+    state->running = threads - 1;
+    ++state->generation;
+  }
+  state->wake.notify_all();
+  volatile double sink = state->run();
+  (void)sink;
+  {
+    std::unique_lock<std::mutex> lock(state->mutex);
+    state->finished.wait(lock, [&] { return state->running == 0; });
+  }
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  int lanes = state->f64 ? 8 : 16;
+  return 2.0 * lanes * state->loop.chains * double(state->iterations) *
+         threads / elapsed / 1e9;
 }
 
 std::map<std::string, double> ntp::bench::printFmaPeakTable(int threads,

@@ -25,6 +25,26 @@ struct FmaPeak {
 /// `threads` threads.
 FmaPeak measureFmaPeak(bool f64, int threads, double seconds = 0.2);
 
+/// A short FMA-peak measurement to take between a kernel's calls, at one
+/// thread or at all of `threads`, over and over: its workers stay started
+/// (waiting on a condition variable, not spinning), so that a probe of a
+/// few milliseconds does not pay for starting threads. Not copyable.
+class FmaProbe {
+public:
+  /// Calibrates one probe to about `seconds` on one thread.
+  FmaProbe(bool f64, int threads, double seconds);
+  ~FmaProbe();
+  FmaProbe(const FmaProbe &) = delete;
+  FmaProbe &operator=(const FmaProbe &) = delete;
+  /// GFLOP/s of one probe on `threads` (1 or the constructor's) threads,
+  /// each running the same calibrated loop.
+  double gflops(int threads);
+
+private:
+  struct State;
+  State *state;
+};
+
 /// Prints the FMA peak table (1 thread and `threads`, both dtypes) under
 /// `title` and returns the `threads` column. On a VM whose vCPUs the host
 /// sometimes runs on one core's SMT siblings, a measurement at several

@@ -2,6 +2,7 @@
 
 #include "KernelTiming.h"
 #include "BenchUtil.h"
+#include "FmaPeak.h"
 
 #include "ntp/artifact.hpp"
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <type_traits>
 
 using namespace ntp::bench;
 
@@ -22,6 +24,9 @@ namespace {
 /// the floor (1-64-64-64-1 order 9 f64 training step: 7.8 ms over ~40
 /// calls, 6.8-7.0 ms over 300; benchmarks/results/zen3/2026-12-02).
 constexpr size_t kMinCallsForMinimum = 200;
+/// Rounds of the thread-scaling measurement (each: two calls of each kind
+/// and two probes), at least.
+constexpr int kMinScalingRounds = 20;
 template <class F> double callMicros(const TimingOptions &options, F call) {
   for (int i = 0; i < 3; ++i)
     call();
@@ -95,19 +100,44 @@ KernelTimes ntp::bench::timeKernel(ntp_kernel *kernel,
                        cotangent.data(), grad.data(), batch));
   });
   if (int threads = options.scalingThreads; threads > 1) {
-    // In turns, so that a host changing the machine's capacity for a while
-    // affects both thread counts alike.
+    // Call by call in turns: a forward and a training step at one thread
+    // and at `threads`, and an FMA-peak probe at each, round after round;
+    // each time and peak the best over the same rounds. A host that takes
+    // capacity away for a while (a 2-vCPU VM's other tenants) then moves
+    // the kernel's rates and the peak's alike; measured in blocks of 300
+    // ms each instead, the peak's own 2/1-thread ratio read 1.00-2.04
+    // beside the rows (benchmarks/results/emr/2026-12-02).
+    FmaProbe probe(std::is_same_v<T, double>, threads, 0.002);
     auto better = [](double &best, double t) {
       best = best == 0 ? t : std::min(best, t);
     };
-    for (int round = 0; round < 2; ++round)
+    auto micros = [](auto call) {
+      auto t0 = std::chrono::steady_clock::now();
+      call();
+      return std::chrono::duration<double, std::micro>(
+                 std::chrono::steady_clock::now() - t0)
+          .count();
+    };
+    auto start = std::chrono::steady_clock::now();
+    for (int round = 0;; ++round) {
+      double elapsedMs = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+      if (round >= kMinScalingRounds &&
+          (elapsedMs > 2 * options.minTimeMs || round >= 2000))
+        break;
       for (int n : {1, threads}) {
         check(ntp_set_num_threads(n));
+        forward(); // the pool's threads awake
         better(n == 1 ? times.forwardOneUs : times.forwardAllUs,
-               callMicros(options, forward));
+               micros(forward));
         better(n == 1 ? times.trainingOneUs : times.trainingAllUs,
-               callMicros(options, training));
+               micros(training));
+        double gflops = probe.gflops(n);
+        double &peak = n == 1 ? times.peakOneGflops : times.peakAllGflops;
+        peak = std::max(peak, gflops);
       }
+    }
     check(ntp_set_num_threads(threads));
   }
   return times;

@@ -4,7 +4,8 @@
 // step (forward_save + backward_saved) and the recomputing backward on
 // random parameters and points, each the median (or minimum) of repeated
 // calls; with scaling, the forward and training step again at one thread
-// and at the kernels' thread count, in turns.
+// and at the kernels' thread count, with the FMA peak at each, call by call
+// in turns.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,9 +31,11 @@ struct KernelTimes {
   double trainingUs = 0; // forward_save + backward_saved: a training step
   double backwardUs = 0; // the stateless backward (recomputes the forward)
   // With scaling: the forward and training step at one thread and at the
-  // kernels' thread count, timed in turns (the better of two rounds each).
+  // kernels' thread count, and the FMA peak at each, measured call by call
+  // in turns (the fastest call, the highest peak, over the same rounds).
   double forwardOneUs = 0, forwardAllUs = 0;
   double trainingOneUs = 0, trainingAllUs = 0;
+  double peakOneGflops = 0, peakAllGflops = 0;
 };
 
 /// Exits with ntp-bench's one-sentence error if `status` is not NTP_OK.
