@@ -29,6 +29,8 @@ void ntp::buildJetLoopsPipeline(OpPassManager &pm,
     NtpGenerateBackwardOptions backward;
     backward.perSampleGrads = options.perSampleGrads;
     backward.gradLaneBits = options.gradLaneBits;
+    backward.machineFacts.assign(options.machineFacts.begin(),
+                                 options.machineFacts.end());
     pm.addPass(createNtpGenerateBackward(backward));
   }
   NtpExpandActivationJetsOptions expand;

@@ -217,6 +217,36 @@ RayBlock ntp::chooseRayBlock(const MachineVectorFacts &facts, int64_t lanes,
   return best;
 }
 
+int64_t ntp::chooseGradLaneBits(const MachineVectorFacts &facts, int64_t lanes,
+                                int64_t elementBits, int64_t live,
+                                int64_t numParams) {
+  if (!facts.known())
+    return 0;
+  int64_t tileBits = lanes * elementBits;
+  int64_t perVector = registersPerVector(facts, lanes, elementBits);
+  auto cycles = [&](int64_t laneBits) {
+    double ops = double(live * perVector) + double(perVector - 1);
+    for (int64_t bits = std::min(tileBits, facts.vectorBits); bits > laneBits;
+         bits /= 2)
+      ops += 2; // an extract and an add
+    double compute = ops / double(facts.fmaPipes);
+    double bytes = double(std::min(laneBits, tileBits) / 8);
+    double memory =
+        facts.l1DataBytes > 0 &&
+                double(numParams) * bytes > 0.75 * double(facts.l1DataBytes)
+            ? 3 * bytes / 32 // load, store, write-back
+            : 0;
+    return std::max(compute, memory);
+  };
+  int64_t best = facts.vectorBits;
+  int64_t half = facts.vectorBits / 2;
+  // Halves that still hold a whole number of elements, and divide the tile.
+  if (half >= 128 && half % elementBits == 0 && tileBits % half == 0 &&
+      half < tileBits && cycles(half) < cycles(best))
+    best = half;
+  return best;
+}
+
 int64_t ntp::chooseInterleave(const MachineVectorFacts &facts, int64_t lanes,
                               int64_t elementBits, int64_t orders) {
   if (!facts.known())

@@ -25,6 +25,7 @@
 #include "ntp/Dialect/Ntp/IR/JetBuffer.h"
 #include "ntp/Dialect/Ntp/IR/NtpDialect.h"
 #include "ntp/Dialect/Ntp/IR/NtpOps.h"
+#include "ntp/Support/Schedule.h"
 #include "ntp/Transforms/Passes.h"
 
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -201,7 +202,22 @@ struct GenerateBackwardPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    GradLayout grads{perSampleGrads, gradLaneBits};
+    MachineVectorFacts machine;
+    SmallVector<int64_t> facts(machineFacts.begin(), machineFacts.end());
+    if (!parseMachineFacts(facts.data(), facts.size(), machine)) {
+      module.emitError(kMachineFactsUsage) << ", got " << machineFacts.size();
+      return signalPassFailure();
+    }
+    if (gradLaneBits < -1) {
+      module.emitError("grad-lane-bits must be -1 (chosen), 0 or a width in "
+                       "bits, got ")
+          << static_cast<int64_t>(gradLaneBits);
+      return signalPassFailure();
+    }
+    // -1: the register's width (folding a wider tile into it) for the
+    // gated and partials kernels, per plan for a chain (below).
+    GradLayout grads{perSampleGrads, gradLaneBits >= 0 ? int64_t(gradLaneBits)
+                                                       : machine.vectorBits};
     SmallVector<func::FuncOp> kernels;
     for (auto func : module.getOps<func::FuncOp>())
       if (func->hasAttr("ntp.kernel") &&
@@ -234,7 +250,12 @@ struct GenerateBackwardPass
         return signalPassFailure();
       OpBuilder b(module.getContext());
       b.setInsertionPointAfter(forward);
-      BackwardBuilder builder(*plan, forward.getLoc(), grads);
+      GradLayout chainGrads = grads;
+      if (gradLaneBits < 0 && !perSampleGrads)
+        chainGrads.laneBits = chooseGradLaneBits(
+            machine, plan->tile, plan->element.getIntOrFloatBitWidth(),
+            plan->orders, plan->numParams);
+      BackwardBuilder builder(*plan, forward.getLoc(), chainGrads);
       // Per-sample gradients (GPU): no recomputing backward, whose every
       // jet of a sample would sit in local (or, for lanes, shared) memory;
       // the runtime runs forward-save and backward-saved instead.

@@ -52,8 +52,8 @@ struct CpuPipelineOptions
   Option<int64_t> gradLaneBits{
       *this, "grad-lane-bits",
       llvm::cl::desc("Bits of the lane-wise parameter-gradient accumulators "
-                     "(ntp-generate-backward grad-lane-bits; the CPU's vector "
-                     "register; 0: one lane per sample of the tile)"),
+                     "(ntp-generate-backward grad-lane-bits; 0: one lane "
+                     "per sample of the tile, -1: chosen from machine-facts)"),
       llvm::cl::init(0)};
   Option<int64_t> interleave{
       *this, "interleave",

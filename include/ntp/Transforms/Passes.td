@@ -99,7 +99,12 @@ def NtpGenerateBackward : Pass<"ntp-generate-backward", "mlir::ModuleOp"> {
            "(the target's vector register, e.g. 256 on AVX2): a wider tile "
            "folds its lanes into that width before adding them, so that the "
            "accumulators move fewer bytes per tile; 0: one lane per sample "
-           "of the tile">,
+           "of the tile; -1: per kernel from machine-facts "
+           "(ntp::chooseGradLaneBits; 0 without them)">,
+    ListOption<"machineFacts", "machine-facts", "int64_t",
+               "The CPU's vector bits, vector registers, FMA latency, FMA "
+               "pipes, load ports and optionally L1 data bytes (for "
+               "grad-lane-bits=-1)">,
   ];
 }
 

@@ -139,8 +139,9 @@ struct CpuFlags {
   cl::opt<int64_t> gradLaneBits{
       "grad-lane-bits",
       cl::desc("Bits of the reverse mode's lane-wise gradient accumulators "
-               "per parameter (-1: the CPU's vector register, into which a "
-               "wider tile folds its lanes; 0: one lane per sample)"),
+               "per parameter (-1: chosen per kernel from the CPU's "
+               "scheduling model, its vector register or half of it, into "
+               "which a wider tile folds its lanes; 0: one lane per sample)"),
       cl::init(-1), cl::cat(category)};
 };
 
@@ -246,8 +247,8 @@ public:
     }
     if (cpu.gradLaneBits < -1 || cpu.gradLaneBits > 4096 ||
         (cpu.gradLaneBits > 0 && cpu.gradLaneBits % 32 != 0)) {
-      error = "the gradient accumulators' bits must be -1 (the CPU's vector "
-              "register), 0 (one lane per sample) or a multiple of 32 up to "
+      error = "the gradient accumulators' bits must be -1 (chosen for the "
+              "CPU), 0 (one lane per sample) or a multiple of 32 up to "
               "4096, got " +
               std::to_string(cpu.gradLaneBits);
       return false;
@@ -320,9 +321,10 @@ public:
     pipeline.gradInputs = cpu.gradInputs;
     pipeline.hoistPrimitives = cpu.hoistPrimitives;
     MachineVectorFacts facts = cpuVectorFacts(*machine, cpu.sveVectorBits);
-    pipeline.gradLaneBits =
-        cpu.gradLaneBits >= 0 ? cpu.gradLaneBits : facts.vectorBits;
-    if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0) {
+    // -1: per kernel from the facts (ntp::chooseGradLaneBits).
+    pipeline.gradLaneBits = cpu.gradLaneBits;
+    if (cpu.interleave == 0 || cpu.affineOutputs == 0 || cpu.rayRows == 0 ||
+        cpu.gradLaneBits < 0) {
       if (facts.known())
         pipeline.machineFacts = {facts.vectorBits, facts.vectorRegisters,
                                  facts.fmaLatency, facts.fmaPipes,

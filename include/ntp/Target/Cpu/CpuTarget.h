@@ -69,9 +69,11 @@ struct CpuTargetOptions : TargetOptions<CpuTargetOptions> {
   int64_t gradOutputs = 0;
   int64_t gradInputs = 0;
   /// Bits of the reverse mode's lane-wise parameter-gradient accumulators
-  /// (ntp-generate-backward grad-lane-bits): -1, the CPU's vector register,
-  /// into which a tile of several registers folds its lanes; 0, one lane per
-  /// sample of the tile.
+  /// (ntp-generate-backward grad-lane-bits): -1, chosen per kernel
+  /// (ntp::chooseGradLaneBits: the CPU's vector register, or half of it
+  /// where few orders share each accumulator's load and store), into which
+  /// a tile of several registers folds its lanes; 0, one lane per sample of
+  /// the tile.
   int64_t gradLaneBits = -1;
   /// Evaluate each layer's activation primitives (tanh(y_0), ...) in a loop
   /// of their own before the loop of its jets (ntp-expand-activation-jets
