@@ -18,6 +18,16 @@ std::string MachineVectorFacts::str() const {
 }
 
 namespace {
+/// What the choices assume of the caches: data that fits in 3/4 of L1 stays
+/// there (the rest is the stack, weights and other buffers), else it comes
+/// from L2 at 32 bytes per cycle (Zen 3/4's L2 to L1; an Emerald Rapids,
+/// whose L2 peaks at 64, sustained about 48 in an order-9 128-wide f64
+/// layer that streamed its input jet).
+constexpr double kL2BytesPerCycle = 32;
+bool overflowsL1(const MachineVectorFacts &facts, double bytes) {
+  return facts.l1DataBytes > 0 && bytes > 0.75 * double(facts.l1DataBytes);
+}
+
 /// Registers one vector of the tile takes (a 16-lane f32 jet on AVX2: 2).
 int64_t registersPerVector(const MachineVectorFacts &facts, int64_t lanes,
                            int64_t elementBits) {
@@ -33,12 +43,7 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
   if (!facts.known() || live < 1 || width < 1)
     return {};
   int64_t perVector = registersPerVector(facts, lanes, elementBits);
-  // A jet vector's bytes, and what L2 delivers per cycle: 32 bytes on Zen
-  // 3/4; Intel's 64 at peak sustain about 48 (an Emerald Rapids' order-9
-  // 128-wide f64 layer, 2 x 10 blocks: 1.3x slower than 4 x 5, whose slice
-  // fits).
   const double jetBytes = double(lanes * elementBits / 8);
-  const double l2BytesPerCycle = 32;
   // Cycles and loads of one input neuron for `outputs` outputs x `orders`
   // orders: FMAs, jet loads plus weight broadcasts, one FMA latency per
   // chain step, and the chunk's jets from L2 where its slice of all source
@@ -47,9 +52,8 @@ AffineBlock ntp::chooseAffineBlock(const MachineVectorFacts &facts,
     double fmas = double(outputs * orders * perVector) / facts.fmaPipes;
     double loads =
         double(orders * perVector + outputs) / double(facts.loadPorts);
-    double slice = double(sourceWidth * orders) * jetBytes;
-    double fromL2 = facts.l1DataBytes > 0 && slice > 0.75 * facts.l1DataBytes
-                        ? orders * jetBytes / l2BytesPerCycle
+    double fromL2 = overflowsL1(facts, double(sourceWidth * orders) * jetBytes)
+                        ? orders * jetBytes / kL2BytesPerCycle
                         : 0;
     return std::max({fmas, loads, fromL2, double(facts.fmaLatency)});
   };
@@ -231,11 +235,10 @@ int64_t ntp::chooseGradLaneBits(const MachineVectorFacts &facts, int64_t lanes,
       ops += 2; // an extract and an add
     double compute = ops / double(facts.fmaPipes);
     double bytes = double(std::min(laneBits, tileBits) / 8);
-    double memory =
-        facts.l1DataBytes > 0 &&
-                double(numParams) * bytes > 0.75 * double(facts.l1DataBytes)
-            ? 3 * bytes / 32 // load, store, write-back
-            : 0;
+    // A load, a store and the line's write-back.
+    double memory = overflowsL1(facts, double(numParams) * bytes)
+                        ? 3 * bytes / kL2BytesPerCycle
+                        : 0;
     return std::max(compute, memory);
   };
   int64_t best = facts.vectorBits;

@@ -85,11 +85,12 @@ AffineBlock chooseAffineBlock(const MachineVectorFacts &facts, int64_t lanes,
 /// (an add per extra register, an extract and an add per halving inside
 /// one) against the accumulators' load and store, free while all of them
 /// stay within 3/4 of L1, else a load, a store and a write-back from L2 at
-/// 32 bytes per cycle. Halving pays
-/// at few orders: on an Emerald Rapids (64-byte tiles, 2 FMA pipes) at 4
-/// and 6 live orders the training step of 1-128-128-1 ran 1.16-1.22x and
-/// 1.08-1.10x faster with 256-bit accumulators, at 8 and 10 within
-/// 0.91-1.09x. 0 where `facts` are unknown (one lane per sample).
+/// 32 bytes per cycle. Halving pays at few orders: on an Emerald Rapids
+/// (64-byte tiles, 2 FMA pipes) the training step of 1-128-128-1 ran
+/// 1.27-1.30x, 1.14-1.17x, 1.12-1.14x and 1.04x faster with 256-bit
+/// accumulators at 2, 4, 6 and 8 live orders; at 10, where the model keeps
+/// the register, forced halves ran 0.91-1.09x. 0 where `facts` are unknown
+/// (one lane per sample).
 int64_t chooseGradLaneBits(const MachineVectorFacts &facts, int64_t lanes,
                            int64_t elementBits, int64_t live,
                            int64_t numParams);

@@ -335,7 +335,7 @@ TEST(ScheduleChoice, AffineBlockKeepsTheSliceInL1) {
 /// The gradient accumulators' width (ntp::chooseGradLaneBits). Emerald
 /// Rapids, 64-byte tiles, 1-128-128-1's 16897 parameters: half a register
 /// at 2, 4, 6 and 8 live orders (each accumulator's load and store serve
-/// that many FMAs; measured: training step 1.09-1.30x at orders 1-5 on the
+/// that many FMAs; measured: training step 1.02-1.30x at orders 1-5 on the
 /// 64- and 128-wide networks, 0.98-1.06x at order 7), the register at 10;
 /// always the register where all accumulators fit in L1. Zen 3 (two AVX2
 /// registers per tile, folded to one) and Zen 4 (one FMA pipe) keep the
