@@ -13,7 +13,6 @@
 #include "FmaPeak.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -89,50 +88,6 @@ int ntp::bench::availableCpus() {
     return std::max(1, CPU_COUNT(&set));
 #endif
   return std::max(1u, std::thread::hardware_concurrency());
-}
-
-FmaPeak ntp::bench::measureFmaPeak(bool f64, int threads, double seconds) {
-  Loop loop = bestLoop();
-  threads = std::max(1, threads);
-  int lanes = f64 ? 8 : 16;
-  // Calibrate the iterations of ~`seconds` on one thread.
-  long iterations = 1 << 16;
-  auto run = [&](long n) {
-    return f64 ? double(loop.f64(n, 1e-9)) : double(loop.f32(n, 1e-9f));
-  };
-  for (;;) {
-    auto t0 = std::chrono::steady_clock::now();
-    volatile double sink = run(iterations);
-    (void)sink;
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
-    if (elapsed > seconds / 4 || iterations > (1L << 40))
-      break;
-    iterations *= 2;
-  }
-  double best = 0;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    std::atomic<int> ready{0};
-    std::vector<std::thread> workers;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int t = 0; t < threads; ++t)
-      workers.emplace_back([&] {
-        ready.fetch_add(1);
-        while (ready.load() < threads) {
-        }
-        volatile double sink = run(iterations);
-        (void)sink;
-      });
-    for (std::thread &worker : workers)
-      worker.join();
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
-    double flops = 2.0 * lanes * loop.chains * double(iterations) * threads;
-    best = std::max(best, flops / elapsed / 1e9);
-  }
-  return {best, loop.name};
 }
 
 struct FmaProbe::State {
@@ -221,6 +176,18 @@ double FmaProbe::gflops(int threads) {
   int lanes = state->f64 ? 8 : 16;
   return 2.0 * lanes * state->loop.chains * double(state->iterations) *
          threads / elapsed / 1e9;
+}
+
+const char *FmaProbe::instruction() const { return state->loop.name; }
+
+FmaPeak ntp::bench::measureFmaPeak(bool f64, int threads, double seconds) {
+  // Each of three attempts runs the loop calibrated to ~seconds / 4 .. /2
+  // on every thread; the best counts.
+  FmaProbe probe(f64, std::max(1, threads), seconds / 2);
+  double best = 0;
+  for (int attempt = 0; attempt < 3; ++attempt)
+    best = std::max(best, probe.gflops(threads));
+  return {best, probe.instruction()};
 }
 
 std::map<std::string, double> ntp::bench::printFmaPeakTable(int threads,

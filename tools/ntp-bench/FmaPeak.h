@@ -39,6 +39,8 @@ public:
   /// GFLOP/s of one probe on `threads` (1 or the constructor's) threads,
   /// each running the same calibrated loop.
   double gflops(int threads);
+  /// The loop's instruction, e.g. "zmm FMA (avx512f)".
+  const char *instruction() const;
 
 private:
   struct State;

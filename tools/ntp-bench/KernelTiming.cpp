@@ -27,6 +27,15 @@ constexpr size_t kMinCallsForMinimum = 200;
 /// Rounds of the thread-scaling measurement (each: two calls of each kind
 /// and two probes), at least.
 constexpr int kMinScalingRounds = 20;
+/// Microseconds of one call.
+template <class F> double micros(F call) {
+  auto t0 = std::chrono::steady_clock::now();
+  call();
+  return std::chrono::duration<double, std::micro>(
+             std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
 template <class F> double callMicros(const TimingOptions &options, F call) {
   for (int i = 0; i < 3; ++i)
     call();
@@ -40,13 +49,8 @@ template <class F> double callMicros(const TimingOptions &options, F call) {
   const size_t minCalls = options.minimum ? kMinCallsForMinimum : 20;
   while (times.size() < 20 ||
          (times.size() < minCalls && elapsedMs() < 10 * options.minTimeMs) ||
-         (elapsedMs() < options.minTimeMs && times.size() < 100000)) {
-    auto t0 = std::chrono::steady_clock::now();
-    call();
-    times.push_back(std::chrono::duration<double, std::micro>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count());
-  }
+         (elapsedMs() < options.minTimeMs && times.size() < 100000))
+    times.push_back(micros(call));
   if (options.minimum)
     return *std::min_element(times.begin(), times.end());
   std::nth_element(times.begin(), times.begin() + times.size() / 2,
@@ -110,13 +114,6 @@ KernelTimes ntp::bench::timeKernel(ntp_kernel *kernel,
     FmaProbe probe(std::is_same_v<T, double>, threads, 0.002);
     auto better = [](double &best, double t) {
       best = best == 0 ? t : std::min(best, t);
-    };
-    auto micros = [](auto call) {
-      auto t0 = std::chrono::steady_clock::now();
-      call();
-      return std::chrono::duration<double, std::micro>(
-                 std::chrono::steady_clock::now() - t0)
-          .count();
     };
     auto start = std::chrono::steady_clock::now();
     for (int round = 0;; ++round) {
