@@ -52,14 +52,20 @@ DRIVER_MAIN = r"""
 int main(int argc, char **argv) {
   long B = atol(argv[1]), rounds = atol(argv[2]), per = atol(argv[3]);
   const char *m = manifests[0];
-  long np = key(m, "num_params="), T = key(m, "\ntile="),
-       ord = key(m, "\norder="), wpt = 0;
-  for (int v = 0; v < NV; ++v)
-    if (key(manifests[v], "workspace_per_tile=") > wpt)
-      wpt = key(manifests[v], "workspace_per_tile=");
+  long np = key(m, "num_params="), ord = key(m, "\norder="), wsize = 0,
+       nts[NV];
+  /* Each variant's own tile count: a variant compiled with another --tile
+     given the first one's count would run past the batch (masked lanes,
+     still computed). */
+  for (int v = 0; v < NV; ++v) {
+    long T = key(manifests[v], "\ntile=");
+    nts[v] = (B + T - 1) / T;
+    if (key(manifests[v], "workspace_per_tile=") * nts[v] > wsize)
+      wsize = key(manifests[v], "workspace_per_tile=") * nts[v];
+  }
   int f64 = strstr(m, "dtype=f64") != NULL;
   size_t es = f64 ? 8 : 4;
-  long nt = (B + T - 1) / T, in = key(m, "input_dim=");
+  long in = key(m, "input_dim=");
   if (in < 1)
     in = 1;
   char *x = aligned_alloc(64, 64 * B * in), *dir = aligned_alloc(64, 64 * in),
@@ -68,7 +74,7 @@ int main(int argc, char **argv) {
        *c = aligned_alloc(64, es * (ord + 1) * B + 64),
        *g = aligned_alloc(64, es * np + 64),
        *xg = aligned_alloc(64, 64 * B * in),
-       *ws = aligned_alloc(64, es * (wpt * nt + 1024));
+       *ws = aligned_alloc(64, es * (wsize + 1024));
   srand(7);
 #define SET(buf, i, val)                                                       \
   do {                                                                         \
@@ -91,11 +97,11 @@ int main(int argc, char **argv) {
     for (int v = 0; v < NV; ++v)
       for (long i = 0; i < per; ++i) {
         double t0 = now();
-        fwds[v](x, dir, p, o, B, 0, nt);
+        fwds[v](x, dir, p, o, B, 0, nts[v]);
         double t1 = now();
-        saves[v](x, dir, p, o, ws, B, 0, nt);
+        saves[v](x, dir, p, o, ws, B, 0, nts[v]);
         memset(g, 0, es * np);
-        bwds[v](x, dir, p, c, g, xg, ws, B, 0, nt);
+        bwds[v](x, dir, p, c, g, xg, ws, B, 0, nts[v]);
         double t2 = now();
         tf[v * n + r * per + i] = t1 - t0;
         tt[v * n + r * per + i] = t2 - t1;
