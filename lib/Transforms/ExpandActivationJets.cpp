@@ -198,6 +198,28 @@ hoistUsedPrimitives(ConversionPatternRewriter &rewriter, Operation *op,
   return hoisted;
 }
 
+/// The primitive that the forward stores unchanged as the activation's
+/// order 0 (tanh's tanh(y_0), exp's exp(y_0)), where it is the only one
+/// `vjp` evaluates: then the VJP can read it from the output jet, bitwise
+/// what it would compute from y_0. Checked on the expansion itself (z_0 is
+/// built alike at every order) in both formulations, since the forward's
+/// may differ from the VJP's.
+std::optional<int> primitiveStoredAsValue(const ActivationRule &rule,
+                                          const ActivationJetVjp &vjp) {
+  SmallVector<int> used = usedPrimitives(rule, vjp.graph, vjp.inputCotangents);
+  if (used.size() != 1)
+    return std::nullopt;
+  for (JetFormulation formulation :
+       {JetFormulation::FaaDiBruno, JetFormulation::Taylor}) {
+    ActivationJetExpansion forward =
+        expandActivationJet(rule, 0, 1, formulation);
+    const JetExpression &z0 = forward.graph.getNodes()[forward.outputs[0]];
+    if (z0.kind != JetExpression::Kind::Primitive || z0.index != used[0])
+      return std::nullopt;
+  }
+  return used[0];
+}
+
 using NeuronBody = function_ref<SmallVector<Value>(
     OpBuilder &, ArrayRef<Value> loaded, int64_t neurons)>;
 
@@ -470,9 +492,17 @@ struct ExpandActivationVjp : public ExpansionPattern<ActivateVjpOp> {
     SmallVector<int> hoisted;
     SmallVector<std::pair<Value, int64_t>> loads = {
         {adaptor.getInput(), live}, {adaptor.getOutCotangent(), orders}};
-    if (hoist)
+    std::optional<int> stored;
+    if (op.getOutput())
+      stored = primitiveStoredAsValue(*rule, vjp);
+    if (stored) {
+      // Read like a hoisted primitive, from the output's order 0.
+      hoisted = {*stored};
+      loads.push_back({adaptor.getOutput(), 1});
+    } else if (hoist) {
       hoisted = hoistUsedPrimitives(rewriter, op, adaptor.getInput(), *rule,
                                     vjp.graph, vjp.inputCotangents, loads);
+    }
     auto name = [&](int64_t sets) {
       return expansionName("jet_vjp", rule->getName(), orders - 1, live, inType,
                            vjp.formulation, sets, !hoisted.empty());

@@ -322,7 +322,7 @@ private:
           break;
         case DagStep::Kind::Activate:
           ActivateVjpOp::create(b, loc, s.activation, input, bar, inBar,
-                                s.liveOrders);
+                                s.liveOrders, jets[i]);
           break;
         case DagStep::Kind::Scale:
           ScaleVjpOp::create(b, loc, input, params, s.offset, bar, lanes, inBar,

@@ -180,7 +180,7 @@ private:
         emitTypedLayerVjp(b, loc, s, jets[i - 1], params, bar, lanes, inBar);
       else
         ActivateVjpOp::create(b, loc, s.activation, jets[i - 1], bar, inBar,
-                              s.liveOrders);
+                              s.liveOrders, jets[i]);
     };
     // The skip's cotangent joins the chain's (orders the step after
     // pendingStep reads; the others are structural zeros).

@@ -83,7 +83,7 @@ public:
                           lanes, s.liveOrders);
     else if (s.kind == JetStep::Kind::Activate)
       ActivateVjpOp::create(b, loc, s.activation, input, bar, inBar,
-                            s.liveOrders);
+                            s.liveOrders, /*output=*/Value());
     else
       emitTypedLayerVjp(b, loc, s, input, params, bar, lanes, inBar);
   }

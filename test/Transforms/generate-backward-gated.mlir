@@ -6,7 +6,8 @@
 // cotangent and the other two add theirs (ntp.add_jets). Four cotangent
 // buffers (artifact::jetStackElementsPerTile's bound for a gated network).
 // 49 parameters: W_u, b_u, W_v, b_v at 0 and 8, W_1 at 16, W_2 at 24, W_3
-// at 44. Saved jets: 42 widths x 3 orders x 8 lanes.
+// at 44. Saved jets: 42 widths x 3 orders x 8 lanes. Each activation's VJP
+// is given the activation's saved output (tanh reads tanh(y_0) there).
 
 // CHECK-LABEL: func.func @net_forward_tiles
 // CHECK-SAME: ntp.workspace_per_tile = 1008
@@ -21,8 +22,8 @@
 // CHECK-NOT: memref.alloca
 // CHECK:     ntp.load_cotangent
 // CHECK:     ntp.affine_vjp %{{.*}}[44], %{{.*}} into %[[LANES]] input_cotangent %[[H2BAR:.*]] live_orders 3
-// CHECK:     ntp.gate_jets_vjp %[[U:.*]], %[[V:.*]], %{{.*}}, %[[H2BAR]] into %[[UBAR:.*]], %[[VBAR:.*]], %[[Z2BAR:.*]] live_orders 3 :
-// CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[Z2BAR]] into %[[Y2BAR:.*]] live_orders 3
+// CHECK:     ntp.gate_jets_vjp %[[U:.*]], %[[V:.*]], %[[Z2:[^ ,]+]], %[[H2BAR]] into %[[UBAR:.*]], %[[VBAR:.*]], %[[Z2BAR:.*]] live_orders 3 :
+// CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[Z2BAR]] into %[[Y2BAR:[^ ]+]] live_orders 3 output %[[Z2]]
 // CHECK:     ntp.affine_vjp %{{.*}}, %{{.*}}[24], %[[Y2BAR]] into %[[LANES]] input_cotangent %[[H1BAR:.*]] live_orders 3
 // CHECK:     ntp.gate_jets_vjp %[[U]], %[[V]], %{{.*}}, %[[H1BAR]] into %[[UBAR]], %[[VBAR]], %[[Z1BAR:.*]] live_orders 3 accumulate
 // CHECK:     ntp.activate_vjp "tanh" %{{.*}}, %[[Z1BAR]] into %[[Y1BAR:.*]] live_orders 2

@@ -24,7 +24,7 @@
 // CHECK-NOT: ntp.affine {{.*}} into
 // CHECK:     ntp.load_cotangent %[[C]]
 // CHECK:     ntp.affine_vjp %[[H1]], %[[P]][6], %{{.*}} into %[[LANES]] input_cotangent %[[HB:.*]] live_orders 3
-// CHECK:     ntp.activate_vjp "tanh" %[[A1]], %[[HB]] into %[[AB:.*]] live_orders 2
+// CHECK:     ntp.activate_vjp "tanh" %[[A1]], %[[HB]] into %[[AB:.*]] live_orders 2 output %[[H1]]
 // CHECK:     ntp.affine_vjp %[[J0]], %[[P]][0], %[[AB]] into %[[LANES]] input_cotangent %[[JB:.*]] live_orders 2
 // CHECK:     ntp.seed_vjp %[[JB]] into %[[XG]]
 // CHECK-NEXT: return

@@ -199,3 +199,19 @@ func.func @vjp_shapes(%in: memref<3x2x8xf32>, %zbar: memref<3x2x8xf32>, %ybar: m
   ntp.activate_vjp "tanh" %in, %zbar into %ybar live_orders 3 : memref<3x2x8xf32>, memref<3x2x8xf32>, memref<3x4x8xf32>
   return
 }
+
+// -----
+
+func.func @vjp_output_shape(%in: memref<3x2x8xf32>, %zbar: memref<3x2x8xf32>, %ybar: memref<3x2x8xf32>, %z: memref<2x2x8xf32>) {
+  // expected-error @below {{the output jet must have the input jet's shape}}
+  ntp.activate_vjp "tanh" %in, %zbar into %ybar live_orders 3 output %z : memref<3x2x8xf32>, memref<3x2x8xf32>, memref<3x2x8xf32>, memref<2x2x8xf32>
+  return
+}
+
+// -----
+
+func.func @vjp_output_type(%in: memref<3x2x8xf32>, %zbar: memref<3x2x8xf32>, %ybar: memref<3x2x8xf32>, %z: memref<3x2x8xf64>) {
+  // expected-error @below {{same element type}}
+  ntp.activate_vjp "tanh" %in, %zbar into %ybar live_orders 3 output %z : memref<3x2x8xf32>, memref<3x2x8xf32>, memref<3x2x8xf32>, memref<3x2x8xf64>
+  return
+}

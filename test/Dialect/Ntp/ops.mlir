@@ -39,6 +39,8 @@ func.func @vjp_ops(%x: memref<?xf32>, %p: memref<?xf32>, %c: memref<?xf32>, %g: 
   ntp.load_cotangent %c into %hbar, %batch, %tile : memref<?xf32>, memref<4x8x16xf32>
   // CHECK: ntp.activate_vjp "tanh" %{{.*}}, %{{.*}} into %{{.*}} live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>
   ntp.activate_vjp "tanh" %a, %hbar into %abar live_orders 2 : memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>
+  // CHECK: ntp.activate_vjp "tanh" %[[A:.*]], %{{.*}} into %{{.*}} live_orders 2 output %[[A]] : memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>
+  ntp.activate_vjp "tanh" %a, %hbar into %abar live_orders 2 output %a : memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>, memref<4x8x16xf32>
   // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[0], %{{.*}} into %{{.*}} input_cotangent %{{.*}} live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<25x16xf32>, memref<4x1x16xf32>
   ntp.affine_vjp %in, %p[0], %abar into %lanes input_cotangent %inbar live_orders 2 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<25x16xf32>, memref<4x1x16xf32>
   // CHECK: ntp.affine_vjp %{{.*}}, %{{.*}}[0], %{{.*}} into %{{.*}} live_orders 1 : memref<4x1x16xf32>, memref<?xf32>, memref<4x8x16xf32>, memref<?xf32>

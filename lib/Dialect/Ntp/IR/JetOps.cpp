@@ -154,6 +154,12 @@ LogicalResult ActivateVjpOp::verify() {
           "input, output cotangent and input cotangent jets must have the "
           "same shape")))
     return failure();
+  if (Value output = getOutput())
+    if (failed(verifySameElementType(*this, {getInput(), output})) ||
+        failed(verifySameShape(*this, {getInput(), output},
+                               "the output jet must have the input jet's "
+                               "shape")))
+      return failure();
   return verifyLiveOrders(*this, getLiveOrders(), getInput());
 }
 

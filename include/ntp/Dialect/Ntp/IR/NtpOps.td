@@ -790,20 +790,29 @@ def Ntp_ActivateVjpOp : Ntp_Op<"activate_vjp"> {
     d B_{m,k}/d y_j = C(m, j) B_{m-j,k-1}): a fixed polynomial expansion in
     the primitives of y0, the input jet and the cotangents.
 
+    The optional `output` is the jet that `ntp.activate` of the same
+    activation wrote from `input` (a saved or recomputed forward). Where the
+    activation's value is one of its primitives and the VJP needs no other
+    (tanh: z_0 = tanh(y_0); exp), the expansion reads that primitive from
+    the output's order 0 instead of evaluating it again: the same value, to
+    the bit, for a load instead of a transcendental function per neuron.
+
     Example:
 
     ```mlir
     ntp.activate_vjp "tanh" %in, %outbar into %inbar live_orders 10
-        : memref<10x24x16xf32>, memref<10x24x16xf32>, memref<10x24x16xf32>
+        output %out : memref<10x24x16xf32>, memref<10x24x16xf32>,
+        memref<10x24x16xf32>, memref<10x24x16xf32>
     ```
   }];
   let arguments = (ins StrAttr:$activation, Ntp_JetBuffer:$input,
                    Ntp_JetBuffer:$out_cotangent, Ntp_JetBuffer:$in_cotangent,
-                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders);
+                   ConfinedAttr<I64Attr, [IntPositive]>:$live_orders,
+                   Optional<Ntp_JetBuffer>:$output);
   let assemblyFormat = [{
     $activation $input `,` $out_cotangent `into` $in_cotangent `live_orders`
-    $live_orders attr-dict `:` type($input) `,` type($out_cotangent) `,`
-    type($in_cotangent)
+    $live_orders (`output` $output^)? attr-dict `:` type($input) `,`
+    type($out_cotangent) `,` type($in_cotangent) (`,` type($output)^)?
   }];
   let hasVerifier = 1;
 }
