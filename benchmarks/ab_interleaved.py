@@ -60,8 +60,9 @@ int main(int argc, char **argv) {
   for (int v = 0; v < NV; ++v) {
     long T = key(manifests[v], "\ntile=");
     nts[v] = (B + T - 1) / T;
-    if (key(manifests[v], "workspace_per_tile=") * nts[v] > wsize)
-      wsize = key(manifests[v], "workspace_per_tile=") * nts[v];
+    long size = key(manifests[v], "workspace_per_tile=") * nts[v];
+    if (size > wsize)
+      wsize = size;
   }
   int f64 = strstr(m, "dtype=f64") != NULL;
   size_t es = f64 ? 8 : 4;
