@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
   }
   int f64 = strstr(m, "dtype=f64") != NULL;
   size_t es = f64 ? 8 : 4;
-  long in = key(m, "input_dim=");
+  long in = key(m, "\nlayers="); /* the first width: the input dimension */
   if (in < 1)
     in = 1;
   char *x = aligned_alloc(64, 64 * B * in), *dir = aligned_alloc(64, 64 * in),
